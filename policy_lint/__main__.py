@@ -1,0 +1,3 @@
+from policy_lint.cli import main
+
+main()

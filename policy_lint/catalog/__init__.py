@@ -1,0 +1,176 @@
+"""The service catalog: services, their domains and roles, probes, and address prefixes.
+
+Shipped as YAML next to this file (`services.yaml`, `addresses.yaml`, `vendor_names.yaml`);
+a policy can add services and domains (`Catalog.extended`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from importlib import resources
+
+import yaml
+
+from policy_lint.model import Probe
+
+PRIMARY = "primary"
+SUPPORTING_ROLES = frozenset({"cdn", "api", "auth", "short-link", "messaging"})
+HYGIENE_ROLES = frozenset({"ads", "analytics", "tracking", "widget"})
+ROLES = frozenset({PRIMARY}) | SUPPORTING_ROLES | HYGIENE_ROLES
+
+
+@dataclass(frozen=True)
+class DomainFact:
+    domain: str
+    role: str
+    confidence: str = "high"
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ProbeHost:
+    host: str
+    role: str
+    path: str = "/"
+
+
+@dataclass(frozen=True)
+class AsnPrefixes:
+    asn: int
+    name: str
+    source: str
+    date: str
+    confidence: str
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    name: str
+    domains: tuple[DomainFact, ...]
+    probe_hosts: tuple[ProbeHost, ...]
+    hygiene: tuple[ProbeHost, ...]
+    keywords: tuple[str, ...]
+    asns: tuple[AsnPrefixes, ...] = ()
+    addresses: tuple[str, ...] = ()
+
+    def probes(self) -> list[Probe]:
+        """Every request a user makes: each probe host over HTTPS and plain HTTP."""
+        out: list[Probe] = []
+        for ph in (*self.probe_hosts, *self.hygiene):
+            for scheme, port in (("https", 443), ("http", 80)):
+                out.append(
+                    Probe(self.id, ph.host, ph.role, scheme, port, ph.path, self.addresses)
+                )
+        return out
+
+    @cached_property
+    def networks(self) -> tuple:
+        return tuple(n for a in self.asns for n in a.networks)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    services: dict[str, Service]
+    control_host: str
+    control_addresses: tuple[str, ...]
+    addresses_version: str = ""
+    category_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def control_probes(self) -> list[Probe]:
+        return [
+            Probe(None, self.control_host, "control", s, p, "/", self.control_addresses)
+            for s, p in (("https", 443), ("http", 80))
+        ]
+
+    def service_for_host(self, host: str) -> tuple[str, str] | None:
+        """(service id, role) of the longest catalog domain that `host` is or is under."""
+        host = host.lower().rstrip(".")
+        best: tuple[int, str, str] | None = None
+        for svc in self.services.values():
+            for d in svc.domains:
+                if host == d.domain or host.endswith("." + d.domain):
+                    if best is None or len(d.domain) > best[0]:
+                        best = (len(d.domain), svc.id, d.role)
+            for h in svc.hygiene:
+                if host == h.host and h.path == "/":
+                    return svc.id, h.role
+        return (best[1], best[2]) if best else None
+
+    def service_for_ip(self, address: str) -> str | None:
+        ip = ipaddress.ip_address(address)
+        for svc in self.services.values():
+            if any(ip.version == n.version and ip in n for n in svc.networks):
+                return svc.id
+        return None
+
+    def extended(self, extra_domains: dict[str, list[str]], new_services: dict[str, dict]) -> "Catalog":
+        """A copy with a policy's additions: extra primary domains, and whole new services."""
+        services = dict(self.services)
+        for sid, spec in new_services.items():
+            domains = tuple(DomainFact(d.lower(), PRIMARY, "user", "policy") for d in spec["domains"])
+            hosts = tuple(ProbeHost(h, PRIMARY) for d in spec["domains"] for h in (d, f"www.{d}"))
+            services[sid] = Service(sid, spec.get("name", sid), domains, hosts, (), (sid,))
+        for sid, extra in extra_domains.items():
+            svc = services[sid]
+            services[sid] = replace(
+                svc,
+                domains=svc.domains + tuple(DomainFact(d.lower(), PRIMARY, "user", "policy") for d in extra),
+                probe_hosts=svc.probe_hosts + tuple(ProbeHost(d.lower(), PRIMARY) for d in extra),
+            )
+        return replace(self, services=services)
+
+
+def _read(name: str) -> dict:
+    text = resources.files("policy_lint.catalog").joinpath(name).read_text(encoding="utf-8")
+    return yaml.safe_load(text) or {}
+
+
+def _asns(raw: list[dict]) -> tuple[AsnPrefixes, ...]:
+    out = []
+    for a in raw or []:
+        nets = tuple(ipaddress.ip_network(p) for p in (a.get("ipv4") or []) + (a.get("ipv6") or []))
+        out.append(AsnPrefixes(int(a["asn"]), str(a.get("name", "")), str(a.get("source", "")),
+                               str(a.get("date", "")), str(a.get("confidence", "")), nets))
+    return tuple(out)
+
+
+def load_catalog() -> Catalog:
+    data = _read("services.yaml")
+    try:
+        addresses = _read("addresses.yaml")
+    except FileNotFoundError:
+        addresses = {}
+    try:
+        vendor = _read("vendor_names.yaml")
+    except FileNotFoundError:
+        vendor = {}
+    addr_services = addresses.get("services") or {}
+    services: dict[str, Service] = {}
+    for sid, s in data["services"].items():
+        a = addr_services.get(sid) or {}
+        rep = a.get("representative_addresses") or {}
+        services[sid] = Service(
+            id=sid,
+            name=s["name"],
+            domains=tuple(DomainFact(**d) for d in s["domains"]),
+            probe_hosts=tuple(ProbeHost(**p) for p in s["probes"]),
+            hygiene=tuple(ProbeHost(**p) for p in s.get("hygiene") or ()),
+            keywords=tuple(s.get("keywords") or (sid,)),
+            asns=_asns(a.get("asns") or []),
+            addresses=tuple((rep.get("ipv4") or []) + (rep.get("ipv6") or [])),
+        )
+    categories = {
+        c["vendor"]: tuple(c.get("names") or ()) for c in (vendor.get("categories") or [])
+    }
+    control = data["control"]
+    return Catalog(
+        services=services,
+        control_host=control["host"],
+        control_addresses=tuple(control.get("addresses") or ()),
+        addresses_version=str(addresses.get("version", "")),
+        category_names=categories,
+    )

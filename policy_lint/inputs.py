@@ -1,0 +1,125 @@
+"""Reading untrusted config files safely, and resolving the files they reference.
+
+Configs come from repositories we do not trust: sizes are bounded, binary files refused,
+non-UTF-8 text read as Latin-1 with a problem recorded, overlong lines skipped, and referenced
+paths resolved only inside the lint root (never escaping it through `..` or symlinks).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from policy_lint.model import Problem, Span
+
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_LINE_CHARS = 1024 * 1024
+BINARY_SNIFF_BYTES = 8192
+
+
+class InputError(Exception):
+    """Input that cannot be linted at all: reported as one line, exit status 2."""
+
+
+@dataclass
+class SourceText:
+    path: str
+    lines: list[str]
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _looks_binary(head: bytes) -> bool:
+    if b"\x00" in head:
+        return True
+    if not head:
+        return False
+    controls = sum(1 for b in head if b < 9 or 13 < b < 32)
+    return controls / len(head) > 0.1
+
+
+def read_source(path: str | os.PathLike, display: str | None = None) -> SourceText:
+    """Read a config file as lines, or raise InputError with a one-line reason."""
+    shown = display or str(path)
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"{shown}: file too large ({size} bytes; limit {MAX_FILE_BYTES})")
+        data = p.read_bytes()
+    except InputError:
+        raise
+    except IsADirectoryError:
+        raise InputError(f"{shown}: is a directory") from None
+    except OSError as exc:
+        raise InputError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    if _looks_binary(data[:BINARY_SNIFF_BYTES]):
+        raise InputError(f"{shown}: binary file, not a configuration")
+    problems: list[Problem] = []
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        problems.append(Problem("TE902", Span(shown, line, 1),
+                                "not valid UTF-8; read as Latin-1"))
+        text = data.decode("latin-1")
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if len(line) > MAX_LINE_CHARS:
+            problems.append(Problem("TE902", Span(shown, i + 1, 1),
+                                    f"line of {len(line)} characters skipped (limit {MAX_LINE_CHARS})"))
+            lines[i] = ""
+    return SourceText(shown, lines, problems)
+
+
+def find_root(config: Path) -> Path:
+    """The git work tree holding `config`, else the current directory."""
+    for parent in [config.resolve().parent, *config.resolve().parents]:
+        if (parent / ".git").exists():
+            return parent
+    return Path.cwd().resolve()
+
+
+@dataclass(frozen=True)
+class Resolver:
+    """Resolves paths named inside configs: absolute ones under `root`, then next to the
+    config by basename; relative ones next to the config, then under `root`."""
+
+    root: Path
+
+    def _inside(self, candidate: Path, config_dir: Path) -> bool:
+        real = candidate.resolve()
+        return any(real == base or base in real.parents
+                   for base in (self.root.resolve(), config_dir.resolve()))
+
+    def candidates(self, reference: str, config: Path) -> list[Path]:
+        config_dir = config.parent
+        ref = reference.strip()
+        if ref.startswith("/"):
+            first = [self.root / ref.lstrip("/"), config_dir / Path(ref).name]
+        else:
+            first = [config_dir / ref, self.root / ref, config_dir / Path(ref).name]
+        return [c for c in first if self._inside(c, config_dir)]
+
+    def resolve(self, reference: str, config: Path) -> Path | None:
+        for c in self.candidates(reference, config):
+            if c.is_file():
+                return c
+        return None
+
+    def glob(self, pattern: str, config: Path) -> list[Path]:
+        """Expand a glob reference (squid `include /etc/squid/conf.d/*.conf`)."""
+        ref = pattern.strip()
+        bases = [self.root] if ref.startswith("/") else [config.parent, self.root]
+        rel = ref.lstrip("/")
+        for base in bases:
+            hits = sorted(p for p in base.glob(rel) if p.is_file() and self._inside(p, config.parent))
+            if hits:
+                return hits
+        return []
+
+    def display(self, path: Path) -> str:
+        """A path as users see it: relative to the current directory when below it."""
+        real = Path(os.path.abspath(path))
+        cwd = Path.cwd()
+        return str(real.relative_to(cwd)) if real.is_relative_to(cwd) else str(real)

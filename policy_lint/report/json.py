@@ -1,0 +1,58 @@
+"""The JSON contract (version 1), read by other tools and by our own corpus scoring.
+
+{"version": 1,
+ "files": [{"path", "dialect", "services": {"<service>": {"verdict", "audiences", "rules": [{"path", "line", "text"}]}}}],
+ "findings": [{"code", "severity", "path", "line", "column", "service", "message", "audiences", "trace"}],
+ "accepted": [...findings covered by a policy exception...],
+ "errors": ["one line per input that could not be linted"]}
+"""
+
+from __future__ import annotations
+
+import json
+
+from policy_lint.engine import Report
+from policy_lint.model import Finding, Span
+
+
+def _span(span: Span) -> dict:
+    return {"path": span.path, "line": span.line, "column": span.col, "text": span.text}
+
+
+def _finding(f: Finding) -> dict:
+    return {
+        "code": f.code,
+        "severity": f.severity.value,
+        "path": f.span.path,
+        "line": f.span.line,
+        "column": f.span.col,
+        "service": f.service,
+        "message": f.message,
+        "audiences": list(f.audiences),
+        "trace": [_span(s) for s in f.trace],
+    }
+
+
+def render(report: Report) -> str:
+    doc = {
+        "version": 1,
+        "files": [
+            {
+                "path": fr.path,
+                "dialect": fr.dialect,
+                "services": {
+                    sid: {
+                        "verdict": r.verdict.value,
+                        "audiences": r.audiences,
+                        "rules": [{"path": s.path, "line": s.line, "text": s.text} for s in r.rules],
+                    }
+                    for sid, r in fr.services.items()
+                },
+            }
+            for fr in report.files
+        ],
+        "findings": [_finding(f) for f in report.findings],
+        "accepted": [_finding(f) for f in report.accepted],
+        "errors": report.errors,
+    }
+    return json.dumps(doc, indent=2) + "\n"
