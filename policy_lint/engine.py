@@ -98,8 +98,12 @@ def _assess_audience(service_probes: list[Probe], decisions: dict[Probe, Decisio
 
     denied = with_outcome(prim, Outcome.DENY)
     if denied:
-        spared = [p for p in prim if decisions[p].outcome == Outcome.ALLOW]
-        return _Status(audience, "blocked" if len(denied) == len(prim) else "partial", denied, hygiene, spared)
+        # Browsers reach these sites over HTTPS (plain HTTP only redirects there), so a service
+        # whose every HTTPS entry point is denied is blocked, whatever happens on port 80.
+        main = [p for p in prim if p.scheme == "https"] or prim
+        blocked = all(decisions[p].outcome == Outcome.DENY for p in main)
+        spared = [p for p in main if decisions[p].outcome == Outcome.ALLOW]
+        return _Status(audience, "blocked" if blocked else "partial", denied, hygiene, spared)
     for status, probes, outcome in (("unknown", prim, Outcome.UNKNOWN),
                                     ("throttled", prim, Outcome.THROTTLE),
                                     ("degraded", supporting, Outcome.DENY),
@@ -198,8 +202,12 @@ def _findings_for_service(sid: str, name: str, a: _ServiceAssessment, path: str,
         how_text = f" ({', '.join(how)})" if how else ""
         if status in ("blocked", "partial"):
             code = "TE101" if a.verdict == Verdict.BLOCKED else "TE102"
-            scope = "" if status == "blocked" else (
-                f" on {_some(hosts)} only" + (f" ({_some(spared)} still reachable)" if spared else ""))
+            if status == "blocked":
+                scope = ""
+            elif all(p.scheme == "http" for p, _d in pairs):
+                scope = " over plain HTTP only"
+            else:
+                scope = f" on {_some(hosts)} only" + (f" ({_some(spared)} still reachable)" if spared else "")
             msg = f"{name} blocked for {who}{scope} by {_quote(rule)}{how_text}"
         elif status == "degraded":
             code = "TE103"
@@ -258,12 +266,17 @@ def lint_ruleset(ruleset: Ruleset, catalog: Catalog, policy: Policy) -> FileRepo
     for sid, svc in catalog.services.items():
         if not policy.required(sid):
             continue
+        inert: dict[Span, list[str]] = defaultdict(list)
         for probe in svc.probes():
+            if probe.role in HYGIENE_ROLES:
+                continue
             for span in ruleset.inert_mentions(probe):
-                f = Finding("TE202", CODES["TE202"].severity, span,
-                            f"unused definition names {svc.name} ({probe.host}): no rule uses it", sid, (), (span,))
-                if f not in findings:
-                    findings.append(f)
+                if probe.host not in inert[span]:
+                    inert[span].append(probe.host)
+        for span, hosts in inert.items():
+            findings.append(Finding("TE202", CODES["TE202"].severity, span,
+                                    f"unused definition names {svc.name} ({_some(hosts, 3)}): no rule uses it",
+                                    sid, (), (span,)))
     for problem in ruleset.problems:
         findings.append(Finding(problem.code, CODES[problem.code].severity, problem.span, problem.message))
     return FileReport(ruleset.path, ruleset.dialect, services, _dedupe(findings),

@@ -83,7 +83,8 @@ def find_root(config: Path) -> Path:
 @dataclass(frozen=True)
 class Resolver:
     """Resolves paths named inside configs: absolute ones under `root`, then next to the
-    config by basename; relative ones next to the config, then under `root`."""
+    config (by ever shorter tails of the path, down to the basename); relative ones next to
+    the config, then under `root`."""
 
     root: Path
 
@@ -96,7 +97,10 @@ class Resolver:
         config_dir = config.parent
         ref = reference.strip()
         if ref.startswith("/"):
-            first = [self.root / ref.lstrip("/"), config_dir / Path(ref).name]
+            # Repos hold the contents of /etc/squid (or /etc) rather than the whole tree: after
+            # the root, try ever shorter tails of the path next to the config, down to the name.
+            parts = Path(ref).parts[1:]
+            first = [self.root / ref.lstrip("/")] + [config_dir.joinpath(*parts[k:]) for k in range(len(parts))]
         else:
             first = [config_dir / ref, self.root / ref, config_dir / Path(ref).name]
         return [c for c in first if self._inside(c, config_dir)]
@@ -110,9 +114,12 @@ class Resolver:
     def glob(self, pattern: str, config: Path) -> list[Path]:
         """Expand a glob reference (squid `include /etc/squid/conf.d/*.conf`)."""
         ref = pattern.strip()
-        bases = [self.root] if ref.startswith("/") else [config.parent, self.root]
-        rel = ref.lstrip("/")
-        for base in bases:
+        if ref.startswith("/"):
+            parts = Path(ref).parts[1:]
+            tries = [(self.root, "/".join(parts))] + [(config.parent, "/".join(parts[k:])) for k in range(len(parts))]
+        else:
+            tries = [(config.parent, ref), (self.root, ref)]
+        for base, rel in tries:
             hits = sorted(p for p in base.glob(rel) if p.is_file() and self._inside(p, config.parent))
             if hits:
                 return hits

@@ -342,6 +342,7 @@ class SquidRuleset:
         self.delay_access: dict[int, list[AccessLine]] = {}
         self.delay_limited: dict[int, bool] = {}
         self._read_directives(lines)
+        self._slow_patterns: set[BoundedPattern] = set()
         self._match_cache: dict[tuple[str, Probe], tuple[bool | None, Span | None]] = {}
         self._assumed: dict[str, str] = {}
         self.included: list[str] = []  # real paths of included files, set by parse()
@@ -438,7 +439,10 @@ class SquidRuleset:
             }.get(t, host)
             timed_out: Span | None = None
             for pattern, span in acl.patterns:
-                r = pattern.search(subject)
+                # A pattern that ran out of time once is not run again: the budget stays bounded.
+                r = None if pattern in self._slow_patterns else pattern.search(subject)
+                if r is None:
+                    self._slow_patterns.add(pattern)
                 if r:
                     return True, span
                 if r is None:

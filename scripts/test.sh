@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: creates .venv, installs policy-lint with its test extras, installs
+# Debian's squid where it can (root + apt-get), and runs pytest. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+if ! command -v squid >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing Debian's squid for the end-to-end tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq squid >/dev/null) \
+        || echo "== could not install squid; end-to-end tests will be skipped"
+fi
+exec .venv/bin/python -m pytest -q -rs "$@"
