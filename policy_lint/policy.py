@@ -91,7 +91,7 @@ def strict_policy(catalog: Catalog) -> Policy:
 
 class _Bad(Exception):
     def __init__(self, node: yaml.Node, message: str):
-        super().__init__(f"line {node.start_mark.line + 1}: {message}")
+        super().__init__(f"{node.start_mark.line + 1}: {message}")
 
 
 def _mapping(node: yaml.Node, what: str, allowed: set[str] | None) -> dict[str, yaml.Node]:

@@ -1,0 +1,205 @@
+"""The command line as users run it: a real `python -m policy_lint` process per test."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+BLOCKING = """\
+acl social dstdomain .facebook.com
+http_access deny social
+http_access allow all
+"""
+CLEAN = """\
+acl localnet src 10.0.0.0/8
+http_access allow localnet
+http_access deny all
+"""
+
+
+def run(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "policy_lint", *args], capture_output=True,
+                          text=True, cwd=cwd or REPO, timeout=timeout)
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def assert_clean_error(p: subprocess.CompletedProcess) -> None:
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert "Traceback" not in p.stderr
+    errors = [line for line in p.stderr.splitlines() if line.startswith("policy-lint: error:")]
+    assert errors, p.stderr
+
+
+def test_exit_0_when_clean(tmp_path):
+    p = run("check", str(write(tmp_path / "squid.conf", CLEAN)))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "No findings." in p.stdout
+
+
+def test_exit_1_and_ruff_style_line_when_blocked(tmp_path):
+    conf = write(tmp_path / "squid.conf", BLOCKING)
+    p = run("check", "squid.conf", cwd=tmp_path)
+    assert p.returncode == 1
+    assert p.stdout.splitlines()[0] == (
+        "squid.conf:2:1: TE101 Facebook blocked for everyone by 'http_access deny social' [facebook]")
+    assert "    = squid.conf:1:1: acl social dstdomain .facebook.com" in p.stdout
+    assert conf.exists()
+
+
+def test_json_contract(tmp_path):
+    conf = write(tmp_path / "squid.conf", BLOCKING)
+    p = run("check", "--format", "json", str(conf))
+    assert p.returncode == 1
+    doc = json.loads(p.stdout)
+    assert doc["version"] == 1 and doc["errors"] == []
+    [f] = doc["files"]
+    assert f["path"] == str(conf) and f["dialect"] == "squid"
+    assert set(f["services"]) == {"facebook", "twitter", "linkedin", "ning"}
+    fb = f["services"]["facebook"]
+    assert fb["verdict"] == "blocked"
+    assert fb["rules"] == [{"path": str(conf), "line": 2, "text": "http_access deny social"}]
+    assert f["services"]["twitter"] == {"verdict": "unaffected", "audiences": [], "rules": []}
+    [finding] = doc["findings"]
+    assert {k: finding[k] for k in ("code", "severity", "line", "column", "service")} == {
+        "code": "TE101", "severity": "error", "line": 2, "column": 1, "service": "facebook"}
+    assert [(t["line"], t["text"]) for t in finding["trace"]] == [
+        (2, "http_access deny social"), (1, "acl social dstdomain .facebook.com")]
+
+
+def test_directory_is_walked_and_included_files_are_not_linted_twice():
+    p = run("check", "--format", "json", "examples")
+    doc = json.loads(p.stdout)
+    assert [f["path"] for f in doc["files"]] == ["examples/squid/squid.conf"]
+    verdicts = {k: v["verdict"] for k, v in doc["files"][0]["services"].items()}
+    assert verdicts == {"facebook": "blocked-partial", "twitter": "blocked-partial",
+                        "linkedin": "degraded", "ning": "throttled"}
+    assert {f["path"] for f in doc["findings"]} >= {"examples/squid/conf.d/10-bandwidth.conf"}
+
+
+def test_sample_policy_accepts_the_guest_exception():
+    p = run("check", "--format", "json", "--policy", "sample_policies/guest-wifi-exception.yaml", "examples")
+    doc = json.loads(p.stdout)
+    assert [(a["code"], a["service"]) for a in doc["accepted"]] == [("TE102", "facebook")]
+    assert not [f for f in doc["findings"] if f["service"] == "facebook" and f["code"].startswith("TE1")]
+
+
+def test_binary_file_is_a_clean_error(tmp_path):
+    conf = tmp_path / "squid.conf"
+    conf.write_bytes(b"\x7fELF\x00\x00binary" * 100)
+    assert_clean_error(run("check", str(conf)))
+
+
+def test_missing_path_is_a_clean_error(tmp_path):
+    assert_clean_error(run("check", str(tmp_path / "nope.conf")))
+
+
+def test_undetectable_file_is_a_clean_error(tmp_path):
+    assert_clean_error(run("check", str(write(tmp_path / "notes.txt", "hello\n"))))
+
+
+def test_unknown_dialect_option_is_a_clean_error(tmp_path):
+    assert_clean_error(run("check", "--dialect", "nosuch", str(write(tmp_path / "squid.conf", CLEAN))))
+
+
+def test_usage_error_exits_2():
+    p = run("check")
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+
+
+def test_huge_line_is_skipped_with_a_finding(tmp_path):
+    conf = tmp_path / "squid.conf"
+    conf.write_text("acl x dstdomain " + "a" * (20 * 1024 * 1024) + "\n" + BLOCKING)
+    p = run("check", "--format", "json", str(conf))
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    doc = json.loads(p.stdout)
+    assert {f["code"] for f in doc["findings"]} >= {"TE902", "TE101"}
+
+
+def test_latin1_file_is_read_with_a_finding(tmp_path):
+    conf = tmp_path / "squid.conf"
+    conf.write_bytes("# Zugriff f\xfcr alle\n".encode("latin-1") + BLOCKING.encode())
+    doc = json.loads(run("check", "--format", "json", str(conf)).stdout)
+    assert {f["code"] for f in doc["findings"]} >= {"TE902", "TE101"}
+
+
+def test_include_loop_does_not_hang(tmp_path):
+    write(tmp_path / "squid.conf", "include /etc/squid/other.conf\n" + BLOCKING)
+    write(tmp_path / "other.conf", "include /etc/squid/squid.conf\n")
+    p = run("check", "--format", "json", "--root", str(tmp_path), str(tmp_path / "squid.conf"), timeout=60)
+    doc = json.loads(p.stdout)
+    assert "TE904" in {f["code"] for f in doc["findings"]}
+
+
+def test_one_bad_file_does_not_lose_the_others(tmp_path):
+    good = write(tmp_path / "squid.conf", BLOCKING)
+    bad = tmp_path / "bad.squid"
+    bad.write_bytes(b"\x00\x01\x02")
+    p = run("check", "--format", "json", str(good), str(bad))
+    assert p.returncode == 2
+    doc = json.loads(p.stdout)
+    assert [f["path"] for f in doc["files"]] == [str(good)]
+    assert len(doc["errors"]) == 1 and "binary" in doc["errors"][0]
+
+
+@pytest.mark.parametrize("policy,needle", [
+    ("services:\n  facebook: {severity: loud}\n", ":2: severity must be one of"),
+    ("version: 1\nservics: {}\n", ":2: policy: unknown key 'servics'"),
+    ("services:\n  myspace: {}\n", ":2: services: unknown service 'myspace'"),
+    ("exceptions:\n  - {service: facebook, audience: nobody, reason: x}\n", ":2: exception: audience 'nobody'"),
+    ("a: &a [1, 2]\nb: [*a, *a]\n", ":2: YAML aliases are not allowed"),
+    ("services: [unclosed\n", "invalid YAML"),
+])
+def test_bad_policy_is_a_clean_error_with_file_and_line(tmp_path, policy, needle):
+    pol = write(tmp_path / "policy.yaml", policy)
+    p = run("check", "--policy", str(pol), str(write(tmp_path / "squid.conf", CLEAN)))
+    assert_clean_error(p)
+    assert needle in p.stderr, p.stderr
+
+
+def test_explain_prints_the_trace(tmp_path):
+    conf = write(tmp_path / "squid.conf", BLOCKING)
+    p = run("explain", "facebook", str(conf))
+    assert p.returncode == 0, p.stderr
+    assert "Facebook is blocked" in p.stdout
+    assert "[primary] https://www.facebook.com: deny" in p.stdout
+    assert "squid.conf:2:1" in p.stdout
+
+
+def test_services_table_lists_the_catalog():
+    p = run("services")
+    assert p.returncode == 0
+    for needle in ("facebook", "fbcdn.net", "twimg.com", "licdn.com", "ning.com", "control probe"):
+        assert needle in p.stdout
+
+
+def test_rule_documents_a_code():
+    p = run("rule", "te101")
+    assert p.returncode == 0 and "Why it matters" in p.stdout
+    assert run("rule", "TE999").returncode == 2
+
+
+def test_version():
+    p = run("--version")
+    assert p.returncode == 0 and "policy-lint" in p.stdout
+
+
+def test_check_path_does_not_import_mitmproxy(tmp_path):
+    conf = write(tmp_path / "squid.conf", BLOCKING)
+    code = ("import sys\nfrom policy_lint.cli import main\nsys.argv=['policy-lint','check',%r]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "assert not [m for m in sys.modules if m.startswith('mitmproxy')], 'mitmproxy imported'\n"
+            "print('ok')\n") % str(conf)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.stdout.strip().endswith("ok"), p.stderr
