@@ -5,12 +5,11 @@ Exit status: 0 clean, 1 findings (error or warning severity), 2 usage, policy or
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
-import structlog
 
 from policy_lint import __version__
 from policy_lint.inputs import InputError
@@ -18,11 +17,19 @@ from policy_lint.inputs import InputError
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
-def _configure_logging(verbose: bool) -> None:
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if verbose else logging.WARNING),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        processors=[structlog.processors.add_log_level, structlog.dev.ConsoleRenderer(colors=False)],
+def _diagnostics(verbose: bool) -> Any:
+    """A structlog logger on stderr with -v, else None: structlog is imported only when
+    diagnostics are asked for, because importing it costs more than linting a small config."""
+    if not verbose:
+        return None
+    import logging
+
+    import structlog
+
+    return structlog.wrap_logger(
+        structlog.PrintLogger(file=sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        processors=[structlog.processors.add_log_level, structlog.processors.KeyValueRenderer()],
     )
 
 
@@ -46,9 +53,10 @@ def _load(policy_path: Path | None):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="policy-lint")
 @click.option("-v", "--verbose", is_flag=True, help="Diagnostics on stderr.")
-def cli(verbose: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """Does this network block the social platforms our people use?"""
-    _configure_logging(verbose)
+    ctx.obj = _diagnostics(verbose)
 
 
 _path_arg = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -73,7 +81,8 @@ def _check_dialect(dialect: str | None) -> None:
 @_policy_opt
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--no-trace", is_flag=True, help="Text output without the trace under each finding.")
-def check(paths: tuple[Path, ...], dialect: str | None, root: Path | None, policy_path: Path | None,
+@click.pass_obj
+def check(log: Any, paths: tuple[Path, ...], dialect: str | None, root: Path | None, policy_path: Path | None,
           fmt: str, no_trace: bool) -> None:
     """Lint config files or directories (dialects are detected)."""
     from policy_lint.engine import Options, lint_paths
@@ -83,7 +92,7 @@ def check(paths: tuple[Path, ...], dialect: str | None, root: Path | None, polic
         catalog, policy = _load(policy_path)
     except InputError as exc:
         _fail(str(exc))
-    report = lint_paths(list(paths), catalog, policy, Options(root=root, dialect=dialect))
+    report = lint_paths(list(paths), catalog, policy, Options(root=root, dialect=dialect, log=log))
     if fmt == "json":
         from policy_lint.report import json as reporter
 

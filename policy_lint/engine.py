@@ -19,8 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-
-import structlog
+from typing import Any
 
 from policy_lint import dialects
 from policy_lint.catalog import HYGIENE_ROLES, PRIMARY, Catalog
@@ -30,8 +29,6 @@ from policy_lint.model import (Audience, Decision, Finding, Outcome, Probe, Serv
                                Span, Verdict)
 from policy_lint.policy import Policy
 from policy_lint.rules import CODES
-
-log = structlog.get_logger()
 
 SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".tox"}
 HEAD_BYTES = 16384
@@ -59,6 +56,7 @@ class Options:
     root: Path | None = None
     dialect: str | None = None
     today: dt.date = field(default_factory=dt.date.today)
+    log: Any = None  # a structlog logger for diagnostics (-v), or None
 
 
 # ------------------------------------------------------------------ per-audience assessment
@@ -349,6 +347,8 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
     for path, explicit in files:
         module = forced or dialects.detect(path, _head(path))
         if module is None:
+            if options.log:
+                options.log.debug("skipped: no dialect recognised", path=str(path))
             if explicit:
                 report.errors.append(f"{path}: cannot tell which kind of config this is (use --dialect)")
             continue
@@ -363,7 +363,9 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
         except RecursionError:
             report.errors.append(f"{path}: config nests too deeply to evaluate")
             continue
-        log.debug("linted", path=str(path), dialect=module.NAME)
+        if options.log:
+            options.log.debug("linted", path=str(path), dialect=module.NAME,
+                              audiences=len(ruleset.audiences()), problems=len(ruleset.problems))
         file_audiences[file_report.path] = list(ruleset.audiences())
         report.files.append(file_report)
     # A file pulled in by another's include is linted as part of it, not again on its own.

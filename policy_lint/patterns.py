@@ -9,8 +9,7 @@ and a TE9xx finding.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import regex
+from typing import Any
 
 SEARCH_TIMEOUT_SECONDS = 0.25
 
@@ -22,10 +21,12 @@ class PatternError(ValueError):
 @dataclass(frozen=True)
 class BoundedPattern:
     source: str
-    compiled: "regex.Pattern"
+    compiled: Any  # a regex.Pattern
 
     @classmethod
     def compile(cls, pattern: str, ignore_case: bool = False) -> "BoundedPattern":
+        import regex  # imported on first use: most configs have no patterns (start-up time)
+
         flags = regex.IGNORECASE if ignore_case else 0
         try:
             return cls(pattern, regex.compile(pattern, flags | regex.VERSION0))

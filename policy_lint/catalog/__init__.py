@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from importlib import resources
+from pathlib import Path
 
 import yaml
 
@@ -125,8 +125,12 @@ class Catalog:
 
 
 def _read(name: str) -> dict:
-    text = resources.files("policy_lint.catalog").joinpath(name).read_text(encoding="utf-8")
-    return yaml.safe_load(text) or {}
+    # A plain path, not importlib.resources: the package ships as files, and importing
+    # resources (and tempfile behind it) costs start-up time on every run.
+    text = (Path(__file__).parent / name).read_text(encoding="utf-8")
+    # libyaml's parser when PyYAML has it: the catalog is read on every run (start-up time).
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader) or {}
 
 
 def _asns(raw: list[dict]) -> tuple[AsnPrefixes, ...]:
