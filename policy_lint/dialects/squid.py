@@ -285,24 +285,27 @@ class TimeWindow:
 
 
 def _parse_time(values: list[tuple[str, Span]]) -> list[TimeWindow]:
-    days = ""
+    """Each `acl NAME time [days] [h1:m1-h2:m2]` line is one window (days default to every
+    day, the range to the whole day); several lines for one ACL are alternatives. Squid
+    compares minutes inclusively at both ends."""
+    by_line: dict[Span, list[str]] = {}
+    for value, span in values:
+        by_line.setdefault(span, []).append(value)
     windows: list[TimeWindow] = []
-    have_range = False
-    for value, _span in values:
-        m = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", value)
-        if m:
-            a, b, c, d = map(int, m.groups())
-            windows.append(TimeWindow(days or DAYS, a * 60 + b, c * 60 + d))
-            have_range = True
-        elif set(value.upper()) <= set(DAYS):
-            days += value.upper()
-    if not have_range:
-        windows.append(TimeWindow(days or DAYS, 0, 24 * 60))
+    for words in by_line.values():
+        days = "".join(w.upper() for w in words if set(w.upper()) <= set(DAYS))
+        ranges = [m for w in words if (m := re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", w))]
+        for m in ranges or [None]:
+            if m is None:
+                windows.append(TimeWindow(days or DAYS, 0, 24 * 60 - 1))
+            else:
+                a, b, c, d = map(int, m.groups())
+                windows.append(TimeWindow(days or DAYS, a * 60 + b, c * 60 + d))
     return windows
 
 
 def _in_time(windows: list[TimeWindow], day: str, minute: int) -> bool:
-    return any(day in w.days and w.start <= minute < w.end for w in windows)
+    return any(day in w.days and w.start <= minute <= w.end for w in windows)
 
 
 # --------------------------------------------------------------------------- the ruleset
@@ -347,7 +350,7 @@ class SquidRuleset:
         self._assumed: dict[str, str] = {}
         self.included: list[str] = []  # real paths of included files, set by parse()
         self._classify_missing()
-        self._check_references()
+        self._check_references({line.span: i for i, line in enumerate(lines)})
         if self.rewriter is not None:
             self.problems.append(Problem(
                 "TE907", self.rewriter,
@@ -384,12 +387,17 @@ class SquidRuleset:
             lines += pool
         return lines
 
-    def _check_references(self) -> None:
+    def _check_references(self, order: dict[Span, int]) -> None:
         for line in self._all_access_lines():
             for name, _neg in line.literals:
-                if name not in self.acls and name not in _BUILTIN:
+                acl = self.acls.get(name)
+                if acl is None and name not in _BUILTIN:
                     self.problems.append(Problem("TE901", line.span,
                                                  f"acl {name} is used but never defined; Squid refuses this config"))
+                elif acl is not None and order.get(acl.first_span, -1) > order.get(line.span, 0):
+                    self.problems.append(Problem("TE901", line.span,
+                                                 f"acl {name} is used before its definition at line "
+                                                 f"{acl.first_span.line}; Squid refuses this config"))
 
     def _classify_missing(self) -> None:
         """Missing list files: decide from the list's name whether it may name the services."""
@@ -524,8 +532,8 @@ class SquidRuleset:
         time_acls: list[Acl] = []
         for acl in client.values():
             if acl.type == "src":
-                if acl.missing_files:
-                    free.append(acl.name)
+                if self._src_undecidable(acl):
+                    free.append(acl.name)  # who is in it is unknown: a free condition
                     continue
                 for net, _span in _networks(acl.values):
                     if isinstance(net, str):
@@ -555,7 +563,7 @@ class SquidRuleset:
         else:
             users = [NO_USER]
         times = self._time_points(time_acls)
-        ips = self._distinct(ips, [a for a in client.values() if a.type == "src" and not a.missing_files], "src")
+        ips = self._distinct(ips, [a for a in client.values() if a.type == "src" and not self._src_undecidable(a)], "src")
         macs = self._distinct(macs, [a for a in client.values() if a.type in ("arp", "eui64")], "mac")
         return _Dims(ips, macs, users, times, free)
 
@@ -575,14 +583,18 @@ class SquidRuleset:
         minutes = {0, 12 * 60, 24 * 60 - 1}
         for ws in windows.values():
             for w in ws:
-                minutes |= {w.start, max(w.start, w.end - 1), (w.start + w.end) // 2,
-                            max(0, w.start - 1), min(24 * 60 - 1, w.end)}
+                minutes |= {w.start, w.end, (w.start + w.end) // 2,
+                            max(0, w.start - 1), min(24 * 60 - 1, w.end + 1)}
         seen: dict[tuple[bool, ...], tuple[str, int]] = {}
         for day in "MTWHFAS":
             for minute in sorted(minutes):
                 vec = tuple(_in_time(ws, day, minute) for ws in windows.values())
                 seen.setdefault(vec, (day, minute))
         return list(seen.values())
+
+    def _src_undecidable(self, acl: Acl) -> bool:
+        """A src list in a missing file, or naming hosts (resolved by Squid at start-up)."""
+        return bool(acl.missing_files) or any(isinstance(n, str) for n, _ in _networks(acl.values))
 
     def _nets(self, acl: Acl) -> list:
         nets = self._net_cache.get(acl.name)
@@ -625,7 +637,7 @@ class SquidRuleset:
                 "TE906", Span(self.path, 1, 1),
                 f"{len(dims.free)} independent client conditions: evaluated a sample of audiences, not all"))
         # Each dimension's ACL values are computed once per representative, then combined.
-        src_acls = [a for a in by_type.get("src", []) if not a.missing_files]
+        src_acls = [a for a in by_type.get("src", []) if not self._src_undecidable(a)]
         ip_vals = {ip: {a.name: self._client_value(a, {"src": ip}) for a in src_acls} for ip in dims.ips}
         mac_acls = by_type.get("arp", []) + by_type.get("eui64", [])
         mac_vals = {m: {a.name: self._client_value(a, {"mac": m}) for a in mac_acls} for m in dims.macs}

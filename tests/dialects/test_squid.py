@@ -449,3 +449,42 @@ def test_service_not_required_by_policy_has_verdict_but_no_finding(lint, catalog
 
 def test_strict_policy_requires_every_service(catalog):
     assert set(strict_policy(catalog).severities) == set(catalog.services)
+
+
+def test_time_ranges_are_inclusive_and_lines_are_alternatives(lint):
+    # Two windows: weekday lunch and all of Saturday. Facebook is denied in them only.
+    report = lint({"squid.conf": """
+        acl breaks time MTWHF 12:00-12:59
+        acl breaks time A
+        acl fb dstdomain .facebook.com
+        http_access allow fb breaks
+        http_access deny fb
+        http_access allow all
+    """})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    from policy_lint.dialects.squid import _in_time, _parse_time
+    from policy_lint.model import Span
+    a, b = Span("f", 1), Span("f", 2)
+    windows = _parse_time([("MTWHF", a), ("12:00-12:59", a), ("A", b)])
+    assert _in_time(windows, "M", 12 * 60) and _in_time(windows, "M", 12 * 60 + 59)
+    assert not _in_time(windows, "M", 13 * 60) and not _in_time(windows, "S", 12 * 60)
+    assert _in_time(windows, "A", 3 * 60)
+
+
+def test_acl_used_before_its_definition_is_a_config_error(lint):
+    report = lint({"squid.conf": """
+        http_access deny social
+        acl social dstdomain .facebook.com
+        http_access allow all
+    """})
+    assert any(f.code == "TE901" and "before its definition" in f.message for f in report.findings)
+
+
+def test_src_acl_naming_hosts_is_an_audience_of_its_own(lint):
+    report = lint({"squid.conf": """
+        acl kiosks src kiosk1.lan kiosk2.lan
+        acl social dstdomain .linkedin.com
+        http_access deny kiosks social
+        http_access allow all
+    """})
+    assert verdicts(report)["linkedin"] == "blocked-partial"
