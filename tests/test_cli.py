@@ -203,3 +203,20 @@ def test_check_path_does_not_import_mitmproxy(tmp_path):
             "print('ok')\n") % str(conf)
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.stdout.strip().endswith("ok"), p.stderr
+
+
+def test_references_never_escape_the_root(tmp_path):
+    outside = tmp_path / "outside"
+    write(outside / "secret.txt", ".facebook.com\n")
+    repo = tmp_path / "repo"
+    write(repo / "squid.conf", """\
+        acl a dstdomain "../outside/secret.txt"
+        acl b dstdomain "/link/secret.txt"
+        http_access deny a
+        http_access deny b
+        http_access allow all
+    """)
+    (repo / "link").symlink_to(outside)
+    doc = json.loads(run("check", "--format", "json", "--root", str(repo), str(repo / "squid.conf")).stdout)
+    assert [f["code"] for f in doc["findings"] if f["code"] == "TE903"] == ["TE903", "TE903"]
+    assert doc["files"][0]["services"]["facebook"]["verdict"] == "unknown"
