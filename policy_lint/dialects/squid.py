@@ -87,6 +87,7 @@ class Acl:
     values: list[tuple[str, Span]] = field(default_factory=list)
     ignore_case: bool = False
     missing_files: list[tuple[str, Span]] = field(default_factory=list)
+    value_sources: dict[str, list[Span]] = field(default_factory=dict)  # list file -> acl lines
     patterns: list[tuple[BoundedPattern, Span]] = field(default_factory=list)
     bad_patterns: int = 0
 
@@ -231,6 +232,7 @@ def _load_value_file(acl: Acl, ref: str, span: Span, context: ParseContext,
         problems.append(Problem("TE902", span, str(exc)))
         return
     problems.extend(src.problems)
+    acl.value_sources.setdefault(src.path, []).append(span)
     for i, raw in enumerate(src.lines, start=1):
         value = raw.strip()
         if not value or value.startswith("#"):
@@ -718,8 +720,18 @@ class SquidRuleset:
             if not neg and name in self.acls and self.acls[name].type in LIST_TYPES_WITH_CONTENT | {"dst_as"}:
                 specific = True
                 if vspan:
-                    spans.append(vspan)
+                    definition = self._definition_of(self.acls[name], vspan)
+                    spans.extend([definition, vspan] if definition != vspan else [vspan])
         return result, spans, specific
+
+    @staticmethod
+    def _definition_of(acl: Acl, value_span: Span) -> Span:
+        """The `acl` line that brought in a value (itself, or the line naming its file)."""
+        if value_span in acl.spans:
+            return value_span
+        for ref_span in acl.value_sources.get(value_span.path, ()):
+            return ref_span
+        return acl.first_span
 
     def _walk(self, lines: list[AccessLine], probe: Probe, values: dict[str, bool],
               start: int = 0) -> tuple[str | None, AccessLine | None, list[Span], bool, bool]:
@@ -729,9 +741,7 @@ class SquidRuleset:
             line = lines[i]
             m, spans, specific = self._line_match(line, probe, values)
             if m is False:
-                if self._client_part(line, values):
-                    trace.append(line.span)
-                continue
+                continue  # the trace keeps the lines that could decide, not every line passed
             trace.append(line.span)
             trace.extend(spans)
             if m is True:
