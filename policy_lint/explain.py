@@ -1,4 +1,8 @@
-"""`policy-lint explain SERVICE PATH`: every decision for one service, with its full trace."""
+"""`policy-lint explain SERVICE PATH`: every decision for one service, with its full trace.
+
+Per audience the device tells apart: the control probe's fate, then the service's probes
+grouped by identical decisions (outcome, deciding rule, mechanism), each group with its trace.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,13 @@ from policy_lint.catalog import Catalog
 from policy_lint.dialects.base import ParseContext
 from policy_lint.engine import _head, assess
 from policy_lint.inputs import InputError, Resolver, find_root
+from policy_lint.model import Decision
+
+
+def _decision_line(d: Decision) -> str:
+    where = f" by {d.rule.where()} '{d.rule.text}'" if d.rule else " (device default)"
+    how = f" [{d.how}]" if d.how else ""
+    return f"{d.outcome.value}{how}{where}"
 
 
 def explain_service(service: str, path: Path, catalog: Catalog, root: Path | None,
@@ -20,17 +31,21 @@ def explain_service(service: str, path: Path, catalog: Catalog, root: Path | Non
     assessments, controls = assess(ruleset, catalog)
     a = assessments[service]
     svc = catalog.services[service]
-    out = [f"{ruleset.path} ({module.NAME}): {svc.name} is {a.verdict.value}"]
+    out = [f"{ruleset.path} ({module.NAME}): {svc.name} is {a.verdict.value}",
+           f"{len(controls)} audience(s); probes: {', '.join(sorted({p.host for p in svc.probes()}))}"]
     for audience, control in controls:
         out.append(f"\nfor {audience.describe()}:")
         for scheme, d in sorted(control.items()):
-            out.append(f"  control {scheme}://{catalog.control_host}: {d.outcome.value}"
-                       + (f" at {d.rule.where()}" if d.rule else ""))
+            out.append(f"  control {scheme}://{catalog.control_host}: {_decision_line(d)}")
+        groups: dict[Decision, dict[str, list[str]]] = {}
         for probe in svc.probes():
             d = ruleset.evaluate(probe, audience)
-            where = f" at {d.rule.where()} '{d.rule.text}'" if d.rule else ""
-            how = f" ({d.how})" if d.how else ""
-            out.append(f"  [{probe.role}] {probe.label()}: {d.outcome.value}{how}{where}")
+            name = f"{probe.host}{probe.path if probe.path != '/' else ''} ({probe.role})"
+            groups.setdefault(d, {}).setdefault(name, []).append(probe.scheme)
+        for d, hosts in groups.items():
+            out.append(f"  {_decision_line(d)}:")
+            labels = [h if len(schemes) == 2 else f"{h} [{schemes[0]} only]" for h, schemes in hosts.items()]
+            out.append(f"      {', '.join(labels)}")
             if d.note:
                 out.append(f"      note: {d.note}")
             for s in d.trace:

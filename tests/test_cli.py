@@ -173,8 +173,10 @@ def test_explain_prints_the_trace(tmp_path):
     p = run("explain", "facebook", str(conf))
     assert p.returncode == 0, p.stderr
     assert "Facebook is blocked" in p.stdout
-    assert "[primary] https://www.facebook.com: deny" in p.stdout
-    assert "squid.conf:2:1" in p.stdout
+    deny = p.stdout.index("  deny [403] by ")
+    assert "www.facebook.com (primary)" in p.stdout[deny:].splitlines()[1]
+    assert "squid.conf:2:1 'http_access deny social'" in p.stdout
+    assert "squid.conf:1:1: acl social dstdomain .facebook.com" in p.stdout
 
 
 def test_services_table_lists_the_catalog():

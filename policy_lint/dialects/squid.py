@@ -688,6 +688,11 @@ class SquidRuleset:
                 out.append(f"{typ} {n}")
             elif typ == "time":
                 out.append(f"time {n}" if v else f"outside time {n}")
+        for typ, word in (("src", "src in no named list"), ("arp", "arp in no named list")):
+            named = [n for n, a in client.items() if a.type == typ and n in values
+                     and not (a.values and a.values[0][0] == "all")]
+            if named and not any(values[n] for n in named):
+                out.insert(0, word)
         return tuple(out)
 
     def _client_part(self, line: AccessLine, values: dict[str, bool]) -> bool:
