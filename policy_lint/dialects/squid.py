@@ -90,10 +90,26 @@ class Acl:
     value_sources: dict[str, list[Span]] = field(default_factory=dict)  # list file -> acl lines
     patterns: list[tuple[BoundedPattern, Span]] = field(default_factory=list)
     bad_patterns: int = 0
+    _index: tuple[dict[str, Span], dict[str, Span]] | None = None
 
     @property
     def first_span(self) -> Span:
         return self.spans[0]
+
+    def domain_index(self) -> tuple[dict[str, Span], dict[str, Span]]:
+        """dstdomain values as (exact names, names with a leading dot: the domain and every
+        subdomain), so a list of 10^5 domains costs one lookup per label of the host."""
+        if self._index is None:
+            exact: dict[str, Span] = {}
+            dotted: dict[str, Span] = {}
+            for value, span in self.values:
+                v = value.lower()
+                if v.startswith("."):
+                    dotted.setdefault(v[1:], span)
+                else:
+                    exact.setdefault(v, span)
+            self._index = (exact, dotted)
+        return self._index
 
 
 @dataclass(frozen=True)
@@ -234,8 +250,8 @@ def _load_value_file(acl: Acl, ref: str, span: Span, context: ParseContext,
     problems.extend(src.problems)
     acl.value_sources.setdefault(src.path, []).append(span)
     for i, raw in enumerate(src.lines, start=1):
-        value = raw.strip()
-        if not value or value.startswith("#"):
+        value = _strip_comment(raw).strip()
+        if not value:
             continue
         acl.values.append((value, Span(src.path, i, raw.find(value) + 1, value)))
 
@@ -250,13 +266,6 @@ def _parse_access(lines: list[Line], directives: tuple[str, ...]) -> list[Access
 
 
 # --------------------------------------------------------------------------- matching
-
-def _domain_matches(value: str, host: str) -> bool:
-    value = value.lower()
-    if value.startswith("."):
-        return host == value[1:] or host.endswith(value)
-    return host == value
-
 
 def _networks(values: list[tuple[str, Span]]) -> list[tuple[object, Span]]:
     """Squid address values: a.b.c.d, CIDR, a.b.c.d/255.255.0.0, ranges a-b[/mask], `all`."""
@@ -439,9 +448,14 @@ class SquidRuleset:
         t = acl.type
         found: tuple[bool | None, Span | None] = (False, None)
         if t in ("dstdomain", "ssl::server_name"):
-            for value, span in acl.values:
-                if _domain_matches(value, host):
+            exact, dotted = acl.domain_index()
+            labels = host.split(".")
+            for i in range(len(labels)):
+                span = dotted.get(".".join(labels[i:]))
+                if span is not None:
                     return True, span
+            if host in exact:
+                return True, exact[host]
         elif t in ("dstdom_regex", "url_regex", "urlpath_regex", "ssl::server_name_regex"):
             subject = {
                 "url_regex": probe.url if probe.scheme == "http" else f"{host}:{probe.port}",
