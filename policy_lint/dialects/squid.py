@@ -85,7 +85,7 @@ class Acl:
     spans: list[Span] = field(default_factory=list)
     # (value, span of the value) - inline values carry the acl line's span, file values theirs
     values: list[tuple[str, Span]] = field(default_factory=list)
-    ignore_case: bool = False
+    case_insensitive: set[int] = field(default_factory=set)  # indexes of values under -i
     missing_files: list[tuple[str, Span]] = field(default_factory=list)
     value_sources: dict[str, list[Span]] = field(default_factory=dict)  # list file -> acl lines
     patterns: list[tuple[BoundedPattern, Span]] = field(default_factory=list)
@@ -212,23 +212,29 @@ def _parse_acls(lines: list[Line], context: ParseContext, problems: list[Problem
                                     f"acl {name} redefined with type {typ} (was {acl.type}); Squid refuses this"))
             continue
         acl.spans.append(line.span)
-        while args and (args[0].startswith("-") or args[0].startswith("+")) and (
-                EXTERNAL_OPTION.match(args[0]) or args[0] == "--"):
-            opt = args.pop(0)
-            if opt == "-i":
-                acl.ignore_case = True
-            if opt == "--":
+        # Options that apply to the whole line come first (-n, -m, ..., `--` ends them).
+        while args and EXTERNAL_OPTION.match(args[0]) and args[0] not in ("-i", "+i") or args[:1] == ["--"]:
+            if args.pop(0) == "--":
                 break
+        # Regex ACLs: -i / +i switch case-insensitivity for the patterns after them, on this
+        # line only (Squid's RegexData parsing; checked against the real squid in tests/e2e).
+        ignore_case = False
         for arg in args:
+            if arg in ("-i", "+i"):  # other types accept -i and ignore it (domains are caseless)
+                ignore_case = arg == "-i" and typ in REGEX_TYPES
+                continue
+            before = len(acl.values)
             if arg.startswith('"') and arg.endswith('"') and len(arg) >= 2:
                 _load_value_file(acl, arg[1:-1], line.span, context, problems, config)
             else:
                 acl.values.append((arg, line.span))
+            if ignore_case:
+                acl.case_insensitive.update(range(before, len(acl.values)))
     for acl in acls.values():
         if acl.type in REGEX_TYPES:
-            for value, span in acl.values:
+            for i, (value, span) in enumerate(acl.values):
                 try:
-                    acl.patterns.append((BoundedPattern.compile(value, acl.ignore_case), span))
+                    acl.patterns.append((BoundedPattern.compile(value, i in acl.case_insensitive), span))
                 except PatternError as exc:
                     acl.bad_patterns += 1
                     problems.append(Problem("TE905", span, f"acl {acl.name}: {exc}"))

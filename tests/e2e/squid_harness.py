@@ -222,6 +222,8 @@ cache_mem 8 MB
 pinger_enable off
 dns_nameservers {dns}
 dns_timeout 2 seconds
+udp_incoming_address 127.0.0.1
+udp_outgoing_address 127.0.0.1
 forward_timeout 5 seconds
 connect_timeout 3 seconds
 shutdown_lifetime 1 seconds
