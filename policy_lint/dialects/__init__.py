@@ -1,17 +1,31 @@
-"""The explicit registry of dialects: one module per configuration language."""
+"""The explicit registry of dialects: one module per configuration language.
+
+Each module's docstring documents its device's matching semantics; `base.py` says what a
+dialect module provides. Add a dialect by adding its module name to `MODULES`.
+"""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from types import ModuleType
 
-from policy_lint.dialects import squid
-
-DIALECTS: dict[str, ModuleType] = {
-    squid.NAME: squid,
-}
+MODULES: tuple[str, ...] = (
+    "squid",
+)
 
 DETECT_THRESHOLD = 0.5
+
+
+def _load() -> dict[str, ModuleType]:
+    out = {}
+    for name in MODULES:
+        module = importlib.import_module(f"policy_lint.dialects.{name}")
+        out[module.NAME] = module
+    return out
+
+
+DIALECTS: dict[str, ModuleType] = _load()
 
 
 def detect(path: Path, head: str) -> ModuleType | None:
