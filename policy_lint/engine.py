@@ -121,7 +121,7 @@ class _ServiceAssessment:
     all_web_denied: bool
 
 
-def _verdict(statuses: list[_Status], audiences_total: int) -> Verdict:
+def _verdict(statuses: list[_Status]) -> Verdict:
     kinds = {s.status for s in statuses}
     if not statuses:
         return Verdict.BLOCKED  # nobody has web access at all
@@ -154,7 +154,7 @@ def assess(ruleset: Ruleset, catalog: Catalog) -> tuple[dict[str, _ServiceAssess
     out = {}
     for sid in catalog.services:
         sts = statuses.get(sid, [])
-        out[sid] = _ServiceAssessment(_verdict(sts, len(audiences)), sts, all_denied and not sts)
+        out[sid] = _ServiceAssessment(_verdict(sts), sts, all_denied and not sts)
     return out, per_audience_control
 
 

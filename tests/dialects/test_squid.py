@@ -488,3 +488,26 @@ def test_src_acl_naming_hosts_is_an_audience_of_its_own(lint):
         http_access allow all
     """})
     assert verdicts(report)["linkedin"] == "blocked-partial"
+
+
+def test_connect_to_https_denied_while_plain_http_allowed_blocks(lint):
+    # Everything on port 443 denied to CONNECT: no HTTPS site works, control included -
+    # that is not a social-media block.
+    report = lint({"squid.conf": """
+        acl SSL_ports port 443
+        acl CONNECT method CONNECT
+        http_access deny CONNECT SSL_ports
+        http_access allow all
+    """})
+    assert set(verdicts(report).values()) == {"unaffected"}
+
+
+def test_method_and_port_scope_a_service_rule(lint):
+    report = lint({"squid.conf": """
+        acl CONNECT method CONNECT
+        acl tls port 443
+        acl li dstdomain .linkedin.com
+        http_access deny CONNECT tls li
+        http_access allow all
+    """})
+    assert verdicts(report)["linkedin"] == "blocked"
