@@ -142,8 +142,9 @@ def services(policy_path: Path | None) -> None:
         for d in svc.domains:
             rows.append((svc.id, d.role, d.domain, f"{d.source} ({d.confidence})"))
         for asn in svc.asns:
-            rows.append((svc.id, "asn", f"AS{asn.asn} {asn.name}: {len(asn.networks)} prefixes",
-                         f"{asn.source} ({asn.date})"))
+            label = f"AS{asn.asn} {asn.name}".strip()
+            rows.append((svc.id, "asn", f"{label}: {len(asn.networks)} prefixes",
+                         f"{asn.source} ({asn.date or 'undated'}, {asn.confidence})"))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
         click.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_address
+
 import pytest
 
 from policy_lint.policy import strict_policy
@@ -511,3 +513,30 @@ def test_method_and_port_scope_a_service_rule(lint):
         http_access allow all
     """})
     assert verdicts(report)["linkedin"] == "blocked"
+
+
+def test_dst_matches_the_catalog_addresses_of_a_service(lint, catalog):
+    fb = catalog.services["facebook"]
+    fb_net = next(n for n in fb.networks
+                  if any(n.version == ip_address(a).version and ip_address(a) in n for a in fb.addresses))
+    report = lint({"squid.conf": f"""
+        acl fbnets dst {fb_net}
+        acl elsewhere dst 203.0.113.0/24
+        http_access deny fbnets
+        http_access deny elsewhere
+        http_access allow all
+    """})
+    v = verdicts(report)
+    assert v["facebook"] == "blocked"
+    assert v["twitter"] == "unaffected"
+
+
+def test_dst_as_uses_the_catalog_asns(lint):
+    report = lint({"squid.conf": """
+        acl linkedin_as dst_as 14413
+        http_access deny linkedin_as
+        http_access allow all
+    """})
+    v = verdicts(report)
+    assert v["linkedin"] == "blocked"
+    assert v["facebook"] == "unaffected"
