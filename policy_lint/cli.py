@@ -74,39 +74,146 @@ def _check_dialect(dialect: str | None) -> None:
         _fail(f"unknown dialect {dialect!r} (known: {', '.join(sorted(DIALECTS))})")
 
 
+FORMATS = ["text", "json", "sarif", "junit", "github"]
+PROGRESS_MIN_FILES = 10
+
+
+def _codes_option(name: str, help_text: str):
+    return click.option(name, multiple=True, metavar="CODES", help=help_text,
+                        callback=lambda _c, _p, v: tuple(x.strip().upper() for item in v
+                                                         for x in item.split(",") if x.strip()))
+
+
+def _use_color(choice: str, stream) -> bool:
+    import os
+
+    if choice == "always":
+        return True
+    if choice == "never" or "NO_COLOR" in os.environ:
+        return False
+    return stream.isatty()
+
+
+def _render(fmt: str, report, no_trace: bool, quiet: bool, statistics: bool, color: bool) -> str:
+    if fmt == "text":
+        from policy_lint.report import text
+
+        return text.render(report, with_trace=not (no_trace or quiet), summary=not quiet,
+                           color=color, statistics=statistics)
+    from importlib import import_module
+
+    return import_module(f"policy_lint.report.{fmt}").render(report)
+
+
+def _progress(files: list):
+    with click.progressbar(files, label="policy-lint", file=sys.stderr) as bar:
+        yield from bar
+
+
 @cli.command()
 @_path_arg
 @_dialect_opt
 @_root_opt
 @_policy_opt
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
+              help="Output format [default: text; github when GITHUB_ACTIONS=true].")
+@click.option("--output-file", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Colour in text output (auto: on a terminal, unless NO_COLOR is set).")
 @click.option("--no-trace", is_flag=True, help="Text output without the trace under each finding.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the findings: no trace, verdicts or summary.")
+@click.option("--statistics", is_flag=True, help="Count findings per code.")
+@click.option("--exit-zero", is_flag=True, default=None, help="Exit 0 even with findings (errors still exit 2).")
+@_codes_option("--select", "Report only codes with these prefixes (comma-separated; replaces the config's).")
+@_codes_option("--extend-select", "Also report codes with these prefixes.")
+@_codes_option("--ignore", "Do not report codes with these prefixes.")
+@click.option("--skip-undetected", is_flag=True,
+              help="Skip named files whose dialect cannot be told (for hooks that pass every matching file).")
+@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path),
+              help="Report only findings not recorded in this baseline file.")
+@click.option("--write-baseline", type=click.Path(dir_okay=False, path_type=Path),
+              help="Record the current findings in this baseline file and exit 0.")
 @click.pass_obj
 def check(log: Any, paths: tuple[Path, ...], dialect: str | None, root: Path | None, policy_path: Path | None,
-          fmt: str, no_trace: bool) -> None:
+          fmt: str | None, output_file: Path | None, color: str, no_trace: bool, quiet: bool,
+          statistics: bool, exit_zero: bool | None, select: tuple[str, ...], extend_select: tuple[str, ...],
+          ignore: tuple[str, ...], skip_undetected: bool, baseline: Path | None,
+          write_baseline: Path | None) -> None:
     """Lint config files or directories (dialects are detected)."""
-    from policy_lint.engine import Options, lint_paths
+    import os
+    from dataclasses import replace
 
-    _check_dialect(dialect)
+    from policy_lint import config
+    from policy_lint.engine import Options, lint_paths
+    from policy_lint.refine import refine
+
+    flags = {k: v for k, v in (("select", select or None), ("extend_select", extend_select or None),
+                               ("ignore", ignore or None)) if v is not None}
+    cache: dict[Path, config.Settings] = {}
+
+    def settings_for(path: Path) -> config.Settings:
+        directory = path.resolve().parent if not path.is_dir() else path.resolve()
+        if directory not in cache:
+            found = config.discover(directory)
+            cache[directory] = replace(found, **flags)
+        return cache[directory]
+
     try:
-        catalog, policy = _load(policy_path)
+        here = settings_for(paths[0])
+        dialect = dialect or here.dialect
+        _check_dialect(dialect)
+        catalog, policy = _load(policy_path or here.policy)
     except InputError as exc:
         _fail(str(exc))
-    report = lint_paths(list(paths), catalog, policy, Options(root=root, dialect=dialect, log=log))
-    if fmt == "json":
-        from policy_lint.report import json as reporter
+    fmt = fmt or here.format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+    if fmt not in FORMATS:
+        _fail(f"{here.source}: unknown format {fmt!r}")
+    progress = _progress if sys.stderr.isatty() and not quiet else None
+    report = lint_paths(list(paths), catalog, policy,
+                        Options(root=root or here.root, dialect=dialect, log=log, progress=progress,
+                                skip_undetected=skip_undetected))
+    try:
+        report = refine(report, settings_for, None if write_baseline else (baseline or here.baseline))
+    except InputError as exc:
+        _fail(str(exc))
+    if write_baseline:
+        from policy_lint import baseline as baselines
 
-        click.echo(reporter.render(report), nl=False)
+        n = baselines.write(report.findings, write_baseline)
+        click.echo(f"policy-lint: wrote {n} baseline entries to {write_baseline}", err=True)
+        sys.exit(EXIT_ERROR if report.errors else EXIT_CLEAN)
+    colored = output_file is None and fmt == "text" and _use_color(color, sys.stdout)
+    text = _render(fmt, report, no_trace, quiet, statistics, color=colored)
+    if output_file is None:
+        click.echo(text, nl=False, color=colored)
     else:
-        from policy_lint.report import text as reporter
-
-        click.echo(reporter.render(report, with_trace=not no_trace), nl=False)
+        tmp = output_file.with_name(output_file.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output_file)
     for err in report.errors:
         click.echo(f"policy-lint: error: {err}", err=True)
     if report.errors:
         sys.exit(EXIT_ERROR)
     serious = [f for f in report.findings if f.severity.value in ("error", "warning")]
-    sys.exit(EXIT_FINDINGS if serious else EXIT_CLEAN)
+    zero = exit_zero if exit_zero is not None else here.exit_zero
+    sys.exit(EXIT_FINDINGS if serious and not zero else EXIT_CLEAN)
+
+
+@cli.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Where to write the starter files.")
+def init(directory: Path) -> None:
+    """Write a starter .policy-lint.yaml and policy-lint-policy.yaml."""
+    from policy_lint.config import STARTER_CONFIG, STARTER_POLICY, YAML_NAME
+
+    targets = {directory / YAML_NAME: STARTER_CONFIG, directory / "policy-lint-policy.yaml": STARTER_POLICY}
+    existing = [str(p) for p in targets if p.exists()]
+    if existing:
+        _fail(f"{', '.join(existing)} already exist(s); not overwriting")
+    directory.mkdir(parents=True, exist_ok=True)
+    for path, text in targets.items():
+        path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {path}")
 
 
 @cli.command()

@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from policy_lint import dialects
 from policy_lint.catalog import HYGIENE_ROLES, PRIMARY, Catalog
@@ -47,7 +47,8 @@ class FileReport:
 class Report:
     files: list[FileReport] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-    accepted: list[Finding] = field(default_factory=list)
+    accepted: list[Finding] = field(default_factory=list)  # covered by a policy exception
+    suppressed: list[Finding] = field(default_factory=list)  # by a comment or the baseline
     errors: list[str] = field(default_factory=list)
 
 
@@ -57,6 +58,8 @@ class Options:
     dialect: str | None = None
     today: dt.date = field(default_factory=dt.date.today)
     log: Any = None  # a structlog logger for diagnostics (-v), or None
+    progress: Callable[[list], Iterable] | None = None  # wraps the file list (a progress bar)
+    skip_undetected: bool = False  # named files of no known dialect are skipped, not errors
 
 
 # ------------------------------------------------------------------ per-audience assessment
@@ -344,12 +347,12 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
     files, report.errors = discover(paths)
     forced: ModuleType | None = dialects.DIALECTS.get(options.dialect) if options.dialect else None
     file_audiences: dict[str, list[Audience]] = {}
-    for path, explicit in files:
+    for path, explicit in (options.progress(files) if options.progress else files):
         module = forced or dialects.detect(path, _head(path))
         if module is None:
             if options.log:
                 options.log.debug("skipped: no dialect recognised", path=str(path))
-            if explicit:
+            if explicit and not options.skip_undetected:
                 report.errors.append(f"{path}: cannot tell which kind of config this is (use --dialect)")
             continue
         root = options.root or find_root(path)

@@ -62,6 +62,12 @@ _CODES = [
          "Exceptions are accepted for a time; an expired one no longer covers the block it "
          "described.", "Renew the exception with a new date and reason, or remove the block.",
          Severity.WARNING),
+    Code("TE204", "unused-suppression", "A `policy-lint: disable=` comment silences nothing.",
+         "Stale suppressions hide the next real block on that line and mislead reviewers.",
+         "Delete the comment, or correct the codes it names.", Severity.WARNING),
+    Code("TE205", "stale-baseline-entry", "A baseline entry no longer matches any finding.",
+         "The problem it recorded is gone; keeping the entry would hide it if it came back.",
+         "Regenerate the baseline with --write-baseline.", Severity.INFO),
     Code("TE901", "config-error", "The config has an error the device itself would refuse.",
          "The device may not run this config at all, so the verdicts describe a config that is "
          "not what is deployed.", "Fix the line as the message says.", Severity.ERROR),

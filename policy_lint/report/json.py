@@ -4,6 +4,7 @@
  "files": [{"path", "dialect", "services": {"<service>": {"verdict", "audiences", "rules": [{"path", "line", "text"}]}}}],
  "findings": [{"code", "severity", "path", "line", "column", "service", "message", "audiences", "trace"}],
  "accepted": [...findings covered by a policy exception...],
+ "suppressed": [...findings silenced by a suppression comment or the baseline...],
  "errors": ["one line per input that could not be linted"]}
 """
 
@@ -53,6 +54,7 @@ def render(report: Report) -> str:
         ],
         "findings": [_finding(f) for f in report.findings],
         "accepted": [_finding(f) for f in report.accepted],
+        "suppressed": [_finding(f) for f in report.suppressed],
         "errors": report.errors,
     }
     return json.dumps(doc, indent=2) + "\n"

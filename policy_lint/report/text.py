@@ -1,32 +1,51 @@
 """Text output in the shape ruff and gcc taught users: `path:line:col: CODE message [service]`,
-the trace indented below, then one verdict line per file."""
+the trace indented below, then one verdict line per file. Colour only when asked for (the CLI
+decides: a TTY, `--color`, NO_COLOR)."""
 
 from __future__ import annotations
 
+from collections import Counter
+
+import click
+
 from policy_lint.engine import Report
 from policy_lint.model import Finding
+from policy_lint.rules import CODES
+
+CODE_COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
-def _finding(f: Finding, with_trace: bool) -> list[str]:
+def _finding(f: Finding, with_trace: bool, color: bool) -> list[str]:
+    def style(text: str, **kw) -> str:
+        return click.style(text, **kw) if color else text
+
     tag = f" [{f.service}]" if f.service else ""
-    lines = [f"{f.span.where()}: {f.code} {f.message}{tag}"]
+    lines = [f"{style(f.span.where(), bold=True)}: {style(f.code, fg=CODE_COLOURS[f.severity.value], bold=True)}"
+             f" {f.message}{style(tag, dim=True) if tag else ''}"]
     if with_trace:
         for s in f.trace:
             if s != f.span:
-                lines.append(f"    = {s.where()}: {s.text}")
+                lines.append(style(f"    = {s.where()}: {s.text}", dim=True))
     return lines
 
 
-def render(report: Report, with_trace: bool = True, summary: bool = True) -> str:
+def render(report: Report, with_trace: bool = True, summary: bool = True, color: bool = False,
+           statistics: bool = False) -> str:
     out: list[str] = []
     for f in report.findings:
-        out += _finding(f, with_trace)
+        out += _finding(f, with_trace, color)
+    if statistics:
+        counts = Counter(f.code for f in report.findings)
+        for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            out.append(f"{n:5}  {code}  {CODES[code].name}")
     if summary:
         for fr in report.files:
             verdicts = " ".join(f"{sid}={r.verdict.value}" for sid, r in fr.services.items())
             out.append(f"{fr.path} ({fr.dialect}): {verdicts}")
         for f in report.accepted:
             out.append(f"accepted by policy exception: {f.span.where()}: {f.code} {f.message}")
+        if report.suppressed:
+            out.append(f"{len(report.suppressed)} finding(s) suppressed by comments or the baseline.")
         n = len(report.findings)
         out.append(f"Found {n} finding{'s' if n != 1 else ''}." if n else "No findings.")
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + ("\n" if out else "")
