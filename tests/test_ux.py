@@ -262,3 +262,30 @@ def test_skip_undetected(tmp_path):
     write(tmp_path / "squid.conf", BLOCKING)
     assert run("check", "notes.txt", "squid.conf", cwd=tmp_path).returncode == 2
     assert run("check", "--skip-undetected", "notes.txt", "squid.conf", cwd=tmp_path).returncode == 1
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path):
+    import subprocess
+    import sys
+    import pty
+    for i in range(12):
+        write(tmp_path / f"conf{i}/squid.conf", BLOCKING)
+    master, slave = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-m", "policy_lint", "check", "."], cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    p.stdout.read()
+    p.wait(timeout=120)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert b"policy-lint" in b"".join(chunks) and b"%" in b"".join(chunks)
+    piped = run("check", ".", cwd=tmp_path)
+    assert "%" not in piped.stderr
