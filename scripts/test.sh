@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# The whole test suite: creates .venv, installs policy-lint with its test extras, installs
-# Debian's squid where it can (root + apt-get), and runs pytest. Extra arguments go to pytest.
+# The whole test suite: creates .venv, installs policy-lint with its test extras, installs the
+# Debian programs the end-to-end tests run where it can (root + apt-get), and runs pytest.
+# Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --config-settings editable_mode=compat -e '.[test]'
-# Real programs the end-to-end tests run on 127.0.0.1: Debian's squid, unbound and dnsmasq.
+# Real programs the end-to-end tests run on 127.0.0.1 (Debian packages): squid, unbound,
+# dnsmasq, squidGuard, Privoxy. policy-rc.d keeps apt from starting them as services.
+need() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
 missing=""
-command -v squid >/dev/null 2>&1 || [ -x /usr/sbin/squid ] || missing="$missing squid"
-command -v unbound >/dev/null 2>&1 || [ -x /usr/sbin/unbound ] || missing="$missing unbound"
-command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing="$missing dnsmasq"
+need squid || missing="$missing squid"
+need unbound || missing="$missing unbound"
+need dnsmasq || missing="$missing dnsmasq-base"
+need squidGuard || missing="$missing squidguard"
+need privoxy || missing="$missing privoxy"
 if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing Debian's$missing for the end-to-end tests"
+    made_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+    fi
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null) \
         || echo "== could not install$missing; their end-to-end tests will be skipped"
+    [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 exec .venv/bin/python -m pytest -q -rs "$@"
