@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from policy_lint.inputs import InputError, read_source
 from policy_lint.model import Finding, Severity, Span
@@ -40,8 +41,11 @@ class Suppression:
 
 def collect(path: str) -> list[Suppression]:
     try:
+        # Most files have no suppression at all: a byte search spares decoding a 10^6-line list.
+        if MARKER.encode() not in Path(path).read_bytes():
+            return []
         source = read_source(path)
-    except InputError:
+    except (InputError, OSError):
         return []
     out = []
     for i, line in enumerate(source.lines, start=1):

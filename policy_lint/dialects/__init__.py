@@ -12,6 +12,10 @@ from types import ModuleType
 
 MODULES: tuple[str, ...] = (
     "squid",
+    "hosts",
+    "dnsmasq",
+    "windows_hosts",
+    "domainlist",
 )
 
 DETECT_THRESHOLD = 0.5
