@@ -68,6 +68,10 @@ _CODES = [
     Code("TE205", "stale-baseline-entry", "A baseline entry no longer matches any finding.",
          "The problem it recorded is gone; keeping the entry would hide it if it came back.",
          "Regenerate the baseline with --write-baseline.", Severity.INFO),
+    Code("TE208", "content-filter", "Content filtering (phrase lists, page scanning) is configured.",
+         "Content filters judge pages by what they contain, not by which service serves them; "
+         "they can still block a service's pages when a phrase names it.",
+         "Review the phrase lists for names of the services; nothing to fix otherwise.", Severity.INFO),
     Code("TE901", "config-error", "The config has an error the device itself would refuse.",
          "The device may not run this config at all, so the verdicts describe a config that is "
          "not what is deployed.", "Fix the line as the message says.", Severity.ERROR),

@@ -16,6 +16,8 @@ MODULES: tuple[str, ...] = (
     "dnsmasq",
     "windows_hosts",
     "domainlist",
+    "e2guardian",
+    "dansguardian",
 )
 
 DETECT_THRESHOLD = 0.5
