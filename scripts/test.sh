@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --config-settings editable_mode=compat -e '.[test]'
 # Real programs the end-to-end tests run on 127.0.0.1 (Debian packages): squid, unbound,
-# dnsmasq, squidGuard, Privoxy. policy-rc.d keeps apt from starting them as services.
+# dnsmasq, squidGuard, Privoxy, e2guardian. policy-rc.d keeps apt from starting them as services.
 need() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
 missing=""
 need squid || missing="$missing squid"
@@ -17,13 +17,14 @@ need unbound || missing="$missing unbound"
 need dnsmasq || missing="$missing dnsmasq-base"
 need squidGuard || missing="$missing squidguard"
 need privoxy || missing="$missing privoxy"
+need e2guardian || missing="$missing e2guardian"
 if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing Debian's$missing for the end-to-end tests"
     made_policy=""
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
     fi
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null) \
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null) \
         || echo "== could not install$missing; their end-to-end tests will be skipped"
     [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
