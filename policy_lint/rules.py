@@ -92,9 +92,9 @@ _CODES = [
          "Verdicts rest on a sample of audiences and may miss a combination.",
          "Simplify the client conditions, or lint smaller includes.", Severity.INFO),
     Code("TE907", "external-decider", "A program outside the config decides some requests.",
-         "A URL rewriter such as squidGuard may block services; until it is evaluated the "
-         "verdicts for the requests it sees are unknown.",
-         "Lint the rewriter's own configuration too.", Severity.WARNING),
+         "A URL rewriter other than squidGuard (or a squidGuard whose config cannot be read), a "
+         "script computing list lines at run time: the verdicts for what it decides are unknown.",
+         "Add the program's configuration to the repository, or lint it separately.", Severity.WARNING),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _CODES}

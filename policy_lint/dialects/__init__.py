@@ -12,6 +12,7 @@ from types import ModuleType
 
 MODULES: tuple[str, ...] = (
     "squid",
+    "squidguard",
     "hosts",
     "dnsmasq",
     "windows_hosts",

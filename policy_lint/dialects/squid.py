@@ -13,8 +13,14 @@ does the opposite of the last line. So in
 
 Facebook is reachable for the LAN and the deny line blocks nothing. Also evaluated:
 `adapted_http_access`; `ssl_bump terminate` by SNI; `deny_info TCP_RESET`/redirects (chosen
-by the last ACL of the deny line); delay pools (`throttled`); `url_rewrite_program` (a
-squidGuard-style redirector decides later: `unknown`); `include` with globs.
+by the last ACL of the deny line); delay pools (`throttled`); `include` with globs.
+
+`url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/squidGuard.conf` chains squidGuard
+behind squid: its config (`-c`, else squidGuard's default path) is read with the squidGuard
+dialect, inside --root, and every request squid allows and `url_rewrite_access` sends to the
+rewriter is asked of squidGuard for the same client (address, user, time): its redirect is a
+block (how "redirect"), its pass leaves squid's decision standing. Another rewriter, or a
+squidGuard whose config cannot be read, decides out of sight: `unknown` (TE907).
 
 Who asks matters: `src`, `arp`, `proxy_auth`, `time`, `external` and other client-side ACLs
 split clients into audiences. Addresses, MACs, users and times are enumerated through
@@ -23,6 +29,7 @@ representative values; other client-side conditions are free booleans.
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import itertools
 import re
@@ -30,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
 from pathlib import Path
 
+from policy_lint.dialects import squidguard  # the url_rewrite_program chain (it does not import squid)
 from policy_lint.dialects.base import ParseContext
 from policy_lint.inputs import InputError, read_source
 from policy_lint.listnames import classify_list_name
@@ -64,6 +72,8 @@ EXTERNAL_OPTION = re.compile(r"^[-+][a-zA-Z]$")
 
 def detect(path: Path, head: str) -> float:
     name = path.name.lower()
+    if "squidguard" in name:
+        return 0.0  # squidGuard.conf: the squidguard dialect's
     if any(fnmatch(name, p) for p in FILE_PATTERNS):
         return 0.9
     hits = len(_DIRECTIVE_HINT.findall(head))
@@ -338,6 +348,7 @@ class _Dims:
     free: list[str]
 
 
+CHAIN_KEY = "\x00squidguard"  # in an audience key: the client as the chained squidGuard sees it
 NO_USER = "(unauthenticated)"
 OTHER_USER = "(another user)"
 OTHER_MAC = "(another MAC)"
@@ -359,6 +370,9 @@ class SquidRuleset:
         self.rewrite_access = _parse_access(lines, ("url_rewrite_access",))
         self.deny_info: dict[str, tuple[str, Span]] = {}
         self.rewriter: Span | None = None
+        self.rewriter_words: tuple[str, ...] = ()
+        self.rewriter_concurrency = 0
+        self.chain = None  # a SquidGuardRuleset when url_rewrite_program is a readable squidGuard
         self.delay_access: dict[int, list[AccessLine]] = {}
         self.delay_limited: dict[int, bool] = {}
         self._read_directives(lines)
@@ -368,10 +382,6 @@ class SquidRuleset:
         self.included: list[str] = []  # real paths of included files, set by parse()
         self._classify_missing()
         self._check_references({line.span: i for i, line in enumerate(lines)})
-        if self.rewriter is not None:
-            self.problems.append(Problem(
-                "TE907", self.rewriter,
-                "URL rewriter (e.g. squidGuard) is not evaluated yet: verdicts for requests it sees are unknown"))
         self._audiences: list[Audience] | None = None
         self._decisions: dict[tuple, Decision] = {}
         self._line_by_span = {line.span: line for line in self._all_access_lines()}
@@ -390,6 +400,11 @@ class SquidRuleset:
                     self.deny_info[acl] = (w[1], line.span)
             elif w[0] in ("url_rewrite_program", "redirect_program") and len(w) >= 2:
                 self.rewriter = line.span
+                self.rewriter_words = w[1:]
+            elif w[0] in ("url_rewrite_children", "redirect_children"):
+                for opt in w[1:]:
+                    if opt.startswith("concurrency=") and opt[12:].isdigit():
+                        self.rewriter_concurrency = int(opt[12:])
             elif w[0] == "delay_access" and len(w) >= 3 and w[1].isdigit():
                 pool = int(w[1])
                 literals = tuple((x[1:], True) if x.startswith("!") else (x, False) for x in w[3:])
@@ -397,6 +412,58 @@ class SquidRuleset:
             elif w[0] == "delay_parameters" and len(w) >= 3 and w[1].isdigit():
                 # "-1/-1" everywhere means no limit
                 self.delay_limited[int(w[1])] = any(p != "-1/-1" and "/" in p for p in w[2:])
+
+    def link_rewriter(self, config: Path, context: ParseContext) -> None:
+        """Read the squidGuard config a `url_rewrite_program` names, or say why not (TE907)."""
+        if self.rewriter is None:
+            return
+        words = [x.strip('"') for x in self.rewriter_words]
+        program = Path(words[0]).name if words else ""
+        if program.lower() != "squidguard":
+            self.problems.append(Problem(
+                "TE907", self.rewriter,
+                f"URL rewriter {program or '?'} is not evaluated: verdicts for requests it sees are unknown"))
+            return
+        if self.rewriter_concurrency > 0:
+            self.problems.append(Problem(
+                "TE907", self.rewriter,
+                f"squidGuard does not speak squid's concurrent helper protocol (concurrency="
+                f"{self.rewriter_concurrency}): its answers cannot be trusted, verdicts for requests it sees are unknown"))
+            return
+        refs: list[str] = []
+        for i, x in enumerate(words[1:], start=1):
+            if x == "-c" and i + 1 < len(words):
+                refs = [words[i + 1]]
+            elif x.startswith("-c") and len(x) > 2:
+                refs = [x[2:]]
+        explicit = bool(refs)
+        refs = refs or list(squidguard.DEFAULT_CONFIGS)
+        target = next((t for t in (context.resolver.resolve(r, config) for r in refs) if t), None)
+        if target is None:
+            where = refs[0] if explicit else " or ".join(refs) + " (squidGuard's default)"
+            self.problems.append(Problem("TE903", self.rewriter, f"squidGuard config {where} not found"))
+            self.problems.append(Problem(
+                "TE907", self.rewriter,
+                "squidGuard's config cannot be read: verdicts for requests it sees are unknown"))
+            return
+        try:
+            chain = squidguard.parse(target, context)
+        except InputError as exc:
+            self.problems.append(Problem("TE902", self.rewriter, str(exc)))
+            self.problems.append(Problem(
+                "TE907", self.rewriter,
+                "squidGuard's config cannot be read: verdicts for requests it sees are unknown"))
+            return
+        self.chain = chain
+        # squidGuard's findings are this file's too (they may grow while evaluating: share the list).
+        self.problems.extend(chain.problems)
+        chain.problems = self.problems
+        self.included += [str(target.resolve())] + list(chain.included)
+        self._audiences = None
+
+    def _chain_client(self, values: dict):
+        key = values.get(CHAIN_KEY)
+        return squidguard.client_from_key(key) if key else squidguard.Client(ip=OUTSIDE_IPS[0])
 
     def _all_access_lines(self) -> list[AccessLine]:
         lines = self.access + self.adapted + self.ssl_bump + self.rewrite_access
@@ -587,6 +654,19 @@ class SquidRuleset:
         times = self._time_points(time_acls)
         ips = self._distinct(ips, [a for a in client.values() if a.type == "src" and not self._src_undecidable(a)], "src")
         macs = self._distinct(macs, [a for a in client.values() if a.type in ("arp", "eui64")], "mac")
+        if self.chain is not None:
+            # squidGuard tells clients apart too: add its representatives (times carry the
+            # moment squidGuard is asked at, which may be a dated holiday).
+            sg_ips, sg_users, sg_times, _free = self.chain.client_dimensions()
+            ips = list(dict.fromkeys(ips + [ip for ip in sg_ips if ip != squidguard.OUTSIDE_IP]))
+            named = [u for u in sg_users if u and u != OTHER_USER]
+            # squid sends squidGuard a user name only when it learns one (auth, ident, helpers).
+            if named and any(a.type in ("proxy_auth", "proxy_auth_regex", "ident", "ident_regex", "external")
+                             for a in self.acls.values()):
+                users = list(dict.fromkeys([u for u in users if u not in (OTHER_USER, NO_USER)] + named
+                                           + [OTHER_USER, NO_USER]))
+            times = [(d, m, _reference_time(d, m)) for d, m in times]
+            times += [("MTWHFAS"[w.weekday()], w.hour * 60 + w.minute, w) for w in sg_times]
         return _Dims(ips, macs, users, times, free)
 
     def _distinct(self, reps: list[str], acls: list[Acl], key: str) -> list[str]:
@@ -668,9 +748,10 @@ class SquidRuleset:
                      for t in dims.times}
         user_acls = by_type.get("proxy_auth", [])
         lines = self._all_access_lines()
+        chain_frees = self._chain_frees(base * len(free_assignments))
         seen: dict[tuple, Audience] = {}
-        for ip, mac, user, when, free in itertools.product(
-                dims.ips, dims.macs, dims.users, dims.times, free_assignments):
+        for ip, mac, user, when, free, sg_free in itertools.product(
+                dims.ips, dims.macs, dims.users, dims.times, free_assignments, chain_frees):
             values = dict(free)
             values.update(ip_vals[ip])
             values.update(mac_vals[mac])
@@ -678,10 +759,15 @@ class SquidRuleset:
             for a in user_acls:
                 values[a.name] = self._client_value(a, {"user": user, "free": free})
             vector = tuple(self._client_part(line, values) for line in lines)
+            sg_client = sg_conditions = None
+            if self.chain is not None:
+                sg_client = squidguard.Client(ip, None if user == NO_USER else user, when[2], sg_free)
+                vector += (self.chain.behaviour(sg_client),)
+                sg_conditions = tuple(f"squidGuard {c}" for c in self.chain.describe(sg_client))
             old = seen.get(vector)
-            if old is not None and len(old.conditions) <= sum(values.values()):
+            if old is not None and sg_client is None and len(old.conditions) <= sum(values.values()):
                 continue
-            day, minute = when
+            day, minute = when[0], when[1]
             attrs = [("src", ip), ("time", f"{day} {minute // 60:02d}:{minute % 60:02d}")]
             if mac != OTHER_MAC:
                 attrs.append(("mac", mac))
@@ -691,11 +777,29 @@ class SquidRuleset:
                 if values.get(a.name):
                     attrs += [("group", g) for g, _ in a.values[1:]]
             conditions = self._describe(client, values)
+            key = tuple(sorted(values.items()))
+            if sg_client is not None:
+                conditions += sg_conditions
+                key += ((CHAIN_KEY, squidguard.client_key(sg_client)),)
             if old is None or len(conditions) < len(old.conditions):
-                seen[vector] = Audience(key=tuple(sorted(values.items())), conditions=conditions,
-                                        attributes=tuple(attrs))
+                seen[vector] = Audience(key=key, conditions=conditions, attributes=tuple(attrs))
         self._audiences = list(seen.values()) or [Audience(key=())]
+        if len(self._audiences) == 1 and self.chain is not None:
+            self._audiences = [replace(self._audiences[0], conditions=())]
         return self._audiences
+
+    def _chain_frees(self, combos: int) -> list[frozenset[str]]:
+        """squidGuard's own free conditions (clients in an iplist we cannot read ...)."""
+        if self.chain is None:
+            return [frozenset()]
+        free = self.chain.client_dimensions()[3]
+        if combos * (2 ** len(free)) <= MAX_AUDIENCES:
+            return [frozenset(f for f, bit in zip(free, bits) if bit)
+                    for bits in itertools.product((False, True), repeat=len(free))]
+        self.problems.append(Problem(
+            "TE906", Span(self.path, 1, 1),
+            f"{len(free)} squidGuard client conditions: evaluated a sample of audiences, not all"))
+        return [frozenset(), frozenset(free)] + [frozenset([f]) for f in free]
 
     def _describe(self, client: dict[str, Acl], values: dict[str, bool]) -> tuple[str, ...]:
         out = []
@@ -796,8 +900,11 @@ class SquidRuleset:
         get the same decision, so it is computed once."""
         sig = self._signatures.get(probe)
         if sig is None:
-            sig = self._signatures[probe] = (probe.is_control, probe.scheme) + tuple(
+            sig = (probe.is_control, probe.scheme) + tuple(
                 self._request_match(n, probe) for n in self._request_names)
+            if self.chain is not None:
+                sig += (probe,)  # squidGuard sees the URL itself
+            self._signatures[probe] = sig
         return sig
 
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
@@ -868,8 +975,20 @@ class SquidRuleset:
         if self.rewriter is not None:
             action, line, more, _s, certain = self._walk(self.rewrite_access, probe, values)
             if not self.rewrite_access or action == "allow" or (action is None and _implicit(self.rewrite_access) == "allow"):
-                return Decision(Outcome.UNKNOWN, self.rewriter, tuple(trace + more + [self.rewriter]),
-                                specific, note="passed to a URL rewriter (e.g. squidGuard) not evaluated here")
+                if self.chain is None:
+                    return Decision(Outcome.UNKNOWN, self.rewriter, tuple(trace + more + [self.rewriter]),
+                                    specific, note="passed to a URL rewriter not evaluated here")
+                sg = self.chain.decide(probe, self._chain_client(values))
+                via = tuple(trace + more + [self.rewriter]) + sg.trace
+                if sg.outcome != Outcome.ALLOW and not certain:
+                    return Decision(Outcome.UNKNOWN, line.span if line else self.rewriter, via, sg.specific,
+                                    note="whether url_rewrite_access sends this to squidGuard could not be decided")
+                if sg.outcome == Outcome.DENY:
+                    return Decision(Outcome.DENY, sg.rule, via, sg.specific, sg.how or "redirect", sg.note,
+                                    scope=sg.scope)
+                if sg.outcome == Outcome.UNKNOWN:
+                    return Decision(Outcome.UNKNOWN, sg.rule, via, sg.specific,
+                                    note=sg.note or "squidGuard's answer could not be decided", scope=sg.scope)
         for pool in sorted(self.delay_access):
             action, line, more, spec4, certain = self._walk(self.delay_access[pool], probe, values)
             if action == "allow":
@@ -879,6 +998,11 @@ class SquidRuleset:
         return Decision(Outcome.ALLOW, rule, tuple(trace), specific)
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
+        if self.chain is not None:
+            return self._inert_mentions(probe) + self.chain.inert_mentions(probe)
+        return self._inert_mentions(probe)
+
+    def _inert_mentions(self, probe: Probe) -> list[Span]:
         used = {n for line in self._all_access_lines() for n, _ in line.literals}
         used |= set(self.deny_info)
         out = []
@@ -889,6 +1013,11 @@ class SquidRuleset:
             if m:
                 out.append(span or acl.first_span)
         return out
+
+
+def _reference_time(day: str, minute: int) -> dt.datetime:
+    """A (day letter, minute) sample as a moment in squidGuard's reference week."""
+    return squidguard.REFERENCE_MONDAY + dt.timedelta(days="MTWHFAS".index(day), minutes=minute)
 
 
 def _implicit(lines: list[AccessLine]) -> str:
@@ -927,4 +1056,5 @@ def parse(path: Path, context: ParseContext) -> SquidRuleset:
     acls = _parse_acls(builtins + lines, context, reader.problems, path)
     ruleset = SquidRuleset(display, lines, acls, reader.problems, context)
     ruleset.included = [str(p.resolve()) for p in reader.included]
+    ruleset.link_rewriter(path, context)
     return ruleset

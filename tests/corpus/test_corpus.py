@@ -66,7 +66,8 @@ def test_case_verdicts(case, catalog):
     report = lint_paths([tree / exp["main"]], catalog, strict_policy(catalog), Options(root=tree))
     assert not report.errors, report.errors
     got = {sid: r.verdict.value for sid, r in report.files[0].services.items()}
-    # A URL rewriter we do not evaluate yet (squidGuard) may leave a verdict undecided.
+    # A URL rewriter we cannot evaluate (not squidGuard, or its config unreadable) may leave a
+    # verdict undecided.
     rewriter = any(f.code == "TE907" for f in report.findings)
     wrong = {}
     for svc in SERVICES:
