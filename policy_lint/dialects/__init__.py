@@ -1,12 +1,15 @@
 """The explicit registry of dialects: one module per configuration language.
 
 Each module's docstring documents its device's matching semantics; `base.py` says what a
-dialect module provides. Add a dialect by adding its module name to `MODULES`.
+dialect module provides. Add a dialect by adding its module name to `MODULES` and its NAME and
+FILE_PATTERNS to `HINTS` (tests/dialects/test_registry.py keeps the two equal).
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator, Mapping
+from fnmatch import fnmatch
 from pathlib import Path
 from types import ModuleType
 
@@ -21,23 +24,76 @@ MODULES: tuple[str, ...] = (
     "dansguardian",
 )
 
+# What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
+# dialect costs more than linting a small config, so a file whose name matches a dialect's
+# patterns is offered to that dialect first, and to all of them only if none claims it.
+HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "squid": ("squid", ("squid*.conf", "*.squid", "squid.conf*")),
+    "squidguard": ("squidguard", ("squidguard*.conf", "squidguard.conf*", "*.squidguard")),
+    "hosts": ("hosts", ("hosts", "hosts.txt", "*.hosts", "hosts.*", "*-hosts", "*_hosts", "*hosts*.txt")),
+    "dnsmasq": ("dnsmasq", ("dnsmasq.conf", "dnsmasq*.conf", "*dnsmasq*.conf", "*.dnsmasq", "dnsmasq*.txt",
+                            "*-dnsmasq.txt")),
+    "windows_hosts": ("windows-batch", ("*.bat", "*.cmd", "*.ps1")),
+    "domainlist": ("domain-list", ("*block*", "*black*list*", "*banned*", "*deny*", "*denylist*", "*reject*")),
+    "e2guardian": ("e2guardian", ("e2guardian*.conf", "*bannedsitelist*", "*exceptionsitelist*",
+                                  "*greysitelist*", "*bannedurllist*", "*exceptionurllist*", "*greyurllist*",
+                                  "*regexpurllist*", "*phraselist*", "*sslsitelist*", "*siteiplist*")),
+    "dansguardian": ("dansguardian", ("dansguardian*.conf", "*bannedsitelist*", "*exceptionsitelist*",
+                                      "*greysitelist*", "*bannedurllist*", "*exceptionurllist*", "*greyurllist*",
+                                      "*regexpurllist*", "*phraselist*", "*sslsitelist*", "*siteiplist*")),
+    "privoxy": ("privoxy", ("*.action", "privoxy.conf", "privoxy*.conf", "privoxy.config")),
+    "unbound": ("unbound", ("unbound.conf", "unbound*.conf", "*unbound*.conf", "*.unbound", "unbound.conf.*")),
+    "rpz": ("rpz", ("db.rpz", "db.rpz.*", "*.rpz", "rpz.db", "rpz.zone", "*.rpz.zone", "*.rpz.db", "rpz.*.zone",
+                    "db.rpz-*", "*-rpz.zone", "*-rpz.db", "*_rpz.zone", "rpz-*.zone", "rpz.*.db", "*.rpz.txt")),
+}
+
 DETECT_THRESHOLD = 0.5
 
 
-def _load() -> dict[str, ModuleType]:
-    out = {}
-    for name in MODULES:
-        module = importlib.import_module(f"policy_lint.dialects.{name}")
-        out[module.NAME] = module
-    return out
+def _module(module_name: str) -> ModuleType:
+    return importlib.import_module(f"policy_lint.dialects.{module_name}")
 
 
-DIALECTS: dict[str, ModuleType] = _load()
+class _Registry(Mapping[str, ModuleType]):
+    """Dialect NAME -> module, each imported on first use."""
+
+    def __init__(self) -> None:
+        self._by_name = {}
+        for m in MODULES:
+            self._by_name[HINTS[m][0] if m in HINTS else _module(m).NAME] = m
+
+    def module_name(self, name: str) -> str:
+        return self._by_name[name]
+
+    def __getitem__(self, name: str) -> ModuleType:
+        return _module(self._by_name[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+
+DIALECTS = _Registry()
+
+
+def _best(module_names: list[str], path: Path, head: str) -> tuple[float, ModuleType | None]:
+    best: tuple[float, ModuleType | None] = (0.0, None)
+    for m in module_names:
+        module = _module(m)
+        score = module.detect(path, head)
+        if score > best[0]:
+            best = (score, module)
+    return best
 
 
 def detect(path: Path, head: str) -> ModuleType | None:
     """The dialect most confident that `path` is its own, if any is confident enough."""
-    scored = sorted(((m.detect(path, head), name) for name, m in DIALECTS.items()), reverse=True)
-    if scored and scored[0][0] >= DETECT_THRESHOLD:
-        return DIALECTS[scored[0][1]]
-    return None
+    name = path.name.lower()
+    hinted = [m for m in MODULES if m not in HINTS or any(fnmatch(name, p) for p in HINTS[m][1])]
+    score, module = _best(hinted, path, head)
+    if score < DETECT_THRESHOLD:
+        score, module = max((score, module), _best([m for m in MODULES if m not in hinted], path, head),
+                            key=lambda sm: sm[0])
+    return module if score >= DETECT_THRESHOLD else None

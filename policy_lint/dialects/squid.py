@@ -37,12 +37,19 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
 from pathlib import Path
 
-from policy_lint.dialects import squidguard  # the url_rewrite_program chain (it does not import squid)
 from policy_lint.dialects.base import ParseContext
 from policy_lint.inputs import InputError, read_source
 from policy_lint.listnames import classify_list_name
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 from policy_lint.patterns import BoundedPattern, PatternError
+
+def _squidguard():
+    """The squidGuard dialect, for the url_rewrite_program chain: imported only when a config
+    has a rewriter (start-up time matters for the common case)."""
+    from policy_lint.dialects import squidguard
+
+    return squidguard
+
 
 NAME = "squid"
 FILE_PATTERNS = ("squid*.conf", "*.squid", "squid.conf*")
@@ -437,7 +444,7 @@ class SquidRuleset:
             elif x.startswith("-c") and len(x) > 2:
                 refs = [x[2:]]
         explicit = bool(refs)
-        refs = refs or list(squidguard.DEFAULT_CONFIGS)
+        refs = refs or list(_squidguard().DEFAULT_CONFIGS)
         target = next((t for t in (context.resolver.resolve(r, config) for r in refs) if t), None)
         if target is None:
             where = refs[0] if explicit else " or ".join(refs) + " (squidGuard's default)"
@@ -447,7 +454,7 @@ class SquidRuleset:
                 "squidGuard's config cannot be read: verdicts for requests it sees are unknown"))
             return
         try:
-            chain = squidguard.parse(target, context)
+            chain = _squidguard().parse(target, context)
         except InputError as exc:
             self.problems.append(Problem("TE902", self.rewriter, str(exc)))
             self.problems.append(Problem(
@@ -463,7 +470,7 @@ class SquidRuleset:
 
     def _chain_client(self, values: dict):
         key = values.get(CHAIN_KEY)
-        return squidguard.client_from_key(key) if key else squidguard.Client(ip=OUTSIDE_IPS[0])
+        return _squidguard().client_from_key(key) if key else _squidguard().Client(ip=OUTSIDE_IPS[0])
 
     def _all_access_lines(self) -> list[AccessLine]:
         lines = self.access + self.adapted + self.ssl_bump + self.rewrite_access
@@ -658,7 +665,7 @@ class SquidRuleset:
             # squidGuard tells clients apart too: add its representatives (times carry the
             # moment squidGuard is asked at, which may be a dated holiday).
             sg_ips, sg_users, sg_times, _free = self.chain.client_dimensions()
-            ips = list(dict.fromkeys(ips + [ip for ip in sg_ips if ip != squidguard.OUTSIDE_IP]))
+            ips = list(dict.fromkeys(ips + [ip for ip in sg_ips if ip != _squidguard().OUTSIDE_IP]))
             named = [u for u in sg_users if u and u != OTHER_USER]
             # squid sends squidGuard a user name only when it learns one (auth, ident, helpers).
             if named and any(a.type in ("proxy_auth", "proxy_auth_regex", "ident", "ident_regex", "external")
@@ -761,7 +768,7 @@ class SquidRuleset:
             vector = tuple(self._client_part(line, values) for line in lines)
             sg_client = sg_conditions = None
             if self.chain is not None:
-                sg_client = squidguard.Client(ip, None if user == NO_USER else user, when[2], sg_free)
+                sg_client = _squidguard().Client(ip, None if user == NO_USER else user, when[2], sg_free)
                 vector += (self.chain.behaviour(sg_client),)
                 sg_conditions = tuple(f"squidGuard {c}" for c in self.chain.describe(sg_client))
             old = seen.get(vector)
@@ -780,7 +787,7 @@ class SquidRuleset:
             key = tuple(sorted(values.items()))
             if sg_client is not None:
                 conditions += sg_conditions
-                key += ((CHAIN_KEY, squidguard.client_key(sg_client)),)
+                key += ((CHAIN_KEY, _squidguard().client_key(sg_client)),)
             if old is None or len(conditions) < len(old.conditions):
                 seen[vector] = Audience(key=key, conditions=conditions, attributes=tuple(attrs))
         self._audiences = list(seen.values()) or [Audience(key=())]
@@ -1017,7 +1024,7 @@ class SquidRuleset:
 
 def _reference_time(day: str, minute: int) -> dt.datetime:
     """A (day letter, minute) sample as a moment in squidGuard's reference week."""
-    return squidguard.REFERENCE_MONDAY + dt.timedelta(days="MTWHFAS".index(day), minutes=minute)
+    return _squidguard().REFERENCE_MONDAY + dt.timedelta(days="MTWHFAS".index(day), minutes=minute)
 
 
 def _implicit(lines: list[AccessLine]) -> str:

@@ -1,0 +1,25 @@
+"""The dialect registry: its detection hints equal each module's own constants."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from policy_lint import dialects
+
+
+def test_every_module_has_hints_equal_to_its_constants():
+    for m in dialects.MODULES:
+        module = importlib.import_module(f"policy_lint.dialects.{m}")
+        assert dialects.HINTS.get(m) == (module.NAME, tuple(module.FILE_PATTERNS)), m
+
+
+def test_names_are_unique_and_lazy_lookup_returns_the_module():
+    assert len(set(dialects.DIALECTS)) == len(dialects.MODULES)
+    assert dialects.DIALECTS["squid"].NAME == "squid"
+
+
+def test_name_hint_is_tried_first_and_content_decides_otherwise():
+    assert dialects.detect(Path("squid.conf"), "").NAME == "squid"
+    assert dialects.detect(Path("proxy.txt"), "acl social dstdomain .facebook.com\nhttp_access deny social\n").NAME == "squid"
+    assert dialects.detect(Path("notes.txt"), "hello\n") is None
