@@ -38,6 +38,7 @@ LOOPBACK = "127.0.0.1"
 STUB_A = "192.0.2.1"
 STUB_AAAA = "2001:db8::1"
 START_TIMEOUT = 10.0
+START_ATTEMPTS = 5
 STOP_TIMEOUT = 5.0
 QUERY_TIMEOUT = 2.0
 
@@ -52,9 +53,17 @@ def find_dnsmasq() -> str | None:
 
 
 def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+    """A port free over UDP and TCP alike (dnsmasq listens on both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind((LOOPBACK, 0))
+            port = s.getsockname()[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            try:
+                t.bind((LOOPBACK, port))
+            except OSError:
+                continue
+        return port
 
 
 @dataclass
@@ -129,6 +138,23 @@ def running_dnsmasq(conf: Path, upstream_port: int | None, binary: str | None = 
     """upstream_port None: no default upstream at all (only what the config names)."""
     binary = binary or find_dnsmasq()
     assert binary, "dnsmasq not installed"
+    # Another process may take the port between our probe and dnsmasq's bind: try a few.
+    for attempt in range(START_ATTEMPTS):
+        try:
+            with _running_dnsmasq(conf, upstream_port, binary) as d:
+                yield d
+                return
+        except PortTaken:
+            if attempt == START_ATTEMPTS - 1:
+                raise RuntimeError(f"dnsmasq found no free port in {START_ATTEMPTS} attempts") from None
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def _running_dnsmasq(conf: Path, upstream_port: int | None, binary: str) -> Iterator[Dnsmasq]:
     port = free_udp_port()
     argv = [binary, "--keep-in-foreground", "--log-facility=-", f"--port={port}",
             f"--listen-address={LOOPBACK}", "--bind-interfaces", "--no-resolv", "--no-hosts",
@@ -144,6 +170,8 @@ def running_dnsmasq(conf: Path, upstream_port: int | None, binary: str | None = 
         while True:
             if proc.poll() is not None:
                 out = proc.stdout.read() if proc.stdout else ""
+                if "Address already in use" in out:
+                    raise PortTaken(out)
                 raise RuntimeError(f"dnsmasq exited with {proc.returncode}: {out[-2000:]}")
             try:
                 ask(port, "ready.invalid.", "A")
