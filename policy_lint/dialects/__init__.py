@@ -22,6 +22,7 @@ MODULES: tuple[str, ...] = (
     "domainlist",
     "e2guardian",
     "dansguardian",
+    "privoxy",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every

@@ -45,12 +45,25 @@ def _bucket(label: str) -> str:
     return "unknown"
 
 
-def _implemented_cases() -> list[Path]:
+# Cases whose expectation we believe is wrong. The expectation stays as the corpus has it (it
+# is reviewed by others); the case is an xfail(strict) here, so a change either way shows.
+DISPUTED = {
+    "20-privoxy-b4dg0y4-path-patterns":
+        "path patterns /.*facebook.* and /.*linkedin.* only match URLs whose path names the "
+        "service (share widgets on other sites); real Privoxy 3.0.34 running this file lets every "
+        "catalog request to Facebook and LinkedIn through, over HTTP and HTTPS "
+        "(tests/e2e/test_privoxy_differential.py): we say unaffected (+TE201), the label says "
+        "blocked-partial",
+}
+
+
+def _implemented_cases() -> list:
     out = []
     for case in _cases():
         exp = yaml.safe_load((case / "expected.yaml").read_text())
         if exp["dialect"] in dialects.DIALECTS:
-            out.append(case)
+            marks = [pytest.mark.xfail(strict=True, reason=DISPUTED[case.name])] if case.name in DISPUTED else []
+            out.append(pytest.param(case, id=case.name, marks=marks))
     return out
 
 
@@ -59,7 +72,7 @@ def test_corpus_is_present():
         skip_or_fail(f"corpus not found at {CORPUS} (set POLICY_LINT_CORPUS)")
 
 
-@pytest.mark.parametrize("case", _implemented_cases(), ids=lambda p: p.name)
+@pytest.mark.parametrize("case", _implemented_cases())
 def test_case_verdicts(case, catalog):
     exp = yaml.safe_load((case / "expected.yaml").read_text())
     tree = case / "tree"
