@@ -80,6 +80,7 @@ EXTRA_OTHER_TOPIC = ("anonym", "anonom", "anonvpn", "application", "software", "
 
 _HINT = re.compile(r"^\s*(dbhome|logdir|dest(ination)?\s+\S+\s*\{|src\s+\S+\s*\{|acl\s*\{|"
                    r"(domainlist|urllist|expressionlist)\s+\S+|pass\s+\S+)", re.M)
+_SPECIFIC = re.compile(r"^\s*(dbhome\s|dest(ination)?\s+\S+\s*\{|(domainlist|urllist|expressionlist)\s+\S+)", re.M)
 _BLOCK_WORDS = frozenset({"dest", "destination", "src", "source", "time", "rew", "rewrite", "acl"})
 _SETTINGS = {"dbhome", "logdir", "syslog", "groupttl", "ldapcachetime", "ldapprotover", "ldapbinddn",
              "ldapbindpass", "mysqlusername", "mysqlpassword", "mysqldb"}
@@ -101,6 +102,10 @@ def detect(path: Path, head: str) -> float:
     name = path.name.lower()
     if any(fnmatch(name, p) for p in FILE_PATTERNS):
         return 0.95  # above squid's 0.9 for "squid*.conf"
+    # `pass` and `src x {` also open lines of pf.conf: without a word only squidGuard uses,
+    # the file is not squidGuard's.
+    if not _SPECIFIC.search(head):
+        return 0.0
     hits = len(_HINT.findall(head))
     if re.search(r"^\s*acl\s*\{", head, re.M) and hits >= 2:
         return 0.9
