@@ -23,6 +23,8 @@ MODULES: tuple[str, ...] = (
     "e2guardian",
     "dansguardian",
     "privoxy",
+    "unbound",
+    "rpz",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
