@@ -37,9 +37,9 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
+from tests.e2e.dns_stub import STUB_A, STUB_AAAA, Stub, stub_upstream  # shared with the other DNS harness
+
 LOOPBACK = "127.0.0.1"
-STUB_A = "192.0.2.1"
-STUB_AAAA = "2001:db8::1"
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
 QUERY_TIMEOUT = 0.6  # the daemon answers from 127.0.0.1 in milliseconds; a drop waits this long
@@ -87,51 +87,6 @@ def free_port() -> int:
 def neutralise(text: str) -> str:
     """Comment out a config's own listening, privilege, upstream and trust-anchor settings."""
     return _NEUTRALISED.sub(lambda m: f"{m.group(1)}# (test) {m.group(2)}:", text)
-
-
-@dataclass
-class Stub:
-    port: int
-    queries: int = 0
-
-
-@contextlib.contextmanager
-def stub_upstream() -> Iterator[Stub]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((LOOPBACK, 0))
-    sock.settimeout(0.2)
-    stub = Stub(sock.getsockname()[1])
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                data, peer = sock.recvfrom(4096)
-            except (socket.timeout, OSError):
-                continue
-            try:
-                query = dns.message.from_wire(data)
-            except Exception:  # noqa: BLE001 - garbage on the socket: ignore it
-                continue
-            response = dns.message.make_response(query)
-            response.flags |= dns.flags.RA
-            for q in query.question:
-                if q.rdtype == dns.rdatatype.A:
-                    response.answer.append(dns.rrset.from_text(q.name, 60, "IN", "A", STUB_A))
-                elif q.rdtype == dns.rdatatype.AAAA:
-                    response.answer.append(dns.rrset.from_text(q.name, 60, "IN", "AAAA", STUB_AAAA))
-            stub.queries += 1
-            with contextlib.suppress(OSError):
-                sock.sendto(response.to_wire(), peer)
-
-    thread = threading.Thread(target=serve, name="unbound-stub-upstream", daemon=True)
-    thread.start()
-    try:
-        yield stub
-    finally:
-        stop.set()
-        thread.join(timeout=2)
-        sock.close()
 
 
 @dataclass
