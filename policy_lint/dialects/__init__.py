@@ -25,6 +25,9 @@ MODULES: tuple[str, ...] = (
     "privoxy",
     "unbound",
     "rpz",
+    "pac",
+    "browser_policy",
+    "firefox_policy",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -48,6 +51,9 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "unbound": ("unbound", ("unbound.conf", "unbound*.conf", "*unbound*.conf", "*.unbound", "unbound.conf.*")),
     "rpz": ("rpz", ("db.rpz", "db.rpz.*", "*.rpz", "rpz.db", "rpz.zone", "*.rpz.zone", "*.rpz.db", "rpz.*.zone",
                     "db.rpz-*", "*-rpz.zone", "*-rpz.db", "*_rpz.zone", "rpz-*.zone", "rpz.*.db", "*.rpz.txt")),
+    "pac": ("pac", ("*.pac", "wpad.dat", "*.pac.js")),
+    "browser_policy": ("chrome-policy", ("*polic*.json", "*.reg", "*.plist", "*.mobileconfig")),
+    "firefox_policy": ("firefox-policy", ("policies.json", "*firefox*.json", "*firefox*.reg")),
 }
 
 DETECT_THRESHOLD = 0.5
