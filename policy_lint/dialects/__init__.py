@@ -28,6 +28,10 @@ MODULES: tuple[str, ...] = (
     "pac",
     "browser_policy",
     "firefox_policy",
+    "adblock",
+    "adguard",
+    "pihole",
+    "pihole_allowlist",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -54,6 +58,15 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pac": ("pac", ("*.pac", "wpad.dat", "*.pac.js")),
     "browser_policy": ("chrome-policy", ("*polic*.json", "*.reg", "*.plist", "*.mobileconfig")),
     "firefox_policy": ("firefox-policy", ("policies.json", "*firefox*.json", "*firefox*.reg")),
+    "adblock": ("abp", ("*.easylist", "easylist*.txt", "easyprivacy*.txt", "*adblock*", "*ublock*",
+                        "*.abp", "*abp*.txt", "*filters*.txt", "*filterlist*.txt", "*-filter.txt")),
+    "adguard": ("adguard", ("*adguard*",)),
+    "pihole": ("pihole", ("gravity.list", "adlists.list", "regex.list", "black.list", "blacklist.txt",
+                          "custom.list", "list.*.domains", "pihole.toml", "*pihole*", "*pi-hole*",
+                          "*.exact.json", "*.regex.json", "adlist.json", "*regex*.list", "*regex*.txt")),
+    "pihole_allowlist": ("pihole-allowlist", ("whitelist.txt", "whitelist.list", "white.list", "*whitelist*.txt",
+                                              "*allowlist*.txt", "*whitelist*.list", "*allowlist*.list",
+                                              "whitelist.exact.json", "*whitelist*", "*allowlist*")),
 }
 
 DETECT_THRESHOLD = 0.5

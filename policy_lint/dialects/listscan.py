@@ -13,8 +13,8 @@ lines that could matter, and only those lines are decoded and parsed by the dial
 - `line_patterns`: patterns that match at a newline (the text is prefixed with one) and pick
   whole lines by their start, e.g. "every line that is NOT a plain `||host^` rule".
 
-Bad input is bounded too: a file over the size limit is refused, a NUL byte in the first
-8 KiB means a binary file (refused); later NUL bytes, non-UTF-8 text and overlong lines are
+Bad input is bounded too: a file over the size limit is refused, many NUL bytes in the first
+8 KiB mean a binary file (refused); stray NUL bytes, non-UTF-8 text and overlong lines are
 reported once each (TE902) and the lines holding them are skipped or read as Latin-1. Files
 with old Mac line ends (CR only) are read as if they had LF.
 """
@@ -30,7 +30,7 @@ from typing import Callable, Iterable
 from policy_lint.inputs import BINARY_SNIFF_BYTES, MAX_FILE_BYTES, MAX_LINE_CHARS, InputError
 from policy_lint.model import Problem, Span
 
-CHUNK_BYTES = 8 * 1024 * 1024
+CHUNK_BYTES = 2 * 1024 * 1024  # several passes per block: small enough to stay in cache
 _HOSTCHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -107,10 +107,10 @@ def _decode(raw: bytes, stats: ScanStats, line: int) -> str:
 
 
 def _looks_binary(head: bytes) -> bool:
-    if b"\x00" in head:
-        return True
     if not head:
         return False
+    if head.count(b"\x00") > len(head) // 64:  # a stray NUL is reported, a binary refused
+        return True
     controls = sum(1 for b in head if b < 9 or 13 < b < 32)
     return controls / len(head) > 0.1
 
@@ -135,98 +135,117 @@ def scan(path: Path, display: str, on_line: Callable[[int, str], None], *,
     except OSError as exc:
         raise InputError(f"{display}: cannot read: {exc.strerror or exc}") from None
     with fh:
-        first = fh.read(CHUNK_BYTES)
-        if _looks_binary(first[:BINARY_SNIFF_BYTES]):
+        block = fh.read(CHUNK_BYTES)
+        if _looks_binary(block[:BINARY_SNIFF_BYTES]):
             raise InputError(f"{display}: binary file, not a list")
-        if first.startswith(b"\xef\xbb\xbf"):
-            first = first[3:]
-        cr_only = b"\n" not in first and b"\r" in first
-        carry = b""
+        if block.startswith(b"\xef\xbb\xbf"):
+            block = block[3:]
+        cr_only: bool | None = None  # old Mac line ends: decided by the first line end seen
+        scanner = _Scanner(stats, on_line, anchors, line_patterns, counters, max_examples)
+        # `carry` is the start of a line cut by the end of the previous block, behind a newline
+        # (every line handed to _scan_block stands after a newline). Blocks are never sliced
+        # or concatenated whole: regions are given as offsets.
+        carry = b"\n"
         skipping = False  # inside an overlong line, until its end
-        block = first
-        while True:
+        while block:
+            if cr_only is None and (b"\n" in block or b"\r" in block):
+                cr_only = b"\n" not in block
             if cr_only:
                 block = block.replace(b"\r", b"\n")
-            eof = not block
-            data = carry + block if block else carry + (b"\n" if carry else b"")
+            begin = 0
             if skipping:
-                nl = data.find(b"\n")
+                nl = block.find(b"\n")
                 if nl < 0:
-                    carry = b""
-                    if eof:
-                        break
                     block = fh.read(CHUNK_BYTES)
                     continue
-                data = data[nl + 1:]
                 stats.lines += 1
-                skipping = False
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                carry = data
+                skipping, carry, begin = False, b"\n", nl + 1
+            first_nl = block.find(b"\n", begin)
+            if first_nl < 0:
+                carry += block[begin:]
                 if len(carry) > MAX_LINE_CHARS:
                     stats.overlong.append(stats.lines + 1)
-                    carry, skipping = b"", True
-            else:
-                carry = data[cut + 1:]
-                _scan_block(data[:cut + 1], stats, on_line, anchors, line_patterns, counters,
-                            max_examples)
-            if eof:
-                break
+                    carry, skipping = b"\n", True
+                block = fh.read(CHUNK_BYTES)
+                continue
+            head = carry + block[begin:first_nl + 1]  # the line the block boundary cut
+            scanner.scan(head, 0, len(head))
+            cut = block.rfind(b"\n")
+            if cut > first_nl:
+                scanner.scan(block, first_nl, cut + 1)
+            carry = b"\n" + block[cut + 1:]
+            if len(carry) > MAX_LINE_CHARS:
+                stats.overlong.append(stats.lines + 1)
+                carry, skipping = b"\n", True
             block = fh.read(CHUNK_BYTES)
+        if len(carry) > 1 and not skipping:
+            tail = carry + b"\n"
+            scanner.scan(tail, 0, len(tail))
     return stats
 
 
-def _scan_block(block: bytes, stats: ScanStats, on_line: Callable[[int, str], None],
-                anchors, line_patterns, counters, max_examples: int) -> None:
-    """One block of whole lines (ending with a newline)."""
-    base = stats.lines  # lines before this block
-    buf = b"\n" + block  # offset k in buf = offset k-1 in block; every line starts after a \n
-    low = buf.lower() if not buf.islower() else buf
-    starts: set[int] = set()
-    for pat in line_patterns:
-        for m in pat.finditer(low):
-            starts.add(m.start() + 1)
-    if anchors:
-        rev = low[::-1]
-        n = len(low)
-        for pat in anchors:
-            for m in pat.finditer(rev):
-                end = n - m.start()  # the anchor ends before this offset in `low`
-                if end < n and low[end] in _HOSTCHARS:
-                    continue  # facebook.community, t.com: not this name
-                starts.add(low.rfind(b"\n", 0, end) + 1)
-    nuls = buf.count(b"\x00")
-    if nuls:
-        if not stats.nul_bytes:
-            first = buf.find(b"\x00")
-            stats.nul_first_line = base + buf.count(b"\n", 0, first)
-        stats.nul_bytes += nuls
-    if not stats.non_utf8_line and not buf.isascii():
-        try:
-            buf.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            stats.non_utf8_line = base + buf.count(b"\n", 0, exc.start)
-    for name, pat in counters.items():
-        count = 0
-        examples = stats.matched_examples.setdefault(name, [])
-        for m in pat.finditer(low):
-            count += 1
-            if len(examples) < max_examples:
-                s = m.start() + 1
-                e = buf.find(b"\n", s)
-                line = base + buf.count(b"\n", 0, s)
-                examples.append((line, _decode(buf[s:e], stats, line).strip()))
-        stats.matched[name] = stats.matched.get(name, 0) + count
-    line = base
-    pos = 0
-    for s in sorted(starts):
-        if s >= len(buf):
-            continue
-        line += buf.count(b"\n", pos, s)
-        pos = s
-        e = buf.find(b"\n", s)
-        raw = buf[s:e]
-        if b"\x00" in raw:
-            continue
-        on_line(line, _decode(raw, stats, line))
-    stats.lines = base + block.count(b"\n")
+class _Scanner:
+    def __init__(self, stats: ScanStats, on_line, anchors, line_patterns, counters, max_examples: int):
+        self.stats = stats
+        self.on_line = on_line
+        self.anchors = anchors
+        self.line_patterns = line_patterns
+        self.counters = counters
+        self.max_examples = max_examples
+
+    def scan(self, buf: bytes, start: int, end: int) -> None:
+        """The lines of buf[start + 1:end]: buf[start] is a newline, buf[end - 1] too."""
+        stats = self.stats
+        base = stats.lines  # lines before this region
+        low = buf.lower()
+        starts: set[int] = set()
+        for pat in self.line_patterns:
+            for m in pat.finditer(low, start, end):
+                starts.add(m.start() + 1)
+        if self.anchors:
+            rev = low[::-1]
+            n = len(low)
+            for pat in self.anchors:
+                for m in pat.finditer(rev, n - end, n - start):
+                    after = n - m.start()  # the anchor ends before this offset in `low`
+                    if after < end and low[after] in _HOSTCHARS:
+                        continue  # facebook.community, t.com: not this name
+                    starts.add(low.rfind(b"\n", start, after) + 1)
+            del rev
+        nul = buf.find(b"\x00", start, end)
+        if nul >= 0:
+            if not stats.nul_bytes:
+                stats.nul_first_line = base + buf.count(b"\n", start, nul)
+            stats.nul_bytes += buf.count(b"\x00", start, end)
+        if not stats.non_utf8_line and not buf.isascii():
+            try:
+                buf[start:end].decode("utf-8")
+            except UnicodeDecodeError as exc:
+                stats.non_utf8_line = base + buf.count(b"\n", start, start + exc.start)
+        for name, pat in self.counters.items():
+            count = 0
+            examples = stats.matched_examples.setdefault(name, [])
+            for m in pat.finditer(low, start, end):
+                count += 1
+                if len(examples) < self.max_examples:
+                    s = m.start() + 1
+                    e = buf.find(b"\n", s, end)
+                    line = base + buf.count(b"\n", start, s)
+                    examples.append((line, _decode(buf[s:min(e, s + 200)], stats, line).strip()))
+            stats.matched[name] = stats.matched.get(name, 0) + count
+        line = base
+        pos = start
+        for s in sorted(starts):
+            if s >= end:
+                continue
+            line += buf.count(b"\n", pos, s)
+            pos = s
+            e = buf.find(b"\n", s, end)
+            if e - s > MAX_LINE_CHARS:
+                stats.overlong.append(line)
+                continue
+            raw = buf[s:e]
+            if b"\x00" in raw:
+                continue
+            self.on_line(line, _decode(raw, stats, line))
+        stats.lines = base + buf.count(b"\n", start + 1, end)
