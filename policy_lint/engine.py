@@ -102,7 +102,8 @@ def _assess_audience(service_probes: list[Probe], decisions: dict[Probe, Decisio
         # Browsers reach these sites over HTTPS (plain HTTP only redirects there), so a service
         # whose every HTTPS entry point is denied is blocked, whatever happens on port 80.
         main = [p for p in prim if p.scheme == "https"] or prim
-        blocked = all(decisions[p].outcome == Outcome.DENY for p in main)
+        blocked = all(decisions[p].outcome == Outcome.DENY and not decisions[p].partial
+                      for p in main)
         spared = [p for p in main if decisions[p].outcome == Outcome.ALLOW]
         return _Status(audience, "blocked" if blocked else "partial", denied, hygiene, spared)
     for status, probes, outcome in (("unknown", prim, Outcome.UNKNOWN),

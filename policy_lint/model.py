@@ -100,7 +100,8 @@ class Decision:
     """The device's answer to one probe from one audience, and why.
 
     `rule` is the span that decided it (None for a built-in default); `trace` lists the spans
-    consulted on the way, in order; `specific` is true when the deciding rule matched because of
+    consulted on the way, in order; `partial` marks a deny that covers only part of the
+    service's addresses; `specific` is true when the deciding rule matched because of
     what was requested (a domain, a URL), not only because of who asked; `how` names the
     mechanism (`403`, `reset`, `redirect`, `tls-terminate`, `delay-pool`, ...).
     """
@@ -112,6 +113,9 @@ class Decision:
     how: str = ""
     note: str = ""
     scope: str = ""  # who the deciding rule applies to, in the device's words ("" = anyone)
+    # A deny that stops only part of what the probe reaches (some of a service's address
+    # prefixes): users still get through, so it counts as partial, not as a block.
+    partial: bool = False
 
 
 class Verdict(str, Enum):

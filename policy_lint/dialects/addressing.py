@@ -1,0 +1,137 @@
+"""Destination addresses for packet filters: where a probe's packets go, and how much of a
+service a set of address rules covers.
+
+A firewall that matches on addresses never sees a hostname. What it sees is one of the
+service's addresses, and which one depends on DNS at that moment. So a probe is evaluated
+against *targets*: sample addresses taken from every prefix the catalog lists for the
+service (`addresses.yaml`, per ASN, dated), in both families. The first, middle and last
+address of each prefix are sampled, so a rule covering a quarter of a /14 does not count as
+covering the /14.
+
+- every prefix of the service denied -> `deny`, the rule that denied the representative;
+- some prefixes denied -> `deny` with `partial=True` and a coverage note
+  ("blocks 23 of 27 Facebook IPv4 prefixes, no IPv6 (catalog addresses 2026-01)"): the
+  engine reports it as `blocked-partial`, since users reach the rest;
+- none denied -> the decision for the representative address (allow or unknown).
+
+A service without prefixes in the catalog (Ning) has only its representative addresses, or
+none: an address rule then cannot be judged to hit it, and only name-based matching (SNI,
+payload strings, DNS entries) decides. The control probe's targets are the catalog's control
+addresses.
+
+Dialects call `decide_by_address(probe, catalog, decide_one)` with their own
+`decide_one(target) -> Decision` that walks their chains for one destination address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from policy_lint.catalog import Catalog
+from policy_lint.model import Decision, Outcome, Probe
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Target:
+    """One destination address a probe's packets may go to."""
+
+    address: IPAddress
+    network: IPNetwork | None = None  # the catalog prefix this address samples (None: representative)
+    asn: int | None = None
+
+    @property
+    def version(self) -> int:
+        return self.address.version
+
+
+def _samples(net: IPNetwork) -> tuple[IPAddress, ...]:
+    if net.num_addresses <= 2:
+        return (net.network_address,)
+    first = net.network_address + 1
+    last = net.broadcast_address - 1 if net.version == 4 else net.broadcast_address
+    middle = net.network_address + net.num_addresses // 2
+    return tuple(dict.fromkeys((first, middle, last)))
+
+
+def _service_targets(catalog: Catalog, service: str | None) -> tuple[Target, ...]:
+    if service is None:
+        return tuple(Target(ipaddress.ip_address(a)) for a in catalog.control_addresses)
+    svc = catalog.services.get(service)
+    if svc is None:
+        return ()
+    out: list[Target] = []
+    for asn in svc.asns:
+        for net in asn.networks:
+            out.extend(Target(a, net, asn.asn) for a in _samples(net))
+    if not out:
+        out = [Target(ipaddress.ip_address(a)) for a in svc.addresses]
+    return tuple(out)
+
+
+def targets(probe: Probe, catalog: Catalog) -> tuple[Target, ...]:
+    """Where `probe`'s packets may go: samples of every catalog prefix of its service."""
+    return _service_targets(catalog, probe.service)
+
+
+def representative(probe: Probe, catalog: Catalog) -> tuple[IPAddress, ...]:
+    """The addresses a hostname rule (`-d www.facebook.com`) resolves to, from the catalog."""
+    return tuple(ipaddress.ip_address(a) for a in probe.addresses)
+
+
+def family_name(version: int) -> str:
+    return "IPv4" if version == 4 else "IPv6"
+
+
+def coverage_note(service_name: str, covered: dict[int, tuple[int, int]], version: str) -> str:
+    """`covered` maps address family -> (prefixes denied, prefixes known)."""
+    parts = []
+    for fam in (4, 6):
+        done, total = covered.get(fam, (0, 0))
+        if not total:
+            continue
+        if done == 0:
+            parts.append(f"no {family_name(fam)}")
+        elif done == total:
+            parts.append(f"all {total} {family_name(fam)} prefixes")
+        else:
+            parts.append(f"{done} of {total} {service_name} {family_name(fam)} prefixes")
+    text = "blocks " + ", ".join(parts) if parts else "blocks some addresses"
+    return f"{text} (catalog addresses {version or 'undated'})"
+
+
+def decide_by_address(probe: Probe, catalog: Catalog,
+                      decide_one: Callable[[Target], Decision]) -> Decision:
+    """Evaluate `probe` at every target address and summarise the coverage (module docstring).
+
+    A probe with no known address (a service without catalog prefixes) is evaluated once at
+    0.0.0.0: rules naming real networks do not match it, rules for any address do.
+    """
+    ts = targets(probe, catalog)
+    if not ts:
+        return decide_one(Target(ipaddress.ip_address("0.0.0.0")))
+    decisions = [(t, decide_one(t)) for t in ts]
+    denied = [(t, d) for t, d in decisions if d.outcome == Outcome.DENY]
+    if not denied:
+        unknown = [d for _t, d in decisions if d.outcome == Outcome.UNKNOWN]
+        return unknown[0] if unknown else decisions[0][1]
+    if len(denied) == len(decisions):
+        return denied[0][1]
+    # Coverage per prefix: a prefix counts as blocked when all its samples are denied.
+    per_prefix: dict[tuple[int, object], bool] = {}
+    for t, d in decisions:
+        key = (t.version, t.network or t.address)
+        per_prefix[key] = per_prefix.get(key, True) and d.outcome == Outcome.DENY
+    covered: dict[int, tuple[int, int]] = {}
+    for (fam, _net), is_denied in per_prefix.items():
+        done, total = covered.get(fam, (0, 0))
+        covered[fam] = (done + int(is_denied), total + 1)
+    svc = catalog.services.get(probe.service or "")
+    name = svc.name if svc else (probe.service or "control")
+    first = denied[0][1]
+    note = coverage_note(name, covered, catalog.addresses_version)
+    return replace(first, partial=True, note=f"{first.note}; {note}" if first.note else note)

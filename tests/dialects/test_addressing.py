@@ -1,0 +1,60 @@
+"""Address coverage for packet filters: a service is blocked by address only when every
+catalog prefix is covered; otherwise the deny is partial and says how much it covers."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from policy_lint.catalog import load_catalog
+from policy_lint.dialects.addressing import decide_by_address, targets
+from policy_lint.model import Decision, Outcome, Span
+
+CATALOG = load_catalog()
+RULE = Span("fw.rules", 3, 1, "-A FORWARD -d 31.13.64.0/18 -j DROP")
+
+
+def facebook_probe():
+    return next(p for p in CATALOG.services["facebook"].probes() if p.scheme == "https")
+
+
+def deny_inside(*networks: str):
+    nets = [ipaddress.ip_network(n) for n in networks]
+
+    def decide(target):
+        if any(target.address.version == n.version and target.address in n for n in nets):
+            return Decision(Outcome.DENY, RULE, (RULE,), specific=True)
+        return Decision(Outcome.ALLOW)
+
+    return decide
+
+
+def test_targets_sample_every_catalog_prefix_in_both_families():
+    ts = targets(facebook_probe(), CATALOG)
+    prefixes = {t.network for t in ts}
+    assert prefixes == set(CATALOG.services["facebook"].networks)
+    assert {t.version for t in ts} == {4, 6}
+
+
+def test_one_prefix_denied_is_partial_with_coverage_note():
+    d = decide_by_address(facebook_probe(), CATALOG, deny_inside("31.13.64.0/18"))
+    assert d.outcome == Outcome.DENY and d.partial
+    v4 = sum(1 for n in CATALOG.services["facebook"].networks if n.version == 4)
+    assert f"1 of {v4} Facebook IPv4 prefixes" in d.note
+    assert "no IPv6" in d.note and CATALOG.addresses_version in d.note
+
+
+def test_part_of_a_prefix_does_not_cover_it():
+    # 57.144.0.0/14 is one catalog prefix; a /16 inside it covers only its first sample.
+    d = decide_by_address(facebook_probe(), CATALOG, deny_inside("57.144.0.0/16"))
+    assert d.outcome == Outcome.DENY and d.partial
+    assert "no IPv4" in d.note
+
+
+def test_every_prefix_denied_is_a_full_block():
+    d = decide_by_address(facebook_probe(), CATALOG, deny_inside("0.0.0.0/0", "::/0"))
+    assert d.outcome == Outcome.DENY and not d.partial
+
+
+def test_nothing_denied_is_the_representative_decision():
+    d = decide_by_address(facebook_probe(), CATALOG, deny_inside("192.0.2.0/24"))
+    assert d.outcome == Outcome.ALLOW
