@@ -1,0 +1,7 @@
+"""Traffic analysis: what actually happens on the wire to the catalog's services.
+
+One flow-like record (a live mitmproxy flow, a saved .mitm flow, a HAR entry, a squid
+access.log line) -> `classify` -> an Observation -> `compliance` aggregates them into a
+report per service and audience -> `render` writes it. The mitmproxy addon
+(addons/te_compliance.py), `policy-lint traffic` and `policy-lint probe` share every decision.
+"""
