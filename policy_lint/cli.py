@@ -5,6 +5,8 @@ Exit status: 0 clean, 1 findings (error or warning severity), 2 usage, policy or
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sys
 from pathlib import Path
 from typing import Any
@@ -238,12 +240,19 @@ def explain(service: str, path: Path, dialect: str | None, root: Path | None, po
 
 @cli.command()
 @_policy_opt
-def services(policy_path: Path | None) -> None:
+@click.option("--addresses", "show_addresses", is_flag=True,
+              help="The address data per service and ASN: prefix counts, source date and age.")
+def services(policy_path: Path | None, show_addresses: bool) -> None:
     """The service catalog as a table."""
     try:
         catalog, _policy = _load(policy_path)
     except InputError as exc:
         _fail(str(exc))
+    if show_addresses:
+        _print_table(_address_rows(catalog, dt.date.today()))
+        click.echo(f"\naddress data version: {catalog.addresses_version or 'none'}. Prefixes are BGP "
+                   f"snapshots and go stale: verdicts on addresses are only as fresh as this data.")
+        return
     rows = [("service", "role", "domains / probe hosts", "source")]
     for svc in catalog.services.values():
         for d in svc.domains:
@@ -252,10 +261,45 @@ def services(policy_path: Path | None) -> None:
             label = f"AS{asn.asn} {asn.name}".strip()
             rows.append((svc.id, "asn", f"{label}: {len(asn.networks)} prefixes",
                          f"{asn.source} ({asn.date or 'undated'}, {asn.confidence})"))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        click.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip())
+    _print_table(rows)
     click.echo(f"\ncontrol probe: {catalog.control_host}; address data version: {catalog.addresses_version or 'none'}")
+
+
+# Address snapshots older than this are flagged: providers renumber and add prefixes monthly.
+STALE_AFTER_DAYS = 180
+
+
+def _address_rows(catalog, today: dt.date) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = [("service", "asn", "ipv4", "ipv6", "date", "age", "source")]
+    for svc in catalog.services.values():
+        if not svc.asns:
+            rows.append((svc.id, "-", "0", "0", "-", "no address data", "-"))
+        for asn in svc.asns:
+            v4 = sum(1 for n in asn.networks if n.version == 4)
+            v6 = len(asn.networks) - v4
+            rows.append((svc.id, f"AS{asn.asn}", str(v4), str(v6), asn.date or "undated",
+                         _age(asn.date, today), f"{asn.source} ({asn.confidence})"))
+    return rows
+
+
+def _age(date_text: str, today: dt.date) -> str:
+    """'312 days (stale)' for a YYYY-MM-DD date, the year's start for a bare year."""
+    if not date_text:
+        return "unknown"
+    try:
+        parts = [int(x) for x in date_text.split("-")]
+        day = dt.date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
+    except (ValueError, IndexError):
+        return "unknown"
+    days = (today - day).days
+    return f"{days} days (stale)" if days > STALE_AFTER_DAYS else f"{days} days"
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        cells = [f"{c:<{w}}" for c, w in zip(r, widths)] + [r[-1]]
+        click.echo("  ".join(cells).rstrip())
 
 
 @cli.command()

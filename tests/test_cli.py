@@ -186,6 +186,22 @@ def test_services_table_lists_the_catalog():
         assert needle in p.stdout
 
 
+def test_services_addresses_show_each_asn_with_its_age():
+    import datetime as dt
+
+    from policy_lint.catalog import load_catalog
+
+    p = run("services", "--addresses")
+    assert p.returncode == 0
+    fb = load_catalog().services["facebook"].asns[0]
+    row = next(line for line in p.stdout.splitlines() if f"AS{fb.asn} " in line)
+    v4 = sum(1 for n in fb.networks if n.version == 4)
+    age = (dt.date.today() - dt.date.fromisoformat(fb.date)).days
+    assert f" {v4} " in row and fb.date in row and f"{age} days" in row
+    assert "ning" in p.stdout and "no address data" in p.stdout
+    assert "go stale" in p.stdout
+
+
 def test_rule_documents_a_code():
     p = run("rule", "te101")
     assert p.returncode == 0 and "Why it matters" in p.stdout
