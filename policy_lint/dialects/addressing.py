@@ -8,9 +8,11 @@ service (`addresses.yaml`, per ASN, dated), in both families. The first, middle 
 address of each prefix are sampled, so a rule covering a quarter of a /14 does not count as
 covering the /14.
 
-- every prefix of the service denied -> `deny`, the rule that denied the representative;
-- some prefixes denied -> `deny` with `partial=True` and a coverage note
-  ("blocks 23 of 27 Facebook IPv4 prefixes, no IPv6 (catalog addresses 2026-01)"): the
+- every IPv4 prefix of the service denied -> `deny` (the first denying rule). IPv4 decides
+  because every client has it; when IPv6 prefixes stay open the note says so ("IPv4 only:
+  no IPv6"), as the DNS dialects say "(IPv4 only)": a dual-stack network still reaches it;
+- some IPv4 prefixes denied (or only IPv6 ones) -> `deny` with `partial=True` and a coverage
+  note ("blocks 23 of 27 Facebook IPv4 prefixes, no IPv6 (catalog addresses 2026-01)"): the
   engine reports it as `blocked-partial`, since users reach the rest;
 - none denied -> the decision for the representative address (allow or unknown).
 
@@ -133,5 +135,11 @@ def decide_by_address(probe: Probe, catalog: Catalog,
     svc = catalog.services.get(probe.service or "")
     name = svc.name if svc else (probe.service or "control")
     first = denied[0][1]
+    v4_done, v4_total = covered.get(4, (0, 0))
+    if v4_total and v4_done == v4_total:
+        v6_done, v6_total = covered.get(6, (0, 0))
+        note = (f"IPv4 only: {v6_total - v6_done} of {v6_total} {name} IPv6 prefixes stay reachable "
+                f"(catalog addresses {catalog.addresses_version or 'undated'})")
+        return replace(first, note=f"{first.note}; {note}" if first.note else note)
     note = coverage_note(name, covered, catalog.addresses_version)
     return replace(first, partial=True, note=f"{first.note}; {note}" if first.note else note)

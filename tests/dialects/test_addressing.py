@@ -58,3 +58,14 @@ def test_every_prefix_denied_is_a_full_block():
 def test_nothing_denied_is_the_representative_decision():
     d = decide_by_address(facebook_probe(), CATALOG, deny_inside("192.0.2.0/24"))
     assert d.outcome == Outcome.ALLOW
+
+
+def test_all_ipv4_prefixes_denied_is_a_block_that_says_ipv6_stays_open():
+    d = decide_by_address(facebook_probe(), CATALOG, deny_inside("0.0.0.0/0"))
+    assert d.outcome == Outcome.DENY and not d.partial
+    assert "IPv4 only" in d.note and "IPv6 prefixes stay reachable" in d.note
+
+
+def test_only_ipv6_denied_is_partial():
+    d = decide_by_address(facebook_probe(), CATALOG, deny_inside("::/0"))
+    assert d.outcome == Outcome.DENY and d.partial and "no IPv4" in d.note
