@@ -32,6 +32,8 @@ MODULES: tuple[str, ...] = (
     "adguard",
     "pihole",
     "pihole_allowlist",
+    "iptables",
+    "windows_firewall",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -67,6 +69,10 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pihole_allowlist": ("pihole-allowlist", ("whitelist.txt", "whitelist.list", "white.list", "*whitelist*.txt",
                                               "*allowlist*.txt", "*whitelist*.list", "*allowlist*.list",
                                               "whitelist.exact.json", "*whitelist*", "*allowlist*")),
+    "iptables": ("iptables", ("iptables", "ip6tables", "*.iptables", "iptables*.rules", "ip6tables*.rules",
+                              "rules.v4", "rules.v6", "iptables-save*", "*iptables*.sh", "*firewall*.sh",
+                              "*iptables*.txt", "ipset*.conf", "*.ipset", "iptables.conf", "iptables*.save")),
+    "windows_firewall": ("windows-firewall", ("*.bat", "*.cmd", "*.ps1", "*firewall*.txt", "*netsh*")),
 }
 
 DETECT_THRESHOLD = 0.5
