@@ -204,13 +204,17 @@ def _findings_for_service(sid: str, name: str, a: _ServiceAssessment, path: str,
         how_text = f" ({', '.join(how)})" if how else ""
         if status in ("blocked", "partial"):
             code = "TE101" if a.verdict == Verdict.BLOCKED else "TE102"
-            if status == "blocked":
+            # A deny that covers only some of the service's addresses says how much it covers.
+            coverage = sorted({d.note for _p, d in pairs if d.partial and d.note})
+            if status == "blocked" or coverage:
                 scope = ""
             elif all(p.scheme == "http" for p, _d in pairs):
                 scope = " over plain HTTP only"
             else:
                 scope = f" on {_some(hosts)} only" + (f" ({_some(spared)} still reachable)" if spared else "")
             msg = f"{name} blocked for {who}{scope} by {_quote(rule)}{how_text}"
+            if coverage:
+                msg = f"{name} partly blocked for {who} by {_quote(rule)}{how_text}: {coverage[0]}"
         elif status == "degraded":
             code = "TE103"
             msg = f"{name} degraded for {who}: {_some(hosts)} blocked by {_quote(rule)}{how_text}"

@@ -140,6 +140,7 @@ def decide_by_address(probe: Probe, catalog: Catalog,
         v6_done, v6_total = covered.get(6, (0, 0))
         note = (f"IPv4 only: {v6_total - v6_done} of {v6_total} {name} IPv6 prefixes stay reachable "
                 f"(catalog addresses {catalog.addresses_version or 'undated'})")
-        return replace(first, note=f"{first.note}; {note}" if first.note else note)
+        how = f"{first.how}, IPv4 only" if first.how else "IPv4 only"
+        return replace(first, how=how, note=f"{first.note}; {note}" if first.note else note)
     note = coverage_note(name, covered, catalog.addresses_version)
     return replace(first, partial=True, note=f"{first.note}; {note}" if first.note else note)
