@@ -314,6 +314,11 @@ def rule(code: str) -> None:
     click.echo(describe(code), nl=False)
 
 
+from policy_lint.traffic.command import traffic as _traffic  # noqa: E402  (no mitmproxy import)
+
+cli.add_command(_traffic)
+
+
 def main() -> None:
     try:
         cli(standalone_mode=False)

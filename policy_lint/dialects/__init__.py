@@ -34,6 +34,8 @@ MODULES: tuple[str, ...] = (
     "pihole_allowlist",
     "iptables",
     "windows_firewall",
+    "pf",
+    "pfsense",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -72,6 +74,8 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "iptables": ("iptables", ("iptables", "ip6tables", "*.iptables", "iptables*.rules", "ip6tables*.rules",
                               "rules.v4", "rules.v6", "iptables-save*", "*iptables*.sh", "*firewall*.sh",
                               "*iptables*.txt", "ipset*.conf", "*.ipset", "iptables.conf", "iptables*.save")),
+    "pfsense": ("pfsense", ("config.xml", "config-*.xml", "*pfsense*.xml", "*opnsense*.xml", "config-*.xml.bak")),
+    "pf": ("pf", ("pf.conf", "pf.conf.*", "*.pf.conf", "pf.anchors/*", "pf.rules", "*.pf")),
     "windows_firewall": ("windows-firewall", ("*.bat", "*.cmd", "*.ps1", "*firewall*.txt", "*netsh*")),
 }
 

@@ -8,9 +8,14 @@ service (`addresses.yaml`, per ASN, dated), in both families. The first, middle 
 address of each prefix are sampled, so a rule covering a quarter of a /14 does not count as
 covering the /14.
 
-- every IPv4 prefix of the service denied -> `deny` (the first denying rule). IPv4 decides
-  because every client has it; when IPv6 prefixes stay open the note says so ("IPv4 only:
-  no IPv6"), as the DNS dialects say "(IPv4 only)": a dual-stack network still reaches it;
+- the service's IPv4 space denied -> `deny` (the first denying rule). IPv4 decides because
+  every client has it; when IPv6 prefixes stay open the note says so ("IPv4 only"), as the DNS
+  dialects say "(IPv4 only)": a dual-stack network still reaches it. "Denied" means: the
+  prefix holding the representative address (where the catalog says the service's names
+  point) is covered, and the prefixes left open hold under 5% of the service's IPv4
+  addresses. Block lists copied from an ASN a few months ago miss the newest small prefixes
+  (a /22 for crawlers, a /23 for a new PoP); users still cannot reach the site, and the note
+  lists the coverage so the gap is visible;
 - some IPv4 prefixes denied (or only IPv6 ones) -> `deny` with `partial=True` and a coverage
   note ("blocks 23 of 27 Facebook IPv4 prefixes, no IPv6 (catalog addresses 2026-01)"): the
   engine reports it as `blocked-partial`, since users reach the rest;
@@ -35,6 +40,8 @@ from policy_lint.catalog import Catalog
 from policy_lint.model import Decision, Outcome, Probe
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# The share of a service's IPv4 addresses that may stay open in a "blocked" verdict (see above).
+OPEN_SPACE_TOLERATED = 0.05
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -132,15 +139,26 @@ def decide_by_address(probe: Probe, catalog: Catalog,
     for (fam, _net), is_denied in per_prefix.items():
         done, total = covered.get(fam, (0, 0))
         covered[fam] = (done + int(is_denied), total + 1)
+    space = {True: 0, False: 0}
+    for (fam, net), is_denied in per_prefix.items():
+        if fam == 4:
+            space[is_denied] += net.num_addresses if hasattr(net, "num_addresses") else 1
+    main_open = any(not is_denied and fam == 4 and hasattr(net, "num_addresses")
+                    and any(ipaddress.ip_address(a) in net for a in probe.addresses if ":" not in a)
+                    for (fam, net), is_denied in per_prefix.items())
     svc = catalog.services.get(probe.service or "")
     name = svc.name if svc else (probe.service or "control")
     first = denied[0][1]
     v4_done, v4_total = covered.get(4, (0, 0))
-    if v4_total and v4_done == v4_total:
+    v4_space = space[True] + space[False]
+    if v4_total and not main_open and space[False] < OPEN_SPACE_TOLERATED * v4_space:
         v6_done, v6_total = covered.get(6, (0, 0))
-        note = (f"IPv4 only: {v6_total - v6_done} of {v6_total} {name} IPv6 prefixes stay reachable "
-                f"(catalog addresses {catalog.addresses_version or 'undated'})")
-        how = f"{first.how}, IPv4 only" if first.how else "IPv4 only"
+        note = coverage_note(name, covered, catalog.addresses_version)
+        if v6_total and not v6_done:
+            how = f"{first.how}, IPv4 only" if first.how else "IPv4 only"
+            note = f"IPv4 only: {note}"
+        else:
+            how = first.how
         return replace(first, how=how, note=f"{first.note}; {note}" if first.note else note)
     note = coverage_note(name, covered, catalog.addresses_version)
     return replace(first, partial=True, note=f"{first.note}; {note}" if first.note else note)

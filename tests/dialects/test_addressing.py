@@ -63,9 +63,28 @@ def test_nothing_denied_is_the_representative_decision():
 def test_all_ipv4_prefixes_denied_is_a_block_that_says_ipv6_stays_open():
     d = decide_by_address(facebook_probe(), CATALOG, deny_inside("0.0.0.0/0"))
     assert d.outcome == Outcome.DENY and not d.partial
-    assert "IPv4 only" in d.note and "IPv6 prefixes stay reachable" in d.note
+    assert "IPv4" in d.how and "IPv4 only" in d.note and "no IPv6" in d.note
 
 
 def test_only_ipv6_denied_is_partial():
     d = decide_by_address(facebook_probe(), CATALOG, deny_inside("::/0"))
     assert d.outcome == Outcome.DENY and d.partial and "no IPv4" in d.note
+
+
+def test_a_few_small_prefixes_left_open_is_still_a_block_with_its_coverage():
+    fb = CATALOG.services["facebook"]
+    v4 = sorted((n for n in fb.networks if n.version == 4), key=lambda n: n.num_addresses)
+    smallest = v4[0]
+    open_ = [str(n) for n in v4[1:]] + ["::/0"]
+    d = decide_by_address(facebook_probe(), CATALOG, deny_inside(*open_))
+    assert d.outcome == Outcome.DENY and not d.partial
+    assert f"{len(v4) - 1} of {len(v4)} Facebook IPv4 prefixes" in d.note
+    assert smallest.num_addresses < 0.05 * sum(n.num_addresses for n in v4)
+
+
+def test_the_main_prefix_left_open_is_partial_however_much_else_is_covered():
+    fb = CATALOG.services["facebook"]
+    main = next(n for n in fb.networks if ipaddress.ip_address(fb.addresses[0]) in n)
+    others = [str(n) for n in fb.networks if n != main]
+    d = decide_by_address(facebook_probe(), CATALOG, deny_inside(*others))
+    assert d.outcome == Outcome.DENY and d.partial

@@ -28,4 +28,4 @@ def test_name_hint_is_tried_first_and_content_decides_otherwise():
 def test_a_pf_conf_is_not_taken_for_squidguard():
     pf = ("table <blocklist> persist file \"/etc/pf/blocklist\"\nblock log quick from <blocklist> to any\n"
           "pass out quick proto udp from $ext to $ntp_server port 123\npass in on $int from { 10.0.0.0/8 } to any\n")
-    assert dialects.detect(Path("pf.conf"), pf) is None
+    assert dialects.detect(Path("pf.conf"), pf).NAME == "pf"

@@ -1,0 +1,85 @@
+"""`policy-lint traffic FILE...`: offline analysis of flow files, HAR and squid access.log.
+
+Exit codes: 0 when no service is blocked or degraded (inconclusive services: 0 with a warning on
+stderr, since a capture that never touched a service proves nothing either way), 1 when a service
+is blocked or degraded, 2 on input errors (unreadable file, HAR not JSON, bad policy).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+@click.command("traffic")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Policy file (audiences, extra domains); default: built-in strict policy.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "md", "html"]), default="text",
+              show_default=True)
+@click.option("--output-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report here (atomically) instead of stdout.")
+@click.option("--no-pseudonymise", is_flag=True, help="Show client addresses as seen (auditor opt-in).")
+def traffic(files: tuple[Path, ...], policy_path: Path | None, fmt: str, output_file: Path | None,
+            no_pseudonymise: bool) -> None:
+    """What actually happened on the wire: per-service verdicts from captured traffic."""
+    from policy_lint.traffic.classify import Classifier
+    from policy_lint.traffic.compliance import ComplianceReport
+    from policy_lint.traffic.render import SUFFIX_FORMATS, render, write_report_atomic
+    from policy_lint.traffic.sources import SkipCounter, SourceError, read_records
+
+    catalog, policy = _load(policy_path)
+    classifier = Classifier(catalog)
+    report = ComplianceReport(catalog, policy, pseudonymise=not no_pseudonymise)
+    for path in files:
+        if not path.is_file():
+            _fail(f"{path}: no such file")
+        skipped = SkipCounter()
+        try:
+            for rec in read_records(path, skipped):
+                obs = classifier.classify(rec)
+                if obs is not None:
+                    report.add(obs)
+        except SourceError as exc:
+            _fail(str(exc))
+        except OSError as exc:
+            _fail(f"{path}: cannot read: {exc.strerror or exc}")
+        for reason, n in skipped.reasons.items():
+            report.note_skipped(n, reason)
+    data = report.to_dict()
+    if output_file is not None:
+        # --format wins; with the default text, a .json/.md/.html suffix picks the format
+        chosen = fmt if fmt != "text" else SUFFIX_FORMATS.get(output_file.suffix.lower(), "text")
+        write_report_atomic(output_file, data, chosen)
+    else:
+        click.echo(render(data, fmt), nl=False)
+    verdicts = {sid: s["verdict"] for sid, s in data["services"].items()}
+    if data["skipped"]:
+        click.echo(f"policy-lint: warning: skipped {data['skipped']} unreadable records", err=True)
+    unsure = [sid for sid, v in verdicts.items() if v == "inconclusive"]
+    if unsure:
+        click.echo(f"policy-lint: warning: not enough evidence for: {', '.join(unsure)}", err=True)
+    sys.exit(EXIT_FINDINGS if any(v in ("blocked", "degraded") for v in verdicts.values()) else EXIT_CLEAN)
+
+
+def _load(policy_path: Path | None):
+    from policy_lint.catalog import load_catalog
+    from policy_lint.policy import load_policy, strict_policy
+
+    catalog = load_catalog()
+    if policy_path is None:
+        return catalog, strict_policy(catalog)
+    try:
+        policy = load_policy(policy_path, catalog)
+    except Exception as exc:  # the policy loader's own error types: one line, exit 2
+        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return catalog.extended(policy.extra_domains, policy.custom_services), policy
+
+
+def _fail(message: str) -> None:
+    click.echo(f"policy-lint: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)

@@ -1,0 +1,192 @@
+"""Observations -> the Technology Enablement compliance report, in bounded memory.
+
+Verdicts per service (and per service within each audience):
+  blocked      a primary-host request was blocked
+  degraded     the primary was reachable but a supporting host (cdn/api/auth/...) was blocked
+  compliant    the primary was reachable and nothing was blocked
+  inconclusive no primary evidence, or only failed / audit-path outcomes
+Memory: counters only; evidence capped per service, the host table capped per service
+(further hosts are counted under "(other hosts)"), client pseudonyms are not stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import ipaddress
+import os
+from dataclasses import dataclass, field
+
+from policy_lint.traffic.record import OUTCOMES, Observation
+
+MAX_EVIDENCE = 5
+MAX_HOSTS = 50
+MAX_NETWORK_CACHE = 4096
+MAX_CLIENTS_LISTED = 10
+OTHER_HOSTS = "(other hosts)"
+OTHER_CLIENTS = "other clients"
+
+
+def _counts() -> dict[str, int]:
+    return {o: 0 for o in OUTCOMES}
+
+
+@dataclass
+class _Tally:
+    requests: int = 0
+    outcomes: dict[str, int] = field(default_factory=_counts)
+    primary: dict[str, int] = field(default_factory=_counts)
+    support_blocked: int = 0
+
+    def add(self, obs: Observation) -> None:
+        self.requests += 1
+        self.outcomes[obs.outcome] += 1
+        if obs.role == "primary":
+            self.primary[obs.outcome] += 1
+        elif obs.outcome == "blocked":
+            self.support_blocked += 1
+
+    def verdict(self) -> str:
+        if self.primary["blocked"]:
+            return "blocked"
+        if self.primary["reachable"]:
+            return "degraded" if self.support_blocked else "compliant"
+        if self.support_blocked:
+            return "degraded"  # supporting host blocked, primary never seen: still a finding
+        return "inconclusive"
+
+
+@dataclass
+class _Service:
+    tally: _Tally = field(default_factory=_Tally)
+    hosts: dict[str, dict[str, int]] = field(default_factory=dict)
+    evidence: list[dict] = field(default_factory=list)
+    evidence_keys: set = field(default_factory=set)
+
+
+class ComplianceReport:
+    def __init__(self, catalog, policy=None, *, pseudonymise: bool = True, key: bytes | None = None) -> None:
+        self.catalog = catalog
+        self.pseudonymise = pseudonymise
+        self._key = key if key is not None else os.urandom(32)  # per run: pseudonyms not linkable across runs
+        self._audiences: list[tuple[str, tuple]] = []
+        if policy is not None:
+            for name, aud in policy.audiences.items():
+                if aud.networks:
+                    self._audiences.append((name, tuple(aud.networks)))
+        self._services: dict[str, _Service] = {sid: _Service() for sid in catalog.services}
+        self._by_audience: dict[str, dict[str, _Tally]] = {}
+        self._aud_cache: dict[str, str] = {}
+        self._control = _counts()
+        self._clients: dict[str, dict[str, str]] = {}  # audience -> first few clients -> pseudonym
+        self.start: float | None = None
+        self.end: float | None = None
+        self.skipped = 0
+        self.skipped_reasons: dict[str, int] = {}
+
+    def note_skipped(self, n: int, reason: str) -> None:
+        if n:
+            self.skipped += n
+            key = reason[:80]
+            if key in self.skipped_reasons or len(self.skipped_reasons) < 20:
+                self.skipped_reasons[key] = self.skipped_reasons.get(key, 0) + n
+
+    def pseudonym(self, client: str) -> str:
+        if not self.pseudonymise:
+            return client
+        return "client-" + hmac.new(self._key, client.encode(), hashlib.sha256).hexdigest()[:12]
+
+    def _audience(self, client: str | None) -> str:
+        if not client:
+            return OTHER_CLIENTS
+        hit = self._aud_cache.get(client)
+        if hit is not None:
+            return hit
+        name = OTHER_CLIENTS
+        try:
+            ip = ipaddress.ip_address(client)
+            for aname, nets in self._audiences:
+                if any(ip.version == n.version and ip in n for n in nets):
+                    name = aname
+                    break
+        except ValueError:
+            pass
+        if len(self._aud_cache) < MAX_NETWORK_CACHE:
+            self._aud_cache[client] = name
+        return name
+
+    def add(self, obs: Observation) -> None:
+        ts = obs.timestamp
+        if ts:
+            self.start = ts if self.start is None else min(self.start, ts)
+            self.end = ts if self.end is None else max(self.end, ts)
+        if obs.service is None:
+            self._control[obs.outcome] += 1
+            return
+        svc = self._services.setdefault(obs.service, _Service())
+        svc.tally.add(obs)
+        host = obs.host if obs.host in svc.hosts or len(svc.hosts) < MAX_HOSTS else OTHER_HOSTS
+        counts = svc.hosts.setdefault(host, _counts())
+        counts[obs.outcome] += 1
+        if obs.outcome != "reachable" and len(svc.evidence) < MAX_EVIDENCE:
+            key = (obs.host, obs.outcome, obs.how)
+            if key not in svc.evidence_keys:
+                svc.evidence_keys.add(key)
+                svc.evidence.append({"host": obs.host, "role": obs.role, "outcome": obs.outcome,
+                                     "how": obs.how, "evidence": obs.evidence,
+                                     "time": _iso(ts)})
+        aud = self._audience(obs.client)
+        if obs.client:
+            seen = self._clients.setdefault(aud, {})
+            if len(seen) < MAX_CLIENTS_LISTED and obs.client not in seen:
+                seen[obs.client] = self.pseudonym(obs.client)
+        self._by_audience.setdefault(aud, {}).setdefault(obs.service, _Tally()).add(obs)
+
+    def verdict(self, service: str) -> str:
+        return self._services[service].tally.verdict()
+
+    def to_dict(self) -> dict:
+        services = {}
+        for sid, svc in self._services.items():
+            services[sid] = {
+                "verdict": svc.tally.verdict(),
+                "requests": svc.tally.requests,
+                "outcomes": dict(svc.tally.outcomes),
+                "hosts": {h: dict(c) for h, c in sorted(svc.hosts.items())},
+                "evidence": list(svc.evidence),
+            }
+        audiences = {
+            aud: {
+                "clients": sorted(self._clients.get(aud, {}).values()),  # a sample, capped
+                "services": {sid: {"verdict": t.verdict(), "requests": t.requests,
+                                   "outcomes": dict(t.outcomes)}
+                             for sid, t in sorted(tallies.items())},
+            }
+            for aud, tallies in sorted(self._by_audience.items())
+        }
+        return {
+            "version": 1,
+            "window": {"start": _iso(self.start), "end": _iso(self.end)},
+            "services": services,
+            "audiences": audiences,
+            "control": dict(self._control),
+            "skipped": self.skipped,
+            "skipped_reasons": dict(self.skipped_reasons),
+            "pseudonymised": self.pseudonymise,
+        }
+
+    def summary_lines(self) -> list[str]:
+        lines = []
+        for sid, svc in self._services.items():
+            o = svc.tally.outcomes
+            lines.append(f"{sid}: {svc.tally.verdict()} ({svc.tally.requests} requests: "
+                         f"{o['reachable']} reachable, {o['blocked']} blocked, {o['failed']} failed, "
+                         f"{o['inconclusive']} inconclusive)")
+        return lines
+
+
+def _iso(ts: float | None) -> str | None:
+    if not ts:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")

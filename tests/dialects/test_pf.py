@@ -1,0 +1,129 @@
+"""pf: last match wins unless quick, tables (inline and from files), macros, router in/out
+passes, address coverage of the catalog's prefixes."""
+
+from __future__ import annotations
+
+from policy_lint.catalog import load_catalog
+from tests.conftest import verdicts
+
+FB = load_catalog().services["facebook"]
+FB_ALL = " ".join(str(n) for n in FB.networks)
+FB_V4 = " ".join(str(n) for n in FB.networks if n.version == 4)
+LAN = 'lan_if = "em1"\next_if = "em0"\nmatch out on $ext_if inet from !($ext_if) nat-to ($ext_if)\n'
+
+
+def codes(report) -> list[str]:
+    return [f.code for f in report.findings]
+
+
+def test_last_matching_rule_wins_without_quick(lint):
+    report = lint({"pf.conf": f"""
+table <fb> {{ {FB_ALL} }}
+block out from any to <fb>
+pass out all
+"""})
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_quick_ends_the_search(lint):
+    report = lint({"pf.conf": f"""
+table <fb> {{ {FB_ALL} }}
+block out quick from any to <fb>
+pass out all
+"""})
+    assert verdicts(report)["facebook"] == "blocked"
+    f = next(f for f in report.findings if f.code == "TE101")
+    assert f.span.line == 3
+
+
+def test_block_after_pass_wins_as_the_last_match(lint):
+    report = lint({"pf.conf": f"""
+pass out all
+block return out proto tcp from any to {{ {FB_ALL} }} port {{ 80 443 }}
+"""})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert "reject" in next(f for f in report.findings if f.code == "TE101").message
+
+
+def test_table_from_a_file_traces_the_matching_line(lint):
+    nets = "\n".join(str(n) for n in FB.networks)
+    report = lint({"etc/pf.conf": 'table <bl> persist file "/etc/pf/blocklist"\nblock quick to <bl>\n',
+                   "etc/pf/blocklist": "# Facebook\n" + nets + "\n"})
+    assert verdicts(report)["facebook"] == "blocked"
+    f = next(f for f in report.findings if f.code == "TE101")
+    assert any(s.path.endswith("etc/pf/blocklist") for s in f.trace)
+
+
+def test_missing_table_file_is_unknown_not_clean(lint):
+    report = lint({"pf.conf": 'table <bl> persist file "/etc/pf/absent"\npass all\nblock quick to <bl>\n'})
+    assert "TE903" in codes(report)
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_one_prefix_is_partial_and_says_its_coverage(lint):
+    report = lint({"pf.conf": "block quick to 31.13.64.0/18\n"})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    msg = next(f for f in report.findings if f.code == "TE102").message
+    assert "partly blocked" in msg and "Facebook IPv4 prefixes" in msg
+
+
+def test_ipv4_only_block_says_so(lint):
+    report = lint({"pf.conf": f"table <fb> {{ {FB_V4} }}\nblock quick inet to <fb>\n"})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert "IPv4 only" in next(f for f in report.findings if f.code == "TE101").message
+
+
+def test_macros_and_lists_expand(lint):
+    report = lint({"pf.conf": f'social = "{{ {FB_ALL} }}"\nblock quick to $social\n'})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_rules_on_the_egress_interface_inbound_do_not_block_clients(lint):
+    report = lint({"pf.conf": LAN + f"""
+table <fb> {{ {FB_ALL} }}
+block in quick on $ext_if from <fb>
+pass in on $lan_if
+pass out on $ext_if
+"""})
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_router_lan_interface_is_an_audience(lint):
+    report = lint({"pf.conf": LAN + f"""
+guest_if = "em2"
+table <fb> {{ {FB_ALL} }}
+pass in on $lan_if
+pass in on $guest_if
+block in quick on $guest_if to <fb>
+pass out on $ext_if
+"""})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    f = next(f for f in report.findings if f.code == "TE102")
+    assert "em2" in f.message
+
+
+def test_default_block_with_allow_list_denies_the_control_too(lint):
+    report = lint({"pf.conf": "block all\npass out quick proto udp to any port 53\n"})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert any("all web" in f.message.lower() or f.code == "TE105" for f in report.findings)
+
+
+def test_inline_anchor_rules_apply_in_place(lint):
+    report = lint({"pf.conf": f'anchor "social" {{\n block quick to {{ {FB_ALL} }}\n}}\npass all\n'})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_include_loop_and_unknown_statement_are_input_problems(lint):
+    report = lint({"pf.conf": 'include "/etc/pf.conf"\nfrobnicate all\nblock quick to 31.13.64.0/18\n'})
+    assert {"TE904", "TE901"} <= set(codes(report)) or "TE903" in codes(report)
+    assert verdicts(report)["facebook"] == "blocked-partial"
+
+
+def test_unterminated_brace_is_reported_not_a_crash(lint):
+    report = lint({"pf.conf": "table <x> { 31.13.64.0/18\nblock quick to <x>\n"})
+    assert "TE901" in codes(report)
+
+
+def test_commented_rule_is_not_a_block(lint):
+    report = lint({"pf.conf": f"# block quick to {{ {FB_ALL} }}\npass all\n"})
+    assert verdicts(report)["facebook"] == "unaffected"
