@@ -32,4 +32,11 @@ if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1
         || echo "== could not install$missing; their end-to-end tests will be skipped"
     [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
-exec .venv/bin/python -m pytest -q -rs "$@"
+status=0
+.venv/bin/python -m pytest -q -rs "$@" || status=$?
+# The traffic tests again on Python 3.12 with mitmproxy 12 (where pyenv has a 3.12), on a full
+# run only: arguments select tests of the 3.11 run.
+if [ $# -eq 0 ]; then
+    bash scripts/test-py312.sh || status=$?
+fi
+exit $status

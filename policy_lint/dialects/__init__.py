@@ -35,6 +35,7 @@ MODULES: tuple[str, ...] = (
     "iptables",
     "windows_firewall",
     "pf",
+    "mikrotik",
     "pfsense",
 )
 
@@ -76,6 +77,7 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
                               "*iptables*.txt", "ipset*.conf", "*.ipset", "iptables.conf", "iptables*.save")),
     "pfsense": ("pfsense", ("config.xml", "config-*.xml", "*pfsense*.xml", "*opnsense*.xml", "config-*.xml.bak")),
     "pf": ("pf", ("pf.conf", "pf.conf.*", "*.pf.conf", "pf.anchors/*", "pf.rules", "*.pf")),
+    "mikrotik": ("mikrotik", ("*.rsc", "*mikrotik*", "*routeros*", "export*.txt")),
     "windows_firewall": ("windows-firewall", ("*.bat", "*.cmd", "*.ps1", "*firewall*.txt", "*netsh*")),
 }
 

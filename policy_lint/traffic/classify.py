@@ -1,14 +1,22 @@
 """FlowRecord -> Observation: one decision shared by the addon, `traffic` and `probe`.
 
 Rules, in order (first match wins):
-1. host neither a catalog host nor the control host -> None.
-2. a response with a fingerprinted block page or filter header -> blocked/block-page:<vendor>.
+1. host neither a catalog host nor the control host -> None. The role is the catalog's role for
+   that exact host where it lists one (probe and hygiene hosts: api.linkedin.com is "api"),
+   else the role of the longest catalog domain the host is under.
+2. a squid error page whose name says squid could not reach the site (ERR_DNS_FAIL,
+   ERR_CONNECT_FAIL, ...) -> failed/proxy-error; one asking for credentials -> inconclusive.
+   Any other fingerprinted block page or filter header -> blocked/block-page:<vendor>.
 3. server_ip (not via an upstream proxy) is a DNS sinkhole (0.0.0.0, loopback, private,
    vendor sinkholes) -> blocked/dns-sinkhole. Callers that talk to a local origin directly must
    mark via_upstream or leave server_ip None.
 4. proxy_tag TCP_DENIED (squid log) -> blocked/proxy-denied.
 5. error text: refused CONNECT -> blocked/connect-refused; reset/closed -> blocked/reset;
-   audit-path failures (upstream proxy down, our TLS) -> inconclusive; other errors -> failed.
+   TCP connection refused -> blocked/refused without an upstream proxy when the refusing
+   address is known and not loopback (a firewall REJECT, or the address a filter handed out);
+   inconclusive/audit-path through an upstream proxy or reverse target (our own path refused
+   us), or when the address is loopback (this machine: a local proxy down, say) or unknown;
+   audit-path failures (our TLS) -> inconclusive; other errors -> failed.
 6. status 403/451 without a fingerprint: blocked/http-<status> only if server_ip is known and
    NOT in the service's prefixes; otherwise the service sent it itself -> reachable.
    (Chosen because services send 403 to bots; an unattributed 403 is not proof of a filter.)
@@ -17,8 +25,29 @@ Rules, in order (first match wins):
 
 from __future__ import annotations
 
+import ipaddress
+import re
+
 from policy_lint.traffic.fingerprints import Fingerprints, load_fingerprints
 from policy_lint.traffic.record import FlowRecord, Observation
+
+
+# mitmproxy / asyncio: "[Errno 111] Connect call failed ('157.240.1.35', 443)"
+_REFUSED_PEER = re.compile(r"connect call failed \('([^']{1,64})',")
+
+
+def _refused_peer(record: FlowRecord, low_error: str) -> str | None:
+    """The address that refused the connection: the one the error names (it is the peer that
+    refused; a failed connect has no peername), else the record's."""
+    m = _REFUSED_PEER.search(low_error)
+    return m.group(1) if m else record.server_ip
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Classifier:
@@ -26,6 +55,13 @@ class Classifier:
         self.catalog = catalog
         self.fp = fingerprints or load_fingerprints()
         self._cache: dict[str, tuple[str | None, str] | None] = {}
+        # Exact hosts the catalog gives a role (probes and hygiene hosts). A path-specific entry
+        # (www.facebook.com/tr: tracking) says nothing about the host's other requests: skipped.
+        self._host_roles: dict[str, tuple[str, str]] = {}
+        for svc in catalog.services.values():
+            for ph in (*svc.probe_hosts, *svc.hygiene):
+                if ph.path in ("", "/"):
+                    self._host_roles.setdefault(ph.host.lower().rstrip("."), (svc.id, ph.role))
 
     def _lookup(self, host: str) -> tuple[str | None, str] | None:
         if host in self._cache:
@@ -33,6 +69,8 @@ class Classifier:
         hit: tuple[str | None, str] | None
         if host == self.catalog.control_host:
             hit = (None, "control")
+        elif host in self._host_roles:
+            hit = self._host_roles[host]
         else:
             found = self.catalog.service_for_host(host)
             hit = found if found else None
@@ -52,11 +90,18 @@ class Classifier:
     def _decide(self, r: FlowRecord, service: str | None) -> tuple[str, str, str]:
         fp = self.fp
         if r.status is not None:
+            # Before the block pages: squid marks its "could not reach" pages like its denials.
+            not_a_block = fp.squid_non_block(r.headers)
+            if not_a_block:
+                outcome, evidence = not_a_block
+                return outcome, ("proxy-error" if outcome == "failed" else "audit-path"), evidence
             hv = fp.header_vendor(r.headers)
             if hv:
                 return "blocked", f"block-page:{hv[0]}", hv[1]
-            vendor = fp.body_vendor(r.body_prefix) if r.status >= 300 or r.status == 200 else None
-            if vendor and r.status != 200:
+            # A body fingerprint counts on a non-2xx answer only (a 2xx page naming a vendor is
+            # the site's own content far more often than a filter's): scan no other body.
+            vendor = fp.body_vendor(r.body_prefix) if r.status >= 300 else None
+            if vendor:
                 return "blocked", f"block-page:{vendor}", f"HTTP {r.status} {vendor} block page"
         # After the fingerprints (a sinkhole that serves a vendor page names the vendor).
         # Via an upstream proxy the peer is the proxy (often private/loopback): not a DNS answer.
@@ -70,6 +115,13 @@ class Classifier:
             for how, needle in fp.errors:
                 if needle in low:
                     return "blocked", how, r.error[:120]
+            if any(n in low for n in fp.refused):
+                # Through an upstream proxy / to a reverse target the refusing peer is on our own
+                # path; loopback is this machine; unknown proves nothing either way.
+                peer = None if r.via_upstream else _refused_peer(r, low)
+                if peer is None or _is_loopback(peer):
+                    return "inconclusive", "audit-path", r.error[:120]
+                return "blocked", "refused", r.error[:120]
             if any(n in low for n in fp.audit_path):
                 return "inconclusive", "audit-path", r.error[:120]
             return "failed", "error", r.error[:120]

@@ -3,6 +3,8 @@
 Verdicts per service (and per service within each audience):
   blocked      a primary-host request was blocked
   degraded     the primary was reachable but a supporting host (cdn/api/auth/...) was blocked
+               (a blocked hygiene host -- ads, analytics, tracking, widget -- is privacy hygiene,
+               not a degradation: counted in outcomes and hosts, never towards "degraded")
   compliant    the primary was reachable and nothing was blocked
   inconclusive no primary evidence, or only failed / audit-path outcomes
 Memory: counters only; evidence capped per service, the host table capped per service
@@ -18,6 +20,7 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 
+from policy_lint.catalog import HYGIENE_ROLES
 from policy_lint.traffic.record import OUTCOMES, Observation
 
 MAX_EVIDENCE = 5
@@ -44,7 +47,7 @@ class _Tally:
         self.outcomes[obs.outcome] += 1
         if obs.role == "primary":
             self.primary[obs.outcome] += 1
-        elif obs.outcome == "blocked":
+        elif obs.outcome == "blocked" and obs.role not in HYGIENE_ROLES:
             self.support_blocked += 1
 
     def verdict(self) -> str:

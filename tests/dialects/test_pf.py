@@ -127,3 +127,16 @@ def test_unterminated_brace_is_reported_not_a_crash(lint):
 def test_commented_rule_is_not_a_block(lint):
     report = lint({"pf.conf": f"# block quick to {{ {FB_ALL} }}\npass all\n"})
     assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_table_negation_is_decided_by_the_longest_prefix(lint):
+    # pf tables are radix trees: the most specific entry holding the address decides, so a
+    # negated entry inside a blocked supernet carves a hole, and a plain entry inside a negated
+    # one fills it again.
+    # 57.144.0.0/14 holds www.facebook.com's catalog address.
+    nets = " ".join(str(n) for n in FB.networks if n.version == 4 and not str(n).startswith("57."))
+    report = lint({"pf.conf": f"table <fb> {{ {nets} 57.0.0.0/8 !57.144.0.0/14 }}\nblock quick inet to <fb>\n"})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    report = lint({"pf.conf": f"table <fb> {{ {nets} 57.0.0.0/8 !57.144.0.0/14 57.144.0.0/15 57.146.0.0/15 }}\n"
+                              "block quick inet to <fb>\n"})
+    assert verdicts(report)["facebook"] == "blocked"

@@ -58,3 +58,37 @@ def test_skipped_and_summary(catalog):
     r.note_skipped(3, "garbage")
     assert r.to_dict()["skipped"] == 3
     assert any(line.startswith("facebook: inconclusive") for line in r.summary_lines())
+
+
+def test_blocked_hygiene_host_is_not_degraded(catalog):
+    # Blocking only a service's ads/trackers/widgets is privacy hygiene: the verdict stays
+    # compliant; the block is still counted in the outcomes and the host table.
+    r = ComplianceReport(catalog)
+    r.add(o("facebook", "reachable"))
+    r.add(o("facebook", "blocked", role="ads", host="ads.facebook.com"))
+    r.add(o("facebook", "blocked", role="tracking", host="pixel.facebook.com"))
+    r.add(o("twitter", "blocked", role="analytics", host="analytics.twitter.com"))  # nothing else seen
+    r.add(o("linkedin", "reachable"))
+    r.add(o("linkedin", "blocked", role="widget", host="platform.linkedin.com"))
+    r.add(o("linkedin", "blocked", role="api", host="api.linkedin.com"))  # supporting: degraded
+    d = r.to_dict()
+    fb = d["services"]["facebook"]
+    assert fb["verdict"] == "compliant"
+    assert fb["outcomes"]["blocked"] == 2 and fb["hosts"]["ads.facebook.com"]["blocked"] == 1
+    assert d["services"]["twitter"]["verdict"] == "inconclusive"
+    assert d["services"]["linkedin"]["verdict"] == "degraded"
+    assert d["audiences"]["other clients"]["services"]["facebook"]["verdict"] == "compliant"
+
+
+def test_blocked_api_host_degrades_not_blocks(catalog):
+    # The classifier's role for api.linkedin.com is the catalog's ("api"), so blocking only it
+    # degrades LinkedIn; it used to be read as the primary (domain linkedin.com) -> "blocked".
+    from policy_lint.traffic.classify import Classifier
+    from policy_lint.traffic.record import FlowRecord
+
+    c = Classifier(catalog)
+    r = ComplianceReport(catalog)
+    for host, status in (("www.linkedin.com", 200), ("api.linkedin.com", 403)):
+        r.add(c.classify(FlowRecord(1795921200.0, host, 443, "https", status=status,
+                                    headers=(("x-squid-error", "ERR_ACCESS_DENIED 0"),) if status == 403 else ())))
+    assert r.verdict("linkedin") == "degraded"

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The traffic tests on Python 3.12, where pip resolves mitmproxy 12 (Python 3.11 gets 11.0.2:
+# mitmproxy 11.1+ needs 3.12). Creates .venv312 with python3.12 when one is present (on PATH and
+# usable, or pyenv's newest 3.12.x), installs '.[test,traffic]' and runs tests/traffic plus
+# tests/e2e/test_traffic_e2e.py when it exists. Without python3.12 it says so and exits 0.
+# Extra arguments go to pytest. scripts/test.sh (Python 3.11) runs everything else.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python312() {
+    # A pyenv shim named python3.12 exists even when 3.12 is not the selected version, and then
+    # refuses to run: try it, then pyenv's own 3.12.x interpreters directly (no shim involved).
+    if command -v python3.12 >/dev/null 2>&1 \
+        && python3.12 -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1; then
+        command -v python3.12
+        return 0
+    fi
+    local root candidate
+    root="$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")"
+    for candidate in $(ls -d "$root"/versions/3.12*/bin/python3.12 2>/dev/null | sort -V -r); do
+        if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+if ! py312="$(find_python312)"; then
+    echo "== python3.12 not found (neither on PATH nor under pyenv): skipping the Python 3.12 / mitmproxy 12 run"
+    exit 0
+fi
+echo "== Python 3.12 run with $py312 ($("$py312" -c 'import platform; print(platform.python_version())'))"
+
+start=$SECONDS
+if [ ! -x .venv312/bin/python ]; then
+    "$py312" -m venv .venv312
+fi
+# mitmproxy>=11.0.2,<13 from pyproject: on 3.12 pip picks the newest 12.x whose requirements the
+# package index satisfies (12.3.x needs certifi>=2026.10.19; without it pip falls back to 12.2.x).
+# PY312_MITMPROXY pins another one, e.g. PY312_MITMPROXY='mitmproxy==12.2.*'.
+# pip warns once per package about this machine's configured local index directories that do
+# not exist; those lines say nothing about the install and are dropped.
+quiet_pip() {
+    .venv312/bin/python -m pip install --quiet --disable-pip-version-check "$@" 2>&1 \
+        | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+    return "${PIPESTATUS[0]}"
+}
+quiet_pip --config-settings editable_mode=compat -e '.[test,traffic]'
+if [ -n "${PY312_MITMPROXY:-}" ]; then
+    quiet_pip "$PY312_MITMPROXY"
+fi
+mitm_version() { .venv312/bin/python -c 'import importlib.metadata as m; print(m.version("mitmproxy"))'; }
+echo "== installed in $((SECONDS - start)) s: mitmproxy $(mitm_version)"
+
+targets=(tests/traffic)
+[ -e tests/e2e/test_traffic_e2e.py ] && targets+=(tests/e2e/test_traffic_e2e.py)
+set +e
+.venv312/bin/python -m pytest -q -rs -p no:cacheprovider "${targets[@]}" "$@"
+status=$?
+set -e
+echo "== Python 3.12 run: mitmproxy $(mitm_version), pytest exit $status, $((SECONDS - start)) s in all"
+exit $status
