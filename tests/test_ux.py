@@ -253,7 +253,8 @@ def test_pre_commit_hooks_file_names_the_entry_point():
     for name in ("etc/squid/squid.conf", "squid.conf", "etc/hosts", "dnsmasq.d/social.conf",
                  "etc/unbound/unbound.conf", "zones/db.rpz", "pihole/whitelist.txt", "etc/pf.conf",
                  "pf.anchors/social", "backup/config-fw1-20260101.xml", "conf/config.xml",
-                 "iptables/rules.v4", "scripts/block-fb.ps1"):
+                 "iptables/rules.v4", "scripts/block-fb.ps1", "etc/nftables.conf",
+                 "fw/social.nft", "router/export.rsc"):
         assert pattern.search(name), name
     for name in ("README.md", "nginx.conf", "setup.py", "pom.xml", "docs/confirm.xml"):
         assert not pattern.search(name), name

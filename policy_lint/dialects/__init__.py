@@ -37,6 +37,7 @@ MODULES: tuple[str, ...] = (
     "pf",
     "mikrotik",
     "pfsense",
+    "nftables",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -76,6 +77,8 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
                               "rules.v4", "rules.v6", "iptables-save*", "*iptables*.sh", "*firewall*.sh",
                               "*iptables*.txt", "ipset*.conf", "*.ipset", "iptables.conf", "iptables*.save")),
     "pfsense": ("pfsense", ("config.xml", "config-*.xml", "*pfsense*.xml", "*opnsense*.xml", "config-*.xml.bak")),
+    "nftables": ("nftables", ("nftables.conf", "*.nft", "nftables*.conf", "*nftables*.rules", "*.nft.json",
+                              "nftables*.json")),
     "pf": ("pf", ("pf.conf", "pf.conf.*", "*.pf.conf", "pf.anchors/*", "pf.rules", "*.pf")),
     "mikrotik": ("mikrotik", ("*.rsc", "*mikrotik*", "*routeros*", "export*.txt")),
     "windows_firewall": ("windows-firewall", ("*.bat", "*.cmd", "*.ps1", "*firewall*.txt", "*netsh*")),
