@@ -522,6 +522,37 @@ class PfRuleset:
         self.lan_ifaces = sorted(i for r in self.rules if r.direction != "out"
                                  for i in r.interfaces if i not in self.egress and i not in self.skip)
         self._audiences = self._make_audiences()
+        self._index_destinations()
+
+    def _index_destinations(self) -> None:
+        """Index rules whose destination is only plain networks by those networks, so a packet
+        is checked against the few rules that can hold its address rather than all of them
+        (a 200k-line ruleset of `block quick to <net>` would otherwise cost a scan per packet)."""
+        self._any_destination: list[int] = []
+        self._by_prefix: dict[tuple[int, int], dict[int, list[int]]] = {}
+        for idx, rule in enumerate(self.rules):
+            if rule.dst and all(i.kind == "net" and not i.negated for i in rule.dst):
+                for item in rule.dst:
+                    for net in item.value:
+                        self._by_prefix.setdefault((net.version, net.prefixlen), {}) \
+                            .setdefault(int(net.network_address), []).append(idx)
+            else:
+                self._any_destination.append(idx)
+        self._candidates_of: dict[object, list[Rule]] = {}
+
+    def _candidates(self, address) -> list[Rule]:
+        """The rules that may match a packet to `address`, in ruleset order."""
+        found = self._candidates_of.get(address)
+        if found is None:
+            hits = set(self._any_destination)
+            value, bits = int(address), address.max_prefixlen
+            for (version, plen), entries in self._by_prefix.items():
+                if version == address.version:
+                    hits.update(entries.get(value >> (bits - plen) << (bits - plen) if plen else 0, ()))
+            found = [self.rules[i] for i in sorted(hits)]
+            if len(self._candidates_of) < 65536:  # bounded: distinct sampled addresses only
+                self._candidates_of[address] = found
+        return found
 
     def _make_audiences(self) -> list[Audience]:
         if not self.router:
@@ -579,7 +610,7 @@ class PfRuleset:
     def _filter(self, packet: Packet) -> Decision:
         decided: tuple[Rule, bool | None] | None = None  # the last matching rule (None: unsure)
         unsure: Rule | None = None
-        for rule in self.rules:
+        for rule in self._candidates(packet.dst.address):
             if rule.action == "match":
                 continue
             m = self._matches(rule, packet)

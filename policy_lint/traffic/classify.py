@@ -33,6 +33,11 @@ from policy_lint.traffic.record import FlowRecord, Observation
 
 
 # mitmproxy / asyncio: "[Errno 111] Connect call failed ('157.240.1.35', 443)"
+# A proxy refusing CONNECT with 502/503/504 and no vendor page named is squid & co. saying it
+# could not reach the site (ERR_DNS_FAIL, ERR_CONNECT_FAIL ...: mitmproxy keeps only the status
+# line). Filters deny with 403 (squid's ERR_ACCESS_DENIED) or a vendor page; an outage upstream
+# is no evidence of a filter, so these are failed, not blocked.
+_CONNECT_UNREACHABLE = re.compile(r"refused http connect request: 50[234]\b(?![^(]*\()")
 _REFUSED_PEER = re.compile(r"connect call failed \('([^']{1,64})',")
 
 
@@ -112,6 +117,8 @@ class Classifier:
             return "blocked", "proxy-denied", f"{r.proxy_tag}/{r.status}"
         if r.error:
             low = r.error.lower()
+            if _CONNECT_UNREACHABLE.search(low):
+                return "failed", "proxy-error", r.error[:120]
             for how, needle in fp.errors:
                 if needle in low:
                     return "blocked", how, r.error[:120]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from policy_lint.traffic.record import FlowRecord
 from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.mitm import record_from_flow
 from policy_lint.traffic.record import BODY_PREFIX_LIMIT
@@ -229,3 +230,17 @@ def test_sinkhole_cache_is_bounded():
         fp.is_sinkhole(f"10.{i // 65536}.{(i // 256) % 256}.{i % 256}")
     assert len(fp._sinkhole_cache) == MAX_SINKHOLE_CACHE
     assert fp.is_sinkhole("10.1.0.99")  # past the cap: still answered, just not remembered
+
+
+def test_connect_refused_with_a_gateway_error_is_an_outage_not_a_block(classifier):
+    # squid answers CONNECT with 503 when it cannot resolve or reach the site; mitmproxy's error
+    # keeps only the status line. 403 is squid's access denial.
+    def obs(error):
+        return classifier.classify(FlowRecord(timestamp=1.0, host="www.facebook.com", port=443, scheme="https",
+                                              via_upstream=True, error=error))
+    unreachable = obs("Upstream proxy 127.0.0.1:3128 refused HTTP CONNECT request: 503 Service Unavailable")
+    assert (unreachable.outcome, unreachable.how) == ("failed", "proxy-error")
+    denied = obs("Upstream proxy 127.0.0.1:3128 refused HTTP CONNECT request: 403 Forbidden")
+    assert (denied.outcome, denied.how) == ("blocked", "connect-refused")
+    vendor = obs("proxy refused HTTP CONNECT request: 503 Service Unavailable (fortiguard)")
+    assert vendor.outcome == "blocked"

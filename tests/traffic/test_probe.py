@@ -502,7 +502,8 @@ def test_untrusted_certificate_is_interception_not_block(pki, loopback_only):
     (Tunnel(None), "inconclusive", "audit-path"),  # plain text where TLS was expected
     (Tunnel(None, close_at_hello=True), "blocked", "reset"),  # closed on seeing the SNI
     (Reply(503, "Service Unavailable", {"X-Squid-Error": "ERR_DNS_FAIL 0"}), "failed", "error"),
-    (Reply(503, "Service Unavailable"), "blocked", "connect-refused"),
+    (Reply(503, "Service Unavailable"), "failed", "proxy-error"),  # could not reach, no filter named
+    (Reply(403, "Forbidden"), "blocked", "connect-refused"),
     (Reset(), "blocked", "reset"),
 ])
 def test_https_outcomes(tunnel, outcome, how, loopback_only):
