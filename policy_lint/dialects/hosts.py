@@ -40,7 +40,7 @@ from policy_lint.model import Decision, Outcome, Problem, Span
 NAME = "hosts"
 FILE_PATTERNS = ("hosts", "hosts.txt", "*.hosts", "hosts.*", "*-hosts", "*_hosts", "*hosts*.txt")
 NOT_HOSTS = ("hosts.allow", "hosts.deny", "hosts.equiv", "*.py", "*.sh", "*.bat", "*.cmd",
-             "*.ps1", "*.yaml", "*.yml", "*.json", "*.conf")
+             "*.ps1", "*.yaml", "*.yml", "*.json", "*.conf", "*.log", "*.log.[0-9]*", "access.log*")
 
 CHUNK_BYTES = 4 * 1024 * 1024
 MAX_EXAMPLES = 3  # malformed lines quoted in the finding
@@ -49,6 +49,9 @@ MAX_EXAMPLES = 3  # malformed lines quoted in the finding
 _HOSTS_LINE = re.compile(r"^[ \t]*(?:\d{1,10}(?:\.\d{1,3}){0,3}|[0-9a-fA-F]*:[0-9a-fA-F:.]*(?:%\S+)?)"
                          r"[ \t]+[A-Za-z0-9_*][^\s#]*", re.M)
 _CONTENT_LINE = re.compile(r"^[ \t]*[^\s#]", re.M)
+# A squid access.log line ("1764576000.120 85 10.0.0.5 TCP_DENIED/403 ..."): its epoch timestamp
+# looks like a numeric address to _HOSTS_LINE. Traffic logs are `policy-lint traffic` input.
+_SQUID_LOG_LINE = re.compile(r"^\d{9,10}\.\d{3}[ \t]+-?\d+[ \t]+\S+[ \t]+[A-Z_]+/\d{3}[ \t]", re.M)
 # A line start (after a newline) that is neither blank, a comment, indented, nor an address-like
 # token followed by white space: counted as malformed. Checked over the raw bytes, chunk by
 # chunk (one regex visit per line, ~40 ns).
@@ -376,6 +379,8 @@ def detect(path: Path, head: str) -> float:
     if any(fnmatch(name, p) for p in NOT_HOSTS):
         return 0.0
     content = len(_CONTENT_LINE.findall(head))
+    if content and len(_SQUID_LOG_LINE.findall(head)) * 2 >= content:
+        return 0.0
     hosts_lines = len(_HOSTS_LINE.findall(head))
     ratio = hosts_lines / content if content else 0.0
     named = any(fnmatch(name, p) for p in FILE_PATTERNS) or path.parent.name.lower() == "hosts.d"

@@ -1,6 +1,7 @@
 """`policy-lint traffic FILE...`: offline analysis of flow files, HAR and squid access.log.
 
-Exit codes: 0 when no service is blocked or degraded (inconclusive services: 0 with a warning on
+Exit codes: 0 when no service the policy requires is blocked or degraded outside the audiences
+its unexpired exceptions accept (inconclusive services: 0 with a warning on
 stderr, since a capture that never touched a service proves nothing either way), 1 when a service
 is blocked or degraded, 2 on input errors (unreadable file, HAR not JSON, bad policy).
 """
@@ -28,7 +29,7 @@ def traffic(files: tuple[Path, ...], policy_path: Path | None, fmt: str, output_
             no_pseudonymise: bool) -> None:
     """What actually happened on the wire: per-service verdicts from captured traffic."""
     from policy_lint.traffic.classify import Classifier
-    from policy_lint.traffic.compliance import ComplianceReport
+    from policy_lint.traffic.compliance import ComplianceReport, failing_services
     from policy_lint.traffic.render import SUFFIX_FORMATS, render, write_report_atomic
     from policy_lint.traffic.sources import SkipCounter, SourceError, read_records
 
@@ -63,7 +64,11 @@ def traffic(files: tuple[Path, ...], policy_path: Path | None, fmt: str, output_
     unsure = [sid for sid, v in verdicts.items() if v == "inconclusive"]
     if unsure:
         click.echo(f"policy-lint: warning: not enough evidence for: {', '.join(unsure)}", err=True)
-    sys.exit(EXIT_FINDINGS if any(v in ("blocked", "degraded") for v in verdicts.values()) else EXIT_CLEAN)
+    failing = failing_services(data, policy)
+    accepted = sorted(sid for sid, s in data["services"].items() if s["accepted"] and sid not in failing)
+    if accepted:
+        click.echo(f"policy-lint: blocks accepted by policy exceptions: {', '.join(accepted)}", err=True)
+    sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
 
 
 def _load(policy_path: Path | None):

@@ -74,6 +74,7 @@ class ComplianceReport:
         self.pseudonymise = pseudonymise
         self._key = key if key is not None else os.urandom(32)  # per run: pseudonyms not linkable across runs
         self._audiences: list[tuple[str, tuple]] = []
+        self.policy = policy
         if policy is not None:
             for name, aud in policy.audiences.items():
                 if aud.networks:
@@ -168,6 +169,8 @@ class ComplianceReport:
             }
             for aud, tallies in sorted(self._by_audience.items())
         }
+        for sid, svc in services.items():
+            svc["accepted"] = self._accepted(sid, audiences)
         return {
             "version": 1,
             "window": {"start": _iso(self.start), "end": _iso(self.end)},
@@ -179,6 +182,17 @@ class ComplianceReport:
             "pseudonymised": self.pseudonymise,
         }
 
+    def _accepted(self, sid: str, audiences: dict) -> list[str]:
+        """The audiences whose block of `sid` an unexpired policy exception covers (the same
+        exceptions `check` honours): evidence stays in the report, the run does not fail on it."""
+        if self.policy is None:
+            return []
+        today = dt.date.today()
+        covered = {e.audience for e in self.policy.exceptions if e.service == sid and not e.expired(today)}
+        return sorted(aud for aud, data in audiences.items()
+                      if data["services"].get(sid, {}).get("verdict") in FAILING
+                      and (aud in covered or "everyone" in covered))
+
     def summary_lines(self) -> list[str]:
         lines = []
         for sid, svc in self._services.items():
@@ -187,6 +201,24 @@ class ComplianceReport:
                          f"{o['reachable']} reachable, {o['blocked']} blocked, {o['failed']} failed, "
                          f"{o['inconclusive']} inconclusive)")
         return lines
+
+
+FAILING = ("blocked", "degraded")
+
+
+def failing_services(report: dict, policy) -> list[str]:
+    """Services the run fails on: blocked or degraded, required by the policy (all when there is
+    none), and not only in audiences an unexpired exception accepts."""
+    out = []
+    for sid, svc in report["services"].items():
+        if svc["verdict"] not in FAILING or (policy is not None and not policy.required(sid)):
+            continue
+        failing_audiences = [aud for aud, data in report["audiences"].items()
+                             if data["services"].get(sid, {}).get("verdict") in FAILING]
+        if failing_audiences and set(failing_audiences) <= set(svc.get("accepted", ())):
+            continue
+        out.append(sid)
+    return out
 
 
 def _iso(ts: float | None) -> str | None:

@@ -52,7 +52,7 @@ def probe(proxy_url: str | None, services: tuple[str, ...], timeout: float, dead
     import ssl
 
     from policy_lint.traffic.classify import Classifier
-    from policy_lint.traffic.compliance import ComplianceReport
+    from policy_lint.traffic.compliance import ComplianceReport, failing_services
     from policy_lint.traffic.prober import (AuditPathError, Prober, ProbeSettings, parse_proxy,
                                             plan_probes, selected_catalog)
     from policy_lint.traffic.render import SUFFIX_FORMATS, render, write_report_atomic
@@ -126,6 +126,4 @@ def probe(proxy_url: str | None, services: tuple[str, ...], timeout: float, dead
     unsure = [sid for sid, v in verdicts.items() if v == "inconclusive"]
     if unsure:
         click.echo(f"policy-lint: warning: not enough evidence for: {', '.join(unsure)}", err=True)
-    findings = [sid for sid, v in verdicts.items()
-                if v in ("blocked", "degraded") and policy.required(sid)]
-    sys.exit(EXIT_FINDINGS if findings else EXIT_CLEAN)
+    sys.exit(EXIT_FINDINGS if failing_services(data, policy) else EXIT_CLEAN)

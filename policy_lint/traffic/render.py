@@ -65,6 +65,8 @@ def _text(report: dict) -> str:
                      f"{o['inconclusive']} inconclusive)")
         for e in s["evidence"]:
             lines.append(f"      {e['outcome']}: {e['host']} ({e['role']}) {e['how']} {e['evidence']}")
+        if s.get("accepted"):
+            lines.append(f"      accepted by a policy exception for: {', '.join(s['accepted'])}")
     for aud, a in report.get("audiences", {}).items():
         verdicts = ", ".join(f"{sid} {v['verdict']}" for sid, v in a["services"].items())
         lines.append(f"  audience {aud}: {verdicts}")

@@ -196,6 +196,12 @@ def test_only_candidate_lines_are_parsed(tmp_path, catalog, monkeypatch):
     ("linkedin", "0.0.0.0 a.linkedin.com\n0.0.0.0 b.linkedin.com\n0.0.0.0 c.linkedin.com\n", True),
     ("list.txt", "facebook.com\ntwitter.com\nlinkedin.com\n", False),
     ("squid.conf", "acl a src 10.0.0.0/8\nhttp_access allow a\n", False),
+    # a squid access.log: the epoch timestamp looked like a numeric address
+    ("proxy-2025-12-01", "1764576000.120     85 10.10.3.21 TCP_TUNNEL/200 6120 CONNECT x.com:443 - HIER_DIRECT/1.2.3.4 -\n"
+                         "1764576002.004      0 10.50.7.9 TCP_DENIED/403 3950 CONNECT www.facebook.com:443 - HIER_NONE/- -\n"
+                         "1764576010.311     61 10.10.4.2 TCP_TUNNEL/200 7010 CONNECT www.linkedin.com:443 - HIER_DIRECT/1.2.3.5 -\n",
+     False),
+    ("access.log", "0.0.0.0 facebook.com\n", False),
 ])
 def test_detection(name, head, claimed):
     assert (hosts.detect(Path(name), head) >= 0.5) == claimed

@@ -59,3 +59,32 @@ def test_output_file(tmp_path):
 def test_check_does_not_import_mitmproxy():
     code = "import sys, policy_lint.cli; assert 'mitmproxy' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_blocks_in_an_audience_with_an_unexpired_exception_do_not_fail_the_run(tmp_path):
+    # The same exceptions `check` honours: guests may not use Facebook until the exception
+    # expires; the evidence stays in the report, the exit status does not count it.
+    log = tmp_path / "access.log"
+    log.write_text(
+        "1764576000.120 85 10.10.3.21 TCP_TUNNEL/200 6120 CONNECT www.facebook.com:443 - HIER_DIRECT/157.240.0.35 -\n"
+        "1764576002.004 0 10.50.7.9 TCP_DENIED/403 3950 CONNECT www.facebook.com:443 - HIER_NONE/- text/html\n")
+
+    def policy(expires: str) -> Path:
+        path = tmp_path / f"policy-{expires}.yaml"
+        path.write_text("version: 1\nservices:\n  facebook: {severity: error}\naudiences:\n"
+                        "  guest-wifi: {networks: [10.50.0.0/16]}\n  staff: {networks: [10.10.0.0/16]}\n"
+                        f"exceptions:\n  - {{service: facebook, audience: guest-wifi, reason: NET-142, expires: {expires}}}\n")
+        return path
+
+    import json
+    import subprocess
+    import sys
+    run = [sys.executable, "-m", "policy_lint", "traffic", "--format", "json", str(log), "--policy"]
+    valid = subprocess.run(run + [str(policy("2999-12-31"))], capture_output=True, text=True)
+    assert valid.returncode == 0, valid.stderr
+    data = json.loads(valid.stdout)
+    assert data["services"]["facebook"]["verdict"] == "blocked"
+    assert data["services"]["facebook"]["accepted"] == ["guest-wifi"]
+    assert "accepted by policy exceptions: facebook" in valid.stderr
+    expired = subprocess.run(run + [str(policy("2020-01-01"))], capture_output=True, text=True)
+    assert expired.returncode == 1 and json.loads(expired.stdout)["services"]["facebook"]["accepted"] == []
