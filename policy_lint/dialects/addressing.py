@@ -43,6 +43,11 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # The share of a service's IPv4 addresses that may stay open in a "blocked" verdict (see above).
 OPEN_SPACE_TOLERATED = 0.05
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Stand-ins for a service whose addresses the catalog does not hold (Ning): public unicast
+# addresses in three distant /8s, none a catalog service's, a bogon or a public DNS resolver.
+UNKNOWN_LOCATION = tuple(ipaddress.ip_address(a) for a in ("23.215.0.136", "151.101.0.223", "212.58.244.22"))
+# The IPv6 counterpart of the control probe: documentation space, in no catalog service.
+NEUTRAL_IPV6 = ipaddress.ip_address("2001:db8::80")
 
 
 @dataclass(frozen=True)
@@ -113,16 +118,37 @@ def coverage_note(service_name: str, covered: dict[int, tuple[int, int]], versio
     return f"{text} (catalog addresses {version or 'undated'})"
 
 
+def _without_blanket_ipv6_denial(decide_one: Callable[[Target], Decision]) -> Callable[[Target], Decision]:
+    """A client denied IPv6 to anywhere (`block all` with inet-only pass rules) has no IPv6 and
+    connects over IPv4 (happy eyeballs): that is no block of this service. Told apart from an
+    IPv6 block of the service by a rule naming no networks that also denies a neutral address."""
+    def decide(target: Target) -> Decision:
+        d = decide_one(target)
+        if d.outcome == Outcome.DENY and target.version == 6 and not d.specific \
+                and decide_one(Target(NEUTRAL_IPV6)).outcome == Outcome.DENY:
+            return Decision(Outcome.ALLOW, note="no IPv6 for this client: it connects over IPv4")
+        return d
+    return decide
+
+
 def decide_by_address(probe: Probe, catalog: Catalog,
                       decide_one: Callable[[Target], Decision]) -> Decision:
     """Evaluate `probe` at every target address and summarise the coverage (module docstring).
 
-    A probe with no known address (a service without catalog prefixes) is evaluated once at
-    0.0.0.0: rules naming real networks do not match it, rules for any address do.
+    A probe with no known address (a service without catalog prefixes) is evaluated at
+    UNKNOWN_LOCATION: rules naming real networks do not match all of them, rules for any address do.
     """
     ts = targets(probe, catalog)
     if not ts:
-        return decide_one(Target(ipaddress.ip_address("0.0.0.0")))
+        # Where the service lives is unknown: only a rule for (nearly) any address can be said
+        # to hit it. Three public addresses far apart, all of which must be denied: a bogon,
+        # country or CDN list holding one of them proves nothing about this service.
+        decisions = [decide_one(Target(a)) for a in UNKNOWN_LOCATION]
+        if all(d.outcome == Outcome.DENY for d in decisions):
+            return decisions[0]
+        return next((d for d in decisions if d.outcome == Outcome.UNKNOWN), None) or \
+            next(d for d in decisions if d.outcome != Outcome.DENY)
+    decide_one = _without_blanket_ipv6_denial(decide_one)
     decisions = [(t, decide_one(t)) for t in ts]
     denied = [(t, d) for t, d in decisions if d.outcome == Outcome.DENY]
     if not denied:

@@ -88,3 +88,28 @@ def test_the_main_prefix_left_open_is_partial_however_much_else_is_covered():
     others = [str(n) for n in fb.networks if n != main]
     d = decide_by_address(facebook_probe(), CATALOG, deny_inside(*others))
     assert d.outcome == Outcome.DENY and d.partial
+
+
+def ning_probe():
+    return next(p for p in CATALOG.services["ning"].probes() if p.scheme == "https")
+
+
+def test_a_service_without_addresses_is_not_blocked_by_a_bogon_list():
+    # The catalog holds no addresses for Ning: a rule for some networks (0.0.0.0/8, private
+    # space) proves nothing about where it lives; only a rule for any address blocks it.
+    assert not targets(ning_probe(), CATALOG)
+    bogons = deny_inside("0.0.0.0/8", "10.0.0.0/8", "127.0.0.0/8", "192.0.2.0/24", "23.0.0.0/8")
+    assert decide_by_address(ning_probe(), CATALOG, bogons).outcome == Outcome.ALLOW
+    assert decide_by_address(ning_probe(), CATALOG, deny_inside("0.0.0.0/0")).outcome == Outcome.DENY
+
+
+def test_ipv6_denied_to_anywhere_is_no_block_the_client_uses_ipv4():
+    def no_ipv6(target):
+        if target.version == 6:
+            return Decision(Outcome.DENY, RULE, (RULE,), specific=False)  # `block all`, inet-only passes
+        return Decision(Outcome.ALLOW)
+    assert decide_by_address(facebook_probe(), CATALOG, no_ipv6).outcome == Outcome.ALLOW
+    fb_v6 = [str(n) for n in CATALOG.services["facebook"].networks if n.version == 6]
+    # An IPv6 rule naming Facebook's networks is still a (partial) block of Facebook.
+    specific = decide_by_address(facebook_probe(), CATALOG, deny_inside(*fb_v6))
+    assert specific.outcome == Outcome.DENY and specific.partial
