@@ -59,8 +59,11 @@ www.facebook.com on weekdays 8-17 (router time): `blocked-partial`.
 from __future__ import annotations
 
 import copy
+import gc
+import heapq
 import ipaddress
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from itertools import product
@@ -125,7 +128,7 @@ def detect(path: Path, head: str) -> float:
 
 # ----------------------------------------------------------------------------- reading
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """One entry of a menu (a firewall rule, a list entry, a DNS name): its words as written."""
 
@@ -147,6 +150,11 @@ def _logical_lines(lines: list[str], shown: str, problems: list[Problem]) -> lis
         text = lines[i]
         if text.lstrip().startswith("#"):
             i += 1
+            continue
+        if not text.endswith("\\"):  # the common case: no continuation
+            i += 1
+            if text.strip():
+                out.append((text, Span(shown, start + 1, len(text) - len(text.lstrip()) + 1, text.strip()[:200])))
             continue
         while _continues(text) and i + 1 < len(lines):
             i += 1
@@ -173,6 +181,9 @@ _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "a": "\a", "b": "\b", "f": "\f", "v
 def _words(text: str) -> tuple[list[str], str]:
     """Split a command into words; `"..."` unquoted with RouterOS escapes, `[...]`/`{...}` kept
     whole. Returns (words, error)."""
+    if '"' not in text and "[" not in text and "{" not in text:
+        # Nothing quoted or bracketed: words are the runs between blanks and tabs.
+        return [w for w in text.replace("\t", " ").split(" ") if w], ""
     words: list[str] = []
     cur: list[str] = []
     have = False
@@ -246,6 +257,13 @@ class Script:
     when: str
 
 
+# Parameters whose values repeat from item to item: one shared string each.
+_SHARED_VALUES = frozenset({"action", "chain", "protocol", "connection-state", "connection-nat-state", "disabled",
+                            "list", "in-interface", "out-interface", "in-interface-list", "out-interface-list",
+                            "jump-target", "log", "reject-with", "dst-port", "src-port", "port", "tcp-flags",
+                            "dst-address-type", "address-list", "time", "type", "match-subdomain"})
+
+
 class _Reader:
     """Runs the export's commands against per-menu item lists."""
 
@@ -309,7 +327,8 @@ class _Reader:
         for w in rest:
             if "=" in w and not w.startswith("["):
                 k, _, v = w.partition("=")
-                attrs[k.strip().lower()] = v
+                k = sys.intern(k.strip().lower())  # one string per parameter name, not per item
+                attrs[k] = sys.intern(v) if k in _SHARED_VALUES else v
             else:
                 selectors.append(w)
         if cmd == "add":
@@ -332,7 +351,8 @@ class _Reader:
             if targets is None:
                 return
             if cmd == "remove":
-                self.items[menu] = [it for it in items if all(it is not t for t in targets)]
+                gone = {id(t) for t in targets}
+                self.items[menu] = [it for it in items if id(it) not in gone]
             elif cmd in ("enable", "disable"):
                 for t in targets:
                     t.attrs["disabled"] = "yes" if cmd == "disable" else "no"
@@ -420,18 +440,63 @@ class _Reader:
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@dataclass
+@dataclass(slots=True)
 class Addr:
     """`dst-address`/`src-address`: networks and ranges, maybe negated."""
 
-    nets: list[Net] = field(default_factory=list)
-    ranges: list[tuple[int, int, int]] = field(default_factory=list)
+    nets: tuple[Net, ...] = ()
+    ranges: tuple[tuple[int, int, int], ...] = ()
     neg: bool = False
 
     def has(self, addr) -> bool:
         a = int(addr)
         return any(n.version == addr.version and addr in n for n in self.nets) or any(
             v == addr.version and lo <= a <= hi for v, lo, hi in self.ranges)
+
+    @property
+    def key(self) -> tuple:
+        """Hashable and equal exactly when the Addrs are equal."""
+        return self.nets, self.ranges, self.neg
+
+
+class _NetIndex:
+    """Items (numbered in order) that hold addresses, indexed by their networks: which items
+    may hold an address costs one dict look-up per prefix length in use, not a scan. Ranges
+    are kept aside and scanned."""
+
+    __slots__ = ("by_prefix", "ranges")
+
+    def __init__(self) -> None:
+        self.by_prefix: dict[tuple[int, int], dict[int, list[int]]] = {}
+        self.ranges: list[tuple[int, int, int, int]] = []  # (item, version, lo, hi)
+
+    def add(self, item: int, spec: Addr) -> None:
+        for n in spec.nets:
+            entries = self.by_prefix.get((n.version, n.prefixlen))
+            if entries is None:
+                entries = self.by_prefix[(n.version, n.prefixlen)] = {}
+            key = int(n.network_address)
+            hit = entries.get(key)
+            if hit is None:
+                entries[key] = [item]
+            else:
+                hit.append(item)
+        for v, lo, hi in spec.ranges:
+            self.ranges.append((item, v, lo, hi))
+
+    def holding(self, addr) -> set[int]:
+        """The items with a network or range holding `addr` (as Addr.has says, `!` aside)."""
+        out: set[int] = set()
+        value, bits, version = int(addr), addr.max_prefixlen, addr.version
+        for (v, plen), entries in self.by_prefix.items():
+            if v == version:
+                hit = entries.get(value >> (bits - plen) << (bits - plen) if plen else 0)
+                if hit:
+                    out.update(hit)
+        for item, v, lo, hi in self.ranges:
+            if v == version and lo <= value <= hi:
+                out.add(item)
+        return out
 
 
 @dataclass
@@ -440,9 +505,22 @@ class AddressList:
     span: Span  # the first entry
     entries: list[tuple[Addr, Span]] = field(default_factory=list)
     names: list[tuple[str, Span]] = field(default_factory=list)  # domain entries, resolved by the router
+    _index: tuple[int, _NetIndex] | None = field(default=None, repr=False, compare=False)
+
+    def first(self, addr) -> Span | None:
+        """The first entry holding `addr` (as a scan of `entries` in order finds it)."""
+        if len(self.entries) < 16:
+            return next((span for e, span in self.entries if e.has(addr)), None)
+        if self._index is None or self._index[0] != len(self.entries):
+            index = _NetIndex()
+            for k, (e, _span) in enumerate(self.entries):
+                index.add(k, e)
+            self._index = (len(self.entries), index)
+        hits = self._index[1].holding(addr)
+        return self.entries[min(hits)][1] if hits else None
 
 
-@dataclass
+@dataclass(slots=True)
 class TimeWindow:
     start: int = 0
     stop: int = 24 * 60
@@ -457,7 +535,7 @@ class TimeWindow:
         return minute >= self.start or minute < self.stop
 
 
-@dataclass
+@dataclass(slots=True)
 class Rule:
     span: Span
     family: int
@@ -543,6 +621,8 @@ class Config:
     proxy_redirect: Span | None = None
     iface_lists: dict[str, set[str]] = field(default_factory=dict)
     srcnat: bool = False
+    # Built on first use by the evaluation: per-chain destination indexes, the signature index.
+    indexes: dict = field(default_factory=dict, repr=False, compare=False)
 
     def chain(self, family: int, table: str, name: str) -> list[Rule]:
         return self.rules.get((family, table), {}).get(name, [])
@@ -591,6 +671,24 @@ def _time(text: str) -> TimeWindow | None:
         return None
     return TimeWindow(a % 1440, b if b <= 1440 else b % 1440, frozenset(days) if days else frozenset(range(7)),  # type: ignore[arg-type]
                       text)
+
+
+_IPV4 = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})"
+                   r"(?:/([0-9]{1,2}))?")
+
+
+def _ipv4_net(text: str) -> ipaddress.IPv4Network | None:
+    """`a.b.c.d[/n]` as ipaddress.ip_network(text, strict=False) reads it, without its string
+    parsing (most of the time of a big export); None for anything else (then ip_network)."""
+    m = _IPV4.fullmatch(text)
+    if m is None:
+        return None
+    a, b, c, d, plen = m.groups()
+    a, b, c, d = int(a), int(b), int(c), int(d)
+    bits = 32 if plen is None else int(plen)
+    if a > 255 or b > 255 or c > 255 or d > 255 or bits > 32:
+        return None
+    return ipaddress.IPv4Network(((a << 24) | (b << 16) | (c << 8) | d, bits), strict=False)
 
 
 def _is_tcp(protocols: frozenset[str]) -> bool:
@@ -664,31 +762,38 @@ class _Builder:
 
     def addr(self, text: str, span: Span) -> Addr | None:
         value, neg = _value(text)
-        out = Addr(neg=neg)
+        nets: list[Net] = []
+        ranges: list[tuple[int, int, int]] = []
         for part in value.split(","):
             part = part.strip()
             if not part:
                 continue
+            net = _ipv4_net(part)
+            if net is not None:
+                nets.append(net)
+                continue
             try:
-                out.nets.append(ipaddress.ip_network(part, strict=False))
+                nets.append(ipaddress.ip_network(part, strict=False))
                 continue
             except ValueError:
                 pass
             lo, _, hi = part.partition("-")
             try:
                 a, b = ipaddress.ip_address(lo.strip()), ipaddress.ip_address(hi.strip())
-                out.ranges.append((a.version, int(a), int(b)))
+                ranges.append((a.version, int(a), int(b)))
                 continue
             except ValueError:
                 pass
             self.problem("TE901", span, f"bad address {part!r}: RouterOS refuses it")
             return None
-        return out
+        return Addr(tuple(nets), tuple(ranges), neg)
 
     def list_entry(self, cfg: Config, family: int, it: Item) -> None:
         name = it.attrs.get("list", "")
         value = it.attrs.get("address", "").strip()
-        lst = cfg.lists.setdefault((family, name), AddressList(name, it.span))
+        lst = cfg.lists.get((family, name))
+        if lst is None:
+            lst = cfg.lists[(family, name)] = AddressList(name, it.span)
         if not value:
             self.problem("TE901", it.span, "address-list entry without address=")
             return
@@ -745,7 +850,7 @@ class _Builder:
         if not chain:
             self.problem("TE901", it.span, "a firewall rule without chain=: RouterOS refuses it")
             return None
-        r = Rule(it.span, family, table, chain, a.get("action", "accept").lower())
+        r = Rule(it.span, family, table, chain, sys.intern(a.get("action", "accept").lower()))
         if r.action not in TERMINAL | NONTERMINAL and r.action not in ("mark-connection", "mark-packet",
                                                                        "mark-routing", "change-mss"):
             self.problem("TE901", it.span, f"unknown action {r.action!r}")
@@ -875,6 +980,68 @@ class _Who:
     minute: int = -1
 
 
+class _ChainIndex:
+    """One chain's rules, those with a plain dst-address indexed by its networks."""
+
+    __slots__ = ("rules", "always", "zero", "nets", "cache", "cached")
+
+    MAX_CACHED = 1_000_000  # candidate list entries kept, over all addresses
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = rules
+        self.always: list[int] = []  # rules any packet may match
+        self.zero: list[int] = []  # indexed rules with a /0: they match a packet without an address
+        self.nets = _NetIndex()
+        for k, r in enumerate(rules):
+            d = r.dst
+            if d is not None and d.nets and not d.neg and not d.ranges:
+                self.nets.add(k, d)
+                if any(n.prefixlen == 0 for n in d.nets):
+                    self.zero.append(k)
+            else:
+                self.always.append(k)
+        self.cache: dict[object, list[Rule]] = {}
+        self.cached = 0
+
+    def candidates(self, dst) -> list[Rule]:
+        if len(self.always) == len(self.rules):
+            return self.rules
+        found = self.cache.get(dst)
+        if found is not None:
+            return found
+        if dst is None or dst.is_unspecified:
+            hits = self.zero  # only "any address" conditions match a packet without an address
+        else:
+            hits = sorted(self.nets.holding(dst))
+        if not hits:
+            found = [self.rules[k] for k in self.always]
+        else:
+            found = [self.rules[k] for k in heapq.merge(self.always, hits)]
+        if self.cached + len(found) <= self.MAX_CACHED:
+            self.cache[dst] = found
+            self.cached += len(found)
+        return found
+
+
+class _SignatureIndex:
+    """Every address condition of a configuration (each rule's src then dst, rule by rule, then
+    each address-list), indexed so the ones holding an address are found without a scan."""
+
+    __slots__ = ("nets", "lists")
+
+    def __init__(self, rules, lists: dict[tuple[int, str], AddressList], resolve):
+        self.nets = _NetIndex()
+        k = 0
+        for r in rules:
+            for spec in (r.src, r.dst):
+                if spec is not None:
+                    self.nets.add(k, spec)
+                    k += 1
+        # Per list: its family, and the addresses its domain entries resolve to.
+        self.lists = [(fam, lst, frozenset(a for n, _ in lst.names for a in resolve(n)))
+                      for (fam, _name), lst in lists.items()]
+
+
 class MikrotikRuleset:
     def __init__(self, shown: str, variants: list[tuple[Config, str]], problems: list[Problem],
                  catalog: Catalog, dynamic: list[Span], all_items: dict[str, list[Item]]):
@@ -949,21 +1116,32 @@ class MikrotikRuleset:
         oifs: list[str] = []
         macs: list[str] = []
         times: list[TimeWindow] = []
+        # First occurrences in rule order; the sets only make "seen before?" cheap.
+        seen_src: set[tuple] = set()
+        seen: dict[int, set] = {id(d): set() for d in (lists, iifs, oifs, macs, times)}
+
+        def first(dim: list, value, key=None) -> None:
+            key = value if key is None else key
+            if key not in seen[id(dim)]:
+                seen[id(dim)].add(key)
+                dim.append(value)
+
         for r in rules:
-            if r.src and r.src not in src_specs:
+            if r.src and r.src.key not in seen_src:
+                seen_src.add(r.src.key)
                 src_specs.append(r.src)
-            if r.src_list and r.src_list[0] not in lists:
-                lists.append(r.src_list[0])
+            if r.src_list:
+                first(lists, r.src_list[0])
             for val, dim in ((r.iif, iifs), (r.oif, oifs)):
-                if val and val[0] not in dim:
-                    dim.append(val[0])
+                if val:
+                    first(dim, val[0])
             for val, dim in ((r.iif_list, iifs), (r.oif_list, oifs)):
-                if val and "@" + val[0] not in dim and val[0] not in ("all", "none"):
-                    dim.append("@" + val[0])
-            if r.mac and r.mac[0] not in macs:
-                macs.append(r.mac[0])
-            if r.time and all(t.text != r.time.text for t in times):
-                times.append(r.time)
+                if val and val[0] not in ("all", "none"):
+                    first(dim, "@" + val[0])
+            if r.mac:
+                first(macs, r.mac[0])
+            if r.time:
+                first(times, r.time, r.time.text)
         # Clients: an address in each source condition, each list that may hold them, and one in none.
         src_reps: list[tuple[str, tuple[str, ...]]] = []
         for spec in src_specs[:MAX_REPS]:
@@ -1118,9 +1296,9 @@ class MikrotikRuleset:
         if lst is None:
             return False, None
         if addr is not None and not addr.is_unspecified:
-            for e, span in lst.entries:
-                if e.has(addr):
-                    return True, span
+            span = lst.first(addr)
+            if span is not None:
+                return True, span
         if who == "server":
             for n, span in lst.names:
                 # The router resolves the name: the client reaching that name reaches an address
@@ -1261,7 +1439,7 @@ class MikrotikRuleset:
     def _chain(self, cfg: Config, family: int, table: str, chain: str, p: _Packet, depth: int,
                trace: tuple[Span, ...], added: set[tuple[str, str]]) -> _Result:
         uncertain: list[Span] = []
-        for r in cfg.chain(family, table, chain):
+        for r in self._candidates(cfg, family, table, chain, p.dst):
             extra: list[Span] = []
             m, why = self._match(cfg, r, p, extra)
             if m is False:
@@ -1300,6 +1478,16 @@ class MikrotikRuleset:
                 server = (target is p.dst) != p.reply
                 added.add((r.add_list, "server" if server else "client"))
         return _Result("fall", None, trace, uncertain=tuple(uncertain))
+
+    def _candidates(self, cfg: Config, family: int, table: str, chain: str, dst) -> list[Rule]:
+        """The rules of a chain that may match a packet to `dst`, in chain order: those whose
+        dst-address is only plain networks (no `!`, no ranges) are indexed by network and
+        taken only when one holds `dst`; every other rule is always taken. The rules left out
+        are exactly ones `_match` finds false at dst-address, before any other effect."""
+        index = cfg.indexes.get(("chain", family, table, chain))
+        if index is None:
+            index = cfg.indexes[("chain", family, table, chain)] = _ChainIndex(cfg.chain(family, table, chain))
+        return index.candidates(dst)
 
     def _walk(self, cfg: Config, family: int, p: _Packet, added: set[tuple[str, str]]) -> _Result:
         uncertain: list[Span] = []
@@ -1345,17 +1533,20 @@ class MikrotikRuleset:
         key = (cfg_index, address)
         sig = self._sigs.get(key)
         if sig is None:
+            # The conditions holding the address, by their place in the order rule by rule
+            # (src, dst), then two bits per address-list of its family: equal exactly when a
+            # bit per condition would be.
             cfg = self.variants[cfg_index][0]
+            index = cfg.indexes.get("signature")
+            if index is None:
+                index = cfg.indexes["signature"] = _SignatureIndex(self._rules(cfg), cfg.lists, self._resolve)
             bits: list[bool] = []
-            for r in self._rules(cfg):
-                for spec in (r.src, r.dst):
-                    if spec is not None:
-                        bits.append(spec.has(address))
-            for (fam, _name), lst in cfg.lists.items():
+            text = str(address)
+            for fam, lst, resolved in index.lists:
                 if fam == address.version:
-                    bits.append(any(e.has(address) for e, _ in lst.entries))
-                    bits.append(any(str(address) in self._resolve(n) for n, _ in lst.names))
-            sig = (address.version, tuple(bits))
+                    bits.append(lst.first(address) is not None)
+                    bits.append(text in resolved)
+            sig = (address.version, tuple(sorted(index.nets.holding(address))), tuple(bits))
             if len(self._sigs) < 100_000:
                 self._sigs[key] = sig
         return sig
@@ -1508,8 +1699,11 @@ class MikrotikRuleset:
         if svc is None:
             return []
         cfg = self.variants[0][0]
-        used = {(r.family, x[0]) for r in self._rules(cfg) for x in (r.src_list, r.dst_list) if x}
-        used |= {(r.family, r.add_list) for r in self._rules(cfg) if r.add_list}
+        used = cfg.indexes.get("used lists")
+        if used is None:
+            used = {(r.family, x[0]) for r in self._rules(cfg) for x in (r.src_list, r.dst_list) if x}
+            used |= {(r.family, r.add_list) for r in self._rules(cfg) if r.add_list}
+            cfg.indexes["used lists"] = used
         out: list[Span] = []
         for key, lst in cfg.lists.items():
             if key in used:
@@ -1558,6 +1752,18 @@ def _schedulers(reader: _Reader, items: dict[str, list[Item]]) -> list[Script]:
 
 
 def parse(path: Path, context: ParseContext) -> MikrotikRuleset:
+    # Reading builds a few objects per item and frees almost none: the cyclic collector would
+    # rescan the growing heap again and again for nothing. It is back on when we return.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(path, context)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse(path: Path, context: ParseContext) -> MikrotikRuleset:
     shown = context.resolver.display(path)
     src = read_source(path, shown)
     problems: list[Problem] = list(src.problems)

@@ -235,3 +235,77 @@ def test_binary_and_huge_inputs_do_not_hang(lint, tmp_path):
     cat = load_catalog()
     rep = lint_paths([tmp_path / "bin.rsc"], cat, strict_policy(cat), Options(root=tmp_path, dialect="mikrotik"))
     assert rep.errors or not rep.files or rep.files[0].services
+
+
+# Rules whose dst-address is only plain networks are looked up by network; every other rule is
+# always taken. These would catch one kind being tried before the other, out of rule order:
+# each file also runs with its two `lan` rules swapped, which is what such a bug would do.
+
+def _jump_chain(*rules: str, established: bool = True) -> str:
+    head = "add action=accept chain=forward connection-state=established,related\n" if established else ""
+    head += "add action=jump chain=forward jump-target=lan\n"
+    return fb_list() + "/ip firewall filter\n" + head + "".join(f"add chain=lan {r}\n" for r in rules)
+
+
+def test_earlier_unindexed_accept_wins_over_later_indexed_drop_in_a_jump_chain(lint):
+    drop = "action=drop dst-address=" + ",".join(FB_V4)  # indexed
+    for accept in ("dst-address=!10.0.0.0/8", "dst-address=0.0.0.0-255.255.255.255", "dst-address-list=fb",
+                   "protocol=tcp"):  # not indexed
+        assert verdicts(lint({"r.rsc": _jump_chain(f"action=accept {accept}", drop)}))["facebook"] \
+            == "unaffected", accept
+        assert verdicts(lint({"r.rsc": _jump_chain(drop, f"action=accept {accept}")}))["facebook"] \
+            == "blocked", accept
+
+
+def test_earlier_indexed_accept_wins_over_later_unindexed_drop_in_a_jump_chain(lint):
+    accept = "action=accept dst-address=" + ",".join(FB_V4)  # indexed
+    for drop, established in (("dst-address-list=fb", True), ("content=facebook.com", False),
+                              ("tls-host=*facebook.com", False)):  # not indexed
+        assert verdicts(lint({"r.rsc": _jump_chain(accept, f"action=drop {drop}", established=established)}))[
+            "facebook"] == "unaffected", drop
+        assert verdicts(lint({"r.rsc": _jump_chain(f"action=drop {drop}", accept, established=established)}))[
+            "facebook"] == "blocked", drop
+
+
+def test_indexed_and_unindexed_rules_interleave_in_order(lint):
+    text = _jump_chain(f"action=drop dst-address={FB_V4[0]}", "action=accept protocol=tcp",
+                       "action=drop dst-address=" + ",".join(FB_V4))
+    report = lint({"r.rsc": text})
+    assert verdicts(report)["facebook"] == "blocked-partial"  # only the first prefix, before the accept
+    assert next(f for f in report.findings if f.code == "TE102").span.line == text.splitlines().index(
+        f"add chain=lan action=drop dst-address={FB_V4[0]}") + 1
+
+
+def test_chain_index_candidates_are_the_rules_that_can_match_in_order():
+    import ipaddress
+    import random
+
+    from policy_lint.dialects.mikrotik import Addr, Rule, _ChainIndex
+    from policy_lint.model import Span
+
+    rnd = random.Random(7)
+    nets = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3/32",
+                                              "0.0.0.0/0", "192.0.2.0/24", "2001:db8::/32", "::/0")]
+    rules = []
+    for k in range(400):
+        kind = rnd.randrange(5)
+        picked = tuple(rnd.sample(nets, rnd.randint(1, 2)))
+        dst = (None if kind == 0 else Addr(picked) if kind < 3 else Addr(picked, neg=True) if kind == 3
+               else Addr(picked, ((4, int(ipaddress.ip_address("10.1.2.0")), int(ipaddress.ip_address("10.1.2.9"))),)))
+        rules.append(Rule(Span("r", k + 1), 4, "filter", "lan", dst=dst))
+    index = _ChainIndex(rules)
+    for text in ("10.1.2.3", "10.1.2.4", "10.1.9.9", "10.200.0.1", "192.0.2.1", "198.51.100.1", "2001:db8::1",
+                 "0.0.0.0", None):
+        addr = ipaddress.ip_address(text) if text else None
+        for _ in range(2):  # computed, then cached
+            got = index.candidates(addr)
+            pos = [rules.index(r) for r in got]
+            assert pos == sorted(pos) and len(set(pos)) == len(pos), text
+            for r in rules:
+                d = r.dst
+                if d is None or d.neg or d.ranges:
+                    assert r in got, text  # never indexed: always a candidate
+                elif addr is None or addr.is_unspecified:
+                    assert (r in got) == any(n.prefixlen == 0 for n in d.nets), text
+                else:
+                    assert (r in got) == d.has(addr), text
