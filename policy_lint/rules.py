@@ -72,6 +72,10 @@ _CODES = [
          "Content filters judge pages by what they contain, not by which service serves them; "
          "they can still block a service's pages when a phrase names it.",
          "Review the phrase lists for names of the services; nothing to fix otherwise.", Severity.INFO),
+    Code("TE209", "quic-only-block", "Only QUIC (UDP 443) is dropped.",
+         "Browsers fall back to HTTPS over TCP when QUIC is blocked, so the services stay "
+         "reachable: this is no block, and is reported so auditors see it was considered.",
+         "Nothing to fix; remove the rule if HTTP/3 is wanted.", Severity.INFO),
     Code("TE901", "config-error", "The config has an error the device itself would refuse.",
          "The device may not run this config at all, so the verdicts describe a config that is "
          "not what is deployed.", "Fix the line as the message says.", Severity.ERROR),

@@ -1230,6 +1230,18 @@ class IptablesRuleset:
         self._inert: dict[tuple, list[Span]] = {}
         self._has_strings = any(r.strings for r in self._all_rules())
         self._apply_sets()
+        self._note_quic_only_drops()
+
+    def _note_quic_only_drops(self) -> None:
+        """`-p udp --dport 443 -j DROP` blocks HTTP/3 (QUIC) only: browsers then use HTTPS over
+        TCP, so no service is blocked by it. Said once per rule (TE209), so nobody reads it as one."""
+        for rule in self._all_rules():
+            if (rule.target in ("DROP", "REJECT") and rule.chain in ("FORWARD", "OUTPUT")
+                    and rule.proto == ("udp", False) and rule.dports is not None and not rule.dports[1]
+                    and any(lo <= 443 <= hi for lo, hi in rule.dports[0])):
+                self.problems.append(Problem(
+                    "TE209", rule.span, "drops QUIC (UDP 443) only: browsers fall back to HTTPS over TCP, "
+                    "so this slows HTTP/3 sites at most and blocks no service"))
 
     def _all_rules(self):
         for family, tables in self.state.tables.items():

@@ -1426,6 +1426,24 @@ class NftRuleset:
                 chains.sort(key=lambda tc: (tc[1].priority, tc[1].order))
                 self._hooks[(hook, fam)] = chains
         self._audiences = self._build_audiences()
+        self._note_quic_only_drops()
+
+    def _note_quic_only_drops(self) -> None:
+        """A drop of UDP 443 alone blocks HTTP/3 (QUIC); browsers then use HTTPS over TCP, so no
+        service is blocked by it. Said once per rule (TE209), so nobody reads it as a block."""
+        seen: set[int] = set()
+        for path in ("forward", "output"):
+            for _t, chain in self._reachable(path):
+                for rule in chain.rules:
+                    if id(rule) in seen or rule.verdict not in ("drop", "reject"):
+                        continue
+                    ports = [m for m in rule.matches if m.kind == "port" and m.direction == "dst" and not m.neg]
+                    if ports and all(m.proto == "udp" for m in ports) and any(
+                            lo <= 443 <= hi for m in ports for lo, hi in m.values.ports):
+                        seen.add(id(rule))
+                        self.problems.append(Problem(
+                            "TE209", rule.span, "drops QUIC (UDP 443) only: browsers fall back to HTTPS over "
+                            "TCP, so this slows HTTP/3 sites at most and blocks no service"))
 
     # ---------------------------------------------------------------- reachability and audiences
 

@@ -89,7 +89,6 @@ WAN_ADDRESSING = {"dhcp", "pppoe", "pptp", "l2tp", "ppp"}
 # pfSense's factory LAN, assumed when a config (a fragment) has no <interfaces>.
 FACTORY_LAN = ipaddress.ip_interface("192.168.1.1/24")
 PORT_NAMES = {"http": 80, "www": 80, "https": 443, "domain": 53, "ssh": 22}
-NEUTRAL_V6 = ipaddress.ip_address("2001:db8::80")  # documentation prefix: in no catalog service
 ON = {"on", "yes", "1", "true", "enabled"}
 
 _ROOT = re.compile(r"<\s*(pfsense|opnsense)\s*>", re.I)
@@ -970,16 +969,9 @@ class PfSenseRuleset:
             second = self._filter("out", target, probe.port, client)
             return second if second.outcome != Outcome.ALLOW or second.rule else first
 
-        def one(target: Target) -> Decision:
-            d = through(target)
-            if d.outcome == Outcome.DENY and target.version == 6 and not d.specific:
-                # A client denied IPv6 to anywhere (inet-only pass rules, "Allow IPv6" off) has
-                # no IPv6 at all and connects over IPv4: that is no block of this service.
-                if through(Target(NEUTRAL_V6)).outcome == Outcome.DENY:
-                    return Decision(Outcome.ALLOW, note="no IPv6 for this client: it connects over IPv4")
-            return d
-
-        decision = decide_by_address(probe, self.catalog, one)
+        # A client denied IPv6 to anywhere (inet-only pass rules, "Allow IPv6" off) connects
+        # over IPv4: decide_by_address tells that apart from an IPv6 block of the service.
+        decision = decide_by_address(probe, self.catalog, through)
         if decision.outcome != Outcome.ALLOW:
             return decision
         if dns is not None:

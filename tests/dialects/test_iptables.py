@@ -329,3 +329,12 @@ def test_wait_option_and_table_option(lint):
     report = lint({"fw.sh": text})
     assert verdicts(report)["facebook"] == "blocked"
     assert not [f for f in report.findings if f.code.startswith("TE9")]
+
+
+def test_udp_443_drop_is_quic_only_and_says_so(lint):
+    report = lint({"fw.sh": """
+        iptables -A FORWARD -p udp --dport 443 -j DROP
+        iptables -A FORWARD -p tcp --dport 8443 -j DROP
+    """})
+    assert set(verdicts(report).values()) == {"unaffected"}
+    assert codes(report) == ["TE209"]

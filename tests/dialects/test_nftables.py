@@ -115,6 +115,8 @@ def test_dynamic_set_filled_by_rules_is_unknown(lint):
 def test_udp_443_only_is_quic_not_a_block(lint):
     report = lint({"nftables.conf": fwd("        ip daddr @fb udp dport 443 drop\n        ip6 daddr @fb6 udp dport 443 drop\n")})
     assert verdicts(report)["facebook"] == "unaffected"
+    # ... and the linter says why it is no block, once per rule
+    assert codes(report).count("TE209") == 2
 
 
 def test_tcp_443_and_80_drop_blocks(lint):
@@ -165,6 +167,7 @@ def test_comment_naming_the_service_is_not_a_match(lint):
     report = lint({"nftables.conf": fwd('        tcp dport 8853 drop comment "facebook.com twitter.com"\n'
                                         "        # udp dport 443 drop comment \"Facebook\"\n")})
     assert set(verdicts(report).values()) == {"unaffected"}
+    assert "TE209" not in codes(report)  # the commented-out QUIC drop is no rule
 
 
 def test_accept_ends_only_its_own_base_chain(lint):
