@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import mmap
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -103,7 +104,7 @@ def _mitm(path: Path, skipped: SkipCounter) -> Iterator[FlowRecord]:
             yield from _mitm_slow(fh, skipped)
             return
         with buf:
-            yield from _mitm_mapped(buf, skipped)
+            yield from _mitm_mapped(buf, skipped, fh.fileno())
 
 
 def _mitm_slow(fh: BinaryIO, skipped: SkipCounter) -> Iterator[FlowRecord]:
@@ -141,13 +142,18 @@ def _from_flow(flow: object, skipped: SkipCounter) -> FlowRecord | None:
     return rec
 
 
-def _mitm_mapped(buf: mmap.mmap, skipped: SkipCounter) -> Iterator[FlowRecord]:
+def _mitm_mapped(buf: mmap.mmap, skipped: SkipCounter, fd: int) -> Iterator[FlowRecord]:
     from mitmproxy.version import FLOW_FORMAT_VERSION
 
     from policy_lint.traffic.mitm import record_from_state
 
     pos, end = 0, len(buf)
     while pos < end:
+        # Touching mapped bytes beyond the end of a file that another process has truncated
+        # kills the process (SIGBUS): check the size before each record. What was read stays.
+        if os.fstat(fd).st_size < end:
+            skipped.skip("flow file truncated while being read")
+            return
         try:
             start, stop, tag = _frame(buf, pos, end)
             if tag != _RBRACE:

@@ -270,3 +270,18 @@ def test_empty_flow_file(tmp_path):
     p.write_bytes(b"")
     sk = SkipCounter()
     assert list(read_records(p, sk)) == [] and sk.count == 0
+
+
+def test_a_capture_truncated_while_it_is_read_stops_cleanly(tmp_path):
+    # Another process truncating the file under the fast reader's memory map must not kill us
+    # (SIGBUS): what was read is kept, the rest is counted as skipped.
+    p = tmp_path / "live.mitm"
+    write_flows(p, [make_flow("www.facebook.com") for _ in range(20)])
+    sk = SkipCounter()
+    records = read_records(p, sk)
+    first = next(records)
+    with open(p, "r+b") as fh:
+        fh.truncate(100)
+    rest = list(records)
+    assert first.host == "www.facebook.com" and rest == []
+    assert sk.reasons == {"flow file truncated while being read": 1}
