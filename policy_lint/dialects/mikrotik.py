@@ -1064,6 +1064,23 @@ class MikrotikRuleset:
             for rules in chains.values() for r in rules) or any(
             lst.names for cfg, _ in variants for lst in cfg.lists.values()) or any(
             cfg.dns or cfg.proxy for cfg, _ in variants)
+        self._note_quic_only_drops()
+
+    def _note_quic_only_drops(self) -> None:
+        """`protocol=udp dst-port=443 action=drop` blocks HTTP/3 (QUIC) only: browsers fall back
+        to HTTPS over TCP, so no service is blocked by it; TE209 says so, once per rule."""
+        seen: set[Span] = set()
+        for cfg, _ in self.variants:
+            for family in (4, 6):
+                for rule in self._reachable(cfg, family):
+                    if (rule.span not in seen and rule.action in ("drop", "reject", "tarpit")
+                            and rule.protocol == (frozenset({"udp"}), False)
+                            and rule.dports is not None and not rule.dports[1]
+                            and any(lo <= 443 <= hi for lo, hi in rule.dports[0])):
+                        seen.add(rule.span)
+                        self.problems.append(Problem(
+                            "TE209", rule.span, "drops QUIC (UDP 443) only: browsers fall back to HTTPS "
+                            "over TCP, so this slows HTTP/3 sites at most and blocks no service"))
 
     # ------------------------------------------------------------ audiences
 

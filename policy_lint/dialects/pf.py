@@ -523,6 +523,14 @@ class PfRuleset:
                                  for i in r.interfaces if i not in self.egress and i not in self.skip)
         self._audiences = self._make_audiences()
         self._index_destinations()
+        for rule in self.rules:
+            # `block proto udp to port 443` blocks HTTP/3 (QUIC) only: browsers fall back to
+            # HTTPS over TCP, so no service is blocked by it; TE209 says so.
+            if rule.action == "block" and rule.direction != "in" and set(rule.protos) == {"udp"} \
+                    and any(_port_matches(d, 443) for d in rule.dports):
+                self.problems.append(Problem(
+                    "TE209", rule.span, "blocks QUIC (UDP 443) only: browsers fall back to HTTPS over TCP, "
+                    "so this slows HTTP/3 sites at most and blocks no service"))
 
     def _index_destinations(self) -> None:
         """Index rules whose destination is only plain networks by those networks, so a packet

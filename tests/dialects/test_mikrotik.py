@@ -309,3 +309,11 @@ def test_chain_index_candidates_are_the_rules_that_can_match_in_order():
                     assert (r in got) == any(n.prefixlen == 0 for n in d.nets), text
                 else:
                     assert (r in got) == d.has(addr), text
+
+
+def test_udp_443_drop_is_quic_only_and_says_so(lint):
+    report = lint({"r.rsc": HEAD + "/ip firewall filter\n"
+                   "add action=drop chain=forward protocol=udp dst-port=443 comment=\"no QUIC\"\n"
+                   "add action=drop chain=input protocol=udp dst-port=443\n"})
+    assert set(verdicts(report).values()) == {"unaffected"}
+    assert [f.span.line for f in report.findings if f.code == "TE209"] == [3]  # not the input chain

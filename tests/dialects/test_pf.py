@@ -140,3 +140,9 @@ def test_table_negation_is_decided_by_the_longest_prefix(lint):
     report = lint({"pf.conf": f"table <fb> {{ {nets} 57.0.0.0/8 !57.144.0.0/14 57.144.0.0/15 57.146.0.0/15 }}\n"
                               "block quick inet to <fb>\n"})
     assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_udp_443_block_is_quic_only_and_says_so(lint):
+    report = lint({"pf.conf": f"table <fb> {{ {FB_ALL} }}\nblock out quick proto udp to <fb> port 443\npass out all\n"})
+    assert verdicts(report)["facebook"] == "unaffected"
+    assert codes(report) == ["TE209"]
