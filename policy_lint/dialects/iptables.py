@@ -56,6 +56,7 @@ from pathlib import Path
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.addressing import Target, decide_by_address
 from policy_lint.dialects.base import ParseContext
+from policy_lint.dialects.chains import ChainResult
 from policy_lint.inputs import InputError, read_source
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
@@ -1197,17 +1198,6 @@ class _Packet:
     reply: bool = False  # the server's answer (SYN-ACK), walking back to the client
 
 
-@dataclass
-class _Result:
-    verdict: str  # accept | drop | unknown | fall | return
-    rule: Span | None = None
-    trace: tuple[Span, ...] = ()
-    specific: bool = False
-    note: str = ""
-    how: str = ""
-    scope: str = ""
-
-
 def _iface(pattern: str, name: str) -> bool:
     if pattern.endswith("+"):
         return name.startswith(pattern[:-1])
@@ -1558,7 +1548,7 @@ class IptablesRuleset:
         return {n for n, s in self.state.sets.items() if s.members or s.dynamic}
 
     def _chain(self, family: int, table: str, chain: str, p: _Packet, depth: int,
-               trace: tuple[Span, ...]) -> _Result:
+               trace: tuple[Span, ...]) -> ChainResult:
         uncertain: list[Span] = []
         for r in self._rules_for(family, table, chain, p.address, p.src):
             extra: list[Span] = []
@@ -1570,45 +1560,45 @@ class IptablesRuleset:
             scope = self._scope(r)
             if t in BLOCKING:
                 if m is None:
-                    return _Result("unknown", r.span, here, r.specific, f"cannot tell whether it matches: {why}",
+                    return ChainResult("unknown", r.span, here, r.specific, f"cannot tell whether it matches: {why}",
                                    scope=scope)
-                return _Result("drop", r.span, here, r.specific, how="reject" if t == "REJECT" else "drop",
+                return ChainResult("drop", r.span, here, r.specific, how="reject" if t == "REJECT" else "drop",
                                note=self._note(r), scope=scope)
             if t == "ACCEPT":
                 if m is None:
                     uncertain.append(r.span)
                     continue
-                return _Result("accept", r.span, here, r.specific, scope=scope)
+                return ChainResult("accept", r.span, here, r.specific, scope=scope)
             if t == "RETURN":
                 if m is None:
                     uncertain.append(r.span)
                     continue
-                return _Result("return", r.span, here)
+                return ChainResult("return", r.span, here)
             if t in ("QUEUE", "NFQUEUE"):
-                return _Result("unknown", r.span, here, False, "a userspace program decides (NFQUEUE)")
+                return ChainResult("unknown", r.span, here, False, "a userspace program decides (NFQUEUE)")
             chains = self.state.tables[family].get(table, {})
             if t in chains and t not in BUILTIN.get(table, ()):
                 if depth > 32:
-                    return _Result("unknown", r.span, here, False, "jumps nest too deep")
+                    return ChainResult("unknown", r.span, here, False, "jumps nest too deep")
                 sub = self._chain(family, table, t, p, depth + 1, here)
                 if sub.verdict in ("fall", "return"):
                     if r.goto:
-                        return _Result("return", r.span, here)
+                        return ChainResult("return", r.span, here)
                     continue
                 if m is None:
                     if sub.verdict == "accept":
                         uncertain.append(r.span)
                         continue
-                    return _Result("unknown", r.span, here, False, f"cannot tell whether it matches: {why}")
+                    return ChainResult("unknown", r.span, here, False, f"cannot tell whether it matches: {why}")
                 return sub
             if t.upper() in NONTERMINAL or not t:
                 continue
             # An extension target we do not know: treated as continuing (noted nowhere else).
             continue
         if uncertain:
-            return _Result("fall", None, trace, note="uncertain:" + ",".join(str(s.line) for s in uncertain),
+            return ChainResult("fall", None, trace, note="uncertain:" + ",".join(str(s.line) for s in uncertain),
                            rule=uncertain[0])
-        return _Result("fall", None, trace)
+        return ChainResult("fall", None, trace)
 
     @staticmethod
     def _scope(r: Rule) -> str:
@@ -1634,7 +1624,7 @@ class IptablesRuleset:
             return f"{r.dst.host} resolved through the catalog (the device resolves it once, at load time)"
         return ""
 
-    def _walk(self, p: _Packet) -> _Result:
+    def _walk(self, p: _Packet) -> ChainResult:
         tables = self.state.tables[p.family]
         uncertain: list[Span] = []
         for table, chain in (REPLY_PATHS if p.reply else PATHS)[p.path]:
@@ -1644,21 +1634,21 @@ class IptablesRuleset:
             res = self._chain(p.family, table, chain, p, 0, ())
             if res.verdict == "fall" and res.note.startswith("uncertain:"):
                 uncertain.append(res.rule)  # type: ignore[arg-type]
-                res = _Result("fall", None, res.trace)
+                res = ChainResult("fall", None, res.trace)
             if res.verdict in ("drop", "unknown"):
                 return self._uncertain(res, uncertain)
             if res.verdict == "accept":
                 continue
             if c.policy == "DROP":
                 span = c.policy_span
-                return self._uncertain(_Result("drop", span, res.trace + ((span,) if span else ()), False,
+                return self._uncertain(ChainResult("drop", span, res.trace + ((span,) if span else ()), False,
                                                f"{chain} policy DROP", "drop"), uncertain)
-        return _Result("accept")
+        return ChainResult("accept")
 
     @staticmethod
-    def _uncertain(res: _Result, uncertain: list[Span]) -> _Result:
+    def _uncertain(res: ChainResult, uncertain: list[Span]) -> ChainResult:
         if res.verdict == "drop" and uncertain:
-            return _Result("unknown", uncertain[0], res.trace, False,
+            return ChainResult("unknown", uncertain[0], res.trace, False,
                            f"an earlier ACCEPT may let it through (line {uncertain[0].line}) before {res.note or 'the drop'}")
         return res
 

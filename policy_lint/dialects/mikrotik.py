@@ -72,6 +72,7 @@ from pathlib import Path
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.addressing import Target, decide_by_address, targets
 from policy_lint.dialects.base import ParseContext
+from policy_lint.dialects.chains import ChainResult
 from policy_lint.dialects.hosts import address_decision
 from policy_lint.inputs import read_source
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
@@ -953,18 +954,6 @@ class _Packet:
     dyn: frozenset[tuple[str, str]]  # (list, "server"|"client") filled by add-*-to-address-list
 
 
-@dataclass
-class _Result:
-    verdict: str  # accept | drop | unknown | fall | return
-    rule: Span | None = None
-    trace: tuple[Span, ...] = ()
-    specific: bool = False
-    note: str = ""
-    how: str = ""
-    scope: str = ""
-    uncertain: tuple[Span, ...] = ()
-
-
 @dataclass(frozen=True)
 class _Who:
     """An audience's concrete values."""
@@ -1454,7 +1443,7 @@ class MikrotikRuleset:
         return ""
 
     def _chain(self, cfg: Config, family: int, table: str, chain: str, p: _Packet, depth: int,
-               trace: tuple[Span, ...], added: set[tuple[str, str]]) -> _Result:
+               trace: tuple[Span, ...], added: set[tuple[str, str]]) -> ChainResult:
         uncertain: list[Span] = []
         for r in self._candidates(cfg, family, table, chain, p.dst):
             extra: list[Span] = []
@@ -1465,19 +1454,19 @@ class MikrotikRuleset:
             a = r.action
             if a in ("drop", "reject", "tarpit"):
                 if m is None:
-                    return _Result("unknown", r.span, here, r.specific, f"cannot tell whether it matches: {why}",
+                    return ChainResult("unknown", r.span, here, r.specific, f"cannot tell whether it matches: {why}",
                                    scope=self._scope(r), uncertain=tuple(uncertain))
-                return _Result("drop", r.span, here, r.specific, self._note(r), r.how, self._scope(r),
+                return ChainResult("drop", r.span, here, r.specific, self._note(r), r.how, self._scope(r),
                                tuple(uncertain))
             if a in ("accept", "fasttrack-connection", "return"):
                 if m is None:
                     uncertain.append(r.span)
                     continue
-                return _Result("accept" if a != "return" else "return", r.span, here, r.specific,
+                return ChainResult("accept" if a != "return" else "return", r.span, here, r.specific,
                                scope=self._scope(r), uncertain=tuple(uncertain))
             if a == "jump":
                 if depth >= MAX_JUMPS:
-                    return _Result("unknown", r.span, here, False, "jumps nest too deep")
+                    return ChainResult("unknown", r.span, here, False, "jumps nest too deep")
                 sub = self._chain(cfg, family, table, r.jump, p, depth + 1, here, added)
                 uncertain.extend(sub.uncertain)
                 if sub.verdict in ("fall", "return"):
@@ -1486,7 +1475,7 @@ class MikrotikRuleset:
                     if sub.verdict == "accept":
                         uncertain.append(r.span)
                         continue
-                    return _Result("unknown", r.span, here, False, f"cannot tell whether it matches: {why}",
+                    return ChainResult("unknown", r.span, here, False, f"cannot tell whether it matches: {why}",
                                    uncertain=tuple(uncertain))
                 return replace(sub, uncertain=tuple(uncertain))
             if a in ("add-dst-to-address-list", "add-src-to-address-list") and m is True and r.add_list:
@@ -1494,7 +1483,7 @@ class MikrotikRuleset:
                 target = p.dst if a == "add-dst-to-address-list" else p.src
                 server = (target is p.dst) != p.reply
                 added.add((r.add_list, "server" if server else "client"))
-        return _Result("fall", None, trace, uncertain=tuple(uncertain))
+        return ChainResult("fall", None, trace, uncertain=tuple(uncertain))
 
     def _candidates(self, cfg: Config, family: int, table: str, chain: str, dst) -> list[Rule]:
         """The rules of a chain that may match a packet to `dst`, in chain order: those whose
@@ -1506,20 +1495,20 @@ class MikrotikRuleset:
             index = cfg.indexes[("chain", family, table, chain)] = _ChainIndex(cfg.chain(family, table, chain))
         return index.candidates(dst)
 
-    def _walk(self, cfg: Config, family: int, p: _Packet, added: set[tuple[str, str]]) -> _Result:
+    def _walk(self, cfg: Config, family: int, p: _Packet, added: set[tuple[str, str]]) -> ChainResult:
         uncertain: list[Span] = []
         for table, chain in PATH:
             res = self._chain(cfg, family, table, chain, p, 0, (), added)
             uncertain.extend(res.uncertain)
             if res.verdict in ("drop", "unknown"):
                 if res.verdict == "drop" and uncertain:
-                    return _Result("unknown", uncertain[0], res.trace, False,
+                    return ChainResult("unknown", uncertain[0], res.trace, False,
                                    f"an earlier accept may let it through (line {uncertain[0].line}) "
                                    f"before {res.note or 'the drop'}")
                 return res
-        return _Result("accept")
+        return ChainResult("accept")
 
-    def _connection(self, cfg: Config, who: _Who, probe: Probe, address, dyn: frozenset) -> tuple[_Result, set]:
+    def _connection(self, cfg: Config, who: _Who, probe: Probe, address, dyn: frozenset) -> tuple[ChainResult, set]:
         family = address.version
         src = ipaddress.ip_address(who.src or self._other)
         if src.version != family:

@@ -68,6 +68,7 @@ from pathlib import Path
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.addressing import Target, decide_by_address
 from policy_lint.dialects.base import ParseContext
+from policy_lint.dialects.chains import ChainResult
 from policy_lint.inputs import InputError, read_source
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
@@ -1377,17 +1378,6 @@ class Packet:
     reply: bool = False
 
 
-@dataclass
-class Result:
-    verdict: str  # accept | drop | unknown | fall | return
-    rule: Span | None = None
-    trace: tuple[Span, ...] = ()
-    specific: bool = False
-    note: str = ""
-    how: str = ""
-    scope: str = ""
-
-
 # The hooks a user's (forward) or this host's (output) packets cross, and their replies.
 HOOKS = {("forward", False): ("ingress", "prerouting", "forward", "postrouting"),
          ("forward", True): ("ingress", "prerouting", "forward", "postrouting"),
@@ -1747,13 +1737,13 @@ class NftRuleset:
                 return False, ""
         return result, why
 
-    def _chain(self, t: Table, c: Chain, p: Packet, depth: int, trace: tuple[Span, ...]) -> Result:
+    def _chain(self, t: Table, c: Chain, p: Packet, depth: int, trace: tuple[Span, ...]) -> ChainResult:
         uncertain: list[Span] = []
         self._steps += 1
         if self._steps > MAX_CHAIN_VISITS:
             # Jumps fanning out into jumps grow exponentially: give up once, for every packet.
             self._intricate = True
-            return Result("unknown", c.span, trace, False, "the chains jump into each other too often "
+            return ChainResult("unknown", c.span, trace, False, "the chains jump into each other too often "
                           f"to evaluate (over {MAX_CHAIN_VISITS} chain visits)")
         for r in self._candidates(t, c, p.dst):
             extra: list[Span] = []
@@ -1776,45 +1766,45 @@ class NftRuleset:
                 (r.vmap is not None and r.vmap.key.kind == "addr" and r.vmap.key.direction == "dst")
             if verdict in ("drop", "reject"):
                 if m is None:
-                    return Result("unknown", r.span, here, specific, f"cannot tell whether it matches: {why}",
+                    return ChainResult("unknown", r.span, here, specific, f"cannot tell whether it matches: {why}",
                                   scope=scope)
-                return Result("drop", r.span, here, specific, how=verdict, scope=scope)
+                return ChainResult("drop", r.span, here, specific, how=verdict, scope=scope)
             if verdict == "accept":
                 if m is None:
                     uncertain.append(r.span)
                     continue
-                return Result("accept", r.span, here, specific, scope=scope)
+                return ChainResult("accept", r.span, here, specific, scope=scope)
             if verdict == "return":
                 if m is None:
                     uncertain.append(r.span)
                     continue
-                return Result("return", r.span, here)
+                return ChainResult("return", r.span, here)
             if verdict == "queue":
-                return Result("unknown", r.span, here, False, "a userspace program decides (queue)")
+                return ChainResult("unknown", r.span, here, False, "a userspace program decides (queue)")
             if verdict in ("jump", "goto"):
                 sub_chain = t.chains.get(target)
                 if sub_chain is None:
                     continue
                 if depth > MAX_JUMP_DEPTH:
-                    return Result("unknown", r.span, here, False, "jumps nest too deep (or loop)")
+                    return ChainResult("unknown", r.span, here, False, "jumps nest too deep (or loop)")
                 sub = self._chain(t, sub_chain, p, depth + 1, here)
                 if sub.verdict == "fall" and sub.note.startswith("uncertain:"):
                     uncertain.append(sub.rule)  # type: ignore[arg-type]
-                    sub = Result("fall", None, sub.trace)
+                    sub = ChainResult("fall", None, sub.trace)
                 if sub.verdict in ("fall", "return"):
                     if verdict == "goto" and m is True:
-                        return Result("return", r.span, here)
+                        return ChainResult("return", r.span, here)
                     continue
                 if m is None:
                     if sub.verdict == "accept":
                         uncertain.append(r.span)
                         continue
-                    return Result("unknown", r.span, here, False, f"cannot tell whether it matches: {why}")
+                    return ChainResult("unknown", r.span, here, False, f"cannot tell whether it matches: {why}")
                 return sub
             # no verdict (counter, log, ...) or continue: the next rule
         if uncertain:
-            return Result("fall", uncertain[0], trace, note="uncertain:")
-        return Result("fall", None, trace)
+            return ChainResult("fall", uncertain[0], trace, note="uncertain:")
+        return ChainResult("fall", None, trace)
 
     def _vmap_hit(self, t: Table, vm: VerdictMap, p: Packet, trace: list[Span]) -> tuple[str, str] | None:
         key = vm.key
@@ -1845,7 +1835,7 @@ class NftRuleset:
                              + (f"@{m.values.setref}" if m.values.setref else ",".join(m.values.words)))
         return " ".join(parts)
 
-    def _walk(self, p: Packet) -> Result:
+    def _walk(self, p: Packet) -> ChainResult:
         self._steps = 0 if not self._intricate else MAX_CHAIN_VISITS
         uncertain: list[Span] = []
         for hook in HOOKS[(p.path, p.reply)]:
@@ -1855,21 +1845,21 @@ class NftRuleset:
                 res = self._chain(t, c, p, 0, ())
                 if res.verdict == "fall" and res.note.startswith("uncertain:"):
                     uncertain.append(res.rule)  # type: ignore[arg-type]
-                    res = Result("fall", None, res.trace)
+                    res = ChainResult("fall", None, res.trace)
                 if res.verdict in ("drop", "unknown"):
                     return self._uncertain(res, uncertain)
                 if res.verdict == "accept":
                     continue  # accepted by this base chain; the next one still filters
                 if c.policy == "drop":  # ran out of rules, or `return` in a base chain
                     span = c.policy_span or c.span
-                    return self._uncertain(Result("drop", span, res.trace + (span,), False,
+                    return self._uncertain(ChainResult("drop", span, res.trace + (span,), False,
                                                   f"chain {c.name} policy drop", "drop"), uncertain)
-        return Result("accept")
+        return ChainResult("accept")
 
     @staticmethod
-    def _uncertain(res: Result, uncertain: list[Span]) -> Result:
+    def _uncertain(res: ChainResult, uncertain: list[Span]) -> ChainResult:
         if res.verdict == "drop" and uncertain:
-            return Result("unknown", uncertain[0], res.trace, False,
+            return ChainResult("unknown", uncertain[0], res.trace, False,
                           f"an earlier accept may let it through (line {uncertain[0].line}) before "
                           f"{res.note or 'the drop'}")
         return res
