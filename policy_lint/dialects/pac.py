@@ -589,8 +589,7 @@ class _Engine:
         except ImportError:  # pragma: no cover - the package is a dependency
             raise InputError("PAC files are evaluated with the 'mini-racer' package (V8), which is not "
                              "installed: pip install mini-racer") from None
-        if self._ctx is not None:
-            self._ctx.close()
+        self.close()
         self._ctx = MiniRacer()
         library = PAC_LIBRARY.replace("PL_RETURN_MARK", self.marker).replace("PL_HANDLE", self.handle)
         self._ctx.eval(library + "\n//# sourceURL=pac-library", timeout_sec=CALL_TIMEOUT, max_memory=MAX_HEAP)
@@ -598,6 +597,13 @@ class _Engine:
 
     def close(self) -> None:
         if self._ctx is not None:
+            # After a timeout V8 still owes mini-racer the cancelled task's callback; arriving
+            # after close() it finds the event loop closed and prints a traceback ("Exception
+            # ignored ... Event loop is closed"). One trivial evaluation lets it arrive first.
+            try:
+                self._ctx.eval("0", timeout_sec=CALL_TIMEOUT)
+            except Exception:  # noqa: BLE001 - the engine is being thrown away either way
+                pass
             self._ctx.close()
             self._ctx = None
 

@@ -338,3 +338,16 @@ def test_detection_by_name_and_content():
     assert pac.detect(Path("proxy.pac"), "") > 0.5
     assert pac.detect(Path("proxy.js"), "function FindProxyForURL(url, host) {}") > 0.5
     assert pac.detect(Path("notes.txt"), "hello") == 0.0
+
+
+def test_an_endless_loop_prints_no_traceback_on_exit(tmp_path):
+    # mini-racer delivers the cancelled task's callback late; had the engine been closed first,
+    # Python printed "Exception ignored ... Event loop is closed" with a traceback on stderr.
+    import subprocess
+    import sys
+    pac = tmp_path / "proxy.pac"
+    pac.write_text('while (true) {}\nfunction FindProxyForURL(url, host) { return "DIRECT"; }\n')
+    p = subprocess.run([sys.executable, "-m", "policy_lint", "check", str(pac)], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 1 and "TE905" in p.stdout
+    assert "Traceback" not in p.stderr and "Exception ignored" not in p.stderr, p.stderr
