@@ -1373,8 +1373,9 @@ class MikrotikRuleset:
             if spec is None:
                 continue
             if addr is None or addr.is_unspecified:
-                # No address to give (a service without catalog prefixes, or a client of the
-                # other family): only "any address" conditions match it.
+                # No address to give (a client of the other family; 0.0.0.0 is read the same
+                # way): only "any address" conditions match it. A service without catalog
+                # prefixes gets stand-in addresses from addressing.decide_by_address instead.
                 if not spec.neg and not any(n.prefixlen == 0 for n in spec.nets):
                     return False, ""
             elif spec.has(addr) == spec.neg:
