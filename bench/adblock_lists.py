@@ -89,8 +89,8 @@ def best(argv: list[str], runs: int) -> tuple[float, float, str]:
 
 def engine_rules(path: Path) -> int:
     from policy_lint.catalog import load_catalog
-    from policy_lint.dialects import adblock
-    from policy_lint.dialects.base import ParseContext
+    from policy_lint.dialects.dns import adblock
+    from policy_lint.dialects.semantics.base import ParseContext
     from policy_lint.inputs import Resolver
 
     return len(adblock.read_list(path, ParseContext(Resolver(path.parent), load_catalog())).candidates)

@@ -67,7 +67,7 @@ def main() -> int:
     lint_t, lint_rss, lint = timed([py, "-m", "policy_lint", "check", "--format", "json", str(hosts)])
     parse_t, _, parse = timed([py, "-c", (
         "import time; from pathlib import Path; from policy_lint.catalog import load_catalog;"
-        "from policy_lint.dialects import hosts; from policy_lint.dialects.base import ParseContext;"
+        "from policy_lint.dialects.dns import hosts; from policy_lint.dialects.semantics.base import ParseContext;"
         "from policy_lint.inputs import Resolver; c = load_catalog(); p = Path(%r);"
         "t = time.perf_counter(); r = hosts.parse(p, ParseContext(Resolver(p.parent), c));"
         "print(round(time.perf_counter() - t, 3), r.scan.lines, r.scan.malformed)") % str(hosts)])

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 
 from policy_lint import dialects
 from policy_lint.catalog import HYGIENE_ROLES, PRIMARY, Catalog
-from policy_lint.dialects.base import ParseContext, Ruleset
+from policy_lint.dialects.semantics.base import ParseContext, Ruleset
 from policy_lint.inputs import InputError, Resolver, find_root
 from policy_lint.model import (Audience, Decision, Finding, Outcome, Probe, ServiceResult, Severity,
                                Span, Verdict)

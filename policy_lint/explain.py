@@ -10,7 +10,7 @@ from pathlib import Path
 
 from policy_lint import dialects
 from policy_lint.catalog import Catalog
-from policy_lint.dialects.base import ParseContext
+from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.engine import _head, assess
 from policy_lint.inputs import InputError, Resolver, find_root
 from policy_lint.model import Decision

@@ -1,8 +1,19 @@
-"""The explicit registry of dialects: one module per configuration language.
+"""The explicit registry of dialects: one module (or small package) per configuration language.
 
-Each module's docstring documents its device's matching semantics; `base.py` says what a
-dialect module provides. Add a dialect by adding its module name to `MODULES` and its NAME and
-FILE_PATTERNS to `HINTS` (tests/dialects/test_registry.py keeps the two equal).
+Dialects are grouped by the kind of device, one package each:
+
+- `proxies/`: proxies, URL filters and browser policies (squid, squidGuard, e2guardian,
+  DansGuardian, Privoxy, PAC, Chrome/Edge/Firefox policies);
+- `dns/`: DNS filters and block lists (hosts, dnsmasq, unbound, RPZ, Pi-hole, AdBlock/AdGuard
+  lists, plain domain lists, Windows hosts scripts);
+- `firewalls/`: packet filters and firewalls (iptables, nftables, pf, pfSense/OPNsense,
+  MikroTik, Windows firewall);
+- `semantics/`: what they share: the Dialect and Ruleset protocols (`semantics/base.py`),
+  address coverage, chain results, name indexes, list scanning, bounded regexes.
+
+Each module's docstring documents its device's matching semantics. Add a dialect by adding its
+module path (relative to this package) to `MODULES` and its NAME and FILE_PATTERNS to `HINTS`
+(tests/dialects/test_registry.py keeps the two equal); CONTRIBUTING.md lists the tests to write.
 """
 
 from __future__ import annotations
@@ -14,74 +25,74 @@ from pathlib import Path
 from types import ModuleType
 
 MODULES: tuple[str, ...] = (
-    "squid",
-    "squidguard",
-    "hosts",
-    "dnsmasq",
-    "windows_hosts",
-    "domainlist",
-    "e2guardian",
-    "dansguardian",
-    "privoxy",
-    "unbound",
-    "rpz",
-    "pac",
-    "browser_policy",
-    "firefox_policy",
-    "adblock",
-    "adguard",
-    "pihole",
-    "pihole_allowlist",
-    "iptables",
-    "windows_firewall",
-    "pf",
-    "mikrotik",
-    "pfsense",
-    "nftables",
+    "proxies.squid",
+    "proxies.squidguard",
+    "dns.hosts",
+    "dns.dnsmasq",
+    "dns.windows_hosts",
+    "dns.domainlist",
+    "proxies.e2guardian",
+    "proxies.dansguardian",
+    "proxies.privoxy",
+    "dns.unbound",
+    "dns.rpz",
+    "proxies.pac",
+    "proxies.browser_policy",
+    "proxies.firefox_policy",
+    "dns.adblock",
+    "dns.adguard",
+    "dns.pihole",
+    "dns.pihole_allowlist",
+    "firewalls.iptables",
+    "firewalls.windows_firewall",
+    "firewalls.pf",
+    "firewalls.mikrotik",
+    "firewalls.pfsense",
+    "firewalls.nftables",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
 # dialect costs more than linting a small config, so a file whose name matches a dialect's
 # patterns is offered to that dialect first, and to all of them only if none claims it.
 HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "squid": ("squid", ("squid*.conf", "*.squid", "squid.conf*")),
-    "squidguard": ("squidguard", ("squidguard*.conf", "squidguard.conf*", "*.squidguard")),
-    "hosts": ("hosts", ("hosts", "hosts.txt", "*.hosts", "hosts.*", "*-hosts", "*_hosts", "*hosts*.txt")),
-    "dnsmasq": ("dnsmasq", ("dnsmasq.conf", "dnsmasq*.conf", "*dnsmasq*.conf", "*.dnsmasq", "dnsmasq*.txt",
+    "proxies.squid": ("squid", ("squid*.conf", "*.squid", "squid.conf*")),
+    "proxies.squidguard": ("squidguard", ("squidguard*.conf", "squidguard.conf*", "*.squidguard")),
+    "dns.hosts": ("hosts", ("hosts", "hosts.txt", "*.hosts", "hosts.*", "*-hosts", "*_hosts", "*hosts*.txt")),
+    "dns.dnsmasq": ("dnsmasq", ("dnsmasq.conf", "dnsmasq*.conf", "*dnsmasq*.conf", "*.dnsmasq", "dnsmasq*.txt",
                             "*-dnsmasq.txt")),
-    "windows_hosts": ("windows-batch", ("*.bat", "*.cmd", "*.ps1")),
-    "domainlist": ("domain-list", ("*block*", "*black*list*", "*banned*", "*deny*", "*denylist*", "*reject*")),
-    "e2guardian": ("e2guardian", ("e2guardian*.conf", "*bannedsitelist*", "*exceptionsitelist*",
+    "dns.windows_hosts": ("windows-batch", ("*.bat", "*.cmd", "*.ps1")),
+    "dns.domainlist": ("domain-list", ("*block*", "*black*list*", "*banned*", "*deny*", "*denylist*", "*reject*")),
+    "proxies.e2guardian": ("e2guardian", ("e2guardian*.conf", "*bannedsitelist*", "*exceptionsitelist*",
                                   "*greysitelist*", "*bannedurllist*", "*exceptionurllist*", "*greyurllist*",
                                   "*regexpurllist*", "*phraselist*", "*sslsitelist*", "*siteiplist*")),
-    "dansguardian": ("dansguardian", ("dansguardian*.conf", "*bannedsitelist*", "*exceptionsitelist*",
+    "proxies.dansguardian": ("dansguardian", ("dansguardian*.conf", "*bannedsitelist*", "*exceptionsitelist*",
                                       "*greysitelist*", "*bannedurllist*", "*exceptionurllist*", "*greyurllist*",
                                       "*regexpurllist*", "*phraselist*", "*sslsitelist*", "*siteiplist*")),
-    "privoxy": ("privoxy", ("*.action", "privoxy.conf", "privoxy*.conf", "privoxy.config")),
-    "unbound": ("unbound", ("unbound.conf", "unbound*.conf", "*unbound*.conf", "*.unbound", "unbound.conf.*")),
-    "rpz": ("rpz", ("db.rpz", "db.rpz.*", "*.rpz", "rpz.db", "rpz.zone", "*.rpz.zone", "*.rpz.db", "rpz.*.zone",
+    "proxies.privoxy": ("privoxy", ("*.action", "privoxy.conf", "privoxy*.conf", "privoxy.config")),
+    "dns.unbound": ("unbound", ("unbound.conf", "unbound*.conf", "*unbound*.conf", "*.unbound", "unbound.conf.*")),
+    "dns.rpz": ("rpz", ("db.rpz", "db.rpz.*", "*.rpz", "rpz.db", "rpz.zone", "*.rpz.zone", "*.rpz.db", "rpz.*.zone",
                     "db.rpz-*", "*-rpz.zone", "*-rpz.db", "*_rpz.zone", "rpz-*.zone", "rpz.*.db", "*.rpz.txt")),
-    "pac": ("pac", ("*.pac", "wpad.dat", "*.pac.js")),
-    "browser_policy": ("chrome-policy", ("*polic*.json", "*.reg", "*.plist", "*.mobileconfig")),
-    "firefox_policy": ("firefox-policy", ("policies.json", "*firefox*.json", "*firefox*.reg")),
-    "adblock": ("abp", ("*.easylist", "easylist*.txt", "easyprivacy*.txt", "*adblock*", "*ublock*",
+    "proxies.pac": ("pac", ("*.pac", "wpad.dat", "*.pac.js")),
+    "proxies.browser_policy": ("chrome-policy", ("*polic*.json", "*.reg", "*.plist", "*.mobileconfig")),
+    "proxies.firefox_policy": ("firefox-policy", ("policies.json", "*firefox*.json", "*firefox*.reg")),
+    "dns.adblock": ("abp", ("*.easylist", "easylist*.txt", "easyprivacy*.txt", "*adblock*", "*ublock*",
                         "*.abp", "*abp*.txt", "*filters*.txt", "*filterlist*.txt", "*-filter.txt")),
-    "adguard": ("adguard", ("*adguard*",)),
-    "pihole": ("pihole", ("gravity.list", "adlists.list", "regex.list", "black.list", "blacklist.txt",
+    "dns.adguard": ("adguard", ("*adguard*",)),
+    "dns.pihole": ("pihole", ("gravity.list", "adlists.list", "regex.list", "black.list", "blacklist.txt",
                           "custom.list", "list.*.domains", "pihole.toml", "*pihole*", "*pi-hole*",
                           "*.exact.json", "*.regex.json", "adlist.json", "*regex*.list", "*regex*.txt")),
-    "pihole_allowlist": ("pihole-allowlist", ("whitelist.txt", "whitelist.list", "white.list", "*whitelist*.txt",
+    "dns.pihole_allowlist": ("pihole-allowlist", ("whitelist.txt", "whitelist.list", "white.list", "*whitelist*.txt",
                                               "*allowlist*.txt", "*whitelist*.list", "*allowlist*.list",
                                               "whitelist.exact.json", "*whitelist*", "*allowlist*")),
-    "iptables": ("iptables", ("iptables", "ip6tables", "*.iptables", "iptables*.rules", "ip6tables*.rules",
+    "firewalls.iptables": ("iptables", ("iptables", "ip6tables", "*.iptables", "iptables*.rules", "ip6tables*.rules",
                               "rules.v4", "rules.v6", "iptables-save*", "*iptables*.sh", "*firewall*.sh",
                               "*iptables*.txt", "ipset*.conf", "*.ipset", "iptables.conf", "iptables*.save")),
-    "pfsense": ("pfsense", ("config.xml", "config-*.xml", "*pfsense*.xml", "*opnsense*.xml", "config-*.xml.bak")),
-    "nftables": ("nftables", ("nftables.conf", "*.nft", "nftables*.conf", "*nftables*.rules", "*.nft.json",
+    "firewalls.pfsense": ("pfsense", ("config.xml", "config-*.xml", "*pfsense*.xml", "*opnsense*.xml", "config-*.xml.bak")),
+    "firewalls.nftables": ("nftables", ("nftables.conf", "*.nft", "nftables*.conf", "*nftables*.rules", "*.nft.json",
                               "nftables*.json")),
-    "pf": ("pf", ("pf.conf", "pf.conf.*", "*.pf.conf", "pf.anchors/*", "pf.rules", "*.pf")),
-    "mikrotik": ("mikrotik", ("*.rsc", "*mikrotik*", "*routeros*", "export*.txt")),
-    "windows_firewall": ("windows-firewall", ("*.bat", "*.cmd", "*.ps1", "*firewall*.txt", "*netsh*")),
+    "firewalls.pf": ("pf", ("pf.conf", "pf.conf.*", "*.pf.conf", "pf.anchors/*", "pf.rules", "*.pf")),
+    "firewalls.mikrotik": ("mikrotik", ("*.rsc", "*mikrotik*", "*routeros*", "export*.txt")),
+    "firewalls.windows_firewall": ("windows-firewall", ("*.bat", "*.cmd", "*.ps1", "*firewall*.txt", "*netsh*")),
 }
 
 DETECT_THRESHOLD = 0.5

@@ -6,7 +6,7 @@ upstream on 127.0.0.1 that answers every A query with 192.0.2.1 and every AAAA w
 2001:db8::1: a forwarded name shows as exactly that answer. Nothing is resolved anywhere else.
 
 For each config (generated snippets, and the corpus' dnsmasq cases wrapped in a config that
-includes them), the same file is parsed by `policy_lint.dialects.dnsmasq`, every catalog probe
+includes them), the same file is parsed by `policy_lint.dialects.dns.dnsmasq`, every catalog probe
 host and the control host are asked for their A record, and:
 
 - NXDOMAIN, REFUSED, an empty answer, a sinkhole or a non-public address <=> our DENY;
@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from policy_lint.dialects import dnsmasq
-from policy_lint.dialects.base import ParseContext
+from policy_lint.dialects.dns import dnsmasq
+from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
 from policy_lint.model import EVERYONE, Outcome, Probe
 from tests.conftest import REPO, skip_or_fail

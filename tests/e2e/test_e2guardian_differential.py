@@ -7,7 +7,7 @@ e2guardian lets through.
 
 For each case, every catalog probe (all services, primary to hygiene, and the neutral control)
 is requested through e2guardian, as a plain-HTTP GET and as a CONNECT, and the same generated
-e2guardianf1.conf is parsed by `policy_lint.dialects.e2guardian`. e2guardian's access log
+e2guardianf1.conf is parsed by `policy_lint.dialects.proxies.e2guardian`. e2guardian's access log
 (`*DENIED*` or not) must equal our DENY or ALLOW for every probe. Each case also says what its
 author expects for a few URLs, so the comparison cannot pass vacuously.
 """
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from policy_lint.catalog import load_catalog
-from policy_lint.dialects import e2guardian as e2g_dialect
-from policy_lint.dialects.base import ParseContext
+from policy_lint.dialects.proxies import e2guardian as e2g_dialect
+from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
 from policy_lint.model import Outcome, Probe
 from tests.conftest import skip_or_fail

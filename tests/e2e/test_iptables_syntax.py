@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from policy_lint.dialects import iptables
-from policy_lint.dialects.base import ParseContext
+from policy_lint.dialects.firewalls import iptables
+from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
 from tests.conftest import REPO, skip_or_fail
 

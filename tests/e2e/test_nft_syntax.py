@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from policy_lint.catalog import load_catalog
-from policy_lint.dialects import nftables
-from policy_lint.dialects.base import ParseContext
+from policy_lint.dialects.firewalls import nftables
+from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.engine import Options, lint_paths
 from policy_lint.inputs import Resolver
 from policy_lint.policy import strict_policy

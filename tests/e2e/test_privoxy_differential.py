@@ -8,7 +8,7 @@ nothing leaves the machine.
 For each case (the shared corpus's Privoxy cases and the small generated configs below) one
 privoxy runs the action files, every catalog probe (all services, primary to hygiene, and the
 neutral control) is requested through it, over plain HTTP (a GET) and over HTTPS (a CONNECT),
-and the same config is parsed by `policy_lint.dialects.privoxy` and evaluated. The config we
+and the same config is parsed by `policy_lint.dialects.proxies.privoxy` and evaluated. The config we
 parse is the one privoxy runs minus the harness's own `forward / 127.0.0.1:<parent>` line,
 which stands for "the internet": Privoxy's block page (403), a redirect to another site (302)
 or a failed forward (503) must be our DENY (`how` redirect / black-hole for the last two), a
@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from policy_lint.dialects import privoxy as privoxy_dialect
-from policy_lint.dialects.base import ParseContext
+from policy_lint.dialects.proxies import privoxy as privoxy_dialect
+from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.engine import Options, lint_paths
 from policy_lint.inputs import Resolver
 from policy_lint.model import Decision, Outcome, Probe

@@ -6,7 +6,7 @@ Needs Debian's squid (`apt-get install squid`; scripts/test.sh installs it) and 
 
 For each small access-rule snippet below, one squid runs the snippet, every catalog probe host
 (all services, primary to hygiene, and the neutral control) is fetched through it over plain
-HTTP, and the same squid.conf file is parsed by `policy_lint.dialects.squid` and evaluated for
+HTTP, and the same squid.conf file is parsed by `policy_lint.dialects.proxies.squid` and evaluated for
 the audience the test client (127.0.0.1) belongs to. Squid's 403 or connection reset must be
 our DENY, its 200 our ALLOW, and a reset (`deny_info TCP_RESET`) our `how == "reset"`.
 
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from policy_lint.dialects import squid as squid_dialect
-from policy_lint.dialects.base import ParseContext
+from policy_lint.dialects.proxies import squid as squid_dialect
+from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
 from policy_lint.model import Audience, Decision, Outcome, Probe
 from tests.conftest import skip_or_fail
@@ -46,7 +46,7 @@ class Case:
     denied: frozenset[str] = field(default_factory=frozenset)  # squid answers 403
     reset: frozenset[str] = field(default_factory=frozenset)  # squid resets the connection
     allowed: frozenset[str] = field(default_factory=frozenset)  # squid fetches from the origin
-    xfail: str = ""  # a known disagreement in policy_lint/dialects/squid.py, explained
+    xfail: str = ""  # a known disagreement in policy_lint/dialects/proxies/squid.py, explained
 
 
 def case(id: str, rules: str, denied: str = "", allowed: str = "", reset: str = "",

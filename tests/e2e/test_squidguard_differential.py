@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from policy_lint.dialects import squidguard as sg
-from policy_lint.dialects.base import ParseContext
+from policy_lint.dialects.proxies import squidguard as sg
+from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
 from policy_lint.model import Outcome, Probe
 from tests.conftest import REPO, skip_or_fail

@@ -7,7 +7,7 @@ exactly that answer. Nothing is resolved anywhere else.
 
 For each config (generated ones: every local-zone type with and without local-data, views,
 tags, overrides, RPZ zones through the `rpz:` clause with the respip module, includes; and the
-corpus' unbound cases), the same file is parsed by `policy_lint.dialects.unbound`, every catalog
+corpus' unbound cases), the same file is parsed by `policy_lint.dialects.dns.unbound`, every catalog
 probe host and the control host are asked for their A record, and:
 
 - NXDOMAIN, REFUSED, NODATA, no answer (dropped), a sinkhole, a non-public address, or a
@@ -32,8 +32,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from policy_lint.dialects import unbound
-from policy_lint.dialects.base import ParseContext
+from policy_lint.dialects.dns import unbound
+from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
 from policy_lint.model import Decision, Outcome, Probe
 from tests.conftest import REPO, skip_or_fail

@@ -1,0 +1,165 @@
+"""Plain domain lists (one domain per line) that say they are block lists.
+
+Many tools read such lists (dnsmasq via a script, AdGuard Home, Pi-hole's gravity, squid's
+`dstdomain "/file"`, DansGuardian's bannedsitelist), each with its own matching: the list's
+meaning comes from the config that references it, and a list met through such a config is
+read by that config's dialect. Alone, a list is only claimed when its file name or its header
+says it blocks (`blocklist`, `blacklist`, `banned`, `deny`, `# Title: Twitter Block List`);
+then each domain is taken to block itself and its subdomains (dnsmasq, AdGuard Home, squid
+with a leading dot, DansGuardian), and a TE903 finding says that the consuming tool is
+unknown (Pi-hole's gravity and hosts-style consumers match exact names only). A list that
+does not say so is not claimed (`policy-lint` says it cannot tell what the file is).
+
+    # Title: Social block list
+    facebook.com          # blocks facebook.com and www.facebook.com
+    *.twitter.com         # `*.` and a leading `.` are read as the same subtree
+
+DansGuardian's `.Include<path>` lines are followed (inside --root, loop-safe).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.dialects.dns.hosts import wanted_names
+from policy_lint.dialects.semantics.names import DomainIndex, NameRuleset, suffixes
+from policy_lint.inputs import InputError, read_source
+from policy_lint.dialects.semantics.listnames import classify_list_name
+from policy_lint.model import Decision, Outcome, Problem, Span
+
+NAME = "domain-list"
+FILE_PATTERNS = ("*block*", "*black*list*", "*banned*", "*deny*", "*denylist*", "*reject*")
+MAX_INCLUDE_DEPTH = 16
+MAX_EXAMPLES = 3
+
+_DOMAIN = re.compile(r"^(?:\*\.|\.)?(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z][a-z0-9-]{0,62}\.?$")
+_BLOCK_WORDS = re.compile(r"block|black|banned|\bban\b|deny|denied|reject|sinkhole", re.I)
+_ALLOW_WORDS = re.compile(r"allow|white|exception|except|pass|safe|trust|unblock|exclu", re.I)
+_INCLUDE = re.compile(r"^\.include<([^>]+)>", re.I)
+
+
+def _content(head: str) -> tuple[list[str], list[str]]:
+    comments, content = [], []
+    for raw in head.splitlines()[:400]:
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith(("#", "!", ";", "//")):
+            comments.append(line)
+        else:
+            content.append(line.split("#", 1)[0].strip().lower())
+    return comments, content
+
+
+def detect(path: Path, head: str) -> float:
+    name = path.name.lower()
+    comments, content = _content(head)
+    domains = [c for c in content if _DOMAIN.match(c) or _INCLUDE.match(c)]
+    if len(domains) < 3 or len(domains) < 0.8 * len(content):
+        return 0.0
+    if _ALLOW_WORDS.search(name):
+        return 0.0
+    if _BLOCK_WORDS.search(name):
+        return 0.6
+    header = " ".join(comments[:20])
+    blocks, allows = len(_BLOCK_WORDS.findall(header)), len(_ALLOW_WORDS.findall(header))
+    return 0.6 if blocks > allows else 0.0
+
+
+class _Reader:
+    def __init__(self, context: ParseContext):
+        self.context = context
+        self.index: DomainIndex[Span] = DomainIndex()
+        self.relevant = frozenset(s for host in wanted_names(context.catalog) for s in suffixes(host))
+        self.problems: list[Problem] = []
+        self.included: list[Path] = []
+        self.entries = 0
+        self.bad: list[tuple[Span, str]] = []
+        self.bad_count = 0
+
+    def read(self, path: Path, stack: tuple[Path, ...]) -> None:
+        src = read_source(path, self.context.resolver.display(path))
+        self.problems.extend(src.problems)
+        relevant = self.relevant
+        for i, raw in enumerate(src.lines, start=1):
+            line = raw.split("#", 1)[0].strip().lower()
+            if not line or line.startswith(("!", ";", "//")):
+                continue
+            key = line.lstrip("*").lstrip(".").rstrip(".")
+            if key in relevant:
+                self.entries += 1
+                self.index.add_subtree(key, Span(src.path, i, raw.find(line[:1]) + 1, raw.strip()))
+                continue
+            m = _INCLUDE.match(line)
+            if m:
+                self._include(m.group(1).strip(), Span(src.path, i, 1, raw.strip()), path, stack)
+            elif _DOMAIN.match(line):
+                self.entries += 1
+            else:
+                self.bad_count += 1
+                if len(self.bad) < MAX_EXAMPLES:
+                    self.bad.append((Span(src.path, i, 1, raw.strip()), raw.strip()[:120]))
+
+    def _include(self, ref: str, span: Span, path: Path, stack: tuple[Path, ...]) -> None:
+        target = self.context.resolver.resolve(ref, path)
+        if target is None:
+            keywords = {sid: s.keywords for sid, s in self.context.catalog.services.items()}
+            kind, _named = classify_list_name(ref, keywords)
+            if kind == "other-topic":
+                self.problems.append(Problem("TE903", span, f"included list {ref} not found; its name "
+                                                            f"suggests another topic, so it is assumed "
+                                                            f"not to name the catalog services"))
+            else:
+                self.problems.append(Problem("TE903", span, f"included list {ref} not found; verdicts "
+                                                            f"that depend on it are unknown"))
+                self.index.add_subtree("\x00missing", span)
+            return
+        real = target.resolve()
+        if real in stack or len(stack) >= MAX_INCLUDE_DEPTH:
+            self.problems.append(Problem("TE904", span, f"include loop or nesting too deep at {ref}"))
+            return
+        self.included.append(target)
+        try:
+            self.read(target, stack + (real,))
+        except InputError as exc:
+            self.problems.append(Problem("TE902", span, str(exc)))
+
+
+class DomainListRuleset(NameRuleset):
+    def __init__(self, path: str, reader: _Reader):
+        self.reader = reader
+        self.catalog = reader.context.catalog
+        missing = reader.index.subtree.pop("\x00missing", None)
+        self.missing = missing
+        super().__init__(path, NAME, self.decide, reader.problems,
+                         [str(p.resolve()) for p in reader.included])
+
+    def decide(self, host: str) -> Decision | None:
+        hit = self.reader.index.lookup_subtree(host)
+        if hit is not None:
+            name, span = hit
+            return Decision(Outcome.DENY, span, (span,), True, "listed",
+                            f"{name} and its subdomains, assuming the consuming tool matches subdomains")
+        if self.missing is not None and self.catalog.service_for_host(host):
+            return Decision(Outcome.UNKNOWN, self.missing, (self.missing,), False, "",
+                            "an included list is missing")
+        return None
+
+
+def parse(path: Path, context: ParseContext) -> DomainListRuleset:
+    reader = _Reader(context)
+    reader.read(path, (path.resolve(),))
+    shown = context.resolver.display(path)
+    reader.problems.insert(0, Problem(
+        "TE903", Span(shown, 1, 1),
+        "no config here says which tool reads this block list: each domain is assumed to block "
+        "itself and its subdomains (dnsmasq, AdGuard Home, squid's dstdomain with a leading dot); "
+        "Pi-hole's gravity and hosts-style tools match exact names only"))
+    if reader.bad_count:
+        first, text = reader.bad[0]
+        reader.problems.append(Problem("TE902", first,
+                                       f"{reader.bad_count} lines are not domain names and are ignored "
+                                       f"(first: '{text}')"))
+    return DomainListRuleset(shown, reader)

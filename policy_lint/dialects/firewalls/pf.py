@@ -1,0 +1,755 @@
+"""OpenBSD/FreeBSD/macOS pf (`pf.conf`), evaluated the way pf filters a packet.
+
+    table <social> persist file "/etc/pf/social"     # one CIDR or host per line
+    block log quick from any to <social>             # quick: the first match decides
+    pass in quick on $lan_if                         # clients' traffic enters on the LAN side
+    block log all                                    # otherwise: the LAST matching rule wins
+
+- **Last match wins** over the whole ruleset; a matching `quick` rule ends the search. With no
+  match the packet passes. `match` rules never decide.
+- A user's packet is filtered twice on a router: **in** on the client's (LAN) interface and
+  **out** on the egress interface; either pass blocking it blocks the user. On a single host
+  (no `nat-to`/`rdr-to`/`nat`, no rule for traffic entering a LAN interface) only the out pass
+  exists. Egress interfaces are `egress`, those with NAT rules and macros named like `ext`,
+  `wan`, `egress`; any other interface named by `on` is a LAN side, and each becomes an
+  audience ("on em1"), as do the source networks rules name.
+- Hosts: CIDRs, addresses, `<tables>` (inline `{ }` or `file "..."`, resolved inside --root; a
+  missing file leaves the rules that use it undecidable: `unknown`, TE903), `{ lists }`,
+  `!` negation, `any`, `all`; names resolve through the catalog, never DNS. Interface
+  addresses (`self`, `(em0)`, `em0:network`, `egress`) as a source are the router itself or
+  its NAT address (they match); as a destination they are never a catalog service.
+- `proto`, `port` (`= != < <= > >= a:b a><b a<>b`, names http/https/www), `inet`/`inet6`
+  (against the target address family). Addresses are judged against every catalog prefix of
+  the service (addressing.py): covering only some is `blocked-partial`.
+- `$macros`, `\\` continuations, `include "file"` and `anchor "name" { ... }` (evaluated in
+  place, a `quick` inside an anchor ends the search), `load anchor NAME from "file"`. Unknown
+  statements are what pfctl refuses: TE901 with the line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+
+from policy_lint.catalog import Catalog
+from policy_lint.dialects.semantics.addressing import Target, decide_by_address
+from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.inputs import read_source
+from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
+
+NAME = "pf"
+FILE_PATTERNS = ("pf.conf", "pf.conf.*", "*.pf.conf", "pf.anchors/*", "pf.rules", "*.pf")
+
+MAX_INCLUDE_DEPTH = 8
+MAX_AUDIENCES = 32
+MAX_MACRO_ROUNDS = 16
+PORTS = {"http": 80, "www": 80, "https": 443, "domain": 53, "ssh": 22, "ntp": 123, "smtp": 25}
+IGNORED = {"scrub", "antispoof", "altq", "queue", "nat", "rdr", "binat", "nat-anchor", "rdr-anchor",
+           "binat-anchor", "set", "load"}
+ROUTING = re.compile(r"\b(nat-to|rdr-to|binat-to|af-to)\b|^\s*(nat|rdr|binat)\s", re.M)
+EGRESS_MACRO = re.compile(r"ext|wan|egress|out|uplink|inet_if", re.I)
+
+_TOKEN = re.compile(r'"[^"]*"|<[^<>\s]+>|!=|<=|>=|><|<>|[{}(),!=<>]|[^\s{}(),!="<>]+')
+_MACRO_DEF = re.compile(r'^\s*([A-Za-z_][\w]*)\s*=\s*(.*)$')
+_MACRO_USE = re.compile(r"\$([A-Za-z_]\w*)")
+
+_HEAD = re.compile(r"^\s*(block|pass)\s+(?:(?:in|out|log|quick|drop|return)\s+)*(?:on|from|to|all|inet|proto)\b"
+                   r"|^\s*table\s+<[^>]+>|^\s*set\s+(?:skip|block-policy)", re.M)
+
+
+def detect(path: Path, head: str) -> float:
+    if path.suffix.lower() in (".md", ".html", ".py", ".json", ".yaml", ".yml", ".xml"):
+        return 0.0
+    hits = len(_HEAD.findall(head))
+    if not hits:
+        return 0.0
+    return 0.9 if hits >= 2 or fnmatch(path.name, "pf*") else 0.6
+
+
+# ----------------------------------------------------------------------------- the model
+
+@dataclass
+class Table:
+    name: str
+    span: Span
+    networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, bool, Span]] = field(default_factory=list)
+    complete: bool = True  # False: a file it loads is missing
+    missing: str = ""
+    _index: dict | None = field(default=None, repr=False, compare=False)
+
+    def lookup(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[bool, Span] | None:
+        """The longest-prefix entry holding `address` (negated?, its line), as pf's radix table
+        decides; None when no entry holds it. Indexed by prefix length on first use, so a
+        blocklist of thousands of networks costs at most 129 dict look-ups per address instead
+        of a scan per evaluated packet."""
+        if self._index is None:
+            index: dict[tuple[int, int], dict[int, tuple[bool, Span]]] = {}
+            for net, neg, span in self.networks:
+                index.setdefault((net.version, net.prefixlen), {}).setdefault(int(net.network_address), (neg, span))
+            # longest prefixes first, per family
+            self._index = dict(sorted(index.items(), key=lambda kv: (kv[0][0], -kv[0][1])))
+        bits = address.max_prefixlen
+        value = int(address)
+        for (version, plen), entries in self._index.items():
+            if version != address.version:
+                continue
+            hit = entries.get(value >> (bits - plen) << (bits - plen) if plen else 0)
+            if hit is not None:
+                return hit
+        return None
+
+
+@dataclass(frozen=True)
+class HostItem:
+    kind: str  # net | table | any | iface | unknown
+    value: object = None
+    negated: bool = False
+
+
+@dataclass
+class Rule:
+    action: str  # block | pass | match
+    span: Span
+    direction: str | None = None  # in | out | None (both)
+    quick: bool = False
+    interfaces: tuple[str, ...] = ()
+    iface_negated: bool = False
+    family: int | None = None
+    protos: tuple[str, ...] = ()
+    src: tuple[HostItem, ...] = ()
+    dst: tuple[HostItem, ...] = ()
+    dports: tuple[tuple[str, int, int], ...] = ()
+    how: str = "drop"
+    anchor: str = ""  # rules of an anchor: a quick match ends the whole search
+
+
+@dataclass
+class Packet:
+    direction: str
+    iface: str | None  # None: the egress interface (out pass)
+    src: ipaddress.IPv4Address | ipaddress.IPv6Address | None  # None: the router itself / NAT
+    dst: Target
+    port: int
+
+
+# ----------------------------------------------------------------------------- parsing
+
+class _Parser:
+    def __init__(self, context: ParseContext, problems: list[Problem]):
+        self.context = context
+        self.problems = problems
+        self.macros: dict[str, str] = {}
+        self.egress_macros: set[str] = set()
+        self.tables: dict[str, Table] = {}
+        self.rules: list[Rule] = []
+        self.routing = False
+        self.block_policy = "drop"
+        self.skip: set[str] = set()
+        self.seen: set[Path] = set()
+        self.texts: list[str] = []
+
+    # Statements: comments stripped, `\` continuations and `{ }` spanning lines joined.
+    def statements(self, lines: list[str], shown: str):
+        buf, start, depth = "", 1, 0
+        for i, raw in enumerate(lines, start=1):
+            line = _strip_comment(raw)
+            if not buf:
+                start = i
+            if line.rstrip().endswith("\\"):
+                buf += line.rstrip()[:-1] + " "
+                continue
+            buf += line
+            depth = buf.count("{") - buf.count("}")
+            if depth > 0:
+                buf += " "
+                continue
+            if buf.strip():
+                yield Span(shown, start, len(buf) - len(buf.lstrip()) + 1, " ".join(buf.split())), buf
+            buf = ""
+        if buf.strip():
+            self.problems.append(Problem("TE901", Span(shown, start, 1, buf.strip()[:80]),
+                                         "unterminated `{` or `\\` continuation at the end of the file"))
+
+    def expand(self, text: str, span: Span) -> str:
+        for _ in range(MAX_MACRO_ROUNDS):
+            if "$" not in text:
+                return text
+            def one(m: re.Match) -> str:
+                if m.group(1) not in self.macros:
+                    self.problems.append(Problem("TE901", span, f"macro ${m.group(1)} is not defined"))
+                    return "__undefined__"
+                return self.macros[m.group(1)]
+            new = _MACRO_USE.sub(one, text)
+            if new == text:
+                return text
+            text = new
+        self.problems.append(Problem("TE904", span, "macros expand into each other without end"))
+        return text
+
+    def parse_file(self, path: Path, shown: str, depth: int = 0, anchor: str = "") -> None:
+        resolved = path.resolve()
+        if resolved in self.seen:
+            self.problems.append(Problem("TE904", Span(shown, 1, 1), f"{shown} is included again (loop)"))
+            return
+        self.seen.add(resolved)
+        src = read_source(path, shown)
+        self.problems.extend(src.problems)
+        self.texts.append("\n".join(src.lines))
+        self.parse_lines(src.lines, shown, path, depth, anchor)
+
+    def parse_lines(self, lines: list[str], shown: str, path: Path, depth: int, anchor: str) -> None:
+        for span, text in self.statements(lines, shown):
+            m = _MACRO_DEF.match(text)
+            if m and not text.lstrip().startswith(("pass", "block", "match", "table", "set")):
+                value = m.group(2).strip()
+                value = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+                self.macros[m.group(1)] = self.expand(value, span)
+                if EGRESS_MACRO.search(m.group(1)):
+                    self.egress_macros.add(self.macros[m.group(1)].strip())
+                continue
+            self.statement(self.expand(text, span), span, path, depth, anchor)
+
+    def statement(self, text: str, span: Span, path: Path, depth: int, anchor: str) -> None:
+        tokens = _TOKEN.findall(text)
+        if not tokens:
+            return
+        word = tokens[0]
+        if word == "table":
+            self.table(tokens, span, path)
+        elif word in ("block", "pass", "match"):
+            if ROUTING.search(text):
+                self.routing = True
+            rule = self.rule(tokens, span, anchor)
+            if rule is not None:
+                self.rules.append(rule)
+        elif word == "anchor":
+            self.anchor(text, tokens, span, path, depth)
+        elif word == "include":
+            self.include(tokens, span, path, depth, anchor)
+        elif word == "set":
+            if len(tokens) > 2 and tokens[1] == "block-policy":
+                self.block_policy = tokens[2]
+            elif len(tokens) > 3 and tokens[1] == "skip" and tokens[2] == "on":
+                self.skip.update(t for t in tokens[3:] if t not in "{},")
+        elif word == "load" and len(tokens) >= 5 and tokens[1] == "anchor":
+            self.include([tokens[0], tokens[-1]], span, path, depth, tokens[2].strip('"'))
+        elif word in IGNORED:
+            if word in ("nat", "rdr", "binat"):
+                self.routing = True
+        else:
+            self.problems.append(Problem("TE901", span, f"pfctl does not know the statement {word!r}"))
+
+    def include(self, tokens: list[str], span: Span, path: Path, depth: int, anchor: str) -> None:
+        ref = tokens[1].strip('"') if len(tokens) > 1 else ""
+        if depth >= MAX_INCLUDE_DEPTH:
+            self.problems.append(Problem("TE904", span, f"includes nest deeper than {MAX_INCLUDE_DEPTH}"))
+            return
+        target = self.context.resolver.resolve(ref, path) if ref else None
+        if target is None:
+            self.problems.append(Problem("TE903", span, f"included file {ref!r} not found"))
+            return
+        self.parse_file(target, self.context.resolver.display(target), depth + 1, anchor)
+
+    def anchor(self, text: str, tokens: list[str], span: Span, path: Path, depth: int) -> None:
+        name = tokens[1].strip('"') if len(tokens) > 1 else "anchor"
+        if "{" in text:
+            body = text[text.index("{") + 1: text.rindex("}")]
+            # An inline anchor's rules are filtered in place, one statement per line.
+            for part in body.split("\n") if "\n" in body else re.split(r"\s(?=(?:block|pass|match)\s)", body):
+                if part.strip():
+                    self.statement(self.expand(part.strip(), span), span, path, depth, name)
+
+    def table(self, tokens: list[str], span: Span, path: Path) -> None:
+        if len(tokens) < 2 or not tokens[1].startswith("<"):
+            self.problems.append(Problem("TE901", span, "table without a <name>"))
+            return
+        table = Table(tokens[1][1:-1], span)
+        i = 2
+        while i < len(tokens):
+            tok = tokens[i]
+            if tok == "{":
+                j = tokens.index("}", i) if "}" in tokens[i:] else len(tokens)
+                self.table_entries(table, [t for t in tokens[i + 1:j] if t != ","], span)
+                i = j
+            elif tok == "file" and i + 1 < len(tokens):
+                self.table_file(table, tokens[i + 1].strip('"'), span, path)
+                i += 1
+            i += 1
+        self.tables[table.name] = table
+
+    def table_entries(self, table: Table, words: list[str], span: Span) -> None:
+        negate = False
+        for w in words:
+            if w == "!":
+                negate = True
+                continue
+            for net in self.networks_of(w):
+                table.networks.append((net, negate, span))
+            negate = False
+
+    def table_file(self, table: Table, ref: str, span: Span, path: Path) -> None:
+        target = self.context.resolver.resolve(ref, path)
+        if target is None:
+            table.complete = False
+            table.missing = ref
+            self.problems.append(Problem("TE903", span, f"table <{table.name}> file {ref!r} not found"))
+            return
+        shown = self.context.resolver.display(target)
+        src = read_source(target, shown)
+        self.problems.extend(src.problems)
+        for n, raw in enumerate(src.lines, start=1):
+            line = _strip_comment(raw).strip()
+            if not line:
+                continue
+            for w in line.split():
+                negate = w.startswith("!")
+                for net in self.networks_of(w.lstrip("!")):
+                    table.networks.append((net, negate, Span(shown, n, 1, line)))
+
+    def networks_of(self, word: str) -> list:
+        try:
+            return [ipaddress.ip_network(word, strict=False)]
+        except ValueError:
+            pass
+        hit = self.context.catalog.service_for_host(word)
+        if hit:  # names resolve through the catalog: the service's representative addresses
+            svc = self.context.catalog.services[hit[0]]
+            return [ipaddress.ip_network(a) for a in svc.addresses]
+        if word.lower() == self.context.catalog.control_host:
+            return [ipaddress.ip_network(a) for a in self.context.catalog.control_addresses]
+        return []
+
+    def rule(self, tokens: list[str], span: Span, anchor: str) -> Rule | None:
+        rule = Rule(tokens[0], span, anchor=anchor, how=self.block_policy)
+        i = 1
+        n = len(tokens)
+
+        def group(j: int) -> tuple[list[str], int]:
+            if j < n and tokens[j] == "{":
+                k = tokens.index("}", j) if "}" in tokens[j:] else n
+                return [t for t in tokens[j + 1:k] if t != ","], k + 1
+            return ([tokens[j]] if j < n else []), j + 1
+
+        while i < n:
+            tok = tokens[i]
+            if tok in ("in", "out"):
+                rule.direction = tok
+            elif tok == "quick":
+                rule.quick = True
+            elif tok in ("drop", "return", "return-rst", "return-icmp", "return-icmp6"):
+                rule.how = "drop" if tok == "drop" else "reject"
+            elif tok == "log":
+                if i + 1 < n and tokens[i + 1] == "(":
+                    i = tokens.index(")", i) if ")" in tokens[i:] else n
+            elif tok == "on":
+                if i + 1 < n and tokens[i + 1] == "!":
+                    rule.iface_negated = True
+                    i += 1
+                words, i = group(i + 1)
+                rule.interfaces = tuple(words)
+                continue
+            elif tok in ("inet", "inet6"):
+                rule.family = 4 if tok == "inet" else 6
+            elif tok == "proto":
+                words, i = group(i + 1)
+                rule.protos = tuple(words)
+                continue
+            elif tok == "all":
+                pass
+            elif tok in ("from", "to"):
+                hosts, i = self.hosts(tokens, i + 1)
+                ports: list[tuple[str, int, int]] = []
+                if i < n and tokens[i] == "port":
+                    ports, i = _ports(tokens, i + 1)
+                if tok == "from":
+                    rule.src = tuple(hosts)
+                else:
+                    rule.dst = tuple(hosts)
+                    rule.dports = tuple(ports)
+                continue
+            elif tok in ("label", "tag", "tagged", "queue", "rtable", "set", "probability", "max-mss",
+                         "route-to", "reply-to", "dup-to", "nat-to", "rdr-to", "binat-to", "divert-to",
+                         "flags", "icmp-type", "icmp6-type", "user", "group", "os", "state", "keep", "modulate",
+                         "synproxy", "scrub", "allow-opts", "once", "received-on", "prio", "af-to", "tos",
+                         "divert-packet", "divert-reply"):
+                # Options after the match: none of them changes which packets the rule matches for
+                # a probe, except `user`/`group` (this host's own sockets) and `os`, which we
+                # cannot know: such rules are evaluated as if they matched.
+                break
+            i += 1
+        return rule
+
+    def hosts(self, tokens: list[str], i: int) -> tuple[list[HostItem], int]:
+        n = len(tokens)
+        out: list[HostItem] = []
+        words: list[str] = []
+        if i < n and tokens[i] == "{":
+            words, i = _brace_list(tokens, i)
+        else:
+            while i < n and tokens[i] == "!":
+                words.append("!")
+                i += 1
+            if i < n and tokens[i] == "(":
+                k = tokens.index(")", i) if ")" in tokens[i:] else n
+                words.append("(" + "".join(tokens[i + 1:k]) + ")")
+                i = k + 1
+            elif i < n:
+                words.append(tokens[i])
+                i += 1
+        negate = False
+        for w in words:
+            if w == "!":
+                negate = not negate
+                continue
+            out.append(self.host_item(w, negate))
+            negate = False
+        return out, i
+
+    def host_item(self, word: str, negated: bool) -> HostItem:
+        if word in ("any", "all"):
+            return HostItem("any", None, negated)
+        if word.startswith("<") and word.endswith(">"):
+            return HostItem("table", word[1:-1], negated)
+        if word in ("self", "egress", "no-route", "urpf-failed") or word.startswith("(") or ":" in word and not _is_ip(word.split("/")[0]):
+            return HostItem("iface", word, negated)
+        nets = self.networks_of(word)
+        if nets:
+            return HostItem("net", tuple(nets), negated)
+        if re.fullmatch(r"[a-z]+\d+", word):  # an interface name stands for its addresses
+            return HostItem("iface", word, negated)
+        return HostItem("net", (), negated)  # a name outside the catalog: some other host
+
+
+def _is_ip(word: str) -> bool:
+    try:
+        ipaddress.ip_address(word)
+        return True
+    except ValueError:
+        return False
+
+
+def _strip_comment(line: str) -> str:
+    out, quoted = [], False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "#" and not quoted:
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+def _port_number(word: str) -> int | None:
+    if word.isdigit():
+        return int(word)
+    return PORTS.get(word)
+
+
+def _brace_list(tokens: list[str], i: int) -> tuple[list[str], int]:
+    """The words of a `{ a, b c }` list starting at tokens[i] (commas optional in pf), and the index after it."""
+    k = tokens.index("}", i) if "}" in tokens[i:] else len(tokens)
+    return [t for t in tokens[i + 1:k] if t != ","], k + 1
+
+
+def _ports(tokens: list[str], i: int) -> tuple[list[tuple[str, int, int]], int]:
+    n = len(tokens)
+    words: list[str] = []
+    if i < n and tokens[i] == "{":
+        words, i = _brace_list(tokens, i)
+    else:
+        while i < n and tokens[i] in ("=", "!=", "<", "<=", ">", ">="):
+            words.append(tokens[i])
+            i += 1
+        if i < n:
+            words.append(tokens[i])
+            i += 1
+        if i + 1 < n and tokens[i] in ("><", "<>"):
+            words += [tokens[i], tokens[i + 1]]
+            i += 2
+    out: list[tuple[str, int, int]] = []
+    op = "="
+    j = 0
+    while j < len(words):
+        w = words[j]
+        if w in ("=", "!=", "<", "<=", ">", ">="):
+            op = w
+        elif j + 2 < len(words) and words[j + 1] in ("><", "<>"):
+            lo, hi = _port_number(w), _port_number(words[j + 2])
+            if lo is not None and hi is not None:
+                out.append((words[j + 1], lo, hi))
+            j += 2
+        elif ":" in w:
+            lo_s, hi_s = w.split(":", 1)
+            lo, hi = _port_number(lo_s), _port_number(hi_s)
+            if lo is not None and hi is not None:
+                out.append(("range", lo, hi))
+        else:
+            num = _port_number(w)
+            out.append((op, num if num is not None else -1, 0))
+            op = "="
+        j += 1
+    return out, i
+
+
+def _port_matches(spec: tuple[str, int, int], port: int) -> bool:
+    op, a, b = spec
+    return {"=": port == a, "!=": port != a, "<": port < a, "<=": port <= a, ">": port > a,
+            ">=": port >= a, "range": a <= port <= b, "><": a < port < b,
+            "<>": port < a or port > b}[op]
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+class PfRuleset:
+    def __init__(self, shown: str, parser: _Parser, catalog: Catalog):
+        self.path = shown
+        self.dialect = NAME
+        self.problems = parser.problems
+        self.rules = parser.rules
+        self.tables = parser.tables
+        self.catalog = catalog
+        self.skip = parser.skip
+        named = {i for r in self.rules for i in r.interfaces}
+        self.egress = {"egress"} | {i for i in named if i in parser.egress_macros}
+        self.egress |= {i for r in self.rules if "nat-to" in r.span.text or "rdr-to" in r.span.text
+                        for i in r.interfaces if r.direction == "out"}
+        lan_rules = [r for r in self.rules if r.action == "pass" and r.direction == "in"
+                     and any(i not in self.egress for i in r.interfaces)]
+        self.router = parser.routing or bool(lan_rules)
+        self.lan_ifaces = sorted(i for r in self.rules if r.direction != "out"
+                                 for i in r.interfaces if i not in self.egress and i not in self.skip)
+        self._audiences = self._make_audiences()
+        self._index_destinations()
+        for rule in self.rules:
+            # `block proto udp to port 443` blocks HTTP/3 (QUIC) only: browsers fall back to
+            # HTTPS over TCP, so no service is blocked by it; TE209 says so.
+            if rule.action == "block" and rule.direction != "in" and set(rule.protos) == {"udp"} \
+                    and any(_port_matches(d, 443) for d in rule.dports):
+                self.problems.append(Problem(
+                    "TE209", rule.span, "blocks QUIC (UDP 443) only: browsers fall back to HTTPS over TCP, "
+                    "so this slows HTTP/3 sites at most and blocks no service"))
+
+    def _index_destinations(self) -> None:
+        """Index rules whose destination is only plain networks by those networks, so a packet
+        is checked against the few rules that can hold its address rather than all of them
+        (a 200k-line ruleset of `block quick to <net>` would otherwise cost a scan per packet)."""
+        self._any_destination: list[int] = []
+        self._by_prefix: dict[tuple[int, int], dict[int, list[int]]] = {}
+        for idx, rule in enumerate(self.rules):
+            if rule.dst and all(i.kind == "net" and not i.negated for i in rule.dst):
+                for item in rule.dst:
+                    for net in item.value:
+                        self._by_prefix.setdefault((net.version, net.prefixlen), {}) \
+                            .setdefault(int(net.network_address), []).append(idx)
+            else:
+                self._any_destination.append(idx)
+        self._candidates_of: dict[object, list[Rule]] = {}
+
+    def _candidates(self, address) -> list[Rule]:
+        """The rules that may match a packet to `address`, in ruleset order."""
+        found = self._candidates_of.get(address)
+        if found is None:
+            hits = set(self._any_destination)
+            value, bits = int(address), address.max_prefixlen
+            for (version, plen), entries in self._by_prefix.items():
+                if version == address.version:
+                    hits.update(entries.get(value >> (bits - plen) << (bits - plen) if plen else 0, ()))
+            found = [self.rules[i] for i in sorted(hits)]
+            if len(self._candidates_of) < 65536:  # bounded: distinct sampled addresses only
+                self._candidates_of[address] = found
+        return found
+
+    def _make_audiences(self) -> list[Audience]:
+        if not self.router:
+            return [EVERYONE]
+        ifaces = sorted(set(self.lan_ifaces)) or [""]
+        sources: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for r in self.rules:
+            for item in r.src:
+                if item.kind == "net":
+                    sources.extend(n for n in item.value if n.prefixlen > 0 and n.is_private)
+        sources = sorted(set(sources), key=lambda n: (n.version, n.network_address, n.prefixlen))
+        addresses = [n.network_address + 1 if n.num_addresses > 2 else n.network_address for n in sources]
+        other = ipaddress.ip_address("192.168.77.77")
+        if all(other not in n for n in sources if n.version == 4):
+            addresses.append(other)
+        out: list[Audience] = []
+        for iface in ifaces:
+            for addr in addresses or [other]:
+                conds = []
+                if iface:
+                    conds.append(f"on {iface}")
+                if sources:
+                    conds.append(f"from {addr}")
+                attrs = (("src", str(addr)),) + ((("interface", iface),) if iface else ())
+                out.append(Audience(key=(iface, str(addr)), conditions=tuple(conds), attributes=attrs))
+        if len(out) > MAX_AUDIENCES:
+            self.problems.append(Problem("TE906", Span(self.path, 1, 1),
+                                         f"{len(out)} kinds of client; the first {MAX_AUDIENCES} are evaluated"))
+            out = out[:MAX_AUDIENCES]
+        return out
+
+    def audiences(self) -> list[Audience]:
+        return self._audiences
+
+    def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        src_text = audience.attribute("src")
+        src = ipaddress.ip_address(src_text) if src_text else None
+        iface = audience.attribute("interface") or ""
+
+        def one(target: Target) -> Decision:
+            passes = []
+            if self.router:
+                passes.append(Packet("in", iface, src, target, probe.port))
+            passes.append(Packet("out", None, None if self.router else None, target, probe.port))
+            last: Decision | None = None
+            for packet in passes:
+                d = self._filter(packet)
+                if d.outcome != Outcome.ALLOW:
+                    return d
+                last = d
+            return last or Decision(Outcome.ALLOW)
+
+        return decide_by_address(probe, self.catalog, one)
+
+    def _filter(self, packet: Packet) -> Decision:
+        decided: tuple[Rule, bool | None] | None = None  # the last matching rule (None: unsure)
+        unsure: Rule | None = None
+        for rule in self._candidates(packet.dst.address):
+            if rule.action == "match":
+                continue
+            m = self._matches(rule, packet)
+            if m is False:
+                continue
+            if m is None:
+                unsure = unsure or rule
+                continue
+            decided = (rule, True)
+            if rule.quick:
+                break
+        if unsure is not None and (decided is None or self.rules.index(unsure) > self.rules.index(decided[0])
+                                   or not decided[0].quick):
+            if decided is None or decided[0].action != "block":
+                return Decision(Outcome.UNKNOWN, unsure.span, (unsure.span,), True,
+                                note=self._unsure_note(unsure))
+        if decided is None:
+            return Decision(Outcome.ALLOW)
+        rule = decided[0]
+        trace = (rule.span,) + self._table_trace(rule, packet)
+        specific = any(i.kind in ("net", "table") and not i.negated for i in rule.dst)
+        scope = []
+        if rule.interfaces and packet.iface:
+            scope.append(f"on {packet.iface}")
+        if any(i.kind == "net" for i in rule.src) and packet.src is not None:
+            scope.append(f"from {packet.src}")
+        if rule.action == "block":
+            return Decision(Outcome.DENY, rule.span, trace, specific, rule.how, scope=" & ".join(scope))
+        return Decision(Outcome.ALLOW, rule.span, trace, specific, scope=" & ".join(scope))
+
+    def _unsure_note(self, rule: Rule) -> str:
+        missing = [self.tables[i.value].missing for i in rule.dst + rule.src
+                   if i.kind == "table" and i.value in self.tables and not self.tables[i.value].complete]
+        if missing:
+            return f"table file {missing[0]!r} is missing: its addresses are unknown"
+        return "a table this rule uses is not defined"
+
+    def _table_trace(self, rule: Rule, packet: Packet) -> tuple[Span, ...]:
+        out: list[Span] = []
+        for item in rule.dst:
+            if item.kind == "table" and item.value in self.tables:
+                t = self.tables[item.value]
+                out.append(t.span)
+                entry = t.lookup(packet.dst.address)
+                if entry is not None and not entry[0] and entry[1] != t.span:
+                    out.append(entry[1])
+        return tuple(out)
+
+    def _matches(self, rule: Rule, packet: Packet) -> bool | None:
+        if rule.direction and rule.direction != packet.direction:
+            return False
+        if rule.interfaces and not self._iface_matches(rule, packet):
+            return False
+        if rule.family and rule.family != packet.dst.version:
+            return False
+        if rule.protos and "tcp" not in rule.protos and "6" not in rule.protos:
+            return False
+        if rule.dports:
+            if not any(_port_matches(p, packet.port) for p in rule.dports):
+                return False
+        src = self._hosts_match(rule.src, packet.src, source=True)
+        if src is False:
+            return False
+        dst = self._hosts_match(rule.dst, packet.dst.address, source=False)
+        if dst is False:
+            return False
+        return None if (src is None or dst is None) else True
+
+    def _iface_matches(self, rule: Rule, packet: Packet) -> bool:
+        if packet.iface is None:  # the out pass on the egress interface
+            hit = any(i in self.egress for i in rule.interfaces) or not (set(rule.interfaces) - self.egress - {"any"}) \
+                or not self.router
+            if not self.router:
+                hit = not any(i in self.skip for i in rule.interfaces)
+        else:
+            hit = packet.iface in rule.interfaces or (not packet.iface and not any(i in self.egress for i in rule.interfaces))
+        return hit != rule.iface_negated
+
+    def _hosts_match(self, items: tuple[HostItem, ...], address, source: bool) -> bool | None:
+        if not items:
+            return True
+        result: bool | None = False
+        for item in items:
+            m = self._item_matches(item, address, source)
+            if m is None:
+                result = None
+                continue
+            if m != item.negated:
+                return True
+        return result
+
+    def _item_matches(self, item: HostItem, address, source: bool) -> bool | None:
+        if item.kind == "any":
+            return True
+        if item.kind == "iface":
+            # The router's own addresses (or its NAT address): the source of the out pass on a
+            # router and of every packet on a host; never a client, never a service.
+            return source and address is None
+        if address is None:  # the router's own (NATed) address is no client network or table entry
+            return False
+        if item.kind == "net":
+            return any(n.version == address.version and address in n for n in item.value)
+        table = self.tables.get(item.value)
+        if table is None:
+            return None
+        hit = table.lookup(address)
+        if hit is not None:
+            return not hit[0]
+        return False if table.complete else None
+
+    def inert_mentions(self, probe: Probe) -> list[Span]:
+        """Tables holding the service's addresses that no rule uses."""
+        used = {i.value for r in self.rules for i in (*r.src, *r.dst) if i.kind == "table"}
+        svc = self.catalog.services.get(probe.service or "")
+        if svc is None:
+            return []
+        out = []
+        for name, table in self.tables.items():
+            if name in used:
+                continue
+            if any(n.overlaps(s) for n, _neg, _sp in table.networks for s in svc.networks if n.version == s.version):
+                out.append(table.span)
+        return out
+
+
+def parse(path: Path, context: ParseContext) -> PfRuleset:
+    parser = _Parser(context, [])
+    shown = context.resolver.display(path)
+    parser.parse_file(path, shown)
+    for rule in parser.rules:
+        for item in (*rule.src, *rule.dst):
+            if item.kind == "table" and item.value not in parser.tables:
+                parser.problems.append(Problem("TE901", rule.span, f"table <{item.value}> is not defined"))
+    return PfRuleset(shown, parser, context.catalog)

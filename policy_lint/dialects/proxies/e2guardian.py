@@ -1,0 +1,983 @@
+"""e2guardian (and the shared core of DansGuardian): site, URL and regex lists, evaluated the
+way the filter does.
+
+A filter group loads lists of three kinds, each as *exception*, *grey* or *banned*:
+
+    bannedsitelist          facebook.com         # the domain and every subdomain (".gov": a TLD)
+    bannedurllist           linkedin.com/feed    # host (and subdomains) + path prefix, no scheme
+    bannedregexpurllist     (^|\\.)x\\.com        # regex on the lower-cased URL without scheme
+    exceptionsitelist       www.facebook.com     # exceptions win over every ban
+    .Include</etc/e2guardian/lists/blacklists/ads/domains>   # another list, nested
+
+An HTTP request is checked: exception lists (allowed, no further filtering), grey lists (no URL
+bans, content still filtered), blanket block, banned lists, then the page content (phrase
+lists). A CONNECT (HTTPS without MITM) is checked against the *site* lists and the regex lists
+(on the host name alone: no path, no port); URL lists never see it, nor does content filtering.
+With `sslmitm = on` the decrypted requests go through the HTTP checks with their full URL.
+
+Details checked against Debian's e2guardian 5.3.5 (tests/e2e/test_e2guardian_differential.py)
+and the e2guardian/DansGuardian sources (ListContainer::ifsreadItemList, StoryBoard.cpp,
+HTTPHeader::url, FOptionContainer::inRegExpURLList):
+
+- list lines: `#` starts a comment line, `" #"` a trailing comment; `#time: h m h m days`
+  limits a list to a time window (an audience here); lines shorter than 2 characters are
+  ignored; entries are lower-cased, a trailing `/` and `ftp://` are removed.
+- URL lists are not consulted for a site-only URL (`http://linkedin.com/`): `linkedin.com`
+  in a URL list blocks `linkedin.com/x` but not the front page. A path entry matches that path
+  and everything below it (`/feed` matches `/feed/x`, `/feed?x`, not `/feedback`).
+- regexes are case-insensitive; the subject is `host/path` with no scheme, no port and no
+  trailing `/`.
+- blanket markers in a banned site list: `**` everything, `**s` every CONNECT, `*ip` and
+  `**ips` hosts given as IP addresses (never a service probe, which names a host). e2guardian
+  5 ignores these markers ("now implemented using Storyboarding"): its group storyboard's
+  `checkblanketblock`/`sslcheckblanketblock` functions are read instead. A list file alone
+  is read as e2guardian <= 4 / DansGuardian would (markers honoured) unless it carries the v5
+  note; the decision says so.
+- e2guardian 5 group configs name lists `sitelist = 'name=banned,path=...'`; the standard
+  storyboard (common.story) checks local exception > local grey > local banned > exception >
+  grey > blanket > banned. Older configs and DansGuardian name them `bannedsitelist = '...'`,
+  and `groupmode = 0|1|2` bans, filters or exempts a whole group.
+- phrase lists (banned/weighted/exception) filter page *content*: they block a service by
+  name only when a phrase names it (`< facebook >`, or a weight at or above
+  `naughtynesslimit`), and then only where content is seen (HTTP, or HTTPS under MITM).
+  Otherwise they are noted as content filtering, not a block of a service.
+- `e2guardian.conf`: `filtergroups = N` loads `e2guardianf1.conf` ... `e2guardianfN.conf`
+  beside it; each group is an audience; clients in the exception/banned client IP lists are
+  audiences too (everything allowed / nothing allowed).
+
+A referenced file that cannot be found is TE903: a missing list whose name says it holds
+another topic (`blacklists/ads/domains`) is assumed not to name the services; otherwise the
+decisions it could change become `unknown`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+
+from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.inputs import InputError, read_source
+from policy_lint.dialects.semantics.listnames import classify_list_name
+from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
+from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
+
+NAME = "e2guardian"
+PRODUCT = "e2guardian"
+
+# List files as the device ships them (the corpus gives a list file alone as `main`).
+LIST_RE = re.compile(
+    r"^(?P<local>local)?(?P<role>banned|exception|grey|weighted)(?P<ssl>ssl)?"
+    r"(?P<kind>siteip|site|url|regexpurl|phrase)list(?:[._-].*)?$")
+LIST_PATTERNS = ("*bannedsitelist*", "*exceptionsitelist*", "*greysitelist*", "*bannedurllist*",
+                 "*exceptionurllist*", "*greyurllist*", "*regexpurllist*", "*phraselist*",
+                 "*sslsitelist*", "*siteiplist*")
+FILE_PATTERNS = ("e2guardian*.conf", *LIST_PATTERNS)
+
+MAX_INCLUDE_DEPTH = 16
+MAX_TIME_TAGS = 6  # time-limited lists become audiences: 2**n combinations at most
+DEFAULT_NAUGHTYNESS = 50
+# Informational notes: content filtering, and markers this version ignores.
+NOTE_CODE = "TE208"
+URL_KINDS = ("site", "url", "regex")
+# Content filter lists: how the group config and the v5 list names call them.
+PHRASE_KEYS = {"bannedphraselist": "banned", "weightedphraselist": "weighted",
+               "exceptionphraselist": "exception"}
+# v4 / DansGuardian group-config keys for URL decisions -> (role, kind).
+LEGACY_KEYS = {
+    "bannedsitelist": ("banned", "site"), "greysitelist": ("grey", "site"),
+    "exceptionsitelist": ("exception", "site"), "bannedurllist": ("banned", "url"),
+    "greyurllist": ("grey", "url"), "exceptionurllist": ("exception", "url"),
+    "bannedregexpurllist": ("banned", "regex"), "exceptionregexpurllist": ("exception", "regex"),
+    "bannedsslsitelist": ("bannedssl", "site"), "greysslsitelist": ("greyssl", "site"),
+}
+# v5 list types (V5_list_definition.pdf, table 1) that URL decisions read.
+V5_TYPES = {"sitelist": "site", "ipsitelist": "site", "urllist": "url", "regexpboollist": "regex"}
+# v5 list names the standard storyboard (common.story) maps to actions.
+V5_ROLES = {"banned", "exception", "grey", "localbanned", "localexception", "localgrey", "greyssl",
+            "localgreyssl", "bannedssl"}
+CLIENT_LISTS = {"exceptioniplist": "exceptionclient", "bannediplist": "bannedclient"}
+
+_GROUP_HINT = re.compile(
+    r"^\s*(groupmode|groupname|naughtynesslimit|storyboard|(banned|exception|grey)(site|url|regexpurl|phrase)list"
+    r"|(site|url|ipsite|regexpbool)list\s*=\s*'name=)\s*=?", re.M)
+_MAIN_HINT = re.compile(r"^\s*(filtergroups|filtergroupslist|filterports|filterip|languagedir)\s*=", re.M)
+
+
+def _list_role(name: str) -> tuple[str, str] | None:
+    """(role, kind) of a list from its file name: bannedsitelist -> ("banned", "site")."""
+    m = LIST_RE.match(name.lower())
+    if not m:
+        return None
+    kind = {"siteip": "site", "site": "site", "url": "url", "regexpurl": "regex", "phrase": "phrase"}[m["kind"]]
+    role = m["role"]
+    if kind == "phrase":
+        return role, kind
+    if role == "weighted":
+        return None
+    return (m["local"] or "") + role + (m["ssl"] or ""), kind
+
+
+def detect_for(product: str, path: Path, head: str) -> float:
+    """Shared by the e2guardian and dansguardian dialects: the product's name in the file or
+    directory names decides between them; list files alone are recognised by name."""
+    name = path.name.lower()
+    where = str(path).lower()
+    other = "dansguardian" if product == "e2guardian" else "e2guardian"
+    if fnmatch(name, f"{product}*.conf"):
+        return 0.95
+    if fnmatch(name, f"{other}*.conf"):
+        return 0.0
+    mine = product in where or product in head.lower()
+    theirs = other in where or other in head.lower()
+    if _list_role(name):
+        if mine and not theirs:
+            return 0.9
+        if theirs and not mine:
+            return 0.3
+        return 0.7 if product == "e2guardian" else 0.65
+    hints = len(_GROUP_HINT.findall(head)) + len(_MAIN_HINT.findall(head))
+    if hints >= 2 and (mine or not theirs):
+        return 0.8 if mine else 0.6
+    return 0.0
+
+
+def detect(path: Path, head: str) -> float:
+    return detect_for(PRODUCT, path, head)
+
+
+# --------------------------------------------------------------------------- lists
+
+@dataclass(frozen=True)
+class Entry:
+    """One list line with where it came from: the include lines that led to it, and the
+    `#time:` windows it is limited to."""
+
+    span: Span
+    chain: tuple[Span, ...] = ()
+    times: tuple[str, ...] = ()
+
+
+@dataclass
+class Phrase:
+    words: tuple[str, ...]  # one phrase, or the parts of a combination phrase
+    weight: int | None
+    entry: Entry
+
+
+@dataclass
+class ListData:
+    """What a (role, kind) of one group holds, over all its files and includes."""
+
+    sites: dict[str, Entry] = field(default_factory=dict)
+    urls: dict[str, list[tuple[str, Entry]]] = field(default_factory=dict)  # host -> [(path, entry)]
+    regexes: list[tuple[BoundedPattern, Entry]] = field(default_factory=list)
+    phrases: list[Phrase] = field(default_factory=list)
+    blanket: dict[str, Entry] = field(default_factory=dict)  # "**", "**s", "*ip", "**ips"
+    missing: list[tuple[str, Span, bool]] = field(default_factory=list)  # (ref, span, may name services)
+    sources: list[Span] = field(default_factory=list)  # config lines that loaded the lists
+    v5_note: bool = False
+
+    def merge(self, other: "ListData") -> None:
+        for k, v in other.sites.items():
+            self.sites.setdefault(k, v)
+        for k, v in other.urls.items():
+            self.urls.setdefault(k, []).extend(v)
+        self.regexes += other.regexes
+        self.phrases += other.phrases
+        for k, v in other.blanket.items():
+            self.blanket.setdefault(k, v)
+        self.missing += other.missing
+        self.sources += other.sources
+        self.v5_note = self.v5_note or other.v5_note
+
+    def __bool__(self) -> bool:
+        return bool(self.sites or self.urls or self.regexes or self.phrases or self.blanket or self.missing)
+
+
+_TIME_TAG = re.compile(r"^#time:\s*(\d{1,2})\s+(\d{1,2})\s+(\d{1,2})\s+(\d{1,2})\s+([0-6]+)\s*$")
+_V5_NOTE = re.compile(r"From v5 Blanket blocks", re.I)
+_PHRASE = re.compile(r"<([^<>]*)>")
+
+
+def _strip_trailing_comment(text: str) -> str:
+    # ListContainer: only " #" starts a comment that is not at the start of a line.
+    i = text.find(" #")
+    return text[:i] if i >= 0 else text
+
+
+class _ListReader:
+    """Reads list files with `.Include<...>`, loop-safe and bounded, resolved inside --root."""
+
+    def __init__(self, context: ParseContext, problems: list[Problem], included: list[Path],
+                 keywords: dict[str, tuple[str, ...]]):
+        self.context = context
+        self.problems = problems
+        self.included = included
+        self.keywords = keywords
+        self._bad_patterns: set[str] = set()
+
+    def may_name_services(self, ref: str) -> bool:
+        tail = "/".join(Path(ref).parts[-2:])
+        kind, _ = classify_list_name(tail, self.keywords)
+        return kind != "other-topic"
+
+    def missing(self, data: ListData, ref: str, span: Span, what: str, kind: str = "") -> None:
+        if kind == "phrase":
+            data.missing.append((ref, span, False))
+            self.problems.append(Problem(
+                "TE903", span, f"{what} {ref} not found; it filters page content, so it is assumed "
+                               f"not to block a service by name"))
+            return
+        names = self.may_name_services(ref)
+        data.missing.append((ref, span, names))
+        if names:
+            self.problems.append(Problem("TE903", span, f"{what} {ref} not found; verdicts that depend on it are unknown"))
+        else:
+            self.problems.append(Problem(
+                "TE903", span, f"{what} {ref} not found; its name suggests another topic, "
+                               f"so it is assumed not to name the catalog services"))
+
+    def load(self, ref: str, config: Path, span: Span, kind: str, what: str) -> ListData:
+        """A list named by a config line (`bannedsitelist = '...'`)."""
+        data = ListData(sources=[span])
+        target = self.context.resolver.resolve(ref, config)
+        if target is None:
+            self.missing(data, ref, span, what, kind)
+            return data
+        self.read(target, kind, data, (span,), (), (target.resolve(),), span)
+        return data
+
+    def read(self, path: Path, kind: str, data: ListData, chain: tuple[Span, ...],
+             times: tuple[str, ...], stack: tuple[Path, ...], ref_span: Span | None) -> None:
+        display = self.context.resolver.display(path)
+        try:
+            src = read_source(path, display)
+        except InputError as exc:
+            if ref_span is None:
+                raise  # the file being linted: one clear error line, exit 2
+            where = ref_span
+            self.problems.append(Problem("TE902", where, str(exc)))
+            data.missing.append((display, where, True))
+            return
+        self.included.append(path)
+        if kind != "phrase":  # phrase lists are often Latin-1: content filtering, not names
+            self.problems.extend(src.problems)
+        # A #time: tag anywhere in the file limits the whole list (ListContainer::readTimeTag).
+        for raw in src.lines:
+            m = _TIME_TAG.match(raw.strip())
+            if m:
+                h1, m1, h2, m2, days = m.groups()
+                times = times + (f"{int(h1):02d}:{int(m1):02d}-{int(h2):02d}:{int(m2):02d} days {days} ({path.name})",)
+                break
+        for i, raw in enumerate(src.lines, start=1):
+            if len(raw) < 2 or raw.startswith("#"):
+                if raw.startswith("#") and _V5_NOTE.search(raw):
+                    data.v5_note = True
+                continue
+            if "\x00" in raw:
+                self.problems.append(Problem("TE902", Span(display, i, 1), "NUL byte in a list line; line skipped"))
+                continue
+            text = raw
+            if kind != "phrase":
+                for flag in ("**s", "**ips", "**", "*ip"):
+                    if text.startswith(flag):
+                        data.blanket.setdefault(flag, Entry(Span(display, i, 1, raw.strip()), chain, times))
+                        break
+                else:
+                    flag = ""
+                if flag:
+                    continue
+                text = _strip_trailing_comment(text)
+            value = text.strip()
+            if not value:
+                continue
+            span = Span(display, i, raw.find(value) + 1, value)
+            if value.lower().startswith(".include<"):
+                ref = value[len(".include<"):].split(">", 1)[0].strip()
+                self._include(ref, path, kind, data, chain + (span,), times, stack, span)
+                continue
+            self._add(value, kind, data, Entry(span, chain, times))
+
+    def _include(self, ref: str, config: Path, kind: str, data: ListData, chain: tuple[Span, ...],
+                 times: tuple[str, ...], stack: tuple[Path, ...], span: Span) -> None:
+        target = self.context.resolver.resolve(ref, config) if ref else None
+        if target is None:
+            self.missing(data, ref or "(empty)", span, "included list", kind)
+            return
+        real = target.resolve()
+        if real in stack:
+            self.problems.append(Problem("TE904", span, f"include loop: {ref} includes itself"))
+            return
+        if len(stack) >= MAX_INCLUDE_DEPTH:
+            self.problems.append(Problem("TE904", span, f"includes nested deeper than {MAX_INCLUDE_DEPTH}"))
+            return
+        self.read(target, kind, data, chain, times, stack + (real,), span)
+
+    def _add(self, value: str, kind: str, data: ListData, entry: Entry) -> None:
+        if kind == "phrase":
+            parts = _PHRASE.findall(value)
+            words = tuple(p.strip().lower() for p in parts if not p.strip().lstrip("-").isdigit())
+            weights = [int(p.strip()) for p in parts if p.strip().lstrip("-").isdigit()]
+            if words:
+                data.phrases.append(Phrase(words, weights[-1] if weights else None, entry))
+            return
+        if kind == "regex":
+            try:
+                data.regexes.append((BoundedPattern.compile(value, ignore_case=True), entry))
+            except PatternError as exc:
+                self.problems.append(Problem("TE905", entry.span, f"{exc}; e2guardian refuses to start with it"))
+            return
+        v = value.lower()
+        if v.endswith("/"):
+            v = v[:-1]
+        if v.startswith("ftp://"):
+            v = v[len("ftp://"):]
+        if kind == "site":
+            data.sites.setdefault(v.lstrip("."), entry)
+            return
+        host, _, path = v.partition("/")
+        host = host.split(":", 1)[0] if re.match(r"^[^/]*:\d+$", host) else host
+        data.urls.setdefault(host.lstrip("."), []).append(("/" + path if path else "", entry))
+
+
+# --------------------------------------------------------------------------- matching
+
+def _suffixes(host: str) -> list[str]:
+    labels = host.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the filter sees of a probe: CONNECT host only, or the full URL."""
+
+    host: str
+    path: str  # "" for a site-only URL
+    connect: bool
+
+    @property
+    def subject(self) -> str:
+        return self.host + self.path
+
+
+def _request(probe: Probe, mitm: bool) -> Request:
+    path = probe.path if probe.path != "/" else ""
+    path = path.rstrip("/")
+    if probe.scheme == "https" and not mitm:
+        return Request(probe.host.lower(), "", True)
+    return Request(probe.host.lower(), path.lower(), False)
+
+
+@dataclass
+class Match:
+    hit: bool | None  # True, False, or None (could not tell: missing list, slow regex)
+    entry: Entry | None = None
+    note: str = ""
+
+
+NO = Match(False)
+
+
+# --------------------------------------------------------------------------- groups
+
+@dataclass
+class Group:
+    number: int
+    name: str
+    span: Span  # where the group is defined (its config, or the list file alone)
+    lists: dict[tuple[str, str], ListData] = field(default_factory=dict)
+    mode: int = 1  # DansGuardian/v4 groupmode: 0 banned, 1 filtered, 2 unfiltered
+    mode_span: Span | None = None
+    v5: bool = False
+    legacy_blanket_note: str = ""
+    story_blanket: dict[str, Span] = field(default_factory=dict)  # "http"/"ssl" -> story line
+    story_all: tuple[str, Span] | None = None  # checkrequest overridden: ("block"|"allow", line)
+    mitm: bool = False
+    naughtyness: int = DEFAULT_NAUGHTYNESS
+
+    def get(self, role: str, kind: str) -> ListData | None:
+        return self.lists.get((role, kind))
+
+    def label(self) -> str:
+        return f"filter group {self.number}" + (f" ({self.name})" if self.name else "")
+
+
+class GuardianRuleset:
+    """The Ruleset of an e2guardian/DansGuardian config, group config or list file."""
+
+    def __init__(self, path: str, dialect: str, groups: list[Group], problems: list[Problem],
+                 catalog, clients: dict[str, Span] | None = None):
+        self.path = path
+        self.dialect = dialect
+        self.groups = groups
+        self.problems = problems
+        self.catalog = catalog
+        self.clients = clients or {}
+        self.included: list[str] = []
+        self.notes: list[Problem] = []
+        self._keywords = {sid: s.keywords for sid, s in catalog.services.items()}
+        self._slow: set[int] = set()
+        self._audiences: list[Audience] | None = None
+        self._cache: dict[tuple, Decision] = {}
+        self._times = sorted({t for g in groups for d in g.lists.values() for t in _all_times(d)})
+        if len(self._times) > MAX_TIME_TAGS:
+            self.problems.append(Problem("TE906", Span(path, 1, 1),
+                                         f"{len(self._times)} time-limited lists: evaluated a sample of times"))
+        self._note_content_filters()
+
+    # ---- audiences
+    def audiences(self) -> list[Audience]:
+        if self._audiences is not None:
+            return self._audiences
+        times = self._times
+        if len(times) <= MAX_TIME_TAGS:
+            combos = [frozenset(t for t, on in zip(times, bits) if on)
+                      for bits in itertools.product((False, True), repeat=len(times))]
+        else:
+            combos = [frozenset(), frozenset(times)] + [frozenset({t}) for t in times]
+        out = []
+        for g in self.groups:
+            for active in combos:
+                conds = []
+                if len(self.groups) > 1 or self.clients:
+                    conds.append(g.label())
+                conds += [f"time {t}" for t in times if t in active]
+                conds += [f"outside time {t}" for t in times if t not in active]
+                attrs = (("group", g.name or str(g.number)),)
+                out.append(Audience(key=(g.number, tuple(sorted(active)), ""), conditions=tuple(conds),
+                                    attributes=attrs))
+        for kind in sorted(self.clients):
+            out.append(Audience(key=(0, (), kind), conditions=(f"client in {kind} list",)))
+        self._audiences = out or [Audience(key=())]
+        return self._audiences
+
+    def inert_mentions(self, probe: Probe) -> list[Span]:
+        return []
+
+    # ---- evaluation
+    def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        key = (probe, audience.key)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._evaluate(probe, audience)
+        return hit
+
+    def _evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        if not audience.key:
+            return Decision(Outcome.ALLOW, None, (), note="no filter group")
+        number, active, client = audience.key
+        if client:
+            span = self.clients[client]
+            if client == "bannedclient":
+                return Decision(Outcome.DENY, span, (span,), False, "403", "client is banned", client)
+            return Decision(Outcome.ALLOW, span, (span,), False, note="client is exempt from filtering")
+        group = next(g for g in self.groups if g.number == number)
+        scope = group.label() if len(self.groups) > 1 or self.clients else ""
+        d = self._decide(group, probe, frozenset(active))
+        scope = " & ".join(x for x in (scope, d.scope) if x)
+        return Decision(d.outcome, d.rule, d.trace, d.specific, d.how, d.note, scope)
+
+    def _decide(self, g: Group, probe: Probe, active: frozenset[str]) -> Decision:
+        if g.mode == 0 and not g.v5:
+            return Decision(Outcome.DENY, g.mode_span, (g.mode_span,) if g.mode_span else (), False,
+                            "403", "groupmode = 0: the whole group is banned")
+        if g.mode == 2 and not g.v5:
+            return Decision(Outcome.ALLOW, g.mode_span, (), False, note="groupmode = 2: unfiltered")
+        if g.story_all is not None:
+            what, span = g.story_all
+            return Decision(Outcome.DENY if what == "block" else Outcome.ALLOW, span, (span,), False,
+                            "403" if what == "block" else "", "the group's storyboard decides every request")
+        req = _request(probe, g.mitm)
+        control = probe.is_control
+        uncertain: list[tuple[str, Match]] = []
+        grey: Match | None = None
+        for outcome, how, match_fn in self._steps(g, req):
+            m = match_fn(req, active, control)
+            if m.hit is None:
+                uncertain.append(("allow" if outcome == "grey" else outcome, m))
+                continue
+            if not m.hit:
+                continue
+            if outcome == "grey":  # URL bans end here; the content is still filtered
+                grey = m
+                break
+            return self._finish(outcome, how, m, uncertain, req)
+        content = self._content(g, probe, req, active)
+        if content is not None:
+            return self._finish("deny", "content-phrase", content, uncertain, req)
+        if grey is not None:
+            e = grey.entry
+            return Decision(Outcome.ALLOW, e.span, e.chain + (e.span,), False, "",
+                            "grey list: URL bans skipped, content still filtered")
+        return self._finish("allow", "", Match(False), uncertain, req)
+
+    def _finish(self, outcome: str, how: str, m: Match, uncertain: list, req: Request) -> Decision:
+        entry = m.entry
+        trace = entry.chain + (entry.span,) if entry else ()
+        for other, um in uncertain:
+            if other != outcome:
+                spans = um.entry.chain + (um.entry.span,) if um.entry else ()
+                return Decision(Outcome.UNKNOWN, um.entry.span if um.entry else (entry.span if entry else None),
+                                trace + spans, bool(entry), note=um.note or "depends on a list that could not be read")
+        if outcome == "deny":
+            when = " & ".join(f"time {t}" for t in entry.times) if entry else ""
+            return Decision(Outcome.DENY, entry.span if entry else None, trace, True, how or "403", m.note, when)
+        if entry is not None:
+            return Decision(Outcome.ALLOW, entry.span, trace, True, how, m.note or "exception list")
+        note = ("HTTPS tunnel: only site lists and regexes on the host name apply (no MITM)"
+                if req.connect else "")
+        return Decision(Outcome.ALLOW, None, (), False, "", note)
+
+    # The order of checks (common.story for v5; ConnectionHandler for DansGuardian / v4).
+    def _steps(self, g: Group, req: Request) -> list:
+        def lists(role: str, kinds=URL_KINDS):
+            return [(k, g.get(role, k)) for k in kinds if g.get(role, k)]
+
+        def check(role: str, kinds=URL_KINDS):
+            found = lists(role, kinds)
+            return lambda r, a, c: self._in_lists(found, r, a, c)
+
+        blanket_role = None if g.v5 else "banned"
+        steps = []
+        if g.v5:
+            site_kinds = ("site", "regex")  # `sitein`: site and regexp lists, on the host
+            kinds = site_kinds if req.connect else URL_KINDS
+            steps.append(("allow", "", check("localexception", kinds)))
+            if not req.connect:
+                steps.append(("grey", "", check("localgrey", kinds)))
+            steps.append(("deny", "403", check("localbanned", kinds)))
+            steps.append(("allow", "", check("exception", kinds)))
+            if not req.connect:
+                steps.append(("grey", "", check("grey", kinds)))
+            key = "ssl" if req.connect else "http"
+            if key in g.story_blanket:
+                span = g.story_blanket[key]
+                steps.append(("deny", "blanket", lambda r, a, c, s=span: Match(True, Entry(s))))
+            steps.append(("deny", "403", check("banned", kinds)))
+        else:
+            steps.append(("allow", "", check("exception")))
+            steps.append(("grey", "", check("grey", ("site", "url"))))
+            if req.connect:
+                steps.append(("grey", "", check("greyssl", ("site",))))
+            steps.append(("deny", "blanket", lambda r, a, c: self._blanket(g, blanket_role, r, a)))
+            steps.append(("deny", "403", check("banned")))
+            if req.connect:
+                steps.append(("deny", "403", check("bannedssl", ("site",))))
+        return steps
+
+    def _blanket(self, g: Group, role: str | None, req: Request, active: frozenset[str]) -> Match:
+        data = g.get(role, "site") if role else None
+        if not data:
+            return NO
+        for flag in ("**", "**s") if req.connect else ("**",):
+            e = data.blanket.get(flag)
+            if e is not None and all(t in active for t in e.times):
+                note = "blanket block" + (f"; {g.legacy_blanket_note}" if g.legacy_blanket_note else "")
+                return Match(True, e, note)
+        return NO
+
+    def _in_lists(self, found: list[tuple[str, ListData]], req: Request, active: frozenset[str],
+                  control: bool) -> Match:
+        maybe: Match | None = None
+        for kind, data in found:
+            if kind == "site":
+                m = self._site(data, req, active)
+            elif kind == "url":
+                m = self._url(data, req, active)
+            else:
+                m = self._regex(data, req, active)
+            if m.hit:
+                return m
+            if m.hit is None and maybe is None:
+                maybe = m
+            if data.missing and not control and maybe is None:
+                ref, span, names = next(((r, s, n) for r, s, n in data.missing if n), (None, None, False))
+                if names:
+                    maybe = Match(None, Entry(span), f"depends on the missing list {ref}")
+        return maybe or NO
+
+    @staticmethod
+    def _site(data: ListData, req: Request, active: frozenset[str]) -> Match:
+        for suffix in _suffixes(req.host):
+            e = data.sites.get(suffix)
+            if e is not None and all(t in active for t in e.times):
+                return Match(True, e)
+        return NO
+
+    @staticmethod
+    def _url(data: ListData, req: Request, active: frozenset[str]) -> Match:
+        if req.connect or not req.path:
+            return NO  # URL lists are not checked for a site-only URL (nor a CONNECT)
+        for suffix in _suffixes(req.host):
+            for path, e in data.urls.get(suffix, ()):
+                if not all(t in active for t in e.times):
+                    continue
+                p = req.path
+                if not path or p == path or (p.startswith(path) and p[len(path)] in "/?&;#"):
+                    return Match(True, e)
+        return NO
+
+    def _regex(self, data: ListData, req: Request, active: frozenset[str]) -> Match:
+        slow: Match | None = None
+        for pattern, e in data.regexes:
+            if not all(t in active for t in e.times):
+                continue
+            if id(pattern) in self._slow:
+                slow = slow or Match(None, e, "a regular expression ran out of time")
+                continue
+            r = pattern.search(req.subject)
+            if r:
+                return Match(True, e)
+            if r is None:
+                self._slow.add(id(pattern))
+                msg = f"regular expression {pattern.source!r} ran out of time; verdicts that depend on it are unknown"
+                self.problems.append(Problem("TE905", e.span, msg))
+                slow = slow or Match(None, e, "a regular expression ran out of time")
+        return slow or NO
+
+    # ---- content filtering
+    def _content(self, g: Group, probe: Probe, req: Request, active: frozenset[str]) -> Match | None:
+        """A phrase that names the probe's service blocks its pages (where content is seen)."""
+        if req.connect or probe.is_control or probe.role != "primary":
+            return None
+        words = self._keywords.get(probe.service or "", ())
+        for role in ("banned", "weighted"):
+            data = g.get(role, "phrase")
+            if not data:
+                continue
+            for ph in data.phrases:
+                if not all(t in active for t in ph.entry.times):
+                    continue
+                if role == "weighted" and (ph.weight is None or ph.weight < g.naughtyness):
+                    continue
+                if all(_names(w, words) for w in ph.words):
+                    return Match(True, ph.entry, "a content phrase names the service: its pages are blocked")
+        return None
+
+    def _note_content_filters(self) -> None:
+        for g in self.groups:
+            for role in ("banned", "weighted", "exception"):
+                data = g.get(role, "phrase")
+                if not data or not data.phrases:
+                    continue
+                first = data.sources[0] if data.sources else data.phrases[0].entry.span
+                self.notes.append(Problem(
+                    NOTE_CODE, first,
+                    f"{role} phrase list: content filtering (pages are scored by the words they contain); "
+                    f"not a block of a service by name unless a phrase names it"))
+
+
+def _names(word: str, keywords: tuple[str, ...]) -> bool:
+    w = word.strip().lower()
+    return any(re.search(rf"(^|[^a-z0-9]){re.escape(k)}([^a-z0-9]|$)", w) for k in keywords)
+
+
+def _all_times(data: ListData) -> set[str]:
+    out = {t for e in data.sites.values() for t in e.times}
+    out |= {t for v in data.urls.values() for _p, e in v for t in e.times}
+    out |= {t for _p, e in data.regexes for t in e.times}
+    out |= {t for e in data.blanket.values() for t in e.times}
+    out |= {t for ph in data.phrases for t in ph.entry.times}
+    return out
+
+
+
+# --------------------------------------------------------------------------- configs
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    value: str
+    span: Span
+
+
+_SETTING = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*=\s*(.*?)\s*$")
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    m = re.match(r"^'([^']*)'", value) or re.match(r'^"([^"]*)"', value)
+    if m:
+        return m.group(1)
+    return value.split("#", 1)[0].strip()
+
+
+class _ConfReader:
+    """`key = 'value'` lines of e2guardian.conf / e2guardianfN.conf, with v5 `.include<...>`."""
+
+    def __init__(self, context: ParseContext, problems: list[Problem], included: list[Path]):
+        self.context = context
+        self.problems = problems
+        self.included = included
+
+    def read(self, path: Path, stack: tuple[Path, ...] = ()) -> list[Setting]:
+        display = self.context.resolver.display(path)
+        src = read_source(path, display)
+        self.problems.extend(src.problems)
+        out: list[Setting] = []
+        stack = stack + (path.resolve(),)
+        for i, raw in enumerate(src.lines, start=1):
+            body = raw.strip()
+            if not body or body.startswith("#"):
+                continue
+            if body.lower().startswith(".include<"):
+                ref = body[len(".include<"):].split(">", 1)[0].strip()
+                span = Span(display, i, raw.find(body) + 1, body)
+                target = self.context.resolver.resolve(ref, path)
+                if target is None:
+                    self.problems.append(Problem("TE903", span, f"included file {ref} not found; "
+                                                                f"verdicts that depend on it are unknown"))
+                elif target.resolve() in stack or len(stack) >= MAX_INCLUDE_DEPTH:
+                    self.problems.append(Problem("TE904", span, f"include loop or nesting too deep at {ref}"))
+                else:
+                    self.included.append(target)
+                    try:
+                        out += self.read(target, stack)
+                    except InputError as exc:
+                        self.problems.append(Problem("TE902", span, str(exc)))
+                continue
+            m = _SETTING.match(raw)
+            if m:
+                out.append(Setting(m.group(1).lower(), m.group(2), Span(display, i, raw.find(body) + 1, body)))
+        return out
+
+
+def _v5_def(value: str) -> dict[str, str]:
+    """'name=banned,messageno=500,path=/etc/...' -> {"name": "banned", ...}."""
+    out = {}
+    for part in _unquote(value).split(","):
+        k, _, v = part.partition("=")
+        out[k.strip().lower()] = v.strip()
+    return out
+
+
+def _is_on(value: str) -> bool:
+    return _unquote(value).lower() in ("on", "yes", "true", "1")
+
+
+class _Parser:
+    def __init__(self, product: str, path: Path, context: ParseContext):
+        self.product = product
+        self.path = path
+        self.context = context
+        self.display = context.resolver.display(path)
+        self.problems: list[Problem] = []
+        self.notes: list[Problem] = []
+        self.included: list[Path] = []
+        keywords = {sid: s.keywords for sid, s in context.catalog.services.items()}
+        self.lists = _ListReader(context, self.problems, self.included, keywords)
+        self.conf = _ConfReader(context, self.problems, self.included)
+
+    # ---- a list file alone: the group that loads just this list
+    def list_alone(self, role: str, kind: str) -> list[Group]:
+        data = ListData()
+        self.lists.read(self.path, kind, data, (), (), (self.path.resolve(),), None)
+        group = Group(1, "", Span(self.display, 1, 1))
+        group.lists[(role, kind)] = data
+        if data.blanket and self.product == "e2guardian":
+            if data.v5_note:
+                self.notes_blanket(next(iter(data.blanket.values())).span)
+                data.blanket.clear()
+            else:
+                group.legacy_blanket_note = ("honoured as e2guardian <= 4 does; e2guardian 5 ignores blanket "
+                                             "markers in list files")
+        return [group]
+
+    # ---- a group config (e2guardianfN.conf / dansguardianfN.conf)
+    def group(self, path: Path, number: int, settings: list[Setting] | None = None) -> Group:
+        settings = settings if settings is not None else self.conf.read(path)
+        display = self.context.resolver.display(path)
+        group = Group(number, "", Span(display, 1, 1))
+        v5 = self.product == "e2guardian" and any(
+            s.key in V5_TYPES or s.key == "storyboard" for s in settings)
+        group.v5 = v5
+        seen: dict[tuple, Setting] = {}
+        for s in settings:
+            if s.key == "groupname":
+                group.name = _unquote(s.value)
+            elif s.key == "groupmode":
+                try:
+                    group.mode = int(_unquote(s.value))
+                    group.mode_span = s.span
+                except ValueError:
+                    self.problems.append(Problem("TE901", s.span, f"groupmode {s.value!r} is not 0, 1 or 2"))
+            elif s.key == "naughtynesslimit":
+                try:
+                    group.naughtyness = int(_unquote(s.value))
+                except ValueError:
+                    pass
+            elif s.key == "sslmitm":
+                group.mitm = _is_on(s.value)
+            elif s.key in V5_TYPES and v5:
+                d = _v5_def(s.value)
+                name = d.get("name", "").lower()
+                if name in V5_ROLES and d.get("path"):
+                    seen[(name, V5_TYPES[s.key], s.key)] = s  # the last definition wins (v5)
+            elif s.key in LEGACY_KEYS:
+                key = LEGACY_KEYS[s.key] + (s.key,)
+                if v5:
+                    seen[key] = s
+                else:
+                    seen.setdefault(key, s)  # the first one wins before v5
+            elif s.key in PHRASE_KEYS:
+                key = (PHRASE_KEYS[s.key], "phrase", s.key)
+                if v5:
+                    seen[key] = s
+                else:
+                    seen.setdefault(key, s)
+            elif s.key == "storyboard" and v5:
+                self._storyboard(group, s, path)
+        for (role, kind, key), s in seen.items():
+            ref = _v5_def(s.value)["path"] if key in V5_TYPES else _unquote(s.value)
+            if not ref:
+                continue
+            what = f"{role} {key}" if key in V5_TYPES else key
+            data = self.lists.load(ref, path, s.span, kind, what)
+            if not v5 and data.blanket and self.product == "e2guardian":
+                group.legacy_blanket_note = "e2guardian <= 4 group config"
+            if v5 and data.blanket:
+                e = next(iter(data.blanket.values()))
+                self.notes_blanket(e.span)
+                data.blanket.clear()
+            old = group.lists.get((role, kind))
+            if old is None:
+                group.lists[(role, kind)] = data
+            else:
+                old.merge(data)
+        return group
+
+    def notes_blanket(self, span: Span) -> None:
+        self.notes.append(Problem(
+            NOTE_CODE, span, "blanket block marker in a list file: e2guardian 5 silently ignores it "
+                           "(blanket blocks live in the group's storyboard)"))
+
+    def _storyboard(self, group: Group, setting: Setting, config: Path) -> None:
+        ref = _unquote(setting.value)
+        functions: dict[str, list[Span]] = {}
+        self._read_story(ref, config, setting.span, functions, ())
+        for name, key in (("checkblanketblock", "http"), ("sslcheckblanketblock", "ssl")):
+            for line in functions.get(name, []):
+                if re.match(r"^if\(\s*true\s*(,[^)]*)?\)\s*return\s+setblock\b", line.text):
+                    group.story_blanket[key] = line
+                    break
+        for line in functions.get("checkrequest", [])[:1]:
+            m = re.match(r"^if\(\s*true\s*(,[^)]*)?\)\s*return\s+(setblock|setexception)\b", line.text)
+            if m:
+                group.story_all = ("block" if m.group(2) == "setblock" else "allow", line)
+
+    def _read_story(self, ref: str, config: Path, span: Span, functions: dict[str, list[Span]],
+                    stack: tuple[Path, ...]) -> None:
+        target = self.context.resolver.resolve(ref, config)
+        if target is None:
+            if not stack:
+                self.problems.append(Problem(
+                    "TE903", span, f"storyboard {ref} not found; assumed the standard library logic "
+                                   f"(common.story) without blanket blocks"))
+            return
+        real = target.resolve()
+        if real in stack or len(stack) >= MAX_INCLUDE_DEPTH:
+            self.problems.append(Problem("TE904", span, f"storyboard include loop at {ref}"))
+            return
+        display = self.context.resolver.display(target)
+        try:
+            src = read_source(target, display)
+        except InputError as exc:
+            self.problems.append(Problem("TE902", span, str(exc)))
+            return
+        self.included.append(target)
+        current: str | None = None
+        for i, raw in enumerate(src.lines, start=1):
+            body = raw.split("#", 1)[0].strip() if not raw.strip().startswith(".") else raw.strip()
+            if not body:
+                continue
+            line_span = Span(display, i, raw.find(body) + 1, body)
+            if body.lower().startswith(".include<"):
+                inc = body[len(".include<"):].split(">", 1)[0].strip()
+                current = None
+                self._read_story(inc, target, line_span, functions, stack + (real,))
+                continue
+            m = re.match(r"^function\(\s*([\w-]+)\s*\)", body)
+            if m:
+                current = m.group(1)
+                functions[current] = []  # a later definition replaces an earlier one
+                continue
+            if body.startswith("end()"):
+                current = None
+                continue
+            if current is not None:
+                functions[current].append(line_span)
+
+    # ---- the main config (e2guardian.conf / dansguardian.conf)
+    def main(self, settings: list[Setting]) -> tuple[list[Group], dict[str, Span]]:
+        count = 1
+        count_span = None
+        clients: dict[str, Span] = {}
+        for s in settings:
+            if s.key == "filtergroups":
+                try:
+                    count = max(1, min(99, int(_unquote(s.value))))
+                    count_span = s.span
+                except ValueError:
+                    self.problems.append(Problem("TE901", s.span, f"filtergroups {s.value!r} is not a number"))
+            elif s.key in CLIENT_LISTS or (s.key == "iplist" and _v5_def(s.value).get("name") in CLIENT_LISTS.values()):
+                kind = CLIENT_LISTS.get(s.key) or _v5_def(s.value)["name"]
+                ref = _v5_def(s.value).get("path", "") if s.key == "iplist" else _unquote(s.value)
+                target = self.context.resolver.resolve(ref, self.path) if ref else None
+                if target is not None and _has_entries(target):
+                    clients[kind] = s.span
+                    self.included.append(target)
+        groups = []
+        for n in range(1, count + 1):
+            name = f"{self.product}f{n}.conf"
+            target = self.context.resolver.resolve(name, self.path)
+            if target is None:
+                span = count_span or Span(self.display, 1, 1)
+                self.problems.append(Problem("TE903", span, f"filter group config {name} not found; "
+                                                            f"verdicts for that group are unknown"))
+                g = Group(n, "", span)
+                g.lists[("banned", "site")] = ListData(missing=[(name, span, True)])
+                groups.append(g)
+                continue
+            self.included.append(target)
+            try:
+                groups.append(self.group(target, n))
+            except InputError as exc:
+                self.problems.append(Problem("TE902", count_span or Span(self.display, 1, 1), str(exc)))
+        return groups, clients
+
+
+def _has_entries(path: Path) -> bool:
+    try:
+        src = read_source(path)
+    except InputError:
+        return False
+    return any(line.strip() and not line.strip().startswith("#") for line in src.lines)
+
+
+def parse_for(product: str, dialect: str, path: Path, context: ParseContext) -> GuardianRuleset:
+    parser = _Parser(product, path, context)
+    display = parser.display
+    role = _list_role(path.name)
+    if role is not None:
+        groups = parser.list_alone(*role)
+        clients: dict[str, Span] = {}
+    else:
+        settings = parser.conf.read(path)
+        keys = {s.key for s in settings}
+        # Options only the main config has (a group config never sets them).
+        if keys & {"filtergroups", "filtergroupslist", "filterports", "filterip", "languagedir"}:
+            groups, clients = parser.main(settings)
+        else:
+            groups, clients = [parser.group(path, 1, settings)], {}
+    ruleset = GuardianRuleset(display, dialect, groups, parser.problems, context.catalog, clients)
+    ruleset.notes[:0] = parser.notes
+    ruleset.problems.extend(ruleset.notes)
+    ruleset.included = sorted({str(p.resolve()) for p in parser.included if p.resolve() != path.resolve()})
+    return ruleset
+
+
+def parse(path: Path, context: ParseContext) -> GuardianRuleset:
+    return parse_for(PRODUCT, NAME, path, context)

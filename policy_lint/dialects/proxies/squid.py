@@ -1,0 +1,1067 @@
+"""Squid (squid.conf): ACLs, `http_access` and friends, evaluated the way Squid does.
+
+Squid names conditions with `acl NAME TYPE VALUE...` (repeated lines add values; quoted
+`"/path"` values load one value per line from a file) and decides each request with the
+first `http_access` line whose ACLs all match (`!` negates one). When no line matches, Squid
+does the opposite of the last line. So in
+
+    acl social dstdomain .facebook.com      # leading dot: the domain and every subdomain
+    acl lan src 192.168.0.0/16
+    http_access allow lan
+    http_access deny social                 # never reached by LAN clients
+    http_access deny all
+
+Facebook is reachable for the LAN and the deny line blocks nothing. Also evaluated:
+`adapted_http_access`; `ssl_bump terminate` by SNI; `deny_info TCP_RESET`/redirects (chosen
+by the last ACL of the deny line); delay pools (`throttled`); `include` with globs.
+
+`url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/squidGuard.conf` chains squidGuard
+behind squid: its config (`-c`, else squidGuard's default path) is read with the squidGuard
+dialect, inside --root, and every request squid allows and `url_rewrite_access` sends to the
+rewriter is asked of squidGuard for the same client (address, user, time): its redirect is a
+block (how "redirect"), its pass leaves squid's decision standing. Another rewriter, or a
+squidGuard whose config cannot be read, decides out of sight: `unknown` (TE907).
+
+Who asks matters: `src`, `arp`, `proxy_auth`, `time`, `external` and other client-side ACLs
+split clients into audiences. Addresses, MACs, users and times are enumerated through
+representative values; other client-side conditions are free booleans.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import itertools
+import re
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatch
+from pathlib import Path
+
+from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.inputs import InputError, read_source
+from policy_lint.dialects.semantics.listnames import classify_list_name
+from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
+from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
+
+def _squidguard():
+    """The squidGuard dialect, for the url_rewrite_program chain: imported only when a config
+    has a rewriter (start-up time matters for the common case)."""
+    from policy_lint.dialects.proxies import squidguard
+
+    return squidguard
+
+
+NAME = "squid"
+FILE_PATTERNS = ("squid*.conf", "*.squid", "squid.conf*")
+MAX_INCLUDE_DEPTH = 16
+MAX_AUDIENCES = 4096
+
+_DIRECTIVE_HINT = re.compile(
+    r"^\s*(http_access|acl\s+\S+\s+(dstdomain|dstdom_regex|url_regex|src|dst|port|method)\b"
+    r"|http_port|refresh_pattern|cache_peer|visible_hostname|ssl_bump|delay_pools)",
+    re.M,
+)
+
+# ACL types decided by what is requested (evaluated per probe).
+REQUEST_TYPES = {
+    "dstdomain", "dstdom_regex", "url_regex", "urlpath_regex", "dst", "dst_as", "port",
+    "method", "proto", "ssl::server_name", "ssl::server_name_regex", "at_step", "urllogin",
+}
+CLIENT_DIMENSION_TYPES = {"src", "arp", "eui64", "proxy_auth", "time"}
+LIST_TYPES_WITH_CONTENT = {"dstdomain", "dstdom_regex", "url_regex", "urlpath_regex", "dst",
+                           "ssl::server_name", "ssl::server_name_regex"}
+REGEX_TYPES = {"dstdom_regex", "url_regex", "urlpath_regex", "ssl::server_name_regex",
+               "proxy_auth_regex", "srcdom_regex", "referer_regex", "browser"}
+DAYS = "SMTWHFA"  # Squid's day letters, Sunday first
+DECISION_DIRECTIVES = ("http_access", "adapted_http_access")
+EXTERNAL_OPTION = re.compile(r"^[-+][a-zA-Z]$")
+
+
+def detect(path: Path, head: str) -> float:
+    name = path.name.lower()
+    if "squidguard" in name:
+        return 0.0  # squidGuard.conf: the squidguard dialect's
+    if any(fnmatch(name, p) for p in FILE_PATTERNS):
+        return 0.9
+    hits = len(_DIRECTIVE_HINT.findall(head))
+    return min(0.8, 0.3 * hits) if hits else 0.0
+
+
+@dataclass(frozen=True)
+class Line:
+    """One logical config line (after includes and continuations) with its span."""
+
+    span: Span
+    words: tuple[str, ...]
+
+
+@dataclass
+class Acl:
+    name: str
+    type: str
+    spans: list[Span] = field(default_factory=list)
+    # (value, span of the value) - inline values carry the acl line's span, file values theirs
+    values: list[tuple[str, Span]] = field(default_factory=list)
+    case_insensitive: set[int] = field(default_factory=set)  # indexes of values under -i
+    missing_files: list[tuple[str, Span]] = field(default_factory=list)
+    value_sources: dict[str, list[Span]] = field(default_factory=dict)  # list file -> acl lines
+    patterns: list[tuple[BoundedPattern, Span]] = field(default_factory=list)
+    bad_patterns: int = 0
+    _index: tuple[dict[str, Span], dict[str, Span]] | None = None
+
+    @property
+    def first_span(self) -> Span:
+        return self.spans[0]
+
+    def domain_index(self) -> tuple[dict[str, Span], dict[str, Span]]:
+        """dstdomain values as (exact names, names with a leading dot: the domain and every
+        subdomain), so a list of 10^5 domains costs one lookup per label of the host."""
+        if self._index is None:
+            exact: dict[str, Span] = {}
+            dotted: dict[str, Span] = {}
+            for value, span in self.values:
+                v = value.lower()
+                if v.startswith("."):
+                    dotted.setdefault(v[1:], span)
+                else:
+                    exact.setdefault(v, span)
+            self._index = (exact, dotted)
+        return self._index
+
+
+@dataclass(frozen=True)
+class AccessLine:
+    """`http_access allow a !b` and the like: an action and a conjunction of ACL literals."""
+
+    directive: str
+    action: str
+    literals: tuple[tuple[str, bool], ...]  # (acl name, negated)
+    span: Span
+
+
+# --------------------------------------------------------------------------- parsing
+
+def _split_words(text: str) -> list[str]:
+    words: list[str] = []
+    for m in re.finditer(r'"([^"]*)"|(\S+)', text):
+        words.append(f'"{m.group(1)}"' if m.group(1) is not None else m.group(2))
+    return words
+
+
+def _strip_comment(text: str) -> str:
+    # Squid's own default config writes "acl Safe_ports port 80   # http": a '#' after
+    # white space starts a comment.
+    m = re.search(r"(^|\s)#", text)
+    return text[: m.start()] if m else text
+
+
+class _Reader:
+    def __init__(self, context: ParseContext):
+        self.context = context
+        self.problems: list[Problem] = []
+        self.lines: list[Line] = []
+        self.included: list[Path] = []
+
+    def read(self, path: Path, display: str, stack: tuple[Path, ...]) -> None:
+        src = read_source(path, display)
+        self.problems.extend(src.problems)
+        pending = ""
+        start = 0
+        for i, raw in enumerate(src.lines, start=1):
+            if not pending:
+                start = i
+            stripped = raw.rstrip()
+            if stripped.endswith("\\"):
+                pending += stripped[:-1] + " "
+                continue
+            text = pending + raw
+            pending = ""
+            body = text.strip()
+            if not body or body.startswith("#"):
+                continue
+            col = len(text) - len(text.lstrip()) + 1
+            words = tuple(_split_words(_strip_comment(body)))
+            if not words:
+                continue
+            span = Span(display, start, col, body)
+            if words[0] == "include":
+                self._include(words[1:], span, path, stack)
+                continue
+            self.lines.append(Line(span, words))
+
+    def _include(self, args: tuple[str, ...], span: Span, path: Path, stack: tuple[Path, ...]) -> None:
+        resolver = self.context.resolver
+        for arg in args:
+            arg = arg.strip('"')
+            targets = resolver.glob(arg, path) if any(c in arg for c in "*?[") else [
+                t for t in [resolver.resolve(arg, path)] if t]
+            if not targets:
+                self.problems.append(Problem("TE903", span, f"included file not found: {arg}"))
+                continue
+            for target in targets:
+                real = target.resolve()
+                if real in stack:
+                    self.problems.append(Problem("TE904", span, f"include loop: {arg} includes itself"))
+                    continue
+                if len(stack) >= MAX_INCLUDE_DEPTH:
+                    self.problems.append(Problem("TE904", span, f"includes nested deeper than {MAX_INCLUDE_DEPTH}"))
+                    continue
+                self.included.append(target)
+                try:
+                    self.read(target, resolver.display(target), stack + (real,))
+                except InputError as exc:
+                    self.problems.append(Problem("TE902", span, str(exc)))
+
+
+def _parse_acls(lines: list[Line], context: ParseContext, problems: list[Problem],
+                config: Path) -> dict[str, Acl]:
+    acls: dict[str, Acl] = {}
+    for line in lines:
+        if line.words[0] != "acl" or len(line.words) < 3:
+            continue
+        name, typ = line.words[1], line.words[2]
+        args = list(line.words[3:])
+        acl = acls.get(name)
+        if acl is None:
+            acl = acls[name] = Acl(name, typ)
+        elif acl.type != typ:
+            problems.append(Problem("TE901", line.span,
+                                    f"acl {name} redefined with type {typ} (was {acl.type}); Squid refuses this"))
+            continue
+        acl.spans.append(line.span)
+        # Options that apply to the whole line come first (-n, -m, ..., `--` ends them).
+        while args and EXTERNAL_OPTION.match(args[0]) and args[0] not in ("-i", "+i") or args[:1] == ["--"]:
+            if args.pop(0) == "--":
+                break
+        # Regex ACLs: -i / +i switch case-insensitivity for the patterns after them, on this
+        # line only (Squid's RegexData parsing; checked against the real squid in tests/e2e).
+        ignore_case = False
+        for arg in args:
+            if arg in ("-i", "+i"):  # other types accept -i and ignore it (domains are caseless)
+                ignore_case = arg == "-i" and typ in REGEX_TYPES
+                continue
+            before = len(acl.values)
+            if arg.startswith('"') and arg.endswith('"') and len(arg) >= 2:
+                _load_value_file(acl, arg[1:-1], line.span, context, problems, config)
+            else:
+                acl.values.append((arg, line.span))
+            if ignore_case:
+                acl.case_insensitive.update(range(before, len(acl.values)))
+    for acl in acls.values():
+        if acl.type in REGEX_TYPES:
+            for i, (value, span) in enumerate(acl.values):
+                try:
+                    acl.patterns.append((BoundedPattern.compile(value, i in acl.case_insensitive), span))
+                except PatternError as exc:
+                    acl.bad_patterns += 1
+                    problems.append(Problem("TE905", span, f"acl {acl.name}: {exc}"))
+    return acls
+
+
+def _load_value_file(acl: Acl, ref: str, span: Span, context: ParseContext,
+                     problems: list[Problem], config: Path) -> None:
+    target = context.resolver.resolve(ref, config)
+    if target is None:
+        acl.missing_files.append((ref, span))
+        return
+    try:
+        src = read_source(target, context.resolver.display(target))
+    except InputError as exc:
+        acl.missing_files.append((ref, span))
+        problems.append(Problem("TE902", span, str(exc)))
+        return
+    problems.extend(src.problems)
+    acl.value_sources.setdefault(src.path, []).append(span)
+    for i, raw in enumerate(src.lines, start=1):
+        value = _strip_comment(raw).strip()
+        if not value:
+            continue
+        acl.values.append((value, Span(src.path, i, raw.find(value) + 1, value)))
+
+
+def _parse_access(lines: list[Line], directives: tuple[str, ...]) -> list[AccessLine]:
+    out = []
+    for line in lines:
+        if line.words[0] in directives and len(line.words) >= 2:
+            literals = tuple((w[1:], True) if w.startswith("!") else (w, False) for w in line.words[2:])
+            out.append(AccessLine(line.words[0], line.words[1], literals, line.span))
+    return out
+
+
+# --------------------------------------------------------------------------- matching
+
+def _networks(values: list[tuple[str, Span]]) -> list[tuple[object, Span]]:
+    """Squid address values: a.b.c.d, CIDR, a.b.c.d/255.255.0.0, ranges a-b[/mask], `all`."""
+    nets: list[tuple[object, Span]] = []
+    for value, span in values:
+        v = value.lower()
+        try:
+            if v == "all":
+                nets.append((ipaddress.ip_network("0.0.0.0/0"), span))
+                nets.append((ipaddress.ip_network("::/0"), span))
+            elif "-" in v and not v.startswith("-"):
+                lo, hi = v.split("-", 1)
+                hi = hi.split("/", 1)[0]
+                for n in ipaddress.summarize_address_range(ipaddress.ip_address(lo), ipaddress.ip_address(hi)):
+                    nets.append((n, span))
+            else:
+                nets.append((ipaddress.ip_network(v, strict=False), span))
+        except ValueError:
+            nets.append((v, span))  # a host name, resolved later through the catalog
+    return nets
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    days: str
+    start: int  # minutes since midnight
+    end: int
+
+
+def _parse_time(values: list[tuple[str, Span]]) -> list[TimeWindow]:
+    """Each `acl NAME time [days] [h1:m1-h2:m2]` line is one window (days default to every
+    day, the range to the whole day); several lines for one ACL are alternatives. Squid
+    compares minutes inclusively at both ends."""
+    by_line: dict[Span, list[str]] = {}
+    for value, span in values:
+        by_line.setdefault(span, []).append(value)
+    windows: list[TimeWindow] = []
+    for words in by_line.values():
+        days = "".join(w.upper() for w in words if set(w.upper()) <= set(DAYS))
+        ranges = [m for w in words if (m := re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", w))]
+        for m in ranges or [None]:
+            if m is None:
+                windows.append(TimeWindow(days or DAYS, 0, 24 * 60 - 1))
+            else:
+                a, b, c, d = map(int, m.groups())
+                windows.append(TimeWindow(days or DAYS, a * 60 + b, c * 60 + d))
+    return windows
+
+
+def _in_time(windows: list[TimeWindow], day: str, minute: int) -> bool:
+    return any(day in w.days and w.start <= minute <= w.end for w in windows)
+
+
+# --------------------------------------------------------------------------- the ruleset
+
+@dataclass
+class _Dims:
+    """Representative clients: addresses, MACs, users, times, and free booleans."""
+
+    ips: list[str]
+    macs: list[str]
+    users: list[str]
+    times: list[tuple[str, int]]
+    free: list[str]
+
+
+CHAIN_KEY = "\x00squidguard"  # in an audience key: the client as the chained squidGuard sees it
+NO_USER = "(unauthenticated)"
+OTHER_USER = "(another user)"
+OTHER_MAC = "(another MAC)"
+OUTSIDE_IPS = ("198.51.100.77", "2001:db8::77")  # documentation addresses: outside every list
+
+
+class SquidRuleset:
+    dialect = NAME
+
+    def __init__(self, path: str, lines: list[Line], acls: dict[str, Acl],
+                 problems: list[Problem], context: ParseContext):
+        self.path = path
+        self.problems = problems
+        self.acls = acls
+        self.catalog = context.catalog
+        self.access = _parse_access(lines, ("http_access",))
+        self.adapted = _parse_access(lines, ("adapted_http_access",))
+        self.ssl_bump = _parse_access(lines, ("ssl_bump",))
+        self.rewrite_access = _parse_access(lines, ("url_rewrite_access",))
+        self.deny_info: dict[str, tuple[str, Span]] = {}
+        self.rewriter: Span | None = None
+        self.rewriter_words: tuple[str, ...] = ()
+        self.rewriter_concurrency = 0
+        self.chain = None  # a SquidGuardRuleset when url_rewrite_program is a readable squidGuard
+        self.delay_access: dict[int, list[AccessLine]] = {}
+        self.delay_limited: dict[int, bool] = {}
+        self._read_directives(lines)
+        self._slow_patterns: set[BoundedPattern] = set()
+        self._match_cache: dict[tuple[str, Probe], tuple[bool | None, Span | None]] = {}
+        self._assumed: dict[str, str] = {}
+        self.included: list[str] = []  # real paths of included files, set by parse()
+        self._classify_missing()
+        self._check_references({line.span: i for i, line in enumerate(lines)})
+        self._audiences: list[Audience] | None = None
+        self._decisions: dict[tuple, Decision] = {}
+        self._line_by_span = {line.span: line for line in self._all_access_lines()}
+        self._client_cache: dict[str, Acl] | None = None
+        self._net_cache: dict[str, list] = {}
+        self._signatures: dict[Probe, tuple] = {}
+        self._request_names = sorted({n for line in self._all_access_lines() for n, _ in line.literals}
+                                     - set(self._client_acls()) - set(self._path_unknown_acls()))
+
+    # ---- directives other than acl/http_access
+    def _read_directives(self, lines: list[Line]) -> None:
+        for line in lines:
+            w = line.words
+            if w[0] == "deny_info" and len(w) >= 3:
+                for acl in w[2:]:
+                    self.deny_info[acl] = (w[1], line.span)
+            elif w[0] in ("url_rewrite_program", "redirect_program") and len(w) >= 2:
+                self.rewriter = line.span
+                self.rewriter_words = w[1:]
+            elif w[0] in ("url_rewrite_children", "redirect_children"):
+                for opt in w[1:]:
+                    if opt.startswith("concurrency=") and opt[12:].isdigit():
+                        self.rewriter_concurrency = int(opt[12:])
+            elif w[0] == "delay_access" and len(w) >= 3 and w[1].isdigit():
+                pool = int(w[1])
+                literals = tuple((x[1:], True) if x.startswith("!") else (x, False) for x in w[3:])
+                self.delay_access.setdefault(pool, []).append(AccessLine("delay_access", w[2], literals, line.span))
+            elif w[0] == "delay_parameters" and len(w) >= 3 and w[1].isdigit():
+                # "-1/-1" everywhere means no limit
+                self.delay_limited[int(w[1])] = any(p != "-1/-1" and "/" in p for p in w[2:])
+
+    def link_rewriter(self, config: Path, context: ParseContext) -> None:
+        """Read the squidGuard config a `url_rewrite_program` names, or say why not (TE907)."""
+        if self.rewriter is None:
+            return
+        words = [x.strip('"') for x in self.rewriter_words]
+        program = Path(words[0]).name if words else ""
+        if program.lower() != "squidguard":
+            self.problems.append(Problem(
+                "TE907", self.rewriter,
+                f"URL rewriter {program or '?'} is not evaluated: verdicts for requests it sees are unknown"))
+            return
+        if self.rewriter_concurrency > 0:
+            self.problems.append(Problem(
+                "TE907", self.rewriter,
+                f"squidGuard does not speak squid's concurrent helper protocol (concurrency="
+                f"{self.rewriter_concurrency}): its answers cannot be trusted, verdicts for requests it sees are unknown"))
+            return
+        refs: list[str] = []
+        for i, x in enumerate(words[1:], start=1):
+            if x == "-c" and i + 1 < len(words):
+                refs = [words[i + 1]]
+            elif x.startswith("-c") and len(x) > 2:
+                refs = [x[2:]]
+        explicit = bool(refs)
+        refs = refs or list(_squidguard().DEFAULT_CONFIGS)
+        target = next((t for t in (context.resolver.resolve(r, config) for r in refs) if t), None)
+        if target is None:
+            where = refs[0] if explicit else " or ".join(refs) + " (squidGuard's default)"
+            self.problems.append(Problem("TE903", self.rewriter, f"squidGuard config {where} not found"))
+            self.problems.append(Problem(
+                "TE907", self.rewriter,
+                "squidGuard's config cannot be read: verdicts for requests it sees are unknown"))
+            return
+        try:
+            chain = _squidguard().parse(target, context)
+        except InputError as exc:
+            self.problems.append(Problem("TE902", self.rewriter, str(exc)))
+            self.problems.append(Problem(
+                "TE907", self.rewriter,
+                "squidGuard's config cannot be read: verdicts for requests it sees are unknown"))
+            return
+        self.chain = chain
+        # squidGuard's findings are this file's too (they may grow while evaluating: share the list).
+        self.problems.extend(chain.problems)
+        chain.problems = self.problems
+        self.included += [str(target.resolve())] + list(chain.included)
+        self._audiences = None
+
+    def _chain_client(self, values: dict):
+        key = values.get(CHAIN_KEY)
+        return _squidguard().client_from_key(key) if key else _squidguard().Client(ip=OUTSIDE_IPS[0])
+
+    def _all_access_lines(self) -> list[AccessLine]:
+        lines = self.access + self.adapted + self.ssl_bump + self.rewrite_access
+        for pool in self.delay_access.values():
+            lines += pool
+        return lines
+
+    def _check_references(self, order: dict[Span, int]) -> None:
+        for line in self._all_access_lines():
+            for name, _neg in line.literals:
+                acl = self.acls.get(name)
+                if acl is None and name not in _BUILTIN:
+                    self.problems.append(Problem("TE901", line.span,
+                                                 f"acl {name} is used but never defined; Squid refuses this config"))
+                elif acl is not None and order.get(acl.first_span, -1) > order.get(line.span, 0):
+                    self.problems.append(Problem("TE901", line.span,
+                                                 f"acl {name} is used before its definition at line "
+                                                 f"{acl.first_span.line}; Squid refuses this config"))
+
+    def _classify_missing(self) -> None:
+        """Missing list files: decide from the list's name whether it may name the services."""
+        keywords = {sid: s.keywords for sid, s in self.catalog.services.items()}
+        used = {n for line in self._all_access_lines() for n, _ in line.literals}
+        for acl in self.acls.values():
+            for ref, span in acl.missing_files:
+                kind, _named = classify_list_name(f"{acl.name} {Path(ref).name}", keywords)
+                if acl.name not in used:
+                    continue
+                if acl.type in REQUEST_TYPES and acl.type != "urlpath_regex" and kind == "other-topic":
+                    self._assumed[acl.name] = ref
+                    self.problems.append(Problem(
+                        "TE903", span,
+                        f"acl {acl.name}: list file {ref} not found; its name suggests another topic, "
+                        f"so it is assumed not to name the catalog services"))
+                else:
+                    self.problems.append(Problem(
+                        "TE903", span,
+                        f"acl {acl.name}: list file {ref} not found; verdicts that depend on it are unknown"))
+
+    # ---- request-side matching (per probe)
+    def _request_match(self, name: str, probe: Probe) -> tuple[bool | None, Span | None]:
+        key = (name, probe)
+        hit = self._match_cache.get(key)
+        if hit is None:
+            hit = self._match_cache[key] = self._request_match_uncached(name, probe)
+        return hit
+
+    def _request_match_uncached(self, name: str, probe: Probe) -> tuple[bool | None, Span | None]:
+        if name in _BUILTIN and name not in self.acls:
+            return _BUILTIN[name](probe), None
+        acl = self.acls.get(name)
+        if acl is None:
+            return None, None
+        host = probe.host.lower()
+        t = acl.type
+        found: tuple[bool | None, Span | None] = (False, None)
+        if t in ("dstdomain", "ssl::server_name"):
+            exact, dotted = acl.domain_index()
+            labels = host.split(".")
+            for i in range(len(labels)):
+                span = dotted.get(".".join(labels[i:]))
+                if span is not None:
+                    return True, span
+            if host in exact:
+                return True, exact[host]
+        elif t in ("dstdom_regex", "url_regex", "urlpath_regex", "ssl::server_name_regex"):
+            subject = {
+                "url_regex": probe.url if probe.scheme == "http" else f"{host}:{probe.port}",
+                "urlpath_regex": probe.path if probe.scheme == "http" else "",
+            }.get(t, host)
+            timed_out: Span | None = None
+            for pattern, span in acl.patterns:
+                # A pattern that ran out of time once is not run again: the budget stays bounded.
+                r = None if pattern in self._slow_patterns else pattern.search(subject)
+                if r is None:
+                    self._slow_patterns.add(pattern)
+                if r:
+                    return True, span
+                if r is None:
+                    timed_out = span
+            if timed_out is not None:
+                self._note_timeout(acl, timed_out)
+                found = (None, timed_out)
+        elif t == "dst":
+            found = self._dst_match(acl, probe)
+        elif t == "dst_as":
+            if probe.service:
+                asns = {a.asn for a in self.catalog.services[probe.service].asns}
+                for value, span in acl.values:
+                    if value.isdigit() and int(value) in asns:
+                        return True, span
+        elif t == "port":
+            for value, span in acl.values:
+                lo, _, hi = value.partition("-")
+                if lo.isdigit() and int(lo) <= probe.port <= int(hi or lo):
+                    return True, span
+        elif t == "method":
+            for value, span in acl.values:
+                if value.upper() == probe.method:
+                    return True, span
+        elif t == "proto":
+            proto = "HTTP" if probe.scheme == "http" else "AUTHORITY"
+            for value, span in acl.values:
+                if value.upper() in (proto, "ALL"):
+                    return True, span
+        elif t == "at_step":
+            return True, None  # every bumping step sees the SNI we probe with
+        elif t == "urllogin":
+            return False, None
+        if found[0] is False and acl.missing_files and acl.name not in self._assumed:
+            if probe.is_control:
+                return False, None  # the control site is neutral by construction
+            return None, acl.missing_files[0][1]
+        return found
+
+    def _note_timeout(self, acl: Acl, span: Span) -> None:
+        msg = f"acl {acl.name}: regular expression ran out of time; verdicts that depend on it are unknown"
+        if not any(p.message == msg for p in self.problems):
+            self.problems.append(Problem("TE905", span, msg))
+
+    def _dst_match(self, acl: Acl, probe: Probe) -> tuple[bool | None, Span | None]:
+        addresses = [ipaddress.ip_address(a) for a in probe.addresses]
+        for net, span in _networks(acl.values):
+            if isinstance(net, str):
+                owner = self.catalog.service_for_host(net)
+                if owner and probe.service == owner[0] and owner[1] == "primary":
+                    return True, span
+                if net == probe.host:
+                    return True, span
+                continue
+            if any(a.version == net.version and a in net for a in addresses):
+                return True, span
+        return False, None
+
+    # ---- client side: audiences
+    def _client_acls(self) -> dict[str, Acl]:
+        if self._client_cache is None:
+            used = {n for line in self._all_access_lines() for n, _ in line.literals}
+            self._client_cache = {n: a for n, a in self.acls.items()
+                                  if n in used and a.type not in REQUEST_TYPES and a.type != "urlpath_regex"}
+        return self._client_cache
+
+    def _path_unknown_acls(self) -> list[str]:
+        """urlpath_regex lists we cannot read: every probe asks for "/", so such a list matches
+        the control and the services alike - a shared free boolean, not a per-host unknown."""
+        used = {n for line in self._all_access_lines() for n, _ in line.literals}
+        return [n for n, a in self.acls.items() if n in used and a.type == "urlpath_regex" and a.missing_files]
+
+    def _dims(self) -> _Dims:
+        client = self._client_acls()
+        ips: list[str] = []
+        macs: list[str] = []
+        users: list[str] = []
+        free: list[str] = []
+        time_acls: list[Acl] = []
+        for acl in client.values():
+            if acl.type == "src":
+                if self._src_undecidable(acl):
+                    free.append(acl.name)  # who is in it is unknown: a free condition
+                    continue
+                for net, _span in _networks(acl.values):
+                    if isinstance(net, str):
+                        continue
+                    size = net.num_addresses
+                    ips.append(str(net.network_address + (1 if size > 2 else 0)))
+                    if size > 4:
+                        ips.append(str(net.broadcast_address - 1))
+            elif acl.type in ("arp", "eui64"):
+                macs.extend(v.lower() for v, _ in acl.values)
+            elif acl.type == "proxy_auth":
+                if acl.missing_files:
+                    free.append(acl.name)
+                users.extend(v for v, _ in acl.values if v != "REQUIRED")
+            elif acl.type == "time":
+                time_acls.append(acl)
+            else:
+                free.append(acl.name)
+        free.extend(self._path_unknown_acls())
+        if any(a.type == "src" for a in client.values()):
+            ips = list(dict.fromkeys(ips + list(OUTSIDE_IPS)))
+        else:
+            ips = [OUTSIDE_IPS[0]]
+        macs = list(dict.fromkeys(macs)) + [OTHER_MAC] if any(a.type in ("arp", "eui64") for a in client.values()) else [OTHER_MAC]
+        if any(a.type == "proxy_auth" for a in client.values()):
+            users = list(dict.fromkeys(users)) + [OTHER_USER, NO_USER]
+        else:
+            users = [NO_USER]
+        times = self._time_points(time_acls)
+        ips = self._distinct(ips, [a for a in client.values() if a.type == "src" and not self._src_undecidable(a)], "src")
+        macs = self._distinct(macs, [a for a in client.values() if a.type in ("arp", "eui64")], "mac")
+        if self.chain is not None:
+            # squidGuard tells clients apart too: add its representatives (times carry the
+            # moment squidGuard is asked at, which may be a dated holiday).
+            sg_ips, sg_users, sg_times, _free = self.chain.client_dimensions()
+            ips = list(dict.fromkeys(ips + [ip for ip in sg_ips if ip != _squidguard().OUTSIDE_IP]))
+            named = [u for u in sg_users if u and u != OTHER_USER]
+            # squid sends squidGuard a user name only when it learns one (auth, ident, helpers).
+            if named and any(a.type in ("proxy_auth", "proxy_auth_regex", "ident", "ident_regex", "external")
+                             for a in self.acls.values()):
+                users = list(dict.fromkeys([u for u in users if u not in (OTHER_USER, NO_USER)] + named
+                                           + [OTHER_USER, NO_USER]))
+            times = [(d, m, _reference_time(d, m)) for d, m in times]
+            times += [("MTWHFAS"[w.weekday()], w.hour * 60 + w.minute, w) for w in sg_times]
+        return _Dims(ips, macs, users, times, free)
+
+    def _distinct(self, reps: list[str], acls: list[Acl], key: str) -> list[str]:
+        """One representative per distinct pattern of matches: clients the ACLs cannot tell
+        apart are one audience."""
+        seen: dict[tuple[bool, ...], str] = {}
+        for rep in reps:
+            vector = tuple(self._client_value(a, {key: rep}) for a in acls)
+            seen.setdefault(vector, rep)
+        return list(seen.values())
+
+    def _time_points(self, time_acls: list[Acl]) -> list[tuple[str, int]]:
+        if not time_acls:
+            return [("M", 10 * 60)]
+        windows = {a.name: _parse_time(a.values) for a in time_acls}
+        minutes = {0, 12 * 60, 24 * 60 - 1}
+        for ws in windows.values():
+            for w in ws:
+                minutes |= {w.start, w.end, (w.start + w.end) // 2,
+                            max(0, w.start - 1), min(24 * 60 - 1, w.end + 1)}
+        seen: dict[tuple[bool, ...], tuple[str, int]] = {}
+        for day in "MTWHFAS":
+            for minute in sorted(minutes):
+                vec = tuple(_in_time(ws, day, minute) for ws in windows.values())
+                seen.setdefault(vec, (day, minute))
+        return list(seen.values())
+
+    def _src_undecidable(self, acl: Acl) -> bool:
+        """A src list in a missing file, or naming hosts (resolved by Squid at start-up)."""
+        return bool(acl.missing_files) or any(isinstance(n, str) for n, _ in _networks(acl.values))
+
+    def _nets(self, acl: Acl) -> list:
+        nets = self._net_cache.get(acl.name)
+        if nets is None:
+            nets = self._net_cache[acl.name] = [n for n, _ in _networks(acl.values) if not isinstance(n, str)]
+        return nets
+
+    def _client_value(self, acl: Acl, rep: dict) -> bool:
+        t = acl.type
+        if t == "src":
+            ip = ipaddress.ip_address(rep["src"])
+            return any(ip.version == n.version and ip in n for n in self._nets(acl))
+        if t in ("arp", "eui64"):
+            return rep["mac"] in {v.lower() for v, _ in acl.values}
+        if t == "proxy_auth":
+            if acl.missing_files:
+                return rep["free"][acl.name] and rep["user"] != NO_USER
+            names = {v for v, _ in acl.values}
+            return rep["user"] != NO_USER and ("REQUIRED" in names or rep["user"] in names)
+        if t == "time":
+            return _in_time(_parse_time(acl.values), rep["day"], rep["minute"])
+        return rep["free"].get(acl.name, False)
+
+    def audiences(self) -> list[Audience]:
+        if self._audiences is not None:
+            return self._audiences
+        dims = self._dims()
+        client = self._client_acls()
+        by_type: dict[str, list[Acl]] = {}
+        for acl in client.values():
+            by_type.setdefault(acl.type, []).append(acl)
+        base = len(dims.ips) * len(dims.macs) * len(dims.users) * len(dims.times)
+        if base * (2 ** len(dims.free)) <= MAX_AUDIENCES:
+            free_assignments = [dict(zip(dims.free, bits))
+                                for bits in itertools.product((False, True), repeat=len(dims.free))]
+        else:
+            free_assignments = [dict.fromkeys(dims.free, False), dict.fromkeys(dims.free, True)]
+            free_assignments += [{f: f == g for f in dims.free} for g in dims.free]
+            self.problems.append(Problem(
+                "TE906", Span(self.path, 1, 1),
+                f"{len(dims.free)} independent client conditions: evaluated a sample of audiences, not all"))
+        # Each dimension's ACL values are computed once per representative, then combined.
+        src_acls = [a for a in by_type.get("src", []) if not self._src_undecidable(a)]
+        ip_vals = {ip: {a.name: self._client_value(a, {"src": ip}) for a in src_acls} for ip in dims.ips}
+        mac_acls = by_type.get("arp", []) + by_type.get("eui64", [])
+        mac_vals = {m: {a.name: self._client_value(a, {"mac": m}) for a in mac_acls} for m in dims.macs}
+        time_acls = by_type.get("time", [])
+        time_vals = {t: {a.name: self._client_value(a, {"day": t[0], "minute": t[1]}) for a in time_acls}
+                     for t in dims.times}
+        user_acls = by_type.get("proxy_auth", [])
+        lines = self._all_access_lines()
+        chain_frees = self._chain_frees(base * len(free_assignments))
+        seen: dict[tuple, Audience] = {}
+        for ip, mac, user, when, free, sg_free in itertools.product(
+                dims.ips, dims.macs, dims.users, dims.times, free_assignments, chain_frees):
+            values = dict(free)
+            values.update(ip_vals[ip])
+            values.update(mac_vals[mac])
+            values.update(time_vals[when])
+            for a in user_acls:
+                values[a.name] = self._client_value(a, {"user": user, "free": free})
+            vector = tuple(self._client_part(line, values) for line in lines)
+            sg_client = sg_conditions = None
+            if self.chain is not None:
+                sg_client = _squidguard().Client(ip, None if user == NO_USER else user, when[2], sg_free)
+                vector += (self.chain.behaviour(sg_client),)
+                sg_conditions = tuple(f"squidGuard {c}" for c in self.chain.describe(sg_client))
+            old = seen.get(vector)
+            if old is not None and sg_client is None and len(old.conditions) <= sum(values.values()):
+                continue
+            day, minute = when[0], when[1]
+            attrs = [("src", ip), ("time", f"{day} {minute // 60:02d}:{minute % 60:02d}")]
+            if mac != OTHER_MAC:
+                attrs.append(("mac", mac))
+            if user not in (OTHER_USER, NO_USER):
+                attrs.append(("user", user))
+            for a in by_type.get("external", []):
+                if values.get(a.name):
+                    attrs += [("group", g) for g, _ in a.values[1:]]
+            conditions = self._describe(client, values)
+            key = tuple(sorted(values.items()))
+            if sg_client is not None:
+                conditions += sg_conditions
+                key += ((CHAIN_KEY, _squidguard().client_key(sg_client)),)
+            if old is None or len(conditions) < len(old.conditions):
+                seen[vector] = Audience(key=key, conditions=conditions, attributes=tuple(attrs))
+        self._audiences = list(seen.values()) or [Audience(key=())]
+        if len(self._audiences) == 1 and self.chain is not None:
+            self._audiences = [replace(self._audiences[0], conditions=())]
+        return self._audiences
+
+    def _chain_frees(self, combos: int) -> list[frozenset[str]]:
+        """squidGuard's own free conditions (clients in an iplist we cannot read ...)."""
+        if self.chain is None:
+            return [frozenset()]
+        free = self.chain.client_dimensions()[3]
+        if combos * (2 ** len(free)) <= MAX_AUDIENCES:
+            return [frozenset(f for f, bit in zip(free, bits) if bit)
+                    for bits in itertools.product((False, True), repeat=len(free))]
+        self.problems.append(Problem(
+            "TE906", Span(self.path, 1, 1),
+            f"{len(free)} squidGuard client conditions: evaluated a sample of audiences, not all"))
+        return [frozenset(), frozenset(free)] + [frozenset([f]) for f in free]
+
+    def _describe(self, client: dict[str, Acl], values: dict[str, bool]) -> tuple[str, ...]:
+        out = []
+        for n, v in values.items():
+            acl = client.get(n)
+            typ = acl.type if acl else "urlpath_regex"
+            if acl is not None and acl.type == "src" and acl.values and acl.values[0][0] == "all":
+                continue
+            if v and typ != "time":
+                out.append(f"{typ} {n}")
+            elif typ == "time":
+                out.append(f"time {n}" if v else f"outside time {n}")
+        for typ, word in (("src", "src in no named list"), ("arp", "arp in no named list")):
+            named = [n for n, a in client.items() if a.type == typ and n in values
+                     and not (a.values and a.values[0][0] == "all")]
+            if named and not any(values[n] for n in named):
+                out.insert(0, word)
+        return tuple(out)
+
+    def _client_part(self, line: AccessLine, values: dict[str, bool]) -> bool:
+        for name, neg in line.literals:
+            if name in values:
+                if values[name] == neg:
+                    return False
+        return True
+
+    # ---- evaluation
+    def _line_match(self, line: AccessLine, probe: Probe, values: dict[str, bool]) -> tuple[bool | None, list[Span], bool]:
+        """Whether the line matches: True/False/None, the value spans that matched, and
+        whether a request-specific ACL matched (domain, URL, address)."""
+        result: bool | None = True
+        spans: list[Span] = []
+        specific = False
+        for name, neg in line.literals:
+            if name in values:
+                v: bool | None = values[name]
+                vspan = None
+            else:
+                v, vspan = self._request_match(name, probe)
+            if v is None:
+                result = None
+                if vspan:
+                    spans.append(vspan)
+                continue
+            if v == neg:
+                return False, [], False
+            if not neg and name in self.acls and self.acls[name].type in LIST_TYPES_WITH_CONTENT | {"dst_as"}:
+                specific = True
+                if vspan:
+                    definition = self._definition_of(self.acls[name], vspan)
+                    spans.extend([definition, vspan] if definition != vspan else [vspan])
+        return result, spans, specific
+
+    @staticmethod
+    def _definition_of(acl: Acl, value_span: Span) -> Span:
+        """The `acl` line that brought in a value (itself, or the line naming its file)."""
+        if value_span in acl.spans:
+            return value_span
+        for ref_span in acl.value_sources.get(value_span.path, ()):
+            return ref_span
+        return acl.first_span
+
+    def _walk(self, lines: list[AccessLine], probe: Probe, values: dict[str, bool],
+              start: int = 0) -> tuple[str | None, AccessLine | None, list[Span], bool, bool]:
+        """First match: (action, line, trace, specific, certain). action None = no line matched."""
+        trace: list[Span] = []
+        for i in range(start, len(lines)):
+            line = lines[i]
+            m, spans, specific = self._line_match(line, probe, values)
+            if m is False:
+                continue  # the trace keeps the lines that could decide, not every line passed
+            trace.append(line.span)
+            trace.extend(spans)
+            if m is True:
+                return line.action, line, trace, specific, True
+            rest = self._walk(lines, probe, values, i + 1)
+            rest_action = rest[0] if rest[0] is not None else _implicit(lines)
+            if rest_action == line.action:
+                return line.action, line, trace + rest[2], specific, rest[4]
+            return line.action, line, trace + rest[2], specific, False
+        return None, None, trace, False, True
+
+    def _scope(self, line: AccessLine | None) -> str:
+        """The client-side conditions of a line, as Squid names them."""
+        if line is None:
+            return ""
+        client = self._client_acls()
+        parts = []
+        for name, neg in line.literals:
+            acl = client.get(name)
+            if acl is None or (acl.type == "src" and acl.values and acl.values[0][0] == "all"):
+                continue
+            parts.append(f"{'not ' if neg else ''}{acl.type} {name}")
+        return " & ".join(parts)
+
+    def _signature(self, probe: Probe) -> tuple:
+        """Everything the rules can see of a probe: probes alike in every request-side match
+        get the same decision, so it is computed once."""
+        sig = self._signatures.get(probe)
+        if sig is None:
+            sig = (probe.is_control, probe.scheme) + tuple(
+                self._request_match(n, probe) for n in self._request_names)
+            if self.chain is not None:
+                sig += (probe,)  # squidGuard sees the URL itself
+            self._signatures[probe] = sig
+        return sig
+
+    def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        key = (self._signature(probe), audience.key)
+        hit = self._decisions.get(key)
+        if hit is None:
+            d = self._evaluate(probe, audience)
+            line = self._line_by_span.get(d.rule) if d.rule else None
+            hit = self._decisions[key] = replace(d, scope=self._scope(line)) if line else d
+        return hit
+
+    def _evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        values = dict(audience.key)
+        action, line, trace, specific, certain = self._walk(self.access, probe, values)
+        if action is None:
+            if not self.access:
+                # A fragment without access rules (an included file) decides nothing here.
+                return Decision(Outcome.ALLOW, None, tuple(trace), note="no http_access rules")
+            action = _implicit(self.access)
+            rule = self.access[-1].span
+            note = f"no http_access line matched: Squid does the opposite of the last line ({action})"
+        else:
+            rule = line.span
+            note = ""
+        if not certain:
+            return Decision(Outcome.UNKNOWN, rule, tuple(trace), specific,
+                            note="depends on a list or pattern that could not be read")
+        if action == "deny":
+            return Decision(Outcome.DENY, rule, tuple(trace), specific, self._deny_how(line), note)
+        return self._after_allow(probe, values, rule, trace, specific)
+
+    def _deny_how(self, line: AccessLine | None) -> str:
+        if line is None or not line.literals:
+            return "403"
+        last = line.literals[-1][0]
+        info = self.deny_info.get(last)
+        if info is None:
+            return "403"
+        target = info[0]
+        if target == "TCP_RESET":
+            return "reset"
+        if "://" in target or target.startswith("%"):
+            return "redirect"
+        return "error-page"
+
+    def _after_allow(self, probe: Probe, values: dict[str, bool], rule: Span | None,
+                     trace: list[Span], specific: bool) -> Decision:
+        if self.adapted:
+            action, line, more, spec2, certain = self._walk(self.adapted, probe, values)
+            action = action or _implicit(self.adapted)
+            if not certain:
+                return Decision(Outcome.UNKNOWN, line.span if line else None, tuple(trace + more), spec2)
+            if action == "deny":
+                return Decision(Outcome.DENY, line.span if line else None, tuple(trace + more), spec2,
+                                self._deny_how(line))
+        if probe.scheme == "https" and self.ssl_bump:
+            for line in self.ssl_bump:
+                if line.action in ("peek", "stare"):
+                    continue
+                m, spans, spec3 = self._line_match(line, probe, values)
+                if m is None and line.action == "terminate":
+                    return Decision(Outcome.UNKNOWN, line.span, tuple(trace + [line.span]), spec3)
+                if m:
+                    if line.action == "terminate":
+                        return Decision(Outcome.DENY, line.span, tuple(trace + [line.span] + spans),
+                                        spec3, "tls-terminate")
+                    break
+        if self.rewriter is not None:
+            action, line, more, _s, certain = self._walk(self.rewrite_access, probe, values)
+            if not self.rewrite_access or action == "allow" or (action is None and _implicit(self.rewrite_access) == "allow"):
+                if self.chain is None:
+                    return Decision(Outcome.UNKNOWN, self.rewriter, tuple(trace + more + [self.rewriter]),
+                                    specific, note="passed to a URL rewriter not evaluated here")
+                sg = self.chain.decide(probe, self._chain_client(values))
+                via = tuple(trace + more + [self.rewriter]) + sg.trace
+                if sg.outcome != Outcome.ALLOW and not certain:
+                    return Decision(Outcome.UNKNOWN, line.span if line else self.rewriter, via, sg.specific,
+                                    note="whether url_rewrite_access sends this to squidGuard could not be decided")
+                if sg.outcome == Outcome.DENY:
+                    return Decision(Outcome.DENY, sg.rule, via, sg.specific, sg.how or "redirect", sg.note,
+                                    scope=sg.scope)
+                if sg.outcome == Outcome.UNKNOWN:
+                    return Decision(Outcome.UNKNOWN, sg.rule, via, sg.specific,
+                                    note=sg.note or "squidGuard's answer could not be decided", scope=sg.scope)
+        for pool in sorted(self.delay_access):
+            action, line, more, spec4, certain = self._walk(self.delay_access[pool], probe, values)
+            if action == "allow":
+                if self.delay_limited.get(pool, True):
+                    return Decision(Outcome.THROTTLE, line.span, tuple(trace + more), spec4, "delay-pool")
+                break
+        return Decision(Outcome.ALLOW, rule, tuple(trace), specific)
+
+    def inert_mentions(self, probe: Probe) -> list[Span]:
+        if self.chain is not None:
+            return self._inert_mentions(probe) + self.chain.inert_mentions(probe)
+        return self._inert_mentions(probe)
+
+    def _inert_mentions(self, probe: Probe) -> list[Span]:
+        used = {n for line in self._all_access_lines() for n, _ in line.literals}
+        used |= set(self.deny_info)
+        out = []
+        for name, acl in self.acls.items():
+            if name in used or acl.type not in LIST_TYPES_WITH_CONTENT:
+                continue
+            m, span = self._request_match(name, probe)
+            if m:
+                out.append(span or acl.first_span)
+        return out
+
+
+def _reference_time(day: str, minute: int) -> dt.datetime:
+    """A (day letter, minute) sample as a moment in squidGuard's reference week."""
+    return _squidguard().REFERENCE_MONDAY + dt.timedelta(days="MTWHFAS".index(day), minutes=minute)
+
+
+def _implicit(lines: list[AccessLine]) -> str:
+    """Squid's default when no line matches: the opposite of the last line."""
+    if not lines:
+        return "allow"
+    return "allow" if lines[-1].action == "deny" else "deny"
+
+
+# Predefined ACLs that need no definition line and never match a probe: `manager` is cache
+# manager URLs, `to_linklocal` link-local destinations.
+_BUILTIN = {
+    "manager": lambda probe: False,
+    "to_linklocal": lambda probe: False,
+}
+
+
+def _builtin_acls() -> list[Line]:
+    """Squid 4+ predefines these ACLs; a config may redefine them with the same type."""
+    span = Span("<squid built-in>", 0, 0, "")
+    return [
+        Line(span, ("acl", "all", "src", "all")),
+        Line(span, ("acl", "localhost", "src", "127.0.0.1/32", "::1")),
+        Line(span, ("acl", "to_localhost", "dst", "127.0.0.0/8", "0.0.0.0/32", "::1")),
+        Line(span, ("acl", "CONNECT", "method", "CONNECT")),
+    ]
+
+
+def parse(path: Path, context: ParseContext) -> SquidRuleset:
+    reader = _Reader(context)
+    display = str(path)
+    reader.read(path, display, (path.resolve(),))
+    lines = reader.lines
+    defined = {line.words[1] for line in lines if line.words[0] == "acl" and len(line.words) > 2}
+    builtins = [b for b in _builtin_acls() if b.words[1] not in defined]
+    acls = _parse_acls(builtins + lines, context, reader.problems, path)
+    ruleset = SquidRuleset(display, lines, acls, reader.problems, context)
+    ruleset.included = [str(p.resolve()) for p in reader.included]
+    ruleset.link_rewriter(path, context)
+    return ruleset

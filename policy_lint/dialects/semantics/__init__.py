@@ -1,0 +1,12 @@
+"""Semantics shared by the dialects; nothing here knows a particular device.
+
+- `base`: what a dialect module provides (NAME, FILE_PATTERNS, detect, parse), the `Ruleset`
+  protocol the engine evaluates, and the `ParseContext` a parser receives.
+- `addressing`: destination addresses of probes and per-prefix coverage of a service's
+  networks (`decide_by_address`), for every dialect that matches addresses.
+- `chains`: `ChainResult`, what walking a firewall chain yields.
+- `names`: `DomainIndex` (exact names and subtrees) and `NameRuleset` for name-only filters.
+- `listscan`: streaming scans of million-line list files.
+- `listnames`: what a missing list probably holds, judged by its published category name.
+- `patterns`: regular expressions from configs, evaluated with a time bound.
+"""

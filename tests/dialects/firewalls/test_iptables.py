@@ -1,0 +1,340 @@
+"""iptables/ip6tables scripts and iptables-save files (with ipset): read, never run."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from policy_lint.dialects.firewalls import iptables
+from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.inputs import Resolver
+from policy_lint.model import Outcome
+from tests.conftest import verdicts
+
+# Both families, so that a block is not only IPv4 ("no IPv6" would make it partial).
+STRING_DROP = """
+    iptables -A {chain} -m string --string "facebook.com" --algo bm -j DROP
+    ip6tables -A {chain} -m string --string "facebook.com" --algo bm -j DROP
+"""
+
+
+def codes(report) -> list[str]:
+    return [f.code for f in report.findings]
+
+
+def ruleset(tmp_path: Path, catalog, text: str, name: str = "fw.sh", **extra: str):
+    for n, t in extra.items():
+        (tmp_path / n.replace("_", ".")).write_text(textwrap.dedent(t))
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text))
+    return iptables.parse(p, ParseContext(Resolver(tmp_path), catalog))
+
+
+def fb_https(catalog):
+    return next(p for p in catalog.services["facebook"].probes() if p.scheme == "https" and p.role == "primary")
+
+
+def test_string_match_blocks_in_both_families(lint):
+    report = lint({"fw.sh": STRING_DROP.format(chain="OUTPUT")})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unaffected"
+
+
+def test_first_match_wins(lint):
+    accept = """
+        iptables -A OUTPUT -p tcp -m multiport --dports 80,443 -j ACCEPT
+        ip6tables -A OUTPUT -p tcp -m multiport --dports 80,443 -j ACCEPT
+    """
+    assert verdicts(lint({"fw.sh": accept + STRING_DROP.format(chain="OUTPUT")}))["facebook"] == "unaffected"
+
+
+def test_insert_goes_above_earlier_rules(lint):
+    text = """
+        iptables -A FORWARD -j ACCEPT
+        ip6tables -A FORWARD -j ACCEPT
+        iptables -I FORWARD -m string --string "facebook.com" --algo kmp -j REJECT
+        ip6tables -I FORWARD 1 -m string --string "facebook.com" --algo kmp -j REJECT
+    """
+    assert verdicts(lint({"fw.sh": text}))["facebook"] == "blocked"
+
+
+def test_established_accept_first_lets_the_payload_through(lint):
+    # The SYN carries no Host/SNI; the data packet is ESTABLISHED and accepted before the drop.
+    text = """
+        iptables -A FORWARD -m state --state ESTABLISHED,RELATED -j ACCEPT
+        ip6tables -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+    """ + STRING_DROP.format(chain="FORWARD")
+    assert verdicts(lint({"fw.sh": text}))["facebook"] == "unaffected"
+
+
+def test_input_chain_is_not_a_block(lint):
+    report = lint({"fw.sh": STRING_DROP.format(chain="INPUT")})
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_jump_and_return_exempt_a_source(lint, tmp_path, catalog):
+    text = """
+        iptables -N SOCIAL
+        iptables -A SOCIAL -s 10.0.0.5 -j RETURN
+        iptables -A SOCIAL -m string --string "facebook.com" --algo bm -j DROP
+        iptables -A FORWARD -j SOCIAL
+        ip6tables -A FORWARD -m string --string "facebook.com" --algo bm -j DROP
+    """
+    assert verdicts(lint({"fw.sh": text}))["facebook"] == "blocked-partial"
+    rs = ruleset(tmp_path, catalog, text)
+    others = next(a for a in rs.audiences() if a.attribute("src") != "10.0.0.5")
+    d = rs.evaluate(fb_https(catalog), others)
+    assert d.outcome == Outcome.DENY and d.specific
+    assert [s.line for s in d.trace] == [5, 4]  # the jump, then the drop
+
+
+def test_policy_drop_denies_the_control_too(lint):
+    report = lint({"fw.sh": """
+        iptables -P FORWARD DROP
+        ip6tables -P FORWARD DROP
+    """})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert "TE105" in codes(report)
+
+
+def test_policy_drop_with_allow_list_blocks_with_policy_span(lint, tmp_path, catalog):
+    text = """
+        IPT=/sbin/iptables
+        $IPT -P FORWARD DROP
+        ${IPT} -A FORWARD -d 93.184.215.14 -j ACCEPT
+    """
+    rs = ruleset(tmp_path, catalog, text)
+    d = rs.evaluate(fb_https(catalog), rs.audiences()[0])
+    # The policy line decides; every IPv4 prefix is denied, so it is a block, and the note
+    # says IPv6 (no ip6tables rules) stays open.
+    assert d.outcome == Outcome.DENY and d.rule.line == 3 and not d.partial and "IPv4 only" in d.note
+    assert verdicts(lint({"fw.sh": text}))["facebook"] == "blocked"
+
+
+def test_one_prefix_is_partial_with_coverage_note(tmp_path, catalog):
+    rs = ruleset(tmp_path, catalog, "iptables -A OUTPUT -d 31.13.24.0/21 -j DROP\n")
+    d = rs.evaluate(fb_https(catalog), rs.audiences()[0])
+    assert d.outcome == Outcome.DENY and d.partial
+    assert "Facebook IPv4 prefixes" in d.note and "no IPv6" in d.note
+
+
+def test_one_address_inside_a_prefix_is_partial(lint):
+    report = lint({"fw.sh": "iptables -A OUTPUT -p tcp -d 157.240.217.35 -j DROP\n"})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+
+
+def test_delete_by_spec_and_flush(lint):
+    text = STRING_DROP.format(chain="OUTPUT") + """
+        iptables -D OUTPUT -m string --string "facebook.com" --algo bm -j DROP
+    """
+    assert verdicts(lint({"fw.sh": text}))["facebook"] == "blocked-partial"  # IPv6 rule stays
+    assert verdicts(lint({"fw.sh": STRING_DROP.format(chain="OUTPUT") + "iptables -F\nip6tables -F\n"}))[
+        "facebook"] == "unaffected"
+
+
+def test_hostname_resolves_through_the_catalog(tmp_path, catalog):
+    rs = ruleset(tmp_path, catalog, "iptables -A OUTPUT -d www.facebook.com -j DROP\n")
+    d = rs.evaluate(fb_https(catalog), rs.audiences()[0])
+    assert d.outcome == Outcome.DENY and d.partial and "catalog" in d.note
+    rs = ruleset(tmp_path, catalog, "iptables -A OUTPUT -d intranet.example.org -j DROP\n")
+    assert rs.evaluate(fb_https(catalog), rs.audiences()[0]).outcome == Outcome.UNKNOWN
+
+
+def test_ipset_from_a_save_file(tmp_path, catalog, lint):
+    text = """
+        ipset restore < sets.ipset
+        iptables -A FORWARD -m set --match-set fb dst -j DROP
+    """
+    sets = "create fb hash:net family inet\nadd fb 31.13.24.0/21\nadd fb 31.13.64.0/18\n"
+    rs = ruleset(tmp_path, catalog, text, sets_ipset=sets)
+    d = rs.evaluate(fb_https(catalog), rs.audiences()[0])
+    assert d.outcome == Outcome.DENY and d.partial and d.specific
+    assert any(s.path.endswith("sets.ipset") for s in d.trace)
+
+
+def test_ipset_never_loaded_is_missing_and_unknown(lint):
+    report = lint({"fw.sh": "iptables -A FORWARD -m set --match-set social dst -j DROP\n"})
+    assert "TE903" in codes(report)
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_time_window_makes_an_audience(lint, tmp_path, catalog):
+    text = """
+        iptables -A FORWARD -m time --timestart 09:00 --timestop 17:00 --weekdays Mon,Tue,Wed,Thu,Fri -m string --string "facebook.com" --algo bm -j DROP
+        ip6tables -A FORWARD -m time --timestart 09:00 --timestop 17:00 --weekdays Mon,Tue,Wed,Thu,Fri -m string --string "facebook.com" --algo bm -j DROP
+    """
+    assert verdicts(lint({"fw.sh": text}))["facebook"] == "blocked-partial"
+    rs = ruleset(tmp_path, catalog, text)
+    assert any("Mon 09:01" in " ".join(a.conditions) for a in rs.audiences())
+
+
+def test_literal_loop_and_variables(lint):
+    text = """
+        IPT="/usr/sbin/iptables -w"
+        for net in 31.13.24.0/21 \\
+                   31.13.64.0/18; do
+            $IPT -A OUTPUT -d "$net" -j DROP   # comment
+        done
+    """
+    report = lint({"fw.sh": text})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    assert any(f.code == "TE102" and f.span.line == 5 for f in report.findings)
+
+
+def test_dynamic_values_are_unknown_with_the_line(lint):
+    text = """
+        for ip in $(curl -s https://example.org/fb.txt); do
+            iptables -A OUTPUT -d $ip -j DROP
+        done
+    """
+    report = lint({"fw.sh": text})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert any(f.code == "TE907" and f.span.line == 3 for f in report.findings)
+
+
+def test_unknown_match_makes_a_drop_unknown(tmp_path, catalog):
+    rs = ruleset(tmp_path, catalog, "iptables -A OUTPUT -m limit --limit 5/min -j DROP\n"
+                                    "iptables -A OUTPUT -m limit --limit 5/min -j LOG\n")
+    assert rs.evaluate(fb_https(catalog), rs.audiences()[0]).outcome == Outcome.UNKNOWN
+
+
+def test_save_file_and_bad_input(lint):
+    save = """
+        *filter
+        :INPUT ACCEPT [0:0]
+        :FORWARD ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A OUTPUT -d 31.13.24.0/21 -j DROP
+        COMMIT
+    """
+    assert verdicts(lint({"rules.v4": save}))["facebook"] == "blocked-partial"
+    report = lint({"rules.v4": save.replace("COMMIT", "")})
+    assert "TE901" in codes(report)
+    report = lint({"fw.sh": 'iptables -A OUTPUT -m comment --comment "oops -j DROP\n'})
+    assert "TE901" in codes(report)
+
+
+def test_detection():
+    assert iptables.detect(Path("fw.sh"), "#!/bin/sh\niptables -A FORWARD -d 1.2.3.4 -j DROP\n") > 0.5
+    assert iptables.detect(Path("rules"), "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n") > 0.5
+    assert iptables.detect(Path("notes.txt"), "hello\n") == 0.0
+
+
+def test_ipset_commands_in_the_script(tmp_path, catalog):
+    text = """
+        ipset -exist create social hash:net
+        ipset add social 31.13.24.0/21
+        ipset restore -f more.ipset
+        iptables -A FORWARD -m set --match-set social dst -j DROP
+    """
+    rs = ruleset(tmp_path, catalog, text, more_ipset="add social 31.13.64.0/18\n")
+    d = rs.evaluate(fb_https(catalog), rs.audiences()[0])
+    assert d.outcome == Outcome.DENY and d.partial
+    assert "2 of" in d.note
+    assert not rs.problems
+
+
+def test_documentation_quoting_commands_is_not_a_ruleset():
+    text = "Run:\n\n    iptables -A FORWARD -d 31.13.24.0/21 -j DROP\n    iptables -A OUTPUT -j DROP\n"
+    assert iptables.detect(Path("README.md"), text) == 0.0
+    assert iptables.detect(Path("block.sh"), text) > 0.5
+
+
+def test_unused_chain_and_unused_ipset_are_noted_not_blocks(lint):
+    report = lint({"fw.sh": """
+        iptables -N UNUSED
+        iptables -A UNUSED -m string --string "facebook.com" --algo bm -j DROP
+        ipset create fb hash:net
+        ipset add fb 157.240.0.0/17
+    """})
+    assert verdicts(report)["facebook"] == "unaffected"
+    assert sorted(f.span.line for f in report.findings if f.code == "TE202") == [3, 5]
+
+
+def test_input_drop_of_replies_blocks_this_host_only(lint, tmp_path, catalog):
+    # The SYN-ACK from Facebook comes back through INPUT: this host cannot connect...
+    text = "iptables -A INPUT -s 31.13.24.0/21 -j DROP\n"
+    assert verdicts(lint({"fw.sh": text}))["facebook"] == "blocked-partial"
+    # ...unless replies of established connections are accepted first;
+    established = "iptables -A INPUT -m state --state ESTABLISHED,RELATED -j ACCEPT\n" + text
+    assert verdicts(lint({"fw.sh": established}))["facebook"] == "unaffected"
+    # and forwarded clients never cross INPUT.
+    rs = ruleset(tmp_path, catalog, text + "iptables -A FORWARD -d 192.0.2.1 -j DROP\n")
+    fwd = next(a for a in rs.audiences() if a.attribute("path") == "forward")
+    assert rs.evaluate(fb_https(catalog), fwd).outcome == Outcome.ALLOW
+
+
+def test_goto_and_replace(lint):
+    text = """
+        iptables -N SOCIAL
+        iptables -A SOCIAL -m string --string "facebook.com" --algo bm -j ACCEPT
+        iptables -A FORWARD -g SOCIAL
+        iptables -A FORWARD -m string --string "facebook.com" --algo bm -j DROP
+    """
+    # -g: SOCIAL's ACCEPT ends it; and after SOCIAL a goto never comes back to FORWARD.
+    assert verdicts(lint({"fw.sh": text}))["facebook"] == "unaffected"
+    replaced = text + 'iptables -R SOCIAL 1 -m string --string "facebook.com" --algo bm -j DROP\n'
+    assert verdicts(lint({"fw.sh": replaced}))["facebook"] == "blocked"
+
+
+def test_one_server_address_dropped_in_input_is_partial(lint):
+    assert verdicts(lint({"fw.sh": "iptables -A INPUT -s 157.240.217.35 -j DROP\n"}))["facebook"] == "blocked-partial"
+
+
+def test_menu_case_arms_are_alternatives(lint):
+    text = """
+        read -p "choice: " n
+        case "$n" in
+          1) iptables -A OUTPUT -m string --string "facebook.com" --algo bm -j DROP ;;
+          2)
+            iptables -F
+            ;;
+          *) echo "usage" ;;
+        esac
+    """
+    # Option 1 applies the block; option 2 (the undo) does not hide it.
+    assert verdicts(lint({"fw.sh": text}))["facebook"] == "blocked"
+    literal = text.replace('read -p "choice: " n', "n=2")
+    assert verdicts(lint({"fw.sh": literal}))["facebook"] == "unaffected"
+
+
+def test_restore_from_a_here_document(lint, tmp_path, catalog):
+    text = """
+        FB=31.13.24.0/21
+        iptables-restore --noflush <<EOF
+        *filter
+        -A FORWARD -d $FB -j DROP
+        COMMIT
+        EOF
+        ipset restore <<'SETS'
+        create social hash:net
+        add social 31.13.64.0/18
+        SETS
+        iptables -A FORWARD -m set --match-set social dst -j DROP
+    """
+    report = lint({"fw.sh": text})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    assert [f.span.line for f in report.findings if f.code == "TE102"] == [5]  # the body line
+    assert not [f for f in report.findings if f.code.startswith("TE9")]
+    rs = ruleset(tmp_path, catalog, text)
+    assert "2 of" in rs.evaluate(fb_https(catalog), rs.audiences()[0]).note  # both prefixes count
+
+
+def test_wait_option_and_table_option(lint):
+    text = """
+        iptables -w 5 -t filter -A OUTPUT -m string --string "facebook.com" --algo bm -j DROP
+        ip6tables --wait -A OUTPUT -m string --string "facebook.com" --algo bm -j DROP
+        iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+    """
+    report = lint({"fw.sh": text})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert not [f for f in report.findings if f.code.startswith("TE9")]
+
+
+def test_udp_443_drop_is_quic_only_and_says_so(lint):
+    report = lint({"fw.sh": """
+        iptables -A FORWARD -p udp --dport 443 -j DROP
+        iptables -A FORWARD -p tcp --dport 8443 -j DROP
+    """})
+    assert set(verdicts(report).values()) == {"unaffected"}
+    assert codes(report) == ["TE209"]
