@@ -86,20 +86,35 @@ class TeCompliance:
     # ------------------------------------------------------------------ options
 
     def load(self, loader: Loader) -> None:
-        loader.add_option("te_policy", Optional[str], None,
-                          "Policy YAML for the Technology Enablement report (audiences, extra "
-                          "domains); default: the built-in strict policy.")
-        loader.add_option("te_report", Optional[str], None,
-                          "Where the compliance report is written, atomically. A .json, .md or "
-                          ".html suffix picks that format; any other path gets all three "
-                          "(PATH.json, PATH.md, PATH.html). Unset: log lines only.")
+        loader.add_option(
+            "te_policy",
+            Optional[str],
+            None,
+            "Policy YAML for the Technology Enablement report (audiences, extra "
+            "domains); default: the built-in strict policy.",
+        )
+        loader.add_option(
+            "te_report",
+            Optional[str],
+            None,
+            "Where the compliance report is written, atomically. A .json, .md or "
+            ".html suffix picks that format; any other path gets all three "
+            "(PATH.json, PATH.md, PATH.html). Unset: log lines only.",
+        )
         # int, not float: mitmproxy 11 cannot parse `--set name=value` for float options.
-        loader.add_option("te_report_interval", int, DEFAULT_INTERVAL,
-                          "Seconds between report rewrites and summary lines while traffic "
-                          "flows (0: only on shutdown). The report is always written on shutdown.")
-        loader.add_option("te_client_addresses", bool, False,
-                          "Show client addresses as seen in the report instead of per-run "
-                          "pseudonyms (auditor opt-in).")
+        loader.add_option(
+            "te_report_interval",
+            int,
+            DEFAULT_INTERVAL,
+            "Seconds between report rewrites and summary lines while traffic "
+            "flows (0: only on shutdown). The report is always written on shutdown.",
+        )
+        loader.add_option(
+            "te_client_addresses",
+            bool,
+            False,
+            "Show client addresses as seen in the report instead of per-run pseudonyms (auditor opt-in).",
+        )
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
@@ -153,8 +168,9 @@ class TeCompliance:
 
     def running(self) -> None:
         if self._interval > 0 and self._ticker is None:
-            self._ticker = asyncio.get_running_loop().create_task(self._tick_forever(),
-                                                                  name="te_compliance report")
+            self._ticker = asyncio.get_running_loop().create_task(
+                self._tick_forever(), name="te_compliance report"
+            )
 
     async def _tick_forever(self) -> None:
         while True:
@@ -170,7 +186,7 @@ class TeCompliance:
         try:
             self._summarise(force=True)
             self._write("shutdown")
-        except Exception as exc:  # noqa: BLE001 - shutdown must go on
+        except Exception as exc:
             self._internal_error("done", exc)
 
     # ------------------------------------------------------------------ events (observe only)
@@ -189,9 +205,10 @@ class TeCompliance:
             # The 502 here is mitmproxy's own ("Cannot connect to HOST:PORT: <why> If you plan
             # ..."), not an answer from anything on the path: classify the reason as an error.
             error = flow.error.msg if flow.error else _connect_failure(flow)
-            self._observe_record(replace(record, status=None, reason="", headers=(),
-                                         body_prefix=b"", error=error))
-        except Exception as exc:  # noqa: BLE001 - an observer must never break traffic
+            self._observe_record(
+                replace(record, status=None, reason="", headers=(), body_prefix=b"", error=error)
+            )
+        except Exception as exc:
             self._internal_error("http_connect_error", exc)
 
     def tls_failed_client(self, data: Any) -> None:
@@ -200,11 +217,17 @@ class TeCompliance:
             if not sni:
                 return
             peer = data.context.client.peername
-            record = FlowRecord(timestamp=time.time(), host=str(sni).lower().rstrip("."), port=443,
-                                scheme="https", method="CONNECT",
-                                client=str(peer[0]) if peer else None, error=CLIENT_TLS_FAILED)
+            record = FlowRecord(
+                timestamp=time.time(),
+                host=str(sni).lower().rstrip("."),
+                port=443,
+                scheme="https",
+                method="CONNECT",
+                client=str(peer[0]) if peer else None,
+                error=CLIENT_TLS_FAILED,
+            )
             self._observe_record(record)
-        except Exception as exc:  # noqa: BLE001 - an observer must never break traffic
+        except Exception as exc:
             self._internal_error("tls_failed_client", exc)
 
     def _observe_flow(self, flow: http.HTTPFlow, hook: str) -> None:
@@ -212,7 +235,7 @@ class TeCompliance:
             record = record_from_flow(flow)
             if record is not None:
                 self._observe_record(record)
-        except Exception as exc:  # noqa: BLE001 - an observer must never break traffic
+        except Exception as exc:
             self._internal_error(hook, exc)
 
     def _observe_record(self, record: FlowRecord) -> None:
@@ -225,8 +248,11 @@ class TeCompliance:
         self.observed += 1
         self._dirty = True
         self._note_verdict(obs)
-        if self._ticker is None and self._interval > 0 and \
-                time.monotonic() - self._last_write >= self._interval:
+        if (
+            self._ticker is None
+            and self._interval > 0
+            and time.monotonic() - self._last_write >= self._interval
+        ):
             self._tick()
 
     def _note_verdict(self, obs: Observation) -> None:
@@ -238,8 +264,16 @@ class TeCompliance:
             return
         self._verdicts[obs.service] = verdict
         level = logging.WARNING if verdict in ("blocked", "degraded") else logging.INFO
-        log.log(level, "te_compliance: %s is now %s (%s %s: %s %s)", obs.service, verdict,
-                obs.outcome, obs.host, obs.how, obs.evidence)
+        log.log(
+            level,
+            "te_compliance: %s is now %s (%s %s: %s %s)",
+            obs.service,
+            verdict,
+            obs.outcome,
+            obs.host,
+            obs.how,
+            obs.evidence,
+        )
 
     # ------------------------------------------------------------------ output
 
@@ -248,7 +282,7 @@ class TeCompliance:
             if self._dirty:
                 self._summarise()
                 self._write("interval")
-        except Exception as exc:  # noqa: BLE001 - the ticker must survive anything
+        except Exception as exc:
             self._internal_error("report", exc)
 
     def _summarise(self, force: bool = False) -> None:
@@ -276,14 +310,19 @@ class TeCompliance:
     def _internal_error(self, hook: str, exc: BaseException) -> None:
         self._errors += 1
         if self._errors <= MAX_LOGGED_ERRORS or self._errors % 1000 == 0:
-            log.error("te_compliance: internal error in %s (#%d), traffic unaffected: %s: %s",
-                      hook, self._errors, type(exc).__name__, exc,
-                      exc_info=self._errors <= MAX_LOGGED_ERRORS)
+            log.error(
+                "te_compliance: internal error in %s (#%d), traffic unaffected: %s: %s",
+                hook,
+                self._errors,
+                type(exc).__name__,
+                exc,
+                exc_info=self._errors <= MAX_LOGGED_ERRORS,
+            )
         try:
             if self._report is not None:
                 self._report.note_skipped(1, f"addon error in {hook}: {type(exc).__name__}")
                 self._dirty = True
-        except Exception:  # noqa: BLE001 - nothing more to do
+        except Exception:
             pass
 
 

@@ -67,7 +67,11 @@ def generate_gravity(path: Path, lines: int, seed: int = 2) -> None:
     with open(path, "w") as fh:
         for i in range(lines - 1):
             k, m = rnd.randrange(100_000), rnd.randrange(1000)
-            fh.write(f"ads{i}.tracker{m}.example{k}.com\n" if i % 10 else f"0.0.0.0 ads{i}.tracker{m}.example{k}.net\n")
+            fh.write(
+                f"ads{i}.tracker{m}.example{k}.com\n"
+                if i % 10
+                else f"0.0.0.0 ads{i}.tracker{m}.example{k}.net\n"
+            )
         fh.write("facebook.com\n")
 
 
@@ -97,9 +101,11 @@ def engine_rules(path: Path) -> int:
 
 
 def full_engine(path: Path) -> tuple[float, float]:
-    code = ("import time, adblock, resource; t = time.perf_counter(); fs = adblock.FilterSet();"
-            f"fs.add_filter_list(open({str(path)!r}).read()); e = adblock.Engine(fs);"
-            "print(round(time.perf_counter() - t, 2))")
+    code = (
+        "import time, adblock, resource; t = time.perf_counter(); fs = adblock.FilterSet();"
+        f"fs.add_filter_list(open({str(path)!r}).read()); e = adblock.Engine(fs);"
+        "print(round(time.perf_counter() - t, 2))"
+    )
     elapsed, rss, out = run([sys.executable, "-c", code])
     return float(out.strip() or "nan"), rss
 
@@ -113,10 +119,14 @@ def measure(label: str, path: Path, dialect: str, runs: int) -> bool:
     size = path.stat().st_size / 1e6
     print(f"{label}: {path.name} ({int(count.strip()):,} lines, {size:.1f} MB)")
     print(f"  bare line count (new process):   {count_t:6.3f} s")
-    print(f"  policy-lint check (new process): {lint_t:6.3f} s = {ratio:4.1f}x the line count "
-          f"(target <= {TARGET_RATIO:.0f}x)  {'OK' if ratio <= TARGET_RATIO else 'MISSED'}")
-    print(f"  peak RSS of policy-lint check:   {lint_rss:6.1f} MB (target <= {TARGET_RSS_MB:.0f} MB)  "
-          f"{'OK' if lint_rss <= TARGET_RSS_MB else 'MISSED'}")
+    print(
+        f"  policy-lint check (new process): {lint_t:6.3f} s = {ratio:4.1f}x the line count "
+        f"(target <= {TARGET_RATIO:.0f}x)  {'OK' if ratio <= TARGET_RATIO else 'MISSED'}"
+    )
+    print(
+        f"  peak RSS of policy-lint check:   {lint_rss:6.1f} MB (target <= {TARGET_RSS_MB:.0f} MB)  "
+        f"{'OK' if lint_rss <= TARGET_RSS_MB else 'MISSED'}"
+    )
     verdict = next((line for line in out.splitlines() if f"({dialect})" in line), "").split(": ", 1)[-1]
     print(f"  verdicts: {verdict}")
     return ok

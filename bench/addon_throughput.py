@@ -32,26 +32,36 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 ADDON = REPO / "addons" / "te_compliance.py"
 MITMDUMP = Path(sys.executable).parent / "mitmdump"
 LOOPBACK = "127.0.0.1"
-HOSTS = ["www.facebook.com", "static.xx.fbcdn.net", "twitter.com", "pbs.twimg.com", "www.linkedin.com",
-         "static.licdn.com", "www.ning.com", "www.example.com", "intranet.example.org"]
+HOSTS = [
+    "www.facebook.com",
+    "static.xx.fbcdn.net",
+    "twitter.com",
+    "pbs.twimg.com",
+    "www.linkedin.com",
+    "static.licdn.com",
+    "www.ning.com",
+    "www.example.com",
+    "intranet.example.org",
+]
 
 
 # ------------------------------------------------------------------ throughput
+
 
 class _Origin(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
     disable_nagle_algorithm = True  # else each answer waits ~40 ms for a delayed ACK
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         body = b"hello\n"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -85,21 +95,41 @@ def free_port() -> int:
 @contextlib.contextmanager
 def mitmdump(origin_port: int, workdir: Path, variant: str) -> Iterator[tuple[int, int]]:
     port = free_port()
-    cmd = [str(MITMDUMP), "-q", "--listen-host", LOOPBACK, "-p", str(port),
-           "--mode", f"reverse:http://{LOOPBACK}:{origin_port}", "--set", "keep_host_header=true",
-           "--set", f"confdir={workdir / 'mitmconf'}"]
+    cmd = [
+        str(MITMDUMP),
+        "-q",
+        "--listen-host",
+        LOOPBACK,
+        "-p",
+        str(port),
+        "--mode",
+        f"reverse:http://{LOOPBACK}:{origin_port}",
+        "--set",
+        "keep_host_header=true",
+        "--set",
+        f"confdir={workdir / 'mitmconf'}",
+    ]
     if variant == "addon":
-        cmd += ["-s", str(ADDON), "--set", f"te_report={workdir / 'report.json'}",
-                "--set", "te_report_interval=1"]
+        cmd += [
+            "-s",
+            str(ADDON),
+            "--set",
+            f"te_report={workdir / 'report.json'}",
+            "--set",
+            "te_report_interval=1",
+        ]
     elif variant == "empty":
         # The same hooks doing nothing: what any `-s` script costs in mitmproxy's dispatch.
         empty = workdir / "empty_addon.py"
-        empty.write_text("class Empty:\n    def response(self, flow): pass\n    def error(self, flow): pass\n"
-                         "addons = [Empty()]\n")
+        empty.write_text(
+            "class Empty:\n    def response(self, flow): pass\n    def error(self, flow): pass\n"
+            "addons = [Empty()]\n"
+        )
         cmd += ["-s", str(empty)]
     with open(workdir / "mitmdump.err", "ab") as err:  # the child keeps its own copy of the fd
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -161,7 +191,7 @@ def throughput(n: int, rounds: int) -> None:
         work = Path(tmp)
         for r in range(rounds):
             # rotate the order: a load spike from elsewhere hits every variant alike
-            for variant in order[r % 3:] + order[:r % 3]:
+            for variant in order[r % 3 :] + order[: r % 3]:
                 with mitmdump(origin_port, work, variant) as (port, pid):
                     rate, cpu = run_requests(port, pid, n)
                 rates[variant].append(rate)
@@ -174,12 +204,15 @@ def throughput(n: int, rounds: int) -> None:
     for v, (rate, cpu) in med.items():
         print(f"  {VARIANTS[v]:15} {rate:6.0f} req/s  {cpu:6.0f} us CPU/request")
     for ref in ("none", "empty"):
-        print(f"  te_compliance vs {VARIANTS[ref]:15}: wall ratio {med['addon'][0] / med[ref][0]:6.1%}, "
-              f"CPU-bound ratio {med[ref][1] / med['addon'][1]:6.1%}  (target >= 95%)")
+        print(
+            f"  te_compliance vs {VARIANTS[ref]:15}: wall ratio {med['addon'][0] / med[ref][0]:6.1%}, "
+            f"CPU-bound ratio {med[ref][1] / med['addon'][1]:6.1%}  (target >= 95%)"
+        )
     print(f"  report written by the addon: {written}")
 
 
 # ------------------------------------------------------------------ memory
+
 
 def rss_mb() -> float:
     with open("/proc/self/status") as fh:
@@ -242,10 +275,14 @@ def memory(n: int) -> None:
         addon.done()
         gc.collect()
         after = rss_mb()
-    print(f"in-process: {n} synthetic flows ({len(kinds)} outcome kinds, 20000 hosts, {n} clients) "
-          f"in {total:.1f} s; addon hooks {spent / n * 1e6:.1f} us/flow")
-    print(f"  RSS {before:.1f} MB -> {after:.1f} MB: growth {after - before:+.1f} MB  (target <= 10 MB); "
-          f"observed {addon.observed}, addon errors {addon._errors}")
+    print(
+        f"in-process: {n} synthetic flows ({len(kinds)} outcome kinds, 20000 hosts, {n} clients) "
+        f"in {total:.1f} s; addon hooks {spent / n * 1e6:.1f} us/flow"
+    )
+    print(
+        f"  RSS {before:.1f} MB -> {after:.1f} MB: growth {after - before:+.1f} MB  (target <= 10 MB); "
+        f"observed {addon.observed}, addon errors {addon._errors}"
+    )
 
 
 def main() -> None:
@@ -261,6 +298,7 @@ def main() -> None:
 
 def _mitm_version() -> str:
     from mitmproxy.version import VERSION
+
     return VERSION
 
 

@@ -65,24 +65,38 @@ def main() -> int:
     # The line count runs first, so the RSS figure after the next call is the linter's own
     # (ru_maxrss of RUSAGE_CHILDREN is the largest of all children waited for).
     lint_t, lint_rss, lint = timed([py, "-m", "policy_lint", "check", "--format", "json", str(hosts)])
-    parse_t, _, parse = timed([py, "-c", (
-        "import time; from pathlib import Path; from policy_lint.catalog import load_catalog;"
-        "from policy_lint.dialects.dns import hosts; from policy_lint.dialects.semantics.base import ParseContext;"
-        "from policy_lint.inputs import Resolver; c = load_catalog(); p = Path(%r);"
-        "t = time.perf_counter(); r = hosts.parse(p, ParseContext(Resolver(p.parent), c));"
-        "print(round(time.perf_counter() - t, 3), r.scan.lines, r.scan.malformed)") % str(hosts)])
+    parse_t, _, parse = timed(
+        [
+            py,
+            "-c",
+            (
+                "import time; from pathlib import Path; from policy_lint.catalog import load_catalog;"
+                "from policy_lint.dialects.dns import hosts; from policy_lint.dialects.semantics.base import ParseContext;"
+                "from policy_lint.inputs import Resolver; c = load_catalog(); p = Path(%r);"
+                "t = time.perf_counter(); r = hosts.parse(p, ParseContext(Resolver(p.parent), c));"
+                "print(round(time.perf_counter() - t, 3), r.scan.lines, r.scan.malformed)"
+            )
+            % str(hosts),
+        ]
+    )
     if lint.returncode not in (0, 1) or '"facebook"' not in lint.stdout:
         print(f"policy-lint check failed ({lint.returncode}): {lint.stderr[-500:]}")
         return 2
     ratio = lint_t / count_t
     print(f"input: {hosts} ({a.lines:,} lines, {size / 1e6:.1f} MB)")
     print(f"bare line count (new process):        {count_t:6.3f} s   ({count.stdout.strip()} lines)")
-    print(f"policy-lint check (new process):      {lint_t:6.3f} s   = {ratio:4.1f}x the line count "
-          f"(target <= {TARGET_RATIO:.0f}x)  {'OK' if ratio <= TARGET_RATIO else 'MISSED'}")
-    print(f"  of which the hosts parse, in-process: {parse.stdout.split()[0]} s "
-          f"(lines={parse.stdout.split()[1]}, malformed={parse.stdout.split()[2]})")
-    print(f"peak RSS of policy-lint check:        {lint_rss:6.1f} MB (target <= {TARGET_RSS_MB:.0f} MB)  "
-          f"{'OK' if lint_rss <= TARGET_RSS_MB else 'MISSED'}")
+    print(
+        f"policy-lint check (new process):      {lint_t:6.3f} s   = {ratio:4.1f}x the line count "
+        f"(target <= {TARGET_RATIO:.0f}x)  {'OK' if ratio <= TARGET_RATIO else 'MISSED'}"
+    )
+    print(
+        f"  of which the hosts parse, in-process: {parse.stdout.split()[0]} s "
+        f"(lines={parse.stdout.split()[1]}, malformed={parse.stdout.split()[2]})"
+    )
+    print(
+        f"peak RSS of policy-lint check:        {lint_rss:6.1f} MB (target <= {TARGET_RSS_MB:.0f} MB)  "
+        f"{'OK' if lint_rss <= TARGET_RSS_MB else 'MISSED'}"
+    )
     tmp.cleanup() if not a.keep else None
     return 0 if ratio <= TARGET_RATIO and lint_rss <= TARGET_RSS_MB else 1
 

@@ -39,7 +39,9 @@ def generate_iptables(directory: Path, rules: int) -> Path:
         fh.write("-A FORWARD -m state --state ESTABLISHED,RELATED -j ACCEPT\n")
         fh.write("-A FORWARD -i eth1 -j LAN\n")
         for i in range(200):
-            fh.write(f"-A LAN -p tcp --dport {1000 + i} -m string --string \"blocked{i}.example\" --algo bm -j DROP\n")
+            fh.write(
+                f'-A LAN -p tcp --dport {1000 + i} -m string --string "blocked{i}.example" --algo bm -j DROP\n'
+            )
         for i in range(rules - 210):
             fh.write(f"-A FORWARD -d {_net(i)} -j DROP\n")
         fh.write("-A FORWARD -d 31.13.24.0/21 -j DROP\n")
@@ -76,7 +78,9 @@ def generate_mikrotik(directory: Path, rules: int) -> Path:
 def generate_nftables(directory: Path, rules: int) -> Path:
     path = directory / "nftables.conf"
     with open(path, "w") as fh:
-        fh.write("table inet filter {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n")
+        fh.write(
+            "table inet filter {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n"
+        )
         fh.write("    ct state established,related accept\n")
         for i in range(200):
             fh.write(f"    tcp dport {1000 + i} drop\n")
@@ -86,26 +90,49 @@ def generate_nftables(directory: Path, rules: int) -> Path:
     return path
 
 
-GENERATORS = {"iptables": generate_iptables, "pf": generate_pf, "mikrotik": generate_mikrotik,
-              "nftables": generate_nftables}
+GENERATORS = {
+    "iptables": generate_iptables,
+    "pf": generate_pf,
+    "mikrotik": generate_mikrotik,
+    "nftables": generate_nftables,
+}
 
 
 def run(dialect: str, directory: Path, rules: int) -> bool:
     t = time.perf_counter()
     path = GENERATORS[dialect](directory, rules)
-    print(f"{dialect}: generated {rules} rules ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t:.1f}s")
+    print(
+        f"{dialect}: generated {rules} rules ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t:.1f}s"
+    )
     best = float("inf")
     out = None
     for _ in range(3):
         t = time.perf_counter()
-        out = subprocess.run([sys.executable, "-m", "policy_lint", "check", "--dialect", dialect, "--root",
-                              str(directory), str(path)], capture_output=True, text=True, cwd=REPO)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "policy_lint",
+                "check",
+                "--dialect",
+                dialect,
+                "--root",
+                str(directory),
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        )
         best = min(best, time.perf_counter() - t)
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     assert out is not None
-    summary = next((ln for ln in out.stdout.splitlines() if f"({dialect}):" in ln),
-                   out.stdout[-300:] + out.stderr[-300:])
-    print(f"  policy-lint check: {best:.2f}s best of 3 ({rules / best:,.0f} rules/s), peak RSS so far {rss:.0f} MB")
+    summary = next(
+        (ln for ln in out.stdout.splitlines() if f"({dialect}):" in ln), out.stdout[-300:] + out.stderr[-300:]
+    )
+    print(
+        f"  policy-lint check: {best:.2f}s best of 3 ({rules / best:,.0f} rules/s), peak RSS so far {rss:.0f} MB"
+    )
     print(f"  {summary.strip()}")
     return "facebook=blocked-partial" in summary
 

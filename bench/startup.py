@@ -53,8 +53,12 @@ def main() -> None:
         lint = timed([sys.executable, "-m", "policy_lint", "check", str(conf)], args.runs)
     b, l_ = statistics.median(baseline), statistics.median(lint)
     print(f"runs: {args.runs}")
-    print(f"python -c 'import yaml, click, structlog': median {b * 1000:.0f} ms, best {min(baseline) * 1000:.0f} ms")
-    print(f"policy-lint check squid.conf (small):    median {l_ * 1000:.0f} ms, best {min(lint) * 1000:.0f} ms")
+    print(
+        f"python -c 'import yaml, click, structlog': median {b * 1000:.0f} ms, best {min(baseline) * 1000:.0f} ms"
+    )
+    print(
+        f"policy-lint check squid.conf (small):    median {l_ * 1000:.0f} ms, best {min(lint) * 1000:.0f} ms"
+    )
     print(f"ratio (median): {l_ / b:.2f}x   target: <= 1.50x")
 
 

@@ -29,7 +29,9 @@ def _key(f: Finding, base: Path) -> Key:
 def write(findings: list[Finding], file: Path) -> int:
     base = file.resolve().parent
     keys = sorted(_key(f, base) for f in findings)
-    lines = [json.dumps({"path": p, "code": c, "service": s, "rule": r}, sort_keys=True) for p, c, s, r in keys]
+    lines = [
+        json.dumps({"path": p, "code": c, "service": s, "rule": r}, sort_keys=True) for p, c, s, r in keys
+    ]
     body = '{"version": 1, "entries": [\n' + ",\n".join(lines) + "\n]}\n"
     tmp = file.with_name(file.name + ".tmp")
     tmp.write_text(body, encoding="utf-8")
@@ -51,7 +53,12 @@ def _read(file: Path) -> list[tuple[Key, int]]:
     out = []
     lines = text.splitlines()
     for e in entries:
-        key = (str(e.get("path", "")), str(e.get("code", "")), str(e.get("service", "")), str(e.get("rule", "")))
+        key = (
+            str(e.get("path", "")),
+            str(e.get("code", "")),
+            str(e.get("service", "")),
+            str(e.get("rule", "")),
+        )
         needle = json.dumps(e, sort_keys=True)
         line = next((i for i, t in enumerate(lines, 1) if t.strip().rstrip(",") == needle), 1)
         out.append((key, line))
@@ -74,7 +81,13 @@ def apply(findings: list[Finding], file: Path) -> tuple[list[Finding], list[Find
     for key, line in entries:
         if available[key] > 0:
             available[key] -= 1
-            new.append(Finding("TE205", Severity.INFO, Span(str(file), line, 1, key[3]),
-                               f"stale baseline entry: {key[1]} in {key[0]} no longer occurs ({key[3]})",
-                               key[2] or None))
+            new.append(
+                Finding(
+                    "TE205",
+                    Severity.INFO,
+                    Span(str(file), line, 1, key[3]),
+                    f"stale baseline entry: {key[1]} in {key[0]} no longer occurs ({key[3]})",
+                    key[2] or None,
+                )
+            )
     return new, known

@@ -6,7 +6,6 @@ Exit status: 0 clean, 1 findings (error or warning severity), 2 usage, policy or
 from __future__ import annotations
 
 import datetime as dt
-
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,10 +61,17 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 _path_arg = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-_root_opt = click.option("--root", type=click.Path(file_okay=False, path_type=Path),
-                         help="Where absolute paths inside configs resolve (default: the git work tree, else .).")
-_policy_opt = click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
-                           help="Policy YAML (default: the strict Technology Enablement policy).")
+_root_opt = click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where absolute paths inside configs resolve (default: the git work tree, else .).",
+)
+_policy_opt = click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Policy YAML (default: the strict Technology Enablement policy).",
+)
 _dialect_opt = click.option("--dialect", type=str, help="Skip detection: parse every file as this dialect.")
 
 
@@ -81,9 +87,15 @@ PROGRESS_MIN_FILES = 10
 
 
 def _codes_option(name: str, help_text: str):
-    return click.option(name, multiple=True, metavar="CODES", help=help_text,
-                        callback=lambda _c, _p, v: tuple(x.strip().upper() for item in v
-                                                         for x in item.split(",") if x.strip()))
+    return click.option(
+        name,
+        multiple=True,
+        metavar="CODES",
+        help=help_text,
+        callback=lambda _c, _p, v: tuple(
+            x.strip().upper() for item in v for x in item.split(",") if x.strip()
+        ),
+    )
 
 
 def _use_color(choice: str, stream) -> bool:
@@ -100,8 +112,9 @@ def _render(fmt: str, report, no_trace: bool, quiet: bool, statistics: bool, col
     if fmt == "text":
         from policy_lint.report import text
 
-        return text.render(report, with_trace=not (no_trace or quiet), summary=not quiet,
-                           color=color, statistics=statistics)
+        return text.render(
+            report, with_trace=not (no_trace or quiet), summary=not quiet, color=color, statistics=statistics
+        )
     from importlib import import_module
 
     return import_module(f"policy_lint.report.{fmt}").render(report)
@@ -117,30 +130,65 @@ def _progress(files: list):
 @_dialect_opt
 @_root_opt
 @_policy_opt
-@click.option("--format", "fmt", type=click.Choice(FORMATS),
-              help="Output format [default: text; github when GITHUB_ACTIONS=true].")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="Output format [default: text; github when GITHUB_ACTIONS=true].",
+)
 @click.option("--output-file", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
-@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
-              help="Colour in text output (auto: on a terminal, unless NO_COLOR is set).")
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour in text output (auto: on a terminal, unless NO_COLOR is set).",
+)
 @click.option("--no-trace", is_flag=True, help="Text output without the trace under each finding.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the findings: no trace, verdicts or summary.")
 @click.option("--statistics", is_flag=True, help="Count findings per code.")
-@click.option("--exit-zero", is_flag=True, default=None, help="Exit 0 even with findings (errors still exit 2).")
+@click.option(
+    "--exit-zero", is_flag=True, default=None, help="Exit 0 even with findings (errors still exit 2)."
+)
 @_codes_option("--select", "Report only codes with these prefixes (comma-separated; replaces the config's).")
 @_codes_option("--extend-select", "Also report codes with these prefixes.")
 @_codes_option("--ignore", "Do not report codes with these prefixes.")
-@click.option("--skip-undetected", is_flag=True,
-              help="Skip named files whose dialect cannot be told (for hooks that pass every matching file).")
-@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path),
-              help="Report only findings not recorded in this baseline file.")
-@click.option("--write-baseline", type=click.Path(dir_okay=False, path_type=Path),
-              help="Record the current findings in this baseline file and exit 0.")
+@click.option(
+    "--skip-undetected",
+    is_flag=True,
+    help="Skip named files whose dialect cannot be told (for hooks that pass every matching file).",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Report only findings not recorded in this baseline file.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Record the current findings in this baseline file and exit 0.",
+)
 @click.pass_obj
-def check(log: Any, paths: tuple[Path, ...], dialect: str | None, root: Path | None, policy_path: Path | None,
-          fmt: str | None, output_file: Path | None, color: str, no_trace: bool, quiet: bool,
-          statistics: bool, exit_zero: bool | None, select: tuple[str, ...], extend_select: tuple[str, ...],
-          ignore: tuple[str, ...], skip_undetected: bool, baseline: Path | None,
-          write_baseline: Path | None) -> None:
+def check(
+    log: Any,
+    paths: tuple[Path, ...],
+    dialect: str | None,
+    root: Path | None,
+    policy_path: Path | None,
+    fmt: str | None,
+    output_file: Path | None,
+    color: str,
+    no_trace: bool,
+    quiet: bool,
+    statistics: bool,
+    exit_zero: bool | None,
+    select: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    skip_undetected: bool,
+    baseline: Path | None,
+    write_baseline: Path | None,
+) -> None:
     """Lint config files or directories (dialects are detected)."""
     import os
     from dataclasses import replace
@@ -149,8 +197,15 @@ def check(log: Any, paths: tuple[Path, ...], dialect: str | None, root: Path | N
     from policy_lint.engine import Options, lint_paths
     from policy_lint.refine import refine
 
-    flags = {k: v for k, v in (("select", select or None), ("extend_select", extend_select or None),
-                               ("ignore", ignore or None)) if v is not None}
+    flags = {
+        k: v
+        for k, v in (
+            ("select", select or None),
+            ("extend_select", extend_select or None),
+            ("ignore", ignore or None),
+        )
+        if v is not None
+    }
     cache: dict[Path, config.Settings] = {}
 
     def settings_for(path: Path) -> config.Settings:
@@ -171,9 +226,18 @@ def check(log: Any, paths: tuple[Path, ...], dialect: str | None, root: Path | N
     if fmt not in FORMATS:
         _fail(f"{here.source}: unknown format {fmt!r}")
     progress = _progress if sys.stderr.isatty() and not quiet else None
-    report = lint_paths(list(paths), catalog, policy,
-                        Options(root=root or here.root, dialect=dialect, log=log, progress=progress,
-                                skip_undetected=skip_undetected))
+    report = lint_paths(
+        list(paths),
+        catalog,
+        policy,
+        Options(
+            root=root or here.root,
+            dialect=dialect,
+            log=log,
+            progress=progress,
+            skip_undetected=skip_undetected,
+        ),
+    )
     try:
         report = refine(report, settings_for, None if write_baseline else (baseline or here.baseline))
     except InputError as exc:
@@ -202,8 +266,14 @@ def check(log: Any, paths: tuple[Path, ...], dialect: str | None, root: Path | N
 
 
 @cli.command()
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Where to write the starter files.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to write the starter files.",
+)
 def init(directory: Path) -> None:
     """Write a starter .policy-lint.yaml and policy-lint-policy.yaml."""
     from policy_lint.config import STARTER_CONFIG, STARTER_POLICY, YAML_NAME
@@ -224,7 +294,9 @@ def init(directory: Path) -> None:
 @_dialect_opt
 @_root_opt
 @_policy_opt
-def explain(service: str, path: Path, dialect: str | None, root: Path | None, policy_path: Path | None) -> None:
+def explain(
+    service: str, path: Path, dialect: str | None, root: Path | None, policy_path: Path | None
+) -> None:
     """Show every decision for SERVICE in the config at PATH, with the full trace."""
     from policy_lint.explain import explain_service
 
@@ -240,8 +312,12 @@ def explain(service: str, path: Path, dialect: str | None, root: Path | None, po
 
 @cli.command()
 @_policy_opt
-@click.option("--addresses", "show_addresses", is_flag=True,
-              help="The address data per service and ASN: prefix counts, source date and age.")
+@click.option(
+    "--addresses",
+    "show_addresses",
+    is_flag=True,
+    help="The address data per service and ASN: prefix counts, source date and age.",
+)
 def services(policy_path: Path | None, show_addresses: bool) -> None:
     """The service catalog as a table."""
     try:
@@ -250,8 +326,10 @@ def services(policy_path: Path | None, show_addresses: bool) -> None:
         _fail(str(exc))
     if show_addresses:
         _print_table(_address_rows(catalog, dt.date.today()))
-        click.echo(f"\naddress data version: {catalog.addresses_version or 'none'}. Prefixes are BGP "
-                   f"snapshots and go stale: verdicts on addresses are only as fresh as this data.")
+        click.echo(
+            f"\naddress data version: {catalog.addresses_version or 'none'}. Prefixes are BGP "
+            f"snapshots and go stale: verdicts on addresses are only as fresh as this data."
+        )
         return
     rows = [("service", "role", "domains / probe hosts", "source")]
     for svc in catalog.services.values():
@@ -259,10 +337,18 @@ def services(policy_path: Path | None, show_addresses: bool) -> None:
             rows.append((svc.id, d.role, d.domain, f"{d.source} ({d.confidence})"))
         for asn in svc.asns:
             label = f"AS{asn.asn} {asn.name}".strip()
-            rows.append((svc.id, "asn", f"{label}: {len(asn.networks)} prefixes",
-                         f"{asn.source} ({asn.date or 'undated'}, {asn.confidence})"))
+            rows.append(
+                (
+                    svc.id,
+                    "asn",
+                    f"{label}: {len(asn.networks)} prefixes",
+                    f"{asn.source} ({asn.date or 'undated'}, {asn.confidence})",
+                )
+            )
     _print_table(rows)
-    click.echo(f"\ncontrol probe: {catalog.control_host}; address data version: {catalog.addresses_version or 'none'}")
+    click.echo(
+        f"\ncontrol probe: {catalog.control_host}; address data version: {catalog.addresses_version or 'none'}"
+    )
 
 
 # Address snapshots older than this are flagged: providers renumber and add prefixes monthly.
@@ -277,8 +363,17 @@ def _address_rows(catalog, today: dt.date) -> list[tuple[str, ...]]:
         for asn in svc.asns:
             v4 = sum(1 for n in asn.networks if n.version == 4)
             v6 = len(asn.networks) - v4
-            rows.append((svc.id, f"AS{asn.asn}", str(v4), str(v6), asn.date or "undated",
-                         _age(asn.date, today), f"{asn.source} ({asn.confidence})"))
+            rows.append(
+                (
+                    svc.id,
+                    f"AS{asn.asn}",
+                    str(v4),
+                    str(v6),
+                    asn.date or "undated",
+                    _age(asn.date, today),
+                    f"{asn.source} ({asn.confidence})",
+                )
+            )
     return rows
 
 

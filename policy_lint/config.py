@@ -26,8 +26,18 @@ import yaml
 from policy_lint.inputs import InputError
 
 YAML_NAME = ".policy-lint.yaml"
-KEYS = {"policy", "root", "dialect", "format", "select", "extend-select", "ignore", "severity",
-        "baseline", "exit-zero"}
+KEYS = {
+    "policy",
+    "root",
+    "dialect",
+    "format",
+    "select",
+    "extend-select",
+    "ignore",
+    "severity",
+    "baseline",
+    "exit-zero",
+}
 SEVERITY_NAMES = {"error", "warning", "info"}
 
 
@@ -61,10 +71,13 @@ def _from_mapping(data: object, where: str, base: Path) -> Settings:
         raise InputError(f"{where}: settings must be a mapping")
     unknown = set(data) - KEYS
     if unknown:
-        raise InputError(f"{where}: unknown setting {sorted(unknown)[0]!r} (known: {', '.join(sorted(KEYS))})")
+        raise InputError(
+            f"{where}: unknown setting {sorted(unknown)[0]!r} (known: {', '.join(sorted(KEYS))})"
+        )
     severity = data.get("severity") or {}
     if not isinstance(severity, dict) or not all(
-            isinstance(k, str) and v in SEVERITY_NAMES for k, v in severity.items()):
+        isinstance(k, str) and v in SEVERITY_NAMES for k, v in severity.items()
+    ):
         raise InputError(f"{where}: severity must map codes to one of error, warning, info")
 
     def path(key: str) -> Path | None:

@@ -16,17 +16,27 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from policy_lint import dialects
 from policy_lint.catalog import HYGIENE_ROLES, PRIMARY, Catalog
 from policy_lint.dialects.semantics.base import ParseContext, Ruleset
 from policy_lint.inputs import InputError, Resolver, find_root
-from policy_lint.model import (Audience, Decision, Finding, Outcome, Probe, ServiceResult, Severity,
-                               Span, Verdict)
+from policy_lint.model import (
+    Audience,
+    Decision,
+    Finding,
+    Outcome,
+    Probe,
+    ServiceResult,
+    Severity,
+    Span,
+    Verdict,
+)
 from policy_lint.policy import Policy
 from policy_lint.rules import CODES
 
@@ -64,6 +74,7 @@ class Options:
 
 # ------------------------------------------------------------------ per-audience assessment
 
+
 @dataclass
 class _Status:
     audience: Audience
@@ -76,20 +87,30 @@ class _Status:
 _ORDER = ["blocked", "partial", "unknown", "throttled", "degraded", "allowed", "ok"]
 
 
-def _assess_audience(service_probes: list[Probe], decisions: dict[Probe, Decision],
-                     control: dict[str, Decision], audience: Audience) -> _Status | None:
+def _assess_audience(
+    service_probes: list[Probe],
+    decisions: dict[Probe, Decision],
+    control: dict[str, Decision],
+    audience: Audience,
+) -> _Status | None:
     usable = {s for s, d in control.items() if d.outcome != Outcome.DENY}
     primary = [p for p in service_probes if p.role == PRIMARY]
     if not usable:
-        allowed = [(p, decisions[p]) for p in primary
-                   if decisions[p].outcome == Outcome.ALLOW and decisions[p].specific]
+        allowed = [
+            (p, decisions[p])
+            for p in primary
+            if decisions[p].outcome == Outcome.ALLOW and decisions[p].specific
+        ]
         # An allow-list names this service although everything else is denied.
         return _Status(audience, "allowed", allowed, []) if allowed else None
     considered = [p for p in service_probes if p.scheme in usable]
     prim = [p for p in considered if p.role == PRIMARY]
     supporting = [p for p in considered if p.role != PRIMARY and p.role not in HYGIENE_ROLES]
-    hygiene = [(p, decisions[p]) for p in considered
-               if p.role in HYGIENE_ROLES and decisions[p].outcome == Outcome.DENY]
+    hygiene = [
+        (p, decisions[p])
+        for p in considered
+        if p.role in HYGIENE_ROLES and decisions[p].outcome == Outcome.DENY
+    ]
 
     def with_outcome(probes: list[Probe], outcome: Outcome) -> list[tuple[Probe, Decision]]:
         out = [(p, decisions[p]) for p in probes if decisions[p].outcome == outcome]
@@ -102,15 +123,16 @@ def _assess_audience(service_probes: list[Probe], decisions: dict[Probe, Decisio
         # Browsers reach these sites over HTTPS (plain HTTP only redirects there), so a service
         # whose every HTTPS entry point is denied is blocked, whatever happens on port 80.
         main = [p for p in prim if p.scheme == "https"] or prim
-        blocked = all(decisions[p].outcome == Outcome.DENY and not decisions[p].partial
-                      for p in main)
+        blocked = all(decisions[p].outcome == Outcome.DENY and not decisions[p].partial for p in main)
         spared = [p for p in main if decisions[p].outcome == Outcome.ALLOW]
         return _Status(audience, "blocked" if blocked else "partial", denied, hygiene, spared)
-    for status, probes, outcome in (("unknown", prim, Outcome.UNKNOWN),
-                                    ("throttled", prim, Outcome.THROTTLE),
-                                    ("degraded", supporting, Outcome.DENY),
-                                    ("unknown", supporting, Outcome.UNKNOWN),
-                                    ("throttled", supporting, Outcome.THROTTLE)):
+    for status, probes, outcome in (
+        ("unknown", prim, Outcome.UNKNOWN),
+        ("throttled", prim, Outcome.THROTTLE),
+        ("degraded", supporting, Outcome.DENY),
+        ("unknown", supporting, Outcome.UNKNOWN),
+        ("throttled", supporting, Outcome.THROTTLE),
+    ):
         hits = with_outcome(probes, outcome)
         if hits:
             return _Status(audience, status, hits, hygiene)
@@ -133,14 +155,20 @@ def _verdict(statuses: list[_Status]) -> Verdict:
         return Verdict.BLOCKED
     if kinds & {"blocked", "partial"}:
         return Verdict.BLOCKED_PARTIAL
-    for kind, verdict in (("unknown", Verdict.UNKNOWN), ("throttled", Verdict.THROTTLED),
-                          ("degraded", Verdict.DEGRADED), ("allowed", Verdict.ALLOWED)):
+    for kind, verdict in (
+        ("unknown", Verdict.UNKNOWN),
+        ("throttled", Verdict.THROTTLED),
+        ("degraded", Verdict.DEGRADED),
+        ("allowed", Verdict.ALLOWED),
+    ):
         if kind in kinds:
             return verdict
     return Verdict.UNAFFECTED
 
 
-def assess(ruleset: Ruleset, catalog: Catalog) -> tuple[dict[str, _ServiceAssessment], list[tuple[Audience, dict[str, Decision]]]]:
+def assess(
+    ruleset: Ruleset, catalog: Catalog
+) -> tuple[dict[str, _ServiceAssessment], list[tuple[Audience, dict[str, Decision]]]]:
     audiences = list(ruleset.audiences()) or [Audience(key=())]
     controls = catalog.control_probes()
     per_audience_control: list[tuple[Audience, dict[str, Decision]]] = []
@@ -164,6 +192,7 @@ def assess(ruleset: Ruleset, catalog: Catalog) -> tuple[dict[str, _ServiceAssess
 
 # ------------------------------------------------------------------ findings
 
+
 def _quote(span: Span | None) -> str:
     return f"'{span.text}'" if span and span.text else "the device's default"
 
@@ -176,8 +205,9 @@ def _some(items: list[str], most: int = 4) -> str:
     return ", ".join(items[:most]) + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
-def _findings_for_service(sid: str, name: str, a: _ServiceAssessment, path: str,
-                          n_scoped: int, severity: Severity) -> list[Finding]:
+def _findings_for_service(
+    sid: str, name: str, a: _ServiceAssessment, path: str, n_scoped: int, severity: Severity
+) -> list[Finding]:
     out: list[Finding] = []
     by_rule: dict[tuple[str, Span | None], list[_Status]] = defaultdict(list)
     for st in a.statuses:
@@ -226,14 +256,24 @@ def _findings_for_service(sid: str, name: str, a: _ServiceAssessment, path: str,
             notes = sorted({d.note for _p, d in pairs if d.note})
             msg = f"{name}: cannot decide for {who} at {_quote(rule)}" + (f": {notes[0]}" if notes else "")
         level = severity if code in ("TE101", "TE102") else CODES[code].severity
-        out.append(Finding(code, level, span, msg, sid, tuple(sorted({s.audience.describe() for s in sts})), trace))
+        out.append(
+            Finding(code, level, span, msg, sid, tuple(sorted({s.audience.describe() for s in sts})), trace)
+        )
     if a.verdict in (Verdict.UNAFFECTED, Verdict.ALLOWED):
         hyg = [(p, d) for st in a.statuses for p, d in st.hygiene]
         for rule in sorted({d.rule for _p, d in hyg if d.rule}):
             hosts = _hosts([(p, d) for p, d in hyg if d.rule == rule])
-            out.append(Finding("TE201", Severity.INFO, rule,
-                               f"only {name}'s ad/analytics/widget endpoints blocked ({', '.join(hosts[:3])}); the site works",
-                               sid, (), (rule,)))
+            out.append(
+                Finding(
+                    "TE201",
+                    Severity.INFO,
+                    rule,
+                    f"only {name}'s ad/analytics/widget endpoints blocked ({', '.join(hosts[:3])}); the site works",
+                    sid,
+                    (),
+                    (rule,),
+                )
+            )
     return out
 
 
@@ -254,17 +294,30 @@ def lint_ruleset(ruleset: Ruleset, catalog: Catalog, policy: Policy) -> FileRepo
             any_all_denied = True
             continue
         if policy.required(sid):
-            findings += _findings_for_service(sid, catalog.services[sid].name, a, ruleset.path, n_scoped,
-                                              policy.severities[sid])
+            findings += _findings_for_service(
+                sid, catalog.services[sid].name, a, ruleset.path, n_scoped, policy.severities[sid]
+            )
     if any_all_denied:
         decisions = [d for _a, c in controls for d in c.values()]
         rule = next((d.rule for d in decisions if d.rule), None) or Span(ruleset.path, 1, 1)
-        names = [catalog.services[s].name for s, a in assessments.items() if a.all_web_denied and policy.required(s)]
+        names = [
+            catalog.services[s].name
+            for s, a in assessments.items()
+            if a.all_web_denied and policy.required(s)
+        ]
         if names:
-            findings.append(Finding("TE105", CODES["TE105"].severity, rule,
-                                    f"all web access is denied to everyone by {_quote(rule)}: "
-                                    f"{', '.join(names)} are blocked with everything else",
-                                    None, ("everyone",), tuple(dict.fromkeys(s for d in decisions for s in d.trace))))
+            findings.append(
+                Finding(
+                    "TE105",
+                    CODES["TE105"].severity,
+                    rule,
+                    f"all web access is denied to everyone by {_quote(rule)}: "
+                    f"{', '.join(names)} are blocked with everything else",
+                    None,
+                    ("everyone",),
+                    tuple(dict.fromkeys(s for d in decisions for s in d.trace)),
+                )
+            )
         for sid in assessments:
             if assessments[sid].all_web_denied:
                 services[sid].rules = [rule]
@@ -280,13 +333,22 @@ def lint_ruleset(ruleset: Ruleset, catalog: Catalog, policy: Policy) -> FileRepo
                 if probe.host not in inert[span]:
                     inert[span].append(probe.host)
         for span, hosts in inert.items():
-            findings.append(Finding("TE202", CODES["TE202"].severity, span,
-                                    f"unused definition names {svc.name} ({_some(hosts, 3)}): no rule uses it",
-                                    sid, (), (span,)))
+            findings.append(
+                Finding(
+                    "TE202",
+                    CODES["TE202"].severity,
+                    span,
+                    f"unused definition names {svc.name} ({_some(hosts, 3)}): no rule uses it",
+                    sid,
+                    (),
+                    (span,),
+                )
+            )
     for problem in ruleset.problems:
         findings.append(Finding(problem.code, CODES[problem.code].severity, problem.span, problem.message))
-    return FileReport(ruleset.path, ruleset.dialect, services, _dedupe(findings),
-                      list(getattr(ruleset, "included", [])))
+    return FileReport(
+        ruleset.path, ruleset.dialect, services, _dedupe(findings), list(getattr(ruleset, "included", []))
+    )
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
@@ -295,25 +357,38 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
 
 # ------------------------------------------------------------------ policy exceptions
 
-def apply_policy(report: Report, policy: Policy, file_audiences: dict[str, list[Audience]],
-                 today: dt.date) -> None:
+
+def apply_policy(
+    report: Report, policy: Policy, file_audiences: dict[str, list[Audience]], today: dt.date
+) -> None:
     """Move findings covered by an active exception to `accepted`; report expired ones."""
     expired = [e for e in policy.exceptions if e.expired(today)]
     active = [e for e in policy.exceptions if not e.expired(today)]
     for e in expired:
-        report.findings.append(Finding(
-            "TE203", CODES["TE203"].severity, e.span,
-            f"exception for {e.service} ({e.audience}) expired on {e.expires.isoformat()}: {e.reason}",
-            e.service))
+        report.findings.append(
+            Finding(
+                "TE203",
+                CODES["TE203"].severity,
+                e.span,
+                f"exception for {e.service} ({e.audience}) expired on {e.expires.isoformat()}: {e.reason}",
+                e.service,
+            )
+        )
     kept = []
     for f in report.findings:
         if f.code.startswith("TE1") and f.service:
             covering = [policy.audiences[e.audience] for e in active if e.service == f.service]
-            auds = [a for a in file_audiences.get(f.span.path, []) if a.describe() in f.audiences] \
-                or [a for aud_list in file_audiences.values() for a in aud_list if a.describe() in f.audiences]
-            if covering and f.audiences and (
+            auds = [a for a in file_audiences.get(f.span.path, []) if a.describe() in f.audiences] or [
+                a for aud_list in file_audiences.values() for a in aud_list if a.describe() in f.audiences
+            ]
+            if (
+                covering
+                and f.audiences
+                and (
                     any(c.name == "everyone" for c in covering)
-                    or (auds and all(any(c.covers(a) for c in covering) for a in auds))):
+                    or (auds and all(any(c.covers(a) for c in covering) for a in auds))
+                )
+            ):
                 report.accepted.append(f)
                 continue
         kept.append(f)
@@ -321,6 +396,7 @@ def apply_policy(report: Report, policy: Policy, file_audiences: dict[str, list[
 
 
 # ------------------------------------------------------------------ paths
+
 
 def _head(path: Path) -> str:
     try:
@@ -352,7 +428,7 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
     files, report.errors = discover(paths)
     forced: ModuleType | None = dialects.DIALECTS.get(options.dialect) if options.dialect else None
     file_audiences: dict[str, list[Audience]] = {}
-    for path, explicit in (options.progress(files) if options.progress else files):
+    for path, explicit in options.progress(files) if options.progress else files:
         module = forced or dialects.detect(path, _head(path))
         if module is None:
             if options.log:
@@ -372,8 +448,13 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
             report.errors.append(f"{path}: config nests too deeply to evaluate")
             continue
         if options.log:
-            options.log.debug("linted", path=str(path), dialect=module.NAME,
-                              audiences=len(ruleset.audiences()), problems=len(ruleset.problems))
+            options.log.debug(
+                "linted",
+                path=str(path),
+                dialect=module.NAME,
+                audiences=len(ruleset.audiences()),
+                problems=len(ruleset.problems),
+            )
         file_audiences[file_report.path] = list(ruleset.audiences())
         report.files.append(file_report)
     # A file pulled in by another's include is linted as part of it, not again on its own.

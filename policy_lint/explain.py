@@ -22,8 +22,9 @@ def _decision_line(d: Decision) -> str:
     return f"{d.outcome.value}{how}{where}"
 
 
-def explain_service(service: str, path: Path, catalog: Catalog, root: Path | None,
-                    dialect: str | None) -> str:
+def explain_service(
+    service: str, path: Path, catalog: Catalog, root: Path | None, dialect: str | None
+) -> str:
     module = dialects.DIALECTS.get(dialect) if dialect else dialects.detect(path, _head(path))
     if module is None:
         raise InputError(f"{path}: cannot tell which kind of config this is (use --dialect)")
@@ -31,8 +32,10 @@ def explain_service(service: str, path: Path, catalog: Catalog, root: Path | Non
     assessments, controls = assess(ruleset, catalog)
     a = assessments[service]
     svc = catalog.services[service]
-    out = [f"{ruleset.path} ({module.NAME}): {svc.name} is {a.verdict.value}",
-           f"{len(controls)} audience(s); probes: {', '.join(sorted({p.host for p in svc.probes()}))}"]
+    out = [
+        f"{ruleset.path} ({module.NAME}): {svc.name} is {a.verdict.value}",
+        f"{len(controls)} audience(s); probes: {', '.join(sorted({p.host for p in svc.probes()}))}",
+    ]
     for audience, control in controls:
         out.append(f"\nfor {audience.describe()}:")
         for scheme, d in sorted(control.items()):

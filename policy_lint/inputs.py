@@ -60,14 +60,18 @@ def read_source(path: str | os.PathLike, display: str | None = None) -> SourceTe
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        problems.append(Problem("TE902", Span(shown, line, 1),
-                                "not valid UTF-8; read as Latin-1"))
+        problems.append(Problem("TE902", Span(shown, line, 1), "not valid UTF-8; read as Latin-1"))
         text = data.decode("latin-1")
     lines = text.splitlines()
     for i, line in enumerate(lines):
         if len(line) > MAX_LINE_CHARS:
-            problems.append(Problem("TE902", Span(shown, i + 1, 1),
-                                    f"line of {len(line)} characters skipped (limit {MAX_LINE_CHARS})"))
+            problems.append(
+                Problem(
+                    "TE902",
+                    Span(shown, i + 1, 1),
+                    f"line of {len(line)} characters skipped (limit {MAX_LINE_CHARS})",
+                )
+            )
             lines[i] = ""
     return SourceText(shown, lines, problems)
 
@@ -90,8 +94,9 @@ class Resolver:
 
     def _inside(self, candidate: Path, config_dir: Path) -> bool:
         real = candidate.resolve()
-        return any(real == base or base in real.parents
-                   for base in (self.root.resolve(), config_dir.resolve()))
+        return any(
+            real == base or base in real.parents for base in (self.root.resolve(), config_dir.resolve())
+        )
 
     def candidates(self, reference: str, config: Path) -> list[Path]:
         config_dir = config.parent
@@ -100,7 +105,9 @@ class Resolver:
             # Repos hold the contents of /etc/squid (or /etc) rather than the whole tree: after
             # the root, try ever shorter tails of the path next to the config, down to the name.
             parts = Path(ref).parts[1:]
-            first = [self.root / ref.lstrip("/")] + [config_dir.joinpath(*parts[k:]) for k in range(len(parts))]
+            first = [self.root / ref.lstrip("/")] + [
+                config_dir.joinpath(*parts[k:]) for k in range(len(parts))
+            ]
         else:
             first = [config_dir / ref, self.root / ref, config_dir / Path(ref).name]
         return [c for c in first if self._inside(c, config_dir)]
@@ -116,7 +123,9 @@ class Resolver:
         ref = pattern.strip()
         if ref.startswith("/"):
             parts = Path(ref).parts[1:]
-            tries = [(self.root, "/".join(parts))] + [(config.parent, "/".join(parts[k:])) for k in range(len(parts))]
+            tries = [(self.root, "/".join(parts))] + [
+                (config.parent, "/".join(parts[k:])) for k in range(len(parts))
+            ]
         else:
             tries = [(config.parent, ref), (self.root, ref)]
         for base, rel in tries:

@@ -83,11 +83,15 @@ class Policy:
 
 def strict_policy(catalog: Catalog) -> Policy:
     """The default: every catalog service reachable for everyone, no exceptions."""
-    return Policy("technology-enablement (built-in strict)", "<built-in>",
-                  {sid: Severity.ERROR for sid in catalog.services})
+    return Policy(
+        "technology-enablement (built-in strict)",
+        "<built-in>",
+        dict.fromkeys(catalog.services, Severity.ERROR),
+    )
 
 
 # ------------------------------------------------------------------ validation with line numbers
+
 
 class _Bad(Exception):
     def __init__(self, node: yaml.Node, message: str):
@@ -133,7 +137,9 @@ def load_policy(path: Path, catalog: Catalog) -> Policy:
         text = data.decode("utf-8")
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
-                raise InputError(f"{shown}:{event.start_mark.line + 1}: YAML aliases are not allowed in a policy")
+                raise InputError(
+                    f"{shown}:{event.start_mark.line + 1}: YAML aliases are not allowed in a policy"
+                )
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except UnicodeDecodeError:
         raise InputError(f"{shown}: policy is not UTF-8 text") from None
@@ -150,29 +156,39 @@ def load_policy(path: Path, catalog: Catalog) -> Policy:
 
 
 def _build(root: yaml.Node, shown: str, catalog: Catalog) -> Policy:
-    top = _mapping(root, "policy", {"version", "name", "description", "services", "custom_services",
-                                    "audiences", "exceptions"})
+    top = _mapping(
+        root,
+        "policy",
+        {"version", "name", "description", "services", "custom_services", "audiences", "exceptions"},
+    )
     if "version" in top and _string(top["version"], "version") != "1":
         raise _Bad(top["version"], "only policy version 1 is known")
     custom: dict[str, dict] = {}
-    for sid, node in _mapping(top.get("custom_services", yaml.MappingNode("", [])), "custom_services", None).items():
+    for sid, node in _mapping(
+        top.get("custom_services", yaml.MappingNode("", [])), "custom_services", None
+    ).items():
         spec = _mapping(node, f"custom_services.{sid}", {"name", "domains"})
         if "domains" not in spec:
             raise _Bad(node, f"custom_services.{sid}: 'domains' is required")
-        custom[sid] = {"name": _string(spec.get("name", spec["domains"]), "name") if "name" in spec else sid,
-                       "domains": _strings(spec["domains"], f"custom_services.{sid}.domains")}
+        custom[sid] = {
+            "name": _string(spec.get("name", spec["domains"]), "name") if "name" in spec else sid,
+            "domains": _strings(spec["domains"], f"custom_services.{sid}.domains"),
+        }
     known = set(catalog.services) | set(custom)
     severities: dict[str, Severity] = {}
     extra: dict[str, list[str]] = {}
     services_node = top.get("services")
     if services_node is None:
-        severities = {sid: Severity.ERROR for sid in known}
+        severities = dict.fromkeys(known, Severity.ERROR)
     else:
         for sid, node in _mapping(services_node, "services", None).items():
             if sid not in known:
                 raise _Bad(node, f"services: unknown service {sid!r} (known: {', '.join(sorted(known))})")
-            spec = _mapping(node, f"services.{sid}", {"severity", "extra_domains"}) \
-                if not (isinstance(node, yaml.ScalarNode) and node.value in ("", "null", "~")) else {}
+            spec = (
+                _mapping(node, f"services.{sid}", {"severity", "extra_domains"})
+                if not (isinstance(node, yaml.ScalarNode) and node.value in ("", "null", "~"))
+                else {}
+            )
             sev = _string(spec["severity"], "severity") if "severity" in spec else "error"
             if sev not in SEVERITIES:
                 raise _Bad(spec["severity"], f"severity must be one of {', '.join(sorted(SEVERITIES))}")
@@ -189,10 +205,12 @@ def _build(root: yaml.Node, shown: str, catalog: Catalog) -> Policy:
             except ValueError:
                 raise _Bad(n, f"audiences.{name}: {n.value!r} is not a network") from None
         audiences[name] = NamedAudience(
-            name, tuple(nets),
+            name,
+            tuple(nets),
             tuple(_strings(spec["users"], "users")) if "users" in spec else (),
             tuple(_strings(spec["groups"], "groups")) if "groups" in spec else (),
-            _string(spec["description"], "description") if "description" in spec else "")
+            _string(spec["description"], "description") if "description" in spec else "",
+        )
     exceptions: list[Exception_] = []
     exc_node = top.get("exceptions")
     if exc_node is not None:
@@ -208,14 +226,23 @@ def _build(root: yaml.Node, shown: str, catalog: Catalog) -> Policy:
                 raise _Bad(spec["service"], f"exception: unknown service {service!r}")
             audience = _string(spec["audience"], "audience")
             if audience not in audiences:
-                raise _Bad(spec["audience"], f"exception: audience {audience!r} is not defined under audiences")
+                raise _Bad(
+                    spec["audience"], f"exception: audience {audience!r} is not defined under audiences"
+                )
             expires = None
             if "expires" in spec:
                 try:
                     expires = dt.date.fromisoformat(_string(spec["expires"], "expires"))
                 except ValueError:
                     raise _Bad(spec["expires"], "expires must be a date (YYYY-MM-DD)") from None
-            exceptions.append(Exception_(service, audience, _string(spec["reason"], "reason"), expires,
-                                         Span(shown, node.start_mark.line + 1, node.start_mark.column + 1)))
+            exceptions.append(
+                Exception_(
+                    service,
+                    audience,
+                    _string(spec["reason"], "reason"),
+                    expires,
+                    Span(shown, node.start_mark.line + 1, node.start_mark.column + 1),
+                )
+            )
     name = _string(top["name"], "name") if "name" in top else Path(shown).stem
     return Policy(name, shown, severities, extra, custom, audiences, exceptions)

@@ -3,9 +3,9 @@ file, from the nearest settings), suppression comments, then the baseline."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 from policy_lint import baseline as baselines
 from policy_lint import suppress

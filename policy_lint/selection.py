@@ -15,8 +15,9 @@ def _prefixes(codes: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(ALL if c.upper() == "ALL" else c.upper() for c in codes)
 
 
-def is_selected(code: str, select: tuple[str, ...] | None, extend_select: tuple[str, ...],
-                ignore: tuple[str, ...]) -> bool:
+def is_selected(
+    code: str, select: tuple[str, ...] | None, extend_select: tuple[str, ...], ignore: tuple[str, ...]
+) -> bool:
     rules = [(p, True) for p in _prefixes((select if select is not None else (ALL,)) + extend_select)]
     rules += [(p, False) for p in _prefixes(ignore)]
     matching = [(len(p), keep) for p, keep in rules if code.startswith(p)]

@@ -19,8 +19,10 @@ from policy_lint.inputs import InputError, read_source
 from policy_lint.model import Finding, Severity, Span
 
 MARKER = "policy-lint:"
-PATTERN = re.compile(r"policy-lint:\s*disable(?P<file>-file)?\s*=\s*(?P<codes>[A-Za-z0-9]+(?:\s*,\s*[A-Za-z0-9]+)*)"
-                     r"(?:\s*--\s*(?P<reason>.*))?")
+PATTERN = re.compile(
+    r"policy-lint:\s*disable(?P<file>-file)?\s*=\s*(?P<codes>[A-Za-z0-9]+(?:\s*,\s*[A-Za-z0-9]+)*)"
+    r"(?:\s*--\s*(?P<reason>.*))?"
+)
 
 
 @dataclass
@@ -54,8 +56,14 @@ def collect(path: str) -> list[Suppression]:
         m = PATTERN.search(line)
         if m:
             codes = tuple(c.strip().upper() for c in m.group("codes").split(","))
-            out.append(Suppression(Span(path, i, m.start() + 1, line.strip()), codes,
-                                   bool(m.group("file")), (m.group("reason") or "").strip()))
+            out.append(
+                Suppression(
+                    Span(path, i, m.start() + 1, line.strip()),
+                    codes,
+                    bool(m.group("file")),
+                    (m.group("reason") or "").strip(),
+                )
+            )
     return out
 
 
@@ -74,6 +82,12 @@ def apply(findings: list[Finding]) -> tuple[list[Finding], list[Finding]]:
     for sups in by_path.values():
         for s in sups:
             if not s.used:
-                kept.append(Finding("TE204", Severity.WARNING, s.span,
-                                    f"unused suppression: nothing to silence for {', '.join(s.codes)}"))
+                kept.append(
+                    Finding(
+                        "TE204",
+                        Severity.WARNING,
+                        s.span,
+                        f"unused suppression: nothing to silence for {', '.join(s.codes)}",
+                    )
+                )
     return kept, silenced

@@ -25,8 +25,13 @@ http_access deny all
 
 
 def run(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "policy_lint", *args], capture_output=True,
-                          text=True, cwd=cwd or REPO, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "policy_lint", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        timeout=timeout,
+    )
 
 
 def write(path: Path, text: str) -> Path:
@@ -53,7 +58,8 @@ def test_exit_1_and_ruff_style_line_when_blocked(tmp_path):
     p = run("check", "squid.conf", cwd=tmp_path)
     assert p.returncode == 1
     assert p.stdout.splitlines()[0] == (
-        "squid.conf:2:1: TE101 Facebook blocked for everyone by 'http_access deny social' [facebook]")
+        "squid.conf:2:1: TE101 Facebook blocked for everyone by 'http_access deny social' [facebook]"
+    )
     assert "    = squid.conf:1:1: acl social dstdomain .facebook.com" in p.stdout
     assert conf.exists()
 
@@ -73,19 +79,33 @@ def test_json_contract(tmp_path):
     assert f["services"]["twitter"] == {"verdict": "unaffected", "audiences": [], "rules": []}
     [finding] = doc["findings"]
     assert {k: finding[k] for k in ("code", "severity", "line", "column", "service")} == {
-        "code": "TE101", "severity": "error", "line": 2, "column": 1, "service": "facebook"}
+        "code": "TE101",
+        "severity": "error",
+        "line": 2,
+        "column": 1,
+        "service": "facebook",
+    }
     assert [(t["line"], t["text"]) for t in finding["trace"]] == [
-        (2, "http_access deny social"), (1, "acl social dstdomain .facebook.com")]
+        (2, "http_access deny social"),
+        (1, "acl social dstdomain .facebook.com"),
+    ]
 
 
 def test_directory_is_walked_and_included_files_are_not_linted_twice():
     p = run("check", "--format", "json", "examples")
     doc = json.loads(p.stdout)
     assert [f["path"] for f in doc["files"]] == [
-        "examples/pihole/regex.list", "examples/router/rules.v4", "examples/squid/squid.conf"]
+        "examples/pihole/regex.list",
+        "examples/router/rules.v4",
+        "examples/squid/squid.conf",
+    ]
     verdicts = {f["path"]: {k: v["verdict"] for k, v in f["services"].items()} for f in doc["files"]}
     assert verdicts["examples/squid/squid.conf"] == {
-        "facebook": "blocked-partial", "twitter": "blocked-partial", "linkedin": "degraded", "ning": "throttled"}
+        "facebook": "blocked-partial",
+        "twitter": "blocked-partial",
+        "linkedin": "degraded",
+        "ning": "throttled",
+    }
     # One /18 of Facebook's prefixes at the router; Ning's regex spared by the allow-list.
     assert verdicts["examples/router/rules.v4"]["facebook"] == "blocked-partial"
     assert verdicts["examples/pihole/regex.list"]["ning"] == "blocked-partial"
@@ -96,8 +116,13 @@ def test_sample_policy_accepts_the_guest_exception():
     p = run("check", "--format", "json", "--policy", "sample_policies/guest-wifi-exception.yaml", "examples")
     doc = json.loads(p.stdout)
     assert [(a["code"], a["service"]) for a in doc["accepted"]] == [("TE102", "facebook")]
-    assert not [f for f in doc["findings"] if f["service"] == "facebook" and f["code"].startswith("TE1")
-                and f["path"].startswith("examples/squid/")]
+    assert not [
+        f
+        for f in doc["findings"]
+        if f["service"] == "facebook"
+        and f["code"].startswith("TE1")
+        and f["path"].startswith("examples/squid/")
+    ]
 
 
 def test_binary_file_is_a_clean_error(tmp_path):
@@ -158,14 +183,20 @@ def test_one_bad_file_does_not_lose_the_others(tmp_path):
     assert len(doc["errors"]) == 1 and "binary" in doc["errors"][0]
 
 
-@pytest.mark.parametrize("policy,needle", [
-    ("services:\n  facebook: {severity: loud}\n", ":2: severity must be one of"),
-    ("version: 1\nservics: {}\n", ":2: policy: unknown key 'servics'"),
-    ("services:\n  myspace: {}\n", ":2: services: unknown service 'myspace'"),
-    ("exceptions:\n  - {service: facebook, audience: nobody, reason: x}\n", ":2: exception: audience 'nobody'"),
-    ("a: &a [1, 2]\nb: [*a, *a]\n", ":2: YAML aliases are not allowed"),
-    ("services: [unclosed\n", "invalid YAML"),
-])
+@pytest.mark.parametrize(
+    "policy,needle",
+    [
+        ("services:\n  facebook: {severity: loud}\n", ":2: severity must be one of"),
+        ("version: 1\nservics: {}\n", ":2: policy: unknown key 'servics'"),
+        ("services:\n  myspace: {}\n", ":2: services: unknown service 'myspace'"),
+        (
+            "exceptions:\n  - {service: facebook, audience: nobody, reason: x}\n",
+            ":2: exception: audience 'nobody'",
+        ),
+        ("a: &a [1, 2]\nb: [*a, *a]\n", ":2: YAML aliases are not allowed"),
+        ("services: [unclosed\n", "invalid YAML"),
+    ],
+)
 def test_bad_policy_is_a_clean_error_with_file_and_line(tmp_path, policy, needle):
     pol = write(tmp_path / "policy.yaml", policy)
     p = run("check", "--policy", str(pol), str(write(tmp_path / "squid.conf", CLEAN)))
@@ -220,10 +251,12 @@ def test_version():
 
 def test_check_path_does_not_import_mitmproxy(tmp_path):
     conf = write(tmp_path / "squid.conf", BLOCKING)
-    code = ("import sys\nfrom policy_lint.cli import main\nsys.argv=['policy-lint','check',%r]\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "assert not [m for m in sys.modules if m.startswith('mitmproxy')], 'mitmproxy imported'\n"
-            "print('ok')\n") % str(conf)
+    code = (
+        "import sys\nfrom policy_lint.cli import main\nsys.argv=['policy-lint','check',%r]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "assert not [m for m in sys.modules if m.startswith('mitmproxy')], 'mitmproxy imported'\n"
+        "print('ok')\n"
+    ) % str(conf)
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.stdout.strip().endswith("ok"), p.stderr
 
@@ -232,13 +265,16 @@ def test_references_never_escape_the_root(tmp_path):
     outside = tmp_path / "outside"
     write(outside / "secret.txt", ".facebook.com\n")
     repo = tmp_path / "repo"
-    write(repo / "squid.conf", """\
+    write(
+        repo / "squid.conf",
+        """\
         acl a dstdomain "../outside/secret.txt"
         acl b dstdomain "/link/secret.txt"
         http_access deny a
         http_access deny b
         http_access allow all
-    """)
+    """,
+    )
     (repo / "link").symlink_to(outside)
     doc = json.loads(run("check", "--format", "json", "--root", str(repo), str(repo / "squid.conf")).stdout)
     assert [f["code"] for f in doc["findings"] if f["code"] == "TE903"] == ["TE903", "TE903"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -29,18 +28,23 @@ def codes_of(stdout: str) -> list[str]:
 
 # ----------------------------------------------------------------- formats
 
+
 def test_sarif_validates_against_the_official_schema(tmp_path):
     if not SCHEMA.is_file():
         from tests.conftest import skip_or_fail
+
         skip_or_fail(f"SARIF schema not found at {SCHEMA}")
     write(tmp_path / "etc/squid/lists/social.txt", ".linkedin.com\n")
-    write(tmp_path / "etc/squid/squid.conf", """\
+    write(
+        tmp_path / "etc/squid/squid.conf",
+        """\
         acl social dstdomain "/etc/squid/lists/social.txt"
         acl cdn dstdomain .twimg.com
         http_access deny social
         http_access deny cdn
         http_access allow all
-    """)
+    """,
+    )
     p = run("check", "--format", "sarif", "--root", str(tmp_path), "etc/squid/squid.conf", cwd=tmp_path)
     assert p.returncode == 1, p.stderr
     doc = json.loads(p.stdout)
@@ -79,7 +83,9 @@ def test_junit(tmp_path):
     assert suite.get("failures") == "2" and suite.get("tests") == "3"
     failing = [c for c in suite.iter("testcase") if c.find("failure") is not None]
     assert {c.find("failure").get("type") for c in failing} == {"TE101"}
-    assert [c.get("classname") for c in suite.iter("testcase") if c.find("failure") is None] == ["clean.squid"]
+    assert [c.get("classname") for c in suite.iter("testcase") if c.find("failure") is None] == [
+        "clean.squid"
+    ]
 
 
 def test_github_annotations_are_chosen_in_actions(tmp_path):
@@ -87,8 +93,15 @@ def test_github_annotations_are_chosen_in_actions(tmp_path):
     env = dict(os.environ, GITHUB_ACTIONS="true")
     import subprocess
     import sys
-    p = subprocess.run([sys.executable, "-m", "policy_lint", "check", "squid.conf"], cwd=tmp_path,
-                       capture_output=True, text=True, env=env, timeout=60)
+
+    p = subprocess.run(
+        [sys.executable, "-m", "policy_lint", "check", "squid.conf"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert p.stdout.startswith("::error file=squid.conf,line=2,col=1,title=TE101 facebook::Facebook blocked")
     assert "%0A= squid.conf:1:1: acl social dstdomain .facebook.com" in p.stdout
 
@@ -100,11 +113,14 @@ def test_output_file(tmp_path):
     assert codes_of((tmp_path / "out.json").read_text()) == ["TE101"]
 
 
-@pytest.mark.parametrize("args,env,coloured", [
-    (["--color", "always"], {}, True),
-    (["--color", "never"], {}, False),
-    (["--color", "auto"], {}, False),  # not a terminal
-])
+@pytest.mark.parametrize(
+    "args,env,coloured",
+    [
+        (["--color", "always"], {}, True),
+        (["--color", "never"], {}, False),
+        (["--color", "auto"], {}, False),  # not a terminal
+    ],
+)
 def test_colour(tmp_path, args, env, coloured):
     write(tmp_path / "squid.conf", BLOCKING)
     p = run("check", *args, "squid.conf", cwd=tmp_path)
@@ -114,14 +130,18 @@ def test_colour(tmp_path, args, env, coloured):
 def test_no_color_is_honoured_on_a_terminal(tmp_path):
     import subprocess
     import sys
+
     write(tmp_path / "squid.conf", BLOCKING)
-    script = ("from policy_lint.cli import _use_color\n"
-              "class Terminal:\n    def isatty(self):\n        return True\n"
-              "print(_use_color('auto', Terminal()))")
+    script = (
+        "from policy_lint.cli import _use_color\n"
+        "class Terminal:\n    def isatty(self):\n        return True\n"
+        "print(_use_color('auto', Terminal()))"
+    )
     for env, expected in (({}, "True"), ({"NO_COLOR": "1"}, "False")):
         base = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                             env={**base, **env}, timeout=60).stdout.strip()
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env={**base, **env}, timeout=60
+        ).stdout.strip()
         assert out == expected
 
 
@@ -137,14 +157,21 @@ def test_quiet_statistics_exit_zero(tmp_path):
 
 # ----------------------------------------------------------------- selection
 
-@pytest.mark.parametrize("args,expected", [
-    ([], ["TE101", "TE101", "TE202"]),
-    (["--select", "TE2"], ["TE202"]),
-    (["--ignore", "TE2"], ["TE101", "TE101"]),
-    (["--select", "TE1", "--extend-select", "TE202"], ["TE101", "TE101", "TE202"]),
-    (["--select", "TE", "--ignore", "TE1", "--select", "TE101"], ["TE101", "TE101", "TE202"]),  # TE101 more specific
-    (["--select", "TE1", "--ignore", "TE10"], []),
-])
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        ([], ["TE101", "TE101", "TE202"]),
+        (["--select", "TE2"], ["TE202"]),
+        (["--ignore", "TE2"], ["TE101", "TE101"]),
+        (["--select", "TE1", "--extend-select", "TE202"], ["TE101", "TE101", "TE202"]),
+        (
+            ["--select", "TE", "--ignore", "TE1", "--select", "TE101"],
+            ["TE101", "TE101", "TE202"],
+        ),  # TE101 more specific
+        (["--select", "TE1", "--ignore", "TE10"], []),
+    ],
+)
 def test_select_ignore_by_prefix(tmp_path, args, expected):
     write(tmp_path / "squid.conf", TWO_BLOCKS + "acl unused dstdomain .linkedin.com\n")
     p = run("check", "--format", "json", *args, "squid.conf", cwd=tmp_path)
@@ -153,15 +180,19 @@ def test_select_ignore_by_prefix(tmp_path, args, expected):
 
 # ----------------------------------------------------------------- suppressions
 
+
 def test_suppression_on_the_line_before_and_the_line(tmp_path):
-    write(tmp_path / "squid.conf", """\
+    write(
+        tmp_path / "squid.conf",
+        """\
         acl fb dstdomain .facebook.com
         acl tw dstdomain .twitter.com .x.com
         # policy-lint: disable=TE101 -- approved by the works council (ticket 42)
         http_access deny fb
         http_access deny tw
         http_access allow all
-    """)
+    """,
+    )
     p = run("check", "--format", "json", "squid.conf", cwd=tmp_path)
     doc = json.loads(p.stdout)
     assert [(f["code"], f["service"]) for f in doc["findings"]] == [("TE101", "twitter")]
@@ -169,21 +200,28 @@ def test_suppression_on_the_line_before_and_the_line(tmp_path):
 
 
 def test_file_level_suppression_and_unused_suppression(tmp_path):
-    write(tmp_path / "squid.conf", """\
+    write(
+        tmp_path / "squid.conf",
+        """\
         # policy-lint: disable-file=TE1
         acl fb dstdomain .facebook.com
         http_access deny fb
         # policy-lint: disable=TE103
         http_access allow all
-    """)
+    """,
+    )
     p = run("check", "--format", "json", "squid.conf", cwd=tmp_path)
     found = json.loads(p.stdout)["findings"]
     assert [(f["code"], f["line"]) for f in found] == [("TE204", 4)]
     assert p.returncode == 1
-    assert codes_of(run("check", "--format", "json", "--ignore", "TE204", "squid.conf", cwd=tmp_path).stdout) == []
+    assert (
+        codes_of(run("check", "--format", "json", "--ignore", "TE204", "squid.conf", cwd=tmp_path).stdout)
+        == []
+    )
 
 
 # ----------------------------------------------------------------- settings files
+
 
 def test_settings_discovered_upwards_nearest_wins_cli_wins(tmp_path):
     write(tmp_path / "pyproject.toml", '[tool.policy-lint]\nignore = ["TE1"]\n')
@@ -192,7 +230,9 @@ def test_settings_discovered_upwards_nearest_wins_cli_wins(tmp_path):
     write(tmp_path / "net/.policy-lint.yaml", "select: [TE1]\nseverity: {TE101: warning}\n")
     doc = json.loads(run("check", "--format", "json", "net/squid.conf", cwd=tmp_path).stdout)
     assert [(f["code"], f["severity"]) for f in doc["findings"]] == [("TE101", "warning")] * 2
-    assert codes_of(run("check", "--format", "json", "--select", "TE2", "net/squid.conf", cwd=tmp_path).stdout) == ["TE202"]
+    assert codes_of(
+        run("check", "--format", "json", "--select", "TE2", "net/squid.conf", cwd=tmp_path).stdout
+    ) == ["TE202"]
 
 
 def test_settings_policy_path_is_relative_to_the_settings_file(tmp_path):
@@ -222,6 +262,7 @@ def test_init_writes_starter_files_and_refuses_to_overwrite(tmp_path):
 
 # ----------------------------------------------------------------- baseline
 
+
 def test_baseline_survives_line_moves_and_reports_new_and_stale(tmp_path):
     conf = write(tmp_path / "squid.conf", TWO_BLOCKS)
     p = run("check", "--write-baseline", "baseline.json", "squid.conf", cwd=tmp_path)
@@ -229,10 +270,18 @@ def test_baseline_survives_line_moves_and_reports_new_and_stale(tmp_path):
     conf.write_text("# moved down\n\n\n" + TWO_BLOCKS)
     p = run("check", "--baseline", "baseline.json", "squid.conf", cwd=tmp_path)
     assert p.returncode == 0 and "No findings." in p.stdout
-    conf.write_text("acl li dstdomain .linkedin.com\nhttp_access deny li\n" + TWO_BLOCKS.replace("http_access deny tw\n", ""))
-    doc = json.loads(run("check", "--format", "json", "--baseline", "baseline.json", "squid.conf", cwd=tmp_path).stdout)
+    conf.write_text(
+        "acl li dstdomain .linkedin.com\nhttp_access deny li\n"
+        + TWO_BLOCKS.replace("http_access deny tw\n", "")
+    )
+    doc = json.loads(
+        run("check", "--format", "json", "--baseline", "baseline.json", "squid.conf", cwd=tmp_path).stdout
+    )
     assert sorted((f["code"], f["service"]) for f in doc["findings"]) == [
-        ("TE101", "linkedin"), ("TE202", "twitter"), ("TE205", "twitter")]  # TE202: acl tw is now unused
+        ("TE101", "linkedin"),
+        ("TE202", "twitter"),
+        ("TE205", "twitter"),
+    ]  # TE202: acl tw is now unused
     stale = next(f for f in doc["findings"] if f["code"] == "TE205")
     assert stale["path"].endswith("baseline.json") and stale["line"] > 1
 
@@ -246,15 +295,30 @@ def test_corrupt_baseline_is_a_clean_error(tmp_path):
 
 def test_pre_commit_hooks_file_names_the_entry_point():
     import yaml
+
     [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "policy-lint" and hook["entry"].startswith("policy-lint check")
     import re
+
     pattern = re.compile(hook["files"])
-    for name in ("etc/squid/squid.conf", "squid.conf", "etc/hosts", "dnsmasq.d/social.conf",
-                 "etc/unbound/unbound.conf", "zones/db.rpz", "pihole/whitelist.txt", "etc/pf.conf",
-                 "pf.anchors/social", "backup/config-fw1-20260101.xml", "conf/config.xml",
-                 "iptables/rules.v4", "scripts/block-fb.ps1", "etc/nftables.conf",
-                 "fw/social.nft", "router/export.rsc"):
+    for name in (
+        "etc/squid/squid.conf",
+        "squid.conf",
+        "etc/hosts",
+        "dnsmasq.d/social.conf",
+        "etc/unbound/unbound.conf",
+        "zones/db.rpz",
+        "pihole/whitelist.txt",
+        "etc/pf.conf",
+        "pf.anchors/social",
+        "backup/config-fw1-20260101.xml",
+        "conf/config.xml",
+        "iptables/rules.v4",
+        "scripts/block-fb.ps1",
+        "etc/nftables.conf",
+        "fw/social.nft",
+        "router/export.rsc",
+    ):
         assert pattern.search(name), name
     for name in ("README.md", "nginx.conf", "setup.py", "pom.xml", "docs/confirm.xml"):
         assert not pattern.search(name), name
@@ -268,14 +332,19 @@ def test_skip_undetected(tmp_path):
 
 
 def test_progress_bar_on_a_terminal_only(tmp_path):
+    import pty
     import subprocess
     import sys
-    import pty
+
     for i in range(12):
         write(tmp_path / f"conf{i}/squid.conf", BLOCKING)
     master, slave = pty.openpty()
-    p = subprocess.Popen([sys.executable, "-m", "policy_lint", "check", "."], cwd=tmp_path,
-                         stdout=subprocess.PIPE, stderr=slave)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "policy_lint", "check", "."],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
     os.close(slave)
     p.stdout.read()
     p.wait(timeout=120)

@@ -62,9 +62,7 @@ class Service:
         out: list[Probe] = []
         for ph in (*self.probe_hosts, *self.hygiene):
             for scheme, port in (("https", 443), ("http", 80)):
-                out.append(
-                    Probe(self.id, ph.host, ph.role, scheme, port, ph.path, self.addresses)
-                )
+                out.append(Probe(self.id, ph.host, ph.role, scheme, port, ph.path, self.addresses))
         return out
 
     @cached_property
@@ -107,7 +105,7 @@ class Catalog:
                 return svc.id
         return None
 
-    def extended(self, extra_domains: dict[str, list[str]], new_services: dict[str, dict]) -> "Catalog":
+    def extended(self, extra_domains: dict[str, list[str]], new_services: dict[str, dict]) -> Catalog:
         """A copy with a policy's additions: extra primary domains, and whole new services."""
         services = dict(self.services)
         for sid, spec in new_services.items():
@@ -137,8 +135,16 @@ def _asns(raw: list[dict]) -> tuple[AsnPrefixes, ...]:
     out = []
     for a in raw or []:
         nets = tuple(ipaddress.ip_network(p) for p in (a.get("ipv4") or []) + (a.get("ipv6") or []))
-        out.append(AsnPrefixes(int(a["asn"]), str(a.get("name", "")), str(a.get("source", "")),
-                               str(a.get("date", "")), str(a.get("confidence", "")), nets))
+        out.append(
+            AsnPrefixes(
+                int(a["asn"]),
+                str(a.get("name", "")),
+                str(a.get("source", "")),
+                str(a.get("date", "")),
+                str(a.get("confidence", "")),
+                nets,
+            )
+        )
     return tuple(out)
 
 
@@ -167,9 +173,7 @@ def load_catalog() -> Catalog:
             asns=_asns(a.get("asns") or []),
             addresses=tuple((rep.get("ipv4") or []) + (rep.get("ipv6") or [])),
         )
-    categories = {
-        c["vendor"]: tuple(c.get("names") or ()) for c in (vendor.get("categories") or [])
-    }
+    categories = {c["vendor"]: tuple(c.get("names") or ()) for c in (vendor.get("categories") or [])}
     control = data["control"]
     return Catalog(
         services=services,

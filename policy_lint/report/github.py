@@ -21,8 +21,10 @@ def render(report: Report) -> str:
     for f in report.findings:
         title = f.code + (f" {f.service}" if f.service else "")
         trace = "".join(f"\n= {s.where()}: {s.text}" for s in f.trace if s != f.span)
-        out.append(f"::{COMMANDS[f.severity.value]} file={_prop(f.span.path)},line={max(f.span.line, 1)},"
-                   f"col={max(f.span.col, 1)},title={_prop(title)}::{_data(f.message + trace)}")
+        out.append(
+            f"::{COMMANDS[f.severity.value]} file={_prop(f.span.path)},line={max(f.span.line, 1)},"
+            f"col={max(f.span.col, 1)},title={_prop(title)}::{_data(f.message + trace)}"
+        )
     for err in report.errors:
         out.append(f"::error title=policy-lint::{_data(err)}")
     return "\n".join(out) + ("\n" if out else "")

@@ -21,11 +21,17 @@ def render(report: Report) -> str:
             cases += 1
     for path, findings in by_path.items():
         for f in findings:
-            case = ET.SubElement(suite, "testcase", classname=path,
-                                 name=f"{f.code} line {f.span.line}" + (f" [{f.service}]" if f.service else ""))
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=path,
+                name=f"{f.code} line {f.span.line}" + (f" [{f.service}]" if f.service else ""),
+            )
             failure = ET.SubElement(case, "failure", message=f.message, type=f.code)
-            failure.text = "\n".join([f"{f.span.where()}: {f.span.text}"] +
-                                     [f"  = {s.where()}: {s.text}" for s in f.trace if s != f.span])
+            failure.text = "\n".join(
+                [f"{f.span.where()}: {f.span.text}"]
+                + [f"  = {s.where()}: {s.text}" for s in f.trace if s != f.span]
+            )
             cases += 1
             failures += 1
     for err in report.errors:

@@ -24,10 +24,12 @@ def _uri(path: str) -> str:
 
 
 def _location(span: Span, message: str | None = None, id_: int | None = None) -> dict:
-    loc: dict = {"physicalLocation": {
-        "artifactLocation": {"uri": _uri(span.path), "uriBaseId": "%SRCROOT%"},
-        "region": {"startLine": max(span.line, 1), "startColumn": max(span.col, 1)},
-    }}
+    loc: dict = {
+        "physicalLocation": {
+            "artifactLocation": {"uri": _uri(span.path), "uriBaseId": "%SRCROOT%"},
+            "region": {"startLine": max(span.line, 1), "startColumn": max(span.col, 1)},
+        }
+    }
     if span.text:
         loc["physicalLocation"]["region"]["snippet"] = {"text": span.text}
     if id_ is not None:
@@ -46,15 +48,19 @@ def _fingerprint(f: Finding) -> str:
 def _rules() -> list[dict]:
     out = []
     for c in CODES.values():
-        out.append({
-            "id": c.code,
-            "name": c.name,
-            "shortDescription": {"text": c.summary},
-            "fullDescription": {"text": f"{c.summary} {c.why}"},
-            "help": {"text": f"Why it matters: {c.why}\nHow to fix: {c.fix}",
-                     "markdown": f"**Why it matters:** {c.why}\n\n**How to fix:** {c.fix}"},
-            "defaultConfiguration": {"level": LEVELS[c.severity.value]},
-        })
+        out.append(
+            {
+                "id": c.code,
+                "name": c.name,
+                "shortDescription": {"text": c.summary},
+                "fullDescription": {"text": f"{c.summary} {c.why}"},
+                "help": {
+                    "text": f"Why it matters: {c.why}\nHow to fix: {c.fix}",
+                    "markdown": f"**Why it matters:** {c.why}\n\n**How to fix:** {c.fix}",
+                },
+                "defaultConfiguration": {"level": LEVELS[c.severity.value]},
+            }
+        )
     return out
 
 
@@ -72,20 +78,30 @@ def render(report: Report) -> str:
         }
         related = [s for s in f.trace if s != f.span and s.line >= 1]
         if related:
-            result["relatedLocations"] = [_location(s, "trace: " + (s.text or s.where()), i)
-                                          for i, s in enumerate(related, start=1)]
+            result["relatedLocations"] = [
+                _location(s, "trace: " + (s.text or s.where()), i) for i, s in enumerate(related, start=1)
+            ]
         if f.service:
             result["properties"] = {"service": f.service, "audiences": list(f.audiences)}
         results.append(result)
     run = {
-        "tool": {"driver": {"name": "policy-lint", "version": __version__,
-                            "informationUri": "https://github.com/policy-lint/policy-lint",
-                            "rules": _rules()}},
+        "tool": {
+            "driver": {
+                "name": "policy-lint",
+                "version": __version__,
+                "informationUri": "https://github.com/policy-lint/policy-lint",
+                "rules": _rules(),
+            }
+        },
         "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(os.getcwd()).as_uri() + "/"}},
-        "invocations": [{
-            "executionSuccessful": not report.errors,
-            "toolExecutionNotifications": [{"level": "error", "message": {"text": e}} for e in report.errors],
-        }],
+        "invocations": [
+            {
+                "executionSuccessful": not report.errors,
+                "toolExecutionNotifications": [
+                    {"level": "error", "message": {"text": e}} for e in report.errors
+                ],
+            }
+        ],
         "results": results,
     }
     return json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"

@@ -20,8 +20,10 @@ def _finding(f: Finding, with_trace: bool, color: bool) -> list[str]:
         return click.style(text, **kw) if color else text
 
     tag = f" [{f.service}]" if f.service else ""
-    lines = [f"{style(f.span.where(), bold=True)}: {style(f.code, fg=CODE_COLOURS[f.severity.value], bold=True)}"
-             f" {f.message}{style(tag, dim=True) if tag else ''}"]
+    lines = [
+        f"{style(f.span.where(), bold=True)}: {style(f.code, fg=CODE_COLOURS[f.severity.value], bold=True)}"
+        f" {f.message}{style(tag, dim=True) if tag else ''}"
+    ]
     if with_trace:
         for s in f.trace:
             if s != f.span:
@@ -29,8 +31,13 @@ def _finding(f: Finding, with_trace: bool, color: bool) -> list[str]:
     return lines
 
 
-def render(report: Report, with_trace: bool = True, summary: bool = True, color: bool = False,
-           statistics: bool = False) -> str:
+def render(
+    report: Report,
+    with_trace: bool = True,
+    summary: bool = True,
+    color: bool = False,
+    statistics: bool = False,
+) -> str:
     out: list[str] = []
     for f in report.findings:
         out += _finding(f, with_trace, color)

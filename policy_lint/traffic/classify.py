@@ -31,7 +31,6 @@ import re
 from policy_lint.traffic.fingerprints import Fingerprints, load_fingerprints
 from policy_lint.traffic.record import FlowRecord, Observation
 
-
 # mitmproxy / asyncio: "[Errno 111] Connect call failed ('157.240.1.35', 443)"
 # A proxy refusing CONNECT with 502/503/504 and no vendor page named is squid & co. saying it
 # could not reach the site (ERR_DNS_FAIL, ERR_CONNECT_FAIL ...: mitmproxy keeps only the status
@@ -89,8 +88,9 @@ class Classifier:
             return None
         service, role = hit
         outcome, how, evidence = self._decide(record, service)
-        return Observation(record.timestamp, service, role, record.host, outcome, how, evidence,
-                           record.client)
+        return Observation(
+            record.timestamp, service, role, record.host, outcome, how, evidence, record.client
+        )
 
     def _decide(self, r: FlowRecord, service: str | None) -> tuple[str, str, str]:
         fp = self.fp
@@ -110,8 +110,12 @@ class Classifier:
                 return "blocked", f"block-page:{vendor}", f"HTTP {r.status} {vendor} block page"
         # After the fingerprints (a sinkhole that serves a vendor page names the vendor).
         # Via an upstream proxy the peer is the proxy (often private/loopback): not a DNS answer.
-        if (r.server_ip and not r.via_upstream and fp.is_sinkhole(r.server_ip)
-                and r.server_ip not in self.catalog.control_addresses):
+        if (
+            r.server_ip
+            and not r.via_upstream
+            and fp.is_sinkhole(r.server_ip)
+            and r.server_ip not in self.catalog.control_addresses
+        ):
             return "blocked", "dns-sinkhole", f"resolved to {r.server_ip}"
         if r.proxy_tag and "DENIED" in r.proxy_tag.upper():
             return "blocked", "proxy-denied", f"{r.proxy_tag}/{r.status}"

@@ -18,15 +18,28 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 @click.command("traffic")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Policy file (audiences, extra domains); default: built-in strict policy.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "md", "html"]), default="text",
-              show_default=True)
-@click.option("--output-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report here (atomically) instead of stdout.")
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Policy file (audiences, extra domains); default: built-in strict policy.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "md", "html"]), default="text", show_default=True
+)
+@click.option(
+    "--output-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report here (atomically) instead of stdout.",
+)
 @click.option("--no-pseudonymise", is_flag=True, help="Show client addresses as seen (auditor opt-in).")
-def traffic(files: tuple[Path, ...], policy_path: Path | None, fmt: str, output_file: Path | None,
-            no_pseudonymise: bool) -> None:
+def traffic(
+    files: tuple[Path, ...],
+    policy_path: Path | None,
+    fmt: str,
+    output_file: Path | None,
+    no_pseudonymise: bool,
+) -> None:
     """What actually happened on the wire: per-service verdicts from captured traffic."""
     from policy_lint.traffic.classify import Classifier
     from policy_lint.traffic.compliance import ComplianceReport, failing_services

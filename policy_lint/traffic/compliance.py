@@ -32,7 +32,7 @@ OTHER_CLIENTS = "other clients"
 
 
 def _counts() -> dict[str, int]:
-    return {o: 0 for o in OUTCOMES}
+    return dict.fromkeys(OUTCOMES, 0)
 
 
 @dataclass
@@ -137,9 +137,16 @@ class ComplianceReport:
             key = (obs.host, obs.outcome, obs.how)
             if key not in svc.evidence_keys:
                 svc.evidence_keys.add(key)
-                svc.evidence.append({"host": obs.host, "role": obs.role, "outcome": obs.outcome,
-                                     "how": obs.how, "evidence": obs.evidence,
-                                     "time": _iso(ts)})
+                svc.evidence.append(
+                    {
+                        "host": obs.host,
+                        "role": obs.role,
+                        "outcome": obs.outcome,
+                        "how": obs.how,
+                        "evidence": obs.evidence,
+                        "time": _iso(ts),
+                    }
+                )
         aud = self._audience(obs.client)
         if obs.client:
             seen = self._clients.setdefault(aud, {})
@@ -163,9 +170,10 @@ class ComplianceReport:
         audiences = {
             aud: {
                 "clients": sorted(self._clients.get(aud, {}).values()),  # a sample, capped
-                "services": {sid: {"verdict": t.verdict(), "requests": t.requests,
-                                   "outcomes": dict(t.outcomes)}
-                             for sid, t in sorted(tallies.items())},
+                "services": {
+                    sid: {"verdict": t.verdict(), "requests": t.requests, "outcomes": dict(t.outcomes)}
+                    for sid, t in sorted(tallies.items())
+                },
             }
             for aud, tallies in sorted(self._by_audience.items())
         }
@@ -189,17 +197,22 @@ class ComplianceReport:
             return []
         today = dt.date.today()
         covered = {e.audience for e in self.policy.exceptions if e.service == sid and not e.expired(today)}
-        return sorted(aud for aud, data in audiences.items()
-                      if data["services"].get(sid, {}).get("verdict") in FAILING
-                      and (aud in covered or "everyone" in covered))
+        return sorted(
+            aud
+            for aud, data in audiences.items()
+            if data["services"].get(sid, {}).get("verdict") in FAILING
+            and (aud in covered or "everyone" in covered)
+        )
 
     def summary_lines(self) -> list[str]:
         lines = []
         for sid, svc in self._services.items():
             o = svc.tally.outcomes
-            lines.append(f"{sid}: {svc.tally.verdict()} ({svc.tally.requests} requests: "
-                         f"{o['reachable']} reachable, {o['blocked']} blocked, {o['failed']} failed, "
-                         f"{o['inconclusive']} inconclusive)")
+            lines.append(
+                f"{sid}: {svc.tally.verdict()} ({svc.tally.requests} requests: "
+                f"{o['reachable']} reachable, {o['blocked']} blocked, {o['failed']} failed, "
+                f"{o['inconclusive']} inconclusive)"
+            )
         return lines
 
 
@@ -213,8 +226,11 @@ def failing_services(report: dict, policy) -> list[str]:
     for sid, svc in report["services"].items():
         if svc["verdict"] not in FAILING or (policy is not None and not policy.required(sid)):
             continue
-        failing_audiences = [aud for aud, data in report["audiences"].items()
-                             if data["services"].get(sid, {}).get("verdict") in FAILING]
+        failing_audiences = [
+            aud
+            for aud, data in report["audiences"].items()
+            if data["services"].get(sid, {}).get("verdict") in FAILING
+        ]
         if failing_audiences and set(failing_audiences) <= set(svc.get("accepted", ())):
             continue
         out.append(sid)
@@ -224,4 +240,4 @@ def failing_services(report: dict, policy) -> list[str]:
 def _iso(ts: float | None) -> str | None:
     if not ts:
         return None
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")

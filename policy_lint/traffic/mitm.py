@@ -73,8 +73,7 @@ def record_from_flow(flow: http.HTTPFlow) -> FlowRecord | None:
         status = resp.status_code
         reason = resp.reason or ""
         headers = tuple(
-            (k.lower(), v[:MAX_HEADER_VALUE])
-            for k, v in list(resp.headers.items(multi=True))[:MAX_HEADERS]
+            (k.lower(), v[:MAX_HEADER_VALUE]) for k, v in list(resp.headers.items(multi=True))[:MAX_HEADERS]
         )
         raw = resp.raw_content
         body = bytes(raw[:BODY_PREFIX_LIMIT]) if raw else b""
@@ -97,6 +96,7 @@ def record_from_flow(flow: http.HTTPFlow) -> FlowRecord | None:
 
 
 # ------------------------------------------------------------------ from a flow's saved state
+
 
 def _native(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")  # how mitmproxy's Headers decode
@@ -127,10 +127,15 @@ def _state_host(req: dict[str, Any]) -> str | None:
     return req["host"]
 
 
-def record_from_state(req: dict[str, Any], resp: dict[str, Any] | None, error: dict[str, Any] | None,
-                      client: dict[str, Any], server: dict[str, Any],
-                      response_headers: Iterable[tuple[bytes, bytes]] = (),
-                      body_prefix: bytes = b"") -> FlowRecord | None:
+def record_from_state(
+    req: dict[str, Any],
+    resp: dict[str, Any] | None,
+    error: dict[str, Any] | None,
+    client: dict[str, Any],
+    server: dict[str, Any],
+    response_headers: Iterable[tuple[bytes, bytes]] = (),
+    body_prefix: bytes = b"",
+) -> FlowRecord | None:
     """record_from_flow on a current-format HTTP flow state, without building the flow.
 
     The offline reader (sources.py) parses only what this needs: `req`, `resp`, `client`,
@@ -150,8 +155,10 @@ def record_from_state(req: dict[str, Any], resp: dict[str, Any] | None, error: d
     if resp is not None:
         status = resp["status_code"]
         reason = resp["reason"].decode("ISO-8859-1")
-        headers = tuple((_native(k).lower(), _native(v)[:MAX_HEADER_VALUE])
-                        for k, v in list(response_headers)[:MAX_HEADERS])
+        headers = tuple(
+            (_native(k).lower(), _native(v)[:MAX_HEADER_VALUE])
+            for k, v in list(response_headers)[:MAX_HEADERS]
+        )
     peer = client["peername"]
     addr = server["peername"]
     upstream = _mode_type(client["proxy_mode"]) in CONFIGURED_PEER_MODES or server["via"] is not None

@@ -100,6 +100,7 @@ def parse_proxy(url: str) -> ProxyAddress:
 
 # ------------------------------------------------------------------ what to request
 
+
 def selected_catalog(catalog: Catalog, services: Sequence[str]) -> Catalog:
     """The catalog narrowed to `services` (all when empty); KeyError names an unknown one."""
     if not services:
@@ -130,6 +131,7 @@ def plan_probes(catalog: Catalog) -> list[Probe]:
 
 
 # ------------------------------------------------------------------ time bounds
+
 
 @dataclass(eq=False)
 class _Guard:
@@ -179,6 +181,7 @@ class _Watch:
 
 
 # ------------------------------------------------------------------ one request
+
 
 @dataclass(frozen=True)
 class _Answer:
@@ -273,9 +276,15 @@ class Prober:
     """Sends the probe requests. `resolve` and `connect` are the only ways out to the network
     (tests pass loopback-only ones); with a proxy, `resolve` is used for the proxy alone."""
 
-    def __init__(self, settings: ProbeSettings, fingerprints: Fingerprints, *,
-                 control_addresses: tuple[str, ...] = (), resolve: Resolver = _default_resolve,
-                 connect: Connector = _default_connect) -> None:
+    def __init__(
+        self,
+        settings: ProbeSettings,
+        fingerprints: Fingerprints,
+        *,
+        control_addresses: tuple[str, ...] = (),
+        resolve: Resolver = _default_resolve,
+        connect: Connector = _default_connect,
+    ) -> None:
         self.settings = settings
         self.fp = fingerprints
         self.control_addresses = control_addresses
@@ -303,7 +312,9 @@ class Prober:
         try:
             self._proxy_ip = self._resolve(proxy.host, proxy.port)
         except OSError as exc:
-            raise AuditPathError(f"proxy {proxy.shown}: cannot resolve {proxy.host}: {_oserror(exc)}") from None
+            raise AuditPathError(
+                f"proxy {proxy.shown}: cannot resolve {proxy.host}: {_oserror(exc)}"
+            ) from None
         try:
             self._connect((self._proxy_ip, proxy.port), self.settings.timeout).close()
         except OSError as exc:
@@ -367,8 +378,10 @@ class Prober:
                 with lock:
                     results[index] = record
 
-        threads = [threading.Thread(target=worker, name=f"policy-lint-probe-{n}", daemon=True)
-                   for n in range(n_workers)]
+        threads = [
+            threading.Thread(target=worker, name=f"policy-lint-probe-{n}", daemon=True)
+            for n in range(n_workers)
+        ]
         for t in threads:
             t.start()
         end = started + self.settings.deadline
@@ -397,9 +410,14 @@ class Prober:
     # -------------------------------------------------------------- one probe
 
     def _record(self, probe: Probe, **fields: object) -> FlowRecord:
-        base: dict[str, object] = {"timestamp": time.time(), "host": probe.host, "port": probe.port,
-                                   "scheme": probe.scheme, "method": "GET",
-                                   "via_upstream": self.settings.proxy is not None}
+        base: dict[str, object] = {
+            "timestamp": time.time(),
+            "host": probe.host,
+            "port": probe.port,
+            "scheme": probe.scheme,
+            "method": "GET",
+            "via_upstream": self.settings.proxy is not None,
+        }
         base.update(fields)
         return FlowRecord(**base)  # type: ignore[arg-type]
 
@@ -431,12 +449,16 @@ class Prober:
             auth = f"Proxy-Authorization: {proxy.authorization}\r\n" if proxy.authorization else ""
             target = _hostport(probe)
             if probe.scheme == "http":
-                head = (f"GET http://{target}{probe.path} HTTP/1.1\r\nHost: {target}\r\n{auth}"
-                        f"User-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n")
+                head = (
+                    f"GET http://{target}{probe.path} HTTP/1.1\r\nHost: {target}\r\n{auth}"
+                    f"User-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+                )
                 return self._answered(probe, guard, sock, head, "the proxy", from_proxy=True)
             connect_target = f"{probe.host}:{probe.port}"
-            head = (f"CONNECT {connect_target} HTTP/1.1\r\nHost: {connect_target}\r\n{auth}"
-                    f"User-Agent: {USER_AGENT}\r\n\r\n")
+            head = (
+                f"CONNECT {connect_target} HTTP/1.1\r\nHost: {connect_target}\r\n{auth}"
+                f"User-Agent: {USER_AGENT}\r\n\r\n"
+            )
             try:
                 sock.sendall(head.encode("ascii"))
                 answer = _read_answer(sock, "CONNECT")
@@ -452,15 +474,17 @@ class Prober:
         if answer.status == 407:
             raise AuditPathError(self._auth_message())
         code = _squid_code(answer)
-        vendor = (self.fp.header_vendor(answer.headers) or (None,))[0] or self.fp.body_vendor(answer.body_prefix)
+        vendor = (self.fp.header_vendor(answer.headers) or (None,))[0] or self.fp.body_vendor(
+            answer.body_prefix
+        )
         named = f" ({vendor}{': ' + code if code else ''})" if vendor else ""
         # squid's page names for "could not reach the site" (fingerprints.yaml): an outage
         # upstream is no evidence of a filter, so no "refused CONNECT" wording for those.
         if code in self.fp.squid_failed:
-            return self._record(probe, error=f"proxy could not reach {probe.host}: "
-                                             f"{answer.status} {code}")
-        return self._record(probe, error=f"proxy refused HTTP CONNECT request: "
-                                         f"{answer.status} {answer.reason}{named}"[:120])
+            return self._record(probe, error=f"proxy could not reach {probe.host}: {answer.status} {code}")
+        return self._record(
+            probe, error=f"proxy refused HTTP CONNECT request: {answer.status} {answer.reason}{named}"[:120]
+        )
 
     def _auth_message(self) -> str:
         shown = self.settings.proxy.shown if self.settings.proxy else "the proxy"
@@ -484,8 +508,9 @@ class Prober:
             sock = self._connect((address, probe.port), self.settings.timeout)
         except OSError as exc:
             # Worded without "reset": a refused or unanswered SYN is no proof of a filter.
-            return self._record(probe, server_ip=address,
-                                error=f"TCP connect to {probe.port} failed: {_oserror(exc)}")
+            return self._record(
+                probe, server_ip=address, error=f"TCP connect to {probe.port} failed: {_oserror(exc)}"
+            )
         try:
             try:
                 watch.attach(guard, sock)
@@ -494,42 +519,64 @@ class Prober:
             sock.settimeout(self.settings.timeout)
             if probe.scheme == "https":
                 return self._tls_exchange(probe, guard, sock, "", server_ip=address)
-            head = (f"GET {probe.path} HTTP/1.1\r\nHost: {_hostport(probe)}\r\n"
-                    f"User-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n")
+            head = (
+                f"GET {probe.path} HTTP/1.1\r\nHost: {_hostport(probe)}\r\n"
+                f"User-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+            )
             return self._answered(probe, guard, sock, head, "the server", server_ip=address)
         finally:
             sock.close()
 
-    def _tls_exchange(self, probe: Probe, guard: _Guard, sock: socket.socket, after: str,
-                      **fields: object) -> FlowRecord:
+    def _tls_exchange(
+        self, probe: Probe, guard: _Guard, sock: socket.socket, after: str, **fields: object
+    ) -> FlowRecord:
         try:
             tls = self._tls.wrap_socket(sock, server_hostname=probe.host)
         except ssl.SSLCertVerificationError as exc:
             # Something in the path answered for the site with a certificate we do not trust:
             # interception. Contains "certificate" (an audit-path fingerprint -> inconclusive).
-            return self._record(probe, error=f"TLS certificate verify failed{after} "
-                                             f"({exc.verify_message}): interception suspected", **fields)
+            return self._record(
+                probe,
+                error=f"TLS certificate verify failed{after} ({exc.verify_message}): interception suspected",
+                **fields,
+            )
         except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError, BrokenPipeError) as exc:
             if guard.cut:
                 return self._timed_out(probe, guard, **fields)
             # Closed on seeing our SNI: what SNI filters do (-> reset, a block).
-            return self._record(probe, error=f"connection closed during the TLS handshake{after} "
-                                             f"({_oserror(exc)})", **fields)
+            return self._record(
+                probe, error=f"connection closed during the TLS handshake{after} ({_oserror(exc)})", **fields
+            )
         except ssl.SSLError as exc:
             # Not TLS, or TLS we cannot agree on: someone other than the site answered.
-            return self._record(probe, error=f"TLS failed{after} ({exc.reason or exc}): interception "
-                                             "suspected, server certificate not verified", **fields)
+            return self._record(
+                probe,
+                error=f"TLS failed{after} ({exc.reason or exc}): interception "
+                "suspected, server certificate not verified",
+                **fields,
+            )
         except OSError as exc:
             return self._failure(probe, guard, exc, "the server during TLS", **fields)
         try:
-            head = (f"GET {probe.path} HTTP/1.1\r\nHost: {_hostport(probe)}\r\n"
-                    f"User-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n")
+            head = (
+                f"GET {probe.path} HTTP/1.1\r\nHost: {_hostport(probe)}\r\n"
+                f"User-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+            )
             return self._answered(probe, guard, tls, head, "the server", **fields)
         finally:
             tls.close()
 
-    def _answered(self, probe: Probe, guard: _Guard, sock: socket.socket, head: str, peer: str,
-                  *, from_proxy: bool = False, **fields: object) -> FlowRecord:
+    def _answered(
+        self,
+        probe: Probe,
+        guard: _Guard,
+        sock: socket.socket,
+        head: str,
+        peer: str,
+        *,
+        from_proxy: bool = False,
+        **fields: object,
+    ) -> FlowRecord:
         """Send `head`, read the answer. `from_proxy`: a plain-HTTP answer relayed (or made) by
         the proxy, whose own error pages are told apart from the site's answers."""
         try:
@@ -541,11 +588,18 @@ class Prober:
             raise AuditPathError(self._auth_message())
         # squid's own page for an upstream it could not reach (ERR_DNS_FAIL, ...) is kept as
         # the answer: the Classifier reads its X-Squid-Error name as "failed", not a block.
-        return self._record(probe, status=answer.status, reason=answer.reason[:80],
-                            headers=answer.headers, body_prefix=answer.body_prefix, **fields)
+        return self._record(
+            probe,
+            status=answer.status,
+            reason=answer.reason[:80],
+            headers=answer.headers,
+            body_prefix=answer.body_prefix,
+            **fields,
+        )
 
-    def _failure(self, probe: Probe, guard: _Guard, exc: BaseException, peer: str,
-                 **fields: object) -> FlowRecord:
+    def _failure(
+        self, probe: Probe, guard: _Guard, exc: BaseException, peer: str, **fields: object
+    ) -> FlowRecord:
         if guard.cut:
             return self._timed_out(probe, guard, **fields)
         if isinstance(exc, (socket.timeout, TimeoutError)):

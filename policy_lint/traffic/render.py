@@ -11,8 +11,12 @@ from pathlib import Path
 FORMATS = ("text", "json", "md", "html")
 SUFFIX_FORMATS = {".json": "json", ".md": "md", ".html": "html"}
 COLOURS = {"reachable": "#2e7d32", "blocked": "#c62828", "failed": "#ef6c00", "inconclusive": "#757575"}
-VERDICT_COLOURS = {"compliant": "#2e7d32", "blocked": "#c62828", "degraded": "#ef6c00",
-                   "inconclusive": "#757575"}
+VERDICT_COLOURS = {
+    "compliant": "#2e7d32",
+    "blocked": "#c62828",
+    "degraded": "#ef6c00",
+    "inconclusive": "#757575",
+}
 
 
 def render(report: dict, fmt: str) -> str:
@@ -32,7 +36,9 @@ def write_report_atomic(path: Path, report: dict, fmt: str | None = None) -> lis
     path = Path(path)
     if fmt is None:
         fmt = SUFFIX_FORMATS.get(path.suffix.lower())
-    targets = [(path, fmt)] if fmt else [(path.with_name(path.name + s), f) for s, f in SUFFIX_FORMATS.items()]
+    targets = (
+        [(path, fmt)] if fmt else [(path.with_name(path.name + s), f) for s, f in SUFFIX_FORMATS.items()]
+    )
     written = []
     for target, f in targets:
         data = render(report, f)
@@ -60,9 +66,11 @@ def _text(report: dict) -> str:
     lines = [f"Traffic compliance report, window {_window(report)}"]
     for sid, s in report["services"].items():
         o = s["outcomes"]
-        lines.append(f"  {sid:10} {s['verdict'].upper():12} {s['requests']} requests "
-                     f"({o['reachable']} reachable, {o['blocked']} blocked, {o['failed']} failed, "
-                     f"{o['inconclusive']} inconclusive)")
+        lines.append(
+            f"  {sid:10} {s['verdict'].upper():12} {s['requests']} requests "
+            f"({o['reachable']} reachable, {o['blocked']} blocked, {o['failed']} failed, "
+            f"{o['inconclusive']} inconclusive)"
+        )
         for e in s["evidence"]:
             lines.append(f"      {e['outcome']}: {e['host']} ({e['role']}) {e['how']} {e['evidence']}")
         if s.get("accepted"):
@@ -80,19 +88,29 @@ def _md_cell(value: object) -> str:
 
 
 def _md(report: dict) -> str:
-    out = ["# Technology Enablement: traffic compliance", "", f"Window: {_md_cell(_window(report))}", "",
-           "| Service | Verdict | Requests | Reachable | Blocked | Failed | Inconclusive |",
-           "|---|---|---|---|---|---|---|"]
+    out = [
+        "# Technology Enablement: traffic compliance",
+        "",
+        f"Window: {_md_cell(_window(report))}",
+        "",
+        "| Service | Verdict | Requests | Reachable | Blocked | Failed | Inconclusive |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for sid, s in report["services"].items():
         o = s["outcomes"]
-        out.append(f"| {_md_cell(sid)} | **{s['verdict']}** | {s['requests']} | {o['reachable']} | "
-                   f"{o['blocked']} | {o['failed']} | {o['inconclusive']} |")
+        out.append(
+            f"| {_md_cell(sid)} | **{s['verdict']}** | {s['requests']} | {o['reachable']} | "
+            f"{o['blocked']} | {o['failed']} | {o['inconclusive']} |"
+        )
     out.append("")
     for sid, s in report["services"].items():
         if s["evidence"]:
             out.append(f"## {_md_cell(sid)}: evidence")
-            out += [f"- {_md_cell(e['outcome'])}: `{_md_cell(e['host'])}` ({_md_cell(e['role'])}), "
-                    f"{_md_cell(e['how'])}: {_md_cell(e['evidence'])}" for e in s["evidence"]]
+            out += [
+                f"- {_md_cell(e['outcome'])}: `{_md_cell(e['host'])}` ({_md_cell(e['role'])}), "
+                f"{_md_cell(e['how'])}: {_md_cell(e['evidence'])}"
+                for e in s["evidence"]
+            ]
             out.append("")
     if report.get("audiences"):
         out.append("## Audiences")
@@ -112,8 +130,10 @@ def _bar(outcomes: dict[str, int]) -> str:
     for name, colour in COLOURS.items():
         w = 400 * outcomes.get(name, 0) / total
         if w:
-            parts.append(f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="18" fill="{colour}">'
-                         f'<title>{name}: {outcomes[name]}</title></rect>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="18" fill="{colour}">'
+                f"<title>{name}: {outcomes[name]}</title></rect>"
+            )
         x += w
     if not parts:
         parts.append('<rect x="0" y="0" width="400" height="18" fill="#e0e0e0"/>')
@@ -132,30 +152,46 @@ def _html(report: dict) -> str:
     rows = []
     for sid, s in report["services"].items():
         colour = VERDICT_COLOURS.get(s["verdict"], "#757575")
-        ev = "".join(f"<li>{e(x['outcome'])}: <code>{e(x['host'])}</code> ({e(x['role'])}) "
-                     f"{e(x['how'])}: {e(str(x['evidence']))}</li>" for x in s["evidence"])
-        rows.append(f"<tr><td><b>{e(sid)}</b></td><td><span class=v style=\"background:{colour}\">"
-                    f"{e(s['verdict'])}</span></td><td>{s['requests']}</td><td>{_bar(s['outcomes'])} <small>"
-                    + ", ".join(f"{n} {k}" for k, n in s["outcomes"].items() if n) + "</small></td></tr>"
-                    + (f"<tr><td></td><td colspan=3 class=ev><ul>{ev}</ul></td></tr>" if ev else ""))
+        ev = "".join(
+            f"<li>{e(x['outcome'])}: <code>{e(x['host'])}</code> ({e(x['role'])}) "
+            f"{e(x['how'])}: {e(str(x['evidence']))}</li>"
+            for x in s["evidence"]
+        )
+        rows.append(
+            f'<tr><td><b>{e(sid)}</b></td><td><span class=v style="background:{colour}">'
+            f"{e(s['verdict'])}</span></td><td>{s['requests']}</td><td>{_bar(s['outcomes'])} <small>"
+            + ", ".join(f"{n} {k}" for k, n in s["outcomes"].items() if n)
+            + "</small></td></tr>"
+            + (f"<tr><td></td><td colspan=3 class=ev><ul>{ev}</ul></td></tr>" if ev else "")
+        )
     counts: dict[str, int] = {}
     for sv in report["services"].values():
         counts[sv["verdict"]] = counts.get(sv["verdict"], 0) + 1
     headline = ", ".join(f"{n} {e(v)}" for v, n in sorted(counts.items()))
-    intro = (f"<p><b>{len(report['services'])} services: {headline}.</b> Compliant = reachable as "
-             "required; degraded = the site loads but a supporting host (CDN, API, login) is blocked; "
-             "inconclusive = not enough traffic, or the audit path itself failed.</p>")
+    intro = (
+        f"<p><b>{len(report['services'])} services: {headline}.</b> Compliant = reachable as "
+        "required; degraded = the site loads but a supporting host (CDN, API, login) is blocked; "
+        "inconclusive = not enough traffic, or the audit path itself failed.</p>"
+    )
     legend = "".join(f'<span><i class=sw style="background:{c}"></i>{n}</span>' for n, c in COLOURS.items())
     auds = "".join(
-        f"<tr><td>{e(aud)}</td><td>" + ", ".join(f"{e(sid)}: {e(v['verdict'])}" for sid, v in a["services"].items())
-        + "</td></tr>" for aud, a in report.get("audiences", {}).items())
-    skipped = f"<p><small>Skipped {int(report.get('skipped', 0))} unreadable records.</small></p>" \
-        if report.get("skipped") else ""
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Traffic compliance</title>"
-            f"<style>{CSS}</style></head><body><h1>Technology Enablement: traffic compliance</h1>"
-            f"{intro}<p>Observed window: {e(_window(report))}</p><p class=legend>{legend}</p>"
-            f"<table><tr><th>Service</th><th>Verdict</th><th>Requests</th><th>Outcomes</th></tr>{''.join(rows)}</table>"
-            + (f"<h2>Audiences</h2><table>{auds}</table>" if auds else "")
-            + f"{skipped}<p><small>Hosts and outcomes only: no paths, queries, cookies or bodies. "
-            f"Client addresses {'pseudonymised' if report.get('pseudonymised', True) else 'shown as seen'}."
-            f"</small></p></body></html>\n")
+        f"<tr><td>{e(aud)}</td><td>"
+        + ", ".join(f"{e(sid)}: {e(v['verdict'])}" for sid, v in a["services"].items())
+        + "</td></tr>"
+        for aud, a in report.get("audiences", {}).items()
+    )
+    skipped = (
+        f"<p><small>Skipped {int(report.get('skipped', 0))} unreadable records.</small></p>"
+        if report.get("skipped")
+        else ""
+    )
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Traffic compliance</title>"
+        f"<style>{CSS}</style></head><body><h1>Technology Enablement: traffic compliance</h1>"
+        f"{intro}<p>Observed window: {e(_window(report))}</p><p class=legend>{legend}</p>"
+        f"<table><tr><th>Service</th><th>Verdict</th><th>Requests</th><th>Outcomes</th></tr>{''.join(rows)}</table>"
+        + (f"<h2>Audiences</h2><table>{auds}</table>" if auds else "")
+        + f"{skipped}<p><small>Hosts and outcomes only: no paths, queries, cookies or bodies. "
+        f"Client addresses {'pseudonymised' if report.get('pseudonymised', True) else 'shown as seen'}."
+        f"</small></p></body></html>\n"
+    )

@@ -192,7 +192,7 @@ def _slow_record(buf: mmap.mmap, record_at: tuple[int, int], skipped: SkipCounte
     try:
         state = tnetstring.loads(buf[start:stop])
         flow = mflow.Flow.from_state(compat.migrate_flow(state))
-    except Exception as exc:  # noqa: BLE001 - one unreadable flow, the rest of the file is fine
+    except Exception as exc:
         skipped.skip(f"unreadable flow: {type(exc).__name__}")
         return None
     return _from_flow(flow, skipped)
@@ -210,8 +210,9 @@ def _frame(buf: mmap.mmap, pos: int, end: int) -> tuple[int, int, int]:
     return start, stop, buf[stop]
 
 
-def _fields(buf: mmap.mmap, start: int, stop: int,
-            want: frozenset[bytes] | None = None) -> dict[bytes, tuple[int, int, int]]:
+def _fields(
+    buf: mmap.mmap, start: int, stop: int, want: frozenset[bytes] | None = None
+) -> dict[bytes, tuple[int, int, int]]:
     """A tnetstring dict's keys -> where their values are; no value is decoded. With `want`,
     the walk stops once those keys are found (a connection's state has ~18 keys, we need 2).
 
@@ -279,32 +280,48 @@ def _value(buf: mmap.mmap, start: int, stop: int, tag: int) -> Any:
     if tag == _RBRACKET:
         return [_value(buf, *item) for item in _items(buf, start, stop)]
     if tag == _RBRACE:
-        return {buf[ks:ke].decode("utf8"): _value(buf, *v)
-                for (ks, ke, _), v in _pairs(buf, start, stop)}
+        return {buf[ks:ke].decode("utf8"): _value(buf, *v) for (ks, ke, _), v in _pairs(buf, start, stop)}
     raise ValueError(f"unknown type tag: {tag}")
 
 
-def _pairs(buf: mmap.mmap, start: int, stop: int) -> Iterator[tuple[tuple[int, int, int], tuple[int, int, int]]]:
+def _pairs(
+    buf: mmap.mmap, start: int, stop: int
+) -> Iterator[tuple[tuple[int, int, int], tuple[int, int, int]]]:
     items = _items(buf, start, stop)
     for key in items:
         yield key, next(items)
 
 
-_REQUEST_KEYS = (b"host", b"port", b"scheme", b"method", b"http_version", b"authority",
-                 b"headers", b"timestamp_start")
+_REQUEST_KEYS = (
+    b"host",
+    b"port",
+    b"scheme",
+    b"method",
+    b"http_version",
+    b"authority",
+    b"headers",
+    b"timestamp_start",
+)
 _RESPONSE_KEYS = (b"status_code", b"reason")
 _CLIENT_KEYS = (b"peername", b"proxy_mode")
 _SERVER_KEYS = (b"peername", b"via")
-_WANT = {b"request": frozenset(_REQUEST_KEYS),
-         b"response": frozenset(_RESPONSE_KEYS + (b"headers", b"content")),
-         b"client_conn": frozenset(_CLIENT_KEYS), b"server_conn": frozenset(_SERVER_KEYS)}
+_WANT = {
+    b"request": frozenset(_REQUEST_KEYS),
+    b"response": frozenset(_RESPONSE_KEYS + (b"headers", b"content")),
+    b"client_conn": frozenset(_CLIENT_KEYS),
+    b"server_conn": frozenset(_SERVER_KEYS),
+}
 
 
-def _pick(buf: mmap.mmap, fields: dict[bytes, tuple[int, int, int]], keys: tuple[bytes, ...]) -> dict[str, Any]:
+def _pick(
+    buf: mmap.mmap, fields: dict[bytes, tuple[int, int, int]], keys: tuple[bytes, ...]
+) -> dict[str, Any]:
     return {k.decode(): _value(buf, *fields[k]) for k in keys}  # KeyError -> the slow path
 
 
-def _section(buf: mmap.mmap, top: dict[bytes, tuple[int, int, int]], key: bytes) -> dict[bytes, tuple[int, int, int]] | None:
+def _section(
+    buf: mmap.mmap, top: dict[bytes, tuple[int, int, int]], key: bytes
+) -> dict[bytes, tuple[int, int, int]] | None:
     start, stop, tag = top[key]
     if tag == _TILDE:
         return None
@@ -313,8 +330,9 @@ def _section(buf: mmap.mmap, top: dict[bytes, tuple[int, int, int]], key: bytes)
     return _fields(buf, start, stop, _WANT[key])
 
 
-def _fast_record(buf: mmap.mmap, top: dict[bytes, tuple[int, int, int]],
-                 record_from_state: Any) -> FlowRecord | None:
+def _fast_record(
+    buf: mmap.mmap, top: dict[bytes, tuple[int, int, int]], record_from_state: Any
+) -> FlowRecord | None:
     from policy_lint.traffic.mitm import MAX_HEADERS
 
     request = _section(buf, top, b"request")
@@ -336,7 +354,7 @@ def _fast_record(buf: mmap.mmap, top: dict[bytes, tuple[int, int, int]],
             headers.append((pair[0], pair[1]))
         cs, ce, ct = response[b"content"]
         if ct == _COMMA:
-            body = buf[cs:min(ce, cs + BODY_PREFIX_LIMIT)]  # the prefix only, never the body
+            body = buf[cs : min(ce, cs + BODY_PREFIX_LIMIT)]  # the prefix only, never the body
         elif ct != _TILDE:
             raise TypeError("response content is not bytes")
     err_start, err_stop, err_tag = top[b"error"]
@@ -345,12 +363,19 @@ def _fast_record(buf: mmap.mmap, top: dict[bytes, tuple[int, int, int]],
     server = _section(buf, top, b"server_conn")
     if client is None or server is None:
         raise LookupError("no connection state")
-    return record_from_state(_pick(buf, request, _REQUEST_KEYS), resp, error,
-                             _pick(buf, client, _CLIENT_KEYS), _pick(buf, server, _SERVER_KEYS),
-                             headers or (), body)
+    return record_from_state(
+        _pick(buf, request, _REQUEST_KEYS),
+        resp,
+        error,
+        _pick(buf, client, _CLIENT_KEYS),
+        _pick(buf, server, _SERVER_KEYS),
+        headers or (),
+        body,
+    )
 
 
 # ------------------------------------------------------------------ HAR
+
 
 def _har(path: Path, skipped: SkipCounter) -> Iterator[FlowRecord]:
     if path.stat().st_size > MAX_HAR_BYTES:
@@ -383,24 +408,32 @@ def _har_entry(entry: dict) -> FlowRecord | None:
     resp = entry.get("response") or {}
     status = int(resp.get("status") or 0) or None
     error = resp.get("_error") or (None if status else "no response")
-    headers = tuple((str(h["name"]).lower(), str(h["value"])[:256])
-                    for h in (resp.get("headers") or [])[:64])
+    headers = tuple((str(h["name"]).lower(), str(h["value"])[:256]) for h in (resp.get("headers") or [])[:64])
     text = (resp.get("content") or {}).get("text") or ""
     started = entry.get("startedDateTime")
     ts = dt.datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp() if started else 0.0
     return FlowRecord(
-        timestamp=ts, host=host, port=parts.port or (443 if parts.scheme == "https" else 80),
-        scheme=parts.scheme or "http", method=str(req.get("method", "GET")),
-        client=None, status=status, reason=str(resp.get("statusText", "")), headers=headers,
+        timestamp=ts,
+        host=host,
+        port=parts.port or (443 if parts.scheme == "https" else 80),
+        scheme=parts.scheme or "http",
+        method=str(req.get("method", "GET")),
+        client=None,
+        status=status,
+        reason=str(resp.get("statusText", "")),
+        headers=headers,
         body_prefix=text[:BODY_PREFIX_LIMIT].encode("utf-8", "replace")[:BODY_PREFIX_LIMIT],
-        error=error, server_ip=(entry.get("serverIPAddress") or "").strip("[]") or None,
+        error=error,
+        server_ip=(entry.get("serverIPAddress") or "").strip("[]") or None,
     )
 
 
 # ------------------------------------------------------------------ squid access.log
 
 _NATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s+-?\d+\s+(\S+)\s+([A-Z_]+)/(\d{1,3})\s+\d+\s+(\S+)\s+(\S+)")
-_COMMON = re.compile(r'^(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) (\S+)(?: \S+)?" (\d{1,3}) \S+(?: "[^"]*" "[^"]*")?(?: ([A-Z_]+):)?')
+_COMMON = re.compile(
+    r'^(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) (\S+)(?: \S+)?" (\d{1,3}) \S+(?: "[^"]*" "[^"]*")?(?: ([A-Z_]+):)?'
+)
 
 
 def _squid(path: Path, skipped: SkipCounter) -> Iterator[FlowRecord]:
@@ -440,13 +473,22 @@ def _squid_line(line: str) -> FlowRecord | None:
         return None
     status: int | None = code or None
     error = None
-    if tag and tag.startswith("TAG_NONE") or code == 0 or (code >= 500 and tag and "DENIED" not in tag):
+    if (tag and tag.startswith("TAG_NONE")) or code == 0 or (code >= 500 and tag and "DENIED" not in tag):
         # squid could not reach the origin (or gave up): its own status, not the site's answer
         error = f"squid {tag or '-'}/{code}"
         status = None
-    return FlowRecord(timestamp=ts, host=host, port=port, scheme=scheme, method=method,
-                      client=client, status=status, error=error, proxy_tag=tag or None,
-                      via_upstream=True)
+    return FlowRecord(
+        timestamp=ts,
+        host=host,
+        port=port,
+        scheme=scheme,
+        method=method,
+        client=client,
+        status=status,
+        error=error,
+        proxy_tag=tag or None,
+        via_upstream=True,
+    )
 
 
 def _target(method: str, url: str) -> tuple[str, int, str]:
@@ -456,4 +498,8 @@ def _target(method: str, url: str) -> tuple[str, int, str]:
         return host.encode("idna").decode("ascii") if host else "", int(port or 443), "https"
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    return host.encode("idna").decode("ascii") if host else "", parts.port or (443 if parts.scheme == "https" else 80), parts.scheme
+    return (
+        host.encode("idna").decode("ascii") if host else "",
+        parts.port or (443 if parts.scheme == "https" else 80),
+        parts.scheme,
+    )

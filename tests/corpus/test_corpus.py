@@ -48,23 +48,20 @@ def _bucket(label: str) -> str:
 # Cases whose expectation we believe is wrong. The expectation stays as the corpus has it (it
 # is reviewed by others); the case is an xfail(strict) here, so a change either way shows.
 DISPUTED = {
-    "20-privoxy-b4dg0y4-path-patterns":
-        "path patterns /.*facebook.* and /.*linkedin.* only match URLs whose path names the "
-        "service (share widgets on other sites); real Privoxy 3.0.34 running this file lets every "
-        "catalog request to Facebook and LinkedIn through, over HTTP and HTTPS "
-        "(tests/e2e/test_privoxy_differential.py): we say unaffected (+TE201), the label says "
-        "blocked-partial",
-    "14-pf-drduh-pf-blocklist-table":
-        "the table covers Facebook's and Twitter's IPv4 space (blocked) but only 8 of LinkedIn's 14 catalog "
-        "IPv4 prefixes, and of 103.20.92.0/22, where the catalog's LinkedIn address is, only one /24: "
-        "144.2.16.0/24, 144.2.180.0/22 and four more stay reachable; we say linkedin blocked-partial, the "
-        "label says blocked",
-    "42-iptables-br-forward-fb-ranges":
-        "six FORWARD -d <x>/16 DROPs cover 31.13/16, 69.171/16, 173.252/16, 66.220/16, 179.60/16 and "
-        "157.240/16 only: Meta's 57.144.0.0/14 (where www.facebook.com's catalog address is), 129.134/16, "
-        "102.132/16 and 163.70/16 stay reachable, as the case's own notes say; with the address-coverage "
-        "rule (addressing.py: a deny covering some IPv4 prefixes is partial) we say blocked-partial, "
-        "the label says blocked",
+    "20-privoxy-b4dg0y4-path-patterns": "path patterns /.*facebook.* and /.*linkedin.* only match URLs whose path names the "
+    "service (share widgets on other sites); real Privoxy 3.0.34 running this file lets every "
+    "catalog request to Facebook and LinkedIn through, over HTTP and HTTPS "
+    "(tests/e2e/test_privoxy_differential.py): we say unaffected (+TE201), the label says "
+    "blocked-partial",
+    "14-pf-drduh-pf-blocklist-table": "the table covers Facebook's and Twitter's IPv4 space (blocked) but only 8 of LinkedIn's 14 catalog "
+    "IPv4 prefixes, and of 103.20.92.0/22, where the catalog's LinkedIn address is, only one /24: "
+    "144.2.16.0/24, 144.2.180.0/22 and four more stay reachable; we say linkedin blocked-partial, the "
+    "label says blocked",
+    "42-iptables-br-forward-fb-ranges": "six FORWARD -d <x>/16 DROPs cover 31.13/16, 69.171/16, 173.252/16, 66.220/16, 179.60/16 and "
+    "157.240/16 only: Meta's 57.144.0.0/14 (where www.facebook.com's catalog address is), 129.134/16, "
+    "102.132/16 and 163.70/16 stay reachable, as the case's own notes say; with the address-coverage "
+    "rule (addressing.py: a deny covering some IPv4 prefixes is partial) we say blocked-partial, "
+    "the label says blocked",
 }
 
 
@@ -77,7 +74,9 @@ def _implemented_cases() -> list:
     for case in _cases():
         exp = yaml.safe_load((case / "expected.yaml").read_text())
         if DIALECT_OF_LABEL.get(exp["dialect"], exp["dialect"]) in dialects.DIALECTS:
-            marks = [pytest.mark.xfail(strict=True, reason=DISPUTED[case.name])] if case.name in DISPUTED else []
+            marks = (
+                [pytest.mark.xfail(strict=True, reason=DISPUTED[case.name])] if case.name in DISPUTED else []
+            )
             out.append(pytest.param(case, id=case.name, marks=marks))
     return out
 
@@ -111,8 +110,13 @@ def test_score_never_drops_below_the_recorded_floor():
     if not _cases():
         skip_or_fail(f"corpus not found at {CORPUS}")
     cmd = f"{sys.executable} -m policy_lint"
-    out = subprocess.run([sys.executable, str(SCORER), str(CORPUS), "--cmd", cmd],
-                         capture_output=True, text=True, timeout=600, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, str(SCORER), str(CORPUS), "--cmd", cmd],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
     line = out.stdout.strip().splitlines()[-1]
     score = dict(part.split("=") for part in line.split())
     for key, floor in FLOOR.items():

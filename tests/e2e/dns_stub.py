@@ -7,8 +7,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import dns.flags
 import dns.message
@@ -38,11 +38,11 @@ def stub_upstream() -> Iterator[Stub]:
         while not stop.is_set():
             try:
                 data, peer = sock.recvfrom(4096)
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             try:
                 query = dns.message.from_wire(data)
-            except Exception:  # noqa: BLE001 - garbage on the socket: ignore it
+            except Exception:
                 continue
             response = dns.message.make_response(query)
             response.flags |= dns.flags.RA

@@ -21,19 +21,16 @@ import re
 import shutil
 import socket
 import subprocess
-import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
-
-from tests.e2e.dns_stub import STUB_A, STUB_AAAA, Stub, stub_upstream  # shared with the other DNS harness
 
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 10.0
@@ -65,7 +62,9 @@ def free_udp_port() -> int:
         return port
 
 
-_SERVER_ADDR = re.compile(r"^(\s*(?:server|local|rev-server)\s*=\s*(?:/[^#\n]*/)?)([0-9a-fA-F:.]+)(#\d+)?(@\S*)?\s*$", re.M)
+_SERVER_ADDR = re.compile(
+    r"^(\s*(?:server|local|rev-server)\s*=\s*(?:/[^#\n]*/)?)([0-9a-fA-F:.]+)(#\d+)?(@\S*)?\s*$", re.M
+)
 
 
 def loopback_only(text: str, upstream_port: int) -> str:
@@ -82,8 +81,12 @@ class Dnsmasq:
 def ask(port: int, name: str, qtype: str = "A") -> tuple[str, list[str]]:
     q = dns.message.make_query(name, qtype)
     r = dns.query.udp(q, LOOPBACK, port=port, timeout=QUERY_TIMEOUT)
-    addrs = [item.to_text() for rrset in r.answer for item in rrset
-             if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)]
+    addrs = [
+        item.to_text()
+        for rrset in r.answer
+        for item in rrset
+        if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)
+    ]
     return dns.rcode.to_text(r.rcode()), addrs
 
 
@@ -110,15 +113,26 @@ class PortTaken(RuntimeError):
 @contextlib.contextmanager
 def _running_dnsmasq(conf: Path, upstream_port: int | None, binary: str) -> Iterator[Dnsmasq]:
     port = free_udp_port()
-    argv = [binary, "--keep-in-foreground", "--log-facility=-", f"--port={port}",
-            f"--listen-address={LOOPBACK}", "--bind-interfaces", "--no-resolv", "--no-hosts",
-            "--pid-file=", "--cache-size=0", f"--conf-file={conf}"]
+    argv = [
+        binary,
+        "--keep-in-foreground",
+        "--log-facility=-",
+        f"--port={port}",
+        f"--listen-address={LOOPBACK}",
+        "--bind-interfaces",
+        "--no-resolv",
+        "--no-hosts",
+        "--pid-file=",
+        "--cache-size=0",
+        f"--conf-file={conf}",
+    ]
     if upstream_port is not None:
         argv.append(f"--server={LOOPBACK}#{upstream_port}")
     if os.geteuid() == 0:
         argv.append("--user=nobody")
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            cwd=conf.parent, text=True)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=conf.parent, text=True
+    )
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
@@ -130,10 +144,9 @@ def _running_dnsmasq(conf: Path, upstream_port: int | None, binary: str) -> Iter
             try:
                 ask(port, "ready.invalid.", "A")
                 break
-            except Exception:  # noqa: BLE001 - not listening yet
+            except Exception:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("dnsmasq did not answer within "
-                                       f"{START_TIMEOUT} s") from None
+                    raise RuntimeError(f"dnsmasq did not answer within {START_TIMEOUT} s") from None
                 time.sleep(0.05)
         yield Dnsmasq(port, proc)
     finally:
@@ -150,6 +163,7 @@ def _running_dnsmasq(conf: Path, upstream_port: int | None, binary: str) -> Iter
 def syntax_check(conf: Path, binary: str | None = None) -> tuple[bool, str]:
     """`dnsmasq --test`: whether dnsmasq accepts the config, and what it said."""
     binary = binary or find_dnsmasq()
-    p = subprocess.run([binary, "--test", f"--conf-file={conf}"], capture_output=True, text=True,
-                       timeout=30, cwd=conf.parent)
+    p = subprocess.run(
+        [binary, "--test", f"--conf-file={conf}"], capture_output=True, text=True, timeout=30, cwd=conf.parent
+    )
     return p.returncode == 0, (p.stdout + p.stderr).strip()

@@ -24,16 +24,18 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 PACKAGE_CONF = Path("/etc/e2guardian")
 LANGUAGES = Path("/usr/share/e2guardian/languages")
 
 
 def find_e2guardian() -> str | None:
-    exe = shutil.which("e2guardian") or ("/usr/sbin/e2guardian" if Path("/usr/sbin/e2guardian").exists() else None)
+    exe = shutil.which("e2guardian") or (
+        "/usr/sbin/e2guardian" if Path("/usr/sbin/e2guardian").exists() else None
+    )
     if exe is None or not (PACKAGE_CONF / "e2guardianf1.conf").is_file() or not LANGUAGES.is_dir():
         return None
     return exe
@@ -74,9 +76,11 @@ def upstream() -> Iterator[int]:
         server.server_close()
 
 
-_DROP_MAIN = re.compile(r"^(filterip|filterports|transparenthttpsport|nodaemon|pidfilename|loglocation|"
-                        r"logfileformat|loglevel|daemonuser|daemongroup|proxyip|proxyport|httpworkers|"
-                        r"logsyslog|dstatlocation|icapport|languagedir)\b")
+_DROP_MAIN = re.compile(
+    r"^(filterip|filterports|transparenthttpsport|nodaemon|pidfilename|loglocation|"
+    r"logfileformat|loglevel|daemonuser|daemongroup|proxyip|proxyport|httpworkers|"
+    r"logsyslog|dstatlocation|icapport|languagedir)\b"
+)
 
 
 class E2guardian:
@@ -91,8 +95,13 @@ class E2guardian:
         for item in PACKAGE_CONF.iterdir():
             target = self.dir / item.name
             if item.is_dir():
-                shutil.copytree(item, target, symlinks=False, dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns("private", "languages"))
+                shutil.copytree(
+                    item,
+                    target,
+                    symlinks=False,
+                    dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("private", "languages"),
+                )
             elif item.is_file():
                 shutil.copy(item, target)
         for path in self.dir.rglob("*"):
@@ -101,8 +110,11 @@ class E2guardian:
                     text = path.read_text(encoding="utf-8", errors="surrogateescape")
                 except OSError:
                     continue
-                path.write_text(text.replace("/etc/e2guardian/", f"{self.dir}/"),
-                                encoding="utf-8", errors="surrogateescape")
+                path.write_text(
+                    text.replace("/etc/e2guardian/", f"{self.dir}/"),
+                    encoding="utf-8",
+                    errors="surrogateescape",
+                )
 
     def write(self, relative: str, text: str) -> Path:
         path = self.dir / relative
@@ -112,17 +124,28 @@ class E2guardian:
 
     def _main_conf(self, upstream_port: int) -> None:
         conf = self.dir / "e2guardian.conf"
-        kept = [line for line in conf.read_text().splitlines()
-                if line.strip() and not line.lstrip().startswith("#") and not _DROP_MAIN.match(line.strip())]
+        kept = [
+            line
+            for line in conf.read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#") and not _DROP_MAIN.match(line.strip())
+        ]
         user = pwd.getpwuid(os.getuid())
         group = grp.getgrgid(user.pw_gid).gr_name
         kept += [
-            "filterip = 127.0.0.1", f"filterports = {self.port}", f"transparenthttpsport = {free_port()}",
-            "proxyip = 127.0.0.1", f"proxyport = {upstream_port}",
-            "nodaemon = on", f"pidfilename = '{self.dir}/e2guardian.pid'",
-            f"loglocation = '{self.dir}/access.log'", "logfileformat = 1", "loglevel = 3",
-            "logsyslog = off", "httpworkers = 20",
-            f"daemonuser = '{user.pw_name}'", f"daemongroup = '{group}'",
+            "filterip = 127.0.0.1",
+            f"filterports = {self.port}",
+            f"transparenthttpsport = {free_port()}",
+            "proxyip = 127.0.0.1",
+            f"proxyport = {upstream_port}",
+            "nodaemon = on",
+            f"pidfilename = '{self.dir}/e2guardian.pid'",
+            f"loglocation = '{self.dir}/access.log'",
+            "logfileformat = 1",
+            "loglevel = 3",
+            "logsyslog = off",
+            "httpworkers = 20",
+            f"daemonuser = '{user.pw_name}'",
+            f"daemongroup = '{group}'",
             f"languagedir = '{LANGUAGES}'",
         ]
         conf.write_text("\n".join(kept) + "\n")
@@ -132,14 +155,21 @@ class E2guardian:
         self.port = free_port()
         self._main_conf(upstream_port)
         (self.dir / "access.log").write_text("")
-        self.proc = subprocess.Popen([self.exe, "-N", "-c", str(self.dir / "e2guardian.conf")],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=self.dir)
+        self.proc = subprocess.Popen(
+            [self.exe, "-N", "-c", str(self.dir / "e2guardian.conf")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=self.dir,
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 out = self.proc.stdout.read().decode(errors="replace") if self.proc.stdout else ""
                 raise RuntimeError(f"e2guardian exited ({self.proc.returncode}): {out[-2000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
+            ):
                 return
             time.sleep(0.1)
         raise RuntimeError("e2guardian did not start listening within 20 s")

@@ -35,10 +35,10 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlsplit
 
 LOOPBACK = "127.0.0.1"
@@ -67,6 +67,7 @@ def free_port() -> int:
 
 # ------------------------------------------------------------------ the parent proxy
 
+
 class _ParentHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
@@ -85,22 +86,22 @@ class _ParentHandler(BaseHTTPRequestHandler):
         if with_body:
             self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self._answer(True)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._answer(True)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._answer(False)
 
-    def do_CONNECT(self) -> None:  # noqa: N802
+    def do_CONNECT(self) -> None:
         self.send_response(200, "Connection established")
         self.send_header("X-Policy-Lint-Parent", "1")
         self.end_headers()
         self.close_connection = True
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -118,8 +119,9 @@ class Parent:
 @contextlib.contextmanager
 def parent_proxy() -> Iterator[Parent]:
     server = _ParentServer((LOOPBACK, 0), _ParentHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                              name="privoxy-parent", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="privoxy-parent", daemon=True
+    )
     thread.start()
     try:
         yield Parent(LOOPBACK, server.server_address[1])
@@ -130,6 +132,7 @@ def parent_proxy() -> Iterator[Parent]:
 
 
 # ------------------------------------------------------------------ privoxy
+
 
 def _templdir() -> str | None:
     return next((d for d in TEMPLATE_DIRS if os.path.isdir(d)), None)
@@ -144,7 +147,7 @@ def privoxy_config(lines: list[str], *, port: int, state_dir: Path, parent_port:
     templ = _templdir()
     preamble = [
         f"confdir {state_dir}",
-        *( [f"templdir {templ}"] if templ else [] ),
+        *([f"templdir {templ}"] if templ else []),
         f"listen-address {LOOPBACK}:{port}",
         "toggle 1",
         "enable-remote-toggle 0",
@@ -197,21 +200,28 @@ def _stop(process: subprocess.Popen) -> None:
 def _wait_ready(p: Privoxy, deadline: float) -> None:
     while time.monotonic() < deadline:
         if p.process.poll() is not None:
-            raise RuntimeError(f"privoxy exited with status {p.process.returncode} while starting\n"
-                               + p.log_tail())
+            raise RuntimeError(
+                f"privoxy exited with status {p.process.returncode} while starting\n" + p.log_tail()
+            )
         try:
             with socket.create_connection((LOOPBACK, p.port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"privoxy did not listen on 127.0.0.1:{p.port} within {START_TIMEOUT:.0f} s\n"
-                       + p.log_tail())
+    raise RuntimeError(
+        f"privoxy did not listen on 127.0.0.1:{p.port} within {START_TIMEOUT:.0f} s\n" + p.log_tail()
+    )
 
 
 @contextlib.contextmanager
-def running_privoxy(lines: list[str], tmpdir: str | os.PathLike | None = None, *,
-                    parent_port: int, files: dict[str, str] | None = None,
-                    keep_dir: bool = False) -> Iterator[Privoxy]:
+def running_privoxy(
+    lines: list[str],
+    tmpdir: str | os.PathLike | None = None,
+    *,
+    parent_port: int,
+    files: dict[str, str] | None = None,
+    keep_dir: bool = False,
+) -> Iterator[Privoxy]:
     """Privoxy running the preamble + `lines` on 127.0.0.1:<free port>; stopped on exit.
 
     `files` (name -> text) are written into the state directory first (Privoxy's confdir), so
@@ -234,8 +244,14 @@ def running_privoxy(lines: list[str], tmpdir: str | os.PathLike | None = None, *
         conf.write_text(privoxy_config(lines, port=port, state_dir=state, parent_port=parent_port))
         log = open(state / "privoxy.log", "wb")  # noqa: SIM115 (closed by the stack)
         stack.callback(log.close)
-        process = subprocess.Popen([binary, "--no-daemon", str(conf)], stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=log, cwd=state, start_new_session=True)
+        process = subprocess.Popen(
+            [binary, "--no-daemon", str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            cwd=state,
+            start_new_session=True,
+        )
         stack.callback(_stop, process)
         p = Privoxy(port, state, conf, process)
         _wait_ready(p, time.monotonic() + START_TIMEOUT)
@@ -243,6 +259,7 @@ def running_privoxy(lines: list[str], tmpdir: str | os.PathLike | None = None, *
 
 
 # ------------------------------------------------------------------ client
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -263,8 +280,10 @@ def fetch(proxy_port: int, url: str, timeout: float = FETCH_TIMEOUT) -> Answer:
     if parts.scheme == "https":
         request = f"CONNECT {host}:{parts.port or 443} HTTP/1.1\r\nHost: {host}:{parts.port or 443}\r\n\r\n"
     elif parts.scheme == "http":
-        request = (f"GET {url} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n"
-                   "Accept: */*\r\nUser-Agent: policy-lint-e2e\r\n\r\n")
+        request = (
+            f"GET {url} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n"
+            "Accept: */*\r\nUser-Agent: policy-lint-e2e\r\n\r\n"
+        )
     else:
         raise ValueError(f"not an http(s) URL: {url!r}")
     data = b""
@@ -274,7 +293,7 @@ def fetch(proxy_port: int, url: str, timeout: float = FETCH_TIMEOUT) -> Answer:
         while b"\r\n\r\n" not in data and time.monotonic() < deadline:
             try:
                 chunk = s.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 break
             if not chunk:
                 break
@@ -285,5 +304,9 @@ def fetch(proxy_port: int, url: str, timeout: float = FETCH_TIMEOUT) -> Answer:
         raise RuntimeError(f"no HTTP answer from privoxy for {url}: {data[:200]!r}")
     _version, status, *reason = lines[0].split(" ", 2)
     headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
-    return Answer(int(status), reason[0] if reason else "", headers.get("location", ""),
-                  headers.get("x-policy-lint-parent") == "1")
+    return Answer(
+        int(status),
+        reason[0] if reason else "",
+        headers.get("location", ""),
+        headers.get("x-policy-lint-parent") == "1",
+    )

@@ -34,10 +34,10 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlsplit
 
 LOOPBACK = "127.0.0.1"
@@ -66,6 +66,7 @@ def free_port() -> int:
 
 
 # ------------------------------------------------------------------ stub DNS
+
 
 def _nxdomain(query: bytes) -> bytes | None:
     """The NXDOMAIN answer to a DNS query: same id and question, no records."""
@@ -130,7 +131,7 @@ def stub_dns(addresses: tuple[str, ...] = DNS_ADDRESSES) -> Iterator[StubDNS]:
         while not stop.is_set():
             try:
                 data, peer = sock.recvfrom(4096)
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             answer = _nxdomain(data)
             if answer is not None:
@@ -150,6 +151,7 @@ def stub_dns(addresses: tuple[str, ...] = DNS_ADDRESSES) -> Iterator[StubDNS]:
 
 # ------------------------------------------------------------------ origin
 
+
 class _OriginHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # else every answer waits ~40 ms for a delayed ACK
@@ -168,16 +170,16 @@ class _OriginHandler(BaseHTTPRequestHandler):
         if with_body:
             self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self._answer(True)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._answer(True)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._answer(False)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -196,8 +198,9 @@ class Origin:
 def origin_server() -> Iterator[Origin]:
     """An HTTP server on 127.0.0.1 (free port) answering `200 hello <Host>` for any Host."""
     server = _OriginServer((LOOPBACK, 0), _OriginHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                              name="origin-http", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="origin-http", daemon=True
+    )
     thread.start()
     try:
         yield Origin(LOOPBACK, server.server_address[1])
@@ -282,8 +285,7 @@ def _state_dir(tmpdir: str | os.PathLike | None) -> Path:
     return path
 
 
-def squid_config(access_rules: str, *, port: int, state_dir: Path, origin_port: int,
-                 dns_address: str) -> str:
+def squid_config(access_rules: str, *, port: int, state_dir: Path, origin_port: int, dns_address: str) -> str:
     """The fixed loopback-only preamble followed by the test's own lines.
 
     Squid allows no comment after a directive on the same line: `access_rules` should hold
@@ -292,8 +294,15 @@ def squid_config(access_rules: str, *, port: int, state_dir: Path, origin_port: 
     user = SQUID_USER
     if os.geteuid() == 0:
         pwd.getpwnam(user)  # fail early and clearly when Debian's squid user is missing
-    preamble = PREAMBLE.format(listen=LOOPBACK, port=port, user=user, dir=state_dir,
-                               dns=dns_address, origin_host=LOOPBACK, origin_port=origin_port)
+    preamble = PREAMBLE.format(
+        listen=LOOPBACK,
+        port=port,
+        user=user,
+        dir=state_dir,
+        dns=dns_address,
+        origin_host=LOOPBACK,
+        origin_port=origin_port,
+    )
     rules = "\n".join(line.strip() for line in access_rules.strip().splitlines())
     return preamble + "\n" + rules + "\n"
 
@@ -323,22 +332,30 @@ def _wait_ready(squid: Squid, deadline: float) -> None:
     last: BaseException | None = None
     while time.monotonic() < deadline:
         if squid.process.poll() is not None:
-            raise RuntimeError(f"squid exited with status {squid.process.returncode} while starting\n"
-                               + squid.log_tail())
+            raise RuntimeError(
+                f"squid exited with status {squid.process.returncode} while starting\n" + squid.log_tail()
+            )
         try:
             fetch_via_proxy(squid.port, "http://harness-ready.invalid/", timeout=2.0)
             return
-        except (ConnectionRefusedError, socket.timeout, TimeoutError) as exc:
+        except (ConnectionRefusedError, TimeoutError) as exc:
             last = exc
             time.sleep(0.05)
-    raise RuntimeError(f"squid did not answer on 127.0.0.1:{squid.port} within {START_TIMEOUT:.0f} s "
-                       f"({last!r})\n" + squid.log_tail())
+    raise RuntimeError(
+        f"squid did not answer on 127.0.0.1:{squid.port} within {START_TIMEOUT:.0f} s "
+        f"({last!r})\n" + squid.log_tail()
+    )
 
 
 @contextlib.contextmanager
-def running_squid(access_rules: str, tmpdir: str | os.PathLike | None = None, *,
-                  origin_port: int | None = None, dns_address: str | None = None,
-                  keep_dir: bool = False) -> Iterator[Squid]:
+def running_squid(
+    access_rules: str,
+    tmpdir: str | os.PathLike | None = None,
+    *,
+    origin_port: int | None = None,
+    dns_address: str | None = None,
+    keep_dir: bool = False,
+) -> Iterator[Squid]:
     """Squid running `access_rules` on 127.0.0.1:<free port>; stopped and reaped on exit.
 
     `tmpdir` is where its state directory goes (a fresh subdirectory, world-traversable and
@@ -360,13 +377,22 @@ def running_squid(access_rules: str, tmpdir: str | os.PathLike | None = None, *,
             stack.callback(shutil.rmtree, state, True)
         port = free_port()
         conf = state / "squid.conf"
-        conf.write_text(squid_config(access_rules, port=port, state_dir=state,
-                                     origin_port=origin_port, dns_address=dns_address))
+        conf.write_text(
+            squid_config(
+                access_rules, port=port, state_dir=state, origin_port=origin_port, dns_address=dns_address
+            )
+        )
         conf.chmod(0o644)
         stderr = open(state / "squid.stderr", "wb")  # noqa: SIM115 (closed by the stack)
         stack.callback(stderr.close)
-        process = subprocess.Popen([binary, "-N", "-f", str(conf)], stdin=subprocess.DEVNULL,
-                                   stdout=stderr, stderr=stderr, cwd=state, start_new_session=True)
+        process = subprocess.Popen(
+            [binary, "-N", "-f", str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=stderr,
+            stderr=stderr,
+            cwd=state,
+            start_new_session=True,
+        )
         stack.callback(_stop, process)  # runs before the directory is removed
         squid = Squid(port, state, conf, process)
         _wait_ready(squid, time.monotonic() + START_TIMEOUT)
@@ -374,6 +400,7 @@ def running_squid(access_rules: str, tmpdir: str | os.PathLike | None = None, *,
 
 
 # ------------------------------------------------------------------ client
+
 
 def fetch_via_proxy(proxy_port: int, url: str, timeout: float = FETCH_TIMEOUT) -> int | str:
     """GET `url` (plain http://) through the proxy at 127.0.0.1:`proxy_port`, in absolute form.
@@ -386,8 +413,16 @@ def fetch_via_proxy(proxy_port: int, url: str, timeout: float = FETCH_TIMEOUT) -
         raise ValueError(f"only plain http:// URLs go through this harness: {url!r}")
     conn = http.client.HTTPConnection(LOOPBACK, proxy_port, timeout=timeout)
     try:
-        conn.request("GET", url, headers={"Host": parts.netloc, "Connection": "close",
-                                          "Accept": "*/*", "User-Agent": "policy-lint-e2e"})
+        conn.request(
+            "GET",
+            url,
+            headers={
+                "Host": parts.netloc,
+                "Connection": "close",
+                "Accept": "*/*",
+                "User-Agent": "policy-lint-e2e",
+            },
+        )
         response = conn.getresponse()
         response.read()
         return response.status

@@ -68,7 +68,7 @@ class SquidGuardDir:
         self.binary = find_squidguard()
         self.path: Path | None = None
 
-    def __enter__(self) -> "SquidGuardDir":
+    def __enter__(self) -> SquidGuardDir:
         self.path = Path(tempfile.mkdtemp(prefix="policy-lint-sg-", dir="/tmp"))
         os.chmod(self.path, 0o755)
         (self.path / "log").mkdir()
@@ -86,7 +86,9 @@ class SquidGuardDir:
             if p == self.path.parent:
                 break
             mode = p.stat().st_mode
-            os.chmod(p, mode | stat.S_IRGRP | stat.S_IROTH | (stat.S_IXGRP | stat.S_IXOTH if p.is_dir() else 0))
+            os.chmod(
+                p, mode | stat.S_IRGRP | stat.S_IROTH | (stat.S_IXGRP | stat.S_IXOTH if p.is_dir() else 0)
+            )
         return target
 
     def write_config(self, text: str, name: str = "squidGuard.conf") -> Path:
@@ -98,8 +100,14 @@ class SquidGuardDir:
 
     def _run(self, args: list[str], stdin: str = "") -> subprocess.CompletedProcess:
         assert self.binary, "squidGuard not installed"
-        return subprocess.run([self.binary, *args], input=stdin, capture_output=True, text=True,
-                              timeout=RUN_TIMEOUT, cwd=self.path)
+        return subprocess.run(
+            [self.binary, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            cwd=self.path,
+        )
 
     def build(self, conf: Path) -> None:
         """squidGuard -C all: build the .db files from the text lists (a .diff is not applied)."""
@@ -119,8 +127,9 @@ class SquidGuardDir:
         answers = out.stdout.splitlines()
         if "emergency mode" in out.stderr:
             raise AssertionError(f"squidGuard went into emergency mode:\n{out.stderr[-3000:]}")
-        assert len(answers) == len(lines), (f"{len(lines)} requests but {len(answers)} answers:\n"
-                                            f"{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+        assert len(answers) == len(lines), (
+            f"{len(lines)} requests but {len(answers)} answers:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}"
+        )
         return [parse_answer(a) for a in answers]
 
 

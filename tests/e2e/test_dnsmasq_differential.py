@@ -34,8 +34,16 @@ from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
 from policy_lint.model import EVERYONE, Outcome, Probe
 from tests.conftest import REPO, skip_or_fail
-from tests.e2e.dnsmasq_harness import (STUB_A, STUB_AAAA, ask, find_dnsmasq, loopback_only,
-                                       running_dnsmasq, stub_upstream, syntax_check)
+from tests.e2e.dnsmasq_harness import (
+    STUB_A,
+    STUB_AAAA,
+    ask,
+    find_dnsmasq,
+    loopback_only,
+    running_dnsmasq,
+    stub_upstream,
+    syntax_check,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -51,48 +59,96 @@ class Case:
     upstream: bool = True  # a default `server=` to the stub (dnsmasq's usual resolv.conf servers)
 
 
-def case(id: str, main: str, blocked: str = "", resolved: str = "", upstream: bool = True,
-         **files: str) -> Case:
-    return Case(id, {"main.conf": main, **{k.replace("__", "/").replace("_DOT_", "."): v for k, v in files.items()}},
-                tuple(blocked.split()), tuple(resolved.split()), upstream)
+def case(
+    id: str, main: str, blocked: str = "", resolved: str = "", upstream: bool = True, **files: str
+) -> Case:
+    return Case(
+        id,
+        {"main.conf": main, **{k.replace("__", "/").replace("_DOT_", "."): v for k, v in files.items()}},
+        tuple(blocked.split()),
+        tuple(resolved.split()),
+        upstream,
+    )
 
 
 CASES = [
-    case("address-nxdomain", "address=/facebook.com/\n",
-         blocked="facebook.com www.facebook.com graph.facebook.com", resolved="fb.me twitter.com"),
-    case("server-local-only", "server=/twitter.com/\nlocal=/x.com/\n",
-         blocked="twitter.com mobile.twitter.com api.x.com", resolved="pbs.twimg.com t.co"),
-    case("sinkholes", "address=/linkedin.com/0.0.0.0\naddress=/licdn.com/127.0.0.1\naddress=/lnkd.in/#\n"
-                      "address=/ning.com/::\n",
-         blocked="www.linkedin.com static.licdn.com lnkd.in", resolved="www.ning.com"),
+    case(
+        "address-nxdomain",
+        "address=/facebook.com/\n",
+        blocked="facebook.com www.facebook.com graph.facebook.com",
+        resolved="fb.me twitter.com",
+    ),
+    case(
+        "server-local-only",
+        "server=/twitter.com/\nlocal=/x.com/\n",
+        blocked="twitter.com mobile.twitter.com api.x.com",
+        resolved="pbs.twimg.com t.co",
+    ),
+    case(
+        "sinkholes",
+        "address=/linkedin.com/0.0.0.0\naddress=/licdn.com/127.0.0.1\naddress=/lnkd.in/#\n"
+        "address=/ning.com/::\n",
+        blocked="www.linkedin.com static.licdn.com lnkd.in",
+        resolved="www.ning.com",
+    ),
     case("private-block-page", "address=/facebook.com/10.10.10.1\n", blocked="www.facebook.com"),
     case("forward-elsewhere", "server=/facebook.com/127.0.0.1#PORT\n", resolved="www.facebook.com"),
-    case("most-specific-wins", "address=/facebook.com/\nserver=/www.facebook.com/#\n"
-                               "address=/twitter.com/\nserver=/api.twitter.com/127.0.0.1#PORT\n",
-         blocked="facebook.com m.facebook.com twitter.com", resolved="www.facebook.com api.twitter.com"),
-    case("same-domain-precedence", "address=/facebook.com/\nserver=/facebook.com/127.0.0.1#PORT\n"
-                                   "server=/x.com/127.0.0.1#PORT\naddress=/x.com/0.0.0.0\n",
-         blocked="x.com api.x.com", resolved="facebook.com"),
-    case("wildcards", "address=/*.linkedin.com/\naddress=/*witter.com/\naddress=/.ning.com/\n",
-         blocked="www.linkedin.com twitter.com mobile.twitter.com ning.com www.ning.com",
-         resolved="linkedin.com x.com"),
-    case("hash-void-with-upstreams", "address=/#/\naddress=/t.co/\n", blocked="t.co",
-         resolved="www.facebook.com www.example.com"),
-    case("hash-without-upstreams", "no-resolv\naddress=/#/\nserver=/linkedin.com/127.0.0.1#PORT\n",
-         blocked="www.facebook.com www.example.com", resolved="www.linkedin.com", upstream=False),
-    case("hash-sinkhole-with-exception", "address=/#/0.0.0.0\nserver=/twitter.com/#\n",
-         blocked="www.facebook.com www.example.com", resolved="twitter.com"),
-    case("v6-only-falls-through", "address=/facebook.com/::\naddress=/com/\n",
-         blocked="www.facebook.com www.linkedin.com x.com", resolved="fb.me t.co"),
-    case("includes-and-hosts",
-         # addn-hosts is read after dnsmasq has changed to /: an absolute path
-         "conf-file=extra.conf\nconf-dir=conf.d,*.conf\naddn-hosts=DIR/block.hosts\n",
-         extra_DOT_conf="address=/ning.com/\n",
-         conf_DOT_d__social_DOT_conf="server=/linkedin.com/\n",
-         conf_DOT_d__skip_DOT_bak="server=/facebook.com/\n",
-         block_DOT_hosts="0.0.0.0 www.facebook.com\n::1 twitter.com\n",
-         blocked="www.ning.com www.linkedin.com www.facebook.com",
-         resolved="facebook.com twitter.com"),
+    case(
+        "most-specific-wins",
+        "address=/facebook.com/\nserver=/www.facebook.com/#\n"
+        "address=/twitter.com/\nserver=/api.twitter.com/127.0.0.1#PORT\n",
+        blocked="facebook.com m.facebook.com twitter.com",
+        resolved="www.facebook.com api.twitter.com",
+    ),
+    case(
+        "same-domain-precedence",
+        "address=/facebook.com/\nserver=/facebook.com/127.0.0.1#PORT\n"
+        "server=/x.com/127.0.0.1#PORT\naddress=/x.com/0.0.0.0\n",
+        blocked="x.com api.x.com",
+        resolved="facebook.com",
+    ),
+    case(
+        "wildcards",
+        "address=/*.linkedin.com/\naddress=/*witter.com/\naddress=/.ning.com/\n",
+        blocked="www.linkedin.com twitter.com mobile.twitter.com ning.com www.ning.com",
+        resolved="linkedin.com x.com",
+    ),
+    case(
+        "hash-void-with-upstreams",
+        "address=/#/\naddress=/t.co/\n",
+        blocked="t.co",
+        resolved="www.facebook.com www.example.com",
+    ),
+    case(
+        "hash-without-upstreams",
+        "no-resolv\naddress=/#/\nserver=/linkedin.com/127.0.0.1#PORT\n",
+        blocked="www.facebook.com www.example.com",
+        resolved="www.linkedin.com",
+        upstream=False,
+    ),
+    case(
+        "hash-sinkhole-with-exception",
+        "address=/#/0.0.0.0\nserver=/twitter.com/#\n",
+        blocked="www.facebook.com www.example.com",
+        resolved="twitter.com",
+    ),
+    case(
+        "v6-only-falls-through",
+        "address=/facebook.com/::\naddress=/com/\n",
+        blocked="www.facebook.com www.linkedin.com x.com",
+        resolved="fb.me t.co",
+    ),
+    case(
+        "includes-and-hosts",
+        # addn-hosts is read after dnsmasq has changed to /: an absolute path
+        "conf-file=extra.conf\nconf-dir=conf.d,*.conf\naddn-hosts=DIR/block.hosts\n",
+        extra_DOT_conf="address=/ning.com/\n",
+        conf_DOT_d__social_DOT_conf="server=/linkedin.com/\n",
+        conf_DOT_d__skip_DOT_bak="server=/facebook.com/\n",
+        block_DOT_hosts="0.0.0.0 www.facebook.com\n::1 twitter.com\n",
+        blocked="www.ning.com www.linkedin.com www.facebook.com",
+        resolved="facebook.com twitter.com",
+    ),
     case("ipset-is-not-a-block", "ipset=/facebook.com/social\n", resolved="www.facebook.com"),
 ]
 
@@ -110,11 +166,20 @@ def _corpus_cases() -> list[Case]:
             continue
         text = (d / "tree" / exp["main"]).read_text()
         blocked = [s for s, v in exp["expected"].items() if v == "blocked"]
-        hosts = {"facebook": "www.facebook.com", "twitter": "twitter.com", "linkedin": "www.linkedin.com",
-                 "ning": "www.ning.com"}
-        out.append(Case(f"corpus-{d.name}", {"main.conf": "conf-file=case.conf\n", "case.conf": text},
-                        tuple(hosts[s] for s in blocked),
-                        tuple(hosts[s] for s, v in exp["expected"].items() if v in ("none", "unaffected"))))
+        hosts = {
+            "facebook": "www.facebook.com",
+            "twitter": "twitter.com",
+            "linkedin": "www.linkedin.com",
+            "ning": "www.ning.com",
+        }
+        out.append(
+            Case(
+                f"corpus-{d.name}",
+                {"main.conf": "conf-file=case.conf\n", "case.conf": text},
+                tuple(hosts[s] for s in blocked),
+                tuple(hosts[s] for s, v in exp["expected"].items() if v in ("none", "unaffected")),
+            )
+        )
     return out
 
 
@@ -122,7 +187,7 @@ def _daemon_blocks(rcode: str, addrs: list[str]) -> bool:
     if rcode != "NOERROR" or not addrs:
         return True
     ip = ipaddress.ip_address(addrs[0])
-    return ip.is_unspecified or ip.is_loopback or not ip.is_global and str(ip) not in (STUB_A, STUB_AAAA)
+    return ip.is_unspecified or ip.is_loopback or (not ip.is_global and str(ip) not in (STUB_A, STUB_AAAA))
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +233,9 @@ def test_static_decisions_match_real_dnsmasq(c, dnsmasq_binary, stub, catalog, r
     assert ok, f"dnsmasq refuses the config: {said}"
     ruleset = dnsmasq.parse(main, ParseContext(Resolver(tmp_path), catalog))
     assert not [p for p in ruleset.problems if p.code in ("TE901", "TE903", "TE904")], ruleset.problems
-    hosts = sorted({p.host for svc in catalog.services.values() for p in svc.probes()} | {catalog.control_host})
+    hosts = sorted(
+        {p.host for svc in catalog.services.values() for p in svc.probes()} | {catalog.control_host}
+    )
     wrong = []
     seen_blocked, seen_resolved = set(), set()
     with running_dnsmasq(main, None, dnsmasq_binary) as daemon:

@@ -38,7 +38,9 @@ class Case:
     roles: tuple[str, ...] = ()  # compare only probes of these roles (content-filter cases)
 
 
-def case(id: str, files: dict[str, str], denied: str = "", allowed: str = "", roles: tuple[str, ...] = ()) -> Case:
+def case(
+    id: str, files: dict[str, str], denied: str = "", allowed: str = "", roles: tuple[str, ...] = ()
+) -> Case:
     return Case(id, files, frozenset(denied.split()), frozenset(allowed.split()), roles)
 
 
@@ -51,41 +53,79 @@ if(true,,506) return setblock
 """
 
 CASES = [
-    case("site-list-subdomains", {"lists/bannedsitelist": "facebook.com\nwww.linkedin.com\n.gov\n"},
-         denied="http://www.facebook.com https://m.facebook.com:443 https://www.linkedin.com:443",
-         allowed="https://linkedin.com:443 http://x.com"),
-    case("exceptions-win", {
-        "lists/bannedsitelist": "twitter.com\nx.com\nlinkedin.com\n",
-        "lists/exceptionsitelist": "x.com\n",
-        "lists/exceptionregexpurllist": "^www\\.linkedin\n",
-    }, denied="https://twitter.com:443 https://linkedin.com:443",
-        allowed="https://x.com:443 https://www.linkedin.com:443 http://www.linkedin.com"),
-    case("url-list-prefixes", {"lists/bannedurllist": "www.facebook.com/tr\nfacebook.com/plugins\nlinkedin.com\n"},
-         denied="http://www.facebook.com/tr http://www.facebook.com/plugins/like.php",
-         allowed="https://www.facebook.com:443 http://www.linkedin.com"),
-    case("regex-url-and-connect-host", {"lists/bannedregexpurllist": "(^|\\.)twitter\\.com$\nFBCDN\n^ning\\.com$\n"},
-         denied="https://twitter.com:443 http://static.xx.fbcdn.net https://ning.com:443",
-         allowed="https://x.com:443 https://www.ning.com:443"),
-    case("grey-skips-http-bans-not-connect", {
-        "lists/bannedsitelist": "ning.com\nningim.com\n",
-        "lists/greysitelist": "ning.com\n",
-    }, denied="https://www.ning.com:443 http://chat01.ningim.com", allowed="http://www.ning.com"),
-    case("list-blanket-markers-ignored-by-v5", {"lists/bannedsitelist": "**\n*ip\n**s\nfacebook.com\n"},
-         denied="https://www.facebook.com:443", allowed="https://www.example.com:443 http://x.com"),
-    case("storyboard-walled-garden", {
-        "examplef1.story": WALLED_GARDEN_STORY,
-        "lists/exceptionsitelist": "linkedin.com\nlicdn.com\nlnkd.in\n",
-    }, denied="https://www.example.com:443 http://www.example.com",
-        allowed="https://www.linkedin.com:443 http://static.licdn.com"),
-    case("include", {
-        "lists/bannedsitelist": "partypoker.com\n.Include</etc/e2guardian/lists/social>\n",
-        "lists/social": "twitter.com\nt.co\n",
-    }, denied="https://twitter.com:443 https://t.co:443", allowed="https://x.com:443"),
-    case("bannedssl-list-unused-by-the-v5-storyboard", {"lists/bannedsslsitelist": "twitter.com\n"},
-         allowed="https://twitter.com:443"),
-    case("phrase-naming-a-service", {"lists/bannedphraselist": "<facebook>\n"},
-         denied="http://www.facebook.com", allowed="https://www.facebook.com:443 http://www.linkedin.com",
-         roles=("primary", "control")),
+    case(
+        "site-list-subdomains",
+        {"lists/bannedsitelist": "facebook.com\nwww.linkedin.com\n.gov\n"},
+        denied="http://www.facebook.com https://m.facebook.com:443 https://www.linkedin.com:443",
+        allowed="https://linkedin.com:443 http://x.com",
+    ),
+    case(
+        "exceptions-win",
+        {
+            "lists/bannedsitelist": "twitter.com\nx.com\nlinkedin.com\n",
+            "lists/exceptionsitelist": "x.com\n",
+            "lists/exceptionregexpurllist": "^www\\.linkedin\n",
+        },
+        denied="https://twitter.com:443 https://linkedin.com:443",
+        allowed="https://x.com:443 https://www.linkedin.com:443 http://www.linkedin.com",
+    ),
+    case(
+        "url-list-prefixes",
+        {"lists/bannedurllist": "www.facebook.com/tr\nfacebook.com/plugins\nlinkedin.com\n"},
+        denied="http://www.facebook.com/tr http://www.facebook.com/plugins/like.php",
+        allowed="https://www.facebook.com:443 http://www.linkedin.com",
+    ),
+    case(
+        "regex-url-and-connect-host",
+        {"lists/bannedregexpurllist": "(^|\\.)twitter\\.com$\nFBCDN\n^ning\\.com$\n"},
+        denied="https://twitter.com:443 http://static.xx.fbcdn.net https://ning.com:443",
+        allowed="https://x.com:443 https://www.ning.com:443",
+    ),
+    case(
+        "grey-skips-http-bans-not-connect",
+        {
+            "lists/bannedsitelist": "ning.com\nningim.com\n",
+            "lists/greysitelist": "ning.com\n",
+        },
+        denied="https://www.ning.com:443 http://chat01.ningim.com",
+        allowed="http://www.ning.com",
+    ),
+    case(
+        "list-blanket-markers-ignored-by-v5",
+        {"lists/bannedsitelist": "**\n*ip\n**s\nfacebook.com\n"},
+        denied="https://www.facebook.com:443",
+        allowed="https://www.example.com:443 http://x.com",
+    ),
+    case(
+        "storyboard-walled-garden",
+        {
+            "examplef1.story": WALLED_GARDEN_STORY,
+            "lists/exceptionsitelist": "linkedin.com\nlicdn.com\nlnkd.in\n",
+        },
+        denied="https://www.example.com:443 http://www.example.com",
+        allowed="https://www.linkedin.com:443 http://static.licdn.com",
+    ),
+    case(
+        "include",
+        {
+            "lists/bannedsitelist": "partypoker.com\n.Include</etc/e2guardian/lists/social>\n",
+            "lists/social": "twitter.com\nt.co\n",
+        },
+        denied="https://twitter.com:443 https://t.co:443",
+        allowed="https://x.com:443",
+    ),
+    case(
+        "bannedssl-list-unused-by-the-v5-storyboard",
+        {"lists/bannedsslsitelist": "twitter.com\n"},
+        allowed="https://twitter.com:443",
+    ),
+    case(
+        "phrase-naming-a-service",
+        {"lists/bannedphraselist": "<facebook>\n"},
+        denied="http://www.facebook.com",
+        allowed="https://www.facebook.com:443 http://www.linkedin.com",
+        roles=("primary", "control"),
+    ),
 ]
 
 
@@ -122,7 +162,9 @@ def test_static_decisions_match_real_e2guardian(c: Case, exe: str):
         ours = {}
         for p in probes:
             d = ruleset.evaluate(p, ruleset.audiences()[0])
-            ours[_logged_url(p)] = {Outcome.DENY: "deny", Outcome.ALLOW: "allow"}.get(d.outcome, d.outcome.value)
+            ours[_logged_url(p)] = {Outcome.DENY: "deny", Outcome.ALLOW: "allow"}.get(
+                d.outcome, d.outcome.value
+            )
     missing = seen - set(real)
     assert not missing, f"e2guardian logged no decision for {sorted(missing)[:5]}"
     for url in c.denied:

@@ -30,23 +30,24 @@ CORPUS = REPO.parent / "shared" / "corpus" / "cases"
 HEAD = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
 VALID = {
     "jump-return-policy": "*filter\n:FORWARD DROP [0:0]\n:SOCIAL - [0:0]\n-A FORWARD -j SOCIAL\n"
-                          "-A SOCIAL -s 10.0.0.5/32 -j RETURN\n"
-                          '-A SOCIAL -m string --string "facebook.com" --algo bm -j DROP\nCOMMIT\n',
-    "multiport-time-reject": HEAD + "-A FORWARD -p tcp -m multiport --dports 80,443 -m time --timestart 09:00 "
-                                    "--timestop 17:00 --weekdays Mon,Tue -j REJECT --reject-with tcp-reset\nCOMMIT\n",
+    "-A SOCIAL -s 10.0.0.5/32 -j RETURN\n"
+    '-A SOCIAL -m string --string "facebook.com" --algo bm -j DROP\nCOMMIT\n',
+    "multiport-time-reject": HEAD
+    + "-A FORWARD -p tcp -m multiport --dports 80,443 -m time --timestart 09:00 "
+    "--timestop 17:00 --weekdays Mon,Tue -j REJECT --reject-with tcp-reset\nCOMMIT\n",
     "iprange-mac-comment": HEAD + "-A FORWARD -m iprange --dst-range 31.13.24.1-31.13.31.254 -m mac "
-                                  '--mac-source 00:11:22:33:44:55 -m comment --comment "fb" -j DROP\nCOMMIT\n',
+    '--mac-source 00:11:22:33:44:55 -m comment --comment "fb" -j DROP\nCOMMIT\n',
     "hex-string": HEAD + '-A FORWARD -p tcp --dport 443 -m string --hex-string "|66616365|book" --algo kmp '
-                         "-j DROP\nCOMMIT\n",
+    "-j DROP\nCOMMIT\n",
     "insert-delete": HEAD + "-I FORWARD 1 -d 31.13.24.0/21 -j DROP\n-D FORWARD 1\nCOMMIT\n",
     "mangle": "*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 31.13.24.0/21 -j DROP\nCOMMIT\n",
     "dotted-mask": HEAD + "-A FORWARD -d 31.13.24.0/255.255.248.0 -j DROP\nCOMMIT\n",
     "service-port": HEAD + "-A FORWARD -p tcp --dport https -j DROP\n-A OUTPUT -p tcp -m tcp --sport 1024: "
-                           "-m state --state NEW,ESTABLISHED -j ACCEPT\nCOMMIT\n",
-    "policy-in-file": HEAD + "-P INPUT DROP\n-A INPUT -j LOG --log-prefix \"in: \"\n"
-                             "-A FORWARD ! -s 10.0.0.0/8 -o eth0 -j DROP\nCOMMIT\n",
+    "-m state --state NEW,ESTABLISHED -j ACCEPT\nCOMMIT\n",
+    "policy-in-file": HEAD + '-P INPUT DROP\n-A INPUT -j LOG --log-prefix "in: "\n'
+    "-A FORWARD ! -s 10.0.0.0/8 -o eth0 -j DROP\nCOMMIT\n",
     "two-tables": "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -i eth1 -p tcp --dport 80 -j DNAT "
-                  "--to 172.16.0.2:3128\nCOMMIT\n" + HEAD + "-A FORWARD -i eth1 -j ACCEPT\nCOMMIT\n",
+    "--to 172.16.0.2:3128\nCOMMIT\n" + HEAD + "-A FORWARD -i eth1 -j ACCEPT\nCOMMIT\n",
     "unterminated-quote-to-eol": HEAD + '-A FORWARD -m comment --comment "abc -j DROP\nCOMMIT\n',
 }
 BROKEN = {
@@ -76,8 +77,11 @@ def _cases() -> list:
     out += [pytest.param(text, False, id=f"broken-{k}") for k, text in BROKEN.items()]
     if CORPUS.is_dir():
         for f in sorted(CORPUS.glob("*iptables*/tree/**/*")):
-            if f.is_file() and f.read_text(errors="replace").lstrip().startswith(("*", "#")) and "\n*" in \
-                    "\n" + f.read_text(errors="replace"):
+            if (
+                f.is_file()
+                and f.read_text(errors="replace").lstrip().startswith(("*", "#"))
+                and "\n*" in "\n" + f.read_text(errors="replace")
+            ):
                 out.append(pytest.param(f.read_text(), None, id=f"corpus-{f.parent.name}-{f.name}"))
     return out
 

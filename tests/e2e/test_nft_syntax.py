@@ -40,111 +40,127 @@ FB_V6 = ", ".join(str(n) for n in FB.networks if n.version == 6)
 
 
 def _table(body: str, extra: str = "") -> str:
-    return ("table inet filter {\n" + extra + "  chain forward {\n"
-            "    type filter hook forward priority 0; policy accept;\n" + body + "\n  }\n}\n")
+    return (
+        "table inet filter {\n" + extra + "  chain forward {\n"
+        "    type filter hook forward priority 0; policy accept;\n" + body + "\n  }\n}\n"
+    )
 
 
-SETS = (f"  set fb {{ type ipv4_addr; flags interval; elements = {{ {FB_V4} }} }}\n"
-        f"  set fb6 {{ type ipv6_addr; flags interval; elements = {{ {FB_V6} }} }}\n")
+SETS = (
+    f"  set fb {{ type ipv4_addr; flags interval; elements = {{ {FB_V4} }} }}\n"
+    f"  set fb6 {{ type ipv6_addr; flags interval; elements = {{ {FB_V6} }} }}\n"
+)
 VALID = {
     "named-sets": _table("    ip daddr @fb drop\n    ip6 daddr @fb6 reject", SETS),
-    "anonymous-set-ports": _table("    ip daddr { 31.13.24.0/21, 157.240.0.0/16 } tcp dport { 80, 443 } drop"),
-    "ct-state-quic": _table("    ct state established,related accept\n    udp dport 443 drop comment \"QUIC\""),
+    "anonymous-set-ports": _table(
+        "    ip daddr { 31.13.24.0/21, 157.240.0.0/16 } tcp dport { 80, 443 } drop"
+    ),
+    "ct-state-quic": _table('    ct state established,related accept\n    udp dport 443 drop comment "QUIC"'),
     "define-and-iifname": "define LAN = eth1\ndefine SOC = { 31.13.24.0/21 }\n"
-                          + _table("    iifname $LAN ip daddr $SOC counter log prefix \"fb: \" drop"),
-    "jump-goto-return": _table("    jump social\n    goto social",
-                               "  chain social {\n    ip saddr 10.0.0.5 return\n    ip daddr @fb drop\n  }\n" + SETS),
-    "vmap": _table("    ct state vmap { established : accept, related : accept, invalid : drop }\n"
-                   "    ip daddr vmap { 31.13.24.0/21 : drop, 192.0.2.1 : accept }"),
+    + _table('    iifname $LAN ip daddr $SOC counter log prefix "fb: " drop'),
+    "jump-goto-return": _table(
+        "    jump social\n    goto social",
+        "  chain social {\n    ip saddr 10.0.0.5 return\n    ip daddr @fb drop\n  }\n" + SETS,
+    ),
+    "vmap": _table(
+        "    ct state vmap { established : accept, related : accept, invalid : drop }\n"
+        "    ip daddr vmap { 31.13.24.0/21 : drop, 192.0.2.1 : accept }"
+    ),
     "add-commands": "add table ip f\nadd chain ip f fw { type filter hook forward priority 0; policy drop; }\n"
-                    "add set ip f s { type ipv4_addr; flags interval; }\nadd element ip f s { 31.13.24.0/21 }\n"
-                    "add rule ip f fw ip daddr @s drop\ninsert rule ip f fw ct state established accept\n",
+    "add set ip f s { type ipv4_addr; flags interval; }\nadd element ip f s { 31.13.24.0/21 }\n"
+    "add rule ip f fw ip daddr @s drop\ninsert rule ip f fw ct state established accept\n",
     "flush-and-priorities": "flush ruleset\ntable inet a {\n  chain fw { type filter hook forward priority filter - 5; "
-                            "policy accept; accept; }\n}\ntable ip b {\n  chain out { type filter hook output "
-                            "priority 10; policy accept; ip daddr 31.13.24.0/21 drop; }\n}\n",
-    "limit-over-and-icmp": _table("    ct state new limit rate over 100/minute burst 200 packets drop\n"
-                                  "    ip protocol icmp icmp type echo-request limit rate 5/second accept\n"
-                                  "    meta l4proto { tcp, udp } th dport 53 accept"),
-    "interval-range": _table("    ip saddr @z jump soc",
-                             "  set z { type ipv4_addr; flags interval; elements = { 192.168.4.10-192.168.4.49 } }\n"
-                             "  chain soc { ip daddr 31.13.24.0/21 drop; }\n"),
+    "policy accept; accept; }\n}\ntable ip b {\n  chain out { type filter hook output "
+    "priority 10; policy accept; ip daddr 31.13.24.0/21 drop; }\n}\n",
+    "limit-over-and-icmp": _table(
+        "    ct state new limit rate over 100/minute burst 200 packets drop\n"
+        "    ip protocol icmp icmp type echo-request limit rate 5/second accept\n"
+        "    meta l4proto { tcp, udp } th dport 53 accept"
+    ),
+    "interval-range": _table(
+        "    ip saddr @z jump soc",
+        "  set z { type ipv4_addr; flags interval; elements = { 192.168.4.10-192.168.4.49 } }\n"
+        "  chain soc { ip daddr 31.13.24.0/21 drop; }\n",
+    ),
     "bridge-family": "table bridge br {\n  chain fw { type filter hook forward priority 0; policy accept; "
-                     "ip daddr 31.13.24.0/21 drop; }\n}\n",
+    "ip daddr 31.13.24.0/21 drop; }\n}\n",
     "dormant": "table inet t {\n  flags dormant\n  chain fw { type filter hook forward priority 0; policy drop; }\n}\n",
 }
 # One rule each, as real rulesets write them (nft accepts every one; we must read them all).
 RULES = (
-    'tcp flags & (fin|syn|rst|ack) == syn ct state new accept',
-    'tcp flags != syn ct state new drop',
-    'ip6 nexthdr icmpv6 icmpv6 type { nd-neighbor-solicit, nd-router-advert } accept',
-    'meta l4proto ipv6-icmp accept',
+    "tcp flags & (fin|syn|rst|ack) == syn ct state new accept",
+    "tcp flags != syn ct state new drop",
+    "ip6 nexthdr icmpv6 icmpv6 type { nd-neighbor-solicit, nd-router-advert } accept",
+    "meta l4proto ipv6-icmp accept",
     'iifname != "lo" ip daddr 127.0.0.0/8 drop',
-    'fib daddr type local accept',
-    'ct status dnat accept',
-    'tcp dport ssh ct state new limit rate 15/minute accept',
-    'reject with icmpx type port-unreachable',
-    'reject with icmp type host-prohibited',
-    'meta nfproto ipv4 tcp dport 443 drop',
-    'ip saddr 10.0.0.0/8 counter packets 0 bytes 0 accept',
+    "fib daddr type local accept",
+    "ct status dnat accept",
+    "tcp dport ssh ct state new limit rate 15/minute accept",
+    "reject with icmpx type port-unreachable",
+    "reject with icmp type host-prohibited",
+    "meta nfproto ipv4 tcp dport 443 drop",
+    "ip saddr 10.0.0.0/8 counter packets 0 bytes 0 accept",
     'log prefix "x " level info drop',
-    'meter flood size 128000 { ip saddr timeout 10s limit rate over 10/second } drop',
-    'ip daddr != { 10.0.0.0/8, 192.168.0.0/16 } tcp dport 443 drop',
-    'udp dport { 67, 68 } udp sport { 67, 68 } accept',
-    'icmp type echo-request accept',
-    'ip protocol { tcp, udp } accept',
-    'ether saddr 00:11:22:33:44:55 drop',
-    'meta skuid 1000 drop',
+    "meter flood size 128000 { ip saddr timeout 10s limit rate over 10/second } drop",
+    "ip daddr != { 10.0.0.0/8, 192.168.0.0/16 } tcp dport 443 drop",
+    "udp dport { 67, 68 } udp sport { 67, 68 } accept",
+    "icmp type echo-request accept",
+    "ip protocol { tcp, udp } accept",
+    "ether saddr 00:11:22:33:44:55 drop",
+    "meta skuid 1000 drop",
     'iifname "eth*" accept',
-    'tcp dport { http, https } drop',
-    'tcp dport 1024-65535 accept',
+    "tcp dport { http, https } drop",
+    "tcp dport 1024-65535 accept",
     'ct state invalid log prefix "invalid: " level warn drop',
     'meta iifname "lo" accept',
-    'quota over 10 mbytes drop',
-    'ip6 daddr fe80::/64 accept',
-    'ct state established,related counter accept',
-    'ip daddr 31.13.24.0/21 tcp dport 443 counter reject with tcp reset',
-    'meta mark set 0x1 accept',
-    'ct mark set 7',
-    'ip dscp cs1 accept',
-    'ip ttl 1 drop',
-    'th dport 443 drop',
-    'meta l4proto { tcp, udp } th dport 53 accept',
-    'tcp dport 22 ct state new add @bl { ip saddr timeout 1m limit rate over 10/minute } drop',
-    'ip saddr @bl drop',
+    "quota over 10 mbytes drop",
+    "ip6 daddr fe80::/64 accept",
+    "ct state established,related counter accept",
+    "ip daddr 31.13.24.0/21 tcp dport 443 counter reject with tcp reset",
+    "meta mark set 0x1 accept",
+    "ct mark set 7",
+    "ip dscp cs1 accept",
+    "ip ttl 1 drop",
+    "th dport 443 drop",
+    "meta l4proto { tcp, udp } th dport 53 accept",
+    "tcp dport 22 ct state new add @bl { ip saddr timeout 1m limit rate over 10/minute } drop",
+    "ip saddr @bl drop",
     'udp dport 443 drop comment "QUIC"',
     'ip daddr 31.13.24.0/21 drop comment "facebook"',
-    'iif lo accept',
-    'meta pkttype broadcast drop',
-    'ip saddr 192.168.1.0/24 ip daddr != 192.168.1.0/24 jump sub',
-    'goto sub',
-    'ip daddr vmap { 31.13.24.0/21 : drop, 192.0.2.0/24 : jump sub }',
-    'tcp dport vmap @svc',
-    'ct state vmap { established : accept, related : accept, invalid : drop }',
-    'ip saddr . tcp dport { 10.0.0.1 . 22 } accept',
-    'ip daddr 31.13.24.0/21 log flags all counter drop',
-    'limit rate 10/second burst 20 packets accept',
-    'ip frag-off & 0x1fff != 0 drop',
-    'ip6 hoplimit 1 drop',
-    'tcp option maxseg size 1460 accept',
-    'tcp dport 443 meta priority set 1:1',
-    'icmpv6 type echo-request limit rate 5/second accept',
-    'ip length > 1000 drop',
-    'udp length < 20 drop',
-    'ip daddr 31.13.24.1-31.13.24.200 drop',
-    'ip daddr { 31.13.24.1-31.13.24.200, 8.8.8.8 } drop',
-    'ct count over 20 drop',
-    'socket transparent 1 accept',
+    "iif lo accept",
+    "meta pkttype broadcast drop",
+    "ip saddr 192.168.1.0/24 ip daddr != 192.168.1.0/24 jump sub",
+    "goto sub",
+    "ip daddr vmap { 31.13.24.0/21 : drop, 192.0.2.0/24 : jump sub }",
+    "tcp dport vmap @svc",
+    "ct state vmap { established : accept, related : accept, invalid : drop }",
+    "ip saddr . tcp dport { 10.0.0.1 . 22 } accept",
+    "ip daddr 31.13.24.0/21 log flags all counter drop",
+    "limit rate 10/second burst 20 packets accept",
+    "ip frag-off & 0x1fff != 0 drop",
+    "ip6 hoplimit 1 drop",
+    "tcp option maxseg size 1460 accept",
+    "tcp dport 443 meta priority set 1:1",
+    "icmpv6 type echo-request limit rate 5/second accept",
+    "ip length > 1000 drop",
+    "udp length < 20 drop",
+    "ip daddr 31.13.24.1-31.13.24.200 drop",
+    "ip daddr { 31.13.24.1-31.13.24.200, 8.8.8.8 } drop",
+    "ct count over 20 drop",
+    "socket transparent 1 accept",
     'meta hour "09:00"-"17:00" drop',
     'meta day "Monday" drop',
-    'numgen random mod 2 0 drop',
-    'ip saddr 10.0.0.5 return',
-    'continue',
+    "numgen random mod 2 0 drop",
+    "ip saddr 10.0.0.5 return",
+    "continue",
     'oifname { "eth0", "wlan0" } accept',
-    'notrack',
+    "notrack",
 )
-RULE_CONTEXT = ("  set bl { type ipv4_addr; flags dynamic,timeout; timeout 5m; }\n"
-                "  map svc { type inet_service : verdict; elements = { 22 : accept, 80 : drop } }\n"
-                "  chain sub { counter; }\n")
+RULE_CONTEXT = (
+    "  set bl { type ipv4_addr; flags dynamic,timeout; timeout 5m; }\n"
+    "  map svc { type inet_service : verdict; elements = { 22 : accept, 80 : drop } }\n"
+    "  chain sub { counter; }\n"
+)
 VALID.update({f"rule-{k}": _table("    " + rule, RULE_CONTEXT) for k, rule in enumerate(RULES)})
 BROKEN = {
     "unknown-verdict": _table("    ip daddr 31.13.24.0/21 dorp"),
@@ -181,7 +197,10 @@ def _probe_nft() -> tuple[str | None, str]:
         except (OSError, subprocess.TimeoutExpired) as exc:
             return None, f"nft -c could not run: {exc}"
     if run.returncode != 0:
-        return None, f"nft -c does not work here (needs netlink and CAP_NET_ADMIN): {run.stderr.strip()[:200]}"
+        return (
+            None,
+            f"nft -c does not work here (needs netlink and CAP_NET_ADMIN): {run.stderr.strip()[:200]}",
+        )
     return path, ""
 
 
@@ -241,14 +260,30 @@ def _json_of(nft: str, text: str, tmp_path: Path) -> str:
     if run.returncode != 0:
         skip_or_fail(f"cannot load a ruleset in a private network namespace here: {run.stderr.strip()}")
     # A second namespace would be empty: load and list inside one shell in one namespace.
-    run = subprocess.run([unshare, "-n", "sh", "-c", f'"{nft}" -f "{src}" && "{nft}" -j list ruleset'],
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [unshare, "-n", "sh", "-c", f'"{nft}" -f "{src}" && "{nft}" -j list ruleset'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     return run.stdout
 
 
-@pytest.mark.parametrize("name", ["named-sets", "anonymous-set-ports", "ct-state-quic", "jump-goto-return", "vmap",
-                                  "add-commands", "flush-and-priorities", "limit-over-and-icmp", "interval-range"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "named-sets",
+        "anonymous-set-ports",
+        "ct-state-quic",
+        "jump-goto-return",
+        "vmap",
+        "add-commands",
+        "flush-and-priorities",
+        "limit-over-and-icmp",
+        "interval-range",
+    ],
+)
 def test_json_listing_decides_like_the_text(name, tmp_path):
     nft = _nft()
     text = VALID[name]

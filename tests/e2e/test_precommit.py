@@ -24,13 +24,26 @@ BLOCKING = "acl social dstdomain .facebook.com\nhttp_access deny social\nhttp_ac
 
 
 def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, timeout=60,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"})
+    subprocess.run(
+        ["git", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.invalid",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        },
+    )
 
 
 def test_pre_commit_try_repo_fails_on_a_block_and_passes_after_the_fix(tmp_path):
-    pre_commit = shutil.which("pre-commit", path=str(Path(sys.executable).parent)) or shutil.which("pre-commit")
+    pre_commit = shutil.which("pre-commit", path=str(Path(sys.executable).parent)) or shutil.which(
+        "pre-commit"
+    )
     if pre_commit is None or shutil.which("git") is None:
         skip_or_fail("pre-commit or git not installed (scripts/test.sh installs the test extras)")
     repo = tmp_path / "network-configs"
@@ -44,16 +57,25 @@ def test_pre_commit_try_repo_fails_on_a_block_and_passes_after_the_fix(tmp_path)
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "NO_COLOR": "1"}
 
     def try_repo() -> subprocess.CompletedProcess:
-        return subprocess.run([pre_commit, "try-repo", str(REPO), "policy-lint", "--all-files"],
-                              cwd=repo, capture_output=True, text=True, timeout=900, env=env)
+        return subprocess.run(
+            [pre_commit, "try-repo", str(REPO), "policy-lint", "--all-files"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env=env,
+        )
 
     failed = try_repo()
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "etc/squid/squid.conf:2:1: TE101 Facebook blocked for everyone" in failed.stdout, failed.stdout
 
-    conf.write_text(BLOCKING.replace("http_access deny social",
-                                     "# policy-lint: disable=TE101 -- approved exception (ticket 7)\n"
-                                     "http_access deny social"))
+    conf.write_text(
+        BLOCKING.replace(
+            "http_access deny social",
+            "# policy-lint: disable=TE101 -- approved exception (ticket 7)\nhttp_access deny social",
+        )
+    )
     git(repo, "commit", "-qam", "suppress")
     suppressed = try_repo()
     assert suppressed.returncode == 0, suppressed.stdout + suppressed.stderr

@@ -38,8 +38,16 @@ from policy_lint.inputs import Resolver
 from policy_lint.model import Decision, Outcome, Probe
 from policy_lint.policy import strict_policy
 from tests.conftest import REPO, skip_or_fail
-from tests.e2e.privoxy_harness import (Answer, fetch, find_privoxy, free_port, harness_forward_line,
-                                       parent_proxy, privoxy_config, running_privoxy)
+from tests.e2e.privoxy_harness import (
+    Answer,
+    fetch,
+    find_privoxy,
+    free_port,
+    harness_forward_line,
+    parent_proxy,
+    privoxy_config,
+    running_privoxy,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -54,8 +62,9 @@ class Case:
     expect: dict[str, frozenset[str]] = field(default_factory=dict)  # class -> probe labels
 
 
-def case(id: str, actions: str = "", config: str = "", extra_files: dict[str, str] | None = None,
-         **expect: str) -> Case:
+def case(
+    id: str, actions: str = "", config: str = "", extra_files: dict[str, str] | None = None, **expect: str
+) -> Case:
     files = {"user.action": textwrap.dedent(actions).strip() + "\n"} if actions else {}
     files.update({k: textwrap.dedent(v).strip() + "\n" for k, v in (extra_files or {}).items()})
     lines = tuple(line.strip() for line in textwrap.dedent(config).strip().splitlines() if line.strip())
@@ -64,27 +73,35 @@ def case(id: str, actions: str = "", config: str = "", extra_files: dict[str, st
 
 # Expectation classes: deny (403 block page), redirect (302 elsewhere), black-hole (503), allow.
 CASES = [
-    case("host-pattern-forms", """
+    case(
+        "host-pattern-forms",
+        """
         { +block{Host pattern forms.} }
         .FaceBook.
         .twitter.com
         linkedin.com
         www.ning.
         """,
-         deny="http://www.facebook.com https://www.facebook.com https://graph.facebook.com "
-              "http://twitter.com https://mobile.twitter.com https://linkedin.com https://www.ning.com",
-         allow="https://x.com https://www.linkedin.com https://ning.com https://yournetwork.ning.com "
-               "https://static.xx.fbcdn.net https://www.example.com"),
-    case("label-wildcards", """
+        deny="http://www.facebook.com https://www.facebook.com https://graph.facebook.com "
+        "http://twitter.com https://mobile.twitter.com https://linkedin.com https://www.ning.com",
+        allow="https://x.com https://www.linkedin.com https://ning.com https://yournetwork.ning.com "
+        "https://static.xx.fbcdn.net https://www.example.com",
+    ),
+    case(
+        "label-wildcards",
+        """
         { +block{Wildcards.} }
         .fb*.
         .[a-m]*cdn.com
         api.?.com
         t.c?
         """,
-         deny="https://static.xx.fbcdn.net https://fb.me https://static.licdn.com https://api.x.com https://t.co",
-         allow="https://www.facebook.com https://pbs.twimg.com https://api.linkedin.com https://x.com"),
-    case("path-patterns-never-see-https", r"""
+        deny="https://static.xx.fbcdn.net https://fb.me https://static.licdn.com https://api.x.com https://t.co",
+        allow="https://www.facebook.com https://pbs.twimg.com https://api.linkedin.com https://x.com",
+    ),
+    case(
+        "path-patterns-never-see-https",
+        r"""
         { +block{Paths.} }
         /.*plugins
         .ning.com/.+
@@ -92,11 +109,14 @@ CASES = [
         .linkedin.com/.*
         /tr$
         """,
-         deny="http://www.facebook.com/plugins/like.php http://www.facebook.com/tr "
-              "http://twitter.com https://twitter.com http://www.linkedin.com https://www.linkedin.com",
-         allow="https://www.facebook.com/plugins/like.php https://www.facebook.com/tr http://www.ning.com "
-               "https://www.ning.com https://x.com"),
-    case("later-sections-and-exceptions", """
+        deny="http://www.facebook.com/plugins/like.php http://www.facebook.com/tr "
+        "http://twitter.com https://twitter.com http://www.linkedin.com https://www.linkedin.com",
+        allow="https://www.facebook.com/plugins/like.php https://www.facebook.com/tr http://www.ning.com "
+        "https://www.ning.com https://x.com",
+    ),
+    case(
+        "later-sections-and-exceptions",
+        """
         {{alias}}
         Unblock = -block -redirect
         +social = +block{Social.}
@@ -111,23 +131,31 @@ CASES = [
         { +SOCIAL }
         api.linkedin.com
         """,
-         deny="https://www.facebook.com https://twitter.com https://api.linkedin.com https://www.ning.com",
-         allow="https://www.example.com https://www.linkedin.com https://static.licdn.com https://pbs.twimg.com"),
-    case("later-file-overrides", "", extra_files={
-        "01-block.action": """
+        deny="https://www.facebook.com https://twitter.com https://api.linkedin.com https://www.ning.com",
+        allow="https://www.example.com https://www.linkedin.com https://static.licdn.com https://pbs.twimg.com",
+    ),
+    case(
+        "later-file-overrides",
+        "",
+        extra_files={
+            "01-block.action": """
             { +block{Social.} }
             .facebook.com
             .fbcdn.net
             .twitter.com
             """,
-        "02-user.action": """
+            "02-user.action": """
             { -block }
             .fbcdn.net
             twitter.com
-            """},
-         deny="https://www.facebook.com https://www.twitter.com",
-         allow="https://static.xx.fbcdn.net https://twitter.com"),
-    case("block-substitutes", """
+            """,
+        },
+        deny="https://www.facebook.com https://www.twitter.com",
+        allow="https://static.xx.fbcdn.net https://twitter.com",
+    ),
+    case(
+        "block-substitutes",
+        """
         { +block{Image.} +handle-as-image }
         .twimg.com
         { +block{Image, pattern.} +handle-as-image +set-image-blocker{pattern} }
@@ -138,10 +166,13 @@ CASES = [
         t.co
         lnkd.in
         """,
-         deny="http://pbs.twimg.com https://pbs.twimg.com http://t.co https://lnkd.in",
-         redirect="http://static.licdn.com https://static.licdn.com",
-         allow="https://twitter.com https://www.linkedin.com"),
-    case("redirects", r"""
+        deny="http://pbs.twimg.com https://pbs.twimg.com http://t.co https://lnkd.in",
+        redirect="http://static.licdn.com https://static.licdn.com",
+        allow="https://twitter.com https://www.linkedin.com",
+    ),
+    case(
+        "redirects",
+        r"""
         { +redirect{http://blocked.invalid/} }
         .ning.com
         { +redirect{s@^http://@https://@} }
@@ -153,11 +184,14 @@ CASES = [
         { +block{Block wins over redirect.} +redirect{http://www.example.com/} }
         x.com
         """,
-         redirect="http://www.ning.com https://www.ning.com http://www.linkedin.com",
-         deny="http://x.com https://x.com",
-         allow="http://twitter.com https://twitter.com https://www.linkedin.com http://www.facebook.com "
-               "https://www.facebook.com"),
-    case("ports-and-limit-connect", """
+        redirect="http://www.ning.com https://www.ning.com http://www.linkedin.com",
+        deny="http://x.com https://x.com",
+        allow="http://twitter.com https://twitter.com https://www.linkedin.com http://www.facebook.com "
+        "https://www.facebook.com",
+    ),
+    case(
+        "ports-and-limit-connect",
+        """
         { +block{Plain HTTP only.} }
         .facebook.com:80
         { +limit-connect{80,8000-8080} }
@@ -165,44 +199,64 @@ CASES = [
         { +block{TLS only.} }
         .linkedin.com:443
         """,
-         deny="http://www.facebook.com https://twitter.com https://www.linkedin.com",
-         allow="https://www.facebook.com http://twitter.com http://www.linkedin.com"),
-    case("forward-black-holes", """
+        deny="http://www.facebook.com https://twitter.com https://www.linkedin.com",
+        allow="https://www.facebook.com http://twitter.com http://www.linkedin.com",
+    ),
+    case(
+        "forward-black-holes",
+        """
         { +block{Nothing here.} }
         nothing.invalid
-        """, config="""
+        """,
+        config="""
         forward .facebook.com 127.0.0.1:1
         forward-socks5t .twimg.com 127.0.0.1:1 .
         forward-socks4a .linkedin.com 127.0.0.1:9 .
         """,
-         **{"black-hole": "http://www.facebook.com https://www.facebook.com https://pbs.twimg.com "
-                          "https://www.linkedin.com"},
-         allow="https://twitter.com https://static.licdn.com"),
-    case("forward-override", """
+        **{
+            "black-hole": "http://www.facebook.com https://www.facebook.com https://pbs.twimg.com "
+            "https://www.linkedin.com"
+        },
+        allow="https://twitter.com https://static.licdn.com",
+    ),
+    case(
+        "forward-override",
+        """
         { +forward-override{forward 127.0.0.1:1} }
         .ning.com
         { -forward-override }
         www.ning.com
         """,
-         **{"black-hole": "https://ning.com https://yournetwork.ning.com"},
-         allow="https://www.ning.com"),
-    case("trust-file", "", config="trustfile trust", extra_files={
-        "trust": """
+        **{"black-hole": "https://ning.com https://yournetwork.ning.com"},
+        allow="https://www.ning.com",
+    ),
+    case(
+        "trust-file",
+        "",
+        config="trustfile trust",
+        extra_files={
+            "trust": """
             ~.linkedin.com
             +.example.com
             .facebook.com
             ~www.facebook.com
             ~.twitter.com
             twitter.com
-            """},
-         deny="https://facebook.com https://m.facebook.com https://twitter.com https://www.ning.com",
-         allow="https://www.linkedin.com https://www.example.com https://www.facebook.com "
-               "https://mobile.twitter.com"),
-    case("toggled-off", """
+            """
+        },
+        deny="https://facebook.com https://m.facebook.com https://twitter.com https://www.ning.com",
+        allow="https://www.linkedin.com https://www.example.com https://www.facebook.com "
+        "https://mobile.twitter.com",
+    ),
+    case(
+        "toggled-off",
+        """
         { +block{Off.} }
         /
-        """, config="toggle 0",
-         allow="https://www.facebook.com https://www.example.com http://twitter.com"),
+        """,
+        config="toggle 0",
+        allow="https://www.facebook.com https://www.example.com http://twitter.com",
+    ),
 ]
 
 
@@ -224,6 +278,7 @@ def _corpus_cases() -> list[Case]:
             paths = [main]
         else:
             from policy_lint.catalog import load_catalog
+
             ruleset = privoxy_dialect.parse(main, ParseContext(Resolver(tree.resolve()), load_catalog()))
             paths = [Path(p) for p in ruleset.included if p.endswith(".action")]
         files = {f"{i:02d}-{p.name}": p.read_text(errors="replace") for i, p in enumerate(paths)}
@@ -273,7 +328,12 @@ def our_class(d: Decision) -> str:
 
 def describe(d: Decision) -> str:
     where = f"{Path(d.rule.path).name}:{d.rule.line} '{d.rule.text}'" if d.rule else "no rule"
-    return f"{d.outcome.value}" + (f"/{d.how}" if d.how else "") + f" by {where}" + (f" ({d.note})" if d.note else "")
+    return (
+        f"{d.outcome.value}"
+        + (f"/{d.how}" if d.how else "")
+        + f" by {where}"
+        + (f" ({d.note})" if d.note else "")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -296,8 +356,12 @@ def test_static_privoxy_evaluation_agrees_with_real_privoxy(case: Case, parent, 
         real = {p.label(): fetch(px.port, p.url) for p in all_probes}
         # What we lint: the same config without the harness's own forward line.
         static_conf = px.dir / "config.static"
-        static_conf.write_text("\n".join(
-            line for line in px.conf.read_text().splitlines() if line != harness_forward_line(parent.port)) + "\n")
+        static_conf.write_text(
+            "\n".join(
+                line for line in px.conf.read_text().splitlines() if line != harness_forward_line(parent.port)
+            )
+            + "\n"
+        )
         ruleset = privoxy_dialect.parse(static_conf, ParseContext(Resolver(px.dir.resolve()), catalog))
         ours = {p.label(): ruleset.evaluate(p, ruleset.audiences()[0]) for p in all_probes}
         log_tail = px.log_tail(10)
@@ -311,17 +375,25 @@ def test_static_privoxy_evaluation_agrees_with_real_privoxy(case: Case, parent, 
             got = real_class(catalog, next(p for p in all_probes if p.label() == label), real[label])
             if got != expected:
                 surprises.append(f"  {label}: expected privoxy to {expected}, got {real[label]} ({got})")
-    assert not surprises, "real privoxy did not behave as this case expects:\n" + "\n".join(surprises) + "\n" + log_tail
+    assert not surprises, (
+        "real privoxy did not behave as this case expects:\n" + "\n".join(surprises) + "\n" + log_tail
+    )
 
     # 2. Our static decision agrees with privoxy for every probe.
     mismatches = []
     for p in all_probes:
         want, got = real_class(catalog, p, real[p.label()]), our_class(ours[p.label()])
         if want != got:
-            mismatches.append(f"  {p.label()}: privoxy {real[p.label()]} ({want}); "
-                              f"policy-lint says {describe(ours[p.label()])}")
-    assert not mismatches, (f"{len(mismatches)} of {len(all_probes)} probes disagree with privoxy:\n"
-                            + "\n".join(mismatches) + "\n" + log_tail)
+            mismatches.append(
+                f"  {p.label()}: privoxy {real[p.label()]} ({want}); "
+                f"policy-lint says {describe(ours[p.label()])}"
+            )
+    assert not mismatches, (
+        f"{len(mismatches)} of {len(all_probes)} probes disagree with privoxy:\n"
+        + "\n".join(mismatches)
+        + "\n"
+        + log_tail
+    )
 
 
 BROKEN = [
@@ -340,11 +412,20 @@ def test_privoxy_refuses_what_we_report_as_refused(name, text, code, parent, cat
     state.mkdir()
     (state / "user.action").write_text(text)
     conf = state / "config"
-    conf.write_text(privoxy_config(["actionsfile user.action"], port=free_port(), state_dir=state,
-                                   parent_port=parent.port))
+    conf.write_text(
+        privoxy_config(
+            ["actionsfile user.action"], port=free_port(), state_dir=state, parent_port=parent.port
+        )
+    )
     try:
-        run = subprocess.run([find_privoxy(), "--no-daemon", str(conf)], capture_output=True, text=True,
-                             timeout=5, stdin=subprocess.DEVNULL, cwd=state)
+        run = subprocess.run(
+            [find_privoxy(), "--no-daemon", str(conf)],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            stdin=subprocess.DEVNULL,
+            cwd=state,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"privoxy accepted {name!r} and kept running")
     assert run.returncode != 0 and "Fatal error" in run.stdout + run.stderr, run.stdout + run.stderr

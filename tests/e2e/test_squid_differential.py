@@ -49,14 +49,16 @@ class Case:
     xfail: str = ""  # a known disagreement in policy_lint/dialects/proxies/squid.py, explained
 
 
-def case(id: str, rules: str, denied: str = "", allowed: str = "", reset: str = "",
-         xfail: str = "") -> Case:
-    return Case(id, rules, frozenset(denied.split()), frozenset(reset.split()),
-                frozenset(allowed.split()), xfail)
+def case(id: str, rules: str, denied: str = "", allowed: str = "", reset: str = "", xfail: str = "") -> Case:
+    return Case(
+        id, rules, frozenset(denied.split()), frozenset(reset.split()), frozenset(allowed.split()), xfail
+    )
 
 
 CASES = [
-    case("dstdomain-leading-dot-vs-exact", """
+    case(
+        "dstdomain-leading-dot-vs-exact",
+        """
         acl fb dstdomain .FaceBook.COM
         acl tw dstdomain twitter.com
         acl tw dstdomain x.com
@@ -64,35 +66,47 @@ CASES = [
         http_access deny tw
         http_access allow all
         """,
-         denied="www.facebook.com facebook.com graph.facebook.com twitter.com x.com",
-         allowed="www.twitter.com mobile.twitter.com api.x.com www.example.com connect.facebook.net"),
-    case("dstdom-regex-ignore-case", r"""
+        denied="www.facebook.com facebook.com graph.facebook.com twitter.com x.com",
+        allowed="www.twitter.com mobile.twitter.com api.x.com www.example.com connect.facebook.net",
+    ),
+    case(
+        "dstdom-regex-ignore-case",
+        r"""
         acl soc dstdom_regex -i (^|\.)LinkedIn\.com$ \.TWIMG\.
         acl casesens dstdom_regex NING
         http_access deny soc
         http_access deny casesens
         http_access allow all
         """,
-         denied="www.linkedin.com linkedin.com pbs.twimg.com ads.linkedin.com",
-         allowed="www.ning.com static.licdn.com twitter.com www.example.com"),
-    case("url-regex", r"""
+        denied="www.linkedin.com linkedin.com pbs.twimg.com ads.linkedin.com",
+        allowed="www.ning.com static.licdn.com twitter.com www.example.com",
+    ),
+    case(
+        "url-regex",
+        r"""
         acl badurl url_regex -i ^http://[^/]*\.ning\.com/ /PLUGINS/
         acl badurl url_regex ^http://t\.co/
         http_access deny badurl
         http_access allow all
         """,
-         denied="www.ning.com yournetwork.ning.com www.facebook.com/plugins/like.php t.co",
-         allowed="ning.com chat01.ningim.com www.facebook.com www.facebook.com/tr www.example.com"),
-    case("first-match-allow-before-deny", """
+        denied="www.ning.com yournetwork.ning.com www.facebook.com/plugins/like.php t.co",
+        allowed="ning.com chat01.ningim.com www.facebook.com www.facebook.com/tr www.example.com",
+    ),
+    case(
+        "first-match-allow-before-deny",
+        """
         acl media dstdomain .fbcdn.net .twimg.com .licdn.com
         acl social dstdomain .facebook.com .fbcdn.net .twitter.com .twimg.com .x.com .linkedin.com .licdn.com
         http_access allow media
         http_access deny social
         http_access allow all
         """,
-         denied="www.facebook.com twitter.com www.linkedin.com",
-         allowed="static.xx.fbcdn.net pbs.twimg.com media.licdn.com snap.licdn.com www.ning.com"),
-    case("negation", """
+        denied="www.facebook.com twitter.com www.linkedin.com",
+        allowed="static.xx.fbcdn.net pbs.twimg.com media.licdn.com snap.licdn.com www.ning.com",
+    ),
+    case(
+        "negation",
+        """
         acl work dstdomain .linkedin.com .licdn.com .example.com
         acl fb dstdomain .facebook.com
         acl fbapi dstdomain graph.facebook.com
@@ -101,21 +115,30 @@ CASES = [
         http_access deny !work
         http_access allow all
         """,
-         denied="www.facebook.com m.facebook.com twitter.com www.ning.com static.xx.fbcdn.net",
-         allowed="graph.facebook.com www.linkedin.com static.licdn.com www.example.com"),
-    case("implicit-final-rule-deny", """
+        denied="www.facebook.com m.facebook.com twitter.com www.ning.com static.xx.fbcdn.net",
+        allowed="graph.facebook.com www.linkedin.com static.licdn.com www.example.com",
+    ),
+    case(
+        "implicit-final-rule-deny",
+        """
         acl ok dstdomain .example.com .ning.com
         http_access allow ok
         """,
-         denied="www.facebook.com twitter.com www.linkedin.com",
-         allowed="www.ning.com ning.com www.example.com"),
-    case("implicit-final-rule-allow", """
+        denied="www.facebook.com twitter.com www.linkedin.com",
+        allowed="www.ning.com ning.com www.example.com",
+    ),
+    case(
+        "implicit-final-rule-allow",
+        """
         acl tw dstdomain .twitter.com .x.com .twimg.com
         http_access deny tw
         """,
-         denied="twitter.com x.com api.x.com pbs.twimg.com",
-         allowed="www.facebook.com www.linkedin.com t.co www.example.com"),
-    case("deny-info-tcp-reset", """
+        denied="twitter.com x.com api.x.com pbs.twimg.com",
+        allowed="www.facebook.com www.linkedin.com t.co www.example.com",
+    ),
+    case(
+        "deny-info-tcp-reset",
+        """
         acl lan src 127.0.0.0/8
         acl resetme dstdomain .ning.com .ningim.com
         acl social dstdomain .facebook.com .fbcdn.net
@@ -127,20 +150,26 @@ CASES = [
         http_access deny social
         http_access allow all
         """,
-         reset="www.ning.com yournetwork.ning.com chat01.ningim.com",
-         # "deny pro lan": squid takes the deny_info of the line's last ACL (lan: none) -> 403
-         denied="www.facebook.com static.xx.fbcdn.net www.linkedin.com",
-         allowed="twitter.com static.licdn.com www.example.com"),
-    case("acl-defined-but-unused", """
+        reset="www.ning.com yournetwork.ning.com chat01.ningim.com",
+        # "deny pro lan": squid takes the deny_info of the line's last ACL (lan: none) -> 403
+        denied="www.facebook.com static.xx.fbcdn.net www.linkedin.com",
+        allowed="twitter.com static.licdn.com www.example.com",
+    ),
+    case(
+        "acl-defined-but-unused",
+        """
         acl fb dstdomain .facebook.com
         acl unused_tw dstdomain .twitter.com .x.com
         acl unused_li dstdom_regex -i linkedin
         http_access deny fb
         http_access allow all
         """,
-         denied="www.facebook.com",
-         allowed="twitter.com x.com www.linkedin.com www.example.com"),
-    case("src-scoping", """
+        denied="www.facebook.com",
+        allowed="twitter.com x.com www.linkedin.com www.example.com",
+    ),
+    case(
+        "src-scoping",
+        """
         acl lan src 127.0.0.0/8
         acl other src 10.9.0.0/16
         acl social dstdomain .facebook.com .twitter.com .x.com
@@ -150,21 +179,27 @@ CASES = [
         http_access allow lan
         http_access deny all
         """,
-         denied="www.linkedin.com linkedin.com api.linkedin.com",
-         allowed="www.facebook.com twitter.com x.com static.licdn.com www.example.com"),
+        denied="www.linkedin.com linkedin.com api.linkedin.com",
+        allowed="www.facebook.com twitter.com x.com static.licdn.com www.example.com",
+    ),
     # Regex flags are positional in squid: "-i" turns case-insensitivity on for the patterns
     # after it, "+i" back off, anywhere on the line.
-    case("regex-flags-mid-line", r"""
+    case(
+        "regex-flags-mid-line",
+        r"""
         acl r1 url_regex -i FaceBook +i TWITTER
         acl r2 dstdom_regex LINKEDIN -i NING
         http_access deny r1
         http_access deny r2
         http_access allow all
         """,
-         denied="www.facebook.com connect.facebook.net www.ning.com chat01.ningim.com",
-         allowed="twitter.com www.linkedin.com www.example.com"),
+        denied="www.facebook.com connect.facebook.net www.ning.com chat01.ningim.com",
+        allowed="twitter.com www.linkedin.com www.example.com",
+    ),
     # ... and they hold for one acl line only: each line of an ACL starts case-sensitive.
-    case("regex-flags-per-line", r"""
+    case(
+        "regex-flags-per-line",
+        r"""
         acl r dstdom_regex LINKEDIN
         acl r dstdom_regex -i ning
         acl s url_regex -i facebook
@@ -173,8 +208,9 @@ CASES = [
         http_access deny s
         http_access allow all
         """,
-         denied="www.ning.com www.facebook.com",
-         allowed="www.linkedin.com twitter.com www.example.com"),
+        denied="www.ning.com www.facebook.com",
+        allowed="www.linkedin.com twitter.com www.example.com",
+    ),
 ]
 
 
@@ -197,13 +233,18 @@ def client_audiences(ruleset) -> list[Audience]:
     audiences = list(ruleset.audiences()) or [Audience(key=())]
     if len(audiences) == 1:
         return audiences
-    local = [a for a in audiences
-             if a.attribute("src") and ipaddress.ip_address(a.attribute("src")) in LOOPBACK_NET]
+    local = [
+        a
+        for a in audiences
+        if a.attribute("src") and ipaddress.ip_address(a.attribute("src")) in LOOPBACK_NET
+    ]
     exact = [a for a in local if ipaddress.ip_address(a.attribute("src")) == CLIENT]
     chosen = exact or local
     if len({a.attribute("src") for a in chosen}) != 1:
-        pytest.fail("cannot tell which audience 127.0.0.1 is: "
-                    + "; ".join(f"{a.describe()} src={a.attribute('src')}" for a in audiences))
+        pytest.fail(
+            "cannot tell which audience 127.0.0.1 is: "
+            + "; ".join(f"{a.describe()} src={a.attribute('src')}" for a in audiences)
+        )
     return chosen
 
 
@@ -263,21 +304,27 @@ def test_static_squid_evaluation_agrees_with_real_squid(case: Case, loopback_ser
             assert host in real, f"{host} is not a catalog probe"
             if real[host] != expected:
                 surprises.append(f"  {host}: expected squid to answer {expected!r}, got {real[host]!r}")
-    assert not surprises, ("real squid did not behave as this case expects:\n" + "\n".join(surprises)
-                           + "\n" + log_tail)
+    assert not surprises, (
+        "real squid did not behave as this case expects:\n" + "\n".join(surprises) + "\n" + log_tail
+    )
 
     # 2. Our static decision agrees with squid for every probe.
     mismatches = []
     for (host, who), decision in sorted(ours.items()):
         why = compare(real[host], decision)
         if why:
-            mismatches.append(f"  http://{host}{' [' + who + ']' if len(audiences) > 1 else ''}: "
-                              f"{why} ({real[host]}), policy-lint says {describe(decision)}")
+            mismatches.append(
+                f"  http://{host}{' [' + who + ']' if len(audiences) > 1 else ''}: "
+                f"{why} ({real[host]}), policy-lint says {describe(decision)}"
+            )
     if mismatches:
         problems = [f"{p.code} line {p.span.line}: {p.message}" for p in ruleset.problems]
         numbered = "\n".join(f"  {i:3} {line}" for i, line in enumerate(conf_text.splitlines(), 1))
-        raise Disagreement(f"{len(mismatches)} of {len(ours)} probes disagree with squid "
-                           f"(client audience: {', '.join(a.describe() for a in audiences)}):\n"
-                           + "\n".join(mismatches)
-                           + ("\nproblems reported: " + "; ".join(problems) if problems else "")
-                           + f"\nsquid.conf:\n{numbered}", pytrace=False)
+        raise Disagreement(
+            f"{len(mismatches)} of {len(ours)} probes disagree with squid "
+            f"(client audience: {', '.join(a.describe() for a in audiences)}):\n"
+            + "\n".join(mismatches)
+            + ("\nproblems reported: " + "; ".join(problems) if problems else "")
+            + f"\nsquid.conf:\n{numbered}",
+            pytrace=False,
+        )

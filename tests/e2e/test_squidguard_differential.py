@@ -59,63 +59,133 @@ def conf(acl: str, dests: str, head: str = "") -> str:
     return f"dbhome @DIR@/db\n{head}\n{dests}\nacl {{\n{acl}\n}}\n"
 
 
-SOCIAL_DEST = "dest social {\n domainlist social/domains\n urllist social/urls\n expressionlist social/expr\n}\n"
+SOCIAL_DEST = (
+    "dest social {\n domainlist social/domains\n urllist social/urls\n expressionlist social/expr\n}\n"
+)
 
 CASES = [
-    Case("lists", conf(f"default {{\n pass !social all\n {REDIRECT}\n}}", SOCIAL_DEST), {
-        "db/social/domains": "facebook.com\nlicdn.com\n",
-        "db/social/urls": "linkedin.com/\ntwitter.com\nwww.x.com\n",
-        "db/social/expr": "ning\\.com(:443)?$\n#no-such-thing\n",
-    }, blocked={"https://www.facebook.com/", "http://m.facebook.com/", "https://static.licdn.com/",
-                "http://www.linkedin.com/", "https://twitter.com/", "http://www.twitter.com/",
-                "https://www.ning.com/"},
-         passed={"https://www.linkedin.com/", "https://mobile.twitter.com/", "http://www.example.com/",
-                 "https://fb.me/"}),
-    Case("redundant-entries", conf(f"default {{\n pass !social all\n {REDIRECT}\n}}", SOCIAL_DEST), {
-        "db/social/domains": "facebook.com\nads.facebook.com\nfbcdn.net\ncreative.ak.fbcdn.net\n"
-                             "twitter.com\nzz.twitter.com\nx.co\nlinkedin.co\nning.com\n",
-        "db/social/urls": "fb.me/x\nfb.me/y\n",
-        "db/social/expr": "^$\n",
-    }, blocked={"https://facebook.com/", "https://ads.facebook.com/"},
-         passed={"https://www.facebook.com/", "https://static.xx.fbcdn.net/", "https://www.twitter.com/"},
-         diverges={"https://www.facebook.com/", "https://static.xx.fbcdn.net/", "https://www.twitter.com/"}),
-    Case("pass-order-groups-users", conf(
-        "wl {\n pass good !social all\n}\nallow {\n pass social none\n}\nboss {\n pass all\n}\n"
-        "mask {\n pass none\n}\n"
-        f"default {{\n pass !social\n {REDIRECT}\n}}",
-        "dest good {\n domainlist good/domains\n}\ndest social {\n domainlist social/domains\n}\n",
-        "src boss {\n ip 10.0.0.5\n user Alice\n}\nsrc wl {\n ip 10.0.0.0/24\n}\n"
-        "src allow {\n ip 10.0.2.10-10.0.2.20\n}\nsrc mask {\n ip 10.0.5.5/255.255.255.0\n}\n"
-        "src orphan {\n ip 10.0.4.0/24\n}\n"), {
-        "db/good/domains": "facebook.com\nfbcdn.net\n",
-        "db/social/domains": "facebook.com\ntwitter.com\nx.com\ntwimg.com\nlinkedin.com\n",
-    }, clients=[LAN, ("10.0.0.5", "alice"), ("10.0.0.5", "BOB"), ("10.0.2.15", None), ("10.0.2.30", None),
-                ("10.0.5.5", None), ("10.0.4.1", None), ("192.0.2.1", None)],
-         blocked={"https://twitter.com/", "https://www.linkedin.com/"},
-         passed={"https://www.facebook.com/", "https://www.ning.com/"}),
-    Case("no-redirect-passes", conf("default {\n pass !social all\n}", "dest social {\n domainlist social/domains\n}\n"),
-         {"db/social/domains": "facebook.com\n"}, passed={"https://www.facebook.com/"}),
-    Case("time", conf(
-        "lan within work {\n pass !social all\n} else {\n pass !weekend all\n}\n"
-        f"default within work {{\n pass none\n {REDIRECT}\n}} else {{\n pass !social all\n {REDIRECT}\n}}",
-        "dest social {\n domainlist social/domains\n}\ndest weekend {\n outside holidays\n domainlist weekend/domains\n}\n",
-        "time work {\n weekly mtwhf 08:00 - 17:00\n}\ntime holidays {\n date *-12-25\n weekly as 00:00-24:00\n}\n"
-        "src lan {\n ip 10.0.0.0/24\n}\n"), {
-        "db/social/domains": "facebook.com\n", "db/weekend/domains": "twitter.com\nx.com\n",
-    }, clients=[LAN, ("192.0.2.1", None)],
-         times=[MONDAY_10, MONDAY_10.replace(hour=7, minute=59), MONDAY_10.replace(hour=16, minute=59),
-                MONDAY_10.replace(hour=17), dt.datetime(2030, 1, 12, 10, 0), dt.datetime(2030, 12, 25, 10, 0)],
-         blocked={"https://www.facebook.com/"}, passed={"https://twitter.com/"}),
-    Case("rewrite-and-last-domainlist", conf(
-        "default {\n pass !social all\n rewrite tw\n" + REDIRECT + "\n}",
-        "dest social {\n domainlist a/domains\n domainlist b/domains\n}\n",
-        "rew tw {\n s@.*twitter\\.com.*@http://proxy.lan/no-twitter@i\n}\n"), {
-        "db/a/domains": "facebook.com\n", "db/b/domains": "linkedin.com\n",
-    }, blocked={"https://www.linkedin.com/", "https://twitter.com/"}, passed={"https://www.facebook.com/"}),
-    Case("diff", conf(f"default {{\n pass !social all\n {REDIRECT}\n}}", "dest social {\n domainlist social/domains\n}\n"), {
-        "db/social/domains": "twitter.com\nx.com\nfacebook.com\n",
-        "db/social/domains.diff": "-twitter.com\n+licdn.com\nlinkedin.com\n-facebook.com\n",
-    }, blocked={"https://x.com/"}),
+    Case(
+        "lists",
+        conf(f"default {{\n pass !social all\n {REDIRECT}\n}}", SOCIAL_DEST),
+        {
+            "db/social/domains": "facebook.com\nlicdn.com\n",
+            "db/social/urls": "linkedin.com/\ntwitter.com\nwww.x.com\n",
+            "db/social/expr": "ning\\.com(:443)?$\n#no-such-thing\n",
+        },
+        blocked={
+            "https://www.facebook.com/",
+            "http://m.facebook.com/",
+            "https://static.licdn.com/",
+            "http://www.linkedin.com/",
+            "https://twitter.com/",
+            "http://www.twitter.com/",
+            "https://www.ning.com/",
+        },
+        passed={
+            "https://www.linkedin.com/",
+            "https://mobile.twitter.com/",
+            "http://www.example.com/",
+            "https://fb.me/",
+        },
+    ),
+    Case(
+        "redundant-entries",
+        conf(f"default {{\n pass !social all\n {REDIRECT}\n}}", SOCIAL_DEST),
+        {
+            "db/social/domains": "facebook.com\nads.facebook.com\nfbcdn.net\ncreative.ak.fbcdn.net\n"
+            "twitter.com\nzz.twitter.com\nx.co\nlinkedin.co\nning.com\n",
+            "db/social/urls": "fb.me/x\nfb.me/y\n",
+            "db/social/expr": "^$\n",
+        },
+        blocked={"https://facebook.com/", "https://ads.facebook.com/"},
+        passed={"https://www.facebook.com/", "https://static.xx.fbcdn.net/", "https://www.twitter.com/"},
+        diverges={"https://www.facebook.com/", "https://static.xx.fbcdn.net/", "https://www.twitter.com/"},
+    ),
+    Case(
+        "pass-order-groups-users",
+        conf(
+            "wl {\n pass good !social all\n}\nallow {\n pass social none\n}\nboss {\n pass all\n}\n"
+            "mask {\n pass none\n}\n"
+            f"default {{\n pass !social\n {REDIRECT}\n}}",
+            "dest good {\n domainlist good/domains\n}\ndest social {\n domainlist social/domains\n}\n",
+            "src boss {\n ip 10.0.0.5\n user Alice\n}\nsrc wl {\n ip 10.0.0.0/24\n}\n"
+            "src allow {\n ip 10.0.2.10-10.0.2.20\n}\nsrc mask {\n ip 10.0.5.5/255.255.255.0\n}\n"
+            "src orphan {\n ip 10.0.4.0/24\n}\n",
+        ),
+        {
+            "db/good/domains": "facebook.com\nfbcdn.net\n",
+            "db/social/domains": "facebook.com\ntwitter.com\nx.com\ntwimg.com\nlinkedin.com\n",
+        },
+        clients=[
+            LAN,
+            ("10.0.0.5", "alice"),
+            ("10.0.0.5", "BOB"),
+            ("10.0.2.15", None),
+            ("10.0.2.30", None),
+            ("10.0.5.5", None),
+            ("10.0.4.1", None),
+            ("192.0.2.1", None),
+        ],
+        blocked={"https://twitter.com/", "https://www.linkedin.com/"},
+        passed={"https://www.facebook.com/", "https://www.ning.com/"},
+    ),
+    Case(
+        "no-redirect-passes",
+        conf("default {\n pass !social all\n}", "dest social {\n domainlist social/domains\n}\n"),
+        {"db/social/domains": "facebook.com\n"},
+        passed={"https://www.facebook.com/"},
+    ),
+    Case(
+        "time",
+        conf(
+            "lan within work {\n pass !social all\n} else {\n pass !weekend all\n}\n"
+            f"default within work {{\n pass none\n {REDIRECT}\n}} else {{\n pass !social all\n {REDIRECT}\n}}",
+            "dest social {\n domainlist social/domains\n}\ndest weekend {\n outside holidays\n domainlist weekend/domains\n}\n",
+            "time work {\n weekly mtwhf 08:00 - 17:00\n}\ntime holidays {\n date *-12-25\n weekly as 00:00-24:00\n}\n"
+            "src lan {\n ip 10.0.0.0/24\n}\n",
+        ),
+        {
+            "db/social/domains": "facebook.com\n",
+            "db/weekend/domains": "twitter.com\nx.com\n",
+        },
+        clients=[LAN, ("192.0.2.1", None)],
+        times=[
+            MONDAY_10,
+            MONDAY_10.replace(hour=7, minute=59),
+            MONDAY_10.replace(hour=16, minute=59),
+            MONDAY_10.replace(hour=17),
+            dt.datetime(2030, 1, 12, 10, 0),
+            dt.datetime(2030, 12, 25, 10, 0),
+        ],
+        blocked={"https://www.facebook.com/"},
+        passed={"https://twitter.com/"},
+    ),
+    Case(
+        "rewrite-and-last-domainlist",
+        conf(
+            "default {\n pass !social all\n rewrite tw\n" + REDIRECT + "\n}",
+            "dest social {\n domainlist a/domains\n domainlist b/domains\n}\n",
+            "rew tw {\n s@.*twitter\\.com.*@http://proxy.lan/no-twitter@i\n}\n",
+        ),
+        {
+            "db/a/domains": "facebook.com\n",
+            "db/b/domains": "linkedin.com\n",
+        },
+        blocked={"https://www.linkedin.com/", "https://twitter.com/"},
+        passed={"https://www.facebook.com/"},
+    ),
+    Case(
+        "diff",
+        conf(
+            f"default {{\n pass !social all\n {REDIRECT}\n}}",
+            "dest social {\n domainlist social/domains\n}\n",
+        ),
+        {
+            "db/social/domains": "twitter.com\nx.com\nfacebook.com\n",
+            "db/social/domains.diff": "-twitter.com\n+licdn.com\nlinkedin.com\n-facebook.com\n",
+        },
+        blocked={"https://x.com/"},
+    ),
 ]
 
 
@@ -129,7 +199,11 @@ def _random_case(seed: int, catalog) -> Case:
         parents = [".".join(labels[i:]) for i in range(len(labels) - 1)]
         pool += parents
         for parent in parents:
-            pool += [f"{rng.choice(['a', 'ab', 'mm', 'zz', 'www', 'cdn.x'])}.{parent}", parent[:-1], parent + "x"]
+            pool += [
+                f"{rng.choice(['a', 'ab', 'mm', 'zz', 'www', 'cdn.x'])}.{parent}",
+                parent[:-1],
+                parent + "x",
+            ]
     domains = rng.sample(sorted(set(pool)), k=min(len(set(pool)), rng.randint(15, 40)))
     urls: list[str] = []
     for p in [p for s in catalog.services.values() for p in s.probes()]:
@@ -137,9 +211,17 @@ def _random_case(seed: int, catalog) -> Case:
         for u in (r.surl, r.furl):
             if rng.random() < 0.15:
                 urls.append(u[: rng.randint(3, len(u))])
-    return Case(f"random-{seed}", conf(f"default {{\n pass !social all\n {REDIRECT}\n}}",
-                                       "dest social {\n domainlist social/domains\n urllist social/urls\n}\n"),
-                {"db/social/domains": "\n".join(domains) + "\n", "db/social/urls": "\n".join(urls or ["nothing.invalid/x"]) + "\n"})
+    return Case(
+        f"random-{seed}",
+        conf(
+            f"default {{\n pass !social all\n {REDIRECT}\n}}",
+            "dest social {\n domainlist social/domains\n urllist social/urls\n}\n",
+        ),
+        {
+            "db/social/domains": "\n".join(domains) + "\n",
+            "db/social/urls": "\n".join(urls or ["nothing.invalid/x"]) + "\n",
+        },
+    )
 
 
 def _corpus_28() -> Case | None:
@@ -167,10 +249,15 @@ def _corpus_28() -> Case | None:
         diff = real.with_name(real.name + ".diff")
         if diff.is_file():
             files["db/" + ref + ".diff"] = diff.read_text(encoding="latin-1")
-    return Case("corpus-28", text, files, clients=clients,
-                blocked={"https://ads.facebook.com/", "https://pbs.twimg.com/"},
-                passed={"https://www.facebook.com/", "https://www.linkedin.com/"},
-                diverges={"https://static.xx.fbcdn.net/", "https://scontent.xx.fbcdn.net/"})
+    return Case(
+        "corpus-28",
+        text,
+        files,
+        clients=clients,
+        blocked={"https://ads.facebook.com/", "https://pbs.twimg.com/"},
+        passed={"https://www.facebook.com/", "https://www.linkedin.com/"},
+        diverges={"https://static.xx.fbcdn.net/", "https://scontent.xx.fbcdn.net/"},
+    )
 
 
 def probes(catalog) -> list[Probe]:
@@ -215,11 +302,15 @@ def _compare(case: Case, catalog, tmp: SquidGuardDir, conf_path: Path, state: st
             real = Outcome.DENY if ans.blocked else Outcome.ALLOW
             where = f"{label(p)} from {ip}/{user or '-'} at {when:%a %H:%M %Y-%m-%d} [{state}]"
             if emu.outcome != real:
-                problems.append(f"  squidGuard-1.6 emulation: {where}: squidGuard {ans.raw!r}, we {emu.outcome.value}"
-                                f" ({emu.note or (emu.rule.text if emu.rule else '')})")
+                problems.append(
+                    f"  squidGuard-1.6 emulation: {where}: squidGuard {ans.raw!r}, we {emu.outcome.value}"
+                    f" ({emu.note or (emu.rule.text if emu.rule else '')})"
+                )
             if doc.outcome != real and "squidGuard 1.5/1.6" not in doc.note:
-                problems.append(f"  documented lookup: {where}: squidGuard {ans.raw!r}, we {doc.outcome.value}"
-                                f" without saying why ({doc.note})")
+                problems.append(
+                    f"  documented lookup: {where}: squidGuard {ans.raw!r}, we {doc.outcome.value}"
+                    f" without saying why ({doc.note})"
+                )
             if first and (ip, user) == case.clients[0] and when == case.times[0] and state == "base":
                 lab = label(p)
                 if lab in case.blocked and not ans.blocked:
@@ -229,11 +320,17 @@ def _compare(case: Case, catalog, tmp: SquidGuardDir, conf_path: Path, state: st
                 if lab in case.diverges and doc.outcome == real:
                     problems.append(f"  {lab}: expected the documented lookup to differ from squidGuard here")
         first = False
-    assert not problems, f"{case.id}: {len(problems)} disagreement(s):\n" + "\n".join(problems[:40]) + \
-        "\nconfig:\n" + conf_path.read_text()[:3000]
+    assert not problems, (
+        f"{case.id}: {len(problems)} disagreement(s):\n"
+        + "\n".join(problems[:40])
+        + "\nconfig:\n"
+        + conf_path.read_text()[:3000]
+    )
 
 
-@pytest.mark.parametrize("case_id", [c.id for c in CASES] + [f"random-{s}" for s in (1, 2, 3, 4)] + ["corpus-28"])
+@pytest.mark.parametrize(
+    "case_id", [c.id for c in CASES] + [f"random-{s}" for s in (1, 2, 3, 4)] + ["corpus-28"]
+)
 def test_static_squidguard_evaluation_agrees_with_real_squidguard(case_id, squidguard_binary, catalog):
     if case_id == "corpus-28":
         case = _corpus_28()

@@ -31,8 +31,8 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -107,7 +107,9 @@ def _wait_listening(port: int, process: subprocess.Popen, log: Path) -> None:
             socket.create_connection((LOOPBACK, port), timeout=0.5).close()
             return
         time.sleep(0.1)
-    raise RuntimeError(f"mitmdump not listening on {LOOPBACK}:{port} after {START_TIMEOUT:.0f} s\n{_tail(log)}")
+    raise RuntimeError(
+        f"mitmdump not listening on {LOOPBACK}:{port} after {START_TIMEOUT:.0f} s\n{_tail(log)}"
+    )
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -129,18 +131,40 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def running_mitmdump(upstream_port: int, workdir: Path, report: Path) -> Iterator[tuple[int, subprocess.Popen]]:
+def running_mitmdump(
+    upstream_port: int, workdir: Path, report: Path
+) -> Iterator[tuple[int, subprocess.Popen]]:
     port = free_port()
     log = workdir / "mitmdump.log"
-    cmd = [str(MITMDUMP), "--listen-host", LOOPBACK, "-p", str(port),
-           "--mode", f"upstream:http://{LOOPBACK}:{upstream_port}",
-           "--set", f"confdir={workdir / 'mitmconf'}",
-           # lazy: a denied CONNECT reaches squid once (recipe), and nothing is dialled early
-           "--set", "connection_strategy=lazy",
-           "-s", str(ADDON), "--set", f"te_report={report}", "--set", "te_report_interval=1"]
+    cmd = [
+        str(MITMDUMP),
+        "--listen-host",
+        LOOPBACK,
+        "-p",
+        str(port),
+        "--mode",
+        f"upstream:http://{LOOPBACK}:{upstream_port}",
+        "--set",
+        f"confdir={workdir / 'mitmconf'}",
+        # lazy: a denied CONNECT reaches squid once (recipe), and nothing is dialled early
+        "--set",
+        "connection_strategy=lazy",
+        "-s",
+        str(ADDON),
+        "--set",
+        f"te_report={report}",
+        "--set",
+        "te_report_interval=1",
+    ]
     with open(log, "wb") as out:
-        process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                   cwd=workdir, start_new_session=True)
+        process = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            start_new_session=True,
+        )
     try:
         _wait_listening(port, process, log)
         yield port, process
@@ -177,9 +201,23 @@ def _read_report(path: Path) -> dict | None:
 
 
 def lint_static(conf: Path) -> dict[str, str]:
-    result = subprocess.run([sys.executable, "-m", "policy_lint", "check", "--format", "json",
-                             "--root", str(conf.parent), str(conf)],
-                            capture_output=True, text=True, timeout=120, cwd=REPO)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "policy_lint",
+            "check",
+            "--format",
+            "json",
+            "--root",
+            str(conf.parent),
+            str(conf),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert result.returncode in (0, 1), result.stderr
     data = json.loads(result.stdout)
     assert not data["errors"], data["errors"]
@@ -196,8 +234,11 @@ def test_live_report_matches_squid_and_static_lint(tmp_path):
 
     report_base = tmp_path / "te-report"  # no suffix: the addon writes .json, .md and .html
     report_json = tmp_path / "te-report.json"
-    with origin_server() as origin, stub_dns() as dns, \
-            running_squid(RULES, tmp_path, origin_port=origin.port, dns_address=dns.address) as squid:
+    with (
+        origin_server() as origin,
+        stub_dns() as dns,
+        running_squid(RULES, tmp_path, origin_port=origin.port, dns_address=dns.address) as squid,
+    ):
         static = lint_static(squid.conf)
         with running_mitmdump(squid.port, tmp_path, report_base) as (port, process):
             cafile = tmp_path / "mitmconf" / "mitmproxy-ca-cert.pem"
@@ -215,8 +256,9 @@ def test_live_report_matches_squid_and_static_lint(tmp_path):
             live = None
             while time.monotonic() < deadline:
                 live = _read_report(report_json)
-                counted = live and sum(s["requests"] for s in live["services"].values()) + \
-                    sum(live["control"].values())
+                counted = live and sum(s["requests"] for s in live["services"].values()) + sum(
+                    live["control"].values()
+                )
                 if counted == len(REQUESTS):
                     break
                 time.sleep(0.2)
@@ -227,8 +269,10 @@ def test_live_report_matches_squid_and_static_lint(tmp_path):
         mitm_log = (tmp_path / "mitmdump.log").read_text(errors="replace")
         squid_log = squid.access_log()
 
-    context = f"\nreport: {json.dumps(live, indent=1)[:3000]}\nmitmdump log:\n{mitm_log[-3000:]}\n" \
-              f"squid access.log:\n{squid_log[-2000:]}"
+    context = (
+        f"\nreport: {json.dumps(live, indent=1)[:3000]}\nmitmdump log:\n{mitm_log[-3000:]}\n"
+        f"squid access.log:\n{squid_log[-2000:]}"
+    )
     live_verdicts = {sid: s["verdict"] for sid, s in live["services"].items()}
     assert live_verdicts == EXPECTED_LIVE, context
     assert live["control"]["reachable"] == 1, context
@@ -239,8 +283,12 @@ def test_live_report_matches_squid_and_static_lint(tmp_path):
     assert ("static.xx.fbcdn.net", "block-page:squid") in hows["facebook"], context
     assert ("www.ning.com", "reset") in hows["ning"], context
     assert ("pbs.twimg.com", "block-page:squid") in hows["twitter"], context
-    assert live["services"]["linkedin"]["outcomes"] == {"reachable": 2, "blocked": 0, "failed": 0,
-                                                        "inconclusive": 0}, context
+    assert live["services"]["linkedin"]["outcomes"] == {
+        "reachable": 2,
+        "blocked": 0,
+        "failed": 0,
+        "inconclusive": 0,
+    }, context
 
     # Shutdown (SIGTERM -> done): the final write and the summary lines in mitmproxy's log.
     assert final is not None and {s: v["verdict"] for s, v in final["services"].items()} == EXPECTED_LIVE
@@ -257,6 +305,9 @@ def test_live_report_matches_squid_and_static_lint(tmp_path):
 
     # Static and live must agree for every service (mapping and its reasons: STATIC_TO_LIVE).
     assert set(static) == set(live_verdicts), (static, live_verdicts)
-    disagreements = {sid: (static[sid], live_verdicts[sid]) for sid in static
-                     if STATIC_TO_LIVE.get(static[sid]) != live_verdicts[sid]}
+    disagreements = {
+        sid: (static[sid], live_verdicts[sid])
+        for sid in static
+        if STATIC_TO_LIVE.get(static[sid]) != live_verdicts[sid]
+    }
     assert not disagreements, f"static vs live: {disagreements}{context}"

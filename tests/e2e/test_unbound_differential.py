@@ -37,8 +37,18 @@ from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
 from policy_lint.model import Decision, Outcome, Probe
 from tests.conftest import REPO, skip_or_fail
-from tests.e2e.unbound_harness import (STUB_A, Answer, ask, checkconf, find_checkconf, find_unbound,
-                                       neutralise, running_unbound, stub_upstream, write_config)
+from tests.e2e.unbound_harness import (
+    STUB_A,
+    Answer,
+    ask,
+    checkconf,
+    find_checkconf,
+    find_unbound,
+    neutralise,
+    running_unbound,
+    stub_upstream,
+    write_config,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -59,10 +69,23 @@ class Case:
     may_refuse: bool = False  # a corpus config: refused or not, we must agree with unbound
 
 
-def case(id: str, conf: str, blocked: str = "", resolved: str = "", refused: bool = False,
-         modules: str = "respip iterator", **files: str) -> Case:
-    return Case(id, {"case.conf": conf, **{k.replace("__", "/").replace("_DOT_", "."): v for k, v in files.items()}},
-                tuple(blocked.split()), tuple(resolved.split()), refused, modules)
+def case(
+    id: str,
+    conf: str,
+    blocked: str = "",
+    resolved: str = "",
+    refused: bool = False,
+    modules: str = "respip iterator",
+    **files: str,
+) -> Case:
+    return Case(
+        id,
+        {"case.conf": conf, **{k.replace("__", "/").replace("_DOT_", "."): v for k, v in files.items()}},
+        tuple(blocked.split()),
+        tuple(resolved.split()),
+        refused,
+        modules,
+    )
 
 
 def zone_type(t: str, data: bool) -> Case:
@@ -81,111 +104,214 @@ def zone_type(t: str, data: bool) -> Case:
 TYPES = sorted(unbound.ZONE_TYPES - {"ipset", "nodefault"})
 
 CASES = [zone_type(t, d) for t in TYPES for d in (False, True)] + [
-    case("nodefault-creates-no-zone", 'server:\n  local-zone: "com" always_nxdomain\n'
-                                      '  local-zone: "facebook.com" nodefault\n',
-         blocked="www.facebook.com twitter.com", resolved="t.co"),
-    case("transparent-exception", 'server:\n  local-zone: "com" static\n  local-zone: "linkedin.com" transparent\n',
-         blocked="www.facebook.com twitter.com", resolved="www.linkedin.com lnkd.in"),
-    case("typetransparent-exception-with-data", 'server:\n  local-zone: "com" refuse\n'
-                                                '  local-zone: "x.com" typetransparent\n'
-                                                '  local-data: "x.com AAAA ::1"\n',
-         blocked="twitter.com", resolved="x.com api.x.com"),
-    case("last-zone-line-wins", 'server:\n  local-zone: "facebook.com" static\n  local-zone: "facebook.com" transparent\n'
-                                '  local-zone: "twitter.com" transparent\n  local-zone: "twitter.com" always_refuse\n',
-         blocked="twitter.com", resolved="www.facebook.com"),
-    case("orphan-local-data", 'server:\n  local-data: "facebook.com A 0.0.0.0"\n  local-data: "x.com A 127.0.0.1"\n'
-                              '  local-data: "www.linkedin.com A 192.168.1.1"\n  local-data: "twitter.com AAAA ::"\n',
-         blocked="facebook.com x.com www.linkedin.com twitter.com", resolved="www.facebook.com api.x.com"),
-    case("redirect-cname-elsewhere", 'server:\n  local-zone: "facebook.com" redirect\n'
-                                     '  local-data: "facebook.com CNAME walled.example."\n',
-         blocked="www.facebook.com graph.facebook.com", resolved="twitter.com"),
-    case("transparent-cname", 'server:\n  local-zone: "twitter.com" transparent\n'
-                              '  local-data: "www.twitter.com CNAME blocked.example."\n',
-         blocked="www.twitter.com", resolved="twitter.com mobile.twitter.com"),
-    case("static-with-aaaa-only", 'server:\n  local-zone: "facebook.com" static\n  local-data: "facebook.com AAAA ::1"\n',
-         blocked="facebook.com www.facebook.com"),
-    case("sinkhole-list", "server:\n" + "".join(f'  local-zone: "{d}" always_null\n'
-                                                for d in ("facebook.com", "fbcdn.net", "x.com", "twimg.com")),
-         blocked="www.facebook.com scontent.xx.fbcdn.net x.com abs.twimg.com", resolved="twitter.com"),
-    case("view-first-no", 'server:\n  local-zone: "x.com" always_nxdomain\n  local-zone: "twitter.com" always_nxdomain\n'
-                          '  access-control-view: 127.0.0.0/8 kids\n'
-                          'view:\n  name: "kids"\n  local-zone: "facebook.com" always_nxdomain\n'
-                          '  local-zone: "twitter.com" transparent\n',
-         blocked="www.facebook.com", resolved="x.com twitter.com"),
-    case("view-first-yes", 'server:\n  local-zone: "x.com" always_nxdomain\n  local-zone: "twitter.com" always_nxdomain\n'
-                           '  access-control-view: 127.0.0.0/8 kids\n'
-                           'view:\n  name: "kids"\n  view-first: yes\n  local-zone: "facebook.com" always_nxdomain\n'
-                           '  local-zone: "twitter.com" transparent\n',
-         blocked="www.facebook.com x.com twitter.com"),
-    case("view-noview", 'server:\n  local-zone: "twitter.com" always_nxdomain\n  access-control-view: 127.0.0.0/8 kids\n'
-                        'view:\n  name: "kids"\n  local-zone: "facebook.com" always_nxdomain\n'
-                        '  local-zone: "twitter.com" noview\n',
-         blocked="www.facebook.com", resolved="twitter.com"),
-    case("view-with-only-data", 'server:\n  local-zone: "x.com" always_nxdomain\n  access-control-view: 127.0.0.0/8 kids\n'
-                                'view:\n  name: "kids"\n  local-data: "facebook.com A 0.0.0.0"\n',
-         blocked="facebook.com", resolved="x.com www.facebook.com"),
-    case("tags", 'server:\n  define-tag: "social other"\n  access-control-tag: 127.0.0.0/8 "social"\n'
-                 '  local-zone: "facebook.com" always_nxdomain\n  local-zone-tag: "facebook.com" "social"\n'
-                 '  local-zone: "com" always_nxdomain\n  local-zone: "twitter.com" transparent\n'
-                 '  local-zone-tag: "twitter.com" "social"\n  local-zone: "linkedin.com" transparent\n'
-                 '  local-zone-tag: "linkedin.com" "other"\n',
-         blocked="www.facebook.com x.com www.linkedin.com", resolved="twitter.com"),
-    case("tag-action", 'server:\n  define-tag: "social"\n  access-control-tag: 127.0.0.0/8 "social"\n'
-                       '  access-control-tag-action: 127.0.0.0/8 social always_refuse\n'
-                       '  local-zone: "facebook.com" transparent\n  local-zone-tag: "facebook.com" "social"\n',
-         blocked="www.facebook.com", resolved="x.com"),
-    case("zone-override", 'server:\n  local-zone: "facebook.com" always_nxdomain\n'
-                          '  local-zone-override: "facebook.com" 127.0.0.0/8 transparent\n'
-                          '  local-zone: "x.com" always_nxdomain\n  local-zone-override: "x.com" 10.0.0.0/8 transparent\n',
-         blocked="x.com", resolved="www.facebook.com"),
-    case("includes-and-globs", 'server:\n  include: "social.conf"\n  include: "conf.d/*.conf"\n'
-                               '  include: "conf.d/*.nothing"\n',
-         social_DOT_conf='local-zone: "facebook.com" always_nxdomain\n',
-         conf_DOT_d__a_DOT_conf='local-zone: "twitter.com" static\n',
-         conf_DOT_d__b_DOT_conf='local-zone: "linkedin.com" deny\n',
-         conf_DOT_d__skip_DOT_txt='local-zone: "ning.com" deny\n',
-         blocked="www.facebook.com twitter.com www.linkedin.com", resolved="www.ning.com x.com"),
-    case("include-toplevel", 'server:\n  verbosity: 1\ninclude-toplevel: "extra.conf"\n',
-         extra_DOT_conf='server:\n  local-zone: "ning.com" always_nxdomain\n',
-         blocked="www.ning.com", resolved="www.facebook.com"),
-    case("rpz-actions", RESPIP + 'rpz:\n  name: "rpz.test"\n  zonefile: "z.rpz"\n', z_DOT_rpz=(
-        "$ORIGIN rpz.test.\n" + RPZ_SOA +
-        "facebook.com CNAME .\n*.facebook.com CNAME .\nm.facebook.com CNAME rpz-passthru.\n"
-        "twitter.com CNAME rpz-passthru.\ntwitter.com CNAME .\n*.twitter.com A 10.9.9.9\n*.twitter.com CNAME .\n"
-        "x.com CNAME walled.example.\nt.co CNAME rpz-drop.\nlinkedin.com CNAME rpz-tcp-only.\n"
-        "www.linkedin.com CNAME rpz-foo.\nwww.ning.com CNAME *.\napi.x.com A 0.0.0.0\n"
-        "fb.me CNAME www.facebook.com.\n*.fbcdn.net CNAME *.walled.example.\n"),
-         blocked="facebook.com www.facebook.com graph.facebook.com www.twitter.com x.com t.co www.ning.com api.x.com "
-                 "scontent.xx.fbcdn.net",
-         resolved="m.facebook.com twitter.com linkedin.com www.linkedin.com fb.me"),
-    case("rpz-wildcard-hidden-by-existing-name", RESPIP + 'rpz:\n  name: "rpz.test"\n  zonefile: "z.rpz"\n', z_DOT_rpz=(
-        "$ORIGIN rpz.test.\n" + RPZ_SOA + "*.facebook.com CNAME .\nxx.fbcdn.net CNAME rpz-passthru.\n"
-        "*.fbcdn.net CNAME .\nwww.facebook.com CNAME rpz-passthru.\nz.xx.fbcdn.net CNAME .\n"),
-         blocked="m.facebook.com graph.facebook.com", resolved="www.facebook.com facebook.com static.xx.fbcdn.net"),
-    case("rpz-order-and-override", RESPIP + 'rpz:\n  name: "allow.test"\n  zonefile: "a.rpz"\n'
-                                   'rpz:\n  name: "rpz.test"\n  zonefile: "z.rpz"\n  rpz-action-override: nodata\n',
-         a_DOT_rpz="$ORIGIN allow.test.\n" + RPZ_SOA + "www.facebook.com CNAME rpz-passthru.\n",
-         z_DOT_rpz="$ORIGIN rpz.test.\n" + RPZ_SOA + "facebook.com CNAME .\n*.facebook.com CNAME rpz-passthru.\n",
-         blocked="facebook.com m.facebook.com", resolved="www.facebook.com twitter.com"),
-    case("rpz-after-local-zones", 'server:\n  local-zone: "facebook.com" transparent\n  local-zone: "x.com" static\n'
-                                  '  local-data: "x.com A 10.2.2.2"\n' + RESPIP +
-                                  'rpz:\n  name: "rpz.test"\n  zonefile: "z.rpz"\n',
-         z_DOT_rpz=("@ SOA ns.invalid. h.invalid. 1 1 1 1 1\n@ NS ns.invalid.\nfacebook.com CNAME .\n"
-                    "x.com CNAME rpz-passthru.\n*.x.com CNAME rpz-passthru.\n"),
-         blocked="facebook.com x.com api.x.com", resolved="www.facebook.com"),
-    case("refused-tag-defined-after-use", 'server:\n  local-zone: "facebook.com" static\n'
-                                          '  local-zone-tag: "facebook.com" "kids"\n  define-tag: "kids"\n', refused=True),
+    case(
+        "nodefault-creates-no-zone",
+        'server:\n  local-zone: "com" always_nxdomain\n  local-zone: "facebook.com" nodefault\n',
+        blocked="www.facebook.com twitter.com",
+        resolved="t.co",
+    ),
+    case(
+        "transparent-exception",
+        'server:\n  local-zone: "com" static\n  local-zone: "linkedin.com" transparent\n',
+        blocked="www.facebook.com twitter.com",
+        resolved="www.linkedin.com lnkd.in",
+    ),
+    case(
+        "typetransparent-exception-with-data",
+        'server:\n  local-zone: "com" refuse\n'
+        '  local-zone: "x.com" typetransparent\n'
+        '  local-data: "x.com AAAA ::1"\n',
+        blocked="twitter.com",
+        resolved="x.com api.x.com",
+    ),
+    case(
+        "last-zone-line-wins",
+        'server:\n  local-zone: "facebook.com" static\n  local-zone: "facebook.com" transparent\n'
+        '  local-zone: "twitter.com" transparent\n  local-zone: "twitter.com" always_refuse\n',
+        blocked="twitter.com",
+        resolved="www.facebook.com",
+    ),
+    case(
+        "orphan-local-data",
+        'server:\n  local-data: "facebook.com A 0.0.0.0"\n  local-data: "x.com A 127.0.0.1"\n'
+        '  local-data: "www.linkedin.com A 192.168.1.1"\n  local-data: "twitter.com AAAA ::"\n',
+        blocked="facebook.com x.com www.linkedin.com twitter.com",
+        resolved="www.facebook.com api.x.com",
+    ),
+    case(
+        "redirect-cname-elsewhere",
+        'server:\n  local-zone: "facebook.com" redirect\n'
+        '  local-data: "facebook.com CNAME walled.example."\n',
+        blocked="www.facebook.com graph.facebook.com",
+        resolved="twitter.com",
+    ),
+    case(
+        "transparent-cname",
+        'server:\n  local-zone: "twitter.com" transparent\n'
+        '  local-data: "www.twitter.com CNAME blocked.example."\n',
+        blocked="www.twitter.com",
+        resolved="twitter.com mobile.twitter.com",
+    ),
+    case(
+        "static-with-aaaa-only",
+        'server:\n  local-zone: "facebook.com" static\n  local-data: "facebook.com AAAA ::1"\n',
+        blocked="facebook.com www.facebook.com",
+    ),
+    case(
+        "sinkhole-list",
+        "server:\n"
+        + "".join(
+            f'  local-zone: "{d}" always_null\n' for d in ("facebook.com", "fbcdn.net", "x.com", "twimg.com")
+        ),
+        blocked="www.facebook.com scontent.xx.fbcdn.net x.com abs.twimg.com",
+        resolved="twitter.com",
+    ),
+    case(
+        "view-first-no",
+        'server:\n  local-zone: "x.com" always_nxdomain\n  local-zone: "twitter.com" always_nxdomain\n'
+        "  access-control-view: 127.0.0.0/8 kids\n"
+        'view:\n  name: "kids"\n  local-zone: "facebook.com" always_nxdomain\n'
+        '  local-zone: "twitter.com" transparent\n',
+        blocked="www.facebook.com",
+        resolved="x.com twitter.com",
+    ),
+    case(
+        "view-first-yes",
+        'server:\n  local-zone: "x.com" always_nxdomain\n  local-zone: "twitter.com" always_nxdomain\n'
+        "  access-control-view: 127.0.0.0/8 kids\n"
+        'view:\n  name: "kids"\n  view-first: yes\n  local-zone: "facebook.com" always_nxdomain\n'
+        '  local-zone: "twitter.com" transparent\n',
+        blocked="www.facebook.com x.com twitter.com",
+    ),
+    case(
+        "view-noview",
+        'server:\n  local-zone: "twitter.com" always_nxdomain\n  access-control-view: 127.0.0.0/8 kids\n'
+        'view:\n  name: "kids"\n  local-zone: "facebook.com" always_nxdomain\n'
+        '  local-zone: "twitter.com" noview\n',
+        blocked="www.facebook.com",
+        resolved="twitter.com",
+    ),
+    case(
+        "view-with-only-data",
+        'server:\n  local-zone: "x.com" always_nxdomain\n  access-control-view: 127.0.0.0/8 kids\n'
+        'view:\n  name: "kids"\n  local-data: "facebook.com A 0.0.0.0"\n',
+        blocked="facebook.com",
+        resolved="x.com www.facebook.com",
+    ),
+    case(
+        "tags",
+        'server:\n  define-tag: "social other"\n  access-control-tag: 127.0.0.0/8 "social"\n'
+        '  local-zone: "facebook.com" always_nxdomain\n  local-zone-tag: "facebook.com" "social"\n'
+        '  local-zone: "com" always_nxdomain\n  local-zone: "twitter.com" transparent\n'
+        '  local-zone-tag: "twitter.com" "social"\n  local-zone: "linkedin.com" transparent\n'
+        '  local-zone-tag: "linkedin.com" "other"\n',
+        blocked="www.facebook.com x.com www.linkedin.com",
+        resolved="twitter.com",
+    ),
+    case(
+        "tag-action",
+        'server:\n  define-tag: "social"\n  access-control-tag: 127.0.0.0/8 "social"\n'
+        "  access-control-tag-action: 127.0.0.0/8 social always_refuse\n"
+        '  local-zone: "facebook.com" transparent\n  local-zone-tag: "facebook.com" "social"\n',
+        blocked="www.facebook.com",
+        resolved="x.com",
+    ),
+    case(
+        "zone-override",
+        'server:\n  local-zone: "facebook.com" always_nxdomain\n'
+        '  local-zone-override: "facebook.com" 127.0.0.0/8 transparent\n'
+        '  local-zone: "x.com" always_nxdomain\n  local-zone-override: "x.com" 10.0.0.0/8 transparent\n',
+        blocked="x.com",
+        resolved="www.facebook.com",
+    ),
+    case(
+        "includes-and-globs",
+        'server:\n  include: "social.conf"\n  include: "conf.d/*.conf"\n  include: "conf.d/*.nothing"\n',
+        social_DOT_conf='local-zone: "facebook.com" always_nxdomain\n',
+        conf_DOT_d__a_DOT_conf='local-zone: "twitter.com" static\n',
+        conf_DOT_d__b_DOT_conf='local-zone: "linkedin.com" deny\n',
+        conf_DOT_d__skip_DOT_txt='local-zone: "ning.com" deny\n',
+        blocked="www.facebook.com twitter.com www.linkedin.com",
+        resolved="www.ning.com x.com",
+    ),
+    case(
+        "include-toplevel",
+        'server:\n  verbosity: 1\ninclude-toplevel: "extra.conf"\n',
+        extra_DOT_conf='server:\n  local-zone: "ning.com" always_nxdomain\n',
+        blocked="www.ning.com",
+        resolved="www.facebook.com",
+    ),
+    case(
+        "rpz-actions",
+        RESPIP + 'rpz:\n  name: "rpz.test"\n  zonefile: "z.rpz"\n',
+        z_DOT_rpz=(
+            "$ORIGIN rpz.test.\n"
+            + RPZ_SOA
+            + "facebook.com CNAME .\n*.facebook.com CNAME .\nm.facebook.com CNAME rpz-passthru.\n"
+            "twitter.com CNAME rpz-passthru.\ntwitter.com CNAME .\n*.twitter.com A 10.9.9.9\n*.twitter.com CNAME .\n"
+            "x.com CNAME walled.example.\nt.co CNAME rpz-drop.\nlinkedin.com CNAME rpz-tcp-only.\n"
+            "www.linkedin.com CNAME rpz-foo.\nwww.ning.com CNAME *.\napi.x.com A 0.0.0.0\n"
+            "fb.me CNAME www.facebook.com.\n*.fbcdn.net CNAME *.walled.example.\n"
+        ),
+        blocked="facebook.com www.facebook.com graph.facebook.com www.twitter.com x.com t.co www.ning.com api.x.com "
+        "scontent.xx.fbcdn.net",
+        resolved="m.facebook.com twitter.com linkedin.com www.linkedin.com fb.me",
+    ),
+    case(
+        "rpz-wildcard-hidden-by-existing-name",
+        RESPIP + 'rpz:\n  name: "rpz.test"\n  zonefile: "z.rpz"\n',
+        z_DOT_rpz=(
+            "$ORIGIN rpz.test.\n" + RPZ_SOA + "*.facebook.com CNAME .\nxx.fbcdn.net CNAME rpz-passthru.\n"
+            "*.fbcdn.net CNAME .\nwww.facebook.com CNAME rpz-passthru.\nz.xx.fbcdn.net CNAME .\n"
+        ),
+        blocked="m.facebook.com graph.facebook.com",
+        resolved="www.facebook.com facebook.com static.xx.fbcdn.net",
+    ),
+    case(
+        "rpz-order-and-override",
+        RESPIP + 'rpz:\n  name: "allow.test"\n  zonefile: "a.rpz"\n'
+        'rpz:\n  name: "rpz.test"\n  zonefile: "z.rpz"\n  rpz-action-override: nodata\n',
+        a_DOT_rpz="$ORIGIN allow.test.\n" + RPZ_SOA + "www.facebook.com CNAME rpz-passthru.\n",
+        z_DOT_rpz="$ORIGIN rpz.test.\n"
+        + RPZ_SOA
+        + "facebook.com CNAME .\n*.facebook.com CNAME rpz-passthru.\n",
+        blocked="facebook.com m.facebook.com",
+        resolved="www.facebook.com twitter.com",
+    ),
+    case(
+        "rpz-after-local-zones",
+        'server:\n  local-zone: "facebook.com" transparent\n  local-zone: "x.com" static\n'
+        '  local-data: "x.com A 10.2.2.2"\n' + RESPIP + 'rpz:\n  name: "rpz.test"\n  zonefile: "z.rpz"\n',
+        z_DOT_rpz=(
+            "@ SOA ns.invalid. h.invalid. 1 1 1 1 1\n@ NS ns.invalid.\nfacebook.com CNAME .\n"
+            "x.com CNAME rpz-passthru.\n*.x.com CNAME rpz-passthru.\n"
+        ),
+        blocked="facebook.com x.com api.x.com",
+        resolved="www.facebook.com",
+    ),
+    case(
+        "refused-tag-defined-after-use",
+        'server:\n  local-zone: "facebook.com" static\n'
+        '  local-zone-tag: "facebook.com" "kids"\n  define-tag: "kids"\n',
+        refused=True,
+    ),
     case("refused-glob-folder-missing", 'server:\n  include: "nothing-here/*.conf"\n', refused=True),
-    case("refused-rpz-without-respip", 'server:\n  module-config: "iterator"\n'
-                                       'rpz:\n  name: "rpz.test"\n  zonefile: "z.rpz"\n',
-         z_DOT_rpz="$ORIGIN rpz.test.\n" + RPZ_SOA + "facebook.com CNAME .\n", refused=True,
-         modules="iterator"),
+    case(
+        "refused-rpz-without-respip",
+        'server:\n  module-config: "iterator"\nrpz:\n  name: "rpz.test"\n  zonefile: "z.rpz"\n',
+        z_DOT_rpz="$ORIGIN rpz.test.\n" + RPZ_SOA + "facebook.com CNAME .\n",
+        refused=True,
+        modules="iterator",
+    ),
     case("refused-bad-type", 'server:\n  local-zone: "facebook.com" block\n', refused=True),
     case("refused-missing-include", 'server:\n  include: "nope.conf"\n', refused=True),
     case("refused-unterminated-include", 'server:\n  include: "x.conf\n', refused=True),
     case("refused-bad-local-data", 'server:\n  local-data: "facebook.com A 1.2.3"\n', refused=True),
-    case("refused-data-below-redirect", 'server:\n  local-zone: "facebook.com" redirect\n'
-                                        '  local-data: "www.facebook.com A 0.0.0.0"\n', refused=True),
+    case(
+        "refused-data-below-redirect",
+        'server:\n  local-zone: "facebook.com" redirect\n  local-data: "www.facebook.com A 0.0.0.0"\n',
+        refused=True,
+    ),
 ]
 
 
@@ -196,10 +322,43 @@ def _random_rpz(seed: int) -> Case:
     import random
 
     rnd = random.Random(seed)
-    bases = ["facebook.com", "xx.fbcdn.net", "twitter.com", "x.com", "twimg.com", "linkedin.com",
-             "licdn.com", "ning.com", "fb.me", "t.co", "com", "net"]
-    labels = ["a", "aa", "ab", "abs", "api", "b", "m", "mobile", "n", "pbs", "s", "static", "t", "w", "www",
-              "wz", "z", "zz", "*", "0", "-x"]
+    bases = [
+        "facebook.com",
+        "xx.fbcdn.net",
+        "twitter.com",
+        "x.com",
+        "twimg.com",
+        "linkedin.com",
+        "licdn.com",
+        "ning.com",
+        "fb.me",
+        "t.co",
+        "com",
+        "net",
+    ]
+    labels = [
+        "a",
+        "aa",
+        "ab",
+        "abs",
+        "api",
+        "b",
+        "m",
+        "mobile",
+        "n",
+        "pbs",
+        "s",
+        "static",
+        "t",
+        "w",
+        "www",
+        "wz",
+        "z",
+        "zz",
+        "*",
+        "0",
+        "-x",
+    ]
     actions = ["CNAME .", "CNAME rpz-passthru.", "CNAME *.", "A 0.0.0.0"]
     names = set()
     for _ in range(rnd.randint(25, 60)):
@@ -212,8 +371,11 @@ def _random_rpz(seed: int) -> Case:
     if rnd.random() < 0.3:
         names.add("*")
     body = "".join(f"{n} {rnd.choice(actions)}\n" for n in sorted(names))
-    return case(f"rpz-random-{seed}", RESPIP + 'rpz:\n  name: "rpz.test"\n  zonefile: "z.rpz"\n',
-                z_DOT_rpz="$ORIGIN rpz.test.\n" + RPZ_SOA + body)
+    return case(
+        f"rpz-random-{seed}",
+        RESPIP + 'rpz:\n  name: "rpz.test"\n  zonefile: "z.rpz"\n',
+        z_DOT_rpz="$ORIGIN rpz.test.\n" + RPZ_SOA + body,
+    )
 
 
 CASES += [_random_rpz(seed) for seed in range(int(os.environ.get("RPZ_SEEDS", "8")))]
@@ -223,8 +385,12 @@ def _corpus_cases() -> list[Case]:
     out = []
     if not CORPUS.is_dir():
         return out
-    hosts = {"facebook": "www.facebook.com", "twitter": "twitter.com", "linkedin": "www.linkedin.com",
-             "ning": "www.ning.com"}
+    hosts = {
+        "facebook": "www.facebook.com",
+        "twitter": "twitter.com",
+        "linkedin": "www.linkedin.com",
+        "ning": "www.ning.com",
+    }
     for d in sorted(CORPUS.iterdir()):
         exp_file = d / "expected.yaml"
         if not exp_file.is_file():
@@ -339,7 +505,9 @@ def test_static_decisions_match_real_unbound(c, unbound_binary, stub, catalog, w
     assert ok, f"unbound refuses the config: {said}"
     assert not refusals, f"unbound accepts the config but we report {refusals}"
     audience = _loopback_audience(ruleset)
-    hosts = sorted({p.host for svc in catalog.services.values() for p in svc.probes()} | {catalog.control_host})
+    hosts = sorted(
+        {p.host for svc in catalog.services.values() for p in svc.probes()} | {catalog.control_host}
+    )
     wrong: list[str] = []
     seen_blocked, seen_resolved = set(), set()
     with running_unbound(workdir, body, stub.port, c.modules, unbound_binary) as daemon:

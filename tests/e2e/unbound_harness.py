@@ -23,11 +23,10 @@ import re
 import shutil
 import socket
 import subprocess
-import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import dns.exception
 import dns.flags
@@ -36,8 +35,6 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
-
-from tests.e2e.dns_stub import STUB_A, STUB_AAAA, Stub, stub_upstream  # shared with the other DNS harness
 
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 15.0
@@ -51,7 +48,8 @@ _NEUTRALISED = re.compile(
     r"use-syslog|do-daemonize|root-hints|auto-trust-anchor-file|trust-anchor-file|trust-anchor|"
     r"trusted-keys-file|tls-cert-bundle|forward-addr|forward-host|stub-addr|stub-host|primary|master|"
     r"url|control-enable|control-interface|control-port|module-config|access-control)\s*:",
-    re.M)
+    re.M,
+)
 
 
 def find_unbound() -> str | None:
@@ -66,7 +64,8 @@ def find_unbound() -> str | None:
 
 def find_checkconf() -> str | None:
     return shutil.which("unbound-checkconf") or (
-        "/usr/sbin/unbound-checkconf" if os.access("/usr/sbin/unbound-checkconf", os.X_OK) else None)
+        "/usr/sbin/unbound-checkconf" if os.access("/usr/sbin/unbound-checkconf", os.X_OK) else None
+    )
 
 
 def free_port() -> int:
@@ -116,10 +115,18 @@ def ask(port: int, name: str, qtype: str = "A", timeout: float = QUERY_TIMEOUT) 
             r = dns.query.tcp(q, LOOPBACK, port=port, timeout=timeout * 3)
         except (dns.exception.Timeout, OSError):
             return Answer(timed_out=True, truncated=True)
-    addrs = [item.to_text() for rrset in r.answer for item in rrset
-             if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)]
-    cnames = [item.target.to_text().rstrip(".").lower() for rrset in r.answer for item in rrset
-              if rrset.rdtype == dns.rdatatype.CNAME]
+    addrs = [
+        item.to_text()
+        for rrset in r.answer
+        for item in rrset
+        if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)
+    ]
+    cnames = [
+        item.target.to_text().rstrip(".").lower()
+        for rrset in r.answer
+        for item in rrset
+        if rrset.rdtype == dns.rdatatype.CNAME
+    ]
     return Answer(dns.rcode.to_text(r.rcode()), addrs, cnames, False, truncated)
 
 
@@ -132,40 +139,49 @@ class Unbound:
 
 def wrapper(workdir: Path, body: str, port: int, stub_port: int, modules: str = "respip iterator") -> str:
     """The config unbound runs: `body` (the settings under test) and then ours."""
-    return (f"{body.rstrip()}\n\n"
-            f"server:\n"
-            f"  interface: {LOOPBACK}\n"
-            f"  port: {port}\n"
-            f"  do-daemonize: no\n"
-            f"  username: \"\"\n"
-            f"  chroot: \"\"\n"
-            f"  directory: \"{workdir}\"\n"
-            f"  pidfile: \"{workdir}/unbound.pid\"\n"
-            f"  use-syslog: no\n"
-            f"  logfile: \"\"\n"
-            f"  verbosity: 1\n"
-            f"  do-ip6: no\n"
-            f"  do-not-query-localhost: no\n"
-            f"  qname-minimisation: no\n"
-            f"  access-control: 127.0.0.0/8 allow\n"
-            f"  module-config: \"{modules}\"\n"
-            f"remote-control:\n"
-            f"  control-enable: no\n"
-            f"forward-zone:\n"
-            f"  name: \".\"\n"
-            f"  forward-addr: {LOOPBACK}@{stub_port}\n")
+    return (
+        f"{body.rstrip()}\n\n"
+        f"server:\n"
+        f"  interface: {LOOPBACK}\n"
+        f"  port: {port}\n"
+        f"  do-daemonize: no\n"
+        f'  username: ""\n'
+        f'  chroot: ""\n'
+        f'  directory: "{workdir}"\n'
+        f'  pidfile: "{workdir}/unbound.pid"\n'
+        f"  use-syslog: no\n"
+        f'  logfile: ""\n'
+        f"  verbosity: 1\n"
+        f"  do-ip6: no\n"
+        f"  do-not-query-localhost: no\n"
+        f"  qname-minimisation: no\n"
+        f"  access-control: 127.0.0.0/8 allow\n"
+        f'  module-config: "{modules}"\n'
+        f"remote-control:\n"
+        f"  control-enable: no\n"
+        f"forward-zone:\n"
+        f'  name: "."\n'
+        f"  forward-addr: {LOOPBACK}@{stub_port}\n"
+    )
 
 
-def write_config(workdir: Path, body: str, stub_port: int, port: int = 0,
-                 modules: str = "respip iterator") -> Path:
+def write_config(
+    workdir: Path, body: str, stub_port: int, port: int = 0, modules: str = "respip iterator"
+) -> Path:
     conf = workdir / "unbound.conf"
     conf.write_text(wrapper(workdir, body, port or free_port(), stub_port, modules))
     return conf
 
 
 @contextlib.contextmanager
-def running_unbound(workdir: Path, body: str, stub_port: int, modules: str = "respip iterator",
-                    binary: str | None = None, attempts: int = 5) -> Iterator[Unbound]:
+def running_unbound(
+    workdir: Path,
+    body: str,
+    stub_port: int,
+    modules: str = "respip iterator",
+    binary: str | None = None,
+    attempts: int = 5,
+) -> Iterator[Unbound]:
     """Start unbound on a free port (another port when the one picked is taken meanwhile)."""
     for attempt in range(attempts):
         port = free_port()
@@ -187,8 +203,13 @@ class _PortTaken(RuntimeError):
 def _running(conf: Path, port: int, binary: str | None = None) -> Iterator[Unbound]:
     binary = binary or find_unbound()
     assert binary, "unbound not installed"
-    proc = subprocess.Popen([binary, "-d", "-c", str(conf)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, cwd=conf.parent, text=True)
+    proc = subprocess.Popen(
+        [binary, "-d", "-c", str(conf)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=conf.parent,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:

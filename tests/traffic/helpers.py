@@ -7,9 +7,18 @@ from mitmproxy import http
 from mitmproxy.test import tflow
 
 
-def make_flow(host: str, *, status: int | None = 200, body: bytes = b"ok", headers=None,
-              error: str | None = None, server_ip: str = "157.240.1.35", client: str = "10.1.2.3",
-              scheme: str = "https", path: str = "/secret/path?q=token") -> http.HTTPFlow:
+def make_flow(
+    host: str,
+    *,
+    status: int | None = 200,
+    body: bytes = b"ok",
+    headers=None,
+    error: str | None = None,
+    server_ip: str = "157.240.1.35",
+    client: str = "10.1.2.3",
+    scheme: str = "https",
+    path: str = "/secret/path?q=token",
+) -> http.HTTPFlow:
     f = tflow.tflow(resp=False)
     f.request.host = host
     f.request.scheme = scheme

@@ -59,33 +59,89 @@ SQUID_PAGE = b"<html><title>ERROR: The requested URL could not be retrieved</tit
 
 # (id, flow factory, service, outcome, how, verdict)
 CASES = [
-    ("reachable-200", lambda: upstream_flow("www.linkedin.com"),
-     "linkedin", "reachable", "http", "compliant"),
-    ("squid-403-block-page", lambda: upstream_flow(
-        "www.facebook.com", status=403, body=SQUID_PAGE,
-        headers={"X-Squid-Error": "ERR_ACCESS_DENIED 0", "Content-Type": "text/html"}),
-     "facebook", "blocked", "block-page:squid", "blocked"),
-    ("connect-refused", lambda: upstream_flow(
-        "www.facebook.com", status=None,
-        error="Upstream proxy 127.0.0.1:3128 refused HTTP CONNECT request: 403 Forbidden"),
-     "facebook", "blocked", "connect-refused", "blocked"),
-    ("reset-https", lambda: upstream_flow("www.ning.com", status=None, error="connection closed"),
-     "ning", "blocked", "reset", "blocked"),
-    ("reset-by-peer", lambda: make_flow("www.ning.com", status=None, error="Connection reset by peer"),
-     "ning", "blocked", "reset", "blocked"),
-    ("dns-sinkhole", lambda: make_flow("twitter.com", server_ip="0.0.0.0"),
-     "twitter", "blocked", "dns-sinkhole", "blocked"),
-    ("cdn-blocked-degraded", lambda: upstream_flow(
-        "pbs.twimg.com", status=403, body=SQUID_PAGE, headers={"X-Squid-Error": "ERR_ACCESS_DENIED 0"}),
-     "twitter", "blocked", "block-page:squid", "degraded"),
-    ("upstream-proxy-down", lambda: upstream_flow(
-        "www.facebook.com", status=None, error="[Errno 111] Connect call failed ('127.0.0.1', 3128)"),
-     "facebook", "inconclusive", "audit-path", "inconclusive"),
+    (
+        "reachable-200",
+        lambda: upstream_flow("www.linkedin.com"),
+        "linkedin",
+        "reachable",
+        "http",
+        "compliant",
+    ),
+    (
+        "squid-403-block-page",
+        lambda: upstream_flow(
+            "www.facebook.com",
+            status=403,
+            body=SQUID_PAGE,
+            headers={"X-Squid-Error": "ERR_ACCESS_DENIED 0", "Content-Type": "text/html"},
+        ),
+        "facebook",
+        "blocked",
+        "block-page:squid",
+        "blocked",
+    ),
+    (
+        "connect-refused",
+        lambda: upstream_flow(
+            "www.facebook.com",
+            status=None,
+            error="Upstream proxy 127.0.0.1:3128 refused HTTP CONNECT request: 403 Forbidden",
+        ),
+        "facebook",
+        "blocked",
+        "connect-refused",
+        "blocked",
+    ),
+    (
+        "reset-https",
+        lambda: upstream_flow("www.ning.com", status=None, error="connection closed"),
+        "ning",
+        "blocked",
+        "reset",
+        "blocked",
+    ),
+    (
+        "reset-by-peer",
+        lambda: make_flow("www.ning.com", status=None, error="Connection reset by peer"),
+        "ning",
+        "blocked",
+        "reset",
+        "blocked",
+    ),
+    (
+        "dns-sinkhole",
+        lambda: make_flow("twitter.com", server_ip="0.0.0.0"),
+        "twitter",
+        "blocked",
+        "dns-sinkhole",
+        "blocked",
+    ),
+    (
+        "cdn-blocked-degraded",
+        lambda: upstream_flow(
+            "pbs.twimg.com", status=403, body=SQUID_PAGE, headers={"X-Squid-Error": "ERR_ACCESS_DENIED 0"}
+        ),
+        "twitter",
+        "blocked",
+        "block-page:squid",
+        "degraded",
+    ),
+    (
+        "upstream-proxy-down",
+        lambda: upstream_flow(
+            "www.facebook.com", status=None, error="[Errno 111] Connect call failed ('127.0.0.1', 3128)"
+        ),
+        "facebook",
+        "inconclusive",
+        "audit-path",
+        "inconclusive",
+    ),
 ]
 
 
-@pytest.mark.parametrize("make,service,outcome,how,verdict", [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    "make,service,outcome,how,verdict", [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_outcome_kinds_and_flow_untouched(addon, make, service, outcome, how, verdict):
     flow = make()
     before = flow.get_state()
@@ -125,8 +181,10 @@ def test_connect_error_in_regular_mode(addon):
     flow.request.host, flow.request.port = "www.facebook.com", 443
     flow.server_conn.peername = None  # the connection never came up
     flow.response = http.Response.make(
-        502, b"Cannot connect to www.facebook.com:443: [Errno 104] Connection reset by peer "
-             b"If you plan to redirect requests away from this server, consider ...")
+        502,
+        b"Cannot connect to www.facebook.com:443: [Errno 104] Connection reset by peer "
+        b"If you plan to redirect requests away from this server, consider ...",
+    )
     before = flow.get_state()
     with taddons.context(addon) as tctx:
         tctx.configure(addon)
@@ -188,18 +246,27 @@ def test_internal_error_log_is_rate_limited(mod, addon, caplog):
     assert addon._report.to_dict()["skipped"] == mod.MAX_LOGGED_ERRORS + 20
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("report.json", ["report.json"]),
-    ("report.md", ["report.md"]),
-    ("report.html", ["report.html"]),
-    ("report", ["report.html", "report.json", "report.md"]),
-    ("te-report.txt", ["te-report.txt.html", "te-report.txt.json", "te-report.txt.md"]),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("report.json", ["report.json"]),
+        ("report.md", ["report.md"]),
+        ("report.html", ["report.html"]),
+        ("report", ["report.html", "report.json", "report.md"]),
+        ("te-report.txt", ["te-report.txt.html", "te-report.txt.json", "te-report.txt.md"]),
+    ],
+)
 def test_report_suffixes_on_done(addon, tmp_path, name, expected):
     with taddons.context(addon) as tctx:
         tctx.configure(addon, te_report=str(tmp_path / name))
-        asyncio.run(tctx.cycle(addon, upstream_flow(
-            "www.facebook.com", status=403, headers={"X-Squid-Error": "ERR_ACCESS_DENIED 0"})))
+        asyncio.run(
+            tctx.cycle(
+                addon,
+                upstream_flow(
+                    "www.facebook.com", status=403, headers={"X-Squid-Error": "ERR_ACCESS_DENIED 0"}
+                ),
+            )
+        )
         assert sorted(os.listdir(tmp_path)) == []  # nothing yet: the interval has not passed
         addon.done()
     assert sorted(os.listdir(tmp_path)) == expected  # and no temp file left behind
@@ -220,8 +287,11 @@ def test_report_rewrite_is_atomic(addon, tmp_path):
         first = target.read_text()
         inode = target.stat().st_ino
         with open(target) as reader:  # a reader holding the old file while the addon rewrites
-            addon.response(upstream_flow("www.facebook.com", status=403,
-                                         headers={"X-Squid-Error": "ERR_ACCESS_DENIED 0"}))
+            addon.response(
+                upstream_flow(
+                    "www.facebook.com", status=403, headers={"X-Squid-Error": "ERR_ACCESS_DENIED 0"}
+                )
+            )
             addon.done()
             assert reader.read() == first  # complete old content, never a truncated mix
         assert target.stat().st_ino != inode  # replaced by rename, not rewritten in place
@@ -249,8 +319,11 @@ def test_periodic_write_from_event_loop_task(addon, tmp_path, caplog):
         with taddons.context(addon) as tctx:
             tctx.configure(addon, te_report=str(target), te_report_interval=1)
             addon.running()
-            addon.response(upstream_flow("www.facebook.com", status=403,
-                                         headers={"X-Squid-Error": "ERR_ACCESS_DENIED 0"}))
+            addon.response(
+                upstream_flow(
+                    "www.facebook.com", status=403, headers={"X-Squid-Error": "ERR_ACCESS_DENIED 0"}
+                )
+            )
             deadline = time.monotonic() + 5
             while not target.exists() and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
@@ -281,11 +354,18 @@ def test_privacy_pseudonymised_by_default(addon, tmp_path, caplog):
     caplog.set_level(logging.DEBUG, logger="te_compliance")
     with taddons.context(addon) as tctx:
         tctx.configure(addon, te_report=str(tmp_path / "r"))
-        addon.response(make_flow("www.facebook.com", client="10.9.8.7", status=403,
-                                 headers={"X-Squid-Error": "ERR_ACCESS_DENIED 0"}))
+        addon.response(
+            make_flow(
+                "www.facebook.com",
+                client="10.9.8.7",
+                status=403,
+                headers={"X-Squid-Error": "ERR_ACCESS_DENIED 0"},
+            )
+        )
         addon.done()
-    everything = "".join(p.read_text() for p in tmp_path.iterdir()) + \
-        "".join(r.getMessage() for r in caplog.records)
+    everything = "".join(p.read_text() for p in tmp_path.iterdir()) + "".join(
+        r.getMessage() for r in caplog.records
+    )
     for secret in ("10.9.8.7", "/secret/path", "q=token", "COOKIEVALUE"):
         assert secret not in everything
     assert "client-" in (tmp_path / "r.json").read_text()
@@ -309,16 +389,18 @@ def test_policy_audiences(addon, tmp_path):
     assert addon._report.to_dict()["services"]["facebook"]["verdict"] == "compliant"
 
 
-@pytest.mark.parametrize("option,value,message", [
-    ("te_report", "/nonexistent-dir-for-te/report.json", "does not exist"),
-    ("te_report", "/tmp", "is a directory"),
-    ("te_report_interval", -1, ">= 0"),
-    ("te_policy", "/nonexistent-policy.yaml", "te_policy"),
-])
+@pytest.mark.parametrize(
+    "option,value,message",
+    [
+        ("te_report", "/nonexistent-dir-for-te/report.json", "does not exist"),
+        ("te_report", "/tmp", "is a directory"),
+        ("te_report_interval", -1, ">= 0"),
+        ("te_policy", "/nonexistent-policy.yaml", "te_policy"),
+    ],
+)
 def test_bad_options_are_refused(addon, option, value, message):
-    with taddons.context(addon) as tctx:
-        with pytest.raises(exceptions.OptionsError, match=message):
-            tctx.configure(addon, **{option: value})
+    with taddons.context(addon) as tctx, pytest.raises(exceptions.OptionsError, match=message):
+        tctx.configure(addon, **{option: value})
 
 
 def test_unwritable_report_is_logged_not_raised(addon, tmp_path, caplog):

@@ -23,7 +23,11 @@ def test_verdicts(catalog):
     d = r.to_dict()
     assert d["version"] == 1
     assert {k: v["verdict"] for k, v in d["services"].items()} == {
-        "facebook": "blocked", "twitter": "compliant", "linkedin": "degraded", "ning": "inconclusive"}
+        "facebook": "blocked",
+        "twitter": "compliant",
+        "linkedin": "degraded",
+        "ning": "inconclusive",
+    }
     assert d["services"]["facebook"]["outcomes"]["blocked"] == 1
     assert d["window"]["start"].startswith("2026-11-")
     json.dumps(d)
@@ -47,7 +51,9 @@ def test_audiences_and_pseudonyms(catalog):
 def test_bounded(catalog):
     r = ComplianceReport(catalog)
     for i in range(5000):
-        r.add(o("facebook", "blocked", role="cdn", host=f"h{i}.fbcdn.net", client=f"10.0.{i // 250}.{i % 250}"))
+        r.add(
+            o("facebook", "blocked", role="cdn", host=f"h{i}.fbcdn.net", client=f"10.0.{i // 250}.{i % 250}")
+        )
     s = r.to_dict()["services"]["facebook"]
     assert len(s["hosts"]) <= 51 and len(s["evidence"]) <= 5
     assert s["requests"] == 5000
@@ -89,6 +95,16 @@ def test_blocked_api_host_degrades_not_blocks(catalog):
     c = Classifier(catalog)
     r = ComplianceReport(catalog)
     for host, status in (("www.linkedin.com", 200), ("api.linkedin.com", 403)):
-        r.add(c.classify(FlowRecord(1795921200.0, host, 443, "https", status=status,
-                                    headers=(("x-squid-error", "ERR_ACCESS_DENIED 0"),) if status == 403 else ())))
+        r.add(
+            c.classify(
+                FlowRecord(
+                    1795921200.0,
+                    host,
+                    443,
+                    "https",
+                    status=status,
+                    headers=(("x-squid-error", "ERR_ACCESS_DENIED 0"),) if status == 403 else (),
+                )
+            )
+        )
     assert r.verdict("linkedin") == "degraded"

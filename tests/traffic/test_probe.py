@@ -41,8 +41,14 @@ from click.testing import CliRunner
 from policy_lint.cli import cli
 from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.compliance import ComplianceReport
-from policy_lint.traffic.prober import (ProbeSettings, Prober, ProxyAddress, parse_proxy, plan_probes,
-                                        selected_catalog)
+from policy_lint.traffic.prober import (
+    Prober,
+    ProbeSettings,
+    ProxyAddress,
+    parse_proxy,
+    plan_probes,
+    selected_catalog,
+)
 from tests.conftest import REPO, skip_or_fail
 from tests.e2e.squid_harness import find_squid, origin_server, running_squid, stub_dns
 
@@ -50,6 +56,7 @@ SECRET = b"BODY-MUST-NOT-BE-PRINTED"  # in every fake answer; must never reach a
 
 
 # ------------------------------------------------------------------ loopback-only guard
+
 
 def _loopback(host: object) -> bool:
     if host is None or host == "localhost":
@@ -117,8 +124,13 @@ GUARDED_MAIN = textwrap.dedent("""
 
 
 def run_guarded(*args: object, timeout: float = 120) -> subprocess.CompletedProcess:
-    r = subprocess.run([sys.executable, "-c", GUARDED_MAIN, "probe", *map(str, args)],
-                       capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    r = subprocess.run(
+        [sys.executable, "-c", GUARDED_MAIN, "probe", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
     assert "NETGUARD" not in r.stderr, r.stderr
     return r
 
@@ -129,6 +141,7 @@ def invoke(*args: object):
 
 
 # ------------------------------------------------------------------ test PKI
+
 
 @dataclass(frozen=True)
 class Pki:
@@ -152,45 +165,67 @@ def pki(tmp_path_factory, catalog) -> Pki:
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     names = sorted({p.host for s in catalog.services.values() for p in s.probes()} | {catalog.control_host})
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
 
     def usage(ca: bool) -> x509.KeyUsage:
-        return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                             data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-                             encipher_only=False, decipher_only=False)
+        return x509.KeyUsage(
+            digital_signature=True,
+            content_commitment=False,
+            key_encipherment=False,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=ca,
+            crl_sign=ca,
+            encipher_only=False,
+            decipher_only=False,
+        )
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "policy-lint test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=2))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(usage(True), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(usage(True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(usage(False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage(False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     d = tmp_path_factory.mktemp("pki")
     pem = serialization.Encoding.PEM
     (d / "ca.pem").write_bytes(ca.public_bytes(pem))
     (d / "server.pem").write_bytes(cert.public_bytes(pem))
-    (d / "server.key").write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                                     serialization.NoEncryption()))
+    (d / "server.key").write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return Pki(d / "ca.pem", d / "server.pem", d / "server.key")
 
 
 # ------------------------------------------------------------------ loopback servers
+
 
 class LoopServer:
     """A TCP server on 127.0.0.1: each connection goes to `handle(conn, server)` in a thread."""
@@ -257,8 +292,9 @@ def read_head(conn: socket.socket) -> tuple[str, str, dict[str, str]] | None:
     return method, target, headers
 
 
-def reply(conn: socket.socket, status: int, reason: str, headers: dict[str, str] | None = None,
-          body: bytes = SECRET) -> None:
+def reply(
+    conn: socket.socket, status: int, reason: str, headers: dict[str, str] | None = None, body: bytes = SECRET
+) -> None:
     head = f"HTTP/1.1 {status} {reason}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     conn.sendall(head.encode() + b"\r\n" + body)
@@ -353,17 +389,20 @@ def fake_proxy(script: Callable[[str, str], Action]) -> Iterator[FakeProxy]:
 def allow_all(ctx: ssl.SSLContext | None) -> Callable[[str, str], Action]:
     def script(method: str, host: str) -> Action:
         return Tunnel(ctx) if method == "CONNECT" else Reply(200, "OK", {"Content-Type": "text/plain"})
+
     return script
 
 
 def social_filter(ctx: ssl.SSLContext | None) -> Callable[[str, str], Action]:
     """Like the e2e squid: Facebook denied, Ning reset, everything else allowed."""
+
     def script(method: str, host: str) -> Action:
         if host.endswith(("facebook.com", "fbcdn.net", "messenger.com", "fb.me")):
             return SQUID_DENIED
         if host.endswith("ning.com"):
             return Reset()
         return allow_all(ctx)(method, host)
+
     return script
 
 
@@ -377,6 +416,7 @@ def hows(data: dict, service: str) -> set[str]:
 
 
 # ------------------------------------------------------------------ planning and options
+
 
 def test_plan_control_first_primaries_first_no_hygiene(catalog):
     probes = plan_probes(catalog)
@@ -404,17 +444,25 @@ def test_parse_proxy():
     p = parse_proxy("http://au%40dit:s3cret@[::1]:8080/")
     assert p.host == "::1" and p.port == 8080 and p.authorization.startswith("Basic ")
     assert p.shown == "http://[::1]:8080" and "s3cret" not in p.shown
-    for bad in ("127.0.0.1:3128", "https://127.0.0.1:3128", "http://127.0.0.1", "http://h:99999",
-                "http://127.0.0.1:3128/path"):
+    for bad in (
+        "127.0.0.1:3128",
+        "https://127.0.0.1:3128",
+        "http://127.0.0.1",
+        "http://h:99999",
+        "http://127.0.0.1:3128/path",
+    ):
         with pytest.raises(ValueError):
             parse_proxy(bad)
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--proxy", "http://127.0.0.1"), "needs a host and a port"),
-    (("--proxy", "socks5://127.0.0.1:1080"), "http:// URL"),
-    (("--proxy", "http://127.0.0.1:9", "--service", "myspace"), "unknown service 'myspace'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--proxy", "http://127.0.0.1"), "needs a host and a port"),
+        (("--proxy", "socks5://127.0.0.1:1080"), "http:// URL"),
+        (("--proxy", "http://127.0.0.1:9", "--service", "myspace"), "unknown service 'myspace'"),
+    ],
+)
 def test_usage_errors_exit_2_one_line(args, message, loopback_only):
     r = invoke(*args)
     assert r.exit_code == 2
@@ -425,8 +473,22 @@ def test_dead_proxy_exits_2_with_one_line():
     with socket.create_server(("127.0.0.1", 0)) as s:
         port = s.getsockname()[1]
     # nothing listens on `port` now: the audit path is down, which is never "blocked"
-    r = subprocess.run([sys.executable, "-m", "policy_lint", "probe", "--proxy", f"http://127.0.0.1:{port}",
-                        "--format", "json"], capture_output=True, text=True, timeout=60, cwd=REPO)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "policy_lint",
+            "probe",
+            "--proxy",
+            f"http://127.0.0.1:{port}",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert r.returncode == 2, r.stdout + r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("policy-lint: error: proxy http://127.0.0.1:")
@@ -435,14 +497,19 @@ def test_dead_proxy_exits_2_with_one_line():
 
 # ------------------------------------------------------------------ through a scripted proxy
 
+
 def test_fake_filter_verdicts_and_evidence(pki, loopback_only):
     with fake_proxy(social_filter(pki.server_context())) as proxy:
         r = invoke("--proxy", f"http://127.0.0.1:{proxy.port}", "--ca-file", pki.ca_file, "--format", "json")
     assert r.exit_code == 1, r.stderr
     d = report_of(r)
     verdicts = {sid: s["verdict"] for sid, s in d["services"].items()}
-    assert verdicts == {"facebook": "blocked", "twitter": "compliant", "linkedin": "compliant",
-                        "ning": "blocked"}
+    assert verdicts == {
+        "facebook": "blocked",
+        "twitter": "compliant",
+        "linkedin": "compliant",
+        "ning": "blocked",
+    }
     assert hows(d, "facebook") == {"block-page:squid", "connect-refused"}
     assert hows(d, "ning") == {"reset"}
     # ning's messaging host (ningim.com) is not under ning.com: the fake lets it through
@@ -476,8 +543,20 @@ def test_policy_decides_which_blocks_fail(pki, loopback_only, tmp_path):
     policy = tmp_path / "policy.yaml"
     policy.write_text("version: 1\nname: only-linkedin\nservices:\n  linkedin: {severity: error}\n")
     with fake_proxy(social_filter(pki.server_context())) as proxy:
-        r = invoke("--proxy", f"http://127.0.0.1:{proxy.port}", "--ca-file", pki.ca_file,
-                   "--policy", policy, "--service", "facebook", "--service", "linkedin", "--format", "json")
+        r = invoke(
+            "--proxy",
+            f"http://127.0.0.1:{proxy.port}",
+            "--ca-file",
+            pki.ca_file,
+            "--policy",
+            policy,
+            "--service",
+            "facebook",
+            "--service",
+            "linkedin",
+            "--format",
+            "json",
+        )
     d = report_of(r)
     assert d["services"]["facebook"]["verdict"] == "blocked"
     assert r.exit_code == 0  # facebook is blocked, but this policy does not require it
@@ -498,14 +577,17 @@ def test_untrusted_certificate_is_interception_not_block(pki, loopback_only):
     assert d["services"]["linkedin"]["outcomes"]["reachable"] == 12 and d["probe"]["tls_verified"] is False
 
 
-@pytest.mark.parametrize("tunnel, outcome, how", [
-    (Tunnel(None), "inconclusive", "audit-path"),  # plain text where TLS was expected
-    (Tunnel(None, close_at_hello=True), "blocked", "reset"),  # closed on seeing the SNI
-    (Reply(503, "Service Unavailable", {"X-Squid-Error": "ERR_DNS_FAIL 0"}), "failed", "error"),
-    (Reply(503, "Service Unavailable"), "failed", "proxy-error"),  # could not reach, no filter named
-    (Reply(403, "Forbidden"), "blocked", "connect-refused"),
-    (Reset(), "blocked", "reset"),
-])
+@pytest.mark.parametrize(
+    "tunnel, outcome, how",
+    [
+        (Tunnel(None), "inconclusive", "audit-path"),  # plain text where TLS was expected
+        (Tunnel(None, close_at_hello=True), "blocked", "reset"),  # closed on seeing the SNI
+        (Reply(503, "Service Unavailable", {"X-Squid-Error": "ERR_DNS_FAIL 0"}), "failed", "error"),
+        (Reply(503, "Service Unavailable"), "failed", "proxy-error"),  # could not reach, no filter named
+        (Reply(403, "Forbidden"), "blocked", "connect-refused"),
+        (Reset(), "blocked", "reset"),
+    ],
+)
 def test_https_outcomes(tunnel, outcome, how, loopback_only):
     plain_ok = Reply(200, "OK")  # plain HTTP gets through: only the HTTPS request tells
     with fake_proxy(lambda m, h: tunnel if m == "CONNECT" else plain_ok) as proxy:
@@ -542,22 +624,42 @@ def test_proxy_authentication(loopback_only):
 
 def test_max_requests_bounds_and_keeps_the_best(pki, loopback_only):
     with fake_proxy(social_filter(pki.server_context())) as proxy:
-        r = invoke("--proxy", f"http://127.0.0.1:{proxy.port}", "--ca-file", pki.ca_file,
-                   "--max-requests", "6", "--format", "json")
+        r = invoke(
+            "--proxy",
+            f"http://127.0.0.1:{proxy.port}",
+            "--ca-file",
+            pki.ca_file,
+            "--max-requests",
+            "6",
+            "--format",
+            "json",
+        )
     d = report_of(r)
     assert len(proxy.seen) == 6 and d["probe"]["sent"] == 6 and d["probe"]["planned"] == 62
     assert "--max-requests 6: sent 6 of 62" in r.stderr
     # control (2), then each service's first primary request
-    assert {sid: s["requests"] for sid, s in d["services"].items()} == \
-        {"facebook": 1, "twitter": 1, "linkedin": 1, "ning": 1}
+    assert {sid: s["requests"] for sid, s in d["services"].items()} == {
+        "facebook": 1,
+        "twitter": 1,
+        "linkedin": 1,
+        "ning": 1,
+    }
     assert d["services"]["facebook"]["verdict"] == "blocked" and r.exit_code == 1
 
 
 def test_tarpit_times_out_per_request(loopback_only):
     with fake_proxy(lambda m, h: Hang()) as proxy:
         t = time.monotonic()
-        r = invoke("--proxy", f"http://127.0.0.1:{proxy.port}", "--service", "linkedin",
-                   "--timeout", "0.3", "--format", "json")
+        r = invoke(
+            "--proxy",
+            f"http://127.0.0.1:{proxy.port}",
+            "--service",
+            "linkedin",
+            "--timeout",
+            "0.3",
+            "--format",
+            "json",
+        )
         took = time.monotonic() - t
     d = report_of(r)
     li = d["services"]["linkedin"]
@@ -569,8 +671,18 @@ def test_tarpit_times_out_per_request(loopback_only):
 def test_total_deadline_cuts_the_run(loopback_only):
     with fake_proxy(lambda m, h: Hang()) as proxy:
         t = time.monotonic()
-        r = invoke("--proxy", f"http://127.0.0.1:{proxy.port}", "--timeout", "30", "--deadline", "1",
-                   "--workers", "4", "--format", "json")
+        r = invoke(
+            "--proxy",
+            f"http://127.0.0.1:{proxy.port}",
+            "--timeout",
+            "30",
+            "--deadline",
+            "1",
+            "--workers",
+            "4",
+            "--format",
+            "json",
+        )
         took = time.monotonic() - t
     d = report_of(r)
     assert took < 4, took
@@ -581,11 +693,15 @@ def test_total_deadline_cuts_the_run(loopback_only):
 
 # ------------------------------------------------------------------ directly, with a fake DNS
 
+
 def test_direct_mode_sinkholes_and_real_answers(pki, catalog, loopback_only):
     """No proxy: this machine resolves. The resolver and connector are injected: catalog names
     map onto documentation addresses (RFC 5737) that the connector routes to loopback servers,
     so the code path is the real one and no packet leaves 127.0.0.1."""
-    with origin_server() as http_origin, serving(lambda c, s: serve_tls_hello(c, pki.server_context())) as tls:
+    with (
+        origin_server() as http_origin,
+        serving(lambda c, s: serve_tls_hello(c, pki.server_context())) as tls,
+    ):
         site = "192.0.2.10"  # TEST-NET-1: a "real" answer for linkedin and the control host
         routes = {(site, 80): http_origin.port, (site, 443): tls.port}
         connected: list[tuple[str, int]] = []
@@ -607,8 +723,13 @@ def test_direct_mode_sinkholes_and_real_answers(pki, catalog, loopback_only):
 
         settings = ProbeSettings(timeout=5, deadline=30, ca_file=pki.ca_file)
         classifier = Classifier(catalog)
-        prober = Prober(settings, classifier.fp, control_addresses=catalog.control_addresses,
-                        resolve=resolve, connect=connect)
+        prober = Prober(
+            settings,
+            classifier.fp,
+            control_addresses=catalog.control_addresses,
+            resolve=resolve,
+            connect=connect,
+        )
         prober.preflight()
         run = prober.run(plan_probes(catalog))
     assert not run.unfinished and len(run.records) == 62
@@ -619,8 +740,12 @@ def test_direct_mode_sinkholes_and_real_answers(pki, catalog, loopback_only):
         report.add(classifier.classify(rec))
     d = report.to_dict()
     verdicts = {sid: s["verdict"] for sid, s in d["services"].items()}
-    assert verdicts == {"facebook": "blocked", "twitter": "blocked", "linkedin": "compliant",
-                        "ning": "inconclusive"}
+    assert verdicts == {
+        "facebook": "blocked",
+        "twitter": "blocked",
+        "linkedin": "compliant",
+        "ning": "inconclusive",
+    }
     assert hows(d, "facebook") == hows(d, "twitter") == {"dns-sinkhole"}
     assert d["services"]["linkedin"]["outcomes"]["reachable"] == 12
     assert d["services"]["ning"]["outcomes"]["failed"] == 12
@@ -663,8 +788,13 @@ def squid_lab(pki) -> Iterator[SquidLab]:
         dns = stack.enter_context(stub_dns())
         tunnel = stack.enter_context(fake_proxy(allow_all(pki.server_context())))
         try:
-            squid = stack.enter_context(running_squid(SQUID_RULES.format(tunnel_port=tunnel.port),
-                                                      origin_port=origin.port, dns_address=dns.address))
+            squid = stack.enter_context(
+                running_squid(
+                    SQUID_RULES.format(tunnel_port=tunnel.port),
+                    origin_port=origin.port,
+                    dns_address=dns.address,
+                )
+            )
         except (RuntimeError, KeyError, PermissionError) as exc:
             skip_or_fail(f"squid could not start: {str(exc).splitlines()[0]}")
         yield SquidLab(f"http://127.0.0.1:{squid.port}", squid.access_log, tunnel)
@@ -696,8 +826,9 @@ def test_squid_subprocess_verified_tls(squid_lab, pki):
 
 @pytest.mark.e2e
 def test_squid_in_process_interception_and_insecure(squid_lab, loopback_only):
-    strict = invoke("--proxy", squid_lab.url, "--service", "linkedin", "--service", "ning",
-                    "--format", "json")
+    strict = invoke(
+        "--proxy", squid_lab.url, "--service", "linkedin", "--service", "ning", "--format", "json"
+    )
     d = report_of(strict)
     assert d["services"]["linkedin"]["outcomes"]["inconclusive"] == 6  # untrusted cert: interception
     assert d["services"]["ning"]["verdict"] == "blocked" and strict.exit_code == 1

@@ -44,12 +44,25 @@ def test_no_private_content(report, fmt):
 
 def test_verdicts_in_report(report):
     v = {k: s["verdict"] for k, s in report["services"].items()}
-    assert v == {"facebook": "blocked", "linkedin": "degraded", "twitter": "compliant", "ning": "inconclusive"}
+    assert v == {
+        "facebook": "blocked",
+        "linkedin": "degraded",
+        "twitter": "compliant",
+        "ning": "inconclusive",
+    }
 
 
 def test_html_escapes(report):
     report["services"]["facebook"]["evidence"].append(
-        {"host": "<b>x</b>", "role": "r", "outcome": "blocked", "how": "h", "evidence": "<script>", "time": None})
+        {
+            "host": "<b>x</b>",
+            "role": "r",
+            "outcome": "blocked",
+            "how": "h",
+            "evidence": "<script>",
+            "time": None,
+        }
+    )
     out = render(report, "html")
     assert "<script>" not in out and "&lt;script&gt;" in out
     assert "http://" not in out and "https://" not in out  # no external assets
@@ -69,9 +82,20 @@ def test_html_in_chromium(tmp_path, report):
     page = tmp_path / "report.html"
     write_report_atomic(page, report)
     png = tmp_path / "shot.png"
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}", "--window-size=1200,900",
-           page.as_uri()]
+    cmd = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={png}",
+        "--window-size=1200,900",
+        page.as_uri(),
+    ]
     subprocess.run(cmd, capture_output=True, timeout=90, check=False)
     assert png.exists() and png.stat().st_size > 10_000

@@ -48,13 +48,24 @@ def test_truncated_and_corrupt_mitm(tmp_path):
 
 
 def test_har(tmp_path):
-    har = {"log": {"entries": [
-        {"startedDateTime": "2026-11-24T03:00:00Z", "request": {"method": "GET", "url": "https://www.facebook.com/x?y=1"},
-         "response": {"status": 200, "headers": [], "content": {"text": "hello"}}, "serverIPAddress": "157.240.1.35"},
-        {"startedDateTime": "2026-11-24T03:00:01Z", "request": {"method": "GET", "url": "https://twitter.com/"},
-         "response": {"status": 0, "_error": "net::ERR_CONNECTION_RESET"}},
-        {"request": {}},
-    ]}}
+    har = {
+        "log": {
+            "entries": [
+                {
+                    "startedDateTime": "2026-11-24T03:00:00Z",
+                    "request": {"method": "GET", "url": "https://www.facebook.com/x?y=1"},
+                    "response": {"status": 200, "headers": [], "content": {"text": "hello"}},
+                    "serverIPAddress": "157.240.1.35",
+                },
+                {
+                    "startedDateTime": "2026-11-24T03:00:01Z",
+                    "request": {"method": "GET", "url": "https://twitter.com/"},
+                    "response": {"status": 0, "_error": "net::ERR_CONNECTION_RESET"},
+                },
+                {"request": {}},
+            ]
+        }
+    }
     p = tmp_path / "x.har"
     p.write_text(json.dumps(har))
     sk = SkipCounter()
@@ -89,9 +100,12 @@ def test_access_log(tmp_path):
     sk = SkipCounter()
     recs = list(read_records(p, sk))
     assert [(r.host, r.status, r.proxy_tag) for r in recs] == [
-        ("www.facebook.com", 403, "TCP_DENIED"), ("www.linkedin.com", 200, "TCP_TUNNEL"),
-        ("www.ning.com", None, "TAG_NONE"), ("twitter.com", 403, "TCP_DENIED"),
-        ("www.linkedin.com", 200, "TCP_MISS")]
+        ("www.facebook.com", 403, "TCP_DENIED"),
+        ("www.linkedin.com", 200, "TCP_TUNNEL"),
+        ("www.ning.com", None, "TAG_NONE"),
+        ("twitter.com", 403, "TCP_DENIED"),
+        ("www.linkedin.com", 200, "TCP_MISS"),
+    ]
     assert sk.count == 2
 
 
@@ -101,6 +115,7 @@ def test_unreadable(tmp_path):
 
 
 # ------------------------------------------------------------------ the fast path for flow files
+
 
 def _variants():
     """(id, flow) for every outcome kind the classifier tells apart, and the awkward shapes."""
@@ -146,19 +161,48 @@ def _variants():
         ("reachable", make_flow("www.linkedin.com")),
         ("reachable-upstream", upstream(make_flow("www.linkedin.com", server_ip="127.0.0.1"))),
         ("reverse", reverse(make_flow("www.linkedin.com", server_ip="10.0.0.5"))),
-        ("squid-block-page", upstream(make_flow("www.facebook.com", status=403, body=b"ERR_ACCESS_DENIED",
-                                                headers=squid, server_ip="127.0.0.1"))),
-        ("squid-dns-fail", make_flow("www.facebook.com", status=503, headers={"X-Squid-Error": "ERR_DNS_FAIL 0"})),
-        ("vendor-page", make_flow("twitter.com", status=403, body=b"<title>FortiGuard Web Filtering</title>")),
+        (
+            "squid-block-page",
+            upstream(
+                make_flow(
+                    "www.facebook.com",
+                    status=403,
+                    body=b"ERR_ACCESS_DENIED",
+                    headers=squid,
+                    server_ip="127.0.0.1",
+                )
+            ),
+        ),
+        (
+            "squid-dns-fail",
+            make_flow("www.facebook.com", status=503, headers={"X-Squid-Error": "ERR_DNS_FAIL 0"}),
+        ),
+        (
+            "vendor-page",
+            make_flow("twitter.com", status=403, body=b"<title>FortiGuard Web Filtering</title>"),
+        ),
         ("http-403", make_flow("twitter.com", status=403, body=b"nope", server_ip="203.0.113.9")),
         ("http-404", make_flow("www.linkedin.com", status=404)),
         ("http-503", make_flow("www.ning.com", status=503)),
-        ("connect-refused", upstream(make_flow("www.facebook.com", status=None, server_ip="127.0.0.1",
-                                               error="Upstream proxy 127.0.0.1:3128 refused HTTP CONNECT request: 403 Forbidden"))),
+        (
+            "connect-refused",
+            upstream(
+                make_flow(
+                    "www.facebook.com",
+                    status=None,
+                    server_ip="127.0.0.1",
+                    error="Upstream proxy 127.0.0.1:3128 refused HTTP CONNECT request: 403 Forbidden",
+                )
+            ),
+        ),
         ("reset", make_flow("www.ning.com", status=None, error="Connection reset by peer")),
         ("server-closed", upstream(make_flow("www.ning.com", status=None, error="server closed connection"))),
-        ("refused", make_flow("www.ning.com", status=None,
-                              error="[Errno 111] Connect call failed ('203.0.113.7', 443)")),
+        (
+            "refused",
+            make_flow(
+                "www.ning.com", status=None, error="[Errno 111] Connect call failed ('203.0.113.7', 443)"
+            ),
+        ),
         ("timeout", make_flow("www.ning.com", status=None, error="Timeout after 30s")),
         ("dns-sinkhole", make_flow("twitter.com", server_ip="0.0.0.0")),
         ("control", make_flow("www.example.com", server_ip="93.184.215.14")),

@@ -8,8 +8,12 @@ from tests.traffic.test_sources import ACCESS_LOG
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "policy_lint", "traffic", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "policy_lint", "traffic", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_access_log_json(tmp_path):
@@ -33,7 +37,9 @@ def test_no_pseudonymise(tmp_path):
 
 def test_compliant_exit_zero(tmp_path):
     p = tmp_path / "access.log"
-    p.write_text("1795921201.000 250 10.0.0.6 TCP_TUNNEL/200 5000 CONNECT www.linkedin.com:443 - HIER_DIRECT/1.2.3.4 -\n")
+    p.write_text(
+        "1795921201.000 250 10.0.0.6 TCP_TUNNEL/200 5000 CONNECT www.linkedin.com:443 - HIER_DIRECT/1.2.3.4 -\n"
+    )
     r = run(p)
     assert r.returncode == 0 and "linkedin" in r.stdout
     assert "not enough evidence" in r.stderr
@@ -67,18 +73,22 @@ def test_blocks_in_an_audience_with_an_unexpired_exception_do_not_fail_the_run(t
     log = tmp_path / "access.log"
     log.write_text(
         "1764576000.120 85 10.10.3.21 TCP_TUNNEL/200 6120 CONNECT www.facebook.com:443 - HIER_DIRECT/157.240.0.35 -\n"
-        "1764576002.004 0 10.50.7.9 TCP_DENIED/403 3950 CONNECT www.facebook.com:443 - HIER_NONE/- text/html\n")
+        "1764576002.004 0 10.50.7.9 TCP_DENIED/403 3950 CONNECT www.facebook.com:443 - HIER_NONE/- text/html\n"
+    )
 
     def policy(expires: str) -> Path:
         path = tmp_path / f"policy-{expires}.yaml"
-        path.write_text("version: 1\nservices:\n  facebook: {severity: error}\naudiences:\n"
-                        "  guest-wifi: {networks: [10.50.0.0/16]}\n  staff: {networks: [10.10.0.0/16]}\n"
-                        f"exceptions:\n  - {{service: facebook, audience: guest-wifi, reason: NET-142, expires: {expires}}}\n")
+        path.write_text(
+            "version: 1\nservices:\n  facebook: {severity: error}\naudiences:\n"
+            "  guest-wifi: {networks: [10.50.0.0/16]}\n  staff: {networks: [10.10.0.0/16]}\n"
+            f"exceptions:\n  - {{service: facebook, audience: guest-wifi, reason: NET-142, expires: {expires}}}\n"
+        )
         return path
 
     import json
     import subprocess
     import sys
+
     run = [sys.executable, "-m", "policy_lint", "traffic", "--format", "json", str(log), "--policy"]
     valid = subprocess.run(run + [str(policy("2999-12-31"))], capture_output=True, text=True)
     assert valid.returncode == 0, valid.stderr

@@ -58,14 +58,24 @@ from pathlib import Path
 from policy_lint.catalog import HYGIENE_ROLES, PRIMARY, Catalog
 from policy_lint.dialects.semantics import listscan
 from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.dialects.semantics.names import NOT_LISTED
 from policy_lint.inputs import InputError
-from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
 
 NAME = "abp"
-FILE_PATTERNS = ("*.easylist", "easylist*.txt", "easyprivacy*.txt", "*adblock*", "*ublock*",
-                 "*.abp", "*abp*.txt", "*filters*.txt", "*filterlist*.txt", "*-filter.txt")
+FILE_PATTERNS = (
+    "*.easylist",
+    "easylist*.txt",
+    "easyprivacy*.txt",
+    "*adblock*",
+    "*ublock*",
+    "*.abp",
+    "*abp*.txt",
+    "*filters*.txt",
+    "*filterlist*.txt",
+    "*-filter.txt",
+)
 NOT_MINE = ("*.py", "*.sh", "*.yaml", "*.yml", "*.json", "*.conf", "*.md", "*.html", "*.js")
 
 MAX_ENGINE_RULES = 50_000
@@ -74,8 +84,11 @@ EXAMPLE_PAGE = "https://www.example.com/"
 
 # --------------------------------------------------------------------------- detection
 
-_HEADER = re.compile(r"^\s*\[(?:adblock|ublock|adguard)[^\]]*\]|^!\s*(?:title|homepage|expires|"
-                     r"version|last modified|licen[sc]e)\s*:", re.I | re.M)
+_HEADER = re.compile(
+    r"^\s*\[(?:adblock|ublock|adguard)[^\]]*\]|^!\s*(?:title|homepage|expires|"
+    r"version|last modified|licen[sc]e)\s*:",
+    re.I | re.M,
+)
 _NETWORK_LINE = re.compile(r"^(?:@@)?\|\|[^\s]+|^[^\s#!]*#[@?$%]{0,3}#\S", re.M)
 _CONTENT_LINE = re.compile(r"^[ \t]*[^\s!#\[]", re.M)
 _ADGUARD = re.compile(r"adguard|\$(?:dnsrewrite|client|ctag|dnstype)=|#[@]?%#|#[@]?\$\?#", re.I)
@@ -117,13 +130,15 @@ def detect(path: Path, head: str) -> float:
 # complete host of two or more labels, a hosts line, a bare host name, a comment, a cosmetic
 # filter, a blank line, text with white space before its options. Any other line is parsed.
 # Over lower-cased bytes, after a newline.
-_SIMPLE = (rb"\|\|[a-z0-9_-]++\.[a-z0-9_.-]++[\^/:]|@@\|\|[a-z0-9_-]++\.[a-z0-9_.-]++[\^/:]"
-           rb"|[a-z0-9_-]++(?:\.[a-z0-9_-]++)++\.?[ \t]*+\r?(?=\n)"
-           rb"|[0-9a-f:.]++(?:%[^\s]*)?[ \t]"
-           rb"|!(?!#include[ \t])|[#\[\n]|[ \t]*+\r?(?=\n)|\Z"
-           rb"|[a-z0-9.,~*_:-]*+(?:#@?[?$%]{0,2}#|\$@?\$)"
-           # white space before any `$`: not a network filter a URL can match (URLs hold none)
-           rb"|(?!!)[^\s$]++[ \t]++[^\s#]")
+_SIMPLE = (
+    rb"\|\|[a-z0-9_-]++\.[a-z0-9_.-]++[\^/:]|@@\|\|[a-z0-9_-]++\.[a-z0-9_.-]++[\^/:]"
+    rb"|[a-z0-9_-]++(?:\.[a-z0-9_-]++)++\.?[ \t]*+\r?(?=\n)"
+    rb"|[0-9a-f:.]++(?:%[^\s]*)?[ \t]"
+    rb"|!(?!#include[ \t])|[#\[\n]|[ \t]*+\r?(?=\n)|\Z"
+    rb"|[a-z0-9.,~*_:-]*+(?:#@?[?$%]{0,2}#|\$@?\$)"
+    # white space before any `$`: not a network filter a URL can match (URLs hold none)
+    rb"|(?!!)[^\s$]++[ \t]++[^\s#]"
+)
 
 
 def not_simple_lines(urls: str) -> re.Pattern[bytes]:
@@ -135,25 +150,71 @@ def not_simple_lines(urls: str) -> re.Pattern[bytes]:
     impossible = rb"(?![/!]|@@/)[" + allowed + rb"]*+[^" + allowed + rb"$\r\n]"
     return re.compile(rb"\n(?!" + _SIMPLE + rb"|" + impossible + rb")")
 
+
 _COSMETIC = re.compile(r"^[^/*|@\"!]*?(?:#@?[?$%]{0,2}#|\$@?\$)")
 _HOSTNAME = re.compile(r"^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.)+[a-z0-9-]*[a-z0-9]\.?$")
 _OPTIONS = re.compile(r"^~?[a-z0-9_-]+(?:=[^,]*)?(?:,~?[a-z0-9_-]+(?:=[^,]*)?)*$", re.I)
 _INCLUDE = re.compile(r"^!#include\s+(\S+)")
 
 # Options the engine ignores that never make a rule block a page or its resources.
-NON_BLOCKING = frozenset({
-    "popup", "popunder", "removeparam", "queryprune", "csp", "permissions", "replace",
-    "urltransform", "uritransform", "urlskip", "cookie", "stealth", "removeheader", "hls",
-    "jsonprune", "referrerpolicy", "elemhide", "ehide", "generichide", "ghide", "specifichide",
-    "shide", "content", "jsinject", "extension", "genericblock", "urlblock", "inline-script",
-    "inline-font", "webrtc", "network", "redirect-rule", "badfilter", "cname",
-})
+NON_BLOCKING = frozenset(
+    {
+        "popup",
+        "popunder",
+        "removeparam",
+        "queryprune",
+        "csp",
+        "permissions",
+        "replace",
+        "urltransform",
+        "uritransform",
+        "urlskip",
+        "cookie",
+        "stealth",
+        "removeheader",
+        "hls",
+        "jsonprune",
+        "referrerpolicy",
+        "elemhide",
+        "ehide",
+        "generichide",
+        "ghide",
+        "specifichide",
+        "shide",
+        "content",
+        "jsinject",
+        "extension",
+        "genericblock",
+        "urlblock",
+        "inline-script",
+        "inline-font",
+        "webrtc",
+        "network",
+        "redirect-rule",
+        "badfilter",
+        "cname",
+    }
+)
 # Options of uBlock Origin / AdGuard that this engine does not implement: a rule using them
 # may block, so the probes it could match are undecided.
-UNEVALUATED = frozenset({
-    "to", "denyallow", "method", "header", "ipaddress", "strict1p", "strict3p", "strict-first-party",
-    "strict-third-party", "client", "ctag", "dnstype", "dnsrewrite", "app",
-})
+UNEVALUATED = frozenset(
+    {
+        "to",
+        "denyallow",
+        "method",
+        "header",
+        "ipaddress",
+        "strict1p",
+        "strict3p",
+        "strict-first-party",
+        "strict-third-party",
+        "client",
+        "ctag",
+        "dnstype",
+        "dnsrewrite",
+        "app",
+    }
+)
 _OTHER_TYPES = "script,image,stylesheet,object,xmlhttprequest,subdocument,ping,media,font,websocket,other"
 
 
@@ -173,8 +234,8 @@ def _split_options(body: str) -> tuple[str, list[str]]:
         if m:
             return m.group(1), (m.group(2).split(",") if m.group(2) else [])
     idx = body.rfind("$")
-    if idx >= 0 and _OPTIONS.match(body[idx + 1:]):
-        return body[:idx], body[idx + 1:].split(",")
+    if idx >= 0 and _OPTIONS.match(body[idx + 1 :]):
+        return body[:idx], body[idx + 1 :].split(",")
     return body, []
 
 
@@ -250,9 +311,28 @@ def regex_literals(body: str) -> tuple[str, ...]:
     return tuple(x for x in out if x)
 
 
-_TYPES = frozenset({"document", "doc", "script", "image", "stylesheet", "css", "xmlhttprequest", "xhr",
-                    "subdocument", "frame", "media", "font", "object", "websocket", "ping", "other",
-                    "all", "~document"})
+_TYPES = frozenset(
+    {
+        "document",
+        "doc",
+        "script",
+        "image",
+        "stylesheet",
+        "css",
+        "xmlhttprequest",
+        "xhr",
+        "subdocument",
+        "frame",
+        "media",
+        "font",
+        "object",
+        "websocket",
+        "ping",
+        "other",
+        "all",
+        "~document",
+    }
+)
 
 
 def _translate(pattern: str, options: list[str]) -> list[str]:
@@ -324,8 +404,10 @@ def parse_line(text: str, span_of, urls: str | None = None) -> list[Candidate]:
     keys = frozenset(o.split("=", 1)[0].strip().lower() for o in options)
     span = span_of()
     prefix = "@@" if exception else ""
-    return [Candidate(prefix + t, span, exception, "badfilter" in keys, keys, chunks)
-            for t in _translate(pattern, options)]
+    return [
+        Candidate(prefix + t, span, exception, "badfilter" in keys, keys, chunks)
+        for t in _translate(pattern, options)
+    ]
 
 
 def _is_address(word: str) -> bool:
@@ -337,6 +419,7 @@ def _is_address(word: str) -> bool:
 
 
 # --------------------------------------------------------------------------- reading
+
 
 @dataclass
 class Missing:
@@ -392,20 +475,21 @@ class _Reader:
                     return
                 out.candidates[c.text] = c
 
-        stats = listscan.scan(path, display, on_line, anchors=self.anchors,
-                              line_patterns=[self.not_simple])
+        stats = listscan.scan(path, display, on_line, anchors=self.anchors, line_patterns=[self.not_simple])
         out.lines += stats.lines
         out.problems.extend(stats.problems())
         for ref, span in includes:
             self._include(ref, span, path, out, stack + (path.resolve(),))
 
-    def _include(self, ref: str, span: Span, config: Path, out: AdblockList,
-                 stack: tuple[Path, ...]) -> None:
+    def _include(self, ref: str, span: Span, config: Path, out: AdblockList, stack: tuple[Path, ...]) -> None:
         target = None if "://" in ref else self.context.resolver.resolve(ref, config)
         if target is None:
             kind, services = classify_list_name(ref, self.keywords)
-            assumption = ("; assumed not to name the services (its name says it holds another "
-                          "topic)" if kind == "other-topic" else "; the rules it holds are unknown")
+            assumption = (
+                "; assumed not to name the services (its name says it holds another topic)"
+                if kind == "other-topic"
+                else "; the rules it holds are unknown"
+            )
             named = {"social": services, "other-topic": set()}.get(kind, set(self.keywords))
             out.missing.append(Missing(span, ref, named))
             where = "a remote list, not fetched" if "://" in ref else "not found under --root"
@@ -434,6 +518,7 @@ def probe_urls(catalog: Catalog) -> list[str]:
 
 
 # --------------------------------------------------------------------------- evaluation
+
 
 def _contexts(probe: Probe, page: str) -> list[tuple[str, str]]:
     """(source URL, request type) of the requests that make up this probe."""
@@ -484,18 +569,29 @@ class AdblockRuleset:
             if c.options & UNEVALUATED:
                 self.unevaluated.append(c)
                 which = ", ".join(sorted("$" + o for o in c.options & UNEVALUATED))
-                self.problems.append(Problem("TE905", c.span,
-                                             f"filter option {which} is not evaluated by the adblock "
-                                             f"engine: the requests it could match are undecided"))
+                self.problems.append(
+                    Problem(
+                        "TE905",
+                        c.span,
+                        f"filter option {which} is not evaluated by the adblock "
+                        f"engine: the requests it could match are undecided",
+                    )
+                )
             elif not c.options & NON_BLOCKING:
-                self.problems.append(Problem("TE905", c.span,
-                                             "the adblock engine cannot parse this filter; blockers "
-                                             "ignore it too"))
+                self.problems.append(
+                    Problem(
+                        "TE905", c.span, "the adblock engine cannot parse this filter; blockers ignore it too"
+                    )
+                )
         if self.listing.capped:
-            self.problems.append(Problem(
-                "TE902", self.listing.capped,
-                f"more than {MAX_ENGINE_RULES} filters could match the probes; the rest were not "
-                f"evaluated and undecided probes are unknown"))
+            self.problems.append(
+                Problem(
+                    "TE902",
+                    self.listing.capped,
+                    f"more than {MAX_ENGINE_RULES} filters could match the probes; the rest were not "
+                    f"evaluated and undecided probes are unknown",
+                )
+            )
 
     # -- Ruleset protocol
     def audiences(self) -> list[Audience]:
@@ -523,17 +619,28 @@ class AdblockRuleset:
                 note = "$important: exceptions do not apply" if r.important else ""
                 maybe = None if r.important else self._unevaluated_exception(url)
                 if maybe is not None:
-                    return Decision(Outcome.UNKNOWN, maybe.span, (span, maybe.span), True, how,
-                                    "an exception with an option the engine does not evaluate "
-                                    "may lift this block")
+                    return Decision(
+                        Outcome.UNKNOWN,
+                        maybe.span,
+                        (span, maybe.span),
+                        True,
+                        how,
+                        "an exception with an option the engine does not evaluate may lift this block",
+                    )
                 return Decision(Outcome.DENY, span, (span,), True, how, note)
             if r.exception and excepted is None:
                 excepted = (self._span(r.filter), self._span(r.exception), rtype)
         if excepted:
             blocked, exc, rtype = excepted
             trace = tuple(s for s in (blocked, exc) if s)
-            return Decision(Outcome.ALLOW, exc, trace, True, "exception",
-                            f"the exception overrides '{blocked.text if blocked else ''}'")
+            return Decision(
+                Outcome.ALLOW,
+                exc,
+                trace,
+                True,
+                "exception",
+                f"the exception overrides '{blocked.text if blocked else ''}'",
+            )
         undecided = self._undecided(probe)
         if undecided:
             return undecided
@@ -558,16 +665,34 @@ class AdblockRuleset:
             if c.exception:
                 continue
             if all(ch in url for ch in c.chunks):
-                return Decision(Outcome.UNKNOWN, c.span, (c.span,), True, "",
-                                "a filter option the engine does not evaluate")
+                return Decision(
+                    Outcome.UNKNOWN,
+                    c.span,
+                    (c.span,),
+                    True,
+                    "",
+                    "a filter option the engine does not evaluate",
+                )
         if probe.service is not None:
             for m in self.listing.missing:
                 if probe.service in m.services:
-                    return Decision(Outcome.UNKNOWN, m.span, (m.span,), True, "",
-                                    f"the included list '{m.reference}' is not available")
+                    return Decision(
+                        Outcome.UNKNOWN,
+                        m.span,
+                        (m.span,),
+                        True,
+                        "",
+                        f"the included list '{m.reference}' is not available",
+                    )
         if self.listing.capped is not None:
-            return Decision(Outcome.UNKNOWN, self.listing.capped, (self.listing.capped,), True, "",
-                            "too many filters could match; not all were evaluated")
+            return Decision(
+                Outcome.UNKNOWN,
+                self.listing.capped,
+                (self.listing.capped,),
+                True,
+                "",
+                "too many filters could match; not all were evaluated",
+            )
         return None
 
     def _span(self, text: str | None) -> Span | None:
@@ -611,14 +736,14 @@ class _Engine:
                 engine = self._engines[excluded] = self._adblock.Engine(fs, optimize=False)
             except _FATAL:
                 raise
-            except BaseException as exc:  # noqa: BLE001 - a Rust panic is a BaseException
+            except BaseException as exc:
                 raise InputError(f"the adblock engine failed on this list: {exc}") from None
         return engine
 
     def exists(self, text: str) -> bool:
         try:
             return bool(self.base.filter_exists(text))
-        except Exception:  # noqa: BLE001 - the bindings raise their own types for odd input
+        except Exception:
             return False
 
     def check(self, url: str, source: str, rtype: str):
@@ -630,10 +755,13 @@ class _Engine:
                 result = self._without(excluded).check_network_urls(url, source, rtype)
             except _FATAL:
                 raise
-            except BaseException as exc:  # noqa: BLE001 - a Rust panic is a BaseException
+            except BaseException as exc:
                 raise InputError(f"the adblock engine failed on {url}: {exc}") from None
-            wrong = {t for t in (result.filter, result.exception)
-                     if t and (result.matched or result.exception) and not covers(t, host)}
+            wrong = {
+                t
+                for t in (result.filter, result.exception)
+                if t and (result.matched or result.exception) and not covers(t, host)
+            }
             if not wrong:
                 return result
             excluded |= wrong

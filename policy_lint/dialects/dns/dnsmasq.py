@@ -36,53 +36,235 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from policy_lint.catalog import Catalog
+from policy_lint.dialects.dns.hosts import (
+    HostsScan,
+    address_decision,
+    parse_address,
+    scan_hosts,
+    wanted_names,
+)
 from policy_lint.dialects.semantics.base import ParseContext
-from policy_lint.dialects.dns.hosts import HostsScan, address_decision, parse_address, scan_hosts, wanted_names
+from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.dialects.semantics.names import NameRuleset, suffixes
 from policy_lint.inputs import InputError, read_source
-from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.model import Decision, Outcome, Problem, Span
 
 NAME = "dnsmasq"
-FILE_PATTERNS = ("dnsmasq.conf", "dnsmasq*.conf", "*dnsmasq*.conf", "*.dnsmasq", "dnsmasq*.txt",
-                 "*-dnsmasq.txt")
+FILE_PATTERNS = (
+    "dnsmasq.conf",
+    "dnsmasq*.conf",
+    "*dnsmasq*.conf",
+    "*.dnsmasq",
+    "dnsmasq*.txt",
+    "*-dnsmasq.txt",
+)
 MAX_INCLUDE_DEPTH = 16
 ALL = "#"  # `/#/`: every name
 
 # dnsmasq 2.90 `--help` (long options); an unknown option makes dnsmasq refuse to start.
-KNOWN_OPTIONS = frozenset("""
-add-cpe-id add-mac add-subnet addn-hosts address alias all-servers auth-peer auth-sec-servers
-auth-server auth-soa auth-ttl auth-zone bind-dynamic bind-interfaces bogus-nxdomain bogus-priv
-bootp-dynamic bridge-interface caa-record cache-rr cache-size clear-on-reload cname conf-dir
-conf-file conf-script connmark-allowlist connmark-allowlist-enable conntrack dhcp-alternate-port
-dhcp-authoritative dhcp-boot dhcp-broadcast dhcp-circuitid dhcp-client-update dhcp-duid dhcp-fqdn
-dhcp-generate-names dhcp-host dhcp-hostsdir dhcp-hostsfile dhcp-ignore dhcp-ignore-clid
-dhcp-ignore-names dhcp-lease-max dhcp-leasefile dhcp-luascript dhcp-mac dhcp-match
-dhcp-name-match dhcp-no-override dhcp-option dhcp-option-force dhcp-optsdir dhcp-optsfile
-dhcp-proxy dhcp-pxe-vendor dhcp-range dhcp-rapid-commit dhcp-relay dhcp-remoteid
-dhcp-reply-delay dhcp-script dhcp-scriptuser dhcp-sequential-ip dhcp-subscrid dhcp-ttl
-dhcp-userclass dhcp-vendorclass dns-forward-max dns-loop-detect dns-rr dnssec
-dnssec-check-unsigned dnssec-debug dnssec-limits dnssec-no-timecheck dnssec-timestamp domain
-domain-needed dumpfile dumpmask dynamic-host edns-packet-max enable-dbus enable-ra enable-tftp
-enable-ubus except-interface expand-hosts fast-dns-retry filter-a filter-aaaa filter-rr
-filterwin2k group help host-record hostsdir ignore-address interface interface-name ipset
-keep-in-foreground leasefile-ro listen-address local local-service local-ttl localise-queries
-localmx log-async log-debug log-dhcp log-facility log-queries max-cache-ttl max-port
-max-tcp-connections max-ttl min-cache-ttl min-port mx-host mx-target naptr-record neg-ttl nftset
-no-daemon no-dhcp-interface no-dhcpv4-interface no-dhcpv6-interface no-hosts no-ident
-no-negcache no-ping no-poll no-resolv no-round-robin pid-file port port-limit proxy-dnssec
-ptr-record pxe-prompt pxe-service query-port quiet-dhcp quiet-dhcp6 quiet-ra quiet-tftp ra-param
-read-ethers rebind-domain-ok rebind-localhost-ok resolv-file rev-server script-arp
-script-on-renewal selfmx server servers-file shared-network srv-host stop-dns-rebind
-strict-order strip-mac strip-subnet synth-domain tag-if test tftp-lowercase tftp-max tftp-mtu
-tftp-no-blocksize tftp-no-fail tftp-port-range tftp-root tftp-secure tftp-single-port
-tftp-unique-root trust-anchor txt-record umbrella use-stale-cache user version
-dhcp-split-relay no-0x20-encode do-0x20-encode no-ident log-queries
-""".split())
+KNOWN_OPTIONS = frozenset(
+    [
+        "add-cpe-id",
+        "add-mac",
+        "add-subnet",
+        "addn-hosts",
+        "address",
+        "alias",
+        "all-servers",
+        "auth-peer",
+        "auth-sec-servers",
+        "auth-server",
+        "auth-soa",
+        "auth-ttl",
+        "auth-zone",
+        "bind-dynamic",
+        "bind-interfaces",
+        "bogus-nxdomain",
+        "bogus-priv",
+        "bootp-dynamic",
+        "bridge-interface",
+        "caa-record",
+        "cache-rr",
+        "cache-size",
+        "clear-on-reload",
+        "cname",
+        "conf-dir",
+        "conf-file",
+        "conf-script",
+        "connmark-allowlist",
+        "connmark-allowlist-enable",
+        "conntrack",
+        "dhcp-alternate-port",
+        "dhcp-authoritative",
+        "dhcp-boot",
+        "dhcp-broadcast",
+        "dhcp-circuitid",
+        "dhcp-client-update",
+        "dhcp-duid",
+        "dhcp-fqdn",
+        "dhcp-generate-names",
+        "dhcp-host",
+        "dhcp-hostsdir",
+        "dhcp-hostsfile",
+        "dhcp-ignore",
+        "dhcp-ignore-clid",
+        "dhcp-ignore-names",
+        "dhcp-lease-max",
+        "dhcp-leasefile",
+        "dhcp-luascript",
+        "dhcp-mac",
+        "dhcp-match",
+        "dhcp-name-match",
+        "dhcp-no-override",
+        "dhcp-option",
+        "dhcp-option-force",
+        "dhcp-optsdir",
+        "dhcp-optsfile",
+        "dhcp-proxy",
+        "dhcp-pxe-vendor",
+        "dhcp-range",
+        "dhcp-rapid-commit",
+        "dhcp-relay",
+        "dhcp-remoteid",
+        "dhcp-reply-delay",
+        "dhcp-script",
+        "dhcp-scriptuser",
+        "dhcp-sequential-ip",
+        "dhcp-subscrid",
+        "dhcp-ttl",
+        "dhcp-userclass",
+        "dhcp-vendorclass",
+        "dns-forward-max",
+        "dns-loop-detect",
+        "dns-rr",
+        "dnssec",
+        "dnssec-check-unsigned",
+        "dnssec-debug",
+        "dnssec-limits",
+        "dnssec-no-timecheck",
+        "dnssec-timestamp",
+        "domain",
+        "domain-needed",
+        "dumpfile",
+        "dumpmask",
+        "dynamic-host",
+        "edns-packet-max",
+        "enable-dbus",
+        "enable-ra",
+        "enable-tftp",
+        "enable-ubus",
+        "except-interface",
+        "expand-hosts",
+        "fast-dns-retry",
+        "filter-a",
+        "filter-aaaa",
+        "filter-rr",
+        "filterwin2k",
+        "group",
+        "help",
+        "host-record",
+        "hostsdir",
+        "ignore-address",
+        "interface",
+        "interface-name",
+        "ipset",
+        "keep-in-foreground",
+        "leasefile-ro",
+        "listen-address",
+        "local",
+        "local-service",
+        "local-ttl",
+        "localise-queries",
+        "localmx",
+        "log-async",
+        "log-debug",
+        "log-dhcp",
+        "log-facility",
+        "log-queries",
+        "max-cache-ttl",
+        "max-port",
+        "max-tcp-connections",
+        "max-ttl",
+        "min-cache-ttl",
+        "min-port",
+        "mx-host",
+        "mx-target",
+        "naptr-record",
+        "neg-ttl",
+        "nftset",
+        "no-daemon",
+        "no-dhcp-interface",
+        "no-dhcpv4-interface",
+        "no-dhcpv6-interface",
+        "no-hosts",
+        "no-ident",
+        "no-negcache",
+        "no-ping",
+        "no-poll",
+        "no-resolv",
+        "no-round-robin",
+        "pid-file",
+        "port",
+        "port-limit",
+        "proxy-dnssec",
+        "ptr-record",
+        "pxe-prompt",
+        "pxe-service",
+        "query-port",
+        "quiet-dhcp",
+        "quiet-dhcp6",
+        "quiet-ra",
+        "quiet-tftp",
+        "ra-param",
+        "read-ethers",
+        "rebind-domain-ok",
+        "rebind-localhost-ok",
+        "resolv-file",
+        "rev-server",
+        "script-arp",
+        "script-on-renewal",
+        "selfmx",
+        "server",
+        "servers-file",
+        "shared-network",
+        "srv-host",
+        "stop-dns-rebind",
+        "strict-order",
+        "strip-mac",
+        "strip-subnet",
+        "synth-domain",
+        "tag-if",
+        "test",
+        "tftp-lowercase",
+        "tftp-max",
+        "tftp-mtu",
+        "tftp-no-blocksize",
+        "tftp-no-fail",
+        "tftp-port-range",
+        "tftp-root",
+        "tftp-secure",
+        "tftp-single-port",
+        "tftp-unique-root",
+        "trust-anchor",
+        "txt-record",
+        "umbrella",
+        "use-stale-cache",
+        "user",
+        "version",
+        "dhcp-split-relay",
+        "no-0x20-encode",
+        "do-0x20-encode",
+        "no-ident",
+        "log-queries",
+    ]
+)
 
-_HINT = re.compile(r"^[ \t]*(address|server|local|conf-file|conf-dir|addn-hosts|no-resolv|"
-                   r"domain-needed|bogus-priv|listen-address|interface|dhcp-range|cache-size|"
-                   r"ipset|nftset|strict-order|no-hosts|expand-hosts|resolv-file)[ \t]*(=|$)", re.M)
+_HINT = re.compile(
+    r"^[ \t]*(address|server|local|conf-file|conf-dir|addn-hosts|no-resolv|"
+    r"domain-needed|bogus-priv|listen-address|interface|dhcp-range|cache-size|"
+    r"ipset|nftset|strict-order|no-hosts|expand-hosts|resolv-file)[ \t]*(=|$)",
+    re.M,
+)
 _DOMAIN_RULE = re.compile(r"^[ \t]*(address|server|local)[ \t]*=[ \t]*/", re.M)
 
 
@@ -111,6 +293,7 @@ def detect(path: Path, head: str) -> float:
 
 
 # --------------------------------------------------------------------------- reading
+
 
 @dataclass(frozen=True)
 class DomainRule:
@@ -213,8 +396,10 @@ class _Reader:
                 parts = value.split("/")
                 if len(parts) >= 3 and parts[0] == "":
                     self.state.domain_rules += len(parts) - 2
-                    if not any(d.lower().lstrip(".").lstrip("*") in relevant or d.startswith("*")
-                               for d in parts[1:-1]):
+                    if not any(
+                        d.lower().lstrip(".").lstrip("*") in relevant or d.startswith("*")
+                        for d in parts[1:-1]
+                    ):
                         continue
             line = _strip_comment(raw)
             if not line:
@@ -227,14 +412,27 @@ class _Reader:
             self._option(option, value, bool(eq), span, path, stack, servers_only)
 
     # ---- one option
-    def _option(self, option: str, value: str, has_value: bool, span: Span, path: Path,
-                stack: tuple[Path, ...], servers_only: bool) -> None:
+    def _option(
+        self,
+        option: str,
+        value: str,
+        has_value: bool,
+        span: Span,
+        path: Path,
+        stack: tuple[Path, ...],
+        servers_only: bool,
+    ) -> None:
         st = self.state
         if option.startswith("--"):
             option = option[2:]
         if servers_only and option not in ("server", "rev-server", "local", "address"):
-            st.problems.append(Problem("TE901", span, f"{option} in a servers-file: dnsmasq allows only "
-                                                      f"server= and rev-server= there"))
+            st.problems.append(
+                Problem(
+                    "TE901",
+                    span,
+                    f"{option} in a servers-file: dnsmasq allows only server= and rev-server= there",
+                )
+            )
             return
         if option in ("address", "server", "local", "ipset", "nftset"):
             self._domain_rule(option, value, span)
@@ -250,12 +448,23 @@ class _Reader:
             st.bogus.append((value, span))
         elif option == "conf-script":
             st.scripts.append(span)
-            st.problems.append(Problem("TE907", span, "conf-script runs a program whose output is "
-                                                      "configuration; it is never run here, so the "
-                                                      "names it could decide are unknown"))
+            st.problems.append(
+                Problem(
+                    "TE907",
+                    span,
+                    "conf-script runs a program whose output is "
+                    "configuration; it is never run here, so the "
+                    "names it could decide are unknown",
+                )
+            )
         elif option not in KNOWN_OPTIONS:
-            st.problems.append(Problem("TE901", span, f"unknown option '{option}': dnsmasq refuses "
-                                                      f"to start with it ('bad option')"))
+            st.problems.append(
+                Problem(
+                    "TE901",
+                    span,
+                    f"unknown option '{option}': dnsmasq refuses to start with it ('bad option')",
+                )
+            )
 
     def _domain_rule(self, option: str, value: str, span: Span) -> None:
         st = self.state
@@ -271,7 +480,9 @@ class _Reader:
         if option == "local":
             option = "server"
         if option == "address" and target not in ("", "#") and parse_address(target.split("%", 1)[0]) is None:
-            st.problems.append(Problem("TE901", span, f"'{target}' is not an address; dnsmasq refuses this line"))
+            st.problems.append(
+                Problem("TE901", span, f"'{target}' is not an address; dnsmasq refuses this line")
+            )
             return
         for raw in domains:
             d = raw.strip().lower()
@@ -301,7 +512,9 @@ class _Reader:
             self.state.problems.append(Problem("TE904", span, f"include loop: {ref} includes itself"))
             return None
         if len(stack) >= MAX_INCLUDE_DEPTH:
-            self.state.problems.append(Problem("TE904", span, f"includes nested deeper than {MAX_INCLUDE_DEPTH}"))
+            self.state.problems.append(
+                Problem("TE904", span, f"includes nested deeper than {MAX_INCLUDE_DEPTH}")
+            )
             return None
         self.state.included.append(target)
         return stack + (real,)
@@ -358,8 +571,11 @@ class _Reader:
             if directory is None:
                 self._missing(ref, span, option)
                 return
-            files = [p for p in sorted(directory.iterdir(), key=lambda p: p.name)
-                     if p.is_file() and _inside(self.state.context, p, path)]
+            files = [
+                p
+                for p in sorted(directory.iterdir(), key=lambda p: p.name)
+                if p.is_file() and _inside(self.state.context, p, path)
+            ]
         for f in files:
             self.state.included.append(f)
             try:
@@ -375,16 +591,23 @@ class _Reader:
         keywords = {sid: s.keywords for sid, s in catalog.services.items()}
         kind, named = classify_list_name(Path(ref.rstrip("/")).name, keywords)
         if kind == "other-topic":
-            self.state.problems.append(Problem(
-                "TE903", span, f"{what} {ref} not found; its name suggests another topic, so it is "
-                               f"assumed not to name the catalog services"))
+            self.state.problems.append(
+                Problem(
+                    "TE903",
+                    span,
+                    f"{what} {ref} not found; its name suggests another topic, so it is "
+                    f"assumed not to name the catalog services",
+                )
+            )
             return
         self.state.missing.append(Missing(ref, span, what, named if kind == "social" else None))
-        self.state.problems.append(Problem(
-            "TE903", span, f"{what} {ref} not found; verdicts that depend on it are unknown"))
+        self.state.problems.append(
+            Problem("TE903", span, f"{what} {ref} not found; verdicts that depend on it are unknown")
+        )
 
 
 # --------------------------------------------------------------------------- deciding
+
 
 @dataclass
 class _Answer:
@@ -408,8 +631,7 @@ class DnsmasqRuleset(NameRuleset):
         self.state = state
         self.catalog: Catalog = state.context.catalog
         self._hosts = state.hosts
-        super().__init__(path, NAME, self.decide, state.problems,
-                         [str(p.resolve()) for p in state.included])
+        super().__init__(path, NAME, self.decide, state.problems, [str(p.resolve()) for p in state.included])
 
     # ---- lookup
     def _lookup(self, host: str, qtype: int, start: int = 0) -> _Answer:
@@ -418,8 +640,11 @@ class DnsmasqRuleset(NameRuleset):
         rules = self.state.rules
         names = list(suffixes(host))
         for i in range(start, len(names)):
-            level = [r for r in rules.get(names[i], ()) if r.kind != "set"
-                     and (r.wildcard == "" or (r.wildcard == "sub" and i > 0))]
+            level = [
+                r
+                for r in rules.get(names[i], ())
+                if r.kind != "set" and (r.wildcard == "" or (r.wildcard == "sub" and i > 0))
+            ]
             answer = _level_answer(level, qtype)
             if answer is not None:
                 answer.index = i
@@ -465,9 +690,15 @@ class DnsmasqRuleset(NameRuleset):
             sets = self._sets(host)
             if sets:
                 r = sets[0]
-                return Decision(Outcome.ALLOW, r.span, (r.span,), False, f"{r.option} {r.value}",
-                                f"resolved addresses are added to {r.option} '{r.value}': a firewall "
-                                f"rule elsewhere may block them (not a block by itself)")
+                return Decision(
+                    Outcome.ALLOW,
+                    r.span,
+                    (r.span,),
+                    False,
+                    f"{r.option} {r.value}",
+                    f"resolved addresses are added to {r.option} '{r.value}': a firewall "
+                    f"rule elsewhere may block them (not a block by itself)",
+                )
         return decision
 
     def _from_hosts(self, host: str) -> Decision | None:
@@ -483,10 +714,10 @@ class DnsmasqRuleset(NameRuleset):
                     continue
                 has6 = has6 or ip.version == 6
                 if ip.version == 4 and found is None:
-                    d = address_decision(entry.address, host, self.catalog, entry.span,
-                                         (span, entry.span))
-                    found = Decision(d.outcome, d.rule, d.trace, d.specific,
-                                     f"addn-hosts {d.how}".strip(), d.note, d.scope)
+                    d = address_decision(entry.address, host, self.catalog, entry.span, (span, entry.span))
+                    found = Decision(
+                        d.outcome, d.rule, d.trace, d.specific, f"addn-hosts {d.how}".strip(), d.note, d.scope
+                    )
         if found is not None and found.outcome != Outcome.ALLOW and not has6:
             return self._ipv4_only(host, found)
         return found
@@ -496,11 +727,18 @@ class DnsmasqRuleset(NameRuleset):
         aaaa = self._lookup(host, 6)
         if aaaa.kind not in ("forward", "none"):
             return decision
-        note = ("AAAA queries are forwarded (dnsmasq answers only the address family it was "
-                "given, since 2.86): IPv6 clients may still resolve the real name")
-        return Decision(decision.outcome, decision.rule, decision.trace, decision.specific,
-                        decision.how + " (IPv4 only)",
-                        f"{decision.note}; {note}" if decision.note else note)
+        note = (
+            "AAAA queries are forwarded (dnsmasq answers only the address family it was "
+            "given, since 2.86): IPv6 clients may still resolve the real name"
+        )
+        return Decision(
+            decision.outcome,
+            decision.rule,
+            decision.trace,
+            decision.specific,
+            decision.how + " (IPv4 only)",
+            f"{decision.note}; {note}" if decision.note else note,
+        )
 
     def _decision(self, host: str, a: _Answer) -> Decision | None:
         if a.kind == "none":
@@ -517,11 +755,22 @@ class DnsmasqRuleset(NameRuleset):
         upstream = "the usual servers" if rule.value in ("#", "") else rule.value
         inner = self._decision(host, below) if below.kind in ("nxdomain", "addr") else None
         if inner is not None and inner.outcome == Outcome.DENY:
-            return Decision(Outcome.ALLOW, rule.span, (below.rules[0].span, rule.span), True,
-                            f"forwarded to {upstream}",
-                            f"an exception to '{below.rules[0].span.text}'")
-        return Decision(Outcome.ALLOW, rule.span, trace, False, f"forwarded to {upstream}",
-                        "a forward to another resolver is not a block (it may filter on its own)")
+            return Decision(
+                Outcome.ALLOW,
+                rule.span,
+                (below.rules[0].span, rule.span),
+                True,
+                f"forwarded to {upstream}",
+                f"an exception to '{below.rules[0].span.text}'",
+            )
+        return Decision(
+            Outcome.ALLOW,
+            rule.span,
+            trace,
+            False,
+            f"forwarded to {upstream}",
+            "a forward to another resolver is not a block (it may filter on its own)",
+        )
 
     def _undecidable(self, host: str, decision: Decision | None) -> Decision | None:
         """Names a missing include, a conf-script or a bogus-nxdomain could decide."""
@@ -533,17 +782,30 @@ class DnsmasqRuleset(NameRuleset):
             if m.services is None or sid in m.services:
                 if decision is not None and decision.specific:
                     continue  # an explicit rule here decides; the missing file is unlikely to
-                return Decision(Outcome.UNKNOWN, m.span, (m.span,), False, "",
-                                f"{m.what} {m.ref} is missing: it may decide {host}")
+                return Decision(
+                    Outcome.UNKNOWN,
+                    m.span,
+                    (m.span,),
+                    False,
+                    "",
+                    f"{m.what} {m.ref} is missing: it may decide {host}",
+                )
         for span in self.state.scripts:
-            return Decision(Outcome.UNKNOWN, span, (span,), False, "",
-                            f"conf-script output may decide {host} (not run)")
+            return Decision(
+                Outcome.UNKNOWN, span, (span,), False, "", f"conf-script output may decide {host} (not run)"
+            )
         for value, span in self.state.bogus:
             addr = value.split("/", 1)[0]
             if parse_address(addr) is not None and self.catalog.service_for_ip(addr) == sid:
-                return Decision(Outcome.UNKNOWN, span, (span,), True, "bogus-nxdomain",
-                                f"upstream answers holding {value} (an address of "
-                                f"{self.catalog.services[sid].name}) become NXDOMAIN")
+                return Decision(
+                    Outcome.UNKNOWN,
+                    span,
+                    (span,),
+                    True,
+                    "bogus-nxdomain",
+                    f"upstream answers holding {value} (an address of "
+                    f"{self.catalog.services[sid].name}) become NXDOMAIN",
+                )
         return None
 
 

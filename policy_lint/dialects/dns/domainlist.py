@@ -22,11 +22,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.dns.hosts import wanted_names
+from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.dialects.semantics.names import DomainIndex, NameRuleset, suffixes
 from policy_lint.inputs import InputError, read_source
-from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.model import Decision, Outcome, Problem, Span
 
 NAME = "domain-list"
@@ -108,12 +108,23 @@ class _Reader:
             keywords = {sid: s.keywords for sid, s in self.context.catalog.services.items()}
             kind, _named = classify_list_name(ref, keywords)
             if kind == "other-topic":
-                self.problems.append(Problem("TE903", span, f"included list {ref} not found; its name "
-                                                            f"suggests another topic, so it is assumed "
-                                                            f"not to name the catalog services"))
+                self.problems.append(
+                    Problem(
+                        "TE903",
+                        span,
+                        f"included list {ref} not found; its name "
+                        f"suggests another topic, so it is assumed "
+                        f"not to name the catalog services",
+                    )
+                )
             else:
-                self.problems.append(Problem("TE903", span, f"included list {ref} not found; verdicts "
-                                                            f"that depend on it are unknown"))
+                self.problems.append(
+                    Problem(
+                        "TE903",
+                        span,
+                        f"included list {ref} not found; verdicts that depend on it are unknown",
+                    )
+                )
                 self.index.add_subtree("\x00missing", span)
             return
         real = target.resolve()
@@ -133,18 +144,26 @@ class DomainListRuleset(NameRuleset):
         self.catalog = reader.context.catalog
         missing = reader.index.subtree.pop("\x00missing", None)
         self.missing = missing
-        super().__init__(path, NAME, self.decide, reader.problems,
-                         [str(p.resolve()) for p in reader.included])
+        super().__init__(
+            path, NAME, self.decide, reader.problems, [str(p.resolve()) for p in reader.included]
+        )
 
     def decide(self, host: str) -> Decision | None:
         hit = self.reader.index.lookup_subtree(host)
         if hit is not None:
             name, span = hit
-            return Decision(Outcome.DENY, span, (span,), True, "listed",
-                            f"{name} and its subdomains, assuming the consuming tool matches subdomains")
+            return Decision(
+                Outcome.DENY,
+                span,
+                (span,),
+                True,
+                "listed",
+                f"{name} and its subdomains, assuming the consuming tool matches subdomains",
+            )
         if self.missing is not None and self.catalog.service_for_host(host):
-            return Decision(Outcome.UNKNOWN, self.missing, (self.missing,), False, "",
-                            "an included list is missing")
+            return Decision(
+                Outcome.UNKNOWN, self.missing, (self.missing,), False, "", "an included list is missing"
+            )
         return None
 
 
@@ -152,14 +171,23 @@ def parse(path: Path, context: ParseContext) -> DomainListRuleset:
     reader = _Reader(context)
     reader.read(path, (path.resolve(),))
     shown = context.resolver.display(path)
-    reader.problems.insert(0, Problem(
-        "TE903", Span(shown, 1, 1),
-        "no config here says which tool reads this block list: each domain is assumed to block "
-        "itself and its subdomains (dnsmasq, AdGuard Home, squid's dstdomain with a leading dot); "
-        "Pi-hole's gravity and hosts-style tools match exact names only"))
+    reader.problems.insert(
+        0,
+        Problem(
+            "TE903",
+            Span(shown, 1, 1),
+            "no config here says which tool reads this block list: each domain is assumed to block "
+            "itself and its subdomains (dnsmasq, AdGuard Home, squid's dstdomain with a leading dot); "
+            "Pi-hole's gravity and hosts-style tools match exact names only",
+        ),
+    )
     if reader.bad_count:
         first, text = reader.bad[0]
-        reader.problems.append(Problem("TE902", first,
-                                       f"{reader.bad_count} lines are not domain names and are ignored "
-                                       f"(first: '{text}')"))
+        reader.problems.append(
+            Problem(
+                "TE902",
+                first,
+                f"{reader.bad_count} lines are not domain names and are ignored (first: '{text}')",
+            )
+        )
     return DomainListRuleset(shown, reader)

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Iterable
 
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.semantics.base import ParseContext
@@ -39,15 +39,33 @@ from policy_lint.model import Decision, Outcome, Problem, Span
 
 NAME = "hosts"
 FILE_PATTERNS = ("hosts", "hosts.txt", "*.hosts", "hosts.*", "*-hosts", "*_hosts", "*hosts*.txt")
-NOT_HOSTS = ("hosts.allow", "hosts.deny", "hosts.equiv", "*.py", "*.sh", "*.bat", "*.cmd",
-             "*.ps1", "*.yaml", "*.yml", "*.json", "*.conf", "*.log", "*.log.[0-9]*", "access.log*")
+NOT_HOSTS = (
+    "hosts.allow",
+    "hosts.deny",
+    "hosts.equiv",
+    "*.py",
+    "*.sh",
+    "*.bat",
+    "*.cmd",
+    "*.ps1",
+    "*.yaml",
+    "*.yml",
+    "*.json",
+    "*.conf",
+    "*.log",
+    "*.log.[0-9]*",
+    "access.log*",
+)
 
 CHUNK_BYTES = 4 * 1024 * 1024
 MAX_EXAMPLES = 3  # malformed lines quoted in the finding
 
 # A line that looks like `ADDRESS NAME`: what detection counts in a file's head.
-_HOSTS_LINE = re.compile(r"^[ \t]*(?:\d{1,10}(?:\.\d{1,3}){0,3}|[0-9a-fA-F]*:[0-9a-fA-F:.]*(?:%\S+)?)"
-                         r"[ \t]+[A-Za-z0-9_*][^\s#]*", re.M)
+_HOSTS_LINE = re.compile(
+    r"^[ \t]*(?:\d{1,10}(?:\.\d{1,3}){0,3}|[0-9a-fA-F]*:[0-9a-fA-F:.]*(?:%\S+)?)"
+    r"[ \t]+[A-Za-z0-9_*][^\s#]*",
+    re.M,
+)
 _CONTENT_LINE = re.compile(r"^[ \t]*[^\s#]", re.M)
 # A squid access.log line ("1764576000.120 85 10.0.0.5 TCP_DENIED/403 ..."): its epoch timestamp
 # looks like a numeric address to _HOSTS_LINE. Traffic logs are `policy-lint traffic` input.
@@ -60,6 +78,7 @@ _MALFORMED_FIRST = re.compile(rb"(?![0-9a-f:.]++(?:%[^\s]+)?[ \t]|[#\n\r \t]|\Z)
 
 
 # --------------------------------------------------------------------------- addresses
+
 
 def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An address as the resolver reads it: IPv4 (also inet_aton's short forms such as `0`
@@ -102,8 +121,9 @@ def is_sinkhole(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_unspecified or ip.is_loopback
 
 
-def address_decision(address: str, host: str, catalog: Catalog, span: Span | None,
-                     trace: tuple[Span, ...], mechanism: str = "") -> Decision:
+def address_decision(
+    address: str, host: str, catalog: Catalog, span: Span | None, trace: tuple[Span, ...], mechanism: str = ""
+) -> Decision:
     """What answering `host` with `address` does to a user of the service that owns `host`.
 
     Sinkhole -> DENY; a private or otherwise non-public address -> DENY (a block page or
@@ -115,38 +135,68 @@ def address_decision(address: str, host: str, catalog: Catalog, span: Span | Non
     ip = parse_address(address.split("%", 1)[0])
     prefix = f"{mechanism} " if mechanism else ""
     if ip is None:
-        return Decision(Outcome.UNKNOWN, span, trace, True, f"{prefix}answer {address}",
-                        f"{address} is not an address")
+        return Decision(
+            Outcome.UNKNOWN, span, trace, True, f"{prefix}answer {address}", f"{address} is not an address"
+        )
     if is_sinkhole(ip):
         return Decision(Outcome.DENY, span, trace, True, f"{prefix}sinkhole {address}".strip())
     mapped = getattr(ip, "ipv4_mapped", None) or ip
     if not mapped.is_global:
-        return Decision(Outcome.DENY, span, trace, True,
-                        f"{prefix}redirected to non-public {address}".strip(),
-                        "a private address: a local block page, or nothing")
+        return Decision(
+            Outcome.DENY,
+            span,
+            trace,
+            True,
+            f"{prefix}redirected to non-public {address}".strip(),
+            "a private address: a local block page, or nothing",
+        )
     owner_role = catalog.service_for_host(host)
     owner = owner_role[0] if owner_role else None
     holder = catalog.service_for_ip(str(mapped))
     if owner is None:
         return Decision(Outcome.ALLOW, span, trace, False, f"{prefix}pinned {address}".strip())
     if holder == owner:
-        return Decision(Outcome.ALLOW, span, trace, True, f"{prefix}pinned {address}".strip(),
-                        f"{address} is an address of {catalog.services[owner].name}")
+        return Decision(
+            Outcome.ALLOW,
+            span,
+            trace,
+            True,
+            f"{prefix}pinned {address}".strip(),
+            f"{address} is an address of {catalog.services[owner].name}",
+        )
     if holder is not None:
-        return Decision(Outcome.DENY, span, trace, True,
-                        f"{prefix}redirected to {address}".strip(),
-                        f"{address} is an address of {catalog.services[holder].name}, "
-                        f"not of {catalog.services[owner].name}")
+        return Decision(
+            Outcome.DENY,
+            span,
+            trace,
+            True,
+            f"{prefix}redirected to {address}".strip(),
+            f"{address} is an address of {catalog.services[holder].name}, "
+            f"not of {catalog.services[owner].name}",
+        )
     if not catalog.services[owner].networks:
-        return Decision(Outcome.ALLOW, span, trace, True, f"{prefix}pinned {address}".strip(),
-                        "the catalog has no prefixes for this service to confirm the address")
-    return Decision(Outcome.UNKNOWN, span, trace, True, f"{prefix}pinned {address}".strip(),
-                    f"{address} is not in the catalog's prefixes for {catalog.services[owner].name} "
-                    f"(snapshot {catalog.addresses_version or 'undated'}): a block page, or an "
-                    f"address the snapshot does not know")
+        return Decision(
+            Outcome.ALLOW,
+            span,
+            trace,
+            True,
+            f"{prefix}pinned {address}".strip(),
+            "the catalog has no prefixes for this service to confirm the address",
+        )
+    return Decision(
+        Outcome.UNKNOWN,
+        span,
+        trace,
+        True,
+        f"{prefix}pinned {address}".strip(),
+        f"{address} is not in the catalog's prefixes for {catalog.services[owner].name} "
+        f"(snapshot {catalog.addresses_version or 'undated'}): a block page, or an "
+        f"address the snapshot does not know",
+    )
 
 
 # --------------------------------------------------------------------------- scanning
+
 
 def wanted_names(catalog: Catalog) -> frozenset[str]:
     """Every name the engine will ask about: the probe hosts and the control host."""
@@ -174,9 +224,15 @@ def reversed_searches(anchors: list[bytes]) -> list[re.Pattern[bytes]]:
             groups.setdefault(tld, []).append(head)
         else:
             singles.append(a)
-    out = [re.compile(re.escape((b"." + tld)[::-1]) + b"(?:" + b"|".join(
-        re.escape(h[::-1]) for h in sorted(heads, key=len, reverse=True)) + b")")
-        for tld, heads in sorted(groups.items())]
+    out = [
+        re.compile(
+            re.escape((b"." + tld)[::-1])
+            + b"(?:"
+            + b"|".join(re.escape(h[::-1]) for h in sorted(heads, key=len, reverse=True))
+            + b")"
+        )
+        for tld, heads in sorted(groups.items())
+    ]
     out += [re.compile(re.escape(a[::-1])) for a in singles]
     return out
 
@@ -249,7 +305,7 @@ def _chunks(path: Path, shown: str) -> Iterable[bytes]:
             if cut < 0:
                 carry = data
                 continue
-            carry = data[cut + 1:]
+            carry = data[cut + 1 :]
             yield data[: cut + 1]
 
 
@@ -260,8 +316,9 @@ def _decode(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
-def scan_hosts(path: Path, shown: str, names: frozenset[str],
-               anchors: list[bytes] | None = None) -> HostsScan:
+def scan_hosts(
+    path: Path, shown: str, names: frozenset[str], anchors: list[bytes] | None = None
+) -> HostsScan:
     """Find the lines naming any of `names` (lowercase) without parsing the others."""
     _check_size_and_head(path, shown)
     scan = HostsScan(shown)
@@ -312,8 +369,13 @@ def scan_hosts(path: Path, shown: str, names: frozenset[str],
 
 def _parse_line(scan: HostsScan, names: frozenset[str], raw: bytes, line_no: int) -> None:
     if len(raw) > MAX_LINE_CHARS:
-        scan.problems.append(Problem("TE902", Span(scan.path, line_no, 1),
-                                     f"line of {len(raw)} characters skipped (limit {MAX_LINE_CHARS})"))
+        scan.problems.append(
+            Problem(
+                "TE902",
+                Span(scan.path, line_no, 1),
+                f"line of {len(raw)} characters skipped (limit {MAX_LINE_CHARS})",
+            )
+        )
         return
     text = _decode(raw.split(b"\x00", 1)[0]).rstrip("\r")  # the resolver's C strings end at NUL
     body = text.split("#", 1)[0]
@@ -336,21 +398,31 @@ def _summarise(scan: HostsScan) -> None:
     if scan.malformed:
         line, text = scan.malformed_examples[0]
         more = "; ".join(f"line {n}: '{t}'" for n, t in scan.malformed_examples[1:])
-        scan.problems.append(Problem(
-            "TE902", Span(scan.path, line, 1, text),
-            f"{scan.malformed} of {scan.lines} lines are not 'ADDRESS NAME...' and are ignored by "
-            f"the resolver (first: '{text}'" + (f"; {more}" if more else "") + ")"))
+        scan.problems.append(
+            Problem(
+                "TE902",
+                Span(scan.path, line, 1, text),
+                f"{scan.malformed} of {scan.lines} lines are not 'ADDRESS NAME...' and are ignored by "
+                f"the resolver (first: '{text}'" + (f"; {more}" if more else "") + ")",
+            )
+        )
     if scan.nul_lines:
-        scan.problems.append(Problem(
-            "TE902", Span(scan.path, scan.nul_lines[0], 1),
-            "NUL bytes in the file: the resolver reads each such line only up to the NUL "
-            f"(lines {', '.join(map(str, scan.nul_lines))})"))
+        scan.problems.append(
+            Problem(
+                "TE902",
+                Span(scan.path, scan.nul_lines[0], 1),
+                "NUL bytes in the file: the resolver reads each such line only up to the NUL "
+                f"(lines {', '.join(map(str, scan.nul_lines))})",
+            )
+        )
     if scan.non_utf8_line:
-        scan.problems.append(Problem("TE902", Span(scan.path, scan.non_utf8_line, 1),
-                                     "not valid UTF-8; read as Latin-1"))
+        scan.problems.append(
+            Problem("TE902", Span(scan.path, scan.non_utf8_line, 1), "not valid UTF-8; read as Latin-1")
+        )
 
 
 # --------------------------------------------------------------------------- evaluation
+
 
 def hosts_decider(scan: HostsScan, catalog: Catalog, trace_prefix: tuple[Span, ...] = ()):
     """decide(host) for a scanned hosts file: the first line naming the host decides."""
@@ -360,14 +432,14 @@ def hosts_decider(scan: HostsScan, catalog: Catalog, trace_prefix: tuple[Span, .
         if not entries:
             return None
         first = entries[0]
-        d = address_decision(first.address, host, catalog, first.span, trace_prefix + (first.span,),
-                             "")
+        d = address_decision(first.address, host, catalog, first.span, trace_prefix + (first.span,), "")
         others = [e for e in entries[1:] if e.address != first.address]
         if others:
             later = ", ".join(f"line {e.span.line} ({e.address})" for e in others[:3])
             note = (f"{d.note}; " if d.note else "") + (
                 f"also listed at {later}: the first line wins for gethostbyname (getaddrinfo "
-                f"may return the later addresses too)")
+                f"may return the later addresses too)"
+            )
             d = Decision(d.outcome, d.rule, d.trace, d.specific, d.how, note, d.scope)
         return d
 

@@ -55,29 +55,67 @@ from functools import lru_cache
 from pathlib import Path
 
 from policy_lint.catalog import Catalog
+from policy_lint.dialects.dns.hosts import address_decision, parse_address
 from policy_lint.dialects.semantics import listscan
 from policy_lint.dialects.semantics.base import ParseContext
-from policy_lint.dialects.dns.hosts import address_decision, parse_address
-from policy_lint.dialects.semantics.names import DomainIndex, NameRuleset, suffixes
-from policy_lint.inputs import InputError, read_source
 from policy_lint.dialects.semantics.listnames import classify_list_name
-from policy_lint.model import Decision, Outcome, Problem, Span
+from policy_lint.dialects.semantics.names import DomainIndex, NameRuleset, suffixes
 from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
+from policy_lint.inputs import InputError, read_source
+from policy_lint.model import Decision, Outcome, Problem, Span
 
 NAME = "pihole"
-FILE_PATTERNS = ("gravity.list", "adlists.list", "regex.list", "black.list", "blacklist.txt",
-                 "custom.list", "list.*.domains", "pihole.toml", "*pihole*", "*pi-hole*",
-                 "*.exact.json", "*.regex.json", "adlist.json", "*regex*.list", "*regex*.txt")
+FILE_PATTERNS = (
+    "gravity.list",
+    "adlists.list",
+    "regex.list",
+    "black.list",
+    "blacklist.txt",
+    "custom.list",
+    "list.*.domains",
+    "pihole.toml",
+    "*pihole*",
+    "*pi-hole*",
+    "*.exact.json",
+    "*.regex.json",
+    "adlist.json",
+    "*regex*.list",
+    "*regex*.txt",
+)
 
 # The files of one Pi-hole install, in the order that picks the one reporting for all.
-INSTALL_FILES = ("adlists.list", "gravity.list", "pihole.toml", "blacklist.txt", "black.list",
-                 "regex.list", "custom.list", "whitelist.txt", "whitelist.list", "white.list",
-                 "whitelist-regex.txt", "regex-whitelist.list", "adlist.json",
-                 "blacklist.exact.json", "blacklist.regex.json", "whitelist.exact.json",
-                 "whitelist.regex.json", "list.*.domains", "setupvars.conf")
+INSTALL_FILES = (
+    "adlists.list",
+    "gravity.list",
+    "pihole.toml",
+    "blacklist.txt",
+    "black.list",
+    "regex.list",
+    "custom.list",
+    "whitelist.txt",
+    "whitelist.list",
+    "white.list",
+    "whitelist-regex.txt",
+    "regex-whitelist.list",
+    "adlist.json",
+    "blacklist.exact.json",
+    "blacklist.regex.json",
+    "whitelist.exact.json",
+    "whitelist.regex.json",
+    "list.*.domains",
+    "setupvars.conf",
+)
 # Names only Pi-hole uses: one of them beside a list says the directory is a Pi-hole's.
-PIHOLE_ONLY = ("gravity.list", "adlists.list", "regex.list", "pihole.toml", "pihole-ftl.conf",
-               "setupvars.conf", "gravity.db", "list.*.domains")
+PIHOLE_ONLY = (
+    "gravity.list",
+    "adlists.list",
+    "regex.list",
+    "pihole.toml",
+    "pihole-ftl.conf",
+    "setupvars.conf",
+    "gravity.db",
+    "list.*.domains",
+)
 
 _ALLOW_WORDS = re.compile(r"white|allow", re.I)
 _DOMAIN = re.compile(r"^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.?$")
@@ -85,16 +123,19 @@ _ABP = re.compile(r"^(@@)?\|\|([a-z0-9_.-]+)\^$")
 _REGEX_HINT = re.compile(r"[\\^$()|\[\]]")
 # A line Pi-hole reads from a domain list: a domain, hosts syntax, ABP-style, a comment or
 # blank. Over lower-cased bytes after a newline; the others are counted as malformed.
-_WELL_FORMED = (rb"[a-z0-9_][a-z0-9_.-]*+[ \t]*+(?:#[^\n]*)?\r?(?=\n)"
-                rb"|[0-9a-f:.]++(?:%[^\s]*)?[ \t]"
-                rb"|(?:@@)?\|\|[a-z0-9_.-]++\^[ \t]*+\r?(?=\n)"
-                rb"|[#!\n]|[ \t]*+\r?(?=\n)|\Z")
+_WELL_FORMED = (
+    rb"[a-z0-9_][a-z0-9_.-]*+[ \t]*+(?:#[^\n]*)?\r?(?=\n)"
+    rb"|[0-9a-f:.]++(?:%[^\s]*)?[ \t]"
+    rb"|(?:@@)?\|\|[a-z0-9_.-]++\^[ \t]*+\r?(?=\n)"
+    rb"|[#!\n]|[ \t]*+\r?(?=\n)|\Z"
+)
 _MALFORMED = re.compile(rb"\n(?!" + _WELL_FORMED + rb")")
 _ABP_SINGLE = re.compile(rb"\n(?:@@)?\|\|[a-z0-9_-]+\^")  # `||com^` names no anchor but matters
 MAX_EXAMPLES = 3
 
 
 # --------------------------------------------------------------------------- roles
+
 
 def role_for(path: Path) -> str:
     """What a file is to Pi-hole, from its name: deny | allow | regex-deny | regex-allow |
@@ -153,9 +194,11 @@ def list_content(head: str) -> tuple[int, int, int]:
             continue
         content += 1
         words = line.split()
-        if _ABP.match(line) or (len(words) == 1 and _DOMAIN.match(words[0]) and "." in words[0]):
-            domains += 1
-        elif len(words) >= 2 and parse_address(words[0].split("%", 1)[0]) is not None:
+        if (
+            _ABP.match(line)
+            or (len(words) == 1 and _DOMAIN.match(words[0]) and "." in words[0])
+            or (len(words) >= 2 and parse_address(words[0].split("%", 1)[0]) is not None)
+        ):
             domains += 1
         elif _REGEX_HINT.search(line):
             regexes += 1
@@ -165,7 +208,9 @@ def list_content(head: str) -> tuple[int, int, int]:
 def detect(path: Path, head: str) -> float:
     name = path.name.lower()
     role = role_for(path)
-    if name in ("gravity.list", "adlists.list", "regex.list", "pihole.toml") or fnmatch(name, "list.*.domains"):
+    if name in ("gravity.list", "adlists.list", "regex.list", "pihole.toml") or fnmatch(
+        name, "list.*.domains"
+    ):
         return 0.95
     if name in ("adlist.json", "blacklist.exact.json", "blacklist.regex.json", "whitelist.regex.json"):
         return 0.9
@@ -190,6 +235,7 @@ def detect(path: Path, head: str) -> float:
 
 
 # --------------------------------------------------------------------------- state
+
 
 @dataclass
 class RegexRule:
@@ -227,6 +273,7 @@ class PiholeState:
 
 
 # --------------------------------------------------------------------------- readers
+
 
 class _Reader:
     def __init__(self, context: ParseContext, state: PiholeState):
@@ -285,17 +332,26 @@ class _Reader:
                 if n in st.wanted and _DOMAIN.match(n):
                     index.add_exact(n, span)
 
-        stats = listscan.scan(path, shown, on_line, anchors=self.anchors, line_patterns=[_ABP_SINGLE],
-                              counters={"malformed": _MALFORMED})
+        stats = listscan.scan(
+            path,
+            shown,
+            on_line,
+            anchors=self.anchors,
+            line_patterns=[_ABP_SINGLE],
+            counters={"malformed": _MALFORMED},
+        )
         st.problems.extend(stats.problems())
         bad = stats.matched.get("malformed", 0)
         if bad:
             examples = stats.matched_examples.get("malformed", [])
             line, text = examples[0] if examples else (1, "")
             shown_ex = "; ".join(f"line {n}: '{t[:80]}'" for n, t in examples)
-            st.problem("TE902", Span(shown, line, 1, text[:120]),
-                       f"{bad} of {stats.lines} lines are not domains, hosts lines or comments; "
-                       f"Pi-hole skips them ({shown_ex})")
+            st.problem(
+                "TE902",
+                Span(shown, line, 1, text[:120]),
+                f"{bad} of {stats.lines} lines are not domains, hosts lines or comments; "
+                f"Pi-hole skips them ({shown_ex})",
+            )
 
     # -- regex lists (small)
     def regex_list(self, path: Path, role: str) -> None:
@@ -345,14 +401,21 @@ class _Reader:
             kind, services = classify_list_name(url, self.keywords)
             named = {"social": services, "other-topic": set()}.get(kind, set(self.keywords))
             st.missing.append(MissingList(span, url, named))
-            assumption = ("; assumed not to name the services (its name says it holds another topic)"
-                          if kind == "other-topic" else "; the names it blocks are unknown")
-            st.problem("TE903", span, f"adlist '{url}' is remote and no downloaded copy "
-                                      f"(list.N.<host>.domains) or gravity.list is here{assumption}")
+            assumption = (
+                "; assumed not to name the services (its name says it holds another topic)"
+                if kind == "other-topic"
+                else "; the names it blocks are unknown"
+            )
+            st.problem(
+                "TE903",
+                span,
+                f"adlist '{url}' is remote and no downloaded copy "
+                f"(list.N.<host>.domains) or gravity.list is here{assumption}",
+            )
 
     def local_copy(self, path: Path, url: str, idx: int) -> Path | None:
         if url.startswith("file://"):
-            return self.context.resolver.resolve(url[len("file://"):], path)
+            return self.context.resolver.resolve(url[len("file://") :], path)
         host = url.split("://", 1)[-1].split("/", 1)[0].split("@")[-1].split(":")[0]
         if not host:
             return None
@@ -422,8 +485,11 @@ class _Reader:
         items = [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
         items = [d for d in items if d.get("enabled", 1) not in (0, False, "0")]
         if role == "adlists":
-            urls = [(str(d.get("address", "")), _span_of(src.path, src.lines, str(d.get("address", ""))))
-                    for d in items if d.get("address")]
+            urls = [
+                (str(d.get("address", "")), _span_of(src.path, src.lines, str(d.get("address", ""))))
+                for d in items
+                if d.get("address")
+            ]
             self.add_adlists(path, urls)
             return
         for d in items:
@@ -504,7 +570,7 @@ def ere_to_python(pattern: str) -> str:
                 if d == "[" and j + 1 < n and pattern[j + 1] in ":=.":
                     end = pattern.find(pattern[j + 1] + "]", j + 2)
                     if end >= 0:
-                        body.append(pattern[j:end + 2])
+                        body.append(pattern[j : end + 2])
                         j = end + 2
                         continue
                 if d == "]":
@@ -527,6 +593,7 @@ def ere_to_python(pattern: str) -> str:
 
 
 # --------------------------------------------------------------------------- deciding
+
 
 def pihole_decider(state: PiholeState, catalog: Catalog):
     def first_regex(rules: list[RegexRule], host: str) -> tuple[RegexRule | None, RegexRule | None]:
@@ -569,12 +636,24 @@ def pihole_decider(state: PiholeState, catalog: Catalog):
             deny_span = rule.span if rule else None
         if deny_span is not None:
             if allow_undecided is not None:
-                return Decision(Outcome.UNKNOWN, allow_undecided.span, (deny_span, allow_undecided.span), True,
-                                "", "an allow-list regex ran out of time on this name")
+                return Decision(
+                    Outcome.UNKNOWN,
+                    allow_undecided.span,
+                    (deny_span, allow_undecided.span),
+                    True,
+                    "",
+                    "an allow-list regex ran out of time on this name",
+                )
             return Decision(Outcome.DENY, deny_span, (deny_span,), True, "")
         if deny_undecided is not None:
-            return Decision(Outcome.UNKNOWN, deny_undecided.span, (deny_undecided.span,), True, "",
-                            "a regex ran out of time on this name")
+            return Decision(
+                Outcome.UNKNOWN,
+                deny_undecided.span,
+                (deny_undecided.span,),
+                True,
+                "",
+                "a regex ran out of time on this name",
+            )
         record = state.records.get(host)
         if record is not None:
             address, span = record
@@ -583,14 +662,21 @@ def pihole_decider(state: PiholeState, catalog: Catalog):
             owner = catalog.service_for_host(host)
             for m in state.missing:
                 if owner and owner[0] in m.services:
-                    return Decision(Outcome.UNKNOWN, m.span, (m.span,), True, "",
-                                    f"the adlist '{m.reference}' is not available")
+                    return Decision(
+                        Outcome.UNKNOWN,
+                        m.span,
+                        (m.span,),
+                        True,
+                        "",
+                        f"the adlist '{m.reference}' is not available",
+                    )
         return None
 
     return decide
 
 
 # --------------------------------------------------------------------------- parse
+
 
 def install_files(path: Path) -> list[Path]:
     """The Pi-hole install files beside `path` (itself included), lead file first."""
@@ -629,8 +715,9 @@ def read_pihole(path: Path, context: ParseContext, default_role: str | None = No
     state.gravity_present = "gravity.list" in names
     if "adlists.list" in names or "adlist.json" in names:
         # the downloaded copies are read through the adlists that name them
-        files = [p for p in files if not fnmatch(p.name.lower(), "list.*.domains")
-                 or p.resolve() == path.resolve()]
+        files = [
+            p for p in files if not fnmatch(p.name.lower(), "list.*.domains") or p.resolve() == path.resolve()
+        ]
     for p in files:
         itself = p.resolve() == path.resolve()
         if not itself:
@@ -646,13 +733,15 @@ def read_pihole(path: Path, context: ParseContext, default_role: str | None = No
 
 class PiholeRuleset(NameRuleset):
     def __init__(self, path: str, dialect: str, state: PiholeState, catalog: Catalog, lead: bool):
-        super().__init__(path, dialect, pihole_decider(state, catalog), state.problems,
-                         state.included if lead else [])
+        super().__init__(
+            path, dialect, pihole_decider(state, catalog), state.problems, state.included if lead else []
+        )
         self.state = state
 
 
-def parse(path: Path, context: ParseContext, dialect: str = NAME,
-          default_role: str | None = None) -> PiholeRuleset:
+def parse(
+    path: Path, context: ParseContext, dialect: str = NAME, default_role: str | None = None
+) -> PiholeRuleset:
     files = install_files(path)
     lead = files[0].resolve() == path.resolve()
     state = read_pihole(path, context, default_role)

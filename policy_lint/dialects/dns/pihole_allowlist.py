@@ -25,9 +25,18 @@ from policy_lint.dialects.dns import pihole
 from policy_lint.dialects.semantics.base import ParseContext
 
 NAME = "pihole-allowlist"
-FILE_PATTERNS = ("whitelist.txt", "whitelist.list", "white.list", "*whitelist*.txt", "*allowlist*.txt",
-                 "*whitelist*.list", "*allowlist*.list", "whitelist.exact.json", "*whitelist*",
-                 "*allowlist*")
+FILE_PATTERNS = (
+    "whitelist.txt",
+    "whitelist.list",
+    "white.list",
+    "*whitelist*.txt",
+    "*allowlist*.txt",
+    "*whitelist*.list",
+    "*allowlist*.list",
+    "whitelist.exact.json",
+    "*whitelist*",
+    "*allowlist*",
+)
 
 _ALLOW_HEADER = re.compile(r"white-?list|allow-?list", re.I)
 NOT_MINE = ("*.py", "*.sh", "*.yaml", "*.yml", "*.conf", "*.md", "*.html", "*.js")

@@ -59,15 +59,29 @@ import dns.tokenizer
 import dns.zonefile
 
 from policy_lint.catalog import Catalog
-from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.dns.hosts import address_decision
+from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import InputError, read_source
 from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
 
 NAME = "rpz"
-FILE_PATTERNS = ("db.rpz", "db.rpz.*", "*.rpz", "rpz.db", "rpz.zone", "*.rpz.zone", "*.rpz.db",
-                 "rpz.*.zone", "db.rpz-*", "*-rpz.zone", "*-rpz.db", "*_rpz.zone", "rpz-*.zone",
-                 "rpz.*.db", "*.rpz.txt")
+FILE_PATTERNS = (
+    "db.rpz",
+    "db.rpz.*",
+    "*.rpz",
+    "rpz.db",
+    "rpz.zone",
+    "*.rpz.zone",
+    "*.rpz.db",
+    "rpz.*.zone",
+    "db.rpz-*",
+    "*-rpz.zone",
+    "*-rpz.db",
+    "*_rpz.zone",
+    "rpz-*.zone",
+    "rpz.*.db",
+    "*.rpz.txt",
+)
 MAX_INCLUDE_DEPTH = 16
 MAX_REPORTED = 50  # TE901 findings per file; beyond, one summary
 MAX_RESTARTS = 20  # syntax errors in one run of lines before the rest of the run is skipped
@@ -86,14 +100,15 @@ DISABLED = "DISABLED"
 BLOCKING = frozenset({NXDOMAIN, NODATA, DROP, LOCAL})
 
 # Record types a policy zone ignores (apex bookkeeping and DNSSEC).
-IGNORED_TYPES = frozenset({"SOA", "NS", "DNAME", "DNSKEY", "DS", "RRSIG", "NSEC", "NSEC3",
-                           "NSEC3PARAM"})
-TRIGGER_KINDS = {"rpz-client-ip": "client-ip", "rpz-ip": "ip", "rpz-nsdname": "nsdname",
-                 "rpz-nsip": "nsip"}
+IGNORED_TYPES = frozenset({"SOA", "NS", "DNAME", "DNSKEY", "DS", "RRSIG", "NSEC", "NSEC3", "NSEC3PARAM"})
+TRIGGER_KINDS = {"rpz-client-ip": "client-ip", "rpz-ip": "ip", "rpz-nsdname": "nsdname", "rpz-nsip": "nsip"}
 
 _SOA_LINE = re.compile(r"^\S*\s+(?:\d+[smhdwSMHDW]?\s+)?(?:IN\s+)?SOA\s", re.M | re.I)
-_RPZ_MARKERS = re.compile(r"\bCNAME\s+(?:\.|\*\.|rpz-passthru\.|rpz-drop\.|rpz-tcp-only\.)\s*(?:;.*)?$"
-                          r"|\.rpz[-.a-z0-9]*\.\s|rpz-(?:ip|nsdname|client-ip|nsip)\b", re.M | re.I)
+_RPZ_MARKERS = re.compile(
+    r"\bCNAME\s+(?:\.|\*\.|rpz-passthru\.|rpz-drop\.|rpz-tcp-only\.)\s*(?:;.*)?$"
+    r"|\.rpz[-.a-z0-9]*\.\s|rpz-(?:ip|nsdname|client-ip|nsip)\b",
+    re.M | re.I,
+)
 _DIRECTIVE = re.compile(r"^\$([A-Za-z]+)\b")
 
 
@@ -112,6 +127,7 @@ def detect(path: Path, head: str) -> float:
 
 
 # --------------------------------------------------------------------------- model
+
 
 class CappedProblems(list):
     """Problems of one input, with at most MAX_REPORTED TE901s kept (a file of 10^6 broken
@@ -200,8 +216,7 @@ class RpzZone:
     _apex: bool = False
 
     # ---- lookup
-    def finish(self, near: set[str] | None = None, tld_min2: dict | None = None,
-               apex: bool = False) -> None:
+    def finish(self, near: set[str] | None = None, tld_min2: dict | None = None, apex: bool = False) -> None:
         """For unbound's lookup: `near`, the trigger names sharing a registrable domain with a
         probe name; `tld_min2` and `apex`, what sorts before them higher up (see _ZoneReader)."""
         # A trigger without a usable action does not exist for lookups (unbound skips the
@@ -267,8 +282,9 @@ class RpzZone:
     def action(self, trigger: Trigger) -> Action:
         act = self._actions.get(trigger.name)
         if act is None:
-            act = self._actions[trigger.name] = (_action_unbound(trigger, self) if self.flavour == "unbound"
-                                                 else _action_bind(trigger, self))
+            act = self._actions[trigger.name] = (
+                _action_unbound(trigger, self) if self.flavour == "unbound" else _action_bind(trigger, self)
+            )
         return act
 
 
@@ -289,8 +305,13 @@ def _target_text(target: dns.name.Name, zone: RpzZone) -> str:
 
 def _special(target: dns.name.Name) -> str | None:
     text = target.to_text().lower()
-    return {".": NXDOMAIN, "*.": NODATA, "rpz-passthru.": PASSTHRU, "rpz-drop.": DROP,
-            "rpz-tcp-only.": TCP_ONLY}.get(text)
+    return {
+        ".": NXDOMAIN,
+        "*.": NODATA,
+        "rpz-passthru.": PASSTHRU,
+        "rpz-drop.": DROP,
+        "rpz-tcp-only.": TCP_ONLY,
+    }.get(text)
 
 
 def _action_bind(trigger: Trigger, zone: RpzZone) -> Action:
@@ -304,9 +325,13 @@ def _action_bind(trigger: Trigger, zone: RpzZone) -> Action:
         if _target_text(target, zone).lower().rstrip(".") == trigger.name:
             return Action(PASSTHRU, rec.span, note="a CNAME to its own name: BIND's legacy PASSTHRU")
         note = ""
-        if target.is_subdomain(SENTINEL) or (zone.origin and target.is_subdomain(dns.name.from_text(zone.origin))):
-            note = (f"the CNAME target lies inside the policy zone ({_target_text(target, zone)}): "
-                    f"a missing trailing dot? It is a rewrite, not an RPZ action")
+        if target.is_subdomain(SENTINEL) or (
+            zone.origin and target.is_subdomain(dns.name.from_text(zone.origin))
+        ):
+            note = (
+                f"the CNAME target lies inside the policy zone ({_target_text(target, zone)}): "
+                f"a missing trailing dot? It is a rewrite, not an RPZ action"
+            )
         return Action(LOCAL, rec.span, [rec], note)
     data = [r for r in trigger.records if r.rdtype not in IGNORED_TYPES]
     if data:
@@ -346,10 +371,13 @@ def _action_unbound(trigger: Trigger, zone: RpzZone) -> Action:
 SENTINEL_TEXT = SENTINEL.to_text().lower()
 # One record on one line, owner in column 1, of the types block lists are made of: read
 # without dnspython (the rest, and every record a probe can meet, goes through dnspython).
-_FAST_RR = re.compile(r'^([^\s;()"\\$][^\s;()"\\]*)[ \t]+'
-                      r'(?:\d+[smhdwSMHDW]?(?:\d+[smhdwSMHDW])*[ \t]+)?(?:IN[ \t]+)?'
-                      r'(?:\d+[smhdwSMHDW]?(?:\d+[smhdwSMHDW])*[ \t]+)?'
-                      r'(CNAME|A|AAAA)[ \t]+([^\s;()"\\]+)[ \t]*(?:;.*)?$', re.I)
+_FAST_RR = re.compile(
+    r'^([^\s;()"\\$][^\s;()"\\]*)[ \t]+'
+    r"(?:\d+[smhdwSMHDW]?(?:\d+[smhdwSMHDW])*[ \t]+)?(?:IN[ \t]+)?"
+    r"(?:\d+[smhdwSMHDW]?(?:\d+[smhdwSMHDW])*[ \t]+)?"
+    r'(CNAME|A|AAAA)[ \t]+([^\s;()"\\]+)[ \t]*(?:;.*)?$',
+    re.I,
+)
 _IPV4 = re.compile(r"(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}")
 _IPV6 = re.compile(r"[0-9a-fA-F:.]*:[0-9a-fA-F:.]*")
 
@@ -365,16 +393,16 @@ class _Collector:
     def origin_information(self):
         return dns.name.root, False, dns.name.root
 
-    def check_put_rdataset(self, check) -> None:  # noqa: ARG002 - checked by us, per flavour
+    def check_put_rdataset(self, check) -> None:
         return None
 
-    def _set_origin(self, origin) -> None:  # noqa: ARG002
+    def _set_origin(self, origin) -> None:
         return None
 
-    def add_unicode(self, value) -> None:  # noqa: ARG002
+    def add_unicode(self, value) -> None:
         return None
 
-    def add(self, name, ttl, rdata) -> None:  # noqa: ARG002
+    def add(self, name, ttl, rdata) -> None:
         self.take(name.to_text().lower(), dns.rdatatype.to_text(rdata.rdtype), rdata, self.line)
 
 
@@ -460,8 +488,15 @@ class _Raw:
 
 
 class _ZoneReader:
-    def __init__(self, context: ParseContext, problems: list[Problem], flavour: str,
-                 origin: dns.name.Name | None, anchors: frozenset[str], relevant: frozenset[str]):
+    def __init__(
+        self,
+        context: ParseContext,
+        problems: list[Problem],
+        flavour: str,
+        origin: dns.name.Name | None,
+        anchors: frozenset[str],
+        relevant: frozenset[str],
+    ):
         self.context = context
         self.problems = problems
         self.flavour = flavour
@@ -475,7 +510,7 @@ class _ZoneReader:
         self.records = 0
         self.soa: str | None = None
         self.common: list[str] | None = None  # common label suffix of absolute-written owners
-        self.min_labels = 10 ** 6
+        self.min_labels = 10**6
         # unbound's lookup needs the name sorting just before a query: for labels the query
         # shares beyond its registrable domain the kept names tell; above it, per TLD, the
         # smallest second label ("" = the TLD itself is a trigger) and an apex trigger.
@@ -493,8 +528,13 @@ class _ZoneReader:
         lines = src.lines
         for i, line in enumerate(lines):
             if "\x00" in line:
-                self.problems.append(Problem("TE902", Span(display, i + 1, 1),
-                                             "NUL byte in a zone file: BIND refuses the zone; the line is ignored"))
+                self.problems.append(
+                    Problem(
+                        "TE902",
+                        Span(display, i + 1, 1),
+                        "NUL byte in a zone file: BIND refuses the zone; the line is ignored",
+                    )
+                )
                 lines[i] = ""
         batch = 0  # first line of the pending dnspython batch (0: none)
         depth = 0
@@ -566,10 +606,15 @@ class _ZoneReader:
                 while k < len(c) and k < len(labels) and c[-1 - k] == labels[-1 - k]:
                     k += 1
                 if k < len(c):
-                    self.common = c[len(c) - k:]
+                    self.common = c[len(c) - k :]
             self.min_labels = min(self.min_labels, len(labels) - (1 if labels and labels[0] == "*" else 0))
-        if self.origin is not None and not relative and owner != self.origin_text \
-                and not owner.endswith("." + self.origin_text) and self.origin_text != ".":
+        if (
+            self.origin is not None
+            and not relative
+            and owner != self.origin_text
+            and not owner.endswith("." + self.origin_text)
+            and self.origin_text != "."
+        ):
             self.out_of_zone_count += 1
             if len(self.out_of_zone) < 5:
                 self.out_of_zone.append(Span(file, line, 1, text.strip()))
@@ -612,11 +657,15 @@ class _ZoneReader:
         start = first
         restarts = 0
         while start <= last and restarts < MAX_RESTARTS:
-            tok = dns.tokenizer.Tokenizer("\n".join(lines[start - 1:last]) + "\n", display)
+            tok = dns.tokenizer.Tokenizer("\n".join(lines[start - 1 : last]) + "\n", display)
             tok.line_number = start
-            reader = _LineReader(tok, dns.rdataclass.IN, self.collector,
-                                 allow_directives={"$ORIGIN", "$TTL", "$GENERATE"},
-                                 default_ttl=state.default_ttl)
+            reader = _LineReader(
+                tok,
+                dns.rdataclass.IN,
+                self.collector,
+                allow_directives={"$ORIGIN", "$TTL", "$GENERATE"},
+                default_ttl=state.default_ttl,
+            )
             reader.record_line = 0
             state.apply(reader)
             try:
@@ -630,18 +679,28 @@ class _ZoneReader:
                 text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
                 detail = re.sub(r"^\S+:\d+: ", "", str(exc)) or "syntax error"
                 restarts += 1
-                self.problems.append(Problem("TE901", Span(display, line, 1, text),
-                                             f"zone file syntax error: {detail}; BIND refuses to load the zone"))
+                self.problems.append(
+                    Problem(
+                        "TE901",
+                        Span(display, line, 1, text),
+                        f"zone file syntax error: {detail}; BIND refuses to load the zone",
+                    )
+                )
                 nxt = max(at, line + 1)
                 # Inside an unclosed ( ... ): skip to the line after it closes.
-                depth = sum(_paren_depth(x) for x in lines[line - 1:nxt - 1])
+                depth = sum(_paren_depth(x) for x in lines[line - 1 : nxt - 1])
                 while depth > 0 and nxt <= last:
                     depth += _paren_depth(lines[nxt - 1])
                     nxt += 1
                 start = nxt
         if restarts >= MAX_RESTARTS and start <= last:
-            self.problems.append(Problem("TE901", Span(display, start, 1),
-                                         f"{MAX_RESTARTS} syntax errors in a row: lines {start}-{last} are not read"))
+            self.problems.append(
+                Problem(
+                    "TE901",
+                    Span(display, start, 1),
+                    f"{MAX_RESTARTS} syntax errors in a row: lines {start}-{last} are not read",
+                )
+            )
 
     def _include(self, line: str, span: Span, path: Path, state: _State, stack: tuple[Path, ...]) -> None:
         words = line.split(";", 1)[0].split()
@@ -684,8 +743,11 @@ def _usable_cname(rdata) -> bool:
     """unbound skips a CNAME to an rpz-* TLD other than the three actions."""
     target = rdata if isinstance(rdata, str) else rdata.target.to_text().lower()
     labels = target.rstrip(".").split(".")
-    return not (labels and labels[-1].startswith("rpz-")
-                and target not in ("rpz-passthru.", "rpz-drop.", "rpz-tcp-only."))
+    return not (
+        labels
+        and labels[-1].startswith("rpz-")
+        and target not in ("rpz-passthru.", "rpz-drop.", "rpz-tcp-only.")
+    )
 
 
 def _strip(owner: str, origin_text: str) -> str:
@@ -708,8 +770,14 @@ def _named_conf(path: Path, context: ParseContext) -> tuple[str, str, str, Span 
     """(zone name, policy override, cname of a `policy cname X`, where) from a named.conf
     whose zone statement loads this file; empty strings when none is found."""
     root = context.resolver.root
-    dirs = [path.parent, path.parent.parent, root / "etc" / "bind", root / "etc" / "named",
-            root / "etc", root]
+    dirs = [
+        path.parent,
+        path.parent.parent,
+        root / "etc" / "bind",
+        root / "etc" / "named",
+        root / "etc",
+        root,
+    ]
     seen: set[Path] = set()
     for d in dirs:
         try:
@@ -745,9 +813,15 @@ def _named_conf(path: Path, context: ParseContext) -> tuple[str, str, str, Span 
 
 # --------------------------------------------------------------------------- loading
 
-def load_zone(path: Path, context: ParseContext, origin: str | None = None,
-              flavour: str = "bind", display: str | None = None,
-              stack: tuple[Path, ...] = ()) -> RpzZone:
+
+def load_zone(
+    path: Path,
+    context: ParseContext,
+    origin: str | None = None,
+    flavour: str = "bind",
+    display: str | None = None,
+    stack: tuple[Path, ...] = (),
+) -> RpzZone:
     """Parse a policy zone file. `origin` None: find it (named.conf, SOA, owner names)."""
     shown = display or context.resolver.display(path)
     problems = CappedProblems()
@@ -761,7 +835,9 @@ def load_zone(path: Path, context: ParseContext, origin: str | None = None,
             zone.origin_note = f"zone name '{named}' from {override_span.where()}"
     given = dns.name.from_text(origin) if origin else None
     start = given or SENTINEL
-    reader = _ZoneReader(context, problems, flavour, given, _anchors(context.catalog), _relevant(context.catalog))
+    reader = _ZoneReader(
+        context, problems, flavour, given, _anchors(context.catalog), _relevant(context.catalog)
+    )
     reader.read(path, shown, _State(start, start), stack + (path.resolve(),))
     zone.included = reader.included
     zone.records = reader.records
@@ -774,8 +850,10 @@ def load_zone(path: Path, context: ParseContext, origin: str | None = None,
         elif reader.common:
             known = _guess_origin(reader.common, reader.min_labels)
             if known is not None:
-                zone.origin_note = (f"zone name '{known.to_text().rstrip('.')}' guessed from the "
-                                    f"owner names (the SOA is '@'; the zone statement is elsewhere)")
+                zone.origin_note = (
+                    f"zone name '{known.to_text().rstrip('.')}' guessed from the "
+                    f"owner names (the SOA is '@'; the zone statement is elsewhere)"
+                )
     origin_text = known.to_text().lower() if known is not None else "."
     zone.origin = origin_text.rstrip(".") if known is not None and known != dns.name.root else ""
     # ---- triggers
@@ -800,22 +878,43 @@ def load_zone(path: Path, context: ParseContext, origin: str | None = None,
             continue
         labels = rel.split(".") if rel else []
         kind = TRIGGER_KINDS.get(labels[-1], "qname") if labels else "qname"
-        if flavour == "unbound" and kind == "qname" and raw.rdtype not in IGNORED_TYPES and \
-                (raw.rdtype != "CNAME" or _usable_cname(raw.rdata)) and not labels[-1].startswith("rpz-"):
+        if (
+            flavour == "unbound"
+            and kind == "qname"
+            and raw.rdtype not in IGNORED_TYPES
+            and (raw.rdtype != "CNAME" or _usable_cname(raw.rdata))
+            and not labels[-1].startswith("rpz-")
+        ):
             near.add(rel)
-        if kind == "qname" and not (rel in relevant or rel == "*" or (rel.startswith("*.") and rel[2:] in relevant)):
+        if kind == "qname" and not (
+            rel in relevant or rel == "*" or (rel.startswith("*.") and rel[2:] in relevant)
+        ):
             continue
         rdata = raw.rdata
         if isinstance(rdata, str):
             try:
-                rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(raw.rdtype), rdata,
-                                            origin=dns.name.root, relativize=False)
+                rdata = dns.rdata.from_text(
+                    dns.rdataclass.IN,
+                    dns.rdatatype.from_text(raw.rdtype),
+                    rdata,
+                    origin=dns.name.root,
+                    relativize=False,
+                )
             except (dns.exception.DNSException, ValueError) as exc:
-                problems.append(Problem("TE901", Span(raw.file, raw.line, 1, raw.text),
-                                        f"zone file syntax error: {exc}; BIND refuses to load the zone"))
+                problems.append(
+                    Problem(
+                        "TE901",
+                        Span(raw.file, raw.line, 1, raw.text),
+                        f"zone file syntax error: {exc}; BIND refuses to load the zone",
+                    )
+                )
                 continue
         span = Span(raw.file, raw.line, 1, raw.text)
-        trig = zone.triggers.get(rel) if kind == "qname" else next((t for t in zone.others if t.name == rel), None)
+        trig = (
+            zone.triggers.get(rel)
+            if kind == "qname"
+            else next((t for t in zone.others if t.name == rel), None)
+        )
         if trig is None:
             trig = Trigger(rel, kind)
             if kind == "qname":
@@ -826,13 +925,23 @@ def load_zone(path: Path, context: ParseContext, origin: str | None = None,
     if out_count:
         where = ", ".join(str(s.line) for s in out_of_zone[:5])
         consequence = "unbound refuses to load the zone" if flavour == "unbound" else "BIND ignores them"
-        problems.append(Problem("TE901", out_of_zone[0], f"{out_count} record(s) outside the zone "
-                                                          f"'{zone.origin or '.'}' (lines {where}): {consequence}"))
+        problems.append(
+            Problem(
+                "TE901",
+                out_of_zone[0],
+                f"{out_count} record(s) outside the zone "
+                f"'{zone.origin or '.'}' (lines {where}): {consequence}",
+            )
+        )
     if flavour == "bind":
         _check_bind(zone)
     problems.summarise(shown, "zone file errors")
     if override:
-        zone.override, zone.override_cname, zone.override_span = _policy_word(override), override_cname, override_span
+        zone.override, zone.override_cname, zone.override_span = (
+            _policy_word(override),
+            override_cname,
+            override_span,
+        )
     zone.finish(near, reader.tld_min2, reader.apex)
     return zone
 
@@ -855,9 +964,18 @@ def _relevant(catalog: Catalog) -> frozenset[str]:
 
 
 def _policy_word(word: str) -> str:
-    return {"nxdomain": NXDOMAIN, "nodata": NODATA, "passthru": PASSTHRU, "drop": DROP,
-            "tcp-only": TCP_ONLY, "tcp_only": TCP_ONLY, "disabled": DISABLED, "cname": "CNAME",
-            "given": "", "no-op": PASSTHRU}.get(word.lower(), "")
+    return {
+        "nxdomain": NXDOMAIN,
+        "nodata": NODATA,
+        "passthru": PASSTHRU,
+        "drop": DROP,
+        "tcp-only": TCP_ONLY,
+        "tcp_only": TCP_ONLY,
+        "disabled": DISABLED,
+        "cname": "CNAME",
+        "given": "",
+        "no-op": PASSTHRU,
+    }.get(word.lower(), "")
 
 
 def _guess_origin(common: list[str], min_labels: int) -> dns.name.Name | None:
@@ -882,17 +1000,27 @@ def _check_bind(zone: RpzZone) -> None:
         cnames = types.count("CNAME")
         if cnames and len(types) > cnames:
             other = next(r for r in t.records if r.rdtype != "CNAME")
-            zone.problems.append(Problem("TE901", other.span,
-                                         f"CNAME and other data at '{t.name}': BIND refuses to load the zone"))
+            zone.problems.append(
+                Problem(
+                    "TE901", other.span, f"CNAME and other data at '{t.name}': BIND refuses to load the zone"
+                )
+            )
         elif cnames > 1 and len({str(r.rdata) for r in t.records if r.rdtype == "CNAME"}) > 1:
-            zone.problems.append(Problem("TE901", t.records[1].span,
-                                         f"more than one CNAME at '{t.name}': BIND refuses to load the zone"))
+            zone.problems.append(
+                Problem(
+                    "TE901",
+                    t.records[1].span,
+                    f"more than one CNAME at '{t.name}': BIND refuses to load the zone",
+                )
+            )
 
 
 # --------------------------------------------------------------------------- decisions
 
-def trigger_decision(zone: RpzZone, trigger: Trigger, host: str, catalog: Catalog,
-                     trace: tuple[Span, ...] = ()) -> Decision:
+
+def trigger_decision(
+    zone: RpzZone, trigger: Trigger, host: str, catalog: Catalog, trace: tuple[Span, ...] = ()
+) -> Decision:
     """What applying `trigger` to an A query for `host` does to a user of its service."""
     act = zone.action(trigger)
     kind = act.kind
@@ -906,8 +1034,14 @@ def trigger_decision(zone: RpzZone, trigger: Trigger, host: str, catalog: Catalo
         return _name_decision(zone.override_cname, host, catalog, act.span, trace + (act.span,), via)
     spans = trace + ((zone.override_span,) if zone.override_span and zone.override else ()) + (act.span,)
     if kind == DISABLED:
-        return Decision(Outcome.ALLOW, act.span, spans, False, f"{via}: policy disabled",
-                        "the policy zone's actions are disabled (logged only)")
+        return Decision(
+            Outcome.ALLOW,
+            act.span,
+            spans,
+            False,
+            f"{via}: policy disabled",
+            "the policy zone's actions are disabled (logged only)",
+        )
     if kind == NXDOMAIN:
         return Decision(Outcome.DENY, act.span, spans, True, "NXDOMAIN", note_extra)
     if kind == NODATA:
@@ -915,18 +1049,31 @@ def trigger_decision(zone: RpzZone, trigger: Trigger, host: str, catalog: Catalo
     if kind == DROP:
         return Decision(Outcome.DENY, act.span, spans, True, "dropped (no answer)", note_extra)
     if kind == PASSTHRU:
-        return Decision(Outcome.ALLOW, act.span, spans, True, "passthru",
-                        note_extra or "an RPZ passthru: answered normally")
+        return Decision(
+            Outcome.ALLOW,
+            act.span,
+            spans,
+            True,
+            "passthru",
+            note_extra or "an RPZ passthru: answered normally",
+        )
     if kind == TCP_ONLY:
-        return Decision(Outcome.ALLOW, act.span, spans, False, "tcp-only",
-                        "answered over TCP only (clients retry over TCP): not a block")
+        return Decision(
+            Outcome.ALLOW,
+            act.span,
+            spans,
+            False,
+            "tcp-only",
+            "answered over TCP only (clients retry over TCP): not a block",
+        )
     if kind == INVALID:
         return Decision(Outcome.ALLOW, act.span, spans, False, "", act.note or "no usable policy")
     return _data_decision(act, host, catalog, spans, zone)
 
 
-def _data_decision(act: Action, host: str, catalog: Catalog, spans: tuple[Span, ...],
-                   zone: RpzZone) -> Decision:
+def _data_decision(
+    act: Action, host: str, catalog: Catalog, spans: tuple[Span, ...], zone: RpzZone
+) -> Decision:
     a = [r for r in act.data if r.rdtype == "A"]
     cname = [r for r in act.data if r.rdtype == "CNAME"]
     if a:
@@ -943,39 +1090,69 @@ def _data_decision(act: Action, host: str, catalog: Catalog, spans: tuple[Span, 
             d = Decision(d.outcome, d.rule, d.trace, d.specific, d.how, f"{d.note}; {act.note}".strip("; "))
         return d
     aaaa = [r for r in act.data if r.rdtype == "AAAA"]
-    note = ("only AAAA data: IPv4 clients get NODATA" if aaaa else
-            f"local data without an address ({', '.join(sorted({r.rdtype for r in act.data}))})")
+    note = (
+        "only AAAA data: IPv4 clients get NODATA"
+        if aaaa
+        else f"local data without an address ({', '.join(sorted({r.rdtype for r in act.data}))})"
+    )
     return Decision(Outcome.DENY, act.span, spans, True, "NODATA", note)
 
 
-def _name_decision(target: str, host: str, catalog: Catalog, span: Span,
-                   spans: tuple[Span, ...], via: str) -> Decision:
+def _name_decision(
+    target: str, host: str, catalog: Catalog, span: Span, spans: tuple[Span, ...], via: str
+) -> Decision:
     target = target.rstrip(".").lower()
     owner = catalog.service_for_host(host)
     held = catalog.service_for_host(target) if target else None
     if owner is not None and held is not None and held[0] == owner[0]:
-        return Decision(Outcome.ALLOW, span, spans, True, f"CNAME {target}",
-                        f"rewritten to {target}, a name of {catalog.services[owner[0]].name} itself")
-    return Decision(Outcome.DENY, span, spans, True, f"redirected to {target or '.'}",
-                    "rewritten to another name (a walled garden or block page)")
+        return Decision(
+            Outcome.ALLOW,
+            span,
+            spans,
+            True,
+            f"CNAME {target}",
+            f"rewritten to {target}, a name of {catalog.services[owner[0]].name} itself",
+        )
+    return Decision(
+        Outcome.DENY,
+        span,
+        spans,
+        True,
+        f"redirected to {target or '.'}",
+        "rewritten to another name (a walled garden or block page)",
+    )
 
 
-def rewrite_address(address: str, host: str, catalog: Catalog, span: Span,
-                    trace: tuple[Span, ...]) -> Decision:
+def rewrite_address(
+    address: str, host: str, catalog: Catalog, span: Span, trace: tuple[Span, ...]
+) -> Decision:
     """An address a policy answers with: a block unless it is one of the service's own."""
     d = address_decision(address, host, catalog, span, trace, "")
     if d.outcome == Outcome.UNKNOWN and "not an address" not in d.note:
-        return Decision(Outcome.DENY, span, trace, True, f"redirected to {address}",
-                        f"{address} is not among the catalog's addresses for this service: a redirect "
-                        f"(walled garden or block page)")
+        return Decision(
+            Outcome.DENY,
+            span,
+            trace,
+            True,
+            f"redirected to {address}",
+            f"{address} is not among the catalog's addresses for this service: a redirect "
+            f"(walled garden or block page)",
+        )
     if d.outcome == Outcome.ALLOW and not d.specific:
         # the name belongs to no service: the rewrite still replaces the real answer
-        return Decision(Outcome.DENY, span, trace, True, f"redirected to {address}",
-                        "a rewrite to another address (walled garden or block page)")
+        return Decision(
+            Outcome.DENY,
+            span,
+            trace,
+            True,
+            f"redirected to {address}",
+            "a rewrite to another address (walled garden or block page)",
+        )
     return d
 
 
 # --------------------------------------------------------------------------- other triggers
+
 
 def netblock(trigger_name: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     """`24.0.100.51.198.rpz-ip` -> 198.51.100.0/24; `zz` stands for `::` in IPv6 forms."""
@@ -995,8 +1172,9 @@ def netblock(trigger_name: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network
         return None
 
 
-def other_trigger_note(zone: RpzZone, host: str, catalog: Catalog,
-                       trace: tuple[Span, ...] = ()) -> Decision | None:
+def other_trigger_note(
+    zone: RpzZone, host: str, catalog: Catalog, trace: tuple[Span, ...] = ()
+) -> Decision | None:
     """rpz-ip / rpz-nsip / rpz-nsdname triggers that may catch the service behind `host`."""
     owner = catalog.service_for_host(host)
     if owner is None:
@@ -1014,15 +1192,26 @@ def other_trigger_note(zone: RpzZone, host: str, catalog: Catalog,
             if net is None or not any(net.version == n.version and net.overlaps(n) for n in svc.networks):
                 continue
             what = "answers holding" if t.kind == "ip" else "names served by name servers at"
-            return Decision(Outcome.UNKNOWN, t.span, trace + (t.span,), True, "",
-                            f"{what} {net} (addresses of {svc.name}) are rewritten ({kind}); "
-                            f"whether {host} is depends on the address it resolves to")
+            return Decision(
+                Outcome.UNKNOWN,
+                t.span,
+                trace + (t.span,),
+                True,
+                "",
+                f"{what} {net} (addresses of {svc.name}) are rewritten ({kind}); "
+                f"whether {host} is depends on the address it resolves to",
+            )
         if t.kind == "nsdname":
             ns = t.name.rsplit(".", 1)[0]
             if catalog.service_for_host(ns) and catalog.service_for_host(ns)[0] == owner[0]:
-                return Decision(Outcome.UNKNOWN, t.span, trace + (t.span,), True, "",
-                                f"names served by the name server {ns} are rewritten ({kind}); "
-                                f"{host} may be one of them")
+                return Decision(
+                    Outcome.UNKNOWN,
+                    t.span,
+                    trace + (t.span,),
+                    True,
+                    "",
+                    f"names served by the name server {ns} are rewritten ({kind}); {host} may be one of them",
+                )
     return None
 
 
@@ -1082,7 +1271,11 @@ class RpzRuleset:
         addr = ipaddress.ip_address(ip)
         best = None
         for net, t in self._clients:
-            if addr.version == net.version and addr in net and (best is None or net.prefixlen > best[0].prefixlen):
+            if (
+                addr.version == net.version
+                and addr in net
+                and (best is None or net.prefixlen > best[0].prefixlen)
+            ):
                 best = (net, t)
         return best[1] if best else None
 
@@ -1106,8 +1299,14 @@ class RpzRuleset:
             if d.outcome == Outcome.ALLOW and d.how == "passthru":
                 broader = self._broader(host, t)
                 if broader is not None:
-                    d = Decision(d.outcome, d.rule, (broader.span,) + d.trace, True, d.how,
-                                 f"an exception to '{broader.span.text}'")
+                    d = Decision(
+                        d.outcome,
+                        d.rule,
+                        (broader.span,) + d.trace,
+                        True,
+                        d.how,
+                        f"an exception to '{broader.span.text}'",
+                    )
             return d
         return other_trigger_note(self.zone, host, self.catalog)
 

@@ -71,11 +71,11 @@ import dns.rdatatype
 
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.dns import rpz as rpzmod
-from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.dns.hosts import address_decision
+from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.dialects.semantics.names import suffixes
 from policy_lint.inputs import InputError, read_source
-from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
 
 NAME = "unbound"
@@ -85,63 +85,220 @@ MAX_INCLUDE_DEPTH = 16
 MAX_CNAME_CHAIN = 8
 OTHER_CLIENT = "198.51.100.77"  # a documentation address outside every netblock
 
-BLOCK_TYPES = frozenset({"deny", "refuse", "static", "redirect", "inform_deny", "inform_redirect",
-                         "always_refuse", "always_nxdomain", "always_nodata", "always_deny",
-                         "always_null"})
-RESOLVE_TYPES = frozenset({"transparent", "typetransparent", "inform", "always_transparent",
-                           "noview", "ipset"})
+BLOCK_TYPES = frozenset(
+    {
+        "deny",
+        "refuse",
+        "static",
+        "redirect",
+        "inform_deny",
+        "inform_redirect",
+        "always_refuse",
+        "always_nxdomain",
+        "always_nodata",
+        "always_deny",
+        "always_null",
+    }
+)
+RESOLVE_TYPES = frozenset(
+    {"transparent", "typetransparent", "inform", "always_transparent", "noview", "ipset"}
+)
 ZONE_TYPES = BLOCK_TYPES | RESOLVE_TYPES | {"nodefault"}
-RESPIP_BLOCKING = frozenset({"deny", "redirect", "inform_deny", "always_refuse", "always_nxdomain",
-                             "always_nodata", "always_deny", "always_null"})
+RESPIP_BLOCKING = frozenset(
+    {
+        "deny",
+        "redirect",
+        "inform_deny",
+        "always_refuse",
+        "always_nxdomain",
+        "always_nodata",
+        "always_deny",
+        "always_null",
+    }
+)
 
 # Clause keywords (no value) and keywords with more than one value (unbound's configlexer.lex
 # YDVAR counts); every other keyword takes one value.
-CLAUSES = frozenset({"server", "stub-zone", "forward-zone", "auth-zone", "rpz", "view",
-                     "remote-control", "python", "dynlib", "dnstap", "dnscrypt", "cachedb", "ipset"})
+CLAUSES = frozenset(
+    {
+        "server",
+        "stub-zone",
+        "forward-zone",
+        "auth-zone",
+        "rpz",
+        "view",
+        "remote-control",
+        "python",
+        "dynlib",
+        "dnstap",
+        "dnscrypt",
+        "cachedb",
+        "ipset",
+    }
+)
 NARGS = {
-    "local-zone": 2, "access-control": 2, "access-control-tag": 2, "access-control-tag-action": 3,
-    "access-control-tag-data": 3, "access-control-view": 2, "local-zone-tag": 2,
-    "local-zone-override": 3, "ratelimit-for-domain": 2, "ratelimit-below-domain": 2,
-    "response-ip-tag": 2, "response-ip": 2, "response-ip-data": 2, "tcp-connection-limit": 2,
-    "edns-client-tag": 2, "edns-client-string": 2, "interface-action": 2, "interface-view": 2,
-    "interface-tag": 2, "interface-tag-action": 3, "interface-tag-data": 3,
-    "wait-limit-netblock": 2, "wait-limit-cookie-netblock": 2,
+    "local-zone": 2,
+    "access-control": 2,
+    "access-control-tag": 2,
+    "access-control-tag-action": 3,
+    "access-control-tag-data": 3,
+    "access-control-view": 2,
+    "local-zone-tag": 2,
+    "local-zone-override": 3,
+    "ratelimit-for-domain": 2,
+    "ratelimit-below-domain": 2,
+    "response-ip-tag": 2,
+    "response-ip": 2,
+    "response-ip-data": 2,
+    "tcp-connection-limit": 2,
+    "edns-client-tag": 2,
+    "edns-client-string": 2,
+    "interface-action": 2,
+    "interface-view": 2,
+    "interface-tag": 2,
+    "interface-tag-action": 3,
+    "interface-tag-data": 3,
+    "wait-limit-netblock": 2,
+    "wait-limit-cookie-netblock": 2,
 }
 # Keywords whose statements the evaluation reads (others are lexed and dropped).
-KEPT = frozenset({"local-zone", "local-data", "local-zone-tag", "define-tag", "access-control",
-                  "access-control-tag", "access-control-tag-action", "access-control-view",
-                  "local-zone-override", "response-ip", "module-config", "directory", "chroot",
-                  "view-first", "name", "zonefile", "primary", "master", "url",
-                  "rpz-action-override", "rpz-cname-override", "tags", "forward-addr",
-                  "forward-host", "stub-addr", "stub-host"})
+KEPT = frozenset(
+    {
+        "local-zone",
+        "local-data",
+        "local-zone-tag",
+        "define-tag",
+        "access-control",
+        "access-control-tag",
+        "access-control-tag-action",
+        "access-control-view",
+        "local-zone-override",
+        "response-ip",
+        "module-config",
+        "directory",
+        "chroot",
+        "view-first",
+        "name",
+        "zonefile",
+        "primary",
+        "master",
+        "url",
+        "rpz-action-override",
+        "rpz-cname-override",
+        "tags",
+        "forward-addr",
+        "forward-host",
+        "stub-addr",
+        "stub-host",
+    }
+)
 
 _KEYWORD = re.compile(r"((?:[^:'\"\s\\]|\\.)*):")
 _UNQUOTED = re.compile(r"(?:[^'\"\s\\]|\\.)+")
-_FAST_ZONE = re.compile(r"^[ \t]*local-zone:[ \t]+(?:\"([^\"\\\s]+)\"|([^'\"\s\\#]+))[ \t]+"
-                        r"(?:\"([a-z_]+)\"|([a-z_]+))(?:[ \t]+(?:#.*)?)?$")
+_FAST_ZONE = re.compile(
+    r"^[ \t]*local-zone:[ \t]+(?:\"([^\"\\\s]+)\"|([^'\"\s\\#]+))[ \t]+"
+    r"(?:\"([a-z_]+)\"|([a-z_]+))(?:[ \t]+(?:#.*)?)?$"
+)
 _FAST_DATA = re.compile(r"^[ \t]*local-data:[ \t]+(?:\"([^\"\\]*)\"|'([^'\\]*)')(?:[ \t]+(?:#.*)?)?$")
 _SKIP = re.compile(r"^[ \t]*(?:#.*)?$")
-_SIMPLE_RR = re.compile(r"^\s*\S+\s+(?:\d+\s+)?(?:IN\s+)?(?:\d+\s+)?(?:A\s+\d{1,3}(?:\.\d{1,3}){3}|AAAA\s+[0-9a-fA-F:.]+)\s*$",
-                        re.I)
+_SIMPLE_RR = re.compile(
+    r"^\s*\S+\s+(?:\d+\s+)?(?:IN\s+)?(?:\d+\s+)?(?:A\s+\d{1,3}(?:\.\d{1,3}){3}|AAAA\s+[0-9a-fA-F:.]+)\s*$",
+    re.I,
+)
 _HINT_LINE = re.compile(r"^[ \t]*([a-z][a-z0-9-]*):([^\n#]*)", re.M)
 _CONTENT_LINE = re.compile(r"^[ \t]*[^\s#]", re.M)
-_TYPED_ZONE = re.compile(r"^[ \t]*local-zone:[ \t]+\"?[^\s\"]+\"?[ \t]+\"?(?:" + "|".join(sorted(ZONE_TYPES))
-                         + r")\"?[ \t]*(?:#.*)?$", re.M)
-KNOWN = frozenset(NARGS) | CLAUSES | KEPT | frozenset("""
-verbosity interface port do-ip4 do-ip6 do-udp do-tcp num-threads username chroot pidfile
-root-hints hide-identity hide-version harden-glue harden-dnssec-stripped use-caps-for-id
-prefetch prefetch-key cache-min-ttl cache-max-ttl msg-cache-size rrset-cache-size so-rcvbuf
-so-sndbuf so-reuseport private-address private-domain unwanted-reply-threshold
-do-not-query-localhost val-clean-additional qname-minimisation include include-toplevel
-logfile use-syslog auto-trust-anchor-file trust-anchor-file local-data-ptr outgoing-range
-num-queries-per-thread edns-buffer-size minimal-responses rrset-roundrobin serve-expired
-aggressive-nsec harden-below-nxdomain harden-referral-path harden-algo-downgrade tls-upstream
-tls-cert-bundle forward-tls-upstream forward-first stub-prime stub-first control-enable
-control-interface control-port unblock-lan-zones insecure-lan-zones domain-insecure
-caps-whitelist caps-exempt key-cache-size neg-cache-size infra-cache-numhosts
-outgoing-num-tcp incoming-num-tcp do-daemonize log-queries log-replies extended-statistics
-statistics-interval statistics-cumulative deny-any ip-freebind ip-transparent
-""".split())
+_TYPED_ZONE = re.compile(
+    r"^[ \t]*local-zone:[ \t]+\"?[^\s\"]+\"?[ \t]+\"?(?:"
+    + "|".join(sorted(ZONE_TYPES))
+    + r")\"?[ \t]*(?:#.*)?$",
+    re.M,
+)
+KNOWN = (
+    frozenset(NARGS)
+    | CLAUSES
+    | KEPT
+    | frozenset(
+        [
+            "verbosity",
+            "interface",
+            "port",
+            "do-ip4",
+            "do-ip6",
+            "do-udp",
+            "do-tcp",
+            "num-threads",
+            "username",
+            "chroot",
+            "pidfile",
+            "root-hints",
+            "hide-identity",
+            "hide-version",
+            "harden-glue",
+            "harden-dnssec-stripped",
+            "use-caps-for-id",
+            "prefetch",
+            "prefetch-key",
+            "cache-min-ttl",
+            "cache-max-ttl",
+            "msg-cache-size",
+            "rrset-cache-size",
+            "so-rcvbuf",
+            "so-sndbuf",
+            "so-reuseport",
+            "private-address",
+            "private-domain",
+            "unwanted-reply-threshold",
+            "do-not-query-localhost",
+            "val-clean-additional",
+            "qname-minimisation",
+            "include",
+            "include-toplevel",
+            "logfile",
+            "use-syslog",
+            "auto-trust-anchor-file",
+            "trust-anchor-file",
+            "local-data-ptr",
+            "outgoing-range",
+            "num-queries-per-thread",
+            "edns-buffer-size",
+            "minimal-responses",
+            "rrset-roundrobin",
+            "serve-expired",
+            "aggressive-nsec",
+            "harden-below-nxdomain",
+            "harden-referral-path",
+            "harden-algo-downgrade",
+            "tls-upstream",
+            "tls-cert-bundle",
+            "forward-tls-upstream",
+            "forward-first",
+            "stub-prime",
+            "stub-first",
+            "control-enable",
+            "control-interface",
+            "control-port",
+            "unblock-lan-zones",
+            "insecure-lan-zones",
+            "domain-insecure",
+            "caps-whitelist",
+            "caps-exempt",
+            "key-cache-size",
+            "neg-cache-size",
+            "infra-cache-numhosts",
+            "outgoing-num-tcp",
+            "incoming-num-tcp",
+            "do-daemonize",
+            "log-queries",
+            "log-replies",
+            "extended-statistics",
+            "statistics-interval",
+            "statistics-cumulative",
+            "deny-any",
+            "ip-freebind",
+            "ip-transparent",
+        ]
+    )
+)
 
 
 def detect(path: Path, head: str) -> float:
@@ -157,8 +314,10 @@ def detect(path: Path, head: str) -> float:
     zones = sum(1 for k, _ in known if k in ("local-zone", "local-data", "access-control", "forward-addr"))
     content = len(_CONTENT_LINE.findall(head))
     ratio = len(known) / content if content else 0.0
-    named = any(fnmatch(name, p) for p in FILE_PATTERNS) or \
-        path.parent.name.lower() in ("unbound", "unbound.conf.d")
+    named = any(fnmatch(name, p) for p in FILE_PATTERNS) or path.parent.name.lower() in (
+        "unbound",
+        "unbound.conf.d",
+    )
     if misused and not named:
         return 0.0
     if named and (not content or (ratio >= 0.3 and known)):
@@ -174,6 +333,7 @@ def detect(path: Path, head: str) -> float:
 
 
 # --------------------------------------------------------------------------- reading
+
 
 @dataclass(frozen=True)
 class Stmt:
@@ -229,9 +389,13 @@ class _Reader:
         include: tuple[str, Span] | None = None
         for n, raw in enumerate(src.lines, start=1):
             if "\x00" in raw:
-                self.problems.append(Problem("TE902", Span(display, n, 1),
-                                             "NUL byte: unbound reads a value only up to it; the rest of the "
-                                             "line is ignored"))
+                self.problems.append(
+                    Problem(
+                        "TE902",
+                        Span(display, n, 1),
+                        "NUL byte: unbound reads a value only up to it; the rest of the line is ignored",
+                    )
+                )
                 raw = raw.split("\x00", 1)[0]
             if pending is None and include is None:
                 if _SKIP.match(raw):
@@ -250,11 +414,17 @@ class _Reader:
                     if ch == '"':
                         close = _closing(raw, pos + 1, '"')
                         if close < 0:
-                            self.problems.append(Problem("TE901", kspan, f"{kw}: newline before the closing "
-                                                                         f"quote of the file name; unbound refuses this"))
+                            self.problems.append(
+                                Problem(
+                                    "TE901",
+                                    kspan,
+                                    f"{kw}: newline before the closing "
+                                    f"quote of the file name; unbound refuses this",
+                                )
+                            )
                             include = None
                             break
-                        ref, pos = raw[pos + 1:close], close + 1
+                        ref, pos = raw[pos + 1 : close], close + 1
                     else:
                         m = _UNQUOTED.match(raw, pos)
                         ref, pos = (m.group(0), m.end()) if m else (raw[pos], pos + 1)
@@ -269,9 +439,14 @@ class _Reader:
                     if m is None or not m.group(1):
                         m2 = _UNQUOTED.match(raw, pos)
                         word = m2.group(0) if m2 else raw[pos]
-                        self.problems.append(Problem("TE901", Span(display, n, col, raw.strip()),
-                                                     f"'{word}' is not an unbound keyword (a value without "
-                                                     f"'keyword:' before it); unbound refuses this"))
+                        self.problems.append(
+                            Problem(
+                                "TE901",
+                                Span(display, n, col, raw.strip()),
+                                f"'{word}' is not an unbound keyword (a value without "
+                                f"'keyword:' before it); unbound refuses this",
+                            )
+                        )
                         break  # one finding per line (unbound complains of every word)
                     kw = m.group(1)
                     pos = m.end()
@@ -285,7 +460,9 @@ class _Reader:
                         self._clause(kw, span)
                         continue
                     if not re.fullmatch(r"[a-z0-9-]+", kw):
-                        self.problems.append(Problem("TE901", span, f"unknown keyword '{kw}:'; unbound refuses this"))
+                        self.problems.append(
+                            Problem("TE901", span, f"unknown keyword '{kw}:'; unbound refuses this")
+                        )
                         continue
                     pending = [kw, NARGS.get(kw, 1), [], span]
                     continue
@@ -293,11 +470,17 @@ class _Reader:
                 if ch in "\"'":
                     close = _closing(raw, pos + 1, ch)
                     if close < 0:
-                        self.problems.append(Problem("TE901", pending[3], f"{pending[0]}: newline inside a quoted "
-                                                                          f"value (no closing {ch}); unbound refuses this"))
+                        self.problems.append(
+                            Problem(
+                                "TE901",
+                                pending[3],
+                                f"{pending[0]}: newline inside a quoted "
+                                f"value (no closing {ch}); unbound refuses this",
+                            )
+                        )
                         pending = None
                         break
-                    value, pos = raw[pos + 1:close], close + 1
+                    value, pos = raw[pos + 1 : close], close + 1
                 else:
                     m = _UNQUOTED.match(raw, pos)
                     value, pos = (m.group(0), m.end()) if m else (raw[pos], pos + 1)
@@ -306,10 +489,18 @@ class _Reader:
                     self._statement(pending[0], tuple(pending[2]), pending[3])
                     pending = None
         if pending is not None:
-            self.problems.append(Problem("TE901", pending[3], f"{pending[0]}: expects {pending[1]} value(s) "
-                                                              f"before the end of the file; unbound refuses this"))
+            self.problems.append(
+                Problem(
+                    "TE901",
+                    pending[3],
+                    f"{pending[0]}: expects {pending[1]} value(s) "
+                    f"before the end of the file; unbound refuses this",
+                )
+            )
         if include is not None:
-            self.problems.append(Problem("TE901", include[1], f"{include[0]}: no file name before the end of the file"))
+            self.problems.append(
+                Problem("TE901", include[1], f"{include[0]}: no file name before the end of the file")
+            )
 
     def _fast(self, raw: str, display: str, n: int) -> bool:
         """The common one-statement lines of large lists, without the general lexer."""
@@ -322,8 +513,11 @@ class _Reader:
             if typ not in ZONE_TYPES:
                 return False
             if name in self.relevant or self.current.kind != "server":
-                self._statement("local-zone", (m.group(1) or m.group(2), typ),
-                                Span(display, n, raw.find("local-zone:") + 1, raw.strip()))
+                self._statement(
+                    "local-zone",
+                    (m.group(1) or m.group(2), typ),
+                    Span(display, n, raw.find("local-zone:") + 1, raw.strip()),
+                )
             return True
         if "local-data:" in raw:
             m = _FAST_DATA.match(raw)
@@ -348,18 +542,34 @@ class _Reader:
         if kw == "local-zone":
             name, typ = args
             if typ not in ZONE_TYPES:
-                self.problems.append(Problem("TE901", span, f"local-zone type '{typ}' is not one unbound "
-                                                            f"knows; unbound refuses this"))
+                self.problems.append(
+                    Problem(
+                        "TE901",
+                        span,
+                        f"local-zone type '{typ}' is not one unbound knows; unbound refuses this",
+                    )
+                )
                 return
             if typ == "ipset":
-                self.problems.append(Problem("TE901", span, "local-zone type ipset needs unbound's ipset module "
-                                                            "(Debian's unbound has none): unbound refuses this"))
+                self.problems.append(
+                    Problem(
+                        "TE901",
+                        span,
+                        "local-zone type ipset needs unbound's ipset module "
+                        "(Debian's unbound has none): unbound refuses this",
+                    )
+                )
             if _norm(name) not in self.relevant and self.current.kind == "server":
                 return
         elif kw == "local-data":
             if not _valid_rr(args[0]):
-                self.problems.append(Problem("TE901", span, f"local-data '{args[0]}' is not a valid resource "
-                                                            f"record; unbound refuses this"))
+                self.problems.append(
+                    Problem(
+                        "TE901",
+                        span,
+                        f"local-data '{args[0]}' is not a valid resource record; unbound refuses this",
+                    )
+                )
                 return
             first = _norm(args[0].split(None, 1)[0]) if args[0].split() else ""
             if first not in self.relevant and self.current.kind == "server":
@@ -381,7 +591,7 @@ class _Reader:
         resolver = self.context.resolver
         ref0 = ref
         if self.chroot and ref.startswith(self.chroot.rstrip("/") + "/"):
-            ref = ref[len(self.chroot.rstrip("/")):]
+            ref = ref[len(self.chroot.rstrip("/")) :]
         refs = [ref]
         if self.directory and not ref.startswith("/"):
             refs.insert(0, self.directory.rstrip("/") + "/" + ref)
@@ -415,7 +625,9 @@ class _Reader:
                 self.problems.append(Problem("TE904", span, f"include loop: {ref0} includes itself"))
                 continue
             if len(stack) >= MAX_INCLUDE_DEPTH:
-                self.problems.append(Problem("TE904", span, f"includes nested deeper than {MAX_INCLUDE_DEPTH}"))
+                self.problems.append(
+                    Problem("TE904", span, f"includes nested deeper than {MAX_INCLUDE_DEPTH}")
+                )
                 continue
             self.included.append(target)
             if kw == "include-toplevel":
@@ -468,7 +680,9 @@ def _parse_rr(text: str) -> tuple[str, str, dns.rdata.Rdata] | None:
     name, rest = m.group(1), m.group(2).split()
     i = 0
     for _ in range(2):
-        if i < len(rest) and (re.fullmatch(r"\d+[smhdwSMHDW]?", rest[i]) or rest[i].upper() in ("IN", "CH", "HS", "CS")):
+        if i < len(rest) and (
+            re.fullmatch(r"\d+[smhdwSMHDW]?", rest[i]) or rest[i].upper() in ("IN", "CH", "HS", "CS")
+        ):
             i += 1
     if i >= len(rest):
         return None
@@ -476,8 +690,9 @@ def _parse_rr(text: str) -> tuple[str, str, dns.rdata.Rdata] | None:
     rdata_text = m.group(2).split(None, i + 1)[i + 1] if len(m.group(2).split(None, i + 1)) > i + 1 else ""
     try:
         dns.name.from_text(name)
-        rd = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rdtype), rdata_text,
-                                 origin=dns.name.root)
+        rd = dns.rdata.from_text(
+            dns.rdataclass.IN, dns.rdatatype.from_text(rdtype), rdata_text, origin=dns.name.root
+        )
     except (dns.exception.DNSException, ValueError, KeyError):
         return None
     return _norm(name), rdtype, rd
@@ -492,6 +707,7 @@ def _keywords(catalog: Catalog) -> dict[str, tuple[str, ...]]:
 
 
 # --------------------------------------------------------------------------- zones
+
 
 @dataclass
 class Zone:
@@ -547,9 +763,14 @@ class ZoneSet:
         for name, items in self.data.items():
             z = self.covering(name)
             if z is not None and z.type in ("redirect", "inform_redirect") and z.name != name:
-                self.problems.append(Problem("TE901", items[0].span,
-                                             f"local-data below the redirect zone '{z.name}' (it must be at the "
-                                             f"zone's top); unbound refuses this"))
+                self.problems.append(
+                    Problem(
+                        "TE901",
+                        items[0].span,
+                        f"local-data below the redirect zone '{z.name}' (it must be at the "
+                        f"zone's top); unbound refuses this",
+                    )
+                )
 
     def covering(self, name: str) -> Zone | None:
         for s in suffixes(name):
@@ -603,6 +824,7 @@ class Ctx:
 
 # --------------------------------------------------------------------------- the ruleset
 
+
 class UnboundRuleset:
     dialect = NAME
 
@@ -616,7 +838,9 @@ class UnboundRuleset:
         self._cache: dict[tuple[str, Ctx], Decision] = {}
         server = reader.server
         self.tag_names = {v for s in server.values("define-tag") for v in s.args[0].split()}
-        zone_tags = {_norm(s.args[0]): (frozenset(s.args[1].split()), s.span) for s in server.values("local-zone-tag")}
+        zone_tags = {
+            _norm(s.args[0]): (frozenset(s.args[1].split()), s.span) for s in server.values("local-zone-tag")
+        }
         self.global_zones = ZoneSet()
         self.global_zones.add(server.values("local-zone") + server.values("local-data"), zone_tags)
         self.problems.extend(self.global_zones.problems)
@@ -651,7 +875,9 @@ class UnboundRuleset:
             try:
                 net = ipaddress.ip_network(s.args[1], strict=False)
             except ValueError:
-                self.problems.append(Problem("TE901", s.span, f"local-zone-override: '{s.args[1]}' is not a netblock"))
+                self.problems.append(
+                    Problem("TE901", s.span, f"local-zone-override: '{s.args[1]}' is not a netblock")
+                )
                 continue
             self._overrides.setdefault(_norm(s.args[0]), []).append((net, s.args[2], s.span))
         self._audiences: list[Audience] | None = None
@@ -665,17 +891,33 @@ class UnboundRuleset:
             if s.keyword == "define-tag":
                 defined.update(s.args[0].split())
                 continue
-            used = {"local-zone-tag": lambda a: a[1].split(), "access-control-tag": lambda a: a[1].split(),
-                    "access-control-tag-action": lambda a: [a[1]], "tags": lambda a: a[0].split()}.get(s.keyword)
+            used = {
+                "local-zone-tag": lambda a: a[1].split(),
+                "access-control-tag": lambda a: a[1].split(),
+                "access-control-tag-action": lambda a: [a[1]],
+                "tags": lambda a: a[0].split(),
+            }.get(s.keyword)
             if used is None:
                 continue
             unknown = [t for t in used(s.args) if t not in defined]
             if unknown:
-                self.problems.append(Problem("TE901", s.span, f"{s.keyword}: tag '{unknown[0]}' is not defined "
-                                                              f"(define-tag: before it); unbound refuses this"))
+                self.problems.append(
+                    Problem(
+                        "TE901",
+                        s.span,
+                        f"{s.keyword}: tag '{unknown[0]}' is not defined "
+                        f"(define-tag: before it); unbound refuses this",
+                    )
+                )
             if s.keyword == "access-control-tag-action" and s.args[2] not in ZONE_TYPES:
-                self.problems.append(Problem("TE901", s.span, f"access-control-tag-action: '{s.args[2]}' is not "
-                                                              f"a local-zone type; unbound refuses this"))
+                self.problems.append(
+                    Problem(
+                        "TE901",
+                        s.span,
+                        f"access-control-tag-action: '{s.args[2]}' is not "
+                        f"a local-zone type; unbound refuses this",
+                    )
+                )
 
     def _view(self, block: Block) -> None:
         n = block.first("name")
@@ -695,9 +937,15 @@ class UnboundRuleset:
             return
         if modules is None or "respip" not in modules.args[0].split():
             where = modules.span if modules is not None else block.span
-            self.problems.append(Problem("TE901", where, "rpz: needs the respip module in module-config "
-                                                         "(e.g. \"respip validator iterator\"); unbound refuses "
-                                                         "to start without it"))
+            self.problems.append(
+                Problem(
+                    "TE901",
+                    where,
+                    "rpz: needs the respip module in module-config "
+                    '(e.g. "respip validator iterator"); unbound refuses '
+                    "to start without it",
+                )
+            )
         origin = _norm(n.args[0])
         tags_stmt = block.first("tags")
         tags = frozenset(tags_stmt.args[0].split()) if tags_stmt else None
@@ -707,8 +955,11 @@ class UnboundRuleset:
         missing = None
         if zf is not None:
             ref = zf.args[0]
-            refs = [ref] if ref.startswith("/") or not reader.directory else \
-                [reader.directory.rstrip("/") + "/" + ref, ref]
+            refs = (
+                [ref]
+                if ref.startswith("/") or not reader.directory
+                else [reader.directory.rstrip("/") + "/" + ref, ref]
+            )
             base = reader.paths.get(zf.span.path, Path(self.path))
             target = next((t for t in (self.context.resolver.resolve(r, base) for r in refs) if t), None)
             if target is not None:
@@ -726,15 +977,26 @@ class UnboundRuleset:
                         cn = block.first("rpz-cname-override")
                         zone.override_cname = cn.args[0] if cn else ""
             elif not remote:
-                self.problems.append(Problem("TE903", zf.span, f"rpz zone file not found: {ref} (without url: "
-                                                               f"or primary: unbound refuses to start)"))
+                self.problems.append(
+                    Problem(
+                        "TE903",
+                        zf.span,
+                        f"rpz zone file not found: {ref} (without url: or primary: unbound refuses to start)",
+                    )
+                )
                 missing = self._remote_missing(origin, ref, zf.span)
         if zone is None and remote and missing is None:
             where = remote[0].span
             missing = self._remote_missing(origin, remote[0].args[0], where)
-            self.problems.append(Problem("TE903", where, f"rpz zone '{origin}' is fetched at run time "
-                                                         f"({remote[0].args[0]}): its policies are not in the repository"
-                                                         + ("" if missing else "; its name says it holds another topic")))
+            self.problems.append(
+                Problem(
+                    "TE903",
+                    where,
+                    f"rpz zone '{origin}' is fetched at run time "
+                    f"({remote[0].args[0]}): its policies are not in the repository"
+                    + ("" if missing else "; its name says it holds another topic"),
+                )
+            )
         self.rpz.append(RpzClause(origin, n.span, zone, tags, missing))
 
     def _remote_missing(self, origin: str, ref: str, span: Span) -> Missing | None:
@@ -745,7 +1007,12 @@ class UnboundRuleset:
 
     def _acl_nodes(self, server: Block) -> dict:
         nodes: dict = {}
-        for kw in ("access-control", "access-control-view", "access-control-tag", "access-control-tag-action"):
+        for kw in (
+            "access-control",
+            "access-control-view",
+            "access-control-tag",
+            "access-control-tag-action",
+        ):
             for s in server.values(kw):
                 try:
                     net = ipaddress.ip_network(s.args[0], strict=False)
@@ -755,8 +1022,13 @@ class UnboundRuleset:
                 node = nodes.setdefault(net, {"view": None, "tags": frozenset(), "actions": [], "spans": []})
                 if kw == "access-control-view":
                     if s.args[1] not in self.views:
-                        self.problems.append(Problem("TE901", s.span, f"access-control-view: no view named "
-                                                                      f"'{s.args[1]}'; unbound refuses this"))
+                        self.problems.append(
+                            Problem(
+                                "TE901",
+                                s.span,
+                                f"access-control-view: no view named '{s.args[1]}'; unbound refuses this",
+                            )
+                        )
                     node["view"] = s.args[1]
                     node["spans"].append(s)
                 elif kw == "access-control-tag":
@@ -772,7 +1044,11 @@ class UnboundRuleset:
         addr = ipaddress.ip_address(ip)
         best = None
         for net, node in self._acl.items():
-            if addr.version == net.version and addr in net and (best is None or net.prefixlen > best[0].prefixlen):
+            if (
+                addr.version == net.version
+                and addr in net
+                and (best is None or net.prefixlen > best[0].prefixlen)
+            ):
                 best = (net, node)
         words: list[str] = []
         view, tags, actions = None, frozenset(), ()
@@ -785,7 +1061,11 @@ class UnboundRuleset:
         for zone, entries in self._overrides.items():
             hit = None
             for net, typ, span in entries:
-                if addr.version == net.version and addr in net and (hit is None or net.prefixlen > hit[0].prefixlen):
+                if (
+                    addr.version == net.version
+                    and addr in net
+                    and (hit is None or net.prefixlen > hit[0].prefixlen)
+                ):
                     hit = (net, typ, span)
             if hit is not None:
                 overrides.append((zone, hit[1], hit[2]))
@@ -816,8 +1096,11 @@ class UnboundRuleset:
             if ctx in seen:
                 continue
             key = (("client", ip),)
-            seen[ctx] = Audience(key=key, conditions=words or ("clients outside every view, tag and override "
-                                                               "netblock",), attributes=(("src", ip),))
+            seen[ctx] = Audience(
+                key=key,
+                conditions=words or ("clients outside every view, tag and override netblock",),
+                attributes=(("src", ip),),
+            )
             self._ctx[key] = ctx
         self._audiences = list(seen.values())
         return self._audiences
@@ -842,9 +1125,15 @@ class UnboundRuleset:
                 continue
             if clause.zone is None:
                 if clause.remote is not None and self._may_name(host, clause.remote):
-                    return Decision(Outcome.UNKNOWN, clause.remote.span, (clause.span, clause.remote.span), False, "",
-                                    f"rpz zone '{clause.name}' is fetched at run time ({clause.remote.ref}): it "
-                                    f"may rewrite {host}")
+                    return Decision(
+                        Outcome.UNKNOWN,
+                        clause.remote.span,
+                        (clause.span, clause.remote.span),
+                        False,
+                        "",
+                        f"rpz zone '{clause.name}' is fetched at run time ({clause.remote.ref}): it "
+                        f"may rewrite {host}",
+                    )
                 continue
             client = dict(ctx.client_rpz).get(clause.name)
             trig = next((t for t in clause.zone.others if t.name == client), None) if client else None
@@ -859,8 +1148,14 @@ class UnboundRuleset:
                 if d.outcome == Outcome.ALLOW and d.how == "passthru" and exception is None:
                     later = self._later_rpz_block(host, clause, ctx)
                     if later is not None:
-                        d = Decision(d.outcome, d.rule, (later.rule,) + d.trace if later.rule else d.trace, True,
-                                     d.how, f"an exception to '{later.rule.text if later.rule else ''}'")
+                        d = Decision(
+                            d.outcome,
+                            d.rule,
+                            (later.rule,) + d.trace if later.rule else d.trace,
+                            True,
+                            d.how,
+                            f"an exception to '{later.rule.text if later.rule else ''}'",
+                        )
                 return self._unknown_if_missing(host, d) or d
             other = rpzmod.other_trigger_note(clause.zone, host, self.catalog, (clause.span,))
             if other is not None:
@@ -871,10 +1166,21 @@ class UnboundRuleset:
                 return d
         for name, stmt in self.auth:
             owner = self.catalog.service_for_host(host)
-            if owner and name and (host == name or host.endswith("." + name)) and \
-                    self.catalog.service_for_host(name) and self.catalog.service_for_host(name)[0] == owner[0]:
-                return Decision(Outcome.UNKNOWN, stmt.span, (stmt.span,), True, "",
-                                f"auth-zone '{name}' answers {host} from its own zone data (not evaluated)")
+            if (
+                owner
+                and name
+                and (host == name or host.endswith("." + name))
+                and self.catalog.service_for_host(name)
+                and self.catalog.service_for_host(name)[0] == owner[0]
+            ):
+                return Decision(
+                    Outcome.UNKNOWN,
+                    stmt.span,
+                    (stmt.span,),
+                    True,
+                    "",
+                    f"auth-zone '{name}' answers {host} from its own zone data (not evaluated)",
+                )
         if exception is not None and exception.specific:
             return exception  # an explicit exception here stands, whatever a missing file says
         missing = self._unknown_if_missing(host, None)
@@ -885,11 +1191,20 @@ class UnboundRuleset:
         for name, stmt, block in self.forwards:
             owner = self.catalog.service_for_host(host)
             if owner and name and (host == name or host.endswith("." + name)):
-                to = block.first("forward-addr") or block.first("forward-host") or block.first("stub-addr") \
+                to = (
+                    block.first("forward-addr")
+                    or block.first("forward-host")
+                    or block.first("stub-addr")
                     or block.first("stub-host")
-                return Decision(Outcome.ALLOW, stmt.span, (stmt.span,), False,
-                                f"{block.kind} to {to.args[0] if to else 'another server'}",
-                                "a forward to another resolver is not a block (it may filter on its own)")
+                )
+                return Decision(
+                    Outcome.ALLOW,
+                    stmt.span,
+                    (stmt.span,),
+                    False,
+                    f"{block.kind} to {to.args[0] if to else 'another server'}",
+                    "a forward to another resolver is not a block (it may filter on its own)",
+                )
         return None
 
     def _later_rpz_block(self, host: str, clause: RpzClause, ctx: Ctx) -> Decision | None:
@@ -915,8 +1230,14 @@ class UnboundRuleset:
             return None
         for m in self.missing:
             if self._may_name(host, m):
-                return Decision(Outcome.UNKNOWN, m.span, (m.span,), False, "",
-                                f"{m.what} {m.ref} is missing: it may decide {host}")
+                return Decision(
+                    Outcome.UNKNOWN,
+                    m.span,
+                    (m.span,),
+                    False,
+                    "",
+                    f"{m.what} {m.ref} is missing: it may decide {host}",
+                )
         return None
 
     def _response_ip(self, host: str, net, typ: str, s: Stmt) -> Decision | None:
@@ -927,9 +1248,15 @@ class UnboundRuleset:
             return None
         svc = self.catalog.services[owner[0]]
         if any(net.version == n.version and net.overlaps(n) for n in svc.networks):
-            return Decision(Outcome.UNKNOWN, s.span, (s.span,), True, "",
-                            f"answers holding {net} (addresses of {svc.name}) get {typ}; whether {host} does "
-                            f"depends on the address it resolves to")
+            return Decision(
+                Outcome.UNKNOWN,
+                s.span,
+                (s.span,),
+                True,
+                "",
+                f"answers holding {net} (addresses of {svc.name}) get {typ}; whether {host} does "
+                f"depends on the address it resolves to",
+            )
         return None
 
     # ---- local zones
@@ -977,7 +1304,9 @@ class UnboundRuleset:
                     return typ, (span,)
         return zone.type, ()
 
-    def _exception(self, zs: ZoneSet, zone: Zone, typ: str, host: str, ctx: Ctx, depth: int) -> Decision | None:
+    def _exception(
+        self, zs: ZoneSet, zone: Zone, typ: str, host: str, ctx: Ctx, depth: int
+    ) -> Decision | None:
         """A resolve-normally zone below a blocking one: an explicit exception."""
         if zone.implicit or not zone.name:
             return None
@@ -988,19 +1317,36 @@ class UnboundRuleset:
             ptyp, why = self._type(parent, ctx)
             pd = self._zone_answer(zs, parent, ptyp, why, host, ctx, depth, exact_data=False)
             if pd is not None and pd.outcome == Outcome.DENY:
-                return Decision(Outcome.ALLOW, zone.span, (parent.span, zone.span), True, how,
-                                f"an exception to '{parent.span.text}'")
+                return Decision(
+                    Outcome.ALLOW,
+                    zone.span,
+                    (parent.span, zone.span),
+                    True,
+                    how,
+                    f"an exception to '{parent.span.text}'",
+                )
         note = "queries are logged" if typ.startswith("inform") else ""
         return Decision(Outcome.ALLOW, zone.span, (zone.span,), False, how, note)
 
-    def _zone_answer(self, zs: ZoneSet, zone: Zone, typ: str, why: tuple[Span, ...], host: str,
-                     ctx: Ctx, depth: int, exact_data: bool = True) -> Decision | None:
+    def _zone_answer(
+        self,
+        zs: ZoneSet,
+        zone: Zone,
+        typ: str,
+        why: tuple[Span, ...],
+        host: str,
+        ctx: Ctx,
+        depth: int,
+        exact_data: bool = True,
+    ) -> Decision | None:
         trace = tuple(zone.earlier[-1:]) + why + (zone.span,)
         specific = zone.name.count(".") >= 1
         note = f"overrides the earlier '{zone.earlier[-1].text}' (the last line wins)" if zone.earlier else ""
 
         def deny(how: str, extra: str = "") -> Decision:
-            return Decision(Outcome.DENY, zone.span, trace, specific, how, "; ".join(x for x in (note, extra) if x))
+            return Decision(
+                Outcome.DENY, zone.span, trace, specific, how, "; ".join(x for x in (note, extra) if x)
+            )
 
         if typ in ("always_transparent",):
             return None
@@ -1020,8 +1366,12 @@ class UnboundRuleset:
         if typ == "always_null":
             return deny("sinkhole 0.0.0.0")
         if redirect:
-            return deny("NODATA", f"the redirect zone has no address for {zone.name}" if not data else
-                        "the redirect zone's data has no A record")
+            return deny(
+                "NODATA",
+                f"the redirect zone has no address for {zone.name}"
+                if not data
+                else "the redirect zone's data has no A record",
+            )
         if typ in ("deny", "inform_deny"):
             return deny("dropped (no answer)")
         if typ == "refuse":
@@ -1032,25 +1382,48 @@ class UnboundRuleset:
             return deny("NODATA", f"local data for {host} has no A record")
         return None  # typetransparent, transparent, inform, noview, ipset: resolved normally
 
-    def _data_answer(self, data: list[Data], host: str, trace: tuple[Span, ...], ctx: Ctx, depth: int,
-                     note: str) -> Decision:
+    def _data_answer(
+        self, data: list[Data], host: str, trace: tuple[Span, ...], ctx: Ctx, depth: int, note: str
+    ) -> Decision:
         first = data[0]
         spans = tuple(dict.fromkeys(trace + (first.span,)))
         if first.rdtype == "A":
-            d = address_decision(str(first.rdata.address), host, self.catalog, first.span, spans, "local-data")
-            return Decision(d.outcome, d.rule, d.trace, True, d.how, "; ".join(x for x in (note, d.note) if x))
+            d = address_decision(
+                str(first.rdata.address), host, self.catalog, first.span, spans, "local-data"
+            )
+            return Decision(
+                d.outcome, d.rule, d.trace, True, d.how, "; ".join(x for x in (note, d.note) if x)
+            )
         target = first.rdata.target.to_text().rstrip(".").lower()
         owner = self.catalog.service_for_host(host)
         held = self.catalog.service_for_host(target)
         if owner and held and owner[0] == held[0] and depth < MAX_CNAME_CHAIN:
             inner = self._decide(target, ctx, depth + 1)
             if inner is not None and inner.outcome == Outcome.DENY:
-                return Decision(Outcome.DENY, first.span, spans + inner.trace, True, f"CNAME {target}: {inner.how}",
-                                inner.note)
-            return Decision(Outcome.ALLOW, first.span, spans, True, f"CNAME {target}",
-                            f"pointed at {target}, a name of {self.catalog.services[owner[0]].name} itself")
-        return Decision(Outcome.DENY, first.span, spans, True, f"redirected to {target}",
-                        "a CNAME to another name (a block page or walled garden)")
+                return Decision(
+                    Outcome.DENY,
+                    first.span,
+                    spans + inner.trace,
+                    True,
+                    f"CNAME {target}: {inner.how}",
+                    inner.note,
+                )
+            return Decision(
+                Outcome.ALLOW,
+                first.span,
+                spans,
+                True,
+                f"CNAME {target}",
+                f"pointed at {target}, a name of {self.catalog.services[owner[0]].name} itself",
+            )
+        return Decision(
+            Outcome.DENY,
+            first.span,
+            spans,
+            True,
+            f"redirected to {target}",
+            "a CNAME to another name (a block page or walled garden)",
+        )
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
         return []

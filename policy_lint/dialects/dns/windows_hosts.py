@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from policy_lint.catalog import Catalog
-from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.dns.hosts import address_decision, parse_address
+from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.names import NameRuleset
 from policy_lint.inputs import InputError, read_source
 from policy_lint.model import Decision, Outcome, Problem, Span
@@ -69,8 +69,14 @@ DEFAULT_HOSTS = """# Copyright (c) 1993-2009 Microsoft Corp.
 #	::1             localhost
 """.splitlines()
 
-ENVIRONMENT = {"WINDIR": r"C:\Windows", "SYSTEMROOT": r"C:\Windows", "SYSTEMDRIVE": "C:",
-               "PROGRAMFILES": r"C:\Program Files", "TEMP": r"C:\Temp", "TMP": r"C:\Temp"}
+ENVIRONMENT = {
+    "WINDIR": r"C:\Windows",
+    "SYSTEMROOT": r"C:\Windows",
+    "SYSTEMDRIVE": "C:",
+    "PROGRAMFILES": r"C:\Program Files",
+    "TEMP": r"C:\Temp",
+    "TMP": r"C:\Temp",
+}
 
 
 def detect(path: Path, head: str) -> float:
@@ -80,6 +86,7 @@ def detect(path: Path, head: str) -> float:
 
 
 # --------------------------------------------------------------------------- the file model
+
 
 @dataclass
 class VFile:
@@ -124,8 +131,9 @@ class _Machine:
             except InputError:
                 src = None
             if src is not None:
-                return VFile([(line, Span(src.path, i, 1, line.strip()))
-                              for i, line in enumerate(src.lines, start=1)])
+                return VFile(
+                    [(line, Span(src.path, i, 1, line.strip())) for i, line in enumerate(src.lines, start=1)]
+                )
         return VFile([], span)
 
     def write(self, target: str, lines: list[str] | VFile, span: Span, append: bool) -> None:
@@ -133,7 +141,9 @@ class _Machine:
         new = lines if isinstance(lines, VFile) else VFile([(text, span) for text in lines])
         if append and k in self.files:
             old = self.files[k]
-            self.files[k] = VFile(old.lines + new.lines, old.unknown or (new.unknown if not old.lines else None))
+            self.files[k] = VFile(
+                old.lines + new.lines, old.unknown or (new.unknown if not old.lines else None)
+            )
             if new.unknown and k == HOSTS:
                 self.computed.append(span)
         else:
@@ -166,8 +176,10 @@ def _split_operators(text: str) -> list[tuple[str, str]]:
             buf.append("\x01" + text[i + 1])  # escaped: never an operator or redirection
             i += 1
         elif not quoted and ch in "&|":
-            op = text[i:i + 2] if text[i:i + 2] in ("&&", "||") else ch
-            if ch == "&" and buf and buf[-1] in (">", "<") or (ch == "&" and "".join(buf).rstrip().endswith(("2>", "1>"))):
+            op = text[i : i + 2] if text[i : i + 2] in ("&&", "||") else ch
+            if (ch == "&" and buf and buf[-1] in (">", "<")) or (
+                ch == "&" and "".join(buf).rstrip().endswith(("2>", "1>"))
+            ):
                 buf.append(ch)  # 2>&1
             else:
                 out.append(("".join(buf), op))
@@ -194,7 +206,7 @@ def _redirection(command: str) -> tuple[str, tuple[str, bool] | None]:
     out = []
     last = 0
     for m in _REDIRECT.finditer(command):
-        out.append(command[last:m.start()])
+        out.append(command[last : m.start()])
         last = m.end()
         if m.group(1):
             target = (_unescape(m.group(2)).strip('"'), m.group(1) == ">>")
@@ -258,8 +270,11 @@ class _Batch:
             if holds is False:
                 return
         loop = re.match(r"for\s+(%%?\w)\s+in\s*\(([^)]*)\)\s*do\s*$", head, re.I)
-        rounds = [(loop.group(1), item.strip('"')) for item in _words(loop.group(2).replace(",", " "))] \
-            if loop else [("", "")]
+        rounds = (
+            [(loop.group(1), item.strip('"')) for item in _words(loop.group(2).replace(",", " "))]
+            if loop
+            else [("", "")]
+        )
         _rest, target = _redirection(self.expand(closing[1:]))
         collected: list[str] = []
         for var, item in rounds:
@@ -275,6 +290,7 @@ class _Batch:
             if name.upper() == "ERRORLEVEL":
                 return UNKNOWN_VALUE if self.errorlevel is None else str(self.errorlevel)
             return self.vars.get(name.upper(), "")
+
         text = re.sub(r"%([A-Za-z_][\w#$.-]*)%", sub, text)
         return re.sub(r"%~?[0-9*]", "", text)
 
@@ -318,8 +334,15 @@ class _Batch:
             if a == "" or b == "" or UNKNOWN_VALUE in a + b:
                 result = None
             else:
-                result = {"==": x == y, "equ": x == y, "neq": x != y, "lss": x < y,
-                          "leq": x <= y, "gtr": x > y, "geq": x >= y}[op]
+                result = {
+                    "==": x == y,
+                    "equ": x == y,
+                    "neq": x != y,
+                    "lss": x < y,
+                    "leq": x <= y,
+                    "gtr": x > y,
+                    "geq": x >= y,
+                }[op]
         else:
             return None, words[1:]
         if result is not None and negate:
@@ -389,7 +412,7 @@ class _Batch:
             return []
         word = re.match(r"[^\s(.:/\x01]+", text.lstrip("@"))
         verb = (word.group(0) if word else text.split()[0]).lower().lstrip("@")
-        rest = text.lstrip("@")[len(verb):] if word else ""
+        rest = text.lstrip("@")[len(verb) :] if word else ""
         output: list[str] | VFile | None = None
         if verb == "echo":
             output = self._echo(rest)
@@ -440,7 +463,7 @@ class _Batch:
             return
         rest = rest.strip()
         if rest.startswith('"') and '"' in rest[1:]:
-            rest = rest[1:rest.rindex('"')]
+            rest = rest[1 : rest.rindex('"')]
         name, eq, value = rest.partition("=")
         if eq:
             self.vars[name.strip().upper()] = value
@@ -477,8 +500,11 @@ class _Batch:
     def _for(self, rest: str, span: Span, capture: bool) -> list[str]:
         m = re.match(r"\s*(%%?\w)\s+in\s*\(([^)]*)\)\s*do\s+(.*)$", rest, re.I | re.S)
         if not m:
-            self.m.problems.append(Problem("TE907", span, "FOR loop over computed values is not "
-                                                          "evaluated; what it writes is unknown"))
+            self.m.problems.append(
+                Problem(
+                    "TE907", span, "FOR loop over computed values is not evaluated; what it writes is unknown"
+                )
+            )
             self.m.computed.append(span)
             return []
         var, items, body = m.groups()
@@ -571,13 +597,20 @@ class _PowerShell:
             fm = re.match(r"foreach\s*\(\s*\$(\w+)\s+in\s+(.+?)\)\s*(\{.*)?$", stripped, re.I)
             pm = re.match(r"(.+?)\|\s*(?:ForEach-Object|%)\s*(\{.*)?$", stripped, re.I)
             if fm or pm:
-                var, expr, tail = (fm.group(1), fm.group(2), fm.group(3)) if fm else ("_", pm.group(1), pm.group(2))
+                var, expr, tail = (
+                    (fm.group(1), fm.group(2), fm.group(3)) if fm else ("_", pm.group(1), pm.group(2))
+                )
                 body, i = _brace_body(text_lines, i, tail or "")
                 items = self.values(expr, {})
                 if items is None:
                     if any(_HOSTS_PATH.search(b) or self._mentions_hosts_var(b) for b in body):
-                        self.m.problems.append(Problem("TE907", span, "loop over values that are not "
-                                                                      "literal: what it writes to hosts is unknown"))
+                        self.m.problems.append(
+                            Problem(
+                                "TE907",
+                                span,
+                                "loop over values that are not literal: what it writes to hosts is unknown",
+                            )
+                        )
                         self.m.computed.append(span)
                     continue
                 for item in items:
@@ -588,8 +621,10 @@ class _PowerShell:
             i += 1
 
     def _mentions_hosts_var(self, text: str) -> bool:
-        return any(v and len(v) == 1 and _HOSTS_PATH.search(v[0]) and f"${k}" in text.lower()
-                   for k, v in self.vars.items())
+        return any(
+            v and len(v) == 1 and _HOSTS_PATH.search(v[0]) and f"${k}" in text.lower()
+            for k, v in self.vars.items()
+        )
 
     def statement(self, stmt: str, span: Span, scope: dict[str, str]) -> None:
         stmt = stmt.strip().rstrip(";")
@@ -631,21 +666,28 @@ class _PowerShell:
             expr = re.sub(r"^(echo|Write-Output)\s+", "", rm.group(1), flags=re.I)
             self._write(rm.group(3), expr, span, scope, rm.group(2) == ">>")
 
-    def _write(self, path: str | None, value: str | None, span: Span, scope: dict[str, str],
-               append: bool) -> None:
+    def _write(
+        self, path: str | None, value: str | None, span: Span, scope: dict[str, str], append: bool
+    ) -> None:
         if path is None:
             return
         paths = self.values(path, scope)
         target = paths[0] if paths and len(paths) == 1 else None
         if target is None or self.m.key(target) != HOSTS:
             if target is None and (_HOSTS_PATH.search(path) or "host" in path.lower()):
-                self.m.problems.append(Problem("TE907", span, f"writes to {path.strip()}, a path that is not "
-                                                              "literal: not evaluated"))
+                self.m.problems.append(
+                    Problem(
+                        "TE907", span, f"writes to {path.strip()}, a path that is not literal: not evaluated"
+                    )
+                )
             return
         lines = self.values(value, scope) if value is not None else None
         if lines is None:
-            self.m.problems.append(Problem("TE907", span, "writes hosts lines that are not literal "
-                                                          "(computed at run time): unknown"))
+            self.m.problems.append(
+                Problem(
+                    "TE907", span, "writes hosts lines that are not literal (computed at run time): unknown"
+                )
+            )
             self.m.computed.append(span)
             return
         self.m.write(target, [part for v in lines for part in v.split("\n")], span, append)
@@ -675,7 +717,7 @@ def _brace_body(lines: list[str], i: int, tail: str) -> tuple[list[str], int]:
         text += "\n" + lines[j]
         if "{" not in text and j > i + 1:
             break
-    inner = text[text.find("{") + 1: text.rfind("}")] if "{" in text else ""
+    inner = text[text.find("{") + 1 : text.rfind("}")] if "{" in text else ""
     return [s for part in inner.split("\n") for s in part.split(";") if s.strip()], j + 1
 
 
@@ -701,6 +743,7 @@ def _ps_params(args: str) -> tuple[dict[str, str], list[str]]:
 
 # --------------------------------------------------------------------------- verdicts
 
+
 class WindowsHostsRuleset(NameRuleset):
     def __init__(self, shown: str, machine: _Machine, catalog: Catalog):
         self.machine = machine
@@ -723,12 +766,24 @@ class WindowsHostsRuleset(NameRuleset):
         if hit is not None:
             address, span = hit
             d = address_decision(address, host, self.catalog, span, (span,))
-            return Decision(d.outcome, d.rule, d.trace, d.specific, d.how,
-                            (d.note + "; " if d.note else "") + "written to the Windows hosts file",
-                            d.scope)
+            return Decision(
+                d.outcome,
+                d.rule,
+                d.trace,
+                d.specific,
+                d.how,
+                (d.note + "; " if d.note else "") + "written to the Windows hosts file",
+                d.scope,
+            )
         if self.unknown is not None and self.catalog.service_for_host(host):
-            return Decision(Outcome.UNKNOWN, self.unknown, (self.unknown,), False, "",
-                            "the script writes hosts content this linter cannot know")
+            return Decision(
+                Outcome.UNKNOWN,
+                self.unknown,
+                (self.unknown,),
+                False,
+                "",
+                "the script writes hosts content this linter cannot know",
+            )
         return None
 
 

@@ -61,9 +61,23 @@ from policy_lint.inputs import InputError, read_source
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 NAME = "iptables"
-FILE_PATTERNS = ("iptables", "ip6tables", "*.iptables", "iptables*.rules", "ip6tables*.rules", "rules.v4",
-                 "rules.v6", "iptables-save*", "*iptables*.sh", "*firewall*.sh", "*iptables*.txt", "ipset*.conf",
-                 "*.ipset", "iptables.conf", "iptables*.save")
+FILE_PATTERNS = (
+    "iptables",
+    "ip6tables",
+    "*.iptables",
+    "iptables*.rules",
+    "ip6tables*.rules",
+    "rules.v4",
+    "rules.v6",
+    "iptables-save*",
+    "*iptables*.sh",
+    "*firewall*.sh",
+    "*iptables*.txt",
+    "ipset*.conf",
+    "*.ipset",
+    "iptables.conf",
+    "iptables*.save",
+)
 
 _BIN = re.compile(r"(?:^|/)(ip6?tables)(?:-legacy|-nft)?$")
 _RESTORE = re.compile(r"(?:^|/)(ip6?tables)(?:-legacy|-nft)?-restore$")
@@ -73,47 +87,204 @@ MAX_SRC_REPS = 48
 DOC_SUFFIXES = (".md", ".rst", ".html", ".htm", ".adoc", ".tex", ".py", ".yml", ".yaml", ".json")
 MAX_STEPS = 1_000_000  # shell commands run by the script model (loops multiply them)
 
-BUILTIN = {"filter": ("INPUT", "FORWARD", "OUTPUT"),
-           "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
-           "raw": ("PREROUTING", "OUTPUT"), "security": ("INPUT", "FORWARD", "OUTPUT"),
-           "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING")}
+BUILTIN = {
+    "filter": ("INPUT", "FORWARD", "OUTPUT"),
+    "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
+    "raw": ("PREROUTING", "OUTPUT"),
+    "security": ("INPUT", "FORWARD", "OUTPUT"),
+    "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
+}
 # The chains a user's outgoing packet walks, in kernel order (nat never drops: left out).
-PATHS = {"forward": (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("mangle", "FORWARD"),
-                     ("filter", "FORWARD"), ("security", "FORWARD"), ("mangle", "POSTROUTING")),
-         "output": (("raw", "OUTPUT"), ("mangle", "OUTPUT"), ("filter", "OUTPUT"), ("security", "OUTPUT"),
-                    ("mangle", "POSTROUTING"))}
+PATHS = {
+    "forward": (
+        ("raw", "PREROUTING"),
+        ("mangle", "PREROUTING"),
+        ("mangle", "FORWARD"),
+        ("filter", "FORWARD"),
+        ("security", "FORWARD"),
+        ("mangle", "POSTROUTING"),
+    ),
+    "output": (
+        ("raw", "OUTPUT"),
+        ("mangle", "OUTPUT"),
+        ("filter", "OUTPUT"),
+        ("security", "OUTPUT"),
+        ("mangle", "POSTROUTING"),
+    ),
+}
 # Replies to this host's own connections come in through INPUT; a forwarded client's replies
 # cross FORWARD again, from the server to the client.
-REPLY_PATHS = {"forward": PATHS["forward"],
-               "output": (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("mangle", "INPUT"),
-                          ("filter", "INPUT"), ("security", "INPUT"))}
+REPLY_PATHS = {
+    "forward": PATHS["forward"],
+    "output": (
+        ("raw", "PREROUTING"),
+        ("mangle", "PREROUTING"),
+        ("mangle", "INPUT"),
+        ("filter", "INPUT"),
+        ("security", "INPUT"),
+    ),
+}
 PATH_WORDS = {"forward": "forwarded clients (FORWARD)", "output": "this host (OUTPUT)"}
 BLOCKING = {"DROP", "REJECT", "TARPIT"}
-NONTERMINAL = {"LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "TCPMSS", "CLASSIFY", "DSCP", "TOS", "TTL", "HL",
-               "SET", "NOTRACK", "CT", "AUDIT", "TRACE", "TEE", "CHECKSUM", "CONNSECMARK", "SECMARK",
-               "IDLETIMER", "LED", "RATEEST", "HMARK", "SNAT", "DNAT", "MASQUERADE", "REDIRECT", "NETMAP",
-               "TPROXY", "SYNPROXY", ""}
-PORTS = {"http": 80, "www": 80, "https": 443, "telnet": 23, "ssh": 22, "ftp": 21, "smtp": 25, "domain": 53,
-         "dns": 53, "pop3": 110, "imap": 143, "imaps": 993, "pop3s": 995, "ntp": 123, "snmp": 161,
-         "http-alt": 8080, "webcache": 8080, "squid": 3128, "submission": 587, "smtps": 465}
+NONTERMINAL = {
+    "LOG",
+    "NFLOG",
+    "ULOG",
+    "MARK",
+    "CONNMARK",
+    "TCPMSS",
+    "CLASSIFY",
+    "DSCP",
+    "TOS",
+    "TTL",
+    "HL",
+    "SET",
+    "NOTRACK",
+    "CT",
+    "AUDIT",
+    "TRACE",
+    "TEE",
+    "CHECKSUM",
+    "CONNSECMARK",
+    "SECMARK",
+    "IDLETIMER",
+    "LED",
+    "RATEEST",
+    "HMARK",
+    "SNAT",
+    "DNAT",
+    "MASQUERADE",
+    "REDIRECT",
+    "NETMAP",
+    "TPROXY",
+    "SYNPROXY",
+    "",
+}
+PORTS = {
+    "http": 80,
+    "www": 80,
+    "https": 443,
+    "telnet": 23,
+    "ssh": 22,
+    "ftp": 21,
+    "smtp": 25,
+    "domain": 53,
+    "dns": 53,
+    "pop3": 110,
+    "imap": 143,
+    "imaps": 993,
+    "pop3s": 995,
+    "ntp": 123,
+    "snmp": 161,
+    "http-alt": 8080,
+    "webcache": 8080,
+    "squid": 3128,
+    "submission": 587,
+    "smtps": 465,
+}
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_DAYNUM = {d.lower(): i for i, d in enumerate(DAYS)} | {str(i + 1): i for i in range(7)} | {
-    "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6}
+_DAYNUM = (
+    {d.lower(): i for i, d in enumerate(DAYS)}
+    | {str(i + 1): i for i in range(7)}
+    | {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6}
+)
 # Match extensions: the ones we evaluate, the rest of netfilter's (evaluated as "may match"),
 # and xtables-addons' (not in Debian's iptables, but real where the addons are installed).
-MODELLED = {"tcp", "udp", "multiport", "state", "conntrack", "string", "comment", "set", "time", "mac",
-            "iprange", "owner", "icmp", "icmp6", "sctp", "udplite", "dccp"}
-MATCHES = {"addrtype", "ah", "bpf", "cgroup", "cluster", "connbytes", "connlabel", "connlimit", "connmark",
-           "cpu", "devgroup", "dscp", "dst", "ecn", "esp", "eui64", "frag", "hashlimit", "hbh", "helper", "hl",
-           "ipv6header", "ipvs", "length", "limit", "mark", "mh", "nfacct", "osf", "physdev", "pkttype", "policy",
-           "quota", "rateest", "realm", "recent", "rpfilter", "rt", "socket", "statistic", "tcpmss", "tos",
-           "ttl", "u32", "ipcomp", "l2tp", "srh", "segment"}
-ADDON_MATCHES = {"geoip", "xt_geoip", "ipp2p", "condition", "account", "layer7", "psd", "quota2", "lscan",
-                 "iface", "fuzzy", "pknock", "dhcpmac", "gradm", "ipv4options", "length2", "asn", "ndpi"}
-_HEAD = re.compile(r"^\s*(?:sudo\s+)?(?:\$\{?IPT6?\w*\}?|\S*ip6?tables(?:-legacy|-nft)?)\s+(?:-t\s+\w+\s+)?"
-                   r"(?:-[AIDPNFRX]|--append|--insert|--policy)\b|^\*(?:filter|mangle|raw|nat)\s*$|^:[A-Z]+ (?:ACCEPT|DROP)"
-                   r"|^\s*-[AI] (?:INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) |\bip6?tables(?:-legacy|-nft)?-restore\b",
-                   re.M)
+MODELLED = {
+    "tcp",
+    "udp",
+    "multiport",
+    "state",
+    "conntrack",
+    "string",
+    "comment",
+    "set",
+    "time",
+    "mac",
+    "iprange",
+    "owner",
+    "icmp",
+    "icmp6",
+    "sctp",
+    "udplite",
+    "dccp",
+}
+MATCHES = {
+    "addrtype",
+    "ah",
+    "bpf",
+    "cgroup",
+    "cluster",
+    "connbytes",
+    "connlabel",
+    "connlimit",
+    "connmark",
+    "cpu",
+    "devgroup",
+    "dscp",
+    "dst",
+    "ecn",
+    "esp",
+    "eui64",
+    "frag",
+    "hashlimit",
+    "hbh",
+    "helper",
+    "hl",
+    "ipv6header",
+    "ipvs",
+    "length",
+    "limit",
+    "mark",
+    "mh",
+    "nfacct",
+    "osf",
+    "physdev",
+    "pkttype",
+    "policy",
+    "quota",
+    "rateest",
+    "realm",
+    "recent",
+    "rpfilter",
+    "rt",
+    "socket",
+    "statistic",
+    "tcpmss",
+    "tos",
+    "ttl",
+    "u32",
+    "ipcomp",
+    "l2tp",
+    "srh",
+    "segment",
+}
+ADDON_MATCHES = {
+    "geoip",
+    "xt_geoip",
+    "ipp2p",
+    "condition",
+    "account",
+    "layer7",
+    "psd",
+    "quota2",
+    "lscan",
+    "iface",
+    "fuzzy",
+    "pknock",
+    "dhcpmac",
+    "gradm",
+    "ipv4options",
+    "length2",
+    "asn",
+    "ndpi",
+}
+_HEAD = re.compile(
+    r"^\s*(?:sudo\s+)?(?:\$\{?IPT6?\w*\}?|\S*ip6?tables(?:-legacy|-nft)?)\s+(?:-t\s+\w+\s+)?"
+    r"(?:-[AIDPNFRX]|--append|--insert|--policy)\b|^\*(?:filter|mangle|raw|nat)\s*$|^:[A-Z]+ (?:ACCEPT|DROP)"
+    r"|^\s*-[AI] (?:INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) |\bip6?tables(?:-legacy|-nft)?-restore\b",
+    re.M,
+)
 
 
 def detect(path: Path, head: str) -> float:
@@ -147,7 +318,8 @@ class AddrMatch:
             return None
         a = int(addr)
         hit = any(n.version == addr.version and addr in n for n in self.nets) or any(
-            v == addr.version and lo <= a <= hi for v, lo, hi in self.ranges)
+            v == addr.version and lo <= a <= hi for v, lo, hi in self.ranges
+        )
         return hit != self.neg
 
 
@@ -168,7 +340,9 @@ class TimeMatch:
 
     def text(self) -> str:
         days = ",".join(DAYS[d] for d in sorted(self.days)) if len(self.days) < 7 else "every day"
-        return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.stop // 60:02d}:{self.stop % 60:02d} {days}"
+        return (
+            f"{self.start // 60:02d}:{self.start % 60:02d}-{self.stop // 60:02d}:{self.stop % 60:02d} {days}"
+        )
 
 
 @dataclass(slots=True)
@@ -223,6 +397,7 @@ class IpSet:
 
 
 # --------------------------------------------------------------------------- shell words
+
 
 def _lex(text: str, env: dict[str, str]) -> tuple[list[str], str]:
     """Split one shell command into words, expanding literal variables. Returns (words, error).
@@ -329,21 +504,21 @@ def _split_statements(text: str) -> list[str]:
         c = text[i]
         if quote:
             if c == "\\" and quote == '"' and i + 1 < len(text):
-                cur.append(text[i:i + 2])
+                cur.append(text[i : i + 2])
                 i += 2
                 continue
             if c == quote:
                 quote = ""
         elif c in "'\"":
             quote = c
-        elif c == "$" and text[i + 1:i + 2] == "(":
+        elif c == "$" and text[i + 1 : i + 2] == "(":
             depth += 1
         elif c == ")" and depth:
             depth -= 1
         elif c == "#" and depth == 0 and (not cur or cur[-1][-1:] in (" ", "\t", ";")):
             break
         elif depth == 0 and c in ";|&":
-            if c == ";" and text[i + 1:i + 2] == ";":
+            if c == ";" and text[i + 1 : i + 2] == ";":
                 out.append("".join(cur))
                 out.append(";;")
                 cur = []
@@ -351,7 +526,7 @@ def _split_statements(text: str) -> list[str]:
                 continue
             out.append("".join(cur))
             cur = []
-            i += 2 if text[i + 1:i + 2] == c else 1
+            i += 2 if text[i + 1 : i + 2] == c else 1
             continue
         cur.append(c)
         i += 1
@@ -359,9 +534,9 @@ def _split_statements(text: str) -> list[str]:
     return [s.strip() for s in out if s.strip()]
 
 
-def _logical_lines(lines: list[str], shown: str,
-                   heredocs: dict[int, tuple[int, list[str], bool]] | None = None
-                   ) -> tuple[list[tuple[str, Span]], list[Problem]]:
+def _logical_lines(
+    lines: list[str], shown: str, heredocs: dict[int, tuple[int, list[str], bool]] | None = None
+) -> tuple[list[tuple[str, Span]], list[Problem]]:
     """Join continuations and multi-line quotes; drop comments. Here-document bodies are data,
     not commands: they go to `heredocs` (line of the command -> first body line, body lines,
     whether `$VAR`s expand in it)."""
@@ -382,8 +557,13 @@ def _logical_lines(lines: list[str], shown: str,
             i += 1
             if i >= len(lines):
                 if quote:
-                    problems.append(Problem("TE901", Span(shown, start + 1, 1, lines[start].strip()),
-                                            f"unterminated {quote} quote: the shell would refuse the script"))
+                    problems.append(
+                        Problem(
+                            "TE901",
+                            Span(shown, start + 1, 1, lines[start].strip()),
+                            f"unterminated {quote} quote: the shell would refuse the script",
+                        )
+                    )
                     text = ""
                 break
             text += lines[i]
@@ -397,8 +577,9 @@ def _logical_lines(lines: list[str], shown: str,
                 heredocs[start + 1] = (body_start + 1, lines[body_start:i], not m.group(1))
             i += 1
         if text.strip():
-            out.append((text, Span(shown, start + 1, len(text) - len(text.lstrip()) + 1,
-                                   lines[start].strip())))
+            out.append(
+                (text, Span(shown, start + 1, len(text) - len(text.lstrip()) + 1, lines[start].strip()))
+            )
     return out, problems
 
 
@@ -424,6 +605,7 @@ def _open_quote(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- the state
+
 
 @dataclass
 class _State:
@@ -457,7 +639,7 @@ class _State:
             k = args.index("-t") if "-t" in args else args.index("--table")
             if k + 1 < len(args):
                 table = args[k + 1]
-                args = args[:k] + args[k + 2:]
+                args = args[:k] + args[k + 2 :]
         if DYN in table:
             self._dynamic(span, "the table is computed at run time")
             return
@@ -465,8 +647,17 @@ class _State:
         if not args:
             return
         op, rest = args[0], args[1:]
-        op = {"--append": "-A", "--insert": "-I", "--delete": "-D", "--policy": "-P", "--flush": "-F",
-              "--new-chain": "-N", "--new": "-N", "--delete-chain": "-X", "--replace": "-R"}.get(op, op)
+        op = {
+            "--append": "-A",
+            "--insert": "-I",
+            "--delete": "-D",
+            "--policy": "-P",
+            "--flush": "-F",
+            "--new-chain": "-N",
+            "--new": "-N",
+            "--delete-chain": "-X",
+            "--replace": "-R",
+        }.get(op, op)
         if op in ("-L", "-S", "-Z", "-C", "--list", "--check", "--zero", "-h", "--version", "-V"):
             return
         chain = rest[0] if rest and not rest[0].startswith("-") else ""
@@ -474,12 +665,12 @@ class _State:
             self._dynamic(span, "the chain is computed at run time")
             return
         if op == "-F":
-            for name in ([chain] if chain else list(chains)):
+            for name in [chain] if chain else list(chains):
                 if name in chains:
                     chains[name].head, chains[name].tail = [], []
             return
         if op == "-X":
-            for name in ([chain] if chain else [c for c in chains if c not in BUILTIN.get(table, ())]):
+            for name in [chain] if chain else [c for c in chains if c not in BUILTIN.get(table, ())]:
                 if name not in BUILTIN.get(table, ()):
                     chains.pop(name, None)
             return
@@ -550,7 +741,9 @@ class _State:
         unknown: list[str] = []
         if any(DYN in w for w in spec):
             r.dynamic = "values computed at run time"
-            self.problem("TE907", span, "rule built from values computed at run time: what it matches is unknown")
+            self.problem(
+                "TE907", span, "rule built from values computed at run time: what it matches is unknown"
+            )
         i = 0
         neg = False
         modules: set[str] = set()
@@ -583,13 +776,22 @@ class _State:
             elif w in ("-j", "--jump", "-g", "--goto"):
                 r.target, r.goto = sys.intern(val()), w in ("-g", "--goto")
                 # Target options (--reject-with, --log-prefix "...") follow: skip them.
-                while i + 1 < len(spec) and spec[i + 1].startswith("--") and not _is_match_option(spec[i + 1]):
+                while (
+                    i + 1 < len(spec) and spec[i + 1].startswith("--") and not _is_match_option(spec[i + 1])
+                ):
                     i += 1
                     if i + 1 < len(spec) and not spec[i + 1].startswith("-"):
                         i += 1
             elif w in ("-m", "--match"):
                 modules.add(val().lower())
-            elif w in ("--dport", "--dports", "--destination-port", "--destination-ports", "--ports", "--port"):
+            elif w in (
+                "--dport",
+                "--dports",
+                "--destination-port",
+                "--destination-ports",
+                "--ports",
+                "--port",
+            ):
                 r.dports = (_ports(val()), neg)
             elif w in ("--sport", "--sports", "--source-port", "--source-ports"):
                 r.sports = (_ports(val()), neg)
@@ -604,11 +806,36 @@ class _State:
                 strings.append((needle, False, neg))
             elif w == "--icase":
                 strings = [(n, True, g) for n, _c, g in strings]
-            elif w in ("--algo", "--from", "--to", "--comment", "--set-counters", "--log-prefix", "--log-level",
-                       "--limit", "--limit-burst", "--kerneltz", "--datestart", "--datestop", "--reject-with",
-                       "--tcp-flags", "--syn", "--icmp-type", "--uid-owner", "--gid-owner", "--match-set",
-                       "--src-range", "--dst-range", "--mac-source", "--timestart", "--timestop", "--weekdays",
-                       "--monthdays", "--utc", "--contiguous"):
+            elif w in (
+                "--algo",
+                "--from",
+                "--to",
+                "--comment",
+                "--set-counters",
+                "--log-prefix",
+                "--log-level",
+                "--limit",
+                "--limit-burst",
+                "--kerneltz",
+                "--datestart",
+                "--datestop",
+                "--reject-with",
+                "--tcp-flags",
+                "--syn",
+                "--icmp-type",
+                "--uid-owner",
+                "--gid-owner",
+                "--match-set",
+                "--src-range",
+                "--dst-range",
+                "--mac-source",
+                "--timestart",
+                "--timestop",
+                "--weekdays",
+                "--monthdays",
+                "--utc",
+                "--contiguous",
+            ):
                 if w == "--match-set":
                     name, flags = val(), val()
                     direction = "dst" if flags.split(",")[0] == "dst" else "src"
@@ -695,8 +922,15 @@ class _State:
                 return "port out of range"
         if r.strings and "--algo" not in spec:
             return "-m string needs --algo bm|kmp"
-        if r.states and not r.states[0] <= {"NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED", "SNAT",
-                                              "DNAT"}:
+        if r.states and not r.states[0] <= {
+            "NEW",
+            "ESTABLISHED",
+            "RELATED",
+            "INVALID",
+            "UNTRACKED",
+            "SNAT",
+            "DNAT",
+        }:
             return f"unknown state in {','.join(sorted(r.states[0]))}"
         return ""
 
@@ -736,8 +970,15 @@ class _State:
         if not args:
             return
         op = args[0].lower()
-        op = {"-n": "create", "-a": "add", "-d": "del", "-f": "flush", "-x": "destroy", "-r": "restore",
-              "-c": "create"}.get(op, op)
+        op = {
+            "-n": "create",
+            "-a": "add",
+            "-d": "del",
+            "-f": "flush",
+            "-x": "destroy",
+            "-r": "restore",
+            "-c": "create",
+        }.get(op, op)
         name = args[1] if len(args) > 1 else ""
         if op in ("create", "new"):
             self.sets[name] = IpSet(name, span)
@@ -746,7 +987,9 @@ class _State:
             value = args[2].split(",")[0]
             if DYN in value or DYN in name:
                 s.dynamic = span
-                self.problem("TE907", span, "ipset member computed at run time: what the set holds is unknown")
+                self.problem(
+                    "TE907", span, "ipset member computed at run time: what the set holds is unknown"
+                )
                 return
             try:
                 s.members.append((ipaddress.ip_network(value, strict=False), span))
@@ -754,23 +997,32 @@ class _State:
                 if "-" in value:
                     lo, _, hi = value.partition("-")
                     try:
-                        for net in ipaddress.summarize_address_range(ipaddress.ip_address(lo), ipaddress.ip_address(hi)):
+                        for net in ipaddress.summarize_address_range(
+                            ipaddress.ip_address(lo), ipaddress.ip_address(hi)
+                        ):
                             s.members.append((net, span))
                         return
                     except (ValueError, TypeError):
                         pass
                 self.problem("TE901", span, f"bad ipset member {value!r}")
         elif op == "del" and len(args) > 2 and name in self.sets:
-            self.sets[name].members = [(n, sp) for n, sp in self.sets[name].members if str(n) != args[2]
-                                       and str(n.network_address) != args[2]]
+            self.sets[name].members = [
+                (n, sp)
+                for n, sp in self.sets[name].members
+                if str(n) != args[2] and str(n.network_address) != args[2]
+            ]
         elif op == "flush":
-            for s in ([self.sets[name]] if name in self.sets else self.sets.values()):
+            for s in [self.sets[name]] if name in self.sets else self.sets.values():
                 s.members = []
         elif op == "destroy":
             if name:
                 self.sets.pop(name, None)
         elif op == "restore":
-            ref = args[args.index("-file") + 1] if "-file" in args else (args[2] if len(args) > 2 and args[1] == "-f" else "")
+            ref = (
+                args[args.index("-file") + 1]
+                if "-file" in args
+                else (args[2] if len(args) > 2 and args[1] == "-f" else "")
+            )
             self.read_ipset_file(ref, span)
 
     def read_ipset_file(self, ref: str, span: Span) -> None:
@@ -793,12 +1045,13 @@ class _State:
 
     # ---------------------------------------------------------------- iptables-save files
 
-    def restore(self, lines: list[str], shown: str, family: int, noflush: bool = False,
-                first_line: int = 1) -> None:
+    def restore(
+        self, lines: list[str], shown: str, family: int, noflush: bool = False, first_line: int = 1
+    ) -> None:
         table: str | None = None
-        if any("ip6tables" in ln for ln in lines[:5] if ln.startswith("#")):
-            family = 6
-        elif any(re.search(r"-[sd] [0-9a-fA-F]*:[0-9a-fA-F:]*", ln) for ln in lines[:400]):
+        if any("ip6tables" in ln for ln in lines[:5] if ln.startswith("#")) or any(
+            re.search(r"-[sd] [0-9a-fA-F]*:[0-9a-fA-F:]*", ln) for ln in lines[:400]
+        ):
             family = 6
         for k, line in enumerate(lines, start=first_line):
             text = line.strip()
@@ -807,7 +1060,9 @@ class _State:
                 continue
             if text.startswith("*"):
                 if table is not None:
-                    self.problem("TE901", span, f"COMMIT expected before {text}: iptables-restore refuses the file")
+                    self.problem(
+                        "TE901", span, f"COMMIT expected before {text}: iptables-restore refuses the file"
+                    )
                 table = text[1:].strip()
                 if table not in BUILTIN:
                     self.problem("TE901", span, f"unknown table {table}")
@@ -822,7 +1077,9 @@ class _State:
                 table = None
                 continue
             if table is None:
-                self.problem("TE901", span, "rule outside a table (*filter ... COMMIT): iptables-restore refuses it")
+                self.problem(
+                    "TE901", span, "rule outside a table (*filter ... COMMIT): iptables-restore refuses it"
+                )
                 continue
             if text.startswith(":"):
                 parts = text[1:].split()
@@ -844,9 +1101,11 @@ class _State:
             else:
                 self.problem("TE901", span, f"not an iptables-restore line: {text[:60]}")
         if table is not None:
-            self.problem("TE901", Span(shown, first_line + max(len(lines) - 1, 0), 1,
-                                       lines[-1].strip() if lines else ""),
-                         "COMMIT expected at the end: iptables-restore refuses the file")
+            self.problem(
+                "TE901",
+                Span(shown, first_line + max(len(lines) - 1, 0), 1, lines[-1].strip() if lines else ""),
+                "COMMIT expected at the end: iptables-restore refuses the file",
+            )
 
 
 def _same(a: Rule, b: Rule) -> bool:
@@ -855,8 +1114,21 @@ def _same(a: Rule, b: Rule) -> bool:
 
 
 def _is_match_option(w: str) -> bool:
-    return w in ("--dport", "--sport", "--dports", "--sports", "--state", "--ctstate", "--string",
-                 "--match-set", "--comment", "--timestart", "--timestop", "--weekdays", "--mac-source")
+    return w in (
+        "--dport",
+        "--sport",
+        "--dports",
+        "--sports",
+        "--state",
+        "--ctstate",
+        "--string",
+        "--match-set",
+        "--comment",
+        "--timestart",
+        "--timestop",
+        "--weekdays",
+        "--mac-source",
+    )
 
 
 def _ports(text: str) -> list[tuple[int, int]]:
@@ -899,6 +1171,7 @@ def _range(text: str, neg: bool, family: int) -> AddrMatch | None:
 
 # --------------------------------------------------------------------------- the script runner
 
+
 class _Script:
     def __init__(self, state: _State, choices: tuple[int, ...] = ()):
         self.state = state
@@ -914,12 +1187,16 @@ class _Script:
     def _block(self, statements: list[tuple[str, Span]], i: int, opener: set[str], closer: str) -> int:
         """Index of the statement closing the block that starts at statements[i]."""
         depth = 0
-        openers = {"for", "while", "until", "select"} if closer == "done" else ({"if"} if closer == "fi" else {"case"})
+        openers = (
+            {"for", "while", "until", "select"}
+            if closer == "done"
+            else ({"if"} if closer == "fi" else {"case"})
+        )
         for k in range(i, len(statements)):
             first = statements[k][0].split(None, 1)[0] if statements[k][0].split() else ""
             if first in openers:
                 depth += 1
-            if first == closer or statements[k][0].rstrip().endswith(" " + closer) and first not in openers:
+            if first == closer or (statements[k][0].rstrip().endswith(" " + closer) and first not in openers):
                 depth -= 1
                 if depth == 0:
                     return k
@@ -935,7 +1212,7 @@ class _Script:
             var = words_l[1] if len(words_l) > 1 else "_"
             items = words_l[3:] if len(words_l) > 2 and words_l[2] == "in" else [DYN]
             body: list[tuple[str, Span]] = []
-            for t, sp in st[i + 1:end]:
+            for t, sp in st[i + 1 : end]:
                 body.append((t[3:].strip(), sp) if t.startswith("do ") or t == "do" else (t, sp))
             body = [(t, sp) for t, sp in body if t and t != "do"]
             if not items or any(DYN in w for w in items):
@@ -952,14 +1229,18 @@ class _Script:
             return end + 1
         if first in ("while", "until"):
             end = self._block(st, i, {"while"}, "done")
-            body = [((t[3:].strip() if t.startswith("do ") else t), sp) for t, sp in st[i + 1:end] if t != "do"]
+            body = [
+                ((t[3:].strip() if t.startswith("do ") else t), sp) for t, sp in st[i + 1 : end] if t != "do"
+            ]
             # `while read x` loops read data at run time: the names they bind are dynamic.
             m = re.match(r"while\s+read\s+(?:-\w+\s+)*([\w ]+)", text)
-            for v in (m.group(1).split() if m else []):
+            for v in m.group(1).split() if m else []:
                 self.env[v] = DYN
             self.run([(t, sp) for t, sp in body if t])
             return end + 1
-        if re.match(r"^(?:function\s+)?[\w-]+\s*\(\)\s*\{?$", text) or re.match(r"^function\s+[\w-]+\s*\{?$", text):
+        if re.match(r"^(?:function\s+)?[\w-]+\s*\(\)\s*\{?$", text) or re.match(
+            r"^function\s+[\w-]+\s*\{?$", text
+        ):
             name = re.sub(r"^function\s+", "", text).split("(")[0].split("{")[0].strip()
             depth, k = 0, i
             body = []
@@ -989,7 +1270,7 @@ class _Script:
         subject = _lex(st[i][0], self.env)[0][1:2]
         arms: list[tuple[str, list[tuple[str, Span]]]] = []
         expect_pattern = True  # at the start and after each `;;`
-        for t, sp in st[i + 1:end]:
+        for t, sp in st[i + 1 : end]:
             if t == ";;":
                 expect_pattern = True
                 continue
@@ -1012,8 +1293,10 @@ class _Script:
             # The subject is given at run time (`$1`, a menu's `read`): every arm is a way the
             # script may run. Run k of the script takes arm choices[k] here; the first run takes
             # the `start` arm (init scripts are started) or the first one.
-            order = sorted(range(len(arms)), key=lambda k: "start" not in
-                           [p.strip().strip("\"'") for p in arms[k][0].split("|")])
+            order = sorted(
+                range(len(arms)),
+                key=lambda k: "start" not in [p.strip().strip("\"'") for p in arms[k][0].split("|")],
+            )
             n = len(self.seen_cases)
             self.seen_cases.append(len(arms))
             pick = self.choices[n] if n < len(self.choices) else 0
@@ -1060,8 +1343,22 @@ class _Script:
             if len(words) == 1:
                 self.env[name] = value
             words = words[1:]
-        while words and words[0] in ("sudo", "command", "exec", "nohup", "time", "export", "readonly", "local",
-                                     "declare", "typeset", "then", "do", "else", "!"):
+        while words and words[0] in (
+            "sudo",
+            "command",
+            "exec",
+            "nohup",
+            "time",
+            "export",
+            "readonly",
+            "local",
+            "declare",
+            "typeset",
+            "then",
+            "do",
+            "else",
+            "!",
+        ):
             if words[0] in ("export", "readonly", "local", "declare", "typeset"):
                 for w in words[1:]:
                     if "=" in w and not w.startswith("-"):
@@ -1104,15 +1401,22 @@ class _Script:
             # iptables-restore <<EOF ... EOF: the rules are in the script itself.
             first, body, expands = heredoc
             noflush = any(w in ("-n", "--noflush") for w in words[1:])
-            self.state.restore([self._expand_line(b) if expands else b for b in body], self.state.shown,
-                               6 if m.group(1) == "ip6tables" else 4, noflush, first_line=first)
+            self.state.restore(
+                [self._expand_line(b) if expands else b for b in body],
+                self.state.shown,
+                6 if m.group(1) == "ip6tables" else 4,
+                noflush,
+                first_line=first,
+            )
             return
         if m:
             family = 6 if m.group(1) == "ip6tables" else 4
             args = [w for w in words[1:] if not w.startswith("-")]
             ref = redirect_in or (args[0] if args else "")
-            noflush = any(w in ("-n", "--noflush") or (w.startswith("-") and not w.startswith("--") and "n" in w)
-                          for w in words[1:])
+            noflush = any(
+                w in ("-n", "--noflush") or (w.startswith("-") and not w.startswith("--") and "n" in w)
+                for w in words[1:]
+            )
             self._restore_file(ref, span, family, noflush)
             return
         if cmd == "ipset" or cmd.endswith("/ipset"):
@@ -1174,10 +1478,12 @@ def _global_options(args: list[str]) -> list[str]:
 
 def _glob(pattern: str, text: str) -> bool:
     from fnmatch import fnmatchcase
+
     return fnmatchcase(text, pattern)
 
 
 # --------------------------------------------------------------------------- evaluation
+
 
 @dataclass(frozen=True)
 class _Packet:
@@ -1226,12 +1532,22 @@ class IptablesRuleset:
         """`-p udp --dport 443 -j DROP` blocks HTTP/3 (QUIC) only: browsers then use HTTPS over
         TCP, so no service is blocked by it. Said once per rule (TE209), so nobody reads it as one."""
         for rule in self._all_rules():
-            if (rule.target in ("DROP", "REJECT") and rule.chain in ("FORWARD", "OUTPUT")
-                    and rule.proto == ("udp", False) and rule.dports is not None and not rule.dports[1]
-                    and any(lo <= 443 <= hi for lo, hi in rule.dports[0])):
-                self.problems.append(Problem(
-                    "TE209", rule.span, "drops QUIC (UDP 443) only: browsers fall back to HTTPS over TCP, "
-                    "so this slows HTTP/3 sites at most and blocks no service"))
+            if (
+                rule.target in ("DROP", "REJECT")
+                and rule.chain in ("FORWARD", "OUTPUT")
+                and rule.proto == ("udp", False)
+                and rule.dports is not None
+                and not rule.dports[1]
+                and any(lo <= 443 <= hi for lo, hi in rule.dports[0])
+            ):
+                self.problems.append(
+                    Problem(
+                        "TE209",
+                        rule.span,
+                        "drops QUIC (UDP 443) only: browsers fall back to HTTPS over TCP, "
+                        "so this slows HTTP/3 sites at most and blocks no service",
+                    )
+                )
 
     def _all_rules(self):
         for family, tables in self.state.tables.items():
@@ -1246,8 +1562,11 @@ class IptablesRuleset:
             for name, _d, _g in r.sets:
                 s = self.state.sets.get(name)
                 if s is None or (not s.members and s.dynamic is None and s.span == r.span):
-                    self.state.problem("TE903", r.span, f"ipset {name} is used but never created or loaded "
-                                                        "from a file in the repository")
+                    self.state.problem(
+                        "TE903",
+                        r.span,
+                        f"ipset {name} is used but never created or loaded from a file in the repository",
+                    )
 
     # ---------------------------------------------------------------- paths and audiences
 
@@ -1257,8 +1576,9 @@ class IptablesRuleset:
                 c = self.state.tables[family].get(table, {}).get(chain)
                 if c is None:
                     continue
-                if c.policy == "DROP" or any(r.target not in ("ACCEPT", "RETURN") and r.target not in NONTERMINAL
-                                             for r in c.rules()):
+                if c.policy == "DROP" or any(
+                    r.target not in ("ACCEPT", "RETURN") and r.target not in NONTERMINAL for r in c.rules()
+                ):
                     return True
         return False
 
@@ -1275,8 +1595,15 @@ class IptablesRuleset:
 
     def _build_audiences(self) -> list[Audience]:
         paths = self._paths()
-        rules = [r for family in (4, 6) for t, chains in self.state.tables[family].items() if t != "nat"
-                 for cname, c in chains.items() if cname not in ("INPUT",) for r in c.rules()]
+        rules = [
+            r
+            for family in (4, 6)
+            for t, chains in self.state.tables[family].items()
+            if t != "nat"
+            for cname, c in chains.items()
+            if cname not in ("INPUT",)
+            for r in c.rules()
+        ]
         src_nets: list[AddrMatch] = []
         seen_src: set[str] = set()
         ifs_in: set[str] = set()
@@ -1322,8 +1649,9 @@ class IptablesRuleset:
             # What each path can test: a forwarded packet has an input interface and a MAC, a
             # packet of this host has an owner (-m owner is OUTPUT only).
             ins, macs_, owners_ = (in_reps, mac_reps, [""]) if path == "forward" else ([""], [""], owner_reps)
-            for src, iif, oif, mac, owner, (day, minute) in product(src_reps, ins, out_reps, macs_, owners_,
-                                                                     time_reps):
+            for src, iif, oif, mac, owner, (day, minute) in product(
+                src_reps, ins, out_reps, macs_, owners_, time_reps
+            ):
                 conds = [PATH_WORDS[path]] if len(paths) > 1 else []
                 attrs: list[tuple[str, str]] = [("path", path)]
                 if src is not None:
@@ -1341,15 +1669,28 @@ class IptablesRuleset:
                 if day >= 0:
                     conds.append(f"{DAYS[day]} {minute // 60:02d}:{minute % 60:02d} UTC")
                     attrs.append(("time", f"{DAYS[day]} {minute // 60:02d}:{minute % 60:02d}"))
-                out.append(Audience(key=(path, str(src), iif, oif, mac, owner, day, minute),
-                                    conditions=tuple(conds), attributes=tuple(attrs)))
+                out.append(
+                    Audience(
+                        key=(path, str(src), iif, oif, mac, owner, day, minute),
+                        conditions=tuple(conds),
+                        attributes=tuple(attrs),
+                    )
+                )
         if problems_sampled:
-            self.state.problem("TE906", Span(self.path, 1, 1), f"{len(src_nets)} distinct source conditions: "
-                               f"client addresses sampled from the first {MAX_SRC_REPS}")
+            self.state.problem(
+                "TE906",
+                Span(self.path, 1, 1),
+                f"{len(src_nets)} distinct source conditions: "
+                f"client addresses sampled from the first {MAX_SRC_REPS}",
+            )
         if len(out) > MAX_AUDIENCES:
-            self.state.problem("TE906", Span(self.path, 1, 1), f"{len(out)} client combinations: evaluated "
-                               f"{len(out[::-(-len(out) // MAX_AUDIENCES)])} of them, evenly spread")
-            out = out[::-(-len(out) // MAX_AUDIENCES)]  # a stride keeps every path and time represented
+            self.state.problem(
+                "TE906",
+                Span(self.path, 1, 1),
+                f"{len(out)} client combinations: evaluated "
+                f"{len(out[:: -(-len(out) // MAX_AUDIENCES)])} of them, evenly spread",
+            )
+            out = out[:: -(-len(out) // MAX_AUDIENCES)]  # a stride keeps every path and time represented
         return out
 
     @staticmethod
@@ -1410,11 +1751,20 @@ class IptablesRuleset:
             generic: list[int] = []
 
             def plain(m: AddrMatch | None) -> bool:
-                return bool(m and not m.neg and not m.unknown and not m.ranges and m.nets
-                            and len(m.nets) <= 64 and all(n.prefixlen for n in m.nets))
+                return bool(
+                    m
+                    and not m.neg
+                    and not m.unknown
+                    and not m.ranges
+                    and m.nets
+                    and len(m.nets) <= 64
+                    and all(n.prefixlen for n in m.nets)
+                )
 
             for k, r in enumerate(rules):
-                m, table_ = (r.dst, by_dst) if plain(r.dst) else ((r.src, by_src) if plain(r.src) else (None, None))
+                m, table_ = (
+                    (r.dst, by_dst) if plain(r.dst) else ((r.src, by_src) if plain(r.src) else (None, None))
+                )
                 if m is None or table_ is None:
                     generic.append(k)
                     continue
@@ -1547,23 +1897,41 @@ class IptablesRuleset:
     def _loaded_sets(self) -> set[str]:
         return {n for n, s in self.state.sets.items() if s.members or s.dynamic}
 
-    def _chain(self, family: int, table: str, chain: str, p: _Packet, depth: int,
-               trace: tuple[Span, ...]) -> ChainResult:
+    def _chain(
+        self, family: int, table: str, chain: str, p: _Packet, depth: int, trace: tuple[Span, ...]
+    ) -> ChainResult:
         uncertain: list[Span] = []
         for r in self._rules_for(family, table, chain, p.address, p.src):
             extra: list[Span] = []
             m, why = self._match(r, p, extra)
             if m is False:
                 continue
-            t = r.target.upper() if r.target.upper() in BLOCKING | {"ACCEPT", "RETURN", "QUEUE", "NFQUEUE"} else r.target
+            t = (
+                r.target.upper()
+                if r.target.upper() in BLOCKING | {"ACCEPT", "RETURN", "QUEUE", "NFQUEUE"}
+                else r.target
+            )
             here = trace + tuple(extra) + (r.span,)
             scope = self._scope(r)
             if t in BLOCKING:
                 if m is None:
-                    return ChainResult("unknown", r.span, here, r.specific, f"cannot tell whether it matches: {why}",
-                                   scope=scope)
-                return ChainResult("drop", r.span, here, r.specific, how="reject" if t == "REJECT" else "drop",
-                               note=self._note(r), scope=scope)
+                    return ChainResult(
+                        "unknown",
+                        r.span,
+                        here,
+                        r.specific,
+                        f"cannot tell whether it matches: {why}",
+                        scope=scope,
+                    )
+                return ChainResult(
+                    "drop",
+                    r.span,
+                    here,
+                    r.specific,
+                    how="reject" if t == "REJECT" else "drop",
+                    note=self._note(r),
+                    scope=scope,
+                )
             if t == "ACCEPT":
                 if m is None:
                     uncertain.append(r.span)
@@ -1589,15 +1957,22 @@ class IptablesRuleset:
                     if sub.verdict == "accept":
                         uncertain.append(r.span)
                         continue
-                    return ChainResult("unknown", r.span, here, False, f"cannot tell whether it matches: {why}")
+                    return ChainResult(
+                        "unknown", r.span, here, False, f"cannot tell whether it matches: {why}"
+                    )
                 return sub
             if t.upper() in NONTERMINAL or not t:
                 continue
             # An extension target we do not know: treated as continuing (noted nowhere else).
             continue
         if uncertain:
-            return ChainResult("fall", None, trace, note="uncertain:" + ",".join(str(s.line) for s in uncertain),
-                           rule=uncertain[0])
+            return ChainResult(
+                "fall",
+                None,
+                trace,
+                note="uncertain:" + ",".join(str(s.line) for s in uncertain),
+                rule=uncertain[0],
+            )
         return ChainResult("fall", None, trace)
 
     @staticmethod
@@ -1619,7 +1994,8 @@ class IptablesRuleset:
     def _note(r: Rule) -> str:
         if r.strings:
             return "packet payload (HTTP Host / TLS SNI) contains " + ", ".join(
-                repr(n.decode("latin-1")) for n, _c, g in r.strings if not g)
+                repr(n.decode("latin-1")) for n, _c, g in r.strings if not g
+            )
         if r.dst and r.dst.host:
             return f"{r.dst.host} resolved through the catalog (the device resolves it once, at load time)"
         return ""
@@ -1641,15 +2017,29 @@ class IptablesRuleset:
                 continue
             if c.policy == "DROP":
                 span = c.policy_span
-                return self._uncertain(ChainResult("drop", span, res.trace + ((span,) if span else ()), False,
-                                               f"{chain} policy DROP", "drop"), uncertain)
+                return self._uncertain(
+                    ChainResult(
+                        "drop",
+                        span,
+                        res.trace + ((span,) if span else ()),
+                        False,
+                        f"{chain} policy DROP",
+                        "drop",
+                    ),
+                    uncertain,
+                )
         return ChainResult("accept")
 
     @staticmethod
     def _uncertain(res: ChainResult, uncertain: list[Span]) -> ChainResult:
         if res.verdict == "drop" and uncertain:
-            return ChainResult("unknown", uncertain[0], res.trace, False,
-                           f"an earlier ACCEPT may let it through (line {uncertain[0].line}) before {res.note or 'the drop'}")
+            return ChainResult(
+                "unknown",
+                uncertain[0],
+                res.trace,
+                False,
+                f"an earlier ACCEPT may let it through (line {uncertain[0].line}) before {res.note or 'the drop'}",
+            )
         return res
 
     # ---------------------------------------------------------------- the Ruleset protocol
@@ -1676,8 +2066,10 @@ class IptablesRuleset:
             hit = one(Target(address, net))
             if hit.outcome == Outcome.DENY:
                 svc = self.catalog.services.get(probe.service or "")
-                note = (f"blocks {address} only, inside {svc.name if svc else ''} prefix {net} "
-                        f"(catalog addresses {self.catalog.addresses_version or 'undated'})")
+                note = (
+                    f"blocks {address} only, inside {svc.name if svc else ''} prefix {net} "
+                    f"(catalog addresses {self.catalog.addresses_version or 'undated'})"
+                )
                 return replace(hit, partial=True, note=f"{hit.note}; {note}" if hit.note else note)
         return d
 
@@ -1706,16 +2098,22 @@ class IptablesRuleset:
             ps = self._dst_points[home.version]
             lo = bisect.bisect_left(ps, int(home.network_address))
             hi = bisect.bisect_right(ps, int(home.broadcast_address))
-            for a in ps[lo:min(hi, lo + 4)]:
-                out.append((ipaddress.ip_address(a) if home.version == 4 else ipaddress.IPv6Address(a),
-                            home if home.num_addresses > 1 else None))
+            for a in ps[lo : min(hi, lo + 4)]:
+                out.append(
+                    (
+                        ipaddress.ip_address(a) if home.version == 4 else ipaddress.IPv6Address(a),
+                        home if home.num_addresses > 1 else None,
+                    )
+                )
             if len(out) >= 16:
                 break
         self._points[service] = out[:16]
         return self._points[service]
 
     def _decide(self, probe: Probe, audience: Audience, vals: dict, target: Target) -> Decision:
-        (path, src, iif, oif, mac, owner, day, minute) = audience.key if audience.key else ("output", "None", "", "", "", "", -1, -1)
+        (path, src, iif, oif, mac, owner, day, minute) = (
+            audience.key if audience.key else ("output", "None", "", "", "", "", -1, -1)
+        )
         srca = ipaddress.ip_address(src) if src not in ("None", "") else None
         if probe.scheme == "https":
             payload = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00\x00" + probe.host.encode()
@@ -1723,12 +2121,33 @@ class IptablesRuleset:
             payload = f"GET {probe.path} HTTP/1.1\r\nHost: {probe.host}\r\n\r\n".encode()
         if target.address.version == 6 and srca is not None and srca.version == 4:
             srca = None
-        base = dict(family=target.address.version, address=target.address, port=probe.port, path=path,
-                    src=srca, iif=iif, oif=oif, mac=mac, day=day, minute=minute, owner=owner)
+        base = dict(
+            family=target.address.version,
+            address=target.address,
+            port=probe.port,
+            path=path,
+            src=srca,
+            iif=iif,
+            oif=oif,
+            mac=mac,
+            day=day,
+            minute=minute,
+            owner=owner,
+        )
         # The connection needs its SYN out, the server's SYN-ACK back (state ESTABLISHED, from
         # the server's port to the client's) and the first data packet (Host / SNI) out.
-        reply = dict(base, address=srca, src=target.address, port=50000, sport=probe.port,
-                     iif=oif, oif=iif, mac="", owner="", reply=True)
+        reply = dict(
+            base,
+            address=srca,
+            src=target.address,
+            port=50000,
+            sport=probe.port,
+            iif=oif,
+            oif=iif,
+            mac="",
+            owner="",
+            reply=True,
+        )
         res = self._walk(_Packet(state="NEW", payload=None, **base))
         if res.verdict == "accept":
             res = self._walk(_Packet(state="ESTABLISHED", payload=None, **reply))
@@ -1737,13 +2156,21 @@ class IptablesRuleset:
         if res.verdict == "accept":
             d = Decision(Outcome.ALLOW, res.rule, res.trace, res.specific)
         elif res.verdict == "drop":
-            d = Decision(Outcome.DENY, res.rule, res.trace, res.specific, res.how or "drop", res.note, res.scope)
+            d = Decision(
+                Outcome.DENY, res.rule, res.trace, res.specific, res.how or "drop", res.note, res.scope
+            )
         else:
             d = Decision(Outcome.UNKNOWN, res.rule, res.trace, False, "", res.note, res.scope)
         if self.state.dynamic_spans and d.outcome != Outcome.DENY:
             span = self.state.dynamic_spans[0]
-            return Decision(Outcome.UNKNOWN, span, d.trace + (span,), False, "",
-                            "rules computed at run time may decide it")
+            return Decision(
+                Outcome.UNKNOWN,
+                span,
+                d.trace + (span,),
+                False,
+                "",
+                "rules computed at run time may decide it",
+            )
         return d
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
@@ -1762,8 +2189,16 @@ class IptablesRuleset:
         def names_service(r: Rule) -> bool:
             if any(not g and (n.lower() in host.lower() if c else n in host) for n, c, g in r.strings):
                 return True
-            return bool(r.dst and not r.dst.neg and any(n.overlaps(c) for n in r.dst.nets[:64] for c in nets
-                                                         if n.version == c.version and n.prefixlen >= 8))
+            return bool(
+                r.dst
+                and not r.dst.neg
+                and any(
+                    n.overlaps(c)
+                    for n in r.dst.nets[:64]
+                    for c in nets
+                    if n.version == c.version and n.prefixlen >= 8
+                )
+            )
 
         out: list[Span] = []
         used_sets = {name for r in self._all_rules() for name, _d, _g in r.sets}
@@ -1782,8 +2217,10 @@ class IptablesRuleset:
         for name, st in self.state.sets.items():
             if name in used_sets:
                 continue
-            hit = next((sp for n, sp in st.members[:5000] for c in nets
-                        if n.version == c.version and n.overlaps(c)), None)
+            hit = next(
+                (sp for n, sp in st.members[:5000] for c in nets if n.version == c.version and n.overlaps(c)),
+                None,
+            )
             if hit is not None:
                 out.append(hit)
         return out
@@ -1798,8 +2235,9 @@ class AlternativeRuns:
         self.runs = runs
         self.path = runs[0].path
         self.dialect = NAME
-        self.problems: list[Problem] = list({(p.code, p.span, p.message): p
-                                              for r in runs for p in r.problems}.values())
+        self.problems: list[Problem] = list(
+            {(p.code, p.span, p.message): p for r in runs for p in r.problems}.values()
+        )
 
     def audiences(self) -> list[Audience]:
         seen: dict[tuple, Audience] = {}
@@ -1813,8 +2251,11 @@ class AlternativeRuns:
         best: Decision | None = None
         for r in self.runs:
             d = r.evaluate(probe, audience)
-            if best is None or rank[d.outcome] > rank[best.outcome] or (
-                    d.outcome == best.outcome == Outcome.DENY and best.partial and not d.partial):
+            if (
+                best is None
+                or rank[d.outcome] > rank[best.outcome]
+                or (d.outcome == best.outcome == Outcome.DENY and best.partial and not d.partial)
+            ):
                 best = d
         assert best is not None
         return best

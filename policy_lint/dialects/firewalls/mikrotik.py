@@ -70,13 +70,13 @@ from itertools import product
 from pathlib import Path
 
 from policy_lint.catalog import Catalog
+from policy_lint.dialects.dns.hosts import address_decision
 from policy_lint.dialects.semantics.addressing import Target, decide_by_address, targets
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.chains import ChainResult
-from policy_lint.dialects.dns.hosts import address_decision
+from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
 from policy_lint.inputs import read_source
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
-from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
 
 NAME = "mikrotik"
 FILE_PATTERNS = ("*.rsc", "*mikrotik*", "*routeros*", "export*.txt")
@@ -88,21 +88,85 @@ MAX_REPS = 40  # representatives per audience dimension
 MAX_JUMPS = 32
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DAYNUM = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-PORTS = {"http": 80, "www": 80, "https": 443, "ssh": 22, "telnet": 23, "ftp": 21, "smtp": 25, "dns": 53,
-         "domain": 53, "pop3": 110, "imap": 143, "ntp": 123, "snmp": 161}
+PORTS = {
+    "http": 80,
+    "www": 80,
+    "https": 443,
+    "ssh": 22,
+    "telnet": 23,
+    "ftp": 21,
+    "smtp": 25,
+    "dns": 53,
+    "domain": 53,
+    "pop3": 110,
+    "imap": 143,
+    "ntp": 123,
+    "snmp": 161,
+}
 EPHEMERAL = 50000  # the client's source port
-COMMANDS = {"add", "set", "remove", "enable", "disable", "print", "export", "move", "unset", "edit", "comment",
-            "reset", "find", "get", "clear"}
-FIREWALL_MENUS = {"ip firewall filter": (4, "filter"), "ip firewall raw": (4, "raw"),
-                  "ipv6 firewall filter": (6, "filter"), "ipv6 firewall raw": (6, "raw")}
+COMMANDS = {
+    "add",
+    "set",
+    "remove",
+    "enable",
+    "disable",
+    "print",
+    "export",
+    "move",
+    "unset",
+    "edit",
+    "comment",
+    "reset",
+    "find",
+    "get",
+    "clear",
+}
+FIREWALL_MENUS = {
+    "ip firewall filter": (4, "filter"),
+    "ip firewall raw": (4, "raw"),
+    "ipv6 firewall filter": (6, "filter"),
+    "ipv6 firewall raw": (6, "raw"),
+}
 LIST_MENUS = {"ip firewall address-list": 4, "ipv6 firewall address-list": 6}
-MENUS = set(FIREWALL_MENUS) | set(LIST_MENUS) | {
-    "ip firewall layer7-protocol", "ip firewall nat", "ip dns static", "ip dns", "ip proxy", "ip proxy access",
-    "system scheduler", "system script", "interface list member", "interface list"}
+MENUS = (
+    set(FIREWALL_MENUS)
+    | set(LIST_MENUS)
+    | {
+        "ip firewall layer7-protocol",
+        "ip firewall nat",
+        "ip dns static",
+        "ip dns",
+        "ip proxy",
+        "ip proxy access",
+        "system scheduler",
+        "system script",
+        "interface list member",
+        "interface list",
+    }
+)
 # Parameters that say how, not what: never conditions.
-META = {"action", "chain", "comment", "disabled", "jump-target", "log", "log-prefix", "reject-with",
-        "address-list", "address-list-timeout", "place-before", "copy-from", "numbers", "to-addresses",
-        "to-ports", "new-connection-mark", "new-packet-mark", "new-routing-mark", "passthrough", "dynamic"}
+META = {
+    "action",
+    "chain",
+    "comment",
+    "disabled",
+    "jump-target",
+    "log",
+    "log-prefix",
+    "reject-with",
+    "address-list",
+    "address-list-timeout",
+    "place-before",
+    "copy-from",
+    "numbers",
+    "to-addresses",
+    "to-ports",
+    "new-connection-mark",
+    "new-packet-mark",
+    "new-routing-mark",
+    "passthrough",
+    "dynamic",
+}
 TERMINAL = {"accept", "drop", "reject", "tarpit", "fasttrack-connection", "jump", "return"}
 NONTERMINAL = {"log", "passthrough", "add-dst-to-address-list", "add-src-to-address-list", "notrack"}
 PATH = (("raw", "prerouting"), ("filter", "forward"))
@@ -111,9 +175,12 @@ LAN_WORDS = re.compile(r"lan|local|inside|internal|bridge", re.I)
 NEUTRAL_IFACE = "(another interface)"
 OTHER_CLIENTS = ("192.168.77.77", "10.255.77.77", "172.31.254.77", "100.64.77.77", "203.0.113.77")
 
-_HEAD = re.compile(r"^\s*/(?:ip|ipv6) (?:firewall (?:filter|raw|address-list|layer7-protocol|nat|mangle)"
-                   r"|dns static|proxy access)\b|^\s*/system (?:scheduler|script)\b|^\s*/interface list member\b"
-                   r"|^# .* by RouterOS|^# software id = ", re.M | re.I)
+_HEAD = re.compile(
+    r"^\s*/(?:ip|ipv6) (?:firewall (?:filter|raw|address-list|layer7-protocol|nat|mangle)"
+    r"|dns static|proxy access)\b|^\s*/system (?:scheduler|script)\b|^\s*/interface list member\b"
+    r"|^# .* by RouterOS|^# software id = ",
+    re.M | re.I,
+)
 
 
 def detect(path: Path, head: str) -> float:
@@ -128,6 +195,7 @@ def detect(path: Path, head: str) -> float:
 
 
 # ----------------------------------------------------------------------------- reading
+
 
 @dataclass(slots=True)
 class Item:
@@ -155,14 +223,21 @@ def _logical_lines(lines: list[str], shown: str, problems: list[Problem]) -> lis
         if not text.endswith("\\"):  # the common case: no continuation
             i += 1
             if text.strip():
-                out.append((text, Span(shown, start + 1, len(text) - len(text.lstrip()) + 1, text.strip()[:200])))
+                out.append(
+                    (text, Span(shown, start + 1, len(text) - len(text.lstrip()) + 1, text.strip()[:200]))
+                )
             continue
         while _continues(text) and i + 1 < len(lines):
             i += 1
             text = text[:-1] + lines[i].lstrip()
         if _continues(text):
-            problems.append(Problem("TE901", Span(shown, start + 1, 1, lines[start].strip()[:120]),
-                                    "the file ends inside a `\\` continuation"))
+            problems.append(
+                Problem(
+                    "TE901",
+                    Span(shown, start + 1, 1, lines[start].strip()[:120]),
+                    "the file ends inside a `\\` continuation",
+                )
+            )
             text = text[:-1]
         i += 1
         if text.strip():
@@ -175,8 +250,20 @@ def _continues(text: str) -> bool:
     return trailing % 2 == 1
 
 
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "a": "\a", "b": "\b", "f": "\f", "v": "\v", "_": " ",
-            '"': '"', "\\": "\\", "$": "$", "?": "?"}
+_ESCAPES = {
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+    "_": " ",
+    '"': '"',
+    "\\": "\\",
+    "$": "$",
+    "?": "?",
+}
 
 
 def _words(text: str) -> tuple[list[str], str]:
@@ -208,8 +295,8 @@ def _words(text: str) -> tuple[list[str], str]:
                     break
                 if c == "\\" and i + 1 < n:
                     nxt = text[i + 1]
-                    if re.fullmatch(r"[0-9A-Fa-f]{2}", text[i + 1:i + 3]):
-                        cur.append(chr(int(text[i + 1:i + 3], 16)))
+                    if re.fullmatch(r"[0-9A-Fa-f]{2}", text[i + 1 : i + 3]):
+                        cur.append(chr(int(text[i + 1 : i + 3], 16)))
                         i += 3
                         continue
                     cur.append(_ESCAPES.get(nxt, nxt))
@@ -236,7 +323,7 @@ def _words(text: str) -> tuple[list[str], str]:
                 j += 1
             if j >= n:
                 return words, f"unterminated {c}"
-            cur.append(text[i:j + 1])
+            cur.append(text[i : j + 1])
             have = True
             i = j + 1
         else:
@@ -259,10 +346,33 @@ class Script:
 
 
 # Parameters whose values repeat from item to item: one shared string each.
-_SHARED_VALUES = frozenset({"action", "chain", "protocol", "connection-state", "connection-nat-state", "disabled",
-                            "list", "in-interface", "out-interface", "in-interface-list", "out-interface-list",
-                            "jump-target", "log", "reject-with", "dst-port", "src-port", "port", "tcp-flags",
-                            "dst-address-type", "address-list", "time", "type", "match-subdomain"})
+_SHARED_VALUES = frozenset(
+    {
+        "action",
+        "chain",
+        "protocol",
+        "connection-state",
+        "connection-nat-state",
+        "disabled",
+        "list",
+        "in-interface",
+        "out-interface",
+        "in-interface-list",
+        "out-interface-list",
+        "jump-target",
+        "log",
+        "reject-with",
+        "dst-port",
+        "src-port",
+        "port",
+        "tcp-flags",
+        "dst-address-type",
+        "address-list",
+        "time",
+        "type",
+        "match-subdomain",
+    }
+)
 
 
 class _Reader:
@@ -288,9 +398,13 @@ class _Reader:
         stripped = text.strip()
         if stripped.startswith(":") or stripped.startswith("{") or stripped.startswith("}"):
             if re.search(r"firewall|/ip dns|dns static|proxy", stripped) and re.search(
-                    r"\b(add|set|remove|enable|disable)\b", stripped):
-                self.problem("TE907", span, "a RouterOS script changes firewall, DNS or proxy items at run "
-                                            "time: not followed")
+                r"\b(add|set|remove|enable|disable)\b", stripped
+            ):
+                self.problem(
+                    "TE907",
+                    span,
+                    "a RouterOS script changes firewall, DNS or proxy items at run time: not followed",
+                )
                 self.dynamic.append(span)
             return menu
         words, err = _words(stripped)
@@ -303,8 +417,12 @@ class _Reader:
         if words[0].startswith("/"):
             path: list[str] = [words[0][1:]] if words[0] != "/" else []
             k = 1
-            while k < len(words) and "=" not in words[k] and words[k] not in COMMANDS \
-                    and not words[k].startswith(("[", "{")):
+            while (
+                k < len(words)
+                and "=" not in words[k]
+                and words[k] not in COMMANDS
+                and not words[k].startswith(("[", "{"))
+            ):
                 path.append(words[k])
                 k += 1
             here = " ".join(p for p in " ".join(path).split() if p)
@@ -387,9 +505,13 @@ class _Reader:
                         out.append(items[int(part)])
                     elif re.fullmatch(r"\d+-\d+", part):
                         a, b = (int(x) for x in part.split("-"))
-                        out.extend(items[a:b + 1])
+                        out.extend(items[a : b + 1])
                     elif part:
-                        hit = [it for it in items if it.attrs.get("name") == part or it.attrs.get("comment") == part]
+                        hit = [
+                            it
+                            for it in items
+                            if it.attrs.get("name") == part or it.attrs.get("comment") == part
+                        ]
                         if not hit:
                             self.problem("TE901", span, f"no item {part!r} in /{menu}")
                         out.extend(hit)
@@ -398,7 +520,9 @@ class _Reader:
     def find(self, items: list[Item], expr: str, span: Span) -> list[Item] | None:
         words, err = _words(expr)
         if err or not words or words[0].lstrip("/") != "find":
-            self.problem("TE907", span, f"a selection RouterOS computes at run time ([{expr[:60]}]): not followed")
+            self.problem(
+                "TE907", span, f"a selection RouterOS computes at run time ([{expr[:60]}]): not followed"
+            )
             self.dynamic.append(span)
             return None
         conds: list[tuple[str, str, str, bool]] = []
@@ -411,7 +535,9 @@ class _Reader:
             elif re.fullmatch(r"!?[\w-]+", w):
                 conds.append((w.lstrip("!"), "flag", "", w.startswith("!")))
             else:
-                self.problem("TE907", span, f"a selection RouterOS computes at run time ([{expr[:60]}]): not followed")
+                self.problem(
+                    "TE907", span, f"a selection RouterOS computes at run time ([{expr[:60]}]): not followed"
+                )
                 self.dynamic.append(span)
                 return None
         out = []
@@ -452,7 +578,8 @@ class Addr:
     def has(self, addr) -> bool:
         a = int(addr)
         return any(n.version == addr.version and addr in n for n in self.nets) or any(
-            v == addr.version and lo <= a <= hi for v, lo, hi in self.ranges)
+            v == addr.version and lo <= a <= hi for v, lo, hi in self.ranges
+        )
 
     @property
     def key(self) -> tuple:
@@ -571,9 +698,13 @@ class Rule:
 
     @property
     def specific(self) -> bool:
-        return bool((self.dst and not self.dst.neg) or (self.dst_list and not self.dst_list[1])
-                    or (self.tls_host and not self.tls_host[1]) or (self.content and not self.content[1])
-                    or (self.l7 and not self.l7[1]))
+        return bool(
+            (self.dst and not self.dst.neg)
+            or (self.dst_list and not self.dst_list[1])
+            or (self.tls_host and not self.tls_host[1])
+            or (self.content and not self.content[1])
+            or (self.l7 and not self.l7[1])
+        )
 
 
 @dataclass
@@ -670,12 +801,18 @@ def _time(text: str) -> TimeWindow | None:
     days = {_DAYNUM.get(p.lower()[:3]) for p in parts[1:]}
     if None in days:
         return None
-    return TimeWindow(a % 1440, b if b <= 1440 else b % 1440, frozenset(days) if days else frozenset(range(7)),  # type: ignore[arg-type]
-                      text)
+    return TimeWindow(
+        a % 1440,
+        b if b <= 1440 else b % 1440,
+        frozenset(days) if days else frozenset(range(7)),  # type: ignore[arg-type]
+        text,
+    )
 
 
-_IPV4 = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})"
-                   r"(?:/([0-9]{1,2}))?")
+_IPV4 = re.compile(
+    r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})"
+    r"(?:/([0-9]{1,2}))?"
+)
 
 
 def _ipv4_net(text: str) -> ipaddress.IPv4Network | None:
@@ -721,7 +858,10 @@ class _Builder:
             name = it.attrs.get("name", "")
             try:
                 # l7 regexps run over the connection's bytes: `.` crosses lines, case is ignored.
-                cfg.l7[name] = (BoundedPattern.compile("(?s)" + it.attrs.get("regexp", ""), ignore_case=True), it.span)
+                cfg.l7[name] = (
+                    BoundedPattern.compile("(?s)" + it.attrs.get("regexp", ""), ignore_case=True),
+                    it.span,
+                )
             except PatternError as exc:
                 self.problem("TE905", it.span, str(exc))
                 cfg.l7[name] = (None, it.span)
@@ -735,8 +875,13 @@ class _Builder:
             if action in ("masquerade", "src-nat"):
                 cfg.srcnat = True
             ports = _ports(it.attrs.get("dst-port", ""))
-            if action == "redirect" and it.attrs.get("chain") == "dstnat" and ports and not ports[1] and any(
-                    lo <= 80 <= hi for lo, hi in ports[0]):
+            if (
+                action == "redirect"
+                and it.attrs.get("chain") == "dstnat"
+                and ports
+                and not ports[1]
+                and any(lo <= 80 <= hi for lo, hi in ports[0])
+            ):
                 cfg.proxy_redirect = cfg.proxy_redirect or it.span
         for it in items.get("ip dns", []):
             v = it.attrs.get("allow-remote-requests")
@@ -798,8 +943,11 @@ class _Builder:
         if not value:
             self.problem("TE901", it.span, "address-list entry without address=")
             return
-        a = self.addr(value, it.span) if re.fullmatch(r"[\d.:/a-fA-F-]+", value) and not re.search(
-            r"[g-zG-Z]", value) else None
+        a = (
+            self.addr(value, it.span)
+            if re.fullmatch(r"[\d.:/a-fA-F-]+", value) and not re.search(r"[g-zG-Z]", value)
+            else None
+        )
         if a is not None:
             lst.entries.append((a, it.span))
         elif re.fullmatch(r"[\w.-]+\.[a-zA-Z][\w-]*\.?", value):
@@ -809,9 +957,16 @@ class _Builder:
 
     def dns_entry(self, it: Item) -> DnsEntry | None:
         a = it.attrs
-        e = DnsEntry(it.span, a.get("name", "").lower().rstrip("."), None,
-                     a.get("match-subdomain", "no").lower() in ("yes", "true"), a.get("type", "A").upper(),
-                     a.get("address", ""), a.get("forward-to", ""), a.get("address-list", ""))
+        e = DnsEntry(
+            it.span,
+            a.get("name", "").lower().rstrip("."),
+            None,
+            a.get("match-subdomain", "no").lower() in ("yes", "true"),
+            a.get("type", "A").upper(),
+            a.get("address", ""),
+            a.get("forward-to", ""),
+            a.get("address-list", ""),
+        )
         if "regexp" in a:
             try:
                 e.pattern = BoundedPattern.compile(a["regexp"], ignore_case=True)
@@ -825,8 +980,12 @@ class _Builder:
 
     def proxy_rule(self, it: Item) -> ProxyRule:
         a = it.attrs
-        p = ProxyRule(it.span, a.get("action", "allow").lower(), path=a.get("path", ""),
-                      redirect=a.get("redirect-to", ""))
+        p = ProxyRule(
+            it.span,
+            a.get("action", "allow").lower(),
+            path=a.get("path", ""),
+            redirect=a.get("redirect-to", ""),
+        )
         if a.get("dst-host"):
             host, neg = _value(a["dst-host"])
             if host.startswith(":"):
@@ -852,8 +1011,12 @@ class _Builder:
             self.problem("TE901", it.span, "a firewall rule without chain=: RouterOS refuses it")
             return None
         r = Rule(it.span, family, table, chain, sys.intern(a.get("action", "accept").lower()))
-        if r.action not in TERMINAL | NONTERMINAL and r.action not in ("mark-connection", "mark-packet",
-                                                                       "mark-routing", "change-mss"):
+        if r.action not in TERMINAL | NONTERMINAL and r.action not in (
+            "mark-connection",
+            "mark-packet",
+            "mark-routing",
+            "change-mss",
+        ):
             self.problem("TE901", it.span, f"unknown action {r.action!r}")
             return None
         if r.action == "jump":
@@ -923,15 +1086,22 @@ class _Builder:
                     r.time = t
             else:
                 unknown.append(key)
-        if (r.dports or r.sports) and r.protocol and not r.protocol[1] and not r.protocol[0] & {
-                "tcp", "udp", "6", "17", "sctp", "dccp", "udp-lite"}:
-            self.problem("TE901", it.span, "dst-port/src-port need protocol=tcp or udp: RouterOS refuses the rule")
+        if (
+            (r.dports or r.sports)
+            and r.protocol
+            and not r.protocol[1]
+            and not r.protocol[0] & {"tcp", "udp", "6", "17", "sctp", "dccp", "udp-lite"}
+        ):
+            self.problem(
+                "TE901", it.span, "dst-port/src-port need protocol=tcp or udp: RouterOS refuses the rule"
+            )
             return None
         r.unknown = tuple(unknown)
         return r
 
 
 # ----------------------------------------------------------------------------- evaluation
+
 
 @dataclass(frozen=True)
 class _Packet:
@@ -972,7 +1142,7 @@ class _Who:
 class _ChainIndex:
     """One chain's rules, those with a plain dst-address indexed by its networks."""
 
-    __slots__ = ("rules", "always", "zero", "nets", "cache", "cached")
+    __slots__ = ("always", "cache", "cached", "nets", "rules", "zero")
 
     MAX_CACHED = 1_000_000  # candidate list entries kept, over all addresses
 
@@ -1016,7 +1186,7 @@ class _SignatureIndex:
     """Every address condition of a configuration (each rule's src then dst, rule by rule, then
     each address-list), indexed so the ones holding an address are found without a scan."""
 
-    __slots__ = ("nets", "lists")
+    __slots__ = ("lists", "nets")
 
     def __init__(self, rules, lists: dict[tuple[int, str], AddressList], resolve):
         self.nets = _NetIndex()
@@ -1027,13 +1197,22 @@ class _SignatureIndex:
                     self.nets.add(k, spec)
                     k += 1
         # Per list: its family, and the addresses its domain entries resolve to.
-        self.lists = [(fam, lst, frozenset(a for n, _ in lst.names for a in resolve(n)))
-                      for (fam, _name), lst in lists.items()]
+        self.lists = [
+            (fam, lst, frozenset(a for n, _ in lst.names for a in resolve(n)))
+            for (fam, _name), lst in lists.items()
+        ]
 
 
 class MikrotikRuleset:
-    def __init__(self, shown: str, variants: list[tuple[Config, str]], problems: list[Problem],
-                 catalog: Catalog, dynamic: list[Span], all_items: dict[str, list[Item]]):
+    def __init__(
+        self,
+        shown: str,
+        variants: list[tuple[Config, str]],
+        problems: list[Problem],
+        catalog: Catalog,
+        dynamic: list[Span],
+        all_items: dict[str, list[Item]],
+    ):
         self.path = shown
         self.dialect = NAME
         self.problems = problems
@@ -1048,11 +1227,17 @@ class MikrotikRuleset:
         self._audiences: list[Audience] | None = None
         self._who: dict[tuple, _Who] = {}
         self._other = OTHER_CLIENTS[0]  # a client address no source condition names
-        self._host_sensitive = any(
-            r.tls_host or r.content or r.l7 for cfg, _ in variants for chains in cfg.rules.values()
-            for rules in chains.values() for r in rules) or any(
-            lst.names for cfg, _ in variants for lst in cfg.lists.values()) or any(
-            cfg.dns or cfg.proxy for cfg, _ in variants)
+        self._host_sensitive = (
+            any(
+                r.tls_host or r.content or r.l7
+                for cfg, _ in variants
+                for chains in cfg.rules.values()
+                for rules in chains.values()
+                for r in rules
+            )
+            or any(lst.names for cfg, _ in variants for lst in cfg.lists.values())
+            or any(cfg.dns or cfg.proxy for cfg, _ in variants)
+        )
         self._note_quic_only_drops()
 
     def _note_quic_only_drops(self) -> None:
@@ -1062,14 +1247,23 @@ class MikrotikRuleset:
         for cfg, _ in self.variants:
             for family in (4, 6):
                 for rule in self._reachable(cfg, family):
-                    if (rule.span not in seen and rule.action in ("drop", "reject", "tarpit")
-                            and rule.protocol == (frozenset({"udp"}), False)
-                            and rule.dports is not None and not rule.dports[1]
-                            and any(lo <= 443 <= hi for lo, hi in rule.dports[0])):
+                    if (
+                        rule.span not in seen
+                        and rule.action in ("drop", "reject", "tarpit")
+                        and rule.protocol == (frozenset({"udp"}), False)
+                        and rule.dports is not None
+                        and not rule.dports[1]
+                        and any(lo <= 443 <= hi for lo, hi in rule.dports[0])
+                    ):
                         seen.add(rule.span)
-                        self.problems.append(Problem(
-                            "TE209", rule.span, "drops QUIC (UDP 443) only: browsers fall back to HTTPS "
-                            "over TCP, so this slows HTTP/3 sites at most and blocks no service"))
+                        self.problems.append(
+                            Problem(
+                                "TE209",
+                                rule.span,
+                                "drops QUIC (UDP 443) only: browsers fall back to HTTPS "
+                                "over TCP, so this slows HTTP/3 sites at most and blocks no service",
+                            )
+                        )
 
     # ------------------------------------------------------------ audiences
 
@@ -1104,8 +1298,9 @@ class MikrotikRuleset:
             return spec is None or any(lo <= port <= hi for lo, hi in spec[0]) != spec[1]
 
         ways = ((80, EPHEMERAL), (443, EPHEMERAL), (EPHEMERAL, 80), (EPHEMERAL, 443))
-        return any(ok(r.dports, d) and ok(r.sports, s) and (ok(r.anyports, d) or ok(r.anyports, s))
-                   for d, s in ways)
+        return any(
+            ok(r.dports, d) and ok(r.sports, s) and (ok(r.anyports, d) or ok(r.anyports, s)) for d, s in ways
+        )
 
     def audiences(self) -> list[Audience]:
         if self._audiences is None:
@@ -1113,8 +1308,13 @@ class MikrotikRuleset:
         return self._audiences
 
     def _build_audiences(self) -> list[Audience]:
-        rules = [r for cfg, _ in self.variants for fam in (4, 6) for r in self._reachable(cfg, fam)
-                 if self._web(r) and r.action in TERMINAL]
+        rules = [
+            r
+            for cfg, _ in self.variants
+            for fam in (4, 6)
+            for r in self._reachable(cfg, fam)
+            if self._web(r) and r.action in TERMINAL
+        ]
         cfg0 = self.variants[0][0]
         src_specs: list[Addr] = []
         lists: list[str] = []
@@ -1153,7 +1353,9 @@ class MikrotikRuleset:
         for spec in src_specs[:MAX_REPS]:
             for n in spec.nets[:2]:
                 if n.version == 4:
-                    src_reps.append((str(n.network_address + 1 if n.num_addresses > 2 else n.network_address), ()))
+                    src_reps.append(
+                        (str(n.network_address + 1 if n.num_addresses > 2 else n.network_address), ())
+                    )
             for v, lo, _hi in spec.ranges[:2]:
                 if v == 4:
                     src_reps.append((str(ipaddress.IPv4Address(lo)), ()))
@@ -1162,11 +1364,22 @@ class MikrotikRuleset:
             static = [e for e, _s in lst.entries if e.nets and e.nets[0].version == 4] if lst else []
             if static:
                 n = static[0].nets[0]
-                src_reps.append((str(n.network_address + 1 if n.num_addresses > 2 else n.network_address), ()))
-        other = next((a for a in OTHER_CLIENTS if not any(
-            s.has(ipaddress.ip_address(a)) for s in src_specs) and not any(
-            e.has(ipaddress.ip_address(a)) for name in lists for e, _ in (
-                cfg0.lists[(4, name)].entries if (4, name) in cfg0.lists else []))), OTHER_CLIENTS[0])
+                src_reps.append(
+                    (str(n.network_address + 1 if n.num_addresses > 2 else n.network_address), ())
+                )
+        other = next(
+            (
+                a
+                for a in OTHER_CLIENTS
+                if not any(s.has(ipaddress.ip_address(a)) for s in src_specs)
+                and not any(
+                    e.has(ipaddress.ip_address(a))
+                    for name in lists
+                    for e, _ in (cfg0.lists[(4, name)].entries if (4, name) in cfg0.lists else [])
+                )
+            ),
+            OTHER_CLIENTS[0],
+        )
         self._other = other
         # Members added at run time (PPP, DHCP, add-src-to-address-list) may be any client.
         src_reps += [(other, (name,)) for name in lists[:MAX_REPS]]
@@ -1177,8 +1390,14 @@ class MikrotikRuleset:
         lan_members = sorted({m for lst, ms in cfg0.iface_lists.items() if LAN_WORDS.search(lst) for m in ms})
         lan_iifs = [i for i in iifs if not self._wanlike(cfg0, i)]
         if lan_members:
-            iif_reps = lan_members[:MAX_REPS] + [i for i in lan_iifs if i not in lan_members
-                                                 and not (i.startswith("@") and LAN_WORDS.search(i))][:MAX_REPS]
+            iif_reps = (
+                lan_members[:MAX_REPS]
+                + [
+                    i
+                    for i in lan_iifs
+                    if i not in lan_members and not (i.startswith("@") and LAN_WORDS.search(i))
+                ][:MAX_REPS]
+            )
         else:
             iif_reps = [NEUTRAL_IFACE] + lan_iifs[:MAX_REPS]
         # Their traffic leaves on the WAN side: a WAN-like interface the rules name, else another.
@@ -1187,8 +1406,14 @@ class MikrotikRuleset:
         oif_reps = [oif_base] + [i for i in oifs if i != oif_base][:MAX_REPS]
         mac_reps = [""] + macs[:MAX_REPS] if macs else [""]
         time_reps = self._time_reps(times)
-        proxy_reps = [False, True] if any(cfg.proxy and cfg.proxy_redirect is None and any(
-            p.action == "deny" for p in cfg.proxy) for cfg, _ in self.variants) else [False]
+        proxy_reps = (
+            [False, True]
+            if any(
+                cfg.proxy and cfg.proxy_redirect is None and any(p.action == "deny" for p in cfg.proxy)
+                for cfg, _ in self.variants
+            )
+            else [False]
+        )
         variants = list(range(len(self.variants)))
         dims = [src_reps, iif_reps, oif_reps, mac_reps]
         size = len(src_reps) * len(iif_reps) * len(oif_reps) * len(mac_reps)
@@ -1202,7 +1427,7 @@ class MikrotikRuleset:
             combos = [base]
             for k, d in enumerate(dims):
                 for v in d[1:]:
-                    combos.append(base[:k] + (v,) + base[k + 1:])
+                    combos.append(base[:k] + (v,) + base[k + 1 :])
             for r in rules:
                 combo = list(base)
                 if r.src and not r.src.neg and r.src.nets and r.src.nets[0].version == 4:
@@ -1220,12 +1445,18 @@ class MikrotikRuleset:
                     combo[3] = r.mac[0]
                 combos.append(tuple(combo))
             combos = list(dict.fromkeys(combos))
-            self.problems.append(Problem("TE906", Span(self.path, 1, 1),
-                                         f"{size * fixed} client combinations: each condition is evaluated "
-                                         "on its own and with the others of its rule, not every combination"))
+            self.problems.append(
+                Problem(
+                    "TE906",
+                    Span(self.path, 1, 1),
+                    f"{size * fixed} client combinations: each condition is evaluated "
+                    "on its own and with the others of its rule, not every combination",
+                )
+            )
         out: list[Audience] = []
         for variant, (day, minute), proxy, ((src, memb), iif, oif, mac) in product(
-                variants, time_reps, proxy_reps, combos):
+            variants, time_reps, proxy_reps, combos
+        ):
             who = _Who(variant, src, memb, iif, oif, mac, proxy, day, minute)
             conds: list[str] = []
             attrs: list[tuple[str, str]] = [("path", "forward")]
@@ -1258,8 +1489,11 @@ class MikrotikRuleset:
             out.append(Audience(key=key, conditions=tuple(conds), attributes=tuple(attrs)))
         if len(out) > MAX_SAMPLED:
             stride = -(-len(out) // MAX_SAMPLED)
-            self.problems.append(Problem("TE906", Span(self.path, 1, 1),
-                                         f"{len(out)} audiences: every {stride}th is evaluated"))
+            self.problems.append(
+                Problem(
+                    "TE906", Span(self.path, 1, 1), f"{len(out)} audiences: every {stride}th is evaluated"
+                )
+            )
             out = out[::stride]
         return out
 
@@ -1274,7 +1508,8 @@ class MikrotikRuleset:
         if name.startswith("@"):
             return bool(WAN_WORDS.search(name[1:]))
         return bool(WAN_WORDS.search(name)) or any(
-            name in members and WAN_WORDS.search(lst) for lst, members in cfg.iface_lists.items())
+            name in members and WAN_WORDS.search(lst) for lst, members in cfg.iface_lists.items()
+        )
 
     @staticmethod
     def _time_reps(times: list[TimeWindow]) -> list[tuple[int, int]]:
@@ -1292,8 +1527,9 @@ class MikrotikRuleset:
 
     # ------------------------------------------------------------ matching
 
-    def _in_list(self, cfg: Config, family: int, name: str, addr, host: str, who: str,
-                 p: _Packet) -> tuple[bool, Span | None]:
+    def _in_list(
+        self, cfg: Config, family: int, name: str, addr, host: str, who: str, p: _Packet
+    ) -> tuple[bool, Span | None]:
         if (name, who) in p.dyn:
             return True, None
         if who == "client" and name in p.client_lists:
@@ -1339,8 +1575,9 @@ class MikrotikRuleset:
         for spec, port in ((r.dports, p.dport), (r.sports, p.sport)):
             if spec and any(lo <= port <= hi for lo, hi in spec[0]) == spec[1]:
                 return False, ""
-        if r.anyports and not any((any(lo <= q <= hi for lo, hi in r.anyports[0]) != r.anyports[1])
-                                  for q in (p.dport, p.sport)):
+        if r.anyports and not any(
+            (any(lo <= q <= hi for lo, hi in r.anyports[0]) != r.anyports[1]) for q in (p.dport, p.sport)
+        ):
             return False, ""
         if r.states and (p.state in r.states[0]) == r.states[1]:
             return False, ""
@@ -1423,8 +1660,13 @@ class MikrotikRuleset:
     @staticmethod
     def _scope(r: Rule) -> str:
         parts = []
-        for key, val in (("src-address-list", r.src_list), ("in-interface", r.iif), ("in-interface-list", r.iif_list),
-                         ("out-interface", r.oif), ("src-mac-address", r.mac)):
+        for key, val in (
+            ("src-address-list", r.src_list),
+            ("in-interface", r.iif),
+            ("in-interface-list", r.iif_list),
+            ("out-interface", r.oif),
+            ("src-mac-address", r.mac),
+        ):
             if val:
                 parts.append(f"{key}={'!' if val[1] else ''}{val[0]}")
         if r.src:
@@ -1443,8 +1685,17 @@ class MikrotikRuleset:
             return f"layer7-protocol {r.l7[0]} matches the connection's first bytes"
         return ""
 
-    def _chain(self, cfg: Config, family: int, table: str, chain: str, p: _Packet, depth: int,
-               trace: tuple[Span, ...], added: set[tuple[str, str]]) -> ChainResult:
+    def _chain(
+        self,
+        cfg: Config,
+        family: int,
+        table: str,
+        chain: str,
+        p: _Packet,
+        depth: int,
+        trace: tuple[Span, ...],
+        added: set[tuple[str, str]],
+    ) -> ChainResult:
         uncertain: list[Span] = []
         for r in self._candidates(cfg, family, table, chain, p.dst):
             extra: list[Span] = []
@@ -1455,16 +1706,30 @@ class MikrotikRuleset:
             a = r.action
             if a in ("drop", "reject", "tarpit"):
                 if m is None:
-                    return ChainResult("unknown", r.span, here, r.specific, f"cannot tell whether it matches: {why}",
-                                   scope=self._scope(r), uncertain=tuple(uncertain))
-                return ChainResult("drop", r.span, here, r.specific, self._note(r), r.how, self._scope(r),
-                               tuple(uncertain))
+                    return ChainResult(
+                        "unknown",
+                        r.span,
+                        here,
+                        r.specific,
+                        f"cannot tell whether it matches: {why}",
+                        scope=self._scope(r),
+                        uncertain=tuple(uncertain),
+                    )
+                return ChainResult(
+                    "drop", r.span, here, r.specific, self._note(r), r.how, self._scope(r), tuple(uncertain)
+                )
             if a in ("accept", "fasttrack-connection", "return"):
                 if m is None:
                     uncertain.append(r.span)
                     continue
-                return ChainResult("accept" if a != "return" else "return", r.span, here, r.specific,
-                               scope=self._scope(r), uncertain=tuple(uncertain))
+                return ChainResult(
+                    "accept" if a != "return" else "return",
+                    r.span,
+                    here,
+                    r.specific,
+                    scope=self._scope(r),
+                    uncertain=tuple(uncertain),
+                )
             if a == "jump":
                 if depth >= MAX_JUMPS:
                     return ChainResult("unknown", r.span, here, False, "jumps nest too deep")
@@ -1476,8 +1741,14 @@ class MikrotikRuleset:
                     if sub.verdict == "accept":
                         uncertain.append(r.span)
                         continue
-                    return ChainResult("unknown", r.span, here, False, f"cannot tell whether it matches: {why}",
-                                   uncertain=tuple(uncertain))
+                    return ChainResult(
+                        "unknown",
+                        r.span,
+                        here,
+                        False,
+                        f"cannot tell whether it matches: {why}",
+                        uncertain=tuple(uncertain),
+                    )
                 return replace(sub, uncertain=tuple(uncertain))
             if a in ("add-dst-to-address-list", "add-src-to-address-list") and m is True and r.add_list:
                 # The router adds the address as this packet passes: later connections meet the list.
@@ -1493,7 +1764,9 @@ class MikrotikRuleset:
         are exactly ones `_match` finds false at dst-address, before any other effect."""
         index = cfg.indexes.get(("chain", family, table, chain))
         if index is None:
-            index = cfg.indexes[("chain", family, table, chain)] = _ChainIndex(cfg.chain(family, table, chain))
+            index = cfg.indexes[("chain", family, table, chain)] = _ChainIndex(
+                cfg.chain(family, table, chain)
+            )
         return index.candidates(dst)
 
     def _walk(self, cfg: Config, family: int, p: _Packet, added: set[tuple[str, str]]) -> ChainResult:
@@ -1503,13 +1776,20 @@ class MikrotikRuleset:
             uncertain.extend(res.uncertain)
             if res.verdict in ("drop", "unknown"):
                 if res.verdict == "drop" and uncertain:
-                    return ChainResult("unknown", uncertain[0], res.trace, False,
-                                   f"an earlier accept may let it through (line {uncertain[0].line}) "
-                                   f"before {res.note or 'the drop'}")
+                    return ChainResult(
+                        "unknown",
+                        uncertain[0],
+                        res.trace,
+                        False,
+                        f"an earlier accept may let it through (line {uncertain[0].line}) "
+                        f"before {res.note or 'the drop'}",
+                    )
                 return res
         return ChainResult("accept")
 
-    def _connection(self, cfg: Config, who: _Who, probe: Probe, address, dyn: frozenset) -> tuple[ChainResult, set]:
+    def _connection(
+        self, cfg: Config, who: _Who, probe: Probe, address, dyn: frozenset
+    ) -> tuple[ChainResult, set]:
         family = address.version
         src = ipaddress.ip_address(who.src or self._other)
         if src.version != family:
@@ -1519,20 +1799,65 @@ class MikrotikRuleset:
             payload = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00\x00" + probe.host.encode()
         else:
             payload = f"GET {probe.path} HTTP/1.1\r\nHost: {probe.host}\r\n\r\n".encode()
-        base = dict(src=src, dst=address, host=probe.host.lower(), sport=EPHEMERAL, dport=probe.port,
-                    iif=who.iif, oif=who.oif, mac=who.mac, day=who.day, minute=who.minute,
-                    client_lists=frozenset(who.lists), dyn=dyn)
+        base = dict(
+            src=src,
+            dst=address,
+            host=probe.host.lower(),
+            sport=EPHEMERAL,
+            dport=probe.port,
+            iif=who.iif,
+            oif=who.oif,
+            mac=who.mac,
+            day=who.day,
+            minute=who.minute,
+            client_lists=frozenset(who.lists),
+            dyn=dyn,
+        )
         added: set[tuple[str, str]] = set()
-        res = self._walk(cfg, family, _Packet(state="new", flags=frozenset({"syn"}), payload=None, sni=None,
-                                              reply=False, **base), added)
+        res = self._walk(
+            cfg,
+            family,
+            _Packet(state="new", flags=frozenset({"syn"}), payload=None, sni=None, reply=False, **base),
+            added,
+        )
         if res.verdict == "accept":
-            reply = dict(base, src=address, dst=src, sport=probe.port, dport=EPHEMERAL, iif=who.oif, oif=who.iif,
-                         mac="")
-            res = self._walk(cfg, family, _Packet(state="established", flags=frozenset({"syn", "ack"}),
-                                                  payload=None, sni=None, reply=True, **reply), added)
+            reply = dict(
+                base,
+                src=address,
+                dst=src,
+                sport=probe.port,
+                dport=EPHEMERAL,
+                iif=who.oif,
+                oif=who.iif,
+                mac="",
+            )
+            res = self._walk(
+                cfg,
+                family,
+                _Packet(
+                    state="established",
+                    flags=frozenset({"syn", "ack"}),
+                    payload=None,
+                    sni=None,
+                    reply=True,
+                    **reply,
+                ),
+                added,
+            )
         if res.verdict == "accept":
-            res = self._walk(cfg, family, _Packet(state="established", flags=frozenset({"ack", "psh"}),
-                                                  payload=payload, sni=sni, reply=False, **base), added)
+            res = self._walk(
+                cfg,
+                family,
+                _Packet(
+                    state="established",
+                    flags=frozenset({"ack", "psh"}),
+                    payload=payload,
+                    sni=sni,
+                    reply=False,
+                    **base,
+                ),
+                added,
+            )
         return res, added
 
     def _signature(self, cfg_index: int, address) -> tuple:
@@ -1576,7 +1901,9 @@ class MikrotikRuleset:
         if res.verdict == "accept":
             d = Decision(Outcome.ALLOW, res.rule, res.trace, res.specific, scope=res.scope)
         elif res.verdict == "drop":
-            d = Decision(Outcome.DENY, res.rule, res.trace, res.specific, res.how or "drop", res.note, res.scope)
+            d = Decision(
+                Outcome.DENY, res.rule, res.trace, res.specific, res.how or "drop", res.note, res.scope
+            )
         else:
             d = Decision(Outcome.UNKNOWN, res.rule, res.trace, False, "", res.note, res.scope)
         self._cache[ck] = d
@@ -1598,7 +1925,9 @@ class MikrotikRuleset:
             m = e.matches(probe.host)
             if m is None:
                 self._timeout(e.span)
-                return Decision(Outcome.UNKNOWN, e.span, (e.span,), False, note="the DNS regexp ran out of time")
+                return Decision(
+                    Outcome.UNKNOWN, e.span, (e.span,), False, note="the DNS regexp ran out of time"
+                )
             if not m:
                 continue
             if e.kind == "FWD":
@@ -1609,8 +1938,14 @@ class MikrotikRuleset:
             if e.kind == "NXDOMAIN":
                 return Decision(Outcome.DENY, e.span, (e.span,), True, "router DNS NXDOMAIN", where)
             if e.kind == "CNAME":
-                return Decision(Outcome.UNKNOWN, e.span, (e.span,), True, "router DNS CNAME",
-                                "the name is answered with another name")
+                return Decision(
+                    Outcome.UNKNOWN,
+                    e.span,
+                    (e.span,),
+                    True,
+                    "router DNS CNAME",
+                    "the name is answered with another name",
+                )
             if not e.address:
                 return None
             d = address_decision(e.address, probe.host, self.catalog, e.span, (e.span,), "router DNS")
@@ -1630,7 +1965,9 @@ class MikrotikRuleset:
                     got = p.regex.search(probe.host)
                     if got is None:
                         self._timeout(p.span)
-                        return Decision(Outcome.UNKNOWN, p.span, (p.span,), False, note="the regexp ran out of time")
+                        return Decision(
+                            Outcome.UNKNOWN, p.span, (p.span,), False, note="the regexp ran out of time"
+                        )
                 else:
                     got = fnmatchcase(probe.host.lower(), pat)
                 if got == neg:
@@ -1640,8 +1977,9 @@ class MikrotikRuleset:
             if p.path and (probe.scheme == "https" or not fnmatchcase(probe.path, p.path)):
                 continue
             if p.dst is not None:
-                if not probe.addresses or not any(p.dst.has(ipaddress.ip_address(a)) != p.dst.neg
-                                                  for a in probe.addresses):
+                if not probe.addresses or not any(
+                    p.dst.has(ipaddress.ip_address(a)) != p.dst.neg for a in probe.addresses
+                ):
                     continue
             if p.src is not None:
                 src = ipaddress.ip_address(who.src or self._other)
@@ -1650,8 +1988,11 @@ class MikrotikRuleset:
             trace = (p.span,) + ((cfg.proxy_redirect,) if redirected and cfg.proxy_redirect else ())
             if p.action == "deny":
                 how = f"web proxy deny{' (redirect to ' + p.redirect + ')' if p.redirect else ''}"
-                note = ("HTTP redirected to the router's web proxy" if redirected
-                        else "for clients configured to use the router's web proxy")
+                note = (
+                    "HTTP redirected to the router's web proxy"
+                    if redirected
+                    else "for clients configured to use the router's web proxy"
+                )
                 return Decision(Outcome.DENY, p.span, trace, bool(p.hosts or p.dst), how, note)
             return None
         return None
@@ -1673,8 +2014,14 @@ class MikrotikRuleset:
             return d
         if self.dynamic and fw.outcome != Outcome.DENY:
             span = self.dynamic[0]
-            return Decision(Outcome.UNKNOWN, span, fw.trace + (span,), False, "",
-                            "a script the linter does not follow changes the rules at run time")
+            return Decision(
+                Outcome.UNKNOWN,
+                span,
+                fw.trace + (span,),
+                False,
+                "",
+                "a script the linter does not follow changes the rules at run time",
+            )
         return fw
 
     def _by_address(self, who: _Who, probe: Probe) -> Decision:
@@ -1687,7 +2034,9 @@ class MikrotikRuleset:
                 seen.setdefault(self._signature(who.variant, t.address), t)
             distinct = self._distinct[key] = list(seen.values())
         if not distinct:
-            return decide_by_address(probe, self.catalog, lambda t: self._firewall(who.variant, who, probe, t))
+            return decide_by_address(
+                probe, self.catalog, lambda t: self._firewall(who.variant, who, probe, t)
+            )
         decisions = tuple(self._firewall(who.variant, who, probe, t) for t in distinct)
         if all(d == decisions[0] for d in decisions[1:]):
             # Every target decides alike: decide_by_address would return this decision.
@@ -1697,7 +2046,8 @@ class MikrotikRuleset:
         hit = self._summaries.get(ck)
         if hit is None:
             hit = self._summaries[ck] = decide_by_address(
-                probe, self.catalog, lambda t: self._firewall(who.variant, who, probe, t))
+                probe, self.catalog, lambda t: self._firewall(who.variant, who, probe, t)
+            )
         return hit
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
@@ -1715,17 +2065,32 @@ class MikrotikRuleset:
         for key, lst in cfg.lists.items():
             if key in used:
                 continue
-            hit = next((span for e, span in lst.entries[:20000] for n in e.nets
-                        for s in svc.networks if n.version == s.version and n.overlaps(s)), None)
+            hit = next(
+                (
+                    span
+                    for e, span in lst.entries[:20000]
+                    for n in e.nets
+                    for s in svc.networks
+                    if n.version == s.version and n.overlaps(s)
+                ),
+                None,
+            )
             if hit is None:
-                hit = next((span for n, span in lst.names if self.catalog.service_for_host(n)
-                            and self.catalog.service_for_host(n)[0] == svc.id), None)
+                hit = next(
+                    (
+                        span
+                        for n, span in lst.names
+                        if self.catalog.service_for_host(n) and self.catalog.service_for_host(n)[0] == svc.id
+                    ),
+                    None,
+                )
             if hit is not None:
                 out.append(hit)
         return out
 
 
 # ----------------------------------------------------------------------------- parse
+
 
 def _schedulers(reader: _Reader, items: dict[str, list[Item]]) -> list[Script]:
     """Scheduler items whose script changes what we model (firewall, DNS, proxy, lists)."""
@@ -1740,18 +2105,24 @@ def _schedulers(reader: _Reader, items: dict[str, list[Item]]) -> list[Script]:
             source_item = scripts[event]
             event = source_item.attrs.get("source", "")
         elif re.fullmatch(r"/?system script run \S+|\[?/system script run \S+\]?", event):
-            name = event.split()[-1].strip("]\"")
+            name = event.split()[-1].strip(']"')
             if name in scripts:
                 source_item = scripts[name]
                 event = source_item.attrs.get("source", "")
         if not re.search(r"firewall|/ip dns|dns static|proxy", event):
             continue
-        when = " ".join(f"{k}={it.attrs[k]}" for k in ("start-time", "interval", "start-date") if k in it.attrs)
+        when = " ".join(
+            f"{k}={it.attrs[k]}" for k in ("start-time", "interval", "start-date") if k in it.attrs
+        )
         lines = [(ln, source_item.span) for part in re.split(r"[\n;]", event) for ln in [part.strip()] if ln]
         followable = all(ln.startswith("/") or ln.split()[0] in COMMANDS for ln, _ in lines)
         if not followable:
-            reader.problem("TE907", it.span, f"scheduler {it.attrs.get('name', '')!r} runs a script the linter "
-                                             "does not follow; it changes firewall, DNS or proxy items")
+            reader.problem(
+                "TE907",
+                it.span,
+                f"scheduler {it.attrs.get('name', '')!r} runs a script the linter "
+                "does not follow; it changes firewall, DNS or proxy items",
+            )
             reader.dynamic.append(it.span)
             continue
         out.append(Script(it.attrs.get("name", "?"), it.span, lines, when))

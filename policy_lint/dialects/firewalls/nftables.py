@@ -73,7 +73,14 @@ from policy_lint.inputs import InputError, read_source
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 NAME = "nftables"
-FILE_PATTERNS = ("nftables.conf", "*.nft", "nftables*.conf", "*nftables*.rules", "*.nft.json", "nftables*.json")
+FILE_PATTERNS = (
+    "nftables.conf",
+    "*.nft",
+    "nftables*.conf",
+    "*nftables*.rules",
+    "*.nft.json",
+    "nftables*.json",
+)
 
 FAMILIES = ("ip", "ip6", "inet", "arp", "bridge", "netdev")
 MAX_INCLUDE_DEPTH = 16
@@ -85,37 +92,181 @@ MAX_AUDIENCES = 64
 MAX_SRC_REPS = 32
 MAX_DEFINE_ROUNDS = 32
 DOC_SUFFIXES = (".md", ".rst", ".html", ".htm", ".py", ".yml", ".yaml", ".txt", ".sh")
-PRIORITIES = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100,
-              "out": 100, "conntrack": -200}
-PORTS = {"http": 80, "www": 80, "https": 443, "domain": 53, "ssh": 22, "ntp": 123, "smtp": 25, "telnet": 23,
-         "ftp": 21, "pop3": 110, "imap": 143, "imaps": 993, "pop3s": 995, "submission": 587, "smtps": 465,
-         "http-alt": 8080, "webcache": 8080, "squid": 3128, "snmp": 161, "bootps": 67, "bootpc": 68,
-         "microsoft-ds": 445, "netbios-ns": 137, "netbios-dgm": 138, "netbios-ssn": 139, "mdns": 5353,
-         "domain-s": 853, "sip": 5060, "ldap": 389, "ldaps": 636, "rdp": 3389, "ms-wbt-server": 3389,
-         "openvpn": 1194, "auth": 113, "ident": 113, "kerberos": 88, "xmpp-client": 5222, "irc": 194}
+PRIORITIES = {
+    "raw": -300,
+    "mangle": -150,
+    "dstnat": -100,
+    "filter": 0,
+    "security": 50,
+    "srcnat": 100,
+    "out": 100,
+    "conntrack": -200,
+}
+PORTS = {
+    "http": 80,
+    "www": 80,
+    "https": 443,
+    "domain": 53,
+    "ssh": 22,
+    "ntp": 123,
+    "smtp": 25,
+    "telnet": 23,
+    "ftp": 21,
+    "pop3": 110,
+    "imap": 143,
+    "imaps": 993,
+    "pop3s": 995,
+    "submission": 587,
+    "smtps": 465,
+    "http-alt": 8080,
+    "webcache": 8080,
+    "squid": 3128,
+    "snmp": 161,
+    "bootps": 67,
+    "bootpc": 68,
+    "microsoft-ds": 445,
+    "netbios-ns": 137,
+    "netbios-dgm": 138,
+    "netbios-ssn": 139,
+    "mdns": 5353,
+    "domain-s": 853,
+    "sip": 5060,
+    "ldap": 389,
+    "ldaps": 636,
+    "rdp": 3389,
+    "ms-wbt-server": 3389,
+    "openvpn": 1194,
+    "auth": 113,
+    "ident": 113,
+    "kerberos": 88,
+    "xmpp-client": 5222,
+    "irc": 194,
+}
 STATES = {"new", "established", "related", "invalid", "untracked"}
 VERDICTS = {"accept", "drop", "reject", "jump", "goto", "return", "continue", "queue"}
 # Fields of headers our TCP probes never carry (a rule testing them does not match).
-OTHER_PROTOCOLS = {"icmp": "icmp", "icmpv6": "icmpv6", "igmp": "igmp", "esp": "esp", "ah": "ah", "comp": "comp",
-                   "sctp": "sctp", "dccp": "dccp", "udplite": "udplite", "arp": "arp", "gre": "gre"}
+OTHER_PROTOCOLS = {
+    "icmp": "icmp",
+    "icmpv6": "icmpv6",
+    "igmp": "igmp",
+    "esp": "esp",
+    "ah": "ah",
+    "comp": "comp",
+    "sctp": "sctp",
+    "dccp": "dccp",
+    "udplite": "udplite",
+    "arp": "arp",
+    "gre": "gre",
+}
 TRANSPORT = {"tcp", "udp", "th", "sctp", "dccp", "udplite"}
-META_KEYS = {"iifname", "oifname", "iif", "oif", "l4proto", "nfproto", "protocol", "mark", "skuid", "skgid",
-             "iiftype", "oiftype", "pkttype", "cpu", "iifgroup", "oifgroup", "cgroup", "priority", "nftrace",
-             "length", "random", "secmark", "ipsec", "time", "day", "hour", "rtclassid", "ibrname", "obrname",
-             "ibriport", "obriport", "ibrpvid", "ibrvproto", "iifkind", "oifkind", "sdif", "sdifname",
-             "broute", "secpath"}
-CT_KEYS = {"state", "status", "mark", "direction", "expiration", "helper", "l3proto", "protocol", "saddr",
-           "daddr", "proto-src", "proto-dst", "bytes", "packets", "avgpkt", "zone", "label", "count", "id",
-           "event", "original", "reply", "ip", "ip6"}
-IP_FIELDS = {"version", "hdrlength", "dscp", "ecn", "length", "id", "frag-off", "ttl", "protocol", "checksum",
-             "saddr", "daddr", "nexthdr", "hoplimit", "flowlabel", "priority", "payload"}
-_OPS = {"==": "==", "eq": "==", "!=": "!=", "ne": "!=", "<": "<", "lt": "<", ">": ">", "gt": ">",
-        "<=": "<=", "le": "<=", ">=": ">=", "ge": ">="}
+META_KEYS = {
+    "iifname",
+    "oifname",
+    "iif",
+    "oif",
+    "l4proto",
+    "nfproto",
+    "protocol",
+    "mark",
+    "skuid",
+    "skgid",
+    "iiftype",
+    "oiftype",
+    "pkttype",
+    "cpu",
+    "iifgroup",
+    "oifgroup",
+    "cgroup",
+    "priority",
+    "nftrace",
+    "length",
+    "random",
+    "secmark",
+    "ipsec",
+    "time",
+    "day",
+    "hour",
+    "rtclassid",
+    "ibrname",
+    "obrname",
+    "ibriport",
+    "obriport",
+    "ibrpvid",
+    "ibrvproto",
+    "iifkind",
+    "oifkind",
+    "sdif",
+    "sdifname",
+    "broute",
+    "secpath",
+}
+CT_KEYS = {
+    "state",
+    "status",
+    "mark",
+    "direction",
+    "expiration",
+    "helper",
+    "l3proto",
+    "protocol",
+    "saddr",
+    "daddr",
+    "proto-src",
+    "proto-dst",
+    "bytes",
+    "packets",
+    "avgpkt",
+    "zone",
+    "label",
+    "count",
+    "id",
+    "event",
+    "original",
+    "reply",
+    "ip",
+    "ip6",
+}
+IP_FIELDS = {
+    "version",
+    "hdrlength",
+    "dscp",
+    "ecn",
+    "length",
+    "id",
+    "frag-off",
+    "ttl",
+    "protocol",
+    "checksum",
+    "saddr",
+    "daddr",
+    "nexthdr",
+    "hoplimit",
+    "flowlabel",
+    "priority",
+    "payload",
+}
+_OPS = {
+    "==": "==",
+    "eq": "==",
+    "!=": "!=",
+    "ne": "!=",
+    "<": "<",
+    "lt": "<",
+    ">": ">",
+    "gt": ">",
+    "<=": "<=",
+    "le": "<=",
+    ">=": ">=",
+    "ge": ">=",
+}
 JSON_UNKNOWN = "\x00unknown"
 
-_HEAD = re.compile(r"^\s*(?:table\s+(?:(?:inet|ip6?|bridge|netdev|arp)\s+)?[\w.-]+\s*\{|add\s+(?:rule|table|chain)\s+"
-                   r"(?:inet|ip6?|bridge|netdev|arp)\s|#!\s*/\S*nft\b|flush\s+ruleset\b)"
-                   r"|\btype\s+(?:filter|nat|route)\s+hook\s+\w+", re.M)
+_HEAD = re.compile(
+    r"^\s*(?:table\s+(?:(?:inet|ip6?|bridge|netdev|arp)\s+)?[\w.-]+\s*\{|add\s+(?:rule|table|chain)\s+"
+    r"(?:inet|ip6?|bridge|netdev|arp)\s|#!\s*/\S*nft\b|flush\s+ruleset\b)"
+    r"|\btype\s+(?:filter|nat|route)\s+hook\s+\w+",
+    re.M,
+)
 _JSON_HEAD = re.compile(r'^\s*\{\s*"nftables"\s*:\s*\[')
 _INCLUDE_ONLY = re.compile(r'^\s*(?:include\s+"[^"]+"|define\s+\w+\s*=)', re.M)
 _WORD = re.compile(r'[^\s{};,"#\\]+|\\(?!\n)')
@@ -138,6 +289,7 @@ def detect(path: Path, head: str) -> float:
 
 
 # ----------------------------------------------------------------------------- lexing
+
 
 @dataclass(frozen=True, slots=True)
 class Tok:
@@ -166,15 +318,17 @@ def _lex(lines: list[str], shown: str, problems: list[Problem]) -> list[Tok]:
             elif ch == "#":
                 end = i
                 break
-            elif ch == "\\" and line[i + 1:].strip() == "":
+            elif ch == "\\" and line[i + 1 :].strip() == "":
                 cont, end = True, i  # a continuation: this newline is not a separator
                 break
             elif ch == '"':
                 j = line.find('"', i + 1)
                 if j < 0:
-                    problems.append(Problem("TE901", Span(shown, n, i + 1, line.strip()), "unterminated quoted string"))
+                    problems.append(
+                        Problem("TE901", Span(shown, n, i + 1, line.strip()), "unterminated quoted string")
+                    )
                     j = size
-                words.append((line[i + 1:j], True))
+                words.append((line[i + 1 : j], True))
                 i = j + 1
             elif ch in "{};,":
                 words.append((ch, False))
@@ -331,7 +485,9 @@ class NamedSet:
     name: str
     span: Span
     is_map: bool = False
-    elements: list[tuple[Values, str, str, Span]] = field(default_factory=list)  # (value, verdict, target, span)
+    elements: list[tuple[Values, str, str, Span]] = field(
+        default_factory=list
+    )  # (value, verdict, target, span)
     dynamic: bool = False
     datatype: str = ""
 
@@ -347,6 +503,7 @@ class Table:
 
 
 # ----------------------------------------------------------------------------- parsing
+
 
 def _port(word: str) -> int | None:
     if word.isdigit():
@@ -390,8 +547,9 @@ class _Parser:
         self.problems.extend(src.problems)
         self.active.append(resolved)
         try:
-            if _JSON_HEAD.match("\n".join(src.lines[:5])) or (src.lines and src.lines[0].lstrip().startswith("{")
-                                                              and path.suffix.lower() == ".json"):
+            if _JSON_HEAD.match("\n".join(src.lines[:5])) or (
+                src.lines and src.lines[0].lstrip().startswith("{") and path.suffix.lower() == ".json"
+            ):
                 self.parse_json("\n".join(src.lines), shown, path, depth)
             else:
                 items = _group(_lex(src.lines, shown, self.problems), shown, self.problems)
@@ -436,12 +594,14 @@ class _Parser:
                 if name in self.defines:
                     out.extend(self.expand(self.defines[name], rounds + 1))
                     continue
+
                 def sub(m: re.Match) -> str:
                     val = self.defines.get(m.group(1))
                     if val is None:
                         self.problem("TE901", it.span, f"${m.group(1)} is not defined")
                         return "__undefined__"
                     return _text(val)
+
                 out.append(Tok(re.sub(r"\$([A-Za-z_][\w-]*)", sub, it.text), it.span))
             else:
                 out.append(it)
@@ -499,7 +659,18 @@ class _Parser:
         span = st[0].span
         words = [_word(w) for w in st]
         verb = words[0]
-        if verb in ("add", "create", "insert", "replace", "delete", "destroy", "flush", "list", "reset", "rename"):
+        if verb in (
+            "add",
+            "create",
+            "insert",
+            "replace",
+            "delete",
+            "destroy",
+            "flush",
+            "list",
+            "reset",
+            "rename",
+        ):
             obj, rest = (words[1] if len(words) > 1 else ""), st[2:]
         elif verb in ("table", "chain", "rule", "set", "map", "element"):
             verb, obj, rest = "add", verb, st[1:]
@@ -512,8 +683,21 @@ class _Parser:
             if verb == "flush":
                 self.tables.clear()
             return
-        if obj not in ("table", "chain", "rule", "set", "map", "element", "counter", "quota", "limit",
-                       "flowtable", "ct", "secmark", "synproxy"):
+        if obj not in (
+            "table",
+            "chain",
+            "rule",
+            "set",
+            "map",
+            "element",
+            "counter",
+            "quota",
+            "limit",
+            "flowtable",
+            "ct",
+            "secmark",
+            "synproxy",
+        ):
             self.problem("TE901", span, f"nft does not know {verb} {obj!r}")
             return
         ft = self._family_table(rest, span)
@@ -585,7 +769,9 @@ class _Parser:
                 if len(rest) > 1 and isinstance(rest[1], Group):
                     self.set_body(t, s, rest[1].items)
                 if not s.datatype:
-                    self.problem("TE901", span, f"{obj} {oname} does not say its type (`type ...` or `typeof ...`)")
+                    self.problem(
+                        "TE901", span, f"{obj} {oname} does not say its type (`type ...` or `typeof ...`)"
+                    )
         elif obj == "element":
             s = t.sets.get(oname)
             if s is None:
@@ -630,7 +816,9 @@ class _Parser:
                 if body is not None:
                     self.set_body(t, s, body.items)
                 if not s.datatype:
-                    self.problem("TE901", span, f"{head} {name} does not say its type (`type ...` or `typeof ...`)")
+                    self.problem(
+                        "TE901", span, f"{head} {name} does not say its type (`type ...` or `typeof ...`)"
+                    )
         elif head == "flags":
             t.dormant = "dormant" in [_word(w) for w in st[1:]]
         elif head in ("comment", "flowtable", "counter", "quota", "limit", "ct", "secmark", "synproxy"):
@@ -648,11 +836,11 @@ class _Parser:
                 return
             c.type, c.hook = words[1], words[3]
             if "priority" in words:
-                c.priority = self.priority(words[words.index("priority") + 1:], span)
+                c.priority = self.priority(words[words.index("priority") + 1 :], span)
             else:
                 self.problem("TE901", span, "base chain without a priority")
             if "policy" in words:  # `type ... priority 0; policy drop;` written without the `;`
-                self.policy(c, words[words.index("policy"):], span)
+                self.policy(c, words[words.index("policy") :], span)
             return
         if head == "policy":
             self.policy(c, words, span)
@@ -705,7 +893,16 @@ class _Parser:
             elif head == "flags":
                 if any(w in ("dynamic", "timeout") for w in words):
                     s.dynamic = True
-            elif head in ("timeout", "gc-interval", "size", "policy", "auto-merge", "counter", "comment", "quota"):
+            elif head in (
+                "timeout",
+                "gc-interval",
+                "size",
+                "policy",
+                "auto-merge",
+                "counter",
+                "comment",
+                "quota",
+            ):
                 if head == "timeout":
                     s.dynamic = True
             else:
@@ -831,8 +1028,9 @@ class _Parser:
                 else:
                     i += 1
                     if word == "queue":
-                        while i < n and w(i) in ("num", "flags", "bypass", "fanout", "to") or \
-                                (i < n and re.fullmatch(r"[\d-]+|,|bypass|fanout", w(i))):
+                        while (i < n and w(i) in ("num", "flags", "bypass", "fanout", "to")) or (
+                            i < n and re.fullmatch(r"[\d-]+|,|bypass|fanout", w(i))
+                        ):
                             i += 1
                 continue
             if word == "comment":
@@ -864,11 +1062,24 @@ class _Parser:
                 while j < n and not isinstance(toks[j], Group):
                     j += 1
                 inner = [_word(x) for x in _flat(toks[j].items)] if j < n else []
-                rule.matches.append(Match("never", why="a meter over a rate") if "over" in inner
-                                    else Match("unknown", why="a meter"))
+                rule.matches.append(
+                    Match("never", why="a meter over a rate")
+                    if "over" in inner
+                    else Match("unknown", why="a meter")
+                )
                 i = j + 1
                 continue
-            if word in ("masquerade", "snat", "dnat", "redirect", "tproxy", "dup", "fwd", "synproxy", "notrack"):
+            if word in (
+                "masquerade",
+                "snat",
+                "dnat",
+                "redirect",
+                "tproxy",
+                "dup",
+                "fwd",
+                "synproxy",
+                "notrack",
+            ):
                 i = n if word != "notrack" else i + 1  # their arguments run to the end of the rule
                 continue
             if word in ("add", "update", "delete") and w(i + 1).startswith("@"):
@@ -887,9 +1098,32 @@ class _Parser:
                 if i < 0:
                     return None
                 continue
-            if word in OTHER_PROTOCOLS or word in ("ether", "vlan", "arp", "rt", "frag", "dst", "hbh", "mh",
-                                                   "srh", "fib", "socket", "osf", "ipsec", "exthdr", "tunnel",
-                                                   "numgen", "jhash", "symhash", "inner") or word.startswith("@"):
+            if (
+                word in OTHER_PROTOCOLS
+                or word
+                in (
+                    "ether",
+                    "vlan",
+                    "arp",
+                    "rt",
+                    "frag",
+                    "dst",
+                    "hbh",
+                    "mh",
+                    "srh",
+                    "fib",
+                    "socket",
+                    "osf",
+                    "ipsec",
+                    "exthdr",
+                    "tunnel",
+                    "numgen",
+                    "jhash",
+                    "symhash",
+                    "inner",
+                )
+                or word.startswith("@")
+            ):
                 i = self.other_match(t, toks, i, rule)
                 continue
             if word == "meta" or word in META_KEYS:
@@ -921,8 +1155,11 @@ class _Parser:
         if over or (i < n and _word(toks[i]) == "until"):
             i += 1
         i += 1  # the amount, e.g. 5/second or 10
-        while i < n and re.fullmatch(r"[a-z]*/?(second|minute|hour|day|week)|[kmg]?bytes(/\w+)?|packets"
-                                     r"|burst|\d+", _word(toks[i]) or "-"):
+        while i < n and re.fullmatch(
+            r"[a-z]*/?(second|minute|hour|day|week)|[kmg]?bytes(/\w+)?|packets"
+            r"|burst|\d+",
+            _word(toks[i]) or "-",
+        ):
             i += 1
         # `limit rate over`/`quota over` match only traffic beyond the rate: floods, not a
         # user's browsing; plain `limit rate N` matches (one user stays under any sane rate).
@@ -999,8 +1236,9 @@ class _Parser:
                 vm.setref = _word(toks[i])[1:]
                 self.pending_refs.append((t, "set:" + vm.setref, rule.span))
             elif i < n and isinstance(toks[i], Group):
-                vm.entries = [(v, verdict, target) for v, verdict, target, _s in
-                              self.elements(t, toks[i], True)]
+                vm.entries = [
+                    (v, verdict, target) for v, verdict, target, _s in self.elements(t, toks[i], True)
+                ]
             rule.vmap = vm
             return i + 1
         op, i = self.operator(toks, i)
@@ -1024,8 +1262,13 @@ class _Parser:
         n = len(toks)
         while i < n and _word(toks[i]) == ".":
             i += 1
-            while i < n and _word(toks[i]) in (TRANSPORT | {"ip", "ip6", "meta", "ct", "ether"} | IP_FIELDS
-                                                | META_KEYS | {"dport", "sport", "state"}):
+            while i < n and _word(toks[i]) in (
+                TRANSPORT
+                | {"ip", "ip6", "meta", "ct", "ether"}
+                | IP_FIELDS
+                | META_KEYS
+                | {"dport", "sport", "state"}
+            ):
                 i += 1
         return i
 
@@ -1037,8 +1280,9 @@ class _Parser:
             if i < len(toks) and _word(toks[i]) == ".":
                 i = self._concat(toks, i)
                 return self.keyed(t, toks, i, rule, Match("concat", family=fam, why="a concatenated set"))
-            return self.keyed(t, toks, i, rule, Match("addr", direction="src" if fld == "saddr" else "dst",
-                                                      family=fam))
+            return self.keyed(
+                t, toks, i, rule, Match("addr", direction="src" if fld == "saddr" else "dst", family=fam)
+            )
         if fld in ("protocol", "nexthdr"):
             return self.keyed(t, toks, i, rule, Match("proto", family=fam))
         if fld == "frag-off":
@@ -1047,7 +1291,9 @@ class _Parser:
             rule.matches[-1] = Match("never", family=fam, why="IP fragments")
             return j
         if fld in IP_FIELDS or fld in ("option",):
-            return self.keyed(t, toks, i, rule, Match("unknown", family=fam, why=f"{_word(toks[i - 2])} {fld}"))
+            return self.keyed(
+                t, toks, i, rule, Match("unknown", family=fam, why=f"{_word(toks[i - 2])} {fld}")
+            )
         self.problem("TE901", rule.span, f"nft does not know the field {_word(toks[i - 2])} {fld!r}")
         return -1
 
@@ -1059,8 +1305,9 @@ class _Parser:
             if i < len(toks) and _word(toks[i]) == ".":
                 i = self._concat(toks, i)
                 return self.keyed(t, toks, i, rule, Match("concat", proto=proto, why="a concatenated set"))
-            return self.keyed(t, toks, i, rule, Match("port", direction="dst" if fld == "dport" else "src",
-                                                      proto=proto))
+            return self.keyed(
+                t, toks, i, rule, Match("port", direction="dst" if fld == "dport" else "src", proto=proto)
+            )
         if fld == "flags" and proto == "tcp":
             j = self.keyed(t, toks, i, rule, Match("synflag", proto="tcp"))
             m = rule.matches[-1] if rule.matches else None
@@ -1070,8 +1317,20 @@ class _Parser:
         if fld == "option":
             rule.matches.append(Match("unknown", proto=proto, why=f"{proto} option"))
             return self._skip_expr(toks, i)
-        if fld in ("flags", "option", "checksum", "sequence", "ackseq", "doff", "window", "urgptr", "length",
-                   "vtag", "chunk", "type"):
+        if fld in (
+            "flags",
+            "option",
+            "checksum",
+            "sequence",
+            "ackseq",
+            "doff",
+            "window",
+            "urgptr",
+            "length",
+            "vtag",
+            "chunk",
+            "type",
+        ):
             return self.keyed(t, toks, i, rule, Match("unknown", proto=proto, why=f"{proto} {fld}"))
         self.problem("TE901", rule.span, f"nft does not know the field {proto} {fld!r}")
         return -1
@@ -1085,7 +1344,9 @@ class _Parser:
         if i < len(toks) and _word(toks[i]) == "set":  # a statement: meta mark set 1
             return self._skip_expr(toks, i + 1)
         if key in ("iifname", "oifname", "iif", "oif"):
-            return self.keyed(t, toks, i, rule, Match("iface", direction="in" if key.startswith("i") else "out"))
+            return self.keyed(
+                t, toks, i, rule, Match("iface", direction="in" if key.startswith("i") else "out")
+            )
         if key == "l4proto":
             return self.keyed(t, toks, i, rule, Match("proto"))
         if key == "nfproto":
@@ -1132,10 +1393,32 @@ class _Parser:
         n = len(toks)
         while i < n:
             w = _word(toks[i])
-            if isinstance(toks[i], Tok) and not toks[i].quoted and (
-                    w in VERDICTS or w in ("counter", "log", "comment", "limit", "quota", "ip", "ip6", "meta",
-                                           "ct", "masquerade", "snat", "dnat", "notrack", "vmap")
-                    or w in TRANSPORT or w in ("iifname", "oifname", "iif", "oif")):
+            if (
+                isinstance(toks[i], Tok)
+                and not toks[i].quoted
+                and (
+                    w in VERDICTS
+                    or w
+                    in (
+                        "counter",
+                        "log",
+                        "comment",
+                        "limit",
+                        "quota",
+                        "ip",
+                        "ip6",
+                        "meta",
+                        "ct",
+                        "masquerade",
+                        "snat",
+                        "dnat",
+                        "notrack",
+                        "vmap",
+                    )
+                    or w in TRANSPORT
+                    or w in ("iifname", "oifname", "iif", "oif")
+                )
+            ):
                 return i
             i += 1
         return i
@@ -1197,7 +1480,7 @@ def _json_offsets(text: str) -> list[int]:
 
 def _q(s: object) -> str:
     s = str(s)
-    return f'"{s}"' if (not s or re.search(r'[\s{};,#]', s)) and '"' not in s else s
+    return f'"{s}"' if (not s or re.search(r"[\s{};,#]", s)) and '"' not in s else s
 
 
 def _json_value(v: object) -> str:
@@ -1246,7 +1529,7 @@ def _json_elem(e: object) -> str:
 
 def _json_verdict(v: object) -> str:
     if isinstance(v, dict) and len(v) == 1:
-        (k, body), = v.items()
+        ((k, body),) = v.items()
         if k in ("accept", "drop", "return", "continue"):
             return k
         if k in ("jump", "goto"):
@@ -1255,7 +1538,7 @@ def _json_verdict(v: object) -> str:
 
 
 def _json_statement(x: dict) -> str:
-    (k, body), = x.items()
+    ((k, body),) = x.items()
     verdict = _json_verdict(x)
     if verdict:
         return verdict
@@ -1272,8 +1555,24 @@ def _json_statement(x: dict) -> str:
         return "reject"
     if k == "queue":
         return "queue"
-    if k in ("counter", "log", "mangle", "snat", "dnat", "masquerade", "redirect", "notrack", "tproxy", "dup",
-             "fwd", "synproxy", "flow", "set", "ct helper", "xt"):
+    if k in (
+        "counter",
+        "log",
+        "mangle",
+        "snat",
+        "dnat",
+        "masquerade",
+        "redirect",
+        "notrack",
+        "tproxy",
+        "dup",
+        "fwd",
+        "synproxy",
+        "flow",
+        "set",
+        "ct helper",
+        "xt",
+    ):
         if k == "xt":
             return f"{JSON_UNKNOWN} xt"
         return "counter"
@@ -1290,11 +1589,11 @@ def _json_statement(x: dict) -> str:
 
 
 def _json_command(obj: dict) -> str:
-    (kind, body), = obj.items()
+    ((kind, body),) = obj.items()
     verb = "add"
     if kind in ("add", "create", "insert", "delete", "flush", "replace", "destroy"):
         verb = kind
-        (kind, body), = body.items()
+        ((kind, body),) = body.items()
     if kind == "metainfo":
         return ""
     if kind == "ruleset":
@@ -1307,7 +1606,9 @@ def _json_command(obj: dict) -> str:
     if kind == "chain":
         inner = ""
         if "hook" in body:
-            inner = f" {{ type {body.get('type', 'filter')} hook {body['hook']} priority {body.get('prio', 0)};"
+            inner = (
+                f" {{ type {body.get('type', 'filter')} hook {body['hook']} priority {body.get('prio', 0)};"
+            )
             inner += f" policy {body.get('policy', 'accept')}; }}"
         return f"{verb} chain {fam} {_q(table)} {_q(body['name'])}{inner}"
     if kind in ("set", "map"):
@@ -1326,8 +1627,10 @@ def _json_command(obj: dict) -> str:
             parts.append("elements = { " + ", ".join(_json_elem(e) for e in body["elem"]) + " }")
         return f"{verb} {kind} {fam} {_q(table)} {_q(body['name'])} {{ " + "; ".join(parts) + " }"
     if kind == "element":
-        return (f"{verb} element {fam} {_q(table)} {_q(body['name'])} "
-                f"{{ {', '.join(_json_elem(e) for e in body.get('elem', []))} }}")
+        return (
+            f"{verb} element {fam} {_q(table)} {_q(body['name'])} "
+            f"{{ {', '.join(_json_elem(e) for e in body.get('elem', []))} }}"
+        )
     if kind == "rule":
         if verb in ("delete", "replace", "destroy"):
             return ""
@@ -1337,6 +1640,7 @@ def _json_command(obj: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- evaluation
+
 
 class AddrIndex:
     """Addresses of a set or an anonymous set, looked up by prefix (sets hold 10^5 entries)."""
@@ -1379,15 +1683,19 @@ class Packet:
 
 
 # The hooks a user's (forward) or this host's (output) packets cross, and their replies.
-HOOKS = {("forward", False): ("ingress", "prerouting", "forward", "postrouting"),
-         ("forward", True): ("ingress", "prerouting", "forward", "postrouting"),
-         ("output", False): ("output", "postrouting"),
-         ("output", True): ("ingress", "prerouting", "input")}
+HOOKS = {
+    ("forward", False): ("ingress", "prerouting", "forward", "postrouting"),
+    ("forward", True): ("ingress", "prerouting", "forward", "postrouting"),
+    ("output", False): ("output", "postrouting"),
+    ("output", True): ("ingress", "prerouting", "input"),
+}
 PATH_WORDS = {"forward": "forwarded clients (forward hook)", "output": "this host (output hook)"}
 
 
 def _applies(family: str, version: int) -> bool:
-    return family in ("inet", "bridge", "netdev") or (family == "ip") == (version == 4) and family in ("ip", "ip6")
+    return family in ("inet", "bridge", "netdev") or (
+        (family == "ip") == (version == 4) and family in ("ip", "ip6")
+    )
 
 
 def _iface_hit(pattern: str, name: str) -> bool:
@@ -1411,8 +1719,13 @@ class NftRuleset:
         self._hooks: dict[tuple[str, int], list[tuple[Table, Chain]]] = {}
         for fam in (4, 6):
             for hook in ("ingress", "prerouting", "input", "forward", "output", "postrouting"):
-                chains = [(t, c) for t in self.tables if _applies(t.family, fam) for c in t.chains.values()
-                          if c.hook == hook and c.type in ("filter", "route")]
+                chains = [
+                    (t, c)
+                    for t in self.tables
+                    if _applies(t.family, fam)
+                    for c in t.chains.values()
+                    if c.hook == hook and c.type in ("filter", "route")
+                ]
                 chains.sort(key=lambda tc: (tc[1].priority, tc[1].order))
                 self._hooks[(hook, fam)] = chains
         self._audiences = self._build_audiences()
@@ -1427,13 +1740,23 @@ class NftRuleset:
                 for rule in chain.rules:
                     if id(rule) in seen or rule.verdict not in ("drop", "reject"):
                         continue
-                    ports = [m for m in rule.matches if m.kind == "port" and m.direction == "dst" and not m.neg]
-                    if ports and all(m.proto == "udp" for m in ports) and any(
-                            lo <= 443 <= hi for m in ports for lo, hi in m.values.ports):
+                    ports = [
+                        m for m in rule.matches if m.kind == "port" and m.direction == "dst" and not m.neg
+                    ]
+                    if (
+                        ports
+                        and all(m.proto == "udp" for m in ports)
+                        and any(lo <= 443 <= hi for m in ports for lo, hi in m.values.ports)
+                    ):
                         seen.add(id(rule))
-                        self.problems.append(Problem(
-                            "TE209", rule.span, "drops QUIC (UDP 443) only: browsers fall back to HTTPS over "
-                            "TCP, so this slows HTTP/3 sites at most and blocks no service"))
+                        self.problems.append(
+                            Problem(
+                                "TE209",
+                                rule.span,
+                                "drops QUIC (UDP 443) only: browsers fall back to HTTPS over "
+                                "TCP, so this slows HTTP/3 sites at most and blocks no service",
+                            )
+                        )
 
     # ---------------------------------------------------------------- reachability and audiences
 
@@ -1526,14 +1849,30 @@ class NftRuleset:
                     attrs.append(("interface", iif))
                 if oif:
                     conds.append(f"oifname {oif}" if oif != "other" else "another output interface")
-                out.append(Audience(key=(path, str(s4) if s4 else "", str(s6) if s6 else "", iif, oif),
-                                    conditions=tuple(conds), attributes=tuple(attrs)))
+                out.append(
+                    Audience(
+                        key=(path, str(s4) if s4 else "", str(s6) if s6 else "", iif, oif),
+                        conditions=tuple(conds),
+                        attributes=tuple(attrs),
+                    )
+                )
         if sampled:
-            self.problems.append(Problem("TE906", Span(self.path, 1, 1), f"{len(sources)} distinct source "
-                                         f"conditions: client addresses sampled from the first {MAX_SRC_REPS}"))
+            self.problems.append(
+                Problem(
+                    "TE906",
+                    Span(self.path, 1, 1),
+                    f"{len(sources)} distinct source "
+                    f"conditions: client addresses sampled from the first {MAX_SRC_REPS}",
+                )
+            )
         if len(out) > MAX_AUDIENCES:
-            self.problems.append(Problem("TE906", Span(self.path, 1, 1), f"{len(out)} client combinations: "
-                                         f"the first {MAX_AUDIENCES} are evaluated"))
+            self.problems.append(
+                Problem(
+                    "TE906",
+                    Span(self.path, 1, 1),
+                    f"{len(out)} client combinations: the first {MAX_AUDIENCES} are evaluated",
+                )
+            )
             out = out[:MAX_AUDIENCES]
         return out
 
@@ -1547,10 +1886,13 @@ class NftRuleset:
                 cands.append(n.network_address + 1 if n.num_addresses > 2 else n.network_address)
             for ver, lo, _hi in v.ranges:
                 cands.append(ipaddress.IPv4Address(lo) if ver == 4 else ipaddress.IPv6Address(lo))
-        for others in (("203.0.113.77", "198.51.100.77", "192.0.2.77", "100.64.77.77"),
-                       ("2001:db8::77", "2001:db8:77::77")):
-            if not any(n.version == ipaddress.ip_address(others[0]).version for v in values for n in v.nets) and \
-                    not any(r[0] == ipaddress.ip_address(others[0]).version for v in values for r in v.ranges):
+        for others in (
+            ("203.0.113.77", "198.51.100.77", "192.0.2.77", "100.64.77.77"),
+            ("2001:db8::77", "2001:db8:77::77"),
+        ):
+            if not any(
+                n.version == ipaddress.ip_address(others[0]).version for v in values for n in v.nets
+            ) and not any(r[0] == ipaddress.ip_address(others[0]).version for v in values for r in v.ranges):
                 continue
             for other in others:
                 a = ipaddress.ip_address(other)
@@ -1612,14 +1954,28 @@ class NftRuleset:
             by_dst: dict[tuple[int, int], dict[int, list[int]]] = {}
             generic: list[int] = []
             for k, r in enumerate(c.rules):
-                m = next((m for m in r.matches if m.kind == "addr" and m.direction == "dst" and not m.neg
-                          and not m.values.setref and not m.values.ranges and not m.values.unknown
-                          and m.values.nets and len(m.values.nets) <= 64), None)
+                m = next(
+                    (
+                        m
+                        for m in r.matches
+                        if m.kind == "addr"
+                        and m.direction == "dst"
+                        and not m.neg
+                        and not m.values.setref
+                        and not m.values.ranges
+                        and not m.values.unknown
+                        and m.values.nets
+                        and len(m.values.nets) <= 64
+                    ),
+                    None,
+                )
                 if m is None or r.vmap is not None:
                     generic.append(k)
                     continue
                 for n in m.values.nets:
-                    by_dst.setdefault((n.version, n.prefixlen), {}).setdefault(int(n.network_address), []).append(k)
+                    by_dst.setdefault((n.version, n.prefixlen), {}).setdefault(
+                        int(n.network_address), []
+                    ).append(k)
             ix = self._chain_ix[key] = (by_dst, generic)
         by_dst, generic = ix
         if not by_dst:
@@ -1637,8 +1993,9 @@ class NftRuleset:
         key = (id(t), name)
         if key not in self._dyn:
             s = t.sets.get(name)
-            self._dyn[key] = s is None or s.dynamic or any(name in r.fills for c in t.chains.values()
-                                                            for r in c.rules)
+            self._dyn[key] = (
+                s is None or s.dynamic or any(name in r.fills for c in t.chains.values() for r in c.rules)
+            )
         return self._dyn[key]
 
     def _value_hit(self, t: Table, m: Match, p: Packet, trace: list[Span]) -> bool | None:
@@ -1731,7 +2088,10 @@ class NftRuleset:
                 return False, ""
             hit = self._value_hit(t, m, p, trace)
             if hit is None:
-                result, why = None, why or (m.values.unknown or f"set @{m.values.setref} is filled at run time")
+                result, why = (
+                    None,
+                    why or (m.values.unknown or f"set @{m.values.setref} is filled at run time"),
+                )
                 continue
             if hit == m.neg:
                 return False, ""
@@ -1743,8 +2103,14 @@ class NftRuleset:
         if self._steps > MAX_CHAIN_VISITS:
             # Jumps fanning out into jumps grow exponentially: give up once, for every packet.
             self._intricate = True
-            return ChainResult("unknown", c.span, trace, False, "the chains jump into each other too often "
-                          f"to evaluate (over {MAX_CHAIN_VISITS} chain visits)")
+            return ChainResult(
+                "unknown",
+                c.span,
+                trace,
+                False,
+                "the chains jump into each other too often "
+                f"to evaluate (over {MAX_CHAIN_VISITS} chain visits)",
+            )
         for r in self._candidates(t, c, p.dst):
             extra: list[Span] = []
             m, why = self._match(t, r, p, extra)
@@ -1762,12 +2128,19 @@ class NftRuleset:
                 verdict, target = hit
             here = trace + tuple(extra) + (r.span,)
             scope = self._scope(r)
-            specific = any(mm.kind == "addr" and mm.direction == "dst" and not mm.neg for mm in r.matches) or \
-                (r.vmap is not None and r.vmap.key.kind == "addr" and r.vmap.key.direction == "dst")
+            specific = any(
+                mm.kind == "addr" and mm.direction == "dst" and not mm.neg for mm in r.matches
+            ) or (r.vmap is not None and r.vmap.key.kind == "addr" and r.vmap.key.direction == "dst")
             if verdict in ("drop", "reject"):
                 if m is None:
-                    return ChainResult("unknown", r.span, here, specific, f"cannot tell whether it matches: {why}",
-                                  scope=scope)
+                    return ChainResult(
+                        "unknown",
+                        r.span,
+                        here,
+                        specific,
+                        f"cannot tell whether it matches: {why}",
+                        scope=scope,
+                    )
                 return ChainResult("drop", r.span, here, specific, how=verdict, scope=scope)
             if verdict == "accept":
                 if m is None:
@@ -1799,7 +2172,9 @@ class NftRuleset:
                     if sub.verdict == "accept":
                         uncertain.append(r.span)
                         continue
-                    return ChainResult("unknown", r.span, here, False, f"cannot tell whether it matches: {why}")
+                    return ChainResult(
+                        "unknown", r.span, here, False, f"cannot tell whether it matches: {why}"
+                    )
                 return sub
             # no verdict (counter, log, ...) or continue: the next rule
         if uncertain:
@@ -1826,13 +2201,23 @@ class NftRuleset:
         parts = []
         for m in r.matches:
             if m.kind == "addr" and m.direction == "src":
-                what = f"@{m.values.setref}" if m.values.setref else ",".join(
-                    [str(n) for n in m.values.nets] + [f"{ipaddress.ip_address(lo)}-{ipaddress.ip_address(hi)}"
-                                                       for _v, lo, hi in m.values.ranges])
+                what = (
+                    f"@{m.values.setref}"
+                    if m.values.setref
+                    else ",".join(
+                        [str(n) for n in m.values.nets]
+                        + [
+                            f"{ipaddress.ip_address(lo)}-{ipaddress.ip_address(hi)}"
+                            for _v, lo, hi in m.values.ranges
+                        ]
+                    )
+                )
                 parts.append(f"{'ip' if m.family == 4 else 'ip6'} saddr {'!= ' if m.neg else ''}{what}")
             elif m.kind == "iface":
-                parts.append(f"{'iifname' if m.direction == 'in' else 'oifname'} {'!= ' if m.neg else ''}"
-                             + (f"@{m.values.setref}" if m.values.setref else ",".join(m.values.words)))
+                parts.append(
+                    f"{'iifname' if m.direction == 'in' else 'oifname'} {'!= ' if m.neg else ''}"
+                    + (f"@{m.values.setref}" if m.values.setref else ",".join(m.values.words))
+                )
         return " ".join(parts)
 
     def _walk(self, p: Packet) -> ChainResult:
@@ -1852,16 +2237,25 @@ class NftRuleset:
                     continue  # accepted by this base chain; the next one still filters
                 if c.policy == "drop":  # ran out of rules, or `return` in a base chain
                     span = c.policy_span or c.span
-                    return self._uncertain(ChainResult("drop", span, res.trace + (span,), False,
-                                                  f"chain {c.name} policy drop", "drop"), uncertain)
+                    return self._uncertain(
+                        ChainResult(
+                            "drop", span, res.trace + (span,), False, f"chain {c.name} policy drop", "drop"
+                        ),
+                        uncertain,
+                    )
         return ChainResult("accept")
 
     @staticmethod
     def _uncertain(res: ChainResult, uncertain: list[Span]) -> ChainResult:
         if res.verdict == "drop" and uncertain:
-            return ChainResult("unknown", uncertain[0], res.trace, False,
-                          f"an earlier accept may let it through (line {uncertain[0].line}) before "
-                          f"{res.note or 'the drop'}")
+            return ChainResult(
+                "unknown",
+                uncertain[0],
+                res.trace,
+                False,
+                f"an earlier accept may let it through (line {uncertain[0].line}) before "
+                f"{res.note or 'the drop'}",
+            )
         return res
 
     # ---------------------------------------------------------------- the Ruleset protocol
@@ -1892,8 +2286,17 @@ class NftRuleset:
         base = Packet(fam, src, target.address, port, "new", iif_, oif_, path)
         # The SYN out, the server's SYN-ACK back (established, addresses and interfaces swapped)
         # and the first data packet out (established).
-        reply = Packet(fam, target.address, src, port, "established", oif_ if path == "forward" else (oif_ or "wan0"),
-                       iif_ if path == "forward" else "", path, reply=True)
+        reply = Packet(
+            fam,
+            target.address,
+            src,
+            port,
+            "established",
+            oif_ if path == "forward" else (oif_ or "wan0"),
+            iif_ if path == "forward" else "",
+            path,
+            reply=True,
+        )
         res = self._walk(base)
         if res.verdict == "accept":
             res = self._walk(reply)
@@ -1903,11 +2306,19 @@ class NftRuleset:
             d = Decision(Outcome.ALLOW, res.rule, res.trace, res.specific)
             if self.missing:
                 ref, span = self.missing[0]
-                return Decision(Outcome.UNKNOWN, span, (span,), False, "",
-                                f"included file {ref!r} is missing: its rules may decide it")
+                return Decision(
+                    Outcome.UNKNOWN,
+                    span,
+                    (span,),
+                    False,
+                    "",
+                    f"included file {ref!r} is missing: its rules may decide it",
+                )
             return d
         if res.verdict == "drop":
-            return Decision(Outcome.DENY, res.rule, res.trace, res.specific, res.how or "drop", res.note, res.scope)
+            return Decision(
+                Outcome.DENY, res.rule, res.trace, res.specific, res.how or "drop", res.note, res.scope
+            )
         return Decision(Outcome.UNKNOWN, res.rule, res.trace, False, "", res.note, res.scope)
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
@@ -1922,8 +2333,12 @@ class NftRuleset:
             for s in t.sets.values():
                 if s.name in used:
                     continue
-                if any(n.version == sn.version and n.overlaps(sn) for v, _a, _b, _s in s.elements for n in v.nets
-                       for sn in svc.networks):
+                if any(
+                    n.version == sn.version and n.overlaps(sn)
+                    for v, _a, _b, _s in s.elements
+                    for n in v.nets
+                    for sn in svc.networks
+                ):
                     out.append(s.span)
         return out
 

@@ -47,17 +47,32 @@ MAX_INCLUDE_DEPTH = 8
 MAX_AUDIENCES = 32
 MAX_MACRO_ROUNDS = 16
 PORTS = {"http": 80, "www": 80, "https": 443, "domain": 53, "ssh": 22, "ntp": 123, "smtp": 25}
-IGNORED = {"scrub", "antispoof", "altq", "queue", "nat", "rdr", "binat", "nat-anchor", "rdr-anchor",
-           "binat-anchor", "set", "load"}
+IGNORED = {
+    "scrub",
+    "antispoof",
+    "altq",
+    "queue",
+    "nat",
+    "rdr",
+    "binat",
+    "nat-anchor",
+    "rdr-anchor",
+    "binat-anchor",
+    "set",
+    "load",
+}
 ROUTING = re.compile(r"\b(nat-to|rdr-to|binat-to|af-to)\b|^\s*(nat|rdr|binat)\s", re.M)
 EGRESS_MACRO = re.compile(r"ext|wan|egress|out|uplink|inet_if", re.I)
 
 _TOKEN = re.compile(r'"[^"]*"|<[^<>\s]+>|!=|<=|>=|><|<>|[{}(),!=<>]|[^\s{}(),!="<>]+')
-_MACRO_DEF = re.compile(r'^\s*([A-Za-z_][\w]*)\s*=\s*(.*)$')
+_MACRO_DEF = re.compile(r"^\s*([A-Za-z_][\w]*)\s*=\s*(.*)$")
 _MACRO_USE = re.compile(r"\$([A-Za-z_]\w*)")
 
-_HEAD = re.compile(r"^\s*(block|pass)\s+(?:(?:in|out|log|quick|drop|return)\s+)*(?:on|from|to|all|inet|proto)\b"
-                   r"|^\s*table\s+<[^>]+>|^\s*set\s+(?:skip|block-policy)", re.M)
+_HEAD = re.compile(
+    r"^\s*(block|pass)\s+(?:(?:in|out|log|quick|drop|return)\s+)*(?:on|from|to|all|inet|proto)\b"
+    r"|^\s*table\s+<[^>]+>|^\s*set\s+(?:skip|block-policy)",
+    re.M,
+)
 
 
 def detect(path: Path, head: str) -> float:
@@ -71,11 +86,14 @@ def detect(path: Path, head: str) -> float:
 
 # ----------------------------------------------------------------------------- the model
 
+
 @dataclass
 class Table:
     name: str
     span: Span
-    networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, bool, Span]] = field(default_factory=list)
+    networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, bool, Span]] = field(
+        default_factory=list
+    )
     complete: bool = True  # False: a file it loads is missing
     missing: str = ""
     _index: dict | None = field(default=None, repr=False, compare=False)
@@ -88,7 +106,9 @@ class Table:
         if self._index is None:
             index: dict[tuple[int, int], dict[int, tuple[bool, Span]]] = {}
             for net, neg, span in self.networks:
-                index.setdefault((net.version, net.prefixlen), {}).setdefault(int(net.network_address), (neg, span))
+                index.setdefault((net.version, net.prefixlen), {}).setdefault(
+                    int(net.network_address), (neg, span)
+                )
             # longest prefixes first, per family
             self._index = dict(sorted(index.items(), key=lambda kv: (kv[0][0], -kv[0][1])))
         bits = address.max_prefixlen
@@ -137,6 +157,7 @@ class Packet:
 
 # ----------------------------------------------------------------------------- parsing
 
+
 class _Parser:
     def __init__(self, context: ParseContext, problems: list[Problem]):
         self.context = context
@@ -170,18 +191,25 @@ class _Parser:
                 yield Span(shown, start, len(buf) - len(buf.lstrip()) + 1, " ".join(buf.split())), buf
             buf = ""
         if buf.strip():
-            self.problems.append(Problem("TE901", Span(shown, start, 1, buf.strip()[:80]),
-                                         "unterminated `{` or `\\` continuation at the end of the file"))
+            self.problems.append(
+                Problem(
+                    "TE901",
+                    Span(shown, start, 1, buf.strip()[:80]),
+                    "unterminated `{` or `\\` continuation at the end of the file",
+                )
+            )
 
     def expand(self, text: str, span: Span) -> str:
         for _ in range(MAX_MACRO_ROUNDS):
             if "$" not in text:
                 return text
+
             def one(m: re.Match) -> str:
                 if m.group(1) not in self.macros:
                     self.problems.append(Problem("TE901", span, f"macro ${m.group(1)} is not defined"))
                     return "__undefined__"
                 return self.macros[m.group(1)]
+
             new = _MACRO_USE.sub(one, text)
             if new == text:
                 return text
@@ -256,7 +284,7 @@ class _Parser:
     def anchor(self, text: str, tokens: list[str], span: Span, path: Path, depth: int) -> None:
         name = tokens[1].strip('"') if len(tokens) > 1 else "anchor"
         if "{" in text:
-            body = text[text.index("{") + 1: text.rindex("}")]
+            body = text[text.index("{") + 1 : text.rindex("}")]
             # An inline anchor's rules are filtered in place, one statement per line.
             for part in body.split("\n") if "\n" in body else re.split(r"\s(?=(?:block|pass|match)\s)", body):
                 if part.strip():
@@ -272,7 +300,7 @@ class _Parser:
             tok = tokens[i]
             if tok == "{":
                 j = tokens.index("}", i) if "}" in tokens[i:] else len(tokens)
-                self.table_entries(table, [t for t in tokens[i + 1:j] if t != ","], span)
+                self.table_entries(table, [t for t in tokens[i + 1 : j] if t != ","], span)
                 i = j
             elif tok == "file" and i + 1 < len(tokens):
                 self.table_file(table, tokens[i + 1].strip('"'), span, path)
@@ -330,7 +358,7 @@ class _Parser:
         def group(j: int) -> tuple[list[str], int]:
             if j < n and tokens[j] == "{":
                 k = tokens.index("}", j) if "}" in tokens[j:] else n
-                return [t for t in tokens[j + 1:k] if t != ","], k + 1
+                return [t for t in tokens[j + 1 : k] if t != ","], k + 1
             return ([tokens[j]] if j < n else []), j + 1
 
         while i < n:
@@ -370,11 +398,42 @@ class _Parser:
                     rule.dst = tuple(hosts)
                     rule.dports = tuple(ports)
                 continue
-            elif tok in ("label", "tag", "tagged", "queue", "rtable", "set", "probability", "max-mss",
-                         "route-to", "reply-to", "dup-to", "nat-to", "rdr-to", "binat-to", "divert-to",
-                         "flags", "icmp-type", "icmp6-type", "user", "group", "os", "state", "keep", "modulate",
-                         "synproxy", "scrub", "allow-opts", "once", "received-on", "prio", "af-to", "tos",
-                         "divert-packet", "divert-reply"):
+            elif tok in (
+                "label",
+                "tag",
+                "tagged",
+                "queue",
+                "rtable",
+                "set",
+                "probability",
+                "max-mss",
+                "route-to",
+                "reply-to",
+                "dup-to",
+                "nat-to",
+                "rdr-to",
+                "binat-to",
+                "divert-to",
+                "flags",
+                "icmp-type",
+                "icmp6-type",
+                "user",
+                "group",
+                "os",
+                "state",
+                "keep",
+                "modulate",
+                "synproxy",
+                "scrub",
+                "allow-opts",
+                "once",
+                "received-on",
+                "prio",
+                "af-to",
+                "tos",
+                "divert-packet",
+                "divert-reply",
+            ):
                 # Options after the match: none of them changes which packets the rule matches for
                 # a probe, except `user`/`group` (this host's own sockets) and `os`, which we
                 # cannot know: such rules are evaluated as if they matched.
@@ -394,7 +453,7 @@ class _Parser:
                 i += 1
             if i < n and tokens[i] == "(":
                 k = tokens.index(")", i) if ")" in tokens[i:] else n
-                words.append("(" + "".join(tokens[i + 1:k]) + ")")
+                words.append("(" + "".join(tokens[i + 1 : k]) + ")")
                 i = k + 1
             elif i < n:
                 words.append(tokens[i])
@@ -413,7 +472,11 @@ class _Parser:
             return HostItem("any", None, negated)
         if word.startswith("<") and word.endswith(">"):
             return HostItem("table", word[1:-1], negated)
-        if word in ("self", "egress", "no-route", "urpf-failed") or word.startswith("(") or ":" in word and not _is_ip(word.split("/")[0]):
+        if (
+            word in ("self", "egress", "no-route", "urpf-failed")
+            or word.startswith("(")
+            or (":" in word and not _is_ip(word.split("/")[0]))
+        ):
             return HostItem("iface", word, negated)
         nets = self.networks_of(word)
         if nets:
@@ -451,7 +514,7 @@ def _port_number(word: str) -> int | None:
 def _brace_list(tokens: list[str], i: int) -> tuple[list[str], int]:
     """The words of a `{ a, b c }` list starting at tokens[i] (commas optional in pf), and the index after it."""
     k = tokens.index("}", i) if "}" in tokens[i:] else len(tokens)
-    return [t for t in tokens[i + 1:k] if t != ","], k + 1
+    return [t for t in tokens[i + 1 : k] if t != ","], k + 1
 
 
 def _ports(tokens: list[str], i: int) -> tuple[list[tuple[str, int, int]], int]:
@@ -496,12 +559,21 @@ def _ports(tokens: list[str], i: int) -> tuple[list[tuple[str, int, int]], int]:
 
 def _port_matches(spec: tuple[str, int, int], port: int) -> bool:
     op, a, b = spec
-    return {"=": port == a, "!=": port != a, "<": port < a, "<=": port <= a, ">": port > a,
-            ">=": port >= a, "range": a <= port <= b, "><": a < port < b,
-            "<>": port < a or port > b}[op]
+    return {
+        "=": port == a,
+        "!=": port != a,
+        "<": port < a,
+        "<=": port <= a,
+        ">": port > a,
+        ">=": port >= a,
+        "range": a <= port <= b,
+        "><": a < port < b,
+        "<>": port < a or port > b,
+    }[op]
 
 
 # ----------------------------------------------------------------------------- evaluation
+
 
 class PfRuleset:
     def __init__(self, shown: str, parser: _Parser, catalog: Catalog):
@@ -514,23 +586,45 @@ class PfRuleset:
         self.skip = parser.skip
         named = {i for r in self.rules for i in r.interfaces}
         self.egress = {"egress"} | {i for i in named if i in parser.egress_macros}
-        self.egress |= {i for r in self.rules if "nat-to" in r.span.text or "rdr-to" in r.span.text
-                        for i in r.interfaces if r.direction == "out"}
-        lan_rules = [r for r in self.rules if r.action == "pass" and r.direction == "in"
-                     and any(i not in self.egress for i in r.interfaces)]
+        self.egress |= {
+            i
+            for r in self.rules
+            if "nat-to" in r.span.text or "rdr-to" in r.span.text
+            for i in r.interfaces
+            if r.direction == "out"
+        }
+        lan_rules = [
+            r
+            for r in self.rules
+            if r.action == "pass" and r.direction == "in" and any(i not in self.egress for i in r.interfaces)
+        ]
         self.router = parser.routing or bool(lan_rules)
-        self.lan_ifaces = sorted(i for r in self.rules if r.direction != "out"
-                                 for i in r.interfaces if i not in self.egress and i not in self.skip)
+        self.lan_ifaces = sorted(
+            i
+            for r in self.rules
+            if r.direction != "out"
+            for i in r.interfaces
+            if i not in self.egress and i not in self.skip
+        )
         self._audiences = self._make_audiences()
         self._index_destinations()
         for rule in self.rules:
             # `block proto udp to port 443` blocks HTTP/3 (QUIC) only: browsers fall back to
             # HTTPS over TCP, so no service is blocked by it; TE209 says so.
-            if rule.action == "block" and rule.direction != "in" and set(rule.protos) == {"udp"} \
-                    and any(_port_matches(d, 443) for d in rule.dports):
-                self.problems.append(Problem(
-                    "TE209", rule.span, "blocks QUIC (UDP 443) only: browsers fall back to HTTPS over TCP, "
-                    "so this slows HTTP/3 sites at most and blocks no service"))
+            if (
+                rule.action == "block"
+                and rule.direction != "in"
+                and set(rule.protos) == {"udp"}
+                and any(_port_matches(d, 443) for d in rule.dports)
+            ):
+                self.problems.append(
+                    Problem(
+                        "TE209",
+                        rule.span,
+                        "blocks QUIC (UDP 443) only: browsers fall back to HTTPS over TCP, "
+                        "so this slows HTTP/3 sites at most and blocks no service",
+                    )
+                )
 
     def _index_destinations(self) -> None:
         """Index rules whose destination is only plain networks by those networks, so a packet
@@ -542,8 +636,9 @@ class PfRuleset:
             if rule.dst and all(i.kind == "net" and not i.negated for i in rule.dst):
                 for item in rule.dst:
                     for net in item.value:
-                        self._by_prefix.setdefault((net.version, net.prefixlen), {}) \
-                            .setdefault(int(net.network_address), []).append(idx)
+                        self._by_prefix.setdefault((net.version, net.prefixlen), {}).setdefault(
+                            int(net.network_address), []
+                        ).append(idx)
             else:
                 self._any_destination.append(idx)
         self._candidates_of: dict[object, list[Rule]] = {}
@@ -587,8 +682,13 @@ class PfRuleset:
                 attrs = (("src", str(addr)),) + ((("interface", iface),) if iface else ())
                 out.append(Audience(key=(iface, str(addr)), conditions=tuple(conds), attributes=attrs))
         if len(out) > MAX_AUDIENCES:
-            self.problems.append(Problem("TE906", Span(self.path, 1, 1),
-                                         f"{len(out)} kinds of client; the first {MAX_AUDIENCES} are evaluated"))
+            self.problems.append(
+                Problem(
+                    "TE906",
+                    Span(self.path, 1, 1),
+                    f"{len(out)} kinds of client; the first {MAX_AUDIENCES} are evaluated",
+                )
+            )
             out = out[:MAX_AUDIENCES]
         return out
 
@@ -630,11 +730,13 @@ class PfRuleset:
             decided = (rule, True)
             if rule.quick:
                 break
-        if unsure is not None and (decided is None or self.rules.index(unsure) > self.rules.index(decided[0])
-                                   or not decided[0].quick):
+        if unsure is not None and (
+            decided is None or self.rules.index(unsure) > self.rules.index(decided[0]) or not decided[0].quick
+        ):
             if decided is None or decided[0].action != "block":
-                return Decision(Outcome.UNKNOWN, unsure.span, (unsure.span,), True,
-                                note=self._unsure_note(unsure))
+                return Decision(
+                    Outcome.UNKNOWN, unsure.span, (unsure.span,), True, note=self._unsure_note(unsure)
+                )
         if decided is None:
             return Decision(Outcome.ALLOW)
         rule = decided[0]
@@ -650,8 +752,11 @@ class PfRuleset:
         return Decision(Outcome.ALLOW, rule.span, trace, specific, scope=" & ".join(scope))
 
     def _unsure_note(self, rule: Rule) -> str:
-        missing = [self.tables[i.value].missing for i in rule.dst + rule.src
-                   if i.kind == "table" and i.value in self.tables and not self.tables[i.value].complete]
+        missing = [
+            self.tables[i.value].missing
+            for i in rule.dst + rule.src
+            if i.kind == "table" and i.value in self.tables and not self.tables[i.value].complete
+        ]
         if missing:
             return f"table file {missing[0]!r} is missing: its addresses are unknown"
         return "a table this rule uses is not defined"
@@ -689,12 +794,17 @@ class PfRuleset:
 
     def _iface_matches(self, rule: Rule, packet: Packet) -> bool:
         if packet.iface is None:  # the out pass on the egress interface
-            hit = any(i in self.egress for i in rule.interfaces) or not (set(rule.interfaces) - self.egress - {"any"}) \
+            hit = (
+                any(i in self.egress for i in rule.interfaces)
+                or not (set(rule.interfaces) - self.egress - {"any"})
                 or not self.router
+            )
             if not self.router:
                 hit = not any(i in self.skip for i in rule.interfaces)
         else:
-            hit = packet.iface in rule.interfaces or (not packet.iface and not any(i in self.egress for i in rule.interfaces))
+            hit = packet.iface in rule.interfaces or (
+                not packet.iface and not any(i in self.egress for i in rule.interfaces)
+            )
         return hit != rule.iface_negated
 
     def _hosts_match(self, items: tuple[HostItem, ...], address, source: bool) -> bool | None:
@@ -739,7 +849,12 @@ class PfRuleset:
         for name, table in self.tables.items():
             if name in used:
                 continue
-            if any(n.overlaps(s) for n, _neg, _sp in table.networks for s in svc.networks if n.version == s.version):
+            if any(
+                n.overlaps(s)
+                for n, _neg, _sp in table.networks
+                for s in svc.networks
+                if n.version == s.version
+            ):
                 out.append(table.span)
         return out
 

@@ -65,9 +65,9 @@ import binascii
 import ipaddress
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
 from urllib.parse import urlparse
 
 import defusedxml.ElementTree as DET
@@ -76,8 +76,8 @@ from defusedxml.common import DefusedXmlException
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.semantics.addressing import Target, decide_by_address
 from policy_lint.dialects.semantics.base import ParseContext
-from policy_lint.inputs import InputError, read_source
 from policy_lint.dialects.semantics.listnames import classify_list_name
+from policy_lint.inputs import InputError, read_source
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 NAME = "pfsense"
@@ -105,6 +105,7 @@ def detect(path: Path, head: str) -> float:
 
 
 # ----------------------------------------------------------------------------- XML with lines
+
 
 class _LineParser(DET.DefusedXMLParser):
     """defusedxml's parser, recording each element's line (ElementTree keeps none)."""
@@ -155,6 +156,7 @@ def _lines_of(text: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- the model
+
 
 @dataclass
 class Interface:
@@ -226,7 +228,7 @@ class Config:
     dnsbl: list[DnsList] = field(default_factory=list)
     dnsbl_whitelist: dict[str, Span] = field(default_factory=dict)
     dnsbl_wildcard: bool = False
-    proxies: list["ProxyLayer"] = field(default_factory=list)
+    proxies: list[ProxyLayer] = field(default_factory=list)
 
 
 @dataclass
@@ -241,6 +243,7 @@ class ProxyLayer:
 
 
 # ----------------------------------------------------------------------------- parsing
+
 
 class _Reader:
     def __init__(self, cfg: Config, context: ParseContext):
@@ -291,7 +294,9 @@ class _Reader:
             wan = key.startswith("wan") or addr.lower() in WAN_ADDRESSING or bool(_text(elem, "gateway"))
             enabled = elem.find("enable") is not None or key in ("lan", "wan")
             descr = _text(elem, "descr") or key.upper()
-            self.cfg.interfaces[key] = Interface(key, descr, self.span(elem, f"<{key}> {descr}"), net4, wan, enabled)
+            self.cfg.interfaces[key] = Interface(
+                key, descr, self.span(elem, f"<{key}> {descr}"), net4, wan, enabled
+            )
 
     # ---- aliases (pfSense)
     def aliases(self, root: ET.Element) -> None:
@@ -323,10 +328,14 @@ class _Reader:
                 return
         url = next((u.strip() for u in urls if u.strip()), "")
         alias.content_missing = url or "(no URL)"
-        self.cfg.problems.append(Problem(
-            "TE903", alias.span,
-            f"alias {alias.name} ({alias.kind}) loads its entries from {url or 'a URL'}: the content is not in "
-            f"config.xml, so rules that use it are undecidable"))
+        self.cfg.problems.append(
+            Problem(
+                "TE903",
+                alias.span,
+                f"alias {alias.name} ({alias.kind}) loads its entries from {url or 'a URL'}: the content is not in "
+                f"config.xml, so rules that use it are undecidable",
+            )
+        )
 
     # ---- aliases (OPNsense MVC)
     def opnsense_aliases(self, opn: ET.Element) -> None:
@@ -344,8 +353,12 @@ class _Reader:
                 else:
                     alias.entries = []
                     alias.content_missing = f"{kind} data"
-                    self.problem("TE903", elem, f"alias {name} ({kind}): its addresses are computed outside "
-                                                f"config.xml, so rules that use it are undecidable")
+                    self.problem(
+                        "TE903",
+                        elem,
+                        f"alias {name} ({kind}): its addresses are computed outside "
+                        f"config.xml, so rules that use it are undecidable",
+                    )
             self.cfg.aliases[name] = alias
 
     def schedules(self, root: ET.Element) -> None:
@@ -384,13 +397,25 @@ class _Reader:
         src, dst = self.endpoint(elem.find("source")), self.endpoint(elem.find("destination"))
         summary = f"{action} on {','.join(interfaces) or 'any'}"
         if floating:
-            summary = f"floating {action}{' quick' if quick else ''} {direction} on {','.join(interfaces) or 'any'}"
+            summary = (
+                f"floating {action}{' quick' if quick else ''} {direction} on {','.join(interfaces) or 'any'}"
+            )
         summary += f" from {_show(src)} to {_show(dst)}"
         if descr:
             summary += f" ({descr})"
-        return FwRule(action, self.span(elem, summary), interfaces, floating, quick, direction,
-                      _family(_text(elem, "ipprotocol", "inet")), _text(elem, "protocol").lower(), src, dst,
-                      _text(elem, "sched"))
+        return FwRule(
+            action,
+            self.span(elem, summary),
+            interfaces,
+            floating,
+            quick,
+            direction,
+            _family(_text(elem, "ipprotocol", "inet")),
+            _text(elem, "protocol").lower(),
+            src,
+            dst,
+            _text(elem, "sched"),
+        )
 
     def opnsense_rules(self, opn: ET.Element) -> None:
         """OPNsense's newer rules (Firewall > Automation / MVC filter): evaluated before the legacy ones."""
@@ -402,29 +427,56 @@ class _Reader:
             if action not in ("pass", "block", "reject"):
                 continue
             ifaces = tuple(i.strip().lower() for i in _text(elem, "interface").split(",") if i.strip())
-            src = _opn_endpoint(_text(elem, "source_net", "any"), _text(elem, "source_not") == "1",
-                                _text(elem, "source_port"))
-            dst = _opn_endpoint(_text(elem, "destination_net", "any"), _text(elem, "destination_not") == "1",
-                                _text(elem, "destination_port"))
+            src = _opn_endpoint(
+                _text(elem, "source_net", "any"), _text(elem, "source_not") == "1", _text(elem, "source_port")
+            )
+            dst = _opn_endpoint(
+                _text(elem, "destination_net", "any"),
+                _text(elem, "destination_not") == "1",
+                _text(elem, "destination_port"),
+            )
             seq = _text(elem, "sequence", "0")
             descr = _text(elem, "description")
             summary = f"{action} on {','.join(ifaces) or 'any'} from {_show(src)} to {_show(dst)}"
             summary += f" ({descr})" if descr else ""
             proto = _text(elem, "protocol", "any").lower()
-            found.append((int(seq) if seq.isdigit() else 0, FwRule(
-                action, self.span(elem, summary), ifaces, True, _text(elem, "quick", "1") != "0",
-                _text(elem, "direction", "in").lower() or "in", _family(_text(elem, "ipprotocol", "inet")),
-                "" if proto == "any" else proto, src, dst, _text(elem, "sched"), "opnsense")))
+            found.append(
+                (
+                    int(seq) if seq.isdigit() else 0,
+                    FwRule(
+                        action,
+                        self.span(elem, summary),
+                        ifaces,
+                        True,
+                        _text(elem, "quick", "1") != "0",
+                        _text(elem, "direction", "in").lower() or "in",
+                        _family(_text(elem, "ipprotocol", "inet")),
+                        "" if proto == "any" else proto,
+                        src,
+                        dst,
+                        _text(elem, "sched"),
+                        "opnsense",
+                    ),
+                )
+            )
         self.cfg.rules.extend(r for _s, r in sorted(found, key=lambda sr: sr[0]))
 
     def check_references(self) -> None:
         for rule in self.cfg.rules:
             if rule.sched and rule.sched not in self.cfg.schedules:
-                self.cfg.problems.append(Problem("TE901", rule.span, f"schedule {rule.sched!r} is not defined"))
+                self.cfg.problems.append(
+                    Problem("TE901", rule.span, f"schedule {rule.sched!r} is not defined")
+                )
             for ep in (rule.src, rule.dst):
-                if ep.kind == "address" and not _literal_host(ep.value) and ep.value not in self.cfg.aliases \
-                        and self.context.catalog.service_for_host(ep.value) is None:
-                    self.cfg.problems.append(Problem("TE901", rule.span, f"alias {ep.value!r} is not defined"))
+                if (
+                    ep.kind == "address"
+                    and not _literal_host(ep.value)
+                    and ep.value not in self.cfg.aliases
+                    and self.context.catalog.service_for_host(ep.value) is None
+                ):
+                    self.cfg.problems.append(
+                        Problem("TE901", rule.span, f"alias {ep.value!r} is not defined")
+                    )
 
     # ---- pfBlockerNG
     def pfblocker(self, packages: ET.Element) -> None:
@@ -435,11 +487,13 @@ class _Reader:
         settings = packages.find("pfblockerngdnsblsettings/config")
         dnsbl_on = settings is not None and _text(settings, "pfb_dnsbl").lower() in ON
         if settings is not None:
-            self.cfg.dnsbl_wildcard = any(_text(settings, k).lower() in ON
-                                          for k in ("pfb_tld", "dnsbl_tld", "pfb_dnsbl_tld"))
+            self.cfg.dnsbl_wildcard = any(
+                _text(settings, k).lower() in ON for k in ("pfb_tld", "dnsbl_tld", "pfb_dnsbl_tld")
+            )
             for name in _lines_of(_b64(_text(settings, "suppression"))):
-                self.cfg.dnsbl_whitelist[name.lower().split()[0]] = self.span(settings.find("suppression"),
-                                                                                f"DNSBL whitelist {name}")
+                self.cfg.dnsbl_whitelist[name.lower().split()[0]] = self.span(
+                    settings.find("suppression"), f"DNSBL whitelist {name}"
+                )
         if dnsbl_on:
             for group in packages.findall("pfblockerngdnsbl/config"):
                 if _text(group, "action").lower() == "disabled":
@@ -459,17 +513,26 @@ class _Reader:
                         continue
                     kind, _named = classify_list_name(f"{name} {header} {urlparse(url).path}", keywords)
                     if kind == "other-topic":
-                        self.problem("TE903", row, f"DNSBL feed {header or url} is downloaded, not in config.xml; "
-                                                   f"its name suggests another topic, so it is assumed not to name "
-                                                   f"the catalog services")
+                        self.problem(
+                            "TE903",
+                            row,
+                            f"DNSBL feed {header or url} is downloaded, not in config.xml; "
+                            f"its name suggests another topic, so it is assumed not to name "
+                            f"the catalog services",
+                        )
                     else:
                         lst.unknown_feeds.append(header or url)
-                        self.problem("TE903", row, f"DNSBL feed {header or url} is downloaded, not in config.xml: "
-                                                   f"verdicts for names it may hold are unknown")
+                        self.problem(
+                            "TE903",
+                            row,
+                            f"DNSBL feed {header or url} is downloaded, not in config.xml: "
+                            f"verdicts for names it may hold are unknown",
+                        )
                 self.cfg.dnsbl.append(lst)
         for fam in ("v4", "v6"):
             for group in packages.findall(f"pfblockerngLists{fam}/config") + packages.findall(
-                    f"pfblockernglists{fam}/config"):
+                f"pfblockernglists{fam}/config"
+            ):
                 self.pfblocker_ip(group, keywords)
 
     def pfblocker_ip(self, group: ET.Element, keywords: dict) -> None:
@@ -480,24 +543,49 @@ class _Reader:
         for entry in _lines_of(_b64(_text(group, "custom"))):
             entries.append(entry.split()[0])
         alias = Alias(alias_name, "pfblockerng", entries, self.span(group, f"pfBlockerNG {name} ({action})"))
-        feeds = [(_text(r, "header") or _text(r, "url")) for r in group.findall("row")
-                 if _text(r, "url") and _text(r, "state", "Enabled").lower() != "disabled"]
+        feeds = [
+            (_text(r, "header") or _text(r, "url"))
+            for r in group.findall("row")
+            if _text(r, "url") and _text(r, "state", "Enabled").lower() != "disabled"
+        ]
         for feed in feeds:
             kind, _named = classify_list_name(f"{name} {feed}", keywords)
             if kind != "other-topic":
                 alias.content_missing = feed
-                self.problem("TE903", group, f"pfBlockerNG IP feed {feed} is downloaded, not in config.xml: "
-                                             f"rules that use {alias_name} are undecidable")
+                self.problem(
+                    "TE903",
+                    group,
+                    f"pfBlockerNG IP feed {feed} is downloaded, not in config.xml: "
+                    f"rules that use {alias_name} are undecidable",
+                )
                 break
         self.cfg.aliases[alias_name] = alias
-        if action.startswith(("deny_outbound", "deny_both", "reject_outbound", "reject_both", "permit_outbound",
-                              "permit_both")):
+        if action.startswith(
+            ("deny_outbound", "deny_both", "reject_outbound", "reject_both", "permit_outbound", "permit_both")
+        ):
             lan = tuple(k for k, i in self.cfg.interfaces.items() if not i.wan) or ("lan",)
-            verb = "pass" if action.startswith("permit") else ("reject" if action.startswith("reject") else "block")
+            verb = (
+                "pass"
+                if action.startswith("permit")
+                else ("reject" if action.startswith("reject") else "block")
+            )
             # pfBlockerNG puts its rules first on the outbound (LAN) interfaces, quick.
-            self.cfg.rules.insert(0, FwRule(verb, replace(alias.span, text=f"pfBlockerNG {action} to {alias_name}"),
-                                            lan, True, True, "in", None, "", Endpoint("any"),
-                                            Endpoint("address", alias_name), origin="pfblockerng"))
+            self.cfg.rules.insert(
+                0,
+                FwRule(
+                    verb,
+                    replace(alias.span, text=f"pfBlockerNG {action} to {alias_name}"),
+                    lan,
+                    True,
+                    True,
+                    "in",
+                    None,
+                    "",
+                    Endpoint("any"),
+                    Endpoint("address", alias_name),
+                    origin="pfblockerng",
+                ),
+            )
 
 
 def _family(text: str) -> int | None:
@@ -532,8 +620,8 @@ def _literal_host(word: str) -> bool:
         return False
 
 
-
 # ----------------------------------------------------------------------------- proxy packages
+
 
 def _squid_ruleset(label: str, items: list[tuple[Span, tuple[str, ...]]], context: ParseContext, cfg: Config):
     """A squid dialect ruleset from squid.conf lines we build (spans point into config.xml)."""
@@ -575,16 +663,27 @@ def _proxies(reader: _Reader, root: ET.Element) -> list[ProxyLayer]:
     if opn is not None and _text(opn, "general/enabled") == "1":
         fwd = opn.find("forward")
         acl = opn.find("forward/acl")
-        black = [d.strip() for d in _text(acl, "blackList").split(",") if d.strip()] if acl is not None else []
+        black = (
+            [d.strip() for d in _text(acl, "blackList").split(",") if d.strip()] if acl is not None else []
+        )
         if black:
             span = reader.span(acl.find("blackList"), "web proxy blacklist " + ",".join(black)[:80])
-            items = [(span, ("acl", "blacklist", "dstdomain", *black)),
-                     (span, ("http_access", "deny", "blacklist")),
-                     (reader.span(acl, "web proxy: allow"), ("http_access", "allow", "all"))]
+            items = [
+                (span, ("acl", "blacklist", "dstdomain", *black)),
+                (span, ("http_access", "deny", "blacklist")),
+                (reader.span(acl, "web proxy: allow"), ("http_access", "allow", "all")),
+            ]
             transparent = _text(fwd, "transparentMode") == "1"
             ifaces = tuple(i.lower() for i in _text(fwd, "interfaces").split(",") if i)
-            out.append(ProxyLayer("web proxy", _squid_ruleset("web proxy", items, context, cfg), ifaces,
-                                  not transparent or _text(fwd, "sslbump") == "1", span))
+            out.append(
+                ProxyLayer(
+                    "web proxy",
+                    _squid_ruleset("web proxy", items, context, cfg),
+                    ifaces,
+                    not transparent or _text(fwd, "sslbump") == "1",
+                    span,
+                )
+            )
     return out
 
 
@@ -603,13 +702,19 @@ def _pfsense_squid(reader: _Reader, packages: ET.Element, general: ET.Element) -
     def field_lines(name: str) -> tuple[list[str], Span]:
         elem = acl.find(name) if acl is not None else None
         text = _b64((elem.text or "") if elem is not None else "")
-        return [w for line in _lines_of(text) for w in line.split()], reader.span(elem if elem is not None else acl)
+        return [w for line in _lines_of(text) for w in line.split()], reader.span(
+            elem if elem is not None else acl
+        )
 
     allowed = _subnets(cfg, ifaces + t_ifaces)
     extra, extra_span = field_lines("allowed_subnets")
     allowed += [e for e in extra if _literal_host(e)]
-    for name, action, typ in (("unrestricted_hosts", "allow", "src"), ("banned_hosts", "deny", "src"),
-                              ("whitelist", "allow", "dstdom_regex"), ("blacklist", "deny", "dstdom_regex")):
+    for name, action, typ in (
+        ("unrestricted_hosts", "allow", "src"),
+        ("banned_hosts", "deny", "src"),
+        ("whitelist", "allow", "dstdom_regex"),
+        ("blacklist", "deny", "dstdom_regex"),
+    ):
         values, span = field_lines(name)
         if typ == "src":
             values = [v for v in values if _literal_host(v)]
@@ -624,7 +729,9 @@ def _pfsense_squid(reader: _Reader, packages: ET.Element, general: ET.Element) -
         access.append((gspan, ("http_access", "allow", "allowed_subnets")))
     access.append((gspan, ("http_access", "deny", "all")))
     ruleset = _squid_ruleset("squid", items + access, reader.context, cfg)
-    return ProxyLayer("squid", ruleset, tuple(dict.fromkeys(ifaces + t_ifaces)), not transparent or ssl, gspan)
+    return ProxyLayer(
+        "squid", ruleset, tuple(dict.fromkeys(ifaces + t_ifaces)), not transparent or ssl, gspan
+    )
 
 
 def _pfsense_squidguard(reader: _Reader, packages: ET.Element, squid_layer: ProxyLayer) -> ProxyLayer | None:
@@ -688,11 +795,13 @@ def _pfsense_squidguard(reader: _Reader, packages: ET.Element, squid_layer: Prox
         pass_list(_text(default, "dest") or "all", span, ())
     access.append((reader.span(general, "squidGuard"), ("http_access", "allow", "all")))
     ruleset = _squid_ruleset("squidGuard", items + access, reader.context, cfg)
-    return ProxyLayer("squidGuard", ruleset, squid_layer.interfaces, squid_layer.https,
-                      reader.span(general, "squidGuard"))
+    return ProxyLayer(
+        "squidGuard", ruleset, squid_layer.interfaces, squid_layer.https, reader.span(general, "squidGuard")
+    )
 
 
 # ----------------------------------------------------------------------------- evaluation
+
 
 @dataclass
 class _Client:
@@ -725,7 +834,11 @@ class PfSenseRuleset:
             if depth >= MAX_ALIAS_DEPTH:
                 return [], f"alias {word} nests too deep"
             nets: list[IPNet] = []
-            missing = f"alias {word} loads its entries from {alias.content_missing}" if alias.content_missing else ""
+            missing = (
+                f"alias {word} loads its entries from {alias.content_missing}"
+                if alias.content_missing
+                else ""
+            )
             for entry in alias.entries:
                 sub, why = self.nets(entry, depth + 1)
                 nets.extend(sub)
@@ -733,7 +846,10 @@ class PfSenseRuleset:
             result = (nets, missing)
         elif "-" in word and _literal_host(word):
             a, b = (ipaddress.ip_address(x) for x in word.split("-", 1))
-            result = (list(ipaddress.summarize_address_range(a, b)) if a.version == b.version and a <= b else [], "")
+            result = (
+                list(ipaddress.summarize_address_range(a, b)) if a.version == b.version and a <= b else [],
+                "",
+            )
         elif _literal_host(word):
             result = ([ipaddress.ip_network(word, strict=False)], "")
         else:
@@ -745,7 +861,9 @@ class PfSenseRuleset:
         self._nets_cache[word] = result
         return result
 
-    def _endpoint_match(self, ep: Endpoint, address: IPAddr | None, client: _Client, source: bool) -> bool | None:
+    def _endpoint_match(
+        self, ep: Endpoint, address: IPAddr | None, client: _Client, source: bool
+    ) -> bool | None:
         if ep.kind == "any":
             hit: bool | None = True
         elif ep.kind == "network":
@@ -765,7 +883,12 @@ class PfSenseRuleset:
             return True
         if value == "(self)" or value.endswith("ip"):
             iface = self.cfg.interfaces.get(value[:-2]) if value.endswith("ip") else None
-            return address is not None and iface is not None and iface.net4 is not None and address == iface.net4.ip
+            return (
+                address is not None
+                and iface is not None
+                and iface.net4 is not None
+                and address == iface.net4.ip
+            )
         iface = self.cfg.interfaces.get(value)
         if iface is None:
             return False
@@ -790,11 +913,17 @@ class PfSenseRuleset:
                     if schedules:
                         conds.append(f"during schedule {when}" if when else "outside schedules")
                     attrs = [("src", str(src)), ("interface", key)] + ([("schedule", when)] if when else [])
-                    out.append(Audience(key=(key, str(src), when), conditions=tuple(conds),
-                                        attributes=tuple(attrs)))
+                    out.append(
+                        Audience(key=(key, str(src), when), conditions=tuple(conds), attributes=tuple(attrs))
+                    )
         if len(out) > MAX_AUDIENCES:
-            self.problems.append(Problem("TE906", Span(self.path, 1, 1),
-                                         f"{len(out)} kinds of client; the first {MAX_AUDIENCES} are evaluated"))
+            self.problems.append(
+                Problem(
+                    "TE906",
+                    Span(self.path, 1, 1),
+                    f"{len(out)} kinds of client; the first {MAX_AUDIENCES} are evaluated",
+                )
+            )
             out = out[:MAX_AUDIENCES]
         return out
 
@@ -804,14 +933,18 @@ class PfSenseRuleset:
         subnet = iface.net4.network if iface and iface.net4 else None
         named: list[IPNet] = []
         for rule in self.cfg.rules:
-            if rule.src.kind != "address" or not (key in rule.interfaces or rule.floating and not rule.interfaces):
+            if rule.src.kind != "address" or not (
+                key in rule.interfaces or (rule.floating and not rule.interfaces)
+            ):
                 continue
             for n in self.nets(rule.src.value)[0]:
                 # Clients of this interface: inside its subnet (or private, when it has none).
                 if n.version == 4 and (n.subnet_of(subnet) if subnet is not None else n.is_private):
                     named.append(n)
         named = sorted(set(named), key=lambda n: (n.network_address, n.prefixlen))
-        reps: list[IPAddr] = [n.network_address + 1 if n.num_addresses > 2 else n.network_address for n in named]
+        reps: list[IPAddr] = [
+            n.network_address + 1 if n.num_addresses > 2 else n.network_address for n in named
+        ]
         pool = subnet or ipaddress.ip_network("192.168.77.0/24")
         taken = {iface.net4.ip} if iface and iface.net4 else set()
         for count, host in enumerate(pool.hosts()):
@@ -832,11 +965,19 @@ class PfSenseRuleset:
         if direction == "in":
             if rule.direction not in ("in", "any"):
                 return False
-            return iface in rule.interfaces or "any" in rule.interfaces or (rule.floating and not rule.interfaces)
+            return (
+                iface in rule.interfaces
+                or "any" in rule.interfaces
+                or (rule.floating and not rule.interfaces)
+            )
         # out on the egress (WAN) interface
         if rule.direction not in ("out", "any"):
             return False
-        return bool(self.wan & set(rule.interfaces)) or "any" in rule.interfaces or (rule.floating and not rule.interfaces)
+        return (
+            bool(self.wan & set(rule.interfaces))
+            or "any" in rule.interfaces
+            or (rule.floating and not rule.interfaces)
+        )
 
     def _rule_match(self, rule: FwRule, target: Target, port: int, client: _Client) -> bool | None:
         if rule.family is not None and rule.family != target.version:
@@ -846,8 +987,11 @@ class PfSenseRuleset:
         if rule.dst.port and not self._port_match(rule.dst.port, port):
             return False
         src = client.src if client.src is not None and (target.version == client.src.version) else None
-        s = self._endpoint_match(rule.src, src if src is not None else client.src, client, source=True) \
-            if rule.src.kind != "address" or src is not None else (False if not rule.src.negated else True)
+        s = (
+            self._endpoint_match(rule.src, src if src is not None else client.src, client, source=True)
+            if rule.src.kind != "address" or src is not None
+            else (False if not rule.src.negated else True)
+        )
         if s is False:
             return False
         d = self._endpoint_match(rule.dst, target.address, client, source=False)
@@ -900,10 +1044,20 @@ class PfSenseRuleset:
         if final is None:
             if direction == "out":
                 return Decision(Outcome.ALLOW, note="pfSense passes everything out")
-            label = self.cfg.interfaces[client.iface].label() if client.iface in self.cfg.interfaces else client.iface
-            return Decision(Outcome.DENY, None, (), False, "drop",
-                            note=f"no rule on {label} passes it: pfSense's default deny",
-                            scope=f"on {label}")
+            label = (
+                self.cfg.interfaces[client.iface].label()
+                if client.iface in self.cfg.interfaces
+                else client.iface
+            )
+            return Decision(
+                Outcome.DENY,
+                None,
+                (),
+                False,
+                "drop",
+                note=f"no rule on {label} passes it: pfSense's default deny",
+                scope=f"on {label}",
+            )
         trace = (final.span,) + tuple(a.span for a in self._aliases_of(final.dst))
         specific = final.dst.kind == "address" and not final.dst.negated
         scope = []
@@ -943,11 +1097,22 @@ class PfSenseRuleset:
             for name in parents:
                 span = lst.names.get(name)
                 if span is not None and (name == host or self.cfg.dnsbl_wildcard):
-                    return Decision(Outcome.DENY, span, (lst.span, span), True, "dns-sinkhole",
-                                    note=f"pfBlockerNG DNSBL {lst.name}")
+                    return Decision(
+                        Outcome.DENY,
+                        span,
+                        (lst.span, span),
+                        True,
+                        "dns-sinkhole",
+                        note=f"pfBlockerNG DNSBL {lst.name}",
+                    )
             if lst.unknown_feeds and unknown is None:
-                unknown = Decision(Outcome.UNKNOWN, lst.span, (lst.span,), True,
-                                   note=f"DNSBL feed {lst.unknown_feeds[0]} is not in config.xml")
+                unknown = Decision(
+                    Outcome.UNKNOWN,
+                    lst.span,
+                    (lst.span,),
+                    True,
+                    note=f"DNSBL feed {lst.unknown_feeds[0]} is not in config.xml",
+                )
         return unknown
 
     # ---- the whole device
@@ -955,9 +1120,11 @@ class PfSenseRuleset:
         if not self.cfg.ok:
             return Decision(Outcome.UNKNOWN, None, (), note="config.xml could not be read")
         src_text = audience.attribute("src")
-        client = _Client(audience.attribute("interface") or (self.lan[0] if self.lan else "lan"),
-                         ipaddress.ip_address(src_text) if src_text else None,
-                         audience.attribute("schedule") or "")
+        client = _Client(
+            audience.attribute("interface") or (self.lan[0] if self.lan else "lan"),
+            ipaddress.ip_address(src_text) if src_text else None,
+            audience.attribute("schedule") or "",
+        )
         dns = self._dnsbl(probe)
         if dns is not None and dns.outcome == Outcome.DENY:
             return dns
@@ -1029,9 +1196,15 @@ def parse(path: Path, context: ParseContext) -> PfSenseRuleset:
         root = parser.close()
     except DefusedXmlException as exc:
         cfg.ok = False
-        cfg.problems.append(Problem("TE902", Span(shown, 1, 1), f"refused to read: the XML declares "
-                                    f"{type(exc).__name__.replace('Forbidden', '').lower() or 'entities'} "
-                                    f"(entity expansion, external entities and DTDs are not read)"))
+        cfg.problems.append(
+            Problem(
+                "TE902",
+                Span(shown, 1, 1),
+                f"refused to read: the XML declares "
+                f"{type(exc).__name__.replace('Forbidden', '').lower() or 'entities'} "
+                f"(entity expansion, external entities and DTDs are not read)",
+            )
+        )
         return PfSenseRuleset(cfg, context.catalog)
     except ET.ParseError as exc:
         cfg.ok = False
@@ -1039,7 +1212,12 @@ def parse(path: Path, context: ParseContext) -> PfSenseRuleset:
         cfg.problems.append(Problem("TE901", Span(shown, line, col + 1), f"not well-formed XML: {exc}"))
         return PfSenseRuleset(cfg, context.catalog)
     if root.tag.lower() not in ("pfsense", "opnsense"):
-        cfg.problems.append(Problem("TE901", Span(shown, _line(root), 1),
-                                    f"root element <{root.tag}> is not <pfsense> or <opnsense>"))
+        cfg.problems.append(
+            Problem(
+                "TE901",
+                Span(shown, _line(root), 1),
+                f"root element <{root.tag}> is not <pfsense> or <opnsense>",
+            )
+        )
     _Reader(cfg, context).read(root)
     return PfSenseRuleset(cfg, context.catalog)

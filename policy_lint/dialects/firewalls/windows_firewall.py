@@ -44,17 +44,39 @@ from pathlib import Path
 from policy_lint.dialects.semantics.addressing import decide_by_address
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import read_source
-from policy_lint.model import Audience, Decision, EVERYONE, Outcome, Probe, Problem, Span
+from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
 
 NAME = "windows-firewall"
 FILE_PATTERNS = ("*.bat", "*.cmd", "*.ps1", "*firewall*.txt", "*netsh*")
 
-_FW = re.compile(r"netsh\s+(?:advfirewall|firewall)\b|New-NetFirewallRule|Set-NetFirewallProfile|"
-                 r"Remove-NetFirewallRule|Set-NetFirewallRule", re.I)
+_FW = re.compile(
+    r"netsh\s+(?:advfirewall|firewall)\b|New-NetFirewallRule|Set-NetFirewallProfile|"
+    r"Remove-NetFirewallRule|Set-NetFirewallRule",
+    re.I,
+)
 _HOSTS = re.compile(r"drivers[\\/]+etc[\\/]+hosts", re.I)
-BROWSERS = ("chrome.exe", "firefox.exe", "msedge.exe", "iexplore.exe", "opera.exe", "brave.exe", "vivaldi.exe")
-KEYWORDS_LOCAL = {"localsubnet", "dns", "dhcp", "wins", "defaultgateway", "intranet", "intranetremoteaccess",
-                  "playtodevice", "rmtintranet", "ply2renders", "captiveportal"}
+BROWSERS = (
+    "chrome.exe",
+    "firefox.exe",
+    "msedge.exe",
+    "iexplore.exe",
+    "opera.exe",
+    "brave.exe",
+    "vivaldi.exe",
+)
+KEYWORDS_LOCAL = {
+    "localsubnet",
+    "dns",
+    "dhcp",
+    "wins",
+    "defaultgateway",
+    "intranet",
+    "intranetremoteaccess",
+    "playtodevice",
+    "rmtintranet",
+    "ply2renders",
+    "captiveportal",
+}
 MAX_RUNS = 32
 MAX_STEPS = 20000
 DYN = "\x00"
@@ -91,7 +113,7 @@ class FwRule:
     def matches(self, address, port: int) -> bool | None:
         if self.protocol not in ("any", "tcp", "6"):
             return False
-        if self.program and not self.program.lower().replace("\"", "").endswith(BROWSERS):
+        if self.program and not self.program.lower().replace('"', "").endswith(BROWSERS):
             return False
         if self.ports is not None and not any(lo <= port <= hi for lo, hi in self.ports):
             return False
@@ -116,7 +138,7 @@ class FwState:
     outbound_block: Span | None = None
     off: Span | None = None
 
-    def copy(self) -> "FwState":
+    def copy(self) -> FwState:
         return FwState([replace(r) for r in self.rules], self.outbound_block, self.off)
 
 
@@ -143,7 +165,9 @@ def _remote(value: str, rule: FwRule, problems: list[Problem]) -> None:
             else:
                 rule.remote.append(ipaddress.ip_network(v, strict=False))
         except ValueError:
-            problems.append(Problem("TE901", rule.span, f"bad remote address {v!r}: Windows refuses the rule"))
+            problems.append(
+                Problem("TE901", rule.span, f"bad remote address {v!r}: Windows refuses the rule")
+            )
 
 
 def _ports(value: str) -> list[tuple[int, int]] | None:
@@ -165,9 +189,12 @@ def _bool(value: str) -> bool:
 
 # --------------------------------------------------------------------------- netsh
 
+
 def _netsh_args(text: str) -> dict[str, str]:
-    return {k.lower(): (v[1:-1] if v.startswith('"') and v.endswith('"') else v)
-            for k, v in re.findall(r'(\w+)\s*=\s*("[^"]*"|\S+)', text)}
+    return {
+        k.lower(): (v[1:-1] if v.startswith('"') and v.endswith('"') else v)
+        for k, v in re.findall(r'(\w+)\s*=\s*("[^"]*"|\S+)', text)
+    }
 
 
 def _netsh(text: str, span: Span, state: FwState, problems: list[Problem]) -> None:
@@ -178,24 +205,46 @@ def _netsh(text: str, span: Span, state: FwState, problems: list[Problem]) -> No
         verb, args = m.group(1).lower(), _netsh_args(m.group(2))
         name = args.get("name", "")
         if verb == "add":
-            r = FwRule(name, span, args.get("dir", "in").lower(), args.get("action", "allow").lower(),
-                       protocol=args.get("protocol", "any").lower(), ports=_ports(args.get("remoteport", "")),
-                       enabled=_bool(args.get("enable", "yes")), program=args.get("program", ""),
-                       override=args.get("security", "").lower() in ("authenticate", "authenc", "authdynenc",
-                                                                      "authnoencap"))
+            r = FwRule(
+                name,
+                span,
+                args.get("dir", "in").lower(),
+                args.get("action", "allow").lower(),
+                protocol=args.get("protocol", "any").lower(),
+                ports=_ports(args.get("remoteport", "")),
+                enabled=_bool(args.get("enable", "yes")),
+                program=args.get("program", ""),
+                override=args.get("security", "").lower()
+                in ("authenticate", "authenc", "authdynenc", "authnoencap"),
+            )
             _remote(args.get("remoteip", "any"), r, problems)
             if r.remote_unknown:
-                problems.append(Problem("TE907", span, "remoteip computed at run time: what the rule blocks "
-                                                       "is unknown"))
-            if (args.get("remoteport") or args.get("localport")) and r.protocol not in ("tcp", "udp", "6", "17"):
-                problems.append(Problem("TE901", span, "remoteport/localport need protocol=TCP or UDP: netsh "
-                                                       "refuses the rule"))
+                problems.append(
+                    Problem("TE907", span, "remoteip computed at run time: what the rule blocks is unknown")
+                )
+            if (args.get("remoteport") or args.get("localport")) and r.protocol not in (
+                "tcp",
+                "udp",
+                "6",
+                "17",
+            ):
+                problems.append(
+                    Problem(
+                        "TE901", span, "remoteport/localport need protocol=TCP or UDP: netsh refuses the rule"
+                    )
+                )
             if r.action not in ("allow", "block", "bypass"):
                 problems.append(Problem("TE901", span, f"bad action={r.action}"))
             state.rules.append(r)
         elif verb == "delete":
-            state.rules = [r for r in state.rules if not (name.lower() in ("all", r.name.lower())
-                           and args.get("dir", r.direction).lower() == r.direction)]
+            state.rules = [
+                r
+                for r in state.rules
+                if not (
+                    name.lower() in ("all", r.name.lower())
+                    and args.get("dir", r.direction).lower() == r.direction
+                )
+            ]
         elif verb == "set":
             new = re.search(r"\bnew\b(.*)", m.group(2), re.I)
             if new:
@@ -230,6 +279,7 @@ def _netsh(text: str, span: Span, state: FwState, problems: list[Problem]) -> No
 
 
 # --------------------------------------------------------------------------- batch
+
 
 class _Batch:
     def __init__(self, shown: str, lines: list[str], problems: list[Problem]):
@@ -291,7 +341,9 @@ class _Batch:
                         break
                     dest = self.labels.get(target)
                     if dest is None:
-                        self.problems.append(Problem("TE901", span, f"label {target} not found: cmd stops here"))
+                        self.problems.append(
+                            Problem("TE901", span, f"label {target} not found: cmd stops here")
+                        )
                         break
                     if g.group(1).lower() == "call":
                         stack.append(pc + 1)
@@ -325,6 +377,7 @@ class _Batch:
 
 # --------------------------------------------------------------------------- PowerShell
 
+
 def _ps_statements(lines: list[str], shown: str) -> list[tuple[str, Span]]:
     out: list[tuple[str, Span]] = []
     pending, start, in_block = "", 1, False
@@ -349,7 +402,9 @@ def _ps_statements(lines: list[str], shown: str) -> list[tuple[str, Span]]:
         if text.strip():
             for part in text.split(";"):
                 if part.strip():
-                    out.append((part.strip(), Span(shown, start, len(text) - len(text.lstrip()) + 1, text.strip())))
+                    out.append(
+                        (part.strip(), Span(shown, start, len(text) - len(text.lstrip()) + 1, text.strip()))
+                    )
     return out
 
 
@@ -377,8 +432,11 @@ def _ps_value(expr: str, env: dict[str, str]) -> str:
 
 def _ps_params(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    for m in re.finditer(r'-(\w+)(?::|\s+)((?:"[^"]*"|\'[^\']*\'|@\([^)]*\)|\$\w+|[^\s-][^\s]*)'
-                         r'(?:\s*,\s*(?:"[^"]*"|\'[^\']*\'|[^\s,-][^\s,]*))*)?', text):
+    for m in re.finditer(
+        r'-(\w+)(?::|\s+)((?:"[^"]*"|\'[^\']*\'|@\([^)]*\)|\$\w+|[^\s-][^\s]*)'
+        r'(?:\s*,\s*(?:"[^"]*"|\'[^\']*\'|[^\s,-][^\s,]*))*)?',
+        text,
+    ):
         out[m.group(1).lower()] = m.group(2) or "$true"
     return out
 
@@ -408,8 +466,9 @@ def _ps_body(stmts: list[tuple[str, Span]], i: int, first: str) -> tuple[list[tu
     return body, k
 
 
-def _ps_run(stmts: list[tuple[str, Span]], state: FwState, env: dict[str, str], problems: list[Problem],
-            depth: int) -> None:
+def _ps_run(
+    stmts: list[tuple[str, Span]], state: FwState, env: dict[str, str], problems: list[Problem], depth: int
+) -> None:
     i = -1
     while i + 1 < len(stmts):
         i += 1
@@ -417,8 +476,9 @@ def _ps_run(stmts: list[tuple[str, Span]], state: FwState, env: dict[str, str], 
         loop = _FOREACH.match(text)
         pipe = None if loop else _PIPE_FOREACH.match(text)
         if (loop or pipe) and depth < 4:
-            var, source, first = (loop.group(1), loop.group(2), loop.group(3)) if loop else \
-                ("_", pipe.group(1), pipe.group(2))  # type: ignore[union-attr]
+            var, source, first = (
+                (loop.group(1), loop.group(2), loop.group(3)) if loop else ("_", pipe.group(1), pipe.group(2))
+            )  # type: ignore[union-attr]
             body, i = _ps_body(stmts, i, first)
             items = _ps_value(source, env)
             for item in (items.split(",") if DYN not in items else [DYN])[:5000]:
@@ -444,17 +504,29 @@ def _ps_run(stmts: list[tuple[str, Span]], state: FwState, env: dict[str, str], 
                 state.off = None if _bool(p["enabled"]) else span
             continue
         if verb == "new":
-            r = FwRule(name, span, "out" if p.get("direction", "inbound").lower().startswith("out") else "in",
-                       p.get("action", "allow").lower(), protocol=p.get("protocol", "any").lower(),
-                       ports=_ports(p.get("remoteport", "")), enabled=_bool(p.get("enabled", "true")),
-                       program=p.get("program", ""), override="overrideblockrules" in p and _bool(p["overrideblockrules"]))
+            r = FwRule(
+                name,
+                span,
+                "out" if p.get("direction", "inbound").lower().startswith("out") else "in",
+                p.get("action", "allow").lower(),
+                protocol=p.get("protocol", "any").lower(),
+                ports=_ports(p.get("remoteport", "")),
+                enabled=_bool(p.get("enabled", "true")),
+                program=p.get("program", ""),
+                override="overrideblockrules" in p and _bool(p["overrideblockrules"]),
+            )
             _remote(p.get("remoteaddress", "any"), r, problems)
             if r.remote_unknown:
-                problems.append(Problem("TE907", span, "-RemoteAddress computed at run time: what the rule "
-                                                       "blocks is unknown"))
+                problems.append(
+                    Problem(
+                        "TE907", span, "-RemoteAddress computed at run time: what the rule blocks is unknown"
+                    )
+                )
             state.rules.append(r)
             continue
-        match = [r for r in state.rules if name and r.name.lower() == name.lower()] if name else list(state.rules)
+        match = (
+            [r for r in state.rules if name and r.name.lower() == name.lower()] if name else list(state.rules)
+        )
         if verb == "remove":
             state.rules = [r for r in state.rules if r not in match]
         elif verb in ("enable", "disable"):
@@ -472,6 +544,7 @@ def _ps_run(stmts: list[tuple[str, Span]], state: FwState, env: dict[str, str], 
 
 
 # --------------------------------------------------------------------------- evaluation
+
 
 class WindowsFirewallRuleset:
     def __init__(self, shown: str, runs: list[FwState], problems: list[Problem], catalog):
@@ -497,18 +570,32 @@ class WindowsFirewallRuleset:
             if r.action == "block":
                 m = r.matches(address, port)
                 if m:
-                    return Decision(Outcome.DENY, r.span, (r.span,), not r.remote_any, "drop",
-                                    note=f"outbound block rule {r.name!r}")
+                    return Decision(
+                        Outcome.DENY,
+                        r.span,
+                        (r.span,),
+                        not r.remote_any,
+                        "drop",
+                        note=f"outbound block rule {r.name!r}",
+                    )
                 if m is None and unknown is None:
                     unknown = r
         if unknown is not None:
-            return Decision(Outcome.UNKNOWN, unknown.span, (unknown.span,), False, note=unknown.remote_unknown)
+            return Decision(
+                Outcome.UNKNOWN, unknown.span, (unknown.span,), False, note=unknown.remote_unknown
+            )
         for r in outbound:
             if r.action in ("allow", "bypass") and r.matches(address, port):
                 return Decision(Outcome.ALLOW, r.span, (r.span,), not r.remote_any)
         if state.outbound_block is not None:
-            return Decision(Outcome.DENY, state.outbound_block, (state.outbound_block,), False, "drop",
-                            note="default outbound action: block")
+            return Decision(
+                Outcome.DENY,
+                state.outbound_block,
+                (state.outbound_block,),
+                False,
+                "drop",
+                note="default outbound action: block",
+            )
         return Decision(Outcome.ALLOW)
 
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
@@ -518,8 +605,11 @@ class WindowsFirewallRuleset:
             if d.outcome == Outcome.ALLOW:
                 d = self._inner(probe, state) or d
             rank = {Outcome.DENY: 3, Outcome.UNKNOWN: 2, Outcome.THROTTLE: 1, Outcome.ALLOW: 0}
-            if best is None or rank[d.outcome] > rank[best.outcome] or (
-                    d.outcome == best.outcome == Outcome.DENY and best.partial and not d.partial):
+            if (
+                best is None
+                or rank[d.outcome] > rank[best.outcome]
+                or (d.outcome == best.outcome == Outcome.DENY and best.partial and not d.partial)
+            ):
                 best = d
         return best or Decision(Outcome.ALLOW)
 
@@ -540,8 +630,10 @@ class WindowsFirewallRuleset:
                     continue
                 d = self._one(state, a, probe.port)
                 if d.outcome == Outcome.DENY:
-                    note = (f"blocks {item} only, inside {svc.name} prefix {home} "
-                            f"(catalog addresses {self.catalog.addresses_version or 'undated'})")
+                    note = (
+                        f"blocks {item} only, inside {svc.name} prefix {home} "
+                        f"(catalog addresses {self.catalog.addresses_version or 'undated'})"
+                    )
                     return replace(d, partial=True, note=f"{d.note}; {note}" if d.note else note)
         return None
 
@@ -553,8 +645,9 @@ def parse(path: Path, context: ParseContext) -> WindowsFirewallRuleset:
     shown = context.resolver.display(path)
     src = read_source(path, shown)
     problems = list(src.problems)
-    if path.suffix.lower() == ".ps1" or re.search(r"New-NetFirewallRule|Set-NetFirewallProfile", "\n".join(src.lines),
-                                                   re.I):
+    if path.suffix.lower() == ".ps1" or re.search(
+        r"New-NetFirewallRule|Set-NetFirewallProfile", "\n".join(src.lines), re.I
+    ):
         runs = [_powershell(src.lines, shown, problems)]
     else:
         runs = _Batch(shown, src.lines, problems).runs()

@@ -98,6 +98,7 @@ def detect_firefox(path: Path, head: str) -> float:
 
 # --------------------------------------------------------------------------- reading
 
+
 @dataclass
 class Item:
     """One string of a list, where it stands, and which list it belongs to."""
@@ -144,7 +145,7 @@ def _read_text(path: Path, display: str) -> tuple[str, list[Problem]]:
     for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
         if data.startswith(bom):
             try:
-                return data[len(bom):].decode(codec).replace("\r\n", "\n").replace("\r", "\n"), []
+                return data[len(bom) :].decode(codec).replace("\r\n", "\n").replace("\r", "\n"), []
             except UnicodeDecodeError:
                 raise InputError(f"{display}: not valid {codec.upper()} text") from None
     if data.startswith(b"bplist"):
@@ -194,8 +195,10 @@ def _json_lists(text: str, display: str) -> Lists:
             except json.JSONDecodeError:
                 raise first from None
     except json.JSONDecodeError as exc:
-        raise InputError(f"{display}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg}); browsers ignore "
-                         "a policy file they cannot parse") from None
+        raise InputError(
+            f"{display}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg}); browsers ignore "
+            "a policy file they cannot parse"
+        ) from None
     except RecursionError:
         raise InputError(f"{display}: JSON nests too deeply") from None
     if not isinstance(doc, dict):
@@ -209,14 +212,21 @@ def _json_lists(text: str, display: str) -> Lists:
             values = values["value"]  # a chrome://policy export: {"value": [...], "level": ...}
         key_span = _span_at(display, text, key_offset)
         if not isinstance(values, list):
-            out.problems.append(Problem("TE901", key_span, f"{key} must be a list of strings; the browser ignores "
-                                        f"this {type(values).__name__}"))
+            out.problems.append(
+                Problem(
+                    "TE901",
+                    key_span,
+                    f"{key} must be a list of strings; the browser ignores this {type(values).__name__}",
+                )
+            )
             return None
         found: list[Item] = []
         pos = key_offset
         for i, v in enumerate(values):
             if not isinstance(v, str):
-                out.problems.append(Problem("TE901", key_span, f"{key} entry {i + 1} is not a string: ignored"))
+                out.problems.append(
+                    Problem("TE901", key_span, f"{key} entry {i + 1} is not a string: ignored")
+                )
                 continue
             hit = -1
             for literal in (json.dumps(v, ensure_ascii=False), json.dumps(v)):
@@ -284,7 +294,9 @@ def _reg_lists(text: str, display: str) -> Lists:
                 for key in BLOCK_KEYS + ALLOW_KEYS:
                     if last.lower() == key.lower():
                         target = ("chrome", key)
-            elif FIREFOX_VENDOR.search(m.group(2)) and len(parts) >= 2 and parts[-2].lower() == "websitefilter":
+            elif (
+                FIREFOX_VENDOR.search(m.group(2)) and len(parts) >= 2 and parts[-2].lower() == "websitefilter"
+            ):
                 for key in ("Block", "Exceptions"):
                     if last.lower() == key.lower():
                         target = ("firefox", key)
@@ -303,14 +315,23 @@ def _reg_lists(text: str, display: str) -> Lists:
 def _plist_lists(text: str, display: str) -> Lists:
     """Chrome/Edge keys in an XML plist or .mobileconfig: <key>URLBlocklist</key><array>..."""
     out = Lists()
-    for m in re.finditer(r"<key>\s*(URLBlocklist|URLBlacklist|URLAllowlist|URLWhitelist)\s*</key>\s*"
-                         r"(<array>(.*?)</array>|<array\s*/>)", text, re.S):
+    for m in re.finditer(
+        r"<key>\s*(URLBlocklist|URLBlacklist|URLAllowlist|URLWhitelist)\s*</key>\s*"
+        r"(<array>(.*?)</array>|<array\s*/>)",
+        text,
+        re.S,
+    ):
         key = m.group(1)
         entries = out.chrome.setdefault(key, [])
         body_start = m.start(3) if m.group(3) is not None else m.end()
         for s in re.finditer(r"<string>(.*?)</string>", m.group(3) or "", re.S):
-            entries.append(Item(html.unescape(s.group(1)).strip(), _span_at(display, text, body_start + s.start()),
-                                len(entries)))
+            entries.append(
+                Item(
+                    html.unescape(s.group(1)).strip(),
+                    _span_at(display, text, body_start + s.start()),
+                    len(entries),
+                )
+            )
     return out
 
 
@@ -318,7 +339,11 @@ def read_lists(path: Path) -> tuple[str, Lists]:
     display = str(path)
     text, problems = _read_text(path, display)
     name = path.name.lower()
-    if name.endswith(".reg") or text.lstrip().startswith("Windows Registry Editor") or text.lstrip().startswith("REGEDIT"):
+    if (
+        name.endswith(".reg")
+        or text.lstrip().startswith("Windows Registry Editor")
+        or text.lstrip().startswith("REGEDIT")
+    ):
         lists = _reg_lists(text, display)
     elif name.endswith((".plist", ".mobileconfig")) or text.lstrip().startswith("<?xml"):
         lists = _plist_lists(text, display)
@@ -329,6 +354,7 @@ def read_lists(path: Path) -> tuple[str, Lists]:
 
 
 # --------------------------------------------------------------------------- Chrome filters
+
 
 @dataclass(frozen=True)
 class UrlFilter:
@@ -345,7 +371,9 @@ class UrlFilter:
 
     @property
     def wildcard(self) -> bool:
-        return not (self.host or self.scheme or self.path or self.query_tokens or self.port) and self.subdomains
+        return (
+            not (self.host or self.scheme or self.path or self.query_tokens or self.port) and self.subdomains
+        )
 
     def matches(self, probe: Probe) -> bool:
         if self.dead or self.query_tokens:  # the probes carry no query string
@@ -365,7 +393,14 @@ class UrlFilter:
 
     def rank(self) -> tuple:
         """FilterTakesPrecedence as a sort key: higher wins."""
-        return (not self.wildcard, not self.subdomains, len(self.host), len(self.path), self.query_tokens, self.allow)
+        return (
+            not self.wildcard,
+            not self.subdomains,
+            len(self.host),
+            len(self.path),
+            self.query_tokens,
+            self.allow,
+        )
 
 
 def parse_filter(text: str, allow: bool, span: Span) -> UrlFilter | str:
@@ -380,7 +415,7 @@ def parse_filter(text: str, allow: bool, span: Span) -> UrlFilter | str:
         scheme = m.group(1)
         if m.group(3) == "*":
             return UrlFilter(text, allow, span, scheme=scheme)  # scheme:* or scheme://*
-        f = f[len(scheme) + 3:]
+        f = f[len(scheme) + 3 :]
     if scheme in ("file", "data", "javascript", "about", "chrome", "edge", "blob", "filesystem"):
         return UrlFilter(text, allow, span, scheme=scheme, host="", dead=True)
     cut = len(f)
@@ -415,8 +450,17 @@ def parse_filter(text: str, allow: bool, span: Span) -> UrlFilter | str:
     if not host:
         return "no host"
     if host == "*":
-        return UrlFilter(text, allow, span, scheme=scheme, host="", subdomains=True, port=port, path=path,
-                         query_tokens=len([t for t in query.split("&") if t]))
+        return UrlFilter(
+            text,
+            allow,
+            span,
+            scheme=scheme,
+            host="",
+            subdomains=True,
+            port=port,
+            path=path,
+            query_tokens=len([t for t in query.split("&") if t]),
+        )
     subdomains = True
     if host.startswith("."):
         host, subdomains = host[1:], False
@@ -429,11 +473,22 @@ def parse_filter(text: str, allow: bool, span: Span) -> UrlFilter | str:
         except ValueError:
             pass
     dead = "*" in host
-    return UrlFilter(text, allow, span, scheme=scheme, host=host, subdomains=subdomains, port=port, path=path,
-                     query_tokens=len([t for t in query.split("&") if t]), dead=dead)
+    return UrlFilter(
+        text,
+        allow,
+        span,
+        scheme=scheme,
+        host=host,
+        subdomains=subdomains,
+        port=port,
+        path=path,
+        query_tokens=len([t for t in query.split("&") if t]),
+        dead=dead,
+    )
 
 
 # --------------------------------------------------------------------------- Firefox patterns
+
 
 @dataclass(frozen=True)
 class MatchPattern:
@@ -494,9 +549,17 @@ NOT_LISTED = Decision(Outcome.ALLOW, None, (), False, "", "no filter of the poli
 class BrowserPolicyRuleset:
     """One policy file: the same answer for every user of the browser (one audience)."""
 
-    def __init__(self, path: str, dialect: str, problems: list[Problem], block: list[UrlFilter],
-                 allow: list[UrlFilter], ff_block: list[MatchPattern], ff_allow: list[MatchPattern],
-                 inert: list[tuple[Span, UrlFilter | MatchPattern]]):
+    def __init__(
+        self,
+        path: str,
+        dialect: str,
+        problems: list[Problem],
+        block: list[UrlFilter],
+        allow: list[UrlFilter],
+        ff_block: list[MatchPattern],
+        ff_allow: list[MatchPattern],
+        inert: list[tuple[Span, UrlFilter | MatchPattern]],
+    ):
         self.path = path
         self.dialect = dialect
         self.problems = problems
@@ -517,12 +580,19 @@ class BrowserPolicyRuleset:
             decisions.append(self._firefox(probe))
         if not decisions:
             return NOT_LISTED
-        d = next((d for d in decisions if d.outcome == Outcome.DENY), None) or \
-            next((d for d in decisions if d.specific), decisions[0])
+        d = next((d for d in decisions if d.outcome == Outcome.DENY), None) or next(
+            (d for d in decisions if d.specific), decisions[0]
+        )
         if probe.role in SUBRESOURCE_ROLES and d.outcome == Outcome.DENY:
-            return Decision(Outcome.ALLOW, d.rule, d.trace, False, "",
-                            f"{probe.host} is loaded by pages as an image, script or API call, which the "
-                            "browser's URL lists do not check (they stop page loads only)")
+            return Decision(
+                Outcome.ALLOW,
+                d.rule,
+                d.trace,
+                False,
+                "",
+                f"{probe.host} is loaded by pages as an image, script or API call, which the "
+                "browser's URL lists do not check (they stop page loads only)",
+            )
         return d
 
     def _chrome(self, probe: Probe) -> Decision:
@@ -533,11 +603,23 @@ class BrowserPolicyRuleset:
         blocks = [f for f in hits if not f.allow]
         if best.allow:
             overridden = tuple(f.span for f in blocks)
-            return Decision(Outcome.ALLOW, best.span, overridden + (best.span,), bool(blocks) and bool(best.host), "",
-                            f"URLAllowlist '{best.text}' is the most specific filter" +
-                            (f" (over URLBlocklist '{blocks[0].text}')" if blocks else ""))
-        return Decision(Outcome.DENY, best.span, (best.span,), not best.wildcard, "url-blocklist",
-                        f"URLBlocklist '{best.text}' is the most specific filter for {probe.label()}")
+            return Decision(
+                Outcome.ALLOW,
+                best.span,
+                overridden + (best.span,),
+                bool(blocks) and bool(best.host),
+                "",
+                f"URLAllowlist '{best.text}' is the most specific filter"
+                + (f" (over URLBlocklist '{blocks[0].text}')" if blocks else ""),
+            )
+        return Decision(
+            Outcome.DENY,
+            best.span,
+            (best.span,),
+            not best.wildcard,
+            "url-blocklist",
+            f"URLBlocklist '{best.text}' is the most specific filter for {probe.label()}",
+        )
 
     def _firefox(self, probe: Probe) -> Decision:
         block = next((p for p in self.ff_block if p.matches(probe)), None)
@@ -545,17 +627,39 @@ class BrowserPolicyRuleset:
             return NOT_LISTED
         exception = next((p for p in self.ff_allow if p.matches(probe)), None)
         if exception is not None:
-            return Decision(Outcome.ALLOW, exception.span, (block.span, exception.span), exception.names(probe), "",
-                            f"WebsiteFilter exception '{exception.text}' overrides block '{block.text}'")
-        return Decision(Outcome.DENY, block.span, (block.span,), block.host is not None, "website-filter",
-                        f"WebsiteFilter blocks '{block.text}'")
+            return Decision(
+                Outcome.ALLOW,
+                exception.span,
+                (block.span, exception.span),
+                exception.names(probe),
+                "",
+                f"WebsiteFilter exception '{exception.text}' overrides block '{block.text}'",
+            )
+        return Decision(
+            Outcome.DENY,
+            block.span,
+            (block.span,),
+            block.host is not None,
+            "website-filter",
+            f"WebsiteFilter blocks '{block.text}'",
+        )
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
         out = []
         for span, f in self._inert:
             if isinstance(f, UrlFilter):
-                loose = UrlFilter(f.text, f.allow, f.span, f.scheme, f.host.replace("*.", "").replace("*", ""),
-                                  True, f.port, f.path, 0, False)
+                loose = UrlFilter(
+                    f.text,
+                    f.allow,
+                    f.span,
+                    f.scheme,
+                    f.host.replace("*.", "").replace("*", ""),
+                    True,
+                    f.port,
+                    f.path,
+                    0,
+                    False,
+                )
                 if loose.host and loose.matches(probe):
                     out.append(span)
             elif f.matches(probe):
@@ -579,43 +683,72 @@ def _chrome_filters(lists: Lists, problems: list[Problem]) -> tuple[list[UrlFilt
         for item in lists.chrome[key]:
             f = parse_filter(item.value, allow, item.span)
             if isinstance(f, str):
-                problems.append(Problem("TE901", item.span, f"{key} filter '{item.value}' is invalid ({f}): the "
-                                        "browser skips it"))
+                problems.append(
+                    Problem(
+                        "TE901",
+                        item.span,
+                        f"{key} filter '{item.value}' is invalid ({f}): the browser skips it",
+                    )
+                )
                 continue
             if item.index >= MAX_FILTERS:
                 inert.append((item.span, f))
                 continue
             if f.dead and f.host:
-                problems.append(Problem("TE901", item.span, f"{key} filter '{item.value}' matches nothing: Chrome's "
-                                        "filters take no wildcard inside a host (write "
-                                        f"'{f.host.lstrip('*.')}' for the domain and its subdomains)"))
+                problems.append(
+                    Problem(
+                        "TE901",
+                        item.span,
+                        f"{key} filter '{item.value}' matches nothing: Chrome's "
+                        "filters take no wildcard inside a host (write "
+                        f"'{f.host.lstrip('*.')}' for the domain and its subdomains)",
+                    )
+                )
                 inert.append((item.span, f))
                 continue
             chosen[allow].append(f)
         over = [i for i in lists.chrome[key] if i.index >= MAX_FILTERS]
         if over:
-            problems.append(Problem("TE901", over[0].span, f"{key} has {len(lists.chrome[key])} entries: the "
-                                    f"browser ignores those after the first {MAX_FILTERS}"))
+            problems.append(
+                Problem(
+                    "TE901",
+                    over[0].span,
+                    f"{key} has {len(lists.chrome[key])} entries: the "
+                    f"browser ignores those after the first {MAX_FILTERS}",
+                )
+            )
     return chosen[False], chosen[True], inert
 
 
-def _firefox_patterns(lists: Lists, problems: list[Problem]) -> tuple[list[MatchPattern], list[MatchPattern], list]:
+def _firefox_patterns(
+    lists: Lists, problems: list[Problem]
+) -> tuple[list[MatchPattern], list[MatchPattern], list]:
     inert: list[tuple[Span, UrlFilter | MatchPattern]] = []
     out: dict[str, list[MatchPattern]] = {"Block": [], "Exceptions": []}
     for key in out:
         for item in lists.firefox.get(key, []):
             p = parse_match_pattern(item.value, item.span)
             if isinstance(p, str):
-                problems.append(Problem("TE901", item.span, f"WebsiteFilter {key} pattern '{item.value}' is invalid "
-                                        f"({p}): Firefox skips it"))
+                problems.append(
+                    Problem(
+                        "TE901",
+                        item.span,
+                        f"WebsiteFilter {key} pattern '{item.value}' is invalid ({p}): Firefox skips it",
+                    )
+                )
                 continue
             if item.index >= MAX_FILTERS:
                 inert.append((item.span, p))
                 continue
             out[key].append(p)
         if len(lists.firefox.get(key, [])) > MAX_FILTERS:
-            problems.append(Problem("TE901", lists.firefox[key][MAX_FILTERS].span, f"WebsiteFilter {key} has more "
-                                    f"than {MAX_FILTERS} entries: Firefox ignores the rest"))
+            problems.append(
+                Problem(
+                    "TE901",
+                    lists.firefox[key][MAX_FILTERS].span,
+                    f"WebsiteFilter {key} has more than {MAX_FILTERS} entries: Firefox ignores the rest",
+                )
+            )
     return out["Block"], out["Exceptions"], inert
 
 
@@ -625,5 +758,6 @@ def parse(path: Path, context: ParseContext) -> BrowserPolicyRuleset:
     block, allow, inert = _chrome_filters(lists, problems)
     ff_block, ff_allow, ff_inert = _firefox_patterns(lists, problems)
     dialect = FIREFOX_NAME if (lists.firefox and not lists.chrome) else NAME
-    return BrowserPolicyRuleset(display, dialect, problems, block, allow, ff_block, ff_allow, inert + ff_inert)
-
+    return BrowserPolicyRuleset(
+        display, dialect, problems, block, allow, ff_block, ff_allow, inert + ff_inert
+    )

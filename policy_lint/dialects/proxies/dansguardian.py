@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.proxies.e2guardian import LIST_PATTERNS, GuardianRuleset, detect_for, parse_for
+from policy_lint.dialects.semantics.base import ParseContext
 
 NAME = "dansguardian"
 PRODUCT = "dansguardian"

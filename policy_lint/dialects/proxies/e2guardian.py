@@ -59,10 +59,10 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from policy_lint.dialects.semantics.base import ParseContext
-from policy_lint.inputs import InputError, read_source
 from policy_lint.dialects.semantics.listnames import classify_list_name
-from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
+from policy_lint.inputs import InputError, read_source
+from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 NAME = "e2guardian"
 PRODUCT = "e2guardian"
@@ -70,10 +70,20 @@ PRODUCT = "e2guardian"
 # List files as the device ships them (the corpus gives a list file alone as `main`).
 LIST_RE = re.compile(
     r"^(?P<local>local)?(?P<role>banned|exception|grey|weighted)(?P<ssl>ssl)?"
-    r"(?P<kind>siteip|site|url|regexpurl|phrase)list(?:[._-].*)?$")
-LIST_PATTERNS = ("*bannedsitelist*", "*exceptionsitelist*", "*greysitelist*", "*bannedurllist*",
-                 "*exceptionurllist*", "*greyurllist*", "*regexpurllist*", "*phraselist*",
-                 "*sslsitelist*", "*siteiplist*")
+    r"(?P<kind>siteip|site|url|regexpurl|phrase)list(?:[._-].*)?$"
+)
+LIST_PATTERNS = (
+    "*bannedsitelist*",
+    "*exceptionsitelist*",
+    "*greysitelist*",
+    "*bannedurllist*",
+    "*exceptionurllist*",
+    "*greyurllist*",
+    "*regexpurllist*",
+    "*phraselist*",
+    "*sslsitelist*",
+    "*siteiplist*",
+)
 FILE_PATTERNS = ("e2guardian*.conf", *LIST_PATTERNS)
 
 MAX_INCLUDE_DEPTH = 16
@@ -83,26 +93,45 @@ DEFAULT_NAUGHTYNESS = 50
 NOTE_CODE = "TE208"
 URL_KINDS = ("site", "url", "regex")
 # Content filter lists: how the group config and the v5 list names call them.
-PHRASE_KEYS = {"bannedphraselist": "banned", "weightedphraselist": "weighted",
-               "exceptionphraselist": "exception"}
+PHRASE_KEYS = {
+    "bannedphraselist": "banned",
+    "weightedphraselist": "weighted",
+    "exceptionphraselist": "exception",
+}
 # v4 / DansGuardian group-config keys for URL decisions -> (role, kind).
 LEGACY_KEYS = {
-    "bannedsitelist": ("banned", "site"), "greysitelist": ("grey", "site"),
-    "exceptionsitelist": ("exception", "site"), "bannedurllist": ("banned", "url"),
-    "greyurllist": ("grey", "url"), "exceptionurllist": ("exception", "url"),
-    "bannedregexpurllist": ("banned", "regex"), "exceptionregexpurllist": ("exception", "regex"),
-    "bannedsslsitelist": ("bannedssl", "site"), "greysslsitelist": ("greyssl", "site"),
+    "bannedsitelist": ("banned", "site"),
+    "greysitelist": ("grey", "site"),
+    "exceptionsitelist": ("exception", "site"),
+    "bannedurllist": ("banned", "url"),
+    "greyurllist": ("grey", "url"),
+    "exceptionurllist": ("exception", "url"),
+    "bannedregexpurllist": ("banned", "regex"),
+    "exceptionregexpurllist": ("exception", "regex"),
+    "bannedsslsitelist": ("bannedssl", "site"),
+    "greysslsitelist": ("greyssl", "site"),
 }
 # v5 list types (V5_list_definition.pdf, table 1) that URL decisions read.
 V5_TYPES = {"sitelist": "site", "ipsitelist": "site", "urllist": "url", "regexpboollist": "regex"}
 # v5 list names the standard storyboard (common.story) maps to actions.
-V5_ROLES = {"banned", "exception", "grey", "localbanned", "localexception", "localgrey", "greyssl",
-            "localgreyssl", "bannedssl"}
+V5_ROLES = {
+    "banned",
+    "exception",
+    "grey",
+    "localbanned",
+    "localexception",
+    "localgrey",
+    "greyssl",
+    "localgreyssl",
+    "bannedssl",
+}
 CLIENT_LISTS = {"exceptioniplist": "exceptionclient", "bannediplist": "bannedclient"}
 
 _GROUP_HINT = re.compile(
     r"^\s*(groupmode|groupname|naughtynesslimit|storyboard|(banned|exception|grey)(site|url|regexpurl|phrase)list"
-    r"|(site|url|ipsite|regexpbool)list\s*=\s*'name=)\s*=?", re.M)
+    r"|(site|url|ipsite|regexpbool)list\s*=\s*'name=)\s*=?",
+    re.M,
+)
 _MAIN_HINT = re.compile(r"^\s*(filtergroups|filtergroupslist|filterports|filterip|languagedir)\s*=", re.M)
 
 
@@ -111,7 +140,9 @@ def _list_role(name: str) -> tuple[str, str] | None:
     m = LIST_RE.match(name.lower())
     if not m:
         return None
-    kind = {"siteip": "site", "site": "site", "url": "url", "regexpurl": "regex", "phrase": "phrase"}[m["kind"]]
+    kind = {"siteip": "site", "site": "site", "url": "url", "regexpurl": "regex", "phrase": "phrase"}[
+        m["kind"]
+    ]
     role = m["role"]
     if kind == "phrase":
         return role, kind
@@ -150,6 +181,7 @@ def detect(path: Path, head: str) -> float:
 
 # --------------------------------------------------------------------------- lists
 
+
 @dataclass(frozen=True)
 class Entry:
     """One list line with where it came from: the include lines that led to it, and the
@@ -180,7 +212,7 @@ class ListData:
     sources: list[Span] = field(default_factory=list)  # config lines that loaded the lists
     v5_note: bool = False
 
-    def merge(self, other: "ListData") -> None:
+    def merge(self, other: ListData) -> None:
         for k, v in other.sites.items():
             self.sites.setdefault(k, v)
         for k, v in other.urls.items():
@@ -211,8 +243,13 @@ def _strip_trailing_comment(text: str) -> str:
 class _ListReader:
     """Reads list files with `.Include<...>`, loop-safe and bounded, resolved inside --root."""
 
-    def __init__(self, context: ParseContext, problems: list[Problem], included: list[Path],
-                 keywords: dict[str, tuple[str, ...]]):
+    def __init__(
+        self,
+        context: ParseContext,
+        problems: list[Problem],
+        included: list[Path],
+        keywords: dict[str, tuple[str, ...]],
+    ):
         self.context = context
         self.problems = problems
         self.included = included
@@ -227,18 +264,30 @@ class _ListReader:
     def missing(self, data: ListData, ref: str, span: Span, what: str, kind: str = "") -> None:
         if kind == "phrase":
             data.missing.append((ref, span, False))
-            self.problems.append(Problem(
-                "TE903", span, f"{what} {ref} not found; it filters page content, so it is assumed "
-                               f"not to block a service by name"))
+            self.problems.append(
+                Problem(
+                    "TE903",
+                    span,
+                    f"{what} {ref} not found; it filters page content, so it is assumed "
+                    f"not to block a service by name",
+                )
+            )
             return
         names = self.may_name_services(ref)
         data.missing.append((ref, span, names))
         if names:
-            self.problems.append(Problem("TE903", span, f"{what} {ref} not found; verdicts that depend on it are unknown"))
+            self.problems.append(
+                Problem("TE903", span, f"{what} {ref} not found; verdicts that depend on it are unknown")
+            )
         else:
-            self.problems.append(Problem(
-                "TE903", span, f"{what} {ref} not found; its name suggests another topic, "
-                               f"so it is assumed not to name the catalog services"))
+            self.problems.append(
+                Problem(
+                    "TE903",
+                    span,
+                    f"{what} {ref} not found; its name suggests another topic, "
+                    f"so it is assumed not to name the catalog services",
+                )
+            )
 
     def load(self, ref: str, config: Path, span: Span, kind: str, what: str) -> ListData:
         """A list named by a config line (`bannedsitelist = '...'`)."""
@@ -250,8 +299,16 @@ class _ListReader:
         self.read(target, kind, data, (span,), (), (target.resolve(),), span)
         return data
 
-    def read(self, path: Path, kind: str, data: ListData, chain: tuple[Span, ...],
-             times: tuple[str, ...], stack: tuple[Path, ...], ref_span: Span | None) -> None:
+    def read(
+        self,
+        path: Path,
+        kind: str,
+        data: ListData,
+        chain: tuple[Span, ...],
+        times: tuple[str, ...],
+        stack: tuple[Path, ...],
+        ref_span: Span | None,
+    ) -> None:
         display = self.context.resolver.display(path)
         try:
             src = read_source(path, display)
@@ -270,7 +327,9 @@ class _ListReader:
             m = _TIME_TAG.match(raw.strip())
             if m:
                 h1, m1, h2, m2, days = m.groups()
-                times = times + (f"{int(h1):02d}:{int(m1):02d}-{int(h2):02d}:{int(m2):02d} days {days} ({path.name})",)
+                times = times + (
+                    f"{int(h1):02d}:{int(m1):02d}-{int(h2):02d}:{int(m2):02d} days {days} ({path.name})",
+                )
                 break
         for i, raw in enumerate(src.lines, start=1):
             if len(raw) < 2 or raw.startswith("#"):
@@ -278,7 +337,9 @@ class _ListReader:
                     data.v5_note = True
                 continue
             if "\x00" in raw:
-                self.problems.append(Problem("TE902", Span(display, i, 1), "NUL byte in a list line; line skipped"))
+                self.problems.append(
+                    Problem("TE902", Span(display, i, 1), "NUL byte in a list line; line skipped")
+                )
                 continue
             text = raw
             if kind != "phrase":
@@ -296,13 +357,22 @@ class _ListReader:
                 continue
             span = Span(display, i, raw.find(value) + 1, value)
             if value.lower().startswith(".include<"):
-                ref = value[len(".include<"):].split(">", 1)[0].strip()
+                ref = value[len(".include<") :].split(">", 1)[0].strip()
                 self._include(ref, path, kind, data, chain + (span,), times, stack, span)
                 continue
             self._add(value, kind, data, Entry(span, chain, times))
 
-    def _include(self, ref: str, config: Path, kind: str, data: ListData, chain: tuple[Span, ...],
-                 times: tuple[str, ...], stack: tuple[Path, ...], span: Span) -> None:
+    def _include(
+        self,
+        ref: str,
+        config: Path,
+        kind: str,
+        data: ListData,
+        chain: tuple[Span, ...],
+        times: tuple[str, ...],
+        stack: tuple[Path, ...],
+        span: Span,
+    ) -> None:
         target = self.context.resolver.resolve(ref, config) if ref else None
         if target is None:
             self.missing(data, ref or "(empty)", span, "included list", kind)
@@ -328,13 +398,15 @@ class _ListReader:
             try:
                 data.regexes.append((BoundedPattern.compile(value, ignore_case=True), entry))
             except PatternError as exc:
-                self.problems.append(Problem("TE905", entry.span, f"{exc}; e2guardian refuses to start with it"))
+                self.problems.append(
+                    Problem("TE905", entry.span, f"{exc}; e2guardian refuses to start with it")
+                )
             return
         v = value.lower()
         if v.endswith("/"):
             v = v[:-1]
         if v.startswith("ftp://"):
-            v = v[len("ftp://"):]
+            v = v[len("ftp://") :]
         if kind == "site":
             data.sites.setdefault(v.lstrip("."), entry)
             return
@@ -344,6 +416,7 @@ class _ListReader:
 
 
 # --------------------------------------------------------------------------- matching
+
 
 def _suffixes(host: str) -> list[str]:
     labels = host.split(".")
@@ -383,6 +456,7 @@ NO = Match(False)
 
 # --------------------------------------------------------------------------- groups
 
+
 @dataclass
 class Group:
     number: int
@@ -408,8 +482,15 @@ class Group:
 class GuardianRuleset:
     """The Ruleset of an e2guardian/DansGuardian config, group config or list file."""
 
-    def __init__(self, path: str, dialect: str, groups: list[Group], problems: list[Problem],
-                 catalog, clients: dict[str, Span] | None = None):
+    def __init__(
+        self,
+        path: str,
+        dialect: str,
+        groups: list[Group],
+        problems: list[Problem],
+        catalog,
+        clients: dict[str, Span] | None = None,
+    ):
         self.path = path
         self.dialect = dialect
         self.groups = groups
@@ -424,8 +505,13 @@ class GuardianRuleset:
         self._cache: dict[tuple, Decision] = {}
         self._times = sorted({t for g in groups for d in g.lists.values() for t in _all_times(d)})
         if len(self._times) > MAX_TIME_TAGS:
-            self.problems.append(Problem("TE906", Span(path, 1, 1),
-                                         f"{len(self._times)} time-limited lists: evaluated a sample of times"))
+            self.problems.append(
+                Problem(
+                    "TE906",
+                    Span(path, 1, 1),
+                    f"{len(self._times)} time-limited lists: evaluated a sample of times",
+                )
+            )
         self._note_content_filters()
 
     # ---- audiences
@@ -434,8 +520,10 @@ class GuardianRuleset:
             return self._audiences
         times = self._times
         if len(times) <= MAX_TIME_TAGS:
-            combos = [frozenset(t for t, on in zip(times, bits) if on)
-                      for bits in itertools.product((False, True), repeat=len(times))]
+            combos = [
+                frozenset(t for t, on in zip(times, bits) if on)
+                for bits in itertools.product((False, True), repeat=len(times))
+            ]
         else:
             combos = [frozenset(), frozenset(times)] + [frozenset({t}) for t in times]
         out = []
@@ -447,8 +535,11 @@ class GuardianRuleset:
                 conds += [f"time {t}" for t in times if t in active]
                 conds += [f"outside time {t}" for t in times if t not in active]
                 attrs = (("group", g.name or str(g.number)),)
-                out.append(Audience(key=(g.number, tuple(sorted(active)), ""), conditions=tuple(conds),
-                                    attributes=attrs))
+                out.append(
+                    Audience(
+                        key=(g.number, tuple(sorted(active)), ""), conditions=tuple(conds), attributes=attrs
+                    )
+                )
         for kind in sorted(self.clients):
             out.append(Audience(key=(0, (), kind), conditions=(f"client in {kind} list",)))
         self._audiences = out or [Audience(key=())]
@@ -482,14 +573,26 @@ class GuardianRuleset:
 
     def _decide(self, g: Group, probe: Probe, active: frozenset[str]) -> Decision:
         if g.mode == 0 and not g.v5:
-            return Decision(Outcome.DENY, g.mode_span, (g.mode_span,) if g.mode_span else (), False,
-                            "403", "groupmode = 0: the whole group is banned")
+            return Decision(
+                Outcome.DENY,
+                g.mode_span,
+                (g.mode_span,) if g.mode_span else (),
+                False,
+                "403",
+                "groupmode = 0: the whole group is banned",
+            )
         if g.mode == 2 and not g.v5:
             return Decision(Outcome.ALLOW, g.mode_span, (), False, note="groupmode = 2: unfiltered")
         if g.story_all is not None:
             what, span = g.story_all
-            return Decision(Outcome.DENY if what == "block" else Outcome.ALLOW, span, (span,), False,
-                            "403" if what == "block" else "", "the group's storyboard decides every request")
+            return Decision(
+                Outcome.DENY if what == "block" else Outcome.ALLOW,
+                span,
+                (span,),
+                False,
+                "403" if what == "block" else "",
+                "the group's storyboard decides every request",
+            )
         req = _request(probe, g.mitm)
         control = probe.is_control
         uncertain: list[tuple[str, Match]] = []
@@ -510,8 +613,14 @@ class GuardianRuleset:
             return self._finish("deny", "content-phrase", content, uncertain, req)
         if grey is not None:
             e = grey.entry
-            return Decision(Outcome.ALLOW, e.span, e.chain + (e.span,), False, "",
-                            "grey list: URL bans skipped, content still filtered")
+            return Decision(
+                Outcome.ALLOW,
+                e.span,
+                e.chain + (e.span,),
+                False,
+                "",
+                "grey list: URL bans skipped, content still filtered",
+            )
         return self._finish("allow", "", Match(False), uncertain, req)
 
     def _finish(self, outcome: str, how: str, m: Match, uncertain: list, req: Request) -> Decision:
@@ -520,15 +629,25 @@ class GuardianRuleset:
         for other, um in uncertain:
             if other != outcome:
                 spans = um.entry.chain + (um.entry.span,) if um.entry else ()
-                return Decision(Outcome.UNKNOWN, um.entry.span if um.entry else (entry.span if entry else None),
-                                trace + spans, bool(entry), note=um.note or "depends on a list that could not be read")
+                return Decision(
+                    Outcome.UNKNOWN,
+                    um.entry.span if um.entry else (entry.span if entry else None),
+                    trace + spans,
+                    bool(entry),
+                    note=um.note or "depends on a list that could not be read",
+                )
         if outcome == "deny":
             when = " & ".join(f"time {t}" for t in entry.times) if entry else ""
-            return Decision(Outcome.DENY, entry.span if entry else None, trace, True, how or "403", m.note, when)
+            return Decision(
+                Outcome.DENY, entry.span if entry else None, trace, True, how or "403", m.note, when
+            )
         if entry is not None:
             return Decision(Outcome.ALLOW, entry.span, trace, True, how, m.note or "exception list")
-        note = ("HTTPS tunnel: only site lists and regexes on the host name apply (no MITM)"
-                if req.connect else "")
+        note = (
+            "HTTPS tunnel: only site lists and regexes on the host name apply (no MITM)"
+            if req.connect
+            else ""
+        )
         return Decision(Outcome.ALLOW, None, (), False, "", note)
 
     # The order of checks (common.story for v5; ConnectionHandler for DansGuardian / v4).
@@ -579,8 +698,9 @@ class GuardianRuleset:
                 return Match(True, e, note)
         return NO
 
-    def _in_lists(self, found: list[tuple[str, ListData]], req: Request, active: frozenset[str],
-                  control: bool) -> Match:
+    def _in_lists(
+        self, found: list[tuple[str, ListData]], req: Request, active: frozenset[str], control: bool
+    ) -> Match:
         maybe: Match | None = None
         for kind, data in found:
             if kind == "site":
@@ -664,10 +784,14 @@ class GuardianRuleset:
                 if not data or not data.phrases:
                     continue
                 first = data.sources[0] if data.sources else data.phrases[0].entry.span
-                self.notes.append(Problem(
-                    NOTE_CODE, first,
-                    f"{role} phrase list: content filtering (pages are scored by the words they contain); "
-                    f"not a block of a service by name unless a phrase names it"))
+                self.notes.append(
+                    Problem(
+                        NOTE_CODE,
+                        first,
+                        f"{role} phrase list: content filtering (pages are scored by the words they contain); "
+                        f"not a block of a service by name unless a phrase names it",
+                    )
+                )
 
 
 def _names(word: str, keywords: tuple[str, ...]) -> bool:
@@ -684,8 +808,8 @@ def _all_times(data: ListData) -> set[str]:
     return out
 
 
-
 # --------------------------------------------------------------------------- configs
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -724,12 +848,17 @@ class _ConfReader:
             if not body or body.startswith("#"):
                 continue
             if body.lower().startswith(".include<"):
-                ref = body[len(".include<"):].split(">", 1)[0].strip()
+                ref = body[len(".include<") :].split(">", 1)[0].strip()
                 span = Span(display, i, raw.find(body) + 1, body)
                 target = self.context.resolver.resolve(ref, path)
                 if target is None:
-                    self.problems.append(Problem("TE903", span, f"included file {ref} not found; "
-                                                                f"verdicts that depend on it are unknown"))
+                    self.problems.append(
+                        Problem(
+                            "TE903",
+                            span,
+                            f"included file {ref} not found; verdicts that depend on it are unknown",
+                        )
+                    )
                 elif target.resolve() in stack or len(stack) >= MAX_INCLUDE_DEPTH:
                     self.problems.append(Problem("TE904", span, f"include loop or nesting too deep at {ref}"))
                 else:
@@ -741,7 +870,9 @@ class _ConfReader:
                 continue
             m = _SETTING.match(raw)
             if m:
-                out.append(Setting(m.group(1).lower(), m.group(2), Span(display, i, raw.find(body) + 1, body)))
+                out.append(
+                    Setting(m.group(1).lower(), m.group(2), Span(display, i, raw.find(body) + 1, body))
+                )
         return out
 
 
@@ -782,8 +913,9 @@ class _Parser:
                 self.notes_blanket(next(iter(data.blanket.values())).span)
                 data.blanket.clear()
             else:
-                group.legacy_blanket_note = ("honoured as e2guardian <= 4 does; e2guardian 5 ignores blanket "
-                                             "markers in list files")
+                group.legacy_blanket_note = (
+                    "honoured as e2guardian <= 4 does; e2guardian 5 ignores blanket markers in list files"
+                )
         return [group]
 
     # ---- a group config (e2guardianfN.conf / dansguardianfN.conf)
@@ -792,7 +924,8 @@ class _Parser:
         display = self.context.resolver.display(path)
         group = Group(number, "", Span(display, 1, 1))
         v5 = self.product == "e2guardian" and any(
-            s.key in V5_TYPES or s.key == "storyboard" for s in settings)
+            s.key in V5_TYPES or s.key == "storyboard" for s in settings
+        )
         group.v5 = v5
         seen: dict[tuple, Setting] = {}
         for s in settings:
@@ -850,9 +983,14 @@ class _Parser:
         return group
 
     def notes_blanket(self, span: Span) -> None:
-        self.notes.append(Problem(
-            NOTE_CODE, span, "blanket block marker in a list file: e2guardian 5 silently ignores it "
-                           "(blanket blocks live in the group's storyboard)"))
+        self.notes.append(
+            Problem(
+                NOTE_CODE,
+                span,
+                "blanket block marker in a list file: e2guardian 5 silently ignores it "
+                "(blanket blocks live in the group's storyboard)",
+            )
+        )
 
     def _storyboard(self, group: Group, setting: Setting, config: Path) -> None:
         ref = _unquote(setting.value)
@@ -868,14 +1006,20 @@ class _Parser:
             if m:
                 group.story_all = ("block" if m.group(2) == "setblock" else "allow", line)
 
-    def _read_story(self, ref: str, config: Path, span: Span, functions: dict[str, list[Span]],
-                    stack: tuple[Path, ...]) -> None:
+    def _read_story(
+        self, ref: str, config: Path, span: Span, functions: dict[str, list[Span]], stack: tuple[Path, ...]
+    ) -> None:
         target = self.context.resolver.resolve(ref, config)
         if target is None:
             if not stack:
-                self.problems.append(Problem(
-                    "TE903", span, f"storyboard {ref} not found; assumed the standard library logic "
-                                   f"(common.story) without blanket blocks"))
+                self.problems.append(
+                    Problem(
+                        "TE903",
+                        span,
+                        f"storyboard {ref} not found; assumed the standard library logic "
+                        f"(common.story) without blanket blocks",
+                    )
+                )
             return
         real = target.resolve()
         if real in stack or len(stack) >= MAX_INCLUDE_DEPTH:
@@ -895,7 +1039,7 @@ class _Parser:
                 continue
             line_span = Span(display, i, raw.find(body) + 1, body)
             if body.lower().startswith(".include<"):
-                inc = body[len(".include<"):].split(">", 1)[0].strip()
+                inc = body[len(".include<") :].split(">", 1)[0].strip()
                 current = None
                 self._read_story(inc, target, line_span, functions, stack + (real,))
                 continue
@@ -921,8 +1065,12 @@ class _Parser:
                     count = max(1, min(99, int(_unquote(s.value))))
                     count_span = s.span
                 except ValueError:
-                    self.problems.append(Problem("TE901", s.span, f"filtergroups {s.value!r} is not a number"))
-            elif s.key in CLIENT_LISTS or (s.key == "iplist" and _v5_def(s.value).get("name") in CLIENT_LISTS.values()):
+                    self.problems.append(
+                        Problem("TE901", s.span, f"filtergroups {s.value!r} is not a number")
+                    )
+            elif s.key in CLIENT_LISTS or (
+                s.key == "iplist" and _v5_def(s.value).get("name") in CLIENT_LISTS.values()
+            ):
                 kind = CLIENT_LISTS.get(s.key) or _v5_def(s.value)["name"]
                 ref = _v5_def(s.value).get("path", "") if s.key == "iplist" else _unquote(s.value)
                 target = self.context.resolver.resolve(ref, self.path) if ref else None
@@ -935,8 +1083,13 @@ class _Parser:
             target = self.context.resolver.resolve(name, self.path)
             if target is None:
                 span = count_span or Span(self.display, 1, 1)
-                self.problems.append(Problem("TE903", span, f"filter group config {name} not found; "
-                                                            f"verdicts for that group are unknown"))
+                self.problems.append(
+                    Problem(
+                        "TE903",
+                        span,
+                        f"filter group config {name} not found; verdicts for that group are unknown",
+                    )
+                )
                 g = Group(n, "", span)
                 g.lists[("banned", "site")] = ListData(missing=[(name, span, True)])
                 groups.append(g)

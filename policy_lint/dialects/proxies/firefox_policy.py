@@ -14,9 +14,12 @@ The reading and the matching live in `browser_policy`, beside Chrome's URL lists
 
 from __future__ import annotations
 
-from policy_lint.dialects.proxies.browser_policy import FIREFOX_NAME, FIREFOX_PATTERNS
+from policy_lint.dialects.proxies.browser_policy import (
+    FIREFOX_NAME,
+    FIREFOX_PATTERNS,
+    parse,  # noqa: F401
+)
 from policy_lint.dialects.proxies.browser_policy import detect_firefox as detect  # noqa: F401
-from policy_lint.dialects.proxies.browser_policy import parse  # noqa: F401
 
 NAME = FIREFOX_NAME
 FILE_PATTERNS = FIREFOX_PATTERNS

@@ -94,16 +94,52 @@ PLACEHOLDER_ADDRESS = "203.0.113.80"
 
 # Ports a local proxy or tunnel usually listens on (Tor, SOCKS, HTTP proxies, I2P ...): the
 # same facts the Privoxy dialect uses for its forwarders.
-LOCAL_PROXY_PORTS = frozenset({1080, 1086, 1087, 3128, 3129, 4444, 4447, 7890, 7891, 8000, 8080, 8081,
-                               8118, 8123, 8888, 9040, 9050, 9150, 10808, 10809})
-DEFAULT_PORTS = {"PROXY": 80, "HTTP": 80, "HTTPS": 443, "QUIC": 443, "SOCKS": 1080, "SOCKS4": 1080,
-                 "SOCKS5": 1080}
-BLACKHOLE_NAME = re.compile(r"black|sink.?hole|block|deny|denied|reject|nowhere|null|void|dead|drop|banned|"
-                            r"forbid", re.I)
-BLACKHOLE_HOSTS = re.compile(r"^(black-?hole|sink-?hole|blocked|block|deny|denied|reject|null|nowhere|void|"
-                             r"dev-?null|discard)$", re.I)
-DOC_NETS = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",
-                                                   "2001:db8::/32"))
+LOCAL_PROXY_PORTS = frozenset(
+    {
+        1080,
+        1086,
+        1087,
+        3128,
+        3129,
+        4444,
+        4447,
+        7890,
+        7891,
+        8000,
+        8080,
+        8081,
+        8118,
+        8123,
+        8888,
+        9040,
+        9050,
+        9150,
+        10808,
+        10809,
+    }
+)
+DEFAULT_PORTS = {
+    "PROXY": 80,
+    "HTTP": 80,
+    "HTTPS": 443,
+    "QUIC": 443,
+    "SOCKS": 1080,
+    "SOCKS4": 1080,
+    "SOCKS5": 1080,
+}
+BLACKHOLE_NAME = re.compile(
+    r"black|sink.?hole|block|deny|denied|reject|nowhere|null|void|dead|drop|banned|"
+    r"forbid",
+    re.I,
+)
+BLACKHOLE_HOSTS = re.compile(
+    r"^(black-?hole|sink-?hole|blocked|block|deny|denied|reject|null|nowhere|void|"
+    r"dev-?null|discard)$",
+    re.I,
+)
+DOC_NETS = tuple(
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
 JS_LINE_BREAK = re.compile(r"\r\n|[\n\r\u2028\u2029]")
 _TIME_HINT = re.compile(r"\b(weekdayRange|dateRange|timeRange|Date)\b")
 _CLIENT_HINT = re.compile(r"\bmyIpAddress(Ex)?\b")
@@ -111,7 +147,9 @@ _FN_DEF = re.compile(r"\bFindProxyForURL\b")
 _HOSTISH = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$")
 _STRING_LITERAL = re.compile(r"""(["'])((?:\\.|(?!\1)[^\\\n])*)\1""")
 _ASSIGNED_STRING = re.compile(r"""([A-Za-z_$][\w$]*)\s*[:=]\s*(["'])((?:\\.|(?!\2)[^\\\n])*)\2""")
-_IS_IN_NET = re.compile(r"""isInNet\s*\([^,()]*(?:\([^()]*\))?[^,()]*,\s*(["'])([\d.]+)\1\s*,\s*(["'])([\d.]+)\3""")
+_IS_IN_NET = re.compile(
+    r"""isInNet\s*\([^,()]*(?:\([^()]*\))?[^,()]*,\s*(["'])([\d.]+)\1\s*,\s*(["'])([\d.]+)\3"""
+)
 _IP_GLOB = re.compile(r"""shExpMatch\s*\([^,]*,\s*(["'])(\d{1,3}(?:\.(?:\d{1,3}|\*)){0,3}\.?\*?)\1""")
 _TIME_RANGE_ARGS = re.compile(r"timeRange\s*\(([^)]*)\)")
 
@@ -130,6 +168,7 @@ def detect(path: Path, head: str) -> float:
 
 # --------------------------------------------------------------------------- source handling
 
+
 def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
@@ -147,8 +186,21 @@ def _short(text: str, most: int = 160) -> str:
 
 
 _REGEX_AFTER = set("(,=:[!&|?{};+-*%<>~^")
-_REGEX_AFTER_WORDS = {"return", "typeof", "case", "do", "else", "in", "instanceof", "new", "delete", "void",
-                      "throw", "yield", "await"}
+_REGEX_AFTER_WORDS = {
+    "return",
+    "typeof",
+    "case",
+    "do",
+    "else",
+    "in",
+    "instanceof",
+    "new",
+    "delete",
+    "void",
+    "throw",
+    "yield",
+    "await",
+}
 
 
 def find_returns(src: str) -> list[tuple[int, int, int]]:
@@ -251,14 +303,22 @@ def find_returns(src: str) -> list[tuple[int, int, int]]:
             continue
         if c.isalpha() or c in "_$" or (ord(c) > 127 and c.isidentifier()):
             j = i + 1
-            while j < n and (src[j].isalnum() or src[j] in "_$" or (ord(src[j]) > 127 and src[j].isidentifier())):
+            while j < n and (
+                src[j].isalnum() or src[j] in "_$" or (ord(src[j]) > 127 and src[j].isidentifier())
+            ):
                 j += 1
             word = src[i:j]
             if word == "return" and prev != ".":
                 k = j
                 while k < n and src[k] in " \t\v\f\u00a0\ufeff":
                     k += 1
-                bare = k >= n or src[k] in ";}:,)]" or newline_at(k) or src.startswith("//", k) or src.startswith("/*", k)
+                bare = (
+                    k >= n
+                    or src[k] in ";}:,)]"
+                    or newline_at(k)
+                    or src.startswith("//", k)
+                    or src.startswith("/*", k)
+                )
                 if not bare:
                     out.append((j, line, i - line_start + 1))
             prev = word
@@ -569,7 +629,7 @@ class _Engine:
 
     def __init__(self, dns: dict[str, list[str]], filler: set[str]) -> None:
         self._dns = json.dumps(dns)
-        self._filler = json.dumps({k: True for k in filler})
+        self._filler = json.dumps(dict.fromkeys(filler, True))
         self._script = ""
         self._ctx: Any = None
         # Names of the evaluator's globals, unknown to the script (which could otherwise clobber
@@ -587,13 +647,17 @@ class _Engine:
         try:
             from py_mini_racer import MiniRacer
         except ImportError:  # pragma: no cover - the package is a dependency
-            raise InputError("PAC files are evaluated with the 'mini-racer' package (V8), which is not "
-                             "installed: pip install mini-racer") from None
+            raise InputError(
+                "PAC files are evaluated with the 'mini-racer' package (V8), which is not "
+                "installed: pip install mini-racer"
+            ) from None
         self.close()
         self._ctx = MiniRacer()
         library = PAC_LIBRARY.replace("PL_RETURN_MARK", self.marker).replace("PL_HANDLE", self.handle)
         self._ctx.eval(library + "\n//# sourceURL=pac-library", timeout_sec=CALL_TIMEOUT, max_memory=MAX_HEAP)
-        self._expr(f"{self.handle}.configure({json.dumps(self._dns)}, {json.dumps(self._filler)})", CALL_TIMEOUT)
+        self._expr(
+            f"{self.handle}.configure({json.dumps(self._dns)}, {json.dumps(self._filler)})", CALL_TIMEOUT
+        )
 
     def close(self) -> None:
         if self._ctx is not None:
@@ -602,7 +666,7 @@ class _Engine:
             # ignored ... Event loop is closed"). One trivial evaluation lets it arrive first.
             try:
                 self._ctx.eval("0", timeout_sec=CALL_TIMEOUT)
-            except Exception:  # noqa: BLE001 - the engine is being thrown away either way
+            except Exception:
                 pass
             self._ctx.close()
             self._ctx = None
@@ -632,11 +696,15 @@ class _Engine:
     def reload(self) -> None:
         """A fresh isolate with the same script (after a memory blow-up)."""
         self._new()
-        self._ctx.eval(self._script + "\n//# sourceURL=pac-file", timeout_sec=CALL_TIMEOUT, max_memory=MAX_HEAP)
+        self._ctx.eval(
+            self._script + "\n//# sourceURL=pac-file", timeout_sec=CALL_TIMEOUT, max_memory=MAX_HEAP
+        )
 
     def begin(self, sample: Sample, jobs: list[dict]) -> None:
         sample_json = json.dumps({"t": list(sample.when), "ip": sample.ip})
-        self._expr(f"{self.handle}.begin({json.dumps(sample_json)}, {json.dumps(json.dumps(jobs))})", CALL_TIMEOUT)
+        self._expr(
+            f"{self.handle}.begin({json.dumps(sample_json)}, {json.dumps(json.dumps(jobs))})", CALL_TIMEOUT
+        )
 
     def run_from(self, first: int, timeout: float) -> str:
         """Run the jobs from `first` on: "ok", or "timeout" / "memory" when cut short."""
@@ -657,8 +725,13 @@ class _Engine:
             got = json.loads(self._expr(f"{self.handle}.progress({int(first)})", CALL_TIMEOUT))
         except (TypeError, ValueError):
             raise Tampered("the evaluator's answers came back garbled") from None
-        if not (isinstance(got, dict) and isinstance(got.get("current"), int) and isinstance(got.get("ms"), (int, float))
-                and isinstance(got.get("done"), list) and all(d is None or isinstance(d, dict) for d in got["done"])):
+        if not (
+            isinstance(got, dict)
+            and isinstance(got.get("current"), int)
+            and isinstance(got.get("ms"), (int, float))
+            and isinstance(got.get("done"), list)
+            and all(d is None or isinstance(d, dict) for d in got["done"])
+        ):
             raise Tampered("the evaluator's answers came back garbled (JSON or Object.prototype replaced?)")
         return got
 
@@ -677,6 +750,7 @@ def _error_line(text: str) -> tuple[int, str]:
 
 
 # --------------------------------------------------------------------------- proxy answers
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -733,8 +807,12 @@ def classify_entry(text: str, blackhole_literals: set[str]) -> Entry:
         ip = None
     if port == 0:
         return Entry(text, "black-hole", "port 0 accepts no connection")
-    if ip is not None and (ip.is_unspecified or ip.is_multicast or ip == ipaddress.ip_address("255.255.255.255")
-                           or (ip.version == 4 and ip in ipaddress.ip_network("240.0.0.0/4"))):
+    if ip is not None and (
+        ip.is_unspecified
+        or ip.is_multicast
+        or ip == ipaddress.ip_address("255.255.255.255")
+        or (ip.version == 4 and ip in ipaddress.ip_network("240.0.0.0/4"))
+    ):
         return Entry(text, "black-hole", f"{host} is not a reachable host")
     if ip is not None and any(ip.version == n.version and ip in n for n in DOC_NETS):
         return Entry(text, "black-hole", f"{host} is a documentation address (RFC 5737), routed nowhere")
@@ -748,8 +826,12 @@ def classify_entry(text: str, blackhole_literals: set[str]) -> Entry:
         if port < 1024:
             return Entry(text, "black-hole", f"nothing listens on port {port} of the client itself")
         if port not in LOCAL_PROXY_PORTS:
-            return Entry(text, "unknown", f"a proxy on the client itself ({host}:{port}): a black hole unless "
-                                          "a local proxy listens there")
+            return Entry(
+                text,
+                "unknown",
+                f"a proxy on the client itself ({host}:{port}): a black hole unless "
+                "a local proxy listens there",
+            )
         return Entry(text, "proxy", f"a local proxy or tunnel ({host}:{port})")
     return Entry(text, "proxy", f"through {kind} {host}:{port}")
 
@@ -771,6 +853,7 @@ def blackhole_literals(source: str) -> set[str]:
 
 # --------------------------------------------------------------------------- client samples
 
+
 def _networks(source: str) -> list[ipaddress.IPv4Network]:
     nets: list[ipaddress.IPv4Network] = []
     for m in _IS_IN_NET.finditer(source):
@@ -784,8 +867,9 @@ def _networks(source: str) -> list[ipaddress.IPv4Network]:
         octets = [o for o in m.group(2).rstrip(".*").split(".") if o and o != "*"]
         if not octets or any(not o.isdigit() or int(o) > 255 for o in octets):
             continue
-        net = ipaddress.IPv4Network(".".join(octets + ["0"] * (4 - len(octets))) + f"/{8 * len(octets)}",
-                                    strict=False)
+        net = ipaddress.IPv4Network(
+            ".".join(octets + ["0"] * (4 - len(octets))) + f"/{8 * len(octets)}", strict=False
+        )
         if net not in nets:
             nets.append(net)
     return nets
@@ -799,7 +883,7 @@ def client_addresses(source: str) -> list[str]:
     nets = _networks(source)
     out: list[str] = []
     for net in nets:
-        for addr in ((net[1], net[-2]) if net.num_addresses > 2 else (net[0],)):
+        for addr in (net[1], net[-2]) if net.num_addresses > 2 else (net[0],):
             if str(addr) not in out:
                 out.append(str(addr))
     for candidate in (DEFAULT_CLIENT, "172.20.30.40", "10.200.30.40", "100.64.30.40", "198.18.30.40"):
@@ -835,6 +919,7 @@ def _samples(source: str) -> tuple[list[Sample], bool]:
 
 
 # --------------------------------------------------------------------------- the ruleset
+
 
 def _probe_key(probe: Probe) -> tuple:
     return (probe.host.lower(), probe.scheme, probe.port, probe.path)
@@ -911,7 +996,13 @@ class PacRuleset:
         if hit is not None:
             return hit
         return self._fallback.get(audience) or Decision(
-            Outcome.UNKNOWN, None, (), False, "", "this request was not evaluated (the PAC file ran out of time)")
+            Outcome.UNKNOWN,
+            None,
+            (),
+            False,
+            "",
+            "this request was not evaluated (the PAC file ran out of time)",
+        )
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
         return []
@@ -950,7 +1041,9 @@ class _Evaluator:
         cut short, the probe that was running is judged (an endless loop if it had run for the
         whole per-call limit) and the rest continue. Once a file has looped, the limit per
         request drops to LOOP_TIMEOUT; a request that looped under one sample is not run again."""
-        jobs = [{"url": pac_url(p), "host": p.host.lower(), "addrs": dns.get(p.host.lower(), [])} for p in probes]
+        jobs = [
+            {"url": pac_url(p), "host": p.host.lower(), "addrs": dns.get(p.host.lower(), [])} for p in probes
+        ]
         out: list[dict | str | None] = [self.looping.get((j["url"], j["host"])) for j in jobs]
         todo = [i for i, o in enumerate(out) if o is None]
         if not todo:
@@ -964,7 +1057,9 @@ class _Evaluator:
                 break
             limit = self.per_call
             start = time.monotonic()
-            status = self.engine.run_from(first, min(self.budget.left, limit + PER_JOB_ALLOWANCE * (len(todo) - first)))
+            status = self.engine.run_from(
+                first, min(self.budget.left, limit + PER_JOB_ALLOWANCE * (len(todo) - first))
+            )
             elapsed = time.monotonic() - start
             if status == "ok":
                 got = self.engine.progress(first)
@@ -1015,9 +1110,11 @@ class _Evaluator:
         url = pac_url(probe)
         if res in ("timeout", "memory", "budget"):
             self.timeouts += 1
-            what = {"timeout": "did not finish in time (an endless loop?)",
-                    "memory": f"used more than {MAX_HEAP // (1024 * 1024)} MiB",
-                    "budget": "was not run: the file used up its time budget"}[res]
+            what = {
+                "timeout": "did not finish in time (an endless loop?)",
+                "memory": f"used more than {MAX_HEAP // (1024 * 1024)} MiB",
+                "budget": "was not run: the file used up its time budget",
+            }[res]
             span = self.rs.span(self.fn_line)
             return Decision(Outcome.UNKNOWN, span, (span,), False, "", f"FindProxyForURL('{url}') {what}")
         assert isinstance(res, dict)
@@ -1035,38 +1132,72 @@ class _Evaluator:
         if res.get("unknown"):
             notes.append("assumed unresolvable: " + ", ".join(res["unknown"][:3]))
         if res.get("placeholders"):
-            notes.append("no catalog address for " + ", ".join(res["placeholders"][:3])
-                         + f" (a public placeholder, {PLACEHOLDER_ADDRESS}, stood in)")
+            notes.append(
+                "no catalog address for "
+                + ", ".join(res["placeholders"][:3])
+                + f" (a public placeholder, {PLACEHOLDER_ADDRESS}, stood in)"
+            )
         if res.get("err"):
             err = res["err"]
             line = err.get("line") or self.fn_line
-            self.problem("TE901", line, f"FindProxyForURL throws {err['name']}: {err['message']} (for {probe.host} "
-                                        "and maybe others); browsers then connect DIRECT", key=(err["name"], err["message"]))
+            self.problem(
+                "TE901",
+                line,
+                f"FindProxyForURL throws {err['name']}: {err['message']} (for {probe.host} "
+                "and maybe others); browsers then connect DIRECT",
+                key=(err["name"], err["message"]),
+            )
             span = self.rs.span(line)
-            return Decision(Outcome.ALLOW, span, trace + (span,), False, "",
-                            "; ".join([f"the script fails ({err['name']}): browsers connect DIRECT"] + notes))
+            return Decision(
+                Outcome.ALLOW,
+                span,
+                trace + (span,),
+                False,
+                "",
+                "; ".join([f"the script fails ({err['name']}): browsers connect DIRECT"] + notes),
+            )
         answer = res.get("r")
         if res.get("type") != "string":
             if ret_span is not None:
-                self.problem("TE901", ret_span.line, f"FindProxyForURL returns {res.get('type')}, not a string: "
-                                                     "browsers connect DIRECT")
-            return Decision(Outcome.ALLOW, ret_span, trace, False, "",
-                            "; ".join([f"a non-string answer ({res.get('type')}): browsers connect DIRECT"] + notes))
+                self.problem(
+                    "TE901",
+                    ret_span.line,
+                    f"FindProxyForURL returns {res.get('type')}, not a string: browsers connect DIRECT",
+                )
+            return Decision(
+                Outcome.ALLOW,
+                ret_span,
+                trace,
+                False,
+                "",
+                "; ".join([f"a non-string answer ({res.get('type')}): browsers connect DIRECT"] + notes),
+            )
         return self._from_answer(answer, ret_span, trace, about, notes)
 
-    def _from_answer(self, answer: str, ret_span: Span | None, trace: tuple[Span, ...], about: bool,
-                     notes: list[str]) -> Decision:
+    def _from_answer(
+        self, answer: str, ret_span: Span | None, trace: tuple[Span, ...], about: bool, notes: list[str]
+    ) -> Decision:
         entries = [classify_entry(part, self.blackholes) for part in answer.split(";") if part.strip()]
         line = ret_span.line if ret_span else self.fn_line
         for e in entries:
             if e.kind == "invalid":
-                self.problem("TE901", line, f"'{_short(e.text, 60)}' is not a proxy browsers can use ({e.why}; PAC "
-                                            "wants e.g. 'PROXY host:port'): they skip it")
+                self.problem(
+                    "TE901",
+                    line,
+                    f"'{_short(e.text, 60)}' is not a proxy browsers can use ({e.why}; PAC "
+                    "wants e.g. 'PROXY host:port'): they skip it",
+                )
         usable = [e for e in entries if e.kind != "invalid"]
         shown = _short(answer, 80)
         if not usable:
-            return Decision(Outcome.ALLOW, ret_span, trace, False, "",
-                            "; ".join([f"'{shown}' has no usable entry: browsers connect DIRECT"] + notes))
+            return Decision(
+                Outcome.ALLOW,
+                ret_span,
+                trace,
+                False,
+                "",
+                "; ".join([f"'{shown}' has no usable entry: browsers connect DIRECT"] + notes),
+            )
         skipped: list[Entry] = []
         undecided: list[Entry] = []
         for e in usable:
@@ -1085,14 +1216,32 @@ class _Evaluator:
             # DIRECT (or a tunnel on the client) for a host the script tested: explicitly let
             # through. A remote proxy decides for itself: the PAC file names no outcome.
             named = about and (e.kind == "direct" or e.why.startswith("a local proxy"))
-            return Decision(Outcome.ALLOW, ret_span, trace, named, "pac-direct" if e.kind == "direct" else "pac-proxy",
-                            "; ".join([f"'{shown}': {lead}the browser {how_text}"] + notes))
+            return Decision(
+                Outcome.ALLOW,
+                ret_span,
+                trace,
+                named,
+                "pac-direct" if e.kind == "direct" else "pac-proxy",
+                "; ".join([f"'{shown}': {lead}the browser {how_text}"] + notes),
+            )
         if undecided:
-            return Decision(Outcome.UNKNOWN, ret_span, trace, about, "pac-proxy",
-                            "; ".join([f"'{shown}': {undecided[0].why}"] + notes))
+            return Decision(
+                Outcome.UNKNOWN,
+                ret_span,
+                trace,
+                about,
+                "pac-proxy",
+                "; ".join([f"'{shown}': {undecided[0].why}"] + notes),
+            )
         reasons = "; ".join(dict.fromkeys(e.why for e in skipped))
-        return Decision(Outcome.DENY, ret_span, trace, about, "pac-blackhole",
-                        "; ".join([f"'{shown}' leads nowhere ({reasons}): the request fails"] + notes))
+        return Decision(
+            Outcome.DENY,
+            ret_span,
+            trace,
+            about,
+            "pac-blackhole",
+            "; ".join([f"'{shown}' leads nowhere ({reasons}): the request fails"] + notes),
+        )
 
 
 def _describe_group(group: list[Sample], all_ips: list[str], all_times: list[tuple]) -> tuple[str, ...]:
@@ -1102,11 +1251,16 @@ def _describe_group(group: list[Sample], all_ips: list[str], all_times: list[tup
     product = len(group) == len(ips) * len(times)
     if product:
         if len(ips) < len(all_ips):
-            conds.append("client " + ", ".join(ips[:3]) + (f" and {len(ips) - 3} more" if len(ips) > 3 else ""))
+            conds.append(
+                "client " + ", ".join(ips[:3]) + (f" and {len(ips) - 3} more" if len(ips) > 3 else "")
+            )
         if len(times) < len(all_times):
             conds.append(_describe_times([s for s in group if s.ip == ips[0]]))
         return tuple(conds)
-    parts = [f"client {s.ip} {s.day()} {s.clock()}" if len(all_ips) > 1 else f"{s.day()} {s.clock()}" for s in group]
+    parts = [
+        f"client {s.ip} {s.day()} {s.clock()}" if len(all_ips) > 1 else f"{s.day()} {s.clock()}"
+        for s in group
+    ]
     return (", ".join(parts[:3]) + (f" and {len(parts) - 3} more" if len(parts) > 3 else ""),)
 
 
@@ -1121,8 +1275,10 @@ def _describe_times(samples: list[Sample]) -> str:
     elif week:
         out.append(", ".join(f"{s.day()} {s.clock()}" for s in week[:4]) + (" ..." if len(week) > 4 else ""))
     if other:
-        out.append(", ".join(f"{s.when[0]}-{s.when[1]:02d}-{s.when[2]:02d} {s.clock()}" for s in other[:3])
-                   + (" ..." if len(other) > 3 else ""))
+        out.append(
+            ", ".join(f"{s.when[0]}-{s.when[1]:02d}-{s.when[2]:02d} {s.clock()}" for s in other[:3])
+            + (" ..." if len(other) > 3 else "")
+        )
     return "time " + "; ".join(out)
 
 
@@ -1133,7 +1289,9 @@ def _day_ranges(days: list[int]) -> str:
             runs[-1].append(d)
         else:
             runs.append([d])
-    return ", ".join(DAY_NAMES[r[0]] if len(r) == 1 else f"{DAY_NAMES[r[0]]}-{DAY_NAMES[r[-1]]}" for r in runs)
+    return ", ".join(
+        DAY_NAMES[r[0]] if len(r) == 1 else f"{DAY_NAMES[r[0]]}-{DAY_NAMES[r[-1]]}" for r in runs
+    )
 
 
 def parse(path: Path, context: ParseContext) -> PacRuleset:
@@ -1143,15 +1301,23 @@ def parse(path: Path, context: ParseContext) -> PacRuleset:
     except OSError as exc:
         raise InputError(f"{display}: cannot read: {exc.strerror or exc}") from None
     if size > MAX_PAC_BYTES:
-        raise InputError(f"{display}: PAC file of {size} bytes is too large to evaluate (limit {MAX_PAC_BYTES})")
+        raise InputError(
+            f"{display}: PAC file of {size} bytes is too large to evaluate (limit {MAX_PAC_BYTES})"
+        )
     src = read_source(path, display)  # binary and encoding checks (raises InputError)
     data = path.read_bytes()
     source = _decode(data)
     lines = _lines(source)
     ruleset = PacRuleset(display, lines, list(src.problems))
     if len(data) >= CHROME_MAX_PAC:
-        ruleset.problems.append(Problem("TE901", ruleset.span(1), f"PAC file of {len(data)} bytes: Chrome refuses PAC "
-                                        "files of 1 MB or more and connects DIRECT"))
+        ruleset.problems.append(
+            Problem(
+                "TE901",
+                ruleset.span(1),
+                f"PAC file of {len(data)} bytes: Chrome refuses PAC "
+                "files of 1 MB or more and connects DIRECT",
+            )
+        )
     catalog = context.catalog
     # The control first: if even it loops, the script loops for everything (ABANDON_AFTER).
     probes = catalog.control_probes() + [p for svc in catalog.services.values() for p in svc.probes()]
@@ -1159,8 +1325,13 @@ def parse(path: Path, context: ParseContext) -> PacRuleset:
     dns, filler = dns_table(catalog, source)
     samples, truncated = _samples(source)
     if truncated:
-        ruleset.problems.append(Problem("TE906", ruleset.span(1), f"too many client addresses and times to try: "
-                                        f"verdicts rest on {MAX_SAMPLES} samples"))
+        ruleset.problems.append(
+            Problem(
+                "TE906",
+                ruleset.span(1),
+                f"too many client addresses and times to try: verdicts rest on {MAX_SAMPLES} samples",
+            )
+        )
     engine = _Engine(dns, filler)
     ev = _Evaluator(ruleset, source, catalog, engine)
     control = _probe_key(catalog.control_probes()[0])
@@ -1186,10 +1357,15 @@ def parse(path: Path, context: ParseContext) -> PacRuleset:
     finally:
         engine.close()
     if ev.timeouts:
-        ruleset.problems.append(Problem("TE905", ruleset.span(ev.fn_line),
-                                        f"FindProxyForURL ran out of time or memory for {ev.timeouts} request(s) "
-                                        f"(limits {CALL_TIMEOUT:g} s a call, {MAX_HEAP // (1024 * 1024)} MiB): "
-                                        "those verdicts are unknown"))
+        ruleset.problems.append(
+            Problem(
+                "TE905",
+                ruleset.span(ev.fn_line),
+                f"FindProxyForURL ran out of time or memory for {ev.timeouts} request(s) "
+                f"(limits {CALL_TIMEOUT:g} s a call, {MAX_HEAP // (1024 * 1024)} MiB): "
+                "those verdicts are unknown",
+            )
+        )
     _group(ruleset, samples, per_sample, probes)
     return ruleset
 
@@ -1202,20 +1378,38 @@ def _unspecific_defaults(table: dict[tuple, Decision], control: tuple) -> dict[t
     default = table[control].rule
     if default is None:
         return table
-    return {k: (replace(d, specific=False) if d.specific and d.rule == default else d) for k, d in table.items()}
+    return {
+        k: (replace(d, specific=False) if d.specific and d.rule == default else d) for k, d in table.items()
+    }
 
 
 def _not_loaded(ruleset: PacRuleset, ev: _Evaluator, loaded: _Loaded, probes: list[Probe]) -> None:
     if loaded.status == "tampered":
-        ruleset.problems.append(Problem("TE905", ruleset.span(1), "the PAC file interferes with the evaluator "
-                                        f"({loaded.message or 'its helpers were replaced'}): verdicts are unknown"))
-        decision = Decision(Outcome.UNKNOWN, ruleset.span(1), (), False, "", "the PAC file could not be evaluated")
+        ruleset.problems.append(
+            Problem(
+                "TE905",
+                ruleset.span(1),
+                "the PAC file interferes with the evaluator "
+                f"({loaded.message or 'its helpers were replaced'}): verdicts are unknown",
+            )
+        )
+        decision = Decision(
+            Outcome.UNKNOWN, ruleset.span(1), (), False, "", "the PAC file could not be evaluated"
+        )
     elif loaded.status in ("timeout", "memory"):
         limit = f"{CALL_TIMEOUT:g} s" if loaded.status == "timeout" else f"{MAX_HEAP // (1024 * 1024)} MiB"
-        ruleset.problems.append(Problem("TE905", ruleset.span(1), f"the PAC file's top-level code ran out of "
-                                        f"{'time' if loaded.status == 'timeout' else 'memory'} ({limit}): "
-                                        "an endless loop? Verdicts are unknown"))
-        decision = Decision(Outcome.UNKNOWN, ruleset.span(1), (), False, "", "the PAC file could not be run to the end")
+        ruleset.problems.append(
+            Problem(
+                "TE905",
+                ruleset.span(1),
+                f"the PAC file's top-level code ran out of "
+                f"{'time' if loaded.status == 'timeout' else 'memory'} ({limit}): "
+                "an endless loop? Verdicts are unknown",
+            )
+        )
+        decision = Decision(
+            Outcome.UNKNOWN, ruleset.span(1), (), False, "", "the PAC file could not be run to the end"
+        )
     else:
         if loaded.status == "syntax":
             last = max((i + 1 for i, text in enumerate(ruleset._lines) if text.strip()), default=1)
@@ -1224,15 +1418,21 @@ def _not_loaded(ruleset: PacRuleset, ev: _Evaluator, loaded: _Loaded, probes: li
             line, what = loaded.line or 1, f"fails while loading ({loaded.message})"
         else:
             line, what = 1, "defines no FindProxyForURL function"
-        ruleset.problems.append(Problem("TE901", ruleset.span(line), f"the PAC file {what}: browsers ignore it and "
-                                        "connect DIRECT, so nothing it lists is blocked"))
+        ruleset.problems.append(
+            Problem(
+                "TE901",
+                ruleset.span(line),
+                f"the PAC file {what}: browsers ignore it and connect DIRECT, so nothing it lists is blocked",
+            )
+        )
         decision = Decision(Outcome.ALLOW, None, (), False, "", f"the PAC file {what}: browsers ignore it")
     ruleset._by_audience = {EVERYONE: {_probe_key(p): decision for p in probes}}
     ruleset._fallback = {EVERYONE: decision}
 
 
-def _group(ruleset: PacRuleset, samples: list[Sample], per_sample: list[dict[tuple, Decision]],
-           probes: list[Probe]) -> None:
+def _group(
+    ruleset: PacRuleset, samples: list[Sample], per_sample: list[dict[tuple, Decision]], probes: list[Probe]
+) -> None:
     keys = [_probe_key(p) for p in probes]
     groups: dict[tuple, list[int]] = {}
     for i, table in enumerate(per_sample):
@@ -1251,7 +1451,9 @@ def _group(ruleset: PacRuleset, samples: list[Sample], per_sample: list[dict[tup
         conds = _describe_group(group, all_ips, all_times)
         first = group[0]
         attrs = (("src", first.ip), ("time", f"{first.day()} {first.clock()}"))
-        audience = Audience(key=("pac", tuple((s.ip, s.when) for s in group)), conditions=conds, attributes=attrs)
+        audience = Audience(
+            key=("pac", tuple((s.ip, s.when) for s in group)), conditions=conds, attributes=attrs
+        )
         scope = audience.describe()
         tables[audience] = {k: _scoped(d, scope) for k, d in per_sample[members[0]].items()}
         audiences.append(audience)

@@ -71,10 +71,10 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from policy_lint.dialects.semantics.base import ParseContext
-from policy_lint.inputs import InputError, SourceText, read_source
 from policy_lint.dialects.semantics.listnames import classify_list_name
-from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
 from policy_lint.dialects.semantics.patterns import SEARCH_TIMEOUT_SECONDS, BoundedPattern, PatternError
+from policy_lint.inputs import InputError, SourceText, read_source
+from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
 
 NAME = "privoxy"
 FILE_PATTERNS = ("*.action", "privoxy.conf", "privoxy*.conf", "privoxy.config")
@@ -83,31 +83,86 @@ MAX_AF_FILES = 100  # Privoxy 3.0.34's MAX_AF_FILES: more `actionsfile` lines ar
 MAX_TRACE = 8  # matched sections shown in a decision's trace
 
 # Privoxy 3.0.34's action names (strings of Debian's binary), by the kind of value they take.
-BOOL_ACTIONS = frozenset({
-    "crunch-if-none-match", "crunch-incoming-cookies", "crunch-outgoing-cookies",
-    "downgrade-http-version", "force-text-mode", "handle-as-empty-document", "handle-as-image",
-    "https-inspection", "ignore-certificate-errors", "prevent-compression",
-    "prevent-keeping-cookies", "session-cookies-only",
-})
-STRING_ACTIONS = frozenset({
-    "block", "change-x-forwarded-for", "content-type-overwrite", "crunch-client-header",
-    "crunch-server-header", "deanimate-gifs", "delay-response", "fast-redirects",
-    "forward-override", "hide-accept-language", "hide-content-disposition", "hide-from-header",
-    "hide-if-modified-since", "hide-referer", "hide-referrer", "hide-user-agent",
-    "limit-connect", "limit-cookie-lifetime", "overwrite-last-modified", "redirect",
-    "set-image-blocker",
-})
-MULTI_ACTIONS = frozenset({
-    "add-header", "client-body-filter", "client-body-tagger", "client-header-filter",
-    "client-header-tagger", "external-filter", "filter", "filter-client-headers",
-    "filter-server-headers", "server-header-filter", "server-header-tagger", "suppress-tag",
-})
+BOOL_ACTIONS = frozenset(
+    {
+        "crunch-if-none-match",
+        "crunch-incoming-cookies",
+        "crunch-outgoing-cookies",
+        "downgrade-http-version",
+        "force-text-mode",
+        "handle-as-empty-document",
+        "handle-as-image",
+        "https-inspection",
+        "ignore-certificate-errors",
+        "prevent-compression",
+        "prevent-keeping-cookies",
+        "session-cookies-only",
+    }
+)
+STRING_ACTIONS = frozenset(
+    {
+        "block",
+        "change-x-forwarded-for",
+        "content-type-overwrite",
+        "crunch-client-header",
+        "crunch-server-header",
+        "deanimate-gifs",
+        "delay-response",
+        "fast-redirects",
+        "forward-override",
+        "hide-accept-language",
+        "hide-content-disposition",
+        "hide-from-header",
+        "hide-if-modified-since",
+        "hide-referer",
+        "hide-referrer",
+        "hide-user-agent",
+        "limit-connect",
+        "limit-cookie-lifetime",
+        "overwrite-last-modified",
+        "redirect",
+        "set-image-blocker",
+    }
+)
+MULTI_ACTIONS = frozenset(
+    {
+        "add-header",
+        "client-body-filter",
+        "client-body-tagger",
+        "client-header-filter",
+        "client-header-tagger",
+        "external-filter",
+        "filter",
+        "filter-client-headers",
+        "filter-server-headers",
+        "server-header-filter",
+        "server-header-tagger",
+        "suppress-tag",
+    }
+)
 # Accepted with an error message and ignored (actions.c: action_used_to_be_valid).
-FORMER_ACTIONS = frozenset({"inspect-jpegs", "kill-popups", "send-vanilla-wafer", "send-wafer",
-                            "treat-forbidden-connects-like-blocks", "vanilla-wafer", "wafer"})
+FORMER_ACTIONS = frozenset(
+    {
+        "inspect-jpegs",
+        "kill-popups",
+        "send-vanilla-wafer",
+        "send-wafer",
+        "treat-forbidden-connects-like-blocks",
+        "vanilla-wafer",
+        "wafer",
+    }
+)
 # The actions that decide whether a request gets through.
-DECIDING = ("block", "redirect", "handle-as-image", "handle-as-empty-document",
-            "set-image-blocker", "https-inspection", "limit-connect", "forward-override")
+DECIDING = (
+    "block",
+    "redirect",
+    "handle-as-image",
+    "handle-as-empty-document",
+    "set-image-blocker",
+    "https-inspection",
+    "limit-connect",
+    "forward-override",
+)
 
 TAG_PREFIXES = ("tag:", "client-tag:", "no-request-tag:", "no-response-tag:")
 
@@ -118,21 +173,70 @@ STANDARD_FILES = {
 }
 
 # Ports a local proxy or tunnel usually listens on (Tor, SOCKS, HTTP proxies, I2P, ...).
-PROXY_PORTS = frozenset({1080, 1086, 1087, 3128, 3129, 4444, 4447, 7890, 7891, 8000, 8080, 8081,
-                         8118, 8123, 8888, 9040, 9050, 9150, 10808, 10809})
-FORWARD_DIRECTIVES = ("forward", "forward-socks4", "forward-socks4a", "forward-socks5",
-                      "forward-socks5t", "forward-webserver")
+PROXY_PORTS = frozenset(
+    {
+        1080,
+        1086,
+        1087,
+        3128,
+        3129,
+        4444,
+        4447,
+        7890,
+        7891,
+        8000,
+        8080,
+        8081,
+        8118,
+        8123,
+        8888,
+        9040,
+        9050,
+        9150,
+        10808,
+        10809,
+    }
+)
+FORWARD_DIRECTIVES = (
+    "forward",
+    "forward-socks4",
+    "forward-socks4a",
+    "forward-socks5",
+    "forward-socks5t",
+    "forward-webserver",
+)
 
 _CONFIG_HINT = re.compile(
     r"^[ \t]*(?:(?:actionsfile|confdir|filterfile|listen-address|forward-socks[45][at]?|enable-edit-actions"
     r"|enforce-blocks|enable-remote-toggle|templdir|trustfile|forward-webserver)[ \t]+\S"
-    r"|toggle[ \t]+[01]|forward[ \t]+\S+[ \t]+\S)", re.M)
+    r"|toggle[ \t]+[01]|forward[ \t]+\S+[ \t]+\S)",
+    re.M,
+)
 _ACTION_HINT = re.compile(r"^\s*\{\s*(\{\s*alias\s*\}|[+-][a-z-]+|[a-z0-9+-]+\s*\})", re.M | re.I)
 
 
 # Source and documentation files that quote Privoxy syntax are not configs.
-NOT_CONFIG_SUFFIXES = frozenset({".py", ".md", ".rst", ".html", ".htm", ".js", ".json", ".yaml", ".yml",
-                                 ".toml", ".c", ".h", ".sh", ".pl", ".rb", ".go", ".rs"})
+NOT_CONFIG_SUFFIXES = frozenset(
+    {
+        ".py",
+        ".md",
+        ".rst",
+        ".html",
+        ".htm",
+        ".js",
+        ".json",
+        ".yaml",
+        ".yml",
+        ".toml",
+        ".c",
+        ".h",
+        ".sh",
+        ".pl",
+        ".rb",
+        ".go",
+        ".rs",
+    }
+)
 
 
 def detect(path: Path, head: str) -> float:
@@ -159,6 +263,7 @@ def detect(path: Path, head: str) -> float:
 
 
 # --------------------------------------------------------------------------- reading lines
+
 
 @dataclass(frozen=True, slots=True)
 class Line:
@@ -218,6 +323,7 @@ def _strip_comment(line: str) -> str:
 
 
 # --------------------------------------------------------------------------- URL patterns
+
 
 def _simplematch(pattern: str, text: str) -> bool:
     """Privoxy's simplematch() (urlmatch.c), ported as is: `*`, `?` and `[...]` classes
@@ -324,19 +430,26 @@ class UrlPattern:
         if flen < plen:
             return False
         if self.open_left and not self.open_right:
-            return self._cmp(labels[flen - plen:])
+            return self._cmp(labels[flen - plen :])
         if not self.open_left and not self.open_right:
             return flen == plen and self._cmp(labels)
         if self.open_right and not self.open_left:
             return self._cmp(labels[:plen])
-        return any(self._cmp(labels[i:i + plen]) for i in range(flen - plen + 1))
+        return any(self._cmp(labels[i : i + plen]) for i in range(flen - plen + 1))
 
     def _cmp(self, labels: tuple[str, ...]) -> bool:
-        return all(p == f or (_GLOB.search(p) is not None and _simplematch(p, f))
-                   for p, f in zip(self.labels, labels))
+        return all(
+            p == f or (_GLOB.search(p) is not None and _simplematch(p, f))
+            for p, f in zip(self.labels, labels)
+        )
 
-    def matches(self, labels: tuple[str, ...], port: int, path: str,
-                memo: dict[tuple[int, str], bool | None] | None = None) -> bool | None:
+    def matches(
+        self,
+        labels: tuple[str, ...],
+        port: int,
+        path: str,
+        memo: dict[tuple[int, str], bool | None] | None = None,
+    ) -> bool | None:
         """True/False, or None when the path regex ran out of time. `memo` caches path
         results by (regex, path): many patterns share a regex, most probes the path `/`."""
         if self.tag:
@@ -358,21 +471,26 @@ class UrlPattern:
 def _compile_pattern(spec: str, span: Span, regex_cache: dict[str, BoundedPattern]) -> UrlPattern:
     """create_pattern_spec(): raises PatternError for what Privoxy refuses."""
     if "/" not in spec and ":" not in spec and "<" not in spec:  # the common host-only form
-        return UrlPattern(spec, span, labels=tuple(label for label in spec.lower().split(".") if label),
-                          open_left=spec.startswith("."), open_right=spec.endswith("."))
+        return UrlPattern(
+            spec,
+            span,
+            labels=tuple(label for label in spec.lower().split(".") if label),
+            open_left=spec.startswith("."),
+            open_right=spec.endswith("."),
+        )
     if spec.lower().startswith(TAG_PREFIXES):
         return UrlPattern(spec, span, tag=True)
     buf = spec
     out = UrlPattern(spec, span)
     slash = buf.find("/")
     if slash >= 0:
-        if buf[slash + 1:]:
+        if buf[slash + 1 :]:
             out.path = _regex("^" + buf[slash:], regex_cache)
         buf = buf[:slash]
     port_at = -1
     if buf.startswith("<") and ">" in buf[1:]:
         end = buf.index(">", 1)
-        rest = buf[end + 1:]
+        rest = buf[end + 1 :]
         if rest and not rest.startswith(":"):
             raise PatternError(f"garbage after the IPv6 address in {spec!r}")
         host = buf[1:end]
@@ -382,7 +500,7 @@ def _compile_pattern(spec: str, span: Span, regex_cache: dict[str, BoundedPatter
     else:
         port_at = buf.find(":")
         if port_at >= 0:
-            out.ports = buf[port_at + 1:]
+            out.ports = buf[port_at + 1 :]
             buf = buf[:port_at]
     if buf:
         out.open_left = buf.startswith(".")
@@ -399,6 +517,7 @@ def _regex(source: str, cache: dict[str, BoundedPattern]) -> BoundedPattern:
 
 
 # --------------------------------------------------------------------------- action files
+
 
 @dataclass
 class Section:
@@ -470,8 +589,9 @@ def _action_tokens(text: str) -> list[tuple[str, str | None]]:
             i += 1
 
 
-def _resolve_actions(text: str, aliases: dict[str, dict[str, tuple[str, str | None]]]
-                     ) -> tuple[dict[str, tuple[str, str | None]], list[str]]:
+def _resolve_actions(
+    text: str, aliases: dict[str, dict[str, tuple[str, str | None]]]
+) -> tuple[dict[str, tuple[str, str | None]], list[str]]:
     """get_actions(): the deciding changes of an action list, and notes (ignored actions).
     Raises _ActionError for what Privoxy refuses (unknown action or alias, bad value)."""
     changes: dict[str, tuple[str, str | None]] = {}
@@ -498,8 +618,9 @@ def _resolve_actions(text: str, aliases: dict[str, dict[str, tuple[str, str | No
     return changes, notes
 
 
-def _parse_action_file(lines: list[Line], problems: list[Problem], via: Span | None,
-                       regex_cache: dict[str, BoundedPattern]) -> list[Section]:
+def _parse_action_file(
+    lines: list[Line], problems: list[Problem], via: Span | None, regex_cache: dict[str, BoundedPattern]
+) -> list[Section]:
     """load_one_actions_file(): {{settings}}, {{description}}, {{alias}} (in that order, each
     once, before any section), then sections. Privoxy refuses the whole file at the first error;
     here the error is reported (TE901) and the rest is still read."""
@@ -569,7 +690,7 @@ def _parse_action_file(lines: list[Line], problems: list[Problem], via: Span | N
         if not current.deciding:
             # Nothing here decides reachability; Privoxy still refuses a bad path regex.
             slash = text.find("/")
-            if slash >= 0 and text[slash + 1:] and not text.lower().startswith(TAG_PREFIXES):
+            if slash >= 0 and text[slash + 1 :] and not text.lower().startswith(TAG_PREFIXES):
                 try:
                     _regex("^" + text[slash:], regex_cache)
                 except PatternError as exc:
@@ -589,6 +710,7 @@ def _parse_action_file(lines: list[Line], problems: list[Problem], via: Span | N
 
 
 # --------------------------------------------------------------------------- forwarding
+
 
 @dataclass(frozen=True)
 class Forward:
@@ -635,7 +757,11 @@ def _classify_target(directive: str, args: list[str]) -> tuple[str, str]:
         ip = ipaddress.ip_address(host)
     except ValueError:
         ip = None
-    if port <= 0 or port > 65535 or (ip is not None and (ip.is_multicast or ip == ipaddress.ip_address("255.255.255.255"))):
+    if (
+        port <= 0
+        or port > 65535
+        or (ip is not None and (ip.is_multicast or ip == ipaddress.ip_address("255.255.255.255")))
+    ):
         return "black-hole", target
     # A connection to 0.0.0.0 reaches this machine (Linux), like one to 127.0.0.1.
     loopback = host == "localhost" or (ip is not None and (ip.is_loopback or ip.is_unspecified))
@@ -648,6 +774,7 @@ def _classify_target(directive: str, args: list[str]) -> tuple[str, str]:
 
 
 # --------------------------------------------------------------------------- pcrs redirects
+
 
 def _pcrs(command: str, subject: str) -> tuple[str | None, bool]:
     """Apply one pcrs command `s<d>pattern<d>replacement<d>flags` (the subset redirects use:
@@ -680,7 +807,12 @@ def _pcrs(command: str, subject: str) -> tuple[str | None, bool]:
     pattern, replacement = parts[0], parts[1]
     flags_text = parts[2] if len(parts) > 2 else ""
     flags = regex.VERSION0
-    for f, bit in (("i", regex.IGNORECASE), ("m", regex.MULTILINE), ("s", regex.DOTALL), ("x", regex.VERBOSE)):
+    for f, bit in (
+        ("i", regex.IGNORECASE),
+        ("m", regex.MULTILINE),
+        ("s", regex.DOTALL),
+        ("x", regex.VERBOSE),
+    ):
         if f in flags_text:
             flags |= bit
     try:
@@ -709,9 +841,9 @@ def _pcrs(command: str, subject: str) -> tuple[str | None, bool]:
                 if nxt == "&":
                     out.append(m.group(0))
                 elif nxt == "`":
-                    out.append(subject[:m.start()])
+                    out.append(subject[: m.start()])
                 elif nxt == "'":
-                    out.append(subject[m.end():])
+                    out.append(subject[m.end() :])
                 else:
                     last = [g for g in m.groups() if g is not None]
                     out.append(last[-1] if last else "")
@@ -729,6 +861,7 @@ def _pcrs(command: str, subject: str) -> tuple[str | None, bool]:
 
 
 # --------------------------------------------------------------------------- the ruleset
+
 
 @dataclass
 class _State:
@@ -757,9 +890,17 @@ class _Trust:
 class PrivoxyRuleset:
     dialect = NAME
 
-    def __init__(self, path: str, entries: list[Section | MissingFile], forwards: list[Forward],
-                 problems: list[Problem], context: ParseContext, *, toggled_off: Span | None = None,
-                 trust: _Trust | None = None):
+    def __init__(
+        self,
+        path: str,
+        entries: list[Section | MissingFile],
+        forwards: list[Forward],
+        problems: list[Problem],
+        context: ParseContext,
+        *,
+        toggled_off: Span | None = None,
+        trust: _Trust | None = None,
+    ):
         self.path = path
         self.entries = entries
         self.forwards = forwards
@@ -797,7 +938,11 @@ class PrivoxyRuleset:
                     else:
                         self._globbed.append((ei, pi))
                 else:
-                    kind = ("R" if pat.open_left else "F") if not pat.open_right else ("U" if pat.open_left else "L")
+                    kind = (
+                        ("R" if pat.open_left else "F")
+                        if not pat.open_right
+                        else ("U" if pat.open_left else "L")
+                    )
                     self._keyed.setdefault((kind, pat.labels), []).append((ei, pi))
 
     def _matches(self, labels: tuple[str, ...], port: int, path: str) -> list[tuple[int, int, bool | None]]:
@@ -813,7 +958,7 @@ class PrivoxyRuleset:
             hits += keyed.get(("F", labels), [])
             for i in range(n):
                 hits += keyed.get(("R", labels[i:]), [])
-                hits += keyed.get(("L", labels[:i + 1]), [])
+                hits += keyed.get(("L", labels[: i + 1]), [])
                 for j in range(i + 1, n + 1):
                     hits += keyed.get(("U", labels[i:j]), [])
         hits += self._globbed
@@ -853,7 +998,8 @@ class PrivoxyRuleset:
             entry = self.entries[ei]
             if isinstance(entry, MissingFile):
                 if (entry.unknown_for is None and not probe.is_control) or (
-                        entry.unknown_for and probe.service in entry.unknown_for):
+                    entry.unknown_for and probe.service in entry.unknown_for
+                ):
                     state.values["block"] = ("?", None)
                     state.by["block"] = (entry, None)
                     state.uncertain.append(f"depends on {entry.name}, which is missing")
@@ -873,8 +1019,11 @@ class PrivoxyRuleset:
             if entry.broken or pat.invalid:
                 state.values["block"] = ("?", None)
                 state.by["block"] = (entry, pat)
-                state.uncertain.append(f"Privoxy cannot parse the section header {entry.span.text!r}"
-                                       if entry.broken else f"the pattern {pat.spec!r} is invalid")
+                state.uncertain.append(
+                    f"Privoxy cannot parse the section header {entry.span.text!r}"
+                    if entry.broken
+                    else f"the pattern {pat.spec!r} is invalid"
+                )
                 continue
             for name, change in entry.changes.items():
                 state.values[name] = change
@@ -896,7 +1045,7 @@ class PrivoxyRuleset:
         return hit
 
     def _trace(self, state: _State, *extra: Span | None) -> tuple[Span, ...]:
-        spans = list(dict.fromkeys(state.trace))[-2 * MAX_TRACE:]
+        spans = list(dict.fromkeys(state.trace))[-2 * MAX_TRACE :]
         spans += [s for s in extra if s is not None and s not in spans]
         return tuple(spans)
 
@@ -911,20 +1060,32 @@ class PrivoxyRuleset:
             inspected = False
             state = self._state(probe, probe.port, probe.path)
         if self.toggled_off is not None:
-            return self._forward(probe, _State(), note="Privoxy starts toggled off (toggle 0): no actions apply")
+            return self._forward(
+                probe, _State(), note="Privoxy starts toggled off (toggle 0): no actions apply"
+            )
         connect = https and not inspected
         # 1. limit-connect: a CONNECT to a port outside the list is refused.
         limit = state.value("limit-connect")
         if connect and limit is not None and not _match_portlist(limit, probe.port):
             entry, pat = state.by["limit-connect"]
-            return Decision(Outcome.DENY, pat.span if pat else entry.span, self._trace(state), False, "403",
-                            f"CONNECT to port {probe.port} outside limit-connect{{{limit}}}")
+            return Decision(
+                Outcome.DENY,
+                pat.span if pat else entry.span,
+                self._trace(state),
+                False,
+                "403",
+                f"CONNECT to port {probe.port} outside limit-connect{{{limit}}}",
+            )
         # 2. block (before trust and redirects: Privoxy's crunchers run in that order).
         block = state.values.get("block")
         if block and block[0] == "?":
             entry, pat = state.by["block"]
-            return Decision(Outcome.UNKNOWN, pat.span if pat else entry.span, self._trace(state),
-                            note=state.uncertain[-1] if state.uncertain else "")
+            return Decision(
+                Outcome.UNKNOWN,
+                pat.span if pat else entry.span,
+                self._trace(state),
+                note=state.uncertain[-1] if state.uncertain else "",
+            )
         if block and block[0] == "+":
             entry, pat = state.by["block"]
             # Substitutes (checked against privoxy 3.0.34, CONNECT included): an image (403) or a
@@ -935,8 +1096,14 @@ class PrivoxyRuleset:
                 how = "redirect" if blocker.lower() not in ("pattern", "blank") else "image"
             elif state.on("handle-as-empty-document"):
                 how = "empty-document"
-            return Decision(Outcome.DENY, pat.span if pat else entry.span, self._trace(state),
-                            bool(pat and not pat.catch_all), how, f"block reason: {block[1]}")
+            return Decision(
+                Outcome.DENY,
+                pat.span if pat else entry.span,
+                self._trace(state),
+                bool(pat and not pat.catch_all),
+                how,
+                f"block reason: {block[1]}",
+            )
         # 3. trust file: untrusted sites are blocked.
         if self.trust is not None:
             denied = self._untrusted(probe, state)
@@ -957,24 +1124,47 @@ class PrivoxyRuleset:
         trust = self.trust
         assert trust is not None
         if trust.missing:
-            return None if probe.is_control else Decision(
-                Outcome.UNKNOWN, trust.span, self._trace(state, trust.span),
-                note="the trust file is missing: which sites it trusts is unknown")
+            return (
+                None
+                if probe.is_control
+                else Decision(
+                    Outcome.UNKNOWN,
+                    trust.span,
+                    self._trace(state, trust.span),
+                    note="the trust file is missing: which sites it trusts is unknown",
+                )
+            )
         host = probe.host.lower()
         labels = tuple(label for label in host.split(".") if label)
         path = probe.path if probe.scheme == "http" else "/"
         for trusted, pat in reversed(trust.entries):  # Privoxy reads the file into a stack
             m = pat.matches(labels, probe.port, path)
             if m is None:
-                return Decision(Outcome.UNKNOWN, pat.span, self._trace(state, trust.span, pat.span),
-                                note=f"the trust pattern {pat.spec!r} ran out of time")
+                return Decision(
+                    Outcome.UNKNOWN,
+                    pat.span,
+                    self._trace(state, trust.span, pat.span),
+                    note=f"the trust pattern {pat.spec!r} ran out of time",
+                )
             if m:
                 if trusted:
                     return None
-                return Decision(Outcome.DENY, pat.span, self._trace(state, trust.span, pat.span),
-                                not pat.catch_all, "untrusted", "distrusted by the trust file")
-        return Decision(Outcome.DENY, trust.span, self._trace(state, trust.span), False, "untrusted",
-                        "not in the trust file (only pages linked from a trusted referrer pass)")
+                return Decision(
+                    Outcome.DENY,
+                    pat.span,
+                    self._trace(state, trust.span, pat.span),
+                    not pat.catch_all,
+                    "untrusted",
+                    "distrusted by the trust file",
+                )
+        return Decision(
+            Outcome.DENY,
+            trust.span,
+            self._trace(state, trust.span),
+            False,
+            "untrusted",
+            "not in the trust file (only pages linked from a trusted referrer pass)",
+        )
 
     def _redirect(self, probe: Probe, state: _State, connect: bool) -> Decision | None:
         target = state.value("redirect")
@@ -989,8 +1179,9 @@ class PrivoxyRuleset:
         if target.startswith("s"):
             new, certain = _pcrs(target, url)
             if not certain:
-                return Decision(Outcome.UNKNOWN, rule, self._trace(state),
-                                note=f"the redirect {target!r} ran out of time")
+                return Decision(
+                    Outcome.UNKNOWN, rule, self._trace(state), note=f"the redirect {target!r} ran out of time"
+                )
             if new is None or not new.lower().startswith(("http://", "https://")):
                 return None
         else:
@@ -999,8 +1190,14 @@ class PrivoxyRuleset:
             return None  # Privoxy prevents the loop and lets the request pass
         specific = bool(pat and not pat.catch_all)
         if connect:
-            return Decision(Outcome.DENY, rule, self._trace(state), specific, "redirect",
-                            f"a CONNECT answered with a redirect to {new} fails")
+            return Decision(
+                Outcome.DENY,
+                rule,
+                self._trace(state),
+                specific,
+                "redirect",
+                f"a CONNECT answered with a redirect to {new} fails",
+            )
         from urllib.parse import urlsplit  # on first use: most configs have no redirects (start-up time)
 
         to_host = (urlsplit(new).hostname or "").lower()
@@ -1017,23 +1214,40 @@ class PrivoxyRuleset:
         hit = self.catalog.service_for_host(host)
         return bool(hit and hit[0] == probe.service)
 
-    def _forward(self, probe: Probe, state: _State, allow_rule: tuple[Span, bool] | None = None,
-                 note: str = "") -> Decision:
+    def _forward(
+        self, probe: Probe, state: _State, allow_rule: tuple[Span, bool] | None = None, note: str = ""
+    ) -> Decision:
         fwd = self._forwarder(probe, state)
         rule, specific = allow_rule if allow_rule else (None, False)
         if fwd is not None:
             fspecific = fwd.pattern is not None and not fwd.pattern.catch_all
             if fwd.kind == "black-hole":
-                return Decision(Outcome.DENY, fwd.span, self._trace(state, fwd.span), fspecific, "black-hole",
-                                f"forwarded to {fwd.target}, where nothing listens (Privoxy answers 503)")
+                return Decision(
+                    Outcome.DENY,
+                    fwd.span,
+                    self._trace(state, fwd.span),
+                    fspecific,
+                    "black-hole",
+                    f"forwarded to {fwd.target}, where nothing listens (Privoxy answers 503)",
+                )
             if fwd.kind == "unknown":
-                return Decision(Outcome.UNKNOWN, fwd.span, self._trace(state, fwd.span), fspecific,
-                                note=f"forwarded to {fwd.target}: whether a proxy listens there is unknown "
-                                     f"(a closed port blocks)")
+                return Decision(
+                    Outcome.UNKNOWN,
+                    fwd.span,
+                    self._trace(state, fwd.span),
+                    fspecific,
+                    note=f"forwarded to {fwd.target}: whether a proxy listens there is unknown "
+                    f"(a closed port blocks)",
+                )
             if fspecific:  # a tunnel or a direct exception that names the host
                 kind = "tunnelled through" if fwd.kind == "tunnel" else "sent directly by"
-                return Decision(Outcome.ALLOW, fwd.span, self._trace(state, fwd.span), True,
-                                note=f"{kind} '{fwd.span.text}'")
+                return Decision(
+                    Outcome.ALLOW,
+                    fwd.span,
+                    self._trace(state, fwd.span),
+                    True,
+                    note=f"{kind} '{fwd.span.text}'",
+                )
         return Decision(Outcome.ALLOW, rule, self._trace(state), specific, note=note)
 
     def _forwarder(self, probe: Probe, state: _State) -> Forward | None:
@@ -1057,6 +1271,7 @@ class PrivoxyRuleset:
 
 
 # --------------------------------------------------------------------------- parsing files
+
 
 def _load_source(path: Path, display: str, span: Span | None, problems: list[Problem]) -> SourceText | None:
     try:
@@ -1100,8 +1315,14 @@ def parse(path: Path, context: ParseContext) -> PrivoxyRuleset:
     return _parse_config(path, display, lines, problems, context, regex_cache)
 
 
-def _parse_config(path: Path, display: str, lines: list[Line], problems: list[Problem],
-                  context: ParseContext, regex_cache: dict[str, BoundedPattern]) -> PrivoxyRuleset:
+def _parse_config(
+    path: Path,
+    display: str,
+    lines: list[Line],
+    problems: list[Problem],
+    context: ParseContext,
+    regex_cache: dict[str, BoundedPattern],
+) -> PrivoxyRuleset:
     confdir: str | None = None
     entries: list[Section | MissingFile] = []
     forwards: list[Forward] = []
@@ -1119,7 +1340,11 @@ def _parse_config(path: Path, display: str, lines: list[Line], problems: list[Pr
         elif directive == "actionsfile":
             n_files += 1
             if n_files > MAX_AF_FILES:
-                problems.append(Problem("TE901", span, f"more than {MAX_AF_FILES} actionsfile lines: Privoxy refuses this"))
+                problems.append(
+                    Problem(
+                        "TE901", span, f"more than {MAX_AF_FILES} actionsfile lines: Privoxy refuses this"
+                    )
+                )
                 continue
             entries.extend(_load_actions(arg, confdir, path, span, problems, context, included, regex_cache))
         elif directive == "trustfile":
@@ -1130,7 +1355,9 @@ def _parse_config(path: Path, display: str, lines: list[Line], problems: list[Pr
             fwd = _parse_forward(directive, arg, span, problems, regex_cache)
             if fwd is not None:
                 forwards.append(fwd)
-    ruleset = PrivoxyRuleset(display, entries, forwards, problems, context, toggled_off=toggled_off, trust=trust)
+    ruleset = PrivoxyRuleset(
+        display, entries, forwards, problems, context, toggled_off=toggled_off, trust=trust
+    )
     ruleset.included = included
     return ruleset
 
@@ -1142,17 +1369,30 @@ def _reference(name: str, confdir: str | None) -> str:
     return confdir.rstrip("/") + "/" + name
 
 
-def _load_actions(name: str, confdir: str | None, config: Path, span: Span, problems: list[Problem],
-                  context: ParseContext, included: list[str],
-                  regex_cache: dict[str, BoundedPattern]) -> list[Section | MissingFile]:
+def _load_actions(
+    name: str,
+    confdir: str | None,
+    config: Path,
+    span: Span,
+    problems: list[Problem],
+    context: ParseContext,
+    included: list[str],
+    regex_cache: dict[str, BoundedPattern],
+) -> list[Section | MissingFile]:
     resolver = context.resolver
     ref = _reference(name, confdir)
     target = resolver.resolve(ref, config)
     if target is None and not name.endswith(".action"):
         target = resolver.resolve(ref + ".action", config)
         if target is not None:
-            problems.append(Problem("TE901", span, f"actionsfile {name}: Privoxy 3.0.7 and later need the "
-                                                   f"complete file name ({name}.action)"))
+            problems.append(
+                Problem(
+                    "TE901",
+                    span,
+                    f"actionsfile {name}: Privoxy 3.0.7 and later need the "
+                    f"complete file name ({name}.action)",
+                )
+            )
     if target is None:
         unknown_for, assumption = _missing_assumption(name, context)
         problems.append(Problem("TE903", span, f"actions file not found: {ref} ({assumption})"))
@@ -1164,14 +1404,23 @@ def _load_actions(name: str, confdir: str | None, config: Path, span: Span, prob
     return list(_parse_action_file(_logical_lines(src), problems, span, regex_cache))
 
 
-def _load_trust(name: str, confdir: str | None, config: Path, span: Span, problems: list[Problem],
-                context: ParseContext, included: list[str],
-                regex_cache: dict[str, BoundedPattern]) -> _Trust:
+def _load_trust(
+    name: str,
+    confdir: str | None,
+    config: Path,
+    span: Span,
+    problems: list[Problem],
+    context: ParseContext,
+    included: list[str],
+    regex_cache: dict[str, BoundedPattern],
+) -> _Trust:
     resolver = context.resolver
     ref = _reference(name, confdir)
     target = resolver.resolve(ref, config)
     if target is None:
-        problems.append(Problem("TE903", span, f"trust file not found: {ref} (which sites it trusts is unknown)"))
+        problems.append(
+            Problem("TE903", span, f"trust file not found: {ref} (which sites it trusts is unknown)")
+        )
         return _Trust(span, [], missing=True)
     included.append(str(target.resolve()))
     src = _load_source(target, resolver.display(target), span, problems)
@@ -1191,13 +1440,15 @@ def _load_trust(name: str, confdir: str | None, config: Path, span: Span, proble
     return _Trust(span, entries)
 
 
-def _parse_forward(directive: str, arg: str, span: Span, problems: list[Problem],
-                   regex_cache: dict[str, BoundedPattern]) -> Forward | None:
+def _parse_forward(
+    directive: str, arg: str, span: Span, problems: list[Problem], regex_cache: dict[str, BoundedPattern]
+) -> Forward | None:
     words = arg.split()
     want = 2 if directive in ("forward", "forward-webserver") else 3
     if len(words) != want:
-        problems.append(Problem("TE901", span, f"{directive} takes {want} values, not {len(words)}: "
-                                               "Privoxy refuses this"))
+        problems.append(
+            Problem("TE901", span, f"{directive} takes {want} values, not {len(words)}: Privoxy refuses this")
+        )
         return None
     try:
         pattern = _compile_pattern(words[0], span, regex_cache)

@@ -38,10 +38,11 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from policy_lint.dialects.semantics.base import ParseContext
-from policy_lint.inputs import InputError, read_source
 from policy_lint.dialects.semantics.listnames import classify_list_name
-from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
+from policy_lint.inputs import InputError, read_source
+from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
+
 
 def _squidguard():
     """The squidGuard dialect, for the url_rewrite_program chain: imported only when a config
@@ -64,14 +65,40 @@ _DIRECTIVE_HINT = re.compile(
 
 # ACL types decided by what is requested (evaluated per probe).
 REQUEST_TYPES = {
-    "dstdomain", "dstdom_regex", "url_regex", "urlpath_regex", "dst", "dst_as", "port",
-    "method", "proto", "ssl::server_name", "ssl::server_name_regex", "at_step", "urllogin",
+    "dstdomain",
+    "dstdom_regex",
+    "url_regex",
+    "urlpath_regex",
+    "dst",
+    "dst_as",
+    "port",
+    "method",
+    "proto",
+    "ssl::server_name",
+    "ssl::server_name_regex",
+    "at_step",
+    "urllogin",
 }
 CLIENT_DIMENSION_TYPES = {"src", "arp", "eui64", "proxy_auth", "time"}
-LIST_TYPES_WITH_CONTENT = {"dstdomain", "dstdom_regex", "url_regex", "urlpath_regex", "dst",
-                           "ssl::server_name", "ssl::server_name_regex"}
-REGEX_TYPES = {"dstdom_regex", "url_regex", "urlpath_regex", "ssl::server_name_regex",
-               "proxy_auth_regex", "srcdom_regex", "referer_regex", "browser"}
+LIST_TYPES_WITH_CONTENT = {
+    "dstdomain",
+    "dstdom_regex",
+    "url_regex",
+    "urlpath_regex",
+    "dst",
+    "ssl::server_name",
+    "ssl::server_name_regex",
+}
+REGEX_TYPES = {
+    "dstdom_regex",
+    "url_regex",
+    "urlpath_regex",
+    "ssl::server_name_regex",
+    "proxy_auth_regex",
+    "srcdom_regex",
+    "referer_regex",
+    "browser",
+}
 DAYS = "SMTWHFA"  # Squid's day letters, Sunday first
 DECISION_DIRECTIVES = ("http_access", "adapted_http_access")
 EXTERNAL_OPTION = re.compile(r"^[-+][a-zA-Z]$")
@@ -141,6 +168,7 @@ class AccessLine:
 
 # --------------------------------------------------------------------------- parsing
 
+
 def _split_words(text: str) -> list[str]:
     words: list[str] = []
     for m in re.finditer(r'"([^"]*)"|(\S+)', text):
@@ -193,8 +221,11 @@ class _Reader:
         resolver = self.context.resolver
         for arg in args:
             arg = arg.strip('"')
-            targets = resolver.glob(arg, path) if any(c in arg for c in "*?[") else [
-                t for t in [resolver.resolve(arg, path)] if t]
+            targets = (
+                resolver.glob(arg, path)
+                if any(c in arg for c in "*?[")
+                else [t for t in [resolver.resolve(arg, path)] if t]
+            )
             if not targets:
                 self.problems.append(Problem("TE903", span, f"included file not found: {arg}"))
                 continue
@@ -204,7 +235,9 @@ class _Reader:
                     self.problems.append(Problem("TE904", span, f"include loop: {arg} includes itself"))
                     continue
                 if len(stack) >= MAX_INCLUDE_DEPTH:
-                    self.problems.append(Problem("TE904", span, f"includes nested deeper than {MAX_INCLUDE_DEPTH}"))
+                    self.problems.append(
+                        Problem("TE904", span, f"includes nested deeper than {MAX_INCLUDE_DEPTH}")
+                    )
                     continue
                 self.included.append(target)
                 try:
@@ -213,8 +246,9 @@ class _Reader:
                     self.problems.append(Problem("TE902", span, str(exc)))
 
 
-def _parse_acls(lines: list[Line], context: ParseContext, problems: list[Problem],
-                config: Path) -> dict[str, Acl]:
+def _parse_acls(
+    lines: list[Line], context: ParseContext, problems: list[Problem], config: Path
+) -> dict[str, Acl]:
     acls: dict[str, Acl] = {}
     for line in lines:
         if line.words[0] != "acl" or len(line.words) < 3:
@@ -225,12 +259,17 @@ def _parse_acls(lines: list[Line], context: ParseContext, problems: list[Problem
         if acl is None:
             acl = acls[name] = Acl(name, typ)
         elif acl.type != typ:
-            problems.append(Problem("TE901", line.span,
-                                    f"acl {name} redefined with type {typ} (was {acl.type}); Squid refuses this"))
+            problems.append(
+                Problem(
+                    "TE901",
+                    line.span,
+                    f"acl {name} redefined with type {typ} (was {acl.type}); Squid refuses this",
+                )
+            )
             continue
         acl.spans.append(line.span)
         # Options that apply to the whole line come first (-n, -m, ..., `--` ends them).
-        while args and EXTERNAL_OPTION.match(args[0]) and args[0] not in ("-i", "+i") or args[:1] == ["--"]:
+        while (args and EXTERNAL_OPTION.match(args[0]) and args[0] not in ("-i", "+i")) or args[:1] == ["--"]:
             if args.pop(0) == "--":
                 break
         # Regex ACLs: -i / +i switch case-insensitivity for the patterns after them, on this
@@ -258,8 +297,9 @@ def _parse_acls(lines: list[Line], context: ParseContext, problems: list[Problem
     return acls
 
 
-def _load_value_file(acl: Acl, ref: str, span: Span, context: ParseContext,
-                     problems: list[Problem], config: Path) -> None:
+def _load_value_file(
+    acl: Acl, ref: str, span: Span, context: ParseContext, problems: list[Problem], config: Path
+) -> None:
     target = context.resolver.resolve(ref, config)
     if target is None:
         acl.missing_files.append((ref, span))
@@ -290,6 +330,7 @@ def _parse_access(lines: list[Line], directives: tuple[str, ...]) -> list[Access
 
 # --------------------------------------------------------------------------- matching
 
+
 def _networks(values: list[tuple[str, Span]]) -> list[tuple[object, Span]]:
     """Squid address values: a.b.c.d, CIDR, a.b.c.d/255.255.0.0, ranges a-b[/mask], `all`."""
     nets: list[tuple[object, Span]] = []
@@ -302,7 +343,9 @@ def _networks(values: list[tuple[str, Span]]) -> list[tuple[object, Span]]:
             elif "-" in v and not v.startswith("-"):
                 lo, hi = v.split("-", 1)
                 hi = hi.split("/", 1)[0]
-                for n in ipaddress.summarize_address_range(ipaddress.ip_address(lo), ipaddress.ip_address(hi)):
+                for n in ipaddress.summarize_address_range(
+                    ipaddress.ip_address(lo), ipaddress.ip_address(hi)
+                ):
                     nets.append((n, span))
             else:
                 nets.append((ipaddress.ip_network(v, strict=False), span))
@@ -344,6 +387,7 @@ def _in_time(windows: list[TimeWindow], day: str, minute: int) -> bool:
 
 # --------------------------------------------------------------------------- the ruleset
 
+
 @dataclass
 class _Dims:
     """Representative clients: addresses, MACs, users, times, and free booleans."""
@@ -365,8 +409,14 @@ OUTSIDE_IPS = ("198.51.100.77", "2001:db8::77")  # documentation addresses: outs
 class SquidRuleset:
     dialect = NAME
 
-    def __init__(self, path: str, lines: list[Line], acls: dict[str, Acl],
-                 problems: list[Problem], context: ParseContext):
+    def __init__(
+        self,
+        path: str,
+        lines: list[Line],
+        acls: dict[str, Acl],
+        problems: list[Problem],
+        context: ParseContext,
+    ):
         self.path = path
         self.problems = problems
         self.acls = acls
@@ -395,8 +445,11 @@ class SquidRuleset:
         self._client_cache: dict[str, Acl] | None = None
         self._net_cache: dict[str, list] = {}
         self._signatures: dict[Probe, tuple] = {}
-        self._request_names = sorted({n for line in self._all_access_lines() for n, _ in line.literals}
-                                     - set(self._client_acls()) - set(self._path_unknown_acls()))
+        self._request_names = sorted(
+            {n for line in self._all_access_lines() for n, _ in line.literals}
+            - set(self._client_acls())
+            - set(self._path_unknown_acls())
+        )
 
     # ---- directives other than acl/http_access
     def _read_directives(self, lines: list[Line]) -> None:
@@ -415,7 +468,9 @@ class SquidRuleset:
             elif w[0] == "delay_access" and len(w) >= 3 and w[1].isdigit():
                 pool = int(w[1])
                 literals = tuple((x[1:], True) if x.startswith("!") else (x, False) for x in w[3:])
-                self.delay_access.setdefault(pool, []).append(AccessLine("delay_access", w[2], literals, line.span))
+                self.delay_access.setdefault(pool, []).append(
+                    AccessLine("delay_access", w[2], literals, line.span)
+                )
             elif w[0] == "delay_parameters" and len(w) >= 3 and w[1].isdigit():
                 # "-1/-1" everywhere means no limit
                 self.delay_limited[int(w[1])] = any(p != "-1/-1" and "/" in p for p in w[2:])
@@ -427,15 +482,23 @@ class SquidRuleset:
         words = [x.strip('"') for x in self.rewriter_words]
         program = Path(words[0]).name if words else ""
         if program.lower() != "squidguard":
-            self.problems.append(Problem(
-                "TE907", self.rewriter,
-                f"URL rewriter {program or '?'} is not evaluated: verdicts for requests it sees are unknown"))
+            self.problems.append(
+                Problem(
+                    "TE907",
+                    self.rewriter,
+                    f"URL rewriter {program or '?'} is not evaluated: verdicts for requests it sees are unknown",
+                )
+            )
             return
         if self.rewriter_concurrency > 0:
-            self.problems.append(Problem(
-                "TE907", self.rewriter,
-                f"squidGuard does not speak squid's concurrent helper protocol (concurrency="
-                f"{self.rewriter_concurrency}): its answers cannot be trusted, verdicts for requests it sees are unknown"))
+            self.problems.append(
+                Problem(
+                    "TE907",
+                    self.rewriter,
+                    f"squidGuard does not speak squid's concurrent helper protocol (concurrency="
+                    f"{self.rewriter_concurrency}): its answers cannot be trusted, verdicts for requests it sees are unknown",
+                )
+            )
             return
         refs: list[str] = []
         for i, x in enumerate(words[1:], start=1):
@@ -449,17 +512,25 @@ class SquidRuleset:
         if target is None:
             where = refs[0] if explicit else " or ".join(refs) + " (squidGuard's default)"
             self.problems.append(Problem("TE903", self.rewriter, f"squidGuard config {where} not found"))
-            self.problems.append(Problem(
-                "TE907", self.rewriter,
-                "squidGuard's config cannot be read: verdicts for requests it sees are unknown"))
+            self.problems.append(
+                Problem(
+                    "TE907",
+                    self.rewriter,
+                    "squidGuard's config cannot be read: verdicts for requests it sees are unknown",
+                )
+            )
             return
         try:
             chain = _squidguard().parse(target, context)
         except InputError as exc:
             self.problems.append(Problem("TE902", self.rewriter, str(exc)))
-            self.problems.append(Problem(
-                "TE907", self.rewriter,
-                "squidGuard's config cannot be read: verdicts for requests it sees are unknown"))
+            self.problems.append(
+                Problem(
+                    "TE907",
+                    self.rewriter,
+                    "squidGuard's config cannot be read: verdicts for requests it sees are unknown",
+                )
+            )
             return
         self.chain = chain
         # squidGuard's findings are this file's too (they may grow while evaluating: share the list).
@@ -483,12 +554,22 @@ class SquidRuleset:
             for name, _neg in line.literals:
                 acl = self.acls.get(name)
                 if acl is None and name not in _BUILTIN:
-                    self.problems.append(Problem("TE901", line.span,
-                                                 f"acl {name} is used but never defined; Squid refuses this config"))
+                    self.problems.append(
+                        Problem(
+                            "TE901",
+                            line.span,
+                            f"acl {name} is used but never defined; Squid refuses this config",
+                        )
+                    )
                 elif acl is not None and order.get(acl.first_span, -1) > order.get(line.span, 0):
-                    self.problems.append(Problem("TE901", line.span,
-                                                 f"acl {name} is used before its definition at line "
-                                                 f"{acl.first_span.line}; Squid refuses this config"))
+                    self.problems.append(
+                        Problem(
+                            "TE901",
+                            line.span,
+                            f"acl {name} is used before its definition at line "
+                            f"{acl.first_span.line}; Squid refuses this config",
+                        )
+                    )
 
     def _classify_missing(self) -> None:
         """Missing list files: decide from the list's name whether it may name the services."""
@@ -501,14 +582,22 @@ class SquidRuleset:
                     continue
                 if acl.type in REQUEST_TYPES and acl.type != "urlpath_regex" and kind == "other-topic":
                     self._assumed[acl.name] = ref
-                    self.problems.append(Problem(
-                        "TE903", span,
-                        f"acl {acl.name}: list file {ref} not found; its name suggests another topic, "
-                        f"so it is assumed not to name the catalog services"))
+                    self.problems.append(
+                        Problem(
+                            "TE903",
+                            span,
+                            f"acl {acl.name}: list file {ref} not found; its name suggests another topic, "
+                            f"so it is assumed not to name the catalog services",
+                        )
+                    )
                 else:
-                    self.problems.append(Problem(
-                        "TE903", span,
-                        f"acl {acl.name}: list file {ref} not found; verdicts that depend on it are unknown"))
+                    self.problems.append(
+                        Problem(
+                            "TE903",
+                            span,
+                            f"acl {acl.name}: list file {ref} not found; verdicts that depend on it are unknown",
+                        )
+                    )
 
     # ---- request-side matching (per probe)
     def _request_match(self, name: str, probe: Probe) -> tuple[bool | None, Span | None]:
@@ -609,15 +698,20 @@ class SquidRuleset:
     def _client_acls(self) -> dict[str, Acl]:
         if self._client_cache is None:
             used = {n for line in self._all_access_lines() for n, _ in line.literals}
-            self._client_cache = {n: a for n, a in self.acls.items()
-                                  if n in used and a.type not in REQUEST_TYPES and a.type != "urlpath_regex"}
+            self._client_cache = {
+                n: a
+                for n, a in self.acls.items()
+                if n in used and a.type not in REQUEST_TYPES and a.type != "urlpath_regex"
+            }
         return self._client_cache
 
     def _path_unknown_acls(self) -> list[str]:
         """urlpath_regex lists we cannot read: every probe asks for "/", so such a list matches
         the control and the services alike - a shared free boolean, not a per-host unknown."""
         used = {n for line in self._all_access_lines() for n, _ in line.literals}
-        return [n for n, a in self.acls.items() if n in used and a.type == "urlpath_regex" and a.missing_files]
+        return [
+            n for n, a in self.acls.items() if n in used and a.type == "urlpath_regex" and a.missing_files
+        ]
 
     def _dims(self) -> _Dims:
         client = self._client_acls()
@@ -653,13 +747,19 @@ class SquidRuleset:
             ips = list(dict.fromkeys(ips + list(OUTSIDE_IPS)))
         else:
             ips = [OUTSIDE_IPS[0]]
-        macs = list(dict.fromkeys(macs)) + [OTHER_MAC] if any(a.type in ("arp", "eui64") for a in client.values()) else [OTHER_MAC]
+        macs = (
+            list(dict.fromkeys(macs)) + [OTHER_MAC]
+            if any(a.type in ("arp", "eui64") for a in client.values())
+            else [OTHER_MAC]
+        )
         if any(a.type == "proxy_auth" for a in client.values()):
             users = list(dict.fromkeys(users)) + [OTHER_USER, NO_USER]
         else:
             users = [NO_USER]
         times = self._time_points(time_acls)
-        ips = self._distinct(ips, [a for a in client.values() if a.type == "src" and not self._src_undecidable(a)], "src")
+        ips = self._distinct(
+            ips, [a for a in client.values() if a.type == "src" and not self._src_undecidable(a)], "src"
+        )
         macs = self._distinct(macs, [a for a in client.values() if a.type in ("arp", "eui64")], "mac")
         if self.chain is not None:
             # squidGuard tells clients apart too: add its representatives (times carry the
@@ -668,10 +768,15 @@ class SquidRuleset:
             ips = list(dict.fromkeys(ips + [ip for ip in sg_ips if ip != _squidguard().OUTSIDE_IP]))
             named = [u for u in sg_users if u and u != OTHER_USER]
             # squid sends squidGuard a user name only when it learns one (auth, ident, helpers).
-            if named and any(a.type in ("proxy_auth", "proxy_auth_regex", "ident", "ident_regex", "external")
-                             for a in self.acls.values()):
-                users = list(dict.fromkeys([u for u in users if u not in (OTHER_USER, NO_USER)] + named
-                                           + [OTHER_USER, NO_USER]))
+            if named and any(
+                a.type in ("proxy_auth", "proxy_auth_regex", "ident", "ident_regex", "external")
+                for a in self.acls.values()
+            ):
+                users = list(
+                    dict.fromkeys(
+                        [u for u in users if u not in (OTHER_USER, NO_USER)] + named + [OTHER_USER, NO_USER]
+                    )
+                )
             times = [(d, m, _reference_time(d, m)) for d, m in times]
             times += [("MTWHFAS"[w.weekday()], w.hour * 60 + w.minute, w) for w in sg_times]
         return _Dims(ips, macs, users, times, free)
@@ -692,8 +797,13 @@ class SquidRuleset:
         minutes = {0, 12 * 60, 24 * 60 - 1}
         for ws in windows.values():
             for w in ws:
-                minutes |= {w.start, w.end, (w.start + w.end) // 2,
-                            max(0, w.start - 1), min(24 * 60 - 1, w.end + 1)}
+                minutes |= {
+                    w.start,
+                    w.end,
+                    (w.start + w.end) // 2,
+                    max(0, w.start - 1),
+                    min(24 * 60 - 1, w.end + 1),
+                }
         seen: dict[tuple[bool, ...], tuple[str, int]] = {}
         for day in "MTWHFAS":
             for minute in sorted(minutes):
@@ -737,28 +847,36 @@ class SquidRuleset:
             by_type.setdefault(acl.type, []).append(acl)
         base = len(dims.ips) * len(dims.macs) * len(dims.users) * len(dims.times)
         if base * (2 ** len(dims.free)) <= MAX_AUDIENCES:
-            free_assignments = [dict(zip(dims.free, bits))
-                                for bits in itertools.product((False, True), repeat=len(dims.free))]
+            free_assignments = [
+                dict(zip(dims.free, bits)) for bits in itertools.product((False, True), repeat=len(dims.free))
+            ]
         else:
             free_assignments = [dict.fromkeys(dims.free, False), dict.fromkeys(dims.free, True)]
             free_assignments += [{f: f == g for f in dims.free} for g in dims.free]
-            self.problems.append(Problem(
-                "TE906", Span(self.path, 1, 1),
-                f"{len(dims.free)} independent client conditions: evaluated a sample of audiences, not all"))
+            self.problems.append(
+                Problem(
+                    "TE906",
+                    Span(self.path, 1, 1),
+                    f"{len(dims.free)} independent client conditions: evaluated a sample of audiences, not all",
+                )
+            )
         # Each dimension's ACL values are computed once per representative, then combined.
         src_acls = [a for a in by_type.get("src", []) if not self._src_undecidable(a)]
         ip_vals = {ip: {a.name: self._client_value(a, {"src": ip}) for a in src_acls} for ip in dims.ips}
         mac_acls = by_type.get("arp", []) + by_type.get("eui64", [])
         mac_vals = {m: {a.name: self._client_value(a, {"mac": m}) for a in mac_acls} for m in dims.macs}
         time_acls = by_type.get("time", [])
-        time_vals = {t: {a.name: self._client_value(a, {"day": t[0], "minute": t[1]}) for a in time_acls}
-                     for t in dims.times}
+        time_vals = {
+            t: {a.name: self._client_value(a, {"day": t[0], "minute": t[1]}) for a in time_acls}
+            for t in dims.times
+        }
         user_acls = by_type.get("proxy_auth", [])
         lines = self._all_access_lines()
         chain_frees = self._chain_frees(base * len(free_assignments))
         seen: dict[tuple, Audience] = {}
         for ip, mac, user, when, free, sg_free in itertools.product(
-                dims.ips, dims.macs, dims.users, dims.times, free_assignments, chain_frees):
+            dims.ips, dims.macs, dims.users, dims.times, free_assignments, chain_frees
+        ):
             values = dict(free)
             values.update(ip_vals[ip])
             values.update(mac_vals[mac])
@@ -801,11 +919,17 @@ class SquidRuleset:
             return [frozenset()]
         free = self.chain.client_dimensions()[3]
         if combos * (2 ** len(free)) <= MAX_AUDIENCES:
-            return [frozenset(f for f, bit in zip(free, bits) if bit)
-                    for bits in itertools.product((False, True), repeat=len(free))]
-        self.problems.append(Problem(
-            "TE906", Span(self.path, 1, 1),
-            f"{len(free)} squidGuard client conditions: evaluated a sample of audiences, not all"))
+            return [
+                frozenset(f for f, bit in zip(free, bits) if bit)
+                for bits in itertools.product((False, True), repeat=len(free))
+            ]
+        self.problems.append(
+            Problem(
+                "TE906",
+                Span(self.path, 1, 1),
+                f"{len(free)} squidGuard client conditions: evaluated a sample of audiences, not all",
+            )
+        )
         return [frozenset(), frozenset(free)] + [frozenset([f]) for f in free]
 
     def _describe(self, client: dict[str, Acl], values: dict[str, bool]) -> tuple[str, ...]:
@@ -820,8 +944,11 @@ class SquidRuleset:
             elif typ == "time":
                 out.append(f"time {n}" if v else f"outside time {n}")
         for typ, word in (("src", "src in no named list"), ("arp", "arp in no named list")):
-            named = [n for n, a in client.items() if a.type == typ and n in values
-                     and not (a.values and a.values[0][0] == "all")]
+            named = [
+                n
+                for n, a in client.items()
+                if a.type == typ and n in values and not (a.values and a.values[0][0] == "all")
+            ]
             if named and not any(values[n] for n in named):
                 out.insert(0, word)
         return tuple(out)
@@ -834,7 +961,9 @@ class SquidRuleset:
         return True
 
     # ---- evaluation
-    def _line_match(self, line: AccessLine, probe: Probe, values: dict[str, bool]) -> tuple[bool | None, list[Span], bool]:
+    def _line_match(
+        self, line: AccessLine, probe: Probe, values: dict[str, bool]
+    ) -> tuple[bool | None, list[Span], bool]:
         """Whether the line matches: True/False/None, the value spans that matched, and
         whether a request-specific ACL matched (domain, URL, address)."""
         result: bool | None = True
@@ -869,8 +998,9 @@ class SquidRuleset:
             return ref_span
         return acl.first_span
 
-    def _walk(self, lines: list[AccessLine], probe: Probe, values: dict[str, bool],
-              start: int = 0) -> tuple[str | None, AccessLine | None, list[Span], bool, bool]:
+    def _walk(
+        self, lines: list[AccessLine], probe: Probe, values: dict[str, bool], start: int = 0
+    ) -> tuple[str | None, AccessLine | None, list[Span], bool, bool]:
         """First match: (action, line, trace, specific, certain). action None = no line matched."""
         trace: list[Span] = []
         for i in range(start, len(lines)):
@@ -908,7 +1038,8 @@ class SquidRuleset:
         sig = self._signatures.get(probe)
         if sig is None:
             sig = (probe.is_control, probe.scheme) + tuple(
-                self._request_match(n, probe) for n in self._request_names)
+                self._request_match(n, probe) for n in self._request_names
+            )
             if self.chain is not None:
                 sig += (probe,)  # squidGuard sees the URL itself
             self._signatures[probe] = sig
@@ -937,8 +1068,13 @@ class SquidRuleset:
             rule = line.span
             note = ""
         if not certain:
-            return Decision(Outcome.UNKNOWN, rule, tuple(trace), specific,
-                            note="depends on a list or pattern that could not be read")
+            return Decision(
+                Outcome.UNKNOWN,
+                rule,
+                tuple(trace),
+                specific,
+                note="depends on a list or pattern that could not be read",
+            )
         if action == "deny":
             return Decision(Outcome.DENY, rule, tuple(trace), specific, self._deny_how(line), note)
         return self._after_allow(probe, values, rule, trace, specific)
@@ -957,16 +1093,22 @@ class SquidRuleset:
             return "redirect"
         return "error-page"
 
-    def _after_allow(self, probe: Probe, values: dict[str, bool], rule: Span | None,
-                     trace: list[Span], specific: bool) -> Decision:
+    def _after_allow(
+        self, probe: Probe, values: dict[str, bool], rule: Span | None, trace: list[Span], specific: bool
+    ) -> Decision:
         if self.adapted:
             action, line, more, spec2, certain = self._walk(self.adapted, probe, values)
             action = action or _implicit(self.adapted)
             if not certain:
                 return Decision(Outcome.UNKNOWN, line.span if line else None, tuple(trace + more), spec2)
             if action == "deny":
-                return Decision(Outcome.DENY, line.span if line else None, tuple(trace + more), spec2,
-                                self._deny_how(line))
+                return Decision(
+                    Outcome.DENY,
+                    line.span if line else None,
+                    tuple(trace + more),
+                    spec2,
+                    self._deny_how(line),
+                )
         if probe.scheme == "https" and self.ssl_bump:
             for line in self.ssl_bump:
                 if line.action in ("peek", "stare"):
@@ -976,26 +1118,52 @@ class SquidRuleset:
                     return Decision(Outcome.UNKNOWN, line.span, tuple(trace + [line.span]), spec3)
                 if m:
                     if line.action == "terminate":
-                        return Decision(Outcome.DENY, line.span, tuple(trace + [line.span] + spans),
-                                        spec3, "tls-terminate")
+                        return Decision(
+                            Outcome.DENY,
+                            line.span,
+                            tuple(trace + [line.span] + spans),
+                            spec3,
+                            "tls-terminate",
+                        )
                     break
         if self.rewriter is not None:
             action, line, more, _s, certain = self._walk(self.rewrite_access, probe, values)
-            if not self.rewrite_access or action == "allow" or (action is None and _implicit(self.rewrite_access) == "allow"):
+            if (
+                not self.rewrite_access
+                or action == "allow"
+                or (action is None and _implicit(self.rewrite_access) == "allow")
+            ):
                 if self.chain is None:
-                    return Decision(Outcome.UNKNOWN, self.rewriter, tuple(trace + more + [self.rewriter]),
-                                    specific, note="passed to a URL rewriter not evaluated here")
+                    return Decision(
+                        Outcome.UNKNOWN,
+                        self.rewriter,
+                        tuple(trace + more + [self.rewriter]),
+                        specific,
+                        note="passed to a URL rewriter not evaluated here",
+                    )
                 sg = self.chain.decide(probe, self._chain_client(values))
                 via = tuple(trace + more + [self.rewriter]) + sg.trace
                 if sg.outcome != Outcome.ALLOW and not certain:
-                    return Decision(Outcome.UNKNOWN, line.span if line else self.rewriter, via, sg.specific,
-                                    note="whether url_rewrite_access sends this to squidGuard could not be decided")
+                    return Decision(
+                        Outcome.UNKNOWN,
+                        line.span if line else self.rewriter,
+                        via,
+                        sg.specific,
+                        note="whether url_rewrite_access sends this to squidGuard could not be decided",
+                    )
                 if sg.outcome == Outcome.DENY:
-                    return Decision(Outcome.DENY, sg.rule, via, sg.specific, sg.how or "redirect", sg.note,
-                                    scope=sg.scope)
+                    return Decision(
+                        Outcome.DENY, sg.rule, via, sg.specific, sg.how or "redirect", sg.note, scope=sg.scope
+                    )
                 if sg.outcome == Outcome.UNKNOWN:
-                    return Decision(Outcome.UNKNOWN, sg.rule, via, sg.specific,
-                                    note=sg.note or "squidGuard's answer could not be decided", scope=sg.scope)
+                    return Decision(
+                        Outcome.UNKNOWN,
+                        sg.rule,
+                        via,
+                        sg.specific,
+                        note=sg.note or "squidGuard's answer could not be decided",
+                        scope=sg.scope,
+                    )
         for pool in sorted(self.delay_access):
             action, line, more, spec4, certain = self._walk(self.delay_access[pool], probe, values)
             if action == "allow":

@@ -53,17 +53,17 @@ import datetime as dt
 import ipaddress
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import unquote
 
 from policy_lint.dialects.semantics.base import ParseContext
-from policy_lint.inputs import MAX_FILE_BYTES, InputError, read_source
 from policy_lint.dialects.semantics.listnames import OTHER_TOPIC_WORDS, classify_list_name
-from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 from policy_lint.dialects.semantics.patterns import SEARCH_TIMEOUT_SECONDS, BoundedPattern, PatternError
+from policy_lint.inputs import MAX_FILE_BYTES, InputError, read_source
+from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 NAME = "squidguard"
 FILE_PATTERNS = ("squidguard*.conf", "squidguard.conf*", "*.squidguard")
@@ -78,12 +78,28 @@ MAX_FREE = 10  # free client conditions enumerated in full (2**n); beyond, sampl
 # "anonvpn", school lists' "Anonymizers", "Applications"/"software" download categories).
 EXTRA_OTHER_TOPIC = ("anonym", "anonom", "anonvpn", "application", "software", "remote")
 
-_HINT = re.compile(r"^\s*(dbhome|logdir|dest(ination)?\s+\S+\s*\{|src\s+\S+\s*\{|acl\s*\{|"
-                   r"(domainlist|urllist|expressionlist)\s+\S+|pass\s+\S+)", re.M)
-_SPECIFIC = re.compile(r"^\s*(dbhome\s|dest(ination)?\s+\S+\s*\{|(domainlist|urllist|expressionlist)\s+\S+)", re.M)
+_HINT = re.compile(
+    r"^\s*(dbhome|logdir|dest(ination)?\s+\S+\s*\{|src\s+\S+\s*\{|acl\s*\{|"
+    r"(domainlist|urllist|expressionlist)\s+\S+|pass\s+\S+)",
+    re.M,
+)
+_SPECIFIC = re.compile(
+    r"^\s*(dbhome\s|dest(ination)?\s+\S+\s*\{|(domainlist|urllist|expressionlist)\s+\S+)", re.M
+)
 _BLOCK_WORDS = frozenset({"dest", "destination", "src", "source", "time", "rew", "rewrite", "acl"})
-_SETTINGS = {"dbhome", "logdir", "syslog", "groupttl", "ldapcachetime", "ldapprotover", "ldapbinddn",
-             "ldapbindpass", "mysqlusername", "mysqlpassword", "mysqldb"}
+_SETTINGS = {
+    "dbhome",
+    "logdir",
+    "syslog",
+    "groupttl",
+    "ldapcachetime",
+    "ldapprotover",
+    "ldapbinddn",
+    "ldapbindpass",
+    "mysqlusername",
+    "mysqlpassword",
+    "mysqldb",
+}
 _IPV4 = r"\d{1,3}(?:\.\d{1,3}){3}"
 _IP_SPEC = re.compile(rf"({_IPV4})(?:\s*-\s*({_IPV4})|/({_IPV4}|\d{{1,2}}))?")
 _TIME_RANGE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
@@ -119,6 +135,7 @@ def _lower(text: str) -> str:
 
 # --------------------------------------------------------------------------- the config text
 
+
 @dataclass(frozen=True)
 class Stmt:
     words: tuple[str, ...]
@@ -129,7 +146,7 @@ class Stmt:
 class Block:
     head: Stmt  # e.g. ("dest", "social") or ("kids", "within", "work")
     body: list[Stmt] = field(default_factory=list)
-    children: list["Block"] = field(default_factory=list)  # acl entries inside `acl { }`
+    children: list[Block] = field(default_factory=list)  # acl entries inside `acl { }`
     else_body: list[Stmt] | None = None
     else_span: Span | None = None
 
@@ -216,8 +233,11 @@ class _Parser:
             if end == "}":
                 return body
             if end == "{":
-                self._error(stmt.span if stmt else opener.span, "a block opened inside a "
-                            f"'{opener.words[0]}' block: squidGuard refuses this (syntax error)")
+                self._error(
+                    stmt.span if stmt else opener.span,
+                    "a block opened inside a "
+                    f"'{opener.words[0]}' block: squidGuard refuses this (syntax error)",
+                )
                 self._body(opener)
             if end == "eof":
                 self._error(opener.span, f"block '{' '.join(opener.words)}' is never closed")
@@ -283,6 +303,7 @@ class _Parser:
 
 # --------------------------------------------------------------------------- time
 
+
 @dataclass(frozen=True)
 class TimeElement:
     wday: int = 0  # bit per weekday, Sunday = bit 0 (0: a date element)
@@ -327,8 +348,14 @@ def _parse_time(block: Block, problems: list[Problem], fatal: list[Problem]) -> 
         words = _TIME_RANGE.sub(" ", rest).replace(",", " ").split()
         if kind == "weekly":
             if not ranges:
-                fatal.append(Problem("TE901", stmt.span, "'weekly' without a time range: squidGuard 1.6 "
-                                     "refuses this (syntax error); write e.g. 'weekly as 00:00-24:00'"))
+                fatal.append(
+                    Problem(
+                        "TE901",
+                        stmt.span,
+                        "'weekly' without a time range: squidGuard 1.6 "
+                        "refuses this (syntax error); write e.g. 'weekly as 00:00-24:00'",
+                    )
+                )
                 continue
             wday = 0
             for w in words:
@@ -341,7 +368,9 @@ def _parse_time(block: Block, problems: list[Problem], fatal: list[Problem]) -> 
                     for c in lw:
                         wday |= 1 << _DAY_LETTERS[c]
                 else:
-                    fatal.append(Problem("TE901", stmt.span, f"weekday format error '{w}': squidGuard refuses this"))
+                    fatal.append(
+                        Problem("TE901", stmt.span, f"weekday format error '{w}': squidGuard refuses this")
+                    )
             for a, b in ranges:
                 ts.elements.append(TimeElement(wday=wday, start=a, end=b))
         elif kind == "date":
@@ -363,8 +392,14 @@ def _parse_time(block: Block, problems: list[Problem], fatal: list[Problem]) -> 
                         ts.elements.append(TimeElement(start=a, end=b, fromdate=lo, todate=hi))
                         ts.dates.append(lo)
         else:
-            fatal.append(Problem("TE901", stmt.span, f"unknown statement '{stmt.words[0]}' in time "
-                                 f"{ts.name}: squidGuard refuses this (syntax error)"))
+            fatal.append(
+                Problem(
+                    "TE901",
+                    stmt.span,
+                    f"unknown statement '{stmt.words[0]}' in time "
+                    f"{ts.name}: squidGuard refuses this (syntax error)",
+                )
+            )
     return ts
 
 
@@ -400,6 +435,7 @@ def _cron_examples(cron: tuple[int, int, int]) -> list[dt.date]:
 
 
 # --------------------------------------------------------------------------- requests
+
 
 @dataclass(frozen=True)
 class Request:
@@ -437,14 +473,14 @@ def parse_request(url: str) -> Request:
         e = c
     furl = s[start:]
     q = start
-    if s[start:start + 3] in ("www", "web", "ftp"):
+    if s[start : start + 3] in ("www", "web", "ftp"):
         k = start + 3
         while k < len(s) and s[k].isdigit():
             k += 1
         if k < len(s) and s[k] == ".":
             q = k + 1
     domain = s[start:] if e < 0 else s[start:e]
-    surl = s[q:] if e < 0 else s[q:max(e, q)]
+    surl = s[q:] if e < 0 else s[q : max(e, q)]
     if d >= 0:
         surl += s[d:]
     is_ip = bool(domain) and all(ch in ".0123456789" for ch in domain)
@@ -458,7 +494,7 @@ def strip_url_key(key: str) -> str:
     e = d if d >= 0 else None
     a = p.find("@")
     if a >= 0 and (d < 0 or a < d):
-        p = p[a + 1:]
+        p = p[a + 1 :]
         d = p.find("/")
         e = d if d >= 0 else None
     c = p.find(":")
@@ -471,6 +507,7 @@ def strip_url_key(key: str) -> str:
 
 
 # --------------------------------------------------------------------------- list files
+
 
 def _order_domain(key: str) -> str:
     """squidGuard's domainCompare as a sort key: reversed, '.' sorting before everything."""
@@ -487,8 +524,11 @@ def sg_str_rncmp(a: str, b: str, blen: int) -> int:
         i -= 1
         j -= 1
         blen -= 1
-    return ord(A[i]) - ord(B[j]) if (i == 0 and j == 0) or blen == 0 else (
-        -1 if i == 0 else 1 if j == 0 else ord(A[i]) - ord(B[j]))
+    return (
+        ord(A[i]) - ord(B[j])
+        if (i == 0 and j == 0) or blen == 0
+        else (-1 if i == 0 else 1 if j == 0 else ord(A[i]) - ord(B[j]))
+    )
 
 
 def _list_lines(path: Path, display: str) -> Iterator[tuple[int, str]]:
@@ -525,8 +565,16 @@ class _Summary:
     def span(self, n: int, raw: str) -> Span:
         return Span(self.source or self.display, n, 1, raw.strip())
 
-    def add(self, key: str, order: str, n: int, raw: str, interesting: set[str], qorder: list[str],
-            source: str = "") -> None:
+    def add(
+        self,
+        key: str,
+        order: str,
+        n: int,
+        raw: str,
+        interesting: set[str],
+        qorder: list[str],
+        source: str = "",
+    ) -> None:
         if source != self.source:
             self.source = source
         self.entries += 1
@@ -571,8 +619,16 @@ class SgList:
     `squidGuard -u` applied the .diff). Without a .diff both are the same.
     """
 
-    def __init__(self, kind: str, ref: str, span: Span, path: Path | None, display: str,
-                 diff: Path | None, diff_display: str):
+    def __init__(
+        self,
+        kind: str,
+        ref: str,
+        span: Span,
+        path: Path | None,
+        display: str,
+        diff: Path | None,
+        diff_display: str,
+    ):
         self.kind = kind  # "domain" | "url"
         self.ref = ref
         self.span = span
@@ -681,8 +737,13 @@ class SgList:
             # one bisect and two comparisons.
             i = bisect_left(qorder, order)
             lo, hi = gap_min.get(i), gap_max.get(i)
-            if (key in interesting or (i < nq and qorder[i] == order) or lo is None or order < lo[0]
-                    or order > hi[0]):
+            if (
+                key in interesting
+                or (i < nq and qorder[i] == order)
+                or lo is None
+                or order < lo[0]
+                or order > hi[0]
+            ):
                 base.add(key, order, n, raw, interesting, qorder)
             else:
                 base.entries += 1
@@ -693,8 +754,9 @@ class SgList:
         if updated is not base:
             for key, (add, span) in ops.items():
                 if add:
-                    updated.add(key, self._order(key), span.line, span.text, interesting, qorder,
-                                self.diff_display)
+                    updated.add(
+                        key, self._order(key), span.line, span.text, interesting, qorder, self.diff_display
+                    )
             updated.source = ""
         self._states = {"base": base, "updated": updated}
 
@@ -734,8 +796,10 @@ class SgList:
                     return succ[1], None
                 if pred is None:
                     return None, succ[1]
-                if sg_str_rncmp(succ[0], pred[0], len(pred[0])) != 0 and \
-                        sg_str_rncmp(pred[0], query, len(pred[0])) == 0:
+                if (
+                    sg_str_rncmp(succ[0], pred[0], len(pred[0])) != 0
+                    and sg_str_rncmp(pred[0], query, len(pred[0])) == 0
+                ):
                     return pred[1], None
                 return None, succ[1] if sg_str_rncmp(pred[0], query, len(pred[0])) == 0 else pred[1]
             if pred is not None and sg_str_rncmp(pred[0], query, len(pred[0])) == 0:
@@ -770,6 +834,7 @@ class ExprList:
 
 
 # --------------------------------------------------------------------------- definitions
+
 
 @dataclass
 class Dest:
@@ -875,6 +940,7 @@ class Client:
 
 # --------------------------------------------------------------------------- the ruleset
 
+
 def _ipv4(text: str) -> int | None:
     parts = text.split(".")
     if len(parts) != 4 or not all(p.isdigit() for p in parts):
@@ -892,8 +958,14 @@ def _v4text(n: int) -> str:
 class SquidGuardRuleset:
     dialect = NAME
 
-    def __init__(self, path: Path, display: str, context: ParseContext, lookup: str | None = None,
-                 diff_state: str | None = None):
+    def __init__(
+        self,
+        path: Path,
+        display: str,
+        context: ParseContext,
+        lookup: str | None = None,
+        diff_state: str | None = None,
+    ):
         self.path = display
         self.config = path
         self.context = context
@@ -935,8 +1007,13 @@ class SquidGuardRuleset:
             elif key in _SETTINGS:
                 continue
             else:
-                self.emergency.append(Problem("TE901", stmt.span, f"unknown statement '{stmt.words[0]}': "
-                                              "squidGuard refuses this config (syntax error)"))
+                self.emergency.append(
+                    Problem(
+                        "TE901",
+                        stmt.span,
+                        f"unknown statement '{stmt.words[0]}': squidGuard refuses this config (syntax error)",
+                    )
+                )
         # No forward references in squidGuard: definitions are read in order.
         for block in blocks:
             kind = block.head.words[0].lower()
@@ -953,19 +1030,35 @@ class SquidGuardRuleset:
                 for entry in block.children:
                     self._acl_entry(entry)
             else:
-                self.emergency.append(Problem("TE901", block.head.span, f"unknown block '{block.head.words[0]}': "
-                                              "squidGuard refuses this config (syntax error)"))
+                self.emergency.append(
+                    Problem(
+                        "TE901",
+                        block.head.span,
+                        f"unknown block '{block.head.words[0]}': "
+                        "squidGuard refuses this config (syntax error)",
+                    )
+                )
         if self.default is None and (self.acl or blocks):
-            self.emergency.append(Problem("TE901", Span(self.path, 1, 1), "no 'default' acl: squidGuard "
-                                          "refuses this config (FATAL: default acl not defined)"))
+            self.emergency.append(
+                Problem(
+                    "TE901",
+                    Span(self.path, 1, 1),
+                    "no 'default' acl: squidGuard refuses this config (FATAL: default acl not defined)",
+                )
+            )
 
     def _time_ref(self, words: tuple[str, ...], span: Span) -> tuple[str, str] | None:
         for i, w in enumerate(words):
             if w.lower() in ("within", "outside") and i + 1 < len(words):
                 name = words[i + 1]
                 if name not in self.times:
-                    self.emergency.append(Problem("TE901", span, f"time {name} is not defined (before this "
-                                                  "line): squidGuard refuses this config"))
+                    self.emergency.append(
+                        Problem(
+                            "TE901",
+                            span,
+                            f"time {name} is not defined (before this line): squidGuard refuses this config",
+                        )
+                    )
                     return None
                 return w.lower(), name
         return None
@@ -974,12 +1067,23 @@ class SquidGuardRuleset:
         """squidGuard 1.6's grammar has `dest NAME {` and `src NAME {` only: a time constraint
         goes inside the block (`within T` / `outside T`), and there is no `else`."""
         if len(block.head.words) > 2:
-            self.emergency.append(Problem("TE901", block.head.span, f"'{' '.join(block.head.words[2:])}' on the "
-                                          f"{kind} line: squidGuard 1.6 refuses this (syntax error); write it "
-                                          f"inside the block"))
+            self.emergency.append(
+                Problem(
+                    "TE901",
+                    block.head.span,
+                    f"'{' '.join(block.head.words[2:])}' on the "
+                    f"{kind} line: squidGuard 1.6 refuses this (syntax error); write it "
+                    f"inside the block",
+                )
+            )
         if block.else_body is not None:
-            self.emergency.append(Problem("TE901", block.else_span or block.head.span, f"'else' after a {kind} "
-                                          "block: squidGuard 1.6 refuses this (syntax error)"))
+            self.emergency.append(
+                Problem(
+                    "TE901",
+                    block.else_span or block.head.span,
+                    f"'else' after a {kind} block: squidGuard 1.6 refuses this (syntax error)",
+                )
+            )
 
     def _db_path(self, ref: str) -> str:
         return ref if ref.startswith("/") else self.dbhome.rstrip("/") + "/" + ref
@@ -1014,8 +1118,13 @@ class SquidGuardRuleset:
         words = block.head.words
         name = words[1] if len(words) > 1 else "?"
         if name in self.dests:
-            self.emergency.append(Problem("TE901", block.head.span, f"destination {name} is defined twice: "
-                                          "squidGuard refuses this config"))
+            self.emergency.append(
+                Problem(
+                    "TE901",
+                    block.head.span,
+                    f"destination {name} is defined twice: squidGuard refuses this config",
+                )
+            )
         d = Dest(name, block.head.span)
         self._header_extras(block, "dest")
         for stmt in block.body:
@@ -1039,15 +1148,26 @@ class SquidGuardRuleset:
                 d.content = True
                 d.rewrite = args[0]
                 if args[0] not in self.rewrites:
-                    self.emergency.append(Problem("TE901", stmt.span, f"rewrite {args[0]} is not defined: "
-                                                  "squidGuard refuses this config"))
+                    self.emergency.append(
+                        Problem(
+                            "TE901",
+                            stmt.span,
+                            f"rewrite {args[0]} is not defined: squidGuard refuses this config",
+                        )
+                    )
             elif key in ("within", "outside") and args:
                 d.time = self._time_ref(stmt.words, stmt.span)
             elif key in ("log", "logfile"):
                 continue
             else:
-                self.emergency.append(Problem("TE901", stmt.span, f"unknown statement '{stmt.words[0]}' in dest "
-                                              f"{name}: squidGuard refuses this config (syntax error)"))
+                self.emergency.append(
+                    Problem(
+                        "TE901",
+                        stmt.span,
+                        f"unknown statement '{stmt.words[0]}' in dest "
+                        f"{name}: squidGuard refuses this config (syntax error)",
+                    )
+                )
         self.dests[name] = d
 
     def _exprlist(self, ref: str, span: Span) -> ExprList:
@@ -1065,23 +1185,36 @@ class SquidGuardRuleset:
                     ex.truncated = True
                     break
                 try:
-                    ex.patterns.append((BoundedPattern.compile(raw, ignore_case=True), Span(display, n, 1, raw)))
+                    ex.patterns.append(
+                        (BoundedPattern.compile(raw, ignore_case=True), Span(display, n, 1, raw))
+                    )
                 except PatternError as exc:
                     self.problems.append(Problem("TE905", Span(display, n, 1, raw), str(exc)))
         except InputError as exc:
             ex.error = str(exc)
             self.problems.append(Problem("TE902", span, str(exc)))
         if ex.truncated:
-            self.problems.append(Problem("TE905", span, f"expressionlist {ref}: more than {MAX_EXPRESSIONS} "
-                                         "patterns; requests the first ones do not match are unknown"))
+            self.problems.append(
+                Problem(
+                    "TE905",
+                    span,
+                    f"expressionlist {ref}: more than {MAX_EXPRESSIONS} "
+                    "patterns; requests the first ones do not match are unknown",
+                )
+            )
         return ex
 
     def _source(self, block: Block) -> None:
         words = block.head.words
         s = Source(words[1] if len(words) > 1 else "?", block.head.span)
         if any(x.name == s.name for x in self.sources):
-            self.emergency.append(Problem("TE901", block.head.span, f"source {s.name} is defined twice: "
-                                          "squidGuard refuses this config"))
+            self.emergency.append(
+                Problem(
+                    "TE901",
+                    block.head.span,
+                    f"source {s.name} is defined twice: squidGuard refuses this config",
+                )
+            )
         self._header_extras(block, "src")
         for stmt in block.body:
             key, args = stmt.words[0].lower(), stmt.words[1:]
@@ -1101,18 +1234,40 @@ class SquidGuardRuleset:
                 s.domains.extend(a for arg in args for a in arg.split(",") if a)
             elif key in ("within", "outside") and args:
                 s.time = self._time_ref(stmt.words, stmt.span)
-            elif key in ("log", "logfile", "continue", "userquota", "group", "ldapusersearch",
-                         "ldapipsearch", "ipquota", "execuserlist", "userquery"):
+            elif key in (
+                "log",
+                "logfile",
+                "continue",
+                "userquota",
+                "group",
+                "ldapusersearch",
+                "ldapipsearch",
+                "ipquota",
+                "execuserlist",
+                "userquery",
+            ):
                 if key in ("group", "ldapusersearch", "ldapipsearch", "execuserlist", "userquery"):
                     s.has_user = True
                     s.userlist_missing.append((f"{key} {' '.join(args)}", stmt.span))
                 continue
             else:
-                self.emergency.append(Problem("TE901", stmt.span, f"unknown statement '{stmt.words[0]}' in src "
-                                              f"{s.name}: squidGuard refuses this config (syntax error)"))
+                self.emergency.append(
+                    Problem(
+                        "TE901",
+                        stmt.span,
+                        f"unknown statement '{stmt.words[0]}' in src "
+                        f"{s.name}: squidGuard refuses this config (syntax error)",
+                    )
+                )
         if not (s.has_ip or s.has_user or s.domains):
-            self.problems.append(Problem("TE901", s.span, f"src {s.name} has no ip, user or domain: "
-                                         "squidGuard sets it inactive (it matches no client)"))
+            self.problems.append(
+                Problem(
+                    "TE901",
+                    s.span,
+                    f"src {s.name} has no ip, user or domain: "
+                    "squidGuard sets it inactive (it matches no client)",
+                )
+            )
         self.sources.append(s)
 
     def _ips(self, s: Source, text: str, span: Span) -> None:
@@ -1120,12 +1275,16 @@ class SquidGuardRuleset:
             a, hi, suffix = m.group(1), m.group(2), m.group(3)
             net = _ipv4(a)
             if net is None:
-                self.emergency.append(Problem("TE901", span, f"address error {a}: squidGuard refuses this config"))
+                self.emergency.append(
+                    Problem("TE901", span, f"address error {a}: squidGuard refuses this config")
+                )
                 continue
             if hi:
                 top = _ipv4(hi)
                 if top is None or top < net:
-                    self.emergency.append(Problem("TE901", span, f"iprange error {a}-{hi}: squidGuard refuses this"))
+                    self.emergency.append(
+                        Problem("TE901", span, f"iprange error {a}-{hi}: squidGuard refuses this")
+                    )
                     continue
                 s.nets.append(("range", net, top))
             elif suffix and "." in suffix:
@@ -1192,8 +1351,14 @@ class SquidGuardRuleset:
             elif stmt.words[0].lower() in ("log", "logfile", "within", "outside"):
                 continue
             else:
-                self.emergency.append(Problem("TE901", stmt.span, f"unknown statement '{stmt.words[0]}' in "
-                                              f"rewrite {name}: squidGuard refuses this config (syntax error)"))
+                self.emergency.append(
+                    Problem(
+                        "TE901",
+                        stmt.span,
+                        f"unknown statement '{stmt.words[0]}' in "
+                        f"rewrite {name}: squidGuard refuses this config (syntax error)",
+                    )
+                )
         self.rewrites[name] = group
 
     def _subst(self, text: str, span: Span) -> RewriteRule:
@@ -1202,11 +1367,11 @@ class SquidGuardRuleset:
         pattern, subst, flags = body, "", ""
         for i in range(len(body)):
             if body[i] == "@" and (i == 0 or body[i - 1] != "\\"):
-                pattern, subst = body[:i], body[i + 1:]
+                pattern, subst = body[:i], body[i + 1 :]
                 break
         at = subst.rfind("@")
         if at >= 0:
-            subst, flags = subst[:at], subst[at + 1:]
+            subst, flags = subst[:at], subst[at + 1 :]
         try:
             compiled = BoundedPattern.compile(pattern, ignore_case="i" in flags.lower())
         except PatternError as exc:
@@ -1219,15 +1384,23 @@ class SquidGuardRuleset:
         words = block.head.words
         name = words[0]
         if name != "default" and not any(s.name == name for s in self.sources):
-            self.emergency.append(Problem("TE901", block.head.span, f"acl {name}: source {name} is not defined "
-                                          "(before the acl): squidGuard refuses this config"))
+            self.emergency.append(
+                Problem(
+                    "TE901",
+                    block.head.span,
+                    f"acl {name}: source {name} is not defined "
+                    "(before the acl): squidGuard refuses this config",
+                )
+            )
         time = self._time_ref(words[1:], block.head.span)
         entry = self._acl_body(AclEntry(name, block.head.span, time), block.body)
         self.acl.append(entry)
         if name == "default":
             self.default = entry  # sgAcl: each "default" replaces the last ...
         if block.else_body is not None:
-            other = self._acl_body(AclEntry(name, block.else_span or block.head.span, time, True), block.else_body)
+            other = self._acl_body(
+                AclEntry(name, block.else_span or block.head.span, time, True), block.else_body
+            )
             self.acl.append(other)
             if name == "default":
                 # ... so `default within T { } else { }` is always its else branch (checked
@@ -1252,14 +1425,25 @@ class SquidGuardRuleset:
                 entry.redirect_span = stmt.span
             elif key in ("rewrite", "rew") and args:
                 if args[0] != "none" and args[0] not in self.rewrites:
-                    self.emergency.append(Problem("TE901", stmt.span, f"rewrite {args[0]} is not defined: "
-                                                  "squidGuard refuses this config"))
+                    self.emergency.append(
+                        Problem(
+                            "TE901",
+                            stmt.span,
+                            f"rewrite {args[0]} is not defined: squidGuard refuses this config",
+                        )
+                    )
                 entry.rewrite = None if args[0] == "none" else args[0]
             elif key in ("log", "logfile"):
                 continue
             else:
-                self.emergency.append(Problem("TE901", stmt.span, f"unknown statement '{stmt.words[0]}' in acl "
-                                              f"{entry.name}: squidGuard refuses this config (syntax error)"))
+                self.emergency.append(
+                    Problem(
+                        "TE901",
+                        stmt.span,
+                        f"unknown statement '{stmt.words[0]}' in acl "
+                        f"{entry.name}: squidGuard refuses this config (syntax error)",
+                    )
+                )
         return entry
 
     def _pass_item(self, word: str, allowed: bool, span: Span) -> PassItem:
@@ -1272,8 +1456,14 @@ class SquidGuardRuleset:
         if word.startswith("dnsbl"):
             return PassItem(word, False, "dnsbl", span)
         if word not in self.dests:
-            self.emergency.append(Problem("TE901", span, f"destination {word} is not defined (before the acl): "
-                                          "squidGuard refuses this config and passes every request"))
+            self.emergency.append(
+                Problem(
+                    "TE901",
+                    span,
+                    f"destination {word} is not defined (before the acl): "
+                    "squidGuard refuses this config and passes every request",
+                )
+            )
         return PassItem(word, allowed, "dest", span)
 
     def _report_missing(self) -> None:
@@ -1293,8 +1483,10 @@ class SquidGuardRuleset:
             d.assumed = all(self._other_topic(f"{d.name} {x.ref}", keywords) for x in missing)
             where = f" (dbhome {self.dbhome})" if any(not x.ref.startswith("/") for x in missing) else ""
             if d.assumed:
-                msg = (f"dest {d.name}: {refs} not found{where}; its name suggests another topic, "
-                       f"so it is assumed not to name the catalog services")
+                msg = (
+                    f"dest {d.name}: {refs} not found{where}; its name suggests another topic, "
+                    f"so it is assumed not to name the catalog services"
+                )
             else:
                 msg = f"dest {d.name}: {refs} not found{where}; verdicts that depend on it are unknown"
             if any(isinstance(x, ExprList) for x in missing):
@@ -1302,11 +1494,22 @@ class SquidGuardRuleset:
             self.problems.append(Problem("TE903", missing[0].span, msg))
         for s in self.sources:
             for ref, span in s.iplist_missing:
-                self.problems.append(Problem("TE903", span, f"src {s.name}: iplist {ref} not found; "
-                                             "which clients belong to it is unknown"))
+                self.problems.append(
+                    Problem(
+                        "TE903",
+                        span,
+                        f"src {s.name}: iplist {ref} not found; which clients belong to it is unknown",
+                    )
+                )
             for ref, span in s.userlist_missing:
-                self.problems.append(Problem("TE903", span, f"src {s.name}: {ref} not found or not readable "
-                                             "here; which users belong to it is unknown"))
+                self.problems.append(
+                    Problem(
+                        "TE903",
+                        span,
+                        f"src {s.name}: {ref} not found or not readable "
+                        "here; which users belong to it is unknown",
+                    )
+                )
 
     @staticmethod
     def _other_topic(name: str, keywords: dict) -> bool:
@@ -1323,7 +1526,9 @@ class SquidGuardRuleset:
         if self._queries_ready:
             return
         self._queries_ready = True
-        probes = [p for s in self.catalog.services.values() for p in s.probes()] + list(self.catalog.control_probes())
+        probes = [p for s in self.catalog.services.values() for p in s.probes()] + list(
+            self.catalog.control_probes()
+        )
         self._ensure_probes(probes)
 
     def _ensure_probes(self, probes: list[Probe]) -> None:
@@ -1378,8 +1583,10 @@ class SquidGuardRuleset:
     def _ip_in(s: Source, text: str) -> bool:
         ip = _ipv4(text)
         if ip is not None:
-            return any((kind == "range" and a <= ip <= b) or (kind == "mask" and ip & b == a)
-                       for kind, a, b in s.nets)
+            return any(
+                (kind == "range" and a <= ip <= b) or (kind == "mask" and ip & b == a)
+                for kind, a, b in s.nets
+            )
         try:
             addr = ipaddress.ip_address(text)
         except ValueError:
@@ -1417,13 +1624,16 @@ class SquidGuardRuleset:
                         ips.append(_v4text(a + size - 2))
             for n in s.nets6:
                 ips.append(str(n.network_address + (1 if n.num_addresses > 2 else 0)))
-        ips = _distinct(list(dict.fromkeys(ips + [OUTSIDE_IP])),
-                        lambda ip: tuple(self._ip_in(s, ip) for s in self.sources))
+        ips = _distinct(
+            list(dict.fromkeys(ips + [OUTSIDE_IP])),
+            lambda ip: tuple(self._ip_in(s, ip) for s in self.sources),
+        )
         users: list[str | None] = [None]
         if any(s.has_user for s in self.sources):
             users = sorted({u for s in self.sources for u in s.users}) + [OTHER_USER, None]
-            users = _distinct(users, lambda u: tuple(bool(u) and _lower(u) in s.users for s in self.sources)
-                              + (u is None,))
+            users = _distinct(
+                users, lambda u: tuple(bool(u) and _lower(u) in s.users for s in self.sources) + (u is None,)
+            )
         free = []
         for s in self.sources:
             if s.iplist_missing:
@@ -1435,8 +1645,13 @@ class SquidGuardRuleset:
         return ips, users, self.time_points(), free
 
     def time_points(self) -> list[dt.datetime]:
-        used = {t[1] for t in [s.time for s in self.sources] + [e.time for e in self.acl]
-                + [d.time for d in self.dests.values()] if t}
+        used = {
+            t[1]
+            for t in [s.time for s in self.sources]
+            + [e.time for e in self.acl]
+            + [d.time for d in self.dests.values()]
+            if t
+        }
         spaces = [self.times[n] for n in sorted(used) if n in self.times]
         if not spaces:
             return [DEFAULT_WHEN]
@@ -1492,17 +1707,29 @@ class SquidGuardRuleset:
             return self._audiences
         ips, users, times, free = self.client_dimensions()
         if len(free) <= MAX_FREE:
-            frees = [frozenset(f for f, bit in zip(free, bits) if bit)
-                     for bits in itertools.product((False, True), repeat=len(free))]
+            frees = [
+                frozenset(f for f, bit in zip(free, bits) if bit)
+                for bits in itertools.product((False, True), repeat=len(free))
+            ]
         else:
             frees = [frozenset(), frozenset(free)] + [frozenset([f]) for f in free]
-            self.problems.append(Problem("TE906", Span(self.path, 1, 1), f"{len(free)} independent client "
-                                         "conditions: evaluated a sample of audiences, not all"))
+            self.problems.append(
+                Problem(
+                    "TE906",
+                    Span(self.path, 1, 1),
+                    f"{len(free)} independent client conditions: evaluated a sample of audiences, not all",
+                )
+            )
         combos = len(ips) * len(users) * len(times)
         if combos * len(frees) > MAX_AUDIENCES and len(frees) > 2:
             frees = [frozenset(), frozenset(free)]
-            self.problems.append(Problem("TE906", Span(self.path, 1, 1), "too many client conditions: "
-                                         "evaluated a sample of audiences, not all"))
+            self.problems.append(
+                Problem(
+                    "TE906",
+                    Span(self.path, 1, 1),
+                    "too many client conditions: evaluated a sample of audiences, not all",
+                )
+            )
         seen: dict[tuple, Audience] = {}
         for ip, user, when, fr in itertools.product(ips, users, times, frees):
             c = Client(ip, user, when, fr)
@@ -1540,14 +1767,18 @@ class SquidGuardRuleset:
         if self.lookup != "squidguard-1.6" and (doc is None) != (emu is None):
             if doc is not None:
                 why = f" ({neighbour.text!r}, line {neighbour.line}, sits next to it)" if neighbour else ""
-                note = (f"squidGuard 1.5/1.6 lets this through: its B-tree lookup misses {doc.text!r}"
-                        f"{why}; remove redundant subdomain entries (sgclean)")
+                note = (
+                    f"squidGuard 1.5/1.6 lets this through: its B-tree lookup misses {doc.text!r}"
+                    f"{why}; remove redundant subdomain entries (sgclean)"
+                )
             else:
                 note = f"squidGuard 1.5/1.6 blocks this: its B-tree lookup takes {emu.text!r} as a prefix"
         if len(outcomes) > 1:
             diff_span = next((r[1] for r in results if r[1] is not None), None)
-            note = (f"depends on {lst.ref}.diff: listed only "
-                    f"{'until' if results[0][1] is not None else 'once'} `squidGuard -u` applies it")
+            note = (
+                f"depends on {lst.ref}.diff: listed only "
+                f"{'until' if results[0][1] is not None else 'once'} `squidGuard -u` applies it"
+            )
             return None, [s for s in (lst.span, diff_span) if s], note
         if chosen is None:
             return False, [], note
@@ -1564,13 +1795,18 @@ class SquidGuardRuleset:
             if r is None:
                 timed_out = span
                 if not any(p.code == "TE905" and p.span == span for p in self.problems):
-                    self.problems.append(Problem("TE905", span, "regular expression ran out of time; verdicts "
-                                                 "that depend on it are unknown"))
+                    self.problems.append(
+                        Problem(
+                            "TE905",
+                            span,
+                            "regular expression ran out of time; verdicts that depend on it are unknown",
+                        )
+                    )
         if timed_out is not None or ex.truncated:
             return None, [timed_out or ex.span]
         return False, []
 
-    def dest_match(self, d: Dest, probe: Probe) -> "DestMatch":
+    def dest_match(self, d: Dest, probe: Probe) -> DestMatch:
         """Does dest `d` name this request? (domainlist, then urllist, then expressionlist)."""
         key = (d.name, probe.host, probe.path, probe.scheme, probe.port)
         hit = self._match_cache.get(key)
@@ -1611,8 +1847,9 @@ class SquidGuardRuleset:
                 elif m is None:
                     unknown.extend(spans)
         if result is None:
-            result = DestMatch(None if unknown else False, [d.span] + unknown if unknown else [],
-                               "; ".join(notes))
+            result = DestMatch(
+                None if unknown else False, [d.span] + unknown if unknown else [], "; ".join(notes)
+            )
         self._match_cache[key] = result
         return result
 
@@ -1621,8 +1858,12 @@ class SquidGuardRuleset:
         """squidGuard's answer for this probe from this client (sgAclAccess)."""
         if self.emergency:
             p = self.emergency[0]
-            return Decision(Outcome.ALLOW, p.span, (p.span,), note="squidGuard cannot load this config: in "
-                            "emergency mode it passes every request")
+            return Decision(
+                Outcome.ALLOW,
+                p.span,
+                (p.span,),
+                note="squidGuard cannot load this config: in emergency mode it passes every request",
+            )
         src, entry = self.select(c)
         if entry is None:
             return Decision(Outcome.ALLOW, None, note="no default acl")
@@ -1637,14 +1878,27 @@ class SquidGuardRuleset:
         passes = entry.passes or default.passes
         pass_span = entry.pass_span if entry.passes else default.pass_span
         req = parse_request(request_line_url(probe))
-        scope = "" if entry is default and not self.sources else (
-            entry.label() if entry is not default else self._default_label())
+        scope = (
+            ""
+            if entry is default and not self.sources
+            else (entry.label() if entry is not default else self._default_label())
+        )
         if not passes:
             return self._blocked(probe, c, entry, None, [default.span], False, scope, entry.span)
         return self._walk(passes, 0, probe, c, entry, req, pass_span or entry.span, scope, [])
 
-    def _walk(self, passes: list[PassItem], start: int, probe: Probe, c: Client, entry: AclEntry,
-              req: Request, rule: Span, scope: str, trace: list[Span]) -> Decision:
+    def _walk(
+        self,
+        passes: list[PassItem],
+        start: int,
+        probe: Probe,
+        c: Client,
+        entry: AclEntry,
+        req: Request,
+        rule: Span,
+        scope: str,
+        trace: list[Span],
+    ) -> Decision:
         for i in range(start, len(passes)):
             item = passes[i]
             if item.kind == "all":
@@ -1663,8 +1917,14 @@ class SquidGuardRuleset:
                 rest = self._walk(passes, i + 1, probe, c, entry, req, rule, scope, trace)
                 if rest.outcome == Outcome.DENY:
                     return rest
-                return Decision(Outcome.UNKNOWN, rule, tuple(trace + [item.span]), False, scope=scope,
-                                note="a DNS blacklist lookup decides (not evaluated)")
+                return Decision(
+                    Outcome.UNKNOWN,
+                    rule,
+                    tuple(trace + [item.span]),
+                    False,
+                    scope=scope,
+                    note="a DNS blacklist lookup decides (not evaluated)",
+                )
             d = self.dests.get(item.name)
             if d is None or not self._dest_active(d, c.when):
                 continue
@@ -1686,44 +1946,97 @@ class SquidGuardRuleset:
                 here = self._blocked(probe, c, entry, d, trace + spans, True, scope, rule)
             if here.outcome == rest.outcome and rest.outcome != Outcome.UNKNOWN:
                 return rest
-            return Decision(Outcome.UNKNOWN, rule, tuple(trace + spans), True, scope=scope,
-                            note=note or f"dest {d.name}: its lists could not be read")
+            return Decision(
+                Outcome.UNKNOWN,
+                rule,
+                tuple(trace + spans),
+                True,
+                scope=scope,
+                note=note or f"dest {d.name}: its lists could not be read",
+            )
         # squidGuard: a pass list that decides nothing passes (the implicit end is `all`).
         return self._passed(probe, c, entry, rule, trace, False, scope)
 
-    def _passed(self, probe: Probe, c: Client, entry: AclEntry, rule: Span, trace: list[Span],
-                specific: bool, scope: str) -> Decision:
-        rewrite = self.rewrites.get(entry.rewrite or "") or self.rewrites.get((self.default.rewrite if self.default else None) or "")
+    def _passed(
+        self,
+        probe: Probe,
+        c: Client,
+        entry: AclEntry,
+        rule: Span,
+        trace: list[Span],
+        specific: bool,
+        scope: str,
+    ) -> Decision:
+        rewrite = self.rewrites.get(entry.rewrite or "") or self.rewrites.get(
+            (self.default.rewrite if self.default else None) or ""
+        )
         if rewrite is not None:
             orig = parse_request(request_line_url(probe)).orig
             result, span = self._apply_rewrite(rewrite, orig)
             if result is None and span is not None:
-                return Decision(Outcome.UNKNOWN, span, tuple(trace + [span]), specific, scope=scope,
-                                note="a rewrite pattern ran out of time")
+                return Decision(
+                    Outcome.UNKNOWN,
+                    span,
+                    tuple(trace + [span]),
+                    specific,
+                    scope=scope,
+                    note="a rewrite pattern ran out of time",
+                )
             if result is not None:
                 host = _url_host(result)
                 if host and host != probe.host.lower():
-                    return Decision(Outcome.DENY, span, tuple(trace + [span]), True, "rewrite", scope=scope,
-                                    note=f"rewritten to {result}")
-                return Decision(Outcome.ALLOW, rule, tuple(trace + [span]), specific, scope=scope,
-                                note=f"rewritten to {result} (same host)")
+                    return Decision(
+                        Outcome.DENY,
+                        span,
+                        tuple(trace + [span]),
+                        True,
+                        "rewrite",
+                        scope=scope,
+                        note=f"rewritten to {result}",
+                    )
+                return Decision(
+                    Outcome.ALLOW,
+                    rule,
+                    tuple(trace + [span]),
+                    specific,
+                    scope=scope,
+                    note=f"rewritten to {result} (same host)",
+                )
         return Decision(Outcome.ALLOW, rule, tuple(trace), specific, scope=scope)
 
-    def _blocked(self, probe: Probe, c: Client, entry: AclEntry, d: Dest | None, trace: list[Span],
-                 specific: bool, scope: str, rule: Span, value: str | None = None) -> Decision:
+    def _blocked(
+        self,
+        probe: Probe,
+        c: Client,
+        entry: AclEntry,
+        d: Dest | None,
+        trace: list[Span],
+        specific: bool,
+        scope: str,
+        rule: Span,
+        value: str | None = None,
+    ) -> Decision:
         """A block needs a redirect: the list entry's own (`domain URL`), the dest's, a dest
         rewrite, the acl entry's, default's; without one squidGuard lets the request through."""
         redirect = value
         if redirect is None and d is not None and d.redirect:
             redirect = d.redirect
         elif redirect is None and d is not None and d.rewrite and d.rewrite in self.rewrites:
-            result, _span = self._apply_rewrite(self.rewrites[d.rewrite], parse_request(request_line_url(probe)).orig)
+            result, _span = self._apply_rewrite(
+                self.rewrites[d.rewrite], parse_request(request_line_url(probe)).orig
+            )
             redirect = result
         if redirect is None:
             redirect = entry.redirect if entry.redirect else (self.default.redirect if self.default else None)
         if not redirect:
-            return Decision(Outcome.ALLOW, rule, tuple(trace), False, scope=scope,
-                            note="blocked by the pass list, but no redirect is defined: squidGuard passes it")
+            return Decision(
+                Outcome.ALLOW,
+                rule,
+                tuple(trace),
+                False,
+                scope=scope,
+                note="blocked by the pass list, but no redirect is defined: squidGuard passes it",
+            )
         return Decision(Outcome.DENY, rule, tuple(trace), specific, "redirect", scope=scope)
 
     def _apply_rewrite(self, group: RewriteGroup, orig: str) -> tuple[str | None, Span | None]:
@@ -1741,7 +2054,7 @@ class SquidGuardRuleset:
             text = orig
             while True:
                 out += text[: m.start()] + _expand(rule.subst, m)
-                text = text[m.end():]
+                text = text[m.end() :]
                 if not rule.global_ or not text:
                     break
                 try:
@@ -1816,9 +2129,12 @@ def client_from_key(key: tuple) -> Client:
     if not key:
         return Client()
     d = dict(key)
-    return Client(d.get("ip", OUTSIDE_IP), d.get("user"),
-                  dt.datetime.fromisoformat(d["when"]) if d.get("when") else DEFAULT_WHEN,
-                  frozenset(d.get("free", ())))
+    return Client(
+        d.get("ip", OUTSIDE_IP),
+        d.get("user"),
+        dt.datetime.fromisoformat(d["when"]) if d.get("when") else DEFAULT_WHEN,
+        frozenset(d.get("free", ())),
+    )
 
 
 def client_attributes(c: Client) -> tuple[tuple[str, str], ...]:
@@ -1830,8 +2146,9 @@ def client_attributes(c: Client) -> tuple[tuple[str, str], ...]:
     return tuple(attrs)
 
 
-def parse(path: Path, context: ParseContext, lookup: str | None = None,
-          diff_state: str | None = None) -> SquidGuardRuleset:
+def parse(
+    path: Path, context: ParseContext, lookup: str | None = None, diff_state: str | None = None
+) -> SquidGuardRuleset:
     """Read a squidGuard.conf. `lookup` and `diff_state` are for tests that compare with the
     real program (see the module docstring)."""
     return SquidGuardRuleset(path, str(path), context, lookup, diff_state)

@@ -33,8 +33,8 @@ Dialects call `decide_by_address(probe, catalog, decide_one)` with their own
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from policy_lint.catalog import Catalog
 from policy_lint.model import Decision, Outcome, Probe
@@ -122,17 +122,22 @@ def _without_blanket_ipv6_denial(decide_one: Callable[[Target], Decision]) -> Ca
     """A client denied IPv6 to anywhere (`block all` with inet-only pass rules) has no IPv6 and
     connects over IPv4 (happy eyeballs): that is no block of this service. Told apart from an
     IPv6 block of the service by a rule naming no networks that also denies a neutral address."""
+
     def decide(target: Target) -> Decision:
         d = decide_one(target)
-        if d.outcome == Outcome.DENY and target.version == 6 and not d.specific \
-                and decide_one(Target(NEUTRAL_IPV6)).outcome == Outcome.DENY:
+        if (
+            d.outcome == Outcome.DENY
+            and target.version == 6
+            and not d.specific
+            and decide_one(Target(NEUTRAL_IPV6)).outcome == Outcome.DENY
+        ):
             return Decision(Outcome.ALLOW, note="no IPv6 for this client: it connects over IPv4")
         return d
+
     return decide
 
 
-def decide_by_address(probe: Probe, catalog: Catalog,
-                      decide_one: Callable[[Target], Decision]) -> Decision:
+def decide_by_address(probe: Probe, catalog: Catalog, decide_one: Callable[[Target], Decision]) -> Decision:
     """Evaluate `probe` at every target address and summarise the coverage (module docstring).
 
     A probe with no known address (a service without catalog prefixes) is evaluated at
@@ -146,8 +151,9 @@ def decide_by_address(probe: Probe, catalog: Catalog,
         decisions = [decide_one(Target(a)) for a in UNKNOWN_LOCATION]
         if all(d.outcome == Outcome.DENY for d in decisions):
             return decisions[0]
-        return next((d for d in decisions if d.outcome == Outcome.UNKNOWN), None) or \
-            next(d for d in decisions if d.outcome != Outcome.DENY)
+        return next((d for d in decisions if d.outcome == Outcome.UNKNOWN), None) or next(
+            d for d in decisions if d.outcome != Outcome.DENY
+        )
     decide_one = _without_blanket_ipv6_denial(decide_one)
     decisions = [(t, decide_one(t)) for t in ts]
     denied = [(t, d) for t, d in decisions if d.outcome == Outcome.DENY]
@@ -169,9 +175,13 @@ def decide_by_address(probe: Probe, catalog: Catalog,
     for (fam, net), is_denied in per_prefix.items():
         if fam == 4:
             space[is_denied] += net.num_addresses if hasattr(net, "num_addresses") else 1
-    main_open = any(not is_denied and fam == 4 and hasattr(net, "num_addresses")
-                    and any(ipaddress.ip_address(a) in net for a in probe.addresses if ":" not in a)
-                    for (fam, net), is_denied in per_prefix.items())
+    main_open = any(
+        not is_denied
+        and fam == 4
+        and hasattr(net, "num_addresses")
+        and any(ipaddress.ip_address(a) in net for a in probe.addresses if ":" not in a)
+        for (fam, net), is_denied in per_prefix.items()
+    )
     svc = catalog.services.get(probe.service or "")
     name = svc.name if svc else (probe.service or "control")
     first = denied[0][1]

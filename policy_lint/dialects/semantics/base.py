@@ -7,9 +7,10 @@ A dialect module exposes `NAME`, `FILE_PATTERNS` (fnmatch patterns of its usual 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from policy_lint.catalog import Catalog
 from policy_lint.inputs import Resolver

@@ -21,21 +21,78 @@ SOCIAL_WORDS = ("social", "socialnet", "redes", "rede_social", "soziale", "spole
 # Category names of the common filter vocabularies (UT1, Shalla, FortiGuard, squidGuard
 # examples) that are not social networking.
 OTHER_TOPIC_WORDS = (
-    "ads", "adv", "advert", "banner", "tracker", "tracking", "analytics", "telemetry",
-    "porn", "adult", "sex", "xxx", "nudity", "dating", "drug", "gambl", "casino", "betting",
-    "violence", "weapon", "warez", "malware", "phishing", "spyware", "virus", "hacking",
-    "crypto", "mining", "game", "gaming", "news", "shopping", "audio", "video", "music",
-    "radio", "stream", "webmail", "download", "torrent", "p2p", "proxy", "vpn", "update",
-    "portal", "search", "jobs", "travel", "sport", "religion", "politic", "weather", "bank",
-    "finance", "file", "pliki", "exe", "media", "safesearch", "redirector", "cache",
+    "ads",
+    "adv",
+    "advert",
+    "banner",
+    "tracker",
+    "tracking",
+    "analytics",
+    "telemetry",
+    "porn",
+    "adult",
+    "sex",
+    "xxx",
+    "nudity",
+    "dating",
+    "drug",
+    "gambl",
+    "casino",
+    "betting",
+    "violence",
+    "weapon",
+    "warez",
+    "malware",
+    "phishing",
+    "spyware",
+    "virus",
+    "hacking",
+    "crypto",
+    "mining",
+    "game",
+    "gaming",
+    "news",
+    "shopping",
+    "audio",
+    "video",
+    "music",
+    "radio",
+    "stream",
+    "webmail",
+    "download",
+    "torrent",
+    "p2p",
+    "proxy",
+    "vpn",
+    "update",
+    "portal",
+    "search",
+    "jobs",
+    "travel",
+    "sport",
+    "religion",
+    "politic",
+    "weather",
+    "bank",
+    "finance",
+    "file",
+    "pliki",
+    "exe",
+    "media",
+    "safesearch",
+    "redirector",
+    "cache",
 )
 
 
 def classify_list_name(name: str, service_keywords: dict[str, tuple[str, ...]]) -> tuple[str, set[str]]:
     """("social", services) | ("other-topic", set()) | ("generic", set())."""
     lowered = name.lower()
-    named = {sid for sid, words in service_keywords.items()
-             if any(re.search(rf"(^|[^a-z]){re.escape(w)}", lowered) for w in words)}
+    named = {
+        sid
+        for sid, words in service_keywords.items()
+        if any(re.search(rf"(^|[^a-z]){re.escape(w)}", lowered) for w in words)
+    }
     if named:
         return "social", named
     if any(w in lowered for w in SOCIAL_WORDS):

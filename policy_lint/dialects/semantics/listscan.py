@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from policy_lint.inputs import BINARY_SNIFF_BYTES, MAX_FILE_BYTES, MAX_LINE_CHARS, InputError
 from policy_lint.model import Problem, Span
@@ -59,8 +59,9 @@ def anchor_patterns(names: Iterable[str]) -> list[re.Pattern[bytes]]:
     for tld, heads in sorted(groups.items()):
         alts = [re.escape(h[::-1]) for h in sorted(heads, key=len, reverse=True) if h]
         if alts:
-            out.append(re.compile(re.escape((b"." + tld)[::-1]) + b"(?:" + b"|".join(alts)
-                                  + rb")(?![a-z0-9_-])"))
+            out.append(
+                re.compile(re.escape((b"." + tld)[::-1]) + b"(?:" + b"|".join(alts) + rb")(?![a-z0-9_-])")
+            )
         if b"" in heads:
             out.append(re.compile(re.escape(tld[::-1]) + rb"(?![a-z0-9_-])"))
     return out
@@ -82,18 +83,32 @@ class ScanStats:
     def problems(self) -> list[Problem]:
         out = []
         if self.nul_bytes:
-            out.append(Problem("TE902", Span(self.path, self.nul_first_line, 1),
-                               f"{self.nul_bytes} NUL byte(s) in the text (first on line "
-                               f"{self.nul_first_line}); lines holding them were skipped"))
+            out.append(
+                Problem(
+                    "TE902",
+                    Span(self.path, self.nul_first_line, 1),
+                    f"{self.nul_bytes} NUL byte(s) in the text (first on line "
+                    f"{self.nul_first_line}); lines holding them were skipped",
+                )
+            )
         if self.non_utf8_line:
-            out.append(Problem("TE902", Span(self.path, self.non_utf8_line, 1),
-                               "not valid UTF-8; read as Latin-1"))
+            out.append(
+                Problem("TE902", Span(self.path, self.non_utf8_line, 1), "not valid UTF-8; read as Latin-1")
+            )
         for line in self.overlong[:3]:
-            out.append(Problem("TE902", Span(self.path, line, 1),
-                               f"line longer than {MAX_LINE_CHARS} characters skipped"))
+            out.append(
+                Problem(
+                    "TE902", Span(self.path, line, 1), f"line longer than {MAX_LINE_CHARS} characters skipped"
+                )
+            )
         if len(self.overlong) > 3:
-            out.append(Problem("TE902", Span(self.path, self.overlong[3], 1),
-                               f"{len(self.overlong) - 3} more overlong lines skipped"))
+            out.append(
+                Problem(
+                    "TE902",
+                    Span(self.path, self.overlong[3], 1),
+                    f"{len(self.overlong) - 3} more overlong lines skipped",
+                )
+            )
         return out
 
 
@@ -115,9 +130,16 @@ def _looks_binary(head: bytes) -> bool:
     return controls / len(head) > 0.1
 
 
-def scan(path: Path, display: str, on_line: Callable[[int, str], None], *,
-         anchors: list[re.Pattern[bytes]] = (), line_patterns: list[re.Pattern[bytes]] = (),
-         counters: dict[str, re.Pattern[bytes]] | None = None, max_examples: int = 3) -> ScanStats:
+def scan(
+    path: Path,
+    display: str,
+    on_line: Callable[[int, str], None],
+    *,
+    anchors: list[re.Pattern[bytes]] = (),
+    line_patterns: list[re.Pattern[bytes]] = (),
+    counters: dict[str, re.Pattern[bytes]] | None = None,
+    max_examples: int = 3,
+) -> ScanStats:
     """Call `on_line(line_number, text)` for every line an anchor or a line pattern picks, in
     file order, once each. `counters` are line patterns whose hits are only counted (with a
     few examples), e.g. malformed lines. Raises InputError for files that cannot be linted."""
@@ -168,12 +190,12 @@ def scan(path: Path, display: str, on_line: Callable[[int, str], None], *,
                     carry, skipping = b"\n", True
                 block = fh.read(CHUNK_BYTES)
                 continue
-            head = carry + block[begin:first_nl + 1]  # the line the block boundary cut
+            head = carry + block[begin : first_nl + 1]  # the line the block boundary cut
             scanner.scan(head, 0, len(head))
             cut = block.rfind(b"\n")
             if cut > first_nl:
                 scanner.scan(block, first_nl, cut + 1)
-            carry = b"\n" + block[cut + 1:]
+            carry = b"\n" + block[cut + 1 :]
             if len(carry) > MAX_LINE_CHARS:
                 stats.overlong.append(stats.lines + 1)
                 carry, skipping = b"\n", True
@@ -231,7 +253,7 @@ class _Scanner:
                     s = m.start() + 1
                     e = buf.find(b"\n", s, end)
                     line = base + buf.count(b"\n", start, s)
-                    examples.append((line, _decode(buf[s:min(e, s + 200)], stats, line).strip()))
+                    examples.append((line, _decode(buf[s : min(e, s + 200)], stats, line).strip()))
             stats.matched[name] = stats.matched.get(name, 0) + count
         line = base
         pos = start

@@ -12,8 +12,9 @@ every name below it), answered with one dictionary lookup per label of the host.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
 
@@ -64,8 +65,14 @@ class DomainIndex(Generic[T]):
 class NameRuleset:
     """The Ruleset of a name-based filter: one audience (everyone), one decision per host."""
 
-    def __init__(self, path: str, dialect: str, decide: Callable[[str], Decision | None],
-                 problems: list[Problem], included: list[str] | None = None):
+    def __init__(
+        self,
+        path: str,
+        dialect: str,
+        decide: Callable[[str], Decision | None],
+        problems: list[Problem],
+        included: list[str] | None = None,
+    ):
         self.path = path
         self.dialect = dialect
         self.problems = problems

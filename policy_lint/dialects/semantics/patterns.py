@@ -24,7 +24,7 @@ class BoundedPattern:
     compiled: Any  # a regex.Pattern
 
     @classmethod
-    def compile(cls, pattern: str, ignore_case: bool = False) -> "BoundedPattern":
+    def compile(cls, pattern: str, ignore_case: bool = False) -> BoundedPattern:
         import regex  # imported on first use: most configs have no patterns (start-up time)
 
         flags = regex.IGNORECASE if ignore_case else 0

@@ -14,8 +14,12 @@ from tests.conftest import verdicts
 
 pytest.importorskip("adblock")
 
-UNAFFECTED = {"facebook": "unaffected", "twitter": "unaffected", "linkedin": "unaffected",
-              "ning": "unaffected"}
+UNAFFECTED = {
+    "facebook": "unaffected",
+    "twitter": "unaffected",
+    "linkedin": "unaffected",
+    "ning": "unaffected",
+}
 
 
 def codes(report) -> list[str]:
@@ -34,10 +38,13 @@ def test_domain_anchor_blocks_the_site_and_every_subdomain(lint):
 
 
 def test_an_exception_wins_over_a_block(lint):
-    report = lint_list(lint, """
+    report = lint_list(
+        lint,
+        """
         ||facebook.com^
         @@||facebook.com^
-    """.replace("        ", ""))
+    """.replace("        ", ""),
+    )
     v = verdicts(report)
     assert v["facebook"] == "allowed"
     assert not [c for c in codes(report) if c.startswith("TE1")]
@@ -94,13 +101,16 @@ def test_hosts_syntax_and_bare_domain_lines_are_domain_rules(lint):
 
 
 def test_cosmetic_only_lists_block_nothing(lint):
-    report = lint_list(lint, """
+    report = lint_list(
+        lint,
+        """
         facebook.com##.ad-banner
         twitter.com,x.com#@#.promoted
         ##.sponsored
         linkedin.com#?#div:has(> .ad)
         example.com#%#//scriptlet('abort-on-property-read', 'x')
-    """.replace("        ", ""))
+    """.replace("        ", ""),
+    )
     assert verdicts(report) == UNAFFECTED
     assert not report.findings
 
@@ -131,8 +141,9 @@ def test_exception_list_alone_allows(lint):
 
 
 def test_include_is_followed_and_a_missing_one_is_unknown(lint):
-    report = lint({"main-filters.txt": "[Adblock Plus 2.0]\n!#include social.txt\n",
-                   "social.txt": "||facebook.com^\n"})
+    report = lint(
+        {"main-filters.txt": "[Adblock Plus 2.0]\n!#include social.txt\n", "social.txt": "||facebook.com^\n"}
+    )
     assert verdicts(report)["facebook"] == "blocked"
     report = lint({"other-filters.txt": "[Adblock Plus 2.0]\n!#include lists/blocked.txt\n||x.com^\n"})
     v = verdicts(report)
@@ -148,11 +159,14 @@ def test_all_web_denied_by_a_document_catch_all(lint):
 
 def test_detection_by_header_and_by_name(lint, tmp_path):
     assert dialects.detect(Path("x.txt"), "[Adblock Plus 2.0]\n||a.com^\n").NAME == "abp"
-    assert dialects.detect(Path("adguard_twitter.txt"), "||twitter.com^\n||t.co^\n||x.com^\n").NAME == "adguard"
+    assert (
+        dialects.detect(Path("adguard_twitter.txt"), "||twitter.com^\n||t.co^\n||x.com^\n").NAME == "adguard"
+    )
     assert dialects.detect(Path("list.txt"), "||a.com^\n||b.com^\n||c.com^\n").NAME == "abp"
 
 
 # --------------------------------------------------------------------------- bad input
+
 
 def test_crlf_line_ends(lint):
     report = lint({"filters.txt": "[Adblock Plus 2.0]\r\n||facebook.com^\r\n||twimg.com^$image\r\n"})
@@ -163,8 +177,9 @@ def test_crlf_line_ends(lint):
 
 def test_nul_bytes_are_reported_and_the_rest_is_read(tmp_path, catalog):
     p = tmp_path / "filters.txt"
-    p.write_bytes(b"[Adblock Plus 2.0]\n" + b"||ads.example.net^\n" * 2000
-                  + b"||twit\x00ter.com^\n||facebook.com^\n")
+    p.write_bytes(
+        b"[Adblock Plus 2.0]\n" + b"||ads.example.net^\n" * 2000 + b"||twit\x00ter.com^\n||facebook.com^\n"
+    )
     report = lint_paths([p], catalog, strict_policy(catalog), Options(root=tmp_path))
     v = verdicts(report)
     assert v["facebook"] == "blocked" and v["twitter"] == "unaffected"
@@ -197,9 +212,12 @@ def test_popup_with_another_type_still_blocks_that_type(lint):
 
 
 def test_badfilter_with_options_in_another_order(lint):
-    report = lint_list(lint, "||facebook.com^$document,third-party\n"
-                             "||facebook.com^$badfilter,document,third-party\n||linkedin.com^$document\n"
-                             "||linkedin.com^$document,badfilter\n")
+    report = lint_list(
+        lint,
+        "||facebook.com^$document,third-party\n"
+        "||facebook.com^$badfilter,document,third-party\n||linkedin.com^$document\n"
+        "||linkedin.com^$document,badfilter\n",
+    )
     v = verdicts(report)
     assert v["facebook"] == "unaffected"
     assert v["linkedin"] == "unaffected"
@@ -220,5 +238,7 @@ def test_regex_filters_are_evaluated_and_prefiltered_by_their_literals(lint):
     assert regex_literals(r"^https?:\/\/ads1\.[a-z]+\.com\/") == ("http", "://ads1.", ".com/")
     assert regex_literals(r"^https?://(www\.)?facebook\.com/(plugins|tr)") == ("http", "://", "facebook.com/")
     assert regex_literals(r"twitter|x") == ()  # an alternation: no literal is certain
-    report = lint_list(lint, "/^https?:\\/\\/ads1\\.[a-z]+\\.com\\//\n/^https?:\\/\\/(www\\.)?linkedin\\.com\\//$document\n")
+    report = lint_list(
+        lint, "/^https?:\\/\\/ads1\\.[a-z]+\\.com\\//\n/^https?:\\/\\/(www\\.)?linkedin\\.com\\//$document\n"
+    )
     assert verdicts(report)["linkedin"] == "blocked"  # both page hosts: linkedin.com and www.

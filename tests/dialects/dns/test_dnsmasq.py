@@ -101,20 +101,26 @@ def test_address_hash_domain_blocks_everything_without_upstreams(lint):
 
 
 def test_an_exception_from_a_sinkhole_for_everything_is_allowed(lint):
-    report = lint({"dnsmasq.conf": "address=/#/0.0.0.0\nserver=/linkedin.com/#\nserver=/licdn.com/#\nserver=/lnkd.in/#\n"})
+    report = lint(
+        {
+            "dnsmasq.conf": "address=/#/0.0.0.0\nserver=/linkedin.com/#\nserver=/licdn.com/#\nserver=/lnkd.in/#\n"
+        }
+    )
     v = verdicts(report)
     assert v["linkedin"] == "allowed"
     assert v["facebook"] == "blocked"
 
 
 def test_conf_file_and_conf_dir_with_suffix_filter(lint):
-    report = lint({
-        "dnsmasq.conf": "conf-file=/etc/dnsmasq.more\nconf-dir=/etc/dnsmasq.d/,*.conf\n",
-        "etc/dnsmasq.more": "address=/linkedin.com/\n",
-        "etc/dnsmasq.d/social.conf": "address=/facebook.com/\n",
-        "etc/dnsmasq.d/twitter.conf.bak": "address=/twitter.com/\n",
-        "etc/dnsmasq.d/x.conf~": "address=/twitter.com/\n",
-    })
+    report = lint(
+        {
+            "dnsmasq.conf": "conf-file=/etc/dnsmasq.more\nconf-dir=/etc/dnsmasq.d/,*.conf\n",
+            "etc/dnsmasq.more": "address=/linkedin.com/\n",
+            "etc/dnsmasq.d/social.conf": "address=/facebook.com/\n",
+            "etc/dnsmasq.d/twitter.conf.bak": "address=/twitter.com/\n",
+            "etc/dnsmasq.d/x.conf~": "address=/twitter.com/\n",
+        }
+    )
     v = verdicts(report)
     assert v["linkedin"] == "blocked" and v["facebook"] == "blocked"
     assert v["twitter"] == "unaffected"
@@ -122,11 +128,13 @@ def test_conf_file_and_conf_dir_with_suffix_filter(lint):
 
 
 def test_conf_dir_exclusion_suffixes(lint):
-    report = lint({
-        "dnsmasq.conf": "conf-dir=/etc/dnsmasq.d,.bak\n",
-        "etc/dnsmasq.d/a": "address=/facebook.com/\n",
-        "etc/dnsmasq.d/b.bak": "address=/twitter.com/\n",
-    })
+    report = lint(
+        {
+            "dnsmasq.conf": "conf-dir=/etc/dnsmasq.d,.bak\n",
+            "etc/dnsmasq.d/a": "address=/facebook.com/\n",
+            "etc/dnsmasq.d/b.bak": "address=/twitter.com/\n",
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked" and v["twitter"] == "unaffected"
 
@@ -157,20 +165,24 @@ def test_missing_include_does_not_hide_an_explicit_block(lint):
 
 def test_addn_hosts_answers_exact_names_first(lint, catalog):
     addr = catalog.services["facebook"].addresses[0]
-    report = lint({
-        "dnsmasq.conf": "addn-hosts=/etc/block.hosts\naddress=/facebook.com/\n",
-        "etc/block.hosts": f"{addr} www.facebook.com\n0.0.0.0 twitter.com x.com\n",
-    })
+    report = lint(
+        {
+            "dnsmasq.conf": "addn-hosts=/etc/block.hosts\naddress=/facebook.com/\n",
+            "etc/block.hosts": f"{addr} www.facebook.com\n0.0.0.0 twitter.com x.com\n",
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked-partial"  # www.facebook.com pinned to Facebook's address
     assert v["twitter"] == "blocked-partial"  # exact names: www.twitter.com still resolves
 
 
 def test_addn_hosts_directory(lint):
-    report = lint({
-        "dnsmasq.conf": "addn-hosts=/etc/hosts.d\n",
-        "etc/hosts.d/a": "0.0.0.0 linkedin.com www.linkedin.com\n",
-    })
+    report = lint(
+        {
+            "dnsmasq.conf": "addn-hosts=/etc/hosts.d\n",
+            "etc/hosts.d/a": "0.0.0.0 linkedin.com www.linkedin.com\n",
+        }
+    )
     assert verdicts(report)["linkedin"] == "blocked"
 
 
@@ -205,6 +217,7 @@ def test_bogus_nxdomain_on_a_service_address_is_unknown(lint, catalog):
 def test_a_large_blocklist_keeps_only_relevant_domains(tmp_path, catalog):
     from policy_lint.dialects.semantics.base import ParseContext
     from policy_lint.inputs import Resolver
+
     p = tmp_path / "dnsmasq.conf"
     p.write_text("".join(f"address=/ads{i}.tracker.example/\n" for i in range(200_000)) + "server=/x.com/\n")
     rs = dnsmasq.parse(p, ParseContext(Resolver(tmp_path), catalog))
@@ -212,12 +225,15 @@ def test_a_large_blocklist_keeps_only_relevant_domains(tmp_path, catalog):
     assert rs.state.domain_rules == 200_001
 
 
-@pytest.mark.parametrize("name,head,claimed", [
-    ("dnsmasq.conf", "", True),
-    ("twitter-dnsmasq.conf", "server=/twitter.com/\n", True),
-    ("dnsmasq.d/facebook.conf", "address=/facebook.com/\n", True),
-    ("other.conf", "domain-needed\nbogus-priv\nno-resolv\naddress=/a.com/\n", True),
-    ("squid.conf", "acl a src 10.0.0.0/8\nhttp_access allow a\n", False),
-])
+@pytest.mark.parametrize(
+    "name,head,claimed",
+    [
+        ("dnsmasq.conf", "", True),
+        ("twitter-dnsmasq.conf", "server=/twitter.com/\n", True),
+        ("dnsmasq.d/facebook.conf", "address=/facebook.com/\n", True),
+        ("other.conf", "domain-needed\nbogus-priv\nno-resolv\naddress=/a.com/\n", True),
+        ("squid.conf", "acl a src 10.0.0.0/8\nhttp_access allow a\n", False),
+    ],
+)
 def test_detection(name, head, claimed):
     assert (dnsmasq.detect(Path(name), head) >= 0.5) == claimed

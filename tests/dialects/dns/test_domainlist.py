@@ -9,12 +9,16 @@ from tests.conftest import verdicts
 
 
 def test_a_named_block_list_blocks_domains_and_subdomains_with_a_note(lint):
-    report = lint({"social-blocklist.txt": """
+    report = lint(
+        {
+            "social-blocklist.txt": """
         facebook.com
         *.twitter.com
         .x.com
         example.org
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked"
     assert v["twitter"] == "blocked"  # `*.twitter.com` and `.x.com` are read as whole subtrees
@@ -23,12 +27,16 @@ def test_a_named_block_list_blocks_domains_and_subdomains_with_a_note(lint):
 
 
 def test_header_says_block_list(lint):
-    report = lint({"twitter.txt": """
+    report = lint(
+        {
+            "twitter.txt": """
         # Title: Twitter Block List
         twitter.com
         x.com
         t.co
-    """})
+    """
+        }
+    )
     assert verdicts(report)["twitter"] == "blocked"
 
 
@@ -44,11 +52,15 @@ def test_allow_lists_are_not_claimed():
 
 
 def test_dansguardian_include_of_another_topic(lint):
-    report = lint({"bannedsitelist": """
+    report = lint(
+        {
+            "bannedsitelist": """
         partypoker.com
         yfum.com
         onlinecashmethod.com
         .Include</etc/dansguardian/lists/blacklists/ads/domains>
-    """})
+    """
+        }
+    )
     assert set(verdicts(report).values()) == {"unaffected"}
     assert any("another topic" in f.message for f in report.findings)

@@ -20,7 +20,6 @@ def codes(report) -> list[str]:
     return [f.code for f in report.findings]
 
 
-
 def test_exact_names_only_subdomains_still_resolve(lint):
     report = lint({"hosts": "0.0.0.0 facebook.com\n"})
     assert verdicts(report)["facebook"] == "blocked-partial"
@@ -37,8 +36,9 @@ def test_every_primary_name_listed_is_a_block(lint):
     assert "sinkhole 0.0.0.0" in f.message and (f.span.line, f.span.col) == (1, 1)
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "127.1.2.3", "::1", "::", "0", "127.1",
-                                     "0:0:0:0:0:0:0:0", "::ffff:127.0.0.1"])
+@pytest.mark.parametrize(
+    "address", ["127.0.0.1", "127.1.2.3", "::1", "::", "0", "127.1", "0:0:0:0:0:0:0:0", "::ffff:127.0.0.1"]
+)
 def test_sinkhole_addresses(lint, address):
     report = lint({"hosts": f"{address} facebook.com www.facebook.com m.facebook.com\n"})
     assert verdicts(report)["facebook"] == "blocked"
@@ -71,17 +71,23 @@ def test_pinning_an_unknown_public_address_is_unknown(lint):
 
 def test_first_line_wins(lint, catalog):
     addr = catalog.services["facebook"].addresses[0]
-    report = lint({"hosts": f"{addr} www.facebook.com\n0.0.0.0 www.facebook.com facebook.com m.facebook.com\n"})
+    report = lint(
+        {"hosts": f"{addr} www.facebook.com\n0.0.0.0 www.facebook.com facebook.com m.facebook.com\n"}
+    )
     # www.facebook.com keeps Facebook's own address: not every entry point is blocked
     assert verdicts(report)["facebook"] == "blocked-partial"
 
 
 def test_comments_whole_line_and_trailing(lint):
-    report = lint({"hosts": """
+    report = lint(
+        {
+            "hosts": """
         # 0.0.0.0 twitter.com x.com
         0.0.0.0 linkedin.com www.linkedin.com#trailing comment without a space
         0.0.0.0 example.org # facebook.com www.facebook.com
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["twitter"] == "unaffected"
     assert v["linkedin"] == "blocked"
@@ -95,7 +101,9 @@ def test_names_are_case_insensitive(lint):
 
 def test_windows_line_endings(tmp_path, catalog):
     p = tmp_path / "hosts"
-    p.write_bytes(b"# Windows\r\n0.0.0.0 facebook.com\r\n0.0.0.0\twww.facebook.com\r\n0.0.0.0 m.facebook.com\r\n\r\n")
+    p.write_bytes(
+        b"# Windows\r\n0.0.0.0 facebook.com\r\n0.0.0.0\twww.facebook.com\r\n0.0.0.0 m.facebook.com\r\n\r\n"
+    )
     report = lint_paths([p], catalog, strict_policy(catalog), Options(root=tmp_path))
     assert verdicts(report)["facebook"] == "blocked"
     assert not [f for f in report.findings if f.code == "TE902"]
@@ -128,12 +136,16 @@ def test_non_utf8_is_read_as_latin1(tmp_path, catalog):
 
 
 def test_malformed_lines_are_counted_once(lint):
-    report = lint({"hosts": """
+    report = lint(
+        {
+            "hosts": """
         0.0.0.0 facebook.com
         facebook.com
         ||twitter.com^
         0.0.0.0 www.facebook.com
-    """})
+    """
+        }
+    )
     bad = [f for f in report.findings if f.code == "TE902"]
     assert len(bad) == 1 and bad[0].message.startswith("2 of ")
     assert bad[0].span.line == 3
@@ -157,7 +169,7 @@ def test_a_million_malformed_lines_in_bounded_time(tmp_path, catalog):
 def test_a_2gb_file_given_by_mistake_is_refused_without_reading_it(tmp_path, catalog):
     p = tmp_path / "hosts"
     with open(p, "wb") as fh:
-        fh.truncate(2 * 1024 ** 3)  # sparse: nothing is written
+        fh.truncate(2 * 1024**3)  # sparse: nothing is written
     t = time.monotonic()
     report = lint_paths([p], catalog, strict_policy(catalog), Options(root=tmp_path, dialect="hosts"))
     assert time.monotonic() - t < 5
@@ -181,28 +193,38 @@ def test_lines_across_chunk_boundaries(tmp_path, catalog, monkeypatch):
 
 def test_only_candidate_lines_are_parsed(tmp_path, catalog, monkeypatch):
     p = tmp_path / "hosts"
-    p.write_text("".join(f"0.0.0.0 ads{i}.tracker.example\n" for i in range(5000)) + "0.0.0.0 box.com x.com\n")
+    p.write_text(
+        "".join(f"0.0.0.0 ads{i}.tracker.example\n" for i in range(5000)) + "0.0.0.0 box.com x.com\n"
+    )
     parsed = []
     real = hosts._parse_line
-    monkeypatch.setattr(hosts, "_parse_line", lambda scan, names, raw, n: (parsed.append(n), real(scan, names, raw, n)))
+    monkeypatch.setattr(
+        hosts, "_parse_line", lambda scan, names, raw, n: (parsed.append(n), real(scan, names, raw, n))
+    )
     scan = hosts.scan_hosts(p, "hosts", hosts.wanted_names(catalog))
     assert parsed == [5001]
     assert "x.com" in scan.entries
 
 
-@pytest.mark.parametrize("name,head,claimed", [
-    ("hosts", "", True),
-    ("hosts.allow", "ALL: 10.0.0.0/8\n", False),
-    ("linkedin", "0.0.0.0 a.linkedin.com\n0.0.0.0 b.linkedin.com\n0.0.0.0 c.linkedin.com\n", True),
-    ("list.txt", "facebook.com\ntwitter.com\nlinkedin.com\n", False),
-    ("squid.conf", "acl a src 10.0.0.0/8\nhttp_access allow a\n", False),
-    # a squid access.log: the epoch timestamp looked like a numeric address
-    ("proxy-2025-12-01", "1764576000.120     85 10.10.3.21 TCP_TUNNEL/200 6120 CONNECT x.com:443 - HIER_DIRECT/1.2.3.4 -\n"
-                         "1764576002.004      0 10.50.7.9 TCP_DENIED/403 3950 CONNECT www.facebook.com:443 - HIER_NONE/- -\n"
-                         "1764576010.311     61 10.10.4.2 TCP_TUNNEL/200 7010 CONNECT www.linkedin.com:443 - HIER_DIRECT/1.2.3.5 -\n",
-     False),
-    ("access.log", "0.0.0.0 facebook.com\n", False),
-])
+@pytest.mark.parametrize(
+    "name,head,claimed",
+    [
+        ("hosts", "", True),
+        ("hosts.allow", "ALL: 10.0.0.0/8\n", False),
+        ("linkedin", "0.0.0.0 a.linkedin.com\n0.0.0.0 b.linkedin.com\n0.0.0.0 c.linkedin.com\n", True),
+        ("list.txt", "facebook.com\ntwitter.com\nlinkedin.com\n", False),
+        ("squid.conf", "acl a src 10.0.0.0/8\nhttp_access allow a\n", False),
+        # a squid access.log: the epoch timestamp looked like a numeric address
+        (
+            "proxy-2025-12-01",
+            "1764576000.120     85 10.10.3.21 TCP_TUNNEL/200 6120 CONNECT x.com:443 - HIER_DIRECT/1.2.3.4 -\n"
+            "1764576002.004      0 10.50.7.9 TCP_DENIED/403 3950 CONNECT www.facebook.com:443 - HIER_NONE/- -\n"
+            "1764576010.311     61 10.10.4.2 TCP_TUNNEL/200 7010 CONNECT www.linkedin.com:443 - HIER_DIRECT/1.2.3.5 -\n",
+            False,
+        ),
+        ("access.log", "0.0.0.0 facebook.com\n", False),
+    ],
+)
 def test_detection(name, head, claimed):
     assert (hosts.detect(Path(name), head) >= 0.5) == claimed
 

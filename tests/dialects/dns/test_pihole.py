@@ -71,12 +71,16 @@ def test_invalid_regex_is_reported(lint):
 
 
 def test_allow_wins_over_gravity_and_regex(tmp_path, catalog):
-    report = lint_dir(tmp_path, catalog, {
-        "pihole/gravity.list": "facebook.com\nwww.facebook.com\nm.facebook.com\n",
-        "pihole/regex.list": "(^|\\.)linkedin\\.com$\n",
-        "pihole/whitelist.txt": "www.facebook.com\n",
-        "pihole/whitelist-regex.txt": "^(www\\.)?linkedin\\.com$\n",
-    })
+    report = lint_dir(
+        tmp_path,
+        catalog,
+        {
+            "pihole/gravity.list": "facebook.com\nwww.facebook.com\nm.facebook.com\n",
+            "pihole/regex.list": "(^|\\.)linkedin\\.com$\n",
+            "pihole/whitelist.txt": "www.facebook.com\n",
+            "pihole/whitelist-regex.txt": "^(www\\.)?linkedin\\.com$\n",
+        },
+    )
     # linted once, under the install's first file
     assert [f.path.rsplit("/", 1)[-1] for f in report.files] == ["gravity.list"]
     v = verdicts(report)
@@ -87,7 +91,11 @@ def test_allow_wins_over_gravity_and_regex(tmp_path, catalog):
 
 
 def test_allow_list_alone_is_allowed(lint):
-    report = lint({"pihole/optional-list.txt": "# Whitelist for Pi-hole\n# Facebook\nfacebook.com\ngraph.facebook.com\n"})
+    report = lint(
+        {
+            "pihole/optional-list.txt": "# Whitelist for Pi-hole\n# Facebook\nfacebook.com\ngraph.facebook.com\n"
+        }
+    )
     assert report.files[0].dialect == "pihole-allowlist"
     v = verdicts(report)
     assert v["facebook"] == "allowed"
@@ -108,10 +116,14 @@ def test_remote_adlist_of_another_topic_is_assumed_not_to_name_the_services(lint
 
 
 def test_downloaded_adlist_copy_is_read(tmp_path, catalog):
-    report = lint_dir(tmp_path, catalog, {
-        "pihole/adlists.list": "https://lists.example.net/social.txt\n",
-        "pihole/list.0.lists.example.net.domains": "twitter.com\nx.com\nwww.twitter.com\nmobile.twitter.com\n",
-    })
+    report = lint_dir(
+        tmp_path,
+        catalog,
+        {
+            "pihole/adlists.list": "https://lists.example.net/social.txt\n",
+            "pihole/list.0.lists.example.net.domains": "twitter.com\nx.com\nwww.twitter.com\nmobile.twitter.com\n",
+        },
+    )
     assert verdicts(report)["twitter"] == "blocked"
     assert "TE903" not in codes(report)
 
@@ -122,20 +134,28 @@ def test_custom_list_records(lint):
 
 
 def test_pihole_toml_hosts_and_disabled_blocking(tmp_path, catalog):
-    report = lint_dir(tmp_path, catalog, {
-        "pihole/pihole.toml": "[dns]\nhosts = [\"0.0.0.0 twitter.com x.com\"]\n[dns.blocking]\nactive = false\n",
-        "pihole/gravity.list": "linkedin.com\nwww.linkedin.com\n",
-    })
+    report = lint_dir(
+        tmp_path,
+        catalog,
+        {
+            "pihole/pihole.toml": '[dns]\nhosts = ["0.0.0.0 twitter.com x.com"]\n[dns.blocking]\nactive = false\n',
+            "pihole/gravity.list": "linkedin.com\nwww.linkedin.com\n",
+        },
+    )
     v = verdicts(report)
     assert v["twitter"] == "blocked-partial"  # local records still answer
     assert v["linkedin"] == "unaffected"  # the lists are off
 
 
 def test_teleporter_export(tmp_path, catalog):
-    report = lint_dir(tmp_path, catalog, {
-        "pihole/blacklist.exact.json": '[{"domain": "x.com", "enabled": 1}, {"domain": "twitter.com", "enabled": 0}]',
-        "pihole/whitelist.exact.json": '[]',
-    })
+    report = lint_dir(
+        tmp_path,
+        catalog,
+        {
+            "pihole/blacklist.exact.json": '[{"domain": "x.com", "enabled": 1}, {"domain": "twitter.com", "enabled": 0}]',
+            "pihole/whitelist.exact.json": "[]",
+        },
+    )
     v = verdicts(report)
     assert v["twitter"] == "blocked-partial"
 
@@ -147,6 +167,7 @@ def test_detection(tmp_path):
 
 
 # --------------------------------------------------------------------------- bad input
+
 
 def test_crlf_and_nul_bytes(tmp_path, catalog):
     body = b"twitter.com\r\n" + b"ads.example.net\r\n" * 3000 + b"face\x00book.com\r\nx.com\r\n"

@@ -63,17 +63,27 @@ def test_cname_wildcard_root_is_nodata(tmp_path, catalog):
 
 
 def test_passthru_is_an_explicit_exception(lint):
-    report = lint({"db.rpz": zone("*.facebook.com CNAME .\nfacebook.com CNAME .\n"
-                                  "www.facebook.com CNAME rpz-passthru.\nm.facebook.com CNAME rpz-passthru.\n"
-                                  "*.linkedin.com CNAME rpz-passthru.\nlinkedin.com CNAME rpz-passthru.\n")})
+    report = lint(
+        {
+            "db.rpz": zone(
+                "*.facebook.com CNAME .\nfacebook.com CNAME .\n"
+                "www.facebook.com CNAME rpz-passthru.\nm.facebook.com CNAME rpz-passthru.\n"
+                "*.linkedin.com CNAME rpz-passthru.\nlinkedin.com CNAME rpz-passthru.\n"
+            )
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked-partial"  # facebook.com itself stays blocked
     assert v["linkedin"] == "allowed"
 
 
 def test_exact_owner_beats_wildcard(tmp_path, catalog):
-    rs, d = decide(tmp_path, catalog, zone("*.facebook.com CNAME .\nwww.facebook.com CNAME rpz-passthru.\n"),
-                   "www.facebook.com")
+    rs, d = decide(
+        tmp_path,
+        catalog,
+        zone("*.facebook.com CNAME .\nwww.facebook.com CNAME rpz-passthru.\n"),
+        "www.facebook.com",
+    )
     assert d.outcome == Outcome.ALLOW and d.specific
     assert "exception" in d.note and d.trace[0].text.startswith("*.facebook.com")
 
@@ -93,19 +103,30 @@ def test_bind_wildcards_are_not_hidden_by_names_below_them(tmp_path, catalog):
 
 
 def test_drop_blocks_and_tcp_only_does_not(lint):
-    report = lint({"db.rpz": zone("x.com CNAME rpz-drop.\n*.x.com CNAME rpz-drop.\n"
-                                  "linkedin.com CNAME rpz-tcp-only.\nwww.linkedin.com CNAME rpz-tcp-only.\n")})
+    report = lint(
+        {
+            "db.rpz": zone(
+                "x.com CNAME rpz-drop.\n*.x.com CNAME rpz-drop.\n"
+                "linkedin.com CNAME rpz-tcp-only.\nwww.linkedin.com CNAME rpz-tcp-only.\n"
+            )
+        }
+    )
     v = verdicts(report)
     assert v["twitter"] == "blocked-partial"  # x.com dropped, twitter.com not named
     assert v["linkedin"] == "unaffected"
     assert any("dropped" in f.message for f in report.findings)
 
 
-@pytest.mark.parametrize("address, outcome", [
-    ("0.0.0.0", Outcome.DENY), ("127.0.0.1", Outcome.DENY), ("10.10.10.1", Outcome.DENY),
-    ("157.240.1.35", Outcome.ALLOW),  # Facebook's own address (AS32934, addresses.yaml)
-    ("8.8.8.8", Outcome.DENY),  # somebody else's: a redirect
-])
+@pytest.mark.parametrize(
+    "address, outcome",
+    [
+        ("0.0.0.0", Outcome.DENY),
+        ("127.0.0.1", Outcome.DENY),
+        ("10.10.10.1", Outcome.DENY),
+        ("157.240.1.35", Outcome.ALLOW),  # Facebook's own address (AS32934, addresses.yaml)
+        ("8.8.8.8", Outcome.DENY),  # somebody else's: a redirect
+    ],
+)
 def test_address_overrides(tmp_path, catalog, address, outcome):
     _, d = decide(tmp_path, catalog, zone(f"www.facebook.com A {address}\n"), "www.facebook.com")
     assert d.outcome == outcome
@@ -117,8 +138,10 @@ def test_only_aaaa_data_is_nodata_for_ipv4(tmp_path, catalog):
 
 
 def test_cname_to_a_walled_garden_blocks_and_to_the_service_itself_does_not(tmp_path, catalog):
-    text = zone("www.facebook.com CNAME walled.garden.example.\nfb.me CNAME www.facebook.com.\n"
-                "*.twimg.com CNAME *.walled.example.\n")
+    text = zone(
+        "www.facebook.com CNAME walled.garden.example.\nfb.me CNAME www.facebook.com.\n"
+        "*.twimg.com CNAME *.walled.example.\n"
+    )
     _, d = decide(tmp_path, catalog, text, "www.facebook.com")
     assert d.outcome == Outcome.DENY and "walled.garden.example" in d.how
     _, d = decide(tmp_path, catalog, text, "fb.me")
@@ -128,8 +151,12 @@ def test_cname_to_a_walled_garden_blocks_and_to_the_service_itself_does_not(tmp_
 
 
 def test_legacy_passthru_is_a_cname_to_its_own_name(tmp_path, catalog):
-    _, d = decide(tmp_path, catalog, zone("*.facebook.com CNAME .\nwww.facebook.com CNAME www.facebook.com.\n"),
-                  "www.facebook.com")
+    _, d = decide(
+        tmp_path,
+        catalog,
+        zone("*.facebook.com CNAME .\nwww.facebook.com CNAME www.facebook.com.\n"),
+        "www.facebook.com",
+    )
     assert d.outcome == Outcome.ALLOW and d.how == "passthru"
 
 
@@ -139,16 +166,20 @@ def test_passthru_without_trailing_dot_is_a_rewrite_not_a_passthru(tmp_path, cat
 
 
 def test_origin_guessed_from_absolute_owner_names(tmp_path, catalog):
-    text = ("$TTL 1h\n@ IN SOA localhost. root.localhost. ( 1 1h 15m 30d 1h )\n@ IN NS localhost.\n"
-            "facebook.com.rpz.   CNAME .\n*.facebook.com.rpz. CNAME .\ntiktok.com.rpz. CNAME .\n")
+    text = (
+        "$TTL 1h\n@ IN SOA localhost. root.localhost. ( 1 1h 15m 30d 1h )\n@ IN NS localhost.\n"
+        "facebook.com.rpz.   CNAME .\n*.facebook.com.rpz. CNAME .\ntiktok.com.rpz. CNAME .\n"
+    )
     rs, d = decide(tmp_path, catalog, text, "www.facebook.com")
     assert rs.zone.origin == "rpz" and "guessed" in rs.zone.origin_note
     assert d.outcome == Outcome.DENY
 
 
 def test_origin_from_the_soa_owner_and_relative_names(tmp_path, catalog):
-    text = ("rpz.local. 300 IN SOA localhost. root.localhost. 1 60 60 432000 60\nrpz.local. NS localhost.\n"
-            "facebook.com CNAME .\nwww.facebook.com.rpz.local. CNAME .\n")
+    text = (
+        "rpz.local. 300 IN SOA localhost. root.localhost. 1 60 60 432000 60\nrpz.local. NS localhost.\n"
+        "facebook.com CNAME .\nwww.facebook.com.rpz.local. CNAME .\n"
+    )
     rs, _ = decide(tmp_path, catalog, text, "facebook.com")
     assert rs.zone.origin == "rpz.local"
     assert set(rs.zone.triggers) == {"facebook.com", "www.facebook.com"}
@@ -157,9 +188,12 @@ def test_origin_from_the_soa_owner_and_relative_names(tmp_path, catalog):
 def test_origin_and_policy_override_from_named_conf(tmp_path, catalog):
     (tmp_path / "named.conf.local").write_text(
         'options { response-policy { zone "blocked.rpz" policy nxdomain; }; };\n'
-        'zone "blocked.rpz" { type master; file "/etc/bind/db.social"; allow-query { none; }; };\n')
-    text = ("$TTL 1h\n@ SOA localhost. root.localhost. 1 1 1 1 1\n@ NS localhost.\n"
-            "www.facebook.com.blocked.rpz. A 157.240.1.35\n")
+        'zone "blocked.rpz" { type master; file "/etc/bind/db.social"; allow-query { none; }; };\n'
+    )
+    text = (
+        "$TTL 1h\n@ SOA localhost. root.localhost. 1 1 1 1 1\n@ NS localhost.\n"
+        "www.facebook.com.blocked.rpz. A 157.240.1.35\n"
+    )
     rs, d = decide(tmp_path, catalog, text, "www.facebook.com", name="db.social")
     assert rs.zone.origin == "blocked.rpz"
     assert (d.outcome, d.how) == (Outcome.DENY, "NXDOMAIN")  # the override beats the local data
@@ -174,15 +208,23 @@ def test_origin_directive_changes_relative_names(tmp_path, catalog):
 
 
 def test_include_is_read_inside_the_root(lint):
-    report = lint({"db.rpz": zone("$INCLUDE social.inc\nlinkedin.com CNAME .\n"),
-                   "social.inc": "facebook.com CNAME .\n*.facebook.com CNAME .\n"})
+    report = lint(
+        {
+            "db.rpz": zone("$INCLUDE social.inc\nlinkedin.com CNAME .\n"),
+            "social.inc": "facebook.com CNAME .\n*.facebook.com CNAME .\n",
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked" and v["linkedin"] == "blocked-partial"
 
 
 def test_include_with_its_own_origin(lint):
-    report = lint({"db.rpz": zone("$INCLUDE fb.inc facebook.com.rpz.example.\nx.com CNAME .\n"),
-                   "fb.inc": "@ CNAME .\n* CNAME .\n"})
+    report = lint(
+        {
+            "db.rpz": zone("$INCLUDE fb.inc facebook.com.rpz.example.\nx.com CNAME .\n"),
+            "fb.inc": "@ CNAME .\n* CNAME .\n",
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked" and v["twitter"] == "blocked-partial"
 
@@ -194,7 +236,9 @@ def test_missing_include_is_te903(lint):
 
 
 def test_include_loop_is_te904(lint):
-    report = lint({"db.rpz": zone("$INCLUDE a.inc\n"), "a.inc": "$INCLUDE b.inc\n", "b.inc": "$INCLUDE a.inc\n"})
+    report = lint(
+        {"db.rpz": zone("$INCLUDE a.inc\n"), "a.inc": "$INCLUDE b.inc\n", "b.inc": "$INCLUDE a.inc\n"}
+    )
     assert "TE904" in codes(report)
 
 
@@ -211,8 +255,14 @@ def test_include_cannot_escape_the_root(tmp_path, catalog):
 
 
 def test_syntax_errors_are_te901_with_their_line_and_parsing_resumes(lint):
-    report = lint({"db.rpz": zone("facebook.com CNAME\nbad.example CNAMEX .\ntwitter.com A 1.2.3\n"
-                                  "*.facebook.com CNAME .\nfacebook.com CNAME .\n")})
+    report = lint(
+        {
+            "db.rpz": zone(
+                "facebook.com CNAME\nbad.example CNAMEX .\ntwitter.com A 1.2.3\n"
+                "*.facebook.com CNAME .\nfacebook.com CNAME .\n"
+            )
+        }
+    )
     errors = [f for f in report.findings if f.code == "TE901"]
     assert [f.span.line for f in errors] == [5, 6, 7]
     assert "BIND refuses" in errors[0].message
@@ -220,7 +270,7 @@ def test_syntax_errors_are_te901_with_their_line_and_parsing_resumes(lint):
 
 
 def test_unclosed_parenthesis_does_not_cascade(lint):
-    report = lint({"db.rpz": zone("broken.example TXT ( \"a\"\n  \"b\"\nfacebook.com CNAME .\n")})
+    report = lint({"db.rpz": zone('broken.example TXT ( "a"\n  "b"\nfacebook.com CNAME .\n')})
     assert codes(report).count("TE901") >= 1
 
 
@@ -244,8 +294,14 @@ def test_nsdname_trigger_is_not_a_name_block(lint):
 
 
 def test_client_ip_trigger_makes_audiences(lint):
-    report = lint({"db.rpz": zone("24.0.5.168.192.rpz-client-ip CNAME rpz-passthru.\n"
-                                  "facebook.com CNAME .\n*.facebook.com CNAME .\n")})
+    report = lint(
+        {
+            "db.rpz": zone(
+                "24.0.5.168.192.rpz-client-ip CNAME rpz-passthru.\n"
+                "facebook.com CNAME .\n*.facebook.com CNAME .\n"
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
     f = next(f for f in report.findings if f.code == "TE102")
     assert f.audiences == ("clients outside every rpz-client-ip trigger",)
@@ -275,8 +331,12 @@ def test_detected_by_name_and_content(tmp_path):
 
 def test_many_broken_records_give_a_bounded_number_of_findings(tmp_path, catalog):
     p = tmp_path / "db.rpz"
-    p.write_text(zone("".join(f"bad{i}.example CNAMEX .\nok{i}.example CNAME .\n" for i in range(1000))
-                      + "facebook.com CNAME .\n*.facebook.com CNAME .\n"))
+    p.write_text(
+        zone(
+            "".join(f"bad{i}.example CNAMEX .\nok{i}.example CNAME .\n" for i in range(1000))
+            + "facebook.com CNAME .\n*.facebook.com CNAME .\n"
+        )
+    )
     report = lint_paths([p], catalog, strict_policy(catalog), Options(root=tmp_path))
     errors = [f for f in report.findings if f.code == "TE901"]
     assert len(errors) == 51 and "950 more" in errors[-1].message

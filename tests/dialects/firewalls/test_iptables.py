@@ -31,7 +31,9 @@ def ruleset(tmp_path: Path, catalog, text: str, name: str = "fw.sh", **extra: st
 
 
 def fb_https(catalog):
-    return next(p for p in catalog.services["facebook"].probes() if p.scheme == "https" and p.role == "primary")
+    return next(
+        p for p in catalog.services["facebook"].probes() if p.scheme == "https" and p.role == "primary"
+    )
 
 
 def test_string_match_blocks_in_both_families(lint):
@@ -89,10 +91,14 @@ def test_jump_and_return_exempt_a_source(lint, tmp_path, catalog):
 
 
 def test_policy_drop_denies_the_control_too(lint):
-    report = lint({"fw.sh": """
+    report = lint(
+        {
+            "fw.sh": """
         iptables -P FORWARD DROP
         ip6tables -P FORWARD DROP
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
     assert "TE105" in codes(report)
 
@@ -124,12 +130,19 @@ def test_one_address_inside_a_prefix_is_partial(lint):
 
 
 def test_delete_by_spec_and_flush(lint):
-    text = STRING_DROP.format(chain="OUTPUT") + """
+    text = (
+        STRING_DROP.format(chain="OUTPUT")
+        + """
         iptables -D OUTPUT -m string --string "facebook.com" --algo bm -j DROP
     """
+    )
     assert verdicts(lint({"fw.sh": text}))["facebook"] == "blocked-partial"  # IPv6 rule stays
-    assert verdicts(lint({"fw.sh": STRING_DROP.format(chain="OUTPUT") + "iptables -F\nip6tables -F\n"}))[
-        "facebook"] == "unaffected"
+    assert (
+        verdicts(lint({"fw.sh": STRING_DROP.format(chain="OUTPUT") + "iptables -F\nip6tables -F\n"}))[
+            "facebook"
+        ]
+        == "unaffected"
+    )
 
 
 def test_hostname_resolves_through_the_catalog(tmp_path, catalog):
@@ -193,8 +206,12 @@ def test_dynamic_values_are_unknown_with_the_line(lint):
 
 
 def test_unknown_match_makes_a_drop_unknown(tmp_path, catalog):
-    rs = ruleset(tmp_path, catalog, "iptables -A OUTPUT -m limit --limit 5/min -j DROP\n"
-                                    "iptables -A OUTPUT -m limit --limit 5/min -j LOG\n")
+    rs = ruleset(
+        tmp_path,
+        catalog,
+        "iptables -A OUTPUT -m limit --limit 5/min -j DROP\n"
+        "iptables -A OUTPUT -m limit --limit 5/min -j LOG\n",
+    )
     assert rs.evaluate(fb_https(catalog), rs.audiences()[0]).outcome == Outcome.UNKNOWN
 
 
@@ -241,12 +258,16 @@ def test_documentation_quoting_commands_is_not_a_ruleset():
 
 
 def test_unused_chain_and_unused_ipset_are_noted_not_blocks(lint):
-    report = lint({"fw.sh": """
+    report = lint(
+        {
+            "fw.sh": """
         iptables -N UNUSED
         iptables -A UNUSED -m string --string "facebook.com" --algo bm -j DROP
         ipset create fb hash:net
         ipset add fb 157.240.0.0/17
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
     assert sorted(f.span.line for f in report.findings if f.code == "TE202") == [3, 5]
 
@@ -278,7 +299,10 @@ def test_goto_and_replace(lint):
 
 
 def test_one_server_address_dropped_in_input_is_partial(lint):
-    assert verdicts(lint({"fw.sh": "iptables -A INPUT -s 157.240.217.35 -j DROP\n"}))["facebook"] == "blocked-partial"
+    assert (
+        verdicts(lint({"fw.sh": "iptables -A INPUT -s 157.240.217.35 -j DROP\n"}))["facebook"]
+        == "blocked-partial"
+    )
 
 
 def test_menu_case_arms_are_alternatives(lint):
@@ -332,9 +356,13 @@ def test_wait_option_and_table_option(lint):
 
 
 def test_udp_443_drop_is_quic_only_and_says_so(lint):
-    report = lint({"fw.sh": """
+    report = lint(
+        {
+            "fw.sh": """
         iptables -A FORWARD -p udp --dport 443 -j DROP
         iptables -A FORWARD -p tcp --dport 8443 -j DROP
-    """})
+    """
+        }
+    )
     assert set(verdicts(report).values()) == {"unaffected"}
     assert codes(report) == ["TE209"]

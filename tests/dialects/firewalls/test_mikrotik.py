@@ -26,15 +26,21 @@ def fb_list(name: str = "fb") -> str:
 
 
 def test_detects_exports_by_header_and_menus():
-    assert dialects.detect(Path("router.rsc"), HEAD + "/ip firewall filter\nadd chain=forward\n").NAME == "mikrotik"
-    assert dialects.detect(Path("notes.txt"), "/ip dns static\nadd name=facebook.com address=0.0.0.0\n").NAME \
+    assert (
+        dialects.detect(Path("router.rsc"), HEAD + "/ip firewall filter\nadd chain=forward\n").NAME
         == "mikrotik"
+    )
+    assert (
+        dialects.detect(Path("notes.txt"), "/ip dns static\nadd name=facebook.com address=0.0.0.0\n").NAME
+        == "mikrotik"
+    )
     assert dialects.detect(Path("notes.md"), "/ip firewall filter\n") is None
 
 
 def test_tls_host_drop_in_forward_blocks_https(lint):
-    report = lint({"r.rsc": HEAD + "/ip firewall filter\n"
-                   "add action=drop chain=forward tls-host=*facebook.com\n"})
+    report = lint(
+        {"r.rsc": HEAD + "/ip firewall filter\nadd action=drop chain=forward tls-host=*facebook.com\n"}
+    )
     assert verdicts(report)["facebook"] == "blocked"
     assert verdicts(report)["twitter"] == "unaffected"
     assert next(f for f in report.findings if f.code == "TE101").span.line == 3
@@ -46,21 +52,31 @@ def test_tls_host_star_dot_does_not_match_the_bare_domain(lint):
 
 
 def test_rules_after_accept_established_see_no_client_hello(lint):
-    report = lint({"r.rsc": "/ip firewall filter\n"
-                   "add action=accept chain=forward connection-state=established,related\n"
-                   "add action=drop chain=forward tls-host=*facebook.com\n"})
+    report = lint(
+        {
+            "r.rsc": "/ip firewall filter\n"
+            "add action=accept chain=forward connection-state=established,related\n"
+            "add action=drop chain=forward tls-host=*facebook.com\n"
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_input_and_output_chains_are_the_router_not_users(lint):
-    report = lint({"r.rsc": "/ip firewall filter\n"
-                   "add action=drop chain=output tls-host=*facebook.com\n"
-                   "add action=drop chain=input content=facebook.com\n"})
+    report = lint(
+        {
+            "r.rsc": "/ip firewall filter\n"
+            "add action=drop chain=output tls-host=*facebook.com\n"
+            "add action=drop chain=input content=facebook.com\n"
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_disabled_rules_are_ignored(lint):
-    report = lint({"r.rsc": "/ip firewall filter\nadd action=drop chain=forward content=facebook.com disabled=yes\n"})
+    report = lint(
+        {"r.rsc": "/ip firewall filter\nadd action=drop chain=forward content=facebook.com disabled=yes\n"}
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
@@ -71,16 +87,24 @@ def test_content_matches_host_header_and_sni(lint):
 
 
 def test_continuation_lines_and_quoted_values(lint):
-    report = lint({"r.rsc": "/ip firewall filter\n"
-                   "add action=drop chain=forward comment=\"Blok \\\"sosmed\\\" di\\\n"
-                   "    kantor\" content=\\\n"
-                   "    facebook.com\n"})
+    report = lint(
+        {
+            "r.rsc": "/ip firewall filter\n"
+            'add action=drop chain=forward comment="Blok \\"sosmed\\" di\\\n'
+            '    kantor" content=\\\n'
+            "    facebook.com\n"
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
 
 
 def test_address_list_of_every_prefix_used_by_a_drop_blocks(lint):
-    report = lint({"r.rsc": fb_list() + "/ip firewall filter\nadd action=drop chain=forward dst-address-list=fb\n"
-                   "/ipv6 firewall filter\nadd action=drop chain=forward dst-address-list=fb\n"})
+    report = lint(
+        {
+            "r.rsc": fb_list() + "/ip firewall filter\nadd action=drop chain=forward dst-address-list=fb\n"
+            "/ipv6 firewall filter\nadd action=drop chain=forward dst-address-list=fb\n"
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
 
 
@@ -96,50 +120,76 @@ def test_address_list_no_rule_uses_blocks_nothing_and_is_reported(lint):
 
 
 def test_domain_entries_resolve_through_the_catalog(lint):
-    report = lint({"r.rsc": "/ip firewall address-list\nadd address=www.facebook.com list=s\n"
-                   "/ip firewall filter\nadd action=drop chain=forward dst-address-list=s\n"})
+    report = lint(
+        {
+            "r.rsc": "/ip firewall address-list\nadd address=www.facebook.com list=s\n"
+            "/ip firewall filter\nadd action=drop chain=forward dst-address-list=s\n"
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked-partial"  # www.facebook.com's connections, not every host
     assert v["twitter"] == "unaffected"
 
 
 def test_jump_and_return(lint):
-    base = ("/ip firewall filter\nadd action=jump chain=forward jump-target=social\n"
-            "add action=return chain=social {ret}\nadd action=drop chain=social content=facebook.com\n")
+    base = (
+        "/ip firewall filter\nadd action=jump chain=forward jump-target=social\n"
+        "add action=return chain=social {ret}\nadd action=drop chain=social content=facebook.com\n"
+    )
     assert verdicts(lint({"r.rsc": base.format(ret="src-address=10.9.9.9")}))["facebook"] == "blocked-partial"
     assert verdicts(lint({"r.rsc": base.format(ret="protocol=tcp")}))["facebook"] == "unaffected"
 
 
 def test_time_window_is_partial(lint):
-    report = lint({"r.rsc": "/ip firewall filter\n"
-                   "add action=drop chain=forward content=facebook.com time=8h-16h,mon,tue,wed,thu,fri\n"})
+    report = lint(
+        {
+            "r.rsc": "/ip firewall filter\n"
+            "add action=drop chain=forward content=facebook.com time=8h-16h,mon,tue,wed,thu,fri\n"
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
     f = next(f for f in report.findings if f.code == "TE102")
     assert any("router time" in a for a in f.audiences)
 
 
 def test_source_allow_list_makes_it_partial(lint):
-    report = lint({"r.rsc": "/ip firewall address-list\nadd address=192.168.88.10 list=boss\n"
-                   "/ip firewall filter\n"
-                   "add action=drop chain=forward content=facebook.com src-address-list=!boss\n"})
+    report = lint(
+        {
+            "r.rsc": "/ip firewall address-list\nadd address=192.168.88.10 list=boss\n"
+            "/ip firewall filter\n"
+            "add action=drop chain=forward content=facebook.com src-address-list=!boss\n"
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
 
 
 def test_in_interface_names_an_audience(lint):
-    report = lint({"r.rsc": "/ip firewall filter\nadd action=drop chain=forward content=facebook.com "
-                   "in-interface=vlan-guest\n"})
+    report = lint(
+        {
+            "r.rsc": "/ip firewall filter\nadd action=drop chain=forward content=facebook.com "
+            "in-interface=vlan-guest\n"
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
 
 
 def test_interface_list_lan_is_where_clients_are(lint):
-    report = lint({"r.rsc": "/interface list member\nadd interface=bridge list=LAN\nadd interface=ether1 list=WAN\n"
-                   "/ip firewall filter\nadd action=drop chain=forward content=facebook.com in-interface-list=LAN\n"})
+    report = lint(
+        {
+            "r.rsc": "/interface list member\nadd interface=bridge list=LAN\nadd interface=ether1 list=WAN\n"
+            "/ip firewall filter\nadd action=drop chain=forward content=facebook.com in-interface-list=LAN\n"
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
 
 
 def test_layer7_regexp(lint):
-    report = lint({"r.rsc": "/ip firewall layer7-protocol\nadd name=fb regexp=\"^.+(facebook.com).*\\$\"\n"
-                   "/ip firewall filter\nadd action=drop chain=forward layer7-protocol=fb\n"})
+    report = lint(
+        {
+            "r.rsc": '/ip firewall layer7-protocol\nadd name=fb regexp="^.+(facebook.com).*\\$"\n'
+            "/ip firewall filter\nadd action=drop chain=forward layer7-protocol=fb\n"
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
 
 
@@ -149,8 +199,12 @@ def test_layer7_not_defined_is_unknown(lint):
 
 
 def test_unevaluated_matcher_makes_a_drop_unknown(lint):
-    report = lint({"r.rsc": "/ip firewall filter\nadd action=drop chain=forward content=facebook.com "
-                   "connection-mark=social\n"})
+    report = lint(
+        {
+            "r.rsc": "/ip firewall filter\nadd action=drop chain=forward content=facebook.com "
+            "connection-mark=social\n"
+        }
+    )
     assert verdicts(report)["facebook"] == "unknown"
 
 
@@ -160,16 +214,24 @@ def test_raw_prerouting_drop_blocks(lint):
 
 
 def test_add_dst_to_address_list_then_drop_blocks_the_next_connection(lint):
-    report = lint({"r.rsc": "/ip firewall filter\n"
-                   "add action=drop chain=forward dst-address-list=social\n"
-                   "add action=add-dst-to-address-list address-list=social chain=forward content=facebook.com\n"})
+    report = lint(
+        {
+            "r.rsc": "/ip firewall filter\n"
+            "add action=drop chain=forward dst-address-list=social\n"
+            "add action=add-dst-to-address-list address-list=social chain=forward content=facebook.com\n"
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
 
 
 def test_dns_static_sinkhole_and_nxdomain(lint):
-    report = lint({"r.rsc": "/ip dns static\nadd address=0.0.0.0 regexp=\"(^|\\\\.)facebook\\\\.com\\$\"\n"
-                   "add name=twitter.com type=NXDOMAIN match-subdomain=yes\n"
-                   "add name=x.com type=NXDOMAIN match-subdomain=yes\n"})
+    report = lint(
+        {
+            "r.rsc": '/ip dns static\nadd address=0.0.0.0 regexp="(^|\\\\.)facebook\\\\.com\\$"\n'
+            "add name=twitter.com type=NXDOMAIN match-subdomain=yes\n"
+            "add name=x.com type=NXDOMAIN match-subdomain=yes\n"
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked"
     assert v["twitter"] == "blocked"
@@ -177,69 +239,100 @@ def test_dns_static_sinkhole_and_nxdomain(lint):
 
 
 def test_dns_static_is_the_routers_own_when_clients_cannot_query_it(lint):
-    report = lint({"r.rsc": "/ip dns\nset allow-remote-requests=no\n"
-                   "/ip dns static\nadd address=0.0.0.0 name=www.facebook.com\n"})
+    report = lint(
+        {
+            "r.rsc": "/ip dns\nset allow-remote-requests=no\n"
+            "/ip dns static\nadd address=0.0.0.0 name=www.facebook.com\n"
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_proxy_access_applies_to_redirected_http(lint):
-    report = lint({"r.rsc": "/ip proxy\nset enabled=yes\n/ip proxy access\nadd action=deny dst-host=*facebook*\n"
-                   "/ip firewall nat\nadd action=redirect chain=dstnat dst-port=80 protocol=tcp to-ports=8080\n"})
+    report = lint(
+        {
+            "r.rsc": "/ip proxy\nset enabled=yes\n/ip proxy access\nadd action=deny dst-host=*facebook*\n"
+            "/ip firewall nat\nadd action=redirect chain=dstnat dst-port=80 protocol=tcp to-ports=8080\n"
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"  # HTTP only: HTTPS is not redirected
 
 
 def test_scheduler_disabling_a_rule_makes_it_partial(lint):
-    report = lint({"r.rsc": "/ip firewall filter\n"
-                   "add action=drop chain=forward comment=fb content=facebook.com\n"
-                   "/system scheduler\n"
-                   "add interval=1d name=fb-off on-event=\"/ip firewall filter disable [find comment=fb]\" "
-                   "start-time=17:00:00\n"
-                   "add interval=1d name=fb-on on-event=\"/ip firewall filter enable [find comment=fb]\" "
-                   "start-time=08:00:00\n"})
+    report = lint(
+        {
+            "r.rsc": "/ip firewall filter\n"
+            "add action=drop chain=forward comment=fb content=facebook.com\n"
+            "/system scheduler\n"
+            'add interval=1d name=fb-off on-event="/ip firewall filter disable [find comment=fb]" '
+            "start-time=17:00:00\n"
+            'add interval=1d name=fb-on on-event="/ip firewall filter enable [find comment=fb]" '
+            "start-time=08:00:00\n"
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
 
 
 def test_scheduler_script_not_followed_is_unknown(lint):
-    report = lint({"r.rsc": "/system scheduler\nadd name=x on-event=\":foreach i in=[/ip firewall filter find] "
-                   "do={/ip firewall filter disable \\$i}\" start-time=08:00:00\n"})
+    report = lint(
+        {
+            "r.rsc": '/system scheduler\nadd name=x on-event=":foreach i in=[/ip firewall filter find] '
+            'do={/ip firewall filter disable \\$i}" start-time=08:00:00\n'
+        }
+    )
     assert "TE907" in codes(report)
     assert verdicts(report)["facebook"] == "unknown"
 
 
 def test_set_and_remove_by_number(lint):
-    report = lint({"r.rsc": "/ip firewall filter\nadd action=drop chain=forward content=facebook.com\n"
-                   "add action=drop chain=forward content=twitter.com\nremove 1\n"
-                   "set 0 content=linkedin.com\n"})
+    report = lint(
+        {
+            "r.rsc": "/ip firewall filter\nadd action=drop chain=forward content=facebook.com\n"
+            "add action=drop chain=forward content=twitter.com\nremove 1\n"
+            "set 0 content=linkedin.com\n"
+        }
+    )
     v = verdicts(report)
     assert (v["facebook"], v["twitter"], v["linkedin"]) == ("unaffected", "unaffected", "blocked")
 
 
 def test_bad_input_is_te9xx_not_a_traceback(lint):
-    report = lint({"r.rsc": "/ip firewall filter\nadd action=drop chain=forward comment=\"open\n"
-                   "add action=explode chain=forward\nadd action=drop content=x\n"
-                   "add action=drop chain=forward time=99x\n/ip dns static\nadd name=a regexp=\"(\"\n"
-                   "/ip firewall filter\nadd action=drop chain=forward dst-address=1.2.3\n"
-                   "add action=drop chain=forward \\\n"})
+    report = lint(
+        {
+            "r.rsc": '/ip firewall filter\nadd action=drop chain=forward comment="open\n'
+            "add action=explode chain=forward\nadd action=drop content=x\n"
+            'add action=drop chain=forward time=99x\n/ip dns static\nadd name=a regexp="("\n'
+            "/ip firewall filter\nadd action=drop chain=forward dst-address=1.2.3\n"
+            "add action=drop chain=forward \\\n"
+        }
+    )
     assert {"TE901", "TE905"} <= set(codes(report))
     assert verdicts(report)["facebook"] in ("unaffected", "unknown")
 
 
 def test_binary_and_huge_inputs_do_not_hang(lint, tmp_path):
-    big = "/ip firewall address-list\n" + "".join(f"add address=10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256} "
-                                                   f"list=big\n" for i in range(20000))
-    report = lint({"r.rsc": big + "/ip firewall filter\nadd action=drop chain=forward dst-address-list=big\n"})
+    big = "/ip firewall address-list\n" + "".join(
+        f"add address=10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256} list=big\n" for i in range(20000)
+    )
+    report = lint(
+        {"r.rsc": big + "/ip firewall filter\nadd action=drop chain=forward dst-address-list=big\n"}
+    )
     assert verdicts(report)["facebook"] == "unaffected"
     (tmp_path / "bin.rsc").write_bytes(b"\x00\x01\x02/ip firewall filter\n")
     from policy_lint.engine import Options, lint_paths
     from policy_lint.policy import strict_policy
+
     cat = load_catalog()
-    rep = lint_paths([tmp_path / "bin.rsc"], cat, strict_policy(cat), Options(root=tmp_path, dialect="mikrotik"))
+    rep = lint_paths(
+        [tmp_path / "bin.rsc"], cat, strict_policy(cat), Options(root=tmp_path, dialect="mikrotik")
+    )
     assert rep.errors or not rep.files or rep.files[0].services
 
 
 # Rules whose dst-address is only plain networks are looked up by network; every other rule is
 # always taken. These would catch one kind being tried before the other, out of rule order:
 # each file also runs with its two `lan` rules swapped, which is what such a bug would do.
+
 
 def _jump_chain(*rules: str, established: bool = True) -> str:
     head = "add action=accept chain=forward connection-state=established,related\n" if established else ""
@@ -249,31 +342,54 @@ def _jump_chain(*rules: str, established: bool = True) -> str:
 
 def test_earlier_unindexed_accept_wins_over_later_indexed_drop_in_a_jump_chain(lint):
     drop = "action=drop dst-address=" + ",".join(FB_V4)  # indexed
-    for accept in ("dst-address=!10.0.0.0/8", "dst-address=0.0.0.0-255.255.255.255", "dst-address-list=fb",
-                   "protocol=tcp"):  # not indexed
-        assert verdicts(lint({"r.rsc": _jump_chain(f"action=accept {accept}", drop)}))["facebook"] \
-            == "unaffected", accept
-        assert verdicts(lint({"r.rsc": _jump_chain(drop, f"action=accept {accept}")}))["facebook"] \
-            == "blocked", accept
+    for accept in (
+        "dst-address=!10.0.0.0/8",
+        "dst-address=0.0.0.0-255.255.255.255",
+        "dst-address-list=fb",
+        "protocol=tcp",
+    ):  # not indexed
+        assert (
+            verdicts(lint({"r.rsc": _jump_chain(f"action=accept {accept}", drop)}))["facebook"]
+            == "unaffected"
+        ), accept
+        assert (
+            verdicts(lint({"r.rsc": _jump_chain(drop, f"action=accept {accept}")}))["facebook"] == "blocked"
+        ), accept
 
 
 def test_earlier_indexed_accept_wins_over_later_unindexed_drop_in_a_jump_chain(lint):
     accept = "action=accept dst-address=" + ",".join(FB_V4)  # indexed
-    for drop, established in (("dst-address-list=fb", True), ("content=facebook.com", False),
-                              ("tls-host=*facebook.com", False)):  # not indexed
-        assert verdicts(lint({"r.rsc": _jump_chain(accept, f"action=drop {drop}", established=established)}))[
-            "facebook"] == "unaffected", drop
-        assert verdicts(lint({"r.rsc": _jump_chain(f"action=drop {drop}", accept, established=established)}))[
-            "facebook"] == "blocked", drop
+    for drop, established in (
+        ("dst-address-list=fb", True),
+        ("content=facebook.com", False),
+        ("tls-host=*facebook.com", False),
+    ):  # not indexed
+        assert (
+            verdicts(lint({"r.rsc": _jump_chain(accept, f"action=drop {drop}", established=established)}))[
+                "facebook"
+            ]
+            == "unaffected"
+        ), drop
+        assert (
+            verdicts(lint({"r.rsc": _jump_chain(f"action=drop {drop}", accept, established=established)}))[
+                "facebook"
+            ]
+            == "blocked"
+        ), drop
 
 
 def test_indexed_and_unindexed_rules_interleave_in_order(lint):
-    text = _jump_chain(f"action=drop dst-address={FB_V4[0]}", "action=accept protocol=tcp",
-                       "action=drop dst-address=" + ",".join(FB_V4))
+    text = _jump_chain(
+        f"action=drop dst-address={FB_V4[0]}",
+        "action=accept protocol=tcp",
+        "action=drop dst-address=" + ",".join(FB_V4),
+    )
     report = lint({"r.rsc": text})
     assert verdicts(report)["facebook"] == "blocked-partial"  # only the first prefix, before the accept
-    assert next(f for f in report.findings if f.code == "TE102").span.line == text.splitlines().index(
-        f"add chain=lan action=drop dst-address={FB_V4[0]}") + 1
+    assert (
+        next(f for f in report.findings if f.code == "TE102").span.line
+        == text.splitlines().index(f"add chain=lan action=drop dst-address={FB_V4[0]}") + 1
+    )
 
 
 def test_chain_index_candidates_are_the_rules_that_can_match_in_order():
@@ -284,18 +400,47 @@ def test_chain_index_candidates_are_the_rules_that_can_match_in_order():
     from policy_lint.model import Span
 
     rnd = random.Random(7)
-    nets = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3/32",
-                                              "0.0.0.0/0", "192.0.2.0/24", "2001:db8::/32", "::/0")]
+    nets = [
+        ipaddress.ip_network(n)
+        for n in (
+            "10.0.0.0/8",
+            "10.1.0.0/16",
+            "10.1.2.0/24",
+            "10.1.2.3/32",
+            "0.0.0.0/0",
+            "192.0.2.0/24",
+            "2001:db8::/32",
+            "::/0",
+        )
+    ]
     rules = []
     for k in range(400):
         kind = rnd.randrange(5)
         picked = tuple(rnd.sample(nets, rnd.randint(1, 2)))
-        dst = (None if kind == 0 else Addr(picked) if kind < 3 else Addr(picked, neg=True) if kind == 3
-               else Addr(picked, ((4, int(ipaddress.ip_address("10.1.2.0")), int(ipaddress.ip_address("10.1.2.9"))),)))
+        dst = (
+            None
+            if kind == 0
+            else Addr(picked)
+            if kind < 3
+            else Addr(picked, neg=True)
+            if kind == 3
+            else Addr(
+                picked, ((4, int(ipaddress.ip_address("10.1.2.0")), int(ipaddress.ip_address("10.1.2.9"))),)
+            )
+        )
         rules.append(Rule(Span("r", k + 1), 4, "filter", "lan", dst=dst))
     index = _ChainIndex(rules)
-    for text in ("10.1.2.3", "10.1.2.4", "10.1.9.9", "10.200.0.1", "192.0.2.1", "198.51.100.1", "2001:db8::1",
-                 "0.0.0.0", None):
+    for text in (
+        "10.1.2.3",
+        "10.1.2.4",
+        "10.1.9.9",
+        "10.200.0.1",
+        "192.0.2.1",
+        "198.51.100.1",
+        "2001:db8::1",
+        "0.0.0.0",
+        None,
+    ):
         addr = ipaddress.ip_address(text) if text else None
         for _ in range(2):  # computed, then cached
             got = index.candidates(addr)
@@ -312,8 +457,12 @@ def test_chain_index_candidates_are_the_rules_that_can_match_in_order():
 
 
 def test_udp_443_drop_is_quic_only_and_says_so(lint):
-    report = lint({"r.rsc": HEAD + "/ip firewall filter\n"
-                   "add action=drop chain=forward protocol=udp dst-port=443 comment=\"no QUIC\"\n"
-                   "add action=drop chain=input protocol=udp dst-port=443\n"})
+    report = lint(
+        {
+            "r.rsc": HEAD + "/ip firewall filter\n"
+            'add action=drop chain=forward protocol=udp dst-port=443 comment="no QUIC"\n'
+            "add action=drop chain=input protocol=udp dst-port=443\n"
+        }
+    )
     assert set(verdicts(report).values()) == {"unaffected"}
     assert [f.span.line for f in report.findings if f.code == "TE209"] == [3]  # not the input chain

@@ -42,6 +42,7 @@ table inet filter {{
 
 # ---------------------------------------------------------------- sets and coverage
 
+
 def test_named_sets_dropping_every_prefix_block_and_trace_the_element(lint):
     report = lint({"nftables.conf": fwd("        ip daddr @fb drop\n        ip6 daddr @fb6 drop\n")})
     assert verdicts(report)["facebook"] == "blocked"
@@ -68,11 +69,15 @@ def test_ip6_daddr_alone_is_partial(lint):
 
 
 def test_ip_family_table_sees_ipv4_only(lint):
-    report = lint({"nftables.conf": f"""
+    report = lint(
+        {
+            "nftables.conf": f"""
 table ip6 f6 {{
     chain forward {{ type filter hook forward priority 0; policy accept; ip6 daddr {{ {FB_V6} }} drop; }}
 }}
-"""})
+"""
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
 
 
@@ -83,59 +88,102 @@ def test_hostname_resolves_through_the_catalog(lint):
 
 
 def test_reject_says_reject(lint):
-    report = lint({"nftables.conf": fwd("        ip daddr @fb reject with tcp reset\n        ip6 daddr @fb6 reject\n")})
+    report = lint(
+        {"nftables.conf": fwd("        ip daddr @fb reject with tcp reset\n        ip6 daddr @fb6 reject\n")}
+    )
     assert verdicts(report)["facebook"] == "blocked"
     assert "reject" in next(f for f in report.findings if f.code == "TE101").message
 
 
 def test_set_filled_by_add_element_command(lint):
-    report = lint({"rules.nft": f"""
+    report = lint(
+        {
+            "rules.nft": f"""
 add table inet f
 add set inet f social {{ type ipv4_addr; flags interval; }}
 add chain inet f fw {{ type filter hook forward priority 0; policy accept; }}
 add rule inet f fw ip daddr @social drop
 add element inet f social {{ {FB_V4} }}
-"""})
+"""
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
 
 
 def test_empty_set_matches_nothing(lint):
-    report = lint({"nftables.conf": fwd("        ip daddr @trackers drop\n",
-                                        sets="    set trackers { type ipv4_addr; flags interval; }\n")})
+    report = lint(
+        {
+            "nftables.conf": fwd(
+                "        ip daddr @trackers drop\n",
+                sets="    set trackers { type ipv4_addr; flags interval; }\n",
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_dynamic_set_filled_by_rules_is_unknown(lint):
-    report = lint({"nftables.conf": fwd("        ip daddr @seen drop\n        tcp dport 443 add @seen { ip daddr }\n",
-                                        sets="    set seen { type ipv4_addr; flags dynamic; }\n")})
+    report = lint(
+        {
+            "nftables.conf": fwd(
+                "        ip daddr @seen drop\n        tcp dport 443 add @seen { ip daddr }\n",
+                sets="    set seen { type ipv4_addr; flags dynamic; }\n",
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "unknown"
 
 
 # ---------------------------------------------------------------- ports, protocols, state
 
+
 def test_udp_443_only_is_quic_not_a_block(lint):
-    report = lint({"nftables.conf": fwd("        ip daddr @fb udp dport 443 drop\n        ip6 daddr @fb6 udp dport 443 drop\n")})
+    report = lint(
+        {
+            "nftables.conf": fwd(
+                "        ip daddr @fb udp dport 443 drop\n        ip6 daddr @fb6 udp dport 443 drop\n"
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
     # ... and the linter says why it is no block, once per rule
     assert codes(report).count("TE209") == 2
 
 
 def test_tcp_443_and_80_drop_blocks(lint):
-    report = lint({"nftables.conf": fwd("        meta l4proto tcp ip daddr @fb tcp dport { 80, https } drop\n"
-                                        "        ip6 daddr @fb6 th dport { 80-443 } drop\n")})
+    report = lint(
+        {
+            "nftables.conf": fwd(
+                "        meta l4proto tcp ip daddr @fb tcp dport { 80, https } drop\n"
+                "        ip6 daddr @fb6 th dport { 80-443 } drop\n"
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
 
 
 def test_other_port_does_not_match(lint):
-    report = lint({"nftables.conf": fwd("        ip daddr @fb tcp dport 8443 drop\n        ip6 daddr @fb6 tcp dport != 443 drop\n")})
+    report = lint(
+        {
+            "nftables.conf": fwd(
+                "        ip daddr @fb tcp dport 8443 drop\n        ip6 daddr @fb6 tcp dport != 443 drop\n"
+            )
+        }
+    )
     assert verdicts(report)["facebook"] in ("unaffected", "blocked-partial")  # port 80 probes see the != rule
     report = lint({"nftables.conf": fwd("        ip daddr @fb tcp dport 8443 drop\n")})
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_established_accept_first_still_lets_the_syn_hit_the_drop(lint):
-    report = lint({"nftables.conf": fwd("        ct state established,related accept\n        ip daddr @fb drop\n"
-                                        "        ip6 daddr @fb6 drop\n")})
+    report = lint(
+        {
+            "nftables.conf": fwd(
+                "        ct state established,related accept\n        ip daddr @fb drop\n"
+                "        ip6 daddr @fb6 drop\n"
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
 
 
@@ -143,55 +191,82 @@ def test_new_only_accept_before_drop_lets_it_through(lint):
     report = lint({"nftables.conf": fwd("        ct state new accept\n        ip daddr @fb drop\n")})
     # The SYN is accepted; the established packets then reach the drop.
     assert verdicts(report)["facebook"] == "blocked"
-    report = lint({"nftables.conf": fwd("        ct state { new, established } accept\n        ip daddr @fb drop\n")})
+    report = lint(
+        {"nftables.conf": fwd("        ct state { new, established } accept\n        ip daddr @fb drop\n")}
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_limit_rate_over_is_flood_control_not_a_block(lint):
-    report = lint({"nftables.conf": fwd("        ct state new limit rate over 10/second burst 5 packets drop\n")})
+    report = lint(
+        {"nftables.conf": fwd("        ct state new limit rate over 10/second burst 5 packets drop\n")}
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_icmp_rules_do_not_touch_tcp(lint):
-    report = lint({"nftables.conf": fwd("        ip protocol icmp drop\n        icmp type echo-request drop\n")})
+    report = lint(
+        {"nftables.conf": fwd("        ip protocol icmp drop\n        icmp type echo-request drop\n")}
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_unevaluable_match_makes_the_drop_unknown(lint):
-    report = lint({"nftables.conf": fwd("        meta mark 0x1 ip daddr @fb drop\n        ip6 daddr @fb6 meta mark 1 drop\n")})
+    report = lint(
+        {
+            "nftables.conf": fwd(
+                "        meta mark 0x1 ip daddr @fb drop\n        ip6 daddr @fb6 meta mark 1 drop\n"
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "unknown"
 
 
 # ---------------------------------------------------------------- chains, hooks, policies
 
+
 def test_comment_naming_the_service_is_not_a_match(lint):
-    report = lint({"nftables.conf": fwd('        tcp dport 8853 drop comment "facebook.com twitter.com"\n'
-                                        "        # udp dport 443 drop comment \"Facebook\"\n")})
+    report = lint(
+        {
+            "nftables.conf": fwd(
+                '        tcp dport 8853 drop comment "facebook.com twitter.com"\n'
+                '        # udp dport 443 drop comment "Facebook"\n'
+            )
+        }
+    )
     assert set(verdicts(report).values()) == {"unaffected"}
     assert "TE209" not in codes(report)  # the commented-out QUIC drop is no rule
 
 
 def test_accept_ends_only_its_own_base_chain(lint):
-    report = lint({"nftables.conf": f"""
+    report = lint(
+        {
+            "nftables.conf": f"""
 table inet a {{
     chain fw {{ type filter hook forward priority -10; policy accept; accept; }}
 }}
 table inet b {{
     chain fw {{ type filter hook forward priority 10; policy accept; ip daddr {{ {FB_V4} }} drop; ip6 daddr {{ {FB_V6} }} drop; }}
 }}
-"""})
+"""
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
 
 
 def test_drop_in_a_lower_priority_chain_is_final(lint):
-    report = lint({"nftables.conf": f"""
+    report = lint(
+        {
+            "nftables.conf": f"""
 table inet late {{
     chain fw {{ type filter hook forward priority 100; policy accept; accept; }}
 }}
 table inet early {{
     chain fw {{ type filter hook forward priority filter - 5; policy accept; ip daddr {{ {FB_V4} }} drop; ip6 daddr {{ {FB_V6} }} drop; }}
 }}
-"""})
+"""
+        }
+    )
     f = next(f for f in report.findings if f.code == "TE101")
     assert f.span.line == 6
 
@@ -213,8 +288,13 @@ def test_return_in_a_user_chain_comes_back(lint):
 def test_return_in_a_base_chain_applies_its_policy(lint):
     report = lint({"nftables.conf": fwd("        return\n        ip daddr @fb drop\n")})
     assert verdicts(report)["facebook"] == "unaffected"
-    report = lint({"nftables.conf": fwd("        ip daddr @fb return\n        ip6 daddr @fb6 return\n        accept\n",
-                                        policy="drop")})
+    report = lint(
+        {
+            "nftables.conf": fwd(
+                "        ip daddr @fb return\n        ip6 daddr @fb6 return\n        accept\n", policy="drop"
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"  # returned to the policy: dropped
 
 
@@ -241,27 +321,39 @@ table inet filter {{
 
 
 def test_output_hook_blocks_the_host(lint):
-    report = lint({"nftables.conf": f"""
+    report = lint(
+        {
+            "nftables.conf": f"""
 table inet filter {{
     chain output {{ type filter hook output priority 0; policy accept; ip daddr {{ {FB_V4} }} drop; ip6 daddr {{ {FB_V6} }} drop; }}
 }}
-"""})
+"""
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
 
 
 def test_nat_chains_never_filter(lint):
-    report = lint({"nftables.conf": f"""
+    report = lint(
+        {
+            "nftables.conf": f"""
 table ip nat {{
     chain post {{ type nat hook postrouting priority 100; policy accept; ip daddr {{ {FB_V4} }} masquerade; }}
 }}
-"""})
+"""
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_accept_before_the_drop_makes_it_ineffective(lint):
-    rules = ('        iifname "lan0" oifname "wan0" accept\n        ip daddr @fb drop\n'
-             "        ip6 daddr @fb6 drop\n")
-    report = lint({"nftables.conf": fwd("        ct state established,related accept\n" + rules, policy="drop")})
+    rules = (
+        '        iifname "lan0" oifname "wan0" accept\n        ip daddr @fb drop\n'
+        "        ip6 daddr @fb6 drop\n"
+    )
+    report = lint(
+        {"nftables.conf": fwd("        ct state established,related accept\n" + rules, policy="drop")}
+    )
     assert verdicts(report)["facebook"] == "unaffected"
     # Without accepting the replies, the policy drops every server's SYN-ACK: no web at all.
     report = lint({"nftables.conf": fwd(rules, policy="drop")})
@@ -276,37 +368,67 @@ def test_unused_set_naming_the_service_is_reported(lint):
 
 
 def test_interface_names_are_audiences(lint):
-    report = lint({"nftables.conf": fwd('        iifname "guest0" ip daddr @fb drop\n        iifname "guest0" ip6 daddr @fb6 drop\n')})
+    report = lint(
+        {
+            "nftables.conf": fwd(
+                '        iifname "guest0" ip daddr @fb drop\n        iifname "guest0" ip6 daddr @fb6 drop\n'
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
     f = next(f for f in report.findings if f.code in ("TE102", "TE101"))
     assert "guest0" in f.message or any("guest0" in a for a in f.audiences)
 
 
 def test_source_sets_are_audiences(lint):
-    report = lint({"nftables.conf": fwd("        ip saddr @kids ip daddr @fb drop\n",
-                                        sets="    set kids { type ipv4_addr; flags interval; elements = { 192.168.5.10-192.168.5.20 } }\n")})
+    report = lint(
+        {
+            "nftables.conf": fwd(
+                "        ip saddr @kids ip daddr @fb drop\n",
+                sets="    set kids { type ipv4_addr; flags interval; elements = { 192.168.5.10-192.168.5.20 } }\n",
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
 
 
 def test_verdict_map(lint):
-    report = lint({"nftables.conf": fwd(f"        ip daddr vmap {{ {FB_ONE} : drop, 192.0.2.1 : accept }}\n")})
+    report = lint(
+        {"nftables.conf": fwd(f"        ip daddr vmap {{ {FB_ONE} : drop, 192.0.2.1 : accept }}\n")}
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
-    report = lint({"nftables.conf": fwd("        ct state vmap { established : accept, related : accept, new : jump social }\n",
-                                        sets="    chain social { ip daddr @fb drop; ip6 daddr @fb6 drop; }\n")})
+    report = lint(
+        {
+            "nftables.conf": fwd(
+                "        ct state vmap { established : accept, related : accept, new : jump social }\n",
+                sets="    chain social { ip daddr @fb drop; ip6 daddr @fb6 drop; }\n",
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
 
 
 def test_dormant_table_does_nothing(lint):
-    report = lint({"nftables.conf": fwd("        ip daddr @fb drop\n        ip6 daddr @fb6 drop\n").replace(
-        "table inet filter {", "table inet filter {\n    flags dormant")})
+    report = lint(
+        {
+            "nftables.conf": fwd("        ip daddr @fb drop\n        ip6 daddr @fb6 drop\n").replace(
+                "table inet filter {", "table inet filter {\n    flags dormant"
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 # ---------------------------------------------------------------- files, defines, commands
 
+
 def test_defines_expand_in_sets_and_rules(lint):
-    report = lint({"nftables.conf": f"define SOCIAL = {{ {FB_V4} }}\ndefine SOCIAL6 = {{ {FB_V6} }}\ndefine LAN = eth1\n"
-                   + fwd("        iifname $LAN ip daddr $SOCIAL drop\n        ip6 daddr $SOCIAL6 drop\n")})
+    report = lint(
+        {
+            "nftables.conf": f"define SOCIAL = {{ {FB_V4} }}\ndefine SOCIAL6 = {{ {FB_V6} }}\ndefine LAN = eth1\n"
+            + fwd("        iifname $LAN ip daddr $SOCIAL drop\n        ip6 daddr $SOCIAL6 drop\n")
+        }
+    )
     assert verdicts(report)["facebook"] in ("blocked", "blocked-partial")
     assert "TE901" not in codes(report)
 
@@ -317,15 +439,21 @@ def test_undefined_variable_is_an_input_problem(lint):
 
 
 def test_flush_ruleset_discards_what_came_before(lint):
-    report = lint({"nftables.conf": fwd("        ip daddr @fb drop\n        ip6 daddr @fb6 drop\n") + "flush ruleset\n"})
+    report = lint(
+        {"nftables.conf": fwd("        ip daddr @fb drop\n        ip6 daddr @fb6 drop\n") + "flush ruleset\n"}
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_include_relative_and_glob(lint):
-    report = lint({"etc/nftables.conf": 'include "nftables.d/*.nft"\ninclude "sets.nft"\n',
-                   "etc/nftables.d/10-filter.nft": f"table inet f {{\n chain fw {{ type filter hook forward priority 0; "
-                                                   f"policy accept; ip daddr {{ {FB_V4} }} drop; ip6 daddr {{ {FB_V6} }} drop; }}\n}}\n",
-                   "etc/sets.nft": "define X = 1.2.3.4\n"})
+    report = lint(
+        {
+            "etc/nftables.conf": 'include "nftables.d/*.nft"\ninclude "sets.nft"\n',
+            "etc/nftables.d/10-filter.nft": f"table inet f {{\n chain fw {{ type filter hook forward priority 0; "
+            f"policy accept; ip daddr {{ {FB_V4} }} drop; ip6 daddr {{ {FB_V6} }} drop; }}\n}}\n",
+            "etc/sets.nft": "define X = 1.2.3.4\n",
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
     assert any(s.path.endswith("10-filter.nft") for f in report.findings for s in [f.span])
 
@@ -342,25 +470,52 @@ def test_include_loop_is_reported(lint):
 
 
 def test_add_rule_script_with_insert(lint):
-    report = lint({"fw.nft": f"""#!/usr/sbin/nft -f
+    report = lint(
+        {
+            "fw.nft": f"""#!/usr/sbin/nft -f
 add table ip filter
 add chain ip filter forward {{ type filter hook forward priority 0 ; policy accept ; }}
 add rule ip filter forward ip daddr {{ {FB_V4} }} drop
 insert rule ip filter forward accept
-"""})
+"""
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"  # the inserted accept comes first
 
 
 # ---------------------------------------------------------------- JSON
 
+
 def _json(rules: list[list[dict]], policy: str = "accept") -> str:
-    out: list[dict] = [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
-                       {"table": {"family": "inet", "name": "f", "handle": 1}},
-                       {"set": {"family": "inet", "name": "fb", "table": "f", "type": "ipv4_addr", "flags": ["interval"],
-                                "elem": [{"prefix": {"addr": str(n.network_address), "len": n.prefixlen}}
-                                         for n in FB.networks if n.version == 4]}},
-                       {"chain": {"family": "inet", "table": "f", "name": "fw", "type": "filter", "hook": "forward",
-                                  "prio": 0, "policy": policy}}]
+    out: list[dict] = [
+        {"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
+        {"table": {"family": "inet", "name": "f", "handle": 1}},
+        {
+            "set": {
+                "family": "inet",
+                "name": "fb",
+                "table": "f",
+                "type": "ipv4_addr",
+                "flags": ["interval"],
+                "elem": [
+                    {"prefix": {"addr": str(n.network_address), "len": n.prefixlen}}
+                    for n in FB.networks
+                    if n.version == 4
+                ],
+            }
+        },
+        {
+            "chain": {
+                "family": "inet",
+                "table": "f",
+                "name": "fw",
+                "type": "filter",
+                "hook": "forward",
+                "prio": 0,
+                "policy": policy,
+            }
+        },
+    ]
     for expr in rules:
         out.append({"rule": {"family": "inet", "table": "f", "chain": "fw", "expr": expr}})
     return json.dumps({"nftables": out}, indent=1)
@@ -368,16 +523,40 @@ def _json(rules: list[list[dict]], policy: str = "accept") -> str:
 
 def test_json_ruleset(lint):
     daddr = {"payload": {"protocol": "ip", "field": "daddr"}}
-    text = _json([[{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}},
-                   {"accept": None}],
-                  [{"match": {"op": "==", "left": daddr, "right": "@fb"}}, {"counter": None}, {"drop": None}]])
+    text = _json(
+        [
+            [
+                {
+                    "match": {
+                        "op": "in",
+                        "left": {"ct": {"key": "state"}},
+                        "right": ["established", "related"],
+                    }
+                },
+                {"accept": None},
+            ],
+            [{"match": {"op": "==", "left": daddr, "right": "@fb"}}, {"counter": None}, {"drop": None}],
+        ]
+    )
     report = lint({"ruleset.nft.json": text})
     assert verdicts(report)["facebook"] == "blocked"
     f = next(f for f in report.findings if f.code == "TE101")
     assert "ip daddr @fb" in f.span.text and f.span.line > 1
-    quic = _json([[{"match": {"op": "==", "left": daddr, "right": "@fb"}},
-                   {"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 443}},
-                   {"drop": None}]])
+    quic = _json(
+        [
+            [
+                {"match": {"op": "==", "left": daddr, "right": "@fb"}},
+                {
+                    "match": {
+                        "op": "==",
+                        "left": {"payload": {"protocol": "udp", "field": "dport"}},
+                        "right": 443,
+                    }
+                },
+                {"drop": None},
+            ]
+        ]
+    )
     assert verdicts(lint({"ruleset.nft.json": quic}))["facebook"] == "unaffected"
 
 
@@ -388,8 +567,9 @@ def test_broken_json_is_an_input_problem(lint):
 
 # ---------------------------------------------------------------- bad input, detection
 
+
 def test_unterminated_brace_and_quote_are_input_problems(lint):
-    report = lint({"nftables.conf": 'table inet f {\n chain fw { type filter hook forward priority 0;\n'})
+    report = lint({"nftables.conf": "table inet f {\n chain fw { type filter hook forward priority 0;\n"})
     assert "TE901" in codes(report)
     report = lint({"nftables.conf": fwd('        ip daddr @fb drop comment "oops\n')})
     assert "TE901" in codes(report)
@@ -408,12 +588,19 @@ def test_unknown_statement_is_an_input_problem(lint):
 
 
 def test_many_rules_finish_quickly(tmp_path):
-    lines = [f"add rule inet f fw ip daddr 10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256} drop" for i in range(100_000)]
+    lines = [
+        f"add rule inet f fw ip daddr 10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256} drop"
+        for i in range(100_000)
+    ]
     f = tmp_path / "big.nft"
-    f.write_text("add table inet f\nadd chain inet f fw { type filter hook forward priority 0; policy accept; }\n"
-                 + "\n".join(lines) + "\n")
+    f.write_text(
+        "add table inet f\nadd chain inet f fw { type filter hook forward priority 0; policy accept; }\n"
+        + "\n".join(lines)
+        + "\n"
+    )
     from policy_lint.engine import Options, lint_paths
     from policy_lint.policy import strict_policy
+
     catalog = load_catalog()
     start = time.monotonic()
     report = lint_paths([f], catalog, strict_policy(catalog), Options(root=tmp_path))
@@ -425,7 +612,10 @@ def test_deep_braces_and_jump_fan_out_are_bounded(lint):
     deep = fwd("        ip daddr " + "{" * 5000 + "1.2.3.4" + "}" * 5000 + " drop\n")
     report = lint({"nftables.conf": deep})
     assert "TE901" in codes(report)
-    chains = "".join(f"    chain c{i} {{ " + f"jump c{i + 1}; " * 10 + "}\n" for i in range(20)) + "    chain c20 { counter; }\n"
+    chains = (
+        "".join(f"    chain c{i} {{ " + f"jump c{i + 1}; " * 10 + "}\n" for i in range(20))
+        + "    chain c20 { counter; }\n"
+    )
     start = time.monotonic()
     report = lint({"nftables.conf": fwd("        jump c0\n", policy="drop", sets=chains)})
     assert time.monotonic() - start < 60
@@ -435,6 +625,7 @@ def test_deep_braces_and_jump_fan_out_are_bounded(lint):
 def test_binary_input_is_refused_not_a_crash(tmp_path):
     from policy_lint.engine import Options, lint_paths
     from policy_lint.policy import strict_policy
+
     catalog = load_catalog()
     f = tmp_path / "nftables.conf"
     f.write_bytes(b"table inet f {\x00\x01\x02" * 100)
@@ -448,13 +639,17 @@ def test_detection_claims_nft_files_and_not_others():
     assert detect(Path("firewall.rules"), nft).NAME == "nftables"
     assert detect(Path("x.nft.json"), '{"nftables": [{"metainfo": {}}]}') is nftables
     assert nftables.detect(Path("pf.conf"), "table <bad> persist\nblock quick from <bad>\n") == 0.0
-    assert nftables.detect(Path("rules.v4"), "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j DROP\nCOMMIT\n") == 0.0
+    assert (
+        nftables.detect(Path("rules.v4"), "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j DROP\nCOMMIT\n") == 0.0
+    )
     assert nftables.detect(Path("notes.txt"), "the table is ready\n") == 0.0
     assert nftables.detect(Path("README.md"), nft) == 0.0
 
 
 def test_parse_directly_reports_problems_with_lines(tmp_path):
     f = tmp_path / "nftables.conf"
-    f.write_text("table inet f {\n  chain c {\n    type filter hook forward priority 0;\n    bogus thing\n  }\n}\n")
+    f.write_text(
+        "table inet f {\n  chain c {\n    type filter hook forward priority 0;\n    bogus thing\n  }\n}\n"
+    )
     rs = nftables.parse(f, ParseContext(Resolver(tmp_path), load_catalog()))
     assert [(p.code, p.span.line) for p in rs.problems] == [("TE901", 4)]

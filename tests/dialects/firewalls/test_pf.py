@@ -17,38 +17,54 @@ def codes(report) -> list[str]:
 
 
 def test_last_matching_rule_wins_without_quick(lint):
-    report = lint({"pf.conf": f"""
+    report = lint(
+        {
+            "pf.conf": f"""
 table <fb> {{ {FB_ALL} }}
 block out from any to <fb>
 pass out all
-"""})
+"""
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_quick_ends_the_search(lint):
-    report = lint({"pf.conf": f"""
+    report = lint(
+        {
+            "pf.conf": f"""
 table <fb> {{ {FB_ALL} }}
 block out quick from any to <fb>
 pass out all
-"""})
+"""
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
     f = next(f for f in report.findings if f.code == "TE101")
     assert f.span.line == 3
 
 
 def test_block_after_pass_wins_as_the_last_match(lint):
-    report = lint({"pf.conf": f"""
+    report = lint(
+        {
+            "pf.conf": f"""
 pass out all
 block return out proto tcp from any to {{ {FB_ALL} }} port {{ 80 443 }}
-"""})
+"""
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
     assert "reject" in next(f for f in report.findings if f.code == "TE101").message
 
 
 def test_table_from_a_file_traces_the_matching_line(lint):
     nets = "\n".join(str(n) for n in FB.networks)
-    report = lint({"etc/pf.conf": 'table <bl> persist file "/etc/pf/blocklist"\nblock quick to <bl>\n',
-                   "etc/pf/blocklist": "# Facebook\n" + nets + "\n"})
+    report = lint(
+        {
+            "etc/pf.conf": 'table <bl> persist file "/etc/pf/blocklist"\nblock quick to <bl>\n',
+            "etc/pf/blocklist": "# Facebook\n" + nets + "\n",
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
     f = next(f for f in report.findings if f.code == "TE101")
     assert any(s.path.endswith("etc/pf/blocklist") for s in f.trace)
@@ -79,24 +95,34 @@ def test_macros_and_lists_expand(lint):
 
 
 def test_rules_on_the_egress_interface_inbound_do_not_block_clients(lint):
-    report = lint({"pf.conf": LAN + f"""
+    report = lint(
+        {
+            "pf.conf": LAN
+            + f"""
 table <fb> {{ {FB_ALL} }}
 block in quick on $ext_if from <fb>
 pass in on $lan_if
 pass out on $ext_if
-"""})
+"""
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_router_lan_interface_is_an_audience(lint):
-    report = lint({"pf.conf": LAN + f"""
+    report = lint(
+        {
+            "pf.conf": LAN
+            + f"""
 guest_if = "em2"
 table <fb> {{ {FB_ALL} }}
 pass in on $lan_if
 pass in on $guest_if
 block in quick on $guest_if to <fb>
 pass out on $ext_if
-"""})
+"""
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
     f = next(f for f in report.findings if f.code == "TE102")
     assert "em2" in f.message
@@ -135,14 +161,22 @@ def test_table_negation_is_decided_by_the_longest_prefix(lint):
     # one fills it again.
     # 57.144.0.0/14 holds www.facebook.com's catalog address.
     nets = " ".join(str(n) for n in FB.networks if n.version == 4 and not str(n).startswith("57."))
-    report = lint({"pf.conf": f"table <fb> {{ {nets} 57.0.0.0/8 !57.144.0.0/14 }}\nblock quick inet to <fb>\n"})
+    report = lint(
+        {"pf.conf": f"table <fb> {{ {nets} 57.0.0.0/8 !57.144.0.0/14 }}\nblock quick inet to <fb>\n"}
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
-    report = lint({"pf.conf": f"table <fb> {{ {nets} 57.0.0.0/8 !57.144.0.0/14 57.144.0.0/15 57.146.0.0/15 }}\n"
-                              "block quick inet to <fb>\n"})
+    report = lint(
+        {
+            "pf.conf": f"table <fb> {{ {nets} 57.0.0.0/8 !57.144.0.0/14 57.144.0.0/15 57.146.0.0/15 }}\n"
+            "block quick inet to <fb>\n"
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
 
 
 def test_udp_443_block_is_quic_only_and_says_so(lint):
-    report = lint({"pf.conf": f"table <fb> {{ {FB_ALL} }}\nblock out quick proto udp to <fb> port 443\npass out all\n"})
+    report = lint(
+        {"pf.conf": f"table <fb> {{ {FB_ALL} }}\nblock out quick proto udp to <fb> port 443\npass out all\n"}
+    )
     assert verdicts(report)["facebook"] == "unaffected"
     assert codes(report) == ["TE209"]

@@ -23,9 +23,13 @@ IFACES = """<interfaces>
 FB_ALIAS = f"<alias><name>Facebook</name><type>network</type><address>{FB_NETS}</address></alias>"
 
 
-def rule(kind: str, iface: str = "lan", dst: str = "<any/>", extra: str = "", src: str = "<network>lan</network>") -> str:
-    return (f"<rule><type>{kind}</type><interface>{iface}</interface><ipprotocol>inet46</ipprotocol>"
-            f"<source>{src}</source><destination>{dst}</destination>{extra}</rule>")
+def rule(
+    kind: str, iface: str = "lan", dst: str = "<any/>", extra: str = "", src: str = "<network>lan</network>"
+) -> str:
+    return (
+        f"<rule><type>{kind}</type><interface>{iface}</interface><ipprotocol>inet46</ipprotocol>"
+        f"<source>{src}</source><destination>{dst}</destination>{extra}</rule>"
+    )
 
 
 ALLOW_LAN = rule("pass")
@@ -33,8 +37,10 @@ ALLOW_GUEST = rule("pass", "opt1", src="<network>opt1</network>")
 
 
 def config(rules: str, aliases: str = "", extra: str = "", root: str = "pfsense") -> str:
-    return (f'<?xml version="1.0"?>\n<{root}>\n{IFACES}\n<filter>\n{rules}\n</filter>\n'
-            f"<aliases>{aliases}</aliases>\n{extra}\n</{root}>\n")
+    return (
+        f'<?xml version="1.0"?>\n<{root}>\n{IFACES}\n<filter>\n{rules}\n</filter>\n'
+        f"<aliases>{aliases}</aliases>\n{extra}\n</{root}>\n"
+    )
 
 
 def b64(text: str) -> str:
@@ -58,10 +64,17 @@ def test_detect_needs_the_root_element_not_the_name():
 
 
 def test_block_before_pass_on_the_interface_blocks(lint):
-    report = lint({"config.xml": config(rule("block", dst="<address>Facebook</address>") + ALLOW_LAN + ALLOW_GUEST,
-                                        FB_ALIAS)})
+    report = lint(
+        {
+            "config.xml": config(
+                rule("block", dst="<address>Facebook</address>") + ALLOW_LAN + ALLOW_GUEST, FB_ALIAS
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"  # LAN only: GUEST still reaches it
-    report = lint({"config.xml": config(rule("block", dst="<address>Facebook</address>") + ALLOW_LAN, FB_ALIAS)})
+    report = lint(
+        {"config.xml": config(rule("block", dst="<address>Facebook</address>") + ALLOW_LAN, FB_ALIAS)}
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked" and v["twitter"] == "unaffected"
     f = next(f for f in report.findings if f.code == "TE101")
@@ -69,7 +82,9 @@ def test_block_before_pass_on_the_interface_blocks(lint):
 
 
 def test_first_match_on_the_interface_so_a_later_block_is_never_reached(lint):
-    report = lint({"config.xml": config(ALLOW_LAN + rule("block", dst="<address>Facebook</address>"), FB_ALIAS)})
+    report = lint(
+        {"config.xml": config(ALLOW_LAN + rule("block", dst="<address>Facebook</address>"), FB_ALIAS)}
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
@@ -86,33 +101,47 @@ def test_wan_rules_filter_inbound_internet_traffic_not_users(lint):
 
 
 def test_floating_quick_rule_comes_before_interface_rules(lint):
-    floating = rule("block", "lan", "<address>Facebook</address>", "<floating>yes</floating><quick/><direction>any</direction>")
+    floating = rule(
+        "block",
+        "lan",
+        "<address>Facebook</address>",
+        "<floating>yes</floating><quick/><direction>any</direction>",
+    )
     report = lint({"config.xml": config(ALLOW_LAN + floating, FB_ALIAS)})
     assert verdicts(report)["facebook"] == "blocked"
 
 
 def test_non_quick_floating_rule_loses_to_a_matching_interface_rule(lint):
-    floating = rule("block", "lan", "<address>Facebook</address>", "<floating>yes</floating><direction>any</direction>")
+    floating = rule(
+        "block", "lan", "<address>Facebook</address>", "<floating>yes</floating><direction>any</direction>"
+    )
     report = lint({"config.xml": config(ALLOW_LAN + floating, FB_ALIAS)})
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_floating_outbound_rule_on_wan_blocks_users(lint):
-    floating = rule("block", "wan", "<address>Facebook</address>",
-                    "<floating>yes</floating><quick/><direction>out</direction>", src="<any/>")
+    floating = rule(
+        "block",
+        "wan",
+        "<address>Facebook</address>",
+        "<floating>yes</floating><quick/><direction>out</direction>",
+        src="<any/>",
+    )
     report = lint({"config.xml": config(ALLOW_LAN + floating, FB_ALIAS)})
     assert verdicts(report)["facebook"] == "blocked"
 
 
 def test_lan_without_a_pass_rule_denies_the_control_too(lint):
-    report = lint({"config.xml": config(rule("pass", dst="<any/><port>53</port>", extra="<protocol>udp</protocol>"))})
+    report = lint(
+        {"config.xml": config(rule("pass", dst="<any/><port>53</port>", extra="<protocol>udp</protocol>"))}
+    )
     assert verdicts(report)["facebook"] == "blocked"
     assert any("all web" in f.message.lower() or f.code == "TE105" for f in report.findings)
 
 
 def test_nested_aliases_and_negation(lint):
     aliases = FB_ALIAS + "<alias><name>Social</name><type>network</type><address>Facebook</address></alias>"
-    report = lint({"config.xml": config(rule("pass", dst="<address>Social</address><not/>") , aliases)})
+    report = lint({"config.xml": config(rule("pass", dst="<address>Social</address><not/>"), aliases)})
     # Only traffic NOT to the social alias passes; everything else falls to the default deny.
     assert verdicts(report)["facebook"] == "blocked"
     assert verdicts(report)["twitter"] == "unaffected"
@@ -120,45 +149,89 @@ def test_nested_aliases_and_negation(lint):
 
 def test_port_alias_limits_the_rule(lint):
     aliases = FB_ALIAS + "<alias><name>Web</name><type>port</type><address>80 443</address></alias>"
-    report = lint({"config.xml": config(
-        rule("block", dst="<address>Facebook</address><port>Web</port>", extra="<protocol>tcp</protocol>")
-        + ALLOW_LAN, aliases)})
+    report = lint(
+        {
+            "config.xml": config(
+                rule(
+                    "block",
+                    dst="<address>Facebook</address><port>Web</port>",
+                    extra="<protocol>tcp</protocol>",
+                )
+                + ALLOW_LAN,
+                aliases,
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
-    report = lint({"config.xml": config(
-        rule("block", dst="<address>Facebook</address><port>25</port>", extra="<protocol>tcp</protocol>")
-        + ALLOW_LAN, aliases)})
+    report = lint(
+        {
+            "config.xml": config(
+                rule(
+                    "block",
+                    dst="<address>Facebook</address><port>25</port>",
+                    extra="<protocol>tcp</protocol>",
+                )
+                + ALLOW_LAN,
+                aliases,
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_source_host_alias_is_an_audience(lint):
     aliases = FB_ALIAS + "<alias><name>Boss</name><type>host</type><address>192.168.1.50</address></alias>"
-    report = lint({"config.xml": config(
-        rule("pass", dst="<any/>", src="<address>Boss</address>")
-        + rule("block", dst="<address>Facebook</address>") + ALLOW_LAN, aliases)})
+    report = lint(
+        {
+            "config.xml": config(
+                rule("pass", dst="<any/>", src="<address>Boss</address>")
+                + rule("block", dst="<address>Facebook</address>")
+                + ALLOW_LAN,
+                aliases,
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
 
 
 def test_urltable_without_content_is_unknown(lint):
-    aliases = ("<alias><name>Blocked</name><type>urltable</type><url>https://example.org/list.txt</url>"
-               "<address></address></alias>")
-    report = lint({"config.xml": config(rule("block", dst="<address>Blocked</address>") + ALLOW_LAN, aliases)})
+    aliases = (
+        "<alias><name>Blocked</name><type>urltable</type><url>https://example.org/list.txt</url>"
+        "<address></address></alias>"
+    )
+    report = lint(
+        {"config.xml": config(rule("block", dst="<address>Blocked</address>") + ALLOW_LAN, aliases)}
+    )
     assert "TE903" in codes(report)
     assert verdicts(report)["facebook"] == "unknown"
 
 
 def test_urltable_content_found_in_the_repository_is_used(lint):
-    aliases = ("<alias><name>Blocked</name><type>urltable</type><url>https://example.org/list.txt</url>"
-               "<address></address></alias>")
+    aliases = (
+        "<alias><name>Blocked</name><type>urltable</type><url>https://example.org/list.txt</url>"
+        "<address></address></alias>"
+    )
     nets = "\n".join(str(n) for n in FB.networks)
-    report = lint({"config.xml": config(rule("block", dst="<address>Blocked</address>") + ALLOW_LAN, aliases),
-                   "var/db/aliastables/Blocked.txt": nets + "\n"})
+    report = lint(
+        {
+            "config.xml": config(rule("block", dst="<address>Blocked</address>") + ALLOW_LAN, aliases),
+            "var/db/aliastables/Blocked.txt": nets + "\n",
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
 
 
 def test_schedule_makes_a_block_partial_in_time(lint):
     sched = "<schedules><schedule><name>Work</name><timerange><hour>8:00-17:00</hour></timerange></schedule></schedules>"
-    report = lint({"config.xml": config(
-        rule("block", dst="<address>Facebook</address>", extra="<sched>Work</sched>") + ALLOW_LAN, FB_ALIAS, sched)})
+    report = lint(
+        {
+            "config.xml": config(
+                rule("block", dst="<address>Facebook</address>", extra="<sched>Work</sched>") + ALLOW_LAN,
+                FB_ALIAS,
+                sched,
+            )
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
     assert any("Work" in " ".join(f.audiences) for f in report.findings if f.code == "TE102")
 
@@ -228,8 +301,10 @@ def test_opnsense_mvc_rule_and_proxy_blacklist(lint):
 
 
 def test_entity_declarations_are_refused_in_one_line(lint):
-    bomb = ('<?xml version="1.0"?>\n<!DOCTYPE pfsense [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>\n'
-            "<pfsense><filter>&b;</filter></pfsense>\n")
+    bomb = (
+        '<?xml version="1.0"?>\n<!DOCTYPE pfsense [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>\n'
+        "<pfsense><filter>&b;</filter></pfsense>\n"
+    )
     report = lint({"config.xml": bomb}, dialect="pfsense")
     f = next(f for f in report.findings if f.code == "TE902")
     assert "\n" not in f.message and "refused" in f.message

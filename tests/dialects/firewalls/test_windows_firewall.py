@@ -16,37 +16,53 @@ def codes(report) -> list[str]:
 
 
 def test_outbound_block_of_one_prefix_is_partial(lint):
-    report = lint({"fw.bat": """
+    report = lint(
+        {
+            "fw.bat": """
         @echo off
         netsh advfirewall firewall add rule name="Block FB" dir=out action=block remoteip=31.13.24.0/21
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
     f = next(f for f in report.findings if f.code == "TE102")
     assert f.span.line == 3
 
 
 def test_inbound_and_disabled_rules_do_not_block(lint):
-    report = lint({"fw.bat": """
+    report = lint(
+        {
+            "fw.bat": """
         netsh advfirewall firewall add rule name="FB in" dir=in action=block remoteip=31.13.24.0/21
         netsh advfirewall firewall add rule name="FB off" dir=out action=block remoteip=31.13.24.0/21 enable=no
         netsh advfirewall firewall add rule name="FB udp" dir=out action=block protocol=UDP remoteip=31.13.24.0/21
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_delete_rule_undoes_it(lint):
-    report = lint({"fw.cmd": """
+    report = lint(
+        {
+            "fw.cmd": """
         netsh advfirewall firewall add rule name="Block FB" dir=out action=block remoteip=31.13.24.0/21
         netsh advfirewall firewall delete rule name="Block FB"
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_block_wins_over_allow(lint):
-    report = lint({"fw.bat": f"""
+    report = lint(
+        {
+            "fw.bat": """
         netsh advfirewall firewall add rule name="allow web" dir=out action=allow remoteip=any
         netsh advfirewall firewall add rule name="Block FB" dir=out action=block remoteip=31.13.24.0/21
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
 
 
@@ -57,7 +73,9 @@ def test_default_outbound_block_denies_everything(lint):
 
 
 def test_menu_branch_that_applies_the_block_counts(lint):
-    report = lint({"menu.bat": """
+    report = lint(
+        {
+            "menu.bat": """
         @echo off
         choice /C 12 /N /M "1 block, 2 unblock"
         if errorlevel 2 goto :UNDO
@@ -68,16 +86,22 @@ def test_menu_branch_that_applies_the_block_counts(lint):
         :UNDO
         netsh advfirewall firewall delete rule name="FB"
         goto :EOF
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
 
 
 def test_goto_skips_a_block(lint):
-    report = lint({"fw.bat": """
+    report = lint(
+        {
+            "fw.bat": """
         goto :END
         netsh advfirewall firewall add rule name="FB" dir=out action=block remoteip=31.13.24.0/21
         :END
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
@@ -100,20 +124,30 @@ def test_powershell_full_block_and_remove(lint):
 
 
 def test_powershell_default_outbound_block(lint):
-    report = lint({"fw.ps1": "Set-NetFirewallProfile -Profile Domain,Public,Private -DefaultOutboundAction Block\n"})
+    report = lint(
+        {"fw.ps1": "Set-NetFirewallProfile -Profile Domain,Public,Private -DefaultOutboundAction Block\n"}
+    )
     assert "TE105" in codes(report)
 
 
 def test_powershell_dynamic_addresses_are_unknown(lint):
-    report = lint({"fw.ps1": """
+    report = lint(
+        {
+            "fw.ps1": """
         $ips = (Invoke-WebRequest https://example.org/fb.txt).Content
         New-NetFirewallRule -DisplayName "FB" -Direction Outbound -Action Block -RemoteAddress $ips
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "unknown"
 
 
 def test_bad_address_is_a_config_error(lint):
-    report = lint({"fw.bat": 'netsh advfirewall firewall add rule name="x" dir=out action=block remoteip=31.13.24.0/33\n'})
+    report = lint(
+        {
+            "fw.bat": 'netsh advfirewall firewall add rule name="x" dir=out action=block remoteip=31.13.24.0/33\n'
+        }
+    )
     assert "TE901" in codes(report)
 
 
@@ -142,29 +176,41 @@ def test_batch_for_loop_and_powershell_foreach(lint):
 
 
 def test_override_block_rules_allow_wins(lint):
-    report = lint({"fw.ps1": """
+    report = lint(
+        {
+            "fw.ps1": """
         New-NetFirewallRule -DisplayName "Block FB" -Direction Outbound -Action Block -RemoteAddress 31.13.24.0/21
         New-NetFirewallRule -DisplayName "FB ok" -Direction Outbound -Action Allow -RemoteAddress 31.13.24.0/21 -OverrideBlockRules $true
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "allowed"  # the allow rule names Facebook's prefix
 
 
 def test_batch_variables_computed_at_run_time_are_unknown(lint):
-    report = lint({"fw.cmd": """
+    report = lint(
+        {
+            "fw.cmd": """
         setlocal EnableDelayedExpansion
         for /f "tokens=*" %%I in ('type list.txt') do set "AllBlockIP=!AllBlockIP!%%I,"
         Netsh Advfirewall Firewall add rule name="Block list" dir=out action=block remoteip="!AllBlockIP:~0,-1!"
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "unknown"
     assert any(f.code == "TE907" and f.span.line == 4 for f in report.findings)
     assert "TE901" not in codes(report)
 
 
 def test_set_variable_expands(lint):
-    report = lint({"fw.bat": """
+    report = lint(
+        {
+            "fw.bat": """
         set FB=31.13.24.0/21,31.13.64.0/18
         netsh advfirewall firewall add rule name="FB" dir=out action=block remoteip=%FB% protocol=TCP remoteport=443
-    """})
+    """
+        }
+    )
     # Only HTTPS is stopped: plain HTTP still reaches those prefixes, but browsers use HTTPS.
     assert verdicts(report)["facebook"] == "blocked-partial"
 
@@ -179,5 +225,7 @@ def test_powershell_switches_and_ports(lint):
 
 
 def test_port_without_protocol_is_refused(lint):
-    report = lint({"fw.bat": 'netsh advfirewall firewall add rule name="x" dir=out action=block remoteport=443\n'})
+    report = lint(
+        {"fw.bat": 'netsh advfirewall firewall add rule name="x" dir=out action=block remoteport=443\n'}
+    )
     assert "TE901" in codes(report)

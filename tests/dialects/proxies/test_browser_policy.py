@@ -106,16 +106,22 @@ def test_legacy_names_count_when_the_new_one_is_absent(lint):
 
 
 def test_a_legacy_name_beside_the_new_one_is_ignored(lint):
-    report = lint({"managed_policies.json": '{"URLBlocklist": ["example.org"], "URLBlacklist": ["linkedin.com"]}'})
+    report = lint(
+        {"managed_policies.json": '{"URLBlocklist": ["example.org"], "URLBlacklist": ["linkedin.com"]}'}
+    )
     assert verdicts(report)["linkedin"] == "unaffected"
     assert "TE202" in codes(report)
 
 
 def test_a_chrome_policy_export_with_value_wrappers(lint):
-    report = lint({"policies.json": """
+    report = lint(
+        {
+            "policies.json": """
         {"policyValues": {"chrome": {"policies": {
             "URLBlocklist": {"value": ["linkedin.com", "lnkd.in"], "level": "mandatory", "scope": "machine"}}}}}
-    """})
+    """
+        }
+    )
     assert verdicts(report)["linkedin"] == "blocked"
 
 
@@ -141,11 +147,13 @@ def test_a_list_of_the_wrong_type_is_ignored_by_the_browser(lint):
 
 
 def test_a_registry_export_in_utf16(tmp_path, catalog):
-    text = ("Windows Registry Editor Version 5.00\r\n\r\n"
-            "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Microsoft\\Edge\\URLBlocklist]\r\n"
-            "\"1\"=\"twitter.com\"\r\n\"2\"=\"x.com\"\r\n\"3\"=\"t.co\"\r\n\r\n"
-            "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Microsoft\\Edge\\URLAllowlist]\r\n"
-            "\"1\"=\"x.com\"\r\n")
+    text = (
+        "Windows Registry Editor Version 5.00\r\n\r\n"
+        "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Microsoft\\Edge\\URLBlocklist]\r\n"
+        '"1"="twitter.com"\r\n"2"="x.com"\r\n"3"="t.co"\r\n\r\n'
+        "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Microsoft\\Edge\\URLAllowlist]\r\n"
+        '"1"="x.com"\r\n'
+    )
     path = tmp_path / "edge-policies.reg"
     path.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
     report = lint_paths([path], catalog, strict_policy(catalog), Options(root=tmp_path))
@@ -157,7 +165,9 @@ def test_a_registry_export_in_utf16(tmp_path, catalog):
 
 
 def test_a_macos_plist(lint):
-    report = lint({"com.google.Chrome.plist": """
+    report = lint(
+        {
+            "com.google.Chrome.plist": """
         <?xml version="1.0" encoding="UTF-8"?>
         <plist version="1.0"><dict>
           <key>URLBlocklist</key>
@@ -166,12 +176,15 @@ def test_a_macos_plist(lint):
             <string>ningim.com</string>
           </array>
         </dict></plist>
-    """})
+    """
+        }
+    )
     assert verdicts(report)["ning"] == "blocked"
     assert next(f for f in report.findings if f.service == "ning").span.line == 6
 
 
 # --------------------------------------------------------------------------- Firefox
+
 
 def firefox(lint, block=(), exceptions=()):
     import json
@@ -207,9 +220,11 @@ def test_firefox_invalid_pattern_is_skipped(lint):
 
 def test_firefox_registry_export(tmp_path, catalog):
     path = tmp_path / "firefox.reg"
-    path.write_text("Windows Registry Editor Version 5.00\n\n"
-                    "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Mozilla\\Firefox\\WebsiteFilter\\Block]\n"
-                    "\"1\"=\"*://*.ning.com/*\"\n\"2\"=\"*://*.ningim.com/*\"\n")
+    path.write_text(
+        "Windows Registry Editor Version 5.00\n\n"
+        "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Mozilla\\Firefox\\WebsiteFilter\\Block]\n"
+        '"1"="*://*.ning.com/*"\n"2"="*://*.ningim.com/*"\n'
+    )
     report = lint_paths([path], catalog, strict_policy(catalog), Options(root=tmp_path))
     assert not report.errors, report.errors
     assert verdicts(report)["ning"] == "blocked"
@@ -220,14 +235,17 @@ def test_firefox_registry_export(tmp_path, catalog):
 SPAN = Span("x", 1)
 
 
-@pytest.mark.parametrize("text, host, subdomains, port, path", [
-    ("example.com", "example.com", True, 0, ""),
-    (".example.com", "example.com", False, 0, ""),
-    ("https://example.com:8443/a/b?x=1", "example.com", True, 8443, "/a/b"),
-    ("user:pw@example.com/", "example.com", True, 0, "/"),
-    ("192.168.1.1", "192.168.1.1", False, 0, ""),
-    ("example.com.", "example.com", True, 0, ""),
-])
+@pytest.mark.parametrize(
+    "text, host, subdomains, port, path",
+    [
+        ("example.com", "example.com", True, 0, ""),
+        (".example.com", "example.com", False, 0, ""),
+        ("https://example.com:8443/a/b?x=1", "example.com", True, 8443, "/a/b"),
+        ("user:pw@example.com/", "example.com", True, 0, "/"),
+        ("192.168.1.1", "192.168.1.1", False, 0, ""),
+        ("example.com.", "example.com", True, 0, ""),
+    ],
+)
 def test_filter_parts(text, host, subdomains, port, path):
     f = bp.parse_filter(text, False, SPAN)
     assert isinstance(f, bp.UrlFilter)

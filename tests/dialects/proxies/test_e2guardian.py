@@ -22,11 +22,16 @@ def finding(report, code: str, service: str | None = None):
 
 # ------------------------------------------------------------------ site lists
 
+
 def test_site_entry_covers_the_domain_and_its_subdomains(lint):
-    report = lint({"e2guardian/lists/bannedsitelist": """
+    report = lint(
+        {
+            "e2guardian/lists/bannedsitelist": """
         facebook.com
         www.linkedin.com
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked"  # www.facebook.com, m.facebook.com, facebook.com
     # an entry with www. does not cover the bare domain (checked against e2guardian 5.3.5)
@@ -50,10 +55,14 @@ def test_tld_entry_blocks_every_name_under_it(lint):
 
 
 def test_comments_and_trailing_comments_are_ignored(lint):
-    report = lint({"e2guardian/lists/bannedsitelist": """
+    report = lint(
+        {
+            "e2guardian/lists/bannedsitelist": """
         #facebook.com
         twitter.com #twitter.com is fine here, x.com is not listed
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "unaffected"
     assert v["twitter"] == "blocked-partial"
@@ -61,29 +70,34 @@ def test_comments_and_trailing_comments_are_ignored(lint):
 
 # ------------------------------------------------------------------ exceptions win
 
+
 def test_exception_site_wins_over_a_ban(lint):
-    report = lint({
-        "e2guardian/e2guardianf1.conf": """
+    report = lint(
+        {
+            "e2guardian/e2guardianf1.conf": """
             bannedsitelist = '/etc/e2guardian/lists/bannedsitelist'
             exceptionsitelist = '/etc/e2guardian/lists/exceptionsitelist'
         """,
-        "etc/e2guardian/lists/bannedsitelist": "facebook.com\ntwitter.com\nx.com\n",
-        "etc/e2guardian/lists/exceptionsitelist": "facebook.com\n",
-    })
+            "etc/e2guardian/lists/bannedsitelist": "facebook.com\ntwitter.com\nx.com\n",
+            "etc/e2guardian/lists/exceptionsitelist": "facebook.com\n",
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "allowed"
     assert v["twitter"] == "blocked"
 
 
 def test_exception_regex_wins_over_a_ban_even_for_https(lint):
-    report = lint({
-        "e2guardian/e2guardianf1.conf": """
+    report = lint(
+        {
+            "e2guardian/e2guardianf1.conf": """
             sitelist = 'name=banned,messageno=500,path=/etc/e2guardian/lists/bannedsitelist'
             regexpboollist = 'name=exception,messageno=609,path=/etc/e2guardian/lists/exceptionregexpurllist'
         """,
-        "etc/e2guardian/lists/bannedsitelist": "linkedin.com\nlicdn.com\n",
-        "etc/e2guardian/lists/exceptionregexpurllist": "linkedin\n",
-    })
+            "etc/e2guardian/lists/bannedsitelist": "linkedin.com\nlicdn.com\n",
+            "etc/e2guardian/lists/exceptionregexpurllist": "linkedin\n",
+        }
+    )
     v = verdicts(report)
     assert v["linkedin"] == "degraded"  # the site is excepted, its CDN (licdn.com) is not
 
@@ -98,21 +112,30 @@ def test_exception_list_alone_allows_what_it_names(lint):
 
 def test_generic_exception_regex_names_no_service(lint):
     # corpus case 07: an exception for any URL containing mock_ajax_proxy.php
-    report = lint({"e2guardian/lists/example.group/exceptionregexpurllist": """
+    report = lint(
+        {
+            "e2guardian/lists/example.group/exceptionregexpurllist": """
         # Allow Facebook plugin applications like
         # http://apps.facebook.com/neighborhoods/Setup.aspx and others.
         mock_ajax_proxy.php
-    """})
+    """
+        }
+    )
     assert set(verdicts(report).values()) == {"unaffected"}
 
 
 # ------------------------------------------------------------------ URL lists
 
+
 def test_url_entry_is_a_path_prefix_and_not_the_front_page(lint):
-    report = lint({"e2guardian/lists/bannedurllist": """
+    report = lint(
+        {
+            "e2guardian/lists/bannedurllist": """
         facebook.com/plugins
         linkedin.com
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     # /plugins/like.php is a widget: hygiene, not a block of the site
     assert v["facebook"] == "unaffected"
@@ -130,21 +153,26 @@ def test_url_lists_never_see_https_without_mitm(lint):
 
 
 def test_url_lists_apply_to_https_under_sslmitm(lint):
-    report = lint({
-        "e2guardian/e2guardianf1.conf": """
+    report = lint(
+        {
+            "e2guardian/e2guardianf1.conf": """
             bannedurllist = '/etc/e2guardian/lists/bannedurllist'
             sslmitm = on
         """,
-        "etc/e2guardian/lists/bannedurllist": "www.facebook.com/tr\n",
-    })
+            "etc/e2guardian/lists/bannedurllist": "www.facebook.com/tr\n",
+        }
+    )
     assert _decisions(report, lint, "facebook", "/tr") == {"http": "deny", "https": "deny"}
 
 
 def _decisions(report, lint, service: str, path: str) -> dict[str, str]:
     """Outcome per scheme for the probe of `service` with `path`, from the linted file."""
     rs = _ruleset(report)
-    return {p.scheme: rs.evaluate(p, rs.audiences()[0]).outcome.value
-            for p in rs.catalog.services[service].probes() if p.path == path}
+    return {
+        p.scheme: rs.evaluate(p, rs.audiences()[0]).outcome.value
+        for p in rs.catalog.services[service].probes()
+        if p.path == path
+    }
 
 
 def _root_of(path: Path) -> Path:
@@ -156,11 +184,16 @@ def _root_of(path: Path) -> Path:
 
 # ------------------------------------------------------------------ regex lists
 
+
 def test_regex_matches_the_url_without_scheme_and_the_host_of_a_connect(lint):
-    report = lint({"e2guardian/lists/bannedregexpurllist": r"""
+    report = lint(
+        {
+            "e2guardian/lists/bannedregexpurllist": r"""
         (^|\.)twitter\.com
         ^http://.*linkedin
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["twitter"] == "blocked-partial"  # x.com still reachable
     # the subject never starts with a scheme, so this pattern matches nothing
@@ -182,8 +215,9 @@ def test_regex_that_runs_out_of_time_makes_the_verdict_unknown(lint, monkeypatch
     from policy_lint.dialects.semantics.patterns import BoundedPattern
 
     real = BoundedPattern.search
-    monkeypatch.setattr(BoundedPattern, "search",
-                        lambda self, text: None if "slow" in self.source else real(self, text))
+    monkeypatch.setattr(
+        BoundedPattern, "search", lambda self, text: None if "slow" in self.source else real(self, text)
+    )
     report = lint({"e2guardian/lists/bannedregexpurllist": "slow(a+)+$\n"})
     assert "TE905" in codes(report)
     assert set(verdicts(report).values()) == {"unknown"}
@@ -191,14 +225,17 @@ def test_regex_that_runs_out_of_time_makes_the_verdict_unknown(lint, monkeypatch
 
 # ------------------------------------------------------------------ includes
 
+
 def test_include_pulls_in_another_list_with_a_trace(lint):
-    report = lint({
-        "dansguardian/lists/bannedsitelist": """
+    report = lint(
+        {
+            "dansguardian/lists/bannedsitelist": """
             partypoker.com
             .Include</etc/dansguardian/lists/blacklists/socialnet/domains>
         """,
-        "etc/dansguardian/lists/blacklists/socialnet/domains": "facebook.com\nfbcdn.net\n",
-    })
+            "etc/dansguardian/lists/blacklists/socialnet/domains": "facebook.com\nfbcdn.net\n",
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
     f = finding(report, "TE101", "facebook")
     assert f.span.path.endswith("blacklists/socialnet/domains")
@@ -214,22 +251,28 @@ def test_missing_include_with_a_generic_name_makes_the_verdict_unknown(lint):
 
 def test_missing_include_of_another_topic_is_assumed_not_to_name_services(lint):
     # corpus case 22: the squidGuard ads category
-    report = lint({"dansguardian/lists/bannedsitelist": """
+    report = lint(
+        {
+            "dansguardian/lists/bannedsitelist": """
         yfum.com
         .Include</etc/dansguardian/lists/blacklists/ads/domains>
         #.Include</etc/dansguardian/lists/blacklists/chat/domains>
-    """})
+    """
+        }
+    )
     f = finding(report, "TE903")
     assert "another topic" in f.message and f.span.line == 3
     assert set(verdicts(report).values()) == {"unaffected"}
 
 
 def test_include_loop_is_reported_not_followed_forever(lint):
-    report = lint({
-        "e2guardian/lists/bannedsitelist": ".Include</etc/e2guardian/lists/more>\nfacebook.com\n",
-        "etc/e2guardian/lists/more": ".Include</etc/e2guardian/lists/bannedsitelist>\ntwitter.com\n",
-        "etc/e2guardian/lists/bannedsitelist": ".Include</etc/e2guardian/lists/more>\n",
-    })
+    report = lint(
+        {
+            "e2guardian/lists/bannedsitelist": ".Include</etc/e2guardian/lists/more>\nfacebook.com\n",
+            "etc/e2guardian/lists/more": ".Include</etc/e2guardian/lists/bannedsitelist>\ntwitter.com\n",
+            "etc/e2guardian/lists/bannedsitelist": ".Include</etc/e2guardian/lists/more>\n",
+        }
+    )
     assert "TE904" in codes(report)
     assert verdicts(report)["twitter"] == "blocked-partial"
 
@@ -245,15 +288,18 @@ def test_include_cannot_escape_the_root(lint, tmp_path):
 
 # ------------------------------------------------------------------ blanket blocks
 
+
 def test_blanket_block_denies_everything_not_excepted(lint):
-    report = lint({
-        "dansguardian/dansguardianf1.conf": """
+    report = lint(
+        {
+            "dansguardian/dansguardianf1.conf": """
             bannedsitelist = '/etc/dansguardian/lists/bannedsitelist'
             exceptionsitelist = '/etc/dansguardian/lists/exceptionsitelist'
         """,
-        "etc/dansguardian/lists/bannedsitelist": "**\n",
-        "etc/dansguardian/lists/exceptionsitelist": "linkedin.com\nlicdn.com\nlnkd.in\n",
-    })
+            "etc/dansguardian/lists/bannedsitelist": "**\n",
+            "etc/dansguardian/lists/exceptionsitelist": "linkedin.com\nlicdn.com\nlnkd.in\n",
+        }
+    )
     v = verdicts(report)
     # a walled garden: the control site is denied too, so all web access is denied ...
     assert v["facebook"] == "blocked" and "TE105" in codes(report)
@@ -280,34 +326,38 @@ def test_blanket_ip_block_never_touches_named_hosts(lint):
 
 
 def test_e2guardian5_ignores_blanket_markers_in_lists(lint):
-    report = lint({
-        "e2guardian/e2guardianf1.conf": """
+    report = lint(
+        {
+            "e2guardian/e2guardianf1.conf": """
             sitelist = 'name=banned,messageno=500,path=/etc/e2guardian/lists/bannedsitelist'
             storyboard = '/etc/e2guardian/examplef1.story'
         """,
-        "etc/e2guardian/lists/bannedsitelist": "**\n",
-        "etc/e2guardian/examplef1.story": ".Include</etc/e2guardian/common.story>\n",
-        "etc/e2guardian/common.story": "function(checkblanketblock)\n",
-    })
+            "etc/e2guardian/lists/bannedsitelist": "**\n",
+            "etc/e2guardian/examplef1.story": ".Include</etc/e2guardian/common.story>\n",
+            "etc/e2guardian/common.story": "function(checkblanketblock)\n",
+        }
+    )
     assert set(verdicts(report).values()) == {"unaffected"}
 
 
 def test_e2guardian5_storyboard_blanket_block(lint):
-    report = lint({
-        "e2guardian/e2guardianf1.conf": """
+    report = lint(
+        {
+            "e2guardian/e2guardianf1.conf": """
             sitelist = 'name=exception,messageno=602,path=/etc/e2guardian/lists/exceptionsitelist'
             storyboard = '/etc/e2guardian/examplef1.story'
         """,
-        "etc/e2guardian/lists/exceptionsitelist": "ning.com\nningim.com\n",
-        "etc/e2guardian/examplef1.story": """
+            "etc/e2guardian/lists/exceptionsitelist": "ning.com\nningim.com\n",
+            "etc/e2guardian/examplef1.story": """
             .Include</etc/e2guardian/common.story>
             function(checkblanketblock)
             if(true,,502) return setblock  # = ** total blanket
             function(sslcheckblanketblock)
             if(true,,506) return setblock  # = **s total blanket
         """,
-        "etc/e2guardian/common.story": "function(checkblanketblock)\nfunction(sslcheckblanketblock)\n",
-    })
+            "etc/e2guardian/common.story": "function(checkblanketblock)\nfunction(sslcheckblanketblock)\n",
+        }
+    )
     v = verdicts(report)
     assert v["ning"] == "allowed"
     assert v["facebook"] == "blocked"
@@ -315,21 +365,30 @@ def test_e2guardian5_storyboard_blanket_block(lint):
 
 # ------------------------------------------------------------------ content filtering
 
+
 def test_phrase_list_is_content_filtering_not_a_block(lint):
-    report = lint({"e2guardian/lists/bannedphraselist": """
+    report = lint(
+        {
+            "e2guardian/lists/bannedphraselist": """
         < sex >
         <casino>,<poker>
-    """})
+    """
+        }
+    )
     assert set(verdicts(report).values()) == {"unaffected"}
     rs = _ruleset(report)
     assert any("content filtering" in n.message for n in rs.notes)
 
 
 def test_phrase_naming_a_service_blocks_its_pages_where_content_is_seen(lint):
-    report = lint({"e2guardian/lists/weightedphraselist": """
+    report = lint(
+        {
+            "e2guardian/lists/weightedphraselist": """
         < facebook ><100>
         < morning ><100>
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     # only plain-HTTP pages are scanned without MITM; "morning" does not name Ning
     assert v["facebook"] == "blocked-partial"
@@ -353,13 +412,16 @@ def _ruleset(report):
 
 # ------------------------------------------------------------------ groups
 
+
 def test_groupmode_unfiltered_group_makes_a_block_partial(lint):
-    report = lint({
-        "dansguardian/dansguardian.conf": "filtergroups = 2\nfiltergroupslist = '/etc/dansguardian/lists/filtergroupslist'\n",
-        "dansguardian/dansguardianf1.conf": "groupname = 'pupils'\nbannedsitelist = '/etc/dansguardian/lists/bannedsitelist'\n",
-        "dansguardian/dansguardianf2.conf": "groupname = 'staff'\ngroupmode = 2\n",
-        "dansguardian/lists/bannedsitelist": "facebook.com\n",
-    })
+    report = lint(
+        {
+            "dansguardian/dansguardian.conf": "filtergroups = 2\nfiltergroupslist = '/etc/dansguardian/lists/filtergroupslist'\n",
+            "dansguardian/dansguardianf1.conf": "groupname = 'pupils'\nbannedsitelist = '/etc/dansguardian/lists/bannedsitelist'\n",
+            "dansguardian/dansguardianf2.conf": "groupname = 'staff'\ngroupmode = 2\n",
+            "dansguardian/lists/bannedsitelist": "facebook.com\n",
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked-partial"
     f = finding(report, "TE102", "facebook")
@@ -367,32 +429,36 @@ def test_groupmode_unfiltered_group_makes_a_block_partial(lint):
 
 
 def test_v5_main_config_loads_its_group_configs(lint):
-    report = lint({
-        "e2guardian/e2guardian.conf": """
+    report = lint(
+        {
+            "e2guardian/e2guardian.conf": """
             filterports = 8080
             filtergroups = 1
             iplist = 'name=exceptionclient,messageno=600,path=/etc/e2guardian/lists/exceptioniplist'
             sitelist = 'name=authexception,messageno=602,path=/etc/e2guardian/lists/authexceptionsitelist'
         """,
-        "e2guardian/e2guardianf1.conf": "sitelist = 'name=banned,messageno=500,path=/etc/e2guardian/lists/bannedsitelist'\n",
-        "e2guardian/lists/bannedsitelist": "facebook.com\n",
-        "e2guardian/lists/exceptioniplist": "#192.168.0.1\n",
-        "e2guardian/lists/authexceptionsitelist": "",
-    })
+            "e2guardian/e2guardianf1.conf": "sitelist = 'name=banned,messageno=500,path=/etc/e2guardian/lists/bannedsitelist'\n",
+            "e2guardian/lists/bannedsitelist": "facebook.com\n",
+            "e2guardian/lists/exceptioniplist": "#192.168.0.1\n",
+            "e2guardian/lists/authexceptionsitelist": "",
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
     assert any(p.endswith("e2guardianf1.conf") for p in report.files[0].included)
 
 
 def test_exempt_client_addresses_make_a_block_partial(lint):
-    report = lint({
-        "dansguardian/dansguardian.conf": """
+    report = lint(
+        {
+            "dansguardian/dansguardian.conf": """
             filtergroups = 1
             exceptioniplist = '/etc/dansguardian/lists/exceptioniplist'
         """,
-        "dansguardian/dansguardianf1.conf": "bannedsitelist = '/etc/dansguardian/lists/bannedsitelist'\n",
-        "dansguardian/lists/bannedsitelist": "facebook.com\n",
-        "dansguardian/lists/exceptioniplist": "192.168.0.10\n",
-    })
+            "dansguardian/dansguardianf1.conf": "bannedsitelist = '/etc/dansguardian/lists/bannedsitelist'\n",
+            "dansguardian/lists/bannedsitelist": "facebook.com\n",
+            "dansguardian/lists/exceptioniplist": "192.168.0.10\n",
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
 
 
@@ -409,27 +475,33 @@ def test_time_limited_list_blocks_only_in_its_window(lint):
 
 
 def test_grey_list_skips_url_bans(lint):
-    report = lint({
-        "dansguardian/dansguardianf1.conf": """
+    report = lint(
+        {
+            "dansguardian/dansguardianf1.conf": """
             bannedsitelist = '/etc/dansguardian/lists/bannedsitelist'
             greysitelist = '/etc/dansguardian/lists/greysitelist'
         """,
-        "etc/dansguardian/lists/bannedsitelist": "twitter.com\nx.com\n",
-        "etc/dansguardian/lists/greysitelist": "twitter.com\nx.com\n",
-    })
+            "etc/dansguardian/lists/bannedsitelist": "twitter.com\nx.com\n",
+            "etc/dansguardian/lists/greysitelist": "twitter.com\nx.com\n",
+        }
+    )
     assert verdicts(report)["twitter"] == "unaffected"
 
 
 # ------------------------------------------------------------------ detection
 
-@pytest.mark.parametrize("name, head, module", [
-    ("e2guardian/lists/bannedsitelist", "facebook.com\n", e2guardian),
-    ("dansguardian/lists/bannedsitelist", "facebook.com\n", dansguardian),
-    ("lists/exceptionregexpurllist", "news\n", e2guardian),
-    ("etc/dansguardian/dansguardianf1.conf", "groupmode = 1\n", dansguardian),
-    ("etc/e2guardian/e2guardian.conf", "filtergroups = 1\n", e2guardian),
-    ("conf/group1.conf", "sitelist = 'name=banned,path=/x'\ngroupname = 'a'\n", e2guardian),
-])
+
+@pytest.mark.parametrize(
+    "name, head, module",
+    [
+        ("e2guardian/lists/bannedsitelist", "facebook.com\n", e2guardian),
+        ("dansguardian/lists/bannedsitelist", "facebook.com\n", dansguardian),
+        ("lists/exceptionregexpurllist", "news\n", e2guardian),
+        ("etc/dansguardian/dansguardianf1.conf", "groupmode = 1\n", dansguardian),
+        ("etc/e2guardian/e2guardian.conf", "filtergroups = 1\n", e2guardian),
+        ("conf/group1.conf", "sitelist = 'name=banned,path=/x'\ngroupname = 'a'\n", e2guardian),
+    ],
+)
 def test_detection_by_name_and_content(name, head, module):
     assert dialects.detect(Path(name), head) is module
 
@@ -441,10 +513,13 @@ def test_squid_conf_is_not_claimed():
 
 # ------------------------------------------------------------------ bad input
 
+
 def test_nul_bytes_in_an_included_list_are_reported(lint, tmp_path):
     (tmp_path / "etc/e2guardian/lists").mkdir(parents=True)
     (tmp_path / "etc/e2guardian/lists/binary").write_bytes(b"facebook.com\x00\x00\x01\x02" * 100)
-    report = lint({"e2guardian/lists/bannedsitelist": ".Include</etc/e2guardian/lists/binary>\ntwitter.com\n"})
+    report = lint(
+        {"e2guardian/lists/bannedsitelist": ".Include</etc/e2guardian/lists/binary>\ntwitter.com\n"}
+    )
     assert "TE902" in codes(report)
     assert verdicts(report)["twitter"] == "blocked-partial"
 
@@ -456,22 +531,25 @@ def test_nul_bytes_in_the_main_file_are_an_input_error(lint, tmp_path):
     from policy_lint.catalog import load_catalog
     from policy_lint.engine import Options, lint_paths
     from policy_lint.policy import strict_policy
+
     cat = load_catalog()
     report = lint_paths([p], cat, strict_policy(cat), Options(root=tmp_path))
     assert report.errors and "binary" in report.errors[0]
 
 
 def test_garbled_and_unterminated_lines_do_not_crash(lint):
-    report = lint({
-        "e2guardian/e2guardianf1.conf": """
+    report = lint(
+        {
+            "e2guardian/e2guardianf1.conf": """
             bannedsitelist = '/etc/e2guardian/lists/bannedsitelist
             groupmode = lots
             naughtynesslimit = x
             = orphan value
             sitelist = 'name=banned,path='
         """,
-        "etc/e2guardian/lists/bannedsitelist": ".Include</etc/e2guardian/lists/unterminated\n<<<>>>\n\tfacebook.com\n",
-    })
+            "etc/e2guardian/lists/bannedsitelist": ".Include</etc/e2guardian/lists/unterminated\n<<<>>>\n\tfacebook.com\n",
+        }
+    )
     assert report.files and not report.errors
     assert "TE903" in codes(report)
 
@@ -484,6 +562,7 @@ def test_hundred_thousand_line_list_in_bounded_time(lint, tmp_path):
     from policy_lint.catalog import load_catalog
     from policy_lint.engine import Options, lint_paths
     from policy_lint.policy import strict_policy
+
     cat = load_catalog()
     start = time.monotonic()
     report = lint_paths([p], cat, strict_policy(cat), Options(root=tmp_path))

@@ -19,13 +19,17 @@ def finding(report, code: str, service: str | None = None):
 
 
 def test_dns_domain_is_and_a_black_hole_block_the_service(lint):
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (dnsDomainIs(host, "facebook.com") || dnsDomainIs(host, "fbcdn.net"))
             return "PROXY 127.0.0.1:0";
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked"
     assert v["twitter"] == "unaffected"
@@ -37,35 +41,47 @@ def test_dns_domain_is_and_a_black_hole_block_the_service(lint):
 
 def test_dns_domain_is_is_a_plain_suffix_test(lint):
     # dnsDomainIs(host, "x.com") is true for netflix.com too, and for x.com itself
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (dnsDomainIs(host, "x.com")) return "PROXY 0.0.0.0:0";
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     # x.com and api.x.com blocked, twitter.com not: only some of Twitter's own hosts
     assert verdicts(report)["twitter"] == "blocked-partial"
 
 
 def test_sh_exp_match_star_dot_does_not_match_the_bare_domain(lint):
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (shExpMatch(host, "*.linkedin.com")) return "PROXY 127.0.0.1:0";
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     assert verdicts(report)["linkedin"] == "blocked-partial"
     assert "linkedin.com still reachable" in finding(report, "TE102", "linkedin").message
 
 
 def test_sh_exp_match_on_the_url_never_sees_an_https_path(lint):
     # Chrome passes https://host/ (path stripped) to the script: the path rule applies to http only
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (shExpMatch(url, "*twitter.com/home*")) return "PROXY 127.0.0.1:0";
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     assert verdicts(report)["twitter"] == "unaffected"
     assert pac.pac_url(next(p for p in _probes() if p.scheme == "https" and p.path != "/")).endswith(".com/")
 
@@ -79,102 +95,138 @@ def _probes():
 def test_is_in_net_resolves_through_the_catalog_never_the_network(lint, catalog):
     fb = catalog.services["facebook"].addresses[0]  # 57.144.0.1, inside 57.144.0.0/14
     assert fb.startswith("57.144.")
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (isInNet(dnsResolve(host), "57.144.0.0", "255.252.0.0")) return "PROXY 127.0.0.1:9";
           if (isInNet(host, "93.184.215.0", "255.255.255.0")) return "DIRECT";
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked"
     assert v["twitter"] == "unaffected" and v["linkedin"] == "unaffected"
 
 
 def test_an_unknown_name_is_unresolvable(lint):
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (!isResolvable("intranet.corp.internal")) return "DIRECT";
           return "PROXY 127.0.0.1:0";
         }
-    """})
+    """
+        }
+    )
     assert set(verdicts(report).values()) == {"unaffected"}
 
 
 def test_black_hole_followed_by_direct_falls_back_and_blocks_nothing(lint):
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (dnsDomainIs(host, "facebook.com")) return "PROXY 127.0.0.1:0; DIRECT";
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] in ("unaffected", "allowed")
     assert not [c for c in codes(report) if c.startswith("TE1")]
 
 
 def test_a_list_of_black_holes_is_still_a_block(lint):
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (shExpMatch(host, "*twitter.com") || shExpMatch(host, "*x.com"))
             return "PROXY 127.0.0.1:0; SOCKS5 0.0.0.0:1080; PROXY blackhole.invalid:80";
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     assert verdicts(report)["twitter"] == "blocked"
 
 
 def test_a_real_proxy_is_a_way_through(lint):
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (dnsDomainIs(host, "linkedin.com")) return "PROXY proxy.corp.example.net:3128";
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     assert verdicts(report)["linkedin"] == "unaffected"
 
 
 def test_a_proxy_kept_in_a_blackhole_variable_is_a_black_hole(lint):
     # the no-ads.pac idiom: a loopback port nothing listens on, named as such
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         var normal = "DIRECT";
         var blackhole = "PROXY 127.0.0.1:3421";
         function FindProxyForURL(url, host) {
           if (shExpMatch(host, "*linkedin.com")) return blackhole;
           return normal;
         }
-    """})
+    """
+        }
+    )
     assert verdicts(report)["linkedin"] == "blocked"
 
 
 def test_a_local_socks_tunnel_is_not_a_block(lint):
     # gfwlist-style PAC files send the services to a local tunnel: reachable
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         var proxy = "SOCKS5 127.0.0.1:1080; SOCKS 127.0.0.1:1080";
         function FindProxyForURL(url, host) {
           if (dnsDomainIs(host, "twitter.com") || dnsDomainIs(host, "x.com")) return proxy;
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     assert verdicts(report)["twitter"] == "allowed"
 
 
 def test_an_unknown_loopback_port_is_undecided(lint):
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (dnsDomainIs(host, "ning.com")) return "PROXY 127.0.0.1:31337";
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     assert verdicts(report)["ning"] == "unknown"
 
 
 def test_direct_for_a_named_host_under_a_black_hole_default_is_allowed(lint):
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (dnsDomainIs(host, "linkedin.com") || dnsDomainIs(host, "licdn.com")) return "DIRECT";
           return "PROXY 255.255.255.255:80";
         }
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["linkedin"] == "allowed"
     assert v["facebook"] == "blocked"
@@ -183,48 +235,64 @@ def test_direct_for_a_named_host_under_a_black_hole_default_is_allowed(lint):
 
 def test_an_entry_browsers_cannot_parse_is_skipped(lint):
     # 'PROXY http://host:port' is not PAC syntax: Chrome drops it, and with nothing left goes DIRECT
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (shExpMatch(host, "*.facebook.com")) return "PROXY http://10.1.1.1:x";
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
     assert "not a proxy browsers can use" in finding(report, "TE901").message
 
 
 def test_my_ip_address_networks_become_audiences(lint):
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (isInNet(myIpAddress(), "10.50.0.0", "255.255.0.0") && dnsDomainIs(host, "facebook.com"))
             return "PROXY 0.0.0.0:8080";
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
     assert "client 10.50.0.1" in finding(report, "TE102", "facebook").message
 
 
 def test_time_ranges_become_audiences(lint):
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (weekdayRange("MON", "FRI") && timeRange(9, 17) && shExpMatch(host, "*facebook.com"))
             return "PROXY 127.0.0.1:1";
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
     assert "Mon-Fri at 09:30" in finding(report, "TE102", "facebook").message
 
 
 def test_an_endless_loop_is_bounded_and_unknown(lint):
     start = time.monotonic()
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (dnsDomainIs(host, "twitter.com")) { while (true) {} }
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     assert time.monotonic() - start < pac.TIME_BUDGET + 5
     v = verdicts(report)
     assert v["twitter"] == "unknown"
@@ -233,21 +301,29 @@ def test_an_endless_loop_is_bounded_and_unknown(lint):
 
 
 def test_an_endless_loop_at_the_top_level_is_bounded(lint):
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         for (;;) {}
         function FindProxyForURL(url, host) { return "DIRECT"; }
-    """})
+    """
+        }
+    )
     assert set(verdicts(report).values()) == {"unknown"}
     assert "top-level code ran out of time" in finding(report, "TE905").message
 
 
 def test_a_memory_bomb_is_bounded(lint):
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (shExpMatch(host, "*linkedin*")) { var a = []; for (;;) a.push(new Array(100000).fill(host)); }
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["linkedin"] == "unknown"
     assert v["twitter"] == "unaffected"
@@ -255,11 +331,15 @@ def test_a_memory_bomb_is_bounded(lint):
 
 def test_broken_javascript_is_reported_and_browsers_ignore_the_file(lint):
     # Chrome: "Failed configuring with PAC script, falling-back to manual proxy servers" (DIRECT)
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
             if (shExpMatch(host, "*.facebook.com")) return "PROXY 127.0.0.1:0";
             return "DIRECT";
-    """})
+    """
+        }
+    )
     assert set(verdicts(report).values()) == {"unaffected"}
     f = finding(report, "TE901")
     assert "does not compile" in f.message and "SyntaxError" in f.message
@@ -267,12 +347,16 @@ def test_broken_javascript_is_reported_and_browsers_ignore_the_file(lint):
 
 
 def test_a_script_error_falls_back_to_direct(lint):
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function FindProxyForURL(url, host) {
           if (dnsDomainIs(host, "linkedin.com")) return "PROXY 0.0.0.0:0" + undefinedHelper(host);
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["linkedin"] == "unaffected"  # the request falls back to DIRECT
     assert "throws ReferenceError" in finding(report, "TE901").message
@@ -280,54 +364,71 @@ def test_a_script_error_falls_back_to_direct(lint):
 
 
 def test_no_find_proxy_for_url_is_an_error(lint):
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         function findProxyForUrl(url, host) { return "PROXY 127.0.0.1:0"; }
-    """})
+    """
+        }
+    )
     assert set(verdicts(report).values()) == {"unaffected"}
     assert "defines no FindProxyForURL" in finding(report, "TE901").message
 
 
 def test_the_script_cannot_reach_files_network_or_processes(lint):
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         var probes = [typeof require, typeof process, typeof XMLHttpRequest, typeof fetch, typeof Deno];
         function FindProxyForURL(url, host) {
           for (var i = 0; i < probes.length; i++)
             if (probes[i] !== "undefined") return "PROXY 127.0.0.1:0";
           return "DIRECT";
         }
-    """})
+    """
+        }
+    )
     assert set(verdicts(report).values()) == {"unaffected"}
 
 
 def test_a_script_that_breaks_the_evaluator_gets_unknown_not_a_traceback(lint):
-    report = lint({"proxy.pac": """
+    report = lint(
+        {
+            "proxy.pac": """
         Object.prototype.toJSON = function () { return 1; };
         function FindProxyForURL(url, host) { return "PROXY 127.0.0.1:0"; }
-    """})
+    """
+        }
+    )
     assert set(verdicts(report).values()) == {"unknown"}
     assert "interferes with the evaluator" in finding(report, "TE905").message
 
 
 def test_returns_inside_strings_regexes_and_templates_are_not_instrumented():
-    src = 'var a = "return 1", b = /return\\/x/g, c = `return ${ {k: 1}.k }`;\nfunction f() {\n  return a; }\n'
+    src = (
+        'var a = "return 1", b = /return\\/x/g, c = `return ${ {k: 1}.k }`;\nfunction f() {\n  return a; }\n'
+    )
     assert [(line, col) for _o, line, col in pac.find_returns(src)] == [(3, 3)]
     assert "__policyLintAt(3,3), a" in pac.instrument(src)
 
 
-@pytest.mark.parametrize("entry, kind", [
-    ("PROXY 127.0.0.1:0", "black-hole"),
-    ("PROXY 0.0.0.0:8080", "black-hole"),
-    ("PROXY 255.255.255.255:80", "black-hole"),
-    ("PROXY 127.0.0.1:80", "black-hole"),
-    ("PROXY blackhole:3128", "black-hole"),
-    ("SOCKS5 127.0.0.1:9050", "proxy"),
-    ("PROXY 127.0.0.1:31337", "unknown"),
-    ("PROXY proxy.example.net:8080", "proxy"),
-    ("DIRECT", "direct"),
-    ("PROXY http://proxy:8080", "invalid"),
-    ("PROXY proxy:99999", "invalid"),
-    ("FOO bar:1", "invalid"),
-])
+@pytest.mark.parametrize(
+    "entry, kind",
+    [
+        ("PROXY 127.0.0.1:0", "black-hole"),
+        ("PROXY 0.0.0.0:8080", "black-hole"),
+        ("PROXY 255.255.255.255:80", "black-hole"),
+        ("PROXY 127.0.0.1:80", "black-hole"),
+        ("PROXY blackhole:3128", "black-hole"),
+        ("SOCKS5 127.0.0.1:9050", "proxy"),
+        ("PROXY 127.0.0.1:31337", "unknown"),
+        ("PROXY proxy.example.net:8080", "proxy"),
+        ("DIRECT", "direct"),
+        ("PROXY http://proxy:8080", "invalid"),
+        ("PROXY proxy:99999", "invalid"),
+        ("FOO bar:1", "invalid"),
+    ],
+)
 def test_classify_entry(entry, kind):
     assert pac.classify_entry(entry, set()).kind == kind
 
@@ -345,9 +446,11 @@ def test_an_endless_loop_prints_no_traceback_on_exit(tmp_path):
     # Python printed "Exception ignored ... Event loop is closed" with a traceback on stderr.
     import subprocess
     import sys
+
     pac = tmp_path / "proxy.pac"
     pac.write_text('while (true) {}\nfunction FindProxyForURL(url, host) { return "DIRECT"; }\n')
-    p = subprocess.run([sys.executable, "-m", "policy_lint", "check", str(pac)], capture_output=True, text=True,
-                       timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "policy_lint", "check", str(pac)], capture_output=True, text=True, timeout=60
+    )
     assert p.returncode == 1 and "TE905" in p.stdout
     assert "Traceback" not in p.stderr and "Exception ignored" not in p.stderr, p.stderr

@@ -30,19 +30,28 @@ def decide(tmp_path: Path, catalog, files: dict[str, str], url: str):
     scheme, rest = url.split("://", 1)
     host, _, path = rest.partition("/")
     hit = catalog.service_for_host(host)
-    probe = Probe(hit[0] if hit else None, host, "primary", scheme, 443 if scheme == "https" else 80, "/" + path)
+    probe = Probe(
+        hit[0] if hit else None, host, "primary", scheme, 443 if scheme == "https" else 80, "/" + path
+    )
     return ruleset.evaluate(probe, EVERYONE)
 
 
 # ------------------------------------------------------------------ host patterns
 
+
 def test_leading_dot_covers_the_domain_and_subdomains_exact_name_only_itself(lint):
-    v = verdicts(lint({"user.action": """
+    v = verdicts(
+        lint(
+            {
+                "user.action": """
         { +block{Social.} }
         .facebook.com
         .fbcdn.net
         linkedin.com
-    """}))
+    """
+            }
+        )
+    )
     assert v["facebook"] == "blocked"
     assert v["linkedin"] == "blocked-partial"  # www.linkedin.com still passes
     assert v["twitter"] == "unaffected"
@@ -65,26 +74,40 @@ def test_host_patterns_are_case_insensitive(lint):
     assert verdicts(lint({"user.action": "{ +BLOCK{x} }\n.TWITTER.com\n.X.COM\n"}))["twitter"] == "blocked"
 
 
-@pytest.mark.parametrize("pattern,host,matches", [
-    # the user manual's examples (8.4.1)
-    ("ad*", "adserver", True), ("ad*", "ads", True), ("ad*", "sfads", False),
-    ("*ad*", "sfads", True), ("?pix", "ipix", True), ("?pix", "pix", False),
-    ("www[1-9a-ez]", "www1", True), ("www[1-9a-ez]", "wwwz", True), ("www[1-9a-ez]", "wwww", False),
-    ("c*", "cc", True), ("fb*", "fbcdn", True), ("facebook*", "facebook", True),
-])
+@pytest.mark.parametrize(
+    "pattern,host,matches",
+    [
+        # the user manual's examples (8.4.1)
+        ("ad*", "adserver", True),
+        ("ad*", "ads", True),
+        ("ad*", "sfads", False),
+        ("*ad*", "sfads", True),
+        ("?pix", "ipix", True),
+        ("?pix", "pix", False),
+        ("www[1-9a-ez]", "www1", True),
+        ("www[1-9a-ez]", "wwwz", True),
+        ("www[1-9a-ez]", "wwww", False),
+        ("c*", "cc", True),
+        ("fb*", "fbcdn", True),
+        ("facebook*", "facebook", True),
+    ],
+)
 def test_label_wildcards_follow_privoxys_simplematch(pattern, host, matches):
     assert privoxy._simplematch(pattern, host) is matches
 
 
 # ------------------------------------------------------------------ paths and HTTPS
 
+
 def test_path_patterns_never_see_https_unless_they_match_a_bare_slash(tmp_path, catalog):
-    files = {"user.action": """
+    files = {
+        "user.action": """
         { +block{Paths.} }
         /.*plugins
         .ning.com/.+
         .twitter.com/$
-    """}
+    """
+    }
     like = "www.facebook.com/plugins/like.php"
     assert decide(tmp_path, catalog, files, f"http://{like}").outcome == Outcome.DENY
     assert decide(tmp_path, catalog, files, f"https://{like}").outcome == Outcome.ALLOW  # CONNECT: path "/"
@@ -99,7 +122,9 @@ def test_a_path_pattern_naming_a_service_is_not_a_block_of_the_site(lint):
 
 def test_https_inspection_lets_path_patterns_see_https(tmp_path, catalog):
     files = {"user.action": "{ +https-inspection }\n.facebook.com\n{ +block{x} }\n/plugins/\n"}
-    assert decide(tmp_path, catalog, files, "https://www.facebook.com/plugins/like.php").outcome == Outcome.DENY
+    assert (
+        decide(tmp_path, catalog, files, "https://www.facebook.com/plugins/like.php").outcome == Outcome.DENY
+    )
 
 
 def test_port_in_a_pattern(tmp_path, catalog):
@@ -110,40 +135,53 @@ def test_port_in_a_pattern(tmp_path, catalog):
 
 # ------------------------------------------------------------------ order and exceptions
 
+
 def test_later_section_overrides_an_earlier_one(lint):
-    v = verdicts(lint({"user.action": """
+    v = verdicts(
+        lint(
+            {
+                "user.action": """
         { -block }
         .twitter.com
         { +block{Later wins.} }
         .twitter.com
         .x.com
-    """}))
+    """
+            }
+        )
+    )
     assert v["twitter"] == "blocked"
 
 
 def test_minus_block_exception_after_a_block(lint):
-    report = lint({"user.action": """
+    report = lint(
+        {
+            "user.action": """
         { +block{Twitter.} }
         .twitter.com
         .x.com
         .twimg.com
         { -block }
         .twimg.com
-    """})
+    """
+        }
+    )
     assert verdicts(report)["twitter"] == "blocked"
     assert not any(f.code == "TE103" for f in report.findings)  # the CDN stays reachable
 
 
 def test_later_action_file_overrides_earlier_in_config_order(lint):
-    report = lint({
-        "privoxy/config": """
+    report = lint(
+        {
+            "privoxy/config": """
             confdir /etc/privoxy
             actionsfile block.action
             actionsfile user.action   # user customizations
         """,
-        "privoxy/block.action": "{ +block{Social.} }\n.facebook.com\n.linkedin.com\n",
-        "privoxy/user.action": "{ -block }\n.linkedin.com\n",
-    })
+            "privoxy/block.action": "{ +block{Social.} }\n.facebook.com\n.linkedin.com\n",
+            "privoxy/user.action": "{ -block }\n.linkedin.com\n",
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked"
     assert v["linkedin"] == "allowed"  # an explicit exception naming the service
@@ -157,7 +195,10 @@ def test_block_all_blocks_everything_and_says_so(lint):
 
 
 def test_block_all_with_an_allow_list(lint):
-    v = verdicts(lint({"user.action": """
+    v = verdicts(
+        lint(
+            {
+                "user.action": """
         {{alias}}
         unblock = -block
         { +block{all} }
@@ -167,13 +208,17 @@ def test_block_all_with_an_allow_list(lint):
         .licdn.com
         lnkd.in
         .example.com
-    """}))
+    """
+            }
+        )
+    )
     assert v["linkedin"] == "allowed"
     assert v["facebook"] == v["twitter"] == v["ning"] == "blocked"
 
 
 def test_aliases_are_case_insensitive_and_expand_in_order(tmp_path, catalog):
-    files = {"user.action": """
+    files = {
+        "user.action": """
         {{alias}}
         +Social = +block{Social.}
         open = -block
@@ -181,32 +226,42 @@ def test_aliases_are_case_insensitive_and_expand_in_order(tmp_path, catalog):
         .ning.com
         { OPEN }
         www.ning.com
-    """}
+    """
+    }
     assert decide(tmp_path, catalog, files, "https://ning.com/").outcome == Outcome.DENY
     assert decide(tmp_path, catalog, files, "https://www.ning.com/").outcome == Outcome.ALLOW
 
 
 def test_block_substitutes_are_still_blocks(lint):
-    report = lint({"user.action": """
+    report = lint(
+        {
+            "user.action": """
         { +block{Banner.} +handle-as-image }
         .twimg.com
         { +block{Script.} +handle-as-empty-document }
         .licdn.com
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["twitter"] == "degraded" and v["linkedin"] == "degraded"
 
 
 # ------------------------------------------------------------------ redirects
 
+
 def test_redirect_to_another_site_is_a_block_https_upgrade_is_not(lint):
-    report = lint({"user.action": r"""
+    report = lint(
+        {
+            "user.action": r"""
         { +redirect{http://www.example.com/blocked.html} }
         .ning.com
         { +redirect{s@^http://@https://@} }
         .twitter.com
         .x.com
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["ning"] == "blocked"
     assert v["twitter"] == "unaffected"
@@ -221,14 +276,19 @@ def test_block_wins_over_redirect(tmp_path, catalog):
 
 # ------------------------------------------------------------------ forwarding
 
+
 def test_forward_tunnel_is_allowed_black_hole_is_blocked_other_loopback_unknown(lint):
-    report = lint({"privoxy/config": """
+    report = lint(
+        {
+            "privoxy/config": """
         forward-socks5t .twitter.com  127.0.0.1:9050 .
         forward-socks5t .x.com        127.0.0.1:9050 .
         forward         .facebook.com 127.0.0.1:1
         forward         .linkedin.com 127.0.0.1:5555
         forward         .ning.com     proxy.example.net:3128
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["twitter"] == "allowed"
     assert v["facebook"] == "blocked"
@@ -238,12 +298,18 @@ def test_forward_tunnel_is_allowed_black_hole_is_blocked_other_loopback_unknown(
 
 
 def test_the_last_matching_forward_line_wins(lint):
-    v = verdicts(lint({"privoxy/config": """
+    v = verdicts(
+        lint(
+            {
+                "privoxy/config": """
         forward .facebook.com 127.0.0.1:1
         forward .facebook.com .
         forward .twitter.com .
         forward .twitter.com 127.0.0.1:1
-    """}))
+    """
+            }
+        )
+    )
     assert v["facebook"] == "allowed"  # sent directly by a rule naming it
     assert v["twitter"] == "blocked-partial"  # x.com is not forwarded
 
@@ -254,14 +320,24 @@ def test_forwarding_everything_to_tor_names_no_service(lint):
 
 
 def test_toggle_off_applies_no_actions(lint):
-    v = verdicts(lint({"privoxy/config": "actionsfile user.action\ntoggle 0\n",
-                       "privoxy/user.action": "{ +block{x} }\n/\n"}))
+    v = verdicts(
+        lint(
+            {
+                "privoxy/config": "actionsfile user.action\ntoggle 0\n",
+                "privoxy/user.action": "{ +block{x} }\n/\n",
+            }
+        )
+    )
     assert set(v.values()) == {"unaffected"}
 
 
 def test_trust_file_blocks_everything_unlisted(lint):
-    report = lint({"privoxy/config": "trustfile trust\n",
-                   "privoxy/trust": "~.linkedin.com\n~.licdn.com\n~lnkd.in\n+.example.com\n"})
+    report = lint(
+        {
+            "privoxy/config": "trustfile trust\n",
+            "privoxy/trust": "~.linkedin.com\n~.licdn.com\n~lnkd.in\n+.example.com\n",
+        }
+    )
     v = verdicts(report)
     assert v["linkedin"] == "unaffected" and v["facebook"] == "blocked"
 
@@ -273,6 +349,7 @@ def test_limit_connect_refuses_https(lint):
 
 # ------------------------------------------------------------------ missing and broken input
 
+
 def test_missing_action_file_is_te903_and_unknown(lint):
     report = lint({"privoxy/config": "confdir /etc/privoxy\nactionsfile social-blocks.action\n"})
     assert set(verdicts(report).values()) == {"unknown"}
@@ -281,11 +358,16 @@ def test_missing_action_file_is_te903_and_unknown(lint):
 
 
 def test_missing_standard_or_other_topic_file_states_its_assumption(lint):
-    report = lint({"privoxy/config": """
+    report = lint(
+        {
+            "privoxy/config": """
         actionsfile match-all.action
         actionsfile block-trackers.action
         actionsfile user.action
-    """, "privoxy/user.action": "{ +block{x} }\n.facebook.com\n"})
+    """,
+            "privoxy/user.action": "{ +block{x} }\n.facebook.com\n",
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked" and v["twitter"] == "unaffected"
     messages = [f.message for f in report.findings if f.code == "TE903"]
@@ -293,21 +375,29 @@ def test_missing_standard_or_other_topic_file_states_its_assumption(lint):
 
 
 def test_a_later_file_decides_what_a_missing_earlier_one_left_open(lint):
-    report = lint({"privoxy/config": "actionsfile site-policy.action\nactionsfile user.action\n",
-                   "privoxy/user.action": "{ +block{x} }\n.facebook.com\n.fbcdn.net\n"})
+    report = lint(
+        {
+            "privoxy/config": "actionsfile site-policy.action\nactionsfile user.action\n",
+            "privoxy/user.action": "{ +block{x} }\n.facebook.com\n.fbcdn.net\n",
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked"
     assert v["twitter"] == "unknown"
 
 
 def test_unterminated_section_is_te901_and_its_patterns_unknown(lint):
-    report = lint({"user.action": """
+    report = lint(
+        {
+            "user.action": """
         { +block{Facebook.}
         .facebook.com
         { +block{Twitter.} }
         .twitter.com
         .x.com
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "unknown"
     assert v["twitter"] == "blocked"
@@ -315,12 +405,15 @@ def test_unterminated_section_is_te901_and_its_patterns_unknown(lint):
     assert f.span.line == 2 and "refuses" in f.message
 
 
-@pytest.mark.parametrize("text,line", [
-    (".facebook.com\n{ +block{x} }\n", 1),  # a pattern before the first section
-    ("{ +block{x} +blokc }\n.facebook.com\n", 1),  # an unknown action or alias
-    ("{ +handle-as-image{yes} }\n.facebook.com\n", 1),  # a boolean action with a value
-    ("{ +redirect }\n.facebook.com\n", 1),  # a string action without one
-])
+@pytest.mark.parametrize(
+    "text,line",
+    [
+        (".facebook.com\n{ +block{x} }\n", 1),  # a pattern before the first section
+        ("{ +block{x} +blokc }\n.facebook.com\n", 1),  # an unknown action or alias
+        ("{ +handle-as-image{yes} }\n.facebook.com\n", 1),  # a boolean action with a value
+        ("{ +redirect }\n.facebook.com\n", 1),  # a string action without one
+    ],
+)
 def test_what_privoxy_refuses_is_te901(lint, text, line):
     report = lint({"user.action": text})
     assert [f.span.line for f in report.findings if f.code == "TE901"] == [line]
@@ -347,15 +440,21 @@ def test_nul_bytes_are_an_input_error_not_a_traceback(lint):
 
 
 def test_nul_bytes_in_a_referenced_file_are_te902(lint):
-    report = lint({"privoxy/config": "actionsfile user.action\n",
-                   "privoxy/user.action": "{ +block{x} }\n\x00\x00\x00\n"})
+    report = lint(
+        {
+            "privoxy/config": "actionsfile user.action\n",
+            "privoxy/user.action": "{ +block{x} }\n\x00\x00\x00\n",
+        }
+    )
     assert "TE902" in codes(report)
     assert set(verdicts(report).values()) == {"unknown"}
 
 
 def test_comments_and_continuation_lines(tmp_path, catalog):
-    files = {"user.action": "{ +block{a \\# not a comment} \\\n  +handle-as-image }  # comment\n"
-                            ".facebook.com  # trailing comment\n"}
+    files = {
+        "user.action": "{ +block{a \\# not a comment} \\\n  +handle-as-image }  # comment\n"
+        ".facebook.com  # trailing comment\n"
+    }
     d = decide(tmp_path, catalog, files, "https://www.facebook.com/")
     assert d.outcome == Outcome.DENY and "not a comment" in d.note
 
@@ -373,28 +472,37 @@ def test_huge_action_file_is_linted_in_bounded_time(lint):
 
 # ------------------------------------------------------------------ detection
 
-@pytest.mark.parametrize("name,head,expected", [
-    ("user.action", "{ +block{x} }\n.facebook.com\n", True),
-    ("config", "confdir /etc/privoxy\nactionsfile match-all.action\n", True),
-    ("privoxy.conf", "", True),
-    ("squid.conf", "http_access deny all\n", False),
-    ("config", "[core]\n\trepositoryformatversion = 0\n", False),
-])
+
+@pytest.mark.parametrize(
+    "name,head,expected",
+    [
+        ("user.action", "{ +block{x} }\n.facebook.com\n", True),
+        ("config", "confdir /etc/privoxy\nactionsfile match-all.action\n", True),
+        ("privoxy.conf", "", True),
+        ("squid.conf", "http_access deny all\n", False),
+        ("config", "[core]\n\trepositoryformatversion = 0\n", False),
+    ],
+)
 def test_detection(name, head, expected):
-    assert (privoxy.detect(Path("repo/privoxy" if name == "config" else "repo") / name, head) >= 0.5) is expected
+    assert (
+        privoxy.detect(Path("repo/privoxy" if name == "config" else "repo") / name, head) >= 0.5
+    ) is expected
 
 
-@pytest.mark.parametrize("directive,args,kind", [
-    ("forward", ["."], "direct"),
-    ("forward", ["127.0.0.1:1"], "black-hole"),
-    ("forward", ["0.0.0.0:9"], "black-hole"),
-    ("forward", ["localhost:0"], "black-hole"),
-    ("forward", ["[::1]:80"], "black-hole"),
-    ("forward", ["0.0.0.0:8118"], "tunnel"),  # 0.0.0.0 reaches this machine, where a proxy may listen
-    ("forward", ["127.0.0.1:47000"], "unknown"),
-    ("forward", ["parent.example.net"], "tunnel"),  # default port 8000
-    ("forward-socks5t", ["127.0.0.1:9050", "."], "tunnel"),
-    ("forward-socks5", ["user:pass@socks.example.net:1080", "."], "tunnel"),
-])
+@pytest.mark.parametrize(
+    "directive,args,kind",
+    [
+        ("forward", ["."], "direct"),
+        ("forward", ["127.0.0.1:1"], "black-hole"),
+        ("forward", ["0.0.0.0:9"], "black-hole"),
+        ("forward", ["localhost:0"], "black-hole"),
+        ("forward", ["[::1]:80"], "black-hole"),
+        ("forward", ["0.0.0.0:8118"], "tunnel"),  # 0.0.0.0 reaches this machine, where a proxy may listen
+        ("forward", ["127.0.0.1:47000"], "unknown"),
+        ("forward", ["parent.example.net"], "tunnel"),  # default port 8000
+        ("forward-socks5t", ["127.0.0.1:9050", "."], "tunnel"),
+        ("forward-socks5", ["user:pass@socks.example.net:1080", "."], "tunnel"),
+    ],
+)
 def test_forward_targets(directive, args, kind):
     assert privoxy._classify_target(directive, args)[0] == kind

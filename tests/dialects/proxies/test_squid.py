@@ -15,13 +15,17 @@ def codes(report) -> list[str]:
 
 
 def test_leading_dot_covers_subdomains_exact_name_does_not(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl fb dstdomain .facebook.com
         acl li dstdomain linkedin.com
         http_access deny fb
         http_access deny li
         http_access allow all
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked"
     # linkedin.com exactly: www.linkedin.com still works -> only part of the service
@@ -32,26 +36,38 @@ def test_leading_dot_covers_subdomains_exact_name_does_not(lint):
 
 
 def test_allow_before_deny_means_the_deny_is_never_reached(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl localnet src 192.168.0.0/16
         acl social dstdomain .facebook.com .twitter.com .x.com
         http_access allow localnet
         http_access deny social
         http_access deny all
-    """})
-    assert verdicts(report) == {"facebook": "unaffected", "twitter": "unaffected",
-                                "linkedin": "unaffected", "ning": "unaffected"}
+    """
+        }
+    )
+    assert verdicts(report) == {
+        "facebook": "unaffected",
+        "twitter": "unaffected",
+        "linkedin": "unaffected",
+        "ning": "unaffected",
+    }
     assert not [c for c in codes(report) if c.startswith("TE1")]
 
 
 def test_deny_before_allow_blocks_and_names_the_line(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl localnet src 192.168.0.0/16
         acl social dstdomain .facebook.com
         http_access deny social
         http_access allow localnet
         http_access deny all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked"
     f = next(f for f in report.findings if f.code == "TE101")
     assert (f.span.line, f.span.col) == (4, 1)
@@ -60,29 +76,41 @@ def test_deny_before_allow_blocks_and_names_the_line(lint):
 
 
 def test_commented_out_rule_is_not_a_block(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl social dstdomain .facebook.com
         #http_access deny social
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_unused_acl_naming_a_service_is_reported_but_blocks_nothing(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl social dstdomain .facebook.com
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
     assert "TE202" in codes(report)
 
 
 def test_implicit_final_rule_is_the_opposite_of_the_last_line(lint):
     # The last line allows facebook, so everything else is denied by Squid's implicit rule.
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl fb dstdomain .facebook.com .fbcdn.net
         http_access allow fb
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "allowed"
     assert v["twitter"] == "blocked"
@@ -90,26 +118,36 @@ def test_implicit_final_rule_is_the_opposite_of_the_last_line(lint):
 
 
 def test_implicit_allow_after_a_last_deny(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl tw dstdomain .twitter.com .x.com
         http_access deny tw
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["twitter"] == "blocked"
     assert v["facebook"] == "unaffected"
 
 
 def test_deny_all_for_outsiders_is_not_a_social_block(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl localnet src 10.0.0.0/8
         http_access allow localnet
         http_access deny all
-    """})
+    """
+        }
+    )
     assert set(verdicts(report).values()) == {"unaffected"}
 
 
 def test_src_scope_gives_blocked_partial_with_the_audience(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl students src 10.1.0.0/16
         acl staff src 10.2.0.0/16
         acl social dstdomain .facebook.com
@@ -117,7 +155,9 @@ def test_src_scope_gives_blocked_partial_with_the_audience(lint):
         http_access allow students
         http_access allow staff
         http_access deny all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
     f = next(f for f in report.findings if f.code == "TE102")
     assert "src students" in f.message
@@ -125,94 +165,128 @@ def test_src_scope_gives_blocked_partial_with_the_audience(lint):
 
 
 def test_negated_acl(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl teachers src 10.9.0.0/16
         acl social dstdomain .facebook.com
         http_access deny !teachers social
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
     assert "not src teachers" in next(f.message for f in report.findings if f.code == "TE102")
 
 
 def test_time_window_is_partial(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl work time MTWHF 09:00-17:00
         acl social dstdomain .linkedin.com
         http_access deny social work
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["linkedin"] == "blocked-partial"
     assert "time work" in next(f.message for f in report.findings if f.code == "TE102")
 
 
 def test_proxy_auth_group_is_partial(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl interns proxy_auth alice bob
         acl social dstdomain .twitter.com .x.com
         http_access deny interns social
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["twitter"] == "blocked-partial"
 
 
 def test_dstdom_regex_case_and_substring(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl fb dstdom_regex -i FACEBOOK
         acl tw dstdom_regex TWITTER
         http_access deny fb
         http_access deny tw
         http_access allow all
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked"
     assert v["twitter"] == "unaffected"  # case-sensitive without -i
 
 
 def test_regex_twitter_does_not_cover_x_com(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl tw dstdom_regex twitter
         http_access deny tw
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["twitter"] == "blocked-partial"
 
 
 def test_url_regex_on_widget_path_is_hygiene_not_a_block(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl likebutton url_regex facebook\\.com/plugins/
         acl pixel dstdomain pixel.facebook.com
         http_access deny likebutton
         http_access deny pixel
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
     assert "TE201" in codes(report)
 
 
 def test_cdn_block_degrades(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl cdn dstdomain .twimg.com
         http_access deny cdn
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["twitter"] == "degraded"
     assert "TE103" in codes(report)
 
 
 def test_deny_info_tcp_reset_is_named(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl ning dstdomain .ning.com
         deny_info TCP_RESET ning
         http_access deny ning
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["ning"] == "blocked"
     assert "(reset)" in next(f.message for f in report.findings if f.code == "TE101")
 
 
 def test_delay_pool_throttles(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl social dstdomain .facebook.com
         delay_pools 1
         delay_class 1 1
@@ -220,62 +294,78 @@ def test_delay_pool_throttles(lint):
         delay_access 1 allow social
         delay_access 1 deny all
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "throttled"
     assert verdicts(report)["twitter"] == "unaffected"
 
 
 def test_unlimited_delay_pool_is_not_throttling(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl social dstdomain .facebook.com
         delay_pools 1
         delay_class 1 1
         delay_parameters 1 -1/-1
         delay_access 1 allow social
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_ssl_bump_terminate_by_sni_blocks_https(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl step1 at_step SslBump1
         acl blocked ssl::server_name .linkedin.com
         ssl_bump peek step1
         ssl_bump terminate blocked
         ssl_bump splice all
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["linkedin"] == "blocked"
     assert "tls-terminate" in next(f.message for f in report.findings if f.code == "TE101")
 
 
 def test_plain_http_only_block_is_partial(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl fb dstdomain .facebook.com
         acl web port 80
         http_access deny fb web
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
     assert "plain HTTP" in next(f.message for f in report.findings if f.code == "TE102")
 
 
 def test_acl_values_from_file_and_include_with_glob(lint):
-    report = lint({
-        "etc/squid/squid.conf": """
+    report = lint(
+        {
+            "etc/squid/squid.conf": """
             include /etc/squid/conf.d/*.conf
             http_access allow all
         """,
-        "etc/squid/conf.d/10-social.conf": """
+            "etc/squid/conf.d/10-social.conf": """
             acl social dstdomain "/etc/squid/social.txt"
             http_access deny social
         """,
-        "etc/squid/social.txt": """
+            "etc/squid/social.txt": """
             # the list
             .linkedin.com
         """,
-    })
+        }
+    )
     assert verdicts(report)["linkedin"] == "blocked"
     f = next(f for f in report.findings if f.code == "TE101")
     assert f.span.path.endswith("10-social.conf") and f.span.line == 3
@@ -283,52 +373,70 @@ def test_acl_values_from_file_and_include_with_glob(lint):
 
 
 def test_include_loop_is_reported_not_hung(lint):
-    report = lint({
-        "a.squid": "include b.squid\nhttp_access allow all\n",
-        "b.squid": "include a.squid\n",
-    })
+    report = lint(
+        {
+            "a.squid": "include b.squid\nhttp_access allow all\n",
+            "b.squid": "include a.squid\n",
+        }
+    )
     assert "TE904" in codes(report)
 
 
 def test_missing_include_and_missing_list(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         include /etc/squid/nothere.conf
         acl blocked dstdomain "/etc/squid/blocked_sites.txt"
         http_access deny blocked
         http_access allow all
-    """})
+    """
+        }
+    )
     assert codes(report).count("TE903") == 2
     assert set(verdicts(report).values()) == {"unknown"}
     assert "TE106" in codes(report)
 
 
 def test_missing_list_named_for_another_topic_is_assumed_not_to_name_services(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl porn dstdomain "/etc/squid/porn.txt"
         http_access deny porn
         http_access allow all
-    """})
+    """
+        }
+    )
     assert set(verdicts(report).values()) == {"unaffected"}
     assert any("assumed" in f.message for f in report.findings if f.code == "TE903")
 
 
 def test_missing_list_named_social_is_unknown(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl redes dstdomain "/etc/squid/social_networks.txt"
         http_access deny redes
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "unknown"
 
 
 def test_missing_list_behind_an_allow_for_everyone_changes_nothing(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl lan src 10.0.0.0/8
         acl blocked dstdomain "/etc/squid/blocked.txt"
         http_access allow lan
         http_access deny blocked
         http_access deny all
-    """})
+    """
+        }
+    )
     assert set(verdicts(report).values()) == {"unaffected"}
 
 
@@ -340,58 +448,84 @@ def test_catastrophic_regex_is_time_bounded_and_undecided(lint, catalog, tmp_pat
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text(f"custom_services:\n  club: {{domains: [{host}]}}\n")
     policy = load_policy(policy_file, catalog)
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl evil dstdom_regex (a|aa)+\\.com
         http_access deny evil
         http_access allow all
-    """}, policy=policy)
+    """
+        },
+        policy=policy,
+    )
     assert verdicts(report)["club"] == "unknown"
     assert verdicts(report)["facebook"] == "unaffected"
     assert "TE905" in codes(report)
 
 
 def test_invalid_regex_is_reported(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl bad dstdom_regex (unclosed
         http_access deny bad
         http_access allow all
-    """})
+    """
+        }
+    )
     assert "TE905" in codes(report)
 
 
 def test_undefined_acl_is_a_config_error(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         http_access deny nosuchacl
         http_access allow all
-    """})
+    """
+        }
+    )
     assert "TE901" in codes(report)
 
 
 def test_url_rewriter_makes_verdicts_unknown(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/squidGuard.conf
         http_access allow all
-    """})
+    """
+        }
+    )
     assert set(verdicts(report).values()) == {"unknown"}
     assert "TE907" in codes(report)
 
 
 def test_fragment_without_access_rules_decides_nothing(lint):
-    report = lint({"refresh.conf": """
+    report = lint(
+        {
+            "refresh.conf": """
         refresh_pattern -i facebook\\.com/.*\\.(jpg|png) 10080 90% 43200
         refresh_pattern . 0 20% 4320
-    """}, dialect="squid")
+    """
+        },
+        dialect="squid",
+    )
     assert set(verdicts(report).values()) == {"unaffected"}
     assert not report.findings
 
 
 def test_trailing_comment_and_continuation_lines(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl social dstdomain .facebook.com \\
             .linkedin.com   # the usual suspects
         http_access deny social
         http_access allow all
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == v["linkedin"] == "blocked"
 
@@ -403,14 +537,20 @@ def test_explicit_exception_for_a_policy_audience(lint, catalog, tmp_path):
     policy_file.write_text(
         "version: 1\n"
         "audiences:\n  guest-wifi: {networks: [10.50.0.0/16]}\n"
-        "exceptions:\n  - {service: facebook, audience: guest-wifi, reason: bandwidth, expires: 2999-01-01}\n")
+        "exceptions:\n  - {service: facebook, audience: guest-wifi, reason: bandwidth, expires: 2999-01-01}\n"
+    )
     policy = load_policy(policy_file, catalog)
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl guests src 10.50.0.0/16
         acl social dstdomain .facebook.com
         http_access deny guests social
         http_access allow all
-    """}, policy=policy)
+    """
+        },
+        policy=policy,
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"  # the verdict is a fact
     assert not [f for f in report.findings if f.code.startswith("TE1")]
     assert [f.code for f in report.accepted] == ["TE102"]
@@ -422,14 +562,19 @@ def test_expired_exception_is_reported_and_no_longer_covers(lint, catalog, tmp_p
 
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text(
-        "exceptions:\n"
-        f"  - {{service: twitter, audience: everyone, reason: pilot, expires: {expires}}}\n")
+        f"exceptions:\n  - {{service: twitter, audience: everyone, reason: pilot, expires: {expires}}}\n"
+    )
     policy = load_policy(policy_file, catalog)
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl tw dstdomain .twitter.com .x.com
         http_access deny tw
         http_access allow all
-    """}, policy=policy)
+    """
+        },
+        policy=policy,
+    )
     assert ("TE203" in codes(report)) is expected
     assert ("TE101" in codes(report)) is expected
 
@@ -440,13 +585,20 @@ def test_service_not_required_by_policy_has_verdict_but_no_finding(lint, catalog
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text("services:\n  linkedin: {severity: warning}\n")
     policy = load_policy(policy_file, catalog)
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl s dstdomain .facebook.com .linkedin.com
         http_access deny s
         http_access allow all
-    """}, policy=policy)
+    """
+        },
+        policy=policy,
+    )
     assert verdicts(report)["facebook"] == "blocked"
-    assert [(f.service, f.severity.value) for f in report.findings if f.code == "TE101"] == [("linkedin", "warning")]
+    assert [(f.service, f.severity.value) for f in report.findings if f.code == "TE101"] == [
+        ("linkedin", "warning")
+    ]
 
 
 def test_strict_policy_requires_every_service(catalog):
@@ -455,17 +607,22 @@ def test_strict_policy_requires_every_service(catalog):
 
 def test_time_ranges_are_inclusive_and_lines_are_alternatives(lint):
     # Two windows: weekday lunch and all of Saturday. Facebook is denied in them only.
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl breaks time MTWHF 12:00-12:59
         acl breaks time A
         acl fb dstdomain .facebook.com
         http_access allow fb breaks
         http_access deny fb
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
     from policy_lint.dialects.proxies.squid import _in_time, _parse_time
     from policy_lint.model import Span
+
     a, b = Span("f", 1), Span("f", 2)
     windows = _parse_time([("MTWHF", a), ("12:00-12:59", a), ("A", b)])
     assert _in_time(windows, "M", 12 * 60) and _in_time(windows, "M", 12 * 60 + 59)
@@ -474,69 +631,96 @@ def test_time_ranges_are_inclusive_and_lines_are_alternatives(lint):
 
 
 def test_acl_used_before_its_definition_is_a_config_error(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         http_access deny social
         acl social dstdomain .facebook.com
         http_access allow all
-    """})
+    """
+        }
+    )
     assert any(f.code == "TE901" and "before its definition" in f.message for f in report.findings)
 
 
 def test_src_acl_naming_hosts_is_an_audience_of_its_own(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl kiosks src kiosk1.lan kiosk2.lan
         acl social dstdomain .linkedin.com
         http_access deny kiosks social
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["linkedin"] == "blocked-partial"
 
 
 def test_connect_to_https_denied_while_plain_http_allowed_blocks(lint):
     # Everything on port 443 denied to CONNECT: no HTTPS site works, control included -
     # that is not a social-media block.
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl SSL_ports port 443
         acl CONNECT method CONNECT
         http_access deny CONNECT SSL_ports
         http_access allow all
-    """})
+    """
+        }
+    )
     assert set(verdicts(report).values()) == {"unaffected"}
 
 
 def test_method_and_port_scope_a_service_rule(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl CONNECT method CONNECT
         acl tls port 443
         acl li dstdomain .linkedin.com
         http_access deny CONNECT tls li
         http_access allow all
-    """})
+    """
+        }
+    )
     assert verdicts(report)["linkedin"] == "blocked"
 
 
 def test_dst_matches_the_catalog_addresses_of_a_service(lint, catalog):
     fb = catalog.services["facebook"]
-    fb_net = next(n for n in fb.networks
-                  if any(n.version == ip_address(a).version and ip_address(a) in n for a in fb.addresses))
-    report = lint({"squid.conf": f"""
+    fb_net = next(
+        n
+        for n in fb.networks
+        if any(n.version == ip_address(a).version and ip_address(a) in n for a in fb.addresses)
+    )
+    report = lint(
+        {
+            "squid.conf": f"""
         acl fbnets dst {fb_net}
         acl elsewhere dst 203.0.113.0/24
         http_access deny fbnets
         http_access deny elsewhere
         http_access allow all
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked"
     assert v["twitter"] == "unaffected"
 
 
 def test_dst_as_uses_the_catalog_asns(lint):
-    report = lint({"squid.conf": """
+    report = lint(
+        {
+            "squid.conf": """
         acl linkedin_as dst_as 14413
         http_access deny linkedin_as
         http_access allow all
-    """})
+    """
+        }
+    )
     v = verdicts(report)
     assert v["linkedin"] == "blocked"
     assert v["facebook"] == "unaffected"

@@ -51,6 +51,7 @@ def probe(host: str, scheme: str = "https", path: str = "/") -> Probe:
 
 # ------------------------------------------------------------------ detection and requests
 
+
 def test_squidguard_conf_is_detected_as_squidguard_not_squid():
     head = "dbhome /var/lib/squidguard/db\nacl {\n default {\n  pass all\n }\n}\n"
     assert detect(Path("squidGuard.conf"), head).NAME == "squidguard"
@@ -67,9 +68,11 @@ def test_https_reaches_squidguard_as_connect_host_port_without_path():
 
 # ------------------------------------------------------------------ destinations
 
+
 def test_domainlist_entry_covers_the_domain_and_every_subdomain(lint):
-    report = lint_sg(lint, f"default {{\n pass !social all\n {REDIRECT}\n}}",
-                     social("facebook.com\nlicdn.com"))
+    report = lint_sg(
+        lint, f"default {{\n pass !social all\n {REDIRECT}\n}}", social("facebook.com\nlicdn.com")
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked"  # facebook.com, www., m. all listed through one entry
     assert v["linkedin"] == "degraded"  # static.licdn.com: CDN only
@@ -85,8 +88,9 @@ def test_domainlist_entry_does_not_match_a_longer_name(lint):
 
 
 def test_urllist_is_a_prefix_of_the_url_without_www_and_never_sees_https_paths(lint):
-    report = lint_sg(lint, f"default {{\n pass !social all\n {REDIRECT}\n}}",
-                     social("example.org", urls="linkedin.com/"))
+    report = lint_sg(
+        lint, f"default {{\n pass !social all\n {REDIRECT}\n}}", social("example.org", urls="linkedin.com/")
+    )
     v = verdicts(report)
     # http://www.linkedin.com/ -> "linkedin.com/" matches; CONNECT www.linkedin.com:443 has no path
     assert v["linkedin"] == "blocked-partial"
@@ -94,25 +98,36 @@ def test_urllist_is_a_prefix_of_the_url_without_www_and_never_sees_https_paths(l
 
 
 def test_urllist_entry_without_path_matches_connect_requests_too(lint):
-    report = lint_sg(lint, f"default {{\n pass !social all\n {REDIRECT}\n}}",
-                     social("example.org", urls="twitter.com\nx.com"))
+    report = lint_sg(
+        lint,
+        f"default {{\n pass !social all\n {REDIRECT}\n}}",
+        social("example.org", urls="twitter.com\nx.com"),
+    )
     v = verdicts(report)
     # twitter.com, www.twitter.com (www stripped) and x.com blocked; mobile.twitter.com is not a prefix
     assert v["twitter"] == "blocked-partial"
-    assert "mobile.twitter.com still reachable" in next(f.message for f in report.findings if f.service == "twitter")
+    assert "mobile.twitter.com still reachable" in next(
+        f.message for f in report.findings if f.service == "twitter"
+    )
 
 
 def test_expressionlist_searches_host_port_and_path_case_insensitively(lint):
-    report = lint_sg(lint, f"default {{\n pass !social all\n {REDIRECT}\n}}",
-                     social("example.org", expressions=r"NING\.com(:443)?"))
+    report = lint_sg(
+        lint,
+        f"default {{\n pass !social all\n {REDIRECT}\n}}",
+        social("example.org", expressions=r"NING\.com(:443)?"),
+    )
     v = verdicts(report)
     assert v["ning"] == "blocked"
     assert v["facebook"] == "unaffected"
 
 
 def test_expressionlist_cannot_match_a_scheme(lint):
-    report = lint_sg(lint, f"default {{\n pass !social all\n {REDIRECT}\n}}",
-                     social("example.org", expressions=r"^https?://www\.facebook\.com"))
+    report = lint_sg(
+        lint,
+        f"default {{\n pass !social all\n {REDIRECT}\n}}",
+        social("example.org", expressions=r"^https?://www\.facebook\.com"),
+    )
     assert verdicts(report)["facebook"] == "unaffected"  # squidGuard matches host[:port]/path
 
 
@@ -129,6 +144,7 @@ def test_the_last_domainlist_of_a_dest_wins(lint):
 
 # ------------------------------------------------------------------ pass lists
 
+
 def test_pass_list_is_read_left_to_right_first_decision_wins(lint):
     files = {
         "dest": "dest good {\n domainlist good/domains\n}\ndest social {\n domainlist social/domains\n}\n",
@@ -141,7 +157,9 @@ def test_pass_list_is_read_left_to_right_first_decision_wins(lint):
 
 
 def test_pass_none_blocks_everything_else(lint):
-    report = lint_sg(lint, f"default {{\n pass social none\n {REDIRECT}\n}}", social("facebook.com\nfbcdn.net"))
+    report = lint_sg(
+        lint, f"default {{\n pass social none\n {REDIRECT}\n}}", social("facebook.com\nfbcdn.net")
+    )
     v = verdicts(report)
     assert v["facebook"] == "allowed"  # an allow-list naming it
     assert v["twitter"] == "blocked"
@@ -221,8 +239,9 @@ def test_src_types_are_anded_and_users_are_case_insensitive(tmp_path, catalog):
     (tmp_path / "db/social").mkdir(parents=True)
     (tmp_path / "db/social/domains").write_text(files["db/social/domains"])
     path = tmp_path / "squidGuard.conf"
-    path.write_text(conf(f"boss {{\n pass all\n}}\ndefault {{\n pass !social all\n {REDIRECT}\n}}",
-                         files["dest"], head))
+    path.write_text(
+        conf(f"boss {{\n pass all\n}}\ndefault {{\n pass !social all\n {REDIRECT}\n}}", files["dest"], head)
+    )
     rs = sg.parse(path, ParseContext(Resolver(tmp_path), catalog))
     fb = probe("www.facebook.com")
     assert rs.decide(fb, sg.Client("10.0.0.5", "ALICE")).outcome == Outcome.ALLOW
@@ -250,8 +269,10 @@ def test_an_iplist_that_is_present_is_read(lint):
 
 def test_time_within_and_else(lint):
     head = "time school {\n weekly mtwhf 08:00-15:00\n}\nsrc lan {\n ip 10.0.0.0/8\n}\n"
-    acl = (f"lan within school {{\n pass !social all\n}} else {{\n pass all\n}}\n"
-           f"default {{\n pass none\n {REDIRECT}\n}}")
+    acl = (
+        f"lan within school {{\n pass !social all\n}} else {{\n pass all\n}}\n"
+        f"default {{\n pass none\n {REDIRECT}\n}}"
+    )
     report = lint_sg(lint, acl, social(), head=head)
     assert verdicts(report)["facebook"] == "blocked-partial"
     f = next(f for f in report.findings if f.code == "TE102")
@@ -284,6 +305,7 @@ def test_time_space_active_uses_start_inclusive_end_exclusive():
 
 # ------------------------------------------------------------------ list files
 
+
 def test_a_diff_file_makes_the_entries_it_touches_unknown(lint):
     files = social("twitter.com\nx.com")
     files["db/social/domains.diff"] = "-twitter.com\n-x.com\n+facebook.com\n"
@@ -299,8 +321,15 @@ def test_a_diff_unmarked_line_repeats_the_last_mark(tmp_path, catalog):
     (tmp_path / "d").mkdir()
     (tmp_path / "d/domains").write_text("a.com\nb.com\n")
     (tmp_path / "d/domains.diff").write_text("b.com\n+c.com\nd.com\n")
-    lst = sg.SgList("domain", "d/domains", None, tmp_path / "d/domains", "d/domains",
-                    tmp_path / "d/domains.diff", "d/domains.diff")
+    lst = sg.SgList(
+        "domain",
+        "d/domains",
+        None,
+        tmp_path / "d/domains",
+        "d/domains",
+        tmp_path / "d/domains.diff",
+        "d/domains.diff",
+    )
     lst.ensure([".b.com", ".c.com", ".d.com", ".a.com"])
     assert lst.documented(".b.com", "base") and not lst.documented(".b.com", "updated")
     assert lst.documented(".d.com", "updated") and not lst.documented(".d.com", "base")
@@ -316,8 +345,10 @@ def test_missing_list_with_a_social_name_is_unknown(lint):
 
 
 def test_missing_list_with_another_topic_name_is_assumed_not_to_name_the_services(lint):
-    files = {"dest": "dest porn {\n domainlist porn/domains\n urllist porn/urls\n}\n"
-                     "dest anonymizers {\n domainlist anonymizers/domains\n}\n"}
+    files = {
+        "dest": "dest porn {\n domainlist porn/domains\n urllist porn/urls\n}\n"
+        "dest anonymizers {\n domainlist anonymizers/domains\n}\n"
+    }
     report = lint_sg(lint, f"default {{\n pass !porn !anonymizers all\n {REDIRECT}\n}}", files)
     assert set(verdicts(report).values()) == {"unaffected"}
     msgs = [f.message for f in report.findings if f.code == "TE903"]
@@ -327,9 +358,15 @@ def test_missing_list_with_another_topic_name_is_assumed_not_to_name_the_service
 def test_a_list_in_the_tree_is_found_next_to_the_config_by_category_and_name(lint):
     # dbhome /var/lib/squidguard/db is not in the repo; the lists sit next to the config
     text = conf(f"default {{\n pass !social all\n {REDIRECT}\n}}", social()["dest"]).replace(
-        "dbhome /db", "dbhome /var/lib/squidguard/db")
-    report = lint({CONF: text, "etc/squidguard/social/domains": "facebook.com\n",
-                   "etc/squidguard/domains": "twitter.com\n"})
+        "dbhome /db", "dbhome /var/lib/squidguard/db"
+    )
+    report = lint(
+        {
+            CONF: text,
+            "etc/squidguard/social/domains": "facebook.com\n",
+            "etc/squidguard/domains": "twitter.com\n",
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked"
     assert v["twitter"] == "unaffected"  # a bare `domains` of no category is not taken for social/domains
@@ -342,7 +379,9 @@ def test_a_large_list_is_streamed_quickly(tmp_path, catalog):
             fh.write(f"host{i}.example{i % 97}.org\n")
         fh.write("fbcdn.net\n")
     path = tmp_path / "squidGuard.conf"
-    path.write_text(conf(f"default {{\n pass !big all\n {REDIRECT}\n}}", "dest big {\n domainlist big/domains\n}\n"))
+    path.write_text(
+        conf(f"default {{\n pass !big all\n {REDIRECT}\n}}", "dest big {\n domainlist big/domains\n}\n")
+    )
     start = time.monotonic()
     rs = sg.parse(path, ParseContext(Resolver(tmp_path), catalog))
     d = rs.decide(Probe("facebook", "static.xx.fbcdn.net", "cdn", "https", 443), sg.Client())
@@ -351,6 +390,7 @@ def test_a_large_list_is_streamed_quickly(tmp_path, catalog):
 
 
 # ------------------------------------------------------------------ squidGuard 1.6's lookup
+
 
 def test_redundant_subdomain_entry_hides_the_parent_in_squidguard_16(tmp_path, catalog):
     (tmp_path / "db/social").mkdir(parents=True)
@@ -381,6 +421,7 @@ def test_squidguard_16_takes_a_shorter_entry_as_a_prefix(tmp_path, catalog):
 
 # ------------------------------------------------------------------ config errors
 
+
 def test_an_undefined_dest_puts_squidguard_in_emergency_mode(lint):
     report = lint_sg(lint, f"default {{\n pass !nosuch all\n {REDIRECT}\n}}")
     assert set(verdicts(report).values()) == {"unaffected"}
@@ -388,15 +429,18 @@ def test_an_undefined_dest_puts_squidguard_in_emergency_mode(lint):
     assert "nosuch" in f.message and "passes every request" in f.message
 
 
-@pytest.mark.parametrize("text", [
-    "dest a {\n domainlist a/domains\n",  # never closed
-    "acl {\n default {\n pass all\n",  # never closed
-    "}\n}\nacl { default { pass all } }\n",
-    "time t {\n weekly as\n}\nacl {\n default {\n pass all\n }\n}\n",  # weekly needs a time range
-    "src x {\n bogus 1\n}\nacl {\n default {\n pass all\n }\n}\n",
-    # squidGuard 1.6 takes a time constraint inside a src/dest block, not on its first line
-    "time t {\n weekly * 08:00-17:00\n}\nsrc x within t {\n ip 10.0.0.1\n}\nacl {\n default {\n pass all\n }\n}\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dest a {\n domainlist a/domains\n",  # never closed
+        "acl {\n default {\n pass all\n",  # never closed
+        "}\n}\nacl { default { pass all } }\n",
+        "time t {\n weekly as\n}\nacl {\n default {\n pass all\n }\n}\n",  # weekly needs a time range
+        "src x {\n bogus 1\n}\nacl {\n default {\n pass all\n }\n}\n",
+        # squidGuard 1.6 takes a time constraint inside a src/dest block, not on its first line
+        "time t {\n weekly * 08:00-17:00\n}\nsrc x within t {\n ip 10.0.0.1\n}\nacl {\n default {\n pass all\n }\n}\n",
+    ],
+)
 def test_broken_configs_are_config_errors_not_tracebacks(lint, text):
     report = lint({CONF: text})
     assert not report.errors
@@ -413,15 +457,23 @@ http_access deny blockme
 http_access allow lan
 http_access deny all
 """
-SG_KIDS = conf(f"kids {{\n pass !social all\n}}\ndefault {{\n pass all\n {REDIRECT}\n}}",
-               social()["dest"], "src kids {\n ip 10.0.1.0/24\n}\n")
+SG_KIDS = conf(
+    f"kids {{\n pass !social all\n}}\ndefault {{\n pass all\n {REDIRECT}\n}}",
+    social()["dest"],
+    "src kids {\n ip 10.0.1.0/24\n}\n",
+)
 
 
 def test_squid_asks_squidguard_for_what_it_allows(lint):
-    report = lint({
-        "etc/squid/squid.conf": SQUID.format(
-            rewriter="url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/squidGuard.conf"),
-        CONF: SG_KIDS, "db/social/domains": "facebook.com\nfbcdn.net\n"})
+    report = lint(
+        {
+            "etc/squid/squid.conf": SQUID.format(
+                rewriter="url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/squidGuard.conf"
+            ),
+            CONF: SG_KIDS,
+            "db/social/domains": "facebook.com\nfbcdn.net\n",
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "blocked-partial"  # squidGuard's src kids, inside squid's lan
     assert v["linkedin"] == "blocked"  # squid's own deny stands
@@ -431,65 +483,116 @@ def test_squid_asks_squidguard_for_what_it_allows(lint):
     assert f.span.path.endswith("squidGuard.conf") and "(redirect)" in f.message
     assert any("url_rewrite_program" in s.text for s in f.trace)
     assert any("squidGuard src kids" in a for a in f.audiences)
-    assert str((Path(report.files[0].path).parent.parent / "squidguard/squidGuard.conf").resolve()) \
+    assert (
+        str((Path(report.files[0].path).parent.parent / "squidguard/squidGuard.conf").resolve())
         in report.files[0].included
+    )
 
 
 def test_squidguard_default_config_path_is_used_without_c(lint):
-    report = lint({"etc/squid/squid.conf": SQUID.format(rewriter="url_rewrite_program /usr/bin/squidGuard"),
-                   CONF: SG_KIDS, "db/social/domains": "facebook.com\n"})
+    report = lint(
+        {
+            "etc/squid/squid.conf": SQUID.format(rewriter="url_rewrite_program /usr/bin/squidGuard"),
+            CONF: SG_KIDS,
+            "db/social/domains": "facebook.com\n",
+        }
+    )
     assert verdicts(report)["facebook"] == "blocked-partial"
 
 
 def test_url_rewrite_access_keeps_clients_away_from_squidguard(lint):
-    rewriter = ("url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/squidGuard.conf\n"
-                "acl kids src 10.0.1.0/24\nurl_rewrite_access deny kids\nurl_rewrite_access allow all")
-    report = lint({"etc/squid/squid.conf": SQUID.format(rewriter=rewriter), CONF: SG_KIDS,
-                   "db/social/domains": "facebook.com\n"})
+    rewriter = (
+        "url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/squidGuard.conf\n"
+        "acl kids src 10.0.1.0/24\nurl_rewrite_access deny kids\nurl_rewrite_access allow all"
+    )
+    report = lint(
+        {
+            "etc/squid/squid.conf": SQUID.format(rewriter=rewriter),
+            CONF: SG_KIDS,
+            "db/social/domains": "facebook.com\n",
+        }
+    )
     assert verdicts(report)["facebook"] == "unaffected"
 
 
 def test_squidguard_config_that_does_not_resolve_leaves_verdicts_unknown(lint):
-    report = lint({"etc/squid/squid.conf": SQUID.format(
-        rewriter="url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/elsewhere.conf")})
+    report = lint(
+        {
+            "etc/squid/squid.conf": SQUID.format(
+                rewriter="url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/elsewhere.conf"
+            )
+        }
+    )
     v = verdicts(report)
     assert v["facebook"] == "unknown" and v["linkedin"] == "blocked"
     assert {"TE903", "TE907"} <= set(codes(report))
 
 
 def test_another_rewriter_leaves_verdicts_unknown(lint):
-    report = lint({"etc/squid/squid.conf": SQUID.format(rewriter="url_rewrite_program /usr/local/bin/ufdbgclient"),
-                   CONF: SG_KIDS})
+    report = lint(
+        {
+            "etc/squid/squid.conf": SQUID.format(rewriter="url_rewrite_program /usr/local/bin/ufdbgclient"),
+            CONF: SG_KIDS,
+        }
+    )
     assert verdicts(report)["facebook"] == "unknown"
     assert any(f.code == "TE907" and "ufdbgclient" in f.message for f in report.findings)
 
 
 def test_squidguard_with_helper_concurrency_is_not_trusted(lint):
-    rewriter = ("url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/squidGuard.conf\n"
-                "url_rewrite_children 5 concurrency=2")
-    report = lint({"etc/squid/squid.conf": SQUID.format(rewriter=rewriter), CONF: SG_KIDS,
-                   "db/social/domains": "facebook.com\n"})
+    rewriter = (
+        "url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/squidGuard.conf\n"
+        "url_rewrite_children 5 concurrency=2"
+    )
+    report = lint(
+        {
+            "etc/squid/squid.conf": SQUID.format(rewriter=rewriter),
+            CONF: SG_KIDS,
+            "db/social/domains": "facebook.com\n",
+        }
+    )
     assert verdicts(report)["facebook"] == "unknown"
     assert any(f.code == "TE907" and "concurrency" in f.message for f in report.findings)
 
 
 def test_squidguard_problems_are_reported_with_the_squid_file(lint):
-    report = lint({"etc/squid/squid.conf": SQUID.format(
-        rewriter="url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/squidGuard.conf"), CONF: SG_KIDS})
+    report = lint(
+        {
+            "etc/squid/squid.conf": SQUID.format(
+                rewriter="url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/squidGuard.conf"
+            ),
+            CONF: SG_KIDS,
+        }
+    )
     assert verdicts(report)["facebook"] == "unknown"  # social/domains is not in the repo
     f = next(f for f in report.findings if f.code == "TE903")
     assert f.span.path.endswith("squidGuard.conf") and "social/domains" in f.message
 
 
 def test_squidguard_users_matter_only_when_squid_knows_users(lint):
-    sg_conf = conf(f"boss {{\n pass all\n}}\ndefault {{\n pass !social all\n {REDIRECT}\n}}",
-                   social()["dest"], "src boss {\n user alice\n}\n")
-    plain = lint({"etc/squid/squid.conf": SQUID.format(
-        rewriter="url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/squidGuard.conf"),
-        CONF: sg_conf, "db/social/domains": "facebook.com\n"})
+    sg_conf = conf(
+        f"boss {{\n pass all\n}}\ndefault {{\n pass !social all\n {REDIRECT}\n}}",
+        social()["dest"],
+        "src boss {\n user alice\n}\n",
+    )
+    plain = lint(
+        {
+            "etc/squid/squid.conf": SQUID.format(
+                rewriter="url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/squidGuard.conf"
+            ),
+            CONF: sg_conf,
+            "db/social/domains": "facebook.com\n",
+        }
+    )
     assert verdicts(plain)["facebook"] == "blocked"  # no auth in squid: squidGuard never sees alice
-    authed = lint({"etc/squid/squid.conf": "acl users proxy_auth REQUIRED\n" + SQUID.format(
-        rewriter="url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/squidGuard.conf").replace(
-        "http_access allow lan", "http_access allow lan users"),
-        CONF: sg_conf, "db/social/domains": "facebook.com\n"})
+    authed = lint(
+        {
+            "etc/squid/squid.conf": "acl users proxy_auth REQUIRED\n"
+            + SQUID.format(
+                rewriter="url_rewrite_program /usr/bin/squidGuard -c /etc/squidguard/squidGuard.conf"
+            ).replace("http_access allow lan", "http_access allow lan users"),
+            CONF: sg_conf,
+            "db/social/domains": "facebook.com\n",
+        }
+    )
     assert verdicts(authed)["facebook"] == "blocked-partial"

@@ -108,6 +108,7 @@ def test_ipv6_denied_to_anywhere_is_no_block_the_client_uses_ipv4():
         if target.version == 6:
             return Decision(Outcome.DENY, RULE, (RULE,), specific=False)  # `block all`, inet-only passes
         return Decision(Outcome.ALLOW)
+
     assert decide_by_address(facebook_probe(), CATALOG, no_ipv6).outcome == Outcome.ALLOW
     fb_v6 = [str(n) for n in CATALOG.services["facebook"].networks if n.version == 6]
     # An IPv6 rule naming Facebook's networks is still a (partial) block of Facebook.

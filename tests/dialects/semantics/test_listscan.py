@@ -26,12 +26,20 @@ def test_hits_and_line_numbers_do_not_depend_on_block_boundaries(tmp_path, monke
     p = tmp_path / "list.txt"
     p.write_bytes(ending.join(LINES).encode())  # no newline at the end
     seen: list[tuple[int, str]] = []
-    stats = listscan.scan(p, "list.txt", lambda n, t: seen.append((n, t.rstrip("\r"))),
-                          anchors=listscan.anchor_patterns(["www.facebook.com", "t.co"]),
-                          line_patterns=[re.compile(rb"\n(?=weird)")],
-                          counters={"weird": re.compile(rb"\nweird")})
-    assert seen == [(18, "||facebook.com^"), (121, "0.0.0.0 www.facebook.com"), (201, "weird line"),
-                    (300, "t.co")]
+    stats = listscan.scan(
+        p,
+        "list.txt",
+        lambda n, t: seen.append((n, t.rstrip("\r"))),
+        anchors=listscan.anchor_patterns(["www.facebook.com", "t.co"]),
+        line_patterns=[re.compile(rb"\n(?=weird)")],
+        counters={"weird": re.compile(rb"\nweird")},
+    )
+    assert seen == [
+        (18, "||facebook.com^"),
+        (121, "0.0.0.0 www.facebook.com"),
+        (201, "weird line"),
+        (300, "t.co"),
+    ]
     assert stats.lines == 300
     assert stats.matched["weird"] == 1 and stats.matched_examples["weird"] == [(201, "weird line")]
 
@@ -42,8 +50,9 @@ def test_overlong_line_is_skipped_and_reported(tmp_path, monkeypatch):
     p = tmp_path / "list.txt"
     p.write_bytes(b"facebook.com\n" + b"x" * (1 << 18) + b"facebook.com\nfacebook.com\n")
     seen = []
-    stats = listscan.scan(p, "list.txt", lambda n, t: seen.append(n),
-                          anchors=listscan.anchor_patterns(["facebook.com"]))
+    stats = listscan.scan(
+        p, "list.txt", lambda n, t: seen.append(n), anchors=listscan.anchor_patterns(["facebook.com"])
+    )
     assert seen == [1, 3]
     assert stats.overlong == [2] and stats.lines == 3
     assert any("longer than" in pr.message for pr in stats.problems())
@@ -53,8 +62,9 @@ def test_non_utf8_and_nul_bytes_are_reported_once(tmp_path):
     p = tmp_path / "list.txt"
     p.write_bytes(b"ok.example\n" * 1000 + b"caf\xe9.example\nfacebook.com\x00\nfacebook.com\n")
     seen = []
-    stats = listscan.scan(p, "list.txt", lambda n, t: seen.append(n),
-                          anchors=listscan.anchor_patterns(["facebook.com"]))
+    stats = listscan.scan(
+        p, "list.txt", lambda n, t: seen.append(n), anchors=listscan.anchor_patterns(["facebook.com"])
+    )
     assert seen == [1003]  # the line with the NUL is skipped
     assert stats.non_utf8_line == 1001 and stats.nul_first_line == 1002
     assert [pr.code for pr in stats.problems()] == ["TE902", "TE902"]
