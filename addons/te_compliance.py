@@ -88,14 +88,18 @@ class TeCompliance:
     def load(self, loader: Loader) -> None:
         loader.add_option(
             "te_policy",
-            Optional[str],
+            # mitmproxy types `typespec` as `type`, yet documents typing.Optional[X] (not a union)
+            # for optional options: hence the ignore, and the noqa for ruff's X | None rewrite.
+            Optional[str],  # type: ignore[arg-type]  # noqa: UP045
             None,
             "Policy YAML for the Technology Enablement report (audiences, extra "
             "domains); default: the built-in strict policy.",
         )
         loader.add_option(
             "te_report",
-            Optional[str],
+            # mitmproxy types `typespec` as `type`, yet documents typing.Optional[X] (not a union)
+            # for optional options: hence the ignore, and the noqa for ruff's X | None rewrite.
+            Optional[str],  # type: ignore[arg-type]  # noqa: UP045
             None,
             "Where the compliance report is written, atomically. A .json, .md or "
             ".html suffix picks that format; any other path gets all three "

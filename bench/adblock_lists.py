@@ -79,6 +79,7 @@ def run(argv: list[str]) -> tuple[float, float, str]:
     """Wall time, peak RSS (MB) of the child itself, stdout."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO)
+    assert proc.stdout is not None  # stdout=PIPE
     out = proc.stdout.read()
     _pid, _status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(_status)
@@ -106,7 +107,7 @@ def full_engine(path: Path) -> tuple[float, float]:
         f"fs.add_filter_list(open({str(path)!r}).read()); e = adblock.Engine(fs);"
         "print(round(time.perf_counter() - t, 2))"
     )
-    elapsed, rss, out = run([sys.executable, "-c", code])
+    _elapsed, rss, out = run([sys.executable, "-c", code])
     return float(out.strip() or "nan"), rss
 
 

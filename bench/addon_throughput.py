@@ -229,6 +229,7 @@ def memory(n: int) -> None:
     from mitmproxy.test import taddons, tflow
 
     spec = importlib.util.spec_from_file_location("te_compliance_bench", ADDON)
+    assert spec is not None and spec.loader is not None, ADDON
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     addon = module.TeCompliance()

@@ -36,14 +36,15 @@ def generate(path: Path, lines: int) -> None:
         fh.write("0.0.0.0 facebook.com\n")
 
 
-def timed(argv: list[str], runs: int = 3) -> tuple[float, float, subprocess.CompletedProcess]:
+def timed(argv: list[str], runs: int = 3) -> tuple[float, float, subprocess.CompletedProcess[str]]:
     """Best wall time of `runs` runs, and the largest peak RSS (MB) of any child so far."""
     best = float("inf")
-    last = None
+    last: subprocess.CompletedProcess[str] | None = None
     for _ in range(runs):
         t = time.perf_counter()
         last = subprocess.run(argv, capture_output=True, text=True, cwd=REPO)
         best = min(best, time.perf_counter() - t)
+    assert last is not None, "runs must be at least 1"
     rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return best, rss_kb / 1024, last
 
@@ -65,18 +66,17 @@ def main() -> int:
     # The line count runs first, so the RSS figure after the next call is the linter's own
     # (ru_maxrss of RUSAGE_CHILDREN is the largest of all children waited for).
     lint_t, lint_rss, lint = timed([py, "-m", "policy_lint", "check", "--format", "json", str(hosts)])
-    parse_t, _, parse = timed(
+    _, _, parse = timed(
         [
             py,
             "-c",
             (
                 "import time; from pathlib import Path; from policy_lint.catalog import load_catalog;"
                 "from policy_lint.dialects.dns import hosts; from policy_lint.dialects.semantics.base import ParseContext;"
-                "from policy_lint.inputs import Resolver; c = load_catalog(); p = Path(%r);"
+                f"from policy_lint.inputs import Resolver; c = load_catalog(); p = Path({str(hosts)!r});"
                 "t = time.perf_counter(); r = hosts.parse(p, ParseContext(Resolver(p.parent), c));"
                 "print(round(time.perf_counter() - t, 3), r.scan.lines, r.scan.malformed)"
-            )
-            % str(hosts),
+            ),
         ]
     )
     if lint.returncode not in (0, 1) or '"facebook"' not in lint.stdout:

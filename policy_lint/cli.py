@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ def _codes_option(name: str, help_text: str):
     )
 
 
-def _use_color(choice: str, stream) -> bool:
+def use_color(choice: str, stream) -> bool:
     import os
 
     if choice == "always":
@@ -197,7 +198,7 @@ def check(
     from policy_lint.engine import Options, lint_paths
     from policy_lint.refine import refine
 
-    flags = {
+    flags: dict[str, Any] = {
         k: v
         for k, v in (
             ("select", select or None),
@@ -248,7 +249,7 @@ def check(
         n = baselines.write(report.findings, write_baseline)
         click.echo(f"policy-lint: wrote {n} baseline entries to {write_baseline}", err=True)
         sys.exit(EXIT_ERROR if report.errors else EXIT_CLEAN)
-    colored = output_file is None and fmt == "text" and _use_color(color, sys.stdout)
+    colored = output_file is None and fmt == "text" and use_color(color, sys.stdout)
     text = _render(fmt, report, no_trace, quiet, statistics, color=colored)
     if output_file is None:
         click.echo(text, nl=False, color=colored)
@@ -390,10 +391,12 @@ def _age(date_text: str, today: dt.date) -> str:
     return f"{days} days (stale)" if days > STALE_AFTER_DAYS else f"{days} days"
 
 
-def _print_table(rows: list[tuple[str, ...]]) -> None:
+def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
-        cells = [f"{c:<{w}}" for c, w in zip(r, widths)] + [r[-1]]
+        cells = [
+            f"{c:<{w}}" for c, w in zip(r, widths, strict=False)
+        ]  # the last cell is not padded + [r[-1]]
         click.echo("  ".join(cells).rstrip())
 
 

@@ -365,6 +365,7 @@ def apply_policy(
     expired = [e for e in policy.exceptions if e.expired(today)]
     active = [e for e in policy.exceptions if not e.expired(today)]
     for e in expired:
+        assert e.expires is not None  # expired() says so
         report.findings.append(
             Finding(
                 "TE203",
@@ -398,7 +399,7 @@ def apply_policy(
 # ------------------------------------------------------------------ paths
 
 
-def _head(path: Path) -> str:
+def read_head(path: Path) -> str:
     try:
         with open(path, "rb") as fh:
             return fh.read(HEAD_BYTES).decode("utf-8", "replace")
@@ -429,7 +430,7 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
     forced: ModuleType | None = dialects.DIALECTS.get(options.dialect) if options.dialect else None
     file_audiences: dict[str, list[Audience]] = {}
     for path, explicit in options.progress(files) if options.progress else files:
-        module = forced or dialects.detect(path, _head(path))
+        module = forced or dialects.detect(path, read_head(path))
         if module is None:
             if options.log:
                 options.log.debug("skipped: no dialect recognised", path=str(path))

@@ -11,7 +11,7 @@ from pathlib import Path
 from policy_lint import dialects
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.semantics.base import ParseContext
-from policy_lint.engine import _head, assess
+from policy_lint.engine import assess, read_head
 from policy_lint.inputs import InputError, Resolver, find_root
 from policy_lint.model import Decision
 
@@ -25,7 +25,7 @@ def _decision_line(d: Decision) -> str:
 def explain_service(
     service: str, path: Path, catalog: Catalog, root: Path | None, dialect: str | None
 ) -> str:
-    module = dialects.DIALECTS.get(dialect) if dialect else dialects.detect(path, _head(path))
+    module = dialects.DIALECTS.get(dialect) if dialect else dialects.detect(path, read_head(path))
     if module is None:
         raise InputError(f"{path}: cannot tell which kind of config this is (use --dialect)")
     ruleset = module.parse(path, ParseContext(Resolver((root or find_root(path)).resolve()), catalog))

@@ -59,8 +59,8 @@ def read_source(path: str | os.PathLike, display: str | None = None) -> SourceTe
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        problems.append(Problem("TE902", Span(shown, line, 1), "not valid UTF-8; read as Latin-1"))
+        bad_line = data[: exc.start].count(b"\n") + 1
+        problems.append(Problem("TE902", Span(shown, bad_line, 1), "not valid UTF-8; read as Latin-1"))
         text = data.decode("latin-1")
     lines = text.splitlines()
     for i, line in enumerate(lines):

@@ -138,7 +138,8 @@ def load_policy(path: Path, catalog: Catalog) -> Policy:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
                 raise InputError(
-                    f"{shown}:{event.start_mark.line + 1}: YAML aliases are not allowed in a policy"
+                    f"{shown}:{event.start_mark.line + 1 if event.start_mark else '?'}: "
+                    "YAML aliases are not allowed in a policy"
                 )
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except UnicodeDecodeError:

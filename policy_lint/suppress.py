@@ -73,7 +73,8 @@ def apply(findings: list[Finding]) -> tuple[list[Finding], list[Finding]]:
     for f in findings:
         if f.span.path not in by_path:
             by_path[f.span.path] = collect(f.span.path)
-    kept, silenced = [], []
+    kept: list[Finding] = []
+    silenced: list[Finding] = []
     for f in findings:
         hits = [s for s in by_path[f.span.path] if s.covers(f)]
         for s in hits:

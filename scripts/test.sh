@@ -33,6 +33,14 @@ if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1
     [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 status=0
+# The project's own checks (configured in pyproject.toml, the same as .pre-commit-config.yaml):
+# lint, format and types, on a full run only (arguments select tests).
+if [ $# -eq 0 ]; then
+    echo "== ruff check, ruff format --check, mypy"
+    .venv/bin/ruff check --quiet . || status=1
+    .venv/bin/ruff format --check --quiet . || status=1
+    .venv/bin/mypy || status=1
+fi
 .venv/bin/python -m pytest -q -rs "$@" || status=$?
 # The traffic tests again on Python 3.12 with mitmproxy 12 (where pyenv has a 3.12), on a full
 # run only: arguments select tests of the 3.11 run.

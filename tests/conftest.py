@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from policy_lint import dialects
 from policy_lint.catalog import load_catalog
 from policy_lint.engine import Options, Report, lint_paths
 from policy_lint.policy import strict_policy
@@ -47,6 +48,12 @@ def lint(tmp_path, catalog):
         return lint_paths([paths[0]], extended, policy, Options(root=tmp_path, dialect=dialect))
 
     return run
+
+
+def detected_dialect(path: Path, head: str) -> str | None:
+    """NAME of the dialect `dialects.detect` picks for `path` with content `head`; None if none."""
+    module = dialects.detect(path, head)
+    return None if module is None else module.NAME
 
 
 def verdicts(report: Report) -> dict[str, str]:

@@ -252,11 +252,11 @@ def test_version():
 def test_check_path_does_not_import_mitmproxy(tmp_path):
     conf = write(tmp_path / "squid.conf", BLOCKING)
     code = (
-        "import sys\nfrom policy_lint.cli import main\nsys.argv=['policy-lint','check',%r]\n"
+        f"import sys\nfrom policy_lint.cli import main\nsys.argv=['policy-lint','check',{str(conf)!r}]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "assert not [m for m in sys.modules if m.startswith('mitmproxy')], 'mitmproxy imported'\n"
         "print('ok')\n"
-    ) % str(conf)
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.stdout.strip().endswith("ok"), p.stderr
 

@@ -80,9 +80,10 @@ def test_junit(tmp_path):
     p = run("check", "--format", "junit", "squid.conf", "clean.squid", cwd=tmp_path)
     root = ET.fromstring(p.stdout)
     suite = root.find("testsuite")
+    assert suite is not None
     assert suite.get("failures") == "2" and suite.get("tests") == "3"
-    failing = [c for c in suite.iter("testcase") if c.find("failure") is not None]
-    assert {c.find("failure").get("type") for c in failing} == {"TE101"}
+    failures = [f for f in (c.find("failure") for c in suite.iter("testcase")) if f is not None]
+    assert {f.get("type") for f in failures} == {"TE101"}
     assert [c.get("classname") for c in suite.iter("testcase") if c.find("failure") is None] == [
         "clean.squid"
     ]
@@ -133,9 +134,9 @@ def test_no_color_is_honoured_on_a_terminal(tmp_path):
 
     write(tmp_path / "squid.conf", BLOCKING)
     script = (
-        "from policy_lint.cli import _use_color\n"
+        "from policy_lint.cli import use_color\n"
         "class Terminal:\n    def isatty(self):\n        return True\n"
-        "print(_use_color('auto', Terminal()))"
+        "print(use_color('auto', Terminal()))"
     )
     for env, expected in (({}, "True"), ({"NO_COLOR": "1"}, "False")):
         base = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
@@ -346,6 +347,7 @@ def test_progress_bar_on_a_terminal_only(tmp_path):
         stderr=slave,
     )
     os.close(slave)
+    assert p.stdout is not None  # stdout=PIPE
     p.stdout.read()
     p.wait(timeout=120)
     chunks = []

@@ -90,9 +90,10 @@ class Catalog:
         best: tuple[int, str, str] | None = None
         for svc in self.services.values():
             for d in svc.domains:
-                if host == d.domain or host.endswith("." + d.domain):
-                    if best is None or len(d.domain) > best[0]:
-                        best = (len(d.domain), svc.id, d.role)
+                if (host == d.domain or host.endswith("." + d.domain)) and (
+                    best is None or len(d.domain) > best[0]
+                ):
+                    best = (len(d.domain), svc.id, d.role)
             for h in svc.hygiene:
                 if host == h.host and h.path == "/":
                     return svc.id, h.role

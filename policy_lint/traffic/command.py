@@ -46,12 +46,12 @@ def traffic(
     from policy_lint.traffic.render import SUFFIX_FORMATS, render, write_report_atomic
     from policy_lint.traffic.sources import SkipCounter, SourceError, read_records
 
-    catalog, policy = _load(policy_path)
+    catalog, policy = load_catalog_and_policy(policy_path)
     classifier = Classifier(catalog)
     report = ComplianceReport(catalog, policy, pseudonymise=not no_pseudonymise)
     for path in files:
         if not path.is_file():
-            _fail(f"{path}: no such file")
+            fail(f"{path}: no such file")
         skipped = SkipCounter()
         try:
             for rec in read_records(path, skipped):
@@ -59,9 +59,9 @@ def traffic(
                 if obs is not None:
                     report.add(obs)
         except SourceError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         except OSError as exc:
-            _fail(f"{path}: cannot read: {exc.strerror or exc}")
+            fail(f"{path}: cannot read: {exc.strerror or exc}")
         for reason, n in skipped.reasons.items():
             report.note_skipped(n, reason)
     data = report.to_dict()
@@ -84,7 +84,7 @@ def traffic(
     sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
 
 
-def _load(policy_path: Path | None):
+def load_catalog_and_policy(policy_path: Path | None):
     from policy_lint.catalog import load_catalog
     from policy_lint.policy import load_policy, strict_policy
 
@@ -94,10 +94,10 @@ def _load(policy_path: Path | None):
     try:
         policy = load_policy(policy_path, catalog)
     except Exception as exc:  # the policy loader's own error types: one line, exit 2
-        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     return catalog.extended(policy.extra_domains, policy.custom_services), policy
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> None:
     click.echo(f"policy-lint: error: {message}", err=True)
     sys.exit(EXIT_ERROR)

@@ -158,7 +158,7 @@ class ComplianceReport:
         return self._services[service].tally.verdict()
 
     def to_dict(self) -> dict:
-        services = {}
+        services: dict[str, dict[str, object]] = {}
         for sid, svc in self._services.items():
             services[sid] = {
                 "verdict": svc.tally.verdict(),
@@ -177,8 +177,8 @@ class ComplianceReport:
             }
             for aud, tallies in sorted(self._by_audience.items())
         }
-        for sid, svc in services.items():
-            svc["accepted"] = self._accepted(sid, audiences)
+        for sid, entry in services.items():
+            entry["accepted"] = self._accepted(sid, audiences)
         return {
             "version": 1,
             "window": {"start": _iso(self.start), "end": _iso(self.end)},

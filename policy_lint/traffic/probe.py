@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from policy_lint.traffic.command import EXIT_CLEAN, EXIT_FINDINGS, _fail, _load
+from policy_lint.traffic.command import EXIT_CLEAN, EXIT_FINDINGS, fail, load_catalog_and_policy
 
 
 @click.command("probe")
@@ -116,12 +116,12 @@ def probe(
     )
     from policy_lint.traffic.render import SUFFIX_FORMATS, render, write_report_atomic
 
-    catalog, policy = _load(policy_path)
+    catalog, policy = load_catalog_and_policy(policy_path)
     try:
         catalog = selected_catalog(catalog, services)
         proxy = parse_proxy(proxy_url) if proxy_url is not None else None
     except (KeyError, ValueError) as exc:
-        _fail(str(exc.args[0]))
+        fail(str(exc.args[0]))
     classifier = Classifier(catalog)
     planned = plan_probes(catalog)
     to_send = planned[:max_requests]
@@ -131,12 +131,12 @@ def probe(
     try:
         prober = Prober(settings, classifier.fp, control_addresses=catalog.control_addresses)
     except (OSError, ssl.SSLError) as exc:
-        _fail(f"{ca_file}: not a usable CA file: {getattr(exc, 'reason', None) or exc}")
+        fail(f"{ca_file}: not a usable CA file: {getattr(exc, 'reason', None) or exc}")
     try:
         prober.preflight()
         run = prober.run(to_send)
     except AuditPathError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
     report = ComplianceReport(catalog, policy)
     control_reachable = control_seen = 0

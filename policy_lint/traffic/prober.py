@@ -32,6 +32,7 @@ fingerprints only; no body is ever printed.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import ipaddress
 import queue
@@ -42,6 +43,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from policy_lint import __version__
@@ -174,10 +176,8 @@ class _Watch:
                 if g.cut is None and (everything or now >= g.deadline):
                     g.cut = "deadline" if everything else "timeout"
                     if g.sock is not None:
-                        try:
+                        with contextlib.suppress(OSError):  # already closed by its owner
                             g.sock.shutdown(socket.SHUT_RDWR)
-                        except OSError:
-                            pass
 
 
 # ------------------------------------------------------------------ one request
@@ -409,7 +409,7 @@ class Prober:
 
     # -------------------------------------------------------------- one probe
 
-    def _record(self, probe: Probe, **fields: object) -> FlowRecord:
+    def _record(self, probe: Probe, **fields: Any) -> FlowRecord:
         base: dict[str, object] = {
             "timestamp": time.time(),
             "host": probe.host,
@@ -427,7 +427,7 @@ class Prober:
             return self._via_proxy(probe, guard, watch)
         return self._direct(probe, guard, watch)
 
-    def _timed_out(self, probe: Probe, guard: _Guard, **fields: object) -> FlowRecord:
+    def _timed_out(self, probe: Probe, guard: _Guard, **fields: Any) -> FlowRecord:
         # Worded without "reset"/"closed": a timeout is no evidence of a filter (-> failed).
         return self._record(probe, error=f"timed out after {self.settings.timeout:g} s", **fields)
 
@@ -528,7 +528,7 @@ class Prober:
             sock.close()
 
     def _tls_exchange(
-        self, probe: Probe, guard: _Guard, sock: socket.socket, after: str, **fields: object
+        self, probe: Probe, guard: _Guard, sock: socket.socket, after: str, **fields: Any
     ) -> FlowRecord:
         try:
             tls = self._tls.wrap_socket(sock, server_hostname=probe.host)
@@ -575,7 +575,7 @@ class Prober:
         peer: str,
         *,
         from_proxy: bool = False,
-        **fields: object,
+        **fields: Any,
     ) -> FlowRecord:
         """Send `head`, read the answer. `from_proxy`: a plain-HTTP answer relayed (or made) by
         the proxy, whose own error pages are told apart from the site's answers."""
@@ -598,7 +598,7 @@ class Prober:
         )
 
     def _failure(
-        self, probe: Probe, guard: _Guard, exc: BaseException, peer: str, **fields: object
+        self, probe: Probe, guard: _Guard, exc: BaseException, peer: str, **fields: Any
     ) -> FlowRecord:
         if guard.cut:
             return self._timed_out(probe, guard, **fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -48,10 +49,8 @@ def write_report_atomic(path: Path, report: dict, fmt: str | None = None) -> lis
                 fh.write(data)
             os.replace(tmp, target)
         except BaseException:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
             raise
         written.append(target)
     return written

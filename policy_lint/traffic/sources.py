@@ -101,17 +101,17 @@ def _mitm(path: Path, skipped: SkipCounter) -> Iterator[FlowRecord]:
         except (OSError, ValueError):
             buf = None
         if buf is None:
-            yield from _mitm_slow(fh, skipped)
+            yield from mitm_slow(fh, skipped)
             return
         with buf:
             yield from _mitm_mapped(buf, skipped, fh.fileno())
 
 
-def _mitm_slow(fh: BinaryIO, skipped: SkipCounter) -> Iterator[FlowRecord]:
+def mitm_slow(fh: BinaryIO, skipped: SkipCounter) -> Iterator[FlowRecord]:
     """mitmproxy's own reader: every flow format version mitmproxy can migrate."""
     from mitmproxy import io  # only here: `check` never pays for importing mitmproxy
 
-    stream = io.FlowReader(fh).stream()
+    stream = iter(io.FlowReader(fh).stream())
     while True:
         try:
             flow = next(stream)
@@ -174,7 +174,7 @@ def _mitm_mapped(buf: mmap.mmap, skipped: SkipCounter, fd: int) -> Iterator[Flow
         except (LookupError, ValueError, TypeError, AttributeError, IndexError, UnicodeError):
             # Not a state the fast path knows (older version, a key missing): mitmproxy's way,
             # for this record only; the framing is intact, so the next record is still found.
-            rec = _slow_record(buf, record_at, skipped)
+            rec = slow_record(buf, record_at, skipped)
             if rec is not None:
                 yield rec
             continue
@@ -184,14 +184,14 @@ def _mitm_mapped(buf: mmap.mmap, skipped: SkipCounter, fd: int) -> Iterator[Flow
         yield rec
 
 
-def _slow_record(buf: mmap.mmap, record_at: tuple[int, int], skipped: SkipCounter) -> FlowRecord | None:
+def slow_record(buf: mmap.mmap, record_at: tuple[int, int], skipped: SkipCounter) -> FlowRecord | None:
     from mitmproxy import flow as mflow
     from mitmproxy.io import compat, tnetstring
 
     start, stop = record_at
     try:
         state = tnetstring.loads(buf[start:stop])
-        flow = mflow.Flow.from_state(compat.migrate_flow(state))
+        flow = mflow.Flow.from_state(compat.migrate_flow(state))  # type: ignore[arg-type]  # not a dict: raises, caught below
     except Exception as exc:
         skipped.skip(f"unreadable flow: {type(exc).__name__}")
         return None
@@ -339,7 +339,8 @@ def _fast_record(
     if request is None:
         raise LookupError("no request")
     response = _section(buf, top, b"response")
-    resp = headers = None
+    resp = None
+    headers: list[tuple[Any, Any]] | None = None
     body = b""
     if response is not None:
         resp = _pick(buf, response, _RESPONSE_KEYS)

@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 
 from policy_lint import dialects
+from tests.conftest import detected_dialect
 
 
 def test_every_module_has_hints_equal_to_its_constants():
@@ -20,11 +21,9 @@ def test_names_are_unique_and_lazy_lookup_returns_the_module():
 
 
 def test_name_hint_is_tried_first_and_content_decides_otherwise():
-    assert dialects.detect(Path("squid.conf"), "").NAME == "squid"
+    assert detected_dialect(Path("squid.conf"), "") == "squid"
     assert (
-        dialects.detect(
-            Path("proxy.txt"), "acl social dstdomain .facebook.com\nhttp_access deny social\n"
-        ).NAME
+        detected_dialect(Path("proxy.txt"), "acl social dstdomain .facebook.com\nhttp_access deny social\n")
         == "squid"
     )
     assert dialects.detect(Path("notes.txt"), "hello\n") is None
@@ -35,4 +34,4 @@ def test_a_pf_conf_is_not_taken_for_squidguard():
         'table <blocklist> persist file "/etc/pf/blocklist"\nblock log quick from <blocklist> to any\n'
         "pass out quick proto udp from $ext to $ntp_server port 123\npass in on $int from { 10.0.0.0/8 } to any\n"
     )
-    assert dialects.detect(Path("pf.conf"), pf).NAME == "pf"
+    assert detected_dialect(Path("pf.conf"), pf) == "pf"

@@ -1,8 +1,9 @@
-"""A real dnsmasq on 127.0.0.1 for end-to-end tests, and the stub upstream it forwards to.
+"""A real dnsmasq on 127.0.0.1 for end-to-end tests.
 
-- `stub_upstream()`: a UDP DNS server on 127.0.0.1 (free high port) answering every A query
-  with 192.0.2.1 and every AAAA query with 2001:db8::1 (documentation addresses), so that
-  "dnsmasq forwarded the name" is visible as exactly that answer;
+- the stub upstream it forwards to is `tests.e2e.dns_stub.stub_upstream()`: a UDP DNS server on
+  127.0.0.1 (free high port) answering every A query with 192.0.2.1 and every AAAA query with
+  2001:db8::1 (documentation addresses), so that "dnsmasq forwarded the name" is visible as
+  exactly that answer;
 - `running_dnsmasq(conf, upstream_port, tmpdir)`: Debian's dnsmasq in the foreground on
   127.0.0.1:<free high port>, reading only the given config file (plus what it includes), with
   `--no-resolv --no-hosts` and the stub as its only default upstream;
@@ -163,6 +164,7 @@ def _running_dnsmasq(conf: Path, upstream_port: int | None, binary: str) -> Iter
 def syntax_check(conf: Path, binary: str | None = None) -> tuple[bool, str]:
     """`dnsmasq --test`: whether dnsmasq accepts the config, and what it said."""
     binary = binary or find_dnsmasq()
+    assert binary is not None, "dnsmasq is not installed"
     p = subprocess.run(
         [binary, "--test", f"--conf-file={conf}"], capture_output=True, text=True, timeout=30, cwd=conf.parent
     )

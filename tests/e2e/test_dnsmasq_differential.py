@@ -34,14 +34,12 @@ from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
 from policy_lint.model import EVERYONE, Outcome, Probe
 from tests.conftest import REPO, skip_or_fail
+from tests.e2e.dns_stub import STUB_A, STUB_AAAA, stub_upstream
 from tests.e2e.dnsmasq_harness import (
-    STUB_A,
-    STUB_AAAA,
     ask,
     find_dnsmasq,
     loopback_only,
     running_dnsmasq,
-    stub_upstream,
     syntax_check,
 )
 
@@ -154,7 +152,7 @@ CASES = [
 
 
 def _corpus_cases() -> list[Case]:
-    out = []
+    out: list[Case] = []
     if not CORPUS.is_dir():
         return out
     for d in sorted(CORPUS.iterdir()):
@@ -195,6 +193,7 @@ def dnsmasq_binary() -> str:
     binary = find_dnsmasq()
     if binary is None:
         skip_or_fail("Debian's dnsmasq is not installed (apt-get install dnsmasq)")
+    assert binary is not None  # skip_or_fail raised
     return binary
 
 
@@ -237,7 +236,8 @@ def test_static_decisions_match_real_dnsmasq(c, dnsmasq_binary, stub, catalog, r
         {p.host for svc in catalog.services.values() for p in svc.probes()} | {catalog.control_host}
     )
     wrong = []
-    seen_blocked, seen_resolved = set(), set()
+    seen_blocked: set[str] = set()
+    seen_resolved: set[str] = set()
     with running_dnsmasq(main, None, dnsmasq_binary) as daemon:
         for host in hosts:
             ours = ruleset.evaluate(Probe(None, host, "primary", "https", 443), EVERYONE)

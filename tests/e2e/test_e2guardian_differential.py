@@ -140,6 +140,7 @@ def exe() -> str:
     found = find_e2guardian()
     if found is None:
         skip_or_fail("Debian's e2guardian is not installed (apt-get install e2guardian)")
+    assert found is not None  # skip_or_fail raised
     return found
 
 

@@ -46,6 +46,7 @@ def test_pre_commit_try_repo_fails_on_a_block_and_passes_after_the_fix(tmp_path)
     )
     if pre_commit is None or shutil.which("git") is None:
         skip_or_fail("pre-commit or git not installed (scripts/test.sh installs the test extras)")
+    assert pre_commit is not None  # skip_or_fail raised
     repo = tmp_path / "network-configs"
     conf = repo / "etc" / "squid" / "squid.conf"
     conf.parent.mkdir(parents=True)

@@ -95,16 +95,16 @@ def test_blocked_api_host_degrades_not_blocks(catalog):
     c = Classifier(catalog)
     r = ComplianceReport(catalog)
     for host, status in (("www.linkedin.com", 200), ("api.linkedin.com", 403)):
-        r.add(
-            c.classify(
-                FlowRecord(
-                    1795921200.0,
-                    host,
-                    443,
-                    "https",
-                    status=status,
-                    headers=(("x-squid-error", "ERR_ACCESS_DENIED 0"),) if status == 403 else (),
-                )
+        obs = c.classify(
+            FlowRecord(
+                1795921200.0,
+                host,
+                443,
+                "https",
+                status=status,
+                headers=(("x-squid-error", "ERR_ACCESS_DENIED 0"),) if status == 403 else (),
             )
         )
+        assert obs is not None, host
+        r.add(obs)
     assert r.verdict("linkedin") == "degraded"

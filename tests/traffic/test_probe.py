@@ -357,7 +357,7 @@ def fake_proxy(script: Callable[[str, str], Action]) -> Iterator[FakeProxy]:
         got = read_head(conn)
         if got is None:
             return
-        method, target, headers = got
+        method, target, _headers = got
         seen.append(got)
         host = target.rpartition(":")[0] if method == "CONNECT" else urlsplit(target).hostname or ""
         action = script(method, host)
@@ -423,7 +423,7 @@ def test_plan_control_first_primaries_first_no_hygiene(catalog):
     assert [p.host for p in probes[:2]] == [catalog.control_host] * 2
     assert all(p.service is None for p in probes[:2])
     # every service's first request is a primary one, before any supporting host
-    first = {}
+    first: dict[str | None, str] = {}
     for p in probes[2:]:
         first.setdefault(p.service, p.role)
     assert set(first) == set(catalog.services) and set(first.values()) == {"primary"}
@@ -442,7 +442,8 @@ def test_selected_catalog(catalog):
 def test_parse_proxy():
     assert parse_proxy("http://127.0.0.1:3128") == ProxyAddress("127.0.0.1", 3128)
     p = parse_proxy("http://au%40dit:s3cret@[::1]:8080/")
-    assert p.host == "::1" and p.port == 8080 and p.authorization.startswith("Basic ")
+    assert p.host == "::1" and p.port == 8080
+    assert p.authorization is not None and p.authorization.startswith("Basic ")
     assert p.shown == "http://[::1]:8080" and "s3cret" not in p.shown
     for bad in (
         "127.0.0.1:3128",
@@ -737,7 +738,9 @@ def test_direct_mode_sinkholes_and_real_answers(pki, catalog, loopback_only):
     report = ComplianceReport(catalog)
     for _, rec in run.records:
         assert rec.via_upstream is False
-        report.add(classifier.classify(rec))
+        obs = classifier.classify(rec)
+        assert obs is not None, rec.host
+        report.add(obs)
     d = report.to_dict()
     verdicts = {sid: s["verdict"] for sid, s in d["services"].items()}
     assert verdicts == {

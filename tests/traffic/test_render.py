@@ -28,7 +28,9 @@ def report(catalog):
         make_flow("www.ning.com", status=None, error="[Errno 111] Connect call failed ('127.0.0.1', 3128)"),
     ]
     for f in flows:
-        obs = c.classify(record_from_flow(f))
+        rec = record_from_flow(f)
+        assert rec is not None, f
+        obs = c.classify(rec)
         if obs:
             r.add(obs)
     return r.to_dict()

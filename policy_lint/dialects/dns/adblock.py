@@ -622,12 +622,12 @@ class AdblockRuleset:
                     return Decision(
                         Outcome.UNKNOWN,
                         maybe.span,
-                        (span, maybe.span),
+                        tuple(s for s in (span, maybe.span) if s is not None),
                         True,
                         how,
                         "an exception with an option the engine does not evaluate may lift this block",
                     )
-                return Decision(Outcome.DENY, span, (span,), True, how, note)
+                return Decision(Outcome.DENY, span, (span,) if span else (), True, how, note)
             if r.exception and excepted is None:
                 excepted = (self._span(r.filter), self._span(r.exception), rtype)
         if excepted:

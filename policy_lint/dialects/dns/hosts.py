@@ -282,7 +282,7 @@ def _looks_binary(head: bytes) -> bool:
 def _chunks(path: Path, shown: str) -> Iterable[bytes]:
     """The file in pieces that end at a newline (the last one gets a newline added)."""
     try:
-        fh = open(path, "rb")
+        fh = open(path, "rb")  # noqa: SIM115  closed by the `with fh` below; opening errors are reported apart
     except OSError as exc:
         raise InputError(f"{shown}: cannot read: {exc.strerror or exc}") from None
     with fh:
@@ -360,14 +360,14 @@ def scan_hosts(
             line_no += low.count(b"\n", pos, start)
             pos = start
             end = low.find(b"\n", start)
-            _parse_line(scan, names, chunk[start:end], line_no)
+            parse_line(scan, names, chunk[start:end], line_no)
         base += n_lines
     scan.lines = base
     _summarise(scan)
     return scan
 
 
-def _parse_line(scan: HostsScan, names: frozenset[str], raw: bytes, line_no: int) -> None:
+def parse_line(scan: HostsScan, names: frozenset[str], raw: bytes, line_no: int) -> None:
     if len(raw) > MAX_LINE_CHARS:
         scan.problems.append(
             Problem(

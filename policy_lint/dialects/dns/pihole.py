@@ -458,13 +458,15 @@ class _Reader:
             line = getattr(exc, "lineno", None) or _lineno_from_message(str(exc))
             self.state.problem("TE901", Span(src.path, line, 1), f"pihole.toml does not parse: {exc}")
             return
-        dns = data.get("dns") if isinstance(data.get("dns"), dict) else {}
+        dns_table = data.get("dns")
+        dns = dns_table if isinstance(dns_table, dict) else {}
         for entry in dns.get("hosts") or []:
             if isinstance(entry, str):
                 words = entry.split()
                 if len(words) >= 2:
                     self.add_record(words[0], words[1:], _span_of(src.path, src.lines, entry))
-        blocking = dns.get("blocking") if isinstance(dns.get("blocking"), dict) else {}
+        blocking_table = dns.get("blocking")
+        blocking = blocking_table if isinstance(blocking_table, dict) else {}
         if blocking.get("active") is False:
             self.state.disabled = _span_of(src.path, src.lines, "active")
 

@@ -50,7 +50,7 @@ def detect(path: Path, head: str) -> float:
         return 0.9
     if name.endswith(".json"):
         return 0.0
-    domains, regexes, content = pihole.list_content(head)
+    domains, _regexes, content = pihole.list_content(head)
     listy = domains >= 1 and domains >= 0.8 * content
     if not listy:
         return 0.0

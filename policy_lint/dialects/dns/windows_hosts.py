@@ -35,6 +35,7 @@ from pathlib import Path
 
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.dns.hosts import address_decision, parse_address
+from policy_lint.dialects.semantics import batch
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.names import NameRuleset
 from policy_lint.inputs import InputError, read_source
@@ -215,35 +216,26 @@ def _redirection(command: str) -> tuple[str, tuple[str, bool] | None]:
 
 
 def _words(text: str) -> list[str]:
-    return [w for w in re.findall(r'"[^"]*"|\S+', text)]
+    return re.findall(r'"[^"]*"|\S+', text)
 
 
 class _Batch:
     def __init__(self, machine: _Machine):
         self.m = machine
         self.vars = dict(ENVIRONMENT)
+        self.expanded = False  # inside a line whose variables were expanded already
         self.errorlevel: int | None = 0
         self.stopped = False
 
     def run(self, lines: list[str]) -> None:
-        pending = ""
-        start = 1
         block: list[tuple[str, Span]] | None = None
         head = ""
         depth = 0
-        for i, raw in enumerate(lines, start=1):
+        for start, line in batch.logical_lines(lines):
             if self.stopped:
                 return
-            line = raw.rstrip("\r")
-            if not pending:
-                start = i
-            if line.endswith("^") and not line.endswith("^^"):
-                pending += line[:-1]
-                continue
-            line, pending = pending + line, ""
-            body = line.strip().lstrip("@").strip()
-            low = body.lower()
-            if not body or low == "rem" or low.startswith(("rem ", "::", ":")):
+            body = batch.command_text(line)
+            if batch.is_comment(body) or body.startswith(":"):  # a label: nothing to run
                 continue
             span = Span(self.m.shown, start, len(line) - len(line.lstrip()) + 1, line.strip())
             # A parenthesised block over several lines: cmd reads (and %-expands) it whole;
@@ -271,11 +263,11 @@ class _Batch:
                 return
         loop = re.match(r"for\s+(%%?\w)\s+in\s*\(([^)]*)\)\s*do\s*$", head, re.I)
         rounds = (
-            [(loop.group(1), item.strip('"')) for item in _words(loop.group(2).replace(",", " "))]
+            [(loop.group(1), word.strip('"')) for word in _words(loop.group(2).replace(",", " "))]
             if loop
             else [("", "")]
         )
-        _rest, target = _redirection(self.expand(closing[1:]))
+        _command, target = _redirection(self.expand(closing[1:]))
         collected: list[str] = []
         for var, item in rounds:
             for body, s in lines:
@@ -285,6 +277,9 @@ class _Batch:
             self.m.write(target[0], collected, span, target[1])
 
     def expand(self, text: str) -> str:
+        if self.expanded:  # the text was expanded once already: no second expansion
+            return text
+
         def sub(m: re.Match) -> str:
             name = m.group(1)
             if name.upper() == "ERRORLEVEL":
@@ -395,12 +390,11 @@ class _Batch:
 
     def _literal_line(self, text: str, span: Span, capture: bool) -> list[str]:
         # Already expanded: protect remaining % from a second expansion.
-        saved = self.expand
-        self.expand = lambda t: t  # type: ignore[method-assign]
+        saved, self.expanded = self.expanded, True
         try:
             return self.line(text, span, capture)
         finally:
-            self.expand = saved  # type: ignore[method-assign]
+            self.expanded = saved
 
     def command(self, command: str, span: Span, capture: bool) -> list[str]:
         loop = re.match(r"\s*@?for\s(.*)$", command, re.I | re.S)
@@ -567,10 +561,10 @@ class _PowerShell:
             if s.group(2) is not None:
                 out.append(s.group(2).replace("''", "'"))
             else:
-                v = self.string(s.group(1), scope)
-                if v is None:
+                text = self.string(s.group(1), scope)
+                if text is None:
                     return None
-                out.append(v)
+                out.append(text)
         return out
 
     def run(self, lines: list[str]) -> None:
@@ -597,9 +591,11 @@ class _PowerShell:
             fm = re.match(r"foreach\s*\(\s*\$(\w+)\s+in\s+(.+?)\)\s*(\{.*)?$", stripped, re.I)
             pm = re.match(r"(.+?)\|\s*(?:ForEach-Object|%)\s*(\{.*)?$", stripped, re.I)
             if fm or pm:
-                var, expr, tail = (
-                    (fm.group(1), fm.group(2), fm.group(3)) if fm else ("_", pm.group(1), pm.group(2))
-                )
+                if fm:
+                    var, expr, tail = fm.group(1), fm.group(2), fm.group(3)
+                else:
+                    assert pm is not None  # (fm or pm)
+                    var, expr, tail = "_", pm.group(1), pm.group(2)
                 body, i = _brace_body(text_lines, i, tail or "")
                 items = self.values(expr, {})
                 if items is None:

@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Any
 
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.semantics.addressing import Target, decide_by_address
@@ -125,7 +126,8 @@ class Table:
 @dataclass(frozen=True)
 class HostItem:
     kind: str  # net | table | any | iface | unknown
-    value: object = None
+    # net: a tuple of ip networks; table: the table's name; iface: the interface word; else None
+    value: Any = None
     negated: bool = False
 
 
@@ -704,7 +706,7 @@ class PfRuleset:
             passes = []
             if self.router:
                 passes.append(Packet("in", iface, src, target, probe.port))
-            passes.append(Packet("out", None, None if self.router else None, target, probe.port))
+            passes.append(Packet("out", None, None, target, probe.port))
             last: Decision | None = None
             for packet in passes:
                 d = self._filter(packet)
@@ -730,13 +732,18 @@ class PfRuleset:
             decided = (rule, True)
             if rule.quick:
                 break
-        if unsure is not None and (
-            decided is None or self.rules.index(unsure) > self.rules.index(decided[0]) or not decided[0].quick
+        if (
+            unsure is not None
+            and (
+                decided is None
+                or self.rules.index(unsure) > self.rules.index(decided[0])
+                or not decided[0].quick
+            )
+            and (decided is None or decided[0].action != "block")
         ):
-            if decided is None or decided[0].action != "block":
-                return Decision(
-                    Outcome.UNKNOWN, unsure.span, (unsure.span,), True, note=self._unsure_note(unsure)
-                )
+            return Decision(
+                Outcome.UNKNOWN, unsure.span, (unsure.span,), True, note=self._unsure_note(unsure)
+            )
         if decided is None:
             return Decision(Outcome.ALLOW)
         rule = decided[0]
@@ -781,9 +788,8 @@ class PfRuleset:
             return False
         if rule.protos and "tcp" not in rule.protos and "6" not in rule.protos:
             return False
-        if rule.dports:
-            if not any(_port_matches(p, packet.port) for p in rule.dports):
-                return False
+        if rule.dports and not any(_port_matches(p, packet.port) for p in rule.dports):
+            return False
         src = self._hosts_match(rule.src, packet.src, source=True)
         if src is False:
             return False

@@ -87,7 +87,7 @@ MAX_AUDIENCES = 64
 MAX_ALIAS_DEPTH = 16
 WAN_ADDRESSING = {"dhcp", "pppoe", "pptp", "l2tp", "ppp"}
 # pfSense's factory LAN, assumed when a config (a fragment) has no <interfaces>.
-FACTORY_LAN = ipaddress.ip_interface("192.168.1.1/24")
+FACTORY_LAN = ipaddress.IPv4Interface("192.168.1.1/24")
 PORT_NAMES = {"http": 80, "www": 80, "https": 443, "domain": 53, "ssh": 22}
 ON = {"on", "yes", "1", "true", "enabled"}
 
@@ -110,9 +110,11 @@ def detect(path: Path, head: str) -> float:
 class _LineParser(DET.DefusedXMLParser):
     """defusedxml's parser, recording each element's line (ElementTree keeps none)."""
 
-    def _start(self, tag, attr_list):  # type: ignore[override]
-        elem = super()._start(tag, attr_list)
-        elem.sourceline = self.parser.CurrentLineNumber  # type: ignore[attr-defined]
+    def _start(self, tag, attr_list):
+        # ElementTree's XMLParser._start is private and untyped in typeshed: the hook is stable
+        # across the Python versions we support.
+        elem = super()._start(tag, attr_list)  # type: ignore[misc]
+        elem.sourceline = self.parser.CurrentLineNumber
         return elem
 
 
@@ -628,11 +630,8 @@ def _squid_ruleset(label: str, items: list[tuple[Span, tuple[str, ...]]], contex
     from policy_lint.dialects.proxies import squid
 
     lines = [squid.Line(span, words) for span, words in items]
-    defined = {ln.words[1] for ln in lines if ln.words[0] == "acl"}
-    builtins = [b for b in squid._builtin_acls() if b.words[1] not in defined]
     problems: list[Problem] = []
-    acls = squid._parse_acls(builtins + lines, context, problems, cfg.path)
-    ruleset = squid.SquidRuleset(f"{cfg.shown} ({label})", lines, acls, problems, context)
+    ruleset = squid.ruleset_from_lines(f"{cfg.shown} ({label})", lines, context, problems, cfg.path)
     cfg.problems.extend(problems)
     return ruleset
 
@@ -666,7 +665,7 @@ def _proxies(reader: _Reader, root: ET.Element) -> list[ProxyLayer]:
         black = (
             [d.strip() for d in _text(acl, "blackList").split(",") if d.strip()] if acl is not None else []
         )
-        if black:
+        if black and acl is not None:
             span = reader.span(acl.find("blackList"), "web proxy blacklist " + ",".join(black)[:80])
             items = [
                 (span, ("acl", "blacklist", "dstdomain", *black)),
@@ -707,7 +706,7 @@ def _pfsense_squid(reader: _Reader, packages: ET.Element, general: ET.Element) -
         )
 
     allowed = _subnets(cfg, ifaces + t_ifaces)
-    extra, extra_span = field_lines("allowed_subnets")
+    extra, _ = field_lines("allowed_subnets")
     allowed += [e for e in extra if _literal_host(e)]
     for name, action, typ in (
         ("unrestricted_hosts", "allow", "src"),
@@ -847,7 +846,10 @@ class PfSenseRuleset:
         elif "-" in word and _literal_host(word):
             a, b = (ipaddress.ip_address(x) for x in word.split("-", 1))
             result = (
-                list(ipaddress.summarize_address_range(a, b)) if a.version == b.version and a <= b else [],
+                # same version checked first: mypy cannot narrow the pair of unions
+                list(ipaddress.summarize_address_range(a, b))
+                if a.version == b.version and a <= b  # type: ignore[operator]
+                else [],
                 "",
             )
         elif _literal_host(word):
@@ -945,7 +947,7 @@ class PfSenseRuleset:
         reps: list[IPAddr] = [
             n.network_address + 1 if n.num_addresses > 2 else n.network_address for n in named
         ]
-        pool = subnet or ipaddress.ip_network("192.168.77.0/24")
+        pool = subnet or ipaddress.IPv4Network("192.168.77.0/24")
         taken = {iface.net4.ip} if iface and iface.net4 else set()
         for count, host in enumerate(pool.hosts()):
             if count > 1024:
@@ -990,7 +992,7 @@ class PfSenseRuleset:
         s = (
             self._endpoint_match(rule.src, src if src is not None else client.src, client, source=True)
             if rule.src.kind != "address" or src is not None
-            else (False if not rule.src.negated else True)
+            else rule.src.negated
         )
         if s is False:
             return False

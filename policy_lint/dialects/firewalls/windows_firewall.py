@@ -39,9 +39,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
-from policy_lint.dialects.semantics.addressing import decide_by_address
+from policy_lint.dialects.semantics import batch
+from policy_lint.dialects.semantics.addressing import Target, decide_by_address
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import read_source
 from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
@@ -281,24 +283,20 @@ def _netsh(text: str, span: Span, state: FwState, problems: list[Problem]) -> No
 # --------------------------------------------------------------------------- batch
 
 
+def _expand_variables(text: str, env: dict[str, str]) -> str:
+    """cmd.exe's %NAME% expansion; an undefined variable stays as written."""
+    return re.sub(r"%(\w+)%", lambda m: env.get(m.group(1).lower(), m.group(0)), text)
+
+
 class _Batch:
     def __init__(self, shown: str, lines: list[str], problems: list[Problem]):
         self.shown = shown
         self.problems = problems
         self.stmts: list[tuple[str, Span]] = []
         self.labels: dict[str, int] = {}
-        pending, start = "", 1
-        for i, raw in enumerate(lines, start=1):
-            line = raw.rstrip("\r")
-            if not pending:
-                start = i
-            if line.endswith("^") and not line.endswith("^^"):
-                pending += line[:-1]
-                continue
-            line, pending = pending + line, ""
-            body = line.strip().lstrip("@").strip()
-            low = body.lower()
-            if not body or low == "rem" or low.startswith(("rem ", "::")):
+        for start, line in batch.logical_lines(lines):
+            body = batch.command_text(line)
+            if batch.is_comment(body):
                 continue
             if body.startswith(":"):
                 self.labels[body[1:].split()[0].lower() if body[1:].split() else ""] = len(self.stmts)
@@ -307,7 +305,7 @@ class _Batch:
 
     def runs(self) -> list[FwState]:
         finished: list[FwState] = []
-        queue = [(0, FwState(), {}, [])]
+        queue: list[tuple[int, FwState, dict[str, str], list[int]]] = [(0, FwState(), {}, [])]
         started = 1
         steps = 0
         while queue:
@@ -315,7 +313,7 @@ class _Batch:
             while 0 <= pc < len(self.stmts) and steps < MAX_STEPS:
                 steps += 1
                 text, span = self.stmts[pc]
-                text = re.sub(r"%(\w+)%", lambda m: env.get(m.group(1).lower(), m.group(0)), text)
+                text = _expand_variables(text, env)
                 low = text.lower()
                 m = re.match(r"if\s+(not\s+)?(.*?)\s+(goto|call)\s+:?(\S+)\s*$", text, re.I)
                 if m and m.group(3).lower() == "goto":
@@ -476,9 +474,11 @@ def _ps_run(
         loop = _FOREACH.match(text)
         pipe = None if loop else _PIPE_FOREACH.match(text)
         if (loop or pipe) and depth < 4:
-            var, source, first = (
-                (loop.group(1), loop.group(2), loop.group(3)) if loop else ("_", pipe.group(1), pipe.group(2))
-            )  # type: ignore[union-attr]
+            if loop:
+                var, source, first = loop.group(1), loop.group(2), loop.group(3)
+            else:
+                assert pipe is not None  # (loop or pipe)
+                var, source, first = "_", pipe.group(1), pipe.group(2)
             body, i = _ps_body(stmts, i, first)
             items = _ps_value(source, env)
             for item in (items.split(",") if DYN not in items else [DYN])[:5000]:
@@ -558,6 +558,10 @@ class WindowsFirewallRuleset:
         return [EVERYONE]
 
     @staticmethod
+    def _one_target(state: FwState, port: int, target: Target) -> Decision:
+        return WindowsFirewallRuleset._one(state, target.address, port)
+
+    @staticmethod
     def _one(state: FwState, address, port: int) -> Decision:
         if state.off is not None:
             return Decision(Outcome.ALLOW, state.off, (state.off,), False, note="firewall turned off")
@@ -601,7 +605,7 @@ class WindowsFirewallRuleset:
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
         best: Decision | None = None
         for state in self.runs:
-            d = decide_by_address(probe, self.catalog, lambda t, s=state: self._one(s, t.address, probe.port))
+            d = decide_by_address(probe, self.catalog, partial(self._one_target, state, probe.port))
             if d.outcome == Outcome.ALLOW:
                 d = self._inner(probe, state) or d
             rank = {Outcome.DENY: 3, Outcome.UNKNOWN: 2, Outcome.THROTTLE: 1, Outcome.ALLOW: 0}

@@ -52,6 +52,7 @@ decisions it could change become `unknown`.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -215,8 +216,8 @@ class ListData:
     def merge(self, other: ListData) -> None:
         for k, v in other.sites.items():
             self.sites.setdefault(k, v)
-        for k, v in other.urls.items():
-            self.urls.setdefault(k, []).extend(v)
+        for k, entries in other.urls.items():
+            self.urls.setdefault(k, []).extend(entries)
         self.regexes += other.regexes
         self.phrases += other.phrases
         for k, v in other.blanket.items():
@@ -521,7 +522,7 @@ class GuardianRuleset:
         times = self._times
         if len(times) <= MAX_TIME_TAGS:
             combos = [
-                frozenset(t for t, on in zip(times, bits) if on)
+                frozenset(t for t, on in zip(times, bits, strict=True) if on)
                 for bits in itertools.product((False, True), repeat=len(times))
             ]
         else:
@@ -613,6 +614,7 @@ class GuardianRuleset:
             return self._finish("deny", "content-phrase", content, uncertain, req)
         if grey is not None:
             e = grey.entry
+            assert e is not None  # a grey-list match always has its entry
             return Decision(
                 Outcome.ALLOW,
                 e.span,
@@ -715,7 +717,7 @@ class GuardianRuleset:
                 maybe = m
             if data.missing and not control and maybe is None:
                 ref, span, names = next(((r, s, n) for r, s, n in data.missing if n), (None, None, False))
-                if names:
+                if names and span is not None:
                     maybe = Match(None, Entry(span), f"depends on the missing list {ref}")
         return maybe or NO
 
@@ -938,10 +940,8 @@ class _Parser:
                 except ValueError:
                     self.problems.append(Problem("TE901", s.span, f"groupmode {s.value!r} is not 0, 1 or 2"))
             elif s.key == "naughtynesslimit":
-                try:
+                with contextlib.suppress(ValueError):  # e2guardian keeps its default limit
                     group.naughtyness = int(_unquote(s.value))
-                except ValueError:
-                    pass
             elif s.key == "sslmitm":
                 group.mitm = _is_on(s.value)
             elif s.key in V5_TYPES and v5:

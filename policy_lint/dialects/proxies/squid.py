@@ -331,9 +331,13 @@ def _parse_access(lines: list[Line], directives: tuple[str, ...]) -> list[Access
 # --------------------------------------------------------------------------- matching
 
 
-def _networks(values: list[tuple[str, Span]]) -> list[tuple[object, Span]]:
-    """Squid address values: a.b.c.d, CIDR, a.b.c.d/255.255.0.0, ranges a-b[/mask], `all`."""
-    nets: list[tuple[object, Span]] = []
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(values: list[tuple[str, Span]]) -> list[tuple[Network | str, Span]]:
+    """Squid address values: a.b.c.d, CIDR, a.b.c.d/255.255.0.0, ranges a-b[/mask], `all`; a
+    value that is no address stays a string (a host name)."""
+    nets: list[tuple[Network | str, Span]] = []
     for value, span in values:
         v = value.lower()
         try:
@@ -361,7 +365,7 @@ class TimeWindow:
     end: int
 
 
-def _parse_time(values: list[tuple[str, Span]]) -> list[TimeWindow]:
+def parse_time(values: list[tuple[str, Span]]) -> list[TimeWindow]:
     """Each `acl NAME time [days] [h1:m1-h2:m2]` line is one window (days default to every
     day, the range to the whole day); several lines for one ACL are alternatives. Squid
     compares minutes inclusively at both ends."""
@@ -371,7 +375,9 @@ def _parse_time(values: list[tuple[str, Span]]) -> list[TimeWindow]:
     windows: list[TimeWindow] = []
     for words in by_line.values():
         days = "".join(w.upper() for w in words if set(w.upper()) <= set(DAYS))
-        ranges = [m for w in words if (m := re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", w))]
+        ranges: list[re.Match[str] | None] = [
+            m for w in words if (m := re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", w))
+        ]
         for m in ranges or [None]:
             if m is None:
                 windows.append(TimeWindow(days or DAYS, 0, 24 * 60 - 1))
@@ -381,7 +387,7 @@ def _parse_time(values: list[tuple[str, Span]]) -> list[TimeWindow]:
     return windows
 
 
-def _in_time(windows: list[TimeWindow], day: str, minute: int) -> bool:
+def in_time(windows: list[TimeWindow], day: str, minute: int) -> bool:
     return any(day in w.days and w.start <= minute <= w.end for w in windows)
 
 
@@ -793,7 +799,7 @@ class SquidRuleset:
     def _time_points(self, time_acls: list[Acl]) -> list[tuple[str, int]]:
         if not time_acls:
             return [("M", 10 * 60)]
-        windows = {a.name: _parse_time(a.values) for a in time_acls}
+        windows = {a.name: parse_time(a.values) for a in time_acls}
         minutes = {0, 12 * 60, 24 * 60 - 1}
         for ws in windows.values():
             for w in ws:
@@ -807,7 +813,7 @@ class SquidRuleset:
         seen: dict[tuple[bool, ...], tuple[str, int]] = {}
         for day in "MTWHFAS":
             for minute in sorted(minutes):
-                vec = tuple(_in_time(ws, day, minute) for ws in windows.values())
+                vec = tuple(in_time(ws, day, minute) for ws in windows.values())
                 seen.setdefault(vec, (day, minute))
         return list(seen.values())
 
@@ -834,7 +840,7 @@ class SquidRuleset:
             names = {v for v, _ in acl.values}
             return rep["user"] != NO_USER and ("REQUIRED" in names or rep["user"] in names)
         if t == "time":
-            return _in_time(_parse_time(acl.values), rep["day"], rep["minute"])
+            return in_time(parse_time(acl.values), rep["day"], rep["minute"])
         return rep["free"].get(acl.name, False)
 
     def audiences(self) -> list[Audience]:
@@ -848,7 +854,8 @@ class SquidRuleset:
         base = len(dims.ips) * len(dims.macs) * len(dims.users) * len(dims.times)
         if base * (2 ** len(dims.free)) <= MAX_AUDIENCES:
             free_assignments = [
-                dict(zip(dims.free, bits)) for bits in itertools.product((False, True), repeat=len(dims.free))
+                dict(zip(dims.free, bits, strict=True))
+                for bits in itertools.product((False, True), repeat=len(dims.free))
             ]
         else:
             free_assignments = [dict.fromkeys(dims.free, False), dict.fromkeys(dims.free, True)]
@@ -920,7 +927,7 @@ class SquidRuleset:
         free = self.chain.client_dimensions()[3]
         if combos * (2 ** len(free)) <= MAX_AUDIENCES:
             return [
-                frozenset(f for f, bit in zip(free, bits) if bit)
+                frozenset(f for f, bit in zip(free, bits, strict=True) if bit)
                 for bits in itertools.product((False, True), repeat=len(free))
             ]
         self.problems.append(
@@ -954,11 +961,7 @@ class SquidRuleset:
         return tuple(out)
 
     def _client_part(self, line: AccessLine, values: dict[str, bool]) -> bool:
-        for name, neg in line.literals:
-            if name in values:
-                if values[name] == neg:
-                    return False
-        return True
+        return not any(name in values and values[name] == neg for name, neg in line.literals)
 
     # ---- evaluation
     def _line_match(
@@ -1065,6 +1068,7 @@ class SquidRuleset:
             rule = self.access[-1].span
             note = f"no http_access line matched: Squid does the opposite of the last line ({action})"
         else:
+            assert line is not None  # _walk names the line whenever an action was found
             rule = line.span
             note = ""
         if not certain:
@@ -1167,6 +1171,7 @@ class SquidRuleset:
         for pool in sorted(self.delay_access):
             action, line, more, spec4, certain = self._walk(self.delay_access[pool], probe, values)
             if action == "allow":
+                assert line is not None  # _walk names the line whenever an action was found
                 if self.delay_limited.get(pool, True):
                     return Decision(Outcome.THROTTLE, line.span, tuple(trace + more), spec4, "delay-pool")
                 break
@@ -1221,15 +1226,23 @@ def _builtin_acls() -> list[Line]:
     ]
 
 
+def ruleset_from_lines(
+    display: str, lines: list[Line], context: ParseContext, problems: list[Problem], config: Path
+) -> SquidRuleset:
+    """A ruleset from squid.conf lines already read: squid.conf itself, or the lines another
+    dialect generates (pfSense's Squid package). Squid's predefined ACLs are added unless the
+    lines redefine them; quoted list files resolve relative to `config`."""
+    defined = {line.words[1] for line in lines if line.words[0] == "acl" and len(line.words) > 2}
+    builtins = [b for b in _builtin_acls() if b.words[1] not in defined]
+    acls = _parse_acls(builtins + lines, context, problems, config)
+    return SquidRuleset(display, lines, acls, problems, context)
+
+
 def parse(path: Path, context: ParseContext) -> SquidRuleset:
     reader = _Reader(context)
     display = str(path)
     reader.read(path, display, (path.resolve(),))
-    lines = reader.lines
-    defined = {line.words[1] for line in lines if line.words[0] == "acl" and len(line.words) > 2}
-    builtins = [b for b in _builtin_acls() if b.words[1] not in defined]
-    acls = _parse_acls(builtins + lines, context, reader.problems, path)
-    ruleset = SquidRuleset(display, lines, acls, reader.problems, context)
+    ruleset = ruleset_from_lines(display, reader.lines, context, reader.problems, path)
     ruleset.included = [str(p.resolve()) for p in reader.included]
     ruleset.link_rewriter(path, context)
     return ruleset

@@ -148,11 +148,11 @@ def decide_by_address(probe: Probe, catalog: Catalog, decide_one: Callable[[Targ
         # Where the service lives is unknown: only a rule for (nearly) any address can be said
         # to hit it. Three public addresses far apart, all of which must be denied: a bogon,
         # country or CDN list holding one of them proves nothing about this service.
-        decisions = [decide_one(Target(a)) for a in UNKNOWN_LOCATION]
-        if all(d.outcome == Outcome.DENY for d in decisions):
-            return decisions[0]
-        return next((d for d in decisions if d.outcome == Outcome.UNKNOWN), None) or next(
-            d for d in decisions if d.outcome != Outcome.DENY
+        samples = [decide_one(Target(a)) for a in UNKNOWN_LOCATION]
+        if all(d.outcome == Outcome.DENY for d in samples):
+            return samples[0]
+        return next((d for d in samples if d.outcome == Outcome.UNKNOWN), None) or next(
+            d for d in samples if d.outcome != Outcome.DENY
         )
     decide_one = _without_blanket_ipv6_denial(decide_one)
     decisions = [(t, decide_one(t)) for t in ts]
@@ -163,7 +163,7 @@ def decide_by_address(probe: Probe, catalog: Catalog, decide_one: Callable[[Targ
     if len(denied) == len(decisions):
         return denied[0][1]
     # Coverage per prefix: a prefix counts as blocked when all its samples are denied.
-    per_prefix: dict[tuple[int, object], bool] = {}
+    per_prefix: dict[tuple[int, IPNetwork | IPAddress], bool] = {}
     for t, d in decisions:
         key = (t.version, t.network or t.address)
         per_prefix[key] = per_prefix.get(key, True) and d.outcome == Outcome.DENY
@@ -174,18 +174,18 @@ def decide_by_address(probe: Probe, catalog: Catalog, decide_one: Callable[[Targ
     space = {True: 0, False: 0}
     for (fam, net), is_denied in per_prefix.items():
         if fam == 4:
-            space[is_denied] += net.num_addresses if hasattr(net, "num_addresses") else 1
+            space[is_denied] += net.num_addresses if isinstance(net, IPNetwork) else 1
     main_open = any(
         not is_denied
         and fam == 4
-        and hasattr(net, "num_addresses")
+        and isinstance(net, IPNetwork)
         and any(ipaddress.ip_address(a) in net for a in probe.addresses if ":" not in a)
         for (fam, net), is_denied in per_prefix.items()
     )
     svc = catalog.services.get(probe.service or "")
     name = svc.name if svc else (probe.service or "control")
     first = denied[0][1]
-    v4_done, v4_total = covered.get(4, (0, 0))
+    _, v4_total = covered.get(4, (0, 0))
     v4_space = space[True] + space[False]
     if v4_total and not main_open and space[False] < OPEN_SPACE_TOLERATED * v4_space:
         v6_done, v6_total = covered.get(6, (0, 0))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,8 +135,8 @@ def scan(
     display: str,
     on_line: Callable[[int, str], None],
     *,
-    anchors: list[re.Pattern[bytes]] = (),
-    line_patterns: list[re.Pattern[bytes]] = (),
+    anchors: Sequence[re.Pattern[bytes]] = (),
+    line_patterns: Sequence[re.Pattern[bytes]] = (),
     counters: dict[str, re.Pattern[bytes]] | None = None,
     max_examples: int = 3,
 ) -> ScanStats:
@@ -149,7 +149,7 @@ def scan(
         size = os.stat(path).st_size
         if size > MAX_FILE_BYTES:
             raise InputError(f"{display}: file too large ({size} bytes; limit {MAX_FILE_BYTES})")
-        fh = open(path, "rb")
+        fh = open(path, "rb")  # noqa: SIM115  closed by the `with fh` below; opening errors are reported apart
     except InputError:
         raise
     except IsADirectoryError:

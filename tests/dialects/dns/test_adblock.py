@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from policy_lint import dialects
 from policy_lint.engine import Options, lint_paths
 from policy_lint.policy import strict_policy
-from tests.conftest import verdicts
+from tests.conftest import detected_dialect, verdicts
 
 pytest.importorskip("adblock")
 
@@ -158,11 +157,9 @@ def test_all_web_denied_by_a_document_catch_all(lint):
 
 
 def test_detection_by_header_and_by_name(lint, tmp_path):
-    assert dialects.detect(Path("x.txt"), "[Adblock Plus 2.0]\n||a.com^\n").NAME == "abp"
-    assert (
-        dialects.detect(Path("adguard_twitter.txt"), "||twitter.com^\n||t.co^\n||x.com^\n").NAME == "adguard"
-    )
-    assert dialects.detect(Path("list.txt"), "||a.com^\n||b.com^\n||c.com^\n").NAME == "abp"
+    assert detected_dialect(Path("x.txt"), "[Adblock Plus 2.0]\n||a.com^\n") == "abp"
+    assert detected_dialect(Path("adguard_twitter.txt"), "||twitter.com^\n||t.co^\n||x.com^\n") == "adguard"
+    assert detected_dialect(Path("list.txt"), "||a.com^\n||b.com^\n||c.com^\n") == "abp"
 
 
 # --------------------------------------------------------------------------- bad input

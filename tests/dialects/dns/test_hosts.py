@@ -196,11 +196,14 @@ def test_only_candidate_lines_are_parsed(tmp_path, catalog, monkeypatch):
     p.write_text(
         "".join(f"0.0.0.0 ads{i}.tracker.example\n" for i in range(5000)) + "0.0.0.0 box.com x.com\n"
     )
-    parsed = []
-    real = hosts._parse_line
-    monkeypatch.setattr(
-        hosts, "_parse_line", lambda scan, names, raw, n: (parsed.append(n), real(scan, names, raw, n))
-    )
+    parsed: list[int] = []
+    real = hosts.parse_line
+
+    def spy(scan: hosts.HostsScan, names: frozenset[str], raw: bytes, n: int) -> None:
+        parsed.append(n)
+        real(scan, names, raw, n)
+
+    monkeypatch.setattr(hosts, "parse_line", spy)
     scan = hosts.scan_hosts(p, "hosts", hosts.wanted_names(catalog))
     assert parsed == [5001]
     assert "x.com" in scan.entries

@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from policy_lint import dialects
 from policy_lint.dialects.dns.pihole import ere_to_python, split_extensions
 from policy_lint.engine import Options, lint_paths
 from policy_lint.policy import strict_policy
-from tests.conftest import verdicts
+from tests.conftest import detected_dialect, verdicts
 
 
 def codes(report) -> list[str]:
@@ -161,9 +160,9 @@ def test_teleporter_export(tmp_path, catalog):
 
 
 def test_detection(tmp_path):
-    assert dialects.detect(Path("gravity.list"), "facebook.com\n").NAME == "pihole"
-    assert dialects.detect(Path("regex.list"), "(^|\\.)facebook\\.com$\n").NAME == "pihole"
-    assert dialects.detect(Path("whitelist.txt"), "facebook.com\n").NAME == "pihole-allowlist"
+    assert detected_dialect(Path("gravity.list"), "facebook.com\n") == "pihole"
+    assert detected_dialect(Path("regex.list"), "(^|\\.)facebook\\.com$\n") == "pihole"
+    assert detected_dialect(Path("whitelist.txt"), "facebook.com\n") == "pihole-allowlist"
 
 
 # --------------------------------------------------------------------------- bad input

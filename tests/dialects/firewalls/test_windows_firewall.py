@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from policy_lint import dialects
 from policy_lint.dialects.firewalls import windows_firewall
-from tests.conftest import verdicts
+from tests.conftest import detected_dialect, verdicts
 
 ALL_V4_V6 = "0.0.0.0-255.255.255.255,::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
 
@@ -154,8 +153,8 @@ def test_bad_address_is_a_config_error(lint):
 def test_detection_does_not_steal_hosts_scripts():
     hosts = r"echo 0.0.0.0 facebook.com >> %WINDIR%\System32\drivers\etc\hosts" + "\n"
     fw = 'netsh advfirewall firewall add rule name="x" dir=out action=block remoteip=1.2.3.4\n'
-    assert dialects.detect(Path("a.bat"), hosts).NAME == "windows-batch"
-    assert dialects.detect(Path("a.bat"), fw).NAME == "windows-firewall"
+    assert detected_dialect(Path("a.bat"), hosts) == "windows-batch"
+    assert detected_dialect(Path("a.bat"), fw) == "windows-firewall"
     assert windows_firewall.detect(Path("a.bat"), hosts * 3 + fw) < 0.9
 
 

@@ -258,6 +258,12 @@ def test_precedence_order():
     domain = bp.parse_filter("facebook.com", True, SPAN)
     exact = bp.parse_filter(".www.facebook.com", False, SPAN)
     with_path = bp.parse_filter("facebook.com/", False, SPAN)
+    assert (
+        isinstance(star, bp.UrlFilter)
+        and isinstance(domain, bp.UrlFilter)
+        and isinstance(exact, bp.UrlFilter)
+        and isinstance(with_path, bp.UrlFilter)
+    )
     assert all(f.matches(probe) for f in (star, domain, exact, with_path))
     assert max([star, domain], key=bp.UrlFilter.rank) is domain
     assert max([domain, exact], key=bp.UrlFilter.rank) is exact

@@ -9,7 +9,7 @@ import pytest
 
 from policy_lint import dialects
 from policy_lint.dialects.proxies import dansguardian, e2guardian
-from tests.conftest import verdicts
+from tests.conftest import detected_dialect, verdicts
 
 
 def codes(report) -> list[str]:
@@ -507,7 +507,7 @@ def test_detection_by_name_and_content(name, head, module):
 
 
 def test_squid_conf_is_not_claimed():
-    assert dialects.detect(Path("squid.conf"), "http_access deny all\n").NAME == "squid"
+    assert detected_dialect(Path("squid.conf"), "http_access deny all\n") == "squid"
     assert e2guardian.detect(Path("README.md"), "# e2guardian notes\n") < 0.5
 
 

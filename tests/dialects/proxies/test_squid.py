@@ -620,14 +620,14 @@ def test_time_ranges_are_inclusive_and_lines_are_alternatives(lint):
         }
     )
     assert verdicts(report)["facebook"] == "blocked-partial"
-    from policy_lint.dialects.proxies.squid import _in_time, _parse_time
+    from policy_lint.dialects.proxies.squid import in_time, parse_time
     from policy_lint.model import Span
 
     a, b = Span("f", 1), Span("f", 2)
-    windows = _parse_time([("MTWHF", a), ("12:00-12:59", a), ("A", b)])
-    assert _in_time(windows, "M", 12 * 60) and _in_time(windows, "M", 12 * 60 + 59)
-    assert not _in_time(windows, "M", 13 * 60) and not _in_time(windows, "S", 12 * 60)
-    assert _in_time(windows, "A", 3 * 60)
+    windows = parse_time([("MTWHF", a), ("12:00-12:59", a), ("A", b)])
+    assert in_time(windows, "M", 12 * 60) and in_time(windows, "M", 12 * 60 + 59)
+    assert not in_time(windows, "M", 13 * 60) and not in_time(windows, "S", 12 * 60)
+    assert in_time(windows, "A", 3 * 60)
 
 
 def test_acl_used_before_its_definition_is_a_config_error(lint):
