@@ -38,6 +38,7 @@ from typing import Any
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.semantics.addressing import Target, decide_by_address
 from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.dialects.semantics.detection import statement_hits
 from policy_lint.inputs import read_source
 from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
 
@@ -77,9 +78,7 @@ _HEAD = re.compile(
 
 
 def detect(path: Path, head: str) -> float:
-    if path.suffix.lower() in (".md", ".html", ".py", ".json", ".yaml", ".yml", ".xml"):
-        return 0.0
-    hits = len(_HEAD.findall(head))
+    hits = statement_hits(path, head, _HEAD)
     if not hits:
         return 0.0
     return 0.9 if hits >= 2 or fnmatch(path.name, "pf*") else 0.6

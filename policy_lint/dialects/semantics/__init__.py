@@ -9,4 +9,6 @@
 - `listscan`: streaming scans of million-line list files.
 - `listnames`: what a missing list probably holds, judged by its published category name.
 - `patterns`: regular expressions from configs, evaluated with a time bound.
+- `detection`: helpers for `detect(path, head)` (files that only quote configs are not configs).
+- `batch`: Windows batch files read as cmd.exe reads them (caret continuations, comments).
 """
