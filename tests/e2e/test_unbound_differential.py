@@ -37,8 +37,8 @@ from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
 from policy_lint.model import Decision, Outcome, Probe
 from tests.conftest import REPO, skip_or_fail
+from tests.e2e.dns_stub import STUB_A, stub_upstream
 from tests.e2e.unbound_harness import (
-    STUB_A,
     Answer,
     ask,
     checkconf,
@@ -46,7 +46,6 @@ from tests.e2e.unbound_harness import (
     find_unbound,
     neutralise,
     running_unbound,
-    stub_upstream,
     write_config,
 )
 
@@ -382,7 +381,7 @@ CASES += [_random_rpz(seed) for seed in range(int(os.environ.get("RPZ_SEEDS", "8
 
 
 def _corpus_cases() -> list[Case]:
-    out = []
+    out: list[Case] = []
     if not CORPUS.is_dir():
         return out
     hosts = {
@@ -447,6 +446,7 @@ def unbound_binary() -> str:
     binary = find_unbound()
     if binary is None or find_checkconf() is None:
         skip_or_fail("Debian's unbound is not installed (apt-get install unbound)")
+    assert binary is not None  # skip_or_fail never returns (it skips or fails the test)
     return binary
 
 
@@ -509,7 +509,8 @@ def test_static_decisions_match_real_unbound(c, unbound_binary, stub, catalog, w
         {p.host for svc in catalog.services.values() for p in svc.probes()} | {catalog.control_host}
     )
     wrong: list[str] = []
-    seen_blocked, seen_resolved = set(), set()
+    seen_blocked: set[str] = set()
+    seen_resolved: set[str] = set()
     with running_unbound(workdir, body, stub.port, c.modules, unbound_binary) as daemon:
         for host in hosts:
             ours = ruleset.evaluate(Probe(None, host, "primary", "https", 443), audience)

@@ -1,8 +1,8 @@
-"""A real unbound on 127.0.0.1 for end-to-end tests, and the stub upstream it forwards to.
+"""A real unbound on 127.0.0.1 for end-to-end tests, forwarding to the stub upstream of
+dns_stub.py (`stub_upstream()`: every A query answered with 192.0.2.1, every AAAA query with
+2001:db8::1, documentation addresses, so that "unbound resolved the name normally" is visible as
+exactly that answer).
 
-- `stub_upstream()`: a UDP DNS server on 127.0.0.1 (free high port) answering every A query
-  with 192.0.2.1 and every AAAA query with 2001:db8::1 (documentation addresses), so that
-  "unbound resolved the name normally" is visible as exactly that answer;
 - `running_unbound(workdir, body, stub_port)`: Debian's unbound in the foreground
   (`unbound -d -c`) on 127.0.0.1:<free high port>, unprivileged in the sense that it binds no
   privileged port, uses no chroot and no remote control, keeps its pid file in `workdir`, and

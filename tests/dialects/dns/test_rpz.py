@@ -78,7 +78,7 @@ def test_passthru_is_an_explicit_exception(lint):
 
 
 def test_exact_owner_beats_wildcard(tmp_path, catalog):
-    rs, d = decide(
+    _, d = decide(
         tmp_path,
         catalog,
         zone("*.facebook.com CNAME .\nwww.facebook.com CNAME rpz-passthru.\n"),
