@@ -92,7 +92,8 @@ class Resolver:
 
     root: Path
 
-    def _inside(self, candidate: Path, config_dir: Path) -> bool:
+    def inside(self, candidate: Path, config_dir: Path) -> bool:
+        """Whether `candidate` (links resolved) lies under the root or the config's directory."""
         real = candidate.resolve()
         return any(
             real == base or base in real.parents for base in (self.root.resolve(), config_dir.resolve())
@@ -110,7 +111,7 @@ class Resolver:
             ]
         else:
             first = [config_dir / ref, self.root / ref, config_dir / Path(ref).name]
-        return [c for c in first if self._inside(c, config_dir)]
+        return [c for c in first if self.inside(c, config_dir)]
 
     def resolve(self, reference: str, config: Path) -> Path | None:
         for c in self.candidates(reference, config):
@@ -129,7 +130,7 @@ class Resolver:
         else:
             tries = [(config.parent, ref), (self.root, ref)]
         for base, rel in tries:
-            hits = sorted(p for p in base.glob(rel) if p.is_file() and self._inside(p, config.parent))
+            hits = sorted(p for p in base.glob(rel) if p.is_file() and self.inside(p, config.parent))
             if hits:
                 return hits
         return []

@@ -2,7 +2,7 @@
 client, port and scheme (one question per host name).
 
 - `hosts`: hosts files and hosts-format block lists; `windows_hosts`: scripts that write them.
-- `dnsmasq`, `unbound` (with its RPZ zones), `rpz`: DNS servers' own blocking.
+- `dnsmasq`, `unbound` (package, with its RPZ zones), `rpz` (package): DNS servers' own blocking.
 - `pihole`, `pihole_allowlist`: gravity, exact and regex deny lists, allow-lists (allow wins).
 - `adblock`, `adguard`: filter lists evaluated by Brave's adblock-rust engine.
 - `domainlist`: plain one-domain-a-line lists that say they are block lists.

@@ -373,8 +373,8 @@ def _strip_comment(line: str) -> str:
     return "".join(out).strip()
 
 
-def _inside(context: ParseContext, path: Path, config: Path) -> bool:
-    return context.resolver._inside(path, config.parent)
+def inside(context: ParseContext, path: Path, config: Path) -> bool:
+    return context.resolver.inside(path, config.parent)
 
 
 class _Reader:
@@ -553,7 +553,7 @@ class _Reader:
                 continue
             if any(n.endswith(e) for e in skip):
                 continue
-            if not entry.is_file() or not _inside(self.state.context, entry, path):
+            if not entry.is_file() or not inside(self.state.context, entry, path):
                 continue
             inner = self._enter(entry, span, f"{ref}/{n}", stack)
             if inner is not None:
@@ -574,7 +574,7 @@ class _Reader:
             files = [
                 p
                 for p in sorted(directory.iterdir(), key=lambda p: p.name)
-                if p.is_file() and _inside(self.state.context, p, path)
+                if p.is_file() and inside(self.state.context, p, path)
             ]
         for f in files:
             self.state.included.append(f)

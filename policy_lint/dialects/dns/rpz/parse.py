@@ -508,7 +508,7 @@ def _named_conf(path: Path, context: ParseContext) -> tuple[str, str, str, Span 
     seen: set[Path] = set()
     for d in dirs:
         try:
-            if not d.is_dir() or not context.resolver._inside(d, path.parent):
+            if not d.is_dir() or not context.resolver.inside(d, path.parent):
                 continue
             candidates = sorted(d.glob("named.conf*"))
         except OSError:
