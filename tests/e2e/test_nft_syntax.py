@@ -254,6 +254,7 @@ def _json_of(nft: str, text: str, tmp_path: Path) -> str:
     unshare = shutil.which("unshare")
     if unshare is None:
         skip_or_fail("unshare not installed (util-linux)")
+    assert unshare is not None  # skip_or_fail raised (it is not annotated NoReturn)
     src = tmp_path / "in.nft"
     src.write_text(text)
     run = subprocess.run([unshare, "-n", nft, "-f", str(src)], capture_output=True, text=True, timeout=60)

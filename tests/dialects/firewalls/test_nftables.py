@@ -636,7 +636,8 @@ def test_binary_input_is_refused_not_a_crash(tmp_path):
 def test_detection_claims_nft_files_and_not_others():
     nft = "table inet filter {\n chain input {\n  type filter hook input priority 0; policy drop;\n }\n}\n"
     assert detect(Path("nftables.conf"), nft) is nftables
-    assert detect(Path("firewall.rules"), nft).NAME == "nftables"
+    found = detect(Path("firewall.rules"), nft)
+    assert found is not None and found.NAME == "nftables"
     assert detect(Path("x.nft.json"), '{"nftables": [{"metainfo": {}}]}') is nftables
     assert nftables.detect(Path("pf.conf"), "table <bad> persist\nblock quick from <bad>\n") == 0.0
     assert (

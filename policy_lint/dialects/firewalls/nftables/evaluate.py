@@ -1,0 +1,726 @@
+"""The model to decisions: base chains per hook in priority order, jumps, sets and verdict maps,
+walked for the SYN, the reply and the first data packet of each audience."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, replace
+from fnmatch import fnmatch
+from itertools import product
+
+from policy_lint.dialects.firewalls.nftables.model import Chain, Match, Rule, Table, Values, VerdictMap
+from policy_lint.dialects.firewalls.nftables.parse import Parser
+from policy_lint.dialects.firewalls.nftables.syntax import NAME
+from policy_lint.dialects.semantics.addressing import Target, decide_by_address
+from policy_lint.dialects.semantics.chains import ChainResult
+from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
+
+MAX_JUMP_DEPTH = 64
+MAX_CHAIN_VISITS = 5_000  # chain entries per packet walk (chains jumping to chains many times over)
+MAX_AUDIENCES = 64
+MAX_SRC_REPS = 32
+
+
+class AddrIndex:
+    """Addresses of a set or an anonymous set, looked up by prefix (sets hold 10^5 entries)."""
+
+    def __init__(self, items: list[tuple[Values, Span | None]]):
+        self.nets: dict[tuple[int, int], dict[int, Span | None]] = {}
+        self.ranges: list[tuple[int, int, int, Span | None]] = []
+        self.unknown = ""
+        for v, sp in items:
+            for n in v.nets:
+                self.nets.setdefault((n.version, n.prefixlen), {}).setdefault(int(n.network_address), sp)
+            self.ranges += [(ver, lo, hi, sp) for ver, lo, hi in v.ranges]
+            self.unknown = self.unknown or v.unknown
+
+    def lookup(self, addr) -> tuple[bool, Span | None]:
+        a, bits = int(addr), (32 if addr.version == 4 else 128)
+        for (ver, plen), nets in self.nets.items():
+            if ver != addr.version:
+                continue
+            key = a & (((1 << plen) - 1) << (bits - plen)) if plen else 0
+            if key in nets:
+                return True, nets[key]
+        for ver, lo, hi, sp in self.ranges:
+            if ver == addr.version and lo <= a <= hi:
+                return True, sp
+        return False, None
+
+
+@dataclass(frozen=True)
+class Packet:
+    family: int
+    src: object | None  # None: this host (or a client address of the other family)
+    dst: object | None
+    dport: int
+    state: str  # new | established
+    iif: str
+    oif: str
+    path: str  # forward | output
+    reply: bool = False
+
+
+# The hooks a user's (forward) or this host's (output) packets cross, and their replies.
+HOOKS = {
+    ("forward", False): ("ingress", "prerouting", "forward", "postrouting"),
+    ("forward", True): ("ingress", "prerouting", "forward", "postrouting"),
+    ("output", False): ("output", "postrouting"),
+    ("output", True): ("ingress", "prerouting", "input"),
+}
+PATH_WORDS = {"forward": "forwarded clients (forward hook)", "output": "this host (output hook)"}
+
+
+def _applies(family: str, version: int) -> bool:
+    return family in ("inet", "bridge", "netdev") or (
+        (family == "ip") == (version == 4) and family in ("ip", "ip6")
+    )
+
+
+def _iface_hit(pattern: str, name: str) -> bool:
+    return fnmatch(name, pattern) if "*" in pattern else name == pattern
+
+
+class NftRuleset:
+    def __init__(self, shown: str, parser: Parser):
+        self.path = shown
+        self.dialect = NAME
+        self.problems = parser.problems
+        self.catalog = parser.catalog
+        self.tables = [t for t in parser.tables.values() if not t.dormant]
+        self.missing = parser.missing
+        self._cache: dict[tuple, Decision] = {}
+        self._indexes: dict[tuple, AddrIndex] = {}
+        self._chain_ix: dict[tuple, tuple] = {}
+        self._dyn: dict[tuple[int, str], bool] = {}
+        self._steps = 0
+        self._intricate = False
+        self._hooks: dict[tuple[str, int], list[tuple[Table, Chain]]] = {}
+        for fam in (4, 6):
+            for hook in ("ingress", "prerouting", "input", "forward", "output", "postrouting"):
+                chains = [
+                    (t, c)
+                    for t in self.tables
+                    if _applies(t.family, fam)
+                    for c in t.chains.values()
+                    if c.hook == hook and c.type in ("filter", "route")
+                ]
+                chains.sort(key=lambda tc: (tc[1].priority, tc[1].order))
+                self._hooks[(hook, fam)] = chains
+        self._audiences = self._build_audiences()
+        self._note_quic_only_drops()
+
+    def _note_quic_only_drops(self) -> None:
+        """A drop of UDP 443 alone blocks HTTP/3 (QUIC); browsers then use HTTPS over TCP, so no
+        service is blocked by it. Said once per rule (TE209), so nobody reads it as a block."""
+        seen: set[int] = set()
+        for path in ("forward", "output"):
+            for _t, chain in self._reachable(path):
+                for rule in chain.rules:
+                    if id(rule) in seen or rule.verdict not in ("drop", "reject"):
+                        continue
+                    ports = [
+                        m for m in rule.matches if m.kind == "port" and m.direction == "dst" and not m.neg
+                    ]
+                    if (
+                        ports
+                        and all(m.proto == "udp" for m in ports)
+                        and any(lo <= 443 <= hi for m in ports for lo, hi in m.values.ports)
+                    ):
+                        seen.add(id(rule))
+                        self.problems.append(
+                            Problem(
+                                "TE209",
+                                rule.span,
+                                "drops QUIC (UDP 443) only: browsers fall back to HTTPS over "
+                                "TCP, so this slows HTTP/3 sites at most and blocks no service",
+                            )
+                        )
+
+    # ---------------------------------------------------------------- reachability and audiences
+
+    def _reachable(self, path: str) -> list[tuple[Table, Chain]]:
+        hooks = set(HOOKS[(path, False)]) - {"postrouting", "ingress"} if path == "forward" else {"output"}
+        seen: dict[tuple[int, str], tuple[Table, Chain]] = {}
+        todo = [(t, c) for (h, _f), lst in self._hooks.items() if h in hooks for t, c in lst]
+        while todo:
+            t, c = todo.pop()
+            key = (id(t), c.name)
+            if key in seen:
+                continue
+            seen[key] = (t, c)
+            for r in c.rules:
+                targets = [r.target] if r.target else []
+                if r.vmap:
+                    targets += [tg for _v, _vd, tg in self._vmap_entries(t, r.vmap) if tg]
+                for tg in targets:
+                    if tg in t.chains:
+                        todo.append((t, t.chains[tg]))
+        return list(seen.values())
+
+    def _can_block(self, path: str) -> bool:
+        for fam in (4, 6):
+            for reply in (False, True):
+                for hook in HOOKS[(path, reply)]:
+                    if path == "output" and hook == "ingress":
+                        continue
+                    for _t, c in self._hooks[(hook, fam)]:
+                        if c.policy == "drop":
+                            return True
+        for _t, c in self._reachable(path):
+            if any(r.verdict in ("drop", "reject") or r.vmap for r in c.rules):
+                return True
+        if path == "output":
+            for fam in (4, 6):
+                for _t, c in self._hooks[("input", fam)]:
+                    if any(r.verdict in ("drop", "reject") for r in c.rules):
+                        return True
+        return False
+
+    def _build_audiences(self) -> list[Audience]:
+        paths = [p for p in ("forward", "output") if self._can_block(p)] or ["output"]
+        rules = [(t, r) for p in paths for t, c in self._reachable(p) for r in c.rules]
+        sources: list[Values] = []
+        ifs_in: set[str] = set()
+        ifs_out: set[str] = set()
+        for t, r in rules:
+            for m in r.matches:
+                if m.kind == "addr" and m.direction == "src":
+                    v = self._set_values(t, m.values) if m.values.setref else m.values
+                    if v is not None and (v.nets or v.ranges):
+                        sources.append(v)
+                elif m.kind == "iface":
+                    words = m.values.words
+                    if m.values.setref:
+                        s = t.sets.get(m.values.setref)
+                        words = [w for v, _a, _b, _s in (s.elements if s else []) for w in v.words]
+                    (ifs_in if m.direction == "in" else ifs_out).update(words)
+            if r.vmap and r.vmap.key.kind == "iface":
+                for v, _vd, _tg in self._vmap_entries(t, r.vmap):
+                    (ifs_in if r.vmap.key.direction == "in" else ifs_out).update(v.words)
+        sampled = len(sources) > MAX_SRC_REPS
+        src_reps = self._src_reps(sources[:MAX_SRC_REPS])
+        ifs_in.discard("lo")
+        ifs_out.discard("lo")
+        in_reps = sorted(p.replace("*", "0") for p in ifs_in) + ["other"] if ifs_in else [""]
+        out_reps = sorted(p.replace("*", "0") for p in ifs_out) + ["other"] if ifs_out else [""]
+        # A client is dual-stack: its IPv4 address is one of the IPv4 samples, its IPv6 address
+        # the first IPv6 sample (the LAN's prefix); the other IPv6 samples go with the first
+        # IPv4 one. A client without a sample of a family matches no `saddr` of that family.
+        reps4 = [a for a in src_reps if a is not None and a.version == 4]
+        reps6 = [a for a in src_reps if a is not None and a.version == 6]
+        pairs: list[tuple] = [(a4, reps6[0] if reps6 else None) for a4 in reps4]
+        pairs += [(reps4[0] if reps4 else None, a6) for a6 in (reps6[1:] if reps4 else reps6)]
+        pairs = pairs or [(None, None)]
+        out: list[Audience] = []
+        for path in paths:
+            srcs = pairs if path == "forward" else [(None, None)]
+            ins = in_reps if path == "forward" else [""]
+            for (s4, s6), iif, oif in product(srcs, ins, out_reps):
+                conds = [PATH_WORDS[path]] if len(paths) > 1 else []
+                attrs: list[tuple[str, str]] = [("path", path)]
+                shown = [str(a) for a in (s4, s6) if a is not None]
+                if shown:
+                    conds.append("source " + " / ".join(shown))
+                    attrs.append(("src", shown[0]))
+                if iif:
+                    conds.append(f"iifname {iif}" if iif != "other" else "another input interface")
+                    attrs.append(("interface", iif))
+                if oif:
+                    conds.append(f"oifname {oif}" if oif != "other" else "another output interface")
+                out.append(
+                    Audience(
+                        key=(path, str(s4) if s4 else "", str(s6) if s6 else "", iif, oif),
+                        conditions=tuple(conds),
+                        attributes=tuple(attrs),
+                    )
+                )
+        if sampled:
+            self.problems.append(
+                Problem(
+                    "TE906",
+                    Span(self.path, 1, 1),
+                    f"{len(sources)} distinct source "
+                    f"conditions: client addresses sampled from the first {MAX_SRC_REPS}",
+                )
+            )
+        if len(out) > MAX_AUDIENCES:
+            self.problems.append(
+                Problem(
+                    "TE906",
+                    Span(self.path, 1, 1),
+                    f"{len(out)} client combinations: the first {MAX_AUDIENCES} are evaluated",
+                )
+            )
+            out = out[:MAX_AUDIENCES]
+        return out
+
+    @staticmethod
+    def _src_reps(values: list[Values]) -> list:
+        if not values:
+            return [None]
+        cands: list = []
+        for v in values:
+            for n in v.nets:
+                cands.append(n.network_address + 1 if n.num_addresses > 2 else n.network_address)
+            for ver, lo, _hi in v.ranges:
+                cands.append(ipaddress.IPv4Address(lo) if ver == 4 else ipaddress.IPv6Address(lo))
+        for others in (
+            ("203.0.113.77", "198.51.100.77", "192.0.2.77", "100.64.77.77"),
+            ("2001:db8::77", "2001:db8:77::77"),
+        ):
+            if not any(
+                n.version == ipaddress.ip_address(others[0]).version for v in values for n in v.nets
+            ) and not any(r[0] == ipaddress.ip_address(others[0]).version for v in values for r in v.ranges):
+                continue
+            for other in others:
+                a = ipaddress.ip_address(other)
+                if not any(_contains(v, a) for v in values):
+                    cands.append(a)
+                    break
+        reps, sigs = [], set()
+        for c in cands:
+            sig = tuple(_contains(v, c) for v in values)
+            if sig not in sigs:
+                sigs.add(sig)
+                reps.append(c)
+        return reps
+
+    def audiences(self) -> list[Audience]:
+        return self._audiences
+
+    # ---------------------------------------------------------------- matching
+
+    def _set_values(self, t: Table, v: Values) -> Values | None:
+        s = t.sets.get(v.setref)
+        if s is None:
+            return None
+        out = Values()
+        for ev, _vd, _tg, _sp in s.elements:
+            out.merge(ev)
+        return out
+
+    def _vmap_entries(self, t: Table, vm: VerdictMap) -> list[tuple[Values, str, str]]:
+        if vm.setref:
+            s = t.sets.get(vm.setref)
+            return [(v, vd, tg) for v, vd, tg, _s in (s.elements if s else [])]
+        return vm.entries
+
+    def _addr_index(self, t: Table, v: Values) -> AddrIndex | None:
+        key = (id(t), v.setref) if v.setref else (id(v), "")
+        idx = self._indexes.get(key)
+        if idx is None:
+            if v.setref:
+                s = t.sets.get(v.setref)
+                if s is None:
+                    return None
+                idx = AddrIndex([(ev, sp) for ev, _vd, _tg, sp in s.elements])
+            else:
+                idx = AddrIndex([(v, None)])
+            self._indexes[key] = idx
+        return idx
+
+    def _candidates(self, t: Table, c: Chain, dst) -> list[Rule]:
+        """The rules of `c` that can match a packet to `dst`, in order: rules with a plain
+        destination-address match are indexed by prefix; the others are tried for every packet."""
+        key = (id(t), c.name)
+        ix = self._chain_ix.get(key)
+        if ix is None:
+            by_dst: dict[tuple[int, int], dict[int, list[int]]] = {}
+            generic: list[int] = []
+            for k, r in enumerate(c.rules):
+                m = next(
+                    (
+                        m
+                        for m in r.matches
+                        if m.kind == "addr"
+                        and m.direction == "dst"
+                        and not m.neg
+                        and not m.values.setref
+                        and not m.values.ranges
+                        and not m.values.unknown
+                        and m.values.nets
+                        and len(m.values.nets) <= 64
+                    ),
+                    None,
+                )
+                if m is None or r.vmap is not None:
+                    generic.append(k)
+                    continue
+                for n in m.values.nets:
+                    by_dst.setdefault((n.version, n.prefixlen), {}).setdefault(
+                        int(n.network_address), []
+                    ).append(k)
+            ix = self._chain_ix[key] = (by_dst, generic)
+        by_dst, generic = ix
+        if not by_dst:
+            return c.rules
+        if dst is None:
+            return [c.rules[k] for k in generic]
+        ks = list(generic)
+        a, bits = int(dst), (32 if dst.version == 4 else 128)
+        for (ver, plen), nets in by_dst.items():
+            if ver == dst.version:
+                ks.extend(nets.get(a & (((1 << plen) - 1) << (bits - plen)) if plen else 0, ()))
+        return [c.rules[k] for k in sorted(set(ks))]
+
+    def _dynamic(self, t: Table, name: str) -> bool:
+        key = (id(t), name)
+        if key not in self._dyn:
+            s = t.sets.get(name)
+            self._dyn[key] = (
+                s is None or s.dynamic or any(name in r.fills for c in t.chains.values() for r in c.rules)
+            )
+        return self._dyn[key]
+
+    def _value_hit(self, t: Table, m: Match, p: Packet, trace: list[Span]) -> bool | None:
+        """Does the packet's field (per `m`) fall in `m`'s values? None: cannot tell."""
+        v = m.values
+        hit: bool | None
+        if m.kind == "addr":
+            addr = p.src if m.direction == "src" else p.dst
+            idx = self._addr_index(t, v)
+            if idx is None:
+                return None
+            if addr is None:
+                return False
+            hit, sp = idx.lookup(addr)
+            if hit:
+                if sp is not None:
+                    trace.append(sp)
+                return True
+            if idx.unknown or (v.setref and self._dynamic(t, v.setref)):
+                return None
+            return False
+        elems: list[tuple[Values, Span | None]]
+        if v.setref:
+            s = t.sets.get(v.setref)
+            if s is None:
+                return None
+            elems = [(ev, sp) for ev, _vd, _tg, sp in s.elements]
+        else:
+            elems = [(v, None)]
+        unknown = False
+        for ev, sp in elems:
+            hit = self._field_in(m, ev, p)
+            if hit:
+                if sp is not None:
+                    trace.append(sp)
+                return True
+            if hit is None:
+                unknown = True
+        if v.setref and self._dynamic(t, v.setref):
+            return None
+        return None if unknown else False
+
+    def _field_in(self, m: Match, v: Values, p: Packet) -> bool | None:
+        if m.kind == "addr":
+            addr = p.src if m.direction == "src" else p.dst
+            if addr is None:
+                return False
+            if _contains(v, addr):
+                return True
+            return None if v.unknown else False
+        if m.kind == "port":
+            port = p.dport if m.direction == "dst" else 50000  # the client's ephemeral port
+            if p.reply:
+                port = 50000 if m.direction == "dst" else p.dport
+            return any(lo <= port <= hi for lo, hi in v.ports)
+        if m.kind == "proto":
+            return any(w in ("tcp", "6") for w in v.words) or any(lo <= 6 <= hi for lo, hi in v.ports)
+        if m.kind == "ct":
+            return p.state in v.words
+        if m.kind == "iface":
+            name = p.iif if m.direction == "in" else p.oif
+            return any(_iface_hit(w, name) for w in v.words) if name else False
+        if m.kind == "nfproto":
+            return any(w == ("ipv4" if p.family == 4 else "ipv6") for w in v.words)
+        if m.kind == "synflag":
+            return p.state == "new" and not p.reply
+        return None
+
+    def _match(self, t: Table, r: Rule, p: Packet, trace: list[Span]) -> tuple[bool | None, str]:
+        why = ""
+        result: bool | None = True
+        for m in r.matches:
+            if m.family and m.family != p.family:
+                return False, ""
+            if m.kind == "port" and m.proto not in ("tcp", "th"):
+                return False, ""
+            if m.kind == "never":
+                return False, ""
+            if m.kind in ("unknown",):
+                result, why = None, why or m.why
+                continue
+            if m.kind == "concat":
+                s = t.sets.get(m.values.setref) if m.values.setref else None
+                if s is not None and not s.elements and not self._dynamic(t, s.name):
+                    return False, ""
+                result, why = None, why or m.why
+                continue
+            if m.kind == "iface" and m.direction == "in" and p.path == "output" and not p.reply:
+                return False, ""  # a packet this host sends has no input interface
+            if m.kind == "iface" and m.direction == "out" and p.path == "output" and p.reply:
+                return False, ""
+            hit = self._value_hit(t, m, p, trace)
+            if hit is None:
+                result, why = (
+                    None,
+                    why or (m.values.unknown or f"set @{m.values.setref} is filled at run time"),
+                )
+                continue
+            if hit == m.neg:
+                return False, ""
+        return result, why
+
+    def _chain(self, t: Table, c: Chain, p: Packet, depth: int, trace: tuple[Span, ...]) -> ChainResult:
+        uncertain: list[Span] = []
+        self._steps += 1
+        if self._steps > MAX_CHAIN_VISITS:
+            # Jumps fanning out into jumps grow exponentially: give up once, for every packet.
+            self._intricate = True
+            return ChainResult(
+                "unknown",
+                c.span,
+                trace,
+                False,
+                "the chains jump into each other too often "
+                f"to evaluate (over {MAX_CHAIN_VISITS} chain visits)",
+            )
+        for r in self._candidates(t, c, p.dst):
+            extra: list[Span] = []
+            m, why = self._match(t, r, p, extra)
+            if m is False:
+                continue
+            verdict, target = r.verdict, r.target
+            if r.vmap is not None:
+                hit = self._vmap_hit(t, r.vmap, p, extra)
+                if hit is None:
+                    if not uncertain:
+                        uncertain.append(r.span)
+                    continue
+                if hit == ("", ""):
+                    continue
+                verdict, target = hit
+            here = trace + tuple(extra) + (r.span,)
+            scope = self._scope(r)
+            specific = any(
+                mm.kind == "addr" and mm.direction == "dst" and not mm.neg for mm in r.matches
+            ) or (r.vmap is not None and r.vmap.key.kind == "addr" and r.vmap.key.direction == "dst")
+            if verdict in ("drop", "reject"):
+                if m is None:
+                    return ChainResult(
+                        "unknown",
+                        r.span,
+                        here,
+                        specific,
+                        f"cannot tell whether it matches: {why}",
+                        scope=scope,
+                    )
+                return ChainResult("drop", r.span, here, specific, how=verdict, scope=scope)
+            if verdict == "accept":
+                if m is None:
+                    uncertain.append(r.span)
+                    continue
+                return ChainResult("accept", r.span, here, specific, scope=scope)
+            if verdict == "return":
+                if m is None:
+                    uncertain.append(r.span)
+                    continue
+                return ChainResult("return", r.span, here)
+            if verdict == "queue":
+                return ChainResult("unknown", r.span, here, False, "a userspace program decides (queue)")
+            if verdict in ("jump", "goto"):
+                sub_chain = t.chains.get(target)
+                if sub_chain is None:
+                    continue
+                if depth > MAX_JUMP_DEPTH:
+                    return ChainResult("unknown", r.span, here, False, "jumps nest too deep (or loop)")
+                sub = self._chain(t, sub_chain, p, depth + 1, here)
+                if sub.verdict == "fall" and sub.note.startswith("uncertain:"):
+                    uncertain.append(sub.rule)  # type: ignore[arg-type]
+                    sub = ChainResult("fall", None, sub.trace)
+                if sub.verdict in ("fall", "return"):
+                    if verdict == "goto" and m is True:
+                        return ChainResult("return", r.span, here)
+                    continue
+                if m is None:
+                    if sub.verdict == "accept":
+                        uncertain.append(r.span)
+                        continue
+                    return ChainResult(
+                        "unknown", r.span, here, False, f"cannot tell whether it matches: {why}"
+                    )
+                return sub
+            # no verdict (counter, log, ...) or continue: the next rule
+        if uncertain:
+            return ChainResult("fall", uncertain[0], trace, note="uncertain:")
+        return ChainResult("fall", None, trace)
+
+    def _vmap_hit(self, t: Table, vm: VerdictMap, p: Packet, trace: list[Span]) -> tuple[str, str] | None:
+        key = vm.key
+        if key.kind in ("unknown", "concat"):
+            return None
+        if key.family and key.family != p.family:
+            return "", ""
+        if key.kind == "port" and key.proto not in ("tcp", "th"):
+            return "", ""
+        for v, verdict, target in self._vmap_entries(t, vm):
+            if self._field_in(key, v, p):
+                return verdict, target
+        if vm.setref and self._dynamic(t, vm.setref):
+            return None
+        return "", ""
+
+    @staticmethod
+    def _scope(r: Rule) -> str:
+        parts = []
+        for m in r.matches:
+            if m.kind == "addr" and m.direction == "src":
+                what = (
+                    f"@{m.values.setref}"
+                    if m.values.setref
+                    else ",".join(
+                        [str(n) for n in m.values.nets]
+                        + [
+                            f"{ipaddress.ip_address(lo)}-{ipaddress.ip_address(hi)}"
+                            for _v, lo, hi in m.values.ranges
+                        ]
+                    )
+                )
+                parts.append(f"{'ip' if m.family == 4 else 'ip6'} saddr {'!= ' if m.neg else ''}{what}")
+            elif m.kind == "iface":
+                parts.append(
+                    f"{'iifname' if m.direction == 'in' else 'oifname'} {'!= ' if m.neg else ''}"
+                    + (f"@{m.values.setref}" if m.values.setref else ",".join(m.values.words))
+                )
+        return " ".join(parts)
+
+    def _walk(self, p: Packet) -> ChainResult:
+        self._steps = 0 if not self._intricate else MAX_CHAIN_VISITS
+        uncertain: list[Span] = []
+        for hook in HOOKS[(p.path, p.reply)]:
+            if hook == "ingress" and not p.iif:
+                continue
+            for t, c in self._hooks[(hook, p.family)]:
+                res = self._chain(t, c, p, 0, ())
+                if res.verdict == "fall" and res.note.startswith("uncertain:"):
+                    uncertain.append(res.rule)  # type: ignore[arg-type]
+                    res = ChainResult("fall", None, res.trace)
+                if res.verdict in ("drop", "unknown"):
+                    return self._uncertain(res, uncertain)
+                if res.verdict == "accept":
+                    continue  # accepted by this base chain; the next one still filters
+                if c.policy == "drop":  # ran out of rules, or `return` in a base chain
+                    span = c.policy_span or c.span
+                    return self._uncertain(
+                        ChainResult(
+                            "drop", span, res.trace + (span,), False, f"chain {c.name} policy drop", "drop"
+                        ),
+                        uncertain,
+                    )
+        return ChainResult("accept")
+
+    @staticmethod
+    def _uncertain(res: ChainResult, uncertain: list[Span]) -> ChainResult:
+        if res.verdict == "drop" and uncertain:
+            return ChainResult(
+                "unknown",
+                uncertain[0],
+                res.trace,
+                False,
+                f"an earlier accept may let it through (line {uncertain[0].line}) before "
+                f"{res.note or 'the drop'}",
+            )
+        return res
+
+    # ---------------------------------------------------------------- the Ruleset protocol
+
+    def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        key = audience.key or ("output", "", "", "", "")
+
+        def one(target: Target) -> Decision:
+            ck = (key, probe.port, target.address)
+            hit = self._cache.get(ck)
+            if hit is None:
+                hit = self._decide(probe.port, key, target)
+                if len(self._cache) < 500_000:
+                    self._cache[ck] = hit
+            return hit
+
+        return decide_by_address(probe, self.catalog, one)
+
+    def _decide(self, port: int, key: tuple, target: Target) -> Decision:
+        path, src4, src6, iif, oif = key
+        fam = target.address.version
+        src_text = src4 if fam == 4 else src6
+        src = ipaddress.ip_address(src_text) if src_text else None
+        iif_ = iif if iif != "other" else "other0"
+        oif_ = oif if oif != "other" else "other0"
+        if path == "forward":
+            iif_ = iif_ or "lan0"
+        base = Packet(fam, src, target.address, port, "new", iif_, oif_, path)
+        # The SYN out, the server's SYN-ACK back (established, addresses and interfaces swapped)
+        # and the first data packet out (established).
+        reply = Packet(
+            fam,
+            target.address,
+            src,
+            port,
+            "established",
+            oif_ if path == "forward" else (oif_ or "wan0"),
+            iif_ if path == "forward" else "",
+            path,
+            reply=True,
+        )
+        res = self._walk(base)
+        if res.verdict == "accept":
+            res = self._walk(reply)
+        if res.verdict == "accept":
+            res = self._walk(replace(base, state="established"))
+        if res.verdict == "accept":
+            d = Decision(Outcome.ALLOW, res.rule, res.trace, res.specific)
+            if self.missing:
+                ref, span = self.missing[0]
+                return Decision(
+                    Outcome.UNKNOWN,
+                    span,
+                    (span,),
+                    False,
+                    "",
+                    f"included file {ref!r} is missing: its rules may decide it",
+                )
+            return d
+        if res.verdict == "drop":
+            return Decision(
+                Outcome.DENY, res.rule, res.trace, res.specific, res.how or "drop", res.note, res.scope
+            )
+        return Decision(Outcome.UNKNOWN, res.rule, res.trace, False, "", res.note, res.scope)
+
+    def inert_mentions(self, probe: Probe) -> list[Span]:
+        """Named sets holding the service's addresses that no rule uses."""
+        svc = self.catalog.services.get(probe.service or "")
+        if svc is None:
+            return []
+        out: list[Span] = []
+        for t in self.tables:
+            used = {m.values.setref for c in t.chains.values() for r in c.rules for m in r.matches}
+            used |= {r.vmap.setref for c in t.chains.values() for r in c.rules if r.vmap}
+            for s in t.sets.values():
+                if s.name in used:
+                    continue
+                if any(
+                    n.version == sn.version and n.overlaps(sn)
+                    for v, _a, _b, _s in s.elements
+                    for n in v.nets
+                    for sn in svc.networks
+                ):
+                    out.append(s.span)
+        return out
+
+
+def _contains(v: Values, addr) -> bool:
+    if any(n.version == addr.version and addr in n for n in v.nets):
+        return True
+    a = int(addr)
+    return any(ver == addr.version and lo <= a <= hi for ver, lo, hi in v.ranges)

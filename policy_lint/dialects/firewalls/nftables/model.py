@@ -1,0 +1,98 @@
+"""The rule model both halves share: tables of chains and named sets, rules of matches and a
+verdict (or a verdict map), and the values a match compares with."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from policy_lint.model import Span
+
+Net = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(slots=True)
+class Values:
+    """The right-hand side of a match: literal elements or a named set."""
+
+    nets: list[Net] = field(default_factory=list)
+    ranges: list[tuple[int, int, int]] = field(default_factory=list)  # (version, lo, hi)
+    ports: list[tuple[int, int]] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)  # interface names, states, protocols
+    setref: str = ""
+    unknown: str = ""  # a hostname outside the catalog, a value we cannot read
+
+    def merge(self, other: Values) -> None:
+        """Add `other`'s elements (the first unknown stays the reason)."""
+        self.nets += other.nets
+        self.ranges += other.ranges
+        self.ports += other.ports
+        self.words += other.words
+        self.unknown = self.unknown or other.unknown
+
+
+@dataclass(slots=True)
+class Match:
+    kind: str  # addr | port | proto | ct | iface | nfproto | never | unknown | concat | synflag
+    neg: bool = False
+    values: Values = field(default_factory=Values)
+    direction: str = ""  # src | dst | in | out
+    family: int | None = None
+    proto: str = ""  # for ports: tcp | udp | th | ...
+    why: str = ""
+
+
+@dataclass(slots=True)
+class VerdictMap:
+    key: Match
+    entries: list[tuple[Values, str, str]] = field(default_factory=list)  # (element, verdict, target)
+    setref: str = ""
+
+
+@dataclass(slots=True)
+class Rule:
+    span: Span
+    matches: list[Match] = field(default_factory=list)
+    verdict: str = ""  # accept | drop | reject | jump | goto | return | continue | queue | ""
+    target: str = ""
+    vmap: VerdictMap | None = None
+    fills: list[str] = field(default_factory=list)  # sets this rule adds elements to
+
+
+@dataclass
+class Chain:
+    name: str
+    span: Span
+    rules: list[Rule] = field(default_factory=list)
+    type: str = ""
+    hook: str = ""
+    priority: int = 0
+    policy: str = "accept"
+    policy_span: Span | None = None
+    order: int = 0
+
+    @property
+    def base(self) -> bool:
+        return bool(self.hook)
+
+
+@dataclass
+class NamedSet:
+    name: str
+    span: Span
+    is_map: bool = False
+    elements: list[tuple[Values, str, str, Span]] = field(
+        default_factory=list
+    )  # (value, verdict, target, span)
+    dynamic: bool = False
+    datatype: str = ""
+
+
+@dataclass
+class Table:
+    family: str
+    name: str
+    span: Span
+    chains: dict[str, Chain] = field(default_factory=dict)
+    sets: dict[str, NamedSet] = field(default_factory=dict)
+    dormant: bool = False

@@ -1,0 +1,182 @@
+"""What nftables text looks like: which files are rulesets (`detect`), and the lexer: lines to
+tokens, `{ ... }` to nested groups, groups to statements."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+
+from policy_lint.model import Problem, Span
+
+NAME = "nftables"
+FILE_PATTERNS = (
+    "nftables.conf",
+    "*.nft",
+    "nftables*.conf",
+    "*nftables*.rules",
+    "*.nft.json",
+    "nftables*.json",
+)
+MAX_NESTING = 32
+DOC_SUFFIXES = (".md", ".rst", ".html", ".htm", ".py", ".yml", ".yaml", ".txt", ".sh")
+# json_commands writes this word (then what it is) where nft JSON holds an expression we cannot
+# read; the rule parser makes it an `unknown` match.
+JSON_UNKNOWN = "\x00unknown"
+
+_HEAD = re.compile(
+    r"^\s*(?:table\s+(?:(?:inet|ip6?|bridge|netdev|arp)\s+)?[\w.-]+\s*\{|add\s+(?:rule|table|chain)\s+"
+    r"(?:inet|ip6?|bridge|netdev|arp)\s|#!\s*/\S*nft\b|flush\s+ruleset\b)"
+    r"|\btype\s+(?:filter|nat|route)\s+hook\s+\w+",
+    re.M,
+)
+JSON_HEAD = re.compile(r'^\s*\{\s*"nftables"\s*:\s*\[')
+_INCLUDE_ONLY = re.compile(r'^\s*(?:include\s+"[^"]+"|define\s+\w+\s*=)', re.M)
+_WORD = re.compile(r'[^\s{};,"#\\]+|\\(?!\n)')
+
+
+def detect(path: Path, head: str) -> float:
+    name = path.name.lower()
+    if JSON_HEAD.match(head):
+        return 0.95
+    if path.suffix.lower() in DOC_SUFFIXES and path.suffix.lower() != ".txt":
+        return 0.0  # documentation or a shell script quoting nft commands is not a ruleset
+    hits = len(_HEAD.findall(head))
+    if not hits and any(fnmatch(name, p) for p in FILE_PATTERNS) and _INCLUDE_ONLY.search(head):
+        return 0.6  # a top file that only includes and defines (`include "/etc/nftables.d/*.nft"`)
+    if not hits or (path.suffix.lower() == ".txt" and hits < 2):
+        return 0.0
+    if hits >= 2 or name.endswith(".nft") or "nft" in name:
+        return 0.95
+    return 0.6
+
+
+# ----------------------------------------------------------------------------- lexing
+
+
+@dataclass(frozen=True, slots=True)
+class Tok:
+    text: str  # a word, or one of "\n" ; { } ,
+    span: Span
+    quoted: bool = False
+
+
+@dataclass
+class Group:
+    """`{ ... }`: a block of statements or an anonymous set; items keep the separators."""
+
+    open: Tok
+    items: list = field(default_factory=list)
+
+
+def lex(lines: list[str], shown: str, problems: list[Problem]) -> list[Tok]:
+    out: list[Tok] = []
+    for n, line in enumerate(lines, start=1):
+        i, size, cont, end = 0, len(line), False, len(line)
+        words: list[tuple[str, bool]] = []
+        while i < size:
+            ch = line[i]
+            if ch in " \t\r\f\v":
+                i += 1
+            elif ch == "#":
+                end = i
+                break
+            elif ch == "\\" and line[i + 1 :].strip() == "":
+                cont, end = True, i  # a continuation: this newline is not a separator
+                break
+            elif ch == '"':
+                j = line.find('"', i + 1)
+                if j < 0:
+                    problems.append(
+                        Problem("TE901", Span(shown, n, i + 1, line.strip()), "unterminated quoted string")
+                    )
+                    j = size
+                words.append((line[i + 1 : j], True))
+                i = j + 1
+            elif ch in "{};,":
+                words.append((ch, False))
+                i += 1
+            else:
+                m = _WORD.match(line, i)
+                if m is None:
+                    i += 1
+                    continue
+                words.append((m.group(0), False))
+                i = m.end()
+        # One span per line, its text without the comment (tokens of a line share it:
+        # rulesets run to 10^5 lines).
+        span = Span(shown, n, size - len(line.lstrip()) + 1, line[:end].strip())
+        out.extend(Tok(w, span, q) for w, q in words)
+        if not cont:
+            out.append(Tok("\n", span))
+    return out
+
+
+def group_braces(tokens: list[Tok], shown: str, problems: list[Problem]) -> list:
+    root: list = []
+    stack: list[Group] = []
+    ignored = 0  # braces nested deeper than MAX_NESTING (reported once, then skipped)
+    for t in tokens:
+        here = stack[-1].items if stack else root
+        if t.text == "{" and not t.quoted:
+            if len(stack) >= MAX_NESTING:
+                if not ignored:
+                    problems.append(Problem("TE901", t.span, f"braces nest deeper than {MAX_NESTING}"))
+                ignored += 1
+                continue
+            g = Group(t)
+            here.append(g)
+            stack.append(g)
+        elif t.text == "}" and not t.quoted:
+            if ignored:
+                ignored -= 1
+                continue
+            if not stack:
+                problems.append(Problem("TE901", t.span, "`}` without a matching `{`"))
+                continue
+            stack.pop()
+        else:
+            here.append(t)
+    if stack:
+        problems.append(Problem("TE901", stack[-1].open.span, "`{` is never closed"))
+    return root
+
+
+def split_statements(items: list) -> list[list]:
+    """A block's items as statements: separated by newlines and `;`."""
+    out: list[list] = []
+    cur: list = []
+    for it in items:
+        if isinstance(it, Tok) and not it.quoted and it.text in ("\n", ";"):
+            if cur:
+                out.append(cur)
+            cur = []
+        else:
+            cur.append(it)
+    if cur:
+        out.append(cur)
+    return out
+
+
+def flatten(items: list) -> list[Tok]:
+    out: list[Tok] = []
+    for it in items:
+        if isinstance(it, Group):
+            out.append(Tok("{", it.open.span))
+            out.extend(flatten(it.items))
+            out.append(Tok("}", it.open.span))
+        elif it.quoted or it.text != "\n":
+            out.append(it)
+    return out
+
+
+def items_text(items: list) -> str:
+    parts = []
+    for t in flatten(items):
+        parts.append(f'"{t.text}"' if t.quoted else t.text)
+    return " ".join(parts).replace(" ,", ",")
+
+
+def word_of(it) -> str:
+    return it.text if isinstance(it, Tok) else ""
