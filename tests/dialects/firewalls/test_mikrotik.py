@@ -26,14 +26,10 @@ def fb_list(name: str = "fb") -> str:
 
 
 def test_detects_exports_by_header_and_menus():
-    assert (
-        dialects.detect(Path("router.rsc"), HEAD + "/ip firewall filter\nadd chain=forward\n").NAME
-        == "mikrotik"
-    )
-    assert (
-        dialects.detect(Path("notes.txt"), "/ip dns static\nadd name=facebook.com address=0.0.0.0\n").NAME
-        == "mikrotik"
-    )
+    found = dialects.detect(Path("router.rsc"), HEAD + "/ip firewall filter\nadd chain=forward\n")
+    assert found is not None and found.NAME == "mikrotik"
+    found = dialects.detect(Path("notes.txt"), "/ip dns static\nadd name=facebook.com address=0.0.0.0\n")
+    assert found is not None and found.NAME == "mikrotik"
     assert dialects.detect(Path("notes.md"), "/ip firewall filter\n") is None
 
 
@@ -396,7 +392,7 @@ def test_chain_index_candidates_are_the_rules_that_can_match_in_order():
     import ipaddress
     import random
 
-    from policy_lint.dialects.firewalls.mikrotik import Addr, Rule, _ChainIndex
+    from policy_lint.dialects.firewalls.mikrotik import Addr, ChainIndex, Rule
     from policy_lint.model import Span
 
     rnd = random.Random(7)
@@ -429,7 +425,7 @@ def test_chain_index_candidates_are_the_rules_that_can_match_in_order():
             )
         )
         rules.append(Rule(Span("r", k + 1), 4, "filter", "lan", dst=dst))
-    index = _ChainIndex(rules)
+    index = ChainIndex(rules)
     for text in (
         "10.1.2.3",
         "10.1.2.4",

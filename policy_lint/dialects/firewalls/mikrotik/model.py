@@ -1,0 +1,261 @@
+"""The rule model of a RouterOS export: menu items as written (`Item`, a scheduler's `Script`),
+and what they mean once built: rules, address-lists, DNS and proxy entries, one `Config` per
+state of the device. Data and the small predicates over it; no reading, no evaluation."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from policy_lint.dialects.semantics.patterns import BoundedPattern
+from policy_lint.model import Span
+
+NAME = "mikrotik"
+
+# Shared by the audiences and the evaluation: a user's packets, and the actions that end a chain.
+EPHEMERAL = 50000  # the client's source port
+TERMINAL = {"accept", "drop", "reject", "tarpit", "fasttrack-connection", "jump", "return"}
+NONTERMINAL = {"log", "passthrough", "add-dst-to-address-list", "add-src-to-address-list", "notrack"}
+PATH = (("raw", "prerouting"), ("filter", "forward"))
+OTHER_CLIENTS = ("192.168.77.77", "10.255.77.77", "172.31.254.77", "100.64.77.77", "203.0.113.77")
+
+
+@dataclass(slots=True)
+class Item:
+    """One entry of a menu (a firewall rule, a list entry, a DNS name): its words as written."""
+
+    menu: str
+    attrs: dict[str, str]
+    span: Span
+
+    @property
+    def disabled(self) -> bool:
+        return self.attrs.get("disabled", "no").lower() in ("yes", "true")
+
+
+@dataclass
+class Script:
+    """A scheduler's on-event commands, applied to a copy of the configuration."""
+
+    name: str
+    span: Span
+    lines: list[tuple[str, Span]]
+    when: str
+
+
+Net = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(slots=True)
+class Addr:
+    """`dst-address`/`src-address`: networks and ranges, maybe negated."""
+
+    nets: tuple[Net, ...] = ()
+    ranges: tuple[tuple[int, int, int], ...] = ()
+    neg: bool = False
+
+    def has(self, addr) -> bool:
+        a = int(addr)
+        return any(n.version == addr.version and addr in n for n in self.nets) or any(
+            v == addr.version and lo <= a <= hi for v, lo, hi in self.ranges
+        )
+
+    @property
+    def key(self) -> tuple:
+        """Hashable and equal exactly when the Addrs are equal."""
+        return self.nets, self.ranges, self.neg
+
+
+class NetIndex:
+    """Items (numbered in order) that hold addresses, indexed by their networks: which items
+    may hold an address costs one dict look-up per prefix length in use, not a scan. Ranges
+    are kept aside and scanned."""
+
+    __slots__ = ("by_prefix", "ranges")
+
+    def __init__(self) -> None:
+        self.by_prefix: dict[tuple[int, int], dict[int, list[int]]] = {}
+        self.ranges: list[tuple[int, int, int, int]] = []  # (item, version, lo, hi)
+
+    def add(self, item: int, spec: Addr) -> None:
+        for n in spec.nets:
+            entries = self.by_prefix.get((n.version, n.prefixlen))
+            if entries is None:
+                entries = self.by_prefix[(n.version, n.prefixlen)] = {}
+            key = int(n.network_address)
+            hit = entries.get(key)
+            if hit is None:
+                entries[key] = [item]
+            else:
+                hit.append(item)
+        for v, lo, hi in spec.ranges:
+            self.ranges.append((item, v, lo, hi))
+
+    def holding(self, addr) -> set[int]:
+        """The items with a network or range holding `addr` (as Addr.has says, `!` aside)."""
+        out: set[int] = set()
+        value, bits, version = int(addr), addr.max_prefixlen, addr.version
+        for (v, plen), entries in self.by_prefix.items():
+            if v == version:
+                hit = entries.get(value >> (bits - plen) << (bits - plen) if plen else 0)
+                if hit:
+                    out.update(hit)
+        for item, v, lo, hi in self.ranges:
+            if v == version and lo <= value <= hi:
+                out.add(item)
+        return out
+
+
+@dataclass
+class AddressList:
+    name: str
+    span: Span  # the first entry
+    entries: list[tuple[Addr, Span]] = field(default_factory=list)
+    names: list[tuple[str, Span]] = field(default_factory=list)  # domain entries, resolved by the router
+    _index: tuple[int, NetIndex] | None = field(default=None, repr=False, compare=False)
+
+    def first(self, addr) -> Span | None:
+        """The first entry holding `addr` (as a scan of `entries` in order finds it)."""
+        if len(self.entries) < 16:
+            return next((span for e, span in self.entries if e.has(addr)), None)
+        if self._index is None or self._index[0] != len(self.entries):
+            index = NetIndex()
+            for k, (e, _span) in enumerate(self.entries):
+                index.add(k, e)
+            self._index = (len(self.entries), index)
+        hits = self._index[1].holding(addr)
+        return self.entries[min(hits)][1] if hits else None
+
+
+@dataclass(slots=True)
+class TimeWindow:
+    start: int = 0
+    stop: int = 24 * 60
+    days: frozenset[int] = frozenset(range(7))
+    text: str = ""
+
+    def contains(self, day: int, minute: int) -> bool:
+        if day not in self.days:
+            return False
+        if self.start <= self.stop:
+            return self.start <= minute < self.stop
+        return minute >= self.start or minute < self.stop
+
+
+@dataclass(slots=True)
+class Rule:
+    span: Span
+    family: int
+    table: str
+    chain: str
+    action: str = "accept"
+    jump: str = ""
+    how: str = "drop"
+    add_list: str = ""
+    protocol: tuple[frozenset[str], bool] | None = None
+    src: Addr | None = None
+    dst: Addr | None = None
+    src_list: tuple[str, bool] | None = None
+    dst_list: tuple[str, bool] | None = None
+    dports: tuple[list[tuple[int, int]], bool] | None = None
+    sports: tuple[list[tuple[int, int]], bool] | None = None
+    anyports: tuple[list[tuple[int, int]], bool] | None = None
+    iif: tuple[str, bool] | None = None
+    oif: tuple[str, bool] | None = None
+    iif_list: tuple[str, bool] | None = None
+    oif_list: tuple[str, bool] | None = None
+    states: tuple[frozenset[str], bool] | None = None
+    nat_state: tuple[frozenset[str], bool] | None = None
+    flags: tuple[tuple[str, bool], ...] = ()
+    mac: tuple[str, bool] | None = None
+    tls_host: tuple[str, bool] | None = None
+    content: tuple[bytes, bool] | None = None
+    l7: tuple[str, bool] | None = None
+    dst_type: tuple[frozenset[str], bool] | None = None
+    time: TimeWindow | None = None
+    unknown: tuple[str, ...] = ()
+
+    @property
+    def specific(self) -> bool:
+        return bool(
+            (self.dst and not self.dst.neg)
+            or (self.dst_list and not self.dst_list[1])
+            or (self.tls_host and not self.tls_host[1])
+            or (self.content and not self.content[1])
+            or (self.l7 and not self.l7[1])
+        )
+
+
+@dataclass
+class DnsEntry:
+    span: Span
+    name: str = ""
+    pattern: BoundedPattern | None = None
+    subdomains: bool = False
+    kind: str = "A"
+    address: str = ""
+    forward_to: str = ""
+    address_list: str = ""
+
+    def matches(self, host: str) -> bool | None:
+        host = host.lower().rstrip(".")
+        if self.pattern is not None:
+            return self.pattern.search(host)
+        if host == self.name:
+            return True
+        return self.subdomains and host.endswith("." + self.name)
+
+
+@dataclass
+class ProxyRule:
+    span: Span
+    action: str
+    hosts: tuple[str, bool] | None = None
+    regex: BoundedPattern | None = None
+    dports: tuple[list[tuple[int, int]], bool] | None = None
+    dst: Addr | None = None
+    src: Addr | None = None
+    path: str = ""
+    redirect: str = ""
+
+
+@dataclass
+class Config:
+    """One state of the device: the export as read, or after a scheduler script ran."""
+
+    rules: dict[tuple[int, str], dict[str, list[Rule]]] = field(default_factory=dict)
+    lists: dict[tuple[int, str], AddressList] = field(default_factory=dict)
+    l7: dict[str, tuple[BoundedPattern | None, Span]] = field(default_factory=dict)
+    dns: list[DnsEntry] = field(default_factory=list)
+    dns_remote: bool | None = None  # allow-remote-requests, when the file says
+    proxy: list[ProxyRule] = field(default_factory=list)
+    proxy_redirect: Span | None = None
+    iface_lists: dict[str, set[str]] = field(default_factory=dict)
+    srcnat: bool = False
+    # Built on first use by the evaluation: per-chain destination indexes, the signature index.
+    indexes: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def chain(self, family: int, table: str, name: str) -> list[Rule]:
+        return self.rules.get((family, table), {}).get(name, [])
+
+
+def reachable(cfg: Config, family: int) -> list[Rule]:
+    """Rules a user's packets can meet: raw prerouting, filter forward and their jumps."""
+    out: list[Rule] = []
+    seen: set[tuple[str, str]] = set()
+    todo = list(PATH)
+    while todo:
+        table, chain = todo.pop()
+        if (table, chain) in seen:
+            continue
+        seen.add((table, chain))
+        for r in cfg.chain(family, table, chain):
+            out.append(r)
+            if r.jump:
+                todo.append((table, r.jump))
+    return out
+
+
+def is_tcp(protocols: frozenset[str]) -> bool:
+    return bool(protocols & {"tcp", "6"})
