@@ -28,6 +28,7 @@ from policy_lint.dialects.firewalls.mikrotik.model import (
     TimeWindow,
 )
 from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.dialects.semantics.detection import statement_hits
 from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
 from policy_lint.inputs import read_source
 from policy_lint.model import Problem, Span
@@ -124,9 +125,7 @@ _HEAD = re.compile(
 
 
 def detect(path: Path, head: str) -> float:
-    if path.suffix.lower() in (".md", ".html", ".py", ".json", ".yaml", ".yml", ".xml"):
-        return 0.0
-    hits = len(_HEAD.findall(head))
+    hits = statement_hits(path, head, _HEAD)
     if not hits:
         return 0.0
     if re.search(r"^# .* by RouterOS", head, re.M):
