@@ -93,7 +93,7 @@ def test_host_patterns_are_case_insensitive(lint):
     ],
 )
 def test_label_wildcards_follow_privoxys_simplematch(pattern, host, matches):
-    assert privoxy._simplematch(pattern, host) is matches
+    assert privoxy.simplematch(pattern, host) is matches
 
 
 # ------------------------------------------------------------------ paths and HTTPS
@@ -505,4 +505,4 @@ def test_detection(name, head, expected):
     ],
 )
 def test_forward_targets(directive, args, kind):
-    assert privoxy._classify_target(directive, args)[0] == kind
+    assert privoxy.classify_target(directive, args)[0] == kind
