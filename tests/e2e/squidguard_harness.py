@@ -79,6 +79,7 @@ class SquidGuardDir:
             shutil.rmtree(self.path, ignore_errors=True)
 
     def write(self, relative: str, text: str) -> Path:
+        assert self.path is not None, "SquidGuardDir is used as a context manager"
         target = self.path / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)

@@ -233,11 +233,13 @@ def _corpus_28() -> Case | None:
     exp = yaml.safe_load((case_dir / "expected.yaml").read_text())
     tree = case_dir / "tree"
     text = (tree / exp["main"]).read_text()
-    dbhome = re.search(r"^dbhome\s+(\S+)", text, re.M).group(1).rstrip("/")
+    found = re.search(r"^dbhome\s+(\S+)", text, re.M)
+    assert found is not None, "corpus case 28 sets dbhome"
+    dbhome = found.group(1).rstrip("/")
     text = re.sub(r"^dbhome\s+\S+", "dbhome @DIR@/db", text, flags=re.M)
     text = re.sub(r"^logdir\s+\S+", "logdir @DIR@/log", text, flags=re.M)
     files: dict[str, str] = {}
-    clients = []
+    clients: list[tuple[str, str | None]] = []
     for i, ref in enumerate(re.findall(r"iplist\s+(\S+)", text)):
         files["users/" + Path(ref).name] = f"10.0.{i}.0/24\n"
         text = text.replace(ref, "@DIR@/users/" + Path(ref).name)
@@ -296,7 +298,7 @@ def _compare(case: Case, catalog, tmp: SquidGuardDir, conf_path: Path, state: st
                 lines.append(request_line(sg.request_line_url(p), ip, user, p.method))
                 keys.append((ip, user, p))
         answers = tmp.ask(conf_path, lines, when)
-        for (ip, user, p), ans in zip(keys, answers):
+        for (ip, user, p), ans in zip(keys, answers, strict=True):
             client = sg.Client(ip, user, when)
             emu, doc = emulated.decide(p, client), documented.decide(p, client)
             real = Outcome.DENY if ans.blocked else Outcome.ALLOW
@@ -338,6 +340,7 @@ def test_static_squidguard_evaluation_agrees_with_real_squidguard(case_id, squid
             skip_or_fail(f"corpus not found at {CORPUS}")
     else:
         case = next(c for c in _all_cases(catalog) if c.id == case_id)
+    assert case is not None  # skip_or_fail() skips or fails: it does not return
     with SquidGuardDir() as tmp:
         for rel, text in case.files.items():
             tmp.write(rel, text.replace("@DIR@", str(tmp.path)))
@@ -356,6 +359,7 @@ def test_the_default_lookup_names_the_squidguard_16_difference_in_corpus_28(squi
     case = _corpus_28()
     if case is None:
         skip_or_fail(f"corpus not found at {CORPUS}")
+    assert case is not None  # skip_or_fail() skips or fails: it does not return
     with SquidGuardDir() as tmp:
         for rel, text in case.files.items():
             tmp.write(rel, text)

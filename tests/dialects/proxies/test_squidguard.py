@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from policy_lint.dialects import DIALECTS, detect
 from policy_lint.dialects.proxies import squidguard as sg
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
-from policy_lint.model import Outcome, Probe
+from policy_lint.model import Outcome, Probe, Span
 from tests.conftest import verdicts
 
 CONF = "etc/squidguard/squidGuard.conf"
@@ -54,8 +55,10 @@ def probe(host: str, scheme: str = "https", path: str = "/") -> Probe:
 
 def test_squidguard_conf_is_detected_as_squidguard_not_squid():
     head = "dbhome /var/lib/squidguard/db\nacl {\n default {\n  pass all\n }\n}\n"
-    assert detect(Path("squidGuard.conf"), head).NAME == "squidguard"
-    assert detect(Path("filter.conf"), "dest adv {\n domainlist adv/domains\n}\n" + head).NAME == "squidguard"
+    by_name = detect(Path("squidGuard.conf"), head)
+    assert by_name is not None and by_name.NAME == "squidguard"
+    by_text = detect(Path("filter.conf"), "dest adv {\n domainlist adv/domains\n}\n" + head)
+    assert by_text is not None and by_text.NAME == "squidguard"
     assert "squidguard" in DIALECTS
 
 
@@ -296,11 +299,11 @@ def test_time_outside_on_a_src_group(lint):
 
 
 def test_time_space_active_uses_start_inclusive_end_exclusive():
-    ts = sg.TimeSpace("t", None, [sg.TimeElement(wday=1 << 1, start=8 * 60, end=17 * 60)])
+    ts = sg.TimeSpace("t", Span("t", 1), [sg.TimeElement(wday=1 << 1, start=8 * 60, end=17 * 60)])
     monday = sg.REFERENCE_MONDAY
     assert ts.active(monday.replace(hour=8))
     assert not ts.active(monday.replace(hour=17))
-    assert not ts.active(monday.replace(hour=10) + sg.dt.timedelta(days=1))
+    assert not ts.active(monday.replace(hour=10) + dt.timedelta(days=1))
 
 
 # ------------------------------------------------------------------ list files
@@ -324,7 +327,7 @@ def test_a_diff_unmarked_line_repeats_the_last_mark(tmp_path, catalog):
     lst = sg.SgList(
         "domain",
         "d/domains",
-        None,
+        Span("t", 1),
         tmp_path / "d/domains",
         "d/domains",
         tmp_path / "d/domains.diff",

@@ -1,0 +1,344 @@
+"""squidGuard's list files: domainlist and urllist (with an optional `.diff`), expressionlist.
+
+A domainlist or urllist is streamed once per set of queries (blacklists run to millions of lines)
+and summarised: the entries that cover a query as documented, and the neighbours squidGuard
+1.6's B-tree would compare it with (`SgList.documented`, `SgList.emulated`).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from policy_lint.dialects.proxies.squidguard.urls import ASCII_LOWER, ascii_lower, strip_url_key
+from policy_lint.dialects.semantics.patterns import BoundedPattern
+from policy_lint.inputs import MAX_FILE_BYTES, InputError
+from policy_lint.model import Span
+
+
+def _order_domain(key: str) -> str:
+    """squidGuard's domainCompare as a sort key: reversed, '.' sorting before everything."""
+    return key[::-1].replace(".", "\x01")
+
+
+def sg_str_rncmp(a: str, b: str, blen: int) -> int:
+    """squidGuard's sgStrRncmp (compare backwards from the terminating NUL, blen steps)."""
+    A, B = a + "\0", b + "\0"
+    i, j = len(a), len(b)
+    while A[i] == B[j] and blen > 0:
+        if j == 0 or i == 0:
+            break
+        i -= 1
+        j -= 1
+        blen -= 1
+    return (
+        ord(A[i]) - ord(B[j])
+        if (i == 0 and j == 0) or blen == 0
+        else (-1 if i == 0 else 1 if j == 0 else ord(A[i]) - ord(B[j]))
+    )
+
+
+def list_lines(path: Path, display: str) -> Iterator[tuple[int, str]]:
+    """Stream a list file (blacklists run to millions of lines): bounded, never all in memory."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"{display}: file too large ({size} bytes; limit {MAX_FILE_BYTES})")
+        with open(path, "rb") as fh:
+            head = fh.read(8192)
+            if b"\x00" in head:
+                raise InputError(f"{display}: binary file (a Berkeley .db?), not a text list")
+            fh.seek(0)
+            for n, raw in enumerate(fh, start=1):
+                yield n, raw.decode("latin-1").rstrip("\r\n")
+    except OSError as exc:
+        raise InputError(f"{display}: cannot read: {exc.strerror or exc}") from None
+
+
+@dataclass
+class _Summary:
+    """What one lookup state (the list as loaded, or after `squidGuard -u`) says about the
+    query keys: documented hits, and the neighbours squidGuard 1.6's B-tree would compare.
+    Entries are (key, span) pairs; spans are made only for the few entries kept."""
+
+    display: str
+    hits: dict[str, Span] = field(default_factory=dict)  # entry key -> where (relevant keys only)
+    exact: dict[int, tuple[str, Span]] = field(default_factory=dict)  # query index -> equal entry
+    gap_min: dict[int, tuple[str, str, Span]] = field(default_factory=dict)  # gap -> (order, key, span)
+    gap_max: dict[int, tuple[str, str, Span]] = field(default_factory=dict)
+    entries: int = 0
+    source: str = ""  # the file of the entry being added, when not the list itself (a .diff)
+
+    def span(self, n: int, raw: str) -> Span:
+        return Span(self.source or self.display, n, 1, raw.strip())
+
+    def add(
+        self,
+        key: str,
+        order: str,
+        n: int,
+        raw: str,
+        interesting: set[str],
+        qorder: list[str],
+        source: str = "",
+    ) -> None:
+        if source != self.source:
+            self.source = source
+        self.entries += 1
+        if key in interesting and key not in self.hits:
+            self.hits[key] = self.span(n, raw)
+        i = bisect.bisect_left(qorder, order)
+        if i < len(qorder) and qorder[i] == order:
+            if i not in self.exact:
+                self.exact[i] = (key, self.span(n, raw))
+            return
+        lo = self.gap_min.get(i)
+        if lo is None or order < lo[0]:
+            self.gap_min[i] = (order, key, self.span(n, raw))
+        hi = self.gap_max.get(i)
+        if hi is None or order > hi[0]:
+            self.gap_max[i] = (order, key, self.span(n, raw))
+
+    def neighbours(self, qi: int, nq: int) -> tuple[tuple[str, Span] | None, tuple[str, Span] | None]:
+        """(the largest entry below query qi, the smallest entry above it)."""
+        pred = succ = None
+        for g in range(qi, -1, -1):
+            if g in self.gap_max:
+                pred = self.gap_max[g][1:]
+                break
+            if g - 1 >= 0 and g - 1 in self.exact:
+                pred = self.exact[g - 1]
+                break
+        for g in range(qi + 1, nq + 1):
+            if g in self.gap_min:
+                succ = self.gap_min[g][1:]
+                break
+            if g in self.exact:
+                succ = self.exact[g]
+                break
+        return pred, succ
+
+
+class SgList:
+    """One domainlist or urllist file, with its optional `.diff`, read for a set of queries.
+
+    Two states: `base` (the text as loaded, or built with `squidGuard -C`) and `updated` (after
+    `squidGuard -u` applied the .diff). Without a .diff both are the same.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        ref: str,
+        span: Span,
+        path: Path | None,
+        display: str,
+        diff: Path | None,
+        diff_display: str,
+    ):
+        self.kind = kind  # "domain" | "url"
+        self.ref = ref
+        self.span = span
+        self.path = path
+        self.display = display
+        self.diff = diff
+        self.diff_display = diff_display
+        self.error: str | None = None
+        self._queries: list[str] = []
+        self._states: dict[str, _Summary] = {}
+
+    @property
+    def missing(self) -> bool:
+        return self.path is None or self.error is not None
+
+    def states(self) -> tuple[str, ...]:
+        return ("base", "updated") if self.diff is not None else ("base",)
+
+    # -- keys
+    def _key(self, raw: str) -> str | None:
+        line = raw
+        if not line or line.startswith("#"):
+            return None
+        if line[0] in "+-":
+            line = line[1:]
+        parts = line.split(None, 1)
+        if not parts:
+            return None
+        key = ascii_lower(parts[0])
+        if self.kind == "domain":
+            return "." + key
+        return key if key.startswith(".") else strip_url_key(key)
+
+    def _order(self, key: str) -> str:
+        return _order_domain(key) if self.kind == "domain" else key
+
+    def _interesting(self, queries: list[str]) -> set[str]:
+        out: set[str] = set()
+        for q in queries:
+            if self.kind == "domain":
+                labels = q.split(".")
+                out.update("." + ".".join(labels[i:]) for i in range(1, len(labels)))
+            else:
+                out.update(q[:n] for n in range(1, len(q) + 1))
+        return out
+
+    # -- loading
+    def ensure(self, queries: list[str]) -> None:
+        known = set(self._queries)
+        new = [q for q in queries if q not in known]
+        if not new and self._states:
+            return
+        if self.missing:
+            return
+        self._queries = sorted(set(self._queries) | set(new), key=self._order)
+        try:
+            self._scan()
+        except InputError as exc:
+            self.error = str(exc)
+            self._states = {}
+
+    def _diff_ops(self) -> dict[str, tuple[bool, Span]]:
+        """sgDbLoadTextFile(update=1): '+' adds, '-' removes, an unmarked line repeats the last
+        mark (deleting until the first '+'). The last operation on a key wins."""
+        ops: dict[str, tuple[bool, Span]] = {}
+        if self.diff is None:
+            return ops
+        add = False
+        for n, raw in list_lines(self.diff, self.diff_display):
+            if not raw or raw.startswith("#"):
+                continue
+            if raw[0] in "+-":
+                add = raw[0] == "+"
+            key = self._key(raw)
+            if key is not None:
+                ops[key] = (add, Span(self.diff_display, n, 1, raw.strip()))
+        return ops
+
+    def _scan(self) -> None:
+        assert self.path is not None  # ensure() scans only a list that was found
+        ops = self._diff_ops()
+        qorder = [self._order(q) for q in self._queries]
+        interesting = self._interesting(self._queries)
+        base = _Summary(self.display)
+        updated = _Summary(self.display) if self.diff is not None else base
+        domain = self.kind == "domain"
+        bisect_left, nq = bisect.bisect_left, len(qorder)
+        gap_min, gap_max = base.gap_min, base.gap_max
+        for n, raw in list_lines(self.path, self.display):
+            # Inlined _key(): this loop runs once per line of lists with millions of lines.
+            if not raw or raw[0] == "#":
+                continue
+            line = raw[1:] if raw[0] in "+-" else raw
+            parts = line.split(None, 1)
+            if not parts:
+                continue
+            key = parts[0]
+            key = key.lower() if key.isascii() else key.translate(ASCII_LOWER)
+            if domain:
+                key = "." + key
+                order = key[::-1].replace(".", "\x01")
+            else:
+                if key[0] != ".":
+                    key = strip_url_key(key)
+                order = key
+            # The common case (an entry far from every query, inside its gap's bounds) costs
+            # one bisect and two comparisons.
+            i = bisect_left(qorder, order)
+            lo, hi = gap_min.get(i), gap_max.get(i)
+            if (
+                key in interesting
+                or (i < nq and qorder[i] == order)
+                or lo is None
+                or order < lo[0]
+                or hi is None  # never: add() sets a gap's min and max together
+                or order > hi[0]
+            ):
+                base.add(key, order, n, raw, interesting, qorder)
+            else:
+                base.entries += 1
+            if updated is not base:
+                op = ops.get(key)
+                if op is None or op[0]:
+                    updated.add(key, order, n, raw, interesting, qorder)
+        if updated is not base:
+            for key, (add, span) in ops.items():
+                if add:
+                    updated.add(
+                        key, self._order(key), span.line, span.text, interesting, qorder, self.diff_display
+                    )
+            updated.source = ""
+        self._states = {"base": base, "updated": updated}
+
+    # -- lookups
+    def documented(self, query: str, state: str) -> Span | None:
+        """The entry that covers `query` as the documentation says (domain: the entry is the
+        host or a parent domain; url: the entry is a prefix), or None."""
+        s = self._states.get(state)
+        if s is None:
+            return None
+        if self.kind == "domain":
+            labels = query.split(".")
+            for i in range(1, len(labels)):
+                hit = s.hits.get("." + ".".join(labels[i:]))
+                if hit is not None:
+                    return hit
+            return None
+        for n in range(len(query), 0, -1):
+            hit = s.hits.get(query[:n])
+            if hit is not None:
+                return hit
+        return None
+
+    def emulated(self, query: str, state: str) -> tuple[Span | None, Span | None]:
+        """squidGuard 1.6's `defined()`: (the entry that matched or None, the neighbour entry
+        that decided a miss). Only the entry found by DB_SET_RANGE and its predecessor count."""
+        s = self._states.get(state)
+        if s is None:
+            return None, None
+        qi = self._queries.index(query)
+        if qi in s.exact:
+            return s.exact[qi][1], None
+        pred, succ = s.neighbours(qi, len(self._queries))
+        if self.kind == "domain":
+            if succ is not None:
+                if query.startswith(succ[0]):
+                    return succ[1], None
+                if pred is None:
+                    return None, succ[1]
+                if (
+                    sg_str_rncmp(succ[0], pred[0], len(pred[0])) != 0
+                    and sg_str_rncmp(pred[0], query, len(pred[0])) == 0
+                ):
+                    return pred[1], None
+                return None, succ[1] if sg_str_rncmp(pred[0], query, len(pred[0])) == 0 else pred[1]
+            if pred is not None and sg_str_rncmp(pred[0], query, len(pred[0])) == 0:
+                return pred[1], None
+            return None, None
+        if succ is not None:
+            if query.startswith(succ[0]):
+                return succ[1], None
+            if pred is None:
+                return None, None
+            if not succ[0].startswith(pred[0]) and query.startswith(pred[0]):
+                return pred[1], None
+            return None, succ[1] if query.startswith(pred[0]) else None
+        if pred is not None and query.startswith(pred[0]):
+            return pred[1], None
+        return None, None
+
+
+@dataclass
+class ExprList:
+    ref: str
+    span: Span
+    path: Path | None
+    display: str
+    patterns: list[tuple[BoundedPattern, Span]] = field(default_factory=list)
+    truncated: bool = False
+    error: str | None = None
+
+    @property
+    def missing(self) -> bool:
+        return self.path is None or self.error is not None
