@@ -3,8 +3,8 @@
 - `squid`: squid.conf ACLs and `http_access` & co., first match, ACLs ANDed on a line.
 - `squidguard` (package): squidGuard.conf, alone or chained behind squid as its URL rewriter.
 - `e2guardian`, `dansguardian`: site/URL/regex lists; DansGuardian reuses e2guardian's core.
-- `privoxy`: the main config and its action files, last matching action wins.
-- `pac`: proxy auto-config JavaScript, run in an embedded V8 under time and heap bounds.
+- `privoxy` (package): the main config and its action files, last matching action wins.
+- `pac` (package): proxy auto-config JavaScript, run in an embedded V8 under time and heap bounds.
 - `browser_policy`, `firefox_policy`: Chrome/Edge URLBlocklist/URLAllowlist, Firefox WebsiteFilter.
 
 Add a dialect here when the device decides per request (a URL, a host name, a user). The module

@@ -328,7 +328,7 @@ class SquidGuardConfig:
         diff = None
         if path is not None:
             cand = path.with_name(path.name + ".diff")
-            if cand.is_file() and self.resolver._inside(cand, self.config.parent):
+            if cand.is_file() and self.resolver.inside(cand, self.config.parent):
                 diff = cand
         lst = SgList(kind, ref, span, path, display, diff, self.resolver.display(diff) if diff else "")
         for p in (path, diff):
