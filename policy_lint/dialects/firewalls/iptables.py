@@ -1968,10 +1968,9 @@ class IptablesRuleset:
         if uncertain:
             return ChainResult(
                 "fall",
-                None,
+                uncertain[0],
                 trace,
                 note="uncertain:" + ",".join(str(s.line) for s in uncertain),
-                rule=uncertain[0],
             )
         return ChainResult("fall", None, trace)
 
