@@ -366,3 +366,16 @@ def test_udp_443_drop_is_quic_only_and_says_so(lint):
     )
     assert set(verdicts(report).values()) == {"unaffected"}
     assert codes(report) == ["TE209"]
+
+
+def test_accept_we_cannot_evaluate_before_a_policy_drop_is_unknown(tmp_path, catalog):
+    # The chain ends after an ACCEPT whose match we cannot tell (-m limit): the policy's DROP
+    # may or may not be reached. (This walk used to raise a TypeError.)
+    rs = ruleset(
+        tmp_path,
+        catalog,
+        "iptables -P OUTPUT DROP\niptables -A OUTPUT -m limit --limit 5/s -j ACCEPT\n",
+    )
+    d = rs.evaluate(fb_https(catalog), rs.audiences()[0])
+    assert d.outcome == Outcome.UNKNOWN and d.rule.line == 2
+    assert "an earlier ACCEPT may let it through (line 2) before OUTPUT policy DROP" in d.note

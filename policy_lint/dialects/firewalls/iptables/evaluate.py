@@ -1,0 +1,879 @@
+"""The tables read from a configuration, evaluated the way the kernel walks them: the chains of
+each packet's path in kernel order, first match, jumps and gotos, policies; each connection as
+its SYN, the server's SYN-ACK and the first data packet; audiences from the source addresses,
+interfaces, MACs, owners and times the rules test."""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from itertools import product
+
+from policy_lint.dialects.firewalls.iptables.model import (
+    BUILTIN,
+    DAYS,
+    NAME,
+    AddrMatch,
+    Rule,
+    TimeMatch,
+)
+from policy_lint.dialects.firewalls.iptables.tables import State
+from policy_lint.dialects.semantics.addressing import IPAddress, IPNetwork, Target, decide_by_address
+from policy_lint.dialects.semantics.chains import ChainResult
+from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
+
+MAX_AUDIENCES = 64
+MAX_SRC_REPS = 48
+# The chains a user's outgoing packet walks, in kernel order (nat never drops: left out).
+PATHS = {
+    "forward": (
+        ("raw", "PREROUTING"),
+        ("mangle", "PREROUTING"),
+        ("mangle", "FORWARD"),
+        ("filter", "FORWARD"),
+        ("security", "FORWARD"),
+        ("mangle", "POSTROUTING"),
+    ),
+    "output": (
+        ("raw", "OUTPUT"),
+        ("mangle", "OUTPUT"),
+        ("filter", "OUTPUT"),
+        ("security", "OUTPUT"),
+        ("mangle", "POSTROUTING"),
+    ),
+}
+# Replies to this host's own connections come in through INPUT; a forwarded client's replies
+# cross FORWARD again, from the server to the client.
+REPLY_PATHS = {
+    "forward": PATHS["forward"],
+    "output": (
+        ("raw", "PREROUTING"),
+        ("mangle", "PREROUTING"),
+        ("mangle", "INPUT"),
+        ("filter", "INPUT"),
+        ("security", "INPUT"),
+    ),
+}
+PATH_WORDS = {"forward": "forwarded clients (FORWARD)", "output": "this host (OUTPUT)"}
+BLOCKING = {"DROP", "REJECT", "TARPIT"}
+NONTERMINAL = {
+    "LOG",
+    "NFLOG",
+    "ULOG",
+    "MARK",
+    "CONNMARK",
+    "TCPMSS",
+    "CLASSIFY",
+    "DSCP",
+    "TOS",
+    "TTL",
+    "HL",
+    "SET",
+    "NOTRACK",
+    "CT",
+    "AUDIT",
+    "TRACE",
+    "TEE",
+    "CHECKSUM",
+    "CONNSECMARK",
+    "SECMARK",
+    "IDLETIMER",
+    "LED",
+    "RATEEST",
+    "HMARK",
+    "SNAT",
+    "DNAT",
+    "MASQUERADE",
+    "REDIRECT",
+    "NETMAP",
+    "TPROXY",
+    "SYNPROXY",
+    "",
+}
+
+
+@dataclass(frozen=True)
+class _Packet:
+    family: int
+    address: IPAddress | None  # None: a reply to a client of no known address (no source rules)
+    port: int
+    state: str  # NEW | ESTABLISHED
+    payload: bytes | None
+    path: str
+    src: IPAddress | None
+    iif: str
+    oif: str
+    mac: str
+    day: int
+    minute: int
+    owner: str
+    sport: int | None = None  # None: the client's ephemeral port
+    reply: bool = False  # the server's answer (SYN-ACK), walking back to the client
+
+
+def _iface(pattern: str, name: str) -> bool:
+    if pattern.endswith("+"):
+        return name.startswith(pattern[:-1])
+    return name == pattern
+
+
+# A chain's rules, its rule numbers by destination and by source network (prefix length ->
+# network as an int -> rule numbers), and the numbers of the rules tried for every packet.
+ChainIndex = tuple[list[Rule], dict[int, dict[int, list[int]]], dict[int, dict[int, list[int]]], list[int]]
+
+
+class IptablesRuleset:
+    def __init__(self, state: State):
+        self.path = state.shown
+        self.dialect = NAME
+        self.problems = state.problems
+        self.state = state
+        self.catalog = state.context.catalog
+        self._cache: dict[tuple, Decision] = {}
+        self._candidates: dict[tuple, list[Rule]] = {}
+        self._index: dict[tuple, ChainIndex] = {}
+        self._audiences: list[Audience] | None = None
+        self._points: dict[str, list[tuple[IPAddress, IPNetwork | None]]] = {}
+        self._dst_points: dict[int, list[int]] | None = None
+        self._inert: dict[tuple, list[Span]] = {}
+        self._has_strings = any(r.strings for r in self._all_rules())
+        self._apply_sets()
+        self._note_quic_only_drops()
+
+    def _note_quic_only_drops(self) -> None:
+        """`-p udp --dport 443 -j DROP` blocks HTTP/3 (QUIC) only: browsers then use HTTPS over
+        TCP, so no service is blocked by it. Said once per rule (TE209), so nobody reads it as one."""
+        for rule in self._all_rules():
+            if (
+                rule.target in ("DROP", "REJECT")
+                and rule.chain in ("FORWARD", "OUTPUT")
+                and rule.proto == ("udp", False)
+                and rule.dports is not None
+                and not rule.dports[1]
+                and any(lo <= 443 <= hi for lo, hi in rule.dports[0])
+            ):
+                self.problems.append(
+                    Problem(
+                        "TE209",
+                        rule.span,
+                        "drops QUIC (UDP 443) only: browsers fall back to HTTPS over TCP, "
+                        "so this slows HTTP/3 sites at most and blocks no service",
+                    )
+                )
+
+    def _all_rules(self) -> Iterator[Rule]:
+        for tables in self.state.tables.values():
+            for tname, chains in tables.items():
+                if tname == "nat":
+                    continue
+                for c in chains.values():
+                    yield from c.rules()
+
+    def _apply_sets(self) -> None:
+        for r in self._all_rules():
+            for name, _d, _g in r.sets:
+                s = self.state.sets.get(name)
+                if s is None or (not s.members and s.dynamic is None and s.span == r.span):
+                    self.state.problem(
+                        "TE903",
+                        r.span,
+                        f"ipset {name} is used but never created or loaded from a file in the repository",
+                    )
+
+    # ---------------------------------------------------------------- paths and audiences
+
+    def _path_can_block(self, path: str) -> bool:
+        for family in (4, 6):
+            for table, chain in dict.fromkeys(PATHS[path] + REPLY_PATHS[path]):
+                c = self.state.tables[family].get(table, {}).get(chain)
+                if c is None:
+                    continue
+                if c.policy == "DROP" or any(
+                    r.target not in ("ACCEPT", "RETURN") and r.target not in NONTERMINAL for r in c.rules()
+                ):
+                    return True
+        return False
+
+    def _paths(self) -> list[str]:
+        paths = [p for p in ("forward", "output") if self._path_can_block(p)]
+        if paths:
+            return paths
+        return ["output"]
+
+    def audiences(self) -> list[Audience]:
+        if self._audiences is None:
+            self._audiences = self._build_audiences()
+        return self._audiences
+
+    def _build_audiences(self) -> list[Audience]:
+        paths = self._paths()
+        rules = [
+            r
+            for family in (4, 6)
+            for t, chains in self.state.tables[family].items()
+            if t != "nat"
+            for cname, c in chains.items()
+            if cname not in ("INPUT",)
+            for r in c.rules()
+        ]
+        src_nets: list[AddrMatch] = []
+        seen_src: set[str] = set()
+        ifs_in: set[str] = set()
+        ifs_out: set[str] = set()
+        macs: set[str] = set()
+        owners: set[str] = set()
+        times: list[TimeMatch] = []
+        for r in rules:
+            if r.src and not r.src.unknown:
+                k = repr((r.src.nets, r.src.ranges))
+                if k not in seen_src:
+                    seen_src.add(k)
+                    src_nets.append(r.src)
+            for name, d, _g in r.sets:
+                s = self.state.sets.get(name)
+                if d == "src" and s is not None:
+                    k = f"set:{name}"
+                    if k not in seen_src:
+                        seen_src.add(k)
+                        src_nets.append(AddrMatch(nets=[n for n, _ in s.members]))
+            if r.iif:
+                ifs_in.add(r.iif[0])
+            if r.oif:
+                ifs_out.add(r.oif[0])
+            if r.mac:
+                macs.add(r.mac[0])
+            if r.owner:
+                owners.add(r.owner[0])
+            if r.time and all(r.time != t for t in times):
+                times.append(r.time)
+        problems_sampled = len(src_nets) > MAX_SRC_REPS
+        src_reps = self._src_reps(src_nets[:MAX_SRC_REPS])
+        # Internet-bound traffic never crosses the loopback interface.
+        ifs_in.discard("lo")
+        ifs_out.discard("lo")
+        in_reps = sorted(p.replace("+", "0") for p in ifs_in) + ["other"] if ifs_in else [""]
+        out_reps = sorted(p.replace("+", "0") for p in ifs_out) + ["other"] if ifs_out else [""]
+        mac_reps = sorted(macs) + ["other"] if macs else [""]
+        owner_reps = sorted(owners) + ["other"] if owners else [""]
+        time_reps = self._time_reps(times)
+        out: list[Audience] = []
+        for path in paths:
+            # What each path can test: a forwarded packet has an input interface and a MAC, a
+            # packet of this host has an owner (-m owner is OUTPUT only).
+            ins, macs_, owners_ = (in_reps, mac_reps, [""]) if path == "forward" else ([""], [""], owner_reps)
+            for src, iif, oif, mac, owner, (day, minute) in product(
+                src_reps, ins, out_reps, macs_, owners_, time_reps
+            ):
+                conds = [PATH_WORDS[path]] if len(paths) > 1 else []
+                attrs: list[tuple[str, str]] = [("path", path)]
+                if src is not None:
+                    conds.append(f"source {src}")
+                    attrs.append(("src", str(src)))
+                if iif:
+                    conds.append(f"in {iif}" if iif != "other" else "in another interface")
+                if oif:
+                    conds.append(f"out {oif}" if oif != "other" else "out another interface")
+                if mac:
+                    conds.append(f"MAC {mac}" if mac != "other" else "another MAC")
+                    attrs.append(("mac", mac))
+                if owner:
+                    conds.append(owner if owner != "other" else "another user")
+                if day >= 0:
+                    conds.append(f"{DAYS[day]} {minute // 60:02d}:{minute % 60:02d} UTC")
+                    attrs.append(("time", f"{DAYS[day]} {minute // 60:02d}:{minute % 60:02d}"))
+                out.append(
+                    Audience(
+                        key=(path, str(src), iif, oif, mac, owner, day, minute),
+                        conditions=tuple(conds),
+                        attributes=tuple(attrs),
+                    )
+                )
+        if problems_sampled:
+            self.state.problem(
+                "TE906",
+                Span(self.path, 1, 1),
+                f"{len(src_nets)} distinct source conditions: "
+                f"client addresses sampled from the first {MAX_SRC_REPS}",
+            )
+        if len(out) > MAX_AUDIENCES:
+            self.state.problem(
+                "TE906",
+                Span(self.path, 1, 1),
+                f"{len(out)} client combinations: evaluated "
+                f"{len(out[:: -(-len(out) // MAX_AUDIENCES)])} of them, evenly spread",
+            )
+            out = out[:: -(-len(out) // MAX_AUDIENCES)]  # a stride keeps every path and time represented
+        return out
+
+    @staticmethod
+    def _src_reps(nets: list[AddrMatch]) -> list[IPAddress | None]:
+        if not nets:
+            return [None]
+        cands: list[IPAddress] = []
+        for m in nets:
+            for n in m.nets:
+                cands.append(n.network_address + 1 if n.num_addresses > 2 else n.network_address)
+            for v, lo, _hi in m.ranges:
+                cands.append(ipaddress.ip_address(lo) if v == 4 else ipaddress.IPv6Address(lo))
+        for other in ("203.0.113.77", "198.51.100.77", "192.0.2.77", "100.64.77.77", "172.31.254.77"):
+            a = ipaddress.ip_address(other)
+            if not any(a.version == n.version and a in n for m in nets for n in m.nets):
+                cands.append(a)
+                break
+        reps: list[IPAddress | None] = []
+        sigs: set[tuple[bool | None, ...]] = set()
+        for c in cands:
+            sig = tuple(m.contains(c) for m in nets)
+            if sig not in sigs:
+                sigs.add(sig)
+                reps.append(c)
+        return reps
+
+    @staticmethod
+    def _time_reps(times: list[TimeMatch]) -> list[tuple[int, int]]:
+        if not times:
+            return [(-1, -1)]
+        cands = []
+        for t in times:
+            day = min(t.days) if not t.neg_days else min(set(range(7)) - set(t.days) or {0})
+            cands.append((day, t.start + 1 if t.start < 24 * 60 - 1 else t.start))
+        for day in (6, 2, 0):
+            for minute in (3 * 60, 12 * 60, 20 * 60):
+                cands.append((day, minute))
+        reps, sigs = [], set()
+        for c in cands:
+            sig = tuple(t.contains(*c) for t in times)
+            if sig not in sigs:
+                sigs.add(sig)
+                reps.append(c)
+        return reps
+
+    # ---------------------------------------------------------------- matching
+
+    def _chain_index(self, family: int, table: str, chain: str) -> ChainIndex:
+        """A chain's rules indexed by the networks they require: a rule with plain positive `-d`
+        networks under its destinations, else one with plain positive `-s` networks under its
+        sources, else generic (tried for every packet)."""
+        key = (family, table, chain)
+        idx = self._index.get(key)
+        if idx is None:
+            c = self.state.tables[family].get(table, {}).get(chain)
+            rules = c.rules() if c else []
+            by_dst: dict[int, dict[int, list[int]]] = {}
+            by_src: dict[int, dict[int, list[int]]] = {}
+            generic: list[int] = []
+
+            def plain(m: AddrMatch | None) -> bool:
+                return bool(
+                    m
+                    and not m.neg
+                    and not m.unknown
+                    and not m.ranges
+                    and m.nets
+                    and len(m.nets) <= 64
+                    and all(n.prefixlen for n in m.nets)
+                )
+
+            for k, r in enumerate(rules):
+                m, table_ = (
+                    (r.dst, by_dst) if plain(r.dst) else ((r.src, by_src) if plain(r.src) else (None, None))
+                )
+                if m is None or table_ is None:
+                    generic.append(k)
+                    continue
+                for n in m.nets:
+                    if n.version == family:
+                        table_.setdefault(n.prefixlen, {}).setdefault(int(n.network_address), []).append(k)
+            idx = self._index[key] = (rules, by_dst, by_src, generic)
+        return idx
+
+    def _rules_for(
+        self, family: int, table: str, chain: str, dst: IPAddress | None, src: IPAddress | None
+    ) -> list[Rule]:
+        """The rules of a chain that can match a packet from `src` to `dst`, in order."""
+        key = (family, table, chain, dst, src)
+        hit = self._candidates.get(key)
+        if hit is None:
+            rules, by_dst, by_src, generic = self._chain_index(family, table, chain)
+            if not by_dst and not by_src:
+                hit = rules
+            else:
+                ks = list(generic)
+                bits = 32 if family == 4 else 128
+                for address, index in ((dst, by_dst), (src, by_src)):
+                    if address is None or address.version != family:
+                        continue
+                    a = int(address)
+                    for plen, nets in index.items():
+                        ks.extend(nets.get(a & (((1 << plen) - 1) << (bits - plen)), ()))
+                hit = [rules[k] for k in sorted(set(ks))]
+            if len(self._candidates) < 200000:
+                self._candidates[key] = hit
+        return hit
+
+    def _match(self, r: Rule, p: _Packet, trace: list[Span]) -> tuple[bool | None, str]:
+        """Does rule `r` match packet `p`? None = cannot tell (and why)."""
+        if r.proto:
+            name, neg = r.proto
+            ok = name in ("tcp", "6", "all", "0")
+            if ok == neg:
+                return False, ""
+        if r.states:
+            states, neg = r.states
+            if (p.state in states) == neg:
+                return False, ""
+        if r.dports:
+            ports, neg = r.dports
+            if any(lo < 0 for lo, _ in ports):
+                return None, "a port name we do not know"
+            if any(lo <= p.port <= hi for lo, hi in ports) == neg:
+                return False, ""
+        if r.sports and p.sport is not None:
+            ports, neg = r.sports
+            if any(lo < 0 for lo, _ in ports):
+                return None, "a port name we do not know"
+            if any(lo <= p.sport <= hi for lo, hi in ports) == neg:
+                return False, ""
+        elif r.sports:
+            ports, neg = r.sports
+            # The client's source port is ephemeral (Linux 32768-60999, Windows 49152-65535).
+            hits = [any(lo <= sp <= hi for lo, hi in ports) for sp in (40000, 50000, 60000)]
+            if all(h == neg for h in hits):
+                return False, ""
+            if len(set(hits)) > 1:
+                return None, "a source-port range covering part of the ephemeral ports"
+        if r.iif:
+            if p.path == "output" and not p.reply:
+                return False, ""
+            if _iface(*r.iif[:1], p.iif) == r.iif[1]:
+                return False, ""
+        if r.oif and p.oif and _iface(r.oif[0], p.oif) == r.oif[1]:
+            return False, ""
+        if r.mac and ((p.path == "output" and not p.reply) or (p.mac == r.mac[0]) == r.mac[1]):
+            return False, ""
+        if r.owner and (p.path != "output" or p.reply or (p.owner == r.owner[0]) == r.owner[1]):
+            return False, ""
+        if r.time:
+            if p.day < 0:
+                return None, "a time window"
+            if not r.time.contains(p.day, p.minute):
+                return False, ""
+        if r.src:
+            if r.src.unknown:
+                return None, r.src.unknown
+            if p.src is None:
+                if not r.src.neg and not any(n.prefixlen == 0 for n in r.src.nets):
+                    return False, ""
+            elif r.src.contains(p.src) is False:
+                return False, ""
+        if r.dst and p.address is None:
+            if r.dst.unknown:
+                return None, r.dst.unknown
+            if not r.dst.neg and not any(n.prefixlen == 0 for n in r.dst.nets):
+                return False, ""
+        elif r.dst:
+            assert p.address is not None  # the branch above takes a packet without one
+            got = r.dst.contains(p.address)
+            if got is None:
+                return None, r.dst.unknown
+            if not got:
+                return False, ""
+        for name, direction, neg in r.sets:
+            s = self.state.sets.get(name)
+            addr = p.address if direction == "dst" else p.src
+            if s is None or (not s.members and s.dynamic is None and name not in self._loaded_sets()):
+                return None, f"ipset {name} is not loaded from the repository"
+            if addr is None:
+                hit_span = None
+            else:
+                hit_span = next((sp for n, sp in s.members if n.version == addr.version and addr in n), None)
+            if hit_span is None and s.dynamic is not None:
+                return None, f"ipset {name} gets members at run time"
+            if (hit_span is not None) == neg:
+                return False, ""
+            if hit_span is not None:
+                trace.append(hit_span)
+        for needle, icase, neg in r.strings:
+            if p.payload is None:
+                if not neg:
+                    return False, ""
+                continue
+            hay = p.payload.lower() if icase else p.payload
+            hit = (needle.lower() if icase else needle) in hay
+            if hit == neg:
+                return False, ""
+        if r.dynamic:
+            return None, r.dynamic
+        if r.unknown:
+            return None, f"{', '.join(dict.fromkeys(r.unknown))} (not evaluated)"
+        return True, ""
+
+    def _loaded_sets(self) -> set[str]:
+        return {n for n, s in self.state.sets.items() if s.members or s.dynamic}
+
+    def _chain(
+        self, family: int, table: str, chain: str, p: _Packet, depth: int, trace: tuple[Span, ...]
+    ) -> ChainResult:
+        uncertain: list[Span] = []
+        for r in self._rules_for(family, table, chain, p.address, p.src):
+            extra: list[Span] = []
+            m, why = self._match(r, p, extra)
+            if m is False:
+                continue
+            t = (
+                r.target.upper()
+                if r.target.upper() in BLOCKING | {"ACCEPT", "RETURN", "QUEUE", "NFQUEUE"}
+                else r.target
+            )
+            here = trace + tuple(extra) + (r.span,)
+            scope = self._scope(r)
+            if t in BLOCKING:
+                if m is None:
+                    return ChainResult(
+                        "unknown",
+                        r.span,
+                        here,
+                        r.specific,
+                        f"cannot tell whether it matches: {why}",
+                        scope=scope,
+                    )
+                return ChainResult(
+                    "drop",
+                    r.span,
+                    here,
+                    r.specific,
+                    how="reject" if t == "REJECT" else "drop",
+                    note=self._note(r),
+                    scope=scope,
+                )
+            if t == "ACCEPT":
+                if m is None:
+                    uncertain.append(r.span)
+                    continue
+                return ChainResult("accept", r.span, here, r.specific, scope=scope)
+            if t == "RETURN":
+                if m is None:
+                    uncertain.append(r.span)
+                    continue
+                return ChainResult("return", r.span, here)
+            if t in ("QUEUE", "NFQUEUE"):
+                return ChainResult("unknown", r.span, here, False, "a userspace program decides (NFQUEUE)")
+            chains = self.state.tables[family].get(table, {})
+            if t in chains and t not in BUILTIN.get(table, ()):
+                if depth > 32:
+                    return ChainResult("unknown", r.span, here, False, "jumps nest too deep")
+                sub = self._chain(family, table, t, p, depth + 1, here)
+                if sub.verdict in ("fall", "return"):
+                    if r.goto:
+                        return ChainResult("return", r.span, here)
+                    continue
+                if m is None:
+                    if sub.verdict == "accept":
+                        uncertain.append(r.span)
+                        continue
+                    return ChainResult(
+                        "unknown", r.span, here, False, f"cannot tell whether it matches: {why}"
+                    )
+                return sub
+            if t.upper() in NONTERMINAL or not t:
+                continue
+            # An extension target we do not know: treated as continuing (noted nowhere else).
+            continue
+        if uncertain:
+            return ChainResult(
+                "fall",
+                uncertain[0],
+                trace,
+                note="uncertain:" + ",".join(str(s.line) for s in uncertain),
+            )
+        return ChainResult("fall", None, trace)
+
+    @staticmethod
+    def _scope(r: Rule) -> str:
+        parts = []
+        if r.src:
+            parts.append(("! " if r.src.neg else "") + "-s " + ",".join(str(n) for n in r.src.nets))
+        if r.iif:
+            parts.append(("! " if r.iif[1] else "") + "-i " + r.iif[0])
+        if r.mac:
+            parts.append("--mac-source " + r.mac[0])
+        if r.time:
+            parts.append("time " + r.time.text())
+        if r.owner:
+            parts.append(r.owner[0])
+        return " ".join(parts)
+
+    @staticmethod
+    def _note(r: Rule) -> str:
+        if r.strings:
+            return "packet payload (HTTP Host / TLS SNI) contains " + ", ".join(
+                repr(n.decode("latin-1")) for n, _c, g in r.strings if not g
+            )
+        if r.dst and r.dst.host:
+            return f"{r.dst.host} resolved through the catalog (the device resolves it once, at load time)"
+        return ""
+
+    def _walk(self, p: _Packet) -> ChainResult:
+        tables = self.state.tables[p.family]
+        uncertain: list[Span] = []
+        for table, chain in (REPLY_PATHS if p.reply else PATHS)[p.path]:
+            c = tables.get(table, {}).get(chain)
+            if c is None:
+                continue
+            res = self._chain(p.family, table, chain, p, 0, ())
+            if res.verdict == "fall" and res.note.startswith("uncertain:"):
+                assert res.rule is not None  # _chain names the first uncertain rule
+                uncertain.append(res.rule)
+                res = ChainResult("fall", None, res.trace)
+            if res.verdict in ("drop", "unknown"):
+                return self._uncertain(res, uncertain)
+            if res.verdict == "accept":
+                continue
+            if c.policy == "DROP":
+                span = c.policy_span
+                return self._uncertain(
+                    ChainResult(
+                        "drop",
+                        span,
+                        res.trace + ((span,) if span else ()),
+                        False,
+                        f"{chain} policy DROP",
+                        "drop",
+                    ),
+                    uncertain,
+                )
+        return ChainResult("accept")
+
+    @staticmethod
+    def _uncertain(res: ChainResult, uncertain: list[Span]) -> ChainResult:
+        if res.verdict == "drop" and uncertain:
+            return ChainResult(
+                "unknown",
+                uncertain[0],
+                res.trace,
+                False,
+                f"an earlier ACCEPT may let it through (line {uncertain[0].line}) before {res.note or 'the drop'}",
+            )
+        return res
+
+    # ---------------------------------------------------------------- the Ruleset protocol
+
+    def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        payload_key = (probe.scheme, probe.host, probe.path) if self._has_strings else None
+        key = audience.key
+
+        def one(target: Target) -> Decision:
+            ck = (key, probe.port, payload_key, target.address)
+            hit = self._cache.get(ck)
+            if hit is None:
+                hit = self._decide(probe, audience, target)
+                self._cache[ck] = hit
+            return hit
+
+        d = decide_by_address(probe, self.catalog, one)
+        if d.outcome == Outcome.DENY:
+            return d
+        # A rule naming a few addresses inside one of the service's prefixes (one edge IP) covers
+        # none of the sampled addresses, yet users sent there are blocked: a partial block.
+        for address, net in self._inner_points(probe.service):
+            hit = one(Target(address, net))
+            if hit.outcome == Outcome.DENY:
+                svc = self.catalog.services.get(probe.service or "")
+                note = (
+                    f"blocks {address} only, inside {svc.name if svc else ''} prefix {net} "
+                    f"(catalog addresses {self.catalog.addresses_version or 'undated'})"
+                )
+                return replace(hit, partial=True, note=f"{hit.note}; {note}" if hit.note else note)
+        return d
+
+    def _inner_points(self, service: str | None) -> list[tuple[IPAddress, IPNetwork | None]]:
+        """Addresses of destination rules that fall inside a prefix of `service` (at most 16)."""
+        if service is None:
+            return []
+        if service in self._points:
+            return self._points[service]
+        if self._dst_points is None:
+            # Every destination rule's first address, sorted per family: found by bisection.
+            points: dict[int, set[int]] = {4: set(), 6: set()}
+            for r in self._all_rules():
+                # Destinations, and sources (an INPUT rule dropping a server's replies).
+                for m in (r.dst, r.src):
+                    if m and not m.neg and not m.unknown:
+                        for n in m.nets:
+                            base = int(n.network_address)
+                            points[n.version].add(base + 1 if n.num_addresses > 2 else base)
+            self._dst_points = {v: sorted(ps) for v, ps in points.items()}
+        svc = self.catalog.services.get(service)
+        nets = list(svc.networks) if svc else []
+        nets += [ipaddress.ip_network(a) for a in (svc.addresses if svc else ())]
+        out: list[tuple[IPAddress, IPNetwork | None]] = []
+        for home in nets:
+            ps = self._dst_points[home.version]
+            lo = bisect.bisect_left(ps, int(home.network_address))
+            hi = bisect.bisect_right(ps, int(home.broadcast_address))
+            for a in ps[lo : min(hi, lo + 4)]:
+                out.append(
+                    (
+                        ipaddress.ip_address(a) if home.version == 4 else ipaddress.IPv6Address(a),
+                        home if home.num_addresses > 1 else None,
+                    )
+                )
+            if len(out) >= 16:
+                break
+        self._points[service] = out[:16]
+        return self._points[service]
+
+    def _decide(self, probe: Probe, audience: Audience, target: Target) -> Decision:
+        (path, src, iif, oif, mac, owner, day, minute) = (
+            audience.key if audience.key else ("output", "None", "", "", "", "", -1, -1)
+        )
+        srca = ipaddress.ip_address(src) if src not in ("None", "") else None
+        if probe.scheme == "https":
+            payload = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00\x00" + probe.host.encode()
+        else:
+            payload = f"GET {probe.path} HTTP/1.1\r\nHost: {probe.host}\r\n\r\n".encode()
+        if target.address.version == 6 and srca is not None and srca.version == 4:
+            srca = None
+        base = {
+            "family": target.address.version,
+            "address": target.address,
+            "port": probe.port,
+            "path": path,
+            "src": srca,
+            "iif": iif,
+            "oif": oif,
+            "mac": mac,
+            "day": day,
+            "minute": minute,
+            "owner": owner,
+        }
+        # The connection needs its SYN out, the server's SYN-ACK back (state ESTABLISHED, from
+        # the server's port to the client's) and the first data packet (Host / SNI) out.
+        reply = dict(
+            base,
+            address=srca,
+            src=target.address,
+            port=50000,
+            sport=probe.port,
+            iif=oif,
+            oif=iif,
+            mac="",
+            owner="",
+            reply=True,
+        )
+        res = self._walk(_Packet(state="NEW", payload=None, **base))
+        if res.verdict == "accept":
+            res = self._walk(_Packet(state="ESTABLISHED", payload=None, **reply))
+        if res.verdict == "accept":
+            res = self._walk(_Packet(state="ESTABLISHED", payload=payload, **base))
+        if res.verdict == "accept":
+            d = Decision(Outcome.ALLOW, res.rule, res.trace, res.specific)
+        elif res.verdict == "drop":
+            d = Decision(
+                Outcome.DENY, res.rule, res.trace, res.specific, res.how or "drop", res.note, res.scope
+            )
+        else:
+            d = Decision(Outcome.UNKNOWN, res.rule, res.trace, False, "", res.note, res.scope)
+        if self.state.dynamic_spans and d.outcome != Outcome.DENY:
+            span = self.state.dynamic_spans[0]
+            return Decision(
+                Outcome.UNKNOWN,
+                span,
+                d.trace + (span,),
+                False,
+                "",
+                "rules computed at run time may decide it",
+            )
+        return d
+
+    def inert_mentions(self, probe: Probe) -> list[Span]:
+        """Rules that would stop `probe` but that no packet reaches: rules of user chains no rule
+        jumps to, and ipsets naming the service that no rule uses."""
+        key = (probe.service, probe.host)
+        if key not in self._inert:
+            self._inert[key] = self._find_inert(probe) if probe.service else []
+        return self._inert[key]
+
+    def _find_inert(self, probe: Probe) -> list[Span]:
+        svc = self.catalog.services.get(probe.service or "")
+        nets = list(svc.networks) if svc else []
+        host = probe.host.encode()
+
+        def names_service(r: Rule) -> bool:
+            if any(not g and (n.lower() in host.lower() if c else n in host) for n, c, g in r.strings):
+                return True
+            return bool(
+                r.dst
+                and not r.dst.neg
+                and any(
+                    n.overlaps(c)
+                    for n in r.dst.nets[:64]
+                    for c in nets
+                    if n.version == c.version and n.prefixlen >= 8
+                )
+            )
+
+        out: list[Span] = []
+        used_sets = {name for r in self._all_rules() for name, _d, _g in r.sets}
+        for family in (4, 6):
+            for table, chains in self.state.tables[family].items():
+                if table == "nat":
+                    continue
+                jumped = {r.target for c in chains.values() for r in c.rules()}
+                for cname, c in chains.items():
+                    inert = cname not in BUILTIN.get(table, ()) and cname not in jumped
+                    if not inert:
+                        continue
+                    for r in c.rules()[:5000]:
+                        if r.target in BLOCKING and names_service(r):
+                            out.append(r.span)
+        for name, st in self.state.sets.items():
+            if name in used_sets:
+                continue
+            hit = next(
+                (sp for n, sp in st.members[:5000] for c in nets if n.version == c.version and n.overlaps(c)),
+                None,
+            )
+            if hit is not None:
+                out.append(hit)
+        return out
+
+
+class AlternativeRuns:
+    """A script whose `case` on a run-time value (`$1`, a menu's `read`) makes it run in several
+    ways: each run is evaluated, and the strongest outcome is the device's (a block some run
+    applies is reported; the menu's "undo" option does not hide it)."""
+
+    def __init__(self, runs: list[IptablesRuleset]):
+        self.runs = runs
+        self.path = runs[0].path
+        self.dialect = NAME
+        self.problems: list[Problem] = list(
+            {(p.code, p.span, p.message): p for r in runs for p in r.problems}.values()
+        )
+
+    def audiences(self) -> list[Audience]:
+        seen: dict[tuple, Audience] = {}
+        for r in self.runs:
+            for a in r.audiences():
+                seen.setdefault(a.key, a)
+        return list(seen.values())
+
+    def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        rank = {Outcome.DENY: 3, Outcome.UNKNOWN: 2, Outcome.THROTTLE: 1, Outcome.ALLOW: 0}
+        best: Decision | None = None
+        for r in self.runs:
+            d = r.evaluate(probe, audience)
+            if (
+                best is None
+                or rank[d.outcome] > rank[best.outcome]
+                or (d.outcome == best.outcome == Outcome.DENY and best.partial and not d.partial)
+            ):
+                best = d
+        assert best is not None
+        return best
+
+    def inert_mentions(self, probe: Probe) -> list[Span]:
+        return list(dict.fromkeys(s for r in self.runs for s in r.inert_mentions(probe)))

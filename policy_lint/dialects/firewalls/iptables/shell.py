@@ -1,0 +1,215 @@
+"""The shell's syntax, as far as firewall scripts need it: a command's words (quotes, literal
+variables; text computed at run time marked with DYN), statements split at `;`, `&&`, `|` ...,
+logical lines (continuations, multi-line quotes, here-documents set aside). No command runs here."""
+
+from __future__ import annotations
+
+import re
+
+from policy_lint.dialects.firewalls.iptables.model import DYN
+from policy_lint.model import Problem, Span
+
+
+def lex(text: str, env: dict[str, str]) -> tuple[list[str], str]:
+    """Split one shell command into words, expanding literal variables. Returns (words, error).
+
+    Text computed at run time is marked with DYN; unquoted expansions are word-split."""
+    words: list[str] = []
+    cur: list[str] = []
+    have = False
+    i, n = 0, len(text)
+    quote = ""
+
+    def expand(j: int) -> tuple[str, int]:
+        if j + 1 < n and text[j + 1] == "(":
+            depth, k = 0, j + 1
+            while k < n:
+                depth += text[k] == "("
+                depth -= text[k] == ")"
+                if depth == 0:
+                    break
+                k += 1
+            return DYN, k + 1
+        m = re.match(r"\$(?:\{([A-Za-z_]\w*)(?::?[-=]([^}]*))?\}|([A-Za-z_]\w*)|([0-9#@*?!$-]))", text[j:])
+        if not m:
+            if j + 1 < n and text[j + 1] == "{":
+                k = text.find("}", j)
+                return DYN, (k + 1 if k >= 0 else n)
+            return "$", j + 1
+        name = m.group(1) or m.group(3)
+        if name is None:
+            return DYN, j + m.end()
+        if name in env:
+            return env[name], j + m.end()
+        if m.group(2) is not None:
+            return m.group(2), j + m.end()
+        return DYN, j + m.end()
+
+    while i < n:
+        c = text[i]
+        if quote == "'":
+            if c == "'":
+                quote = ""
+            else:
+                cur.append(c)
+            i += 1
+            continue
+        if quote == '"':
+            if c == '"':
+                quote = ""
+                i += 1
+            elif c == "\\" and i + 1 < n and text[i + 1] in '"\\$`\n':
+                cur.append(text[i + 1])
+                i += 2
+            elif c == "$":
+                val, i = expand(i)
+                cur.append(val)
+            elif c == "`":
+                k = text.find("`", i + 1)
+                cur.append(DYN)
+                i = k + 1 if k >= 0 else n
+            else:
+                cur.append(c)
+                i += 1
+            continue
+        if c in " \t\n":
+            if have or cur:
+                words.append("".join(cur))
+            cur, have = [], False
+            i += 1
+        elif c in "'\"":
+            quote, have = c, True
+            i += 1
+        elif c == "\\" and i + 1 < n:
+            cur.append(text[i + 1])
+            i += 2
+        elif c == "$":
+            val, i = expand(i)
+            parts = val.split() if val.strip() else ([] if not val else [val])
+            if len(parts) > 1:
+                cur.append(parts[0])
+                words.append("".join(cur))
+                words.extend(parts[1:-1])
+                cur = [parts[-1]]
+            elif parts:
+                cur.append(parts[0])
+        elif c == "`":
+            k = text.find("`", i + 1)
+            cur.append(DYN)
+            i = k + 1 if k >= 0 else n
+        else:
+            cur.append(c)
+            i += 1
+    if quote:
+        return words, f"unterminated {quote} quote"
+    if have or cur:
+        words.append("".join(cur))
+    return words, ""
+
+
+def split_statements(text: str) -> list[str]:
+    """Split a logical line at unquoted `;`, `&&`, `||`, `|`, `&` (pipes and lists: each part runs)."""
+    out, cur, quote, i = [], [], "", 0
+    depth = 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\" and quote == '"' and i + 1 < len(text):
+                cur.append(text[i : i + 2])
+                i += 2
+                continue
+            if c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c == "$" and text[i + 1 : i + 2] == "(":
+            depth += 1
+        elif c == ")" and depth:
+            depth -= 1
+        elif c == "#" and depth == 0 and (not cur or cur[-1][-1:] in (" ", "\t", ";")):
+            break
+        elif depth == 0 and c in ";|&":
+            if c == ";" and text[i + 1 : i + 2] == ";":
+                out.append("".join(cur))
+                out.append(";;")
+                cur = []
+                i += 2
+                continue
+            out.append("".join(cur))
+            cur = []
+            i += 2 if text[i + 1 : i + 2] == c else 1
+            continue
+        cur.append(c)
+        i += 1
+    out.append("".join(cur))
+    return [s.strip() for s in out if s.strip()]
+
+
+def logical_lines(
+    lines: list[str], shown: str, heredocs: dict[int, tuple[int, list[str], bool]] | None = None
+) -> tuple[list[tuple[str, Span]], list[Problem]]:
+    """Join continuations and multi-line quotes; drop comments. Here-document bodies are data,
+    not commands: they go to `heredocs` (line of the command -> first body line, body lines,
+    whether `$VAR`s expand in it)."""
+    out: list[tuple[str, Span]] = []
+    problems: list[Problem] = []
+    i = 0
+    while i < len(lines):
+        start = i
+        text = lines[i]
+        while True:
+            quote = _open_quote(text)
+            if text.endswith("\\") and not quote:
+                text = text[:-1] + " "
+            elif not quote:
+                break
+            else:
+                text += "\n"
+            i += 1
+            if i >= len(lines):
+                if quote:
+                    problems.append(
+                        Problem(
+                            "TE901",
+                            Span(shown, start + 1, 1, lines[start].strip()),
+                            f"unterminated {quote} quote: the shell would refuse the script",
+                        )
+                    )
+                    text = ""
+                break
+            text += lines[i]
+        i += 1
+        m = re.search(r"<<-?\s*(['\"]?)(\w+)['\"]?", text)
+        if m and not text.lstrip().startswith("#"):
+            end, body_start = m.group(2), i
+            while i < len(lines) and lines[i].strip() != end:
+                i += 1
+            if heredocs is not None:
+                heredocs[start + 1] = (body_start + 1, lines[body_start:i], not m.group(1))
+            i += 1
+        if text.strip():
+            out.append(
+                (text, Span(shown, start + 1, len(text) - len(text.lstrip()) + 1, lines[start].strip()))
+            )
+    return out, problems
+
+
+def _open_quote(text: str) -> str:
+    quote, i = "", 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\" and quote == '"':
+                i += 2
+                continue
+            if c == quote:
+                quote = ""
+        elif c == "\\":
+            i += 2
+            continue
+        elif c == "#" and (i == 0 or text[i - 1] in " \t;"):
+            return ""
+        elif c in "'\"":
+            quote = c
+        i += 1
+    return quote
