@@ -53,10 +53,13 @@ DISPUTED = {
     "catalog request to Facebook and LinkedIn through, over HTTP and HTTPS "
     "(tests/e2e/test_privoxy_differential.py): we say unaffected (+TE201), the label says "
     "blocked-partial",
-    "14-pf-drduh-pf-blocklist-table": "the table covers Facebook's and Twitter's IPv4 space (blocked) but only 8 of LinkedIn's 14 catalog "
-    "IPv4 prefixes, and of 103.20.92.0/22, where the catalog's LinkedIn address is, only one /24: "
-    "144.2.16.0/24, 144.2.180.0/22 and four more stay reachable; we say linkedin blocked-partial, the "
-    "label says blocked",
+    "14-pf-drduh-pf-blocklist-table": "the table (an old ASN dump) covers 63 of Facebook's 66 catalog IPv4 prefixes "
+    "(57.141.0.0/20, 57.141.16.0/22, 57.141.20.0/23 stay open), 16 of Twitter's 17 (104.244.44.0/22 "
+    "open) and 8 of LinkedIn's 14 (103.20.92.0/22, where the catalog's LinkedIn address is, only as "
+    "one /24; 144.2.16.0/24, 144.2.180.0/22 and four more open). The catalog holds announcements, "
+    "not DNS answers, so no open prefix can be said to serve nothing (addressing.py: every IPv4 "
+    "prefix counts, no share of the space is tolerated): we say blocked-partial for all three, the "
+    "labels say blocked",
     "42-iptables-br-forward-fb-ranges": "six FORWARD -d <x>/16 DROPs cover 31.13/16, 69.171/16, 173.252/16, 66.220/16, 179.60/16 and "
     "157.240/16 only: Meta's 57.144.0.0/14 (where www.facebook.com's catalog address is), 129.134/16, "
     "102.132/16 and 163.70/16 stay reachable, as the case's own notes say; with the address-coverage "

@@ -8,18 +8,37 @@ service (`addresses.yaml`, per ASN, dated), in both families. The first, middle 
 address of each prefix are sampled, so a rule covering a quarter of a /14 does not count as
 covering the /14.
 
-- the service's IPv4 space denied -> `deny` (the first denying rule). IPv4 decides because
-  every client has it; when IPv6 prefixes stay open the note says so ("IPv4 only"), as the DNS
-  dialects say "(IPv4 only)": a dual-stack network still reaches it. "Denied" means: the
-  prefix holding the representative address (where the catalog says the service's names
-  point) is covered, and the prefixes left open hold under 5% of the service's IPv4
-  addresses. Block lists copied from an ASN a few months ago miss the newest small prefixes
-  (a /22 for crawlers, a /23 for a new PoP); users still cannot reach the site, and the note
-  lists the coverage so the gap is visible;
+The rule (README "Packet-filter semantics evaluated"):
+
+- every IPv4 prefix of the service denied -> `deny` (the first denying rule). IPv4 decides
+  because every client has it; when IPv6 prefixes stay open the note says so ("IPv4 only"), as
+  the DNS dialects say "(IPv4 only)": a dual-stack network still reaches it;
 - some IPv4 prefixes denied (or only IPv6 ones) -> `deny` with `partial=True` and a coverage
   note ("blocks 23 of 27 Facebook IPv4 prefixes, no IPv6 (catalog addresses 2026-01)"): the
-  engine reports it as `blocked-partial`, since users reach the rest;
+  engine reports it as `blocked-partial`. However small the prefixes left open are, and
+  whichever they are;
 - none denied -> the decision for the representative address (allow or unknown).
+
+Why every prefix counts, with no share of the space tolerated: a prefix left open could only be
+discounted with data saying it serves none of the hostnames the catalog probes, and the catalog
+has none. Its prefixes are BGP announcements (ipverse/as-ip-blocks, see the team's shared
+data/sources/ipverse-as*-aggregated.SOURCE.txt) and IRR route objects (SecOps-Institute,
+lord-alfred/ipranges, kept as a cross-check): they say what a service's networks announce, not
+which of them answer for www.facebook.com. The shared data holds no DNS answers, and the
+catalog's representative addresses are, as addresses.yaml says, a deterministic pick (first
+host of the largest prefix), not DNS answers; so "the prefix holding the representative
+address" is no better a measure of where users connect. The names are answered from several
+prefixes, varying by resolver (GeoDNS; one published lookup, zaro.info "What is the DNS of
+Facebook?", gives facebook.com in 157.240.192.0/18 and www.facebook.com in 31.13.64.0/18), and
+the set changes between snapshots: of the 2026 announcements, 5 Facebook, 2 Twitter and 5
+LinkedIn IPv4 prefixes lie outside every route of the February 2024 lists
+(data/sources/secops-*_ip_list.txt), among them 103.20.92.0/22, LinkedIn's largest (16% of its
+IPv4 space), while 66 Facebook routes of 2024 overlap no 2026 prefix. A block list copied from
+an ASN some months ago that misses a newer prefix therefore leaves an address the names may
+resolve to reachable: the verdict is partial, and the note counts the prefixes so the gap is
+visible. When the catalog gains per-prefix evidence of what is served where (dated DNS answers
+from many vantage points), that evidence can narrow the prefixes that count; a share of address
+space cannot.
 
 A service without prefixes in the catalog (Ning) has only its representative addresses, or
 none: an address rule then cannot be judged to hit it, and only name-based matching (SNI,
@@ -40,8 +59,6 @@ from policy_lint.catalog import Catalog
 from policy_lint.model import Decision, Outcome, Probe
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-# The share of a service's IPv4 addresses that may stay open in a "blocked" verdict (see above).
-OPEN_SPACE_TOLERATED = 0.05
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Stand-ins for a service whose addresses the catalog does not hold (Ning): public unicast
 # addresses in three distant /8s, none a catalog service's, a bogon or a public DNS resolver.
@@ -171,23 +188,11 @@ def decide_by_address(probe: Probe, catalog: Catalog, decide_one: Callable[[Targ
     for (fam, _net), is_denied in per_prefix.items():
         done, total = covered.get(fam, (0, 0))
         covered[fam] = (done + int(is_denied), total + 1)
-    space = {True: 0, False: 0}
-    for (fam, net), is_denied in per_prefix.items():
-        if fam == 4:
-            space[is_denied] += net.num_addresses if isinstance(net, IPNetwork) else 1
-    main_open = any(
-        not is_denied
-        and fam == 4
-        and isinstance(net, IPNetwork)
-        and any(ipaddress.ip_address(a) in net for a in probe.addresses if ":" not in a)
-        for (fam, net), is_denied in per_prefix.items()
-    )
     svc = catalog.services.get(probe.service or "")
     name = svc.name if svc else (probe.service or "control")
     first = denied[0][1]
-    _, v4_total = covered.get(4, (0, 0))
-    v4_space = space[True] + space[False]
-    if v4_total and not main_open and space[False] < OPEN_SPACE_TOLERATED * v4_space:
+    v4_done, v4_total = covered.get(4, (0, 0))
+    if v4_total and v4_done == v4_total:
         v6_done, v6_total = covered.get(6, (0, 0))
         note = coverage_note(name, covered, catalog.addresses_version)
         if v6_total and not v6_done:

@@ -1,9 +1,14 @@
-"""Address coverage for packet filters: a service is blocked by address only when every
-catalog prefix is covered; otherwise the deny is partial and says how much it covers."""
+"""Address coverage for packet filters (addressing.py): a service is blocked by address only
+when every IPv4 prefix the catalog lists for it is denied, whatever the size of a prefix left
+open and whether or not it holds the catalog's representative address (the catalog holds BGP
+announcements, not DNS answers, so no prefix can be discounted); otherwise the deny is partial
+and its note counts the prefixes covered."""
 
 from __future__ import annotations
 
 import ipaddress
+
+import pytest
 
 from policy_lint.catalog import load_catalog
 from policy_lint.dialects.semantics.addressing import decide_by_address, targets
@@ -71,23 +76,43 @@ def test_only_ipv6_denied_is_partial():
     assert d.outcome == Outcome.DENY and d.partial and "no IPv4" in d.note
 
 
-def test_a_few_small_prefixes_left_open_is_still_a_block_with_its_coverage():
+def _v4_by_size():
     fb = CATALOG.services["facebook"]
-    v4 = sorted((n for n in fb.networks if n.version == 4), key=lambda n: n.num_addresses)
-    smallest = v4[0]
-    open_ = [str(n) for n in v4[1:]] + ["::/0"]
-    d = decide_by_address(facebook_probe(), CATALOG, deny_inside(*open_))
-    assert d.outcome == Outcome.DENY and not d.partial
-    assert f"{len(v4) - 1} of {len(v4)} Facebook IPv4 prefixes" in d.note
-    assert smallest.num_addresses < 0.05 * sum(n.num_addresses for n in v4)
+    return sorted((n for n in fb.networks if n.version == 4), key=lambda n: n.num_addresses)
 
 
-def test_the_main_prefix_left_open_is_partial_however_much_else_is_covered():
+def _rep_prefix():
     fb = CATALOG.services["facebook"]
-    main = next(n for n in fb.networks if ipaddress.ip_address(fb.addresses[0]) in n)
-    others = [str(n) for n in fb.networks if n != main]
-    d = decide_by_address(facebook_probe(), CATALOG, deny_inside(*others))
+    return next(n for n in fb.networks if ipaddress.ip_address(fb.addresses[0]) in n)
+
+
+@pytest.mark.parametrize("which", ["smallest", "largest", "representative"])
+def test_any_one_ipv4_prefix_left_open_is_partial_however_small(which):
+    # No share of the address space is tolerated: the smallest prefix (a /24, well under 1% of
+    # Facebook's IPv4 space) left open is as partial as the largest or the representative one.
+    v4 = _v4_by_size()
+    open_prefix = {"smallest": v4[0], "largest": v4[-1], "representative": _rep_prefix()}[which]
+    denied = [str(n) for n in v4 if n != open_prefix] + ["::/0"]
+    d = decide_by_address(facebook_probe(), CATALOG, deny_inside(*denied))
     assert d.outcome == Outcome.DENY and d.partial
+    assert f"blocks {len(v4) - 1} of {len(v4)} Facebook IPv4 prefixes, all " in d.note
+
+
+def test_a_prefix_covered_by_several_smaller_rules_counts_as_covered():
+    # 102.132.120.0/23 denied as its two /24 halves: every sample is denied, so it is covered.
+    v4 = _v4_by_size()
+    halves = ["102.132.120.0/24", "102.132.121.0/24"]
+    denied = [str(n) for n in v4 if str(n) != "102.132.120.0/23"] + halves
+    assert len(denied) == len(v4) + 1
+    d = decide_by_address(facebook_probe(), CATALOG, deny_inside(*denied))
+    assert d.outcome == Outcome.DENY and not d.partial
+    assert f"all {len(v4)} IPv4 prefixes" in d.note and "IPv4 only" in d.note
+
+
+def test_every_ipv4_prefix_but_no_ipv6_is_a_block_that_says_ipv4_only():
+    d = decide_by_address(facebook_probe(), CATALOG, deny_inside(*[str(n) for n in _v4_by_size()]))
+    assert d.outcome == Outcome.DENY and not d.partial
+    assert "IPv4 only" in d.how and d.note.startswith("IPv4 only: blocks all ")
 
 
 def ning_probe():
