@@ -21,6 +21,22 @@
 - `proto`, `port` (`= != < <= > >= a:b a><b a<>b`, names http/https/www), `inet`/`inet6`
   (against the target address family). Addresses are judged against every catalog prefix of
   the service (addressing.py): covering only some is `blocked-partial`.
+- Filter options that select packets: `user`/`group` (pf.conf(5): a forwarded connection's user
+  and group are `unknown`, so on a router they match only `user unknown`; on a host they are the
+  browser's user: unknown), `flags X/Y` (against the connection's SYN), `probability 100%`, a
+  source `port` (the client's port is any ephemeral port: decided only when all or none of
+  1024-65535 match). Those not modelled -- `tagged`, `received-on`, `prio`, `os`, `tos`,
+  `max-pkt-rate`, `once`, `dnpipe`/`dnqueue`, any other `probability` -- make the rule's match
+  unknown: what it could decide is `unknown` (TE106 at the rule), never a block or a pass.
+- Replies: a pass rule keeps state (unless `no state`), and a state lets the replies through
+  without filtering. When no such rule passed the connection, the replies from the service's
+  servers (in on the egress side, from its addresses and port) are filtered: `block in from
+  157.240.0.0/16` drops them, and the finding says it matched the servers as the source.
+- Redirects: `rdr ... -> X` (FreeBSD/macOS), `rdr-to`, `divert-to`, `divert-packet` on a
+  `pass`/`match` rule (OpenBSD) send a matching client connection elsewhere. Redirecting the
+  service's own addresses is a block (`redirect`: no other host answers as the service);
+  redirecting web traffic at large hands the decision to what listens there (a transparent
+  proxy, a captive portal): `unknown`, with TE907 at the redirect. `no rdr` exempts.
 - `$macros`, `\\` continuations, `include "file"` and `anchor "name" { ... }` (evaluated in
   place, a `quick` inside an anchor ends the search), `load anchor NAME from "file"`. Unknown
   statements are what pfctl refuses: TE901 with the line.
@@ -62,6 +78,39 @@ IGNORED = {
     "binat-anchor",
     "set",
     "load",
+}
+# Filter options of pf.conf(5) that decide whether a packet matches and that the linter does not
+# evaluate: a rule using one matches "unknown" (its verdicts are `unknown`, never a guess).
+UNMODELLED_MATCHERS = {
+    "received-on",  # the interface the packet came in on (out rules)
+    "prio",  # the packet's priority
+    "os",  # the passive OS fingerprint of the source
+    "tos",  # the IP TOS/DSCP field
+    "icmp-type",
+    "icmp6-type",
+    "max-pkt-rate",  # only once the rule's packet rate is exceeded
+    "once",  # matches a single packet, then the rule is gone
+    "dnpipe",  # FreeBSD dummynet shaping: bandwidth limits
+    "dnqueue",
+}
+# Options that do not change which packets a rule matches; skipped with their value.
+OPTIONS_WITH_VALUE = {
+    "label",
+    "queue",
+    "rtable",
+    "set",
+    "max-mss",
+    "route-to",
+    "reply-to",
+    "dup-to",
+    "nat-to",
+    "binat-to",
+    "keep",
+    "modulate",
+    "synproxy",
+    "scrub",
+    "ridentifier",
+    "state",
 }
 ROUTING = re.compile(r"\b(nat-to|rdr-to|binat-to|af-to)\b|^\s*(nat|rdr|binat)\s", re.M)
 EGRESS_MACRO = re.compile(r"ext|wan|egress|out|uplink|inet_if", re.I)
@@ -145,6 +194,17 @@ class Rule:
     dports: tuple[tuple[str, int, int], ...] = ()
     how: str = "drop"
     anchor: str = ""  # rules of an anchor: a quick match ends the whole search
+    sports: tuple[tuple[str, int, int], ...] = ()
+    # Options that decide which packets match and that we do not evaluate ("tagged FB", "prio 3"):
+    # the rule's match is unknown (three-valued), never assumed.
+    unknown: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()  # `user`/`group` values: sockets of this host only
+    tagged: tuple[str, bool] | None = None  # (tag, negated)
+    tags: tuple[str, ...] = ()  # `tag NAME` set by this rule
+    flags: str = ""  # `flags X/Y`
+    stateful: bool = True  # pass rules keep state unless `no state`
+    redirect: str = ""  # rdr-to / divert-to / old `rdr ... -> X`: where matching connections go
+    no_redirect: bool = False  # `no rdr`: an exception to the rdr rules after it
 
 
 @dataclass
@@ -167,7 +227,9 @@ class _Parser:
         self.egress_macros: set[str] = set()
         self.tables: dict[str, Table] = {}
         self.rules: list[Rule] = []
+        self.redirects: list[Rule] = []  # rdr statements and rules with rdr-to/divert-to, in order
         self.routing = False
+        self.nat_spans: list[Span] = []
         self.block_policy = "drop"
         self.skip: set[str] = set()
         self.seen: set[Path] = set()
@@ -254,6 +316,8 @@ class _Parser:
             rule = self.rule(tokens, span, anchor)
             if rule is not None:
                 self.rules.append(rule)
+                if rule.redirect:
+                    self.redirects.append(rule)
         elif word == "anchor":
             self.anchor(text, tokens, span, path, depth)
         elif word == "include":
@@ -265,9 +329,23 @@ class _Parser:
                 self.skip.update(t for t in tokens[3:] if t not in "{},")
         elif word == "load" and len(tokens) >= 5 and tokens[1] == "anchor":
             self.include([tokens[0], tokens[-1]], span, path, depth, tokens[2].strip('"'))
+        elif word == "rdr" or (word == "no" and len(tokens) > 1 and tokens[1] == "rdr"):
+            # FreeBSD/macOS `[no] rdr [pass] on $if ... from A to B port P -> X port Q`: matching
+            # connections go to X instead (a transparent proxy, a block page, another host).
+            self.routing = True
+            head, _arrow, target = text.partition("->")
+            tokens = _TOKEN.findall(head)
+            negated = tokens[0] == "no"
+            rule = self.rule(["rdr"] + [t for t in tokens[1 + negated :] if t != "pass"], span, anchor)
+            if rule is not None:
+                rule.direction = rule.direction or "in"
+                rule.no_redirect = negated
+                rule.redirect = "" if negated else f"-> {' '.join(target.split())}"
+                self.redirects.append(rule)
         elif word in IGNORED:
             if word in ("nat", "rdr", "binat"):
                 self.routing = True
+                self.nat_spans.append(span)
         else:
             self.problems.append(Problem("TE901", span, f"pfctl does not know the statement {word!r}"))
 
@@ -395,57 +473,79 @@ class _Parser:
                     ports, i = _ports(tokens, i + 1)
                 if tok == "from":
                     rule.src = tuple(hosts)
+                    rule.sports = tuple(ports)
                 else:
                     rule.dst = tuple(hosts)
                     rule.dports = tuple(ports)
                 continue
-            elif tok in (
-                "label",
-                "tag",
-                "tagged",
-                "queue",
-                "rtable",
-                "set",
-                "probability",
-                "max-mss",
-                "route-to",
-                "reply-to",
-                "dup-to",
-                "nat-to",
-                "rdr-to",
-                "binat-to",
-                "divert-to",
-                "flags",
-                "icmp-type",
-                "icmp6-type",
-                "user",
-                "group",
-                "os",
-                "state",
-                "keep",
-                "modulate",
-                "synproxy",
-                "scrub",
-                "allow-opts",
-                "once",
-                "received-on",
-                "prio",
-                "af-to",
-                "tos",
-                "divert-packet",
-                "divert-reply",
-            ):
-                # Options after the match: none of them changes which packets the rule matches for
-                # a probe, except `user`/`group` (this host's own sockets) and `os`, which we
-                # cannot know: such rules are evaluated as if they matched.
-                break
+            elif tok == "flags":
+                rule.flags = tokens[i + 1] if i + 1 < n else ""
+                i += 1
+            elif tok in ("user", "group"):
+                words, i = self.spec_words(tokens, i + 1)
+                rule.users += tuple(words) or ("?",)
+                continue
+            elif tok == "tagged" or (tok == "!" and i + 1 < n and tokens[i + 1] == "tagged"):
+                neg = tok == "!"
+                i += 1 if neg else 0
+                rule.tagged = (tokens[i + 1].strip('"') if i + 1 < n else "", neg)
+                i += 1
+            elif tok == "tag":
+                rule.tags += (tokens[i + 1].strip('"'),) if i + 1 < n else ()
+                i += 1
+            elif tok == "probability":
+                value = tokens[i + 1] if i + 1 < n else ""
+                if value.rstrip("%") not in ("100", "1", "1.0", "100.0"):
+                    rule.unknown += (f"probability {value}",)
+                i += 1
+            elif tok in UNMODELLED_MATCHERS:
+                words, i = self.spec_words(tokens, i + 1)
+                rule.unknown += (" ".join([tok, *words]).strip(),)
+                continue
+            elif tok in ("rdr-to", "divert-to", "divert-packet"):
+                words, i = self.spec_words(tokens, i + 1)
+                rule.redirect = f"{tok} {' '.join(words)}".strip()
+                if i < n and tokens[i] == "port":
+                    rule.redirect += f" port {tokens[i + 1] if i + 1 < n else ''}"
+                    i += 2
+                continue
+            elif tok == "no" and i + 1 < n and tokens[i + 1] == "state":
+                rule.stateful = False
+                i += 1
+            elif tok in ("af-to",):
+                break  # `af-to inet6 from X to Y`: translation addresses, not the match
+            elif tok in OPTIONS_WITH_VALUE:
+                # Options that do not change which packets match (label, queue, route-to, ...):
+                # their value is skipped so that it is never read as part of the match.
+                _words, i = self.spec_words(tokens, i + 1)
+                continue
             i += 1
         return rule
+
+    @staticmethod
+    def spec_words(tokens: list[str], i: int) -> tuple[list[str], int]:
+        """The value of an option at tokens[i]: one word, `{ list }` or `( ... )`, with an
+        operator (`user = 1000`, `prio < 3`); the index after it."""
+        n = len(tokens)
+        words: list[str] = []
+        while i < n and tokens[i] in ("=", "!=", "<", "<=", ">", ">=", "!"):
+            words.append(tokens[i])
+            i += 1
+        if i < n and tokens[i] in ("{", "("):
+            close = "}" if tokens[i] == "{" else ")"
+            k = tokens.index(close, i) if close in tokens[i:] else n
+            return words + [t for t in tokens[i + 1 : k] if t != ","], k + 1
+        if i < n:
+            words.append(tokens[i])
+            i += 1
+        return words, i
 
     def hosts(self, tokens: list[str], i: int) -> tuple[list[HostItem], int]:
         n = len(tokens)
         out: list[HostItem] = []
         words: list[str] = []
+        if i < n and tokens[i] == "port":  # `to port 80`: any host
+            return out, i
         if i < n and tokens[i] == "{":
             words, i = _brace_list(tokens, i)
         else:
@@ -485,6 +585,38 @@ class _Parser:
         if re.fullmatch(r"[a-z]+\d+", word):  # an interface name stands for its addresses
             return HostItem("iface", word, negated)
         return HostItem("net", (), negated)  # a name outside the catalog: some other host
+
+
+def _all3(values: list[bool | None]) -> bool | None:
+    """Three-valued AND: False if any is False, else None if any is unknown, else True."""
+    if any(v is False for v in values):
+        return False
+    return None if any(v is None for v in values) else True
+
+
+EPHEMERAL = (1024, 65535)
+
+
+def _ephemeral(ports: tuple[tuple[str, int, int], ...]) -> bool | None:
+    """A port match against a client's source port, which the OS picks among the ephemeral ports
+    (1024-65535): True when every such port matches, False when none does, else unknown."""
+    if not ports:
+        return True
+    lo, hi = EPHEMERAL
+    edges = {lo, hi} | {v for _op, a, b in ports for v in (a - 1, a, a + 1, b - 1, b, b + 1) if lo <= v <= hi}
+    hits = {any(_port_matches(p, v) for p in ports) for v in edges}
+    return hits.pop() if len(hits) == 1 else None
+
+
+def _syn_matches(spec: str) -> bool | None:
+    """`flags X/Y` (pf.conf(5): the flags in Y are checked, those in X must be set) against a
+    connection's SYN; `flags any` matches every packet. A rule whose flags do not match the SYN
+    would see later packets of the connection: unknown (None)."""
+    if spec == "any":
+        return True
+    must, _slash, mask = spec.partition("/")
+    mask = mask or "FSRPAUEW"
+    return (set("S") & set(mask)) == set(must) or None
 
 
 def _is_ip(word: str) -> bool:
@@ -585,6 +717,12 @@ class PfRuleset:
         self.tables = parser.tables
         self.catalog = catalog
         self.skip = parser.skip
+        self.redirects = parser.redirects
+        self.order = {id(r): k for k, r in enumerate(self.rules)}
+        self.nat = any("nat-to" in r.span.text for r in self.rules) or any(
+            s.text.lstrip().startswith(("nat ", "binat ")) for s in parser.nat_spans
+        )
+        self._told: set[Span] = set()
         named = {i for r in self.rules for i in r.interfaces}
         self.egress = {"egress"} | {i for i in named if i in parser.egress_macros}
         self.egress |= {
@@ -707,17 +845,32 @@ class PfRuleset:
                 passes.append(Packet("in", iface, src, target, probe.port))
             passes.append(Packet("out", None, None, target, probe.port))
             last: Decision | None = None
+            stateful = False
             for packet in passes:
-                d = self._filter(packet)
+                d, rule = self._decide(packet)
+                redirected = self._redirect(packet, rule)
+                if redirected is not None:
+                    return redirected
                 if d.outcome != Outcome.ALLOW:
                     return d
+                stateful = stateful or (rule is not None and rule.stateful)
                 last = d
+            if not stateful:
+                # No pass rule kept state for the connection: the replies from the service's
+                # servers are filtered too, and a rule matching them by source drops them.
+                reply = self._reply(target, probe.port)
+                if reply is not None:
+                    return reply
             return last or Decision(Outcome.ALLOW)
 
         return decide_by_address(probe, self.catalog, one)
 
     def _filter(self, packet: Packet) -> Decision:
-        decided: tuple[Rule, bool | None] | None = None  # the last matching rule (None: unsure)
+        return self._decide(packet)[0]
+
+    def _decide(self, packet: Packet) -> tuple[Decision, Rule | None]:
+        """The ruleset's answer to `packet` and the rule that gave it (None: the default pass)."""
+        decided: Rule | None = None  # the last matching rule
         unsure: Rule | None = None
         for rule in self._candidates(packet.dst.address):
             if rule.action == "match":
@@ -728,36 +881,145 @@ class PfRuleset:
             if m is None:
                 unsure = unsure or rule
                 continue
-            decided = (rule, True)
+            decided = rule
             if rule.quick:
                 break
+        return self._verdict(decided, unsure, packet), decided
+
+    def _verdict(self, decided: Rule | None, unsure: Rule | None, packet: Packet | None) -> Decision:
         if (
             unsure is not None
-            and (
-                decided is None
-                or self.rules.index(unsure) > self.rules.index(decided[0])
-                or not decided[0].quick
-            )
-            and (decided is None or decided[0].action != "block")
+            and (decided is None or self.order[id(unsure)] > self.order[id(decided)] or not decided.quick)
+            and (decided is None or decided.action != "block")
         ):
             return Decision(
                 Outcome.UNKNOWN, unsure.span, (unsure.span,), True, note=self._unsure_note(unsure)
             )
         if decided is None:
             return Decision(Outcome.ALLOW)
-        rule = decided[0]
+        rule = decided
+        if packet is None:  # a reply from the service's servers
+            if rule.action == "block":
+                return Decision(
+                    Outcome.DENY,
+                    rule.span,
+                    (rule.span,),
+                    True,
+                    f"{rule.how}s the replies from the service's servers, matched as the source",
+                )
+            return Decision(Outcome.ALLOW, rule.span, (rule.span,))
         trace = (rule.span,) + self._table_trace(rule, packet)
         specific = any(i.kind in ("net", "table") and not i.negated for i in rule.dst)
         scope = []
-        if rule.interfaces and packet.iface:
-            scope.append(f"on {packet.iface}")
         if any(i.kind == "net" for i in rule.src) and packet.src is not None:
-            scope.append(f"from {packet.src}")
+            scope.append(f"clients from {packet.src}")
+        if rule.interfaces and packet.iface:
+            scope.append(f"on {packet.iface}" if scope else f"clients on {packet.iface}")
         if rule.action == "block":
-            return Decision(Outcome.DENY, rule.span, trace, specific, rule.how, scope=" & ".join(scope))
-        return Decision(Outcome.ALLOW, rule.span, trace, specific, scope=" & ".join(scope))
+            return Decision(Outcome.DENY, rule.span, trace, specific, rule.how, scope=" ".join(scope))
+        return Decision(Outcome.ALLOW, rule.span, trace, specific, scope=" ".join(scope))
+
+    def _redirect(self, packet: Packet, decided: Rule | None) -> Decision | None:
+        """A NAT redirect (`rdr ... ->`, `rdr-to`, `divert-to`) the client's connection matches:
+        it goes to another host or a local socket instead of the service. Redirecting the
+        service's own addresses elsewhere is a block (no other host can answer as the service);
+        redirecting web traffic at large hands the decision to whatever listens there (a
+        transparent proxy, a captive portal): unknown, with TE907 at the redirect."""
+        for rule in self.redirects:
+            if rule.action == "pass" and rule is not decided:
+                continue  # pass ... rdr-to translates only when that rule decides
+            if rule.action == "block":
+                continue
+            m = self._matches(rule, packet)
+            if m is False:
+                continue
+            if m is None:
+                return Decision(Outcome.UNKNOWN, rule.span, (rule.span,), True, note=self._unsure_note(rule))
+            if rule.no_redirect:
+                return None
+            if (
+                decided is not None
+                and decided.action == "block"
+                and self.order.get(id(decided), -1) < (self.order.get(id(rule), len(self.rules)))
+            ):
+                return None  # blocked before the translation happens
+            specific = bool(rule.dst) and all(i.kind in ("net", "table") and not i.negated for i in rule.dst)
+            if specific:
+                return Decision(
+                    Outcome.DENY,
+                    rule.span,
+                    (rule.span,),
+                    True,
+                    "redirect",
+                    note=f"its connections are redirected elsewhere ({rule.redirect})",
+                )
+            if rule.span not in self._told:
+                self._told.add(rule.span)
+                self.problems.append(
+                    Problem(
+                        "TE907",
+                        rule.span,
+                        f"connections are redirected ({rule.redirect}): what the host or program there "
+                        "does with them decides, and its configuration is not part of this file",
+                    )
+                )
+            return Decision(
+                Outcome.UNKNOWN,
+                rule.span,
+                (rule.span,),
+                False,
+                note=f"redirected ({rule.redirect}): the host there decides",
+            )
+        return None
+
+    def _reply(self, target: Target, port: int) -> Decision | None:
+        """The replies from the service (in on the egress interface, from its address and port),
+        when no state lets them through. None: no rule decides them (they pass)."""
+        decided: Rule | None = None
+        unsure: Rule | None = None
+        reply = Packet("in", None, None, target, port)
+        for rule in self.rules:
+            if rule.action == "match" or rule.direction == "out":
+                continue
+            if rule.interfaces and not self._iface_matches(rule, reply):
+                continue
+            if rule.family and rule.family != target.version:
+                continue
+            if rule.protos and "tcp" not in rule.protos and "6" not in rule.protos:
+                continue
+            if rule.sports and not any(_port_matches(p, port) for p in rule.sports):
+                continue
+            src = self._hosts_match(rule.src, target.address, source=False)
+            if src is False:
+                continue
+            # To the client (or the router's NAT address) at an ephemeral port.
+            dst = None if rule.dst and not all(i.kind == "any" and not i.negated for i in rule.dst) else True
+            m = _all3([src, dst, _ephemeral(rule.dports), self._options_match(rule)])
+            if m is False:
+                continue
+            if m is None:
+                unsure = unsure or rule
+                continue
+            decided = rule
+            if rule.quick:
+                break
+        if decided is None and unsure is None:
+            return None
+        d = self._verdict(decided, unsure, None)
+        if d.outcome == Outcome.UNKNOWN:
+            d = Decision(
+                Outcome.UNKNOWN,
+                d.rule,
+                d.trace,
+                True,
+                note=f"cannot tell whether it matches the replies from the service's servers: {d.note}",
+            )
+        return d if d.outcome != Outcome.ALLOW else None
 
     def _unsure_note(self, rule: Rule) -> str:
+        opts = self._unmodelled(rule)
+        if opts:
+            return f"{', '.join(opts)} (not evaluated)"
         missing = [
             self.tables[i.value].missing
             for i in rule.dst + rule.src
@@ -795,7 +1057,39 @@ class PfRuleset:
         dst = self._hosts_match(rule.dst, packet.dst.address, source=False)
         if dst is False:
             return False
-        return None if (src is None or dst is None) else True
+        return _all3([src, dst, _ephemeral(rule.sports), self._options_match(rule)])
+
+    def _options_match(self, rule: Rule) -> bool | None:
+        """The filter options that select packets: `user`/`group` (pf.conf(5): sockets of this
+        host; forwarded connections have user and group `unknown`), `tagged` (unknown), `flags` (against the connection's SYN) and those not modelled (unknown)."""
+        out: list[bool | None] = []
+        if rule.users:
+            names = [w for w in rule.users if w not in ("=", "!=", "<", "<=", ">", ">=", "!")]
+            if self.router:  # the clients' connections are forwarded: user and group unknown
+                out.append("unknown" in names and "!" not in rule.users and "!=" not in rule.users)
+            else:  # whoever runs the browser on this host
+                out.append(False if names == ["unknown"] and len(names) == len(rule.users) else None)
+        if rule.tagged is not None:
+            # Tags come from `tag` on other rules, but also from bridge rules (ifconfig(8)) and
+            # anchors filled at run time: unknown even when no rule here sets the tag.
+            out.append(None)
+        if rule.flags:
+            out.append(_syn_matches(rule.flags))
+        if rule.unknown:
+            out.append(None)
+        return _all3(out)
+
+    def _unmodelled(self, rule: Rule) -> list[str]:
+        out = list(rule.unknown)
+        if rule.users and not self.router:
+            out.append(f"user/group {' '.join(rule.users)} (the user running the browser)")
+        if rule.tagged is not None:
+            out.append(f"{'! ' if rule.tagged[1] else ''}tagged {rule.tagged[0]} (tags set elsewhere)")
+        if rule.flags and _syn_matches(rule.flags) is None:
+            out.append(f"flags {rule.flags} (packets after the SYN)")
+        if rule.sports and _ephemeral(rule.sports) is None:
+            out.append("a source port (the client's port is any ephemeral port)")
+        return out
 
     def _iface_matches(self, rule: Rule, packet: Packet) -> bool:
         if packet.iface is None:  # the out pass on the egress interface

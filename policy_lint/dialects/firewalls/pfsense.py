@@ -204,6 +204,11 @@ class FwRule:
     dst: Endpoint
     sched: str = ""
     origin: str = "filter"  # filter | opnsense | pfblockerng
+    # Fields that select or steer packets and that are not modelled (tagged, os, gateway,
+    # max-src-*, limiters, ...): the rule's match is unknown.
+    unknown: tuple[str, ...] = ()
+    nat_target: str = ""  # <nat><rule>: the port forward's target
+    no_rdr: bool = False  # <nat><rule><nordr/>: an exception
 
 
 @dataclass
@@ -226,6 +231,7 @@ class Config:
     interfaces: dict[str, Interface] = field(default_factory=dict)
     aliases: dict[str, Alias] = field(default_factory=dict)
     rules: list[FwRule] = field(default_factory=list)
+    nat: list[FwRule] = field(default_factory=list)  # <nat><rule> port forwards, in order
     schedules: dict[str, Span] = field(default_factory=dict)
     dnsbl: list[DnsList] = field(default_factory=list)
     dnsbl_whitelist: dict[str, Span] = field(default_factory=dict)
@@ -274,6 +280,29 @@ class _Reader:
             parsed = self.rule(rule)
             if parsed is not None:
                 self.cfg.rules.append(parsed)
+        for rule in root.findall("nat/rule"):
+            if _has(rule, "disabled"):
+                continue
+            interfaces = tuple(i.strip().lower() for i in _text(rule, "interface").split(",") if i.strip())
+            src, dst = self.endpoint(rule.find("source")), self.endpoint(rule.find("destination"))
+            target = f"{_text(rule, 'target')} port {_text(rule, 'local-port')}".strip()
+            summary = f"port forward on {','.join(interfaces) or 'any'} from {_show(src)} to {_show(dst)}"
+            self.cfg.nat.append(
+                FwRule(
+                    "rdr",
+                    self.span(rule, summary + (f" -> {target}" if target else "")),
+                    interfaces,
+                    False,
+                    True,
+                    "in",
+                    _family(_text(rule, "ipprotocol", "inet")),
+                    _text(rule, "protocol").lower(),
+                    src,
+                    dst,
+                    nat_target=target,
+                    no_rdr=_has(rule, "nordr"),
+                )
+            )
         self.check_references()
         self.cfg.proxies = _proxies(self, root)
 
@@ -417,6 +446,7 @@ class _Reader:
             src,
             dst,
             _text(elem, "sched"),
+            unknown=_unmodelled_fields(elem, action),
         )
 
     def opnsense_rules(self, opn: ET.Element) -> None:
@@ -588,6 +618,40 @@ class _Reader:
                     origin="pfblockerng",
                 ),
             )
+
+
+# pfSense rule fields (filter.inc) that decide which packets a rule matches, or where a passed
+# connection goes, and that are not modelled.
+UNMODELLED_FIELDS = ("tagged", "os", "dscp", "vlanprio", "icmptype")
+PASS_ONLY_FIELDS = (
+    "gateway",  # policy routing: the connection leaves through another gateway (a VPN?)
+    "max",
+    "max-src-nodes",
+    "max-src-conn",
+    "max-src-states",
+    "max-src-conn-rate",
+    "max-src-conn-rates",
+    "dnpipe",  # limiters: bandwidth shaping
+    "pdnpipe",
+)
+
+
+def _unmodelled_fields(elem: ET.Element, action: str) -> tuple[str, ...]:
+    out = []
+    for name in UNMODELLED_FIELDS + (PASS_ONLY_FIELDS if action == "pass" else ()):
+        value = _text(elem, name).strip()
+        if value and value.lower() not in ("none", "default"):
+            out.append(f"<{name}>{value}</{name}>")
+    source = elem.find("source")
+    if source is not None and _text(source, "port").strip():
+        out.append("a source port (the client's port is any ephemeral port)")
+    flags_set, flags_of = _text(elem, "tcpflags1").lower(), _text(elem, "tcpflags2").lower()
+    if (flags_set or flags_of) and not _has(elem, "tcpflags_any"):
+        must = {f for f in flags_set.split(",") if f}
+        mask = {f for f in flags_of.split(",") if f} or must
+        if ({"syn"} & mask) != must:  # the connection's SYN does not match: later packets might
+            out.append(f"tcp flags {flags_set or '-'}/{flags_of or '-'}")
+    return tuple(out)
 
 
 def _family(text: str) -> int | None:
@@ -999,7 +1063,7 @@ class PfSenseRuleset:
         d = self._endpoint_match(rule.dst, target.address, client, source=False)
         if d is False:
             return False
-        return None if (s is None or d is None) else True
+        return None if (s is None or d is None or rule.unknown) else True
 
     def _port_match(self, spec: str, port: int, depth: int = 0) -> bool:
         for word in spec.replace(",", " ").split():
@@ -1074,11 +1138,55 @@ class PfSenseRuleset:
         how = "reject" if final.action == "reject" else "drop"
         return Decision(Outcome.DENY, final.span, trace, specific, how, scope=" & ".join(scope))
 
+    def _port_forward(self, target: Target, port: int, client: _Client) -> Decision | None:
+        """`<nat><rule>` port forwards on the client's interface (pf `rdr`, first match; the
+        filter then sees the new destination). Forwarding the service's own addresses elsewhere
+        is a block; forwarding web traffic at large hands the decision to the target host (a
+        proxy, a block page): `unknown`, TE907 at the port forward."""
+        for rule in self.cfg.nat:
+            if client.iface not in rule.interfaces and "any" not in rule.interfaces:
+                continue
+            m = self._rule_match(rule, target, port, client)
+            if m is False:
+                continue
+            if m is None:
+                return Decision(Outcome.UNKNOWN, rule.span, (rule.span,), True, note=self._unsure_note(rule))
+            if rule.no_rdr:
+                return None
+            if rule.dst.kind == "address" and not rule.dst.negated:
+                return Decision(
+                    Outcome.DENY,
+                    rule.span,
+                    (rule.span,) + tuple(a.span for a in self._aliases_of(rule.dst)),
+                    True,
+                    "redirect",
+                    note=f"port forward to {rule.nat_target}",
+                )
+            if not any(p.code == "TE907" and p.span == rule.span for p in self.problems):
+                self.problems.append(
+                    Problem(
+                        "TE907",
+                        rule.span,
+                        f"port forward sends the connections to {rule.nat_target}: what listens there "
+                        "decides, and its configuration is not part of this file",
+                    )
+                )
+            return Decision(
+                Outcome.UNKNOWN,
+                rule.span,
+                (rule.span,),
+                False,
+                note=f"forwarded to {rule.nat_target}: what listens there decides",
+            )
+        return None
+
     def _aliases_of(self, ep: Endpoint) -> list[Alias]:
         alias = self.cfg.aliases.get(ep.value) if ep.kind == "address" else None
         return [alias] if alias else []
 
     def _unsure_note(self, rule: FwRule) -> str:
+        if rule.unknown:
+            return f"{', '.join(rule.unknown)} (not evaluated)"
         for ep in (rule.dst, rule.src):
             if ep.kind == "address":
                 _nets, why = self.nets(ep.value)
@@ -1132,6 +1240,9 @@ class PfSenseRuleset:
             return dns
 
         def through(target: Target) -> Decision:
+            forwarded = self._port_forward(target, probe.port, client)
+            if forwarded is not None:
+                return forwarded
             first = self._filter("in", target, probe.port, client)
             if first.outcome != Outcome.ALLOW:
                 return first

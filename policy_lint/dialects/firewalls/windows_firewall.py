@@ -13,7 +13,13 @@ Inbound rules never stop a user's browsing. A rule matches a packet to one of th
 catalog addresses (`remoteip=` CIDRs, masks, ranges `a-b`, `any`; `localsubnet`, `dns` and the
 other keywords never name Internet hosts), TCP (`protocol=any|tcp|6`), the probe's port
 (`remoteport=`), every profile (`profile=` is not told apart), `enable=no`/`-Enabled False`
-rules do nothing; `program=` rules count only for browsers. Coverage of the service's
+rules do nothing; `program=` rules count only for browsers, `service=`/`-Service` rules (a
+Windows service's traffic) never for them. Conditions not evaluated -- `localip=`,
+`localport=`, `interfacetype=`, `rmtcomputergrp=`, `rmtusrgrp=`, and `-LocalAddress`,
+`-LocalPort`, `-InterfaceType`, `-InterfaceAlias`, `-LocalUser`, `-RemoteUser`, `-RemoteMachine`,
+`-Package`, `-Owner`, `-DynamicTarget`, `-RemoteDynamicKeywordAddresses`, `-Platform` unless
+they say any -- make the rule's match unknown: a block is then `unknown` (TE106), and so is an
+allow that the default outbound block would otherwise decide. Coverage of the service's
 prefixes decides `blocked` vs `blocked-partial` (addressing.py); `delete rule name=`,
 `Remove-NetFirewallRule`, `Disable-/Enable-NetFirewallRule`, `set ... state off` and
 `Set-NetFirewallProfile -Enabled False` undo what came before.
@@ -111,15 +117,19 @@ class FwRule:
     enabled: bool = True
     program: str = ""
     override: bool = False
+    service: str = ""  # netsh service= / -Service: the Windows service whose traffic it is
+    unknown: tuple[str, ...] = ()  # conditions not evaluated (localip=, -InterfaceType, ...)
 
     def matches(self, address, port: int) -> bool | None:
         if self.protocol not in ("any", "tcp", "6"):
             return False
         if self.program and not self.program.lower().replace('"', "").endswith(BROWSERS):
             return False
+        if self.service and self.service.lower() not in ("any", "*"):
+            return False  # a browser is a program, not a Windows service
         if self.ports is not None and not any(lo <= port <= hi for lo, hi in self.ports):
             return False
-        if self.remote_unknown:
+        if self.remote_unknown or self.unknown:
             return None
         if self.remote_any:
             return True
@@ -192,6 +202,40 @@ def _bool(value: str) -> bool:
 # --------------------------------------------------------------------------- netsh
 
 
+# Conditions of `netsh advfirewall firewall add rule` and New-NetFirewallRule that select traffic
+# and that the linter does not evaluate: the rule's match is unknown unless they say any.
+NETSH_UNMODELLED = ("localip", "localport", "interfacetype", "rmtcomputergrp", "rmtusrgrp")
+PS_UNMODELLED = (
+    "localaddress",
+    "localport",
+    "interfacetype",
+    "interfacealias",
+    "localuser",
+    "remoteuser",
+    "remotemachine",
+    "package",
+    "owner",
+    "dynamictarget",
+    "remotedynamickeywordaddresses",
+    "platform",
+)
+
+
+def _unmodelled(args: dict[str, str], keys: tuple[str, ...], style: str) -> tuple[str, ...]:
+    out = []
+    for key in keys:
+        value = args.get(key, "").strip().strip('"')
+        if value and value.lower() not in ("any", "*"):
+            out.append(f"{key}={value}" if style == "netsh" else f"-{key} {value}")
+    return tuple(out)
+
+
+def _why(rule: FwRule) -> str:
+    if rule.unknown:
+        return f"{', '.join(rule.unknown)} (not evaluated)"
+    return rule.remote_unknown
+
+
 def _netsh_args(text: str) -> dict[str, str]:
     return {
         k.lower(): (v[1:-1] if v.startswith('"') and v.endswith('"') else v)
@@ -218,6 +262,8 @@ def _netsh(text: str, span: Span, state: FwState, problems: list[Problem]) -> No
                 program=args.get("program", ""),
                 override=args.get("security", "").lower()
                 in ("authenticate", "authenc", "authdynenc", "authnoencap"),
+                service=args.get("service", ""),
+                unknown=_unmodelled(args, NETSH_UNMODELLED, "netsh"),
             )
             _remote(args.get("remoteip", "any"), r, problems)
             if r.remote_unknown:
@@ -514,6 +560,8 @@ def _ps_run(
                 enabled=_bool(p.get("enabled", "true")),
                 program=p.get("program", ""),
                 override="overrideblockrules" in p and _bool(p["overrideblockrules"]),
+                service=p.get("service", ""),
+                unknown=_unmodelled(p, PS_UNMODELLED, "powershell"),
             )
             _remote(p.get("remoteaddress", "any"), r, problems)
             if r.remote_unknown:
@@ -566,13 +614,22 @@ class WindowsFirewallRuleset:
         if state.off is not None:
             return Decision(Outcome.ALLOW, state.off, (state.off,), False, note="firewall turned off")
         outbound = [r for r in state.rules if r.enabled and r.direction == "out"]
-        unknown = None
+        override: FwRule | None = None  # an override allow that may let it through despite blocks
         for r in outbound:
-            if r.action == "allow" and r.override and r.matches(address, port):
-                return Decision(Outcome.ALLOW, r.span, (r.span,), not r.remote_any)
+            if r.action == "allow" and r.override:
+                m = r.matches(address, port)
+                if m:
+                    return Decision(Outcome.ALLOW, r.span, (r.span,), not r.remote_any)
+                if m is None and override is None:
+                    override = r
+        unknown: FwRule | None = None
         for r in outbound:
             if r.action == "block":
                 m = r.matches(address, port)
+                if m and override is not None:
+                    return Decision(
+                        Outcome.UNKNOWN, override.span, (override.span,), False, note=_why(override)
+                    )
                 if m:
                     return Decision(
                         Outcome.DENY,
@@ -585,12 +642,19 @@ class WindowsFirewallRuleset:
                 if m is None and unknown is None:
                     unknown = r
         if unknown is not None:
-            return Decision(
-                Outcome.UNKNOWN, unknown.span, (unknown.span,), False, note=unknown.remote_unknown
-            )
+            return Decision(Outcome.UNKNOWN, unknown.span, (unknown.span,), False, note=_why(unknown))
+        unsure_allow = None
         for r in outbound:
-            if r.action in ("allow", "bypass") and r.matches(address, port):
-                return Decision(Outcome.ALLOW, r.span, (r.span,), not r.remote_any)
+            if r.action in ("allow", "bypass"):
+                m = r.matches(address, port)
+                if m:
+                    return Decision(Outcome.ALLOW, r.span, (r.span,), not r.remote_any)
+                if m is None and unsure_allow is None:
+                    unsure_allow = r
+        if state.outbound_block is not None and unsure_allow is not None:
+            return Decision(
+                Outcome.UNKNOWN, unsure_allow.span, (unsure_allow.span,), False, note=_why(unsure_allow)
+            )
         if state.outbound_block is not None:
             return Decision(
                 Outcome.DENY,

@@ -462,3 +462,96 @@ def test_udp_443_drop_is_quic_only_and_says_so(lint):
     )
     assert set(verdicts(report).values()) == {"unaffected"}
     assert [f.span.line for f in report.findings if f.code == "TE209"] == [3]  # not the input chain
+
+
+# --- issue #13: unmodelled matchers, dstnat, raw = forward, servers matched as the source
+
+
+def test_each_unmodelled_matcher_yields_unknown_from_its_rule(lint):
+    """RouterOS matchers the linter does not evaluate (marks set by mangle, address types,
+    per-connection-classifier, bridge ports, hotspot): the rule's match is unknown."""
+    for matcher in (
+        "connection-mark=fb",
+        "packet-mark=fb",
+        "routing-mark=vpn",
+        "src-address-type=local",
+        "per-connection-classifier=both-addresses:2/0",
+        "in-bridge-port=ether3",
+        "hotspot=auth",
+    ):
+        report = lint(
+            {"r.rsc": HEAD + f"/ip firewall filter\nadd action=drop chain=forward {matcher}\n"},
+            dialect="mikrotik",
+        )
+        assert verdicts(report)["facebook"] == "unknown", matcher
+        assert any(f.code == "TE106" and f.span.line == 3 for f in report.findings), matcher
+
+
+def test_dst_nat_of_the_service_addresses_elsewhere_blocks(lint):
+    """Sending the service's IPv4 addresses to another host is the same as dropping them."""
+    drop = lint(
+        {
+            "r.rsc": HEAD
+            + f"/ip firewall filter\nadd action=drop chain=forward dst-address-list=fb\n{fb_list()}"
+        },
+        dialect="mikrotik",
+    )
+    report = lint(
+        {
+            "r.rsc": HEAD + "/ip firewall nat\n"
+            f"add action=dst-nat chain=dstnat dst-address-list=fb to-addresses=10.0.0.9\n{fb_list()}"
+        },
+        dialect="mikrotik",
+    )
+    assert verdicts(report)["facebook"] == verdicts(drop)["facebook"] == "blocked"
+    f = next(f for f in report.findings if f.service == "facebook" and f.code in ("TE101", "TE102"))
+    assert f.span.line == 3 and "redirect" in f.message
+    assert verdicts(report)["twitter"] == "unaffected"
+
+
+def test_dst_nat_of_all_https_to_another_host_is_unknown_with_te907(lint):
+    report = lint(
+        {
+            "r.rsc": HEAD + "/ip firewall nat\n"
+            "add action=dst-nat chain=dstnat protocol=tcp dst-port=443 to-addresses=10.0.0.5 to-ports=3129\n"
+        },
+        dialect="mikrotik",
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+    assert any(f.code == "TE907" and f.span.line == 3 for f in report.findings)
+
+
+def test_dstnat_accept_exempts_and_srcnat_never_redirects(lint):
+    report = lint(
+        {
+            "r.rsc": HEAD + "/ip firewall nat\n"
+            "add action=accept chain=dstnat protocol=tcp\n"
+            "add action=redirect chain=dstnat protocol=tcp to-ports=8080\n"
+            "add action=masquerade chain=srcnat\n"
+        },
+        dialect="mikrotik",
+    )
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_raw_prerouting_drop_is_the_same_as_forward(lint):
+    """The router's own output is no audience: a drop of client traffic in raw prerouting is a
+    block exactly as in filter forward."""
+    got = []
+    for menu, chain in (("raw", "prerouting"), ("filter", "forward")):
+        report = lint(
+            {"r.rsc": HEAD + f"/ip firewall {menu}\nadd action=drop chain={chain} content=facebook.com\n"},
+            dialect="mikrotik",
+        )
+        got.append(verdicts(report)["facebook"])
+    assert got == ["blocked", "blocked"]
+
+
+def test_drop_by_source_names_the_servers_not_clients(lint):
+    nets = ",".join(FB_V4 + FB_V6)
+    report = lint(
+        {"r.rsc": HEAD + f"/ip firewall filter\nadd action=drop chain=forward src-address={nets}\n"},
+        dialect="mikrotik",
+    )
+    f = next(f for f in report.findings if f.service == "facebook" and f.code == "TE101")
+    assert "for everyone" in f.message and "replies from its servers" in f.message

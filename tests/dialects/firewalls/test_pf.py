@@ -180,3 +180,113 @@ def test_udp_443_block_is_quic_only_and_says_so(lint):
     )
     assert verdicts(report)["facebook"] == "unaffected"
     assert codes(report) == ["TE209"]
+
+
+# --- issue #13: options pf.conf(5) documents that decide a match, redirects, replies
+
+
+def test_tagged_makes_the_rule_unknown_not_all_web_denied(lint):
+    """Tags come from `tag` on other rules, bridge rules and run-time anchors: not evaluated."""
+    report = lint({"pf.conf": "pass out on egress all\nblock drop out quick on egress tagged FB\n"})
+    assert set(verdicts(report).values()) == {"unknown"}
+    assert "TE105" not in codes(report)
+    f = next(f for f in report.findings if f.code == "TE106" and f.service == "facebook")
+    assert f.span.line == 2 and "tagged FB" in f.message
+
+
+def test_each_unmodelled_matcher_yields_unknown_from_its_rule(lint):
+    for option in ("received-on em1", "prio 3", "probability 20%", 'os "Windows"', "tos 0x10"):
+        report = lint({"pf.conf": f"pass out all\nblock out quick to {{ {FB_ALL} }} {option}\n"})
+        assert verdicts(report)["facebook"] == "unknown", option
+        assert verdicts(report)["twitter"] == "unaffected", option
+
+
+def test_options_after_a_label_are_still_read(lint):
+    report = lint({"pf.conf": f'pass out all\nblock out quick to {{ {FB_ALL} }} label "fb" prio 2\n'})
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_probability_100_percent_matches(lint):
+    report = lint({"pf.conf": f"pass out all\nblock out quick to {{ {FB_ALL} }} probability 100%\n"})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_user_never_matches_forwarded_client_traffic(lint):
+    """pf.conf(5): for forwarded connections the user and group are unknown."""
+    report = lint({"pf.conf": LAN + f"pass in on $lan_if\nblock out quick to {{ {FB_ALL} }} user bob\n"})
+    assert verdicts(report)["facebook"] == "unaffected"
+    report = lint({"pf.conf": LAN + f"pass in on $lan_if\nblock out quick to {{ {FB_ALL} }} user unknown\n"})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_user_on_a_host_is_whoever_runs_the_browser(lint):
+    report = lint({"pf.conf": f"pass out all\nblock out quick proto tcp to {{ {FB_ALL} }} user bob\n"})
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_flags_s_sa_matches_the_connection(lint):
+    report = lint({"pf.conf": f"block out quick proto tcp to {{ {FB_ALL} }} flags S/SA\npass out all\n"})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_source_port_of_a_client_is_ephemeral(lint):
+    report = lint(
+        {"pf.conf": f"pass out all\nblock out quick proto tcp from any port 80 to {{ {FB_ALL} }}\n"}
+    )
+    assert verdicts(report)["facebook"] == "unaffected"
+    report = lint(
+        {"pf.conf": f"pass out all\nblock out quick proto tcp from any port > 1023 to {{ {FB_ALL} }}\n"}
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_rdr_of_the_service_addresses_to_a_block_page_blocks(lint):
+    report = lint(
+        {
+            "pf.conf": LAN + f"rdr pass on $lan_if proto tcp from any to {{ {FB_ALL} }} port {{ 80 443 }} "
+            "-> 10.0.0.9 port 80\npass in on $lan_if\npass out on $ext_if\n"
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unaffected"
+    f = next(f for f in report.findings if f.code == "TE101" and f.service == "facebook")
+    assert f.span.line == 4 and "redirect" in f.message
+
+
+def test_rdr_of_all_web_traffic_to_a_proxy_is_unknown_with_te907(lint):
+    report = lint(
+        {
+            "pf.conf": LAN + "rdr pass on $lan_if proto tcp from any to any port 80 -> 127.0.0.1 port 3128\n"
+            "pass in on $lan_if\npass out on $ext_if\n"
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+    assert any(f.code == "TE907" and f.span.line == 4 for f in report.findings)
+    # an rdr on the egress side (a port forward from the Internet) is not the clients' traffic
+    report = lint({"pf.conf": LAN + "rdr on $ext_if proto tcp to port 80 -> 10.0.0.5\npass all\n"})
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_divert_to_on_a_pass_rule_is_unknown(lint):
+    report = lint(
+        {
+            "pf.conf": LAN + "pass in on $lan_if proto tcp to port { 80 443 } divert-to 127.0.0.1 port 3129\n"
+            "pass out on $ext_if\n"
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+    assert any(f.code == "TE907" and f.span.line == 4 for f in report.findings)
+
+
+def test_block_from_the_service_drops_its_replies_without_state(lint):
+    report = lint({"pf.conf": f"block in quick from {{ {FB_ALL} }}\n"})
+    assert verdicts(report)["facebook"] == "blocked"
+    f = next(f for f in report.findings if f.code == "TE101")
+    assert "source" in f.message and "replies" in f.message
+
+
+def test_block_from_the_service_is_harmless_behind_a_stateful_pass(lint):
+    report = lint({"pf.conf": f"block in quick from {{ {FB_ALL} }}\npass out all\n"})
+    assert verdicts(report)["facebook"] == "unaffected"
+    report = lint({"pf.conf": f"block in quick from {{ {FB_ALL} }}\npass out all no state\n"})
+    assert verdicts(report)["facebook"] == "blocked"

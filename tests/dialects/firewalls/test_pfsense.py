@@ -316,3 +316,53 @@ def test_truncated_xml_is_te901_with_its_line(lint):
     f = next(f for f in report.findings if f.code == "TE901")
     assert f.span.line > 1
     assert verdicts(report)["facebook"] == "unknown"
+
+
+# --- issue #13: unmodelled rule fields, NAT port forwards
+
+
+def test_each_unmodelled_field_yields_unknown_from_its_rule(lint):
+    fb = "<address>Facebook</address>"
+    for field in ("<tagged>FB</tagged>", "<os>Windows</os>", "<dscp>af11</dscp>"):
+        report = lint({"config.xml": config(rule("block", dst=fb, extra=field) + ALLOW_LAN, FB_ALIAS)})
+        assert verdicts(report)["facebook"] == "unknown", field
+        assert verdicts(report)["twitter"] == "unaffected", field
+        assert any(f.code == "TE106" and f.service == "facebook" for f in report.findings), field
+
+
+def test_a_pass_through_another_gateway_is_unknown(lint):
+    """Policy routing (<gateway>) sends the connection out another way (a VPN?): not modelled."""
+    report = lint({"config.xml": config(rule("pass", extra="<gateway>VPN_GW</gateway>"))})
+    assert set(verdicts(report).values()) == {"unknown"}
+    assert "TE105" not in codes(report)
+
+
+def nat(dst: str, target: str = "10.0.0.9", port: str = "80") -> str:
+    return (
+        f"<nat><rule><interface>lan</interface><protocol>tcp</protocol><source><any/></source>"
+        f"<destination>{dst}</destination><target>{target}</target><local-port>{port}</local-port>"
+        "</rule></nat>"
+    )
+
+
+def test_port_forward_of_the_service_addresses_to_a_block_page_blocks(lint):
+    report = lint(
+        {
+            "config.xml": config(
+                ALLOW_LAN, FB_ALIAS, extra=nat("<address>Facebook</address><port>80-443</port>")
+            )
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unaffected"
+    assert "redirect" in next(f for f in report.findings if f.code == "TE101").message
+
+
+def test_port_forward_of_all_web_traffic_is_unknown_with_te907(lint):
+    report = lint({"config.xml": config(ALLOW_LAN, extra=nat("<any/><port>443</port>", port="3129"))})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE907" in codes(report)
+    # a port forward on the WAN (from the Internet in) is not the clients' traffic
+    wan = nat("<any/><port>443</port>").replace("<interface>lan</interface>", "<interface>wan</interface>")
+    report = lint({"config.xml": config(ALLOW_LAN, extra=wan)})
+    assert verdicts(report)["facebook"] == "unaffected"

@@ -228,3 +228,47 @@ def test_port_without_protocol_is_refused(lint):
         {"fw.bat": 'netsh advfirewall firewall add rule name="x" dir=out action=block remoteport=443\n'}
     )
     assert "TE901" in codes(report)
+
+
+# --- issue #13: conditions the linter does not evaluate
+
+
+def test_each_unmodelled_condition_yields_unknown_from_its_rule(lint):
+    for cond in ("localip=10.0.0.5", "interfacetype=wireless", "localport=50000-50100"):
+        report = lint(
+            {
+                "fw.bat": "netsh advfirewall firewall add rule name=fb dir=out action=block "
+                f"protocol=TCP remoteip=157.240.0.0/16 {cond}\n"
+            }
+        )
+        assert verdicts(report)["facebook"] == "unknown", cond
+        assert any(f.code == "TE106" and f.span.line == 1 for f in report.findings), cond
+    report = lint(
+        {
+            "fw.ps1": "New-NetFirewallRule -DisplayName fb -Direction Outbound -Action Block "
+            "-RemoteAddress 157.240.0.0/16 -LocalUser 'D:(A;;CC;;;S-1-5-21-1)'\n"
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_a_service_rule_never_matches_a_browser(lint):
+    report = lint(
+        {
+            "fw.bat": "netsh advfirewall firewall add rule name=fb dir=out action=block "
+            "remoteip=157.240.0.0/16 service=wuauserv\n"
+        }
+    )
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_an_allow_with_an_unknown_condition_under_default_block_is_unknown(lint):
+    report = lint(
+        {
+            "fw.bat": "netsh advfirewall set allprofiles firewallpolicy blockinbound,blockoutbound\n"
+            "netsh advfirewall firewall add rule name=web dir=out action=allow protocol=TCP "
+            "remoteport=80,443 interfacetype=lan\n"
+        }
+    )
+    assert set(verdicts(report).values()) == {"unknown"}
+    assert "TE105" not in [f.code for f in report.findings]

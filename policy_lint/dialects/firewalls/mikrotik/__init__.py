@@ -41,7 +41,16 @@ www.facebook.com on weekdays 8-17 (router time): `blocked-partial`.
   (router time: a window makes a block `blocked-partial`). `add-dst-to-address-list` rules
   fill lists as connections pass: the next connection to that address meets the list.
   Addresses are judged against every catalog prefix of the service (addressing.py). Matchers
-  we cannot evaluate (`limit`, `connection-mark`, `hotspot`, ...) make a deny `unknown`.
+  we cannot evaluate (`limit`, `connection-mark`, `packet-mark`, `routing-mark`,
+  `src-address-type`, `per-connection-classifier`, `in-bridge-port`, `hotspot`, any other) make
+  the rule's match unknown: what it could decide is `unknown` (TE106 at the rule).
+- **Replies**: a rule that drops the server's SYN-ACK (`src-address=157.240.0.0/16` in forward)
+  blocks the connection; the finding says it matched the servers as the source.
+- **dstnat**: `/ip firewall nat` chain=dstnat, first match: `dst-nat`/`redirect`/`netmap` of the
+  service's own addresses (`dst-address`, `dst-address-list`) to anything else is a block
+  (`redirect`); of web traffic at large, the host or program there decides: `unknown` with
+  TE907 at the NAT rule, except HTTP redirected to the router's own web proxy (below);
+  `action=accept` exempts.
 - **Around the firewall**: `/ip dns static` (`name=`, `regexp=`, `match-subdomain=yes`,
   `type=NXDOMAIN`, an `address=` sinkhole or redirect) decides first, for clients using the
   router as their DNS server (the note says so; `allow-remote-requests=no` set in the file

@@ -446,18 +446,11 @@ class MikrotikRuleset:
                 return res
         return ChainResult("accept")
 
-    def _connection(
-        self, cfg: Config, who: Who, probe: Probe, address, dyn: frozenset
-    ) -> tuple[ChainResult, set]:
-        family = address.version
+    def _base(self, who: Who, probe: Probe, address, dyn: frozenset) -> dict:
+        """What every packet of the client's connection to `address` has in common."""
         client = ipaddress.ip_address(who.src or self._other)
-        src: Address | None = client if client.version == family else None  # None: the other family
-        sni = probe.host.lower() if probe.scheme == "https" else None
-        if probe.scheme == "https":
-            payload = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00\x00" + probe.host.encode()
-        else:
-            payload = f"GET {probe.path} HTTP/1.1\r\nHost: {probe.host}\r\n\r\n".encode()
-        base = {
+        src: Address | None = client if client.version == address.version else None  # None: other family
+        return {
             "src": src,
             "dst": address,
             "host": probe.host.lower(),
@@ -471,6 +464,77 @@ class MikrotikRuleset:
             "client_lists": frozenset(who.lists),
             "dyn": dyn,
         }
+
+    def _dstnat(self, cfg: Config, who: Who, probe: Probe, address) -> Decision | None:
+        """The dstnat chain (`/ip firewall nat`), first match: `dst-nat`/`redirect`/`netmap` send
+        the client's connection elsewhere. Sending the service's own addresses elsewhere is a
+        block (no other host answers as the service); sending web traffic at large elsewhere
+        hands the decision to whatever listens there: `unknown`, TE907 at the NAT rule. HTTP
+        redirected to the router's own web proxy is decided by `/ip proxy access` (_proxy)."""
+        rules = [r for r in cfg.dstnat if r.family == address.version]
+        if not rules:
+            return None
+        syn = _Packet(
+            state="new",
+            flags=frozenset({"syn"}),
+            payload=None,
+            sni=None,
+            reply=False,
+            **self._base(who, probe, address, frozenset()),
+        )
+        for r in rules:
+            m, why = self._match(cfg, r, syn, [])
+            if m is False:
+                continue
+            if m is None:
+                return Decision(
+                    Outcome.UNKNOWN, r.span, (r.span,), False, note=f"cannot tell whether it matches: {why}"
+                )
+            if r.action == "accept":
+                return None
+            if r.span == cfg.proxy_redirect and probe.scheme == "http" and probe.port == 80:
+                return None  # the router's web proxy: /ip proxy access decides
+            specific = (r.dst is not None and not r.dst.neg) or (r.dst_list is not None and not r.dst_list[1])
+            if specific:
+                return Decision(
+                    Outcome.DENY,
+                    r.span,
+                    (r.span,),
+                    True,
+                    "redirect",
+                    f"{r.action} sends its connections elsewhere ({r.nat_to})",
+                    self._scope(r),
+                )
+            if not any(p.code == "TE907" and p.span == r.span for p in self.problems):
+                self.problems.append(
+                    Problem(
+                        "TE907",
+                        r.span,
+                        f"{r.action} sends connections elsewhere ({r.nat_to}): what listens there decides, "
+                        "and its configuration is not part of this file",
+                    )
+                )
+            return Decision(
+                Outcome.UNKNOWN,
+                r.span,
+                (r.span,),
+                False,
+                note=f"{r.action} to {r.nat_to}: what listens there decides",
+                scope=self._scope(r),
+            )
+        return None
+
+    def _connection(
+        self, cfg: Config, who: Who, probe: Probe, address, dyn: frozenset
+    ) -> tuple[ChainResult, set]:
+        family = address.version
+        sni = probe.host.lower() if probe.scheme == "https" else None
+        if probe.scheme == "https":
+            payload = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00\x00" + probe.host.encode()
+        else:
+            payload = f"GET {probe.path} HTTP/1.1\r\nHost: {probe.host}\r\n\r\n".encode()
+        base = self._base(who, probe, address, dyn)
+        src = base["src"]
         added: set[tuple[str, str]] = set()
         res = self._walk(
             cfg,
@@ -502,6 +566,13 @@ class MikrotikRuleset:
                 ),
                 added,
             )
+            if res.verdict == "drop" and res.rule is not None:
+                # Matched the server's answer: its src-address is the service's, not a client's.
+                res = replace(
+                    res,
+                    scope="",
+                    how=f"{res.how or 'drop'} of the replies from its servers, matched as the source",
+                )
         if res.verdict == "accept":
             res = self._walk(
                 cfg,
@@ -543,6 +614,9 @@ class MikrotikRuleset:
 
     def _firewall(self, cfg_index: int, who: Who, probe: Probe, target: Target) -> Decision:
         cfg = self.variants[cfg_index][0]
+        nat = self._dstnat(cfg, who, probe, target.address)
+        if nat is not None:
+            return nat
         host_key = (probe.scheme, probe.host.lower(), probe.path) if self._host_sensitive else probe.scheme
         ck = ("fw", cfg_index, who, probe.port, host_key, self._signature(cfg_index, target.address))
         hit = self._cache.get(ck)

@@ -152,6 +152,7 @@ class Rule:
     action: str = "accept"
     jump: str = ""
     how: str = "drop"
+    nat_to: str = ""  # dstnat rules: where dst-nat/redirect sends the connection
     add_list: str = ""
     protocol: tuple[frozenset[str], bool] | None = None
     src: Addr | None = None
@@ -233,6 +234,8 @@ class Config:
     proxy_redirect: Span | None = None
     iface_lists: dict[str, set[str]] = field(default_factory=dict)
     srcnat: bool = False
+    # `/ip firewall nat` chain=dstnat rules (dst-nat, redirect, netmap, accept), in order.
+    dstnat: list[Rule] = field(default_factory=list)
     # Built on first use by the evaluation: per-chain destination indexes, the signature index.
     indexes: dict = field(default_factory=dict, repr=False, compare=False)
 

@@ -82,6 +82,7 @@ MENUS = (
     | {
         "ip firewall layer7-protocol",
         "ip firewall nat",
+        "ipv6 firewall nat",
         "ip dns static",
         "ip dns",
         "ip proxy",
@@ -618,6 +619,20 @@ class _Builder:
                 if rule is not None:
                     chains.setdefault(rule.chain, []).append(rule)
             cfg.rules[(family, table)] = chains
+        for menu, family in (("ip firewall nat", 4), ("ipv6 firewall nat", 6)):
+            for it in items.get(menu, []):
+                action = it.attrs.get("action", "accept").lower()
+                if it.disabled or it.attrs.get("chain") != "dstnat":
+                    continue
+                if action not in ("dst-nat", "redirect", "netmap", "same", "accept"):
+                    continue  # log, passthrough, jump...: the dstnat chain goes on
+                attrs = {k: v for k, v in it.attrs.items() if k != "action"}
+                rule = self.rule(Item(it.menu, attrs, it.span), family, "nat")
+                if rule is not None:
+                    rule.action = action
+                    to = [f"{k}={it.attrs[k]}" for k in ("to-addresses", "to-ports") if it.attrs.get(k)]
+                    rule.nat_to = " ".join(to) or ("the router" if action == "redirect" else "")
+                    cfg.dstnat.append(rule)
         return cfg
 
     def addr(self, text: str, span: Span) -> Addr | None:
