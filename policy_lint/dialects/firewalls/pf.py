@@ -992,8 +992,10 @@ class PfRuleset:
             src = self._hosts_match(rule.src, target.address, source=False)
             if src is False:
                 continue
-            # To the client (or the router's NAT address) at an ephemeral port.
-            dst = None if rule.dst and not all(i.kind == "any" and not i.negated for i in rule.dst) else True
+            # To the address the out pass left from (the router's own or NAT address, the host's
+            # own on a host), as for that pass: no client network or table entry, while its
+            # interface names it. At an ephemeral port.
+            dst = self._hosts_match(rule.dst, None, source=True)
             m = _all3([src, dst, _ephemeral(rule.dports), self._options_match(rule)])
             if m is False:
                 continue

@@ -202,4 +202,11 @@ def decide_by_address(probe: Probe, catalog: Catalog, decide_one: Callable[[Targ
             how = first.how
         return replace(first, how=how, note=f"{first.note}; {note}" if first.note else note)
     note = coverage_note(name, covered, catalog.addresses_version)
+    open_v4 = [d for t, d in decisions if t.version == 4 and d.outcome != Outcome.DENY]
+    if open_v4 and all(d.outcome == Outcome.UNKNOWN for d in open_v4):
+        # No IPv4 address is certainly reachable: every one not denied is undecided, so the
+        # service may be blocked whole. Partial would be a guess.
+        unsure = open_v4[0]
+        note = f"{note}; whether the rest is reachable could not be decided"
+        return replace(unsure, note=f"{unsure.note}; {note}" if unsure.note else note)
     return replace(first, partial=True, note=f"{first.note}; {note}" if first.note else note)

@@ -139,3 +139,35 @@ def test_ipv6_denied_to_anywhere_is_no_block_the_client_uses_ipv4():
     # An IPv6 rule naming Facebook's networks is still a (partial) block of Facebook.
     specific = decide_by_address(facebook_probe(), CATALOG, deny_inside(*fb_v6))
     assert specific.outcome == Outcome.DENY and specific.partial
+
+
+def test_some_prefixes_denied_and_the_rest_undecided_is_unknown_not_partial():
+    # e.g. a DROP of 31.13.64.0/18 and, for every other address, a rule we cannot evaluate:
+    # the service may be blocked whole, so "partly blocked" would be a guess.
+    unsure = Span("fw.rules", 2, 1, "-A FORWARD -m unknownmatch -j DROP")
+    inside = deny_inside("31.13.64.0/18")
+
+    def decide(target):
+        d = inside(target)
+        if d.outcome == Outcome.DENY or target.address.version == 6:
+            return d
+        return Decision(Outcome.UNKNOWN, unsure, (unsure,))
+
+    d = decide_by_address(facebook_probe(), CATALOG, decide)
+    assert d.outcome == Outcome.UNKNOWN
+    assert d.rule == unsure
+    assert "Facebook IPv4 prefixes" in d.note and "could not be decided" in d.note
+
+
+def test_some_prefixes_denied_some_open_and_some_undecided_is_partial():
+    unsure = Span("fw.rules", 2, 1, "-A FORWARD -m unknownmatch -j DROP")
+    inside = deny_inside("31.13.64.0/18")
+
+    def decide(target):
+        d = inside(target)
+        if d.outcome == Outcome.DENY or target.address in ipaddress.ip_network("157.240.0.0/16"):
+            return d  # 157.240.0.0/16 certainly open
+        return Decision(Outcome.UNKNOWN, unsure, (unsure,))
+
+    d = decide_by_address(facebook_probe(), CATALOG, decide)
+    assert d.outcome == Outcome.DENY and d.partial
