@@ -16,8 +16,10 @@ for that name (BIND ARM, "Response Policy Zone (RPZ) Rewriting"; draft-vixie-dns
 
 So Facebook and X are blocked, m.facebook.com is explicitly allowed, www.twitter.com is blocked
 (twitter.com itself is not), LinkedIn resolves, Ning and t.co are redirected. An A/AAAA answer
-is a block when it is a sinkhole, a private address, or any address the catalog cannot confirm
-as the service's own (a rewrite exists to send users elsewhere); a CNAME to a name of the same
+is judged as every DNS dialect judges one (semantics/answers.py): a sinkhole, a private address
+or another service's address blocks, the service's own address is a pin (`allowed`), and any
+other public address is `unknown` (clients connect there: an unblocking proxy, or a public
+block page, cannot be told apart from the zone); a CNAME to a name of the same
 service (twitter.com -> x.com) is not a block. The legacy passthru form, a CNAME to the owner's
 own name (`www.example.com CNAME www.example.com.`), is honoured.
 

@@ -141,29 +141,9 @@ def _name_decision(
 def rewrite_address(
     address: str, host: str, catalog: Catalog, span: Span, trace: tuple[Span, ...]
 ) -> Decision:
-    """An address a policy answers with: a block unless it is one of the service's own."""
-    d = address_decision(address, host, catalog, span, trace, "")
-    if d.outcome == Outcome.UNKNOWN and "not an address" not in d.note:
-        return Decision(
-            Outcome.DENY,
-            span,
-            trace,
-            True,
-            f"redirected to {address}",
-            f"{address} is not among the catalog's addresses for this service: a redirect "
-            f"(walled garden or block page)",
-        )
-    if d.outcome == Outcome.ALLOW and not d.specific:
-        # the name belongs to no service: the rewrite still replaces the real answer
-        return Decision(
-            Outcome.DENY,
-            span,
-            trace,
-            True,
-            f"redirected to {address}",
-            "a rewrite to another address (walled garden or block page)",
-        )
-    return d
+    """An address a policy answers with, judged as every DNS dialect judges it
+    (semantics/answers.py): a public address the catalog cannot place is a pin, `unknown`."""
+    return address_decision(address, host, catalog, span, trace, "")
 
 
 # --------------------------------------------------------------------------- other triggers
