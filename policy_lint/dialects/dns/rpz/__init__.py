@@ -41,7 +41,7 @@ The zone's origin comes from, in order: the caller (unbound's `name:`), a `zone 
 `response-policy { zone "..." policy ...; }` override, if any), the SOA owner, or the common
 suffix of owner names written as absolute names (`facebook.com.rpz.` in a file whose SOA is
 `@`). `$ORIGIN` works as in BIND; `$INCLUDE` files are read inside --root only, loop-safe
-(TE904), missing ones are TE903. Records BIND would refuse (syntax errors, CNAME beside other
+(TE904), missing ones are TE903 and make the service names no trigger of the zone names `unknown`. Records BIND would refuse (syntax errors, CNAME beside other
 data, out-of-zone names) are TE901 with their line; parsing resumes on the next record.
 
 The package: `model.py` (triggers, actions, the zone's lookup), `parse.py` (the zone file and its
@@ -55,6 +55,7 @@ from pathlib import Path
 from policy_lint.dialects.dns.rpz.evaluate import (
     RpzRuleset,
     client_netblocks,
+    missing_include,
     other_trigger_note,
     representative,
     trigger_decision,
@@ -74,6 +75,7 @@ __all__ = [
     "client_netblocks",
     "detect",
     "load_zone",
+    "missing_include",
     "other_trigger_note",
     "parse",
     "policy_word",

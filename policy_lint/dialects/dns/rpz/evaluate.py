@@ -167,6 +167,18 @@ def netblock(trigger_name: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network
         return None
 
 
+def missing_include(
+    zone: RpzZone, host: str, catalog: Catalog, trace: tuple[Span, ...] = ()
+) -> Decision | None:
+    """A service's name no trigger of the zone names, while an $INCLUDE of it is missing."""
+    if not zone.missing or catalog.service_for_host(host) is None:
+        return None
+    span, ref = zone.missing[0]
+    return Decision(
+        Outcome.UNKNOWN, span, trace + (span,), False, "", f"$INCLUDE {ref} is missing: it may rewrite {host}"
+    )
+
+
 def other_trigger_note(
     zone: RpzZone, host: str, catalog: Catalog, trace: tuple[Span, ...] = ()
 ) -> Decision | None:
@@ -304,7 +316,9 @@ class RpzRuleset:
                         f"an exception to '{broader.span.text}'",
                     )
             return d
-        return other_trigger_note(self.zone, host, self.catalog)
+        return missing_include(self.zone, host, self.catalog) or other_trigger_note(
+            self.zone, host, self.catalog
+        )
 
     def _broader(self, host: str, trigger: Trigger) -> Trigger | None:
         labels = host.split(".")
