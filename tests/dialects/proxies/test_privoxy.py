@@ -358,11 +358,12 @@ def test_missing_action_file_is_te903_and_unknown(lint):
 
 
 def test_missing_standard_or_other_topic_file_states_its_assumption(lint):
+    # `tracker` is a Shalla category name (listnames.py); `trackers` is none (a whole name is matched)
     report = lint(
         {
             "privoxy/config": """
         actionsfile match-all.action
-        actionsfile block-trackers.action
+        actionsfile tracker.action
         actionsfile user.action
     """,
             "privoxy/user.action": "{ +block{x} }\n.facebook.com\n",
