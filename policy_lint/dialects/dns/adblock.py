@@ -29,7 +29,7 @@ Deliberate readings: `!#if` blocks are all evaluated (the list's rules for any p
 `$popup` rules only stop pop-ups and are ignored; `$all` is read as every type plus
 `$document`, `$from=` as `$domain=`. Rules with options the engine does not implement
 (`$denyallow`, `$to`, `$method`, `$header`, `$ipaddress`, AdGuard Home's `$client`,
-`$dnstype`, `$dnsrewrite`...) that could match a probe make that probe `unknown` (TE905),
+`$dnstype`, `$dnsrewrite`...) that could match a probe make that probe `unknown` (TE908),
 unless another rule decides it; filters that are simply invalid are ignored, as the blockers
 ignore them (TE905, informational). An `@@...$document` exception lifts the block of the page
 itself (as uBlock Origin and adblock-rust do), not of every request the page makes (Adblock
@@ -574,7 +574,7 @@ class AdblockRuleset:
                 which = ", ".join(sorted("$" + o for o in c.options & UNEVALUATED))
                 self.problems.append(
                     Problem(
-                        "TE905",
+                        "TE908",
                         c.span,
                         f"filter option {which} is not evaluated by the adblock "
                         f"engine: the requests it could match are undecided",
@@ -850,7 +850,12 @@ def cname_decision(target: str, host: str, catalog: Catalog, span: Span) -> Deci
     if owner is not None and held is not None and owner[0] == held[0]:
         return Decision(Outcome.ALLOW, span, (span,), True, f"CNAME {target}")
     return Decision(
-        Outcome.DENY, span, (span,), True, f"redirected to {target}", "a CNAME to another name (a walled garden or block page)"
+        Outcome.DENY,
+        span,
+        (span,),
+        True,
+        f"redirected to {target}",
+        "a CNAME to another name (a walled garden or block page)",
     )
 
 

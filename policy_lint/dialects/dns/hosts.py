@@ -31,11 +31,15 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from policy_lint.catalog import Catalog
-from policy_lint.dialects.semantics.answers import address_decision, is_sinkhole, parse_address
+from policy_lint.dialects.semantics.answers import (  # noqa: F401  re-exported for other dialects
+    address_decision,
+    is_sinkhole,
+    parse_address,
+)
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.names import NameRuleset
 from policy_lint.inputs import BINARY_SNIFF_BYTES, MAX_FILE_BYTES, MAX_LINE_CHARS, InputError
-from policy_lint.model import Decision, Outcome, Problem, Span
+from policy_lint.model import Decision, Problem, Span
 
 NAME = "hosts"
 FILE_PATTERNS = ("hosts", "hosts.txt", "*.hosts", "hosts.*", "*-hosts", "*_hosts", "*hosts*.txt")

@@ -25,7 +25,6 @@ from policy_lint.catalog import Catalog
 from policy_lint.model import Decision, Outcome, Span
 
 
-
 def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An address as the resolver reads it: IPv4 (also inet_aton's short forms such as `0`
     or `127.1`), IPv6 (with an optional %scope); None when it is not an address."""
@@ -118,7 +117,12 @@ def address_decision(
 
 
 def unplaced_pin(
-    address: str, service: str, catalog: Catalog, span: Span | None, trace: tuple[Span, ...], mechanism: str = ""
+    address: str,
+    service: str,
+    catalog: Catalog,
+    span: Span | None,
+    trace: tuple[Span, ...],
+    mechanism: str = "",
 ) -> Decision:
     """A service's name answered with a public address outside the catalog's prefixes."""
     prefix = f"{mechanism} " if mechanism else ""

@@ -23,6 +23,11 @@ from __future__ import annotations
 
 import re
 
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 # Names of social-networking categories (a list with one of these names may name any service).
 # UT1 `social_networks`, Shalla `socialnet`, URLBlacklist.com `socialnetworking`; `social`
 # anywhere in a name counts (the direction that keeps verdicts `unknown`).
@@ -30,7 +35,7 @@ SOCIAL_WORDS = ("social", "socialnet", "socialnetworking", "social_networks")
 
 # UT1 (Université Toulouse 1 Capitole), https://dsi.ut-capitole.fr/blacklists/ -- category list
 # as in the README of the daily mirror https://github.com/olbat/ut1-blacklists.
-UT1_CATEGORIES = (
+UT1_CATEGORIES = _words(
     "adult agressif arjel associations_religieuses astrology audio-video bank bitcoin blog "
     "celebrity chat child cleaning cooking cryptojacking dangerous_material dating ddos dialer doh "
     "download drogue educational_games examen_pix filehosting financial forums gambling games "
@@ -38,26 +43,28 @@ UT1_CATEGORIES = (
     "phishing press publicite radio reaffected redirector remote-control sect sexual_education "
     "shopping shortener social_networks sports stalkerware strict_redirector strong_redirector "
     "translation tricheur update vpn warez webmail"
-).split()
+)
 
 # Shalla's Blacklists (shallalist.de, discontinued 2022): the top-level categories of BL/.
-SHALLA_CATEGORIES = (
+SHALLA_CATEGORIES = _words(
     "adv aggressive alcohol anonvpn automobile chat costtraps dating downloads drugs dynamic "
     "education finance fortunetelling forum gamble government hacking hobby homestyle hospitals "
     "imagehosting isp jobsearch library military models movies music news podcasts politics porn "
     "radiotv recreation redirector religion remotecontrol ringtones science searchengines sex "
     "shopping socialnet spyware tracker updatesites urlshortener violence warez weapons webmail "
     "webphone webradio webtv"
-).split()
+)
 
 # squidGuard's stock blacklists (blacklists.tar.gz of squidguard.org: `dest` examples in its
 # documentation) and DansGuardian/e2guardian's stock phraselists (lists/phraselists/).
-SQUIDGUARD_CATEGORIES = "ads aggressive audio-video drugs gambling hacking mail porn proxy violence warez".split()
-E2GUARDIAN_CATEGORIES = (
+SQUIDGUARD_CATEGORIES = _words(
+    "ads aggressive audio-video drugs gambling hacking mail porn proxy violence warez"
+)
+E2GUARDIAN_CATEGORIES = _words(
     "badwords chat conspiracy domainsforsale drugadvertising forums gambling games gore idtheft "
     "illegaldrugs intolerance legaldrugs malware music news nudism peer2peer personals pornography "
     "proxies rta sport translation violence warezhacking weapons webmail"
-).split()
+)
 
 # Categories of those collections that can take in a catalog service, so a list of that name
 # may name one: never assumed harmless.
