@@ -101,8 +101,16 @@ def _assess_audience(
             for p in primary
             if decisions[p].outcome == Outcome.ALLOW and decisions[p].specific
         ]
-        # An allow-list names this service although everything else is denied.
-        return _Status(audience, "allowed", allowed, []) if allowed else None
+        if not allowed:
+            return None
+        # An allow-list names this service although everything else is denied: the service
+        # works only if its supporting domains (CDN, API, auth) are allowed too.
+        support = [p for p in service_probes if p.role != PRIMARY and p.role not in HYGIENE_ROLES]
+        for status, outcome in (("degraded", Outcome.DENY), ("unknown", Outcome.UNKNOWN)):
+            hits = [(p, decisions[p]) for p in support if decisions[p].outcome == outcome]
+            if hits:
+                return _Status(audience, status, hits, [])
+        return _Status(audience, "allowed", allowed, [])
     considered = [p for p in service_probes if p.scheme in usable]
     prim = [p for p in considered if p.role == PRIMARY]
     supporting = [p for p in considered if p.role != PRIMARY and p.role not in HYGIENE_ROLES]
@@ -305,13 +313,20 @@ def lint_ruleset(ruleset: Ruleset, catalog: Catalog, policy: Policy) -> FileRepo
             for s, a in assessments.items()
             if a.all_web_denied and policy.required(s)
         ]
+        # An allow-list that lets some catalog service through does not deny all web access.
+        spared = [
+            catalog.services[s].name
+            for s, a in assessments.items()
+            if not a.all_web_denied and a.verdict != Verdict.BLOCKED
+        ]
+        denied = f"all web access except {', '.join(spared)}" if spared else "all web access"
         if names:
             findings.append(
                 Finding(
                     "TE105",
                     CODES["TE105"].severity,
                     rule,
-                    f"all web access is denied to everyone by {_quote(rule)}: "
+                    f"{denied} is denied to everyone by {_quote(rule)}: "
                     f"{', '.join(names)} are blocked with everything else",
                     None,
                     ("everyone",),

@@ -193,6 +193,16 @@ _CODES = [
         "Add the program's configuration to the repository, or lint it separately.",
         Severity.WARNING,
     ),
+    Code(
+        "TE908",
+        "not-modelled",
+        "A directive, option or matcher changes what the device does in a way the linter does not evaluate.",
+        "dnsmasq's cname=/host-record=/alias=, an adblock option such as $denyallow or $client: the "
+        "verdicts it can change are unknown, never clean and never blocked.",
+        "Check the named line by hand, or express the rule with what the dialect's documentation "
+        "lists as evaluated.",
+        Severity.WARNING,
+    ),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _CODES}

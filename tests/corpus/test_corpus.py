@@ -60,6 +60,17 @@ DISPUTED = {
     "not DNS answers, so no open prefix can be said to serve nothing (addressing.py: every IPv4 "
     "prefix counts, no share of the space is tolerated): we say blocked-partial for all three, the "
     "labels say blocked",
+    "04-squid-auswise-per-group-time": "acl portale (line 26) reads /etc/squid3/portale.acl, which is not in the case; "
+    "`portale` is no category of a published blocklist collection (listnames.py, issue #13 item 9), so "
+    "what it holds is unknown and the deny at line 40 leaves LinkedIn and Ning unknown for the group it "
+    "governs; the label says none (it read the name as 'portals')",
+    "28-squidguard-tarigul-school-groups": "dest Virus (and Anonomizers, Applications) lists are not in the case and are no "
+    "published category names (listnames.py, issue #13 item 9): src System's `pass !ADS !Virus any` is "
+    "unknown for every service, so Facebook (degraded or blocked for the other groups) is unknown; the "
+    "label says blocked-partial",
+    "45-unbound-antonius-main-bigblocklist-commented": "include: lenient.conf (line 174) and three country files are not in the "
+    "case (unbound refuses to start without them); what they hold is unknown, so every service is "
+    "unknown, as in every other dialect (issue #13 item 8); the label says none",
     "42-iptables-br-forward-fb-ranges": "six FORWARD -d <x>/16 DROPs cover 31.13/16, 69.171/16, 173.252/16, 66.220/16, 179.60/16 and "
     "157.240/16 only: Meta's 57.144.0.0/14 (where www.facebook.com's catalog address is), 129.134/16, "
     "102.132/16 and 163.70/16 stay reachable, as the case's own notes say; with the address-coverage "

@@ -29,7 +29,7 @@ Deliberate readings: `!#if` blocks are all evaluated (the list's rules for any p
 `$popup` rules only stop pop-ups and are ignored; `$all` is read as every type plus
 `$document`, `$from=` as `$domain=`. Rules with options the engine does not implement
 (`$denyallow`, `$to`, `$method`, `$header`, `$ipaddress`, AdGuard Home's `$client`,
-`$dnstype`, `$dnsrewrite`...) that could match a probe make that probe `unknown` (TE905),
+`$dnstype`, `$dnsrewrite`...) that could match a probe make that probe `unknown` (TE908),
 unless another rule decides it; filters that are simply invalid are ignored, as the blockers
 ignore them (TE905, informational). An `@@...$document` exception lifts the block of the page
 itself (as uBlock Origin and adblock-rust do), not of every request the page makes (Adblock
@@ -57,6 +57,7 @@ from pathlib import Path
 
 from policy_lint.catalog import HYGIENE_ROLES, PRIMARY, Catalog
 from policy_lint.dialects.semantics import listscan
+from policy_lint.dialects.semantics.answers import address_decision
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.dialects.semantics.names import NOT_LISTED
@@ -568,10 +569,12 @@ class AdblockRuleset:
                 continue
             if c.options & UNEVALUATED:
                 self.unevaluated.append(c)
+                if _evaluated_rewrite(c):
+                    continue
                 which = ", ".join(sorted("$" + o for o in c.options & UNEVALUATED))
                 self.problems.append(
                     Problem(
-                        "TE905",
+                        "TE908",
                         c.span,
                         f"filter option {which} is not evaluated by the adblock "
                         f"engine: the requests it could match are undecided",
@@ -608,6 +611,9 @@ class AdblockRuleset:
         return hit
 
     def _decide(self, probe: Probe) -> Decision:
+        rewrite = self._dnsrewrite(probe.host.lower())
+        if rewrite is not None:
+            return rewrite
         page = self._pages.get(probe.service or "", EXAMPLE_PAGE)
         url = probe.url
         excepted: tuple[Span | None, Span | None, str] | None = None
@@ -651,6 +657,20 @@ class AdblockRuleset:
                     span = self.exc_spans.get(r.filter)
                     return Decision(Outcome.ALLOW, span, (span,) if span else (), True, "exception")
         return NOT_LISTED
+
+    def _dnsrewrite(self, host: str) -> Decision | None:
+        """AdGuard Home's `||name^$dnsrewrite=VALUE` (the rewrite outranks blocking rules and
+        `@@||name^$dnsrewrite` lifts it): the answer is judged as every DNS dialect judges one
+        (semantics/answers.py). Rules with other unevaluated options stay undecided."""
+        rules = [
+            (c, _dnsrewrite_value(c.text) or "")
+            for c in self.unevaluated
+            if _evaluated_rewrite(c) and covers(c.text, host)
+        ]
+        if not rules or any(c.exception for c, _v in rules):
+            return None
+        c, value = rules[0]
+        return dnsrewrite_decision(value, host, self.catalog, c.span)
 
     def _unevaluated_exception(self, url: str) -> Candidate | None:
         url = url.lower()
@@ -766,6 +786,77 @@ class _Engine:
                 return result
             excluded |= wrong
         return result
+
+
+def _evaluated_rewrite(c: Candidate) -> bool:
+    """A `||name^$dnsrewrite=...` rule this module answers itself (see dnsrewrite_decision)."""
+    return (
+        c.options & UNEVALUATED == {"dnsrewrite"}
+        and c.text.lstrip("@").startswith("||")
+        and _dnsrewrite_value(c.text) is not None
+    )
+
+
+def _dnsrewrite_value(text: str) -> str | None:
+    """VALUE of `$dnsrewrite=VALUE` when the rule's other options are only `important`
+    (None for anything else: `$client`, `$dnstype`... keep the rule undecided)."""
+    _head, _, opts = text.rpartition("$")
+    value = None
+    for o in opts.split(","):
+        key, _, v = o.strip().partition("=")
+        if key.lower() == "dnsrewrite":
+            value = v.strip()
+        elif key.lower() != "important":
+            return None
+    return value
+
+
+_RCODE_BLOCKS = {"NXDOMAIN": "NXDOMAIN", "REFUSED": "REFUSED", "SERVFAIL": "SERVFAIL", "NOERROR": "NODATA"}
+
+
+def dnsrewrite_decision(value: str, host: str, catalog: Catalog, span: Span) -> Decision:
+    """What an AdGuard Home `$dnsrewrite` answer does to a browser's A query for `host`:
+    `1.2.3.4` or `NOERROR;A;1.2.3.4` -> that address; an rcode alone -> no address (blocked);
+    `name` or `NOERROR;CNAME;name` -> a CNAME; anything else (other record types) -> unknown."""
+    parts = [p.strip() for p in value.split(";")]
+    how = f"$dnsrewrite={value}"
+    if len(parts) == 1:
+        word = parts[0]
+        if word.upper() in _RCODE_BLOCKS:
+            return Decision(Outcome.DENY, span, (span,), True, _RCODE_BLOCKS[word.upper()])
+        if _is_address(word):
+            return address_decision(word, host, catalog, span, (span,), "$dnsrewrite")
+        if _HOSTNAME.match(word.lower()):
+            return cname_decision(word, host, catalog, span)
+    elif len(parts) == 3 and parts[0].upper() == "NOERROR":
+        rtype, data = parts[1].upper(), parts[2]
+        if rtype == "A" and _is_address(data):
+            return address_decision(data, host, catalog, span, (span,), "$dnsrewrite")
+        if rtype == "CNAME" and _HOSTNAME.match(data.lower()):
+            return cname_decision(data, host, catalog, span)
+    elif len(parts) == 3 and parts[0].upper() in _RCODE_BLOCKS:
+        return Decision(Outcome.DENY, span, (span,), True, parts[0].upper())
+    return Decision(
+        Outcome.UNKNOWN, span, (span,), True, how, "a DNS rewrite to a record this linter does not evaluate"
+    )
+
+
+def cname_decision(target: str, host: str, catalog: Catalog, span: Span) -> Decision:
+    """A rewrite to another name: the service's own name resolves as usual; another name is a
+    redirect (a walled garden or block page), as RPZ and unbound CNAMEs are judged."""
+    target = target.rstrip(".").lower()
+    owner = catalog.service_for_host(host)
+    held = catalog.service_for_host(target)
+    if owner is not None and held is not None and owner[0] == held[0]:
+        return Decision(Outcome.ALLOW, span, (span,), True, f"CNAME {target}")
+    return Decision(
+        Outcome.DENY,
+        span,
+        (span,),
+        True,
+        f"redirected to {target}",
+        "a CNAME to another name (a walled garden or block page)",
+    )
 
 
 def covers(text: str, host: str) -> bool:

@@ -10,7 +10,7 @@ subrequests, and its ad/widget endpoints from an unrelated page.
 
 AdGuard Home's DNS-only modifiers (`$client`, `$ctag`, `$dnstype`, `$dnsrewrite`,
 `$denyallow`) are not evaluated by the engine: a rule using them that could match a probe
-makes it `unknown` (TE905). This module only registers the name `adguard` and recognises
+makes it `unknown` (TE908; `$dnsrewrite` alone is evaluated). This module only registers the name `adguard` and recognises
 AdGuard's lists: a name with `adguard`, AdGuard headers or AdGuard-only syntax.
 """
 

@@ -24,7 +24,10 @@ followed (inside --root, loop-safe); a referenced file that is missing makes the
 could decide `unknown` (unless its name says it holds another topic, see listnames.py).
 `ipset=`/`nftset=` only fill firewall sets (not a block by themselves); `bogus-nxdomain=`
 naming a service's address turns upstream answers holding it into NXDOMAIN (`unknown`);
-`conf-script=` runs a program (never run here: `unknown`). Since dnsmasq 2.86 an `address=`
+`conf-script=` runs a program (never run here: `unknown`). Options that answer names in ways not
+evaluated here (`cname=`, `host-record=`, `interface-name=`, `dynamic-host=`, `synth-domain=`,
+`auth-zone=`, `dns-rr=`, `alias=`, `ignore-address=`, `filter-a`, `filter-rr=`, `connmark-allowlist*`)
+make the names they can answer `unknown` (TE908). Since dnsmasq 2.86 an `address=`
 with an IPv4 address leaves AAAA queries to the upstream servers: the note says so.
 """
 
@@ -259,6 +262,47 @@ KNOWN_OPTIONS = frozenset(
     ]
 )
 
+
+def _first_names(value: str, keep: int | None = None) -> tuple[str, ...]:
+    parts = [p.strip().lower().rstrip(".") for p in value.split(",") if p.strip()]
+    return tuple(parts[:keep] if keep is not None else parts)
+
+
+def _cname_names(value: str) -> tuple[str, ...]:
+    """cname=<cname>,[<cname>,...]<target>[,<TTL>]: every name but the target."""
+    parts = [p.strip().lower().rstrip(".") for p in value.split(",") if p.strip()]
+    if parts and parts[-1].isdigit():
+        parts = parts[:-1]
+    return tuple(parts[:-1])
+
+
+def _host_record_names(value: str) -> tuple[str, ...]:
+    return tuple(p for p in _first_names(value) if parse_address(p) is None and not p.isdigit())
+
+
+def _domain_of(value: str) -> tuple[str, ...]:
+    return _first_names(value, 1)
+
+
+# Options that answer A queries in ways this module does not evaluate (dnsmasq(8)): the names
+# they can answer are `unknown` (TE905), never `unaffected` and never `blocked`. Each maps the
+# option's value to those names (a domain covers its subdomains); () means every name.
+UNMODELLED = {
+    "cname": _cname_names,  # a CNAME to a local name
+    "host-record": _host_record_names,  # A/AAAA records for exact names
+    "interface-name": _domain_of,  # a name answered with an interface's address
+    "dynamic-host": _domain_of,
+    "synth-domain": _domain_of,  # names synthesised from addresses in a domain
+    "auth-zone": _domain_of,  # authoritative zone data
+    "dns-rr": _domain_of,  # arbitrary records (A among them)
+    "alias": lambda _v: (),  # rewrites upstream addresses in every answer
+    "ignore-address": lambda _v: (),  # drops upstream answers holding an address
+    "filter-a": lambda _v: (),  # no A record in any answer
+    "filter-rr": lambda _v: (),
+    "connmark-allowlist": lambda _v: (),  # per-client allow-lists of names
+    "connmark-allowlist-enable": lambda _v: (),
+}
+
 _HINT = re.compile(
     r"^[ \t]*(address|server|local|conf-file|conf-dir|addn-hosts|no-resolv|"
     r"domain-needed|bogus-priv|listen-address|interface|dhcp-range|cache-size|"
@@ -343,6 +387,7 @@ class _State:
     missing: list[Missing] = field(default_factory=list)
     bogus: list[tuple[str, Span]] = field(default_factory=list)
     scripts: list[Span] = field(default_factory=list)
+    unmodelled: list[tuple[str, Span, tuple[str, ...]]] = field(default_factory=list)  # option, line, names
     included: list[Path] = field(default_factory=list)
     domain_rules: int = 0
     no_resolv: bool = False
@@ -455,6 +500,17 @@ class _Reader:
                     "conf-script runs a program whose output is "
                     "configuration; it is never run here, so the "
                     "names it could decide are unknown",
+                )
+            )
+        elif option in UNMODELLED:
+            names = UNMODELLED[option](value)
+            st.unmodelled.append((option, span, names))
+            st.problems.append(
+                Problem(
+                    "TE908",
+                    span,
+                    f"{option}= changes DNS answers in ways not evaluated here: the names it can "
+                    f"answer ({', '.join(names) if names else 'every name'}) are unknown",
                 )
             )
         elif option not in KNOWN_OPTIONS:
@@ -675,6 +731,16 @@ class DnsmasqRuleset(NameRuleset):
 
     def decide(self, host: str) -> Decision | None:
         host = host.lower().rstrip(".")
+        for option, span, names in self.state.unmodelled:
+            if not names or any(host == n or host.endswith("." + n) for n in names):
+                return Decision(
+                    Outcome.UNKNOWN,
+                    span,
+                    (span,),
+                    True,
+                    option,
+                    f"{option}= may answer {host} (not evaluated)",
+                )
         pinned = self._from_hosts(host)
         if pinned is not None:
             return pinned

@@ -13,8 +13,8 @@ DNS server is asked, and only for that exact name: blocking `facebook.com` does 
 Facebook is blocked on the two names listed (m.facebook.com is pinned to one of Facebook's own
 addresses, which the catalog's prefixes confirm), Twitter only on twitter.com (x.com and
 www.twitter.com still resolve), LinkedIn on linkedin.com. A pinned public address that is not
-in the service's prefixes (addresses.yaml) is `unknown`: a block page, or an address the
-catalog's snapshot does not know.
+in the service's prefixes (addresses.yaml) is `unknown`: the rule every DNS dialect shares,
+see semantics/answers.py.
 
 Lists are large (10^6 lines). Only the catalog's probe names matter for exact-name semantics,
 so the raw bytes are scanned in chunks for those names' registrable domains and only the
@@ -24,7 +24,6 @@ regular expression per chunk and reported once (TE902), as are NUL bytes and non
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,10 +31,15 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from policy_lint.catalog import Catalog
+from policy_lint.dialects.semantics.answers import (  # noqa: F401  re-exported for other dialects
+    address_decision,
+    is_sinkhole,
+    parse_address,
+)
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.names import NameRuleset
 from policy_lint.inputs import BINARY_SNIFF_BYTES, MAX_FILE_BYTES, MAX_LINE_CHARS, InputError
-from policy_lint.model import Decision, Outcome, Problem, Span
+from policy_lint.model import Decision, Problem, Span
 
 NAME = "hosts"
 FILE_PATTERNS = ("hosts", "hosts.txt", "*.hosts", "hosts.*", "*-hosts", "*_hosts", "*hosts*.txt")
@@ -75,124 +79,6 @@ _SQUID_LOG_LINE = re.compile(r"^\d{9,10}\.\d{3}[ \t]+-?\d+[ \t]+\S+[ \t]+[A-Z_]+
 # chunk (one regex visit per line, ~40 ns).
 _MALFORMED_AFTER_NL = re.compile(rb"\n(?![0-9a-f:.]++(?:%[^\s]+)?[ \t]|[#\n\r \t]|\Z)")
 _MALFORMED_FIRST = re.compile(rb"(?![0-9a-f:.]++(?:%[^\s]+)?[ \t]|[#\n\r \t]|\Z)")
-
-
-# --------------------------------------------------------------------------- addresses
-
-
-def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """An address as the resolver reads it: IPv4 (also inet_aton's short forms such as `0`
-    or `127.1`), IPv6 (with an optional %scope); None when it is not an address."""
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        pass
-    if ":" in text:
-        return None
-    parts = text.split(".")
-    if not 1 <= len(parts) <= 4:
-        return None
-    values = []
-    for part in parts:
-        try:
-            if part.lower().startswith("0x"):
-                values.append(int(part[2:], 16))
-            elif len(part) > 1 and part.startswith("0"):
-                values.append(int(part, 8))
-            else:
-                values.append(int(part, 10))
-        except ValueError:
-            return None
-    *head, last = values
-    if any(v > 255 for v in head) or last >= 256 ** (4 - len(head)):
-        return None
-    number = 0
-    for v in head:
-        number = number * 256 + v
-    number = number * 256 ** (4 - len(head)) + last
-    return ipaddress.IPv4Address(number)
-
-
-def is_sinkhole(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """0.0.0.0, all of 127/8, :: and ::1 (also IPv4-mapped): the client talks to itself."""
-    mapped = getattr(ip, "ipv4_mapped", None)
-    if mapped is not None:
-        ip = mapped
-    return ip.is_unspecified or ip.is_loopback
-
-
-def address_decision(
-    address: str, host: str, catalog: Catalog, span: Span | None, trace: tuple[Span, ...], mechanism: str = ""
-) -> Decision:
-    """What answering `host` with `address` does to a user of the service that owns `host`.
-
-    Sinkhole -> DENY; a private or otherwise non-public address -> DENY (a block page or
-    nothing); an address of the service itself -> ALLOW (pinned, specific); an address of
-    another service -> DENY; a public address the catalog cannot place -> UNKNOWN (a block page
-    or an address missing from the snapshot), unless the service has no known prefixes (then
-    ALLOW: a pin to a real server is the usual reason to write one).
-    """
-    ip = parse_address(address.split("%", 1)[0])
-    prefix = f"{mechanism} " if mechanism else ""
-    if ip is None:
-        return Decision(
-            Outcome.UNKNOWN, span, trace, True, f"{prefix}answer {address}", f"{address} is not an address"
-        )
-    if is_sinkhole(ip):
-        return Decision(Outcome.DENY, span, trace, True, f"{prefix}sinkhole {address}".strip())
-    mapped = getattr(ip, "ipv4_mapped", None) or ip
-    if not mapped.is_global:
-        return Decision(
-            Outcome.DENY,
-            span,
-            trace,
-            True,
-            f"{prefix}redirected to non-public {address}".strip(),
-            "a private address: a local block page, or nothing",
-        )
-    owner_role = catalog.service_for_host(host)
-    owner = owner_role[0] if owner_role else None
-    holder = catalog.service_for_ip(str(mapped))
-    if owner is None:
-        return Decision(Outcome.ALLOW, span, trace, False, f"{prefix}pinned {address}".strip())
-    if holder == owner:
-        return Decision(
-            Outcome.ALLOW,
-            span,
-            trace,
-            True,
-            f"{prefix}pinned {address}".strip(),
-            f"{address} is an address of {catalog.services[owner].name}",
-        )
-    if holder is not None:
-        return Decision(
-            Outcome.DENY,
-            span,
-            trace,
-            True,
-            f"{prefix}redirected to {address}".strip(),
-            f"{address} is an address of {catalog.services[holder].name}, "
-            f"not of {catalog.services[owner].name}",
-        )
-    if not catalog.services[owner].networks:
-        return Decision(
-            Outcome.ALLOW,
-            span,
-            trace,
-            True,
-            f"{prefix}pinned {address}".strip(),
-            "the catalog has no prefixes for this service to confirm the address",
-        )
-    return Decision(
-        Outcome.UNKNOWN,
-        span,
-        trace,
-        True,
-        f"{prefix}pinned {address}".strip(),
-        f"{address} is not in the catalog's prefixes for {catalog.services[owner].name} "
-        f"(snapshot {catalog.addresses_version or 'undated'}): a block page, or an "
-        f"address the snapshot does not know",
-    )
 
 
 # --------------------------------------------------------------------------- scanning

@@ -242,6 +242,7 @@ class RegexRule:
     pattern: BoundedPattern
     invert: bool
     span: Span
+    reply: str = ""  # FTL's `;reply=` (nodata, nxdomain, refused, ip, or an address)
 
 
 @dataclass
@@ -374,7 +375,7 @@ class _Reader:
         except PatternError as exc:
             st.problem("TE905", span, f"{exc}; Pi-hole rejects it too")
             return
-        (st.allow_regex if allow else st.deny_regex).append(RegexRule(compiled, invert, span))
+        (st.allow_regex if allow else st.deny_regex).append(RegexRule(compiled, invert, span, reply_of(text)))
 
     # -- adlists: URLs of remote lists
     def adlists(self, path: Path) -> None:
@@ -544,6 +545,15 @@ def split_extensions(text: str) -> tuple[str, bool, bool]:
     return pattern, invert, applies
 
 
+def reply_of(text: str) -> str:
+    """The value of FTL's `;reply=` extension ("" without one)."""
+    for ext in _EXTENSION.split(text)[1:]:
+        key, _, value = ext.partition("=")
+        if key.strip().lower() == "reply":
+            return value.strip().lower()
+    return ""
+
+
 def ere_to_python(pattern: str) -> str:
     """A POSIX extended regex (TRE, as Pi-hole's FTL compiles it) in Python `regex` syntax:
     `\\<`/`\\>` become word boundaries; inside brackets a backslash is a literal and a `]`
@@ -633,9 +643,11 @@ def pihole_decider(state: PiholeState, catalog: Catalog):
             note = f"the allow-list wins over '{deny_span.text}'" if deny_span else ""
             return Decision(Outcome.ALLOW, allow_span, trace, True, "allow-list", note)
         deny_undecided = None
+        reply = ""
         if deny_span is None and state.disabled is None:
             rule, deny_undecided = first_regex(state.deny_regex, host)
             deny_span = rule.span if rule else None
+            reply = rule.reply if rule else ""
         if deny_span is not None:
             if allow_undecided is not None:
                 return Decision(
@@ -646,7 +658,14 @@ def pihole_decider(state: PiholeState, catalog: Catalog):
                     "",
                     "an allow-list regex ran out of time on this name",
                 )
-            return Decision(Outcome.DENY, deny_span, (deny_span,), True, "")
+            if reply and reply not in ("nodata", "nxdomain", "refused", "ip", "none"):
+                # `;reply=ADDRESS`: the name is answered with that address (semantics/answers.py)
+                if parse_address(reply) is not None:
+                    return address_decision(reply, host, catalog, deny_span, (deny_span,), ";reply=")
+                return Decision(
+                    Outcome.UNKNOWN, deny_span, (deny_span,), True, "", f";reply={reply} is not evaluated"
+                )
+            return Decision(Outcome.DENY, deny_span, (deny_span,), True, f";reply={reply}" if reply else "")
         if deny_undecided is not None:
             return Decision(
                 Outcome.UNKNOWN,

@@ -5,6 +5,7 @@
 - `addressing`: destination addresses of probes and per-prefix coverage of a service's
   networks (`decide_by_address`), for every dialect that matches addresses.
 - `chains`: `ChainResult`, what walking a firewall chain yields.
+- `answers`: what answering a name with an address does (one rule for every DNS dialect).
 - `names`: `DomainIndex` (exact names and subtrees) and `NameRuleset` for name-only filters.
 - `listscan`: streaming scans of million-line list files.
 - `listnames`: what a missing list probably holds, judged by its published category name.

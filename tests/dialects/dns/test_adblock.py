@@ -131,7 +131,7 @@ def test_popup_rules_are_ignored_and_all_blocks(lint):
 def test_an_option_the_engine_does_not_evaluate_makes_the_verdict_unknown(lint):
     report = lint_list(lint, "||facebook.com^$denyallow=example.org\n")
     assert verdicts(report)["facebook"] == "unknown"
-    assert "TE905" in codes(report)
+    assert "TE908" in codes(report)
 
 
 def test_exception_list_alone_allows(lint):
@@ -224,7 +224,7 @@ def test_an_exception_the_engine_cannot_evaluate_leaves_the_block_undecided(lint
     report = lint_list(lint, "||twitter.com^\n||x.com^\n@@||x.com^$denyallow=example.org\n")
     # twitter.com is blocked for sure; whether x.com is, the engine cannot say
     assert verdicts(report)["twitter"] == "blocked-partial"
-    assert "TE905" in codes(report)
+    assert "TE908" in codes(report)
     report = lint_list(lint, "||linkedin.com^\n@@||linkedin.com^$denyallow=example.org\n")
     assert verdicts(report)["linkedin"] == "unknown"
 

@@ -246,10 +246,20 @@ def test_commented_out_include_blocks_nothing(lint):
     assert verdicts(report)["facebook"] == "unaffected"
 
 
-def test_missing_include_is_te903_and_decides_nothing(lint):
+def test_missing_include_is_te903_and_the_names_it_could_decide_are_unknown(lint):
+    # unbound.conf(5): the included file's statements are read as if written there; without it
+    # the names it could decide are unknown, as in every other dialect (issue #13, item 8)
     report = lint({"unbound.conf": 'server:\n  include: "lenient.conf"\n  local-zone: "x.com" static\n'})
     f = next(f for f in report.findings if f.code == "TE903")
-    assert "lenient.conf" in f.message and "refuses to start" in f.message
+    assert "lenient.conf" in f.message and "refuses to start" in f.message and "unknown" in f.message
+    v = verdicts(report)
+    assert v["facebook"] == v["linkedin"] == v["ning"] == "unknown"
+
+
+def test_missing_include_named_for_another_published_category_is_assumed_harmless(lint):
+    report = lint({"unbound.conf": 'server:\n  include: "adult.conf"\n'})
+    f = next(f for f in report.findings if f.code == "TE903")
+    assert "assumed not to name" in f.message
     assert verdicts(report)["facebook"] == "unaffected"
 
 

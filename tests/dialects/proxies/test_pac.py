@@ -221,7 +221,8 @@ def test_direct_for_a_named_host_under_a_black_hole_default_is_allowed(lint):
         {
             "proxy.pac": """
         function FindProxyForURL(url, host) {
-          if (dnsDomainIs(host, "linkedin.com") || dnsDomainIs(host, "licdn.com")) return "DIRECT";
+          if (dnsDomainIs(host, "linkedin.com") || dnsDomainIs(host, "licdn.com")
+              || dnsDomainIs(host, "lnkd.in")) return "DIRECT";
           return "PROXY 255.255.255.255:80";
         }
     """

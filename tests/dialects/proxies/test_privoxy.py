@@ -358,6 +358,7 @@ def test_missing_action_file_is_te903_and_unknown(lint):
 
 
 def test_missing_standard_or_other_topic_file_states_its_assumption(lint):
+    # `trackers` is Shalla's category `tracker` in the plural (listnames.py matches whole words)
     report = lint(
         {
             "privoxy/config": """

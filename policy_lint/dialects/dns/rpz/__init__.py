@@ -16,8 +16,10 @@ for that name (BIND ARM, "Response Policy Zone (RPZ) Rewriting"; draft-vixie-dns
 
 So Facebook and X are blocked, m.facebook.com is explicitly allowed, www.twitter.com is blocked
 (twitter.com itself is not), LinkedIn resolves, Ning and t.co are redirected. An A/AAAA answer
-is a block when it is a sinkhole, a private address, or any address the catalog cannot confirm
-as the service's own (a rewrite exists to send users elsewhere); a CNAME to a name of the same
+is judged as every DNS dialect judges one (semantics/answers.py): a sinkhole, a private address
+or another service's address blocks, the service's own address is a pin (`allowed`), and any
+other public address is `unknown` (clients connect there: an unblocking proxy, or a public
+block page, cannot be told apart from the zone); a CNAME to a name of the same
 service (twitter.com -> x.com) is not a block. The legacy passthru form, a CNAME to the owner's
 own name (`www.example.com CNAME www.example.com.`), is honoured.
 
@@ -39,7 +41,7 @@ The zone's origin comes from, in order: the caller (unbound's `name:`), a `zone 
 `response-policy { zone "..." policy ...; }` override, if any), the SOA owner, or the common
 suffix of owner names written as absolute names (`facebook.com.rpz.` in a file whose SOA is
 `@`). `$ORIGIN` works as in BIND; `$INCLUDE` files are read inside --root only, loop-safe
-(TE904), missing ones are TE903. Records BIND would refuse (syntax errors, CNAME beside other
+(TE904), missing ones are TE903 and make the service names no trigger of the zone names `unknown`. Records BIND would refuse (syntax errors, CNAME beside other
 data, out-of-zone names) are TE901 with their line; parsing resumes on the next record.
 
 The package: `model.py` (triggers, actions, the zone's lookup), `parse.py` (the zone file and its
@@ -53,6 +55,7 @@ from pathlib import Path
 from policy_lint.dialects.dns.rpz.evaluate import (
     RpzRuleset,
     client_netblocks,
+    missing_include,
     other_trigger_note,
     representative,
     trigger_decision,
@@ -72,6 +75,7 @@ __all__ = [
     "client_netblocks",
     "detect",
     "load_zone",
+    "missing_include",
     "other_trigger_note",
     "parse",
     "policy_word",

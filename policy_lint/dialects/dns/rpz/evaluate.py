@@ -141,29 +141,9 @@ def _name_decision(
 def rewrite_address(
     address: str, host: str, catalog: Catalog, span: Span, trace: tuple[Span, ...]
 ) -> Decision:
-    """An address a policy answers with: a block unless it is one of the service's own."""
-    d = address_decision(address, host, catalog, span, trace, "")
-    if d.outcome == Outcome.UNKNOWN and "not an address" not in d.note:
-        return Decision(
-            Outcome.DENY,
-            span,
-            trace,
-            True,
-            f"redirected to {address}",
-            f"{address} is not among the catalog's addresses for this service: a redirect "
-            f"(walled garden or block page)",
-        )
-    if d.outcome == Outcome.ALLOW and not d.specific:
-        # the name belongs to no service: the rewrite still replaces the real answer
-        return Decision(
-            Outcome.DENY,
-            span,
-            trace,
-            True,
-            f"redirected to {address}",
-            "a rewrite to another address (walled garden or block page)",
-        )
-    return d
+    """An address a policy answers with, judged as every DNS dialect judges it
+    (semantics/answers.py): a public address the catalog cannot place is a pin, `unknown`."""
+    return address_decision(address, host, catalog, span, trace, "")
 
 
 # --------------------------------------------------------------------------- other triggers
@@ -185,6 +165,18 @@ def netblock(trigger_name: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network
         return ipaddress.ip_network(f"{text}/{prefix}", strict=False)
     except ValueError:
         return None
+
+
+def missing_include(
+    zone: RpzZone, host: str, catalog: Catalog, trace: tuple[Span, ...] = ()
+) -> Decision | None:
+    """A service's name no trigger of the zone names, while an $INCLUDE of it is missing."""
+    if not zone.missing or catalog.service_for_host(host) is None:
+        return None
+    span, ref = zone.missing[0]
+    return Decision(
+        Outcome.UNKNOWN, span, trace + (span,), False, "", f"$INCLUDE {ref} is missing: it may rewrite {host}"
+    )
 
 
 def other_trigger_note(
@@ -324,7 +316,9 @@ class RpzRuleset:
                         f"an exception to '{broader.span.text}'",
                     )
             return d
-        return other_trigger_note(self.zone, host, self.catalog)
+        return missing_include(self.zone, host, self.catalog) or other_trigger_note(
+            self.zone, host, self.catalog
+        )
 
     def _broader(self, host: str, trigger: Trigger) -> Trigger | None:
         labels = host.split(".")

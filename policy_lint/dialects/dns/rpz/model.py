@@ -106,6 +106,7 @@ class RpzZone:
     flavour: str  # "bind" | "unbound"
     problems: list[Problem] = field(default_factory=list)
     included: list[Path] = field(default_factory=list)
+    missing: list[tuple[Span, str]] = field(default_factory=list)  # $INCLUDE files not found
     triggers: dict[str, Trigger] = field(default_factory=dict)  # qname triggers by name
     others: list[Trigger] = field(default_factory=list)  # ip / nsdname / nsip / client-ip
     origin_note: str = ""

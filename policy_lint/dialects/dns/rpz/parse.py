@@ -229,6 +229,7 @@ class _ZoneReader:
         self.relevant = relevant
         self.collector = _Collector(self._take_rd)
         self.included: list[Path] = []
+        self.missing: list[tuple[Span, str]] = []
         self.kept: list[_Raw] = []
         self.records = 0
         self.soa: str | None = None
@@ -445,7 +446,14 @@ class _ZoneReader:
         resolver = self.context.resolver
         target = resolver.resolve(ref, path)
         if target is None:
-            self.problems.append(Problem("TE903", span, f"$INCLUDE file not found: {ref}"))
+            self.problems.append(
+                Problem(
+                    "TE903",
+                    span,
+                    f"$INCLUDE file not found: {ref}; the names its triggers could rewrite are unknown",
+                )
+            )
+            self.missing.append((span, ref))
             return
         real = target.resolve()
         if real in stack:
@@ -568,6 +576,7 @@ def load_zone(
     )
     reader.read(path, shown, _State(start, start), stack + (path.resolve(),))
     zone.included = reader.included
+    zone.missing = reader.missing
     zone.records = reader.records
     # ---- the origin
     known = given

@@ -46,9 +46,10 @@ audience (`access-control-view 10.20.0.0/16 kids`), plus the clients outside all
 
 `include:` and `include-toplevel:` (globs too) are followed inside --root, loop-safe (TE904).
 A missing include makes unbound refuse to start (TE903); a glob that matches nothing in an
-existing folder is skipped, as unbound does (a missing folder is TE903). A missing file whose name names a service or social networking makes that
-service's names `unknown`; other missing includes are reported and the verdict stands on the
-rest. An rpz zone fetched at run time (`url:`/`primary:` without a local zone file) makes the
+existing folder is skipped, as unbound does (a missing folder is TE903). A missing file makes
+the names it could decide `unknown` (only the named service's when its name names one), as in
+every other dialect, unless its name is a published category of another topic (listnames.py:
+the finding states that assumption). An rpz zone fetched at run time (`url:`/`primary:` without a local zone file) makes the
 names it could decide `unknown`, unless its name says it holds another topic (listnames.py).
 `response-ip:` blocks and `auth-zone:`s covering a service's addresses or names are `unknown`;
 `forward-zone:`s are noted, not blocks. Syntax unbound refuses (unknown words, unterminated

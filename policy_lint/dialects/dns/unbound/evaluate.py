@@ -384,6 +384,9 @@ class UnboundRuleset:
                             f"an exception to '{later.rule.text if later.rule else ''}'",
                         )
                 return self._unknown_if_missing(host, d) or d
+            absent = rpzmod.missing_include(clause.zone, host, self.catalog, (clause.span,))
+            if absent is not None:
+                return absent
             other = rpzmod.other_trigger_note(clause.zone, host, self.catalog, (clause.span,))
             if other is not None:
                 return other

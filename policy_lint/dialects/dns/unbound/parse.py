@@ -545,11 +545,15 @@ class Reader:
                 msg = f"{kw}: the folder of '{ref0}' is not there (unbound refuses to start without it)"
             else:
                 msg = f"{kw}: file not found: {ref0} (unbound refuses to start without it)"
-            if kind == "social":
-                self.missing.append(Missing(ref0, span, kw, named or None))
-                msg += "; its name says it may decide social-network names: those are unknown"
+            if kind == "other-topic":
+                msg += (
+                    "; its name is a published category of another topic (listnames.py), so it is "
+                    "assumed not to name the catalog services"
+                )
             else:
-                msg += "; verdicts are decided without it"
+                # Whatever it holds is what unbound runs with: the names it could decide are unknown.
+                self.missing.append(Missing(ref0, span, kw, named or None))
+                msg += "; verdicts that depend on it are unknown"
             self.problems.append(Problem("TE903", span, msg))
             return
         for target in targets:
