@@ -228,9 +228,10 @@ def test_direct_for_a_named_host_under_a_black_hole_default_is_allowed(lint):
         }
     )
     v = verdicts(report)
-    assert v["linkedin"] == "allowed"
+    # lnkd.in (LinkedIn's short links) goes to the black hole: the allow-list degrades LinkedIn
+    assert v["linkedin"] == "degraded"
     assert v["facebook"] == "blocked"
-    assert "TE105" in codes(report)
+    assert "TE105" not in codes(report)  # LinkedIn's sites open: not "all web access denied" (#13)
 
 
 def test_an_entry_browsers_cannot_parse_is_skipped(lint):

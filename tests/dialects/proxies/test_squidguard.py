@@ -164,7 +164,8 @@ def test_pass_none_blocks_everything_else(lint):
         lint, f"default {{\n pass social none\n {REDIRECT}\n}}", social("facebook.com\nfbcdn.net")
     )
     v = verdicts(report)
-    assert v["facebook"] == "allowed"  # an allow-list naming it
+    # an allow-list naming it, but not fb.me or messenger.com: degraded (#13)
+    assert v["facebook"] == "degraded"
     assert v["twitter"] == "blocked"
     report = lint_sg(lint, f"default {{\n pass none\n {REDIRECT}\n}}")
     assert set(verdicts(report).values()) == {"blocked"}
