@@ -361,8 +361,8 @@ def reading(ruleset: Ruleset, consulted: set[Span], claimed: bool = False) -> tu
 
     A dialect that does not count cannot tell, and then must not claim success: the file counts
     as read only when something came of it: a rule or trace span a decision named, a definition
-    `inert_mentions` names, or a problem other than "not understood" (TE901/TE902), on a line no
-    TE901/TE902 marks as refused or unread. Otherwise
+    `inert_mentions` names (on a line the device does not refuse, TE901), or a problem other than
+    "not understood" (TE901/TE902) on a line no TE901/TE902 marks. Otherwise
     its non-blank lines not starting with '#' are statements nobody understood. That judgement
     applies to a file the dialect does not claim (named with --dialect, its content not
     recognised by the dialect's own `detect`); a file it `claimed` counts as unread only when the
@@ -375,9 +375,13 @@ def reading(ruleset: Ruleset, consulted: set[Span], claimed: bool = False) -> tu
             return None
         first = getattr(ruleset, "first_statement", None)
         return statements, first if isinstance(first, Span) else Span(ruleset.path, 1, 1)
-    refused = {(p.span.path, p.span.line) for p in ruleset.problems if p.code in _UNREAD_CODES}
-    evidence = consulted | {p.span for p in ruleset.problems if p.code not in _UNREAD_CODES}
-    if any((s.path, s.line) not in refused for s in evidence):
+    # A line the device refuses (TE901) was not understood; one partly unreadable (TE902) may
+    # still hold a rule a decision names, but a note pinned to it is no evidence of reading.
+    refused = {(p.span.path, p.span.line) for p in ruleset.problems if p.code == "TE901"}
+    unreadable = refused | {(p.span.path, p.span.line) for p in ruleset.problems if p.code == "TE902"}
+    if any((s.path, s.line) not in refused for s in consulted) or any(
+        (p.span.path, p.span.line) not in unreadable for p in ruleset.problems if p.code not in _UNREAD_CODES
+    ):
         return None
     if claimed and not any(p.code == "TE902" for p in ruleset.problems):
         return None
