@@ -73,7 +73,25 @@ _policy_opt = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Policy YAML (default: the strict Technology Enablement policy).",
 )
-_dialect_opt = click.option("--dialect", type=str, help="Skip detection: parse every file as this dialect.")
+_dialect_opt = click.option(
+    "--dialect",
+    type=str,
+    help="Skip detection: parse every file as this dialect (listed at the end of --help).",
+)
+
+
+class _ListsDialects(click.Command):
+    """`check --help` (and explain's) ends with the dialects --dialect accepts, read from the registry when help
+    is printed (the registry names them without importing a dialect module)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from policy_lint.dialects import DIALECTS
+
+        super().format_epilog(ctx, formatter)
+        formatter.write_paragraph()
+        formatter.write_text("Dialects (--dialect NAME; detected from file name and content when not given):")
+        with formatter.indentation():
+            formatter.write_text(", ".join(DIALECTS))
 
 
 def _check_dialect(dialect: str | None) -> None:
@@ -126,7 +144,7 @@ def _progress(files: list):
         yield from bar
 
 
-@cli.command()
+@cli.command(cls=_ListsDialects)
 @_path_arg
 @_dialect_opt
 @_root_opt
@@ -289,7 +307,7 @@ def init(directory: Path) -> None:
         click.echo(f"wrote {path}")
 
 
-@cli.command()
+@cli.command(cls=_ListsDialects)
 @click.argument("service")
 @click.argument("path", type=click.Path(path_type=Path))
 @_dialect_opt
@@ -298,15 +316,27 @@ def init(directory: Path) -> None:
 def explain(
     service: str, path: Path, dialect: str | None, root: Path | None, policy_path: Path | None
 ) -> None:
-    """Show every decision for SERVICE in the config at PATH, with the full trace."""
-    from policy_lint.explain import explain_service
+    """Show every decision for SERVICE in the config at PATH, with the full trace.
+
+    SERVICE is a service id, name or alias in any case (facebook, "Twitter / X", x). PATH is a
+    config file, or a directory whose configs are explained one after the other.
+    """
+    from policy_lint.explain import explain_path
 
     _check_dialect(dialect)
+    if not path.exists():
+        _fail(f"{path}: no such file or directory")
     try:
         catalog, _policy = _load(policy_path)
-        if service not in catalog.services:
-            _fail(f"unknown service {service!r} (known: {', '.join(sorted(catalog.services))})")
-        click.echo(explain_service(service, path, catalog, root, dialect), nl=False)
+        sid = catalog.lookup(service)
+        if sid is None:
+            known = ", ".join(
+                f"{s.id} ({', '.join(dict.fromkeys((s.name, *s.aliases)))})"
+                for s in catalog.services.values()
+            )
+            _fail(f"unknown service {service!r} (known: {known})")
+        assert sid is not None  # _fail exits
+        click.echo(explain_path(sid, path, catalog, root, dialect), nl=False)
     except InputError as exc:
         _fail(str(exc))
 

@@ -4,11 +4,18 @@ For each config: parse it with its dialect, evaluate every probe (the services' 
 control's) for every audience the device tells apart, then decide per service:
 
 - a probe only counts against a service when the control probe over the same scheme gets
-  through for that audience (an audience denied the control has no web access at all);
+  through for that audience; an audience denied the control AND every service's site (all
+  primary probes) has no web access at all (TE105 when that is everyone), while one denied the
+  control but let through to some service's site is behind an allow-list: each service is
+  judged on its own probes (allowed, degraded, blocked by the allow-list's final deny);
 - primary probes all denied -> `blocked` (for that audience), some -> partial; supporting
   probes denied -> `degraded`; delay pools -> `throttled`; undecidable -> `unknown`;
   allowed by a rule that names the service -> `allowed`;
 - across audiences: blocked for all of them -> `blocked`, for some -> `blocked-partial`.
+
+Never a silent pass: a file of which its dialect understood no statement is no verdict at all
+(TE902 and an input error, see `reading`); files a directory scan cannot identify are listed in
+`Report.skipped`.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import Any
 from policy_lint import dialects
 from policy_lint.catalog import HYGIENE_ROLES, PRIMARY, Catalog
 from policy_lint.dialects.semantics.base import ParseContext, Ruleset
-from policy_lint.inputs import InputError, Resolver, find_root
+from policy_lint.inputs import InputError, Resolver, find_root, read_source
 from policy_lint.model import (
     Audience,
     Decision,
@@ -51,6 +58,16 @@ class FileReport:
     services: dict[str, ServiceResult]
     findings: list[Finding]
     included: list[str] = field(default_factory=list)
+    # Why nothing of the file was understood ("" when something was): an input error.
+    unread: str = ""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file a directory scan (or --skip-undetected) did not lint, and why."""
+
+    path: str
+    reason: str
 
 
 @dataclass
@@ -60,6 +77,7 @@ class Report:
     accepted: list[Finding] = field(default_factory=list)  # covered by a policy exception
     suppressed: list[Finding] = field(default_factory=list)  # by a comment or the baseline
     errors: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 @dataclass
@@ -82,6 +100,7 @@ class _Status:
     against: list[tuple[Probe, Decision]]  # the decisions that make the status
     hygiene: list[tuple[Probe, Decision]]
     spared: list[Probe] = field(default_factory=list)  # primary probes that get through
+    allow_list: bool = False  # the audience is denied the control: only what the config names passes
 
 
 _ORDER = ["blocked", "partial", "unknown", "throttled", "degraded", "allowed", "ok"]
@@ -92,25 +111,30 @@ def _assess_audience(
     decisions: dict[Probe, Decision],
     control: dict[str, Decision],
     audience: Audience,
+    allow_listed: bool = False,
 ) -> _Status | None:
     usable = {s for s, d in control.items() if d.outcome != Outcome.DENY}
-    primary = [p for p in service_probes if p.role == PRIMARY]
+    control_usable = bool(usable)
     if not usable:
-        allowed = [
-            (p, decisions[p])
-            for p in primary
-            if decisions[p].outcome == Outcome.ALLOW and decisions[p].specific
-        ]
-        if not allowed:
-            return None
-        # An allow-list names this service although everything else is denied: the service
-        # works only if its supporting domains (CDN, API, auth) are allowed too.
-        support = [p for p in service_probes if p.role != PRIMARY and p.role not in HYGIENE_ROLES]
-        for status, outcome in (("degraded", Outcome.DENY), ("unknown", Outcome.UNKNOWN)):
-            hits = [(p, decisions[p]) for p in support if decisions[p].outcome == outcome]
-            if hits:
-                return _Status(audience, status, hits, [])
-        return _Status(audience, "allowed", allowed, [])
+        if not allow_listed:
+            return None  # no web access at all: not a block of this service
+        # An allow-list: the control is denied, but some service probes get through. Every
+        # probe counts, so a service the list names is allowed (or degraded when the list
+        # forgets a supporting domain), and one it does not name is blocked by its final deny.
+        usable = set(control)
+    status = _assess_usable(service_probes, decisions, control, audience, usable)
+    if not control_usable:
+        status.allow_list = True
+    return status
+
+
+def _assess_usable(
+    service_probes: list[Probe],
+    decisions: dict[Probe, Decision],
+    control: dict[str, Decision],
+    audience: Audience,
+    usable: set[str],
+) -> _Status:
     considered = [p for p in service_probes if p.scheme in usable]
     prim = [p for p in considered if p.role == PRIMARY]
     supporting = [p for p in considered if p.role != PRIMARY and p.role not in HYGIENE_ROLES]
@@ -175,8 +199,9 @@ def _verdict(statuses: list[_Status]) -> Verdict:
 
 
 def assess(
-    ruleset: Ruleset, catalog: Catalog
+    ruleset: Ruleset, catalog: Catalog, consulted: set[Span] | None = None
 ) -> tuple[dict[str, _ServiceAssessment], list[tuple[Audience, dict[str, Decision]]]]:
+    """Verdicts per service; `consulted`, when given, receives every span a decision named."""
     audiences = list(ruleset.audiences()) or [Audience(key=())]
     controls = catalog.control_probes()
     per_audience_control: list[tuple[Audience, dict[str, Decision]]] = []
@@ -185,9 +210,23 @@ def assess(
     for audience in audiences:
         control = {p.scheme: ruleset.evaluate(p, audience) for p in controls}
         per_audience_control.append((audience, control))
+        decisions = {
+            sid: {p: ruleset.evaluate(p, audience) for p in probes} for sid, probes in service_probes.items()
+        }
+        if consulted is not None:
+            for d in (*control.values(), *(d for ds in decisions.values() for d in ds.values())):
+                consulted.update(d.trace)
+                if d.rule:
+                    consulted.add(d.rule)
+        # Denied the control: an allow-list when some service's site still opens (one of its
+        # primary probes is not denied), else no web access at all. Supporting hosts let through
+        # on their own (a CDN, an API: an adblock `*$document` denies every page but not its
+        # subresources) open no site.
+        allow_listed = any(
+            d.outcome != Outcome.DENY for ds in decisions.values() for p, d in ds.items() if p.role == PRIMARY
+        )
         for sid, probes in service_probes.items():
-            decisions = {p: ruleset.evaluate(p, audience) for p in probes}
-            st = _assess_audience(probes, decisions, control, audience)
+            st = _assess_audience(probes, decisions[sid], control, audience, allow_listed)
             if st is not None:
                 statuses[sid].append(st)
     all_denied = all(all(d.outcome == Outcome.DENY for d in c.values()) for _, c in per_audience_control)
@@ -240,6 +279,8 @@ def _findings_for_service(
         spared = sorted({p.host for st in sts for p in st.spared} - set(hosts))
         how = sorted({d.how for _p, d in pairs if d.how and d.how != "403"})
         how_text = f" ({', '.join(how)})" if how else ""
+        if all(st.allow_list for st in sts):
+            how_text += " (an allow-list: the neutral control site is denied too)"
         if status in ("blocked", "partial"):
             code = "TE101" if a.verdict == Verdict.BLOCKED else "TE102"
             # A deny that covers only some of the service's addresses says how much it covers.
@@ -289,8 +330,108 @@ def _summary(a: _ServiceAssessment) -> list[str]:
     return sorted({s.audience.describe() for s in a.statuses if s.status not in ("ok",)})
 
 
-def lint_ruleset(ruleset: Ruleset, catalog: Catalog, policy: Policy) -> FileReport:
-    assessments, controls = assess(ruleset, catalog)
+# ------------------------------------------------------------------ was anything read?
+
+# Problems that say a statement was NOT understood: they are no evidence of reading.
+_UNREAD_CODES = frozenset({"TE901", "TE902"})
+
+
+def _content_lines(path: str) -> list[tuple[int, str]]:
+    """Non-blank lines not starting with '#' (1-based numbers), for a dialect that counts nothing."""
+    try:
+        source = read_source(path)
+    except InputError:
+        return []
+    out = []
+    for i, line in enumerate(source.lines, start=1):
+        text = line.strip()
+        if text and not text.startswith("#"):
+            out.append((i, text))
+    return out
+
+
+def reading(ruleset: Ruleset, consulted: set[Span], claimed: bool = False) -> tuple[int, Span] | None:
+    """(statements, first statement) when the dialect understood none of the file's statements.
+
+    A dialect reports what it read through two optional Ruleset attributes: `statements` (how
+    many non-comment statements the file holds, in the device's comment syntax) and `understood`
+    (how many of them it parsed into its model, including directives that decide nothing).
+    `understood == 0 < statements` means the file is not this dialect's, or is written in syntax
+    it cannot read.
+
+    A dialect that does not count cannot tell, and then must not claim success: the file counts
+    as read only when something came of it: a rule or trace span a decision named, a definition
+    `inert_mentions` names (on a line the device does not refuse, TE901), or a problem other than
+    "not understood" (TE901/TE902) on a line no TE901/TE902 marks. Otherwise
+    its non-blank lines not starting with '#' are statements nobody understood. That judgement
+    applies to a file the dialect does not claim (named with --dialect, its content not
+    recognised by the dialect's own `detect`); a file it `claimed` counts as unread only when the
+    dialect says it could not read it (TE902).
+    """
+    statements = getattr(ruleset, "statements", None)
+    understood = getattr(ruleset, "understood", None)
+    if isinstance(statements, int) and isinstance(understood, int):
+        if understood or not statements:
+            return None
+        first = getattr(ruleset, "first_statement", None)
+        return statements, first if isinstance(first, Span) else Span(ruleset.path, 1, 1)
+    # A line the device refuses (TE901) was not understood; one partly unreadable (TE902) may
+    # still hold a rule a decision names, but a note pinned to it is no evidence of reading.
+    refused = {(p.span.path, p.span.line) for p in ruleset.problems if p.code == "TE901"}
+    unreadable = refused | {(p.span.path, p.span.line) for p in ruleset.problems if p.code == "TE902"}
+    if any((s.path, s.line) not in refused for s in consulted) or any(
+        (p.span.path, p.span.line) not in unreadable for p in ruleset.problems if p.code not in _UNREAD_CODES
+    ):
+        return None
+    if claimed and not any(p.code == "TE902" for p in ruleset.problems):
+        return None
+    lines = _content_lines(ruleset.path)
+    if not lines:
+        return None
+    return len(lines), Span(ruleset.path, lines[0][0], 1, lines[0][1][:200])
+
+
+def _unread_report(ruleset: Ruleset, catalog: Catalog, statements: int, first: Span) -> FileReport:
+    """No verdict for a file nothing of which was understood: every service `unknown`, one TE902."""
+    own = [p.message for p in ruleset.problems if p.code == "TE902"]
+    if own:
+        message = f"the {ruleset.dialect} dialect could not read this file ({own[0]}): no verdict for it"
+    else:
+        message = (
+            f"the {ruleset.dialect} dialect understood none of the {statements} statement"
+            f"{'s' if statements != 1 else ''} in this file (not a config of this kind, or written in "
+            f"syntax policy-lint does not read): no verdict for it"
+        )
+    findings = [Finding("TE902", CODES["TE902"].severity, first, message)]
+    findings += [
+        Finding(p.code, CODES[p.code].severity, p.span, p.message)
+        for p in ruleset.problems
+        if p.code != "TE902"
+    ]
+    services = {sid: ServiceResult(Verdict.UNKNOWN) for sid in catalog.services}
+    hint = "" if own else "; name its kind with --dialect"
+    return FileReport(
+        ruleset.path,
+        ruleset.dialect,
+        services,
+        _dedupe(findings),
+        list(getattr(ruleset, "included", [])),
+        unread=f"{ruleset.path}: {message}{hint}",
+    )
+
+
+def lint_ruleset(ruleset: Ruleset, catalog: Catalog, policy: Policy, claimed: bool = False) -> FileReport:
+    """Verdicts and findings for one parsed file; `claimed`: its dialect's detect recognised it."""
+    consulted: set[Span] = set()
+    counts = isinstance(getattr(ruleset, "understood", None), int)
+    assessments, controls = assess(ruleset, catalog, None if counts else consulted)
+    if not counts and not consulted:
+        consulted.update(
+            s for svc in catalog.services.values() for p in svc.probes() for s in ruleset.inert_mentions(p)
+        )
+    unread = reading(ruleset, consulted, claimed)
+    if unread is not None:
+        return _unread_report(ruleset, catalog, *unread)
     findings: list[Finding] = []
     services: dict[str, ServiceResult] = {}
     n_scoped = len({s.audience for a in assessments.values() for s in a.statuses})
@@ -422,6 +563,14 @@ def read_head(path: Path) -> str:
         return ""
 
 
+def recognises(module: ModuleType, path: Path) -> bool:
+    """Whether a dialect's detect sees its own statements in the file's content, its name aside
+    (the name is replaced, the suffix kept: some dialects claim files by name alone)."""
+    return (
+        module.detect(path.with_name("content" + path.suffix), read_head(path)) >= dialects.DETECT_THRESHOLD
+    )
+
+
 def discover(paths: list[Path]) -> tuple[list[tuple[Path, bool]], list[str]]:
     """Files to lint: (path, named explicitly). Directories are walked, skipping VCS and venvs."""
     files: list[tuple[Path, bool]] = []
@@ -444,6 +593,7 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
     files, report.errors = discover(paths)
     forced: ModuleType | None = dialects.DIALECTS.get(options.dialect) if options.dialect else None
     file_audiences: dict[str, list[Audience]] = {}
+    pulled_in: set[str] = set()  # files a config read through a reference (a list, an include)
     for path, explicit in options.progress(files) if options.progress else files:
         module = forced or dialects.detect(path, read_head(path))
         if module is None:
@@ -451,12 +601,15 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
                 options.log.debug("skipped: no dialect recognised", path=str(path))
             if explicit and not options.skip_undetected:
                 report.errors.append(f"{path}: cannot tell which kind of config this is (use --dialect)")
+            else:
+                report.skipped.append(Skipped(str(path), "unknown kind"))
             continue
         root = options.root or find_root(path)
         context = ParseContext(Resolver(root.resolve()), catalog)
         try:
             ruleset = module.parse(path, context)
-            file_report = lint_ruleset(ruleset, catalog, policy)
+            pulled_in |= context.resolver.found
+            file_report = lint_ruleset(ruleset, catalog, policy, forced is None or recognises(module, path))
         except InputError as exc:
             report.errors.append(str(exc))
             continue
@@ -476,6 +629,8 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
     # A file pulled in by another's include is linted as part of it, not again on its own.
     included = {i for f in report.files for i in f.included}
     report.files = [f for f in report.files if str(Path(f.path).resolve()) not in included]
+    report.skipped = [s for s in report.skipped if str(Path(s.path).resolve()) not in included | pulled_in]
+    report.errors += [f.unread for f in report.files if f.unread]
     report.findings = [x for f in report.files for x in f.findings]
     apply_policy(report, policy, file_audiences, options.today)
     return report

@@ -91,6 +91,9 @@ class Resolver:
     the config, then under `root`."""
 
     root: Path
+    # Every file resolve() or glob() found (resolved paths): what the configs pulled in, so a
+    # directory scan does not call such a file skipped.
+    found: set[str] = field(default_factory=set, compare=False, hash=False)
 
     def inside(self, candidate: Path, config_dir: Path) -> bool:
         """Whether `candidate` (links resolved) lies under the root or the config's directory."""
@@ -116,6 +119,7 @@ class Resolver:
     def resolve(self, reference: str, config: Path) -> Path | None:
         for c in self.candidates(reference, config):
             if c.is_file():
+                self.found.add(str(c.resolve()))
                 return c
         return None
 
@@ -132,6 +136,7 @@ class Resolver:
         for base, rel in tries:
             hits = sorted(p for p in base.glob(rel) if p.is_file() and self.inside(p, config.parent))
             if hits:
+                self.found.update(str(h.resolve()) for h in hits)
                 return hits
         return []
 

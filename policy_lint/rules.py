@@ -147,9 +147,12 @@ _CODES = [
     Code(
         "TE902",
         "unreadable-input",
-        "Part of the input could not be read as text.",
-        "Skipped text could hold rules that block a service.",
-        "Save the file as UTF-8 text and keep lines shorter than 1 MiB.",
+        "Part of the input could not be read as text (or none of it: then the file gets no verdict).",
+        "Skipped text could hold rules that block a service; a file of which the dialect understood "
+        "no statement (a hosts file checked as squid, an XML file that refuses to be parsed) says "
+        "nothing about the services, so it is an input error, never a pass.",
+        "Save the file as UTF-8 text and keep lines shorter than 1 MiB; for a file nothing of which "
+        "was understood, name its kind with --dialect (see `check --help`).",
         Severity.WARNING,
     ),
     Code(

@@ -279,3 +279,97 @@ def test_references_never_escape_the_root(tmp_path):
     doc = json.loads(run("check", "--format", "json", "--root", str(repo), str(repo / "squid.conf")).stdout)
     assert [f["code"] for f in doc["findings"] if f["code"] == "TE903"] == ["TE903", "TE903"]
     assert doc["files"][0]["services"]["facebook"]["verdict"] == "unknown"
+
+
+# ----------------------------------------------------------------- never a silent pass (#13)
+
+HOSTS = "127.0.0.1 localhost\n0.0.0.0 www.facebook.com\n0.0.0.0 facebook.com\n"
+PF = "set skip on lo\nblock in all\npass out on egress proto tcp to any port 443\n"
+
+
+@pytest.mark.parametrize(
+    ("dialect", "name", "text"), [("squid", "hosts", HOSTS), ("iptables", "pf.conf", PF)]
+)
+def test_a_named_file_its_dialect_understands_nothing_of_exits_2(tmp_path, dialect, name, text):
+    p = run("check", "--dialect", dialect, str(write(tmp_path / name, text)))
+    assert_clean_error(p)
+    assert "TE902" in p.stdout and "understood none of the 3 statements" in p.stdout
+    assert "No findings." not in p.stdout
+
+
+def test_a_pfsense_entity_bomb_is_an_input_error(tmp_path):
+    from tests.test_soundness import ENTITY_BOMB
+
+    p = run("check", str(write(tmp_path / "config.xml", ENTITY_BOMB)))
+    assert_clean_error(p)
+    assert "TE106" not in p.stdout
+
+
+def test_no_findings_is_never_printed_beside_an_error(tmp_path):
+    conf = write(tmp_path / "squid.conf", CLEAN)
+    p = run("check", str(conf), str(tmp_path / "missing.conf"))
+    assert_clean_error(p)
+    assert "No findings." not in p.stdout
+    assert "1 input could not be linted" in p.stdout
+
+
+def test_a_directory_scan_says_which_files_it_skipped(tmp_path):
+    write(tmp_path / "etc" / "squid.conf", CLEAN)
+    write(tmp_path / "etc" / "notes.txt", "hello\n")
+    p = run("check", "etc", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "skipped 1 file of unknown kind: etc/notes.txt (use --dialect)" in p.stdout
+    doc = json.loads(run("check", "--format", "json", "etc", cwd=tmp_path).stdout)
+    assert doc["skipped"] == [{"path": "etc/notes.txt", "reason": "unknown kind"}]
+
+
+# ----------------------------------------------------------------- explain and help (#13)
+
+
+@pytest.mark.parametrize("name", ["x", "X", "twitter", "Twitter / X", "TWITTER"])
+def test_explain_takes_service_names_in_any_case_and_aliases(tmp_path, name):
+    conf = write(tmp_path / "squid.conf", "acl tw dstdomain .twitter.com .x.com\nhttp_access deny tw\n")
+    p = run("explain", name, str(conf))
+    assert p.returncode == 0, p.stderr
+    assert "Twitter / X is blocked" in p.stdout
+
+
+def test_explain_an_unknown_service_lists_names_and_aliases(tmp_path):
+    p = run("explain", "myspace", str(write(tmp_path / "squid.conf", CLEAN)))
+    assert_clean_error(p)
+    assert "twitter (Twitter / X, x)" in p.stderr
+
+
+def test_explain_a_directory_explains_every_config_in_it(tmp_path):
+    write(tmp_path / "etc" / "squid.conf", BLOCKING)
+    write(tmp_path / "etc" / "hosts", "0.0.0.0 www.facebook.com\n")
+    write(tmp_path / "etc" / "notes.txt", "hello\n")
+    p = run("explain", "facebook", "etc", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "etc/squid.conf (squid): Facebook is blocked" in p.stdout
+    assert "etc/hosts (hosts): Facebook is blocked-partial" in p.stdout
+    assert "skipped 1 file(s) of unknown kind: etc/notes.txt" in p.stdout
+
+
+def test_explain_a_directory_without_configs_says_it_needs_a_file(tmp_path):
+    write(tmp_path / "docs" / "notes.txt", "hello\n")
+    p = run("explain", "facebook", "docs", cwd=tmp_path)
+    assert_clean_error(p)
+    assert "name a file" in p.stderr
+
+
+def test_check_help_lists_the_dialects_without_importing_them():
+    from policy_lint.dialects import DIALECTS
+
+    p = run("check", "--help")
+    assert p.returncode == 0
+    listed = p.stdout[p.stdout.index("Dialects") :]
+    assert all(name in listed for name in DIALECTS)
+    timing = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "policy_lint", "check", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert "policy_lint.dialects." not in timing.stderr

@@ -363,3 +363,29 @@ def test_progress_bar_on_a_terminal_only(tmp_path):
     assert b"policy-lint" in b"".join(chunks) and b"%" in b"".join(chunks)
     piped = run("check", ".", cwd=tmp_path)
     assert "%" not in piped.stderr
+
+
+def _scan_with_a_stranger(tmp_path) -> None:
+    write(tmp_path / "etc" / "squid.conf", BLOCKING)
+    write(tmp_path / "etc" / "notes.txt", "hello\n")
+
+
+def test_sarif_notes_the_skipped_files_in_the_invocation(tmp_path):
+    _scan_with_a_stranger(tmp_path)
+    doc = json.loads(run("check", "--format", "sarif", "etc", cwd=tmp_path).stdout)
+    [invocation] = doc["runs"][0]["invocations"]
+    [note] = invocation["toolExecutionNotifications"]
+    assert note["level"] == "note" and "unknown kind" in note["message"]["text"]
+    assert note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "etc/notes.txt"
+    if SCHEMA.is_file():
+        jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+
+
+def test_junit_and_github_name_the_skipped_files(tmp_path):
+    _scan_with_a_stranger(tmp_path)
+    suite = ET.fromstring(run("check", "--format", "junit", "etc", cwd=tmp_path).stdout).find("testsuite")
+    assert suite is not None and suite.get("skipped") == "1"
+    [case] = [c for c in suite.iter("testcase") if c.find("skipped") is not None]
+    assert case.get("classname") == "etc/notes.txt"
+    out = run("check", "--format", "github", "etc", cwd=tmp_path).stdout
+    assert "::notice title=policy-lint::skipped 1 file of unknown kind: etc/notes.txt (use --dialect)" in out

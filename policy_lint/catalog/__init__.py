@@ -56,6 +56,7 @@ class Service:
     keywords: tuple[str, ...]
     asns: tuple[AsnPrefixes, ...] = ()
     addresses: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()  # other names users type for it (`x` for Twitter / X)
 
     def probes(self) -> list[Probe]:
         """Every request a user makes: each probe host over HTTPS and plain HTTP."""
@@ -99,6 +100,17 @@ class Catalog:
                     return svc.id, h.role
         return (best[1], best[2]) if best else None
 
+    def lookup(self, name: str) -> str | None:
+        """The id of the service a user means by `name`: its id, its display name or one of its
+        aliases, ignoring case, spaces and punctuation ("x", "X", "Twitter / X" -> twitter)."""
+        wanted = _name_key(name)
+        if not wanted:
+            return None
+        for svc in self.services.values():
+            if wanted in {_name_key(n) for n in (svc.id, svc.name, *svc.aliases)}:
+                return svc.id
+        return None
+
     def service_for_ip(self, address: str) -> str | None:
         ip = ipaddress.ip_address(address)
         for svc in self.services.values():
@@ -121,6 +133,10 @@ class Catalog:
                 probe_hosts=svc.probe_hosts + tuple(ProbeHost(d.lower(), PRIMARY) for d in extra),
             )
         return replace(self, services=services)
+
+
+def _name_key(name: str) -> str:
+    return "".join(c for c in name.casefold() if c.isalnum())
 
 
 def _read(name: str) -> dict:
@@ -173,6 +189,7 @@ def load_catalog() -> Catalog:
             keywords=tuple(s.get("keywords") or (sid,)),
             asns=_asns(a.get("asns") or []),
             addresses=tuple((rep.get("ipv4") or []) + (rep.get("ipv6") or [])),
+            aliases=tuple(str(x) for x in s.get("aliases") or ()),
         )
     categories = {c["vendor"]: tuple(c.get("names") or ()) for c in (vendor.get("categories") or [])}
     control = data["control"]

@@ -4,6 +4,7 @@ Chosen automatically when GITHUB_ACTIONS=true and no format is given."""
 from __future__ import annotations
 
 from policy_lint.engine import Report
+from policy_lint.report.text import skipped_line
 
 COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -27,4 +28,6 @@ def render(report: Report) -> str:
         )
     for err in report.errors:
         out.append(f"::error title=policy-lint::{_data(err)}")
+    if report.skipped:
+        out.append(f"::notice title=policy-lint::{_data(skipped_line(report, most=20))}")
     return "\n".join(out) + ("\n" if out else "")

@@ -5,7 +5,8 @@
  "findings": [{"code", "severity", "path", "line", "column", "service", "message", "audiences", "trace"}],
  "accepted": [...findings covered by a policy exception...],
  "suppressed": [...findings silenced by a suppression comment or the baseline...],
- "errors": ["one line per input that could not be linted"]}
+ "errors": ["one line per input that could not be linted"],
+ "skipped": [{"path", "reason"}: files a directory scan could not identify, not linted]}
 """
 
 from __future__ import annotations
@@ -56,5 +57,6 @@ def render(report: Report) -> str:
         "accepted": [_finding(f) for f in report.accepted],
         "suppressed": [_finding(f) for f in report.suppressed],
         "errors": report.errors,
+        "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
     }
     return json.dumps(doc, indent=2) + "\n"

@@ -38,7 +38,12 @@ def render(report: Report) -> str:
         case = ET.SubElement(suite, "testcase", classname="policy-lint", name="input error")
         ET.SubElement(case, "error", message=err, type="input-error")
         cases += 1
+    for skipped in report.skipped:
+        case = ET.SubElement(suite, "testcase", classname=skipped.path, name="not linted")
+        ET.SubElement(case, "skipped", message=f"{skipped.reason}: not linted (use --dialect)")
+        cases += 1
     suite.set("tests", str(cases))
+    suite.set("skipped", str(len(report.skipped)))
     suite.set("failures", str(failures))
     suite.set("errors", str(len(report.errors)))
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

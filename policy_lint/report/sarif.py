@@ -99,6 +99,20 @@ def render(report: Report) -> str:
                 "executionSuccessful": not report.errors,
                 "toolExecutionNotifications": [
                     {"level": "error", "message": {"text": e}} for e in report.errors
+                ]
+                + [
+                    {
+                        "level": "note",
+                        "message": {"text": f"skipped: {s.reason}, not linted (use --dialect)"},
+                        "locations": [
+                            {
+                                "physicalLocation": {
+                                    "artifactLocation": {"uri": _uri(s.path), "uriBaseId": "%SRCROOT%"}
+                                }
+                            }
+                        ],
+                    }
+                    for s in report.skipped
                 ],
             }
         ],

@@ -31,6 +31,14 @@ def _finding(f: Finding, with_trace: bool, color: bool) -> list[str]:
     return lines
 
 
+def skipped_line(report: Report, most: int = 5) -> str:
+    """'skipped 3 files of unknown kind: a, b, c (use --dialect)'."""
+    paths = [s.path for s in report.skipped]
+    shown = ", ".join(paths[:most]) + (f" and {len(paths) - most} more" if len(paths) > most else "")
+    n = len(paths)
+    return f"skipped {n} file{'s' if n != 1 else ''} of unknown kind: {shown} (use --dialect)"
+
+
 def render(
     report: Report,
     with_trace: bool = True,
@@ -53,6 +61,13 @@ def render(
             out.append(f"accepted by policy exception: {f.span.where()}: {f.code} {f.message}")
         if report.suppressed:
             out.append(f"{len(report.suppressed)} finding(s) suppressed by comments or the baseline.")
+        if report.skipped:
+            out.append(skipped_line(report))
         n = len(report.findings)
-        out.append(f"Found {n} finding{'s' if n != 1 else ''}." if n else "No findings.")
+        found = f"Found {n} finding{'s' if n != 1 else ''}."
+        if report.errors:
+            # Never "No findings." when an input could not be linted: nothing was said about it.
+            k = len(report.errors)
+            found += f" {k} input{'s' if k != 1 else ''} could not be linted (errors on stderr)."
+        out.append(found if n or report.errors else "No findings.")
     return "\n".join(out) + ("\n" if out else "")
