@@ -193,6 +193,16 @@ _CODES = [
         "Add the program's configuration to the repository, or lint it separately.",
         Severity.WARNING,
     ),
+    Code(
+        "TE908",
+        "unmodelled-condition",
+        "A rule uses a matcher, condition or directive the linter does not evaluate.",
+        "What that rule matches is unknown (a request header, a reply's type, a helper's "
+        "answer), so the verdicts it could decide are `unknown`: neither blocked nor clean.",
+        "Check the rule by hand, or express the block with a condition the linter evaluates "
+        "(a domain, URL or address list).",
+        Severity.WARNING,
+    ),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _CODES}

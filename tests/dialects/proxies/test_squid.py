@@ -112,9 +112,15 @@ def test_implicit_final_rule_is_the_opposite_of_the_last_line(lint):
         }
     )
     v = verdicts(report)
-    assert v["facebook"] == "allowed"
+    # The allow-list leaves out fb.me and www.messenger.com: denied with everything else.
+    assert v["facebook"] == "degraded"
     assert v["twitter"] == "blocked"
-    assert "TE105" in codes(report)
+    # Some sites are allowed, so not "all web access is denied" (TE105); the block names
+    # Squid's implicit rule, not the allow line.
+    assert "TE105" not in codes(report)
+    msg = next(f.message for f in report.findings if f.service == "twitter")
+    assert "by 'http_access deny all (Squid's implicit rule after line" in msg
+    assert "allow fb'" not in msg
 
 
 def test_implicit_allow_after_a_last_deny(lint):
@@ -688,7 +694,9 @@ def test_method_and_port_scope_a_service_rule(lint):
     assert verdicts(report)["linkedin"] == "blocked"
 
 
-def test_dst_matches_the_catalog_addresses_of_a_service(lint, catalog):
+def test_dst_is_judged_at_every_catalog_prefix_not_one_address(lint, catalog):
+    """Squid's `dst` sees the address the name resolved to, which may be in any of the
+    service's prefixes: one prefix denied blocks part of the service, as for packet filters."""
     fb = catalog.services["facebook"]
     fb_net = next(
         n
@@ -707,8 +715,49 @@ def test_dst_matches_the_catalog_addresses_of_a_service(lint, catalog):
         }
     )
     v = verdicts(report)
-    assert v["facebook"] == "blocked"
+    assert v["facebook"] == "blocked-partial"
     assert v["twitter"] == "unaffected"
+    v4 = [n for n in fb.networks if n.version == 4]
+    msg = next(f.message for f in report.findings if f.service == "facebook")
+    assert f"blocks 1 of {len(v4)} Facebook IPv4 prefixes" in msg
+
+
+def test_dst_covering_all_the_service_prefixes_blocks(lint, catalog):
+    fb = catalog.services["facebook"]
+    nets = " ".join(str(n) for n in fb.networks)
+    report = lint({"squid.conf": f"acl fbnets dst {nets}\nhttp_access deny fbnets\nhttp_access allow all\n"})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_dst_of_two_prefixes_away_from_the_representative_address_is_not_unaffected(lint, catalog):
+    """Issue #13: `dst 157.240.0.0/16 31.13.0.0/16` was unaffected when the catalog's one
+    address for Facebook lay elsewhere; it blocks the prefixes it covers."""
+    report = lint(
+        {
+            "squid.conf": """
+        acl fbnets dst 157.240.0.0/16 31.13.0.0/16
+        http_access deny fbnets
+        http_access allow all
+    """
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    assert "Facebook IPv4 prefixes" in next(f.message for f in report.findings if f.service == "facebook")
+
+
+def test_dst_of_one_large_prefix_is_not_blocked_for_everyone(lint):
+    """Issue #13: `dst 57.144.0.0/14` holds the representative address but not the rest of
+    Facebook's space: partly blocked, with the coverage."""
+    report = lint(
+        {
+            "squid.conf": """
+        acl fbnets dst 57.144.0.0/14
+        http_access deny fbnets
+        http_access allow all
+    """
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked-partial"
 
 
 def test_dst_as_uses_the_catalog_asns(lint):
