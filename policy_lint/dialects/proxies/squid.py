@@ -1359,11 +1359,11 @@ class SquidRuleset:
                     )
                 # allowed whether bumped or spliced: go on as a tunnel
         if self.rewriter is not None:
-            action, line, more, _s, certain = self._walk(self.rewrite_access, probe, values)
+            rw_action, line, more, _s, certain = self._walk(self.rewrite_access, probe, values)
             if (
                 not self.rewrite_access
-                or action == "allow"
-                or (action is None and _implicit(self.rewrite_access) == "allow")
+                or rw_action == "allow"
+                or (rw_action is None and _implicit(self.rewrite_access) == "allow")
             ):
                 if self.chain is None:
                     return Decision(
@@ -1425,8 +1425,8 @@ class SquidRuleset:
                         note=f"sent to the ICAP/eCAP service {service}, which is not evaluated",
                     )
         for pool in sorted(self.delay_access):
-            action, line, more, spec4, certain = self._walk(self.delay_access[pool], probe, values)
-            if action == "allow":
+            pool_action, line, more, spec4, certain = self._walk(self.delay_access[pool], probe, values)
+            if pool_action == "allow":
                 assert line is not None  # _walk names the line whenever an action was found
                 if self.delay_limited.get(pool, True):
                     return Decision(Outcome.THROTTLE, line.span, tuple(trace + more), spec4, "delay-pool")
@@ -1454,7 +1454,7 @@ class SquidRuleset:
             lines = self.peer_access.get(name)
             if not lines:
                 return None  # a peer for every request
-            p_action, _ps, p_more, _s, p_certain, _pl = self._list_decision(lines, probe, values)
+            p_action, _ps, _pm, _s, p_certain, _pl = self._list_decision(lines, probe, values)
             if p_action == "allow" and p_certain:
                 return None
             unsure = unsure or not p_certain

@@ -161,7 +161,9 @@ def test_pass_list_is_read_left_to_right_first_decision_wins(lint):
 
 def test_pass_none_blocks_everything_else(lint):
     report = lint_sg(
-        lint, f"default {{\n pass social none\n {REDIRECT}\n}}", social("facebook.com\nfbcdn.net\nfb.me\nmessenger.com")
+        lint,
+        f"default {{\n pass social none\n {REDIRECT}\n}}",
+        social("facebook.com\nfbcdn.net\nfb.me\nmessenger.com"),
     )
     v = verdicts(report)
     assert v["facebook"] == "allowed"  # an allow-list naming it
