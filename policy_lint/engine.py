@@ -230,9 +230,23 @@ def assess(
             if st is not None:
                 statuses[sid].append(st)
     all_denied = all(all(d.outcome == Outcome.DENY for d in c.values()) for _, c in per_audience_control)
+    # Everything is denied but some sites are allowed (an allow-list): a service not on it is
+    # blocked by the rule that denies it, not by "all web access is denied".
+    allow_list = all_denied and any(statuses.get(sid) for sid in catalog.services)
     out = {}
     for sid in catalog.services:
         sts = statuses.get(sid, [])
+        if allow_list and not sts:
+            primary = [p for p in service_probes[sid] if p.role == PRIMARY]
+            for audience in audiences:
+                decided = [(p, ruleset.evaluate(p, audience)) for p in primary]
+                unknown = [(p, d) for p, d in decided if d.outcome == Outcome.UNKNOWN]
+                denied = [(p, d) for p, d in decided if d.outcome == Outcome.DENY]
+                sts.append(
+                    _Status(audience, "unknown", unknown, [])
+                    if unknown
+                    else _Status(audience, "blocked", denied, [])
+                )
         out[sid] = _ServiceAssessment(_verdict(sts), sts, all_denied and not sts)
     return out, per_audience_control
 

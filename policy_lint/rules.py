@@ -200,10 +200,11 @@ _CODES = [
         "TE908",
         "not-modelled",
         "A directive, option or matcher changes what the device does in a way the linter does not evaluate.",
-        "dnsmasq's cname=/host-record=/alias=, an adblock option such as $denyallow or $client: the "
-        "verdicts it can change are unknown, never clean and never blocked.",
+        "What the rule matches or does is unknown (a request header, a reply's type, a helper's "
+        "answer; dnsmasq's cname=/host-record=, an adblock option such as $denyallow or $client), "
+        "so the verdicts it could decide are unknown: never clean and never blocked.",
         "Check the named line by hand, or express the rule with what the dialect's documentation "
-        "lists as evaluated.",
+        "lists as evaluated (a domain, URL or address list).",
         Severity.WARNING,
     ),
 ]

@@ -33,10 +33,12 @@ import datetime as dt
 import ipaddress
 import itertools
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from fnmatch import fnmatch
 from pathlib import Path
 
+from policy_lint.dialects.proxies import squid_names
+from policy_lint.dialects.semantics.addressing import decide_by_address
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
@@ -63,23 +65,10 @@ _DIRECTIVE_HINT = re.compile(
     re.M,
 )
 
-# ACL types decided by what is requested (evaluated per probe).
-REQUEST_TYPES = {
-    "dstdomain",
-    "dstdom_regex",
-    "url_regex",
-    "urlpath_regex",
-    "dst",
-    "dst_as",
-    "port",
-    "method",
-    "proto",
-    "ssl::server_name",
-    "ssl::server_name_regex",
-    "at_step",
-    "urllogin",
-}
-CLIENT_DIMENSION_TYPES = {"src", "arp", "eui64", "proxy_auth", "time"}
+# ACL types by what decides them (squid_names.py): the request, the client, or neither modelled.
+REQUEST_TYPES = squid_names.REQUEST_TYPES
+CLIENT_DIMENSION_TYPES = squid_names.CLIENT_DIMENSION_TYPES
+UNMODELLED_TYPES = squid_names.UNMODELLED_TYPES
 LIST_TYPES_WITH_CONTENT = {
     "dstdomain",
     "dstdom_regex",
@@ -101,6 +90,20 @@ REGEX_TYPES = {
 }
 DAYS = "SMTWHFA"  # Squid's day letters, Sunday first
 DECISION_DIRECTIVES = ("http_access", "adapted_http_access")
+# Access lists whose lines read `DIRECTIVE allow|deny acl...` (one more word first for some).
+ACCESS_DIRECTIVES = (
+    "http_access",
+    "adapted_http_access",
+    "http_reply_access",
+    "ssl_bump",
+    "url_rewrite_access",
+    "never_direct",
+    "always_direct",
+)
+NAMED_ACCESS_DIRECTIVES = ("cache_peer_access", "adaptation_access", "delay_access")
+# Fields of an external ACL helper's input that come from the request, not the client
+# (external_acl_type FORMAT, squid.conf.documented): a helper given one may decide by site.
+EXTERNAL_REQUEST_FIELDS = re.compile(r"%(DST|URI|PATH|METHOD|PORT|PROTO|>ru|>rd|>rp|>rm|>rP|ru|rp|rm|>h|>\{)")
 EXTERNAL_OPTION = re.compile(r"^[-+][a-zA-Z]$")
 
 
@@ -154,6 +157,16 @@ class Acl:
                     exact.setdefault(v, span)
             self._index = (exact, dotted)
         return self._index
+
+
+@dataclass(frozen=True)
+class _Bumped(Probe):
+    """A request inside a bumped TLS tunnel: Squid checks it again as a GET of the full
+    https:// URL, so url_regex and urlpath_regex see the path."""
+
+    @property
+    def method(self) -> str:
+        return "GET"
 
 
 @dataclass(frozen=True)
@@ -267,6 +280,10 @@ def _parse_acls(
                 )
             )
             continue
+        if typ not in squid_names.ACL_TYPES and len(acl.spans) == 0:
+            problems.append(
+                Problem("TE901", line.span, f"acl {name}: unknown ACL type {typ}; Squid refuses this config")
+            )
         acl.spans.append(line.span)
         # Options that apply to the whole line come first (-n, -m, ..., `--` ends them).
         while (args and EXTERNAL_OPTION.match(args[0]) and args[0] not in ("-i", "+i")) or args[:1] == ["--"]:
@@ -431,6 +448,16 @@ class SquidRuleset:
         self.adapted = _parse_access(lines, ("adapted_http_access",))
         self.ssl_bump = _parse_access(lines, ("ssl_bump",))
         self.rewrite_access = _parse_access(lines, ("url_rewrite_access",))
+        self.reply_access = _parse_access(lines, ("http_reply_access",))
+        self.never_direct = _parse_access(lines, ("never_direct",))
+        self.always_direct = _parse_access(lines, ("always_direct",))
+        self.peers: dict[str, Span] = {}  # cache_peer name -> its line
+        self.peer_access: dict[str, list[AccessLine]] = {}
+        self.adaptation: dict[str, list[AccessLine]] = {}  # adaptation_access per service
+        self.adaptation_enabled = False  # icap_enable on / ecap_enable on
+        self.bump_ports: bool | None = None  # a port with ssl-bump; None: the config names no port
+        self.external_formats: dict[str, str] = {}  # external_acl_type name -> its FORMAT words
+        self.mentioned: set[str] = set()  # every word of a non-acl line (an ACL it may use)
         self.deny_info: dict[str, tuple[str, Span]] = {}
         self.rewriter: Span | None = None
         self.rewriter_words: tuple[str, ...] = ()
@@ -439,6 +466,17 @@ class SquidRuleset:
         self.delay_access: dict[int, list[AccessLine]] = {}
         self.delay_limited: dict[int, bool] = {}
         self._read_directives(lines)
+        if self.adaptation_enabled:
+            for service, access in sorted(self.adaptation.items()):
+                self.problems.append(
+                    Problem(
+                        "TE907",
+                        access[0].span,
+                        f"ICAP/eCAP service {service} is not evaluated: verdicts for requests "
+                        "adaptation_access sends it are unknown",
+                    )
+                )
+        self._unmodelled = self._find_unmodelled()
         self._slow_patterns: set[BoundedPattern] = set()
         self._match_cache: dict[tuple[str, Probe], tuple[bool | None, Span | None]] = {}
         self._assumed: dict[str, str] = {}
@@ -451,6 +489,9 @@ class SquidRuleset:
         self._client_cache: dict[str, Acl] | None = None
         self._net_cache: dict[str, list] = {}
         self._signatures: dict[Probe, tuple] = {}
+        self._dst_nets: dict[str, list[tuple[Network | str, Span]]] = {}
+        self._dst_cache: dict[tuple, tuple[bool | None, Span | None]] = {}
+        self._address_acls = self._public_dst_acls()
         self._request_names = sorted(
             {n for line in self._all_access_lines() for n, _ in line.literals}
             - set(self._client_acls())
@@ -461,6 +502,21 @@ class SquidRuleset:
     def _read_directives(self, lines: list[Line]) -> None:
         for line in lines:
             w = line.words
+            if w[0] != "acl":
+                self.mentioned.update(x.lstrip("!") for x in w[1:])
+            if w[0] == "cache_peer" and len(w) >= 2:
+                name = next((x[5:] for x in w[2:] if x.startswith("name=")), w[1])
+                self.peers.setdefault(name, line.span)
+            elif w[0] in ("cache_peer_access", "adaptation_access") and len(w) >= 3:
+                literals = tuple((x[1:], True) if x.startswith("!") else (x, False) for x in w[3:])
+                table = self.peer_access if w[0] == "cache_peer_access" else self.adaptation
+                table.setdefault(w[1], []).append(AccessLine(w[0], w[2], literals, line.span))
+            elif w[0] in ("icap_enable", "ecap_enable") and len(w) >= 2:
+                self.adaptation_enabled = self.adaptation_enabled or w[1].lower() == "on"
+            elif w[0] in ("http_port", "https_port"):
+                self.bump_ports = bool(self.bump_ports) or "ssl-bump" in w[2:]
+            elif w[0] == "external_acl_type" and len(w) >= 3:
+                self.external_formats[w[1]] = " ".join(w[2:])
             if w[0] == "deny_info" and len(w) >= 3:
                 for acl in w[2:]:
                     self.deny_info[acl] = (w[1], line.span)
@@ -550,10 +606,60 @@ class SquidRuleset:
         return _squidguard().client_from_key(key) if key else _squidguard().Client(ip=OUTSIDE_IPS[0])
 
     def _all_access_lines(self) -> list[AccessLine]:
-        lines = self.access + self.adapted + self.ssl_bump + self.rewrite_access
-        for pool in self.delay_access.values():
-            lines += pool
+        lines = (
+            self.access
+            + self.adapted
+            + self.ssl_bump
+            + self.rewrite_access
+            + self.reply_access
+            + self.never_direct
+            + self.always_direct
+        )
+        for table in (self.delay_access, self.peer_access, self.adaptation):
+            for access in table.values():
+                lines += access
         return lines
+
+    def _public_dst_acls(self) -> list[str]:
+        """Used `dst` ACLs naming public networks: the ones a service's address may fall in."""
+        used = {n for line in self._all_access_lines() for n, _ in line.literals}
+        out = []
+        for name in sorted(used):
+            acl = self.acls.get(name)
+            if acl is None or acl.type != "dst" or name in self._unmodelled:
+                continue
+            nets = [n for n, _ in _networks(acl.values) if not isinstance(n, str)]
+            if any(not (n.is_private or n.is_loopback or n.is_link_local or n.is_multicast) for n in nets):
+                out.append(name)
+        return out
+
+    def _find_unmodelled(self) -> set[str]:
+        """ACLs whose match policy-lint does not evaluate (squid_names.UNMODELLED_TYPES, an
+        unknown type, an external helper given request fields): each used one is TE908."""
+        used = {n for line in self._all_access_lines() for n, _ in line.literals}
+        out = set()
+        for name, acl in self.acls.items():
+            why = ""
+            if acl.type in UNMODELLED_TYPES:
+                why = f"acl type {acl.type} is not evaluated"
+            elif acl.type not in squid_names.ACL_TYPES:
+                why = f"acl type {acl.type} is unknown"
+            elif acl.type == "external" and acl.values:
+                fmt = self.external_formats.get(acl.values[0][0], "")
+                if EXTERNAL_REQUEST_FIELDS.search(fmt):
+                    why = f"external helper {acl.values[0][0]} is given the request ({fmt.split()[0]} ...)"
+            if not why:
+                continue
+            out.add(name)
+            if name in used:
+                self.problems.append(
+                    Problem(
+                        "TE908",
+                        acl.first_span,
+                        f"acl {name}: {why}; what the rules using it decide is unknown",
+                    )
+                )
+        return out
 
     def _check_references(self, order: dict[Span, int]) -> None:
         for line in self._all_access_lines():
@@ -619,6 +725,8 @@ class SquidRuleset:
         acl = self.acls.get(name)
         if acl is None:
             return None, None
+        if name in self._unmodelled:
+            return None, acl.first_span
         host = probe.host.lower()
         t = acl.type
         found: tuple[bool | None, Span | None] = (False, None)
@@ -632,9 +740,11 @@ class SquidRuleset:
             if host in exact:
                 return True, exact[host]
         elif t in ("dstdom_regex", "url_regex", "urlpath_regex", "ssl::server_name_regex"):
+            # A CONNECT names host:port only; a plain or bumped request the whole URL.
+            tunnel = probe.scheme == "https" and not isinstance(probe, _Bumped)
             subject = {
-                "url_regex": probe.url if probe.scheme == "http" else f"{host}:{probe.port}",
-                "urlpath_regex": probe.path if probe.scheme == "http" else "",
+                "url_regex": f"{host}:{probe.port}" if tunnel else probe.url,
+                "urlpath_regex": "" if tunnel else probe.path,
             }.get(t, host)
             timed_out: Span | None = None
             for pattern, span in acl.patterns:
@@ -667,7 +777,9 @@ class SquidRuleset:
                 if value.upper() == probe.method:
                     return True, span
         elif t == "proto":
-            proto = "HTTP" if probe.scheme == "http" else "AUTHORITY"
+            proto = (
+                "HTTP" if probe.scheme == "http" else "HTTPS" if isinstance(probe, _Bumped) else "AUTHORITY"
+            )
             for value, span in acl.values:
                 if value.upper() in (proto, "ALL"):
                     return True, span
@@ -687,8 +799,18 @@ class SquidRuleset:
             self.problems.append(Problem("TE905", span, msg))
 
     def _dst_match(self, acl: Acl, probe: Probe) -> tuple[bool | None, Span | None]:
+        key = (acl.name, probe.addresses, probe.service, probe.host)
+        hit = self._dst_cache.get(key)
+        if hit is None:
+            hit = self._dst_cache[key] = self._dst_match_uncached(acl, probe)
+        return hit
+
+    def _dst_match_uncached(self, acl: Acl, probe: Probe) -> tuple[bool | None, Span | None]:
         addresses = [ipaddress.ip_address(a) for a in probe.addresses]
-        for net, span in _networks(acl.values):
+        parsed = self._dst_nets.get(acl.name)
+        if parsed is None:
+            parsed = self._dst_nets[acl.name] = _networks(acl.values)
+        for net, span in parsed:
             if isinstance(net, str):
                 owner = self.catalog.service_for_host(net)
                 if owner and probe.service == owner[0] and owner[1] == "primary":
@@ -707,7 +829,7 @@ class SquidRuleset:
             self._client_cache = {
                 n: a
                 for n, a in self.acls.items()
-                if n in used and a.type not in REQUEST_TYPES and a.type != "urlpath_regex"
+                if n in used and a.type not in REQUEST_TYPES and n not in self._unmodelled
             }
         return self._client_cache
 
@@ -763,6 +885,9 @@ class SquidRuleset:
         else:
             users = [NO_USER]
         times = self._time_points(time_acls)
+        # The proxy host's own requests (src localhost, 127.0.0.1, ::1) are no population of
+        # users: they never make a block partial.
+        ips = [ip for ip in ips if not ipaddress.ip_address(ip).is_loopback] or [OUTSIDE_IPS[0]]
         ips = self._distinct(
             ips, [a for a in client.values() if a.type == "src" and not self._src_undecidable(a)], "src"
         )
@@ -771,7 +896,16 @@ class SquidRuleset:
             # squidGuard tells clients apart too: add its representatives (times carry the
             # moment squidGuard is asked at, which may be a dated holiday).
             sg_ips, sg_users, sg_times, _free = self.chain.client_dimensions()
-            ips = list(dict.fromkeys(ips + [ip for ip in sg_ips if ip != _squidguard().OUTSIDE_IP]))
+            ips = list(
+                dict.fromkeys(
+                    ips
+                    + [
+                        ip
+                        for ip in sg_ips
+                        if ip != _squidguard().OUTSIDE_IP and not ipaddress.ip_address(ip).is_loopback
+                    ]
+                )
+            )
             named = [u for u in sg_users if u and u != OTHER_USER]
             # squid sends squidGuard a user name only when it learns one (auth, ident, helpers).
             if named and any(
@@ -1004,7 +1138,11 @@ class SquidRuleset:
     def _walk(
         self, lines: list[AccessLine], probe: Probe, values: dict[str, bool], start: int = 0
     ) -> tuple[str | None, AccessLine | None, list[Span], bool, bool]:
-        """First match: (action, line, trace, specific, certain). action None = no line matched."""
+        """First match: (action, line, trace, specific, certain). action None = no line matched.
+
+        A line whose match is unknown does not decide when the lines after it give the same
+        answer either way: then the rule that decides for certain is named (a later line, or
+        the implicit last rule), never the line whose list could not be read."""
         trace: list[Span] = []
         for i in range(start, len(lines)):
             line = lines[i]
@@ -1018,9 +1156,16 @@ class SquidRuleset:
             rest = self._walk(lines, probe, values, i + 1)
             rest_action = rest[0] if rest[0] is not None else _implicit(lines)
             if rest_action == line.action:
-                return line.action, line, trace + rest[2], specific, rest[4]
+                return rest[0], rest[1], trace + rest[2], rest[3], rest[4]
             return line.action, line, trace + rest[2], specific, False
         return None, None, trace, False, True
+
+    @staticmethod
+    def _implicit_span(lines: list[AccessLine]) -> Span:
+        """Squid's implicit last rule of an access list, named as such (at the list's last line)."""
+        last = lines[-1]
+        text = f"{last.directive} {_implicit(lines)} all (Squid's implicit rule after line {last.span.line})"
+        return Span(last.span.path, last.span.line, last.span.col, text)
 
     def _scope(self, line: AccessLine | None) -> str:
         """The client-side conditions of a line, as Squid names them."""
@@ -1035,12 +1180,35 @@ class SquidRuleset:
             parts.append(f"{'not ' if neg else ''}{acl.type} {name}")
         return " & ".join(parts)
 
+    def _reach(self, lines: list[AccessLine], index: int, probe: Probe) -> str:
+        """Who reaches line `index` (len(lines): the implicit rule) for this probe: the line's
+        own client conditions, less the clients that earlier lines with client conditions took
+        (`everyone not in src localnet`). Earlier lines no client of this config satisfies
+        (`src localhost`: the proxy host is no audience) take nobody."""
+        own = self._scope(lines[index]) if index < len(lines) else ""
+        taken: list[str] = []
+        audiences = [dict(a.key) for a in self.audiences()]
+        for prior in lines[:index]:
+            who = self._scope(prior)
+            if not who or who in taken:
+                continue
+            request = [(n, neg) for n, neg in prior.literals if n not in self._client_acls()]
+            if any(self._request_match(n, probe)[0] is not (not neg) for n, neg in request if n != "all"):
+                continue  # this line is not about this request
+            if not any(self._client_part(prior, values) for values in audiences):
+                continue
+            taken.append(who)
+        if not taken:
+            return own
+        others = " or ".join(taken)
+        return f"{own} (not {others})" if own else f"everyone not in {others}"
+
     def _signature(self, probe: Probe) -> tuple:
         """Everything the rules can see of a probe: probes alike in every request-side match
         get the same decision, so it is computed once."""
         sig = self._signatures.get(probe)
         if sig is None:
-            sig = (probe.is_control, probe.scheme) + tuple(
+            sig = (probe.is_control, probe.scheme, isinstance(probe, _Bumped)) + tuple(
                 self._request_match(n, probe) for n in self._request_names
             )
             if self.chain is not None:
@@ -1049,12 +1217,23 @@ class SquidRuleset:
         return sig
 
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        if self._address_acls:
+            # `dst` ACLs see one of the service's addresses: judge every catalog prefix, as the
+            # packet filters do ("blocks 18 of 66 Facebook IPv4 prefixes").
+            return decide_by_address(
+                probe,
+                self.catalog,
+                lambda t: self._evaluate_cached(replace(probe, addresses=(str(t.address),)), audience),
+            )
+        return self._evaluate_cached(probe, audience)
+
+    def _evaluate_cached(self, probe: Probe, audience: Audience) -> Decision:
         key = (self._signature(probe), audience.key)
         hit = self._decisions.get(key)
         if hit is None:
             d = self._evaluate(probe, audience)
             line = self._line_by_span.get(d.rule) if d.rule else None
-            hit = self._decisions[key] = replace(d, scope=self._scope(line)) if line else d
+            hit = self._decisions[key] = replace(d, scope=self._scope(line)) if line and not d.scope else d
         return hit
 
     def _evaluate(self, probe: Probe, audience: Audience) -> Decision:
@@ -1065,11 +1244,13 @@ class SquidRuleset:
                 # A fragment without access rules (an included file) decides nothing here.
                 return Decision(Outcome.ALLOW, None, tuple(trace), note="no http_access rules")
             action = _implicit(self.access)
-            rule = self.access[-1].span
+            rule = self._implicit_span(self.access)
+            index = len(self.access)
             note = f"no http_access line matched: Squid does the opposite of the last line ({action})"
         else:
             assert line is not None  # _walk names the line whenever an action was found
             rule = line.span
+            index = self.access.index(line)
             note = ""
         if not certain:
             return Decision(
@@ -1080,8 +1261,16 @@ class SquidRuleset:
                 note="depends on a list or pattern that could not be read",
             )
         if action == "deny":
-            return Decision(Outcome.DENY, rule, tuple(trace), specific, self._deny_how(line), note)
-        return self._after_allow(probe, values, rule, trace, specific)
+            return Decision(
+                Outcome.DENY,
+                rule,
+                tuple(trace),
+                specific,
+                self._deny_how(line),
+                note,
+                scope=self._reach(self.access, index, probe),
+            )
+        return self._after_allow(probe, audience, values, rule, trace, specific)
 
     def _deny_how(self, line: AccessLine | None) -> str:
         if line is None or not line.literals:
@@ -1097,45 +1286,84 @@ class SquidRuleset:
             return "redirect"
         return "error-page"
 
+    def _list_decision(
+        self, lines: list[AccessLine], probe: Probe, values: dict[str, bool]
+    ) -> tuple[str, Span, list[Span], bool, bool, AccessLine | None]:
+        """An access list's answer with Squid's default (the opposite of its last line)."""
+        action, line, more, spec, certain = self._walk(lines, probe, values)
+        if action is None:
+            return _implicit(lines), self._implicit_span(lines), more, spec, certain, None
+        assert line is not None
+        return action, line.span, more, spec, certain, line
+
+    def _bump_action(
+        self, probe: Probe, values: dict[str, bool]
+    ) -> tuple[str, Span | None, list[Span], bool]:
+        """What ssl_bump does with an HTTPS tunnel: (splice | bump | terminate | unknown, line,
+        spans, specific). Rules are tried in order at each step; peek and stare only look
+        (stare keeps bumping possible: with no final rule after a stare Squid bumps, after a
+        peek it splices); no match: splice. Squid consults ssl_bump only on a port with the
+        ssl-bump flag (a config that names no port is a fragment: assumed to have one)."""
+        if self.bump_ports is False:
+            return "splice", None, [], False
+        stared = False
+        for line in self.ssl_bump:
+            m, spans, spec = self._line_match(line, probe, values)
+            if m is False:
+                continue
+            if line.action in ("peek", "stare"):
+                stared = stared or (line.action == "stare" and m is True)
+                continue
+            action = {"client-first": "bump", "server-first": "bump", "none": "splice"}.get(
+                line.action, line.action
+            )
+            if m is None:
+                return "unknown", line.span, [line.span, *spans], spec
+            return action, line.span, [line.span, *spans], spec
+        return ("bump" if stared else "splice"), None, [], False
+
     def _after_allow(
-        self, probe: Probe, values: dict[str, bool], rule: Span | None, trace: list[Span], specific: bool
+        self,
+        probe: Probe,
+        audience: Audience,
+        values: dict[str, bool],
+        rule: Span | None,
+        trace: list[Span],
+        specific: bool,
     ) -> Decision:
         if self.adapted:
-            action, line, more, spec2, certain = self._walk(self.adapted, probe, values)
-            action = action or _implicit(self.adapted)
+            action, span, more, spec2, certain, line = self._list_decision(self.adapted, probe, values)
             if not certain:
-                return Decision(Outcome.UNKNOWN, line.span if line else None, tuple(trace + more), spec2)
+                return Decision(Outcome.UNKNOWN, span, tuple(trace + more), spec2)
             if action == "deny":
-                return Decision(
-                    Outcome.DENY,
-                    line.span if line else None,
-                    tuple(trace + more),
-                    spec2,
-                    self._deny_how(line),
-                )
-        if probe.scheme == "https" and self.ssl_bump:
-            for line in self.ssl_bump:
-                if line.action in ("peek", "stare"):
-                    continue
-                m, spans, spec3 = self._line_match(line, probe, values)
-                if m is None and line.action == "terminate":
-                    return Decision(Outcome.UNKNOWN, line.span, tuple(trace + [line.span]), spec3)
-                if m:
-                    if line.action == "terminate":
-                        return Decision(
-                            Outcome.DENY,
-                            line.span,
-                            tuple(trace + [line.span] + spans),
-                            spec3,
-                            "tls-terminate",
-                        )
-                    break
+                return Decision(Outcome.DENY, span, tuple(trace + more), spec2, self._deny_how(line))
+        if probe.scheme == "https" and not isinstance(probe, _Bumped) and self.ssl_bump:
+            bump, bump_span, spans, spec3 = self._bump_action(probe, values)
+            if bump == "terminate":
+                assert bump_span is not None
+                return Decision(Outcome.DENY, bump_span, tuple(trace + spans), spec3, "tls-terminate")
+            if bump in ("bump", "unknown"):
+                # The decrypted request passes http_access (and the rest) again as a GET of the
+                # full https:// URL.
+                inner = self._evaluate(_Bumped(*(getattr(probe, f.name) for f in fields(Probe))), audience)
+                inner = replace(inner, trace=tuple(trace + spans) + inner.trace)
+                if bump == "bump":
+                    return inner
+                if inner.outcome != Outcome.ALLOW:
+                    return Decision(
+                        Outcome.UNKNOWN,
+                        bump_span,
+                        inner.trace,
+                        spec3,
+                        note="whether ssl_bump decrypts this could not be decided",
+                    )
+                # allowed whether bumped or spliced: go on as a tunnel
         if self.rewriter is not None:
-            action, line, more, _s, certain = self._walk(self.rewrite_access, probe, values)
+            rw_action, line, more, _s, certain = self._walk(self.rewrite_access, probe, values)
             if (
                 not self.rewrite_access
-                or action == "allow"
-                or (action is None and _implicit(self.rewrite_access) == "allow")
+                or rw_action == "allow"
+                or (rw_action is None and _implicit(self.rewrite_access) == "allow")
             ):
                 if self.chain is None:
                     return Decision(
@@ -1168,14 +1396,84 @@ class SquidRuleset:
                         note=sg.note or "squidGuard's answer could not be decided",
                         scope=sg.scope,
                     )
+        forwarding = self._forwarding(probe, values, trace)
+        if forwarding is not None:
+            return forwarding
+        if self.reply_access and (probe.scheme == "http" or isinstance(probe, _Bumped)):
+            # Replies to HTTP requests (and to requests inside a bumped tunnel); a CONNECT
+            # tunnel's traffic is not subject to http_reply_access.
+            action, span, more, spec5, certain, line = self._list_decision(self.reply_access, probe, values)
+            if not certain:
+                return Decision(
+                    Outcome.UNKNOWN,
+                    span,
+                    tuple(trace + more),
+                    spec5,
+                    note="http_reply_access depends on what could not be evaluated",
+                )
+            if action == "deny":
+                return Decision(Outcome.DENY, span, tuple(trace + more), spec5, self._deny_how(line))
+        if self.adaptation_enabled:
+            for service, lines in sorted(self.adaptation.items()):
+                action, span, more, _s, certain, _line = self._list_decision(lines, probe, values)
+                if action == "allow" or not certain:
+                    return Decision(
+                        Outcome.UNKNOWN,
+                        span,
+                        tuple(trace + more),
+                        specific,
+                        note=f"sent to the ICAP/eCAP service {service}, which is not evaluated",
+                    )
         for pool in sorted(self.delay_access):
-            action, line, more, spec4, certain = self._walk(self.delay_access[pool], probe, values)
-            if action == "allow":
+            pool_action, line, more, spec4, certain = self._walk(self.delay_access[pool], probe, values)
+            if pool_action == "allow":
                 assert line is not None  # _walk names the line whenever an action was found
                 if self.delay_limited.get(pool, True):
                     return Decision(Outcome.THROTTLE, line.span, tuple(trace + more), spec4, "delay-pool")
                 break
         return Decision(Outcome.ALLOW, rule, tuple(trace), specific)
+
+    def _forwarding(self, probe: Probe, values: dict[str, bool], trace: list[Span]) -> Decision | None:
+        """never_direct/always_direct and cache_peer_access: a request that may not go direct
+        and that no cache_peer accepts has no forwarding path, and Squid fails it
+        (ERR_CANNOT_FORWARD). None: it is forwarded (directly or to a peer)."""
+        if not self.never_direct:
+            return None
+        if self.always_direct:
+            action, _span, _more, _s, certain, _line = self._list_decision(self.always_direct, probe, values)
+            if action == "allow" and certain:
+                return None  # always_direct wins over never_direct
+            always_unsure = not certain
+        else:
+            always_unsure = False
+        action, span, more, spec, certain, _line = self._list_decision(self.never_direct, probe, values)
+        if action != "allow" and certain:
+            return None
+        unsure = always_unsure or not certain
+        for name in self.peers:
+            lines = self.peer_access.get(name)
+            if not lines:
+                return None  # a peer for every request
+            p_action, _ps, _pm, _s, p_certain, _pl = self._list_decision(lines, probe, values)
+            if p_action == "allow" and p_certain:
+                return None
+            unsure = unsure or not p_certain
+        if unsure:
+            return Decision(
+                Outcome.UNKNOWN,
+                span,
+                tuple(trace + more),
+                spec,
+                note="whether Squid may forward this request (never_direct, cache_peer_access) is undecided",
+            )
+        return Decision(
+            Outcome.DENY,
+            span,
+            tuple(trace + more),
+            spec,
+            "no forwarding path",
+            note="never_direct forbids going direct and no cache_peer accepts it",
+        )
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
         if self.chain is not None:
@@ -1185,6 +1483,10 @@ class SquidRuleset:
     def _inert_mentions(self, probe: Probe) -> list[Span]:
         used = {n for line in self._all_access_lines() for n, _ in line.literals}
         used |= set(self.deny_info)
+        # An ACL any other directive names (access_log, tcp_outgoing_address, miss_access ...)
+        # or a group ACL (any-of, all-of) holds is in use too.
+        used |= self.mentioned
+        used |= {v for a in self.acls.values() if a.type in ("any-of", "all-of") for v, _ in a.values}
         out = []
         for name, acl in self.acls.items():
             if name in used or acl.type not in LIST_TYPES_WITH_CONTENT:
@@ -1242,6 +1544,16 @@ def parse(path: Path, context: ParseContext) -> SquidRuleset:
     reader = _Reader(context)
     display = str(path)
     reader.read(path, display, (path.resolve(),))
+    for line in reader.lines:
+        if line.words[0] not in squid_names.DIRECTIVES:
+            # `squid -k parse`: "unrecognized: 'http_acess'", exit 1; Squid does not start.
+            reader.problems.append(
+                Problem(
+                    "TE901",
+                    line.span,
+                    f"unknown directive {line.words[0]}: Squid refuses to start with this config",
+                )
+            )
     ruleset = ruleset_from_lines(display, reader.lines, context, reader.problems, path)
     ruleset.included = [str(p.resolve()) for p in reader.included]
     ruleset.link_rewriter(path, context)

@@ -301,9 +301,9 @@ def test_blanket_block_denies_everything_not_excepted(lint):
         }
     )
     v = verdicts(report)
-    # a walled garden: the control site is denied too, but LinkedIn's sites open, so this is an
-    # allow-list (blocked by it), not "all web access denied" (#13) ...
-    assert v["facebook"] == "blocked" and "TE105" not in codes(report)
+    # a walled garden: the control site is denied too, and Facebook with it; not "all web
+    # access is denied" (TE105), since LinkedIn gets through ...
+    assert v["facebook"] == "blocked" and "TE105" not in codes(report) and "TE101" in codes(report)
     # ... except for the listed service, which is explicitly allowed
     assert v["linkedin"] == "allowed"
 

@@ -507,3 +507,11 @@ def test_detection(name, head, expected):
 )
 def test_forward_targets(directive, args, kind):
     assert privoxy.classify_target(directive, args)[0] == kind
+
+
+def test_an_unknown_action_makes_its_section_unknown_not_blocked_or_clean(lint):
+    """Issue #13 item 1: Privoxy refuses an actions file with an action it does not know
+    (TE901); the section's hosts are neither blocked nor unaffected."""
+    report = lint({"user.action": "{ +block{social} +frobnicate{x} }\n.facebook.com\n"})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE901" in [f.code for f in report.findings]

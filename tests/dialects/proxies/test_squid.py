@@ -114,7 +114,12 @@ def test_implicit_final_rule_is_the_opposite_of_the_last_line(lint):
     v = verdicts(report)
     assert v["facebook"] == "allowed"  # with its supporting domains (else degraded, TE103)
     assert v["twitter"] == "blocked"
+    # Some sites are allowed, so not "all web access is denied" (TE105); the block names
+    # Squid's implicit rule, not the allow line.
     assert "TE105" not in codes(report)
+    msg = next(f.message for f in report.findings if f.service == "twitter")
+    assert "by 'http_access deny all (Squid's implicit rule after line" in msg
+    assert "allow fb'" not in msg
 
 
 def test_implicit_allow_after_a_last_deny(lint):
@@ -688,7 +693,9 @@ def test_method_and_port_scope_a_service_rule(lint):
     assert verdicts(report)["linkedin"] == "blocked"
 
 
-def test_dst_matches_the_catalog_addresses_of_a_service(lint, catalog):
+def test_dst_is_judged_at_every_catalog_prefix_not_one_address(lint, catalog):
+    """Squid's `dst` sees the address the name resolved to, which may be in any of the
+    service's prefixes: one prefix denied blocks part of the service, as for packet filters."""
     fb = catalog.services["facebook"]
     fb_net = next(
         n
@@ -707,8 +714,49 @@ def test_dst_matches_the_catalog_addresses_of_a_service(lint, catalog):
         }
     )
     v = verdicts(report)
-    assert v["facebook"] == "blocked"
+    assert v["facebook"] == "blocked-partial"
     assert v["twitter"] == "unaffected"
+    v4 = [n for n in fb.networks if n.version == 4]
+    msg = next(f.message for f in report.findings if f.service == "facebook")
+    assert f"blocks 1 of {len(v4)} Facebook IPv4 prefixes" in msg
+
+
+def test_dst_covering_all_the_service_prefixes_blocks(lint, catalog):
+    fb = catalog.services["facebook"]
+    nets = " ".join(str(n) for n in fb.networks)
+    report = lint({"squid.conf": f"acl fbnets dst {nets}\nhttp_access deny fbnets\nhttp_access allow all\n"})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_dst_of_two_prefixes_away_from_the_representative_address_is_not_unaffected(lint, catalog):
+    """Issue #13: `dst 157.240.0.0/16 31.13.0.0/16` was unaffected when the catalog's one
+    address for Facebook lay elsewhere; it blocks the prefixes it covers."""
+    report = lint(
+        {
+            "squid.conf": """
+        acl fbnets dst 157.240.0.0/16 31.13.0.0/16
+        http_access deny fbnets
+        http_access allow all
+    """
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    assert "Facebook IPv4 prefixes" in next(f.message for f in report.findings if f.service == "facebook")
+
+
+def test_dst_of_one_large_prefix_is_not_blocked_for_everyone(lint):
+    """Issue #13: `dst 57.144.0.0/14` holds the representative address but not the rest of
+    Facebook's space: partly blocked, with the coverage."""
+    report = lint(
+        {
+            "squid.conf": """
+        acl fbnets dst 57.144.0.0/14
+        http_access deny fbnets
+        http_access allow all
+    """
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked-partial"
 
 
 def test_dst_as_uses_the_catalog_asns(lint):
@@ -724,3 +772,294 @@ def test_dst_as_uses_the_catalog_asns(lint):
     v = verdicts(report)
     assert v["linkedin"] == "blocked"
     assert v["facebook"] == "unaffected"
+
+
+# ------------------------------------------------------------------ issue #13: soundness
+
+
+def _facebook_messages(report) -> list[str]:
+    return [f.message for f in report.findings if f.service == "facebook"]
+
+
+@pytest.mark.parametrize(
+    "acl",
+    [
+        "acl fbhdr req_header Host -i facebook",  # a request header: not evaluated
+        "acl fbhdr referer_regex -i facebook",
+        "acl fbhdr rep_mime_type -i ^text/html$",  # the reply: not evaluated
+        "acl fbhdr any-of fb_inner",  # a group ACL: not evaluated
+    ],
+)
+def test_an_unmodelled_acl_type_makes_its_rule_unknown(lint, acl):
+    report = lint(
+        {
+            "squid.conf": f"""
+        acl fb_inner dstdomain .facebook.com
+        {acl}
+        http_access deny fbhdr
+        http_access allow all
+    """
+        }
+    )
+    v = verdicts(report)
+    assert v["facebook"] == "unknown"
+    assert "TE908" in codes(report)
+
+
+def test_an_unknown_acl_type_is_refused_by_squid_and_unknown(lint):
+    report = lint({"squid.conf": "acl fb foo_bar facebook\nhttp_access deny fb\nhttp_access allow all\n"})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE901" in codes(report)
+
+
+def test_an_external_helper_given_the_destination_decides_by_site_unknown(lint):
+    report = lint(
+        {
+            "squid.conf": """
+        external_acl_type sites %SRC %DST /usr/lib/squid/check_site
+        acl blocked_sites external sites
+        http_access deny blocked_sites
+        http_access allow all
+    """
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE908" in codes(report)
+
+
+def test_an_external_helper_given_only_the_client_splits_audiences(lint):
+    report = lint(
+        {
+            "squid.conf": """
+        external_acl_type groups %LOGIN /usr/lib/squid/ext_wbinfo_group_acl
+        acl students external groups students
+        acl fb dstdomain .facebook.com
+        http_access deny students fb
+        http_access allow all
+    """
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked-partial"
+
+
+def test_a_misspelt_directive_is_te901_not_a_silent_skip(lint):
+    # `squid -k parse`: "unrecognized: 'http_acess'", exit 1 (tests/e2e/test_squid_differential.py)
+    report = lint(
+        {"squid.conf": "acl fb dstdomain .facebook.com\nhttp_acess deny fb\nhttp_access allow all\n"}
+    )
+    te901 = [f for f in report.findings if f.code == "TE901"]
+    assert te901 and te901[0].span.line == 2 and "http_acess" in te901[0].message
+    # the ACL is named by that line: not "no rule uses it"
+    assert "TE202" not in codes(report)
+
+
+def test_an_obsolete_directive_is_ignored_like_squid_does(lint):
+    report = lint({"squid.conf": "dns_v4_first on\nhttp_access allow all\n"})
+    assert "TE901" not in codes(report)
+
+
+def test_http_reply_access_denies_http_replies_but_not_connect_tunnels(lint):
+    report = lint(
+        {
+            "squid.conf": """
+        acl fb dstdomain .facebook.com
+        http_access allow all
+        http_reply_access deny fb
+        http_reply_access allow all
+    """
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    assert any("over plain HTTP only" in m for m in _facebook_messages(report))
+    assert "TE202" not in codes(report)
+
+
+def test_http_reply_access_applies_inside_a_bumped_tunnel(lint):
+    report = lint(
+        {
+            "squid.conf": """
+        http_port 3128 ssl-bump cert=/etc/squid/ca.pem
+        acl fb dstdomain .facebook.com
+        ssl_bump bump all
+        http_access allow all
+        http_reply_access deny fb
+        http_reply_access allow all
+    """
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_http_reply_access_on_the_reply_type_is_unknown(lint):
+    report = lint(
+        {
+            "squid.conf": """
+        acl html rep_mime_type -i ^text/html
+        http_access allow all
+        http_reply_access deny html
+    """
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_url_regex_sees_https_urls_only_in_bumped_tunnels(lint):
+    rules = """
+        acl fbpage url_regex ^https://www\\.facebook\\.com/
+        acl step1 at_step SslBump1
+        {bump}
+        http_access deny fbpage
+        http_access allow all
+    """
+    spliced = lint(
+        {"squid.conf": "http_port 3128 ssl-bump cert=/ca.pem\n" + rules.format(bump="ssl_bump splice all")}
+    )
+    assert verdicts(spliced)["facebook"] == "unaffected"  # a CONNECT's URL is www.facebook.com:443
+    bumped = lint(
+        {"squid.conf": "http_port 3128 ssl-bump cert=/ca.pem\n" + rules.format(bump="ssl_bump bump all")}
+    )
+    # every HTTPS entry point denied (http://www... does not match: redirected to https)
+    assert verdicts(bumped)["facebook"] == "blocked"
+    # stare keeps bumping possible: with no final rule after it, Squid bumps
+    stared = lint(
+        {"squid.conf": "http_port 3128 ssl-bump cert=/ca.pem\n" + rules.format(bump="ssl_bump stare all")}
+    )
+    assert verdicts(stared)["facebook"] == "blocked"
+    # ssl_bump is only consulted on a port with the ssl-bump flag
+    plain = lint({"squid.conf": "http_port 3128\n" + rules.format(bump="ssl_bump bump all")})
+    assert verdicts(plain)["facebook"] == "unaffected"
+
+
+def test_never_direct_without_a_peer_for_the_request_fails_it(lint):
+    report = lint(
+        {
+            "squid.conf": """
+        acl fb dstdomain .facebook.com
+        cache_peer upstream.example parent 3128 0 no-query name=up
+        cache_peer_access up deny fb
+        cache_peer_access up allow all
+        never_direct allow all
+        http_access allow all
+    """
+        }
+    )
+    v = verdicts(report)
+    assert v["facebook"] == "blocked" and v["twitter"] == "unaffected"
+    assert any("no forwarding path" in m for m in _facebook_messages(report))
+    assert "TE202" not in codes(report)
+
+
+def test_always_direct_gives_a_forwarding_path_back(lint):
+    report = lint(
+        {
+            "squid.conf": """
+        acl fb dstdomain .facebook.com
+        cache_peer upstream.example parent 3128 0 no-query name=up
+        cache_peer_access up deny fb
+        always_direct allow fb
+        never_direct allow all
+        http_access allow all
+    """
+        }
+    )
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_never_direct_with_a_peer_for_every_request_forwards(lint):
+    report = lint(
+        {
+            "squid.conf": """
+        cache_peer upstream.example parent 3128 0 no-query
+        never_direct allow all
+        http_access allow all
+    """
+        }
+    )
+    assert set(verdicts(report).values()) == {"unaffected"}
+
+
+def test_adaptation_access_to_an_enabled_icap_service_is_unknown(lint):
+    rules = """
+        icap_enable {on}
+        icap_service filter reqmod_precache icap://127.0.0.1:1344/filter
+        adaptation_access filter allow all
+        http_access allow all
+    """
+    report = lint({"squid.conf": rules.format(on="on")})
+    assert set(verdicts(report).values()) == {"unknown"}
+    assert "TE907" in codes(report)
+    report = lint({"squid.conf": rules.format(on="off")})
+    assert set(verdicts(report).values()) == {"unaffected"}
+
+
+def test_the_proxy_host_itself_never_makes_a_block_partial(lint):
+    report = lint(
+        {
+            "squid.conf": """
+        acl fb dstdomain .facebook.com
+        http_access allow localhost
+        http_access deny fb
+        http_access allow all
+    """
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+    assert all("localhost" not in m for m in _facebook_messages(report))
+
+
+def test_a_block_names_whom_earlier_rules_let_through(lint):
+    report = lint(
+        {
+            "squid.conf": """
+        acl localnet src 10.0.0.0/8
+        acl fb dstdomain .facebook.com
+        http_access allow localnet
+        http_access deny fb
+        http_access allow all
+    """
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    assert any(
+        "blocked for everyone not in src localnet by 'http_access deny fb'" in m
+        for m in _facebook_messages(report)
+    )
+
+
+def test_a_rule_whose_list_could_not_be_read_never_says_blocked_by(lint):
+    report = lint(
+        {
+            "squid.conf": """
+        acl maybe dstdomain "/etc/squid/maybe.txt"
+        acl fb dstdomain .facebook.com
+        http_access deny maybe
+        http_access deny fb
+        http_access allow all
+    """
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+    msgs = _facebook_messages(report)
+    assert msgs and all("deny maybe" not in m for m in msgs)
+    assert any("by 'http_access deny fb'" in m for m in msgs)
+
+
+def test_an_allow_list_that_leaves_out_supporting_domains_is_degraded(lint):
+    """Issue #13: LinkedIn allowed, static.licdn.com and media.licdn.com denied by `deny all`."""
+    report = lint(
+        {
+            "squid.conf": """
+        acl lan src 192.168.0.0/16
+        acl li dstdomain .linkedin.com
+        http_access allow lan li
+        http_access deny all
+    """
+        }
+    )
+    v = verdicts(report)
+    assert v["linkedin"] == "degraded"
+    te103 = next(f for f in report.findings if f.code == "TE103")
+    assert "static.licdn.com" in te103.message and "media.licdn.com" in te103.message
+    # some sites are allowed: not "all web access is denied to everyone"
+    assert "TE105" not in codes(report)
+    assert v["facebook"] == "blocked"
