@@ -34,12 +34,16 @@ and then reach, is empty. A test that builds such a namespace adds exactly its a
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import os
+import shutil
 import socket
+import subprocess
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,50 +141,42 @@ def _check_destination(sock: socket.socket, address: object, action: str) -> Non
 @pytest.fixture(scope="session", autouse=True)
 def network_guard() -> Iterator[None]:
     """Wrap the socket module for the whole run: see the module docstring."""
-    real = {
-        "connect": socket.socket.connect,
-        "connect_ex": socket.socket.connect_ex,
-        "sendto": socket.socket.sendto,
-    }
-    real_lookup = {
-        name: getattr(socket, name)
-        for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr")
-    }
+    methods = ("connect", "connect_ex", "sendto")
+    lookups = ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr")
+    real: dict[str, Callable[..., Any]] = {name: getattr(socket.socket, name) for name in methods}
+    real_lookup: dict[str, Callable[..., Any]] = {name: getattr(socket, name) for name in lookups}
 
-    def connect(self, address):
+    def connect(self: socket.socket, address: Any) -> None:
         _check_destination(self, address, "connect to")
         return real["connect"](self, address)
 
-    def connect_ex(self, address):
+    def connect_ex(self: socket.socket, address: Any) -> int:
         _check_destination(self, address, "connect to")
         return real["connect_ex"](self, address)
 
-    def sendto(self, data, *args):
+    def sendto(self: socket.socket, data: Any, *args: Any) -> int:
         _check_destination(self, args[-1], "send to")
         return real["sendto"](self, data, *args)
 
-    def lookup(name: str):
+    def lookup(name: str) -> Callable[..., Any]:
         original = real_lookup[name]
 
-        def guarded(host, *args, **kwargs):
+        def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
             if not _local_name(host) or (name == "gethostbyaddr" and _local_address(host) is False):
                 raise _refuse(f"{name}({host!r})")
             return original(host, *args, **kwargs)
 
-        guarded.__wrapped__ = original  # type: ignore[attr-defined]  # for introspection only
         return guarded
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
-    socket.socket.sendto = sendto  # type: ignore[method-assign]
-    for name in real_lookup:
+    for name, wrapper in (("connect", connect), ("connect_ex", connect_ex), ("sendto", sendto)):
+        setattr(socket.socket, name, wrapper)
+    for name in lookups:
         setattr(socket, name, lookup(name))
     try:
         yield
     finally:
-        socket.socket.connect = real["connect"]  # type: ignore[method-assign]
-        socket.socket.connect_ex = real["connect_ex"]  # type: ignore[method-assign]
-        socket.socket.sendto = real["sendto"]  # type: ignore[method-assign]
+        for name, original in real.items():
+            setattr(socket.socket, name, original)
         for name, original in real_lookup.items():
             setattr(socket, name, original)
 
@@ -192,6 +188,21 @@ def _no_outside_connections(network_guard) -> Iterator[None]:
     seen = take_network_violations()
     if seen:
         pytest.fail("this test tried to leave the machine:\n  " + "\n  ".join(seen))
+
+
+@functools.cache
+def no_network_prefix() -> tuple[str, ...]:
+    """`unshare -n` where it works here (root, util-linux): a command run after it has a private
+    network namespace with no interface up (not even loopback), so it cannot reach any network.
+    Empty where it does not work (an unprivileged user): the command then runs as it is."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return ()
+    try:
+        ok = subprocess.run([unshare, "-n", "true"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return (unshare, "-n") if ok else ()
 
 
 @pytest.fixture(scope="session")

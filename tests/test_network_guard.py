@@ -11,14 +11,6 @@ import pytest
 from tests.conftest import OutsideNetworkError, take_network_violations
 
 
-@pytest.fixture
-def refused() -> list[str]:
-    """The attempts this test makes on purpose: read and cleared here, so the test passes."""
-    seen: list[str] = []
-    yield seen
-    seen.extend(take_network_violations())
-
-
 def test_loopback_connections_pass():
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
