@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # The traffic tests on Python 3.12, where pip resolves mitmproxy 12 (Python 3.11 gets 11.0.2:
-# mitmproxy 11.1+ needs 3.12). Creates .venv312 with python3.12 when one is present (on PATH and
-# usable, or pyenv's newest 3.12.x), installs '.[test,traffic]' and runs tests/traffic plus
-# tests/e2e/test_traffic_e2e.py when it exists. Without python3.12 it says so and exits 0.
+# mitmproxy 11.1+ needs 3.12). Creates .venv312 with python3.12, installs '.[test,traffic]' and
+# runs tests/traffic plus tests/e2e/test_traffic_e2e.py when it exists.
 # Extra arguments go to pytest. scripts/test.sh (Python 3.11) runs everything else.
+#
+# Where python3.12 comes from, in order: PATH (a usable one), pyenv's newest 3.12.x (this
+# project's machines carry pyenv with a 3.12), else Debian's package `python3.12` installed with
+# apt-get when the distribution has one (as root; Debian 12 has none, Debian 13 has 3.13 only,
+# Ubuntu 24.04 has it). Nothing is downloaded from anywhere else: PyPI has no interpreters, and
+# the npm and PyPI "portable Python" packages fetch their builds from outside the registries.
+# Without python3.12 it says so and fails under CI (CI=true or POLICY_LINT_REQUIRE_E2E=1), so the
+# Python 3.12 run cannot vanish; elsewhere it exits 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,8 +33,30 @@ find_python312() {
     return 1
 }
 
-if ! py312="$(find_python312)"; then
-    echo "== python3.12 not found (neither on PATH nor under pyenv): skipping the Python 3.12 / mitmproxy 12 run"
+install_python312() {
+    # Debian's package, where the distribution has one (apt-cache policy prints a candidate).
+    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
+    apt-get update -qq >/dev/null 2>&1 || true
+    local candidate
+    candidate="$(apt-cache policy python3.12 2>/dev/null | awk '/Candidate:/ {print $2}')"
+    if [ -z "$candidate" ] || [ "$candidate" = "(none)" ]; then
+        echo "== apt has no python3.12 package here ($(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"))" >&2
+        return 1
+    fi
+    echo "== installing Debian's python3.12 $candidate (with python3.12-venv)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3.12 python3.12-venv \
+        >/dev/null || return 1
+    command -v python3.12
+}
+
+required() { [ "${CI:-}" = true ] || [ "${POLICY_LINT_REQUIRE_E2E:-}" = 1 ]; }
+
+if ! py312="$(find_python312)" && ! py312="$(install_python312)"; then
+    if required; then
+        echo "== FAILED: python3.12 not found (PATH, pyenv) nor installable from Debian's packages: the Python 3.12 / mitmproxy 12 run is required under CI"
+        exit 1
+    fi
+    echo "== python3.12 not found (PATH, pyenv) nor installable from Debian's packages: skipping the Python 3.12 / mitmproxy 12 run"
     exit 0
 fi
 echo "== Python 3.12 run with $py312 ($("$py312" -c 'import platform; print(platform.python_version())'))"

@@ -20,7 +20,6 @@ comparison cannot pass vacuously.
 from __future__ import annotations
 
 import ipaddress
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from policy_lint.dialects.dns import dnsmasq
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
 from policy_lint.model import EVERYONE, Outcome, Probe
-from tests.conftest import REPO, skip_or_fail
+from tests.conftest import corpus_dir, skip_or_fail
 from tests.e2e.dns_stub import STUB_A, STUB_AAAA, stub_upstream
 from tests.e2e.dnsmasq_harness import (
     ask,
@@ -45,7 +44,7 @@ from tests.e2e.dnsmasq_harness import (
 
 pytestmark = pytest.mark.e2e
 
-CORPUS = Path(os.environ.get("POLICY_LINT_CORPUS", REPO.parent / "shared" / "corpus" / "cases"))
+CORPUS = corpus_dir()
 
 
 @dataclass(frozen=True)

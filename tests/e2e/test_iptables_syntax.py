@@ -21,11 +21,11 @@ import pytest
 from policy_lint.dialects.firewalls import iptables
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
-from tests.conftest import REPO, skip_or_fail
+from tests.conftest import corpus_dir, skip_or_fail
 
 pytestmark = pytest.mark.e2e
 
-CORPUS = REPO.parent / "shared" / "corpus" / "cases"
+CORPUS = corpus_dir()
 
 HEAD = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
 VALID = {

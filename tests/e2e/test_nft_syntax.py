@@ -8,6 +8,12 @@ and broken, and the corpus' nftables files): nft refuses it <=> we report TE901;
 <=> we parse it without an input problem. Rulesets naming hostnames are left out (nft would
 resolve them through DNS).
 
+The corpus files are held to the same rule, exactly: CORPUS_REFUSED lists every corpus file
+nft refuses, with the line and message it gives (test_nft_refuses_exactly_the_recorded_corpus_files
+fails when nft refuses another or accepts one of them), and for each of them we must report
+TE901 at that line. Where the dialect does not do so yet, the case is an xfail(strict=True)
+naming what is missing (DIALECT_PENDING), so that it turns red the day it is fixed.
+
 The JSON test loads a ruleset into a *private, empty network namespace* (`unshare -n`) and
 reads it back with `nft -j list ruleset`: the real JSON form, never touching the host's
 firewall. Our reading of the JSON must decide every service as our reading of the text does.
@@ -16,6 +22,7 @@ firewall. Our reading of the JSON must decide every service as our reading of th
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import subprocess
 import tempfile
@@ -29,11 +36,11 @@ from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.engine import Options, lint_paths
 from policy_lint.inputs import Resolver
 from policy_lint.policy import strict_policy
-from tests.conftest import REPO, skip_or_fail
+from tests.conftest import corpus_dir, skip_or_fail
 
 pytestmark = pytest.mark.e2e
 
-CORPUS = REPO.parent / "shared" / "corpus" / "cases"
+CORPUS = corpus_dir()
 FB = load_catalog().services["facebook"]
 FB_V4 = ", ".join(str(n) for n in FB.networks if n.version == 4)
 FB_V6 = ", ".join(str(n) for n in FB.networks if n.version == 6)
@@ -211,14 +218,53 @@ def _nft() -> str:
     return path  # type: ignore[return-value]
 
 
-def _cases() -> list:
-    out = [pytest.param(text, True, id=f"valid-{k}") for k, text in VALID.items()]
-    out += [pytest.param(text, False, id=f"broken-{k}") for k, text in BROKEN.items()]
+# Every corpus file `nft -c` (Debian 12's nftables 1.0.6) refuses: case/path-in-tree -> (line, error).
+CORPUS_REFUSED = {
+    # `dnat to [$PI_IP6]:53`: nft's scanner reads `[` IPv6-address `]` (RFC 2732) as one token
+    # only around a literal address; around a variable the `[` is a syntax error. The literal
+    # `dnat to [fd00::1]:53` and the bare `dnat to $PI_IP6:53` are accepted. nft loads nothing
+    # from a file with a syntax error: the whole ruleset (every table in it) is refused.
+    "41-nftables-privacyguardian-quic-comment/etc/nftables.conf": (350, "syntax error, unexpected '['"),
+}
+# Corpus files nft refuses for which the nftables dialect does not report TE901 at that line yet.
+DIALECT_PENDING = {
+    "41-nftables-privacyguardian-quic-comment/etc/nftables.conf": "nftables dialect: TE901 for "
+    "`dnat to [$PI_IP6]:53` at line 350, which nft refuses (syntax error, unexpected '['; a bracketed "
+    "address must be a literal IPv6 address), so nft loads none of the file (issue #13 item 14)",
+}
+
+
+def _corpus_files() -> dict[str, Path]:
+    """The corpus' nftables files, by case/path-in-tree."""
+    out = {}
     if CORPUS.is_dir():
         for f in sorted(CORPUS.glob("*nftables*/tree/**/*")):
             if f.is_file() and nftables.detect(f, f.read_text(errors="replace")[:4096]) >= 0.5:
-                out.append(pytest.param(f.read_text(), None, id=f"corpus-{f.parent.parent.name}-{f.name}"))
+                case = f.relative_to(CORPUS).parts[0]
+                out[f"{case}/{f.relative_to(CORPUS / case / 'tree').as_posix()}"] = f
     return out
+
+
+def _cases() -> list:
+    out = [pytest.param(text, True, None, id=f"valid-{k}") for k, text in VALID.items()]
+    out += [pytest.param(text, False, None, id=f"broken-{k}") for k, text in BROKEN.items()]
+    for key, f in _corpus_files().items():
+        refused = CORPUS_REFUSED.get(key)
+        marks = (
+            [pytest.mark.xfail(strict=True, reason=DIALECT_PENDING[key])] if key in DIALECT_PENDING else []
+        )
+        out.append(
+            pytest.param(
+                f.read_text(), refused is None, refused and refused[0], id=f"corpus-{key}", marks=marks
+            )
+        )
+    return out
+
+
+def _refusal(stderr: str) -> tuple[int, str] | None:
+    """(line, message) of nft's first error, as `FILE:LINE:COL-COL: Error: MESSAGE`."""
+    m = re.search(r":(\d+):\d+(?:-\d+)?: Error: (.*)", stderr)
+    return (int(m.group(1)), m.group(2).strip()) if m else None
 
 
 def _check(nft: str, f: Path) -> subprocess.CompletedProcess:
@@ -229,22 +275,38 @@ def test_nft_check_works_here():
     _nft()
 
 
-@pytest.mark.parametrize("text,expect_ok", _cases())
-def test_we_refuse_what_nft_refuses(text, expect_ok, tmp_path):
+def test_nft_refuses_exactly_the_recorded_corpus_files():
+    """Which corpus files nft refuses, where and why, is recorded in CORPUS_REFUSED: a change (a
+    new corpus file, another nft) shows here rather than as a silently different xfail."""
+    nft = _nft()
+    files = _corpus_files()
+    if not files:
+        skip_or_fail(f"no nftables corpus files under {CORPUS} (set POLICY_LINT_CORPUS)")
+    refused = {}
+    for key, f in files.items():
+        run = _check(nft, f)
+        if run.returncode != 0:
+            refused[key] = _refusal(run.stderr) or (0, run.stderr.strip())
+    assert refused == CORPUS_REFUSED
+
+
+@pytest.mark.parametrize("text,expect_ok,line", _cases())
+def test_we_refuse_what_nft_refuses(text, expect_ok, line, tmp_path):
     nft = _nft()
     f = tmp_path / "nftables.conf"
     f.write_text(text)
     run = _check(nft, f)
     accepted = run.returncode == 0
-    if expect_ok is not None:
-        assert accepted == expect_ok, f"nft changed its mind: {run.stderr}"
+    assert accepted == expect_ok, f"nft changed its mind: {run.stderr}"
     rs = nftables.parse(f, ParseContext(Resolver(tmp_path), load_catalog()))
     ours = [p for p in rs.problems if p.code.startswith("TE9")]
     if accepted:
         assert not ours, ours
-    elif expect_ok is None:
-        # A corpus file nft refuses: a newer nft may accept it (see the note in the module).
-        pytest.xfail(f"nft {run.stderr.strip()[:200]} refuses this corpus file; we read it")
+    elif line is not None:
+        # A corpus file: TE901 exactly where nft's error is.
+        assert [p for p in ours if p.code == "TE901" and p.span.line == line], (
+            f"nft refuses line {line} ({run.stderr.strip()}) but we report {ours or 'no input problem'}"
+        )
     else:
         assert ours, f"nft refuses it ({run.stderr.strip()}) but we report no input problem"
 

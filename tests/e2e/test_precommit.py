@@ -2,8 +2,14 @@
 blocks Facebook fails the hook with the finding; after the fix, or with a suppression, it passes.
 
 `pre-commit try-repo` builds the hook from this project's working tree (uncommitted changes
-included) into an environment under a temporary PRE_COMMIT_HOME; it needs the package index
-for our dependencies, nothing else.
+included) into an environment under a temporary PRE_COMMIT_HOME: virtualenv makes it (from the
+pip and setuptools wheels it carries) and `pip install .` installs the project into it. That
+pip never reaches a package index: PIP_NO_INDEX=1, PIP_CONFIG_FILE=/dev/null (this machine's
+pip configuration names indexes), and PIP_FIND_LINKS points at a wheelhouse built from the
+test environment itself (tests/e2e/wheelhouse.py: the installed dependencies repacked as
+wheels, and virtualenv's setuptools wheel for the build). Where `unshare -n` works (as root:
+CI), pre-commit runs in a private network namespace with no interface up, so any attempt to
+reach the network fails the hook install, and so the test.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, skip_or_fail
+from tests.conftest import REPO, no_network_prefix, skip_or_fail
+from tests.e2e.wheelhouse import build_wheelhouse
 
 pytestmark = pytest.mark.e2e
 
@@ -55,11 +62,25 @@ def test_pre_commit_try_repo_fails_on_a_block_and_passes_after_the_fix(tmp_path)
     git(repo, "init", "-q")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "proxy")
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "NO_COLOR": "1"}
+    wheelhouse = tmp_path / "wheelhouse"
+    build_wheelhouse(wheelhouse)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "VIRTUALENV_"))},
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "NO_COLOR": "1",
+        # pip in the hook's environment: no index, this machine's pip config ignored, our wheels.
+        "PIP_NO_INDEX": "1",
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_FIND_LINKS": str(wheelhouse),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        # virtualenv seeds from the wheels it carries and never looks for newer ones.
+        "VIRTUALENV_NO_DOWNLOAD": "1",
+        "VIRTUALENV_NO_PERIODIC_UPDATE": "1",
+    }
 
     def try_repo() -> subprocess.CompletedProcess:
         return subprocess.run(
-            [pre_commit, "try-repo", str(REPO), "policy-lint", "--all-files"],
+            [*no_network_prefix(), pre_commit, "try-repo", str(REPO), "policy-lint", "--all-files"],
             cwd=repo,
             capture_output=True,
             text=True,

@@ -21,7 +21,6 @@ broken action files for which we report TE901/TE905.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import textwrap
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from policy_lint.engine import Options, lint_paths
 from policy_lint.inputs import Resolver
 from policy_lint.model import Decision, Outcome, Probe
 from policy_lint.policy import strict_policy
-from tests.conftest import REPO, skip_or_fail
+from tests.conftest import corpus_dir, skip_or_fail
 from tests.e2e.privoxy_harness import (
     Answer,
     fetch,
@@ -51,7 +50,7 @@ from tests.e2e.privoxy_harness import (
 
 pytestmark = pytest.mark.e2e
 
-CORPUS = Path(os.environ.get("POLICY_LINT_CORPUS", REPO.parent / "shared" / "corpus" / "cases"))
+CORPUS = corpus_dir()
 
 
 @dataclass(frozen=True)

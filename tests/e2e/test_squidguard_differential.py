@@ -32,12 +32,12 @@ from policy_lint.dialects.proxies import squidguard as sg
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
 from policy_lint.model import Outcome, Probe
-from tests.conftest import REPO, skip_or_fail
+from tests.conftest import corpus_dir, skip_or_fail
 from tests.e2e.squidguard_harness import SquidGuardDir, find_squidguard, request_line
 
 pytestmark = pytest.mark.e2e
 
-CORPUS = REPO.parent / "shared" / "corpus" / "cases"
+CORPUS = corpus_dir()
 MONDAY_10 = dt.datetime(2030, 1, 7, 10, 0)
 LAN = ("10.0.0.7", None)
 REDIRECT = "redirect http://proxy.lan/blocked?u=%u"

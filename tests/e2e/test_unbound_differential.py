@@ -36,7 +36,7 @@ from policy_lint.dialects.dns import unbound
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
 from policy_lint.model import Decision, Outcome, Probe
-from tests.conftest import REPO, skip_or_fail
+from tests.conftest import corpus_dir, skip_or_fail
 from tests.e2e.dns_stub import STUB_A, stub_upstream
 from tests.e2e.unbound_harness import (
     Answer,
@@ -51,7 +51,7 @@ from tests.e2e.unbound_harness import (
 
 pytestmark = pytest.mark.e2e
 
-CORPUS = Path(os.environ.get("POLICY_LINT_CORPUS", REPO.parent / "shared" / "corpus" / "cases"))
+CORPUS = corpus_dir()
 
 RESPIP = 'server:\n  module-config: "respip iterator"\n'
 RPZ_SOA = "@ SOA ns.invalid. hostmaster.invalid. 1 3600 600 86400 60\n@ NS ns.invalid.\n"

@@ -158,7 +158,7 @@ class Pki:
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory, catalog) -> Pki:
     """A throw-away CA and one server certificate naming every catalog probe host."""
-    pytest.importorskip("cryptography")
+    # A declared test dependency (pyproject's `test` extra): missing, the fixture fails.
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec

@@ -5,13 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
 from policy_lint.engine import Options, lint_paths
 from policy_lint.policy import strict_policy
 from tests.conftest import detected_dialect, verdicts
-
-pytest.importorskip("adblock")
 
 UNAFFECTED = {
     "facebook": "unaffected",
