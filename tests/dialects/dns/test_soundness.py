@@ -188,7 +188,8 @@ def test_names_that_are_no_published_category_or_may_hold_a_service_stay_unknown
 
 
 @pytest.mark.parametrize(
-    "name", ["adult", "porn.txt", "blacklists/gambling/domains", "audio-video", "ads", "block-trackers.action"]
+    "name",
+    ["adult", "porn.txt", "blacklists/gambling/domains", "audio-video", "ads", "block-trackers.action"],
 )
 def test_published_category_names_of_other_topics_are_assumed_harmless(name):
     assert classify_list_name(name, KEYWORDS)[0] == "other-topic"
