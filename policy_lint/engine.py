@@ -286,7 +286,10 @@ def _findings_for_service(
         if scopes == [""] and len({s.audience for s in sts}) >= n_scoped:
             who = "everyone"
         elif scopes == [""]:
-            who = "everyone reaching this rule"
+            # The rule names nobody, but earlier rules let some clients past it: name the ones
+            # it reaches, in the device's words, rather than a vague "everyone reaching it".
+            reached = sorted({st.audience.describe() for st in sts} - {"everyone"})
+            who = " or ".join(reached) if 0 < len(reached) <= 4 else "everyone reaching this rule"
         else:
             who = " or ".join(s or "anyone" for s in scopes)
         hosts = _hosts(pairs)
