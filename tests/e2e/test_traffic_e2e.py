@@ -49,9 +49,11 @@ REPORT_TIMEOUT = 10.0  # the addon rewrites every second (te_report_interval=1)
 REQUEST_TIMEOUT = 10.0
 SECRET_PATH = "/inbox/private?token=E2ESECRET"  # must never reach the report
 
-# No comment after a directive on the same line: squid refuses them.
+# No comment after a directive on the same line: squid refuses them. The office LAN holds
+# loopback, where the test's client really is: the proxy host alone is no population of users
+# (issue #13), so an allow for `localhost` only would leave the linter no audience with access.
 RULES = """
-acl localhost src 127.0.0.1/32
+acl lan src 192.168.0.0/16 127.0.0.0/8
 acl social dstdomain .facebook.com .fbcdn.net
 acl twitter_cdn dstdomain .twimg.com
 acl resetme dstdomain .ning.com
@@ -59,7 +61,7 @@ deny_info TCP_RESET resetme
 http_access deny social
 http_access deny twitter_cdn
 http_access deny resetme
-http_access allow localhost
+http_access allow lan
 http_access deny all
 """
 
@@ -79,8 +81,8 @@ REQUESTS = [
 
 EXPECTED_LIVE = {"facebook": "blocked", "ning": "blocked", "twitter": "degraded", "linkedin": "compliant"}
 
-# Static verdict -> the live verdict it predicts for this client (127.0.0.1, audience
-# "src localhost"). The live addon sees one client, so:
+# Static verdict -> the live verdict it predicts for this client (127.0.0.1, in the audience
+# "src lan"). The live addon sees one client, so:
 #   blocked          -> blocked   (every audience is denied, ours included)
 #   blocked-partial  -> blocked   for an audience that is denied, else compliant; this test's
 #                                 client is in the audience squid denies, so blocked
