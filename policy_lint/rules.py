@@ -193,6 +193,17 @@ _CODES = [
         "Add the program's configuration to the repository, or lint it separately.",
         Severity.WARNING,
     ),
+    Code(
+        "TE908",
+        "not-modelled",
+        "A rule uses a matcher, option or target the linter does not evaluate.",
+        "Whether the rule applies to a service's traffic cannot be told (a geoip or rate-limit "
+        "match, TCP flags, an extension target), so the verdicts it could decide are unknown, "
+        "never guessed.",
+        "Check the rule by hand, or express it with conditions the dialect's README section lists "
+        "as evaluated.",
+        Severity.WARNING,
+    ),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _CODES}

@@ -378,4 +378,103 @@ def test_accept_we_cannot_evaluate_before_a_policy_drop_is_unknown(tmp_path, cat
     )
     d = rs.evaluate(fb_https(catalog), rs.audiences()[0])
     assert d.outcome == Outcome.UNKNOWN and d.rule.line == 2
-    assert "an earlier ACCEPT may let it through (line 2) before OUTPUT policy DROP" in d.note
+    assert "an earlier rule may let it through (line 2) before OUTPUT policy DROP" in d.note
+
+
+# ---------------------------------------------------------------- three-valued first match (#13)
+# A rule whose match cannot be told (a -m module or option not evaluated) may or may not match:
+# the verdict it could decide is unknown, never guessed. iptables(8): first match in a chain; a
+# terminating target ends the chain; ACCEPT ends one table's chain, the next table's still runs
+# (netfilter hooks in priority order); RETURN goes back to the calling chain.
+
+BOTH = "iptables {rule}\nip6tables {rule}\n"
+FB_STRING = '-m string --string "facebook.com" --algo bm -j DROP'
+
+
+def fw(*rules: str) -> str:
+    return "".join(BOTH.format(rule=r) for r in rules)
+
+
+def test_one_rule_with_an_unknown_matcher_decides_nothing(lint):
+    report = lint({"fw.sh": fw(f"-A FORWARD -m geoip --dst-cc US {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE908" in codes(report)
+    f = next(f for f in report.findings if f.code == "TE908")
+    assert f.span.line == 1 and "-m geoip" in f.message
+
+
+def test_accept_we_cannot_evaluate_before_a_drop_in_the_same_chain_is_unknown(lint):
+    report = lint({"fw.sh": fw("-A FORWARD -m geoip --dst-cc US -j ACCEPT", f"-A FORWARD {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE106" and f.service == "facebook")
+    assert f.span.line == 1 and "before" in f.message
+    assert "TE908" in codes(report)
+
+
+def test_accept_we_cannot_evaluate_that_cannot_match_the_probe_changes_nothing(lint):
+    # -p udp rules it out for a TCP connection, whatever geoip says.
+    report = lint(
+        {"fw.sh": fw("-A FORWARD -p udp -m geoip --dst-cc US -j ACCEPT", f"-A FORWARD {FB_STRING}")}
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+    assert "TE908" not in codes(report)
+
+
+def test_accept_we_cannot_evaluate_in_another_table_does_not_skip_the_filter_table(lint):
+    # ACCEPT in mangle FORWARD ends that chain only: filter FORWARD still sees the packet.
+    report = lint(
+        {"fw.sh": fw("-t mangle -A FORWARD -m geoip --dst-cc US -j ACCEPT", f"-A FORWARD {FB_STRING}")}
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_jump_into_a_chain_with_an_accept_we_cannot_evaluate_makes_the_later_drop_unknown(lint):
+    report = lint(
+        {
+            "fw.sh": fw(
+                "-N maybe",
+                "-A maybe -m geoip --dst-cc US -j ACCEPT",
+                "-A FORWARD -j maybe",
+                f"-A FORWARD {FB_STRING}",
+            )
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_return_we_cannot_evaluate_before_a_drop_in_a_user_chain_is_unknown(lint):
+    report = lint(
+        {
+            "fw.sh": fw(
+                "-N social",
+                "-A social -m geoip --dst-cc US -j RETURN",
+                f"-A social {FB_STRING}",
+                "-A FORWARD -j social",
+            )
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_drop_we_cannot_evaluate_before_a_certain_drop_is_blocked(lint):
+    report = lint({"fw.sh": fw(f"-A FORWARD -m geoip --dst-cc US {FB_STRING}", f"-A FORWARD {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_target_we_do_not_model_is_unknown(lint):
+    # xtables-addons' DELUDE answers a SYN with a SYN-ACK and a RST for the rest: not modelled.
+    report = lint({"fw.sh": fw('-A FORWARD -m string --string "facebook.com" --algo bm -j DELUDE')})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE908" in codes(report)
+
+
+def test_syn_accept_lets_only_the_first_packet_through(lint):
+    # --syn matches SYN without ACK/RST/FIN: the data packet carrying the Host still meets the drop.
+    report = lint({"fw.sh": fw("-A FORWARD -p tcp --syn -j ACCEPT", f"-A FORWARD {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_tcp_flags_and_date_windows_are_not_evaluated(lint):
+    for cond in ("-p tcp --tcp-flags SYN,ACK ACK", "-m time --datestart 2030-01-01T00:00:00"):
+        report = lint({"fw.sh": fw(f"-A FORWARD {cond} -j ACCEPT", f"-A FORWARD {FB_STRING}")})
+        assert verdicts(report)["facebook"] == "unknown", cond

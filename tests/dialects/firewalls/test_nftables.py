@@ -654,3 +654,75 @@ def test_parse_directly_reports_problems_with_lines(tmp_path):
     )
     rs = nftables.parse(f, ParseContext(Resolver(tmp_path), load_catalog()))
     assert [(p.code, p.span.line) for p in rs.problems] == [("TE901", 4)]
+
+
+# ---------------------------------------------------------------- three-valued first match (#13)
+# nft(8): rules run in order; `accept` ends the base chain it is in (a later base chain on the
+# same hook still sees the packet), `drop` is final, `jump` comes back. A match we do not
+# evaluate (`meta mark`) may or may not hold: what the rule could decide is unknown.
+
+FB_DROP = "        ip daddr @fb drop\n        ip6 daddr @fb6 drop\n"
+
+
+def test_one_rule_with_an_unknown_matcher_decides_nothing(lint):
+    report = lint({"nftables.conf": fwd("        meta mark 0x1 drop\n")})
+    assert verdicts(report)["facebook"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE908")
+    assert f.span.line == 8 and "meta mark" in f.message
+
+
+def test_accept_we_cannot_evaluate_before_a_drop_in_the_same_chain_is_unknown(lint):
+    report = lint({"nftables.conf": fwd("        meta mark 0x1 accept\n" + FB_DROP)})
+    assert verdicts(report)["facebook"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE106" and f.service == "facebook")
+    assert f.span.line == 8 and "before" in f.message
+
+
+def test_accept_we_cannot_evaluate_that_cannot_match_the_probe_changes_nothing(lint):
+    report = lint({"nftables.conf": fwd("        udp dport 53 meta mark 0x1 accept\n" + FB_DROP)})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert "TE908" not in codes(report)
+
+
+def test_accept_we_cannot_evaluate_in_an_earlier_base_chain_does_not_skip_a_later_one(lint):
+    report = lint(
+        {
+            "nftables.conf": f"""
+table inet a {{
+    chain fw {{ type filter hook forward priority -10; policy accept; meta mark 0x1 accept; }}
+}}
+table inet b {{
+    chain fw {{ type filter hook forward priority 10; policy accept; ip daddr {{ {FB_V4} }} drop; ip6 daddr {{ {FB_V6} }} drop; }}
+}}
+"""
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_accept_we_cannot_evaluate_before_a_policy_drop_is_unknown(lint):
+    report = lint(
+        {
+            "nftables.conf": fwd(
+                "        ct state established,related accept\n        meta mark 0x1 accept\n", policy="drop"
+            )
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_jump_into_a_chain_with_an_accept_we_cannot_evaluate_makes_the_later_drop_unknown(lint):
+    sub = "    chain maybe { meta mark 0x1 accept; }\n"
+    report = lint({"nftables.conf": fwd("        jump maybe\n" + FB_DROP, sets=sub)})
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_goto_into_a_chain_with_a_drop_we_cannot_evaluate_is_unknown(lint):
+    sub = "    chain maybe { meta mark 0x1 ip daddr @fb drop; meta mark 0x1 ip6 daddr @fb6 drop; }\n"
+    report = lint({"nftables.conf": fwd("        goto maybe\n", sets=sub)})
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_drop_we_cannot_evaluate_before_a_certain_drop_is_blocked(lint):
+    report = lint({"nftables.conf": fwd("        meta mark 0x1 ip daddr @fb drop\n" + FB_DROP)})
+    assert verdicts(report)["facebook"] == "blocked"

@@ -21,7 +21,15 @@ from policy_lint.dialects.firewalls.iptables.model import (
 )
 from policy_lint.dialects.firewalls.iptables.tables import State
 from policy_lint.dialects.semantics.addressing import IPAddress, IPNetwork, Target, decide_by_address
-from policy_lint.dialects.semantics.chains import ChainResult
+from policy_lint.dialects.semantics.chains import (
+    ACCEPT,
+    DROP,
+    GO_ON,
+    UNKNOWN,
+    ChainResult,
+    FirstMatch,
+    outcome_of,
+)
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 MAX_AUDIENCES = 64
@@ -138,6 +146,7 @@ class IptablesRuleset:
         self._points: dict[str, list[tuple[IPAddress, IPNetwork | None]]] = {}
         self._dst_points: dict[int, list[int]] | None = None
         self._inert: dict[tuple, list[Span]] = {}
+        self._flagged: set[Span] = set()
         self._has_strings = any(r.strings for r in self._all_rules())
         self._apply_sets()
         self._note_quic_only_drops()
@@ -162,6 +171,14 @@ class IptablesRuleset:
                         "so this slows HTTP/3 sites at most and blocks no service",
                     )
                 )
+
+    def _not_modelled(self, span: Span, what: str) -> None:
+        """TE908, once per rule: a rule whose match or target is not evaluated touched a verdict."""
+        if span not in self._flagged:
+            self._flagged.add(span)
+            self.problems.append(
+                Problem("TE908", span, f"{what}: the verdicts this rule could decide are unknown")
+            )
 
     def _all_rules(self) -> Iterator[Rule]:
         for tables in self.state.tables.values():
@@ -414,7 +431,9 @@ class IptablesRuleset:
         return hit
 
     def _match(self, r: Rule, p: _Packet, trace: list[Span]) -> tuple[bool | None, str]:
-        """Does rule `r` match packet `p`? None = cannot tell (and why)."""
+        """Does rule `r` match packet `p`? None = cannot tell (and why): a condition we cannot
+        evaluate leaves the match open unless another condition of the rule rules it out."""
+        doubts: list[str] = []
         if r.proto:
             name, neg = r.proto
             ok = name in ("tcp", "6", "all", "0")
@@ -424,17 +443,20 @@ class IptablesRuleset:
             states, neg = r.states
             if (p.state in states) == neg:
                 return False, ""
+        # --syn: SYN set, ACK/RST/FIN clear: the client's first packet only.
+        if r.syn is not None and (p.state == "NEW" and not p.reply) != r.syn:
+            return False, ""
         if r.dports:
             ports, neg = r.dports
             if any(lo < 0 for lo, _ in ports):
-                return None, "a port name we do not know"
-            if any(lo <= p.port <= hi for lo, hi in ports) == neg:
+                doubts.append("a port name we do not know")
+            elif any(lo <= p.port <= hi for lo, hi in ports) == neg:
                 return False, ""
         if r.sports and p.sport is not None:
             ports, neg = r.sports
             if any(lo < 0 for lo, _ in ports):
-                return None, "a port name we do not know"
-            if any(lo <= p.sport <= hi for lo, hi in ports) == neg:
+                doubts.append("a port name we do not know")
+            elif any(lo <= p.sport <= hi for lo, hi in ports) == neg:
                 return False, ""
         elif r.sports:
             ports, neg = r.sports
@@ -443,7 +465,7 @@ class IptablesRuleset:
             if all(h == neg for h in hits):
                 return False, ""
             if len(set(hits)) > 1:
-                return None, "a source-port range covering part of the ephemeral ports"
+                doubts.append("a source-port range covering part of the ephemeral ports")
         if r.iif:
             if p.path == "output" and not p.reply:
                 return False, ""
@@ -457,40 +479,42 @@ class IptablesRuleset:
             return False, ""
         if r.time:
             if p.day < 0:
-                return None, "a time window"
-            if not r.time.contains(p.day, p.minute):
+                doubts.append("a time window")
+            elif not r.time.contains(p.day, p.minute):
                 return False, ""
         if r.src:
             if r.src.unknown:
-                return None, r.src.unknown
-            if p.src is None:
+                doubts.append(r.src.unknown)
+            elif p.src is None:
                 if not r.src.neg and not any(n.prefixlen == 0 for n in r.src.nets):
                     return False, ""
             elif r.src.contains(p.src) is False:
                 return False, ""
         if r.dst and p.address is None:
             if r.dst.unknown:
-                return None, r.dst.unknown
-            if not r.dst.neg and not any(n.prefixlen == 0 for n in r.dst.nets):
+                doubts.append(r.dst.unknown)
+            elif not r.dst.neg and not any(n.prefixlen == 0 for n in r.dst.nets):
                 return False, ""
         elif r.dst:
             assert p.address is not None  # the branch above takes a packet without one
             got = r.dst.contains(p.address)
             if got is None:
-                return None, r.dst.unknown
-            if not got:
+                doubts.append(r.dst.unknown)
+            elif not got:
                 return False, ""
         for name, direction, neg in r.sets:
             s = self.state.sets.get(name)
             addr = p.address if direction == "dst" else p.src
             if s is None or (not s.members and s.dynamic is None and name not in self._loaded_sets()):
-                return None, f"ipset {name} is not loaded from the repository"
+                doubts.append(f"ipset {name} is not loaded from the repository")
+                continue
             if addr is None:
                 hit_span = None
             else:
                 hit_span = next((sp for n, sp in s.members if n.version == addr.version and addr in n), None)
             if hit_span is None and s.dynamic is not None:
-                return None, f"ipset {name} gets members at run time"
+                doubts.append(f"ipset {name} gets members at run time")
+                continue
             if (hit_span is not None) == neg:
                 return False, ""
             if hit_span is not None:
@@ -505,9 +529,11 @@ class IptablesRuleset:
             if hit == neg:
                 return False, ""
         if r.dynamic:
-            return None, r.dynamic
+            doubts.append(r.dynamic)
         if r.unknown:
-            return None, f"{', '.join(dict.fromkeys(r.unknown))} (not evaluated)"
+            doubts.append(f"{', '.join(dict.fromkeys(r.unknown))} (not evaluated)")
+        if doubts:
+            return None, "; ".join(dict.fromkeys(doubts))
         return True, ""
 
     def _loaded_sets(self) -> set[str]:
@@ -516,7 +542,9 @@ class IptablesRuleset:
     def _chain(
         self, family: int, table: str, chain: str, p: _Packet, depth: int, trace: tuple[Span, ...]
     ) -> ChainResult:
-        uncertain: list[Span] = []
+        """First match, three-valued (semantics.chains.FirstMatch): a rule whose match cannot be
+        told is passed over, and what it would have done decides whether a later verdict is certain."""
+        walk = FirstMatch()
         for r in self._rules_for(family, table, chain, p.address, p.src):
             extra: list[Span] = []
             m, why = self._match(r, p, extra)
@@ -529,66 +557,80 @@ class IptablesRuleset:
             )
             here = trace + tuple(extra) + (r.span,)
             scope = self._scope(r)
+            doubt = f"cannot tell whether it matches: {why}"
+            if m is None and r.unknown:
+                self._not_modelled(r.span, f"{', '.join(dict.fromkeys(r.unknown))} not evaluated")
             if t in BLOCKING:
                 if m is None:
-                    return ChainResult(
-                        "unknown",
+                    walk.pass_over(DROP, ChainResult("unknown", r.span, here, r.specific, doubt, scope=scope))
+                    continue
+                return walk.settle(
+                    ChainResult(
+                        "drop",
                         r.span,
                         here,
                         r.specific,
-                        f"cannot tell whether it matches: {why}",
+                        how="reject" if t == "REJECT" else "drop",
+                        note=self._note(r),
                         scope=scope,
                     )
-                return ChainResult(
-                    "drop",
-                    r.span,
-                    here,
-                    r.specific,
-                    how="reject" if t == "REJECT" else "drop",
-                    note=self._note(r),
-                    scope=scope,
                 )
             if t == "ACCEPT":
                 if m is None:
-                    uncertain.append(r.span)
+                    walk.pass_over(
+                        ACCEPT, ChainResult("accept", r.span, here, r.specific, doubt, scope=scope)
+                    )
                     continue
-                return ChainResult("accept", r.span, here, r.specific, scope=scope)
+                return walk.settle(ChainResult("accept", r.span, here, r.specific, scope=scope))
             if t == "RETURN":
                 if m is None:
-                    uncertain.append(r.span)
+                    walk.pass_over(GO_ON, ChainResult("return", r.span, here, note=doubt))
                     continue
-                return ChainResult("return", r.span, here)
+                return walk.settle(ChainResult("return", r.span, here))
             if t in ("QUEUE", "NFQUEUE"):
-                return ChainResult("unknown", r.span, here, False, "a userspace program decides (NFQUEUE)")
+                queued = ChainResult("unknown", r.span, here, False, "a userspace program decides (NFQUEUE)")
+                if m is None:
+                    walk.pass_over(UNKNOWN, queued)
+                    continue
+                return walk.settle(queued)
             chains = self.state.tables[family].get(table, {})
             if t in chains and t not in BUILTIN.get(table, ()):
                 if depth > 32:
-                    return ChainResult("unknown", r.span, here, False, "jumps nest too deep")
+                    return walk.settle(ChainResult("unknown", r.span, here, False, "jumps nest too deep"))
                 sub = self._chain(family, table, t, p, depth + 1, here)
                 if sub.verdict in ("fall", "return"):
                     if r.goto:
-                        return ChainResult("return", r.span, here)
+                        # -g: the end of the chain gone to returns from this one.
+                        back = ChainResult("return", r.span, here, uncertain=sub.uncertain, note=sub.note)
+                        if m is None:
+                            walk.pass_over(GO_ON, replace(back, note=doubt))
+                            walk.merge(sub)
+                            continue
+                        return walk.settle(back)
+                    walk.merge(sub)
                     continue
                 if m is None:
-                    if sub.verdict == "accept":
-                        uncertain.append(r.span)
-                        continue
-                    return ChainResult(
-                        "unknown", r.span, here, False, f"cannot tell whether it matches: {why}"
-                    )
-                return sub
+                    if sub.verdict == "unknown":
+                        walk.pass_over(UNKNOWN, sub)
+                    else:
+                        walk.pass_over(
+                            outcome_of(sub),
+                            replace(sub, rule=r.span, note=doubt)
+                            if sub.verdict == "accept"
+                            else ChainResult("unknown", r.span, here, False, doubt, scope=sub.scope),
+                        )
+                    continue
+                return walk.settle(sub)
             if t.upper() in NONTERMINAL or not t:
                 continue
-            # An extension target we do not know: treated as continuing (noted nowhere else).
-            continue
-        if uncertain:
-            return ChainResult(
-                "fall",
-                uncertain[0],
-                trace,
-                note="uncertain:" + ",".join(str(s.line) for s in uncertain),
-            )
-        return ChainResult("fall", None, trace)
+            # A target we do not know (an extension's, a chain never created): it may drop.
+            self._not_modelled(r.span, f"target {t} not evaluated")
+            odd = ChainResult("unknown", r.span, here, False, f"target {t} is not modelled", scope=scope)
+            if m is None:
+                walk.pass_over(UNKNOWN, odd)
+                continue
+            return walk.settle(odd)
+        return walk.settle(ChainResult("fall", None, trace))
 
     @staticmethod
     def _scope(r: Rule) -> str:
@@ -616,24 +658,22 @@ class IptablesRuleset:
         return ""
 
     def _walk(self, p: _Packet) -> ChainResult:
+        """The packet through the base chains of its path, in kernel order. A DROP ends it; an
+        ACCEPT ends one table's chain only (the next table's chain still sees the packet), so a
+        rule passed over in one base chain matters only against that chain's own policy."""
         tables = self.state.tables[p.family]
-        uncertain: list[Span] = []
         for table, chain in (REPLY_PATHS if p.reply else PATHS)[p.path]:
             c = tables.get(table, {}).get(chain)
             if c is None:
                 continue
             res = self._chain(p.family, table, chain, p, 0, ())
-            if res.verdict == "fall" and res.note.startswith("uncertain:"):
-                assert res.rule is not None  # _chain names the first uncertain rule
-                uncertain.append(res.rule)
-                res = ChainResult("fall", None, res.trace)
-            if res.verdict in ("drop", "unknown"):
-                return self._uncertain(res, uncertain)
-            if res.verdict == "accept":
-                continue
-            if c.policy == "DROP":
+            if res.verdict in ("fall", "return"):
+                if c.policy != "DROP":
+                    continue
                 span = c.policy_span
-                return self._uncertain(
+                walk = FirstMatch()
+                walk.merge(res)
+                res = walk.settle(
                     ChainResult(
                         "drop",
                         span,
@@ -641,22 +681,11 @@ class IptablesRuleset:
                         False,
                         f"{chain} policy DROP",
                         "drop",
-                    ),
-                    uncertain,
+                    )
                 )
+            if res.verdict in ("drop", "unknown"):
+                return res
         return ChainResult("accept")
-
-    @staticmethod
-    def _uncertain(res: ChainResult, uncertain: list[Span]) -> ChainResult:
-        if res.verdict == "drop" and uncertain:
-            return ChainResult(
-                "unknown",
-                uncertain[0],
-                res.trace,
-                False,
-                f"an earlier ACCEPT may let it through (line {uncertain[0].line}) before {res.note or 'the drop'}",
-            )
-        return res
 
     # ---------------------------------------------------------------- the Ruleset protocol
 
@@ -850,9 +879,11 @@ class AlternativeRuns:
         self.runs = runs
         self.path = runs[0].path
         self.dialect = NAME
-        self.problems: list[Problem] = list(
-            {(p.code, p.span, p.message): p for r in runs for p in r.problems}.values()
-        )
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Every run's problems (evaluation adds some: read after it)."""
+        return list({(p.code, p.span, p.message): p for r in self.runs for p in r.problems}.values())
 
     def audiences(self) -> list[Audience]:
         seen: dict[tuple, Audience] = {}

@@ -86,6 +86,7 @@ class Rule:
     time: TimeMatch | None = None
     mac: tuple[str, bool] | None = None
     owner: tuple[str, bool] | None = None
+    syn: bool | None = None  # --syn (True) or ! --syn (False): the connection's first packet
     unknown: tuple[str, ...] = ()  # matches we cannot evaluate
     dynamic: str = ""  # text computed at run time
 

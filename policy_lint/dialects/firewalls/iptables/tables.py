@@ -417,11 +417,20 @@ class State:
                             r.time.start = minute
                         else:
                             r.time.stop = minute
-                elif w in ("--syn", "--utc", "--kerneltz", "--contiguous"):
+                elif w == "--syn":
+                    r.syn = not neg
+                elif w in ("--utc", "--kerneltz", "--contiguous"):
                     pass
-                elif w in ("--limit", "--tcp-flags"):
-                    if w == "--tcp-flags":
-                        val()
+                elif w == "--tcp-flags":
+                    # Which flags a packet of the connection carries is not modelled past --syn.
+                    val()
+                    val()
+                    unknown.append(w)
+                elif w in ("--datestart", "--datestop", "--monthdays", "--from", "--to"):
+                    # A date range, days of the month, a string's search window: not evaluated.
+                    val()
+                    unknown.append(w)
+                elif w == "--limit":
                     val()
                 else:
                     val()

@@ -12,7 +12,7 @@ from policy_lint.dialects.firewalls.nftables.model import Chain, Match, Rule, Ta
 from policy_lint.dialects.firewalls.nftables.parse import Parser
 from policy_lint.dialects.firewalls.nftables.syntax import NAME
 from policy_lint.dialects.semantics.addressing import Target, decide_by_address
-from policy_lint.dialects.semantics.chains import ChainResult
+from policy_lint.dialects.semantics.chains import ACCEPT, DROP, GO_ON, UNKNOWN, ChainResult, FirstMatch
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 MAX_JUMP_DEPTH = 64
@@ -95,6 +95,7 @@ class NftRuleset:
         self._dyn: dict[tuple[int, str], bool] = {}
         self._steps = 0
         self._intricate = False
+        self._flagged: set[Span] = set()
         self._hooks: dict[tuple[str, int], list[tuple[Table, Chain]]] = {}
         for fam in (4, 6):
             for hook in ("ingress", "prerouting", "input", "forward", "output", "postrouting"):
@@ -136,6 +137,19 @@ class NftRuleset:
                                 "TCP, so this slows HTTP/3 sites at most and blocks no service",
                             )
                         )
+
+    def _not_modelled(self, r: Rule) -> None:
+        """TE908, once per rule: a rule with a match we do not evaluate touched a verdict."""
+        whys = [m.why or m.kind for m in r.matches if m.kind in ("unknown", "concat")]
+        if whys and r.span not in self._flagged:
+            self._flagged.add(r.span)
+            self.problems.append(
+                Problem(
+                    "TE908",
+                    r.span,
+                    f"{', '.join(dict.fromkeys(whys))} not evaluated: the verdicts this rule could decide are unknown",
+                )
+            )
 
     # ---------------------------------------------------------------- reachability and audiences
 
@@ -474,7 +488,9 @@ class NftRuleset:
         return result, why
 
     def _chain(self, t: Table, c: Chain, p: Packet, depth: int, trace: tuple[Span, ...]) -> ChainResult:
-        uncertain: list[Span] = []
+        """First match, three-valued (semantics.chains.FirstMatch): a rule whose match cannot be
+        told is passed over, and what it would have done decides whether a later verdict is certain."""
+        walk = FirstMatch()
         self._steps += 1
         if self._steps > MAX_CHAIN_VISITS:
             # Jumps fanning out into jumps grow exponentially: give up once, for every packet.
@@ -492,70 +508,84 @@ class NftRuleset:
             m, why = self._match(t, r, p, extra)
             if m is False:
                 continue
+            here = trace + tuple(extra) + (r.span,)
+            scope = self._scope(r)
+            doubt = f"cannot tell whether it matches: {why}"
+            if m is None:
+                self._not_modelled(r)
             verdict, target = r.verdict, r.target
             if r.vmap is not None:
                 hit = self._vmap_hit(t, r.vmap, p, extra)
                 if hit is None:
-                    if not uncertain:
-                        uncertain.append(r.span)
+                    # The map's key is not evaluated, or its set is filled at run time: any of
+                    # its verdicts may apply.
+                    walk.pass_over(
+                        UNKNOWN,
+                        ChainResult(
+                            "unknown", r.span, here, False, "cannot tell which verdict map entry applies"
+                        ),
+                    )
                     continue
                 if hit == ("", ""):
                     continue
                 verdict, target = hit
-            here = trace + tuple(extra) + (r.span,)
-            scope = self._scope(r)
             specific = any(
                 mm.kind == "addr" and mm.direction == "dst" and not mm.neg for mm in r.matches
             ) or (r.vmap is not None and r.vmap.key.kind == "addr" and r.vmap.key.direction == "dst")
             if verdict in ("drop", "reject"):
                 if m is None:
-                    return ChainResult(
-                        "unknown",
-                        r.span,
-                        here,
-                        specific,
-                        f"cannot tell whether it matches: {why}",
-                        scope=scope,
-                    )
-                return ChainResult("drop", r.span, here, specific, how=verdict, scope=scope)
+                    walk.pass_over(DROP, ChainResult("unknown", r.span, here, specific, doubt, scope=scope))
+                    continue
+                return walk.settle(ChainResult("drop", r.span, here, specific, how=verdict, scope=scope))
             if verdict == "accept":
                 if m is None:
-                    uncertain.append(r.span)
+                    walk.pass_over(ACCEPT, ChainResult("accept", r.span, here, specific, doubt, scope=scope))
                     continue
-                return ChainResult("accept", r.span, here, specific, scope=scope)
+                return walk.settle(ChainResult("accept", r.span, here, specific, scope=scope))
             if verdict == "return":
                 if m is None:
-                    uncertain.append(r.span)
+                    walk.pass_over(GO_ON, ChainResult("return", r.span, here, note=doubt))
                     continue
-                return ChainResult("return", r.span, here)
+                return walk.settle(ChainResult("return", r.span, here))
             if verdict == "queue":
-                return ChainResult("unknown", r.span, here, False, "a userspace program decides (queue)")
+                queued = ChainResult("unknown", r.span, here, False, "a userspace program decides (queue)")
+                if m is None:
+                    walk.pass_over(UNKNOWN, queued)
+                    continue
+                return walk.settle(queued)
             if verdict in ("jump", "goto"):
                 sub_chain = t.chains.get(target)
                 if sub_chain is None:
                     continue
                 if depth > MAX_JUMP_DEPTH:
-                    return ChainResult("unknown", r.span, here, False, "jumps nest too deep (or loop)")
+                    return walk.settle(
+                        ChainResult("unknown", r.span, here, False, "jumps nest too deep (or loop)")
+                    )
                 sub = self._chain(t, sub_chain, p, depth + 1, here)
-                if sub.verdict == "fall" and sub.note.startswith("uncertain:"):
-                    uncertain.append(sub.rule)  # type: ignore[arg-type]
-                    sub = ChainResult("fall", None, sub.trace)
                 if sub.verdict in ("fall", "return"):
-                    if verdict == "goto" and m is True:
-                        return ChainResult("return", r.span, here)
+                    if verdict == "goto":
+                        # The end of a chain gone to returns from this one.
+                        back = ChainResult("return", r.span, here, uncertain=sub.uncertain, note=sub.note)
+                        if m is None:
+                            walk.pass_over(GO_ON, replace(back, note=doubt))
+                            walk.merge(sub)
+                            continue
+                        return walk.settle(back)
+                    walk.merge(sub)
                     continue
                 if m is None:
                     if sub.verdict == "accept":
-                        uncertain.append(r.span)
-                        continue
-                    return ChainResult(
-                        "unknown", r.span, here, False, f"cannot tell whether it matches: {why}"
-                    )
-                return sub
+                        walk.pass_over(ACCEPT, replace(sub, rule=r.span, note=doubt))
+                    elif sub.verdict == "unknown":
+                        walk.pass_over(UNKNOWN, sub)
+                    else:
+                        walk.pass_over(
+                            DROP, ChainResult("unknown", r.span, here, False, doubt, scope=sub.scope)
+                        )
+                    continue
+                return walk.settle(sub)
             # no verdict (counter, log, ...) or continue: the next rule
-        if uncertain:
-            return ChainResult("fall", uncertain[0], trace, note="uncertain:")
-        return ChainResult("fall", None, trace)
+        return walk.settle(ChainResult("fall", None, trace))
 
     def _vmap_hit(self, t: Table, vm: VerdictMap, p: Packet, trace: list[Span]) -> tuple[str, str] | None:
         key = vm.key
@@ -597,42 +627,30 @@ class NftRuleset:
         return " ".join(parts)
 
     def _walk(self, p: Packet) -> ChainResult:
+        """The packet through every base chain of its hooks, in priority order (nft(8)): `drop`
+        is final; `accept` ends that base chain only, the next one still sees the packet, so a
+        rule passed over in one base chain matters only against that chain's own policy."""
         self._steps = 0 if not self._intricate else MAX_CHAIN_VISITS
-        uncertain: list[Span] = []
         for hook in HOOKS[(p.path, p.reply)]:
             if hook == "ingress" and not p.iif:
                 continue
             for t, c in self._hooks[(hook, p.family)]:
                 res = self._chain(t, c, p, 0, ())
-                if res.verdict == "fall" and res.note.startswith("uncertain:"):
-                    uncertain.append(res.rule)  # type: ignore[arg-type]
-                    res = ChainResult("fall", None, res.trace)
-                if res.verdict in ("drop", "unknown"):
-                    return self._uncertain(res, uncertain)
-                if res.verdict == "accept":
-                    continue  # accepted by this base chain; the next one still filters
-                if c.policy == "drop":  # ran out of rules, or `return` in a base chain
+                if res.verdict in ("fall", "return"):
+                    if c.policy != "drop":
+                        continue
+                    # Ran out of rules, or `return` in a base chain: the policy.
                     span = c.policy_span or c.span
-                    return self._uncertain(
+                    walk = FirstMatch()
+                    walk.merge(res)
+                    res = walk.settle(
                         ChainResult(
                             "drop", span, res.trace + (span,), False, f"chain {c.name} policy drop", "drop"
-                        ),
-                        uncertain,
+                        )
                     )
+                if res.verdict in ("drop", "unknown"):
+                    return res
         return ChainResult("accept")
-
-    @staticmethod
-    def _uncertain(res: ChainResult, uncertain: list[Span]) -> ChainResult:
-        if res.verdict == "drop" and uncertain:
-            return ChainResult(
-                "unknown",
-                uncertain[0],
-                res.trace,
-                False,
-                f"an earlier accept may let it through (line {uncertain[0].line}) before "
-                f"{res.note or 'the drop'}",
-            )
-        return res
 
     # ---------------------------------------------------------------- the Ruleset protocol
 
