@@ -15,7 +15,8 @@ from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
 from tests.conftest import verdicts
 
-FB = load_catalog().services["facebook"]
+FB_CATALOG = load_catalog()
+FB = FB_CATALOG.services["facebook"]
 FB_ALL = ", ".join(str(n) for n in FB.networks)
 FB_V4 = ", ".join(str(n) for n in FB.networks if n.version == 4)
 FB_V6 = ", ".join(str(n) for n in FB.networks if n.version == 6)
@@ -726,3 +727,24 @@ def test_goto_into_a_chain_with_a_drop_we_cannot_evaluate_is_unknown(lint):
 def test_drop_we_cannot_evaluate_before_a_certain_drop_is_blocked(lint):
     report = lint({"nftables.conf": fwd("        meta mark 0x1 ip daddr @fb drop\n" + FB_DROP)})
     assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_brackets_only_around_a_literal_ipv6_address(tmp_path):
+    # nft's scanner reads `[ip6addr]` as one token (so a port can follow); `[$VAR]` is a syntax
+    # error at the bracket ("unexpected '['", Debian's nft 1.0.6, as corpus case 41 line 350).
+    def problems(stmt: str) -> list:
+        f = tmp_path / "nat.nft"
+        f.write_text(
+            "define PI6 = fd00::1\ntable ip6 nat {\n  chain p {\n"
+            "    type nat hook prerouting priority -100; policy accept;\n"
+            f"    tcp dport 53 {stmt}\n  }}\n}}\n"
+        )
+        return [
+            (p.code, p.span.line, p.span.col)
+            for p in nftables.parse(f, ParseContext(Resolver(tmp_path), FB_CATALOG)).problems
+        ]
+
+    assert problems("dnat to [fd00::1]:53") == []
+    assert problems("dnat ip6 to $PI6") == []
+    assert problems("dnat to [$PI6]:53") == [("TE901", 5, 26)]
+    assert problems("dnat to [192.0.2.1]:53") == [("TE901", 5, 26)]
