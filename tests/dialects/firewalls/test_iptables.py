@@ -478,3 +478,31 @@ def test_tcp_flags_and_date_windows_are_not_evaluated(lint):
     for cond in ("-p tcp --tcp-flags SYN,ACK ACK", "-m time --datestart 2030-01-01T00:00:00"):
         report = lint({"fw.sh": fw(f"-A FORWARD {cond} -j ACCEPT", f"-A FORWARD {FB_STRING}")})
         assert verdicts(report)["facebook"] == "unknown", cond
+
+
+# ---------------------------------------------------------------- who counts as users (#13)
+# The router's own traffic (OUTPUT) and loopback sources are not a population of users: on a
+# box whose FORWARD path carries web traffic they never turn a block of the clients into a
+# partial one.
+
+
+def test_string_drop_in_raw_prerouting_is_blocked_like_in_forward(lint):
+    forward = lint({"fw.sh": fw(f"-A FORWARD {FB_STRING}")})
+    raw = lint({"fw.sh": fw(f"-t raw -A PREROUTING {FB_STRING}")})
+    assert verdicts(forward)["facebook"] == verdicts(raw)["facebook"] == "blocked"
+
+
+def test_a_routers_own_output_is_no_audience(lint):
+    # The clients are not blocked; the router itself not browsing Facebook blocks nobody.
+    report = lint({"fw.sh": fw("-A FORWARD -d 192.0.2.0/24 -j DROP", f"-A OUTPUT {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_a_host_that_forwards_nothing_is_its_own_user(lint):
+    report = lint({"fw.sh": fw("-P FORWARD DROP", f"-A OUTPUT {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_loopback_sources_are_no_audience(lint):
+    report = lint({"fw.sh": "iptables -A FORWARD -s 127.0.0.1 -j ACCEPT\n" + fw(f"-A FORWARD {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "blocked"

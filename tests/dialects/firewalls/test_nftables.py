@@ -748,3 +748,38 @@ def test_brackets_only_around_a_literal_ipv6_address(tmp_path):
     assert problems("dnat ip6 to $PI6") == []
     assert problems("dnat to [$PI6]:53") == [("TE901", 5, 26)]
     assert problems("dnat to [192.0.2.1]:53") == [("TE901", 5, 26)]
+
+
+# ---------------------------------------------------------------- who counts as users (#13)
+
+
+def test_drop_in_a_prerouting_filter_chain_is_blocked_like_in_forward(lint):
+    report = lint(
+        {
+            "nftables.conf": f"""
+table inet f {{
+    chain pre {{ type filter hook prerouting priority 0; policy accept; ip daddr {{ {FB_V4} }} drop; ip6 daddr {{ {FB_V6} }} drop; }}
+}}
+"""
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_a_routers_own_output_is_no_audience(lint):
+    report = lint(
+        {
+            "nftables.conf": f"""
+table inet f {{
+    chain fw {{ type filter hook forward priority 0; policy accept; ip daddr 192.0.2.0/24 drop; }}
+    chain out {{ type filter hook output priority 0; policy accept; ip daddr {{ {FB_V4} }} drop; ip6 daddr {{ {FB_V6} }} drop; }}
+}}
+"""
+        }
+    )
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_loopback_sources_are_no_audience(lint):
+    report = lint({"nftables.conf": fwd("        ip saddr 127.0.0.1 accept\n" + FB_DROP)})
+    assert verdicts(report)["facebook"] == "blocked"

@@ -222,7 +222,27 @@ class IptablesRuleset:
     def audiences(self) -> list[Audience]:
         if self._audiences is None:
             self._audiences = self._build_audiences()
+            self._audiences = self._users_only(self._audiences)
         return self._audiences
+
+    def _users_only(self, audiences: list[Audience]) -> list[Audience]:
+        """On a router (forwarded clients have web access), the router's own traffic (OUTPUT)
+        is not a population of users: it never turns a block of the clients into a partial
+        one. On a host whose FORWARD path carries no web traffic (`-P FORWARD DROP`), the
+        host's own traffic is the user's."""
+        forward = [a for a in audiences if a.key[0] == "forward"]
+        if not forward or len(forward) == len(audiences):
+            return audiences
+        controls = self.catalog.control_probes()
+        for a in forward:
+            if all(self.evaluate(c, a).outcome == Outcome.ALLOW for c in controls):
+                return [
+                    replace(a, conditions=a.conditions[1:])
+                    if a.conditions[:1] == (PATH_WORDS["forward"],)
+                    else a
+                    for a in forward
+                ]
+        return audiences
 
     def _build_audiences(self) -> list[Audience]:
         paths = self._paths()
@@ -342,6 +362,8 @@ class IptablesRuleset:
         reps: list[IPAddress | None] = []
         sigs: set[tuple[bool | None, ...]] = set()
         for c in cands:
+            if c.is_loopback:
+                continue  # web traffic never comes from 127.0.0.0/8 or ::1: no users there
             sig = tuple(m.contains(c) for m in nets)
             if sig not in sigs:
                 sigs.add(sig)

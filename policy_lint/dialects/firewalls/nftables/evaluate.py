@@ -109,6 +109,7 @@ class NftRuleset:
                 chains.sort(key=lambda tc: (tc[1].priority, tc[1].order))
                 self._hooks[(hook, fam)] = chains
         self._audiences = self._build_audiences()
+        self._users_checked = False
         self._note_quic_only_drops()
 
     def _note_quic_only_drops(self) -> None:
@@ -294,6 +295,8 @@ class NftRuleset:
                     break
         reps, sigs = [], set()
         for c in cands:
+            if c.is_loopback:
+                continue  # web traffic never comes from 127.0.0.0/8 or ::1: no users there
             sig = tuple(_contains(v, c) for v in values)
             if sig not in sigs:
                 sigs.add(sig)
@@ -301,7 +304,29 @@ class NftRuleset:
         return reps
 
     def audiences(self) -> list[Audience]:
+        if not self._users_checked:
+            self._users_checked = True
+            self._audiences = self._users_only(self._audiences)
         return self._audiences
+
+    def _users_only(self, audiences: list[Audience]) -> list[Audience]:
+        """On a router (forwarded clients have web access), the router's own traffic (output
+        hook) is not a population of users: it never turns a block of the clients into a
+        partial one. On a host whose forward hook carries no web traffic, its own traffic is
+        the user's."""
+        forward = [a for a in audiences if a.key[0] == "forward"]
+        if not forward or len(forward) == len(audiences):
+            return audiences
+        controls = self.catalog.control_probes()
+        for a in forward:
+            if all(self.evaluate(c, a).outcome == Outcome.ALLOW for c in controls):
+                return [
+                    replace(a, conditions=a.conditions[1:])
+                    if a.conditions[:1] == (PATH_WORDS["forward"],)
+                    else a
+                    for a in forward
+                ]
+        return audiences
 
     # ---------------------------------------------------------------- matching
 
