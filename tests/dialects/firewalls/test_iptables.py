@@ -506,3 +506,28 @@ def test_a_host_that_forwards_nothing_is_its_own_user(lint):
 def test_loopback_sources_are_no_audience(lint):
     report = lint({"fw.sh": "iptables -A FORWARD -s 127.0.0.1 -j ACCEPT\n" + fw(f"-A FORWARD {FB_STRING}")})
     assert verdicts(report)["facebook"] == "blocked"
+
+
+# ---------------------------------------------------------------- findings say who and where (#13)
+
+
+def test_input_source_match_names_the_services_servers_not_an_audience(lint):
+    # INPUT sees the replies to this host's connections: -s is where they come from.
+    report = lint({"fw.sh": "iptables -A INPUT -s 157.240.0.0/16 -j DROP\n"})
+    f = next(f for f in report.findings if f.code in ("TE101", "TE102") and f.service == "facebook")
+    assert "for this host (INPUT stops the replies of the service's servers in 157.240.0.0/16)" in f.message
+    assert "for -s 157.240.0.0/16" not in f.message
+
+
+def test_everyone_reaching_a_rule_names_whom_earlier_accepts_let_through(lint):
+    report = lint({"fw.sh": "iptables -A FORWARD -s 10.0.0.0/8 -j ACCEPT\n" + fw(f"-A FORWARD {FB_STRING}")})
+    f = next(f for f in report.findings if f.span.line == 2 and f.service == "facebook")
+    assert "blocked for everyone but -s 10.0.0.0/8 (line 1) by" in f.message
+
+
+def test_an_accept_that_takes_no_web_traffic_is_not_named(lint):
+    report = lint(
+        {"fw.sh": "iptables -A FORWARD -s 10.0.0.0/8 -p udp -j ACCEPT\n" + fw(f"-A FORWARD {FB_STRING}")}
+    )
+    f = next(f for f in report.findings if f.span.line == 2 and f.service == "facebook")
+    assert "10.0.0.0/8" not in f.message

@@ -783,3 +783,26 @@ table inet f {{
 def test_loopback_sources_are_no_audience(lint):
     report = lint({"nftables.conf": fwd("        ip saddr 127.0.0.1 accept\n" + FB_DROP)})
     assert verdicts(report)["facebook"] == "blocked"
+
+
+# ---------------------------------------------------------------- findings say who and where (#13)
+
+
+def test_input_saddr_names_the_services_servers_not_an_audience(lint):
+    report = lint(
+        {
+            "nftables.conf": "table inet f {\n  chain in { type filter hook input priority 0; policy accept; "
+            "ip saddr 157.240.0.0/16 drop; }\n}\n"
+        }
+    )
+    f = next(f for f in report.findings if f.code in ("TE101", "TE102") and f.service == "facebook")
+    assert (
+        "for this host (an input-hook rule stops the replies of the service's servers in 157.240.0.0/16)"
+        in (f.message)
+    )
+
+
+def test_everyone_reaching_a_rule_names_whom_earlier_accepts_let_through(lint):
+    report = lint({"nftables.conf": fwd("        ip saddr 10.0.0.0/8 accept\n" + FB_DROP)})
+    f = next(f for f in report.findings if f.span.line == 9 and f.service == "facebook")
+    assert "blocked for everyone but ip saddr 10.0.0.0/8 (line 8) by" in f.message

@@ -132,6 +132,13 @@ def _iface(pattern: str, name: str) -> bool:
 ChainIndex = tuple[list[Rule], dict[int, dict[int, list[int]]], dict[int, dict[int, list[int]]], list[int]]
 
 
+def _for_some_clients(r: Rule) -> bool:
+    """Does the rule test who the client is (its address, interfaces, MAC, user or time)?"""
+    return bool(
+        r.src or r.iif or r.oif or r.mac or r.owner or r.time or any(d == "src" for _n, d, _g in r.sets)
+    )
+
+
 class IptablesRuleset:
     def __init__(self, state: State):
         self.path = state.shown
@@ -147,6 +154,7 @@ class IptablesRuleset:
         self._dst_points: dict[int, list[int]] | None = None
         self._inert: dict[tuple, list[Span]] = {}
         self._flagged: set[Span] = set()
+        self._client_accepts: dict[tuple, tuple[dict[int, int], list[tuple[int, Rule]]]] = {}
         self._has_strings = any(r.strings for r in self._all_rules())
         self._apply_sets()
         self._note_quic_only_drops()
@@ -578,7 +586,7 @@ class IptablesRuleset:
                 else r.target
             )
             here = trace + tuple(extra) + (r.span,)
-            scope = self._scope(r)
+            scope = self._scope(r, p)
             doubt = f"cannot tell whether it matches: {why}"
             if m is None and r.unknown:
                 self._not_modelled(r.span, f"{', '.join(dict.fromkeys(r.unknown))} not evaluated")
@@ -586,6 +594,8 @@ class IptablesRuleset:
                 if m is None:
                     walk.pass_over(DROP, ChainResult("unknown", r.span, here, r.specific, doubt, scope=scope))
                     continue
+                if not scope and not p.reply:
+                    scope = self._but(family, table, chain, r, p)
                 return walk.settle(
                     ChainResult(
                         "drop",
@@ -654,8 +664,54 @@ class IptablesRuleset:
             return walk.settle(odd)
         return walk.settle(ChainResult("fall", None, trace))
 
+    def _but(self, family: int, table: str, chain: str, drop: Rule, p: _Packet) -> str:
+        """Everyone but ...: the ACCEPTs above `drop` that let other clients through, named (an
+        ACCEPT that would not take this packet from any client is left out)."""
+        key = (family, table, chain)
+        accepts = self._client_accepts.get(key)
+        if accepts is None:
+            rules = self._chain_index(family, table, chain)[0]
+            accepts = self._client_accepts[key] = (
+                {id(r): k for k, r in enumerate(rules)},
+                [(k, r) for k, r in enumerate(rules) if r.target == "ACCEPT" and _for_some_clients(r)],
+            )
+        pos, candidates = accepts
+        here = pos.get(id(drop), -1)
+        lets: list[Rule] = []
+        for k, r in candidates[:64]:
+            if k >= here or self._match(r, p, [])[0] is not False:
+                continue
+            anyone = replace(
+                r,
+                src=None,
+                iif=None,
+                oif=None,
+                mac=None,
+                owner=None,
+                time=None,
+                sets=tuple(x for x in r.sets if x[1] == "dst"),
+            )
+            if self._match(anyone, p, [])[0] is not False:
+                lets.append(r)
+        if not lets:
+            return ""
+        named = " or ".join(f"{self._scope(r) or 'its conditions'} (line {r.span.line})" for r in lets[:3])
+        return f"everyone but {named}" + (f" and {len(lets) - 3} more" if len(lets) > 3 else "")
+
     @staticmethod
-    def _scope(r: Rule) -> str:
+    def _scope(r: Rule, p: _Packet | None = None) -> str:
+        """Whom the rule's conditions single out. On a server's reply (SYN-ACK) the rule's `-s`
+        names the service's servers and `-d` the client: said so, never as the audience."""
+        if p is not None and p.reply:
+            who = "this host" if p.path == "output" else "clients"
+            if r.dst:
+                who += f" {'! ' if r.dst.neg else ''}-d {','.join(str(n) for n in r.dst.nets)}"
+            if r.src:
+                nets = ",".join(str(n) for n in r.src.nets)
+                whence = f"the service's servers {'outside' if r.src.neg else 'in'} {nets}"
+            else:
+                whence = "the service's servers"
+            return f"{who} ({r.chain} stops the replies of {whence})"
         parts = []
         if r.src:
             parts.append(("! " if r.src.neg else "") + "-s " + ",".join(str(n) for n in r.src.nets))

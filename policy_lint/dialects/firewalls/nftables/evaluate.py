@@ -534,7 +534,7 @@ class NftRuleset:
             if m is False:
                 continue
             here = trace + tuple(extra) + (r.span,)
-            scope = self._scope(r)
+            scope = self._scope(r, p)
             doubt = f"cannot tell whether it matches: {why}"
             if m is None:
                 self._not_modelled(r)
@@ -561,6 +561,8 @@ class NftRuleset:
                 if m is None:
                     walk.pass_over(DROP, ChainResult("unknown", r.span, here, specific, doubt, scope=scope))
                     continue
+                if not scope and not p.reply:
+                    scope = self._but(t, c, r, p)
                 return walk.settle(ChainResult("drop", r.span, here, specific, how=verdict, scope=scope))
             if verdict == "accept":
                 if m is None:
@@ -627,8 +629,42 @@ class NftRuleset:
             return None
         return "", ""
 
+    def _but(self, t: Table, c: Chain, drop: Rule, p: Packet) -> str:
+        """Everyone but ...: the accepts above `drop` in its chain that let other clients
+        through, named (an accept that would not take this packet from any client is left out)."""
+        lets: list[Rule] = []
+        for r in c.rules:
+            if r is drop or len(lets) > 8:
+                break
+            if r.verdict != "accept" or not any(_client_match(m) for m in r.matches):
+                continue
+            if self._match(t, r, p, [])[0] is not False:
+                continue
+            if any(_client_match(m) and m.family and m.family != p.family for m in r.matches):
+                continue  # an `ip saddr` accept lets no IPv6 packet through, whoever sends it
+            anyone = replace(r, matches=[m for m in r.matches if not _client_match(m)])
+            if self._match(t, anyone, p, [])[0] is not False:
+                lets.append(r)
+        if not lets:
+            return ""
+        named = " or ".join(f"{self._scope(r) or 'its conditions'} (line {r.span.line})" for r in lets[:3])
+        return f"everyone but {named}" + (f" and {len(lets) - 3} more" if len(lets) > 3 else "")
+
     @staticmethod
-    def _scope(r: Rule) -> str:
+    def _scope(r: Rule, p: Packet | None = None) -> str:
+        """Whom the rule's conditions single out. On a server's reply the rule's `saddr` names
+        the service's servers: said so, never as the audience."""
+        if p is not None and p.reply:
+            who = "this host" if p.path == "output" else "clients"
+            nets = [
+                ("!= " if m.neg else "")
+                + (f"@{m.values.setref}" if m.values.setref else ",".join(str(n) for n in m.values.nets))
+                for m in r.matches
+                if m.kind == "addr" and m.direction == "src"
+            ]
+            whence = f"the service's servers in {' '.join(nets)}" if nets else "the service's servers"
+            hook = "an input" if p.path == "output" else "a forward"
+            return f"{who} ({hook}-hook rule stops the replies of {whence})"
         parts = []
         for m in r.matches:
             if m.kind == "addr" and m.direction == "src":
@@ -760,6 +796,11 @@ class NftRuleset:
                 ):
                     out.append(s.span)
         return out
+
+
+def _client_match(m: Match) -> bool:
+    """Does the match test who the client is (its source address or an interface)?"""
+    return (m.kind == "addr" and m.direction == "src") or m.kind == "iface"
 
 
 def _contains(v: Values, addr) -> bool:
