@@ -99,3 +99,58 @@ class FirstMatch:
             f"before {res.note or 'the ' + (res.how or 'drop')}" + (f" ({first.note})" if first.note else ""),
             scope=res.scope,
         )
+
+
+# The documented default ports of the transparent proxies policy-lint knows (squid.conf
+# `http_port 3128`, Privoxy `listen-address 127.0.0.1:8118`, e2guardian/DansGuardian
+# `filterport = 8080`, tinyproxy `Port 8888`): named in findings, never used to decide.
+PROXY_PORTS = {3128: "Squid", 8118: "Privoxy", 8080: "e2guardian/DansGuardian", 8888: "tinyproxy"}
+
+
+def nat_target(value: str) -> tuple[str, int | None]:
+    """`ADDR[:PORT]`, `[V6ADDR]:PORT`, `:PORT` or `ADDR-ADDR:PORT-PORT` (a DNAT/REDIRECT/TPROXY
+    destination) as (address text, first port or None)."""
+    value = value.strip()
+    if value.startswith("["):
+        addr, _sep, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif value.count(":") == 1:
+        addr, port = value.split(":")
+    elif value.isdigit() or (value[:1].isdigit() and "-" in value and "." not in value and ":" not in value):
+        addr, port = "", value
+    else:
+        addr, port = value, ""
+    first = port.split("-")[0].strip()
+    return addr, int(first) if first.isdigit() else None
+
+
+def redirected(
+    kind: str, where: str, port: int | None, probe_port: int, rule: Span, trace: tuple[Span, ...]
+) -> ChainResult:
+    """A connection that destination NAT (DNAT, REDIRECT, TPROXY, nft `dnat`/`redirect`/`tproxy`)
+    sends elsewhere. To another port (or by TPROXY): a transparent proxy listens there and
+    decides: `unknown` (how="proxy"). To another host (or this one) on the same port: that host
+    answers instead of the service (a block page, a captive portal): the service is not reached,
+    a block (how="redirect")."""
+    place = where or "this host"
+    if kind.lower() == "tproxy" or (port is not None and port != probe_port):
+        name = PROXY_PORTS.get(port or 0)
+        at = f"{place}:{port}" if port is not None else place
+        who = f"a transparent proxy at {at}" + (f" (port {port} is {name}'s default)" if name else "")
+        return ChainResult(
+            "unknown",
+            rule,
+            trace,
+            False,
+            f"{kind} sends the connection to {who}: that proxy decides",
+            how="proxy",
+        )
+    return ChainResult(
+        "drop",
+        rule,
+        trace,
+        False,
+        f"{kind} sends the connection to {place} instead of the service (a block page or captive "
+        "portal answers there): the service is not reached",
+        "redirect",
+    )

@@ -531,3 +531,75 @@ def test_an_accept_that_takes_no_web_traffic_is_not_named(lint):
     )
     f = next(f for f in report.findings if f.span.line == 2 and f.service == "facebook")
     assert "10.0.0.0/8" not in f.message
+
+
+# ---------------------------------------------------------------- destination NAT (#13)
+# iptables-extensions(8): DNAT (nat PREROUTING/OUTPUT) rewrites the destination of a connection's
+# first packet, REDIRECT sends it to this host (--to-ports), TPROXY hands it to a local socket
+# (--on-port). The filter table then sees the new destination: the connection goes elsewhere.
+
+
+def test_dnat_of_the_services_web_traffic_to_another_host_is_a_block(lint):
+    report = lint(
+        {
+            "fw.sh": "iptables -t nat -A PREROUTING -p tcp -m multiport --dports 80,443 "
+            "-j DNAT --to-destination 10.0.0.1\n"
+            "ip6tables -t nat -A PREROUTING -p tcp -m multiport --dports 80,443 "
+            "-j DNAT --to-destination [fd00::1]\n"
+        }
+    )
+    # Every web connection goes to 10.0.0.1 (a captive portal): no site is reached.
+    assert verdicts(report)["facebook"] == "blocked"
+    assert "TE105" in codes(report)
+
+
+def test_dnat_of_the_services_addresses_is_a_block_of_those_addresses(lint, catalog):
+    nets = list(catalog.services["facebook"].networks)
+    text = "".join(
+        f"{'iptables' if n.version == 4 else 'ip6tables'} -t nat -A PREROUTING -d {n} -p tcp "
+        f"-j DNAT --to-destination {'10.0.0.1' if n.version == 4 else '[fd00::1]'}\n"
+        for n in nets
+    )
+    report = lint({"fw.sh": text})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unaffected"
+    f = next(f for f in report.findings if f.code == "TE101")
+    assert "DNAT" in f.span.text and "(redirect)" in f.message
+
+
+def test_redirect_to_a_proxy_port_is_unknown_with_te907(lint):
+    report = lint({"fw.sh": "iptables -t nat -A PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 3128\n"})
+    assert verdicts(report)["facebook"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE907")
+    assert f.span.line == 1 and "transparent proxy at this host:3128" in f.message and "Squid" in f.message
+
+
+def test_tproxy_is_unknown(lint):
+    report = lint(
+        {
+            "fw.sh": "iptables -t mangle -A PREROUTING -p tcp --dport 443 -j TPROXY --on-port 3129 --tproxy-mark 1\n"
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE907" in codes(report)
+
+
+def test_nat_of_other_ports_changes_nothing(lint):
+    report = lint(
+        {
+            "fw.sh": "iptables -t nat -A PREROUTING -p udp --dport 53 -j DNAT --to-destination 10.0.0.1:53\n"
+            + fw(f"-A FORWARD {FB_STRING}")
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unaffected"
+
+
+def test_nat_rule_we_cannot_evaluate_is_unknown(lint):
+    report = lint(
+        {
+            "fw.sh": "iptables -t nat -A PREROUTING -p tcp -m geoip --dst-cc US "
+            "-j DNAT --to-destination 10.0.0.1\n"
+        }
+    )
+    assert verdicts(report)["twitter"] == "unknown"

@@ -806,3 +806,62 @@ def test_everyone_reaching_a_rule_names_whom_earlier_accepts_let_through(lint):
     report = lint({"nftables.conf": fwd("        ip saddr 10.0.0.0/8 accept\n" + FB_DROP)})
     f = next(f for f in report.findings if f.span.line == 9 and f.service == "facebook")
     assert "blocked for everyone but ip saddr 10.0.0.0/8 (line 8) by" in f.message
+
+
+# ---------------------------------------------------------------- destination NAT (#13)
+# nft(8): `dnat to ADDR[:PORT]` and `redirect [to :PORT]` (this host) in a `type nat hook
+# prerouting|output` chain rewrite a connection's first packet; `tproxy to :PORT` hands it to a
+# local socket. The filter chains then see the new destination.
+
+
+def _nat(rules: str, family: str = "ip") -> str:
+    return (
+        f"table {family} nat {{\n    chain pre {{\n        type nat hook prerouting priority dstnat; "
+        f"policy accept;\n{rules}    }}\n}}\n"
+    )
+
+
+def test_dnat_of_the_services_addresses_to_another_host_is_a_block(lint):
+    report = lint(
+        {
+            "nftables.conf": _nat(
+                f"        ip daddr {{ {FB_V4} }} dnat ip to 192.168.1.5\n"
+                f"        ip6 daddr {{ {FB_V6} }} dnat ip6 to fd00::5\n",
+                "inet",
+            )
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unaffected"
+    f = next(f for f in report.findings if f.code == "TE101")
+    assert "dnat" in f.span.text and "(redirect)" in f.message
+
+
+def test_redirect_to_a_proxy_port_is_unknown_with_te907(lint):
+    report = lint({"nftables.conf": _nat("        tcp dport { 80, 443 } redirect to :3128\n", "inet")})
+    assert verdicts(report)["facebook"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE907")
+    assert f.span.line == 4 and "transparent proxy at this host:3128" in f.message
+
+
+def test_dnat_to_a_proxy_on_another_host_names_it(lint):
+    report = lint({"nftables.conf": _nat("        tcp dport 80 dnat to 192.168.1.1:8118\n")})
+    assert verdicts(report)["facebook"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE907")
+    assert "192.168.1.1:8118" in f.message and "Privoxy" in f.message
+
+
+def test_tproxy_is_unknown(lint):
+    report = lint(
+        {
+            "nftables.conf": "table inet m {\n  chain pre { type filter hook prerouting priority mangle; "
+            "policy accept; tcp dport 443 tproxy to :3129 meta mark set 1 accept; }\n}\n"
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE907" in codes(report)
+
+
+def test_dnat_of_dns_changes_nothing(lint):
+    report = lint({"nftables.conf": _nat("        udp dport 53 dnat to 192.168.1.1:53\n")})
+    assert set(verdicts(report).values()) == {"unaffected"}

@@ -28,13 +28,16 @@ from policy_lint.dialects.semantics.chains import (
     UNKNOWN,
     ChainResult,
     FirstMatch,
+    nat_target,
     outcome_of,
+    redirected,
 )
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 MAX_AUDIENCES = 64
 MAX_SRC_REPS = 48
-# The chains a user's outgoing packet walks, in kernel order (nat never drops: left out).
+# The chains a user's outgoing packet walks, in kernel order (the nat table's DNAT/REDIRECT
+# are evaluated apart, on a connection's first packet: _nat).
 PATHS = {
     "forward": (
         ("raw", "PREROUTING"),
@@ -96,7 +99,6 @@ NONTERMINAL = {
     "MASQUERADE",
     "REDIRECT",
     "NETMAP",
-    "TPROXY",
     "SYNPROXY",
     "",
 }
@@ -180,6 +182,36 @@ class IptablesRuleset:
                     )
                 )
 
+    def _sent(self, r: Rule, t: str, p: _Packet, here: tuple[Span, ...]) -> ChainResult:
+        """Where DNAT (--to-destination), REDIRECT (--to-ports, to this host) or TPROXY
+        (--on-port) sends the connection: another host answers (blocked) or a proxy decides."""
+        opts = dict(r.target_opts)
+        if t == "DNAT":
+            where, port = nat_target(opts.get("--to-destination", opts.get("--to", "")))
+        elif t == "REDIRECT":
+            where, port = "", nat_target(opts.get("--to-ports", opts.get("--to-port", "")))[1]
+        else:
+            where, port = opts.get("--on-ip", ""), nat_target(opts.get("--on-port", ""))[1]
+        res = redirected(t, where, port, p.port, r.span, here)
+        if res.how == "proxy" and r.span not in self._flagged:
+            self._flagged.add(r.span)
+            self.problems.append(
+                Problem(
+                    "TE907", r.span, f"{res.note}; lint that proxy's configuration for what it lets through"
+                )
+            )
+        return res
+
+    def _nat(self, p: _Packet) -> ChainResult | None:
+        """The first packet of a connection through the nat table (PREROUTING for forwarded
+        clients, OUTPUT for this host): a DNAT or REDIRECT sends it elsewhere before the filter
+        table sees it, so what the filter says about the service's address no longer applies."""
+        chain = "PREROUTING" if p.path == "forward" else "OUTPUT"
+        if chain not in self.state.tables[p.family].get("nat", {}):
+            return None
+        res = self._chain(p.family, "nat", chain, p, 0, ())
+        return res if res.verdict in ("drop", "unknown") else None
+
     def _not_modelled(self, span: Span, what: str) -> None:
         """TE908, once per rule: a rule whose match or target is not evaluated touched a verdict."""
         if span not in self._flagged:
@@ -210,7 +242,13 @@ class IptablesRuleset:
     # ---------------------------------------------------------------- paths and audiences
 
     def _path_can_block(self, path: str) -> bool:
+        nat_chain = "PREROUTING" if path == "forward" else "OUTPUT"
         for family in (4, 6):
+            nat = self.state.tables[family].get("nat", {})
+            if nat_chain in nat and any(
+                r.target in ("DNAT", "REDIRECT") for c in nat.values() for r in c.rules()
+            ):
+                return True
             for table, chain in dict.fromkeys(PATHS[path] + REPLY_PATHS[path]):
                 c = self.state.tables[family].get(table, {}).get(chain)
                 if c is None:
@@ -243,7 +281,10 @@ class IptablesRuleset:
             return audiences
         controls = self.catalog.control_probes()
         for a in forward:
-            if all(self.evaluate(c, a).outcome == Outcome.ALLOW for c in controls):
+            if all(
+                (d := self.evaluate(c, a)).outcome == Outcome.ALLOW or d.how in ("redirect", "proxy")
+                for c in controls
+            ):
                 return [
                     replace(a, conditions=a.conditions[1:])
                     if a.conditions[:1] == (PATH_WORDS["forward"],)
@@ -258,10 +299,10 @@ class IptablesRuleset:
             r
             for family in (4, 6)
             for t, chains in self.state.tables[family].items()
-            if t != "nat"
             for cname, c in chains.items()
             if cname not in ("INPUT",)
             for r in c.rules()
+            if t != "nat" or r.target in ("DNAT", "REDIRECT")
         ]
         src_nets: list[AddrMatch] = []
         seen_src: set[str] = set()
@@ -625,6 +666,15 @@ class IptablesRuleset:
                     walk.pass_over(UNKNOWN, queued)
                     continue
                 return walk.settle(queued)
+            if (t in ("DNAT", "REDIRECT") and table == "nat") or t == "TPROXY":
+                sent = self._sent(r, t, p, here)
+                if m is None:
+                    walk.pass_over(
+                        DROP if sent.verdict == "drop" else UNKNOWN,
+                        ChainResult("unknown", r.span, here, False, f"{doubt}; if it does, {sent.note}"),
+                    )
+                    continue
+                return walk.settle(sent)
             chains = self.state.tables[family].get(table, {})
             if t in chains and t not in BUILTIN.get(table, ()):
                 if depth > 32:
@@ -870,10 +920,12 @@ class IptablesRuleset:
             owner="",
             reply=True,
         )
-        res = self._walk(_Packet(state="NEW", payload=None, **base))
-        if res.verdict == "accept":
+        first = _Packet(state="NEW", payload=None, **base)
+        nat = self._nat(first)
+        res = nat if nat is not None else self._walk(first)
+        if nat is None and res.verdict == "accept":
             res = self._walk(_Packet(state="ESTABLISHED", payload=None, **reply))
-        if res.verdict == "accept":
+        if nat is None and res.verdict == "accept":
             res = self._walk(_Packet(state="ESTABLISHED", payload=payload, **base))
         if res.verdict == "accept":
             d = Decision(Outcome.ALLOW, res.rule, res.trace, res.specific)
@@ -882,7 +934,7 @@ class IptablesRuleset:
                 Outcome.DENY, res.rule, res.trace, res.specific, res.how or "drop", res.note, res.scope
             )
         else:
-            d = Decision(Outcome.UNKNOWN, res.rule, res.trace, False, "", res.note, res.scope)
+            d = Decision(Outcome.UNKNOWN, res.rule, res.trace, False, res.how, res.note, res.scope)
         if self.state.dynamic_spans and d.outcome != Outcome.DENY:
             span = self.state.dynamic_spans[0]
             return Decision(

@@ -12,7 +12,16 @@ from policy_lint.dialects.firewalls.nftables.model import Chain, Match, Rule, Ta
 from policy_lint.dialects.firewalls.nftables.parse import Parser
 from policy_lint.dialects.firewalls.nftables.syntax import NAME
 from policy_lint.dialects.semantics.addressing import Target, decide_by_address
-from policy_lint.dialects.semantics.chains import ACCEPT, DROP, GO_ON, UNKNOWN, ChainResult, FirstMatch
+from policy_lint.dialects.semantics.chains import (
+    ACCEPT,
+    DROP,
+    GO_ON,
+    UNKNOWN,
+    ChainResult,
+    FirstMatch,
+    nat_target,
+    redirected,
+)
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 MAX_JUMP_DEPTH = 64
@@ -97,6 +106,7 @@ class NftRuleset:
         self._intricate = False
         self._flagged: set[Span] = set()
         self._hooks: dict[tuple[str, int], list[tuple[Table, Chain]]] = {}
+        self._nat_hooks: dict[tuple[str, int], list[tuple[Table, Chain]]] = {}
         for fam in (4, 6):
             for hook in ("ingress", "prerouting", "input", "forward", "output", "postrouting"):
                 chains = [
@@ -108,6 +118,18 @@ class NftRuleset:
                 ]
                 chains.sort(key=lambda tc: (tc[1].priority, tc[1].order))
                 self._hooks[(hook, fam)] = chains
+            # Destination NAT of a connection's first packet: prerouting (forwarded clients),
+            # output (this host).
+            for hook in ("prerouting", "output"):
+                nat = [
+                    (t, c)
+                    for t in self.tables
+                    if _applies(t.family, fam)
+                    for c in t.chains.values()
+                    if c.hook == hook and c.type == "nat"
+                ]
+                nat.sort(key=lambda tc: (tc[1].priority, tc[1].order))
+                self._nat_hooks[(hook, fam)] = nat
         self._audiences = self._build_audiences()
         self._users_checked = False
         self._note_quic_only_drops()
@@ -138,6 +160,42 @@ class NftRuleset:
                                 "TCP, so this slows HTTP/3 sites at most and blocks no service",
                             )
                         )
+
+    def _sent(self, r: Rule, p: Packet, here: tuple[Span, ...]) -> ChainResult:
+        """Where `dnat to`, `redirect to` (this host) or `tproxy to` sends the connection: another
+        host answers (blocked) or a proxy decides (unknown, TE907)."""
+        assert r.nat is not None
+        kind, to = r.nat
+        if to == "?" or to.startswith("$"):
+            res = ChainResult(
+                "unknown",
+                r.span,
+                here,
+                False,
+                f"{kind} sends the connection to an address we cannot read",
+                how="proxy",
+            )
+        else:
+            where, port = nat_target(to)
+            res = redirected(kind, "" if kind == "redirect" else where, port, p.dport, r.span, here)
+        if res.how == "proxy" and r.span not in self._flagged:
+            self._flagged.add(r.span)
+            self.problems.append(
+                Problem(
+                    "TE907", r.span, f"{res.note}; lint that proxy's configuration for what it lets through"
+                )
+            )
+        return res
+
+    def _nat(self, p: Packet) -> ChainResult | None:
+        """The first packet of a connection through the nat chains of its hook (prerouting for
+        forwarded clients, output for this host), in priority order: the first `dnat`/`redirect`
+        that applies sends it elsewhere before the filter chains see it."""
+        for t, c in self._nat_hooks[("prerouting" if p.path == "forward" else "output", p.family)]:
+            res = self._chain(t, c, p, 0, ())
+            if res.verdict in ("drop", "unknown"):
+                return res
+        return None
 
     def _not_modelled(self, r: Rule) -> None:
         """TE908, once per rule: a rule with a match we do not evaluate touched a verdict."""
@@ -173,7 +231,19 @@ class NftRuleset:
                         todo.append((t, t.chains[tg]))
         return list(seen.values())
 
+    def _nat_rules(self, path: str) -> list[tuple[Table, Rule]]:
+        hook = "prerouting" if path == "forward" else "output"
+        return [
+            (t, r)
+            for fam in (4, 6)
+            for t, c in self._nat_hooks[(hook, fam)]
+            for r in c.rules
+            if r.nat is not None and r.nat[0] != "tproxy"
+        ]
+
     def _can_block(self, path: str) -> bool:
+        if self._nat_rules(path):
+            return True
         for fam in (4, 6):
             for reply in (False, True):
                 for hook in HOOKS[(path, reply)]:
@@ -183,7 +253,9 @@ class NftRuleset:
                         if c.policy == "drop":
                             return True
         for _t, c in self._reachable(path):
-            if any(r.verdict in ("drop", "reject") or r.vmap for r in c.rules):
+            if any(
+                r.verdict in ("drop", "reject") or r.vmap or (r.nat and r.nat[0] == "tproxy") for r in c.rules
+            ):
                 return True
         if path == "output":
             for fam in (4, 6):
@@ -195,6 +267,7 @@ class NftRuleset:
     def _build_audiences(self) -> list[Audience]:
         paths = [p for p in ("forward", "output") if self._can_block(p)] or ["output"]
         rules = [(t, r) for p in paths for t, c in self._reachable(p) for r in c.rules]
+        rules += [tr for p in paths for tr in self._nat_rules(p)]
         sources: list[Values] = []
         ifs_in: set[str] = set()
         ifs_out: set[str] = set()
@@ -319,7 +392,10 @@ class NftRuleset:
             return audiences
         controls = self.catalog.control_probes()
         for a in forward:
-            if all(self.evaluate(c, a).outcome == Outcome.ALLOW for c in controls):
+            if all(
+                (d := self.evaluate(c, a)).outcome == Outcome.ALLOW or d.how in ("redirect", "proxy")
+                for c in controls
+            ):
                 return [
                     replace(a, conditions=a.conditions[1:])
                     if a.conditions[:1] == (PATH_WORDS["forward"],)
@@ -554,6 +630,15 @@ class NftRuleset:
                 if hit == ("", ""):
                     continue
                 verdict, target = hit
+            if r.nat is not None and (c.type == "nat" or r.nat[0] == "tproxy") and not p.reply:
+                sent = self._sent(r, p, here)
+                if m is None:
+                    walk.pass_over(
+                        DROP if sent.verdict == "drop" else UNKNOWN,
+                        ChainResult("unknown", r.span, here, False, f"{doubt}; if it does, {sent.note}"),
+                    )
+                    continue
+                return walk.settle(sent)
             specific = any(
                 mm.kind == "addr" and mm.direction == "dst" and not mm.neg for mm in r.matches
             ) or (r.vmap is not None and r.vmap.key.kind == "addr" and r.vmap.key.direction == "dst")
@@ -752,10 +837,12 @@ class NftRuleset:
             path,
             reply=True,
         )
-        res = self._walk(base)
-        if res.verdict == "accept":
+        self._steps = 0 if not self._intricate else MAX_CHAIN_VISITS
+        nat = self._nat(base)
+        res = nat if nat is not None else self._walk(base)
+        if nat is None and res.verdict == "accept":
             res = self._walk(reply)
-        if res.verdict == "accept":
+        if nat is None and res.verdict == "accept":
             res = self._walk(replace(base, state="established"))
         if res.verdict == "accept":
             d = Decision(Outcome.ALLOW, res.rule, res.trace, res.specific)
@@ -774,7 +861,7 @@ class NftRuleset:
             return Decision(
                 Outcome.DENY, res.rule, res.trace, res.specific, res.how or "drop", res.note, res.scope
             )
-        return Decision(Outcome.UNKNOWN, res.rule, res.trace, False, "", res.note, res.scope)
+        return Decision(Outcome.UNKNOWN, res.rule, res.trace, False, res.how, res.note, res.scope)
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
         """Named sets holding the service's addresses that no rule uses."""
