@@ -11,7 +11,8 @@ control's) for every audience the device tells apart, then decide per service:
 - primary probes all denied -> `blocked` (for that audience), some -> partial; supporting
   probes denied -> `degraded`; delay pools -> `throttled`; undecidable -> `unknown`;
   allowed by a rule that names the service -> `allowed`;
-- across audiences: blocked for all of them -> `blocked`, for some -> `blocked-partial`.
+- across audiences: blocked for all of them -> `blocked`, for some -> `blocked-partial` (for some
+  and undecided for the rest -> `unknown`: it may be blocked for all).
 
 Never a silent pass: a file of which its dialect understood no statement is no verdict at all
 (TE902 and an input error, see `reading`); files a directory scan cannot identify are listed in
@@ -185,6 +186,10 @@ def _verdict(statuses: list[_Status]) -> Verdict:
         return Verdict.BLOCKED  # nobody has web access at all
     if kinds == {"blocked"}:
         return Verdict.BLOCKED
+    if kinds == {"blocked", "unknown"}:
+        # Blocked for some audiences, undecided for the others: it may be blocked for all, so
+        # "partly blocked" would be a guess (the findings still name the certain blocks).
+        return Verdict.UNKNOWN
     if kinds & {"blocked", "partial"}:
         return Verdict.BLOCKED_PARTIAL
     for kind, verdict in (

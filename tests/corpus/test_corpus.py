@@ -76,6 +76,12 @@ DISPUTED = {
     "the corpus README labels `unsure`; we say unknown for every service (TE907 at L85, L92, L100), the "
     "labels say facebook blocked and the others none. Until issue #13 item 14 this passed only because "
     "any TE907 excused an unknown",
+    "76-iptables-save-firemanxbr-string-facebook-insert": "L11-12 DNAT the LAN's (-i eth1) ports 80 and 443 to "
+    "172.16.0.2:3128, a transparent proxy whose configuration is not in the case: that proxy decides "
+    "what LAN clients reach (TE907), so twitter, linkedin and ning are unknown, not none; facebook is "
+    "blocked by the FORWARD string drop for clients on other interfaces and decided by the proxy for "
+    "eth1 (if squid runs on this box its upstream request meets the OUTPUT string drop, but the "
+    "iptables file does not say where 172.16.0.2 is): we say blocked-partial, the label says blocked",
     "42-iptables-br-forward-fb-ranges": "six FORWARD -d <x>/16 DROPs cover 31.13/16, 69.171/16, 173.252/16, 66.220/16, 179.60/16 and "
     "157.240/16 only: Meta's 57.144.0.0/14 (where www.facebook.com's catalog address is), 129.134/16, "
     "102.132/16 and 163.70/16 stay reachable, as the case's own notes say; with the address-coverage "

@@ -378,4 +378,228 @@ def test_accept_we_cannot_evaluate_before_a_policy_drop_is_unknown(tmp_path, cat
     )
     d = rs.evaluate(fb_https(catalog), rs.audiences()[0])
     assert d.outcome == Outcome.UNKNOWN and d.rule.line == 2
-    assert "an earlier ACCEPT may let it through (line 2) before OUTPUT policy DROP" in d.note
+    assert "an earlier rule may let it through (line 2) before OUTPUT policy DROP" in d.note
+
+
+# ---------------------------------------------------------------- three-valued first match (#13)
+# A rule whose match cannot be told (a -m module or option not evaluated) may or may not match:
+# the verdict it could decide is unknown, never guessed. iptables(8): first match in a chain; a
+# terminating target ends the chain; ACCEPT ends one table's chain, the next table's still runs
+# (netfilter hooks in priority order); RETURN goes back to the calling chain.
+
+BOTH = "iptables {rule}\nip6tables {rule}\n"
+FB_STRING = '-m string --string "facebook.com" --algo bm -j DROP'
+
+
+def fw(*rules: str) -> str:
+    return "".join(BOTH.format(rule=r) for r in rules)
+
+
+def test_one_rule_with_an_unknown_matcher_decides_nothing(lint):
+    report = lint({"fw.sh": fw(f"-A FORWARD -m geoip --dst-cc US {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE908" in codes(report)
+    f = next(f for f in report.findings if f.code == "TE908")
+    assert f.span.line == 1 and "-m geoip" in f.message
+
+
+def test_accept_we_cannot_evaluate_before_a_drop_in_the_same_chain_is_unknown(lint):
+    report = lint({"fw.sh": fw("-A FORWARD -m geoip --dst-cc US -j ACCEPT", f"-A FORWARD {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE106" and f.service == "facebook")
+    assert f.span.line == 1 and "before" in f.message
+    assert "TE908" in codes(report)
+
+
+def test_accept_we_cannot_evaluate_that_cannot_match_the_probe_changes_nothing(lint):
+    # -p udp rules it out for a TCP connection, whatever geoip says.
+    report = lint(
+        {"fw.sh": fw("-A FORWARD -p udp -m geoip --dst-cc US -j ACCEPT", f"-A FORWARD {FB_STRING}")}
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+    assert "TE908" not in codes(report)
+
+
+def test_accept_we_cannot_evaluate_in_another_table_does_not_skip_the_filter_table(lint):
+    # ACCEPT in mangle FORWARD ends that chain only: filter FORWARD still sees the packet.
+    report = lint(
+        {"fw.sh": fw("-t mangle -A FORWARD -m geoip --dst-cc US -j ACCEPT", f"-A FORWARD {FB_STRING}")}
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_jump_into_a_chain_with_an_accept_we_cannot_evaluate_makes_the_later_drop_unknown(lint):
+    report = lint(
+        {
+            "fw.sh": fw(
+                "-N maybe",
+                "-A maybe -m geoip --dst-cc US -j ACCEPT",
+                "-A FORWARD -j maybe",
+                f"-A FORWARD {FB_STRING}",
+            )
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_return_we_cannot_evaluate_before_a_drop_in_a_user_chain_is_unknown(lint):
+    report = lint(
+        {
+            "fw.sh": fw(
+                "-N social",
+                "-A social -m geoip --dst-cc US -j RETURN",
+                f"-A social {FB_STRING}",
+                "-A FORWARD -j social",
+            )
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_drop_we_cannot_evaluate_before_a_certain_drop_is_blocked(lint):
+    report = lint({"fw.sh": fw(f"-A FORWARD -m geoip --dst-cc US {FB_STRING}", f"-A FORWARD {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_target_we_do_not_model_is_unknown(lint):
+    # xtables-addons' DELUDE answers a SYN with a SYN-ACK and a RST for the rest: not modelled.
+    report = lint({"fw.sh": fw('-A FORWARD -m string --string "facebook.com" --algo bm -j DELUDE')})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE908" in codes(report)
+
+
+def test_syn_accept_lets_only_the_first_packet_through(lint):
+    # --syn matches SYN without ACK/RST/FIN: the data packet carrying the Host still meets the drop.
+    report = lint({"fw.sh": fw("-A FORWARD -p tcp --syn -j ACCEPT", f"-A FORWARD {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_tcp_flags_and_date_windows_are_not_evaluated(lint):
+    for cond in ("-p tcp --tcp-flags SYN,ACK ACK", "-m time --datestart 2030-01-01T00:00:00"):
+        report = lint({"fw.sh": fw(f"-A FORWARD {cond} -j ACCEPT", f"-A FORWARD {FB_STRING}")})
+        assert verdicts(report)["facebook"] == "unknown", cond
+
+
+# ---------------------------------------------------------------- who counts as users (#13)
+# The router's own traffic (OUTPUT) and loopback sources are not a population of users: on a
+# box whose FORWARD path carries web traffic they never turn a block of the clients into a
+# partial one.
+
+
+def test_string_drop_in_raw_prerouting_is_blocked_like_in_forward(lint):
+    forward = lint({"fw.sh": fw(f"-A FORWARD {FB_STRING}")})
+    raw = lint({"fw.sh": fw(f"-t raw -A PREROUTING {FB_STRING}")})
+    assert verdicts(forward)["facebook"] == verdicts(raw)["facebook"] == "blocked"
+
+
+def test_a_routers_own_output_is_no_audience(lint):
+    # The clients are not blocked; the router itself not browsing Facebook blocks nobody.
+    report = lint({"fw.sh": fw("-A FORWARD -d 192.0.2.0/24 -j DROP", f"-A OUTPUT {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_a_host_that_forwards_nothing_is_its_own_user(lint):
+    report = lint({"fw.sh": fw("-P FORWARD DROP", f"-A OUTPUT {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_loopback_sources_are_no_audience(lint):
+    report = lint({"fw.sh": "iptables -A FORWARD -s 127.0.0.1 -j ACCEPT\n" + fw(f"-A FORWARD {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+# ---------------------------------------------------------------- findings say who and where (#13)
+
+
+def test_input_source_match_names_the_services_servers_not_an_audience(lint):
+    # INPUT sees the replies to this host's connections: -s is where they come from.
+    report = lint({"fw.sh": "iptables -A INPUT -s 157.240.0.0/16 -j DROP\n"})
+    f = next(f for f in report.findings if f.code in ("TE101", "TE102") and f.service == "facebook")
+    assert "for this host (INPUT stops the replies of the service's servers in 157.240.0.0/16)" in f.message
+    assert "for -s 157.240.0.0/16" not in f.message
+
+
+def test_everyone_reaching_a_rule_names_whom_earlier_accepts_let_through(lint):
+    report = lint({"fw.sh": "iptables -A FORWARD -s 10.0.0.0/8 -j ACCEPT\n" + fw(f"-A FORWARD {FB_STRING}")})
+    f = next(f for f in report.findings if f.span.line == 2 and f.service == "facebook")
+    assert "blocked for everyone but -s 10.0.0.0/8 (line 1) by" in f.message
+
+
+def test_an_accept_that_takes_no_web_traffic_is_not_named(lint):
+    report = lint(
+        {"fw.sh": "iptables -A FORWARD -s 10.0.0.0/8 -p udp -j ACCEPT\n" + fw(f"-A FORWARD {FB_STRING}")}
+    )
+    f = next(f for f in report.findings if f.span.line == 2 and f.service == "facebook")
+    assert "10.0.0.0/8" not in f.message
+
+
+# ---------------------------------------------------------------- destination NAT (#13)
+# iptables-extensions(8): DNAT (nat PREROUTING/OUTPUT) rewrites the destination of a connection's
+# first packet, REDIRECT sends it to this host (--to-ports), TPROXY hands it to a local socket
+# (--on-port). The filter table then sees the new destination: the connection goes elsewhere.
+
+
+def test_dnat_of_the_services_web_traffic_to_another_host_is_a_block(lint):
+    report = lint(
+        {
+            "fw.sh": "iptables -t nat -A PREROUTING -p tcp -m multiport --dports 80,443 "
+            "-j DNAT --to-destination 10.0.0.1\n"
+            "ip6tables -t nat -A PREROUTING -p tcp -m multiport --dports 80,443 "
+            "-j DNAT --to-destination [fd00::1]\n"
+        }
+    )
+    # Every web connection goes to 10.0.0.1 (a captive portal): no site is reached.
+    assert verdicts(report)["facebook"] == "blocked"
+    assert "TE105" in codes(report)
+
+
+def test_dnat_of_the_services_addresses_is_a_block_of_those_addresses(lint, catalog):
+    nets = list(catalog.services["facebook"].networks)
+    text = "".join(
+        f"{'iptables' if n.version == 4 else 'ip6tables'} -t nat -A PREROUTING -d {n} -p tcp "
+        f"-j DNAT --to-destination {'10.0.0.1' if n.version == 4 else '[fd00::1]'}\n"
+        for n in nets
+    )
+    report = lint({"fw.sh": text})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unaffected"
+    f = next(f for f in report.findings if f.code == "TE101")
+    assert "DNAT" in f.span.text and "(redirect)" in f.message
+
+
+def test_redirect_to_a_proxy_port_is_unknown_with_te907(lint):
+    report = lint({"fw.sh": "iptables -t nat -A PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 3128\n"})
+    assert verdicts(report)["facebook"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE907")
+    assert f.span.line == 1 and "transparent proxy at this host:3128" in f.message and "Squid" in f.message
+
+
+def test_tproxy_is_unknown(lint):
+    report = lint(
+        {
+            "fw.sh": "iptables -t mangle -A PREROUTING -p tcp --dport 443 -j TPROXY --on-port 3129 --tproxy-mark 1\n"
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE907" in codes(report)
+
+
+def test_nat_of_other_ports_changes_nothing(lint):
+    report = lint(
+        {
+            "fw.sh": "iptables -t nat -A PREROUTING -p udp --dport 53 -j DNAT --to-destination 10.0.0.1:53\n"
+            + fw(f"-A FORWARD {FB_STRING}")
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unaffected"
+
+
+def test_nat_rule_we_cannot_evaluate_is_unknown(lint):
+    report = lint(
+        {
+            "fw.sh": "iptables -t nat -A PREROUTING -p tcp -m geoip --dst-cc US "
+            "-j DNAT --to-destination 10.0.0.1\n"
+        }
+    )
+    assert verdicts(report)["twitter"] == "unknown"

@@ -15,7 +15,8 @@ from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import Resolver
 from tests.conftest import verdicts
 
-FB = load_catalog().services["facebook"]
+FB_CATALOG = load_catalog()
+FB = FB_CATALOG.services["facebook"]
 FB_ALL = ", ".join(str(n) for n in FB.networks)
 FB_V4 = ", ".join(str(n) for n in FB.networks if n.version == 4)
 FB_V6 = ", ".join(str(n) for n in FB.networks if n.version == 6)
@@ -662,3 +663,213 @@ def test_parse_directly_reports_problems_with_lines(tmp_path):
     )
     rs = nftables.parse(f, ParseContext(Resolver(tmp_path), load_catalog()))
     assert [(p.code, p.span.line) for p in rs.problems] == [("TE901", 4)]
+
+
+# ---------------------------------------------------------------- three-valued first match (#13)
+# nft(8): rules run in order; `accept` ends the base chain it is in (a later base chain on the
+# same hook still sees the packet), `drop` is final, `jump` comes back. A match we do not
+# evaluate (`meta mark`) may or may not hold: what the rule could decide is unknown.
+
+FB_DROP = "        ip daddr @fb drop\n        ip6 daddr @fb6 drop\n"
+
+
+def test_one_rule_with_an_unknown_matcher_decides_nothing(lint):
+    report = lint({"nftables.conf": fwd("        meta mark 0x1 drop\n")})
+    assert verdicts(report)["facebook"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE908")
+    assert f.span.line == 8 and "meta mark" in f.message
+
+
+def test_accept_we_cannot_evaluate_before_a_drop_in_the_same_chain_is_unknown(lint):
+    report = lint({"nftables.conf": fwd("        meta mark 0x1 accept\n" + FB_DROP)})
+    assert verdicts(report)["facebook"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE106" and f.service == "facebook")
+    assert f.span.line == 8 and "before" in f.message
+
+
+def test_accept_we_cannot_evaluate_that_cannot_match_the_probe_changes_nothing(lint):
+    report = lint({"nftables.conf": fwd("        udp dport 53 meta mark 0x1 accept\n" + FB_DROP)})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert "TE908" not in codes(report)
+
+
+def test_accept_we_cannot_evaluate_in_an_earlier_base_chain_does_not_skip_a_later_one(lint):
+    report = lint(
+        {
+            "nftables.conf": f"""
+table inet a {{
+    chain fw {{ type filter hook forward priority -10; policy accept; meta mark 0x1 accept; }}
+}}
+table inet b {{
+    chain fw {{ type filter hook forward priority 10; policy accept; ip daddr {{ {FB_V4} }} drop; ip6 daddr {{ {FB_V6} }} drop; }}
+}}
+"""
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_accept_we_cannot_evaluate_before_a_policy_drop_is_unknown(lint):
+    report = lint(
+        {
+            "nftables.conf": fwd(
+                "        ct state established,related accept\n        meta mark 0x1 accept\n", policy="drop"
+            )
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_jump_into_a_chain_with_an_accept_we_cannot_evaluate_makes_the_later_drop_unknown(lint):
+    sub = "    chain maybe { meta mark 0x1 accept; }\n"
+    report = lint({"nftables.conf": fwd("        jump maybe\n" + FB_DROP, sets=sub)})
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_goto_into_a_chain_with_a_drop_we_cannot_evaluate_is_unknown(lint):
+    sub = "    chain maybe { meta mark 0x1 ip daddr @fb drop; meta mark 0x1 ip6 daddr @fb6 drop; }\n"
+    report = lint({"nftables.conf": fwd("        goto maybe\n", sets=sub)})
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_drop_we_cannot_evaluate_before_a_certain_drop_is_blocked(lint):
+    report = lint({"nftables.conf": fwd("        meta mark 0x1 ip daddr @fb drop\n" + FB_DROP)})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_brackets_only_around_a_literal_ipv6_address(tmp_path):
+    # nft's scanner reads `[ip6addr]` as one token (so a port can follow); `[$VAR]` is a syntax
+    # error at the bracket ("unexpected '['", Debian's nft 1.0.6, as corpus case 41 line 350).
+    def problems(stmt: str) -> list:
+        f = tmp_path / "nat.nft"
+        f.write_text(
+            "define PI6 = fd00::1\ntable ip6 nat {\n  chain p {\n"
+            "    type nat hook prerouting priority -100; policy accept;\n"
+            f"    tcp dport 53 {stmt}\n  }}\n}}\n"
+        )
+        return [
+            (p.code, p.span.line, p.span.col)
+            for p in nftables.parse(f, ParseContext(Resolver(tmp_path), FB_CATALOG)).problems
+        ]
+
+    assert problems("dnat to [fd00::1]:53") == []
+    assert problems("dnat ip6 to $PI6") == []
+    assert problems("dnat to [$PI6]:53") == [("TE901", 5, 26)]
+    assert problems("dnat to [192.0.2.1]:53") == [("TE901", 5, 26)]
+
+
+# ---------------------------------------------------------------- who counts as users (#13)
+
+
+def test_drop_in_a_prerouting_filter_chain_is_blocked_like_in_forward(lint):
+    report = lint(
+        {
+            "nftables.conf": f"""
+table inet f {{
+    chain pre {{ type filter hook prerouting priority 0; policy accept; ip daddr {{ {FB_V4} }} drop; ip6 daddr {{ {FB_V6} }} drop; }}
+}}
+"""
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_a_routers_own_output_is_no_audience(lint):
+    report = lint(
+        {
+            "nftables.conf": f"""
+table inet f {{
+    chain fw {{ type filter hook forward priority 0; policy accept; ip daddr 192.0.2.0/24 drop; }}
+    chain out {{ type filter hook output priority 0; policy accept; ip daddr {{ {FB_V4} }} drop; ip6 daddr {{ {FB_V6} }} drop; }}
+}}
+"""
+        }
+    )
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_loopback_sources_are_no_audience(lint):
+    report = lint({"nftables.conf": fwd("        ip saddr 127.0.0.1 accept\n" + FB_DROP)})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+# ---------------------------------------------------------------- findings say who and where (#13)
+
+
+def test_input_saddr_names_the_services_servers_not_an_audience(lint):
+    report = lint(
+        {
+            "nftables.conf": "table inet f {\n  chain in { type filter hook input priority 0; policy accept; "
+            "ip saddr 157.240.0.0/16 drop; }\n}\n"
+        }
+    )
+    f = next(f for f in report.findings if f.code in ("TE101", "TE102") and f.service == "facebook")
+    assert (
+        "for this host (an input-hook rule stops the replies of the service's servers in 157.240.0.0/16)"
+        in (f.message)
+    )
+
+
+def test_everyone_reaching_a_rule_names_whom_earlier_accepts_let_through(lint):
+    report = lint({"nftables.conf": fwd("        ip saddr 10.0.0.0/8 accept\n" + FB_DROP)})
+    f = next(f for f in report.findings if f.span.line == 9 and f.service == "facebook")
+    assert "blocked for everyone but ip saddr 10.0.0.0/8 (line 8) by" in f.message
+
+
+# ---------------------------------------------------------------- destination NAT (#13)
+# nft(8): `dnat to ADDR[:PORT]` and `redirect [to :PORT]` (this host) in a `type nat hook
+# prerouting|output` chain rewrite a connection's first packet; `tproxy to :PORT` hands it to a
+# local socket. The filter chains then see the new destination.
+
+
+def _nat(rules: str, family: str = "ip") -> str:
+    return (
+        f"table {family} nat {{\n    chain pre {{\n        type nat hook prerouting priority dstnat; "
+        f"policy accept;\n{rules}    }}\n}}\n"
+    )
+
+
+def test_dnat_of_the_services_addresses_to_another_host_is_a_block(lint):
+    report = lint(
+        {
+            "nftables.conf": _nat(
+                f"        ip daddr {{ {FB_V4} }} dnat ip to 192.168.1.5\n"
+                f"        ip6 daddr {{ {FB_V6} }} dnat ip6 to fd00::5\n",
+                "inet",
+            )
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unaffected"
+    f = next(f for f in report.findings if f.code == "TE101")
+    assert "dnat" in f.span.text and "(redirect)" in f.message
+
+
+def test_redirect_to_a_proxy_port_is_unknown_with_te907(lint):
+    report = lint({"nftables.conf": _nat("        tcp dport { 80, 443 } redirect to :3128\n", "inet")})
+    assert verdicts(report)["facebook"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE907")
+    assert f.span.line == 4 and "transparent proxy at this host:3128" in f.message
+
+
+def test_dnat_to_a_proxy_on_another_host_names_it(lint):
+    report = lint({"nftables.conf": _nat("        tcp dport 80 dnat to 192.168.1.1:8118\n")})
+    assert verdicts(report)["facebook"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE907")
+    assert "192.168.1.1:8118" in f.message and "Privoxy" in f.message
+
+
+def test_tproxy_is_unknown(lint):
+    report = lint(
+        {
+            "nftables.conf": "table inet m {\n  chain pre { type filter hook prerouting priority mangle; "
+            "policy accept; tcp dport 443 tproxy to :3129 meta mark set 1 accept; }\n}\n"
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE907" in codes(report)
+
+
+def test_dnat_of_dns_changes_nothing(lint):
+    report = lint({"nftables.conf": _nat("        udp dport 53 dnat to 192.168.1.1:53\n")})
+    assert set(verdicts(report).values()) == {"unaffected"}

@@ -21,12 +21,23 @@ from policy_lint.dialects.firewalls.iptables.model import (
 )
 from policy_lint.dialects.firewalls.iptables.tables import State
 from policy_lint.dialects.semantics.addressing import IPAddress, IPNetwork, Target, decide_by_address
-from policy_lint.dialects.semantics.chains import ChainResult
+from policy_lint.dialects.semantics.chains import (
+    ACCEPT,
+    DROP,
+    GO_ON,
+    UNKNOWN,
+    ChainResult,
+    FirstMatch,
+    nat_target,
+    outcome_of,
+    redirected,
+)
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 MAX_AUDIENCES = 64
 MAX_SRC_REPS = 48
-# The chains a user's outgoing packet walks, in kernel order (nat never drops: left out).
+# The chains a user's outgoing packet walks, in kernel order (the nat table's DNAT/REDIRECT
+# are evaluated apart, on a connection's first packet: _nat).
 PATHS = {
     "forward": (
         ("raw", "PREROUTING"),
@@ -88,7 +99,6 @@ NONTERMINAL = {
     "MASQUERADE",
     "REDIRECT",
     "NETMAP",
-    "TPROXY",
     "SYNPROXY",
     "",
 }
@@ -124,6 +134,13 @@ def _iface(pattern: str, name: str) -> bool:
 ChainIndex = tuple[list[Rule], dict[int, dict[int, list[int]]], dict[int, dict[int, list[int]]], list[int]]
 
 
+def _for_some_clients(r: Rule) -> bool:
+    """Does the rule test who the client is (its address, interfaces, MAC, user or time)?"""
+    return bool(
+        r.src or r.iif or r.oif or r.mac or r.owner or r.time or any(d == "src" for _n, d, _g in r.sets)
+    )
+
+
 class IptablesRuleset:
     def __init__(self, state: State):
         self.path = state.shown
@@ -138,6 +155,8 @@ class IptablesRuleset:
         self._points: dict[str, list[tuple[IPAddress, IPNetwork | None]]] = {}
         self._dst_points: dict[int, list[int]] | None = None
         self._inert: dict[tuple, list[Span]] = {}
+        self._flagged: set[Span] = set()
+        self._client_accepts: dict[tuple, tuple[dict[int, int], list[tuple[int, Rule]]]] = {}
         self._has_strings = any(r.strings for r in self._all_rules())
         self._apply_sets()
         self._note_quic_only_drops()
@@ -163,6 +182,44 @@ class IptablesRuleset:
                     )
                 )
 
+    def _sent(self, r: Rule, t: str, p: _Packet, here: tuple[Span, ...]) -> ChainResult:
+        """Where DNAT (--to-destination), REDIRECT (--to-ports, to this host) or TPROXY
+        (--on-port) sends the connection: another host answers (blocked) or a proxy decides."""
+        opts = dict(r.target_opts)
+        if t == "DNAT":
+            where, port = nat_target(opts.get("--to-destination", opts.get("--to", "")))
+        elif t == "REDIRECT":
+            where, port = "", nat_target(opts.get("--to-ports", opts.get("--to-port", "")))[1]
+        else:
+            where, port = opts.get("--on-ip", ""), nat_target(opts.get("--on-port", ""))[1]
+        res = redirected(t, where, port, p.port, r.span, here)
+        if res.how == "proxy" and r.span not in self._flagged:
+            self._flagged.add(r.span)
+            self.problems.append(
+                Problem(
+                    "TE907", r.span, f"{res.note}; lint that proxy's configuration for what it lets through"
+                )
+            )
+        return res
+
+    def _nat(self, p: _Packet) -> ChainResult | None:
+        """The first packet of a connection through the nat table (PREROUTING for forwarded
+        clients, OUTPUT for this host): a DNAT or REDIRECT sends it elsewhere before the filter
+        table sees it, so what the filter says about the service's address no longer applies."""
+        chain = "PREROUTING" if p.path == "forward" else "OUTPUT"
+        if chain not in self.state.tables[p.family].get("nat", {}):
+            return None
+        res = self._chain(p.family, "nat", chain, p, 0, ())
+        return res if res.verdict in ("drop", "unknown") else None
+
+    def _not_modelled(self, span: Span, what: str) -> None:
+        """TE908, once per rule: a rule whose match or target is not evaluated touched a verdict."""
+        if span not in self._flagged:
+            self._flagged.add(span)
+            self.problems.append(
+                Problem("TE908", span, f"{what}: the verdicts this rule could decide are unknown")
+            )
+
     def _all_rules(self) -> Iterator[Rule]:
         for tables in self.state.tables.values():
             for tname, chains in tables.items():
@@ -185,7 +242,13 @@ class IptablesRuleset:
     # ---------------------------------------------------------------- paths and audiences
 
     def _path_can_block(self, path: str) -> bool:
+        nat_chain = "PREROUTING" if path == "forward" else "OUTPUT"
         for family in (4, 6):
+            nat = self.state.tables[family].get("nat", {})
+            if nat_chain in nat and any(
+                r.target in ("DNAT", "REDIRECT") for c in nat.values() for r in c.rules()
+            ):
+                return True
             for table, chain in dict.fromkeys(PATHS[path] + REPLY_PATHS[path]):
                 c = self.state.tables[family].get(table, {}).get(chain)
                 if c is None:
@@ -205,7 +268,30 @@ class IptablesRuleset:
     def audiences(self) -> list[Audience]:
         if self._audiences is None:
             self._audiences = self._build_audiences()
+            self._audiences = self._users_only(self._audiences)
         return self._audiences
+
+    def _users_only(self, audiences: list[Audience]) -> list[Audience]:
+        """On a router (forwarded clients have web access), the router's own traffic (OUTPUT)
+        is not a population of users: it never turns a block of the clients into a partial
+        one. On a host whose FORWARD path carries no web traffic (`-P FORWARD DROP`), the
+        host's own traffic is the user's."""
+        forward = [a for a in audiences if a.key[0] == "forward"]
+        if not forward or len(forward) == len(audiences):
+            return audiences
+        controls = self.catalog.control_probes()
+        for a in forward:
+            if all(
+                (d := self.evaluate(c, a)).outcome == Outcome.ALLOW or d.how in ("redirect", "proxy")
+                for c in controls
+            ):
+                return [
+                    replace(a, conditions=a.conditions[1:])
+                    if a.conditions[:1] == (PATH_WORDS["forward"],)
+                    else a
+                    for a in forward
+                ]
+        return audiences
 
     def _build_audiences(self) -> list[Audience]:
         paths = self._paths()
@@ -213,10 +299,10 @@ class IptablesRuleset:
             r
             for family in (4, 6)
             for t, chains in self.state.tables[family].items()
-            if t != "nat"
             for cname, c in chains.items()
             if cname not in ("INPUT",)
             for r in c.rules()
+            if t != "nat" or r.target in ("DNAT", "REDIRECT")
         ]
         src_nets: list[AddrMatch] = []
         seen_src: set[str] = set()
@@ -325,6 +411,8 @@ class IptablesRuleset:
         reps: list[IPAddress | None] = []
         sigs: set[tuple[bool | None, ...]] = set()
         for c in cands:
+            if c.is_loopback:
+                continue  # web traffic never comes from 127.0.0.0/8 or ::1: no users there
             sig = tuple(m.contains(c) for m in nets)
             if sig not in sigs:
                 sigs.add(sig)
@@ -414,7 +502,9 @@ class IptablesRuleset:
         return hit
 
     def _match(self, r: Rule, p: _Packet, trace: list[Span]) -> tuple[bool | None, str]:
-        """Does rule `r` match packet `p`? None = cannot tell (and why)."""
+        """Does rule `r` match packet `p`? None = cannot tell (and why): a condition we cannot
+        evaluate leaves the match open unless another condition of the rule rules it out."""
+        doubts: list[str] = []
         if r.proto:
             name, neg = r.proto
             ok = name in ("tcp", "6", "all", "0")
@@ -424,17 +514,20 @@ class IptablesRuleset:
             states, neg = r.states
             if (p.state in states) == neg:
                 return False, ""
+        # --syn: SYN set, ACK/RST/FIN clear: the client's first packet only.
+        if r.syn is not None and (p.state == "NEW" and not p.reply) != r.syn:
+            return False, ""
         if r.dports:
             ports, neg = r.dports
             if any(lo < 0 for lo, _ in ports):
-                return None, "a port name we do not know"
-            if any(lo <= p.port <= hi for lo, hi in ports) == neg:
+                doubts.append("a port name we do not know")
+            elif any(lo <= p.port <= hi for lo, hi in ports) == neg:
                 return False, ""
         if r.sports and p.sport is not None:
             ports, neg = r.sports
             if any(lo < 0 for lo, _ in ports):
-                return None, "a port name we do not know"
-            if any(lo <= p.sport <= hi for lo, hi in ports) == neg:
+                doubts.append("a port name we do not know")
+            elif any(lo <= p.sport <= hi for lo, hi in ports) == neg:
                 return False, ""
         elif r.sports:
             ports, neg = r.sports
@@ -443,7 +536,7 @@ class IptablesRuleset:
             if all(h == neg for h in hits):
                 return False, ""
             if len(set(hits)) > 1:
-                return None, "a source-port range covering part of the ephemeral ports"
+                doubts.append("a source-port range covering part of the ephemeral ports")
         if r.iif:
             if p.path == "output" and not p.reply:
                 return False, ""
@@ -457,40 +550,42 @@ class IptablesRuleset:
             return False, ""
         if r.time:
             if p.day < 0:
-                return None, "a time window"
-            if not r.time.contains(p.day, p.minute):
+                doubts.append("a time window")
+            elif not r.time.contains(p.day, p.minute):
                 return False, ""
         if r.src:
             if r.src.unknown:
-                return None, r.src.unknown
-            if p.src is None:
+                doubts.append(r.src.unknown)
+            elif p.src is None:
                 if not r.src.neg and not any(n.prefixlen == 0 for n in r.src.nets):
                     return False, ""
             elif r.src.contains(p.src) is False:
                 return False, ""
         if r.dst and p.address is None:
             if r.dst.unknown:
-                return None, r.dst.unknown
-            if not r.dst.neg and not any(n.prefixlen == 0 for n in r.dst.nets):
+                doubts.append(r.dst.unknown)
+            elif not r.dst.neg and not any(n.prefixlen == 0 for n in r.dst.nets):
                 return False, ""
         elif r.dst:
             assert p.address is not None  # the branch above takes a packet without one
             got = r.dst.contains(p.address)
             if got is None:
-                return None, r.dst.unknown
-            if not got:
+                doubts.append(r.dst.unknown)
+            elif not got:
                 return False, ""
         for name, direction, neg in r.sets:
             s = self.state.sets.get(name)
             addr = p.address if direction == "dst" else p.src
             if s is None or (not s.members and s.dynamic is None and name not in self._loaded_sets()):
-                return None, f"ipset {name} is not loaded from the repository"
+                doubts.append(f"ipset {name} is not loaded from the repository")
+                continue
             if addr is None:
                 hit_span = None
             else:
                 hit_span = next((sp for n, sp in s.members if n.version == addr.version and addr in n), None)
             if hit_span is None and s.dynamic is not None:
-                return None, f"ipset {name} gets members at run time"
+                doubts.append(f"ipset {name} gets members at run time")
+                continue
             if (hit_span is not None) == neg:
                 return False, ""
             if hit_span is not None:
@@ -505,9 +600,11 @@ class IptablesRuleset:
             if hit == neg:
                 return False, ""
         if r.dynamic:
-            return None, r.dynamic
+            doubts.append(r.dynamic)
         if r.unknown:
-            return None, f"{', '.join(dict.fromkeys(r.unknown))} (not evaluated)"
+            doubts.append(f"{', '.join(dict.fromkeys(r.unknown))} (not evaluated)")
+        if doubts:
+            return None, "; ".join(dict.fromkeys(doubts))
         return True, ""
 
     def _loaded_sets(self) -> set[str]:
@@ -516,7 +613,9 @@ class IptablesRuleset:
     def _chain(
         self, family: int, table: str, chain: str, p: _Packet, depth: int, trace: tuple[Span, ...]
     ) -> ChainResult:
-        uncertain: list[Span] = []
+        """First match, three-valued (semantics.chains.FirstMatch): a rule whose match cannot be
+        told is passed over, and what it would have done decides whether a later verdict is certain."""
+        walk = FirstMatch()
         for r in self._rules_for(family, table, chain, p.address, p.src):
             extra: list[Span] = []
             m, why = self._match(r, p, extra)
@@ -528,70 +627,141 @@ class IptablesRuleset:
                 else r.target
             )
             here = trace + tuple(extra) + (r.span,)
-            scope = self._scope(r)
+            scope = self._scope(r, p)
+            doubt = f"cannot tell whether it matches: {why}"
+            if m is None and r.unknown:
+                self._not_modelled(r.span, f"{', '.join(dict.fromkeys(r.unknown))} not evaluated")
             if t in BLOCKING:
                 if m is None:
-                    return ChainResult(
-                        "unknown",
+                    walk.pass_over(DROP, ChainResult("unknown", r.span, here, r.specific, doubt, scope=scope))
+                    continue
+                if not scope and not p.reply:
+                    scope = self._but(family, table, chain, r, p)
+                return walk.settle(
+                    ChainResult(
+                        "drop",
                         r.span,
                         here,
                         r.specific,
-                        f"cannot tell whether it matches: {why}",
+                        how="reject" if t == "REJECT" else "drop",
+                        note=self._note(r),
                         scope=scope,
                     )
-                return ChainResult(
-                    "drop",
-                    r.span,
-                    here,
-                    r.specific,
-                    how="reject" if t == "REJECT" else "drop",
-                    note=self._note(r),
-                    scope=scope,
                 )
             if t == "ACCEPT":
                 if m is None:
-                    uncertain.append(r.span)
+                    walk.pass_over(
+                        ACCEPT, ChainResult("accept", r.span, here, r.specific, doubt, scope=scope)
+                    )
                     continue
-                return ChainResult("accept", r.span, here, r.specific, scope=scope)
+                return walk.settle(ChainResult("accept", r.span, here, r.specific, scope=scope))
             if t == "RETURN":
                 if m is None:
-                    uncertain.append(r.span)
+                    walk.pass_over(GO_ON, ChainResult("return", r.span, here, note=doubt))
                     continue
-                return ChainResult("return", r.span, here)
+                return walk.settle(ChainResult("return", r.span, here))
             if t in ("QUEUE", "NFQUEUE"):
-                return ChainResult("unknown", r.span, here, False, "a userspace program decides (NFQUEUE)")
+                queued = ChainResult("unknown", r.span, here, False, "a userspace program decides (NFQUEUE)")
+                if m is None:
+                    walk.pass_over(UNKNOWN, queued)
+                    continue
+                return walk.settle(queued)
+            if (t in ("DNAT", "REDIRECT") and table == "nat") or t == "TPROXY":
+                sent = self._sent(r, t, p, here)
+                if m is None:
+                    walk.pass_over(
+                        DROP if sent.verdict == "drop" else UNKNOWN,
+                        ChainResult("unknown", r.span, here, False, f"{doubt}; if it does, {sent.note}"),
+                    )
+                    continue
+                return walk.settle(sent)
             chains = self.state.tables[family].get(table, {})
             if t in chains and t not in BUILTIN.get(table, ()):
                 if depth > 32:
-                    return ChainResult("unknown", r.span, here, False, "jumps nest too deep")
+                    return walk.settle(ChainResult("unknown", r.span, here, False, "jumps nest too deep"))
                 sub = self._chain(family, table, t, p, depth + 1, here)
                 if sub.verdict in ("fall", "return"):
                     if r.goto:
-                        return ChainResult("return", r.span, here)
+                        # -g: the end of the chain gone to returns from this one.
+                        back = ChainResult("return", r.span, here, uncertain=sub.uncertain, note=sub.note)
+                        if m is None:
+                            walk.pass_over(GO_ON, replace(back, note=doubt))
+                            walk.merge(sub)
+                            continue
+                        return walk.settle(back)
+                    walk.merge(sub)
                     continue
                 if m is None:
-                    if sub.verdict == "accept":
-                        uncertain.append(r.span)
-                        continue
-                    return ChainResult(
-                        "unknown", r.span, here, False, f"cannot tell whether it matches: {why}"
-                    )
-                return sub
+                    if sub.verdict == "unknown":
+                        walk.pass_over(UNKNOWN, sub)
+                    else:
+                        walk.pass_over(
+                            outcome_of(sub),
+                            replace(sub, rule=r.span, note=doubt)
+                            if sub.verdict == "accept"
+                            else ChainResult("unknown", r.span, here, False, doubt, scope=sub.scope),
+                        )
+                    continue
+                return walk.settle(sub)
             if t.upper() in NONTERMINAL or not t:
                 continue
-            # An extension target we do not know: treated as continuing (noted nowhere else).
-            continue
-        if uncertain:
-            return ChainResult(
-                "fall",
-                uncertain[0],
-                trace,
-                note="uncertain:" + ",".join(str(s.line) for s in uncertain),
+            # A target we do not know (an extension's, a chain never created): it may drop.
+            self._not_modelled(r.span, f"target {t} not evaluated")
+            odd = ChainResult("unknown", r.span, here, False, f"target {t} is not modelled", scope=scope)
+            if m is None:
+                walk.pass_over(UNKNOWN, odd)
+                continue
+            return walk.settle(odd)
+        return walk.settle(ChainResult("fall", None, trace))
+
+    def _but(self, family: int, table: str, chain: str, drop: Rule, p: _Packet) -> str:
+        """Everyone but ...: the ACCEPTs above `drop` that let other clients through, named (an
+        ACCEPT that would not take this packet from any client is left out)."""
+        key = (family, table, chain)
+        accepts = self._client_accepts.get(key)
+        if accepts is None:
+            rules = self._chain_index(family, table, chain)[0]
+            accepts = self._client_accepts[key] = (
+                {id(r): k for k, r in enumerate(rules)},
+                [(k, r) for k, r in enumerate(rules) if r.target == "ACCEPT" and _for_some_clients(r)],
             )
-        return ChainResult("fall", None, trace)
+        pos, candidates = accepts
+        here = pos.get(id(drop), -1)
+        lets: list[Rule] = []
+        for k, r in candidates[:64]:
+            if k >= here or self._match(r, p, [])[0] is not False:
+                continue
+            anyone = replace(
+                r,
+                src=None,
+                iif=None,
+                oif=None,
+                mac=None,
+                owner=None,
+                time=None,
+                sets=tuple(x for x in r.sets if x[1] == "dst"),
+            )
+            if self._match(anyone, p, [])[0] is not False:
+                lets.append(r)
+        if not lets:
+            return ""
+        named = " or ".join(f"{self._scope(r) or 'its conditions'} (line {r.span.line})" for r in lets[:3])
+        return f"everyone but {named}" + (f" and {len(lets) - 3} more" if len(lets) > 3 else "")
 
     @staticmethod
-    def _scope(r: Rule) -> str:
+    def _scope(r: Rule, p: _Packet | None = None) -> str:
+        """Whom the rule's conditions single out. On a server's reply (SYN-ACK) the rule's `-s`
+        names the service's servers and `-d` the client: said so, never as the audience."""
+        if p is not None and p.reply:
+            who = "this host" if p.path == "output" else "clients"
+            if r.dst:
+                who += f" {'! ' if r.dst.neg else ''}-d {','.join(str(n) for n in r.dst.nets)}"
+            if r.src:
+                nets = ",".join(str(n) for n in r.src.nets)
+                whence = f"the service's servers {'outside' if r.src.neg else 'in'} {nets}"
+            else:
+                whence = "the service's servers"
+            return f"{who} ({r.chain} stops the replies of {whence})"
         parts = []
         if r.src:
             parts.append(("! " if r.src.neg else "") + "-s " + ",".join(str(n) for n in r.src.nets))
@@ -616,24 +786,22 @@ class IptablesRuleset:
         return ""
 
     def _walk(self, p: _Packet) -> ChainResult:
+        """The packet through the base chains of its path, in kernel order. A DROP ends it; an
+        ACCEPT ends one table's chain only (the next table's chain still sees the packet), so a
+        rule passed over in one base chain matters only against that chain's own policy."""
         tables = self.state.tables[p.family]
-        uncertain: list[Span] = []
         for table, chain in (REPLY_PATHS if p.reply else PATHS)[p.path]:
             c = tables.get(table, {}).get(chain)
             if c is None:
                 continue
             res = self._chain(p.family, table, chain, p, 0, ())
-            if res.verdict == "fall" and res.note.startswith("uncertain:"):
-                assert res.rule is not None  # _chain names the first uncertain rule
-                uncertain.append(res.rule)
-                res = ChainResult("fall", None, res.trace)
-            if res.verdict in ("drop", "unknown"):
-                return self._uncertain(res, uncertain)
-            if res.verdict == "accept":
-                continue
-            if c.policy == "DROP":
+            if res.verdict in ("fall", "return"):
+                if c.policy != "DROP":
+                    continue
                 span = c.policy_span
-                return self._uncertain(
+                walk = FirstMatch()
+                walk.merge(res)
+                res = walk.settle(
                     ChainResult(
                         "drop",
                         span,
@@ -641,22 +809,11 @@ class IptablesRuleset:
                         False,
                         f"{chain} policy DROP",
                         "drop",
-                    ),
-                    uncertain,
+                    )
                 )
+            if res.verdict in ("drop", "unknown"):
+                return res
         return ChainResult("accept")
-
-    @staticmethod
-    def _uncertain(res: ChainResult, uncertain: list[Span]) -> ChainResult:
-        if res.verdict == "drop" and uncertain:
-            return ChainResult(
-                "unknown",
-                uncertain[0],
-                res.trace,
-                False,
-                f"an earlier ACCEPT may let it through (line {uncertain[0].line}) before {res.note or 'the drop'}",
-            )
-        return res
 
     # ---------------------------------------------------------------- the Ruleset protocol
 
@@ -763,10 +920,12 @@ class IptablesRuleset:
             owner="",
             reply=True,
         )
-        res = self._walk(_Packet(state="NEW", payload=None, **base))
-        if res.verdict == "accept":
+        first = _Packet(state="NEW", payload=None, **base)
+        nat = self._nat(first)
+        res = nat if nat is not None else self._walk(first)
+        if nat is None and res.verdict == "accept":
             res = self._walk(_Packet(state="ESTABLISHED", payload=None, **reply))
-        if res.verdict == "accept":
+        if nat is None and res.verdict == "accept":
             res = self._walk(_Packet(state="ESTABLISHED", payload=payload, **base))
         if res.verdict == "accept":
             d = Decision(Outcome.ALLOW, res.rule, res.trace, res.specific)
@@ -775,7 +934,7 @@ class IptablesRuleset:
                 Outcome.DENY, res.rule, res.trace, res.specific, res.how or "drop", res.note, res.scope
             )
         else:
-            d = Decision(Outcome.UNKNOWN, res.rule, res.trace, False, "", res.note, res.scope)
+            d = Decision(Outcome.UNKNOWN, res.rule, res.trace, False, res.how, res.note, res.scope)
         if self.state.dynamic_spans and d.outcome != Outcome.DENY:
             span = self.state.dynamic_spans[0]
             return Decision(
@@ -850,9 +1009,11 @@ class AlternativeRuns:
         self.runs = runs
         self.path = runs[0].path
         self.dialect = NAME
-        self.problems: list[Problem] = list(
-            {(p.code, p.span, p.message): p for r in runs for p in r.problems}.values()
-        )
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Every run's problems (evaluation adds some: read after it)."""
+        return list({(p.code, p.span, p.message): p for r in self.runs for p in r.problems}.values())
 
     def audiences(self) -> list[Audience]:
         seen: dict[tuple, Audience] = {}

@@ -86,6 +86,8 @@ class Rule:
     time: TimeMatch | None = None
     mac: tuple[str, bool] | None = None
     owner: tuple[str, bool] | None = None
+    syn: bool | None = None  # --syn (True) or ! --syn (False): the connection's first packet
+    target_opts: tuple[tuple[str, str], ...] = ()  # (--to-destination, 10.0.0.1:80) ...
     unknown: tuple[str, ...] = ()  # matches we cannot evaluate
     dynamic: str = ""  # text computed at run time
 

@@ -317,13 +317,19 @@ class State:
                 r.oif = (val(), neg)
             elif w in ("-j", "--jump", "-g", "--goto"):
                 r.target, r.goto = sys.intern(val()), w in ("-g", "--goto")
-                # Target options (--reject-with, --log-prefix "...") follow: skip them.
+                # Target options (--reject-with, --log-prefix "...", --to-destination) follow.
+                opts: list[tuple[str, str]] = []
                 while (
                     i + 1 < len(spec) and spec[i + 1].startswith("--") and not _is_match_option(spec[i + 1])
                 ):
                     i += 1
+                    opt = spec[i]
                     if i + 1 < len(spec) and not spec[i + 1].startswith("-"):
                         i += 1
+                        opts.append((opt, spec[i]))
+                    else:
+                        opts.append((opt, ""))
+                r.target_opts = tuple(opts)
             elif w in ("-m", "--match"):
                 modules.add(val().lower())
             elif w in (
@@ -417,11 +423,20 @@ class State:
                             r.time.start = minute
                         else:
                             r.time.stop = minute
-                elif w in ("--syn", "--utc", "--kerneltz", "--contiguous"):
+                elif w == "--syn":
+                    r.syn = not neg
+                elif w in ("--utc", "--kerneltz", "--contiguous"):
                     pass
-                elif w in ("--limit", "--tcp-flags"):
-                    if w == "--tcp-flags":
-                        val()
+                elif w == "--tcp-flags":
+                    # Which flags a packet of the connection carries is not modelled past --syn.
+                    val()
+                    val()
+                    unknown.append(w)
+                elif w in ("--datestart", "--datestop", "--monthdays", "--from", "--to"):
+                    # A date range, days of the month, a string's search window: not evaluated.
+                    val()
+                    unknown.append(w)
+                elif w == "--limit":
                     val()
                 else:
                     val()

@@ -18,8 +18,13 @@ read the way the kernel runs the chains (never loaded, never run).
   first, and a packet must get through all of them: `drop`/`reject` anywhere is final,
   `accept` only ends that base chain. A base chain that runs out of rules, or `return`s,
   applies its policy. `jump C` comes back after C ends (or `return`s); `goto C` does not come
-  back. `counter`, `log`, `limit rate N`, `comment "..."` (a comment: never a match), NAT and
-  `meta ... set` statements do not decide. `type nat` chains never filter here.
+  back. `counter`, `log`, `limit rate N`, `comment "..."` (a comment: never a match), source
+  NAT and `meta ... set` statements do not decide. A match we do not evaluate makes the rule's
+  match unknown (three-valued first match, semantics.chains.FirstMatch; TE908).
+- **Destination NAT.** `type nat` chains at prerouting (clients) and output (this host) see a
+  connection's first packet: `dnat to` another host on the same port is a block (a block page
+  answers), `redirect`/`dnat` to another port or `tproxy` hands it to a proxy that decides
+  (unknown, TE907).
 - **Paths.** A user behind this box (a router) crosses the `prerouting`, `forward` and
   `postrouting` hooks; the box's own browsing crosses `output` and `postrouting`, and its
   replies come back through `prerouting` and `input`. The `input` hook never sees a client's

@@ -12,7 +12,16 @@ from policy_lint.dialects.firewalls.nftables.model import Chain, Match, Rule, Ta
 from policy_lint.dialects.firewalls.nftables.parse import Parser
 from policy_lint.dialects.firewalls.nftables.syntax import NAME
 from policy_lint.dialects.semantics.addressing import Target, decide_by_address
-from policy_lint.dialects.semantics.chains import ChainResult
+from policy_lint.dialects.semantics.chains import (
+    ACCEPT,
+    DROP,
+    GO_ON,
+    UNKNOWN,
+    ChainResult,
+    FirstMatch,
+    nat_target,
+    redirected,
+)
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 MAX_JUMP_DEPTH = 64
@@ -95,7 +104,9 @@ class NftRuleset:
         self._dyn: dict[tuple[int, str], bool] = {}
         self._steps = 0
         self._intricate = False
+        self._flagged: set[Span] = set()
         self._hooks: dict[tuple[str, int], list[tuple[Table, Chain]]] = {}
+        self._nat_hooks: dict[tuple[str, int], list[tuple[Table, Chain]]] = {}
         for fam in (4, 6):
             for hook in ("ingress", "prerouting", "input", "forward", "output", "postrouting"):
                 chains = [
@@ -107,7 +118,20 @@ class NftRuleset:
                 ]
                 chains.sort(key=lambda tc: (tc[1].priority, tc[1].order))
                 self._hooks[(hook, fam)] = chains
+            # Destination NAT of a connection's first packet: prerouting (forwarded clients),
+            # output (this host).
+            for hook in ("prerouting", "output"):
+                nat = [
+                    (t, c)
+                    for t in self.tables
+                    if _applies(t.family, fam)
+                    for c in t.chains.values()
+                    if c.hook == hook and c.type == "nat"
+                ]
+                nat.sort(key=lambda tc: (tc[1].priority, tc[1].order))
+                self._nat_hooks[(hook, fam)] = nat
         self._audiences = self._build_audiences()
+        self._users_checked = False
         self._note_quic_only_drops()
 
     def _note_quic_only_drops(self) -> None:
@@ -137,6 +161,55 @@ class NftRuleset:
                             )
                         )
 
+    def _sent(self, r: Rule, p: Packet, here: tuple[Span, ...]) -> ChainResult:
+        """Where `dnat to`, `redirect to` (this host) or `tproxy to` sends the connection: another
+        host answers (blocked) or a proxy decides (unknown, TE907)."""
+        assert r.nat is not None
+        kind, to = r.nat
+        if to == "?" or to.startswith("$"):
+            res = ChainResult(
+                "unknown",
+                r.span,
+                here,
+                False,
+                f"{kind} sends the connection to an address we cannot read",
+                how="proxy",
+            )
+        else:
+            where, port = nat_target(to)
+            res = redirected(kind, "" if kind == "redirect" else where, port, p.dport, r.span, here)
+        if res.how == "proxy" and r.span not in self._flagged:
+            self._flagged.add(r.span)
+            self.problems.append(
+                Problem(
+                    "TE907", r.span, f"{res.note}; lint that proxy's configuration for what it lets through"
+                )
+            )
+        return res
+
+    def _nat(self, p: Packet) -> ChainResult | None:
+        """The first packet of a connection through the nat chains of its hook (prerouting for
+        forwarded clients, output for this host), in priority order: the first `dnat`/`redirect`
+        that applies sends it elsewhere before the filter chains see it."""
+        for t, c in self._nat_hooks[("prerouting" if p.path == "forward" else "output", p.family)]:
+            res = self._chain(t, c, p, 0, ())
+            if res.verdict in ("drop", "unknown"):
+                return res
+        return None
+
+    def _not_modelled(self, r: Rule) -> None:
+        """TE908, once per rule: a rule with a match we do not evaluate touched a verdict."""
+        whys = [m.why or m.kind for m in r.matches if m.kind in ("unknown", "concat")]
+        if whys and r.span not in self._flagged:
+            self._flagged.add(r.span)
+            self.problems.append(
+                Problem(
+                    "TE908",
+                    r.span,
+                    f"{', '.join(dict.fromkeys(whys))} not evaluated: the verdicts this rule could decide are unknown",
+                )
+            )
+
     # ---------------------------------------------------------------- reachability and audiences
 
     def _reachable(self, path: str) -> list[tuple[Table, Chain]]:
@@ -158,7 +231,19 @@ class NftRuleset:
                         todo.append((t, t.chains[tg]))
         return list(seen.values())
 
+    def _nat_rules(self, path: str) -> list[tuple[Table, Rule]]:
+        hook = "prerouting" if path == "forward" else "output"
+        return [
+            (t, r)
+            for fam in (4, 6)
+            for t, c in self._nat_hooks[(hook, fam)]
+            for r in c.rules
+            if r.nat is not None and r.nat[0] != "tproxy"
+        ]
+
     def _can_block(self, path: str) -> bool:
+        if self._nat_rules(path):
+            return True
         for fam in (4, 6):
             for reply in (False, True):
                 for hook in HOOKS[(path, reply)]:
@@ -168,7 +253,9 @@ class NftRuleset:
                         if c.policy == "drop":
                             return True
         for _t, c in self._reachable(path):
-            if any(r.verdict in ("drop", "reject") or r.vmap for r in c.rules):
+            if any(
+                r.verdict in ("drop", "reject") or r.vmap or (r.nat and r.nat[0] == "tproxy") for r in c.rules
+            ):
                 return True
         if path == "output":
             for fam in (4, 6):
@@ -180,6 +267,7 @@ class NftRuleset:
     def _build_audiences(self) -> list[Audience]:
         paths = [p for p in ("forward", "output") if self._can_block(p)] or ["output"]
         rules = [(t, r) for p in paths for t, c in self._reachable(p) for r in c.rules]
+        rules += [tr for p in paths for tr in self._nat_rules(p)]
         sources: list[Values] = []
         ifs_in: set[str] = set()
         ifs_out: set[str] = set()
@@ -280,6 +368,8 @@ class NftRuleset:
                     break
         reps, sigs = [], set()
         for c in cands:
+            if c.is_loopback:
+                continue  # web traffic never comes from 127.0.0.0/8 or ::1: no users there
             sig = tuple(_contains(v, c) for v in values)
             if sig not in sigs:
                 sigs.add(sig)
@@ -287,7 +377,32 @@ class NftRuleset:
         return reps
 
     def audiences(self) -> list[Audience]:
+        if not self._users_checked:
+            self._users_checked = True
+            self._audiences = self._users_only(self._audiences)
         return self._audiences
+
+    def _users_only(self, audiences: list[Audience]) -> list[Audience]:
+        """On a router (forwarded clients have web access), the router's own traffic (output
+        hook) is not a population of users: it never turns a block of the clients into a
+        partial one. On a host whose forward hook carries no web traffic, its own traffic is
+        the user's."""
+        forward = [a for a in audiences if a.key[0] == "forward"]
+        if not forward or len(forward) == len(audiences):
+            return audiences
+        controls = self.catalog.control_probes()
+        for a in forward:
+            if all(
+                (d := self.evaluate(c, a)).outcome == Outcome.ALLOW or d.how in ("redirect", "proxy")
+                for c in controls
+            ):
+                return [
+                    replace(a, conditions=a.conditions[1:])
+                    if a.conditions[:1] == (PATH_WORDS["forward"],)
+                    else a
+                    for a in forward
+                ]
+        return audiences
 
     # ---------------------------------------------------------------- matching
 
@@ -474,7 +589,9 @@ class NftRuleset:
         return result, why
 
     def _chain(self, t: Table, c: Chain, p: Packet, depth: int, trace: tuple[Span, ...]) -> ChainResult:
-        uncertain: list[Span] = []
+        """First match, three-valued (semantics.chains.FirstMatch): a rule whose match cannot be
+        told is passed over, and what it would have done decides whether a later verdict is certain."""
+        walk = FirstMatch()
         self._steps += 1
         if self._steps > MAX_CHAIN_VISITS:
             # Jumps fanning out into jumps grow exponentially: give up once, for every packet.
@@ -492,70 +609,95 @@ class NftRuleset:
             m, why = self._match(t, r, p, extra)
             if m is False:
                 continue
+            here = trace + tuple(extra) + (r.span,)
+            scope = self._scope(r, p)
+            doubt = f"cannot tell whether it matches: {why}"
+            if m is None:
+                self._not_modelled(r)
             verdict, target = r.verdict, r.target
             if r.vmap is not None:
                 hit = self._vmap_hit(t, r.vmap, p, extra)
                 if hit is None:
-                    if not uncertain:
-                        uncertain.append(r.span)
+                    # The map's key is not evaluated, or its set is filled at run time: any of
+                    # its verdicts may apply.
+                    walk.pass_over(
+                        UNKNOWN,
+                        ChainResult(
+                            "unknown", r.span, here, False, "cannot tell which verdict map entry applies"
+                        ),
+                    )
                     continue
                 if hit == ("", ""):
                     continue
                 verdict, target = hit
-            here = trace + tuple(extra) + (r.span,)
-            scope = self._scope(r)
+            if r.nat is not None and (c.type == "nat" or r.nat[0] == "tproxy") and not p.reply:
+                sent = self._sent(r, p, here)
+                if m is None:
+                    walk.pass_over(
+                        DROP if sent.verdict == "drop" else UNKNOWN,
+                        ChainResult("unknown", r.span, here, False, f"{doubt}; if it does, {sent.note}"),
+                    )
+                    continue
+                return walk.settle(sent)
             specific = any(
                 mm.kind == "addr" and mm.direction == "dst" and not mm.neg for mm in r.matches
             ) or (r.vmap is not None and r.vmap.key.kind == "addr" and r.vmap.key.direction == "dst")
             if verdict in ("drop", "reject"):
                 if m is None:
-                    return ChainResult(
-                        "unknown",
-                        r.span,
-                        here,
-                        specific,
-                        f"cannot tell whether it matches: {why}",
-                        scope=scope,
-                    )
-                return ChainResult("drop", r.span, here, specific, how=verdict, scope=scope)
+                    walk.pass_over(DROP, ChainResult("unknown", r.span, here, specific, doubt, scope=scope))
+                    continue
+                if not scope and not p.reply:
+                    scope = self._but(t, c, r, p)
+                return walk.settle(ChainResult("drop", r.span, here, specific, how=verdict, scope=scope))
             if verdict == "accept":
                 if m is None:
-                    uncertain.append(r.span)
+                    walk.pass_over(ACCEPT, ChainResult("accept", r.span, here, specific, doubt, scope=scope))
                     continue
-                return ChainResult("accept", r.span, here, specific, scope=scope)
+                return walk.settle(ChainResult("accept", r.span, here, specific, scope=scope))
             if verdict == "return":
                 if m is None:
-                    uncertain.append(r.span)
+                    walk.pass_over(GO_ON, ChainResult("return", r.span, here, note=doubt))
                     continue
-                return ChainResult("return", r.span, here)
+                return walk.settle(ChainResult("return", r.span, here))
             if verdict == "queue":
-                return ChainResult("unknown", r.span, here, False, "a userspace program decides (queue)")
+                queued = ChainResult("unknown", r.span, here, False, "a userspace program decides (queue)")
+                if m is None:
+                    walk.pass_over(UNKNOWN, queued)
+                    continue
+                return walk.settle(queued)
             if verdict in ("jump", "goto"):
                 sub_chain = t.chains.get(target)
                 if sub_chain is None:
                     continue
                 if depth > MAX_JUMP_DEPTH:
-                    return ChainResult("unknown", r.span, here, False, "jumps nest too deep (or loop)")
+                    return walk.settle(
+                        ChainResult("unknown", r.span, here, False, "jumps nest too deep (or loop)")
+                    )
                 sub = self._chain(t, sub_chain, p, depth + 1, here)
-                if sub.verdict == "fall" and sub.note.startswith("uncertain:"):
-                    uncertain.append(sub.rule)  # type: ignore[arg-type]
-                    sub = ChainResult("fall", None, sub.trace)
                 if sub.verdict in ("fall", "return"):
-                    if verdict == "goto" and m is True:
-                        return ChainResult("return", r.span, here)
+                    if verdict == "goto":
+                        # The end of a chain gone to returns from this one.
+                        back = ChainResult("return", r.span, here, uncertain=sub.uncertain, note=sub.note)
+                        if m is None:
+                            walk.pass_over(GO_ON, replace(back, note=doubt))
+                            walk.merge(sub)
+                            continue
+                        return walk.settle(back)
+                    walk.merge(sub)
                     continue
                 if m is None:
                     if sub.verdict == "accept":
-                        uncertain.append(r.span)
-                        continue
-                    return ChainResult(
-                        "unknown", r.span, here, False, f"cannot tell whether it matches: {why}"
-                    )
-                return sub
+                        walk.pass_over(ACCEPT, replace(sub, rule=r.span, note=doubt))
+                    elif sub.verdict == "unknown":
+                        walk.pass_over(UNKNOWN, sub)
+                    else:
+                        walk.pass_over(
+                            DROP, ChainResult("unknown", r.span, here, False, doubt, scope=sub.scope)
+                        )
+                    continue
+                return walk.settle(sub)
             # no verdict (counter, log, ...) or continue: the next rule
-        if uncertain:
-            return ChainResult("fall", uncertain[0], trace, note="uncertain:")
-        return ChainResult("fall", None, trace)
+        return walk.settle(ChainResult("fall", None, trace))
 
     def _vmap_hit(self, t: Table, vm: VerdictMap, p: Packet, trace: list[Span]) -> tuple[str, str] | None:
         key = vm.key
@@ -572,8 +714,42 @@ class NftRuleset:
             return None
         return "", ""
 
+    def _but(self, t: Table, c: Chain, drop: Rule, p: Packet) -> str:
+        """Everyone but ...: the accepts above `drop` in its chain that let other clients
+        through, named (an accept that would not take this packet from any client is left out)."""
+        lets: list[Rule] = []
+        for r in c.rules:
+            if r is drop or len(lets) > 8:
+                break
+            if r.verdict != "accept" or not any(_client_match(m) for m in r.matches):
+                continue
+            if self._match(t, r, p, [])[0] is not False:
+                continue
+            if any(_client_match(m) and m.family and m.family != p.family for m in r.matches):
+                continue  # an `ip saddr` accept lets no IPv6 packet through, whoever sends it
+            anyone = replace(r, matches=[m for m in r.matches if not _client_match(m)])
+            if self._match(t, anyone, p, [])[0] is not False:
+                lets.append(r)
+        if not lets:
+            return ""
+        named = " or ".join(f"{self._scope(r) or 'its conditions'} (line {r.span.line})" for r in lets[:3])
+        return f"everyone but {named}" + (f" and {len(lets) - 3} more" if len(lets) > 3 else "")
+
     @staticmethod
-    def _scope(r: Rule) -> str:
+    def _scope(r: Rule, p: Packet | None = None) -> str:
+        """Whom the rule's conditions single out. On a server's reply the rule's `saddr` names
+        the service's servers: said so, never as the audience."""
+        if p is not None and p.reply:
+            who = "this host" if p.path == "output" else "clients"
+            nets = [
+                ("!= " if m.neg else "")
+                + (f"@{m.values.setref}" if m.values.setref else ",".join(str(n) for n in m.values.nets))
+                for m in r.matches
+                if m.kind == "addr" and m.direction == "src"
+            ]
+            whence = f"the service's servers in {' '.join(nets)}" if nets else "the service's servers"
+            hook = "an input" if p.path == "output" else "a forward"
+            return f"{who} ({hook}-hook rule stops the replies of {whence})"
         parts = []
         for m in r.matches:
             if m.kind == "addr" and m.direction == "src":
@@ -597,42 +773,30 @@ class NftRuleset:
         return " ".join(parts)
 
     def _walk(self, p: Packet) -> ChainResult:
+        """The packet through every base chain of its hooks, in priority order (nft(8)): `drop`
+        is final; `accept` ends that base chain only, the next one still sees the packet, so a
+        rule passed over in one base chain matters only against that chain's own policy."""
         self._steps = 0 if not self._intricate else MAX_CHAIN_VISITS
-        uncertain: list[Span] = []
         for hook in HOOKS[(p.path, p.reply)]:
             if hook == "ingress" and not p.iif:
                 continue
             for t, c in self._hooks[(hook, p.family)]:
                 res = self._chain(t, c, p, 0, ())
-                if res.verdict == "fall" and res.note.startswith("uncertain:"):
-                    uncertain.append(res.rule)  # type: ignore[arg-type]
-                    res = ChainResult("fall", None, res.trace)
-                if res.verdict in ("drop", "unknown"):
-                    return self._uncertain(res, uncertain)
-                if res.verdict == "accept":
-                    continue  # accepted by this base chain; the next one still filters
-                if c.policy == "drop":  # ran out of rules, or `return` in a base chain
+                if res.verdict in ("fall", "return"):
+                    if c.policy != "drop":
+                        continue
+                    # Ran out of rules, or `return` in a base chain: the policy.
                     span = c.policy_span or c.span
-                    return self._uncertain(
+                    walk = FirstMatch()
+                    walk.merge(res)
+                    res = walk.settle(
                         ChainResult(
                             "drop", span, res.trace + (span,), False, f"chain {c.name} policy drop", "drop"
-                        ),
-                        uncertain,
+                        )
                     )
+                if res.verdict in ("drop", "unknown"):
+                    return res
         return ChainResult("accept")
-
-    @staticmethod
-    def _uncertain(res: ChainResult, uncertain: list[Span]) -> ChainResult:
-        if res.verdict == "drop" and uncertain:
-            return ChainResult(
-                "unknown",
-                uncertain[0],
-                res.trace,
-                False,
-                f"an earlier accept may let it through (line {uncertain[0].line}) before "
-                f"{res.note or 'the drop'}",
-            )
-        return res
 
     # ---------------------------------------------------------------- the Ruleset protocol
 
@@ -673,10 +837,12 @@ class NftRuleset:
             path,
             reply=True,
         )
-        res = self._walk(base)
-        if res.verdict == "accept":
+        self._steps = 0 if not self._intricate else MAX_CHAIN_VISITS
+        nat = self._nat(base)
+        res = nat if nat is not None else self._walk(base)
+        if nat is None and res.verdict == "accept":
             res = self._walk(reply)
-        if res.verdict == "accept":
+        if nat is None and res.verdict == "accept":
             res = self._walk(replace(base, state="established"))
         if res.verdict == "accept":
             d = Decision(Outcome.ALLOW, res.rule, res.trace, res.specific)
@@ -695,7 +861,7 @@ class NftRuleset:
             return Decision(
                 Outcome.DENY, res.rule, res.trace, res.specific, res.how or "drop", res.note, res.scope
             )
-        return Decision(Outcome.UNKNOWN, res.rule, res.trace, False, "", res.note, res.scope)
+        return Decision(Outcome.UNKNOWN, res.rule, res.trace, False, res.how, res.note, res.scope)
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
         """Named sets holding the service's addresses that no rule uses."""
@@ -717,6 +883,11 @@ class NftRuleset:
                 ):
                     out.append(s.span)
         return out
+
+
+def _client_match(m: Match) -> bool:
+    """Does the match test who the client is (its source address or an interface)?"""
+    return (m.kind == "addr" and m.direction == "src") or m.kind == "iface"
 
 
 def _contains(v: Values, addr) -> bool:

@@ -108,16 +108,22 @@ def _json_statement(x: dict) -> str:
         return "reject"
     if k == "queue":
         return "queue"
+    if k in ("dnat", "redirect", "tproxy"):
+        # {"dnat": {"addr": "10.0.0.1", "port": 8080}}, {"redirect": {"port": 3128}}: where to.
+        b = body if isinstance(body, dict) else {}
+        addr, port = b.get("addr"), b.get("port")
+        if not isinstance(addr, (str, type(None))) or not isinstance(port, (int, type(None))):
+            return f"{k} to map"  # an address or port computed by an expression: not read
+        where = (f"[{addr}]" if ":" in addr and port else addr) if addr else ""
+        where += f":{port}" if port else ""
+        return f"{k} to {where}" if where else k
     if k in (
         "counter",
         "log",
         "mangle",
         "snat",
-        "dnat",
         "masquerade",
-        "redirect",
         "notrack",
-        "tproxy",
         "dup",
         "fwd",
         "synproxy",

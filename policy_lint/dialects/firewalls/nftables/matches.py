@@ -375,6 +375,15 @@ class RuleParser:
                 "synproxy",
                 "notrack",
             ):
+                if word in ("dnat", "redirect", "tproxy"):
+                    # `dnat [ip|ip6] to ADDR[:PORT]`, `redirect [to :PORT]`, `tproxy [ip|ip6] to [ADDR]:PORT`
+                    args = [w(k) for k in range(i + 1, n) if not isinstance(toks[k], Group)]
+                    if any(isinstance(toks[k], Group) for k in range(i + 1, n)) or "map" in args:
+                        rule.nat = (word, "?")  # the address comes from a map: not read
+                    else:
+                        k = 1 if args[:1] in (["ip"], ["ip6"]) else 0
+                        rest = args[k + 1 :] if args[k : k + 1] == ["to"] else []
+                        rule.nat = (word, rest[0] if rest and rest[0] not in VERDICTS else "")
                 i = n if word != "notrack" else i + 1  # their arguments run to the end of the rule
                 continue
             if word in ("add", "update", "delete") and w(i + 1).startswith("@"):

@@ -57,6 +57,7 @@ class Rule:
     target: str = ""
     vmap: VerdictMap | None = None
     fills: list[str] = field(default_factory=list)  # sets this rule adds elements to
+    nat: tuple[str, str] | None = None  # (dnat | redirect | tproxy, where: "10.0.0.1:8080", ":3128")
 
 
 @dataclass

@@ -3,6 +3,7 @@ tokens, `{ ... }` to nested groups, groups to statements."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -70,6 +71,34 @@ class Group:
     items: list = field(default_factory=list)
 
 
+# nft's scanner (scanner.l, token `ip6addr_rfc2732`) reads `[` IPv6-address `]` as one word, so
+# that a port can follow (`dnat to [fd00::1]:53`); a bracket anywhere else is a character the
+# grammar has no place for ("syntax error, unexpected '['"). Variables expand in the parser,
+# after scanning: `[$PI_IP6]:53` is refused (Debian's nft 1.0.6; upstream's scanner has the same
+# rule). The portable forms are `dnat ip6 to $PI_IP6` or a literal `[fd00::1]:53`.
+_RFC2732 = re.compile(r"\[([0-9A-Fa-f:.]+)\]")
+
+
+def _bracket_error(word: str) -> int:
+    """The offset of the first bracket nft's scanner refuses in `word`, or -1."""
+    i = 0
+    while i < len(word):
+        if word[i] == "[":
+            m = _RFC2732.match(word, i)
+            if m is None or ":" not in m.group(1):
+                return i
+            try:
+                ipaddress.IPv6Address(m.group(1))
+            except ValueError:
+                return i
+            i = m.end()
+            continue
+        if word[i] == "]":
+            return i
+        i += 1
+    return -1
+
+
 def lex(lines: list[str], shown: str, problems: list[Problem]) -> list[Tok]:
     out: list[Tok] = []
     for n, line in enumerate(lines, start=1):
@@ -102,7 +131,22 @@ def lex(lines: list[str], shown: str, problems: list[Problem]) -> list[Tok]:
                 if m is None:
                     i += 1
                     continue
-                words.append((m.group(0), False))
+                word = m.group(0)
+                if "[" in word or "]" in word:
+                    bad = _bracket_error(word)
+                    if bad >= 0:
+                        problems.append(
+                            Problem(
+                                "TE901",
+                                Span(shown, n, i + bad + 1, line.strip()),
+                                "syntax error, unexpected '"
+                                + word[bad]
+                                + "': nft reads square brackets only "
+                                "around a literal IPv6 address ([fd00::1]:53), never around a $variable "
+                                "or anything else",
+                            )
+                        )
+                words.append((word, False))
                 i = m.end()
         # One span per line, its text without the comment (tokens of a line share it:
         # rulesets run to 10^5 lines).
