@@ -25,6 +25,7 @@ from policy_lint.dialects.firewalls.mikrotik.model import (
     is_tcp,
     reachable,
 )
+from policy_lint.dialects.firewalls.reach import narrow_scope
 from policy_lint.dialects.semantics.addressing import Target, decide_by_address, targets
 from policy_lint.dialects.semantics.chains import ChainResult
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
@@ -133,6 +134,8 @@ class MikrotikRuleset:
         self.dynamic = dynamic
         self.items = all_items
         self._cache: dict[tuple, Decision] = {}
+        self._decided: dict[tuple, Decision] = {}  # (probe, audience key) -> decision
+        self._spans: dict[int, dict[Span, Rule]] = {}
         self._sigs: dict[tuple[int, object], tuple] = {}
         self._distinct: dict[tuple, list[Target]] = {}
         self._summaries: dict[tuple, Decision] = {}
@@ -732,6 +735,60 @@ class MikrotikRuleset:
     # ------------------------------------------------------------ the Ruleset protocol
 
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        d = self._evaluate(probe, audience)
+        if not d.scope or d.rule is None:
+            return d
+        who = self._who.get(audience.key) or Who()
+        if self._rule_at(who.variant, d.rule) is None:
+            return d
+        # The rule names whom it applies to; clients it names that earlier rules let through
+        # are not blocked by it: then it blocks this audience, said in the export's words.
+
+        def applies(other: Audience) -> bool:
+            ow = self._who.get(other.key) or Who()
+            rule = self._rule_at(ow.variant, d.rule) if d.rule is not None else None
+            return rule is not None and self._who_matches(self.variants[ow.variant][0], rule, ow)
+
+        return narrow_scope(d, audience, self.audiences(), lambda a: self._evaluate(probe, a), applies)
+
+    def _rule_at(self, variant: int, span: Span) -> Rule | None:
+        index = self._spans.get(variant)
+        if index is None:
+            index = self._spans[variant] = {r.span: r for r in self._rules(self.variants[variant][0])}
+        return index.get(span)
+
+    def _who_matches(self, cfg: Config, r: Rule, who: Who) -> bool:
+        """Do the client conditions of `r` (source, lists, interfaces, MAC, time) hold for `who`?"""
+        client = ipaddress.ip_address(who.src or self._other)
+        if r.src is not None and client.version == 4 and r.src.has(client) == r.src.neg:
+            return False
+        if r.src_list:
+            lst = cfg.lists.get((4, r.src_list[0]))
+            hit = r.src_list[0] in who.lists or (lst is not None and lst.first(client) is not None)
+            if hit == r.src_list[1]:
+                return False
+        if r.iif and (who.iif == r.iif[0]) == r.iif[1]:
+            return False
+        if r.oif and (who.oif == r.oif[0]) == r.oif[1]:
+            return False
+        if r.iif_list and self._iface_in(cfg, who.iif, r.iif_list[0]) == r.iif_list[1]:
+            return False
+        if r.oif_list and self._iface_in(cfg, who.oif, r.oif_list[0]) == r.oif_list[1]:
+            return False
+        if r.mac and (who.mac == r.mac[0]) == r.mac[1]:
+            return False
+        return not (r.time and who.day >= 0 and not r.time.contains(who.day, who.minute))
+
+    def _evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        ck = (probe, audience.key)
+        hit = self._decided.get(ck)
+        if hit is None:
+            hit = self._decide(probe, audience)
+            if len(self._decided) < 200_000:
+                self._decided[ck] = hit
+        return hit
+
+    def _decide(self, probe: Probe, audience: Audience) -> Decision:
         who = self._who.get(audience.key) or Who()
         cfg = self.variants[who.variant][0]
         d = self._dns(cfg, probe)
