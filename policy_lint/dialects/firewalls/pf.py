@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from policy_lint.catalog import Catalog
+from policy_lint.dialects.firewalls.reach import either, narrow_scope
 from policy_lint.dialects.semantics.addressing import Target, decide_by_address
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.detection import statement_hits
@@ -587,6 +588,42 @@ class _Parser:
         return HostItem("net", (), negated)  # a name outside the catalog: some other host
 
 
+def _net_text(n: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    return str(n.network_address) if n.num_addresses == 1 else str(n)
+
+
+def _hosts_words(items: tuple[HostItem, ...]) -> str:
+    """A rule's hosts as written: `10.0.0.0/8`, `<lan>`, `! 10.0.0.5`, `{ a, b }`."""
+    words = []
+    for item in items:
+        if item.kind == "net":
+            text = ", ".join(_net_text(n) for n in item.value)
+        elif item.kind == "table":
+            text = f"<{item.value}>"
+        else:
+            text = str(item.value or item.kind)
+        words.append(("! " if item.negated else "") + text)
+    return words[0] if len(words) == 1 else "{ " + ", ".join(words) + " }"
+
+
+def _source_words(address, sources: list) -> str:
+    """How a client is told apart: the source networks the rules name that hold its address
+    (and the narrower ones that do not), or none of them."""
+    holding = [n for n in sources if n.version == address.version and address in n]
+    if not holding:
+        names = [_net_text(n) for n in sources]
+        if len(names) > 4:
+            return f"from none of the {len(names)} source networks the rules name"
+        return "not from " + either(names)
+    but = [
+        n
+        for n in sources
+        if n not in holding and any(n.version == h.version and n.subnet_of(h) for h in holding)
+    ]
+    text = "from " + " and ".join(_net_text(n) for n in holding)
+    return text + (f" but not from {either([_net_text(n) for n in but])}" if but else "")
+
+
 def _all3(values: list[bool | None]) -> bool | None:
     """Three-valued AND: False if any is False, else None if any is unknown, else True."""
     if any(v is False for v in values):
@@ -746,6 +783,8 @@ class PfRuleset:
             if i not in self.egress and i not in self.skip
         )
         self._audiences = self._make_audiences()
+        self._decided: dict[tuple, Decision] = {}  # (probe, audience key) -> decision
+        self._by_span = {r.span: r for r in self.rules}
         self._index_destinations()
         for rule in self.rules:
             # `block proto udp to port 443` blocks HTTP/3 (QUIC) only: browsers fall back to
@@ -817,7 +856,9 @@ class PfRuleset:
                 if iface:
                     conds.append(f"on {iface}")
                 if sources:
-                    conds.append(f"from {addr}")
+                    conds.append(_source_words(addr, sources))
+                if conds:
+                    conds[0] = "clients " + conds[0]
                 attrs = (("src", str(addr)),) + ((("interface", iface),) if iface else ())
                 out.append(Audience(key=(iface, str(addr)), conditions=tuple(conds), attributes=attrs))
         if len(out) > MAX_AUDIENCES:
@@ -835,6 +876,38 @@ class PfRuleset:
         return self._audiences
 
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        d = self._evaluate(probe, audience)
+        rule = self._by_span.get(d.rule) if d.rule is not None else None
+        if rule is None or not d.scope:
+            return d
+        # The rule names whom it applies to (an interface, a source); clients it names that
+        # earlier rules let through are not blocked by it: then it blocks this audience.
+        return narrow_scope(
+            d, audience, self._audiences, lambda a: self._evaluate(probe, a), lambda a: self._reaches(rule, a)
+        )
+
+    def _reaches(self, rule: Rule, audience: Audience) -> bool:
+        """Do the client conditions of `rule` (its LAN interface, its source) hold for `audience`?"""
+        iface = audience.attribute("interface") or ""
+        src_text = audience.attribute("src")
+        lan = (
+            rule.interfaces and rule.direction != "out" and not any(i in self.egress for i in rule.interfaces)
+        )
+        if lan and (iface in rule.interfaces) == rule.iface_negated:
+            return False
+        src = ipaddress.ip_address(src_text) if src_text else None
+        return self._hosts_match(rule.src, src, source=True) is not False
+
+    def _evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        ck = (probe, audience.key)
+        hit = self._decided.get(ck)
+        if hit is None:
+            hit = self._decide_probe(probe, audience)
+            if len(self._decided) < 200_000:
+                self._decided[ck] = hit
+        return hit
+
+    def _decide_probe(self, probe: Probe, audience: Audience) -> Decision:
         src_text = audience.attribute("src")
         src = ipaddress.ip_address(src_text) if src_text else None
         iface = audience.attribute("interface") or ""
@@ -910,11 +983,14 @@ class PfRuleset:
             return Decision(Outcome.ALLOW, rule.span, (rule.span,))
         trace = (rule.span,) + self._table_trace(rule, packet)
         specific = any(i.kind in ("net", "table") and not i.negated for i in rule.dst)
+        # Whom the rule names, in its own words (`from 10.0.0.0/8`, `on em1`), never the sample
+        # address the packet carries.
         scope = []
-        if any(i.kind == "net" for i in rule.src) and packet.src is not None:
-            scope.append(f"clients from {packet.src}")
+        if any(i.kind in ("net", "table") for i in rule.src) and packet.src is not None:
+            scope.append("clients from " + _hosts_words(rule.src))
         if rule.interfaces and packet.iface:
-            scope.append(f"on {packet.iface}" if scope else f"clients on {packet.iface}")
+            on = ("! " if rule.iface_negated else "") + ", ".join(rule.interfaces)
+            scope.append(f"on {on}" if scope else f"clients on {on}")
         if rule.action == "block":
             return Decision(Outcome.DENY, rule.span, trace, specific, rule.how, scope=" ".join(scope))
         return Decision(Outcome.ALLOW, rule.span, trace, specific, scope=" ".join(scope))

@@ -290,3 +290,51 @@ def test_block_from_the_service_is_harmless_behind_a_stateful_pass(lint):
     assert verdicts(report)["facebook"] == "unaffected"
     report = lint({"pf.conf": f"block in quick from {{ {FB_ALL} }}\npass out all no state\n"})
     assert verdicts(report)["facebook"] == "blocked"
+
+
+# ---- whom a rule reaches, in the ruleset's words (issue #13, item 12)
+
+
+def _fb_block(report):
+    return next(f for f in report.findings if f.service == "facebook" and f.code in ("TE101", "TE102"))
+
+
+def test_a_block_after_a_quick_pass_names_whom_it_reaches(lint):
+    # pf.conf(5): a matching quick rule ends the search, so 10.0.0.5 passes before the block.
+    report = lint(
+        {"pf.conf": "pass in quick on em1 from 10.0.0.5\nblock in quick on em1 to 157.240.0.0/16\n"}
+    )
+    f = _fb_block(report)
+    assert f.message.startswith("Facebook partly blocked for clients on em1 & not from 10.0.0.5 by ")
+    assert "192.168.77.77" not in f.message and "192.168.77.77" not in " ".join(f.audiences)
+
+
+def test_a_block_nobody_is_exempted_from_keeps_its_own_words(lint):
+    report = lint(
+        {"pf.conf": "block in quick on em1 to 157.240.0.0/16\npass in quick on em1 from 10.0.0.5\n"}
+    )
+    assert _fb_block(report).message.startswith("Facebook partly blocked for clients on em1 by ")
+
+
+def test_a_source_network_is_named_as_written_not_by_a_sample_address(lint):
+    report = lint({"pf.conf": "pass in on em1\nblock in quick on em1 from 10.0.0.0/8 to 157.240.0.0/16\n"})
+    assert _fb_block(report).message.startswith(
+        "Facebook partly blocked for clients from 10.0.0.0/8 on em1 by "
+    )
+
+
+def test_a_nested_exemption_is_said_as_but_not_from(lint):
+    report = lint(
+        {
+            "pf.conf": "pass in quick on em1 from 10.0.0.5\n"
+            "block in quick on em1 from 10.0.0.0/8 to 157.240.0.0/16\n"
+        }
+    )
+    assert _fb_block(report).message.startswith(
+        "Facebook partly blocked for clients on em1 & from 10.0.0.0/8 but not from 10.0.0.5 by "
+    )
+
+
+def test_last_match_wins_so_an_earlier_non_quick_pass_exempts_nobody(lint):
+    report = lint({"pf.conf": "pass in on em1 from 10.0.0.5\nblock in on em1 to 157.240.0.0/16\n"})
+    assert _fb_block(report).message.startswith("Facebook partly blocked for clients on em1 by ")
