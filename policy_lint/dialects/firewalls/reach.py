@@ -25,7 +25,8 @@ def narrow_scope(
 ) -> Decision:
     """`decision` with its scope narrowed to `audience`'s description when its rule names whom it
     applies to (a non-empty scope) but some other audience it applies to (`applies`) is decided
-    by another rule (`decide`: that audience's decision for the same request).
+    by another rule, or by this one otherwise (`decide`: that audience's decision for the same
+    request; a rule blocking one client's IPv6 only blocks it partly, not as it blocks others).
 
     A rule that names nobody (scope "") is left alone: the engine names the audiences it reached.
     """
@@ -34,7 +35,12 @@ def narrow_scope(
     for other in audiences:
         if other.key == audience.key or not applies(other):
             continue
-        if decide(other).rule != decision.rule:
+        theirs = decide(other)
+        if (theirs.rule, theirs.outcome, theirs.partial) != (
+            decision.rule,
+            decision.outcome,
+            decision.partial,
+        ):
             return replace(decision, scope=audience.describe())
     return decision
 
