@@ -101,8 +101,6 @@ OPTIONS_WITH_VALUE = {
     "rtable",
     "set",
     "max-mss",
-    "route-to",
-    "reply-to",
     "dup-to",
     "nat-to",
     "binat-to",
@@ -206,6 +204,9 @@ class Rule:
     stateful: bool = True  # pass rules keep state unless `no state`
     redirect: str = ""  # rdr-to / divert-to / old `rdr ... -> X`: where matching connections go
     no_redirect: bool = False  # `no rdr`: an exception to the rdr rules after it
+    # `route-to`, `reply-to`, `rtable N` (N != 0): the connection leaves by another path. `dup-to`
+    # is not here: pf.conf(5) routes the original packet "as it normally would" and a copy elsewhere.
+    route: tuple[str, ...] = ()
 
 
 @dataclass
@@ -509,6 +510,15 @@ class _Parser:
                 if i < n and tokens[i] == "port":
                     rule.redirect += f" port {tokens[i + 1] if i + 1 < n else ''}"
                     i += 2
+                continue
+            elif tok in ("route-to", "reply-to", "rtable"):
+                # Policy routing (pf.conf(5)): route-to sends the matching packets out another
+                # interface or next hop, reply-to their replies, rtable looks the route up in
+                # another routing table (inbound only): the connection takes another path.
+                words, i = self.spec_words(tokens, i + 1)
+                value = " ".join(w for w in words if w not in ("(", ")"))
+                if tok != "rtable" or value not in ("0",):
+                    rule.route += (f"{tok} {value}".strip(),)
                 continue
             elif tok == "no" and i + 1 < n and tokens[i + 1] == "state":
                 rule.stateful = False
@@ -926,6 +936,9 @@ class PfRuleset:
                     return redirected
                 if d.outcome != Outcome.ALLOW:
                     return d
+                routed = self._routed(packet, rule)
+                if routed is not None:
+                    return routed
                 stateful = stateful or (rule is not None and rule.stateful)
                 last = d
             if not stateful:
@@ -1047,6 +1060,44 @@ class PfRuleset:
                 note=f"redirected ({rule.redirect}): the host there decides",
             )
         return None
+
+    def _routed(self, packet: Packet, decided: Rule | None) -> Decision | None:
+        """Policy routing of a passed connection: `route-to`/`reply-to` on the pass rule that
+        decided it, or `rtable`/`route-to` on a `match` rule it meets (pf.conf(5): `rtable` only
+        inbound). The connection leaves through another path (a VPN, a tunnel, another uplink)
+        whose filtering is not in this file: `unknown`, with TE907 at the routing rule -- the
+        same rule as a DNS answer pinned to an address the catalog cannot place."""
+        routing: Rule | None = decided if decided is not None and decided.route else None
+        if routing is None:
+            for rule in self._candidates(packet.dst.address):
+                if rule.action == "match" and rule.route and self._matches(rule, packet) is not False:
+                    routing = rule
+                    break
+        if routing is None:
+            return None
+        ways = [w for w in routing.route if not (w.startswith("rtable") and packet.direction == "out")]
+        if not ways:
+            return None
+        how = ", ".join(ways)
+        if routing.span not in self._told:
+            self._told.add(routing.span)
+            everything = not routing.dst or all(i.kind == "any" for i in routing.dst)
+            what = "all traffic it matches" if everything else "connections it matches"
+            self.problems.append(
+                Problem(
+                    "TE907",
+                    routing.span,
+                    f"policy routing ({how}) sends {what} through another path (a VPN, a tunnel, "
+                    "another uplink): what filters it there is not part of this file",
+                )
+            )
+        return Decision(
+            Outcome.UNKNOWN,
+            routing.span,
+            (routing.span,),
+            False,
+            note=f"routed elsewhere ({how}): the path it leaves by decides",
+        )
 
     def _reply(self, target: Target, port: int) -> Decision | None:
         """The replies from the service (in on the egress interface, from its address and port),
