@@ -209,6 +209,7 @@ class FwRule:
     # max-src-*, limiters, ...): the rule's match is unknown.
     unknown: tuple[str, ...] = ()
     nat_target: str = ""  # <nat><rule>: the port forward's target
+    gateway: str = ""  # a pass rule's <gateway>: policy routing through it
     no_rdr: bool = False  # <nat><rule><nordr/>: an exception
 
 
@@ -448,6 +449,7 @@ class _Reader:
             dst,
             _text(elem, "sched"),
             unknown=_unmodelled_fields(elem, action),
+            gateway=_gateway(elem, action),
         )
 
     def opnsense_rules(self, opn: ET.Element) -> None:
@@ -625,7 +627,6 @@ class _Reader:
 # connection goes, and that are not modelled.
 UNMODELLED_FIELDS = ("tagged", "os", "dscp", "vlanprio", "icmptype")
 PASS_ONLY_FIELDS = (
-    "gateway",  # policy routing: the connection leaves through another gateway (a VPN?)
     "max",
     "max-src-nodes",
     "max-src-conn",
@@ -635,6 +636,13 @@ PASS_ONLY_FIELDS = (
     "dnpipe",  # limiters: bandwidth shaping
     "pdnpipe",
 )
+
+
+def _gateway(elem: ET.Element, action: str) -> str:
+    """A pass rule's `<gateway>` (policy routing: the connection leaves through that gateway or
+    gateway group, a VPN perhaps, instead of the default route); "" for the default."""
+    value = _text(elem, "gateway").strip()
+    return value if action == "pass" and value.lower() not in ("", "none", "default") else ""
 
 
 def _unmodelled_fields(elem: ET.Element, action: str) -> tuple[str, ...]:
@@ -1188,10 +1196,38 @@ class PfSenseRuleset:
         if final.sched:
             scope.append(f"during schedule {final.sched}")
         said = "clients " + " ".join(scope) if scope else ""
+        if final.action == "pass" and final.gateway:
+            return self._routed(final, said)
         if final.action == "pass":
             return Decision(Outcome.ALLOW, final.span, trace, specific, scope=said)
         how = "reject" if final.action == "reject" else "drop"
         return Decision(Outcome.DENY, final.span, trace, specific, how, scope=said)
+
+    def _routed(self, rule: FwRule, scope: str) -> Decision:
+        """A pass rule with a `<gateway>` sends the connection out through that gateway (policy
+        routing: often a VPN client's interface) instead of the default route: what filters it
+        there is not in this file. `unknown`, TE907 at the rule, as for a DNS answer pinned to an
+        address the catalog cannot place."""
+        if not any(p.code == "TE907" and p.span == rule.span for p in self.problems):
+            everything = rule.dst.kind == "any" and not rule.dst.negated and not rule.protocol
+            what = "all traffic it passes" if everything else "connections it passes"
+            self.problems.append(
+                Problem(
+                    "TE907",
+                    rule.span,
+                    f"policy routing: <gateway>{rule.gateway}</gateway> sends {what} through that "
+                    "gateway (a VPN, a tunnel, another uplink): what filters it there is not part of "
+                    "this file",
+                )
+            )
+        return Decision(
+            Outcome.UNKNOWN,
+            rule.span,
+            (rule.span,),
+            False,
+            note=f"routed through gateway {rule.gateway}: the path it leaves by decides",
+            scope=scope,
+        )
 
     def _port_forward(self, target: Target, port: int, client: _Client) -> Decision | None:
         """`<nat><rule>` port forwards on the client's interface (pf `rdr`, first match; the

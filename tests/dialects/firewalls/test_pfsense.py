@@ -335,6 +335,28 @@ def test_a_pass_through_another_gateway_is_unknown(lint):
     report = lint({"config.xml": config(rule("pass", extra="<gateway>VPN_GW</gateway>"))})
     assert set(verdicts(report).values()) == {"unknown"}
     assert "TE105" not in codes(report)
+    te907 = [f for f in report.findings if f.code == "TE907"]
+    assert len(te907) == 1 and "<gateway>VPN_GW</gateway> sends all traffic it passes" in te907[0].message
+
+
+def test_a_block_above_the_gateway_pass_still_blocks(lint):
+    report = lint(
+        {
+            "config.xml": config(
+                rule("block", dst="<address>Facebook</address>")
+                + rule("pass", extra="<gateway>VPN_GW</gateway>"),
+                FB_ALIAS,
+            )
+        }
+    )
+    v = verdicts(report)
+    assert v["facebook"] == "blocked" and v["twitter"] == "unknown"
+
+
+def test_a_pass_by_the_default_gateway_is_no_policy_routing(lint):
+    report = lint({"config.xml": config(rule("pass", extra="<gateway>default</gateway>"))})
+    assert verdicts(report)["facebook"] == "unaffected"
+    assert "TE907" not in codes(report)
 
 
 def nat(dst: str, target: str = "10.0.0.9", port: str = "80") -> str:

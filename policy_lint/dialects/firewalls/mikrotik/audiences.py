@@ -74,6 +74,8 @@ def build_audiences(
         for r in reachable(cfg, fam)
         if _web(r) and r.action in TERMINAL
     ]
+    # Mangle rules that route some clients elsewhere (policy routing) tell clients apart too.
+    rules += [r for cfg, _ in variants for r in cfg.mangle if _web(r)]
     cfg0 = variants[0][0]
     src_specs: list[Addr] = []
     lists: list[str] = []

@@ -184,6 +184,7 @@ class MikrotikRuleset:
         for chains in cfg.rules.values():
             for rules in chains.values():
                 yield from rules
+        yield from cfg.mangle  # policy routing tells targets and clients apart too
 
     def audiences(self) -> list[Audience]:
         if self._audiences is None:
@@ -334,7 +335,11 @@ class MikrotikRuleset:
             if val:
                 parts.append(f"{key}={'!' if val[1] else ''}{val[0]}")
         if r.src:
-            parts.append("src-address=" + ("!" if r.src.neg else "") + ",".join(str(n) for n in r.src.nets))
+            parts.append(
+                "src-address="
+                + ("!" if r.src.neg else "")
+                + ",".join(str(n) if n.num_addresses > 1 else str(n.network_address) for n in r.src.nets)
+            )
         if r.time:
             parts.append(f"time={r.time.text}")
         return " ".join(parts)
@@ -527,6 +532,69 @@ class MikrotikRuleset:
             )
         return None
 
+    def _routed(self, cfg: Config, who: Who, probe: Probe, address) -> Decision | None:
+        """Policy routing of a connection the filter lets through: the first mangle prerouting
+        rule its SYN matches that marks routing (`action=mark-routing new-routing-mark=T`; an
+        `accept` ends the chain first) sends it by routing table T -- through a VPN, a tunnel
+        or another uplink whose filtering is not in this file: `unknown`, TE907 at the mangle
+        rule, as for a DNS answer pinned to an address the catalog cannot place."""
+        rules = [r for r in cfg.mangle if r.family == address.version]
+        if not rules:
+            return None
+        syn = _Packet(
+            state="new",
+            flags=frozenset({"syn"}),
+            payload=None,
+            sni=None,
+            reply=False,
+            **self._base(who, probe, address, frozenset()),
+        )
+        for r in rules:
+            m, why = self._match(cfg, r, syn, [])
+            if m is False:
+                continue
+            if r.action == "accept":
+                if m is None:
+                    continue  # maybe ends the chain: the rules after it may still mark it
+                return None
+            table = r.routing_mark or "?"
+            routes = cfg.routes.get(table, [])
+            trace = (r.span, *routes[:3])
+            if m is None:
+                return Decision(
+                    Outcome.UNKNOWN,
+                    r.span,
+                    trace,
+                    False,
+                    note=f"cannot tell whether it routes the connection by table {table}: {why}",
+                    scope=self._scope(r),
+                )
+            if not any(p.code == "TE907" and p.span == r.span for p in self.problems):
+                everything = r.dst is None and r.dst_list is None and not r.dports and not r.protocol
+                what = "all traffic it matches" if everything else "connections it matches"
+                where = (
+                    f"routing table {table} (" + "; ".join(s.text for s in routes[:2]) + ")"
+                    if routes
+                    else f"routing table {table} (no route for it in this file: added at run time?)"
+                )
+                self.problems.append(
+                    Problem(
+                        "TE907",
+                        r.span,
+                        f"policy routing: mark-routing sends {what} by {where}, through another path "
+                        "(a VPN, a tunnel, another uplink): what filters it there is not part of this file",
+                    )
+                )
+            return Decision(
+                Outcome.UNKNOWN,
+                r.span,
+                trace,
+                False,
+                note=f"routed by routing table {table}: the path it leaves by decides",
+                scope=self._scope(r),
+            )
+        return None
+
     def _connection(
         self, cfg: Config, who: Who, probe: Probe, address, dyn: frozenset
     ) -> tuple[ChainResult, set]:
@@ -633,7 +701,10 @@ class MikrotikRuleset:
             if res2.verdict != "accept":
                 note = "on the next connection, after add-to-address-list rules listed the address"
                 res = replace(res2, note=f"{res2.note}; {note}" if res2.note else note)
-        if res.verdict == "accept":
+        routed = self._routed(cfg, who, probe, target.address) if res.verdict == "accept" else None
+        if routed is not None:
+            d = routed
+        elif res.verdict == "accept":
             d = Decision(Outcome.ALLOW, res.rule, res.trace, res.specific, scope=res.scope)
         elif res.verdict == "drop":
             d = Decision(
