@@ -37,6 +37,9 @@
   service's own addresses is a block (`redirect`: no other host answers as the service);
   redirecting web traffic at large hands the decision to what listens there (a transparent
   proxy, a captive portal): `unknown`, with TE907 at the redirect. `no rdr` exempts.
+- Policy routing: `route-to`/`reply-to` on the pass rule that decides a connection, or
+  `route-to`/`rtable` (inbound) on a `match` rule it meets, send it through another path (a VPN,
+  a tunnel): `unknown`, TE907 at the rule. `dup-to` routes only a copy: the original goes on.
 - `$macros`, `\\` continuations, `include "file"` and `anchor "name" { ... }` (evaluated in
   place, a `quick` inside an anchor ends the search), `load anchor NAME from "file"`. Unknown
   statements are what pfctl refuses: TE901 with the line.

@@ -1189,8 +1189,8 @@ class PfSenseRuleset:
         # GUI shows it), never the sample address the packet carries.
         scope = []
         if final.interfaces and direction == "in":
-            iface = self.cfg.interfaces.get(client.iface)
-            scope.append(f"on {iface.label() if iface else client.iface}")
+            named = self.cfg.interfaces.get(client.iface)
+            scope.append(f"on {named.label() if named else client.iface}")
         if final.src.kind != "any":
             scope.append(f"from {_endpoint_words(final.src)}")
         if final.sched:
