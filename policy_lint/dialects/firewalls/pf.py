@@ -37,6 +37,9 @@
   service's own addresses is a block (`redirect`: no other host answers as the service);
   redirecting web traffic at large hands the decision to what listens there (a transparent
   proxy, a captive portal): `unknown`, with TE907 at the redirect. `no rdr` exempts.
+- Policy routing: `route-to`/`reply-to` on the pass rule that decides a connection, or
+  `route-to`/`rtable` (inbound) on a `match` rule it meets, send it through another path (a VPN,
+  a tunnel): `unknown`, TE907 at the rule. `dup-to` routes only a copy: the original goes on.
 - `$macros`, `\\` continuations, `include "file"` and `anchor "name" { ... }` (evaluated in
   place, a `quick` inside an anchor ends the search), `load anchor NAME from "file"`. Unknown
   statements are what pfctl refuses: TE901 with the line.
@@ -52,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from policy_lint.catalog import Catalog
+from policy_lint.dialects.firewalls.reach import either, narrow_scope
 from policy_lint.dialects.semantics.addressing import Target, decide_by_address
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.detection import statement_hits
@@ -100,8 +104,6 @@ OPTIONS_WITH_VALUE = {
     "rtable",
     "set",
     "max-mss",
-    "route-to",
-    "reply-to",
     "dup-to",
     "nat-to",
     "binat-to",
@@ -205,6 +207,9 @@ class Rule:
     stateful: bool = True  # pass rules keep state unless `no state`
     redirect: str = ""  # rdr-to / divert-to / old `rdr ... -> X`: where matching connections go
     no_redirect: bool = False  # `no rdr`: an exception to the rdr rules after it
+    # `route-to`, `reply-to`, `rtable N` (N != 0): the connection leaves by another path. `dup-to`
+    # is not here: pf.conf(5) routes the original packet "as it normally would" and a copy elsewhere.
+    route: tuple[str, ...] = ()
 
 
 @dataclass
@@ -509,6 +514,15 @@ class _Parser:
                     rule.redirect += f" port {tokens[i + 1] if i + 1 < n else ''}"
                     i += 2
                 continue
+            elif tok in ("route-to", "reply-to", "rtable"):
+                # Policy routing (pf.conf(5)): route-to sends the matching packets out another
+                # interface or next hop, reply-to their replies, rtable looks the route up in
+                # another routing table (inbound only): the connection takes another path.
+                words, i = self.spec_words(tokens, i + 1)
+                value = " ".join(w for w in words if w not in ("(", ")"))
+                if tok != "rtable" or value not in ("0",):
+                    rule.route += (f"{tok} {value}".strip(),)
+                continue
             elif tok == "no" and i + 1 < n and tokens[i + 1] == "state":
                 rule.stateful = False
                 i += 1
@@ -585,6 +599,42 @@ class _Parser:
         if re.fullmatch(r"[a-z]+\d+", word):  # an interface name stands for its addresses
             return HostItem("iface", word, negated)
         return HostItem("net", (), negated)  # a name outside the catalog: some other host
+
+
+def _net_text(n: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    return str(n.network_address) if n.num_addresses == 1 else str(n)
+
+
+def _hosts_words(items: tuple[HostItem, ...]) -> str:
+    """A rule's hosts as written: `10.0.0.0/8`, `<lan>`, `! 10.0.0.5`, `{ a, b }`."""
+    words = []
+    for item in items:
+        if item.kind == "net":
+            text = ", ".join(_net_text(n) for n in item.value)
+        elif item.kind == "table":
+            text = f"<{item.value}>"
+        else:
+            text = str(item.value or item.kind)
+        words.append(("! " if item.negated else "") + text)
+    return words[0] if len(words) == 1 else "{ " + ", ".join(words) + " }"
+
+
+def _source_words(address, sources: list) -> str:
+    """How a client is told apart: the source networks the rules name that hold its address
+    (and the narrower ones that do not), or none of them."""
+    holding = [n for n in sources if n.version == address.version and address in n]
+    if not holding:
+        names = [_net_text(n) for n in sources]
+        if len(names) > 4:
+            return f"from none of the {len(names)} source networks the rules name"
+        return "not from " + either(names)
+    but = [
+        n
+        for n in sources
+        if n not in holding and any(n.version == h.version and n.subnet_of(h) for h in holding)
+    ]
+    text = "from " + " and ".join(_net_text(n) for n in holding)
+    return text + (f" but not from {either([_net_text(n) for n in but])}" if but else "")
 
 
 def _all3(values: list[bool | None]) -> bool | None:
@@ -746,6 +796,8 @@ class PfRuleset:
             if i not in self.egress and i not in self.skip
         )
         self._audiences = self._make_audiences()
+        self._decided: dict[tuple, Decision] = {}  # (probe, audience key) -> decision
+        self._by_span = {r.span: r for r in self.rules}
         self._index_destinations()
         for rule in self.rules:
             # `block proto udp to port 443` blocks HTTP/3 (QUIC) only: browsers fall back to
@@ -817,7 +869,9 @@ class PfRuleset:
                 if iface:
                     conds.append(f"on {iface}")
                 if sources:
-                    conds.append(f"from {addr}")
+                    conds.append(_source_words(addr, sources))
+                if conds:
+                    conds[0] = "clients " + conds[0]
                 attrs = (("src", str(addr)),) + ((("interface", iface),) if iface else ())
                 out.append(Audience(key=(iface, str(addr)), conditions=tuple(conds), attributes=attrs))
         if len(out) > MAX_AUDIENCES:
@@ -835,6 +889,38 @@ class PfRuleset:
         return self._audiences
 
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        d = self._evaluate(probe, audience)
+        rule = self._by_span.get(d.rule) if d.rule is not None else None
+        if rule is None or not d.scope:
+            return d
+        # The rule names whom it applies to (an interface, a source); clients it names that
+        # earlier rules let through are not blocked by it: then it blocks this audience.
+        return narrow_scope(
+            d, audience, self._audiences, lambda a: self._evaluate(probe, a), lambda a: self._reaches(rule, a)
+        )
+
+    def _reaches(self, rule: Rule, audience: Audience) -> bool:
+        """Do the client conditions of `rule` (its LAN interface, its source) hold for `audience`?"""
+        iface = audience.attribute("interface") or ""
+        src_text = audience.attribute("src")
+        lan = (
+            rule.interfaces and rule.direction != "out" and not any(i in self.egress for i in rule.interfaces)
+        )
+        if lan and (iface in rule.interfaces) == rule.iface_negated:
+            return False
+        src = ipaddress.ip_address(src_text) if src_text else None
+        return self._hosts_match(rule.src, src, source=True) is not False
+
+    def _evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        ck = (probe, audience.key)
+        hit = self._decided.get(ck)
+        if hit is None:
+            hit = self._decide_probe(probe, audience)
+            if len(self._decided) < 200_000:
+                self._decided[ck] = hit
+        return hit
+
+    def _decide_probe(self, probe: Probe, audience: Audience) -> Decision:
         src_text = audience.attribute("src")
         src = ipaddress.ip_address(src_text) if src_text else None
         iface = audience.attribute("interface") or ""
@@ -853,6 +939,9 @@ class PfRuleset:
                     return redirected
                 if d.outcome != Outcome.ALLOW:
                     return d
+                routed = self._routed(packet, rule)
+                if routed is not None:
+                    return routed
                 stateful = stateful or (rule is not None and rule.stateful)
                 last = d
             if not stateful:
@@ -910,11 +999,14 @@ class PfRuleset:
             return Decision(Outcome.ALLOW, rule.span, (rule.span,))
         trace = (rule.span,) + self._table_trace(rule, packet)
         specific = any(i.kind in ("net", "table") and not i.negated for i in rule.dst)
+        # Whom the rule names, in its own words (`from 10.0.0.0/8`, `on em1`), never the sample
+        # address the packet carries.
         scope = []
-        if any(i.kind == "net" for i in rule.src) and packet.src is not None:
-            scope.append(f"clients from {packet.src}")
+        if any(i.kind in ("net", "table") for i in rule.src) and packet.src is not None:
+            scope.append("clients from " + _hosts_words(rule.src))
         if rule.interfaces and packet.iface:
-            scope.append(f"on {packet.iface}" if scope else f"clients on {packet.iface}")
+            on = ("! " if rule.iface_negated else "") + ", ".join(rule.interfaces)
+            scope.append(f"on {on}" if scope else f"clients on {on}")
         if rule.action == "block":
             return Decision(Outcome.DENY, rule.span, trace, specific, rule.how, scope=" ".join(scope))
         return Decision(Outcome.ALLOW, rule.span, trace, specific, scope=" ".join(scope))
@@ -971,6 +1063,44 @@ class PfRuleset:
                 note=f"redirected ({rule.redirect}): the host there decides",
             )
         return None
+
+    def _routed(self, packet: Packet, decided: Rule | None) -> Decision | None:
+        """Policy routing of a passed connection: `route-to`/`reply-to` on the pass rule that
+        decided it, or `rtable`/`route-to` on a `match` rule it meets (pf.conf(5): `rtable` only
+        inbound). The connection leaves through another path (a VPN, a tunnel, another uplink)
+        whose filtering is not in this file: `unknown`, with TE907 at the routing rule -- the
+        same rule as a DNS answer pinned to an address the catalog cannot place."""
+        routing: Rule | None = decided if decided is not None and decided.route else None
+        if routing is None:
+            for rule in self._candidates(packet.dst.address):
+                if rule.action == "match" and rule.route and self._matches(rule, packet) is not False:
+                    routing = rule
+                    break
+        if routing is None:
+            return None
+        ways = [w for w in routing.route if not (w.startswith("rtable") and packet.direction == "out")]
+        if not ways:
+            return None
+        how = ", ".join(ways)
+        if routing.span not in self._told:
+            self._told.add(routing.span)
+            everything = not routing.dst or all(i.kind == "any" for i in routing.dst)
+            what = "all traffic it matches" if everything else "connections it matches"
+            self.problems.append(
+                Problem(
+                    "TE907",
+                    routing.span,
+                    f"policy routing ({how}) sends {what} through another path (a VPN, a tunnel, "
+                    "another uplink): what filters it there is not part of this file",
+                )
+            )
+        return Decision(
+            Outcome.UNKNOWN,
+            routing.span,
+            (routing.span,),
+            False,
+            note=f"routed elsewhere ({how}): the path it leaves by decides",
+        )
 
     def _reply(self, target: Target, port: int) -> Decision | None:
         """The replies from the service (in on the egress interface, from its address and port),

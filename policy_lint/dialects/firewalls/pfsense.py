@@ -74,6 +74,7 @@ import defusedxml.ElementTree as DET
 from defusedxml.common import DefusedXmlException
 
 from policy_lint.catalog import Catalog
+from policy_lint.dialects.firewalls.reach import either, narrow_scope
 from policy_lint.dialects.semantics.addressing import Target, decide_by_address
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.listnames import classify_list_name
@@ -208,6 +209,7 @@ class FwRule:
     # max-src-*, limiters, ...): the rule's match is unknown.
     unknown: tuple[str, ...] = ()
     nat_target: str = ""  # <nat><rule>: the port forward's target
+    gateway: str = ""  # a pass rule's <gateway>: policy routing through it
     no_rdr: bool = False  # <nat><rule><nordr/>: an exception
 
 
@@ -447,6 +449,7 @@ class _Reader:
             dst,
             _text(elem, "sched"),
             unknown=_unmodelled_fields(elem, action),
+            gateway=_gateway(elem, action),
         )
 
     def opnsense_rules(self, opn: ET.Element) -> None:
@@ -624,7 +627,6 @@ class _Reader:
 # connection goes, and that are not modelled.
 UNMODELLED_FIELDS = ("tagged", "os", "dscp", "vlanprio", "icmptype")
 PASS_ONLY_FIELDS = (
-    "gateway",  # policy routing: the connection leaves through another gateway (a VPN?)
     "max",
     "max-src-nodes",
     "max-src-conn",
@@ -634,6 +636,13 @@ PASS_ONLY_FIELDS = (
     "dnpipe",  # limiters: bandwidth shaping
     "pdnpipe",
 )
+
+
+def _gateway(elem: ET.Element, action: str) -> str:
+    """A pass rule's `<gateway>` (policy routing: the connection leaves through that gateway or
+    gateway group, a VPN perhaps, instead of the default route); "" for the default."""
+    value = _text(elem, "gateway").strip()
+    return value if action == "pass" and value.lower() not in ("", "none", "default") else ""
 
 
 def _unmodelled_fields(elem: ET.Element, action: str) -> tuple[str, ...]:
@@ -652,6 +661,18 @@ def _unmodelled_fields(elem: ET.Element, action: str) -> tuple[str, ...]:
         if ({"syn"} & mask) != must:  # the connection's SYN does not match: later packets might
             out.append(f"tcp flags {flags_set or '-'}/{flags_of or '-'}")
     return tuple(out)
+
+
+def _endpoint_words(ep: Endpoint) -> str:
+    """A rule's source or destination as the GUI shows it: an alias or address, `LAN net`,
+    `LAN address`, with `!` for "invert match"."""
+    if ep.kind == "network" and ep.value.endswith("ip"):
+        text = f"{ep.value[:-2].upper()} address"
+    elif ep.kind == "network" and ep.value not in ("(self)", "any"):
+        text = f"{ep.value.upper()} net"
+    else:
+        text = ep.value or ep.kind
+    return ("! " if ep.negated else "") + text
 
 
 def _family(text: str) -> int | None:
@@ -884,6 +905,8 @@ class PfSenseRuleset:
         self._nets_cache: dict[str, tuple[list[IPNet], str]] = {}
         self.wan = {k for k, i in cfg.interfaces.items() if i.wan}
         self.lan = [k for k, i in cfg.interfaces.items() if not i.wan and i.enabled]
+        self._decided: dict[tuple, Decision] = {}  # (probe, audience key) -> decision
+        self._by_span = {r.span: r for r in self.cfg.rules}
         self._audiences = self._make_audiences()
 
     # ---- addresses
@@ -967,6 +990,38 @@ class PfSenseRuleset:
         return address in iface.net4.network
 
     # ---- audiences
+    def _source_words(self, key: str, src: IPAddr) -> str:
+        """How a client of interface `key` is told apart: the source networks and aliases its
+        rules name that hold its address (and narrower ones that do not), or none of them."""
+        named: list[tuple[str, list[IPNet]]] = []
+        for rule in self.cfg.rules:
+            if rule.src.kind != "address" or not (
+                key in rule.interfaces or (rule.floating and not rule.interfaces)
+            ):
+                continue
+            if all(rule.src.value != n for n, _ in named):
+                named.append((rule.src.value, self.nets(rule.src.value)[0]))
+
+        def holds(nets: list[IPNet]) -> bool:
+            return any(n.version == src.version and src in n for n in nets)
+
+        holding = [(n, nets) for n, nets in named if holds(nets)]
+        if not holding:
+            names = [n for n, _ in named]
+            if not names:
+                return ""
+            if len(names) > 4:
+                return f"from none of the {len(names)} sources its rules name"
+            return "not from " + either(names)
+        but = [
+            n
+            for n, nets in named
+            if (n, nets) not in holding
+            and any(a.version == b.version and a.subnet_of(b) for a in nets for _h, hn in holding for b in hn)  # type: ignore[arg-type]
+        ]
+        text = "from " + " and ".join(n for n, _ in holding)
+        return text + (f" but not from {either(but)}" if but else "")
+
     def _make_audiences(self) -> list[Audience]:
         schedules = sorted({r.sched for r in self.cfg.rules if r.sched and r.sched in self.cfg.schedules})
         windows = [""] + schedules if schedules else [""]
@@ -975,7 +1030,11 @@ class PfSenseRuleset:
             iface = self.cfg.interfaces.get(key)
             for src in self._sources(key):
                 for when in windows:
-                    conds = [f"on {iface.label() if iface else key}", f"from {src}"]
+                    conds = [f"on {iface.label() if iface else key}"]
+                    said = self._source_words(key, src)
+                    if said:
+                        conds.append(said)
+                    conds[0] = "clients " + conds[0]
                     if schedules:
                         conds.append(f"during schedule {when}" if when else "outside schedules")
                     attrs = [("src", str(src)), ("interface", key)] + ([("schedule", when)] if when else [])
@@ -1122,21 +1181,53 @@ class PfSenseRuleset:
                 False,
                 "drop",
                 note=f"no rule on {label} passes it: pfSense's default deny",
-                scope=f"on {label}",
+                scope=f"clients on {label}",
             )
         trace = (final.span,) + tuple(a.span for a in self._aliases_of(final.dst))
         specific = final.dst.kind == "address" and not final.dst.negated
+        # Whom the rule names, in the configuration's words (its interface, its source as the
+        # GUI shows it), never the sample address the packet carries.
         scope = []
         if final.interfaces and direction == "in":
-            scope.append(f"on {client.iface}")
+            named = self.cfg.interfaces.get(client.iface)
+            scope.append(f"on {named.label() if named else client.iface}")
         if final.src.kind != "any":
-            scope.append(f"from {client.src}")
+            scope.append(f"from {_endpoint_words(final.src)}")
         if final.sched:
             scope.append(f"during schedule {final.sched}")
+        said = "clients " + " ".join(scope) if scope else ""
+        if final.action == "pass" and final.gateway:
+            return self._routed(final, said)
         if final.action == "pass":
-            return Decision(Outcome.ALLOW, final.span, trace, specific, scope=" & ".join(scope))
+            return Decision(Outcome.ALLOW, final.span, trace, specific, scope=said)
         how = "reject" if final.action == "reject" else "drop"
-        return Decision(Outcome.DENY, final.span, trace, specific, how, scope=" & ".join(scope))
+        return Decision(Outcome.DENY, final.span, trace, specific, how, scope=said)
+
+    def _routed(self, rule: FwRule, scope: str) -> Decision:
+        """A pass rule with a `<gateway>` sends the connection out through that gateway (policy
+        routing: often a VPN client's interface) instead of the default route: what filters it
+        there is not in this file. `unknown`, TE907 at the rule, as for a DNS answer pinned to an
+        address the catalog cannot place."""
+        if not any(p.code == "TE907" and p.span == rule.span for p in self.problems):
+            everything = rule.dst.kind == "any" and not rule.dst.negated and not rule.protocol
+            what = "all traffic it passes" if everything else "connections it passes"
+            self.problems.append(
+                Problem(
+                    "TE907",
+                    rule.span,
+                    f"policy routing: <gateway>{rule.gateway}</gateway> sends {what} through that "
+                    "gateway (a VPN, a tunnel, another uplink): what filters it there is not part of "
+                    "this file",
+                )
+            )
+        return Decision(
+            Outcome.UNKNOWN,
+            rule.span,
+            (rule.span,),
+            False,
+            note=f"routed through gateway {rule.gateway}: the path it leaves by decides",
+            scope=scope,
+        )
 
     def _port_forward(self, target: Target, port: int, client: _Client) -> Decision | None:
         """`<nat><rule>` port forwards on the client's interface (pf `rdr`, first match; the
@@ -1227,6 +1318,43 @@ class PfSenseRuleset:
 
     # ---- the whole device
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        d = self._evaluate(probe, audience)
+        rule = self._by_span.get(d.rule) if d.rule is not None else None
+        if rule is None or not d.scope:
+            return d
+        # The rule names whom it applies to (an interface, a source, a schedule); clients it
+        # names that earlier rules let through are not blocked by it: then it blocks this audience.
+        return narrow_scope(
+            d, audience, self._audiences, lambda a: self._evaluate(probe, a), lambda a: self._reaches(rule, a)
+        )
+
+    def _client(self, audience: Audience) -> _Client:
+        src_text = audience.attribute("src")
+        return _Client(
+            audience.attribute("interface") or (self.lan[0] if self.lan else "lan"),
+            ipaddress.ip_address(src_text) if src_text else None,
+            audience.attribute("schedule") or "",
+        )
+
+    def _reaches(self, rule: FwRule, audience: Audience) -> bool:
+        """Do the client conditions of `rule` (interface, source, schedule) hold for `audience`?"""
+        client = self._client(audience)
+        if rule.sched and rule.sched != client.schedule:
+            return False
+        if rule.direction in ("in", "any") and not self._applies(rule, "in", client.iface, client):
+            return False
+        return self._endpoint_match(rule.src, client.src, client, True) is not False
+
+    def _evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        ck = (probe, audience.key)
+        hit = self._decided.get(ck)
+        if hit is None:
+            hit = self._decide_probe(probe, audience)
+            if len(self._decided) < 200_000:
+                self._decided[ck] = hit
+        return hit
+
+    def _decide_probe(self, probe: Probe, audience: Audience) -> Decision:
         if not self.cfg.ok:
             return Decision(Outcome.UNKNOWN, None, (), note="config.xml could not be read")
         src_text = audience.attribute("src")

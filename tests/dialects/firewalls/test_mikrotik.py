@@ -145,7 +145,8 @@ def test_time_window_is_partial(lint):
     )
     assert verdicts(report)["facebook"] == "blocked-partial"
     f = next(f for f in report.findings if f.code == "TE102")
-    assert any("router time" in a for a in f.audiences)
+    # The audience is told apart by the rule's own window, not a sample moment.
+    assert f.audiences == ("within time=8h-16h,mon,tue,wed,thu,fri",)
 
 
 def test_source_allow_list_makes_it_partial(lint):
@@ -558,3 +559,114 @@ def test_drop_by_source_names_the_servers_not_clients(lint):
     )
     f = next(f for f in report.findings if f.service == "facebook" and f.code == "TE101")
     assert "for everyone" in f.message and "replies from its servers" in f.message
+
+
+# ---- whom a rule reaches, in the export's words (issue #13, item 12)
+
+EXEMPT = "/ip firewall filter\nadd chain=forward src-address=10.0.0.5 action=accept\n"
+
+
+def test_a_rule_after_an_exemption_names_whom_it_reaches_not_a_sample_address(lint):
+    # RouterOS: the first matching rule decides; 10.0.0.5 is accepted before the drop.
+    report = lint(
+        {"r.rsc": EXEMPT + "add chain=forward protocol=tcp dst-port=443 tls-host=*facebook.com action=drop\n"}
+    )
+    f = next(f for f in report.findings if f.service == "facebook" and f.code in ("TE101", "TE102"))
+    assert f.message.startswith("Facebook blocked for clients not in src-address=10.0.0.5 by ")
+    assert f.audiences == ("clients not in src-address=10.0.0.5",)
+    assert "192.168.77.77" not in f.message
+
+
+def test_a_scoped_rule_after_an_exemption_says_whom_of_its_scope_it_reaches(lint):
+    report = lint(
+        {
+            "r.rsc": EXEMPT + "add chain=forward in-interface=ether2 protocol=tcp dst-port=443 "
+            "tls-host=*facebook.com action=drop\n"
+        }
+    )
+    f = next(f for f in report.findings if f.service == "facebook" and f.code in ("TE101", "TE102"))
+    assert f.message.startswith("Facebook blocked for clients not in src-address=10.0.0.5 & in ether2 by ")
+
+
+def test_a_scoped_rule_nobody_is_exempted_from_keeps_its_own_words(lint):
+    report = lint(
+        {
+            "r.rsc": "/ip firewall filter\nadd chain=forward in-interface=ether2 protocol=tcp dst-port=443 "
+            "tls-host=*facebook.com action=drop\nadd chain=forward src-address=10.0.0.5 action=accept\n"
+        }
+    )
+    f = next(f for f in report.findings if f.service == "facebook" and f.code in ("TE101", "TE102"))
+    assert f.message.startswith("Facebook blocked for in-interface=ether2 by ")
+
+
+def test_nested_source_conditions_tell_the_clients_apart(lint):
+    report = lint(
+        {
+            "r.rsc": EXEMPT + "add chain=forward src-address=10.0.0.0/8 protocol=tcp dst-port=443 "
+            "tls-host=*facebook.com action=drop\n"
+        }
+    )
+    f = next(f for f in report.findings if f.service == "facebook" and f.code in ("TE101", "TE102"))
+    assert f.message.startswith(
+        "Facebook blocked for clients in src-address=10.0.0.0/8 but not in src-address=10.0.0.5 by "
+    )
+
+
+# ---- policy routing into a VPN or tunnel (issue #13, item 7)
+
+VPN_ROUTE = "/routing table\nadd name=to_vpn fib\n/ip route\nadd dst-address=0.0.0.0/0 gateway=wg0 routing-table=to_vpn\n"
+
+
+def test_mark_routing_into_a_vpn_table_is_unknown_with_te907(lint):
+    # RouterOS policy routing: mangle prerouting mark-routing selects the routing table the
+    # routing decision uses; its route leaves through wg0, whose filtering is not in the file.
+    report = lint(
+        {
+            "r.rsc": VPN_ROUTE + "/ip firewall mangle\nadd chain=prerouting src-address=192.168.88.50 "
+            "action=mark-routing new-routing-mark=to_vpn passthrough=no\n"
+        }
+    )
+    assert verdicts(report)["twitter"] == "unknown"
+    te907 = [f for f in report.findings if f.code == "TE907"]
+    assert [f.span.line for f in te907] == [6]
+    assert (
+        "sends all traffic it matches by routing table to_vpn (add dst-address=0.0.0.0/0" in te907[0].message
+    )
+    f = next(f for f in report.findings if f.code == "TE106" and f.service == "twitter")
+    assert f.message.startswith("Twitter / X: cannot decide for src-address=192.168.88.50 at ")
+
+
+def test_a_filter_drop_still_blocks_routed_clients(lint):
+    # The forward filter runs after the routing decision: a drop there blocks whatever the route.
+    report = lint(
+        {
+            "r.rsc": VPN_ROUTE + "/ip firewall mangle\nadd chain=prerouting action=mark-routing "
+            "new-routing-mark=to_vpn\n/ip firewall filter\nadd chain=forward protocol=tcp dst-port=443 "
+            "tls-host=*facebook.com action=drop\n"
+        }
+    )
+    v = verdicts(report)
+    assert v["facebook"] == "blocked" and v["linkedin"] == "unknown"
+
+
+def test_mark_routing_of_the_service_addresses_is_unknown_for_that_service_only(lint):
+    report = lint(
+        {
+            "r.rsc": VPN_ROUTE + "/ip firewall mangle\nadd chain=prerouting dst-address=157.240.0.0/16 "
+            "action=mark-routing new-routing-mark=to_vpn\n"
+        }
+    )
+    v = verdicts(report)
+    assert v["facebook"] == "unknown" and v["twitter"] == "unaffected"
+    assert any("sends connections it matches" in f.message for f in report.findings if f.code == "TE907")
+
+
+def test_a_mangle_accept_before_the_mark_exempts(lint):
+    report = lint(
+        {
+            "r.rsc": VPN_ROUTE + "/ip firewall mangle\nadd chain=prerouting action=accept\n"
+            "add chain=prerouting action=mark-routing new-routing-mark=to_vpn\n"
+        }
+    )
+    assert verdicts(report)["facebook"] == "unaffected"
+    assert not any(f.code == "TE907" for f in report.findings)

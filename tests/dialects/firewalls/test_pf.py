@@ -290,3 +290,114 @@ def test_block_from_the_service_is_harmless_behind_a_stateful_pass(lint):
     assert verdicts(report)["facebook"] == "unaffected"
     report = lint({"pf.conf": f"block in quick from {{ {FB_ALL} }}\npass out all no state\n"})
     assert verdicts(report)["facebook"] == "blocked"
+
+
+# ---- whom a rule reaches, in the ruleset's words (issue #13, item 12)
+
+
+def _fb_block(report):
+    return next(f for f in report.findings if f.service == "facebook" and f.code in ("TE101", "TE102"))
+
+
+def test_a_block_after_a_quick_pass_names_whom_it_reaches(lint):
+    # pf.conf(5): a matching quick rule ends the search, so 10.0.0.5 passes before the block.
+    report = lint(
+        {"pf.conf": "pass in quick on em1 from 10.0.0.5\nblock in quick on em1 to 157.240.0.0/16\n"}
+    )
+    f = _fb_block(report)
+    assert f.message.startswith("Facebook partly blocked for clients on em1 & not from 10.0.0.5 by ")
+    assert "192.168.77.77" not in f.message and "192.168.77.77" not in " ".join(f.audiences)
+
+
+def test_a_block_nobody_is_exempted_from_keeps_its_own_words(lint):
+    report = lint(
+        {"pf.conf": "block in quick on em1 to 157.240.0.0/16\npass in quick on em1 from 10.0.0.5\n"}
+    )
+    assert _fb_block(report).message.startswith("Facebook partly blocked for clients on em1 by ")
+
+
+def test_a_source_network_is_named_as_written_not_by_a_sample_address(lint):
+    report = lint({"pf.conf": "pass in on em1\nblock in quick on em1 from 10.0.0.0/8 to 157.240.0.0/16\n"})
+    assert _fb_block(report).message.startswith(
+        "Facebook partly blocked for clients from 10.0.0.0/8 on em1 by "
+    )
+
+
+def test_a_nested_exemption_is_said_as_but_not_from(lint):
+    report = lint(
+        {
+            "pf.conf": "pass in quick on em1 from 10.0.0.5\n"
+            "block in quick on em1 from 10.0.0.0/8 to 157.240.0.0/16\n"
+        }
+    )
+    assert _fb_block(report).message.startswith(
+        "Facebook partly blocked for clients on em1 & from 10.0.0.0/8 but not from 10.0.0.5 by "
+    )
+
+
+def test_last_match_wins_so_an_earlier_non_quick_pass_exempts_nobody(lint):
+    report = lint({"pf.conf": "pass in on em1 from 10.0.0.5\nblock in on em1 to 157.240.0.0/16\n"})
+    assert _fb_block(report).message.startswith("Facebook partly blocked for clients on em1 by ")
+
+
+# ---- policy routing into a VPN or tunnel (issue #13, item 7)
+
+
+def test_route_to_on_the_deciding_pass_rule_is_unknown_with_te907(lint):
+    # pf.conf(5): route-to routes the packet to the given interface / next hop: the connection
+    # leaves through a path (here a WireGuard tunnel) whose filtering is not in this file.
+    report = lint(
+        {"pf.conf": "pass in on em1\npass in quick on em1 from 10.0.0.0/24 route-to (wg0 10.8.0.1)\n"}
+    )
+    v = verdicts(report)
+    assert v["facebook"] == "unknown" and v["linkedin"] == "unknown"
+    te907 = [f for f in report.findings if f.code == "TE907"]
+    assert [f.span.line for f in te907] == [2]
+    assert "sends all traffic it matches through another path" in te907[0].message
+    f = next(f for f in report.findings if f.code == "TE106" and f.service == "facebook")
+    assert f.message.startswith("Facebook: cannot decide for clients on em1 & from 10.0.0.0/24 at ")
+
+
+def test_route_to_of_the_service_addresses_only_is_unknown_for_that_service(lint):
+    report = lint(
+        {"pf.conf": "pass in on em1\npass in quick on em1 to 157.240.0.0/16 route-to (tun0 10.9.0.1)\n"}
+    )
+    v = verdicts(report)
+    assert v["facebook"] == "unknown" and v["twitter"] == "unaffected"
+    te907 = next(f for f in report.findings if f.code == "TE907")
+    assert "sends connections it matches through another path" in te907.message
+
+
+def test_rtable_on_an_inbound_match_rule_is_unknown(lint):
+    # pf.conf(5): rtable selects another routing table, effective inbound only.
+    report = lint({"pf.conf": "pass in on em1\nmatch in on em1 rtable 1\n"})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert any(f.code == "TE907" and f.span.line == 2 for f in report.findings)
+    report = lint({"pf.conf": "pass in on em1\nmatch out on egress rtable 1\n"})
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_reply_to_is_policy_routing_too(lint):
+    report = lint({"pf.conf": "pass in quick on em1 reply-to (em2 192.0.2.1)\n"})
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_dup_to_leaves_the_original_packet_routed_as_usual(lint):
+    # pf.conf(5): dup-to routes a copy; "the original packet gets routed as it normally would".
+    report = lint(
+        {
+            "pf.conf": "pass in quick on em1 dup-to (em2 10.0.0.9)\nblock out quick on egress to 157.240.0.0/16\n"
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    assert not any(f.code == "TE907" for f in report.findings)
+
+
+def test_a_block_before_the_routing_rule_is_said_with_the_unknown_rest(lint):
+    report = lint(
+        {"pf.conf": "block in quick on em1 to 157.240.0.0/16\npass in quick on em1 route-to (wg0 10.8.0.1)\n"}
+    )
+    assert verdicts(report)["facebook"] == "unknown"  # the other prefixes are routed: unknown
+    assert verdicts(report)["twitter"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE106" and f.service == "facebook")
+    assert "blocks 18 of 66 Facebook IPv4 prefixes" in f.message

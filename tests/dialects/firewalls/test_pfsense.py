@@ -335,6 +335,28 @@ def test_a_pass_through_another_gateway_is_unknown(lint):
     report = lint({"config.xml": config(rule("pass", extra="<gateway>VPN_GW</gateway>"))})
     assert set(verdicts(report).values()) == {"unknown"}
     assert "TE105" not in codes(report)
+    te907 = [f for f in report.findings if f.code == "TE907"]
+    assert len(te907) == 1 and "<gateway>VPN_GW</gateway> sends all traffic it passes" in te907[0].message
+
+
+def test_a_block_above_the_gateway_pass_still_blocks(lint):
+    report = lint(
+        {
+            "config.xml": config(
+                rule("block", dst="<address>Facebook</address>")
+                + rule("pass", extra="<gateway>VPN_GW</gateway>"),
+                FB_ALIAS,
+            )
+        }
+    )
+    v = verdicts(report)
+    assert v["facebook"] == "blocked" and v["twitter"] == "unknown"
+
+
+def test_a_pass_by_the_default_gateway_is_no_policy_routing(lint):
+    report = lint({"config.xml": config(rule("pass", extra="<gateway>default</gateway>"))})
+    assert verdicts(report)["facebook"] == "unaffected"
+    assert "TE907" not in codes(report)
 
 
 def nat(dst: str, target: str = "10.0.0.9", port: str = "80") -> str:
@@ -366,3 +388,34 @@ def test_port_forward_of_all_web_traffic_is_unknown_with_te907(lint):
     wan = nat("<any/><port>443</port>").replace("<interface>lan</interface>", "<interface>wan</interface>")
     report = lint({"config.xml": config(ALLOW_LAN, extra=wan)})
     assert verdicts(report)["facebook"] == "unaffected"
+
+
+# ---- whom a rule reaches, in the configuration's words (issue #13, item 12)
+
+
+def _fb_block(report):
+    return next(f for f in report.findings if f.service == "facebook" and f.code in ("TE101", "TE102"))
+
+
+def test_a_block_after_a_pass_for_one_host_names_whom_it_reaches(lint):
+    # pfSense interface rules: the first match wins (quick); 192.168.1.5 passes before the block.
+    report = lint(
+        {
+            "config.xml": config(
+                rule("pass", src="<address>192.168.1.5</address>")
+                + rule("block", dst="<address>Facebook</address>")
+                + ALLOW_LAN,
+                FB_ALIAS,
+            )
+        }
+    )
+    f = _fb_block(report)
+    assert f.message.startswith("Facebook blocked for clients on lan & not from 192.168.1.5 by ")
+    assert "192.168.1.2" not in f.message
+
+
+def test_a_block_from_lan_net_is_named_as_the_gui_shows_it(lint):
+    report = lint(
+        {"config.xml": config(rule("block", dst="<address>Facebook</address>") + ALLOW_LAN, FB_ALIAS)}
+    )
+    assert _fb_block(report).message.startswith("Facebook blocked for clients on lan from LAN net by ")

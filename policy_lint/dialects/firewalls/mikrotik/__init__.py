@@ -51,6 +51,11 @@ www.facebook.com on weekdays 8-17 (router time): `blocked-partial`.
   (`redirect`); of web traffic at large, the host or program there decides: `unknown` with
   TE907 at the NAT rule, except HTTP redirected to the router's own web proxy (below);
   `action=accept` exempts.
+- **Policy routing**: `/ip firewall mangle` chain=prerouting `action=mark-routing
+  new-routing-mark=T` (first match; an `accept` ends the chain) sends a connection the filter
+  lets through by routing table T (`/ip route ... routing-table=T`, RouterOS 6 `routing-mark=T`),
+  through a VPN, tunnel or other uplink whose filtering is not in the file: `unknown`, TE907 at
+  the mangle rule. A forward drop still blocks.
 - **Around the firewall**: `/ip dns static` (`name=`, `regexp=`, `match-subdomain=yes`,
   `type=NXDOMAIN`, an `address=` sinkhole or redirect) decides first, for clients using the
   router as their DNS server (the note says so; `allow-remote-requests=no` set in the file

@@ -21,6 +21,7 @@ from policy_lint.dialects.firewalls.mikrotik.model import (
     is_tcp,
     reachable,
 )
+from policy_lint.dialects.firewalls.reach import either
 from policy_lint.model import Audience, Problem, Span
 
 MAX_AUDIENCES = 64  # every combination up to this many; else one condition at a time
@@ -73,6 +74,8 @@ def build_audiences(
         for r in reachable(cfg, fam)
         if _web(r) and r.action in TERMINAL
     ]
+    # Mangle rules that route some clients elsewhere (policy routing) tell clients apart too.
+    rules += [r for cfg, _ in variants for r in cfg.mangle if _web(r)]
     cfg0 = variants[0][0]
     src_specs: list[Addr] = []
     lists: list[str] = []
@@ -209,6 +212,10 @@ def build_audiences(
                 "on its own and with the others of its rule, not every combination",
             )
         )
+    describe_src = _source_words(src_specs, lists, cfg0)
+    iface_names = [_iface_text(i) for i in iif_reps if i != NEUTRAL_IFACE]
+    oface_names = [_iface_text(i) for i in oif_reps if i != NEUTRAL_IFACE]
+    mac_names = [m for m in mac_reps if m]
     out: list[Audience] = []
     who_by_key: dict[tuple, Who] = {}
     for variant, (day, minute), proxy, ((src, memb), iif, oif, mac) in product(
@@ -219,27 +226,38 @@ def build_audiences(
         attrs: list[tuple[str, str]] = [("path", "forward")]
         if len(variants) > 1:
             conds.append(variants[variant][1])
+        # Described by the conditions that tell the clients apart, in the export's words (in or
+        # not in each source address, list, interface, MAC and time window the rules use), never
+        # by the sample values the evaluation puts in its packets.
         if len(src_reps) > 1 and not memb:
-            conds.append(f"source {src}")
+            conds.append(describe_src(src))
         if src:
             attrs.append(("src", src))
         for name in memb:
-            conds.append(f"in address-list {name}")
+            conds.append(f"clients in address-list {name}")
             attrs.append(("address-list", name))
         if len(iif_reps) > 1 or iif != NEUTRAL_IFACE:
-            conds.append("in " + _iface_text(iif))
+            conds.append(
+                "in " + _iface_text(iif)
+                if iif != NEUTRAL_IFACE
+                else "in an interface other than " + either(iface_names)
+            )
             attrs.append(("interface", iif))
         if len(oif_reps) > 1:
-            conds.append("out " + _iface_text(oif))
+            conds.append(
+                "out " + _iface_text(oif)
+                if oif != NEUTRAL_IFACE
+                else "out an interface other than " + either(oface_names)
+            )
         if mac:
-            conds.append(f"MAC {mac}")
+            conds.append(f"src-mac-address={mac}")
             attrs.append(("mac", mac))
         elif len(mac_reps) > 1:
-            conds.append("another MAC")
+            conds.append("src-mac-address other than " + either(mac_names))
         if proxy:
             conds.append("using the router's web proxy")
         if day >= 0:
-            conds.append(f"{DAYS[day]} {minute // 60:02d}:{minute % 60:02d} router time")
+            conds.extend(f"{'within' if t.contains(day, minute) else 'outside'} time={t.text}" for t in times)
             attrs.append(("time", f"{DAYS[day]} {minute // 60:02d}:{minute % 60:02d}"))
         key = (variant, src, memb, iif, oif, mac, proxy, day, minute)
         who_by_key[key] = who
@@ -251,6 +269,52 @@ def build_audiences(
         )
         out = out[::stride]
     return out, who_by_key, other
+
+
+def _addr_words(spec: Addr) -> str:
+    """`src-address=` as written, without its `!` (membership is said with in / not in)."""
+    parts = [str(n) if n.num_addresses > 1 else str(n.network_address) for n in spec.nets]
+    parts += [f"{ipaddress.ip_address(lo)}-{ipaddress.ip_address(hi)}" for _v, lo, hi in spec.ranges]
+    return "src-address=" + ",".join(parts)
+
+
+def _source_words(src_specs: list[Addr], lists: list[str], cfg: Config):
+    """How a client address is told apart: the source conditions of the rules holding it."""
+    conds: list[tuple[str, Any]] = []
+    for spec in src_specs:
+        text = _addr_words(spec)
+        if all(text != t for t, _ in conds):
+            conds.append((text, spec))
+    for name in lists:
+        conds.append((f"address-list {name}", cfg.lists.get((4, name))))
+
+    def holds(cond: Any, address) -> bool:
+        if cond is None:
+            return False
+        if isinstance(cond, Addr):
+            return cond.has(address)
+        return cond.first(address) is not None
+
+    def overlaps(a: Any, b: Any) -> bool:
+        nets = a.nets if isinstance(a, Addr) else ()
+        return any(holds(b, n.network_address) or holds(b, n.broadcast_address) for n in nets)
+
+    def describe(src: str) -> str:
+        address = ipaddress.ip_address(src)
+        holding = [(t, c) for t, c in conds if holds(c, address)]
+        if not holding:
+            names = [t for t, _ in conds]
+            if len(names) > 4:
+                return (
+                    f"clients in none of the {len(names)} source addresses and address-lists the rules name"
+                )
+            return "clients not in " + either(names)
+        # Nested conditions this client is not in tell it apart from the clients that are.
+        but = [t for t, c in conds if (t, c) not in holding and any(overlaps(c, h) for _t, h in holding)]
+        text = "clients in " + " and ".join(t for t, _ in holding)
+        return text + (f" but not in {either(but)}" if but else "")
+
+    return describe
 
 
 def _iface_text(name: str) -> str:

@@ -25,6 +25,7 @@ from policy_lint.dialects.firewalls.mikrotik.model import (
     is_tcp,
     reachable,
 )
+from policy_lint.dialects.firewalls.reach import narrow_scope
 from policy_lint.dialects.semantics.addressing import Target, decide_by_address, targets
 from policy_lint.dialects.semantics.chains import ChainResult
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
@@ -133,6 +134,8 @@ class MikrotikRuleset:
         self.dynamic = dynamic
         self.items = all_items
         self._cache: dict[tuple, Decision] = {}
+        self._decided: dict[tuple, Decision] = {}  # (probe, audience key) -> decision
+        self._spans: dict[int, dict[Span, Rule]] = {}
         self._sigs: dict[tuple[int, object], tuple] = {}
         self._distinct: dict[tuple, list[Target]] = {}
         self._summaries: dict[tuple, Decision] = {}
@@ -181,6 +184,7 @@ class MikrotikRuleset:
         for chains in cfg.rules.values():
             for rules in chains.values():
                 yield from rules
+        yield from cfg.mangle  # policy routing tells targets and clients apart too
 
     def audiences(self) -> list[Audience]:
         if self._audiences is None:
@@ -331,7 +335,11 @@ class MikrotikRuleset:
             if val:
                 parts.append(f"{key}={'!' if val[1] else ''}{val[0]}")
         if r.src:
-            parts.append("src-address=" + ("!" if r.src.neg else "") + ",".join(str(n) for n in r.src.nets))
+            parts.append(
+                "src-address="
+                + ("!" if r.src.neg else "")
+                + ",".join(str(n) if n.num_addresses > 1 else str(n.network_address) for n in r.src.nets)
+            )
         if r.time:
             parts.append(f"time={r.time.text}")
         return " ".join(parts)
@@ -524,6 +532,69 @@ class MikrotikRuleset:
             )
         return None
 
+    def _routed(self, cfg: Config, who: Who, probe: Probe, address) -> Decision | None:
+        """Policy routing of a connection the filter lets through: the first mangle prerouting
+        rule its SYN matches that marks routing (`action=mark-routing new-routing-mark=T`; an
+        `accept` ends the chain first) sends it by routing table T -- through a VPN, a tunnel
+        or another uplink whose filtering is not in this file: `unknown`, TE907 at the mangle
+        rule, as for a DNS answer pinned to an address the catalog cannot place."""
+        rules = [r for r in cfg.mangle if r.family == address.version]
+        if not rules:
+            return None
+        syn = _Packet(
+            state="new",
+            flags=frozenset({"syn"}),
+            payload=None,
+            sni=None,
+            reply=False,
+            **self._base(who, probe, address, frozenset()),
+        )
+        for r in rules:
+            m, why = self._match(cfg, r, syn, [])
+            if m is False:
+                continue
+            if r.action == "accept":
+                if m is None:
+                    continue  # maybe ends the chain: the rules after it may still mark it
+                return None
+            table = r.routing_mark or "?"
+            routes = cfg.routes.get(table, [])
+            trace = (r.span, *routes[:3])
+            if m is None:
+                return Decision(
+                    Outcome.UNKNOWN,
+                    r.span,
+                    trace,
+                    False,
+                    note=f"cannot tell whether it routes the connection by table {table}: {why}",
+                    scope=self._scope(r),
+                )
+            if not any(p.code == "TE907" and p.span == r.span for p in self.problems):
+                everything = r.dst is None and r.dst_list is None and not r.dports and not r.protocol
+                what = "all traffic it matches" if everything else "connections it matches"
+                where = (
+                    f"routing table {table} (" + "; ".join(s.text for s in routes[:2]) + ")"
+                    if routes
+                    else f"routing table {table} (no route for it in this file: added at run time?)"
+                )
+                self.problems.append(
+                    Problem(
+                        "TE907",
+                        r.span,
+                        f"policy routing: mark-routing sends {what} by {where}, through another path "
+                        "(a VPN, a tunnel, another uplink): what filters it there is not part of this file",
+                    )
+                )
+            return Decision(
+                Outcome.UNKNOWN,
+                r.span,
+                trace,
+                False,
+                note=f"routed by routing table {table}: the path it leaves by decides",
+                scope=self._scope(r),
+            )
+        return None
+
     def _connection(
         self, cfg: Config, who: Who, probe: Probe, address, dyn: frozenset
     ) -> tuple[ChainResult, set]:
@@ -630,7 +701,10 @@ class MikrotikRuleset:
             if res2.verdict != "accept":
                 note = "on the next connection, after add-to-address-list rules listed the address"
                 res = replace(res2, note=f"{res2.note}; {note}" if res2.note else note)
-        if res.verdict == "accept":
+        routed = self._routed(cfg, who, probe, target.address) if res.verdict == "accept" else None
+        if routed is not None:
+            d = routed
+        elif res.verdict == "accept":
             d = Decision(Outcome.ALLOW, res.rule, res.trace, res.specific, scope=res.scope)
         elif res.verdict == "drop":
             d = Decision(
@@ -732,6 +806,60 @@ class MikrotikRuleset:
     # ------------------------------------------------------------ the Ruleset protocol
 
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        d = self._evaluate(probe, audience)
+        if not d.scope or d.rule is None:
+            return d
+        who = self._who.get(audience.key) or Who()
+        if self._rule_at(who.variant, d.rule) is None:
+            return d
+        # The rule names whom it applies to; clients it names that earlier rules let through
+        # are not blocked by it: then it blocks this audience, said in the export's words.
+
+        def applies(other: Audience) -> bool:
+            ow = self._who.get(other.key) or Who()
+            rule = self._rule_at(ow.variant, d.rule) if d.rule is not None else None
+            return rule is not None and self._who_matches(self.variants[ow.variant][0], rule, ow)
+
+        return narrow_scope(d, audience, self.audiences(), lambda a: self._evaluate(probe, a), applies)
+
+    def _rule_at(self, variant: int, span: Span) -> Rule | None:
+        index = self._spans.get(variant)
+        if index is None:
+            index = self._spans[variant] = {r.span: r for r in self._rules(self.variants[variant][0])}
+        return index.get(span)
+
+    def _who_matches(self, cfg: Config, r: Rule, who: Who) -> bool:
+        """Do the client conditions of `r` (source, lists, interfaces, MAC, time) hold for `who`?"""
+        client = ipaddress.ip_address(who.src or self._other)
+        if r.src is not None and client.version == 4 and r.src.has(client) == r.src.neg:
+            return False
+        if r.src_list:
+            lst = cfg.lists.get((4, r.src_list[0]))
+            hit = r.src_list[0] in who.lists or (lst is not None and lst.first(client) is not None)
+            if hit == r.src_list[1]:
+                return False
+        if r.iif and (who.iif == r.iif[0]) == r.iif[1]:
+            return False
+        if r.oif and (who.oif == r.oif[0]) == r.oif[1]:
+            return False
+        if r.iif_list and self._iface_in(cfg, who.iif, r.iif_list[0]) == r.iif_list[1]:
+            return False
+        if r.oif_list and self._iface_in(cfg, who.oif, r.oif_list[0]) == r.oif_list[1]:
+            return False
+        if r.mac and (who.mac == r.mac[0]) == r.mac[1]:
+            return False
+        return not (r.time and who.day >= 0 and not r.time.contains(who.day, who.minute))
+
+    def _evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        ck = (probe, audience.key)
+        hit = self._decided.get(ck)
+        if hit is None:
+            hit = self._decide(probe, audience)
+            if len(self._decided) < 200_000:
+                self._decided[ck] = hit
+        return hit
+
+    def _decide(self, probe: Probe, audience: Audience) -> Decision:
         who = self._who.get(audience.key) or Who()
         cfg = self.variants[who.variant][0]
         d = self._dns(cfg, probe)

@@ -153,6 +153,7 @@ class Rule:
     jump: str = ""
     how: str = "drop"
     nat_to: str = ""  # dstnat rules: where dst-nat/redirect sends the connection
+    routing_mark: str = ""  # mangle mark-routing rules: the routing table they select
     add_list: str = ""
     protocol: tuple[frozenset[str], bool] | None = None
     src: Addr | None = None
@@ -236,6 +237,10 @@ class Config:
     srcnat: bool = False
     # `/ip firewall nat` chain=dstnat rules (dst-nat, redirect, netmap, accept), in order.
     dstnat: list[Rule] = field(default_factory=list)
+    # `/ip firewall mangle` chain=prerouting mark-routing and accept rules, in order, and the
+    # routes of each routing table but main (`/ip route ... routing-table=`), by table.
+    mangle: list[Rule] = field(default_factory=list)
+    routes: dict[str, list[Span]] = field(default_factory=dict)
     # Built on first use by the evaluation: per-chain destination indexes, the signature index.
     indexes: dict = field(default_factory=dict, repr=False, compare=False)
 

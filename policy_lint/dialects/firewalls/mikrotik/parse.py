@@ -83,6 +83,10 @@ MENUS = (
         "ip firewall layer7-protocol",
         "ip firewall nat",
         "ipv6 firewall nat",
+        "ip firewall mangle",
+        "ipv6 firewall mangle",
+        "ip route",
+        "ipv6 route",
         "ip dns static",
         "ip dns",
         "ip proxy",
@@ -633,6 +637,27 @@ class _Builder:
                     to = [f"{k}={it.attrs[k]}" for k in ("to-addresses", "to-ports") if it.attrs.get(k)]
                     rule.nat_to = " ".join(to) or ("the router" if action == "redirect" else "")
                     cfg.dstnat.append(rule)
+        # Policy routing (RouterOS "Policy Routing"): mangle prerouting `action=mark-routing
+        # new-routing-mark=T` makes the routing decision use table T, whose routes (`/ip route
+        # ... routing-table=T`, RouterOS 6 `routing-mark=T`) may send it through a VPN or tunnel.
+        for menu, family in (("ip firewall mangle", 4), ("ipv6 firewall mangle", 6)):
+            for it in items.get(menu, []):
+                action = it.attrs.get("action", "accept").lower()
+                if it.disabled or it.attrs.get("chain") != "prerouting":
+                    continue
+                if action not in ("mark-routing", "accept"):
+                    continue  # mark-connection, mark-packet, log...: the chain goes on
+                attrs = {k: v for k, v in it.attrs.items() if k != "action"}
+                rule = self.rule(Item(it.menu, attrs, it.span), family, "mangle")
+                if rule is not None:
+                    rule.action = action
+                    rule.routing_mark = it.attrs.get("new-routing-mark", "")
+                    cfg.mangle.append(rule)
+        for menu in ("ip route", "ipv6 route"):
+            for it in items.get(menu, []):
+                table = it.attrs.get("routing-table") or it.attrs.get("routing-mark") or "main"
+                if not it.disabled and table != "main":
+                    cfg.routes.setdefault(table, []).append(it.span)
         return cfg
 
     def addr(self, text: str, span: Span) -> Addr | None:
