@@ -10,7 +10,8 @@ HTTP Host, and decide by walking ordered rules.
 
 Add a dialect here when the device decides per packet. Destination addresses are judged by
 `semantics.addressing` (per-prefix coverage of the catalog's networks, the same wording in every
-dialect); a chain walker reports a `semantics.chains.ChainResult`. A dialect past about a
+dialect); a chain walker reports a `semantics.chains.ChainResult`; `reach.narrow_scope` says whom
+a rule blocks in the config's words once earlier rules exempted some clients. A dialect past about a
 thousand lines is a package split where the data changes form: `parse.py` (text to the
 dialect's rule model) and `evaluate.py` (the model to decisions). Register it in
 `policy_lint/dialects/__init__.py`.
