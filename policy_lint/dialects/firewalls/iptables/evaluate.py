@@ -133,20 +133,21 @@ class _Packet:
 # packet flow): raw and mangle PREROUTING (OUTPUT) run before nat PREROUTING (OUTPUT) and see the
 # original destination; after the routing decision the rewritten packet goes to FORWARD (another
 # host) or INPUT (this host), for this host's own traffic through the rest of OUTPUT first.
-BEFORE_NAT = {
+Chains = tuple[tuple[str, str], ...]
+BEFORE_NAT: dict[str, Chains] = {
     "forward": (("raw", "PREROUTING"), ("mangle", "PREROUTING")),
     "output": (("raw", "OUTPUT"), ("mangle", "OUTPUT")),
 }
-TO_FORWARD = (
+TO_FORWARD: Chains = (
     ("mangle", "FORWARD"),
     ("filter", "FORWARD"),
     ("security", "FORWARD"),
     ("mangle", "POSTROUTING"),
 )
-TO_INPUT = (("mangle", "INPUT"), ("filter", "INPUT"), ("security", "INPUT"))
-REST_OF_OUTPUT = (("filter", "OUTPUT"), ("security", "OUTPUT"), ("mangle", "POSTROUTING"))
-LOCAL_OUT = (("raw", "OUTPUT"), ("mangle", "OUTPUT")) + REST_OF_OUTPUT
-LOCAL_IN = (("raw", "PREROUTING"), ("mangle", "PREROUTING")) + TO_INPUT
+TO_INPUT: Chains = (("mangle", "INPUT"), ("filter", "INPUT"), ("security", "INPUT"))
+REST_OF_OUTPUT: Chains = (("filter", "OUTPUT"), ("security", "OUTPUT"), ("mangle", "POSTROUTING"))
+LOCAL_OUT: Chains = (("raw", "OUTPUT"), ("mangle", "OUTPUT")) + REST_OF_OUTPUT
+LOCAL_IN: Chains = (("raw", "PREROUTING"), ("mangle", "PREROUTING")) + TO_INPUT
 
 
 def _iface(pattern: str, name: str) -> bool:
@@ -993,7 +994,7 @@ class IptablesRuleset:
             return f"{r.dst.host} resolved through the catalog (the device resolves it once, at load time)"
         return ""
 
-    def _walk(self, p: _Packet, chains: tuple[tuple[str, str], ...] | None = None) -> ChainResult:
+    def _walk(self, p: _Packet, chains: Chains | None = None) -> ChainResult:
         """The packet through the base chains of its path (or `chains`), in kernel order. A DROP
         ends it; an ACCEPT ends one table's chain only (the next table's chain still sees the
         packet), so a rule passed over in one base chain matters only against that chain's own
