@@ -78,10 +78,10 @@ DISPUTED = {
     "any TE907 excused an unknown",
     "76-iptables-save-firemanxbr-string-facebook-insert": "L11-12 DNAT the LAN's (-i eth1) ports 80 and 443 to "
     "172.16.0.2:3128, a transparent proxy whose configuration is not in the case: that proxy decides "
-    "what LAN clients reach (TE907), so twitter, linkedin and ning are unknown, not none; facebook is "
-    "blocked by the FORWARD string drop for clients on other interfaces and decided by the proxy for "
-    "eth1 (if squid runs on this box its upstream request meets the OUTPUT string drop, but the "
-    "iptables file does not say where 172.16.0.2 is): we say blocked-partial, the label says blocked",
+    "what LAN clients reach (TE907), so twitter, linkedin and ning are unknown, not none. Facebook "
+    "agrees with the label (blocked): the client's Host/SNI still crosses FORWARD if 172.16.0.2 is "
+    "another host (L53 drops it), and if it is this box's own address squid's request for the site "
+    "leaves through OUTPUT (L54 drops it, direct or via a parent proxy)",
     "42-iptables-br-forward-fb-ranges": "six FORWARD -d <x>/16 DROPs cover 31.13/16, 69.171/16, 173.252/16, 66.220/16, 179.60/16 and "
     "157.240/16 only: Meta's 57.144.0.0/14 (where www.facebook.com's catalog address is), 129.134/16, "
     "102.132/16 and 163.70/16 stay reachable, as the case's own notes say; with the address-coverage "

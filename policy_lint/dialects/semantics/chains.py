@@ -3,8 +3,10 @@ nftables, MikroTik): each walks its own chains its own way, but they report alik
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import ipaddress
+from dataclasses import dataclass, field, replace
 
+from policy_lint.dialects.semantics.addressing import IPAddress
 from policy_lint.model import Span
 
 
@@ -20,6 +22,9 @@ class ChainResult:
     how: str = ""  # drop | reject ...
     scope: str = ""  # the conditions that made it apply ("from 10.0.0.5 & time ...")
     uncertain: tuple[Span, ...] = ()  # rules passed over that might have matched
+    # Destination NAT's rewrite (kind, address as written or "", new port or None): set by
+    # `redirected`, so the dialect can walk the rewritten connection on through the filter hooks.
+    sent: tuple[str, str, int | None] | None = None
 
 
 # What a rule (or a called chain) may do with a packet, as the caller sees it.
@@ -144,6 +149,7 @@ def redirected(
             False,
             f"{kind} sends the connection to {who}: that proxy decides",
             how="proxy",
+            sent=(kind, where, port),
         )
     return ChainResult(
         "drop",
@@ -153,4 +159,76 @@ def redirected(
         f"{kind} sends the connection to {place} instead of the service (a block page or captive "
         "portal answers there): the service is not reached",
         "redirect",
+        sent=(kind, where, port),
+    )
+
+
+def nat_places(kind: str, where: str, original: IPAddress) -> list[tuple[IPAddress | None, bool]]:
+    """Where the routing decision after the nat hook delivers a connection that destination NAT
+    rewrote, as (new destination address or None when it is not known, delivered to this host):
+    REDIRECT/`redirect` to this host (its address on the incoming interface, 127.0.0.1 for its
+    own traffic: not known here); TPROXY/`tproxy` to a local socket, the destination address
+    unchanged; DNAT/`dnat` without an address keeps the original one (another host); to a
+    loopback address, this host. To any other address: whether it is one of this host's own
+    addresses (INPUT) or another host's (FORWARD) is the interfaces' business, which a ruleset
+    does not say, so both are returned."""
+    k = kind.lower()
+    if k == "redirect":
+        return [(None, True)]
+    if k == "tproxy":
+        return [(_address(where, original) or original, True)]
+    if not where:
+        return [(original, False)]
+    addr = _address(where, original)
+    if addr is not None and addr.is_loopback:
+        return [(addr, True)]
+    return [(addr, False), (addr, True)]
+
+
+def _address(where: str, original: IPAddress) -> IPAddress | None:
+    """The first address of `where` (`ADDR` or `ADDR-ADDR`), if it is of the original's family."""
+    text = where.split("-")[0].strip().strip("[]")
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return addr if addr.version == original.version else None
+
+
+def after_nat(nat: ChainResult, places: list[tuple[str, bool, ChainResult]], where: str) -> ChainResult:
+    """What a connection destination NAT rewrote meets on the filter hooks (`places`: one walk per
+    place it may be delivered to, as (words for the place, to this host, the walk's result)).
+    A drop on the way blocks it, whatever the proxy would do; what passes every filter hook is the
+    proxy's to decide (`nat`, unknown with TE907), or, for a block page, not the service (`nat`,
+    a redirect). When the place decides (another host: FORWARD; this host: INPUT) and the rules
+    do not say which it is, `unknown`."""
+    outs = []
+    for words, _local, res in places:
+        if res.verdict == "accept":
+            outs.append(nat)
+        elif res.verdict == "drop":
+            note = f"after {nat.sent[0] if nat.sent else 'NAT'} to {words}: " + (
+                res.note or f"line {res.rule.line if res.rule else '?'} {res.how or 'drop'}s it"
+            )
+            outs.append(replace(res, trace=nat.trace + res.trace, note=note))
+        else:
+            outs.append(replace(res, trace=nat.trace + res.trace))
+    if len({o.verdict for o in outs}) == 1:
+        return outs[0]
+
+    def said(o: ChainResult) -> str:
+        if o is nat:
+            return "nothing stops it before " + ("the proxy" if nat.how == "proxy" else "that host")
+        if o.verdict == "drop":
+            return f"line {o.rule.line if o.rule else '?'} {o.how or 'drop'}s it"
+        return f"undecided ({o.note})" if o.note else "undecided"
+
+    parts = "; ".join(f"as {words}, {said(o)}" for (words, _l, _r), o in zip(places, outs, strict=True))
+    return ChainResult(
+        "unknown",
+        nat.rule,
+        nat.trace,
+        False,
+        f"whether {where} is one of this host's own addresses decides it (a ruleset does not say): {parts}",
+        how=nat.how,
     )

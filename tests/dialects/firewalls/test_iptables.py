@@ -603,3 +603,141 @@ def test_nat_rule_we_cannot_evaluate_is_unknown(lint):
         }
     )
     assert verdicts(report)["twitter"] == "unknown"
+
+
+# ---------------------------------------------------------------- after destination NAT (#13)
+# The netfilter packet flow (iptables(8), iptables-extensions(8) DNAT/REDIRECT): raw and mangle
+# PREROUTING run before nat PREROUTING and see the original destination; after the nat rewrite
+# the routing decision sends the connection to FORWARD (the new destination is another host) or
+# INPUT (it is this host: REDIRECT, or DNAT to one of its addresses), with the new address and
+# port; the payload is what the client sends (its Host / SNI: it believes it talks to the
+# service). This host's own connections: nat OUTPUT, then the filter OUTPUT chain. A drop on
+# that path blocks the connection whatever the proxy would do.
+
+DNAT_TO_PROXY = (
+    "iptables -t nat -A PREROUTING -i eth1 -p tcp -m multiport --dports 80,443 "
+    "-j DNAT --to-destination 172.16.0.2:3128\n"
+    "ip6tables -t nat -A PREROUTING -i eth1 -p tcp -m multiport --dports 80,443 "
+    "-j DNAT --to-destination [fd00::2]:3128\n"
+)
+REDIRECT_TO_PROXY = fw("-t nat -A PREROUTING -p tcp -m multiport --dports 80,443 -j REDIRECT --to-ports 3128")
+
+
+def test_dnat_to_a_proxy_then_a_forward_and_output_string_drop_is_blocked(lint):
+    # Another host: the client's bytes cross FORWARD (line 5 drops them); this host: its proxy
+    # asks the service itself, through OUTPUT (line 7 drops that).
+    report = lint({"fw.sh": DNAT_TO_PROXY + fw(f"-A FORWARD {FB_STRING}", f"-A OUTPUT {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE101" and f.service == "facebook")
+    assert f.span.line == 3
+    assert any(f.code == "TE907" and f.span.line == 1 for f in report.findings)
+
+
+def test_dnat_to_an_address_the_ruleset_does_not_place_is_unknown_when_the_place_decides(lint):
+    # FORWARD drops it if 172.16.0.2 is another host; if it is this host's own, INPUT lets it
+    # to the proxy: which one it is is the interfaces' business, not the ruleset's.
+    report = lint({"fw.sh": DNAT_TO_PROXY + fw(f"-A FORWARD {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE106" and f.service == "facebook" and f.span.line == 1)
+    assert "whether 172.16.0.2 is one of this host's own addresses decides it" in f.message
+    assert "line 3 drops it" in f.message and "nothing stops it before the proxy" in f.message
+
+
+def _fb_to_proxy(catalog, target: str) -> str:
+    """nat PREROUTING sends Facebook's addresses (only) to a proxy."""
+    return "".join(
+        f"{'iptables' if n.version == 4 else 'ip6tables'} -t nat -A PREROUTING -d {n} -p tcp -j {target}\n"
+        for n in catalog.services["facebook"].networks
+    )
+
+
+def test_dnat_to_another_host_sees_the_new_destination_in_forward(lint, catalog):
+    # FORWARD (and INPUT, were 172.16.0.2 this host's own address) sees 172.16.0.2:3128, not
+    # Facebook's address: its drop of the proxy's port stops every connection sent there.
+    text = _fb_to_proxy(catalog, "DNAT --to-destination 172.16.0.2:3128").replace(
+        "ip6tables -t nat -A PREROUTING", "# ip6tables -t nat -A PREROUTING"
+    )
+    report = lint(
+        {
+            "fw.sh": text
+            + "iptables -A FORWARD -d 172.16.0.2 -p tcp --dport 3128 -j DROP\n"
+            + "iptables -A INPUT -d 172.16.0.2 -p tcp --dport 3128 -j DROP\n"
+        }
+    )
+    assert verdicts(report)["twitter"] == "unaffected"
+    f = next(f for f in report.findings if f.service == "facebook" and f.code in ("TE101", "TE102"))
+    assert "-A FORWARD -d 172.16.0.2" in f.span.text
+    assert "IPv4" in f.message  # Facebook's IPv6 addresses are not sent there
+
+
+def test_redirect_to_a_local_port_then_an_input_drop_of_that_port_is_blocked(lint, catalog):
+    report = lint(
+        {
+            "fw.sh": _fb_to_proxy(catalog, "REDIRECT --to-ports 3128")
+            + fw("-A INPUT -p tcp --dport 3128 -j DROP")
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unaffected"
+    f = next(f for f in report.findings if f.code == "TE101" and f.service == "facebook")
+    assert "--dport 3128" in f.span.text
+
+
+def test_redirect_then_an_input_string_drop_sees_the_clients_host_and_sni(lint):
+    report = lint({"fw.sh": REDIRECT_TO_PROXY + fw(f"-A INPUT {FB_STRING}")})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE101" and f.service == "facebook")
+    assert f.span.line == 3
+
+
+def test_redirect_whose_filter_path_passes_is_left_to_the_proxy(lint):
+    # -P INPUT DROP, but the proxy's port and established connections are accepted.
+    report = lint(
+        {
+            "fw.sh": REDIRECT_TO_PROXY
+            + fw(
+                "-P INPUT DROP",
+                "-A INPUT -m state --state ESTABLISHED,RELATED -j ACCEPT",
+                "-A INPUT -p tcp --dport 3128 -j ACCEPT",
+                "-A FORWARD -p tcp --dport 3128 -j DROP",
+            )
+        }
+    )
+    assert set(verdicts(report).values()) == {"unknown"}
+    assert any(f.code == "TE907" and f.span.line == 1 for f in report.findings)
+
+
+def test_a_local_proxys_request_dropped_by_address_alone_is_left_to_the_proxy(lint, catalog):
+    # OUTPUT drops the proxy's direct connection to Facebook's addresses, but a proxy that
+    # forwards through a parent proxy is not stopped by it: how it forwards is its own config's.
+    nets = [n for n in catalog.services["facebook"].networks if n.version == 4]
+    text = REDIRECT_TO_PROXY + "".join(f"iptables -A OUTPUT -d {n} -j DROP\n" for n in nets)
+    report = lint({"fw.sh": text})
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_raw_prerouting_sees_the_original_destination(lint, catalog):
+    # raw PREROUTING runs before nat PREROUTING: its drop of the service's addresses holds.
+    nets = list(catalog.services["facebook"].networks)
+    text = REDIRECT_TO_PROXY + "".join(
+        f"{'iptables' if n.version == 4 else 'ip6tables'} -t raw -A PREROUTING -d {n} -j DROP\n" for n in nets
+    )
+    report = lint({"fw.sh": text})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unknown"
+
+
+def test_this_hosts_own_traffic_dnatted_in_nat_output_meets_filter_output(lint):
+    # nat OUTPUT sends this host's browser to a local proxy on port 8080: filter OUTPUT, then
+    # the loopback interface into INPUT, where the Host / SNI is dropped.
+    report = lint(
+        {
+            "fw.sh": "iptables -P FORWARD DROP\nip6tables -P FORWARD DROP\n"
+            + fw("-t nat -A OUTPUT -p tcp -m multiport --dports 80,443 -j REDIRECT --to-ports 8080")
+            + fw(f"-A INPUT -i lo {FB_STRING}")
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unknown"

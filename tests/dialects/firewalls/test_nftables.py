@@ -873,3 +873,85 @@ def test_tproxy_is_unknown(lint):
 def test_dnat_of_dns_changes_nothing(lint):
     report = lint({"nftables.conf": _nat("        udp dport 53 dnat to 192.168.1.1:53\n")})
     assert set(verdicts(report).values()) == {"unaffected"}
+
+
+# ---------------------------------------------------------------- after destination NAT (#13)
+# The netfilter packet flow with nft(8) hooks and priorities: filter chains of the prerouting
+# hook with a lower priority than the nat chain (raw -300, mangle -150 < dstnat -100) see the
+# original destination; after the rewrite the routing decision sends the connection to the
+# forward hook (another host) or the input hook (this host: `redirect`, or a `dnat` to one of
+# its addresses) with the new address and port. A drop there blocks it whatever the proxy does.
+
+
+def _fb_dnat(to: str) -> str:
+    return (
+        "table ip nat {\n    chain pre {\n        type nat hook prerouting priority dstnat; policy accept;\n"
+        f"        ip daddr {{ {FB_V4} }} {to}\n    }}\n}}\n"
+    )
+
+
+def _filter(hook: str, rules: str, priority: str = "0") -> str:
+    return (
+        f"table ip f_{hook}_{priority.strip('-')} {{\n    chain c {{\n        type filter hook {hook} "
+        f"priority {priority}; policy accept;\n{rules}    }}\n}}\n"
+    )
+
+
+def test_prerouting_dnat_then_a_forward_drop_of_the_new_destination_is_blocked(lint):
+    # As another host, the forward hook drops 192.168.1.5:3128; as this host, the input hook.
+    text = (
+        _fb_dnat("dnat to 192.168.1.5:3128")
+        + _filter("forward", "        ip daddr 192.168.1.5 tcp dport 3128 drop\n")
+        + _filter("input", "        tcp dport 3128 drop\n")
+    )
+    report = lint({"nftables.conf": text})
+    assert verdicts(report)["twitter"] == "unaffected"
+    f = next(f for f in report.findings if f.service == "facebook" and f.code in ("TE101", "TE102"))
+    assert "ip daddr 192.168.1.5 tcp dport 3128 drop" in f.span.text
+
+
+def test_dnat_to_an_address_the_ruleset_does_not_place_is_unknown_when_the_place_decides(lint):
+    text = _fb_dnat("dnat to 192.168.1.5:3128") + _filter("forward", "        tcp dport 3128 drop\n")
+    report = lint({"nftables.conf": text})
+    assert verdicts(report)["facebook"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE106" and f.service == "facebook")
+    assert "whether 192.168.1.5 is one of this host's own addresses decides it" in f.message
+
+
+def test_redirect_then_an_input_drop_of_the_proxy_port_is_blocked(lint):
+    text = _fb_dnat("redirect to :3128") + _filter("input", "        tcp dport 3128 drop\n")
+    report = lint({"nftables.conf": text})
+    assert verdicts(report)["twitter"] == "unaffected"
+    f = next(f for f in report.findings if f.service == "facebook" and f.code in ("TE101", "TE102"))
+    assert f.span.text.strip() == "tcp dport 3128 drop"
+
+
+def test_redirect_whose_filter_path_passes_is_left_to_the_proxy(lint):
+    text = _fb_dnat("redirect to :3128") + _filter(
+        "input", "        ct state established,related accept\n        tcp dport 3128 accept\n        drop\n"
+    )
+    report = lint({"nftables.conf": text})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE907" in codes(report)
+
+
+def test_prerouting_filter_before_dstnat_sees_the_original_destination(lint):
+    report = lint(
+        {
+            "nftables.conf": _fb_dnat("redirect to :3128")
+            + _filter("prerouting", f"        ip daddr {{ {FB_V4} }} drop\n", "-300")
+        }
+    )
+    f = next(f for f in report.findings if f.service == "facebook" and f.code in ("TE101", "TE102"))
+    assert "drop" in f.span.text and "dnat" not in f.span.text
+
+
+def test_prerouting_filter_after_dstnat_sees_the_new_destination(lint):
+    report = lint(
+        {
+            "nftables.conf": _fb_dnat("redirect to :3128")
+            + _filter("prerouting", f"        ip daddr {{ {FB_V4} }} drop\n", "0")
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE907" in codes(report)

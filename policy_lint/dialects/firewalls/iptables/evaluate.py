@@ -28,6 +28,8 @@ from policy_lint.dialects.semantics.chains import (
     UNKNOWN,
     ChainResult,
     FirstMatch,
+    after_nat,
+    nat_places,
     nat_target,
     outcome_of,
     redirected,
@@ -121,6 +123,31 @@ class _Packet:
     owner: str
     sport: int | None = None  # None: the client's ephemeral port
     reply: bool = False  # the server's answer (SYN-ACK), walking back to the client
+    # After destination NAT: fields whose value the ruleset does not give ("dst"/"src": this
+    # host's own address; "iif"/"oif": the interface the NAT destination is behind; "owner": the
+    # local proxy's user). A rule testing one of them may or may not match.
+    unsure: frozenset[str] = frozenset()
+
+
+# The chains a connection meets around destination NAT (iptables-extensions(8), the netfilter
+# packet flow): raw and mangle PREROUTING (OUTPUT) run before nat PREROUTING (OUTPUT) and see the
+# original destination; after the routing decision the rewritten packet goes to FORWARD (another
+# host) or INPUT (this host), for this host's own traffic through the rest of OUTPUT first.
+Chains = tuple[tuple[str, str], ...]
+BEFORE_NAT: dict[str, Chains] = {
+    "forward": (("raw", "PREROUTING"), ("mangle", "PREROUTING")),
+    "output": (("raw", "OUTPUT"), ("mangle", "OUTPUT")),
+}
+TO_FORWARD: Chains = (
+    ("mangle", "FORWARD"),
+    ("filter", "FORWARD"),
+    ("security", "FORWARD"),
+    ("mangle", "POSTROUTING"),
+)
+TO_INPUT: Chains = (("mangle", "INPUT"), ("filter", "INPUT"), ("security", "INPUT"))
+REST_OF_OUTPUT: Chains = (("filter", "OUTPUT"), ("security", "OUTPUT"), ("mangle", "POSTROUTING"))
+LOCAL_OUT: Chains = (("raw", "OUTPUT"), ("mangle", "OUTPUT")) + REST_OF_OUTPUT
+LOCAL_IN: Chains = (("raw", "PREROUTING"), ("mangle", "PREROUTING")) + TO_INPUT
 
 
 def _iface(pattern: str, name: str) -> bool:
@@ -201,6 +228,164 @@ class IptablesRuleset:
                 )
             )
         return res
+
+    def _through_nat(
+        self,
+        nat: ChainResult,
+        sent: tuple[str, str, int | None],
+        first: _Packet,
+        payload: bytes,
+        via_parent: bytes,
+    ) -> ChainResult:
+        """The connection `nat` sent to a proxy, on through the filter hooks (the netfilter packet
+        flow): its SYN, the proxy's answer and the first data packet. The data packet carries
+        what the client sends the service (TLS ClientHello with the SNI, or `GET` with `Host:`):
+        a transparent proxy is not configured in the client, which believes it talks to the
+        service. A drop on the way blocks it whatever the proxy would do. A proxy on this host
+        fetches the page itself: that connection is this host's own traffic (`_upstream`)."""
+        kind, where, port = sent
+        assert first.address is not None
+        places = []
+        for addr, local in nat_places(kind, where, first.address):
+            at = f"port {port}" if port is not None else "the same port"
+            words = f"this host ({at})" if local else f"another host ({where}, {at})"
+            res = self._nat_connection(first, payload, addr, port, local)
+            if local and res.verdict == "accept":
+                res = self._upstream(first, payload, via_parent)
+            places.append((words, local, res))
+        return after_nat(nat, places, where)
+
+    def _upstream(self, first: _Packet, payload: bytes, via_parent: bytes) -> ChainResult:
+        """A proxy on this host asks the service itself: its connection leaves through nat
+        OUTPUT and OUTPUT like any of this host's own (its user not known). It blocks the
+        service only if it is stopped both direct to the service (the same SNI/Host) and to a
+        parent proxy (a `CONNECT host:443` or `GET http://host/` line, to an address and port
+        that are not the service's), for how the proxy forwards is its own configuration's
+        business; else the proxy decides (accept here)."""
+        direct = replace(
+            first, path="output", src=None, iif="", mac="", owner="", unsure=frozenset({"owner"})
+        )
+        parent = replace(
+            direct,
+            address=ipaddress.ip_address("192.0.2.1" if first.family == 4 else "2001:db8::1"),
+            port=3128,
+        )
+        found: ChainResult | None = None
+        for p, data in ((direct, payload), (parent, via_parent)):
+            if self._nat(replace(p, state="NEW", payload=None)) is not None:
+                return ChainResult("accept")  # nat OUTPUT sends the proxy's own connection on: not followed
+            back = replace(
+                p,
+                reply=True,
+                address=None,
+                src=p.address,
+                port=50000,
+                sport=p.port,
+                iif=first.oif,
+                oif="",
+                unsure=frozenset(),
+            )
+            res = ChainResult("accept")
+            for q in (
+                replace(p, state="NEW", payload=None),
+                replace(back, state="ESTABLISHED"),
+                replace(p, state="ESTABLISHED", payload=data),
+            ):
+                res = self._walk(q)
+                if res.verdict != "accept":
+                    break
+            if res.verdict != "drop":
+                return ChainResult("accept")
+            found = found or res
+        assert found is not None and found.rule is not None
+        return replace(
+            found,
+            note=f"the proxy's own request for the service (this host's OUTPUT), direct or through a parent "
+            f"proxy, is dropped by line {found.rule.line}" + (f" ({found.note})" if found.note else ""),
+            scope="",
+        )
+
+    def _nat_connection(
+        self, first: _Packet, payload: bytes, addr: IPAddress | None, port: int | None, local: bool
+    ) -> ChainResult:
+        """One place the rewritten connection may be delivered to: each packet's walk, as legs
+        of (chains, packet). Before nat PREROUTING (OUTPUT) the packet has its original
+        destination; after it, the new one: to another host through FORWARD (its interface not
+        known), to this host through INPUT; this host's own traffic crosses the rest of OUTPUT
+        first, and reaches a local proxy through the loopback interface."""
+        unsure_addr = {"dst"} if addr is None else set()
+        new = replace(first, address=addr, port=port if port is not None else first.port)
+        client_if = first.iif
+        if first.path == "forward":
+            if local:
+                after = [(TO_INPUT, replace(new, path="input", oif="", unsure=frozenset(unsure_addr)))]
+                back = replace(
+                    new,
+                    path="input",
+                    reply=True,
+                    address=first.src,
+                    src=addr,
+                    port=50000,
+                    sport=new.port,
+                    iif="",
+                    oif=client_if,
+                    mac="",
+                    unsure=frozenset({"owner"} | ({"src"} if addr is None else set())),
+                )
+                replies = [(LOCAL_OUT, back)]
+            else:
+                after = [(TO_FORWARD, replace(new, unsure=frozenset({"oif"} | unsure_addr)))]
+                back = replace(
+                    new,
+                    reply=True,
+                    address=first.src,
+                    src=addr,
+                    port=50000,
+                    sport=new.port,
+                    iif="",
+                    oif=client_if,
+                    mac="",
+                    owner="",
+                    unsure=frozenset({"iif"} | ({"src"} if addr is None else set())),
+                )
+                replies = [(PATHS["forward"], back)]
+        else:
+            mine = {"src"} if addr is None else set()
+            if local:
+                after = [
+                    (REST_OF_OUTPUT, replace(new, oif="lo", unsure=frozenset(unsure_addr))),
+                    (LOCAL_IN, replace(new, path="input", iif="lo", oif="", unsure=frozenset(unsure_addr))),
+                ]
+                back = replace(new, reply=True, address=None, src=addr, port=50000, sport=new.port)
+                replies = [
+                    (
+                        LOCAL_OUT,
+                        replace(back, path="input", iif="", oif="lo", unsure=frozenset({"owner"} | mine)),
+                    ),
+                    (LOCAL_IN, replace(back, path="output", iif="lo", oif="", unsure=frozenset(mine))),
+                ]
+            else:
+                after = [(REST_OF_OUTPUT, replace(new, unsure=frozenset({"oif"} | unsure_addr)))]
+                back = replace(
+                    new,
+                    reply=True,
+                    address=None,
+                    src=addr,
+                    port=50000,
+                    sport=new.port,
+                    iif="",
+                    oif="",
+                    owner="",
+                )
+                replies = [(REPLY_PATHS["output"], replace(back, unsure=frozenset({"iif"} | mine)))]
+        before = [(BEFORE_NAT[first.path], first)]
+        data = [(chains, replace(p, state="ESTABLISHED", payload=payload)) for chains, p in before + after]
+        for legs in (before + after, [(c, replace(p, state="ESTABLISHED")) for c, p in replies], data):
+            for chains, p in legs:
+                res = self._walk(p, chains)
+                if res.verdict != "accept":
+                    return res
+        return ChainResult("accept")
 
     def _nat(self, p: _Packet) -> ChainResult | None:
         """The first packet of a connection through the nat table (PREROUTING for forwarded
@@ -537,17 +722,29 @@ class IptablesRuleset:
                 return False, ""
             if len(set(hits)) > 1:
                 doubts.append("a source-port range covering part of the ephemeral ports")
+        # A packet this host sends (its own, or a local proxy's answer) has no input interface
+        # or MAC; only those have an owner.
+        sent_here = (p.path == "output") != p.reply
         if r.iif:
-            if p.path == "output" and not p.reply:
+            if sent_here:
                 return False, ""
-            if _iface(*r.iif[:1], p.iif) == r.iif[1]:
+            if "iif" in p.unsure:
+                doubts.append("the interface the NAT destination is behind")
+            elif _iface(*r.iif[:1], p.iif) == r.iif[1]:
                 return False, ""
-        if r.oif and p.oif and _iface(r.oif[0], p.oif) == r.oif[1]:
+        if r.oif and "oif" in p.unsure:
+            doubts.append("the interface the NAT destination is behind")
+        elif r.oif and p.oif and _iface(r.oif[0], p.oif) == r.oif[1]:
             return False, ""
-        if r.mac and ((p.path == "output" and not p.reply) or (p.mac == r.mac[0]) == r.mac[1]):
+        if r.mac and (sent_here or (p.mac == r.mac[0]) == r.mac[1]):
             return False, ""
-        if r.owner and (p.path != "output" or p.reply or (p.owner == r.owner[0]) == r.owner[1]):
-            return False, ""
+        if r.owner:
+            if not sent_here:
+                return False, ""
+            if "owner" in p.unsure:
+                doubts.append("the user the local proxy runs as")
+            elif (p.owner == r.owner[0]) == r.owner[1]:
+                return False, ""
         if r.time:
             if p.day < 0:
                 doubts.append("a time window")
@@ -556,12 +753,16 @@ class IptablesRuleset:
         if r.src:
             if r.src.unknown:
                 doubts.append(r.src.unknown)
+            elif "src" in p.unsure:
+                doubts.append("this host's own address")
             elif p.src is None:
                 if not r.src.neg and not any(n.prefixlen == 0 for n in r.src.nets):
                     return False, ""
             elif r.src.contains(p.src) is False:
                 return False, ""
-        if r.dst and p.address is None:
+        if r.dst and "dst" in p.unsure:
+            doubts.append("this host's own address")
+        elif r.dst and p.address is None:
             if r.dst.unknown:
                 doubts.append(r.dst.unknown)
             elif not r.dst.neg and not any(n.prefixlen == 0 for n in r.dst.nets):
@@ -576,6 +777,9 @@ class IptablesRuleset:
         for name, direction, neg in r.sets:
             s = self.state.sets.get(name)
             addr = p.address if direction == "dst" else p.src
+            if direction in p.unsure:
+                doubts.append(f"whether ipset {name} holds this host's own address")
+                continue
             if s is None or (not s.members and s.dynamic is None and name not in self._loaded_sets()):
                 doubts.append(f"ipset {name} is not loaded from the repository")
                 continue
@@ -616,7 +820,12 @@ class IptablesRuleset:
         """First match, three-valued (semantics.chains.FirstMatch): a rule whose match cannot be
         told is passed over, and what it would have done decides whether a later verdict is certain."""
         walk = FirstMatch()
-        for r in self._rules_for(family, table, chain, p.address, p.src):
+        rules = (
+            self._chain_index(family, table, chain)[0]
+            if p.unsure & {"dst", "src"}
+            else self._rules_for(family, table, chain, p.address, p.src)
+        )
+        for r in rules:
             extra: list[Span] = []
             m, why = self._match(r, p, extra)
             if m is False:
@@ -785,12 +994,13 @@ class IptablesRuleset:
             return f"{r.dst.host} resolved through the catalog (the device resolves it once, at load time)"
         return ""
 
-    def _walk(self, p: _Packet) -> ChainResult:
-        """The packet through the base chains of its path, in kernel order. A DROP ends it; an
-        ACCEPT ends one table's chain only (the next table's chain still sees the packet), so a
-        rule passed over in one base chain matters only against that chain's own policy."""
+    def _walk(self, p: _Packet, chains: Chains | None = None) -> ChainResult:
+        """The packet through the base chains of its path (or `chains`), in kernel order. A DROP
+        ends it; an ACCEPT ends one table's chain only (the next table's chain still sees the
+        packet), so a rule passed over in one base chain matters only against that chain's own
+        policy."""
         tables = self.state.tables[p.family]
-        for table, chain in (REPLY_PATHS if p.reply else PATHS)[p.path]:
+        for table, chain in chains if chains is not None else (REPLY_PATHS if p.reply else PATHS)[p.path]:
             c = tables.get(table, {}).get(chain)
             if c is None:
                 continue
@@ -891,6 +1101,13 @@ class IptablesRuleset:
             payload = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00\x00" + probe.host.encode()
         else:
             payload = f"GET {probe.path} HTTP/1.1\r\nHost: {probe.host}\r\n\r\n".encode()
+        # What a proxy sends a parent proxy for it (RFC 9110 9.3.6 CONNECT; absolute-form URI).
+        if probe.scheme == "https":
+            via_parent = (
+                f"CONNECT {probe.host}:{probe.port} HTTP/1.1\r\nHost: {probe.host}:{probe.port}\r\n\r\n"
+            )
+        else:
+            via_parent = f"GET http://{probe.host}{probe.path} HTTP/1.1\r\nHost: {probe.host}\r\n\r\n"
         if target.address.version == 6 and srca is not None and srca.version == 4:
             srca = None
         base = {
@@ -922,11 +1139,16 @@ class IptablesRuleset:
         )
         first = _Packet(state="NEW", payload=None, **base)
         nat = self._nat(first)
-        res = nat if nat is not None else self._walk(first)
-        if nat is None and res.verdict == "accept":
-            res = self._walk(_Packet(state="ESTABLISHED", payload=None, **reply))
-        if nat is None and res.verdict == "accept":
-            res = self._walk(_Packet(state="ESTABLISHED", payload=payload, **base))
+        if nat is None:
+            res = self._walk(first)
+            if res.verdict == "accept":
+                res = self._walk(_Packet(state="ESTABLISHED", payload=None, **reply))
+            if res.verdict == "accept":
+                res = self._walk(_Packet(state="ESTABLISHED", payload=payload, **base))
+        elif nat.how == "proxy" and nat.sent is not None:
+            res = self._through_nat(nat, nat.sent, first, payload, via_parent.encode())
+        else:
+            res = nat
         if res.verdict == "accept":
             d = Decision(Outcome.ALLOW, res.rule, res.trace, res.specific)
         elif res.verdict == "drop":

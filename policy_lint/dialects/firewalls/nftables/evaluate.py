@@ -19,6 +19,8 @@ from policy_lint.dialects.semantics.chains import (
     UNKNOWN,
     ChainResult,
     FirstMatch,
+    after_nat,
+    nat_places,
     nat_target,
     redirected,
 )
@@ -66,8 +68,12 @@ class Packet:
     state: str  # new | established
     iif: str
     oif: str
-    path: str  # forward | output
+    path: str  # forward | output | input (to this host, after destination NAT)
     reply: bool = False
+    # After destination NAT: fields the ruleset does not give ("dst"/"src": this host's own
+    # address; "iif"/"oif": the interface the NAT destination is behind): a match on them may or
+    # may not hold.
+    unsure: frozenset[str] = frozenset()
 
 
 # The hooks a user's (forward) or this host's (output) packets cross, and their replies.
@@ -187,15 +193,133 @@ class NftRuleset:
             )
         return res
 
-    def _nat(self, p: Packet) -> ChainResult | None:
+    def _nat(self, p: Packet) -> tuple[ChainResult, int] | None:
         """The first packet of a connection through the nat chains of its hook (prerouting for
         forwarded clients, output for this host), in priority order: the first `dnat`/`redirect`
-        that applies sends it elsewhere before the filter chains see it."""
+        that applies sends it elsewhere before the filter chains see it (with that chain's
+        priority: filter chains of the hook running before it see the original destination)."""
         for t, c in self._nat_hooks[("prerouting" if p.path == "forward" else "output", p.family)]:
             res = self._chain(t, c, p, 0, ())
             if res.verdict in ("drop", "unknown"):
-                return res
+                return res, c.priority
         return None
+
+    def _hook(self, hook: str, family: int, before: int | None = None, after: int | None = None) -> list:
+        """The base chains of `hook`, those running before priority `before` or from `after` on."""
+        return [
+            (t, c)
+            for t, c in self._hooks[(hook, family)]
+            if (before is None or c.priority < before) and (after is None or c.priority >= after)
+        ]
+
+    def _through_nat(self, nat: ChainResult, prio: int, first: Packet) -> ChainResult:
+        """The connection `nat` sent to a proxy, on through the filter hooks (the netfilter packet
+        flow, nft(8) hooks and priorities): the SYN, the proxy's answer, the first data packet.
+        Filter chains of the NAT's hook with a lower priority see the original destination; the
+        rest, and the forward hook (another host) or the input hook (this host), the new one. A
+        drop on the way blocks it whatever the proxy would do; a proxy on this host asks the
+        service itself, through the output hook (`_upstream`)."""
+        assert nat.sent is not None and isinstance(first.dst, ipaddress.IPv4Address | ipaddress.IPv6Address)
+        kind, where, port = nat.sent
+        places = []
+        for addr, local in nat_places(kind, where, first.dst):
+            at = f"port {port}" if port is not None else "the same port"
+            words = f"this host ({at})" if local else f"another host ({where}, {at})"
+            res = self._nat_connection(first, prio, addr, port, local)
+            if local and res.verdict == "accept":
+                res = self._upstream(first)
+            places.append((words, local, res))
+        return after_nat(nat, places, where)
+
+    def _nat_connection(self, first: Packet, prio: int, addr, port: int | None, local: bool) -> ChainResult:
+        fam = first.family
+        new = replace(first, dst=addr, dport=port if port is not None else first.dport)
+        unsure_dst = {"dst"} if addr is None else set()
+        unsure_src = {"src"} if addr is None else set()
+        lo_in = self._hook("prerouting", fam) + self._hook("input", fam)
+        lo_out = self._hook("output", fam) + self._hook("postrouting", fam)
+        if first.path == "forward":
+            before = self._hook("ingress", fam) + self._hook("prerouting", fam, before=prio)
+            rest = self._hook("prerouting", fam, after=prio)
+            if local:
+                after = [
+                    (
+                        rest + self._hook("input", fam),
+                        replace(new, path="input", oif="", unsure=frozenset(unsure_dst)),
+                    )
+                ]
+                back = replace(new, path="input", reply=True, src=addr, dst=first.src, iif="", oif=first.iif)
+                replies = [(lo_out, replace(back, unsure=frozenset(unsure_src)))]
+            else:
+                chains = rest + self._hook("forward", fam) + self._hook("postrouting", fam)
+                after = [(chains, replace(new, unsure=frozenset({"oif"} | unsure_dst)))]
+                back = replace(new, reply=True, src=addr, dst=first.src, iif="", oif=first.iif)
+                replies = [
+                    (
+                        self._hook("prerouting", fam)
+                        + self._hook("forward", fam)
+                        + self._hook("postrouting", fam),
+                        replace(back, unsure=frozenset({"iif"} | unsure_src)),
+                    )
+                ]
+        else:
+            before = self._hook("output", fam, before=prio)
+            rest = self._hook("output", fam, after=prio) + self._hook("postrouting", fam)
+            back = replace(new, reply=True, src=addr, dst=None, iif="", oif="")
+            if local:
+                after = [
+                    (rest, replace(new, oif="lo", unsure=frozenset(unsure_dst))),
+                    (lo_in, replace(new, path="input", iif="lo", oif="", unsure=frozenset(unsure_dst))),
+                ]
+                replies = [
+                    (lo_out, replace(back, path="input", oif="lo", unsure=frozenset(unsure_src))),
+                    (lo_in, replace(back, iif="lo", unsure=frozenset(unsure_src))),
+                ]
+            else:
+                after = [(rest, replace(new, unsure=frozenset({"oif"} | unsure_dst)))]
+                replies = [(lo_in, replace(back, unsure=frozenset({"iif"} | unsure_src)))]
+        legs = [(before, first)] + after
+        data = [(c, replace(p, state="established")) for c, p in legs]
+        for packet_legs in (legs, [(c, replace(p, state="established")) for c, p in replies], data):
+            for chains, p in packet_legs:
+                res = self._walk(p, chains)
+                if res.verdict != "accept":
+                    return res
+        return ChainResult("accept")
+
+    def _upstream(self, first: Packet) -> ChainResult:
+        """A proxy on this host asks the service itself: its connection is this host's own
+        traffic (the output hook). It blocks the service only if it is stopped both direct to
+        the service and to a parent proxy (an address and port that are not the service's), for
+        how the proxy forwards is its own configuration's business; else the proxy decides."""
+        fam = first.family
+        direct = replace(first, path="output", src=None, iif="", unsure=frozenset())
+        parent = replace(
+            direct, dst=ipaddress.ip_address("192.0.2.1" if fam == 4 else "2001:db8::1"), dport=3128
+        )
+        found: ChainResult | None = None
+        for p in (direct, parent):
+            if self._nat(p) is not None:
+                return ChainResult("accept")  # nat output sends the proxy's own connection on: not followed
+            back = replace(
+                p, reply=True, src=p.dst, dst=None, state="established", iif=first.oif or "wan0", oif=""
+            )
+            res = ChainResult("accept")
+            for q in (p, back, replace(p, state="established")):
+                res = self._walk(q)
+                if res.verdict != "accept":
+                    break
+            if res.verdict != "drop":
+                return ChainResult("accept")
+            found = found or res
+        assert found is not None and found.rule is not None
+        return replace(
+            found,
+            note="the proxy's own request for the service (this host's output hook), direct or through a "
+            f"parent proxy, is dropped by line {found.rule.line}"
+            + (f" ({found.note})" if found.note else ""),
+            scope="",
+        )
 
     def _not_modelled(self, r: Rule) -> None:
         """TE908, once per rule: a rule with a match we do not evaluate touched a verdict."""
@@ -573,10 +697,17 @@ class NftRuleset:
                     return False, ""
                 result, why = None, why or m.why
                 continue
-            if m.kind == "iface" and m.direction == "in" and p.path == "output" and not p.reply:
+            sent_here = (p.path == "output") != p.reply
+            if m.kind == "iface" and m.direction == "in" and sent_here:
                 return False, ""  # a packet this host sends has no input interface
-            if m.kind == "iface" and m.direction == "out" and p.path == "output" and p.reply:
+            if m.kind == "iface" and m.direction == "out" and not sent_here and p.path != "forward":
                 return False, ""
+            if _unsure(m, p):
+                result, why = (
+                    None,
+                    why or "this host's own address, or the interface the NAT destination is behind",
+                )
+                continue
             hit = self._value_hit(t, m, p, trace)
             if hit is None:
                 result, why = (
@@ -604,7 +735,7 @@ class NftRuleset:
                 "the chains jump into each other too often "
                 f"to evaluate (over {MAX_CHAIN_VISITS} chain visits)",
             )
-        for r in self._candidates(t, c, p.dst):
+        for r in c.rules if "dst" in p.unsure else self._candidates(t, c, p.dst):
             extra: list[Span] = []
             m, why = self._match(t, r, p, extra)
             if m is False:
@@ -701,7 +832,7 @@ class NftRuleset:
 
     def _vmap_hit(self, t: Table, vm: VerdictMap, p: Packet, trace: list[Span]) -> tuple[str, str] | None:
         key = vm.key
-        if key.kind in ("unknown", "concat"):
+        if key.kind in ("unknown", "concat") or _unsure(key, p):
             return None
         if key.family and key.family != p.family:
             return "", ""
@@ -772,30 +903,35 @@ class NftRuleset:
                 )
         return " ".join(parts)
 
-    def _walk(self, p: Packet) -> ChainResult:
-        """The packet through every base chain of its hooks, in priority order (nft(8)): `drop`
-        is final; `accept` ends that base chain only, the next one still sees the packet, so a
-        rule passed over in one base chain matters only against that chain's own policy."""
+    def _walk(self, p: Packet, chains: list[tuple[Table, Chain]] | None = None) -> ChainResult:
+        """The packet through every base chain of its hooks (or `chains`), in priority order
+        (nft(8)): `drop` is final; `accept` ends that base chain only, the next one still sees
+        the packet, so a rule passed over in one base chain matters only against that chain's
+        own policy."""
         self._steps = 0 if not self._intricate else MAX_CHAIN_VISITS
-        for hook in HOOKS[(p.path, p.reply)]:
-            if hook == "ingress" and not p.iif:
-                continue
-            for t, c in self._hooks[(hook, p.family)]:
-                res = self._chain(t, c, p, 0, ())
-                if res.verdict in ("fall", "return"):
-                    if c.policy != "drop":
-                        continue
-                    # Ran out of rules, or `return` in a base chain: the policy.
-                    span = c.policy_span or c.span
-                    walk = FirstMatch()
-                    walk.merge(res)
-                    res = walk.settle(
-                        ChainResult(
-                            "drop", span, res.trace + (span,), False, f"chain {c.name} policy drop", "drop"
-                        )
+        if chains is None:
+            chains = [
+                tc
+                for hook in HOOKS[(p.path, p.reply)]
+                if hook != "ingress" or p.iif
+                for tc in self._hooks[(hook, p.family)]
+            ]
+        for t, c in chains:
+            res = self._chain(t, c, p, 0, ())
+            if res.verdict in ("fall", "return"):
+                if c.policy != "drop":
+                    continue
+                # Ran out of rules, or `return` in a base chain: the policy.
+                span = c.policy_span or c.span
+                walk = FirstMatch()
+                walk.merge(res)
+                res = walk.settle(
+                    ChainResult(
+                        "drop", span, res.trace + (span,), False, f"chain {c.name} policy drop", "drop"
                     )
-                if res.verdict in ("drop", "unknown"):
-                    return res
+                )
+            if res.verdict in ("drop", "unknown"):
+                return res
         return ChainResult("accept")
 
     # ---------------------------------------------------------------- the Ruleset protocol
@@ -839,11 +975,16 @@ class NftRuleset:
         )
         self._steps = 0 if not self._intricate else MAX_CHAIN_VISITS
         nat = self._nat(base)
-        res = nat if nat is not None else self._walk(base)
-        if nat is None and res.verdict == "accept":
-            res = self._walk(reply)
-        if nat is None and res.verdict == "accept":
-            res = self._walk(replace(base, state="established"))
+        if nat is None:
+            res = self._walk(base)
+            if res.verdict == "accept":
+                res = self._walk(reply)
+            if res.verdict == "accept":
+                res = self._walk(replace(base, state="established"))
+        elif nat[0].how == "proxy" and nat[0].sent is not None:
+            res = self._through_nat(nat[0], nat[1], base)
+        else:
+            res = nat[0]
         if res.verdict == "accept":
             d = Decision(Outcome.ALLOW, res.rule, res.trace, res.specific)
             if self.missing:
@@ -883,6 +1024,15 @@ class NftRuleset:
                 ):
                     out.append(s.span)
         return out
+
+
+def _unsure(m: Match, p: Packet) -> bool:
+    """Does `m` test a field destination NAT left unknown (`Packet.unsure`)?"""
+    if not p.unsure:
+        return False
+    if m.kind == "addr":
+        return m.direction in p.unsure
+    return m.kind == "iface" and ("iif" if m.direction == "in" else "oif") in p.unsure
 
 
 def _client_match(m: Match) -> bool:
