@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
 import pytest
@@ -107,8 +108,59 @@ def test_is_in_net_resolves_through_the_catalog_never_the_network(lint, catalog)
         }
     )
     v = verdicts(report)
-    assert v["facebook"] == "blocked"
+    # 57.144.0.0/14 is one of Facebook's prefixes: the names resolve into the others too
+    assert v["facebook"] == "blocked-partial"
     assert v["twitter"] == "unaffected" and v["linkedin"] == "unaffected"
+
+
+# A test on the address of the request's host is judged at every catalog prefix of its service,
+# as the packet filters judge address rules (semantics/addressing.py): dnsResolve(host) answers
+# a sample address of each prefix in turn.
+
+
+def test_an_address_test_is_judged_at_every_prefix_of_the_service(lint, catalog):
+    report = lint(
+        {
+            "proxy.pac": """
+        function FindProxyForURL(url, host) {
+          if (isInNet(dnsResolve(host), "157.240.0.0", "255.255.0.0")) return "PROXY 127.0.0.1:0";
+          return "DIRECT";
+        }
+    """
+        }
+    )
+    v = verdicts(report)
+    assert v["facebook"] == "blocked-partial"
+    n = len({net for a in catalog.services["facebook"].asns for net in a.networks if net.version == 4})
+    inside = sum(
+        1
+        for a in catalog.services["facebook"].asns
+        for net in a.networks
+        if net.version == 4 and net.subnet_of(ipaddress.IPv4Network("157.240.0.0/16"))
+    )
+    f = next(f for f in report.findings if f.service == "facebook" and f.code == "TE102")
+    assert f"blocks {inside} of {n} Facebook IPv4 prefixes" in f.message
+
+
+@pytest.mark.parametrize("literal", [True, False])
+def test_every_prefix_of_the_service_routed_to_a_black_hole_is_a_block(lint, catalog, literal):
+    nets = [net for a in catalog.services["twitter"].asns for net in a.networks if net.version == 4]
+    if literal:  # one isInNet per prefix
+        tests = " || ".join(f'isInNet(host, "{n.network_address}", "{n.netmask}")' for n in nets)
+        body = f'if ({tests}) return "PROXY 127.0.0.1:0";'
+    else:  # the networks in an array: every address is run, none stands for another
+        arr = ", ".join(f'["{n.network_address}", "{n.netmask}"]' for n in nets)
+        body = (
+            f"var nets = [{arr}]; var ip = dnsResolve(host);"
+            " for (var i = 0; i < nets.length; i++) if (isInNet(ip, nets[i][0], nets[i][1]))"
+            ' return "PROXY 127.0.0.1:0";'
+        )
+    report = lint(
+        {"proxy.pac": f"function FindProxyForURL(url, host) {{\n  {body}\n  return 'DIRECT';\n}}\n"}
+    )
+    v = verdicts(report)
+    assert v["twitter"] == "blocked"  # every Twitter host resolves into one of them
+    assert v["facebook"] == "unaffected"
 
 
 def test_an_unknown_name_is_unresolvable(lint):

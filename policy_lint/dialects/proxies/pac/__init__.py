@@ -21,7 +21,12 @@ netflix.com), `shExpMatch` a shell glob (`*.x.com` does not match x.com), `isInN
 `convert_addr`, `weekdayRange`/`dateRange`/`timeRange`, `myIpAddress`, the Microsoft `...Ex`
 extensions and `alert`. Name lookups never touch the network: a host resolves to its
 service's representative address from the catalog (`addresses.yaml`; www.example.com, the
-control, to its own); a name the catalog does not know is unresolvable.
+control, to its own); a name the catalog does not know is unresolvable. A request whose
+answer looked at the address of its own host is run again with the host resolving to a
+sample address of every IPv4 prefix of its service (dnsResolve is IPv4-only, as in Chrome) and
+judged by coverage as the packet filters judge address rules (semantics/addressing.py:
+"blocks 18 of 66 Facebook IPv4 prefixes" is blocked-partial); addresses inside the same
+networks of the script's literal `isInNet`/`shExpMatch` tests stand for each other.
 
 What browsers pass and do (sources: Chromium net/docs/proxy.md, proxy_list.cc,
 proxy_string_util.cc, configured_proxy_resolution_service.cc; Firefox nsHttpChannel.cpp):
