@@ -395,24 +395,50 @@ class _Evaluator:
             if e.kind == "unknown":
                 undecided.append(e)
                 continue
-            # DIRECT or a working proxy: the request gets through (if an undecided local proxy
-            # before it works, it goes through that one instead).
+            if e.kind == "proxy":
+                # Another proxy, or a tunnel on the client (Tor, a VPN's SOCKS port), decides
+                # what happens next, with a configuration that is not this file: unknown.
+                lead = ""
+                if skipped or undecided:
+                    lead = "after " + ", ".join(f"'{x.text}' ({x.why})" for x in skipped + undecided) + ", "
+                self.problem(
+                    "TE907",
+                    line,
+                    f"'{short(e.text, 60)}': requests go {e.why}, which decides what happens to them "
+                    "with a configuration not linted here; verdicts are unknown",
+                    key=(e.text,),
+                )
+                return Decision(
+                    Outcome.UNKNOWN,
+                    ret_span,
+                    trace,
+                    about,
+                    "pac-proxy",
+                    "; ".join(
+                        [f"'{shown}': {lead}the browser goes {e.why}, which decides for itself"] + notes
+                    ),
+                )
+            # DIRECT: the request gets through (unless an undecided local port before it works).
+            if undecided:
+                break
             lead = ""
-            if skipped or undecided:
-                lead = "after " + ", ".join(f"'{x.text}' ({x.why})" for x in skipped + undecided) + " fails, "
-            how_text = "connects DIRECT" if e.kind == "direct" else f"goes {e.why}"
-            # DIRECT (or a tunnel on the client) for a host the script tested: explicitly let
-            # through. A remote proxy decides for itself: the PAC file names no outcome.
-            named = about and (e.kind == "direct" or e.why.startswith("a local proxy"))
+            if skipped:
+                lead = "after " + ", ".join(f"'{x.text}' ({x.why})" for x in skipped) + " fails, "
             return Decision(
                 Outcome.ALLOW,
                 ret_span,
                 trace,
-                named,
-                "pac-direct" if e.kind == "direct" else "pac-proxy",
-                "; ".join([f"'{shown}': {lead}the browser {how_text}"] + notes),
+                about,  # DIRECT for a host the script tested: explicitly let through
+                "pac-direct",
+                "; ".join([f"'{shown}': {lead}the browser connects DIRECT"] + notes),
             )
         if undecided:
+            self.problem(
+                "TE907",
+                line,
+                f"'{short(undecided[0].text, 60)}': {undecided[0].why}; verdicts are unknown",
+                key=(undecided[0].text,),
+            )
             return Decision(
                 Outcome.UNKNOWN,
                 ret_span,
