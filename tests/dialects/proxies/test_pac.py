@@ -518,3 +518,24 @@ def test_an_endless_loop_prints_no_traceback_on_exit(tmp_path):
     )
     assert p.returncode == 1 and "TE905" in p.stdout
     assert "Traceback" not in p.stderr and "Exception ignored" not in p.stderr, p.stderr
+
+
+def test_a_function_the_pac_library_lacks_is_the_browsers_direct(lint):
+    # Item 1 of #13 for PAC: a helper outside the PAC library (here an invented
+    # `isBlockedCategory`) is not a test the linter skips. The script throws ReferenceError and
+    # browsers fall back to DIRECT (Chromium: "Fall-back to direct when the proxy resolver
+    # fails"), so the device's documented behaviour is the answer (README "Browser-side
+    # semantics evaluated"): nothing is blocked, TE901 names the line.
+    report = lint(
+        {
+            "proxy.pac": """
+        function FindProxyForURL(url, host) {
+          if (isBlockedCategory(host, "social")) return "PROXY 127.0.0.1:0";
+          return "DIRECT";
+        }
+    """
+        }
+    )
+    assert set(verdicts(report).values()) == {"unaffected"}
+    f = finding(report, "TE901")
+    assert "ReferenceError" in f.message and f.span.line == 3
