@@ -183,22 +183,18 @@ def _without_trailing_commas(text: str) -> str:
     return "".join(out)
 
 
-# Policies the dialect does not evaluate that decide where requests go or whether they pass:
-# a proxy (Chrome ProxyMode/ProxyServer/ProxyPacUrl/ProxySettings, Firefox Proxy) decides with
-# its own configuration (TE907, as a PAC PROXY answer); a force-installed extension can block
-# or redirect any request (webRequest, declarativeNetRequest) (TE908). What the URL lists deny
-# stays denied (the browser refuses the navigation itself); anything else is unknown.
+# Policies the dialect does not evaluate that decide where requests go: a proxy (Chrome
+# ProxyMode/ProxyServer/ProxyPacUrl/ProxySettings, Firefox Proxy) decides with its own
+# configuration (TE907, as a PAC PROXY answer). What the URL lists deny stays denied (the
+# browser refuses the navigation itself); anything else is unknown. Force-installed extensions
+# are separate programs, not settings of this file, and are not read (README).
 _PROXY_WHY = "requests go through a proxy or PAC script this file does not describe, which decides for itself"
-_EXTENSION_WHY = "a force-installed extension can block or redirect any request; it is not evaluated"
 _ELSEWHERE = {
     "ProxyMode": ("TE907", _PROXY_WHY),
     "ProxyServer": ("TE907", _PROXY_WHY),
     "ProxyPacUrl": ("TE907", _PROXY_WHY),
     "ProxySettings": ("TE907", _PROXY_WHY),
     "Proxy": ("TE907", _PROXY_WHY),
-    "ExtensionInstallForcelist": ("TE908", _EXTENSION_WHY),
-    "ExtensionSettings": ("TE908", _EXTENSION_WHY),
-    "Extensions": ("TE908", _EXTENSION_WHY),
 }
 
 
@@ -213,15 +209,6 @@ def _decides_elsewhere(key: str, value: Any) -> bool:
         return isinstance(value, str) and bool(value.strip())
     if key == "Proxy":  # Firefox: Mode manual / autoConfig
         return isinstance(value, dict) and value.get("Mode") in ("manual", "autoConfig")
-    if key == "ExtensionInstallForcelist":
-        return isinstance(value, list) and bool(value)
-    if key == "ExtensionSettings":
-        return isinstance(value, dict) and any(
-            isinstance(v, dict) and v.get("installation_mode") in ("force_installed", "normal_installed")
-            for v in value.values()
-        )
-    if key == "Extensions":  # Firefox: {"Install": [...]}
-        return isinstance(value, dict) and bool(value.get("Install"))
     return False
 
 

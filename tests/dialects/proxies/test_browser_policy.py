@@ -287,8 +287,8 @@ def test_catalog_probe_roles_cover_the_subresource_rule():
 # ------------------------------------------------------------------ policies not evaluated
 # Item 1 of #13: a policy the dialect does not evaluate that decides where requests go (a
 # proxy: Chrome ProxyMode fixed_servers/pac_script, ProxyServer, ProxyPacUrl; Firefox Proxy Mode
-# manual/autoConfig) or whether they pass (a force-installed extension can block or redirect
-# any request) leaves what the URL lists deny denied and makes the rest unknown.
+# manual/autoConfig: the proxy decides with its own configuration) leaves what the URL lists
+# deny denied and makes the rest unknown. Force-installed extensions are not read.
 
 
 @pytest.mark.parametrize(
@@ -296,11 +296,6 @@ def test_catalog_probe_roles_cover_the_subresource_rule():
     [
         ("policy.json", {"ProxyMode": "fixed_servers", "ProxyServer": "proxy.corp.example:3128"}, "TE907"),
         ("policy.json", {"ProxyPacUrl": "http://wpad.corp.example/proxy.pac"}, "TE907"),
-        (
-            "policy.json",
-            {"ExtensionInstallForcelist": ["a" * 32 + ";https://clients2.google.com/x"]},
-            "TE908",
-        ),
     ],
 )
 def test_chrome_policies_that_decide_elsewhere_make_the_rest_unknown(lint, name, extra, code):
