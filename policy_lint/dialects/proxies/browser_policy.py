@@ -115,6 +115,8 @@ class Lists:
     chrome: dict[str, list[Item]] = field(default_factory=dict)
     firefox: dict[str, list[Item]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # Settings that hand requests to something this file does not describe: (code, span, why).
+    elsewhere: list[tuple[str, Span, str]] = field(default_factory=list)
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:
@@ -179,6 +181,35 @@ def _without_trailing_commas(text: str) -> str:
         elif not c.isspace():
             last_comma = -1
     return "".join(out)
+
+
+# Policies the dialect does not evaluate that decide where requests go: a proxy (Chrome
+# ProxyMode/ProxyServer/ProxyPacUrl/ProxySettings, Firefox Proxy) decides with its own
+# configuration (TE907, as a PAC PROXY answer). What the URL lists deny stays denied (the
+# browser refuses the navigation itself); anything else is unknown. Force-installed extensions
+# are separate programs, not settings of this file, and are not read (README).
+_PROXY_WHY = "requests go through a proxy or PAC script this file does not describe, which decides for itself"
+_ELSEWHERE = {
+    "ProxyMode": ("TE907", _PROXY_WHY),
+    "ProxyServer": ("TE907", _PROXY_WHY),
+    "ProxyPacUrl": ("TE907", _PROXY_WHY),
+    "ProxySettings": ("TE907", _PROXY_WHY),
+    "Proxy": ("TE907", _PROXY_WHY),
+}
+
+
+def _decides_elsewhere(key: str, value: Any) -> bool:
+    if isinstance(value, dict) and "value" in value and "level" in value:
+        value = value["value"]  # a chrome://policy export
+    if key == "ProxyMode":
+        return value in ("fixed_servers", "pac_script")
+    if key == "ProxySettings":
+        return isinstance(value, dict) and value.get("ProxyMode") in ("fixed_servers", "pac_script")
+    if key in ("ProxyServer", "ProxyPacUrl"):
+        return isinstance(value, str) and bool(value.strip())
+    if key == "Proxy":  # Firefox: Mode manual / autoConfig
+        return isinstance(value, dict) and value.get("Mode") in ("manual", "autoConfig")
+    return False
 
 
 def _json_lists(text: str, display: str) -> Lists:
@@ -256,6 +287,9 @@ def _json_lists(text: str, display: str) -> Lists:
                     got = items(key, value, key_offset(key))
                     if got is not None:
                         out.chrome.setdefault(key, []).extend(got)
+                elif key in _ELSEWHERE and _decides_elsewhere(key, value):
+                    code, why = _ELSEWHERE[key]
+                    out.elsewhere.append((code, _span_at(display, text, key_offset(key)), f"{key}: {why}"))
                 elif key == "WebsiteFilter" and isinstance(value, dict):
                     key_offset(key)
                     for sub in ("Block", "Exceptions"):
@@ -568,11 +602,19 @@ class BrowserPolicyRuleset:
         self.ff_block = ff_block
         self.ff_allow = ff_allow
         self._inert = inert
+        self.elsewhere: list[tuple[str, Span, str]] = []
 
     def audiences(self) -> list[Audience]:
         return [EVERYONE]
 
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        d = self._lists(probe)
+        if self.elsewhere and d.outcome != Outcome.DENY:
+            _code, span, why = self.elsewhere[0]
+            return Decision(Outcome.UNKNOWN, span, d.trace + (span,), False, "", why)
+        return d
+
+    def _lists(self, probe: Probe) -> Decision:
         decisions = []
         if self.block or self.allow:
             decisions.append(self._chrome(probe))
@@ -758,6 +800,10 @@ def parse(path: Path, context: ParseContext) -> BrowserPolicyRuleset:
     block, allow, inert = _chrome_filters(lists, problems)
     ff_block, ff_allow, ff_inert = _firefox_patterns(lists, problems)
     dialect = FIREFOX_NAME if (lists.firefox and not lists.chrome) else NAME
-    return BrowserPolicyRuleset(
+    ruleset = BrowserPolicyRuleset(
         display, dialect, problems, block, allow, ff_block, ff_allow, inert + ff_inert
     )
+    ruleset.elsewhere = lists.elsewhere
+    for code, span, why in lists.elsewhere:
+        problems.append(Problem(code, span, f"{why}; verdicts it could decide are unknown"))
+    return ruleset

@@ -45,6 +45,34 @@ HTTPHeader::url, FOptionContainer::inRegExpURLList):
   beside it; each group is an audience; clients in the exception/banned client IP lists are
   audiences too (everything allowed / nothing allowed).
 
+List options the linter does not evaluate (TE908 at the list, `unknown` for what they could
+decide; never `unaffected`, never `blocked` from them), per the stock e2guardianf1.conf /
+dansguardianf1.conf and common.story:
+
+- decided by a request header the linter does not see: `bannedregexpheaderlist`,
+  `exceptionregexpheaderlist`, `bannedregexpuseragentlist`, `exceptionregexpuseragentlist`,
+  `refererexceptionsitelist`/`urllist`, `embededreferersitelist`/`urllist` (v5 list names
+  `bannedheader`, `exceptionheader`, `banneduseragent`, `exceptionuseragent`,
+  `refererexception`, `embededreferer`). A non-empty list makes every request that reaches its
+  check unknown (a `Host: .*facebook` entry blocks Facebook; a `Referer` exception lets a
+  blocked page through): banned ones where the banned lists are checked, exceptions where the
+  exception lists are.
+- rewriting a request: `headerregexplist` (v5 `headermods`, `responseheadermods`: a changed
+  `Host` sends the request elsewhere) makes every request unknown; `urlregexplist` (v5
+  `change`), `urlredirectregexplist` (v5 `redirect`), `addheaderregexplist` (v5 `addheader`)
+  and `sslsiteregexplist` (v5 `sslreplace`) hold `"regex"->"replacement"` lines: a request whose
+  URL one of their regexes matches (tried on `http://host/path`, `host/path` and, for a
+  CONNECT, `host:443`) is unknown, other requests are not touched. DansGuardian and
+  e2guardian <= 4 apply these before the checks, e2guardian 5's storyboard after the bans.
+- `contentregexplist` rewrites page content: every request whose content is seen (HTTP, or
+  HTTPS under `sslmitm`) is unknown while it has entries.
+
+Harmless for these services and not evaluated: the MIME-type and file-extension lists
+(`bannedmimetypelist`, `bannedextensionlist`, their exceptions, `exceptionfilesitelist`/
+`urllist`, `blockdownloads`): they block downloads by type, and the services' pages are
+HTML served from paths without a file extension; log-only lists (`logsitelist`...) and
+virus-scan exemptions decide nothing.
+
 A referenced file that cannot be found is TE903: a missing list whose name says it holds
 another topic (`blacklists/ads/domains`) is assumed not to name the services; otherwise the
 decisions it could change become `unknown`.
@@ -128,6 +156,52 @@ V5_ROLES = {
 }
 CLIENT_LISTS = {"exceptioniplist": "exceptionclient", "bannediplist": "bannedclient"}
 
+# List options decided by what the linter does not see -> (action, what they look at).
+# action: "deny"/"allow" (the check they belong to) or "rewrite" (the request is changed);
+# what: "header" (any request header), "url" ("regex"->"replacement" lines on the URL),
+# "content" (the page body).
+OPAQUE_KEYS = {
+    "bannedregexpheaderlist": ("deny", "header"),
+    "exceptionregexpheaderlist": ("allow", "header"),
+    "bannedregexpuseragentlist": ("deny", "header"),
+    "exceptionregexpuseragentlist": ("allow", "header"),
+    "refererexceptionsitelist": ("allow", "header"),
+    "refererexceptionsiteiplist": ("allow", "header"),
+    "refererexceptionurllist": ("allow", "header"),
+    "embededreferersitelist": ("allow", "header"),
+    "embededrefererurllist": ("allow", "header"),
+    "headerregexplist": ("rewrite", "header"),
+    "urlregexplist": ("rewrite", "url"),
+    "urlredirectregexplist": ("rewrite", "url"),
+    "urlredirectregexpurllist": ("rewrite", "url"),
+    "addheaderregexplist": ("rewrite", "url"),
+    "sslsiteregexplist": ("rewrite", "url"),
+    "contentregexplist": ("rewrite", "content"),
+}
+# The same lists by their v5 names (common.story: headerin, useragentin, refererin, fullurlin).
+V5_OPAQUE = {
+    "bannedheader": ("deny", "header"),
+    "exceptionheader": ("allow", "header"),
+    "banneduseragent": ("deny", "header"),
+    "exceptionuseragent": ("allow", "header"),
+    "refererexception": ("allow", "header"),
+    "embededreferer": ("allow", "header"),
+    "headermods": ("rewrite", "header"),
+    "responseheadermods": ("rewrite", "header"),
+    "change": ("rewrite", "url"),
+    "redirect": ("rewrite", "url"),
+    "addheader": ("rewrite", "url"),
+    "sslreplace": ("rewrite", "url"),
+}
+_OPAQUE_WHAT = {
+    ("deny", "header"): "block requests by a request header (Host, User-Agent, Referer, Cookie...)",
+    ("allow", "header"): "exempt requests from filtering by a request header (Referer, User-Agent...)",
+    ("rewrite", "header"): "rewrite request headers (a changed Host sends a request elsewhere)",
+    ("rewrite", "url"): "rewrite or redirect the URLs their regexes match",
+    ("rewrite", "content"): "rewrite page content",
+}
+_REPLACE_LINE = re.compile(r'^"(.*)"\s*->\s*"(.*)"\s*$')
+
 _GROUP_HINT = re.compile(
     r"^\s*(groupmode|groupname|naughtynesslimit|storyboard|(banned|exception|grey)(site|url|regexpurl|phrase)list"
     r"|(site|url|ipsite|regexpbool)list\s*=\s*'name=)\s*=?",
@@ -208,6 +282,7 @@ class ListData:
     urls: dict[str, list[tuple[str, Entry]]] = field(default_factory=dict)  # host -> [(path, entry)]
     regexes: list[tuple[BoundedPattern, Entry]] = field(default_factory=list)
     phrases: list[Phrase] = field(default_factory=list)
+    raw: list[tuple[str, Entry]] = field(default_factory=list)  # lines of a list not evaluated
     blanket: dict[str, Entry] = field(default_factory=dict)  # "**", "**s", "*ip", "**ips"
     missing: list[tuple[str, Span, bool]] = field(default_factory=list)  # (ref, span, may name services)
     sources: list[Span] = field(default_factory=list)  # config lines that loaded the lists
@@ -220,6 +295,7 @@ class ListData:
             self.urls.setdefault(k, []).extend(entries)
         self.regexes += other.regexes
         self.phrases += other.phrases
+        self.raw += other.raw
         for k, v in other.blanket.items():
             self.blanket.setdefault(k, v)
         self.missing += other.missing
@@ -227,7 +303,15 @@ class ListData:
         self.v5_note = self.v5_note or other.v5_note
 
     def __bool__(self) -> bool:
-        return bool(self.sites or self.urls or self.regexes or self.phrases or self.blanket or self.missing)
+        return bool(
+            self.sites
+            or self.urls
+            or self.regexes
+            or self.phrases
+            or self.raw
+            or self.blanket
+            or self.missing
+        )
 
 
 _TIME_TAG = re.compile(r"^#time:\s*(\d{1,2})\s+(\d{1,2})\s+(\d{1,2})\s+(\d{1,2})\s+([0-6]+)\s*$")
@@ -343,7 +427,7 @@ class _ListReader:
                 )
                 continue
             text = raw
-            if kind != "phrase":
+            if kind not in ("phrase", "opaque"):
                 for flag in ("**s", "**ips", "**", "*ip"):
                     if text.startswith(flag):
                         data.blanket.setdefault(flag, Entry(Span(display, i, 1, raw.strip()), chain, times))
@@ -352,6 +436,7 @@ class _ListReader:
                     flag = ""
                 if flag:
                     continue
+            if kind != "phrase":
                 text = _strip_trailing_comment(text)
             value = text.strip()
             if not value:
@@ -388,6 +473,9 @@ class _ListReader:
         self.read(target, kind, data, chain, times, stack + (real,), span)
 
     def _add(self, value: str, kind: str, data: ListData, entry: Entry) -> None:
+        if kind == "opaque":
+            data.raw.append((value, entry))
+            return
         if kind == "phrase":
             parts = _PHRASE.findall(value)
             words = tuple(p.strip().lower() for p in parts if not p.strip().lstrip("-").isdigit())
@@ -459,6 +547,24 @@ NO = Match(False)
 
 
 @dataclass
+class Opaque:
+    """A list the linter does not evaluate (OPAQUE_KEYS): what it could decide is unknown."""
+
+    key: str  # the option (or v5 list name) as the config gives it
+    action: str  # "deny" | "allow" | "rewrite"
+    what: str  # "header" | "url" | "content"
+    span: Span  # the config line that loads it
+    entries: list[tuple[BoundedPattern | None, Entry]]  # url: the regex of each line (None: unreadable)
+    missing: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.entries) or self.missing
+
+    def first(self) -> Entry:
+        return self.entries[0][1] if self.entries else Entry(self.span)
+
+
+@dataclass
 class Group:
     number: int
     name: str
@@ -472,6 +578,7 @@ class Group:
     story_all: tuple[str, Span] | None = None  # checkrequest overridden: ("block"|"allow", line)
     mitm: bool = False
     naughtyness: int = DEFAULT_NAUGHTYNESS
+    opaque: list[Opaque] = field(default_factory=list)
 
     def get(self, role: str, kind: str) -> ListData | None:
         return self.lists.get((role, kind))
@@ -502,6 +609,7 @@ class GuardianRuleset:
         self.notes: list[Problem] = []
         self._keywords = {sid: s.keywords for sid, s in catalog.services.items()}
         self._slow: set[int] = set()
+        self._reported: set[Span] = set()
         self._audiences: list[Audience] | None = None
         self._cache: dict[tuple, Decision] = {}
         self._times = sorted({t for g in groups for d in g.lists.values() for t in _all_times(d)})
@@ -609,12 +717,15 @@ class GuardianRuleset:
                 grey = m
                 break
             return self._finish(outcome, how, m, uncertain, req)
+        uncertain += [("rewrite", m) for m in self._after(g, req)]
         content = self._content(g, probe, req, active)
         if content is not None:
             return self._finish("deny", "content-phrase", content, uncertain, req)
         if grey is not None:
             e = grey.entry
             assert e is not None  # a grey-list match always has its entry
+            if any(other != "allow" for other, _m in uncertain):
+                return self._finish("allow", "", grey, uncertain, req)  # unknown
             return Decision(
                 Outcome.ALLOW,
                 e.span,
@@ -661,8 +772,17 @@ class GuardianRuleset:
             found = lists(role, kinds)
             return lambda r, a, c: self._in_lists(found, r, a, c)
 
+        def opaque(action: str, whats: tuple[str, ...]):
+            return [
+                ("rewrite" if action == "rewrite" else action, "", lambda r, a, c, o=o: self._opaque(o, r))
+                for o in g.opaque
+                if o.action == action and o.what in whats
+            ]
+
         blanket_role = None if g.v5 else "banned"
         steps = []
+        if not g.v5:  # DansGuardian / v4 rewrite the URL and headers before the checks
+            steps += opaque("rewrite", ("url", "header"))
         if g.v5:
             site_kinds = ("site", "regex")  # `sitein`: site and regexp lists, on the host
             kinds = site_kinds if req.connect else URL_KINDS
@@ -671,6 +791,7 @@ class GuardianRuleset:
                 steps.append(("grey", "", check("localgrey", kinds)))
             steps.append(("deny", "403", check("localbanned", kinds)))
             steps.append(("allow", "", check("exception", kinds)))
+            steps += opaque("allow", ("header",))  # exceptioncheck / sslexceptioncheck
             if not req.connect:
                 steps.append(("grey", "", check("grey", kinds)))
             key = "ssl" if req.connect else "http"
@@ -678,8 +799,11 @@ class GuardianRuleset:
                 span = g.story_blanket[key]
                 steps.append(("deny", "blanket", lambda r, a, c, s=span: Match(True, Entry(s))))
             steps.append(("deny", "403", check("banned", kinds)))
+            if not req.connect:  # bannedcheck: useragentin / headerin after the banned lists
+                steps += opaque("deny", ("header",))
         else:
             steps.append(("allow", "", check("exception")))
+            steps += opaque("allow", ("header",))
             steps.append(("grey", "", check("grey", ("site", "url"))))
             if req.connect:
                 steps.append(("grey", "", check("greyssl", ("site",))))
@@ -687,7 +811,58 @@ class GuardianRuleset:
             steps.append(("deny", "403", check("banned")))
             if req.connect:
                 steps.append(("deny", "403", check("bannedssl", ("site",))))
+            steps += opaque("deny", ("header",))
         return steps
+
+    def _after(self, g: Group, req: Request) -> list[Match]:
+        """What changes a request that passed the checks: e2guardian 5's rewrites (after the
+        bans in common.story), and page content rewriting (where content is seen)."""
+        out = []
+        for o in g.opaque:
+            if o.action != "rewrite" or (o.what != "content" and not g.v5):
+                continue
+            m = self._opaque(o, req)
+            if m.hit is None:
+                out.append(m)
+        return out
+
+    def _opaque(self, o: Opaque, req: Request) -> Match:
+        """A list the linter does not evaluate: unknown for every request it could decide."""
+        note = f"{o.key} would {_OPAQUE_WHAT[(o.action, o.what)]}; not evaluated"
+        if not o:
+            return NO
+        if o.what == "content" and req.connect:
+            return NO  # content is not seen in a CONNECT tunnel
+        if o.what != "url" or o.missing:
+            return Match(None, o.first(), note)
+        if req.connect:
+            forms = (f"{req.host}:443", req.host, f"https://{req.host}:443")
+        else:
+            forms = (
+                f"http://{req.host}{req.path or '/'}",
+                req.subject,
+                f"https://{req.host}{req.path or '/'}",
+            )
+        for pattern, e in o.entries:
+            hit = (
+                None
+                if pattern is None
+                else next((True for f in forms if pattern.search(f) is not False), False)
+            )
+            if hit is False:
+                continue
+            if e.span not in self._reported:
+                self._reported.add(e.span)
+                self.problems.append(
+                    Problem(
+                        "TE908",
+                        e.span,
+                        f"{o.key}: this line would {_OPAQUE_WHAT[(o.action, o.what)]} "
+                        f"({req.host}), which the linter does not evaluate; those verdicts are unknown",
+                    )
+                )
+            return Match(None, e, note)
+        return NO
 
     def _blanket(self, g: Group, role: str | None, req: Request, active: frozenset[str]) -> Match:
         data = g.get(role, "site") if role else None
@@ -930,6 +1105,7 @@ class _Parser:
         )
         group.v5 = v5
         seen: dict[tuple, Setting] = {}
+        opaque: list[tuple[str, str, str, str, Setting]] = []
         for s in settings:
             if s.key == "groupname":
                 group.name = _unquote(s.value)
@@ -944,17 +1120,18 @@ class _Parser:
                     group.naughtyness = int(_unquote(s.value))
             elif s.key == "sslmitm":
                 group.mitm = _is_on(s.value)
-            elif s.key in V5_TYPES and v5:
+            elif s.key in V5_TYPES and v5 and _v5_def(s.value).get("name", "").lower() in V5_ROLES:
                 d = _v5_def(s.value)
-                name = d.get("name", "").lower()
-                if name in V5_ROLES and d.get("path"):
-                    seen[(name, V5_TYPES[s.key], s.key)] = s  # the last definition wins (v5)
+                if d.get("path"):
+                    seen[(d["name"].lower(), V5_TYPES[s.key], s.key)] = s  # the last definition wins (v5)
             elif s.key in LEGACY_KEYS:
                 key = LEGACY_KEYS[s.key] + (s.key,)
                 if v5:
                     seen[key] = s
                 else:
                     seen.setdefault(key, s)  # the first one wins before v5
+            elif s.key in OPAQUE_KEYS:
+                opaque.append((s.key, *OPAQUE_KEYS[s.key], _unquote(s.value), s))
             elif s.key in PHRASE_KEYS:
                 key = (PHRASE_KEYS[s.key], "phrase", s.key)
                 if v5:
@@ -963,6 +1140,11 @@ class _Parser:
                     seen.setdefault(key, s)
             elif s.key == "storyboard" and v5:
                 self._storyboard(group, s, path)
+            elif v5 and s.key.endswith("list") and "name=" in s.value:
+                d = _v5_def(s.value)
+                name = d.get("name", "").lower()
+                if name in V5_OPAQUE and d.get("path"):
+                    opaque.append((f"{s.key} {name}", *V5_OPAQUE[name], d["path"], s))
         for (role, kind, key), s in seen.items():
             ref = _v5_def(s.value)["path"] if key in V5_TYPES else _unquote(s.value)
             if not ref:
@@ -980,7 +1162,48 @@ class _Parser:
                 group.lists[(role, kind)] = data
             else:
                 old.merge(data)
+        for name, action, what, target, line in opaque:
+            if target:
+                group.opaque.append(self._opaque(name, action, what, target, line, path))
         return group
+
+    def _opaque(self, key: str, action: str, what: str, ref: str, s: Setting, config: Path) -> Opaque:
+        """Read a list the linter does not evaluate; TE908 (or TE903) when it could decide."""
+        data = ListData(sources=[s.span])
+        target = self.context.resolver.resolve(ref, config)
+        missing = target is None
+        if target is None:
+            self.problems.append(
+                Problem(
+                    "TE903",
+                    s.span,
+                    f"{key} {ref} not found: its entries would {_OPAQUE_WHAT[(action, what)]}; "
+                    f"the verdicts it could decide are unknown",
+                )
+            )
+        else:
+            self.lists.read(target, "opaque", data, (s.span,), (), (target.resolve(),), s.span)
+            missing = any(names for _r, _s, names in data.missing)
+        entries: list[tuple[BoundedPattern | None, Entry]] = []
+        for value, entry in data.raw:
+            pattern: BoundedPattern | None = None
+            if what == "url":
+                m = _REPLACE_LINE.match(value)
+                with contextlib.suppress(PatternError):
+                    pattern = BoundedPattern.compile(m.group(1) if m else value, ignore_case=True)
+            entries.append((pattern, entry))
+        found = Opaque(key, action, what, s.span, entries, missing)
+        if entries and what != "url":  # URL rewrites: reported where a regex matches a probe
+            n = len(entries)
+            self.problems.append(
+                Problem(
+                    "TE908",
+                    entries[0][1].span,
+                    f"{key}: {n} entr{'y' if n == 1 else 'ies'} that would {_OPAQUE_WHAT[(action, what)]}, "
+                    f"which the linter does not evaluate; the verdicts they could decide are unknown",
+                )
+            )
+        return found
 
     def notes_blanket(self, span: Span) -> None:
         self.notes.append(

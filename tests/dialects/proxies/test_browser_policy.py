@@ -282,3 +282,43 @@ def test_detection():
 def test_catalog_probe_roles_cover_the_subresource_rule():
     roles = {p.role for s in load_catalog().services.values() for p in s.probes()}
     assert bp.SUBRESOURCE_ROLES & roles == {"cdn", "api", "ads", "analytics", "tracking"}
+
+
+# ------------------------------------------------------------------ policies not evaluated
+# Item 1 of #13: a policy the dialect does not evaluate that decides where requests go (a
+# proxy: Chrome ProxyMode fixed_servers/pac_script, ProxyServer, ProxyPacUrl; Firefox Proxy Mode
+# manual/autoConfig: the proxy decides with its own configuration) leaves what the URL lists
+# deny denied and makes the rest unknown. Force-installed extensions are not read.
+
+
+@pytest.mark.parametrize(
+    "name, extra, code",
+    [
+        ("policy.json", {"ProxyMode": "fixed_servers", "ProxyServer": "proxy.corp.example:3128"}, "TE907"),
+        ("policy.json", {"ProxyPacUrl": "http://wpad.corp.example/proxy.pac"}, "TE907"),
+    ],
+)
+def test_chrome_policies_that_decide_elsewhere_make_the_rest_unknown(lint, name, extra, code):
+    import json
+
+    body = {"URLBlocklist": ["twitter.com", "x.com"], **extra}
+    report = lint({name: json.dumps(body, indent=2)}, dialect="chrome-policy")
+    v = verdicts(report)
+    assert v["twitter"] == "blocked"  # the browser refuses the navigation itself
+    assert v["facebook"] == "unknown"  # never unaffected
+    assert code in codes(report)
+
+
+def test_firefox_proxy_policy_makes_the_rest_unknown(lint):
+    report = lint(
+        {
+            "policies.json": """{"policies": {
+  "WebsiteFilter": {"Block": ["*://*.facebook.com/*", "*://facebook.com/*"]},
+  "Proxy": {"Mode": "autoConfig", "AutoConfigURL": "http://wpad.corp.example/proxy.pac"}
+}}"""
+        }
+    )
+    v = verdicts(report)
+    assert v["linkedin"] == "unknown"
+    f = next(f for f in report.findings if f.code == "TE907")
+    assert f.span.line == 3 and "Proxy" in f.message

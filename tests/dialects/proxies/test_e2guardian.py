@@ -411,6 +411,122 @@ def _ruleset(report):
     return module.parse(path, ParseContext(Resolver(_root_of(path.resolve())), load_catalog()))
 
 
+# ------------------------------------------------------------------ lists the linter does not evaluate
+# e2guardianf1.conf / dansguardianf1.conf (stock, v4 and DansGuardian 2.10): "bannedregexpheaderlist
+# is one regular expression per line, with matching headers causing a request to be blocked";
+# common.story (v5): `if(headerin, bannedheader) return setblock`, `if(refererin,
+# refererexception) return setexception`, `if(fullurlin, change) setmodurl`. The linter does not
+# see request headers nor evaluate rewrites: what they could decide is unknown (TE908).
+
+
+@pytest.mark.parametrize("product", ["e2guardian", "dansguardian"])
+def test_a_banned_header_regexp_list_makes_what_it_could_block_unknown(lint, product):
+    report = lint(
+        {
+            f"{product}/{product}f1.conf": f"""
+            bannedsitelist = '/etc/{product}/lists/bannedsitelist'
+            bannedregexpheaderlist = '/etc/{product}/lists/bannedregexpheaderlist'
+        """,
+            f"etc/{product}/lists/bannedsitelist": "twitter.com\nx.com\ntwimg.com\nt.co\n",
+            f"etc/{product}/lists/bannedregexpheaderlist": "# by the Host header\nHost: .*facebook\n",
+        }
+    )
+    v = verdicts(report)
+    assert v["facebook"] == "unknown"  # never unaffected: the Host line names it
+    assert v["twitter"] == "blocked"  # the banned site list decides before the header check
+    f = finding(report, "TE908")
+    assert (f.span.path.endswith("bannedregexpheaderlist"), f.span.line) == (True, 2)
+
+
+def test_an_exception_by_referer_makes_a_block_unknown(lint):
+    # a request referred by a listed site is an exception: a banned site is not blocked for it
+    report = lint(
+        {
+            "dansguardian/dansguardianf1.conf": """
+            bannedsitelist = '/etc/dansguardian/lists/bannedsitelist'
+            refererexceptionsitelist = '/etc/dansguardian/lists/refererexceptionsitelist'
+        """,
+            "etc/dansguardian/lists/bannedsitelist": "facebook.com\nfacebook.net\nfbcdn.net\nfb.com\n",
+            "etc/dansguardian/lists/refererexceptionsitelist": "school.example\n",
+        }
+    )
+    v = verdicts(report)
+    assert v["facebook"] == "unknown"
+    assert v["twitter"] == "unaffected"  # an exception never blocks
+    assert "TE908" in codes(report)
+
+
+def test_v5_header_list_by_its_name(lint):
+    report = lint(
+        {
+            "e2guardian/e2guardianf1.conf": """
+            sitelist = 'name=banned,messageno=500,path=/etc/e2guardian/lists/bannedsitelist'
+            regexpboollist = 'name=bannedheader,messageno=508,path=/etc/e2guardian/lists/bannedregexpheaderlist'
+        """,
+            "etc/e2guardian/lists/bannedsitelist": "ning.com\n",
+            "etc/e2guardian/lists/bannedregexpheaderlist": "^cookie:.*c_user=\n",
+        }
+    )
+    v = verdicts(report)
+    assert v["facebook"] == "unknown"
+    assert v["ning"] == "blocked"
+
+
+def test_a_url_rewrite_is_unknown_only_where_its_regex_matches(lint):
+    report = lint(
+        {
+            "dansguardian/dansguardianf1.conf": "urlregexplist = '/etc/dansguardian/lists/urlregexplist'\n",
+            "etc/dansguardian/lists/urlregexplist": """
+            # rewrite Facebook to the school's block page
+            "^(http://|https://)?([^/]*\\.)?facebook\\.com"->"http://block.school.example"
+        """,
+        }
+    )
+    v = verdicts(report)
+    assert v["facebook"] == "unknown"
+    assert v["twitter"] == v["linkedin"] == v["ning"] == "unaffected"  # the regex cannot match them
+    f = finding(report, "TE908")
+    assert f.span.line == 3
+
+
+def test_a_missing_header_list_is_unknown(lint):
+    report = lint(
+        {
+            "e2guardian/e2guardianf1.conf": """
+            bannedsitelist = '/etc/e2guardian/lists/bannedsitelist'
+            headerregexplist = '/etc/e2guardian/lists/headerregexplist'
+        """,
+            "etc/e2guardian/lists/bannedsitelist": "linkedin.com\nlicdn.com\nlnkd.in\n",
+        }
+    )
+    v = verdicts(report)
+    assert "TE903" in codes(report)
+    assert v["linkedin"] == v["twitter"] == "unknown"  # a rewritten request is checked rewritten
+
+
+def test_empty_header_lists_and_mime_or_extension_lists_decide_nothing(lint):
+    # bannedmimetypelist / bannedextensionlist block downloads by type: the services' pages are
+    # HTML from paths without a file extension. A header list with only comments decides nothing.
+    report = lint(
+        {
+            "dansguardian/dansguardianf1.conf": """
+            bannedsitelist = '/etc/dansguardian/lists/bannedsitelist'
+            bannedmimetypelist = '/etc/dansguardian/lists/bannedmimetypelist'
+            bannedextensionlist = '/etc/dansguardian/lists/bannedextensionlist'
+            bannedregexpheaderlist = '/etc/dansguardian/lists/bannedregexpheaderlist'
+        """,
+            "etc/dansguardian/lists/bannedsitelist": "twitter.com\nx.com\ntwimg.com\nt.co\n",
+            "etc/dansguardian/lists/bannedmimetypelist": "application/x-msdownload\nvideo/mp4\n",
+            "etc/dansguardian/lists/bannedextensionlist": ".exe\n.php\n",
+            "etc/dansguardian/lists/bannedregexpheaderlist": "#Host: .*facebook\n",
+        }
+    )
+    v = verdicts(report)
+    assert v["twitter"] == "blocked"
+    assert v["facebook"] == "unaffected"
+    assert "TE908" not in codes(report)
+
+
 # ------------------------------------------------------------------ groups
 
 

@@ -277,7 +277,9 @@ def test_block_wins_over_redirect(tmp_path, catalog):
 # ------------------------------------------------------------------ forwarding
 
 
-def test_forward_tunnel_is_allowed_black_hole_is_blocked_other_loopback_unknown(lint):
+def test_forward_to_a_tunnel_or_proxy_is_unknown_black_hole_is_blocked(lint):
+    # What Tor, a VPN's SOCKS port or a parent proxy does with a request is decided by a
+    # configuration that is not this one: unknown, with TE907 at the forward line.
     report = lint(
         {
             "privoxy/config": """
@@ -290,11 +292,13 @@ def test_forward_tunnel_is_allowed_black_hole_is_blocked_other_loopback_unknown(
         }
     )
     v = verdicts(report)
-    assert v["twitter"] == "allowed"
+    assert v["twitter"] == "unknown"  # Tor on 127.0.0.1:9050
     assert v["facebook"] == "blocked"
-    assert v["linkedin"] == "unknown"
-    assert v["ning"] == "allowed"
+    assert v["linkedin"] == "unknown"  # a loopback port where nothing may listen
+    assert v["ning"] == "unknown"  # a parent proxy
     assert "(black-hole)" in next(f.message for f in report.findings if f.service == "facebook")
+    lines = sorted(f.span.line for f in report.findings if f.code == "TE907")
+    assert lines == [2, 3, 5, 6]
 
 
 def test_the_last_matching_forward_line_wins(lint):
@@ -314,9 +318,19 @@ def test_the_last_matching_forward_line_wins(lint):
     assert v["twitter"] == "blocked-partial"  # x.com is not forwarded
 
 
-def test_forwarding_everything_to_tor_names_no_service(lint):
-    v = verdicts(lint({"privoxy/config": "forward-socks5t / 127.0.0.1:9050 .\n"}))
-    assert set(v.values()) == {"unaffected"}
+def test_forwarding_everything_to_tor_is_decided_by_tor(lint):
+    report = lint({"privoxy/config": "forward-socks5t / 127.0.0.1:9050 .\n"})
+    assert set(verdicts(report).values()) == {"unknown"}
+    f = next(f for f in report.findings if f.code == "TE907")
+    assert f.span.line == 1 and "127.0.0.1:9050" in f.message
+
+
+def test_forwarding_to_dot_is_direct(lint):
+    report = lint({"privoxy/config": "forward-socks5t / 127.0.0.1:9050 .\nforward .facebook.com .\n"})
+    assert verdicts(report)["facebook"] == "unknown"  # facebook.net, fbcdn.net still go to Tor
+    report = lint({"privoxy/config": "forward / .\n"})
+    assert set(verdicts(report).values()) == {"unaffected"}
+    assert "TE907" not in [f.code for f in report.findings]
 
 
 def test_toggle_off_applies_no_actions(lint):

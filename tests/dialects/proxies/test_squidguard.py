@@ -602,3 +602,21 @@ def test_squidguard_users_matter_only_when_squid_knows_users(lint):
         }
     )
     assert verdicts(authed)["facebook"] == "blocked-partial"
+
+
+def test_a_keyword_squidguard_does_not_know_makes_it_pass_everything(lint):
+    # Item 1 of #13 for squidGuard: a construct outside squidGuard's grammar is not a matcher
+    # the linter skips. squidGuard itself refuses the config and runs in emergency mode, where it
+    # passes every request (squidGuard(1), "emergency mode"): the device's documented behaviour
+    # is the answer, so the ban in that dest blocks nothing (README "squidGuard semantics").
+    report = lint_sg(
+        lint,
+        f"default {{\n pass !social all\n {REDIRECT}\n}}",
+        {
+            "dest": "dest social {\n domainlist social/domains\n headerlist social/headers\n}\n",
+            "db/social/domains": "facebook.com\nfbcdn.net\nfacebook.net\nfb.com\n",
+        },
+    )
+    assert verdicts(report)["facebook"] == "unaffected"
+    f = next(f for f in report.findings if f.code == "TE901")
+    assert "headerlist" in f.message

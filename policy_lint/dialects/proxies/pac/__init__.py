@@ -21,7 +21,12 @@ netflix.com), `shExpMatch` a shell glob (`*.x.com` does not match x.com), `isInN
 `convert_addr`, `weekdayRange`/`dateRange`/`timeRange`, `myIpAddress`, the Microsoft `...Ex`
 extensions and `alert`. Name lookups never touch the network: a host resolves to its
 service's representative address from the catalog (`addresses.yaml`; www.example.com, the
-control, to its own); a name the catalog does not know is unresolvable.
+control, to its own); a name the catalog does not know is unresolvable. A request whose
+answer looked at the address of its own host is run again with the host resolving to a
+sample address of every IPv4 prefix of its service (dnsResolve is IPv4-only, as in Chrome) and
+judged by coverage as the packet filters judge address rules (semantics/addressing.py:
+"blocks 18 of 66 Facebook IPv4 prefixes" is blocked-partial); addresses inside the same
+networks of the script's literal `isInNet`/`shExpMatch` tests stand for each other.
 
 What browsers pass and do (sources: Chromium net/docs/proxy.md, proxy_list.cc,
 proxy_string_util.cc, configured_proxy_resolution_service.cc; Firefox nsHttpChannel.cpp):
@@ -36,10 +41,10 @@ proxy_string_util.cc, configured_proxy_resolution_service.cc; Firefox nsHttpChan
   machine (127.0.0.0/8, ::1, localhost, 0.0.0.0: nothing listens there), `.invalid` names
   (RFC 6761), documentation addresses (RFC 5737), hosts named `blackhole`/`blocked`/`sinkhole`
   and the like, and any proxy the script keeps in a variable so named
-  (`var blackhole = "PROXY 127.0.0.1:3421"`). A local proxy port (Tor 9050, 1080, 8118 ...)
-  is a tunnel; another high port on this machine cannot be told from here: `unknown`, unless
-  a later entry (`DIRECT`) makes the question moot. Any other proxy is a way through (what that
-  proxy does is its own configuration's business).
+  (`var blackhole = "PROXY 127.0.0.1:3421"`). A local proxy port (Tor 9050, 1080, 8118 ...,
+  semantics/tunnels.py), another high port on this machine, and any other proxy decide what
+  happens to the request with a configuration that is not this file: `unknown`, TE907 at the
+  return (the rule Privoxy forwarding and DNS answers pinned to unknown addresses follow).
 - Entries browsers cannot parse (`PROXY http://host:port`, a non-numeric port) are skipped
   (TE901); an answer with no usable entry, a non-string answer, or a script error is read as
   `DIRECT` (Chrome: "Fall-back to direct when the proxy resolver fails ... matches Firefox 3.5

@@ -7,32 +7,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-# Ports a local proxy or tunnel usually listens on (Tor, SOCKS, HTTP proxies, I2P ...): the
-# same facts the Privoxy dialect uses for its forwarders.
-LOCAL_PROXY_PORTS = frozenset(
-    {
-        1080,
-        1086,
-        1087,
-        3128,
-        3129,
-        4444,
-        4447,
-        7890,
-        7891,
-        8000,
-        8080,
-        8081,
-        8118,
-        8123,
-        8888,
-        9040,
-        9050,
-        9150,
-        10808,
-        10809,
-    }
-)
+from policy_lint.dialects.semantics.tunnels import LOCAL_PROXY_PORTS
+
 DEFAULT_PORTS = {
     "PROXY": 80,
     "HTTP": 80,

@@ -28,6 +28,12 @@ class Job(TypedDict):
     addrs: list[str]
 
 
+class PinnedJob(Job, total=False):
+    """A job whose host resolves to the given addresses only (one of its service's prefixes)."""
+
+    pin: list[str]
+
+
 # The PAC helper functions and the runner, evaluated before the PAC file. Semantics follow
 # Chrome's PAC library (services/proxy_resolver/pac_js_library.h, taken from Mozilla); this is
 # an independent implementation. Nothing here reaches outside the engine: names resolve from
@@ -37,7 +43,7 @@ var PL_HANDLE = (function (global) {
   "use strict";
   var RealDate = Date, stringify = JSON.stringify, parseJSON = JSON.parse;
   var st = {now: 0, ip: "", host: "", url: "", addrs: [], trail: [], returns: [], unknown: [],
-            placeholders: [], dns: {}, filler: {}, alerts: 0};
+            placeholders: [], dns: {}, filler: {}, alerts: 0, pin: null, resolved: false};
   Error.stackTraceLimit = 64;
 
   function frames() { return String(new RealError().stack || "").split("\n"); }
@@ -91,6 +97,10 @@ var PL_HANDLE = (function (global) {
   function lookup(host) {
     var key = String(host).toLowerCase().replace(/\.$/, "");
     if (validIp(key)) return [key];
+    if (key === st.host) {
+      st.resolved = true;  // the answer may depend on where the request's host is served from
+      if (st.pin) return st.pin;
+    }
     if (Object.prototype.hasOwnProperty.call(st.dns, key)) {
       if (st.filler[key] && st.placeholders.indexOf(key) < 0) st.placeholders.push(key);
       return st.dns[key];
@@ -234,6 +244,7 @@ var PL_HANDLE = (function (global) {
       current = i;
       jobStart = RealDate.now();
       st.host = job.host; st.url = job.url.toLowerCase(); st.addrs = job.addrs;
+      st.pin = job.pin || null; st.resolved = false;
       st.trail = []; st.returns = []; st.unknown = []; st.placeholders = [];
       var r = null, err = null, type = "string";
       try {
@@ -245,7 +256,7 @@ var PL_HANDLE = (function (global) {
         err = describe(e);
       }
       done[i] = {r: r, type: type, err: err, trail: st.trail, returns: st.returns, unknown: st.unknown,
-                 placeholders: st.placeholders};
+                 placeholders: st.placeholders, resolved: st.resolved};
     }
     current = jobs.length;
     return true;

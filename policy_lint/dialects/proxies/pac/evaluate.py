@@ -5,15 +5,32 @@ audiences. `parse` does all of it up front, so the engine is closed before linti
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import re
 import time
 from pathlib import Path
 
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.proxies.pac.answers import Entry, blackhole_literals, classify_entry
-from policy_lint.dialects.proxies.pac.engine import CALL_TIMEOUT, MAX_HEAP, Engine, Job, Loaded, Tampered
-from policy_lint.dialects.proxies.pac.samples import MAX_SAMPLES, Sample, client_samples, describe_group
+from policy_lint.dialects.proxies.pac.engine import (
+    CALL_TIMEOUT,
+    MAX_HEAP,
+    Engine,
+    Loaded,
+    PinnedJob,
+    Tampered,
+)
+from policy_lint.dialects.proxies.pac.samples import (
+    _IP_GLOB,
+    _IS_IN_NET,
+    MAX_SAMPLES,
+    Sample,
+    _networks,
+    client_samples,
+    describe_group,
+)
 from policy_lint.dialects.proxies.pac.script import NAME, decode, instrument, short, split_lines
+from policy_lint.dialects.semantics.addressing import Target, coverage_note, targets
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import InputError, read_source
 from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
@@ -27,6 +44,7 @@ MAX_PAC_BYTES = 8 * 1024 * 1024
 # Stands for a name the catalog knows but has no address for (Ning): a public address that
 # belongs to nobody (RFC 5737 TEST-NET-3), so no isInNet test for a real network matches it.
 PLACEHOLDER_ADDRESS = "203.0.113.80"
+ADDRESS_CHUNK = 2000  # requests per engine call when a script tests its host's address
 _FN_DEF = re.compile(r"\bFindProxyForURL\b")
 _HOSTISH = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$")
 _STRING_LITERAL = re.compile(r"""(["'])((?:\\.|(?!\1)[^\\\n])*)\1""")
@@ -139,8 +157,43 @@ class _Evaluator:
         self.reported: set[tuple] = set()
         self.timeouts = 0
         self.per_call = CALL_TIMEOUT
-        self.looping: dict[tuple[str, str], str] = {}
         self.answered = 0
+        self.looping: dict[tuple[str, str, str], str] = {}
+        self.address_classes = literal_networks(source)
+        self._targets: dict[str | None, list[Target]] = {}
+        self._stand_in: dict[str, str] = {}
+        self._class_first: dict[tuple, str] = {}
+        self._classes: dict[str | None, tuple[list[tuple[Target, str]], list[str]]] = {}
+
+    def targets(self, probe: Probe, catalog: Catalog) -> list[Target]:
+        """Where a service's host may resolve: samples of every IPv4 prefix of the service in
+        the catalog (dnsResolve answers IPv4 only, as Chrome's does)."""
+        hit = self._targets.get(probe.service)
+        if hit is None:
+            hit = self._targets[probe.service] = [
+                t for t in targets(probe, catalog) if t.version == 4 and t.network is not None
+            ]
+        return hit
+
+    def classes(self, probe: Probe, catalog: Catalog) -> tuple[list[tuple[Target, str]], list[str]]:
+        """Each target of the probe's service with the address run for it, and those addresses."""
+        hit = self._classes.get(probe.service)
+        if hit is None:
+            per_target = [(t, self.stand_in(str(t.address))) for t in self.targets(probe, catalog)]
+            hit = self._classes[probe.service] = (per_target, list(dict.fromkeys(a for _t, a in per_target)))
+        return hit
+
+    def stand_in(self, addr: str) -> str:
+        """The address run for `addr`: the first one in the same networks of the script's
+        literal address tests (itself when some test is not a literal)."""
+        if self.address_classes is None:
+            return addr
+        hit = self._stand_in.get(addr)
+        if hit is None:
+            ip = ipaddress.IPv4Address(addr)
+            sig = tuple(ip in net for net in self.address_classes)
+            hit = self._stand_in[addr] = self._class_first.setdefault(sig, addr)
+        return hit
 
     def _find_fn_line(self) -> int:
         m = _FN_DEF.search(self.source)
@@ -154,16 +207,29 @@ class _Evaluator:
 
     # ----------------------------------------------------------- running the script
 
-    def results(self, sample: Sample, probes: list[Probe], dns: dict[str, list[str]]) -> list[dict | str]:
+    def results(
+        self,
+        sample: Sample,
+        probes: list[Probe],
+        dns: dict[str, list[str]],
+        pins: list[str | None] | None = None,
+    ) -> list[dict | str]:
         """The engine's answer for every probe under one client sample, or "timeout", "memory"
         or "budget" for those it could not answer. All probes run in one call; when a call is
         cut short, the probe that was running is judged (an endless loop if it had run for the
         whole per-call limit) and the rest continue. Once a file has looped, the limit per
-        request drops to LOOP_TIMEOUT; a request that looped under one sample is not run again."""
-        jobs: list[Job] = [
-            {"url": pac_url(p), "host": p.host.lower(), "addrs": dns.get(p.host.lower(), [])} for p in probes
+        request drops to LOOP_TIMEOUT; a request that looped under one sample is not run again.
+        `pins`: the address each probe's host resolves to instead of the catalog's pick."""
+        jobs: list[PinnedJob] = []
+        for i, p in enumerate(probes):
+            pin = pins[i] if pins else None
+            job: PinnedJob = {"url": pac_url(p), "host": p.host.lower(), "addrs": dns.get(p.host.lower(), [])}
+            if pin is not None:
+                job["pin"] = job["addrs"] = [pin]
+            jobs.append(job)
+        out: list[dict | str | None] = [
+            self.looping.get((j["url"], j["host"], j.get("pin", [""])[0])) for j in jobs
         ]
-        out: list[dict | str | None] = [self.looping.get((j["url"], j["host"])) for j in jobs]
         todo = [i for i, o in enumerate(out) if o is None]
         if not todo:
             return out  # type: ignore[return-value]  # every job came from `looping`: no None is left
@@ -203,7 +269,7 @@ class _Evaluator:
             if status == "memory" or got["ms"] >= limit * 1000 * 0.9:
                 k = todo[current]
                 out[k] = status
-                self.looping[(jobs[k]["url"], jobs[k]["host"])] = status
+                self.looping[(jobs[k]["url"], jobs[k]["host"], jobs[k].get("pin", [""])[0])] = status
                 self.budget.spent += limit
                 self.per_call = LOOP_TIMEOUT
                 if status == "memory":
@@ -329,24 +395,50 @@ class _Evaluator:
             if e.kind == "unknown":
                 undecided.append(e)
                 continue
-            # DIRECT or a working proxy: the request gets through (if an undecided local proxy
-            # before it works, it goes through that one instead).
+            if e.kind == "proxy":
+                # Another proxy, or a tunnel on the client (Tor, a VPN's SOCKS port), decides
+                # what happens next, with a configuration that is not this file: unknown.
+                lead = ""
+                if skipped or undecided:
+                    lead = "after " + ", ".join(f"'{x.text}' ({x.why})" for x in skipped + undecided) + ", "
+                self.problem(
+                    "TE907",
+                    line,
+                    f"'{short(e.text, 60)}': requests go {e.why}, which decides what happens to them "
+                    "with a configuration not linted here; verdicts are unknown",
+                    key=(e.text,),
+                )
+                return Decision(
+                    Outcome.UNKNOWN,
+                    ret_span,
+                    trace,
+                    about,
+                    "pac-proxy",
+                    "; ".join(
+                        [f"'{shown}': {lead}the browser goes {e.why}, which decides for itself"] + notes
+                    ),
+                )
+            # DIRECT: the request gets through (unless an undecided local port before it works).
+            if undecided:
+                break
             lead = ""
-            if skipped or undecided:
-                lead = "after " + ", ".join(f"'{x.text}' ({x.why})" for x in skipped + undecided) + " fails, "
-            how_text = "connects DIRECT" if e.kind == "direct" else f"goes {e.why}"
-            # DIRECT (or a tunnel on the client) for a host the script tested: explicitly let
-            # through. A remote proxy decides for itself: the PAC file names no outcome.
-            named = about and (e.kind == "direct" or e.why.startswith("a local proxy"))
+            if skipped:
+                lead = "after " + ", ".join(f"'{x.text}' ({x.why})" for x in skipped) + " fails, "
             return Decision(
                 Outcome.ALLOW,
                 ret_span,
                 trace,
-                named,
-                "pac-direct" if e.kind == "direct" else "pac-proxy",
-                "; ".join([f"'{shown}': {lead}the browser {how_text}"] + notes),
+                about,  # DIRECT for a host the script tested: explicitly let through
+                "pac-direct",
+                "; ".join([f"'{shown}': {lead}the browser connects DIRECT"] + notes),
             )
         if undecided:
+            self.problem(
+                "TE907",
+                line,
+                f"'{short(undecided[0].text, 60)}': {undecided[0].why}; verdicts are unknown",
+                key=(undecided[0].text,),
+            )
             return Decision(
                 Outcome.UNKNOWN,
                 ret_span,
@@ -416,10 +508,16 @@ def parse(path: Path, context: ParseContext) -> PacRuleset:
         if loaded.status != "ok":
             _not_loaded(ruleset, ev, loaded, probes)
             return ruleset
+        all_answers = []
         for sample in samples:
             answers = ev.results(sample, probes, dns)
-            table = {_probe_key(p): ev.decision(p, a) for p, a in zip(probes, answers, strict=True)}
-            per_sample.append(_unspecific_defaults(table, control))
+            all_answers.append(answers)
+            per_sample.append(
+                {_probe_key(p): ev.decision(p, a) for p, a in zip(probes, answers, strict=True)}
+            )
+        for i, sample in enumerate(samples):
+            per_sample[i].update(_by_address(ev, sample, probes, all_answers[i], dns, catalog))
+        per_sample = [_unspecific_defaults(table, control) for table in per_sample]
     except Exception as exc:  # the script broke the evaluator (replaced what it relies on)
         if not (isinstance(exc, Tampered) or type(exc).__module__.startswith("py_mini_racer")):
             raise
@@ -440,6 +538,97 @@ def parse(path: Path, context: ParseContext) -> PacRuleset:
         )
     _group(ruleset, samples, per_sample, probes)
     return ruleset
+
+
+_ADDRESS_TEST = re.compile(r"\b(isInNet|isInNetEx|shExpMatch)\s*\(")
+_OTHER_ADDRESS_USE = re.compile(r"\b(convert_addr|dnsResolveEx|sortIpAddressList|myIpAddressEx)\b")
+
+
+def literal_networks(source: str) -> list[ipaddress.IPv4Network] | None:
+    """The networks the script's address tests name, when every test names its network as a
+    literal (`isInNet(x, "157.240.0.0", "255.255.0.0")`, `shExpMatch(ip, "10.1.*")`): then two
+    addresses in the same of these networks get the same answer. None when some test is not a
+    literal (a variable, convert_addr ...): every address must be run."""
+    calls = _ADDRESS_TEST.findall(source)
+    literal = len(_IS_IN_NET.findall(source)) + len(_IP_GLOB.findall(source))
+    host_globs = len(re.findall(r"""\bshExpMatch\s*\([^,]*,\s*(["'])[^"']*[A-Za-z][^"']*\1""", source))
+    if _OTHER_ADDRESS_USE.search(source) or literal + host_globs < len(calls):
+        return None
+    return _networks(source)
+
+
+def _by_address(
+    ev: _Evaluator,
+    sample: Sample,
+    probes: list[Probe],
+    answers: list[dict | str],
+    dns: dict[str, list[str]],
+    catalog: Catalog,
+) -> dict[tuple, Decision]:
+    """Requests whose answer looked at the address of their own host (`isInNet(dnsResolve(host),
+    ...)`, `isInNet(host, ...)`, `isResolvable(host)`) are run again with the host resolving to
+    each sample address of every IPv4 prefix of its service, and judged by coverage as the
+    packet filters are (semantics/addressing.py): every prefix sent to a black hole is blocked,
+    some is blocked-partial ("blocks 18 of 66 Facebook IPv4 prefixes")."""
+    resolved = [
+        p
+        for p, a in zip(probes, answers, strict=True)
+        if isinstance(a, dict) and a.get("resolved") and not p.is_control and ev.targets(p, catalog)
+    ]
+    if not resolved:
+        return {}
+    # Addresses inside the same networks of the script's literal tests get the same answer:
+    # one address of each such class is run (when every address test is a literal one).
+    # HTTPS probes of one host get the same url (https://host/): each request runs once.
+    unique: dict[tuple[str, str, str], tuple[Probe, str]] = {}
+    for p in resolved:
+        url, host = pac_url(p), p.host.lower()
+        for addr in ev.classes(p, catalog)[1]:
+            unique.setdefault((url, host, addr), (p, addr))
+    jobs = list(unique.items())
+    decided: dict[tuple[str, str, str], Decision] = {}
+    for i in range(0, len(jobs), ADDRESS_CHUNK):
+        chunk = jobs[i : i + ADDRESS_CHUNK]
+        got = ev.results(sample, [p for _k, (p, _a) in chunk], dns, [a for _k, (_p, a) in chunk])
+        decided.update((k, ev.decision(p, a)) for (k, (p, _a)), a in zip(chunk, got, strict=True))
+    out: dict[tuple, Decision] = {}
+    done: dict[tuple[str, str], Decision] = {}
+    for p in resolved:
+        url, host = pac_url(p), p.host.lower()
+        hit = done.get((url, host))
+        if hit is None:
+            per_target, _reps = ev.classes(p, catalog)
+            at = [(t, decided[(url, host, addr)]) for t, addr in per_target]
+            hit = done[(url, host)] = _coverage(p, catalog, at)
+        out[_probe_key(p)] = hit
+    return out
+
+
+def _coverage(probe: Probe, catalog: Catalog, at: list[tuple[Target, Decision]]) -> Decision:
+    """One decision from the decisions at every target (IPv4 prefixes; see addressing.py)."""
+    from dataclasses import replace
+
+    denied = [d for _t, d in at if d.outcome == Outcome.DENY]
+    if not denied:
+        unknown = [d for _t, d in at if d.outcome == Outcome.UNKNOWN]
+        return unknown[0] if unknown else at[0][1]
+    per_prefix: dict[object, bool] = {}
+    for t, d in at:
+        per_prefix[t.network] = per_prefix.get(t.network, True) and d.outcome == Outcome.DENY
+    svc = catalog.services.get(probe.service or "")
+    note = coverage_note(
+        svc.name if svc else (probe.service or ""),
+        {4: (sum(per_prefix.values()), len(per_prefix))},
+        catalog.addresses_version,
+    )
+    first = denied[0]
+    if len(denied) == len(at):
+        return replace(first, note=f"{first.note}; {note}" if first.note else note)
+    open_ = [d for _t, d in at if d.outcome != Outcome.DENY]
+    if all(d.outcome == Outcome.UNKNOWN for d in open_):
+        note = f"{note}; whether the rest is reachable could not be decided"
+        return replace(open_[0], note=f"{open_[0].note}; {note}" if open_[0].note else note)
+    return replace(first, partial=True, note=f"{first.note}; {note}" if first.note else note)
 
 
 def _unspecific_defaults(table: dict[tuple, Decision], control: tuple) -> dict[tuple, Decision]:

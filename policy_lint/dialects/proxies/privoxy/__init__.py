@@ -44,9 +44,11 @@ a redirect, so any redirect of an HTTPS request is a block); block wins over red
 In `config`: `forward PATTERN parent[:port]|.` and `forward-socks4/4a/5/5t PATTERN
 socks[:port] parent|.`, checked in order, the last match wins. `.` is a direct connection; a
 real upstream (any host that is not this machine, or a proxy port on loopback such as Tor's
-9050) is a tunnel: the service stays reachable, `allowed` when the pattern names it; a black
-hole (port 0, or a port below 1024 on 127.0.0.1 / 0.0.0.0: nothing listens there, Privoxy
-answers 503) is a block; another loopback port cannot be told from here (`unknown`). `toggle 0`
+9050, semantics/tunnels.py) decides what happens to the request with a configuration that is
+not this one: `unknown`, TE907 at the forward line (the rule DNS answers pinned to an unknown
+public address follow); a black hole (port 0, or a port below 1024 on 127.0.0.1 / 0.0.0.0:
+nothing listens there, Privoxy answers 503) is a block; another loopback port cannot be told
+from here either (`unknown`, TE907). `toggle 0`
 starts Privoxy switched off (no actions); `trustfile` allows only trusted sites (`~pattern`
 and `+pattern` lines trust, plain lines distrust, the last matching line wins, anything
 unlisted is blocked).

@@ -149,6 +149,7 @@ class PrivoxyRuleset:
         self.trust = trust
         self.included: list[str] = []
         self._cache: dict[Probe, Decision] = {}
+        self._reported: set[Span] = set()
         self._index()
 
     # ---- indexing: label patterns without wildcards by key, host-less ones by (port, path)
@@ -466,23 +467,38 @@ class PrivoxyRuleset:
                     "black-hole",
                     f"forwarded to {fwd.target}, where nothing listens (Privoxy answers 503)",
                 )
-            if fwd.kind == "unknown":
+            if fwd.kind in ("unknown", "tunnel"):
+                # Another proxy or a tunnel (Tor, a VPN's SOCKS port) decides what happens next,
+                # with a configuration that is not this one: unknown, as a DNS answer pinned to
+                # an unknown public address is (README "Privoxy semantics evaluated").
+                why = (
+                    "whether a proxy listens there is unknown (a closed port blocks)"
+                    if fwd.kind == "unknown"
+                    else "that proxy or tunnel decides what happens next, with a configuration not linted here"
+                )
+                if fwd.span not in self._reported:
+                    self._reported.add(fwd.span)
+                    self.problems.append(
+                        Problem(
+                            "TE907",
+                            fwd.span,
+                            f"requests forwarded to {fwd.target}: {why}; verdicts are unknown",
+                        )
+                    )
                 return Decision(
                     Outcome.UNKNOWN,
                     fwd.span,
                     self._trace(state, fwd.span),
                     fspecific,
-                    note=f"forwarded to {fwd.target}: whether a proxy listens there is unknown "
-                    f"(a closed port blocks)",
+                    note=f"forwarded to {fwd.target}: {why}",
                 )
-            if fspecific:  # a tunnel or a direct exception that names the host
-                kind = "tunnelled through" if fwd.kind == "tunnel" else "sent directly by"
+            if fspecific:  # a direct exception that names the host
                 return Decision(
                     Outcome.ALLOW,
                     fwd.span,
                     self._trace(state, fwd.span),
                     True,
-                    note=f"{kind} '{fwd.span.text}'",
+                    note=f"sent directly by '{fwd.span.text}'",
                 )
         return Decision(Outcome.ALLOW, rule, self._trace(state), specific, note=note)
 

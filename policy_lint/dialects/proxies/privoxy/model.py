@@ -7,36 +7,12 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from policy_lint.dialects.proxies.privoxy.urlmatch import UrlPattern, atoi
+from policy_lint.dialects.semantics.tunnels import LOCAL_PROXY_PORTS
 from policy_lint.model import Span
 
 NAME = "privoxy"
 FILE_PATTERNS = ("*.action", "privoxy.conf", "privoxy*.conf", "privoxy.config")
 
-# Ports a local proxy or tunnel usually listens on (Tor, SOCKS, HTTP proxies, I2P, ...).
-PROXY_PORTS = frozenset(
-    {
-        1080,
-        1086,
-        1087,
-        3128,
-        3129,
-        4444,
-        4447,
-        7890,
-        7891,
-        8000,
-        8080,
-        8081,
-        8118,
-        8123,
-        8888,
-        9040,
-        9050,
-        9150,
-        10808,
-        10809,
-    }
-)
 FORWARD_DIRECTIVES = (
     "forward",
     "forward-socks4",
@@ -137,7 +113,7 @@ def classify_target(directive: str, args: list[str]) -> tuple[str, str]:
     if loopback:
         if port < 1024:
             return "black-hole", target
-        if port not in PROXY_PORTS:
+        if port not in LOCAL_PROXY_PORTS:
             return "unknown", target
     return "tunnel", target
 
