@@ -12,4 +12,6 @@
 - `patterns`: regular expressions from configs, evaluated with a time bound.
 - `detection`: helpers for `detect(path, head)` (files that only quote configs are not configs).
 - `batch`: Windows batch files read as cmd.exe reads them (caret continuations, comments).
+- `answers`: one rule for DNS answers (sinkhole, pin to the service, pin to an unknown address).
+- `tunnels`: the ports local proxies and tunnels listen on (PAC and Privoxy forwarding).
 """

@@ -21,13 +21,13 @@ from policy_lint.dialects.proxies.pac.engine import (
     Tampered,
 )
 from policy_lint.dialects.proxies.pac.samples import (
-    _IP_GLOB,
-    _IS_IN_NET,
+    IP_GLOB,
+    IS_IN_NET,
     MAX_SAMPLES,
     Sample,
-    _networks,
     client_samples,
     describe_group,
+    networks_named_in,
 )
 from policy_lint.dialects.proxies.pac.script import NAME, decode, instrument, short, split_lines
 from policy_lint.dialects.semantics.addressing import Target, coverage_note, targets
@@ -550,11 +550,11 @@ def literal_networks(source: str) -> list[ipaddress.IPv4Network] | None:
     addresses in the same of these networks get the same answer. None when some test is not a
     literal (a variable, convert_addr ...): every address must be run."""
     calls = _ADDRESS_TEST.findall(source)
-    literal = len(_IS_IN_NET.findall(source)) + len(_IP_GLOB.findall(source))
+    literal = len(IS_IN_NET.findall(source)) + len(IP_GLOB.findall(source))
     host_globs = len(re.findall(r"""\bshExpMatch\s*\([^,]*,\s*(["'])[^"']*[A-Za-z][^"']*\1""", source))
     if _OTHER_ADDRESS_USE.search(source) or literal + host_globs < len(calls):
         return None
-    return _networks(source)
+    return networks_named_in(source)
 
 
 def _by_address(

@@ -16,10 +16,10 @@ DEFAULT_HOURS = (3, 10, 14, 20)
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _TIME_HINT = re.compile(r"\b(weekdayRange|dateRange|timeRange|Date)\b")
 _CLIENT_HINT = re.compile(r"\bmyIpAddress(Ex)?\b")
-_IS_IN_NET = re.compile(
+IS_IN_NET = re.compile(
     r"""isInNet\s*\([^,()]*(?:\([^()]*\))?[^,()]*,\s*(["'])([\d.]+)\1\s*,\s*(["'])([\d.]+)\3"""
 )
-_IP_GLOB = re.compile(r"""shExpMatch\s*\([^,]*,\s*(["'])(\d{1,3}(?:\.(?:\d{1,3}|\*)){0,3}\.?\*?)\1""")
+IP_GLOB = re.compile(r"""shExpMatch\s*\([^,]*,\s*(["'])(\d{1,3}(?:\.(?:\d{1,3}|\*)){0,3}\.?\*?)\1""")
 _TIME_RANGE_ARGS = re.compile(r"timeRange\s*\(([^)]*)\)")
 
 
@@ -39,16 +39,16 @@ class Sample:
         return f"{self.when[3]:02d}:{self.when[4]:02d}"
 
 
-def _networks(source: str) -> list[ipaddress.IPv4Network]:
+def networks_named_in(source: str) -> list[ipaddress.IPv4Network]:
     nets: list[ipaddress.IPv4Network] = []
-    for m in _IS_IN_NET.finditer(source):
+    for m in IS_IN_NET.finditer(source):
         try:
             net = ipaddress.IPv4Network(f"{m.group(2)}/{m.group(4)}", strict=False)
         except ValueError:
             continue
         if net not in nets:
             nets.append(net)
-    for m in _IP_GLOB.finditer(source):
+    for m in IP_GLOB.finditer(source):
         octets = [o for o in m.group(2).rstrip(".*").split(".") if o and o != "*"]
         if not octets or any(not o.isdigit() or int(o) > 255 for o in octets):
             continue
@@ -65,7 +65,7 @@ def client_addresses(source: str) -> list[str]:
     tests, and one outside them all."""
     if not _CLIENT_HINT.search(source):
         return [DEFAULT_CLIENT]
-    nets = _networks(source)
+    nets = networks_named_in(source)
     out: list[str] = []
     for net in nets:
         for addr in (net[1], net[-2]) if net.num_addresses > 2 else (net[0],):
