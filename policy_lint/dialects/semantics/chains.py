@@ -4,10 +4,11 @@ nftables, MikroTik): each walks its own chains its own way, but they report alik
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from policy_lint.dialects.semantics.addressing import IPAddress
-from policy_lint.model import Span
+from policy_lint.model import Audience, Decision, Outcome, Probe, Span
 
 
 @dataclass
@@ -232,3 +233,29 @@ def after_nat(nat: ChainResult, places: list[tuple[str, bool, ChainResult]], whe
         f"whether {where} is one of this host's own addresses decides it (a ruleset does not say): {parts}",
         how=nat.how,
     )
+
+
+def clients_only(
+    audiences: list[Audience],
+    evaluate: Callable[[Probe, Audience], Decision],
+    controls: Sequence[Probe],
+    forward_word: str,
+) -> list[Audience]:
+    """The audiences that are users, for a chain-based filter whose audiences are keyed by path
+    first (`forward`, `output`). On a router (some forwarded clients have web access, or
+    destination NAT sends it elsewhere) the router's own traffic is not a population of users:
+    it never turns a block of the clients into a partial one, so only the forwarded audiences
+    remain, without the path word (`forward_word`) that told them apart. On a host whose
+    forward path carries no web traffic, its own traffic is the user's: all audiences stay."""
+    forward = [a for a in audiences if a.key[0] == "forward"]
+    if not forward or len(forward) == len(audiences):
+        return audiences
+    for a in forward:
+        if all(
+            (d := evaluate(c, a)).outcome == Outcome.ALLOW or d.how in ("redirect", "proxy") for c in controls
+        ):
+            return [
+                replace(a, conditions=a.conditions[1:]) if a.conditions[:1] == (forward_word,) else a
+                for a in forward
+            ]
+    return audiences

@@ -20,6 +20,7 @@ from policy_lint.dialects.semantics.chains import (
     ChainResult,
     FirstMatch,
     after_nat,
+    clients_only,
     nat_places,
     nat_target,
     redirected,
@@ -507,26 +508,7 @@ class NftRuleset:
         return self._audiences
 
     def _users_only(self, audiences: list[Audience]) -> list[Audience]:
-        """On a router (forwarded clients have web access), the router's own traffic (output
-        hook) is not a population of users: it never turns a block of the clients into a
-        partial one. On a host whose forward hook carries no web traffic, its own traffic is
-        the user's."""
-        forward = [a for a in audiences if a.key[0] == "forward"]
-        if not forward or len(forward) == len(audiences):
-            return audiences
-        controls = self.catalog.control_probes()
-        for a in forward:
-            if all(
-                (d := self.evaluate(c, a)).outcome == Outcome.ALLOW or d.how in ("redirect", "proxy")
-                for c in controls
-            ):
-                return [
-                    replace(a, conditions=a.conditions[1:])
-                    if a.conditions[:1] == (PATH_WORDS["forward"],)
-                    else a
-                    for a in forward
-                ]
-        return audiences
+        return clients_only(audiences, self.evaluate, self.catalog.control_probes(), PATH_WORDS["forward"])
 
     # ---------------------------------------------------------------- matching
 
