@@ -431,7 +431,7 @@ def _unread_report(ruleset: Ruleset, catalog: Catalog, statements: int, first: S
         if p.code != "TE902"
     ]
     services = {sid: ServiceResult(Verdict.UNKNOWN) for sid in catalog.services}
-    hint = "" if own else "; name its kind with --dialect"
+    hint = "" if own else "; if it is another kind of config, name that kind with --dialect"
     return FileReport(
         ruleset.path,
         ruleset.dialect,

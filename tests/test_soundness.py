@@ -104,6 +104,16 @@ def test_the_right_dialect_named_still_reads_its_file(lint):
     assert not report.errors and "TE902" not in codes(report)
 
 
+def test_a_hosts_file_naming_no_service_is_read_under_its_own_dialect(lint):
+    # Well-formed entries count as read whether or not they name a service: the hosts dialect
+    # reports its statements, so a localhost-only file under an unrevealing name is no error.
+    report = lint({"myhosts.txt": "127.0.0.1 localhost\n::1 localhost ip6-localhost\n"}, dialect="hosts")
+    assert not report.errors and "TE902" not in codes(report)
+    assert set(verdicts(report).values()) == {"unaffected"}
+    report = lint({"other.txt": "acl x src 10.0.0.0/8\nhttp_access deny x\n"}, dialect="hosts")
+    assert report.errors and "TE902" in codes(report)
+
+
 def test_comments_and_blank_lines_alone_are_no_error(lint):
     report = lint({"squid.conf": "# nothing configured yet\n\n   # really\n"}, dialect="squid")
     assert not report.errors

@@ -79,6 +79,10 @@ _SQUID_LOG_LINE = re.compile(r"^\d{9,10}\.\d{3}[ \t]+-?\d+[ \t]+\S+[ \t]+[A-Z_]+
 # chunk (one regex visit per line, ~40 ns).
 _MALFORMED_AFTER_NL = re.compile(rb"\n(?![0-9a-f:.]++(?:%[^\s]+)?[ \t]|[#\n\r \t]|\Z)")
 _MALFORMED_FIRST = re.compile(rb"(?![0-9a-f:.]++(?:%[^\s]+)?[ \t]|[#\n\r \t]|\Z)")
+# An entry: an address-like word (it holds a dot or a colon) and a name after it. Searched
+# for until one is seen (the first chunk of a real hosts file has one): a full count would cost
+# a pass over a million-line list.
+_ENTRY = re.compile(rb"(?:^|\n)[ \t]*(?=[0-9a-f]*[.:])[0-9a-f:.]+(?:%[^\s]+)?[ \t]+[^\s#]")
 
 
 # --------------------------------------------------------------------------- scanning
@@ -137,6 +141,7 @@ class HostsScan:
     entries: dict[str, list[HostsEntry]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     lines: int = 0
+    entry_seen: bool = False  # some line is an 'ADDRESS NAME' entry
     malformed: int = 0
     malformed_examples: list[tuple[int, str]] = field(default_factory=list)
     nul_lines: list[int] = field(default_factory=list)
@@ -214,6 +219,8 @@ def scan_hosts(
         low = chunk.lower()
         n_lines = low.count(b"\n")
         # ---- malformed lines, NUL bytes, encoding: over the whole chunk, in C
+        if not scan.entry_seen:
+            scan.entry_seen = _ENTRY.search(low) is not None
         bad_starts = [m.start() + 1 for m in _MALFORMED_AFTER_NL.finditer(low, 0, len(low) - 1)]
         if _MALFORMED_FIRST.match(low):
             bad_starts.insert(0, 0)
@@ -355,6 +362,12 @@ class HostsRuleset(NameRuleset):
     def __init__(self, scan: HostsScan, catalog: Catalog):
         super().__init__(scan.path, NAME, hosts_decider(scan, catalog), scan.problems)
         self.scan = scan
+        # What was read, for the engine's "nothing understood" check: any well-formed entry
+        # counts, whether or not it names a service (a localhost-only hosts file is read);
+        # with none, the lines that are no entry are the statements nobody understood. Lower
+        # bounds, not counts: the engine asks only whether nothing was understood.
+        self.understood = int(scan.entry_seen)
+        self.statements = max(scan.malformed, self.understood)
 
 
 def parse(path: Path, context: ParseContext) -> HostsRuleset:
