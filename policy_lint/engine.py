@@ -234,24 +234,13 @@ def assess(
             st = _assess_audience(probes, decisions[sid], control, audience, allow_listed)
             if st is not None:
                 statuses[sid].append(st)
+    # An audience denied the control and every service's site has no web access: it gives no
+    # status, so a service with none anywhere is blocked with everything else (TE105). An
+    # allow-listed audience gives every service a status, so then no service is in that case.
     all_denied = all(all(d.outcome == Outcome.DENY for d in c.values()) for _, c in per_audience_control)
-    # Everything is denied but some sites are allowed (an allow-list): a service not on it is
-    # blocked by the rule that denies it, not by "all web access is denied".
-    allow_list = all_denied and any(statuses.get(sid) for sid in catalog.services)
     out = {}
     for sid in catalog.services:
         sts = statuses.get(sid, [])
-        if allow_list and not sts:
-            primary = [p for p in service_probes[sid] if p.role == PRIMARY]
-            for audience in audiences:
-                decided = [(p, ruleset.evaluate(p, audience)) for p in primary]
-                unknown = [(p, d) for p, d in decided if d.outcome == Outcome.UNKNOWN]
-                denied = [(p, d) for p, d in decided if d.outcome == Outcome.DENY]
-                sts.append(
-                    _Status(audience, "unknown", unknown, [])
-                    if unknown
-                    else _Status(audience, "blocked", denied, [])
-                )
         out[sid] = _ServiceAssessment(_verdict(sts), sts, all_denied and not sts)
     return out, per_audience_control
 
@@ -476,20 +465,13 @@ def lint_ruleset(ruleset: Ruleset, catalog: Catalog, policy: Policy, claimed: bo
             for s, a in assessments.items()
             if a.all_web_denied and policy.required(s)
         ]
-        # An allow-list that lets some catalog service through does not deny all web access.
-        spared = [
-            catalog.services[s].name
-            for s, a in assessments.items()
-            if not a.all_web_denied and a.verdict != Verdict.BLOCKED
-        ]
-        denied = f"all web access except {', '.join(spared)}" if spared else "all web access"
         if names:
             findings.append(
                 Finding(
                     "TE105",
                     CODES["TE105"].severity,
                     rule,
-                    f"{denied} is denied to everyone by {_quote(rule)}: "
+                    f"all web access is denied to everyone by {_quote(rule)}: "
                     f"{', '.join(names)} are blocked with everything else",
                     None,
                     ("everyone",),
