@@ -41,15 +41,9 @@ def _fail(message: str) -> None:
 
 
 def _load(policy_path: Path | None):
-    from policy_lint.catalog import load_catalog
-    from policy_lint.policy import load_policy, strict_policy
+    from policy_lint.policy import catalog_and_policy
 
-    catalog = load_catalog()
-    if policy_path is None:
-        return catalog, strict_policy(catalog)
-    policy = load_policy(policy_path, catalog)
-    catalog = catalog.extended(policy.extra_domains, policy.custom_services)
-    return catalog, policy
+    return catalog_and_policy(policy_path)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -305,6 +299,80 @@ def init(directory: Path) -> None:
     for path, text in targets.items():
         path.write_text(text, encoding="utf-8")
         click.echo(f"wrote {path}")
+
+
+@cli.command(cls=_ListsDialects)
+@click.argument("arguments", nargs=-1, metavar="[REV1 [REV2]] [PATH...]")
+@click.option(
+    "--staged", is_flag=True, help="Compare REV1 (default HEAD) with the index: what a commit would hold."
+)
+@_dialect_opt
+@_policy_opt
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif", "github", "markdown"]),
+    help="Output format [default: text; github when GITHUB_ACTIONS=true].",
+)
+@click.option("--output-file", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
+@click.pass_obj
+def diff(
+    log: Any,
+    arguments: tuple[str, ...],
+    staged: bool,
+    dialect: str | None,
+    policy_path: Path | None,
+    fmt: str | None,
+    output_file: Path | None,
+) -> None:
+    """What a change does to the verdicts: REV1 (default HEAD) against REV2, the index
+    (--staged) or the working tree. Exit 1 when it introduces a block, degradation or unknown
+    the policy does not accept, 0 otherwise, 2 on errors.
+
+    Leading arguments that name commits are revisions (as in git); the rest are paths that
+    limit the comparison. Nothing is checked out: both sides are read from git's objects.
+    """
+    import os
+
+    from policy_lint.diff import review
+    from policy_lint.diff.render import render
+    from policy_lint.diff.revisions import commit_side, top_level
+
+    _check_dialect(dialect)
+    try:
+        repo = top_level(Path.cwd())
+        revisions: list[str] = []
+        paths: list[Path] = []
+        for argument in arguments:
+            if not paths and len(revisions) < 2 and not Path(argument).exists():
+                commit_side(repo, argument)  # an unknown revision is an error, as in git
+                revisions.append(argument)
+            else:
+                paths.append(Path(argument))
+        result = review(
+            Path.cwd(),
+            tuple(revisions),
+            staged,
+            tuple(paths),
+            policy_path and policy_path.resolve(),
+            dialect,
+            log,
+        )
+    except InputError as exc:
+        _fail(str(exc))
+    fmt = fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+    text = render(fmt, result)
+    if output_file is None:
+        click.echo(text, nl=False)
+    else:
+        tmp = output_file.with_name(output_file.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output_file)
+    for error in result.new_errors:
+        click.echo(f"policy-lint: error: {error}", err=True)
+    if result.new_errors:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_FINDINGS if result.fails() else EXIT_CLEAN)
 
 
 @cli.command(cls=_ListsDialects)

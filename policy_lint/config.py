@@ -26,6 +26,7 @@ import yaml
 from policy_lint.inputs import InputError
 
 YAML_NAME = ".policy-lint.yaml"
+SETTINGS_FILES = (YAML_NAME, "pyproject.toml")  # where settings may live, nearest first
 KEYS = {
     "policy",
     "root",

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from policy_lint import dialects
 from policy_lint.catalog import HYGIENE_ROLES, PRIMARY, Catalog
@@ -81,6 +81,24 @@ class Report:
     skipped: list[Skipped] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class LintedFile:
+    """One file's lint as the engine made it, kept for reuse while nothing it read changes."""
+
+    report: FileReport
+    audiences: list[Audience]
+    read: frozenset[str]  # the files the config pulled in (resolved paths)
+
+
+class LintCache(Protocol):
+    """Lints of files already made elsewhere (`policy-lint diff` reuses a revision's lints of
+    the files a change leaves alone)."""
+
+    def get(self, path: Path) -> LintedFile | None: ...
+
+    def put(self, path: Path, linted: LintedFile) -> None: ...
+
+
 @dataclass
 class Options:
     root: Path | None = None
@@ -89,6 +107,7 @@ class Options:
     log: Any = None  # a structlog logger for diagnostics (-v), or None
     progress: Callable[[list], Iterable] | None = None  # wraps the file list (a progress bar)
     skip_undetected: bool = False  # named files of no known dialect are skipped, not errors
+    cache: LintCache | None = None
 
 
 # ------------------------------------------------------------------ per-audience assessment
@@ -599,6 +618,12 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
     file_audiences: dict[str, list[Audience]] = {}
     pulled_in: set[str] = set()  # files a config read through a reference (a list, an include)
     for path, explicit in options.progress(files) if options.progress else files:
+        cached = options.cache.get(path) if options.cache else None
+        if cached is not None:
+            pulled_in |= cached.read
+            file_audiences[cached.report.path] = cached.audiences
+            report.files.append(cached.report)
+            continue
         module = forced or dialects.detect(path, read_head(path))
         if module is None:
             if options.log:
@@ -630,6 +655,11 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
             )
         file_audiences[file_report.path] = list(ruleset.audiences())
         report.files.append(file_report)
+        if options.cache:
+            options.cache.put(
+                path,
+                LintedFile(file_report, file_audiences[file_report.path], frozenset(context.resolver.found)),
+            )
     # A file pulled in by another's include is linted as part of it, not again on its own.
     included = {i for f in report.files for i in f.included}
     report.files = [f for f in report.files if str(Path(f.path).resolve()) not in included]

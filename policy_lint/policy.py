@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from policy_lint.catalog import Catalog
+from policy_lint.catalog import Catalog, load_catalog
 from policy_lint.inputs import InputError
 from policy_lint.model import Audience, Severity, Span
 
@@ -247,3 +247,13 @@ def _build(root: yaml.Node, shown: str, catalog: Catalog) -> Policy:
             )
     name = _string(top["name"], "name") if "name" in top else Path(shown).stem
     return Policy(name, shown, severities, extra, custom, audiences, exceptions)
+
+
+def catalog_and_policy(policy_path: Path | None) -> tuple[Catalog, Policy]:
+    """The service catalog and the policy to lint against: the file's, extended with the
+    services and domains it adds, or the strict built-in policy when none is named."""
+    catalog = load_catalog()
+    if policy_path is None:
+        return catalog, strict_policy(catalog)
+    policy = load_policy(policy_path, catalog)
+    return catalog.extended(policy.extra_domains, policy.custom_services), policy

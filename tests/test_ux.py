@@ -297,8 +297,12 @@ def test_corrupt_baseline_is_a_clean_error(tmp_path):
 def test_pre_commit_hooks_file_names_the_entry_point():
     import yaml
 
-    [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
-    assert hook["id"] == "policy-lint" and hook["entry"].startswith("policy-lint check")
+    staged, every_file = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    assert staged["id"] == "policy-lint" and staged["entry"] == "policy-lint diff --staged"
+    assert staged["pass_filenames"] is False
+    assert every_file["id"] == "policy-lint-check" and every_file["entry"].startswith("policy-lint check")
+    assert staged["files"] == every_file["files"]
+    hook = every_file
     import re
 
     pattern = re.compile(hook["files"])

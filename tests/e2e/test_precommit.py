@@ -78,9 +78,9 @@ def test_pre_commit_try_repo_fails_on_a_block_and_passes_after_the_fix(tmp_path)
         "VIRTUALENV_NO_PERIODIC_UPDATE": "1",
     }
 
-    def try_repo() -> subprocess.CompletedProcess:
+    def try_repo(hook: str = "policy-lint-check", *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [*no_network_prefix(), pre_commit, "try-repo", str(REPO), "policy-lint", "--all-files"],
+            [*no_network_prefix(), pre_commit, "try-repo", str(REPO), hook, *(args or ("--all-files",))],
             cwd=repo,
             capture_output=True,
             text=True,
@@ -107,3 +107,18 @@ def test_pre_commit_try_repo_fails_on_a_block_and_passes_after_the_fix(tmp_path)
     fixed = try_repo()
     # The ACL is unused now (TE202, informational), which does not fail the hook.
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+
+    # The default hook reviews the staged change (`diff --staged`): a staged change that
+    # introduces a block fails it, whatever was there before; one that removes a block passes.
+    other = repo / "etc" / "squid" / "squid-branch.conf"
+    other.write_text(BLOCKING)
+    git(repo, "add", "-A")
+    introduced = try_repo("policy-lint", "--hook-stage", "pre-commit")
+    assert introduced.returncode == 1, introduced.stdout + introduced.stderr
+    assert "+ etc/squid/squid-branch.conf:2:1: facebook: (no file) -> blocked" in introduced.stdout
+    git(repo, "commit", "-qm", "branch office blocks (legacy)")
+    other.write_text("acl social dstdomain .facebook.com\nhttp_access allow all\n")
+    git(repo, "add", "-A")
+    removed = try_repo("policy-lint", "--hook-stage", "pre-commit", "--verbose")  # output of a pass
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert "- etc/squid/squid-branch.conf" in removed.stdout, removed.stdout
