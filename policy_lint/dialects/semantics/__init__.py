@@ -14,6 +14,8 @@
 - `batch`: Windows batch files read as cmd.exe reads them (caret continuations, comments).
 - `answers`: one rule for DNS answers (sinkhole, pin to the service, pin to an unknown address).
 - `tunnels`: the ports local proxies and tunnels listen on (PAC and Privoxy forwarding).
+- `setfills`: firewall sets a DNS forwarder fills with the addresses of names it resolves
+  (dnsmasq `ipset=`/`nftset=`, unbound's ipset module), matched by name.
 - `terraform`: Terraform/HCL files (python-hcl2) as blocks with lines, literal variables and
   symbolic values, for the dialects that read a provider's resources.
 """

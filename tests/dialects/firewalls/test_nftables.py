@@ -955,3 +955,9 @@ def test_prerouting_filter_after_dstnat_sees_the_new_destination(lint):
     )
     assert verdicts(report)["facebook"] == "unknown"
     assert "TE907" in codes(report)
+
+
+def test_a_block_where_a_statement_should_start_is_a_config_error_not_a_crash(lint):
+    # `{{` (a template's escaped brace left in): the statement begins with a block.
+    report = lint({"fw.nft": "table inet filter {{\n  chain forward {{\n  }}\n}}\n"})
+    assert "TE901" in codes(report) and report.files

@@ -35,6 +35,7 @@ from policy_lint.dialects.semantics.chains import (
     outcome_of,
     redirected,
 )
+from policy_lint.dialects.semantics.setfills import SetFill, find_fills
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 MAX_AUDIENCES = 64
@@ -123,6 +124,7 @@ class _Packet:
     minute: int
     owner: str
     sport: int | None = None  # None: the client's ephemeral port
+    host: str = ""  # the name the client resolved and asked for (ipsets a DNS forwarder fills)
     reply: bool = False  # the server's answer (SYN-ACK), walking back to the client
     # After destination NAT: fields whose value the ruleset does not give ("dst"/"src": this
     # host's own address; "iif"/"oif": the interface the NAT destination is behind; "owner": the
@@ -187,6 +189,8 @@ class IptablesRuleset:
         self._client_accepts: dict[tuple, tuple[dict[int, int], list[tuple[int, Rule]]]] = {}
         self._has_strings = any(r.strings for r in self._all_rules())
         self._apply_sets()
+        # A set a DNS forwarder fills decides by the requested name, not the address alone.
+        self._has_fills = any(s.filled for s in self.state.sets.values())
         self._note_quic_only_drops()
 
     def _note_quic_only_drops(self) -> None:
@@ -415,14 +419,22 @@ class IptablesRuleset:
                     yield from c.rules()
 
     def _apply_sets(self) -> None:
+        fills: list[SetFill] | None = None
         for r in self._all_rules():
             for name, _d, _g in r.sets:
                 s = self.state.sets.get(name)
+                if s is not None and not s.members and s.dynamic is None and not s.filled:
+                    if fills is None:  # scanned once, and only for a set nothing here loads
+                        fills = find_fills(self.state.context.resolver.root, self.state.context.resolver)
+                    s.filled = [f for f in fills if f.set_name == name and not f.table]
+                if s is not None and s.filled:
+                    continue
                 if s is None or (not s.members and s.dynamic is None and s.span == r.span):
                     self.state.problem(
                         "TE903",
                         r.span,
-                        f"ipset {name} is used but never created or loaded from a file in the repository",
+                        f"ipset {name} is used but never created or loaded from a file in the repository, "
+                        "and no ipset= of a DNS forwarder (dnsmasq, unbound) in the repository fills it",
                     )
 
     # ---------------------------------------------------------------- paths and audiences
@@ -762,6 +774,17 @@ class IptablesRuleset:
             if direction in p.unsure:
                 doubts.append(f"whether ipset {name} holds this host's own address")
                 continue
+            if s is not None and s.filled and not s.members and s.dynamic is None:
+                # The forwarder puts the resolved server addresses in: the server's side of the
+                # connection (the destination going out, the source of a reply) is a member when
+                # the requested name is under a filled domain; a client's address never is.
+                server_side = (direction == "dst") != p.reply
+                fill = next((f for f in s.filled if server_side and f.holds(p.host)), None)
+                if (fill is not None) == neg:
+                    return False, ""
+                if fill is not None:
+                    trace.append(fill.span)
+                continue
             if s is None or (not s.members and s.dynamic is None and name not in self._loaded_sets()):
                 doubts.append(f"ipset {name} is not loaded from the repository")
                 continue
@@ -1010,7 +1033,7 @@ class IptablesRuleset:
     # ---------------------------------------------------------------- the Ruleset protocol
 
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
-        payload_key = (probe.scheme, probe.host, probe.path) if self._has_strings else None
+        payload_key = (probe.scheme, probe.host, probe.path) if self._has_strings or self._has_fills else None
         key = audience.key
 
         def one(target: Target) -> Decision:
@@ -1104,6 +1127,7 @@ class IptablesRuleset:
             "day": day,
             "minute": minute,
             "owner": owner,
+            "host": probe.host,
         }
         # The connection needs its SYN out, the server's SYN-ACK back (state ESTABLISHED, from
         # the server's port to the client's) and the first data packet (Host / SNI) out.

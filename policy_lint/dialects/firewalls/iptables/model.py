@@ -7,6 +7,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from policy_lint.dialects.semantics.addressing import IPAddress
+from policy_lint.dialects.semantics.setfills import SetFill
 from policy_lint.model import Span
 
 NAME = "iptables"
@@ -116,3 +117,6 @@ class IpSet:
     span: Span
     members: list[tuple[Net, Span]] = field(default_factory=list)
     dynamic: Span | None = None
+    # Filled by a DNS forwarder with the addresses of these names (dnsmasq ipset=, unbound's
+    # ipset module): see semantics/setfills.
+    filled: list[SetFill] = field(default_factory=list)

@@ -25,6 +25,7 @@ from policy_lint.dialects.semantics.chains import (
     nat_target,
     redirected,
 )
+from policy_lint.dialects.semantics.setfills import SetFill, find_fills
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 MAX_JUMP_DEPTH = 64
@@ -71,6 +72,7 @@ class Packet:
     oif: str
     path: str  # forward | output | input (to this host, after destination NAT)
     reply: bool = False
+    host: str = ""  # the name the client resolved and asked for (sets a DNS forwarder fills)
     # After destination NAT: fields the ruleset does not give ("dst"/"src": this host's own
     # address; "iif"/"oif": the interface the NAT destination is behind): a match on them may or
     # may not hold.
@@ -137,6 +139,7 @@ class NftRuleset:
                 ]
                 nat.sort(key=lambda tc: (tc[1].priority, tc[1].order))
                 self._nat_hooks[(hook, fam)] = nat
+        self._has_fills = self._fill_sets(parser)
         self._audiences = self._build_audiences()
         self._users_checked = False
         self._note_quic_only_drops()
@@ -585,20 +588,52 @@ class NftRuleset:
                 ks.extend(nets.get(a & (((1 << plen) - 1) << (bits - plen)) if plen else 0, ()))
         return [c.rules[k] for k in sorted(set(ks))]
 
+    def _fill_sets(self, parser: Parser) -> bool:
+        """Sets with no elements here that a DNS forwarder in the repository fills (dnsmasq
+        `nftset=`): matched by the requested name. Scanned only when such a set is used."""
+        fills: list[SetFill] | None = None
+        for t in self.tables:
+            used = {m.values.setref for c in t.chains.values() for r in c.rules for m in r.matches}
+            for name in sorted(used - {""}):
+                s = t.sets.get(name)
+                if s is None or s.elements or self._filled_by_rules(t, name):
+                    continue
+                if fills is None:
+                    resolver = parser.context.resolver
+                    fills = find_fills(resolver.root, resolver)
+                s.filled = [f for f in fills if f.set_name == name and f.table == f"{t.family}#{t.name}"]
+        return any(s.filled for t in self.tables for s in t.sets.values())
+
     def _dynamic(self, t: Table, name: str) -> bool:
+        """Whether the set gets elements at run time: undeclared, `flags dynamic`, or filled by a
+        rule (`add @set`). A set declared empty is empty as loaded (nft(8)); one a DNS forwarder
+        here fills is matched by name (`filled`)."""
         key = (id(t), name)
         if key not in self._dyn:
-            s = t.sets.get(name)
-            self._dyn[key] = (
-                s is None or s.dynamic or any(name in r.fills for c in t.chains.values() for r in c.rules)
-            )
+            self._dyn[key] = t.sets.get(name) is None or self._filled_by_rules(t, name)
         return self._dyn[key]
+
+    @staticmethod
+    def _filled_by_rules(t: Table, name: str) -> bool:
+        s = t.sets.get(name)
+        return s is not None and (
+            s.dynamic or any(name in r.fills for c in t.chains.values() for r in c.rules)
+        )
 
     def _value_hit(self, t: Table, m: Match, p: Packet, trace: list[Span]) -> bool | None:
         """Does the packet's field (per `m`) fall in `m`'s values? None: cannot tell."""
         v = m.values
         hit: bool | None
         if m.kind == "addr":
+            filled = t.sets[v.setref].filled if v.setref in t.sets else []
+            if filled:
+                # The forwarder puts resolved server addresses in: the server's side of the
+                # connection matches when the requested name is under a filled domain.
+                server_side = (m.direction == "dst") != p.reply
+                fill = next((f for f in filled if server_side and f.holds(p.host)), None)
+                if fill is not None:
+                    trace.append(fill.span)
+                return fill is not None
             addr = p.src if m.direction == "src" else p.dst
             idx = self._addr_index(t, v)
             if idx is None:
@@ -921,18 +956,20 @@ class NftRuleset:
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
         key = audience.key or ("output", "", "", "", "")
 
+        host = probe.host if self._has_fills else ""
+
         def one(target: Target) -> Decision:
-            ck = (key, probe.port, target.address)
+            ck = (key, probe.port, target.address, host)
             hit = self._cache.get(ck)
             if hit is None:
-                hit = self._decide(probe.port, key, target)
+                hit = self._decide(probe.port, key, target, host)
                 if len(self._cache) < 500_000:
                     self._cache[ck] = hit
             return hit
 
         return decide_by_address(probe, self.catalog, one)
 
-    def _decide(self, port: int, key: tuple, target: Target) -> Decision:
+    def _decide(self, port: int, key: tuple, target: Target, host: str) -> Decision:
         path, src4, src6, iif, oif = key
         fam = target.address.version
         src_text = src4 if fam == 4 else src6
@@ -941,7 +978,7 @@ class NftRuleset:
         oif_ = oif if oif != "other" else "other0"
         if path == "forward":
             iif_ = iif_ or "lan0"
-        base = Packet(fam, src, target.address, port, "new", iif_, oif_, path)
+        base = Packet(fam, src, target.address, port, "new", iif_, oif_, path, host=host)
         # The SYN out, the server's SYN-ACK back (established, addresses and interfaces swapped)
         # and the first data packet out (established).
         reply = Packet(
@@ -954,6 +991,7 @@ class NftRuleset:
             iif_ if path == "forward" else "",
             path,
             reply=True,
+            host=host,
         )
         self._steps = 0 if not self._intricate else MAX_CHAIN_VISITS
         nat = self._nat(base)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from policy_lint.dialects.semantics.setfills import SetFill
 from policy_lint.model import Span
 
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -87,6 +88,9 @@ class NamedSet:
     )  # (value, verdict, target, span)
     dynamic: bool = False
     datatype: str = ""
+    # Filled by a DNS forwarder with the addresses of these names (dnsmasq nftset=): see
+    # semantics/setfills.
+    filled: list[SetFill] = field(default_factory=list)
 
 
 @dataclass

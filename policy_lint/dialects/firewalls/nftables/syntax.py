@@ -70,6 +70,11 @@ class Group:
     open: Tok
     items: list = field(default_factory=list)
 
+    @property
+    def span(self) -> Span:
+        """Where the block opens: a statement may begin with one (`{{` typed for `{`)."""
+        return self.open.span
+
 
 # nft's scanner (scanner.l, token `ip6addr_rfc2732`) reads `[` IPv6-address `]` as one word, so
 # that a port can follow (`dnat to [fd00::1]:53`); a bracket anywhere else is a character the
