@@ -50,6 +50,7 @@ MODULES: tuple[str, ...] = (
     "firewalls.pfsense",
     "firewalls.nftables",
     "dns.ctparental",
+    "dns.adguardhome",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -214,6 +215,10 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("*.bat", "*.cmd", "*.ps1", "*firewall*.txt", "*netsh*"),
     ),
     "dns.ctparental": ("ctparental", ("categories-enabled.conf", "categories-enabled")),
+    "dns.adguardhome": (
+        "adguardhome",
+        ("AdGuardHome.yaml", "AdGuardHome.yml", "adguardhome.yaml", "*AdGuardHome*.yaml"),
+    ),
 }
 
 DETECT_THRESHOLD = 0.5
