@@ -327,3 +327,21 @@ def test_an_alias_bomb_is_an_error_not_a_hang(lint):
         bomb += f"{chr(97 + i)}: &{chr(97 + i)} [{', '.join('*' + chr(96 + i) for _ in range(10))}]\n"
     report = lint({CONF: bomb + "dns: {}\nschema_version: 29\n"}, dialect="adguardhome")
     assert not report.files and report.errors
+
+
+def test_other_service_ids_are_assumed_not_to_block_and_said_so(lint):
+    report = lint(conf("filtering:\n  blocked_services:\n    ids: [netflix, youtube]\n"))
+    note = next(f for f in report.findings if f.code == "TE903")
+    assert "netflix" in note.message and note.span.line == 12
+
+
+def test_an_unlisted_id_naming_a_service_is_unknown(lint):
+    report = lint(conf("filtering:\n  blocked_services:\n    ids: [linkedin_learning]\n"))
+    assert verdicts(report)["linkedin"] == "unknown"
+    assert any(f.code == "TE908" and f.span.line == 12 for f in report.findings)
+
+
+def test_routing_to_another_resolver_is_named(lint):
+    files = {CONF: HEAD + "    - '[/linkedin.com/]10.0.0.53'\nschema_version: 29\n"}
+    report = lint(files)
+    assert any(f.code == "TE907" and f.span.line == 9 for f in report.findings)

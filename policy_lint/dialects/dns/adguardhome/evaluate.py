@@ -157,6 +157,13 @@ def parse_routes(lines: list[tuple[str, Span]]) -> list[Route]:
     return out
 
 
+def _domain_covers(d: str, host: str) -> bool:
+    """`[/d/]`: d and its subdomains; `[/*.d/]`: the subdomains only; `[//]`: unqualified names."""
+    if d.startswith("*."):
+        return host.endswith(d[1:])
+    return bool(d) and (host == d or host.endswith("." + d))
+
+
 class AdGuardHomeRuleset:
     def __init__(self, cfg: Config, context: ParseContext, config_path: Path):
         self.cfg = cfg
@@ -173,8 +180,10 @@ class AdGuardHomeRuleset:
         self._services = load_services()
         self._engines: dict[frozenset[str], adblock.AdblockRuleset] = {}
         self._cache: dict[tuple, Decision] = {}
+        self._undecided_ids: dict[str, tuple[str, Span]] = {}  # catalog service -> (ID, span)
         self._read_rules()
         self._read_routes()
+        self._check_service_ids()
         self._whos = self._build_whos()
 
     # ------------------------------------------------------------------ reading
@@ -264,6 +273,51 @@ class AdGuardHomeRuleset:
                 lines = [(t, Span(shown, i, 1, t.strip())) for i, t in enumerate(src.lines, 1)]
         self.routes = parse_routes(lines)
         self.client_routes = {c.name: parse_routes(c.upstreams) for c in cfg.clients if c.upstreams}
+        hosts = {p.host.lower() for svc in self.catalog.services.values() for p in svc.probes()}
+        for r in [*self.routes, *(x for rs in self.client_routes.values() for x in rs)]:
+            if "local" in (self._upstream(u) for u in r.upstreams) and any(self._covers(r, h) for h in hosts):
+                self.problems.append(
+                    Problem(
+                        "TE907", r.span, "names of the services are forwarded to a resolver that decides them"
+                    )
+                )
+
+    def _check_service_ids(self) -> None:
+        """IDs outside the excerpt: another service of AdGuard's list (assumed not to block
+        the catalog's services, said once), or one whose ID names a catalog service (undecided)."""
+        lists = [self.cfg.blocked_services] + [c.blocked_services for c in self.cfg.clients]
+        others: dict[str, Span] = {}
+        for bs in lists:
+            for sid, span in bs.ids:
+                if sid.lower() in self._services:
+                    continue
+                named = [
+                    k
+                    for k, svc in self.catalog.services.items()
+                    if any(w in sid.lower() for w in svc.keywords)
+                ]
+                if named:
+                    self._undecided_ids.setdefault(named[0], (sid, span))
+                    self.problems.append(
+                        Problem(
+                            "TE908",
+                            span,
+                            f"blocked service {sid} is not in the linter's copy of AdGuard's service list "
+                            f"(catalog/adguard_services.yaml): what it blocks is unknown",
+                        )
+                    )
+                else:
+                    others.setdefault(sid, span)
+        if others:
+            first = min(others.values())
+            self.problems.append(
+                Problem(
+                    "TE903",
+                    first,
+                    f"blocked services {', '.join(sorted(others))} are other services of AdGuard's list "
+                    f"(not in catalog/adguard_services.yaml): assumed not to block the catalog's services",
+                )
+            )
 
     def _ruleset(
         self, cands: list[adblock.Candidate], missing: list[adblock.Missing]
@@ -450,6 +504,11 @@ class AdGuardHomeRuleset:
         for sid, span in bs.ids:
             domains = self._services.get(sid.lower())
             if domains is None:
+                undecided = self._undecided_ids.get(probe.service or "")
+                if undecided is not None and undecided[0] == sid:
+                    return Decision(
+                        Outcome.UNKNOWN, span, (span,), True, "", f"blocked service {sid} is not modelled"
+                    )
                 continue
             for name in suffixes(probe.host):
                 if name in domains:
@@ -468,15 +527,15 @@ class AdGuardHomeRuleset:
         best: tuple[int, Route] | None = None
         for r in routes:
             for d in r.domains:
-                if d.startswith("*."):
-                    ok = host.endswith(d[1:])
-                else:
-                    ok = bool(d) and (host == d or host.endswith("." + d))
-                if ok and (best is None or len(d) > best[0]):
+                if _domain_covers(d, host) and (best is None or len(d) > best[0]):
                     best = (len(d), r)
         if best is None:
             return None
         return self.upstream_decision(best[1])
+
+    @staticmethod
+    def _covers(r: Route, host: str) -> bool:
+        return any(_domain_covers(d, host) for d in r.domains)
 
     def upstream_decision(self, r: Route) -> Decision | None:
         verdicts = [self._upstream(u) for u in r.upstreams]
