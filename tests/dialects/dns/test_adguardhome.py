@@ -332,13 +332,13 @@ def test_an_alias_bomb_is_an_error_not_a_hang(lint):
 def test_other_service_ids_are_assumed_not_to_block_and_said_so(lint):
     report = lint(conf("filtering:\n  blocked_services:\n    ids: [netflix, youtube]\n"))
     note = next(f for f in report.findings if f.code == "TE903")
-    assert "netflix" in note.message and note.span.line == 12
+    assert "netflix" in note.message and note.span.line == 11
 
 
 def test_an_unlisted_id_naming_a_service_is_unknown(lint):
     report = lint(conf("filtering:\n  blocked_services:\n    ids: [linkedin_learning]\n"))
     assert verdicts(report)["linkedin"] == "unknown"
-    assert any(f.code == "TE908" and f.span.line == 12 for f in report.findings)
+    assert any(f.code == "TE908" and f.span.line == 11 for f in report.findings)
 
 
 def test_routing_to_another_resolver_is_named(lint):
