@@ -345,3 +345,21 @@ def test_routing_to_another_resolver_is_named(lint):
     files = {CONF: HEAD + "    - '[/linkedin.com/]10.0.0.53'\nschema_version: 29\n"}
     report = lint(files)
     assert any(f.code == "TE907" and f.span.line == 9 for f in report.findings)
+
+
+def test_dnstype_naming_a_and_aaaa_matches_a_browsers_queries(lint):
+    v = verdicts(lint(conf("user_rules:\n  - '||linkedin.com^$dnstype=A|AAAA'\n")))
+    assert v["linkedin"] == "blocked"
+
+
+def test_dnstype_naming_one_type_is_not_modelled(lint):
+    report = lint(conf("user_rules:\n  - '||linkedin.com^$dnstype=AAAA'\n"))
+    assert verdicts(report)["linkedin"] == "unknown"
+    assert any(f.code == "TE908" for f in report.findings)
+
+
+def test_client_names_may_be_quoted(lint):
+    body = "user_rules:\n  - \"||linkedin.com^$client='Kid Phone'\"\nclients:\n  persistent:\n    - name: Kid Phone\n      ids: [192.168.1.21]\n"
+    report = lint(conf(body))
+    assert verdicts(report)["linkedin"] == "blocked-partial"
+    assert any("Kid Phone" in f.message for f in report.findings if f.code == "TE102")
