@@ -11,6 +11,7 @@ and builds a DNS filter from it (`CTparental -ubl`, `catChoice`/`dnsmasqon` in i
     CTparental.conf                DNSMASQ=BLACK|WHITE|OFF (4.x), DNSCRYPT=... (5.x), GCTOFF=ON
     blacklist-local.conf           the admin's own blocked domains ("ossi"), always enabled
     domaine-rehabiliter.conf       the admin's rehabilitated domains
+    dnscrypt-allowed-names.txt     5.x: dnscrypt-proxy's allowed names (`.name`: the subtree)
     GCToff.conf                    `user` privileged (group ctoff, not filtered), `#user` filtered,
                                    `+user` an administrator (root/sudo: never filtered)
 
@@ -148,7 +149,8 @@ def read_names(path: Path, display: str, problems: list[Problem]) -> NameList:
                 if name and name != "#":
                     out.subtree.setdefault(name.rstrip("."), span)
             continue
-        word = text.split()[0].lower()
+        # dnscrypt-proxy also writes a subtree as `.name` (CTparental's allowed names do)
+        word = text.split()[0].lower().removeprefix(".")
         if not _NAME.match(word):
             continue  # CTparental's `adapt` drops addresses, accented names and the like
         if word.startswith("="):
@@ -479,13 +481,25 @@ def parse(path: Path, context: ParseContext) -> CTparentalRuleset:
     else:
         absent.append("blacklist-local.conf (empty)")
     rehab = find("domaine-rehabiliter.conf", "domaine-rehabiliter")
+    # 5.x: dnscrypt-proxy's allowed_names file, which CTparental writes beside its state.
+    allowed = find("dnscrypt-allowed-names.txt") if state.dnscrypt else None
     if rehab is not None:
         state.rehab = read_names(rehab, resolver.display(rehab), problems)
         state.removed = RemovedLines(
             [(BoundedPattern.compile(_bre(n)), sp) for n, sp in state.rehab.subtree.items()]
         )
-    else:
+    elif allowed is None:
         absent.append("domaine-rehabiliter.conf (empty)")
+    if allowed is not None:
+        extra = read_names(allowed, resolver.display(allowed), problems)
+        if state.rehab is None:
+            state.rehab = extra
+        else:
+            for k, v in extra.subtree.items():
+                state.rehab.subtree.setdefault(k, v)
+            for k, v in extra.exact.items():
+                state.rehab.exact.setdefault(k, v)
+            state.rehab.globs.extend(extra.globs)
     _privileged(state, settings, find("GCToff.conf"), resolver, absent)
     if absent and state.mode != "off":
         problems.append(

@@ -139,3 +139,11 @@ def test_detection_by_name_and_content():
 def test_binary_input_is_one_error(lint):
     report = lint({MAIN: "\x00\x01\x02binary"}, dialect="ctparental")
     assert not report.files and len(report.errors) == 1
+
+
+def test_5x_dnscrypt_allowed_names_lift_blocks(lint):
+    files = _tree("social_networks\n", {"dnsfilter-available/social_networks.conf": SOCIAL_5X})
+    files[D + "CTparental.conf"] = "DNSCRYPT=BLACK\n"
+    files[D + "dnscrypt-allowed-names.txt"] = ".linkedin.com\n"
+    v = verdicts(lint(files))
+    assert v["linkedin"] in ("allowed", "unaffected") and v["facebook"] == "blocked"
