@@ -363,3 +363,13 @@ def test_client_names_may_be_quoted(lint):
     report = lint(conf(body))
     assert verdicts(report)["linkedin"] == "blocked-partial"
     assert any("Kid Phone" in f.message for f in report.findings if f.code == "TE102")
+
+
+def test_binary_input_is_one_error(lint):
+    report = lint({CONF: "\x00\x01\x02\x03binary"}, dialect="adguardhome")
+    assert not report.files and len(report.errors) == 1
+
+
+def test_a_yaml_file_that_is_no_adguard_home_config_is_an_input_error(lint):
+    report = lint({"other.yaml": "name: something\nitems: [1, 2]\n"}, dialect="adguardhome")
+    assert report.errors and "understood none of the" in report.errors[0]
