@@ -49,6 +49,8 @@ MODULES: tuple[str, ...] = (
     "firewalls.mikrotik",
     "firewalls.pfsense",
     "firewalls.nftables",
+    "dns.ctparental",
+    "dns.adguardhome",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -211,6 +213,11 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "firewalls.windows_firewall": (
         "windows-firewall",
         ("*.bat", "*.cmd", "*.ps1", "*firewall*.txt", "*netsh*"),
+    ),
+    "dns.ctparental": ("ctparental", ("categories-enabled.conf", "categories-enabled")),
+    "dns.adguardhome": (
+        "adguardhome",
+        ("AdGuardHome.yaml", "AdGuardHome.yml", "adguardhome.yaml", "*AdGuardHome*.yaml"),
     ),
 }
 
