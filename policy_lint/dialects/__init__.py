@@ -49,6 +49,7 @@ MODULES: tuple[str, ...] = (
     "firewalls.mikrotik",
     "firewalls.pfsense",
     "firewalls.nftables",
+    "firewalls.cisco_ios",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -205,6 +206,10 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "firewalls.nftables": (
         "nftables",
         ("nftables.conf", "*.nft", "nftables*.conf", "*nftables*.rules", "*.nft.json", "nftables*.json"),
+    ),
+    "firewalls.cisco_ios": (
+        "cisco-ios",
+        ("*.ios", "*-confg", "*-config", "running-config*", "startup-config*", "*.cisco", "router*.cfg"),
     ),
     "firewalls.pf": ("pf", ("pf.conf", "pf.conf.*", "*.pf.conf", "pf.anchors/*", "pf.rules", "*.pf")),
     "firewalls.mikrotik": ("mikrotik", ("*.rsc", "*mikrotik*", "*routeros*", "export*.txt")),

@@ -1,0 +1,611 @@
+"""An IOS/IOS-XE configuration evaluated for one client and one destination (the Ruleset)."""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+from dataclasses import dataclass
+from functools import partial
+
+from policy_lint.catalog import Catalog
+from policy_lint.dialects.firewalls.cisco_common.acl import Acl, Packet, first_match
+from policy_lint.dialects.firewalls.cisco_common.stages import combine
+from policy_lint.dialects.firewalls.cisco_common.vocab import (
+    ALL_HTTP,
+    ALL_TLS,
+    OTHER_APPLICATIONS,
+    vocabulary,
+)
+from policy_lint.dialects.firewalls.cisco_ios.model import (
+    NAME,
+    Attachment,
+    ClassMap,
+    Config,
+    Match,
+    Place,
+    PolicyMap,
+)
+from policy_lint.dialects.semantics.addressing import Target, decide_by_address, targets
+from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
+
+EPHEMERAL = 50000
+A_CLIENT = ipaddress.IPv4Address("10.255.77.77")  # a client whose address the config does not give
+MAX_CLASSES = 8
+
+
+@dataclass(frozen=True)
+class Seat:
+    """An audience: clients behind `place` (None: wherever the fragment's filters apply) with
+    source address `src`."""
+
+    place: Place | None
+    src: ipaddress.IPv4Address
+
+
+class IosRuleset:
+    dialect = NAME
+
+    def __init__(self, cfg: Config, catalog: Catalog):
+        self.cfg = cfg
+        self.catalog = catalog
+        self.path = cfg.path
+        self.problems: list[Problem] = cfg.problems
+        self.statements = cfg.statements
+        self.understood = cfg.understood
+        self.first_statement = cfg.first
+        self.vocab = vocabulary()
+        places = [p for p in cfg.places if not p.shutdown and (p.layer3 or p.attachments or p.zone)]
+        self.egress = self._egress(places)
+        clients = [p for p in places if p not in self.egress] or places
+        self.seats: dict[tuple, Seat] = {}
+        self._audiences: list[Audience] = []
+        for place in clients:
+            self._add_seats(place)
+        if not clients:
+            self._audiences = [EVERYONE]
+            self.seats[EVERYONE.key] = Seat(None, A_CLIENT)
+        self.unplaced = self._unplaced() if not cfg.has_interfaces else []
+        self._check_names()
+
+    # ------------------------------------------------------------ where clients are
+
+    def _egress(self, places: list[Place]) -> list[Place]:
+        """The interfaces towards the Internet: `ip nat outside`, else the default route's."""
+        outside = [p for p in places if p.nat == "outside"]
+        if outside:
+            return outside
+        out = []
+        for hop, _span in self.cfg.default_routes:
+            for p in places:
+                if p.name.lower() == hop.lower():
+                    out.append(p)
+                else:
+                    try:
+                        addr = ipaddress.IPv4Address(hop)
+                    except ValueError:
+                        continue
+                    if p.network is not None and addr in p.network.network:
+                        out.append(p)
+        if out:
+            return list(dict.fromkeys(out))
+        return [p for p in places if p.dhcp and p.kind == "interface"]
+
+    def _add_seats(self, place: Place) -> None:
+        base = A_CLIENT
+        if place.network is not None and place.network.network.num_addresses > 4:
+            base = place.network.network.network_address + min(100, place.network.network.num_addresses - 2)
+        specs = []
+        for att in place.attachments:
+            acl = self.cfg.acls.get(att.name) if att.kind == "acl" and att.direction == "in" else None
+            for e in acl.entries if acl else []:
+                if e.src.kind == "net" and e.src.version == 4 and e.src not in specs:
+                    specs.append(e.src)
+        candidates = [base]
+        for spec in specs:
+            addr = ipaddress.IPv4Address((spec.net & ~spec.wild & 0xFFFFFFFF) | (1 if spec.wild else 0))
+            if place.network is None or addr in place.network.network:
+                candidates.append(addr)
+        seen: dict[tuple, ipaddress.IPv4Address] = {}
+        for c in candidates:
+            vec = tuple((int(c) & ~s.wild) == (s.net & ~s.wild) for s in specs)
+            seen.setdefault(vec, c)
+        chosen = list(seen.items())[:MAX_CLASSES]
+        for vec, addr in chosen:
+            conds: tuple[str, ...] = (place.describe(),)
+            if len(chosen) > 1:
+                inside = [s.text for s, hit in zip(specs, vec, strict=True) if hit]
+                conds += (
+                    (f"from {inside[0]}",)
+                    if inside
+                    else ("from none of " + ", ".join(s.text for s in specs[:3]),)
+                )
+            key = (place.name, str(addr))
+            aud = Audience(key, conds, (("src", str(addr)), ("place", place.name)))
+            self._audiences.append(aud)
+            self.seats[key] = Seat(place, addr)
+
+    def audiences(self) -> list[Audience]:
+        return self._audiences
+
+    # ------------------------------------------------------------ names the file does not hold
+
+    def _check_names(self) -> None:
+        for cm in self.cfg.class_maps.values():
+            for m in cm.matches:
+                if m.what == "protocol" and not self._known_protocol(m.value, cm.inspect):
+                    self.problems.append(
+                        Problem(
+                            "TE908",
+                            m.span,
+                            f"NBAR protocol `{m.value}` is not in policy-lint's vocabulary: what it classifies is unknown",
+                        )
+                    )
+        for place in self.cfg.places:
+            for att in place.attachments:
+                missing = (att.kind == "acl" and att.name not in self.cfg.acls) or (
+                    att.kind == "policy" and att.name not in self.cfg.policy_maps
+                )
+                if missing:
+                    what = "access list" if att.kind == "acl" else "policy-map"
+                    self.problems.append(
+                        Problem(
+                            "TE903",
+                            att.span,
+                            f"{what} {att.name} is not defined in this file: what it does is unknown",
+                        )
+                    )
+                if att.kind == "ipv6-acl":
+                    self.problems.append(
+                        Problem(
+                            "TE908",
+                            att.span,
+                            "IPv6 access lists are not modelled: IPv6 traffic here is unknown",
+                        )
+                    )
+
+    def _unplaced(self) -> list[tuple[str, Span]]:
+        """A fragment without interfaces: its lists and policies apply somewhere it does not say."""
+        attached = {a.name for p in self.cfg.places for a in p.attachments}
+        used_by_class = {
+            m.value for cm in self.cfg.class_maps.values() for m in cm.matches if m.what == "acl"
+        }
+        out = []
+        for name, acl in self.cfg.acls.items():
+            if name not in attached and name not in used_by_class and acl.entries:
+                out.append(("acl:" + name, acl.span))
+        children = {a.child for pm in self.cfg.policy_maps.values() for c in pm.classes for a in c.actions}
+        for name, pm in self.cfg.policy_maps.items():
+            if name not in attached and name not in children and not pm.inspect:
+                out.append(("policy:" + name, pm.span))
+        for key, span in out:
+            kind, name = key.split(":", 1)
+            what = "access list" if kind == "acl" else "policy-map"
+            self.problems.append(
+                Problem(
+                    "TE903",
+                    span,
+                    f"{what} {name}: this fragment has no interface section, so where it applies "
+                    "(`ip access-group`/`service-policy` on an interface) is not in the file",
+                )
+            )
+        return out
+
+    # ------------------------------------------------------------ evaluation
+
+    def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        seat = self.seats.get(audience.key) or next(iter(self.seats.values()))
+        return decide_by_address(probe, self.catalog, partial(self._walk, probe, seat))
+
+    def _walk(self, probe: Probe, seat: Seat, target: Target) -> Decision:
+        dst = target.address
+        fwd = Packet(seat.src, dst, EPHEMERAL, probe.port)
+        back = Packet(dst, seat.src, probe.port, EPHEMERAL, reply=True)
+        place = seat.place
+        stages: list[Decision] = []
+        if place is None:
+            stages += self._unplaced_stage(probe, fwd)
+            return combine(stages)
+        stages += self._at(place, "in", probe, fwd)
+        stages += self._at(place, "out", probe, back)
+        egresses: list[Place | None] = [e for e in self.egress if e is not place] or [None]
+        if not self.egress:
+            others = [
+                p for p in self.cfg.places if p is not place and not p.shutdown and p.kind == "interface"
+            ]
+            if others and any(p.attachments or p.zone for p in others):
+                egresses = list(others)
+        outcomes = [combine([*stages, *self._through(place, e, probe, fwd, back)]) for e in egresses]
+        if len({(d.outcome, d.rule) for d in outcomes}) > 1 and len({d.outcome for d in outcomes}) > 1:
+            first = next(d for d in outcomes if d.outcome != Outcome.ALLOW)
+            names = ", ".join(e.name for e in egresses if e is not None)
+            return Decision(
+                Outcome.UNKNOWN,
+                first.rule,
+                first.trace,
+                note=f"which interface leads to the Internet ({names}) is not in the config, and they differ",
+                scope=place.describe(),
+            )
+        return outcomes[0]
+
+    def _through(
+        self, place: Place, egress: Place | None, probe: Probe, fwd: Packet, back: Packet
+    ) -> list[Decision]:
+        out = [self._zones(place, egress, probe, fwd)] if self.cfg.zones else []
+        if egress is None:
+            return out
+        natted = place.nat == "inside" and egress.nat == "outside"
+        public = egress.network.ip if natted and egress.network is not None else (None if natted else fwd.src)
+        out += self._at(
+            egress, "out", probe, Packet(public, fwd.dst, fwd.sport, fwd.dport), scope=place.describe()
+        )
+        out += self._at(
+            egress,
+            "in",
+            probe,
+            Packet(back.src, public, back.sport, back.dport, reply=True),
+            scope=place.describe(),
+        )
+        return out
+
+    def _at(self, place: Place, direction: str, probe: Probe, pkt: Packet, scope: str = "") -> list[Decision]:
+        scope = scope or place.describe()
+        out = []
+        for att in place.attachments:
+            if att.direction != direction:
+                continue
+            if att.kind == "acl":
+                if pkt.version != 4:
+                    continue  # an IPv4 list does not see IPv6 packets
+                out.append(self._acl_stage(att, probe, pkt, scope))
+            elif att.kind == "ipv6-acl" and pkt.version == 6:
+                out.append(
+                    Decision(
+                        Outcome.UNKNOWN,
+                        att.span,
+                        (att.span,),
+                        note="IPv6 access lists are not modelled",
+                        scope=scope,
+                    )
+                )
+            elif att.kind == "policy" and not pkt.reply:
+                # A QoS policy classifies the flow (NBAR sees both directions): evaluated once per
+                # attachment, on the request.
+                pm = self.cfg.policy_maps.get(att.name)
+                if pm is None:
+                    out.append(
+                        Decision(
+                            Outcome.UNKNOWN,
+                            att.span,
+                            (att.span,),
+                            note=f"policy-map {att.name} is not in the file",
+                            scope=scope,
+                        )
+                    )
+                else:
+                    d = self._policy(pm, probe, pkt, 0)
+                    out.append(
+                        Decision(d.outcome, d.rule, (att.span, *d.trace), d.specific, d.how, d.note, scope)
+                    )
+        if direction == "out" and pkt.reply:
+            # A policy on the way out of this place also meets the flow.
+            for att in place.attachments:
+                if att.kind == "policy" and att.direction == "out":
+                    pm = self.cfg.policy_maps.get(att.name)
+                    if pm is None:
+                        out.append(
+                            Decision(
+                                Outcome.UNKNOWN,
+                                att.span,
+                                (att.span,),
+                                note=f"policy-map {att.name} is not in the file",
+                                scope=scope,
+                            )
+                        )
+                    else:
+                        fwd = Packet(pkt.dst, pkt.src, pkt.dport, pkt.sport)
+                        d = self._policy(pm, probe, fwd, 0)
+                        out.append(
+                            Decision(
+                                d.outcome, d.rule, (att.span, *d.trace), d.specific, d.how, d.note, scope
+                            )
+                        )
+        return out
+
+    def _acl_stage(self, att: Attachment, probe: Probe, pkt: Packet, scope: str) -> Decision:
+        acl = self.cfg.acls.get(att.name)
+        if acl is None:
+            return Decision(
+                Outcome.UNKNOWN,
+                att.span,
+                (att.span,),
+                note=f"access list {att.name} is not in the file",
+                scope=scope,
+            )
+        return self._acl_decision(acl, att.span, probe, pkt, scope)
+
+    def _acl_decision(
+        self, acl: Acl, applied: Span | None, probe: Probe, pkt: Packet, scope: str
+    ) -> Decision:
+        res = first_match(acl, pkt, probe.host, self._has_address, self.cfg.objects.has_port)
+        head = (applied,) if applied else ()
+        span = res.entry.span if res.entry else acl.span
+        trace = (*head, span)
+        specific = bool(res.entry and res.entry.specific())
+        if res.verdict == "permit":
+            return Decision(
+                Outcome.ALLOW, res.entry.span if res.entry else None, trace, specific, scope=scope
+            )
+        if res.verdict == "deny":
+            note = res.note + (" (the server's replies)" if pkt.reply else "")
+            return Decision(Outcome.DENY, span, trace, specific, how="acl deny", note=note, scope=scope)
+        return Decision(Outcome.UNKNOWN, span, trace, note=res.note, scope=scope)
+
+    def _has_address(self, ref: str, addr, host: str) -> bool | None:
+        return self.cfg.objects.has_address(ref, addr, host)
+
+    # ------------------------------------------------------------ MQC: classes and policies
+
+    def _known_protocol(self, name: str, inspect: bool) -> bool:
+        n = name.lower()
+        return bool(
+            self.vocab.services_for(n)
+            or n in ALL_HTTP
+            or n in ALL_TLS
+            or n in OTHER_APPLICATIONS
+            or (inspect and n in ("tcp", "udp", "icmp"))
+        )
+
+    def _match(self, m: Match, probe: Probe, pkt: Packet, depth: int) -> bool | None:
+        r = self._match_raw(m, probe, pkt, depth)
+        return (not r if r is not None else None) if m.negate else r
+
+    def _match_raw(self, m: Match, probe: Probe, pkt: Packet, depth: int) -> bool | None:
+        if m.what == "any":
+            return True
+        if m.what == "protocol":
+            n = m.value
+            names = self.vocab.services_for(n)
+            if names:
+                return probe.service in {v.service for v in names}
+            if n in ALL_HTTP:
+                return probe.scheme == "http"
+            if n in ALL_TLS:
+                return probe.scheme == "https"
+            if n == "tcp":
+                return True
+            if n in OTHER_APPLICATIONS or n in ("udp", "icmp"):
+                return False
+            return None
+        if m.what == "protocol-http-host":
+            # NBAR's HTTP host match reads the Host header of plain HTTP; `*` is any text.
+            return probe.scheme == "http" and fnmatch.fnmatchcase(probe.host.lower(), m.pattern.lower())
+        if m.what == "protocol-http-url":
+            return probe.scheme == "http" and fnmatch.fnmatchcase(
+                probe.path.lstrip("/").lower(), m.pattern.lstrip("/").lower()
+            )
+        if m.what == "category":
+            if m.value not in self.vocab.categories:
+                return None
+            if probe.service is None:
+                return False
+            return True if probe.service in self.vocab.category_services() else None
+        if m.what == "acl":
+            acl = self.cfg.acls.get(m.value)
+            if acl is None or pkt.version != 4:
+                return None if acl is None else False
+            res = first_match(acl, pkt, probe.host, self._has_address, self.cfg.objects.has_port)
+            return {"permit": True, "deny": False}.get(res.verdict)
+        if m.what == "class":
+            cm = self.cfg.class_maps.get(m.value)
+            return None if cm is None or depth > 8 else self._class(cm, probe, pkt, depth + 1)
+        return None
+
+    def _class(self, cm: ClassMap, probe: Probe, pkt: Packet, depth: int) -> bool | None:
+        results = [self._match(m, probe, pkt, depth) for m in cm.matches]
+        if not results:
+            return False
+        if cm.match_all:
+            return False if False in results else (None if None in results else True)
+        return True if True in results else (None if None in results else False)
+
+    def _policy(self, pm: PolicyMap, probe: Probe, pkt: Packet, depth: int) -> Decision:
+        """The first class whose class-map matches decides (class-default: everything else)."""
+        pending: list[Decision] = []
+        for pc in pm.classes:
+            if pc.name == "class-default":
+                hit: bool | None = True
+                trace: tuple[Span, ...] = (pc.span,)
+            else:
+                cm = self.cfg.class_maps.get(pc.name)
+                hit = None if cm is None else self._class(cm, probe, pkt, depth)
+                trace = (pc.span,) + ((cm.span,) if cm else ())
+                if cm is not None and hit:
+                    trace += tuple(m.span for m in cm.matches if self._match(m, probe, pkt, depth))
+            if hit is False:
+                continue
+            d = self._actions(pm, pc.actions, pc.span, trace, probe, pkt, depth, pc.name != "class-default")
+            if hit is None:
+                pending.append(d)
+                continue
+            if any(p.outcome != d.outcome for p in pending):
+                p = next(p for p in pending if p.outcome != d.outcome)
+                return Decision(
+                    Outcome.UNKNOWN,
+                    p.rule,
+                    p.trace,
+                    note=f"whether class {p.trace[0].text} matches is unknown",
+                )
+            return d
+        default = self._default(pm)
+        if any(p.outcome != default.outcome for p in pending):
+            p = next(p for p in pending if p.outcome != default.outcome)
+            return Decision(Outcome.UNKNOWN, p.rule, p.trace, note="whether the class matches is unknown")
+        return default
+
+    def _default(self, pm: PolicyMap) -> Decision:
+        if pm.inspect:
+            return Decision(
+                Outcome.DENY,
+                pm.span,
+                (pm.span,),
+                how="zone drop",
+                note="class-default of an inspect policy drops",
+            )
+        return Decision(Outcome.ALLOW, None, ())
+
+    def _actions(self, pm, actions, span, trace, probe, pkt, depth, specific) -> Decision:
+        if not actions:
+            if pm.inspect:
+                return Decision(
+                    Outcome.DENY,
+                    span,
+                    trace,
+                    specific,
+                    how="zone drop",
+                    note="an inspect class without an action drops",
+                )
+            return Decision(Outcome.ALLOW, span, trace, specific)
+        results = []
+        for a in actions:
+            t = (*trace, a.span)
+            if a.kind in ("drop", "police-drop"):
+                results.append(
+                    Decision(
+                        Outcome.DENY,
+                        a.span,
+                        t,
+                        specific,
+                        how="qos drop" if not pm.inspect else "zone drop",
+                        note=a.note,
+                    )
+                )
+            elif a.kind in ("police", "shape"):
+                results.append(Decision(Outcome.THROTTLE, a.span, t, specific, how=a.kind))
+            elif a.kind == "unknown":
+                results.append(Decision(Outcome.UNKNOWN, a.span, t, note=a.note))
+            elif a.kind == "child":
+                child = self.cfg.policy_maps.get(a.child)
+                if child is None or depth > 8:
+                    results.append(
+                        Decision(Outcome.UNKNOWN, a.span, t, note=f"policy-map {a.child} is not in the file")
+                    )
+                else:
+                    d = self._policy(child, probe, pkt, depth + 1)
+                    results.append(Decision(d.outcome, d.rule, (*t, *d.trace), d.specific, d.how, d.note))
+            else:
+                results.append(Decision(Outcome.ALLOW, a.span, t, specific))
+        return combine(results)
+
+    # ------------------------------------------------------------ zone-based firewall
+
+    def _zones(self, place: Place, egress: Place | None, probe: Probe, pkt: Packet) -> Decision:
+        scope = place.describe()
+        if egress is None:
+            if place.zone:
+                return Decision(
+                    Outcome.UNKNOWN,
+                    place.zone_span,
+                    (place.zone_span,) if place.zone_span else (),
+                    note="which zone the Internet-facing interface is in is not in the config",
+                    scope=scope,
+                )
+            return Decision(Outcome.ALLOW)
+        src, dst = place.zone, egress.zone
+        if not src and not dst:
+            return Decision(Outcome.ALLOW)
+        if not src or not dst:
+            span = place.zone_span or egress.zone_span
+            return Decision(
+                Outcome.DENY,
+                span,
+                (span,) if span else (),
+                how="zone drop",
+                scope=scope,
+                note="traffic between an interface in a security zone and one in none is dropped",
+            )
+        pair = next((z for z in self.cfg.zone_pairs if z.source == src and z.destination == dst), None)
+        if pair is None:
+            if src == dst:
+                return Decision(Outcome.ALLOW)
+            return Decision(
+                Outcome.DENY,
+                place.zone_span,
+                (place.zone_span,) if place.zone_span else (),
+                how="zone drop",
+                scope=scope,
+                note=f"no zone-pair from {src} to {dst}: the zone firewall drops it",
+            )
+        pm = self.cfg.policy_maps.get(pair.policy)
+        if pm is None:
+            if not pair.policy:
+                return Decision(
+                    Outcome.DENY,
+                    pair.span,
+                    (pair.span,),
+                    how="zone drop",
+                    scope=scope,
+                    note=f"zone-pair {pair.name} has no inspect policy: it drops",
+                )
+            return Decision(
+                Outcome.UNKNOWN,
+                pair.policy_span,
+                (pair.span,),
+                note=f"policy-map {pair.policy} is not in the file",
+                scope=scope,
+            )
+        d = self._policy(pm, probe, pkt, 0)
+        head = (pair.span, *((pair.policy_span,) if pair.policy_span else ()))
+        return Decision(d.outcome, d.rule, (*head, *d.trace), d.specific, d.how, d.note, scope)
+
+    # ------------------------------------------------------------ fragments and dead definitions
+
+    def _unplaced_stage(self, probe: Probe, pkt: Packet) -> list[Decision]:
+        out = []
+        for key, span in self.unplaced:
+            kind, name = key.split(":", 1)
+            if kind == "acl":
+                if pkt.version != 4:
+                    continue
+                d = self._acl_decision(self.cfg.acls[name], None, probe, pkt, "")
+            else:
+                d = self._policy(self.cfg.policy_maps[name], probe, pkt, 0)
+            if d.outcome in (Outcome.DENY, Outcome.THROTTLE, Outcome.UNKNOWN):
+                what = "access list" if kind == "acl" else "policy-map"
+                out.append(
+                    Decision(
+                        Outcome.UNKNOWN,
+                        d.rule or span,
+                        (span, *d.trace),
+                        note=f"{what} {name} would {'drop' if d.outcome == Outcome.DENY else 'limit'} it where "
+                        "it is applied, and this fragment does not say where (no interface section)",
+                    )
+                )
+        return out
+
+    def inert_mentions(self, probe: Probe) -> list[Span]:
+        if not self.cfg.has_interfaces and not self.cfg.places:
+            return []
+        used = self.cfg.words_used
+        out: list[Span] = []
+        ts = targets(probe, self.catalog)[:12]
+        for name, acl in self.cfg.acls.items():
+            if name in used:
+                continue
+            for t in ts:
+                if t.address.version != 4:
+                    continue
+                res = first_match(
+                    acl, Packet(A_CLIENT, t.address, EPHEMERAL, probe.port), probe.host, self._has_address
+                )
+                if res.verdict == "deny" and res.entry is not None and res.entry.specific():
+                    out.append(res.entry.span)
+                    break
+        for name, cm in self.cfg.class_maps.items():
+            if name in used:
+                continue
+            for m in cm.matches:
+                if m.what == "protocol" and probe.service in {
+                    v.service for v in self.vocab.services_for(m.value)
+                }:
+                    out.append(m.span)
+        return out
