@@ -101,6 +101,14 @@ class IosRuleset:
                 if e.src.kind == "net" and e.src.version == 4 and e.src not in specs:
                     specs.append(e.src)
         candidates = [base]
+        if place.network is not None and place.network.network.num_addresses > 4:
+            net = place.network.network
+            # Both ends and the middle of the subnet: a source test covering part of it splits it.
+            candidates += [
+                net.network_address + 1,
+                net.network_address + net.num_addresses // 2 + 1,
+                net.broadcast_address - 1,
+            ]
         for spec in specs:
             addr = ipaddress.IPv4Address((spec.net & ~spec.wild & 0xFFFFFFFF) | (1 if spec.wild else 0))
             if place.network is None or addr in place.network.network:
@@ -412,6 +420,7 @@ class IosRuleset:
         """The first class whose class-map matches decides (class-default: everything else)."""
         pending: list[Decision] = []
         for pc in pm.classes:
+            cm = None
             if pc.name == "class-default":
                 hit: bool | None = True
                 trace: tuple[Span, ...] = (pc.span,)
@@ -423,7 +432,16 @@ class IosRuleset:
                     trace += tuple(m.span for m in cm.matches if self._match(m, probe, pkt, depth))
             if hit is False:
                 continue
-            d = self._actions(pm, pc.actions, pc.span, trace, probe, pkt, depth, pc.name != "class-default")
+            named = (
+                cm is not None
+                and hit is True
+                and any(
+                    self._names_service(m, probe) and self._match(m, probe, pkt, depth) for m in cm.matches
+                )
+                if pc.name != "class-default"
+                else False
+            )
+            d = self._actions(pm, pc.actions, pc.span, trace, probe, pkt, depth, named)
             if hit is None:
                 pending.append(d)
                 continue
@@ -492,9 +510,20 @@ class IosRuleset:
                 else:
                     d = self._policy(child, probe, pkt, depth + 1)
                     results.append(Decision(d.outcome, d.rule, (*t, *d.trace), d.specific, d.how, d.note))
-            else:
+            elif a.kind in ("pass", "inspect"):
                 results.append(Decision(Outcome.ALLOW, a.span, t, specific))
+            else:
+                # bandwidth, priority, set: a guarantee or a marking, no statement about access.
+                results.append(Decision(Outcome.ALLOW, a.span, t))
         return combine(results)
+
+    def _names_service(self, m: Match, probe: Probe) -> bool:
+        """The match line names the probe's service (its NBAR name, a Host pattern)."""
+        if m.what == "protocol":
+            return bool(probe.service) and probe.service in {
+                v.service for v in self.vocab.services_for(m.value)
+            }
+        return m.what == "protocol-http-host"
 
     # ------------------------------------------------------------ zone-based firewall
 

@@ -1,0 +1,295 @@
+"""cisco-ios: ACLs decide where `ip access-group` applies them (first match, implicit deny,
+wildcard masks, object-groups), NBAR/MQC policies where `service-policy` applies them, the zone
+firewall between zones; written from Cisco's IOS Security and QoS configuration guides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from policy_lint.catalog import load_catalog
+from tests.conftest import detected_dialect, verdicts
+
+FB = load_catalog().services["facebook"]
+FB_V4 = [n for n in FB.networks if n.version == 4]
+
+
+def wild(net) -> str:
+    return f"{net.network_address} {net.hostmask}"
+
+
+FB_ENTRIES = "\n".join(f" deny ip any {wild(n)}" for n in FB_V4)
+
+HEAD = """\
+!RANCID-CONTENT-TYPE: cisco
+!
+!Chassis type: ISR4331/K9 - a ISR4331 router
+!
+version 16.9
+hostname edge1
+!
+banner motd ^C
+ deny ip any any  (banner text, not a command)
+^C
+!
+"""
+
+ROUTER = """\
+interface GigabitEthernet0/0/0
+ description WAN
+ ip address dhcp
+ ip nat outside
+!
+interface GigabitEthernet0/0/1
+ description LAN
+ ip address 192.168.1.1 255.255.255.0
+ ip nat inside
+"""
+
+
+def codes(report) -> list[str]:
+    return [f.code for f in report.findings]
+
+
+def finding(report, code):
+    return next(f for f in report.findings if f.code == code)
+
+
+def test_inbound_acl_on_the_lan_interface_blocks_its_clients(lint):
+    cfg = (
+        HEAD
+        + f"ip access-list extended NO-FB\n{FB_ENTRIES}\n permit ip any any\n!\n"
+        + ROUTER
+        + " ip access-group NO-FB in\n"
+    )
+    report = lint({"edge1-confg": cfg})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unaffected"
+    f = finding(report, "TE101")
+    assert f.span.line == 13  # the first deny entry
+    assert any(s.text.startswith("ip access-group NO-FB in") for s in f.trace)
+
+
+def test_an_acl_applied_nowhere_is_inert(lint):
+    cfg = HEAD + f"ip access-list extended NO-FB\n{FB_ENTRIES}\n permit ip any any\n!\n" + ROUTER
+    report = lint({"edge1-confg": cfg})
+    assert verdicts(report)["facebook"] == "unaffected"
+    assert finding(report, "TE202").span.line == 13
+
+
+def test_implicit_deny_ends_a_list_with_entries(lint):
+    cfg = (
+        HEAD
+        + "ip access-list extended ONLY-DNS\n permit udp any any eq domain\n"
+        + ROUTER
+        + " ip access-group ONLY-DNS in\n"
+    )
+    report = lint({"edge1-confg": cfg})
+    # Everything web is denied: no web access at all (TE105), no service singled out.
+    assert verdicts(report)["facebook"] == "blocked"
+    assert "TE105" in codes(report)
+
+
+def test_first_match_wins_a_permit_before_the_deny(lint):
+    cfg = (
+        HEAD
+        + f"ip access-list extended L\n permit ip any any\n{FB_ENTRIES}\n"
+        + ROUTER
+        + " ip access-group L in\n"
+    )
+    report = lint({"edge1-confg": cfg})
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_numbered_acl_with_wildcard_and_sequence_numbers(lint):
+    entries = "\n".join(f"access-list 110 deny tcp any {wild(n)} eq 443" for n in FB_V4)
+    cfg = HEAD + entries + "\naccess-list 110 permit ip any any\n" + ROUTER + " ip access-group 110 in\n"
+    report = lint({"edge1-confg": cfg})
+    # HTTPS denied to every IPv4 prefix: browsers reach the site over HTTPS only, so blocked.
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_source_wildcard_splits_the_lan(lint):
+    entries = "\n".join(f" deny ip 192.168.1.0 0.0.0.127 {wild(n)}" for n in FB_V4)
+    cfg = (
+        HEAD
+        + f"ip access-list extended L\n{entries}\n permit ip any any\n"
+        + ROUTER
+        + " ip access-group L in\n"
+    )
+    report = lint({"edge1-confg": cfg})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+
+
+def test_object_group_of_networks(lint):
+    members = "\n".join(f" {n.network_address} {n.netmask}" for n in FB_V4)
+    cfg = (
+        HEAD
+        + f"object-group network FB\n{members}\n"
+        + "ip access-list extended L\n deny ip any object-group FB\n permit ip any any\n"
+        + ROUTER
+        + " ip access-group L in\n"
+    )
+    report = lint({"edge1-confg": cfg})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_outbound_acl_on_the_wan_sees_clients_after_nat(lint):
+    # The source test names the LAN's private range: after NAT the WAN sees the router's address.
+    entries = "\n".join(f" deny ip 192.168.1.0 0.0.0.255 {wild(n)}" for n in FB_V4)
+    wan = ROUTER.replace(" ip nat outside\n", " ip nat outside\n ip access-group L out\n")
+    wan = wan.replace("ip address dhcp", "ip address 203.0.113.2 255.255.255.252")
+    cfg = HEAD + f"ip access-list extended L\n{entries}\n permit ip any any\n" + wan
+    report = lint({"edge1-confg": cfg})
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_outbound_acl_on_the_lan_drops_the_servers_replies(lint):
+    entries = "\n".join(f" deny ip {wild(n)} any" for n in FB_V4)
+    cfg = (
+        HEAD
+        + f"ip access-list extended L\n{entries}\n permit ip any any\n"
+        + ROUTER
+        + " ip access-group L out\n"
+    )
+    report = lint({"edge1-confg": cfg})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+NBAR = """\
+class-map match-any SOCIAL
+ match protocol facebook
+policy-map DROP-SOCIAL
+ class SOCIAL
+  drop
+"""
+
+
+def test_nbar_drop_applied_by_service_policy(lint):
+    cfg = HEAD + NBAR + ROUTER + " service-policy input DROP-SOCIAL\n"
+    report = lint({"edge1-confg": cfg})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["linkedin"] == "unaffected"
+    assert finding(report, "TE101").span.line == 16
+
+
+def test_police_that_transmits_conforming_traffic_throttles(lint):
+    cfg = HEAD + NBAR.replace(
+        "  drop\n", "  police cir 64000\n   conform-action transmit\n   exceed-action drop\n"
+    )
+    report = lint({"edge1-confg": cfg + ROUTER + " service-policy input DROP-SOCIAL\n"})
+    assert verdicts(report)["facebook"] == "throttled"
+    assert "TE104" in codes(report)
+
+
+def test_police_conform_drop_blocks(lint):
+    cfg = HEAD + NBAR.replace(
+        "  drop\n", "  police cir 8000\n   conform-action drop\n   exceed-action drop\n"
+    )
+    report = lint({"edge1-confg": cfg + ROUTER + " service-policy output DROP-SOCIAL\n"})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_bandwidth_is_a_guarantee_not_a_limit(lint):
+    cfg = HEAD + NBAR.replace("  drop\n", "  bandwidth 512\n")
+    report = lint({"edge1-confg": cfg + ROUTER + " service-policy output DROP-SOCIAL\n"})
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_http_host_match_sees_plain_http_only(lint):
+    cm = 'class-map match-any SOCIAL\n match protocol http host "*facebook.com*"\n'
+    cfg = HEAD + cm + "policy-map P\n class SOCIAL\n  drop\n" + ROUTER + " service-policy input P\n"
+    report = lint({"edge1-confg": cfg})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+
+
+def test_policy_map_applied_nowhere_with_class_map_naming_the_service_is_inert(lint):
+    report = lint(
+        {"edge1-confg": HEAD + NBAR.replace("policy-map DROP-SOCIAL\n class SOCIAL\n  drop\n", "") + ROUTER}
+    )
+    assert verdicts(report)["facebook"] == "unaffected"
+    assert finding(report, "TE202").span.line == 13
+
+
+def test_unknown_nbar_name_is_unknown(lint):
+    cfg = (
+        HEAD + NBAR.replace("facebook", "meta-social-thing") + ROUTER + " service-policy input DROP-SOCIAL\n"
+    )
+    report = lint({"edge1-confg": cfg})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert finding(report, "TE908").span.line == 13
+
+
+def test_undefined_acl_applied_is_unknown(lint):
+    report = lint({"edge1-confg": HEAD + ROUTER + " ip access-group ABSENT in\n"})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert finding(report, "TE903").span.line == 21
+
+
+def test_fragment_without_interfaces_is_unknown_and_names_the_missing_piece(lint):
+    report = lint({"acl.ios": f"ip access-list extended NO-FB\n{FB_ENTRIES}\n permit ip any any\n"})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert verdicts(report)["twitter"] == "unaffected"
+    f = finding(report, "TE903")
+    assert f.span.line == 1 and "no interface section" in f.message
+
+
+ZBF = """\
+zone security INSIDE
+zone security OUTSIDE
+class-map type inspect match-any SOCIAL
+ match protocol facebook
+class-map type inspect match-any WEB
+ match protocol tcp
+policy-map type inspect IN-OUT
+ class type inspect SOCIAL
+  drop
+ class type inspect WEB
+  inspect
+ class class-default
+  drop
+zone-pair security IN-OUT source INSIDE destination OUTSIDE
+ service-policy type inspect IN-OUT
+"""
+
+
+def test_zone_pair_inspect_policy_drops_the_class(lint):
+    router = ROUTER.replace(" ip nat outside\n", " ip nat outside\n zone-member security OUTSIDE\n")
+    cfg = HEAD + ZBF + router + " zone-member security INSIDE\n"
+    report = lint({"edge1-confg": cfg})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unaffected"
+    assert finding(report, "TE101").span.line == 20
+
+
+def test_zones_without_a_pair_drop_everything(lint):
+    router = ROUTER.replace(" ip nat outside\n", " ip nat outside\n zone-member security OUTSIDE\n")
+    cfg = HEAD + "zone security INSIDE\nzone security OUTSIDE\n" + router + " zone-member security INSIDE\n"
+    report = lint({"edge1-confg": cfg})
+    assert "TE105" in codes(report)
+
+
+def test_markdown_note_reads_its_fenced_snippet(lint):
+    text = "# Notes\n\nclass-map match-any X is explained here.\n\n```\n" + NBAR
+    text += "wireless profile policy P1\n service-policy input DROP-SOCIAL\n```\n"
+    report = lint({"notes.md": text})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert finding(report, "TE101").span.line == 10
+
+
+def test_detection_by_content(tmp_path):
+    assert detected_dialect(Path("backup.txt"), HEAD + ROUTER) == "cisco-ios"
+    assert (
+        detected_dialect(Path("sw1"), "hostname sw1\ninterface Vlan10\n ip access-group X in\n")
+        == "cisco-ios"
+    )
+    assert detected_dialect(Path("asa.txt"), "ASA Version 9.8(4)\nhostname fw\n") != "cisco-ios"
+
+
+def test_binary_input_is_an_error(tmp_path, catalog):
+    from policy_lint.engine import Options, lint_paths
+    from policy_lint.policy import strict_policy
+
+    p = tmp_path / "edge1-confg"
+    p.write_bytes(b"\x00\x01\x02hostname")
+    report = lint_paths([p], catalog, strict_policy(catalog), Options(root=tmp_path, dialect="cisco-ios"))
+    assert report.errors and "binary" in report.errors[0]
