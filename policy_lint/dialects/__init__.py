@@ -50,6 +50,7 @@ MODULES: tuple[str, ...] = (
     "firewalls.pfsense",
     "firewalls.nftables",
     "firewalls.cisco_ios",
+    "firewalls.cisco_asa",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -211,6 +212,7 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
         "cisco-ios",
         ("*.ios", "*-confg", "*-config", "running-config*", "startup-config*", "*.cisco", "router*.cfg"),
     ),
+    "firewalls.cisco_asa": ("cisco-asa", ("*.asa", "asa*.cfg", "asa*.conf", "*asa*-confg", "asa*.txt")),
     "firewalls.pf": ("pf", ("pf.conf", "pf.conf.*", "*.pf.conf", "pf.anchors/*", "pf.rules", "*.pf")),
     "firewalls.mikrotik": ("mikrotik", ("*.rsc", "*mikrotik*", "*routeros*", "export*.txt")),
     "firewalls.windows_firewall": (

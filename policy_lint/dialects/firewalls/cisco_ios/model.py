@@ -70,7 +70,7 @@ class Attachment:
     span: Span
 
 
-@dataclass
+@dataclass(eq=False)  # one per config section: compared by identity
 class Place:
     """Where clients' traffic enters or leaves: an interface or a wireless policy profile."""
 
