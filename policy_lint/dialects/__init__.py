@@ -210,7 +210,7 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "firewalls.cisco_ios": (
         "cisco-ios",
-        ("*.ios", "*-confg", "*-config", "running-config*", "startup-config*", "*.cisco", "router*.cfg"),
+        ("*.ios", "*-confg", "running-config*", "startup-config*", "*.cisco", "router*.cfg"),
     ),
     "firewalls.cisco_asa": ("cisco-asa", ("*.asa", "asa*.cfg", "asa*.conf", "*asa*-confg", "asa*.txt")),
     "firewalls.pf": ("pf", ("pf.conf", "pf.conf.*", "*.pf.conf", "pf.anchors/*", "pf.rules", "*.pf")),

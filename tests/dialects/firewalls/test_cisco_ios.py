@@ -293,3 +293,44 @@ def test_binary_input_is_an_error(tmp_path, catalog):
     p.write_bytes(b"\x00\x01\x02hostname")
     report = lint_paths([p], catalog, strict_policy(catalog), Options(root=tmp_path, dialect="cisco-ios"))
     assert report.errors and "binary" in report.errors[0]
+
+
+def test_sub_interface_names_the_vlan_it_serves(lint):
+    router = (
+        ROUTER
+        + "!\ninterface GigabitEthernet0/0/1.20\n encapsulation dot1Q 20\n ip address 10.20.0.1 255.255.255.0\n"
+    )
+    cfg = HEAD + NBAR + router + " service-policy input DROP-SOCIAL\n"
+    report = lint({"edge1-confg": cfg})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    assert "GigabitEthernet0/0/1.20 (VLAN 20)" in finding(report, "TE102").message
+
+
+OXIDIZED = """\
+! Cisco IOS XE Software, Version 17.03.04a
+! NAME: "Chassis", DESCR: "Cisco ISR4321 Chassis"
+! PID: ISR4321/K9        , VID: V07  , SN: FDO00000000
+!
+Building configuration...
+
+Current configuration : 2101 bytes
+!
+version 17.3
+hostname br1
+!
+banner login \x03
+Access for staff only. deny tcp any any
+\x03
+banner exec ^CWelcome^C
+!
+"""
+
+
+def test_oxidized_backup_with_control_character_banners_lints_without_errors(lint):
+    cfg = OXIDIZED + f"ip access-list extended NO-FB\n{FB_ENTRIES}\n permit ip any any\n" + ROUTER
+    cfg += " ip access-group NO-FB in\n!\nline vty 0 4\n access-class NO-FB in\n!\nend\n"
+    report = lint({"br1": cfg})
+    assert not report.errors
+    assert verdicts(report)["facebook"] == "blocked"
+    assert not [c for c in codes(report) if c.startswith("TE9")]
+    assert finding(report, "TE101").span.line == OXIDIZED.count("\n") + 2

@@ -85,10 +85,13 @@ class Place:
     dhcp: bool = False
     shutdown: bool = False
     layer3: bool = False
+    vlan: str = ""  # the VLAN a sub-interface (`encapsulation dot1Q N`) or SVI serves
 
     def describe(self) -> str:
         if self.kind == "wireless-profile":
             return f"clients of wireless policy profile {self.name}"
+        if self.vlan and not self.name.lower().startswith("vlan"):
+            return f"clients on {self.name} (VLAN {self.vlan})"
         return f"clients on {self.name}"
 
 

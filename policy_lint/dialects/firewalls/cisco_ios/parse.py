@@ -32,7 +32,6 @@ from policy_lint.model import Problem, Span
 FILE_PATTERNS = (
     "*.ios",
     "*-confg",
-    "*-config",
     "running-config*",
     "startup-config*",
     "*.cisco",
@@ -398,7 +397,9 @@ class _Reader:
                         place.network = ipaddress.IPv4Interface(f"{w[2]}/{w[3]}")
                     except ValueError:
                         self.problem("TE901", child.span, f"bad address `{child.text}`")
-            elif w[:2] in (["ip", "unnumbered"], ["encapsulation", "dot1q"]) or w[:1] == ["pppoe-client"]:
+            elif w[:2] == ["encapsulation", "dot1q"] and len(w) >= 3:
+                place.vlan = w[2]
+            elif w[:2] == ["ip", "unnumbered"] or w[:1] == ["pppoe-client"]:
                 place.layer3 = True
             elif w == ["shutdown"]:
                 place.shutdown = True
