@@ -16,7 +16,7 @@ from policy_lint.dialects.firewalls.cisco_asa.model import (
     L7Class,
     L7Match,
 )
-from policy_lint.dialects.firewalls.cisco_common.acl import Acl, AclResult, Packet, first_match
+from policy_lint.dialects.firewalls.cisco_common.acl import Acl, AclResult, CachedLists, Packet
 from policy_lint.dialects.firewalls.cisco_common.stages import combine
 from policy_lint.dialects.semantics.addressing import Target, decide_by_address, targets
 from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
@@ -46,6 +46,7 @@ class AsaRuleset:
         self.understood = cfg.understood
         self.first_statement = cfg.first
         self.patterns: dict[str, BoundedPattern | None] = {}
+        self.lists = CachedLists(self._has, cfg.objects.has_port)
         for name, (text, span) in cfg.regexes.items():
             try:
                 self.patterns[name] = BoundedPattern.compile(text)
@@ -205,13 +206,7 @@ class AsaRuleset:
                         note=f"access-list {g.acl} is not in the file",
                         scope=scope,
                     )
-                res = first_match(
-                    Acl(acl.name, acl.span, acl.entries or []),
-                    pkt,
-                    probe.host,
-                    self._has,
-                    self.cfg.objects.has_port,
-                )
+                res = self.lists.first_match(acl, pkt, probe.host)
                 if res.entry is None and res.verdict == "deny":
                     continue  # no entry matched: on to the next list (the implicit deny is the last)
                 d = self._decision(res, g, acl, pkt, scope)
@@ -261,7 +256,7 @@ class AsaRuleset:
                 note=f"access-list {g.acl} is not in the file",
                 scope=scope,
             )
-        res = first_match(acl, pkt, probe.host, self._has, self.cfg.objects.has_port)
+        res = self.lists.first_match(acl, pkt, probe.host)
         return self._decision(res, g, acl, pkt, scope)
 
     def _decision(self, res: AclResult, g: AccessGroup | None, acl: Acl, pkt: Packet, scope: str) -> Decision:
@@ -280,9 +275,7 @@ class AsaRuleset:
     def _unplaced(self, probe: Probe, pkt: Packet) -> list[Decision]:
         out = []
         for acl in self.unplaced:
-            d = self._decision(
-                first_match(acl, pkt, probe.host, self._has, self.cfg.objects.has_port), None, acl, pkt, ""
-            )
+            d = self._decision(self.lists.first_match(acl, pkt, probe.host), None, acl, pkt, "")
             if d.outcome != Outcome.ALLOW:
                 out.append(
                     Decision(
@@ -359,7 +352,7 @@ class AsaRuleset:
             acl = self.cfg.acls.get(cls.acl)
             if acl is None:
                 return None
-            r = first_match(acl, pkt, probe.host, self._has, self.cfg.objects.has_port)
+            r = self.lists.first_match(acl, pkt, probe.host)
             return {"permit": True, "deny": False}.get(r.verdict)
         return None
 
@@ -439,8 +432,8 @@ class AsaRuleset:
             if name in applied:
                 continue
             for t in ts:
-                r = first_match(
-                    acl, Packet(A_CLIENT, t.address, EPHEMERAL, probe.port), probe.host, self._has
+                r = self.lists.first_match(
+                    acl, Packet(A_CLIENT, t.address, EPHEMERAL, probe.port), probe.host
                 )
                 if r.verdict == "deny" and r.entry is not None and r.entry.specific():
                     out.append(r.entry.span)

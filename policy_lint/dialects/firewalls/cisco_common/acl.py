@@ -284,6 +284,30 @@ def first_match(acl: Acl, pkt: Packet, host: str, resolve: Resolve, resolve_port
     return AclResult("deny", pending[0] if pending else None, f"the implicit deny at the end of {acl.name}")
 
 
+class CachedLists:
+    """`first_match` with its answers remembered for one ruleset: every probe of a service is
+    evaluated at the same sample addresses, so most questions repeat. A list's answer depends on
+    the probe's host name only when it references objects (an ASA fqdn object)."""
+
+    def __init__(self, resolve: Resolve, resolve_port: Callable[[str, int], bool | None]):
+        self.resolve = resolve
+        self.resolve_port = resolve_port
+        self.cache: dict[tuple, AclResult] = {}
+        self.by_name: dict[int, bool] = {}
+
+    def first_match(self, acl: Acl, pkt: Packet, host: str) -> AclResult:
+        named = self.by_name.get(id(acl))
+        if named is None:
+            named = self.by_name[id(acl)] = any(
+                e.src.kind == "ref" or e.dst.kind == "ref" for e in acl.entries
+            )
+        key = (id(acl), pkt, host if named else "")
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = self.cache[key] = first_match(acl, pkt, host, self.resolve, self.resolve_port)
+        return hit
+
+
 def _why(e: Ace) -> str:
     return f"whether line {e.span.line} matches is unknown" + (f" ({e.unknown})" if e.unknown else "")
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from policy_lint.catalog import Catalog
-from policy_lint.dialects.firewalls.cisco_common.acl import Acl, Packet, first_match
+from policy_lint.dialects.firewalls.cisco_common.acl import Acl, CachedLists, Packet
 from policy_lint.dialects.firewalls.cisco_common.stages import combine
 from policy_lint.dialects.firewalls.cisco_common.vocab import (
     ALL_HTTP,
@@ -54,6 +54,7 @@ class IosRuleset:
         self.understood = cfg.understood
         self.first_statement = cfg.first
         self.vocab = vocabulary()
+        self.lists = CachedLists(self._has_address, cfg.objects.has_port)
         places = [p for p in cfg.places if not p.shutdown and (p.layer3 or p.attachments or p.zone)]
         self.egress = self._egress(places)
         clients = [p for p in places if p not in self.egress] or places
@@ -334,7 +335,7 @@ class IosRuleset:
     def _acl_decision(
         self, acl: Acl, applied: Span | None, probe: Probe, pkt: Packet, scope: str
     ) -> Decision:
-        res = first_match(acl, pkt, probe.host, self._has_address, self.cfg.objects.has_port)
+        res = self.lists.first_match(acl, pkt, probe.host)
         head = (applied,) if applied else ()
         span = res.entry.span if res.entry else acl.span
         trace = (*head, span)
@@ -401,7 +402,7 @@ class IosRuleset:
             acl = self.cfg.acls.get(m.value)
             if acl is None or pkt.version != 4:
                 return None if acl is None else False
-            res = first_match(acl, pkt, probe.host, self._has_address, self.cfg.objects.has_port)
+            res = self.lists.first_match(acl, pkt, probe.host)
             return {"permit": True, "deny": False}.get(res.verdict)
         if m.what == "class":
             cm = self.cfg.class_maps.get(m.value)
@@ -623,8 +624,8 @@ class IosRuleset:
             for t in ts:
                 if t.address.version != 4:
                     continue
-                res = first_match(
-                    acl, Packet(A_CLIENT, t.address, EPHEMERAL, probe.port), probe.host, self._has_address
+                res = self.lists.first_match(
+                    acl, Packet(A_CLIENT, t.address, EPHEMERAL, probe.port), probe.host
                 )
                 if res.verdict == "deny" and res.entry is not None and res.entry.specific():
                     out.append(res.entry.span)
