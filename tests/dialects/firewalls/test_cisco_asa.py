@@ -196,3 +196,59 @@ def test_detection_by_content():
         )
         == "cisco-asa"
     )
+
+
+def test_same_security_needs_the_permit(lint):
+    same = HEAD.replace("security-level 100", "security-level 0")
+    assert "TE105" in codes(lint({"fw1.asa": same}))
+    report = lint({"fw1.asa": same + "same-security-traffic permit inter-interface\n"})
+    assert verdicts(report)["facebook"] == "unaffected" and "TE105" not in codes(report)
+
+
+def test_an_inactive_entry_is_skipped(lint):
+    rules = "".join(
+        f"access-list IN extended deny ip any {n.network_address} {n.netmask} inactive\n" for n in FB_V4
+    )
+    cfg = HEAD + rules + "access-list IN extended permit ip any any\naccess-group IN in interface inside\n"
+    assert verdicts(lint({"fw1.asa": cfg}))["facebook"] == "unaffected"
+
+
+def test_line_number_inserts_before_the_permit(lint):
+    rules = "".join(
+        f"access-list IN line {i + 1} extended deny ip any {n.network_address} {n.netmask}\n"
+        for i, n in enumerate(FB_V4)
+    )
+    cfg = (
+        HEAD + "access-list IN extended permit ip any any\n" + rules + "access-group IN in interface inside\n"
+    )
+    assert verdicts(lint({"fw1.asa": cfg}))["facebook"] == "blocked"
+
+
+def test_service_object_group_for_the_port(lint):
+    cfg = HEAD + (
+        "object-group service WEB tcp\n port-object eq https\n port-object eq www\n"
+        "object network FB\n fqdn www.facebook.com\n"
+        "access-list IN extended deny tcp any object FB object-group WEB\n"
+        "access-list IN extended permit ip any any\n"
+        "access-group IN in interface inside\n"
+    )
+    report = lint({"fw1.asa": cfg})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    assert finding(report, "TE102").span.line == N + 6
+
+
+def test_undefined_object_is_unknown_and_named(lint):
+    cfg = HEAD + (
+        "access-list IN extended deny ip any object-group ABSENT\n"
+        "access-list IN extended permit ip any any\n"
+        "access-group IN in interface inside\n"
+    )
+    report = lint({"fw1.asa": cfg})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert finding(report, "TE903").span.line == N + 1
+
+
+def test_bad_regex_is_reported_and_unknown(lint):
+    report = lint({"fw1.asa": HEAD + HTTP_INSPECT.replace('"facebook\\.com"', '"(facebook"')})
+    assert "TE905" in codes(report)
+    assert verdicts(report)["facebook"] == "unknown"

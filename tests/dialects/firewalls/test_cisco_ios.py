@@ -334,3 +334,124 @@ def test_oxidized_backup_with_control_character_banners_lints_without_errors(lin
     assert verdicts(report)["facebook"] == "blocked"
     assert not [c for c in codes(report) if c.startswith("TE9")]
     assert finding(report, "TE101").span.line == OXIDIZED.count("\n") + 2
+
+
+def lan_acl(body: str) -> dict[str, str]:
+    return {"edge1-confg": HEAD + body + ROUTER + " ip access-group L in\n"}
+
+
+def test_an_empty_list_permits_everything(lint):
+    report = lint(lan_acl("ip access-list extended L\n remark nothing yet\n"))
+    assert verdicts(report)["facebook"] == "unaffected"
+    assert "TE105" not in codes(report)
+
+
+def test_a_sequence_number_inserts_between_entries(lint):
+    # `15 deny` is typed after `20 permit` but IOS places it before: it decides.
+    deny = "\n".join(f" {15 + i} deny ip any {wild(n)}" for i, n in enumerate(FB_V4) if 15 + i < 20)
+    rest = [n for i, n in enumerate(FB_V4) if 15 + i >= 20]
+    body = (
+        "ip access-list extended L\n 10 permit udp any any eq domain\n 100 permit ip any any\n" + deny + "\n"
+    )
+    body += "\n".join(f" {30 + i} deny ip any {wild(n)}" for i, n in enumerate(rest)) + "\n"
+    report = lint(lan_acl(body))
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_no_sequence_removes_an_entry(lint):
+    body = f"ip access-list extended L\n{FB_ENTRIES}\n permit ip any any\nip access-list extended L\n no 10\n"
+    report = lint(lan_acl(body))
+    assert verdicts(report)["facebook"] == "blocked-partial"
+
+
+def test_standard_list_matches_the_source_only(lint):
+    # All of 192.168.1.0/24 loses all web access: no service singled out (TE105).
+    report = lint(lan_acl("ip access-list standard L\n deny 192.168.1.0 0.0.0.255\n permit any\n"))
+    assert "TE105" in codes(report)
+
+
+def test_established_lets_only_replies_in(lint):
+    # On the LAN interface outbound, `permit tcp any any established` passes the server's answers.
+    cfg = (
+        HEAD
+        + "ip access-list extended BACK\n permit tcp any any established\n"
+        + ROUTER
+        + " ip access-group BACK out\n"
+    )
+    report = lint({"edge1-confg": cfg})
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_time_range_makes_the_entry_unknown(lint):
+    entries = "\n".join(f" deny ip any {wild(n)} time-range WORK" for n in FB_V4)
+    report = lint(lan_acl(f"ip access-list extended L\n{entries}\n permit ip any any\n"))
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_undefined_object_group_is_named(lint):
+    report = lint(
+        lan_acl("ip access-list extended L\n deny ip any object-group ABSENT\n permit ip any any\n")
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+    assert finding(report, "TE903").span.line == 13
+
+
+def test_match_not_inverts(lint):
+    cm = "class-map match-all NOT-FB\n match not protocol facebook\npolicy-map P\n class NOT-FB\n  drop\n"
+    report = lint({"edge1-confg": HEAD + cm + ROUTER + " service-policy input P\n"})
+    # Everything else, the neutral site too, is dropped: an allow-list that lets Facebook through.
+    assert verdicts(report)["facebook"] in ("unaffected", "allowed")
+    assert verdicts(report)["twitter"] == "blocked"
+
+
+def test_match_all_needs_every_match(lint):
+    cm = "class-map match-all BOTH\n match protocol facebook\n match protocol twitter\n"
+    cfg = HEAD + cm + "policy-map P\n class BOTH\n  drop\n" + ROUTER + " service-policy input P\n"
+    report = lint({"edge1-confg": cfg})
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_nested_class_map_and_child_policy(lint):
+    cm = "class-map match-any FB\n match protocol facebook\nclass-map match-any SOCIAL\n match class-map FB\n"
+    pm = "policy-map CHILD\n class SOCIAL\n  drop\npolicy-map PARENT\n class class-default\n  shape average 10000000\n  service-policy CHILD\n"
+    report = lint({"edge1-confg": HEAD + cm + pm + ROUTER + " service-policy output PARENT\n"})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_nbar_category_attribute_names_the_services_nbar_files_there(lint):
+    cm = "class-map match-any SOCIAL\n match protocol attribute category social-networking\n"
+    cfg = HEAD + cm + "policy-map P\n class SOCIAL\n  drop\n" + ROUTER + " service-policy input P\n"
+    report = lint({"edge1-confg": cfg})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["linkedin"] == "blocked"
+    # Ning has no NBAR name in the catalog: whether NBAR files it there is unknown.
+    assert verdicts(report)["ning"] == "unknown"
+
+
+def test_the_vendor_name_and_its_confidence_are_said(lint):
+    report = lint({"edge1-confg": HEAD + NBAR + ROUTER + " service-policy input DROP-SOCIAL\n"})
+    from policy_lint.catalog import load_catalog
+    from policy_lint.dialects.firewalls import cisco_ios
+    from policy_lint.dialects.semantics.base import ParseContext
+    from policy_lint.inputs import Resolver
+    from policy_lint.model import EVERYONE
+
+    assert report.files
+    path = Path(report.files[0].path)
+    rs = cisco_ios.parse(path, ParseContext(Resolver(path.parent), load_catalog()))
+    probe = next(p for p in load_catalog().services["facebook"].probes() if p.role == "primary")
+    d = rs.evaluate(probe, rs.audiences()[0] if rs.audiences() else EVERYONE)
+    assert "confidence" in d.note and "cisco.nbar2" in d.note
+
+
+def test_interface_in_a_zone_to_one_in_none_is_dropped(lint):
+    cfg = HEAD + "zone security INSIDE\n" + ROUTER + " zone-member security INSIDE\n"
+    report = lint({"edge1-confg": cfg})
+    assert "TE105" in codes(report)
+
+
+def test_ipv6_traffic_filter_is_not_modelled(lint):
+    report = lint({"edge1-confg": HEAD + ROUTER + " ipv6 traffic-filter V6 in\n"})
+    assert finding(report, "TE908").span.line == 21
+    assert verdicts(report)["facebook"] in ("unknown", "blocked-partial", "unaffected")
+    assert verdicts(report)["facebook"] != "blocked"

@@ -20,7 +20,11 @@ from policy_lint.dialects.firewalls.cisco_asa.model import (
     ServicePolicyClass,
 )
 from policy_lint.dialects.firewalls.cisco_common.acl import AceSyntaxError, Acl, parse_ace, port_value
-from policy_lint.dialects.firewalls.cisco_common.objects import read_network_group, read_service_group
+from policy_lint.dialects.firewalls.cisco_common.objects import (
+    missing_objects,
+    read_network_group,
+    read_service_group,
+)
 from policy_lint.dialects.firewalls.cisco_common.tree import (
     MARKDOWN_SUFFIXES,
     Node,
@@ -70,6 +74,7 @@ def read_config(path: Path, shown: str) -> Config:
     reader = _Reader(cfg)
     for node in tree.roots:
         reader.top(node)
+    cfg.problems += missing_objects(cfg.acls.values(), cfg.objects)
     return cfg
 
 
@@ -134,7 +139,9 @@ class _Reader:
         words = node.words
         name = words[1]
         rest = words[2:]
+        line = 0
         if rest and rest[0].lower() == "line" and len(rest) > 1:
+            line = int(rest[1]) if rest[1].isdigit() else 0
             rest = rest[2:]
         kind = rest[0].lower() if rest else ""
         if kind == "remark":
@@ -157,7 +164,11 @@ class _Reader:
             return
         if ace.src.kind == "interface" or ace.dst.kind == "interface":
             ace.unknown = "`interface` names the ASA's own address: traffic to the box, not through it"
-        acl.entries.append(ace)
+        if line:
+            # `line N` inserts the entry at that position (counting entries; remarks are not kept).
+            acl.entries.insert(line - 1, ace)
+        else:
+            acl.entries.append(ace)
         self.cfg.understood += 1
 
     def access_group(self, node: Node) -> None:

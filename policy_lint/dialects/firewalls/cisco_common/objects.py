@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 
 from policy_lint.dialects.firewalls.cisco_common.acl import (
     PORT_OPS,
+    Acl,
     netmask_to_wild,
     port_value,
     v4,
     wildcard,
 )
 from policy_lint.dialects.firewalls.cisco_common.tree import Node
-from policy_lint.model import Span
+from policy_lint.model import Problem, Span
 
 
 @dataclass
@@ -232,3 +233,26 @@ class Objects:
         if True in results:
             return True
         return None if obj.unknown or None in results else False
+
+
+def missing_objects(acls, objects: Objects) -> list[Problem]:
+    """TE903 at every entry naming an object or object-group the file does not define: what
+    that entry matches is unknown (the engine reports it where it decides)."""
+    out = []
+    for acl in acls:
+        assert isinstance(acl, Acl)
+        for e in acl.entries:
+            for spec in (e.src, e.dst):
+                if spec.kind == "ref" and spec.ref not in objects.networks:
+                    out.append(
+                        Problem(
+                            "TE903",
+                            e.span,
+                            f"{spec.text} is not defined in this file: what it holds is unknown",
+                        )
+                    )
+            if e.dport.op == "ref" and e.dport.ref not in objects.services:
+                out.append(
+                    Problem("TE903", e.span, f"service group {e.dport.ref} is not defined in this file")
+                )
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from policy_lint.catalog import Catalog
@@ -443,6 +443,8 @@ class IosRuleset:
                 else False
             )
             d = self._actions(pm, pc.actions, pc.span, trace, probe, pkt, depth, named)
+            if named and cm is not None and not d.note:
+                d = replace(d, note=self._vendor_note(cm, probe))
             if hit is None:
                 pending.append(d)
                 continue
@@ -517,6 +519,17 @@ class IosRuleset:
                 # bandwidth, priority, set: a guarantee or a marking, no statement about access.
                 results.append(Decision(Outcome.ALLOW, a.span, t))
         return combine(results)
+
+    def _vendor_note(self, cm: ClassMap, probe: Probe) -> str:
+        """Which vendor name identified the service, with its source and confidence."""
+        for m in cm.matches:
+            for v in self.vocab.services_for(m.value) if m.what == "protocol" else ():
+                if v.service == probe.service:
+                    return (
+                        f"NBAR2 protocol `{v.name}` classifies {probe.service} traffic "
+                        f"(vendor_names.yaml: {v.confidence} confidence, {v.source})"
+                    )
+        return ""
 
     def _names_service(self, m: Match, probe: Probe) -> bool:
         """The match line names the probe's service (its NBAR name, a Host pattern)."""

@@ -7,7 +7,11 @@ import re
 from pathlib import Path
 
 from policy_lint.dialects.firewalls.cisco_common.acl import AceSyntaxError, Acl, parse_ace
-from policy_lint.dialects.firewalls.cisco_common.objects import read_network_group, read_service_group
+from policy_lint.dialects.firewalls.cisco_common.objects import (
+    missing_objects,
+    read_network_group,
+    read_service_group,
+)
 from policy_lint.dialects.firewalls.cisco_common.tree import (
     MARKDOWN_SUFFIXES,
     Node,
@@ -85,6 +89,7 @@ def read_config(path: Path, shown: str) -> Config:
     reader = _Reader(cfg)
     for node in tree.roots:
         reader.top(node)
+    cfg.problems += missing_objects(cfg.acls.values(), cfg.objects)
     # Names used by other lines (a definition's own header aside): a list, class-map or
     # policy-map named nowhere else is inert.
     for node in tree.roots:
@@ -214,9 +219,8 @@ class _Reader:
         except AceSyntaxError as exc:
             self.problem("TE901", span, f"access list {acl.name}: {exc}: IOS refuses this entry")
             return
-        ace.seq = seq or (
-            max((e.seq for e in acl.entries), default=0) + 10 if any(e.seq for e in acl.entries) else 0
-        )
+        # IOS numbers unnumbered entries 10 past the last one, so `15 deny ...` lands between 10 and 20.
+        ace.seq = seq or max((e.seq for e in acl.entries), default=0) + 10
         if seq and any(e.seq == seq for e in acl.entries):
             self.problem(
                 "TE901", span, f"access list {acl.name}: sequence {seq} already exists (IOS refuses it)"
