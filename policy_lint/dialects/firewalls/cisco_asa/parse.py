@@ -7,6 +7,7 @@ import ipaddress
 import re
 from pathlib import Path
 
+from policy_lint.dialects.firewalls.cisco_asa.evaluate import AsaRuleset
 from policy_lint.dialects.firewalls.cisco_asa.model import (
     AccessGroup,
     Attachment,
@@ -61,9 +62,7 @@ def detect(path: Path, head: str) -> float:
     return 0.0
 
 
-def parse(path: Path, context: ParseContext) -> object:
-    from policy_lint.dialects.firewalls.cisco_asa.evaluate import AsaRuleset
-
+def parse(path: Path, context: ParseContext) -> AsaRuleset:
     shown = context.resolver.display(path)
     return AsaRuleset(read_config(path, shown), context.catalog)
 

@@ -18,6 +18,7 @@ from policy_lint.dialects.firewalls.cisco_common.tree import (
     markdown_lines,
     read_tree,
 )
+from policy_lint.dialects.firewalls.cisco_ios.evaluate import IosRuleset
 from policy_lint.dialects.firewalls.cisco_ios.model import (
     Action,
     Attachment,
@@ -76,9 +77,7 @@ def detect(path: Path, head: str) -> float:
     )
 
 
-def parse(path: Path, context: ParseContext) -> object:
-    from policy_lint.dialects.firewalls.cisco_ios.evaluate import IosRuleset
-
+def parse(path: Path, context: ParseContext) -> IosRuleset:
     shown = context.resolver.display(path)
     return IosRuleset(read_config(path, shown), context.catalog)
 
