@@ -455,3 +455,22 @@ def test_ipv6_traffic_filter_is_not_modelled(lint):
     assert finding(report, "TE908").span.line == 21
     assert verdicts(report)["facebook"] in ("unknown", "blocked-partial", "unaffected")
     assert verdicts(report)["facebook"] != "blocked"
+
+
+def test_a_file_that_is_no_ios_config_gets_no_verdict(lint):
+    report = lint(
+        {"squid.conf": "http_access deny all\nacl x dstdomain .facebook.com\n"}, dialect="cisco-ios"
+    )
+    assert report.errors and "understood none" in report.errors[0]
+    assert "\n" not in report.errors[0]
+
+
+def test_a_truncated_entry_is_refused_as_ios_refuses_it(lint):
+    report = lint({"edge1-confg": HEAD + "ip access-list extended L\n deny tcp any 31.13.\n"})
+    assert finding(report, "TE901").span.line == 13
+
+
+def test_deep_nesting_does_not_crash(lint):
+    deep = "hostname deep\n" + "".join(" " * i + "interface x\n" for i in range(1, 5000))
+    report = lint({"deep-confg": deep}, dialect="cisco-ios")
+    assert not report.errors

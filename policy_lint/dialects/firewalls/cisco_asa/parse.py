@@ -45,6 +45,85 @@ _STATEMENT = re.compile(
     re.MULTILINE,
 )
 
+# First words of ASA global configuration commands (ASA command reference), and the
+# `Cryptochecksum:` line `show running-config` ends with.
+ASA_COMMANDS = frozenset(
+    [
+        "asa",
+        "hostname",
+        "domain-name",
+        "enable",
+        "passwd",
+        "names",
+        "name",
+        "interface",
+        "ftp",
+        "clock",
+        "dns",
+        "same-security-traffic",
+        "object",
+        "object-group",
+        "access-list",
+        "access-group",
+        "pager",
+        "logging",
+        "mtu",
+        "failover",
+        "icmp",
+        "asdm",
+        "arp",
+        "nat",
+        "route",
+        "timeout",
+        "user-identity",
+        "aaa",
+        "aaa-server",
+        "http",
+        "snmp-server",
+        "crypto",
+        "telnet",
+        "ssh",
+        "console",
+        "threat-detection",
+        "dhcpd",
+        "dhcprelay",
+        "ntp",
+        "ssl",
+        "webvpn",
+        "group-policy",
+        "username",
+        "tunnel-group",
+        "class-map",
+        "policy-map",
+        "service-policy",
+        "prompt",
+        "call-home",
+        "cryptochecksum:",
+        "no",
+        "regex",
+        "dynamic-access-policy-record",
+        "license",
+        "boot",
+        "vpn-sessiondb",
+        "firewall",
+        "service",
+        "monitor-interface",
+        "sysopt",
+        "tls-proxy",
+        "end",
+        "terminal",
+        "management-access",
+        "ipv6",
+        "router",
+        "prefix-list",
+        "route-map",
+        "vpdn",
+        "anyconnect",
+        "xlate",
+        "flow-export",
+    ]
+)
+
 
 def detect(path: Path, head: str) -> float:
     text = head
@@ -129,8 +208,10 @@ class _Reader:
             elif w[2] == "interface" and len(w) >= 4:
                 self.cfg.attachments.append(Attachment(node.words[1], node.words[3], node.span))
             self.ok(node)
-        else:
-            self.ok(node)
+        elif w[0] in ASA_COMMANDS:
+            self.ok(node)  # read; decides nothing about web traffic through the ASA's filters
+        # Any other line is no ASA command: not counted as understood (a file of such lines is
+        # no ASA config, TE902, whatever --dialect says).
 
     # ------------------------------------------------------------ access lists
 

@@ -22,6 +22,7 @@ Why not ciscoconfparse2: it reads the same hierarchy, but installs thirteen pack
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,10 +52,13 @@ class Node:
         w = [x.lower() for x in self.words[: len(prefix)]]
         return w == [p.lower() for p in prefix]
 
-    def walk(self):
-        for c in self.children:
-            yield c
-            yield from c.walk()
+    def walk(self) -> Iterator[Node]:
+        """Every line below this one, in file order (iterative: a hostile file may nest deep)."""
+        stack = list(reversed(self.children))
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
 
 
 @dataclass

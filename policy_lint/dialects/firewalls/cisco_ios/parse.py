@@ -55,7 +55,115 @@ _STATEMENT = re.compile(
 _ASA = re.compile(
     r"^(?:ASA Version|: Saved|\s*nameif \S+|\s*security-level \d+|access-list \S+ extended )", re.MULTILINE
 )
-_DEFINERS = ("ip access-list", "access-list", "object-group", "class-map", "policy-map", "zone-pair", "zone")
+# First words of IOS/IOS-XE global configuration commands (and of `show running-config`'s own
+# header lines), from the IOS command references.
+IOS_COMMANDS = frozenset(
+    [
+        "hostname",
+        "version",
+        "service",
+        "boot-start-marker",
+        "boot-end-marker",
+        "boot",
+        "enable",
+        "aaa",
+        "clock",
+        "ip",
+        "ipv6",
+        "no",
+        "logging",
+        "snmp-server",
+        "snmp",
+        "ntp",
+        "line",
+        "end",
+        "username",
+        "crypto",
+        "license",
+        "spanning-tree",
+        "vlan",
+        "vtp",
+        "redundancy",
+        "router",
+        "control-plane",
+        "archive",
+        "banner",
+        "alias",
+        "mac",
+        "errdisable",
+        "diagnostic",
+        "memory",
+        "multilink",
+        "voice",
+        "dial-peer",
+        "call-home",
+        "platform",
+        "transceiver",
+        "lldp",
+        "cdp",
+        "power",
+        "track",
+        "route-map",
+        "key",
+        "radius",
+        "radius-server",
+        "tacacs-server",
+        "tacacs",
+        "dot1x",
+        "device-tracking",
+        "parameter-map",
+        "wireless",
+        "wlan",
+        "ap",
+        "access-session",
+        "authentication",
+        "mls",
+        "qos",
+        "subscriber",
+        "vrf",
+        "flow",
+        "sampler",
+        "building",
+        "current",
+        "system",
+        "mpls",
+        "bfd",
+        "udld",
+        "port-channel",
+        "switch",
+        "stack-mac",
+        "interface",
+        "class-map",
+        "policy-map",
+        "object-group",
+        "zone",
+        "zone-pair",
+        "access-list",
+        "service-template",
+        "ipv6",
+        "exception",
+        "login",
+        "hw-module",
+        "file",
+        "cts",
+        "sdm",
+        "template",
+        "identity",
+        "policy",
+        "ethernet",
+        "network-policy",
+        "username",
+        "privilege",
+        "event",
+        "monitor",
+        "netconf",
+        "restconf",
+        "telemetry",
+        "gnxi",
+        "management-interface",
+        "default",
+    ]
+)
 
 
 def detect(path: Path, head: str) -> float:
@@ -144,9 +252,12 @@ class _Reader:
         elif w[:2] == ["ipv6", "access-list"]:
             self.ok(node)  # read; applied only by `ipv6 traffic-filter` (not modelled: TE908 there)
         else:
-            # Every other statement (hostname, aaa, snmp, routing, lines, banners, NAT rules) is
-            # read and decides nothing about web traffic through the filters modelled here.
-            self.ok(node)
+            # Every other IOS statement (hostname, aaa, snmp, routing, lines, banners, NAT rules)
+            # is read and decides nothing about web traffic through the filters modelled here. A
+            # line that is no IOS command at all is not counted as understood: a file of such
+            # lines is no IOS config (TE902), whatever --dialect says.
+            if w[0] in IOS_COMMANDS:
+                self.ok(node)
 
     # ------------------------------------------------------------ access lists
 
