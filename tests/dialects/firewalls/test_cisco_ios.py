@@ -474,3 +474,28 @@ def test_deep_nesting_does_not_crash(lint):
     deep = "hostname deep\n" + "".join(" " * i + "interface x\n" for i in range(1, 5000))
     report = lint({"deep-confg": deep}, dialect="cisco-ios")
     assert not report.errors
+
+
+WAN_IN = "ip access-list extended WAN-IN\n permit udp any any eq domain\n deny ip any any\n"
+
+
+def test_a_stateless_wan_list_drops_the_replies(lint):
+    router = ROUTER.replace(" ip nat outside\n", " ip nat outside\n ip access-group WAN-IN in\n")
+    report = lint({"edge1-confg": HEAD + WAN_IN + router})
+    assert "TE105" in codes(report)
+
+
+def test_cbac_inspection_opens_the_way_back(lint):
+    router = ROUTER.replace(
+        " ip nat outside\n", " ip nat outside\n ip inspect FW out\n ip access-group WAN-IN in\n"
+    )
+    report = lint({"edge1-confg": HEAD + "ip inspect name FW tcp\n" + WAN_IN + router})
+    assert "TE105" not in codes(report)
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_a_wlc_s_clients_are_its_policy_profiles(lint):
+    cfg = HEAD + NBAR + "wireless profile policy STAFF\n service-policy input DROP-SOCIAL\n no shutdown\n"
+    cfg += "interface Vlan30\n ip address 10.30.0.2 255.255.255.0\n"
+    report = lint({"wlc-confg": cfg})
+    assert verdicts(report)["facebook"] == "blocked"

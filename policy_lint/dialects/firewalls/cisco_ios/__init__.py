@@ -31,7 +31,10 @@ and for any address by the policer whose conform-action drops every packet.
   address dhcp`) and every wireless policy profile, split by the source addresses the inbound
   ACL tests. `in` on the client's interface sees the client as the source; `out` there sees
   the server's replies; on the Internet side `out` sees the client after NAT (the interface's
-  address when `ip nat inside`/`outside` translate) and `in` the replies. An ACL or class-map
+  address when `ip nat inside`/`outside` translate) and `in` the replies. Lists are stateless:
+  a reply passes an `in` list on the Internet side only if it permits it (`established`),
+  unless CBAC (`ip inspect NAME in|out` on either interface) opens the way back. A WLC's
+  audiences are its policy profiles only (its SVIs carry those same clients). An ACL or class-map
   applied nowhere is inert (TE202). `access-class` on lines, NAT and route-map lists filter no
   web traffic.
 - **ACLs**: numbered (1-99/1300-1999 standard, 100-199/2000-2699 extended) and named, standard

@@ -58,6 +58,11 @@ class IosRuleset:
         places = [p for p in cfg.places if not p.shutdown and (p.layer3 or p.attachments or p.zone)]
         self.egress = self._egress(places)
         clients = [p for p in places if p not in self.egress] or places
+        wireless = [p for p in clients if p.kind == "wireless-profile"]
+        if wireless:
+            # A WLC's clients are those of its policy profiles; its SVIs and uplinks carry their
+            # traffic (and its own management), not another population of users.
+            clients = wireless
         self.seats: dict[tuple, Seat] = {}
         self._audiences: list[Audience] = []
         for place in clients:
@@ -215,7 +220,6 @@ class IosRuleset:
             stages += self._unplaced_stage(probe, fwd)
             return combine(stages)
         stages += self._at(place, "in", probe, fwd)
-        stages += self._at(place, "out", probe, back)
         egresses: list[Place | None] = [e for e in self.egress if e is not place] or [None]
         if not self.egress:
             others = [
@@ -223,7 +227,14 @@ class IosRuleset:
             ]
             if others and any(p.attachments or p.zone for p in others):
                 egresses = list(others)
-        outcomes = [combine([*stages, *self._through(place, e, probe, fwd, back)]) for e in egresses]
+        outcomes = []
+        for e in egresses:
+            # CBAC (`ip inspect` on either side) opens the replies' way through the lists.
+            stateful = place.cbac is not None or (e is not None and e.cbac is not None)
+            back_stages = self._at(place, "out", probe, back, acls=not stateful)
+            outcomes.append(
+                combine([*stages, *back_stages, *self._through(place, e, probe, fwd, back, stateful)])
+            )
         if len({(d.outcome, d.rule) for d in outcomes}) > 1 and len({d.outcome for d in outcomes}) > 1:
             first = next(d for d in outcomes if d.outcome != Outcome.ALLOW)
             names = ", ".join(e.name for e in egresses if e is not None)
@@ -237,7 +248,7 @@ class IosRuleset:
         return outcomes[0]
 
     def _through(
-        self, place: Place, egress: Place | None, probe: Probe, fwd: Packet, back: Packet
+        self, place: Place, egress: Place | None, probe: Probe, fwd: Packet, back: Packet, stateful: bool
     ) -> list[Decision]:
         out = [self._zones(place, egress, probe, fwd)] if self.cfg.zones else []
         if egress is None:
@@ -253,14 +264,19 @@ class IosRuleset:
             probe,
             Packet(back.src, public, back.sport, back.dport, reply=True),
             scope=place.describe(),
+            acls=not stateful,
         )
         return out
 
-    def _at(self, place: Place, direction: str, probe: Probe, pkt: Packet, scope: str = "") -> list[Decision]:
+    def _at(
+        self, place: Place, direction: str, probe: Probe, pkt: Packet, scope: str = "", acls: bool = True
+    ) -> list[Decision]:
         scope = scope or place.describe()
         out = []
         for att in place.attachments:
             if att.direction != direction:
+                continue
+            if att.kind == "acl" and not acls:
                 continue
             if att.kind == "acl":
                 if pkt.version != 4:

@@ -85,6 +85,7 @@ class Place:
     dhcp: bool = False
     shutdown: bool = False
     layer3: bool = False
+    cbac: Span | None = None  # `ip inspect NAME in|out`: replies pass through temporary openings
     vlan: str = ""  # the VLAN a sub-interface (`encapsulation dot1Q N`) or SVI serves
 
     def describe(self) -> str:

@@ -500,6 +500,8 @@ class _Reader:
                 self.service_policy(place, child)
             elif w[:2] == ["zone-member", "security"] and len(w) >= 3:
                 place.zone, place.zone_span = child.words[2], child.span
+            elif w[:2] == ["ip", "inspect"] and len(w) >= 4:
+                place.cbac = child.span
             elif w[:2] == ["ip", "nat"] and len(w) >= 3:
                 place.nat = w[2]
             elif w[:2] == ["ip", "address"] and len(w) >= 3:
