@@ -499,3 +499,15 @@ def test_a_wlc_s_clients_are_its_policy_profiles(lint):
     cfg += "interface Vlan30\n ip address 10.30.0.2 255.255.255.0\n"
     report = lint({"wlc-confg": cfg})
     assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_zone_pass_without_a_pair_back_drops_the_replies(lint):
+    router = ROUTER.replace(" ip nat outside\n", " ip nat outside\n zone-member security OUTSIDE\n")
+    zbf = ZBF.replace("  inspect\n", "  pass\n")
+    report = lint({"edge1-confg": HEAD + zbf + router + " zone-member security INSIDE\n"})
+    assert "TE105" in codes(report)
+    back = (
+        "zone-pair security OUT-IN source OUTSIDE destination INSIDE\n service-policy type inspect IN-OUT\n"
+    )
+    report = lint({"edge1-confg": HEAD + zbf + back + router + " zone-member security INSIDE\n"})
+    assert verdicts(report)["twitter"] == "unaffected"

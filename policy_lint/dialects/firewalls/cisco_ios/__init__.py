@@ -52,7 +52,8 @@ and for any address by the policer whose conform-action drops every packet.
   `bandwidth`/`priority`/`set` guarantee or mark, limiting nothing; nested `service-policy`.
 - **Zone-based firewall**: `zone security`, `zone-member security`, `zone-pair security
   source A destination B` with `service-policy type inspect`; `class-map type inspect`,
-  `policy-map type inspect` with `drop`/`pass`/`inspect`, class-default drops. No zone-pair
+  `policy-map type inspect` with `drop`/`pass`/`inspect`, class-default drops; `pass` keeps no
+  state, so the replies need the zone-pair back to let them through. No zone-pair
   between two zones, or one interface in a zone and the other in none: dropped.
 - **Fragments**: a file without interfaces (a snippet in a repo or a note) does not say where
   its lists and policies apply: what they would drop or limit is `unknown` with TE903 naming

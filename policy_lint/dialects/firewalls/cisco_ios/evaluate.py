@@ -530,7 +530,7 @@ class IosRuleset:
                     d = self._policy(child, probe, pkt, depth + 1)
                     results.append(Decision(d.outcome, d.rule, (*t, *d.trace), d.specific, d.how, d.note))
             elif a.kind in ("pass", "inspect"):
-                results.append(Decision(Outcome.ALLOW, a.span, t, specific))
+                results.append(Decision(Outcome.ALLOW, a.span, t, specific, how=f"zone {a.kind}"))
             else:
                 # bandwidth, priority, set: a guarantee or a marking, no statement about access.
                 results.append(Decision(Outcome.ALLOW, a.span, t))
@@ -614,7 +614,29 @@ class IosRuleset:
             )
         d = self._policy(pm, probe, pkt, 0)
         head = (pair.span, *((pair.policy_span,) if pair.policy_span else ()))
+        if d.outcome == Outcome.ALLOW and d.how == "zone pass":
+            d = self._replies_after_pass(d, src, dst, probe, pkt)
         return Decision(d.outcome, d.rule, (*head, *d.trace), d.specific, d.how, d.note, scope)
+
+    def _replies_after_pass(self, d: Decision, src: str, dst: str, probe: Probe, pkt: Packet) -> Decision:
+        """`pass` (unlike `inspect`) keeps no state: the replies need the zone-pair back to allow them."""
+        back = next((z for z in self.cfg.zone_pairs if z.source == dst and z.destination == src), None)
+        pm = self.cfg.policy_maps.get(back.policy) if back else None
+        if back is None or (pm is None and not back.policy):
+            return replace(
+                d,
+                outcome=Outcome.DENY,
+                how="zone drop",
+                note=f"`pass` lets the request through one way only; no zone-pair from {dst} to {src} "
+                "lets the replies back",
+            )
+        if pm is None:
+            return replace(d, outcome=Outcome.UNKNOWN, note=f"policy-map {back.policy} is not in the file")
+        reply = Packet(pkt.dst, pkt.src, pkt.dport, pkt.sport, reply=True)
+        r = self._policy(pm, probe, reply, 0)
+        if r.outcome == Outcome.ALLOW:
+            return d
+        return replace(r, trace=(*d.trace, back.span, *r.trace), note=r.note or "the replies are dropped")
 
     # ------------------------------------------------------------ fragments and dead definitions
 
