@@ -261,7 +261,7 @@ class AsaRuleset:
 
     def _decision(self, res: AclResult, g: AccessGroup | None, acl: Acl, pkt: Packet, scope: str) -> Decision:
         span = res.entry.span if res.entry else acl.span
-        trace = ((g.span,) if g else ()) + (span,)
+        trace = tuple(dict.fromkeys(((g.span,) if g else ()) + (acl.span, span)))
         specific = bool(res.entry and res.entry.specific())
         if res.verdict == "permit":
             return Decision(Outcome.ALLOW, span, trace, specific, scope=scope)

@@ -354,7 +354,7 @@ class IosRuleset:
         res = self.lists.first_match(acl, pkt, probe.host)
         head = (applied,) if applied else ()
         span = res.entry.span if res.entry else acl.span
-        trace = (*head, span)
+        trace = tuple(dict.fromkeys((*head, acl.span, span)))
         specific = bool(res.entry and res.entry.specific())
         if res.verdict == "permit":
             return Decision(
