@@ -66,7 +66,8 @@ and for any address by the policer whose conform-action drops every packet.
   interfaces leads to the Internet when the config does not say (unknown when they differ).
 
 The package: `parse` (text to `model.Config`, with the indented-section reader of
-cisco_common.tree) and `evaluate` (the Ruleset).
+cisco_common.tree), `mqc` (class-maps and policy-maps, for QoS and the zone firewall) and
+`evaluate` (the Ruleset: where clients sit and what their connections cross).
 """
 
 from policy_lint.dialects.firewalls.cisco_ios.model import NAME
