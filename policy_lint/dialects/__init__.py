@@ -51,6 +51,8 @@ MODULES: tuple[str, ...] = (
     "firewalls.nftables",
     "dns.ctparental",
     "dns.adguardhome",
+    "firewalls.cisco_ios",
+    "firewalls.cisco_asa",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -208,6 +210,11 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
         "nftables",
         ("nftables.conf", "*.nft", "nftables*.conf", "*nftables*.rules", "*.nft.json", "nftables*.json"),
     ),
+    "firewalls.cisco_ios": (
+        "cisco-ios",
+        ("*.ios", "*-confg", "running-config*", "startup-config*", "*.cisco", "router*.cfg"),
+    ),
+    "firewalls.cisco_asa": ("cisco-asa", ("*.asa", "asa*.cfg", "asa*.conf", "*asa*-confg", "asa*.txt")),
     "firewalls.pf": ("pf", ("pf.conf", "pf.conf.*", "*.pf.conf", "pf.anchors/*", "pf.rules", "*.pf")),
     "firewalls.mikrotik": ("mikrotik", ("*.rsc", "*mikrotik*", "*routeros*", "export*.txt")),
     "firewalls.windows_firewall": (

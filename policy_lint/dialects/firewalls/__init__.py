@@ -7,6 +7,8 @@ HTTP Host, and decide by walking ordered rules.
 - `pfsense`: pfSense/OPNsense config.xml (pf rules, aliases, pfBlockerNG, the Squid package).
 - `mikrotik` (package): RouterOS exports, raw and filter chains, address lists.
 - `windows_firewall`: netsh advfirewall and New-NetFirewallRule scripts, block wins.
+- `cisco_ios`, `cisco_asa` (packages, sharing `cisco_common`): IOS/IOS-XE and ASA configs, ACLs,
+  NBAR/MQC and inspection policies, evaluated where they are applied.
 
 Add a dialect here when the device decides per packet. Destination addresses are judged by
 `semantics.addressing` (per-prefix coverage of the catalog's networks, the same wording in every
