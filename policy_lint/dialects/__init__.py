@@ -49,6 +49,7 @@ MODULES: tuple[str, ...] = (
     "firewalls.mikrotik",
     "firewalls.pfsense",
     "firewalls.nftables",
+    "proxies.cloudflare_gateway",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -212,6 +213,7 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
         "windows-firewall",
         ("*.bat", "*.cmd", "*.ps1", "*firewall*.txt", "*netsh*"),
     ),
+    "proxies.cloudflare_gateway": ("cloudflare-gateway", ("*.tf",)),
 }
 
 DETECT_THRESHOLD = 0.5

@@ -1,0 +1,229 @@
+"""Cloudflare Zero Trust Gateway policies written as Terraform (the cloudflare provider).
+
+Gateway is a secure web gateway in Cloudflare's network. Its policies are resources
+`cloudflare_zero_trust_gateway_policy` (provider v4.40+ and v5) or `cloudflare_teams_rule`
+(older v4), each with `filters` (its builder: `dns`, `http` or `l4` for network), an `action`,
+a `precedence` (lower runs first), `enabled`, and expressions: `traffic` (what is requested),
+`identity` (who asks) and `device_posture`. Lists (`cloudflare_zero_trust_list`,
+`cloudflare_teams_list`) are referenced from expressions as `$<list-uuid>`.
+
+    resource "cloudflare_zero_trust_gateway_policy" "marketing" {
+      filters    = ["dns"]
+      action     = "allow"
+      precedence = 1
+      traffic    = "any(dns.domains[*] == \\"facebook.com\\")"
+      identity   = "any(identity.groups.name[*] in {\\"marketing\\"})"
+    }
+    resource "cloudflare_zero_trust_gateway_policy" "no_social" {
+      filters    = ["dns"]
+      action     = "block"
+      precedence = 2
+      traffic    = "any(dns.domains[*] == \\"facebook.com\\")"
+    }
+
+Facebook is blocked for everyone but the marketing group (first match within the DNS builder).
+Gateway applies the builders in the order DNS, HTTP, network, and each acts on its own: a DNS
+block stops resolution; HTTP policies see only traffic proxied through Gateway (WARP in Traffic
+and DNS mode, PAC files), with Do Not Inspect policies first, Isolate next, then
+Allow/Block/Do Not Scan by precedence; network policies then see the connection
+(evaluate.py; Cloudflare docs "Order of enforcement", "Gateway policy expressions").
+
+Audiences: identity selectors need WARP-enrolled users, so the users the expressions name
+(groups, emails, user names) and one user they do not name are WARP clients; when the file
+also has HTTP or network policies, or identity conditions, clients of a DNS location (DNS
+policies only, no identity: a policy with an identity condition does not apply to them) are
+an audience of their own. Clients that use Gateway's proxy without its DNS are not modelled.
+
+Not modelled (-> `unknown`, with a finding at the expression's line): device posture (TE908),
+fields other than host/domain/URL/path/SNI/port/destination IP/identity (TE908), functions
+other than `any`/`all` (TE908), content and security categories whose members Cloudflare
+decides (TE907; categories.py says which count, with the source of the IDs), application IDs
+(TE908: no cited source), lists referenced by a literal UUID (not in the file: TE903),
+Terraform values known only at apply time (TE907), URL and path matches of HTTPS requests
+unless the file turns TLS decryption on. Policies without `precedence` keep file order
+(TE908 says Cloudflare chooses). Schedules, egress and resolver policies do not allow or block.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from policy_lint.catalog import Catalog
+from policy_lint.dialects.proxies.cloudflare_gateway import evaluate
+from policy_lint.dialects.proxies.cloudflare_gateway import terraform as reader
+from policy_lint.dialects.proxies.cloudflare_gateway.expression import Compare, ListRef, walk
+from policy_lint.dialects.proxies.cloudflare_gateway.model import (
+    FILE_PATTERNS,
+    LAYERS,
+    NAME,
+    GatewayList,
+    Policy,
+)
+from policy_lint.dialects.semantics import terraform as hcl
+from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.dialects.semantics.detection import QUOTING_SUFFIXES
+from policy_lint.dialects.semantics.patterns import BoundedPattern
+from policy_lint.inputs import InputError, read_source
+from policy_lint.model import EVERYONE, Audience, Decision, Probe, Problem, Span
+
+__all__ = ["FILE_PATTERNS", "NAME", "GatewayRuleset", "detect", "parse"]
+
+_POLICY_RESOURCE = re.compile(
+    r'^\s*resource\s+"(?:cloudflare_zero_trust_gateway_policy|cloudflare_teams_rule)"', re.M
+)
+_LIST_RESOURCE = re.compile(r'^\s*resource\s+"(?:cloudflare_zero_trust_list|cloudflare_teams_list)"', re.M)
+
+
+def detect(path: Path, head: str) -> float:
+    """Sure when the file declares Gateway policies (more of them, surer: a file holding several
+    providers' resources goes to the dialect with the most); a file of lists only is a weak
+    claim; any other `.tf` is not ours."""
+    if path.suffix.lower() in QUOTING_SUFFIXES:
+        return 0.0
+    policies = len(_POLICY_RESOURCE.findall(head))
+    if policies:
+        return min(0.95, 0.7 + 0.05 * policies)
+    if _LIST_RESOURCE.search(head):
+        return 0.55 if path.suffix.lower() == ".tf" else 0.3
+    return 0.0
+
+
+@dataclass
+class GatewayRuleset:
+    path: str
+    catalog: Catalog
+    policies: list[Policy]
+    lists: dict[str, GatewayList]
+    tls_decrypt: bool | None
+    problems: list[Problem] = field(default_factory=list)
+    dialect: str = NAME
+    statements: int = 0
+    understood: int = 0
+    first_statement: Span | None = None
+    _audiences: list[tuple[Audience, evaluate.Client]] = field(default_factory=list)
+    _patterns: dict[str, BoundedPattern | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        active = [p for p in self.policies if p.enabled is not False]
+        self._layers: dict[str, list[Policy]] = {
+            layer: sorted(
+                (p for p in active if layer in p.filters or "filters" in p.uncertain),
+                key=lambda p: (p.precedence if p.precedence is not None else float("inf"), p.span.line),
+            )
+            for layer in LAYERS
+        }
+        has_dns = bool(self._layers["dns"])
+        has_proxy = bool(self._layers["http"] or self._layers["l4"])
+        named = any(
+            isinstance(node, Compare) and node.field.name in evaluate.IDENTITY_FIELDS
+            for p in active
+            for condition in (p.traffic, p.identity)
+            for node in walk(condition.tree)
+        ) or any(p.identity.tree is not None for p in active)
+        locations = has_dns and (has_proxy or named)
+        if not named and not locations:
+            self._audiences = [(EVERYONE, evaluate.Client("warp"))]
+            return
+        clients = evaluate.identities(active) if named else [evaluate.Client("warp")]
+        if locations:
+            clients.append(evaluate.Client("location"))
+        self._audiences = evaluate.audiences_for(clients, locations, named)
+
+    def audiences(self) -> list[Audience]:
+        return [audience for audience, _client in self._audiences]
+
+    def _client(self, audience: Audience) -> evaluate.Client:
+        for known, client in self._audiences:
+            if known.key == audience.key:
+                return client
+        return evaluate.Client("warp")
+
+    def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        return evaluate.decide(
+            self._layers,
+            probe,
+            self._client(audience),
+            self.lists,
+            self.tls_decrypt,
+            self.catalog,
+            self._patterns,
+        )
+
+    def inert_mentions(self, probe: Probe) -> list[Span]:
+        """Disabled policies that would match the probe, and lists no policy references that
+        name its host."""
+        spans: list[Span] = []
+        client = evaluate.Client("warp")
+        for policy in self.policies:
+            if policy.enabled is not False:
+                continue
+            for layer in policy.filters:
+                if layer not in LAYERS or policy.traffic.tree is None:
+                    continue
+                ctx = evaluate.Context(
+                    probe, client, layer, self.tls_decrypt, self.lists, self._patterns, self.catalog
+                )
+                if evaluate.evaluate_node(policy.traffic.tree, ctx).value is True:
+                    spans.append(policy.span)
+                    break
+        referenced = {
+            node.value.name
+            for p in self.policies
+            for condition in (p.traffic, p.identity)
+            for node in walk(condition.tree)
+            if isinstance(node, Compare) and isinstance(node.value, ListRef)
+        }
+        host = probe.host.lower()
+        for key, gateway_list in self.lists.items():
+            if key in referenced:
+                continue
+            items = {item.lower().rstrip(".") for item in gateway_list.items}
+            if host in items or (gateway_list.kind == "DOMAIN" and items & set(evaluate.suffixes(host))):
+                spans.append(gateway_list.span)
+        return spans
+
+
+def _order_problems(policies: list[Policy], path: str) -> list[Problem]:
+    problems: list[Problem] = []
+    for layer in LAYERS:
+        members = [p for p in policies if layer in p.filters and p.enabled is not False]
+        if len(members) > 1:
+            for policy in members:
+                if policy.precedence is None and "precedence" not in policy.uncertain:
+                    problems.append(
+                        Problem(
+                            "TE908",
+                            policy.span,
+                            f"{policy.address} has no precedence: Cloudflare places it; "
+                            "policy-lint takes the file's order, which may not be Gateway's",
+                        )
+                    )
+    return problems
+
+
+def parse(path: Path, context: ParseContext) -> GatewayRuleset:
+    shown = context.resolver.display(path)
+    source = read_source(path, shown)
+    try:
+        tf = hcl.load(source.lines)
+    except hcl.TerraformError as exc:
+        raise InputError(f"{shown}: {exc}") from None
+    policies, lists, problems = reader.read(tf, shown)
+    by_reference = {f"tf:{gateway_list.address}": gateway_list for gateway_list in lists}
+    problems += evaluate.static_problems(policies, by_reference, shown)
+    problems += _order_problems(policies, shown)
+    blocks = [b for b in tf.blocks if b.kind == "resource"] or tf.blocks
+    ruleset = GatewayRuleset(
+        path=shown,
+        catalog=context.catalog,
+        policies=policies,
+        lists=by_reference,
+        tls_decrypt=reader.tls_decryption(tf),
+        problems=source.problems + list(dict.fromkeys(problems)),
+        statements=len(blocks),
+        understood=len(policies) + len(lists),
+        first_statement=Span(shown, blocks[0].line, 1) if blocks else None,
+    )
+    return ruleset
