@@ -436,3 +436,32 @@ def test_a_terraform_file_of_another_provider_named_with_the_dialect_gets_no_ver
         {"main.tf": 'resource "aws_instance" "a" {\n  ami = "x"\n}\n'}, dialect="cloudflare-gateway"
     )
     assert report.errors and "understood none" in report.errors[0]
+
+
+def test_a_scheduled_policy_acts_only_at_some_times(lint):
+    schedule = '  schedule = {\n    mon = "08:00-12:30"\n    time_zone = "Europe/Berlin"\n  }\n'
+    report = gateway(lint, policy("office_hours", q('any(dns.domains[*] == "facebook.com")'), extra=schedule))
+    assert verdicts(report)["facebook"] == "unknown"
+    assert finding(report, "TE908").span.line == 8
+
+
+def test_list_items_from_a_variable_without_default_are_unknown(lint):
+    lists = (
+        'variable "users" {}\n'
+        'resource "cloudflare_teams_list" "people" {\n  name = "people"\n  type = "DOMAIN"\n'
+        "  items_with_description = var.users\n}\n"
+    )
+    rule = policy("lst", '"any(dns.domains[*] in ${"$"}${cloudflare_teams_list.people.id})"', kind=V4)
+    assert set(verdicts(gateway(lint, lists, rule)).values()) == {"unknown"}
+
+
+def test_a_policy_whose_count_is_computed_may_not_exist(lint):
+    variables = 'variable "strict" {}\n'
+    rule = policy(
+        "maybe", q('any(dns.domains[*] == "facebook.com")'), extra="  count      = var.strict ? 1 : 0\n"
+    )
+    report = gateway(lint, variables, rule)
+    assert verdicts(report)["facebook"] == "unknown"
+    assert any(f.code == "TE907" and "count" in f.message for f in report.findings)
+    absent = policy("never", q('any(dns.domains[*] == "facebook.com")'), extra="  count      = 0\n")
+    assert verdicts(gateway(lint, absent))["facebook"] == "unaffected"

@@ -438,6 +438,8 @@ def _match(policy: Policy, ctx: Context) -> Truth:
     parts = [evaluate_node(policy.traffic.tree, ctx), evaluate_node(policy.identity.tree, ctx)]
     if policy.enabled is None:
         parts.append(unknown(f"{policy.address}: whether it is enabled is known only when Terraform runs"))
+    if policy.timed:
+        parts.append(unknown(f"{policy.address}: its {policy.timed} makes it act only at some times"))
     return both(parts)
 
 

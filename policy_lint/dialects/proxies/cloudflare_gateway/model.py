@@ -71,6 +71,7 @@ class Policy:
     posture: Condition
     settings: dict[str, object] = field(default_factory=dict)
     uncertain: list[str] = field(default_factory=list)  # attributes known only at apply time
+    timed: str = ""  # `schedule` or `expiration`: active only at some times (not evaluated)
 
     @property
     def audience_free(self) -> bool:

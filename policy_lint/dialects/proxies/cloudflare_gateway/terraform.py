@@ -268,6 +268,13 @@ def read_policy(tf: hcl.TerraformFile, block: hcl.Block, path: str, problems: li
         enabled = _bool(_scalar(tf, body["enabled"]))
         if enabled is None:
             uncertain.append("enabled")
+    if "count" in body:  # `count = var.on ? 1 : 0`: whether the policy exists at all
+        count = _scalar(tf, body["count"])
+        if isinstance(count, int) and not isinstance(count, bool):
+            enabled = enabled if count > 0 else False
+        else:
+            enabled = None
+            uncertain.append("count")
     settings: dict[str, object] = {}
     for nested in hcl.nested(body, "rule_settings"):
         settings.update(hcl.strip_meta(nested))
@@ -285,6 +292,16 @@ def read_policy(tf: hcl.TerraformFile, block: hcl.Block, path: str, problems: li
                 "what this policy decides is unknown",
             )
         )
+    timed = next((a for a in ("schedule", "expiration") if hcl.nested(body, a)), "")
+    if timed:
+        problems.append(
+            Problem(
+                "TE908",
+                Span(path, tf.attribute_line(body, timed, line), 1),
+                f"{address}: its {timed} makes it act only at some times, which policy-lint does not "
+                "evaluate: what it decides is unknown",
+            )
+        )
     text = f'{address} "{name}": {action or "?"} {conditions["traffic"].text}'.strip()
     return Policy(
         span=Span(path, line, 1, text[:200]),
@@ -299,6 +316,7 @@ def read_policy(tf: hcl.TerraformFile, block: hcl.Block, path: str, problems: li
         posture=conditions["device_posture"],
         settings=settings,
         uncertain=uncertain,
+        timed=timed,
     )
 
 
@@ -313,8 +331,15 @@ def read_list(tf: hcl.TerraformFile, block: hcl.Block, path: str) -> GatewayList
             values.append((item.get("value"), tf.attribute_line(body, "items", block.line)))
         else:
             values.append((item, tf.attribute_line(body, "items", block.line)))
-    for nested in hcl.nested(body, "items_with_description"):  # v4 blocks
-        values.append((nested.get("value"), int(nested.get("__start_line__", block.line))))
+    described = body.get("items_with_description")
+    if isinstance(described, str):  # `items_with_description = var.users`
+        described = tf.resolve(described)
+        symbolic = symbolic or isinstance(described, hcl.Symbolic)
+    for nested in hcl.nested({"items": described}, "items"):  # v4 blocks, or a list of objects
+        line = int(
+            nested.get("__start_line__", tf.attribute_line(body, "items_with_description", block.line))
+        )
+        values.append((nested.get("value"), line))
     items: list[str] = []
     lines: dict[str, int] = {}
     for value, line in values:
