@@ -465,3 +465,16 @@ def test_a_policy_whose_count_is_computed_may_not_exist(lint):
     assert any(f.code == "TE907" and "count" in f.message for f in report.findings)
     absent = policy("never", q('any(dns.domains[*] == "facebook.com")'), extra="  count      = 0\n")
     assert verdicts(gateway(lint, absent))["facebook"] == "unaffected"
+
+
+def test_an_expression_built_by_terraform_is_unknown_not_refused(lint):
+    text = (
+        "locals {\n"
+        '  traffic = join(" or ", [for l in cloudflare_teams_list.chunks : "any(dns.domains[*] in ${"$"}${l.id})"])\n'
+        "}\n"
+    )
+    rule = policy("built", "local.traffic", kind=V4)
+    report = gateway(lint, text, rule)
+    assert set(verdicts(report).values()) == {"unknown"}
+    assert [f.span.line for f in report.findings if f.code == "TE907"] == [10]
+    assert not any(f.code == "TE901" for f in report.findings)

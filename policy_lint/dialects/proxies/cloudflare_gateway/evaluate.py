@@ -430,7 +430,12 @@ class Walk:
 def _match(policy: Policy, ctx: Context) -> Truth:
     for condition in (policy.traffic, policy.identity, policy.posture):
         if condition.error:
-            return unknown(f"{policy.address}: its {condition.attribute} expression cannot be read")
+            why = (
+                "is built when Terraform runs"
+                if condition.error.startswith("built")
+                else "is refused by Cloudflare"
+            )
+            return unknown(f"{policy.address}: its {condition.attribute} expression {why}")
     if policy.posture.tree is not None:
         return unknown(f"{policy.address}: device posture checks are not evaluated by policy-lint")
     if ctx.client.kind == "location" and policy.identity.tree is not None:
