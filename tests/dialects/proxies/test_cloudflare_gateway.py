@@ -478,3 +478,25 @@ def test_an_expression_built_by_terraform_is_unknown_not_refused(lint):
     assert set(verdicts(report).values()) == {"unknown"}
     assert [f.span.line for f in report.findings if f.code == "TE907"] == [10]
     assert not any(f.code == "TE901" for f in report.findings)
+
+
+MODULE_LISTS = (
+    'resource "cloudflare_zero_trust_list" "social" {\n'
+    '  name  = "social"\n  type  = "DOMAIN"\n  items = [{ value = var.site }]\n}\n'
+)
+
+
+def test_lists_and_variables_of_the_same_module_directory_are_used(lint):
+    main = policy("mod", '"any(dns.domains[*] in ${"$"}${cloudflare_zero_trust_list.social.id})"')
+    variables = 'variable "site" {\n  default = "ning.com"\n}\n'
+    report = lint({"mod/main.tf": main, "mod/lists.tf": MODULE_LISTS, "mod/variables.tf": variables})
+    assert verdicts(report)["ning"] == "blocked"
+    assert not any(f.code == "TE903" for f in report.findings)
+
+
+def test_a_list_used_by_another_file_of_the_module_is_not_unused(lint):
+    main = policy("mod", '"any(dns.domains[*] in ${"$"}${cloudflare_zero_trust_list.social.id})"')
+    variables = 'variable "site" {\n  default = "ning.com"\n}\n'
+    report = lint({"mod/lists.tf": MODULE_LISTS, "mod/main.tf": main, "mod/variables.tf": variables})
+    assert set(verdicts(report).values()) == {"unaffected"}  # the lists alone decide nothing
+    assert not any(f.code == "TE202" for f in report.findings)

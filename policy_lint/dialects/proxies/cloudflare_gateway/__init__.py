@@ -57,6 +57,7 @@ from policy_lint.dialects.proxies.cloudflare_gateway.expression import Compare, 
 from policy_lint.dialects.proxies.cloudflare_gateway.model import (
     FILE_PATTERNS,
     LAYERS,
+    LIST_TYPES,
     NAME,
     GatewayList,
     Policy,
@@ -102,6 +103,8 @@ class GatewayRuleset:
     statements: int = 0
     understood: int = 0
     first_statement: Span | None = None
+    referenced_elsewhere: set[str] = field(default_factory=set)
+    own_lists: frozenset[str] = frozenset()
     _audiences: list[tuple[Audience, evaluate.Client]] = field(default_factory=list)
     _patterns: dict[str, BoundedPattern | None] = field(default_factory=dict)
 
@@ -177,7 +180,7 @@ class GatewayRuleset:
         }
         host = probe.host.lower()
         for key, gateway_list in self.lists.items():
-            if key in referenced:
+            if key in referenced or key in self.referenced_elsewhere or key not in self.own_lists:
                 continue
             items = {item.lower().rstrip(".") for item in gateway_list.items}
             if host in items or (gateway_list.kind == "DOMAIN" and items & set(evaluate.suffixes(host))):
@@ -203,6 +206,48 @@ def _order_problems(policies: list[Policy], path: str) -> list[Problem]:
     return problems
 
 
+MAX_MODULE_FILES = 200
+MAX_MODULE_FILE_BYTES = 8 * 1024 * 1024
+_LIST_MENTION = re.compile(r"\b((?:cloudflare_zero_trust_list|cloudflare_teams_list)\.[A-Za-z_][\w-]*)\.id\b")
+
+
+@dataclass
+class Module:
+    """What the other `.tf` files of the same directory add: Terraform reads a directory as one
+    module, so a policy may use a list, variable or local declared beside it."""
+
+    lists: list[GatewayList] = field(default_factory=list)
+    referenced: set[str] = field(default_factory=set)  # `tf:<list address>` the other files use
+
+
+def _module(path: Path, context: ParseContext, tf: hcl.TerraformFile) -> Module:
+    module = Module()
+    siblings = sorted(p for p in path.parent.glob("*.tf") if p.name != path.name)[:MAX_MODULE_FILES]
+    others: list[tuple[str, hcl.TerraformFile]] = []
+    for sibling in siblings:
+        try:
+            if (
+                not context.resolver.inside(sibling, path.parent)
+                or sibling.stat().st_size > MAX_MODULE_FILE_BYTES
+            ):
+                continue
+            source = read_source(sibling, context.resolver.display(sibling))
+            other = hcl.load(source.lines)
+        except (OSError, InputError, hcl.TerraformError):
+            continue  # linted on its own, where its errors are reported
+        for name, value in other.variables.items():
+            tf.variables.setdefault(name, value)
+        for name, value in other.locals.items():
+            tf.locals.setdefault(name, value)
+        others.append((context.resolver.display(sibling), other))
+        module.referenced |= {f"tf:{m}" for m in _LIST_MENTION.findall("\n".join(source.lines))}
+    for shown, other in others:  # values resolve module-wide, as Terraform resolves them
+        other.variables.update(tf.variables)
+        other.locals.update(tf.locals)
+        module.lists += [reader.read_list(other, block, shown) for block in other.resources(*LIST_TYPES)]
+    return module
+
+
 def parse(path: Path, context: ParseContext) -> GatewayRuleset:
     shown = context.resolver.display(path)
     source = read_source(path, shown)
@@ -210,8 +255,10 @@ def parse(path: Path, context: ParseContext) -> GatewayRuleset:
         tf = hcl.load(source.lines)
     except hcl.TerraformError as exc:
         raise InputError(f"{shown}: {exc}") from None
+    module = _module(path, context, tf)
     policies, lists, problems = reader.read(tf, shown)
-    by_reference = {f"tf:{gateway_list.address}": gateway_list for gateway_list in lists}
+    by_reference = {f"tf:{gateway_list.address}": gateway_list for gateway_list in module.lists}
+    by_reference.update({f"tf:{gateway_list.address}": gateway_list for gateway_list in lists})
     problems += evaluate.static_problems(policies, by_reference, shown)
     problems += _order_problems(policies, shown)
     blocks = [b for b in tf.blocks if b.kind == "resource"] or tf.blocks
@@ -225,5 +272,7 @@ def parse(path: Path, context: ParseContext) -> GatewayRuleset:
         statements=len(blocks),
         understood=len(policies) + len(lists),
         first_statement=Span(shown, blocks[0].line, 1) if blocks else None,
+        referenced_elsewhere=module.referenced,
+        own_lists=frozenset(f"tf:{gateway_list.address}" for gateway_list in lists),
     )
     return ruleset

@@ -296,7 +296,7 @@ def _url_forms_text(url: str) -> set[str]:
 def _in_list(actual: str, ref: ListRef, name: str, ctx: Context) -> Truth:
     gateway_list = ctx.lists.get(ref.name)
     if gateway_list is None:
-        return unknown(f"the list ${ref.name} is not defined in this file: its items are unknown")
+        return unknown(f"the list ${ref.name} is not defined in this Terraform module: its items are unknown")
     items = {item.lower().rstrip(".") for item in gateway_list.items}
     if name == "http.request.uri" or gateway_list.kind == "URL":
         hit = bool(
@@ -582,7 +582,10 @@ def _static(node: Node, lists: dict[str, GatewayList]) -> tuple[str, str] | None
     if node.op is None:
         return "TE908", f"the field {name} is not evaluated: what it decides is unknown"
     if isinstance(node.value, ListRef) and node.value.name not in lists:
-        return "TE903", f"the list ${node.value.name} is not defined in this file: what it decides is unknown"
+        return (
+            "TE903",
+            f"the list ${node.value.name} is not defined in this Terraform module (this file and the .tf files beside it): what it decides is unknown",
+        )
     if name in APPLICATION_FIELDS:
         numbers = _numbers(node.value) if node.value is not None else None
         missing = [n for n in numbers or [] if n not in categories.APPLICATIONS]
