@@ -47,6 +47,13 @@ def q(expression_text: str) -> str:
     return '"' + expression_text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# Gateway's account settings with TLS decryption on: HTTP policies then see HTTPS requests.
+DECRYPT = (
+    'resource "cloudflare_zero_trust_gateway_settings" "account" {\n  account_id = "0123"\n'
+    "  settings = {\n    tls_decrypt = { enabled = true }\n  }\n}\n"
+)
+
+
 def gateway(lint, *blocks: str):
     return lint({"gateway.tf": "".join(blocks)})
 
@@ -127,7 +134,7 @@ def test_lower_precedence_runs_first_whatever_the_file_order(lint):
 def test_a_dns_allow_does_not_exempt_proxied_traffic_from_an_http_block(lint):
     allow = policy("dns_allow", q('any(dns.domains[*] == "facebook.com")'), action="allow", precedence=1)
     block = policy("http_block", q('any(http.request.domains[*] == "facebook.com")'), filters="http")
-    report = gateway(lint, allow, block)
+    report = gateway(lint, allow, block, DECRYPT)
     # WARP clients are proxied: the HTTP block acts; DNS-location clients see DNS policies only.
     assert verdicts(report)["facebook"] == "blocked-partial"
     f = finding(report, "TE102", "facebook")
@@ -148,7 +155,8 @@ def test_do_not_inspect_is_evaluated_before_any_block_and_bypasses_them(lint):
     bypass = policy(
         "dni", q('any(http.conn.domains[*] == "facebook.com")'), action="off", filters="http", precedence=90
     )
-    assert verdicts(gateway(lint, block, bypass))["facebook"] == "allowed"
+    assert verdicts(gateway(lint, block, bypass, DECRYPT))["facebook"] == "allowed"
+    assert verdicts(gateway(lint, block, DECRYPT))["facebook"] == "blocked"
 
 
 def test_network_policies_still_act_after_do_not_inspect(lint):
@@ -166,8 +174,8 @@ def test_isolate_blocks_nothing_and_a_later_block_still_applies(lint):
     block = policy(
         "block", q('any(http.request.domains[*] == "linkedin.com")'), filters="http", precedence=50
     )
-    assert verdicts(gateway(lint, isolate))["linkedin"] == "unaffected"
-    assert verdicts(gateway(lint, isolate, block))["linkedin"] == "blocked"
+    assert verdicts(gateway(lint, isolate, DECRYPT))["linkedin"] == "unaffected"
+    assert verdicts(gateway(lint, isolate, block, DECRYPT))["linkedin"] == "blocked"
 
 
 def test_a_policy_without_precedence_is_ordered_by_the_file_and_says_so(lint):
@@ -361,9 +369,9 @@ resource "cloudflare_teams_rule" "social" {
 
 
 def test_v4_blocks_and_v5_attributes_give_identical_verdicts(lint, tmp_path):
-    v4 = lint({"v4/gateway.tf": V4_RULE})
+    v4 = lint({"v4/gateway.tf": V4_RULE, "v4/settings.tf": DECRYPT})
     v5_text = V4_RULE.replace("cloudflare_teams_rule", V5).replace("rule_settings {", "rule_settings = {")
-    v5 = lint({"v5/gateway.tf": v5_text})
+    v5 = lint({"v5/gateway.tf": v5_text, "v5/settings.tf": DECRYPT})
     assert verdicts(v4) == verdicts(v5)
     assert verdicts(v4)["facebook"] == "blocked" and verdicts(v4)["twitter"] == "blocked"
     assert [(f.code, f.span.line, f.service) for f in v4.findings] == [
@@ -374,17 +382,36 @@ def test_v4_blocks_and_v5_attributes_give_identical_verdicts(lint, tmp_path):
 # ------------------------------------------------------------------ HTTP specifics
 
 
-def test_url_matches_of_https_need_tls_decryption(lint):
+def test_http_policies_see_https_only_with_tls_decryption(lint):
     rule = policy("url", q('http.request.uri matches "facebook\\.com"'), filters="http")
-    report = gateway(lint, rule)
-    # Plain HTTP is seen whole; the URL of an HTTPS request only once Gateway decrypts it.
+    assert verdicts(gateway(lint, DECRYPT, rule))["facebook"] == "blocked"
+    off = DECRYPT.replace("enabled = true", "enabled = false")
+    report = gateway(lint, off, rule)
+    # Plain HTTP is seen whole; an HTTPS request only once Gateway decrypts it.
     assert verdicts(report)["facebook"] == "blocked-partial"
     assert "over plain HTTP only" in finding(report, "TE102", "facebook").message
-    settings = (
-        'resource "cloudflare_zero_trust_gateway_settings" "s" {\n  account_id = "0123"\n'
-        "  settings = {\n    tls_decrypt = { enabled = true }\n  }\n}\n"
+
+
+def test_without_the_account_setting_an_https_block_is_unknown(tmp_path, catalog):
+    from policy_lint.dialects.proxies import cloudflare_gateway
+    from policy_lint.dialects.semantics.base import ParseContext
+    from policy_lint.inputs import Resolver
+    from policy_lint.model import Outcome, Probe
+
+    path = tmp_path / "gateway.tf"
+    path.write_text(policy("host", q('http.request.host == "linkedin.com"'), filters="http"))
+    ruleset = cloudflare_gateway.parse(path, ParseContext(Resolver(tmp_path), catalog))
+    [everyone] = ruleset.audiences()
+    https = Probe("linkedin", "linkedin.com", "primary", "https", 443)
+    decision = ruleset.evaluate(https, everyone)
+    assert decision.outcome == Outcome.UNKNOWN and "TLS decryption" in decision.note
+    plain = Probe("linkedin", "linkedin.com", "primary", "http", 80)
+    assert ruleset.evaluate(plain, everyone).outcome == Outcome.DENY
+    (tmp_path / "account.tf").write_text(
+        'resource "cloudflare_teams_account" "a" {\n  tls_decrypt_enabled = true\n}\n'
     )
-    assert verdicts(gateway(lint, settings, rule))["facebook"] == "blocked"
+    ruleset = cloudflare_gateway.parse(path, ParseContext(Resolver(tmp_path), catalog))
+    assert ruleset.evaluate(https, everyone).outcome == Outcome.DENY  # set in another file of the module
 
 
 def test_an_unmodelled_field_or_function_is_unknown(lint):

@@ -34,13 +34,19 @@ also has HTTP or network policies, or identity conditions, clients of a DNS loca
 policies only, no identity: a policy with an identity condition does not apply to them) are
 an audience of their own. Clients that use Gateway's proxy without its DNS are not modelled.
 
+HTTP policies see HTTPS requests only when Gateway decrypts TLS (docs, "TLS decryption"): the
+account setting (`cloudflare_zero_trust_gateway_settings` `tls_decrypt`, v4
+`cloudflare_teams_account` `tls_decrypt_enabled`) decides; where the module does not set it, an
+HTTP block of an HTTPS request is `unknown`, of plain HTTP a block. Terraform reads a directory
+as one module: lists, variables and locals of the `.tf` files beside the linted one count.
+
 Not modelled (-> `unknown`, with a finding at the expression's line): device posture (TE908),
 fields other than host/domain/URL/path/SNI/port/destination IP/identity (TE908), functions
 other than `any`/`all` (TE908), content and security categories whose members Cloudflare
 decides (TE907; categories.py says which count, with the source of the IDs), application IDs
 (TE908: no cited source), lists referenced by a literal UUID (not in the file: TE903),
-Terraform values known only at apply time (TE907), URL and path matches of HTTPS requests
-unless the file turns TLS decryption on. Policies without `precedence` keep file order
+Terraform values known only at apply time (TE907), schedules and expirations (TE908), a `count`
+Terraform computes (TE907). Policies without `precedence` keep file order
 (TE908 says Cloudflare chooses). Schedules, egress and resolver policies do not allow or block.
 """
 
@@ -218,6 +224,7 @@ class Module:
 
     lists: list[GatewayList] = field(default_factory=list)
     referenced: set[str] = field(default_factory=set)  # `tf:<list address>` the other files use
+    tls_decrypt: bool | None = None  # the account setting, where another file of the module sets it
 
 
 def _module(path: Path, context: ParseContext, tf: hcl.TerraformFile) -> Module:
@@ -245,6 +252,8 @@ def _module(path: Path, context: ParseContext, tf: hcl.TerraformFile) -> Module:
         other.variables.update(tf.variables)
         other.locals.update(tf.locals)
         module.lists += [reader.read_list(other, block, shown) for block in other.resources(*LIST_TYPES)]
+        if module.tls_decrypt is None:
+            module.tls_decrypt = reader.tls_decryption(other)
     return module
 
 
@@ -267,7 +276,7 @@ def parse(path: Path, context: ParseContext) -> GatewayRuleset:
         catalog=context.catalog,
         policies=policies,
         lists=by_reference,
-        tls_decrypt=reader.tls_decryption(tf),
+        tls_decrypt=own if (own := reader.tls_decryption(tf)) is not None else module.tls_decrypt,
         problems=source.problems + list(dict.fromkeys(problems)),
         statements=len(blocks),
         understood=len(policies) + len(lists),

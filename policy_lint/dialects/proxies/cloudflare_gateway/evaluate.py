@@ -157,10 +157,6 @@ class Context:
             return unknown(f"the field {name} is not evaluated by policy-lint")
         if layer != self.layer:
             return unknown(f"the field {name} is not one of {self.layer} policies' selectors")
-        if name in URL_FIELDS and probe.scheme == "https" and not self.tls_decrypt:
-            return unknown(
-                f"{name} of an HTTPS request is seen only with TLS decryption on, which this file does not turn on"
-            )
         if layer == "l4" and name.startswith("net.sni") and probe.scheme != "https":
             return []  # plain HTTP has no SNI
         if name in HOST_FIELDS:
@@ -494,9 +490,21 @@ def decide(
     for layer in wanted:
         if not layers.get(layer):
             continue
+        sealed = layer == "http" and probe.scheme == "https"
+        if sealed and tls_decrypt is False:
+            continue  # HTTP policies see HTTPS only when Gateway decrypts it (docs: TLS decryption)
         ctx = Context(probe, client, layer, tls_decrypt, lists, patterns, catalog)
         result, consulted = walk_layer(layers[layer], ctx)
         trace += consulted
+        if sealed and tls_decrypt is None:
+            if result.kind == "deny":
+                note = (
+                    f"{result.how} applies to HTTPS only when TLS decryption is on, "
+                    "which this Terraform module does not set"
+                )
+                result = LayerResult("unknown", result.policy, result.how, (note,))
+            elif result.kind == "pass":
+                result = LayerResult("pass")  # an allow that may not apply names nothing
         if result.kind == "deny":
             assert result.policy is not None
             return Decision(
