@@ -405,6 +405,7 @@ def test_without_the_account_setting_an_https_block_is_unknown(tmp_path, catalog
     https = Probe("linkedin", "linkedin.com", "primary", "https", 443)
     decision = ruleset.evaluate(https, everyone)
     assert decision.outcome == Outcome.UNKNOWN and "TLS decryption" in decision.note
+    assert [p.code for p in ruleset.problems] == ["TE907"]
     plain = Probe("linkedin", "linkedin.com", "primary", "http", 80)
     assert ruleset.evaluate(plain, everyone).outcome == Outcome.DENY
     (tmp_path / "account.tf").write_text(

@@ -47,7 +47,7 @@ decides (TE907; categories.py says which count, with the source of the IDs), app
 (TE908: no cited source), lists referenced by a literal UUID (not in the file: TE903),
 Terraform values known only at apply time (TE907), schedules and expirations (TE908), a `count`
 Terraform computes (TE907). Policies without `precedence` keep file order
-(TE908 says Cloudflare chooses). Schedules, egress and resolver policies do not allow or block.
+(TE908 says Cloudflare chooses). Egress and resolver policies do not allow or block.
 """
 
 from __future__ import annotations
@@ -270,13 +270,24 @@ def parse(path: Path, context: ParseContext) -> GatewayRuleset:
     by_reference.update({f"tf:{gateway_list.address}": gateway_list for gateway_list in lists})
     problems += evaluate.static_problems(policies, by_reference, shown)
     problems += _order_problems(policies, shown)
+    tls_decrypt = own if (own := reader.tls_decryption(tf)) is not None else module.tls_decrypt
+    http = [p for p in policies if "http" in p.filters and p.enabled is not False]
+    if http and tls_decrypt is None:
+        problems.append(
+            Problem(
+                "TE907",
+                http[0].span,
+                "whether HTTP policies see HTTPS requests is the account's TLS decryption setting, which "
+                "this Terraform module does not set: what they decide for HTTPS is unknown",
+            )
+        )
     blocks = [b for b in tf.blocks if b.kind == "resource"] or tf.blocks
     ruleset = GatewayRuleset(
         path=shown,
         catalog=context.catalog,
         policies=policies,
         lists=by_reference,
-        tls_decrypt=own if (own := reader.tls_decryption(tf)) is not None else module.tls_decrypt,
+        tls_decrypt=tls_decrypt,
         problems=source.problems + list(dict.fromkeys(problems)),
         statements=len(blocks),
         understood=len(policies) + len(lists),
