@@ -528,3 +528,8 @@ def test_a_list_used_by_another_file_of_the_module_is_not_unused(lint):
     report = lint({"mod/lists.tf": MODULE_LISTS, "mod/main.tf": main, "mod/variables.tf": variables})
     assert set(verdicts(report).values()) == {"unaffected"}  # the lists alone decide nothing
     assert not any(f.code == "TE202" for f in report.findings)
+
+
+def test_a_terraform_file_too_large_to_parse_is_refused_in_one_line(lint):
+    report = lint({"huge.tf": "# padding\n" * 450_000}, dialect="cloudflare-gateway")
+    assert not report.files and "too large to parse" in report.errors[0]

@@ -65,6 +65,7 @@ from policy_lint.dialects.proxies.cloudflare_gateway.model import (
     LAYERS,
     LIST_TYPES,
     NAME,
+    SETTINGS_TYPES,
     GatewayList,
     Policy,
 )
@@ -213,8 +214,16 @@ def _order_problems(policies: list[Policy], path: str) -> list[Problem]:
 
 
 MAX_MODULE_FILES = 200
-MAX_MODULE_FILE_BYTES = 8 * 1024 * 1024
+MAX_MODULE_FILE_BYTES = 1024 * 1024
+# python-hcl2's parser takes about a minute for 2 MiB on this project's machines: a Terraform
+# file past this size is refused rather than left to run (Gateway configs are kilobytes).
+MAX_HCL_BYTES = 4 * 1024 * 1024
 _LIST_MENTION = re.compile(r"\b((?:cloudflare_zero_trust_list|cloudflare_teams_list)\.[A-Za-z_][\w-]*)\.id\b")
+# What makes a file of the module worth parsing: declarations a policy here may use.
+_MODULE_DECLARATION = re.compile(
+    r'^\s*(?:variable\s|locals\s*\{|resource\s+"(?:' + "|".join((*LIST_TYPES, *SETTINGS_TYPES)) + r')")',
+    re.M,
+)
 
 
 @dataclass
@@ -228,6 +237,8 @@ class Module:
 
 
 def _module(path: Path, context: ParseContext, tf: hcl.TerraformFile) -> Module:
+    """The module's other files: each read as text (list references), and parsed only when it
+    declares variables, locals, lists or account settings."""
     module = Module()
     siblings = sorted(p for p in path.parent.glob("*.tf") if p.name != path.name)[:MAX_MODULE_FILES]
     others: list[tuple[str, hcl.TerraformFile]] = []
@@ -239,6 +250,10 @@ def _module(path: Path, context: ParseContext, tf: hcl.TerraformFile) -> Module:
             ):
                 continue
             source = read_source(sibling, context.resolver.display(sibling))
+            text = "\n".join(source.lines)
+            module.referenced |= {f"tf:{m}" for m in _LIST_MENTION.findall(text)}
+            if not _MODULE_DECLARATION.search(text):
+                continue
             other = hcl.load(source.lines)
         except (OSError, InputError, hcl.TerraformError):
             continue  # linted on its own, where its errors are reported
@@ -247,7 +262,6 @@ def _module(path: Path, context: ParseContext, tf: hcl.TerraformFile) -> Module:
         for name, value in other.locals.items():
             tf.locals.setdefault(name, value)
         others.append((context.resolver.display(sibling), other))
-        module.referenced |= {f"tf:{m}" for m in _LIST_MENTION.findall("\n".join(source.lines))}
     for shown, other in others:  # values resolve module-wide, as Terraform resolves them
         other.variables.update(tf.variables)
         other.locals.update(tf.locals)
@@ -259,6 +273,11 @@ def _module(path: Path, context: ParseContext, tf: hcl.TerraformFile) -> Module:
 
 def parse(path: Path, context: ParseContext) -> GatewayRuleset:
     shown = context.resolver.display(path)
+    size = path.stat().st_size if path.is_file() else 0
+    if size > MAX_HCL_BYTES:
+        raise InputError(
+            f"{shown}: Terraform file of {size} bytes is too large to parse (limit {MAX_HCL_BYTES})"
+        )
     source = read_source(path, shown)
     try:
         tf = hcl.load(source.lines)
