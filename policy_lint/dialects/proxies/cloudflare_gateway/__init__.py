@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from policy_lint.catalog import Catalog
-from policy_lint.dialects.proxies.cloudflare_gateway import evaluate
+from policy_lint.dialects.proxies.cloudflare_gateway import audiences, checks, evaluate
 from policy_lint.dialects.proxies.cloudflare_gateway import terraform as reader
 from policy_lint.dialects.proxies.cloudflare_gateway.expression import Compare, ListRef, walk
 from policy_lint.dialects.proxies.cloudflare_gateway.model import (
@@ -69,6 +69,7 @@ from policy_lint.dialects.proxies.cloudflare_gateway.model import (
     GatewayList,
     Policy,
 )
+from policy_lint.dialects.proxies.cloudflare_gateway.selectors import IDENTITY_FIELDS, Client, suffixes
 from policy_lint.dialects.semantics import terraform as hcl
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.detection import QUOTING_SUFFIXES
@@ -112,7 +113,7 @@ class GatewayRuleset:
     first_statement: Span | None = None
     referenced_elsewhere: set[str] = field(default_factory=set)
     own_lists: frozenset[str] = frozenset()
-    _audiences: list[tuple[Audience, evaluate.Client]] = field(default_factory=list)
+    _audiences: list[tuple[Audience, Client]] = field(default_factory=list)
     _patterns: dict[str, BoundedPattern | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -127,28 +128,28 @@ class GatewayRuleset:
         has_dns = bool(self._layers["dns"])
         has_proxy = bool(self._layers["http"] or self._layers["l4"])
         named = any(
-            isinstance(node, Compare) and node.field.name in evaluate.IDENTITY_FIELDS
+            isinstance(node, Compare) and node.field.name in IDENTITY_FIELDS
             for p in active
             for condition in (p.traffic, p.identity)
             for node in walk(condition.tree)
         ) or any(p.identity.tree is not None for p in active)
         locations = has_dns and (has_proxy or named)
         if not named and not locations:
-            self._audiences = [(EVERYONE, evaluate.Client("warp"))]
+            self._audiences = [(EVERYONE, Client("warp"))]
             return
-        clients = evaluate.identities(active) if named else [evaluate.Client("warp")]
+        clients = audiences.identities(active) if named else [Client("warp")]
         if locations:
-            clients.append(evaluate.Client("location"))
-        self._audiences = evaluate.audiences_for(clients, locations, named)
+            clients.append(Client("location"))
+        self._audiences = audiences.audiences_for(clients, locations, named)
 
     def audiences(self) -> list[Audience]:
         return [audience for audience, _client in self._audiences]
 
-    def _client(self, audience: Audience) -> evaluate.Client:
+    def _client(self, audience: Audience) -> Client:
         for known, client in self._audiences:
             if known.key == audience.key:
                 return client
-        return evaluate.Client("warp")
+        return Client("warp")
 
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
         return evaluate.decide(
@@ -165,7 +166,7 @@ class GatewayRuleset:
         """Disabled policies that would match the probe, and lists no policy references that
         name its host."""
         spans: list[Span] = []
-        client = evaluate.Client("warp")
+        client = Client("warp")
         for policy in self.policies:
             if policy.enabled is not False:
                 continue
@@ -190,7 +191,7 @@ class GatewayRuleset:
             if key in referenced or key in self.referenced_elsewhere or key not in self.own_lists:
                 continue
             items = {item.lower().rstrip(".") for item in gateway_list.items}
-            if host in items or (gateway_list.kind == "DOMAIN" and items & set(evaluate.suffixes(host))):
+            if host in items or (gateway_list.kind == "DOMAIN" and items & set(suffixes(host))):
                 spans.append(gateway_list.span)
         return spans
 
@@ -287,7 +288,7 @@ def parse(path: Path, context: ParseContext) -> GatewayRuleset:
     policies, lists, problems = reader.read(tf, shown)
     by_reference = {f"tf:{gateway_list.address}": gateway_list for gateway_list in module.lists}
     by_reference.update({f"tf:{gateway_list.address}": gateway_list for gateway_list in lists})
-    problems += evaluate.static_problems(policies, by_reference, shown)
+    problems += checks.static_problems(policies, by_reference, shown)
     problems += _order_problems(policies, shown)
     tls_decrypt = own if (own := reader.tls_decryption(tf)) is not None else module.tls_decrypt
     http = [p for p in policies if "http" in p.filters and p.enabled is not False]

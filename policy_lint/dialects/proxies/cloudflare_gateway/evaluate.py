@@ -45,68 +45,21 @@ from policy_lint.dialects.proxies.cloudflare_gateway.expression import (
     unknown,
 )
 from policy_lint.dialects.proxies.cloudflare_gateway.model import LAYERS, GatewayList, Policy
-from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
-from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
-
-HOST_FIELDS = {
-    "dns.fqdn": "dns",
-    "http.request.host": "http",
-    "http.conn.hostname": "http",
-    "net.sni.host": "l4",
-}
-DOMAIN_FIELDS = {
-    "dns.domains": "dns",
-    "http.request.domains": "http",
-    "http.conn.domains": "http",
-    "net.sni.domains": "l4",
-}
-URL_FIELDS = {
-    "http.request.uri",
-    "http.request.uri.path",
-    "http.request.uri.path_and_query",
-    "http.request.method",
-}
-NETWORK_FIELDS = {"net.dst.port", "net.protocol", "net.dst.ip"}
-IDENTITY_FIELDS = {
-    "identity.email",
-    "identity.name",
-    "identity.groups.name",
-    "identity.groups.id",
-    "identity.groups.email",
-}
-CATEGORY_FIELDS = {
-    "dns.content_category",
-    "dns.security_category",
-    "http.request.uri.content_category",
-    "http.request.uri.security_category",
-    "http.conn.content_category",
-    "http.conn.security_category",
-}
-APPLICATION_FIELDS = {"app.ids", "app.type.ids"}
-MODELLED_FIELDS = (
-    set(HOST_FIELDS) | set(DOMAIN_FIELDS) | URL_FIELDS | NETWORK_FIELDS | IDENTITY_FIELDS | CATEGORY_FIELDS
+from policy_lint.dialects.proxies.cloudflare_gateway.selectors import (
+    APPLICATION_FIELDS,
+    CATEGORY_FIELDS,
+    DOMAIN_FIELDS,
+    HOST_FIELDS,
+    IDENTITY_FIELDS,
+    NETWORK_FIELDS,
+    URL_FIELDS,
+    Client,
+    category_ids,
+    is_ip,
+    suffixes,
 )
-MAX_IDENTITIES = 64
-
-
-@dataclass(frozen=True)
-class Client:
-    """Who sends the probe: a WARP client (every layer, a user identity) or a client of a DNS
-    location (DNS policies only, no identity: identity selectors need WARP)."""
-
-    kind: str  # warp | location
-    email: str = ""
-    name: str = ""
-    groups: tuple[str, ...] = ()  # group names, IDs and emails alike
-
-    def values(self, name: str) -> list[str]:
-        if self.kind != "warp":
-            return []
-        if name == "identity.email":
-            return [self.email] if self.email else []
-        if name == "identity.name":
-            return [self.name] if self.name else []
-        return list(self.groups)
+from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
+from policy_lint.model import Decision, Outcome, Probe, Span
 
 
 @dataclass
@@ -115,21 +68,6 @@ class LayerResult:
     policy: Policy | None = None
     how: str = ""
     notes: tuple[str, ...] = ()
-
-
-def suffixes(host: str) -> list[str]:
-    labels = host.lower().rstrip(".").split(".")
-    return [".".join(labels[i:]) for i in range(len(labels))]
-
-
-def _url_forms(probe: Probe) -> set[str]:
-    """How a list entry or a comparison may write the probe's URL (with or without scheme and
-    trailing slash)."""
-    bare = f"{probe.host}{probe.path}".lower()
-    forms = {probe.url.lower(), bare}
-    if probe.path == "/":
-        forms |= {probe.url.lower().rstrip("/"), probe.host.lower()}
-    return forms
 
 
 @dataclass
@@ -217,16 +155,9 @@ def _compare(node: Compare, ctx: Context) -> Truth:
     return either(results)
 
 
-def _numbers(value: Literal | SetValue | ListRef) -> list[int] | None:
-    items = value.items if isinstance(value, SetValue) else (value,) if isinstance(value, Literal) else ()
-    if not items or any(i.kind != "number" for i in items):
-        return None
-    return [int(i.text) for i in items]
-
-
 def _categories(node: Compare, ctx: Context) -> Truth:
     """A category or application condition (see categories.py)."""
-    numbers = _numbers(node.value) if node.value is not None else None
+    numbers = category_ids(node.value) if node.value is not None else None
     if numbers is None or node.op not in ("==", "!=", "in"):
         return unknown(f"{node.field.name} compared with {node.op} is not evaluated by policy-lint")
     if node.field.name in APPLICATION_FIELDS:
@@ -253,18 +184,10 @@ def _categories(node: Compare, ctx: Context) -> Truth:
     )
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return False
-    return True
-
-
 def _equal(actual: str, expected: Literal, name: str) -> Truth:
     if expected.kind == "symbolic":
         return unknown(f"a value of {name} is known only when Terraform runs")
-    if expected.kind == "ip" or (name == "net.dst.ip" and _is_ip(expected.text)):
+    if expected.kind == "ip" or (name == "net.dst.ip" and is_ip(expected.text)):
         try:
             return Truth(ipaddress.ip_address(actual) in ipaddress.ip_network(expected.text, strict=False))
         except ValueError:
@@ -300,7 +223,7 @@ def _in_list(actual: str, ref: ListRef, name: str, ctx: Context) -> Truth:
         )
     elif gateway_list.kind == "IP" or name == "net.dst.ip":
         hit = any(
-            _equal(actual, Literal("ip", item), name).value for item in gateway_list.items if _is_ip(item)
+            _equal(actual, Literal("ip", item), name).value for item in gateway_list.items if is_ip(item)
         )
     else:
         hit = actual.lower().rstrip(".") in items
@@ -362,7 +285,7 @@ def _same_service(target: str, probe: Probe, catalog: Catalog) -> bool:
     host = target.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
     if not host or probe.service is None:
         return False
-    if _is_ip(host):
+    if is_ip(host):
         return catalog.service_for_ip(host) == probe.service
     owner = catalog.service_for_host(host)
     return owner is not None and owner[0] == probe.service
@@ -540,158 +463,3 @@ def decide(
 
 def _scope(policy: Policy) -> str:
     return f"identity {policy.identity.text}" if policy.identity.text else ""
-
-
-# ------------------------------------------------------------------ static checks
-
-
-def static_problems(policies: Sequence[Policy], lists: dict[str, GatewayList], path: str) -> list[Problem]:
-    """What the parse can already tell: unmodelled fields and functions, undocumented
-    categories, missing lists, actions Cloudflare refuses."""
-    from policy_lint.dialects.proxies.cloudflare_gateway.expression import walk
-    from policy_lint.dialects.proxies.cloudflare_gateway.model import ACTIONS
-
-    problems: list[Problem] = []
-    for policy in policies:
-        if policy.action is not None and policy.action not in ACTIONS:
-            problems.append(
-                Problem(
-                    "TE901", policy.span, f"{policy.address}: Cloudflare refuses the action {policy.action!r}"
-                )
-            )
-        for bad in sorted(set(policy.filters) - {"dns", "http", "l4", "egress", "resolver"}):
-            problems.append(
-                Problem("TE901", policy.span, f"{policy.address}: Cloudflare refuses the filter {bad!r}")
-            )
-        if policy.posture.tree is not None:
-            problems.append(
-                Problem(
-                    "TE908",
-                    Span(path, policy.posture.line, 1),
-                    f"{policy.address}: device posture checks are not evaluated: its matches are unknown",
-                )
-            )
-        for condition in (policy.traffic, policy.identity):
-            span = Span(path, condition.line, 1)
-            for node in walk(condition.tree):
-                message = _static(node, lists)
-                if message:
-                    code, text = message
-                    problems.append(Problem(code, span, f"{policy.address}: {text}"))
-    return list(dict.fromkeys(problems))
-
-
-def _static(node: Node, lists: dict[str, GatewayList]) -> tuple[str, str] | None:
-    if isinstance(node, Opaque):
-        return "TE908", f"the function {node.name}() is not evaluated: what it decides is unknown"
-    if not isinstance(node, Compare):
-        return None
-    name = node.field.name
-    if node.op is None:
-        return "TE908", f"the field {name} is not evaluated: what it decides is unknown"
-    if isinstance(node.value, ListRef) and node.value.name not in lists:
-        return (
-            "TE903",
-            f"the list ${node.value.name} is not defined in this Terraform module (this file and the .tf files beside it): what it decides is unknown",
-        )
-    if name in APPLICATION_FIELDS:
-        numbers = _numbers(node.value) if node.value is not None else None
-        missing = [n for n in numbers or [] if n not in categories.APPLICATIONS]
-        if numbers is None or missing:
-            ids = ", ".join(map(str, missing)) if missing else "these"
-            return "TE908", f"Cloudflare application ID {ids} has no cited source: what it decides is unknown"
-        return None
-    if name in CATEGORY_FIELDS:
-        numbers = _numbers(node.value) if node.value is not None else None
-        if numbers is None:
-            return "TE908", f"{name} compared with this value is not evaluated"
-        found = [categories.category(n) for n in numbers]
-        undocumented = [str(c.id) for c in found if c.name is None]
-        if undocumented:
-            return (
-                "TE908",
-                f"Cloudflare category {', '.join(undocumented)} has no documented name: what it decides is unknown",
-            )
-        holding = [c.describe() for c in found if c.may_hold_services]
-        if holding:
-            return (
-                "TE907",
-                f"Cloudflare's categorisation decides which hosts category {', '.join(holding)} holds: "
-                "the services' verdicts under it are unknown",
-            )
-        return None
-    if name not in MODELLED_FIELDS:
-        return "TE908", f"the field {name} is not evaluated: what it decides is unknown"
-    return None
-
-
-def identities(policies: Sequence[Policy]) -> list[Client]:
-    """Representative WARP users: one per group, email or user name the expressions name,
-    and one named by none of them."""
-    from policy_lint.dialects.proxies.cloudflare_gateway.expression import walk
-
-    seen: dict[tuple[str, str], None] = {}
-    for policy in policies:
-        for condition in (policy.traffic, policy.identity):
-            for node in walk(condition.tree):
-                if not isinstance(node, Compare) or node.field.name not in IDENTITY_FIELDS:
-                    continue
-                value = node.value
-                items = (
-                    value.items
-                    if isinstance(value, SetValue)
-                    else (value,)
-                    if isinstance(value, Literal)
-                    else ()
-                )
-                for item in items:
-                    if item.kind == "string" and node.op in ("==", "!=", "in"):
-                        seen.setdefault((node.field.name, item.text), None)
-    clients: list[Client] = []
-    for name, text in list(seen)[:MAX_IDENTITIES]:
-        if name == "identity.email":
-            clients.append(Client("warp", email=text))
-        elif name == "identity.name":
-            clients.append(Client("warp", name=text))
-        else:
-            clients.append(Client("warp", groups=(text,)))
-    clients.append(Client("warp", email="someone-else@invalid.example"))
-    return clients
-
-
-def describe(client: Client, several_kinds: bool, named: bool) -> tuple[str, ...]:
-    if client.kind == "location":
-        return ("DNS location clients (no user identity)",)
-    who: tuple[str, ...] = ()
-    if client.groups:
-        who = (f"users in group {client.groups[0]}",)
-    elif client.name:
-        who = (f"user {client.name}",)
-    elif client.email and not client.email.endswith("@invalid.example"):
-        who = (f"user {client.email}",)
-    elif named:
-        who = ("users none of the policies name",)
-    kind = ("WARP clients",) if several_kinds else ()
-    return kind + who
-
-
-def audiences_for(clients: list[Client], several_kinds: bool, named: bool) -> list[tuple[Audience, Client]]:
-    out: list[tuple[Audience, Client]] = []
-    for client in clients:
-        conditions = describe(client, several_kinds, named)
-        attributes = tuple(
-            (k, v)
-            for k, v in (("user", client.email or client.name), ("group", ",".join(client.groups)))
-            if v
-        )
-        out.append(
-            (
-                Audience(
-                    key=(client.kind, client.email, client.name, client.groups),
-                    conditions=conditions,
-                    attributes=attributes,
-                ),
-                client,
-            )
-        )
-    return out
