@@ -533,3 +533,11 @@ def test_a_list_used_by_another_file_of_the_module_is_not_unused(lint):
 def test_a_terraform_file_too_large_to_parse_is_refused_in_one_line(lint):
     report = lint({"huge.tf": "# padding\n" * 450_000}, dialect="cloudflare-gateway")
     assert not report.files and "too large to parse" in report.errors[0]
+
+
+def test_more_named_groups_than_audiences_are_sampled_and_said(lint):
+    groups = " ".join(f'\\"g{n}\\"' for n in range(70))
+    many = f'  identity   = "any(identity.groups.name[*] in {{{groups}}})"\n'
+    report = gateway(lint, policy("many", q('any(dns.domains[*] == "ning.com")'), extra=many))
+    assert finding(report, "TE906").span.line == 1
+    assert verdicts(report)["ning"] == "blocked-partial"

@@ -57,7 +57,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from policy_lint.catalog import Catalog
-from policy_lint.dialects.proxies.cloudflare_gateway import audiences, checks, evaluate
+from policy_lint.dialects.proxies.cloudflare_gateway import audiences as people
+from policy_lint.dialects.proxies.cloudflare_gateway import checks, evaluate
 from policy_lint.dialects.proxies.cloudflare_gateway import terraform as reader
 from policy_lint.dialects.proxies.cloudflare_gateway.expression import Compare, ListRef, walk
 from policy_lint.dialects.proxies.cloudflare_gateway.model import (
@@ -137,10 +138,21 @@ class GatewayRuleset:
         if not named and not locations:
             self._audiences = [(EVERYONE, Client("warp"))]
             return
-        clients = audiences.identities(active) if named else [Client("warp")]
+        clients = [Client("warp")]
+        if named:
+            clients, count = people.identities(active)
+            if count > people.MAX_IDENTITIES:
+                self.problems.append(
+                    Problem(
+                        "TE906",
+                        Span(self.path, 1, 1),
+                        f"the policies name {count} users and groups: verdicts rest on the first "
+                        f"{people.MAX_IDENTITIES} of them and one user none of them names",
+                    )
+                )
         if locations:
             clients.append(Client("location"))
-        self._audiences = audiences.audiences_for(clients, locations, named)
+        self._audiences = people.audiences_for(clients, locations, named)
 
     def audiences(self) -> list[Audience]:
         return [audience for audience, _client in self._audiences]

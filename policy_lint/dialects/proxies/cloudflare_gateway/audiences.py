@@ -13,9 +13,9 @@ from policy_lint.model import Audience
 MAX_IDENTITIES = 64
 
 
-def identities(policies: Sequence[Policy]) -> list[Client]:
-    """Representative WARP users: one per group, email or user name the expressions name,
-    and one named by none of them."""
+def identities(policies: Sequence[Policy]) -> tuple[list[Client], int]:
+    """Representative WARP users: one per group, email or user name the expressions name (the
+    first MAX_IDENTITIES of them), and one named by none of them; and how many were named."""
     seen: dict[tuple[str, str], None] = {}
     for policy in policies:
         for condition in (policy.traffic, policy.identity):
@@ -42,7 +42,7 @@ def identities(policies: Sequence[Policy]) -> list[Client]:
         else:
             clients.append(Client("warp", groups=(text,)))
     clients.append(Client("warp", email="someone-else@invalid.example"))
-    return clients
+    return clients, len(seen)
 
 
 def describe(client: Client, several_kinds: bool, named: bool) -> tuple[str, ...]:

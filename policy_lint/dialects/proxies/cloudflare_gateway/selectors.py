@@ -51,7 +51,6 @@ APPLICATION_FIELDS = {"app.ids", "app.type.ids"}
 MODELLED_FIELDS = (
     set(HOST_FIELDS) | set(DOMAIN_FIELDS) | URL_FIELDS | NETWORK_FIELDS | IDENTITY_FIELDS | CATEGORY_FIELDS
 )
-MAX_IDENTITIES = 64
 
 
 @dataclass(frozen=True)
