@@ -541,3 +541,13 @@ def test_more_named_groups_than_audiences_are_sampled_and_said(lint):
     report = gateway(lint, policy("many", q('any(dns.domains[*] == "ning.com")'), extra=many))
     assert finding(report, "TE906").span.line == 1
     assert verdicts(report)["ning"] == "blocked-partial"
+
+
+def test_users_named_by_a_pattern_are_an_audience(lint):
+    contractors = '  identity   = "identity.email matches \\".*@contractor\\\\\\\\.example$\\""\n'
+    report = gateway(
+        lint, policy("contractors", q('any(dns.domains[*] == "linkedin.com")'), extra=contractors)
+    )
+    assert verdicts(report)["linkedin"] == "blocked-partial"
+    f = finding(report, "TE102", "linkedin")
+    assert f.audiences == ("WARP clients & users whose email matches '.*@contractor\\.example$'",)

@@ -31,11 +31,16 @@ def identities(policies: Sequence[Policy]) -> tuple[list[Client], int]:
                     else ()
                 )
                 for item in items:
-                    if item.kind == "string" and node.op in ("==", "!=", "in"):
-                        seen.setdefault((node.field.name, item.text), None)
+                    if item.kind == "string" and node.op in ("==", "!=", "in", "matches"):
+                        seen.setdefault(
+                            (node.field.name if node.op != "matches" else f"~{node.field.name}", item.text),
+                            None,
+                        )
     clients: list[Client] = []
     for name, text in list(seen)[:MAX_IDENTITIES]:
-        if name == "identity.email":
+        if name.startswith("~"):
+            clients.append(Client("warp", matches=((name[1:], text),)))
+        elif name == "identity.email":
             clients.append(Client("warp", email=text))
         elif name == "identity.name":
             clients.append(Client("warp", name=text))
@@ -49,7 +54,10 @@ def describe(client: Client, several_kinds: bool, named: bool) -> tuple[str, ...
     if client.kind == "location":
         return ("DNS location clients (no user identity)",)
     who: tuple[str, ...] = ()
-    if client.groups:
+    if client.matches:
+        field, pattern = client.matches[0]
+        who = (f"users whose {field.split('.', 1)[1]} matches '{pattern}'",)
+    elif client.groups:
         who = (f"users in group {client.groups[0]}",)
     elif client.name:
         who = (f"user {client.name}",)
@@ -73,7 +81,7 @@ def audiences_for(clients: list[Client], several_kinds: bool, named: bool) -> li
         out.append(
             (
                 Audience(
-                    key=(client.kind, client.email, client.name, client.groups),
+                    key=(client.kind, client.email, client.name, client.groups, client.matches),
                     conditions=conditions,
                     attributes=attributes,
                 ),

@@ -146,6 +146,12 @@ def _compare(node: Compare, ctx: Context) -> Truth:
     if name in CATEGORY_FIELDS or name in APPLICATION_FIELDS:
         result = _categories(node, ctx)
         return negate(result) if node.op == "!=" or node.negated else result
+    if (
+        node.op == "matches"
+        and isinstance(node.value, Literal)
+        and (name, node.value.text) in ctx.client.matches
+    ):
+        return TRUE
     values = ctx.values(name)
     if isinstance(values, Truth):
         return values

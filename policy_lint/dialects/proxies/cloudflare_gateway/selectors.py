@@ -62,6 +62,9 @@ class Client:
     email: str = ""
     name: str = ""
     groups: tuple[str, ...] = ()  # group names, IDs and emails alike
+    # (field, regular expression) this user's identity matches by construction: a user named by
+    # a pattern (`identity.email matches ".*@contractor.com"`) has no one value to stand for it
+    matches: tuple[tuple[str, str], ...] = ()
 
     def values(self, name: str) -> list[str]:
         if self.kind != "warp":
