@@ -551,3 +551,11 @@ def test_users_named_by_a_pattern_are_an_audience(lint):
     assert verdicts(report)["linkedin"] == "blocked-partial"
     f = finding(report, "TE102", "linkedin")
     assert f.audiences == ("WARP clients & users whose email matches '.*@contractor\\.example$'",)
+
+
+def test_a_network_block_of_some_of_a_services_prefixes_is_partial(lint):
+    rule = policy("ips", q("net.dst.ip in {157.240.0.0/16}"), filters="l4")
+    report = gateway(lint, rule)
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    assert "Facebook IPv4 prefixes" in finding(report, "TE102", "facebook").message
+    assert verdicts(report)["twitter"] == "unaffected"

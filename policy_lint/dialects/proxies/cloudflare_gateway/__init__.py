@@ -53,7 +53,7 @@ Terraform computes (TE907). Policies without `precedence` keep file order
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from policy_lint.catalog import Catalog
@@ -72,6 +72,7 @@ from policy_lint.dialects.proxies.cloudflare_gateway.model import (
 )
 from policy_lint.dialects.proxies.cloudflare_gateway.selectors import IDENTITY_FIELDS, Client, suffixes
 from policy_lint.dialects.semantics import terraform as hcl
+from policy_lint.dialects.semantics.addressing import decide_by_address
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.detection import QUOTING_SUFFIXES
 from policy_lint.dialects.semantics.patterns import BoundedPattern
@@ -126,6 +127,11 @@ class GatewayRuleset:
             )
             for layer in LAYERS
         }
+        self._by_address = any(
+            isinstance(node, Compare) and node.field.name == "net.dst.ip"
+            for p in active
+            for node in walk(p.traffic.tree)
+        )
         has_dns = bool(self._layers["dns"])
         has_proxy = bool(self._layers["http"] or self._layers["l4"])
         named = any(
@@ -164,14 +170,19 @@ class GatewayRuleset:
         return Client("warp")
 
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
-        return evaluate.decide(
-            self._layers,
-            probe,
-            self._client(audience),
-            self.lists,
-            self.tls_decrypt,
-            self.catalog,
-            self._patterns,
+        client = self._client(audience)
+
+        def at(target: Probe) -> Decision:
+            return evaluate.decide(
+                self._layers, target, client, self.lists, self.tls_decrypt, self.catalog, self._patterns
+            )
+
+        if not self._by_address:
+            return at(probe)
+        # A network policy on destination addresses sees one of the service's addresses: judged
+        # over every catalog prefix of the service, as the packet filters judge it.
+        return decide_by_address(
+            probe, self.catalog, lambda t: at(replace(probe, addresses=(str(t.address),)))
         )
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
