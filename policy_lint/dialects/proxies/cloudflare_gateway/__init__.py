@@ -39,6 +39,8 @@ account setting (`cloudflare_zero_trust_gateway_settings` `tls_decrypt`, v4
 `cloudflare_teams_account` `tls_decrypt_enabled`) decides; where the module does not set it, an
 HTTP block of an HTTPS request is `unknown`, of plain HTTP a block. Terraform reads a directory
 as one module: lists, variables and locals of the `.tf` files beside the linted one count.
+Destination addresses (`net.dst.ip`) are judged over every catalog prefix of the service
+(semantics/addressing), as the packet filters judge them.
 
 Not modelled (-> `unknown`, with a finding at the expression's line): device posture (TE908),
 fields other than host/domain/URL/path/SNI/port/destination IP/identity (TE908), functions
