@@ -559,3 +559,19 @@ def test_a_network_block_of_some_of_a_services_prefixes_is_partial(lint):
     assert verdicts(report)["facebook"] == "blocked-partial"
     assert "Facebook IPv4 prefixes" in finding(report, "TE102", "facebook").message
     assert verdicts(report)["twitter"] == "unaffected"
+
+
+def test_an_override_target_terraform_computes_is_unknown(lint):
+    variables = 'variable "sinkhole" {}\nvariable "ning" {\n  default = "ning.com"\n}\n'
+    computed = "  rule_settings = {\n    override_host = var.sinkhole\n  }\n"
+    report = gateway(
+        lint,
+        variables,
+        policy("ovr", q('any(dns.domains[*] == "ning.com")'), action="override", extra=computed),
+    )
+    assert verdicts(report)["ning"] == "unknown"
+    literal = "  rule_settings = {\n    override_host = var.ning\n  }\n"
+    report = gateway(
+        lint, variables, policy("ovr", q('dns.fqdn == "ning.com"'), action="override", extra=literal)
+    )
+    assert verdicts(report)["ning"] == "allowed"

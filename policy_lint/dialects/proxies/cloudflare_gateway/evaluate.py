@@ -312,6 +312,8 @@ def effect(policy: Policy, layer: str, probe: Probe, catalog: Catalog) -> tuple[
             ips = policy.settings.get("override_ips")
             targets += [str(ip) for ip in ips] if isinstance(ips, list) else []
             targets = [t for t in targets if t]
+            if any("${" in t for t in targets):
+                return "unknown", f"a DNS override to {', '.join(targets)}, known only when Terraform runs"
             if targets and all(_same_service(t, probe, catalog) for t in targets):
                 return "pass", ""
             return "deny", f"DNS override to {', '.join(targets) or 'another answer'}"
@@ -325,6 +327,8 @@ def effect(policy: Policy, layer: str, probe: Probe, catalog: Catalog) -> tuple[
         if action == "redirect":
             redirect = policy.settings.get("redirect")
             target = str(redirect.get("target_uri", "")) if isinstance(redirect, dict) else ""
+            if "${" in target:
+                return "unknown", f"a redirect to {target}, known only when Terraform runs"
             if target and _same_service(target, probe, catalog):
                 return "pass", ""
             return "deny", f"redirect to {target or 'another site'}"

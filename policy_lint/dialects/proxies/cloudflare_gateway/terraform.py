@@ -280,7 +280,9 @@ def read_policy(tf: hcl.TerraformFile, block: hcl.Block, path: str, problems: li
             uncertain.append("count")
     settings: dict[str, object] = {}
     for nested in hcl.nested(body, "rule_settings"):
-        settings.update(hcl.strip_meta(nested))
+        for key, value in hcl.strip_meta(nested).items():
+            resolved = tf.resolve(value)  # literal var/local defaults; a computed value keeps its text
+            settings[key] = value if isinstance(resolved, hcl.Symbolic) else resolved
     line = block.line
     conditions = {
         attribute: _condition(tf, body, attribute, tf.attribute_line(body, attribute, line), problems, path)
