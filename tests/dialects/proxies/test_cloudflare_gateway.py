@@ -575,3 +575,9 @@ def test_an_override_target_terraform_computes_is_unknown(lint):
         lint, variables, policy("ovr", q('dns.fqdn == "ning.com"'), action="override", extra=literal)
     )
     assert verdicts(report)["ning"] == "allowed"
+
+
+def test_address_literals_of_both_families_are_values():
+    tree = expression.parse("net.dst.ip in {fe80::/10 2001:db8::1 10.0.0.0/8}")
+    assert isinstance(tree, expression.Compare) and isinstance(tree.value, expression.SetValue)
+    assert [item.kind for item in tree.value.items] == ["ip", "ip", "ip"]

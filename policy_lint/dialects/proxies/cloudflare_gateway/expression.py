@@ -45,6 +45,7 @@ _PUNCT = "(){}[],*"
 _OPS = ("==", "!=", "<=", ">=", "&&", "||", "^^", "<", ">", "~", "!")
 _WORD = re.compile(r"\.?[A-Za-z_][A-Za-z0-9_.\-]*")
 _BARE = re.compile(r"[0-9][0-9A-Za-z.:/_\-]*")
+_IPV6 = re.compile(r"(?:[0-9A-Fa-f]{0,4}:){2,}[0-9A-Fa-f.:]*(?:/[0-9]+)?")  # fe80::/10 starts with a letter
 _LIST = re.compile(r"\$[A-Za-z0-9_:.\-]+")
 _SYMBOL = re.compile(r"\x00(\d+)\x00")
 
@@ -77,7 +78,7 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(Token("op", op))
             i += len(op)
             continue
-        for kind, pattern in (("list", _LIST), ("bare", _BARE), ("word", _WORD)):
+        for kind, pattern in (("list", _LIST), ("bare", _IPV6), ("bare", _BARE), ("word", _WORD)):
             m = pattern.match(text, i)
             if m:
                 tokens.append(Token(kind, m.group(0)))
