@@ -77,7 +77,6 @@ from policy_lint.dialects.semantics import terraform as hcl
 from policy_lint.dialects.semantics.addressing import decide_by_address
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.detection import QUOTING_SUFFIXES
-from policy_lint.dialects.semantics.patterns import BoundedPattern
 from policy_lint.inputs import InputError, read_source
 from policy_lint.model import EVERYONE, Audience, Decision, Probe, Problem, Span
 
@@ -118,7 +117,7 @@ class GatewayRuleset:
     referenced_elsewhere: set[str] = field(default_factory=set)
     own_lists: frozenset[str] = frozenset()
     _audiences: list[tuple[Audience, Client]] = field(default_factory=list)
-    _patterns: dict[str, BoundedPattern | None] = field(default_factory=dict)
+    _memo: evaluate.Memo = field(default_factory=evaluate.Memo)
 
     def __post_init__(self) -> None:
         active = [p for p in self.policies if p.enabled is not False]
@@ -176,7 +175,7 @@ class GatewayRuleset:
 
         def at(target: Probe) -> Decision:
             return evaluate.decide(
-                self._layers, target, client, self.lists, self.tls_decrypt, self.catalog, self._patterns
+                self._layers, target, client, self.lists, self.tls_decrypt, self.catalog, self._memo
             )
 
         if not self._by_address:
@@ -199,7 +198,7 @@ class GatewayRuleset:
                 if layer not in LAYERS or policy.traffic.tree is None:
                     continue
                 ctx = evaluate.Context(
-                    probe, client, layer, self.tls_decrypt, self.lists, self._patterns, self.catalog
+                    probe, client, layer, self.tls_decrypt, self.lists, self._memo, self.catalog
                 )
                 if evaluate.evaluate_node(policy.traffic.tree, ctx).value is True:
                     spans.append(policy.span)

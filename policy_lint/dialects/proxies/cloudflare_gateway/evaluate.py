@@ -43,6 +43,7 @@ from policy_lint.dialects.proxies.cloudflare_gateway.expression import (
     exclusive,
     negate,
     unknown,
+    walk,
 )
 from policy_lint.dialects.proxies.cloudflare_gateway.model import LAYERS, GatewayList, Policy
 from policy_lint.dialects.proxies.cloudflare_gateway.selectors import (
@@ -71,13 +72,24 @@ class LayerResult:
 
 
 @dataclass
+class Memo:
+    """What one ruleset's evaluations share: compiled patterns, and a policy's truths that do not
+    depend on everything (a traffic expression naming no identity is the same for every user; an
+    identity expression the same for every request)."""
+
+    patterns: dict[str, BoundedPattern | None] = field(default_factory=dict)
+    truths: dict[tuple, Truth] = field(default_factory=dict)
+    personal: dict[Span, bool] = field(default_factory=dict)
+
+
+@dataclass
 class Context:
     probe: Probe
     client: Client
     layer: str
     tls_decrypt: bool | None
     lists: dict[str, GatewayList]
-    patterns: dict[str, BoundedPattern | None]
+    memo: Memo
     catalog: Catalog
     quantifier: str = "any"
 
@@ -257,12 +269,12 @@ def _test(actual: str, node: Compare, ctx: Context) -> Truth:
     if isinstance(value, Literal) and value.kind == "symbolic":
         return unknown(f"a value of {name} is known only when Terraform runs")
     if op == "matches" and isinstance(value, Literal):
-        if value.text not in ctx.patterns:
+        if value.text not in ctx.memo.patterns:
             try:
-                ctx.patterns[value.text] = BoundedPattern.compile(value.text)
+                ctx.memo.patterns[value.text] = BoundedPattern.compile(value.text)
             except PatternError:
-                ctx.patterns[value.text] = None
-        pattern = ctx.patterns[value.text]
+                ctx.memo.patterns[value.text] = None
+        pattern = ctx.memo.patterns[value.text]
         if pattern is None:
             return unknown(f"the regular expression {value.text!r} is invalid")
         found = pattern.search(actual)
@@ -369,12 +381,45 @@ def _match(policy: Policy, ctx: Context) -> Truth:
         return unknown(f"{policy.address}: device posture checks are not evaluated by policy-lint")
     if ctx.client.kind == "location" and policy.identity.tree is not None:
         return FALSE  # identity selectors need a WARP-enrolled user
-    parts = [evaluate_node(policy.traffic.tree, ctx), evaluate_node(policy.identity.tree, ctx)]
+    parts = [_traffic(policy, ctx), _identity(policy, ctx)]
     if policy.enabled is None:
         parts.append(unknown(f"{policy.address}: whether it is enabled is known only when Terraform runs"))
     if policy.timed:
         parts.append(unknown(f"{policy.address}: its {policy.timed} makes it act only at some times"))
     return both(parts)
+
+
+def _traffic(policy: Policy, ctx: Context) -> Truth:
+    memo = ctx.memo
+    if policy.span not in memo.personal:
+        memo.personal[policy.span] = any(
+            isinstance(node, Compare) and node.field.name in IDENTITY_FIELDS
+            for node in walk(policy.traffic.tree)
+        )
+    if memo.personal[policy.span]:
+        return evaluate_node(policy.traffic.tree, ctx)
+    probe = ctx.probe
+    key = (
+        policy.span,
+        ctx.layer,
+        probe.host,
+        probe.scheme,
+        probe.port,
+        probe.path,
+        probe.addresses,
+        probe.is_control,
+        probe.service,
+    )
+    if key not in memo.truths:
+        memo.truths[key] = evaluate_node(policy.traffic.tree, ctx)
+    return memo.truths[key]
+
+
+def _identity(policy: Policy, ctx: Context) -> Truth:
+    key = (policy.span, "identity", ctx.client)
+    if key not in ctx.memo.truths:
+        ctx.memo.truths[key] = evaluate_node(policy.identity.tree, ctx)
+    return ctx.memo.truths[key]
 
 
 def walk_layer(policies: Sequence[Policy], ctx: Context) -> tuple[LayerResult, list[Span]]:
@@ -414,7 +459,7 @@ def decide(
     lists: dict[str, GatewayList],
     tls_decrypt: bool | None,
     catalog: Catalog,
-    patterns: dict[str, BoundedPattern | None],
+    memo: Memo,
 ) -> Decision:
     trace: list[Span] = []
     undecided: LayerResult | None = None
@@ -426,7 +471,7 @@ def decide(
         sealed = layer == "http" and probe.scheme == "https"
         if sealed and tls_decrypt is False:
             continue  # HTTP policies see HTTPS only when Gateway decrypts it (docs: TLS decryption)
-        ctx = Context(probe, client, layer, tls_decrypt, lists, patterns, catalog)
+        ctx = Context(probe, client, layer, tls_decrypt, lists, memo, catalog)
         result, consulted = walk_layer(layers[layer], ctx)
         trace += consulted
         if sealed and tls_decrypt is None:
