@@ -50,7 +50,7 @@ def generate(path: Path, policies: int, groups: int) -> None:
         fh.write(
             POLICY.format(
                 n=policies, action="block", layer="dns", domains="dns.domains", host="dns.fqdn", group=0
-            ).replace("site{0}.example".format(policies), "facebook.com")
+            ).replace(f"site{policies}.example", "facebook.com")
         )
 
 
