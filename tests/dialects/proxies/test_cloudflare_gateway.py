@@ -581,3 +581,13 @@ def test_address_literals_of_both_families_are_values():
     tree = expression.parse("net.dst.ip in {fe80::/10 2001:db8::1 10.0.0.0/8}")
     assert isinstance(tree, expression.Compare) and isinstance(tree.value, expression.SetValue)
     assert [item.kind for item in tree.value.items] == ["ip", "ip", "ip"]
+
+
+def test_a_policy_naming_no_builder_is_unknown_not_ignored(lint):
+    text = (
+        'resource "cloudflare_zero_trust_gateway_policy" "nofilters" {\n'
+        '  name    = "x"\n  action  = "block"\n  traffic = "any(dns.domains[*] == \\"ning.com\\")"\n}\n'
+    )
+    report = lint({"gateway.tf": text})
+    assert verdicts(report)["ning"] == "unknown"
+    assert finding(report, "TE908").span.line == 1

@@ -386,6 +386,10 @@ def _match(policy: Policy, ctx: Context) -> Truth:
         parts.append(unknown(f"{policy.address}: whether it is enabled is known only when Terraform runs"))
     if policy.timed:
         parts.append(unknown(f"{policy.address}: its {policy.timed} makes it act only at some times"))
+    if "builder" in policy.uncertain or "filters" in policy.uncertain:
+        parts.append(
+            unknown(f"{policy.address}: which builder (DNS, HTTP, network) it belongs to is not known")
+        )
     return both(parts)
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from policy_lint.dialects.proxies.cloudflare_gateway import expression
 from policy_lint.dialects.proxies.cloudflare_gateway.model import (
+    LAYERS,
     LIST_TYPES,
     POLICY_TYPES,
     SETTINGS_TYPES,
@@ -256,8 +257,21 @@ def read_policy(tf: hcl.TerraformFile, block: hcl.Block, path: str, problems: li
         isinstance(filters_raw, list) and any(isinstance(f, hcl.Symbolic) for f in filters_raw)
     ):
         uncertain.append("filters")
-    elif isinstance(filters_raw, list):
+    elif isinstance(filters_raw, list) and filters_raw:
         filters = [str(f).lower() for f in filters_raw]
+    else:
+        # No builder named (or not as a list): which builder Cloudflare files it under is not
+        # evaluated, so the policy is tried in each and what it decides there stays unknown.
+        problems.append(
+            Problem(
+                "TE908",
+                Span(path, tf.attribute_line(body, "filters", block.line), 1),
+                f"{address} names no filters list (dns, http, l4): which policies it joins is not "
+                "evaluated, so what it decides is unknown",
+            )
+        )
+        filters = list(LAYERS)
+        uncertain.append("builder")
     precedence_raw = _scalar(tf, body.get("precedence"))
     precedence: int | None = None
     if isinstance(precedence_raw, int | float) or (
@@ -288,7 +302,7 @@ def read_policy(tf: hcl.TerraformFile, block: hcl.Block, path: str, problems: li
         attribute: _condition(tf, body, attribute, tf.attribute_line(body, attribute, line), problems, path)
         for attribute in ("traffic", "identity", "device_posture")
     }
-    for attribute in uncertain:
+    for attribute in (a for a in uncertain if a != "builder"):
         problems.append(
             Problem(
                 "TE907",
