@@ -25,6 +25,7 @@ POLICY = """resource "cloudflare_zero_trust_gateway_policy" "p{n}" {{
   account_id = "0123"
   name       = "p{n}"
   precedence = {n}
+  enabled    = true
   action     = "{action}"
   filters    = ["{layer}"]
   traffic    = "any({domains}[*] == \\"site{n}.example\\") or {host} matches \\"^x{n}\\\\\\\\.\\""

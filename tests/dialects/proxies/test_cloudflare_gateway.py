@@ -29,6 +29,8 @@ def policy(
     kind: str = V5,
 ) -> str:
     order = f"  precedence = {precedence}\n" if precedence is not None else ""
+    if "enabled" not in extra:
+        extra = "  enabled    = true\n" + extra
     return (
         f'resource "{kind}" "{label}" {{\n'
         f'  account_id = "0123"\n'
@@ -138,7 +140,7 @@ def test_a_dns_allow_does_not_exempt_proxied_traffic_from_an_http_block(lint):
     # WARP clients are proxied: the HTTP block acts; DNS-location clients see DNS policies only.
     assert verdicts(report)["facebook"] == "blocked-partial"
     f = finding(report, "TE102", "facebook")
-    assert f.span.line == 9 and "WARP clients" in f.message
+    assert f.span.line == 10 and "WARP clients" in f.message
 
 
 def test_a_dns_block_blocks_resolution_for_every_dns_filtered_client(lint):
@@ -186,6 +188,16 @@ def test_a_policy_without_precedence_is_ordered_by_the_file_and_says_so(lint):
 
 
 # ------------------------------------------------------------------ actions and enabled
+
+
+def test_a_policy_that_does_not_set_enabled_is_created_disabled(lint):
+    # Both provider generations default `enabled` to false (v4: the Go zero value; v5: an
+    # explicit default of false in the resource schema).
+    text = policy("quiet", q('any(dns.domains[*] == "facebook.com")')).replace("  enabled    = true\n", "")
+    report = gateway(lint, text)
+    assert verdicts(report)["facebook"] == "unaffected"
+    f = finding(report, "TE202", "facebook")
+    assert f.span.line == 1 and "default is false" in f.span.text
 
 
 def test_a_disabled_policy_decides_nothing_and_is_reported_as_unused(lint):
@@ -357,6 +369,7 @@ resource "cloudflare_teams_rule" "social" {
   name        = "social"
   description = "no social"
   precedence  = 100
+  enabled     = true
   action      = "block"
   filters     = ["http"]
   traffic     = "any(http.request.domains[*] in {\\"facebook.com\\" \\"x.com\\" \\"twitter.com\\"})"
@@ -470,7 +483,7 @@ def test_a_scheduled_policy_acts_only_at_some_times(lint):
     schedule = '  schedule = {\n    mon = "08:00-12:30"\n    time_zone = "Europe/Berlin"\n  }\n'
     report = gateway(lint, policy("office_hours", q('any(dns.domains[*] == "facebook.com")'), extra=schedule))
     assert verdicts(report)["facebook"] == "unknown"
-    assert finding(report, "TE908").span.line == 8
+    assert finding(report, "TE908").span.line == 9
 
 
 def test_list_items_from_a_variable_without_default_are_unknown(lint):
@@ -586,7 +599,7 @@ def test_address_literals_of_both_families_are_values():
 def test_a_policy_naming_no_builder_is_unknown_not_ignored(lint):
     text = (
         'resource "cloudflare_zero_trust_gateway_policy" "nofilters" {\n'
-        '  name    = "x"\n  action  = "block"\n  traffic = "any(dns.domains[*] == \\"ning.com\\")"\n}\n'
+        '  name    = "x"\n  enabled = true\n  action  = "block"\n  traffic = "any(dns.domains[*] == \\"ning.com\\")"\n}\n'
     )
     report = lint({"gateway.tf": text})
     assert verdicts(report)["ning"] == "unknown"

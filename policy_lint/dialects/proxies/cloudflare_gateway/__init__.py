@@ -3,11 +3,14 @@
 Gateway is a secure web gateway in Cloudflare's network. Its policies are resources
 `cloudflare_zero_trust_gateway_policy` (provider v4.40+ and v5) or `cloudflare_teams_rule`
 (older v4), each with `filters` (its builder: `dns`, `http` or `l4` for network), an `action`,
-a `precedence` (lower runs first), `enabled`, and expressions: `traffic` (what is requested),
+a `precedence` (lower runs first), `enabled` (false unless set: both provider generations
+default it to false, so a policy without `enabled = true` exists but decides nothing), and
+expressions: `traffic` (what is requested),
 `identity` (who asks) and `device_posture`. Lists (`cloudflare_zero_trust_list`,
 `cloudflare_teams_list`) are referenced from expressions as `$<list-uuid>`.
 
     resource "cloudflare_zero_trust_gateway_policy" "marketing" {
+      enabled    = true
       filters    = ["dns"]
       action     = "allow"
       precedence = 1
@@ -15,6 +18,7 @@ a `precedence` (lower runs first), `enabled`, and expressions: `traffic` (what i
       identity   = "any(identity.groups.name[*] in {\\"marketing\\"})"
     }
     resource "cloudflare_zero_trust_gateway_policy" "no_social" {
+      enabled    = true
       filters    = ["dns"]
       action     = "block"
       precedence = 2

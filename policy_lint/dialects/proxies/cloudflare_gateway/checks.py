@@ -28,7 +28,7 @@ def static_problems(policies: Sequence[Policy], lists: dict[str, GatewayList], p
                     "TE901", policy.span, f"{policy.address}: Cloudflare refuses the action {policy.action!r}"
                 )
             )
-        for bad in sorted(set(policy.filters) - {"dns", "http", "l4", "egress", "resolver"}):
+        for bad in sorted(set(policy.filters) - {"dns", "http", "l4", "egress", "resolver", "dns_resolver"}):
             problems.append(
                 Problem("TE901", policy.span, f"{policy.address}: Cloudflare refuses the filter {bad!r}")
             )

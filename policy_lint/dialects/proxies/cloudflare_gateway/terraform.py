@@ -280,7 +280,11 @@ def read_policy(tf: hcl.TerraformFile, block: hcl.Block, path: str, problems: li
         precedence = int(precedence_raw)
     elif body.get("precedence") is not None:
         uncertain.append("precedence")
-    enabled: bool | None = True
+    # Not set, `enabled` is false in both provider generations: v4 sends the Go zero value of an
+    # optional bool (`Enabled: d.Get("enabled").(bool)`), v5 declares `booldefault.StaticBool(false)`
+    # (terraform-provider-cloudflare, sdkv2provider/resource_cloudflare_teams_rules.go and
+    # services/zero_trust_gateway_policy/schema.go). Such a policy exists but decides nothing.
+    enabled: bool | None = False
     if "enabled" in body:
         enabled = _bool(_scalar(tf, body["enabled"]))
         if enabled is None:
@@ -322,6 +326,8 @@ def read_policy(tf: hcl.TerraformFile, block: hcl.Block, path: str, problems: li
             )
         )
     text = f'{address} "{name}": {action or "?"} {conditions["traffic"].text}'.strip()
+    if "enabled" not in body:
+        text = f"{text} [disabled: `enabled` is not set, and the provider's default is false]"
     return Policy(
         span=Span(path, line, 1, text[:200]),
         address=address,
