@@ -604,3 +604,11 @@ def test_a_policy_naming_no_builder_is_unknown_not_ignored(lint):
     report = lint({"gateway.tf": text})
     assert verdicts(report)["ning"] == "unknown"
     assert finding(report, "TE908").span.line == 1
+
+
+def test_two_policies_of_one_builder_sharing_a_precedence_are_reported(lint):
+    first = policy("a", q('dns.fqdn == "x.com"'), precedence=5)
+    second = policy("b", q('dns.fqdn == "x.com"'), action="allow", precedence=5)
+    report = gateway(lint, first, second)
+    f = finding(report, "TE908")
+    assert f.span.line == 10 and "shares precedence 5" in f.message

@@ -239,6 +239,20 @@ def _order_problems(policies: list[Policy], path: str) -> list[Problem]:
                             "policy-lint takes the file's order, which may not be Gateway's",
                         )
                     )
+            seen: dict[int, Policy] = {}
+            for policy in members:
+                if policy.precedence is None:
+                    continue
+                first = seen.setdefault(policy.precedence, policy)
+                if first is not policy:
+                    problems.append(
+                        Problem(
+                            "TE908",
+                            policy.span,
+                            f"{policy.address} shares precedence {policy.precedence} with {first.address}: "
+                            "which runs first is Cloudflare's choice; policy-lint takes the file's order",
+                        )
+                    )
     return problems
 
 
