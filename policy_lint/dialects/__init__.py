@@ -53,6 +53,7 @@ MODULES: tuple[str, ...] = (
     "dns.adguardhome",
     "firewalls.cisco_ios",
     "firewalls.cisco_asa",
+    "proxies.cloudflare_gateway",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -226,6 +227,7 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
         "adguardhome",
         ("AdGuardHome.yaml", "AdGuardHome.yml", "adguardhome.yaml", "*AdGuardHome*.yaml"),
     ),
+    "proxies.cloudflare_gateway": ("cloudflare-gateway", ("*.tf",)),
 }
 
 DETECT_THRESHOLD = 0.5

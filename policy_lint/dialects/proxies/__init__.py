@@ -6,6 +6,8 @@
 - `privoxy` (package): the main config and its action files, last matching action wins.
 - `pac` (package): proxy auto-config JavaScript, run in an embedded V8 under time and heap bounds.
 - `browser_policy`, `firefox_policy`: Chrome/Edge URLBlocklist/URLAllowlist, Firefox WebsiteFilter.
+- `cloudflare_gateway` (package): Cloudflare Zero Trust Gateway DNS/HTTP/network policies in
+  Terraform, with their wirefilter-like expressions parsed and evaluated by precedence.
 
 Add a dialect here when the device decides per request (a URL, a host name, a user). The module
 exposes NAME, FILE_PATTERNS, `detect(path, head)` and `parse(path, context) -> Ruleset` (see
