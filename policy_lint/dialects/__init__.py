@@ -49,6 +49,7 @@ MODULES: tuple[str, ...] = (
     "firewalls.mikrotik",
     "firewalls.pfsense",
     "firewalls.nftables",
+    "firewalls.panos",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -211,6 +212,20 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "firewalls.windows_firewall": (
         "windows-firewall",
         ("*.bat", "*.cmd", "*.ps1", "*firewall*.txt", "*netsh*"),
+    ),
+    "firewalls.panos": (
+        "panos",
+        (
+            "running-config.xml",
+            "candidate-config.xml",
+            "*panos*.xml",
+            "*palo*alto*.xml",
+            "*panorama*.xml",
+            "*panos*.set",
+            "*panos*.txt",
+            "*panos*.tf",
+            "*paloalto*.tf",
+        ),
     ),
 }
 

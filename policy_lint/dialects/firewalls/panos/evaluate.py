@@ -1,0 +1,677 @@
+"""A PAN-OS policy evaluated for one request from one kind of client (package docstring).
+
+The walk is a three-valued first match: each rule matches (`yes`), does not (`no`) or may
+(`maybe`: an App-ID, category, user group or object whose extent is not known). A rule that
+may match decides only when the rest of the rulebase would do the same; otherwise the request
+is `unknown`, naming the rule and why.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from policy_lint.catalog import Catalog
+from policy_lint.dialects.firewalls.panos import urlfilter
+from policy_lint.dialects.firewalls.panos.apps import GENERIC, UNLISTED, AppCatalog
+from policy_lint.dialects.firewalls.panos.model import ANY, PanosConfig, Scope, SecurityRule
+from policy_lint.dialects.semantics.addressing import Target, decide_by_address
+from policy_lint.model import Audience, Decision, Outcome, Probe, Span
+
+YES, NO, MAYBE = "yes", "no", "maybe"
+MAX_AUDIENCES = 64
+MAX_GROUP_DEPTH = 16
+PREDEFINED_SERVICES = {"service-http": ("tcp", "80,8080"), "service-https": ("tcp", "443")}
+USER_KEYWORDS = {"known-user", "unknown", "pre-logon"}
+ACTION_HOW = {
+    "deny": "deny",
+    "drop": "drop",
+    "reset-client": "reset",
+    "reset-server": "reset",
+    "reset-both": "reset",
+}
+
+IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _all(values: Sequence[str]) -> str:
+    if NO in values:
+        return NO
+    return MAYBE if MAYBE in values else YES
+
+
+def _any(values: Sequence[str]) -> str:
+    if YES in values:
+        return YES
+    return MAYBE if MAYBE in values else NO
+
+
+def _negate(value: str) -> str:
+    return {YES: NO, NO: YES}.get(value, MAYBE)
+
+
+@dataclass(frozen=True)
+class Client:
+    scope: int
+    from_zone: str | None
+    to_zone: str | None
+    source: str | None  # a source the rules name; None: a host none of them names
+    user: str | None  # a user or group the rules name; None: a user none of them names
+    schedule: str | None  # inside this schedule's window; None: outside every schedule
+
+
+@dataclass
+class Match:
+    value: str
+    why: str = ""
+
+
+class PanosRuleset:
+    dialect = "panos"
+
+    def __init__(self, config: PanosConfig, catalog: Catalog, apps: AppCatalog):
+        self.config = config
+        self.path = config.path
+        self.problems = config.problems
+        self.catalog = catalog
+        self.apps = apps
+        self.statements = config.statements
+        self.understood = config.understood
+        self._clients = self._make_clients()
+        self._by_key = {self._audience(c).key: c for c in self._clients}
+
+    # ------------------------------------------------------------------ audiences
+    def _zone_pairs(self, scope: Scope) -> list[tuple[str | None, str | None]]:
+        named = set(scope.zones)
+        for r in scope.rules:
+            named.update(z for z in (*r.from_zones, *r.to_zones) if z != ANY)
+        if not named:
+            return [(None, None)]
+        egress = {scope.zone_interfaces[i] for i in scope.egress_interfaces if i in scope.zone_interfaces}
+        egress = egress or {z for z in scope.nat_egress_zones if z in named}
+        zones = sorted(named)
+        if len(zones) == 1:
+            return [(zones[0], zones[0])]
+        if egress:
+            return [(s, e) for e in sorted(egress) for s in zones if s not in egress]
+        # Which zone faces the internet is not in the config (no default route, no source
+        # NAT): every zone-to-zone path is a way out; paths with no web access are no audience.
+        return [(s, d) for s in zones for d in zones if s != d]
+
+    def _make_clients(self) -> list[Client]:
+        out: list[Client] = []
+        for index, scope in enumerate(self.config.scopes):
+            enabled = [r for r in scope.rules if not r.disabled]
+            sources = sorted({s for r in enabled for s in r.sources if s != ANY})[:6]
+            users = sorted({u for r in enabled for u in r.users if u != ANY and u not in USER_KEYWORDS})[:4]
+            schedules = sorted({r.schedule for r in enabled if r.schedule})[:3]
+            for from_zone, to_zone in self._zone_pairs(scope):
+                for source in [*sources, None]:
+                    for user in [*users, None]:
+                        for schedule in [*schedules, None]:
+                            out.append(Client(index, from_zone, to_zone, source, user, schedule))
+                            if len(out) >= MAX_AUDIENCES:
+                                return out
+        return out or [Client(0, None, None, None, None, None)]
+
+    def _audience(self, client: Client) -> Audience:
+        scope = self.config.scopes[client.scope] if self.config.scopes else None
+        words: list[str] = []
+        if scope is not None and len(self.config.scopes) > 1:
+            words.append(scope.name)
+        if client.from_zone is not None:
+            words.append(f"zone {client.from_zone}" + (f" to {client.to_zone}" if client.to_zone else ""))
+        enabled = [r for r in scope.rules if not r.disabled] if scope else []
+        if client.source is not None:
+            words.append(f"source {client.source}")
+        elif any(s != ANY for r in enabled for s in r.sources):
+            words.append("other sources")
+        if client.user is not None:
+            words.append(f"user {client.user}")
+        elif any(u != ANY for r in enabled for u in r.users):
+            words.append("other users")
+        if client.schedule is not None:
+            words.append(f"during schedule {client.schedule}")
+        elif any(r.schedule for r in enabled):
+            words.append("outside schedules")
+        attributes = []
+        if client.from_zone:
+            attributes.append(("zone", client.from_zone))
+        if client.user:
+            attributes.append(("user", client.user))
+        return Audience(
+            key=(client.scope, client.from_zone, client.to_zone, client.source, client.user, client.schedule),
+            conditions=tuple(words),
+            attributes=tuple(attributes),
+        )
+
+    def audiences(self) -> Sequence[Audience]:
+        return [self._audience(c) for c in self._clients]
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        client = self._by_key.get(audience.key) or self._clients[0]
+        if not self.config.scopes:
+            return Decision(Outcome.UNKNOWN, note="no policy was read")
+        scope = self.config.scopes[client.scope]
+        if any(r.destinations != (ANY,) and not r.disabled for r in scope.rules):
+            return decide_by_address(probe, self.catalog, lambda t: self._decide(scope, client, probe, t))
+        return self._decide(scope, client, probe, None)
+
+    def candidates(self, probe: Probe) -> list[str]:
+        """The App-IDs the firewall may identify this request as (apps.py)."""
+        generic = GENERIC.get(probe.scheme, "ssl")
+        if probe.is_control:
+            return [generic]
+        base = self.apps.base.get(probe.service or "")
+        if base is None:
+            return [generic, UNLISTED]
+        if probe.role == "primary":
+            return [base]
+        return [base, generic]
+
+    def _decide(self, scope: Scope, client: Client, probe: Probe, target: Target | None) -> Decision:
+        decisions = [
+            (app, self._walk(scope, client, probe, app, target, 0)) for app in self.candidates(probe)
+        ]
+        outcomes = {d.outcome for _a, d in decisions}
+        if len(outcomes) > 1:
+            first = next(d for _a, d in decisions if d.outcome != Outcome.ALLOW) if decisions else None
+            apps = " or ".join(a for a, _d in decisions)
+            parts = "; ".join(f"as {a}: {d.outcome.value} ({_rule_name(d)})" for a, d in decisions)
+            return Decision(
+                Outcome.UNKNOWN,
+                first.rule if first else None,
+                tuple(dict.fromkeys(s for _a, d in decisions for s in d.trace)),
+                note=f"PAN-OS may identify {probe.host} as {apps}, which the rules treat differently: {parts}",
+            )
+        decision = decisions[0][1]
+        if decision.outcome == Outcome.ALLOW and probe.role == "primary" and probe.service:
+            return self._functions(scope, client, probe, target, decision)
+        return decision
+
+    def _functions(
+        self, scope: Scope, client: Client, probe: Probe, target: Target | None, base: Decision
+    ) -> Decision:
+        """The site opens (its base App-ID is allowed): its sub-apps and dependencies decide
+        whether all of it works."""
+        service = probe.service or ""
+        base_app = self.apps.base.get(service, "")
+        for sub in self.apps.subs.get(service, ()):
+            d = self._walk(scope, client, probe, sub, target, 0)
+            if d.outcome == Outcome.DENY:
+                return replace(
+                    d,
+                    partial=True,
+                    trace=tuple(dict.fromkeys((*base.trace, *d.trace))),
+                    note=f"App-ID {sub} (a function of the site) denied; {base_app} allowed by "
+                    f"{_rule_name(base)}: the site opens without it",
+                )
+            if d.outcome == Outcome.UNKNOWN:
+                return replace(d, note=f"App-ID {sub} (a function of the site): {d.note}")
+        attrs = self.apps.attributes.get(base_app)
+        generic = GENERIC.get(probe.scheme, "ssl")
+        if attrs and generic in attrs.use_applications:
+            d = self._walk(scope, client, probe, generic, target, 0)
+            # Only a rule that denies the dependency counts; the default deny of an App-ID
+            # nobody allowed is what PAN-OS's commit warning is about, not a block.
+            defaults = {r.span for r in scope.defaults.values()}
+            if d.outcome == Outcome.DENY and d.rule is not None and d.rule not in defaults:
+                return replace(
+                    d,
+                    partial=True,
+                    trace=tuple(dict.fromkeys((*base.trace, *d.trace))),
+                    note=f"{base_app} depends on {generic} (its use-applications), which "
+                    f"{_rule_name(d)} denies: parts of the site that run over it fail",
+                )
+        return base
+
+    def _walk(
+        self, scope: Scope, client: Client, probe: Probe, app: str, target: Target | None, start: int
+    ) -> Decision:
+        for index in range(start, len(scope.rules) + 1):
+            if index == scope.local_index and scope.local_missing is not None:
+                return Decision(
+                    Outcome.UNKNOWN,
+                    scope.local_missing,
+                    (scope.local_missing,),
+                    note="the managed firewall's local rules (not in a Panorama export) decide what "
+                    "the pre-rules leave",
+                )
+            if index == len(scope.rules):
+                break
+            rule = scope.rules[index]
+            if rule.disabled:
+                continue
+            match = self._match(scope, rule, client, probe, app, target)
+            if match.value == NO:
+                continue
+            decided = self._act(scope, rule, probe, app, match)
+            if match.value == YES:
+                return decided
+            rest = self._walk(scope, client, probe, app, target, index + 1)
+            if rest.outcome == decided.outcome and decided.outcome != Outcome.UNKNOWN:
+                note = f"{match.why}; if it does not, {_rule_name(rest)} does the same"
+                return replace(decided, trace=(*decided.trace, *rest.trace), note=note)
+            return Decision(
+                Outcome.UNKNOWN,
+                rule.span,
+                (rule.span, *rest.trace),
+                note=f"{match.why}: {decided.outcome.value} if it does, {rest.outcome.value} "
+                f"({_rule_name(rest)}) if not",
+            )
+        return self._default(scope, client, probe, app)
+
+    def _default(self, scope: Scope, client: Client, probe: Probe, app: str) -> Decision:
+        intrazone = client.from_zone is not None and client.from_zone == client.to_zone
+        name = "intrazone-default" if intrazone else "interzone-default"
+        rule = scope.defaults.get(name)
+        if rule is None:
+            action = "allow" if intrazone else "deny"
+            outcome = Outcome.ALLOW if intrazone else Outcome.DENY
+            return Decision(
+                outcome,
+                None,
+                (),
+                how=ACTION_HOW.get(action, ""),
+                note=f"predefined {name} ({action})",
+            )
+        return self._act(scope, rule, probe, app, Match(YES))
+
+    def _act(self, scope: Scope, rule: SecurityRule, probe: Probe, app: str, match: Match) -> Decision:
+        specific = rule.applications != (ANY,) or rule.categories != (ANY,) or rule.destinations != (ANY,)
+        what = f"App-ID {app}" if app != UNLISTED else "an App-ID the catalog does not list"
+        if rule.action == "unknown":
+            return Decision(Outcome.UNKNOWN, rule.span, (rule.span,), note="the rule's action is not known")
+        if rule.action != "allow":
+            return Decision(
+                Outcome.DENY,
+                rule.span,
+                (rule.span,),
+                specific=specific,
+                how=ACTION_HOW.get(rule.action, rule.action),
+                note=f"{what} matched {_name(rule)} ({rule.action})",
+            )
+        allowed = Decision(
+            Outcome.ALLOW, rule.span, (rule.span,), specific=specific, note=f"{what} matched {_name(rule)}"
+        )
+        return self._profiles(scope, rule, probe, allowed)
+
+    def _profiles(self, scope: Scope, rule: SecurityRule, probe: Probe, allowed: Decision) -> Decision:
+        names = list(rule.url_profiles)
+        trace = [rule.span]
+        for group in rule.profile_groups:
+            pg = scope.profile_groups.get(group)
+            if pg is None:
+                if group == "default" and not scope.profile_groups:
+                    continue
+                return Decision(
+                    Outcome.UNKNOWN,
+                    rule.span,
+                    (rule.span,),
+                    note=f"profile group {group!r} is not defined in this file",
+                )
+            trace.append(pg.span)
+            names.extend(pg.url_filtering)
+        for name in names:
+            profile = scope.url_profiles.get(name)
+            if profile is None:
+                if name == "default":
+                    # The predefined `default` profile's actions are the vendor's and change
+                    # with content updates: not modelled.
+                    return Decision(
+                        Outcome.UNKNOWN,
+                        rule.span,
+                        tuple(trace),
+                        note="the predefined url-filtering profile 'default' is not modelled",
+                    )
+                return Decision(
+                    Outcome.UNKNOWN,
+                    rule.span,
+                    tuple(trace),
+                    note=f"url-filtering profile {name!r} is not defined in this file",
+                )
+            verdict = urlfilter.decide(profile, probe, scope.custom_categories, self.apps.url_categories)
+            chain = [*trace, profile.span]
+            if verdict.category in scope.custom_categories:
+                chain.append(scope.custom_categories[verdict.category].span)
+            where = f"url-filtering profile '{profile.name}'" + (
+                f" category {verdict.category}" if verdict.category else ""
+            )
+            if verdict.action == "unknown":
+                return Decision(Outcome.UNKNOWN, profile.span, tuple(chain), note=verdict.reason)
+            if verdict.action in ("block", "override"):
+                how = (
+                    "url block page"
+                    if verdict.action == "block"
+                    else "override page (needs the override password)"
+                )
+                return Decision(
+                    Outcome.DENY,
+                    profile.span,
+                    tuple(chain),
+                    specific=True,
+                    how=how,
+                    note=f"{_name(rule)} allows it; {where}: {verdict.action}",
+                )
+            if verdict.action == "continue":
+                return Decision(
+                    Outcome.DENY,
+                    profile.span,
+                    tuple(chain),
+                    specific=True,
+                    how="continue page: a warning the user can click through",
+                    partial=True,
+                    note=f"{_name(rule)} allows it; {where}: continue (a warning page the user can click through)",
+                )
+        return allowed
+
+    # ------------------------------------------------------------------ matching
+    def _match(
+        self, scope: Scope, rule: SecurityRule, client: Client, probe: Probe, app: str, target: Target | None
+    ) -> Match:
+        parts = {
+            "zone": self._zones(rule, client),
+            "source": self._sources(scope, rule, client),
+            "user": self._users(rule, client),
+            "schedule": self._schedule(rule, client),
+            "destination": self._destinations(scope, rule, probe, target),
+            "application": self._applications(scope, rule.applications, app, 0),
+            "service": self._services(scope, rule, probe, app),
+            "category": _any(
+                [
+                    _tri(
+                        urlfilter.category_matches(
+                            c, probe, scope.custom_categories, self.apps.url_categories
+                        )
+                    )
+                    for c in rule.categories
+                ]
+            ),
+        }
+        if rule.not_modelled:
+            parts["not-modelled"] = MAYBE
+        value = _all(list(parts.values()))
+        why = ""
+        if value == MAYBE:
+            unsure = [k for k, v in parts.items() if v == MAYBE]
+            why = f"whether {_name(rule)} matches ({', '.join(unsure)}) is not known"
+            if "application" in unsure:
+                why += f": {', '.join(rule.applications)} may or may not identify {app}"
+            if "not-modelled" in unsure:
+                why += f" ({', '.join(rule.not_modelled)} not evaluated)"
+        return Match(value, why)
+
+    def _zones(self, rule: SecurityRule, client: Client) -> str:
+        if rule.rule_type == "intrazone" and client.from_zone != client.to_zone:
+            return NO
+        if (
+            rule.rule_type == "interzone"
+            and client.from_zone == client.to_zone
+            and client.from_zone is not None
+        ):
+            return NO
+        out = []
+        for zones, zone in ((rule.from_zones, client.from_zone), (rule.to_zones, client.to_zone)):
+            if ANY in zones:
+                out.append(YES)
+            elif zone is None:
+                out.append(MAYBE)
+            else:
+                out.append(YES if zone in zones else NO)
+        return _all(out)
+
+    def _networks(self, scope: Scope, name: str, depth: int = 0) -> list[IPNet] | None:
+        """The networks a source/destination name stands for; None when not known."""
+        if depth > MAX_GROUP_DEPTH:
+            return None
+        obj = scope.addresses.get(name)
+        if obj is not None:
+            return _object_networks(obj.kind, obj.value)
+        group = scope.address_groups.get(name)
+        if group is not None:
+            if group.dynamic:
+                return None
+            nets: list[IPNet] = []
+            for member in group.members:
+                sub = self._networks(scope, member, depth + 1)
+                if sub is None:
+                    return None
+                nets.extend(sub)
+            return nets
+        return _object_networks("ip-range" if "-" in name else "ip-netmask", name)
+
+    def _sources(self, scope: Scope, rule: SecurityRule, client: Client) -> str:
+        if ANY in rule.sources:
+            return YES
+        if client.source is None:
+            value = NO  # a host none of the rules names is in none of their sources
+        elif client.source in rule.sources:
+            value = YES
+        else:
+            mine = self._networks(scope, client.source)
+            theirs = [self._networks(scope, s) for s in rule.sources]
+            if mine is None or any(t is None for t in theirs):
+                value = MAYBE
+            else:
+                nets = [n for t in theirs for n in t or []]
+                if mine and all(any(m.version == n.version and m.subnet_of(n) for n in nets) for m in mine):  # type: ignore[arg-type]
+                    value = YES
+                elif not any(m.version == n.version and m.overlaps(n) for m in mine for n in nets):
+                    value = NO
+                else:
+                    value = MAYBE
+        return _negate(value) if rule.negate_source else value
+
+    def _users(self, rule: SecurityRule, client: Client) -> str:
+        if ANY in rule.users:
+            return YES
+        if client.user is not None and client.user in rule.users:
+            return YES
+        if "known-user" in rule.users and client.user is not None:
+            return YES
+        if client.user is None:
+            # A user none of the rules names: in none of their users or groups; whether the
+            # user is identified at all (known-user, unknown, pre-logon) is not known.
+            return MAYBE if set(rule.users) & USER_KEYWORDS else NO
+        return MAYBE  # another named user or group: membership is the directory's
+
+    def _schedule(self, rule: SecurityRule, client: Client) -> str:
+        if not rule.schedule:
+            return YES
+        if client.schedule is None:
+            return NO
+        return YES if client.schedule == rule.schedule else MAYBE
+
+    def _destinations(self, scope: Scope, rule: SecurityRule, probe: Probe, target: Target | None) -> str:
+        if ANY in rule.destinations:
+            return YES
+        values = [self._destination(scope, d, probe, target, 0) for d in rule.destinations]
+        value = _any(values)
+        return _negate(value) if rule.negate_destination else value
+
+    def _destination(self, scope: Scope, name: str, probe: Probe, target: Target | None, depth: int) -> str:
+        if depth > MAX_GROUP_DEPTH:
+            return MAYBE
+        obj = scope.addresses.get(name)
+        if obj is not None and obj.kind == "fqdn":
+            host = obj.value.lower().rstrip(".")
+            if host == probe.host:
+                return YES
+            owner = self.catalog.service_for_host(host)
+            return MAYBE if owner and owner[0] == probe.service else NO
+        group = scope.address_groups.get(name)
+        if group is not None:
+            if group.dynamic:
+                return MAYBE
+            return _any([self._destination(scope, m, probe, target, depth + 1) for m in group.members])
+        nets = self._networks(scope, name)
+        if nets is None or target is None:
+            return MAYBE
+        return YES if any(target.version == n.version and target.address in n for n in nets) else NO
+
+    def _applications(self, scope: Scope, names: tuple[str, ...], app: str, depth: int) -> str:
+        if ANY in names:
+            return YES
+        return _any([self._application(scope, n, app, depth) for n in names])
+
+    def _application(self, scope: Scope, name: str, app: str, depth: int) -> str:
+        if name == app:
+            return YES
+        if depth > MAX_GROUP_DEPTH:
+            return MAYBE
+        group = scope.app_groups.get(name)
+        if group is not None:
+            return self._applications(scope, group.members, app, depth + 1)
+        flt = scope.app_filters.get(name)
+        if flt is not None:
+            return self._filter(flt, app)
+        if name in scope.custom_apps:
+            return MAYBE  # a custom application's signatures are not evaluated
+        known = self.apps.names.get(name)
+        if app == UNLISTED:
+            # Traffic of a service without a known App-ID: any App-ID the table does not
+            # place elsewhere may be the one PAN-OS gives it.
+            return NO if (known or name in GENERIC.values()) else MAYBE
+        mine = self.apps.names.get(app)
+        if known is not None:
+            if known.kind == "container" and mine is not None and mine.service == known.service:
+                return YES
+            if known.kind == "unverified" and mine is not None and mine.service == known.service:
+                return MAYBE
+            return NO
+        if name in GENERIC.values() or app in GENERIC.values():
+            return NO if name != app else YES
+        tied = self.apps.service_of(name)
+        if tied is not None and mine is not None:
+            return MAYBE if tied == mine.service else NO
+        return NO  # another predefined App-ID: identifies another application
+
+    def _filter(self, flt, app: str) -> str:
+        attrs = self.apps.attributes.get(app)
+        checks = []
+        for values, attr in ((flt.category, "category"), (flt.subcategory, "subcategory")):
+            if not values:
+                continue
+            known = getattr(attrs, attr, "") if attrs else ""
+            checks.append((YES if known in values else NO) if known else MAYBE)
+        if flt.technology or flt.risk or flt.other:
+            checks.append(MAYBE)
+        return _all(checks) if checks else YES
+
+    def _services(self, scope: Scope, rule: SecurityRule, probe: Probe, app: str) -> str:
+        if ANY in rule.services:
+            return YES
+        return _any([self._service(scope, s, probe, app, 0) for s in rule.services])
+
+    def _service(self, scope: Scope, name: str, probe: Probe, app: str, depth: int) -> str:
+        if name == "application-default":
+            return self._default_ports(probe, app)
+        if depth > MAX_GROUP_DEPTH:
+            return MAYBE
+        group = scope.service_groups.get(name)
+        if group is not None:
+            return _any([self._service(scope, m, probe, app, depth + 1) for m in group.members])
+        obj = scope.services.get(name)
+        proto, ports = (
+            (obj.protocol, obj.ports) if obj is not None else PREDEFINED_SERVICES.get(name, ("", ""))
+        )
+        if not proto:
+            return MAYBE
+        if proto != "tcp":
+            return NO
+        return YES if _port_in(probe.port, ports) else NO
+
+    def _default_ports(self, probe: Probe, app: str) -> str:
+        attrs = self.apps.attributes.get(app)
+        known = self.apps.names.get(app)
+        if attrs is None and known is not None:
+            # A sub-app runs in its base App-ID's sessions: the base's ports. A base App-ID
+            # with no documented ports: a web service's site, reached on the probe's port
+            # (assumption stated in the package docstring).
+            base = self.apps.base.get(known.service, "")
+            attrs = self.apps.attributes.get(base)
+            if attrs is None:
+                return YES if probe.port in (80, 443) else MAYBE
+        if attrs is None or not attrs.default_ports:
+            return MAYBE
+        return YES if f"tcp/{probe.port}" in attrs.default_ports else NO
+
+    # ------------------------------------------------------------------ inert definitions
+    def inert_mentions(self, probe: Probe) -> list[Span]:
+        """URL profiles, custom categories and application groups that would act on the
+        service but that no rule (or profile group, or default rule) uses."""
+        if probe.service is None:
+            return []
+        out: list[Span] = []
+        for scope in self.config.scopes:
+            rules = [*scope.rules, *scope.defaults.values()]
+            used_groups = {g for r in rules for g in r.profile_groups}
+            used_profiles = {p for r in rules for p in r.url_profiles}
+            used_profiles |= {
+                p
+                for name, pg in scope.profile_groups.items()
+                if name in used_groups
+                for p in pg.url_filtering
+            }
+            for name, profile in scope.url_profiles.items():
+                if name in used_profiles:
+                    continue
+                verdict = urlfilter.decide(profile, probe, scope.custom_categories, self.apps.url_categories)
+                if verdict.action in ("block", "override", "continue"):
+                    out.append(profile.span)
+            used_categories = {c for r in rules for c in r.categories}
+            used_categories |= {c for p in scope.url_profiles.values() for c, _a in p.actions}
+            for name, cat in scope.custom_categories.items():
+                if name not in used_categories and urlfilter.custom(cat, probe, ()) is True:
+                    out.append(cat.span)
+            used_apps = {a for r in rules for a in r.applications}
+            used_apps |= {m for g in scope.app_groups.values() for m in g.members}
+            for name, group in scope.app_groups.items():
+                if name in used_apps:
+                    continue
+                if any(self.apps.service_of(m) == probe.service for m in group.members):
+                    out.append(group.span)
+        return sorted(set(out))
+
+
+def _tri(value: bool | None) -> str:
+    return YES if value is True else NO if value is False else MAYBE
+
+
+def _name(rule: SecurityRule) -> str:
+    return f"rule '{rule.name}'"
+
+
+def _rule_name(decision: Decision) -> str:
+    if decision.rule is None:
+        return decision.note.split(" (")[0] if decision.note.startswith("predefined") else "the default"
+    return f"'{decision.rule.text}'" if decision.rule.text else f"line {decision.rule.line}"
+
+
+def _object_networks(kind: str, value: str) -> list[IPNet] | None:
+    try:
+        if kind == "ip-netmask":
+            return [ipaddress.ip_network(value, strict=False)]
+        if kind == "ip-range":
+            low, high = (ipaddress.ip_address(x.strip()) for x in value.split("-", 1))
+            if low.version != high.version:
+                return None
+            return list(ipaddress.summarize_address_range(low, high))
+    except ValueError:
+        return None
+    return None
+
+
+def _port_in(port: int, spec: str) -> bool:
+    for part in spec.replace(" ", "").split(","):
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        try:
+            if int(low) <= port <= int(high or low):
+                return True
+        except ValueError:
+            continue
+    return False
