@@ -130,7 +130,10 @@ def parse(path: Path, context: ParseContext) -> PanosRuleset:
         root, problems, _count = set_commands.build(src.lines, shown)
     config.problems.extend(problems)
     if root is None:
+        # Nothing could be read: the engine reports the file as unread (exit 2), not as a
+        # policy that decides nothing.
         config.readable = False
+        config.statements, config.understood = 1, 0
     else:
         xml_config.Reader(config).read(root)
         if kind != "xml":
@@ -156,4 +159,7 @@ def parse(path: Path, context: ParseContext) -> PanosRuleset:
                         f"rule '{rule.name}': {', '.join(rule.not_modelled)} not evaluated",
                     )
                 )
-    return PanosRuleset(config, context.catalog, apps.load(context.catalog))
+    ruleset = PanosRuleset(config, context.catalog, apps.load(context.catalog))
+    if not config.readable and config.problems:
+        ruleset.first_statement = config.problems[-1].span
+    return ruleset

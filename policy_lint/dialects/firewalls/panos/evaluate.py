@@ -78,6 +78,7 @@ class PanosRuleset:
         self.apps = apps
         self.statements = config.statements
         self.understood = config.understood
+        self.first_statement: Span | None = None
         self._clients = self._make_clients()
         self._by_key = {self._audience(c).key: c for c in self._clients}
 
@@ -392,6 +393,18 @@ class PanosRuleset:
         }
         if rule.not_modelled:
             parts["not-modelled"] = MAYBE
+        # A value Terraform computes (`${...}`): the criterion may match anything.
+        for part, values in (
+            ("zone", (*rule.from_zones, *rule.to_zones)),
+            ("source", rule.sources),
+            ("user", rule.users),
+            ("destination", rule.destinations),
+            ("application", rule.applications),
+            ("service", rule.services),
+            ("category", rule.categories),
+        ):
+            if parts[part] != YES and any(v.startswith("${") for v in values):
+                parts[part] = MAYBE
         value = _all(list(parts.values()))
         why = ""
         if value == MAYBE:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from policy_lint.dialects.firewalls.panos.xml_config import line_of, stamp
 from policy_lint.model import Problem, Span
 
 SET = re.compile(r"^\s*set\s+", re.I)
@@ -99,7 +100,7 @@ class TreeBuilder:
 
     def __init__(self) -> None:
         self.root = ET.Element("config")
-        self.root.sourceline = 1  # type: ignore[attr-defined]
+        stamp(self.root, 1)
         self.parent: dict[ET.Element, ET.Element] = {}
         self.device = self._entry(self._child(self.root, "devices", 1), "localhost.localdomain", 1)
 
@@ -107,7 +108,7 @@ class TreeBuilder:
         found = node.find(tag)
         if found is None:
             found = ET.SubElement(node, tag)
-            found.sourceline = line  # type: ignore[attr-defined]
+            stamp(found, line)
             self.parent[found] = node
         return found
 
@@ -116,7 +117,7 @@ class TreeBuilder:
             if e.get("name") == name:
                 return e
         e = ET.SubElement(node, "entry", name=name)
-        e.sourceline = line  # type: ignore[attr-defined]
+        stamp(e, line)
         self.parent[e] = node
         return e
 
@@ -190,12 +191,12 @@ class TreeBuilder:
         if (child.text or "").strip():  # a second value: the field is a member list
             first = ET.SubElement(child, "member")
             first.text = child.text.strip() if child.text else ""
-            first.sourceline = getattr(child, "sourceline", line)  # type: ignore[attr-defined]
+            stamp(first, line_of(child))
             child.text = None
         for v in values:
             m = ET.SubElement(child, "member")
             m.text = v
-            m.sourceline = line  # type: ignore[attr-defined]
+            stamp(m, line)
 
 
 def build(lines: list[str], shown: str) -> tuple[ET.Element, list[Problem], int]:

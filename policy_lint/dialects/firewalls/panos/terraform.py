@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from policy_lint.dialects.semantics import terraform as tf
+from policy_lint.dialects.firewalls.panos.xml_config import line_of, stamp
 from policy_lint.model import Problem, Span
 
 RULE_RESOURCES = {
@@ -107,7 +108,7 @@ class Builder:
         self.shown = shown
         self.problems: list[Problem] = []
         self.root = ET.Element("config")
-        self.root.sourceline = 1  # type: ignore[attr-defined]
+        stamp(self.root, 1)
         devices = self._sub(self.root, "devices", 1)
         self.device = self._sub(devices, "entry", 1, name="localhost.localdomain")
         self.rule_lists: dict[tuple[str, str, str], list[ET.Element]] = {}
@@ -118,7 +119,7 @@ class Builder:
             if all(child.get(k) == v for k, v in attrs.items()):
                 return child
         child = ET.SubElement(node, tag, attrib=dict(attrs))
-        child.sourceline = line  # type: ignore[attr-defined]
+        stamp(child, line)
         return child
 
     def _holder(self, body: Mapping[str, Any], line: int) -> tuple[str, str]:
@@ -214,7 +215,7 @@ class Builder:
         for v in _list(value):
             m = ET.SubElement(child, "member")
             m.text = v
-            m.sourceline = line  # type: ignore[attr-defined]
+            stamp(m, line)
 
     def _address(self, scope: ET.Element, body: Mapping[str, Any], line: int) -> None:
         e = self._entry(scope, "address", body, line)
@@ -271,7 +272,7 @@ class Builder:
         name = _text(self.doc.resolve(rule.get("name", "")))
         line = int(rule.get("__start_line__", 0)) or self._line_naming(block, name)
         e = ET.Element("entry", name=name)
-        e.sourceline = line  # type: ignore[attr-defined]
+        stamp(e, line)
         for field, tag in RULE_FIELDS.items():
             if field in rule:
                 self._members(e, tag, self.doc.resolve(rule[field]), line)
@@ -313,7 +314,7 @@ class Builder:
 
     def _place_rules(self) -> None:
         for (kind, name, rulebase), elements in self.rule_lists.items():
-            first = min((int(getattr(e, "sourceline", 1)) for e in elements), default=1)
+            first = min((line_of(e) for e in elements), default=1)
             scope = self._scope(kind, name, first)
             rules = self._sub(self._sub(self._sub(scope, rulebase, first), "security", first), "rules", first)
             rules.extend(elements)

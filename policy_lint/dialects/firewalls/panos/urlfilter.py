@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from policy_lint.dialects.firewalls.panos.model import ANY, CustomCategory, UrlProfile
 from policy_lint.model import Probe
 
-SEVERITY = {"allow": 0, "alert": 1, "continue": 2, "override": 3, "block": 4}
+# alert logs and lets through: as far as access goes it weighs what allow weighs.
+SEVERITY = {"allow": 0, "alert": 0, "continue": 2, "override": 3, "block": 4}
 RISK = {"low-risk", "medium-risk", "high-risk"}
 
 

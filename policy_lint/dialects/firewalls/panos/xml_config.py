@@ -48,6 +48,7 @@ ACTIONS = {"allow", "deny", "drop", "reset-client", "reset-server", "reset-both"
 # Match criteria of a rule that are evaluated, and those that are read but not modelled.
 NOT_MODELLED = ("source-hip", "destination-hip", "source-imei", "source-imsi", "source-nw-slice")
 DEFAULT_RULES = ("intrazone-default", "interzone-default")
+LINE_ATTRIBUTE = "__line__"
 
 
 class _LineParser(DET.DefusedXMLParser):
@@ -62,7 +63,15 @@ class _LineParser(DET.DefusedXMLParser):
 
 
 def line_of(elem: ET.Element | None) -> int:
-    return int(getattr(elem, "sourceline", 1)) if elem is not None else 1
+    if elem is None:
+        return 1
+    return int(getattr(elem, "sourceline", 0) or elem.get(LINE_ATTRIBUTE, 1))
+
+
+def stamp(elem: ET.Element, line: int) -> None:
+    """Record the line of an element built from set commands or Terraform (C elements take
+    no new Python attributes; the attribute name cannot occur in PAN-OS XML)."""
+    elem.set(LINE_ATTRIBUTE, str(line))
 
 
 def parse_xml(lines: list[str], shown: str) -> tuple[ET.Element | None, list[Problem]]:
@@ -351,9 +360,8 @@ class Reader:
             scope.zones.setdefault(name, self.span(e, f"zone {name}"))
             network = e.find("network")
             for mode in network if network is not None else ():
-                for m in mode.findall("member"):
-                    if m.text:
-                        scope.zone_interfaces[m.text.strip()] = name
+                for iface in members(network, mode.tag) or ():
+                    scope.zone_interfaces[iface] = name
 
     def _network(self, scope: Scope, networks: list[ET.Element]) -> None:
         for network in networks:
