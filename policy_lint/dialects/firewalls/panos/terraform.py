@@ -29,8 +29,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
-from policy_lint.dialects.semantics import terraform as tf
 from policy_lint.dialects.firewalls.panos.xml_config import line_of, stamp
+from policy_lint.dialects.semantics import terraform as tf
 from policy_lint.model import Problem, Span
 
 RULE_RESOURCES = {
@@ -270,7 +270,10 @@ class Builder:
 
     def _rule(self, block: tf.Block, rule: Mapping[str, Any]) -> ET.Element:
         name = _text(self.doc.resolve(rule.get("name", "")))
-        line = int(rule.get("__start_line__", 0)) or self._line_naming(block, name)
+        start = int(rule.get("__start_line__", 0))
+        line = self._line_naming(
+            start or block.line, int(rule.get("__end_line__", 0)) or block.end_line, name
+        )
         e = ET.Element("entry", name=name)
         stamp(e, line)
         for field, tag in RULE_FIELDS.items():
@@ -305,12 +308,13 @@ class Builder:
                 )
         return e
 
-    def _line_naming(self, block: tf.Block, name: str) -> int:
+    def _line_naming(self, start: int, end: int, name: str) -> int:
+        """The line of the rule's `name = "..."` (where users look for a rule), else its start."""
         quoted = f'"{name}"'
-        for number in range(block.line, min(block.end_line, len(self.doc.lines)) + 1):
+        for number in range(start, min(end, len(self.doc.lines)) + 1):
             if quoted in self.doc.lines[number - 1]:
                 return number
-        return block.line
+        return start
 
     def _place_rules(self) -> None:
         for (kind, name, rulebase), elements in self.rule_lists.items():
