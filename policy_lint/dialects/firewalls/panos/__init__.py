@@ -86,7 +86,7 @@ _XML_SNIPPET = re.compile(
     r"^\s*(<\?xml[^>]*>\s*)?<\s*(rulebase|pre-rulebase|post-rulebase|security|vsys)\s*>", re.I
 )
 _SET = re.compile(
-    r"^\s*set\s+(?:(?:vsys|device-group)\s+\S+\s+|shared\s+)?"
+    r"^set\s+(?:(?:vsys|device-group)\s+\S+\s+|shared\s+)?"
     r"(rulebase|pre-rulebase|post-rulebase|address|address-group|application-group|profiles|zone)\s",
     re.I | re.M,
 )

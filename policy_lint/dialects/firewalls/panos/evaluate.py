@@ -104,10 +104,16 @@ class PanosRuleset:
         out: list[Client] = []
         for index, scope in enumerate(self.config.scopes):
             enabled = [r for r in scope.rules if not r.disabled]
-            sources = sorted({s for r in enabled for s in r.sources if s != ANY})[:6]
-            users = sorted({u for r in enabled for u in r.users if u != ANY and u not in USER_KEYWORDS})[:4]
             schedules = sorted({r.schedule for r in enabled if r.schedule})[:3]
             for from_zone, to_zone in self._zone_pairs(scope):
+                # The sources and users that rules for this zone name tell its clients apart.
+                here = [
+                    r
+                    for r in enabled
+                    if from_zone is None or ANY in r.from_zones or from_zone in r.from_zones
+                ]
+                sources = sorted({s for r in here for s in r.sources if s != ANY})[:6]
+                users = sorted({u for r in here for u in r.users if u != ANY and u not in USER_KEYWORDS})[:4]
                 for source in [*sources, None]:
                     for user in [*users, None]:
                         for schedule in [*schedules, None]:
@@ -123,7 +129,12 @@ class PanosRuleset:
             words.append(scope.name)
         if client.from_zone is not None:
             words.append(f"zone {client.from_zone}" + (f" to {client.to_zone}" if client.to_zone else ""))
-        enabled = [r for r in scope.rules if not r.disabled] if scope else []
+        enabled = [
+            r
+            for r in (scope.rules if scope else [])
+            if not r.disabled
+            and (client.from_zone is None or ANY in r.from_zones or client.from_zone in r.from_zones)
+        ]
         if client.source is not None:
             words.append(f"source {client.source}")
         elif any(s != ANY for r in enabled for s in r.sources):
@@ -559,6 +570,8 @@ class PanosRuleset:
         tied = self.apps.service_of(name)
         if tied is not None and mine is not None:
             return MAYBE if tied == mine.service else NO
+        if not scope.complete:
+            return MAYBE  # perhaps an application group or filter defined outside this file
         return NO  # another predefined App-ID: identifies another application
 
     def _filter(self, flt, app: str) -> str:

@@ -145,6 +145,10 @@ class Scope:
     # in a Panorama export; `local_missing` is the span to blame when a probe reaches them.
     local_missing: Span | None = None
     local_index: int = 0  # where the local rules would stand in `rules`
+    # Whether every object the rules name is defined in the file (a whole configuration): a
+    # name it does not define is then a predefined one. In a snippet it may be a group
+    # defined elsewhere.
+    complete: bool = True
 
 
 @dataclass

@@ -165,6 +165,9 @@ class Reader:
                 self._rulebase(scope, vs.find("rulebase"), vs.get("name", "vsys"))
                 self._defaults(scope, vs.find("rulebase"))
                 self._nat(scope, vs.find("rulebase"))
+                # A whole firewall configuration defines its zones; a set script or Terraform
+                # file without them is a part of one.
+                scope.complete = bool(scope.zones)
                 self.config.scopes.append(scope)
         if not device_groups and not vsyses:
             # A shared-only Panorama export, or a config fragment under <config>.
@@ -222,7 +225,7 @@ class Reader:
         self.config.scopes.append(scope)
 
     def _read_snippet(self, root: ET.Element) -> None:
-        scope = Scope(root.get("name") or root.tag, self.span(root, root.tag))
+        scope = Scope(root.get("name") or root.tag, self.span(root, root.tag), complete=False)
         holders = [root] + [e for e in root.iter() if e.tag in ("vsys", "shared", "device-group")]
         object_parents: list[ET.Element | None] = []
         for holder in holders:
