@@ -288,3 +288,104 @@ def test_bad_input_is_one_error(lint):
         }
     )
     assert report.errors
+
+
+def test_each_vsys_is_its_own_policy(lint):
+    vsys2 = config(rule("web")).split('<vsys><entry name="vsys1">')[1].split("</entry></vsys>")[0]
+    text = config(rule("no-fb", "facebook-base", "deny") + rule("web")).replace(
+        "</entry></vsys>", '</entry><entry name="vsys2">' + vsys2 + "</entry></vsys>"
+    )
+    report = lint({"running-config.xml": text})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    assert "vsys1" in finding(report, "TE102", "facebook").message
+
+
+PANORAMA_TREE = """<?xml version="1.0"?>
+<config version="10.1.0">
+<shared>
+  <application-group><entry name="social"><members><member>twitter-base</member></members></entry></application-group>
+  <post-rulebase><security><rules>
+    <entry name="shared-allow"><from><member>any</member></from><to><member>any</member></to>
+      <source><member>any</member></source><destination><member>any</member></destination>
+      <application><member>any</member></application><service><member>any</member></service>
+      <action>allow</action></entry>
+  </rules></security></post-rulebase>
+</shared>
+<devices><entry name="localhost.localdomain">
+<device-group>
+  <entry name="parent"><pre-rulebase><security><rules>
+    <entry name="parent-no-social"><from><member>any</member></from><to><member>any</member></to>
+      <source><member>any</member></source><destination><member>any</member></destination>
+      <application><member>social</member></application><service><member>any</member></service>
+      <action>deny</action></entry>
+  </rules></security></pre-rulebase></entry>
+  <entry name="child"><pre-rulebase><security><rules>
+    <entry name="child-allow-web"><from><member>any</member></from><to><member>any</member></to>
+      <source><member>any</member></source><destination><member>any</member></destination>
+      <application><member>any</member></application><service><member>any</member></service>
+      <action>allow</action></entry>
+  </rules></security></pre-rulebase></entry>
+</device-group>
+</entry></devices>
+<readonly><devices><entry name="localhost.localdomain"><device-group>
+  <entry name="child"><parent-dg>parent</parent-dg></entry>
+</device-group></entry></devices></readonly>
+</config>
+"""
+
+
+def test_panorama_parent_device_group_pre_rules_come_first(lint):
+    report = lint({"panorama.xml": PANORAMA_TREE})
+    got = verdicts(report)
+    # Device group `parent`: its pre-rule denies twitter-base (shared group), then the local
+    # rules (unknown); `child` inherits the parent's pre-rules before its own allow.
+    assert got["twitter"] == "blocked"
+    assert finding(report, "TE101", "twitter").span.line == line_of(PANORAMA_TREE, 'name="parent-no-social"')
+    assert got["facebook"] == "unknown"
+
+
+def test_schedule_splits_the_clients(lint):
+    objects = '<schedule><entry name="work-hours"><schedule-type><recurring><daily><member>09:00-17:00</member></daily></recurring></schedule-type></entry></schedule>'
+    deny = rule("no-fb-at-work", "facebook-base", "deny", "<schedule>work-hours</schedule>")
+    report = lint({"running-config.xml": config(deny + rule("web"), objects)})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    assert "during schedule work-hours" in finding(report, "TE102", "facebook").message
+
+
+def test_users_split_the_clients(lint):
+    deny = rule("interns", "linkedin-base", "deny").replace(
+        "<source-user><member>any</member></source-user>",
+        "<source-user><member>cn=interns</member></source-user>",
+    )
+    report = lint({"running-config.xml": config(deny + rule("web"))})
+    assert verdicts(report)["linkedin"] == "blocked-partial"
+    assert "cn=interns" in finding(report, "TE102", "linkedin").message
+
+
+def test_unused_application_group_naming_a_service_is_inert(lint):
+    objects = '<application-group><entry name="old-block"><members><member>facebook-base</member></members></entry></application-group>'
+    text = config(rule("web"), objects)
+    report = lint({"running-config.xml": text})
+    assert any(
+        f.code == "TE202" and f.span.line == line_of(text, 'name="old-block"') for f in report.findings
+    )
+
+
+def test_snippet_rooted_at_rules(lint):
+    text = (
+        "<rules>\n"
+        + rule("no-fb", "facebook-base", "deny").replace("</entry><entry", "</entry>\n<entry")
+        + "\n</rules>\n"
+    )
+    report = lint({"fw-panos.xml": text})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_destination_address_covers_part_of_a_service(lint):
+    objects = '<address><entry name="one-fb-net"><ip-netmask>31.13.64.0/18</ip-netmask></entry></address>'
+    deny = rule("fb-net", "any", "deny").replace(
+        "<destination><member>any</member></destination>",
+        "<destination><member>one-fb-net</member></destination>",
+    )
+    report = lint({"running-config.xml": config(deny + rule("web"), objects)})
+    assert verdicts(report)["facebook"] == "blocked-partial"

@@ -83,8 +83,11 @@ FILE_PATTERNS = (
 _XML_ROOT = re.compile(r"<\s*(config|response)\b[^>]*>", re.I)
 _XML_PAN = re.compile(r"<\s*(devices|rulebase|pre-rulebase|post-rulebase|device-group|vsys)\s*>", re.I)
 _XML_SNIPPET = re.compile(
-    r"^\s*(<\?xml[^>]*>\s*)?<\s*(rulebase|pre-rulebase|post-rulebase|security|vsys)\s*>", re.I
+    r"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<\s*(rulebase|pre-rulebase|post-rulebase|security|rules|vsys|shared)\s*>",
+    re.I | re.S,
 )
+# A snippet's rules are PAN-OS's: named entries with member lists of zones or App-IDs.
+_XML_RULE = re.compile(r"<entry\s+name=[^>]*>[^\0]{0,4000}?<(?:from|application)>\s*<member>", re.I)
 _SET = re.compile(
     r"^set\s+(?:(?:vsys|device-group)\s+\S+\s+|shared\s+)?"
     r"(rulebase|pre-rulebase|post-rulebase|address|address-group|application-group|profiles|zone)\s",
@@ -101,7 +104,7 @@ def detect(path: Path, head: str) -> float:
         return 0.95
     if _XML_ROOT.search(text) and _XML_PAN.search(text):
         return 0.9
-    if _XML_SNIPPET.search(text) and re.search(r"<\s*(entry|rules)\b", text):
+    if _XML_SNIPPET.search(text) and _XML_RULE.search(text):
         return 0.8
     if len(_SET.findall(text)) >= 1 and path.suffix.lower() not in (".md", ".html", ".py"):
         return 0.9

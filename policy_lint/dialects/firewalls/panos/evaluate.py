@@ -79,6 +79,12 @@ class PanosRuleset:
         self.statements = config.statements
         self.understood = config.understood
         self.first_statement: Span | None = None
+        # Per-ruleset memo tables (the walk repeats the same questions for every probe): the
+        # rules a client can reach at all, and what a rule's application criterion says of an
+        # App-ID, and the networks of a name.
+        self._reachable: dict[Client, list[tuple[int, dict[str, str]]]] = {}
+        self._app_memo: dict[tuple[int, int, str], str] = {}
+        self._net_memo: dict[tuple[int, str], list[IPNet] | None] = {}
         self._clients = self._make_clients()
         self._by_key = {self._audience(c).key: c for c in self._clients}
 
@@ -167,9 +173,20 @@ class PanosRuleset:
         if not self.config.scopes:
             return Decision(Outcome.UNKNOWN, note="no policy was read")
         scope = self.config.scopes[client.scope]
-        if any(r.destinations != (ANY,) and not r.disabled for r in scope.rules):
-            return decide_by_address(probe, self.catalog, lambda t: self._decide(scope, client, probe, t))
-        return self._decide(scope, client, probe, None)
+        by_address = [r for r in scope.rules if r.destinations != (ANY,) and not r.disabled]
+        if not by_address:
+            return self._decide(scope, client, probe, None)
+        cache: dict[tuple[str, ...], Decision] = {}
+
+        def decide_one(target: Target) -> Decision:
+            # Hundreds of sample addresses, few distinct answers: the walk depends on the
+            # address only through the destination criteria, so it is done once per pattern.
+            pattern = tuple(self._destinations(scope, r, probe, target) for r in by_address)
+            if pattern not in cache:
+                cache[pattern] = self._decide(scope, client, probe, target)
+            return cache[pattern]
+
+        return decide_by_address(probe, self.catalog, decide_one)
 
     def candidates(self, probe: Probe) -> list[str]:
         """The App-IDs the firewall may identify this request as (apps.py)."""
@@ -242,38 +259,48 @@ class PanosRuleset:
     def _walk(
         self, scope: Scope, client: Client, probe: Probe, app: str, target: Target | None, start: int
     ) -> Decision:
-        for index in range(start, len(scope.rules) + 1):
-            if index == scope.local_index and scope.local_missing is not None:
-                return Decision(
-                    Outcome.UNKNOWN,
-                    scope.local_missing,
-                    (scope.local_missing,),
-                    note="the managed firewall's local rules (not in a Panorama export) decide what "
-                    "the pre-rules leave",
-                )
-            if index == len(scope.rules):
+        """First match, three-valued: rules that may match are set aside until a rule that
+        certainly matches (or the default) decides, then folded back from the last one (a loop,
+        not recursion: rulebases hold thousands of rules)."""
+        pending: list[tuple[SecurityRule, Decision, Match]] = []
+        final: Decision | None = None
+        local = scope.local_missing is not None and scope.local_index >= start
+        for index, client_parts in self._reachable_rules(scope, client):
+            if index < start:
+                continue
+            if local and index >= scope.local_index:
                 break
             rule = scope.rules[index]
-            if rule.disabled:
-                continue
-            match = self._match(scope, rule, client, probe, app, target)
+            match = self._match(scope, index, rule, client_parts, probe, app, target)
             if match.value == NO:
                 continue
             decided = self._act(scope, rule, probe, app, match)
             if match.value == YES:
-                return decided
-            rest = self._walk(scope, client, probe, app, target, index + 1)
+                final = decided
+                break
+            pending.append((rule, decided, match))
+        if final is None and local and scope.local_missing is not None:
+            final = Decision(
+                Outcome.UNKNOWN,
+                scope.local_missing,
+                (scope.local_missing,),
+                note="the managed firewall's local rules (not in a Panorama export) decide what "
+                "the pre-rules leave",
+            )
+        rest = final or self._default(scope, client, probe, app)
+        for rule, decided, match in reversed(pending):
             if rest.outcome == decided.outcome and decided.outcome != Outcome.UNKNOWN:
                 note = f"{match.why}; if it does not, {_rule_name(rest)} does the same"
-                return replace(decided, trace=(*decided.trace, *rest.trace), note=note)
-            return Decision(
-                Outcome.UNKNOWN,
-                rule.span,
-                (rule.span, *rest.trace),
-                note=f"{match.why}: {decided.outcome.value} if it does, {rest.outcome.value} "
-                f"({_rule_name(rest)}) if not",
-            )
-        return self._default(scope, client, probe, app)
+                rest = replace(decided, trace=(*decided.trace, *rest.trace), note=note)
+            else:
+                rest = Decision(
+                    Outcome.UNKNOWN,
+                    rule.span,
+                    (rule.span, *rest.trace),
+                    note=f"{match.why}: {decided.outcome.value} if it does, {rest.outcome.value} "
+                    f"({_rule_name(rest)}) if not",
+                )
+        return rest
 
     def _default(self, scope: Scope, client: Client, probe: Probe, app: str) -> Decision:
         intrazone = client.from_zone is not None and client.from_zone == client.to_zone
@@ -380,42 +407,77 @@ class PanosRuleset:
         return allowed
 
     # ------------------------------------------------------------------ matching
+    def _reachable_rules(self, scope: Scope, client: Client) -> list[tuple[int, dict[str, str]]]:
+        """The enabled rules whose zone, source, user and schedule criteria do not exclude the
+        client, with what those criteria say."""
+        found = self._reachable.get(client)
+        if found is None:
+            found = []
+            for index, rule in enumerate(scope.rules):
+                if rule.disabled:
+                    continue
+                parts = {
+                    "zone": self._zones(rule, client),
+                    "source": self._sources(scope, rule, client),
+                    "user": self._users(rule, client),
+                    "schedule": self._schedule(rule, client),
+                }
+                for part, values in (
+                    ("zone", (*rule.from_zones, *rule.to_zones)),
+                    ("source", rule.sources),
+                    ("user", rule.users),
+                ):
+                    if parts[part] != YES and _computed(values):
+                        parts[part] = MAYBE
+                if NO not in parts.values():
+                    found.append((index, parts))
+            self._reachable[client] = found
+        return found
+
     def _match(
-        self, scope: Scope, rule: SecurityRule, client: Client, probe: Probe, app: str, target: Target | None
+        self,
+        scope: Scope,
+        index: int,
+        rule: SecurityRule,
+        client_parts: dict[str, str],
+        probe: Probe,
+        app: str,
+        target: Target | None,
     ) -> Match:
-        parts = {
-            "zone": self._zones(rule, client),
-            "source": self._sources(scope, rule, client),
-            "user": self._users(rule, client),
-            "schedule": self._schedule(rule, client),
-            "destination": self._destinations(scope, rule, probe, target),
-            "application": self._applications(scope, rule.applications, app, 0),
-            "service": self._services(scope, rule, probe, app),
-            "category": _any(
-                [
-                    _tri(
-                        urlfilter.category_matches(
-                            c, probe, scope.custom_categories, self.apps.url_categories
+        parts = dict(client_parts)
+        key = (id(scope), index, app)
+        if key not in self._app_memo:
+            value = self._applications(scope, rule.applications, app, 0)
+            self._app_memo[key] = MAYBE if value != YES and _computed(rule.applications) else value
+        parts["application"] = self._app_memo[key]
+        if parts["application"] == NO:
+            return Match(NO)
+        criteria = (
+            ("service", rule.services, lambda: self._services(scope, rule, probe, app)),
+            (
+                "category",
+                rule.categories,
+                lambda: _any(
+                    [
+                        _tri(
+                            urlfilter.category_matches(
+                                c, probe, scope.custom_categories, self.apps.url_categories
+                            )
                         )
-                    )
-                    for c in rule.categories
-                ]
+                        for c in rule.categories
+                    ]
+                ),
             ),
-        }
+            ("destination", rule.destinations, lambda: self._destinations(scope, rule, probe, target)),
+        )
+        for part, values, judge in criteria:
+            value = judge()
+            # A value Terraform computes (`${...}`): the criterion may match anything.
+            parts[part] = MAYBE if value != YES and _computed(values) else value
+            if parts[part] == NO:
+                return Match(NO)
         if rule.not_modelled:
             parts["not-modelled"] = MAYBE
-        # A value Terraform computes (`${...}`): the criterion may match anything.
-        for part, values in (
-            ("zone", (*rule.from_zones, *rule.to_zones)),
-            ("source", rule.sources),
-            ("user", rule.users),
-            ("destination", rule.destinations),
-            ("application", rule.applications),
-            ("service", rule.services),
-            ("category", rule.categories),
-        ):
-            if parts[part] != YES and any(v.startswith("${") for v in values):
-                parts[part] = MAYBE
         value = _all(list(parts.values()))
         why = ""
         if value == MAYBE:
@@ -448,6 +510,15 @@ class PanosRuleset:
 
     def _networks(self, scope: Scope, name: str, depth: int = 0) -> list[IPNet] | None:
         """The networks a source/destination name stands for; None when not known."""
+        key = (id(scope), name)
+        if depth == 0 and key in self._net_memo:
+            return self._net_memo[key]
+        found = self._networks_of(scope, name, depth)
+        if depth == 0:
+            self._net_memo[key] = found
+        return found
+
+    def _networks_of(self, scope: Scope, name: str, depth: int) -> list[IPNet] | None:
         if depth > MAX_GROUP_DEPTH:
             return None
         obj = scope.addresses.get(name)
@@ -660,6 +731,10 @@ class PanosRuleset:
                 if any(self.apps.service_of(m) == probe.service for m in group.members):
                     out.append(group.span)
         return sorted(set(out))
+
+
+def _computed(values: Sequence[str]) -> bool:
+    return any(v.startswith("${") for v in values)
 
 
 def _tri(value: bool | None) -> str:
