@@ -173,7 +173,21 @@ class PanosRuleset:
         if not self.config.scopes:
             return Decision(Outcome.UNKNOWN, note="no policy was read")
         scope = self.config.scopes[client.scope]
-        by_address = [r for r in scope.rules if r.destinations != (ANY,) and not r.disabled]
+        # The rules whose destination criterion can decide for this client and request: those
+        # the client reaches whose application criterion may match one of the App-IDs the walk
+        # asks about (the request's, its sub-apps', its use-applications').
+        apps = (
+            set(self.candidates(probe))
+            | set(self.apps.subs.get(probe.service or "", ()))
+            | set(GENERIC.values())
+        )
+        by_address = []
+        for index, _parts in self._reachable_rules(scope, client):
+            rule = scope.rules[index]
+            if rule.destinations == (ANY,):
+                continue
+            if any(self._app_part(scope, index, rule, app) != NO for app in apps):
+                by_address.append(rule)
         if not by_address:
             return self._decide(scope, client, probe, None)
         cache: dict[tuple[str, ...], Decision] = {}
@@ -434,6 +448,13 @@ class PanosRuleset:
             self._reachable[client] = found
         return found
 
+    def _app_part(self, scope: Scope, index: int, rule: SecurityRule, app: str) -> str:
+        key = (id(scope), index, app)
+        if key not in self._app_memo:
+            value = self._applications(scope, rule.applications, app, 0)
+            self._app_memo[key] = MAYBE if value != YES and _computed(rule.applications) else value
+        return self._app_memo[key]
+
     def _match(
         self,
         scope: Scope,
@@ -445,11 +466,7 @@ class PanosRuleset:
         target: Target | None,
     ) -> Match:
         parts = dict(client_parts)
-        key = (id(scope), index, app)
-        if key not in self._app_memo:
-            value = self._applications(scope, rule.applications, app, 0)
-            self._app_memo[key] = MAYBE if value != YES and _computed(rule.applications) else value
-        parts["application"] = self._app_memo[key]
+        parts["application"] = self._app_part(scope, index, rule, app)
         if parts["application"] == NO:
             return Match(NO)
         criteria = (
