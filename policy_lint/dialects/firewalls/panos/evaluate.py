@@ -327,7 +327,7 @@ class PanosRuleset:
                 outcome,
                 None,
                 (),
-                how=ACTION_HOW.get(action, ""),
+                how=_how(ACTION_HOW.get(action, ""), app),
                 note=f"predefined {name} ({action})",
             )
         return self._act(scope, rule, probe, app, Match(YES))
@@ -343,7 +343,7 @@ class PanosRuleset:
                 rule.span,
                 (rule.span,),
                 specific=specific,
-                how=ACTION_HOW.get(rule.action, rule.action),
+                how=_how(ACTION_HOW.get(rule.action, rule.action), app),
                 note=f"{what} matched {_name(rule)} ({rule.action})",
             )
         allowed = Decision(
@@ -405,7 +405,7 @@ class PanosRuleset:
                     profile.span,
                     tuple(chain),
                     specific=True,
-                    how=how,
+                    how=f"{how}, {_category(verdict.category)}",
                     note=f"{_name(rule)} allows it; {where}: {verdict.action}",
                 )
             if verdict.action == "continue":
@@ -414,7 +414,7 @@ class PanosRuleset:
                     profile.span,
                     tuple(chain),
                     specific=True,
-                    how="continue page: a warning the user can click through",
+                    how=f"continue page: a warning the user can click through, {_category(verdict.category)}",
                     partial=True,
                     note=f"{_name(rule)} allows it; {where}: continue (a warning page the user can click through)",
                 )
@@ -748,6 +748,15 @@ class PanosRuleset:
                 if any(self.apps.service_of(m) == probe.service for m in group.members):
                     out.append(group.span)
         return sorted(set(out))
+
+
+def _category(name: str) -> str:
+    return name if name in ("block-list", "allow-list") else f"category {name}"
+
+
+def _how(action: str, app: str) -> str:
+    """How the device refuses, and the App-ID it identified (what the finding names)."""
+    return f"{action}, App-ID {app}" if app != UNLISTED else action
 
 
 def _computed(values: Sequence[str]) -> bool:
