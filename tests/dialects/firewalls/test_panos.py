@@ -389,3 +389,51 @@ def test_destination_address_covers_part_of_a_service(lint):
     )
     report = lint({"running-config.xml": config(deny + rule("web"), objects)})
     assert verdicts(report)["facebook"] == "blocked-partial"
+
+
+def test_firewall_managed_by_panorama_is_unknown(lint):
+    managed = "<deviceconfig><system><panorama-server>192.0.2.10</panorama-server></system></deviceconfig>"
+    text = config(rule("no-fb", "facebook-base", "deny") + rule("web")).replace(ROUTE, ROUTE + managed)
+    report = lint({"running-config.xml": text})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert any(f.code == "TE907" and f.span.line == line_of(text, "panorama-server") for f in report.findings)
+
+
+def test_legacy_allow_list_wins_over_the_block_list(lint):
+    objects = (
+        '<profiles><url-filtering><entry name="office"><block-list><member>*.linkedin.com</member>'
+        "<member>linkedin.com</member></block-list><allow-list><member>www.linkedin.com</member></allow-list>"
+        "</entry></url-filtering></profiles>"
+    )
+    extra = "<profile-setting><profiles><url-filtering><member>office</member></url-filtering></profiles></profile-setting>"
+    report = lint({"running-config.xml": config(rule("web", extra=extra), objects)})
+    # www.linkedin.com is allowed, linkedin.com is not: partly blocked.
+    assert verdicts(report)["linkedin"] == "blocked-partial"
+
+
+def test_intrazone_rule_does_not_match_between_zones(lint):
+    deny = rule("intra", "facebook-base", "deny", "<rule-type>intrazone</rule-type>")
+    assert verdicts(lint({"running-config.xml": config(deny + rule("web"))}))["facebook"] == "unaffected"
+
+
+def test_terraform_panorama_rule_group_in_a_device_group(lint):
+    text = """resource "panos_panorama_security_rule_group" "dg" {
+  device_group = "branch"
+  rulebase     = "pre-rulebase"
+  rule {
+    name                  = "no-linkedin"
+    source_zones          = ["any"]
+    source_addresses      = ["any"]
+    source_users          = ["any"]
+    destination_zones     = ["any"]
+    destination_addresses = ["any"]
+    applications          = ["linkedin-base"]
+    services              = ["application-default"]
+    categories            = ["any"]
+    action                = "drop"
+  }
+}
+"""
+    report = lint({"main.tf": text})
+    assert verdicts(report)["linkedin"] == "blocked"
+    assert finding(report, "TE101", "linkedin").span.line == 5  # the rule's name line

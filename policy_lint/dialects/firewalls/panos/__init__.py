@@ -153,6 +153,15 @@ def parse(path: Path, context: ParseContext) -> PanosRuleset:
                     "post-rules and are not in this export: what reaches them is unknown",
                 )
             )
+        if scope.managed_by is not None:
+            config.problems.append(
+                Problem(
+                    "TE907",
+                    scope.managed_by,
+                    f"{scope.name}: this firewall is managed by Panorama, whose pushed pre- and "
+                    "post-rules (not in this file) stand around its local rules: verdicts are unknown",
+                )
+            )
         for rule in scope.rules:
             if rule.not_modelled and not rule.disabled:
                 config.problems.append(

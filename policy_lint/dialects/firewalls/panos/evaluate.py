@@ -173,6 +173,21 @@ class PanosRuleset:
         if not self.config.scopes:
             return Decision(Outcome.UNKNOWN, note="no policy was read")
         scope = self.config.scopes[client.scope]
+        decision = self._evaluate(scope, client, probe)
+        if scope.managed_by is not None:
+            # Panorama's pushed pre-rules come first and may decide anything: the local
+            # answer is reported, but it is not the device's final one.
+            local = f"{decision.outcome.value} ({_rule_name(decision)})"
+            return Decision(
+                Outcome.UNKNOWN,
+                decision.rule or scope.managed_by,
+                (*decision.trace, scope.managed_by),
+                note=f"the local rules say {local}, but Panorama ({scope.managed_by.text}) pushes "
+                "pre- and post-rules around them that are not in this file",
+            )
+        return decision
+
+    def _evaluate(self, scope: Scope, client: Client, probe: Probe) -> Decision:
         # The rules whose destination criterion can decide for this client and request: those
         # the client reaches whose application criterion may match one of the App-IDs the walk
         # asks about (the request's, its sub-apps', its use-applications').

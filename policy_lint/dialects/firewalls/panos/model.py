@@ -149,6 +149,9 @@ class Scope:
     # name it does not define is then a predefined one. In a snippet it may be a group
     # defined elsewhere.
     complete: bool = True
+    # A firewall managed by Panorama (`panorama-server` set): the policy Panorama pushes runs
+    # before (pre-rules) and after (post-rules) the local rules and is not in this file.
+    managed_by: Span | None = None
 
 
 @dataclass

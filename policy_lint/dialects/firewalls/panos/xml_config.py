@@ -158,6 +158,15 @@ class Reader:
                 self._read_device_group(dg, shared, by_name, parents, root)
         if vsyses:
             network = [dev.find("network") for dev in entries(root, "devices")]
+            managed = next(
+                (
+                    e
+                    for dev in entries(root, "devices")
+                    for e in dev.iterfind("deviceconfig/system//panorama-server")
+                    if (e.text or "").strip()
+                ),
+                None,
+            )
             for vs in vsyses:
                 scope = Scope(vs.get("name", "vsys"), self.span(vs, f"vsys {vs.get('name', '')}"))
                 self._objects(scope, [shared, vs])
@@ -168,6 +177,8 @@ class Reader:
                 # A whole firewall configuration defines its zones; a set script or Terraform
                 # file without them is a part of one.
                 scope.complete = bool(scope.zones)
+                if managed is not None:
+                    scope.managed_by = self.span(managed, f"panorama-server {(managed.text or '').strip()}")
                 self.config.scopes.append(scope)
         if not device_groups and not vsyses:
             # A shared-only Panorama export, or a config fragment under <config>.
