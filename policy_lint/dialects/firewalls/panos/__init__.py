@@ -22,7 +22,10 @@ How the device decides, as evaluated here:
 - **Panorama**: for each device group, the shared pre-rulebase, the device group's (and its
   parents') pre-rulebase, then the managed firewall's own rules, then the post-rulebases in
   reverse, then the defaults. The firewall's own rules are not in a Panorama export: what
-  reaches them is `unknown` (TE907 at the device group).
+  reaches them is `unknown` (TE907 at the device group). Conversely a firewall's own config
+  naming a `panorama-server` gets Panorama's pushed pre- and post-rules around its local
+  rules; they are not in the file, so its verdicts are `unknown` (TE907 at that line; the
+  note says what the local rules alone decide).
 - **App-ID** (apps.py): PAN-OS identifies a service's site as its base App-ID
   (facebook-base, twitter-base, linkedin-base; vendor_names.yaml), and re-evaluates the policy
   on the identified App-ID, so an allowed `ssl`/`web-browsing` does not let twitter-base
