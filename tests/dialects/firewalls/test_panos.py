@@ -437,3 +437,17 @@ def test_terraform_panorama_rule_group_in_a_device_group(lint):
     report = lint({"main.tf": text})
     assert verdicts(report)["linkedin"] == "blocked"
     assert finding(report, "TE101", "linkedin").span.line == 5  # the rule's name line
+
+
+def test_nested_and_cyclic_groups_are_expanded_once(lint):
+    # Twenty application groups, each naming the next ten times, the last one naming the first:
+    # expanded once each, not 10**19 times.
+    groups = "".join(
+        f'<entry name="g{i}"><members>{"".join(f"<member>g{i + 1}</member>" for _ in range(10))}</members></entry>'
+        for i in range(19)
+    )
+    groups += '<entry name="g19"><members><member>g0</member><member>facebook-base</member></members></entry>'
+    text = config(
+        rule("nested", "g0", "deny") + rule("web"), f"<application-group>{groups}</application-group>"
+    )
+    assert verdicts(lint({"running-config.xml": text}))["facebook"] == "blocked"

@@ -15,13 +15,14 @@ from dataclasses import dataclass, replace
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.firewalls.panos import urlfilter
 from policy_lint.dialects.firewalls.panos.apps import GENERIC, UNLISTED, AppCatalog
-from policy_lint.dialects.firewalls.panos.model import ANY, PanosConfig, Scope, SecurityRule
+from policy_lint.dialects.firewalls.panos.model import ANY, Group, PanosConfig, Scope, SecurityRule
 from policy_lint.dialects.semantics.addressing import Target, decide_by_address
 from policy_lint.model import Audience, Decision, Outcome, Probe, Span
 
 YES, NO, MAYBE = "yes", "no", "maybe"
 MAX_AUDIENCES = 64
 MAX_GROUP_DEPTH = 16
+MAX_GROUP_LEAVES = 100_000
 PREDEFINED_SERVICES = {"service-http": ("tcp", "80,8080"), "service-https": ("tcp", "443")}
 USER_KEYWORDS = {"known-user", "unknown", "pre-logon"}
 ACTION_HOW = {
@@ -85,6 +86,7 @@ class PanosRuleset:
         self._reachable: dict[Client, list[tuple[int, dict[str, str]]]] = {}
         self._app_memo: dict[tuple[int, int, str], str] = {}
         self._net_memo: dict[tuple[int, str], list[IPNet] | None] = {}
+        self._leaf_memo: dict[tuple[int, str], tuple[tuple[str, ...], bool]] = {}
         self._clients = self._make_clients()
         self._by_key = {self._audience(c).key: c for c in self._clients}
 
@@ -540,6 +542,28 @@ class PanosRuleset:
                 out.append(YES if zone in zones else NO)
         return _all(out)
 
+    def _leaves(self, groups: dict[str, Group], name: str) -> tuple[tuple[str, ...], bool]:
+        """The members of a group that are not groups themselves, nested groups expanded once
+        each (a cycle or a diamond costs nothing), and whether a dynamic group is among them."""
+        key = (id(groups), name)
+        if key not in self._leaf_memo:
+            leaves: dict[str, None] = {}
+            dynamic = False
+            seen = {name}
+            stack = [name]
+            while stack and len(leaves) < MAX_GROUP_LEAVES:
+                group = groups[stack.pop()]
+                dynamic = dynamic or bool(group.dynamic)
+                for member in group.members:
+                    if member in groups:
+                        if member not in seen:
+                            seen.add(member)
+                            stack.append(member)
+                    else:
+                        leaves[member] = None
+            self._leaf_memo[key] = (tuple(leaves), dynamic)
+        return self._leaf_memo[key]
+
     def _networks(self, scope: Scope, name: str, depth: int = 0) -> list[IPNet] | None:
         """The networks a source/destination name stands for; None when not known."""
         key = (id(scope), name)
@@ -558,10 +582,11 @@ class PanosRuleset:
             return _object_networks(obj.kind, obj.value)
         group = scope.address_groups.get(name)
         if group is not None:
-            if group.dynamic:
+            members, dynamic = self._leaves(scope.address_groups, name)
+            if dynamic:
                 return None
             nets: list[IPNet] = []
-            for member in group.members:
+            for member in members:
                 sub = self._networks(scope, member, depth + 1)
                 if sub is None:
                     return None
@@ -630,9 +655,10 @@ class PanosRuleset:
             return MAYBE if owner and owner[0] == probe.service else NO
         group = scope.address_groups.get(name)
         if group is not None:
-            if group.dynamic:
+            members, dynamic = self._leaves(scope.address_groups, name)
+            if dynamic:
                 return MAYBE
-            return _any([self._destination(scope, m, probe, target, depth + 1) for m in group.members])
+            return _any([self._destination(scope, m, probe, target, depth + 1) for m in members])
         nets = self._networks(scope, name)
         if nets is None or target is None:
             return MAYBE
@@ -648,9 +674,9 @@ class PanosRuleset:
             return YES
         if depth > MAX_GROUP_DEPTH:
             return MAYBE
-        group = scope.app_groups.get(name)
-        if group is not None:
-            return self._applications(scope, group.members, app, depth + 1)
+        if name in scope.app_groups:
+            members, _dynamic = self._leaves(scope.app_groups, name)
+            return self._applications(scope, members, app, depth + 1)
         flt = scope.app_filters.get(name)
         if flt is not None:
             return self._filter(flt, app)
@@ -699,9 +725,9 @@ class PanosRuleset:
             return self._default_ports(probe, app)
         if depth > MAX_GROUP_DEPTH:
             return MAYBE
-        group = scope.service_groups.get(name)
-        if group is not None:
-            return _any([self._service(scope, m, probe, app, depth + 1) for m in group.members])
+        if name in scope.service_groups:
+            members, _dynamic = self._leaves(scope.service_groups, name)
+            return _any([self._service(scope, m, probe, app, depth + 1) for m in members])
         obj = scope.services.get(name)
         proto, ports = (
             (obj.protocol, obj.ports) if obj is not None else PREDEFINED_SERVICES.get(name, ("", ""))
