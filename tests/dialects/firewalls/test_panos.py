@@ -451,3 +451,24 @@ def test_nested_and_cyclic_groups_are_expanded_once(lint):
         rule("nested", "g0", "deny") + rule("web"), f"<application-group>{groups}</application-group>"
     )
     assert verdicts(lint({"running-config.xml": text}))["facebook"] == "blocked"
+
+
+def test_terraform_module_without_rules_is_unknown_not_an_error(lint):
+    text = """resource "panos_ethernet_interface" "e1" {
+  name = "ethernet1/1"
+  mode = "layer3"
+}
+
+resource "panos_address_object" "guests" {
+  name  = "guests"
+  value = "10.20.0.0/24"
+}
+"""
+    report = lint({"network.tf": text})
+    assert not report.errors
+    assert set(verdicts(report).values()) == {"unknown"}
+
+
+def test_prose_under_the_panos_dialect_is_an_input_error(lint):
+    report = lint({"notes.txt": "Nothing here is a firewall.\nNor here.\n"}, dialect="panos")
+    assert report.errors

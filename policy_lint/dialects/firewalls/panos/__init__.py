@@ -65,7 +65,7 @@ from pathlib import Path
 
 from policy_lint.dialects.firewalls.panos import apps, set_commands, terraform, xml_config
 from policy_lint.dialects.firewalls.panos.evaluate import PanosRuleset
-from policy_lint.dialects.firewalls.panos.model import PanosConfig
+from policy_lint.dialects.firewalls.panos.model import PanosConfig, Scope
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import read_source
 from policy_lint.model import Problem
@@ -123,6 +123,26 @@ def _format(lines: list[str], path: Path) -> str:
     return "set"
 
 
+def _objects(scope: Scope) -> int:
+    return sum(
+        len(table)
+        for table in (
+            scope.addresses,
+            scope.address_groups,
+            scope.app_groups,
+            scope.app_filters,
+            scope.custom_apps,
+            scope.services,
+            scope.service_groups,
+            scope.custom_categories,
+            scope.url_profiles,
+            scope.profile_groups,
+            scope.schedules,
+            scope.zones,
+        )
+    )
+
+
 def parse(path: Path, context: ParseContext) -> PanosRuleset:
     shown = context.resolver.display(path)
     src = read_source(path, shown)
@@ -142,10 +162,16 @@ def parse(path: Path, context: ParseContext) -> PanosRuleset:
         config.statements, config.understood = 1, 0
     else:
         xml_config.Reader(config).read(root)
-        if kind != "xml":
-            # The rule count of set/Terraform input: the commands or resources understood.
-            config.statements = max(config.statements, _count)
-            config.understood = max(config.understood, _count)
+        if kind == "xml":
+            # What the file holds: its entries (rules and objects); what was read of them.
+            config.statements = max(1, sum(1 for _e in root.iter("entry")))
+            config.understood = sum(len(scope.rules) + _objects(scope) for scope in config.scopes)
+        else:
+            # set commands (every other non-comment line is a statement not read) or the
+            # resources of a Terraform file (every block; the panos ones are read).
+            statements = [line for line in src.lines if line.strip() and not line.lstrip().startswith("#")]
+            config.statements = max(1, len(statements)) if kind == "set" else max(1, _count)
+            config.understood = _count
     for scope in config.scopes:
         if scope.local_missing is not None:
             config.problems.append(

@@ -175,6 +175,15 @@ class PanosRuleset:
         if not self.config.scopes:
             return Decision(Outcome.UNKNOWN, note="no policy was read")
         scope = self.config.scopes[client.scope]
+        if not scope.rules and not scope.complete:
+            # A part of a configuration with no security rule (objects, interfaces): the
+            # rules that decide are elsewhere.
+            return Decision(
+                Outcome.UNKNOWN,
+                scope.span,
+                (scope.span,),
+                note="this file holds no security rules; the policy that applies is elsewhere",
+            )
         decision = self._evaluate(scope, client, probe)
         if scope.managed_by is not None:
             # Panorama's pushed pre-rules come first and may decide anything: the local

@@ -202,8 +202,8 @@ class Builder:
                         f"{kind}: custom application signatures are not evaluated",
                     )
                 )
-            else:
-                continue
+            # Other panos resources (interfaces, routers, ...) are read and shape no security
+            # policy: they count as understood.
             self.read += 1
         self._place_rules()
 
