@@ -472,3 +472,17 @@ resource "panos_address_object" "guests" {
 def test_prose_under_the_panos_dialect_is_an_input_error(lint):
     report = lint({"notes.txt": "Nothing here is a firewall.\nNor here.\n"}, dialect="panos")
     assert report.errors
+
+
+def test_panorama_rule_targeted_at_some_firewalls_is_not_modelled(lint):
+    targeted = (
+        rule(
+            "no-fb", "facebook-base", "deny", '<target><devices><entry name="0123456789"/></devices></target>'
+        )
+        .replace("trust", "any")
+        .replace("untrust", "any")
+    )
+    allow_all = rule("rest").replace("trust", "any").replace("untrust", "any")
+    report = lint({"panorama.xml": PANORAMA.format(shared_pre=targeted, dg_pre=allow_all)})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert any(f.code == "TE908" for f in report.findings)

@@ -50,7 +50,8 @@ How the device decides, as evaluated here:
   interface, else the to-zone of source NAT rules, else every other zone), split by the source
   addresses, users and schedules the rules name. Each vsys (or device group) is its own policy.
 
-Not modelled (the verdicts they touch are `unknown`, TE908): HIP profiles and other source
+Not modelled (the verdicts they touch are `unknown`, TE908): Panorama rules targeted at some
+firewalls only (`target`), HIP profiles and other source
 criteria (IMEI, IMSI, network slice), custom applications' signatures, the predefined
 `default` URL profile, dynamic address groups, Terraform `dynamic` rule blocks and values
 Terraform computes, and group membership of users (a user in a group the rule does not name

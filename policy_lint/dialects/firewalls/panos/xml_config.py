@@ -414,6 +414,12 @@ class Reader:
         not_modelled = tuple(
             tag for tag in NOT_MODELLED if (members(e, tag) or (ANY,)) not in ((ANY,), ("no-hip",))
         )
+        target = e.find("target")
+        if target is not None and (
+            target.find("devices/entry") is not None or text_of(target, "negate") == "yes"
+        ):
+            # A Panorama rule targeted at some firewalls of the device group only.
+            not_modelled = (*not_modelled, "target")
         rule = SecurityRule(
             name=name,
             span=self.span(e, f"rule {name}"),
