@@ -249,8 +249,8 @@ PANORAMA = """<?xml version="1.0"?>
 
 def test_panorama_shared_pre_rule_decides_and_local_rules_are_unknown(lint):
     text = PANORAMA.format(
-        shared_pre=rule("no-fb", "facebook-base", "deny").replace("trust", "any").replace("untrust", "any"),
-        dg_pre=rule("no-tw", "twitter-base", "deny").replace("trust", "any").replace("untrust", "any"),
+        shared_pre=rule("no-fb", "facebook-base", "deny").replace("untrust", "any").replace("trust", "any"),
+        dg_pre=rule("no-tw", "twitter-base", "deny").replace("untrust", "any").replace("trust", "any"),
     )
     report = lint({"panorama.xml": text})
     got = verdicts(report)
@@ -479,10 +479,10 @@ def test_panorama_rule_targeted_at_some_firewalls_is_not_modelled(lint):
         rule(
             "no-fb", "facebook-base", "deny", '<target><devices><entry name="0123456789"/></devices></target>'
         )
-        .replace("trust", "any")
         .replace("untrust", "any")
+        .replace("trust", "any")
     )
-    allow_all = rule("rest").replace("trust", "any").replace("untrust", "any")
+    allow_all = rule("rest").replace("untrust", "any").replace("trust", "any")
     report = lint({"panorama.xml": PANORAMA.format(shared_pre=targeted, dg_pre=allow_all)})
     assert verdicts(report)["facebook"] == "unknown"
     assert any(f.code == "TE908" for f in report.findings)
