@@ -15,16 +15,23 @@ from dataclasses import dataclass, replace
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.firewalls.panos import urlfilter
 from policy_lint.dialects.firewalls.panos.apps import GENERIC, UNLISTED, AppCatalog
-from policy_lint.dialects.firewalls.panos.model import ANY, Group, PanosConfig, Scope, SecurityRule
+from policy_lint.dialects.firewalls.panos.match import (
+    MAYBE,
+    NO,
+    USER_KEYWORDS,
+    YES,
+    Client,
+    Matcher,
+    all_of,
+    any_of,
+    computed,
+    tri,
+)
+from policy_lint.dialects.firewalls.panos.model import ANY, PanosConfig, Scope, SecurityRule
 from policy_lint.dialects.semantics.addressing import Target, decide_by_address
 from policy_lint.model import Audience, Decision, Outcome, Probe, Span
 
-YES, NO, MAYBE = "yes", "no", "maybe"
 MAX_AUDIENCES = 64
-MAX_GROUP_DEPTH = 16
-MAX_GROUP_LEAVES = 100_000
-PREDEFINED_SERVICES = {"service-http": ("tcp", "80,8080"), "service-https": ("tcp", "443")}
-USER_KEYWORDS = {"known-user", "unknown", "pre-logon"}
 ACTION_HOW = {
     "deny": "deny",
     "drop": "drop",
@@ -34,32 +41,6 @@ ACTION_HOW = {
 }
 
 IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def _all(values: Sequence[str]) -> str:
-    if NO in values:
-        return NO
-    return MAYBE if MAYBE in values else YES
-
-
-def _any(values: Sequence[str]) -> str:
-    if YES in values:
-        return YES
-    return MAYBE if MAYBE in values else NO
-
-
-def _negate(value: str) -> str:
-    return {YES: NO, NO: YES}.get(value, MAYBE)
-
-
-@dataclass(frozen=True)
-class Client:
-    scope: int
-    from_zone: str | None
-    to_zone: str | None
-    source: str | None  # a source the rules name; None: a host none of them names
-    user: str | None  # a user or group the rules name; None: a user none of them names
-    schedule: str | None  # inside this schedule's window; None: outside every schedule
 
 
 @dataclass
@@ -82,11 +63,10 @@ class PanosRuleset:
         self.first_statement: Span | None = None
         # Per-ruleset memo tables (the walk repeats the same questions for every probe): the
         # rules a client can reach at all, and what a rule's application criterion says of an
-        # App-ID, and the networks of a name.
+        # App-ID (the Matcher keeps those of names and groups).
         self._reachable: dict[Client, list[tuple[int, dict[str, str]]]] = {}
         self._app_memo: dict[tuple[int, int, str], str] = {}
-        self._net_memo: dict[tuple[int, str], list[IPNet] | None] = {}
-        self._leaf_memo: dict[tuple[int, str], tuple[tuple[str, ...], bool]] = {}
+        self.match = Matcher(catalog, apps)
         self._clients = self._make_clients()
         self._by_key = {self._audience(c).key: c for c in self._clients}
 
@@ -221,7 +201,7 @@ class PanosRuleset:
         def decide_one(target: Target) -> Decision:
             # Hundreds of sample addresses, few distinct answers: the walk depends on the
             # address only through the destination criteria, so it is done once per pattern.
-            pattern = tuple(self._destinations(scope, r, probe, target) for r in by_address)
+            pattern = tuple(self.match.destinations(scope, r, probe, target) for r in by_address)
             if pattern not in cache:
                 cache[pattern] = self._decide(scope, client, probe, target)
             return cache[pattern]
@@ -457,17 +437,17 @@ class PanosRuleset:
                 if rule.disabled:
                     continue
                 parts = {
-                    "zone": self._zones(rule, client),
-                    "source": self._sources(scope, rule, client),
-                    "user": self._users(rule, client),
-                    "schedule": self._schedule(rule, client),
+                    "zone": self.match.zones(rule, client),
+                    "source": self.match.sources(scope, rule, client),
+                    "user": self.match.users(rule, client),
+                    "schedule": self.match.schedule(rule, client),
                 }
                 for part, values in (
                     ("zone", (*rule.from_zones, *rule.to_zones)),
                     ("source", rule.sources),
                     ("user", rule.users),
                 ):
-                    if parts[part] != YES and _computed(values):
+                    if parts[part] != YES and computed(values):
                         parts[part] = MAYBE
                 if NO not in parts.values():
                     found.append((index, parts))
@@ -477,8 +457,8 @@ class PanosRuleset:
     def _app_part(self, scope: Scope, index: int, rule: SecurityRule, app: str) -> str:
         key = (id(scope), index, app)
         if key not in self._app_memo:
-            value = self._applications(scope, rule.applications, app, 0)
-            self._app_memo[key] = MAYBE if value != YES and _computed(rule.applications) else value
+            value = self.match.applications(scope, rule.applications, app, 0)
+            self._app_memo[key] = MAYBE if value != YES and computed(rule.applications) else value
         return self._app_memo[key]
 
     def _match(
@@ -496,13 +476,13 @@ class PanosRuleset:
         if parts["application"] == NO:
             return Match(NO)
         criteria = (
-            ("service", rule.services, lambda: self._services(scope, rule, probe, app)),
+            ("service", rule.services, lambda: self.match.services(scope, rule, probe, app)),
             (
                 "category",
                 rule.categories,
-                lambda: _any(
+                lambda: any_of(
                     [
-                        _tri(
+                        tri(
                             urlfilter.category_matches(
                                 c, probe, scope.custom_categories, self.apps.url_categories
                             )
@@ -511,17 +491,17 @@ class PanosRuleset:
                     ]
                 ),
             ),
-            ("destination", rule.destinations, lambda: self._destinations(scope, rule, probe, target)),
+            ("destination", rule.destinations, lambda: self.match.destinations(scope, rule, probe, target)),
         )
         for part, values, judge in criteria:
             value = judge()
             # A value Terraform computes (`${...}`): the criterion may match anything.
-            parts[part] = MAYBE if value != YES and _computed(values) else value
+            parts[part] = MAYBE if value != YES and computed(values) else value
             if parts[part] == NO:
                 return Match(NO)
         if rule.not_modelled:
             parts["not-modelled"] = MAYBE
-        value = _all(list(parts.values()))
+        value = all_of(list(parts.values()))
         why = ""
         if value == MAYBE:
             unsure = [k for k, v in parts.items() if v == MAYBE]
@@ -531,236 +511,6 @@ class PanosRuleset:
             if "not-modelled" in unsure:
                 why += f" ({', '.join(rule.not_modelled)} not evaluated)"
         return Match(value, why)
-
-    def _zones(self, rule: SecurityRule, client: Client) -> str:
-        if rule.rule_type == "intrazone" and client.from_zone != client.to_zone:
-            return NO
-        if (
-            rule.rule_type == "interzone"
-            and client.from_zone == client.to_zone
-            and client.from_zone is not None
-        ):
-            return NO
-        out = []
-        for zones, zone in ((rule.from_zones, client.from_zone), (rule.to_zones, client.to_zone)):
-            if ANY in zones:
-                out.append(YES)
-            elif zone is None:
-                out.append(MAYBE)
-            else:
-                out.append(YES if zone in zones else NO)
-        return _all(out)
-
-    def _leaves(self, groups: dict[str, Group], name: str) -> tuple[tuple[str, ...], bool]:
-        """The members of a group that are not groups themselves, nested groups expanded once
-        each (a cycle or a diamond costs nothing), and whether a dynamic group is among them."""
-        key = (id(groups), name)
-        if key not in self._leaf_memo:
-            leaves: dict[str, None] = {}
-            dynamic = False
-            seen = {name}
-            stack = [name]
-            while stack and len(leaves) < MAX_GROUP_LEAVES:
-                group = groups[stack.pop()]
-                dynamic = dynamic or bool(group.dynamic)
-                for member in group.members:
-                    if member in groups:
-                        if member not in seen:
-                            seen.add(member)
-                            stack.append(member)
-                    else:
-                        leaves[member] = None
-            self._leaf_memo[key] = (tuple(leaves), dynamic)
-        return self._leaf_memo[key]
-
-    def _networks(self, scope: Scope, name: str, depth: int = 0) -> list[IPNet] | None:
-        """The networks a source/destination name stands for; None when not known."""
-        key = (id(scope), name)
-        if depth == 0 and key in self._net_memo:
-            return self._net_memo[key]
-        found = self._networks_of(scope, name, depth)
-        if depth == 0:
-            self._net_memo[key] = found
-        return found
-
-    def _networks_of(self, scope: Scope, name: str, depth: int) -> list[IPNet] | None:
-        if depth > MAX_GROUP_DEPTH:
-            return None
-        obj = scope.addresses.get(name)
-        if obj is not None:
-            return _object_networks(obj.kind, obj.value)
-        group = scope.address_groups.get(name)
-        if group is not None:
-            members, dynamic = self._leaves(scope.address_groups, name)
-            if dynamic:
-                return None
-            nets: list[IPNet] = []
-            for member in members:
-                sub = self._networks(scope, member, depth + 1)
-                if sub is None:
-                    return None
-                nets.extend(sub)
-            return nets
-        return _object_networks("ip-range" if "-" in name else "ip-netmask", name)
-
-    def _sources(self, scope: Scope, rule: SecurityRule, client: Client) -> str:
-        if ANY in rule.sources:
-            return YES
-        if client.source is None:
-            value = NO  # a host none of the rules names is in none of their sources
-        elif client.source in rule.sources:
-            value = YES
-        else:
-            mine = self._networks(scope, client.source)
-            theirs = [self._networks(scope, s) for s in rule.sources]
-            if mine is None or any(t is None for t in theirs):
-                value = MAYBE
-            else:
-                nets = [n for t in theirs for n in t or []]
-                if mine and all(any(m.version == n.version and m.subnet_of(n) for n in nets) for m in mine):  # type: ignore[arg-type]
-                    value = YES
-                elif not any(m.version == n.version and m.overlaps(n) for m in mine for n in nets):
-                    value = NO
-                else:
-                    value = MAYBE
-        return _negate(value) if rule.negate_source else value
-
-    def _users(self, rule: SecurityRule, client: Client) -> str:
-        if ANY in rule.users:
-            return YES
-        if client.user is not None and client.user in rule.users:
-            return YES
-        if "known-user" in rule.users and client.user is not None:
-            return YES
-        if client.user is None:
-            # A user none of the rules names: in none of their users or groups; whether the
-            # user is identified at all (known-user, unknown, pre-logon) is not known.
-            return MAYBE if set(rule.users) & USER_KEYWORDS else NO
-        return MAYBE  # another named user or group: membership is the directory's
-
-    def _schedule(self, rule: SecurityRule, client: Client) -> str:
-        if not rule.schedule:
-            return YES
-        if client.schedule is None:
-            return NO
-        return YES if client.schedule == rule.schedule else MAYBE
-
-    def _destinations(self, scope: Scope, rule: SecurityRule, probe: Probe, target: Target | None) -> str:
-        if ANY in rule.destinations:
-            return YES
-        values = [self._destination(scope, d, probe, target, 0) for d in rule.destinations]
-        value = _any(values)
-        return _negate(value) if rule.negate_destination else value
-
-    def _destination(self, scope: Scope, name: str, probe: Probe, target: Target | None, depth: int) -> str:
-        if depth > MAX_GROUP_DEPTH:
-            return MAYBE
-        obj = scope.addresses.get(name)
-        if obj is not None and obj.kind == "fqdn":
-            host = obj.value.lower().rstrip(".")
-            if host == probe.host:
-                return YES
-            owner = self.catalog.service_for_host(host)
-            return MAYBE if owner and owner[0] == probe.service else NO
-        group = scope.address_groups.get(name)
-        if group is not None:
-            members, dynamic = self._leaves(scope.address_groups, name)
-            if dynamic:
-                return MAYBE
-            return _any([self._destination(scope, m, probe, target, depth + 1) for m in members])
-        nets = self._networks(scope, name)
-        if nets is None or target is None:
-            return MAYBE
-        return YES if any(target.version == n.version and target.address in n for n in nets) else NO
-
-    def _applications(self, scope: Scope, names: tuple[str, ...], app: str, depth: int) -> str:
-        if ANY in names:
-            return YES
-        return _any([self._application(scope, n, app, depth) for n in names])
-
-    def _application(self, scope: Scope, name: str, app: str, depth: int) -> str:
-        if name == app:
-            return YES
-        if depth > MAX_GROUP_DEPTH:
-            return MAYBE
-        if name in scope.app_groups:
-            members, _dynamic = self._leaves(scope.app_groups, name)
-            return self._applications(scope, members, app, depth + 1)
-        flt = scope.app_filters.get(name)
-        if flt is not None:
-            return self._filter(flt, app)
-        if name in scope.custom_apps:
-            return MAYBE  # a custom application's signatures are not evaluated
-        known = self.apps.names.get(name)
-        if app == UNLISTED:
-            # Traffic of a service without a known App-ID: any App-ID the table does not
-            # place elsewhere may be the one PAN-OS gives it.
-            return NO if (known or name in GENERIC.values()) else MAYBE
-        mine = self.apps.names.get(app)
-        if known is not None:
-            if known.kind == "container" and mine is not None and mine.service == known.service:
-                return YES
-            if known.kind == "unverified" and mine is not None and mine.service == known.service:
-                return MAYBE
-            return NO
-        if name in GENERIC.values() or app in GENERIC.values():
-            return NO if name != app else YES
-        tied = self.apps.service_of(name)
-        if tied is not None and mine is not None:
-            return MAYBE if tied == mine.service else NO
-        if not scope.complete:
-            return MAYBE  # perhaps an application group or filter defined outside this file
-        return NO  # another predefined App-ID: identifies another application
-
-    def _filter(self, flt, app: str) -> str:
-        attrs = self.apps.attributes.get(app)
-        checks = []
-        for values, attr in ((flt.category, "category"), (flt.subcategory, "subcategory")):
-            if not values:
-                continue
-            known = getattr(attrs, attr, "") if attrs else ""
-            checks.append((YES if known in values else NO) if known else MAYBE)
-        if flt.technology or flt.risk or flt.other:
-            checks.append(MAYBE)
-        return _all(checks) if checks else YES
-
-    def _services(self, scope: Scope, rule: SecurityRule, probe: Probe, app: str) -> str:
-        if ANY in rule.services:
-            return YES
-        return _any([self._service(scope, s, probe, app, 0) for s in rule.services])
-
-    def _service(self, scope: Scope, name: str, probe: Probe, app: str, depth: int) -> str:
-        if name == "application-default":
-            return self._default_ports(probe, app)
-        if depth > MAX_GROUP_DEPTH:
-            return MAYBE
-        if name in scope.service_groups:
-            members, _dynamic = self._leaves(scope.service_groups, name)
-            return _any([self._service(scope, m, probe, app, depth + 1) for m in members])
-        obj = scope.services.get(name)
-        proto, ports = (
-            (obj.protocol, obj.ports) if obj is not None else PREDEFINED_SERVICES.get(name, ("", ""))
-        )
-        if not proto:
-            return MAYBE
-        if proto != "tcp":
-            return NO
-        return YES if _port_in(probe.port, ports) else NO
-
-    def _default_ports(self, probe: Probe, app: str) -> str:
-        attrs = self.apps.attributes.get(app)
-        known = self.apps.names.get(app)
-        if attrs is None and known is not None:
-            # A sub-app runs in its base App-ID's sessions: the base's ports. A base App-ID
-            # with no documented ports: a web service's site, reached on the probe's port
-            # (assumption stated in the package docstring).
-            base = self.apps.base.get(known.service, "")
-            attrs = self.apps.attributes.get(base)
-            if attrs is None:
-                return YES if probe.port in (80, 443) else MAYBE
-        if attrs is None or not attrs.default_ports:
-            return MAYBE
-        return YES if f"tcp/{probe.port}" in attrs.default_ports else NO
 
     # ------------------------------------------------------------------ inert definitions
     def inert_mentions(self, probe: Probe) -> list[Span]:
@@ -809,14 +559,6 @@ def _how(action: str, app: str) -> str:
     return f"{action}, App-ID {app}" if app != UNLISTED else action
 
 
-def _computed(values: Sequence[str]) -> bool:
-    return any(v.startswith("${") for v in values)
-
-
-def _tri(value: bool | None) -> str:
-    return YES if value is True else NO if value is False else MAYBE
-
-
 def _name(rule: SecurityRule) -> str:
     return f"rule '{rule.name}'"
 
@@ -825,30 +567,3 @@ def _rule_name(decision: Decision) -> str:
     if decision.rule is None:
         return decision.note.split(" (")[0] if decision.note.startswith("predefined") else "the default"
     return f"'{decision.rule.text}'" if decision.rule.text else f"line {decision.rule.line}"
-
-
-def _object_networks(kind: str, value: str) -> list[IPNet] | None:
-    try:
-        if kind == "ip-netmask":
-            return [ipaddress.ip_network(value, strict=False)]
-        if kind == "ip-range":
-            low, high = (ipaddress.ip_address(x.strip()) for x in value.split("-", 1))
-            if low.version != high.version:
-                return None
-            return list(ipaddress.summarize_address_range(low, high))
-    except ValueError:
-        return None
-    return None
-
-
-def _port_in(port: int, spec: str) -> bool:
-    for part in spec.replace(" ", "").split(","):
-        if not part:
-            continue
-        low, _, high = part.partition("-")
-        try:
-            if int(low) <= port <= int(high or low):
-                return True
-        except ValueError:
-            continue
-    return False
