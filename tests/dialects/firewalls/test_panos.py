@@ -486,3 +486,15 @@ def test_panorama_rule_targeted_at_some_firewalls_is_not_modelled(lint):
     report = lint({"panorama.xml": PANORAMA.format(shared_pre=targeted, dg_pre=allow_all)})
     assert verdicts(report)["facebook"] == "unknown"
     assert any(f.code == "TE908" for f in report.findings)
+
+
+def test_profile_blocking_other_topics_leaves_the_service_alone(lint):
+    # The CDN's PAN-DB category is not known, but a category of another topic (published
+    # category names: semantics/listnames.py) is taken not to hold it.
+    body = "<block><member>malware</member><member>adult</member><member>gambling</member></block>"
+    text = config(rule("web", extra=WITH_GROUP), URL_PROFILE.format(body=body))
+    assert verdicts(lint({"running-config.xml": text}))["facebook"] == "unaffected"
+    # A category name that says nothing of its topic may hold the CDN: unknown.
+    body = "<block><member>content-delivery-networks</member></block>"
+    text = config(rule("web", extra=WITH_GROUP), URL_PROFILE.format(body=body))
+    assert verdicts(lint({"running-config.xml": text}))["facebook"] == "unknown"

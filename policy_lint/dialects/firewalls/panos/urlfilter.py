@@ -16,7 +16,9 @@ action a URL Filtering profile takes.
 - A request's predefined categories: the primary sites of catalog services are in PAN-DB's
   social-networking category (vendor_names.yaml); a URL can also carry a risk category, so a
   profile or rule naming `low-risk`/`medium-risk`/`high-risk` may or may not match it. Other
-  hosts (CDNs, APIs, the neutral control site) are in categories the linter does not know.
+  hosts (CDNs, APIs, the neutral control site) are in categories the linter does not know,
+  except that a category named like a published category of another topic (`malware`,
+  `adult`, `gambling`; semantics/listnames.py) is taken not to hold them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import re
 from dataclasses import dataclass
 
 from policy_lint.dialects.firewalls.panos.model import ANY, CustomCategory, UrlProfile
+from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.model import Probe
 
 # alert logs and lets through: as far as access goes it weighs what allow weighs.
@@ -76,13 +79,18 @@ def predefined(category: str, probe: Probe, social: tuple[str, ...]) -> bool | N
     """Is the probe's URL in this predefined PAN-DB category? None: not known."""
     if category == ANY:
         return True
-    if probe.is_control:
-        return False if category in social else None
-    if probe.role == "primary":
-        if category in social:
-            return True
-        return None if category in RISK else False
-    return None
+    if category in RISK:
+        return None
+    if probe.role == "primary" and not probe.is_control:
+        return category in social
+    if probe.is_control and category in social:
+        return False
+    # A service's CDN/API hosts and the neutral control site: their PAN-DB category is not in
+    # the data. A category whose name is a published category of another topic (malware,
+    # adult, gambling: semantics/listnames.py, the rule every list-name judgement follows)
+    # is taken not to hold them; any other may.
+    kind, _named = classify_list_name(category, {})
+    return False if kind == "other-topic" else None
 
 
 def custom(cat: CustomCategory, probe: Probe, social: tuple[str, ...]) -> bool | None:
