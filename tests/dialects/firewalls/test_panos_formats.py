@@ -167,3 +167,10 @@ def test_set_commands_for_panorama_device_group(lint):
     got = verdicts(report)
     assert got["facebook"] == "blocked" and got["twitter"] == "unknown"
     assert any(f.code == "TE907" for f in report.findings)
+
+
+def test_unbalanced_set_command_is_te901_at_its_line(lint):
+    text = SET + "set rulebase security rules broken application [ facebook-base action deny\n"
+    report = lint({"panos.set": text})
+    assert any(f.code == "TE901" and f.span.line == len(text.splitlines()) for f in report.findings)
+    assert verdicts(report) == EXPECTED  # the rest of the file is still read
