@@ -7,6 +7,8 @@ HTTP Host, and decide by walking ordered rules.
 - `pfsense`: pfSense/OPNsense config.xml (pf rules, aliases, pfBlockerNG, the Squid package).
 - `mikrotik` (package): RouterOS exports, raw and filter chains, address lists.
 - `windows_firewall`: netsh advfirewall and New-NetFirewallRule scripts, block wins.
+- `panos` (package): Palo Alto PAN-OS/Panorama security policy (XML, `set` commands, the panos
+  Terraform provider), first match with App-ID, URL Filtering profiles and zones as audiences.
 
 Add a dialect here when the device decides per packet. Destination addresses are judged by
 `semantics.addressing` (per-prefix coverage of the catalog's networks, the same wording in every
