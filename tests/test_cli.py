@@ -95,6 +95,7 @@ def test_directory_is_walked_and_included_files_are_not_linted_twice():
     p = run("check", "--format", "json", "examples")
     doc = json.loads(p.stdout)
     assert [f["path"] for f in doc["files"]] == [
+        "examples/paloalto/running-config.xml",
         "examples/pihole/regex.list",
         "examples/router/rules.v4",
         "examples/squid/squid.conf",
@@ -109,6 +110,14 @@ def test_directory_is_walked_and_included_files_are_not_linted_twice():
     # One /18 of Facebook's prefixes at the router; Ning's regex spared by the allow-list.
     assert verdicts["examples/router/rules.v4"]["facebook"] == "blocked-partial"
     assert verdicts["examples/pihole/regex.list"]["ning"] == "blocked-partial"
+    # The office PAN-OS firewall: guests denied the three App-IDs, staff denied facebook-chat
+    # (facebook-base allowed), Ning's sites blocked by a custom URL category for everyone.
+    assert verdicts["examples/paloalto/running-config.xml"] == {
+        "facebook": "blocked-partial",
+        "twitter": "blocked-partial",
+        "linkedin": "blocked-partial",
+        "ning": "blocked",
+    }
     assert {f["path"] for f in doc["findings"]} >= {"examples/squid/conf.d/10-bandwidth.conf"}
 
 

@@ -54,6 +54,7 @@ MODULES: tuple[str, ...] = (
     "firewalls.cisco_ios",
     "firewalls.cisco_asa",
     "proxies.cloudflare_gateway",
+    "firewalls.panos",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -228,6 +229,20 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("AdGuardHome.yaml", "AdGuardHome.yml", "adguardhome.yaml", "*AdGuardHome*.yaml"),
     ),
     "proxies.cloudflare_gateway": ("cloudflare-gateway", ("*.tf",)),
+    "firewalls.panos": (
+        "panos",
+        (
+            "running-config.xml",
+            "candidate-config.xml",
+            "*panos*.xml",
+            "*palo*alto*.xml",
+            "*panorama*.xml",
+            "*panos*.set",
+            "*panos*.txt",
+            "*panos*.tf",
+            "*paloalto*.tf",
+        ),
+    ),
 }
 
 DETECT_THRESHOLD = 0.5

@@ -91,7 +91,7 @@ DISPUTED = {
 
 
 # The corpus labels some cases by the file's form rather than by our dialect's name.
-DIALECT_OF_LABEL = {"iptables-save": "iptables", "windows-netsh": "windows-firewall"}
+DIALECT_OF_LABEL = {"iptables-save": "iptables", "windows-netsh": "windows-firewall", "paloalto": "panos"}
 
 
 def _implemented_cases() -> list:

@@ -9,6 +9,8 @@ HTTP Host, and decide by walking ordered rules.
 - `windows_firewall`: netsh advfirewall and New-NetFirewallRule scripts, block wins.
 - `cisco_ios`, `cisco_asa` (packages, sharing `cisco_common`): IOS/IOS-XE and ASA configs, ACLs,
   NBAR/MQC and inspection policies, evaluated where they are applied.
+- `panos` (package): Palo Alto PAN-OS/Panorama security policy (XML, `set` commands, the panos
+  Terraform provider), first match with App-ID, URL Filtering profiles and zones as audiences.
 
 Add a dialect here when the device decides per packet. Destination addresses are judged by
 `semantics.addressing` (per-prefix coverage of the catalog's networks, the same wording in every
