@@ -1,0 +1,716 @@
+"""What HAProxy does with one probe: which frontend takes it, its rules in order, the backend
+it is routed to, and whether that backend reaches the origin the client asked for."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from policy_lint.dialects.proxies.haproxy.model import NAME, AclDef, Cond, Proxy, Rule, Term
+from policy_lint.dialects.proxies.haproxy.parse import default_method
+from policy_lint.dialects.semantics.tunnels import LOCAL_PROXY_PORTS
+from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
+
+MAX_CLIENT_DIMENSIONS = 6  # 2**6 audiences; further client ACLs are undecided (unknown)
+
+# Actions that change nothing about which site is reached (configuration manual 4.2,
+# http-request / tcp-request): evaluation goes on past them.
+NON_TERMINAL = {
+    "add-acl",
+    "add-header",
+    "cache-use",
+    "capture",
+    "del-acl",
+    "del-header",
+    "del-map",
+    "disable-l7-retry",
+    "do-resolve",
+    "early-hint",
+    "normalize-uri",
+    "replace-header",
+    "replace-path",
+    "replace-pathq",
+    "replace-uri",
+    "replace-value",
+    "sc-add-gpc",
+    "sc-inc-gpc",
+    "sc-inc-gpc0",
+    "sc-inc-gpc1",
+    "sc-set-gpt",
+    "sc-set-gpt0",
+    "send-spoe-group",
+    "set-dst",
+    "set-dst-port",
+    "set-header",
+    "set-log-level",
+    "set-map",
+    "set-mark",
+    "set-method",
+    "set-nice",
+    "set-path",
+    "set-pathq",
+    "set-priority-class",
+    "set-priority-offset",
+    "set-query",
+    "set-src",
+    "set-src-port",
+    "set-timeout",
+    "set-tos",
+    "set-uri",
+    "set-var",
+    "set-var-fmt",
+    "strict-mode",
+    "track-sc0",
+    "track-sc1",
+    "track-sc2",
+    "unset-var",
+    "wait-for-body",
+    "wait-for-handshake",
+    "expect-proxy",
+    "expect-netscaler-cip",
+    "set-fc-mark",
+    "set-fc-tos",
+    "set-bc-mark",
+    "set-bc-tos",
+}
+# Predefined ACLs (configuration manual 7.4) that depend on the request line only.
+_METHOD_ACLS = {
+    f"METH_{m}": m for m in ("CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "TRACE")
+}
+_CLIENT_FETCHES = ("src",)
+
+
+@dataclass(frozen=True)
+class View:
+    """The request as one frontend sees it: an HTTP request (http mode, or plain HTTP in tcp
+    mode) or the TLS client hello (tcp mode)."""
+
+    http: bool | None  # True: parsed as HTTP; False: not HTTP (a TLS hello); None: not modelled
+    host_header: str | None
+    method: str | None
+    url: str | None
+    path: str | None
+    sni: str | None
+    hello: bool
+    tls_bind: bool
+    waits: bool = True  # tcp-request inspect-delay: content rules wait for the client hello
+
+
+def view_for(probe: Probe, proxy: Proxy) -> View:
+    host = probe.host.lower()
+    if proxy.mode == "http":
+        if probe.scheme == "https":
+            # Browsers ask a proxy for HTTPS with `CONNECT host:443` and `Host: host:443`.
+            authority = f"{host}:{probe.port}"
+            return View(True, authority, "CONNECT", authority, None, None, False, proxy.tls_bind)
+        return View(True, host, "GET", f"http://{host}{probe.path}", probe.path, None, False, proxy.tls_bind)
+    if probe.scheme == "https":
+        return View(False, None, None, None, None, host, True, proxy.tls_bind, proxy.inspect_delay)
+    # Plain HTTP through a tcp-mode frontend: HTTP fetches on the raw buffer are not modelled.
+    return View(None, None, None, None, None, None, False, proxy.tls_bind)
+
+
+def _fetch_arg(fetch: str) -> tuple[str, str]:
+    base, _, arg = fetch.partition("(")
+    return base, arg.rstrip(")").split(",", 1)[0].strip().lower()
+
+
+def sample(fetch: str, view: View) -> tuple[bool, str | int | None]:
+    """(modelled, value) of a fetch; value None = not found in this request."""
+    base, arg = _fetch_arg(fetch)
+    for suffix in ("_beg", "_end", "_sub", "_dom", "_reg", "_dir", "_len", "_cnt"):
+        if base.endswith(suffix) and base not in ("req.ssl_sni",):
+            base = base[: -len(suffix)]
+            break
+    if base in ("hdr", "req.hdr", "req.fhdr", "fhdr"):
+        if arg != "host":
+            return False, None
+        if view.http is None:
+            return False, None
+        return True, view.host_header
+    if base in ("req.ssl_sni", "req_ssl_sni", "req.ssl_hello_type", "req_ssl_hello_type") and not view.waits:
+        # Without an inspect-delay the rules run on whatever the first read brought: the
+        # hello may or may not be complete (configuration manual, req.ssl_sni).
+        return False, None
+    if base in ("req.ssl_sni", "req_ssl_sni"):
+        return True, view.sni
+    if base in ("req.ssl_hello_type", "req_ssl_hello_type"):
+        return True, 1 if view.hello else None
+    if base in ("ssl_fc_sni", "ssl_fc"):
+        if view.tls_bind:
+            return False, None  # TLS terminated by HAProxy itself: not a forward proxy's view
+        return True, (0 if base == "ssl_fc" else None)
+    if base in ("base", "path", "url", "method", "req.method"):
+        if view.http is None:
+            return False, None
+        if not view.http:
+            return True, None
+        if base == "method" or base == "req.method":
+            return True, view.method
+        if base == "url":
+            return True, view.url
+        if view.method == "CONNECT":
+            return False, None  # path of an authority-form request: not modelled
+        if base == "path":
+            return True, view.path
+        return True, f"{view.host_header}{view.path}"
+    if base in ("always_true", "always_false"):
+        return True, 1 if base == "always_true" else 0
+    return False, None
+
+
+def _int_match(value: int, pattern: str) -> bool | None:
+    p = pattern.strip()
+    for op, fn in (
+        ("ge", int.__ge__),
+        ("gt", int.__gt__),
+        ("le", int.__le__),
+        ("lt", int.__lt__),
+        ("eq", int.__eq__),
+    ):
+        if p.startswith(op + " "):
+            try:
+                return bool(fn(value, int(p[3:])))
+            except ValueError:
+                return None
+    try:
+        if ":" in p:
+            lo, hi = p.split(":", 1)
+            return (not lo or value >= int(lo)) and (not hi or value <= int(hi))
+        return value == int(p)
+    except ValueError:
+        return None
+
+
+_DOM_DELIMS = "./:?"
+
+
+def _delimited(text: str, pattern: str, delims: str) -> bool:
+    pat = pattern.strip(delims)
+    if not pat:
+        return False
+    start = 0
+    while True:
+        i = text.find(pat, start)
+        if i < 0:
+            return False
+        end = i + len(pat)
+        if (i == 0 or text[i - 1] in delims) and (end == len(text) or text[end] in delims):
+            return True
+        start = i + 1
+
+
+def match_acl(acl: AclDef, view: View) -> bool | None:
+    """Whether one ACL definition matches (None: cannot tell)."""
+    if acl.broken or acl.missing:
+        return None  # a bad regex (HAProxy refuses it) or a pattern file we cannot read
+    modelled, value = sample(acl.fetch, view)
+    if not modelled:
+        return None
+    method = acl.method or default_method(acl.fetch)
+    if method == "found":
+        return value is not None
+    if value is None:
+        return False
+    if method in ("int", "bool") or isinstance(value, int):
+        if not isinstance(value, int):
+            return None
+        if method == "bool":
+            return value != 0
+        answers = [_int_match(value, p) for p, _s in acl.patterns]
+        if any(answers):
+            return True
+        return None if None in answers else False
+    text = str(value)
+    if method == "len":
+        answers = [_int_match(len(text), p) for p, _s in acl.patterns]
+        return True if any(answers) else (None if None in answers else False)
+    if method == "reg":
+        results = [rx.search(text) for rx, _s in acl.regexes]
+        if any(results):
+            return True
+        return None if None in results else False
+    subject = text.lower() if acl.ignore_case else text
+    for raw, _span in acl.patterns:
+        p = raw.lower() if acl.ignore_case else raw
+        if (
+            (method == "str" and subject == p)
+            or (method == "beg" and subject.startswith(p))
+            or (method == "end" and subject.endswith(p))
+            or (method == "sub" and p in subject)
+            or (method == "dom" and _delimited(subject, p, _DOM_DELIMS))
+            or (method == "dir" and _delimited(subject, p, "/"))
+        ):
+            return True
+    if method not in ("str", "beg", "end", "sub", "dom", "dir"):
+        return None
+    return False
+
+
+def is_client_acl(defs: list[AclDef]) -> bool:
+    return bool(defs) and all(_fetch_arg(d.fetch)[0] in _CLIENT_FETCHES for d in defs)
+
+
+@dataclass
+class _Outcome:
+    decision: Decision | None  # None: go on
+    stop_phase: bool = False
+
+
+class HaproxyRuleset:
+    dialect = NAME
+
+    def __init__(
+        self,
+        path: str,
+        proxies: list[Proxy],
+        problems: list[Problem],
+        statements: int,
+        understood: int,
+        first_statement: Span | None,
+        included: list[str],
+    ):
+        self.path = path
+        self.proxies = proxies
+        self.problems = problems
+        self.statements = statements
+        self.understood = understood
+        self.first_statement = first_statement
+        self.included = included
+        self.backends = {p.name: p for p in proxies if p.is_backend}
+        self.frontends = [p for p in proxies if p.is_frontend]
+        self._check_references()
+        self.forward = [f for f in self.frontends if self._forward_reasons(f)]
+        self._dims = self._client_dimensions()
+        self._cache: dict[tuple[Probe, Audience], Decision] = {}
+
+    # ------------------------------------------------------------ structure
+
+    def _check_references(self) -> None:
+        seen: set[Span] = set()
+        for proxy in self.proxies:
+            for route in [*proxy.routes, *([proxy.default_backend] if proxy.default_backend else [])]:
+                if (
+                    "%[" not in route.backend
+                    and route.backend not in self.backends
+                    and route.span not in seen
+                ):
+                    seen.add(route.span)
+                    self.problems.append(
+                        Problem(
+                            "TE901", route.span, f"no backend named {route.backend!r}: HAProxy refuses this"
+                        )
+                    )
+            for acl in (a for defs in proxy.acls.values() for a in defs):
+                self._check_fetch(acl)
+            uses_hello = any(
+                _fetch_arg(a.fetch)[0].startswith(("req.ssl", "req_ssl"))
+                for defs in proxy.acls.values()
+                for a in defs
+            )
+            for rule in proxy.rules:
+                if rule.cond and proxy.mode == "tcp" and not proxy.inspect_delay:
+                    anon = [t.anonymous for g in rule.cond.groups for t in g if t.anonymous]
+                    if uses_hello or any(
+                        _fetch_arg(a.fetch)[0].startswith(("req.ssl", "req_ssl")) for a in anon
+                    ):
+                        self.problems.append(
+                            Problem(
+                                "TE908",
+                                rule.span,
+                                "no 'tcp-request inspect-delay': the TLS client hello may not have arrived "
+                                "when this rule runs, so what it sees is not evaluated",
+                            )
+                        )
+                if rule.cond:
+                    for term in (t for g in rule.cond.groups for t in g):
+                        if term.anonymous:
+                            self._check_fetch(term.anonymous)
+                        elif term.name not in proxy.acls and term.name not in _PREDEFINED:
+                            self.problems.append(
+                                Problem(
+                                    "TE901", rule.span, f"unknown ACL {term.name!r}: HAProxy refuses this"
+                                )
+                            )
+
+    def _check_fetch(self, acl: AclDef) -> None:
+        base = _fetch_arg(acl.fetch)[0]
+        probe_view = View(True, "x", "GET", "http://x/", "/", None, False, False)
+        if base in _CLIENT_FETCHES:
+            return
+        modelled, _ = sample(acl.fetch, probe_view)
+        tls_modelled, _ = sample(acl.fetch, View(False, None, None, None, None, "x", True, False))
+        if not (modelled or tls_modelled):
+            problem = Problem(
+                "TE908", acl.span, f"sample fetch {acl.fetch!r} is not evaluated: its rules decide 'unknown'"
+            )
+            if problem not in self.problems:
+                self.problems.append(problem)
+
+    def _routes_of(self, frontend: Proxy) -> list[Proxy]:
+        names = [r.backend for r in frontend.routes]
+        if frontend.default_backend:
+            names.append(frontend.default_backend.backend)
+        out = [self.backends[n] for n in names if n in self.backends]
+        if frontend.kind == "listen":
+            out.append(frontend)
+        return out
+
+    def _reaches_origin(self, backend: Proxy, frontend: Proxy) -> list[Span]:
+        """Why `backend` connects to the destination the client asked for (empty: it does not)."""
+        reasons = [s for s in backend.forward if s in {sv.span for sv in backend.servers}]
+        reasons += [s for s in [*backend.forward, *frontend.forward] if "option" in s.text]
+        return reasons
+
+    def _forward_reasons(self, frontend: Proxy) -> list[Span]:
+        reasons = list(frontend.forward)
+        for backend in self._routes_of(frontend):
+            reasons += backend.forward
+        return reasons
+
+    def _client_dimensions(self) -> list[tuple[str, str]]:
+        """(proxy name, ACL name) of ACLs that only look at the client (src): audiences."""
+        dims: list[tuple[str, str]] = []
+        for proxy in self.proxies:
+            used = {
+                t.name
+                for cond in [*(r.cond for r in proxy.rules), *(r.cond for r in proxy.routes)]
+                if cond
+                for g in cond.groups
+                for t in g
+                if t.name
+            }
+            for name in sorted(used):
+                if is_client_acl(proxy.acls.get(name, [])) and len(dims) < MAX_CLIENT_DIMENSIONS:
+                    dims.append((proxy.name, name))
+        return dims
+
+    def audiences(self) -> list[Audience]:
+        if not self._dims:
+            return [EVERYONE]
+        out = []
+        for values in itertools.product((True, False), repeat=len(self._dims)):
+            conds = tuple(
+                f"{'' if v else '!'}{name}" for (_p, name), v in zip(self._dims, values, strict=True)
+            )
+            out.append(Audience(key=tuple(zip(self._dims, values, strict=True)), conditions=conds))
+        return out
+
+    def inert_mentions(self, probe: Probe) -> list[Span]:
+        return []
+
+    # ------------------------------------------------------------ evaluation
+
+    def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        key = (probe, audience)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._evaluate(probe, audience)
+        return hit
+
+    def _entries(self, probe: Probe) -> list[Proxy]:
+        http = [f for f in self.forward if f.mode == "http"]
+        tcp = [f for f in self.forward if f.mode != "http"]
+        if probe.scheme == "https":
+            return tcp or http
+        return http or tcp
+
+    def _evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        if not self.forward:
+            trace = tuple(f.span for f in self.frontends[:8])
+            return Decision(
+                Outcome.ALLOW,
+                None,
+                trace,
+                note=(
+                    "a reverse proxy for its own sites: no frontend forwards requests to the origin the "
+                    "client asks for (no set-dst/do-resolve, server 0.0.0.0, option http_proxy or "
+                    "transparent), so clients do not reach the web through it"
+                ),
+            )
+        decisions = [(f, self._through(f, probe, audience)) for f in self._entries(probe)]
+        if len(decisions) == 1:
+            return decisions[0][1]
+        outcomes = {d.outcome for _f, d in decisions}
+        if Outcome.UNKNOWN in outcomes:
+            return next(d for _f, d in decisions if d.outcome == Outcome.UNKNOWN)
+        if outcomes == {Outcome.DENY, Outcome.ALLOW}:
+            deny = next(d for _f, d in decisions if d.outcome == Outcome.DENY)
+            others = ", ".join(f.name for f, d in decisions if d.outcome == Outcome.ALLOW)
+            return Decision(
+                Outcome.DENY,
+                deny.rule,
+                deny.trace,
+                deny.specific,
+                deny.how,
+                f"denied on some frontends only: {others} let it through",
+                partial=True,
+            )
+        return decisions[0][1]
+
+    def _through(self, frontend: Proxy, probe: Probe, audience: Audience) -> Decision:
+        view = view_for(probe, frontend)
+        trace: list[Span] = [frontend.span]
+        phases = ["tcp-connection", "tcp-content"] + (["http"] if frontend.mode == "http" else [])
+        for phase in phases:
+            out = self._phase(frontend, phase, view, audience, trace)
+            if out is not None:
+                return out
+        if frontend.kind == "listen" and not frontend.routes and not frontend.default_backend:
+            backend: Proxy | None = frontend
+        else:
+            chosen = self._route(frontend, view, audience, trace)
+            if isinstance(chosen, Decision):
+                return chosen
+            backend = chosen
+        assert backend is not None
+        if backend is not frontend:
+            trace.append(backend.span)
+            for phase in ["tcp-content"] + (["http"] if frontend.mode == "http" else []):
+                out = self._phase(backend, phase, view, audience, trace)
+                if out is not None:
+                    return out
+        return self._serve(frontend, backend, trace)
+
+    def _phase(
+        self, proxy: Proxy, phase: str, view: View, audience: Audience, trace: list[Span]
+    ) -> Decision | None:
+        for rule in (r for r in proxy.rules if r.kind == phase):
+            action = rule.action.split("(", 1)[0]
+            if action in NON_TERMINAL:
+                continue
+            applies = self._cond(proxy, rule.cond, view, audience)
+            if applies is False:
+                continue
+            if applies is None:
+                trace.append(rule.span)
+                return Decision(
+                    Outcome.UNKNOWN,
+                    rule.span,
+                    tuple(trace),
+                    how=action,
+                    note="whether this rule's condition holds is not evaluated",
+                )
+            trace.append(rule.span)
+            decided = self._action(rule, action, view, trace)
+            if isinstance(decided, Decision):
+                return decided
+            return None  # accept / allow: the phase ends, the request goes on
+        return None
+
+    def _action(self, rule: Rule, action: str, view: View, trace: list[Span]) -> Decision | None:
+        specific = _specific(rule)
+        if action in ("accept", "allow"):
+            return None  # ends this phase's rules; routing goes on
+        if action == "deny" or action == "tarpit":
+            status = _status(rule.args, 403 if action == "deny" else 500)
+            how = f"{status}" if action == "deny" else f"tarpit {status}"
+            return Decision(Outcome.DENY, rule.span, tuple(trace), specific, how)
+        if action in ("reject", "silent-drop"):
+            return Decision(
+                Outcome.DENY, rule.span, tuple(trace), specific, "reset" if action == "reject" else action
+            )
+        if action == "return":
+            return Decision(
+                Outcome.DENY, rule.span, tuple(trace), specific, f"return {_status(rule.args, 200)}"
+            )
+        if action == "redirect":
+            args = list(rule.args)
+            if args[:2] == ["scheme", "https"] and view.method != "CONNECT":
+                # An upgrade of plain HTTP to the same site over HTTPS (judged on its own).
+                return Decision(Outcome.ALLOW, rule.span, tuple(trace), False, "redirect to https")
+            return Decision(Outcome.DENY, rule.span, tuple(trace), specific, "redirect")
+        if action.startswith("lua."):
+            return Decision(
+                Outcome.UNKNOWN, rule.span, tuple(trace), how="lua", note="a Lua action decides (TE907)"
+            )
+        return Decision(
+            Outcome.UNKNOWN,
+            rule.span,
+            tuple(trace),
+            how=action,
+            note=f"the action {action!r} is not evaluated",
+        )
+
+    def _route(self, frontend: Proxy, view: View, audience: Audience, trace: list[Span]) -> Proxy | Decision:
+        for route in frontend.routes:
+            applies = self._cond(frontend, route.cond, view, audience)
+            if applies is False:
+                continue
+            trace.append(route.span)
+            if applies is None:
+                return Decision(
+                    Outcome.UNKNOWN,
+                    route.span,
+                    tuple(trace),
+                    note="whether this route's condition holds is not evaluated",
+                )
+            return self._backend(route.backend, route.span, trace, _specific_cond(route.cond))
+        if frontend.default_backend:
+            trace.append(frontend.default_backend.span)
+            return self._backend(
+                frontend.default_backend.backend, frontend.default_backend.span, trace, False
+            )
+        if frontend.kind == "listen":
+            return frontend
+        return Decision(Outcome.DENY, frontend.span, tuple(trace), False, "503 (no backend)")
+
+    def _backend(self, name: str, span: Span, trace: list[Span], specific: bool) -> Proxy | Decision:
+        if "%[" in name:
+            return Decision(
+                Outcome.UNKNOWN,
+                span,
+                tuple(trace),
+                note=f"backend name {name!r} is computed per request (not evaluated)",
+            )
+        backend = self.backends.get(name)
+        if backend is None:
+            return Decision(Outcome.UNKNOWN, span, tuple(trace), note=f"no backend named {name!r}")
+        return backend
+
+    def _serve(self, frontend: Proxy, backend: Proxy, trace: list[Span]) -> Decision:
+        decisive = trace[-1]
+        specific = any(
+            s.text.startswith("use_backend") and ("if" in s.text or "unless" in s.text) for s in trace
+        )
+        if not backend.servers:
+            return Decision(Outcome.DENY, decisive, tuple(trace), specific, "503 (backend has no server)")
+        if all(s.disabled for s in backend.servers):
+            return Decision(Outcome.DENY, decisive, tuple(trace), specific, "503 (all servers disabled)")
+        if self._reaches_origin(backend, frontend):
+            return Decision(Outcome.ALLOW, None, tuple(trace), False, "forwarded to the origin")
+        ports = {_port(s.address) for s in backend.servers if not s.disabled}
+        if ports & (LOCAL_PROXY_PORTS | {None}):
+            return Decision(
+                Outcome.UNKNOWN,
+                decisive,
+                tuple(trace),
+                note=f"backend {backend.name} sends it to an upstream proxy whose configuration is not this one (TE907)",
+            )
+        return Decision(
+            Outcome.DENY,
+            decisive,
+            tuple(trace),
+            specific,
+            f"served by backend {backend.name}, not the requested site",
+        )
+
+    # ------------------------------------------------------------ conditions
+
+    def _cond(self, proxy: Proxy, cond: Cond | None, view: View, audience: Audience) -> bool | None:
+        if cond is None:
+            return True
+        result: bool | None = False
+        for group in cond.groups:
+            g: bool | None = True
+            for term in group:
+                t = self._term(proxy, term, view, audience)
+                if t is False:
+                    g = False
+                    break
+                if t is None:
+                    g = None
+            if g is True:
+                result = True
+                break
+            if g is None:
+                result = None
+        if result is None:
+            return None
+        return (not result) if cond.unless else result
+
+    def _term(self, proxy: Proxy, term: Term, view: View, audience: Audience) -> bool | None:
+        value: bool | None
+        if term.anonymous is not None:
+            value = self._acl_value([term.anonymous], view, audience, (proxy.name, ""))
+        elif term.name in proxy.acls:
+            value = self._acl_value(proxy.acls[term.name], view, audience, (proxy.name, term.name))
+        else:
+            value = _predefined(term.name, view)
+        if value is None:
+            return None
+        return (not value) if term.negated else value
+
+    def _acl_value(
+        self, defs: list[AclDef], view: View, audience: Audience, key: tuple[str, str]
+    ) -> bool | None:
+        if is_client_acl(defs):
+            for dim, v in audience.key:
+                if dim == key:
+                    return bool(v)
+            return None
+        answers = [match_acl(d, view) for d in defs]  # lines of one ACL name are OR-ed
+        if any(answers):
+            return True
+        return None if None in answers else False
+
+
+_PREDEFINED = {
+    "TRUE",
+    "FALSE",
+    "HTTP",
+    "HTTP_1.0",
+    "HTTP_1.1",
+    "HTTP_CONTENT",
+    "HTTP_URL_ABS",
+    "HTTP_URL_SLASH",
+    "HTTP_URL_STAR",
+    "LOCALHOST",
+    "RDP_COOKIE",
+    "REQ_CONTENT",
+    "WAIT_END",
+    *_METHOD_ACLS,
+}
+
+
+def _predefined(name: str, view: View) -> bool | None:
+    if name == "TRUE" or name == "WAIT_END" or name == "REQ_CONTENT":
+        return True
+    if name == "FALSE":
+        return False
+    if view.http is None:
+        return None
+    if name in _METHOD_ACLS:
+        return view.method == _METHOD_ACLS[name]
+    if name in ("HTTP", "HTTP_1.1"):
+        return bool(view.http)
+    if name == "HTTP_URL_ABS":
+        return bool(view.url and "://" in view.url)
+    if name == "HTTP_URL_SLASH":
+        return bool(view.url and view.url.startswith("/"))
+    return None
+
+
+def _status(args: tuple[str, ...], default: int) -> int:
+    for i, a in enumerate(args[:-1]):
+        if a in ("status", "deny_status"):
+            try:
+                return int(args[i + 1])
+            except ValueError:
+                return default
+    return default
+
+
+def _port(address: str) -> int | None:
+    _host, sep, port = address.rpartition(":")
+    if not sep:
+        return 0  # no port: the client's destination port
+    try:
+        return int(port)
+    except ValueError:
+        return None
+
+
+def _specific_cond(cond: Cond | None) -> bool:
+    """A condition names the request (not only the client): the decision is about the site."""
+    if cond is None:
+        return False
+    return any(
+        t.anonymous is None or _fetch_arg(t.anonymous.fetch)[0] not in _CLIENT_FETCHES
+        for g in cond.groups
+        for t in g
+    )
+
+
+def _specific(rule: Rule) -> bool:
+    return _specific_cond(rule.cond)

@@ -1,0 +1,280 @@
+"""HAProxy semantics (configuration manual 2.6, sections 4.2 and 7), one rule per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from policy_lint.dialects.proxies import haproxy
+from tests.conftest import detected_dialect, verdicts
+
+# A forward proxy: the backend connects to the destination the client asked for.
+FORWARD_BACKEND = """
+backend origin
+    mode http
+    http-request set-dst var(txn.ip)
+    server clear 0.0.0.0:0
+"""
+
+
+def proxy(rules: str, mode: str = "http", backend: str = FORWARD_BACKEND) -> str:
+    return f"defaults\n    mode {mode}\nfrontend fwd\n    bind :3128\n{rules}\n    default_backend origin\n{backend}"
+
+
+def codes(report) -> list[tuple[str, int]]:
+    return [(f.code, f.span.line) for f in report.findings]
+
+
+def test_http_request_deny_with_a_domain_acl_blocks(lint):
+    report = lint(
+        {"haproxy.cfg": proxy("    acl fb hdr_dom(host) -i facebook.com\n    http-request deny if fb")}
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+    assert verdicts(report)["twitter"] == "unaffected"
+    assert ("TE101", 6) in codes(report)
+
+
+def test_exact_host_match_misses_the_connect_authority_with_its_port(lint):
+    # hdr(host) -m str compares the whole Host header: a CONNECT's `Host: x.com:443` differs.
+    report = lint({"haproxy.cfg": proxy("    http-request deny if { hdr(host) -i x.com twitter.com }")})
+    assert verdicts(report)["twitter"] == "blocked-partial"  # plain HTTP only
+
+
+def test_hdr_end_misses_connect_but_hdr_dom_matches_up_to_the_colon(lint):
+    end = lint({"haproxy.cfg": proxy("    http-request deny if { hdr_end(host) -i .linkedin.com }")})
+    assert verdicts(end)["linkedin"] == "blocked-partial"
+    dom = lint(
+        {"haproxy.cfg": proxy("    http-request deny if { hdr(host) -i -m dom linkedin.com licdn.com }")}
+    )
+    assert verdicts(dom)["linkedin"] == "blocked"
+
+
+def test_patterns_are_case_sensitive_without_dash_i(lint):
+    report = lint({"haproxy.cfg": proxy("    http-request deny if { hdr_dom(host) FACEBOOK.COM }")})
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_first_final_rule_wins_allow_ends_the_phase(lint):
+    rules = "    http-request allow if { hdr_dom(host) -i facebook.com }\n    http-request deny if { hdr_dom(host) -i facebook.com }"
+    assert verdicts(lint({"haproxy.cfg": proxy(rules)}))["facebook"] == "unaffected"
+
+
+def test_unless_and_negation(lint):
+    rules = "    acl fb hdr_dom(host) -i facebook.com\n    http-request deny unless !fb"
+    assert verdicts(lint({"haproxy.cfg": proxy(rules)}))["facebook"] == "blocked"
+
+
+def test_and_binds_tighter_than_or(lint):
+    # (FALSE AND fb) OR tw: Facebook passes, Twitter is denied.
+    rules = (
+        "    acl fb hdr_dom(host) -i facebook.com\n    acl tw hdr_dom(host) -i twitter.com x.com\n"
+        "    http-request deny if FALSE fb or tw"
+    )
+    v = verdicts(lint({"haproxy.cfg": proxy(rules)}))
+    assert v["facebook"] == "unaffected"
+    assert v["twitter"] == "blocked"
+
+
+def test_several_lines_of_one_acl_are_ored(lint):
+    rules = (
+        "    acl social hdr_dom(host) -i facebook.com\n    acl social hdr_dom(host) -i linkedin.com licdn.com\n"
+        "    http-request deny if social"
+    )
+    v = verdicts(lint({"haproxy.cfg": proxy(rules)}))
+    assert v["facebook"] == "blocked" and v["linkedin"] == "blocked"
+
+
+def test_reject_tarpit_return_and_redirect_answer_the_request(lint):
+    for action, how in (
+        ("reject", "reset"),
+        ("tarpit", "tarpit 500"),
+        ("return status 451", "return 451"),
+        ("redirect location http://intranet/blocked", "redirect"),
+        ("deny deny_status 429", "429"),
+    ):
+        report = lint(
+            {"haproxy.cfg": proxy(f"    http-request {action} if {{ hdr_dom(host) -i facebook.com }}")}
+        )
+        assert verdicts(report)["facebook"] == "blocked", action
+        finding = next(f for f in report.findings if f.code == "TE101")
+        assert how in finding.message
+
+
+def test_redirect_scheme_https_is_an_upgrade_of_plain_http_not_a_block(lint):
+    cond = "{ hdr_dom(host) -i facebook.com } !METH_CONNECT"
+    report = lint({"haproxy.cfg": proxy(f"    http-request redirect scheme https if {cond}")})
+    assert verdicts(report)["facebook"] == "unaffected"
+    # A CONNECT answered with a redirect never reaches the site.
+    report = lint(
+        {"haproxy.cfg": proxy("    http-request redirect scheme https if { hdr_dom(host) -i facebook.com }")}
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_use_backend_to_a_backend_without_servers_is_a_503(lint):
+    rules = "    use_backend sorry if { hdr_dom(host) -i twitter.com x.com }"
+    text = proxy(rules) + "backend sorry\n    mode http\n"
+    report = lint({"haproxy.cfg": text})
+    assert verdicts(report)["twitter"] == "blocked"
+    assert "503" in next(f.message for f in report.findings if f.code == "TE101")
+
+
+def test_use_backend_to_all_disabled_servers_is_a_503(lint):
+    rules = "    use_backend dead if { hdr_dom(host) -i twitter.com x.com }"
+    text = proxy(rules) + "backend dead\n    mode http\n    server a 0.0.0.0:0 disabled\n"
+    assert verdicts(lint({"haproxy.cfg": text}))["twitter"] == "blocked"
+
+
+def test_default_backend_down_blocks_everything_all_web_denied(lint):
+    report = lint({"haproxy.cfg": proxy("", backend=FORWARD_BACKEND.replace("server clear 0.0.0.0:0", ""))})
+    assert "TE105" not in [f.code for f in report.findings] or verdicts(report)["facebook"] == "blocked"
+
+
+def test_use_backend_first_match_wins(lint):
+    rules = (
+        "    use_backend origin if { hdr_dom(host) -i facebook.com }\n"
+        "    use_backend sorry if { hdr_dom(host) -i facebook.com twitter.com x.com }"
+    )
+    text = proxy(rules) + "backend sorry\n    mode http\n"
+    v = verdicts(lint({"haproxy.cfg": text}))
+    assert v["facebook"] == "unaffected"
+    assert v["twitter"] == "blocked"
+
+
+def test_sni_proxy_in_tcp_mode_rejects_by_req_ssl_sni(lint):
+    rules = (
+        "    tcp-request inspect-delay 5s\n"
+        "    tcp-request content reject if { req.ssl_sni -m end .facebook.com } || { req_ssl_sni facebook.com }"
+    )
+    backend = "backend origin\n    mode tcp\n    server pass 0.0.0.0:443\n"
+    report = lint({"haproxy.cfg": proxy(rules, mode="tcp", backend=backend)})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_sni_rules_without_inspect_delay_are_unknown(lint):
+    rules = "    tcp-request content reject if { req.ssl_sni -m end .facebook.com }"
+    backend = "backend origin\n    mode tcp\n    server pass 0.0.0.0:443\n"
+    report = lint({"haproxy.cfg": proxy(rules, mode="tcp", backend=backend)})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert ("TE908", 5) in codes(report)
+
+
+def test_accept_on_the_client_hello_ends_the_content_rules(lint):
+    # The documentation's own example order: accept first, so the reject after it never runs.
+    rules = (
+        "    tcp-request inspect-delay 5s\n"
+        "    tcp-request content accept if { req.ssl_hello_type 1 }\n"
+        "    tcp-request content reject if { req.ssl_sni -m end facebook.com }"
+    )
+    backend = "backend origin\n    mode tcp\n    server pass 0.0.0.0:443\n"
+    assert (
+        verdicts(lint({"haproxy.cfg": proxy(rules, mode="tcp", backend=backend)}))["facebook"] == "unaffected"
+    )
+
+
+def test_pattern_file_is_read_and_missing_one_is_te903_unknown(lint):
+    rules = "    http-request deny if { hdr_dom(host) -i -f /etc/haproxy/social.lst }"
+    report = lint({"haproxy.cfg": proxy(rules), "social.lst": "# social\nfacebook.com\n\nlinkedin.com\n"})
+    v = verdicts(report)
+    assert v["facebook"] == "blocked" and v["linkedin"] == "blocked"
+    missing = lint({"haproxy.cfg": proxy("    http-request deny if { hdr_dom(host) -i -f absent.lst }")})
+    assert verdicts(missing)["facebook"] == "unknown"
+    assert ("TE903", 5) in codes(missing)
+
+
+def test_unknown_fetch_is_te908_unknown(lint):
+    report = lint({"haproxy.cfg": proxy("    http-request deny if { req.payload(0,10) -m sub facebook }")})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE908" in [c for c, _l in codes(report)]
+
+
+def test_src_acls_make_audiences(lint):
+    rules = "    acl staff src 10.1.0.0/16\n    http-request deny if { hdr_dom(host) -i facebook.com } !staff"
+    report = lint({"haproxy.cfg": proxy(rules)})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    assert any("!staff" in a for f in report.findings for a in f.audiences)
+
+
+def test_reverse_proxy_for_own_sites_is_unaffected_with_the_reason(lint, tmp_path, catalog):
+    text = """
+    defaults
+        mode http
+    frontend www
+        bind :443 ssl crt /etc/haproxy/site.pem
+        acl own hdr(host) -i www.example.org
+        http-request deny unless own
+        default_backend web
+    backend web
+        server web1 10.0.0.5:8080
+    """
+    report = lint({"haproxy.cfg": text})
+    assert set(verdicts(report).values()) == {"unaffected"}
+    assert not [f for f in report.findings if f.code.startswith("TE1")]
+    from policy_lint.explain import explain_service
+
+    out = explain_service("facebook", tmp_path / "haproxy.cfg", catalog, tmp_path, None)
+    assert "reverse proxy for its own sites" in out
+
+
+def test_forward_frontend_routing_a_site_to_a_fixed_web_server_is_a_block(lint):
+    rules = "    use_backend blockpage if { hdr_dom(host) -i facebook.com }"
+    text = proxy(rules) + "backend blockpage\n    mode http\n    server page 10.0.0.9:80\n"
+    assert verdicts(lint({"haproxy.cfg": text}))["facebook"] == "blocked"
+
+
+def test_routing_to_an_upstream_proxy_port_is_unknown(lint):
+    rules = "    use_backend parent if { hdr_dom(host) -i facebook.com }"
+    text = proxy(rules) + "backend parent\n    mode http\n    server squid 10.0.0.9:3128\n"
+    assert verdicts(lint({"haproxy.cfg": text}))["facebook"] == "unknown"
+
+
+def test_option_http_proxy_marks_a_forward_proxy(lint):
+    text = """
+    listen fwd
+        mode http
+        bind :8080
+        option http_proxy
+        http-request deny if { hdr_dom(host) -i linkedin.com }
+    """
+    assert verdicts(lint({"haproxy.cfg": text}))["linkedin"] == "blocked"
+
+
+def test_unknown_backend_is_a_config_error(lint):
+    report = lint({"haproxy.cfg": proxy("    use_backend nowhere if { hdr_dom(host) -i facebook.com }")})
+    assert ("TE901", 5) in codes(report)
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_removed_keyword_is_te901(lint):
+    report = lint({"haproxy.cfg": proxy("    reqdeny ^Host:\\ .*facebook")})
+    assert ("TE901", 5) in codes(report)
+
+
+def test_tokenizer_quotes_escapes_and_comments():
+    assert haproxy.split_words("acl a hdr(host) -i \"a b\" 'c\\d' e\\ f # comment") == [
+        "acl",
+        "a",
+        "hdr(host)",
+        "-i",
+        "a b",
+        "c\\d",
+        "e f",
+    ]
+
+
+def test_detection_by_name_and_by_content():
+    assert detected_dialect(Path("haproxy.cfg"), "global\n") == "haproxy"
+    body = "frontend fe\n    bind :80\n    mode http\n    default_backend be\nbackend be\n    server s 1.2.3.4:80\n"
+    assert detected_dialect(Path("lb.cfg"), body) == "haproxy"
+    assert detected_dialect(Path("README.md"), body) is None
+
+
+def test_binary_input_is_an_input_error(lint, tmp_path):
+    p = tmp_path / "haproxy.cfg"
+    p.write_bytes(b"\x00\x01\x02" * 100)
+    from policy_lint.catalog import load_catalog
+    from policy_lint.engine import Options, lint_paths
+    from policy_lint.policy import strict_policy
+
+    catalog = load_catalog()
+    report = lint_paths([p], catalog, strict_policy(catalog), Options(root=tmp_path))
+    assert report.errors and "binary" in report.errors[0]
