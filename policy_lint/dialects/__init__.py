@@ -50,6 +50,7 @@ MODULES: tuple[str, ...] = (
     "firewalls.pfsense",
     "firewalls.nftables",
     "proxies.haproxy",
+    "proxies.nginx",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -217,6 +218,7 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
         "haproxy",
         ("haproxy*.cfg", "*.haproxy.cfg", "haproxy.conf", "haproxy*.conf", "*.haproxy"),
     ),
+    "proxies.nginx": ("nginx", ("nginx.conf", "nginx*.conf", "*.nginx", "*.nginx.conf")),
 }
 
 DETECT_THRESHOLD = 0.5

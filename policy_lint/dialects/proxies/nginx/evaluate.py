@@ -1,0 +1,765 @@
+"""What nginx does with one probe: the server chosen by port and name, its rewrite directives in
+order, the location, access rules and content (proxy_pass, return, static files); the stream
+module's SNI proxy for HTTPS."""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import re
+from dataclasses import dataclass, field
+
+from policy_lint.dialects.proxies.nginx.syntax import Directive
+from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
+from policy_lint.dialects.semantics.tunnels import LOCAL_PROXY_PORTS
+from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
+
+NAME = "nginx"
+MAX_CLIENT_DIMENSIONS = 6
+# Variables that carry the name the client asked for: a proxy_pass to them reaches the origin.
+REQUESTED_HOST_VARS = ("host", "http_host", "ssl_preread_server_name")
+# Directives that hand the decision to something this config does not describe.
+EXTERNAL_DECIDERS = {
+    "auth_request",
+    "access_by_lua",
+    "access_by_lua_block",
+    "access_by_lua_file",
+    "rewrite_by_lua",
+    "rewrite_by_lua_block",
+    "rewrite_by_lua_file",
+    "content_by_lua",
+    "content_by_lua_block",
+    "content_by_lua_file",
+    "js_access",
+    "js_content",
+    "perl",
+}
+_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+class Unknown(Exception):
+    """A value this dialect does not model (a variable, a condition)."""
+
+
+@dataclass
+class Map:
+    source: str
+    span: Span
+    hostnames: bool = False
+    default: str = ""
+    exact: dict[str, str] = field(default_factory=dict)
+    wild_front: list[tuple[str, str]] = field(default_factory=list)  # (suffix, value)
+    wild_back: list[tuple[str, str]] = field(default_factory=list)  # (prefix, value)
+    regexes: list[tuple[BoundedPattern, str]] = field(default_factory=list)
+    broken: bool = False
+
+
+@dataclass
+class Server:
+    context: str  # http | stream
+    span: Span
+    block: list[Directive]
+    ports: list[tuple[int, bool]]  # (port, default_server)
+    names: list[str]
+    forward: list[Span] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    """One `http` or `stream` context (all `http` blocks and top-level server snippets merged)."""
+
+    kind: str
+    directives: list[Directive] = field(default_factory=list)
+    servers: list[Server] = field(default_factory=list)
+    maps: dict[str, Map] = field(default_factory=dict)
+    upstreams: dict[str, Directive] = field(default_factory=dict)
+    missing: list[Span] = field(default_factory=list)  # includes nginx could not find
+
+
+def listen_port(args: list[str]) -> tuple[int, bool] | None:
+    if not args:
+        return None
+    a = args[0]
+    if a.startswith("unix:"):
+        return None
+    port: int | None = None
+    if a.isdigit():
+        port = int(a)
+    elif a.startswith("[") and "]:" in a:
+        port = int(a.rsplit(":", 1)[1]) if a.rsplit(":", 1)[1].isdigit() else None
+    elif ":" in a and not a.startswith("["):
+        tail = a.rsplit(":", 1)[1]
+        port = int(tail) if tail.isdigit() else None
+    else:
+        port = 80
+    if port is None:
+        return None
+    return port, any(x in ("default_server", "default") for x in args[1:])
+
+
+def compile_map(d: Directive, problems: list[Problem]) -> tuple[str, Map] | None:
+    if len(d.args) != 2 or d.block is None:
+        return None
+    m = Map(d.args[0], d.span)
+    for entry in d.block:
+        key, vals = entry.name, entry.args
+        if key == "hostnames" and not vals:
+            m.hostnames = True
+            continue
+        if key == "volatile" and not vals:
+            continue
+        if key == "default" and vals:
+            m.default = vals[0]
+            continue
+        value = vals[0] if vals else ""
+        if key.startswith("\\"):
+            key = key[1:]
+        elif key.startswith("~"):
+            ci = key.startswith("~*")
+            try:
+                m.regexes.append((BoundedPattern.compile(key[2:] if ci else key[1:], ci), value))
+            except PatternError as exc:
+                m.broken = True
+                problems.append(Problem("TE905", entry.span, f"map {d.args[1]}: {exc}; nginx refuses this"))
+            continue
+        k = key.lower()
+        if m.hostnames and k.startswith("*."):
+            m.wild_front.append((k[1:], value))
+        elif m.hostnames and k.startswith("."):
+            m.exact.setdefault(k[1:], value)
+            m.wild_front.append((k, value))
+        elif m.hostnames and k.endswith(".*"):
+            m.wild_back.append((k[:-1], value))
+        else:
+            m.exact.setdefault(k, value)
+    return d.args[1].lstrip("$"), m
+
+
+def map_lookup(m: Map, source: str) -> str | None:
+    """The raw value for `source` (None: a regex could not be decided in time)."""
+    if m.broken:
+        return None
+    s = source.lower()
+    if s in m.exact:
+        return m.exact[s]
+    if m.hostnames:
+        fronts = [(suf, v) for suf, v in m.wild_front if s.endswith(suf)]
+        if fronts:
+            return max(fronts, key=lambda sv: len(sv[0]))[1]
+        backs = [(pre, v) for pre, v in m.wild_back if s.startswith(pre)]
+        if backs:
+            return max(backs, key=lambda pv: len(pv[0]))[1]
+    for rx, value in m.regexes:
+        hit = rx.search(source)
+        if hit is None:
+            return None
+        if hit:
+            return value
+    return m.default
+
+
+def server_name_matches(server: Server, host: str) -> tuple[int, int] | None:
+    """Priority of `server`'s best name for `host` (lower wins; nginx's server_name order):
+    exact (0), longest leading wildcard (1), longest trailing wildcard (2), first regex (3)."""
+    h = host.lower()
+    best: tuple[int, int] | None = None
+    for name in server.names:
+        n = name.lower()
+        rank: tuple[int, int] | None = None
+        if n.startswith("~"):
+            try:
+                rx = BoundedPattern.compile(n[1:], ignore_case=True)
+            except PatternError:
+                continue
+            if rx.search(host):
+                rank = (3, 0)
+        elif n.startswith("*.") and h.endswith(n[1:]):
+            rank = (1, -len(n))
+        elif n.startswith(".") and (h == n[1:] or h.endswith(n)):
+            rank = (0, 0) if h == n[1:] else (1, -len(n))
+        elif n.endswith(".*") and h.startswith(n[:-1]):
+            rank = (2, -len(n))
+        elif n == h:
+            rank = (0, 0)
+        if rank is not None and (best is None or rank < best):
+            best = rank
+    return best
+
+
+def find_location(block: list[Directive], uri: str) -> list[Directive]:
+    """The location chain (outermost first) nginx picks for `uri` among `block`'s locations."""
+    locs = [d for d in block if d.name == "location" and d.block is not None and d.args]
+    for d in locs:
+        if d.args[0] == "=" and len(d.args) > 1 and d.args[1] == uri:
+            return [d]
+        if d.args[0].startswith("=") and d.args[0] != "=" and d.args[0][1:] == uri:
+            return [d]
+    prefix: Directive | None = None
+    best = -1
+    for d in locs:
+        mod, path = (d.args[0], d.args[1]) if len(d.args) > 1 else ("", d.args[0])
+        if mod in ("", "^~") and not path.startswith("@") and uri.startswith(path) and len(path) > best:
+            prefix, best = d, len(path)
+    if prefix is not None and prefix.block:
+        nested = find_location(prefix.block, uri)
+        if nested and nested[0] is not prefix:
+            return [prefix, *nested]
+    if prefix is not None and prefix.args[0] == "^~":
+        return [prefix]
+    for d in locs:
+        if d.args[0] in ("~", "~*") and len(d.args) > 1:
+            try:
+                rx = BoundedPattern.compile(d.args[1], d.args[0] == "~*")
+            except PatternError:
+                continue
+            hit = rx.search(uri)
+            if hit is None:
+                raise Unknown(f"location regex at {d.span.where()} ran out of time")
+            if hit:
+                return [d]
+    return [prefix] if prefix is not None else []
+
+
+def derived_from_request(
+    value: str, maps: dict[str, Map], sets: dict[str, list[str]], depth: int = 0
+) -> bool:
+    """Whether `value` can carry the requested host name (directly or through map/set)."""
+    if depth > 8:
+        return False
+    for m in _VAR.finditer(value):
+        name = m.group(1) or m.group(2)
+        if name in REQUESTED_HOST_VARS:
+            return True
+        if name in maps:
+            mp = maps[name]
+            values = [mp.default, *mp.exact.values(), *(v for _k, v in mp.wild_front)]
+            values += [v for _k, v in mp.wild_back] + [v for _r, v in mp.regexes]
+            if any(derived_from_request(v, maps, sets, depth + 1) for v in values):
+                return True
+        for v in sets.get(name, []):
+            if derived_from_request(v, maps, sets, depth + 1):
+                return True
+    return False
+
+
+def _host_part(url: str) -> str:
+    rest = url.split("://", 1)[1] if "://" in url else url
+    return re.split(r"[/?]", rest, maxsplit=1)[0]
+
+
+@dataclass
+class Request:
+    probe: Probe
+    server: Server
+    audience: Audience
+    path: str
+    vars: dict[str, str] = field(default_factory=dict)
+
+
+class NginxRuleset:
+    dialect = NAME
+
+    def __init__(
+        self,
+        path: str,
+        contexts: dict[str, Context],
+        problems: list[Problem],
+        statements: int,
+        understood: int,
+        first_statement: Span | None,
+        included: list[str],
+    ):
+        self.path = path
+        self.contexts = contexts
+        self.problems = problems
+        self.statements = statements
+        self.understood = understood
+        self.first_statement = first_statement
+        self.included = included
+        self._mark_forward()
+        self._dims = self._client_dimensions()
+        self._cache: dict[tuple[Probe, Audience], Decision] = {}
+
+    # ------------------------------------------------------------ structure
+
+    def _mark_forward(self) -> None:
+        for ctx in self.contexts.values():
+            for server in ctx.servers:
+                sets: dict[str, list[str]] = {}
+                for d in _walk(server.block):
+                    if d.name == "set" and len(d.args) == 2:
+                        sets.setdefault(d.args[0].lstrip("$"), []).append(d.args[1])
+                for d in _walk(server.block):
+                    if d.name == "proxy_pass" and d.args:
+                        host = _host_part(d.args[0])
+                        if "$" in host and derived_from_request(host, ctx.maps, sets):
+                            server.forward.append(d.span)
+                    elif d.name == "proxy_connect":
+                        server.forward.append(d.span)
+                        self.problems.append(
+                            Problem(
+                                "TE908",
+                                d.span,
+                                "proxy_connect (a third-party CONNECT module) is not evaluated: HTTPS through "
+                                "this server is 'unknown'",
+                            )
+                        )
+
+    def _client_dimensions(self) -> list[str]:
+        dims: list[str] = []
+        for ctx in self.contexts.values():
+            for d in _walk(ctx.directives):
+                new = d.name in ("allow", "deny") and d.args and d.args[0] not in ("all", *dims)
+                if new and len(dims) < MAX_CLIENT_DIMENSIONS:
+                    dims.append(d.args[0])
+        return dims
+
+    def audiences(self) -> list[Audience]:
+        if not self._dims:
+            return [EVERYONE]
+        out = []
+        for values in itertools.product((True, False), repeat=len(self._dims)):
+            conds = tuple(f"{'' if v else 'not '}from {a}" for a, v in zip(self._dims, values, strict=True))
+            out.append(Audience(key=tuple(zip(self._dims, values, strict=True)), conditions=conds))
+        return out
+
+    def inert_mentions(self, probe: Probe) -> list[Span]:
+        return []
+
+    # ------------------------------------------------------------ evaluation
+
+    def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        key = (probe, audience)
+        hit = self._cache.get(key)
+        if hit is None:
+            try:
+                hit = self._evaluate(probe, audience)
+            except Unknown as exc:
+                hit = Decision(Outcome.UNKNOWN, None, (), note=str(exc))
+            self._cache[key] = hit
+        return hit
+
+    def _forward_servers(self, kind: str) -> list[Server]:
+        ctx = self.contexts.get(kind)
+        return [s for s in ctx.servers if s.forward] if ctx else []
+
+    def _evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        http_fwd = self._forward_servers("http")
+        stream_fwd = self._forward_servers("stream")
+        missing = [s for ctx in self.contexts.values() for s in ctx.missing]
+        if probe.scheme == "https" and stream_fwd:
+            return self._combine([self._stream(s, probe, audience) for s in stream_fwd])
+        if http_fwd and (probe.scheme == "http" or not stream_fwd):
+            if probe.scheme == "https":
+                return self._connect(http_fwd)
+            return self._http(probe, audience, http_fwd)
+        if missing:
+            return Decision(
+                Outcome.UNKNOWN,
+                missing[0],
+                tuple(missing[:8]),
+                note="an included file is missing: whether it makes nginx a forward proxy is unknown",
+            )
+        servers = [s.span for ctx in self.contexts.values() for s in ctx.servers]
+        what = "plain HTTP" if stream_fwd else "requests"
+        return Decision(
+            Outcome.ALLOW,
+            None,
+            tuple(servers[:8]),
+            note=(
+                f"a reverse proxy for its own sites: no server passes {what} to the origin the client "
+                "asked for (proxy_pass to $host, $http_host or $ssl_preread_server_name), so clients do not "
+                "reach the web through it"
+            ),
+        )
+
+    def _combine(self, decisions: list[Decision]) -> Decision:
+        if len(decisions) == 1:
+            return decisions[0]
+        outcomes = {d.outcome for d in decisions}
+        if Outcome.UNKNOWN in outcomes:
+            return next(d for d in decisions if d.outcome == Outcome.UNKNOWN)
+        if outcomes == {Outcome.ALLOW, Outcome.DENY}:
+            deny = next(d for d in decisions if d.outcome == Outcome.DENY)
+            return Decision(
+                Outcome.DENY,
+                deny.rule,
+                deny.trace,
+                deny.specific,
+                deny.how,
+                "denied on some listening ports only",
+                partial=True,
+            )
+        return decisions[0]
+
+    def _connect(self, http_fwd: list[Server]) -> Decision:
+        connect = [s for s in http_fwd if any("proxy_connect" in f.text for f in s.forward)]
+        if connect:
+            return Decision(
+                Outcome.UNKNOWN, connect[0].span, (connect[0].span,), note="proxy_connect is not evaluated"
+            )
+        return Decision(
+            Outcome.DENY,
+            http_fwd[0].span,
+            (http_fwd[0].span,),
+            False,
+            "400: nginx does not tunnel CONNECT",
+        )
+
+    # ------------------------------------------------------------ http
+
+    def _http(self, probe: Probe, audience: Audience, http_fwd: list[Server]) -> Decision:
+        ctx = self.contexts["http"]
+        ports = sorted({p for s in http_fwd for p, _d in s.ports})
+        decisions = []
+        for port in ports:
+            on_port = [s for s in ctx.servers if any(p == port for p, _d in s.ports)]
+            server = self._select(on_port, port, probe.host)
+            decisions.append(self._run_http(server, probe, audience))
+        return self._combine(decisions)
+
+    @staticmethod
+    def _select(servers: list[Server], port: int, host: str) -> Server:
+        ranked = [(r, i, s) for i, s in enumerate(servers) if (r := server_name_matches(s, host)) is not None]
+        if ranked:
+            return min(ranked, key=lambda x: (x[0], x[1]))[2]
+        defaults = [s for s in servers if any(p == port and d for p, d in s.ports)]
+        return (defaults or servers)[0]
+
+    def _run_http(self, server: Server, probe: Probe, audience: Audience) -> Decision:
+        req = Request(probe, server, audience, probe.path)
+        trace: list[Span] = [server.span]
+        specific = not server.forward  # a server chosen by the requested name
+        decided = self._rewrite(server.block, req, trace, specific)
+        if isinstance(decided, Decision):
+            return decided
+        chain = find_location(server.block, req.path)
+        content: Directive | None = None
+        access_blocks: list[list[Directive]] = [self.contexts["http"].directives, server.block]
+        for loc in chain:
+            trace.append(loc.span)
+            assert loc.block is not None
+            access_blocks.append(loc.block)
+            decided = self._rewrite(loc.block, req, trace, specific)
+            if isinstance(decided, Decision):
+                return decided
+            if isinstance(decided, Directive):
+                content = decided
+        denied = self._access(access_blocks, audience, trace, specific)
+        if denied is not None:
+            return denied
+        if content is None and chain:
+            content = next((d for d in chain[-1].block or [] if d.name == "proxy_pass"), None)
+        for d in [*(chain[-1].block or [] if chain else []), *server.block]:
+            if d.name in EXTERNAL_DECIDERS:
+                trace.append(d.span)
+                return Decision(
+                    Outcome.UNKNOWN,
+                    d.span,
+                    tuple(trace),
+                    note=f"{d.name} decides outside this config (TE907)",
+                )
+        if content is None:
+            where = chain[-1].span if chain else server.span
+            return Decision(
+                Outcome.DENY, where, tuple(trace), specific, "served by nginx itself, not the requested site"
+            )
+        trace.append(content.span)
+        return self._proxy(content, req, trace, specific, "http")
+
+    def _rewrite(
+        self, block: list[Directive], req: Request, trace: list[Span], specific: bool
+    ) -> Decision | Directive | None:
+        """Run one level's rewrite-module directives in order; a Decision ends the request, a
+        `proxy_pass` Directive (from an `if` block) becomes the content handler."""
+        content: Directive | None = None
+        for d in block:
+            if d.name == "return":
+                trace.append(d.span)
+                return self._return(d, req, trace, specific)
+            if d.name == "break":
+                break
+            if d.name == "set" and len(d.args) == 2:
+                try:
+                    req.vars[d.args[0].lstrip("$")] = self._interp(d.args[1], req)
+                except Unknown:
+                    req.vars.pop(d.args[0].lstrip("$"), None)
+                    req.vars["!" + d.args[0].lstrip("$")] = ""
+                continue
+            if d.name == "rewrite" and len(d.args) >= 2:
+                out = self._rewrite_line(d, req, trace, specific)
+                if out == "break":
+                    break
+                if isinstance(out, Decision):
+                    return out
+                continue
+            if d.name == "if" and d.block is not None:
+                holds = self._if(d.args, req, d.span)
+                if holds is None:
+                    trace.append(d.span)
+                    return Decision(
+                        Outcome.UNKNOWN, d.span, tuple(trace), note="this if condition is not evaluated"
+                    )
+                if holds:
+                    trace.append(d.span)
+                    inner = self._rewrite(d.block, req, trace, True)
+                    if isinstance(inner, Decision):
+                        return inner
+                    pp = next((x for x in d.block if x.name == "proxy_pass"), None)
+                    content = pp or (inner if isinstance(inner, Directive) else content)
+                    denied = self._access([d.block], req.audience, trace, True)
+                    if denied is not None:
+                        return denied
+        return content
+
+    def _rewrite_line(
+        self, d: Directive, req: Request, trace: list[Span], specific: bool
+    ) -> Decision | str | None:
+        try:
+            rx = BoundedPattern.compile(d.args[0])
+        except PatternError as exc:
+            raise Unknown(f"rewrite at {d.span.where()}: {exc}") from None
+        hit = rx.search(req.path)
+        if hit is None:
+            raise Unknown(f"rewrite regex at {d.span.where()} ran out of time")
+        if not hit:
+            return None
+        trace.append(d.span)
+        target = d.args[1]
+        flag = d.args[2] if len(d.args) > 2 else ""
+        if target.startswith(("http://", "https://", "$scheme")) or flag in ("redirect", "permanent"):
+            return self._redirect(target, req, d, trace, specific)
+        return Decision(Outcome.UNKNOWN, d.span, tuple(trace), note="an internal rewrite is not evaluated")
+
+    def _return(self, d: Directive, req: Request, trace: list[Span], specific: bool) -> Decision:
+        args = d.args
+        if not args:
+            return Decision(Outcome.UNKNOWN, d.span, tuple(trace), note="return without a code")
+        if not args[0].isdigit():
+            return self._redirect(args[0], req, d, trace, specific)
+        code = int(args[0])
+        if code in (301, 302, 303, 307, 308) and len(args) > 1:
+            return self._redirect(args[1], req, d, trace, specific)
+        how = "444: connection closed" if code == 444 else str(code)
+        return Decision(Outcome.DENY, d.span, tuple(trace), specific, how)
+
+    def _redirect(
+        self, target: str, req: Request, d: Directive, trace: list[Span], specific: bool
+    ) -> Decision:
+        try:
+            url = self._interp(target, req)
+        except Unknown:
+            return Decision(
+                Outcome.UNKNOWN, d.span, tuple(trace), note="the redirect target is computed per request"
+            )
+        host = _host_part(url).split(":")[0].lower()
+        if url.startswith("https://") and host == req.probe.host.lower() and req.probe.scheme == "http":
+            return Decision(Outcome.ALLOW, d.span, tuple(trace), False, "redirect to https")
+        return Decision(Outcome.DENY, d.span, tuple(trace), specific, "redirect")
+
+    def _access(
+        self, blocks: list[list[Directive]], audience: Audience, trace: list[Span], specific: bool
+    ) -> Decision | None:
+        """allow/deny of the innermost level that has any (nginx does not merge levels)."""
+        rules: list[Directive] = []
+        for block in blocks:
+            own = [d for d in block if d.name in ("allow", "deny") and d.args]
+            if own:
+                rules = own
+        values = dict(audience.key) if self._dims else {}
+        for d in rules:
+            who = d.args[0]
+            if who != "all":
+                if who not in values:
+                    raise Unknown(f"{d.name} {who} at {d.span.where()}: clients not told apart")
+                if not values[who]:
+                    continue
+            if d.name == "deny":
+                trace.append(d.span)
+                return Decision(Outcome.DENY, d.span, tuple(trace), False, "403", scope=f"clients {who}")
+            return None
+        return None
+
+    def _proxy(
+        self,
+        d: Directive,
+        req: Request | None,
+        trace: list[Span],
+        specific: bool,
+        kind: str,
+        sni: str = "",
+        server: Server | None = None,
+    ) -> Decision:
+        try:
+            url = self._interp(d.args[0], req) if req is not None else self._interp_stream(d.args[0], sni)
+        except Unknown as exc:
+            return Decision(Outcome.UNKNOWN, d.span, tuple(trace), note=str(exc))
+        hostport = _host_part(url)
+        if not hostport or hostport.startswith(":"):  # an empty name: nginx cannot connect
+            return Decision(Outcome.DENY, d.span, tuple(trace), specific, "no upstream: connection closed")
+        host = hostport.rsplit(":", 1)[0] if hostport.count(":") == 1 else hostport
+        ctx = self.contexts[kind]
+        wanted = (req.probe.host if req is not None else sni).lower()
+        if hostport in ctx.upstreams or host in ctx.upstreams:
+            up = ctx.upstreams.get(hostport) or ctx.upstreams[host]
+            return self._fixed(
+                up, [s.args[0] for s in up.block or [] if s.name == "server" and s.args], d, trace, specific
+            )
+        if host.lower() == wanted:
+            if not self._has_resolver(req.server if req else server, kind) and not _is_ip(host):
+                return Decision(
+                    Outcome.DENY,
+                    d.span,
+                    tuple(trace),
+                    False,
+                    "502: no resolver to look up the requested name",
+                )
+            return Decision(Outcome.ALLOW, None, tuple(trace), False, "forwarded to the origin")
+        return self._fixed(d, [hostport], d, trace, specific)
+
+    def _fixed(
+        self, where: Directive, addresses: list[str], d: Directive, trace: list[Span], specific: bool
+    ) -> Decision:
+        ports = set()
+        for a in addresses:
+            tail = a.rsplit(":", 1)[1] if ":" in a else "80"
+            ports.add(int(tail) if tail.isdigit() else None)
+        if not addresses:
+            return Decision(Outcome.DENY, d.span, tuple(trace), specific, "502: upstream has no server")
+        if ports & (LOCAL_PROXY_PORTS | {None}):
+            return Decision(
+                Outcome.UNKNOWN,
+                d.span,
+                tuple(trace),
+                note=f"passed to {', '.join(addresses)}: an upstream proxy whose configuration is not this one (TE907)",
+            )
+        return Decision(
+            Outcome.DENY,
+            d.span,
+            tuple(trace),
+            specific,
+            f"passed to {', '.join(addresses[:2])}, not the requested site",
+        )
+
+    def _has_resolver(self, server: Server | None, kind: str) -> bool:
+        ctx = self.contexts[kind]
+        scopes = [ctx.directives] + ([list(_walk(server.block))] if server else [])
+        return any(d.name == "resolver" for scope in scopes for d in scope)
+
+    # ------------------------------------------------------------ stream (SNI)
+
+    def _stream(self, server: Server, probe: Probe, audience: Audience) -> Decision:
+        ctx = self.contexts["stream"]
+        trace = [server.span]
+        preread = any(
+            d.name == "ssl_preread" and d.args[:1] == ["on"] for d in [*ctx.directives, *server.block]
+        )
+        sni = probe.host if preread else ""
+        denied = self._access([ctx.directives, server.block], audience, trace, False)
+        if denied is not None:
+            return denied
+        for d in server.block:
+            if d.name == "return":
+                trace.append(d.span)
+                return Decision(Outcome.DENY, d.span, tuple(trace), True, "return: connection closed")
+            if d.name == "proxy_pass" and d.args:
+                trace.append(d.span)
+                return self._proxy(d, None, trace, True, "stream", sni, server)
+        return Decision(
+            Outcome.UNKNOWN, server.span, tuple(trace), note="no proxy_pass or return in this server"
+        )
+
+    # ------------------------------------------------------------ variables and conditions
+
+    def _var(self, name: str, req: Request | None, sni: str = "", depth: int = 0) -> str:
+        if req is None:
+            if name == "ssl_preread_server_name":
+                return sni
+            if name in self.contexts["stream"].maps and depth < 8:
+                return self._map(
+                    self.contexts["stream"].maps[name], lambda s: self._interp_stream(s, sni, depth + 1)
+                )
+            raise Unknown(f"${name} is not evaluated")
+        probe = req.probe
+        if "!" + name in req.vars:
+            raise Unknown(f"${name} is set from a value not evaluated")
+        if name in req.vars:
+            return req.vars[name]
+        if name == "host":
+            return probe.host.lower()
+        if name == "http_host":
+            return probe.host if probe.port in (80, 443) else f"{probe.host}:{probe.port}"
+        if name in ("uri", "document_uri"):
+            return req.path
+        if name == "request_uri":
+            return probe.path
+        if name == "scheme":
+            return "http"
+        if name in ("args", "query_string", "is_args"):
+            return ""
+        if name == "server_name":
+            return req.server.names[0] if req.server.names else ""
+        if name == "request_method":
+            return probe.method
+        if name in self.contexts["http"].maps and depth < 8:
+            return self._map(self.contexts["http"].maps[name], lambda s: self._interp(s, req, depth + 1))
+        raise Unknown(f"${name} is not evaluated")
+
+    def _map(self, m: Map, interp) -> str:
+        source = interp(m.source)
+        raw = map_lookup(m, source)
+        if raw is None:
+            raise Unknown(f"map at {m.span.where()} could not be decided")
+        return interp(raw)
+
+    def _interp(self, text: str, req: Request | None, depth: int = 0) -> str:
+        return _VAR.sub(lambda m: self._var(m.group(1) or m.group(2), req, depth=depth), text)
+
+    def _interp_stream(self, text: str, sni: str, depth: int = 0) -> str:
+        return _VAR.sub(lambda m: self._var(m.group(1) or m.group(2), None, sni, depth), text)
+
+    def _if(self, args: list[str], req: Request, span: Span) -> bool | None:
+        words = list(args)
+        if not words:
+            return None
+        if words[0].startswith("("):
+            words[0] = words[0][1:]
+            if not words[0]:
+                words.pop(0)
+        if words and words[-1].endswith(")"):
+            words[-1] = words[-1][:-1]
+            if not words[-1]:
+                words.pop()
+        try:
+            if len(words) == 1 and words[0].startswith("$"):
+                value = self._interp(words[0], req)
+                return value not in ("", "0")
+            if len(words) == 3 and words[0].startswith("$"):
+                value = self._interp(words[0], req)
+                op, operand = words[1], words[2]
+                if op in ("=", "!="):
+                    return (value == self._interp(operand, req)) == (op == "=")
+                if op in ("~", "~*", "!~", "!~*"):
+                    rx = BoundedPattern.compile(operand, ignore_case=op.endswith("*"))
+                    hit = rx.search(value)
+                    if hit is None:
+                        return None
+                    return hit != op.startswith("!")
+        except (Unknown, PatternError):
+            return None
+        return None  # -f, -d, -e, -x and other forms: not evaluated
+
+
+def _walk(block: list[Directive]):
+    for d in block:
+        yield d
+        if d.block:
+            yield from _walk(d.block)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False

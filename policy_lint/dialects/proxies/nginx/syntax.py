@@ -1,0 +1,245 @@
+"""nginx's configuration syntax: a tokenizer that follows ngx_conf_read_token, directives as a
+tree, and `include` resolved inside --root.
+
+Why not crossplane: the Python crossplane (nginx inc.) has had no release since 0.5.8 (2022),
+nginx inc. maintains only its Go port now, and it opens included files itself (outside
+`--root` and our size/binary checks) and gives lines without columns. The grammar is small:
+
+- words are separated by blanks; `;` ends a directive, `{` opens its block, `}` closes it
+  (a `}` inside a word is part of the word, as in nginx);
+- `#` at the start of a word comments out the rest of the line;
+- "double" and 'single' quotes keep blanks; inside them `\\"`, `\\'`, `\\\\` and `\\t \\r \\n`
+  are escapes, any other backslash stays (so a regex's `\\.` reaches PCRE), in words too;
+- `${name}` keeps its braces inside a word; a `)` right after a closing quote starts a word
+  (so `if ($host ~* "x")` gives `($host`, `~*`, `x`, `)`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.inputs import InputError, read_source
+from policy_lint.model import Problem, Span
+
+MAX_INCLUDE_DEPTH = 16
+MAX_DIRECTIVES = 200_000
+
+
+@dataclass
+class Directive:
+    name: str
+    args: list[str]
+    span: Span
+    block: list[Directive] | None = None
+
+
+@dataclass
+class Token:
+    text: str
+    line: int
+    col: int
+    quoted: bool = False
+
+
+class SyntaxProblem(Exception):
+    def __init__(self, line: int, col: int, message: str):
+        super().__init__(message)
+        self.line, self.col = line, col
+
+
+_ESCAPES = {'"': '"', "'": "'", "\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
+
+
+def tokenize(text: str) -> list[Token]:
+    """Words and the three structural characters `;`, `{`, `}` (as unquoted tokens)."""
+    tokens: list[Token] = []
+    i, n = 0, len(text)
+    line, col = 1, 1
+
+    def advance(k: int = 1) -> None:
+        nonlocal i, line, col
+        for _ in range(k):
+            if i < n and text[i] == "\n":
+                line, col = line + 1, 1
+            else:
+                col += 1
+            i += 1
+
+    while i < n:
+        c = text[i]
+        if c in " \t\r\n":
+            advance()
+            continue
+        if c == "#":
+            while i < n and text[i] != "\n":
+                advance()
+            continue
+        if c in ";{}":
+            tokens.append(Token(c, line, col))
+            advance()
+            continue
+        start_line, start_col = line, col
+        if c in "\"'":
+            quote = c
+            advance()
+            buf: list[str] = []
+            while True:
+                if i >= n:
+                    raise SyntaxProblem(
+                        start_line, start_col, "unexpected end of file, expecting a closing quote"
+                    )
+                ch = text[i]
+                if ch == "\\" and i + 1 < n:
+                    nxt = text[i + 1]
+                    buf.append(_ESCAPES.get(nxt, "\\" + nxt))
+                    advance(2)
+                    continue
+                if ch == quote:
+                    advance()
+                    break
+                buf.append(ch)
+                advance()
+            tokens.append(Token("".join(buf), start_line, start_col, quoted=True))
+            if i < n and text[i] not in " \t\r\n;{)":
+                raise SyntaxProblem(line, col, f"unexpected {text[i]!r} after a quoted string")
+            continue
+        buf = []
+        while i < n:
+            ch = text[i]
+            if ch in " \t\r\n;":
+                break
+            if ch == "{" and not (buf and buf[-1] == "$"):
+                break
+            if ch == "\\" and i + 1 < n:  # the same escapes as in quotes; `\.` stays `\.`
+                buf.append(_ESCAPES.get(text[i + 1], "\\" + text[i + 1]))
+                advance(2)
+                continue
+            buf.append(ch)
+            advance()
+        tokens.append(Token("".join(buf), start_line, start_col))
+    return tokens
+
+
+def build(tokens: list[Token], path: str, lines: list[str]) -> list[Directive]:
+    """Directives from tokens; raises SyntaxProblem where nginx would refuse the file."""
+    root: list[Directive] = []
+    stack: list[list[Directive]] = [root]
+    words: list[Token] = []
+    for tok in tokens:
+        structural = not tok.quoted and tok.text in (";", "{", "}")
+        if not structural:
+            words.append(tok)
+            continue
+        if tok.text == "}":
+            if words:
+                raise SyntaxProblem(tok.line, tok.col, 'unexpected "}"')
+            if len(stack) == 1:
+                raise SyntaxProblem(tok.line, tok.col, 'unexpected "}"')
+            stack.pop()
+            continue
+        if not words:
+            raise SyntaxProblem(tok.line, tok.col, f'unexpected "{tok.text}"')
+        first = words[0]
+        text = lines[first.line - 1].strip() if 0 < first.line <= len(lines) else first.text
+        d = Directive(first.text, [w.text for w in words[1:]], Span(path, first.line, first.col, text))
+        stack[-1].append(d)
+        words = []
+        if tok.text == "{":
+            d.block = []
+            stack.append(d.block)
+    if words:
+        raise SyntaxProblem(words[0].line, words[0].col, 'unexpected end of file, expecting ";" or "}"')
+    if len(stack) > 1:
+        last = tokens[-1] if tokens else Token("", 1, 1)
+        raise SyntaxProblem(last.line, last.col, 'unexpected end of file, expecting "}"')
+    return root
+
+
+@dataclass
+class Loader:
+    """Reads a config and its includes (inside --root) into one directive tree."""
+
+    context: ParseContext
+    problems: list[Problem] = field(default_factory=list)
+    included: list[str] = field(default_factory=list)
+    statements: int = 0
+    # Includes not found, with the blocks they stood in (("http", "server") ...).
+    missing_includes: list[tuple[Span, tuple[str, ...]]] = field(default_factory=list)
+
+    def load(self, path: Path, stack: tuple[Path, ...] = (), outer: tuple[str, ...] = ()) -> list[Directive]:
+        display = self.context.resolver.display(path)
+        src = read_source(path, display)
+        self.problems.extend(src.problems)
+        try:
+            tree = build(tokenize("\n".join(src.lines)), display, src.lines)
+        except SyntaxProblem as exc:
+            self.problems.append(
+                Problem(
+                    "TE901",
+                    Span(display, exc.line, exc.col, _line(src.lines, exc.line)),
+                    f"{exc}: nginx refuses this",
+                )
+            )
+            return []
+        return self._expand(tree, path, stack + (path.resolve(),), outer)
+
+    def _expand(
+        self, tree: list[Directive], path: Path, stack: tuple[Path, ...], outer: tuple[str, ...]
+    ) -> list[Directive]:
+        out: list[Directive] = []
+        for d in tree:
+            self.statements += 1
+            if self.statements > MAX_DIRECTIVES:
+                raise InputError(f"{path}: more than {MAX_DIRECTIVES} directives")
+            if d.name == "include" and d.block is None and len(d.args) == 1:
+                out.extend(self._include(d, path, stack, outer))
+                continue
+            if d.block is not None:
+                d.block = self._expand(d.block, path, stack, (*outer, d.name))
+            out.append(d)
+        return out
+
+    def _include(
+        self, d: Directive, path: Path, stack: tuple[Path, ...], outer: tuple[str, ...]
+    ) -> list[Directive]:
+        ref = d.args[0]
+        resolver = self.context.resolver
+        if any(c in ref for c in "*?["):
+            targets = resolver.glob(ref, path)
+            # The resolver also tries the pattern's bare last part next to the config: keep
+            # only files in a directory of the pattern's name (sites-enabled/* is not *).
+            parent = Path(ref).parent.name
+            if parent and parent not in ("", "."):
+                targets = [t for t in targets if t.parent.name == parent]
+        else:
+            one = resolver.resolve(ref, path)
+            targets = [one] if one else []
+        if not targets:
+            self.missing_includes.append((d.span, outer))
+            self.problems.append(
+                Problem("TE903", d.span, f"included file not found: {ref} (what it configures is unknown)")
+            )
+            return []
+        out: list[Directive] = []
+        for target in targets:
+            real = target.resolve()
+            if real in stack:
+                self.problems.append(Problem("TE904", d.span, f"include loop: {ref} includes itself"))
+                continue
+            if len(stack) >= MAX_INCLUDE_DEPTH:
+                self.problems.append(
+                    Problem("TE904", d.span, f"includes nested deeper than {MAX_INCLUDE_DEPTH}")
+                )
+                continue
+            self.included.append(str(real))
+            try:
+                out.extend(self.load(target, stack, outer))
+            except InputError as exc:
+                self.problems.append(Problem("TE902", d.span, str(exc)))
+        return out
+
+
+def _line(lines: list[str], n: int) -> str:
+    return lines[n - 1].strip() if 0 < n <= len(lines) else ""
