@@ -33,18 +33,19 @@ def test_http_request_deny_with_a_domain_acl_blocks(lint):
     assert ("TE101", 6) in codes(report)
 
 
-def test_exact_host_match_misses_the_connect_authority_with_its_port(lint):
-    # hdr(host) -m str compares the whole Host header: a CONNECT's `Host: x.com:443` differs.
+def test_connect_host_header_loses_its_default_port(lint):
+    # HAProxy 2.6 normalises `Host: x.com:443` of a CONNECT to `x.com`: an exact match catches
+    # HTTPS too, while `url` keeps the authority with its port.
     report = lint({"haproxy.cfg": proxy("    http-request deny if { hdr(host) -i x.com twitter.com }")})
-    assert verdicts(report)["twitter"] == "blocked-partial"  # plain HTTP only
+    assert verdicts(report)["twitter"] == "blocked-partial"  # www.twitter.com, mobile. pass
+    by_url = lint({"haproxy.cfg": proxy("    http-request deny if { url_end -i .linkedin.com:443 linkedin.com:443 }")})
+    assert verdicts(by_url)["linkedin"] == "blocked"  # the HTTPS entry points decide
 
 
-def test_hdr_end_misses_connect_but_hdr_dom_matches_up_to_the_colon(lint):
+def test_hdr_end_and_hdr_dom(lint):
     end = lint({"haproxy.cfg": proxy("    http-request deny if { hdr_end(host) -i .linkedin.com }")})
-    assert verdicts(end)["linkedin"] == "blocked-partial"
-    dom = lint(
-        {"haproxy.cfg": proxy("    http-request deny if { hdr(host) -i -m dom linkedin.com licdn.com }")}
-    )
+    assert verdicts(end)["linkedin"] == "blocked-partial"  # linkedin.com itself passes
+    dom = lint({"haproxy.cfg": proxy("    http-request deny if { hdr(host) -i -m dom linkedin.com licdn.com }")})
     assert verdicts(dom)["linkedin"] == "blocked"
 
 

@@ -10,7 +10,7 @@ and a backend with no server, or only `disabled` ones, answers 503. So in
 
     frontend proxy                          # mode http, bind :3128
         acl social hdr_dom(host) -i facebook.com
-        http-request deny if social         # Host: www.facebook.com (and www.facebook.com:443)
+        http-request deny if social         # GET with Host: www.facebook.com, and its CONNECT
         default_backend origin
     backend origin
         http-request set-dst var(txn.ip)    # after a do-resolve of hdr(host): a forward proxy
@@ -23,8 +23,9 @@ ACL name are OR-ed. Flags: `-i`, `-m str|beg|end|sub|dom|dir|reg|len|int|found`,
 `req.hdr(host)` and `hdr_beg|end|sub|dom|reg|len(host)`, `req.ssl_sni`/`req_ssl_sni`,
 `req.ssl_hello_type`, `base*`, `path*`, `url*`, `method`, predefined ACLs (`TRUE`, `FALSE`,
 `METH_*`, `HTTP`, `HTTP_URL_ABS`, ...); `src` ACLs tell clients apart (audiences). A browser
-asks a proxy for HTTPS with `CONNECT host:443` and `Host: host:443`, so `hdr(host) -i
-www.facebook.com` does not catch HTTPS while `hdr_dom(host) -i facebook.com` does. In `mode tcp`
+asks a proxy for HTTPS with `CONNECT host:443` and `Host: host:443`; HAProxy 2.6 drops the
+default port from the Host header (as it does `:80` of a GET), so `hdr(host) -i
+www.facebook.com` catches both, while `url` keeps `www.facebook.com:443`. In `mode tcp`
 the request is a TLS client hello: only the SNI fetches see it (`req.ssl_sni` needs `tcp-request
 inspect-delay`, else the hello may not be there yet: `unknown`).
 
@@ -42,8 +43,7 @@ decides (`unknown`, TE907).
 
 Not modelled (the decisions they touch are `unknown`, TE908): other fetches (`req.payload`,
 `var()`, maps, `ssl_fc_sni` behind an `ssl` bind), `auth`, `use-service`, Lua actions,
-computed backend names `%[...]`, HTTP fetches on plain HTTP in a tcp-mode frontend, and the
-path of a CONNECT. Keywords removed in HAProxy 2.1 (`block`, `reqdeny`, ...) are TE901.
+computed backend names `%[...]`, HTTP fetches on plain HTTP in a tcp-mode frontend. Keywords removed in HAProxy 2.1 (`block`, `reqdeny`, ...) are TE901.
 """
 
 from __future__ import annotations

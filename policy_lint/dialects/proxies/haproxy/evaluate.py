@@ -100,9 +100,13 @@ def view_for(probe: Probe, proxy: Proxy) -> View:
     host = probe.host.lower()
     if proxy.mode == "http":
         if probe.scheme == "https":
-            # Browsers ask a proxy for HTTPS with `CONNECT host:443` and `Host: host:443`.
+            # Browsers ask a proxy for HTTPS with `CONNECT host:443` and `Host: host:443`;
+            # HAProxy 2.6 drops the default port from the Host header (checked against
+            # Debian's haproxy in tests/e2e), so hdr(host) is the bare name, url the authority,
+            # base the name and path empty.
             authority = f"{host}:{probe.port}"
-            return View(True, authority, "CONNECT", authority, None, None, False, proxy.tls_bind)
+            header = host if probe.port == 443 else authority
+            return View(True, header, "CONNECT", authority, None, None, False, proxy.tls_bind)
         return View(True, host, "GET", f"http://{host}{probe.path}", probe.path, None, False, proxy.tls_bind)
     if probe.scheme == "https":
         return View(False, None, None, None, None, host, True, proxy.tls_bind, proxy.inspect_delay)
@@ -150,7 +154,8 @@ def sample(fetch: str, view: View) -> tuple[bool, str | int | None]:
         if base == "url":
             return True, view.url
         if view.method == "CONNECT":
-            return False, None  # path of an authority-form request: not modelled
+            # An authority-form request has no path: path is empty and base the Host header.
+            return True, ("" if base == "path" else view.host_header)
         if base == "path":
             return True, view.path
         return True, f"{view.host_header}{view.path}"
