@@ -124,6 +124,7 @@ class Parser:
         defaults: dict[str, object] = {"mode": "tcp"}
         current: Proxy | None = None
         in_defaults = False
+        in_section = False
         for i, raw in enumerate(src.lines, start=1):
             words = tuple(split_words(raw))
             if not words:
@@ -143,6 +144,7 @@ class Parser:
                     )
                     current = None
                     continue
+                in_section = True
                 current = Proxy(key, words[1], span, mode=str(defaults["mode"]))
                 current.mode_span = defaults.get("mode_span")  # type: ignore[assignment]  # Span | None
                 self._inherit(current, defaults)
@@ -151,6 +153,7 @@ class Parser:
                 continue
             if key in OTHER_SECTIONS:
                 self.understood += 1
+                in_section = True
                 current = None
                 in_defaults = key == "defaults"
                 if in_defaults:
@@ -162,8 +165,12 @@ class Parser:
                 continue
             if current is not None:
                 self._proxy_line(current, line)
-            else:
+            elif in_section:
                 self.understood += 1  # global / resolvers / userlist ... settings: no decision
+            else:
+                self.problems.append(
+                    Problem("TE901", span, f"unknown keyword {key!r} out of section: HAProxy refuses this")
+                )
 
     def _inherit(self, proxy: Proxy, defaults: dict[str, object]) -> None:
         if defaults.get("forward"):

@@ -175,6 +175,8 @@ class Loader:
         try:
             tree = build(tokenize("\n".join(src.lines)), display, src.lines)
         except SyntaxProblem as exc:
+            # Nothing of a file nginx refuses is read: its lines are statements not understood.
+            self.statements += sum(1 for x in src.lines if x.strip() and not x.lstrip().startswith("#"))
             self.problems.append(
                 Problem(
                     "TE901",
