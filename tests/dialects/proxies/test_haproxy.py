@@ -38,14 +38,18 @@ def test_connect_host_header_loses_its_default_port(lint):
     # HTTPS too, while `url` keeps the authority with its port.
     report = lint({"haproxy.cfg": proxy("    http-request deny if { hdr(host) -i x.com twitter.com }")})
     assert verdicts(report)["twitter"] == "blocked-partial"  # www.twitter.com, mobile. pass
-    by_url = lint({"haproxy.cfg": proxy("    http-request deny if { url_end -i .linkedin.com:443 linkedin.com:443 }")})
+    by_url = lint(
+        {"haproxy.cfg": proxy("    http-request deny if { url_end -i .linkedin.com:443 linkedin.com:443 }")}
+    )
     assert verdicts(by_url)["linkedin"] == "blocked"  # the HTTPS entry points decide
 
 
 def test_hdr_end_and_hdr_dom(lint):
     end = lint({"haproxy.cfg": proxy("    http-request deny if { hdr_end(host) -i .linkedin.com }")})
     assert verdicts(end)["linkedin"] == "blocked-partial"  # linkedin.com itself passes
-    dom = lint({"haproxy.cfg": proxy("    http-request deny if { hdr(host) -i -m dom linkedin.com licdn.com }")})
+    dom = lint(
+        {"haproxy.cfg": proxy("    http-request deny if { hdr(host) -i -m dom linkedin.com licdn.com }")}
+    )
     assert verdicts(dom)["linkedin"] == "blocked"
 
 
@@ -279,3 +283,28 @@ def test_binary_input_is_an_input_error(lint, tmp_path):
     catalog = load_catalog()
     report = lint_paths([p], catalog, strict_policy(catalog), Options(root=tmp_path))
     assert report.errors and "binary" in report.errors[0]
+
+
+def test_anonymous_src_acls_make_audiences_too(lint):
+    rules = "    http-request deny if { hdr_dom(host) -i facebook.com } !{ src 10.1.0.0/16 }"
+    report = lint({"haproxy.cfg": proxy(rules)})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+
+
+def test_sni_routing_without_inspect_delay_is_unknown(lint):
+    rules = "    use_backend down if { req.ssl_sni -m dom facebook.com }"
+    backend = "backend origin\n    mode tcp\n    server pass 0.0.0.0:443\nbackend down\n    mode tcp\n"
+    report = lint({"haproxy.cfg": proxy(rules, mode="tcp", backend=backend)})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert ("TE908", 5) in codes(report)
+
+
+def test_a_large_pattern_file_is_matched_by_lookup(lint):
+    names = "\n".join(f"site{i}.example.net" for i in range(50000))
+    report = lint(
+        {
+            "haproxy.cfg": proxy("    http-request deny if { hdr(host) -i -f big.lst }"),
+            "big.lst": names + "\nx.com\n",
+        }
+    )
+    assert verdicts(report)["twitter"] == "blocked-partial"

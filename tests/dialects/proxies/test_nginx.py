@@ -265,3 +265,28 @@ def test_detection_by_name_folder_and_content():
     assert detected_dialect(Path("conf.d/site.conf"), body) == "nginx"
     assert detected_dialect(Path("site.txt"), body) == "nginx"
     assert detected_dialect(Path("notes.md"), body) is None
+
+
+def test_a_stream_snippet_is_read_in_the_stream_context(lint):
+    text = """
+map $ssl_preread_server_name $up { hostnames; .linkedin.com 127.0.0.1:1; default $ssl_preread_server_name:443; }
+server { listen 443; ssl_preread on; resolver 192.0.2.53; proxy_pass $up; }
+"""
+    report = lint({"streams-enabled/sni.conf": text}, dialect="nginx")
+    assert verdicts(report)["linkedin"] == "blocked"
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_binary_and_truncated_input(lint, tmp_path):
+    from policy_lint.catalog import load_catalog
+    from policy_lint.engine import Options, lint_paths
+    from policy_lint.policy import strict_policy
+
+    catalog = load_catalog()
+    binary = tmp_path / "nginx.conf"
+    binary.write_bytes(b"\x00\x01\x02" * 100)
+    report = lint_paths([binary], catalog, strict_policy(catalog), Options(root=tmp_path))
+    assert report.errors and "binary" in report.errors[0]
+    truncated = lint({"nginx.conf": 'http {\n    server {\n        server_name "unterminated;\n'})
+    assert truncated.errors  # nothing read: an input error, not a pass
+    assert "TE901" in [c for c, _l in codes(truncated)] or "TE902" in [c for c, _l in codes(truncated)]

@@ -236,6 +236,10 @@ def match_acl(acl: AclDef, view: View) -> bool | None:
             return True
         return None if None in results else False
     subject = text.lower() if acl.ignore_case else text
+    if method == "str":
+        if acl.exact_index is None:
+            acl.exact_index = frozenset(p.lower() if acl.ignore_case else p for p, _s in acl.patterns)
+        return subject in acl.exact_index
     for raw, _span in acl.patterns:
         p = raw.lower() if acl.ignore_case else raw
         if (
@@ -308,17 +312,15 @@ class HaproxyRuleset:
                     )
             for acl in (a for defs in proxy.acls.values() for a in defs):
                 self._check_fetch(acl)
-            uses_hello = any(
-                _fetch_arg(a.fetch)[0].startswith(("req.ssl", "req_ssl"))
-                for defs in proxy.acls.values()
-                for a in defs
-            )
-            for rule in proxy.rules:
+            for rule in [*proxy.rules, *proxy.routes]:
                 if rule.cond and proxy.mode == "tcp" and not proxy.inspect_delay:
-                    anon = [t.anonymous for g in rule.cond.groups for t in g if t.anonymous]
-                    if uses_hello or any(
-                        _fetch_arg(a.fetch)[0].startswith(("req.ssl", "req_ssl")) for a in anon
-                    ):
+                    defs = [
+                        a
+                        for g in rule.cond.groups
+                        for t in g
+                        for a in ([t.anonymous] if t.anonymous else proxy.acls.get(t.name, []))
+                    ]
+                    if any(_fetch_arg(a.fetch)[0].startswith(("req.ssl", "req_ssl")) for a in defs):
                         self.problems.append(
                             Problem(
                                 "TE908",
@@ -374,19 +376,21 @@ class HaproxyRuleset:
         return reasons
 
     def _client_dimensions(self) -> list[tuple[str, str]]:
-        """(proxy name, ACL name) of ACLs that only look at the client (src): audiences."""
+        """(proxy name, ACL name or anonymous ACL) of ACLs that only look at the client (src):
+        audiences."""
         dims: list[tuple[str, str]] = []
         for proxy in self.proxies:
-            used = {
-                t.name
+            terms = [
+                t
                 for cond in [*(r.cond for r in proxy.rules), *(r.cond for r in proxy.routes)]
                 if cond
                 for g in cond.groups
                 for t in g
-                if t.name
-            }
-            for name in sorted(used):
-                if is_client_acl(proxy.acls.get(name, [])) and len(dims) < MAX_CLIENT_DIMENSIONS:
+            ]
+            names = sorted({t.name for t in terms if t.name and is_client_acl(proxy.acls.get(t.name, []))})
+            anonymous = [t.anonymous.key() for t in terms if t.anonymous and is_client_acl([t.anonymous])]
+            for name in [*names, *dict.fromkeys(anonymous)]:
+                if len(dims) < MAX_CLIENT_DIMENSIONS and (proxy.name, name) not in dims:
                     dims.append((proxy.name, name))
         return dims
 
@@ -627,7 +631,7 @@ class HaproxyRuleset:
     def _term(self, proxy: Proxy, term: Term, view: View, audience: Audience) -> bool | None:
         value: bool | None
         if term.anonymous is not None:
-            value = self._acl_value([term.anonymous], view, audience, (proxy.name, ""))
+            value = self._acl_value([term.anonymous], view, audience, (proxy.name, term.anonymous.key()))
         elif term.name in proxy.acls:
             value = self._acl_value(proxy.acls[term.name], view, audience, (proxy.name, term.name))
         else:

@@ -131,12 +131,19 @@ def parse(path: Path, context: ParseContext) -> NginxRuleset:
     tree = loader.load(path)
     contexts: dict[str, Context] = {"http": Context("http"), "stream": Context("stream")}
     problems = loader.problems
+    servers = [d for d in tree if d.name == "server" and d.block is not None]
+    stream_snippet = path.parent.name.startswith("stream") or any(
+        x.name == "ssl_preread" or (x.name == "proxy_pass" and x.args and "://" not in x.args[0])
+        for srv in servers
+        for x in srv.block or []
+    )
     for d in tree:
         if d.name in ("http", "stream") and d.block is not None:
             _fill(contexts[d.name], d.block, problems)
         elif d.name in ("server", "map", "upstream", "resolver", "allow", "deny"):
-            # A snippet (sites-enabled/*, conf.d/*.conf) is included inside `http`.
-            _fill(contexts["http"], [d], problems)
+            # A snippet (sites-enabled/*, conf.d/*.conf) is included inside `http`; one whose
+            # servers read the SNI or pass to a bare host:port (streams-enabled/*) in `stream`.
+            _fill(contexts["stream" if stream_snippet else "http"], [d], problems)
     for span, outer in loader.missing_includes:
         # A missing include counts against the context it stood in (stream, else http).
         contexts["stream" if outer[:1] == ("stream",) else "http"].missing.append(span)

@@ -16,6 +16,8 @@ nginx inc. maintains only its Go port now, and it opens included files itself (o
 
 from __future__ import annotations
 
+import bisect
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,73 +54,50 @@ class SyntaxProblem(Exception):
 _ESCAPES = {'"': '"', "'": "'", "\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
 
 
+_TOKEN = re.compile(
+    r"""(?P<ws>[ \t\r\n]+)
+      | (?P<comment>\#[^\n]*)
+      | (?P<struct>[;{}])
+      | (?P<dq>"(?:[^"\\]|\\.)*")
+      | (?P<sq>'(?:[^'\\]|\\.)*')
+      | (?P<word>(?:\\.|\$\{|[^\s;{\\]|\\$)+)""",
+    re.X | re.S,
+)
+_ESCAPE = re.compile(r"\\(.)", re.S)
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), text)
+
+
 def tokenize(text: str) -> list[Token]:
     """Words and the three structural characters `;`, `{`, `}` (as unquoted tokens)."""
     tokens: list[Token] = []
-    i, n = 0, len(text)
-    line, col = 1, 1
+    newlines = [m.start() for m in re.finditer("\n", text)]
 
-    def advance(k: int = 1) -> None:
-        nonlocal i, line, col
-        for _ in range(k):
-            if i < n and text[i] == "\n":
-                line, col = line + 1, 1
-            else:
-                col += 1
-            i += 1
+    def where(pos: int) -> tuple[int, int]:
+        k = bisect.bisect_left(newlines, pos)
+        return k + 1, pos - (newlines[k - 1] if k else -1)
 
-    while i < n:
-        c = text[i]
-        if c in " \t\r\n":
-            advance()
-            continue
-        if c == "#":
-            while i < n and text[i] != "\n":
-                advance()
-            continue
-        if c in ";{}":
-            tokens.append(Token(c, line, col))
-            advance()
-            continue
-        start_line, start_col = line, col
-        if c in "\"'":
-            quote = c
-            advance()
-            buf: list[str] = []
-            while True:
-                if i >= n:
-                    raise SyntaxProblem(
-                        start_line, start_col, "unexpected end of file, expecting a closing quote"
-                    )
-                ch = text[i]
-                if ch == "\\" and i + 1 < n:
-                    nxt = text[i + 1]
-                    buf.append(_ESCAPES.get(nxt, "\\" + nxt))
-                    advance(2)
-                    continue
-                if ch == quote:
-                    advance()
-                    break
-                buf.append(ch)
-                advance()
-            tokens.append(Token("".join(buf), start_line, start_col, quoted=True))
-            if i < n and text[i] not in " \t\r\n;{)":
-                raise SyntaxProblem(line, col, f"unexpected {text[i]!r} after a quoted string")
-            continue
-        buf = []
-        while i < n:
-            ch = text[i]
-            if ch in " \t\r\n;":
-                break
-            if ch == "{" and not (buf and buf[-1] == "$"):
-                break
-            if ch == "\\" and i + 1 < n:  # the same escapes as in quotes; `\.` stays `\.`
-                buf.append(_ESCAPES.get(text[i + 1], "\\" + text[i + 1]))
-                advance(2)
-                continue
-            buf.append(ch)
-            advance()
-        tokens.append(Token("".join(buf), start_line, start_col))
+    pos, n = 0, len(text)
+    while pos < n:
+        m = _TOKEN.match(text, pos)
+        if m is None or (m.lastgroup == "word" and text[pos] in "\"'"):
+            line, col = where(pos)
+            raise SyntaxProblem(line, col, "unexpected end of file, expecting a closing quote")
+        kind = m.lastgroup
+        if kind in ("dq", "sq"):
+            line, col = where(pos)
+            tokens.append(Token(_unescape(m.group(kind)[1:-1]), line, col, quoted=True))
+            nxt = text[m.end()] if m.end() < n else " "
+            if nxt not in " \t\r\n;{)":
+                line, col = where(m.end())
+                raise SyntaxProblem(line, col, f"unexpected {nxt!r} after a quoted string")
+        elif kind in ("struct", "word"):
+            line, col = where(pos)
+            value = m.group(kind)
+            tokens.append(Token(value if kind == "struct" else _unescape(value), line, col))
+        pos = m.end()
     return tokens
 
 
