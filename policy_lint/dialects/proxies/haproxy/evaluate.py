@@ -312,11 +312,13 @@ class HaproxyRuleset:
                     )
             for acl in (a for defs in proxy.acls.values() for a in defs):
                 self._check_fetch(acl)
-            for rule in [*proxy.rules, *proxy.routes]:
-                if rule.cond and proxy.mode == "tcp" and not proxy.inspect_delay:
+            conditioned: list[tuple[Cond | None, Span]] = [(r.cond, r.span) for r in proxy.rules]
+            conditioned += [(r.cond, r.span) for r in proxy.routes]
+            for cond, span in conditioned:
+                if cond and proxy.mode == "tcp" and not proxy.inspect_delay:
                     defs = [
                         a
-                        for g in rule.cond.groups
+                        for g in cond.groups
                         for t in g
                         for a in ([t.anonymous] if t.anonymous else proxy.acls.get(t.name, []))
                     ]
@@ -324,20 +326,18 @@ class HaproxyRuleset:
                         self.problems.append(
                             Problem(
                                 "TE908",
-                                rule.span,
+                                span,
                                 "no 'tcp-request inspect-delay': the TLS client hello may not have arrived "
                                 "when this rule runs, so what it sees is not evaluated",
                             )
                         )
-                if rule.cond:
-                    for term in (t for g in rule.cond.groups for t in g):
+                if cond:
+                    for term in (t for g in cond.groups for t in g):
                         if term.anonymous:
                             self._check_fetch(term.anonymous)
                         elif term.name not in proxy.acls and term.name not in _PREDEFINED:
                             self.problems.append(
-                                Problem(
-                                    "TE901", rule.span, f"unknown ACL {term.name!r}: HAProxy refuses this"
-                                )
+                                Problem("TE901", span, f"unknown ACL {term.name!r}: HAProxy refuses this")
                             )
 
     def _check_fetch(self, acl: AclDef) -> None:
