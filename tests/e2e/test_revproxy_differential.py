@@ -386,8 +386,10 @@ def test_nginx_agrees_with_static_reading(case: Case, tmp_path: Path) -> None:
     [
         HAPROXY_HEAD + "frontend f\n    bind 127.0.0.1:1\n    use_backend nowhere\n",
         HAPROXY_HEAD + "frontend f\n    bind 127.0.0.1:1\n    reqdeny ^Host:\\ .*facebook\n",
+        HAPROXY_HEAD + "listen f\n    bind 127.0.0.1:1\n    option http_proxy\n",
+        HAPROXY_HEAD + "frontend f\n    bind 127.0.0.1:1\n    http-request deny if nosuchacl\n",
     ],
-    ids=["unknown-backend", "removed-keyword"],
+    ids=["unknown-backend", "removed-keyword", "option-http-proxy", "unknown-acl"],
 )
 def test_haproxy_refuses_what_we_report_te901(text: str, tmp_path: Path) -> None:
     if find_program("haproxy") is None:

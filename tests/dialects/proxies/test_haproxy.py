@@ -240,7 +240,9 @@ def test_option_http_proxy_marks_a_forward_proxy(lint):
         option http_proxy
         http-request deny if { hdr_dom(host) -i linkedin.com }
     """
-    assert verdicts(lint({"haproxy.cfg": text}))["linkedin"] == "blocked"
+    report = lint({"haproxy.cfg": text})
+    assert verdicts(report)["linkedin"] == "blocked"
+    assert ("TE901", 5) in codes(report)  # HAProxy 2.5+ refuses it
 
 
 def test_unknown_backend_is_a_config_error(lint):

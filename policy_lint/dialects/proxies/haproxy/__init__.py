@@ -33,7 +33,7 @@ Forward or reverse: a reverse proxy for the company's own sites only governs tho
 leaves what clients reach on the web unaffected. A frontend is a forward proxy when it, or a
 backend it routes to, sends requests to the origin the client asked for: `http-request
 set-dst`/`do-resolve` (or the tcp-request forms), a `server` at `0.0.0.0` (the destination the
-client asked for), `option http_proxy` (HAProxy < 2.6) or `option transparent`. Only forward
+client asked for), `option http_proxy` (HAProxy < 2.5; TE901 since) or `option transparent`. Only forward
 frontends are evaluated (HTTPS probes by tcp-mode frontends first, plain HTTP by http-mode
 ones; several for one scheme must agree, else the deny is partial). Without one, every verdict
 is `unaffected` and the trace names the frontends with the reason. In a forward frontend, a

@@ -192,6 +192,8 @@ class Parser:
             defaults["default_backend"] = Route(words[1], None, span)
         elif words[:2] in (("option", "http_proxy"), ("option", "transparent")):
             defaults.setdefault("forward", []).append(span)  # type: ignore[attr-defined]
+            if words[1] == "http_proxy":
+                self._http_proxy_removed(span)
         elif words[:2] == ("tcp-request", "inspect-delay"):
             defaults["inspect_delay"] = True
         elif words[0] in ("http-request", "tcp-request") and len(words) > 2:
@@ -234,6 +236,8 @@ class Parser:
                 proxy.forward.append(span)  # the destination the client asked for
         elif key == "option" and len(words) > 1 and words[1] in ("http_proxy", "transparent"):
             proxy.forward.append(span)
+            if words[1] == "http_proxy":
+                self._http_proxy_removed(span)
         elif key in ("redirect", "block", "reqdeny", "reqrep", "reqirep", "reqideny", "reqtarpit"):
             if key == "redirect":
                 args, cond_words = _split_cond(words[1:])
@@ -249,6 +253,17 @@ class Parser:
             pass  # after the backend is chosen, or response side: no effect on reachability
         else:
             pass  # timeouts, balance, logs, options: no effect on which site is reached
+
+    def _http_proxy_removed(self, span: Span) -> None:
+        # Still what makes the section a forward proxy for HAProxy 1.x, but 2.5+ stops there.
+        self.problems.append(
+            Problem(
+                "TE901",
+                span,
+                "option http_proxy is not supported since HAProxy 2.5 (use http-request set-dst / do-resolve): "
+                "HAProxy refuses this config",
+            )
+        )
 
     def _rule(self, proxy: Proxy, line: Line) -> None:
         words, span = line.words, line.span
