@@ -241,14 +241,20 @@ def check_nginx(text: str, tmpdir: str | os.PathLike) -> subprocess.CompletedPro
 
 
 @contextlib.contextmanager
-def running_nginx(text: str, tmpdir: str | os.PathLike, ports: list[int]) -> Iterator[Running]:
-    """nginx in the foreground on `text` (which must start with `nginx_preamble`)."""
+def running_nginx(
+    text: str, tmpdir: str | os.PathLike, ports: list[int], files: dict[str, str] | None = None
+) -> Iterator[Running]:
+    """nginx in the foreground on `text` (which must start with `nginx_preamble`); `files`
+    (included snippets) are written beside it, where relative includes look."""
     binary = find_program("nginx")
     if binary is None:
         raise RuntimeError("nginx is not installed (apt-get install nginx)")
     state = _state_dir(tmpdir, "nginx-")
     conf = state / "nginx.conf"
     conf.write_text(text)
+    for name, body in (files or {}).items():
+        (state / name).parent.mkdir(parents=True, exist_ok=True)
+        (state / name).write_text(body)
     with _running([binary, "-p", str(state), "-c", str(conf)], state, ports) as run:
         yield run
 

@@ -235,6 +235,30 @@ http {
         allow=("http://www.facebook.com/plugins/like.php", "http://x.com/"),
     ),
     Case(
+        "http-forward-split-over-glob-includes",
+        nginx_text(
+            """
+http {
+{http_preamble}
+    resolver 192.0.2.53;
+    include conf.d/*.conf;
+}
+"""
+        ),
+        files={
+            "conf.d/10-block.conf": (
+                "server {\n    listen 127.0.0.1:{http};\n    server_name .linkedin.com licdn.com;\n"
+                "    location / { return 403; }\n}\n"
+            ),
+            "conf.d/20-forward.conf": (
+                "server {\n    listen 127.0.0.1:{http} default_server;\n"
+                "    location / { proxy_pass http://$host$request_uri; }\n}\n"
+            ),
+        },
+        deny=("http://www.linkedin.com/", "http://linkedin.com/"),
+        allow=("http://static.licdn.com/", "http://www.facebook.com/"),
+    ),
+    Case(
         "stream-sni-proxy",
         nginx_text(
             """
@@ -286,6 +310,7 @@ def _static(module, text: str, files: dict[str, str], tmp_path: Path, name: str)
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text(text)
     for fname, body in files.items():
+        (cfg.parent / fname).parent.mkdir(parents=True, exist_ok=True)
         (cfg.parent / fname).write_text(body)
     catalog = load_catalog()
     return module.parse(cfg, ParseContext(Resolver(cfg.parent), catalog))
@@ -345,6 +370,10 @@ def _asker(tls: bool, http_port: int, tls_port: int, http: bool):
     return ask
 
 
+def _ports(text: str, http_port: int, tls_port: int) -> str:
+    return text.replace("{http}", str(http_port)).replace("{tls}", str(tls_port))
+
+
 def _nginx_run_text(text: str, origin_port: int, closed_port: int, hosts: set[str]) -> str:
     run = re.sub(r"resolver\s+[^;]+;", f"resolver 127.0.0.1:{closed_port};", text)
     run = run.replace("$ssl_preread_server_name:443", "$ssl_preread_server_name")
@@ -368,14 +397,17 @@ def test_nginx_agrees_with_static_reading(case: Case, tmp_path: Path) -> None:
         .replace("{http}", str(http_port))
         .replace("{tls}", str(tls_port))
     )
-    ruleset = _static(nginx_dialect, text, case.files, tmp_path, "nginx.conf")
+    files = {name: _ports(body, http_port, tls_port) for name, body in case.files.items()}
+    ruleset = _static(nginx_dialect, text, files, tmp_path, "nginx.conf")
     assert not [p for p in ruleset.problems if p.code.startswith("TE9")], ruleset.problems
     todo = probes()
-    ports = [p for p, key in ((http_port, "{http}"), (tls_port, "{tls}")) if key in case.text]
+    used = case.text + "".join(case.files.values())
+    ports = [p for p, key in ((http_port, "{http}"), (tls_port, "{tls}")) if key in used]
     with origin() as o:
         run_text = _nginx_run_text(text, o.port, closed, {p.host for p in todo})
-        with running_nginx(run_text, tmp_path, ports):
-            _compare(ruleset, _asker(stream, http_port, tls_port, "{http}" in case.text), todo, case)
+        run_files = {name: _nginx_run_text(body, o.port, closed, set()) for name, body in files.items()}
+        with running_nginx(run_text, tmp_path, ports, run_files):
+            _compare(ruleset, _asker(stream, http_port, tls_port, "{http}" in used), todo, case)
 
 
 # ------------------------------------------------------------------ refused configs

@@ -273,6 +273,9 @@ def test_detection_by_name_and_by_content():
     body = "frontend fe\n    bind :80\n    mode http\n    default_backend be\nbackend be\n    server s 1.2.3.4:80\n"
     assert detected_dialect(Path("lb.cfg"), body) == "haproxy"
     assert detected_dialect(Path("README.md"), body) is None
+    acls = "frontend fe\n    acl lan src 10.0.0.0/8\n    acl ssl dst_port 443\n    acl m method CONNECT\n"
+    assert detected_dialect(Path("lb.cfg"), acls + "    default_backend be\n") == "haproxy"
+    assert detected_dialect(Path("squid.conf"), "acl lan src 10.0.0.0/8\nhttp_access allow lan\n") == "squid"
 
 
 def test_binary_input_is_an_input_error(lint, tmp_path):

@@ -58,7 +58,9 @@ def detect(path: Path, head: str) -> float:
     if named and (hits or not head.strip()):
         return 0.95
     if sections and hits >= 3:
-        return min(0.9, 0.5 + 0.1 * hits)
+        # Sections named `frontend x` / `backend x` are HAProxy's alone; `acl x src ...` lines
+        # also look like squid's, so the sections must outweigh squid's own content score.
+        return min(0.95, 0.6 + 0.1 * hits)
     return 0.3 if named else 0.0
 
 
