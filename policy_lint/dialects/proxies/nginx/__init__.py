@@ -46,10 +46,10 @@ import re
 from fnmatch import fnmatch
 from pathlib import Path
 
-from policy_lint.dialects.proxies.nginx.evaluate import (
+from policy_lint.dialects.proxies.nginx.evaluate import NginxRuleset
+from policy_lint.dialects.proxies.nginx.model import (
     NAME,
     Context,
-    NginxRuleset,
     Server,
     compile_map,
     listen_port,

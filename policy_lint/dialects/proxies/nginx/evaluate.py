@@ -6,18 +6,27 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
-import re
 from dataclasses import dataclass, field
 
+from policy_lint.dialects.proxies.nginx.model import (
+    NAME,
+    VARIABLE,
+    Context,
+    Map,
+    Server,
+    Unknown,
+    derived_from_request,
+    find_location,
+    host_part,
+    map_lookup,
+    server_name_matches,
+)
 from policy_lint.dialects.proxies.nginx.syntax import Directive
 from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
 from policy_lint.dialects.semantics.tunnels import LOCAL_PROXY_PORTS
 from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
 
-NAME = "nginx"
 MAX_CLIENT_DIMENSIONS = 6
-# Variables that carry the name the client asked for: a proxy_pass to them reaches the origin.
-REQUESTED_HOST_VARS = ("host", "http_host", "ssl_preread_server_name")
 # Directives that hand the decision to something this config does not describe.
 EXTERNAL_DECIDERS = {
     "auth_request",
@@ -34,217 +43,6 @@ EXTERNAL_DECIDERS = {
     "js_content",
     "perl",
 }
-_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
-
-
-class Unknown(Exception):
-    """A value this dialect does not model (a variable, a condition)."""
-
-
-@dataclass
-class Map:
-    source: str
-    span: Span
-    hostnames: bool = False
-    default: str = ""
-    exact: dict[str, str] = field(default_factory=dict)
-    wild_front: list[tuple[str, str]] = field(default_factory=list)  # (suffix, value)
-    wild_back: list[tuple[str, str]] = field(default_factory=list)  # (prefix, value)
-    regexes: list[tuple[BoundedPattern, str]] = field(default_factory=list)
-    broken: bool = False
-
-
-@dataclass
-class Server:
-    context: str  # http | stream
-    span: Span
-    block: list[Directive]
-    ports: list[tuple[int, bool]]  # (port, default_server)
-    names: list[str]
-    forward: list[Span] = field(default_factory=list)
-
-
-@dataclass
-class Context:
-    """One `http` or `stream` context (all `http` blocks and top-level server snippets merged)."""
-
-    kind: str
-    directives: list[Directive] = field(default_factory=list)
-    servers: list[Server] = field(default_factory=list)
-    maps: dict[str, Map] = field(default_factory=dict)
-    upstreams: dict[str, Directive] = field(default_factory=dict)
-    missing: list[Span] = field(default_factory=list)  # includes nginx could not find
-
-
-def listen_port(args: list[str]) -> tuple[int, bool] | None:
-    if not args:
-        return None
-    a = args[0]
-    if a.startswith("unix:"):
-        return None
-    port: int | None = None
-    if a.isdigit():
-        port = int(a)
-    elif a.startswith("[") and "]:" in a:
-        port = int(a.rsplit(":", 1)[1]) if a.rsplit(":", 1)[1].isdigit() else None
-    elif ":" in a and not a.startswith("["):
-        tail = a.rsplit(":", 1)[1]
-        port = int(tail) if tail.isdigit() else None
-    else:
-        port = 80
-    if port is None:
-        return None
-    return port, any(x in ("default_server", "default") for x in args[1:])
-
-
-def compile_map(d: Directive, problems: list[Problem]) -> tuple[str, Map] | None:
-    if len(d.args) != 2 or d.block is None:
-        return None
-    m = Map(d.args[0], d.span)
-    for entry in d.block:
-        key, vals = entry.name, entry.args
-        if key == "hostnames" and not vals:
-            m.hostnames = True
-            continue
-        if key == "volatile" and not vals:
-            continue
-        if key == "default" and vals:
-            m.default = vals[0]
-            continue
-        value = vals[0] if vals else ""
-        if key.startswith("\\"):
-            key = key[1:]
-        elif key.startswith("~"):
-            ci = key.startswith("~*")
-            try:
-                m.regexes.append((BoundedPattern.compile(key[2:] if ci else key[1:], ci), value))
-            except PatternError as exc:
-                m.broken = True
-                problems.append(Problem("TE905", entry.span, f"map {d.args[1]}: {exc}; nginx refuses this"))
-            continue
-        k = key.lower()
-        if m.hostnames and k.startswith("*."):
-            m.wild_front.append((k[1:], value))
-        elif m.hostnames and k.startswith("."):
-            m.exact.setdefault(k[1:], value)
-            m.wild_front.append((k, value))
-        elif m.hostnames and k.endswith(".*"):
-            m.wild_back.append((k[:-1], value))
-        else:
-            m.exact.setdefault(k, value)
-    return d.args[1].lstrip("$"), m
-
-
-def map_lookup(m: Map, source: str) -> str | None:
-    """The raw value for `source` (None: a regex could not be decided in time)."""
-    if m.broken:
-        return None
-    s = source.lower()
-    if s in m.exact:
-        return m.exact[s]
-    if m.hostnames:
-        fronts = [(suf, v) for suf, v in m.wild_front if s.endswith(suf)]
-        if fronts:
-            return max(fronts, key=lambda sv: len(sv[0]))[1]
-        backs = [(pre, v) for pre, v in m.wild_back if s.startswith(pre)]
-        if backs:
-            return max(backs, key=lambda pv: len(pv[0]))[1]
-    for rx, value in m.regexes:
-        hit = rx.search(source)
-        if hit is None:
-            return None
-        if hit:
-            return value
-    return m.default
-
-
-def server_name_matches(server: Server, host: str) -> tuple[int, int] | None:
-    """Priority of `server`'s best name for `host` (lower wins; nginx's server_name order):
-    exact (0), longest leading wildcard (1), longest trailing wildcard (2), first regex (3)."""
-    h = host.lower()
-    best: tuple[int, int] | None = None
-    for name in server.names:
-        n = name.lower()
-        rank: tuple[int, int] | None = None
-        if n.startswith("~"):
-            try:
-                rx = BoundedPattern.compile(n[1:], ignore_case=True)
-            except PatternError:
-                continue
-            if rx.search(host):
-                rank = (3, 0)
-        elif n.startswith("*.") and h.endswith(n[1:]):
-            rank = (1, -len(n))
-        elif n.startswith(".") and (h == n[1:] or h.endswith(n)):
-            rank = (0, 0) if h == n[1:] else (1, -len(n))
-        elif n.endswith(".*") and h.startswith(n[:-1]):
-            rank = (2, -len(n))
-        elif n == h:
-            rank = (0, 0)
-        if rank is not None and (best is None or rank < best):
-            best = rank
-    return best
-
-
-def find_location(block: list[Directive], uri: str) -> list[Directive]:
-    """The location chain (outermost first) nginx picks for `uri` among `block`'s locations."""
-    locs = [d for d in block if d.name == "location" and d.block is not None and d.args]
-    for d in locs:
-        if d.args[0] == "=" and len(d.args) > 1 and d.args[1] == uri:
-            return [d]
-        if d.args[0].startswith("=") and d.args[0] != "=" and d.args[0][1:] == uri:
-            return [d]
-    prefix: Directive | None = None
-    best = -1
-    for d in locs:
-        mod, path = (d.args[0], d.args[1]) if len(d.args) > 1 else ("", d.args[0])
-        if mod in ("", "^~") and not path.startswith("@") and uri.startswith(path) and len(path) > best:
-            prefix, best = d, len(path)
-    if prefix is not None and prefix.block:
-        nested = find_location(prefix.block, uri)
-        if nested and nested[0] is not prefix:
-            return [prefix, *nested]
-    if prefix is not None and prefix.args[0] == "^~":
-        return [prefix]
-    for d in locs:
-        if d.args[0] in ("~", "~*") and len(d.args) > 1:
-            try:
-                rx = BoundedPattern.compile(d.args[1], d.args[0] == "~*")
-            except PatternError:
-                continue
-            hit = rx.search(uri)
-            if hit is None:
-                raise Unknown(f"location regex at {d.span.where()} ran out of time")
-            if hit:
-                return [d]
-    return [prefix] if prefix is not None else []
-
-
-def derived_from_request(
-    value: str, maps: dict[str, Map], sets: dict[str, list[str]], depth: int = 0
-) -> bool:
-    """Whether `value` can carry the requested host name (directly or through map/set)."""
-    if depth > 8:
-        return False
-    for m in _VAR.finditer(value):
-        name = m.group(1) or m.group(2)
-        if name in REQUESTED_HOST_VARS:
-            return True
-        if name in maps:
-            mp = maps[name]
-            values = [mp.default, *mp.exact.values(), *(v for _k, v in mp.wild_front)]
-            values += [v for _k, v in mp.wild_back] + [v for _r, v in mp.regexes]
-            if any(derived_from_request(v, maps, sets, depth + 1) for v in values):
-                return True
-        for v in sets.get(name, []):
-            if derived_from_request(v, maps, sets, depth + 1):
-                return True
-    return False
-
-
-def _host_part(url: str) -> str:
-    rest = url.split("://", 1)[1] if "://" in url else url
-    return re.split(r"[/?]", rest, maxsplit=1)[0]
 
 
 @dataclass
@@ -291,7 +89,7 @@ class NginxRuleset:
                         sets.setdefault(d.args[0].lstrip("$"), []).append(d.args[1])
                 for d in _walk(server.block):
                     if d.name == "proxy_pass" and d.args:
-                        host = _host_part(d.args[0])
+                        host = host_part(d.args[0])
                         if "$" in host and derived_from_request(host, ctx.maps, sets):
                             server.forward.append(d.span)
                     elif d.name == "proxy_connect":
@@ -552,7 +350,7 @@ class NginxRuleset:
             return Decision(
                 Outcome.UNKNOWN, d.span, tuple(trace), note="the redirect target is computed per request"
             )
-        host = _host_part(url).split(":")[0].lower()
+        host = host_part(url).split(":")[0].lower()
         if url.startswith("https://") and host == req.probe.host.lower() and req.probe.scheme == "http":
             return Decision(Outcome.ALLOW, d.span, tuple(trace), False, "redirect to https")
         return Decision(Outcome.DENY, d.span, tuple(trace), specific, "redirect")
@@ -594,7 +392,7 @@ class NginxRuleset:
             url = self._interp(d.args[0], req) if req is not None else self._interp_stream(d.args[0], sni)
         except Unknown as exc:
             return Decision(Outcome.UNKNOWN, d.span, tuple(trace), note=str(exc))
-        hostport = _host_part(url)
+        hostport = host_part(url)
         if not hostport or hostport.startswith(":"):  # an empty name: nginx cannot connect
             return Decision(Outcome.DENY, d.span, tuple(trace), specific, "no upstream: connection closed")
         host = hostport.rsplit(":", 1)[0] if hostport.count(":") == 1 else hostport
@@ -713,10 +511,10 @@ class NginxRuleset:
         return interp(raw)
 
     def _interp(self, text: str, req: Request | None, depth: int = 0) -> str:
-        return _VAR.sub(lambda m: self._var(m.group(1) or m.group(2), req, depth=depth), text)
+        return VARIABLE.sub(lambda m: self._var(m.group(1) or m.group(2), req, depth=depth), text)
 
     def _interp_stream(self, text: str, sni: str, depth: int = 0) -> str:
-        return _VAR.sub(lambda m: self._var(m.group(1) or m.group(2), None, sni, depth), text)
+        return VARIABLE.sub(lambda m: self._var(m.group(1) or m.group(2), None, sni, depth), text)
 
     def _if(self, args: list[str], req: Request, span: Span) -> bool | None:
         words = list(args)
