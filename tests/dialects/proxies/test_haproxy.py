@@ -313,3 +313,10 @@ def test_a_large_pattern_file_is_matched_by_lookup(lint):
         }
     )
     assert verdicts(report)["twitter"] == "blocked-partial"
+
+
+def test_an_unused_acl_naming_a_service_is_te202(lint):
+    rules = "    acl fb hdr_dom(host) -i facebook.com\n    acl tw hdr_dom(host) -i twitter.com\n    http-request deny if tw"
+    report = lint({"haproxy.cfg": proxy(rules)})
+    assert verdicts(report)["facebook"] == "unaffected"
+    assert ("TE202", 5) in codes(report)

@@ -290,3 +290,10 @@ def test_binary_and_truncated_input(lint, tmp_path):
     truncated = lint({"nginx.conf": 'http {\n    server {\n        server_name "unterminated;\n'})
     assert truncated.errors  # nothing read: an input error, not a pass
     assert "TE901" in [c for c, _l in codes(truncated)] or "TE902" in [c for c, _l in codes(truncated)]
+
+
+def test_an_unused_map_naming_a_service_is_te202(lint):
+    extra = "    map $host $social { hostnames; default 0; .facebook.com 1; }"
+    report = lint({"nginx.conf": http("", extra)})
+    assert verdicts(report)["facebook"] == "unaffected"
+    assert ("TE202", 3) in codes(report)

@@ -41,6 +41,8 @@ request routed to a backend of fixed servers does not reach the site it asked fo
 unless those servers listen on a proxy port (semantics/tunnels.py): then an upstream proxy
 decides (`unknown`, TE907).
 
+An `acl` no rule or route of its section uses is inert: one that names a service is TE202.
+
 Not modelled (the decisions they touch are `unknown`, TE908): other fetches (`req.payload`,
 `var()`, maps, `ssl_fc_sni` behind an `ssl` bind), `auth`, `use-service`, Lua actions,
 computed backend names `%[...]`, HTTP fetches on plain HTTP in a tcp-mode frontend. Keywords removed in HAProxy 2.1 (`block`, `reqdeny`, ...) are TE901.

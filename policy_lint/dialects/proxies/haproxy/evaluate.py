@@ -224,7 +224,21 @@ class HaproxyRuleset:
         return out
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
-        return []
+        """`acl` lines that would match `probe` but that no rule or route of their section uses."""
+        out: list[Span] = []
+        for proxy in self.proxies:
+            used = {
+                t.name
+                for cond in [*(r.cond for r in proxy.rules), *(r.cond for r in proxy.routes)]
+                if cond
+                for g in cond.groups
+                for t in g
+            }
+            view = view_for(probe, proxy)
+            for name, defs in proxy.acls.items():
+                if name not in used and not is_client_acl(defs):
+                    out += [d.span for d in defs if match_acl(d, view) is True]
+        return out
 
     # ------------------------------------------------------------ evaluation
 

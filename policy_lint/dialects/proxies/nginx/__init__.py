@@ -36,6 +36,9 @@ servers and the reason. `include` is read inside --root (globs too); a missing o
 and, when no forward proxy is seen otherwise, leaves the verdicts `unknown`. Syntax nginx
 refuses (unbalanced braces, a directive without `;`) is TE901.
 
+A `map` of the host whose variable nothing reads is never evaluated: one that gives a
+service's host a value of its own is TE202.
+
 Not modelled (`unknown`): `-f`/`-d`/`-e` conditions, `$remote_addr`, `geo` and other variables,
 internal rewrites, `auth_request` and Lua/njs/perl handlers (TE907), `limit_except`.
 """

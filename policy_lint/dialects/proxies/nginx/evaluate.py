@@ -77,6 +77,7 @@ class NginxRuleset:
         self._mark_forward()
         self._dims = self._client_dimensions()
         self._cache: dict[tuple[Probe, Audience], Decision] = {}
+        self._used: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------ structure
 
@@ -122,7 +123,39 @@ class NginxRuleset:
         return out
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
-        return []
+        """`map` blocks that give `probe`'s host a value of its own but whose variable nothing
+        uses (nginx evaluates a map only when its variable is read)."""
+        out: list[Span] = []
+        for ctx in self.contexts.values():
+            used = self._used_variables(ctx)
+            for name, m in ctx.maps.items():
+                if name in used or m.source.lstrip("$") not in (
+                    "host",
+                    "http_host",
+                    "ssl_preread_server_name",
+                ):
+                    continue
+                value = map_lookup(m, probe.host)
+                if value is not None and value != m.default:
+                    out.append(m.span)
+        return out
+
+    def _used_variables(self, ctx: Context) -> set[str]:
+        if ctx.kind not in self._used:
+            names: set[str] = set()
+            for d in _walk(ctx.directives):
+                if d.name == "map" and d.block is not None:
+                    names.update(
+                        mt.group(1) or mt.group(2) for mt in VARIABLE.finditer(d.args[0] if d.args else "")
+                    )
+                    for entry in d.block:
+                        for text in entry.args:
+                            names.update(mt.group(1) or mt.group(2) for mt in VARIABLE.finditer(text))
+                    continue
+                for text in d.args:
+                    names.update(mt.group(1) or mt.group(2) for mt in VARIABLE.finditer(text))
+            self._used[ctx.kind] = names
+        return self._used[ctx.kind]
 
     # ------------------------------------------------------------ evaluation
 
