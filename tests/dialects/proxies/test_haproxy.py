@@ -320,3 +320,13 @@ def test_an_unused_acl_naming_a_service_is_te202(lint):
     report = lint({"haproxy.cfg": proxy(rules)})
     assert verdicts(report)["facebook"] == "unaffected"
     assert ("TE202", 5) in codes(report)
+
+
+def test_unevaluated_actions_are_te908_or_te907(lint):
+    report = lint(
+        {"haproxy.cfg": proxy("    http-request auth realm corp if { hdr_dom(host) -i facebook.com }")}
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+    assert ("TE908", 5) in codes(report)
+    lua = lint({"haproxy.cfg": proxy("    http-request lua.check_site if { hdr_dom(host) -i facebook.com }")})
+    assert ("TE907", 5) in codes(lua)

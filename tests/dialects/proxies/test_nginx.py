@@ -45,6 +45,14 @@ def test_if_host_regex_return_403_blocks_plain_http_and_connect_is_refused(lint)
     assert ("TE101", 7) in codes(report)
 
 
+def test_quoted_regex_with_blanks_in_if(lint):
+    report = lint(
+        {"nginx.conf": http('        if ($host ~* "facebook\\.com$|a b") { return 403; }')}
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+    assert not [c for c, _l in codes(report) if c.startswith("TE9")]
+
+
 def test_if_regex_is_case_sensitive_with_tilde(lint):
     report = lint({"nginx.conf": http('        if ($host ~ "FACEBOOK") { return 403; }')})
     assert verdicts(report)["facebook"] == "unaffected"
@@ -140,13 +148,19 @@ def test_forward_proxy_without_resolver_cannot_reach_any_site(lint):
 def test_unmodelled_variable_is_unknown(lint):
     report = lint({"nginx.conf": http('        if ($http_user_agent ~ "x") { return 403; }')})
     assert verdicts(report)["facebook"] == "unknown"
+    assert ("TE908", 7) in codes(report)
+
+
+def test_auth_request_is_an_external_decider(lint):
+    report = lint({"nginx.conf": http("        auth_request /check;")})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert ("TE907", 7) in codes(report)
 
 
 def test_file_test_condition_is_unknown(lint):
-    assert (
-        verdicts(lint({"nginx.conf": http("        if (-f /etc/nginx/blocked) { return 403; }")}))["twitter"]
-        == "unknown"
-    )
+    report = lint({"nginx.conf": http("        if (-f /etc/nginx/blocked) { return 403; }")})
+    assert verdicts(report)["twitter"] == "unknown"
+    assert ("TE908", 7) in codes(report)
 
 
 def test_stream_sni_proxy_map_to_a_blackhole_upstream(lint):

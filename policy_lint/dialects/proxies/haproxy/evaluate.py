@@ -20,7 +20,18 @@ from policy_lint.dialects.proxies.haproxy.model import NAME, AclDef, Cond, Proxy
 from policy_lint.dialects.semantics.tunnels import LOCAL_PROXY_PORTS
 from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
 
-MAX_CLIENT_DIMENSIONS = 6  # 2**6 audiences; further client ACLs are undecided (unknown)
+MAX_CLIENT_DIMENSIONS = 6
+# Final actions evaluated (the rest of http-request / tcp-request's list is not).
+DECIDING = {
+    "accept",
+    "allow",
+    "deny",
+    "reject",
+    "tarpit",
+    "return",
+    "redirect",
+    "silent-drop",
+}  # 2**6 audiences; further client ACLs are undecided (unknown)
 
 # Actions that change nothing about which site is reached (configuration manual 4.2,
 # http-request / tcp-request): evaluation goes on past them.
@@ -107,6 +118,7 @@ class HaproxyRuleset:
         self.backends = {p.name: p for p in proxies if p.is_backend}
         self.frontends = [p for p in proxies if p.is_frontend]
         self._check_references()
+        self._check_actions()
         self.forward = [f for f in self.frontends if self._forward_reasons(f)]
         self._dims = self._client_dimensions()
         self._cache: dict[tuple[Probe, Audience], Decision] = {}
@@ -157,6 +169,19 @@ class HaproxyRuleset:
                             self.problems.append(
                                 Problem("TE901", span, f"unknown ACL {term.name!r}: HAProxy refuses this")
                             )
+
+    def _check_actions(self) -> None:
+        """Final actions this dialect does not evaluate: TE908 (TE907 when a script decides)."""
+        for proxy in self.proxies:
+            for rule in proxy.rules:
+                action = rule.action.split("(", 1)[0]
+                if action in NON_TERMINAL or action in DECIDING:
+                    continue
+                if action.startswith("lua.") or action == "use-service":
+                    code, what = "TE907", "a Lua script or service outside this config decides"
+                else:
+                    code, what = "TE908", f"the action {action!r} is not evaluated"
+                self.problems.append(Problem(code, rule.span, f"{what}: requests reaching it are 'unknown'"))
 
     def _check_fetch(self, acl: AclDef) -> None:
         base = fetch_arg(acl.fetch)[0]

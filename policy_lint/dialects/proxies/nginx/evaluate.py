@@ -15,6 +15,7 @@ from policy_lint.dialects.proxies.nginx.model import (
     Map,
     Server,
     Unknown,
+    condition_words,
     derived_from_request,
     find_location,
     host_part,
@@ -27,6 +28,23 @@ from policy_lint.dialects.semantics.tunnels import LOCAL_PROXY_PORTS
 from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
 
 MAX_CLIENT_DIMENSIONS = 6
+# Variables evaluated per request (the rest: TE908).
+KNOWN_VARIABLES = frozenset(
+    {
+        "host",
+        "http_host",
+        "uri",
+        "document_uri",
+        "request_uri",
+        "scheme",
+        "args",
+        "query_string",
+        "is_args",
+        "server_name",
+        "request_method",
+        "ssl_preread_server_name",
+    }
+)
 # Directives that hand the decision to something this config does not describe.
 EXTERNAL_DECIDERS = {
     "auth_request",
@@ -75,6 +93,7 @@ class NginxRuleset:
         self.first_statement = first_statement
         self.included = included
         self._mark_forward()
+        self._check_unmodelled()
         self._dims = self._client_dimensions()
         self._cache: dict[tuple[Probe, Audience], Decision] = {}
         self._used: dict[str, set[str]] = {}
@@ -103,6 +122,45 @@ class NginxRuleset:
                                 "this server is 'unknown'",
                             )
                         )
+
+    def _check_unmodelled(self) -> None:
+        """What decides but is not evaluated, at its line: TE907 for handlers outside the
+        config (auth_request, Lua, njs, perl), TE908 for conditions, variables and internal
+        rewrites."""
+        for ctx in self.contexts.values():
+            known = KNOWN_VARIABLES | set(ctx.maps)
+            known |= {d.args[0].lstrip("$") for d in _walk(ctx.directives) if d.name == "set" and d.args}
+            for d in _walk(ctx.directives):
+                if d.name in EXTERNAL_DECIDERS:
+                    self.problems.append(
+                        Problem(
+                            "TE907",
+                            d.span,
+                            f"{d.name} decides outside this config: its requests are 'unknown'",
+                        )
+                    )
+                elif d.name == "if":
+                    words = condition_words(d.args)
+                    form_ok = (len(words) == 1 and words[0].startswith("$")) or (
+                        len(words) == 3
+                        and words[0].startswith("$")
+                        and words[1] in ("=", "!=", "~", "~*", "!~", "!~*")
+                    )
+                    names = {m.group(1) or m.group(2) for w in words[:1] for m in VARIABLE.finditer(w)}
+                    if not form_ok:
+                        self.problems.append(Problem("TE908", d.span, "this if condition is not evaluated"))
+                    elif names - known:
+                        missing = ", ".join(sorted("$" + n for n in names - known))
+                        self.problems.append(Problem("TE908", d.span, f"{missing} is not evaluated"))
+                elif d.name == "rewrite" and len(d.args) >= 2:
+                    target, flag = d.args[1], d.args[2] if len(d.args) > 2 else ""
+                    if not target.startswith(("http://", "https://", "$scheme")) and flag not in (
+                        "redirect",
+                        "permanent",
+                    ):
+                        self.problems.append(Problem("TE908", d.span, "an internal rewrite is not evaluated"))
+                elif d.name == "limit_except":
+                    self.problems.append(Problem("TE908", d.span, "limit_except is not evaluated"))
 
     def _client_dimensions(self) -> list[str]:
         dims: list[str] = []
@@ -550,17 +608,9 @@ class NginxRuleset:
         return VARIABLE.sub(lambda m: self._var(m.group(1) or m.group(2), None, sni, depth), text)
 
     def _if(self, args: list[str], req: Request, span: Span) -> bool | None:
-        words = list(args)
+        words = condition_words(args)
         if not words:
             return None
-        if words[0].startswith("("):
-            words[0] = words[0][1:]
-            if not words[0]:
-                words.pop(0)
-        if words and words[-1].endswith(")"):
-            words[-1] = words[-1][:-1]
-            if not words[-1]:
-                words.pop()
         try:
             if len(words) == 1 and words[0].startswith("$"):
                 value = self._interp(words[0], req)

@@ -224,3 +224,18 @@ def derived_from_request(
 def host_part(url: str) -> str:
     rest = url.split("://", 1)[1] if "://" in url else url
     return re.split(r"[/?]", rest, maxsplit=1)[0]
+
+
+def condition_words(args: list[str]) -> list[str]:
+    """An `if (...)`'s words without its parentheses (ngx_http_rewrite_if_condition strips the
+    `(` of the first word and the `)` of the last, a lone `)` being its own word)."""
+    words = list(args)
+    if words and words[0].startswith("("):
+        words[0] = words[0][1:]
+        if not words[0]:
+            words.pop(0)
+    if words and words[-1].endswith(")"):
+        words[-1] = words[-1][:-1]
+        if not words[-1]:
+            words.pop()
+    return words
