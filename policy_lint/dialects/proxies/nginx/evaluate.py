@@ -224,7 +224,8 @@ class NginxRuleset:
             try:
                 hit = self._evaluate(probe, audience)
             except Unknown as exc:
-                hit = Decision(Outcome.UNKNOWN, None, (), note=str(exc))
+                trace = (exc.span,) if exc.span else ()
+                hit = Decision(Outcome.UNKNOWN, exc.span, trace, note=str(exc))
             self._cache[key] = hit
         return hit
 
@@ -407,10 +408,10 @@ class NginxRuleset:
         try:
             rx = BoundedPattern.compile(d.args[0])
         except PatternError as exc:
-            raise Unknown(f"rewrite at {d.span.where()}: {exc}") from None
+            raise Unknown(f"rewrite: {exc}", d.span) from None
         hit = rx.search(req.path)
         if hit is None:
-            raise Unknown(f"rewrite regex at {d.span.where()} ran out of time")
+            raise Unknown("the rewrite regex ran out of time", d.span)
         if not hit:
             return None
         trace.append(d.span)
@@ -460,7 +461,7 @@ class NginxRuleset:
             who = d.args[0]
             if who != "all":
                 if who not in values:
-                    raise Unknown(f"{d.name} {who} at {d.span.where()}: clients not told apart")
+                    raise Unknown(f"{d.name} {who}: clients not told apart", d.span)
                 if not values[who]:
                     continue
             if d.name == "deny":

@@ -17,7 +17,12 @@ VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 
 class Unknown(Exception):
-    """A value this dialect does not model (a variable, a condition)."""
+    """A value this dialect does not model (a variable, a condition); `span` is the directive
+    that needed it, when known."""
+
+    def __init__(self, message: str, span: Span | None = None):
+        super().__init__(message)
+        self.span = span
 
 
 @dataclass
@@ -193,7 +198,7 @@ def find_location(block: list[Directive], uri: str) -> list[Directive]:
                 continue
             hit = rx.search(uri)
             if hit is None:
-                raise Unknown(f"location regex at {d.span.where()} ran out of time")
+                raise Unknown("a location regex ran out of time", d.span)
             if hit:
                 return [d]
     return [prefix] if prefix is not None else []
