@@ -330,3 +330,11 @@ def test_unevaluated_actions_are_te908_or_te907(lint):
     assert ("TE908", 5) in codes(report)
     lua = lint({"haproxy.cfg": proxy("    http-request lua.check_site if { hdr_dom(host) -i facebook.com }")})
     assert ("TE907", 5) in codes(lua)
+
+
+def test_a_computed_backend_name_is_te908_unknown(lint):
+    rules = "    tcp-request inspect-delay 5s\n    use_backend %[req.ssl_sni,lower,map_dom(sni.map,origin)]"
+    backend = "backend origin\n    mode tcp\n    server pass 0.0.0.0:443\n"
+    report = lint({"haproxy.cfg": proxy(rules, mode="tcp", backend=backend)})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert ("TE908", 6) in codes(report)

@@ -46,9 +46,7 @@ def test_if_host_regex_return_403_blocks_plain_http_and_connect_is_refused(lint)
 
 
 def test_quoted_regex_with_blanks_in_if(lint):
-    report = lint(
-        {"nginx.conf": http('        if ($host ~* "facebook\\.com$|a b") { return 403; }')}
-    )
+    report = lint({"nginx.conf": http('        if ($host ~* "facebook\\.com$|a b") { return 403; }')})
     assert verdicts(report)["facebook"] == "blocked"
     assert not [c for c, _l in codes(report) if c.startswith("TE9")]
 
@@ -311,3 +309,19 @@ def test_an_unused_map_naming_a_service_is_te202(lint):
     report = lint({"nginx.conf": http("", extra)})
     assert verdicts(report)["facebook"] == "unaffected"
     assert ("TE202", 3) in codes(report)
+
+
+def test_stream_proxy_pass_to_the_sni_on_the_same_port(lint):
+    text = """
+stream {
+    server {
+        listen 443;
+        resolver 192.0.2.53;
+        ssl_preread on;
+        proxy_pass $ssl_preread_server_name:$server_port;
+    }
+}
+"""
+    report = lint({"nginx.conf": text})
+    assert set(verdicts(report).values()) == {"unaffected"}
+    assert not [c for c, _l in codes(report) if c.startswith("TE9")]

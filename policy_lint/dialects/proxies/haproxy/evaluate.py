@@ -129,6 +129,14 @@ class HaproxyRuleset:
         seen: set[Span] = set()
         for proxy in self.proxies:
             for route in [*proxy.routes, *([proxy.default_backend] if proxy.default_backend else [])]:
+                if "%[" in route.backend:
+                    self.problems.append(
+                        Problem(
+                            "TE908",
+                            route.span,
+                            f"the backend name {route.backend!r} is computed per request: not evaluated",
+                        )
+                    )
                 if (
                     "%[" not in route.backend
                     and route.backend not in self.backends

@@ -41,6 +41,7 @@ KNOWN_VARIABLES = frozenset(
         "query_string",
         "is_args",
         "server_name",
+        "server_port",
         "request_method",
         "ssl_preread_server_name",
     }
@@ -69,6 +70,7 @@ class Request:
     server: Server
     audience: Audience
     path: str
+    port: int = 80
     vars: dict[str, str] = field(default_factory=dict)
 
 
@@ -305,7 +307,7 @@ class NginxRuleset:
         for port in ports:
             on_port = [s for s in ctx.servers if any(p == port for p, _d in s.ports)]
             server = self._select(on_port, port, probe.host)
-            decisions.append(self._run_http(server, probe, audience))
+            decisions.append(self._run_http(server, probe, audience, port))
         return self._combine(decisions)
 
     @staticmethod
@@ -316,8 +318,8 @@ class NginxRuleset:
         defaults = [s for s in servers if any(p == port and d for p, d in s.ports)]
         return (defaults or servers)[0]
 
-    def _run_http(self, server: Server, probe: Probe, audience: Audience) -> Decision:
-        req = Request(probe, server, audience, probe.path)
+    def _run_http(self, server: Server, probe: Probe, audience: Audience, port: int) -> Decision:
+        req = Request(probe, server, audience, probe.path, port)
         trace: list[Span] = [server.span]
         specific = not server.forward  # a server chosen by the requested name
         decided = self._rewrite(server.block, req, trace, specific)
@@ -477,11 +479,11 @@ class NginxRuleset:
         trace: list[Span],
         specific: bool,
         kind: str,
-        sni: str = "",
+        conn: tuple[str, int] = ("", 0),
         server: Server | None = None,
     ) -> Decision:
         try:
-            url = self._interp(d.args[0], req) if req is not None else self._interp_stream(d.args[0], sni)
+            url = self._interp(d.args[0], req) if req is not None else self._interp_stream(d.args[0], conn)
         except Unknown as exc:
             return Decision(Outcome.UNKNOWN, d.span, tuple(trace), note=str(exc))
         hostport = host_part(url)
@@ -489,7 +491,7 @@ class NginxRuleset:
             return Decision(Outcome.DENY, d.span, tuple(trace), specific, "no upstream: connection closed")
         host = hostport.rsplit(":", 1)[0] if hostport.count(":") == 1 else hostport
         ctx = self.contexts[kind]
-        wanted = (req.probe.host if req is not None else sni).lower()
+        wanted = (req.probe.host if req is not None else conn[0]).lower()
         if hostport in ctx.upstreams or host in ctx.upstreams:
             up = ctx.upstreams.get(hostport) or ctx.upstreams[host]
             return self._fixed(
@@ -554,20 +556,25 @@ class NginxRuleset:
                 return Decision(Outcome.DENY, d.span, tuple(trace), True, "return: connection closed")
             if d.name == "proxy_pass" and d.args:
                 trace.append(d.span)
-                return self._proxy(d, None, trace, True, "stream", sni, server)
+                port = server.ports[0][0] if server.ports else 443
+                return self._proxy(d, None, trace, True, "stream", (sni, port), server)
         return Decision(
             Outcome.UNKNOWN, server.span, tuple(trace), note="no proxy_pass or return in this server"
         )
 
     # ------------------------------------------------------------ variables and conditions
 
-    def _var(self, name: str, req: Request | None, sni: str = "", depth: int = 0) -> str:
+    def _var(self, name: str, req: Request | None, conn: tuple[str, int] = ("", 0), depth: int = 0) -> str:
+        """A variable's value for an HTTP request (`req`) or a stream connection (`conn`: the
+        SNI read by ssl_preread and the port it arrived on)."""
         if req is None:
             if name == "ssl_preread_server_name":
-                return sni
+                return conn[0]
+            if name == "server_port":
+                return str(conn[1])
             if name in self.contexts["stream"].maps and depth < 8:
                 return self._map(
-                    self.contexts["stream"].maps[name], lambda s: self._interp_stream(s, sni, depth + 1)
+                    self.contexts["stream"].maps[name], lambda s: self._interp_stream(s, conn, depth + 1)
                 )
             raise Unknown(f"${name} is not evaluated")
         probe = req.probe
@@ -591,6 +598,8 @@ class NginxRuleset:
             return req.server.names[0] if req.server.names else ""
         if name == "request_method":
             return probe.method
+        if name == "server_port":
+            return str(req.port)
         if name in self.contexts["http"].maps and depth < 8:
             return self._map(self.contexts["http"].maps[name], lambda s: self._interp(s, req, depth + 1))
         raise Unknown(f"${name} is not evaluated")
@@ -605,8 +614,8 @@ class NginxRuleset:
     def _interp(self, text: str, req: Request | None, depth: int = 0) -> str:
         return VARIABLE.sub(lambda m: self._var(m.group(1) or m.group(2), req, depth=depth), text)
 
-    def _interp_stream(self, text: str, sni: str, depth: int = 0) -> str:
-        return VARIABLE.sub(lambda m: self._var(m.group(1) or m.group(2), None, sni, depth), text)
+    def _interp_stream(self, text: str, conn: tuple[str, int], depth: int = 0) -> str:
+        return VARIABLE.sub(lambda m: self._var(m.group(1) or m.group(2), None, conn, depth), text)
 
     def _if(self, args: list[str], req: Request, span: Span) -> bool | None:
         words = condition_words(args)
