@@ -229,7 +229,9 @@ def test_forward_frontend_routing_a_site_to_a_fixed_web_server_is_a_block(lint):
 def test_routing_to_an_upstream_proxy_port_is_unknown(lint):
     rules = "    use_backend parent if { hdr_dom(host) -i facebook.com }"
     text = proxy(rules) + "backend parent\n    mode http\n    server squid 10.0.0.9:3128\n"
-    assert verdicts(lint({"haproxy.cfg": text}))["facebook"] == "unknown"
+    report = lint({"haproxy.cfg": text})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert ("TE907", 14) in codes(report)
 
 
 def test_option_http_proxy_marks_a_forward_proxy(lint):

@@ -206,7 +206,9 @@ stream {
     server { listen 443; ssl_preread on; resolver 192.0.2.53; proxy_pass $up; }
 }
 """
-    assert verdicts(lint({"nginx.conf": text}))["twitter"] == "unknown"
+    report = lint({"nginx.conf": text})
+    assert verdicts(report)["twitter"] == "unknown"
+    assert ("TE907", 4) in codes(report)
 
 
 def test_reverse_proxy_for_own_sites_is_unaffected_with_the_reason(lint, tmp_path, catalog):

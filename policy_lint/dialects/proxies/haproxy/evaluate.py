@@ -455,12 +455,11 @@ class HaproxyRuleset:
             return Decision(Outcome.ALLOW, None, tuple(trace), False, "forwarded to the origin")
         ports = {_port(s.address) for s in backend.servers if not s.disabled}
         if ports & (LOCAL_PROXY_PORTS | {None}):
-            return Decision(
-                Outcome.UNKNOWN,
-                decisive,
-                tuple(trace),
-                note=f"backend {backend.name} sends it to an upstream proxy whose configuration is not this one (TE907)",
-            )
+            note = f"backend {backend.name} sends it to an upstream proxy whose configuration is not this one"
+            problem = Problem("TE907", backend.servers[0].span, note + ": what it reaches is 'unknown'")
+            if problem not in self.problems:  # found while evaluating: reported once
+                self.problems.append(problem)
+            return Decision(Outcome.UNKNOWN, decisive, tuple(trace), note=note + " (TE907)")
         return Decision(
             Outcome.DENY,
             decisive,

@@ -519,12 +519,11 @@ class NginxRuleset:
         if not addresses:
             return Decision(Outcome.DENY, d.span, tuple(trace), specific, "502: upstream has no server")
         if ports & (LOCAL_PROXY_PORTS | {None}):
-            return Decision(
-                Outcome.UNKNOWN,
-                d.span,
-                tuple(trace),
-                note=f"passed to {', '.join(addresses)}: an upstream proxy whose configuration is not this one (TE907)",
-            )
+            note = f"passed to {', '.join(addresses)}: an upstream proxy whose configuration is not this one"
+            problem = Problem("TE907", where.span, note + ": what it reaches is 'unknown'")
+            if problem not in self.problems:  # found while evaluating: reported once
+                self.problems.append(problem)
+            return Decision(Outcome.UNKNOWN, d.span, tuple(trace), note=note + " (TE907)")
         return Decision(
             Outcome.DENY,
             d.span,
