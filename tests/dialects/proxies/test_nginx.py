@@ -327,3 +327,35 @@ stream {
     report = lint({"nginx.conf": text})
     assert set(verdicts(report).values()) == {"unaffected"}
     assert not [c for c, _l in codes(report) if c.startswith("TE9")]
+
+
+def test_debians_stock_nginx_conf_with_a_default_site_is_unaffected(lint):
+    files = {
+        "nginx.conf": """
+user www-data;
+include /etc/nginx/modules-enabled/*.conf;
+events { worker_connections 768; }
+http {
+    include /etc/nginx/mime.types;
+    include /etc/nginx/conf.d/*.conf;
+    include /etc/nginx/sites-enabled/*;
+}
+""",
+        "conf.d/.keep": "",
+        "sites-enabled/default": """
+server {
+    listen 80 default_server;
+    root /var/www/html;
+    server_name _;
+    location / { try_files $uri $uri/ =404; }
+    location ~ \\.php$ { include snippets/fastcgi-php.conf; fastcgi_pass unix:/run/php/php-fpm.sock; }
+}
+""",
+    }
+    report = lint(files)
+    assert set(verdicts(report).values()) == {"unaffected"}
+    # module loaders and stock parameter files are named, but decide nothing; the empty
+    # conf.d folder is simply empty
+    te903 = sorted((Path(f.span.path).name, f.span.line) for f in report.findings if f.code == "TE903")
+    assert te903 == [("default", 7), ("nginx.conf", 3), ("nginx.conf", 6)]
+    assert all("assumed to hold no server" in f.message for f in report.findings if f.code == "TE903")

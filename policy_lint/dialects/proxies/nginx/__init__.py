@@ -33,7 +33,10 @@ not. `allow`/`deny ADDRESS` tell clients apart (audiences).
 A reverse proxy for the company's own sites only governs those sites: with no forward server
 (http) and no SNI forwarder (stream), every verdict is `unaffected`, the trace naming the
 servers and the reason. `include` is read inside --root (globs too); a missing one is TE903
-and, when no forward proxy is seen otherwise, leaves the verdicts `unknown`. Syntax nginx
+and, when no forward proxy is seen otherwise, leaves the verdicts `unknown`, except nginx's and
+Debian's stock files of settings (`mime.types`, `*_params`, `fastcgi.conf`, `snippets/
+fastcgi-php.conf`, `modules-enabled/*`), assumed to hold no server (the TE903 says so); a glob
+whose folder the repository holds but where nothing matches includes nothing, as in nginx. Syntax nginx
 refuses (unbalanced braces, a directive without `;`) is TE901.
 
 A `map` of the host whose variable nothing reads is never evaluated: one that gives a

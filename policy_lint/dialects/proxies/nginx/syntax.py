@@ -27,6 +27,22 @@ from policy_lint.model import Problem, Span
 
 MAX_INCLUDE_DEPTH = 16
 MAX_DIRECTIVES = 200_000
+# Files nginx and Debian's nginx-common ship that only set parameters (no server, no proxy_pass).
+STOCK_PARAMETER_FILES = frozenset(
+    {
+        "mime.types",
+        "fastcgi.conf",
+        "fastcgi-php.conf",
+        "snakeoil.conf",
+        "koi-utf",
+        "koi-win",
+        "win-utf",
+        "proxy_params",
+        "fastcgi_params",
+        "scgi_params",
+        "uwsgi_params",
+    }
+)
 
 
 @dataclass
@@ -198,10 +214,7 @@ class Loader:
             one = resolver.resolve(ref, path)
             targets = [one] if one else []
         if not targets:
-            self.missing_includes.append((d.span, outer))
-            self.problems.append(
-                Problem("TE903", d.span, f"included file not found: {ref} (what it configures is unknown)")
-            )
+            self._missing(d, ref, path, outer)
             return []
         out: list[Directive] = []
         for target in targets:
@@ -220,6 +233,37 @@ class Loader:
             except InputError as exc:
                 self.problems.append(Problem("TE902", d.span, str(exc)))
         return out
+
+    def _missing(self, d: Directive, ref: str, path: Path, outer: tuple[str, ...]) -> None:
+        """An include that finds nothing. A glob whose directory the repository holds matches
+        nothing there either: nginx includes nothing, and so do we. Debian's and nginx's stock
+        parameter files (mime.types, proxy_params, fastcgi snippets, module loaders) hold no
+        server: TE903, assumed harmless. Anything else may hold a forward proxy: TE903, and
+        the verdicts it could touch are unknown."""
+        if any(c in ref for c in "*?["):
+            folder = str(Path(ref).parent)
+            if any(c.is_dir() for c in self.context.resolver.candidates(folder, path)):
+                return
+        name = Path(ref).name
+        stock = (
+            name in STOCK_PARAMETER_FILES
+            or name.endswith(("_params", ".types"))
+            or Path(ref).parent.name in ("modules-enabled", "modules-available", "modules")
+            or "types" in outer
+        )
+        if stock:
+            self.problems.append(
+                Problem(
+                    "TE903",
+                    d.span,
+                    f"included file not found: {ref} (a stock nginx file of settings: assumed to hold no server)",
+                )
+            )
+            return
+        self.missing_includes.append((d.span, outer))
+        self.problems.append(
+            Problem("TE903", d.span, f"included file not found: {ref} (what it configures is unknown)")
+        )
 
 
 def _line(lines: list[str], n: int) -> str:
