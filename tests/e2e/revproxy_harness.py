@@ -111,6 +111,49 @@ def origin() -> Iterator[Origin]:
         listener.close()
 
 
+@contextlib.contextmanager
+def loopback_dns() -> Iterator[int]:
+    """A DNS server on 127.0.0.1 (UDP) that answers every A query with 127.0.0.1 and nothing
+    else, so a program resolving the requested name (HAProxy's do-resolve) connects to the
+    loopback origin; yields its port."""
+    import dns.flags
+    import dns.message
+    import dns.rdatatype
+    import dns.rrset
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((LOOPBACK, 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = sock.recvfrom(4096)
+            except (TimeoutError, OSError):
+                continue
+            try:
+                query = dns.message.from_wire(data)
+            except Exception:
+                continue
+            response = dns.message.make_response(query)
+            response.flags |= dns.flags.RA
+            for q in query.question:
+                if q.rdtype == dns.rdatatype.A:
+                    response.answer.append(dns.rrset.from_text(q.name, 60, "IN", "A", LOOPBACK))
+            with contextlib.suppress(OSError):
+                sock.sendto(response.to_wire(), peer)
+
+    thread = threading.Thread(target=serve, name="revproxy-dns", daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        sock.close()
+
+
 # ------------------------------------------------------------------ the programs
 
 

@@ -40,6 +40,7 @@ from tests.e2e.revproxy_harness import (
     check_nginx,
     find_program,
     free_port,
+    loopback_dns,
     nginx_http_preamble,
     nginx_preamble,
     origin,
@@ -116,6 +117,31 @@ backend origin
         files={"social.lst": "# blocked hosts\nwww.linkedin.com\nlinkedin.com\n"},
         deny=("https://www.linkedin.com/", "http://www.ning.com/", "https://www.facebook.com/"),
         allow=("https://www.ning.com/", "https://twitter.com/", "https://www.example.com/"),
+    ),
+    Case(
+        "resolving-forward-proxy",
+        HAPROXY_HEAD
+        + """
+frontend proxy
+    bind 127.0.0.1:{http}
+    http-request do-resolve(txn.myip,mydns,ipv4) hdr(Host),lower unless { url_ip -m found }
+    http-request set-var(txn.myip) url_ip if { url_ip -m found }
+    http-request set-var(txn.myport) url_port
+    http-request deny if { hdr_dom(host) -i linkedin.com licdn.com }
+    use_backend b_503 unless { var(txn.myip) -m found }
+    use_backend forwardproxy
+resolvers mydns
+    nameserver dns1 192.0.2.53:53
+    accepted_payload_size 8192
+backend b_503
+backend forwardproxy
+    http-request set-dst var(txn.myip)
+    http-request set-dst-port int(80)
+    http-request set-dst-port var(txn.myport) if { var(txn.myport) -m found }
+    server clear 0.0.0.0:0
+""",
+        deny=("https://www.linkedin.com/", "http://static.licdn.com/"),
+        allow=("https://www.facebook.com/", "http://x.com/", "https://www.example.com/"),
     ),
     Case(
         "sni-proxy",
@@ -352,8 +378,15 @@ def test_haproxy_agrees_with_static_reading(case: Case, tmp_path: Path) -> None:
     ruleset = _static(haproxy_dialect, text, case.files, tmp_path, "haproxy.cfg")
     assert not [p for p in ruleset.problems if p.code.startswith("TE9")], ruleset.problems
     ports = [p for p, key in ((http_port, "{http}"), (tls_port, "{tls}")) if key in case.text]
-    with origin() as o:
-        run_text = re.sub(r"(server\s+\S+\s+)0\.0\.0\.0(:\d+)?", rf"\g<1>127.0.0.1:{o.port}", text)
+    with origin() as o, loopback_dns() as dns_port:
+        # The way out: a `do-resolve` proxy asks a loopback DNS that answers 127.0.0.1 and
+        # connects to the origin's port; a `server 0.0.0.0` without one goes to the origin.
+        run_text = re.sub(r"nameserver\s+(\S+)\s+\S+", rf"nameserver \g<1> 127.0.0.1:{dns_port}", text)
+        if "do-resolve" in text:
+            run_text = re.sub(r"set-dst-port\s+\S+", f"set-dst-port int({o.port})", run_text)
+            run_text = re.sub(r"(server\s+\S+\s+)0\.0\.0\.0(:\d+)?", r"\g<1>0.0.0.0:0", run_text)
+        else:
+            run_text = re.sub(r"(server\s+\S+\s+)0\.0\.0\.0(:\d+)?", rf"\g<1>127.0.0.1:{o.port}", text)
         with running_haproxy(run_text, tmp_path, ports, case.files):
             ask = _asker("{tls}" in case.text, http_port, tls_port, "{http}" in case.text)
             _compare(ruleset, ask, probes(), case)

@@ -340,3 +340,37 @@ def test_a_computed_backend_name_is_te908_unknown(lint):
     report = lint({"haproxy.cfg": proxy(rules, mode="tcp", backend=backend)})
     assert verdicts(report)["facebook"] == "unknown"
     assert ("TE908", 6) in codes(report)
+
+
+# The usual HAProxy forward proxy: resolve the Host header, 503 when it does not resolve.
+RESOLVING = """
+frontend proxy
+    bind :3128
+    mode http
+    http-request do-resolve(txn.myip,mydns,ipv4) hdr(Host),lower unless { url_ip -m found }
+    http-request set-var(txn.myip) url_ip if { url_ip -m found }
+    http-request set-var(txn.myport) url_port
+    {rules}
+    use_backend b_503 unless { var(txn.myip) -m found }
+    use_backend forwardproxy
+resolvers mydns
+    nameserver dns1 192.0.2.53:53
+backend b_503
+    mode http
+backend forwardproxy
+    mode http
+    http-request set-dst var(txn.myip)
+    http-request set-dst-port int(80)
+    http-request set-dst-port var(txn.myport) if { var(txn.myport) -m found }
+    server clear 0.0.0.0:0
+"""
+
+
+def test_the_usual_resolving_forward_proxy_is_evaluated(lint):
+    plain = lint({"haproxy.cfg": RESOLVING.replace("{rules}", "")})
+    assert set(verdicts(plain).values()) == {"unaffected"}
+    assert not [f for f in plain.findings if f.code.startswith("TE9")]
+    blocking = lint(
+        {"haproxy.cfg": RESOLVING.replace("{rules}", "http-request deny if { hdr_dom(host) -i x.com }")}
+    )
+    assert verdicts(blocking)["twitter"] == "blocked-partial"

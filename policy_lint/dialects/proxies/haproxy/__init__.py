@@ -21,7 +21,9 @@ Facebook is blocked (403). Conditions: `if`/`unless`, terms AND-ed, `||`/`or` be
 ACL name are OR-ed. Flags: `-i`, `-m str|beg|end|sub|dom|dir|reg|len|int|found`, `-f FILE`
 (resolved inside --root; missing -> TE903, the ACL undecided). Fetches evaluated: `hdr(host)`,
 `req.hdr(host)` and `hdr_beg|end|sub|dom|reg|len(host)`, `req.ssl_sni`/`req_ssl_sni`,
-`req.ssl_hello_type`, `base*`, `path*`, `url*`, `method`, predefined ACLs (`TRUE`, `FALSE`,
+`req.ssl_hello_type`, `base*`, `path*`, `url*`, `url_ip`, `url_port`, `method`, `var(x) -m found`
+(set when a `do-resolve` of the requested name filled it: the sites' names resolve; unknown
+when another rule may set it), predefined ACLs (`TRUE`, `FALSE`,
 `METH_*`, `HTTP`, `HTTP_URL_ABS`, ...); `src` ACLs tell clients apart (audiences). A browser
 asks a proxy for HTTPS with `CONNECT host:443` and `Host: host:443`; HAProxy 2.6 drops the
 default port from the Host header (as it does `:80` of a GET), so `hdr(host) -i

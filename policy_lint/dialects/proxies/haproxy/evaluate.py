@@ -4,6 +4,7 @@ it is routed to, and whether that backend reaches the origin the client asked fo
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 from policy_lint.dialects.proxies.haproxy.fetches import (
     CLIENT_FETCHES,
@@ -13,7 +14,9 @@ from policy_lint.dialects.proxies.haproxy.fetches import (
     is_client_acl,
     match_acl,
     predefined,
+    resolves_requested_name,
     sample,
+    variable_of,
     view_for,
 )
 from policy_lint.dialects.proxies.haproxy.model import NAME, AclDef, Cond, Proxy, Rule, Term
@@ -120,6 +123,12 @@ class HaproxyRuleset:
         self._check_references()
         self._check_actions()
         self.forward = [f for f in self.frontends if self._forward_reasons(f)]
+        self._settable = frozenset(
+            variable_of(r.action)
+            for p in proxies
+            for r in p.rules
+            if r.action.startswith(("do-resolve(", "set-var"))
+        )
         self._dims = self._client_dimensions()
         self._cache: dict[tuple[Probe, Audience], Decision] = {}
 
@@ -193,6 +202,8 @@ class HaproxyRuleset:
 
     def _check_fetch(self, acl: AclDef) -> None:
         base = fetch_arg(acl.fetch)[0]
+        if base == "var" and acl.method == "found":
+            return  # whether it is set: modelled (match_acl)
         probe_view = View(True, "x", "GET", "http://x/", "/", None, False, False)
         if base in CLIENT_FETCHES:
             return
@@ -323,11 +334,11 @@ class HaproxyRuleset:
         return decisions[0][1]
 
     def _through(self, frontend: Proxy, probe: Probe, audience: Audience) -> Decision:
-        view = view_for(probe, frontend)
+        view = replace(view_for(probe, frontend), settable=self._settable)
         trace: list[Span] = [frontend.span]
         phases = ["tcp-connection", "tcp-content"] + (["http"] if frontend.mode == "http" else [])
         for phase in phases:
-            out = self._phase(frontend, phase, view, audience, trace)
+            out, view = self._phase(frontend, phase, view, audience, trace)
             if out is not None:
                 return out
         if frontend.kind == "listen" and not frontend.routes and not frontend.default_backend:
@@ -341,16 +352,22 @@ class HaproxyRuleset:
         if backend is not frontend:
             trace.append(backend.span)
             for phase in ["tcp-content"] + (["http"] if frontend.mode == "http" else []):
-                out = self._phase(backend, phase, view, audience, trace)
+                out, view = self._phase(backend, phase, view, audience, trace)
                 if out is not None:
                     return out
         return self._serve(frontend, backend, trace)
 
     def _phase(
         self, proxy: Proxy, phase: str, view: View, audience: Audience, trace: list[Span]
-    ) -> Decision | None:
+    ) -> tuple[Decision | None, View]:
+        """The phase's rules in order: a Decision when one answers the request, and the view
+        as the rules left it (variables a do-resolve of the requested name filled)."""
         for rule in (r for r in proxy.rules if r.kind == phase):
             action = rule.action.split("(", 1)[0]
+            if action == "do-resolve" and resolves_requested_name(rule.args):
+                if self._cond(proxy, rule.cond, view, audience) is True:
+                    view = replace(view, resolved=view.resolved | {variable_of(rule.action)})
+                continue
             if action in NON_TERMINAL:
                 continue
             applies = self._cond(proxy, rule.cond, view, audience)
@@ -358,19 +375,19 @@ class HaproxyRuleset:
                 continue
             if applies is None:
                 trace.append(rule.span)
-                return Decision(
-                    Outcome.UNKNOWN,
-                    rule.span,
-                    tuple(trace),
-                    how=action,
-                    note="whether this rule's condition holds is not evaluated",
+                return (
+                    Decision(
+                        Outcome.UNKNOWN,
+                        rule.span,
+                        tuple(trace),
+                        how=action,
+                        note="whether this rule's condition holds is not evaluated",
+                    ),
+                    view,
                 )
             trace.append(rule.span)
-            decided = self._action(rule, action, view, trace)
-            if isinstance(decided, Decision):
-                return decided
-            return None  # accept / allow: the phase ends, the request goes on
-        return None
+            return self._action(rule, action, view, trace), view  # None: accept/allow end the phase
+        return None, view
 
     def _action(self, rule: Rule, action: str, view: View, trace: list[Span]) -> Decision | None:
         specific = _specific(rule)

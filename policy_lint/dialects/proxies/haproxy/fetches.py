@@ -30,6 +30,10 @@ class View:
     hello: bool
     tls_bind: bool
     waits: bool = True  # tcp-request inspect-delay: content rules wait for the client hello
+    # Variables a `do-resolve` of the requested name has filled (site names resolve), and
+    # every variable some rule may set (the rest are never found).
+    resolved: frozenset[str] = frozenset()
+    settable: frozenset[str] = frozenset()
 
 
 def view_for(probe: Probe, proxy: Proxy) -> View:
@@ -80,6 +84,16 @@ def sample(fetch: str, view: View) -> tuple[bool, str | int | None]:
         if view.tls_bind:
             return False, None  # TLS terminated by HAProxy itself: not a forward proxy's view
         return True, (0 if base == "ssl_fc" else None)
+    if base in ("url_ip", "url_port"):
+        if view.http is None:
+            return False, None
+        if not view.http or view.url is None:
+            return True, None
+        authority = view.url.split("://", 1)[-1].split("/", 1)[0]
+        host, _sep, port = authority.rpartition(":") if ":" in authority else (authority, "", "")
+        if base == "url_ip":
+            return True, host if _is_ip(host) else None
+        return True, int(port) if port.isdigit() else (443 if view.method == "CONNECT" else 80)
     if base in ("base", "path", "url", "method", "req.method"):
         if view.http is None:
             return False, None
@@ -145,6 +159,13 @@ def match_acl(acl: AclDef, view: View) -> bool | None:
     """Whether one ACL definition matches (None: cannot tell)."""
     if acl.broken or acl.missing:
         return None  # a bad regex (HAProxy refuses it) or a pattern file we cannot read
+    base, arg = fetch_arg(acl.fetch)
+    if base == "var":
+        # Only whether a variable is set is modelled: by a do-resolve of the requested name
+        # (found), by a rule not evaluated (unknown), by nothing (not found).
+        if (acl.method or "") != "found":
+            return None
+        return True if arg in view.resolved else (None if arg in view.settable else False)
     modelled, value = sample(acl.fetch, view)
     if not modelled:
         return None
@@ -230,3 +251,26 @@ def predefined(name: str, view: View) -> bool | None:
     if name == "HTTP_URL_SLASH":
         return bool(view.url and view.url.startswith("/"))
     return None
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+def resolves_requested_name(rule_args: tuple[str, ...]) -> bool:
+    """Whether a do-resolve's expression is the requested name (Host header or SNI)."""
+    expr = rule_args[0].lower() if rule_args else ""
+    return expr.startswith(
+        ("hdr(host)", "req.hdr(host)", "req.ssl_sni", "req_ssl_sni", "ssl_fc_sni", "hdr(host,")
+    )
+
+
+def variable_of(action: str) -> str:
+    """`do-resolve(txn.ip,dns,ipv4)` / `set-var(txn.ip)` -> `txn.ip`."""
+    return action.partition("(")[2].split(",", 1)[0].rstrip(")").strip().lower()
