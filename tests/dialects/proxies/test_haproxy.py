@@ -374,3 +374,11 @@ def test_the_usual_resolving_forward_proxy_is_evaluated(lint):
         {"haproxy.cfg": RESOLVING.replace("{rules}", "http-request deny if { hdr_dom(host) -i x.com }")}
     )
     assert verdicts(blocking)["twitter"] == "blocked-partial"
+
+
+def test_a_disabled_backend_is_a_503_and_a_disabled_frontend_does_not_run(lint):
+    rules = "    use_backend off if { hdr_dom(host) -i twitter.com x.com }"
+    text = proxy(rules) + "backend off\n    mode http\n    disabled\n    server s 0.0.0.0:0\n"
+    assert verdicts(lint({"haproxy.cfg": text}))["twitter"] == "blocked"
+    off = proxy("    disabled\n    http-request deny if { hdr_dom(host) -i twitter.com x.com }")
+    assert verdicts(lint({"haproxy.cfg": off}))["twitter"] == "unaffected"

@@ -119,7 +119,8 @@ class HaproxyRuleset:
         self.first_statement = first_statement
         self.included = included
         self.backends = {p.name: p for p in proxies if p.is_backend}
-        self.frontends = [p for p in proxies if p.is_frontend]
+        # A `disabled` frontend does not listen; a disabled backend answers 503.
+        self.frontends = [p for p in proxies if p.is_frontend and p.disabled is None]
         self._check_references()
         self._check_actions()
         self.forward = [f for f in self.frontends if self._forward_reasons(f)]
@@ -464,6 +465,9 @@ class HaproxyRuleset:
         specific = any(
             s.text.startswith("use_backend") and ("if" in s.text or "unless" in s.text) for s in trace
         )
+        if backend.disabled is not None:
+            trace.append(backend.disabled)
+            return Decision(Outcome.DENY, decisive, tuple(trace), specific, "503 (backend disabled)")
         if not backend.servers:
             return Decision(Outcome.DENY, decisive, tuple(trace), specific, "503 (backend has no server)")
         if all(s.disabled for s in backend.servers):

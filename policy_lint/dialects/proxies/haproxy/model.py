@@ -107,6 +107,7 @@ class Proxy:
     binds: list[Span] = field(default_factory=list)
     tls_bind: bool = False  # a bind line with `ssl`: HAProxy terminates TLS itself
     unmodelled: list[tuple[Span, str]] = field(default_factory=list)  # deciding lines not evaluated
+    disabled: Span | None = None  # `disabled`: the section does not run
 
     @property
     def is_frontend(self) -> bool:

@@ -212,6 +212,10 @@ class Parser:
         self.understood += 1
         if key == "mode" and len(words) > 1:
             proxy.mode, proxy.mode_span = words[1], span
+        elif key == "disabled" and len(words) == 1:
+            proxy.disabled = span
+        elif key == "enabled" and len(words) == 1:
+            proxy.disabled = None
         elif key == "bind":
             proxy.binds.append(span)
             if "ssl" in words[2:]:
