@@ -261,6 +261,24 @@ http {
         allow=("http://www.facebook.com/plugins/like.php", "http://x.com/"),
     ),
     Case(
+        "server-name-precedence",
+        nginx_text(
+            """
+http {
+{http_preamble}
+    resolver 192.0.2.53;
+    server { listen 127.0.0.1:{http}; server_name ~facebook ~^x; return 403; }
+    server { listen 127.0.0.1:{http}; server_name *.facebook.com; location / { proxy_pass http://$host; } }
+    server { listen 127.0.0.1:{http}; server_name facebook.com; return 444; }
+    server { listen 127.0.0.1:{http}; server_name x.*; location / { proxy_pass http://$host; } }
+    server { listen 127.0.0.1:{http} default_server; location / { proxy_pass http://$host; } }
+}
+"""
+        ),
+        deny=("http://facebook.com/", "http://connect.facebook.net/"),
+        allow=("http://www.facebook.com/", "http://x.com/", "http://twitter.com/"),
+    ),
+    Case(
         "http-forward-split-over-glob-includes",
         nginx_text(
             """
