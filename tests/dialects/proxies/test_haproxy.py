@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from policy_lint.dialects.proxies import haproxy
 from tests.conftest import detected_dialect, verdicts
 
@@ -382,3 +384,35 @@ def test_a_disabled_backend_is_a_503_and_a_disabled_frontend_does_not_run(lint):
     assert verdicts(lint({"haproxy.cfg": text}))["twitter"] == "blocked"
     off = proxy("    disabled\n    http-request deny if { hdr_dom(host) -i twitter.com x.com }")
     assert verdicts(lint({"haproxy.cfg": off}))["twitter"] == "unaffected"
+
+
+@pytest.mark.parametrize(
+    "pattern,matches",
+    [
+        *((p, True) for p in ("http", "www1", ".www1", "dc-eu", "example", "com", "80", "dc-eu.example")),
+        *((p, True) for p in ("blah", ":www1:")),
+        ("eu", False),
+        ("dc", False),
+        # The manual lists this one as matching too, but Debian's haproxy 2.6 does not match it
+        # (nor "dc-eu.example:8080" on a :8080 URL): a pattern is one enclosed part of the text.
+        ("dc-eu.example:80", False),
+    ],
+)
+def test_domain_match_follows_the_manuals_example(pattern, matches):
+    # Configuration manual 7.1.3, "-m dom", on "http://www1.dc-eu.example.com:80/blah"
+    # (checked against the real haproxy with a non-default port, since it drops ":80").
+    from policy_lint.dialects.proxies.haproxy.fetches import View, match_acl
+    from policy_lint.dialects.proxies.haproxy.model import AclDef
+    from policy_lint.model import Span
+
+    url = "http://www1.dc-eu.example.com:80/blah"
+    view = View(True, "www1.dc-eu.example.com", "GET", url, "/blah", None, False, False)
+    acl = AclDef("url", Span("haproxy.cfg", 1), method="dom", patterns=[(pattern, Span("haproxy.cfg", 1))])
+    assert match_acl(acl, view) is matches
+
+
+def test_huge_suffix_pattern_file_is_indexed(lint):
+    names = "\n".join(f".site{i}.example.net" for i in range(200000))
+    rules = "    http-request deny if { hdr_end(host) -i -f big.lst }"
+    report = lint({"haproxy.cfg": proxy(rules), "big.lst": names + "\n.twitter.com\nx.com\n"})
+    assert verdicts(report)["twitter"] == "blocked-partial"  # twitter.com itself passes

@@ -140,21 +140,6 @@ def _int_match(value: int, pattern: str) -> bool | None:
 _DOM_DELIMS = "./:?"
 
 
-def _delimited(text: str, pattern: str, delims: str) -> bool:
-    pat = pattern.strip(delims)
-    if not pat:
-        return False
-    start = 0
-    while True:
-        i = text.find(pat, start)
-        if i < 0:
-            return False
-        end = i + len(pat)
-        if (i == 0 or text[i - 1] in delims) and (end == len(text) or text[end] in delims):
-            return True
-        start = i + 1
-
-
 def match_acl(acl: AclDef, view: View) -> bool | None:
     """Whether one ACL definition matches (None: cannot tell)."""
     if acl.broken or acl.missing:
@@ -192,25 +177,42 @@ def match_acl(acl: AclDef, view: View) -> bool | None:
         if any(results):
             return True
         return None if None in results else False
-    subject = text.lower() if acl.ignore_case else text
-    if method == "str":
-        if acl.exact_index is None:
-            acl.exact_index = frozenset(p.lower() if acl.ignore_case else p for p, _s in acl.patterns)
-        return subject in acl.exact_index
-    for raw, _span in acl.patterns:
-        p = raw.lower() if acl.ignore_case else raw
-        if (
-            (method == "str" and subject == p)
-            or (method == "beg" and subject.startswith(p))
-            or (method == "end" and subject.endswith(p))
-            or (method == "sub" and p in subject)
-            or (method == "dom" and _delimited(subject, p, _DOM_DELIMS))
-            or (method == "dir" and _delimited(subject, p, "/"))
-        ):
-            return True
     if method not in ("str", "beg", "end", "sub", "dom", "dir"):
         return None
-    return False
+    subject = text.lower() if acl.ignore_case else text
+    if acl.index is None:
+        # One set per ACL: each method then asks it about the few parts of the subject that
+        # could equal a pattern, so a pattern file of 10^6 names costs no scan per request.
+        delims = _DOM_DELIMS if method == "dom" else "/" if method == "dir" else ""
+        acl.index = frozenset(
+            (p.lower() if acl.ignore_case else p).strip(delims)
+            if delims
+            else (p.lower() if acl.ignore_case else p)
+            for p, _s in acl.patterns
+        )
+    return _indexed_match(method, subject, acl.index)
+
+
+def _indexed_match(method: str, subject: str, index: frozenset[str]) -> bool:
+    n = len(subject)
+    if method == "str":
+        return subject in index
+    if method == "beg":
+        return any(subject[:k] in index for k in range(n + 1))
+    if method == "end":
+        return any(subject[k:] in index for k in range(n + 1))
+    if method == "sub":
+        return "" in index or any(subject[a:b] in index for a in range(n) for b in range(a + 1, n + 1))
+    # dom / dir: a pattern (its own leading and trailing delimiters ignored) equal to a part
+    # of the subject that delimiters (or the ends) enclose (configuration manual 7.1.3).
+    delims = _DOM_DELIMS if method == "dom" else "/"
+    cuts = [-1, *(k for k, c in enumerate(subject) if c in delims), n]
+    return any(
+        subject[cuts[a] + 1 : cuts[b]] in index
+        for a in range(len(cuts))
+        for b in range(a + 1, len(cuts))
+        if cuts[b] > cuts[a] + 1
+    )
 
 
 def is_client_acl(defs: list[AclDef]) -> bool:

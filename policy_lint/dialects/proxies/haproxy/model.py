@@ -32,9 +32,9 @@ class AclDef:
     regexes: list[tuple[BoundedPattern, Span]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # -f files not found
     broken: str = ""  # why it cannot be evaluated (a bad regex); "" when fine
-    # The patterns as a set (case-folded under -i), built on first use: exact matching
-    # against a pattern file of 10^5 names costs one lookup.
-    exact_index: frozenset[str] | None = None
+    # The patterns as a set (case-folded under -i; dom/dir without their outer delimiters),
+    # built on first use by fetches.match_acl.
+    index: frozenset[str] | None = None
 
     def key(self) -> str:
         """How an anonymous ACL is named as an audience condition."""
