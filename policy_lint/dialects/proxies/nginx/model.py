@@ -32,8 +32,8 @@ class Map:
     hostnames: bool = False
     default: str = ""
     exact: dict[str, str] = field(default_factory=dict)
-    wild_front: list[tuple[str, str]] = field(default_factory=list)  # (suffix, value)
-    wild_back: list[tuple[str, str]] = field(default_factory=list)  # (prefix, value)
+    wild_front: dict[str, str] = field(default_factory=dict)  # ".example.com" (from *.example.com) -> value
+    wild_back: dict[str, str] = field(default_factory=dict)  # "mail." (from mail.*) -> value
     regexes: list[tuple[BoundedPattern, str]] = field(default_factory=list)
     broken: bool = False
 
@@ -108,12 +108,12 @@ def compile_map(d: Directive, problems: list[Problem]) -> tuple[str, Map] | None
             continue
         k = key.lower()
         if m.hostnames and k.startswith("*."):
-            m.wild_front.append((k[1:], value))
+            m.wild_front.setdefault(k[1:], value)
         elif m.hostnames and k.startswith("."):
             m.exact.setdefault(k[1:], value)
-            m.wild_front.append((k, value))
+            m.wild_front.setdefault(k, value)
         elif m.hostnames and k.endswith(".*"):
-            m.wild_back.append((k[:-1], value))
+            m.wild_back.setdefault(k[:-1], value)
         else:
             m.exact.setdefault(k, value)
     return d.args[1].lstrip("$"), m
@@ -127,12 +127,14 @@ def map_lookup(m: Map, source: str) -> str | None:
     if s in m.exact:
         return m.exact[s]
     if m.hostnames:
-        fronts = [(suf, v) for suf, v in m.wild_front if s.endswith(suf)]
-        if fronts:
-            return max(fronts, key=lambda sv: len(sv[0]))[1]
-        backs = [(pre, v) for pre, v in m.wild_back if s.startswith(pre)]
-        if backs:
-            return max(backs, key=lambda pv: len(pv[0]))[1]
+        # The longest mask wins: try the host's own label boundaries, longest part first.
+        dots = [k for k, c in enumerate(s) if c == "."]
+        for k in dots:
+            if s[k:] in m.wild_front:
+                return m.wild_front[s[k:]]
+        for k in reversed(dots):
+            if s[: k + 1] in m.wild_back:
+                return m.wild_back[s[: k + 1]]
     for rx, value in m.regexes:
         hit = rx.search(source)
         if hit is None:
@@ -216,8 +218,8 @@ def derived_from_request(
             return True
         if name in maps:
             mp = maps[name]
-            values = [mp.default, *mp.exact.values(), *(v for _k, v in mp.wild_front)]
-            values += [v for _k, v in mp.wild_back] + [v for _r, v in mp.regexes]
+            values = {mp.default, *mp.exact.values(), *mp.wild_front.values(), *mp.wild_back.values()}
+            values |= {v for _r, v in mp.regexes}
             if any(derived_from_request(v, maps, sets, depth + 1) for v in values):
                 return True
         for v in sets.get(name, []):
