@@ -359,3 +359,14 @@ server {
     te903 = sorted((Path(f.span.path).name, f.span.line) for f in report.findings if f.code == "TE903")
     assert te903 == [("default", 7), ("nginx.conf", 3), ("nginx.conf", 6)]
     assert all("assumed to hold no server" in f.message for f in report.findings if f.code == "TE903")
+
+
+def test_map_longest_leading_mask_wins_then_trailing_mask(lint):
+    # www.facebook.com: *.facebook.com (leading mask) beats www.* (trailing mask); the
+    # longer leading mask *.m.facebook.com would beat *.facebook.com below m.facebook.com.
+    extra = "    map $host $blocked { hostnames; default 0; *.facebook.com 1; www.* 0; facebook.com 1; m.facebook.com 1; }"
+    report = lint({"nginx.conf": http("        if ($blocked) { return 403; }", extra)})
+    assert verdicts(report)["facebook"] == "blocked"
+    extra = "    map $host $blocked { hostnames; default 0; *.com 1; www.facebook.* 0; }"
+    report = lint({"nginx.conf": http("        if ($blocked) { return 403; }", extra)})
+    assert verdicts(report)["facebook"] == "blocked"  # the leading mask *.com wins over www.facebook.*
