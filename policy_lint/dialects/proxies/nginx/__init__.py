@@ -23,8 +23,9 @@ tunnel CONNECT (a 400; the third-party `proxy_connect` is not evaluated: `unknow
 through an nginx forward proxy is its `stream` SNI proxy: `ssl_preread on` with `proxy_pass
 $ssl_preread_server_name:443` (or a map of it), `return` or `deny` in the server, a map value
 naming an `upstream` of fixed servers (not the site asked for: a block; on a proxy port an
-upstream proxy decides: `unknown`, TE907). A proxy_pass to a variable host needs `resolver`
-(else nginx answers 502 / closes: everything is denied). `if` conditions: `($var)`,
+upstream proxy decides: `unknown`, TE907). nginx looks a variable host up among `upstream`
+blocks first, then asks `resolver`: without one it reaches only the names its upstreams define
+(502 for the rest), so such a server is no forward proxy either. `if` conditions: `($var)`,
 `= / !=`, `~ ~* !~ !~*`; variables: `$host`, `$http_host`, `$server_name`, `$uri`,
 `$request_uri`, `$scheme`, `$ssl_preread_server_name`, map and set variables. `return 444`
 closes the connection; a redirect to another site is a block, to https on the same host is

@@ -95,6 +95,7 @@ class NginxRuleset:
         self.first_statement = first_statement
         self.included = included
         self._mark_forward()
+        self._drop_unresolved()
         self._check_unmodelled()
         self._dims = self._client_dimensions()
         self._cache: dict[tuple[Probe, Audience], Decision] = {}
@@ -124,6 +125,13 @@ class NginxRuleset:
                                 "this server is 'unknown'",
                             )
                         )
+
+    def _drop_unresolved(self) -> None:
+        for ctx in self.contexts.values():
+            for server in ctx.servers:
+                connect = any("proxy_connect" in f.text for f in server.forward)
+                if server.forward and not connect and not self._has_resolver(server, ctx.kind):
+                    server.unresolved, server.forward = server.forward, []
 
     def _check_unmodelled(self) -> None:
         """What decides but is not evaluated, at its line: TE907 for handlers outside the
@@ -253,15 +261,21 @@ class NginxRuleset:
                 note="an included file is missing: whether it makes nginx a forward proxy is unknown",
             )
         servers = [s.span for ctx in self.contexts.values() for s in ctx.servers]
+        unresolved = [u for ctx in self.contexts.values() for s in ctx.servers for u in s.unresolved]
         what = "plain HTTP" if stream_fwd else "requests"
+        why = (
+            " (its proxy_pass to the requested host has no resolver: only upstream{} names are reached)"
+            if unresolved
+            else ""
+        )
         return Decision(
             Outcome.ALLOW,
             None,
-            tuple(servers[:8]),
+            tuple((unresolved + servers)[:8]),
             note=(
                 f"a reverse proxy for its own sites: no server passes {what} to the origin the client "
-                "asked for (proxy_pass to $host, $http_host or $ssl_preread_server_name), so clients do not "
-                "reach the web through it"
+                "asked for (proxy_pass to $host, $http_host or $ssl_preread_server_name, with a resolver)"
+                f"{why}, so clients do not reach the web through it"
             ),
         )
 

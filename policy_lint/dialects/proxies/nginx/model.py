@@ -46,6 +46,9 @@ class Server:
     ports: list[tuple[int, bool]]  # (port, default_server)
     names: list[str]
     forward: list[Span] = field(default_factory=list)
+    # proxy_pass lines to the requested host with no resolver in effect: nginx reaches only
+    # names an `upstream` block defines (any other fails with 502), so no site on the web.
+    unresolved: list[Span] = field(default_factory=list)
 
 
 @dataclass
