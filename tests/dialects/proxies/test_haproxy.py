@@ -62,7 +62,7 @@ def test_patterns_are_case_sensitive_without_dash_i(lint):
 
 def test_first_final_rule_wins_allow_ends_the_phase(lint):
     rules = "    http-request allow if { hdr_dom(host) -i facebook.com }\n    http-request deny if { hdr_dom(host) -i facebook.com }"
-    assert verdicts(lint({"haproxy.cfg": proxy(rules)}))["facebook"] == "unaffected"
+    assert verdicts(lint({"haproxy.cfg": proxy(rules)}))["facebook"] == "allowed"  # named and let through
 
 
 def test_unless_and_negation(lint):

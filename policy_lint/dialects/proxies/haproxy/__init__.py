@@ -43,7 +43,9 @@ request routed to a backend of fixed servers does not reach the site it asked fo
 unless those servers listen on a proxy port (semantics/tunnels.py): then an upstream proxy
 decides (`unknown`, TE907).
 
-An `acl` no rule or route of its section uses is inert: one that names a service is TE202.
+A site let through by an `allow`/`accept` whose condition looks at the Host, SNI or URL is
+`allowed` (named and let through), not only `unaffected`. An `acl` no rule or route of its
+section uses is inert: one that names a service is TE202.
 
 Not modelled (the decisions they touch are `unknown`, TE908): other fetches (`req.payload`,
 `var()`, maps, `ssl_fc_sni` behind an `ssl` bind), `auth`, `use-service`, Lua actions,

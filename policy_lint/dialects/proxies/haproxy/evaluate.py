@@ -356,7 +356,7 @@ class HaproxyRuleset:
                 out, view = self._phase(backend, phase, view, audience, trace)
                 if out is not None:
                     return out
-        return self._serve(frontend, backend, trace)
+        return self._serve(frontend, backend, trace, view.allowed_by)
 
     def _phase(
         self, proxy: Proxy, phase: str, view: View, audience: Audience, trace: list[Span]
@@ -387,11 +387,15 @@ class HaproxyRuleset:
                     view,
                 )
             trace.append(rule.span)
-            return self._action(rule, action, view, trace), view  # None: accept/allow end the phase
+            if action in ("accept", "allow") and _specific_cond(rule.cond, proxy):
+                view = replace(view, allowed_by=rule.span)
+            return self._action(proxy, rule, action, view, trace), view  # None: accept/allow end the phase
         return None, view
 
-    def _action(self, rule: Rule, action: str, view: View, trace: list[Span]) -> Decision | None:
-        specific = _specific(rule)
+    def _action(
+        self, proxy: Proxy, rule: Rule, action: str, view: View, trace: list[Span]
+    ) -> Decision | None:
+        specific = _specific_cond(rule.cond, proxy)
         if action in ("accept", "allow"):
             return None  # ends this phase's rules; routing goes on
         if action == "deny" or action == "tarpit":
@@ -437,7 +441,7 @@ class HaproxyRuleset:
                     tuple(trace),
                     note="whether this route's condition holds is not evaluated",
                 )
-            return self._backend(route.backend, route.span, trace, _specific_cond(route.cond))
+            return self._backend(route.backend, route.span, trace, _specific_cond(route.cond, frontend))
         if frontend.default_backend:
             trace.append(frontend.default_backend.span)
             return self._backend(
@@ -460,7 +464,7 @@ class HaproxyRuleset:
             return Decision(Outcome.UNKNOWN, span, tuple(trace), note=f"no backend named {name!r}")
         return backend
 
-    def _serve(self, frontend: Proxy, backend: Proxy, trace: list[Span]) -> Decision:
+    def _serve(self, frontend: Proxy, backend: Proxy, trace: list[Span], allowed_by: Span | None) -> Decision:
         decisive = trace[-1]
         specific = any(
             s.text.startswith("use_backend") and ("if" in s.text or "unless" in s.text) for s in trace
@@ -473,7 +477,10 @@ class HaproxyRuleset:
         if all(s.disabled for s in backend.servers):
             return Decision(Outcome.DENY, decisive, tuple(trace), specific, "503 (all servers disabled)")
         if self._reaches_origin(backend, frontend):
-            return Decision(Outcome.ALLOW, None, tuple(trace), False, "forwarded to the origin")
+            # Allowed by a rule that names the site: an explicit allow (verdict `allowed`).
+            return Decision(
+                Outcome.ALLOW, allowed_by, tuple(trace), allowed_by is not None, "forwarded to the origin"
+            )
         ports = {_port(s.address) for s in backend.servers if not s.disabled}
         if ports & (LOCAL_PROXY_PORTS | {None}):
             note = f"backend {backend.name} sends it to an upstream proxy whose configuration is not this one"
@@ -559,16 +566,34 @@ def _port(address: str) -> int | None:
         return None
 
 
-def _specific_cond(cond: Cond | None) -> bool:
-    """A condition names the request (not only the client): the decision is about the site."""
+# Fetches that carry what was requested (the site), as opposed to who asks or how.
+_SITE_FETCHES = (
+    "hdr",
+    "req.hdr",
+    "req.fhdr",
+    "fhdr",
+    "req.ssl_sni",
+    "req_ssl_sni",
+    "ssl_fc_sni",
+    "base",
+    "url",
+    "path",
+)
+
+
+def _names_site(acl: AclDef) -> bool:
+    base = fetch_arg(acl.fetch)[0]
+    return any(base == f or base.startswith(f + "_") for f in _SITE_FETCHES)
+
+
+def _specific_cond(cond: Cond | None, proxy: Proxy | None = None) -> bool:
+    """A condition that looks at the requested site (Host, SNI, URL): the decision is about
+    the site, not only about who asks."""
     if cond is None:
         return False
-    return any(
-        t.anonymous is None or fetch_arg(t.anonymous.fetch)[0] not in CLIENT_FETCHES
-        for g in cond.groups
-        for t in g
-    )
-
-
-def _specific(rule: Rule) -> bool:
-    return _specific_cond(rule.cond)
+    for g in cond.groups:
+        for t in g:
+            defs = [t.anonymous] if t.anonymous else (proxy.acls.get(t.name, []) if proxy else [])
+            if any(_names_site(d) for d in defs):
+                return True
+    return False

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from policy_lint.dialects.proxies.haproxy.model import AclDef, Proxy
 from policy_lint.dialects.proxies.haproxy.parse import default_method
-from policy_lint.model import Probe
+from policy_lint.model import Probe, Span
 
 # Predefined ACLs (configuration manual 7.4) that depend on the request line only.
 METHOD_ACLS = {
@@ -34,6 +34,7 @@ class View:
     # every variable some rule may set (the rest are never found).
     resolved: frozenset[str] = frozenset()
     settable: frozenset[str] = frozenset()
+    allowed_by: Span | None = None  # an `allow`/`accept` whose condition names the site
 
 
 def view_for(probe: Probe, proxy: Proxy) -> View:
