@@ -94,7 +94,6 @@ class Proxy:
     name: str
     span: Span
     mode: str = "tcp"
-    mode_span: Span | None = None
     acls: dict[str, list[AclDef]] = field(default_factory=dict)
     rules: list[Rule] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
@@ -106,7 +105,6 @@ class Proxy:
     inspect_delay: bool = False  # tcp-request inspect-delay set (SNI can be waited for)
     binds: list[Span] = field(default_factory=list)
     tls_bind: bool = False  # a bind line with `ssl`: HAProxy terminates TLS itself
-    unmodelled: list[tuple[Span, str]] = field(default_factory=list)  # deciding lines not evaluated
     disabled: Span | None = None  # `disabled`: the section does not run
 
     @property

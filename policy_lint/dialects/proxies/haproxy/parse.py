@@ -148,7 +148,6 @@ class Parser:
                     continue
                 in_section = True
                 current = Proxy(key, words[1], span, mode=str(defaults["mode"]))
-                current.mode_span = defaults.get("mode_span")  # type: ignore[assignment]  # Span | None
                 self._inherit(current, defaults)
                 self.proxies.append(current)
                 in_defaults = False
@@ -189,7 +188,6 @@ class Parser:
         self.understood += 1
         if words[0] == "mode" and len(words) > 1:
             defaults["mode"] = words[1]
-            defaults["mode_span"] = span
         elif words[0] == "default_backend" and len(words) > 1:
             defaults["default_backend"] = Route(words[1], None, span)
         elif words[:2] in (("option", "http_proxy"), ("option", "transparent")):
@@ -211,7 +209,7 @@ class Parser:
         key = words[0]
         self.understood += 1
         if key == "mode" and len(words) > 1:
-            proxy.mode, proxy.mode_span = words[1], span
+            proxy.mode = words[1]
         elif key == "disabled" and len(words) == 1:
             proxy.disabled = span
         elif key == "enabled" and len(words) == 1:
@@ -254,7 +252,6 @@ class Parser:
                 self.problems.append(
                     Problem("TE901", span, f"'{key}' was removed in HAProxy 2.1; HAProxy refuses this config")
                 )
-                proxy.unmodelled.append((span, f"'{key}' (removed keyword)"))
         elif key in ("use-server", "force-persist", "http-response", "tcp-response", "stick", "filter"):
             pass  # after the backend is chosen, or response side: no effect on reachability
         else:
