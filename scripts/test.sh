@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --config-settings editable_mode=compat -e '.[test,traffic]'
 # Real programs the end-to-end tests run on 127.0.0.1 (Debian packages): squid, unbound,
-# dnsmasq, squidGuard, Privoxy, e2guardian; iptables and nft (syntax authority for the packet
+# dnsmasq, squidGuard, Privoxy, e2guardian, HAProxy, nginx (and its stream module); iptables and nft (syntax authority for the packet
 # filter dialects), Chromium (renders the HTML traffic report). policy-rc.d keeps apt from starting them as services.
 need() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
 missing=""
@@ -22,6 +22,9 @@ need e2guardian || missing="$missing e2guardian"
 need iptables-restore || missing="$missing iptables"
 need nft || missing="$missing nftables"
 need chromium || missing="$missing chromium"
+need haproxy || missing="$missing haproxy"
+need nginx || missing="$missing nginx"
+[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing="$missing libnginx-mod-stream"
 if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing Debian's$missing for the end-to-end tests"
     made_policy=""

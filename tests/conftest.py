@@ -18,7 +18,9 @@ and fails the test during which one was attempted. What it covers:
   documented where it is started: squid resolves through a loopback stub (tests/e2e/
   squid_harness.py) and forwards every request to a loopback origin (`never_direct`); unbound
   and dnsmasq forward to a loopback stub (tests/e2e/dns_stub.py); squidGuard, Privoxy and
-  e2guardian are run on 127.0.0.1 with loopback upstreams; `nft -c` only talks netlink, and the
+  e2guardian are run on 127.0.0.1 with loopback upstreams; HAProxy and nginx forward only to a
+  loopback origin (a loopback DNS answering 127.0.0.1, nginx upstreams named after the probe
+  hosts and its resolver on a closed loopback port: tests/e2e/revproxy_harness.py); `nft -c` only talks netlink, and the
   nft JSON test loads its ruleset into an empty private network namespace (`unshare -n`, no
   address configured, nothing connects there); mitmdump is in upstream mode to a loopback squid;
   `policy-lint probe` subprocesses run under the same guard (tests/traffic/test_probe.py's

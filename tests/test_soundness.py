@@ -143,11 +143,11 @@ def test_a_directory_scan_lists_the_files_it_could_not_identify(tmp_path, catalo
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "squid.conf").write_text("acl fb dstdomain .facebook.com\nhttp_access deny fb\n")
     (tmp_path / "etc" / "notes.txt").write_text("hello\n")
-    (tmp_path / "etc" / "nginx.conf").write_text("server { listen 80; }\n")
+    (tmp_path / "etc" / "lighttpd.conf").write_text('server.port = 80\nserver.document-root = "/srv"\n')
     report = lint_paths([tmp_path / "etc"], catalog, strict_policy(catalog), Options(root=tmp_path))
     assert not report.errors
     assert [(Path(s.path).name, s.reason) for s in report.skipped] == [
-        ("nginx.conf", "unknown kind"),
+        ("lighttpd.conf", "unknown kind"),
         ("notes.txt", "unknown kind"),
     ]
 

@@ -55,6 +55,8 @@ MODULES: tuple[str, ...] = (
     "firewalls.cisco_asa",
     "proxies.cloudflare_gateway",
     "firewalls.panos",
+    "proxies.haproxy",
+    "proxies.nginx",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -243,6 +245,11 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
             "*paloalto*.tf",
         ),
     ),
+    "proxies.haproxy": (
+        "haproxy",
+        ("haproxy*.cfg", "*.haproxy.cfg", "haproxy.conf", "haproxy*.conf", "*.haproxy"),
+    ),
+    "proxies.nginx": ("nginx", ("nginx.conf", "nginx*.conf", "*.nginx", "*.nginx.conf")),
 }
 
 DETECT_THRESHOLD = 0.5
