@@ -49,6 +49,7 @@ MODULES: tuple[str, ...] = (
     "firewalls.mikrotik",
     "firewalls.pfsense",
     "firewalls.nftables",
+    "firewalls.junos",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -212,6 +213,7 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
         "windows-firewall",
         ("*.bat", "*.cmd", "*.ps1", "*firewall*.txt", "*netsh*"),
     ),
+    "firewalls.junos": ("junos", ("*.junos", "junos*.conf", "*junos*", "*juniper*", "*srx*", "juniper.conf*")),
 }
 
 DETECT_THRESHOLD = 0.5

@@ -1,0 +1,824 @@
+"""The Ruleset: a user's connection walked through the SRX the way Junos forwards it.
+
+Path of one connection from a client zone to the zone that faces the internet: the input
+filters of the client's interface, the security policies (from-zone/to-zone in order, then the
+global policies, then the default policy), the UTM web filtering a permitting policy attaches,
+the output filters of the egress interface, and the server's reply through the egress
+interface's input filters. Each step is a three-valued first match: a policy or term whose match
+cannot be told is passed over and what it would have done kept; the later certain answer stands
+only when every one passed over would have given the same.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
+
+from policy_lint.catalog import Catalog
+from policy_lint.dialects.firewalls.junos.model import (
+    NAME,
+    PREDEFINED_APPS,
+    WAN_WORDS,
+    Address,
+    AddressEntry,
+    Config,
+    Filter,
+    Net,
+    Policy,
+    WebProfile,
+    network,
+)
+from policy_lint.dialects.firewalls.junos.vendor import VendorNames
+from policy_lint.dialects.semantics.addressing import decide_by_address
+from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
+
+EPHEMERAL = 50000
+OTHER_CLIENT = ipaddress.ip_address("192.168.77.77")
+MAX_AUDIENCES = 48
+ANY_ADDRESS = {"any", "any-ipv4", "any-ipv6"}
+# application-services that decide about a permitted connection in ways not evaluated here.
+UNMODELLED_SERVICES = {"application-firewall", "application-traffic-control", "web-proxy", "icap-redirect"}
+Tri = bool | None
+
+
+@dataclass(frozen=True)
+class Who:
+    zone: str = ""
+    iface: str = ""
+    src: Address = OTHER_CLIENT
+    identity: str = ""
+
+
+@dataclass
+class Step:
+    """A three-valued first match in progress: the results of entries passed over."""
+
+    passed: list[Decision] = field(default_factory=list)
+
+    def settle(self, final: Decision) -> Decision:
+        if final.outcome == Outcome.UNKNOWN or all(_same(d, final) for d in self.passed):
+            return final
+        first = next(d for d in self.passed if not _same(d, final))
+        line = first.rule.line if first.rule else "?"
+        return Decision(
+            Outcome.UNKNOWN,
+            first.rule,
+            first.trace,
+            first.specific,
+            note=f"line {line} may match ({first.note or 'not evaluated'}) before "
+            + (f"line {final.rule.line}" if final.rule else "the default"),
+        )
+
+
+def _same(a: Decision, b: Decision) -> bool:
+    return a.outcome == b.outcome and a.partial == b.partial
+
+
+def all3(values: list[Tri]) -> Tri:
+    if any(v is False for v in values):
+        return False
+    return None if any(v is None for v in values) else True
+
+
+def _action(word: str, span: Span | None, trace: tuple[Span, ...], note: str) -> Decision:
+    """A web-filtering action as a decision."""
+    if word == "block":
+        return Decision(Outcome.DENY, span, trace, True, "block page", note)
+    if word in ("permit", "log-and-permit"):
+        return Decision(Outcome.ALLOW, span, trace, True, note=note)
+    if word == "quarantine":
+        # The user sees a warning page and may click through: blocked for those who do not.
+        return Decision(Outcome.DENY, span, trace, True, "click-through", note, partial=True)
+    return Decision(Outcome.UNKNOWN, span, trace, False, note=f"action {word} is not evaluated")
+
+
+class JunosRuleset:
+    def __init__(self, cfg: Config, catalog: Catalog, vendor: VendorNames, statements: int, understood: int):
+        self.path = cfg.path
+        self.dialect = NAME
+        self.cfg = cfg
+        self.catalog = catalog
+        self.vendor = vendor
+        self.problems: list[Problem] = cfg.problems
+        self.statements = statements
+        self.understood = understood
+        self._decided: dict[tuple, Decision] = {}
+        self.egress_ifaces, self.egress_zones, self.egress_how = self._egress()
+        self.zoned = bool(cfg.zones or cfg.policies or cfg.global_policies)
+        self._check()
+        self._who: dict[tuple, Who] = {}
+        self._audiences = self._make_audiences()
+
+    # ------------------------------------------------------------------ set-up
+
+    def _egress(self) -> tuple[list[str], list[str], str]:
+        """The interfaces and zones internet traffic leaves by, and how that was told."""
+        cfg = self.cfg
+        ifaces: list[str] = []
+        for hop, _span in cfg.default_routes:
+            if hop in cfg.interfaces:
+                ifaces.append(hop)
+                continue
+            try:
+                addr = ipaddress.ip_address(hop)
+            except ValueError:
+                continue
+            ifaces += [i.name for i in cfg.interfaces.values() if any(addr in a.network for a in i.addresses)]
+        how = "the default route" if ifaces else ""
+        if not ifaces:
+            ifaces = [i.name for i in cfg.interfaces.values() if i.dhcp]
+            how = "the interface taking its address by DHCP" if ifaces else ""
+        zones = list(dict.fromkeys(z for i in ifaces if (z := cfg.zone_of(i))))
+        if not zones:
+            names = set(cfg.zones) | {z for pair in cfg.policies for z in pair}
+            zones = sorted(n for n in names if any(w in n.lower() for w in WAN_WORDS))
+            if zones:
+                how = "the zone's name"
+                ifaces = ifaces or [i for z in zones if z in cfg.zones for i in cfg.zones[z].interfaces]
+        return list(dict.fromkeys(ifaces)), zones, how
+
+    def _check(self) -> None:
+        """Problems the device would refuse or that the evaluation cannot decide, at their lines."""
+        cfg = self.cfg
+        for pol in [p for ps in cfg.policies.values() for p in ps] + cfg.global_policies:
+            if pol.unknown:
+                self.problems.append(
+                    Problem(
+                        "TE908", pol.span, f"{pol.where}: match {', '.join(pol.unknown)} is not evaluated"
+                    )
+                )
+            if pol.scheduler:
+                self.problems.append(
+                    Problem(
+                        "TE908",
+                        pol.span,
+                        f"{pol.where}: scheduler {pol.scheduler} makes it apply at times: not evaluated",
+                    )
+                )
+            odd = [s for s in pol.services if s in UNMODELLED_SERVICES]
+            if odd:
+                self.problems.append(
+                    Problem(
+                        "TE908", pol.span, f"{pol.where}: application-services {', '.join(odd)} not evaluated"
+                    )
+                )
+            for name in (*pol.dyn_apps, *pol.url_categories):
+                if name.lower() in ("any", "none") or name in cfg.utm.categories:
+                    continue
+                known = self.vendor.app_service(name) or self.vendor.is_social_category(name)
+                if not known:
+                    self.problems.append(
+                        Problem(
+                            "TE908",
+                            pol.span,
+                            f"{pol.where}: {name} is a Juniper-defined application or category the "
+                            "catalog has no cited members for: what it matches is unknown",
+                        )
+                    )
+            if pol.utm_policy and pol.utm_policy not in cfg.utm.policies:
+                self.problems.append(
+                    Problem("TE901", pol.span, f"utm-policy {pol.utm_policy} is not defined")
+                )
+        for iface in cfg.interfaces.values():
+            for name, span in (*iface.inputs, *iface.outputs):
+                if name not in cfg.filters:
+                    self.problems.append(Problem("TE901", span, f"firewall filter {name} is not defined"))
+        for flt in cfg.filters.values():
+            for term in flt.terms:
+                if term.unknown:
+                    self.problems.append(
+                        Problem(
+                            "TE908",
+                            term.span,
+                            f"filter {flt.name} term {term.name}: {', '.join(term.unknown)} not evaluated",
+                        )
+                    )
+        if self.zoned and not self.egress_zones:
+            span = next((p.span for ps in cfg.policies.values() for p in ps), Span(self.path, 1))
+            self.problems.append(
+                Problem(
+                    "TE908",
+                    span,
+                    "which zone faces the internet is not in this file (no default route, no DHCP "
+                    "interface, no zone named untrust/internet/outside/wan): the policies' verdicts are unknown",
+                )
+            )
+
+    def _client_zones(self) -> list[str]:
+        cfg = self.cfg
+        names = list(cfg.zones) + [z for pair in cfg.policies for z in pair]
+        return [
+            z
+            for z in dict.fromkeys(names)
+            if z not in self.egress_zones and z != "junos-host" and not z.startswith("__")
+        ]
+
+    def _make_audiences(self) -> list[Audience]:
+        cfg = self.cfg
+        places: list[tuple[str, str]] = []  # (zone, iface)
+        if self.zoned:
+            for z in self._client_zones():
+                filtered = [i for i in cfg.zones[z].interfaces if self._inputs(i)] if z in cfg.zones else []
+                places += [(z, i) for i in filtered] or [(z, "")]
+        else:
+            places = [
+                ("", i.name) for i in cfg.interfaces.values() if i.inputs and i.name not in self.egress_ifaces
+            ]
+        if not places:
+            self._who[()] = Who()
+            return [EVERYONE]
+        sources: list[Net] = []
+        identities: list[str] = []
+        for pol in [p for ps in cfg.policies.values() for p in ps] + cfg.global_policies:
+            for name in pol.src:
+                for entry in self._entries(pol.from_zone or "global", name):
+                    sources += [n for n in entry.nets if n.version == 4 and n.prefixlen > 0]
+            identities += [i for i in pol.identities if i not in ("any",)]
+        for flt in cfg.filters.values():
+            for term in flt.terms:
+                sources += [n for n, exc in term.src if n.version == 4 and n.prefixlen > 0 and not exc]
+        sources = list(dict.fromkeys(sources))[:8]
+        reps: list[Address] = [
+            n.network_address + 1 if n.num_addresses > 2 else n.network_address for n in sources
+        ]
+        if all(OTHER_CLIENT not in n for n in sources):
+            reps.append(OTHER_CLIENT)
+        named = [
+            i
+            for i in dict.fromkeys(identities)
+            if i not in ("authenticated-user", "unauthenticated-user", "unknown-user")
+        ]
+        idents = [""] + named[:4]
+        out: list[Audience] = []
+        for zone, iface in places:
+            for src in reps:
+                for ident in idents:
+                    conds = []
+                    if zone:
+                        conds.append(f"from-zone {zone}")
+                    if iface:
+                        conds.append(f"on {iface}")
+                    if sources:
+                        inside = [str(n) for n in sources if src in n]
+                        conds.append(f"from {', '.join(inside)}" if inside else "from other addresses")
+                    if len(idents) > 1:
+                        conds.append(f"source-identity {ident}" if ident else "no source-identity role")
+                    key = (zone, iface, str(src), ident)
+                    self._who[key] = Who(zone, iface, src, ident)
+                    attrs = (("src", str(src)),) + ((("interface", iface),) if iface else ())
+                    out.append(Audience(key=key, conditions=tuple(conds), attributes=attrs))
+        if len(out) > MAX_AUDIENCES:
+            self.problems.append(
+                Problem(
+                    "TE906",
+                    Span(self.path, 1),
+                    f"{len(out)} kinds of client; the first {MAX_AUDIENCES} are evaluated",
+                )
+            )
+            out = out[:MAX_AUDIENCES]
+        return out
+
+    # ------------------------------------------------------------------ the Ruleset protocol
+
+    def audiences(self) -> list[Audience]:
+        return self._audiences
+
+    def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        key = (probe, audience.key)
+        hit = self._decided.get(key)
+        if hit is None:
+            who = self._who.get(audience.key, Who())
+            hit = decide_by_address(probe, self.catalog, lambda t: self._one(probe, who, t.address))
+            if len(self._decided) < 200_000:
+                self._decided[key] = hit
+        return hit
+
+    def inert_mentions(self, probe: Probe) -> list[Span]:
+        svc = self.catalog.services.get(probe.service or "")
+        if svc is None:
+            return []
+        cfg = self.cfg
+        used: set[str] = set()
+        pols = [p for ps in cfg.policies.values() for p in ps] + cfg.global_policies
+        for pol in pols:
+            for zone, names in ((pol.from_zone or "global", pol.src), (pol.to_zone or "global", pol.dst)):
+                for name in names:
+                    used.update(e.name for e in self._entries(zone, name, members=True))
+        out: list[Span] = []
+        for book in cfg.books.values():
+            for entry in book.values():
+                if entry.name in used or entry.is_set:
+                    continue
+                nets = any(n.overlaps(s) for n in entry.nets for s in svc.networks if n.version == s.version)
+                if nets or self._service_of(entry.dns) == svc.id:
+                    out.append(entry.span)
+        applied = {n for i in cfg.interfaces.values() for n, _s in (*i.inputs, *i.outputs)}
+        for flt in cfg.filters.values():
+            if flt.name in applied:
+                continue
+            if any(
+                n.overlaps(s)
+                for t in flt.terms
+                for n, _e in t.dst
+                for s in svc.networks
+                if n.version == s.version
+            ):
+                out.append(flt.span)
+        live = self._live_categories()
+        for cat, (members, span) in cfg.utm.categories.items():
+            if cat in live:
+                continue
+            for m in members:
+                pat = cfg.utm.patterns.get(m)
+                if pat and any(self._service_of(_host_of(v).lstrip("*.")) == svc.id for v, _s in pat.values):
+                    out.append(span)
+                    break
+        return out
+
+    def _service_of(self, host: str) -> str | None:
+        owner = self.catalog.service_for_host(host) if host else None
+        return owner[0] if owner else None
+
+    def _live_categories(self) -> set[str]:
+        utm = self.cfg.utm
+        live = {c for c, _s in (*utm.whitelist, *utm.blacklist)}
+        pols = [p for ps in self.cfg.policies.values() for p in ps] + self.cfg.global_policies
+        for pol in pols:
+            live.update(pol.url_categories)
+            prof_name = utm.policies.get(pol.utm_policy, ("", None))[0] if pol.utm_policy else ""
+            prof = utm.profile(prof_name) if prof_name else None
+            if prof is not None:
+                live.update(c for c, _a, _s in prof.categories)
+        return live
+
+    # ------------------------------------------------------------------ one connection
+
+    def _one(self, probe: Probe, who: Who, dst: Address) -> Decision:
+        steps: list[Callable[[], Decision | None]] = [
+            lambda: self._filters(self._inputs(who.iface), who.src, dst, probe.port, EPHEMERAL, "input"),
+            lambda: self._security(probe, who, dst) if self.zoned else None,
+        ]
+        outs = [i for i in self.egress_ifaces if self._outputs(i)]
+        steps.append(
+            lambda: self._each(
+                outs, lambda i: self._filters(self._outputs(i), who.src, dst, probe.port, EPHEMERAL, "output")
+            )
+        )
+        replies = [i for i in self.egress_ifaces if self._inputs(i)]
+        steps.append(
+            lambda: self._each(
+                replies,
+                lambda i: self._filters(self._inputs(i), dst, who.src, EPHEMERAL, probe.port, "reply"),
+            )
+        )
+        last: Decision = Decision(Outcome.ALLOW)
+        for step in steps:
+            d = step()
+            if d is None:
+                continue
+            if d.outcome != Outcome.ALLOW:
+                return d
+            last = d if d.rule is not None else last
+        return last
+
+    @staticmethod
+    def _each(items: list[str], one: Callable[[str], Decision | None]) -> Decision | None:
+        if not items:
+            return None
+        ds = [d for i in items if (d := one(i)) is not None]
+        if not ds:
+            return None
+        if all(_same(d, ds[0]) for d in ds):
+            return ds[0]
+        return replace(
+            next(d for d in ds if d.outcome != Outcome.ALLOW),
+            outcome=Outcome.UNKNOWN,
+            note="which egress interface the connection leaves by decides it",
+        )
+
+    def _inputs(self, iface: str) -> list[tuple[str, Span]]:
+        i = self.cfg.interfaces.get(iface)
+        return i.inputs if i else []
+
+    def _outputs(self, iface: str) -> list[tuple[str, Span]]:
+        i = self.cfg.interfaces.get(iface)
+        return i.outputs if i else []
+
+    # ------------------------------------------------------------------ firewall filters
+
+    def _filters(
+        self, names: list[tuple[str, Span]], src: Address, dst: Address, dport: int, sport: int, where: str
+    ) -> Decision | None:
+        """A filter (or an input-list) applied to one packet: first matching term; past the last
+        term of the last filter, the implicit discard."""
+        if not names:
+            return None
+        step = Step()
+        for name, bind in names:
+            flt = self.cfg.filters.get(name)
+            if flt is None:
+                return Decision(Outcome.UNKNOWN, bind, (bind,), note=f"filter {name} is not defined")
+            if (flt.family != "inet" and dst.version == 4) or (flt.family == "inet" and dst.version == 6):
+                return None
+            for term in flt.terms:
+                m = self._term_matches(term, src, dst, dport, sport)
+                if m is False:
+                    continue
+                if term.action == "next" and not term.unknown:
+                    continue
+                d = self._term_decision(flt, term, bind, where)
+                if m is None or term.unknown:
+                    step.passed.append(replace(d, note=f"filter {flt.name} term {term.name} not evaluated"))
+                    if m is None:
+                        continue
+                    return step.settle(replace(d, outcome=Outcome.UNKNOWN))
+                return step.settle(d)
+        last = names[-1][1]
+        return step.settle(
+            Decision(
+                Outcome.DENY,
+                last,
+                (last,),
+                False,
+                "discard",
+                f"no term of the {where} filter matches: the implicit discard",
+            )
+        )
+
+    def _term_decision(self, flt: Filter, term, bind: Span, where: str) -> Decision:
+        specific = bool(term.dst or term.dst_lists) if where != "reply" else bool(term.src or term.src_lists)
+        note = f"filter {flt.name} term {term.name} ({where})"
+        if term.action in ("discard", "reject"):
+            if where == "reply":
+                note += ": drops the server's replies, matched as the source"
+            return Decision(Outcome.DENY, term.span, (bind, term.span), specific, term.action, note)
+        return Decision(Outcome.ALLOW, term.span, (bind, term.span), specific, note=note)
+
+    def _term_matches(self, term, src: Address, dst: Address, dport: int, sport: int) -> Tri:
+        checks: list[Tri] = []
+        if term.src:
+            checks.append(_longest(term.src, src))
+        if term.dst:
+            checks.append(_longest(term.dst, dst))
+        if term.any_addr:
+            checks.append(_longest(term.any_addr, src) or _longest(term.any_addr, dst))
+        for names, addr in ((term.src_lists, src), (term.dst_lists, dst)):
+            if names:
+                lists = [self.cfg.prefix_lists.get(n) for n in names]
+                if any(lst is None for lst in lists):
+                    checks.append(None)
+                else:
+                    checks.append(
+                        any(addr in n for lst in lists if lst for n in lst[0] if n.version == addr.version)
+                    )
+        if term.protocols:
+            checks.append(any(p in ("tcp", "6") for p in term.protocols))
+        if term.dports:
+            checks.append(any(lo <= dport <= hi for lo, hi in term.dports))
+        if term.sports:
+            checks.append(any(lo <= sport <= hi for lo, hi in term.sports))
+        if term.ports:
+            checks.append(any(lo <= p <= hi for lo, hi in term.ports for p in (dport, sport)))
+        if [u for u in term.unknown if not u.startswith("then ")]:
+            checks.append(None)
+        return all3(checks)
+
+    # ------------------------------------------------------------------ security policies
+
+    def _security(self, probe: Probe, who: Who, dst: Address) -> Decision:
+        if not self.egress_zones:
+            return Decision(
+                Outcome.UNKNOWN, None, (), False, note="which zone faces the internet is not in this file"
+            )
+        ds = [self._zone_pair(probe, who, zone, dst) for zone in self.egress_zones]
+        if all(_same(d, ds[0]) for d in ds):
+            return ds[0]
+        return replace(
+            ds[0],
+            outcome=Outcome.UNKNOWN,
+            note="which of the zones "
+            + ", ".join(self.egress_zones)
+            + " the connection leaves by decides it",
+        )
+
+    def _zone_pair(self, probe: Probe, who: Who, to_zone: str, dst: Address) -> Decision:
+        cfg = self.cfg
+        step = Step()
+        candidates = list(cfg.policies.get((who.zone, to_zone), [])) + [
+            p
+            for p in cfg.global_policies
+            if (not p.from_zones or who.zone in p.from_zones or "any" in p.from_zones)
+            and (not p.to_zones or to_zone in p.to_zones or "any" in p.to_zones)
+        ]
+        for pol in candidates:
+            m, trace, why = self._policy_matches(pol, probe, who, to_zone, dst)
+            if m is False:
+                continue
+            d = self._policy_decision(pol, probe, trace)
+            if m is None:
+                step.passed.append(replace(d, note=f"{pol.where}: {why}"))
+                continue
+            return step.settle(d)
+        word, span = cfg.default_policy
+        if word == "permit-all":
+            return step.settle(
+                Decision(Outcome.ALLOW, span, (span,) if span else (), note="default-policy permit-all")
+            )
+        note = f"no policy from-zone {who.zone} to-zone {to_zone} matches: the default policy denies"
+        return step.settle(Decision(Outcome.DENY, span, (span,) if span else (), False, "drop", note))
+
+    def _policy_matches(
+        self, pol: Policy, probe: Probe, who: Who, to_zone: str, dst: Address
+    ) -> tuple[Tri, tuple[Span, ...], str]:
+        trace: list[Span] = [pol.span]
+        why: list[str] = []
+        checks: list[Tri] = []
+        src_m, src_spans = self._addresses(pol.from_zone or "global", pol.src, who.src, probe)
+        checks.append(None if src_m is None else src_m != pol.src_excluded)
+        dst_m, dst_spans = self._addresses(pol.to_zone or "global", pol.dst, dst, probe)
+        checks.append(None if dst_m is None else dst_m != pol.dst_excluded)
+        trace += dst_spans + src_spans
+        checks.append(self._applications(pol.apps, probe.port))
+        if checks[-1] is None:
+            why.append(f"application {' '.join(pol.apps)} not evaluated")
+        if pol.dyn_apps:
+            checks.append(self._dynamic(pol.dyn_apps, probe))
+            if checks[-1] is None:
+                why.append(f"dynamic-application {' '.join(pol.dyn_apps)}: Juniper-defined, members unknown")
+        if pol.url_categories:
+            m, spans, w = self._url_category(pol, probe)
+            checks.append(m)
+            trace += spans
+            if w:
+                why.append(w)
+        if pol.identities:
+            checks.append(self._identity(pol.identities, who.identity))
+        if pol.unknown or pol.scheduler:
+            checks.append(None)
+            why.append("criteria not evaluated")
+        if None in (src_m, dst_m):
+            why.append("an address not evaluated")
+        return all3(checks), tuple(dict.fromkeys(trace)), "; ".join(why)
+
+    def _entries(self, zone: str, name: str, members: bool = False, depth: int = 0) -> list[AddressEntry]:
+        """The address-book entries `name` stands for in `zone`'s book (then the global one)."""
+        entry = self.cfg.books.get(zone, {}).get(name) or self.cfg.books.get("global", {}).get(name)
+        if entry is None or depth > 8:
+            return []
+        if not entry.is_set:
+            return [entry]
+        out = [entry] if members else []
+        for m in entry.members:
+            out += self._entries(zone, m, members, depth + 1)
+        return out
+
+    def _addresses(
+        self, zone: str, names: tuple[str, ...], addr: Address, probe: Probe
+    ) -> tuple[Tri, list[Span]]:
+        if any(n in ANY_ADDRESS for n in names):
+            fam = {"any-ipv4": 4, "any-ipv6": 6}
+            return any(fam.get(n, addr.version) == addr.version for n in names if n in ANY_ADDRESS), []
+        unsure = False
+        for name in names:
+            entries = self._entries(zone, name)
+            if not entries:
+                net = network(name)  # an inline prefix is not Junos syntax: the name is undefined
+                unsure = unsure or net is None
+                continue
+            for e in entries:
+                if e.holds(addr):
+                    return True, [e.span]
+                if e.dns:
+                    if e.dns == probe.host.lower():
+                        return True, [e.span]
+                    if self._service_of(e.dns) == probe.service:
+                        unsure = True  # another name of the service: it may resolve to this address
+        return (None if unsure else False), []
+
+    def _applications(self, names: tuple[str, ...], port: int, depth: int = 0) -> Tri:
+        results: list[Tri] = []
+        for name in names:
+            if name == "any":
+                return True
+            if name in PREDEFINED_APPS:
+                proto, p = PREDEFINED_APPS[name]
+                results.append(proto == "tcp" and p == port)
+                continue
+            spec = self.cfg.apps.get(name)
+            if spec is None or spec.unknown or depth > 8:
+                results.append(None)
+            elif spec.members:
+                results.append(self._applications(spec.members, port, depth + 1))
+            else:
+                results.append(
+                    any(pr in ("tcp", "6") and (r is None or r[0] <= port <= r[1]) for pr, r in spec.terms)
+                )
+        if True in results:
+            return True
+        return None if None in results else False
+
+    def _dynamic(self, names: tuple[str, ...], probe: Probe) -> Tri:
+        results: list[Tri] = []
+        for name in names:
+            if name.lower() in ("any", "none"):
+                return True
+            owner = self.vendor.app_service(name)
+            if owner is None:
+                results.append(None)
+            else:
+                results.append(owner == probe.service)
+        if True in results:
+            return True
+        return None if None in results else False
+
+    def _identity(self, names: tuple[str, ...], identity: str) -> bool:
+        if "any" in names or identity in names:
+            return True
+        if identity:
+            return "authenticated-user" in names
+        return "unauthenticated-user" in names or "unknown-user" in names
+
+    def _url_category(self, pol: Policy, probe: Probe) -> tuple[Tri, list[Span], str]:
+        results: list[Tri] = []
+        spans: list[Span] = []
+        for cat in pol.url_categories:
+            if cat.lower() in ("any", "none"):
+                return True, [], ""
+            if cat in self.cfg.utm.categories:
+                m, span = self._custom_category(cat, probe)
+                if m and span:
+                    spans.append(span)
+                    return True, spans, ""
+                results.append(m)
+            elif self.vendor.is_social_category(cat):
+                results.append(probe.service is not None)
+            else:
+                results.append(None)
+        if None in results:
+            return None, [], f"url-category {' '.join(pol.url_categories)}: members unknown"
+        return False, [], ""
+
+    # ------------------------------------------------------------------ UTM web filtering
+
+    def _policy_decision(self, pol: Policy, probe: Probe, trace: tuple[Span, ...]) -> Decision:
+        note = f"{pol.where} (line {pol.span.line})"
+        if pol.action in ("deny", "reject"):
+            how = "drop" if pol.action == "deny" else "reject"
+            specific = trace != (pol.span,)
+            return Decision(Outcome.DENY, pol.span, trace, specific, how, note)
+        if not pol.action:
+            return Decision(Outcome.UNKNOWN, pol.span, trace, note=f"{note}: no action")
+        odd = [s for s in pol.services if s in UNMODELLED_SERVICES]
+        if odd:
+            return Decision(Outcome.UNKNOWN, pol.span, trace, note=f"{note}: {', '.join(odd)} decides")
+        if pol.utm_policy:
+            d = self._web_filter(pol, probe, trace, note)
+            if d is not None:
+                return d
+        return Decision(Outcome.ALLOW, pol.span, trace, trace != (pol.span,), note=note)
+
+    def _web_filter(self, pol: Policy, probe: Probe, trace: tuple[Span, ...], note: str) -> Decision | None:
+        utm = self.cfg.utm
+        bound = utm.policies.get(pol.utm_policy)
+        if bound is None:
+            return Decision(
+                Outcome.UNKNOWN, pol.span, trace, note=f"{note}: utm-policy {pol.utm_policy} is not defined"
+            )
+        name, bind = bound
+        if not name:
+            return None  # the UTM policy filters no web traffic
+        prof = utm.profile(name)
+        trace = (*trace, bind)
+        if prof is None:
+            return Decision(
+                Outcome.UNKNOWN, bind, trace, note=f"{note}: web-filtering profile {name} is not in this file"
+            )
+        seen = self._profile(prof, probe, trace, note)
+        if probe.scheme == "http" or pol.ssl_proxy or seen.outcome == Outcome.ALLOW:
+            return seen
+        return replace(
+            seen,
+            outcome=Outcome.UNKNOWN,
+            partial=False,
+            note=f"{seen.note}; HTTPS without an SSL forward proxy (application-services ssl-proxy): what the "
+            f"{prof.engine} profile sees of it (the server name, its address or nothing) is not documented alike "
+            "for every release, so whether it applies is unknown",
+        )
+
+    def _profile(self, prof: WebProfile, probe: Probe, trace: tuple[Span, ...], note: str) -> Decision:
+        """What the web-filtering profile does with the request when it sees its URL: the
+        blocklist, then the allowlist, then the profile's categories in order, then its default."""
+        utm = self.cfg.utm
+        here = f"{note}, web-filtering {prof.engine} profile {prof.name}"
+        if prof.engine in ("websense-redirect", "surf-control-integrated"):
+            return Decision(
+                Outcome.UNKNOWN,
+                prof.span,
+                (*trace, prof.span),
+                note=f"{here}: the external Websense server decides",
+            )
+        step = Step()
+        for cat, span in utm.blacklist:
+            m, hit = self._custom_category(cat, probe)
+            d = _action(
+                "block", span, (*trace, span, *((hit,) if hit else ())), f"{here}: url-blacklist {cat}"
+            )
+            if m:
+                return step.settle(d)
+            if m is None:
+                step.passed.append(d)
+        for cat, span in utm.whitelist:
+            m, hit = self._custom_category(cat, probe)
+            d = _action(
+                "permit", span, (*trace, span, *((hit,) if hit else ())), f"{here}: url-whitelist {cat}"
+            )
+            if m:
+                return step.settle(d)
+            if m is None:
+                step.passed.append(d)
+        for cat, action, span in prof.categories:
+            if cat in utm.categories:
+                m, hit = self._custom_category(cat, probe)
+            else:
+                hit = None
+                m = (probe.service is not None) if self.vendor.is_social_category(cat) else None
+                if prof.engine == "juniper-local":
+                    m = False  # a local profile has only the custom categories
+            d = _action(
+                action,
+                span,
+                (*trace, span, *((hit,) if hit else ())),
+                f"{here}: category {cat} action {action}",
+            )
+            if m:
+                return step.settle(d)
+            if m is None:
+                step.passed.append(
+                    replace(d, note=f"{d.note} (which sites Juniper puts in {cat} is not in the catalog)")
+                )
+        if prof.default is not None:
+            word, span = prof.default
+            return step.settle(_action(word, span, (*trace, span), f"{here}: default {word}"))
+        return step.settle(
+            Decision(
+                Outcome.ALLOW,
+                prof.span,
+                (*trace, prof.span),
+                note=f"{here}: no category names it; no default action set (permit)",
+            )
+        )
+
+    def _custom_category(self, cat: str, probe: Probe) -> tuple[Tri, Span | None]:
+        """Does a custom-url-category hold the request's URL (and the pattern value that does)?"""
+        utm = self.cfg.utm
+        entry = utm.categories.get(cat)
+        if entry is None:
+            return None, None
+        unsure = False
+        for member in entry[0]:
+            pat = utm.patterns.get(member)
+            if pat is None:
+                unsure = True
+                continue
+            for value, span in pat.values:
+                m = _url_matches(value, probe)
+                if m:
+                    return True, span
+                unsure = unsure or m is None
+        return (None if unsure else False), None
+
+
+def _longest(entries: list[tuple[Net, bool]], addr: Address) -> bool:
+    """Junos address lists: the most specific prefix holding the address decides; `except` excludes."""
+    best: tuple[int, bool] | None = None
+    for net, exc in entries:
+        if net.version == addr.version and addr in net and (best is None or net.prefixlen > best[0]):
+            best = (net.prefixlen, exc)
+    return best is not None and not best[1]
+
+
+def _host_of(value: str) -> str:
+    v = value.strip().lower()
+    if "://" in v:
+        v = v.split("://", 1)[1]
+    return v.split("/", 1)[0].split(":", 1)[0]
+
+
+def _url_matches(value: str, probe: Probe) -> Tri:
+    """A url-pattern value against the request: `http://www.x.com`, `*.x.com`, `x.com/path`.
+    `*` and `?` are wildcards in the host; a pattern naming the other scheme is not decided."""
+    v = value.strip().lower()
+    scheme = ""
+    if "://" in v:
+        scheme, v = v.split("://", 1)
+    host, _slash, path = v.partition("/")
+    host = host.split(":", 1)[0]
+    target = probe.host.lower()
+    hit = fnmatchcase(target, host) if any(c in host for c in "*?[") else target == host
+    if hit and path and not probe.path.lstrip("/").startswith(path):
+        hit = False
+    if hit and scheme and scheme != probe.scheme:
+        return None
+    return hit
