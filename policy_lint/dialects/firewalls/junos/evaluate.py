@@ -177,6 +177,14 @@ class JunosRuleset:
                             "catalog has no cited members for: what it matches is unknown",
                         )
                     )
+            for zone, names in ((pol.from_zone or "global", pol.src), (pol.to_zone or "global", pol.dst)):
+                for name in names:
+                    if name not in ANY_ADDRESS and not self._entries(zone, name, members=True):
+                        self.problems.append(
+                            Problem(
+                                "TE901", pol.span, f"{pol.where}: address {name} is not in the address book"
+                            )
+                        )
             if pol.utm_policy and pol.utm_policy not in cfg.utm.policies:
                 self.problems.append(
                     Problem("TE901", pol.span, f"utm-policy {pol.utm_policy} is not defined")
@@ -760,7 +768,10 @@ class JunosRuleset:
                 )
         if prof.default is not None:
             word, span = prof.default
-            return step.settle(_action(word, span, (*trace, span), f"{here}: default {word}"))
+            # The default action applies to whatever no list or category named: not service-specific.
+            return step.settle(
+                replace(_action(word, span, (*trace, span), f"{here}: default {word}"), specific=False)
+            )
         return step.settle(
             Decision(
                 Outcome.ALLOW,

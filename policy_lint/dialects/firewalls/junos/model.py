@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from policy_lint.dialects.firewalls.junos.tree import Node, Tree
 from policy_lint.model import Problem, Span
@@ -330,9 +330,10 @@ MATCH_KEYS = {
 
 
 def _policy(node: Node, from_zone: str, to_zone: str, top: Span, problems: list[Problem]) -> Policy:
-    span = _span(node, top)
+    p = Policy(node.word, _span(node, top), from_zone, to_zone)
+    # The finding quotes the span's text: the policy's place in the hierarchy, whichever form wrote it.
+    span = p.span = replace(p.span, text=p.where)
     match = node.child("match")
-    p = Policy(node.word, span, from_zone, to_zone)
     if match is not None:
         unknown = [c.word for c in match.active() if c.word not in MATCH_KEYS]
         p.src = tuple(match.names("source-address")) or p.src
@@ -468,8 +469,8 @@ def _utm(cfg: Config, utm: Node, top: Span) -> None:
                 u.profiles.append(wp)
     pols = utm.child("utm-policy")
     for p in pols.active() if pols is not None else []:
-        prof = p.child("web-filtering", "http-profile")
-        name = next(iter(prof.active()), None) if prof is not None else None
+        bound = p.under("web-filtering", "http-profile")
+        name = bound[0] if bound else None
         if name is not None:
             u.policies[p.word] = (name.word, _span(name, top))
         else:

@@ -22,6 +22,63 @@ COMMAND = re.compile(r"^\s*(set|delete|deactivate|activate|insert)\s", re.M)
 VERBS = ("set", "delete", "deactivate", "activate", "insert")
 
 
+# Containers whose statements a `set` command may chain on one line (`match source-address any
+# destination-address any application any`): each key starts a statement of its own.
+CHAINED = {
+    ("policy", "match"): {
+        "source-address",
+        "destination-address",
+        "application",
+        "dynamic-application",
+        "url-category",
+        "source-identity",
+        "source-address-excluded",
+        "destination-address-excluded",
+        "from-zone",
+        "to-zone",
+        "source-end-user-profile",
+    },
+    ("term", "from"): {
+        "source-address",
+        "destination-address",
+        "address",
+        "source-prefix-list",
+        "destination-prefix-list",
+        "prefix-list",
+        "protocol",
+        "destination-port",
+        "source-port",
+        "port",
+        "dscp",
+        "tcp-flags",
+        "tcp-established",
+        "tcp-initial",
+        "icmp-type",
+        "is-fragment",
+        "fragment-flags",
+        "packet-length",
+        "interface",
+        "precedence",
+    },
+}
+
+
+def split(words: list[str]) -> list[list[str]]:
+    """One `set` command as the statements it makes (see CHAINED)."""
+    for k in range(2, len(words)):
+        keys = CHAINED.get((words[k - 2], words[k])) if k >= 2 else None
+        if keys is None or k + 1 >= len(words) or words[k + 1] not in keys:
+            continue
+        head, out = words[: k + 1], []
+        for w in words[k + 1 :]:
+            if w in keys or not out:
+                out.append([*head, w])
+            else:
+                out[-1].append(w)
+        return out
+    return [words]
+
+
 def read(tree: Tree, lines: list[str]) -> None:
     for n, line in enumerate(lines, start=1):
         try:
@@ -39,7 +96,8 @@ def read(tree: Tree, lines: list[str]) -> None:
             continue
         tree.understood += 1
         if verb == "set":
-            tree.add(rest, span)
+            for path in split(rest):
+                tree.add(path, span)
         elif verb == "delete":
             tree.delete(rest, span)
         elif verb in ("deactivate", "activate"):

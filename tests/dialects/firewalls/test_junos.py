@@ -1,0 +1,511 @@
+"""Juniper Junos (SRX): the curly and set forms, zones and security policies in order, address
+books, the default policy, UTM web filtering and firewall filters on interfaces. Each test is one
+rule of Juniper's documentation (Security Policies User Guide, Content Security (UTM) Web
+Filtering, Routing Policies/Firewall Filters User Guide, CLI User Guide for the forms)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from policy_lint.catalog import load_catalog
+from tests.conftest import detected_dialect, verdicts
+
+FB = load_catalog().services["facebook"]
+FB_V4 = [str(n) for n in FB.networks if n.version == 4]
+FB_ALL = [str(n) for n in FB.networks]
+
+ZONES = """
+    zones {
+        security-zone trust { interfaces { ge-0/0/1.0; } }
+        security-zone untrust { interfaces { ge-0/0/0.0; } }
+    }
+"""
+ZONES_SET = (
+    "set security zones security-zone trust interfaces ge-0/0/1.0\n"
+    "set security zones security-zone untrust interfaces ge-0/0/0.0\n"
+)
+
+
+def codes(report) -> list[str]:
+    return [f.code for f in report.findings]
+
+
+def lines_of(report, code: str) -> list[int]:
+    return [f.span.line for f in report.findings if f.code == code]
+
+
+def fb_book(name: str = "fb") -> str:
+    entries = "\n".join(f"address {name}{k} {n};" for k, n in enumerate(FB_ALL))
+    members = "\n".join(f"address {name}{k};" for k in range(len(FB_ALL)))
+    return f"address-book {{ global {{ {entries}\n address-set {name} {{ {members} }} }} }}\n"
+
+
+def policy(name: str, dst: str, action: str, extra_match: str = "", src: str = "any") -> str:
+    return (
+        f"policy {name} {{ match {{ source-address {src}; destination-address {dst}; application any; "
+        f"{extra_match} }} then {{ {action} }} }}\n"
+    )
+
+
+def srx(policies: str, extra: str = "", zones: str = ZONES) -> str:
+    return (
+        "## Last commit: 2024-01-01 10:00:00 UTC by admin\nversion 21.4R3;\nsecurity {\n"
+        + zones
+        + extra
+        + "policies { from-zone trust to-zone untrust {\n"
+        + policies
+        + "} }\n}\n"
+    )
+
+
+# ----------------------------------------------------------------------------- forms and detection
+
+
+def test_detects_curly_set_and_rancid_backups():
+    assert detected_dialect(Path("fw1.conf"), srx(policy("p", "any", "permit;"))) == "junos"
+    assert detected_dialect(Path("srx.txt"), ZONES_SET) == "junos"
+    rancid = "#RANCID-CONTENT-TYPE: juniper\n#\n# Chassis  SRX300\n"
+    assert detected_dialect(Path("router.example.net"), rancid) == "junos"
+    assert detected_dialect(Path("notes.md"), ZONES_SET) is None
+
+
+def test_rancid_backup_with_headers_and_comments_lints_without_errors(lint):
+    text = (
+        "#RANCID-CONTENT-TYPE: juniper\n#\n# Chassis                                Serial\n"
+        "# Model: srx300\n#\n## Last commit: 2024-01-01 10:00:00 UTC by admin\nversion 21.4R3;\n"
+        "/* office firewall */\nsystem { host-name fw1; root-authentication { encrypted-password "
+        '"$6$x"; ## SECRET-DATA\n } }\n' + srx(policy("web", "any", "permit;"))
+    )
+    report = lint({"fw1": text}, dialect="junos")
+    assert not report.errors
+    assert not [c for c in codes(report) if c.startswith("TE9")]
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_first_matching_policy_decides_and_the_trace_names_policy_and_entry(lint):
+    text = srx(policy("no-fb", "fb", "deny;") + policy("web", "any", "permit;"), fb_book())
+    report = lint({"srx.conf": text})
+    assert verdicts(report)["facebook"] == "blocked"
+    f = next(f for f in report.findings if f.code == "TE101")
+    assert f.span.text == "from-zone trust to-zone untrust policy no-fb"
+    assert (
+        f.span.line == text.splitlines().index(next(x for x in text.splitlines() if "policy no-fb" in x)) + 1
+    )
+    assert any(s.text.startswith("address fb0") for s in f.trace)
+
+
+def test_a_permit_before_the_deny_wins(lint):
+    report = lint(
+        {"srx.conf": srx(policy("web", "any", "permit;") + policy("no-fb", "fb", "deny;"), fb_book())}
+    )
+    assert verdicts(report)["facebook"] == "unaffected"
+
+
+def test_inactive_policy_is_skipped(lint):
+    text = srx("inactive: " + policy("no-fb", "fb", "deny;") + policy("web", "any", "permit;"), fb_book())
+    assert verdicts(lint({"srx.conf": text}))["facebook"] == "unaffected"
+
+
+def test_set_form_with_deactivate_delete_and_insert(lint):
+    base = "set security policies from-zone trust to-zone untrust policy"
+    book = "".join(f"set security address-book global address fb{k} {n}\n" for k, n in enumerate(FB_ALL))
+    book += "".join(
+        f"set security address-book global address-set fb address fb{k}\n" for k in range(len(FB_ALL))
+    )
+    rules = (
+        f"{base} web match source-address any destination-address any application any\n"
+        f"{base} web then permit\n"
+        f"{base} no-fb match source-address any destination-address fb application any\n"
+        f"{base} no-fb then deny\n"
+    )
+    # `web` first: Facebook passes.
+    assert verdicts(lint({"a.set": ZONES_SET + book + rules}))["facebook"] == "unaffected"
+    # insert moves no-fb before web: blocked at the insert's policy.
+    moved = (
+        rules + "insert security policies from-zone trust to-zone untrust policy no-fb before policy web\n"
+    )
+    report = lint({"b.set": ZONES_SET + book + moved})
+    assert verdicts(report)["facebook"] == "blocked"
+    # deactivate: the device ignores it.
+    off = moved + "deactivate security policies from-zone trust to-zone untrust policy no-fb\n"
+    assert verdicts(lint({"c.set": ZONES_SET + book + off}))["facebook"] == "unaffected"
+    # delete removes it.
+    gone = moved + "delete security policies from-zone trust to-zone untrust policy no-fb\n"
+    assert verdicts(lint({"d.set": ZONES_SET + book + gone}))["facebook"] == "unaffected"
+
+
+def test_unbalanced_brace_is_a_config_error(lint):
+    report = lint({"srx.conf": "security {\n policies {\n"}, dialect="junos")
+    assert "TE901" in codes(report)
+
+
+def test_binary_input_is_one_line_error(tmp_path):
+    bad = tmp_path / "srx.conf"
+    bad.write_bytes(b"\x00\x01\x02security {" * 100)
+    out = subprocess.run(
+        [sys.executable, "-m", "policy_lint", "check", "--dialect", "junos", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+
+
+# ----------------------------------------------------------------------------- policies
+
+
+def test_no_matching_policy_meets_the_default_deny(lint):
+    report = lint(
+        {
+            "srx.conf": srx(
+                policy("dns", "any", "permit;", "").replace("application any", "application junos-dns-udp")
+            )
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+    assert "TE105" in codes(report)  # no web access at all
+
+
+def test_default_policy_permit_all(lint):
+    text = srx(policy("dns", "any", "permit;").replace("application any", "application junos-dns-udp"))
+    text = text.replace("policies {", "policies { default-policy { permit-all; }", 1)
+    assert verdicts(lint({"srx.conf": text}))["facebook"] == "unaffected"
+
+
+def test_global_policies_come_after_the_zone_pair(lint):
+    text = srx(
+        policy("web", "any", "permit;").replace("application any", "application junos-dns-udp"),
+        fb_book(),
+    ).replace(
+        "policies {",
+        "policies { global { " + policy("g-no-fb", "fb", "deny;") + policy("g-web", "any", "permit;") + "}",
+        1,
+    )
+    report = lint({"srx.conf": text})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert "global policy g-no-fb" in next(f for f in report.findings if f.code == "TE101").message
+
+
+def test_application_junos_https_only_blocks_https(lint):
+    text = srx(
+        policy("no-fb", "fb", "reject;").replace("application any", "application junos-https")
+        + policy("web", "any", "permit;"),
+        fb_book(),
+    )
+    report = lint({"srx.conf": text})
+    assert verdicts(report)["facebook"] == "blocked"  # browsers reach it over HTTPS
+    assert "reject" in next(f for f in report.findings if f.code == "TE101").message
+
+
+def test_dns_name_address_matches_the_names_own_connections(lint):
+    book = "address-book { global { address fbn { dns-name www.facebook.com; } } }\n"
+    report = lint({"srx.conf": srx(policy("no-fb", "fbn", "deny;") + policy("web", "any", "permit;"), book)})
+    v = verdicts(report)["facebook"]
+    assert v in ("blocked-partial", "unknown")  # facebook.com itself is another name
+    assert v != "unaffected"
+
+
+def test_zone_address_book_and_wildcard_address(lint):
+    zones = ZONES.replace(
+        "security-zone untrust {",
+        "security-zone untrust { address-book { address fbw { wildcard-address 157.240.0.0/255.255.0.0; } }",
+    )
+    report = lint(
+        {"srx.conf": srx(policy("no-fb", "fbw", "deny;") + policy("web", "any", "permit;"), zones=zones)}
+    )
+    assert verdicts(report)["facebook"] == "blocked-partial"
+
+
+def test_source_address_makes_audiences(lint):
+    book = fb_book().replace("global {", "global { address lab 10.9.0.0/16;", 1)
+    text = srx(policy("no-fb", "fb", "deny;", src="lab") + policy("web", "any", "permit;"), book)
+    report = lint({"srx.conf": text})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+
+
+def test_an_undefined_address_name_is_a_config_error_and_unknown(lint):
+    report = lint({"srx.conf": srx(policy("no-fb", "nosuch", "deny;") + policy("web", "any", "permit;"))})
+    assert "TE901" in codes(report)
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_source_identity_roles_are_audiences(lint):
+    text = srx(
+        policy("no-fb", "fb", "deny;", "source-identity interns;") + policy("web", "any", "permit;"),
+        fb_book(),
+    )
+    assert verdicts(lint({"srx.conf": text}))["facebook"] == "blocked-partial"
+
+
+def test_dynamic_application_without_cited_names_is_unknown(lint):
+    text = srx(
+        policy("no-fb", "any", "deny;", "dynamic-application junos:FACEBOOK-ACCESS;")
+        + policy("web", "any", "permit;")
+    )
+    report = lint({"srx.conf": text})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE908" in codes(report)
+
+
+def test_dynamic_application_any_matches_everything(lint):
+    text = srx(
+        policy("no-fb", "fb", "deny;", "dynamic-application any;") + policy("web", "any", "permit;"),
+        fb_book(),
+    )
+    assert verdicts(lint({"srx.conf": text}))["facebook"] == "blocked"
+
+
+def test_fragment_without_an_internet_zone_is_unknown_with_a_finding(lint):
+    text = (
+        "set security policies from-zone lan to-zone dmz policy p match source-address any "
+        "destination-address any application any\n"
+        "set security policies from-zone lan to-zone dmz policy p then deny\n"
+    )
+    report = lint({"frag.set": text})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert any("faces the internet" in f.message for f in report.findings if f.code == "TE908")
+
+
+def test_fragment_with_zone_names_and_no_zone_definitions(lint):
+    text = (
+        "set security policies from-zone trust to-zone untrust policy p match source-address any "
+        "destination-address any application any\n"
+        "set security policies from-zone trust to-zone untrust policy p then deny\n"
+    )
+    report = lint({"frag.set": text})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_default_route_tells_the_internet_zone(lint):
+    zones = """
+    zones {
+        security-zone office { interfaces { ge-0/0/1.0; } }
+        security-zone isp-a { interfaces { ge-0/0/0.0; } }
+    }
+"""
+    text = srx(policy("p", "any", "deny;"), zones=zones).replace(
+        "trust to-zone untrust", "office to-zone isp-a"
+    )
+    text += "interfaces { ge-0/0/0 { unit 0 { family inet { address 198.51.100.2/30; } } } }\n"
+    text += "routing-options { static { route 0.0.0.0/0 next-hop 198.51.100.1; } }\n"
+    assert verdicts(lint({"srx.conf": text}))["facebook"] == "blocked"
+
+
+def test_groups_apply_groups_inherit_policies(lint):
+    text = (
+        "groups { NOFB { security { policies { from-zone trust to-zone untrust { "
+        + policy("no-fb", "any", "deny;")
+        + "} } } } }\napply-groups NOFB;\nsecurity {"
+        + ZONES
+        + "}\n"
+    )
+    assert verdicts(lint({"srx.conf": text}))["facebook"] == "blocked"
+
+
+# ----------------------------------------------------------------------------- UTM web filtering
+
+UTM_LOCAL = """
+    utm {
+        custom-objects {
+            url-pattern fbp { value [ "*.facebook.com" "facebook.com" ]; }
+            custom-url-category social { value fbp; }
+        }
+        feature-profile {
+            web-filtering {
+                type juniper-local;
+                juniper-local {
+                    profile wfp { category { social { action %s; } } default permit; }
+                }
+            }
+        }
+        utm-policy wf { web-filtering { http-profile wfp; } }
+    }
+"""
+
+
+def utm_policy(services: str = "utm-policy wf;") -> str:
+    return policy("web", "any", "permit { application-services { " + services + " } }")
+
+
+def test_local_web_filtering_blocks_http_and_https_is_unknown_without_ssl_proxy(lint):
+    report = lint({"srx.conf": srx(utm_policy(), UTM_LOCAL % "block")})
+    assert verdicts(report)["facebook"] in ("blocked-partial", "unknown")
+    assert verdicts(report)["twitter"] == "unaffected"
+
+
+def test_local_web_filtering_with_ssl_proxy_sees_https(lint):
+    report = lint(
+        {"srx.conf": srx(utm_policy("utm-policy wf; ssl-proxy { profile-name sp; }"), UTM_LOCAL % "block")}
+    )
+    assert verdicts(report)["facebook"] == "blocked"
+    f = next(f for f in report.findings if f.code == "TE101")
+    assert any('"*.facebook.com"' in s.text or "*.facebook.com" in s.text for s in f.trace)
+
+
+def test_quarantine_is_a_click_through_partial_block(lint):
+    report = lint(
+        {
+            "srx.conf": srx(
+                utm_policy("utm-policy wf; ssl-proxy { profile-name sp; }"), UTM_LOCAL % "quarantine"
+            )
+        }
+    )
+    assert verdicts(report)["facebook"] == "blocked-partial"
+
+
+def test_unattached_utm_profile_is_inert(lint):
+    report = lint({"srx.conf": srx(policy("web", "any", "permit;"), UTM_LOCAL % "block")})
+    assert verdicts(report)["facebook"] == "unaffected"
+    assert "TE202" in codes(report)
+
+
+def test_url_blacklist_comes_before_the_profile(lint):
+    utm = (UTM_LOCAL % "permit").replace("type juniper-local;", "type juniper-local; url-blacklist social;")
+    report = lint({"srx.conf": srx(utm_policy("utm-policy wf; ssl-proxy { profile-name sp; }"), utm)})
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_enhanced_category_without_a_cited_name_is_unknown(lint):
+    utm = """
+    utm {
+        feature-profile { web-filtering { type juniper-enhanced; juniper-enhanced {
+            profile ewf { category { Enhanced_Social_Web_Facebook { action block; } } default permit; }
+        } } }
+        utm-policy wf { web-filtering { http-profile ewf; } }
+    }
+"""
+    report = lint({"srx.conf": srx(utm_policy(), utm)})
+    assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_websense_redirect_is_an_external_decider(lint):
+    utm = """
+    utm {
+        feature-profile { web-filtering { type websense-redirect; websense-redirect {
+            profile ws { server { host 10.0.0.9; port 15868; } }
+        } } }
+        utm-policy wf { web-filtering { http-profile ws; } }
+    }
+"""
+    assert verdicts(lint({"srx.conf": srx(utm_policy(), utm)}))["facebook"] == "unknown"
+
+
+# ----------------------------------------------------------------------------- firewall filters
+
+
+def router(filter_terms: str, applied: bool = True) -> str:
+    binding = "filter { input no-social; }" if applied else ""
+    return (
+        "interfaces {\n ge-0/0/1 { unit 0 { family inet { address 10.0.0.1/24; " + binding + " } } }\n"
+        " ge-0/0/0 { unit 0 { family inet { dhcp; } } }\n}\n"
+        "firewall { family inet { filter no-social {\n" + filter_terms + "} } }\n"
+    )
+
+
+FB_TERM = (
+    "term fb { from { destination-address { " + " ".join(f"{n};" for n in FB_V4) + " } } then discard; }\n"
+)
+
+
+def test_filter_first_matching_term_discards(lint):
+    report = lint({"router.conf": router(FB_TERM + "term rest { then accept; }\n")})
+    assert verdicts(report)["facebook"] == "blocked"
+    assert lines_of(report, "TE101")
+
+
+def test_filter_implicit_discard_at_the_end(lint):
+    report = lint(
+        {"router.conf": router("term dns { from { protocol udp; destination-port 53; } then accept; }\n")}
+    )
+    assert "TE105" in codes(report)
+
+
+def blocked_prefixes(report) -> int:
+    f = next(f for f in report.findings if f.code in ("TE101", "TE102"))
+    return int(f.message.split("blocks ")[1].split(" of ")[0])
+
+
+def test_filter_except_excludes_the_most_specific_prefix(lint):
+    whole = "term fb { from { destination-address { 157.240.0.0/16; } } then discard; }\n"
+    carved = (
+        "term fb { from { destination-address { 157.240.0.0/16; 157.240.0.0/17 except; } } then discard; }\n"
+    )
+    rest = "term rest { then accept; }\n"
+    a = lint({"a.conf": router(whole + rest)}, dialect="junos")
+    b = lint({"b.conf": router(carved + rest)}, dialect="junos")
+    assert verdicts(a)["facebook"] == verdicts(b)["facebook"] == "blocked-partial"
+    assert blocked_prefixes(b) < blocked_prefixes(a)  # 157.240.0.0/17 passes the term
+
+
+def test_filter_not_applied_is_inert(lint):
+    report = lint({"router.conf": router(FB_TERM + "term rest { then accept; }\n", applied=False)})
+    assert verdicts(report)["facebook"] == "unaffected"
+    assert "TE202" in codes(report)
+
+
+def test_filter_term_with_unmodelled_match_is_unknown(lint):
+    term = "term odd { from { dscp ef; } then discard; }\n"
+    report = lint({"router.conf": router(term + "term rest { then accept; }\n")})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE908" in codes(report)
+
+
+# ----------------------------------------------------------------------------- set and curly agree
+
+SET_BASE = "set security policies from-zone trust to-zone untrust policy"
+DIFFERENTIAL = [
+    (
+        srx(policy("no-fb", "fb", "deny;") + policy("web", "any", "permit;"), fb_book()),
+        ZONES_SET
+        + "".join(f"set security address-book global address fb{k} {n}\n" for k, n in enumerate(FB_ALL))
+        + "".join(
+            f"set security address-book global address-set fb address fb{k}\n" for k in range(len(FB_ALL))
+        )
+        + f"{SET_BASE} no-fb match source-address any destination-address fb application any\n"
+        f"{SET_BASE} no-fb then deny\n"
+        f"{SET_BASE} web match source-address any destination-address any application any\n"
+        f"{SET_BASE} web then permit\n",
+    ),
+    (
+        srx(utm_policy("utm-policy wf; ssl-proxy { profile-name sp; }"), UTM_LOCAL % "quarantine"),
+        ZONES_SET
+        + 'set security utm custom-objects url-pattern fbp value [ "*.facebook.com" "facebook.com" ]\n'
+        "set security utm custom-objects custom-url-category social value fbp\n"
+        "set security utm feature-profile web-filtering type juniper-local\n"
+        "set security utm feature-profile web-filtering juniper-local profile wfp category social action quarantine\n"
+        "set security utm feature-profile web-filtering juniper-local profile wfp default permit\n"
+        "set security utm utm-policy wf web-filtering http-profile wfp\n"
+        f"{SET_BASE} web match source-address any destination-address any application any\n"
+        f"{SET_BASE} web then permit application-services utm-policy wf\n"
+        f"{SET_BASE} web then permit application-services ssl-proxy profile-name sp\n",
+    ),
+    (
+        router(FB_TERM + "term rest { then accept; }\n"),
+        "set interfaces ge-0/0/1 unit 0 family inet address 10.0.0.1/24\n"
+        "set interfaces ge-0/0/1 unit 0 family inet filter input no-social\n"
+        "set interfaces ge-0/0/0 unit 0 family inet dhcp\n"
+        + "".join(
+            f"set firewall family inet filter no-social term fb from destination-address {n}\n" for n in FB_V4
+        )
+        + "set firewall family inet filter no-social term fb then discard\n"
+        "set firewall family inet filter no-social term rest then accept\n",
+    ),
+    (
+        srx("inactive: " + policy("p0", "any", "deny;") + policy("p1", "any", "permit;")),
+        ZONES_SET + f"{SET_BASE} p0 match source-address any destination-address any application any\n"
+        f"{SET_BASE} p0 then deny\n"
+        f"deactivate security policies from-zone trust to-zone untrust policy p0\n"
+        f"{SET_BASE} p1 match source-address any destination-address any application any\n"
+        f"{SET_BASE} p1 then permit\n",
+    ),
+]
+
+
+def test_set_and_curly_forms_give_identical_verdicts(lint):
+    for k, (curly_text, set_text) in enumerate(DIFFERENTIAL):
+        a = verdicts(lint({f"curly{k}.conf": curly_text}, dialect="junos"))
+        b = verdicts(lint({f"set{k}.conf": set_text}, dialect="junos"))
+        assert a == b, k
