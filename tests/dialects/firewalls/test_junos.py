@@ -203,9 +203,7 @@ def test_application_junos_https_only_blocks_https(lint):
 def test_dns_name_address_matches_the_names_own_connections(lint):
     book = "address-book { global { address fbn { dns-name www.facebook.com; } } }\n"
     report = lint({"srx.conf": srx(policy("no-fb", "fbn", "deny;") + policy("web", "any", "permit;"), book)})
-    v = verdicts(report)["facebook"]
-    assert v in ("blocked-partial", "unknown")  # facebook.com itself is another name
-    assert v != "unaffected"
+    assert verdicts(report)["facebook"] == "blocked-partial"  # facebook.com itself is another name
 
 
 def test_zone_address_book_and_wildcard_address(lint):
@@ -332,7 +330,8 @@ def utm_policy(services: str = "utm-policy wf;") -> str:
 
 def test_local_web_filtering_blocks_http_and_https_is_unknown_without_ssl_proxy(lint):
     report = lint({"srx.conf": srx(utm_policy(), UTM_LOCAL % "block")})
-    assert verdicts(report)["facebook"] in ("blocked-partial", "unknown")
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    assert "plain HTTP only" in next(f for f in report.findings if f.code == "TE102").message
     assert verdicts(report)["twitter"] == "unaffected"
 
 
@@ -509,3 +508,14 @@ def test_set_and_curly_forms_give_identical_verdicts(lint):
         a = verdicts(lint({f"curly{k}.conf": curly_text}, dialect="junos"))
         b = verdicts(lint({f"set{k}.conf": set_text}, dialect="junos"))
         assert a == b, k
+
+
+def test_pre_commit_hook_names_junos_backups():
+    import re
+
+    import yaml
+
+    [hook] = yaml.safe_load((Path(__file__).resolve().parents[3] / ".pre-commit-hooks.yaml").read_text())
+    pattern = re.compile(hook["files"])
+    for name in ("backups/branch.junos", "rancid/configs/srx-branch1", "oxidized/juniper-core.conf"):
+        assert pattern.search(name), name

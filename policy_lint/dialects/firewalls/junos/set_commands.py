@@ -69,7 +69,7 @@ def split(words: list[str]) -> list[list[str]]:
         keys = CHAINED.get((words[k - 2], words[k])) if k >= 2 else None
         if keys is None or k + 1 >= len(words) or words[k + 1] not in keys:
             continue
-        head, out = words[: k + 1], []
+        head, out = words[: k + 1], list[list[str]]()
         for w in words[k + 1 :]:
             if w in keys or not out:
                 out.append([*head, w])
