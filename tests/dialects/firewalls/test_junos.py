@@ -519,3 +519,39 @@ def test_pre_commit_hook_names_junos_backups():
     pattern = re.compile(hook["files"])
     for name in ("backups/branch.junos", "rancid/configs/srx-branch1", "oxidized/juniper-core.conf"):
         assert pattern.search(name), name
+
+
+def test_inet6_filter_sees_only_ipv6_and_inet_only_ipv4(lint):
+    v6 = [str(n) for n in FB.networks if n.version == 6]
+    text = (
+        "interfaces { ge-0/0/1 { unit 0 { family inet6 { filter { input no-fb6; } } } }\n"
+        " ge-0/0/0 { unit 0 { family inet { dhcp; } } } }\n"
+        "firewall { family inet6 { filter no-fb6 { term fb { from { destination-address { "
+        + " ".join(f"{n};" for n in v6)
+        + " } } then discard; } term rest { then accept; } } } }\n"
+    )
+    report = lint({"router.conf": text}, dialect="junos")
+    # Only IPv6 is discarded (the inet family has no filter): a partial block, as README says.
+    assert verdicts(report)["facebook"] == "blocked-partial"
+
+
+def test_output_filter_on_the_egress_interface(lint):
+    text = (
+        "interfaces { ge-0/0/0 { unit 0 { family inet { dhcp; filter { output out-f; } } } } }\n"
+        "firewall { filter out-f { " + FB_TERM + " term rest { then accept; } } }\n"
+    )
+    report = lint({"router.conf": text}, dialect="junos")
+    assert verdicts(report)["facebook"] == "blocked"
+
+
+def test_reply_filter_on_the_egress_interface_drops_the_servers_answers(lint):
+    src_term = (
+        "term fb { from { source-address { " + " ".join(f"{n};" for n in FB_V4) + " } } then discard; }\n"
+    )
+    text = (
+        "interfaces { ge-0/0/0 { unit 0 { family inet { dhcp; filter { input wan-in; } } } } }\n"
+        "firewall { filter wan-in { " + src_term + " term rest { then accept; } } }\n"
+    )
+    report = lint({"router.conf": text}, dialect="junos")
+    assert verdicts(report)["facebook"] == "blocked"
+    assert next(f for f in report.findings if f.code == "TE101").span.text == "term fb"

@@ -190,9 +190,11 @@ class JunosRuleset:
                     Problem("TE901", pol.span, f"utm-policy {pol.utm_policy} is not defined")
                 )
         for iface in cfg.interfaces.values():
-            for name, span in (*iface.inputs, *iface.outputs):
-                if name not in cfg.filters:
-                    self.problems.append(Problem("TE901", span, f"firewall filter {name} is not defined"))
+            for family, name, span in (*iface.inputs, *iface.outputs):
+                if (family, name) not in cfg.filters:
+                    self.problems.append(
+                        Problem("TE901", span, f"firewall family {family} filter {name} is not defined")
+                    )
         for flt in cfg.filters.values():
             for term in flt.terms:
                 if term.unknown:
@@ -203,6 +205,17 @@ class JunosRuleset:
                             f"filter {flt.name} term {term.name}: {', '.join(term.unknown)} not evaluated",
                         )
                     )
+        filtered = [i for i in cfg.interfaces.values() if i.inputs or i.outputs]
+        if not self.zoned and not self.egress_ifaces and len(filtered) > 1:
+            self.problems.append(
+                Problem(
+                    "TE908",
+                    filtered[0].span,
+                    "which interface faces the internet is not in this file (no default route, no DHCP "
+                    "interface): each filtered interface is taken as a client's and as the way out; where "
+                    "that decides, the verdict is unknown",
+                )
+            )
         if self.zoned and not self.egress_zones:
             span = next((p.span for ps in cfg.policies.values() for p in ps), Span(self.path, 1))
             self.problems.append(
@@ -322,9 +335,9 @@ class JunosRuleset:
                 nets = any(n.overlaps(s) for n in entry.nets for s in svc.networks if n.version == s.version)
                 if nets or self._service_of(entry.dns) == svc.id:
                     out.append(entry.span)
-        applied = {n for i in cfg.interfaces.values() for n, _s in (*i.inputs, *i.outputs)}
-        for flt in cfg.filters.values():
-            if flt.name in applied:
+        applied = {(f, n) for i in cfg.interfaces.values() for f, n, _s in (*i.inputs, *i.outputs)}
+        for key, flt in cfg.filters.items():
+            if key in applied:
                 continue
             if any(
                 n.overlaps(s)
@@ -368,13 +381,14 @@ class JunosRuleset:
             lambda: self._filters(self._inputs(who.iface), who.src, dst, probe.port, EPHEMERAL, "input"),
             lambda: self._security(probe, who, dst) if self.zoned else None,
         ]
-        outs = [i for i in self.egress_ifaces if self._outputs(i)]
+        egress = self.egress_ifaces or self._maybe_egress(who.iface)
+        outs = [i for i in egress if self._outputs(i)]
         steps.append(
             lambda: self._each(
                 outs, lambda i: self._filters(self._outputs(i), who.src, dst, probe.port, EPHEMERAL, "output")
             )
         )
-        replies = [i for i in self.egress_ifaces if self._inputs(i)]
+        replies = [i for i in egress if self._inputs(i)]
         steps.append(
             lambda: self._each(
                 replies,
@@ -391,6 +405,13 @@ class JunosRuleset:
             last = d if d.rule is not None else last
         return last
 
+    def _maybe_egress(self, client: str) -> list[str]:
+        """Where the internet is not told (no default route, no DHCP interface): every other
+        interface with a filter may be the way out; `_each` makes a verdict they disagree on unknown."""
+        if self.zoned:
+            return []
+        return [i.name for i in self.cfg.interfaces.values() if (i.inputs or i.outputs) and i.name != client]
+
     @staticmethod
     def _each(items: list[str], one: Callable[[str], Decision | None]) -> Decision | None:
         if not items:
@@ -406,30 +427,37 @@ class JunosRuleset:
             note="which egress interface the connection leaves by decides it",
         )
 
-    def _inputs(self, iface: str) -> list[tuple[str, Span]]:
+    def _inputs(self, iface: str) -> list[tuple[str, str, Span]]:
         i = self.cfg.interfaces.get(iface)
         return i.inputs if i else []
 
-    def _outputs(self, iface: str) -> list[tuple[str, Span]]:
+    def _outputs(self, iface: str) -> list[tuple[str, str, Span]]:
         i = self.cfg.interfaces.get(iface)
         return i.outputs if i else []
 
     # ------------------------------------------------------------------ firewall filters
 
     def _filters(
-        self, names: list[tuple[str, Span]], src: Address, dst: Address, dport: int, sport: int, where: str
+        self,
+        bound: list[tuple[str, str, Span]],
+        src: Address,
+        dst: Address,
+        dport: int,
+        sport: int,
+        where: str,
     ) -> Decision | None:
-        """A filter (or an input-list) applied to one packet: first matching term; past the last
-        term of the last filter, the implicit discard."""
+        """The filters (an input-list) of the packet's family applied to one packet: first
+        matching term; past the last term of the last filter, the implicit discard. An inet
+        filter never sees IPv6 packets, nor an inet6 filter IPv4 ones."""
+        family = "inet" if dst.version == 4 else "inet6"
+        names = [(n, b) for f, n, b in bound if f == family]
         if not names:
             return None
         step = Step()
         for name, bind in names:
-            flt = self.cfg.filters.get(name)
+            flt = self.cfg.filters.get((family, name))
             if flt is None:
                 return Decision(Outcome.UNKNOWN, bind, (bind,), note=f"filter {name} is not defined")
-            if (flt.family != "inet" and dst.version == 4) or (flt.family == "inet" and dst.version == 6):
-                return None
             for term in flt.terms:
                 m = self._term_matches(term, src, dst, dport, sport)
                 if m is False:

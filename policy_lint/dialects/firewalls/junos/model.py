@@ -166,8 +166,8 @@ class Interface:
     span: Span
     addresses: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = field(default_factory=list)
     dhcp: bool = False
-    inputs: list[tuple[str, Span]] = field(default_factory=list)  # inet filters, in order
-    outputs: list[tuple[str, Span]] = field(default_factory=list)
+    inputs: list[tuple[str, str, Span]] = field(default_factory=list)  # (family, filter, binding), in order
+    outputs: list[tuple[str, str, Span]] = field(default_factory=list)
 
 
 @dataclass
@@ -188,7 +188,7 @@ class Config:
     default_policy: tuple[str, Span | None] = ("deny-all", None)
     has_security: bool = False
     utm: Utm = field(default_factory=Utm)
-    filters: dict[str, Filter] = field(default_factory=dict)
+    filters: dict[tuple[str, str], Filter] = field(default_factory=dict)  # (family, name)
     prefix_lists: dict[str, tuple[list[Net], Span]] = field(default_factory=dict)
     interfaces: dict[str, Interface] = field(default_factory=dict)
     default_routes: list[tuple[str, Span]] = field(default_factory=list)  # next-hop words
@@ -551,7 +551,7 @@ def _filters(cfg: Config, root: Node, top: Span) -> None:
                     elif c.word not in TERM_NONTERMINATING:
                         term.unknown.append(f"then {c.word}")
                 flt.terms.append(term)
-            cfg.filters[f.word] = flt
+            cfg.filters[(family, f.word)] = flt
     pl = root.child("policy-options", "prefix-list")
     for p in pl.active() if pl is not None else []:
         cfg.prefix_lists[p.word] = ([n for n, _e in _nets(p)], _span(p, top))
@@ -564,22 +564,21 @@ def _interfaces(cfg: Config, root: Node, top: Span) -> None:
         for u in units.active() if units is not None else []:
             name = f"{i.word}.{u.word}"
             iface = cfg.interfaces[name] = Interface(name, _span(u, top))
-            inet = u.child("family", "inet")
-            if inet is None:
-                continue
-            for a in inet.names("address"):
-                with contextlib.suppress(ValueError):
-                    iface.addresses.append(ipaddress.ip_interface(a))
-            iface.dhcp = inet.has("dhcp") or inet.has("dhcp-client")
-            flt = inet.child("filter")
-            if flt is None:
-                continue
-            for word, bucket in (
-                ("input", iface.inputs),
-                ("input-list", iface.inputs),
-                ("output", iface.outputs),
-                ("output-list", iface.outputs),
-            ):
-                node = flt.child(word)
-                for f in node.active() if node is not None else []:
-                    bucket.append((f.word, _span(f, top)))
+            for family in ("inet", "inet6"):
+                fam = u.child("family", family)
+                if fam is None:
+                    continue
+                for a in fam.names("address"):
+                    with contextlib.suppress(ValueError):
+                        iface.addresses.append(ipaddress.ip_interface(a))
+                iface.dhcp = (
+                    iface.dhcp or fam.has("dhcp") or fam.has("dhcp-client") or fam.has("dhcpv6-client")
+                )
+                for word, bucket in (
+                    ("input", iface.inputs),
+                    ("input-list", iface.inputs),
+                    ("output", iface.outputs),
+                    ("output-list", iface.outputs),
+                ):
+                    for f in fam.under("filter", word):
+                        bucket.append((family, f.word, _span(f, top)))
