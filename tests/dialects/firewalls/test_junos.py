@@ -555,3 +555,35 @@ def test_reply_filter_on_the_egress_interface_drops_the_servers_answers(lint):
     report = lint({"router.conf": text}, dialect="junos")
     assert verdicts(report)["facebook"] == "blocked"
     assert next(f for f in report.findings if f.code == "TE101").span.text == "term fb"
+
+
+DATA = Path(__file__).resolve().parent / "junos_data"
+
+
+def test_oxidized_backup_and_its_display_set_lint_alike_without_errors(lint):
+    curly_text = (DATA / "oxidized-srx300.conf").read_text()
+    set_text = (DATA / "display-set-srx300.txt").read_text()
+    a = lint({"branch-fw1": curly_text})  # no telling file name: detected by content
+    b = lint({"branch-fw1.set": set_text})
+    for report in (a, b):
+        assert not report.errors
+        assert not [c for c in codes(report) if c.startswith("TE9")], codes(report)
+        assert report.files[0].dialect == "junos"
+    assert verdicts(a) == verdicts(b)
+    assert verdicts(a)["facebook"] == "blocked-partial"  # two of Facebook's prefixes
+    assert [f.span.text for f in a.findings if f.code == "TE102"] == [
+        "from-zone trust to-zone untrust policy block-facebook"
+    ]
+
+
+def test_a_file_that_does_not_load_is_unknown_not_clean(lint):
+    text = srx(policy("web", "any", "permit;")).replace("then { permit; }", "then { permit; ")
+    report = lint({"srx.conf": text}, dialect="junos")
+    assert "TE901" in codes(report)
+    assert set(verdicts(report).values()) == {"unknown"}
+
+
+def test_absurd_nesting_is_an_error_not_a_crash(lint):
+    report = lint({"deep.conf": "security {\n" + "a {\n" * 5000 + "}\n" * 5001}, dialect="junos")
+    assert "TE901" in codes(report)
+    assert set(verdicts(report).values()) == {"unknown"}

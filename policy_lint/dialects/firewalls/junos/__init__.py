@@ -124,7 +124,9 @@ def parse(path: Path, context: ParseContext) -> JunosRuleset:
         curly.read(tree, lines)
     tree.apply_groups()
     cfg = build(tree)
-    return JunosRuleset(cfg, context.catalog, load_vendor(), tree.statements, tree.understood)
+    ruleset = JunosRuleset(cfg, context.catalog, load_vendor(), tree.statements, tree.understood)
+    ruleset.broken = tree.broken
+    return ruleset
 
 
 def _is_set_form(lines: list[str]) -> bool:

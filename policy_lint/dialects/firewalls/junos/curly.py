@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from policy_lint.dialects.firewalls.junos.lexer import LexError, Token, tokens
 from policy_lint.dialects.firewalls.junos.tree import Tree
-from policy_lint.model import Problem, Span
+from policy_lint.model import Span
 
 TAGS = ("replace:", "protect:", "unprotect:", "active:")
+# Junos hierarchies are a dozen levels deep; far deeper nesting is no configuration (and the
+# tree's walks recurse once per level).
+MAX_DEPTH = 64
 
 
 def read(tree: Tree, lines: list[str]) -> None:
@@ -45,10 +48,14 @@ def read(tree: Tree, lines: list[str]) -> None:
                     continue
                 head, inactive, span = _statement(tree, words)
                 path = [w for frame in stack for w in frame]
+                if len(path) + len(head) > MAX_DEPTH + 1 and "\x00list" not in head:
+                    raise LexError(f"a statement deeper than {MAX_DEPTH} levels", tok.line)
                 if tok.text == "{":
                     if head:
                         tree.add(path + head, span, inactive)
                     stack.append(head)
+                    if len(stack) > MAX_DEPTH or len(path) + len(head) > MAX_DEPTH:
+                        raise LexError(f"nesting deeper than {MAX_DEPTH} levels", tok.line)
                 else:
                     for leaf in _expand(head):
                         tree.add(path + leaf, span, inactive)
@@ -62,7 +69,7 @@ def read(tree: Tree, lines: list[str]) -> None:
         if stack or words:
             raise LexError("the configuration ends inside a block (missing '}')", len(lines))
     except LexError as exc:
-        tree.problems.append(Problem("TE901", Span(tree.path, exc.line, 1), str(exc)))
+        tree.syntax_error(exc.line, str(exc))
 
 
 def _statement(tree: Tree, words: list[Token]) -> tuple[list[str], bool, Span]:

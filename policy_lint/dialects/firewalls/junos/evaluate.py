@@ -105,6 +105,7 @@ class JunosRuleset:
         self.statements = statements
         self.understood = understood
         self._decided: dict[tuple, Decision] = {}
+        self.broken: Problem | None = None  # a syntax error: the device would not load the file
         self.egress_ifaces, self.egress_zones, self.egress_how = self._egress()
         self.zoned = bool(cfg.zones or cfg.policies or cfg.global_policies)
         self._check()
@@ -307,6 +308,9 @@ class JunosRuleset:
         return self._audiences
 
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        if self.broken is not None:
+            b = self.broken
+            return Decision(Outcome.UNKNOWN, b.span, (b.span,), note=f"the file does not load ({b.message})")
         key = (probe, audience.key)
         hit = self._decided.get(key)
         if hit is None:

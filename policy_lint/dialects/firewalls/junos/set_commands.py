@@ -84,13 +84,16 @@ def read(tree: Tree, lines: list[str]) -> None:
         try:
             words = [t.text for t in tokens([line], n)]
         except LexError as exc:
-            tree.problems.append(Problem("TE901", Span(tree.path, n, 1), str(exc)))
+            tree.syntax_error(n, str(exc))
             continue
         if not words:
             continue
         tree.statements += 1
         span = Span(tree.path, n, len(line) - len(line.lstrip()) + 1, line.strip())
         verb, rest = words[0], [w for w in words[1:] if w not in ("[", "]")]
+        if len(rest) > 64:
+            tree.syntax_error(n, "a statement more than 64 words deep")
+            continue
         if verb not in VERBS or not rest:
             tree.problems.append(Problem("TE908", span, f"{verb}: not a configuration statement read here"))
             continue

@@ -74,6 +74,13 @@ class Tree:
         self.problems: list[Problem] = []
         self.statements = 0
         self.understood = 0
+        # The first syntax error (the device refuses to load such a file): every verdict unknown.
+        self.broken: Problem | None = None
+
+    def syntax_error(self, line: int, message: str) -> None:
+        problem = Problem("TE901", Span(self.path, line, 1), message)
+        self.problems.append(problem)
+        self.broken = self.broken or problem
 
     def add(self, words: list[str], span: Span, inactive: bool = False) -> None:
         """`set words...` (or a curly statement at that path); `inactive` marks its last word."""
