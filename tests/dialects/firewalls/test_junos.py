@@ -587,3 +587,12 @@ def test_absurd_nesting_is_an_error_not_a_crash(lint):
     report = lint({"deep.conf": "security {\n" + "a {\n" * 5000 + "}\n" * 5001}, dialect="junos")
     assert "TE901" in codes(report)
     assert set(verdicts(report).values()) == {"unknown"}
+
+
+def test_unified_policy_url_category_with_a_custom_category(lint):
+    objs = (UTM_LOCAL % "permit").split("feature-profile")[0] + "}\n"
+    deny = policy("no-fb", "any", "deny;", "dynamic-application any; url-category social;")
+    report = lint({"srx.conf": srx(deny + policy("web", "any", "permit;"), objs)})
+    # HTTP is matched by the URL; what the SRX sees of HTTPS without ssl-proxy is not told.
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    assert verdicts(report)["twitter"] == "unaffected"

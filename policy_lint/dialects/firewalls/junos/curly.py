@@ -12,7 +12,7 @@ refuses the file)."""
 from __future__ import annotations
 
 from policy_lint.dialects.firewalls.junos.lexer import LexError, Token, tokens
-from policy_lint.dialects.firewalls.junos.tree import Tree
+from policy_lint.dialects.firewalls.junos.tree import TOP_LEVEL, Tree
 from policy_lint.model import Span
 
 TAGS = ("replace:", "protect:", "unprotect:", "active:")
@@ -48,6 +48,8 @@ def read(tree: Tree, lines: list[str]) -> None:
                     continue
                 head, inactive, span = _statement(tree, words)
                 path = [w for frame in stack for w in frame]
+                if (path or head)[:1] and (path or head)[0] in TOP_LEVEL:
+                    tree.understood += 1
                 if len(path) + len(head) > MAX_DEPTH + 1 and "\x00list" not in head:
                     raise LexError(f"a statement deeper than {MAX_DEPTH} levels", tok.line)
                 if tok.text == "{":
@@ -81,8 +83,6 @@ def _statement(tree: Tree, words: list[Token]) -> tuple[list[str], bool, Span]:
         inactive = inactive or texts[0] == "inactive:"
         texts = texts[1:]
     tree.statements += 1
-    if texts:
-        tree.understood += 1
     return texts, inactive, span
 
 

@@ -688,10 +688,12 @@ class JunosRuleset:
                 return True, [], ""
             if cat in self.cfg.utm.categories:
                 m, span = self._custom_category(cat, probe)
-                if m and span:
+                if m and span and (probe.scheme == "http" or pol.ssl_proxy):
                     spans.append(span)
                     return True, spans, ""
-                results.append(m)
+                # HTTPS without an SSL forward proxy: whether the URL (or only the server name)
+                # is seen is not documented alike for every release, so a hit is not certain.
+                results.append(None if m else m)
             elif self.vendor.is_social_category(cat):
                 results.append(probe.service is not None)
             else:

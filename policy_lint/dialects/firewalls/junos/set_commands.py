@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from policy_lint.dialects.firewalls.junos.lexer import LexError, tokens
-from policy_lint.dialects.firewalls.junos.tree import Tree
+from policy_lint.dialects.firewalls.junos.tree import TOP_LEVEL, Tree
 from policy_lint.model import Problem, Span
 
 COMMAND = re.compile(r"^\s*(set|delete|deactivate|activate|insert)\s", re.M)
@@ -97,7 +97,8 @@ def read(tree: Tree, lines: list[str]) -> None:
         if verb not in VERBS or not rest:
             tree.problems.append(Problem("TE908", span, f"{verb}: not a configuration statement read here"))
             continue
-        tree.understood += 1
+        if rest[0] in TOP_LEVEL:
+            tree.understood += 1
         if verb == "set":
             for path in split(rest):
                 tree.add(path, span)

@@ -65,6 +65,20 @@ class Node:
         return self.child(*words) is not None
 
 
+# The top-level hierarchies of a Junos configuration: a statement under one of them is one this
+# dialect understood (counted for the engine's "nothing of the file was read" judgement).
+TOP_LEVEL = frozenset(
+    {
+        "version", "system", "chassis", "services", "security", "interfaces", "snmp", "forwarding-options",
+        "routing-options", "protocols", "policy-options", "class-of-service", "firewall", "routing-instances",
+        "applications", "vlans", "groups", "apply-groups", "access", "poe", "event-options", "logical-systems",
+        "switch-options", "ethernet-switching-options", "bridge-domains", "virtual-chassis", "tenants",
+        "multi-chassis", "schedulers", "dynamic-profiles", "accounting-options", "access-profile", "wlan",
+        "utility-mib", "smtp", "chassis-cluster", "fabric", "ipv6-neighbor-discovery",
+    }
+)  # fmt: skip
+
+
 class Tree:
     """The configuration being built, statement by statement."""
 
