@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from fnmatch import fnmatchcase
+from dataclasses import dataclass, replace
 
 from policy_lint.catalog import Catalog
+from policy_lint.dialects.firewalls.junos.filters import FilterWalk
+from policy_lint.dialects.firewalls.junos.firstmatch import Step, Tri, all3, same
 from policy_lint.dialects.firewalls.junos.model import (
     NAME,
     PREDEFINED_APPS,
@@ -24,13 +25,12 @@ from policy_lint.dialects.firewalls.junos.model import (
     Address,
     AddressEntry,
     Config,
-    Filter,
     Net,
     Policy,
-    WebProfile,
     network,
 )
 from policy_lint.dialects.firewalls.junos.vendor import VendorNames
+from policy_lint.dialects.firewalls.junos.webfilter import WebFilter, host_of
 from policy_lint.dialects.semantics.addressing import decide_by_address
 from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
 
@@ -40,7 +40,6 @@ MAX_AUDIENCES = 48
 ANY_ADDRESS = {"any", "any-ipv4", "any-ipv6"}
 # application-services that decide about a permitted connection in ways not evaluated here.
 UNMODELLED_SERVICES = {"application-firewall", "application-traffic-control", "web-proxy", "icap-redirect"}
-Tri = bool | None
 
 
 @dataclass(frozen=True)
@@ -49,49 +48,6 @@ class Who:
     iface: str = ""
     src: Address = OTHER_CLIENT
     identity: str = ""
-
-
-@dataclass
-class Step:
-    """A three-valued first match in progress: the results of entries passed over."""
-
-    passed: list[Decision] = field(default_factory=list)
-
-    def settle(self, final: Decision) -> Decision:
-        if final.outcome == Outcome.UNKNOWN or all(_same(d, final) for d in self.passed):
-            return final
-        first = next(d for d in self.passed if not _same(d, final))
-        line = first.rule.line if first.rule else "?"
-        return Decision(
-            Outcome.UNKNOWN,
-            first.rule,
-            first.trace,
-            first.specific,
-            note=f"line {line} may match ({first.note or 'not evaluated'}) before "
-            + (f"line {final.rule.line}" if final.rule else "the default"),
-        )
-
-
-def _same(a: Decision, b: Decision) -> bool:
-    return a.outcome == b.outcome and a.partial == b.partial
-
-
-def all3(values: list[Tri]) -> Tri:
-    if any(v is False for v in values):
-        return False
-    return None if any(v is None for v in values) else True
-
-
-def _action(word: str, span: Span | None, trace: tuple[Span, ...], note: str) -> Decision:
-    """A web-filtering action as a decision."""
-    if word == "block":
-        return Decision(Outcome.DENY, span, trace, True, "block page", note)
-    if word in ("permit", "log-and-permit"):
-        return Decision(Outcome.ALLOW, span, trace, True, note=note)
-    if word == "quarantine":
-        # The user sees a warning page and may click through: blocked for those who do not.
-        return Decision(Outcome.DENY, span, trace, True, "click-through", note, partial=True)
-    return Decision(Outcome.UNKNOWN, span, trace, False, note=f"action {word} is not evaluated")
 
 
 class JunosRuleset:
@@ -105,6 +61,8 @@ class JunosRuleset:
         self.statements = statements
         self.understood = understood
         self._decided: dict[tuple, Decision] = {}
+        self.walk = FilterWalk(cfg)
+        self.web = WebFilter(cfg.utm, vendor)
         self.broken: Problem | None = None  # a syntax error: the device would not load the file
         self.egress_ifaces, self.egress_zones, self.egress_how = self._egress()
         self.zoned = bool(cfg.zones or cfg.policies or cfg.global_policies)
@@ -357,7 +315,7 @@ class JunosRuleset:
                 continue
             for m in members:
                 pat = cfg.utm.patterns.get(m)
-                if pat and any(self._service_of(_host_of(v).lstrip("*.")) == svc.id for v, _s in pat.values):
+                if pat and any(self._service_of(host_of(v).lstrip("*.")) == svc.id for v, _s in pat.values):
                     out.append(span)
                     break
         return out
@@ -382,21 +340,22 @@ class JunosRuleset:
 
     def _one(self, probe: Probe, who: Who, dst: Address) -> Decision:
         steps: list[Callable[[], Decision | None]] = [
-            lambda: self._filters(self._inputs(who.iface), who.src, dst, probe.port, EPHEMERAL, "input"),
+            lambda: self.walk.walk(self._inputs(who.iface), who.src, dst, probe.port, EPHEMERAL, "input"),
             lambda: self._security(probe, who, dst) if self.zoned else None,
         ]
         egress = self.egress_ifaces or self._maybe_egress(who.iface)
         outs = [i for i in egress if self._outputs(i)]
         steps.append(
             lambda: self._each(
-                outs, lambda i: self._filters(self._outputs(i), who.src, dst, probe.port, EPHEMERAL, "output")
+                outs,
+                lambda i: self.walk.walk(self._outputs(i), who.src, dst, probe.port, EPHEMERAL, "output"),
             )
         )
         replies = [i for i in egress if self._inputs(i)]
         steps.append(
             lambda: self._each(
                 replies,
-                lambda i: self._filters(self._inputs(i), dst, who.src, EPHEMERAL, probe.port, "reply"),
+                lambda i: self.walk.walk(self._inputs(i), dst, who.src, EPHEMERAL, probe.port, "reply"),
             )
         )
         last: Decision = Decision(Outcome.ALLOW)
@@ -423,7 +382,7 @@ class JunosRuleset:
         ds = [d for i in items if (d := one(i)) is not None]
         if not ds:
             return None
-        if all(_same(d, ds[0]) for d in ds):
+        if all(same(d, ds[0]) for d in ds):
             return ds[0]
         return replace(
             next(d for d in ds if d.outcome != Outcome.ALLOW),
@@ -441,90 +400,6 @@ class JunosRuleset:
 
     # ------------------------------------------------------------------ firewall filters
 
-    def _filters(
-        self,
-        bound: list[tuple[str, str, Span]],
-        src: Address,
-        dst: Address,
-        dport: int,
-        sport: int,
-        where: str,
-    ) -> Decision | None:
-        """The filters (an input-list) of the packet's family applied to one packet: first
-        matching term; past the last term of the last filter, the implicit discard. An inet
-        filter never sees IPv6 packets, nor an inet6 filter IPv4 ones."""
-        family = "inet" if dst.version == 4 else "inet6"
-        names = [(n, b) for f, n, b in bound if f == family]
-        if not names:
-            return None
-        step = Step()
-        for name, bind in names:
-            flt = self.cfg.filters.get((family, name))
-            if flt is None:
-                return Decision(Outcome.UNKNOWN, bind, (bind,), note=f"filter {name} is not defined")
-            for term in flt.terms:
-                m = self._term_matches(term, src, dst, dport, sport)
-                if m is False:
-                    continue
-                if term.action == "next" and not term.unknown:
-                    continue
-                d = self._term_decision(flt, term, bind, where)
-                if m is None or term.unknown:
-                    step.passed.append(replace(d, note=f"filter {flt.name} term {term.name} not evaluated"))
-                    if m is None:
-                        continue
-                    return step.settle(replace(d, outcome=Outcome.UNKNOWN))
-                return step.settle(d)
-        last = names[-1][1]
-        return step.settle(
-            Decision(
-                Outcome.DENY,
-                last,
-                (last,),
-                False,
-                "discard",
-                f"no term of the {where} filter matches: the implicit discard",
-            )
-        )
-
-    def _term_decision(self, flt: Filter, term, bind: Span, where: str) -> Decision:
-        specific = bool(term.dst or term.dst_lists) if where != "reply" else bool(term.src or term.src_lists)
-        note = f"filter {flt.name} term {term.name} ({where})"
-        if term.action in ("discard", "reject"):
-            if where == "reply":
-                note += ": drops the server's replies, matched as the source"
-            return Decision(Outcome.DENY, term.span, (bind, term.span), specific, term.action, note)
-        return Decision(Outcome.ALLOW, term.span, (bind, term.span), specific, note=note)
-
-    def _term_matches(self, term, src: Address, dst: Address, dport: int, sport: int) -> Tri:
-        checks: list[Tri] = []
-        if term.src:
-            checks.append(_longest(term.src, src))
-        if term.dst:
-            checks.append(_longest(term.dst, dst))
-        if term.any_addr:
-            checks.append(_longest(term.any_addr, src) or _longest(term.any_addr, dst))
-        for names, addr in ((term.src_lists, src), (term.dst_lists, dst)):
-            if names:
-                lists = [self.cfg.prefix_lists.get(n) for n in names]
-                if any(lst is None for lst in lists):
-                    checks.append(None)
-                else:
-                    checks.append(
-                        any(addr in n for lst in lists if lst for n in lst[0] if n.version == addr.version)
-                    )
-        if term.protocols:
-            checks.append(any(p in ("tcp", "6") for p in term.protocols))
-        if term.dports:
-            checks.append(any(lo <= dport <= hi for lo, hi in term.dports))
-        if term.sports:
-            checks.append(any(lo <= sport <= hi for lo, hi in term.sports))
-        if term.ports:
-            checks.append(any(lo <= p <= hi for lo, hi in term.ports for p in (dport, sport)))
-        if [u for u in term.unknown if not u.startswith("then ")]:
-            checks.append(None)
-        return all3(checks)
-
     # ------------------------------------------------------------------ security policies
 
     def _security(self, probe: Probe, who: Who, dst: Address) -> Decision:
@@ -533,7 +408,7 @@ class JunosRuleset:
                 Outcome.UNKNOWN, None, (), False, note="which zone faces the internet is not in this file"
             )
         ds = [self._zone_pair(probe, who, zone, dst) for zone in self.egress_zones]
-        if all(_same(d, ds[0]) for d in ds):
+        if all(same(d, ds[0]) for d in ds):
             return ds[0]
         return replace(
             ds[0],
@@ -687,7 +562,7 @@ class JunosRuleset:
             if cat.lower() in ("any", "none"):
                 return True, [], ""
             if cat in self.cfg.utm.categories:
-                m, span = self._custom_category(cat, probe)
+                m, span = self.web.custom_category(cat, probe)
                 if m and span and (probe.scheme == "http" or pol.ssl_proxy):
                     spans.append(span)
                     return True, spans, ""
@@ -716,154 +591,7 @@ class JunosRuleset:
         if odd:
             return Decision(Outcome.UNKNOWN, pol.span, trace, note=f"{note}: {', '.join(odd)} decides")
         if pol.utm_policy:
-            d = self._web_filter(pol, probe, trace, note)
+            d = self.web.for_policy(pol, probe, trace, note)
             if d is not None:
                 return d
         return Decision(Outcome.ALLOW, pol.span, trace, trace != (pol.span,), note=note)
-
-    def _web_filter(self, pol: Policy, probe: Probe, trace: tuple[Span, ...], note: str) -> Decision | None:
-        utm = self.cfg.utm
-        bound = utm.policies.get(pol.utm_policy)
-        if bound is None:
-            return Decision(
-                Outcome.UNKNOWN, pol.span, trace, note=f"{note}: utm-policy {pol.utm_policy} is not defined"
-            )
-        name, bind = bound
-        if not name:
-            return None  # the UTM policy filters no web traffic
-        prof = utm.profile(name)
-        trace = (*trace, bind)
-        if prof is None:
-            return Decision(
-                Outcome.UNKNOWN, bind, trace, note=f"{note}: web-filtering profile {name} is not in this file"
-            )
-        seen = self._profile(prof, probe, trace, note)
-        if probe.scheme == "http" or pol.ssl_proxy or seen.outcome == Outcome.ALLOW:
-            return seen
-        return replace(
-            seen,
-            outcome=Outcome.UNKNOWN,
-            partial=False,
-            note=f"{seen.note}; HTTPS without an SSL forward proxy (application-services ssl-proxy): what the "
-            f"{prof.engine} profile sees of it (the server name, its address or nothing) is not documented alike "
-            "for every release, so whether it applies is unknown",
-        )
-
-    def _profile(self, prof: WebProfile, probe: Probe, trace: tuple[Span, ...], note: str) -> Decision:
-        """What the web-filtering profile does with the request when it sees its URL: the
-        blocklist, then the allowlist, then the profile's categories in order, then its default."""
-        utm = self.cfg.utm
-        here = f"{note}, web-filtering {prof.engine} profile {prof.name}"
-        if prof.engine in ("websense-redirect", "surf-control-integrated"):
-            return Decision(
-                Outcome.UNKNOWN,
-                prof.span,
-                (*trace, prof.span),
-                note=f"{here}: the external Websense server decides",
-            )
-        step = Step()
-        for cat, span in utm.blacklist:
-            m, hit = self._custom_category(cat, probe)
-            d = _action(
-                "block", span, (*trace, span, *((hit,) if hit else ())), f"{here}: url-blacklist {cat}"
-            )
-            if m:
-                return step.settle(d)
-            if m is None:
-                step.passed.append(d)
-        for cat, span in utm.whitelist:
-            m, hit = self._custom_category(cat, probe)
-            d = _action(
-                "permit", span, (*trace, span, *((hit,) if hit else ())), f"{here}: url-whitelist {cat}"
-            )
-            if m:
-                return step.settle(d)
-            if m is None:
-                step.passed.append(d)
-        for cat, action, span in prof.categories:
-            if cat in utm.categories:
-                m, hit = self._custom_category(cat, probe)
-            else:
-                hit = None
-                m = (probe.service is not None) if self.vendor.is_social_category(cat) else None
-                if prof.engine == "juniper-local":
-                    m = False  # a local profile has only the custom categories
-            d = _action(
-                action,
-                span,
-                (*trace, span, *((hit,) if hit else ())),
-                f"{here}: category {cat} action {action}",
-            )
-            if m:
-                return step.settle(d)
-            if m is None:
-                step.passed.append(
-                    replace(d, note=f"{d.note} (which sites Juniper puts in {cat} is not in the catalog)")
-                )
-        if prof.default is not None:
-            word, span = prof.default
-            # The default action applies to whatever no list or category named: not service-specific.
-            return step.settle(
-                replace(_action(word, span, (*trace, span), f"{here}: default {word}"), specific=False)
-            )
-        return step.settle(
-            Decision(
-                Outcome.ALLOW,
-                prof.span,
-                (*trace, prof.span),
-                note=f"{here}: no category names it; no default action set (permit)",
-            )
-        )
-
-    def _custom_category(self, cat: str, probe: Probe) -> tuple[Tri, Span | None]:
-        """Does a custom-url-category hold the request's URL (and the pattern value that does)?"""
-        utm = self.cfg.utm
-        entry = utm.categories.get(cat)
-        if entry is None:
-            return None, None
-        unsure = False
-        for member in entry[0]:
-            pat = utm.patterns.get(member)
-            if pat is None:
-                unsure = True
-                continue
-            for value, span in pat.values:
-                m = _url_matches(value, probe)
-                if m:
-                    return True, span
-                unsure = unsure or m is None
-        return (None if unsure else False), None
-
-
-def _longest(entries: list[tuple[Net, bool]], addr: Address) -> bool:
-    """Junos address lists: the most specific prefix holding the address decides; `except` excludes."""
-    best: tuple[int, bool] | None = None
-    for net, exc in entries:
-        if net.version == addr.version and addr in net and (best is None or net.prefixlen > best[0]):
-            best = (net.prefixlen, exc)
-    return best is not None and not best[1]
-
-
-def _host_of(value: str) -> str:
-    v = value.strip().lower()
-    if "://" in v:
-        v = v.split("://", 1)[1]
-    return v.split("/", 1)[0].split(":", 1)[0]
-
-
-def _url_matches(value: str, probe: Probe) -> Tri:
-    """A url-pattern value against the request: `http://www.x.com`, `*.x.com`, `x.com/path`.
-    `*` and `?` are wildcards in the host; a pattern naming the other scheme is not decided."""
-    v = value.strip().lower()
-    scheme = ""
-    if "://" in v:
-        scheme, v = v.split("://", 1)
-    host, _slash, path = v.partition("/")
-    host = host.split(":", 1)[0]
-    target = probe.host.lower()
-    hit = fnmatchcase(target, host) if any(c in host for c in "*?[") else target == host
-    if hit and path and not probe.path.lstrip("/").startswith(path):
-        hit = False
-    if hit and scheme and scheme != probe.scheme:
-        return None
-    return hit
