@@ -596,3 +596,17 @@ def test_unified_policy_url_category_with_a_custom_category(lint):
     # HTTP is matched by the URL; what the SRX sees of HTTPS without ssl-proxy is not told.
     assert verdicts(report)["facebook"] == "blocked-partial"
     assert verdicts(report)["twitter"] == "unaffected"
+
+
+def test_a_fragment_does_not_show_the_default_policy(lint):
+    dns_only = (
+        "set security policies from-zone trust to-zone untrust policy dns match source-address any "
+        "destination-address any application junos-dns-udp\n"
+        "set security policies from-zone trust to-zone untrust policy dns then permit\n"
+    )
+    report = lint({"frag.set": dns_only})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert any("fragment" in f.message for f in report.findings if f.code == "TE908")
+    # The same lines in a whole configuration meet the default deny-all.
+    report = lint({"whole.set": "set version 21.4R3\nset system host-name fw\n" + dns_only})
+    assert "TE105" in codes(report)

@@ -57,9 +57,11 @@ Here HTTPS and HTTP to Facebook's 157.240.0.0/16 are denied (the rest of its pre
   `except`), prefix-lists, protocol, ports; anything else (TE908) and actions such as
   `routing-instance` make the term unknown. A filter no interface applies is inert (TE202 when
   it names a service's networks).
-- **Fragments**: policies without zones take their zones from the policies; without a way to
-  tell the internet-facing zone, the policies' verdicts are unknown (TE908 says so); UTM objects
-  or filters nothing attaches are inert.
+- **Fragments** (no `version` or `system` statement): policies without zones take their zones
+  from the policies; without a way to tell the internet-facing zone, the policies' verdicts are
+  unknown (TE908 says so); a connection no policy in the fragment matches meets policies or a
+  default policy the file does not show: unknown (TE908), unless the fragment sets
+  `default-policy`. UTM objects or filters nothing attaches are inert.
 - **Not modelled** (unknown, TE908 at the line): schedulers, `application-services` such as the
   legacy `application-firewall` rule-sets and `application-traffic-control`, NAT (destination
   NAT to a proxy), routing instances and policy-based routing, IPv6 filters' own semantics

@@ -175,6 +175,16 @@ class JunosRuleset:
                     "that decides, the verdict is unknown",
                 )
             )
+        if self.zoned and not cfg.whole and cfg.default_policy[1] is None:
+            span = next((p.span for ps in cfg.policies.values() for p in ps), Span(self.path, 1))
+            self.problems.append(
+                Problem(
+                    "TE908",
+                    span,
+                    "a fragment (no version or system statements): connections no policy here matches meet "
+                    "policies or a default policy this file does not show, so they are unknown",
+                )
+            )
         if self.zoned and not self.egress_zones:
             span = next((p.span for ps in cfg.policies.values() for p in ps), Span(self.path, 1))
             self.problems.append(
@@ -437,6 +447,16 @@ class JunosRuleset:
                 continue
             return step.settle(d)
         word, span = cfg.default_policy
+        if span is None and not cfg.whole:
+            return step.settle(
+                Decision(
+                    Outcome.UNKNOWN,
+                    None,
+                    (),
+                    note=f"no policy from-zone {who.zone} to-zone {to_zone} here matches, and this fragment "
+                    "(no version or system statements) does not show the rest of the policies or the default policy",
+                )
+            )
         if word == "permit-all":
             return step.settle(
                 Decision(Outcome.ALLOW, span, (span,) if span else (), note="default-policy permit-all")

@@ -187,6 +187,9 @@ class Config:
     global_policies: list[Policy] = field(default_factory=list)
     default_policy: tuple[str, Span | None] = ("deny-all", None)
     has_security: bool = False
+    # A whole configuration (`version`, `system`) rather than a fragment of one: what it leaves
+    # out is absent from the device, not merely from the file.
+    whole: bool = False
     utm: Utm = field(default_factory=Utm)
     filters: dict[tuple[str, str], Filter] = field(default_factory=dict)  # (family, name)
     prefix_lists: dict[str, tuple[list[Net], Span]] = field(default_factory=dict)
@@ -229,6 +232,7 @@ def build(tree: Tree) -> Config:
     cfg = Config(tree.path, problems=tree.problems)
     root = tree.root
     top = Span(tree.path, 1)
+    cfg.whole = root.has("version") or root.has("system")
     sec = root.child("security")
     if sec is not None:
         cfg.has_security = True
