@@ -610,3 +610,22 @@ def test_a_fragment_does_not_show_the_default_policy(lint):
     # The same lines in a whole configuration meet the default deny-all.
     report = lint({"whole.set": "set version 21.4R3\nset system host-name fw\n" + dns_only})
     assert "TE105" in codes(report)
+
+
+def test_the_first_of_several_policies_holding_an_address_decides(lint):
+    # Both name 157.240.0.0/16's addresses; the earlier permit of a /17 inside it wins there.
+    book = "address-book { global { address half 157.240.0.0/17; address all 157.240.0.0/16; } }\n"
+    text = srx(
+        policy("keep-half", "half", "permit;")
+        + policy("no-fb", "all", "deny;")
+        + policy("web", "any", "permit;"),
+        book,
+    )
+    report = lint({"srx.conf": text})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    f = next(f for f in report.findings if f.code == "TE102")
+    alone = lint({"alone.conf": srx(policy("no-fb", "all", "deny;") + policy("web", "any", "permit;"), book)})
+    g = next(f for f in alone.findings if f.code == "TE102")
+    assert int(f.message.split("blocks ")[1].split(" of ")[0]) < int(
+        g.message.split("blocks ")[1].split(" of ")[0]
+    )

@@ -12,12 +12,13 @@ only when every one passed over would have given the same.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.firewalls.junos.filters import FilterWalk
 from policy_lint.dialects.firewalls.junos.firstmatch import Step, Tri, all3, same
+from policy_lint.dialects.firewalls.junos.index import FirstHolding
 from policy_lint.dialects.firewalls.junos.model import (
     NAME,
     PREDEFINED_APPS,
@@ -27,7 +28,6 @@ from policy_lint.dialects.firewalls.junos.model import (
     Config,
     Net,
     Policy,
-    network,
 )
 from policy_lint.dialects.firewalls.junos.vendor import VendorNames
 from policy_lint.dialects.firewalls.junos.webfilter import WebFilter, host_of
@@ -64,6 +64,14 @@ class JunosRuleset:
         self.walk = FilterWalk(cfg)
         self.web = WebFilter(cfg.utm, vendor)
         self.broken: Problem | None = None  # a syntax error: the device would not load the file
+        self._fragment_noted = False
+        self._inert: dict[str, list[Span]] = {}
+        every = [p for ps in cfg.policies.values() for p in ps] + cfg.global_policies
+        self._reads_service = any(p.dyn_apps for p in every)
+        self._reads_url = any(p.url_categories for p in every)
+        self._prefixes: dict[int, list[tuple[int, int, int]] | None] = {}
+        self._pairs: dict[tuple, tuple[list[tuple[Policy, Tri, tuple[Span, ...], str]], FirstHolding]] = {}
+        self._resolved: dict[tuple[str, tuple[str, ...]], tuple[list[AddressEntry], bool]] = {}
         self.egress_ifaces, self.egress_zones, self.egress_how = self._egress()
         self.zoned = bool(cfg.zones or cfg.policies or cfg.global_policies)
         self._check()
@@ -175,16 +183,6 @@ class JunosRuleset:
                     "that decides, the verdict is unknown",
                 )
             )
-        if self.zoned and not cfg.whole and cfg.default_policy[1] is None:
-            span = next((p.span for ps in cfg.policies.values() for p in ps), Span(self.path, 1))
-            self.problems.append(
-                Problem(
-                    "TE908",
-                    span,
-                    "a fragment (no version or system statements): connections no policy here matches meet "
-                    "policies or a default policy this file does not show, so they are unknown",
-                )
-            )
         if self.zoned and not self.egress_zones:
             span = next((p.span for ps in cfg.policies.values() for p in ps), Span(self.path, 1))
             self.problems.append(
@@ -289,9 +287,27 @@ class JunosRuleset:
         return hit
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
+        """Address-book entries, filters and custom URL categories naming the service that no
+        policy, interface or web-filtering profile in use reaches (the same for all its probes)."""
         svc = self.catalog.services.get(probe.service or "")
         if svc is None:
             return []
+        hit = self._inert.get(svc.id)
+        if hit is None:
+            hit = self._inert[svc.id] = self._inert_for(svc.id)
+        return hit
+
+    def _inert_for(self, service: str) -> list[Span]:
+        svc = self.catalog.services[service]
+        ranges = [(n.version, int(n.network_address), int(n.broadcast_address)) for n in svc.networks]
+
+        def overlaps(nets: Iterable[Net]) -> bool:
+            return any(
+                v == n.version and lo <= int(n.broadcast_address) and int(n.network_address) <= hi
+                for n in nets
+                for v, lo, hi in ranges
+            )
+
         cfg = self.cfg
         used: set[str] = set()
         pols = [p for ps in cfg.policies.values() for p in ps] + cfg.global_policies
@@ -304,20 +320,13 @@ class JunosRuleset:
             for entry in book.values():
                 if entry.name in used or entry.is_set:
                     continue
-                nets = any(n.overlaps(s) for n in entry.nets for s in svc.networks if n.version == s.version)
-                if nets or self._service_of(entry.dns) == svc.id:
+                if overlaps(entry.nets) or self._service_of(entry.dns) == svc.id:
                     out.append(entry.span)
         applied = {(f, n) for i in cfg.interfaces.values() for f, n, _s in (*i.inputs, *i.outputs)}
         for key, flt in cfg.filters.items():
             if key in applied:
                 continue
-            if any(
-                n.overlaps(s)
-                for t in flt.terms
-                for n, _e in t.dst
-                for s in svc.networks
-                if n.version == s.version
-            ):
+            if any(overlaps(n for n, _e in t.dst) for t in flt.terms):
                 out.append(flt.span)
         live = self._live_categories()
         for cat, (members, span) in cfg.utm.categories.items():
@@ -428,17 +437,65 @@ class JunosRuleset:
             + " the connection leaves by decides it",
         )
 
-    def _zone_pair(self, probe: Probe, who: Who, to_zone: str, dst: Address) -> Decision:
+    def _pair(
+        self, probe: Probe, who: Who, to_zone: str
+    ) -> tuple[list[tuple[Policy, Tri, tuple[Span, ...], str]], FirstHolding]:
+        """The policies from `who`'s zone to `to_zone` (then the global ones) that can match the
+        request on all but its destination, with their static match, and their index."""
+        # What the static match reads of the request: its port always, its service only for
+        # dynamic applications, its URL only for URL categories (few configurations use them).
+        key = (
+            who,
+            to_zone,
+            probe.port,
+            probe.service if self._reads_service else None,
+            probe.url if self._reads_url else None,
+        )
+        hit = self._pairs.get(key)
+        if hit is not None:
+            return hit
         cfg = self.cfg
-        step = Step()
-        candidates = list(cfg.policies.get((who.zone, to_zone), [])) + [
+        policies = list(cfg.policies.get((who.zone, to_zone), [])) + [
             p
             for p in cfg.global_policies
             if (not p.from_zones or who.zone in p.from_zones or "any" in p.from_zones)
             and (not p.to_zones or to_zone in p.to_zones or "any" in p.to_zones)
         ]
-        for pol in candidates:
-            m, trace, why = self._policy_matches(pol, probe, who, to_zone, dst)
+        kept: list[tuple[Policy, Tri, tuple[Span, ...], str]] = []
+        index = FirstHolding()
+        for pol in policies:
+            m, trace, why = self._static_match(pol, probe, who)
+            if m is False:
+                continue
+            position = len(kept)
+            kept.append((pol, m, trace, why))
+            if id(pol) not in self._prefixes:
+                self._prefixes[id(pol)] = self._plain_prefixes(pol)
+            prefixes = self._prefixes[id(pol)]
+            if m is None or prefixes is None:
+                index.keep(position)
+            else:
+                index.add(position, prefixes)
+        self._pairs[key] = (kept, index)
+        return kept, index
+
+    def _plain_prefixes(self, pol: Policy) -> list[tuple[int, int, int]] | None:
+        """`pol`'s destination as prefixes (version, length, network), or None when it is more
+        than that (any, excluded, ranges, wildcards, names, undefined)."""
+        if pol.dst_excluded or any(n in ANY_ADDRESS for n in pol.dst):
+            return None
+        entries, unsure = self._resolve(pol.to_zone or "global", pol.dst)
+        if unsure or any(e.ranges or e.wildcards or e.dns for e in entries):
+            return None
+        return [(n.version, n.prefixlen, int(n.network_address)) for e in entries for n in e.nets]
+
+    def _zone_pair(self, probe: Probe, who: Who, to_zone: str, dst: Address) -> Decision:
+        cfg = self.cfg
+        step = Step()
+        kept, index = self._pair(probe, who, to_zone)
+        for position in index.positions(dst):
+            pol, static, trace, why = kept[position]
+            m, trace, why = self._destination_match(pol, static, trace, why, probe, dst)
             if m is False:
                 continue
             d = self._policy_decision(pol, probe, trace)
@@ -448,6 +505,19 @@ class JunosRuleset:
             return step.settle(d)
         word, span = cfg.default_policy
         if span is None and not cfg.whole:
+            if not self._fragment_noted:
+                # Said once, and only when a connection gets this far (problems are read after
+                # the evaluation): a fragment whose policies decide everything needs no note.
+                self._fragment_noted = True
+                first = next((p.span for ps in cfg.policies.values() for p in ps), Span(self.path, 1))
+                self.problems.append(
+                    Problem(
+                        "TE908",
+                        first,
+                        "a fragment (no version or system statements): connections no policy here matches "
+                        "meet policies or a default policy this file does not show, so they are unknown",
+                    )
+                )
             return step.settle(
                 Decision(
                     Outcome.UNKNOWN,
@@ -464,17 +534,26 @@ class JunosRuleset:
         note = f"no policy from-zone {who.zone} to-zone {to_zone} matches: the default policy denies"
         return step.settle(Decision(Outcome.DENY, span, (span,) if span else (), False, "drop", note))
 
-    def _policy_matches(
-        self, pol: Policy, probe: Probe, who: Who, to_zone: str, dst: Address
+    def _destination_match(
+        self, pol: Policy, static: Tri, trace: tuple[Span, ...], why: str, probe: Probe, dst: Address
     ) -> tuple[Tri, tuple[Span, ...], str]:
+        dst_m, dst_spans = self._addresses(pol.to_zone or "global", pol.dst, dst, probe)
+        if dst_m is None:
+            why = "; ".join(w for w in (why, "an address not evaluated") if w)
+        matched = all3([static, None if dst_m is None else dst_m != pol.dst_excluded])
+        return matched, (trace[0], *dst_spans, *trace[1:]), why
+
+    def _static_match(self, pol: Policy, probe: Probe, who: Who) -> tuple[Tri, tuple[Span, ...], str]:
+        """Whether `pol` matches the request from `who` on everything but its destination address
+        (the same for every sample address of the service)."""
         trace: list[Span] = [pol.span]
         why: list[str] = []
         checks: list[Tri] = []
         src_m, src_spans = self._addresses(pol.from_zone or "global", pol.src, who.src, probe)
         checks.append(None if src_m is None else src_m != pol.src_excluded)
-        dst_m, dst_spans = self._addresses(pol.to_zone or "global", pol.dst, dst, probe)
-        checks.append(None if dst_m is None else dst_m != pol.dst_excluded)
-        trace += dst_spans + src_spans
+        trace += src_spans
+        if src_m is None:
+            why.append("a source address not evaluated")
         checks.append(self._applications(pol.apps, probe.port))
         if checks[-1] is None:
             why.append(f"application {' '.join(pol.apps)} not evaluated")
@@ -493,8 +572,6 @@ class JunosRuleset:
         if pol.unknown or pol.scheduler:
             checks.append(None)
             why.append("criteria not evaluated")
-        if None in (src_m, dst_m):
-            why.append("an address not evaluated")
         return all3(checks), tuple(dict.fromkeys(trace)), "; ".join(why)
 
     def _entries(self, zone: str, name: str, members: bool = False, depth: int = 0) -> list[AddressEntry]:
@@ -509,27 +586,33 @@ class JunosRuleset:
             out += self._entries(zone, m, members, depth + 1)
         return out
 
+    def _resolve(self, zone: str, names: tuple[str, ...]) -> tuple[list[AddressEntry], bool]:
+        """The entries `names` stand for in `zone` (sets expanded), and whether one is undefined."""
+        resolved = self._resolved.get((zone, names))
+        if resolved is None:
+            found = [self._entries(zone, name) for name in names if name not in ANY_ADDRESS]
+            # An undefined name (TE901 at the policy) could stand for anything.
+            resolved = self._resolved[(zone, names)] = (
+                [e for es in found for e in es],
+                any(not es for es in found),
+            )
+        return resolved
+
     def _addresses(
         self, zone: str, names: tuple[str, ...], addr: Address, probe: Probe
     ) -> tuple[Tri, list[Span]]:
         if any(n in ANY_ADDRESS for n in names):
             fam = {"any-ipv4": 4, "any-ipv6": 6}
             return any(fam.get(n, addr.version) == addr.version for n in names if n in ANY_ADDRESS), []
-        unsure = False
-        for name in names:
-            entries = self._entries(zone, name)
-            if not entries:
-                net = network(name)  # an inline prefix is not Junos syntax: the name is undefined
-                unsure = unsure or net is None
-                continue
-            for e in entries:
-                if e.holds(addr):
+        entries, unsure = self._resolve(zone, names)
+        for e in entries:
+            if e.holds(addr):
+                return True, [e.span]
+            if e.dns:
+                if e.dns == probe.host.lower():
                     return True, [e.span]
-                if e.dns:
-                    if e.dns == probe.host.lower():
-                        return True, [e.span]
-                    if self._service_of(e.dns) == probe.service:
-                        unsure = True  # another name of the service: it may resolve to this address
+                if self._service_of(e.dns) == probe.service:
+                    unsure = True  # another name of the service: it may resolve to this address
         return (None if unsure else False), []
 
     def _applications(self, names: tuple[str, ...], port: int, depth: int = 0) -> Tri:

@@ -54,12 +54,16 @@ class AddressEntry:
     members: tuple[str, ...] = ()  # address-set: member names
     is_set: bool = False
 
+    def __post_init__(self) -> None:
+        # Prefixes as integer ranges: holds() runs for every sample address of every policy.
+        self.spans = tuple(
+            (n.version, int(n.network_address), int(n.broadcast_address)) for n in self.nets
+        ) + tuple(self.ranges)
+
     def holds(self, addr: Address) -> bool:
-        a = int(addr)
-        return (
-            any(n.version == addr.version and addr in n for n in self.nets)
-            or any(v == addr.version and lo <= a <= hi for v, lo, hi in self.ranges)
-            or any(addr.version == 4 and a & m == v & m for v, m in self.wildcards)
+        a, version = int(addr), addr.version
+        return any(v == version and lo <= a <= hi for v, lo, hi in self.spans) or any(
+            version == 4 and a & m == v & m for v, m in self.wildcards
         )
 
 
