@@ -629,3 +629,33 @@ def test_the_first_of_several_policies_holding_an_address_decides(lint):
     assert int(f.message.split("blocks ")[1].split(" of ")[0]) < int(
         g.message.split("blocks ")[1].split(" of ")[0]
     )
+
+
+def test_set_lists_and_chained_matches_read_as_the_curly_form(lint):
+    chained = (
+        ZONES_SET
+        + "set security address-book global address half 157.240.0.0/17\n"
+        + "set security address-book global address all 157.240.0.0/16\n"
+        + f"{SET_BASE} no-fb match source-address any destination-address [ half all ] application [ junos-http junos-https ]\n"
+        + f"{SET_BASE} no-fb then deny\n"
+        + f"{SET_BASE} web match source-address any destination-address any application any\n"
+        + f"{SET_BASE} web then permit\n"
+    )
+    book = "address-book { global { address half 157.240.0.0/17; address all 157.240.0.0/16; } }\n"
+    curly_text = srx(
+        policy("no-fb", "[ half all ]", "deny;").replace(
+            "application any", "application [ junos-http junos-https ]"
+        )
+        + policy("web", "any", "permit;"),
+        book,
+    )
+    a = lint({"a.set": chained}, dialect="junos")
+    b = lint({"b.conf": curly_text}, dialect="junos")
+    assert verdicts(a) == verdicts(b)
+    assert verdicts(a)["facebook"] == "blocked-partial"
+    import re
+
+    def said(report) -> list[str]:
+        return [re.sub(r"\(line \d+\)", "", f.message) for f in report.findings if f.code == "TE102"]
+
+    assert said(a) == said(b)

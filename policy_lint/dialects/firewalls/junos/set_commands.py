@@ -63,19 +63,41 @@ CHAINED = {
 }
 
 
+# Keys of a chained statement that take no value.
+FLAGS = {
+    "tcp-established",
+    "tcp-initial",
+    "is-fragment",
+    "source-address-excluded",
+    "destination-address-excluded",
+}
+
+
 def split(words: list[str]) -> list[list[str]]:
-    """One `set` command as the statements it makes (see CHAINED)."""
+    """One `set` command as the statements it makes: a chain of match or from keys (CHAINED)
+    gives one statement per value (`except` stays with its prefix); a `[ a b ]` list elsewhere
+    gives one statement per element, as the curly form's lists do."""
     for k in range(2, len(words)):
-        keys = CHAINED.get((words[k - 2], words[k])) if k >= 2 else None
+        keys = CHAINED.get((words[k - 2], words[k]))
         if keys is None or k + 1 >= len(words) or words[k + 1] not in keys:
             continue
-        head, out = words[: k + 1], list[list[str]]()
+        head, out, key = words[: k + 1], list[list[str]](), ""
         for w in words[k + 1 :]:
-            if w in keys or not out:
-                out.append([*head, w])
-            else:
+            if w in ("[", "]"):
+                continue
+            if w in keys:
+                key = w
+                if w in FLAGS:
+                    out.append([*head, w])
+            elif w == "except" and out:
                 out[-1].append(w)
+            elif key:
+                out.append([*head, key, w])
         return out
+    if "[" in words:
+        at = words.index("[")
+        end = words.index("]", at) if "]" in words[at:] else len(words)
+        return [[*words[:at], item] for item in words[at + 1 : end]] or [words[:at]]
     return [words]
 
 
@@ -90,7 +112,7 @@ def read(tree: Tree, lines: list[str]) -> None:
             continue
         tree.statements += 1
         span = Span(tree.path, n, len(line) - len(line.lstrip()) + 1, line.strip())
-        verb, rest = words[0], [w for w in words[1:] if w not in ("[", "]")]
+        verb, rest = words[0], words[1:]
         if len(rest) > 64:
             tree.syntax_error(n, "a statement more than 64 words deep")
             continue
@@ -102,7 +124,9 @@ def read(tree: Tree, lines: list[str]) -> None:
         if verb == "set":
             for path in split(rest):
                 tree.add(path, span)
-        elif verb == "delete":
+            continue
+        rest = [w for w in rest if w not in ("[", "]")]
+        if verb == "delete":
             tree.delete(rest, span)
         elif verb in ("deactivate", "activate"):
             tree.mark(rest, span, verb == "deactivate")
