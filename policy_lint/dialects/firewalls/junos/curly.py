@@ -71,6 +71,8 @@ def read(tree: Tree, lines: list[str]) -> None:
         if stack or words:
             raise LexError("the configuration ends inside a block (missing '}')", len(lines))
     except LexError as exc:
+        if words:
+            tree.statements += 1  # the statement it stopped in: read as nothing
         tree.syntax_error(exc.line, str(exc))
 
 
