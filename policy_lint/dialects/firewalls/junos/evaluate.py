@@ -31,6 +31,7 @@ from policy_lint.dialects.firewalls.junos.model import (
 )
 from policy_lint.dialects.firewalls.junos.vendor import VendorNames
 from policy_lint.dialects.firewalls.junos.webfilter import WebFilter, host_of
+from policy_lint.dialects.firewalls.reach import narrow_scope
 from policy_lint.dialects.semantics.addressing import decide_by_address
 from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
 
@@ -66,6 +67,9 @@ class JunosRuleset:
         self.broken: Problem | None = None  # a syntax error: the device would not load the file
         self._fragment_noted = False
         self._inert: dict[str, list[Span]] = {}
+        self._by_span = {p.span: p for ps in cfg.policies.values() for p in ps} | {
+            p.span: p for p in cfg.global_policies
+        }
         every = [p for ps in cfg.policies.values() for p in ps] + cfg.global_policies
         self._reads_service = any(p.dyn_apps for p in every)
         self._reads_url = any(p.url_categories for p in every)
@@ -277,6 +281,27 @@ class JunosRuleset:
         if self.broken is not None:
             b = self.broken
             return Decision(Outcome.UNKNOWN, b.span, (b.span,), note=f"the file does not load ({b.message})")
+        d = self._evaluate(probe, audience)
+        pol = self._by_span.get(d.rule) if d.rule is not None and d.scope else None
+        if pol is None:
+            return d
+        # The policy names whom it applies to (a source address, a role); clients it names that
+        # earlier policies let through are not blocked by it: then it blocks this audience.
+        return narrow_scope(
+            d,
+            audience,
+            self._audiences,
+            lambda a: self._evaluate(probe, a),
+            lambda a: self._reaches(pol, probe, a),
+        )
+
+    def _reaches(self, pol: Policy, probe: Probe, audience: Audience) -> bool:
+        who = self._who.get(audience.key, Who())
+        if pol.from_zone and pol.from_zone != who.zone:
+            return False
+        return self._static_match(pol, probe, who)[0] is not False
+
+    def _evaluate(self, probe: Probe, audience: Audience) -> Decision:
         key = (probe, audience.key)
         hit = self._decided.get(key)
         if hit is None:
@@ -686,8 +711,7 @@ class JunosRuleset:
         note = f"{pol.where} (line {pol.span.line})"
         if pol.action in ("deny", "reject"):
             how = "drop" if pol.action == "deny" else "reject"
-            specific = trace != (pol.span,)
-            return Decision(Outcome.DENY, pol.span, trace, specific, how, note)
+            return Decision(Outcome.DENY, pol.span, trace, _names_what(pol), how, note, scope=_whom(pol))
         if not pol.action:
             return Decision(Outcome.UNKNOWN, pol.span, trace, note=f"{note}: no action")
         odd = [s for s in pol.services if s in UNMODELLED_SERVICES]
@@ -697,4 +721,22 @@ class JunosRuleset:
             d = self.web.for_policy(pol, probe, trace, note)
             if d is not None:
                 return d
-        return Decision(Outcome.ALLOW, pol.span, trace, trace != (pol.span,), note=note)
+        return Decision(Outcome.ALLOW, pol.span, trace, _names_what(pol), note=note, scope=_whom(pol))
+
+
+def _names_what(pol: Policy) -> bool:
+    """Does the policy match on what is requested (a destination, an application, a URL
+    category), not only on who asks?"""
+    return not any(n in ANY_ADDRESS for n in pol.dst) or any(
+        a.lower() not in ("any", "none") for a in (*pol.dyn_apps, *pol.url_categories)
+    )
+
+
+def _whom(pol: Policy) -> str:
+    """Whom the policy names, in its own words ("" when anyone in its zone)."""
+    parts = []
+    if not any(n in ANY_ADDRESS for n in pol.src):
+        parts.append(("not " if pol.src_excluded else "") + "source-address " + " ".join(pol.src))
+    if pol.identities and "any" not in pol.identities:
+        parts.append("source-identity " + " ".join(pol.identities))
+    return " ".join(parts)
