@@ -659,3 +659,18 @@ def test_set_lists_and_chained_matches_read_as_the_curly_form(lint):
         return [re.sub(r"\(line \d+\)", "", f.message) for f in report.findings if f.code == "TE102"]
 
     assert said(a) == said(b)
+
+
+def test_an_applied_group_with_wildcards_in_security_is_unknown(lint):
+    text = (
+        "groups { ALL { security { policies { from-zone <*> to-zone <*> { "
+        + policy("no-fb", "any", "deny;")
+        + "} } } } }\napply-groups ALL;\nsecurity {"
+        + ZONES
+        + "policies { from-zone trust to-zone untrust { "
+        + policy("web", "any", "permit;")
+        + "} } }\n"
+    )
+    report = lint({"srx.conf": text})
+    assert set(verdicts(report).values()) == {"unknown"}
+    assert lines_of(report, "TE908") == [text.splitlines().index("apply-groups ALL;") + 1]

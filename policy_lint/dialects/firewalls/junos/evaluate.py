@@ -280,7 +280,8 @@ class JunosRuleset:
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
         if self.broken is not None:
             b = self.broken
-            return Decision(Outcome.UNKNOWN, b.span, (b.span,), note=f"the file does not load ({b.message})")
+            why = "the file does not load" if b.code == "TE901" else "not evaluated"
+            return Decision(Outcome.UNKNOWN, b.span, (b.span,), note=f"{why} ({b.message})")
         d = self._evaluate(probe, audience)
         pol = self._by_span.get(d.rule) if d.rule is not None and d.scope else None
         if pol is None:

@@ -79,6 +79,12 @@ TOP_LEVEL = frozenset(
 )  # fmt: skip
 
 
+# The hierarchies whose statements decide what the device lets through.
+FILTERING = frozenset(
+    {"security", "firewall", "interfaces", "routing-options", "applications", "policy-options"}
+)
+
+
 class Tree:
     """The configuration being built, statement by statement."""
 
@@ -90,6 +96,8 @@ class Tree:
         self.understood = 0
         # The first syntax error (the device refuses to load such a file): every verdict unknown.
         self.broken: Problem | None = None
+        # An applied group the tree cannot expand into the filtering hierarchies: every verdict unknown.
+        self.unsure: Problem | None = None
 
     def syntax_error(self, line: int, message: str) -> None:
         problem = Problem("TE901", Span(self.path, line, 1), message)
@@ -150,15 +158,6 @@ class Tree:
         groups = self.root.children.get("groups")
         if groups is None:
             return
-        for name, group in groups.children.items():
-            if _has_wildcard(group):
-                self.problems.append(
-                    Problem(
-                        "TE908",
-                        group.span or Span(self.path, 1),
-                        f"group {name} uses <...> wildcards, which are not expanded: what it sets is not evaluated",
-                    )
-                )
         self._apply(self.root, [], groups)
         del self.root.children["groups"]
 
@@ -175,8 +174,21 @@ class Tree:
                     )
                     continue
                 source = group.child(*path) if path else group
-                if source is not None:
-                    _merge(node, source, g.word)
+                if source is None:
+                    continue
+                if _has_wildcard(source):
+                    # `<*>` and `<ge-*>` match statements by pattern; not expanded here. What such
+                    # a group sets in the filtering hierarchies could decide anything: unknown.
+                    problem = Problem(
+                        "TE908",
+                        g.span or Span(self.path, 1),
+                        f"apply-groups {g.word}: its <...> wildcards are not expanded, so what it sets is not evaluated",
+                    )
+                    self.problems.append(problem)
+                    if any(w in source.children for w in FILTERING) or set(path) & FILTERING:
+                        self.unsure = self.unsure or problem
+                    continue
+                _merge(node, source, g.word)
         for word, child in list(node.children.items()):
             if word not in ("apply-groups", "apply-groups-except", "groups") and not child.inactive:
                 self._apply(child, [*path, word], groups)
