@@ -674,3 +674,23 @@ def test_an_applied_group_with_wildcards_in_security_is_unknown(lint):
     report = lint({"srx.conf": text})
     assert set(verdicts(report).values()) == {"unknown"}
     assert lines_of(report, "TE908") == [text.splitlines().index("apply-groups ALL;") + 1]
+
+
+def test_a_dynamic_address_feed_is_an_external_decider(lint):
+    extra = "dynamic-address { address-name feed-social { profile { feed-name social; } } }\n"
+    report = lint(
+        {"srx.conf": srx(policy("no-feed", "feed-social", "deny;") + policy("web", "any", "permit;"), extra)}
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE907" in codes(report) and "TE901" not in codes(report)
+
+
+def test_policies_in_logical_systems_are_not_evaluated_and_say_so(lint):
+    text = srx(policy("web", "any", "permit;")) + (
+        "logical-systems { LSYS1 { security { policies { from-zone a to-zone b { "
+        + policy("no-fb", "any", "deny;")
+        + "} } } } }\n"
+    )
+    report = lint({"srx.conf": text})
+    assert set(verdicts(report).values()) == {"unknown"}
+    assert "TE908" in codes(report)

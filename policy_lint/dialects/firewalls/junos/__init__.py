@@ -129,7 +129,7 @@ def parse(path: Path, context: ParseContext) -> JunosRuleset:
     tree.apply_groups()
     cfg = build(tree)
     ruleset = JunosRuleset(cfg, context.catalog, load_vendor(), tree.statements, tree.understood)
-    ruleset.broken = tree.broken or tree.unsure
+    ruleset.broken = tree.broken or tree.unsure or cfg.unsure
     return ruleset
 
 

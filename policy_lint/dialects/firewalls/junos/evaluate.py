@@ -150,7 +150,16 @@ class JunosRuleset:
                     )
             for zone, names in ((pol.from_zone or "global", pol.src), (pol.to_zone or "global", pol.dst)):
                 for name in names:
-                    if name not in ANY_ADDRESS and not self._entries(zone, name, members=True):
+                    if name in cfg.dynamic_addresses:
+                        self.problems.append(
+                            Problem(
+                                "TE907",
+                                pol.span,
+                                f"{pol.where}: dynamic-address {name} is filled from a feed at run time: "
+                                "what it holds is unknown",
+                            )
+                        )
+                    elif name not in ANY_ADDRESS and not self._entries(zone, name, members=True):
                         self.problems.append(
                             Problem(
                                 "TE901", pol.span, f"{pol.where}: address {name} is not in the address book"

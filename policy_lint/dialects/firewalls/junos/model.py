@@ -200,6 +200,9 @@ class Config:
     interfaces: dict[str, Interface] = field(default_factory=dict)
     default_routes: list[tuple[str, Span]] = field(default_factory=list)  # next-hop words
     problems: list[Problem] = field(default_factory=list)
+    dynamic_addresses: set[str] = field(default_factory=set)  # `security dynamic-address` (feeds)
+    # A hierarchy holding policies or filters this dialect does not walk (logical systems, tenants).
+    unsure: Problem | None = None
 
     def zone_of(self, iface: str) -> str | None:
         return next((z.name for z in self.zones.values() if iface in z.interfaces), None)
@@ -237,9 +240,19 @@ def build(tree: Tree) -> Config:
     root = tree.root
     top = Span(tree.path, 1)
     cfg.whole = root.has("version") or root.has("system")
+    for word in ("logical-systems", "tenants"):
+        for system in root.under(word):
+            if system.has("security") or system.has("firewall"):
+                cfg.unsure = cfg.unsure or Problem(
+                    "TE908",
+                    _span(system, top),
+                    f"{word} {system.word}: its security policies and filters are not evaluated",
+                )
+                cfg.problems.append(cfg.unsure)
     sec = root.child("security")
     if sec is not None:
         cfg.has_security = True
+        cfg.dynamic_addresses = set(sec.names("dynamic-address", "address-name"))
         _zones(cfg, sec, top)
         _books(cfg, sec, top)
         _policies(cfg, sec, top)
@@ -562,6 +575,8 @@ def _filters(cfg: Config, root: Node, top: Span) -> None:
             cfg.filters[(family, f.word)] = flt
     pl = root.child("policy-options", "prefix-list")
     for p in pl.active() if pl is not None else []:
+        if p.has("apply-path"):
+            continue  # filled from other statements when the device commits: left undefined (unknown)
         cfg.prefix_lists[p.word] = ([n for n, _e in _nets(p)], _span(p, top))
 
 
