@@ -62,10 +62,13 @@ Here HTTPS and HTTP to Facebook's 157.240.0.0/16 are denied (the rest of its pre
   unknown (TE908 says so); a connection no policy in the fragment matches meets policies or a
   default policy the file does not show: unknown (TE908), unless the fragment sets
   `default-policy`. UTM objects or filters nothing attaches are inert.
-- **Not modelled** (unknown, TE908 at the line): schedulers, `application-services` such as the
-  legacy `application-firewall` rule-sets and `application-traffic-control`, NAT (destination
-  NAT to a proxy), routing instances and policy-based routing, IPv6 filters' own semantics
-  beyond family matching, and `junos-*` applications not in the table.
+- **Not modelled** (unknown, with a finding at the line): schedulers, `application-services`
+  such as the legacy `application-firewall` rule-sets and `application-traffic-control`
+  (TE908); `security dynamic-address` feeds (TE907); prefix-lists filled by `apply-path`;
+  groups applied with `<...>` wildcards and logical systems or tenants holding policies or
+  filters (every verdict unknown, TE908); `junos-*` applications not in the table. Not read at
+  all, since they do not decide whether a client's connection passes: NAT (destination NAT to
+  a proxy is not followed), routing instances and policy-based routing, screens, IDP.
 
 The package: `lexer` and `curly`/`set_commands` (text to the tree of `tree`), `model` (the tree
 to zones, books, policies, UTM and filters), `vendor` (the catalog's Juniper names),
