@@ -694,3 +694,19 @@ def test_policies_in_logical_systems_are_not_evaluated_and_say_so(lint):
     report = lint({"srx.conf": text})
     assert set(verdicts(report).values()) == {"unknown"}
     assert "TE908" in codes(report)
+
+
+def test_destination_nat_from_a_client_zone_is_unknown_and_from_untrust_is_not(lint):
+    def dnat(zone: str) -> str:
+        return (
+            "nat { destination { pool proxy { address 10.0.0.8/32 port 3128; } rule-set rs { from zone "
+            + zone
+            + "; rule r { match { destination-address 0.0.0.0/0; destination-port 80; } "
+            "then { destination-nat pool proxy; } } } } }\n"
+        )
+
+    inward = lint({"a.conf": srx(policy("web", "any", "permit;"), dnat("untrust"))})
+    assert verdicts(inward)["facebook"] == "unaffected"
+    outward = lint({"b.conf": srx(policy("web", "any", "permit;"), dnat("trust"))})
+    assert verdicts(outward)["facebook"] == "unknown"
+    assert "TE908" in codes(outward)

@@ -67,8 +67,10 @@ Here HTTPS and HTTP to Facebook's 157.240.0.0/16 are denied (the rest of its pre
   (TE908); `security dynamic-address` feeds (TE907); prefix-lists filled by `apply-path`;
   groups applied with `<...>` wildcards and logical systems or tenants holding policies or
   filters (every verdict unknown, TE908); `junos-*` applications not in the table. Not read at
-  all, since they do not decide whether a client's connection passes: NAT (destination NAT to
-  a proxy is not followed), routing instances and policy-based routing, screens, IDP.
+  all, since they do not decide whether a client's connection passes: source NAT, routing
+  instances and policy-based routing, screens, IDP. Destination NAT of connections from a client
+  zone (`security nat destination rule-set ... from zone Z`) is not followed: that zone's
+  verdicts are unknown (TE908); destination NAT from other zones (port forwards) is no concern.
 
 The package: `lexer` and `curly`/`set_commands` (text to the tree of `tree`), `model` (the tree
 to zones, books, policies, UTM and filters), `vendor` (the catalog's Juniper names),

@@ -185,6 +185,14 @@ class JunosRuleset:
                             f"filter {flt.name} term {term.name}: {', '.join(term.unknown)} not evaluated",
                         )
                     )
+        for zone, span in cfg.dnat_from.items():
+            self.problems.append(
+                Problem(
+                    "TE908",
+                    span,
+                    f"destination NAT of connections from zone {zone} is not evaluated: where they go is unknown",
+                )
+            )
         filtered = [i for i in cfg.interfaces.values() if i.inputs or i.outputs]
         if not self.zoned and not self.egress_ifaces and len(filtered) > 1:
             self.problems.append(
@@ -393,6 +401,13 @@ class JunosRuleset:
     # ------------------------------------------------------------------ one connection
 
     def _one(self, probe: Probe, who: Who, dst: Address) -> Decision:
+        dnat = self.cfg.dnat_from.get(who.zone)
+        if dnat is not None:
+            # Destination NAT runs before the policy lookup and may send the connection to a
+            # proxy or elsewhere; its rules are not followed here.
+            return Decision(
+                Outcome.UNKNOWN, dnat, (dnat,), note=f"destination NAT from zone {who.zone} is not evaluated"
+            )
         steps: list[Callable[[], Decision | None]] = [
             lambda: self.walk.walk(self._inputs(who.iface), who.src, dst, probe.port, EPHEMERAL, "input"),
             lambda: self._security(probe, who, dst) if self.zoned else None,

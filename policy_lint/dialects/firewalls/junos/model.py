@@ -201,6 +201,8 @@ class Config:
     default_routes: list[tuple[str, Span]] = field(default_factory=list)  # next-hop words
     problems: list[Problem] = field(default_factory=list)
     dynamic_addresses: set[str] = field(default_factory=set)  # `security dynamic-address` (feeds)
+    # `security nat destination` rule-sets by the zone their traffic comes from (the first rule's span).
+    dnat_from: dict[str, Span] = field(default_factory=dict)
     # A hierarchy holding policies or filters this dialect does not walk (logical systems, tenants).
     unsure: Problem | None = None
 
@@ -253,6 +255,11 @@ def build(tree: Tree) -> Config:
     if sec is not None:
         cfg.has_security = True
         cfg.dynamic_addresses = set(sec.names("dynamic-address", "address-name"))
+        for rs in sec.under("nat", "destination", "rule-set"):
+            rules = rs.under("rule")
+            for zone in rs.names("from", "zone"):
+                if rules:
+                    cfg.dnat_from.setdefault(zone, _span(rules[0], top))
         _zones(cfg, sec, top)
         _books(cfg, sec, top)
         _policies(cfg, sec, top)
