@@ -710,3 +710,20 @@ def test_destination_nat_from_a_client_zone_is_unknown_and_from_untrust_is_not(l
     outward = lint({"b.conf": srx(policy("web", "any", "permit;"), dnat("trust"))})
     assert verdicts(outward)["facebook"] == "unknown"
     assert "TE908" in codes(outward)
+
+
+def test_filters_in_a_fragment_without_interfaces(lint):
+    # Where the filter is applied is not in the file: what it would stop is unknown, not blocked.
+    report = lint(
+        {
+            "f.set": "".join(
+                f"set firewall family inet filter no-social term fb from destination-address {n}\n"
+                for n in FB_V4
+            )
+            + "set firewall family inet filter no-social term fb then discard\n"
+            "set firewall family inet filter no-social term rest then accept\n"
+        }
+    )
+    assert verdicts(report)["facebook"] == "unknown"
+    assert verdicts(report)["twitter"] == "unaffected"
+    assert "TE908" in codes(report)

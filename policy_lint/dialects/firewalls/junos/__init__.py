@@ -61,7 +61,9 @@ Here HTTPS and HTTP to Facebook's 157.240.0.0/16 are denied (the rest of its pre
   from the policies; without a way to tell the internet-facing zone, the policies' verdicts are
   unknown (TE908 says so); a connection no policy in the fragment matches meets policies or a
   default policy the file does not show: unknown (TE908), unless the fragment sets
-  `default-policy`. UTM objects or filters nothing attaches are inert.
+  `default-policy`; filters in a fragment with no `interfaces` may be applied anywhere: what
+  they would stop is unknown (TE908). UTM objects, and filters that the interfaces shown do not
+  apply, are inert.
 - **Not modelled** (unknown, with a finding at the line): schedulers, `application-services`
   such as the legacy `application-firewall` rule-sets and `application-traffic-control`
   (TE908); `security dynamic-address` feeds (TE907); prefix-lists filled by `apply-path`;

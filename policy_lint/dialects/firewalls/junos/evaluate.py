@@ -78,6 +78,8 @@ class JunosRuleset:
         self._resolved: dict[tuple[str, tuple[str, ...]], tuple[list[AddressEntry], bool]] = {}
         self.egress_ifaces, self.egress_zones, self.egress_how = self._egress()
         self.zoned = bool(cfg.zones or cfg.policies or cfg.global_policies)
+        # Filters in a fragment without interfaces: where they are applied is not in the file.
+        self.floating = bool(cfg.filters) and not cfg.interfaces and not cfg.whole and not self.zoned
         self._check()
         self._who: dict[tuple, Who] = {}
         self._audiences = self._make_audiences()
@@ -185,6 +187,16 @@ class JunosRuleset:
                             f"filter {flt.name} term {term.name}: {', '.join(term.unknown)} not evaluated",
                         )
                     )
+        if self.floating:
+            first = next(iter(cfg.filters.values()))
+            self.problems.append(
+                Problem(
+                    "TE908",
+                    first.span,
+                    "a fragment with firewall filters and no interfaces: where the filters are applied is "
+                    "not in this file, so what they would stop is unknown",
+                )
+            )
         for zone, span in cfg.dnat_from.items():
             self.problems.append(
                 Problem(
@@ -408,6 +420,8 @@ class JunosRuleset:
             return Decision(
                 Outcome.UNKNOWN, dnat, (dnat,), note=f"destination NAT from zone {who.zone} is not evaluated"
             )
+        if self.floating:
+            return self._floating(probe, who, dst)
         steps: list[Callable[[], Decision | None]] = [
             lambda: self.walk.walk(self._inputs(who.iface), who.src, dst, probe.port, EPHEMERAL, "input"),
             lambda: self._security(probe, who, dst) if self.zoned else None,
@@ -436,6 +450,20 @@ class JunosRuleset:
                 return d
             last = d if d.rule is not None else last
         return last
+
+    def _floating(self, probe: Probe, who: Who, dst: Address) -> Decision:
+        """A fragment of filters with no interfaces: each could be applied where the file does
+        not show; one that would stop the connection makes it unknown, not blocked."""
+        for (family, name), flt in self.cfg.filters.items():
+            d = self.walk.walk([(family, name, flt.span)], who.src, dst, probe.port, EPHEMERAL, "input")
+            if d is not None and d.outcome != Outcome.ALLOW:
+                return replace(
+                    d,
+                    outcome=Outcome.UNKNOWN,
+                    partial=False,
+                    note=f"filter {name} would {d.how or 'stop'} it where applied, and this file shows no interface",
+                )
+        return Decision(Outcome.ALLOW)
 
     def _maybe_egress(self, client: str) -> list[str]:
         """Where the internet is not told (no default route, no DHCP interface): every other
