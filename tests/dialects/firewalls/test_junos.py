@@ -727,3 +727,29 @@ def test_filters_in_a_fragment_without_interfaces(lint):
     assert verdicts(report)["facebook"] == "unknown"
     assert verdicts(report)["twitter"] == "unaffected"
     assert "TE908" in codes(report)
+
+
+def test_a_cited_vendor_application_name_decides(catalog, tmp_path):
+    """With a `juniper_srx` entry in the vendor table, a dynamic-application names its service
+    (and not the others); the shipped table has none yet (see vendor_names.yaml)."""
+    from policy_lint.dialects.firewalls.junos import curly
+    from policy_lint.dialects.firewalls.junos.evaluate import JunosRuleset
+    from policy_lint.dialects.firewalls.junos.model import build
+    from policy_lint.dialects.firewalls.junos.tree import Tree
+    from policy_lint.dialects.firewalls.junos.vendor import VendorNames
+    from policy_lint.engine import lint_ruleset
+    from policy_lint.policy import strict_policy
+
+    text = srx(
+        policy("no-fb", "any", "deny;", "dynamic-application junos:EXAMPLE-FB;")
+        + policy("web", "any", "permit;")
+    )
+    tree = Tree(str(tmp_path / "srx.conf"))
+    curly.read(tree, text.splitlines())
+    cited = VendorNames(apps={"JUNOS:EXAMPLE-FB": "facebook"})
+    ruleset = JunosRuleset(build(tree), catalog, cited, tree.statements, tree.understood)
+    report = lint_ruleset(ruleset, catalog, strict_policy(catalog))
+    got = {sid: r.verdict.value for sid, r in report.services.items()}
+    assert got["facebook"] == "blocked"
+    assert got["twitter"] == "unaffected"
+    assert "TE908" not in [f.code for f in report.findings]

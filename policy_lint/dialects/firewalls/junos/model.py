@@ -601,8 +601,9 @@ def _interfaces(cfg: Config, root: Node, top: Span) -> None:
                 for a in fam.names("address"):
                     with contextlib.suppress(ValueError):
                         iface.addresses.append(ipaddress.ip_interface(a))
-                iface.dhcp = (
-                    iface.dhcp or fam.has("dhcp") or fam.has("dhcp-client") or fam.has("dhcpv6-client")
+                # An address the provider assigns (DHCP, PPPoE negotiation): the way out.
+                iface.dhcp = iface.dhcp or any(
+                    fam.has(w) for w in ("dhcp", "dhcp-client", "dhcpv6-client", "negotiate-address")
                 )
                 for word, bucket in (
                     ("input", iface.inputs),
