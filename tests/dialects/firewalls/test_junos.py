@@ -753,3 +753,16 @@ def test_a_cited_vendor_application_name_decides(catalog, tmp_path):
     assert got["facebook"] == "blocked"
     assert got["twitter"] == "unaffected"
     assert "TE908" not in [f.code for f in report.findings]
+
+
+def test_site_reputation_actions_are_websense_data(lint):
+    utm = """
+    utm {
+        feature-profile { web-filtering { type juniper-enhanced; juniper-enhanced {
+            profile ewf { site-reputation-action { harmful block; very-safe permit; } default permit; }
+        } } }
+        utm-policy wf { web-filtering { http-profile ewf; } }
+    }
+"""
+    report = lint({"srx.conf": srx(utm_policy("utm-policy wf; ssl-proxy { profile-name sp; }"), utm)})
+    assert verdicts(report)["facebook"] == "unknown"  # blocked only if Websense calls it harmful

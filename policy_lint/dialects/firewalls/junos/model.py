@@ -122,6 +122,8 @@ class WebProfile:
     span: Span
     categories: list[tuple[str, str, Span]] = field(default_factory=list)  # (category, action, span)
     default: tuple[str, Span] | None = None
+    # `site-reputation-action LEVEL ACTION`: Websense's reputation of the site decides (not in the config).
+    reputation: list[tuple[str, str, Span]] = field(default_factory=list)
 
 
 @dataclass
@@ -490,6 +492,10 @@ def _utm(cfg: Config, utm: Node, top: Span) -> None:
                     action = cat.value("action")
                     if action:
                         wp.categories.append((cat.word, action, _span(cat.child("action"), top)))
+                for level in prof.under("site-reputation-action"):
+                    said = level.value()
+                    if said is not None:
+                        wp.reputation.append((level.word, said, _span(level, top)))
                 default = prof.child("default")
                 first = next(iter(default.active()), None) if default is not None else None
                 if first is not None:

@@ -120,6 +120,10 @@ class WebFilter:
                 step.passed.append(
                     replace(d, note=f"{d.note} (which sites Juniper puts in {cat} is not in the catalog)")
                 )
+        for level, action, span in prof.reputation:
+            # The site's reputation level comes from Websense with the category: not in the catalog.
+            d = _action(action, span, (*trace, span), f"{here}: site-reputation-action {level} {action}")
+            step.passed.append(replace(d, note=f"{d.note} (the site's reputation is Websense's data)"))
         if prof.default is not None:
             word, span = prof.default
             # The default action applies to whatever no list or category named: not service-specific.
