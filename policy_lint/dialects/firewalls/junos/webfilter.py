@@ -3,8 +3,9 @@
 
 The order: the global `url-blacklist` (block), the `url-whitelist` (permit), the profile's
 `category NAME action ACTION` in order (a custom-url-category by its `custom-objects
-url-pattern` values; a predefined category only as the vendor table cites it), then the
-profile's `default` (permit when unset). `block` denies (a block page), `permit` and
+url-pattern` values; a predefined category only as the vendor table cites it), the
+`site-reputation-action` levels (Websense's rating of the site: unknown), then the profile's
+`default` (permit when unset). `block` denies (a block page), `permit` and
 `log-and-permit` pass, `quarantine` warns with a page the user may click through (partial).
 `websense-redirect` (and SurfControl) profiles ask an external server: unknown. The profile
 reads the URL of plain HTTP; of HTTPS only through an SSL forward proxy (`ssl-proxy`).
