@@ -308,7 +308,7 @@ def test_groups_apply_groups_inherit_policies(lint):
 UTM_LOCAL = """
     utm {
         custom-objects {
-            url-pattern fbp { value [ "*.facebook.com" "facebook.com" ]; }
+            url-pattern fbp { value [ "http://*.facebook.com" "http://facebook.com" ]; }
             custom-url-category social { value fbp; }
         }
         feature-profile {
@@ -341,7 +341,7 @@ def test_local_web_filtering_with_ssl_proxy_sees_https(lint):
     )
     assert verdicts(report)["facebook"] == "blocked"
     f = next(f for f in report.findings if f.code == "TE101")
-    assert any('"*.facebook.com"' in s.text or "*.facebook.com" in s.text for s in f.trace)
+    assert any("http://*.facebook.com" in s.text for s in f.trace)
 
 
 def test_quarantine_is_a_click_through_partial_block(lint):
@@ -471,7 +471,7 @@ DIFFERENTIAL = [
     (
         srx(utm_policy("utm-policy wf; ssl-proxy { profile-name sp; }"), UTM_LOCAL % "quarantine"),
         ZONES_SET
-        + 'set security utm custom-objects url-pattern fbp value [ "*.facebook.com" "facebook.com" ]\n'
+        + 'set security utm custom-objects url-pattern fbp value [ "http://*.facebook.com" "http://facebook.com" ]\n'
         "set security utm custom-objects custom-url-category social value fbp\n"
         "set security utm feature-profile web-filtering type juniper-local\n"
         "set security utm feature-profile web-filtering juniper-local profile wfp category social action quarantine\n"
@@ -766,3 +766,10 @@ def test_site_reputation_actions_are_websense_data(lint):
 """
     report = lint({"srx.conf": srx(utm_policy("utm-policy wf; ssl-proxy { profile-name sp; }"), utm)})
     assert verdicts(report)["facebook"] == "unknown"  # blocked only if Websense calls it harmful
+
+
+def test_a_url_pattern_wildcard_form_junos_refuses_is_an_error_and_unknown(lint):
+    utm = (UTM_LOCAL % "block").replace('"http://*.facebook.com" "http://facebook.com"', '"*.facebook.com"')
+    report = lint({"srx.conf": srx(utm_policy("utm-policy wf; ssl-proxy { profile-name sp; }"), utm)})
+    assert "TE901" in codes(report)
+    assert verdicts(report)["facebook"] == "unknown"

@@ -30,7 +30,7 @@ from policy_lint.dialects.firewalls.junos.model import (
     Policy,
 )
 from policy_lint.dialects.firewalls.junos.vendor import VendorNames
-from policy_lint.dialects.firewalls.junos.webfilter import WebFilter, host_of
+from policy_lint.dialects.firewalls.junos.webfilter import WebFilter, host_of, unsupported_wildcard
 from policy_lint.dialects.firewalls.reach import narrow_scope
 from policy_lint.dialects.semantics.addressing import decide_by_address
 from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
@@ -197,6 +197,13 @@ class JunosRuleset:
                     "not in this file, so what they would stop is unknown",
                 )
             )
+        for pattern in cfg.utm.patterns.values():
+            for value, span in pattern.values:
+                why = unsupported_wildcard(value)
+                if why:
+                    self.problems.append(
+                        Problem("TE901", span, f"url-pattern {pattern.name} value {value}: {why}")
+                    )
         for zone, span in cfg.dnat_from.items():
             self.problems.append(
                 Problem(

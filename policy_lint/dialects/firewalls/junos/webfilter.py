@@ -167,19 +167,40 @@ def host_of(value: str) -> str:
     return v.split("/", 1)[0].split(":", 1)[0]
 
 
-def _url_matches(value: str, probe: Probe) -> Tri:
-    """A url-pattern value against the request: `http://www.x.com`, `*.x.com`, `x.com/path`.
-    `*` and `?` are wildcards in the host; a pattern naming the other scheme is not decided."""
+def unsupported_wildcard(value: str) -> str:
+    """Why Junos refuses a url-pattern's wildcard form ("" when it accepts it). Juniper's Web
+    Filtering documentation (J-Web "Configuring Web Filtering Custom Objects", Junos 10.2 to
+    15.1X49): wildcards need the `http://` prefix; `*` only at the start of the host, followed by
+    a period; `?` only at the end. `http://*.juniper.net`, `http://www.juniper.ne?` are valid;
+    `*.juniper.net`, `www.juniper.ne?`, `http://*juniper.net`, `http://*` are not."""
     v = value.strip().lower()
-    scheme = ""
+    if not any(c in v for c in "*?"):
+        return ""
+    if not v.startswith("http://"):
+        return "a wildcard pattern must start with http://"
+    rest = v[len("http://") :]
+    if "*" in rest and (not rest.startswith("*.") or "*" in rest[1:]):
+        return "'*' is allowed only at the start of the host, followed by a period"
+    if "?" in rest.rstrip("?"):
+        return "'?' is allowed only at the end"
+    return ""
+
+
+def _url_matches(value: str, probe: Probe) -> Tri:
+    """A url-pattern value against the request: `http://www.x.com`, `http://*.x.com` (the names
+    below x.com, not x.com itself), `http://www.x.co?`, `x.com/path`. The `http://` prefix is the
+    documented syntax of a pattern, not a scheme test: the pattern applies to whatever URL the
+    profile sees (HTTPS through an SSL forward proxy too). A form Junos refuses matches nothing
+    certain (None)."""
+    if unsupported_wildcard(value):
+        return None
+    v = value.strip().lower()
     if "://" in v:
-        scheme, v = v.split("://", 1)
+        v = v.split("://", 1)[1]
     host, _slash, path = v.partition("/")
     host = host.split(":", 1)[0]
     target = probe.host.lower()
     hit = fnmatchcase(target, host) if any(c in host for c in "*?[") else target == host
     if hit and path and not probe.path.lstrip("/").startswith(path):
         hit = False
-    if hit and scheme and scheme != probe.scheme:
-        return None
     return hit
