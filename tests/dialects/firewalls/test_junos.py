@@ -773,3 +773,19 @@ def test_a_url_pattern_wildcard_form_junos_refuses_is_an_error_and_unknown(lint)
     report = lint({"srx.conf": srx(utm_policy("utm-policy wf; ssl-proxy { profile-name sp; }"), utm)})
     assert "TE901" in codes(report)
     assert verdicts(report)["facebook"] == "unknown"
+
+
+def test_a_dynamic_application_named_after_another_product_is_not_a_social_app(lint):
+    text = srx(
+        policy("no-p2p", "any", "deny;", "dynamic-application [ junos:BITTORRENT junos:TWITTER ];")
+        + policy("web", "any", "permit;")
+    )
+    report = lint({"srx.conf": text})
+    assert verdicts(report)["facebook"] == "unaffected"
+    assert verdicts(report)["linkedin"] == "unaffected"
+    assert verdicts(report)["twitter"] == "unknown"  # junos:TWITTER may be it; no cited source says so
+    # A protocol carries any site: the deny may hit everything.
+    text = srx(
+        policy("no-ssl", "any", "deny;", "dynamic-application junos:SSL;") + policy("web", "any", "permit;")
+    )
+    assert verdicts(lint({"ssl.conf": text}))["facebook"] == "unknown"

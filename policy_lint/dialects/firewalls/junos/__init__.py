@@ -38,8 +38,12 @@ Here HTTPS and HTTP to Facebook's 157.240.0.0/16 are denied (the rest of its pre
   through `application-services utm-policy` when set. `inactive:`/deactivated policies are skipped.
 - **Vendor names**: `junos:...` dynamic applications and Websense `Enhanced_...` categories
   decide only as the catalog's vendor table (`juniper_srx`, cited with confidence) lists them;
-  today it lists none, so a policy or profile category naming one is unknown (TE908), and a
-  policy with `dynamic-application any|none` matches every application.
+  today it lists none. A category is then unknown (TE908). A dynamic application is unknown
+  (TE908) when its name could be the service's (it names the service, social networking, or a
+  protocol or group carrying any site: `junos:FACEBOOK-ACCESS`, `junos:SSL`, `junos:web:...`,
+  `junos:UNKNOWN`; a custom signature without `junos:`); one named after another product
+  (`junos:BITTORRENT`) is not the service's traffic. `dynamic-application any|none` matches
+  every application.
 - **UTM web filtering** (`security utm`, also `content-security`): `utm-policy` ->
   `web-filtering http-profile` -> a `juniper-local` or `juniper-enhanced` profile: the global
   `url-blacklist` (block), then `url-whitelist` (permit), then the profile's `category ...

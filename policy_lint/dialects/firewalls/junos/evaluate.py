@@ -12,6 +12,7 @@ only when every one passed over would have given the same.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
@@ -39,6 +40,10 @@ EPHEMERAL = 50000
 OTHER_CLIENT = ipaddress.ip_address("192.168.77.77")
 MAX_AUDIENCES = 48
 ANY_ADDRESS = {"any", "any-ipv4", "any-ipv6"}
+# Words of a Juniper application name that carry any web site (protocols, the web groups, no
+# signature), and words that name social networking as such.
+CARRIERS = {"http", "https", "http2", "ssl", "tls", "quic", "web", "unknown", "spdy"}
+SOCIAL_WORDS = {"social", "networking", "meta"}
 # application-services that decide about a permitted connection in ways not evaluated here.
 UNMODELLED_SERVICES = {"application-firewall", "application-traffic-control", "web-proxy", "icap-redirect"}
 
@@ -141,7 +146,10 @@ class JunosRuleset:
                 if name.lower() in ("any", "none") or name in cfg.utm.categories:
                     continue
                 known = self.vendor.app_service(name) or self.vendor.is_social_category(name)
-                if not known:
+                social = name not in pol.dyn_apps or any(
+                    self._could_be(name, s) for s in (*self.catalog.services, None)
+                )
+                if not known and social:
                     self.problems.append(
                         Problem(
                             "TE908",
@@ -728,13 +736,36 @@ class JunosRuleset:
             if name.lower() in ("any", "none"):
                 return True
             owner = self.vendor.app_service(name)
-            if owner is None:
-                results.append(None)
-            else:
+            if owner is not None:
                 results.append(owner == probe.service)
+            else:
+                results.append(None if self._could_be(name, probe.service) else False)
         if True in results:
             return True
         return None if None in results else False
+
+    def _could_be(self, app: str, service: str | None) -> bool:
+        """Could Juniper's application (or group) `app` identify traffic of `service` (None: the
+        neutral control site)? Without the vendor table's word, only when its name says so: it
+        names the service (junos:FACEBOOK-ACCESS), social networking or the web protocols that
+        carry any site (junos:HTTP, junos:SSL, junos:web:...), or no signature at all
+        (junos:UNKNOWN). An application named after another product (junos:BITTORRENT) is that
+        product's traffic. A name without the `junos:` prefix is a custom signature: anything."""
+        if not app.lower().startswith("junos:"):
+            return True
+        words = {w for w in re.split(r"[^a-z0-9]+", app.lower()[len("junos:") :]) if w}
+        if words & CARRIERS:
+            return True
+        if service is None:
+            return False
+        return bool(words & (SOCIAL_WORDS | self._service_words(service)))
+
+    def _service_words(self, service: str) -> set[str]:
+        svc = self.catalog.services.get(service)
+        if svc is None:
+            return set()
+        names = (svc.id, svc.name, *svc.aliases, *svc.keywords)
+        return {w for n in names for w in re.split(r"[^a-z0-9]+", n.lower()) if w}
 
     def _identity(self, names: tuple[str, ...], identity: str) -> bool:
         if "any" in names or identity in names:
