@@ -213,7 +213,10 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
         "windows-firewall",
         ("*.bat", "*.cmd", "*.ps1", "*firewall*.txt", "*netsh*"),
     ),
-    "firewalls.junos": ("junos", ("*.junos", "junos*.conf", "*junos*", "*juniper*", "*srx*", "juniper.conf*")),
+    "firewalls.junos": (
+        "junos",
+        ("*.junos", "junos*.conf", "*junos*", "*juniper*", "*srx*", "juniper.conf*"),
+    ),
 }
 
 DETECT_THRESHOLD = 0.5

@@ -81,8 +81,9 @@ Here HTTPS and HTTP to Facebook's 157.240.0.0/16 are denied (the rest of its pre
 The package: `lexer` and `curly`/`set_commands` (text to the tree of `tree`), `model` (the tree
 to zones, books, policies, UTM and filters), `vendor` (the catalog's Juniper names),
 `firstmatch` (the three-valued first match), `filters` (firewall filters on a packet),
-`webfilter` (UTM web filtering on a request) and `evaluate` (the Ruleset: audiences, the path
-of a connection, the security policies).
+`policies` (security policies on a connection, indexed by `index`), `webfilter` (UTM web
+filtering on a request) and `evaluate` (the Ruleset: the way out, audiences, the path of a
+connection, findings about what is not evaluated).
 """
 
 from __future__ import annotations

@@ -12,48 +12,35 @@ only when every one passed over would have given the same.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.firewalls.junos.filters import FilterWalk
-from policy_lint.dialects.firewalls.junos.firstmatch import Step, Tri, all3, same
-from policy_lint.dialects.firewalls.junos.index import FirstHolding
+from policy_lint.dialects.firewalls.junos.firstmatch import same
 from policy_lint.dialects.firewalls.junos.model import (
     NAME,
-    PREDEFINED_APPS,
     WAN_WORDS,
     Address,
-    AddressEntry,
     Config,
     Net,
     Policy,
 )
+from policy_lint.dialects.firewalls.junos.policies import (
+    ANY_ADDRESS,
+    OTHER_CLIENT,
+    UNMODELLED_SERVICES,
+    PolicyWalk,
+    Who,
+)
 from policy_lint.dialects.firewalls.junos.vendor import VendorNames
-from policy_lint.dialects.firewalls.junos.webfilter import WebFilter, host_of, unsupported_wildcard
+from policy_lint.dialects.firewalls.junos.webfilter import host_of, unsupported_wildcard
 from policy_lint.dialects.firewalls.reach import narrow_scope
 from policy_lint.dialects.semantics.addressing import decide_by_address
 from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
 
 EPHEMERAL = 50000
-OTHER_CLIENT = ipaddress.ip_address("192.168.77.77")
 MAX_AUDIENCES = 48
-ANY_ADDRESS = {"any", "any-ipv4", "any-ipv6"}
-# Words of a Juniper application name that carry any web site (protocols, the web groups, no
-# signature), and words that name social networking as such.
-CARRIERS = {"http", "https", "http2", "ssl", "tls", "quic", "web", "unknown", "spdy"}
-SOCIAL_WORDS = {"social", "networking", "meta"}
-# application-services that decide about a permitted connection in ways not evaluated here.
-UNMODELLED_SERVICES = {"application-firewall", "application-traffic-control", "web-proxy", "icap-redirect"}
-
-
-@dataclass(frozen=True)
-class Who:
-    zone: str = ""
-    iface: str = ""
-    src: Address = OTHER_CLIENT
-    identity: str = ""
 
 
 class JunosRuleset:
@@ -68,19 +55,12 @@ class JunosRuleset:
         self.understood = understood
         self._decided: dict[tuple, Decision] = {}
         self.walk = FilterWalk(cfg)
-        self.web = WebFilter(cfg.utm, vendor)
+        self.policies = PolicyWalk(cfg, catalog, vendor, self.problems)
         self.broken: Problem | None = None  # a syntax error: the device would not load the file
-        self._fragment_noted = False
         self._inert: dict[str, list[Span]] = {}
         self._by_span = {p.span: p for ps in cfg.policies.values() for p in ps} | {
             p.span: p for p in cfg.global_policies
         }
-        every = [p for ps in cfg.policies.values() for p in ps] + cfg.global_policies
-        self._reads_service = any(p.dyn_apps for p in every)
-        self._reads_url = any(p.url_categories for p in every)
-        self._prefixes: dict[int, list[tuple[int, int, int]] | None] = {}
-        self._pairs: dict[tuple, tuple[list[tuple[Policy, Tri, tuple[Span, ...], str]], FirstHolding]] = {}
-        self._resolved: dict[tuple[str, tuple[str, ...]], tuple[list[AddressEntry], bool]] = {}
         self.egress_ifaces, self.egress_zones, self.egress_how = self._egress()
         self.zoned = bool(cfg.zones or cfg.policies or cfg.global_policies)
         # Filters in a fragment without interfaces: where they are applied is not in the file.
@@ -147,7 +127,7 @@ class JunosRuleset:
                     continue
                 known = self.vendor.app_service(name) or self.vendor.is_social_category(name)
                 social = name not in pol.dyn_apps or any(
-                    self._could_be(name, s) for s in (*self.catalog.services, None)
+                    self.policies.could_be(name, s) for s in (*self.catalog.services, None)
                 )
                 if not known and social:
                     self.problems.append(
@@ -169,7 +149,7 @@ class JunosRuleset:
                                 "what it holds is unknown",
                             )
                         )
-                    elif name not in ANY_ADDRESS and not self._entries(zone, name, members=True):
+                    elif name not in ANY_ADDRESS and not self.policies.entries(zone, name, members=True):
                         self.problems.append(
                             Problem(
                                 "TE901", pol.span, f"{pol.where}: address {name} is not in the address book"
@@ -269,7 +249,7 @@ class JunosRuleset:
         identities: list[str] = []
         for pol in [p for ps in cfg.policies.values() for p in ps] + cfg.global_policies:
             for name in pol.src:
-                for entry in self._entries(pol.from_zone or "global", name):
+                for entry in self.policies.entries(pol.from_zone or "global", name):
                     sources += [n for n in entry.nets if n.version == 4 and n.prefixlen > 0]
             identities += [i for i in pol.identities if i not in ("any",)]
         for flt in cfg.filters.values():
@@ -344,7 +324,7 @@ class JunosRuleset:
         who = self._who.get(audience.key, Who())
         if pol.from_zone and pol.from_zone != who.zone:
             return False
-        return self._static_match(pol, probe, who)[0] is not False
+        return self.policies.static_match(pol, probe, who)[0] is not False
 
     def _evaluate(self, probe: Probe, audience: Audience) -> Decision:
         key = (probe, audience.key)
@@ -384,13 +364,13 @@ class JunosRuleset:
         for pol in pols:
             for zone, names in ((pol.from_zone or "global", pol.src), (pol.to_zone or "global", pol.dst)):
                 for name in names:
-                    used.update(e.name for e in self._entries(zone, name, members=True))
+                    used.update(e.name for e in self.policies.entries(zone, name, members=True))
         out: list[Span] = []
         for book in cfg.books.values():
             for entry in book.values():
                 if entry.name in used or entry.is_set:
                     continue
-                if overlaps(entry.nets) or self._service_of(entry.dns) == svc.id:
+                if overlaps(entry.nets) or self.policies.service_of(entry.dns) == svc.id:
                     out.append(entry.span)
         applied = {(f, n) for i in cfg.interfaces.values() for f, n, _s in (*i.inputs, *i.outputs)}
         for key, flt in cfg.filters.items():
@@ -404,14 +384,12 @@ class JunosRuleset:
                 continue
             for m in members:
                 pat = cfg.utm.patterns.get(m)
-                if pat and any(self._service_of(host_of(v).lstrip("*.")) == svc.id for v, _s in pat.values):
+                if pat and any(
+                    self.policies.service_of(host_of(v).lstrip("*.")) == svc.id for v, _s in pat.values
+                ):
                     out.append(span)
                     break
         return out
-
-    def _service_of(self, host: str) -> str | None:
-        owner = self.catalog.service_for_host(host) if host else None
-        return owner[0] if owner else None
 
     def _live_categories(self) -> set[str]:
         utm = self.cfg.utm
@@ -519,7 +497,7 @@ class JunosRuleset:
             return Decision(
                 Outcome.UNKNOWN, None, (), False, note="which zone faces the internet is not in this file"
             )
-        ds = [self._zone_pair(probe, who, zone, dst) for zone in self.egress_zones]
+        ds = [self.policies.zone_pair(probe, who, zone, dst) for zone in self.egress_zones]
         if all(same(d, ds[0]) for d in ds):
             return ds[0]
         return replace(
@@ -529,305 +507,3 @@ class JunosRuleset:
             + ", ".join(self.egress_zones)
             + " the connection leaves by decides it",
         )
-
-    def _pair(
-        self, probe: Probe, who: Who, to_zone: str
-    ) -> tuple[list[tuple[Policy, Tri, tuple[Span, ...], str]], FirstHolding]:
-        """The policies from `who`'s zone to `to_zone` (then the global ones) that can match the
-        request on all but its destination, with their static match, and their index."""
-        # What the static match reads of the request: its port always, its service only for
-        # dynamic applications, its URL only for URL categories (few configurations use them).
-        key = (
-            who,
-            to_zone,
-            probe.port,
-            probe.service if self._reads_service else None,
-            probe.url if self._reads_url else None,
-        )
-        hit = self._pairs.get(key)
-        if hit is not None:
-            return hit
-        cfg = self.cfg
-        policies = list(cfg.policies.get((who.zone, to_zone), [])) + [
-            p
-            for p in cfg.global_policies
-            if (not p.from_zones or who.zone in p.from_zones or "any" in p.from_zones)
-            and (not p.to_zones or to_zone in p.to_zones or "any" in p.to_zones)
-        ]
-        kept: list[tuple[Policy, Tri, tuple[Span, ...], str]] = []
-        index = FirstHolding()
-        for pol in policies:
-            m, trace, why = self._static_match(pol, probe, who)
-            if m is False:
-                continue
-            position = len(kept)
-            kept.append((pol, m, trace, why))
-            if id(pol) not in self._prefixes:
-                self._prefixes[id(pol)] = self._plain_prefixes(pol)
-            prefixes = self._prefixes[id(pol)]
-            if m is None or prefixes is None:
-                index.keep(position)
-            else:
-                index.add(position, prefixes)
-        self._pairs[key] = (kept, index)
-        return kept, index
-
-    def _plain_prefixes(self, pol: Policy) -> list[tuple[int, int, int]] | None:
-        """`pol`'s destination as prefixes (version, length, network), or None when it is more
-        than that (any, excluded, ranges, wildcards, names, undefined)."""
-        if pol.dst_excluded or any(n in ANY_ADDRESS for n in pol.dst):
-            return None
-        entries, unsure = self._resolve(pol.to_zone or "global", pol.dst)
-        if unsure or any(e.ranges or e.wildcards or e.dns for e in entries):
-            return None
-        return [(n.version, n.prefixlen, int(n.network_address)) for e in entries for n in e.nets]
-
-    def _zone_pair(self, probe: Probe, who: Who, to_zone: str, dst: Address) -> Decision:
-        cfg = self.cfg
-        step = Step()
-        kept, index = self._pair(probe, who, to_zone)
-        for position in index.positions(dst):
-            pol, static, trace, why = kept[position]
-            m, trace, why = self._destination_match(pol, static, trace, why, probe, dst)
-            if m is False:
-                continue
-            d = self._policy_decision(pol, probe, trace)
-            if m is None:
-                step.passed.append(replace(d, note=f"{pol.where}: {why}"))
-                continue
-            return step.settle(d)
-        word, span = cfg.default_policy
-        if span is None and not cfg.whole:
-            if not self._fragment_noted:
-                # Said once, and only when a connection gets this far (problems are read after
-                # the evaluation): a fragment whose policies decide everything needs no note.
-                self._fragment_noted = True
-                first = next((p.span for ps in cfg.policies.values() for p in ps), Span(self.path, 1))
-                self.problems.append(
-                    Problem(
-                        "TE908",
-                        first,
-                        "a fragment (no version or system statements): connections no policy here matches "
-                        "meet policies or a default policy this file does not show, so they are unknown",
-                    )
-                )
-            return step.settle(
-                Decision(
-                    Outcome.UNKNOWN,
-                    None,
-                    (),
-                    note=f"no policy from-zone {who.zone} to-zone {to_zone} here matches, and this fragment "
-                    "(no version or system statements) does not show the rest of the policies or the default policy",
-                )
-            )
-        if word == "permit-all":
-            return step.settle(
-                Decision(Outcome.ALLOW, span, (span,) if span else (), note="default-policy permit-all")
-            )
-        note = f"no policy from-zone {who.zone} to-zone {to_zone} matches: the default policy denies"
-        return step.settle(Decision(Outcome.DENY, span, (span,) if span else (), False, "drop", note))
-
-    def _destination_match(
-        self, pol: Policy, static: Tri, trace: tuple[Span, ...], why: str, probe: Probe, dst: Address
-    ) -> tuple[Tri, tuple[Span, ...], str]:
-        dst_m, dst_spans = self._addresses(pol.to_zone or "global", pol.dst, dst, probe)
-        if dst_m is None:
-            why = "; ".join(w for w in (why, "an address not evaluated") if w)
-        matched = all3([static, None if dst_m is None else dst_m != pol.dst_excluded])
-        return matched, (trace[0], *dst_spans, *trace[1:]), why
-
-    def _static_match(self, pol: Policy, probe: Probe, who: Who) -> tuple[Tri, tuple[Span, ...], str]:
-        """Whether `pol` matches the request from `who` on everything but its destination address
-        (the same for every sample address of the service)."""
-        trace: list[Span] = [pol.span]
-        why: list[str] = []
-        checks: list[Tri] = []
-        src_m, src_spans = self._addresses(pol.from_zone or "global", pol.src, who.src, probe)
-        checks.append(None if src_m is None else src_m != pol.src_excluded)
-        trace += src_spans
-        if src_m is None:
-            why.append("a source address not evaluated")
-        checks.append(self._applications(pol.apps, probe.port))
-        if checks[-1] is None:
-            why.append(f"application {' '.join(pol.apps)} not evaluated")
-        if pol.dyn_apps:
-            checks.append(self._dynamic(pol.dyn_apps, probe))
-            if checks[-1] is None:
-                why.append(f"dynamic-application {' '.join(pol.dyn_apps)}: Juniper-defined, members unknown")
-        if pol.url_categories:
-            m, spans, w = self._url_category(pol, probe)
-            checks.append(m)
-            trace += spans
-            if w:
-                why.append(w)
-        if pol.identities:
-            checks.append(self._identity(pol.identities, who.identity))
-        if pol.unknown or pol.scheduler:
-            checks.append(None)
-            why.append("criteria not evaluated")
-        return all3(checks), tuple(dict.fromkeys(trace)), "; ".join(why)
-
-    def _entries(self, zone: str, name: str, members: bool = False, depth: int = 0) -> list[AddressEntry]:
-        """The address-book entries `name` stands for in `zone`'s book (then the global one)."""
-        entry = self.cfg.books.get(zone, {}).get(name) or self.cfg.books.get("global", {}).get(name)
-        if entry is None or depth > 8:
-            return []
-        if not entry.is_set:
-            return [entry]
-        out = [entry] if members else []
-        for m in entry.members:
-            out += self._entries(zone, m, members, depth + 1)
-        return out
-
-    def _resolve(self, zone: str, names: tuple[str, ...]) -> tuple[list[AddressEntry], bool]:
-        """The entries `names` stand for in `zone` (sets expanded), and whether one is undefined."""
-        resolved = self._resolved.get((zone, names))
-        if resolved is None:
-            found = [self._entries(zone, name) for name in names if name not in ANY_ADDRESS]
-            # An undefined name (TE901 at the policy) could stand for anything.
-            resolved = self._resolved[(zone, names)] = (
-                [e for es in found for e in es],
-                any(not es for es in found),
-            )
-        return resolved
-
-    def _addresses(
-        self, zone: str, names: tuple[str, ...], addr: Address, probe: Probe
-    ) -> tuple[Tri, list[Span]]:
-        if any(n in ANY_ADDRESS for n in names):
-            fam = {"any-ipv4": 4, "any-ipv6": 6}
-            return any(fam.get(n, addr.version) == addr.version for n in names if n in ANY_ADDRESS), []
-        entries, unsure = self._resolve(zone, names)
-        for e in entries:
-            if e.holds(addr):
-                return True, [e.span]
-            if e.dns:
-                if e.dns == probe.host.lower():
-                    return True, [e.span]
-                if self._service_of(e.dns) == probe.service:
-                    unsure = True  # another name of the service: it may resolve to this address
-        return (None if unsure else False), []
-
-    def _applications(self, names: tuple[str, ...], port: int, depth: int = 0) -> Tri:
-        results: list[Tri] = []
-        for name in names:
-            if name == "any":
-                return True
-            if name in PREDEFINED_APPS:
-                proto, p = PREDEFINED_APPS[name]
-                results.append(proto == "tcp" and p == port)
-                continue
-            spec = self.cfg.apps.get(name)
-            if spec is None or spec.unknown or depth > 8:
-                results.append(None)
-            elif spec.members:
-                results.append(self._applications(spec.members, port, depth + 1))
-            else:
-                results.append(
-                    any(pr in ("tcp", "6") and (r is None or r[0] <= port <= r[1]) for pr, r in spec.terms)
-                )
-        if True in results:
-            return True
-        return None if None in results else False
-
-    def _dynamic(self, names: tuple[str, ...], probe: Probe) -> Tri:
-        results: list[Tri] = []
-        for name in names:
-            if name.lower() in ("any", "none"):
-                return True
-            owner = self.vendor.app_service(name)
-            if owner is not None:
-                results.append(owner == probe.service)
-            else:
-                results.append(None if self._could_be(name, probe.service) else False)
-        if True in results:
-            return True
-        return None if None in results else False
-
-    def _could_be(self, app: str, service: str | None) -> bool:
-        """Could Juniper's application (or group) `app` identify traffic of `service` (None: the
-        neutral control site)? Without the vendor table's word, only when its name says so: it
-        names the service (junos:FACEBOOK-ACCESS), social networking or the web protocols that
-        carry any site (junos:HTTP, junos:SSL, junos:web:...), or no signature at all
-        (junos:UNKNOWN). An application named after another product (junos:BITTORRENT) is that
-        product's traffic. A name without the `junos:` prefix is a custom signature: anything."""
-        if not app.lower().startswith("junos:"):
-            return True
-        words = {w for w in re.split(r"[^a-z0-9]+", app.lower()[len("junos:") :]) if w}
-        if words & CARRIERS:
-            return True
-        if service is None:
-            return False
-        return bool(words & (SOCIAL_WORDS | self._service_words(service)))
-
-    def _service_words(self, service: str) -> set[str]:
-        svc = self.catalog.services.get(service)
-        if svc is None:
-            return set()
-        names = (svc.id, svc.name, *svc.aliases, *svc.keywords)
-        return {w for n in names for w in re.split(r"[^a-z0-9]+", n.lower()) if w}
-
-    def _identity(self, names: tuple[str, ...], identity: str) -> bool:
-        if "any" in names or identity in names:
-            return True
-        if identity:
-            return "authenticated-user" in names
-        return "unauthenticated-user" in names or "unknown-user" in names
-
-    def _url_category(self, pol: Policy, probe: Probe) -> tuple[Tri, list[Span], str]:
-        results: list[Tri] = []
-        spans: list[Span] = []
-        for cat in pol.url_categories:
-            if cat.lower() in ("any", "none"):
-                return True, [], ""
-            if cat in self.cfg.utm.categories:
-                m, span = self.web.custom_category(cat, probe)
-                if m and span and (probe.scheme == "http" or pol.ssl_proxy):
-                    spans.append(span)
-                    return True, spans, ""
-                # HTTPS without an SSL forward proxy: whether the URL (or only the server name)
-                # is seen is not documented alike for every release, so a hit is not certain.
-                results.append(None if m else m)
-            elif self.vendor.is_social_category(cat):
-                results.append(probe.service is not None)
-            else:
-                results.append(None)
-        if None in results:
-            return None, [], f"url-category {' '.join(pol.url_categories)}: members unknown"
-        return False, [], ""
-
-    # ------------------------------------------------------------------ UTM web filtering
-
-    def _policy_decision(self, pol: Policy, probe: Probe, trace: tuple[Span, ...]) -> Decision:
-        note = f"{pol.where} (line {pol.span.line})"
-        if pol.action in ("deny", "reject"):
-            how = "drop" if pol.action == "deny" else "reject"
-            return Decision(Outcome.DENY, pol.span, trace, _names_what(pol), how, note, scope=_whom(pol))
-        if not pol.action:
-            return Decision(Outcome.UNKNOWN, pol.span, trace, note=f"{note}: no action")
-        odd = [s for s in pol.services if s in UNMODELLED_SERVICES]
-        if odd:
-            return Decision(Outcome.UNKNOWN, pol.span, trace, note=f"{note}: {', '.join(odd)} decides")
-        if pol.utm_policy:
-            d = self.web.for_policy(pol, probe, trace, note)
-            if d is not None:
-                return d
-        return Decision(Outcome.ALLOW, pol.span, trace, _names_what(pol), note=note, scope=_whom(pol))
-
-
-def _names_what(pol: Policy) -> bool:
-    """Does the policy match on what is requested (a destination, an application, a URL
-    category), not only on who asks?"""
-    return not any(n in ANY_ADDRESS for n in pol.dst) or any(
-        a.lower() not in ("any", "none") for a in (*pol.dyn_apps, *pol.url_categories)
-    )
-
-
-def _whom(pol: Policy) -> str:
-    """Whom the policy names, in its own words ("" when anyone in its zone)."""
-    parts = []
-    if not any(n in ANY_ADDRESS for n in pol.src):
-        parts.append(("not " if pol.src_excluded else "") + "source-address " + " ".join(pol.src))
-    if pol.identities and "any" not in pol.identities:
-        parts.append("source-identity " + " ".join(pol.identities))
-    return " ".join(parts)
