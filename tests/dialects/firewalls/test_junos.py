@@ -789,3 +789,23 @@ def test_a_dynamic_application_named_after_another_product_is_not_a_social_app(l
         policy("no-ssl", "any", "deny;", "dynamic-application junos:SSL;") + policy("web", "any", "permit;")
     )
     assert verdicts(lint({"ssl.conf": text}))["facebook"] == "unknown"
+
+
+def test_a_long_set_list_is_many_values_not_a_deep_statement(lint):
+    names = " ".join(f"app{k}" for k in range(100))
+    text = (
+        "set version 21.4R3\n"
+        + ZONES_SET
+        + f"set applications application-set many application [ {names} ]\n"
+        + "".join(
+            f"set applications application app{k} protocol udp destination-port {1000 + k}\n"
+            for k in range(100)
+        )
+        + f"{SET_BASE} p match source-address any destination-address any application many\n"
+        + f"{SET_BASE} p then deny\n"
+        + f"{SET_BASE} web match source-address any destination-address any application any\n"
+        + f"{SET_BASE} web then permit\n"
+    )
+    report = lint({"long.set": text})
+    assert "TE901" not in codes(report)
+    assert verdicts(report)["facebook"] == "unaffected"  # the set holds UDP applications only

@@ -113,7 +113,9 @@ def read(tree: Tree, lines: list[str]) -> None:
         tree.statements += 1
         span = Span(tree.path, n, len(line) - len(line.lstrip()) + 1, line.strip())
         verb, rest = words[0], words[1:]
-        if len(rest) > 64:
+        paths = split(rest) if verb == "set" else [[w for w in rest if w not in ("[", "]")]]
+        if any(len(path) > 64 for path in paths):
+            # A statement that deep is no configuration (the tree's walks recurse per level).
             tree.syntax_error(n, "a statement more than 64 words deep")
             continue
         if verb not in VERBS or not rest:
@@ -122,7 +124,7 @@ def read(tree: Tree, lines: list[str]) -> None:
         if rest[0] in TOP_LEVEL:
             tree.understood += 1
         if verb == "set":
-            for path in split(rest):
+            for path in paths:
                 tree.add(path, span)
             continue
         rest = [w for w in rest if w not in ("[", "]")]
