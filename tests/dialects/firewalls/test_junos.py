@@ -809,3 +809,20 @@ def test_a_long_set_list_is_many_values_not_a_deep_statement(lint):
     report = lint({"long.set": text})
     assert "TE901" not in codes(report)
     assert verdicts(report)["facebook"] == "unaffected"  # the set holds UDP applications only
+
+
+def test_a_loopback_filter_guards_the_device_not_its_clients(lint):
+    # The usual protect-RE filter: ssh and BGP to the router, everything else discarded. It sits on
+    # lo0, so transit traffic never meets it.
+    text = (
+        "version 21.4R3;\n"
+        "interfaces {\n lo0 { unit 0 { family inet { filter { input protect-re; } } } }\n"
+        " fxp0 { unit 0 { family inet { dhcp; } } }\n"
+        " ge-0/0/0 { unit 0 { family inet { address 198.51.100.2/30; } } }\n}\n"
+        "routing-options { static { route 0.0.0.0/0 next-hop 198.51.100.1; } }\n"
+        "firewall { family inet { filter protect-re { term ssh { from { protocol tcp; destination-port 22; } "
+        "then accept; } } } }\n"
+    )
+    report = lint({"router.conf": text}, dialect="junos")
+    assert set(verdicts(report).values()) == {"unaffected"}
+    assert "TE105" not in codes(report)

@@ -60,7 +60,8 @@ Here HTTPS and HTTP to Facebook's 157.240.0.0/16 are denied (the rest of its pre
   filter discards. `from`: source/destination/`address` lists (most specific prefix wins,
   `except`), prefix-lists, protocol, ports; anything else (TE908) and actions such as
   `routing-instance` make the term unknown. A filter no interface applies is inert (TE202 when
-  it names a service's networks).
+  it names a service's networks); so is one on the loopback (`lo0`, guarding the device itself)
+  or a management port (`fxp0`, `me0`, `em0`), which no client's traffic crosses.
 - **Fragments** (no `version` or `system` statement): policies without zones take their zones
   from the policies; without a way to tell the internet-facing zone, the policies' verdicts are
   unknown (TE908 says so); a connection no policy in the fragment matches meets policies or a

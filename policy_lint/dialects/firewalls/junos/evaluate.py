@@ -41,6 +41,14 @@ from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Prob
 
 EPHEMERAL = 50000
 MAX_AUDIENCES = 48
+# The routing engine's own interfaces: the loopback (a filter there guards traffic to the device
+# itself, never transit traffic) and the out-of-band management ports. No client's web traffic
+# crosses them.
+HOST_ONLY = ("lo0", "fxp0", "fxp1", "me0", "em0", "vme")
+
+
+def transit(iface: str) -> bool:
+    return iface.split(".")[0] not in HOST_ONLY
 
 
 class JunosRuleset:
@@ -86,7 +94,7 @@ class JunosRuleset:
             ifaces += [i.name for i in cfg.interfaces.values() if any(addr in a.network for a in i.addresses)]
         how = "the default route" if ifaces else ""
         if not ifaces:
-            ifaces = [i.name for i in cfg.interfaces.values() if i.dhcp]
+            ifaces = [i.name for i in cfg.interfaces.values() if i.dhcp and transit(i.name)]
             how = "the interface taking its address by DHCP" if ifaces else ""
         zones = list(dict.fromkeys(z for i in ifaces if (z := cfg.zone_of(i))))
         if not zones:
@@ -200,7 +208,7 @@ class JunosRuleset:
                     f"destination NAT of connections from zone {zone} is not evaluated: where they go is unknown",
                 )
             )
-        filtered = [i for i in cfg.interfaces.values() if i.inputs or i.outputs]
+        filtered = [i for i in cfg.interfaces.values() if (i.inputs or i.outputs) and transit(i.name)]
         if not self.zoned and not self.egress_ifaces and len(filtered) > 1:
             self.problems.append(
                 Problem(
@@ -236,11 +244,17 @@ class JunosRuleset:
         places: list[tuple[str, str]] = []  # (zone, iface)
         if self.zoned:
             for z in self._client_zones():
-                filtered = [i for i in cfg.zones[z].interfaces if self._inputs(i)] if z in cfg.zones else []
+                filtered = (
+                    [i for i in cfg.zones[z].interfaces if self._inputs(i) and transit(i)]
+                    if z in cfg.zones
+                    else []
+                )
                 places += [(z, i) for i in filtered] or [(z, "")]
         else:
             places = [
-                ("", i.name) for i in cfg.interfaces.values() if i.inputs and i.name not in self.egress_ifaces
+                ("", i.name)
+                for i in cfg.interfaces.values()
+                if i.inputs and i.name not in self.egress_ifaces and transit(i.name)
             ]
         if not places:
             self._who[()] = Who()
@@ -463,7 +477,11 @@ class JunosRuleset:
         interface with a filter may be the way out; `_each` makes a verdict they disagree on unknown."""
         if self.zoned:
             return []
-        return [i.name for i in self.cfg.interfaces.values() if (i.inputs or i.outputs) and i.name != client]
+        return [
+            i.name
+            for i in self.cfg.interfaces.values()
+            if (i.inputs or i.outputs) and i.name != client and transit(i.name)
+        ]
 
     @staticmethod
     def _each(items: list[str], one: Callable[[str], Decision | None]) -> Decision | None:
