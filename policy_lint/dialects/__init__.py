@@ -57,6 +57,7 @@ MODULES: tuple[str, ...] = (
     "firewalls.panos",
     "proxies.haproxy",
     "proxies.nginx",
+    "firewalls.junos",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -250,6 +251,10 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("haproxy*.cfg", "*.haproxy.cfg", "haproxy.conf", "haproxy*.conf", "*.haproxy"),
     ),
     "proxies.nginx": ("nginx", ("nginx.conf", "nginx*.conf", "*.nginx", "*.nginx.conf")),
+    "firewalls.junos": (
+        "junos",
+        ("*.junos", "junos*.conf", "*junos*", "*juniper*", "*srx*", "juniper.conf*"),
+    ),
 }
 
 DETECT_THRESHOLD = 0.5
