@@ -30,7 +30,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from policy_lint import dialects
+from policy_lint import dialects, extract
 from policy_lint.catalog import HYGIENE_ROLES, PRIMARY, Catalog
 from policy_lint.dialects.semantics.base import ParseContext, Ruleset
 from policy_lint.inputs import InputError, Resolver, find_root, read_source
@@ -592,6 +592,42 @@ def discover(paths: list[Path]) -> tuple[list[tuple[Path, bool]], list[str]]:
     return files, errors
 
 
+def _lint_container(
+    path: Path, head: str, catalog: Catalog, policy: Policy, options: Options, report: Report
+) -> extract.Extraction | None:
+    """Lint the configs `path` holds when it is a container (policy_lint/extract), adding their
+    reports to `report`; None when it is no container."""
+    root = options.root or find_root(path)
+    context = ParseContext(Resolver(root.resolve()), catalog)
+    try:
+        held = extract.extract(path, head, context)
+        if held is None:
+            return None
+        files, skipped = extract.lint_extraction(
+            held, path, context, lambda rs, claimed: lint_ruleset(rs, catalog, policy, claimed)
+        )
+    except InputError as exc:
+        report.errors.append(str(exc))
+        return extract.Extraction([])
+    except RecursionError:
+        report.errors.append(f"{path}: config nests too deeply to evaluate")
+        return extract.Extraction([])
+    for where, why in skipped:
+        report.skipped.append(Skipped(where, why))
+    shown = context.resolver.display(path)
+    for code, line, message in held.unread:
+        finding = Finding(code, CODES[code].severity, Span(shown, line, 1), message)
+        if files:
+            files[0].findings.append(finding)
+        else:
+            unknown = {sid: ServiceResult(Verdict.UNKNOWN) for sid in catalog.services}
+            files.append(FileReport(shown, "shell", unknown, [finding]))
+    if options.log:
+        options.log.debug("container", path=str(path), configs=len(files), skipped=len(skipped))
+    report.files += files
+    return held
+
+
 def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Options) -> Report:
     report = Report()
     files, report.errors = discover(paths)
@@ -599,7 +635,15 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
     file_audiences: dict[str, list[Audience]] = {}
     pulled_in: set[str] = set()  # files a config read through a reference (a list, an include)
     for path, explicit in options.progress(files) if options.progress else files:
-        module = forced or dialects.detect(path, read_head(path))
+        head = read_head(path)
+        held = _lint_container(path, head, catalog, policy, options, report) if forced is None else None
+        if held is not None and not held.whole:
+            continue  # a document, a template, Terraform: only what it holds is a config
+        if options.log and forced is None:
+            options.log.debug("detection", path=str(path), scores=dialects.scores(path, head))
+        module = forced or dialects.detect(path, head)
+        if held is not None and (module is None or module.NAME not in held.whole):
+            continue  # a script whose own commands are no config: what it writes was linted
         if module is None:
             if options.log:
                 options.log.debug("skipped: no dialect recognised", path=str(path))
