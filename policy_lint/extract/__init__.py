@@ -25,6 +25,7 @@ symbolic (extract/symbolic.py). Nothing from the repository is ever executed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -34,6 +35,7 @@ from policy_lint.dialects.semantics.base import ParseContext, Ruleset
 from policy_lint.extract import ansible, markdown, nix, python, shell, terraform
 from policy_lint.extract.model import Embedded, Extraction
 from policy_lint.inputs import read_source
+from policy_lint.model import Finding, ServiceResult, Severity, Verdict
 
 __all__ = ["CONTAINERS", "Embedded", "Extraction", "container_for", "extract", "lint_extraction"]
 
@@ -74,14 +76,25 @@ def lint_extraction(
         if not piece.lines:
             extraction.unread += piece.problems
             continue
-        if piece.inert:
-            skipped.append((where, f"{piece.label}: {piece.inert}"))
-            continue
         done = lint_piece(piece, context, path, lint)
-        if done is not None:
+        if done is not None and piece.inert:
+            reports.append(_inert(done[0], piece.inert))
+        elif done is not None:
             reports.append(done[0])
         elif piece.dialect is None:
             pass  # a fence of Python, a systemd unit a script writes: not a config we read
         else:
             skipped.append((where, f"{piece.label}: no {piece.dialect} dialect"))
     return reports, skipped
+
+
+def _inert(report: Any, why: str) -> Any:
+    """A config that is not in effect: every service unaffected by it; what it would block is
+    said (TE202, as for an unused definition), not reported as a block."""
+    findings = [
+        Finding("TE202", Severity.INFO, f.span, f"{f.message}; but {why}: no effect", f.service, (), f.trace)
+        for f in report.findings
+        if f.code.startswith("TE1")
+    ]
+    services = {sid: ServiceResult(Verdict.UNAFFECTED) for sid in report.services}
+    return dataclasses.replace(report, services=services, findings=findings, unread="")
