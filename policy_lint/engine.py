@@ -593,12 +593,18 @@ def discover(paths: list[Path]) -> tuple[list[tuple[Path, bool]], list[str]]:
 
 
 def _lint_container(
-    path: Path, head: str, catalog: Catalog, policy: Policy, options: Options, report: Report
+    path: Path,
+    head: str,
+    catalog: Catalog,
+    policy: Policy,
+    options: Options,
+    report: Report,
+    pulled_in: set[str],
 ) -> extract.Extraction | None:
     """Lint the configs `path` holds when it is a container (policy_lint/extract), adding their
-    reports to `report`; None when it is no container."""
+    reports to `report` and the files they read to `pulled_in`; None when it is no container."""
     root = options.root or find_root(path)
-    context = ParseContext(Resolver(root.resolve()), catalog)
+    context = ParseContext(Resolver(root.resolve(), pulled_in), catalog)
     try:
         held = extract.extract(path, head, context)
         if held is None:
@@ -636,7 +642,11 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
     pulled_in: set[str] = set()  # files a config read through a reference (a list, an include)
     for path, explicit in options.progress(files) if options.progress else files:
         head = read_head(path)
-        held = _lint_container(path, head, catalog, policy, options, report) if forced is None else None
+        held = (
+            _lint_container(path, head, catalog, policy, options, report, pulled_in)
+            if forced is None
+            else None
+        )
         if held is not None and not held.whole:
             continue  # a document, a template, Terraform: only what it holds is a config
         if options.log and forced is None:

@@ -22,6 +22,7 @@ import re
 from pathlib import Path
 
 from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.extract import shell
 from policy_lint.extract.model import Embedded, Extraction, mark
 from policy_lint.inputs import SourceText
 
@@ -84,11 +85,11 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
         if m:
             indent, fence, tag = len(m.group(1)), m.group(2), m.group(3)
             piece = _piece(source.path, tag, i + 1, "code fence")
-            shell = piece.name == "script.sh"
+            is_shell = piece.name == "script.sh"
             i += 1
             while i < len(lines) and not lines[i].strip().startswith(fence[0] * len(fence)):
-                body = lines[i][indent:] if lines[i][:indent].strip() == "" else lines[i]
-                piece.add(_text(body, shell), i + 1)
+                text = lines[i][indent:] if lines[i][:indent].strip() == "" else lines[i]
+                piece.add(_text(text, is_shell), i + 1)
                 i += 1
             pieces.append(piece)
             i += 1
@@ -98,21 +99,21 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
         if r or literal:
             base = len(lines[i]) - len(lines[i].lstrip())
             piece = _piece(source.path, r.group(2) if r else "", i + 1, "literal block")
-            shell = piece.name == "script.sh"
+            is_shell = piece.name == "script.sh"
             i += 1
             while i < len(lines) and (lines[i].strip().startswith(":") and r is not None):
                 i += 1  # directive options (:linenos:)
-            body: list[tuple[int, str]] = []
+            block: list[tuple[int, str]] = []
             while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > base):
-                body.append((i + 1, lines[i]))
+                block.append((i + 1, lines[i]))
                 i += 1
-            while body and not body[-1][1].strip():
-                body.pop()
-            texts = [t for _n, t in body if t.strip()]
+            while block and not block[-1][1].strip():
+                block.pop()
+            texts = [t for _n, t in block if t.strip()]
             cut = min((len(t) - len(t.lstrip()) for t in texts), default=0)
-            for n, t in body:
+            for n, t in block:
                 if piece.lines or t.strip():
-                    piece.add(_text(t[cut:], shell), n)
+                    piece.add(_text(t[cut:], is_shell), n)
             if piece.lines:
                 pieces.append(piece)
             continue

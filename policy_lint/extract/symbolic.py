@@ -74,7 +74,9 @@ def resolve(lines: list[str]) -> Resolution:
             pieces.append(before)
             expression = m.group(1)
             prefix = "".join(pieces)
-            if _INTERFACE.search(prefix):
+            if prefix.lstrip().startswith(("#", ";", "//")):
+                pieces.append(expression)  # inside a comment (`# {{ ansible_managed }}`): decides nothing
+            elif _INTERFACE.search(prefix):
                 pieces.append(_stand_in("interface", expression, out.stand_ins))
             elif _SOURCE.search(prefix):
                 pieces.append(_stand_in("address", expression, out.stand_ins))

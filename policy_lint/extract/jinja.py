@@ -1,0 +1,160 @@
+"""Jinja2 templates rendered without running anything: a sandbox, no loader, symbolic unknowns.
+
+Ansible renders `templates/*.j2` with the variables the role and the inventory give. Here the
+same template is rendered by Jinja2's SandboxedEnvironment (no attribute of Python internals,
+no file access: `{% include %}`/`{% import %}` find nothing, and say so), with Ansible's
+template defaults (`trim_blocks`). A variable nobody defines renders as a symbolic value (its
+expression, marked: extract/symbolic), as does any filter or function Jinja2 itself does not
+have (Ansible's `ipaddr`, `lookup()`): they are never run. A loop over an undefined value runs
+once over a symbolic item, so what it writes is unknown where it matters; `{% if %}` on an
+undefined value takes the branch. Output past
+MAX_OUTPUT characters, huge repetitions and exponents are refused (no resource exhaustion).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from policy_lint.extract.model import mark
+
+MAX_OUTPUT = 4 * 1024 * 1024
+MAX_REPEAT = 100_000
+_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}")
+
+
+@dataclass
+class Rendered:
+    lines: list[str]
+    line_map: list[int]  # template line of each output line
+    problems: list[tuple[str, int, str]] = field(default_factory=list)  # (code, line, message)
+
+
+def environment(problems: list[tuple[str, int, str]], template: str) -> Any:
+    """A sandboxed Jinja2 environment whose undefined values and unknown filters stay symbolic."""
+    from jinja2 import DictLoader, Undefined
+    from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+    class Symbolic(Undefined):
+        __slots__ = ()
+
+        def _name(self) -> str:
+            return str(self._undefined_name or "value")
+
+        def __str__(self) -> str:
+            return mark("{{ " + self._name() + " }}")
+
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return Symbolic(name=f"{self._name()}.{name}")
+
+        def __getitem__(self, key: Any) -> Any:
+            return Symbolic(name=f"{self._name()}[{key!r}]")
+
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            return Symbolic(name=f"{self._name()}(...)")
+
+        def __iter__(self) -> Iterator[Any]:
+            # A loop over an unknown list runs once over an unknown item: what it writes is
+            # then symbolic (unknown where it matters), never silently nothing.
+            yield Symbolic(name=f"{self._name()}[item]")
+
+        def __bool__(self) -> bool:
+            # `{% if x %}` on an unknown: take the branch (what is written there is then
+            # read, symbolic where it uses x) rather than silently dropping it.
+            return True
+
+    class Filters(dict):
+        """Jinja2's filters, and a symbolic one for any other name (Ansible's): never run."""
+
+        def get(self, name: Any, default: Any = None) -> Any:
+            return dict.get(self, name) or (lambda value, *a, **k: Symbolic(name=f"{value} | {name}"))
+
+        def __missing__(self, name: Any) -> Any:
+            return self.get(name)
+
+    class Sandbox(SandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**" and isinstance(right, int) and abs(right) > 64:
+                raise SecurityError("exponent too large")
+            if operator == "*":
+                for seq, n in ((left, right), (right, left)):
+                    if (
+                        isinstance(seq, str | list | tuple)
+                        and isinstance(n, int)
+                        and n * max(len(seq), 1) > MAX_REPEAT
+                    ):
+                        raise SecurityError("repetition too large")
+            return super().call_binop(context, operator, left, right)
+
+    env = Sandbox(
+        loader=DictLoader({}),
+        undefined=Symbolic,
+        trim_blocks=True,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+    env.filters = Filters(env.filters)
+    env.tests = {**env.tests}
+    return env
+
+
+def render(template: str, variables: dict[str, Any]) -> Rendered:
+    """The template's output lines mapped to template lines, or no lines and a problem."""
+    from jinja2 import TemplateError, TemplateSyntaxError
+    from jinja2.sandbox import SecurityError
+
+    problems: list[tuple[str, int, str]] = []
+    try:
+        env = environment(problems, template)
+        chunks: list[str] = []
+        size = 0
+        for chunk in env.from_string(template).generate(**variables):
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise SecurityError(f"output larger than {MAX_OUTPUT} characters")
+            chunks.append(chunk)
+        output = "".join(chunks)
+    except TemplateSyntaxError as exc:
+        return Rendered([], [], [("TE901", exc.lineno or 1, f"not a template Jinja2 reads: {exc.message}")])
+    except SecurityError as exc:
+        return Rendered([], [], [("TE907", 1, f"template refused by the sandbox ({exc}): not rendered")])
+    except (TemplateError, RecursionError, TypeError, ValueError, ArithmeticError) as exc:
+        line = getattr(exc, "lineno", None) or 1
+        return Rendered([], [], [("TE907", line, f"template not rendered: {exc}")])
+    lines = output.splitlines()
+    return Rendered(lines, map_lines(template.splitlines(), lines), problems)
+
+
+def _pattern(line: str) -> re.Pattern[str] | None:
+    """A template line as a regex over its output (None: a line of tags alone writes nothing)."""
+    parts = _TAG.split(line)
+    literal = "".join(parts).strip()
+    if not literal and _TAG.search(line):
+        return None
+    return re.compile("^" + ".*?".join(re.escape(p.strip()) for p in parts) + "$" if literal else "^$")
+
+
+def map_lines(template: list[str], output: list[str]) -> list[int]:
+    """Each output line's template line: the next template line whose literal text fits it (a
+    loop's body repeats, so the search wraps to the start), else the last one found."""
+    patterns = [_pattern(t) for t in template]
+    out: list[int] = []
+    at = 0
+    for text in output:
+        stripped = text.strip()
+        found = None
+        for k in [*range(at, len(patterns)), *range(at)]:
+            p = patterns[k]
+            if p is not None and p.match(stripped):
+                found = k
+                break
+        if found is not None:
+            at = found
+        out.append(at + 1 if template else 1)
+    return out
