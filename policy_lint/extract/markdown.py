@@ -65,7 +65,7 @@ def claims(path: Path, head: str) -> bool:
 
 
 def _piece(origin: str, tag: str, line: int, kind: str) -> Embedded:
-    dialect, name = _TAGS.get(tag.lower(), (None, f"{tag.lower() or 'embedded'}.conf"))
+    dialect, name = _TAGS.get(tag.lower(), (None, tag.lower() or "embedded"))
     label = f"{kind} '{tag}' at line {line}" if tag else f"{kind} at line {line}"
     return Embedded(origin, [], [], name, label, dialect)
 

@@ -44,7 +44,10 @@ def lex(
             return "$", j + 1
         name = m.group(1) or m.group(3)
         if name is None:
-            return DYN, j + m.end()
+            # A function's positional parameter ($1 ... $9) is what the call passed (Script
+            # binds them); the others ($#, $@, $?, ...) are run-time values.
+            special = m.group(4)
+            return (env[special] if special.isdigit() and special in env else DYN), j + m.end()
         if name in env:
             return env[name], j + m.end()
         if m.group(2) is not None:

@@ -1,0 +1,264 @@
+"""One container kind or rule per test, through the `lint` fixture (files under a temporary root)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from policy_lint.dialects.firewalls.iptables.model import DYN
+from policy_lint.extract import shell as shell_container
+from tests.extract.helpers import verdict, where
+
+SQUID_DENY_FB = """\
+acl social dstdomain .facebook.com .fbcdn.net
+http_access deny social
+http_access allow all
+"""
+
+
+# ------------------------------------------------------------------ markdown / reST
+
+
+def test_markdown_fence_tag_names_the_dialect(lint):
+    fence = "```squid\n" + SQUID_DENY_FB + "```\n"
+    report = lint({"notes.md": "# Proxy\n\nSome text.\n\n" + fence})
+    assert verdict(report, "squid", "facebook") == "blocked"
+    assert where(report, "TE101") == [("notes.md", 7)]
+
+
+def test_markdown_untagged_fence_detected_by_content(lint):
+    fence = "```\n127.0.0.1 localhost\n0.0.0.0 linkedin.com\n0.0.0.0 www.linkedin.com\n```\n"
+    report = lint({"notes.md": "Hosts:\n\n" + fence})
+    assert verdict(report, "hosts", "linkedin") == "blocked"
+    assert where(report, "TE101") == [("notes.md", 5), ("notes.md", 6)]
+
+
+def test_markdown_without_configs_is_no_error(lint):
+    report = lint({"README.md": "# Title\n\n```python\nprint(1)\n```\n"})
+    assert not report.errors and not report.files and not report.findings
+
+
+def test_rst_code_block(lint):
+    text = "Proxy\n=====\n\n.. code-block:: squid\n\n   " + SQUID_DENY_FB.replace("\n", "\n   ") + "\nEnd.\n"
+    report = lint({"guide.rst": text})
+    assert verdict(report, "squid", "facebook") == "blocked"
+    assert where(report, "TE101") == [("guide.rst", 7)]
+
+
+def test_markdown_placeholder_in_source_position_keeps_the_verdict(lint):
+    fence = "```squid\nacl lan src __LAN_CIDR__\nacl fb dstdomain .facebook.com\nhttp_access deny fb lan\n"
+    fence += "http_access allow lan\nhttp_access deny all\n```\n"
+    report = lint({"notes.md": fence})
+    assert verdict(report, "squid", "facebook") == "blocked"
+    assert not where(report, "TE907")
+
+
+def test_markdown_placeholder_in_destination_position_is_unknown(lint):
+    fence = "```squid\nacl fb dstdomain __BLOCKED__\nhttp_access deny fb\nhttp_access allow all\n```\n"
+    report = lint({"notes.md": fence})
+    assert verdict(report, "squid", "facebook") == "unknown"
+    assert where(report, "TE907") == [("notes.md", 2)]
+
+
+# ------------------------------------------------------------------ shell
+
+
+def test_shell_heredoc_to_squid_conf(lint):
+    script = (
+        "#!/bin/sh\nLAN=10.0.0.0/8\ncat > /etc/squid/squid.conf <<EOF\nacl lan src $LAN\n"
+        "acl fb dstdomain .facebook.com\nhttp_access deny fb lan\nhttp_access allow lan\n"
+        "http_access deny all\nEOF\n"
+    )
+    report = lint({"setup.sh": script})
+    assert verdict(report, "squid", "facebook") == "blocked"
+    assert where(report, "TE101") == [("setup.sh", 6)]
+    assert not report.errors
+
+
+def test_shell_tee_append_and_echo(lint):
+    script = (
+        "#!/bin/bash\ncat <<EOF | sudo tee -a /etc/hosts\n0.0.0.0 linkedin.com\nEOF\n"
+        'for h in www.linkedin.com; do\n  echo "0.0.0.0 $h" >> /etc/hosts\ndone\n'
+    )
+    report = lint({"hosts.sh": script})
+    assert verdict(report, "hosts", "linkedin") == "blocked"
+    assert where(report, "TE101") == [("hosts.sh", 3), ("hosts.sh", 6)]
+
+
+def test_shell_nft_commands_in_a_loop(lint):
+    script = (
+        "#!/bin/sh\nnft add table inet f\n"
+        "nft add chain inet f fwd '{ type filter hook forward priority 0; policy accept; }'\n"
+        "for n in 157.240.0.0/16 31.13.24.0/21; do\n  nft add rule inet f fwd ip daddr $n drop\ndone\n"
+    )
+    report = lint({"nft.sh": script})
+    assert verdict(report, "nftables", "facebook") == "blocked-partial"
+    assert where(report, "TE102") == [("nft.sh", 5)]
+
+
+def test_shell_unset_variable_in_destination_is_unknown(lint):
+    script = "#!/bin/sh\ncat > /etc/hosts <<EOF\n0.0.0.0 $SITE\nEOF\n"
+    report = lint({"h.sh": script})
+    assert verdict(report, "hosts", "facebook") == "unknown"
+    assert where(report, "TE907") == [("h.sh", 3)]
+
+
+def test_shell_quoted_heredoc_is_literal(lint):
+    # <<'EOF': `$fb` is pf's own macro, not the shell's.
+    script = (
+        "#!/bin/sh\npfctl -f - <<'EOF'\nfb = \"157.240.0.0/16\"\n"
+        "block drop quick to $fb\npass all\nEOF\n"
+    )
+    report = lint({"pf.sh": script})
+    assert verdict(report, "pf", "facebook") == "blocked-partial"
+    assert where(report, "TE102") == [("pf.sh", 4)]
+
+
+def test_shell_uci_is_not_read(lint):
+    report = lint({"openwrt.sh": "#!/bin/sh\nuci add firewall rule\nuci commit firewall\n"})
+    assert where(report, "TE908") == [("openwrt.sh", 2), ("openwrt.sh", 3)]
+    assert all(r.verdict.value == "unknown" for f in report.files for r in f.services.values())
+
+
+def test_shell_script_writing_nothing_known_is_an_error_when_named(lint):
+    report = lint({"hello.sh": "#!/bin/sh\necho hello\n"})
+    assert report.errors == [] and report.files == []
+
+
+def test_dyn_marker_is_the_iptables_one():
+    assert shell_container.DYN == DYN
+
+
+def test_shell_script_content_other_dialect_ignored_as_whole(lint):
+    # squid lines in a heredoc do not make the script a squid.conf.
+    script = "#!/bin/sh\ncat > /etc/squid/squid.conf <<EOF\n" + SQUID_DENY_FB + "EOF\n"
+    report = lint({"s.sh": script})
+    assert [f.dialect for f in report.files] == ["squid"]
+    assert not where(report, "TE901")
+
+
+# ------------------------------------------------------------------ terraform
+
+
+def test_terraform_heredoc_with_literal_variable(lint):
+    tf = (
+        'variable "blocked" {\n  default = ".linkedin.com"\n}\n\n'
+        'resource "local_file" "p" {\n  filename = "/etc/squid/squid.conf"\n  content = <<EOF\n'
+        "acl x dstdomain ${var.blocked}\nhttp_access deny x\nhttp_access allow all\nEOF\n}\n"
+    )
+    report = lint({"main.tf": tf})
+    assert verdict(report, "squid", "linkedin") == "blocked"
+    assert where(report, "TE101") == [("main.tf", 9)]
+
+
+def test_terraform_unresolved_destination_is_unknown(lint):
+    tf = (
+        'variable "blocked" {}\n'
+        'resource "local_file" "p" {\n  filename = "/etc/squid/squid.conf"\n  content = <<EOF\n'
+        "acl x dstdomain ${var.blocked}\nhttp_access deny x\nhttp_access allow all\nEOF\n}\n"
+    )
+    report = lint({"main.tf": tf})
+    assert verdict(report, "squid", "facebook") == "unknown"
+    assert where(report, "TE907") == [("main.tf", 5)]
+
+
+def test_terraform_missing_template_is_te903(lint):
+    tf = 'resource "local_file" "p" {\n  content = templatefile("${path.module}/gone.tftpl", {})\n}\n'
+    report = lint({"main.tf": tf})
+    assert where(report, "TE903") == [("main.tf", 2)]
+    assert all(r.verdict.value == "unknown" for f in report.files for r in f.services.values())
+
+
+def test_terraform_user_data_script_writes(lint):
+    tf = (
+        'resource "aws_instance" "gw" {\n  user_data = <<-EOF\n    #!/bin/bash\n'
+        "    echo '0.0.0.0 linkedin.com' >> /etc/hosts\n    echo '0.0.0.0 www.linkedin.com' >> /etc/hosts\n"
+        "  EOF\n}\n"
+    )
+    report = lint({"main.tf": tf})
+    assert verdict(report, "hosts", "linkedin") == "blocked"
+    assert where(report, "TE101") == [("main.tf", 4), ("main.tf", 5)]
+
+
+# ------------------------------------------------------------------ nix
+
+
+def test_nix_squid_extra_config_inside_the_module_config(lint):
+    nix = (
+        "{ ... }:\n{\n  services.squid.enable = true;\n  services.squid.extraConfig = ''\n"
+        "    acl fb dstdomain .facebook.com\n    http_access deny fb\n  '';\n}\n"
+    )
+    report = lint({"proxy.nix": nix})
+    assert verdict(report, "squid", "facebook") == "blocked"
+    assert where(report, "TE101") == [("proxy.nix", 6)]
+
+
+def test_nix_squid_extra_config_allow_is_followed_by_module_deny_all(lint):
+    # nixpkgs appends `http_access allow localnet`, `allow localhost`, `deny all` after
+    # extraConfig: nothing here blocks Facebook for the local networks.
+    nix = "{\n  services.squid = {\n    enable = true;\n    extraConfig = ''\n      cache deny all\n    '';\n  };\n}\n"
+    report = lint({"proxy.nix": nix})
+    assert verdict(report, "squid", "facebook") in ("unaffected", "blocked-partial")
+
+
+def test_nix_disabled_service_is_inert(lint):
+    nix = "{\n  services.squid.enable = false;\n  services.squid.extraConfig = \"http_access deny all\";\n}\n"
+    report = lint({"proxy.nix": nix})
+    assert verdict(report, "squid", "facebook") == "unaffected"
+    assert not where(report, "TE101") and not where(report, "TE105")
+
+
+def test_nix_firewall_extra_commands_with_antiquotation_interface(lint):
+    nix = (
+        "{ config, ... }:\n{\n  networking.firewall.extraCommands = ''\n"
+        "    iptables -I FORWARD -i ${config.lanIf} -d 157.240.0.0/16 -j DROP\n  '';\n}\n"
+    )
+    report = lint({"fw.nix": nix})
+    assert verdict(report, "iptables", "facebook") == "blocked-partial"
+    assert where(report, "TE102") == [("fw.nix", 4)]
+    assert all("if_" not in " ".join(f.audiences) for f in report.findings)
+
+
+def test_nix_hosts_attribute_set(lint):
+    nix = '{\n  networking.hosts = {\n    "0.0.0.0" = [ "linkedin.com" "www.linkedin.com" ];\n  };\n}\n'
+    report = lint({"hosts.nix": nix})
+    assert verdict(report, "hosts", "linkedin") == "blocked"
+    assert where(report, "TE101") == [("hosts.nix", 3), ("hosts.nix", 3)]
+
+
+# ------------------------------------------------------------------ python
+
+
+def test_python_netmiko_command_list(lint):
+    py = (
+        "from netmiko import ConnectHandler\n\nCMDS = [\n"
+        '    "/ip firewall address-list add list=s address=157.240.0.0/16",\n'
+        '    "/ip firewall filter add chain=forward dst-address-list=s action=drop",\n]\n'
+        "c = ConnectHandler(host='192.0.2.1')\nc.send_config_set(CMDS)\n"
+    )
+    report = lint({"push.py": py})
+    assert verdict(report, "mikrotik", "facebook") == "blocked-partial"
+    assert where(report, "TE102") == [("push.py", 5)]
+
+
+def test_python_hosts_write(lint):
+    py = (
+        "with open('/etc/hosts', 'a') as f:\n    f.write('0.0.0.0 linkedin.com\\n')\n"
+        "    f.write('0.0.0.0 www.linkedin.com\\n')\n"
+    )
+    report = lint({"block.py": py})
+    assert verdict(report, "hosts", "linkedin") == "blocked"
+    assert where(report, "TE101") == [("block.py", 2), ("block.py", 3)]
+
+
+def test_python_fstring_destination_is_unknown(lint):
+    py = "site = input()\nwith open('/etc/hosts', 'a') as f:\n    f.write(f'0.0.0.0 {site}\\n')\n"
+    report = lint({"block.py": py})
+    assert verdict(report, "hosts", "facebook") == "unknown"
+    assert where(report, "TE907") == [("block.py", 3)]
+
+
+def test_python_is_never_run(lint, tmp_path: Path):
+    marker = tmp_path / "ran"
+    py = f"open({str(marker)!r}, 'w').write('x')\nimport os\nos.system('touch {marker}')\n"
+    lint({"evil.py": py})
+    assert not marker.exists()
