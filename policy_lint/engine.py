@@ -647,12 +647,13 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
             if forced is None
             else None
         )
-        if held is not None and not held.whole:
+        held_any = held is not None and bool(held.pieces or held.unread)
+        if held is not None and held_any and not held.whole:
             continue  # a document, a template, Terraform: only what it holds is a config
         if options.log and forced is None:
             options.log.debug("detection", path=str(path), scores=dialects.scores(path, head))
         module = forced or dialects.detect(path, head)
-        if held is not None and (module is None or module.NAME not in held.whole):
+        if held is not None and held_any and (module is None or module.NAME not in held.whole):
             continue  # a script whose own commands are no config: what it writes was linted
         if module is None:
             if options.log:

@@ -22,6 +22,7 @@ from policy_lint.extract.model import mark
 
 MAX_OUTPUT = 4 * 1024 * 1024
 MAX_REPEAT = 100_000
+_PROTOCOL = frozenset({"unsafe_callable", "alters_data", "jinja_pass_arg", "jinja_async_variant"})
 _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}")
 
 
@@ -47,7 +48,9 @@ def environment(problems: list[tuple[str, int, str]], template: str) -> Any:
             return mark("{{ " + self._name() + " }}")
 
         def __getattr__(self, name: str) -> Any:
-            if name.startswith("__"):
+            # Markers Jinja2 and its sandbox look up (`unsafe_callable`, `jinja_pass_arg`)
+            # must not answer, or every call of an unknown would be refused.
+            if name.startswith("_") or name in _PROTOCOL:
                 raise AttributeError(name)
             return Symbolic(name=f"{self._name()}.{name}")
 

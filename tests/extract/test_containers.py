@@ -32,9 +32,9 @@ def test_markdown_untagged_fence_detected_by_content(lint):
     assert where(report, "TE101") == [("notes.md", 5), ("notes.md", 6)]
 
 
-def test_markdown_without_configs_is_no_error(lint):
-    report = lint({"README.md": "# Title\n\n```python\nprint(1)\n```\n"})
-    assert not report.errors and not report.files and not report.findings
+def test_markdown_fence_of_code_is_no_config(lint):
+    report = lint({"README.md": "# Title\n\n```python\nprint(1)\n```\n\n```squid\nhttp_access allow all\n```\n"})
+    assert not report.errors and [f.dialect for f in report.files] == ["squid"]
 
 
 def test_rst_code_block(lint):
@@ -119,9 +119,11 @@ def test_shell_uci_is_not_read(lint):
     assert all(r.verdict.value == "unknown" for f in report.files for r in f.services.values())
 
 
-def test_shell_script_writing_nothing_known_is_an_error_when_named(lint):
-    report = lint({"hello.sh": "#!/bin/sh\necho hello\n"})
-    assert report.errors == [] and report.files == []
+def test_container_holding_nothing_known_is_an_error_when_named(lint):
+    # Nothing read is no success: a named script or document holding no config is an input
+    # error, as any file of no known kind.
+    assert lint({"hello.sh": "#!/bin/sh\necho hello\n"}).errors
+    assert lint({"notes.md": "# Notes\n\nNothing here.\n"}).errors
 
 
 def test_dyn_marker_is_the_iptables_one():
