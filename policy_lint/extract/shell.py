@@ -20,7 +20,8 @@ tee FILE`), `echo`/`printf` redirected into a file. The file's dialect comes fro
 whose meaning is plain is answered from the catalog (semantics/runtime); any other run-time
 value in a written line is a symbolic value (extract/symbolic). The script's own iptables
 calls are the iptables dialect's (the file is also linted as a whole). Not modelled: `uci`
-(OpenWrt's firewall, TE908), `pfctl -t TABLE -T add` without the pf.conf that uses the table,
+(OpenWrt's firewall, TE908), `pfctl -t TABLE -T add` (recognised, TE907: the pf.conf rules
+using the table decide, and the script alone says nothing of them),
 `nft -f FILE` (the file is linted on its own when it is in the repository), `sed -i` edits.
 """
 
@@ -170,6 +171,17 @@ class _Writes:
             piece.name, piece.dialect = "pf.conf", "pf"
             for k, b in enumerate(body):
                 piece.add(self._expand(script, b) if expands else b, first + k)
+            return True
+        if cmd == "pfctl" and "-T" in words and "-t" in words[:-1]:
+            table = words[words.index("-t") + 1]
+            self.unread.append(
+                (
+                    "TE907",
+                    span.line,
+                    f"pfctl changes pf table <{table}> at run time: what it blocks depends on the pf "
+                    "rules using the table (pf.conf, linted on its own)",
+                )
+            )
             return True
         if cmd == "uci":
             self.unread.append(("TE908", span.line, "uci (OpenWrt's firewall/dhcp settings) is not read"))

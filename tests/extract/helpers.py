@@ -30,4 +30,6 @@ def verdict(report: Report, dialect: str, service: str) -> str:
     for f in report.files:
         if f.dialect == dialect:
             return f.services[service].verdict.value
-    raise AssertionError(f"no {dialect} config in {[f.dialect for f in report.files]}; errors {report.errors}")
+    raise AssertionError(
+        f"no {dialect} config in {[f.dialect for f in report.files]}; errors {report.errors}"
+    )

@@ -33,7 +33,9 @@ def test_markdown_untagged_fence_detected_by_content(lint):
 
 
 def test_markdown_fence_of_code_is_no_config(lint):
-    report = lint({"README.md": "# Title\n\n```python\nprint(1)\n```\n\n```squid\nhttp_access allow all\n```\n"})
+    report = lint(
+        {"README.md": "# Title\n\n```python\nprint(1)\n```\n\n```squid\nhttp_access allow all\n```\n"}
+    )
     assert not report.errors and [f.dialect for f in report.files] == ["squid"]
 
 
@@ -105,8 +107,7 @@ def test_shell_unset_variable_in_destination_is_unknown(lint):
 def test_shell_quoted_heredoc_is_literal(lint):
     # <<'EOF': `$fb` is pf's own macro, not the shell's.
     script = (
-        "#!/bin/sh\npfctl -f - <<'EOF'\nfb = \"157.240.0.0/16\"\n"
-        "block drop quick to $fb\npass all\nEOF\n"
+        "#!/bin/sh\npfctl -f - <<'EOF'\nfb = \"157.240.0.0/16\"\nblock drop quick to $fb\npass all\nEOF\n"
     )
     report = lint({"pf.sh": script})
     assert verdict(report, "pf", "facebook") == "blocked-partial"
@@ -203,7 +204,7 @@ def test_nix_squid_extra_config_allow_is_followed_by_module_deny_all(lint):
 
 
 def test_nix_disabled_service_is_inert(lint):
-    nix = "{\n  services.squid.enable = false;\n  services.squid.extraConfig = \"http_access deny all\";\n}\n"
+    nix = '{\n  services.squid.enable = false;\n  services.squid.extraConfig = "http_access deny all";\n}\n'
     report = lint({"proxy.nix": nix})
     assert verdict(report, "squid", "facebook") == "unaffected"
     assert not where(report, "TE101") and not where(report, "TE105")
@@ -264,3 +265,34 @@ def test_python_is_never_run(lint, tmp_path: Path):
     py = f"open({str(marker)!r}, 'w').write('x')\nimport os\nos.system('touch {marker}')\n"
     lint({"evil.py": py})
     assert not marker.exists()
+
+
+def test_shell_pf_table_script_is_recognised_as_undecided(lint):
+    script = "#!/bin/sh\npfctl -t social -T add 157.240.0.0/16\npfctl -t social -T add 31.13.24.0/21\n"
+    report = lint({"tables.sh": script})
+    assert not report.errors
+    assert where(report, "TE907") == [("tables.sh", 2), ("tables.sh", 3)]
+    assert all(r.verdict.value == "unknown" for f in report.files for r in f.services.values())
+
+
+def test_nft_fragment_of_add_element_is_detected():
+    from policy_lint import dialects
+
+    text = "add element inet filter social { 157.240.0.0/16, 31.13.24.0/21 }\n"
+    module = dialects.detect(Path("social-sets.conf"), text)
+    assert module is not None and module.NAME == "nftables"
+
+
+def test_verbose_logs_detection_scores(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "squid.conf").write_text(SQUID_DENY_FB)
+    out = subprocess.run(
+        [sys.executable, "-m", "policy_lint", "-v", "check", "squid.conf"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "event='detection'" in out.stderr and "'squid':" in out.stderr

@@ -69,7 +69,9 @@ def test_lan_placeholder_does_not_change_the_decision(lint):
 
 
 def test_jinja_renders_variables_and_loops():
-    out = jinja.render("a {{ x }}\n{% for i in items %}\nline {{ i }}\n{% endfor %}\nend", {"x": 1, "items": [1, 2]})
+    out = jinja.render(
+        "a {{ x }}\n{% for i in items %}\nline {{ i }}\n{% endfor %}\nend", {"x": 1, "items": [1, 2]}
+    )
     assert out.lines == ["a 1", "line 1", "line 2", "end"]
     assert out.line_map == [1, 3, 3, 5]
 
@@ -119,13 +121,18 @@ def test_malicious_template_in_a_repository_runs_nothing(lint, tmp_path: Path):
 
 
 def test_whois_origin_lookup_gives_the_catalogs_prefixes(catalog):
-    out = runtime.command_output("whois -h whois.radb.net -- '-i origin AS32934' | grep route: | awk '{print $2}'", catalog)
+    out = runtime.command_output(
+        "whois -h whois.radb.net -- '-i origin AS32934' | grep route: | awk '{print $2}'", catalog
+    )
     assert out and all(":" not in n for n in out)
     assert "157.240.0.0/16" in out or any(n.startswith("157.240.") for n in out)
 
 
 def test_ripestat_and_bgpview_urls(catalog):
-    ripe = runtime.command_output("curl -s 'https://stat.ripe.net/data/announced-prefixes/data.json?resource=AS32934' | jq -r '.data.prefixes[].prefix'", catalog)
+    ripe = runtime.command_output(
+        "curl -s 'https://stat.ripe.net/data/announced-prefixes/data.json?resource=AS32934' | jq -r '.data.prefixes[].prefix'",
+        catalog,
+    )
     bgpview = runtime.command_output("curl -s https://api.bgpview.io/asn/32934/prefixes | jq -r .", catalog)
     assert ripe and bgpview and set(ripe) == set(bgpview)
 
