@@ -296,3 +296,15 @@ def test_verbose_logs_detection_scores(tmp_path):
         check=False,
     )
     assert "event='detection'" in out.stderr and "'squid':" in out.stderr
+
+
+def test_pihole_regex_list_under_any_name(lint):
+    report = lint({"social.list": "(^|\\.)facebook\\.com$\n(^|\\.)fbcdn\\.net$\n^(.+\\.)?linkedin\\.com$\n"})
+    assert report.files[0].dialect == "pihole"
+    assert where(report, "TE101") == [("social.list", 1), ("social.list", 3)]
+
+
+def test_plain_domain_list_named_list_is_not_taken_for_regexes():
+    from policy_lint.dialects.dns import pihole
+
+    assert not pihole.regex_list_by_content(Path("social.list"), "facebook.com\nfbcdn.net\n")
