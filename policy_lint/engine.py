@@ -614,10 +614,10 @@ def _lint_container(
         )
     except InputError as exc:
         report.errors.append(str(exc))
-        return extract.Extraction([])
+        return extract.Extraction([], failed=True)
     except RecursionError:
         report.errors.append(f"{path}: config nests too deeply to evaluate")
-        return extract.Extraction([])
+        return extract.Extraction([], failed=True)
     for where, why in skipped:
         report.skipped.append(Skipped(where, why))
     shown = context.resolver.display(path)
@@ -627,7 +627,7 @@ def _lint_container(
             files[0].findings.append(finding)
         else:
             unknown = {sid: ServiceResult(Verdict.UNKNOWN) for sid in catalog.services}
-            files.append(FileReport(shown, "shell", unknown, [finding]))
+            files.append(FileReport(shown, held.kind, unknown, [finding]))
     if options.log:
         options.log.debug("container", path=str(path), configs=len(files), skipped=len(skipped))
     report.files += files
@@ -647,6 +647,8 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
             if forced is None
             else None
         )
+        if held is not None and held.failed:
+            continue  # its one-line error is reported
         held_any = held is not None and bool(held.pieces or held.unread)
         if held is not None and held_any and not held.whole:
             continue  # a document, a template, Terraform: only what it holds is a config

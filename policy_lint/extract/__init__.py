@@ -57,7 +57,9 @@ def extract(path: Path, head: str, context: ParseContext) -> Extraction | None:
     if module is None:
         return None
     source = read_source(path, context.resolver.display(path))
-    return module.extract(path, source, context)
+    extraction: Extraction = module.extract(path, source, context)
+    extraction.kind = module.__name__.rsplit(".", 1)[-1]
+    return extraction
 
 
 def lint_extraction(

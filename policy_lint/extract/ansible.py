@@ -64,10 +64,27 @@ def _load_vars(files: list[Path], context: ParseContext) -> dict[str, Any]:
             data = yaml.safe_load("\n".join(src.lines))
         except (InputError, yaml.YAMLError):
             continue
-        if isinstance(data, dict):
+        if isinstance(data, dict) and _bounded(data):
             out.update({str(k): v for k, v in data.items()})
             context.resolver.found.add(str(f.resolve()))  # read as part of the templates
     return out
+
+
+def _bounded(data: Any, limit: int = 200_000) -> bool:
+    """Whether the data has at most `limit` values counting every alias expansion: YAML
+    anchors can make a small file stand for an exponential structure ("billion laughs"), which
+    rendering would then print; such a file is not used (its values stay symbolic)."""
+    stack, seen = [data], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > limit:
+            return False
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def _var_files(directory: Path) -> list[Path]:
@@ -125,7 +142,8 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
 
 
 def _value(node: yaml.Node) -> Any:
-    return yaml.safe_load(yaml.serialize(node)) if node is not None else None
+    value = yaml.safe_load(yaml.serialize(node)) if node is not None else None
+    return value if _bounded(value) else mark("(a value too large to read)")
 
 
 def _tasks_in(node: yaml.Node) -> list[yaml.MappingNode]:
@@ -259,7 +277,8 @@ def _tasks(path: Path, source: SourceText, context: ParseContext) -> Extraction:
         documents = list(yaml.compose_all("\n".join(source.lines), Loader=yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark_ = getattr(exc, "problem_mark", None)
-        return Extraction([], unread=[("TE901", (mark_.line + 1) if mark_ else 1, f"not YAML: {exc}")])
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return Extraction([], unread=[("TE901", (mark_.line + 1) if mark_ else 1, f"not YAML: {problem}")])
     vs = variables(path, context)
     files: dict[str, Embedded] = {}
     firewall = Embedded(source.path, [], [], "firewall.sh", "the playbook's iptables/ufw tasks", "iptables")

@@ -8,13 +8,17 @@ expression, marked: extract/symbolic), as does any filter or function Jinja2 its
 have (Ansible's `ipaddr`, `lookup()`): they are never run. A loop over an undefined value runs
 once over a symbolic item, so what it writes is unknown where it matters; `{% if %}` on an
 undefined value takes the branch. Output past
-MAX_OUTPUT characters, huge repetitions and exponents are refused (no resource exhaustion).
+MAX_OUTPUT characters, huge repetitions and exponents, and renderings past MAX_SECONDS (nested
+loops writing nothing) are refused: no resource exhaustion, no hang.
 """
 
 from __future__ import annotations
 
 import re
+import signal
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +26,7 @@ from policy_lint.extract.model import mark
 
 MAX_OUTPUT = 4 * 1024 * 1024
 MAX_REPEAT = 100_000
+MAX_SECONDS = 10.0
 _PROTOCOL = frozenset({"unsafe_callable", "alters_data", "jinja_pass_arg", "jinja_async_variant"})
 _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}")
 
@@ -107,7 +112,31 @@ def environment(problems: list[tuple[str, int, str]], template: str) -> Any:
     return env
 
 
-def render(template: str, variables: dict[str, Any]) -> Rendered:
+class RenderTimeout(Exception):
+    """Rendering took longer than allowed (nested loops that write nothing)."""
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Interrupt the rendering after `seconds` of CPU-bound work (a timer signal; only in the
+    main thread, where Python delivers signals; elsewhere the output and range limits remain)."""
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+        yield
+        return
+
+    def expire(_signum: int, _frame: Any) -> None:
+        raise RenderTimeout(f"rendering took longer than {seconds:g}s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def render(template: str, variables: dict[str, Any], seconds: float = MAX_SECONDS) -> Rendered:
     """The template's output lines mapped to template lines, or no lines and a problem."""
     from jinja2 import TemplateError, TemplateSyntaxError
     from jinja2.sandbox import SecurityError
@@ -117,12 +146,15 @@ def render(template: str, variables: dict[str, Any]) -> Rendered:
         env = environment(problems, template)
         chunks: list[str] = []
         size = 0
-        for chunk in env.from_string(template).generate(**variables):
-            size += len(chunk)
-            if size > MAX_OUTPUT:
-                raise SecurityError(f"output larger than {MAX_OUTPUT} characters")
-            chunks.append(chunk)
+        with _deadline(seconds):
+            for chunk in env.from_string(template).generate(**variables):
+                size += len(chunk)
+                if size > MAX_OUTPUT:
+                    raise SecurityError(f"output larger than {MAX_OUTPUT} characters")
+                chunks.append(chunk)
         output = "".join(chunks)
+    except RenderTimeout as exc:
+        return Rendered([], [], [("TE907", 1, f"template not rendered: {exc}")])
     except TemplateSyntaxError as exc:
         return Rendered([], [], [("TE901", exc.lineno or 1, f"not a template Jinja2 reads: {exc.message}")])
     except SecurityError as exc:

@@ -53,3 +53,5 @@ class Extraction:
     # Problems of the container itself, outside any config it holds: (code, line, message), e.g.
     # TE908 for `uci` commands nothing here reads, TE903 for a template not in the repository.
     unread: list[tuple[str, int, str]] = field(default_factory=list)
+    kind: str = ""  # the container module's name (markdown, shell, ...)
+    failed: bool = False  # the container could not be read at all (the error is reported)

@@ -124,8 +124,10 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
 
     try:
         model: tf.TerraformFile | None = tf.load(source.lines)
-    except tf.TerraformError:
-        model = None
+    except tf.TerraformError as exc:
+        # Terraform refuses the whole module: nothing of it is deployed, so nothing is known.
+        line = re.search(r"line (\d+)", str(exc))
+        return Extraction([], unread=[("TE901", int(line.group(1)) if line else 1, str(exc))])
 
     def lookup(expression: str) -> Any:
         if model is None:

@@ -308,3 +308,29 @@ def test_plain_domain_list_named_list_is_not_taken_for_regexes():
     from policy_lint.dialects.dns import pihole
 
     assert not pihole.regex_list_by_content(Path("social.list"), "facebook.com\nfbcdn.net\n")
+
+
+def test_binary_container_is_one_error(lint, tmp_path):
+    (tmp_path / "bin.md").write_bytes(b"\x00\x01\x02" * 100)
+    from policy_lint.catalog import load_catalog
+    from policy_lint.engine import Options, lint_paths
+    from policy_lint.policy import strict_policy
+
+    catalog = load_catalog()
+    report = lint_paths([tmp_path / "bin.md"], catalog, strict_policy(catalog), Options(root=tmp_path))
+    assert (
+        report.errors == [f"{tmp_path / 'bin.md'}: binary file, not a configuration"]
+        or len(report.errors) == 1
+    )
+
+
+def test_truncated_terraform_is_te901_and_unknown(lint):
+    report = lint({"main.tf": 'resource "x" "y" {\n  content = <<EOF\nacl a dstdomain .facebook.com\n'})
+    assert [f.code for f in report.findings] == ["TE901"]
+    assert report.files[0].services["facebook"].verdict.value == "unknown"
+
+
+def test_broken_yaml_tasks_is_one_line_te901(lint):
+    report = lint({"site.yml": "- name: x\n  lineinfile:\n    path: /etc/hosts\n    line: [unclosed\n"})
+    assert [(f.code, f.span.line) for f in report.findings] == [("TE901", 4)]
+    assert "\n" not in report.findings[0].message

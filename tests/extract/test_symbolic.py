@@ -160,3 +160,19 @@ def test_run_time_loop_names_its_expression(lint):
     report = lint({"fw.sh": script})
     messages = [f.message for f in report.findings if f.code == "TE907"]
     assert any("curl -s https://example.com/ips" in m for m in messages)
+
+
+def test_nested_loops_writing_nothing_do_not_hang():
+    out = jinja.render(
+        "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}", {}, 0.5
+    )
+    assert out.lines == [] and out.problems and out.problems[0][0] == "TE907"
+
+
+def test_billion_laughs_variables_are_not_used(lint):
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for k in "bcdefghi":
+        prev = chr(ord(k) - 1)
+        laughs += f"{k}: &{k} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+    report = lint({"roles/r/templates/hosts.j2": "0.0.0.0 {{ i }}\n", "roles/r/defaults/main.yml": laughs})
+    assert all(r.verdict.value != "blocked" for f in report.files for r in f.services.values())
