@@ -334,3 +334,16 @@ def test_broken_yaml_tasks_is_one_line_te901(lint):
     report = lint({"site.yml": "- name: x\n  lineinfile:\n    path: /etc/hosts\n    line: [unclosed\n"})
     assert [(f.code, f.span.line) for f in report.findings] == [("TE901", 4)]
     assert "\n" not in report.findings[0].message
+
+
+def test_ansible_ufw_rules(lint):
+    out = "- name: deny linkedin out\n  community.general.ufw:\n    rule: deny\n    direction: out\n"
+    out += "    to_ip: 108.174.10.0/24\n"
+    report = lint({"host.yml": out})
+    assert verdict(report, "iptables", "linkedin") == "blocked-partial"
+    assert where(report, "TE102") == [("host.yml", 3)]
+    routed = "- name: route deny\n  community.general.ufw:\n    rule: reject\n    route: true\n"
+    routed += "    to_ip: 157.240.0.0/16\n"
+    report = lint({"router.yml": routed})
+    assert verdict(report, "iptables", "facebook") == "blocked-partial"
+    assert where(report, "TE102") == [("router.yml", 3)]
