@@ -347,3 +347,14 @@ def test_ansible_ufw_rules(lint):
     report = lint({"router.yml": routed})
     assert verdict(report, "iptables", "facebook") == "blocked-partial"
     assert where(report, "TE102") == [("router.yml", 3)]
+
+
+def test_unknown_value_in_an_earlier_allow_makes_the_later_deny_unknown_for_whom_it_may_reach(lint):
+    fence = (
+        "```squid\nacl fb dstdomain .facebook.com\nacl vip src 10.0.0.5\nhttp_access allow vip {{ extra }}\n"
+        "http_access deny fb\nhttp_access allow all\n```\n"
+    )
+    report = lint({"t.md": fence})
+    assert verdict(report, "squid", "facebook") == "unknown"
+    assert where(report, "TE907") == [("t.md", 4)]
+    assert not where(report, "TE901")  # the placeholder's own text is no config error
