@@ -48,7 +48,8 @@ class Extraction:
 
     pieces: list[Embedded]
     # The dialects that may read the file itself as a whole: a shell script is both a container
-    # (its heredocs) and the iptables dialect's script; a document or a template is only a container.
+    # (its heredocs) and the iptables dialect's script; a document or a template is only a container;
+    # Terraform is also its provider dialects' (panos, fortios, cloudflare).
     whole: tuple[str, ...] = ()
     # Problems of the container itself, outside any config it holds: (code, line, message), e.g.
     # TE908 for `uci` commands nothing here reads, TE903 for a template not in the repository.

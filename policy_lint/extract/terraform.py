@@ -14,7 +14,8 @@ interpolation is a symbolic value (extract/symbolic). A `templatefile()` whose p
 map are literal is rendered: `${name}` from the map, `%{ for x in list }` ... `%{ endfor }` (on
 lines of their own) over a literal list; its findings point into the template file. A heredoc
 starting with `#!` or given to `user_data`/`custom_data`/`inline` is a shell script (its
-writes: extract/shell). Provider resources (panos, fortios, cloudflare) are their own dialects'.
+writes: extract/shell). Provider resources (panos, fortios, cloudflare) are their own dialects':
+those (PROVIDER_DIALECTS) read the .tf file whole as well.
 Not modelled (symbolic, so unknown where it matters): `%{ if }`, inline directives, functions
 other than `templatefile`, `file()`; templates outside the repository (TE903).
 """
@@ -42,6 +43,9 @@ _ENDFOR = re.compile(r"^\s*%\{~?\s*endfor\s*~?\}\s*$")
 _DIRECTIVE = re.compile(r"%\{[^}]*\}")
 _SCRIPT_ATTRS = ("user_data", "custom_data", "inline", "script", "startup_script", "metadata_startup_script")
 _NAME_ATTRS = ("filename", "destination", "path", "dest", "target")
+# The dialects that read a .tf file's provider resources themselves (#14, #16): they may read the
+# file whole as well; any other dialect recognising a heredoc's text in it must not.
+PROVIDER_DIALECTS = ("panos", "fortios", "cloudflare")
 
 
 def claims(path: Path, head: str) -> bool:
@@ -162,7 +166,7 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
     out: list[Embedded] = []
     for piece in pieces:
         out += shell.with_writes(path, piece, context) if piece.name == "script.sh" else [piece]
-    return Extraction(out)
+    return Extraction(out, whole=PROVIDER_DIALECTS)
 
 
 def _templatefile(

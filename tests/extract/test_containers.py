@@ -358,3 +358,14 @@ def test_unknown_value_in_an_earlier_allow_makes_the_later_deny_unknown_for_whom
     assert verdict(report, "squid", "facebook") == "unknown"
     assert where(report, "TE907") == [("t.md", 4)]
     assert not where(report, "TE901")  # the placeholder's own text is no config error
+
+
+def test_terraform_heredoc_does_not_make_the_module_a_squid_conf(lint):
+    tf = (
+        'resource "local_file" "p" {\n  filename = "/etc/squid/squid.conf"\n  content = <<EOF\n'
+        + SQUID_DENY_FB
+        + "EOF\n}\n"
+    )
+    report = lint({"main.tf": tf})
+    assert [f.dialect for f in report.files] == ["squid"]
+    assert where(report, "TE101") == [("main.tf", 5)]
