@@ -121,13 +121,39 @@ def variables(path: Path, context: ParseContext) -> dict[str, Any]:
     return _load_vars([p for p in layers if context.resolver.inside(p, path.parent)], context)
 
 
+def _destination(path: Path, context: ParseContext) -> str | None:
+    """Where the role's `template` task puts this template (`dest:`), when a task says so."""
+    role = _role(path)
+    if role is None:
+        return None
+    for tasks in _var_files(role / "tasks"):
+        try:
+            data = yaml.safe_load("\n".join(read_source(tasks, context.resolver.display(tasks)).lines))
+        except (InputError, yaml.YAMLError):
+            continue
+        stack: list[Any] = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                for key, value in item.items():
+                    if str(key).rsplit(".", 1)[-1] == "template" and isinstance(value, dict):
+                        src, dest = str(value.get("src", "")), value.get("dest")
+                        if isinstance(dest, str) and "{{" not in dest and Path(src).name == path.name:
+                            return dest
+                    elif isinstance(value, list | dict):
+                        stack.append(value)
+    return None
+
+
 def _template(path: Path, source: SourceText, context: ParseContext) -> Embedded:
-    name = re.sub(r"\.(j2|jinja2|jinja)$", "", path.name, flags=re.I)
+    dest = _destination(path, context)
+    name = PurePosixPath(dest).name if dest else re.sub(r"\.(j2|jinja2|jinja)$", "", path.name, flags=re.I)
     rendered = jinja.render("\n".join(source.lines), variables(path, context))
-    piece = Embedded(
-        source.path, rendered.lines, rendered.line_map, name, f"the template {path.name} rendered"
-    )
-    piece.dialect = shell.place("/" + name) if name == "hosts" else None
+    label = f"the template {path.name} rendered" + (f" to {dest}" if dest else "")
+    piece = Embedded(source.path, rendered.lines, rendered.line_map, name, label)
+    piece.dialect = shell.place(dest) if dest else (shell.place("/etc/hosts") if name == "hosts" else None)
     piece.problems += rendered.problems
     return piece
 

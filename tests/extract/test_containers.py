@@ -369,3 +369,14 @@ def test_terraform_heredoc_does_not_make_the_module_a_squid_conf(lint):
     report = lint({"main.tf": tf})
     assert [f.dialect for f in report.files] == ["squid"]
     assert where(report, "TE101") == [("main.tf", 5)]
+
+
+def test_ansible_template_named_by_its_task_dest(lint):
+    report = lint(
+        {
+            "roles/p/templates/proxy.j2": SQUID_DENY_FB,
+            "roles/p/tasks/main.yml": "- template:\n    src: proxy.j2\n    dest: /etc/squid/squid.conf\n",
+        }
+    )
+    assert verdict(report, "squid", "facebook") == "blocked"
+    assert where(report, "TE101") == [("proxy.j2", 2)]
