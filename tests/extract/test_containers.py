@@ -380,3 +380,16 @@ def test_ansible_template_named_by_its_task_dest(lint):
     )
     assert verdict(report, "squid", "facebook") == "blocked"
     assert where(report, "TE101") == [("proxy.j2", 2)]
+
+
+def test_weighted_phrase_list_under_any_name(lint):
+    report = lint({"words.txt": "# social words\n<facebook><60>\n<twitter>,<login><40>\n"})
+    assert report.files[0].dialect in ("e2guardian", "dansguardian")
+    assert where(report, "TE102", "facebook") == [("words.txt", 2)]
+
+
+def test_unweighted_phrase_list_role_is_not_guessed():
+    from policy_lint.dialects.proxies import e2guardian
+
+    assert e2guardian.content_role("<facebook>\n<twitter>\n") is None
+    assert e2guardian.content_role("<facebook><60>\n<twitter><40>\n") == ("weighted", "phrase")
