@@ -155,6 +155,7 @@ def _template(path: Path, source: SourceText, context: ParseContext) -> Embedded
     piece = Embedded(source.path, rendered.lines, rendered.line_map, name, label)
     piece.dialect = shell.place(dest) if dest else (shell.place("/etc/hosts") if name == "hosts" else None)
     piece.problems += rendered.problems
+    piece.conditional += rendered.conditional
     return piece
 
 

@@ -36,9 +36,12 @@ class Rendered:
     lines: list[str]
     line_map: list[int]  # template line of each output line
     problems: list[tuple[str, int, str]] = field(default_factory=list)  # (code, line, message)
+    # Template line ranges (first, last, condition) of `{% if %}` blocks whose condition tests a
+    # value nobody defines: what they write, or leave out, is unknown.
+    conditional: list[tuple[int, int, str]] = field(default_factory=list)
 
 
-def environment(problems: list[tuple[str, int, str]], template: str) -> Any:
+def environment(problems: list[tuple[str, int, str]], template: str, tested: set[str] | None = None) -> Any:
     """A sandboxed Jinja2 environment whose undefined values and unknown filters stay symbolic."""
     from jinja2 import DictLoader, Undefined
     from jinja2.sandbox import SandboxedEnvironment, SecurityError
@@ -71,8 +74,10 @@ def environment(problems: list[tuple[str, int, str]], template: str) -> Any:
             yield Symbolic(name=f"{self._name()}[item]")
 
         def __bool__(self) -> bool:
-            # `{% if x %}` on an unknown: take the branch (what is written there is then
-            # read, symbolic where it uses x) rather than silently dropping it.
+            # `{% if x %}` on an unknown: take the branch, and remember that a condition on
+            # x decided it (render() marks the block's lines unknown).
+            if tested is not None:
+                tested.add(self._name())
             return True
 
     class Filters(dict):
@@ -108,7 +113,20 @@ def environment(problems: list[tuple[str, int, str]], template: str) -> Any:
         autoescape=False,
     )
     env.filters = Filters(env.filters)
-    env.tests = {**env.tests}
+
+    def defined(value: Any) -> bool:
+        if isinstance(value, Symbolic):
+            if tested is not None:
+                tested.add(value._name())
+            return True  # perhaps defined at deploy time: take the branch, marked unknown
+        return True
+
+    def undefined(value: Any) -> bool:
+        if isinstance(value, Symbolic) and tested is not None:
+            tested.add(value._name())
+        return isinstance(value, Symbolic)
+
+    env.tests = {**env.tests, "defined": defined, "undefined": undefined}
     return env
 
 
@@ -142,8 +160,9 @@ def render(template: str, variables: dict[str, Any], seconds: float = MAX_SECOND
     from jinja2.sandbox import SecurityError
 
     problems: list[tuple[str, int, str]] = []
+    tested: set[str] = set()
     try:
-        env = environment(problems, template)
+        env = environment(problems, template, tested)
         chunks: list[str] = []
         size = 0
         with _deadline(seconds):
@@ -163,7 +182,33 @@ def render(template: str, variables: dict[str, Any], seconds: float = MAX_SECOND
         line = getattr(exc, "lineno", None) or 1
         return Rendered([], [], [("TE907", line, f"template not rendered: {exc}")])
     lines = output.splitlines()
-    return Rendered(lines, map_lines(template.splitlines(), lines), problems)
+    rendered = Rendered(lines, map_lines(template.splitlines(), lines), problems)
+    rendered.conditional = _conditional_blocks(template.splitlines(), tested)
+    return rendered
+
+
+_IF = re.compile(r"\{%-?\s*(if|elif|else|endif)\b(.*?)-?%\}")
+
+
+def _conditional_blocks(template: list[str], tested: set[str]) -> list[tuple[int, int, str]]:
+    """The `{% if %}` ... `{% endif %}` line ranges whose conditions name a tested unknown."""
+    roots = {re.split(r"[.\[(]", name, maxsplit=1)[0] for name in tested}
+    if not roots:
+        return []
+    out: list[tuple[int, int, str]] = []
+    stack: list[tuple[int, str]] = []
+    for number, line in enumerate(template, start=1):
+        for m in _IF.finditer(line):
+            word, condition = m.group(1), m.group(2).strip()
+            if word == "if":
+                stack.append((number, condition))
+            elif word == "elif" and stack:
+                stack[-1] = (stack[-1][0], f"{stack[-1][1]} / {condition}")
+            elif word == "endif" and stack:
+                first, condition_text = stack.pop()
+                if any(re.search(rf"\b{re.escape(r)}\b", condition_text) for r in roots):
+                    out.append((first, number, "{% if " + condition_text + " %}"))
+    return out
 
 
 def _pattern(line: str) -> re.Pattern[str] | None:

@@ -10,7 +10,7 @@ A runbook that says how to configure the proxy is the configuration as people ap
 A fence's tag (` ```squid `, ` ```nginx `, `~~~ nftables`, `.. code-block:: squid`) names the
 dialect when one reads that language (aliases: `nft` -> nftables, `routeros` -> mikrotik, `sh`/
 `bash`/`shell`/`console` -> detected as a script); otherwise, and for a plain `::` literal
-block, the dialect is detected from the text. `$ ` / `# ` prompts of console blocks are
+block, the dialect is detected from the text. `$ ` / `% ` prompts of console blocks are
 removed. Template placeholders `{{ name }}` and `__NAME__` are symbolic values
 (extract/symbolic). Not read: indented (four-space) Markdown code blocks, HTML `<pre>`,
 fences nested in lists deeper than their indentation; here-documents inside a shell fence.
@@ -57,7 +57,8 @@ _TAGS: dict[str, tuple[str | None, str]] = {
 _FENCE = re.compile(r"^(\s{0,3})(`{3,}|~{3,})\s*\{?\.?([\w+-]*)")
 _RST_DIRECTIVE = re.compile(r"^(\s*)\.\.\s+(?:code-block|code|sourcecode|highlight)::\s*([\w+-]*)")
 _PLACEHOLDER = re.compile(r"\{\{\s*[^{}]+?\s*\}\}|__[A-Z][A-Z0-9_]*__")
-_PROMPT = re.compile(r"^\s*(?:\$|#|%)\s+(?=\S)")
+# `$ ` and `% ` prompts; not `# `: in a script a commented-out command must stay a comment.
+_PROMPT = re.compile(r"^\s*[$%]\s+(?=\S)")
 
 
 def claims(path: Path, head: str) -> bool:

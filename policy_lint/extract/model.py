@@ -36,6 +36,10 @@ class Embedded:
     # Problems the container found at its own lines (code, line, message): a Jinja error, a
     # template file that is not in the repository.
     problems: list[tuple[str, int, str]] = field(default_factory=list)
+    # Ranges of `origin` lines (first, last, expression) whose output depends on a value nobody
+    # knows (a template's `{% if %}` on an undefined variable): their lines are unknown, and so
+    # is any probe the config lets through (the block might have denied it).
+    conditional: list[tuple[int, int, str]] = field(default_factory=list)
 
     def add(self, text: str, line: int) -> None:
         self.lines.append(text)

@@ -57,6 +57,9 @@ class WithUnknowns:
 
     inner: Any
     unknown: dict[int, str]  # 1-based line of the virtual file -> the expression standing there
+    # Unknowns that wrote no line (a template's `{% if %}` on an undefined value that left its
+    # block out), at their place in the container.
+    outside: list[Span] = field(default_factory=list)
     path: str = ""
     dialect: str = ""
     problems: list[Problem] = field(default_factory=list)
@@ -74,6 +77,14 @@ class WithUnknowns:
             )
             for line, expression in sorted(self.unknown.items())
         ]
+        self.problems += [
+            Problem(
+                "TE907",
+                s,
+                f"{s.text} tests a value known only when the template is rendered: what it writes is unknown",
+            )
+            for s in self.outside
+        ]
 
     def __getattr__(self, name: str) -> Any:  # statements, understood, included, ...
         return getattr(self.inner, name)
@@ -90,10 +101,14 @@ class WithUnknowns:
         hit = next((s.line for s in touched if s.line in self.unknown), None)
         if hit is None and d.outcome == Outcome.DENY:
             return d
-        if hit is None:
-            hit = min(self.unknown)
-        expression = self.unknown[hit]
-        span = Span(self.path, hit, 1, expression)
+        if hit is None and not self.unknown:
+            span = self.outside[0]
+            expression = span.text
+        else:
+            if hit is None:
+                hit = min(self.unknown)
+            expression = self.unknown[hit]
+            span = Span(self.path, hit, 1, expression)
         return Decision(
             Outcome.UNKNOWN,
             span,
@@ -130,8 +145,18 @@ def lint_piece(
         )
         ruleset: Any = module.parse(virtual, ParseContext(resolver, context.catalog))
         shown = ruleset.path
-        if resolved.unknown:
-            ruleset = WithUnknowns(ruleset, {i + 1: e for i, e in reversed(resolved.unknown)})
+        unknown = {i + 1: e for i, e in reversed(resolved.unknown)}
+        for i, line in enumerate(piece.line_map):
+            for first, last, expression in piece.conditional:
+                if first <= line <= last:
+                    unknown.setdefault(i + 1, expression)
+        outside = [
+            Span(piece.origin, first, 1, expression)
+            for first, last, expression in piece.conditional
+            if not any(first <= line <= last for line in piece.line_map)
+        ]
+        if unknown or outside:
+            ruleset = WithUnknowns(ruleset, unknown, outside)
         report = lint(ruleset, True)
     return _remap(report, piece, shown, resolved.stand_ins), module.NAME
 

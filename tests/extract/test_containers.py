@@ -393,3 +393,9 @@ def test_unweighted_phrase_list_role_is_not_guessed():
 
     assert e2guardian.content_role("<facebook>\n<twitter>\n") is None
     assert e2guardian.content_role("<facebook><60>\n<twitter><40>\n") == ("weighted", "phrase")
+
+
+def test_commented_out_command_in_a_shell_fence_stays_a_comment(lint):
+    fence = "```bash\n$ iptables -A FORWARD -j ACCEPT\n# iptables -I FORWARD -d 157.240.0.0/16 -j DROP\n```\n"
+    report = lint({"notes.md": fence})
+    assert verdict(report, "iptables", "facebook") == "unaffected"

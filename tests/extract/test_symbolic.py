@@ -176,3 +176,27 @@ def test_billion_laughs_variables_are_not_used(lint):
         laughs += f"{k}: &{k} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
     report = lint({"roles/r/templates/hosts.j2": "0.0.0.0 {{ i }}\n", "roles/r/defaults/main.yml": laughs})
     assert all(r.verdict.value != "blocked" for f in report.files for r in f.services.values())
+
+
+CONDITIONAL = "acl fb dstdomain .facebook.com\n{% if block_social %}\nhttp_access deny fb\n{% endif %}\nhttp_access allow all\n"
+
+
+def test_condition_on_an_undefined_value_is_unknown_not_a_block(lint):
+    report = lint({"roles/p/templates/squid.conf.j2": CONDITIONAL})
+    assert verdict(report, "squid", "facebook") == "unknown"
+    assert ("squid.conf.j2", 3) in where(report, "TE907")
+
+
+def test_condition_on_a_defined_value_decides(lint):
+    report = lint(
+        {"roles/p/templates/squid.conf.j2": CONDITIONAL, "roles/p/defaults/main.yml": "block_social: true\n"}
+    )
+    assert verdict(report, "squid", "facebook") == "blocked"
+    assert where(report, "TE101") == [("squid.conf.j2", 3)]
+
+
+def test_is_defined_branch_left_out_is_still_unknown(lint):
+    template = "acl fb dstdomain .facebook.com\n{% if sites is not defined %}\nhttp_access deny fb\n{% endif %}\nhttp_access allow all\n"
+    report = lint({"squid.conf.j2": template})
+    assert verdict(report, "squid", "facebook") == "unknown"
+    assert ("squid.conf.j2", 2) in where(report, "TE907") or ("squid.conf.j2", 3) in where(report, "TE907")
