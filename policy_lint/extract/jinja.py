@@ -73,6 +73,14 @@ def environment(problems: list[tuple[str, int, str]], template: str, tested: set
             # then symbolic (unknown where it matters), never silently nothing.
             yield Symbolic(name=f"{self._name()}[item]")
 
+        # A comparison with an unknown is unknown (not False): `{% if mode == "strict" %}`
+        # then takes the branch and is remembered as a condition on `mode`.
+        def _compare(self, other: Any) -> Any:
+            return Symbolic(name=self._name())
+
+        __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _compare  # an unknown, not a bool
+        __hash__ = Undefined.__hash__
+
         def __bool__(self) -> bool:
             # `{% if x %}` on an unknown: take the branch, and remember that a condition on
             # x decided it (render() marks the block's lines unknown).

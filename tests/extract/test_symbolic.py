@@ -200,3 +200,9 @@ def test_is_defined_branch_left_out_is_still_unknown(lint):
     report = lint({"squid.conf.j2": template})
     assert verdict(report, "squid", "facebook") == "unknown"
     assert ("squid.conf.j2", 2) in where(report, "TE907") or ("squid.conf.j2", 3) in where(report, "TE907")
+
+
+def test_comparison_with_an_undefined_value_is_unknown(lint):
+    template = 'acl fb dstdomain .facebook.com\n{% if mode == "strict" %}\nhttp_access deny fb\n{% endif %}\nhttp_access allow all\n'
+    report = lint({"squid.conf.j2": template})
+    assert verdict(report, "squid", "facebook") == "unknown"
