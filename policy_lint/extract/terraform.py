@@ -16,7 +16,8 @@ lines of their own) over a literal list; its findings point into the template fi
 starting with `#!` or given to `user_data`/`custom_data`/`inline` is a shell script (its
 writes: extract/shell). Provider resources (panos, fortios, cloudflare) are their own dialects':
 those (PROVIDER_DIALECTS) read the .tf file whole as well.
-Not modelled (symbolic, so unknown where it matters): `%{ if }`, inline directives, functions
+Not modelled (symbolic, so unknown where it matters): `%{ if }` (every line of its block is
+unknown), inline directives, functions
 other than `templatefile`, `file()`; templates outside the repository (TE903).
 """
 
@@ -41,6 +42,8 @@ _MAP_ITEM = re.compile(r"\"?(\w+)\"?\s*[=:]\s*(\"[^\"]*\"|\[[^\]]*\]|[\w.]+)")
 _FOR = re.compile(r"^\s*%\{~?\s*for\s+(\w+)\s+in\s+(\w+)\s*~?\}\s*$")
 _ENDFOR = re.compile(r"^\s*%\{~?\s*endfor\s*~?\}\s*$")
 _DIRECTIVE = re.compile(r"%\{[^}]*\}")
+_IF_OPEN = re.compile(r"%\{~?\s*if\b")
+_IF_CLOSE = re.compile(r"%\{~?\s*endif\b")
 _SCRIPT_ATTRS = ("user_data", "custom_data", "inline", "script", "startup_script", "metadata_startup_script")
 _NAME_ATTRS = ("filename", "destination", "path", "dest", "target")
 # The dialects that read a .tf file's provider resources themselves (#14, #16): they may read the
@@ -98,11 +101,28 @@ def _piece(origin: str, target: str | None, attr: str, line: int, first: str) ->
     return Embedded(origin, [], [], f"{attr}.conf", f"the heredoc {attr} at line {line}")
 
 
+def _inside_ifs(lines: list[str]) -> list[bool]:
+    """Whether each line is inside (or opens/closes) a `%{ if }` block: a condition Terraform
+    decides, not modelled, so those lines are unknown rather than written unconditionally."""
+    out, depth = [], 0
+    for text in lines:
+        opened, closed = len(_IF_OPEN.findall(text)), len(_IF_CLOSE.findall(text))
+        out.append(bool(depth or opened or closed))
+        depth = max(0, depth + opened - closed)
+    return out
+
+
 def _render(lines: list[tuple[int, str]], values: dict[str, Any], piece: Embedded) -> None:
-    """Template lines (number, text) with `${name}` and line-level `%{ for }` loops."""
+    """Template lines (number, text) with `${name}` and line-level `%{ for }` loops; lines in
+    `%{ if }` blocks are unknown (marked whole)."""
+    inside = _inside_ifs([text for _n, text in lines])
     i = 0
     while i < len(lines):
         number, text = lines[i]
+        if inside[i]:
+            piece.add(mark(text), number)
+            i += 1
+            continue
         loop = _FOR.match(text)
         if loop:
             depth, j = 1, i + 1
@@ -154,9 +174,10 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
                 cut = min((len(b) - len(b.lstrip()) for b in body if b.strip()), default=0)
                 body = [b[cut:] for b in body]
             first = next((b for b in body if b.strip()), "")
+            inside = _inside_ifs(body)
             piece = _piece(source.path, _block_name(model, i + 1), attr, i + 1, first)
             for k, b in enumerate(body):
-                piece.add(_interpolate(b, lookup), i + 2 + k)
+                piece.add(mark(b) if inside[k] else _interpolate(b, lookup), i + 2 + k)
             pieces.append(piece)
             i = j + 1
             continue

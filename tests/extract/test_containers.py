@@ -399,3 +399,15 @@ def test_commented_out_command_in_a_shell_fence_stays_a_comment(lint):
     fence = "```bash\n$ iptables -A FORWARD -j ACCEPT\n# iptables -I FORWARD -d 157.240.0.0/16 -j DROP\n```\n"
     report = lint({"notes.md": fence})
     assert verdict(report, "iptables", "facebook") == "unaffected"
+
+
+def test_terraform_if_directive_lines_are_unknown(lint):
+    tf = (
+        'variable "strict" {\n  default = false\n}\n'
+        'resource "local_file" "p" {\n  filename = "/etc/squid/squid.conf"\n  content = <<EOF\n'
+        "acl fb dstdomain .facebook.com\n%{ if var.strict }\nhttp_access deny fb\n%{ endif }\n"
+        "http_access allow all\nEOF\n}\n"
+    )
+    report = lint({"main.tf": tf})
+    assert verdict(report, "squid", "facebook") == "unknown"
+    assert ("main.tf", 9) in where(report, "TE907")
