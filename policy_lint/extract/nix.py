@@ -19,9 +19,12 @@ dnsmasq option, a list one line per element, `true` a bare option); `services.un
 `networking.extraHosts` and `networking.hosts` (address -> names). Multi-line strings `'' ''` lose
 their common indentation as Nix strips it; `${...}` antiquotations are symbolic values. A
 service whose `enable = false` (or never enabled in the same file, for squid and dnsmasq, whose
-config only exists when enabled) is inert: reported as skipped, not linted.
-Not modelled: `let` bindings, `mkIf`/`mkMerge` conditions (their contents are read as if they
-hold), imports of other modules, `lib.mkForce` priorities, `builtins.readFile` (the read file
+config only exists when enabled) is inert: every service unaffected by it, what it would block
+said as TE202.
+An option inside `mkIf COND { ... }` (or `optionalAttrs`, `if`), or a service whose `enable` is
+an expression, may or may not be in effect: its lines are unknown (TE907 naming the condition),
+never a block nor inert. Not modelled: `let` bindings, imports of other modules, `lib.mkForce`
+priorities, `builtins.readFile` (the read file
 is linted on its own when it is in the repository).
 """
 
@@ -88,6 +91,11 @@ class _Value:
     line: int
     lines: list[tuple[int, str]] = field(default_factory=list)  # a string's lines
     items: list[tuple[str, list[tuple[int, str]]]] = field(default_factory=list)  # settings key -> values
+    condition: str = ""  # an enclosing `mkIf COND {` / `optionalAttrs`: not evaluated
+
+    def last_line(self) -> int:
+        numbers = [n for n, _t in self.lines] + [n for _k, items in self.items for n, _t in items]
+        return max(numbers, default=self.line)
 
 
 def claims(path: Path, head: str) -> bool:
@@ -102,11 +110,17 @@ def _strings(text: str) -> list[str]:
     return re.findall(r"\"((?:[^\"\\]|\\.)*)\"", text)
 
 
-def _scan(lines: list[str]) -> tuple[list[_Value], dict[str, bool]]:
-    """Option assignments (their full paths) with string or settings values, and `enable`s."""
+_CONDITION = re.compile(r"\b(?:mkIf|optionalAttrs|mkMerge|if)\b")
+_PRIORITY = re.compile(r"^(?:lib\.)?(?:mkDefault|mkForce|mkOverride\s+\d+)\s+")
+
+
+def _scan(lines: list[str]) -> tuple[list[_Value], dict[str, bool | str]]:
+    """Option assignments (their full paths) with string or settings values, and `enable`s
+    (True/False, or the expression when it is not a literal)."""
     values: list[_Value] = []
-    enables: dict[str, bool] = {}
+    enables: dict[str, bool | str] = {}
     stack: list[str] = []
+    conditions: list[str] = []  # parallel to `stack`
     i = 0
     while i < len(lines):
         line = re.sub(r"(^|\s)#.*$", "", lines[i])
@@ -114,8 +128,9 @@ def _scan(lines: list[str]) -> tuple[list[_Value], dict[str, bool]]:
         if m:
             name = ".".join([*stack, _unquote_name(m.group(1))])
             rest = m.group(2).strip()
+            within = next((c for c in conditions if c), "")
             if rest.startswith("''"):
-                value = _Value(name, i + 1)
+                value = _Value(name, i + 1, condition=within)
                 body = rest[2:]
                 if "''" in body:  # one-line ''...''
                     value.lines.append((i + 1, body.split("''")[0]))
@@ -132,13 +147,13 @@ def _scan(lines: list[str]) -> tuple[list[_Value], dict[str, bool]]:
                 i += 1
                 continue
             if rest.startswith('"'):
-                value = _Value(name, i + 1)
+                value = _Value(name, i + 1, condition=within)
                 for s in _strings(rest)[:1]:
                     for part in s.replace("\\n", "\n").split("\n"):
                         value.lines.append((i + 1, part.replace('\\"', '"')))
                 values.append(value)
             elif rest.startswith("["):
-                value = _Value(name, i + 1)
+                value = _Value(name, i + 1, condition=within)
                 j = i
                 collected: list[tuple[int, str]] = []
                 text = rest
@@ -151,12 +166,18 @@ def _scan(lines: list[str]) -> tuple[list[_Value], dict[str, bool]]:
                 value.items.append(("", collected))
                 values.append(value)
                 i = j
+            elif name.endswith(".enable") and rest.endswith(";"):
+                literal = _PRIORITY.sub("", rest.rstrip(";").strip())
+                service = name[: -len(".enable")]
+                enables[service] = literal == "true" if literal in ("true", "false") else literal
+                if within and literal == "true":
+                    enables[service] = within
             elif rest.rstrip(";").strip() in ("true", "false"):
-                if name.endswith(".enable"):
-                    enables[name[: -len(".enable")]] = rest.rstrip(";").strip() == "true"
-                values.append(_Value(name, i + 1, [(i + 1, rest.rstrip(";").strip())]))
+                values.append(_Value(name, i + 1, [(i + 1, rest.rstrip(";").strip())], condition=within))
             elif rest.endswith("{"):
                 stack.append(_unquote_name(m.group(1)))
+                head = rest[:-1].strip()
+                conditions.append(head if _CONDITION.search(head) else "")
             i += 1
             continue
         opened = line.count("{") - line.count("}")
@@ -164,8 +185,10 @@ def _scan(lines: list[str]) -> tuple[list[_Value], dict[str, bool]]:
             for _ in range(-opened):
                 if stack:
                     stack.pop()
+                    conditions.pop()
         elif opened > 0 and re.match(r"^\s*(?:let|in|\{|\(|[\w,\s.?@]*\}:)", line) is None:
             stack.extend([""] * opened)  # an unnamed set: keeps the depth honest
+            conditions.extend([line.strip() if _CONDITION.search(line) else ""] * opened)
         i += 1
     return values, enables
 
@@ -176,7 +199,10 @@ def _text(line: str) -> str:
 
 def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction:
     values, enables = _scan(source.lines)
-    values = [_Value(".".join(p for p in v.path.split(".") if p), v.line, v.lines, v.items) for v in values]
+    values = [
+        _Value(".".join(p for p in v.path.split(".") if p), v.line, v.lines, v.items, v.condition)
+        for v in values
+    ]
     pieces: list[Embedded] = []
     settings: dict[str, Embedded] = {}
     for v in values:
@@ -185,6 +211,9 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
             continue
         dialect, name, service = _OPTIONS[option]
         enabled = enables.get(service)
+        # A condition NixOS evaluates (mkIf, an enable computed from other options): the
+        # config may or may not be in effect, so its lines are unknown, not a block nor inert.
+        condition = v.condition or (f"{service}.enable = {enabled}" if isinstance(enabled, str) else "")
         inert = ""
         if enabled is False:
             inert = f"{service}.enable = false: NixOS does not apply it"
@@ -198,6 +227,8 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
                     source.path, [], [], name, f"{option} at line {v.line}", dialect, inert
                 )
                 pieces.append(piece)
+            if condition:
+                piece.conditional.append((v.line, v.last_line(), condition))
             for _k, items in v.items or [("", v.lines)]:
                 for n, item in items:
                     if option == "networking.hosts":
@@ -208,6 +239,8 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
                         piece.add(_text(f"{key}={item}"), n)
             continue
         piece = Embedded(source.path, [], [], name, f"{option} at line {v.line}", dialect, inert)
+        if condition:
+            piece.conditional.append((v.line, v.last_line(), condition))
         if option == "services.squid.extraConfig":
             for text in _SQUID_BEFORE:
                 piece.add(text, v.line)

@@ -244,5 +244,6 @@ def with_writes(path: Path, piece: Embedded, context: ParseContext) -> list[Embe
     inner = extract(path, SourceText(piece.origin, piece.lines), context)
     for p in inner.pieces:
         p.line_map = [piece.line_map[min(n, len(piece.line_map)) - 1] for n in p.line_map]
+        p.conditional += piece.conditional
         p.label = f"{p.label.rsplit(' at line', 1)[0]} in {piece.label}"
     return [piece, *inner.pieces]

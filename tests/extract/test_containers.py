@@ -411,3 +411,23 @@ def test_terraform_if_directive_lines_are_unknown(lint):
     report = lint({"main.tf": tf})
     assert verdict(report, "squid", "facebook") == "unknown"
     assert ("main.tf", 9) in where(report, "TE907")
+
+
+def test_nix_mkif_makes_the_config_unknown_not_a_block(lint):
+    nix = (
+        "{ config, lib, ... }:\n{\n  services.squid = lib.mkIf config.office.strict {\n    enable = true;\n"
+        "    extraConfig = ''\n      acl fb dstdomain .facebook.com\n      http_access deny fb\n    '';\n  };\n}\n"
+    )
+    report = lint({"proxy.nix": nix})
+    assert verdict(report, "squid", "facebook") == "unknown"
+    assert ("proxy.nix", 7) in where(report, "TE907")
+
+
+def test_nix_enable_with_priority_and_expression(lint):
+    body = "  services.squid.extraConfig = ''\n    acl fb dstdomain .facebook.com\n    http_access deny fb\n  '';\n"
+    forced = lint({"a.nix": "{\n  services.squid.enable = lib.mkForce true;\n" + body + "}\n"})
+    assert verdict(forced, "squid", "facebook") == "blocked"
+    computed = lint(
+        {"b.nix": "{ config, ... }:\n{\n  services.squid.enable = config.office.proxy;\n" + body + "}\n"}
+    )
+    assert verdict(computed, "squid", "facebook") == "unknown"
