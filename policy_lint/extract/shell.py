@@ -23,6 +23,8 @@ calls are the iptables dialect's (the file is also linted as a whole). Not model
 (OpenWrt's firewall, TE908), `pfctl -t TABLE -T add` (recognised, TE907: the pf.conf rules
 using the table decide, and the script alone says nothing of them),
 `nft -f FILE` (the file is linted on its own when it is in the repository), `sed -i` edits.
+A write inside `if ... fi` or `case ... esac` depends on a run-time test: its lines are
+unknown (TE907), whichever branch it is in; one guarded by `&&`/`||` is read as written.
 """
 
 from __future__ import annotations
@@ -235,7 +237,27 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
     writes = _Writes(source, context)
     state = State(path, source.path, context, heredocs=heredocs)
     Script(state, (), runtime.substitution(context.catalog), writes.command).run(statements)
-    return Extraction(writes.pieces(), whole=WHOLE, unread=writes.unread)
+    pieces = writes.pieces()
+    for first, last, why in _branches(statements):
+        for piece in pieces:
+            if any(first <= line <= last for line in piece.line_map):
+                piece.conditional.append((first, last, why))
+    return Extraction(pieces, whole=WHOLE, unread=writes.unread)
+
+
+def _branches(statements: list[tuple[str, Span]]) -> list[tuple[int, int, str]]:
+    """Line ranges of `if ... fi` and `case ... esac`: what is written there depends on a test
+    made at run time (the shell model takes the branches, so the lines are marked unknown)."""
+    out: list[tuple[int, int, str]] = []
+    stack: list[tuple[str, int, str]] = []
+    for text, span in statements:
+        first = text.split(None, 1)[0] if text.split() else ""
+        if first in ("if", "case"):
+            stack.append(("fi" if first == "if" else "esac", span.line, text.strip()[:80]))
+        elif stack and (first == stack[-1][0] or text.rstrip().endswith(" " + stack[-1][0])):
+            _closer, start, test = stack.pop()
+            out.append((start, span.line, f"the shell's `{test}`"))
+    return out
 
 
 def with_writes(path: Path, piece: Embedded, context: ParseContext) -> list[Embedded]:

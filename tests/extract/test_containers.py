@@ -431,3 +431,14 @@ def test_nix_enable_with_priority_and_expression(lint):
         {"b.nix": "{ config, ... }:\n{\n  services.squid.enable = config.office.proxy;\n" + body + "}\n"}
     )
     assert verdict(computed, "squid", "facebook") == "unknown"
+
+
+def test_shell_write_inside_if_is_unknown(lint):
+    script = (
+        '#!/bin/sh\nif [ "$1" = strict ]; then\ncat > /etc/squid/squid.conf <<EOF\n'
+        + SQUID_DENY_FB
+        + "EOF\nfi\n"
+    )
+    report = lint({"s.sh": script})
+    assert verdict(report, "squid", "facebook") == "unknown"
+    assert ("s.sh", 5) in where(report, "TE907")
