@@ -30,7 +30,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
-from policy_lint import dialects
+from policy_lint import dialects, extract
 from policy_lint.catalog import HYGIENE_ROLES, PRIMARY, Catalog
 from policy_lint.dialects.semantics.base import ParseContext, Ruleset
 from policy_lint.inputs import InputError, Resolver, find_root, read_source
@@ -611,6 +611,48 @@ def discover(paths: list[Path]) -> tuple[list[tuple[Path, bool]], list[str]]:
     return files, errors
 
 
+def _lint_container(
+    path: Path,
+    head: str,
+    catalog: Catalog,
+    policy: Policy,
+    options: Options,
+    report: Report,
+    pulled_in: set[str],
+) -> extract.Extraction | None:
+    """Lint the configs `path` holds when it is a container (policy_lint/extract), adding their
+    reports to `report` and the files they read to `pulled_in`; None when it is no container."""
+    root = options.root or find_root(path)
+    context = ParseContext(Resolver(root.resolve(), pulled_in), catalog)
+    try:
+        held = extract.extract(path, head, context)
+        if held is None:
+            return None
+        files, skipped = extract.lint_extraction(
+            held, path, context, lambda rs, claimed: lint_ruleset(rs, catalog, policy, claimed)
+        )
+    except InputError as exc:
+        report.errors.append(str(exc))
+        return extract.Extraction([], failed=True)
+    except RecursionError:
+        report.errors.append(f"{path}: config nests too deeply to evaluate")
+        return extract.Extraction([], failed=True)
+    for where, why in skipped:
+        report.skipped.append(Skipped(where, why))
+    shown = context.resolver.display(path)
+    for code, line, message in held.unread:
+        finding = Finding(code, CODES[code].severity, Span(shown, line, 1), message)
+        if files:
+            files[0].findings.append(finding)
+        else:
+            unknown = {sid: ServiceResult(Verdict.UNKNOWN) for sid in catalog.services}
+            files.append(FileReport(shown, held.kind, unknown, [finding]))
+    if options.log:
+        options.log.debug("container", path=str(path), configs=len(files), skipped=len(skipped))
+    report.files += files
+    return held
+
+
 def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Options) -> Report:
     report = Report()
     files, report.errors = discover(paths)
@@ -624,7 +666,22 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
             file_audiences[cached.report.path] = cached.audiences
             report.files.append(cached.report)
             continue
-        module = forced or dialects.detect(path, read_head(path))
+        head = read_head(path)
+        held = (
+            _lint_container(path, head, catalog, policy, options, report, pulled_in)
+            if forced is None
+            else None
+        )
+        if held is not None and held.failed:
+            continue  # its one-line error is reported
+        held_any = held is not None and bool(held.pieces or held.unread)
+        if held is not None and held_any and not held.whole:
+            continue  # a document, a template, Terraform: only what it holds is a config
+        if options.log and forced is None:
+            options.log.debug("detection", path=str(path), scores=dialects.scores(path, head))
+        module = forced or dialects.detect(path, head)
+        if held is not None and held_any and (module is None or module.NAME not in held.whole):
+            continue  # a script whose own commands are no config: what it writes was linted
         if module is None:
             if options.log:
                 options.log.debug("skipped: no dialect recognised", path=str(path))

@@ -298,6 +298,16 @@ def _best(module_names: list[str], path: Path, head: str) -> tuple[float, Module
     return best
 
 
+def scores(path: Path, head: str) -> dict[str, float]:
+    """Every dialect's detect score for the file (for `-v`: why a dialect was chosen), nonzero only."""
+    out = {}
+    for m in MODULES:
+        score = _module(m).detect(path, head)
+        if score > 0:
+            out[HINTS[m][0] if m in HINTS else _module(m).NAME] = round(score, 2)
+    return out
+
+
 def detect(path: Path, head: str) -> ModuleType | None:
     """The dialect most confident that `path` is its own, if any is confident enough."""
     name = path.name.lower()

@@ -231,7 +231,18 @@ def detect(path: Path, head: str) -> float:
         return 0.9 if pihole_context(path, head) else 0.55
     if listy and domains and pihole_context(path, head):
         return 0.75
+    if regex_list_by_content(path, head):
+        return 0.7
     return 0.0
+
+
+def regex_list_by_content(path: Path, head: str) -> bool:
+    """A `*.list` its author named freely (`social.list`) whose lines are regexes, as Pi-hole's
+    regex.list holds (`(^|\\.)facebook\\.com$`): read as a regex deny list (#18)."""
+    if not path.name.lower().endswith(".list") or role_for(path) != "deny":
+        return False
+    _domains, regexes, content = list_content(head)
+    return regexes >= 2 and regexes >= 0.8 * content
 
 
 # --------------------------------------------------------------------------- state
@@ -765,5 +776,13 @@ def parse(
 ) -> PiholeRuleset:
     files = install_files(path)
     lead = files[0].resolve() == path.resolve()
+    if default_role is None:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(16384).decode("utf-8", "replace")
+        except OSError:
+            head = ""
+        if regex_list_by_content(path, head):
+            default_role = "regex-deny"
     state = read_pihole(path, context, default_role)
     return PiholeRuleset(context.resolver.display(path), dialect, state, context.catalog, lead)

@@ -226,6 +226,25 @@ def _list_role(name: str) -> tuple[str, str] | None:
     return (m["local"] or "") + role + (m["ssl"] or ""), kind
 
 
+_PHRASE_LINE = re.compile(r"^\s*(?:<[^<>]+>\s*,?\s*)+$")
+_WEIGHTED_LINE = re.compile(r"<\s*-?\d+\s*>\s*$")
+
+
+def content_role(head: str) -> tuple[str, str] | None:
+    """("weighted", "phrase") for a weighted phrase list saved under any name (every entry a
+    `<phrase>` combination ending in a `<weight>`). Unweighted phrase lists are banned or
+    exception lists alike, and regexp lists of URLs, sites or replacements look the same: their
+    role cannot be told from the content, so it is not guessed (#18)."""
+    lines = [
+        ln
+        for ln in head.splitlines()[:400]
+        if ln.strip() and not ln.lstrip().startswith("#") and not ln.lstrip().lower().startswith(".include")
+    ]
+    if len(lines) < 2 or not all(_PHRASE_LINE.match(ln) for ln in lines):
+        return None
+    return ("weighted", "phrase") if all(_WEIGHTED_LINE.search(ln) for ln in lines) else None
+
+
 def detect_for(product: str, path: Path, head: str) -> float:
     """Shared by the e2guardian and dansguardian dialects: the product's name in the file or
     directory names decides between them; list files alone are recognised by name."""
@@ -238,7 +257,7 @@ def detect_for(product: str, path: Path, head: str) -> float:
         return 0.0
     mine = product in where or product in head.lower()
     theirs = other in where or other in head.lower()
-    if _list_role(name):
+    if _list_role(name) or content_role(head):
         if mine and not theirs:
             return 0.9
         if theirs and not mine:
@@ -1337,6 +1356,12 @@ def parse_for(product: str, dialect: str, path: Path, context: ParseContext) -> 
     parser = _Parser(product, path, context)
     display = parser.display
     role = _list_role(path.name)
+    if role is None and path.suffix.lower() != ".conf":
+        try:
+            with open(path, "rb") as fh:
+                role = content_role(fh.read(16384).decode("utf-8", "replace"))
+        except OSError:
+            role = None
     if role is not None:
         groups = parser.list_alone(*role)
         clients: dict[str, Span] = {}

@@ -515,7 +515,9 @@ def test_pre_commit_hook_names_junos_backups():
 
     import yaml
 
-    hook, _check_hook = yaml.safe_load((Path(__file__).resolve().parents[3] / ".pre-commit-hooks.yaml").read_text())
+    hook, _check_hook = yaml.safe_load(
+        (Path(__file__).resolve().parents[3] / ".pre-commit-hooks.yaml").read_text()
+    )
     pattern = re.compile(hook["files"])
     for name in ("backups/branch.junos", "rancid/configs/srx-branch1", "oxidized/juniper-core.conf"):
         assert pattern.search(name), name

@@ -10,6 +10,7 @@ from policy_lint.dialects.firewalls.iptables.evaluate import AlternativeRuns, Ip
 from policy_lint.dialects.firewalls.iptables.script import Script
 from policy_lint.dialects.firewalls.iptables.shell import logical_lines, split_statements
 from policy_lint.dialects.firewalls.iptables.tables import State
+from policy_lint.dialects.semantics import runtime
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import read_source
 
@@ -71,7 +72,7 @@ def parse(path: Path, context: ParseContext) -> IptablesRuleset | AlternativeRun
     while queue and len(runs) < (MAX_RUNS if len(statements) < 20000 else 1):
         choices = queue.pop(0)
         state = State(path, shown, context, problems=list(src.problems) + problems, heredocs=heredocs)
-        script = Script(state, choices)
+        script = Script(state, choices, runtime.substitution(context.catalog))
         script.run(statements)
         runs.append(IptablesRuleset(state))
         # Every other arm of each run-time `case` this run met after the ones it was told.

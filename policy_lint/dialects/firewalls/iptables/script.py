@@ -6,6 +6,7 @@ State. Nothing is executed."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from policy_lint.dialects.firewalls.iptables.model import DYN
 from policy_lint.dialects.firewalls.iptables.shell import lex
@@ -21,8 +22,19 @@ MAX_STEPS = 1_000_000  # shell commands run by the script model (loops multiply 
 class Script:
     """One run of a script: its variables, and the `case` arms this run takes."""
 
-    def __init__(self, state: State, choices: tuple[int, ...] = ()):
+    def __init__(
+        self,
+        state: State,
+        choices: tuple[int, ...] = (),
+        substitute: Callable[[str], str | None] | None = None,
+        other: Callable[[Script, str, Span], bool] | None = None,
+    ):
         self.state = state
+        # What a `$(...)` prints when its meaning is plain (semantics/runtime), else None.
+        self.substitute = substitute
+        # Commands other than iptables/ipset (policy_lint/extract/shell: heredocs written to
+        # config files, nft): called first with each command's text; True when it took it.
+        self.other = other
         self.env: dict[str, str] = {}
         self.choices = choices  # the arm taken at each `case` on a run-time value, in order met
         self.seen_cases: list[int] = []  # how many arms each such `case` had
@@ -56,7 +68,7 @@ class Script:
         first = words[0] if words else ""
         if first in ("for", "select"):
             end = self._block(st, i, "done")
-            words_l, _err = lex(text, self.env)
+            words_l, _err = lex(text, self.env, self.substitute)
             var = words_l[1] if len(words_l) > 1 else "_"
             items = words_l[3:] if len(words_l) > 2 and words_l[2] == "in" else [DYN]
             body: list[tuple[str, Span]] = []
@@ -65,7 +77,8 @@ class Script:
             body = [(t, sp) for t, sp in body if t and t != "do"]
             if not items or any(DYN in w for w in items):
                 items = [DYN]
-                self.state.problem("TE907", span, "loop over values computed at run time")
+                listed = text.split(" in ", 1)[1].split("; do")[0].strip() if " in " in text else var
+                self.state.problem("TE907", span, f"loop over values computed at run time: {listed[:120]}")
             old = self.env.get(var)
             for item in items[:5000]:
                 self.env[var] = item
@@ -115,7 +128,7 @@ class Script:
 
     def _case(self, st: list[tuple[str, Span]], i: int) -> int:
         end = self._block(st, i, "esac")
-        subject = lex(st[i][0], self.env)[0][1:2]
+        subject = lex(st[i][0], self.env, self.substitute)[0][1:2]
         arms: list[tuple[str, list[tuple[str, Span]]]] = []
         expect_pattern = True  # at the start and after each `;;`
         for t, sp in st[i + 1 : end]:
@@ -159,9 +172,11 @@ class Script:
             if self.state.steps == MAX_STEPS + 1:
                 self.state.mark_dynamic(span, f"stopped after {MAX_STEPS} commands (nested loops)")
             return
-        words, err = lex(text, self.env)
+        words, err = lex(text, self.env, self.substitute)
         if err:
             self.state.problem("TE901", span, err)
+            return
+        if self.other is not None and self.other(self, text, span):
             return
         # redirections do not matter for iptables calls; `< file` does for iptables-restore
         redirect_in = None

@@ -5,15 +5,20 @@ logical lines (continuations, multi-line quotes, here-documents set aside). No c
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from policy_lint.dialects.firewalls.iptables.model import DYN
 from policy_lint.model import Problem, Span
 
 
-def lex(text: str, env: dict[str, str]) -> tuple[list[str], str]:
+def lex(
+    text: str, env: dict[str, str], substitute: Callable[[str], str | None] | None = None
+) -> tuple[list[str], str]:
     """Split one shell command into words, expanding literal variables. Returns (words, error).
 
-    Text computed at run time is marked with DYN; unquoted expansions are word-split."""
+    Text computed at run time is marked with DYN, unless `substitute` knows what a command
+    substitution `$(...)` / backquote prints (semantics/runtime: an ASN or name look-up the
+    catalog answers); unquoted expansions are word-split."""
     words: list[str] = []
     cur: list[str] = []
     have = False
@@ -29,7 +34,8 @@ def lex(text: str, env: dict[str, str]) -> tuple[list[str], str]:
                 if depth == 0:
                     break
                 k += 1
-            return DYN, k + 1
+            known = substitute(text[j + 2 : k]) if substitute else None
+            return (DYN if known is None else known), k + 1
         m = re.match(r"\$(?:\{([A-Za-z_]\w*)(?::?[-=]([^}]*))?\}|([A-Za-z_]\w*)|([0-9#@*?!$-]))", text[j:])
         if not m:
             if j + 1 < n and text[j + 1] == "{":
@@ -38,7 +44,10 @@ def lex(text: str, env: dict[str, str]) -> tuple[list[str], str]:
             return "$", j + 1
         name = m.group(1) or m.group(3)
         if name is None:
-            return DYN, j + m.end()
+            # A function's positional parameter ($1 ... $9) is what the call passed (Script
+            # binds them); the others ($#, $@, $?, ...) are run-time values.
+            special = m.group(4)
+            return (env[special] if special.isdigit() and special in env else DYN), j + m.end()
         if name in env:
             return env[name], j + m.end()
         if m.group(2) is not None:
@@ -66,7 +75,8 @@ def lex(text: str, env: dict[str, str]) -> tuple[list[str], str]:
                 cur.append(val)
             elif c == "`":
                 k = text.find("`", i + 1)
-                cur.append(DYN)
+                known = substitute(text[i + 1 : k]) if substitute and k > i else None
+                cur.append(DYN if known is None else known)
                 i = k + 1 if k >= 0 else n
             else:
                 cur.append(c)
@@ -95,7 +105,16 @@ def lex(text: str, env: dict[str, str]) -> tuple[list[str], str]:
                 cur.append(parts[0])
         elif c == "`":
             k = text.find("`", i + 1)
-            cur.append(DYN)
+            known = substitute(text[i + 1 : k]) if substitute and k > i else None
+            if known is None:
+                cur.append(DYN)
+            else:  # unquoted: the output is split into words
+                parts = known.split()
+                cur.extend(parts[:1])
+                if len(parts) > 1:
+                    words.append("".join(cur))
+                    words.extend(parts[1:-1])
+                    cur = [parts[-1]]
             i = k + 1 if k >= 0 else n
         else:
             cur.append(c)

@@ -27,7 +27,7 @@ DOC_SUFFIXES = (".md", ".rst", ".html", ".htm", ".py", ".yml", ".yaml", ".txt", 
 JSON_UNKNOWN = "\x00unknown"
 
 _HEAD = re.compile(
-    r"^\s*(?:table\s+(?:(?:inet|ip6?|bridge|netdev|arp)\s+)?[\w.-]+\s*\{|add\s+(?:rule|table|chain)\s+"
+    r"^\s*(?:table\s+(?:(?:inet|ip6?|bridge|netdev|arp)\s+)?[\w.-]+\s*\{|add\s+(?:rule|table|chain|element|set|map)\s+"
     r"(?:inet|ip6?|bridge|netdev|arp)\s|#!\s*/\S*nft\b|flush\s+ruleset\b)"
     r"|\btype\s+(?:filter|nat|route)\s+hook\s+\w+",
     re.M,

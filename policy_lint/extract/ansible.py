@@ -1,0 +1,362 @@
+"""Configs an Ansible repository deploys: rendered templates and the config lines tasks write.
+
+    roles/proxy/templates/squid.conf.j2      acl lan src {{ lan_cidr }}     -> rendered (extract/jinja)
+    roles/proxy/defaults/main.yml            lan_cidr: 10.0.0.0/8           -> its variables
+    inventory/group_vars/all.yml             blocked_sites: [.facebook.com]
+    roles/proxy/tasks/main.yml               - lineinfile: {path: /etc/hosts, line: "0.0.0.0 x.com"}
+
+A template (`*.j2`) is rendered with, in Ansible's order of precedence (lowest first): the role's
+`defaults/`, the inventory's `group_vars/all`, the other `group_vars` (by name), `host_vars`
+(by name), the role's `vars/`; every such directory found under the lint root counts (one merged
+set: a value that differs per host is the last one's; not modelled: per-host renderings,
+`set_fact`, extra vars). The rendering's name is the template's without `.j2`; its findings
+point at the template's lines. Tasks files (`tasks/*.yml`, playbooks) are read for:
+`lineinfile` (`line`, `state: present`), `blockinfile` (`block`), `copy` with `content`, into
+a config path (the dialect by path: extract/shell.place); `ansible.builtin.iptables` (turned
+into the iptables command it runs: chain, table, action, protocol, source, destination,
+destination_port, in/out_interface, ctstate, jump, policy, ip_version); `community.general.ufw`
+(`rule` deny/reject/allow to/from an address: route -> FORWARD, `direction: out` -> OUTPUT,
+else INPUT; `default` sets the policy). Values in tasks are rendered too. A module option not
+listed is a symbolic value on its rule's line (unknown where it matters).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.extract import jinja, shell
+from policy_lint.extract.model import Embedded, Extraction, mark
+from policy_lint.inputs import InputError, SourceText, read_source
+
+TEMPLATE_SUFFIXES = (".j2", ".jinja2", ".jinja")
+_TASK_HINT = re.compile(
+    r"^\s*-?\s*(?:ansible\.builtin\.|community\.general\.)?(?:lineinfile|blockinfile|copy|iptables|ufw|template)\s*:",
+    re.M,
+)
+_MAX_VAR_FILES = 200
+
+
+def claims(path: Path, head: str) -> bool:
+    name = path.name.lower()
+    if name.endswith(TEMPLATE_SUFFIXES):
+        return True
+    return name.endswith((".yml", ".yaml")) and bool(_TASK_HINT.search(head)) and "- " in head
+
+
+def _role(path: Path) -> Path | None:
+    for parent in path.parents:
+        if parent.parent.name == "roles":
+            return parent
+    return None
+
+
+def _load_vars(files: list[Path], context: ParseContext) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in files[:_MAX_VAR_FILES]:
+        try:
+            src = read_source(f, context.resolver.display(f))
+            data = yaml.safe_load("\n".join(src.lines))
+        except (InputError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and _bounded(data):
+            out.update({str(k): v for k, v in data.items()})
+            context.resolver.found.add(str(f.resolve()))  # read as part of the templates
+    return out
+
+
+def _bounded(data: Any, limit: int = 200_000) -> bool:
+    """Whether the data has at most `limit` values counting every alias expansion: YAML
+    anchors can make a small file stand for an exponential structure ("billion laughs"), which
+    rendering would then print; such a file is not used (its values stay symbolic)."""
+    stack, seen = [data], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > limit:
+            return False
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
+def _var_files(directory: Path) -> list[Path]:
+    if directory.is_file():
+        return [directory]
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix in ("", ".yml", ".yaml"))
+
+
+def variables(path: Path, context: ParseContext) -> dict[str, Any]:
+    """The variables a template or task under `path` is rendered with (see the docstring)."""
+    root = context.resolver.root
+    groups: list[Path] = []
+    hosts: list[Path] = []
+    for top, dirs, _files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("node_modules", "venv"))
+        for d in dirs:
+            if d == "group_vars":
+                groups.append(Path(top) / d)
+            elif d == "host_vars":
+                hosts.append(Path(top) / d)
+    layers: list[Path] = []
+    role = _role(path)
+    if role is not None:
+        layers += _var_files(role / "defaults")
+    for g in groups:
+        layers += [p for p in _var_files(g) if p.stem == "all" or p.parent.name == "all"]
+        layers += [p for p in _var_files(g) if not (p.stem == "all" or p.parent.name == "all")]
+    for h in hosts:
+        layers += _var_files(h)
+    if role is not None:
+        layers += _var_files(role / "vars")
+    return _load_vars([p for p in layers if context.resolver.inside(p, path.parent)], context)
+
+
+def _destination(path: Path, context: ParseContext) -> str | None:
+    """Where the role's `template` task puts this template (`dest:`), when a task says so."""
+    role = _role(path)
+    if role is None:
+        return None
+    for tasks in _var_files(role / "tasks"):
+        try:
+            data = yaml.safe_load("\n".join(read_source(tasks, context.resolver.display(tasks)).lines))
+        except (InputError, yaml.YAMLError):
+            continue
+        stack: list[Any] = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                for key, value in item.items():
+                    if str(key).rsplit(".", 1)[-1] == "template" and isinstance(value, dict):
+                        src, dest = str(value.get("src", "")), value.get("dest")
+                        if isinstance(dest, str) and "{{" not in dest and Path(src).name == path.name:
+                            return dest
+                    elif isinstance(value, list | dict):
+                        stack.append(value)
+    return None
+
+
+def _template(path: Path, source: SourceText, context: ParseContext) -> Embedded:
+    dest = _destination(path, context)
+    name = PurePosixPath(dest).name if dest else re.sub(r"\.(j2|jinja2|jinja)$", "", path.name, flags=re.I)
+    rendered = jinja.render("\n".join(source.lines), variables(path, context))
+    label = f"the template {path.name} rendered" + (f" to {dest}" if dest else "")
+    piece = Embedded(source.path, rendered.lines, rendered.line_map, name, label)
+    piece.dialect = shell.place(dest) if dest else (shell.place("/etc/hosts") if name == "hosts" else None)
+    piece.problems += rendered.problems
+    piece.conditional += rendered.conditional
+    return piece
+
+
+def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction:
+    if path.name.lower().endswith(TEMPLATE_SUFFIXES):
+        return Extraction([_template(path, source, context)])
+    return _tasks(path, source, context)
+
+
+# ------------------------------------------------------------------ tasks
+
+
+def _value(node: yaml.Node) -> Any:
+    value = yaml.safe_load(yaml.serialize(node)) if node is not None else None
+    return value if _bounded(value) else mark("(a value too large to read)")
+
+
+def _tasks_in(node: yaml.Node) -> list[yaml.MappingNode]:
+    """Every mapping in the document (tasks sit in plays, blocks, handlers)."""
+    out: list[yaml.MappingNode] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, yaml.MappingNode):
+            out.append(n)
+            stack.extend(v for _k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+    return sorted(out, key=lambda m: m.start_mark.line)
+
+
+def _module(task: yaml.MappingNode) -> tuple[str, yaml.Node] | None:
+    for key, value in task.value:
+        if isinstance(key, yaml.ScalarNode):
+            name = key.value.rsplit(".", 1)[-1]
+            if name in ("lineinfile", "blockinfile", "copy", "iptables", "ufw"):
+                return name, value
+    return None
+
+
+def _render(value: Any, variables: dict[str, Any]) -> str:
+    text = "" if value is None else str(value)
+    if "{{" not in text and "{%" not in text:
+        return text
+    rendered = jinja.render(text, variables)
+    return "\n".join(rendered.lines) if rendered.lines or not rendered.problems else mark(text)
+
+
+def _args(node: yaml.Node) -> dict[str, tuple[Any, int]]:
+    """Module options with their lines (1-based); `module: key=value ...` strings too."""
+    out: dict[str, tuple[Any, int]] = {}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            # A block scalar (`|`, `>`) starts on the line after its indicator.
+            block = isinstance(v, yaml.ScalarNode) and v.style in ("|", ">")
+            out[str(k.value)] = (_value(v), v.start_mark.line + 1 + block)
+    elif isinstance(node, yaml.ScalarNode):
+        for m in re.finditer(r"(\w+)=(\"[^\"]*\"|'[^']*'|\S+)", node.value):
+            out[m.group(1)] = (m.group(2).strip("\"'"), node.start_mark.line + 1)
+    return out
+
+
+_IPT_OPTIONS = {
+    "table": "-t",
+    "protocol": "-p",
+    "source": "-s",
+    "destination": "-d",
+    "destination_port": "--dport",
+    "source_port": "--sport",
+    "in_interface": "-i",
+    "out_interface": "-o",
+    "jump": "-j",
+    "goto": "-g",
+}
+_IPT_IGNORED = {"chain", "action", "state", "ip_version", "comment", "policy", "ctstate", "rule_num", "wait"}
+
+
+def _iptables(args: dict[str, tuple[Any, int]], vs: dict[str, Any]) -> tuple[str, str] | None:
+    def val(key: str) -> str:
+        return _render(args[key][0], vs)
+
+    if val("state") == "absent" if "state" in args else False:
+        return None
+    binary = "ip6tables" if "ip_version" in args and val("ip_version") == "ipv6" else "iptables"
+    chain = val("chain") if "chain" in args else "INPUT"
+    table = ["-t", val("table")] if "table" in args else []
+    if "policy" in args:
+        return binary, " ".join([binary, *table, "-P", chain, val("policy")])
+    words = [binary, *table, "-I" if "action" in args and val("action") == "insert" else "-A", chain]
+    if "ctstate" in args:
+        states = args["ctstate"][0]
+        words += [
+            "-m",
+            "conntrack",
+            "--ctstate",
+            ",".join(states) if isinstance(states, list) else str(states),
+        ]
+    for key, flag in _IPT_OPTIONS.items():
+        if key in args and key != "table":
+            words += [flag, val(key)]
+    for key in args:
+        if key not in _IPT_OPTIONS and key not in _IPT_IGNORED and key != "name":
+            words.append(mark(f"{key}={args[key][0]}"))
+    return binary, " ".join(_quote(w) for w in words)
+
+
+def _ufw(args: dict[str, tuple[Any, int]], vs: dict[str, Any]) -> str | None:
+    def val(key: str) -> str:
+        return _render(args[key][0], vs) if key in args else ""
+
+    targets = {"deny": "DROP", "reject": "REJECT", "allow": "ACCEPT", "limit": mark("limit")}
+    if "default" in args or "policy" in args:
+        direction = val("direction") or "incoming"
+        chain = {"outgoing": "OUTPUT", "routed": "FORWARD"}.get(direction, "INPUT")
+        policy = targets.get(val("default") or val("policy"), "")
+        return f"iptables -P {chain} {policy}" if policy in ("DROP", "ACCEPT") else None
+    rule = val("rule")
+    if rule not in targets or val("delete") in ("true", "True", "yes"):
+        return None
+    chain = (
+        "FORWARD"
+        if val("route") in ("true", "True", "yes")
+        else ("OUTPUT" if val("direction") == "out" else "INPUT")
+    )
+    words = ["iptables", "-A", chain]
+    if val("proto") and val("proto") != "any":
+        words += ["-p", val("proto")]
+    for key, flag in (("from_ip", "-s"), ("to_ip", "-d")):
+        if val(key) and val(key) != "any":
+            words += [flag, val(key)]
+    if val("to_port"):
+        words += ["-p", "tcp"] if "-p" not in words else []
+        words += ["--dport", val("to_port")]
+    if val("interface"):
+        words += ["-o" if chain == "OUTPUT" else "-i", val("interface")]
+    words += ["-j", targets[rule]]
+    return " ".join(_quote(w) for w in words)
+
+
+def _quote(word: str) -> str:
+    return f'"{word}"' if " " in word and "\ue000" not in word else word
+
+
+def _tasks(path: Path, source: SourceText, context: ParseContext) -> Extraction:
+    try:
+        documents = list(yaml.compose_all("\n".join(source.lines), Loader=yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark_ = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return Extraction([], unread=[("TE901", (mark_.line + 1) if mark_ else 1, f"not YAML: {problem}")])
+    vs = variables(path, context)
+    files: dict[str, Embedded] = {}
+    firewall = Embedded(source.path, [], [], "firewall.sh", "the playbook's iptables/ufw tasks", "iptables")
+
+    def file(target: str, line: int) -> Embedded:
+        if target not in files:
+            files[target] = Embedded(
+                source.path,
+                [],
+                [],
+                PurePosixPath(target).name,
+                f"{target} as the tasks write it (line {line})",
+                shell.place(target),
+            )
+        return files[target]
+
+    for document in documents:
+        if document is None:
+            continue
+        for task in _tasks_in(document):
+            found = _module(task)
+            if found is None:
+                continue
+            name, node = found
+            args = _args(node)
+            line = node.start_mark.line + 1
+            if name == "iptables":
+                built = _iptables(args, vs)
+                if built:
+                    firewall.add(built[1], line)
+                continue
+            if name == "ufw":
+                built_ufw = _ufw(args, vs)
+                if built_ufw:
+                    firewall.add(built_ufw, line)
+                continue
+            target = _render((args.get("path") or args.get("dest") or (None, 0))[0], vs)
+            if not target or "\ue000" in target:
+                continue
+            if args.get("state", ("present", 0))[0] == "absent":
+                continue
+            key = {"lineinfile": "line", "blockinfile": "block", "copy": "content"}[name]
+            if key not in args:
+                continue
+            text, first = args[key]
+            rendered = _render(text, vs).split("\n")
+            piece = file(target, line)
+            for k, part in enumerate(rendered):
+                if part or k < len(rendered) - 1:
+                    piece.add(part, first + k if len(rendered) > 1 else first)
+    pieces = [p for p in files.values() if p.lines]
+    if firewall.lines:
+        pieces.append(firewall)
+    return Extraction(pieces)
