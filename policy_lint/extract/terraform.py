@@ -49,6 +49,8 @@ _NAME_ATTRS = ("filename", "destination", "path", "dest", "target")
 # The dialects that read a .tf file's provider resources themselves (#14, #16): they may read the
 # file whole as well; any other dialect recognising a heredoc's text in it must not.
 PROVIDER_DIALECTS = ("panos", "fortigate", "cloudflare-gateway")
+# Resource type prefixes of those providers (panos_, fortios_, cloudflare_).
+PROVIDER_PREFIXES = ("panos_", "fortios_", "cloudflare_")
 
 
 def claims(path: Path, head: str) -> bool:
@@ -149,6 +151,9 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
     try:
         model: tf.TerraformFile | None = tf.load(source.lines)
     except tf.TerraformError as exc:
+        if any(f'resource "{prefix}' in "\n".join(source.lines) for prefix in PROVIDER_PREFIXES):
+            # A provider dialect's own file: it reports the unreadable module (one input error).
+            return Extraction([], whole=PROVIDER_DIALECTS)
         # Terraform refuses the whole module: nothing of it is deployed, so nothing is known.
         line = re.search(r"line (\d+)", str(exc))
         return Extraction([], unread=[("TE901", int(line.group(1)) if line else 1, str(exc))])
