@@ -49,6 +49,7 @@ MODULES: tuple[str, ...] = (
     "firewalls.mikrotik",
     "firewalls.pfsense",
     "firewalls.nftables",
+    "firewalls.fortigate",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -211,6 +212,10 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "firewalls.windows_firewall": (
         "windows-firewall",
         ("*.bat", "*.cmd", "*.ps1", "*firewall*.txt", "*netsh*"),
+    ),
+    "firewalls.fortigate": (
+        "fortigate",
+        ("*fortigate*", "*fortios*", "*forti*.conf", "FG*.conf", "fgt*.conf", "*.fgt"),
     ),
 }
 

@@ -1,0 +1,1036 @@
+"""The FortiGate Ruleset: a probe's connection walked through its VDOM's firewall policies in
+the device's order, then through the security profiles of the policy that accepts it (the
+package docstring states the semantics)."""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
+
+from policy_lint.catalog import PRIMARY, Catalog
+from policy_lint.dialects.firewalls.fortigate.model import (
+    BLOCKING,
+    BUILTIN_ADDRESSES,
+    BUILTIN_ADDRESSES6,
+    BUILTIN_SCHEDULES,
+    BUILTIN_SERVICES,
+    NAME,
+    Address,
+    AppList,
+    Config,
+    DnsProfile,
+    FtgdFilter,
+    Policy,
+    Ref,
+    Schedule,
+    UrlEntry,
+    Vdom,
+    WebProfile,
+)
+from policy_lint.dialects.firewalls.reach import narrow_scope
+from policy_lint.dialects.semantics.addressing import UNKNOWN_LOCATION, Target, decide_by_address
+from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
+from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
+
+Tri = bool | None  # three-valued: matches, does not, cannot tell
+
+SOCIAL_NETWORKING = "37"  # FortiGuard category 37 (catalog/vendor_names.yaml, confidence high)
+# FortiGuard categories whose published names (data/sources/fortiguard-webfilter-categories.yaml)
+# can take in a social service's CDN, API, login, short-link, messaging, ad or analytics host,
+# whose own rating the catalog does not hold: a block of one of these is `unknown` for such a
+# host. The other published categories (adult, drugs, gambling, malware, ...) are another topic;
+# an ID outside the published list has no known meaning and counts as "may take it in".
+MAY_RATE_SUPPORTING = frozenset(
+    str(n)
+    for n in (0, 17, 24, 25, 28, 34, 36, 37, 41, 49, 52, 54, 56, 68, 69, 70, 76, 80, 81, 82, 84, 94, 95)
+)
+# Published ids: 0-95 but for the numbers the list skips.
+PUBLISHED = frozenset(str(n) for n in range(96) if n not in (10, 21, 22, 27, 32, 45, 60, 73, 74))
+# Profiles a factory-new FortiGate has: referenced but not in the file, their settings are unknown.
+FACTORY_PROFILES = {"default", "monitor-all", "wifi-default", "sniffer-profile", "block-high-risk"}
+RESOLVER = UNKNOWN_LOCATION[0]  # the client's DNS resolver: somewhere on the internet
+OTHER_SOURCE = ipaddress.ip_address("198.51.100.77")
+MAX_AUDIENCES = 256
+
+
+@dataclass(frozen=True)
+class Moment:
+    label: str
+    day: int
+    minute: int
+    onetime: str = ""
+
+
+def _ip_in(address: Address, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> Tri:
+    if address.kind == "ipmask":
+        return any(n.version == ip.version and ip in n for n in address.networks)
+    if address.kind == "iprange":
+        return any(lo.version == ip.version and lo <= ip <= hi for lo, hi in address.ranges)  # type: ignore[operator]
+    return None
+
+
+class FortigateRuleset:
+    def __init__(
+        self,
+        path: str,
+        config: Config,
+        problems: list[Problem],
+        catalog: Catalog,
+        statements: int = 0,
+        understood: int = 0,
+    ) -> None:
+        self.path = path
+        self.dialect = NAME
+        self.problems = problems
+        self.statements = statements
+        self.understood = understood
+        self.config = config
+        self.catalog = catalog
+        self._patterns: dict[str, BoundedPattern | None] = {}
+        self._cache: dict[tuple, Decision] = {}
+        self._undefined: set[tuple[str, str, str]] = set()
+        for vdom in config.vdoms:
+            self._check_references(vdom)
+        self._audiences: list[Audience] = []
+        self._vdom_of: dict[tuple, Vdom] = {}
+        self._times: dict[str, list[Moment]] = {}
+        self._v4_catalog: Catalog | None = None
+        for vdom in config.vdoms:
+            self._audiences.extend(self._vdom_audiences(vdom))
+
+    # ------------------------------------------------------------------ references
+
+    def _problem(self, code: str, span: Span, message: str) -> None:
+        p = Problem(code, span, message)
+        if p not in self.problems:
+            self.problems.append(p)
+
+    def _check_references(self, v: Vdom) -> None:
+        def missing(kind: str, r: Ref) -> None:
+            self._undefined.add((v.name, kind, r.name))
+            self._problem("TE901", r.span, f"{kind} {r.name!r} is not defined in this configuration")
+
+        for p in v.policies:
+            for r in p.srcaddr + p.dstaddr:
+                if not self._known_address(v, r.name, six=False):
+                    missing("address", r)
+            for r in p.srcaddr6 + p.dstaddr6:
+                if not self._known_address(v, r.name, six=True):
+                    missing("address6", r)
+            for r in p.service:
+                if r.name not in BUILTIN_SERVICES and r.name not in v.services:
+                    missing("service", r)
+            if p.schedule and p.schedule.name not in BUILTIN_SCHEDULES and p.schedule.name not in v.schedules:
+                missing("schedule", p.schedule)
+            for r in p.users:
+                if r.name not in v.user_groups and r.name not in v.users:
+                    missing("user or group", r)
+            for span, what in p.unmodelled:
+                self._problem("TE908", span, f"{p.label()} matches on {what}: not evaluated")
+            if p.action == "ipsec" and p.enabled:
+                self._problem(
+                    "TE907", p.span, f"{p.label()} sends traffic into an IPsec tunnel: the far end decides"
+                )
+            if p.internet_services and p.enabled:
+                names = ", ".join(r.name for r in p.internet_services[:3])
+                self._problem(
+                    "TE908",
+                    p.internet_services[0].span,
+                    f"{p.label()} matches internet services ({names}): which addresses FortiGuard's "
+                    "Internet Service Database holds for them is not in the catalog",
+                )
+            if not (p.utm and p.action == "accept"):
+                continue
+            profiles: list[tuple[Ref | None, Mapping[str, object], str]] = [
+                (p.webfilter, v.webfilters, "webfilter profile"),
+                (p.applist, v.applists, "application list"),
+                (p.dnsfilter, v.dnsprofiles, "dnsfilter profile"),
+            ]
+            for named, table, kind in profiles:
+                if named is None or named.name in table:
+                    continue
+                r = named
+                self._undefined.add((v.name, kind, r.name))
+                if r.name in FACTORY_PROFILES:
+                    self._problem(
+                        "TE908",
+                        r.span,
+                        f"{kind} {r.name!r} is a factory profile not in this file: its settings are not known",
+                    )
+                else:
+                    missing(kind, r)
+            if p.ssl and v.ssl_mode(p.ssl.name) is None:
+                missing("ssl-ssh-profile", p.ssl)
+        for w in v.webfilters.values():
+            if w.urltable and w.urltable.name not in v.urltables:
+                missing("webfilter urlfilter", w.urltable)
+        for d in v.dnsprofiles.values():
+            if d.domaintable and d.domaintable.name not in v.domaintables:
+                missing("dnsfilter domain-filter", d.domaintable)
+        for g in (*v.groups.values(), *v.groups6.values()):
+            six = g.name in v.groups6
+            for r in g.members + g.exclude:
+                if not self._known_address(v, r.name, six):
+                    missing("address", r)
+        for span in v.proxy_policies[:1]:
+            self._problem(
+                "TE908", span, "explicit web proxy policies are not evaluated: its clients are unknown"
+            )
+        for span in v.security_policies[:1]:
+            self._problem(
+                "TE908",
+                span,
+                "NGFW policy-based security policies are not evaluated: what they let through is unknown",
+            )
+
+    @staticmethod
+    def _known_address(v: Vdom, name: str, six: bool) -> bool:
+        if six:
+            return name in BUILTIN_ADDRESSES6 or name in v.addresses6 or name in v.groups6
+        return name in BUILTIN_ADDRESSES or name in v.addresses or name in v.groups
+
+    # ------------------------------------------------------------------ audiences
+
+    def _vdom_audiences(self, v: Vdom) -> list[Audience]:
+        live = [p for p in v.policies if p.enabled]
+        ins = list(dict.fromkeys(r.name for p in live for r in p.srcintf if r.name != "any")) or ["any"]
+        named_out = list(dict.fromkeys(r.name for p in live for r in p.dstintf if r.name != "any"))
+        outs = list(dict.fromkeys(v.egress)) or named_out or ["any"]
+        pairs = [(i, o) for i in ins for o in outs if i != o or i == "any"] or [(ins[0], outs[0])]
+        sources = self._sources(v, live)
+        users = [""] + list(dict.fromkeys(r.name for p in live for r in p.users))
+        times = self._moments(v, live)
+        self._times[v.name] = times
+        dims: list[list[tuple[str, ...]]] = [
+            [("intf", i, o) for i, o in pairs],
+            [("src", name, ip) for name, ip in sources],
+            [("user", u) for u in users],
+            [("time", str(k)) for k in range(len(times))],
+        ]
+        combos = list(itertools.product(*dims))
+        if len(combos) > MAX_AUDIENCES:
+            self._problem(
+                "TE906",
+                v.span,
+                f"{len(combos)} combinations of interfaces, sources, users and schedules in VDOM {v.name}: "
+                "each condition is evaluated on its own",
+            )
+            first = tuple(d[0] for d in dims)
+            seen = {first}
+            combos = [first]
+            for k, d in enumerate(dims):
+                for value in d[1:]:
+                    combo = tuple(value if j == k else first[j] for j in range(len(dims)))
+                    if combo not in seen:
+                        seen.add(combo)
+                        combos.append(combo)
+        out = []
+        for intf, src, user, time in combos:
+            moment = times[int(time[1])]
+            conditions: list[str] = []
+            if self.config.multi_vdom:
+                conditions.append(f"vdom {v.name}")
+            if intf[1] != "any":
+                conditions.append(f"srcintf {intf[1]}")
+            if intf[2] != "any" and len(outs) > 1:
+                conditions.append(f"dstintf {intf[2]}")
+            if src[1]:
+                conditions.append(f"srcaddr {src[1]}" if src[1] != "*" else "in no srcaddr the policies name")
+            if user[1]:
+                conditions.append(f"user/group {user[1]}")
+            elif len(users) > 1:
+                conditions.append("no authenticated user")
+            if moment.label:
+                conditions.append(moment.label)
+            key = (v.name, intf[1], intf[2], src[1], user[1], time[1])
+            attrs = [("vdom", v.name), ("srcintf", intf[1]), ("dstintf", intf[2]), ("user", user[1])]
+            if src[2]:
+                attrs.append(("src", src[2]))
+            a = Audience(key, tuple(conditions), tuple(attrs))
+            self._vdom_of[key] = v
+            out.append(a)
+        if v.proxy_policies:
+            proxy_key: tuple[str, ...] = (v.name, "explicit-proxy")
+            a = Audience(
+                proxy_key, (f"clients of the explicit web proxy (vdom {v.name})",), (("vdom", v.name),)
+            )
+            self._vdom_of[proxy_key] = v
+            out.append(a)
+        return out
+
+    def _representative(self, v: Vdom, name: str, depth: int = 0) -> str:
+        a = v.addresses.get(name)
+        if a is not None:
+            if a.networks:
+                n = a.networks[0]
+                return str(n.network_address + 1 if n.num_addresses > 2 else n.network_address)
+            if a.ranges:
+                return str(a.ranges[0][0])
+            return ""
+        g = v.groups.get(name)
+        if g is not None and depth < 8:
+            for m in g.members:
+                ip = self._representative(v, m.name, depth + 1)
+                if ip:
+                    return ip
+        return ""
+
+    def _sources(self, v: Vdom, live: list[Policy]) -> list[tuple[str, str]]:
+        names = list(dict.fromkeys(r.name for p in live for r in p.srcaddr if r.name != "all"))
+        if not names:
+            return [("", "")]
+        out = [(n, self._representative(v, n)) for n in names]
+        # A client in none of them, when some address is in none of them.
+        if all(self._addr_match(v, n, OTHER_SOURCE, None, False) is False for n in names):
+            out.append(("*", str(OTHER_SOURCE)))
+        return out
+
+    def _moments(self, v: Vdom, live: list[Policy]) -> list[Moment]:
+        used = [v.schedules[r.name] for p in live if (r := p.schedule) and r.name in v.schedules]
+        used = list({s.name: s for s in used}.values())
+        if not used:
+            return [Moment("", 1, 600)]
+        out: list[Moment] = []
+        recurring = [s for s in used if s.kind == "recurring"]
+        for s in used:
+            if s.kind == "recurring" and s.days:
+                day = min(s.days)
+                out.append(Moment(f"during schedule {s.name}", day, s.start))
+            elif s.kind == "onetime":
+                out.append(Moment(f"during one-time schedule {s.name}", 1, 600, s.name))
+        names = ", ".join(s.name for s in used)
+        for day, minute in itertools.product(range(7), range(0, 1440, 30)):
+            if not any(_in_schedule(s, day, minute) for s in recurring):
+                out.append(Moment(f"outside schedules {names}", day, minute))
+                break
+        return out or [Moment("", 1, 600)]
+
+    def audiences(self) -> Sequence[Audience]:
+        return self._audiences
+
+    # ------------------------------------------------------------------ matching
+
+    def _addr_match(
+        self,
+        v: Vdom,
+        name: str,
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
+        probe: Probe | None,
+        six: bool,
+        depth: int = 0,
+    ) -> Tri:
+        builtins = BUILTIN_ADDRESSES6 if six else BUILTIN_ADDRESSES
+        table = v.addresses6 if six else v.addresses
+        groups = v.groups6 if six else v.groups
+        if name in table:
+            a = table[name]
+            if a.kind in ("fqdn", "wildcard-fqdn"):
+                return self._fqdn_match(a, probe)
+            return _ip_in(a, ip) if ip is not None else None
+        if name in groups and depth < 16:
+            g = groups[name]
+            hit = _any(self._addr_match(v, m.name, ip, probe, six, depth + 1) for m in g.members)
+            if not g.exclude or hit is False:
+                return hit
+            out = _any(self._addr_match(v, m.name, ip, probe, six, depth + 1) for m in g.exclude)
+            return _and(hit, _not(out))
+        if name in builtins:
+            return name != "none"
+        return None  # undefined (TE901 at the reference)
+
+    def _fqdn_match(self, a: Address, probe: Probe | None) -> Tri:
+        """The FortiGate resolves an FQDN address (and learns wildcard-FQDN addresses from the DNS
+        answers it sees): the probe's own name matches; another name of the same service may share
+        its addresses (unknown); another service's or the control's name does not."""
+        if probe is None:
+            return None
+        host = probe.host.lower()
+        if (a.kind == "fqdn" and host == a.fqdn) or (a.kind == "wildcard-fqdn" and fnmatchcase(host, a.fqdn)):
+            return True
+        owner = self.catalog.service_for_host(a.fqdn.lstrip("*."))
+        if probe.service is not None and owner is not None and owner[0] == probe.service:
+            return None
+        return False
+
+    def _service_match(self, v: Vdom, names: list[Ref], proto: str, port: int) -> Tri:
+        def one(name: str, depth: int) -> Tri:
+            if name in BUILTIN_SERVICES and name not in v.services:
+                ports: tuple[tuple[str, int, int], ...] = BUILTIN_SERVICES[name]
+            elif name in v.services:
+                s = v.services[name]
+                if s.members and depth < 16:
+                    return _any(one(m.name, depth + 1) for m in s.members)
+                ports = s.ports
+                if not ports:
+                    return None
+            else:
+                return None
+            return any(p in ("any", proto) and lo <= port <= hi for p, lo, hi in ports)
+
+        return _any(one(r.name, 0) for r in names)
+
+    def _match(
+        self,
+        v: Vdom,
+        p: Policy,
+        a: Audience,
+        target: Target | None,
+        probe: Probe | None,
+        proto: str,
+        port: int,
+    ) -> tuple[Tri, str]:
+        why = p.unmodelled[0][1] if p.unmodelled else ""
+        iface_in, iface_out = a.attribute("srcintf") or "any", a.attribute("dstintf") or "any"
+        if not self._intf(v, p.srcintf, iface_in) or not self._intf(v, p.dstintf, iface_out):
+            return False, ""
+        users = [r.name for r in p.users]
+        if users and (a.attribute("user") or "") not in users:
+            return False, ""
+        sched = self._schedule_match(v, p, a)
+        if sched is False:
+            return False, ""
+        six = target is not None and target.version == 6
+        src_name = a.key[3] if len(a.key) > 3 else ""
+        src_ip_text = a.attribute("src")
+        src_ip = ipaddress.ip_address(src_ip_text) if src_ip_text else None
+        srcs = p.srcaddr6 if six else p.srcaddr
+        if not srcs:
+            return False, ""
+        if six:
+            src: Tri = _any(r.name == "all" or None for r in srcs)
+        else:
+            src = _any(
+                True if r.name == src_name else self._addr_match(v, r.name, src_ip, None, False) for r in srcs
+            )
+            if not src_name and src is not True:
+                src = True if any(r.name == "all" for r in srcs) else src
+        if p.src_negate:
+            src = _not(src)
+        if src is False:
+            return False, ""
+        if p.internet_services:
+            dst: Tri = False if (probe is None or probe.service is None) else None
+            if dst is None:
+                why = why or f"internet service {p.internet_services[0].name}"
+        else:
+            dsts = p.dstaddr6 if six else p.dstaddr
+            if not dsts:
+                return False, ""
+            ip = target.address if target is not None else None
+            dst = _any(self._addr_match(v, r.name, ip, probe, six) for r in dsts)
+            if p.dst_negate:
+                dst = _not(dst)
+        if dst is False:
+            return False, ""
+        svc = (
+            self._service_match(v, p.service, proto, port)
+            if p.service
+            else (True if p.internet_services else None)
+        )
+        if p.service_negate:
+            svc = _not(svc)
+        if svc is False:
+            return False, ""
+        result = _and(_and(_and(src, dst), svc), sched)
+        if p.unmodelled:
+            result = None if result is not False else False
+        if result is None and not why:
+            why = "an object it names is not defined or not modelled"
+        return result, why
+
+    @staticmethod
+    def _intf(v: Vdom, refs: list[Ref], name: str) -> bool:
+        for r in refs:
+            if r.name == "any" or r.name == name or name == "any":
+                return True
+            if name in v.zones.get(r.name, ()) or r.name in v.zones.get(name, ()):
+                return True
+        return False
+
+    def _schedule_match(self, v: Vdom, p: Policy, a: Audience) -> Tri:
+        if p.schedule is None or (
+            p.schedule.name in BUILTIN_SCHEDULES and p.schedule.name not in v.schedules
+        ):
+            return True
+        s = v.schedules.get(p.schedule.name)
+        if s is None or s.kind == "group":
+            return None
+        moments = self._times.get(v.name) or [Moment("", 1, 600)]
+        index = int(a.key[5]) if len(a.key) > 5 else 0
+        m = moments[index] if index < len(moments) else moments[0]
+        if s.kind == "onetime":
+            return m.onetime == s.name
+        return _in_schedule(s, m.day, m.minute)
+
+    # ------------------------------------------------------------------ the walk
+
+    def _walk(
+        self, v: Vdom, a: Audience, target: Target | None, probe: Probe, proto: str, port: int
+    ) -> tuple[Decision, Policy | None]:
+        """First match over the policies; a policy whose match is unknown makes the result unknown
+        unless it would decide as the rest of the walk does."""
+        orders = [v.policies, *v.other_orders]
+        results = [self._walk_order(order, v, a, target, probe, proto, port) for order in orders]
+        first = results[0]
+        for other in results[1:]:
+            if (other[0].outcome, other[0].partial) != (first[0].outcome, first[0].partial):
+                return (
+                    Decision(
+                        Outcome.UNKNOWN,
+                        first[0].rule,
+                        first[0].trace,
+                        note="Terraform creates these policies in no fixed order, and the order decides",
+                    ),
+                    None,
+                )
+        return first
+
+    def _walk_order(
+        self,
+        order: list[Policy],
+        v: Vdom,
+        a: Audience,
+        target: Target | None,
+        probe: Probe,
+        proto: str,
+        port: int,
+    ) -> tuple[Decision, Policy | None]:
+        unsure: list[tuple[Policy, Decision, str]] = []
+        final: Decision | None = None
+        decider: Policy | None = None
+        for p in order:
+            if not p.enabled:
+                continue
+            m, why = self._match(v, p, a, target, probe, proto, port)
+            if m is False:
+                continue
+            d = self._act(v, p, probe, a, target) if port != 53 else self._act_plain(p)
+            if m is True:
+                final, decider = d, p
+                break
+            unsure.append((p, d, why))
+        if final is None:
+            final = Decision(Outcome.DENY, None, note="the implicit deny (policy 0) at the end of the list")
+        if not unsure:
+            return final, decider
+        if all((d.outcome, d.partial) == (final.outcome, final.partial) for _p, d, _w in unsure):
+            return final, decider
+        p, _d, why = unsure[0]
+        return (
+            Decision(
+                Outcome.UNKNOWN,
+                p.span,
+                (p.span,),
+                note=f"whether {p.label()} applies is unknown ({why})",
+            ),
+            None,
+        )
+
+    def _scope(self, v: Vdom, p: Policy) -> str:
+        parts = []
+        if self.config.multi_vdom:
+            parts.append(f"vdom {v.name}")
+        names = [r.name for r in p.srcintf if r.name != "any"]
+        if names:
+            parts.append("srcintf " + " ".join(names))
+        srcs = [r.name for r in p.srcaddr if r.name != "all"]
+        if srcs:
+            parts.append(("not " if p.src_negate else "") + "srcaddr " + " ".join(srcs))
+        if p.users:
+            parts.append("users " + " ".join(r.name for r in p.users))
+        if p.schedule and p.schedule.name != "always":
+            parts.append(f"schedule {p.schedule.name}")
+        return ", ".join(parts)
+
+    def _specific(self, p: Policy) -> bool:
+        return bool(p.internet_services) or any(r.name != "all" for r in p.dstaddr + p.dstaddr6)
+
+    def _act_plain(self, p: Policy) -> Decision:
+        return Decision(Outcome.ALLOW if p.action == "accept" else Outcome.DENY, p.span, (p.span,))
+
+    def _act(self, v: Vdom, p: Policy, probe: Probe, a: Audience, target: Target | None) -> Decision:
+        scope = self._scope(v, p)
+        if p.action == "ipsec":
+            return Decision(
+                Outcome.UNKNOWN, p.span, (p.span,), note="an IPsec tunnel takes it: the far end decides"
+            )
+        if p.action != "accept":
+            return Decision(
+                Outcome.DENY, p.span, (p.span,), specific=self._specific(p), how="deny", scope=scope
+            )
+        allow = Decision(Outcome.ALLOW, p.span, (p.span,), specific=self._specific(p), scope=scope)
+        if v.security_policies:
+            return Decision(
+                Outcome.UNKNOWN,
+                v.security_policies[0],
+                (p.span, v.security_policies[0]),
+                note="NGFW security policies decide after this policy: not evaluated",
+            )
+        if not p.utm:
+            return allow
+        found = []
+        if p.webfilter:
+            found.append(self._webfilter(v, p, probe))
+        if p.applist:
+            found.append(self._applist(v, p, probe))
+        verdicts = [d for d in found if d is not None]
+        for d in verdicts:
+            if d.outcome == Outcome.DENY and not d.partial:
+                return replace(d, trace=(p.span, *d.trace), scope=scope)
+        for d in verdicts:
+            if d.outcome == Outcome.DENY:
+                return replace(d, trace=(p.span, *d.trace), scope=scope)
+        for d in verdicts:
+            if d.outcome == Outcome.UNKNOWN:
+                return replace(d, trace=(p.span, *d.trace), scope=scope)
+        for d in verdicts:
+            if d.specific:
+                return replace(d, trace=(p.span, *d.trace), scope=scope)
+        return allow
+
+    # ------------------------------------------------------------------ security profiles
+
+    def _rating(self, v: Vdom, probe: Probe) -> tuple[str, tuple[str, ...], Span | None]:
+        """("known", categories, local-rating span) | ("neutral", (), None) | ("unknown", (), None)."""
+        host = probe.host.lower()
+        for name, (rating, span) in v.local_ratings.items():
+            url = name.split("://")[-1]
+            rhost, _, rpath = url.partition("/")
+            if (host == rhost or host.endswith("." + rhost)) and (
+                not rpath or probe.path.lstrip("/").startswith(rpath)
+            ):
+                return "known", rating, span
+        if probe.service is None:
+            return "neutral", (), None
+        svc = self.catalog.services.get(probe.service)
+        if probe.role == PRIMARY and svc is not None and any(d.source != "policy" for d in svc.domains):
+            return "known", (SOCIAL_NETWORKING,), None
+        return "unknown", (), None
+
+    def _ftgd(
+        self, v: Vdom, filters: list[FtgdFilter], probe: Probe, owner: Span, label: str
+    ) -> Decision | None:
+        kind, rating, local = self._rating(v, probe)
+        extra = (local,) if local else ()
+        if kind == "known":
+            for f in filters:
+                if f.category in rating:
+                    text = _category_text(f.category)
+                    span = replace(f.span, text=f"{label} -> category {text}, action {f.action}")
+                    trace = (owner, *extra, span)
+                    if f.action == "block":
+                        return Decision(Outcome.DENY, span, trace, specific=True, how="FortiGuard category")
+                    if f.action == "warning":
+                        return Decision(
+                            Outcome.DENY,
+                            span,
+                            trace,
+                            specific=True,
+                            how="warning page",
+                            partial=True,
+                            note="action warning: a click-through page; users who click Proceed get through",
+                        )
+                    if f.action == "authenticate":
+                        groups = " ".join(f.groups) or "the override groups"
+                        return Decision(
+                            Outcome.DENY,
+                            span,
+                            trace,
+                            specific=True,
+                            how="authenticate",
+                            partial=True,
+                            note=f"action authenticate: users of {groups} who log in get through",
+                        )
+                    return Decision(Outcome.ALLOW, span, trace, specific=False)
+            return None
+        if kind == "neutral":
+            return None
+        unsure = [
+            f
+            for f in filters
+            if f.action in ("block", "warning", "authenticate")
+            and (f.category in MAY_RATE_SUPPORTING or f.category not in PUBLISHED)
+        ]
+        if unsure:
+            f = unsure[0]
+            span = replace(
+                f.span, text=f"{label} -> category {_category_text(f.category)}, action {f.action}"
+            )
+            return Decision(
+                Outcome.UNKNOWN,
+                span,
+                (owner, span),
+                note=f"the FortiGuard rating of {probe.host} is not in the catalog; category "
+                f"{_category_text(f.category)} may hold it",
+            )
+        return None
+
+    def _ssl_sight(self, v: Vdom, p: Policy, probe: Probe) -> str:
+        """What the device sees of the request: url (whole), host, or unknown."""
+        if probe.scheme == "http":
+            return "url"
+        mode = v.ssl_mode(p.ssl.name) if p.ssl else "none"
+        return {"deep": "url", "certificate": "host"}.get(mode or "", "unknown")
+
+    def _webfilter(self, v: Vdom, p: Policy, probe: Probe) -> Decision | None:
+        assert p.webfilter is not None
+        prof = v.webfilters.get(p.webfilter.name)
+        if prof is None:
+            return Decision(
+                Outcome.UNKNOWN,
+                p.webfilter.span,
+                (p.webfilter.span,),
+                note=f"webfilter profile {p.webfilter.name!r} is not in this file",
+            )
+        label = f"{p.label()} (line {p.span.line}) -> webfilter-profile {prof.name!r}"
+        sight = self._ssl_sight(v, p, probe)
+        d = self._webfilter_decision(v, prof, probe, sight, p.inspection_mode or "flow", label)
+        if sight == "unknown" and d is not None and d.outcome != Outcome.ALLOW:
+            why = f"ssl-ssh-profile {p.ssl.name!r}" if p.ssl else "no ssl-ssh-profile"
+            return Decision(
+                Outcome.UNKNOWN,
+                d.rule,
+                d.trace,
+                note=f"{why}: whether the web filter sees this HTTPS request is not modelled",
+            )
+        return d
+
+    def _webfilter_decision(
+        self, v: Vdom, prof: WebProfile, probe: Probe, sight: str, mode: str, label: str
+    ) -> Decision | None:
+        trace: tuple[Span, ...] = (prof.span,)
+        if prof.urltable is not None:
+            table = v.urltables.get(prof.urltable.name)
+            if table is None:
+                return Decision(
+                    Outcome.UNKNOWN,
+                    prof.urltable.span,
+                    (prof.span, prof.urltable.span),
+                    note="URL filter not defined",
+                )
+            proxy = (prof.inspection_mode or mode) == "proxy"
+            for e in table.entries:
+                if not e.enabled:
+                    continue
+                hit = self._url_match(e, probe, sight, proxy, table.include_subdomains)
+                if hit is False:
+                    continue
+                span = replace(
+                    e.span,
+                    text=f"{label} -> urlfilter {table.id} entry {e.url!r} ({e.kind}), action {e.action}",
+                )
+                if hit is None:
+                    return Decision(
+                        Outcome.UNKNOWN,
+                        span,
+                        (*trace, table.span, span),
+                        note=f"whether URL filter entry {e.url!r} matches is unknown"
+                        + (" (referrer-host)" if e.referrer else " (pattern ran out of time)"),
+                    )
+                if e.action == "block":
+                    return Decision(
+                        Outcome.DENY, span, (*trace, table.span, span), specific=True, how="URL filter"
+                    )
+                if e.action == "exempt":
+                    return Decision(Outcome.ALLOW, span, (*trace, table.span, span), specific=True)
+                # allow/monitor: let through to the FortiGuard category check
+                trace = (*trace, table.span, span)
+                break
+        d = self._ftgd(v, prof.filters, probe, prof.span, label)
+        if d is not None:
+            return replace(d, trace=(*trace, *d.trace[1:]))
+        if len(trace) > 1:
+            return Decision(Outcome.ALLOW, trace[-1], trace, specific=True)
+        return None
+
+    def _url_match(self, e: UrlEntry, probe: Probe, sight: str, proxy: bool, subdomains: bool) -> Tri:
+        if e.referrer:
+            return None
+        host = probe.host.lower()
+        path = probe.path if sight == "url" else "/"
+        url = e.url.lower().split("://")[-1]
+        if e.kind == "regex":
+            pattern = self._pattern(e)
+            if pattern is None:
+                return None
+            return pattern.search(host + path)
+        ehost, slash, epath = url.partition("/")
+        epath = slash + epath
+        if epath not in ("", "/") and sight != "url":
+            return False  # a path the device does not see (HTTPS without deep inspection)
+        if e.kind == "wildcard":
+            seen = host + path if epath not in ("", "/") else host
+            glob = url if epath not in ("", "/") else ehost
+            return fnmatchcase(seen, glob)
+        if proxy:
+            hosted = host == ehost or (subdomains and host.endswith("." + ehost))
+            return hosted and (epath in ("", "/") or epath in path)
+        return url.rstrip("/") in (host + path)
+
+    def _pattern(self, e: UrlEntry) -> BoundedPattern | None:
+        if e.url not in self._patterns:
+            try:
+                self._patterns[e.url] = BoundedPattern.compile(e.url, ignore_case=True)
+            except PatternError as exc:
+                self._problem("TE905", e.span, str(exc))
+                self._patterns[e.url] = None
+        return self._patterns[e.url]
+
+    def _applist(self, v: Vdom, p: Policy, probe: Probe) -> Decision | None:
+        assert p.applist is not None
+        app = v.applists.get(p.applist.name)
+        if app is None:
+            return Decision(
+                Outcome.UNKNOWN,
+                p.applist.span,
+                (p.applist.span,),
+                note=f"application list {p.applist.name!r} is not in this file",
+            )
+        return self._applist_decision(app, p)
+
+    def _applist_decision(self, app: AppList, p: Policy) -> Decision | None:
+        label = f"{p.label()} (line {p.span.line}) -> application-list {app.name!r}"
+        for e in app.entries:
+            if e.action in BLOCKING:
+                span = replace(e.span, text=f"{label} -> entry {e.what}, action {e.action}")
+                self._problem(
+                    "TE908",
+                    e.span,
+                    f"application list {app.name!r} entry ({e.what}) {e.action}s application IDs with no cited "
+                    "meaning: whether they cover a service is unknown",
+                )
+                return Decision(
+                    Outcome.UNKNOWN,
+                    span,
+                    (app.span, span),
+                    note="FortiGuard application and category IDs are not in the catalog (none verified)",
+                )
+        if app.other_action in BLOCKING:
+            span = replace(
+                app.other_span or app.span, text=f"{label} -> other-application-action {app.other_action}"
+            )
+            return Decision(
+                Outcome.UNKNOWN,
+                span,
+                (app.span, span),
+                note="applications the list does not name are blocked; which IDs it names is not known",
+            )
+        return None
+
+    def _dns(self, v: Vdom, a: Audience, probe: Probe) -> Decision | None:
+        """The client's DNS query for the probe's name, on its way to an internet resolver."""
+        fake = Probe(None, "dns-resolver", "control", "dns", 53)
+        d, policy = self._walk(v, a, Target(RESOLVER), fake, "udp", 53)
+        if policy is None or d.outcome != Outcome.ALLOW or not policy.utm or policy.dnsfilter is None:
+            if d.outcome == Outcome.UNKNOWN:
+                # Whether the query meets a DNS filter is unknown: matters only if one would block.
+                for q in v.policies:
+                    if q.enabled and q.utm and q.dnsfilter and q.dnsfilter.name in v.dnsprofiles:
+                        hit = self._dns_profile(v, v.dnsprofiles[q.dnsfilter.name], q, probe)
+                        if hit is not None and hit.outcome == Outcome.DENY:
+                            return replace(
+                                hit,
+                                outcome=Outcome.UNKNOWN,
+                                note="whether the DNS query meets this filter is unknown",
+                            )
+            return None
+        prof = v.dnsprofiles.get(policy.dnsfilter.name)
+        if prof is None:
+            return Decision(Outcome.UNKNOWN, policy.dnsfilter.span, (policy.span, policy.dnsfilter.span))
+        return self._dns_profile(v, prof, policy, probe)
+
+    def _dns_profile(self, v: Vdom, prof: DnsProfile, p: Policy, probe: Probe) -> Decision | None:
+        label = f"{p.label()} (line {p.span.line}) -> dnsfilter-profile {prof.name!r}"
+        trace: tuple[Span, ...] = (p.span, prof.span)
+        if prof.domaintable is not None:
+            for e in v.domaintables.get(prof.domaintable.name, []):
+                if not e.enabled:
+                    continue
+                hit: Tri
+                host = probe.host.lower()
+                dom = e.domain.lower().rstrip(".")
+                if e.kind == "regex":
+                    pat = self._pattern(UrlEntry(e.domain, "regex", e.action, e.span))
+                    hit = pat.search(host) if pat else None
+                elif e.kind == "wildcard":
+                    hit = fnmatchcase(host, dom)
+                else:
+                    hit = host == dom or host.endswith("." + dom)
+                if hit is False:
+                    continue
+                span = replace(
+                    e.span, text=f"{label} -> domain-filter {e.domain!r} ({e.kind}), action {e.action}"
+                )
+                if hit is None:
+                    return Decision(Outcome.UNKNOWN, span, (*trace, span), note="pattern ran out of time")
+                if e.action == "block":
+                    return Decision(Outcome.DENY, span, (*trace, span), specific=True, how="DNS filter")
+                if e.action == "allow":
+                    return None  # allowed: exempt from the category check
+                break
+        d = self._ftgd(v, prof.filters, probe, prof.span, label)
+        if d is None or d.outcome == Outcome.ALLOW:
+            return None
+        how = "DNS filter" if d.outcome == Outcome.DENY and not d.partial else d.how
+        return replace(d, trace=(p.span, *d.trace), how=how)
+
+    # ------------------------------------------------------------------ Ruleset
+
+    def evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        key = (probe, audience.key)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._evaluate(probe, audience)
+            v = self._vdom_of.get(audience.key)
+            if v is not None and hit.rule is not None and hit.scope:
+                hit = narrow_scope(
+                    hit,
+                    audience,
+                    [a for a in self._audiences if self._vdom_of.get(a.key) is v],
+                    lambda a: self._evaluate(probe, a),
+                    lambda a: self._evaluate(probe, a).rule == hit.rule,
+                )
+            self._cache[key] = hit
+        return hit
+
+    def _evaluate(self, probe: Probe, audience: Audience) -> Decision:
+        v = self._vdom_of.get(audience.key)
+        if v is None:
+            return Decision(Outcome.UNKNOWN, note="no VDOM")
+        if audience.key[1:] == ("explicit-proxy",):
+            return Decision(
+                Outcome.UNKNOWN,
+                v.proxy_policies[0],
+                (v.proxy_policies[0],),
+                note="explicit web proxy policies are not evaluated",
+            )
+        ck = ("conn", probe, audience.key)
+        conn = self._cache.get(ck)
+        if conn is None:
+
+            def one(target: Target) -> Decision:
+                return self._walk(v, audience, target, probe, "tcp", probe.port)[0]
+
+            conn = decide_by_address(probe, self._catalog_for(v), one)
+            self._cache[ck] = conn
+        dns = self._dns(v, audience, probe)
+        if dns is None or (conn.outcome == Outcome.DENY and not conn.partial):
+            return conn
+        if dns.outcome == Outcome.DENY:
+            return dns
+        if dns.outcome == Outcome.UNKNOWN and conn.outcome != Outcome.DENY:
+            return dns
+        return conn
+
+    def _catalog_for(self, v: Vdom) -> Catalog:
+        """A VDOM with no IPv6 policy drops every IPv6 connection, neutral or not: its clients
+        reach the services over IPv4, so only the IPv4 prefixes are evaluated there."""
+        if any(p.enabled and (p.srcaddr6 or p.dstaddr6) for p in v.policies):
+            return self.catalog
+        if self._v4_catalog is None:
+            services = {}
+            for sid, svc in self.catalog.services.items():
+                asns = tuple(
+                    replace(a, networks=tuple(n for n in a.networks if n.version == 4)) for a in svc.asns
+                )
+                addresses = tuple(x for x in svc.addresses if ":" not in x)
+                services[sid] = replace(svc, asns=asns, addresses=addresses)
+            self._v4_catalog = replace(self.catalog, services=services)
+        return self._v4_catalog
+
+    def inert_mentions(self, probe: Probe) -> list[Span]:
+        out: list[Span] = []
+        for v in self.config.vdoms:
+            live = [p for p in v.policies if p.enabled and p.action == "accept" and p.utm]
+            used_web = {p.webfilter.name for p in live if p.webfilter}
+            used_dns = {p.dnsfilter.name for p in live if p.dnsfilter}
+            used_tables = {w.urltable.name for n, w in v.webfilters.items() if n in used_web and w.urltable}
+            used_domains = {
+                d.domaintable.name for n, d in v.dnsprofiles.items() if n in used_dns and d.domaintable
+            }
+            for name, prof in v.webfilters.items():
+                if name in used_web:
+                    continue
+                d = self._webfilter_decision(v, prof, probe, "url", "proxy", f"webfilter-profile {name!r}")
+                if d is not None and d.outcome == Outcome.DENY and d.rule is not None:
+                    out.append(prof.span)
+            for tid, table in v.urltables.items():
+                if tid in used_tables:
+                    continue
+                for e in table.entries:
+                    if e.enabled and e.action == "block" and self._url_match(e, probe, "url", True, True):
+                        out.append(e.span)
+            for name, dprof in v.dnsprofiles.items():
+                if name in used_dns:
+                    continue
+                fake = Policy("-", dprof.span)
+                dd = self._dns_profile(v, dprof, fake, probe)
+                if dd is not None and dd.outcome == Outcome.DENY:
+                    out.append(dprof.span)
+            for tid, entries in v.domaintables.items():
+                if tid in used_domains:
+                    continue
+                host = probe.host.lower()
+                for de in entries:
+                    dom = de.domain.lower()
+                    if de.enabled and de.action == "block" and (host == dom or host.endswith("." + dom)):
+                        out.append(de.span)
+            used_addr = self._used_addresses(v)
+            for name, a in v.addresses.items():
+                if (
+                    name not in used_addr
+                    and a.kind in ("fqdn", "wildcard-fqdn")
+                    and self._fqdn_match(a, probe)
+                ):
+                    out.append(a.span)
+        return out
+
+    def _used_addresses(self, v: Vdom) -> set[str]:
+        names = {r.name for p in v.policies for r in (*p.srcaddr, *p.dstaddr, *p.srcaddr6, *p.dstaddr6)}
+        todo = list(names)
+        while todo:
+            g = v.groups.get(todo.pop()) or None
+            if g is None:
+                continue
+            for m in (*g.members, *g.exclude):
+                if m.name not in names:
+                    names.add(m.name)
+                    todo.append(m.name)
+        return names
+
+
+def _category_text(category: str) -> str:
+    return f"{category} (Social Networking)" if category == SOCIAL_NETWORKING else category
+
+
+def _in_schedule(s: Schedule, day: int, minute: int) -> bool:
+    if s.start == s.end:
+        return day in s.days
+    if s.start < s.end:
+        return day in s.days and s.start <= minute < s.end
+    return (day in s.days and minute >= s.start) or ((day - 1) % 7 in s.days and minute < s.end)
+
+
+def _any(values: Iterable[Tri]) -> Tri:
+    unsure = False
+    for x in values:
+        if x is True:
+            return True
+        if x is None:
+            unsure = True
+    return None if unsure else False
+
+
+def _and(a: Tri, b: Tri) -> Tri:
+    if a is False or b is False:
+        return False
+    if a is None or b is None:
+        return None
+    return True
+
+
+def _not(a: Tri) -> Tri:
+    return None if a is None else not a
