@@ -9,7 +9,7 @@ reads it: a tree of `config` tables, `edit` entries and `set` attributes, with l
     end
 
 Statements end at a newline outside double quotes (`set buffer "..."` may span many lines);
-`\\"` and `\\\\` escape inside quotes; a line starting with `#` is a comment (the
+`\\"` and `\\\\` escape inside quotes (single quotes also quote); a line starting with `#` is a comment (the
 `#config-version=FG...` header). `end` closes the current table (and an open entry with it);
 `next` closes an entry. A table still open at the end of the file, a verb FortiOS does not
 have, or a `next`/`end` with nothing to close, is a TE901 problem at its line: the device would
@@ -117,7 +117,7 @@ def statements(lines: list[str], path: str) -> Iterator[Statement]:
         raw_lines = [line]
         pos = 0
         current: list[str] | None = None  # the word being read
-        quoted = False
+        quoted = ""  # the quote character of the value being read, "" outside quotes
         while True:
             if pos >= len(line):
                 if quoted and i + 1 < n:  # a quoted value goes on on the next line
@@ -135,8 +135,8 @@ def statements(lines: list[str], path: str) -> Iterator[Statement]:
                     current.append(line[pos + 1])
                     pos += 2
                     continue
-                if ch == '"':
-                    quoted = False
+                if ch == quoted:
+                    quoted = ""
                 else:
                     assert current is not None
                     current.append(ch)
@@ -148,8 +148,8 @@ def statements(lines: list[str], path: str) -> Iterator[Statement]:
                     current = None
                 pos += 1
                 continue
-            if ch == '"':
-                quoted = True
+            if ch in "\"'":
+                quoted = ch
                 current = current if current is not None else []
                 pos += 1
                 continue
