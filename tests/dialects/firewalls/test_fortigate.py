@@ -562,6 +562,50 @@ def test_terraform_computed_name_is_unknown(lint):
     assert "TE908" in codes(report)
 
 
+def test_terraform_dynamic_blocks_and_variable_objects(lint):
+    tf = """
+variable "deny_all" {
+  default = {
+    id      = 1000
+    srcaddr = "all"
+    action  = "deny"
+  }
+}
+variable "sources" {}
+resource "fortios_firewall_policy" "first" {
+  policyid = var.deny_all.id
+  srcintf { name = "any" }
+  dstintf { name = "any" }
+  srcaddr { name = var.deny_all.srcaddr }
+  dstaddr { name = "all" }
+  service { name = "ALL" }
+  action   = var.deny_all.action
+  schedule = "always"
+}
+resource "fortios_firewall_policy" "second" {
+  action   = "accept"
+  schedule = "always"
+  srcintf { name = "port2" }
+  dstintf { name = "port1" }
+  dynamic "srcaddr" {
+    for_each = var.sources
+    content {
+      name = srcaddr.value
+    }
+  }
+  dstaddr { name = "all" }
+  service { name = "ALL" }
+  depends_on = [fortios_firewall_policy.first]
+}
+"""
+    report = lint({"main.tf": tf})
+    # The variable's object default decides policy 1000: a deny of everything, first.
+    assert "TE105" in codes(report)
+    dynamic = finding(report, "TE908")
+    assert dynamic.span.line == line_of(tf, 'dynamic "srcaddr"') and "dynamic" in dynamic.message
+    assert "TE901" not in codes(report)  # a computed name is no undefined object
+
+
 def test_detection():
     assert detected_dialect(Path("backup.conf"), HEAD + "config system global\nend\n") == "fortigate"
     assert detected_dialect(Path("snippet.txt"), "config firewall policy\n    edit 1\n") == "fortigate"

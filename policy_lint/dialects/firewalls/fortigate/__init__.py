@@ -86,7 +86,8 @@ internet services, ZTNA tags, device identification, profile groups, traffic sha
 inspection exemptions, FortiOS as the clients' DNS server (`system dns-server`), VIPs.
 
 The package: `cli` (text to the config/edit/set tree), `build` (tree to `model`),
-`terraform` (fortios resources to `model`), `evaluate` (the Ruleset).
+`terraform` (fortios resources to the same tree), `evaluate` (the Ruleset: audiences, the policy
+walk, DNS), `profiles` (web filter, application list and DNS filter verdicts).
 """
 
 from __future__ import annotations

@@ -10,45 +10,27 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 
-from policy_lint.catalog import PRIMARY, Catalog
+from policy_lint.catalog import Catalog
 from policy_lint.dialects.firewalls.fortigate.model import (
-    BLOCKING,
     BUILTIN_ADDRESSES,
     BUILTIN_ADDRESSES6,
     BUILTIN_SCHEDULES,
     BUILTIN_SERVICES,
     NAME,
     Address,
-    AppList,
     Config,
-    DnsProfile,
-    FtgdFilter,
     Policy,
     Ref,
     Schedule,
-    UrlEntry,
     Vdom,
-    WebProfile,
 )
+from policy_lint.dialects.firewalls.fortigate.profiles import Profiles
 from policy_lint.dialects.firewalls.reach import narrow_scope
 from policy_lint.dialects.semantics.addressing import UNKNOWN_LOCATION, Target, decide_by_address
-from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 Tri = bool | None  # three-valued: matches, does not, cannot tell
 
-SOCIAL_NETWORKING = "37"  # FortiGuard category 37 (catalog/vendor_names.yaml, confidence high)
-# FortiGuard categories whose published names (data/sources/fortiguard-webfilter-categories.yaml)
-# can take in a social service's CDN, API, login, short-link, messaging, ad or analytics host,
-# whose own rating the catalog does not hold: a block of one of these is `unknown` for such a
-# host. The other published categories (adult, drugs, gambling, malware, ...) are another topic;
-# an ID outside the published list has no known meaning and counts as "may take it in".
-MAY_RATE_SUPPORTING = frozenset(
-    str(n)
-    for n in (0, 17, 24, 25, 28, 34, 36, 37, 41, 49, 52, 54, 56, 68, 69, 70, 76, 80, 81, 82, 84, 94, 95)
-)
-# Published ids: 0-95 but for the numbers the list skips.
-PUBLISHED = frozenset(str(n) for n in range(96) if n not in (10, 21, 22, 27, 32, 45, 60, 73, 74))
 # Profiles a factory-new FortiGate has: referenced but not in the file, their settings are unknown.
 FACTORY_PROFILES = {"default", "monitor-all", "wifi-default", "sniffer-profile", "block-high-risk"}
 RESOLVER = UNKNOWN_LOCATION[0]  # the client's DNS resolver: somewhere on the internet
@@ -89,7 +71,7 @@ class FortigateRuleset:
         self.understood = understood
         self.config = config
         self.catalog = catalog
-        self._patterns: dict[str, BoundedPattern | None] = {}
+        self.profiles = Profiles(catalog, problems)
         self._cache: dict[tuple, Decision] = {}
         self._undefined: set[tuple[str, str, str]] = set()
         for vdom in config.vdoms:
@@ -111,6 +93,8 @@ class FortigateRuleset:
     def _check_references(self, v: Vdom) -> None:
         def missing(kind: str, r: Ref) -> None:
             self._undefined.add((v.name, kind, r.name))
+            if "${" in r.name:
+                return  # computed when Terraform runs: TE908 where it was read
             self._problem("TE901", r.span, f"{kind} {r.name!r} is not defined in this configuration")
 
         for p in v.policies:
@@ -573,9 +557,9 @@ class FortigateRuleset:
             return allow
         found = []
         if p.webfilter:
-            found.append(self._webfilter(v, p, probe))
+            found.append(self.profiles.webfilter(v, p, probe))
         if p.applist:
-            found.append(self._applist(v, p, probe))
+            found.append(self.profiles.applist(v, p, probe))
         verdicts = [d for d in found if d is not None]
         for d in verdicts:
             if d.outcome == Outcome.DENY and not d.partial:
@@ -591,235 +575,6 @@ class FortigateRuleset:
                 return replace(d, trace=(p.span, *d.trace), scope=scope)
         return allow
 
-    # ------------------------------------------------------------------ security profiles
-
-    def _rating(self, v: Vdom, probe: Probe) -> tuple[str, tuple[str, ...], Span | None]:
-        """("known", categories, local-rating span) | ("neutral", (), None) | ("unknown", (), None)."""
-        host = probe.host.lower()
-        for name, (rating, span) in v.local_ratings.items():
-            url = name.split("://")[-1]
-            rhost, _, rpath = url.partition("/")
-            if (host == rhost or host.endswith("." + rhost)) and (
-                not rpath or probe.path.lstrip("/").startswith(rpath)
-            ):
-                return "known", rating, span
-        if probe.service is None:
-            return "neutral", (), None
-        svc = self.catalog.services.get(probe.service)
-        if probe.role == PRIMARY and svc is not None and any(d.source != "policy" for d in svc.domains):
-            return "known", (SOCIAL_NETWORKING,), None
-        return "unknown", (), None
-
-    def _ftgd(
-        self, v: Vdom, filters: list[FtgdFilter], probe: Probe, owner: Span, label: str
-    ) -> Decision | None:
-        kind, rating, local = self._rating(v, probe)
-        extra = (local,) if local else ()
-        if kind == "known":
-            for f in filters:
-                if f.category in rating:
-                    text = _category_text(f.category)
-                    span = replace(f.span, text=f"{label} -> category {text}, action {f.action}")
-                    trace = (owner, *extra, span)
-                    if f.action == "block":
-                        return Decision(Outcome.DENY, span, trace, specific=True, how="FortiGuard category")
-                    if f.action == "warning":
-                        return Decision(
-                            Outcome.DENY,
-                            span,
-                            trace,
-                            specific=True,
-                            how="warning page",
-                            partial=True,
-                            note="action warning: a click-through page; users who click Proceed get through",
-                        )
-                    if f.action == "authenticate":
-                        groups = " ".join(f.groups) or "the override groups"
-                        return Decision(
-                            Outcome.DENY,
-                            span,
-                            trace,
-                            specific=True,
-                            how="authenticate",
-                            partial=True,
-                            note=f"action authenticate: users of {groups} who log in get through",
-                        )
-                    return Decision(Outcome.ALLOW, span, trace, specific=False)
-            return None
-        if kind == "neutral":
-            return None
-        unsure = [
-            f
-            for f in filters
-            if f.action in ("block", "warning", "authenticate")
-            and (f.category in MAY_RATE_SUPPORTING or f.category not in PUBLISHED)
-        ]
-        if unsure:
-            f = unsure[0]
-            span = replace(
-                f.span, text=f"{label} -> category {_category_text(f.category)}, action {f.action}"
-            )
-            return Decision(
-                Outcome.UNKNOWN,
-                span,
-                (owner, span),
-                note=f"the FortiGuard rating of {probe.host} is not in the catalog; category "
-                f"{_category_text(f.category)} may hold it",
-            )
-        return None
-
-    def _ssl_sight(self, v: Vdom, p: Policy, probe: Probe) -> str:
-        """What the device sees of the request: url (whole), host, or unknown."""
-        if probe.scheme == "http":
-            return "url"
-        mode = v.ssl_mode(p.ssl.name) if p.ssl else "none"
-        return {"deep": "url", "certificate": "host"}.get(mode or "", "unknown")
-
-    def _webfilter(self, v: Vdom, p: Policy, probe: Probe) -> Decision | None:
-        assert p.webfilter is not None
-        prof = v.webfilters.get(p.webfilter.name)
-        if prof is None:
-            return Decision(
-                Outcome.UNKNOWN,
-                p.webfilter.span,
-                (p.webfilter.span,),
-                note=f"webfilter profile {p.webfilter.name!r} is not in this file",
-            )
-        label = f"{p.label()} (line {p.span.line}) -> webfilter-profile {prof.name!r}"
-        sight = self._ssl_sight(v, p, probe)
-        d = self._webfilter_decision(v, prof, probe, sight, p.inspection_mode or "flow", label)
-        if sight == "unknown" and d is not None and d.outcome != Outcome.ALLOW:
-            why = f"ssl-ssh-profile {p.ssl.name!r}" if p.ssl else "no ssl-ssh-profile"
-            return Decision(
-                Outcome.UNKNOWN,
-                d.rule,
-                d.trace,
-                note=f"{why}: whether the web filter sees this HTTPS request is not modelled",
-            )
-        return d
-
-    def _webfilter_decision(
-        self, v: Vdom, prof: WebProfile, probe: Probe, sight: str, mode: str, label: str
-    ) -> Decision | None:
-        trace: tuple[Span, ...] = (prof.span,)
-        if prof.urltable is not None:
-            table = v.urltables.get(prof.urltable.name)
-            if table is None:
-                return Decision(
-                    Outcome.UNKNOWN,
-                    prof.urltable.span,
-                    (prof.span, prof.urltable.span),
-                    note="URL filter not defined",
-                )
-            proxy = (prof.inspection_mode or mode) == "proxy"
-            for e in table.entries:
-                if not e.enabled:
-                    continue
-                hit = self._url_match(e, probe, sight, proxy, table.include_subdomains)
-                if hit is False:
-                    continue
-                span = replace(
-                    e.span,
-                    text=f"{label} -> urlfilter {table.id} entry {e.url!r} ({e.kind}), action {e.action}",
-                )
-                if hit is None:
-                    return Decision(
-                        Outcome.UNKNOWN,
-                        span,
-                        (*trace, table.span, span),
-                        note=f"whether URL filter entry {e.url!r} matches is unknown"
-                        + (" (referrer-host)" if e.referrer else " (pattern ran out of time)"),
-                    )
-                if e.action == "block":
-                    return Decision(
-                        Outcome.DENY, span, (*trace, table.span, span), specific=True, how="URL filter"
-                    )
-                if e.action == "exempt":
-                    return Decision(Outcome.ALLOW, span, (*trace, table.span, span), specific=True)
-                # allow/monitor: let through to the FortiGuard category check
-                trace = (*trace, table.span, span)
-                break
-        d = self._ftgd(v, prof.filters, probe, prof.span, label)
-        if d is not None:
-            return replace(d, trace=(*trace, *d.trace[1:]))
-        if len(trace) > 1:
-            return Decision(Outcome.ALLOW, trace[-1], trace, specific=True)
-        return None
-
-    def _url_match(self, e: UrlEntry, probe: Probe, sight: str, proxy: bool, subdomains: bool) -> Tri:
-        if e.referrer:
-            return None
-        host = probe.host.lower()
-        path = probe.path if sight == "url" else "/"
-        url = e.url.lower().split("://")[-1]
-        if e.kind == "regex":
-            pattern = self._pattern(e)
-            if pattern is None:
-                return None
-            return pattern.search(host + path)
-        ehost, slash, epath = url.partition("/")
-        epath = slash + epath
-        if epath not in ("", "/") and sight != "url":
-            return False  # a path the device does not see (HTTPS without deep inspection)
-        if e.kind == "wildcard":
-            seen = host + path if epath not in ("", "/") else host
-            glob = url if epath not in ("", "/") else ehost
-            return fnmatchcase(seen, glob)
-        if proxy:
-            hosted = host == ehost or (subdomains and host.endswith("." + ehost))
-            return hosted and (epath in ("", "/") or epath in path)
-        return url.rstrip("/") in (host + path)
-
-    def _pattern(self, e: UrlEntry) -> BoundedPattern | None:
-        if e.url not in self._patterns:
-            try:
-                self._patterns[e.url] = BoundedPattern.compile(e.url, ignore_case=True)
-            except PatternError as exc:
-                self._problem("TE905", e.span, str(exc))
-                self._patterns[e.url] = None
-        return self._patterns[e.url]
-
-    def _applist(self, v: Vdom, p: Policy, probe: Probe) -> Decision | None:
-        assert p.applist is not None
-        app = v.applists.get(p.applist.name)
-        if app is None:
-            return Decision(
-                Outcome.UNKNOWN,
-                p.applist.span,
-                (p.applist.span,),
-                note=f"application list {p.applist.name!r} is not in this file",
-            )
-        return self._applist_decision(app, p)
-
-    def _applist_decision(self, app: AppList, p: Policy) -> Decision | None:
-        label = f"{p.label()} (line {p.span.line}) -> application-list {app.name!r}"
-        for e in app.entries:
-            if e.action in BLOCKING:
-                span = replace(e.span, text=f"{label} -> entry {e.what}, action {e.action}")
-                self._problem(
-                    "TE908",
-                    e.span,
-                    f"application list {app.name!r} entry ({e.what}) {e.action}s application IDs with no cited "
-                    "meaning: whether they cover a service is unknown",
-                )
-                return Decision(
-                    Outcome.UNKNOWN,
-                    span,
-                    (app.span, span),
-                    note="FortiGuard application and category IDs are not in the catalog (none verified)",
-                )
-        if app.other_action in BLOCKING:
-            span = replace(
-                app.other_span or app.span, text=f"{label} -> other-application-action {app.other_action}"
-            )
-            return Decision(
-                Outcome.UNKNOWN,
-                span,
-                (app.span, span),
-                note="applications the list does not name are blocked; which IDs it names is not known",
-            )
-        return None
-
     def _dns(self, v: Vdom, a: Audience, probe: Probe) -> Decision | None:
         """The client's DNS query for the probe's name, on its way to an internet resolver."""
         fake = Probe(None, "dns-resolver", "control", "dns", 53)
@@ -829,7 +584,7 @@ class FortigateRuleset:
                 # Whether the query meets a DNS filter is unknown: matters only if one would block.
                 for q in v.policies:
                     if q.enabled and q.utm and q.dnsfilter and q.dnsfilter.name in v.dnsprofiles:
-                        hit = self._dns_profile(v, v.dnsprofiles[q.dnsfilter.name], q, probe)
+                        hit = self.profiles.dns_profile(v, v.dnsprofiles[q.dnsfilter.name], q, probe)
                         if hit is not None and hit.outcome == Outcome.DENY:
                             return replace(
                                 hit,
@@ -840,42 +595,7 @@ class FortigateRuleset:
         prof = v.dnsprofiles.get(policy.dnsfilter.name)
         if prof is None:
             return Decision(Outcome.UNKNOWN, policy.dnsfilter.span, (policy.span, policy.dnsfilter.span))
-        return self._dns_profile(v, prof, policy, probe)
-
-    def _dns_profile(self, v: Vdom, prof: DnsProfile, p: Policy, probe: Probe) -> Decision | None:
-        label = f"{p.label()} (line {p.span.line}) -> dnsfilter-profile {prof.name!r}"
-        trace: tuple[Span, ...] = (p.span, prof.span)
-        if prof.domaintable is not None:
-            for e in v.domaintables.get(prof.domaintable.name, []):
-                if not e.enabled:
-                    continue
-                hit: Tri
-                host = probe.host.lower()
-                dom = e.domain.lower().rstrip(".")
-                if e.kind == "regex":
-                    pat = self._pattern(UrlEntry(e.domain, "regex", e.action, e.span))
-                    hit = pat.search(host) if pat else None
-                elif e.kind == "wildcard":
-                    hit = fnmatchcase(host, dom)
-                else:
-                    hit = host == dom or host.endswith("." + dom)
-                if hit is False:
-                    continue
-                span = replace(
-                    e.span, text=f"{label} -> domain-filter {e.domain!r} ({e.kind}), action {e.action}"
-                )
-                if hit is None:
-                    return Decision(Outcome.UNKNOWN, span, (*trace, span), note="pattern ran out of time")
-                if e.action == "block":
-                    return Decision(Outcome.DENY, span, (*trace, span), specific=True, how="DNS filter")
-                if e.action == "allow":
-                    return None  # allowed: exempt from the category check
-                break
-        d = self._ftgd(v, prof.filters, probe, prof.span, label)
-        if d is None or d.outcome == Outcome.ALLOW:
-            return None
-        how = "DNS filter" if d.outcome == Outcome.DENY and not d.partial else d.how
-        return replace(d, trace=(p.span, *d.trace), how=how)
+        return self.profiles.dns_profile(v, prof, policy, probe)
 
     # ------------------------------------------------------------------ Ruleset
 
@@ -954,20 +674,26 @@ class FortigateRuleset:
             for name, prof in v.webfilters.items():
                 if name in used_web:
                     continue
-                d = self._webfilter_decision(v, prof, probe, "url", "proxy", f"webfilter-profile {name!r}")
+                d = self.profiles.webfilter_decision(
+                    v, prof, probe, "url", "proxy", f"webfilter-profile {name!r}"
+                )
                 if d is not None and d.outcome == Outcome.DENY and d.rule is not None:
                     out.append(prof.span)
             for tid, table in v.urltables.items():
                 if tid in used_tables:
                     continue
                 for e in table.entries:
-                    if e.enabled and e.action == "block" and self._url_match(e, probe, "url", True, True):
+                    if (
+                        e.enabled
+                        and e.action == "block"
+                        and self.profiles.url_match(e, probe, "url", True, True)
+                    ):
                         out.append(e.span)
             for name, dprof in v.dnsprofiles.items():
                 if name in used_dns:
                     continue
                 fake = Policy("-", dprof.span)
-                dd = self._dns_profile(v, dprof, fake, probe)
+                dd = self.profiles.dns_profile(v, dprof, fake, probe)
                 if dd is not None and dd.outcome == Outcome.DENY:
                     out.append(dprof.span)
             for tid, entries in v.domaintables.items():
@@ -1000,10 +726,6 @@ class FortigateRuleset:
                     names.add(m.name)
                     todo.append(m.name)
         return names
-
-
-def _category_text(category: str) -> str:
-    return f"{category} (Social Networking)" if category == SOCIAL_NETWORKING else category
 
 
 def _in_schedule(s: Schedule, day: int, minute: int) -> bool:

@@ -69,6 +69,7 @@ POLICYSEQ = "fortios_firewall_security_policyseq"
 SPLIT = {"subnet", "day", "tcp_portrange", "udp_portrange", "sctp_portrange", "ip6", "dst", "rating"}
 LIST_KEYS = {"name", "id", "interface_name", "q_origin_key"}
 _RESOURCE_REF = re.compile(r"^\$\{(fortios_\w+)\.([\w-]+)\.(name|fosid|policyid|id|seq_num)\}$")
+_FIELD_REF = re.compile(r"^\$\{(var|local)\.([\w-]+)\.([\w.-]+)\}$")
 _SKIP = {"vdomparam", "depends_on", "lifecycle", "count", "for_each", "provider", "dynamic_sort_subtable"}
 
 
@@ -90,22 +91,62 @@ class _Reader:
         return Span(self.path, line, 1, text)
 
     def value(self, raw: Any, line: int) -> str:
+        values = self.values(raw, line)
+        return values[0] if len(values) == 1 else " ".join(values)
+
+    def values(self, raw: Any, line: int) -> list[str]:
+        """The words a value stands for: a literal, a list, a resolved reference; a computed
+        value stays as its expression (it names nothing the file defines) with a TE908."""
         value = self.file.resolve(raw)
         if isinstance(value, Symbolic):
-            m = _RESOURCE_REF.match(value.expression)
-            if m and f"{m.group(1)}.{m.group(2)}" in self.names:
-                return self.names[f"{m.group(1)}.{m.group(2)}"]
-            problem = Problem(
-                "TE908", self.span(line), f"{value.expression} is computed when Terraform runs: not evaluated"
-            )
-            if problem not in self.problems:
-                self.problems.append(problem)
-            return value.expression
-        return _text(value)
+            known = self._reference(value.expression)
+            if known is not None:
+                value = known
+        if isinstance(value, Symbolic):
+            self.computed(value.expression, line)
+            return [value.expression]
+        if isinstance(value, list):
+            return [w for item in value for w in self.values(item, line)]
+        return [_text(value)]
+
+    def computed(self, expression: str, line: int) -> None:
+        problem = Problem(
+            "TE908", self.span(line), f"{expression} is computed when Terraform runs: not evaluated"
+        )
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+    def _reference(self, expression: str) -> Any:
+        """Another fortios resource's name, or a field of a variable's or local's literal object
+        default (`var.policy.srcaddr`); None when it is neither."""
+        m = _RESOURCE_REF.match(expression)
+        if m and f"{m.group(1)}.{m.group(2)}" in self.names:
+            return self.names[f"{m.group(1)}.{m.group(2)}"]
+        m = _FIELD_REF.match(expression)
+        if m:
+            table = self.file.variables if m.group(1) == "var" else self.file.locals
+            value: Any = table.get(m.group(2))
+            for key in m.group(3).split("."):
+                if not isinstance(value, Mapping) or key not in value:
+                    return None
+                value = value[key]
+            resolved = self.file.resolve(value)
+            return None if isinstance(resolved, Symbolic) else resolved
+        return None
 
     def fill(self, node: Node, body: Mapping[str, Any], line: int) -> None:
         for key, raw in tf.strip_meta(body).items():
             if key in _SKIP:
+                continue
+            if key == "dynamic":
+                # `dynamic "srcaddr" { for_each = ... }`: the blocks exist only when Terraform runs.
+                for block in raw if isinstance(raw, list) else [raw]:
+                    for name, inner in block.items() if isinstance(block, Mapping) else ():
+                        at = int(inner.get("__start_line__", line)) if isinstance(inner, Mapping) else line
+                        self.computed(f"dynamic {name!r} blocks", at)
+                        node.settings[name.replace("_", "-")] = Setting(
+                            [f"${{dynamic {name}}}"], self.span(at)
+                        )
                 continue
             cli_key = key.replace("_", "-")
             at = self.file.attribute_line(body, key, line)
@@ -113,11 +154,9 @@ class _Reader:
             if blocks:
                 self._blocks(node, key, cli_key, blocks, line)
                 continue
-            if isinstance(raw, list):
-                values = [self.value(item, at) for item in raw]
-            else:
-                text = self.value(raw, at)
-                values = text.split() if key in SPLIT else [text]
+            values = self.values(raw, at)
+            if key in SPLIT:
+                values = [w for v in values for w in v.split()]
             node.settings[cli_key] = Setting(values, self.span(at))
 
     def _blocks(self, node: Node, key: str, cli_key: str, blocks: list[Mapping[str, Any]], line: int) -> None:
@@ -127,7 +166,7 @@ class _Reader:
             for b in blocks:
                 inner = tf.strip_meta(b)
                 raw = next(iter(inner.values()), "")
-                values.append(self.value(raw, int(b.get("__start_line__", first))))
+                values.extend(self.values(raw, int(b.get("__start_line__", first))))
             node.settings[cli_key] = Setting(values, self.span(first))
             return
         table = Table(cli_key, self.span(first))
