@@ -352,6 +352,54 @@ def test_per_vdom_evaluation(lint):
     assert "vdom root" in finding(report, "TE102").message
 
 
+def test_a_deny_on_one_interface_leaves_the_others_partly_open(lint):
+    deny = policy("3", "deny", '"social"')
+    accept_any = policy("1", srcaddr='"all"').replace('"port1"', '"any"')
+    report = lint({"fgt.conf": HEAD + FQDN + policies(deny, accept_any)})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+
+
+FACTORY = """config firewall address
+    edit "all"
+    next
+    edit "none"
+        set subnet 0.0.0.0 255.255.255.255
+    next
+end
+config firewall schedule recurring
+    edit "always"
+        set day sunday monday tuesday wednesday thursday friday saturday
+    next
+    edit "none"
+    next
+end
+config firewall service custom
+    edit "ALL"
+        set category "General"
+        set protocol IP
+    next
+    edit "HTTPS"
+        set tcp-portrange 443
+    next
+end
+"""
+
+
+def test_factory_objects_of_a_full_backup(lint):
+    social = FQDN.replace(
+        'config firewall address\n    edit "LAN"\n        set subnet 10.0.0.0 255.255.255.0\n    next\n',
+        "config firewall address\n",
+    )
+    deny = policy("3", "deny", '"social"', srcaddr='"all"').replace('"ALL"', '"HTTPS"')
+    report = lint({"fgt.conf": HEAD + FACTORY + social + policies(deny, policy("1", srcaddr='"all"'))})
+    # HTTPS to the site denied, plain HTTP passes: browsers reach it over HTTPS.
+    assert verdicts(report)["facebook"] == "blocked"
+    assert "TE901" not in codes(report)
+    never = deny.replace('"always"', '"none"')
+    report = lint({"fgt.conf": HEAD + FACTORY + social + policies(never, policy("1", srcaddr='"all"'))})
+    assert verdicts(report)["facebook"] == "unaffected"  # schedule "none" never applies
+
+
 def test_application_list_block_is_unknown_never_a_guess(lint):
     app = """config application list
     edit "apps"

@@ -70,7 +70,7 @@ def build(root: Node, problems: list[Problem]) -> Config:
     if not bodies:
         bodies = [("root", root)]
     vdoms = [_vdom(name, body, problems) for name, body in bodies]
-    return Config(vdoms, multi_vdom=vdom_table is not None and len(bodies) > 0 and bodies[0][1] is not root)
+    return Config(vdoms, multi_vdom=len(bodies) > 1)
 
 
 def _entries(body: Node, path: str) -> list[Node]:
@@ -182,8 +182,10 @@ def _networks(values: list[str], six: bool) -> tuple[ipaddress.IPv4Network | ipa
 def _address(path: str, e: Node, six: bool) -> Address:
     span = entry_span(path, e)
     kind = e.value("type", "ipprefix" if six else "ipmask")
-    if kind in ("ipmask", "ipprefix"):
+    if kind in ("ipmask", "ipprefix", "interface-subnet"):
         key = "ip6" if six else "subnet"
+        if kind == "interface-subnet" and not e.values(key):
+            return Address(e.name, span, kind)  # the interface's subnet: not in the file
         nets = _networks(e.values(key), six)
         return Address(e.name, span, "ipmask" if nets else "invalid", networks=nets)
     if kind == "iprange":

@@ -36,6 +36,7 @@ FACTORY_PROFILES = {"default", "monitor-all", "wifi-default", "sniffer-profile",
 RESOLVER = UNKNOWN_LOCATION[0]  # the client's DNS resolver: somewhere on the internet
 OTHER_SOURCE = ipaddress.ip_address("198.51.100.77")
 MAX_AUDIENCES = 256
+OTHER_INTERFACE = "(other)"  # an interface name FortiOS cannot have (no parentheses allowed)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class FortigateRuleset:
         self._vdom_of: dict[tuple, Vdom] = {}
         self._times: dict[str, list[Moment]] = {}
         self._v4_catalog: Catalog | None = None
+        self._free: dict[str, bool] = {}
+        self._dns_cache: dict[tuple, Decision | None] = {}
         for vdom in config.vdoms:
             self._audiences.extend(self._vdom_audiences(vdom))
 
@@ -181,6 +184,8 @@ class FortigateRuleset:
     def _vdom_audiences(self, v: Vdom) -> list[Audience]:
         live = [p for p in v.policies if p.enabled]
         ins = list(dict.fromkeys(r.name for p in live for r in p.srcintf if r.name != "any")) or ["any"]
+        if ins != ["any"] and any(r.name == "any" for p in live for r in p.srcintf):
+            ins.append(OTHER_INTERFACE)  # clients behind an interface no policy names
         named_out = list(dict.fromkeys(r.name for p in live for r in p.dstintf if r.name != "any"))
         outs = list(dict.fromkeys(v.egress)) or named_out or ["any"]
         pairs = [(i, o) for i in ins for o in outs if i != o or i == "any"] or [(ins[0], outs[0])]
@@ -217,7 +222,9 @@ class FortigateRuleset:
             conditions: list[str] = []
             if self.config.multi_vdom:
                 conditions.append(f"vdom {v.name}")
-            if intf[1] != "any":
+            if intf[1] == OTHER_INTERFACE:
+                conditions.append("srcintf none of those the policies name")
+            elif intf[1] != "any":
                 conditions.append(f"srcintf {intf[1]}")
             if intf[2] != "any" and len(outs) > 1:
                 conditions.append(f"dstintf {intf[2]}")
@@ -273,7 +280,11 @@ class FortigateRuleset:
         return out
 
     def _moments(self, v: Vdom, live: list[Policy]) -> list[Moment]:
-        used = [v.schedules[r.name] for p in live if (r := p.schedule) and r.name in v.schedules]
+        used = [
+            v.schedules[r.name]
+            for p in live
+            if (r := p.schedule) and r.name in v.schedules and r.name not in BUILTIN_SCHEDULES
+        ]
         used = list({s.name: s for s in used}.values())
         if not used:
             return [Moment("", 1, 600)]
@@ -611,10 +622,30 @@ class FortigateRuleset:
                     audience,
                     [a for a in self._audiences if self._vdom_of.get(a.key) is v],
                     lambda a: self._evaluate(probe, a),
-                    lambda a: self._evaluate(probe, a).rule == hit.rule,
+                    lambda a: self._reaches(v, hit.trace[0] if hit.trace else hit.rule, a),
                 )
             self._cache[key] = hit
         return hit
+
+    def _reaches(self, v: Vdom, span: Span | None, a: Audience) -> bool:
+        """Do the client conditions of the policy at `span` (interfaces, source, users,
+        schedule) hold for audience `a`?"""
+        p = next((q for q in v.policies if q.span == span), None)
+        if p is None or self._vdom_of.get(a.key) is not v or len(a.key) < 6:
+            return False
+        if not self._intf(v, p.srcintf, a.key[1]) or not self._intf(v, p.dstintf, a.key[2]):
+            return False
+        if p.users and (a.attribute("user") or "") not in [r.name for r in p.users]:
+            return False
+        if self._schedule_match(v, p, a) is False:
+            return False
+        src_ip_text = a.attribute("src")
+        src_ip = ipaddress.ip_address(src_ip_text) if src_ip_text else None
+        hit = _any(
+            True if r.name in (a.key[3], "all") else self._addr_match(v, r.name, src_ip, None, False)
+            for r in p.srcaddr
+        )
+        return (_not(hit) if p.src_negate else hit) is not False
 
     def _evaluate(self, probe: Probe, audience: Audience) -> Decision:
         v = self._vdom_of.get(audience.key)
@@ -630,13 +661,25 @@ class FortigateRuleset:
         ck = ("conn", probe, audience.key)
         conn = self._cache.get(ck)
         if conn is None:
+            free = self._address_free(v)
+            memo: dict[int, Decision] = {}
 
             def one(target: Target) -> Decision:
-                return self._walk(v, audience, target, probe, "tcp", probe.port)[0]
+                # No policy here tests a destination address (only `all`, FQDNs, names): every
+                # address of one family walks the same way.
+                if free and target.version in memo:
+                    return memo[target.version]
+                d = self._walk(v, audience, target, probe, "tcp", probe.port)[0]
+                if free:
+                    memo[target.version] = d
+                return d
 
             conn = decide_by_address(probe, self._catalog_for(v), one)
             self._cache[ck] = conn
-        dns = self._dns(v, audience, probe)
+        dk = ("dns", probe.host, audience.key)
+        if dk not in self._dns_cache:
+            self._dns_cache[dk] = self._dns(v, audience, probe)
+        dns = self._dns_cache[dk]
         if dns is None or (conn.outcome == Outcome.DENY and not conn.partial):
             return conn
         if dns.outcome == Outcome.DENY:
@@ -644,6 +687,25 @@ class FortigateRuleset:
         if dns.outcome == Outcome.UNKNOWN and conn.outcome != Outcome.DENY:
             return dns
         return conn
+
+    def _address_free(self, v: Vdom) -> bool:
+        if v.name not in self._free:
+
+            def free(name: str, six: bool, depth: int = 0) -> bool:
+                table, groups = (v.addresses6, v.groups6) if six else (v.addresses, v.groups)
+                if name in table:
+                    return table[name].kind in ("fqdn", "wildcard-fqdn") or (
+                        table[name].kind == "ipmask" and all(n.prefixlen == 0 for n in table[name].networks)
+                    )
+                if name in groups and depth < 16:
+                    g = groups[name]
+                    return all(free(m.name, six, depth + 1) for m in (*g.members, *g.exclude))
+                return name in ("all", "none") or name not in groups
+
+            self._free[v.name] = all(free(r.name, False) for p in v.policies for r in p.dstaddr) and all(
+                free(r.name, True) for p in v.policies for r in p.dstaddr6
+            )
+        return self._free[v.name]
 
     def _catalog_for(self, v: Vdom) -> Catalog:
         """A VDOM with no IPv6 policy drops every IPv6 connection, neutral or not: its clients
