@@ -82,6 +82,13 @@ class FortigateRuleset:
         self._times: dict[str, list[Moment]] = {}
         self._v4_catalog: Catalog | None = None
         self._free: dict[str, bool] = {}
+        self._candidate_cache: dict[tuple, list[tuple[Policy, Tri, Tri, Tri]]] = {}
+        self._service_cache: dict[tuple, Tri] = {}
+        self._act_cache: dict[tuple, Decision] = {}
+        self._reach_cache: dict[tuple, bool] = {}
+        self._policy_at: dict[tuple[str, Span | None], Policy] = {
+            (v.name, p.span): p for v in config.vdoms for p in v.policies
+        }
         self._dns_cache: dict[tuple, Decision | None] = {}
         for vdom in config.vdoms:
             self._audiences.extend(self._vdom_audiences(vdom))
@@ -367,45 +374,61 @@ class FortigateRuleset:
 
         return _any(one(r.name, 0) for r in names)
 
-    def _match(
+    def _source_match(self, v: Vdom, p: Policy, a: Audience) -> tuple[Tri, Tri, Tri]:
+        """What of `p` depends on the client alone: (all client conditions but the source,
+        the IPv4 source, the IPv6 source)."""
+        iface_in, iface_out = a.attribute("srcintf") or "any", a.attribute("dstintf") or "any"
+        if not self._intf(v, p.srcintf, iface_in) or not self._intf(v, p.dstintf, iface_out):
+            return False, False, False
+        users = [r.name for r in p.users]
+        if users and (a.attribute("user") or "") not in users:
+            return False, False, False
+        sched = self._schedule_match(v, p, a)
+        if sched is False:
+            return False, False, False
+        src_name = a.key[3] if len(a.key) > 3 else ""
+        src_ip_text = a.attribute("src")
+        src_ip = ipaddress.ip_address(src_ip_text) if src_ip_text else None
+        src4: Tri = False
+        if p.srcaddr:
+            src4 = _any(
+                True if r.name in (src_name, "all") else self._addr_match(v, r.name, src_ip, None, False)
+                for r in p.srcaddr
+            )
+        # The client's IPv6 address is not what the audience samples: only `all` is certain.
+        src6: Tri = _any(r.name == "all" or None for r in p.srcaddr6) if p.srcaddr6 else False
+        if p.src_negate:
+            src4, src6 = (_not(src4) if p.srcaddr else False), (_not(src6) if p.srcaddr6 else False)
+        return sched, src4, src6
+
+    def _candidates(self, v: Vdom, order: list[Policy], a: Audience) -> list[tuple[Policy, Tri, Tri, Tri]]:
+        """The enabled policies of `order` whose client conditions may hold for `a`, in order."""
+        key = (id(order), a.key)
+        found = self._candidate_cache.get(key)
+        if found is None:
+            found = []
+            for p in order:
+                if not p.enabled:
+                    continue
+                sched, src4, src6 = self._source_match(v, p, a)
+                if sched is not False and (src4 is not False or src6 is not False):
+                    found.append((p, sched, src4, src6))
+            self._candidate_cache[key] = found
+        return found
+
+    def _dst_match(
         self,
         v: Vdom,
         p: Policy,
-        a: Audience,
+        src: Tri,
+        sched: Tri,
         target: Target | None,
         probe: Probe | None,
         proto: str,
         port: int,
     ) -> tuple[Tri, str]:
         why = p.unmodelled[0][1] if p.unmodelled else ""
-        iface_in, iface_out = a.attribute("srcintf") or "any", a.attribute("dstintf") or "any"
-        if not self._intf(v, p.srcintf, iface_in) or not self._intf(v, p.dstintf, iface_out):
-            return False, ""
-        users = [r.name for r in p.users]
-        if users and (a.attribute("user") or "") not in users:
-            return False, ""
-        sched = self._schedule_match(v, p, a)
-        if sched is False:
-            return False, ""
         six = target is not None and target.version == 6
-        src_name = a.key[3] if len(a.key) > 3 else ""
-        src_ip_text = a.attribute("src")
-        src_ip = ipaddress.ip_address(src_ip_text) if src_ip_text else None
-        srcs = p.srcaddr6 if six else p.srcaddr
-        if not srcs:
-            return False, ""
-        if six:
-            src: Tri = _any(r.name == "all" or None for r in srcs)
-        else:
-            src = _any(
-                True if r.name == src_name else self._addr_match(v, r.name, src_ip, None, False) for r in srcs
-            )
-            if not src_name and src is not True:
-                src = True if any(r.name == "all" for r in srcs) else src
-        if p.src_negate:
-            src = _not(src)
-        if src is False:
-            return False, ""
         if p.internet_services:
             dst: Tri = False if (probe is None or probe.service is None) else None
             if dst is None:
@@ -420,13 +443,15 @@ class FortigateRuleset:
                 dst = _not(dst)
         if dst is False:
             return False, ""
-        svc = (
-            self._service_match(v, p.service, proto, port)
-            if p.service
-            else (True if p.internet_services else None)
-        )
-        if p.service_negate:
-            svc = _not(svc)
+        skey = (id(p), proto, port)
+        if skey not in self._service_cache:
+            svc = (
+                self._service_match(v, p.service, proto, port)
+                if p.service
+                else (True if p.internet_services else None)
+            )
+            self._service_cache[skey] = _not(svc) if p.service_negate else svc
+        svc = self._service_cache[skey]
         if svc is False:
             return False, ""
         result = _and(_and(_and(src, dst), svc), sched)
@@ -496,10 +521,12 @@ class FortigateRuleset:
         unsure: list[tuple[Policy, Decision, str]] = []
         final: Decision | None = None
         decider: Policy | None = None
-        for p in order:
-            if not p.enabled:
+        six = target is not None and target.version == 6
+        for p, sched, src4, src6 in self._candidates(v, order, a):
+            src = src6 if six else src4
+            if src is False:
                 continue
-            m, why = self._match(v, p, a, target, probe, proto, port)
+            m, why = self._dst_match(v, p, src, sched, target, probe, proto, port)
             if m is False:
                 continue
             d = self._act(v, p, probe, a, target) if port != 53 else self._act_plain(p)
@@ -547,6 +574,16 @@ class FortigateRuleset:
         return Decision(Outcome.ALLOW if p.action == "accept" else Outcome.DENY, p.span, (p.span,))
 
     def _act(self, v: Vdom, p: Policy, probe: Probe, a: Audience, target: Target | None) -> Decision:
+        """What accepting or denying policy `p` does with the request (it depends on the policy
+        and the request alone, so it is computed once per pair)."""
+        key = (id(p), probe)
+        hit = self._act_cache.get(key)
+        if hit is None:
+            hit = self._act_once(v, p, probe)
+            self._act_cache[key] = hit
+        return hit
+
+    def _act_once(self, v: Vdom, p: Policy, probe: Probe) -> Decision:
         scope = self._scope(v, p)
         if p.action == "ipsec":
             return Decision(
@@ -630,7 +667,13 @@ class FortigateRuleset:
     def _reaches(self, v: Vdom, span: Span | None, a: Audience) -> bool:
         """Do the client conditions of the policy at `span` (interfaces, source, users,
         schedule) hold for audience `a`?"""
-        p = next((q for q in v.policies if q.span == span), None)
+        key = (span, a.key)
+        if key not in self._reach_cache:
+            self._reach_cache[key] = self._reaches_once(v, span, a)
+        return self._reach_cache[key]
+
+    def _reaches_once(self, v: Vdom, span: Span | None, a: Audience) -> bool:
+        p = self._policy_at.get((v.name, span))
         if p is None or self._vdom_of.get(a.key) is not v or len(a.key) < 6:
             return False
         if not self._intf(v, p.srcintf, a.key[1]) or not self._intf(v, p.dstintf, a.key[2]):
