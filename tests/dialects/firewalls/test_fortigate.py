@@ -122,12 +122,18 @@ def test_content_servers_block_is_unknown_for_the_cdn(lint):
     assert verdicts(report)["facebook"] == "unknown"
 
 
-def test_profile_without_utm_status_is_not_applied(lint):
-    extra = '        set webfilter-profile "office"\n'
+def test_utm_status_disable_turns_the_profiles_off(lint):
+    extra = '        set utm-status disable\n        set webfilter-profile "office"\n'
     text = HEAD + LAN + webfilter(filters=category(1, "37", "block")) + policies(policy("7", extra=extra))
     report = lint({"fgt.conf": text})
     assert verdicts(report)["facebook"] == "unaffected"
     assert "TE202" in codes(report)
+
+
+def test_a_profile_without_a_utm_status_line_applies_as_in_fortios_7_2(lint):
+    extra = '        set ssl-ssh-profile "certificate-inspection"\n        set webfilter-profile "office"\n'
+    text = HEAD + LAN + webfilter(filters=category(1, "37", "block")) + policies(policy("7", extra=extra))
+    assert verdicts(lint({"fgt.conf": text}))["facebook"] == "blocked"
 
 
 def test_unreferenced_profile_is_inert(lint):

@@ -39,8 +39,10 @@ line, the profile and the filter entry; `explain` shows the chain policy -> prof
   implicit`). `internet-service-name`/`-id` (e.g. Facebook-Web): which addresses FortiGuard's
   Internet Service Database holds is not in the catalog, so such a policy's match is unknown
   for every service (TE908), and taken not to cover the neutral control site.
-- **Actions**: `deny` blocks; `accept` passes to the security profiles when `utm-status
-  enable`; `ipsec` hands the traffic to a tunnel (TE907, unknown).
+- **Actions**: `deny` blocks; `accept` passes to the security profiles (`utm-status enable`,
+  which FortiOS up to 7.0 requires and shows; a profile line with no `utm-status` line, as 7.2+
+  writes it, applies too; `utm-status disable` turns them off); `ipsec` hands the traffic to a
+  tunnel (TE907, unknown).
 - **Web filter** (`webfilter-profile`): first the static URL filter (`config web` /
   `urlfilter-table` -> `webfilter urlfilter` entries in order, first match: `block`; `exempt`
   passes without further checks; `allow`/`monitor` go on to the category check; `simple` is a

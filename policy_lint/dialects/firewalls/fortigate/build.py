@@ -277,7 +277,11 @@ def _policy(path: str, e: Node, kind: str, problems: list[Problem]) -> Policy:
         for key in ("internet-service-custom", "internet-service-custom-group"):
             p.internet_services.extend(refs(e, key))
         p.dstaddr = []
-    p.utm = e.value("utm-status") in _ENABLE
+    # FortiOS up to 7.0 shows a policy's profiles only under `utm-status enable`; later versions
+    # apply them without it. So a profile line with no utm-status line is applied, and
+    # `utm-status disable` turns them all off.
+    profiles = any(e.value(k) for k in ("webfilter-profile", "application-list", "dnsfilter-profile"))
+    p.utm = e.value("utm-status") in _ENABLE or ("utm-status" not in e.settings and profiles)
     p.webfilter = ref(e, "webfilter-profile")
     p.applist = ref(e, "application-list")
     p.dnsfilter = ref(e, "dnsfilter-profile")
