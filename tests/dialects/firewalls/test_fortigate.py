@@ -604,6 +604,90 @@ resource "fortios_firewall_policy" "out" {
     assert verdicts(lint({"main.tf": tf})) == verdicts(lint({"fgt.conf": cli_text}))
 
 
+def test_terraform_url_filter_and_dns_filter_same_as_cli(lint):
+    tf = """
+resource "fortios_webfilter_urlfilter" "t" {
+  fosid = 1
+  name  = "social"
+  entries {
+    id     = 1
+    url    = "*facebook.com"
+    type   = "wildcard"
+    action = "block"
+  }
+}
+resource "fortios_webfilter_profile" "office" {
+  name = "office"
+  web {
+    urlfilter_table = fortios_webfilter_urlfilter.t.fosid
+  }
+}
+resource "fortios_dnsfilter_domainfilter" "d" {
+  fosid = 1
+  name  = "dns"
+  entries {
+    id     = 1
+    domain = "linkedin.com"
+    action = "block"
+  }
+}
+resource "fortios_dnsfilter_profile" "dns" {
+  name = "dns"
+  domain_filter {
+    domain_filter_table = 1
+  }
+}
+resource "fortios_firewall_address" "lan" {
+  name   = "LAN"
+  subnet = "10.0.0.0 255.255.255.0"
+}
+resource "fortios_firewall_policy" "out" {
+  policyid          = 7
+  action            = "accept"
+  schedule          = "always"
+  utm_status        = "enable"
+  ssl_ssh_profile   = "certificate-inspection"
+  webfilter_profile = "office"
+  dnsfilter_profile = "dns"
+  srcintf { name = "port1" }
+  dstintf { name = "wan1" }
+  srcaddr { name = "LAN" }
+  dstaddr { name = "all" }
+  service { name = "ALL" }
+}
+"""
+    dns = """config dnsfilter domain-filter
+    edit 1
+        config entries
+            edit 1
+                set domain "linkedin.com"
+                set action block
+            next
+        end
+    next
+end
+config dnsfilter profile
+    edit "dns"
+        config domain-filter
+            set domain-filter-table 1
+        end
+    next
+end
+"""
+    extra = UTM + '        set dnsfilter-profile "dns"\n'
+    cli_text = (
+        HEAD
+        + LAN
+        + URLFILTER.format(entries=url_entry(1, "*facebook.com", "wildcard", "block"))
+        + webfilter(web=WEB)
+        + dns
+        + policies(policy("7", extra=extra))
+    )
+    from_tf, from_cli = verdicts(lint({"main.tf": tf})), verdicts(lint({"fgt.conf": cli_text}))
+    assert from_tf == from_cli
+    assert from_tf["facebook"] == "blocked" and from_tf["linkedin"] == "blocked"
+
+
 def test_terraform_policies_without_an_order_are_unknown_when_order_decides(lint):
     report = lint({"main.tf": TF.replace("  depends_on = [fortios_firewall_policy.deny]\n", "")})
     assert verdicts(report)["facebook"] == "unknown"

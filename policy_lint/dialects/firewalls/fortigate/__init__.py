@@ -128,7 +128,7 @@ def detect(path: Path, head: str) -> float:
         return 0.0
     if re.search(r"^\s*config firewall policy6?\s*$", head, re.M) or hits >= 2:
         return 0.9
-    return 0.6
+    return 0.4  # one table of objects, no policy: nothing to evaluate, and maybe not FortiOS
 
 
 def parse(path: Path, context: ParseContext) -> FortigateRuleset:
