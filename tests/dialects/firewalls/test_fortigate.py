@@ -226,6 +226,14 @@ def test_url_filter_host_entry_matches_https_by_sni_with_certificate_inspection(
     assert "on www.facebook.com only" in finding(report, "TE102").message
 
 
+def test_banned_words_are_content_filtering(lint):
+    web = "        config web\n            set bword-table 1\n        end\n"
+    text = HEAD + LAN + webfilter(web=web) + policies(policy("7", extra=UTM))
+    report = lint({"fgt.conf": text})
+    assert verdicts(report)["facebook"] == "unaffected"
+    assert finding(report, "TE208").span.line == line_of(text, "bword-table")
+
+
 def test_no_ssl_inspection_makes_https_blocks_unknown(lint):
     extra = UTM.replace("certificate-inspection", "no-inspection")
     text = HEAD + LAN + webfilter(filters=category(1, "37", "block")) + policies(policy("7", extra=extra))

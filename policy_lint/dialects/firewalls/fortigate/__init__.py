@@ -85,7 +85,8 @@ Not modelled (unknown with a TE9xx at the line): explicit web proxy policies (`f
 proxy-policy`: their clients are an audience whose verdicts are unknown), NGFW policy-based
 mode (`firewall security-policy`), schedule groups, geography/dynamic/MAC addresses, source
 internet services, ZTNA tags, device identification, profile groups, traffic shaping, SSL
-inspection exemptions, FortiOS as the clients' DNS server (`system dns-server`), VIPs.
+inspection exemptions, FortiOS as the clients' DNS server (`system dns-server`), VIPs. A web
+filter's banned-word content filter (`bword-table`) is content filtering: TE208, informational.
 
 The package: `cli` (text to the config/edit/set tree), `build` (tree to `model`),
 `terraform` (fortios resources to the same tree), `evaluate` (the Ruleset: audiences, the policy

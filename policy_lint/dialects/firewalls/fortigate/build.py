@@ -333,6 +333,8 @@ def _webfilter(e: Node) -> WebProfile:
     web = e.table("web")
     if web is not None:
         p.urltable = ref(web, "urlfilter-table")
+        if web.value("bword-table") or web.value("keyword-match"):
+            p.content_filter = web.line_of("bword-table" if web.value("bword-table") else "keyword-match")
     p.inspection_mode = e.value("inspection-mode")
     return p
 

@@ -158,7 +158,15 @@ class FortigateRuleset:
                     missing(kind, r)
             if p.ssl and v.ssl_mode(p.ssl.name) is None:
                 missing("ssl-ssh-profile", p.ssl)
+        used_web = {p.webfilter.name for p in v.policies if p.enabled and p.utm and p.webfilter}
         for w in v.webfilters.values():
+            if w.content_filter and w.name in used_web:
+                self._problem(
+                    "TE208",
+                    w.content_filter,
+                    f"webfilter profile {w.name!r} scans pages for banned words: content filtering, "
+                    "not a block of a service by name (the words are not evaluated)",
+                )
             if w.urltable and w.urltable.name not in v.urltables:
                 missing("webfilter urlfilter", w.urltable)
         for d in v.dnsprofiles.values():

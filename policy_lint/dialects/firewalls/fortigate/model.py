@@ -149,6 +149,7 @@ class WebProfile:
     urltable: Ref | None = None
     # `set inspection-mode` of FortiOS 5.x/6.0 profiles (6.2+ sets it on the policy)
     inspection_mode: str = ""
+    content_filter: Span | None = None  # `config web` / `set bword-table`: banned words in pages
 
 
 @dataclass
