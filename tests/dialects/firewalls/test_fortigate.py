@@ -136,6 +136,15 @@ def test_a_profile_without_a_utm_status_line_applies_as_in_fortios_7_2(lint):
     assert verdicts(lint({"fgt.conf": text}))["facebook"] == "blocked"
 
 
+def test_an_address_of_facebook_networks_no_policy_uses_is_inert(lint):
+    nets = LAN.replace(
+        "end\n", '    edit "fb-net"\n        set subnet 157.240.0.0 255.255.0.0\n    next\nend\n'
+    )
+    report = lint({"fgt.conf": HEAD + nets + policies(policy("1"))})
+    assert verdicts(report)["facebook"] == "unaffected"
+    assert finding(report, "TE202").span.line == line_of(HEAD + nets, 'edit "fb-net"')
+
+
 def test_unreferenced_profile_is_inert(lint):
     text = HEAD + LAN + webfilter(filters=category(1, "37", "block")) + policies(policy("7"))
     report = lint({"fgt.conf": text})

@@ -86,6 +86,7 @@ class FortigateRuleset:
         self._service_cache: dict[tuple, Tri] = {}
         self._act_cache: dict[tuple, Decision] = {}
         self._reach_cache: dict[tuple, bool] = {}
+        self._unused_cache: dict[tuple, list[Span]] = {}
         self._policy_at: dict[tuple[str, Span | None], Policy] = {
             (v.name, p.span): p for v in config.vdoms for p in v.policies
         }
@@ -825,7 +826,29 @@ class FortigateRuleset:
                     and self._fqdn_match(a, probe)
                 ):
                     out.append(a.span)
+            out.extend(self._unused_networks(v, probe.service, used_addr))
         return out
+
+    def _unused_networks(self, v: Vdom, service: str | None, used: set[str]) -> list[Span]:
+        """Subnet and range addresses no policy uses that lie inside one of the service's
+        catalog prefixes (a list of Facebook's networks nobody applies)."""
+        key = (v.name, service)
+        if key not in self._unused_cache:
+            svc = self.catalog.services.get(service or "")
+            found: list[Span] = []
+            nets = svc.networks if svc else ()
+            for name, a in (*v.addresses.items(), *v.addresses6.items()):
+                if name in used or not nets:
+                    continue
+                # Wide networks (a /7, `all`) name no service: only those of /8 (IPv4, /16 IPv6)
+                # or narrower that overlap one of its prefixes do.
+                mine = [n for n in a.networks if n.prefixlen >= (8 if n.version == 4 else 16)] + [
+                    ipaddress.ip_network(lo) for lo, _hi in a.ranges
+                ]
+                if any(m.version == n.version and m.overlaps(n) for m in mine for n in nets):
+                    found.append(a.span)
+            self._unused_cache[key] = found
+        return self._unused_cache[key]
 
     def _used_addresses(self, v: Vdom) -> set[str]:
         names = {r.name for p in v.policies for r in (*p.srcaddr, *p.dstaddr, *p.srcaddr6, *p.dstaddr6)}
