@@ -463,6 +463,32 @@ end
     assert "dnsfilter-profile 'dns'" in finding(report, "TE101").message
 
 
+def test_dns_filter_of_the_fortigate_as_dns_server(lint):
+    dns = """config dnsfilter profile
+    edit "dns"
+        config ftgd-dns
+            config filters
+                edit 1
+                    set category 37
+                    set action block
+                next
+            end
+        end
+    next
+end
+config system dns-server
+    edit "port1"
+        set dnsfilter-profile "dns"
+    next
+end
+"""
+    report = lint({"fgt.conf": HEAD + LAN + dns + policies(policy("7"))})
+    assert verdicts(report)["facebook"] == "blocked"
+    f = finding(report, "TE101")
+    assert "system dns-server 'port1'" in f.message
+    assert "TE202" not in codes(report)
+
+
 def test_dns_filter_domain_entry(lint):
     dns = """config dnsfilter domain-filter
     edit 1

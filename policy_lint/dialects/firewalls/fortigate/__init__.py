@@ -67,7 +67,9 @@ line, the profile and the filter entry; `explain` shows the chain policy -> prof
   policies as a UDP/53 connection to a resolver on the internet; the policy that accepts it
   applies its DNS filter: `domain-filter-table` entries first (block; allow exempts from the
   categories), then FortiGuard categories as for the web filter. A blocked name connects to
-  nothing.
+  nothing. Where the FortiGate itself serves DNS on the client's interface (`system dns-server`
+  with a `dnsfilter-profile`), that filter decides, for clients using it as their resolver (the
+  finding says so).
 - **Broken or partial configs**: a missing `end`, an unknown command, a reference to an object
   the file does not define (an address, service, schedule, group, profile) is TE901 at its line
   (a factory profile such as `default` is TE908: it exists, its settings are not in the file);
@@ -85,7 +87,7 @@ Not modelled (unknown with a TE9xx at the line): explicit web proxy policies (`f
 proxy-policy`: their clients are an audience whose verdicts are unknown), NGFW policy-based
 mode (`firewall security-policy`), schedule groups, geography/dynamic/MAC addresses, source
 internet services, ZTNA tags, device identification, profile groups, traffic shaping, SSL
-inspection exemptions, FortiOS as the clients' DNS server (`system dns-server`), VIPs. A web
+inspection exemptions, FortiOS 5.0's nested identity-based policies, VIPs. A web
 filter's banned-word content filter (`bword-table`) is content filtering: TE208, informational.
 
 The package: `cli` (text to the config/edit/set tree), `build` (tree to `model`),

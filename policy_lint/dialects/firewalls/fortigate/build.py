@@ -122,6 +122,10 @@ def _vdom(name: str, body: Node, problems: list[Problem]) -> Vdom:
     v.security_policies.extend(
         entry_span("firewall security-policy", e) for e in _entries(body, "firewall security-policy")
     )
+    for e in _entries(body, "system dns-server"):
+        profile = ref(e, "dnsfilter-profile")
+        if profile is not None:
+            v.dns_servers.append((e.name, profile, entry_span("system dns-server", e)))
     for e in _entries(body, "webfilter ftgd-local-rating"):
         if e.value("status", "enable") != "disable":
             rating = tuple(" ".join(e.values("rating")).split())
@@ -291,6 +295,8 @@ def _policy(path: str, e: Node, kind: str, problems: list[Problem]) -> Policy:
         value = e.value(key)
         if value and value != "disable":
             p.unmodelled.append((e.line_of(key), what))
+    if e.table("identity-based-policy") is not None:  # FortiOS 5.0's nested identity policies
+        p.unmodelled.append((e.line_of("identity-based"), "nested identity-based policies"))
     if e.value("profile-type") == "group":
         p.unmodelled.append((e.line_of("profile-type"), "a security profile group"))
     missing = [k for k in ("srcintf", "dstintf") if not e.values(k)]

@@ -160,6 +160,9 @@ class FortigateRuleset:
             if p.ssl and v.ssl_mode(p.ssl.name) is None:
                 missing("ssl-ssh-profile", p.ssl)
         used_web = {p.webfilter.name for p in v.policies if p.enabled and p.utm and p.webfilter}
+        for _iface, r, _span in v.dns_servers:
+            if r.name not in v.dnsprofiles:
+                missing("dnsfilter profile", r)
         for w in v.webfilters.values():
             if w.content_filter and w.name in used_web:
                 self._problem(
@@ -633,7 +636,21 @@ class FortigateRuleset:
         return allow
 
     def _dns(self, v: Vdom, a: Audience, probe: Probe) -> Decision | None:
-        """The client's DNS query for the probe's name, on its way to an internet resolver."""
+        """The client's DNS query for the probe's name: to the FortiGate itself where it serves
+        DNS on the client's interface with a DNS filter, else on its way to an internet resolver."""
+        iface = a.attribute("srcintf") or "any"
+        for name, ref, span in v.dns_servers:
+            if iface in ("any", OTHER_INTERFACE) or not self._intf(v, [Ref(name, span)], iface):
+                continue
+            prof = v.dnsprofiles.get(ref.name)
+            if prof is None:
+                return Decision(Outcome.UNKNOWN, ref.span, (span, ref.span), note="DNS filter not defined")
+            server = Policy("-", span, title=f"system dns-server {name!r}")
+            hit = self.profiles.dns_profile(v, prof, server, probe)
+            if hit is not None:
+                note = f"for clients using the FortiGate as their DNS server on {name}"
+                return replace(hit, note=f"{hit.note}; {note}" if hit.note else note)
+            return None
         fake = Probe(None, "dns-resolver", "control", "dns", 53)
         d, policy = self._walk(v, a, Target(RESOLVER), fake, "udp", 53)
         if policy is None or d.outcome != Outcome.ALLOW or not policy.utm or policy.dnsfilter is None:
@@ -780,7 +797,9 @@ class FortigateRuleset:
         for v in self.config.vdoms:
             live = [p for p in v.policies if p.enabled and p.action == "accept" and p.utm]
             used_web = {p.webfilter.name for p in live if p.webfilter}
-            used_dns = {p.dnsfilter.name for p in live if p.dnsfilter}
+            used_dns = {p.dnsfilter.name for p in live if p.dnsfilter} | {
+                r.name for _i, r, _s in v.dns_servers
+            }
             used_tables = {w.urltable.name for n, w in v.webfilters.items() if n in used_web and w.urltable}
             used_domains = {
                 d.domaintable.name for n, d in v.dnsprofiles.items() if n in used_dns and d.domaintable

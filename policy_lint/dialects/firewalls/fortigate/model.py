@@ -109,8 +109,11 @@ class Policy:
     ssl: Ref | None = None
     inspection_mode: str = "flow"
     unmodelled: list[tuple[Span, str]] = field(default_factory=list)  # matchers not evaluated
+    title: str = ""  # what findings call it when it is no firewall policy (`system dns-server`)
 
     def label(self) -> str:
+        if self.title:
+            return self.title
         named = f" {self.name!r}" if self.name else ""
         return f"policy {self.id}{named}"
 
@@ -210,6 +213,8 @@ class Vdom:
     egress: list[str] = field(default_factory=list)  # devices of default routes, when the file has them
     proxy_policies: list[Span] = field(default_factory=list)  # explicit-proxy policies (not modelled)
     security_policies: list[Span] = field(default_factory=list)  # NGFW policy-based mode (not modelled)
+    # `system dns-server` entries with a DNS filter: (interface, profile, entry)
+    dns_servers: list[tuple[str, Ref, Span]] = field(default_factory=list)
     # `webfilter ftgd-local-rating`: a URL's rating set on the device, overriding FortiGuard's.
     local_ratings: dict[str, tuple[tuple[str, ...], Span]] = field(default_factory=dict)
     # Whether objects were seen at all: a snippet holding only policies names objects defined
