@@ -116,6 +116,11 @@ def test_other_topic_categories_leave_the_services_alone(lint):
     assert verdicts(report)["facebook"] == "unaffected"
 
 
+def test_a_local_category_holds_only_locally_rated_sites(lint):
+    text = HEAD + LAN + webfilter(filters=category(1, "140", "block")) + policies(policy("7", extra=UTM))
+    assert verdicts(lint({"fgt.conf": text}))["facebook"] == "unaffected"
+
+
 def test_content_servers_block_is_unknown_for_the_cdn(lint):
     text = HEAD + LAN + webfilter(filters=category(1, "82", "block")) + policies(policy("7", extra=UTM))
     report = lint({"fgt.conf": text})

@@ -34,6 +34,9 @@ MAY_RATE_SUPPORTING = frozenset(
     for n in (0, 17, 24, 25, 28, 34, 36, 37, 41, 49, 52, 54, 56, 68, 69, 70, 76, 80, 81, 82, 84, 94, 95)
 )
 # Published ids: 0-95 but for the numbers the list skips.
+# Local categories (`webfilter ftgd-local-cat`, IDs 140-191 per the FortiOS CLI reference) hold
+# only the URLs the config's own `ftgd-local-rating` puts there: a host none of them rates is in none.
+LOCAL_CATEGORIES = frozenset(str(n) for n in range(140, 192))
 PUBLISHED = frozenset(str(n) for n in range(96) if n not in (10, 21, 22, 27, 32, 45, 60, 73, 74))
 
 
@@ -110,6 +113,7 @@ class Profiles:
             for f in filters
             if f.action in ("block", "warning", "authenticate")
             and (f.category in MAY_RATE_SUPPORTING or f.category not in PUBLISHED)
+            and f.category not in LOCAL_CATEGORIES
         ]
         if unsure:
             f = unsure[0]
