@@ -320,6 +320,11 @@ def test_move_reorders_the_list(lint):
     assert verdicts(lint({"fgt.conf": text}))["facebook"] == "blocked"
 
 
+def test_edit_0_makes_a_new_policy_each_time(lint):
+    text = HEAD + FQDN + policies(policy("0", "deny", '"social"'), policy("0"))
+    assert verdicts(lint({"fgt.conf": text}))["facebook"] == "blocked"
+
+
 def test_disabled_policy_is_skipped(lint):
     text = (
         HEAD + FQDN + policies(policy("3", "deny", '"social"', "        set status disable\n"), policy("1"))

@@ -214,7 +214,12 @@ class Reader:
             if entry is not None:
                 # `edit` inside an entry: the CLI has no such nesting; the entry ends here.
                 self._error(st.span, f"'edit {args[0]}' before 'next' closes entry {entry.name!r}")
-            node = table.entry(args[0]) or Node(args[0], st.span)
+            name = args[0]
+            if name == "0":
+                # `edit 0` in a table of numbered entries makes a new entry with the next free ID.
+                numbers = [int(e.name) for e in table.entries if e.name.isdigit()]
+                name = str(max(numbers, default=0) + 1)
+            node = table.entry(name) or Node(name, st.span)
             table.put(node)
             self._stack[-1] = (table, node)
             return True
