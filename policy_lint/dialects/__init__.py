@@ -7,7 +7,7 @@ Dialects are grouped by the kind of device, one package each:
 - `dns/`: DNS filters and block lists (hosts, dnsmasq, unbound, RPZ, Pi-hole, AdBlock/AdGuard
   lists, plain domain lists, Windows hosts scripts);
 - `firewalls/`: packet filters and firewalls (iptables, nftables, pf, pfSense/OPNsense,
-  MikroTik, Windows firewall);
+  MikroTik, Windows firewall, FortiGate);
 - `semantics/`: what they share: the Dialect and Ruleset protocols (`semantics/base.py`),
   address coverage, chain results, name indexes, list scanning, bounded regexes.
 

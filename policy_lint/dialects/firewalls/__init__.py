@@ -7,6 +7,8 @@ HTTP Host, and decide by walking ordered rules.
 - `pfsense`: pfSense/OPNsense config.xml (pf rules, aliases, pfBlockerNG, the Squid package).
 - `mikrotik` (package): RouterOS exports, raw and filter chains, address lists.
 - `windows_firewall`: netsh advfirewall and New-NetFirewallRule scripts, block wins.
+- `fortigate` (package): FortiOS configs and fortios Terraform, policies in order, then the
+  accepting policy's web filter, application list and DNS filter.
 
 Add a dialect here when the device decides per packet. Destination addresses are judged by
 `semantics.addressing` (per-prefix coverage of the catalog's networks, the same wording in every
