@@ -87,6 +87,8 @@ class FortigateRuleset:
         self._act_cache: dict[tuple, Decision] = {}
         self._reach_cache: dict[tuple, bool] = {}
         self._unused_cache: dict[tuple, list[Span]] = {}
+        self._sequence_cache: dict[tuple, tuple[tuple[tuple[Policy, str], ...], Policy | None]] = {}
+        self._hostdep: dict[str, bool] = {}
         self._policy_at: dict[tuple[str, Span | None], Policy] = {
             (v.name, p.span): p for v in config.vdoms for p in v.policies
         }
@@ -520,6 +522,64 @@ class FortigateRuleset:
                 )
         return first
 
+    def _sequence(
+        self,
+        order: list[Policy],
+        v: Vdom,
+        a: Audience,
+        target: Target | None,
+        probe: Probe,
+        proto: str,
+        port: int,
+    ) -> tuple[tuple[tuple[Policy, str], ...], Policy | None]:
+        """The policies the connection may meet before the one that surely takes it (None: the
+        implicit deny). Which match depends on the address, and on the name only where a policy
+        names FQDNs or internet services: requests for other names of a service share the walk."""
+        if self._host_dependent(v):
+            what: tuple = (probe.host, probe.service)
+        else:
+            what = (probe.service is None,)
+        key = (id(order), a.key, target.address if target else None, proto, port, what)
+        hit = self._sequence_cache.get(key)
+        if hit is not None:
+            return hit
+        unsure: list[tuple[Policy, str]] = []
+        decider: Policy | None = None
+        six = target is not None and target.version == 6
+        for p, sched, src4, src6 in self._candidates(v, order, a):
+            src = src6 if six else src4
+            if src is False:
+                continue
+            m, why = self._dst_match(v, p, src, sched, target, probe, proto, port)
+            if m is False:
+                continue
+            if m is True:
+                decider = p
+                break
+            unsure.append((p, why))
+        hit = (tuple(unsure), decider)
+        if len(self._sequence_cache) < 500_000:
+            self._sequence_cache[key] = hit
+        return hit
+
+    def _host_dependent(self, v: Vdom) -> bool:
+        """Does any policy's destination depend on the requested name (FQDN addresses)?"""
+        if v.name not in self._hostdep:
+
+            def named(name: str, six: bool, depth: int = 0) -> bool:
+                table, groups = (v.addresses6, v.groups6) if six else (v.addresses, v.groups)
+                if name in table:
+                    return table[name].kind in ("fqdn", "wildcard-fqdn")
+                if name in groups and depth < 16:
+                    g = groups[name]
+                    return any(named(m.name, six, depth + 1) for m in (*g.members, *g.exclude))
+                return False
+
+            self._hostdep[v.name] = any(named(r.name, False) for p in v.policies for r in p.dstaddr) or any(
+                named(r.name, True) for p in v.policies for r in p.dstaddr6
+            )
+        return self._hostdep[v.name]
+
     def _walk_order(
         self,
         order: list[Policy],
@@ -530,22 +590,14 @@ class FortigateRuleset:
         proto: str,
         port: int,
     ) -> tuple[Decision, Policy | None]:
-        unsure: list[tuple[Policy, Decision, str]] = []
+        sequence, decider = self._sequence(order, v, a, target, probe, proto, port)
+        unsure = [
+            (p, self._act(v, p, probe, a, target) if port != 53 else self._act_plain(p), why)
+            for p, why in sequence
+        ]
         final: Decision | None = None
-        decider: Policy | None = None
-        six = target is not None and target.version == 6
-        for p, sched, src4, src6 in self._candidates(v, order, a):
-            src = src6 if six else src4
-            if src is False:
-                continue
-            m, why = self._dst_match(v, p, src, sched, target, probe, proto, port)
-            if m is False:
-                continue
-            d = self._act(v, p, probe, a, target) if port != 53 else self._act_plain(p)
-            if m is True:
-                final, decider = d, p
-                break
-            unsure.append((p, d, why))
+        if decider is not None:
+            final = self._act(v, decider, probe, a, target) if port != 53 else self._act_plain(decider)
         if final is None:
             final = Decision(Outcome.DENY, None, note="the implicit deny (policy 0) at the end of the list")
         if not unsure:
