@@ -377,5 +377,6 @@ def _ssl_mode(e: Node) -> str:
     if ssl is not None and ssl.value("inspect-all"):
         status = ssl.value("inspect-all")
         return {"deep-inspection": "deep", "certificate-inspection": "certificate"}.get(status, "none")
-    # FortiOS's default for a new profile's https: certificate inspection on port 443.
-    return "certificate"
+    # No inspection mode written: at least the host is seen (the SNI); whether the path is, is
+    # not in the file.
+    return "host-at-least"

@@ -130,11 +130,14 @@ class Profiles:
         return None
 
     def ssl_sight(self, v: Vdom, p: Policy, probe: Probe) -> str:
-        """What the device sees of the request: url (whole), host, or unknown."""
+        """What the device sees of the request: url (whole), host, host-at-least (a custom profile
+        that does not say how it inspects HTTPS), or unknown."""
         if probe.scheme == "http":
             return "url"
         mode = v.ssl_mode(p.ssl.name) if p.ssl else "none"
-        return {"deep": "url", "certificate": "host"}.get(mode or "", "unknown")
+        return {"deep": "url", "certificate": "host", "host-at-least": "host-at-least"}.get(
+            mode or "", "unknown"
+        )
 
     def webfilter(self, v: Vdom, p: Policy, probe: Probe) -> Decision | None:
         assert p.webfilter is not None
@@ -220,6 +223,8 @@ class Profiles:
             return pattern.search(host + path)
         ehost, slash, epath = url.partition("/")
         epath = slash + epath
+        if epath not in ("", "/") and sight == "host-at-least":
+            return None  # a path, and whether the profile decrypts enough to see it is unknown
         if epath not in ("", "/") and sight != "url":
             return False  # a path the device does not see (HTTPS without deep inspection)
         if e.kind == "wildcard":
