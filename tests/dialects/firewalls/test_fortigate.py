@@ -797,6 +797,19 @@ resource "fortios_firewall_policy" "second" {
     assert "TE901" not in codes(report)  # a computed name is no undefined object
 
 
+def test_explain_shows_policy_profile_and_filter_entry(tmp_path):
+    text = HEAD + LAN + webfilter(filters=category(1, "37", "block")) + policies(policy("7", extra=UTM))
+    (tmp_path / "fgt.conf").write_text(text)
+    result = CliRunner().invoke(cli, ["explain", "facebook", str(tmp_path / "fgt.conf")])
+    wanted = (line_of(text, "edit 7"), line_of(text, 'edit "office"'), line_of(text, "edit 1"))
+    lines = [f":{n}:" for n in wanted]
+    trace = [row for row in result.output.splitlines() if row.strip().startswith("- ")]
+    assert all(any(mark in row for row in trace) for mark in lines), result.output
+    assert (
+        "policy 7 (line " in result.output and "-> webfilter-profile 'office' -> category 37" in result.output
+    )
+
+
 def test_detection():
     assert detected_dialect(Path("backup.conf"), HEAD + "config system global\nend\n") == "fortigate"
     assert detected_dialect(Path("snippet.txt"), "config firewall policy\n    edit 1\n") == "fortigate"
