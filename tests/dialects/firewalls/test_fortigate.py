@@ -746,6 +746,49 @@ def test_terraform_policies_without_an_order_are_unknown_when_order_decides(lint
     assert verdicts(report)["facebook"] == "unknown"
 
 
+def test_terraform_first_provider_resources_with_lists(lint):
+    tf = """
+resource "fortios_firewall_object_address" "fb" {
+  name = "fb-apex"
+  type = "fqdn"
+  fqdn = "facebook.com"
+}
+resource "fortios_firewall_object_address" "wild" {
+  name = "fb-wild"
+  type = "wildcard-fqdn"
+  wildcard_fqdn = "*.facebook.com"
+}
+resource "fortios_firewall_object_addressgroup" "social" {
+  name   = "social"
+  member = ["fb-apex", "fb-wild"]
+}
+resource "fortios_firewall_security_policy" "deny" {
+  name     = "deny-social"
+  srcintf  = ["port1"]
+  dstintf  = ["wan1"]
+  srcaddr  = ["all"]
+  dstaddr  = ["social"]
+  action   = "deny"
+  schedule = "always"
+  service  = ["ALL"]
+}
+resource "fortios_firewall_security_policy" "out" {
+  name       = "out"
+  srcintf    = ["port1"]
+  dstintf    = ["wan1"]
+  srcaddr    = ["all"]
+  dstaddr    = ["all"]
+  action     = "accept"
+  schedule   = "always"
+  service    = ["ALL"]
+  depends_on = [fortios_firewall_security_policy.deny]
+}
+"""
+    report = lint({"main.tf": tf})
+    assert verdicts(report)["facebook"] == "blocked" and verdicts(report)["twitter"] == "unaffected"
+    assert "TE901" not in codes(report) and "TE105" not in codes(report)
+
+
 def test_terraform_computed_name_is_unknown(lint):
     tf = TF.replace("name = fortios_firewall_addrgrp.social.name", "name = var.blocked")
     report = lint({"main.tf": tf})

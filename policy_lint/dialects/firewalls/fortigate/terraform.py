@@ -63,6 +63,12 @@ TABLES: dict[str, tuple[str, str]] = {
     "fortios_router_static": ("router static", "seq_num"),
     "fortios_firewall_proxypolicy": ("firewall proxy-policy", "policyid"),
     "fortios_firewall_securitypolicy": ("firewall security-policy", "policyid"),
+    # The provider's first resources (still accepted): lists instead of nested blocks.
+    "fortios_firewall_security_policy": ("firewall policy", "policyid"),
+    "fortios_firewall_object_address": ("firewall address", "name"),
+    "fortios_firewall_object_addressgroup": ("firewall addrgrp", "name"),
+    "fortios_firewall_object_service": ("firewall service custom", "name"),
+    "fortios_firewall_object_servicegroup": ("firewall service group", "name"),
 }
 POLICYSEQ = "fortios_firewall_security_policyseq"
 # Scalars FortiOS takes as several words (`subnet = "10.0.0.0 255.255.255.0"`).
@@ -236,7 +242,11 @@ def read(lines: list[str], path: str, problems: list[Problem]) -> tuple[Config, 
         entry = Node(reader.value(name_raw, block.line), Span(path, block.line, 1, f"{kind}.{label}"))
         reader.fill(entry, {k: v for k, v in block.body.items() if k != key}, block.line)
         table.put(entry)
-        if kind in ("fortios_firewall_policy", "fortios_firewall_policy6"):
+        if kind in (
+            "fortios_firewall_policy",
+            "fortios_firewall_policy6",
+            "fortios_firewall_security_policy",
+        ):
             policies_by_vdom.setdefault(vdom, []).append(entry)
             if "depends_on" in block.body:
                 ordered = True
