@@ -105,6 +105,23 @@ def test_warning_is_a_click_through_page_partly_blocked(lint):
     assert "click-through" in finding(report, "TE102").message
 
 
+def test_a_time_quota_on_the_category_is_partial(lint):
+    quota = """            config quota
+                edit 1
+                    set category 37
+                    set type time
+                    set duration 1h
+                next
+            end
+"""
+    text = HEAD + LAN + webfilter(filters=category(1, "37", "monitor")) + policies(policy("7", extra=UTM))
+    text = text.replace("            end\n        end\n", "            end\n" + quota + "        end\n", 1)
+    report = lint({"fgt.conf": text})
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    f = finding(report, "TE102")
+    assert "quota (time 1h)" in f.message and f.span.line == line_of(text, "config quota") + 1
+
+
 def test_monitor_lets_it_through(lint):
     text = HEAD + LAN + webfilter(filters=category(1, "37", "monitor")) + policies(policy("7", extra=UTM))
     assert verdicts(lint({"fgt.conf": text}))["facebook"] == "unaffected"

@@ -50,7 +50,8 @@ line, the profile and the filter entry; `explain` shows the chain policy -> prof
   mode, `wildcard` a glob, `regex` a time-bounded search; `referrer-host` entries are unknown),
   then FortiGuard categories (`config ftgd-wf` / `config filters`: `block`; `warning` is a
   click-through page -> blocked-partial with a note; `authenticate` lets the named groups log
-  in and pass -> blocked-partial; `monitor` passes). A catalog service's site is rated
+  in and pass -> blocked-partial; `monitor` passes; a `config quota` entry for the category lets
+  each user in for a time or traffic quota, then blocks -> blocked-partial). A catalog service's site is rated
   Social Networking (37, catalog/vendor_names.yaml); `webfilter ftgd-local-rating` overrides
   a rating. Its other hosts (CDN, API, ad hosts) have no rating in the catalog: a block of a
   category that may hold them (Content Servers, Web Hosting, Advertising, ... or an ID outside

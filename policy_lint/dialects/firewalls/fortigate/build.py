@@ -336,6 +336,15 @@ def _webfilter(e: Node) -> WebProfile:
     p = WebProfile(e.name, entry_span("webfilter profile", e))
     ftgd = e.table("ftgd-wf")
     p.filters = _filters(ftgd.table("filters") if ftgd else None)
+    quota = ftgd.table("quota") if ftgd else None
+    for q in quota.entries if quota else []:
+        kind = q.value("type", "time")
+        amount = (
+            q.value("duration", "5m") if kind == "time" else f"{q.value('value')} {q.value('unit', 'MB')}"
+        )
+        p.quotas.append(
+            (tuple(" ".join(q.values("category")).split()), entry_span("quota", q), f"{kind} {amount}")
+        )
     web = e.table("web")
     if web is not None:
         p.urltable = ref(web, "urlfilter-table")

@@ -153,6 +153,8 @@ class WebProfile:
     # `set inspection-mode` of FortiOS 5.x/6.0 profiles (6.2+ sets it on the policy)
     inspection_mode: str = ""
     content_filter: Span | None = None  # `config web` / `set bword-table`: banned words in pages
+    # `config ftgd-wf` / `config quota`: (categories, entry, "time 1h" or "traffic 500 MB")
+    quotas: list[tuple[tuple[str, ...], Span, str]] = field(default_factory=list)
 
 
 @dataclass

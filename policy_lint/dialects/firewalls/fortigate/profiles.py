@@ -71,7 +71,13 @@ class Profiles:
         return "unknown", (), None
 
     def ftgd(
-        self, v: Vdom, filters: list[FtgdFilter], probe: Probe, owner: Span, label: str
+        self,
+        v: Vdom,
+        filters: list[FtgdFilter],
+        probe: Probe,
+        owner: Span,
+        label: str,
+        quotas: list[tuple[tuple[str, ...], Span, str]] | None = None,
     ) -> Decision | None:
         kind, rating, local = self.rating(v, probe)
         extra = (local,) if local else ()
@@ -104,6 +110,20 @@ class Profiles:
                             partial=True,
                             note=f"action authenticate: users of {groups} who log in get through",
                         )
+                    for categories, qspan, amount in quotas or []:
+                        if f.category in categories:
+                            # A quota lets each user in for so long (or so much), then blocks.
+                            qtext = f"{label} -> category {text} quota {amount}"
+                            quota_span = replace(qspan, text=qtext)
+                            return Decision(
+                                Outcome.DENY,
+                                quota_span,
+                                (*trace, quota_span),
+                                specific=True,
+                                how="quota",
+                                partial=True,
+                                note=f"a FortiGuard quota ({amount}): blocked once a user has used it up",
+                            )
                     return Decision(Outcome.ALLOW, span, trace, specific=False)
             return None
         if kind == "neutral":
@@ -203,7 +223,7 @@ class Profiles:
                 # allow/monitor: let through to the FortiGuard category check
                 trace = (*trace, table.span, span)
                 break
-        d = self.ftgd(v, prof.filters, probe, prof.span, label)
+        d = self.ftgd(v, prof.filters, probe, prof.span, label, prof.quotas)
         if d is not None:
             return replace(d, trace=(*trace, *d.trace[1:]))
         if len(trace) > 1:
