@@ -122,6 +122,11 @@ def _vdom(name: str, body: Node, problems: list[Problem]) -> Vdom:
     v.security_policies.extend(
         entry_span("firewall security-policy", e) for e in _entries(body, "firewall security-policy")
     )
+    v.shaping_policies.extend(
+        entry_span("firewall shaping-policy", e)
+        for e in _entries(body, "firewall shaping-policy")
+        if e.value("status", "enable") != "disable"
+    )
     for e in _entries(body, "system dns-server"):
         profile = ref(e, "dnsfilter-profile")
         if profile is not None:

@@ -187,6 +187,12 @@ class FortigateRuleset:
             self._problem(
                 "TE908", span, "explicit web proxy policies are not evaluated: its clients are unknown"
             )
+        for span in v.shaping_policies[:1]:
+            self._problem(
+                "TE908",
+                span,
+                "traffic shaping policies are not evaluated: whether they throttle a service is not known",
+            )
         for span in v.security_policies[:1]:
             self._problem(
                 "TE908",

@@ -215,6 +215,7 @@ class Vdom:
     egress: list[str] = field(default_factory=list)  # devices of default routes, when the file has them
     proxy_policies: list[Span] = field(default_factory=list)  # explicit-proxy policies (not modelled)
     security_policies: list[Span] = field(default_factory=list)  # NGFW policy-based mode (not modelled)
+    shaping_policies: list[Span] = field(default_factory=list)  # traffic shaping (not evaluated)
     # `system dns-server` entries with a DNS filter: (interface, profile, entry)
     dns_servers: list[tuple[str, Ref, Span]] = field(default_factory=list)
     # `webfilter ftgd-local-rating`: a URL's rating set on the device, overriding FortiGuard's.
