@@ -50,16 +50,17 @@ line, the profile and the filter entry; `explain` shows the chain policy -> prof
   mode, `wildcard` a glob, `regex` a time-bounded search; `referrer-host` entries are unknown),
   then FortiGuard categories (`config ftgd-wf` / `config filters`: `block`; `warning` is a
   click-through page -> blocked-partial with a note; `authenticate` lets the named groups log
-  in and pass -> blocked-partial; `monitor` passes; a `config quota` entry for the category lets
-  each user in for a time or traffic quota, then blocks -> blocked-partial). A catalog service's site is rated
-  Social Networking (37, catalog/vendor_names.yaml); `webfilter ftgd-local-rating` overrides
-  a rating. Its other hosts (CDN, API, ad hosts) have no rating in the catalog: a block of a
+  in and pass -> blocked-partial; `monitor` passes; a `config quota` entry for the category
+  lets each user in for a time or traffic quota, then blocks -> blocked-partial). A catalog
+  service's site is rated Social Networking (37, catalog/vendor_names.yaml);
+  `webfilter ftgd-local-rating` overrides a rating. Its other hosts (CDN, API, ad hosts) have no rating in the catalog: a block of a
   category that may hold them (Content Servers, Web Hosting, Advertising, ... or an ID outside
   the published list) is unknown for them; the neutral control site is in no category.
   What the device sees of HTTPS depends on the policy's `ssl-ssh-profile`: certificate
   inspection gives the host (SNI) - enough for categories and host entries, never a path -
-  deep inspection gives the whole URL; no inspection, or a profile not in the file: a block is
-  unknown for HTTPS.
+  deep inspection gives the whole URL (with `ssl-exempt` entries, or a custom profile that does
+  not say, the host at least: a path entry is unknown); no inspection, or a profile not in the
+  file: a block is unknown for HTTPS.
 - **Application control** (`application-list`): application and category IDs have no cited
   meaning (none verified), so an entry that blocks or resets, or `other-application-action
   block`, makes every request it could cover unknown (TE908 at the entry); `pass`/`monitor`
@@ -84,12 +85,14 @@ line, the profile and the filter entry; `explain` shows the chain policy -> prof
   `fortios_firewall_security_policyseq`, two policies may stand either way round, and a
   verdict the order changes is unknown.
 
-Not modelled (unknown with a TE9xx at the line): explicit web proxy policies (`firewall
+Not modelled, unknown with a TE9xx at the line: explicit web proxy policies (`firewall
 proxy-policy`: their clients are an audience whose verdicts are unknown), NGFW policy-based
-mode (`firewall security-policy`), schedule groups, geography/dynamic/MAC addresses, source
-internet services, ZTNA tags, device identification, profile groups, traffic shaping, SSL
-inspection exemptions, FortiOS 5.0's nested identity-based policies, VIPs. A web
-filter's banned-word content filter (`bword-table`) is content filtering: TE208, informational.
+mode (`firewall security-policy`), schedule groups, geography/dynamic/MAC/interface addresses,
+source internet services, ZTNA tags, device identification, profile groups, FortiOS 5.0's
+nested identity-based policies. Reported but not evaluated: traffic shaping policies (TE908;
+a throttle is not found) and a web filter's banned-word content filter (`bword-table`, TE208,
+as content filtering elsewhere). Not read: VIPs (inbound), local-in policies (the device's own
+traffic), web filter overrides and the rest of the device's configuration.
 
 The package: `cli` (text to the config/edit/set tree), `build` (tree to `model`),
 `terraform` (fortios resources to the same tree), `evaluate` (the Ruleset: audiences, the policy

@@ -382,6 +382,16 @@ def _dnsprofile(e: Node) -> DnsProfile:
 
 
 def _ssl_mode(e: Node) -> str:
+    mode = _ssl_mode_written(e)
+    exempt = e.table("ssl-exempt")
+    if mode == "deep" and exempt is not None and exempt.entries:
+        # Exempt sites (by category, address or name) get certificate inspection only: the host
+        # is seen everywhere, the path not everywhere.
+        return "host-at-least"
+    return mode
+
+
+def _ssl_mode_written(e: Node) -> str:
     https = e.table("https")
     if https is not None:
         status = https.value("status") or https.value("inspect-all")
