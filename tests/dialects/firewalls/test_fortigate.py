@@ -565,6 +565,13 @@ def test_undefined_address_is_te901_and_unknown(lint):
     assert f.span.line == line_of(text, 'set dstaddr "fb-nets"') and "fb-nets" in f.message
 
 
+def test_a_file_of_profiles_without_policies_decides_nothing(lint):
+    report = lint({"fgt.conf": HEAD + LAN + webfilter(filters=category(1, "37", "block"))})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert "TE105" not in codes(report) and "TE202" not in codes(report)
+    assert finding(report, "TE908").span.line == 1
+
+
 def test_a_snippet_of_only_a_policy_lints(lint):
     snippet = policies(policy("3", "deny", '"all"', srcaddr='"all"'))
     report = lint({"policy.conf": snippet})

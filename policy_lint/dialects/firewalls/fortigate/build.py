@@ -114,6 +114,7 @@ def _vdom(name: str, body: Node, problems: list[Problem]) -> Vdom:
             if e.value("virtual-wan-link") in _ENABLE or e.value("sdwan") in _ENABLE:
                 v.egress.append("virtual-wan-link")
     for path, kind in (("firewall policy", "4"), ("firewall policy6", "6")):
+        v.has_policy_table = v.has_policy_table or body.table(path) is not None
         for e in _entries(body, path):
             v.policies.append(_policy(path, e, kind, problems))
     v.proxy_policies.extend(

@@ -99,6 +99,7 @@ class Table(Node):
 class Statement:
     words: tuple[str, ...]
     span: Span
+    unterminated: bool = False  # a quote still open at the end of the file
 
 
 def statements(lines: list[str], path: str) -> Iterator[Statement]:
@@ -164,7 +165,7 @@ def statements(lines: list[str], path: str) -> Iterator[Statement]:
         i += 1
         if words:
             text = raw_lines[0].strip()[:200]
-            yield Statement(tuple(words), Span(path, start + 1, col, text))
+            yield Statement(tuple(words), Span(path, start + 1, col, text), bool(quoted))
 
 
 class Reader:
@@ -197,6 +198,9 @@ class Reader:
         self._stack.clear()
 
     def _one(self, st: Statement) -> bool:
+        if st.unterminated:
+            self._error(st.span, "a quote opened here is never closed: FortiOS refuses the rest of the file")
+            return False
         verb, args = st.words[0].lower(), list(st.words[1:])
         if verb == "config":
             if not args:

@@ -183,6 +183,13 @@ class FortigateRuleset:
             for r in g.members + g.exclude:
                 if not self._known_address(v, r.name, six):
                     missing("address", r)
+        if not v.has_policy_table:
+            self._problem(
+                "TE908",
+                v.span,
+                f"no firewall policy list in this file{' for VDOM ' + v.name if self.config.multi_vdom else ''}: "
+                "what the device lets through is decided by policies not here",
+            )
         for span in v.proxy_policies[:1]:
             self._problem(
                 "TE908", span, "explicit web proxy policies are not evaluated: its clients are unknown"
@@ -778,6 +785,8 @@ class FortigateRuleset:
         v = self._vdom_of.get(audience.key)
         if v is None:
             return Decision(Outcome.UNKNOWN, note="no VDOM")
+        if not v.has_policy_table:
+            return Decision(Outcome.UNKNOWN, v.span, note="the firewall policies are not in this file")
         if audience.key[1:] == ("explicit-proxy",):
             return Decision(
                 Outcome.UNKNOWN,
@@ -853,6 +862,8 @@ class FortigateRuleset:
     def inert_mentions(self, probe: Probe) -> list[Span]:
         out: list[Span] = []
         for v in self.config.vdoms:
+            if not v.has_policy_table:
+                continue  # the policies that may use these objects are elsewhere
             live = [p for p in v.policies if p.enabled and p.action == "accept" and p.utm]
             used_web = {p.webfilter.name for p in live if p.webfilter}
             used_dns = {p.dnsfilter.name for p in live if p.dnsfilter} | {

@@ -223,6 +223,9 @@ class Vdom:
     # Whether objects were seen at all: a snippet holding only policies names objects defined
     # elsewhere on the device (each such reference is a TE901, its match unknown).
     has_objects: bool = False
+    # Whether the file holds the VDOM's policy list at all (a file of profiles or objects only
+    # says nothing about what the device lets through).
+    has_policy_table: bool = False
 
     def ssl_mode(self, name: str) -> str | None:
         if name in self.ssl_profiles:

@@ -273,6 +273,9 @@ def read(lines: list[str], path: str, problems: list[Problem]) -> tuple[Config, 
         name, root = next(iter(roots.items()), ("root", Node("", Span(path, 1, 1))))
         config = build.build(root, problems)
         config.vdoms[0].name = name
+    for v in config.vdoms:
+        # The policies Terraform manages: the resources are the list (none: not in this file).
+        v.has_policy_table = bool(v.policies)
     if not ordered:
         for v in config.vdoms:
             if len(v.policies) > 1:
