@@ -215,7 +215,7 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "firewalls.fortigate": (
         "fortigate",
-        ("*fortigate*", "*fortios*", "*forti*.conf", "FG*.conf", "fgt*.conf", "*.fgt"),
+        ("*fortigate*", "*fortios*", "*forti*.conf", "fg*.conf", "*.fgt"),
     ),
 }
 

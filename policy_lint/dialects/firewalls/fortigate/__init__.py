@@ -112,7 +112,7 @@ from policy_lint.dialects.semantics.detection import QUOTING_SUFFIXES
 from policy_lint.inputs import InputError, read_source
 from policy_lint.model import Problem
 
-FILE_PATTERNS = ("*fortigate*", "*fortios*", "*forti*.conf", "FG*.conf", "fgt*.conf", "*.fgt")
+FILE_PATTERNS = ("*fortigate*", "*fortios*", "*forti*.conf", "fg*.conf", "*.fgt")
 
 _HEADER = re.compile(r"^#config-version=FG", re.M)
 _TABLES = re.compile(
