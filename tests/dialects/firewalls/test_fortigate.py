@@ -813,6 +813,37 @@ resource "fortios_firewall_security_policy" "out" {
     assert "TE901" not in codes(report) and "TE105" not in codes(report)
 
 
+def test_terraform_application_list_block_is_unknown(lint):
+    tf = """
+resource "fortios_application_list" "apps" {
+  name = "apps"
+  entries {
+    id     = 1
+    action = "block"
+    category {
+      id = 23
+    }
+  }
+}
+resource "fortios_firewall_policy" "out" {
+  policyid         = 7
+  action           = "accept"
+  schedule         = "always"
+  utm_status       = "enable"
+  application_list = fortios_application_list.apps.name
+  srcintf { name = "port1" }
+  dstintf { name = "wan1" }
+  srcaddr { name = "all" }
+  dstaddr { name = "all" }
+  service { name = "ALL" }
+}
+"""
+    report = lint({"main.tf": tf})
+    assert verdicts(report)["facebook"] == "unknown"
+    f = finding(report, "TE908")
+    assert f.span.line == line_of(tf, "entries {") and "category 23" in f.message
+
+
 def test_terraform_computed_name_is_unknown(lint):
     tf = TF.replace("name = fortios_firewall_addrgrp.social.name", "name = var.blocked")
     report = lint({"main.tf": tf})
