@@ -95,6 +95,7 @@ def test_directory_is_walked_and_included_files_are_not_linted_twice():
     p = run("check", "--format", "json", "examples")
     doc = json.loads(p.stdout)
     assert [f["path"] for f in doc["files"]] == [
+        "examples/fortigate/fortigate.conf",
         "examples/paloalto/running-config.xml",
         "examples/pihole/regex.list",
         "examples/router/rules.v4",
@@ -119,12 +120,19 @@ def test_directory_is_walked_and_included_files_are_not_linted_twice():
         "ning": "blocked",
     }
     assert {f["path"] for f in doc["findings"]} >= {"examples/squid/conf.d/10-bandwidth.conf"}
+    # The FortiGate: guests' web filter blocks Social Networking; staff lose LinkedIn's CDN.
+    assert verdicts["examples/fortigate/fortigate.conf"]["facebook"] == "blocked-partial"
+    assert verdicts["examples/fortigate/fortigate.conf"]["linkedin"] == "blocked-partial"
 
 
 def test_sample_policy_accepts_the_guest_exception():
     p = run("check", "--format", "json", "--policy", "sample_policies/guest-wifi-exception.yaml", "examples")
     doc = json.loads(p.stdout)
-    assert [(a["code"], a["service"]) for a in doc["accepted"]] == [("TE102", "facebook")]
+    # The guests' Facebook block, in the proxy and in the FortiGate's web filter.
+    assert sorted((a["path"], a["code"], a["service"]) for a in doc["accepted"]) == [
+        ("examples/fortigate/fortigate.conf", "TE102", "facebook"),
+        ("examples/squid/squid.conf", "TE102", "facebook"),
+    ]
     assert not [
         f
         for f in doc["findings"]

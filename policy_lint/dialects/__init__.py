@@ -7,7 +7,7 @@ Dialects are grouped by the kind of device, one package each:
 - `dns/`: DNS filters and block lists (hosts, dnsmasq, unbound, RPZ, Pi-hole, AdBlock/AdGuard
   lists, plain domain lists, Windows hosts scripts);
 - `firewalls/`: packet filters and firewalls (iptables, nftables, pf, pfSense/OPNsense,
-  MikroTik, Windows firewall);
+  MikroTik, Windows firewall, FortiGate);
 - `semantics/`: what they share: the Dialect and Ruleset protocols (`semantics/base.py`),
   address coverage, chain results, name indexes, list scanning, bounded regexes.
 
@@ -58,6 +58,7 @@ MODULES: tuple[str, ...] = (
     "proxies.haproxy",
     "proxies.nginx",
     "firewalls.junos",
+    "firewalls.fortigate",
 )
 
 # What detection needs before importing a module: its NAME and FILE_PATTERNS. Importing every
@@ -254,6 +255,10 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "firewalls.junos": (
         "junos",
         ("*.junos", "junos*.conf", "*junos*", "*juniper*", "*srx*", "juniper.conf*"),
+    ),
+    "firewalls.fortigate": (
+        "fortigate",
+        ("*fortigate*", "*fortios*", "*forti*.conf", "fg*.conf", "*.fgt"),
     ),
 }
 

@@ -11,6 +11,8 @@ HTTP Host, and decide by walking ordered rules.
   NBAR/MQC and inspection policies, evaluated where they are applied.
 - `panos` (package): Palo Alto PAN-OS/Panorama security policy (XML, `set` commands, the panos
   Terraform provider), first match with App-ID, URL Filtering profiles and zones as audiences.
+- `fortigate` (package): FortiOS configs and fortios Terraform, policies in order, then the
+  accepting policy's web filter, application list and DNS filter.
 
 Add a dialect here when the device decides per packet. Destination addresses are judged by
 `semantics.addressing` (per-prefix coverage of the catalog's networks, the same wording in every
