@@ -87,7 +87,12 @@ def _from_mapping(data: object, where: str, base: Path) -> Settings:
             return None
         if not isinstance(v, str):
             raise InputError(f"{where}: {key} must be a path")
-        return (base / v).resolve()
+        resolved = (base / v).resolve()
+        # Settings come from the repository being linted: they may name files in it, never a
+        # file elsewhere on the machine (through `..` or a link).
+        if not resolved.is_relative_to(_repository(base)):
+            raise InputError(f"{where}: {key} {v!r} points outside the repository")
+        return resolved
 
     for key in ("dialect", "format"):
         if key in data and not isinstance(data[key], str):
@@ -107,6 +112,15 @@ def _from_mapping(data: object, where: str, base: Path) -> Settings:
         baseline=path("baseline"),
         exit_zero=bool(data.get("exit-zero", False)),
     )
+
+
+def _repository(directory: Path) -> Path:
+    """The git work tree holding `directory`, else the directory itself."""
+    real = directory.resolve()
+    for parent in [real, *real.parents]:
+        if (parent / ".git").exists():
+            return parent
+    return real
 
 
 def _read_yaml(path: Path) -> Settings:

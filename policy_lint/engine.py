@@ -611,6 +611,19 @@ def discover(paths: list[Path]) -> tuple[list[tuple[Path, bool]], list[str]]:
     return files, errors
 
 
+def _escapes(path: Path, root: Path) -> str:
+    """Why `path` must not be read: it lies in the lint root (or the current directory) but a
+    symbolic link takes it outside both; "" when it may be read."""
+    inside = [base.resolve() for base in (root, Path.cwd())]
+    absolute = Path(os.path.abspath(path))
+    real = path.resolve()
+    if any(absolute.is_relative_to(base) for base in inside) and not any(
+        real.is_relative_to(base) for base in inside
+    ):
+        return f"a symbolic link to {real}, outside the repository: not read"
+    return ""
+
+
 def _lint_container(
     path: Path,
     head: str,
@@ -665,6 +678,14 @@ def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Opt
             pulled_in |= cached.read
             file_audiences[cached.report.path] = cached.audiences
             report.files.append(cached.report)
+            continue
+        escape = _escapes(path, options.root or find_root(path))
+        if escape:
+            # A link in the repository to a file outside it (/etc/passwd): never read.
+            if explicit and not options.skip_undetected:
+                report.errors.append(f"{path}: {escape}")
+            else:
+                report.skipped.append(Skipped(str(path), escape))
             continue
         head = read_head(path)
         held = (
