@@ -252,6 +252,9 @@ def check(
         ),
     )
     try:
+        from policy_lint.network import attach
+
+        attach(report, here.source, root or here.root, catalog, policy)
         report = refine(report, settings_for, None if write_baseline else (baseline or here.baseline))
     except InputError as exc:
         _fail(str(exc))

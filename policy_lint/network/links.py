@@ -1,0 +1,146 @@
+"""Links between files that imply segments: DHCP servers hand a client range its resolver.
+
+    # dnsmasq.conf
+    dhcp-range=set:guest,10.50.0.10,10.50.0.200,255.255.255.0,12h
+    dhcp-option=tag:guest,option:dns-server,9.9.9.9     # or dhcp-option=tag:guest,6,9.9.9.9
+
+makes a segment `guest` (10.50.0.0/24) whose resolver is 9.9.9.9: not this repository's DNS
+filter, so the DNS layers' blocks are void for it. A range without its own dns-server option
+gets the general `dhcp-option=6,...` or, by dnsmasq's default, dnsmasq itself (its DNS rules
+are on the path). The inferred path is every linted file of the repository (declare the
+segment in `.policy-lint.yaml` to correct it: a declared segment of the same name wins).
+
+Not modelled yet (declare such segments in the settings): ISC dhcpd, Kea, pfSense and MikroTik
+DHCP servers; DNAT/REDIRECT to a proxy; policy routing (use `tunnel:` in the settings).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from policy_lint.engine import Report
+from policy_lint.model import Span
+from policy_lint.network.segments import Segment
+
+MAX_BYTES = 4 * 1024 * 1024
+
+
+def _lines(path: Path) -> list[tuple[int, str]]:
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            return []
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    out = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            out.append((number, line))
+    return out
+
+
+def _tags(fields: list[str]) -> tuple[list[str], list[str]]:
+    """(tags set or matched, the remaining fields) of a dhcp-range / dhcp-option value."""
+    tags: list[str] = []
+    rest: list[str] = []
+    for f in fields:
+        f = f.strip()
+        if f.startswith(("set:", "tag:", "net:")):
+            tags.append(f.split(":", 1)[1])
+        elif not rest and f.startswith("interface:"):
+            continue
+        else:
+            rest.append(f)
+    return tags, rest
+
+
+def _dns_servers(rest: list[str]) -> list[str] | None:
+    if not rest:
+        return None
+    opt = rest[0].lower()
+    if opt in ("6", "option:dns-server", "option6:dns-server", "option6:23"):
+        return [v.strip() for v in rest[1:] if v.strip()]
+    return None
+
+
+def _dnsmasq_segments(fr_path: str) -> list[Segment]:
+    path = Path(fr_path)
+    ranges: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network, Span]] = []
+    servers: dict[str, list[str]] = {}
+    for number, line in _lines(path):
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or key not in ("dhcp-range", "dhcp-option", "dhcp-option-force"):
+            continue
+        tags, rest = _tags(value.split(","))
+        span = Span(fr_path, number, 1, line)
+        if key == "dhcp-range" and rest:
+            try:
+                start = ipaddress.ip_address(rest[0])
+            except ValueError:
+                continue
+            mask = next((r for r in rest[2:] if r.count(".") == 3), None)
+            prefix = 24 if start.version == 4 else 64
+            try:
+                net = ipaddress.ip_network(f"{start}/{mask or prefix}", strict=False)
+            except ValueError:
+                net = ipaddress.ip_network(f"{start}/{prefix}", strict=False)
+            ranges.append((tags[0] if tags else "", net, span))
+        elif key.startswith("dhcp-option"):
+            dns = _dns_servers(rest)
+            if dns is not None:
+                servers[tags[0] if tags else ""] = dns
+    out = []
+    for tag, net, span in ranges:
+        dns = servers.get(tag, servers.get("", []))
+        # 0.0.0.0 in dnsmasq's dns-server option means "this machine": dnsmasq itself.
+        own = not dns or all(d in ("0.0.0.0", "[::]") for d in dns)
+        out.append(
+            Segment(
+                name=tag or f"dhcp {net}",
+                clients=(str(net),),
+                networks=(net,),
+                names=(tag,) if tag else (),
+                path=(),
+                span=span,
+                resolver="" if own else dns[0],
+                origin="inferred",
+                notes=(f"inferred from {span.where()}",),
+            )
+        )
+    return out
+
+
+def infer_segments(report: Report, root: Path | None) -> list[Segment]:
+    """Segments the linted configs imply, each on the path of every linted file."""
+    segments: list[Segment] = []
+    for fr in report.files:
+        if fr.dialect == "dnsmasq":
+            segments += _dnsmasq_segments(fr.path)
+    if not segments:
+        return []
+    every = tuple(Path(fr.path).resolve() for fr in report.files if not fr.unread)
+    out = []
+    seen: set[str] = set()
+    for s in segments:
+        if s.name in seen:
+            continue
+        seen.add(s.name)
+        out.append(
+            Segment(
+                name=s.name,
+                clients=s.clients,
+                networks=s.networks,
+                names=s.names,
+                path=every,
+                span=s.span,
+                path_spans=tuple(s.span for _ in every),
+                resolver=s.resolver,
+                resolver_span=s.span,
+                origin="inferred",
+                notes=s.notes,
+            )
+        )
+    return out
