@@ -165,6 +165,9 @@ def _layer(
     results = fr.audience_results.get(sid, [])
     if not results:
         return Layer(shown, role, Verdict.UNKNOWN.value, None, "the file gave no verdict"), None
+    if role == "dns" and not segment.resolver_resolved:
+        note = f"the segment's resolver {segment.resolver} is no DNS server of this repository"
+        return Layer(shown, role, Verdict.UNKNOWN.value, None, note), None
     picked, why = pick(results, segment)
     if not picked:
         return Layer(shown, role, Verdict.UNKNOWN.value, None, why), None
@@ -172,12 +175,12 @@ def _layer(
     rule, trace = _first_rule(picked, verdict)
     own = Layer(shown, role, verdict.value, rule)
     resolved = str(Path(fr.path).resolve())
-    if resolved in void:
+    if resolved in void and segment.resolver_resolved:
         return Layer(shown, role, BYPASSED, rule, void[resolved]), own
     # A rule matching a set that a void DNS layer fills holds only others' lookups.
     fed = [s for s in (rule, *trace) if s and str(Path(s.path).resolve()) in void]
     if fed and verdict not in CLEAN:
-        note = f"the set is filled by {fed[0].where()}, which this segment's lookups do not pass"
+        note = f"the set is filled by {fed[0].where()}, which this segment's lookups may not pass"
         return Layer(shown, role, Verdict.UNKNOWN.value, fed[0], note), own
     return own, None
 
@@ -216,6 +219,11 @@ def _void_dns(segment: Segment, sid: str, layers: list[tuple[FileReport, str]]) 
         if role != "dns":
             continue
         p = Path(fr.path).resolve()
+        if not segment.resolver_resolved:
+            # Which resolver the clients ask is unknown: the DNS layer itself is unknown (see
+            # _layer); marked here so that a set it fills counts as unsure too.
+            void[str(p)] = f"the segment's resolver {segment.resolver} is no DNS server of this repository"
+            continue
         if sid in segment.pinned:
             void[str(p)] = "the segment reaches this service by pinned address (no DNS lookup)"
         elif segment.resolver and not segment.resolver.startswith("/"):
@@ -241,8 +249,9 @@ def compose(report: Report, segments: list[Segment], catalog: Catalog, policy: P
                         "TE903",
                         CODES["TE903"].severity,
                         span,
-                        f"segment {seg.name!r}: its path names {entry}, which is no linted file: the link "
-                        f"from {span.where()} to {entry} is unresolved, so the segment's verdicts are unknown",
+                        f"segment {seg.name!r}: its path names {span.text or entry}, which is no linted "
+                        f"file: the link from {span.where()} to {entry} is unresolved, so the verdicts "
+                        f"of the segment that this layer could decide are unknown",
                         None,
                         (seg.name,),
                     )
@@ -250,7 +259,21 @@ def compose(report: Report, segments: list[Segment], catalog: Catalog, policy: P
                 on_path.append((None, span.text or str(entry), "unknown"))
             for fr in found:
                 on_path.append((fr, fr.path, role_of(fr.dialect)))
-        if seg.resolver.startswith("/") and not any(
+        if not seg.resolver_resolved:
+            span = seg.resolver_span or seg.span
+            findings.append(
+                Finding(
+                    "TE903",
+                    CODES["TE903"].severity,
+                    span,
+                    f"segment {seg.name!r}: the resolver {seg.resolver} handed out at {span.where()} is "
+                    f"no DNS server of this repository (no linted config listens on it): the link is "
+                    f"unresolved, so its DNS layers are unknown",
+                    None,
+                    (seg.name,),
+                )
+            )
+        elif seg.resolver.startswith("/") and not any(
             fr is not None and Path(fr.path).resolve().is_relative_to(seg.resolver) for fr, _s, _r in on_path
         ):
             span = seg.resolver_span or seg.span

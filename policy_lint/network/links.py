@@ -7,7 +7,10 @@
 makes a segment `guest` (10.50.0.0/24) whose resolver is 9.9.9.9: not this repository's DNS
 filter, so the DNS layers' blocks are void for it. A range without its own dns-server option
 gets the general `dhcp-option=6,...` or, by dnsmasq's default, dnsmasq itself (its DNS rules
-are on the path). The inferred path is every linted file of the repository (declare the
+are on the path). A resolver address a linted dnsmasq listens on (`listen-address=`) is that
+file; a public address is a resolver elsewhere (its own filtering is not modelled: declare
+the segment with that resolver's config on its path if you have it); a private address no
+linted server listens on is an unresolved link (TE903, and the DNS layers are `unknown`). The inferred path is every linted file of the repository (declare the
 segment in `.policy-lint.yaml` to correct it: a declared segment of the same name wins).
 
 Not modelled yet (declare such segments in the settings): ISC dhcpd, Kea, pfSense and MikroTik
@@ -65,6 +68,15 @@ def _dns_servers(rest: list[str]) -> list[str] | None:
     return None
 
 
+def _listen_addresses(fr_path: str) -> list[str]:
+    out = []
+    for _number, line in _lines(Path(fr_path)):
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "listen-address":
+            out += [v.strip() for v in value.split(",") if v.strip()]
+    return out
+
+
 def _dnsmasq_segments(fr_path: str) -> list[Segment]:
     path = Path(fr_path)
     ranges: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network, Span]] = []
@@ -113,12 +125,23 @@ def _dnsmasq_segments(fr_path: str) -> list[Segment]:
     return out
 
 
+def _elsewhere(address: str) -> bool:
+    """A public resolver: certainly not a DNS filter of this repository's network."""
+    try:
+        return ipaddress.ip_address(address).is_global
+    except ValueError:
+        return False
+
+
 def infer_segments(report: Report, root: Path | None) -> list[Segment]:
     """Segments the linted configs imply, each on the path of every linted file."""
     segments: list[Segment] = []
+    listening: dict[str, str] = {}  # address -> the DNS server's file (resolved)
     for fr in report.files:
         if fr.dialect == "dnsmasq":
             segments += _dnsmasq_segments(fr.path)
+            for address in _listen_addresses(fr.path):
+                listening.setdefault(address, str(Path(fr.path).resolve()))
     if not segments:
         return []
     every = tuple(Path(fr.path).resolve() for fr in report.files if not fr.unread)
@@ -128,6 +151,11 @@ def infer_segments(report: Report, root: Path | None) -> list[Segment]:
         if s.name in seen:
             continue
         seen.add(s.name)
+        resolver, resolved = s.resolver, True
+        if resolver in listening:
+            resolver = listening[resolver]  # a DNS server of this repository
+        elif resolver and not _elsewhere(resolver):
+            resolved = False  # a private address no linted DNS server listens on
         out.append(
             Segment(
                 name=s.name,
@@ -137,8 +165,9 @@ def infer_segments(report: Report, root: Path | None) -> list[Segment]:
                 path=every,
                 span=s.span,
                 path_spans=tuple(s.span for _ in every),
-                resolver=s.resolver,
+                resolver=resolver,
                 resolver_span=s.span,
+                resolver_resolved=resolved,
                 origin="inferred",
                 notes=s.notes,
             )

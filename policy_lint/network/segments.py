@@ -67,6 +67,9 @@ class Segment:
     resolver_span: Span | None = None
     pinned: tuple[str, ...] = ()
     tunnel: Tunnel | None = None
+    # False when the resolver is an address that is neither in the repository nor clearly
+    # elsewhere (a private address no linted DNS server listens on): an unresolved link.
+    resolver_resolved: bool = True
     origin: str = "settings"  # settings | inferred
     notes: tuple[str, ...] = field(default_factory=tuple)
 

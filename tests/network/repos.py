@@ -1,0 +1,78 @@
+"""Small, realistic network repositories the network-view tests lint (name -> text).
+
+Addresses of the services come from the catalog; client ranges are RFC 1918 / documentation
+ranges. Each builder writes the files under a directory and returns it.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+OFFICE = {
+    # A Pi-hole for the staff LAN (Pi-hole reads regex.list: these cover the names and subdomains).
+    "pihole/regex.list": r"""
+        (^|\.)facebook\.com$
+        (^|\.)fbcdn\.net$
+        """,
+    # squid: the guests may not use LinkedIn; staff may use everything.
+    "squid/squid.conf": """
+        http_port 3128
+        acl staff src 10.1.0.0/24
+        acl guest src 10.50.0.0/24
+        acl social dstdomain .linkedin.com
+        http_access deny guest social
+        http_access allow staff
+        http_access allow guest
+        http_access deny all
+        """,
+    # The router forwards both VLANs; it throttles nothing and drops nothing by name.
+    "router/iptables.rules": """
+        *filter
+        :INPUT ACCEPT [0:0]
+        :FORWARD ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A FORWARD -i eth0.50 -o eth1 -j ACCEPT
+        COMMIT
+        """,
+    ".policy-lint.yaml": """
+        network:
+          segments:
+            - name: staff
+              clients: [10.1.0.0/24]
+              path: [pihole/, squid/squid.conf, router/iptables.rules]
+            - name: guest
+              clients: [10.50.0.0/24]
+              path: [pihole/, squid/squid.conf, router/iptables.rules]
+              resolver: 9.9.9.9          # the guest VLAN's DHCP hands out a public resolver
+        """,
+}
+
+# A VPS: dnsmasq fills an ipset with Facebook's addresses as it resolves them; iptables rejects
+# forwarded traffic to the set. The VPN clients ask dnsmasq; the guest range asks 9.9.9.9.
+VPS = {
+    "dnsmasq.conf": """
+        listen-address=10.8.0.1
+        ipset=/facebook.com/fbcdn.net/social
+        dhcp-range=set:vpn,10.8.0.10,10.8.0.200,255.255.255.0,12h
+        dhcp-option=tag:vpn,option:dns-server,10.8.0.1
+        dhcp-range=set:guest,10.9.0.10,10.9.0.200,255.255.255.0,12h
+        dhcp-option=tag:guest,6,9.9.9.9
+        """,
+    "iptables.rules": """
+        *filter
+        :INPUT ACCEPT [0:0]
+        :FORWARD ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A FORWARD -m set --match-set social dst -j REJECT
+        COMMIT
+        """,
+}
+
+
+def write_repo(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return root

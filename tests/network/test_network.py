@@ -1,0 +1,205 @@
+"""The network view on small repositories: segments declared in the settings and inferred from
+DHCP, composed along their paths (a DNS block void for a resolver elsewhere, a firewall set
+filled by a DNS server the segment does not ask, a tunnel), and the settings' validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policy_lint.engine import Options, Report, lint_paths
+from policy_lint.inputs import InputError
+from policy_lint.network import attach
+from policy_lint.network.segments import load_segments
+from policy_lint.policy import strict_policy
+from tests.network.repos import OFFICE, VPS, write_repo
+
+
+def network_of(root: Path, catalog) -> Report:
+    policy = strict_policy(catalog)
+    report = lint_paths([root], catalog, policy, Options(root=root))
+    settings = root / ".policy-lint.yaml"
+    attach(report, str(settings) if settings.exists() else "", root, catalog, policy)
+    return report
+
+
+def table(report: Report) -> dict[str, dict[str, str]]:
+    assert report.network is not None
+    return {
+        s.segment.name: {sid: o.verdict.value for sid, o in s.services.items()}
+        for s in report.network.segments
+    }
+
+
+def files(report: Report) -> dict[str, dict[str, str]]:
+    return {Path(f.path).name: {sid: r.verdict.value for sid, r in f.services.items()} for f in report.files}
+
+
+def test_office_guest_resolver_elsewhere_voids_the_pihole_block(tmp_path, catalog):
+    report = network_of(write_repo(tmp_path, OFFICE), catalog)
+    # Per file: the Pi-hole blocks Facebook, squid blocks LinkedIn for guests.
+    assert files(report)["regex.list"]["facebook"] == "blocked"
+    assert files(report)["squid.conf"]["linkedin"] == "blocked-partial"
+    net = table(report)
+    # Staff ask the Pi-hole: Facebook blocked at the DNS layer; squid lets staff use LinkedIn.
+    assert net["staff"]["facebook"] == "blocked"
+    assert net["staff"]["linkedin"] == "unaffected"
+    # Guests ask 9.9.9.9: the Pi-hole's block is void for them; squid's guest rule blocks LinkedIn.
+    assert net["guest"]["facebook"] == "unaffected"
+    assert net["guest"]["linkedin"] == "blocked"
+    guest = next(s for s in report.network.segments if s.segment.name == "guest")
+    li = guest.services["linkedin"]
+    assert li.decided_by is not None and li.decided_by.line == 5 and "deny guest social" in li.decided_by.text
+    assert [x.verdict for x in guest.services["facebook"].layers] == ["bypassed", "unaffected", "unaffected"]
+    codes = {(f.code, f.service, f.audiences) for f in report.findings}
+    assert ("TE111", "facebook", ("guest",)) in codes
+    assert ("TE110", "facebook", ("staff",)) in codes
+    assert ("TE110", "linkedin", ("guest",)) in codes
+
+
+def test_office_without_settings_has_no_network(tmp_path, catalog):
+    files_only = {k: v for k, v in OFFICE.items() if k != ".policy-lint.yaml"}
+    report = network_of(write_repo(tmp_path, files_only), catalog)
+    assert report.network is None
+    assert not any(f.code in ("TE110", "TE111") for f in report.findings)
+
+
+def test_vps_dhcp_ranges_become_segments_and_the_ipset_needs_the_lookup(tmp_path, catalog):
+    report = network_of(write_repo(tmp_path, VPS), catalog)
+    # Per file the firewall blocks Facebook (the set dnsmasq fills).
+    assert files(report)["iptables.rules"]["facebook"] == "blocked"
+    net = table(report)
+    # The VPN range asks dnsmasq (its listen-address): the set is filled, Facebook is blocked.
+    assert net["vpn"]["facebook"] == "blocked"
+    # The guest range asks 9.9.9.9: dnsmasq never sees its lookups, so the set holds only what
+    # others looked up: unknown, never blocked by guess.
+    assert net["guest"]["facebook"] == "unknown"
+    guest = next(s for s in report.network.segments if s.segment.name == "guest")
+    assert guest.segment.origin == "inferred"
+    assert guest.segment.span.line == 5  # the dhcp-range line
+    fw = next(x for x in guest.services["facebook"].layers if x.role == "firewall")
+    assert fw.verdict == "unknown" and "filled by" in fw.note
+    assert net["vpn"]["twitter"] == "unaffected"
+
+
+def test_private_resolver_no_file_listens_on_is_an_unresolved_link(tmp_path, catalog):
+    repo = dict(VPS)
+    repo["dnsmasq.conf"] = (
+        VPS["dnsmasq.conf"].replace("6,9.9.9.9", "6,10.9.0.53") + "address=/facebook.com/#\n"
+    )
+    report = network_of(write_repo(tmp_path, repo), catalog)
+    net = table(report)
+    assert net["guest"]["facebook"] == "unknown"
+    unresolved = [f for f in report.findings if f.code == "TE903" and "10.9.0.53" in f.message]
+    assert unresolved and unresolved[0].span.line == 5 and unresolved[0].span.path.endswith("dnsmasq.conf")
+
+
+def test_declared_segment_path_to_a_missing_file_is_unknown(tmp_path, catalog):
+    repo = dict(OFFICE)
+    repo[".policy-lint.yaml"] = """
+        network:
+          segments:
+            - name: lab
+              clients: [10.7.0.0/24]
+              path: [pihole/, firewall/missing.rules]
+        """
+    report = network_of(write_repo(tmp_path, repo), catalog)
+    assert table(report)["lab"]["twitter"] == "unknown"
+    assert table(report)["lab"]["facebook"] == "blocked"  # blocked on any layer blocks
+    f = next(f for f in report.findings if f.code == "TE903")
+    assert f.span.path.endswith(".policy-lint.yaml") and f.span.line == 5 and "missing.rules" in f.message
+
+
+def test_tunnel_skips_the_layers_it_names(tmp_path, catalog):
+    repo = dict(OFFICE)
+    repo["router/iptables.rules"] = """
+        *filter
+        :INPUT ACCEPT [0:0]
+        :FORWARD ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A FORWARD -s 10.1.0.0/24 -p tcp --dport 443 -m string --string linkedin.com --algo bm -j DROP
+        -A FORWARD -d 13.107.42.14 -j DROP
+        COMMIT
+        """
+    repo[".policy-lint.yaml"] = """
+        network:
+          segments:
+            - name: staff
+              clients: [10.1.0.0/24]
+              path: [pihole/, squid/squid.conf]
+              pinned: [facebook]
+              tunnel: {services: [facebook], via: wg0, skips: [squid/squid.conf]}
+        """
+    report = network_of(write_repo(tmp_path, repo), catalog)
+    staff = report.network.segments[0]
+    fb = staff.services["facebook"]
+    # Pinned: the Pi-hole's block is void; tunnelled past squid: reachable through wg0.
+    assert fb.verdict.value == "allowed"
+    assert [x.verdict for x in fb.layers] == ["bypassed", "bypassed"]
+    assert any(f.code == "TE111" and "wg0" in f.message for f in report.findings)
+
+
+def test_audiences_the_segment_cannot_be_placed_in_make_the_layer_unknown(tmp_path, catalog):
+    repo = dict(OFFICE)
+    repo[".policy-lint.yaml"] = """
+        network:
+          segments:
+            - name: lab
+              clients: [10.7.0.0/24]
+              path: [squid/squid.conf]
+        """
+    report = network_of(write_repo(tmp_path, repo), catalog)
+    layer = report.network.segments[0].services["linkedin"].layers[0]
+    assert layer.verdict == "unknown" and "tells clients apart" in layer.note
+    # squid denies every other client all web access: that too may or may not be the lab.
+    assert table(report)["lab"]["facebook"] == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        (
+            "network:\n  segments:\n    - name: a\n      path: [x]\n      colour: red\n",
+            5,
+            "unknown key 'colour'",
+        ),
+        (
+            "network:\n  segments:\n    - name: a\n      clients: [10.0.0.300/8]\n      path: [x]\n",
+            4,
+            "not an address",
+        ),
+        ("network:\n  segments:\n    - name: a\n      clients: [10.0.0.0/8]\n", 3, "needs a path"),
+        (
+            "network:\n  segments:\n    - {name: a, path: [x]}\n    - {name: a, path: [y]}\n",
+            4,
+            "declared twice",
+        ),
+        ("network:\n  segments: {a: 1}\n", 2, "must be a list"),
+        (
+            "network:\n  segments:\n    - name: a\n      path: [x]\n      tunnel: {via: wg0}\n",
+            5,
+            "needs services",
+        ),
+    ],
+)
+def test_settings_errors_name_file_and_line(tmp_path, text, line, words):
+    settings = tmp_path / ".policy-lint.yaml"
+    settings.write_text(text)
+    with pytest.raises(InputError) as exc:
+        load_segments(str(settings))
+    assert f".policy-lint.yaml:{line}:" in str(exc.value) and words in str(exc.value)
+
+
+def test_settings_schema_reads_every_key(tmp_path):
+    settings = tmp_path / ".policy-lint.yaml"
+    settings.write_text(
+        "network:\n  segments:\n    - name: guest\n      clients: [10.50.0.0/24, guest-vlan]\n"
+        "      path: [dns/, fw.rules]\n      resolver: dns/\n      pinned: [Facebook]\n"
+        "      tunnel: {services: [twitter], via: wg0, skips: [fw.rules]}\n      description: visitors\n"
+    )
+    (seg,) = load_segments(str(settings))
+    assert seg.names == ("guest-vlan",) and str(seg.networks[0]) == "10.50.0.0/24"
+    assert seg.path == (tmp_path.resolve() / "dns", tmp_path.resolve() / "fw.rules")
+    assert seg.resolver == str(tmp_path.resolve() / "dns") and seg.pinned == ("facebook",)
+    assert seg.tunnel is not None and seg.tunnel.via == "wg0" and seg.span.line == 3
