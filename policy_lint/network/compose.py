@@ -162,6 +162,9 @@ def _layer(
     """(the layer for the segment, the layer as it would be without voiding) for one file."""
     if fr is None:
         return Layer(shown, role, Verdict.UNKNOWN.value, None, "no linted file at this end of the link"), None
+    unsure = dict(segment.unsure).get(Path(fr.path).resolve())
+    if unsure:
+        return Layer(shown, role, Verdict.UNKNOWN.value, None, unsure), None
     results = fr.audience_results.get(sid, [])
     if not results:
         return Layer(shown, role, Verdict.UNKNOWN.value, None, "the file gave no verdict"), None
@@ -171,9 +174,24 @@ def _layer(
     picked, why = pick(results, segment)
     if not picked:
         return Layer(shown, role, Verdict.UNKNOWN.value, None, why), None
+    # An interception rule left undecided by the firewall's dialect ("the proxy decides") is
+    # decided here when it links to a proxy on the segment's path: that proxy is its own layer.
+    handed = {span for span, _proxy, _https in segment.links}
+    picked = [
+        AudienceResult(r.audience, "ok", None, ()) if r.status == "unknown" and r.rule in handed else r
+        for r in picked
+    ]
     verdict = verdict_of(r.status for r in picked)
     rule, trace = _first_rule(picked, verdict)
-    own = Layer(shown, role, verdict.value, rule)
+    note = ""
+    resolved_path = Path(fr.path).resolve()
+    taken = [https for _span, proxy, https in segment.links if proxy == resolved_path]
+    if taken and not any(taken) and verdict in (Verdict.BLOCKED, Verdict.BLOCKED_PARTIAL):
+        # Only port 80 is intercepted: HTTPS passes the proxy by, so its block holds for plain
+        # HTTP only (browsers reach these sites over HTTPS).
+        verdict = Verdict.BLOCKED_PARTIAL
+        note = "only plain HTTP is intercepted to this proxy: HTTPS passes it by"
+    own = Layer(shown, role, verdict.value, rule, note)
     resolved = str(Path(fr.path).resolve())
     if resolved in void and segment.resolver_resolved:
         return Layer(shown, role, BYPASSED, rule, void[resolved]), own
@@ -259,6 +277,20 @@ def compose(report: Report, segments: list[Segment], catalog: Catalog, policy: P
                 on_path.append((None, span.text or str(entry), "unknown"))
             for fr in found:
                 on_path.append((fr, fr.path, role_of(fr.dialect)))
+        for rule, target in seg.dangling:
+            findings.append(
+                Finding(
+                    "TE903",
+                    CODES["TE903"].severity,
+                    rule,
+                    f"segment {seg.name!r}: {rule.where()} sends its web traffic to {target}, where no "
+                    f"linted proxy listens with intercept (a portal or proxy outside the repository): "
+                    f"the link is unresolved, so its verdicts are unknown",
+                    None,
+                    (seg.name,),
+                )
+            )
+            on_path.append((None, f"{target} (from {rule.where()})", "proxy"))
         if not seg.resolver_resolved:
             span = seg.resolver_span or seg.span
             findings.append(

@@ -13,8 +13,12 @@ the segment with that resolver's config on its path if you have it); a private a
 linted server listens on is an unresolved link (TE903, and the DNS layers are `unknown`). The inferred path is every linted file of the repository (declare the
 segment in `.policy-lint.yaml` to correct it: a declared segment of the same name wins).
 
+Interception rules (intercept.py) imply segments too, and put the proxy they send a segment's
+web traffic to on its path; a proxy or endpoint policy no rule links to a segment is an
+`unknown` layer for it (whether its clients are configured to use it is not in the configs).
+
 Not modelled yet (declare such segments in the settings): ISC dhcpd, Kea, pfSense and MikroTik
-DHCP servers; DNAT/REDIRECT to a proxy; policy routing (use `tunnel:` in the settings).
+DHCP servers; policy routing (use `tunnel:` in the settings).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 
 from policy_lint.engine import Report
 from policy_lint.model import Span
+from policy_lint.network.intercept import Intercept, find_intercepts
 from policy_lint.network.segments import Segment
 
 MAX_BYTES = 4 * 1024 * 1024
@@ -117,7 +122,7 @@ def _dnsmasq_segments(fr_path: str) -> list[Segment]:
                 names=(tag,) if tag else (),
                 path=(),
                 span=span,
-                resolver="" if own else dns[0],
+                resolver=str(path.resolve()) if own else dns[0],
                 origin="inferred",
                 notes=(f"inferred from {span.where()}",),
             )
@@ -133,8 +138,22 @@ def _elsewhere(address: str) -> bool:
         return False
 
 
+def _from_intercept(rule: Intercept) -> Segment:
+    clients = tuple(str(n) for n in rule.sources) + rule.interfaces
+    return Segment(
+        name=f"intercepted {', '.join(clients) or 'clients'}",
+        clients=clients,
+        networks=rule.sources,
+        names=rule.interfaces,
+        path=(),
+        span=rule.span,
+        origin="inferred",
+    )
+
+
 def infer_segments(report: Report, root: Path | None) -> list[Segment]:
-    """Segments the linted configs imply, each on the path of every linted file."""
+    """Segments the linted configs imply: DHCP ranges (with the resolver they hand out) and
+    interception rules (with the proxy they send web traffic to)."""
     segments: list[Segment] = []
     listening: dict[str, str] = {}  # address -> the DNS server's file (resolved)
     for fr in report.files:
@@ -142,9 +161,15 @@ def infer_segments(report: Report, root: Path | None) -> list[Segment]:
             segments += _dnsmasq_segments(fr.path)
             for address in _listen_addresses(fr.path):
                 listening.setdefault(address, str(Path(fr.path).resolve()))
+    intercepts = find_intercepts(report)
+    for rule in intercepts:
+        if (rule.sources or rule.interfaces) and not any(rule.covers(s.networks, s.names) for s in segments):
+            segments.append(_from_intercept(rule))
     if not segments:
         return []
-    every = tuple(Path(fr.path).resolve() for fr in report.files if not fr.unread)
+    from policy_lint.network.compose import role_of
+
+    live = [fr for fr in report.files if not fr.unread]
     out = []
     seen: set[str] = set()
     for s in segments:
@@ -154,8 +179,29 @@ def infer_segments(report: Report, root: Path | None) -> list[Segment]:
         resolver, resolved = s.resolver, True
         if resolver in listening:
             resolver = listening[resolver]  # a DNS server of this repository
-        elif resolver and not _elsewhere(resolver):
+        elif resolver and not resolver.startswith("/") and not _elsewhere(resolver):
             resolved = False  # a private address no linted DNS server listens on
+        covering = [r for r in intercepts if r.covers(s.networks, s.names)]
+        linked = {r.proxy for r in covering if r.proxy}
+        dangling = tuple(
+            (r.span, f"{r.address or 'this router'}:{r.port or '?'}") for r in covering if not r.proxy
+        )
+        unsure = tuple(
+            (
+                Path(fr.path).resolve(),
+                "no config says this segment's clients use it (no interception rule sends them to it); "
+                "declare the segment's path in .policy-lint.yaml",
+            )
+            for fr in live
+            if role_of(fr.dialect) in ("proxy", "endpoint") and str(Path(fr.path).resolve()) not in linked
+        )
+        if s.notes == ():  # from an interception rule alone: no DHCP statement names its resolver
+            unsure += tuple(
+                (Path(fr.path).resolve(), "no config says which resolver this segment asks (no DHCP range)")
+                for fr in live
+                if role_of(fr.dialect) == "dns"
+            )
+        every = tuple(Path(fr.path).resolve() for fr in live)
         out.append(
             Segment(
                 name=s.name,
@@ -168,6 +214,9 @@ def infer_segments(report: Report, root: Path | None) -> list[Segment]:
                 resolver=resolver,
                 resolver_span=s.span,
                 resolver_resolved=resolved,
+                unsure=unsure,
+                dangling=dangling,
+                links=tuple((r.span, Path(r.proxy), r.https()) for r in covering if r.proxy),
                 origin="inferred",
                 notes=s.notes,
             )

@@ -70,6 +70,15 @@ class Segment:
     # False when the resolver is an address that is neither in the repository nor clearly
     # elsewhere (a private address no linted DNS server listens on): an unresolved link.
     resolver_resolved: bool = True
+    # Files on the path whose place no config states (a proxy no intercept rule sends this
+    # segment to): their layer is unknown, with the note.
+    unsure: tuple[tuple[Path, str], ...] = ()
+    # Links that lead nowhere the repository holds (a DNAT to a portal or proxy not linted):
+    # (the rule, what it names); each is an unknown layer and a TE903 finding.
+    dangling: tuple[tuple[Span, str], ...] = ()
+    # Interception rules that send this segment's web traffic to a proxy on its path:
+    # (the rule, the proxy's resolved path, whether HTTPS is taken too).
+    links: tuple[tuple[Span, Path, bool], ...] = ()
     origin: str = "settings"  # settings | inferred
     notes: tuple[str, ...] = field(default_factory=tuple)
 

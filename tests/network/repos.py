@@ -76,3 +76,37 @@ def write_repo(root: Path, files: dict[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return root
+
+
+# A captive portal: the guest range's web traffic is DNATed to a portal this repository does
+# not hold; the staff range's port 80 is redirected to squid's intercept port.
+PORTAL = {
+    "dnsmasq.conf": """
+        listen-address=10.60.0.1
+        dhcp-range=set:guest,10.60.0.10,10.60.0.250,255.255.255.0,2h
+        dhcp-range=set:staff,10.61.0.10,10.61.0.250,255.255.255.0,12h
+        address=/twitter.com/#
+        """,
+    "router.rules": """
+        *nat
+        :PREROUTING ACCEPT [0:0]
+        :POSTROUTING ACCEPT [0:0]
+        -A PREROUTING -s 10.60.0.0/24 -p tcp --dport 80 -j DNAT --to-destination 10.60.0.2:8080
+        -A PREROUTING -s 10.61.0.0/24 -p tcp --dport 80 -j REDIRECT --to-ports 3129
+        COMMIT
+        *filter
+        :INPUT ACCEPT [0:0]
+        :FORWARD ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        COMMIT
+        """,
+    "squid.conf": """
+        http_port 3128
+        http_port 3129 intercept
+        acl lan src 10.61.0.0/24
+        acl social dstdomain .linkedin.com
+        http_access deny social
+        http_access allow lan
+        http_access deny all
+        """,
+}

@@ -203,3 +203,24 @@ def test_settings_schema_reads_every_key(tmp_path):
     assert seg.path == (tmp_path.resolve() / "dns", tmp_path.resolve() / "fw.rules")
     assert seg.resolver == str(tmp_path.resolve() / "dns") and seg.pinned == ("facebook",)
     assert seg.tunnel is not None and seg.tunnel.via == "wg0" and seg.span.line == 3
+
+
+def test_captive_portal_dnat_is_an_unresolved_link_and_redirect_links_squid(tmp_path, catalog):
+    from tests.network.repos import PORTAL
+
+    report = network_of(write_repo(tmp_path, PORTAL), catalog)
+    net = table(report)
+    # Guests: DNATed to a portal no linted config is: every verdict unknown, TE903 names both ends.
+    assert net["guest"]["linkedin"] == "unknown" and net["guest"]["facebook"] == "unknown"
+    portal = [f for f in report.findings if f.code == "TE903" and "10.60.0.2:8080" in f.message]
+    assert portal and portal[0].span.line == 4 and portal[0].span.path.endswith("router.rules")
+    # Staff: port 80 redirected to squid's intercept port: squid is on their path and decides,
+    # but only for plain HTTP (HTTPS is not intercepted): LinkedIn partly blocked, not blocked.
+    assert net["staff"]["linkedin"] == "blocked-partial"
+    assert net["staff"]["twitter"] == "blocked-partial"  # dnsmasq (their resolver) sinks twitter.com
+    # The firewall's "a transparent proxy decides" is settled by the linked squid layer.
+    assert net["staff"]["facebook"] == "unaffected"
+    staff = next(s for s in report.network.segments if s.segment.name == "staff")
+    squid = next(x for x in staff.services["linkedin"].layers if x.role == "proxy")
+    assert squid.verdict == "blocked-partial" and "HTTPS passes it by" in squid.note
+    assert squid.rule is not None and squid.rule.line == 5
