@@ -110,3 +110,32 @@ PORTAL = {
         http_access deny all
         """,
 }
+
+# The namespace end-to-end test's router (tests/e2e/test_network_netns.py): dnsmasq resolves
+# through a stub upstream on the router's loopback and fills an nftables set with Facebook's
+# addresses; nftables drops forwarded traffic to the set. Only documentation-range addresses.
+NETNS_VPN = {
+    "dnsmasq.conf": """
+        # The VPN router's resolver: it fills the nftables set with Facebook's addresses.
+        no-resolv
+        no-hosts
+        server=127.0.0.1#5300
+        listen-address=192.0.2.1
+        bind-interfaces
+        cache-size=0
+        nftset=/facebook.com/fbcdn.net/4#inet#filter#social
+        dhcp-range=set:vpn,192.0.2.100,192.0.2.200,255.255.255.0,1h
+        dhcp-option=tag:vpn,option:dns-server,192.0.2.1
+        """,
+    "router.nft": """
+        table inet filter {
+            set social {
+                type ipv4_addr
+            }
+            chain forward {
+                type filter hook forward priority 0; policy accept;
+                ip daddr @social drop
+            }
+        }
+        """,
+}
