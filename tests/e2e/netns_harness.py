@@ -164,7 +164,7 @@ def network() -> Iterator[Network]:
     tag = f"pl{os.getpid() % 100000}"
     names = [f"{tag}c", f"{tag}r", f"{tag}s"]
     made: list[str] = []
-    net = Network(*names)
+    net = Network(names[0], names[1], names[2])
     try:
         for name in names:
             done = run([_tool("ip"), "netns", "add", name])
