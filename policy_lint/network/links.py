@@ -167,9 +167,12 @@ def infer_segments(report: Report, root: Path | None) -> list[Segment]:
             segments.append(_from_intercept(rule))
     if not segments:
         return []
-    from policy_lint.network.compose import role_of
+    from policy_lint.network.compose import ROLE_ORDER, role_of
 
-    live = [fr for fr in report.files if not fr.unread]
+    # The layers in the order traffic meets them: endpoint, DNS, proxy, firewall.
+    live = sorted(
+        (fr for fr in report.files if not fr.unread), key=lambda fr: ROLE_ORDER[role_of(fr.dialect)]
+    )
     out = []
     seen: set[str] = set()
     for s in segments:

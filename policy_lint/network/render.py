@@ -72,7 +72,10 @@ def walk(network: Network, segment: str, sid: str, name: str) -> str:
     if seg.resolver:
         lines.append(f"  resolver: {seg.resolver}")
     for i, x in enumerate(o.layers, 1):
-        rule = f" by {x.rule.where()}: {x.rule.text}" if x.rule else ""
+        if x.verdict == "bypassed":
+            rule = f" ({x.rule.where()}: {x.rule.text} does not apply)" if x.rule else ""
+        else:
+            rule = f" by {x.rule.where()}: {x.rule.text}" if x.rule else ""
         note = f" ({x.note})" if x.note else ""
         lines.append(f"  {i}. {x.role:<8} {x.path}: {x.verdict}{rule}{note}")
     decided = f" (decided at {o.decided_by.where()}: {o.decided_by.text})" if o.decided_by else ""

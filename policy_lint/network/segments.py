@@ -206,6 +206,27 @@ def parse_network(node: yaml.Node, where: str, base: Path) -> list[Segment]:
     return out
 
 
+def declares_network(tree: Path) -> bool:
+    """Whether a `.policy-lint.yaml` under `tree` has a `network:` section (then every file's
+    lint can change a segment's verdict: `policy-lint diff` lints them all)."""
+    for settings in tree.rglob(".policy-lint.yaml"):
+        try:
+            if any(line.startswith("network:") for line in settings.read_text(encoding="utf-8").splitlines()):
+                return True
+        except (OSError, UnicodeDecodeError):
+            continue
+    return False
+
+
+def _shown(path: Path) -> str:
+    """The settings file as the report names files: relative to the working directory when
+    inside it (as `check .` names the configs), else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def load_segments(settings_file: str) -> list[Segment]:
     """The segments declared in a `.policy-lint.yaml` (none for pyproject settings or none)."""
     path = Path(settings_file)
@@ -224,7 +245,7 @@ def load_segments(settings_file: str) -> list[Segment]:
     for key, value in root.value:
         if isinstance(key, yaml.ScalarNode) and key.value == "network":
             try:
-                return parse_network(value, str(path), path.parent)
+                return parse_network(value, _shown(path), path.parent)
             except _Bad as exc:
                 raise InputError(f"{path}:{exc}") from None
     return []

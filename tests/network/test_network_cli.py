@@ -67,3 +67,22 @@ def test_bad_network_settings_exit_2_with_file_and_line(tmp_path):
     proc = run("check", str(root))
     assert proc.returncode == 2
     assert ".policy-lint.yaml:5:" in proc.stderr and "oops" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_explain_segment_walks_the_path(tmp_path):
+    root = write_repo(tmp_path, OFFICE)
+    proc = run("explain", "facebook", str(root), "--segment", "guest", "--root", str(root))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("segment guest (10.50.0.0/24")
+    assert "1. dns" in lines[2] and "bypassed" in lines[2] and "resolver is 9.9.9.9" in lines[2]
+    assert "2. proxy" in lines[3] and "3. firewall" in lines[4]
+    assert "=> network verdict: unaffected" in proc.stdout
+    staff = run("explain", "facebook", str(root), "--segment", "staff", "--root", str(root)).stdout
+    assert "=> network verdict: blocked (decided at" in staff and "regex.list:1:1" in staff
+
+
+def test_explain_unknown_segment_is_an_error(tmp_path):
+    root = write_repo(tmp_path, OFFICE)
+    proc = run("explain", "facebook", str(root), "--segment", "nope")
+    assert proc.returncode == 2 and "no segment 'nope' (known: staff, guest)" in proc.stderr
