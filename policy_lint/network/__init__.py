@@ -17,7 +17,7 @@ from pathlib import Path
 from policy_lint.catalog import Catalog
 from policy_lint.engine import Report
 from policy_lint.network.compose import Network, compose
-from policy_lint.network.links import infer_segments
+from policy_lint.network.links import infer_segments, with_intercepts
 from policy_lint.network.segments import Segment, load_segments
 from policy_lint.policy import Policy
 
@@ -26,9 +26,22 @@ __all__ = ["Network", "Segment", "attach", "segments_for"]
 
 def segments_for(report: Report, settings_file: str, root: Path | None) -> list[Segment]:
     """Declared segments, then inferred ones whose name no declared segment takes."""
-    declared = load_segments(settings_file)
+    declared = [with_intercepts(s, report) for s in load_segments(settings_file)]
     names = {s.name for s in declared}
-    inferred = [s for s in infer_segments(report, root) if s.name not in names]
+    declared_names = {n.lower() for s in declared for n in s.names}
+    # A declaration corrects an inference: an inferred segment of a declared name, or whose
+    # clients lie inside a declared segment's, is the user's to describe.
+    declared_nets = [n for s in declared for n in s.networks]
+    inferred = [
+        s
+        for s in infer_segments(report, root)
+        if s.name not in names
+        and not (s.names and not s.networks and all(n.lower() in declared_names for n in s.names))
+        and not (
+            s.networks
+            and all(any(n.version == d.version and n.subnet_of(d) for d in declared_nets) for n in s.networks)  # type: ignore[arg-type]
+        )
+    ]
     return declared + inferred
 
 

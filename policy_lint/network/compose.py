@@ -107,7 +107,13 @@ def _inside(audience: Audience, segment: Segment) -> bool:
         if ip is not None and any(ip.version == n.version and ip in n for n in segment.networks):
             return True
     names = {n.lower() for n in segment.names}
-    return any(k in NAME_ATTRIBUTES and v.lower() in names for k, v in audience.attributes)
+    if any(k in NAME_ATTRIBUTES and v.lower() in names for k, v in audience.attributes):
+        return True
+    # Dialects that name the input interface only in their words ("in eth1", iptables -i).
+    return any(
+        len(words := c.split()) == 2 and words[0] in ("in", "iif", "iifname") and words[1].lower() in names
+        for c in audience.conditions
+    )
 
 
 def pick(results: list[AudienceResult], segment: Segment) -> tuple[list[AudienceResult], str]:

@@ -24,6 +24,7 @@ DHCP servers; policy routing (use `tunnel:` in the settings).
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from pathlib import Path
 
 from policy_lint.engine import Report
@@ -136,6 +137,23 @@ def _elsewhere(address: str) -> bool:
         return ipaddress.ip_address(address).is_global
     except ValueError:
         return False
+
+
+def with_intercepts(segment: Segment, report: Report) -> Segment:
+    """A declared segment with the interception rules that cover it: a rule sending its web
+    traffic to a proxy on its declared path settles the firewall's "the proxy decides"; one
+    sending it to no linted proxy is a dangling link (TE903, unknown)."""
+    covering = [r for r in find_intercepts(report) if r.covers(segment.networks, segment.names)]
+    on_path = set(segment.path)
+    links = tuple(
+        (r.span, Path(r.proxy), r.https())
+        for r in covering
+        if r.proxy and any(Path(r.proxy) == p or p in Path(r.proxy).parents for p in on_path)
+    )
+    dangling = tuple((r.span, f"{r.address or 'this router'}:{r.port or '?'}") for r in covering if not r.proxy)
+    if not links and not dangling:
+        return segment
+    return replace(segment, links=links, dangling=dangling)
 
 
 def _from_intercept(rule: Intercept) -> Segment:

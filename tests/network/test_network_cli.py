@@ -86,3 +86,25 @@ def test_explain_unknown_segment_is_an_error(tmp_path):
     root = write_repo(tmp_path, OFFICE)
     proc = run("explain", "facebook", str(root), "--segment", "nope")
     assert proc.returncode == 2 and "no segment 'nope' (known: staff, guest)" in proc.stderr
+
+
+def test_the_example_network_differs_from_its_files():
+    doc = json.loads(run("check", "examples/network", "--format", "json").stdout)
+    files = {f["path"]: {k: v["verdict"] for k, v in f["services"].items()} for f in doc["files"]}
+    assert files["examples/network/pihole/regex.list"]["facebook"] == "blocked"
+    assert files["examples/network/squid/squid.conf"]["linkedin"] == "blocked-partial"
+    net = {s["name"]: {k: v["verdict"] for k, v in s["services"].items()} for s in doc["network"]["segments"]}
+    assert net == {
+        "staff": {
+            "facebook": "blocked",
+            "twitter": "unaffected",
+            "linkedin": "unaffected",
+            "ning": "unaffected",
+        },
+        "guest": {
+            "facebook": "unaffected",
+            "twitter": "unaffected",
+            "linkedin": "blocked",
+            "ning": "unaffected",
+        },
+    }
