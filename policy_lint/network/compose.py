@@ -331,38 +331,58 @@ def compose(report: Report, segments: list[Segment], catalog: Catalog, policy: P
             real = [(f, role) for f, _s, role in on_path if f is not None]
             void = _void_dns(seg, sid, real)
             layers: list[Layer] = []
+            tunnels = [t for t in (seg.tunnel, *seg.routes) if t is not None and sid in t.services]
+            skips = {p for t in tunnels for p in t.skips}
             for linted, shown, role in on_path:
                 layer, own = _layer(linted, shown, role, sid, seg, void)
-                tunnel = seg.tunnel
-                if (
-                    tunnel
-                    and sid in tunnel.services
-                    and linted is not None
-                    and any(
-                        Path(linted.path).resolve() == s or s in Path(linted.path).resolve().parents
-                        for s in tunnel.skips
-                    )
+                if linted is not None and any(
+                    Path(linted.path).resolve() == s or s in Path(linted.path).resolve().parents
+                    for s in skips
                 ):
+                    via = next(t.via for t in tunnels if t.skips)
                     own = own or layer
-                    layer = Layer(
-                        shown, role, BYPASSED, layer.rule, f"routed into {tunnel.via}, which skips it"
-                    )
+                    layer = Layer(shown, role, BYPASSED, layer.rule, f"routed into {via}, which skips it")
                 layers.append(layer)
                 if own is not None and Verdict(own.verdict) not in CLEAN and policy.required(sid):
                     findings.append(_bypass_finding(catalog, sid, seg, own, layer))
+            for t in tunnels:
+                if t.unresolved:
+                    layers.append(
+                        Layer(
+                            f"tunnel from {t.span.where()}",
+                            "tunnel",
+                            Verdict.UNKNOWN.value,
+                            t.span,
+                            t.unresolved,
+                        )
+                    )
+                    if policy.required(sid):
+                        findings.append(
+                            Finding(
+                                "TE903",
+                                CODES["TE903"].severity,
+                                t.span,
+                                f"segment {seg.name!r}: {catalog.services[sid].name} is policy-routed: {t.unresolved}: "
+                                f"the link is unresolved, so its verdict is unknown",
+                                sid,
+                                (seg.name,),
+                            )
+                        )
             verdict, decided = _combine(layers)
-            tunnelled = seg.tunnel is not None and sid in seg.tunnel.services
-            if tunnelled and verdict in CLEAN and seg.tunnel is not None:
+            resolved_tunnels = [t for t in tunnels if not t.unresolved]
+            if resolved_tunnels and verdict in CLEAN:
                 verdict = Verdict.ALLOWED
+                t = resolved_tunnels[0]
                 if policy.required(sid):
+                    skipped = ", ".join(x.path for x in layers if x.verdict == BYPASSED) or "no layer"
+                    how = f" ({t.path})" if t.path else ""
                     findings.append(
                         Finding(
                             "TE111",
                             CODES["TE111"].severity,
-                            seg.tunnel.span,
+                            t.span,
                             f"{catalog.services[sid].name} is reachable for segment {seg.name!r} through "
-                            f"{seg.tunnel.via} (policy routing), past "
-                            f"{', '.join(x.path for x in layers if x.verdict == BYPASSED) or 'no layer'}",
+                            f"{t.via}{how} (policy routing), past {skipped}",
                             sid,
                             (seg.name,),
                         )

@@ -150,10 +150,43 @@ def with_intercepts(segment: Segment, report: Report) -> Segment:
         for r in covering
         if r.proxy and any(Path(r.proxy) == p or p in Path(r.proxy).parents for p in on_path)
     )
-    dangling = tuple((r.span, f"{r.address or 'this router'}:{r.port or '?'}") for r in covering if not r.proxy)
+    dangling = tuple(
+        (r.span, f"{r.address or 'this router'}:{r.port or '?'}") for r in covering if not r.proxy
+    )
     if not links and not dangling:
         return segment
     return replace(segment, links=links, dangling=dangling)
+
+
+def routed_segment(report: Report, sources: tuple, interfaces: tuple[str, ...], span: Span) -> Segment:
+    """A segment implied by a policy-routing rule alone: its clients, on the path of every
+    linted file (DNS, proxies and endpoints unsure: nothing says which its clients use)."""
+    from policy_lint.network.compose import ROLE_ORDER, role_of
+
+    clients = tuple(str(n) for n in sources) + interfaces
+    live = sorted(
+        (fr for fr in report.files if not fr.unread), key=lambda fr: ROLE_ORDER[role_of(fr.dialect)]
+    )
+    every = tuple(Path(fr.path).resolve() for fr in live)
+    unsure = tuple(
+        (
+            Path(fr.path).resolve(),
+            "no config says this segment's clients use it (no DHCP range, no interception)",
+        )
+        for fr in live
+        if role_of(fr.dialect) != "firewall"
+    )
+    return Segment(
+        name=f"routed {', '.join(clients)}",
+        clients=clients,
+        networks=tuple(sources),
+        names=interfaces,
+        path=every,
+        span=span,
+        path_spans=tuple(span for _ in every),
+        unsure=unsure,
+        origin="inferred",
+    )
 
 
 def _from_intercept(rule: Intercept) -> Segment:

@@ -52,6 +52,8 @@ class Tunnel:
     via: str
     skips: tuple[Path, ...]  # resolved paths of the layers the tunnel skips
     span: Span
+    path: str = ""  # how traffic gets there (inferred policy routing: mark -> rule -> route)
+    unresolved: str = ""  # why the tunnel's far end is not known (an unresolved link)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Segment:
     resolver_span: Span | None = None
     pinned: tuple[str, ...] = ()
     tunnel: Tunnel | None = None
+    routes: tuple[Tunnel, ...] = ()  # policy routing found in the configs (routing.py)
     # False when the resolver is an address that is neither in the repository nor clearly
     # elsewhere (a private address no linted DNS server listens on): an unresolved link.
     resolver_resolved: bool = True

@@ -139,3 +139,30 @@ NETNS_VPN = {
         }
         """,
 }
+
+# A split tunnel: the router marks LAN connections to the addresses dnsmasq resolves for
+# Twitter/X and routes the mark into wg0; everything else leaves by the default route.
+SPLIT_TUNNEL = {
+    "dnsmasq.conf": """
+        listen-address=10.1.0.1
+        ipset=/twitter.com/x.com/twimg.com/vpnroute
+        dhcp-range=set:lan,10.1.0.10,10.1.0.200,255.255.255.0,12h
+        """,
+    "iptables.rules": """
+        *mangle
+        :PREROUTING ACCEPT [0:0]
+        -A PREROUTING -s 10.1.0.0/24 -m set --match-set vpnroute dst -j MARK --set-mark 0x1
+        COMMIT
+        *filter
+        :INPUT ACCEPT [0:0]
+        :FORWARD ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        COMMIT
+        """,
+    "routing.sh": """
+        #!/bin/sh
+        # policy routing: marked connections leave through the WireGuard tunnel
+        ip rule add fwmark 0x1 table 100
+        ip route add default dev wg0 table 100
+        """,
+}

@@ -224,3 +224,39 @@ def test_captive_portal_dnat_is_an_unresolved_link_and_redirect_links_squid(tmp_
     squid = next(x for x in staff.services["linkedin"].layers if x.role == "proxy")
     assert squid.verdict == "blocked-partial" and "HTTPS passes it by" in squid.note
     assert squid.rule is not None and squid.rule.line == 5
+
+
+def test_split_tunnel_policy_routing_is_allowed_through_the_tunnel(tmp_path, catalog):
+    from tests.network.repos import SPLIT_TUNNEL
+
+    report = network_of(write_repo(tmp_path, SPLIT_TUNNEL), catalog)
+    net = table(report)
+    assert net["lan"]["twitter"] == "allowed"
+    assert net["lan"]["facebook"] == "unaffected"
+    routed = [f for f in report.findings if f.code == "TE111" and f.service == "twitter"]
+    assert routed and "wg0" in routed[0].message and "routing.sh:3" in routed[0].message
+    assert routed[0].span.path.endswith("iptables.rules") and routed[0].span.line == 3
+
+
+def test_policy_routing_into_a_table_without_route_is_unresolved(tmp_path, catalog):
+    from tests.network.repos import SPLIT_TUNNEL
+
+    repo = dict(SPLIT_TUNNEL)
+    repo["routing.sh"] = "#!/bin/sh\nip rule add fwmark 0x1 lookup 100\n"
+    report = network_of(write_repo(tmp_path, repo), catalog)
+    assert table(report)["lan"]["twitter"] == "unknown"
+    assert table(report)["lan"]["facebook"] == "unaffected"
+    f = next(f for f in report.findings if f.code == "TE903" and f.service == "twitter")
+    assert "table 100" in f.message and "routing.sh:2" in f.message and f.span.line == 3
+
+
+def test_policy_routing_alone_implies_a_segment(tmp_path, catalog):
+    from tests.network.repos import SPLIT_TUNNEL
+
+    repo = {k: v for k, v in SPLIT_TUNNEL.items() if k != "dnsmasq.conf"}
+    repo["dnsmasq-sets.conf"] = "ipset=/twitter.com/x.com/twimg.com/vpnroute\n"
+    report = network_of(write_repo(tmp_path, repo), catalog)
+    (seg,) = report.network.segments
+    assert seg.segment.name == "routed 10.1.0.0/24"
+    # The firewall lets it through to wg0; the DNS server's place is not stated: unknown, not allowed.
+    assert seg.services["twitter"].verdict.value == "unknown"
