@@ -17,13 +17,18 @@ Interception rules (intercept.py) imply segments too, and put the proxy they sen
 web traffic to on its path; a proxy or endpoint policy no rule links to a segment is an
 `unknown` layer for it (whether its clients are configured to use it is not in the configs).
 
-Not modelled yet (declare such segments in the settings): ISC dhcpd, Kea, pfSense and MikroTik
-DHCP servers; policy routing (use `tunnel:` in the settings).
+ISC dhcpd (`dhcpd*.conf`: `subnet ... { option domain-name-servers ...; }`) and Kea
+(`kea-dhcp4*.conf`/`.json`: `subnet4` with `option-data` `domain-name-servers`) imply
+segments the same way (their files are not linted: the scan lists them as skipped). A range
+handed no resolver at all has an unknown one.
+
+Not modelled yet (declare such segments in the settings): pfSense and MikroTik DHCP servers.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,6 +38,7 @@ from policy_lint.network.intercept import Intercept, find_intercepts
 from policy_lint.network.segments import Segment
 
 MAX_BYTES = 4 * 1024 * 1024
+Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _lines(path: Path) -> list[tuple[int, str]]:
@@ -131,6 +137,115 @@ def _dnsmasq_segments(fr_path: str) -> list[Segment]:
     return out
 
 
+NO_RESOLVER = "(none handed out)"
+
+
+def _dhcp_segment(name: str, net: Net, span: Span, servers: list[str]) -> Segment:
+    return Segment(
+        name=name,
+        clients=(str(net),),
+        networks=(net,),
+        names=(),
+        path=(),
+        span=span,
+        resolver=servers[0] if servers else NO_RESOLVER,
+        origin="inferred",
+        notes=(f"inferred from {span.where()}",),
+    )
+
+
+def _isc_segments(path: Path, shown: str) -> list[Segment]:
+    """ISC dhcpd: `subnet A netmask M { option domain-name-servers X, Y; }`, the global option
+    applying to subnets that do not set their own."""
+    text = "\n".join(line for _n, line in _lines(path))
+    if "subnet" not in text:
+        return []
+    numbered = _lines(path)
+    global_dns: list[str] = []
+    out: list[tuple[str, Net, Span, list[str] | None]] = []
+    depth = 0
+    current: list | None = None
+    for number, line in numbered:
+        m = re.match(r"subnet6?\s+([0-9a-fA-F.:]+)(?:\s+netmask\s+([0-9.]+))?", line)
+        if m and current is None:
+            try:
+                net = ipaddress.ip_network(f"{m.group(1)}/{m.group(2) or 64}", strict=False)
+            except ValueError:
+                net = None
+            if net is not None:
+                current = [f"dhcp {net}", net, Span(shown, number, 1, line), None]
+                depth = 0
+        d = re.search(r"option\s+(?:dhcp6\.name-servers|domain-name-servers)\s+([^;]+);", line)
+        if d:
+            servers = [v.strip() for v in d.group(1).split(",") if v.strip()]
+            if current is not None:
+                current[3] = servers
+            else:
+                global_dns = servers
+        depth += line.count("{") - line.count("}")
+        if current is not None and depth <= 0 and "}" in line:
+            out.append((current[0], current[1], current[2], current[3]))
+            current = None
+    return [_dhcp_segment(n, net, span, dns if dns is not None else global_dns) for n, net, span, dns in out]
+
+
+def _kea_segments(path: Path, shown: str) -> list[Segment]:
+    """Kea: `subnet4`/`subnet6` entries with `option-data` `domain-name-servers` (or the
+    global `option-data`). Kea's JSON allows comments; lines are kept for the spans."""
+    import json
+
+    lines = _lines(path)
+    raw = "\n".join(re.sub(r"//.*$", "", line) for _n, line in lines)
+    try:
+        doc = json.loads(re.sub(r"/\*.*?\*/", "", raw, flags=re.S))
+    except ValueError:
+        return []
+    if not isinstance(doc, dict):
+        return []
+
+    def servers(options: object) -> list[str] | None:
+        for o in options if isinstance(options, list) else []:
+            if isinstance(o, dict) and o.get("name") in ("domain-name-servers", "dns-servers"):
+                return [v.strip() for v in str(o.get("data", "")).split(",") if v.strip()]
+        return None
+
+    out = []
+    for key in ("Dhcp4", "Dhcp6"):
+        section = doc.get(key)
+        if not isinstance(section, dict):
+            continue
+        global_dns = servers(section.get("option-data")) or []
+        subnets = list(section.get("subnet4" if key == "Dhcp4" else "subnet6", []) or [])
+        for shared in section.get("shared-networks", []) or []:
+            if isinstance(shared, dict):
+                subnets += shared.get("subnet4" if key == "Dhcp4" else "subnet6", []) or []
+        for sub in subnets:
+            if not isinstance(sub, dict) or "subnet" not in sub:
+                continue
+            try:
+                net = ipaddress.ip_network(str(sub["subnet"]), strict=False)
+            except ValueError:
+                continue
+            number = next((n for n, line in lines if str(sub["subnet"]) in line), 1)
+            span = Span(shown, number, 1, next((line for n, line in lines if n == number), ""))
+            dns = servers(sub.get("option-data"))
+            out.append(_dhcp_segment(f"dhcp {net}", net, span, dns if dns is not None else global_dns))
+    return out
+
+
+def _dhcp_files(report: Report) -> list[Segment]:
+    """Segments from DHCP servers' configs the scan met but no dialect lints (dhcpd, Kea)."""
+    out: list[Segment] = []
+    for skipped in report.skipped:
+        path = Path(skipped.path)
+        name = path.name.lower()
+        if name.startswith("dhcpd") and name.endswith(".conf"):
+            out += _isc_segments(path, skipped.path)
+        elif name.startswith("kea-dhcp") and name.endswith((".conf", ".json")):
+            out += _kea_segments(path, skipped.path)
+    return out
+
+
 def _elsewhere(address: str) -> bool:
     """A public resolver: certainly not a DNS filter of this repository's network."""
     try:
@@ -207,11 +322,17 @@ def infer_segments(report: Report, root: Path | None) -> list[Segment]:
     interception rules (with the proxy they send web traffic to)."""
     segments: list[Segment] = []
     listening: dict[str, str] = {}  # address -> the DNS server's file (resolved)
+    segments += _dhcp_files(report)
     for fr in report.files:
         if fr.dialect == "dnsmasq":
             segments += _dnsmasq_segments(fr.path)
             for address in _listen_addresses(fr.path):
                 listening.setdefault(address, str(Path(fr.path).resolve()))
+        elif fr.dialect == "unbound":
+            for _n, line in _lines(Path(fr.path)):
+                if line.startswith("interface:"):
+                    address = line.split(":", 1)[1].strip().strip('"').split("@")[0]
+                    listening.setdefault(address, str(Path(fr.path).resolve()))
     intercepts = find_intercepts(report)
     for rule in intercepts:
         if (rule.sources or rule.interfaces) and not any(rule.covers(s.networks, s.names) for s in segments):
@@ -233,7 +354,9 @@ def infer_segments(report: Report, root: Path | None) -> list[Segment]:
         resolver, resolved = s.resolver, True
         if resolver in listening:
             resolver = listening[resolver]  # a DNS server of this repository
-        elif resolver and not resolver.startswith("/") and not _elsewhere(resolver):
+        elif resolver == NO_RESOLVER or (
+            resolver and not resolver.startswith("/") and not _elsewhere(resolver)
+        ):
             resolved = False  # a private address no linted DNS server listens on
         covering = [r for r in intercepts if r.covers(s.networks, s.names)]
         linked = {r.proxy for r in covering if r.proxy}

@@ -260,3 +260,39 @@ def test_policy_routing_alone_implies_a_segment(tmp_path, catalog):
     assert seg.segment.name == "routed 10.1.0.0/24"
     # The firewall lets it through to wg0; the DNS server's place is not stated: unknown, not allowed.
     assert seg.services["twitter"].verdict.value == "unknown"
+
+
+def test_isc_dhcpd_and_kea_subnets_hand_out_resolvers(tmp_path, catalog):
+    repo = {
+        "dns/dnsmasq.conf": "listen-address=10.1.0.1\naddress=/facebook.com/#\n",
+        "dhcp/dhcpd.conf": """
+            option domain-name-servers 10.1.0.1;
+            subnet 10.1.0.0 netmask 255.255.255.0 {
+              range 10.1.0.10 10.1.0.200;
+            }
+            subnet 10.50.0.0 netmask 255.255.255.0 {
+              range 10.50.0.10 10.50.0.200;
+              option domain-name-servers 9.9.9.9;
+            }
+            """,
+        "dhcp/kea-dhcp4.conf": """
+            {
+              // the lab's Kea server
+              "Dhcp4": {
+                "subnet4": [
+                  {"id": 7, "subnet": "10.7.0.0/24",
+                   "option-data": [{"name": "domain-name-servers", "data": "10.7.0.53"}]}
+                ]
+              }
+            }
+            """,
+    }
+    report = network_of(write_repo(tmp_path, repo), catalog)
+    net = table(report)
+    assert net["dhcp 10.1.0.0/24"]["facebook"] == "blocked"  # the global option: the dnsmasq
+    assert net["dhcp 10.50.0.0/24"]["facebook"] == "unaffected"  # its own option: 9.9.9.9
+    assert net["dhcp 10.7.0.0/24"]["facebook"] == "unknown"  # 10.7.0.53: no linted server
+    lab = next(s for s in report.network.segments if s.segment.name == "dhcp 10.7.0.0/24")
+    assert lab.segment.span.path.endswith("kea-dhcp4.conf") and lab.segment.span.line == 5
+    guest = next(s for s in report.network.segments if s.segment.name == "dhcp 10.50.0.0/24")
+    assert guest.segment.span.line == 5
