@@ -29,6 +29,7 @@ from policy_lint.engine import Report
 from policy_lint.model import Span
 
 MAX_BYTES = 4 * 1024 * 1024
+MAX_LINE = 4096  # longer lines are no NAT, routing or DHCP statement: skipped unread
 WEB_PORTS = {"80", "443", "http", "https", "www"}
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -65,7 +66,7 @@ def _lines(path: Path) -> list[tuple[int, str]]:
     return [
         (n, line.strip())
         for n, line in enumerate(text.splitlines(), 1)
-        if line.strip() and not line.strip().startswith("#")
+        if line.strip() and not line.strip().startswith("#") and len(line) <= MAX_LINE
     ]
 
 

@@ -38,6 +38,7 @@ from policy_lint.network.intercept import Intercept, find_intercepts
 from policy_lint.network.segments import Segment
 
 MAX_BYTES = 4 * 1024 * 1024
+MAX_LINE = 4096  # longer lines are no NAT, routing or DHCP statement: skipped unread
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -51,7 +52,7 @@ def _lines(path: Path) -> list[tuple[int, str]]:
     out = []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
-        if line:
+        if line and len(line) <= MAX_LINE:
             out.append((number, line))
     return out
 

@@ -39,6 +39,7 @@ from policy_lint.inputs import Resolver
 from policy_lint.model import Span
 
 MAX_BYTES = 4 * 1024 * 1024
+MAX_LINE = 4096  # longer lines are no NAT, routing or DHCP statement: skipped unread
 SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".tox"}
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -85,7 +86,7 @@ def _lines(path: Path) -> list[tuple[int, str]]:
     out = []
     for n, raw in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
         line = raw.strip()
-        if line and not line.startswith("#"):
+        if line and not line.startswith("#") and len(line) <= MAX_LINE:
             out.append((n, line))
     return out
 
