@@ -12,11 +12,13 @@ the repository declares or implies segments (otherwise every output is unchanged
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
 from policy_lint.catalog import Catalog
 from policy_lint.engine import Report
+from policy_lint.model import Finding
 from policy_lint.network.compose import Network, compose
 from policy_lint.network.links import infer_segments, routed_segment, with_intercepts
 from policy_lint.network.routing import find_routes
@@ -66,11 +68,42 @@ def segments_for(
     return out
 
 
-def attach(report: Report, settings_file: str, root: Path | None, catalog: Catalog, policy: Policy) -> None:
+def attach(
+    report: Report,
+    settings_file: str,
+    root: Path | None,
+    catalog: Catalog,
+    policy: Policy,
+    today: dt.date | None = None,
+) -> None:
     """Add the network view to `report` (its verdicts and findings) when there are segments."""
     segments = segments_for(report, settings_file, root, catalog)
     if not segments:
         return
     network = compose(report, segments, catalog, policy)
     report.network = network
-    report.findings = report.findings + network.findings
+    accepted = [f for f in network.findings if _excepted(f, segments, policy, today or dt.date.today())]
+    report.findings = report.findings + [f for f in network.findings if f not in accepted]
+    report.accepted = report.accepted + accepted
+
+
+def _excepted(f: Finding, segments: list[Segment], policy: Policy, today: dt.date) -> bool:
+    """A TE110 block the policy accepts: an active exception for the service whose audience is
+    everyone, or whose networks hold every CIDR of the segment."""
+    if f.code != "TE110" or not f.service or not f.audiences:
+        return False
+    seg = next((s for s in segments if s.name == f.audiences[0]), None)
+    if seg is None:
+        return False
+    for e in policy.exceptions:
+        if e.service != f.service or e.expired(today) or e.audience not in policy.audiences:
+            continue
+        named = policy.audiences[e.audience]
+        if named.name == "everyone":
+            return True
+        if seg.networks and all(
+            any(n.version == x.version and n.subnet_of(x) for x in named.networks)
+            for n in seg.networks
+        ):
+            return True
+    return False

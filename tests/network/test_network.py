@@ -296,3 +296,27 @@ def test_isc_dhcpd_and_kea_subnets_hand_out_resolvers(tmp_path, catalog):
     assert lab.segment.span.path.endswith("kea-dhcp4.conf") and lab.segment.span.line == 5
     guest = next(s for s in report.network.segments if s.segment.name == "dhcp 10.50.0.0/24")
     assert guest.segment.span.line == 5
+
+
+def test_a_policy_exception_for_the_segment_accepts_its_network_block(tmp_path, catalog):
+    import datetime as dt
+
+    from policy_lint.model import Severity, Span
+    from policy_lint.policy import Exception_, NamedAudience, Policy
+
+    root = write_repo(tmp_path, OFFICE)
+    guests = NamedAudience("guests", (__import__("ipaddress").ip_network("10.50.0.0/16"),))
+    policy = Policy(
+        "t",
+        "t.yaml",
+        dict.fromkeys(catalog.services, Severity.ERROR),
+        audiences={"guests": guests, "everyone": NamedAudience("everyone")},
+        exceptions=[Exception_("linkedin", "guests", "visitors", dt.date(2099, 1, 1), Span("t.yaml", 1))],
+    )
+    report = lint_paths([root], catalog, policy, Options(root=root))
+    attach(report, str(root / ".policy-lint.yaml"), root, catalog, policy)
+    assert any(
+        f.code == "TE110" and f.service == "linkedin" and f.audiences == ("guest",) for f in report.accepted
+    )
+    assert not any(f.code == "TE110" and f.service == "linkedin" for f in report.findings)
+    assert any(f.code == "TE110" and f.service == "facebook" for f in report.findings)  # staff: no exception
