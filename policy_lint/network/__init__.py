@@ -102,8 +102,7 @@ def _excepted(f: Finding, segments: list[Segment], policy: Policy, today: dt.dat
         if named.name == "everyone":
             return True
         if seg.networks and all(
-            any(n.version == x.version and n.subnet_of(x) for x in named.networks)
-            for n in seg.networks
+            any(n.version == x.version and n.subnet_of(x) for x in named.networks) for n in seg.networks
         ):
             return True
     return False

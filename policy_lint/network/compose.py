@@ -150,13 +150,6 @@ def _first_rule(results: list[AudienceResult], verdict: Verdict) -> tuple[Span |
     return None, ()
 
 
-@dataclass(frozen=True)
-class _Sides:
-    """What the segment's DNS view voids: resolved paths of void DNS files, and why."""
-
-    void: dict[str, str]
-
-
 def _layer(
     fr: FileReport | None,
     shown: str,

@@ -305,6 +305,9 @@ def routed_segment(report: Report, sources: tuple, interfaces: tuple[str, ...], 
     )
 
 
+INTERCEPT_NOTE = "implied by an interception rule"
+
+
 def _from_intercept(rule: Intercept) -> Segment:
     clients = tuple(str(n) for n in rule.sources) + rule.interfaces
     return Segment(
@@ -315,6 +318,7 @@ def _from_intercept(rule: Intercept) -> Segment:
         path=(),
         span=rule.span,
         origin="inferred",
+        notes=(INTERCEPT_NOTE,),
     )
 
 
@@ -373,7 +377,7 @@ def infer_segments(report: Report, root: Path | None) -> list[Segment]:
             for fr in live
             if role_of(fr.dialect) in ("proxy", "endpoint") and str(Path(fr.path).resolve()) not in linked
         )
-        if s.notes == ():  # from an interception rule alone: no DHCP statement names its resolver
+        if s.notes == (INTERCEPT_NOTE,):  # no DHCP statement names its resolver
             unsure += tuple(
                 (Path(fr.path).resolve(), "no config says which resolver this segment asks (no DHCP range)")
                 for fr in live
