@@ -202,7 +202,7 @@ def _layer(
     return own, None
 
 
-def _combine(layers: list[Layer]) -> tuple[Verdict, Layer | None]:
+def combine(layers: list[Layer]) -> tuple[Verdict, Layer | None]:
     live = [x for x in layers if x.verdict != BYPASSED]
     for wanted, verdict in (
         ({Verdict.BLOCKED.value}, Verdict.BLOCKED),
@@ -361,7 +361,7 @@ def compose(report: Report, segments: list[Segment], catalog: Catalog, policy: P
                                 (seg.name,),
                             )
                         )
-            verdict, decided = _combine(layers)
+            verdict, decided = combine(layers)
             resolved_tunnels = [t for t in tunnels if not t.unresolved]
             if resolved_tunnels and verdict in CLEAN:
                 verdict = Verdict.ALLOWED
