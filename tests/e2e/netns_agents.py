@@ -1,7 +1,7 @@
 """Small programs the network-namespace end-to-end test runs inside its namespaces
 (`python -m tests.e2e.netns_agents KIND ...`), each bounded in time:
 
-- `stub PORT SECONDS MAP`: a DNS server on 127.0.0.1:PORT answering A queries for names under
+- `stub ADDRESS PORT SECONDS MAP`: a DNS server on ADDRESS:PORT answering A queries for names under
   MAP's suffixes (JSON {"suffix": "address"}; "" is the default) with documentation-range
   addresses, NXDOMAIN otherwise; it exits after SECONDS.
 - `listen PORT SECONDS`: a TCP server on every address of its namespace that accepts and
@@ -29,9 +29,9 @@ import dns.rrset
 STEP = 0.2
 
 
-def stub(port: int, seconds: float, mapping: dict[str, str]) -> None:
+def stub(address: str, port: int, seconds: float, mapping: dict[str, str]) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", port))
+    sock.bind((address, port))
     sock.settimeout(STEP)
     deadline = time.monotonic() + seconds
     print("ready", flush=True)
@@ -47,7 +47,7 @@ def stub(port: int, seconds: float, mapping: dict[str, str]) -> None:
         response.flags |= dns.flags.RA
         for q in query.question:
             name = q.name.to_text().rstrip(".").lower()
-            address = next(
+            answer: str | None = next(
                 (
                     a
                     for suffix, a in mapping.items()
@@ -55,10 +55,10 @@ def stub(port: int, seconds: float, mapping: dict[str, str]) -> None:
                 ),
                 mapping.get(""),
             )
-            if address is None:
+            if answer is None:
                 response.set_rcode(dns.rcode.NXDOMAIN)
             elif q.rdtype == dns.rdatatype.A:
-                response.answer.append(dns.rrset.from_text(q.name, 60, "IN", "A", address))
+                response.answer.append(dns.rrset.from_text(q.name, 60, "IN", "A", answer))
         sock.sendto(response.to_wire(), peer)
 
 
@@ -99,7 +99,7 @@ def probe(resolver: str, name: str, port: int) -> None:
 def main(argv: list[str]) -> None:
     kind = argv[0]
     if kind == "stub":
-        stub(int(argv[1]), float(argv[2]), json.loads(argv[3]))
+        stub(argv[1], int(argv[2]), float(argv[3]), json.loads(argv[4]))
     elif kind == "listen":
         listen(int(argv[1]), float(argv[2]))
     elif kind == "probe":

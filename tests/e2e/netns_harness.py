@@ -1,13 +1,14 @@
 """Private network namespaces for end-to-end tests of the network view.
 
-`network(tmp)` makes three namespaces joined by veth pairs, holding only documentation-range
+`network()` makes four namespaces joined by veth pairs, holding only documentation-range
 addresses (RFC 5737), and removes them afterwards whatever happens:
 
-    client  c0 192.0.2.10/24 ---- r0 192.0.2.1/24   router   r1 203.0.113.1/24 ---- s0 203.0.113.10/24  server
-            (default via .1)                        (forwards)                       + 198.51.100.10/24
+    client  c0 192.0.2.10/25  ---- r0 192.0.2.1/25    router   r1 203.0.113.1/24 ---- s0 203.0.113.10/24  server
+    guest   g0 192.0.2.130/25 ---- r2 192.0.2.129/25  (forwards)                      + 198.51.100.10/24
+            (default via the router)                                                   + 198.51.100.53/24
 
-The router forwards between the two; the server holds the stand-in addresses the stub DNS
-maps the services' names to. Nothing is routed out of the namespaces: none of them has a link
+The router forwards between them; the server holds the stand-in addresses the stub DNS maps
+the services' names to, and a second stub (the guests' resolver "elsewhere"). Nothing is routed out of the namespaces: none of them has a link
 to the host's network. Every command is bounded in time; programs started in a namespace are
 ended by their process id on the way out.
 """
@@ -29,10 +30,13 @@ COMMAND_TIMEOUT = 20.0
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 
-CLIENT_ADDRESS = "192.0.2.10"
+CLIENT_ADDRESS = "192.0.2.10"  # the vpn segment: 192.0.2.0/25
 ROUTER_ADDRESS = "192.0.2.1"
+GUEST_ADDRESS = "192.0.2.130"  # the guest segment: 192.0.2.128/25
+GUEST_ROUTER = "192.0.2.129"
 BLOCKED_ADDRESS = "203.0.113.10"  # the stand-in for the service the firewall drops
 OPEN_ADDRESS = "198.51.100.10"  # the stand-in for every other name
+OUTSIDE_RESOLVER = "198.51.100.53"  # a resolver "elsewhere" (on the server), the guests' one
 
 
 def missing_tools() -> str:
@@ -58,7 +62,11 @@ class Network:
     client: str
     router: str
     server: str
+    guest: str
     processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def names(self) -> tuple[str, ...]:
+        return (self.client, self.router, self.server, self.guest)
 
     def exec(self, ns: str, argv: list[str], timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess:
         return run([_tool("ip"), "netns", "exec", ns, *argv], timeout)
@@ -104,51 +112,34 @@ class Network:
                 proc.stdout.close()
 
 
+def _veth(router: str, inside: str, ns: str, outside: str) -> list[str]:
+    ip = _tool("ip")
+    return [ip, "-n", router, "link", "add", inside, "type", "veth", "peer", "name", outside, "netns", ns]
+
+
 def _setup(net: Network) -> None:
     ip = _tool("ip")
     steps = [
-        [
-            ip,
-            "-n",
-            net.router,
-            "link",
-            "add",
-            "r0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "c0",
-            "netns",
-            net.client,
-        ],
-        [
-            ip,
-            "-n",
-            net.router,
-            "link",
-            "add",
-            "r1",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "s0",
-            "netns",
-            net.server,
-        ],
-        [ip, "-n", net.client, "addr", "add", f"{CLIENT_ADDRESS}/24", "dev", "c0"],
-        [ip, "-n", net.router, "addr", "add", f"{ROUTER_ADDRESS}/24", "dev", "r0"],
+        _veth(net.router, "r0", net.client, "c0"),
+        _veth(net.router, "r2", net.guest, "g0"),
+        _veth(net.router, "r1", net.server, "s0"),
+        [ip, "-n", net.client, "addr", "add", f"{CLIENT_ADDRESS}/25", "dev", "c0"],
+        [ip, "-n", net.guest, "addr", "add", f"{GUEST_ADDRESS}/25", "dev", "g0"],
+        [ip, "-n", net.router, "addr", "add", f"{ROUTER_ADDRESS}/25", "dev", "r0"],
+        [ip, "-n", net.router, "addr", "add", f"{GUEST_ROUTER}/25", "dev", "r2"],
         [ip, "-n", net.router, "addr", "add", "203.0.113.1/24", "dev", "r1"],
         [ip, "-n", net.server, "addr", "add", f"{BLOCKED_ADDRESS}/24", "dev", "s0"],
         [ip, "-n", net.server, "addr", "add", f"{OPEN_ADDRESS}/24", "dev", "s0"],
+        [ip, "-n", net.server, "addr", "add", f"{OUTSIDE_RESOLVER}/24", "dev", "s0"],
     ]
-    for ns, dev in ((net.client, "c0"), (net.router, "r0"), (net.router, "r1"), (net.server, "s0")):
+    links = ((net.client, "c0"), (net.guest, "g0"), (net.router, "r0"), (net.router, "r2"))
+    for ns, dev in (*links, (net.router, "r1"), (net.server, "s0")):
         steps.append([ip, "-n", ns, "link", "set", dev, "up"])
-    for ns in (net.client, net.router, net.server):
+    for ns in net.names():
         steps.append([ip, "-n", ns, "link", "set", "lo", "up"])
     steps += [
         [ip, "-n", net.client, "route", "add", "default", "via", ROUTER_ADDRESS],
+        [ip, "-n", net.guest, "route", "add", "default", "via", GUEST_ROUTER],
         [ip, "-n", net.server, "route", "add", "default", "via", "203.0.113.1"],
         [ip, "-n", net.router, "route", "add", "198.51.100.0/24", "via", BLOCKED_ADDRESS],
     ]
@@ -162,9 +153,9 @@ def _setup(net: Network) -> None:
 @contextlib.contextmanager
 def network() -> Iterator[Network]:
     tag = f"pl{os.getpid() % 100000}"
-    names = [f"{tag}c", f"{tag}r", f"{tag}s"]
+    names = [f"{tag}c", f"{tag}r", f"{tag}s", f"{tag}g"]
     made: list[str] = []
-    net = Network(names[0], names[1], names[2])
+    net = Network(names[0], names[1], names[2], names[3])
     try:
         for name in names:
             done = run([_tool("ip"), "netns", "add", name])

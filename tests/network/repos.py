@@ -111,20 +111,24 @@ PORTAL = {
         """,
 }
 
-# The namespace end-to-end test's router (tests/e2e/test_network_netns.py): dnsmasq resolves
-# through a stub upstream on the router's loopback and fills an nftables set with Facebook's
-# addresses; nftables drops forwarded traffic to the set. Only documentation-range addresses.
+# The namespace end-to-end test's network (tests/e2e/test_network_netns.py): the router's
+# dnsmasq resolves through a stub upstream on its loopback, answers NXDOMAIN for LinkedIn and
+# fills an nftables set with Facebook's addresses; nftables drops forwarded traffic to the
+# set. The vpn clients ask dnsmasq; the guests ask a resolver elsewhere. Documentation-range
+# addresses only.
 NETNS_VPN = {
     "dnsmasq.conf": """
-        # The VPN router's resolver: it fills the nftables set with Facebook's addresses.
+        # The router's resolver for the vpn segment: it fills the nftables set with Facebook's
+        # addresses and knows no LinkedIn.
         no-resolv
         no-hosts
         server=127.0.0.1#5300
         listen-address=192.0.2.1
         bind-interfaces
         cache-size=0
+        address=/linkedin.com/
         nftset=/facebook.com/fbcdn.net/4#inet#filter#social
-        dhcp-range=set:vpn,192.0.2.100,192.0.2.200,255.255.255.0,1h
+        dhcp-range=set:vpn,192.0.2.100,192.0.2.120,255.255.255.128,1h
         dhcp-option=tag:vpn,option:dns-server,192.0.2.1
         """,
     "router.nft": """
@@ -137,6 +141,17 @@ NETNS_VPN = {
                 ip daddr @social drop
             }
         }
+        """,
+    ".policy-lint.yaml": """
+        network:
+          segments:
+            - name: vpn
+              clients: [192.0.2.0/25]
+              path: [dnsmasq.conf, router.nft]
+            - name: guest
+              clients: [192.0.2.128/25]
+              path: [dnsmasq.conf, router.nft]
+              resolver: 198.51.100.53
         """,
 }
 
