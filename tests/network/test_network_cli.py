@@ -108,3 +108,14 @@ def test_the_example_network_differs_from_its_files():
             "ning": "unaffected",
         },
     }
+
+
+def test_github_and_junit_carry_network_findings(tmp_path):
+    root = write_repo(tmp_path, OFFICE)
+    github = run("check", str(root), "--root", str(root), "--format", "github").stdout
+    assert any(
+        line.startswith("::error file=") and "squid.conf,line=5" in line and "TE110" in line
+        for line in github.splitlines()
+    )
+    junit = run("check", str(root), "--root", str(root), "--format", "junit").stdout
+    assert 'type="TE110"' in junit and 'type="TE111"' in junit
