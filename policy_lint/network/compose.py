@@ -282,7 +282,7 @@ def compose(report: Report, segments: list[Segment], catalog: Catalog, policy: P
                     "TE903",
                     CODES["TE903"].severity,
                     rule,
-                    f"segment {seg.name!r}: {rule.where()} sends its web traffic to {target}, where no "
+                    f"segment {seg.name!r}: this rule sends its web traffic to {target}, where no "
                     f"linted proxy listens with intercept (a portal or proxy outside the repository): "
                     f"the link is unresolved, so its verdicts are unknown",
                     None,
