@@ -22,7 +22,12 @@ ISC dhcpd (`dhcpd*.conf`: `subnet ... { option domain-name-servers ...; }`) and 
 segments the same way (their files are not linted: the scan lists them as skipped). A range
 handed no resolver at all has an unknown one.
 
-Not modelled yet (declare such segments in the settings): pfSense and MikroTik DHCP servers.
+Pi-hole's DHCP server (setupVars.conf `DHCP_ACTIVE=true`/`DHCP_START=`, or pihole.toml
+`[dhcp] active = true`/`start =`) implies a /24 segment whose resolver is that Pi-hole;
+RouterOS `/ip dhcp-server network add address=CIDR dns-server=X` one per network (no
+dns-server: the router itself, not a linted DNS layer: unknown).
+
+Not modelled yet (declare such segments in the settings): pfSense's DHCP server.
 """
 
 from __future__ import annotations
@@ -81,6 +86,28 @@ def _dns_servers(rest: list[str]) -> list[str] | None:
     return None
 
 
+def range_networks(start: str, end: str, mask: str | None) -> tuple[Net, ...]:
+    """The clients a DHCP range serves: its subnet when the netmask is given, else exactly the
+    addresses from start to end (the subnet is the interface's, which the config does not say)."""
+    try:
+        first = ipaddress.ip_address(start.strip())
+    except ValueError:
+        return ()
+    if mask:
+        try:
+            return (ipaddress.ip_network(f"{first}/{mask}", strict=False),)
+        except ValueError:
+            pass
+    try:
+        last = ipaddress.ip_address(end.strip())
+    except ValueError:
+        last = first
+    if last.version != first.version:
+        last = first
+    low, high = sorted((first, last))
+    return tuple(ipaddress.summarize_address_range(low, high))
+
+
 def _listen_addresses(fr_path: str) -> list[str]:
     out = []
     for _number, line in _lines(Path(fr_path)):
@@ -92,7 +119,7 @@ def _listen_addresses(fr_path: str) -> list[str]:
 
 def _dnsmasq_segments(fr_path: str) -> list[Segment]:
     path = Path(fr_path)
-    ranges: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network, Span]] = []
+    ranges: list[tuple[str, tuple[Net, ...], Span]] = []
     servers: dict[str, list[str]] = {}
     for number, line in _lines(path):
         key, sep, value = line.partition("=")
@@ -102,31 +129,24 @@ def _dnsmasq_segments(fr_path: str) -> list[Segment]:
         tags, rest = _tags(value.split(","))
         span = Span(fr_path, number, 1, line)
         if key == "dhcp-range" and rest:
-            try:
-                start = ipaddress.ip_address(rest[0])
-            except ValueError:
-                continue
             mask = next((r for r in rest[2:] if r.count(".") == 3), None)
-            prefix = 24 if start.version == 4 else 64
-            try:
-                net = ipaddress.ip_network(f"{start}/{mask or prefix}", strict=False)
-            except ValueError:
-                net = ipaddress.ip_network(f"{start}/{prefix}", strict=False)
-            ranges.append((tags[0] if tags else "", net, span))
+            nets = range_networks(rest[0], rest[1] if len(rest) > 1 else "", mask)
+            if nets:
+                ranges.append((tags[0] if tags else "", nets, span))
         elif key.startswith("dhcp-option"):
             dns = _dns_servers(rest)
             if dns is not None:
                 servers[tags[0] if tags else ""] = dns
     out = []
-    for tag, net, span in ranges:
+    for tag, nets, span in ranges:
         dns = servers.get(tag, servers.get("", []))
         # 0.0.0.0 in dnsmasq's dns-server option means "this machine": dnsmasq itself.
         own = not dns or all(d in ("0.0.0.0", "[::]") for d in dns)
         out.append(
             Segment(
-                name=tag or f"dhcp {net}",
-                clients=(str(net),),
-                networks=(net,),
+                name=tag or f"dhcp {nets[0]}",
+                clients=tuple(str(n) for n in nets),
+                networks=nets,
                 names=(tag,) if tag else (),
                 path=(),
                 span=span,
@@ -234,6 +254,68 @@ def _kea_segments(path: Path, shown: str) -> list[Segment]:
     return out
 
 
+def _pihole_segments(fr_path: str) -> list[Segment]:
+    """Pi-hole's own DHCP server (setupVars.conf `DHCP_ACTIVE=true`, `DHCP_START=`; pihole.toml
+    `[dhcp] active = true`, `start = "..."`): it hands out the Pi-hole as the resolver."""
+    import tomllib
+
+    directory = Path(fr_path).parent
+    own = str(Path(fr_path).resolve())
+    setup = directory / "setupVars.conf"
+    values = {}
+    for number, line in _lines(setup) if setup.is_file() else []:
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = (value.strip().strip('"'), Span(str(setup), number, 1, line))
+    start = None
+    end = ""
+    if values.get("DHCP_ACTIVE", ("",))[0].lower() == "true" and "DHCP_START" in values:
+        start = values["DHCP_START"]
+        end = values.get("DHCP_END", ("", start[1]))[0]
+    toml = directory / "pihole.toml"
+    mask: str | None = None
+    if start is None and toml.is_file():
+        try:
+            data = tomllib.loads(toml.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            data = {}
+        dhcp = data.get("dhcp") if isinstance(data, dict) else None
+        if isinstance(dhcp, dict) and dhcp.get("active") is True and isinstance(dhcp.get("start"), str):
+            number = next((n for n, line in _lines(toml) if line.startswith("start")), 1)
+            start = (dhcp["start"], Span(str(toml), number, 1, f"start = {dhcp['start']}"))
+            end = str(dhcp.get("end", ""))
+            mask = str(dhcp.get("netmask", "")) or None
+    if start is None:
+        return []
+    nets = range_networks(start[0], end, mask)
+    if not nets:
+        return []
+    seg = _dhcp_segment(f"dhcp {nets[0]}", nets[0], start[1], [])
+    return [replace(seg, clients=tuple(str(n) for n in nets), networks=nets, resolver=own)]
+
+
+def _mikrotik_segments(fr_path: str) -> list[Segment]:
+    """RouterOS `/ip dhcp-server network add address=CIDR dns-server=X` (no dns-server: the
+    router itself, whose DNS is not a linted layer here: unknown)."""
+    out = []
+    section = ""
+    for number, line in _lines(Path(fr_path)):
+        if line.startswith("/"):
+            section = line.split(" add")[0].strip()
+        if "address=" not in line or not (
+            section == "/ip dhcp-server network" or "dhcp-server network" in line
+        ):
+            continue
+        kv = dict(re.findall(r"([\w-]+)=(\"[^\"]*\"|\S+)", line))
+        try:
+            net = ipaddress.ip_network(kv["address"].strip('"'), strict=False)
+        except (KeyError, ValueError):
+            continue
+        servers = [v for v in kv.get("dns-server", "").strip('"').split(",") if v]
+        out.append(_dhcp_segment(f"dhcp {net}", net, Span(fr_path, number, 1, line), servers))
+    return out
+
+
 def _dhcp_files(report: Report) -> list[Segment]:
     """Segments from DHCP servers' configs the scan met but no dialect lints (dhcpd, Kea)."""
     out: list[Segment] = []
@@ -329,6 +411,10 @@ def infer_segments(report: Report, root: Path | None) -> list[Segment]:
     listening: dict[str, str] = {}  # address -> the DNS server's file (resolved)
     segments += _dhcp_files(report)
     for fr in report.files:
+        if fr.dialect == "pihole":
+            segments += _pihole_segments(fr.path)
+        elif fr.dialect == "mikrotik":
+            segments += _mikrotik_segments(fr.path)
         if fr.dialect == "dnsmasq":
             segments += _dnsmasq_segments(fr.path)
             for address in _listen_addresses(fr.path):

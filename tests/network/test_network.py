@@ -320,3 +320,39 @@ def test_a_policy_exception_for_the_segment_accepts_its_network_block(tmp_path, 
     )
     assert not any(f.code == "TE110" and f.service == "linkedin" for f in report.findings)
     assert any(f.code == "TE110" and f.service == "facebook" for f in report.findings)  # staff: no exception
+
+
+def test_pihole_dhcp_hands_out_the_pihole(tmp_path, catalog):
+    repo = {
+        "pihole/regex.list": r"(^|\.)facebook\.com$" + "\n",
+        "pihole/setupVars.conf": "DHCP_ACTIVE=true\nDHCP_START=192.168.1.100\nDHCP_END=192.168.1.199\n",
+    }
+    report = network_of(write_repo(tmp_path, repo), catalog)
+    (seg,) = report.network.segments
+    # Exactly the leased addresses (the subnet's mask is the interface's, not in the files).
+    assert seg.segment.clients == (
+        "192.168.1.100/30",
+        "192.168.1.104/29",
+        "192.168.1.112/28",
+        "192.168.1.128/26",
+        "192.168.1.192/29",
+    )
+    assert seg.services["facebook"].verdict.value == "blocked"
+    assert seg.segment.span.path.endswith("setupVars.conf") and seg.segment.span.line == 2
+
+
+def test_mikrotik_dhcp_network_names_its_dns_server(tmp_path, catalog):
+    repo = {
+        "router.rsc": """
+            /ip dhcp-server network
+            add address=10.20.0.0/24 dns-server=9.9.9.9 gateway=10.20.0.1
+            add address=10.30.0.0/24 gateway=10.30.0.1
+            /ip firewall filter
+            add chain=forward action=accept
+            """,
+        "dnsmasq.conf": "address=/facebook.com/#\n",
+    }
+    report = network_of(write_repo(tmp_path, repo), catalog)
+    net = table(report)
+    assert net["dhcp 10.20.0.0/24"]["facebook"] == "unaffected"  # asks 9.9.9.9: the dnsmasq is void
+    assert net["dhcp 10.30.0.0/24"]["facebook"] == "unknown"  # no dns-server: the router's own DNS
