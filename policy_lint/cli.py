@@ -252,6 +252,9 @@ def check(
         ),
     )
     try:
+        from policy_lint.network import attach
+
+        attach(report, here.source, root or here.root, catalog, policy)
         report = refine(report, settings_for, None if write_baseline else (baseline or here.baseline))
     except InputError as exc:
         _fail(str(exc))
@@ -381,13 +384,24 @@ def diff(
 @_dialect_opt
 @_root_opt
 @_policy_opt
+@click.option(
+    "--segment",
+    metavar="NAME",
+    help="Walk the network path of this segment (declared in .policy-lint.yaml or inferred).",
+)
 def explain(
-    service: str, path: Path, dialect: str | None, root: Path | None, policy_path: Path | None
+    service: str,
+    path: Path,
+    dialect: str | None,
+    root: Path | None,
+    policy_path: Path | None,
+    segment: str | None,
 ) -> None:
     """Show every decision for SERVICE in the config at PATH, with the full trace.
 
     SERVICE is a service id, name or alias in any case (facebook, "Twitter / X", x). PATH is a
-    config file, or a directory whose configs are explained one after the other.
+    config file, or a directory whose configs are explained one after the other. With
+    --segment, PATH is the repository and the segment's whole path is walked instead.
     """
     from policy_lint.explain import explain_path
 
@@ -404,6 +418,11 @@ def explain(
             )
             _fail(f"unknown service {service!r} (known: {known})")
         assert sid is not None  # _fail exits
+        if segment is not None:
+            from policy_lint.network.explain import explain_segment
+
+            click.echo(explain_segment(sid, path, catalog, _policy, root, dialect, segment), nl=False)
+            return
         click.echo(explain_path(sid, path, catalog, root, dialect), nl=False)
     except InputError as exc:
         _fail(str(exc))

@@ -13,6 +13,7 @@ pyproject.toml in the same directory); command-line flags win over both. Keys:
     severity: {TE202: warning, TE903: error}
     baseline: .policy-lint-baseline.json
     exit-zero: false
+    network: {segments: [...]}   # the network view: see policy_lint/network/segments.py
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ KEYS = {
     "severity",
     "baseline",
     "exit-zero",
+    "network",  # segments and their paths: read by policy_lint.network.segments (with lines)
 }
 SEVERITY_NAMES = {"error", "warning", "info"}
 

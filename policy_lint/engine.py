@@ -35,6 +35,7 @@ from policy_lint.catalog import HYGIENE_ROLES, PRIMARY, Catalog
 from policy_lint.dialects.semantics.base import ParseContext, Ruleset
 from policy_lint.inputs import InputError, Resolver, find_root, read_source
 from policy_lint.model import (
+    EVERYONE,
     Audience,
     Decision,
     Finding,
@@ -61,6 +62,21 @@ class FileReport:
     included: list[str] = field(default_factory=list)
     # Why nothing of the file was understood ("" when something was): an input error.
     unread: str = ""
+    # Per service, each audience's status as the file decides it (the network view picks the
+    # audiences a segment's clients fall into); empty for a file that was not read.
+    audience_results: dict[str, list[AudienceResult]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AudienceResult:
+    """One audience's status for one service in one file: blocked | partial | unknown |
+    throttled | degraded | allowed | ok, or `no-web` (denied all web access, the service too);
+    `rule` decided it (None: the device's default), `trace` the spans consulted."""
+
+    audience: Audience
+    status: str
+    rule: Span | None = None
+    trace: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,9 @@ class Skipped:
 @dataclass
 class Report:
     files: list[FileReport] = field(default_factory=list)
+    # The network view (policy_lint.network.Network) when the repository declares or implies
+    # segments; None keeps every output exactly as per file.
+    network: Any = None
     findings: list[Finding] = field(default_factory=list)
     accepted: list[Finding] = field(default_factory=list)  # covered by a policy exception
     suppressed: list[Finding] = field(default_factory=list)  # by a comment or the baseline
@@ -197,6 +216,29 @@ class _ServiceAssessment:
     verdict: Verdict
     statuses: list[_Status]
     all_web_denied: bool
+
+
+def verdict_of(statuses: Iterable[str]) -> Verdict:
+    """The verdict over audiences with these statuses (as for a file's audiences); `no-web`
+    counts as blocked (the service is denied with everything else)."""
+    kinds = ["blocked" if k == "no-web" else k for k in statuses]
+    return _verdict([_Status(EVERYONE, k, [], []) for k in kinds])
+
+
+def _audience_results(
+    a: _ServiceAssessment, audiences: list[Audience], no_web_rule: Span | None
+) -> list[AudienceResult]:
+    by_audience = {st.audience: st for st in a.statuses}
+    out = []
+    for audience in audiences:
+        st = by_audience.get(audience)
+        if st is None:
+            out.append(AudienceResult(audience, "no-web", no_web_rule, (no_web_rule,) if no_web_rule else ()))
+            continue
+        rule = next((d.rule for _p, d in st.against if d.rule), None)
+        trace = tuple(dict.fromkeys(s for _p, d in st.against for s in d.trace))
+        out.append(AudienceResult(audience, st.status, rule, trace))
+    return out
 
 
 def _verdict(statuses: list[_Status]) -> Verdict:
@@ -525,8 +567,15 @@ def lint_ruleset(ruleset: Ruleset, catalog: Catalog, policy: Policy, claimed: bo
             )
     for problem in ruleset.problems:
         findings.append(Finding(problem.code, CODES[problem.code].severity, problem.span, problem.message))
+    audiences = [aud for aud, _c in controls]
+    no_web = next((d.rule for _a, c in controls for d in c.values() if d.rule), None)
     return FileReport(
-        ruleset.path, ruleset.dialect, services, _dedupe(findings), list(getattr(ruleset, "included", []))
+        ruleset.path,
+        ruleset.dialect,
+        services,
+        _dedupe(findings),
+        list(getattr(ruleset, "included", [])),
+        audience_results={sid: _audience_results(a, audiences, no_web) for sid, a in assessments.items()},
     )
 
 

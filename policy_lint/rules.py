@@ -207,6 +207,26 @@ _CODES = [
         "lists as evaluated (a domain, URL or address list).",
         Severity.WARNING,
     ),
+    # The network view (policy_lint/network): verdicts per segment along the layers its traffic
+    # passes. New codes because no per-file code says "for this segment, on this path".
+    Code(
+        "TE110",
+        "network-verdict",
+        "A service is blocked, degraded, throttled or undecided for a network segment along its path.",
+        "Clients see the network, not one file: a block on any layer their traffic passes (DNS, "
+        "proxy, firewall) blocks the service for them, whatever the other files say.",
+        "Change the rule named (the layer that decided), or move the segment to a path without it.",
+        Severity.ERROR,
+    ),
+    Code(
+        "TE111",
+        "layer-bypassed",
+        "A layer's rule does not apply to a segment: its traffic does not pass that layer.",
+        "A DNS block is void for clients that ask another resolver or connect by pinned address; "
+        "a tunnel skips the layers after its entry. The file's verdict overstates what they see.",
+        "Point the segment's DHCP at the filtering resolver, or block on a layer its traffic passes.",
+        Severity.INFO,
+    ),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _CODES}

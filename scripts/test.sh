@@ -21,6 +21,7 @@ need privoxy || missing="$missing privoxy"
 need e2guardian || missing="$missing e2guardian"
 need iptables-restore || missing="$missing iptables"
 need nft || missing="$missing nftables"
+need ip || missing="$missing iproute2"  # network namespaces for tests/e2e/test_network_netns.py
 need chromium || missing="$missing chromium"
 need haproxy || missing="$missing haproxy"
 need nginx || missing="$missing nginx"

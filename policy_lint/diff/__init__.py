@@ -32,6 +32,7 @@ from policy_lint.diff.revisions import (
 from policy_lint.diff.scope import affected, changed_paths
 from policy_lint.diff.sides import Request, lint_side, lintable, policy_paths
 from policy_lint.inputs import InputError
+from policy_lint.network.segments import declares_network
 
 # git's empty tree: the base of a repository's first commit.
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -86,6 +87,8 @@ def review(
                 tree, relative + tuple(old for old, new in moved.items() if new in relative)
             )
             chosen = affected(tree, candidates, changed, policies)
+            if declares_network(tree):
+                chosen = None  # a segment's verdict depends on every file on its path
             scopes.append(candidates if chosen is None else chosen)
         before = lint_side(base_tree, scopes[0], Request(policy, dialect, log), cache)
         cache.offer_to(head_tree, head_blobs)

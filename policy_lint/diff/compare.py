@@ -36,7 +36,7 @@ class Change:
     code: str | None
     message: str
     marker: str  # "+" takes more away, "-" gives back, "~" changes what is taken
-    segment: str | None = None  # the network view's segment (none yet: per file)
+    segment: str | None = None  # the network view's segment (None: a file's own verdict)
 
 
 @dataclass
@@ -106,6 +106,7 @@ def compare(before: Report, after: Report, moved: dict[str, str], base: str, hea
         if seen[_key(f)] > new[_key(f)]:
             result.resolved.append(f)
     result.changes = _verdict_changes(before.files, after.files, result)
+    result.changes += _network_changes(before, after)
     result.changes += [_finding_change(f, "introduced") for f in result.introduced]
     result.changes += [_finding_change(f, "resolved") for f in result.resolved]
     old_errors = set(before.errors)
@@ -171,3 +172,42 @@ def _finding_change(f: Finding, kind: str) -> Change:
         message=f.message,
         marker="+" if kind == "introduced" else "-",
     )
+
+
+def _network_changes(before: Report, after: Report) -> list[Change]:
+    """Per segment and service, a network verdict that differs between the sides."""
+
+    def verdicts(report: Report) -> dict[tuple[str, str], tuple[str, Span | None, str]]:
+        out: dict[tuple[str, str], tuple[str, Span | None, str]] = {}
+        if report.network is None:
+            return out
+        for seg in report.network.segments:
+            where = seg.segment.span.path
+            for sid, o in seg.services.items():
+                out[(seg.segment.name, sid)] = (o.verdict.value, o.decided_by, where)
+        return out
+
+    old, new = verdicts(before), verdicts(after)
+    changes = []
+    for name, sid in sorted(old.keys() | new.keys()):
+        bv, brule, bwhere = old.get((name, sid), (None, None, ""))
+        av, arule, awhere = new.get((name, sid), (None, None, ""))
+        if bv == av or (bv in CLEAN | {None} and av in CLEAN | {None}):
+            continue
+        rule = arule if av not in CLEAN | {None} else brule
+        changes.append(
+            Change(
+                kind="verdict",
+                path=rule.path if rule else (awhere or bwhere),
+                service=sid,
+                audience=name,
+                before=bv,
+                after=av,
+                rule=rule,
+                code="TE110" if av not in CLEAN | {None} else None,
+                message=f"{sid} for segment {name}: {bv or '(no segment)'} -> {av or '(no segment)'}",
+                marker=_marker(bv, av),
+                segment=name,
+            )
+        )
+    return changes

@@ -81,5 +81,8 @@ def lint_side(tree: Path, targets: list[str], request: Request, cache: LintCache
                 cache=cache,
             ),
         )
+        from policy_lint.network import attach
+
+        attach(report, here.source, here.root or tree, catalog, policy)
         report = refine(report, settings_for, None)
     return replace(report, errors=[e.replace(str(tree) + "/", "") for e in report.errors])

@@ -6,7 +6,9 @@
  "accepted": [...findings covered by a policy exception...],
  "suppressed": [...findings silenced by a suppression comment or the baseline...],
  "errors": ["one line per input that could not be linted"],
- "skipped": [{"path", "reason"}: files a directory scan could not identify, not linted]}
+ "skipped": [{"path", "reason"}: files a directory scan could not identify, not linted],
+ "network": {...}: only when the repository declares or implies segments (see
+            policy_lint/network/render.py)}
 """
 
 from __future__ import annotations
@@ -59,4 +61,8 @@ def render(report: Report) -> str:
         "errors": report.errors,
         "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
     }
+    if report.network is not None:
+        from policy_lint.network.render import to_json
+
+        doc["network"] = to_json(report.network)
     return json.dumps(doc, indent=2) + "\n"

@@ -57,6 +57,10 @@ def render(
         for fr in report.files:
             verdicts = " ".join(f"{sid}={r.verdict.value}" for sid, r in fr.services.items())
             out.append(f"{fr.path} ({fr.dialect}): {verdicts}")
+        if report.network is not None:
+            from policy_lint.network.render import table
+
+            out += table(report.network)
         for f in report.accepted:
             out.append(f"accepted by policy exception: {f.span.where()}: {f.code} {f.message}")
         if report.suppressed:
