@@ -740,6 +740,11 @@ def _ports(tokens: list[str], i: int) -> tuple[list[tuple[str, int, int]], int]:
     return out, i
 
 
+def _names_networks(items: tuple[HostItem, ...]) -> bool:
+    """Whether a rule's host list names a network or table (not `any`, not an interface)."""
+    return any(item.kind in ("net", "table") and not item.negated for item in items)
+
+
 def _port_matches(spec: tuple[str, int, int], port: int) -> bool:
     op, a, b = spec
     return {
@@ -1184,6 +1189,10 @@ class PfRuleset:
         if rule.dports and not any(_port_matches(p, packet.port) for p in rule.dports):
             return False
         src = self._hosts_match(rule.src, packet.src, source=True)
+        if src is False and packet.src is None and not self.router and _names_networks(rule.src):
+            # A host's own connection: its address is not in the file, and a network the rule
+            # names may hold it (`block from 10.0.0.0/8 to ...` on a host numbered in 10/8).
+            src = None
         if src is False:
             return False
         dst = self._hosts_match(rule.dst, packet.dst.address, source=False)

@@ -401,3 +401,11 @@ def test_a_block_before_the_routing_rule_is_said_with_the_unknown_rest(lint):
     assert verdicts(report)["twitter"] == "unknown"
     f = next(f for f in report.findings if f.code == "TE106" and f.service == "facebook")
     assert "blocks 18 of 66 Facebook IPv4 prefixes" in f.message
+
+
+def test_a_source_network_on_a_host_may_hold_the_hosts_own_address(lint):
+    # No sign of routing: the file filters this host's own connections, whose address it does
+    # not give; a host numbered in 10/8 is blocked, one elsewhere is not.
+    report = lint({"pf.conf": "block drop quick from 10.0.0.0/8 to 157.240.0.0/16\npass all\n"})
+    assert verdicts(report)["facebook"] == "unknown"
+    assert verdicts(report)["twitter"] == "unaffected"
