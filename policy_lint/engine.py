@@ -24,8 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
@@ -108,6 +108,11 @@ class Options:
     progress: Callable[[list], Iterable] | None = None  # wraps the file list (a progress bar)
     skip_undetected: bool = False  # named files of no known dialect are skipped, not errors
     cache: LintCache | None = None
+    jobs: int = 1  # worker processes, used only from `parallel_min_files` files to lint up
+    # Fewer files to lint than this are linted in this process whatever `jobs` says: starting
+    # a worker (a fork that then imports its dialect modules on its own) costs about one small
+    # file's lint, so a handful of files is faster here.
+    parallel_min_files: int = 16
 
 
 # ------------------------------------------------------------------ per-audience assessment
@@ -611,55 +616,142 @@ def discover(paths: list[Path]) -> tuple[list[tuple[Path, bool]], list[str]]:
     return files, errors
 
 
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What linting one path gave: a lint, a skip or an error, and the files it read."""
+
+    linted: LintedFile | None = None
+    skipped: Skipped | None = None
+    error: str = ""
+    read: frozenset[str] = frozenset()  # files pulled in, even when the lint then failed
+    log: tuple[tuple[str, Any], ...] = ()  # the diagnostic line's fields (the parent logs it)
+
+
+def lint_file(path: Path, explicit: bool, catalog: Catalog, policy: Policy, options: Options) -> FileOutcome:
+    """One path's lint (parse + lint_ruleset), independent of every other path: the unit a
+    worker process runs. Cross-file steps (included files, policy exceptions) are lint_paths'."""
+    forced: ModuleType | None = dialects.DIALECTS.get(options.dialect) if options.dialect else None
+    module = forced or dialects.detect(path, read_head(path))
+    if module is None:
+        if explicit and not options.skip_undetected:
+            return FileOutcome(error=f"{path}: cannot tell which kind of config this is (use --dialect)")
+        return FileOutcome(skipped=Skipped(str(path), "unknown kind"))
+    root = options.root or find_root(path)
+    context = ParseContext(Resolver(root.resolve()), catalog)
+    try:
+        ruleset = module.parse(path, context)
+    except InputError as exc:
+        return FileOutcome(error=str(exc))
+    except RecursionError:
+        return FileOutcome(error=f"{path}: config nests too deeply to evaluate")
+    read = frozenset(context.resolver.found)
+    try:
+        file_report = lint_ruleset(ruleset, catalog, policy, forced is None or recognises(module, path))
+    except InputError as exc:
+        return FileOutcome(error=str(exc), read=read)
+    except RecursionError:
+        return FileOutcome(error=f"{path}: config nests too deeply to evaluate", read=read)
+    audiences = list(ruleset.audiences())
+    log = (
+        ("path", str(path)),
+        ("dialect", module.NAME),
+        ("audiences", len(audiences)),
+        ("problems", len(ruleset.problems)),
+    )
+    return FileOutcome(linted=LintedFile(file_report, audiences, read), read=read, log=log)
+
+
+@dataclass(frozen=True)
+class _WorkerState:
+    catalog: Catalog
+    policy: Policy
+    options: Options
+
+
+# Set once in each worker process by _init_worker (a fork of the parent: nothing is pickled), so
+# the catalog and policy are not sent with every file. Never set in the parent process.
+_worker_state: list[_WorkerState] = []
+
+
+def _init_worker(state: _WorkerState) -> None:
+    _worker_state.append(state)
+
+
+def _lint_in_worker(item: tuple[Path, bool]) -> FileOutcome:
+    state = _worker_state[0]
+    return lint_file(item[0], item[1], state.catalog, state.policy, state.options)
+
+
+def _outcomes(
+    todo: list[tuple[Path, bool]], catalog: Catalog, policy: Policy, options: Options
+) -> Iterator[FileOutcome]:
+    """Each file's outcome, in the order of `todo`: in worker processes when there are enough
+    files to pay for them, else here."""
+    jobs = min(options.jobs, len(todo))
+    if jobs <= 1 or len(todo) < options.parallel_min_files:
+        for path, explicit in todo:
+            yield lint_file(path, explicit, catalog, policy, options)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Workers get neither the progress bar nor the logger (both write to the parent's stderr)
+    # nor the cache (the parent consults and fills it).
+    state = _WorkerState(catalog, policy, replace(options, log=None, progress=None, cache=None))
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_init_worker,
+        initargs=(state,),
+    ) as pool:
+        # Chunks amortise the round trips; several per worker keep the load even when some
+        # files are much bigger than others. map() yields in submission order.
+        yield from pool.map(_lint_in_worker, todo, chunksize=max(1, len(todo) // (jobs * 8)))
+
+
 def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Options) -> Report:
     report = Report()
     files, report.errors = discover(paths)
-    forced: ModuleType | None = dialects.DIALECTS.get(options.dialect) if options.dialect else None
     file_audiences: dict[str, list[Audience]] = {}
     pulled_in: set[str] = set()  # files a config read through a reference (a list, an include)
-    for path, explicit in options.progress(files) if options.progress else files:
-        cached = options.cache.get(path) if options.cache else None
-        if cached is not None:
-            pulled_in |= cached.read
-            file_audiences[cached.report.path] = cached.audiences
-            report.files.append(cached.report)
-            continue
-        module = forced or dialects.detect(path, read_head(path))
-        if module is None:
+    cached = {path: options.cache.get(path) for path, _e in files} if options.cache else {}
+    outcomes = _outcomes([f for f in files if cached.get(f[0]) is None], catalog, policy, options)
+    try:
+        for path, _explicit in options.progress(files) if options.progress else files:
+            hit = cached.get(path)
+            if hit is not None:
+                pulled_in |= hit.read
+                file_audiences[hit.report.path] = hit.audiences
+                report.files.append(hit.report)
+                continue
+            outcome = next(outcomes)
+            pulled_in |= outcome.read
+            if outcome.error:
+                report.errors.append(outcome.error)
+                continue
+            if outcome.skipped is not None:
+                if options.log:
+                    options.log.debug("skipped: no dialect recognised", path=str(path))
+                report.skipped.append(outcome.skipped)
+                continue
+            linted = outcome.linted
+            assert linted is not None  # a FileOutcome is a lint, a skip or an error
             if options.log:
-                options.log.debug("skipped: no dialect recognised", path=str(path))
-            if explicit and not options.skip_undetected:
-                report.errors.append(f"{path}: cannot tell which kind of config this is (use --dialect)")
-            else:
-                report.skipped.append(Skipped(str(path), "unknown kind"))
-            continue
-        root = options.root or find_root(path)
-        context = ParseContext(Resolver(root.resolve()), catalog)
-        try:
-            ruleset = module.parse(path, context)
-            pulled_in |= context.resolver.found
-            file_report = lint_ruleset(ruleset, catalog, policy, forced is None or recognises(module, path))
-        except InputError as exc:
-            report.errors.append(str(exc))
-            continue
-        except RecursionError:
-            report.errors.append(f"{path}: config nests too deeply to evaluate")
-            continue
-        if options.log:
-            options.log.debug(
-                "linted",
-                path=str(path),
-                dialect=module.NAME,
-                audiences=len(ruleset.audiences()),
-                problems=len(ruleset.problems),
-            )
-        file_audiences[file_report.path] = list(ruleset.audiences())
-        report.files.append(file_report)
-        if options.cache:
-            options.cache.put(
-                path,
-                LintedFile(file_report, file_audiences[file_report.path], frozenset(context.resolver.found)),
-            )
+                options.log.debug("linted", **dict(outcome.log))
+            file_audiences[linted.report.path] = linted.audiences
+            report.files.append(linted.report)
+            if options.cache:
+                options.cache.put(path, linted)
+    finally:
+        outcomes.close()  # shuts the worker pool down (every outcome is consumed by now)
     # A file pulled in by another's include is linted as part of it, not again on its own.
     included = {i for f in report.files for i in f.included}
     report.files = [f for f in report.files if str(Path(f.path).resolve()) not in included]
