@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -692,7 +692,7 @@ def _lint_in_worker(item: tuple[Path, bool]) -> FileOutcome:
 
 def _outcomes(
     todo: list[tuple[Path, bool]], catalog: Catalog, policy: Policy, options: Options
-) -> Iterator[FileOutcome]:
+) -> Generator[FileOutcome, None, None]:
     """Each file's outcome, in the order of `todo`: in worker processes when there are enough
     files to pay for them, else here."""
     jobs = min(options.jobs, len(todo))
@@ -712,9 +712,11 @@ def _outcomes(
         initializer=_init_worker,
         initargs=(state,),
     ) as pool:
-        # Chunks amortise the round trips; several per worker keep the load even when some
-        # files are much bigger than others. map() yields in submission order.
-        yield from pool.map(_lint_in_worker, todo, chunksize=max(1, len(todo) // (jobs * 8)))
+        # Chunks of a few files amortise the round trips; small ones keep the workers evenly
+        # loaded to the end when some files are much bigger than others (a large last chunk
+        # leaves the other workers idle). map() yields in submission order.
+        chunk = max(1, min(8, len(todo) // (jobs * 16)))
+        yield from pool.map(_lint_in_worker, todo, chunksize=chunk)
 
 
 def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Options) -> Report:
