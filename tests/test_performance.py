@@ -255,3 +255,49 @@ def test_check_help_says_when_jobs_run_in_parallel():
         [sys.executable, "-m", "policy_lint", "check", "--help"], capture_output=True, text=True, timeout=60
     )
     assert str(Options().parallel_min_files) in p.stdout.split("--jobs")[1].split("--")[0]
+
+
+# ------------------------------------------------------------------ detection of un-named files
+
+
+def test_detection_of_an_unnamed_file_is_remembered_and_stays_right(xdg, tmp_path):
+    from policy_lint import dialects
+    from policy_lint.dialects import detect_cache
+    from policy_lint.engine import read_head
+
+    conf = tmp_path / "acl-rules.conf"  # no dialect's file-name pattern matches
+    conf.write_text(SQUID)
+    first = dialects.detect(conf, read_head(conf))
+    assert first is not None and first.NAME == "squid"
+    assert detect_cache.lookup(conf, read_head(conf)) == "proxies.squid"
+    assert dialects.detect(conf, read_head(conf)) is first
+    # Other content under the same name: another key, so a fresh (right) answer.
+    conf.write_text("address=/facebook.com/0.0.0.0\nserver=1.1.1.1\n")
+    assert detect_cache.lookup(conf, read_head(conf)) is None
+    again = dialects.detect(conf, read_head(conf))
+    assert again is not None and again.NAME == "dnsmasq"
+    # Nothing claims prose, and that answer is remembered too.
+    conf.write_text("Dear reader, this is a letter.\n")
+    assert dialects.detect(conf, read_head(conf)) is None
+    assert detect_cache.lookup(conf, read_head(conf)) == ""
+
+
+def test_a_detection_entry_of_other_code_or_content_is_not_trusted(xdg, tmp_path):
+    from policy_lint import dialects
+    from policy_lint.dialects import detect_cache
+    from policy_lint.engine import read_head
+
+    conf = tmp_path / "acl-rules.conf"
+    conf.write_text(SQUID)
+    dialects.detect(conf, read_head(conf))
+    (entry,) = [p for p in xdg.glob("detect-*/*") if p.is_file()]
+    stored_key, _sep, _module = entry.read_text().partition("\n")
+    # An entry written by other dialect code (another code key), pointing elsewhere.
+    entry.write_text("0" * 64 + ":" + stored_key.split(":")[1] + "\nfirewalls.pf")
+    assert detect_cache.lookup(conf, read_head(conf)) is None
+    module = dialects.detect(conf, read_head(conf))
+    assert module is not None and module.NAME == "squid"
+    # A name that is no dialect module is not imported.
+    entry.write_text(stored_key + "\nos")
+    module = dialects.detect(conf, read_head(conf))
+    assert module is not None and module.NAME == "squid"
