@@ -669,54 +669,23 @@ def lint_file(path: Path, explicit: bool, catalog: Catalog, policy: Policy, opti
     return FileOutcome(linted=LintedFile(file_report, audiences, read), read=read, log=log)
 
 
-@dataclass(frozen=True)
-class _WorkerState:
-    catalog: Catalog
-    policy: Policy
-    options: Options
-
-
-# Set once in each worker process by _init_worker (a fork of the parent: nothing is pickled), so
-# the catalog and policy are not sent with every file. Never set in the parent process.
-_worker_state: list[_WorkerState] = []
-
-
-def _init_worker(state: _WorkerState) -> None:
-    _worker_state.append(state)
-
-
-def _lint_in_worker(item: tuple[Path, bool]) -> FileOutcome:
-    state = _worker_state[0]
-    return lint_file(item[0], item[1], state.catalog, state.policy, state.options)
-
-
 def _outcomes(
     todo: list[tuple[Path, bool]], catalog: Catalog, policy: Policy, options: Options
 ) -> Generator[FileOutcome, None, None]:
-    """Each file's outcome, in the order of `todo`: in worker processes when there are enough
-    files to pay for them, else here."""
+    """Each file's outcome, in the order of `todo`: in worker processes (policy_lint/parallel.py)
+    when there are enough files to pay for them, else here."""
     jobs = min(options.jobs, len(todo))
     if jobs <= 1 or len(todo) < options.parallel_min_files:
         for path, explicit in todo:
             yield lint_file(path, explicit, catalog, policy, options)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from policy_lint.parallel import lint_in_workers
 
     # Workers get neither the progress bar nor the logger (both write to the parent's stderr)
     # nor the cache (the parent consults and fills it).
-    state = _WorkerState(catalog, policy, replace(options, log=None, progress=None, cache=None))
-    with ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=_init_worker,
-        initargs=(state,),
-    ) as pool:
-        # Chunks of a few files amortise the round trips; small ones keep the workers evenly
-        # loaded to the end when some files are much bigger than others (a large last chunk
-        # leaves the other workers idle). map() yields in submission order.
-        chunk = max(1, min(8, len(todo) // (jobs * 16)))
-        yield from pool.map(_lint_in_worker, todo, chunksize=chunk)
+    yield from lint_in_workers(
+        todo, catalog, policy, replace(options, log=None, progress=None, cache=None), jobs
+    )
 
 
 def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Options) -> Report:
