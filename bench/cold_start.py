@@ -78,7 +78,9 @@ def main() -> None:
             times[name].append(once(argv))
     load_after = os.getloadavg()[0]
     b = statistics.median(base)
-    print(f"runs: {args.runs} (paired, alternating)   load average (1 min): {load_before:.2f} -> {load_after:.2f}")
+    print(
+        f"runs: {args.runs} (paired, alternating)   load average (1 min): {load_before:.2f} -> {load_after:.2f}"
+    )
     print(f"{'base: import yaml, click, structlog':48} median {b * 1000:6.1f} ms  spread {spread(base):5.1%}")
     worst = 0.0
     for name, _argv in todo:

@@ -301,3 +301,21 @@ def test_a_detection_entry_of_other_code_or_content_is_not_trusted(xdg, tmp_path
     entry.write_text(stored_key + "\nos")
     module = dialects.detect(conf, read_head(conf))
     assert module is not None and module.NAME == "squid"
+
+
+def test_diagnostics_with_jobs_come_from_the_parent_one_line_per_file_in_order(tmp_path):
+    """Workers get no logger: the parent logs each outcome as it merges them, in file order."""
+    repo = tmp_path / "repo"
+    _generate_repo(repo, 20)
+    lines = {}
+    for jobs in ("1", "2"):
+        p = subprocess.run(
+            [sys.executable, "-m", "policy_lint", "-v", "check", "--format", "json", "--jobs", jobs, "."],
+            capture_output=True,
+            text=True,
+            cwd=repo,
+            timeout=300,
+        )
+        lines[jobs] = [x for x in p.stderr.splitlines() if "event='linted'" in x]
+    assert len(lines["1"]) > 10
+    assert lines["1"] == lines["2"]
