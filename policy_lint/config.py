@@ -18,11 +18,8 @@ pyproject.toml in the same directory); command-line flags win over both. Keys:
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
 
 from policy_lint.inputs import InputError
 
@@ -126,6 +123,8 @@ def _repository(directory: Path) -> Path:
 
 
 def _read_yaml(path: Path) -> Settings:
+    import yaml  # here, not at the top: most runs read no settings file (start-up time)
+
     try:
         text = path.read_text(encoding="utf-8")
         data = yaml.safe_load(text)
@@ -138,6 +137,8 @@ def _read_yaml(path: Path) -> Settings:
 
 
 def _read_pyproject(path: Path) -> Settings | None:
+    import tomllib  # only when a pyproject.toml is found
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

@@ -24,8 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
@@ -127,6 +127,11 @@ class Options:
     progress: Callable[[list], Iterable] | None = None  # wraps the file list (a progress bar)
     skip_undetected: bool = False  # named files of no known dialect are skipped, not errors
     cache: LintCache | None = None
+    jobs: int = 1  # worker processes, used only from `parallel_min_files` files to lint up
+    # Fewer files to lint than this are linted in this process whatever `jobs` says: starting
+    # a worker (a fork that then imports its dialect modules on its own) costs about one small
+    # file's lint, so a handful of files is faster here.
+    parallel_min_files: int = 16
 
 
 # ------------------------------------------------------------------ per-audience assessment
@@ -715,78 +720,144 @@ def _lint_container(
     return held
 
 
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What linting one path gave: a lint, reports of the configs it holds (a container), skips
+    or errors, and the files it read."""
+
+    linted: LintedFile | None = None
+    contained: tuple[FileReport, ...] = ()  # configs inside a container (policy_lint/extract)
+    skipped: tuple[Skipped, ...] = ()
+    errors: tuple[str, ...] = ()
+    read: frozenset[str] = frozenset()  # files pulled in, even when the lint then failed
+    log: tuple[tuple[str, Any], ...] = ()  # the diagnostic line's fields (the parent logs it)
+
+
+def lint_file(path: Path, explicit: bool, catalog: Catalog, policy: Policy, options: Options) -> FileOutcome:
+    """One path's lint (containers' configs, then the file itself), independent of every other
+    path: the unit a worker process runs. Cross-file steps (included files, policy exceptions)
+    are lint_paths'."""
+    forced: ModuleType | None = dialects.DIALECTS.get(options.dialect) if options.dialect else None
+    escape = _escapes(path, options.root or find_root(path))
+    if escape:
+        # A link in the repository to a file outside it (/etc/passwd): never read.
+        if explicit and not options.skip_undetected:
+            return FileOutcome(errors=(f"{path}: {escape}",))
+        return FileOutcome(skipped=(Skipped(str(path), escape),))
+    head = read_head(path)
+    held_report, held_read = Report(), set[str]()
+    held = (
+        _lint_container(path, head, catalog, policy, options, held_report, held_read)
+        if forced is None
+        else None
+    )
+    contained = FileOutcome(
+        contained=tuple(held_report.files),
+        skipped=tuple(held_report.skipped),
+        errors=tuple(held_report.errors),
+        read=frozenset(held_read),
+    )
+    if held is not None and held.failed:
+        return contained  # its one-line error is reported
+    held_any = held is not None and bool(held.pieces or held.unread)
+    if held is not None and held_any and not held.whole:
+        return contained  # a document, a template, Terraform: only what it holds is a config
+    if options.log and forced is None:
+        options.log.debug("detection", path=str(path), scores=dialects.scores(path, head))
+    module = forced or dialects.detect(path, head)
+    if held is not None and held_any and (module is None or module.NAME not in held.whole):
+        return contained  # a script whose own commands are no config: what it writes was linted
+    if module is None:
+        if explicit and not options.skip_undetected:
+            error = f"{path}: cannot tell which kind of config this is (use --dialect)"
+            return replace(contained, errors=contained.errors + (error,))
+        return replace(contained, skipped=contained.skipped + (Skipped(str(path), "unknown kind"),))
+    root = options.root or find_root(path)
+    context = ParseContext(Resolver(root.resolve()), catalog)
+    try:
+        ruleset = module.parse(path, context)
+    except InputError as exc:
+        return replace(contained, errors=contained.errors + (str(exc),))
+    except RecursionError:
+        return replace(contained, errors=contained.errors + (f"{path}: config nests too deeply to evaluate",))
+    read = frozenset(context.resolver.found) | contained.read
+    try:
+        file_report = lint_ruleset(ruleset, catalog, policy, forced is None or recognises(module, path))
+    except InputError as exc:
+        return replace(contained, errors=contained.errors + (str(exc),), read=read)
+    except RecursionError:
+        error = f"{path}: config nests too deeply to evaluate"
+        return replace(contained, errors=contained.errors + (error,), read=read)
+    audiences = list(ruleset.audiences())
+    log = (
+        ("path", str(path)),
+        ("dialect", module.NAME),
+        ("audiences", len(audiences)),
+        ("problems", len(ruleset.problems)),
+    )
+    return replace(contained, linted=LintedFile(file_report, audiences, read), read=read, log=log)
+
+
+def _outcomes(
+    todo: list[tuple[Path, bool]], catalog: Catalog, policy: Policy, options: Options
+) -> Generator[FileOutcome, None, None]:
+    """Each file's outcome, in the order of `todo`: in worker processes (policy_lint/parallel.py)
+    when there are enough files to pay for them, else here."""
+    jobs = min(options.jobs, len(todo))
+    if jobs <= 1 or len(todo) < options.parallel_min_files:
+        for path, explicit in todo:
+            yield lint_file(path, explicit, catalog, policy, options)
+        return
+    from policy_lint.parallel import lint_in_workers
+
+    # Workers get neither the progress bar nor the logger (both write to the parent's stderr)
+    # nor the cache (the parent consults and fills it).
+    yield from lint_in_workers(
+        todo, catalog, policy, replace(options, log=None, progress=None, cache=None), jobs
+    )
+
+
 def lint_paths(paths: list[Path], catalog: Catalog, policy: Policy, options: Options) -> Report:
     report = Report()
     files, report.errors = discover(paths)
-    forced: ModuleType | None = dialects.DIALECTS.get(options.dialect) if options.dialect else None
     file_audiences: dict[str, list[Audience]] = {}
     pulled_in: set[str] = set()  # files a config read through a reference (a list, an include)
-    for path, explicit in options.progress(files) if options.progress else files:
-        cached = options.cache.get(path) if options.cache else None
-        if cached is not None:
-            pulled_in |= cached.read
-            file_audiences[cached.report.path] = cached.audiences
-            report.files.append(cached.report)
-            continue
-        escape = _escapes(path, options.root or find_root(path))
-        if escape:
-            # A link in the repository to a file outside it (/etc/passwd): never read.
-            if explicit and not options.skip_undetected:
-                report.errors.append(f"{path}: {escape}")
-            else:
-                report.skipped.append(Skipped(str(path), escape))
-            continue
-        head = read_head(path)
-        held = (
-            _lint_container(path, head, catalog, policy, options, report, pulled_in)
-            if forced is None
-            else None
-        )
-        if held is not None and held.failed:
-            continue  # its one-line error is reported
-        held_any = held is not None and bool(held.pieces or held.unread)
-        if held is not None and held_any and not held.whole:
-            continue  # a document, a template, Terraform: only what it holds is a config
-        if options.log and forced is None:
-            options.log.debug("detection", path=str(path), scores=dialects.scores(path, head))
-        module = forced or dialects.detect(path, head)
-        if held is not None and held_any and (module is None or module.NAME not in held.whole):
-            continue  # a script whose own commands are no config: what it writes was linted
-        if module is None:
-            if options.log:
+    cached = {path: options.cache.get(path) for path, _e in files} if options.cache else {}
+    outcomes = _outcomes([f for f in files if cached.get(f[0]) is None], catalog, policy, options)
+    try:
+        for path, _explicit in options.progress(files) if options.progress else files:
+            hit = cached.get(path)
+            if hit is not None:
+                pulled_in |= hit.read
+                file_audiences[hit.report.path] = hit.audiences
+                report.files.append(hit.report)
+                continue
+            outcome = next(outcomes)
+            pulled_in |= outcome.read
+            report.errors += outcome.errors
+            report.skipped += outcome.skipped
+            report.files += outcome.contained
+            if options.log and any(s.reason == "unknown kind" for s in outcome.skipped):
                 options.log.debug("skipped: no dialect recognised", path=str(path))
-            if explicit and not options.skip_undetected:
-                report.errors.append(f"{path}: cannot tell which kind of config this is (use --dialect)")
-            else:
-                report.skipped.append(Skipped(str(path), "unknown kind"))
-            continue
-        root = options.root or find_root(path)
-        context = ParseContext(Resolver(root.resolve()), catalog)
-        try:
-            ruleset = module.parse(path, context)
-            pulled_in |= context.resolver.found
-            file_report = lint_ruleset(ruleset, catalog, policy, forced is None or recognises(module, path))
-        except InputError as exc:
-            report.errors.append(str(exc))
-            continue
-        except RecursionError:
-            report.errors.append(f"{path}: config nests too deeply to evaluate")
-            continue
-        if options.log:
-            options.log.debug(
-                "linted",
-                path=str(path),
-                dialect=module.NAME,
-                audiences=len(ruleset.audiences()),
-                problems=len(ruleset.problems),
-            )
-        file_audiences[file_report.path] = list(ruleset.audiences())
-        report.files.append(file_report)
-        if options.cache:
-            options.cache.put(
-                path,
-                LintedFile(file_report, file_audiences[file_report.path], frozenset(context.resolver.found)),
-            )
+            linted = outcome.linted
+            if linted is None:
+                continue
+            if options.log:
+                options.log.debug("linted", **dict(outcome.log))
+            file_audiences[linted.report.path] = linted.audiences
+            report.files.append(linted.report)
+            if options.cache and not outcome.contained:
+                options.cache.put(path, linted)
+    finally:
+        outcomes.close()  # shuts the worker pool down (every outcome is consumed by now)
     # A file pulled in by another's include is linted as part of it, not again on its own.
     included = {i for f in report.files for i in f.included}
     report.files = [f for f in report.files if str(Path(f.path).resolve()) not in included]

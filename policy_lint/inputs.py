@@ -94,12 +94,22 @@ class Resolver:
     # Every file resolve() or glob() found (resolved paths): what the configs pulled in, so a
     # directory scan does not call such a file skipped.
     found: set[str] = field(default_factory=set, compare=False, hash=False)
+    # The root's and config directories' resolved paths: `inside` runs for every candidate of
+    # every reference, and resolving costs a system call per path component.
+    _bases: dict[Path, Path] = field(default_factory=dict, init=False, compare=False, hash=False, repr=False)
+
+    def _real_dir(self, directory: Path) -> Path:
+        real = self._bases.get(directory)
+        if real is None:
+            real = self._bases[directory] = directory.resolve()
+        return real
 
     def inside(self, candidate: Path, config_dir: Path) -> bool:
         """Whether `candidate` (links resolved) lies under the root or the config's directory."""
         real = candidate.resolve()
         return any(
-            real == base or base in real.parents for base in (self.root.resolve(), config_dir.resolve())
+            real == base or base in real.parents
+            for base in (self._real_dir(self.root), self._real_dir(config_dir))
         )
 
     def candidates(self, reference: str, config: Path) -> list[Path]:

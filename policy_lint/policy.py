@@ -21,12 +21,14 @@ import datetime as dt
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING
 
 from policy_lint.catalog import Catalog, load_catalog
 from policy_lint.inputs import InputError
 from policy_lint.model import Audience, Severity, Span
+
+if TYPE_CHECKING:
+    import yaml
 
 MAX_POLICY_BYTES = 1024 * 1024
 SEVERITIES = {s.value for s in Severity}
@@ -99,6 +101,8 @@ class _Bad(Exception):
 
 
 def _mapping(node: yaml.Node, what: str, allowed: set[str] | None) -> dict[str, yaml.Node]:
+    import yaml  # imported by the functions reading a policy file: the built-in policy needs none
+
     if not isinstance(node, yaml.MappingNode):
         raise _Bad(node, f"{what} must be a mapping")
     out: dict[str, yaml.Node] = {}
@@ -114,18 +118,24 @@ def _mapping(node: yaml.Node, what: str, allowed: set[str] | None) -> dict[str, 
 
 
 def _string(node: yaml.Node, what: str) -> str:
+    import yaml  # imported by the functions reading a policy file: the built-in policy needs none
+
     if not isinstance(node, yaml.ScalarNode) or node.tag.endswith((":map", ":seq")):
         raise _Bad(node, f"{what} must be a string")
     return str(node.value)
 
 
 def _strings(node: yaml.Node, what: str) -> list[str]:
+    import yaml  # imported by the functions reading a policy file: the built-in policy needs none
+
     if not isinstance(node, yaml.SequenceNode):
         raise _Bad(node, f"{what} must be a list")
     return [_string(n, what) for n in node.value]
 
 
 def load_policy(path: Path, catalog: Catalog) -> Policy:
+    import yaml  # imported by the functions reading a policy file: the built-in policy needs none
+
     shown = str(path)
     try:
         data = path.read_bytes()
@@ -157,6 +167,8 @@ def load_policy(path: Path, catalog: Catalog) -> Policy:
 
 
 def _build(root: yaml.Node, shown: str, catalog: Catalog) -> Policy:
+    import yaml  # imported by the functions reading a policy file: the built-in policy needs none
+
     top = _mapping(
         root,
         "policy",

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
-import yaml
-
+from policy_lint.catalog.cache import load_parsed
 from policy_lint.model import Probe
 
 PRIMARY = "primary"
@@ -139,13 +138,31 @@ def _name_key(name: str) -> str:
     return "".join(c for c in name.casefold() if c.isalnum())
 
 
-def _read(name: str) -> dict:
-    # A plain path, not importlib.resources: the package ships as files, and importing
-    # resources (and tempfile behind it) costs start-up time on every run.
-    text = (Path(__file__).parent / name).read_text(encoding="utf-8")
-    # libyaml's parser when PyYAML has it: the catalog is read on every run (start-up time).
+CATALOG_FILES = ("services.yaml", "addresses.yaml", "vendor_names.yaml")
+
+
+def _parse(files: dict[str, bytes]) -> dict[str, dict]:
+    """Each YAML file's data, by file name. PyYAML is imported here only: a run that finds the
+    parse in the cache (catalog/cache.py) never imports it."""
+    import yaml
+
+    # libyaml's parser when PyYAML has it.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader) or {}
+    return {name: yaml.load(data.decode("utf-8"), Loader=loader) or {} for name, data in files.items()}
+
+
+def _read_all() -> dict[str, dict]:
+    # Plain paths, not importlib.resources: the package ships as files, and importing
+    # resources (and tempfile behind it) costs start-up time on every run.
+    files = {}
+    for name in CATALOG_FILES:
+        try:
+            files[name] = (Path(__file__).parent / name).read_bytes()
+        except FileNotFoundError:
+            if name == "services.yaml":
+                raise
+    parsed: dict[str, dict] = load_parsed(files, _parse)
+    return parsed
 
 
 def _asns(raw: list[dict]) -> tuple[AsnPrefixes, ...]:
@@ -166,15 +183,10 @@ def _asns(raw: list[dict]) -> tuple[AsnPrefixes, ...]:
 
 
 def load_catalog() -> Catalog:
-    data = _read("services.yaml")
-    try:
-        addresses = _read("addresses.yaml")
-    except FileNotFoundError:
-        addresses = {}
-    try:
-        vendor = _read("vendor_names.yaml")
-    except FileNotFoundError:
-        vendor = {}
+    parsed = _read_all()
+    data = parsed["services.yaml"]
+    addresses = parsed.get("addresses.yaml") or {}
+    vendor = parsed.get("vendor_names.yaml") or {}
     addr_services = addresses.get("services") or {}
     services: dict[str, Service] = {}
     for sid, s in data["services"].items():

@@ -319,7 +319,15 @@ def detect(path: Path, head: str) -> ModuleType | None:
     hinted = [m for m in MODULES if m not in HINTS or any(fnmatch(name, p) for p in HINTS[m][1])]
     score, module = _best(hinted, path, head)
     if score < DETECT_THRESHOLD:
+        # Asking every dialect imports every module: the answer is remembered (detect_cache.py).
+        from policy_lint.dialects import detect_cache
+
+        known = detect_cache.lookup(path, head)
+        if known is not None and (known in MODULES or not known):
+            return _module(known) if known else None
         score, module = max(
             (score, module), _best([m for m in MODULES if m not in hinted], path, head), key=lambda sm: sm[0]
         )
+        winner = module.__name__.removeprefix(f"{__name__}.") if module and score >= DETECT_THRESHOLD else ""
+        detect_cache.remember(path, head, winner)
     return module if score >= DETECT_THRESHOLD else None

@@ -1013,6 +1013,10 @@ class SquidRuleset:
         }
         user_acls = by_type.get("proxy_auth", [])
         lines = self._all_access_lines()
+        # Every combination below assigns the same client ACL names (each dimension's dicts share
+        # their keys), so each line's client literals are picked out once, not per combination.
+        names = set(dims.free) | {a.name for a in (*src_acls, *mac_acls, *time_acls, *user_acls)}
+        client_literals = [tuple((n, neg) for n, neg in line.literals if n in names) for line in lines]
         chain_frees = self._chain_frees(base * len(free_assignments))
         seen: dict[tuple, Audience] = {}
         for ip, mac, user, when, free, sg_free in itertools.product(
@@ -1024,7 +1028,8 @@ class SquidRuleset:
             values.update(time_vals[when])
             for a in user_acls:
                 values[a.name] = self._client_value(a, {"user": user, "free": free})
-            vector = tuple(self._client_part(line, values) for line in lines)
+            assert len(values) == len(names)  # the invariant client_literals rests on
+            vector = tuple(not any(values[n] == neg for n, neg in lits) for lits in client_literals)
             sg_client = sg_conditions = None
             if self.chain is not None:
                 sg_client = _squidguard().Client(ip, None if user == NO_USER else user, when[2], sg_free)

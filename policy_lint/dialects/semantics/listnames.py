@@ -114,7 +114,16 @@ def _same_word(token: str, word: str) -> bool:
 
 
 def _has_category(tokens: list[str], categories: list[tuple[str, ...]]) -> bool:
+    # Every word a token can name (itself, or it without a plural ending): a category with a
+    # word outside this set cannot match, which rules out nearly all of them at once.
+    named = {
+        *tokens,
+        *(t[:-1] for t in tokens if t.endswith("s")),
+        *(t[:-2] for t in tokens if t.endswith("es")),
+    }
     for cat in categories:
+        if not named.issuperset(cat):
+            continue
         n = len(cat)
         for i in range(len(tokens) - n + 1):
             if all(_same_word(t, w) for t, w in zip(tokens[i : i + n], cat, strict=True)):

@@ -147,6 +147,7 @@ class SgList:
         self.diff_display = diff_display
         self.error: str | None = None
         self._queries: list[str] = []
+        self._query_set: set[str] = set()  # the same, for ensure(): called for every request
         self._states: dict[str, _Summary] = {}
 
     @property
@@ -186,13 +187,14 @@ class SgList:
 
     # -- loading
     def ensure(self, queries: list[str]) -> None:
-        known = set(self._queries)
+        if self.missing:
+            return
+        known = self._query_set
         new = [q for q in queries if q not in known]
         if not new and self._states:
             return
-        if self.missing:
-            return
-        self._queries = sorted(set(self._queries) | set(new), key=self._order)
+        known.update(new)
+        self._queries = sorted(known, key=self._order)
         try:
             self._scan()
         except InputError as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from policy_lint.dialects.proxies.squidguard.lists import ExprList, SgList
 from policy_lint.dialects.semantics.patterns import BoundedPattern
@@ -157,6 +158,7 @@ class Client:
     free: frozenset[str] = frozenset()  # free conditions that hold (listed in a missing iplist ...)
 
 
+@lru_cache(maxsize=4096)  # a pure function, asked about the same few client addresses per rule
 def ipv4(text: str) -> int | None:
     parts = text.split(".")
     if len(parts) != 4 or not all(p.isdigit() for p in parts):
