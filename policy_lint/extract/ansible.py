@@ -25,13 +25,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.extract import jinja, shell
 from policy_lint.extract.model import Embedded, Extraction, mark
+
+if TYPE_CHECKING:
+    import yaml
 from policy_lint.inputs import InputError, SourceText, read_source
 
 TEMPLATE_SUFFIXES = (".j2", ".jinja2", ".jinja")
@@ -57,6 +58,8 @@ def _role(path: Path) -> Path | None:
 
 
 def _load_vars(files: list[Path], context: ParseContext) -> dict[str, Any]:
+    import yaml  # PyYAML only when an Ansible file is read: it costs every start-up otherwise
+
     out: dict[str, Any] = {}
     for f in files[:_MAX_VAR_FILES]:
         try:
@@ -123,6 +126,8 @@ def variables(path: Path, context: ParseContext) -> dict[str, Any]:
 
 def _destination(path: Path, context: ParseContext) -> str | None:
     """Where the role's `template` task puts this template (`dest:`), when a task says so."""
+    import yaml  # PyYAML only when an Ansible file is read: it costs every start-up otherwise
+
     role = _role(path)
     if role is None:
         return None
@@ -169,12 +174,16 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
 
 
 def _value(node: yaml.Node) -> Any:
+    import yaml  # PyYAML only when an Ansible file is read: it costs every start-up otherwise
+
     value = yaml.safe_load(yaml.serialize(node)) if node is not None else None
     return value if _bounded(value) else mark("(a value too large to read)")
 
 
 def _tasks_in(node: yaml.Node) -> list[yaml.MappingNode]:
     """Every mapping in the document (tasks sit in plays, blocks, handlers)."""
+    import yaml  # PyYAML only when an Ansible file is read: it costs every start-up otherwise
+
     out: list[yaml.MappingNode] = []
     stack = [node]
     while stack:
@@ -188,6 +197,8 @@ def _tasks_in(node: yaml.Node) -> list[yaml.MappingNode]:
 
 
 def _module(task: yaml.MappingNode) -> tuple[str, yaml.Node] | None:
+    import yaml  # PyYAML only when an Ansible file is read: it costs every start-up otherwise
+
     for key, value in task.value:
         if isinstance(key, yaml.ScalarNode):
             name = key.value.rsplit(".", 1)[-1]
@@ -206,6 +217,8 @@ def _render(value: Any, variables: dict[str, Any]) -> str:
 
 def _args(node: yaml.Node) -> dict[str, tuple[Any, int]]:
     """Module options with their lines (1-based); `module: key=value ...` strings too."""
+    import yaml  # PyYAML only when an Ansible file is read: it costs every start-up otherwise
+
     out: dict[str, tuple[Any, int]] = {}
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
@@ -300,6 +313,8 @@ def _quote(word: str) -> str:
 
 
 def _tasks(path: Path, source: SourceText, context: ParseContext) -> Extraction:
+    import yaml  # PyYAML only when an Ansible file is read: it costs every start-up otherwise
+
     try:
         documents = list(yaml.compose_all("\n".join(source.lines), Loader=yaml.SafeLoader))
     except yaml.YAMLError as exc:

@@ -33,11 +33,13 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING
 
 from policy_lint.inputs import InputError
 from policy_lint.model import Span
+
+if TYPE_CHECKING:
+    import yaml
 
 SEGMENT_KEYS = {"name", "clients", "path", "resolver", "pinned", "tunnel", "description"}
 TUNNEL_KEYS = {"services", "via", "skips"}
@@ -101,6 +103,8 @@ def _span(where: str, node: yaml.Node) -> Span:
 
 
 def _mapping(node: yaml.Node, what: str, allowed: set[str]) -> dict[str, yaml.Node]:
+    import yaml  # PyYAML only when this is read: importing it costs every start-up
+
     if not isinstance(node, yaml.MappingNode):
         raise _Bad(node, f"{what} must be a mapping")
     out: dict[str, yaml.Node] = {}
@@ -117,12 +121,16 @@ def _mapping(node: yaml.Node, what: str, allowed: set[str]) -> dict[str, yaml.No
 
 
 def _string(node: yaml.Node, what: str) -> str:
+    import yaml  # PyYAML only when this is read: importing it costs every start-up
+
     if not isinstance(node, yaml.ScalarNode) or node.tag.endswith((":map", ":seq")) or not str(node.value):
         raise _Bad(node, f"{what} must be a non-empty string")
     return str(node.value)
 
 
 def _strings(node: yaml.Node, what: str) -> list[tuple[str, yaml.Node]]:
+    import yaml  # PyYAML only when this is read: importing it costs every start-up
+
     if isinstance(node, yaml.ScalarNode):
         return [(_string(node, what), node)]
     if not isinstance(node, yaml.SequenceNode):
@@ -194,6 +202,8 @@ def _segment(node: yaml.Node, where: str, base: Path) -> Segment:
 
 def parse_network(node: yaml.Node, where: str, base: Path) -> list[Segment]:
     """The segments of a `network:` node (paths relative to `base`); raises _Bad."""
+    import yaml  # PyYAML only when this is read: importing it costs every start-up
+
     m = _mapping(node, "network", {"segments"})
     segs = m.get("segments")
     if segs is None:
@@ -235,6 +245,8 @@ def load_segments(settings_file: str) -> list[Segment]:
     path = Path(settings_file)
     if not settings_file or path.name != ".policy-lint.yaml" or not path.is_file():
         return []
+    import yaml  # PyYAML only when a settings file is read: importing it costs every start-up
+
     try:
         if path.stat().st_size > MAX_SETTINGS_BYTES:
             raise InputError(f"{path}: settings file too large")
