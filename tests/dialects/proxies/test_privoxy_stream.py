@@ -9,6 +9,7 @@ import pytest
 
 from policy_lint.dialects.proxies import privoxy
 from policy_lint.dialects.proxies.privoxy import stream
+from policy_lint.dialects.semantics import linestream
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.names import probe_hosts
 from policy_lint.inputs import Resolver
@@ -90,7 +91,7 @@ def test_files_the_stream_cannot_read_exactly_take_the_ordinary_way(tmp_path):
     for raw in (b"{ +block }\n\xff\xfe.facebook.com\n", b"{ +block }\r.facebook.com\r", b"{ +block }\x0c\n"):
         p = tmp_path / "x.action"
         p.write_bytes(raw)
-        with pytest.raises(stream.NotStreamable):
+        with pytest.raises(linestream.NotStreamable):
             list(stream.lines_to_parse(p, stream.relevant_line_pattern({"facebook"}), lambda: True))
 
 
@@ -98,6 +99,6 @@ def test_label_trie_matches_exactly_the_words():
     import re
 
     words = ["ads", "ads-api", "x", "xx", "m", "me", "media", "t"]
-    rx = re.compile(f"(?:{stream.label_trie(words)})\\Z")
+    rx = re.compile(f"(?:{linestream.label_trie(words)})\\Z")
     assert all(rx.match(w) for w in words)
     assert not any(rx.match(w) for w in ["a", "ad", "ads-", "xxx", "med", "mediax", "tt", ""])
