@@ -39,6 +39,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from policy_lint.catalog import Catalog
+from policy_lint.dialects.dns.dnsmasq_stream import lines_to_read, relevant_pattern
 from policy_lint.dialects.dns.hosts import (
     HostsScan,
     address_decision,
@@ -47,6 +48,7 @@ from policy_lint.dialects.dns.hosts import (
     wanted_names,
 )
 from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.dialects.semantics.linestream import NotStreamable
 from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.dialects.semantics.names import NameRuleset, suffixes
 from policy_lint.inputs import InputError, read_source
@@ -390,6 +392,7 @@ class _State:
     unmodelled: list[tuple[str, Span, tuple[str, ...]]] = field(default_factory=list)  # option, line, names
     included: list[Path] = field(default_factory=list)
     domain_rules: int = 0
+    relevant_re: re.Pattern[bytes] | None = None  # dnsmasq_stream.relevant_pattern(relevant)
     no_resolv: bool = False
     global_servers: list[Span] = field(default_factory=list)  # server=IP (no domain)
 
@@ -398,6 +401,10 @@ class _State:
         """Default upstream servers exist: from /etc/resolv.conf (assumed to name some unless
         `no-resolv`) or from `server=` lines without a domain."""
         return not self.no_resolv or bool(self.global_servers)
+
+
+# Files from this size on are scanned by dnsmasq_stream.py (small configs: read line by line).
+STREAM_FROM_BYTES = 1 << 20
 
 
 def _strip_comment(line: str) -> str:
@@ -428,33 +435,49 @@ class _Reader:
 
     def read(self, path: Path, stack: tuple[Path, ...], servers_only: bool = False) -> None:
         context = self.state.context
-        src = read_source(path, context.resolver.display(path))
+        display = context.resolver.display(path)
+        try:  # big blocklists: only the lines the loop below would not skip (dnsmasq_stream.py)
+            if path.stat().st_size > STREAM_FROM_BYTES:
+                if self.state.relevant_re is None:
+                    self.state.relevant_re = relevant_pattern(self.state.relevant)
+                lines, skipped_domains = lines_to_read(path, self.state.relevant_re)
+                self.state.domain_rules += skipped_domains
+                for i, raw in lines:
+                    self._line(i, raw, display, path, stack, servers_only)
+                return
+        except (NotStreamable, OSError):
+            pass  # read the ordinary way: the same lines, or the same error
+        src = read_source(path, display)
         self.state.problems.extend(src.problems)
-        relevant = self.state.relevant
         for i, raw in enumerate(src.lines, start=1):
-            # Fast path for blocklists: address=/d/..., server=/d/..., local=/d/ naming
-            # domains no probe can be under are counted, not kept.
-            head = raw[:8]
-            if head.startswith(("address=", "server=/", "local=/")) and "#" not in raw and '"' not in raw:
-                body = raw.strip()
-                option, _, value = body.partition("=")
-                parts = value.split("/")
-                if len(parts) >= 3 and parts[0] == "":
-                    self.state.domain_rules += len(parts) - 2
-                    if not any(
-                        d.lower().lstrip(".").lstrip("*") in relevant or d.startswith("*")
-                        for d in parts[1:-1]
-                    ):
-                        continue
-            line = _strip_comment(raw)
-            if not line:
-                continue
-            col = len(raw) - len(raw.lstrip()) + 1
-            span = Span(src.path, i, col, line)
-            option, eq, value = line.partition("=")
-            option = option.strip().lower()
-            value = value.strip() if eq else ""
-            self._option(option, value, bool(eq), span, path, stack, servers_only)
+            self._line(i, raw, src.path, path, stack, servers_only)
+
+    def _line(
+        self, i: int, raw: str, shown: str, path: Path, stack: tuple[Path, ...], servers_only: bool
+    ) -> None:
+        relevant = self.state.relevant
+        # Fast path for blocklists: address=/d/..., server=/d/..., local=/d/ naming
+        # domains no probe can be under are counted, not kept.
+        head = raw[:8]
+        if head.startswith(("address=", "server=/", "local=/")) and "#" not in raw and '"' not in raw:
+            body = raw.strip()
+            option, _, value = body.partition("=")
+            parts = value.split("/")
+            if len(parts) >= 3 and parts[0] == "":
+                self.state.domain_rules += len(parts) - 2
+                if not any(
+                    d.lower().lstrip(".").lstrip("*") in relevant or d.startswith("*") for d in parts[1:-1]
+                ):
+                    return
+        line = _strip_comment(raw)
+        if not line:
+            return
+        col = len(raw) - len(raw.lstrip()) + 1
+        span = Span(shown, i, col, line)
+        option, eq, value = line.partition("=")
+        option = option.strip().lower()
+        value = value.strip() if eq else ""
+        self._option(option, value, bool(eq), span, path, stack, servers_only)
 
     # ---- one option
     def _option(

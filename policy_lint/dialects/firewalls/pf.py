@@ -47,6 +47,7 @@
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -828,6 +829,12 @@ class PfRuleset:
         (a 200k-line ruleset of `block quick to <net>` would otherwise cost a scan per packet)."""
         self._any_destination: list[int] = []
         self._by_prefix: dict[tuple[int, int], dict[int, list[int]]] = {}
+        # Rules whose destination match does not depend on the address (no destination, `any`,
+        # interface words: _item_matches never reads the address for those): their part of the
+        # last-match walk is the same for every destination address of a packet, and is walked
+        # once per packet shape (_generic_walk) instead of once per sampled address.
+        self._generic: list[int] = []
+        self._address_dependent: list[int] = []
         for idx, rule in enumerate(self.rules):
             if rule.dst and all(i.kind == "net" and not i.negated for i in rule.dst):
                 for item in rule.dst:
@@ -837,7 +844,16 @@ class PfRuleset:
                         ).append(idx)
             else:
                 self._any_destination.append(idx)
+                if rule.action == "match":
+                    continue  # never decides (_decide skips them)
+                if all(i.kind in ("any", "iface") for i in rule.dst):
+                    self._generic.append(idx)
+                else:
+                    self._address_dependent.append(idx)
         self._candidates_of: dict[object, list[Rule]] = {}
+        self._specific_of: dict[object, list[int]] = {}
+        self._used_tables: set[str] | None = None
+        self._generic_of: dict[tuple, tuple[int, list[int], int | None]] = {}
 
     def _candidates(self, address) -> list[Rule]:
         """The rules that may match a packet to `address`, in ruleset order."""
@@ -852,6 +868,44 @@ class PfRuleset:
             if len(self._candidates_of) < 65536:  # bounded: distinct sampled addresses only
                 self._candidates_of[address] = found
         return found
+
+    def _specific(self, address) -> list[int]:
+        """Indexes of the rules that are not generic and may match a packet to `address`, in
+        ruleset order."""
+        found = self._specific_of.get(address)
+        if found is None:
+            hits = set(self._address_dependent)
+            value, bits = int(address), address.max_prefixlen
+            for (version, plen), entries in self._by_prefix.items():
+                if version == address.version:
+                    hits.update(entries.get(value >> (bits - plen) << (bits - plen) if plen else 0, ()))
+            found = sorted(hits)
+            if len(self._specific_of) < 65536:  # bounded: distinct sampled addresses only
+                self._specific_of[address] = found
+        return found
+
+    def _generic_walk(self, packet: Packet) -> tuple[int, list[int], int | None]:
+        """The generic rules' part of the walk for packets shaped like `packet` (everything
+        _matches reads but the destination address): the index of the first `quick` match
+        (len(rules) if none), the indexes of the matches up to it, the first undecidable one."""
+        key = (packet.direction, packet.iface, packet.src, packet.dst.version, packet.port)
+        hit = self._generic_of.get(key)
+        if hit is None:
+            stop, matched, unsure = len(self.rules), [], None
+            for idx in self._generic:
+                rule = self.rules[idx]
+                m = self._matches(rule, packet)
+                if m is False:
+                    continue
+                if m is None:
+                    unsure = idx if unsure is None else unsure
+                    continue
+                matched.append(idx)
+                if rule.quick:
+                    stop = idx
+                    break
+            hit = self._generic_of[key] = (stop, matched, unsure)
+        return hit
 
     def _make_audiences(self) -> list[Audience]:
         if not self.router:
@@ -964,21 +1018,36 @@ class PfRuleset:
 
     def _decide(self, packet: Packet) -> tuple[Decision, Rule | None]:
         """The ruleset's answer to `packet` and the rule that gave it (None: the default pass)."""
-        decided: Rule | None = None  # the last matching rule
-        unsure: Rule | None = None
-        for rule in self._candidates(packet.dst.address):
+        # pf's walk (last match wins, a `quick` match ends it), over the generic rules (walked
+        # once per packet shape) merged by ruleset index with the others that may hold the
+        # destination address: the walk stops at the first quick match of either.
+        g_stop, g_matched, g_unsure = self._generic_walk(packet)
+        last: int | None = None  # the last matching non-generic rule before the stop
+        unsure: int | None = None
+        stop = g_stop
+        for idx in self._specific(packet.dst.address):
+            if idx > g_stop:
+                break
+            rule = self.rules[idx]
             if rule.action == "match":
                 continue
             m = self._matches(rule, packet)
             if m is False:
                 continue
             if m is None:
-                unsure = unsure or rule
+                unsure = idx if unsure is None else unsure
                 continue
-            decided = rule
+            last = idx
             if rule.quick:
+                stop = idx
                 break
-        return self._verdict(decided, unsure, packet), decided
+        k = bisect.bisect_right(g_matched, stop)
+        if k:
+            last = g_matched[k - 1] if last is None else max(last, g_matched[k - 1])
+        if g_unsure is not None and g_unsure < stop:
+            unsure = g_unsure if unsure is None else min(unsure, g_unsure)
+        decided = None if last is None else self.rules[last]
+        return self._verdict(decided, None if unsure is None else self.rules[unsure], packet), decided
 
     def _verdict(self, decided: Rule | None, unsure: Rule | None, packet: Packet | None) -> Decision:
         if (
@@ -1281,7 +1350,11 @@ class PfRuleset:
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
         """Tables holding the service's addresses that no rule uses."""
-        used = {i.value for r in self.rules for i in (*r.src, *r.dst) if i.kind == "table"}
+        used = self._used_tables
+        if used is None:  # asked once per probe: computed once
+            used = self._used_tables = {
+                i.value for r in self.rules for i in (*r.src, *r.dst) if i.kind == "table"
+            }
         svc = self.catalog.services.get(probe.service or "")
         if svc is None:
             return []

@@ -16,11 +16,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from policy_lint.catalog import Catalog
 from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
 
 T = TypeVar("T")
 
 NOT_LISTED = Decision(Outcome.ALLOW, None, (), False, "", "the filter does not name this host")
+
+
+def probe_hosts(catalog: Catalog) -> frozenset[str]:
+    """Every host name the engine will ask a ruleset about: the services' probe hosts and the
+    control host, lower-cased. A rule that can match none of them cannot change a verdict."""
+    names = {p.host.lower().rstrip(".") for svc in catalog.services.values() for p in svc.probes()}
+    names.add(catalog.control_host.lower().rstrip("."))
+    return frozenset(names)
 
 
 def suffixes(host: str) -> Iterator[str]:

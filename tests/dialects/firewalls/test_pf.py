@@ -409,3 +409,41 @@ def test_a_source_network_on_a_host_may_hold_the_hosts_own_address(lint):
     report = lint({"pf.conf": "block drop quick from 10.0.0.0/8 to 157.240.0.0/16\npass all\n"})
     assert verdicts(report)["facebook"] == "unknown"
     assert verdicts(report)["twitter"] == "unaffected"
+
+
+# ------------------------------------------------------------------ generic rules, walked once
+
+
+def test_many_generic_rules_merge_with_address_rules_in_ruleset_order(lint):
+    """Rules whose destination is `any` match whatever the address (pf.conf(5)): their part of
+    the last-match walk is the same for every address, and still counts in ruleset order."""
+    generic = "block log out all\n" * 500
+    report = lint(
+        {
+            "pf.conf": f"""
+{generic}pass out quick from any to {{ {FB_ALL} }}
+block out quick all
+"""
+        }
+    )
+    v = verdicts(report)
+    assert v["facebook"] == "allowed"  # the quick pass to its addresses ends the walk
+    assert v["twitter"] == "blocked"  # every other address meets the quick block after it
+    f = next(f for f in report.findings if f.code == "TE101" and "Twitter" in f.message)
+    assert f.span.line == 503
+
+
+def test_a_quick_generic_rule_before_an_address_rule_ends_the_walk(lint):
+    report = lint(
+        {
+            "pf.conf": f"""
+pass out all
+{"block log out all" + chr(10)}block out quick proto tcp to any port {{ 80 443 }}
+pass out quick from any to {{ {FB_ALL} }}
+"""
+        }
+    )
+    v = verdicts(report)
+    assert v["facebook"] == "blocked" and v["twitter"] == "blocked"
+    f = next(f for f in report.findings if f.code == "TE105")  # all web access denied
+    assert f.span.line == 4

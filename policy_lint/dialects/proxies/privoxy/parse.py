@@ -18,6 +18,7 @@ from policy_lint.dialects.proxies.privoxy.model import (
     Trust,
     classify_target,
 )
+from policy_lint.dialects.proxies.privoxy.stream import NotStreamable, lines_to_parse, relevant_line_pattern
 from policy_lint.dialects.proxies.privoxy.urlmatch import (
     TAG_PREFIXES,
     UrlPattern,
@@ -26,8 +27,9 @@ from policy_lint.dialects.proxies.privoxy.urlmatch import (
 )
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.listnames import classify_list_name
+from policy_lint.dialects.semantics.names import probe_hosts
 from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
-from policy_lint.inputs import InputError, SourceText, read_source
+from policy_lint.inputs import MAX_FILE_BYTES, InputError, SourceText, read_source
 from policy_lint.model import Problem, Span
 
 MAX_AF_FILES = 100  # Privoxy 3.0.34's MAX_AF_FILES: more `actionsfile` lines are refused
@@ -187,37 +189,48 @@ class Line:
     span: Span
 
 
-def _logical_lines(src: SourceText) -> list[Line]:
-    """Privoxy's edit_read_line: `#` starts a comment anywhere unless written `\\#`; a line
-    ending in `\\` continues on the next; leading and trailing white space is dropped."""
-    out: list[Line] = []
-    data = ""
-    start = 0
-    col = 1
-    cont = False
-    for i, raw in enumerate(src.lines, start=1):
+class LineJoiner:
+    """Privoxy's edit_read_line, one physical line at a time: `#` starts a comment anywhere
+    unless written `\\#`; a line ending in `\\` continues on the next (`cont`: the next line
+    must be fed); leading and trailing white space is dropped."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.data = ""
+        self.start = 0
+        self.col = 1
+        self.cont = False
+
+    def feed(self, number: int, raw: str) -> Line | None:
         line = raw
-        if not cont:
-            start = i
-        cont = line.endswith("\\")
-        if cont:
+        if not self.cont:
+            self.start = number
+        self.cont = line.endswith("\\")
+        if self.cont:
             line = line[:-1]
-        if not data:
+        if not self.data:
             stripped = line.lstrip()
-            col = len(line) - len(stripped) + 1
+            self.col = len(line) - len(stripped) + 1
             line = stripped
         if "#" in line:
             line = _strip_comment(line)
-        data += line
-        if cont:
-            continue
-        text = data.rstrip()
-        data = ""
-        if text:
-            out.append(Line(text, Span(src.path, start, col, text)))
-    if data.strip():
-        out.append(Line(data.strip(), Span(src.path, start, col, data.strip())))
-    return out
+        self.data += line
+        if self.cont:
+            return None
+        text = self.data.rstrip()
+        self.data = ""
+        return Line(text, Span(self.path, self.start, self.col, text)) if text else None
+
+    def finish(self) -> Line | None:
+        text = self.data.strip()
+        return Line(text, Span(self.path, self.start, self.col, text)) if text else None
+
+
+def _logical_lines(src: SourceText) -> list[Line]:
+    joiner = LineJoiner(src.path)
+    out = [line for i, raw in enumerate(src.lines, start=1) if (line := joiner.feed(i, raw)) is not None]
+    last = joiner.finish()
+    return [*out, last] if last is not None else out
 
 
 def _strip_comment(line: str) -> str:
@@ -311,95 +324,114 @@ def _resolve_actions(
     return changes, notes
 
 
-def _parse_action_file(
-    lines: list[Line], problems: list[Problem], via: Span | None, regex_cache: dict[str, BoundedPattern]
-) -> list[Section]:
-    """load_one_actions_file(): {{settings}}, {{description}}, {{alias}} (in that order, each
-    once, before any section), then sections. Privoxy refuses the whole file at the first error;
-    here the error is reported (TE901) and the rest is still read."""
-    mode = "start"  # start < settings < description < alias < actions
-    order = {"start": 0, "settings": 1, "description": 2, "alias": 3, "actions": 4}
-    aliases: dict[str, dict[str, tuple[str, str | None]]] = {}
-    sections: list[Section] = []
-    current: Section | None = None
-    refused = False
+ORDER = {"start": 0, "settings": 1, "description": 2, "alias": 3, "actions": 4}
 
-    def refuse(span: Span, message: str, code: str = "TE901") -> None:
-        nonlocal refused
-        suffix = "" if refused else "; Privoxy refuses to load this file"
-        refused = True
-        problems.append(Problem(code, span, message + suffix))
 
-    for line in lines:
+class ActionFileParser:
+    """load_one_actions_file(), one logical line at a time: {{settings}}, {{description}},
+    {{alias}} (in that order, each once, before any section), then sections. Privoxy refuses the
+    whole file at the first error; here the error is reported (TE901) and the rest is still read.
+    """
+
+    def __init__(self, problems: list[Problem], via: Span | None, regex_cache: dict[str, BoundedPattern]):
+        self.problems = problems
+        self.via = via
+        self.regex_cache = regex_cache
+        self.mode = "start"  # start < settings < description < alias < actions
+        self.aliases: dict[str, dict[str, tuple[str, str | None]]] = {}
+        self.sections: list[Section] = []
+        self.current: Section | None = None
+        self.refused = False
+
+    @property
+    def reads_every_line(self) -> bool:
+        """Whether every line counts, not only patterns: outside a section (special sections,
+        lines before the first header), a line is a setting, alias or error."""
+        return self.mode != "actions" or self.current is None
+
+    def _refuse(self, span: Span, message: str, code: str = "TE901") -> None:
+        suffix = "" if self.refused else "; Privoxy refuses to load this file"
+        self.refused = True
+        self.problems.append(Problem(code, span, message + suffix))
+
+    def feed(self, line: Line) -> None:
         text, span = line.text, line.span
         if text.startswith("{{"):
             name = text[2:-2].strip().lower() if text.endswith("}}") and len(text) >= 5 else ""
-            if name not in order or name in ("start", "actions"):
-                refuse(span, f"invalid special section {text!r}")
-                mode = "actions" if mode == "actions" else "description"
-                continue
-            if order[mode] >= order[name]:
-                refuse(span, f"{{{{{name}}}}} must appear once, before every section")
-            mode = name
-            continue
+            if name not in ORDER or name in ("start", "actions"):
+                self._refuse(span, f"invalid special section {text!r}")
+                self.mode = "actions" if self.mode == "actions" else "description"
+                return
+            if ORDER[self.mode] >= ORDER[name]:
+                self._refuse(span, f"{{{{{name}}}}} must appear once, before every section")
+            self.mode = name
+            return
         if text.startswith("{"):
-            mode = "actions"
+            self.mode = "actions"
             if not text.endswith("}"):
-                refuse(span, f"section header without its closing '}}': {text}")
-                current = Section(span, {}, broken=True, via=via)
-                sections.append(current)
-                continue
+                self._refuse(span, f"section header without its closing '}}': {text}")
+                self.current = Section(span, {}, broken=True, via=self.via)
+                self.sections.append(self.current)
+                return
             try:
-                changes, _notes = _resolve_actions(text[1:-1].strip(), aliases)
+                changes, _notes = _resolve_actions(text[1:-1].strip(), self.aliases)
             except _ActionError as exc:
-                refuse(span, f"cannot parse the section header ({exc}): {text}")
-                current = Section(span, {}, broken=True, via=via)
+                self._refuse(span, f"cannot parse the section header ({exc}): {text}")
+                self.current = Section(span, {}, broken=True, via=self.via)
             else:
-                current = Section(span, changes, via=via)
-            sections.append(current)
-            continue
-        if mode == "settings":
+                self.current = Section(span, changes, via=self.via)
+            self.sections.append(self.current)
+            return
+        if self.mode == "settings":
             m = re.match(r"for-privoxy-version=(\d+)(?:\.(\d+))?(?:\.(\d+))?", text)
             if m and tuple(int(x or 0) for x in m.groups()) > (3, 0, 34):
-                refuse(span, f"requires a newer Privoxy: {text}")
-            continue
-        if mode == "description":
-            continue
-        if mode == "alias":
+                self._refuse(span, f"requires a newer Privoxy: {text}")
+            return
+        if self.mode == "description":
+            return
+        if self.mode == "alias":
             name, eq, value = text.partition("=")
             if not eq or not name.strip() or not value.strip():
-                refuse(span, f"invalid alias line: {text}")
-                continue
+                self._refuse(span, f"invalid alias line: {text}")
+                return
             try:
-                changes, _notes = _resolve_actions(value.strip(), aliases)
+                changes, _notes = _resolve_actions(value.strip(), self.aliases)
             except _ActionError as exc:
-                refuse(span, f"invalid alias ({exc}): {text}")
+                self._refuse(span, f"invalid alias ({exc}): {text}")
                 changes = {"block": ("?", None)}
-            aliases[name.strip().lower()] = changes
-            continue
-        if mode == "start" or current is None:
-            refuse(span, f"a pattern before the first section header: {text}")
-            continue
-        if not current.deciding:
+            self.aliases[name.strip().lower()] = changes
+            return
+        if self.mode == "start" or self.current is None:
+            self._refuse(span, f"a pattern before the first section header: {text}")
+            return
+        if not self.current.deciding:
             # Nothing here decides reachability; Privoxy still refuses a bad path regex.
             slash = text.find("/")
             if slash >= 0 and text[slash + 1 :] and not text.lower().startswith(TAG_PREFIXES):
                 try:
-                    compile_regex("^" + text[slash:], regex_cache)
+                    compile_regex("^" + text[slash:], self.regex_cache)
                 except PatternError as exc:
-                    refuse(span, f"cannot use the pattern {text!r}: {exc}", "TE905")
-            continue
+                    self._refuse(span, f"cannot use the pattern {text!r}: {exc}", "TE905")
+            return
         try:
-            current.patterns.append(compile_pattern(text, span, regex_cache))
+            self.current.patterns.append(compile_pattern(text, span, self.regex_cache))
         except PatternError as exc:
-            refuse(span, f"cannot use the pattern {text!r}: {exc}", "TE905")
+            self._refuse(span, f"cannot use the pattern {text!r}: {exc}", "TE905")
             try:  # its host part still says which requests it was meant for
-                host_part = compile_pattern(text.split("/", 1)[0] or "/", span, regex_cache)
+                host_part = compile_pattern(text.split("/", 1)[0] or "/", span, self.regex_cache)
             except PatternError:
-                continue
+                return
             host_part.invalid = True
-            current.patterns.append(host_part)
-    return sections
+            self.current.patterns.append(host_part)
+
+
+def _parse_action_file(
+    lines: list[Line], problems: list[Problem], via: Span | None, regex_cache: dict[str, BoundedPattern]
+) -> list[Section]:
+    parser = ActionFileParser(problems, via, regex_cache)
+    for line in lines:
+        parser.feed(line)
+    return parser.sections
 
 
 # --------------------------------------------------------------------------- forwarding
@@ -416,6 +448,34 @@ def _load_source(path: Path, display: str, span: Span | None, problems: list[Pro
         return None
     problems.extend(src.problems)
     return src
+
+
+def _stream_action_file(
+    path: Path, display: str, via: Span | None, regex_cache: dict[str, BoundedPattern], context: ParseContext
+) -> tuple[list[Section], list[Problem]] | None:
+    """The sections of an action file read by stream.py (only the lines that can matter for a
+    probe), or None when the file must be read the ordinary way (see stream.NotStreamable; an
+    unreadable file is then reported as read_source reports it)."""
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
+            return None
+        labels = {label for host in probe_hosts(context.catalog) for label in host.split(".")}
+        problems: list[Problem] = []
+        parser = ActionFileParser(problems, via, regex_cache)
+        joiner = LineJoiner(display)
+        wanted = lines_to_parse(
+            path, relevant_line_pattern(labels), lambda: joiner.cont or parser.reads_every_line
+        )
+        for number, raw in wanted:
+            line = joiner.feed(number, raw)
+            if line is not None:
+                parser.feed(line)
+        last = joiner.finish()
+        if last is not None:
+            parser.feed(last)
+    except (NotStreamable, OSError):
+        return None
+    return parser.sections, problems
 
 
 def _is_action_file(lines: list[Line]) -> bool:
@@ -438,10 +498,16 @@ def _missing_assumption(name: str, context: ParseContext) -> tuple[frozenset[str
 def parse(path: Path, context: ParseContext) -> PrivoxyRuleset:
     display = str(path)
     problems: list[Problem] = []
+    regex_cache: dict[str, BoundedPattern] = {}
+    if path.name.lower().endswith(".action"):
+        streamed = _stream_action_file(path, display, None, regex_cache, context)
+        if streamed is not None:
+            sections, found = streamed
+            problems.extend(found)
+            return PrivoxyRuleset(display, list(sections), [], problems, context)
     src = read_source(path, display)
     problems.extend(src.problems)
     lines = _logical_lines(src)
-    regex_cache: dict[str, BoundedPattern] = {}
     if _is_action_file(lines) or path.name.lower().endswith(".action"):
         sections = _parse_action_file(lines, problems, None, regex_cache)
         return PrivoxyRuleset(display, list(sections), [], problems, context)
@@ -531,6 +597,11 @@ def _load_actions(
         problems.append(Problem("TE903", span, f"actions file not found: {ref} ({assumption})"))
         return [MissingFile(span, name, unknown_for)] if unknown_for != frozenset() else []
     included.append(str(target.resolve()))
+    streamed = _stream_action_file(target, resolver.display(target), span, regex_cache, context)
+    if streamed is not None:
+        sections, found = streamed
+        problems.extend(found)
+        return list(sections)
     src = _load_source(target, resolver.display(target), span, problems)
     if src is None:
         return [MissingFile(span, name, None)]
