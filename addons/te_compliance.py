@@ -55,7 +55,7 @@ from mitmproxy.addonmanager import Loader
 
 from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.compliance import ComplianceReport
-from policy_lint.traffic.mitm import record_from_flow
+from policy_lint.traffic.mitm import flow_host, record_from_flow
 from policy_lint.traffic.record import FlowRecord, Observation
 from policy_lint.traffic.render import SUFFIX_FORMATS, write_report_atomic
 
@@ -235,8 +235,16 @@ class TeCompliance:
             self._internal_error("tls_failed_client", exc)
 
     def _observe_flow(self, flow: http.HTTPFlow, hook: str) -> None:
+        # The per-flow path: the host first (cached per raw Host value), then nothing more for a
+        # host the catalog does not know, and for ours only the headers fingerprints read.
         try:
-            record = record_from_flow(flow)
+            classifier = self._classifier
+            if classifier is None or not isinstance(flow, http.HTTPFlow):
+                return
+            host = flow_host(flow)
+            if not host or not classifier.covers(host):
+                return
+            record = record_from_flow(flow, host=host, header_names=classifier.header_names)
             if record is not None:
                 self._observe_record(record)
         except Exception as exc:
