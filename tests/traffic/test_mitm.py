@@ -57,7 +57,7 @@ def _two_hosts():
 
 def _undecodable():
     f = _h1(None)
-    f.request.data.host = b"\xff\xfebad"  # type: ignore[assignment]  # as old flow files carry
+    f.request.data.host = b"\xff\xfebad"  # as old flow files carry
     return f
 
 
