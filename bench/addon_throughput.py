@@ -258,12 +258,12 @@ def throughput(n: int, rounds: int, variants: list[str]) -> None:
         if v == base:
             continue
         wall = [rates[v][i] / rates[base][i] for i in range(rounds)]
-        cpu = [cpus[base][i] / cpus[v][i] for i in range(rounds)]
-        print(f"  {VARIANTS[v]:26} vs no addon: wall {_spread(wall)}   CPU-bound {_spread(cpu)}")
+        cpu_ratio = [cpus[base][i] / cpus[v][i] for i in range(rounds)]
+        print(f"  {VARIANTS[v]:26} vs no addon: wall {_spread(wall)}   CPU-bound {_spread(cpu_ratio)}")
     for v in ("script", "live"):
         if v in variants and "empty" in variants:
-            cpu = [cpus["empty"][i] / cpus[v][i] for i in range(rounds)]
-            print(f"  {VARIANTS[v]:26} vs -s empty: CPU-bound {_spread(cpu)}")
+            cpu_ratio = [cpus["empty"][i] / cpus[v][i] for i in range(rounds)]
+            print(f"  {VARIANTS[v]:26} vs -s empty: CPU-bound {_spread(cpu_ratio)}")
     print("  target: >= 95% of mitmdump's own throughput (the CPU-bound ratio, paired medians)")
     print(f"  report written by the addon: {written}")
 
