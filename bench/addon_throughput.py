@@ -1,6 +1,7 @@
 """What the live addon costs: mitmdump's throughput with and without it, and memory over 100k flows.
 
-    .venv/bin/python bench/addon_throughput.py [--requests 3000] [--rounds 5] [--flows 100000]
+    .venv/bin/python bench/addon_throughput.py [--requests 4000] [--rounds 2] [--batches 8]
+        [--variants none,empty,script,live] [--flows 100000]
 
 Throughput, what the target (>= 95% of mitmdump's own throughput) means and how it is measured:
 - A real mitmproxy on 127.0.0.1 in reverse mode in front of a local keep-alive origin,
@@ -10,18 +11,19 @@ Throughput, what the target (>= 95% of mitmdump's own throughput) means and how 
 - Variants: `none` (plain mitmdump), `empty` (an `-s` script whose hooks do nothing: the script
   loader's own cost), `script` (`mitmdump -s addons/te_compliance.py`) and `live` (`policy-lint
   live`: the same addon added to mitmproxy's DumpMaster in-process, no script loader).
-- Timed: N sequential requests on ONE keep-alive connection, after a warm-up of 200 (imports,
-  caches, the first report write); proxy start-up is never timed. One client, sequential: the
-  latency of each request is client + mitmdump + origin, so an addon's cost shows in full
-  (with many connections the client and origin compete with mitmdump for the 2 cores).
-- Two figures per variant: wall requests/s, and mitmdump's own CPU time per request (utime +
-  stime from /proc: other load on the box barely moves it). On a shared 2-core machine the
-  wall figure swings by 20-40% between runs; the CPU figure is what "throughput when mitmdump is
-  the bottleneck" means, and the one to judge by when the load average is above ~1.
-- Paired and alternating: each round runs every variant once, in a rotating order, and the
-  ratios are taken within the round (variant vs `none` of the same round), so a load spike
-  from elsewhere hits a pair, not one variant. Printed: per-round figures with the load
-  average at that moment, then the median ratio and its spread (min..max) over rounds.
+- Timed: sequential requests on ONE keep-alive connection per proxy, after a warm-up of 200
+  (imports, caches, the first report write); proxy start-up is never timed. One client,
+  sequential, so mitmdump's own work is what is measured (several concurrent clients and the
+  origin would compete with mitmdump for the 2 cores and blur it).
+- Two figures: wall requests/s, and mitmdump's own CPU time per request (utime + stime of its
+  process from /proc). On a shared 2-core machine the wall figure swings by 20-40% from one
+  batch to the next with other jobs; CPU per request moves far less, and is what "throughput
+  when mitmdump is the bottleneck" means: the ratio to judge the target by.
+- Paired and alternating: in each round all variants' proxies run at once (idle ones cost
+  nothing), and the requests are split into batches run on each variant in turn, in a rotating
+  order, so the two halves of a pair are seconds apart. Ratios are taken per batch (variant vs
+  `none` of the same batch); printed: every batch with the load average at that moment, then
+  the median ratio and its spread (min..max) over all batches.
 
 Memory: the addon in-process (`taddons.context`), fed synthetic flows with many distinct hosts,
 clients and all outcome kinds; RSS growth between a warm-up and the end. Target: <= 10 MB.
@@ -191,52 +193,60 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_requests(port: int, pid: int, n: int) -> tuple[float, float]:
-    """n sequential keep-alive GETs on one connection: (requests/s, proxy CPU us/request)."""
-    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
-    try:
-        for i in range(WARMUP):
-            conn.request("GET", "/", headers={"Host": HOSTS[i % len(HOSTS)]})
-            conn.getresponse().read()
-        cpu = cpu_seconds(pid)
+class Client:
+    """One keep-alive connection to one proxy, warmed up; batches of sequential GETs on it."""
+
+    def __init__(self, port: int, pid: int) -> None:
+        self.pid = pid
+        self.conn = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
+        self.sent = 0
+        self.batch(WARMUP)  # imports done, caches filled, the addon's first report write
+
+    def batch(self, n: int) -> tuple[float, float]:
+        """n sequential GETs: (requests/s, proxy CPU us/request)."""
+        cpu = cpu_seconds(self.pid)
         t = time.perf_counter()
-        for i in range(n):
-            conn.request("GET", f"/p{i}", headers={"Host": HOSTS[i % len(HOSTS)]})
-            r = conn.getresponse()
+        for _ in range(n):
+            i = self.sent
+            self.sent += 1
+            self.conn.request("GET", f"/p{i}", headers={"Host": HOSTS[i % len(HOSTS)]})
+            r = self.conn.getresponse()
             r.read()
             if r.status != 200:
                 raise RuntimeError(f"unexpected status {r.status}")
         wall = time.perf_counter() - t
-        return n / wall, (cpu_seconds(pid) - cpu) / n * 1e6
-    finally:
-        conn.close()
+        return n / wall, (cpu_seconds(self.pid) - cpu) / n * 1e6
 
 
 def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):6.1%} (min {min(values):6.1%}, max {max(values):6.1%})"
 
 
-def throughput(n: int, rounds: int, variants: list[str]) -> None:
+def throughput(n: int, rounds: int, batches: int, variants: list[str]) -> None:
+    """`rounds` times: start every variant's proxy, then `batches` times run n/batches requests
+    on each in turn (rotating order), all proxies up at once so that a pair is seconds apart."""
     rates: dict[str, list[float]] = {v: [] for v in variants}
     cpus: dict[str, list[float]] = {v: [] for v in variants}
     loads: list[float] = []
+    per_batch = max(1, n // batches)
     with tempfile.TemporaryDirectory(prefix="te-bench-") as tmp, origin() as origin_port:
         work = Path(tmp)
         for r in range(rounds):
-            # rotate the order: each variant runs first, second, ... equally often
-            k = r % len(variants)
-            for variant in variants[k:] + variants[:k]:
-                with proxy(origin_port, work, variant) as (port, pid):
-                    rate, cpu = run_requests(port, pid, n)
-                load = os.getloadavg()[0]
-                loads.append(load)
-                rates[variant].append(rate)
-                cpus[variant].append(cpu)
-                print(
-                    f"  round {r + 1}: {VARIANTS[variant]:26} {rate:6.0f} req/s  {cpu:6.0f} us CPU/request"
-                    f"  (load {load:.2f})",
-                    flush=True,
-                )
+            with contextlib.ExitStack() as stack:
+                clients = {v: Client(*stack.enter_context(proxy(origin_port, work, v))) for v in variants}
+                for k in range(batches):
+                    j = (r * batches + k) % len(variants)
+                    for variant in variants[j:] + variants[:j]:
+                        rate, cpu = clients[variant].batch(per_batch)
+                        rates[variant].append(rate)
+                        cpus[variant].append(cpu)
+                    load = os.getloadavg()[0]
+                    loads.append(load)
+                    i = len(loads) - 1
+                    line = "  ".join(f"{v} {rates[v][i]:4.0f}/s {cpus[v][i]:5.0f}us" for v in variants)
+                    print(f"  round {r + 1} batch {k + 1}: {line}  (load {load:.2f})", flush=True)
+                for c in clients.values():
+                    c.conn.close()
         written = {
             v: (work / f"report-{v}.json").exists()
             and '"facebook"' in (work / f"report-{v}.json").read_text()
@@ -244,8 +254,9 @@ def throughput(n: int, rounds: int, variants: list[str]) -> None:
             if v in variants
         }
     print(
-        f"mitmproxy {_mitm_version()} reverse mode, {n} sequential keep-alive requests after {WARMUP} "
-        f"warm-up, {rounds} paired rounds; load average {min(loads):.2f}..{max(loads):.2f} "
+        f"mitmproxy {_mitm_version()} reverse mode, {rounds} rounds x {batches} batches of {per_batch} "
+        f"sequential keep-alive requests per variant after {WARMUP} warm-up, paired by batch; "
+        f"load average {min(loads):.2f}..{max(loads):.2f} "
         f"on {os.cpu_count()} cpus"
     )
     for v in variants:
@@ -257,12 +268,12 @@ def throughput(n: int, rounds: int, variants: list[str]) -> None:
     for v in variants:
         if v == base:
             continue
-        wall = [rates[v][i] / rates[base][i] for i in range(rounds)]
-        cpu_ratio = [cpus[base][i] / cpus[v][i] for i in range(rounds)]
+        wall = [rates[v][i] / rates[base][i] for i in range(len(loads))]
+        cpu_ratio = [cpus[base][i] / cpus[v][i] for i in range(len(loads))]
         print(f"  {VARIANTS[v]:26} vs no addon: wall {_spread(wall)}   CPU-bound {_spread(cpu_ratio)}")
     for v in ("script", "live"):
         if v in variants and "empty" in variants:
-            cpu_ratio = [cpus["empty"][i] / cpus[v][i] for i in range(rounds)]
+            cpu_ratio = [cpus["empty"][i] / cpus[v][i] for i in range(len(loads))]
             print(f"  {VARIANTS[v]:26} vs -s empty: CPU-bound {_spread(cpu_ratio)}")
     print("  target: >= 95% of mitmdump's own throughput (the CPU-bound ratio, paired medians)")
     print(f"  report written by the addon: {written}")
@@ -379,8 +390,9 @@ def hook_cost(n: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--requests", type=int, default=3000)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--requests", type=int, default=4000, help="per variant and round")
+    ap.add_argument("--rounds", type=int, default=2, help="fresh proxies each round")
+    ap.add_argument("--batches", type=int, default=8, help="alternations per round")
     ap.add_argument(
         "--variants", default=",".join(VARIANTS), help="comma-separated, from: " + ", ".join(VARIANTS)
     )
@@ -391,7 +403,7 @@ def main() -> None:
     if (variants and variants[0] != "none") or any(v not in VARIANTS for v in variants):
         ap.error(f"--variants: 'none' first, then any of {', '.join(VARIANTS)}")
     if args.rounds:
-        throughput(args.requests, args.rounds, variants)
+        throughput(args.requests, args.rounds, args.batches, variants)
     hook_cost(20000)
     memory(args.flows)
 
