@@ -15,7 +15,8 @@ What it promises:
   kills, intercepts or replays one. Any exception inside the addon is caught, logged and
   counted in the report's `skipped_reasons`; the traffic goes on.
 - Bounded memory: the report keeps counters, a capped host table and capped evidence; the addon
-  keeps no per-flow state at all.
+  keeps no per-flow state at all. The per-host caches are capped (flow_host: 4096 raw Host
+  values, the classifier: 10,000 hosts), so hostile traffic with endless names only misses them.
 - Nothing is lost when the process dies: the report is rewritten atomically (temp file +
   rename, see `render.write_report_atomic`) every `te_report_interval` seconds when something
   changed, and once more on shutdown (`done`, which mitmdump runs on SIGTERM/SIGINT).
@@ -23,7 +24,7 @@ What it promises:
   the log); client addresses are pseudonymised with a per-run key unless
   `te_client_addresses=true`.
 
-Hooks used, and why (see ../shared/recipes/e2e-squid-mitmproxy.md for what each block looks like):
+Hooks used, and why (tests/e2e/test_traffic_e2e.py shows each kind of block through real squid):
 - `response`: block pages (squid's 403 + X-Squid-Error), filter 403/451, reachable answers.
 - `error`: refused upstream CONNECT, resets, upstream proxy down, TLS failures towards the
   server. mitmproxy gives every HTTP flow either `response` or `error`, never both, so nothing
