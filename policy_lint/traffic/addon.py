@@ -47,6 +47,7 @@ runs (replays without `running`, in-process tests), each event checks the elapse
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import replace
@@ -284,16 +285,19 @@ class TeCompliance:
             return
         self._verdicts[obs.service] = verdict
         level = logging.WARNING if verdict in ("blocked", "degraded") else logging.INFO
-        log.log(
-            level,
-            "te_compliance: %s is now %s (%s %s: %s %s)",
-            obs.service,
-            verdict,
-            obs.outcome,
-            obs.host,
-            obs.how,
-            obs.evidence,
-        )
+        # The observation is already counted; a log handler that raises (mitmproxy 12's, once its
+        # event loop is closed) must not turn it into an addon error as well.
+        with contextlib.suppress(Exception):
+            log.log(
+                level,
+                "te_compliance: %s is now %s (%s %s: %s %s)",
+                obs.service,
+                verdict,
+                obs.outcome,
+                obs.host,
+                obs.how,
+                obs.evidence,
+            )
 
     # ------------------------------------------------------------------ output
 
@@ -330,14 +334,17 @@ class TeCompliance:
     def _internal_error(self, hook: str, exc: BaseException) -> None:
         self._errors += 1
         if self._errors <= MAX_LOGGED_ERRORS or self._errors % 1000 == 0:
-            log.error(
-                "te_compliance: internal error in %s (#%d), traffic unaffected: %s: %s",
-                hook,
-                self._errors,
-                type(exc).__name__,
-                exc,
-                exc_info=self._errors <= MAX_LOGGED_ERRORS,
-            )
+            # Guarded too: a log handler can itself raise (mitmproxy 12's hands records to its
+            # event loop and raises once that loop is closed), and this runs inside `except`.
+            with contextlib.suppress(Exception):
+                log.error(
+                    "te_compliance: internal error in %s (#%d), traffic unaffected: %s: %s",
+                    hook,
+                    self._errors,
+                    type(exc).__name__,
+                    exc,
+                    exc_info=self._errors <= MAX_LOGGED_ERRORS,
+                )
         try:
             if self._report is not None:
                 self._report.note_skipped(1, f"addon error in {hook}: {type(exc).__name__}")
