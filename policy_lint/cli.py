@@ -541,10 +541,12 @@ def rule(code: str) -> None:
 
 
 from policy_lint.traffic.command import traffic as _traffic  # noqa: E402  (no mitmproxy import)
+from policy_lint.traffic.live import live as _live  # noqa: E402  (mitmproxy imported when run)
 from policy_lint.traffic.probe import probe as _probe  # noqa: E402  (light: no ssl/http import)
 
 cli.add_command(_traffic)
 cli.add_command(_probe)
+cli.add_command(_live)
 
 
 def main() -> None:

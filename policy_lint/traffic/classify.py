@@ -66,6 +66,13 @@ class Classifier:
             for ph in (*svc.probe_hosts, *svc.hygiene):
                 if ph.path in ("", "/"):
                     self._host_roles.setdefault(ph.host.lower().rstrip("."), (svc.id, ph.role))
+        # The response headers _decide reads, as record_from_flow(header_names=) takes them.
+        self.header_names: frozenset[bytes] = frozenset(n.encode() for n in self.fp.header_names)
+
+    def covers(self, host: str) -> bool:
+        """Whether classify() can say anything about a request to `host` (a catalog host or the
+        control host): a caller can skip building the record for the rest (cached per host)."""
+        return self._lookup(host) is not None
 
     def _lookup(self, host: str) -> tuple[str | None, str] | None:
         if host in self._cache:

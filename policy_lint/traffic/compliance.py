@@ -128,10 +128,18 @@ class ComplianceReport:
         if obs.service is None:
             self._control[obs.outcome] += 1
             return
-        svc = self._services.setdefault(obs.service, _Service())
+        # get-then-create, not setdefault(key, new()): this runs once per live flow, and
+        # setdefault would build (and drop) a fresh dict or _Tally every time.
+        svc = self._services.get(obs.service)
+        if svc is None:
+            svc = self._services[obs.service] = _Service()
         svc.tally.add(obs)
-        host = obs.host if obs.host in svc.hosts or len(svc.hosts) < MAX_HOSTS else OTHER_HOSTS
-        counts = svc.hosts.setdefault(host, _counts())
+        counts = svc.hosts.get(obs.host)
+        if counts is None:
+            host = obs.host if len(svc.hosts) < MAX_HOSTS else OTHER_HOSTS
+            counts = svc.hosts.get(host)
+            if counts is None:
+                counts = svc.hosts[host] = _counts()
         counts[obs.outcome] += 1
         if obs.outcome != "reachable" and len(svc.evidence) < MAX_EVIDENCE:
             key = (obs.host, obs.outcome, obs.how)
@@ -149,10 +157,18 @@ class ComplianceReport:
                 )
         aud = self._audience(obs.client)
         if obs.client:
-            seen = self._clients.setdefault(aud, {})
+            seen = self._clients.get(aud)
+            if seen is None:
+                seen = self._clients[aud] = {}
             if len(seen) < MAX_CLIENTS_LISTED and obs.client not in seen:
                 seen[obs.client] = self.pseudonym(obs.client)
-        self._by_audience.setdefault(aud, {}).setdefault(obs.service, _Tally()).add(obs)
+        tallies = self._by_audience.get(aud)
+        if tallies is None:
+            tallies = self._by_audience[aud] = {}
+        tally = tallies.get(obs.service)
+        if tally is None:
+            tally = tallies[obs.service] = _Tally()
+        tally.add(obs)
 
     def verdict(self, service: str) -> str:
         return self._services[service].tally.verdict()

@@ -26,6 +26,11 @@ class Fingerprints:
     # A pure cache (address -> answer), capped: every flow asks, few addresses recur often.
     _sinkhole_cache: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def header_names(self) -> frozenset[str]:
+        """Every response header name (lower case) a fingerprint reads: the others never matter."""
+        return frozenset({SQUID_ERROR_HEADER, *(name for _, name, _ in self.headers)})
+
     def body_vendor(self, prefix: bytes) -> str | None:
         low = prefix.lower()
         for vendor, needle in self.body:

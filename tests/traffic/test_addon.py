@@ -439,3 +439,34 @@ def test_addon_loads_as_mitmproxy_script(tmp_path):
         (loaded,) = sc.addons[0].addons
         assert type(loaded).__name__ == "TeCompliance"
         assert loaded._report_path == tmp_path / "r.md"
+
+
+def test_a_log_handler_that_raises_does_not_reach_the_traffic(addon):
+    class Broken(logging.Handler):
+        def emit(self, record):
+            raise RuntimeError("Event loop is closed")  # what mitmproxy 12's handler raises late
+
+    logger = logging.getLogger("te_compliance")
+    broken = Broken()
+    logger.addHandler(broken)
+    try:
+        flow = upstream_flow("www.facebook.com", status=403, headers={"X-Squid-Error": "ERR_ACCESS_DENIED 0"})
+        before = flow.get_state()
+        with taddons.context(addon) as tctx:
+            tctx.configure(addon)
+            addon.response(flow)  # the verdict-change line raises in the handler: caught
+            addon.response(upstream_flow("www.linkedin.com"))
+        assert flow.get_state() == before
+        data = addon.report.to_dict()
+        assert data["services"]["facebook"]["verdict"] == "blocked"  # counted once, not skipped
+        assert data["services"]["linkedin"]["requests"] == 1
+        assert data["skipped"] == 0
+
+        def boom(record):
+            raise ValueError("classifier exploded")
+
+        addon._classifier.classify = boom  # an addon error whose own log line raises too
+        addon.response(upstream_flow("www.facebook.com"))  # must not raise
+        assert addon.report.to_dict()["skipped_reasons"] == {"addon error in response: ValueError": 1}
+    finally:
+        logger.removeHandler(broken)
