@@ -1,4 +1,6 @@
-"""`policy-lint traffic FILE...`: offline analysis of flow files, HAR and squid access.log.
+"""`policy-lint traffic FILE|DIR...`: offline analysis of flow files, HAR, squid access.log and
+the organisation logs of logread (Zscaler, PAN-OS, FortiGate, Umbrella, Pi-hole, AdGuard Home,
+Suricata, Zeek; plain, .gz or .zst); a directory is read file by file.
 
 Exit codes: 0 when no service the policy requires is blocked or degraded outside the audiences
 its unexpired exceptions accept (inconclusive services: 0 with a warning on
@@ -17,7 +19,7 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
 @click.command("traffic")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--policy",
     "policy_path",
@@ -49,7 +51,7 @@ def traffic(
     catalog, policy = load_catalog_and_policy(policy_path)
     classifier = Classifier(catalog)
     report = ComplianceReport(catalog, policy, pseudonymise=not no_pseudonymise)
-    for path in files:
+    for path in expand_inputs(files):
         if not path.is_file():
             fail(f"{path}: no such file")
         skipped = SkipCounter()
@@ -82,6 +84,18 @@ def traffic(
     if accepted:
         click.echo(f"policy-lint: blocks accepted by policy exceptions: {', '.join(accepted)}", err=True)
     sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
+
+
+def expand_inputs(paths: tuple[Path, ...]) -> list[Path]:
+    """Files as given; a directory -> its regular files, recursively, in name order (a log
+    directory may mix formats and compressions: each file is recognised by its content)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith("."))
+        else:
+            out.append(path)
+    return out
 
 
 def load_catalog_and_policy(policy_path: Path | None):
