@@ -73,6 +73,19 @@ class Classifier:
                 if ph.path in ("", "/"):
                     self._host_roles.setdefault(ph.host.lower().rstrip("."), (svc.id, ph.role))
 
+    def exact_hosts(self) -> dict[str, tuple[str, str]]:
+        """The catalog's exact hosts -> (service, role), in the precedence _lookup gives them."""
+        return dict(self._host_roles)
+
+    def address_facts(self, address: str) -> tuple[bool, str | None]:
+        """(is a DNS sinkhole, the catalog service owning it): what rules 3 and 6 ask of an
+        address (the DuckDB engine asks once per distinct address)."""
+        try:
+            owner = self.catalog.service_for_ip(address)
+        except ValueError:
+            owner = None
+        return self.fp.is_sinkhole(address), owner
+
     def _lookup(self, host: str) -> tuple[str | None, str] | None:
         if host in self._cache:
             return self._cache[host]

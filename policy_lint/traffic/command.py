@@ -35,12 +35,27 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
     help="Write the report here (atomically) instead of stdout.",
 )
 @click.option("--no-pseudonymise", is_flag=True, help="Show client addresses as seen (auditor opt-in).")
+@click.option(
+    "--engine",
+    type=click.Choice(["python", "duckdb"]),
+    default="python",
+    show_default=True,
+    help="duckdb: classify and aggregate in SQL (logs only; needs the `scale` extra). Same report.",
+)
+@click.option(
+    "--pseudonym-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Key for the client pseudonyms (keyed hash), kept by the auditor: the same client gets "
+    "the same pseudonym across runs. Default: a random key per run.",
+)
 def traffic(
     files: tuple[Path, ...],
     policy_path: Path | None,
     fmt: str,
     output_file: Path | None,
     no_pseudonymise: bool,
+    engine: str = "python",
+    pseudonym_key_file: Path | None = None,
 ) -> None:
     """What actually happened on the wire: per-service verdicts from captured traffic."""
     from policy_lint.traffic.classify import Classifier
@@ -50,10 +65,15 @@ def traffic(
 
     catalog, policy = load_catalog_and_policy(policy_path)
     classifier = Classifier(catalog)
-    report = ComplianceReport(catalog, policy, pseudonymise=not no_pseudonymise)
-    for path in expand_inputs(files):
+    key = read_key(pseudonym_key_file) if pseudonym_key_file else None
+    report = ComplianceReport(catalog, policy, pseudonymise=not no_pseudonymise, key=key)
+    paths = expand_inputs(files)
+    for path in paths:
         if not path.is_file():
             fail(f"{path}: no such file")
+    if engine == "duckdb":
+        run_duckdb(paths, classifier, report)
+    for path in paths if engine == "python" else ():
         skipped = SkipCounter()
         try:
             for rec in read_records(path, skipped):
@@ -84,6 +104,35 @@ def traffic(
     if accepted:
         click.echo(f"policy-lint: blocks accepted by policy exceptions: {', '.join(accepted)}", err=True)
     sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
+
+
+def read_key(path: Path) -> bytes:
+    try:
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        fail(f"{path}: cannot read the pseudonym key: {exc.strerror or exc}")
+    if len(key) < 16:
+        fail(f"{path}: pseudonym key shorter than 16 bytes")
+    return key
+
+
+def run_duckdb(paths: list[Path], classifier, report) -> None:
+    from policy_lint.traffic.sources import SourceError
+
+    try:
+        from policy_lint.traffic import duck
+    except ImportError:
+        fail("--engine duckdb needs the duckdb package: pip install 'policy-lint[scale]'")
+    import duckdb
+
+    try:
+        duck.analyse(paths, classifier, report)
+    except SourceError as exc:
+        fail(str(exc))
+    except duckdb.Error as exc:  # out of memory / disk for the spill: one line, exit 2
+        fail(f"duckdb: {str(exc).splitlines()[0]}")
+    except OSError as exc:
+        fail(f"cannot read: {exc.strerror or exc}")
 
 
 def expand_inputs(paths: tuple[Path, ...]) -> list[Path]:

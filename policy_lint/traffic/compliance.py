@@ -42,13 +42,13 @@ class _Tally:
     primary: dict[str, int] = field(default_factory=_counts)
     support_blocked: int = 0
 
-    def add(self, obs: Observation) -> None:
-        self.requests += 1
-        self.outcomes[obs.outcome] += 1
+    def add(self, obs: Observation, n: int = 1) -> None:
+        self.requests += n
+        self.outcomes[obs.outcome] += n
         if obs.role == "primary":
-            self.primary[obs.outcome] += 1
+            self.primary[obs.outcome] += n
         elif obs.outcome == "blocked" and obs.role not in HYGIENE_ROLES:
-            self.support_blocked += 1
+            self.support_blocked += n
 
     def verdict(self) -> str:
         if self.primary["blocked"]:
@@ -120,19 +120,23 @@ class ComplianceReport:
             self._aud_cache[client] = name
         return name
 
-    def add(self, obs: Observation) -> None:
+    def add(self, obs: Observation, n: int = 1, span: tuple[float, float] | None = None) -> None:
+        """One observation, or `n` identical ones (the DuckDB engine's groups, fed in the order
+        their first record came: obs.timestamp is the first one's time, `span` the group's
+        earliest and latest non-zero times)."""
         ts = obs.timestamp
-        if ts:
-            self.start = ts if self.start is None else min(self.start, ts)
-            self.end = ts if self.end is None else max(self.end, ts)
+        for t in span or (ts, ts):
+            if t:
+                self.start = t if self.start is None else min(self.start, t)
+                self.end = t if self.end is None else max(self.end, t)
         if obs.service is None:
-            self._control[obs.outcome] += 1
+            self._control[obs.outcome] += n
             return
         svc = self._services.setdefault(obs.service, _Service())
-        svc.tally.add(obs)
+        svc.tally.add(obs, n)
         host = obs.host if obs.host in svc.hosts or len(svc.hosts) < MAX_HOSTS else OTHER_HOSTS
         counts = svc.hosts.setdefault(host, _counts())
-        counts[obs.outcome] += 1
+        counts[obs.outcome] += n
         if obs.outcome != "reachable" and len(svc.evidence) < MAX_EVIDENCE:
             key = (obs.host, obs.outcome, obs.how)
             if key not in svc.evidence_keys:
@@ -152,7 +156,7 @@ class ComplianceReport:
             seen = self._clients.setdefault(aud, {})
             if len(seen) < MAX_CLIENTS_LISTED and obs.client not in seen:
                 seen[obs.client] = self.pseudonym(obs.client)
-        self._by_audience.setdefault(aud, {}).setdefault(obs.service, _Tally()).add(obs)
+        self._by_audience.setdefault(aud, {}).setdefault(obs.service, _Tally()).add(obs, n)
 
     def verdict(self, service: str) -> str:
         return self._services[service].tally.verdict()

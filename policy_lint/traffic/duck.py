@@ -1,0 +1,219 @@
+"""`policy-lint traffic --engine duckdb`: the classification and the aggregation in SQL.
+
+The records come from the same streaming readers as the Python path (sources.read_records:
+every log format, compressed or not, with the same skip counting); they are spooled to a
+temporary TSV file on disk (never held in memory) and DuckDB, with a memory limit and a spill
+directory, does the rest in SQL:
+  1. host -> (service, role): the control host, then the catalog's exact hosts (first service
+     wins, as Classifier._lookup), then the longest catalog domain the host is or ends with
+     (``host = domain OR ends_with(host, '.' || domain)``; ties: catalog order).
+  2. outcome/how/evidence: classify.py's rules, in its order, for what log records carry (no
+     response headers or body: flow files and HAR, whose block pages need the fingerprints,
+     are refused here -- use the Python engine). Address facts (is a DNS answer a sinkhole, which
+     service owns an address) are computed once per distinct address by the same Python code
+     (fingerprints.is_sinkhole, catalog.service_for_ip): DuckDB's inet extension is not part of
+     the wheel, and one implementation of address arithmetic is one fewer to keep identical.
+  3. groups of identical observations (service, role, host, outcome, how, evidence, client)
+     with their count, first record and time span, fed to ComplianceReport in the order of their
+     first record: the report (hosts table caps, evidence, client samples, audiences, policy
+     exceptions) is then identical to the Python path's, which tests/traffic/test_duck.py checks
+     on every sample format.
+Not modelled here: loopback detection of a refused peer is a regex (127.x.y.z, ::1) where the
+Python path uses ipaddress; only flow files produce such errors, and those are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from policy_lint.traffic.classify import Classifier
+from policy_lint.traffic.compliance import ComplianceReport
+from policy_lint.traffic.record import FlowRecord, Observation
+from policy_lint.traffic.sources import SkipCounter, SourceError, read_records, sniff
+
+MEMORY_LIMIT = "512MB"
+_COLUMNS = {
+    "seq": "BIGINT",
+    "ts": "DOUBLE",
+    "host": "VARCHAR",
+    "client": "VARCHAR",
+    "status": "INTEGER",
+    "tag": "VARCHAR",
+    "error": "VARCHAR",
+    "server_ip": "VARCHAR",
+    "via_upstream": "BOOLEAN",
+    "verdict": "VARCHAR",
+    "reason": "VARCHAR",
+}
+_CLEAN = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
+
+
+def _cell(value: str | None) -> str:
+    return value.translate(_CLEAN) if value else ""
+
+
+def spool(records: Iterable[FlowRecord], out: Any, start: int = 0) -> int:
+    """Write records as TSV rows; returns the next sequence number."""
+    seq = start
+    for r in records:
+        if r.headers or r.body_prefix:
+            raise SourceError("--engine duckdb reads logs; flow files and HAR need --engine python")
+        out.write(
+            f"{seq}\t{r.timestamp!r}\t{_cell(r.host)}\t{_cell(r.client)}\t"
+            f"{'' if r.status is None else r.status}\t{_cell(r.proxy_tag)}\t{_cell(r.error)}\t"
+            f"{_cell(r.server_ip)}\t{'true' if r.via_upstream else 'false'}\t{_cell(r.verdict)}\t"
+            f"{_cell(r.reason)}\n"
+        )
+        seq += 1
+    return seq
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _classify_sql(classifier: Classifier) -> str:
+    fp = classifier.fp
+    control = ", ".join(_lit(a) for a in classifier.catalog.control_addresses) or "NULL"
+    tag120 = "substring(coalesce(tag, ''), 1, 120)"
+    err120 = "substring(error, 1, 120)"
+    errors = "\n".join(
+        f"WHEN contains(le, {_lit(needle)}) THEN ['blocked', {_lit(how)}, {err120}]"
+        for how, needle in fp.errors
+    )
+    refused = " OR ".join(f"contains(le, {_lit(n)})" for n in fp.refused) or "false"
+    audit = " OR ".join(f"contains(le, {_lit(n)})" for n in fp.audit_path) or "false"
+    statuses = ", ".join(str(s) for s in sorted(fp.statuses)) or "NULL"
+    loopback = "regexp_matches(trim(p, '[]'), '^(127\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}|::1)$')"
+    return f"""
+    CASE
+      WHEN server_ip IS NOT NULL AND NOT via_upstream AND sinkhole AND server_ip NOT IN ({control})
+        THEN ['blocked', 'dns-sinkhole', 'resolved to ' || server_ip]
+      WHEN tag IS NOT NULL AND contains(upper(tag), 'DENIED')
+        THEN ['blocked', 'proxy-denied', tag || '/' || coalesce(CAST(status AS VARCHAR), 'None')]
+      WHEN verdict = 'denied' THEN ['blocked', 'filter-denied', substring(coalesce(tag, 'denied'), 1, 120)]
+      WHEN verdict = 'unknown' THEN ['inconclusive', 'action-not-modelled', {tag120}]
+      WHEN error IS NOT NULL THEN CASE
+        WHEN regexp_matches(le, 'refused http connect request: 50[234]\\b[^(]*$')
+          THEN ['failed', 'proxy-error', {err120}]
+        {errors}
+        WHEN {refused} THEN CASE
+          WHEN via_upstream OR p IS NULL OR {loopback} THEN ['inconclusive', 'audit-path', {err120}]
+          ELSE ['blocked', 'refused', {err120}] END
+        WHEN {audit} THEN ['inconclusive', 'audit-path', {err120}]
+        ELSE ['failed', 'error', {err120}] END
+      WHEN status IS NULL THEN CASE
+        WHEN verdict = 'answered' THEN ['reachable', 'answered', substring(coalesce(reason, tag, ''), 1, 120)]
+        WHEN verdict = 'allowed' THEN ['reachable', 'filter-allowed', substring(coalesce(tag, 'allowed'), 1, 120)]
+        ELSE ['failed', 'no-response', ''] END
+      WHEN status IN ({statuses}) THEN CASE
+        WHEN server_ip IS NOT NULL AND service IS NOT NULL AND coalesce(ip_service, '') <> service
+          THEN ['blocked', 'http-' || status, 'HTTP ' || status || ' from ' || server_ip]
+        ELSE ['reachable', 'http-' || status, 'HTTP ' || status || ' from the service'] END
+      WHEN status >= 500 THEN ['failed', 'http-' || status, 'HTTP ' || status]
+      ELSE ['reachable', 'http', 'HTTP ' || status]
+    END
+    """
+
+
+def _peer_sql() -> str:
+    """classify._refused_peer: the address a refused connect names, else the record's."""
+    pattern = "'connect call failed \\(''([^'']{1,64})'','"
+    return f"CASE WHEN regexp_matches(le, {pattern}) THEN regexp_extract(le, {pattern}, 1) ELSE server_ip END"
+
+
+def analyse(paths: Iterable[Path], classifier: Classifier, report: ComplianceReport) -> None:
+    """Read, classify and aggregate `paths` into `report` (skips noted on it)."""
+    import duckdb
+
+    with tempfile.TemporaryDirectory(prefix="policy-lint-duck-") as tmp:
+        spool_path = Path(tmp) / "records.tsv"
+        seq = 0
+        with open(spool_path, "w", encoding="utf-8") as out:
+            for path in paths:
+                if sniff(path) in ("har", "mitm") and not _is_org_log(path):
+                    raise SourceError(
+                        f"{path}: --engine duckdb reads logs; flow files and HAR need --engine python"
+                    )
+                skipped = SkipCounter()
+                seq = spool(read_records(path, skipped), out, seq)
+                for reason, n in skipped.reasons.items():
+                    report.note_skipped(n, reason)
+        con = duckdb.connect(
+            config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(Path(tmp) / "spill")}
+        )
+        con.execute(f"SET threads = {max(1, min(os.cpu_count() or 1, 4))}")
+        try:
+            _run(con, spool_path, classifier, report)
+        finally:
+            con.close()
+
+
+def _is_org_log(path: Path) -> bool:
+    from policy_lint.traffic.logread import detect
+
+    return detect(path) is not None
+
+
+def _run(con: Any, spool_path: Path, classifier: Classifier, report: ComplianceReport) -> None:
+    catalog = classifier.catalog
+    columns = "{" + ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in _COLUMNS.items()) + "}"
+    con.execute(
+        f"CREATE VIEW rec AS SELECT * FROM read_csv({_lit(str(spool_path))}, delim = '\t', quote = '', "
+        f"escape = '', header = false, columns = {columns}, nullstr = '', auto_detect = false)"
+    )
+    # catalog tables
+    con.execute("CREATE TABLE exact (host VARCHAR, service VARCHAR, role VARCHAR, prio INTEGER)")
+    rows: list[tuple[str, str | None, str, int]] = [(catalog.control_host, None, "control", 0)]
+    rows += [(h, s, r, 1 + i) for i, (h, (s, r)) in enumerate(classifier.exact_hosts().items())]
+    con.executemany("INSERT INTO exact VALUES (?, ?, ?, ?)", rows)
+    con.execute("CREATE TABLE domains (domain VARCHAR, service VARCHAR, role VARCHAR, ord INTEGER)")
+    doms = [(d.domain, svc.id, d.role) for svc in catalog.services.values() for d in svc.domains]
+    con.executemany("INSERT INTO domains VALUES (?, ?, ?, ?)", [(*d, i) for i, d in enumerate(doms)])
+    con.execute(
+        """
+        CREATE TABLE hostmap AS
+        WITH h AS (SELECT DISTINCT host FROM rec WHERE host IS NOT NULL),
+        cand AS (
+          SELECT h.host, e.service, e.role, [e.prio, 0, 0] AS rank FROM h JOIN exact e USING (host)
+          UNION ALL  -- after every exact host: the longest domain, then catalog order
+          SELECT h.host, d.service, d.role, [1000000000, -length(d.domain), d.ord] AS rank
+          FROM h JOIN domains d ON h.host = d.domain OR ends_with(h.host, '.' || d.domain))
+        SELECT host, arg_min(service, rank) AS service, arg_min(role, rank) AS role
+        FROM cand GROUP BY host
+        """
+    )
+    # address facts, once per distinct address
+    con.execute("CREATE TABLE ipinfo (ip VARCHAR, sinkhole BOOLEAN, ip_service VARCHAR)")
+    ips = [
+        r[0] for r in con.execute("SELECT DISTINCT server_ip FROM rec WHERE server_ip IS NOT NULL").fetchall()
+    ]
+    if ips:
+        con.executemany(
+            "INSERT INTO ipinfo VALUES (?, ?, ?)", [(ip, *classifier.address_facts(ip)) for ip in ips]
+        )
+    decide = _classify_sql(classifier)
+    cur = con.execute(
+        f"""
+        WITH j AS (
+          SELECT r.*, m.service, m.role, coalesce(i.sinkhole, false) AS sinkhole, i.ip_service,
+                 lower(r.error) AS le
+          FROM rec r JOIN hostmap m USING (host) LEFT JOIN ipinfo i ON i.ip = r.server_ip),
+        k AS (SELECT *, {_peer_sql()} AS p FROM j),
+        c AS (SELECT *, {decide} AS o FROM k)
+        SELECT service, role, host, o[1], o[2], o[3], client, count(*) AS n, min(seq) AS first,
+               arg_min(ts, seq), min(ts) FILTER (WHERE ts <> 0), max(ts) FILTER (WHERE ts <> 0)
+        FROM c GROUP BY service, role, host, o[1], o[2], o[3], client ORDER BY first
+        """
+    )
+    while True:
+        batch = cur.fetchmany(10000)
+        if not batch:
+            break
+        for service, role, host, outcome, how, evidence, client, n, _first, ts0, lo, hi in batch:
+            obs = Observation(ts0, service, role, host, outcome, how, evidence, client)
+            report.add(obs, n, (lo, hi))
