@@ -48,6 +48,12 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
     help="Key for the client pseudonyms (keyed hash), kept by the auditor: the same client gets "
     "the same pseudonym across runs. Default: a random key per run.",
 )
+@click.option(
+    "--by",
+    "period",
+    type=click.Choice(["day", "week"]),
+    help="Add a trend: each service's verdict per audience per UTC day / ISO week.",
+)
 def traffic(
     files: tuple[Path, ...],
     policy_path: Path | None,
@@ -56,6 +62,7 @@ def traffic(
     no_pseudonymise: bool,
     engine: str = "python",
     pseudonym_key_file: Path | None = None,
+    period: str | None = None,
 ) -> None:
     """What actually happened on the wire: per-service verdicts from captured traffic."""
     from policy_lint.traffic.classify import Classifier
@@ -66,7 +73,7 @@ def traffic(
     catalog, policy = load_catalog_and_policy(policy_path)
     classifier = Classifier(catalog)
     key = read_key(pseudonym_key_file) if pseudonym_key_file else None
-    report = ComplianceReport(catalog, policy, pseudonymise=not no_pseudonymise, key=key)
+    report = ComplianceReport(catalog, policy, pseudonymise=not no_pseudonymise, key=key, period=period)
     paths = expand_inputs(files)
     for path in paths:
         if not path.is_file():

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from policy_lint.catalog import HYGIENE_ROLES
 from policy_lint.traffic.record import OUTCOMES, Observation
+from policy_lint.traffic.trend import Trend
 
 MAX_EVIDENCE = 5
 MAX_HOSTS = 50
@@ -69,8 +70,18 @@ class _Service:
 
 
 class ComplianceReport:
-    def __init__(self, catalog, policy=None, *, pseudonymise: bool = True, key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        catalog,
+        policy=None,
+        *,
+        pseudonymise: bool = True,
+        key: bytes | None = None,
+        period: str | None = None,
+    ) -> None:
         self.catalog = catalog
+        # per-day/week verdicts (trend.py), when asked for
+        self.trend = Trend(period, _Tally) if period else None
         self.pseudonymise = pseudonymise
         self._key = key if key is not None else os.urandom(32)  # per run: pseudonyms not linkable across runs
         self._audiences: list[tuple[str, tuple]] = []
@@ -129,6 +140,7 @@ class ComplianceReport:
             if t:
                 self.start = t if self.start is None else min(self.start, t)
                 self.end = t if self.end is None else max(self.end, t)
+        period = self.trend.key(ts, n) if self.trend is not None else None
         if obs.service is None:
             self._control[obs.outcome] += n
             return
@@ -157,6 +169,8 @@ class ComplianceReport:
             if len(seen) < MAX_CLIENTS_LISTED and obs.client not in seen:
                 seen[obs.client] = self.pseudonym(obs.client)
         self._by_audience.setdefault(aud, {}).setdefault(obs.service, _Tally()).add(obs, n)
+        if period is not None and self.trend is not None:
+            self.trend.tally(aud, obs.service, period).add(obs, n)  # type: ignore[attr-defined]
 
     def verdict(self, service: str) -> str:
         return self._services[service].tally.verdict()
@@ -183,7 +197,12 @@ class ComplianceReport:
         }
         for sid, entry in services.items():
             entry["accepted"] = self._accepted(sid, audiences)
+        extra = {}
+        if self.trend is not None:
+            accepted = {sid: list(entry["accepted"]) for sid, entry in services.items()}  # type: ignore[call-overload]
+            extra["trend"] = self.trend.to_dict(lambda t: t.verdict(), accepted)  # type: ignore[attr-defined]
         return {
+            **extra,
             "version": 1,
             "window": {"start": _iso(self.start), "end": _iso(self.end)},
             "services": services,

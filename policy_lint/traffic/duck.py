@@ -13,8 +13,8 @@ directory, does the rest in SQL:
      service owns an address) are computed once per distinct address by the same Python code
      (fingerprints.is_sinkhole, catalog.service_for_ip): DuckDB's inet extension is not part of
      the wheel, and one implementation of address arithmetic is one fewer to keep identical.
-  3. groups of identical observations (service, role, host, outcome, how, evidence, client)
-     with their count, first record and time span, fed to ComplianceReport in the order of their
+  3. groups of identical observations (service, role, host, outcome, how, evidence, client,
+     and the UTC day when a trend is asked for) with their count, first record and time span, fed to ComplianceReport in the order of their
      first record: the report (hosts table caps, evidence, client samples, audiences, policy
      exceptions) is then identical to the Python path's, which tests/traffic/test_duck.py checks
      on every sample format.
@@ -197,6 +197,9 @@ def _run(con: Any, spool_path: Path, classifier: Classifier, report: ComplianceR
             "INSERT INTO ipinfo VALUES (?, ?, ?)", [(ip, *classifier.address_facts(ip)) for ip in ips]
         )
     decide = _classify_sql(classifier)
+    # With a trend, one group per UTC day too (a week is a union of days): each group's first
+    # record then falls in the period its observations belong to.
+    by_day = ", floor(ts / 86400)" if report.trend is not None else ""
     cur = con.execute(
         f"""
         WITH j AS (
@@ -207,7 +210,7 @@ def _run(con: Any, spool_path: Path, classifier: Classifier, report: ComplianceR
         c AS (SELECT *, {decide} AS o FROM k)
         SELECT service, role, host, o[1], o[2], o[3], client, count(*) AS n, min(seq) AS first,
                arg_min(ts, seq), min(ts) FILTER (WHERE ts <> 0), max(ts) FILTER (WHERE ts <> 0)
-        FROM c GROUP BY service, role, host, o[1], o[2], o[3], client ORDER BY first
+        FROM c GROUP BY service, role, host, o[1], o[2], o[3], client{by_day} ORDER BY first
         """
     )
     while True:

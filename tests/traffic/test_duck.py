@@ -83,3 +83,64 @@ def test_cli_engine_duckdb_and_key_file(tmp_path):
     assert one.returncode == two.returncode == 0, one.stderr  # facebook blocked for guests: accepted
     assert json.loads(one.stdout) == json.loads(two.stdout)  # same key: same pseudonyms
     assert json.loads(one.stdout)["services"]["facebook"]["accepted"] == ["guests"]
+
+
+def _days_log(tmp_path: Path) -> Path:
+    """30 days of squid log: facebook denied for a guest on the 14 even days, reachable for staff."""
+    rows = []
+    for day in range(30):
+        ts = 1655683200 + day * 86400 + 3600
+        if day % 2 == 0 and day < 28:
+            rows.append(
+                f"{ts}.000 5 10.20.0.5 TCP_DENIED/403 3850 CONNECT www.facebook.com:443 - HIER_NONE/- -"
+            )
+        rows.append(
+            f"{ts + 60}.000 5 10.10.0.7 TCP_TUNNEL/200 9000 CONNECT www.facebook.com:443 - HIER_DIRECT/157.240.1.35 -"
+        )
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("period", ["day", "week"])
+def test_trend_same_in_both_engines(period, tmp_path):
+    path = _days_log(tmp_path)
+    catalog, policy = load_catalog_and_policy(POLICY)
+    classifier = Classifier(catalog)
+    py = ComplianceReport(catalog, policy, key=KEY, period=period)
+    for rec in read_records(path):
+        obs = classifier.classify(rec)
+        if obs is not None:
+            py.add(obs)
+    dk = ComplianceReport(catalog, policy, key=KEY, period=period)
+    duck.analyse([path], classifier, dk)
+    assert dk.to_dict() == py.to_dict()
+    trend = py.to_dict()["trend"]
+    if period == "day":
+        assert trend["summary"] == [
+            "facebook: blocked for guests on 14 of 30 days (accepted by a policy exception)"
+        ]
+        assert trend["audiences"]["staff"]["facebook"]["2022-06-20"] == "compliant"
+    else:
+        assert trend["periods"][0] == "2022-W25"
+
+
+def test_trend_in_text_report(tmp_path):
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "policy_lint",
+            "traffic",
+            str(_days_log(tmp_path)),
+            "--policy",
+            str(POLICY),
+            "--by",
+            "day",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "trend: facebook: blocked for guests on 14 of 30 days" in r.stdout
