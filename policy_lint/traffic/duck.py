@@ -132,25 +132,108 @@ def analyse(paths: Iterable[Path], classifier: Classifier, report: ComplianceRep
 
     with tempfile.TemporaryDirectory(prefix="policy-lint-duck-") as tmp:
         spool_path = Path(tmp) / "records.tsv"
-        seq = 0
-        with open(spool_path, "w", encoding="utf-8") as out:
-            for path in paths:
-                if sniff(path) in ("har", "mitm") and not _is_org_log(path):
-                    raise SourceError(
-                        f"{path}: --engine duckdb reads logs; flow files and HAR need --engine python"
-                    )
-                skipped = SkipCounter()
-                seq = spool(read_records(path, skipped), out, seq)
-                for reason, n in skipped.reasons.items():
-                    report.note_skipped(n, reason)
         con = duckdb.connect(
             config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(Path(tmp) / "spill")}
         )
-        con.execute(f"SET threads = {max(1, min(os.cpu_count() or 1, 4))}")
         try:
+            con.execute(f"SET threads = {max(1, min(os.cpu_count() or 1, 4))}")
+            con.execute(f"CREATE TABLE native ({', '.join(f'{k} {v}' for k, v in _COLUMNS.items())})")
+            seq = 0
+            with open(spool_path, "w", encoding="utf-8") as out:
+                for path in paths:
+                    if sniff(path) in ("har", "mitm") and not _is_org_log(path):
+                        raise SourceError(
+                            f"{path}: --engine duckdb reads logs; flow files and HAR need --engine python"
+                        )
+                    skipped = SkipCounter()
+                    lines = native_squid(con, path, seq, out, skipped) if _native_squid_ok(path) else None
+                    if lines is None:  # not a plain squid log, or DuckDB refused it: the Python readers
+                        skipped = SkipCounter()
+                        seq = spool(read_records(path, skipped), out, seq)
+                    else:
+                        seq += lines
+                    for reason, n in skipped.reasons.items():
+                        report.note_skipped(n, reason)
             _run(con, spool_path, classifier, report)
         finally:
             con.close()
+
+
+# squid native lines DuckDB reads itself: printable ASCII only (no \v, \r, non-ASCII digits or
+# spaces, where Python's and RE2's \s and \d differ), the host as Python's IDNA codec accepts it
+# (labels of 1..63 characters), the URL forms whose host Python's urlsplit gives plainly. Every
+# other line goes through sources.squid_line: same records, same skip reasons.
+_NATIVE_RE = r"^(\d+(?:\.\d+)?)\s+-?\d+\s+(\S+)\s+([A-Z_]+)/(\d{1,3})\s+\d+\s+(\S+)\s+(\S+)"
+_HOST_RE = r"(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}\.?"
+_CONNECT_RE = rf"({_HOST_RE})(?::[0-9]{{1,5}})?"
+_URL_RE = rf"(?:https?|ftp)://({_HOST_RE})(?::[0-9]{{1,4}})?(?:[/?#][!-~]*)?"
+
+
+def _native_squid_ok(path: Path) -> bool:
+    from policy_lint.traffic.logio import compression
+
+    with open(path, "rb") as fh:
+        bom = fh.read(3) == b"\xef\xbb\xbf"  # DuckDB drops a BOM, Python keeps it in line 1
+    return not bom and compression(path) is None and not _is_org_log(path) and sniff(path) == "squid"
+
+
+def native_squid(con: Any, path: Path, base: int, out: Any, skipped: SkipCounter) -> int | None:
+    """A plain squid access.log read by DuckDB: rows into `native`, the lines it leaves to
+    Python spooled to `out`; returns the number of lines (sequence numbers used), or None when
+    DuckDB cannot read the file as plain lines (a \r, invalid UTF-8, a line past MAX_LINE):
+    then nothing was added and the caller reads it the Python way."""
+    import duckdb
+
+    from policy_lint.traffic.logio import MAX_LINE
+    from policy_lint.traffic.sources import squid_line
+
+    lines = (
+        f"(SELECT row_number() OVER () - 1 AS n, line FROM read_csv({_lit(str(path))}, "
+        "columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', header = false, "
+        f"auto_detect = false, parallel = false, new_line = '\\n', max_line_size = {MAX_LINE - 8}))"
+    )
+    parsed = f"""
+        (SELECT n, t, regexp_full_match(t, '[ -~\t]*') AND regexp_matches(t, {_lit(_NATIVE_RE)}) AS native,
+                regexp_extract(t, {_lit(_NATIVE_RE)}, ['ts', 'client', 'tag', 'code', 'method', 'url']) AS m
+         FROM (SELECT n, trim(line, ' \t') AS t FROM {lines} WHERE line IS NOT NULL)
+         WHERE t <> '' AND NOT starts_with(t, '#'))"""
+    host = f"""CASE WHEN m.method = 'CONNECT' OR NOT contains(m.url, '://')
+                    THEN CASE WHEN regexp_full_match(m.url, {_lit(_CONNECT_RE)})
+                              THEN lower(regexp_extract(m.url, {_lit("^" + _CONNECT_RE)}, 1)) END
+                    ELSE CASE WHEN regexp_full_match(m.url, {_lit(_URL_RE)})
+                              THEN lower(regexp_extract(m.url, {_lit("^" + _URL_RE)}, 1)) END END"""
+    try:
+        total = con.execute(f"SELECT count(*) FROM {lines}").fetchone()[0]
+        con.execute(
+            f"""
+            INSERT INTO native
+            SELECT {base} + n, CAST(m.ts AS DOUBLE), host, m.client,
+                   CASE WHEN NOT failed THEN nullif(code, 0) END, m.tag,
+                   CASE WHEN failed THEN 'squid ' || m.tag || '/' || code END, NULL, true, NULL, NULL
+            FROM (SELECT *, starts_with(m.tag, 'TAG_NONE') OR code = 0
+                            OR (code >= 500 AND NOT contains(m.tag, 'DENIED')) AS failed
+                  FROM (SELECT *, CAST(m.code AS INTEGER) AS code, {host} AS host FROM {parsed} WHERE native))
+            WHERE host IS NOT NULL
+            """
+        )
+        cur = con.execute(
+            f"""SELECT n, t FROM (SELECT *, {host} AS host FROM {parsed})
+                WHERE NOT native OR host IS NULL ORDER BY n"""
+        )
+        while batch := cur.fetchmany(10000):
+            for n, text in batch:
+                line = text.strip()  # Python's strip: more than the spaces and tabs SQL trimmed
+                if not line or line.startswith("#"):
+                    continue
+                rec = squid_line(line)
+                if rec is None:
+                    skipped.skip("access.log line not in squid native/common format")
+                else:
+                    spool((rec,), out, base + n)
+    except duckdb.Error:
+        con.execute(f"DELETE FROM native WHERE seq >= {base}")
+        return None
+    return int(total)
 
 
 def _is_org_log(path: Path) -> bool:
@@ -164,7 +247,8 @@ def _run(con: Any, spool_path: Path, classifier: Classifier, report: ComplianceR
     columns = "{" + ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in _COLUMNS.items()) + "}"
     con.execute(
         f"CREATE VIEW rec AS SELECT * FROM read_csv({_lit(str(spool_path))}, delim = '\t', quote = '', "
-        f"escape = '', header = false, columns = {columns}, nullstr = '', auto_detect = false)"
+        f"escape = '', header = false, columns = {columns}, nullstr = '', auto_detect = false) "
+        "UNION ALL SELECT * FROM native"
     )
     # catalog tables
     con.execute("CREATE TABLE exact (host VARCHAR, service VARCHAR, role VARCHAR, prio INTEGER)")
@@ -182,7 +266,8 @@ def _run(con: Any, spool_path: Path, classifier: Classifier, report: ComplianceR
           SELECT h.host, e.service, e.role, [e.prio, 0, 0] AS rank FROM h JOIN exact e USING (host)
           UNION ALL  -- after every exact host: the longest domain, then catalog order
           SELECT h.host, d.service, d.role, [1000000000, -length(d.domain), d.ord] AS rank
-          FROM h JOIN domains d ON h.host = d.domain OR ends_with(h.host, '.' || d.domain))
+          FROM (SELECT host, rtrim(lower(host), '.') AS name FROM h) h  -- as catalog.service_for_host
+          JOIN domains d ON h.name = d.domain OR ends_with(h.name, '.' || d.domain))
         SELECT host, arg_min(service, rank) AS service, arg_min(role, rank) AS role
         FROM cand GROUP BY host
         """

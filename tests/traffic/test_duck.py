@@ -144,3 +144,51 @@ def test_trend_in_text_report(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert "trend: facebook: blocked for guests on 14 of 30 days" in r.stdout
+
+
+EDGE_LINES = [
+    "1655738951.000      3 10.20.0.5 TCP_DENIED/403 3850 CONNECT www.facebook.com:443 - HIER_NONE/- -",
+    "   1655738952.5 120 10.10.0.7 TCP_MISS/200 9000 GET http://www.linkedin.com/feed?x=1 - HIER_DIRECT/1.2.3.4 text/html",
+    "1655738953 1 10.10.0.7 TCP_MISS/200 9000 GET HTTP://WWW.LINKEDIN.COM/ - HIER_DIRECT/1.2.3.4 -",  # Python's urlsplit
+    "1655738954 1 10.10.0.7 TCP_TUNNEL/200 9000 CONNECT www.facebook.com.:443 - HIER_DIRECT/1.2.3.4 -",  # trailing dot
+    "1655738955 1 10.10.0.7 TCP_TUNNEL/200 9000 CONNECT "
+    + "a" * 64
+    + ".facebook.com:443 - HIER_DIRECT/- -",  # IDNA
+    "1655738956 1 10.10.0.7 TCP_TUNNEL/200 9000 CONNECT www.faceböok.com:443 - HIER_DIRECT/- -",  # non-ASCII
+    "1655738957 1 10.10.0.7 TAG_NONE/503 0 CONNECT twitter.com:443 - HIER_NONE/- -",
+    "1655738958 1 10.10.0.7 TCP_MISS/502 0 GET http://twitter.com/ - HIER_DIRECT/- -",
+    "1655738959 1 10.10.0.7 TCP_MISS/000 0 GET http://user@twitter.com:8080/ - HIER_DIRECT/- -",  # userinfo
+    "1655738960 1 10.10.0.7 TCP_TUNNEL/200 0 CONNECT [2a03:2880::1]:443 - HIER_DIRECT/- -",
+    "\x0c1655738961 1 10.10.0.7 TCP_TUNNEL/200 0 CONNECT www.linkedin.com:443 - HIER_DIRECT/- -",
+    "\x0c# a comment after a form feed",
+    "# a comment",
+    "",
+    '10.20.0.5 - - [20/Jun/2022:15:29:11 +0000] "CONNECT www.facebook.com:443 HTTP/1.1" 403 3850 "-" "-" TCP_DENIED:HIER_NONE',
+    "garbage",
+    "1655738962 1 10.10.0.7 TCP_TUNNEL/200 0 CONNECT www.linkedin.com:notaport - HIER_DIRECT/- -",
+    "1655738963 1 10.10.0.7 TCP_MISS/200 0 GET http://www.linkedin.com:99999/ - HIER_DIRECT/- -",
+]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_native_squid_reader_same_as_python(newline, tmp_path):
+    path = tmp_path / "access.log"
+    path.write_bytes((newline.join(EDGE_LINES * 3) + newline).encode("utf-8"))
+    assert duck_report([path]) == python_report([path])
+
+
+def test_native_squid_reader_is_used(tmp_path):
+    import duckdb
+
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(EDGE_LINES) + "\n")
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE native ({', '.join(f'{k} {v}' for k, v in duck._COLUMNS.items())})")
+    spooled = tmp_path / "spool.tsv"
+    skipped = SkipCounter()
+    with open(spooled, "w") as out:
+        assert duck.native_squid(con, path, 100, out, skipped) == len(EDGE_LINES)
+    row = con.execute("SELECT count(*) FROM native").fetchone()
+    assert row is not None
+    assert row[0] == 5  # the plain lines (1, 2, 4, 7, 8): DuckDB read them; the rest went to Python
+    assert skipped.reasons == {"access.log line not in squid native/common format": 4}
