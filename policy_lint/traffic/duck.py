@@ -1,9 +1,11 @@
 """`policy-lint traffic --engine duckdb`: the classification and the aggregation in SQL.
 
-The records come from the same streaming readers as the Python path (sources.read_records:
-every log format, compressed or not, with the same skip counting); they are spooled to a
-temporary TSV file on disk (never held in memory) and DuckDB, with a memory limit and a spill
-directory, does the rest in SQL:
+Plain squid native access.logs and Zscaler default-feed web logs are read by DuckDB itself
+(native_squid here, duck_zscaler): the lines whose parse is provably the Python readers' are
+parsed in SQL, the rest are handed to those readers. Every other input comes from the same
+streaming readers as the Python path (sources.read_records: every log format, compressed or not,
+with the same skip counting), spooled to a temporary TSV file on disk (never held in memory).
+DuckDB, with a memory limit and a spill directory, does the rest in SQL:
   1. host -> (service, role): the control host, then the catalog's exact hosts (first service
      wins, as Classifier._lookup), then the longest catalog domain the host is or ends with
      (``host = domain OR ends_with(host, '.' || domain)``; ties: catalog order).
@@ -30,6 +32,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from policy_lint.traffic import duck_zscaler
 from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.compliance import ComplianceReport
 from policy_lint.traffic.record import FlowRecord, Observation
@@ -146,7 +149,11 @@ def analyse(paths: Iterable[Path], classifier: Classifier, report: ComplianceRep
                             f"{path}: --engine duckdb reads logs; flow files and HAR need --engine python"
                         )
                     skipped = SkipCounter()
-                    lines = native_squid(con, path, seq, out, skipped) if _native_squid_ok(path) else None
+                    lines: int | None = None
+                    if _native_squid_ok(path):
+                        lines = native_squid(con, path, seq, out, skipped)
+                    elif duck_zscaler.eligible(path):
+                        lines = duck_zscaler.read(con, path, seq, spool, out, skipped)
                     if lines is None:  # not a plain squid log, or DuckDB refused it: the Python readers
                         skipped = SkipCounter()
                         seq = spool(read_records(path, skipped), out, seq)

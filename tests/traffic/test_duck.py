@@ -192,3 +192,39 @@ def test_native_squid_reader_is_used(tmp_path):
     assert row is not None
     assert row[0] == 5  # the plain lines (1, 2, 4, 7, 8): DuckDB read them; the rest went to Python
     assert skipped.reasons == {"access.log line not in squid native/common format": 4}
+
+
+def test_native_zscaler_reader_same_as_python(tmp_path):
+    good = (SAMPLES / "zscaler-nss-web.log").read_text().splitlines()
+    f = good[0].split("\t")
+    variants = [
+        good[0],
+        good[1],
+        "\t".join([f[0], f[1], f[2], "https://WWW.FACEBOOK.COM:443/x?y", *f[4:]]),  # URL form
+        "\t".join([f[0], f[1], f[2], "www.facebook.com./", *f[4:]]),  # trailing dot
+        "\t".join([f[0], f[1], f[2], "www.facebook.com?x=1", *f[4:]]),  # Python keeps "?x=1"
+        "\t".join([f[0], f[1], f[2], "a.com/r?u=http://www.facebook.com/", *f[4:]]),  # no host
+        "\t".join(["Mon Feb 30 10:00:00 2022", *f[1:]]),  # no such day
+        "\t".join(["Mon Jun  2 10:00:00 2022", *f[1:]]),  # one-digit day: Python's way
+        "\t".join([f[0], f[1], f[2], f[3], "Cautioned", *f[5:]]),  # unknown action
+        "\t".join([*f[:22], "0200", *f[23:]]),  # status with a leading zero
+        "\t".join([f[0], "", f[2], f[3], f[4], *f[5:19], "", *f[20:]]),  # no client
+        "\t".join([f[0], f[1], f[2], "www.faceböok.com/", *f[4:]]),  # non-ASCII
+        "# comment",
+        "",
+        "\x0b",
+        "garbage",
+        *good[2:],
+    ]
+    path = tmp_path / "nss.log"
+    path.write_text("\n".join(variants * 2) + "\n")
+    assert duck_report([path]) == python_report([path])
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE native ({', '.join(f'{k} {v}' for k, v in duck._COLUMNS.items())})")
+    with open(tmp_path / "spool.tsv", "w") as out:
+        assert duck.duck_zscaler.read(con, path, 0, duck.spool, out, SkipCounter()) == 2 * len(variants)
+    row = con.execute("SELECT count(*) FROM native").fetchone()
+    assert row is not None
+    assert row[0] >= 2 * 7  # DuckDB parsed the plain lines itself
