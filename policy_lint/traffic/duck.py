@@ -191,42 +191,34 @@ def native_squid(con: Any, path: Path, base: int, out: Any, skipped: SkipCounter
     then nothing was added and the caller reads it the Python way."""
     import duckdb
 
-    from policy_lint.traffic.logio import MAX_LINE
     from policy_lint.traffic.sources import squid_line
 
-    lines = (
-        f"(SELECT row_number() OVER () - 1 AS n, line FROM read_csv({_lit(str(path))}, "
-        "columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', header = false, "
-        f"auto_detect = false, parallel = false, new_line = '\\n', max_line_size = {MAX_LINE - 8}))"
-    )
+    relevant = "t IS NOT NULL AND t <> '' AND NOT starts_with(t, '#')"
     parsed = f"""
-        (SELECT n, t, regexp_full_match(t, '[ -~\t]*') AND regexp_matches(t, {_lit(_NATIVE_RE)}) AS native,
-                regexp_extract(t, {_lit(_NATIVE_RE)}, ['ts', 'client', 'tag', 'code', 'method', 'url']) AS m
-         FROM (SELECT n, trim(line, ' \t') AS t FROM {lines} WHERE line IS NOT NULL)
-         WHERE t <> '' AND NOT starts_with(t, '#'))"""
+        SELECT *, {relevant} AND regexp_full_match(t, '[ -~\t]*') AND regexp_matches(t, {_lit(_NATIVE_RE)}) AS native,
+               regexp_extract(t, {_lit(_NATIVE_RE)}, ['ts', 'client', 'tag', 'code', 'method', 'url']) AS m
+        FROM (SELECT trim(line, ' \t') AS t FROM {duck_zscaler.read_lines_sql(path)})"""
     host = f"""CASE WHEN m.method = 'CONNECT' OR NOT contains(m.url, '://')
                     THEN CASE WHEN regexp_full_match(m.url, {_lit(_CONNECT_RE)})
                               THEN lower(regexp_extract(m.url, {_lit("^" + _CONNECT_RE)}, 1)) END
                     ELSE CASE WHEN regexp_full_match(m.url, {_lit(_URL_RE)})
                               THEN lower(regexp_extract(m.url, {_lit("^" + _URL_RE)}, 1)) END END"""
+    stage = f"""
+        SELECT ok, CASE WHEN ok THEN CAST(m.ts AS DOUBLE) END AS ts, CASE WHEN ok THEN host END AS host,
+               CASE WHEN ok THEN m.client END AS client,
+               CASE WHEN ok AND NOT failed THEN nullif(code, 0) END AS status, CASE WHEN ok THEN m.tag END AS tag,
+               CASE WHEN ok AND failed THEN 'squid ' || m.tag || '/' || code END AS error,
+               CASE WHEN {relevant} AND NOT ok THEN t END AS raw
+        FROM (SELECT *, native AND host IS NOT NULL AS ok,
+                     starts_with(m.tag, 'TAG_NONE') OR code = 0 OR (code >= 500 AND NOT contains(m.tag, 'DENIED')) AS failed
+              FROM (SELECT *, {host} AS host, TRY_CAST(m.code AS INTEGER) AS code FROM ({parsed})))"""
     try:
-        total = con.execute(f"SELECT count(*) FROM {lines}").fetchone()[0]
+        total = duck_zscaler.stage(con, stage)
         con.execute(
-            f"""
-            INSERT INTO native
-            SELECT {base} + n, CAST(m.ts AS DOUBLE), host, m.client,
-                   CASE WHEN NOT failed THEN nullif(code, 0) END, m.tag,
-                   CASE WHEN failed THEN 'squid ' || m.tag || '/' || code END, NULL, true, NULL, NULL
-            FROM (SELECT *, starts_with(m.tag, 'TAG_NONE') OR code = 0
-                            OR (code >= 500 AND NOT contains(m.tag, 'DENIED')) AS failed
-                  FROM (SELECT *, CAST(m.code AS INTEGER) AS code, {host} AS host FROM {parsed} WHERE native))
-            WHERE host IS NOT NULL
-            """
+            f"""INSERT INTO native SELECT {base} + rowid, ts, host, client, status, tag, error, NULL, true, NULL, NULL
+                FROM stage WHERE ok"""
         )
-        cur = con.execute(
-            f"""SELECT n, t FROM (SELECT *, {host} AS host FROM {parsed})
-                WHERE NOT native OR host IS NULL ORDER BY n"""
-        )
+        cur = con.execute("SELECT rowid, raw FROM stage WHERE raw IS NOT NULL ORDER BY rowid")
         while batch := cur.fetchmany(10000):
             for n, text in batch:
                 line = text.strip()  # Python's strip: more than the spaces and tabs SQL trimmed

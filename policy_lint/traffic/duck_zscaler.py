@@ -37,13 +37,23 @@ def eligible(path: Path) -> bool:
     return not bom and compression(path) is None and detect(path) == "zscaler"
 
 
-def lines_sql(path: Path) -> str:
-    """The file's lines in order, numbered from 0 (empty lines are NULL rows)."""
+def read_lines_sql(path: Path) -> str:
+    """The file's lines, in order (empty lines are NULL rows), read in parallel."""
     return (
-        f"(SELECT row_number() OVER () - 1 AS n, line FROM read_csv({lit(str(path))}, "
-        "columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', header = false, "
-        f"auto_detect = false, parallel = false, new_line = '\\n', max_line_size = {MAX_LINE - 8}))"
+        f"read_csv({lit(str(path))}, columns = {{'line': 'VARCHAR'}}, delim = '\x01', quote = '', "
+        "escape = '', header = false, auto_detect = false, new_line = '\\n', "
+        f"max_line_size = {MAX_LINE - 8})"
     )
+
+
+def stage(con: Any, select: str) -> int:
+    """Materialise `select` (one row per line of the file, in file order) as table `stage`: its
+    rowid is then the line's index (an order-preserving insert: DuckDB keeps insertion order
+    unless told not to, even when the CSV is read in parallel). Returns the number of lines."""
+    con.execute("DROP TABLE IF EXISTS stage")
+    con.execute(f"CREATE TEMP TABLE stage AS {select}")
+    row = con.execute("SELECT count(*) FROM stage").fetchone()
+    return int(row[0]) if row else 0
 
 
 def read(con: Any, path: Path, base: int, spool: Any, out: Any, skipped: SkipCounter) -> int | None:
@@ -51,44 +61,40 @@ def read(con: Any, path: Path, base: int, spool: Any, out: Any, skipped: SkipCou
 
     from policy_lint.traffic.weblogs import zscaler
 
-    lines = lines_sql(path)
     fields = f"""
-        (SELECT n, line, f, regexp_full_match(line, '[ -~\t]*') AND len(f) >= 23
-                AND regexp_full_match(f[1], {lit(_TIME_RE)}) AS plain
-         FROM (SELECT n, line, string_split(line, '\t') AS f FROM {lines}
-               WHERE line IS NOT NULL AND trim(line, ' \t') <> '' AND NOT starts_with(line, '#')))"""
+        SELECT line, f, line IS NOT NULL AND trim(line, ' \t') <> '' AND NOT starts_with(line, '#') AS relevant,
+               regexp_full_match(line, '[ -~\t]*') AND len(f) >= 23 AND regexp_full_match(f[1], {lit(_TIME_RE)}) AS plain
+        FROM (SELECT line, string_split(line, '\t') AS f FROM {read_lines_sql(path)})"""
     u = "trim(f[4])"
     host = f"""CASE WHEN NOT contains({u}, '://') AND regexp_full_match({u}, {lit(_BARE_RE)})
                     THEN rtrim(lower(regexp_extract({u}, {lit("^" + _BARE_RE)}, 1)), '.')
                     WHEN regexp_full_match({u}, {lit(_URL_RE)})
                     THEN rtrim(lower(regexp_extract({u}, {lit("^" + _URL_RE)}, 1)), '.') END"""
-    status = (
-        "CASE WHEN regexp_full_match(trim(f[23]), '0*[1-5][0-9][0-9]') THEN CAST(trim(f[23]) AS INTEGER) END"
-    )
+    status = "CASE WHEN regexp_full_match(trim(f[23]), '0*[1-5][0-9][0-9]') THEN TRY_CAST(trim(f[23]) AS INTEGER) END"
     ts = "epoch(try_strptime(f[1], '%a %b %d %H:%M:%S %Y'))"
-    parsed = (
-        f"SELECT *, {host} AS host, {ts} AS ts, {status} AS status, lower(trim(f[5])) AS action FROM {fields}"
-    )
+    parsed = f"""
+        SELECT *, relevant AND plain AND host IS NOT NULL AND host <> '' AND ts IS NOT NULL AS ok
+        FROM (SELECT *, CASE WHEN relevant AND plain THEN {host} END AS host,
+                     CASE WHEN relevant AND plain THEN {ts} END AS ts, {status} AS status,
+                     lower(trim(f[5])) AS action FROM ({fields}))"""
+    select = f"""
+        SELECT ok, CASE WHEN ok THEN ts END AS ts, CASE WHEN ok THEN host END AS host,
+               CASE WHEN ok THEN coalesce(nullif(trim(f[20]), ''), nullif(trim(f[2]), '')) END AS client,
+               CASE WHEN ok AND action = 'allowed' THEN status END AS status,
+               CASE WHEN ok THEN 'Zscaler ' || trim(f[5])
+                    || CASE WHEN trim(f[12]) <> '' THEN ' (' || trim(f[12]) || ')' ELSE '' END END AS tag,
+               CASE WHEN ok THEN CASE WHEN action = 'blocked' THEN 'denied'
+                    WHEN action = 'allowed' THEN CASE WHEN status IS NULL THEN 'allowed' END
+                    ELSE 'unknown' END END AS verdict,
+               CASE WHEN relevant AND NOT ok THEN line END AS raw
+        FROM ({parsed})"""
     try:
-        total = con.execute(f"SELECT count(*) FROM {lines}").fetchone()[0]
+        total = stage(con, select)
         con.execute(
-            f"""
-            INSERT INTO native
-            SELECT {base} + n, ts, host,
-                   coalesce(nullif(trim(f[20]), ''), nullif(trim(f[2]), '')),
-                   CASE WHEN action = 'allowed' THEN status END,
-                   'Zscaler ' || trim(f[5]) || CASE WHEN trim(f[12]) <> '' THEN ' (' || trim(f[12]) || ')' ELSE '' END,
-                   NULL, NULL, true,
-                   CASE WHEN action = 'blocked' THEN 'denied'
-                        WHEN action = 'allowed' THEN CASE WHEN status IS NULL THEN 'allowed' END
-                        ELSE 'unknown' END,
-                   NULL
-            FROM ({parsed}) WHERE plain AND host IS NOT NULL AND host <> '' AND ts IS NOT NULL
-            """
+            f"""INSERT INTO native SELECT {base} + rowid, ts, host, client, status, tag, NULL, NULL, true, verdict, NULL
+                FROM stage WHERE ok"""
         )
-        cur = con.execute(
-            f"SELECT n, line FROM ({parsed}) WHERE NOT (plain AND host IS NOT NULL AND host <> '' AND ts IS NOT NULL) ORDER BY n"
-        )
+        cur = con.execute("SELECT rowid, raw FROM stage WHERE raw IS NOT NULL ORDER BY rowid")
         while batch := cur.fetchmany(10000):
             for n, line in batch:
                 if not line.strip():  # whitespace SQL did not trim (\v, \f): not a line to Python

@@ -60,10 +60,25 @@ def test_same_report_all_formats_together_repeated(tmp_path):
         for i in range(3000)
     )
     big.write_bytes(gzip.compress(body.encode()))
-    paths.append(big)
+    plain = tmp_path / "squid-many.log"  # the same, read by DuckDB itself: order must be kept
+    plain.write_text(body)
+    nss = tmp_path / "nss-many.log"
+    first = (SAMPLES / "zscaler-nss-web.log").read_text().splitlines()[:3]
+    nss.write_text(
+        "".join(
+            first[i % 3]
+            .replace("10.10.0.7", f"10.10.{i % 40}.{i % 250}")
+            .replace("static.xx", f"s{i % 70}.xx")
+            + "\n"
+            for i in range(3000)
+        )
+    )
+    paths += [big, plain, nss]
     py = python_report(paths)
     assert py["services"]["facebook"]["hosts"].get("(other hosts)")
     assert duck_report(paths) == py
+    for one in (plain, nss):  # each alone: the caps are reached within the file DuckDB read
+        assert duck_report([one]) == python_report([one])
 
 
 def test_flow_files_are_refused(tmp_path):
