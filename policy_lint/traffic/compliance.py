@@ -131,10 +131,27 @@ class ComplianceReport:
             self._aud_cache[client] = name
         return name
 
-    def add(self, obs: Observation, n: int = 1, span: tuple[float, float] | None = None) -> None:
+    def audience_of(self, client: str | None) -> str:
+        """The policy audience a client address belongs to ("other clients" when none)."""
+        return self._audience(client)
+
+    def note_client(self, audience: str, client: str) -> None:
+        """A client seen in `audience` (the sample lists the first few, pseudonymised)."""
+        seen = self._clients.setdefault(audience, {})
+        if len(seen) < MAX_CLIENTS_LISTED and client not in seen:
+            seen[client] = self.pseudonym(client)
+
+    def add(
+        self,
+        obs: Observation,
+        n: int = 1,
+        span: tuple[float, float] | None = None,
+        audience: str | None = None,
+    ) -> None:
         """One observation, or `n` identical ones (the DuckDB engine's groups, fed in the order
         their first record came: obs.timestamp is the first one's time, `span` the group's
-        earliest and latest non-zero times)."""
+        earliest and latest non-zero times, `audience` the clients' audience, their sample
+        given by note_client)."""
         ts = obs.timestamp
         for t in span or (ts, ts):
             if t:
@@ -163,11 +180,9 @@ class ComplianceReport:
                         "time": _iso(ts),
                     }
                 )
-        aud = self._audience(obs.client)
+        aud = audience if audience is not None else self._audience(obs.client)
         if obs.client:
-            seen = self._clients.setdefault(aud, {})
-            if len(seen) < MAX_CLIENTS_LISTED and obs.client not in seen:
-                seen[obs.client] = self.pseudonym(obs.client)
+            self.note_client(aud, obs.client)
         self._by_audience.setdefault(aud, {}).setdefault(obs.service, _Tally()).add(obs, n)
         if period is not None and self.trend is not None:
             self.trend.tally(aud, obs.service, period).add(obs, n)  # type: ignore[attr-defined]

@@ -15,8 +15,9 @@ DuckDB, with a memory limit and a spill directory, does the rest in SQL:
      service owns an address) are computed once per distinct address by the same Python code
      (fingerprints.is_sinkhole, catalog.service_for_ip): DuckDB's inet extension is not part of
      the wheel, and one implementation of address arithmetic is one fewer to keep identical.
-  3. groups of identical observations (service, role, host, outcome, how, evidence, client,
-     and the UTC day when a trend is asked for) with their count, first record and time span, fed to ComplianceReport in the order of their
+  3. groups of identical observations (service, role, host, outcome, how, evidence, audience --
+     each distinct client's audience found once by the report's own subnet matching -- and the
+     UTC day when a trend is asked for) with their count, first record and time span, fed to ComplianceReport in the order of their
      first record: the report (hosts table caps, evidence, client samples, audiences, policy
      exceptions) is then identical to the Python path's, which tests/traffic/test_duck.py checks
      on every sample format.
@@ -284,23 +285,47 @@ def _run(con: Any, spool_path: Path, classifier: Classifier, report: ComplianceR
     # With a trend, one group per UTC day too (a week is a union of days): each group's first
     # record then falls in the period its observations belong to.
     by_day = ", floor(ts / 86400)" if report.trend is not None else ""
-    cur = con.execute(
+    # audiences, once per distinct client (the report's own subnet matching)
+    con.execute("CREATE TABLE clientinfo (client VARCHAR, audience VARCHAR)")
+    clients = [
+        r[0] for r in con.execute("SELECT DISTINCT client FROM rec WHERE client IS NOT NULL").fetchall()
+    ]
+    if clients:
+        con.executemany("INSERT INTO clientinfo VALUES (?, ?)", [(c, report.audience_of(c)) for c in clients])
+    other = _lit(report.audience_of(None))
+    con.execute(
         f"""
+        CREATE TEMP TABLE classified AS
         WITH j AS (
           SELECT r.*, m.service, m.role, coalesce(i.sinkhole, false) AS sinkhole, i.ip_service,
-                 lower(r.error) AS le
-          FROM rec r JOIN hostmap m USING (host) LEFT JOIN ipinfo i ON i.ip = r.server_ip),
-        k AS (SELECT *, {_peer_sql()} AS p FROM j),
-        c AS (SELECT *, {decide} AS o FROM k)
-        SELECT service, role, host, o[1], o[2], o[3], client, count(*) AS n, min(seq) AS first,
+                 lower(r.error) AS le, coalesce(ci.audience, {other}) AS audience
+          FROM rec r JOIN hostmap m USING (host) LEFT JOIN ipinfo i ON i.ip = r.server_ip
+          LEFT JOIN clientinfo ci ON ci.client = r.client),
+        k AS (SELECT *, {_peer_sql()} AS p FROM j)
+        SELECT seq, ts, host, client, service, role, audience, {decide} AS o FROM k
+        """
+    )
+    # the client sample: the first MAX_CLIENTS_LISTED distinct clients of each audience
+    from policy_lint.traffic.compliance import MAX_CLIENTS_LISTED
+
+    for audience, client, _ in con.execute(
+        f"""SELECT audience, client, min(seq) AS first FROM classified
+            WHERE service IS NOT NULL AND client IS NOT NULL GROUP BY audience, client
+            QUALIFY row_number() OVER (PARTITION BY audience ORDER BY first) <= {MAX_CLIENTS_LISTED}
+            ORDER BY first"""
+    ).fetchall():
+        report.note_client(audience, client)
+    cur = con.execute(
+        f"""
+        SELECT service, role, host, o[1], o[2], o[3], audience, count(*) AS n, min(seq) AS first,
                arg_min(ts, seq), min(ts) FILTER (WHERE ts <> 0), max(ts) FILTER (WHERE ts <> 0)
-        FROM c GROUP BY service, role, host, o[1], o[2], o[3], client{by_day} ORDER BY first
+        FROM classified GROUP BY service, role, host, o[1], o[2], o[3], audience{by_day} ORDER BY first
         """
     )
     while True:
         batch = cur.fetchmany(10000)
         if not batch:
             break
-        for service, role, host, outcome, how, evidence, client, n, _first, ts0, lo, hi in batch:
-            obs = Observation(ts0, service, role, host, outcome, how, evidence, client)
-            report.add(obs, n, (lo, hi))
+        for service, role, host, outcome, how, evidence, audience, n, _first, ts0, lo, hi in batch:
+            obs = Observation(ts0, service, role, host, outcome, how, evidence, None)
+            report.add(obs, n, (lo, hi), audience)
