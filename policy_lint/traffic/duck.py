@@ -195,15 +195,16 @@ def native_squid(con: Any, path: Path, base: int, out: Any, skipped: SkipCounter
     from policy_lint.traffic.sources import squid_line
 
     relevant = "t IS NOT NULL AND t <> '' AND NOT starts_with(t, '#')"
+    # One regex pass a line: a failed match extracts '' (the time group is never empty when it
+    # matches); printable ASCII by byte length = character length plus one character class.
     parsed = f"""
-        SELECT *, {relevant} AND regexp_full_match(t, '[ -~\t]*') AND regexp_matches(t, {_lit(_NATIVE_RE)}) AS native,
-               regexp_extract(t, {_lit(_NATIVE_RE)}, ['ts', 'client', 'tag', 'code', 'method', 'url']) AS m
-        FROM (SELECT trim(line, ' \t') AS t FROM {duck_zscaler.read_lines_sql(path)})"""
-    host = f"""CASE WHEN m.method = 'CONNECT' OR NOT contains(m.url, '://')
-                    THEN CASE WHEN regexp_full_match(m.url, {_lit(_CONNECT_RE)})
-                              THEN lower(regexp_extract(m.url, {_lit("^" + _CONNECT_RE)}, 1)) END
-                    ELSE CASE WHEN regexp_full_match(m.url, {_lit(_URL_RE)})
-                              THEN lower(regexp_extract(m.url, {_lit("^" + _URL_RE)}, 1)) END END"""
+        SELECT *, {relevant} AND strlen(t) = length(t) AND NOT regexp_matches(t, '[\\x00-\\x08\\x0a-\\x1f\\x7f]')
+                  AND m.ts <> '' AS native
+        FROM (SELECT t, regexp_extract(t, {_lit(_NATIVE_RE)}, ['ts', 'client', 'tag', 'code', 'method', 'url']) AS m
+              FROM (SELECT trim(line, ' \t') AS t FROM {duck_zscaler.read_lines_sql(path)}))"""
+    host = f"""nullif(lower(CASE WHEN m.method = 'CONNECT' OR NOT contains(m.url, '://')
+                    THEN regexp_extract(m.url, {_lit("^" + _CONNECT_RE + "$")}, 1)
+                    ELSE regexp_extract(m.url, {_lit("^" + _URL_RE + "$")}, 1) END), '')"""
     stage = f"""
         SELECT ok, CASE WHEN ok THEN CAST(m.ts AS DOUBLE) END AS ts, CASE WHEN ok THEN host END AS host,
                CASE WHEN ok THEN m.client END AS client,

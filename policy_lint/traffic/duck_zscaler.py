@@ -63,7 +63,7 @@ def read(con: Any, path: Path, base: int, spool: Any, out: Any, skipped: SkipCou
 
     fields = f"""
         SELECT line, f, line IS NOT NULL AND trim(line, ' \t') <> '' AND NOT starts_with(line, '#') AS relevant,
-               regexp_full_match(line, '[ -~\t]*') AND len(f) >= 23 AND regexp_full_match(f[1], {lit(_TIME_RE)}) AS plain
+               strlen(line) = length(line) AND NOT regexp_matches(line, '[\\x00-\\x08\\x0a-\\x1f\\x7f]') AND len(f) >= 23 AND regexp_full_match(f[1], {lit(_TIME_RE)}) AS plain
         FROM (SELECT line, string_split(line, '\t') AS f FROM {read_lines_sql(path)})"""
     u = "trim(f[4])"
     host = f"""CASE WHEN NOT contains({u}, '://') AND regexp_full_match({u}, {lit(_BARE_RE)})
