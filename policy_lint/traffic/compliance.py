@@ -278,4 +278,7 @@ def failing_services(report: dict, policy) -> list[str]:
 def _iso(ts: float | None) -> str | None:
     if not ts:
         return None
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
+    try:
+        return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):  # a log's time past year 9999: shown as unknown
+        return None

@@ -5,7 +5,7 @@ A period's verdict is the same rule as the report's (compliance._Tally) over tha
 observations only. The denominator is every period of the input that has any observation (of any
 service, audience or the control host): a day with no traffic at all is not counted, a day with
 traffic but none for the service counts as "no evidence" for it. Observations without a time
-(ts 0) take no part in the trend. Memory: at most MAX_PERIODS periods are kept (about a year of
+(ts 0, or past year 9999) take no part in the trend. Memory: at most MAX_PERIODS periods are kept (about a year of
 days); later ones are counted in "periods_dropped".
 
 Example: ``policy-lint traffic logs/ --by day`` adds to the report
@@ -43,7 +43,10 @@ class Trend:
         """The period of `n` observations at `ts` (None: no time, or past MAX_PERIODS)."""
         if not ts:
             return None
-        key = period_key(ts, self.period)
+        try:
+            key = period_key(ts, self.period)
+        except (ValueError, OverflowError, OSError):  # a time past year 9999: no period
+            return None
         if key not in self.periods:
             if len(self.periods) >= MAX_PERIODS:
                 self.dropped += n

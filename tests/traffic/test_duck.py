@@ -243,3 +243,33 @@ def test_native_zscaler_reader_same_as_python(tmp_path):
     row = con.execute("SELECT count(*) FROM native").fetchone()
     assert row is not None
     assert row[0] >= 2 * 7  # DuckDB parsed the plain lines itself
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_native_readers_agree_on_mutated_lines(seed, tmp_path):
+    """Lines of both native formats with random characters changed, inserted or removed: the
+    lines DuckDB parses itself must give exactly what the Python readers give."""
+    import random
+
+    rng = random.Random(seed)
+    alphabet = "aZ09.-:/_#@?[]\"' \t\x0b\x0cé\u0660" + "TCP_DENIED/403 CONNECT http:// https://"
+    squid = [line for line in EDGE_LINES if line]
+    nss = (SAMPLES / "zscaler-nss-web.log").read_text().splitlines()[:3]
+
+    def mutate(line: str) -> str:
+        chars = list(line)
+        for _ in range(rng.randrange(4)):
+            i = rng.randrange(len(chars) + 1)
+            op = rng.randrange(3)
+            if op == 0 and chars and i < len(chars):
+                chars[i] = rng.choice(alphabet)
+            elif op == 1:
+                chars.insert(i, rng.choice(alphabet))
+            elif chars and i < len(chars):
+                del chars[i]
+        return "".join(chars)
+
+    for name, base in (("access.log", squid), ("nss.log", nss)):
+        path = tmp_path / name
+        path.write_text("\n".join([base[0], *(mutate(rng.choice(base)) for _ in range(400))]) + "\n")
+        assert duck_report([path]) == python_report([path]), name
