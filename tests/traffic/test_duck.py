@@ -16,7 +16,9 @@ from policy_lint.traffic.compliance import ComplianceReport
 from policy_lint.traffic.sources import SkipCounter, SourceError, read_records
 from tests.traffic.test_orglogs import CASES, SAMPLES, sample
 
-duck = pytest.importorskip("policy_lint.traffic.duck")  # the `scale` extra
+pytest.importorskip("duckdb")  # the `scale` extra (scripts/test.sh installs it)
+from policy_lint.traffic import duck
+
 KEY = b"0123456789abcdef0123456789abcdef"
 POLICY = SAMPLES / "policy-guests.yaml"
 
