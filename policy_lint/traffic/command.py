@@ -127,10 +127,11 @@ def run_duckdb(paths: list[Path], classifier, report) -> None:
     from policy_lint.traffic.sources import SourceError
 
     try:
+        import duckdb
+
         from policy_lint.traffic import duck
     except ImportError:
         fail("--engine duckdb needs the duckdb package: pip install 'policy-lint[scale]'")
-    import duckdb
 
     try:
         duck.analyse(paths, classifier, report)
