@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --config-settings editable_mode=compat -e '.[test,traffic]'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --config-settings editable_mode=compat -e '.[test,traffic,scale]'
 # Real programs the end-to-end tests run on 127.0.0.1 (Debian packages): squid, unbound,
 # dnsmasq, squidGuard, Privoxy, e2guardian, HAProxy, nginx (and its stream module); iptables and nft (syntax authority for the packet
 # filter dialects), Chromium (renders the HTML traffic report). policy-rc.d keeps apt from starting them as services.

@@ -10,7 +10,10 @@ Rules, in order (first match wins):
 3. server_ip (not via an upstream proxy) is a DNS sinkhole (0.0.0.0, loopback, private,
    vendor sinkholes) -> blocked/dns-sinkhole. Callers that talk to a local origin directly must
    mark via_upstream or leave server_ip None.
-4. proxy_tag TCP_DENIED (squid log) -> blocked/proxy-denied.
+4. proxy_tag TCP_DENIED (squid log) -> blocked/proxy-denied; a log's own verdict "denied"
+   (the filter that wrote it says it blocked: Zscaler, PAN-OS, FortiGate, Umbrella, Pi-hole,
+   AdGuard Home) -> blocked/filter-denied; verdict "unknown" (an action the reader does not
+   model) -> inconclusive/action-not-modelled.
 5. error text: refused CONNECT -> blocked/connect-refused; reset/closed -> blocked/reset;
    TCP connection refused -> blocked/refused without an upstream proxy when the refusing
    address is known and not loopback (a firewall REJECT, or the address a filter handed out);
@@ -20,7 +23,10 @@ Rules, in order (first match wins):
 6. status 403/451 without a fingerprint: blocked/http-<status> only if server_ip is known and
    NOT in the service's prefixes; otherwise the service sent it itself -> reachable.
    (Chosen because services send 403 to bots; an unattributed 403 is not proof of a filter.)
-7. 5xx without fingerprint -> failed; any other status -> reachable; no response -> failed.
+7. 5xx without fingerprint -> failed; any other status -> reachable; no response -> failed,
+   except a log's verdict "answered" (DNS answer that is no sinkhole, TLS ServerHello, a session
+   with bytes back) -> reachable/answered, and "allowed" (the filter let it through and logged
+   no answer) -> reachable/filter-allowed.
 """
 
 from __future__ import annotations
@@ -74,6 +80,19 @@ class Classifier:
         control host): a caller can skip building the record for the rest (cached per host)."""
         return self._lookup(host) is not None
 
+    def exact_hosts(self) -> dict[str, tuple[str, str]]:
+        """The catalog's exact hosts -> (service, role), in the precedence _lookup gives them."""
+        return dict(self._host_roles)
+
+    def address_facts(self, address: str) -> tuple[bool, str | None]:
+        """(is a DNS sinkhole, the catalog service owning it): what rules 3 and 6 ask of an
+        address (the DuckDB engine asks once per distinct address)."""
+        try:
+            owner = self.catalog.service_for_ip(address)
+        except ValueError:
+            owner = None
+        return self.fp.is_sinkhole(address), owner
+
     def _lookup(self, host: str) -> tuple[str | None, str] | None:
         if host in self._cache:
             return self._cache[host]
@@ -126,6 +145,10 @@ class Classifier:
             return "blocked", "dns-sinkhole", f"resolved to {r.server_ip}"
         if r.proxy_tag and "DENIED" in r.proxy_tag.upper():
             return "blocked", "proxy-denied", f"{r.proxy_tag}/{r.status}"
+        if r.verdict == "denied":
+            return "blocked", "filter-denied", (r.proxy_tag or "denied")[:120]
+        if r.verdict == "unknown":
+            return "inconclusive", "action-not-modelled", (r.proxy_tag or "")[:120]
         if r.error:
             low = r.error.lower()
             if _CONNECT_UNREACHABLE.search(low):
@@ -144,6 +167,10 @@ class Classifier:
                 return "inconclusive", "audit-path", r.error[:120]
             return "failed", "error", r.error[:120]
         if r.status is None:
+            if r.verdict == "answered":
+                return "reachable", "answered", (r.reason or r.proxy_tag or "")[:120]
+            if r.verdict == "allowed":
+                return "reachable", "filter-allowed", (r.proxy_tag or "allowed")[:120]
             return "failed", "no-response", ""
         if r.status in fp.statuses:
             if r.server_ip and service and not self._service_ip(r.server_ip, service):

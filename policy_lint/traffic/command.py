@@ -1,4 +1,6 @@
-"""`policy-lint traffic FILE...`: offline analysis of flow files, HAR and squid access.log.
+"""`policy-lint traffic FILE|DIR...`: offline analysis of flow files, HAR, squid access.log and
+the organisation logs of logread (Zscaler, PAN-OS, FortiGate, Umbrella, Pi-hole, AdGuard Home,
+Suricata, Zeek; plain, .gz or .zst); a directory is read file by file.
 
 Exit codes: 0 when no service the policy requires is blocked or degraded outside the audiences
 its unexpired exceptions accept (inconclusive services: 0 with a warning on
@@ -17,7 +19,7 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
 @click.command("traffic")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--policy",
     "policy_path",
@@ -33,12 +35,34 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
     help="Write the report here (atomically) instead of stdout.",
 )
 @click.option("--no-pseudonymise", is_flag=True, help="Show client addresses as seen (auditor opt-in).")
+@click.option(
+    "--engine",
+    type=click.Choice(["python", "duckdb"]),
+    default="python",
+    show_default=True,
+    help="duckdb: classify and aggregate in SQL (logs only; needs the `scale` extra). Same report.",
+)
+@click.option(
+    "--pseudonym-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Key for the client pseudonyms (keyed hash), kept by the auditor: the same client gets "
+    "the same pseudonym across runs. Default: a random key per run.",
+)
+@click.option(
+    "--by",
+    "period",
+    type=click.Choice(["day", "week"]),
+    help="Add a trend: each service's verdict per audience per UTC day / ISO week.",
+)
 def traffic(
     files: tuple[Path, ...],
     policy_path: Path | None,
     fmt: str,
     output_file: Path | None,
     no_pseudonymise: bool,
+    engine: str = "python",
+    pseudonym_key_file: Path | None = None,
+    period: str | None = None,
 ) -> None:
     """What actually happened on the wire: per-service verdicts from captured traffic."""
     from policy_lint.traffic.classify import Classifier
@@ -48,10 +72,15 @@ def traffic(
 
     catalog, policy = load_catalog_and_policy(policy_path)
     classifier = Classifier(catalog)
-    report = ComplianceReport(catalog, policy, pseudonymise=not no_pseudonymise)
-    for path in files:
+    key = read_key(pseudonym_key_file) if pseudonym_key_file else None
+    report = ComplianceReport(catalog, policy, pseudonymise=not no_pseudonymise, key=key, period=period)
+    paths = expand_inputs(files)
+    for path in paths:
         if not path.is_file():
             fail(f"{path}: no such file")
+    if engine == "duckdb":
+        run_duckdb(paths, classifier, report)
+    for path in paths if engine == "python" else ():
         skipped = SkipCounter()
         try:
             for rec in read_records(path, skipped):
@@ -82,6 +111,48 @@ def traffic(
     if accepted:
         click.echo(f"policy-lint: blocks accepted by policy exceptions: {', '.join(accepted)}", err=True)
     sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
+
+
+def read_key(path: Path) -> bytes:
+    try:
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        fail(f"{path}: cannot read the pseudonym key: {exc.strerror or exc}")
+    if len(key) < 16:
+        fail(f"{path}: pseudonym key shorter than 16 bytes")
+    return key
+
+
+def run_duckdb(paths: list[Path], classifier, report) -> None:
+    from policy_lint.traffic.sources import SourceError
+
+    try:
+        import duckdb
+
+        from policy_lint.traffic import duck
+    except ImportError:
+        fail("--engine duckdb needs the duckdb package: pip install 'policy-lint[scale]'")
+
+    try:
+        duck.analyse(paths, classifier, report)
+    except SourceError as exc:
+        fail(str(exc))
+    except duckdb.Error as exc:  # out of memory / disk for the spill: one line, exit 2
+        fail(f"duckdb: {str(exc).splitlines()[0]}")
+    except OSError as exc:
+        fail(f"cannot read: {exc.strerror or exc}")
+
+
+def expand_inputs(paths: tuple[Path, ...]) -> list[Path]:
+    """Files as given; a directory -> its regular files, recursively, in name order (a log
+    directory may mix formats and compressions: each file is recognised by its content)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith("."))
+        else:
+            out.append(path)
+    return out
 
 
 def load_catalog_and_policy(policy_path: Path | None):

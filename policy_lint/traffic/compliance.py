@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from policy_lint.catalog import HYGIENE_ROLES
 from policy_lint.traffic.record import OUTCOMES, Observation
+from policy_lint.traffic.trend import Trend
 
 MAX_EVIDENCE = 5
 MAX_HOSTS = 50
@@ -42,13 +43,13 @@ class _Tally:
     primary: dict[str, int] = field(default_factory=_counts)
     support_blocked: int = 0
 
-    def add(self, obs: Observation) -> None:
-        self.requests += 1
-        self.outcomes[obs.outcome] += 1
+    def add(self, obs: Observation, n: int = 1) -> None:
+        self.requests += n
+        self.outcomes[obs.outcome] += n
         if obs.role == "primary":
-            self.primary[obs.outcome] += 1
+            self.primary[obs.outcome] += n
         elif obs.outcome == "blocked" and obs.role not in HYGIENE_ROLES:
-            self.support_blocked += 1
+            self.support_blocked += n
 
     def verdict(self) -> str:
         if self.primary["blocked"]:
@@ -69,8 +70,18 @@ class _Service:
 
 
 class ComplianceReport:
-    def __init__(self, catalog, policy=None, *, pseudonymise: bool = True, key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        catalog,
+        policy=None,
+        *,
+        pseudonymise: bool = True,
+        key: bytes | None = None,
+        period: str | None = None,
+    ) -> None:
         self.catalog = catalog
+        # per-day/week verdicts (trend.py), when asked for
+        self.trend = Trend(period, _Tally) if period else None
         self.pseudonymise = pseudonymise
         self._key = key if key is not None else os.urandom(32)  # per run: pseudonyms not linkable across runs
         self._audiences: list[tuple[str, tuple]] = []
@@ -120,27 +131,49 @@ class ComplianceReport:
             self._aud_cache[client] = name
         return name
 
-    def add(self, obs: Observation) -> None:
+    def audience_of(self, client: str | None) -> str:
+        """The policy audience a client address belongs to ("other clients" when none)."""
+        return self._audience(client)
+
+    def note_client(self, audience: str, client: str) -> None:
+        """A client seen in `audience` (the sample lists the first few, pseudonymised)."""
+        seen = self._clients.setdefault(audience, {})
+        if len(seen) < MAX_CLIENTS_LISTED and client not in seen:
+            seen[client] = self.pseudonym(client)
+
+    def add(
+        self,
+        obs: Observation,
+        n: int = 1,
+        span: tuple[float, float] | None = None,
+        audience: str | None = None,
+    ) -> None:
+        """One observation, or `n` identical ones (the DuckDB engine's groups, fed in the order
+        their first record came: obs.timestamp is the first one's time, `span` the group's
+        earliest and latest non-zero times, `audience` the clients' audience, their sample
+        given by note_client)."""
         ts = obs.timestamp
-        if ts:
-            self.start = ts if self.start is None else min(self.start, ts)
-            self.end = ts if self.end is None else max(self.end, ts)
+        for t in span or (ts, ts):
+            if t:
+                self.start = t if self.start is None else min(self.start, t)
+                self.end = t if self.end is None else max(self.end, t)
+        period = self.trend.key(ts, n) if self.trend is not None else None
         if obs.service is None:
-            self._control[obs.outcome] += 1
+            self._control[obs.outcome] += n
             return
         # get-then-create, not setdefault(key, new()): this runs once per live flow, and
         # setdefault would build (and drop) a fresh dict or _Tally every time.
         svc = self._services.get(obs.service)
         if svc is None:
             svc = self._services[obs.service] = _Service()
-        svc.tally.add(obs)
+        svc.tally.add(obs, n)
         counts = svc.hosts.get(obs.host)
         if counts is None:
             host = obs.host if len(svc.hosts) < MAX_HOSTS else OTHER_HOSTS
             counts = svc.hosts.get(host)
             if counts is None:
                 counts = svc.hosts[host] = _counts()
-        counts[obs.outcome] += 1
+        counts[obs.outcome] += n
         if obs.outcome != "reachable" and len(svc.evidence) < MAX_EVIDENCE:
             key = (obs.host, obs.outcome, obs.how)
             if key not in svc.evidence_keys:
@@ -155,20 +188,18 @@ class ComplianceReport:
                         "time": _iso(ts),
                     }
                 )
-        aud = self._audience(obs.client)
+        aud = audience if audience is not None else self._audience(obs.client)
         if obs.client:
-            seen = self._clients.get(aud)
-            if seen is None:
-                seen = self._clients[aud] = {}
-            if len(seen) < MAX_CLIENTS_LISTED and obs.client not in seen:
-                seen[obs.client] = self.pseudonym(obs.client)
+            self.note_client(aud, obs.client)
         tallies = self._by_audience.get(aud)
         if tallies is None:
             tallies = self._by_audience[aud] = {}
         tally = tallies.get(obs.service)
         if tally is None:
             tally = tallies[obs.service] = _Tally()
-        tally.add(obs)
+        tally.add(obs, n)
+        if period is not None and self.trend is not None:
+            self.trend.tally(aud, obs.service, period).add(obs, n)  # type: ignore[attr-defined]
 
     def verdict(self, service: str) -> str:
         return self._services[service].tally.verdict()
@@ -195,7 +226,12 @@ class ComplianceReport:
         }
         for sid, entry in services.items():
             entry["accepted"] = self._accepted(sid, audiences)
+        extra = {}
+        if self.trend is not None:
+            accepted = {sid: list(entry["accepted"]) for sid, entry in services.items()}  # type: ignore[call-overload]
+            extra["trend"] = self.trend.to_dict(lambda t: t.verdict(), accepted)  # type: ignore[attr-defined]
         return {
+            **extra,
             "version": 1,
             "window": {"start": _iso(self.start), "end": _iso(self.end)},
             "services": services,
@@ -256,4 +292,7 @@ def failing_services(report: dict, policy) -> list[str]:
 def _iso(ts: float | None) -> str | None:
     if not ts:
         return None
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
+    try:
+        return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):  # a log's time past year 9999: shown as unknown
+        return None

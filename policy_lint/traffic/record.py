@@ -37,6 +37,13 @@ class FlowRecord:
     server_ip: str | None = None  # address the connection went to (the DNS answer), if known
     proxy_tag: str | None = None  # a proxy's own result code, e.g. squid's TCP_DENIED
     via_upstream: bool = False  # went through an upstream proxy: connect errors may be the proxy's
+    # An organisation log's own statement about the request, where it has one (logio readers):
+    #   "denied"   the filter that wrote the log says it blocked it (Zscaler Blocked, Pi-hole
+    #              gravity, PAN-OS block-url, FortiGate blocked/deny, Umbrella Blocked, ...)
+    #   "allowed"  the filter says it let it through, and the log has no answer to show
+    #   "answered" the server answered (DNS answer, TLS ServerHello, session with bytes back)
+    #   "unknown"  the log states an action this reader does not model -> inconclusive
+    verdict: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

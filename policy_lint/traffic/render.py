@@ -77,6 +77,8 @@ def _text(report: dict) -> str:
     for aud, a in report.get("audiences", {}).items():
         verdicts = ", ".join(f"{sid} {v['verdict']}" for sid, v in a["services"].items())
         lines.append(f"  audience {aud}: {verdicts}")
+    for line in (report.get("trend") or {}).get("summary", []):
+        lines.append(f"  trend: {line}")
     if report.get("skipped"):
         lines.append(f"  skipped {report['skipped']} unreadable records")
     return "\n".join(lines) + "\n"
@@ -116,6 +118,11 @@ def _md(report: dict) -> str:
         for aud, a in report["audiences"].items():
             verdicts = ", ".join(f"{_md_cell(sid)} {v['verdict']}" for sid, v in a["services"].items())
             out.append(f"- {_md_cell(aud)}: {verdicts}")
+        out.append("")
+    trend = report.get("trend") or {}
+    if trend.get("summary"):
+        out.append(f"## Trend (per {_md_cell(trend['period'])})")
+        out += [f"- {_md_cell(line)}" for line in trend["summary"]]
         out.append("")
     if report.get("skipped"):
         out.append(f"Skipped {report['skipped']} unreadable records.")

@@ -1,5 +1,8 @@
 """Streaming readers: mitmproxy flow files, HAR, squid access.log -> FlowRecord.
 
+Organisation logs (Zscaler, PAN-OS, FortiGate, Umbrella, Pi-hole, AdGuard Home, Suricata, Zeek,
+and gzip/zstd-compressed squid logs) are recognised and read by logread first.
+
 Bad input never crashes and never hangs: unreadable records are counted in a SkipCounter and
 skipped; a corrupt/truncated flow file stops at the corruption (what came before is kept), a
 well-framed flow whose content cannot be read is skipped alone. Flow files are read by a fast
@@ -66,6 +69,20 @@ def sniff(path: Path) -> str:
 def read_records(path: Path, skipped: SkipCounter | None = None) -> Iterator[FlowRecord]:
     path = Path(path)
     skipped = skipped if skipped is not None else SkipCounter()
+    from policy_lint.traffic.logread import detect, read
+
+    try:
+        org_log = detect(path)
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:  # logio.LogInputError: a .zst without zstandard
+        raise SourceError(str(exc)) from None
+    if org_log is not None:  # an organisation log (Zscaler, PAN-OS, ..., compressed squid)
+        try:
+            yield from read(path, org_log, skipped)
+        except ValueError as exc:
+            raise SourceError(f"{path}: {exc}") from None
+        return
     kind = sniff(path)
     if kind == "har":
         yield from _har(path, skipped)
@@ -446,7 +463,7 @@ def _squid(path: Path, skipped: SkipCounter) -> Iterator[FlowRecord]:
             line = raw.decode("utf-8", "replace").strip()
             if not line or line.startswith("#"):
                 continue
-            rec = _squid_line(line)
+            rec = squid_line(line)
             if rec is None:
                 skipped.skip("access.log line not in squid native/common format")
                 continue
@@ -490,6 +507,14 @@ def _squid_line(line: str) -> FlowRecord | None:
         proxy_tag=tag or None,
         via_upstream=True,
     )
+
+
+def squid_line(line: str) -> FlowRecord | None:
+    """One squid access.log line (native, common or combined logformat) -> a record, or None."""
+    try:
+        return _squid_line(line)
+    except ValueError:  # an IDNA-invalid host name, an out-of-range port
+        return None
 
 
 def _target(method: str, url: str) -> tuple[str, int, str]:

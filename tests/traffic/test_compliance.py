@@ -108,3 +108,17 @@ def test_blocked_api_host_degrades_not_blocks(catalog):
         assert obs is not None, host
         r.add(obs)
     assert r.verdict("linkedin") == "degraded"
+
+
+def test_absurd_log_time_does_not_crash_the_report():
+    """A log line whose time is past year 9999 (garbage that parses as a number) is counted,
+    its time shown as unknown: no traceback."""
+    from policy_lint.catalog import load_catalog
+    from policy_lint.traffic.compliance import ComplianceReport
+    from policy_lint.traffic.record import Observation
+
+    report = ComplianceReport(load_catalog(), period="day")
+    report.add(Observation(1e15, "facebook", "primary", "www.facebook.com", "blocked", "proxy-denied", "x"))
+    d = report.to_dict()
+    assert d["services"]["facebook"]["verdict"] == "blocked"
+    assert d["window"]["end"] is None

@@ -1,0 +1,277 @@
+"""--engine duckdb gives the Python path's report, record for record, on every log format."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from policy_lint.traffic.classify import Classifier
+from policy_lint.traffic.command import load_catalog_and_policy
+from policy_lint.traffic.compliance import ComplianceReport
+from policy_lint.traffic.sources import SkipCounter, SourceError, read_records
+from tests.traffic.test_orglogs import CASES, SAMPLES, sample
+
+pytest.importorskip("duckdb")  # the `scale` extra (scripts/test.sh installs it)
+from policy_lint.traffic import duck
+
+KEY = b"0123456789abcdef0123456789abcdef"
+POLICY = SAMPLES / "policy-guests.yaml"
+
+
+def python_report(paths: list[Path]) -> dict:
+    catalog, policy = load_catalog_and_policy(POLICY)
+    classifier = Classifier(catalog)
+    report = ComplianceReport(catalog, policy, key=KEY)
+    for path in paths:
+        skipped = SkipCounter()
+        for rec in read_records(path, skipped):
+            obs = classifier.classify(rec)
+            if obs is not None:
+                report.add(obs)
+        for reason, n in skipped.reasons.items():
+            report.note_skipped(n, reason)
+    return report.to_dict()
+
+
+def duck_report(paths: list[Path]) -> dict:
+    catalog, policy = load_catalog_and_policy(POLICY)
+    report = ComplianceReport(catalog, policy, key=KEY)
+    duck.analyse(paths, Classifier(catalog), report)
+    return report.to_dict()
+
+
+@pytest.mark.parametrize("name", [c[0] for c in CASES])
+def test_same_report_every_format(name, tmp_path):
+    path = sample(name, tmp_path)
+    assert duck_report([path]) == python_report([path])
+
+
+def test_same_report_all_formats_together_repeated(tmp_path):
+    paths = [sample(c[0], tmp_path) for c in CASES]
+    big = tmp_path / "squid-many.log.gz"
+    lines = (SAMPLES / "squid-combined.log").read_text().splitlines()
+    # many hosts and clients: the host-table and client-sample caps are reached
+    body = "".join(
+        lines[i % 3].replace("10.10.0.7", f"10.10.{i % 40}.{i % 250}").replace("static.xx", f"s{i % 70}.xx")
+        + "\n"
+        for i in range(3000)
+    )
+    big.write_bytes(gzip.compress(body.encode()))
+    plain = tmp_path / "squid-many.log"  # the same, read by DuckDB itself: order must be kept
+    plain.write_text(body)
+    nss = tmp_path / "nss-many.log"
+    first = (SAMPLES / "zscaler-nss-web.log").read_text().splitlines()[:3]
+    nss.write_text(
+        "".join(
+            first[i % 3]
+            .replace("10.10.0.7", f"10.10.{i % 40}.{i % 250}")
+            .replace("static.xx", f"s{i % 70}.xx")
+            + "\n"
+            for i in range(3000)
+        )
+    )
+    paths += [big, plain, nss]
+    py = python_report(paths)
+    assert py["services"]["facebook"]["hosts"].get("(other hosts)")
+    assert duck_report(paths) == py
+    for one in (plain, nss):  # each alone: the caps are reached within the file DuckDB read
+        assert duck_report([one]) == python_report([one])
+
+
+def test_flow_files_are_refused(tmp_path):
+    har = tmp_path / "capture.har"
+    har.write_text(json.dumps({"log": {"entries": []}}))
+    with pytest.raises(SourceError, match="--engine python"):
+        duck_report([har])
+
+
+def test_cli_engine_duckdb_and_key_file(tmp_path):
+    key = tmp_path / "key"
+    key.write_bytes(KEY)
+    args = [sys.executable, "-m", "policy_lint", "traffic", str(SAMPLES / "zscaler-nss-web.log")]
+    args += ["--policy", str(POLICY), "--format", "json", "--pseudonym-key-file", str(key)]
+    one = subprocess.run([*args, "--engine", "duckdb"], capture_output=True, text=True, timeout=120)
+    two = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert one.returncode == two.returncode == 0, one.stderr  # facebook blocked for guests: accepted
+    assert json.loads(one.stdout) == json.loads(two.stdout)  # same key: same pseudonyms
+    assert json.loads(one.stdout)["services"]["facebook"]["accepted"] == ["guests"]
+
+
+def _days_log(tmp_path: Path) -> Path:
+    """30 days of squid log: facebook denied for a guest on the 14 even days, reachable for staff."""
+    rows = []
+    for day in range(30):
+        ts = 1655683200 + day * 86400 + 3600
+        if day % 2 == 0 and day < 28:
+            rows.append(
+                f"{ts}.000 5 10.20.0.5 TCP_DENIED/403 3850 CONNECT www.facebook.com:443 - HIER_NONE/- -"
+            )
+        rows.append(
+            f"{ts + 60}.000 5 10.10.0.7 TCP_TUNNEL/200 9000 CONNECT www.facebook.com:443 - HIER_DIRECT/157.240.1.35 -"
+        )
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("period", ["day", "week"])
+def test_trend_same_in_both_engines(period, tmp_path):
+    path = _days_log(tmp_path)
+    catalog, policy = load_catalog_and_policy(POLICY)
+    classifier = Classifier(catalog)
+    py = ComplianceReport(catalog, policy, key=KEY, period=period)
+    for rec in read_records(path):
+        obs = classifier.classify(rec)
+        if obs is not None:
+            py.add(obs)
+    dk = ComplianceReport(catalog, policy, key=KEY, period=period)
+    duck.analyse([path], classifier, dk)
+    assert dk.to_dict() == py.to_dict()
+    trend = py.to_dict()["trend"]
+    if period == "day":
+        assert trend["summary"] == [
+            "facebook: blocked for guests on 14 of 30 days (accepted by a policy exception)"
+        ]
+        assert trend["audiences"]["staff"]["facebook"]["2022-06-20"] == "compliant"
+    else:
+        assert trend["periods"][0] == "2022-W25"
+
+
+def test_trend_in_text_report(tmp_path):
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "policy_lint",
+            "traffic",
+            str(_days_log(tmp_path)),
+            "--policy",
+            str(POLICY),
+            "--by",
+            "day",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "trend: facebook: blocked for guests on 14 of 30 days" in r.stdout
+
+
+EDGE_LINES = [
+    "1655738951.000      3 10.20.0.5 TCP_DENIED/403 3850 CONNECT www.facebook.com:443 - HIER_NONE/- -",
+    "   1655738952.5 120 10.10.0.7 TCP_MISS/200 9000 GET http://www.linkedin.com/feed?x=1 - HIER_DIRECT/1.2.3.4 text/html",
+    "1655738953 1 10.10.0.7 TCP_MISS/200 9000 GET HTTP://WWW.LINKEDIN.COM/ - HIER_DIRECT/1.2.3.4 -",  # Python's urlsplit
+    "1655738954 1 10.10.0.7 TCP_TUNNEL/200 9000 CONNECT www.facebook.com.:443 - HIER_DIRECT/1.2.3.4 -",  # trailing dot
+    "1655738955 1 10.10.0.7 TCP_TUNNEL/200 9000 CONNECT "
+    + "a" * 64
+    + ".facebook.com:443 - HIER_DIRECT/- -",  # IDNA
+    "1655738956 1 10.10.0.7 TCP_TUNNEL/200 9000 CONNECT www.faceböok.com:443 - HIER_DIRECT/- -",  # non-ASCII
+    "1655738957 1 10.10.0.7 TAG_NONE/503 0 CONNECT twitter.com:443 - HIER_NONE/- -",
+    "1655738958 1 10.10.0.7 TCP_MISS/502 0 GET http://twitter.com/ - HIER_DIRECT/- -",
+    "1655738959 1 10.10.0.7 TCP_MISS/000 0 GET http://user@twitter.com:8080/ - HIER_DIRECT/- -",  # userinfo
+    "1655738960 1 10.10.0.7 TCP_TUNNEL/200 0 CONNECT [2a03:2880::1]:443 - HIER_DIRECT/- -",
+    "\x0c1655738961 1 10.10.0.7 TCP_TUNNEL/200 0 CONNECT www.linkedin.com:443 - HIER_DIRECT/- -",
+    "\x0c# a comment after a form feed",
+    "# a comment",
+    "",
+    '10.20.0.5 - - [20/Jun/2022:15:29:11 +0000] "CONNECT www.facebook.com:443 HTTP/1.1" 403 3850 "-" "-" TCP_DENIED:HIER_NONE',
+    "garbage",
+    "1655738962 1 10.10.0.7 TCP_TUNNEL/200 0 CONNECT www.linkedin.com:notaport - HIER_DIRECT/- -",
+    "1655738963 1 10.10.0.7 TCP_MISS/200 0 GET http://www.linkedin.com:99999/ - HIER_DIRECT/- -",
+]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_native_squid_reader_same_as_python(newline, tmp_path):
+    path = tmp_path / "access.log"
+    path.write_bytes((newline.join(EDGE_LINES * 3) + newline).encode("utf-8"))
+    assert duck_report([path]) == python_report([path])
+
+
+def test_native_squid_reader_is_used(tmp_path):
+    import duckdb
+
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(EDGE_LINES) + "\n")
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE native ({', '.join(f'{k} {v}' for k, v in duck._COLUMNS.items())})")
+    spooled = tmp_path / "spool.tsv"
+    skipped = SkipCounter()
+    with open(spooled, "w") as out:
+        assert duck.native_squid(con, path, 100, out, skipped) == len(EDGE_LINES)
+    row = con.execute("SELECT count(*) FROM native").fetchone()
+    assert row is not None
+    assert row[0] == 5  # the plain lines (1, 2, 4, 7, 8): DuckDB read them; the rest went to Python
+    assert skipped.reasons == {"access.log line not in squid native/common format": 4}
+
+
+def test_native_zscaler_reader_same_as_python(tmp_path):
+    good = (SAMPLES / "zscaler-nss-web.log").read_text().splitlines()
+    f = good[0].split("\t")
+    variants = [
+        good[0],
+        good[1],
+        "\t".join([f[0], f[1], f[2], "https://WWW.FACEBOOK.COM:443/x?y", *f[4:]]),  # URL form
+        "\t".join([f[0], f[1], f[2], "www.facebook.com./", *f[4:]]),  # trailing dot
+        "\t".join([f[0], f[1], f[2], "www.facebook.com?x=1", *f[4:]]),  # Python keeps "?x=1"
+        "\t".join([f[0], f[1], f[2], "a.com/r?u=http://www.facebook.com/", *f[4:]]),  # no host
+        "\t".join(["Mon Feb 30 10:00:00 2022", *f[1:]]),  # no such day
+        "\t".join(["Mon Jun  2 10:00:00 2022", *f[1:]]),  # one-digit day: Python's way
+        "\t".join([f[0], f[1], f[2], f[3], "Cautioned", *f[5:]]),  # unknown action
+        "\t".join([*f[:22], "0200", *f[23:]]),  # status with a leading zero
+        "\t".join([f[0], "", f[2], f[3], f[4], *f[5:19], "", *f[20:]]),  # no client
+        "\t".join([f[0], f[1], f[2], "www.faceböok.com/", *f[4:]]),  # non-ASCII
+        "# comment",
+        "",
+        "\x0b",
+        "garbage",
+        *good[2:],
+    ]
+    path = tmp_path / "nss.log"
+    path.write_text("\n".join(variants * 2) + "\n")
+    assert duck_report([path]) == python_report([path])
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE native ({', '.join(f'{k} {v}' for k, v in duck._COLUMNS.items())})")
+    with open(tmp_path / "spool.tsv", "w") as out:
+        assert duck.duck_zscaler.read(con, path, 0, duck.spool, out, SkipCounter()) == 2 * len(variants)
+    row = con.execute("SELECT count(*) FROM native").fetchone()
+    assert row is not None
+    assert row[0] >= 2 * 7  # DuckDB parsed the plain lines itself
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_native_readers_agree_on_mutated_lines(seed, tmp_path):
+    """Lines of both native formats with random characters changed, inserted or removed: the
+    lines DuckDB parses itself must give exactly what the Python readers give."""
+    import random
+
+    rng = random.Random(seed)
+    alphabet = "aZ09.-:/_#@?[]\"' \t\x0b\x0cé\u0660" + "TCP_DENIED/403 CONNECT http:// https://"
+    squid = [line for line in EDGE_LINES if line]
+    nss = (SAMPLES / "zscaler-nss-web.log").read_text().splitlines()[:3]
+
+    def mutate(line: str) -> str:
+        chars = list(line)
+        for _ in range(rng.randrange(4)):
+            i = rng.randrange(len(chars) + 1)
+            op = rng.randrange(3)
+            if op == 0 and chars and i < len(chars):
+                chars[i] = rng.choice(alphabet)
+            elif op == 1:
+                chars.insert(i, rng.choice(alphabet))
+            elif chars and i < len(chars):
+                del chars[i]
+        return "".join(chars)
+
+    for name, base in (("access.log", squid), ("nss.log", nss)):
+        path = tmp_path / name
+        path.write_text("\n".join([base[0], *(mutate(rng.choice(base)) for _ in range(400))]) + "\n")
+        assert duck_report([path]) == python_report([path]), name
