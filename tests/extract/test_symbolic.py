@@ -137,6 +137,37 @@ def test_ripestat_and_bgpview_urls(catalog):
     assert ripe and bgpview and set(ripe) == set(bgpview)
 
 
+def test_downloads_of_a_services_published_prefix_lists(catalog):
+    fb = {str(n) for n in catalog.services["facebook"].networks if n.version == 4}
+    lord_alfred = runtime.command_output(
+        "curl -s https://raw.githubusercontent.com/lord-alfred/ipranges/main/facebook/ipv4_merged.txt",
+        catalog,
+    )
+    secops = runtime.command_output(
+        "wget -qO- https://raw.githubusercontent.com/SecOps-Institute/FacebookIPLists/master/facebook_ipv4_cidr_blocks.lst",
+        catalog,
+    )
+    assert set(lord_alfred or []) == set(secops or []) == fb
+    six = runtime.command_output(
+        "curl https://raw.githubusercontent.com/SecOps-Institute/TwitterIPLists/master/twitter_ipv6_list.lst",
+        catalog,
+    )
+    assert six and all(":" in n for n in six)
+    ipverse = runtime.command_output(
+        "curl -s https://raw.githubusercontent.com/ipverse/as-ip-blocks/master/as/32934/ipv4-aggregated.txt",
+        catalog,
+    )
+    whois = runtime.command_output("whois -h whois.radb.net -- '-i origin AS32934'", catalog)
+    assert ipverse and set(ipverse) == set(whois or [])
+    # A list of another company, or of a service the catalog does not hold: unknown.
+    assert (
+        runtime.command_output(
+            "curl https://raw.githubusercontent.com/lord-alfred/ipranges/main/google/ipv4.txt", catalog
+        )
+        is None
+    )
+
+
 def test_head_or_unknown_asn_stays_unknown(catalog):
     assert runtime.command_output("whois -h whois.radb.net -- '-i origin AS32934' | head -3", catalog) is None
     assert runtime.command_output("whois -h whois.radb.net -- '-i origin AS64496'", catalog) is None

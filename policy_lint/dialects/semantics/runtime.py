@@ -17,6 +17,12 @@ the catalog places. Filters after the look-up (`grep`, `awk`, `cut`, `sed`, `sor
 other command makes the value unknown (it may keep only some). An AS number or a name the
 catalog does not hold, or one without prefixes, is unknown too: the caller keeps its TE907.
 IPv4 prefixes are answered unless the pipeline asks for IPv6 (`route6`, `AAAA`, `ipv6`).
+
+Downloads of a service's published prefix lists mean the same as the whois look-up of its
+autonomous systems, since that is how they are made: ipverse/as-ip-blocks `as/N/...` (one AS),
+lord-alfred/ipranges `<service>/ipv4.txt` and SecOps-Institute `<Service>IPLists` (every AS of
+the service; their SOURCE notes in the team's data say how each is built). They are answered
+with the catalog's prefixes of that AS or service, in the family the file name says.
 """
 
 from __future__ import annotations
@@ -32,6 +38,12 @@ _ASN_LOOKUP = re.compile(
     r"|stat\.ripe\.net/data/(?:announced-prefixes|ris-prefixes)/data\.json\?resource=AS(\d+)"
     r"|api\.bgpview\.io/asn/(?:AS)?(\d+)/prefixes"
     r"|\bwhois\b.*\bAS(\d+)\b.*\borigin\b",
+    re.I,
+)
+_AS_LIST = re.compile(r"as-ip-blocks/(?:raw/)?(?:refs/heads/)?[\w.-]+/as/(\d+)/", re.I)
+_SERVICE_LIST = re.compile(
+    r"ipranges/(?:raw/)?(?:refs/heads/)?[\w.-]+/(facebook|twitter|linkedin)/ipv([46])(?:_merged)?\.txt"
+    r"|(Facebook|Twitter|LinkedIn)IPLists/(?:raw/)?(?:refs/heads/)?[\w.-]+/\w+?_(ipv6|ipv4|ip)_?(?:cidr_blocks|list)",
     re.I,
 )
 _NAME_LOOKUP = {"dig", "host", "nslookup", "getent", "drill", "kdig"}
@@ -58,9 +70,18 @@ def command_output(command: str, catalog: Catalog) -> list[str] | None:
     v6 = bool(_V6.search(command))
     program = head[0].rsplit("/", 1)[-1]
     if program in _FETCHERS:
-        m = _ASN_LOOKUP.search(" ".join(head))
+        words = " ".join(head)
+        listed = _SERVICE_LIST.search(words)
+        if listed:
+            service = (listed.group(1) or listed.group(3)).lower()
+            family = listed.group(2) or ("6" if listed.group(4).lower() == "ipv6" else "4")
+            svc = catalog.services.get(service)
+            nets = [str(n) for n in svc.networks if n.version == int(family)] if svc else []
+            return nets or None
+        m = _ASN_LOOKUP.search(words) or _AS_LIST.search(words)
         if not m:
             return None
+        v6 = v6 or "ipv6" in words.lower()
         asn = int(next(g for g in m.groups() if g))
         nets = [
             str(n)
