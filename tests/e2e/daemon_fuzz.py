@@ -613,3 +613,76 @@ def check_dnsmasq(catalog, stub_port: int, lines: tuple[str, ...]) -> list[str]:
                 elif _dnsmasq_blocks(rcode, addrs) != (ours.outcome == Outcome.DENY):
                     wrong.append(f"{host}: dnsmasq {rcode} {addrs}, we {ours.outcome.value} ({ours.how})")
     return wrong
+
+
+# ------------------------------------------------------------------ campaigns (scripts/fuzz-daemons.sh)
+
+DAEMONS = ("squid", "squidguard", "unbound", "dnsmasq")
+
+
+@dataclass
+class Tally:
+    daemon: str
+    examples: int = 0
+    disagreements: int = 0
+    saved: list[Path] = field(default_factory=list)
+
+
+def campaign(daemon: str, examples: int, seed: int, catalog: Catalog, out: Path) -> Tally:
+    """`examples` generated configs for one daemon, seeded, without shrinking: every
+    disagreement is counted and its config and probes saved under `out` (to be shrunk by the
+    test, `@example` by hand, once understood)."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as fixed_seed
+
+    from tests.e2e.dns_stub import stub_upstream
+    from tests.e2e.squid_harness import origin_server, stub_dns
+    from tests.e2e.test_squid_differential import http_probes
+
+    tally = Tally(daemon)
+    strategy, check, render = {
+        "squid": (squid_configs(), None, lambda c: c.render(dt.datetime.now())),
+        "squidguard": (sg_configs(), lambda c: check_squidguard(catalog, c), lambda c: c.render()),
+        "unbound": (unbound_configs(), None, lambda c: c.render()),
+        "dnsmasq": (dnsmasq_configs(), None, lambda c: "\n".join(c)),
+    }[daemon]
+
+    def run(config, checker) -> None:
+        tally.examples += 1
+        wrong = checker(config)
+        if wrong:
+            tally.disagreements += 1
+            out.mkdir(parents=True, exist_ok=True)
+            path = out / f"{daemon}-{seed}-{tally.examples}.txt"
+            path.write_text(f"{config!r}\n\n{render(config)}\n" + "\n".join(wrong) + "\n")
+            tally.saved.append(path)
+
+    def go(checker) -> None:
+        @fixed_seed(seed)
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(strategy)
+        def body(config) -> None:
+            run(config, checker)
+
+        body()
+
+    if daemon == "squid":
+        with origin_server() as origin, stub_dns() as dns:
+            lab = SquidLab(origin.port, dns.address, catalog, http_probes(catalog))
+            go(lambda c: check_squid(lab, c))
+    elif daemon in ("unbound", "dnsmasq"):
+        with stub_upstream() as stub:
+            go(
+                (lambda c: check_unbound(catalog, stub.port, c))
+                if daemon == "unbound"
+                else (lambda c: check_dnsmasq(catalog, stub.port, c))
+            )
+    else:
+        go(check)
+    return tally
