@@ -74,6 +74,16 @@ A, T = fz.SquidAcl, fz.TimeSpec
 # line matching, the ACL where the last line stopped, so this implicit deny is a TCP reset; we
 # said 403. Fixed in the dialect (squid.py `_implicit_how`).
 @example(config=fz.SquidConfig((A("src", ("127.0.0.1",)),), (("allow", ((0, True),)),), (("TCP_RESET", 0),)))
+# Two deny_info lines for one ACL: Squid uses the first (aclGetDenyInfoPage walks the list in
+# order), we took the last. Fixed in the dialect (squid.py, deny_info parsing). Found by
+# scripts/fuzz-daemons.sh 150 20261205 squid.
+@example(
+    config=fz.SquidConfig(
+        (A("dstdomain", (".ning.com",)),),
+        (("deny", ((0, False),)), ("allow", ())),
+        (("ERR_ACCESS_DENIED", 0), ("TCP_RESET", 0)),
+    )
+)
 # A `time` ACL and no `src` ACL: the harness could not tell which audience 127.0.0.1 is (every
 # audience carries the same made-up address). Harness fixed: the client's audience is built from
 # which src/time ACLs 127.0.0.1 matches now.

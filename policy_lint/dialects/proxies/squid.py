@@ -552,8 +552,11 @@ class SquidRuleset:
             elif w[0] == "external_acl_type" and len(w) >= 3:
                 self.external_formats[w[1]] = " ".join(w[2:])
             if w[0] == "deny_info" and len(w) >= 3:
+                # Squid walks its deny_info list in order and takes the first line naming the
+                # ACL (aclGetDenyInfoPage); a later one for the same ACL is never used. Checked
+                # against Debian's squid by tests/e2e/test_daemon_fuzz.py.
                 for acl in w[2:]:
-                    self.deny_info[acl] = (w[1], line.span)
+                    self.deny_info.setdefault(acl, (w[1], line.span))
             elif w[0] in ("url_rewrite_program", "redirect_program") and len(w) >= 2:
                 self.rewriter = line.span
                 self.rewriter_words = w[1:]

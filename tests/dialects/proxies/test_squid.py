@@ -1113,3 +1113,29 @@ def test_a_wildcard_after_a_name_it_covers_is_refused_but_not_the_other_way_roun
     refused = [(f.span.line, f.message) for f in report.findings if f.code == "TE901"]
     assert [line for line, _ in refused] == [3, 5], refused
     assert "subdomain" in refused[0][1]
+
+
+def test_the_first_deny_info_for_an_acl_is_the_one_squid_uses(tmp_path, catalog):
+    """Squid takes the first deny_info line naming the ACL (its list is walked in order,
+    aclGetDenyInfoPage); a later one for the same ACL changes nothing. (Found by
+    tests/e2e/test_daemon_fuzz.py against Debian's squid.)"""
+    from policy_lint.dialects.proxies import squid
+    from policy_lint.dialects.semantics.base import ParseContext
+    from policy_lint.inputs import Resolver
+    from policy_lint.model import EVERYONE, Outcome, Probe
+
+    conf = tmp_path / "squid.conf"
+    conf.write_text(
+        "acl fb dstdomain .facebook.com\n"
+        "acl tw dstdomain .twitter.com\n"
+        "deny_info ERR_ACCESS_DENIED fb\n"
+        "deny_info TCP_RESET fb tw\n"
+        "http_access deny fb\n"
+        "http_access deny tw\n"
+        "http_access allow all\n"
+    )
+    ruleset = squid.parse(conf, ParseContext(Resolver(tmp_path), catalog))
+    fb = ruleset.evaluate(Probe("facebook", "www.facebook.com", "primary", "http", 80), EVERYONE)
+    tw = ruleset.evaluate(Probe("twitter", "twitter.com", "primary", "http", 80), EVERYONE)
+    assert (fb.outcome, fb.how, fb.rule.line if fb.rule else None) == (Outcome.DENY, "error-page", 5)
+    assert (tw.outcome, tw.how, tw.rule.line if tw.rule else None) == (Outcome.DENY, "reset", 6)
