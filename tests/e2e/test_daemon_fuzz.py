@@ -149,5 +149,10 @@ def dnsmasq_ok():
 
 @FUZZ
 @given(lines=fz.dnsmasq_configs())
+# `local=/*.facebook.com/` is the longer suffix `.facebook.com`: for www.facebook.com it beats
+# `server=/facebook.com/IP`, and dnsmasq answers NXDOMAIN; we had both at facebook.com's level,
+# where the forward wins. Fixed in the dialect (dnsmasq.py `_lookup`: /*.d/ is its own level).
+# Found by scripts/fuzz-daemons.sh 150 20261205 dnsmasq (shrunk by hand).
+@example(lines=("server=/facebook.com/127.0.0.1#PORT", "local=/*.facebook.com/"))
 def test_dnsmasq_agrees_with_real_dnsmasq_on_generated_configs(dnsmasq_ok, dns_stub, catalog, lines):
     _report("dnsmasq", fz.check_dnsmasq(catalog, dns_stub.port, lines), "\n".join(lines))

@@ -18,7 +18,8 @@ everything else is sinkholed except licdn.com. `/#/` is the level of the default
 servers, where a forward beats a rule without an address: `address=/#/` (no address) answers
 NXDOMAIN only when there are no upstreams (`no-resolv` and no `server=IP`). A name in a hosts
 file is answered from it for the address families it lists there (checked against dnsmasq 2.90).
-`/.d/` means `/d/`, `/*.d/` only d's subdomains, `/*d/` any name ending in d (after the
+`/.d/` means `/d/`, `/*.d/` only d's subdomains (for them more specific than `/d/`, less than
+`/www.d/`), `/*d/` any name ending in d (after the
 non-wildcard forms). `conf-file=`, `conf-dir=DIR[,*.conf|,.bak...]` and `servers-file=` are
 followed (inside --root, loop-safe); a referenced file that is missing makes the names it
 could decide `unknown` (unless its name says it holds another topic, see listnames.py).
@@ -669,7 +670,7 @@ class _Reader:
 class _Answer:
     kind: str  # addr | nxdomain | forward | none
     rules: list[DomainRule]
-    index: int = 0  # how far from the name the deciding domain is (0 = the name itself)
+    index: int = 0  # the level of the deciding domain (_lookup: 0 = the name itself)
 
 
 def _level_answer(rules: list[DomainRule], qtype: int) -> _Answer | None:
@@ -691,29 +692,35 @@ class DnsmasqRuleset(NameRuleset):
 
     # ---- lookup
     def _lookup(self, host: str, qtype: int, start: int = 0) -> _Answer:
-        """The most specific domain with an answer for this query type, from suffix `start` on
-        (wildcard-free domains, then /*d/ partial ones, then /#/)."""
+        """The most specific domain with an answer for this query type, from level `start` on
+        (wildcard-free domains, then /*d/ partial ones, then /#/).
+
+        `/*.d/` is its own level between d and d's subdomains (dnsmasq matches it as the longer
+        suffix `.d`): for www.d it beats `/d/`, and `/www.d/` beats it. Levels are numbered 2i
+        for the i-th suffix and 2i-1 for the `/*.d/` rules of that suffix (checked against
+        Debian's dnsmasq by tests/e2e/test_daemon_fuzz.py)."""
         rules = self.state.rules
         names = list(suffixes(host))
-        for i in range(start, len(names)):
+        for k in range(start, 2 * len(names) - 1):
+            i, sub = (k + 1) // 2, k % 2 == 1
+            if sub and i == 0:
+                continue
             level = [
-                r
-                for r in rules.get(names[i], ())
-                if r.kind != "set" and (r.wildcard == "" or (r.wildcard == "sub" and i > 0))
+                r for r in rules.get(names[i], ()) if r.kind != "set" and r.wildcard == ("sub" if sub else "")
             ]
             answer = _level_answer(level, qtype)
             if answer is not None:
-                answer.index = i
+                answer.index = k
                 return answer
-        if start <= len(names):
+        if start <= 2 * len(names):
             partial = [r for r in self.state.partial if r.kind != "set" and host.endswith(r.domain)]
             if partial:
                 longest = max(len(r.domain) for r in partial)
                 answer = _level_answer([r for r in partial if len(r.domain) == longest], qtype)
                 if answer is not None:
-                    answer.index = len(names)
+                    answer.index = 2 * len(names)
                     return answer
-        if start <= len(names) + 1:
+        if start <= 2 * len(names) + 1:
             # /#/ is the level of the default upstream servers, and a forward beats a
             # no-address rule there: address=/#/ answers NXDOMAIN only without upstreams.
             level = [r for r in rules.get(ALL, ()) if r.kind != "set"]
@@ -721,9 +728,9 @@ class DnsmasqRuleset(NameRuleset):
                 level = [r for r in level if r.kind not in ("nxdomain", "forward")]
             answer = _level_answer(level, qtype)
             if answer is not None:
-                answer.index = len(names) + 1
+                answer.index = 2 * len(names) + 1
                 return answer
-        return _Answer("none", [], len(names) + 2)
+        return _Answer("none", [], 2 * len(names) + 2)
 
     def _sets(self, host: str) -> list[DomainRule]:
         names = set(suffixes(host)) | {ALL}
