@@ -11,7 +11,7 @@ on which the two disagree.
   every probe is asked for three clients at three fixed moments (`squidGuard -t`);
 - unbound: `local-zone` of every type, `local-data`, `view:` with `view-first` and
   `access-control-view` (one for 127.0.0.0/8, one for a network no query comes from);
-- dnsmasq: `address=`, `server=`, `local=` with plain, `*.`-wildcard and `#` domains, NXDOMAIN,
+- dnsmasq: `address=`, `server=`, `local=` with plain, `*.`, `*d` and `#` domains, NXDOMAIN,
   sinkhole, block-page and forwarding targets (the forwarding one is the loopback stub).
 
 A checker returns its disagreements as text (empty: agreement). The tests (test_daemon_fuzz.py)
@@ -572,7 +572,7 @@ DNSMASQ_TARGETS = {
 def dnsmasq_lines(draw) -> str:
     option = draw(st.sampled_from(("address", "address", "server", "local")))
     domains = draw(st.lists(st.sampled_from(DOMAINS), min_size=1, max_size=2, unique=True))
-    shaped = [draw(st.sampled_from(("", "", "*.", "."))) + d for d in domains]
+    shaped = [draw(st.sampled_from(("", "", "*.", ".", "*", "*a"))) + d for d in domains]
     if option == "address" and draw(st.integers(0, 9)) == 0:
         shaped = ["#"]
     target = draw(st.sampled_from(DNSMASQ_TARGETS[option]))
