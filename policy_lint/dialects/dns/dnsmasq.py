@@ -18,8 +18,9 @@ everything else is sinkholed except licdn.com. `/#/` is the level of the default
 servers, where a forward beats a rule without an address: `address=/#/` (no address) answers
 NXDOMAIN only when there are no upstreams (`no-resolv` and no `server=IP`). A name in a hosts
 file is answered from it for the address families it lists there (checked against dnsmasq 2.90).
-`/.d/` means `/d/`, `/*.d/` only d's subdomains, `/*d/` any name ending in d (after the
-non-wildcard forms). `conf-file=`, `conf-dir=DIR[,*.conf|,.bak...]` and `servers-file=` are
+`/.d/` means `/d/`, `/*.d/` only d's subdomains (for them more specific than `/d/`, less than
+`/www.d/`), `/*d/` any name ending in d (the longest matching suffix wins, as text; the
+non-wildcard form first at equal length). `conf-file=`, `conf-dir=DIR[,*.conf|,.bak...]` and `servers-file=` are
 followed (inside --root, loop-safe); a referenced file that is missing makes the names it
 could decide `unknown` (unless its name says it holds another topic, see listnames.py).
 `ipset=`/`nftset=` only fill firewall sets (not a block by themselves); `bogus-nxdomain=`
@@ -692,7 +693,7 @@ class _Reader:
 class _Answer:
     kind: str  # addr | nxdomain | forward | none
     rules: list[DomainRule]
-    index: int = 0  # how far from the name the deciding domain is (0 = the name itself)
+    index: int = 0  # the level of the deciding domain (_lookup: 0 = the name itself)
 
 
 def _level_answer(rules: list[DomainRule], qtype: int) -> _Answer | None:
@@ -713,40 +714,51 @@ class DnsmasqRuleset(NameRuleset):
         super().__init__(path, NAME, self.decide, state.problems, [str(p.resolve()) for p in state.included])
 
     # ---- lookup
-    def _lookup(self, host: str, qtype: int, start: int = 0) -> _Answer:
-        """The most specific domain with an answer for this query type, from suffix `start` on
-        (wildcard-free domains, then /*d/ partial ones, then /#/)."""
+    def _levels(self, host: str) -> list[list[DomainRule]]:
+        """The domains that match `host`, most specific first: dnsmasq takes the longest
+        matching suffix, as text. `/d/` matches d and below (the suffix d), `/*.d/` only below
+        (the suffix `.d`, one longer: for www.d it beats `/d/`, `/www.d/` beats it), `/*d/` any
+        name ending in d; at equal length the non-wildcard form first (dnsmasq(8), --server).
+        So `/*facebook.com/` beats `/com/` for www.facebook.com. (Checked against Debian's
+        dnsmasq by tests/e2e/test_daemon_fuzz.py.)"""
         rules = self.state.rules
-        names = list(suffixes(host))
-        for i in range(start, len(names)):
-            level = [
-                r
-                for r in rules.get(names[i], ())
-                if r.kind != "set" and (r.wildcard == "" or (r.wildcard == "sub" and i > 0))
-            ]
-            answer = _level_answer(level, qtype)
+        found: list[tuple[int, int, list[DomainRule]]] = []
+        for i, name in enumerate(suffixes(host)):
+            here = [r for r in rules.get(name, ()) if r.kind != "set"]
+            plain = [r for r in here if r.wildcard == ""]
+            sub = [r for r in here if r.wildcard == "sub"] if i > 0 else []
+            if plain:
+                found.append((len(name), 0, plain))
+            if sub:
+                found.append((len(name) + 1, 1, sub))
+        partial: dict[int, list[DomainRule]] = {}
+        for r in self.state.partial:
+            if r.kind != "set" and host.endswith(r.domain):
+                partial.setdefault(len(r.domain), []).append(r)
+        found += [(length, 2, rs) for length, rs in partial.items()]
+        found.sort(key=lambda f: (-f[0], f[1]))
+        return [rs for _, _, rs in found]
+
+    def _lookup(self, host: str, qtype: int, start: int = 0) -> _Answer:
+        """The most specific domain with an answer for this query type, from level `start` on
+        (the levels of `_levels`, then /#/)."""
+        levels = self._levels(host)
+        for k in range(start, len(levels)):
+            answer = _level_answer(levels[k], qtype)
             if answer is not None:
-                answer.index = i
+                answer.index = k
                 return answer
-        if start <= len(names):
-            partial = [r for r in self.state.partial if r.kind != "set" and host.endswith(r.domain)]
-            if partial:
-                longest = max(len(r.domain) for r in partial)
-                answer = _level_answer([r for r in partial if len(r.domain) == longest], qtype)
-                if answer is not None:
-                    answer.index = len(names)
-                    return answer
-        if start <= len(names) + 1:
+        if start <= len(levels):
             # /#/ is the level of the default upstream servers, and a forward beats a
             # no-address rule there: address=/#/ answers NXDOMAIN only without upstreams.
-            level = [r for r in rules.get(ALL, ()) if r.kind != "set"]
+            level = [r for r in self.state.rules.get(ALL, ()) if r.kind != "set"]
             if self.state.has_upstream:
                 level = [r for r in level if r.kind not in ("nxdomain", "forward")]
             answer = _level_answer(level, qtype)
             if answer is not None:
-                answer.index = len(names) + 1
+                answer.index = len(levels)
                 return answer
-        return _Answer("none", [], len(names) + 2)
+        return _Answer("none", [], len(levels) + 1)
 
     def _sets(self, host: str) -> list[DomainRule]:
         names = set(suffixes(host)) | {ALL}

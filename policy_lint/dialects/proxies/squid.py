@@ -304,6 +304,8 @@ def _parse_acls(
             if ignore_case:
                 acl.case_insensitive.update(range(before, len(acl.values)))
     for acl in acls.values():
+        if acl.type == "dstdomain":
+            _overlapping_domains(acl, problems)
         if acl.type in REGEX_TYPES:
             for i, (value, span) in enumerate(acl.values):
                 try:
@@ -312,6 +314,38 @@ def _parse_acls(
                     acl.bad_patterns += 1
                     problems.append(Problem("TE905", span, f"acl {acl.name}: {exc}"))
     return acls
+
+
+def _overlapping_domains(acl: Acl, problems: list[Problem]) -> None:
+    """Squid keeps a dstdomain ACL in a splay tree and refuses to start (`ERROR: 'X' is a
+    subdomain of 'Y'`, then `FATAL: Bungled ... line`) when a value arrives that would hide
+    one already there: `.example.com` after `example.com` or after anything under it
+    (`www.example.com`, `.www.example.com`), and `example.com` after `.example.com`. A name
+    under a wildcard that came first is only a WARNING (the name is dropped, the wildcard
+    matches it anyway). Found by differential fuzzing against Debian's squid 5.7
+    (tests/e2e/test_daemon_fuzz.py); the order rule is aclDomainCompare's in src/acl/DomainData.cc."""
+    names: set[str] = set()
+    dotted: set[str] = set()
+    under: set[str] = set()  # every proper parent domain of a value seen so far
+    for value, span in acl.values:
+        v = value.lower().rstrip(".")
+        wildcard = v.startswith(".")
+        d = v.lstrip(".")
+        if not d:
+            continue
+        hidden = (d in names or d in under) if wildcard else d in dotted
+        if hidden:
+            problems.append(
+                Problem(
+                    "TE901",
+                    span,
+                    f"acl {acl.name}: dstdomain {value} overlaps a value listed before it "
+                    f"(Squid: '... is a subdomain of ...', and it refuses to start); keep only the wider one, first",
+                )
+            )
+        (dotted if wildcard else names).add(d)
+        labels = d.split(".")
+        under.update(".".join(labels[i:]) for i in range(1, len(labels)))
 
 
 def _load_value_file(
@@ -518,8 +552,11 @@ class SquidRuleset:
             elif w[0] == "external_acl_type" and len(w) >= 3:
                 self.external_formats[w[1]] = " ".join(w[2:])
             if w[0] == "deny_info" and len(w) >= 3:
+                # Squid walks its deny_info list in order and takes the first line naming the
+                # ACL (aclGetDenyInfoPage); a later one for the same ACL is never used. Checked
+                # against Debian's squid by tests/e2e/test_daemon_fuzz.py.
                 for acl in w[2:]:
-                    self.deny_info[acl] = (w[1], line.span)
+                    self.deny_info.setdefault(acl, (w[1], line.span))
             elif w[0] in ("url_rewrite_program", "redirect_program") and len(w) >= 2:
                 self.rewriter = line.span
                 self.rewriter_words = w[1:]
@@ -1271,16 +1308,35 @@ class SquidRuleset:
                 rule,
                 tuple(trace),
                 specific,
-                self._deny_how(line),
+                self._deny_how(line) if line is not None else self._implicit_how(self.access, probe, values),
                 note,
                 scope=self._reach(self.access, index, probe),
             )
         return self._after_allow(probe, audience, values, rule, trace, specific)
 
+    def _implicit_how(self, lines: list[AccessLine], probe: Probe, values: dict[str, bool]) -> str:
+        """How Squid's implicit deny answers. deny_info is looked up for the last ACL Squid
+        *checked* (squid.conf.documented, deny_info: "Squid remembers the last acl it evaluated
+        in http_access"): when no line matched, that is the ACL at which the last line stopped
+        (its first literal that failed; literals are tried left to right). So `deny_info
+        TCP_RESET lan` with a last line `http_access allow !lan` resets a LAN client's
+        connection. Found by differential fuzzing (tests/e2e/test_daemon_fuzz.py)."""
+        if not lines:
+            return "403"
+        for name, neg in lines[-1].literals:
+            v = values[name] if name in values else self._request_match(name, probe)[0]
+            if v is None:
+                return "403"  # where Squid stopped is not known: its default page
+            if v == neg:
+                return self._deny_how_for(name)
+        return "403"
+
     def _deny_how(self, line: AccessLine | None) -> str:
         if line is None or not line.literals:
             return "403"
-        last = line.literals[-1][0]
+        return self._deny_how_for(line.literals[-1][0])
+
+    def _deny_how_for(self, last: str) -> str:
         info = self.deny_info.get(last)
         if info is None:
             return "403"

@@ -237,3 +237,49 @@ def test_a_large_blocklist_keeps_only_relevant_domains(tmp_path, catalog):
 )
 def test_detection(name, head, claimed):
     assert (dnsmasq.detect(Path(name), head) >= 0.5) == claimed
+
+
+def test_star_dot_is_more_specific_than_the_plain_domain_for_its_subdomains(tmp_path, catalog):
+    """dnsmasq matches /*.d/ as the suffix `.d`, longer than `d`: for www.d a `local=/*.d/`
+    (NXDOMAIN) beats `server=/d/IP` (a forward), while d itself is forwarded and `/www.d/`
+    would beat `/*.d/` again. (Found by tests/e2e/test_daemon_fuzz.py against Debian's
+    dnsmasq; we had put both rules at d's level, where a forward wins.)"""
+    from policy_lint.dialects.semantics.base import ParseContext
+    from policy_lint.inputs import Resolver
+    from policy_lint.model import EVERYONE, Outcome, Probe
+
+    conf = tmp_path / "dnsmasq.conf"
+    conf.write_text("server=/facebook.com/192.0.2.53\nlocal=/*.facebook.com/\nserver=/m.facebook.com/#\n")
+    ruleset = dnsmasq.parse(conf, ParseContext(Resolver(tmp_path), catalog))
+
+    def decide(host: str):
+        d = ruleset.evaluate(Probe("facebook", host, "primary", "https", 443), EVERYONE)
+        return d.outcome, d.rule.line if d.rule else None
+
+    assert decide("www.facebook.com") == (Outcome.DENY, 2)
+    assert decide("facebook.com") == (Outcome.ALLOW, 1)
+    assert decide("m.facebook.com") == (Outcome.ALLOW, 3)
+
+
+def test_a_partial_wildcard_beats_a_shorter_plain_domain(tmp_path, catalog):
+    """The longest matching suffix wins, as text, wildcards included: `/*facebook.com/` (12
+    characters) beats `/com/` for facebook.com and below, `/facebook.com/` beats
+    `/*acebook.com/`. (Checked against Debian's dnsmasq; we had tried every plain domain
+    before any `/*d/`.)"""
+    from policy_lint.dialects.semantics.base import ParseContext
+    from policy_lint.inputs import Resolver
+    from policy_lint.model import EVERYONE, Outcome, Probe
+
+    conf = tmp_path / "dnsmasq.conf"
+    conf.write_text(
+        "server=/*facebook.com/192.0.2.53\naddress=/com/\naddress=/twitter.com/\nserver=/*witter.com/#\n"
+    )
+    ruleset = dnsmasq.parse(conf, ParseContext(Resolver(tmp_path), catalog))
+
+    def decide(host: str):
+        d = ruleset.evaluate(Probe(None, host, "primary", "https", 443), EVERYONE)
+        return d.outcome, d.rule.line if d.rule else None
+
+    assert decide("www.facebook.com") == (Outcome.ALLOW, 1)
+    assert decide("www.linkedin.com") == (Outcome.DENY, 2)
+    assert decide("api.twitter.com") == (Outcome.DENY, 3)

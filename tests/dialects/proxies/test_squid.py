@@ -1063,3 +1063,79 @@ def test_an_allow_list_that_leaves_out_supporting_domains_is_degraded(lint):
     # some sites are allowed: not "all web access is denied to everyone"
     assert "TE105" not in codes(report)
     assert v["facebook"] == "blocked"
+
+
+def test_implicit_deny_answers_with_the_deny_info_of_the_last_acl_checked(tmp_path, catalog):
+    """squid.conf.documented, deny_info: Squid remembers the last ACL it evaluated in
+    http_access. With no line matching, that is where the last line stopped: `work` (false for
+    Facebook) on `allow work lan`, so its TCP_RESET applies, not `lan`'s page. (Found by
+    tests/e2e/test_daemon_fuzz.py against Debian's squid.)"""
+    from policy_lint.dialects.proxies import squid
+    from policy_lint.dialects.semantics.base import ParseContext
+    from policy_lint.inputs import Resolver
+    from policy_lint.model import EVERYONE, Outcome, Probe
+
+    conf = tmp_path / "squid.conf"
+    conf.write_text(
+        "acl work dstdomain .example.com\n"
+        "acl lan dstdomain .example.net\n"
+        "deny_info TCP_RESET work\n"
+        "deny_info http://block.lan/ lan\n"
+        "http_access allow work lan\n"
+    )
+    ruleset = squid.parse(conf, ParseContext(Resolver(tmp_path), catalog))
+    d = ruleset.evaluate(Probe("facebook", "www.facebook.com", "primary", "http", 80), EVERYONE)
+    assert (d.outcome, d.how, d.rule.line if d.rule else None) == (Outcome.DENY, "reset", 5)
+    # www.example.com passes `work` and stops at `lan`: its redirect page
+    d = ruleset.evaluate(Probe(None, "www.example.com", "control", "http", 80), EVERYONE)
+    assert (d.outcome, d.how) == (Outcome.DENY, "redirect")
+
+
+def test_a_wildcard_after_a_name_it_covers_is_refused_but_not_the_other_way_round(lint):
+    """Squid's dstdomain splay tree (aclDomainCompare): `.facebook.com` after
+    `www.facebook.com` (or `facebook.com` after `.facebook.com`) is `ERROR: ... is a subdomain
+    of ...` and Squid does not start; a name after the wildcard covering it is only a warning.
+    (Found by tests/e2e/test_daemon_fuzz.py against Debian's squid 5.7.)"""
+    report = lint(
+        {
+            "squid.conf": """
+        acl fb dstdomain www.facebook.com
+        acl fb dstdomain .facebook.com
+        acl tw dstdomain .twitter.com www.twitter.com
+        acl li dstdomain .linkedin.com linkedin.com
+        http_access deny fb
+        http_access deny tw
+        http_access deny li
+        http_access allow all
+    """
+        }
+    )
+    refused = [(f.span.line, f.message) for f in report.findings if f.code == "TE901"]
+    assert [line for line, _ in refused] == [3, 5], refused
+    assert "subdomain" in refused[0][1]
+
+
+def test_the_first_deny_info_for_an_acl_is_the_one_squid_uses(tmp_path, catalog):
+    """Squid takes the first deny_info line naming the ACL (its list is walked in order,
+    aclGetDenyInfoPage); a later one for the same ACL changes nothing. (Found by
+    tests/e2e/test_daemon_fuzz.py against Debian's squid.)"""
+    from policy_lint.dialects.proxies import squid
+    from policy_lint.dialects.semantics.base import ParseContext
+    from policy_lint.inputs import Resolver
+    from policy_lint.model import EVERYONE, Outcome, Probe
+
+    conf = tmp_path / "squid.conf"
+    conf.write_text(
+        "acl fb dstdomain .facebook.com\n"
+        "acl tw dstdomain .twitter.com\n"
+        "deny_info ERR_ACCESS_DENIED fb\n"
+        "deny_info TCP_RESET fb tw\n"
+        "http_access deny fb\n"
+        "http_access deny tw\n"
+        "http_access allow all\n"
+    )
+    ruleset = squid.parse(conf, ParseContext(Resolver(tmp_path), catalog))
+    fb = ruleset.evaluate(Probe("facebook", "www.facebook.com", "primary", "http", 80), EVERYONE)
+    tw = ruleset.evaluate(Probe("twitter", "twitter.com", "primary", "http", 80), EVERYONE)
+    assert (fb.outcome, fb.how, fb.rule.line if fb.rule else None) == (Outcome.DENY, "error-page", 5)
+    assert (tw.outcome, tw.how, tw.rule.line if tw.rule else None) == (Outcome.DENY, "reset", 6)
