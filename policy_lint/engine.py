@@ -681,15 +681,15 @@ def _escapes(path: Path, root: Path) -> str:
 def _lint_container(
     path: Path,
     head: str,
+    root: Path,
     catalog: Catalog,
     policy: Policy,
-    options: Options,
     report: Report,
     pulled_in: set[str],
+    log: Any = None,
 ) -> extract.Extraction | None:
     """Lint the configs `path` holds when it is a container (policy_lint/extract), adding their
     reports to `report` and the files they read to `pulled_in`; None when it is no container."""
-    root = options.root or find_root(path)
     context = ParseContext(Resolver(root.resolve(), pulled_in), catalog)
     try:
         held = extract.extract(path, head, context)
@@ -714,8 +714,8 @@ def _lint_container(
         else:
             unknown = {sid: ServiceResult(Verdict.UNKNOWN) for sid in catalog.services}
             files.append(FileReport(shown, held.kind, unknown, [finding]))
-    if options.log:
-        options.log.debug("container", path=str(path), configs=len(files), skipped=len(skipped))
+    if log:
+        log.debug("container", path=str(path), configs=len(files), skipped=len(skipped))
     report.files += files
     return held
 
@@ -746,7 +746,8 @@ def lint_file(path: Path, explicit: bool, catalog: Catalog, policy: Policy, opti
     path: the unit a worker process runs. Cross-file steps (included files, policy exceptions)
     are lint_paths'."""
     forced: ModuleType | None = dialects.DIALECTS.get(options.dialect) if options.dialect else None
-    escape = _escapes(path, options.root or find_root(path))
+    root = options.root or find_root(path)
+    escape = _escapes(path, root)
     if escape:
         # A link in the repository to a file outside it (/etc/passwd): never read.
         if explicit and not options.skip_undetected:
@@ -755,7 +756,7 @@ def lint_file(path: Path, explicit: bool, catalog: Catalog, policy: Policy, opti
     head = read_head(path)
     held_report, held_read = Report(), set[str]()
     held = (
-        _lint_container(path, head, catalog, policy, options, held_report, held_read)
+        _lint_container(path, head, root, catalog, policy, held_report, held_read, options.log)
         if forced is None
         else None
     )
@@ -780,7 +781,6 @@ def lint_file(path: Path, explicit: bool, catalog: Catalog, policy: Policy, opti
             error = f"{path}: cannot tell which kind of config this is (use --dialect)"
             return replace(contained, errors=contained.errors + (error,))
         return replace(contained, skipped=contained.skipped + (Skipped(str(path), "unknown kind"),))
-    root = options.root or find_root(path)
     context = ParseContext(Resolver(root.resolve()), catalog)
     try:
         ruleset = module.parse(path, context)
