@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,51 @@ def test_policy_lint_no_cache_turns_it_off(xdg, monkeypatch):
     parse = Parser()
     catalog_cache.load_parsed({"services.yaml": b"a\n"}, parse)
     assert not xdg.exists()
+
+
+def _age(path: Path, days: float) -> None:
+    then = time.time() - days * 86400
+    os.utime(path, (then, then))
+
+
+def test_a_new_catalog_entry_prunes_other_keys_unused_for_a_month_and_keeps_recent_ones(xdg):
+    catalog_cache.load_parsed({"services.yaml": b"v1\n"}, Parser())
+    catalog_cache.load_parsed({"services.yaml": b"v2\n"}, Parser())
+    old, recent = sorted(xdg.glob("catalog-*.marshal"), key=lambda p: p.read_bytes().count(b"v2"))
+    _age(old, 31)
+    _age(recent, 29)
+    catalog_cache.load_parsed({"services.yaml": b"v3\n"}, Parser())  # a write: prunes
+    left = sorted(xdg.glob("catalog-*.marshal"))
+    assert old not in left and recent in left and len(left) == 2
+
+
+def test_reading_an_entry_marks_it_used_so_it_survives_the_next_prune(xdg):
+    files = {"services.yaml": b"kept\n"}
+    catalog_cache.load_parsed(files, Parser())
+    (entry,) = xdg.glob("catalog-*.marshal")
+    _age(entry, 40)
+    parse = Parser()
+    catalog_cache.load_parsed(files, parse)  # a hit: refreshes the entry's age
+    assert parse.calls == 0
+    catalog_cache.load_parsed({"services.yaml": b"other\n"}, Parser())  # a write: prunes
+    assert entry.exists()
+
+
+def test_a_detection_directory_of_new_code_prunes_old_code_directories(xdg, tmp_path):
+    from policy_lint.dialects import detect_cache
+
+    stale = xdg / "detect-0000"
+    stale.mkdir(parents=True)
+    (stale / "entry").write_text("k\nproxies.squid")
+    _age(stale / "entry", 60)
+    _age(stale, 60)
+    fresh = xdg / "detect-1111"
+    fresh.mkdir()
+    conf = tmp_path / "acl.rules"
+    conf.write_text(SQUID)
+    detect_cache.remember(conf, "head", "proxies.squid")  # creates this code's directory
+    assert not stale.exists() and fresh.exists()
+    assert detect_cache.lookup(conf, "head") == "proxies.squid"
 
 
 def test_the_catalog_from_the_cache_equals_the_catalog_from_the_yaml(xdg, monkeypatch):

@@ -12,6 +12,11 @@ file whose stored key is not the key of the YAML read now is never used: editing
 read. A cache that cannot be read or written (no home, a read-only or full disk, a corrupt
 file) is no error: the YAML is parsed as if there were no cache. POLICY_LINT_NO_CACHE=1 turns
 the cache off.
+
+Pruning: each write of a new cache entry removes the entries of other keys (other catalog
+versions, other dialect code) not used for STALE_AFTER seconds. A used entry's modification time
+is refreshed at most once a day, so "not used" is measured without a write per run, and two
+installed versions sharing one cache directory do not remove each other's live entries.
 """
 
 from __future__ import annotations
@@ -20,11 +25,15 @@ import contextlib
 import hashlib
 import marshal
 import os
+import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 FORMAT = 1  # bumped when the shape of the cached data changes
+STALE_AFTER = 30 * 86400  # seconds without use after which another key's entry is removed
+_REFRESH_AFTER = 86400  # a used entry's mtime is refreshed when older than this
 
 
 def cache_dir() -> Path | None:
@@ -59,13 +68,38 @@ def load_parsed(files: dict[str, bytes], parse: Callable[[dict[str, bytes]], Any
         try:
             stored_key, data = marshal.loads(target.read_bytes())
             if stored_key == key:
+                mark_used(target)
                 return data
         except (OSError, EOFError, ValueError, TypeError):
             pass  # absent, unreadable or corrupt: parse and (re)write
     data = parse(files)
     if target is not None:
         _write(target, key, data)
+        prune(target.parent, "catalog-*.marshal", keep=target)
     return data
+
+
+def mark_used(entry: Path) -> None:
+    """Refresh entry's mtime when it is older than a day: the age prune() reads."""
+    with contextlib.suppress(OSError):
+        if time.time() - entry.stat().st_mtime > _REFRESH_AFTER:
+            os.utime(entry)
+
+
+def prune(directory: Path, pattern: str, keep: Path, now: float | None = None) -> None:
+    """Remove the entries matching pattern in directory, other than keep, unused for
+    STALE_AFTER seconds (files, or directories with their files). Errors are ignored: a
+    concurrent process may be removing the same entry."""
+    cutoff = (time.time() if now is None else now) - STALE_AFTER
+    with contextlib.suppress(OSError):
+        for entry in directory.glob(pattern):
+            with contextlib.suppress(OSError):
+                if entry == keep or entry.stat().st_mtime > cutoff:
+                    continue
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink()
 
 
 def _write(target: Path, key: str, data: Any) -> None:

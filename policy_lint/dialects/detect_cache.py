@@ -11,7 +11,9 @@ where <code> is the sha256 of every source file of `policy_lint.dialects` (a new
 any edit of a dialect, is another directory: an answer of other code is never read), and each
 entry holds its full key too, checked on reading. The entry is the winning module's name, or ""
 when none was confident enough. No cache directory (no home, read-only, POLICY_LINT_NO_CACHE)
-means detection as if there were no cache. Directories of older code are not removed.
+means detection as if there were no cache. Creating a directory for new code removes the
+directories of other code unused for a month (catalog.cache.prune); a used directory's
+modification time is refreshed at most once a day.
 
 Only this fallback is cached: a file a name pattern points to is decided by the few dialects
 the pattern names, which is cheap.
@@ -25,7 +27,7 @@ import os
 from functools import cache
 from pathlib import Path
 
-from policy_lint.catalog.cache import cache_dir
+from policy_lint.catalog.cache import cache_dir, mark_used, prune
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -65,7 +67,10 @@ def lookup(path: Path, head: str) -> str | None:
         stored_key, _sep, module = file.read_text(encoding="ascii").partition("\n")
     except (OSError, ValueError):
         return None
-    return module if stored_key == key else None
+    if stored_key != key:
+        return None
+    mark_used(file.parent)
+    return module
 
 
 def remember(path: Path, head: str, module: str) -> None:
@@ -74,6 +79,7 @@ def remember(path: Path, head: str, module: str) -> None:
         return
     file, key = entry
     tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+    new_code = not file.parent.is_dir()
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(f"{key}\n{module}", encoding="ascii")
@@ -81,3 +87,5 @@ def remember(path: Path, head: str, module: str) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink()
+    if new_code:
+        prune(file.parent.parent, "detect-*", keep=file.parent)
