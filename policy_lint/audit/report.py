@@ -106,7 +106,9 @@ def build(config: str, logs: list[str], static: StaticSide, side: TrafficSide, c
         for shown, data in side.users.to_dict()["audiences"].items():
             plain = side.user_names.get(shown)
             per_user = (
-                static.for_user(plain, catalog, policy) if plain is not None and shown != OTHER_USERS else {}
+                static.for_user(plain, catalog, policy, shown if side.pseudonymise else None)
+                if plain is not None and shown != OTHER_USERS
+                else {}
             )
             for sid, tdata in data["services"].items():
                 stat = per_user.get(

@@ -84,15 +84,28 @@ class StaticSide:
     _segment_for_users: Segment | None = None
     _root: Path | None = None
 
-    def for_user(self, user: str, catalog: Catalog, policy: Policy) -> dict[str, StaticVerdict]:
-        """The configs' verdicts for one user (the plain name; never shown unless asked)."""
+    def for_user(
+        self, user: str, catalog: Catalog, policy: Policy, shown: str | None = None
+    ) -> dict[str, StaticVerdict]:
+        """The configs' verdicts for one user (the plain name). With `shown` (the user's
+        pseudonym) the name is replaced by it in the notes, and a deciding rule is given by
+        its place only (its text may name the user)."""
         seg = self._segment_for_users
         if seg is None:
             note = "which segment's path this user's traffic takes is not known"
             return {sid: StaticVerdict(Verdict.UNKNOWN.value, "", note) for sid in catalog.services}
         names = tuple(dict.fromkeys((user, bare_user(user))))
         synthetic = replace(seg, name=f"user {user}", clients=names, networks=(), names=names)
-        return _composed(self.report, synthetic, catalog, policy)
+        out = _composed(self.report, synthetic, catalog, policy)
+        if shown is None:
+            return out
+        redacted = {}
+        for sid, v in out.items():
+            note = v.note
+            for name in sorted(names, key=len, reverse=True):
+                note = note.replace(name, shown)
+            redacted[sid] = StaticVerdict(v.verdict, v.decided_by.split(": ", 1)[0], note)
+        return redacted
 
 
 def bare_user(user: str) -> str:
