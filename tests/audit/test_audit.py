@@ -15,6 +15,7 @@ from policy_lint.audit.observe import user_matches
 from policy_lint.catalog import load_catalog
 from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.compliance import keyed_pseudonym
+from policy_lint.traffic.record import FlowRecord
 from policy_lint.traffic.sources import SkipCounter, read_records, squid_line
 from policy_lint.traffic.weblogs import fortigate, panos, umbrella, zscaler
 from tests.audit.samples import ACCESS_LOG, FORTI_TRAFFIC, POLICY, panos_traffic, write_config
@@ -29,6 +30,11 @@ def run(*args: object) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=180,
     )
+
+
+def got(record: FlowRecord | None) -> FlowRecord:
+    assert record is not None
+    return record
 
 
 def rows(report: dict, audience: str) -> dict[str, dict]:
@@ -75,20 +81,24 @@ def test_unknown_says_which_side():
 
 def test_users_from_each_log():
     zs = (SAMPLES / "zscaler-nss-web.log").read_text().splitlines()[0]
-    assert zscaler(zs).user == "jdoe@example.com"  # login, field 2
+    assert got(zscaler(zs)).user == "jdoe@example.com"  # login, field 2
     pan = (SAMPLES / "panos-url.log").read_text().splitlines()[1]
-    assert panos(pan).user == "corp\\asmith"  # Source User, field 12
-    assert panos((SAMPLES / "panos-url.log").read_text().splitlines()[0]).user is None  # empty
-    forti = fortigate(
-        FORTI_TRAFFIC.format(src="10.1.1.1", dst="1.1.1.1", action="deny", user="bob", group="Sales", rcvd=0)
+    assert got(panos(pan)).user == "corp\\asmith"  # Source User, field 12
+    assert got(panos((SAMPLES / "panos-url.log").read_text().splitlines()[0])).user is None  # empty
+    forti = got(
+        fortigate(
+            FORTI_TRAFFIC.format(
+                src="10.1.1.1", dst="1.1.1.1", action="deny", user="bob", group="Sales", rcvd=0
+            )
+        )
     )
     assert (forti.user, forti.group) == ("bob", "Sales")
     dns = (SAMPLES / "umbrella-dns.csv").read_text().splitlines()
-    assert umbrella(dns[1]).user == "asmith"  # Most Granular Identity of type AD Users
-    assert umbrella(dns[0]).user is None  # a network identity is no user
+    assert got(umbrella(dns[1])).user == "asmith"  # Most Granular Identity of type AD Users
+    assert got(umbrella(dns[0])).user is None  # a network identity is no user
     native = squid_line(ACCESS_LOG.splitlines()[1])
     assert native is not None and native.user == "asmith"  # native format's user column
-    assert squid_line(ACCESS_LOG.splitlines()[0]).user is None  # "-"
+    assert got(squid_line(ACCESS_LOG.splitlines()[0])).user is None  # "-"
     common = squid_line(
         '10.0.0.5 - bob [20/Jun/2022:15:29:11 +0000] "CONNECT www.facebook.com:443 HTTP/1.1" 200 512 TCP_TUNNEL:HIER_DIRECT'
     )
@@ -97,7 +107,7 @@ def test_users_from_each_log():
 
 def test_umbrella_without_the_type_column_names_no_user():
     line = '"2022-06-20 15:30:02","asmith","asmith,HQ","10.10.0.7","203.0.113.1","Allowed","1 (A)","NOERROR","www.linkedin.com."'
-    assert umbrella(line).user is None
+    assert got(umbrella(line)).user is None
 
 
 @pytest.mark.parametrize(
@@ -154,14 +164,14 @@ def test_without_keep_addressed_they_stay_records_without_a_host(tmp_path):
     assert skipped.reasons == {"PAN-OS syslog CSV record without a host name": 1}
     # and `traffic`'s classifier (no by_address) says nothing about a host-less record
     rec = panos(panos_traffic("10.10.0.7", "157.240.1.35", "allow", 89000))
-    assert Classifier(load_catalog()).classify(rec) is None
+    assert Classifier(load_catalog()).classify(got(rec)) is None
 
 
 def test_fortigate_traffic_without_hostname_by_address():
     rec = fortigate(
         FORTI_TRAFFIC.format(src="10.10.0.8", dst="104.244.42.1", action="deny", user="", group="", rcvd=0)
     )
-    obs = Classifier(load_catalog(), by_address=True).classify(rec)
+    obs = Classifier(load_catalog(), by_address=True).classify(got(rec))
     assert obs is not None and (obs.service, obs.outcome, obs.how) == (
         "twitter",
         "blocked",
