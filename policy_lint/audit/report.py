@@ -3,7 +3,7 @@
     {"version": 1, "config": DIR, "logs": [...], "network_view": bool, "pseudonymised": bool,
      "matching": [how audiences are matched, one sentence each],
      "audiences": [{"name", "kind", "clients": [...], "records": n}],
-     "rows": [{"audience", "kind", "service", "status", "why",
+     "rows": [{"audience", "kind", "service", "status", "why", "accepted" (a policy exception covers it),
                "static": {"verdict", "decided_by", "note"},
                "traffic": {"verdict", "requests", "outcomes": {...}}}],
      "users": [...rows of the same shape, audience = a user's pseudonym...]  (--by-user),
@@ -55,6 +55,19 @@ def _row(audience: str, kind: str, sid: str, static: StaticVerdict, traffic: dic
         "static": {"verdict": static.verdict, "decided_by": static.decided_by, "note": static.note},
         "traffic": traffic,
     }
+
+
+def _accepted(policy, rows: list[dict]) -> None:
+    """Mark the rows an unexpired policy exception covers (the exception's audience, or
+    everyone): the comparison stands, the block is one the organisation accepts."""
+    import datetime as dt
+
+    today = dt.date.today()
+    active = [e for e in policy.exceptions if not e.expired(today)]
+    for r in rows:
+        r["accepted"] = any(
+            e.service == r["service"] and e.audience in (r["audience"], EVERYONE) for e in active
+        )
 
 
 def build(config: str, logs: list[str], static: StaticSide, side: TrafficSide, catalog, policy) -> dict:
@@ -115,6 +128,7 @@ def build(config: str, logs: list[str], static: StaticSide, side: TrafficSide, c
                     sid, StaticVerdict(Verdict.UNKNOWN.value, "", "more users than the report keeps")
                 )
                 users.append(_row(shown, "user", sid, stat, _traffic_cell(tdata)))
+    _accepted(policy, rows + users)
     summary = dict.fromkeys(STATUSES, 0)
     for r in rows + users:
         summary[r["status"]] += 1
@@ -164,9 +178,13 @@ def _md_cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
 
 
-def _static_text(s: dict) -> str:
+def _static_text(s: dict, accepted: bool = False) -> str:
     extra = "; ".join(x for x in (s["decided_by"], s["note"]) if x)
-    return s["verdict"] + (f" ({extra})" if extra else "")
+    return (
+        s["verdict"]
+        + (f" ({extra})" if extra else "")
+        + ("; accepted by a policy exception" if accepted else "")
+    )
 
 
 def _traffic_text(t: dict) -> str:
@@ -203,7 +221,7 @@ def _md(report: dict) -> str:
             status = r["status"] if r["status"] == AGREE else f"**{r['status']}**"
             out.append(
                 f"| {_md_cell(r['audience'])} | {_md_cell(r['service'])} | {_md_cell(status)} | "
-                f"{_md_cell(_static_text(r['static']))} | {_md_cell(_traffic_text(r['traffic']))} | {_md_cell(r['why'])} |"
+                f"{_md_cell(_static_text(r['static'], r.get('accepted', False)))} | {_md_cell(_traffic_text(r['traffic']))} | {_md_cell(r['why'])} |"
             )
         out.append("")
     out += ["## Audiences", ""]
@@ -255,7 +273,7 @@ def _html_rows(rows: list[dict]) -> str:
             f'<tr data-audience="{e(r["audience"])}" data-service="{e(r["service"])}" data-status="{e(r["status"])}">'
             f"<td>{e(r['audience'])}</td><td><b>{e(r['service'])}</b></td>"
             f'<td><span class=s style="background:{colour}">{e(r["status"])}</span></td>'
-            f"<td>{e(_static_text(r['static']))}</td><td>{e(_traffic_text(r['traffic']))}</td>"
+            f"<td>{e(_static_text(r['static'], r.get('accepted', False)))}</td><td>{e(_traffic_text(r['traffic']))}</td>"
             f"<td class=why>{e(r['why'])}</td></tr>"
         )
     head = "<tr><th>Audience</th><th>Service</th><th>Status</th><th>Config says</th><th>Logs show</th><th>Why</th></tr>"

@@ -239,7 +239,11 @@ def static_side(config_dir: Path, catalog: Catalog, policy: Policy, root: Path |
         audiences.append(replace(_policy_audience(aud), name=name))
         holder = _holding_segment(aud, segments)
         if holder is None:
-            note = "its clients are not all in one segment: which path their traffic takes is not known"
+            note = (
+                "its networks are not all inside one segment: which path their traffic takes is not known"
+                if aud.networks
+                else "it names users/groups and there are several segments: which path their traffic takes is not known"
+            )
             verdicts[name] = {sid: StaticVerdict(Verdict.UNKNOWN.value, "", note) for sid in catalog.services}
             continue
         synthetic = replace(_synthetic(name, aud, holder.path, holder.span), **_path_facts(holder))

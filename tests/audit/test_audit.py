@@ -329,3 +329,39 @@ def test_garbage_log_is_counted_not_fatal(setup, tmp_path):
     d = json.loads(r.stdout)
     assert d["traffic"]["skipped"] == 5
     assert rows(d, "guests")["facebook"]["status"] == BYPASS
+
+
+def test_policy_audiences_along_a_segments_path(tmp_path):
+    cfg = write_config(tmp_path, with_network=True)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    log = tmp_path / "access.log"
+    log.write_text(ACCESS_LOG)
+    d = json.loads(run(cfg, log, "--policy", policy, "--format", "json").stdout)
+    # staff (10.10.0.0/16) lies inside the office segment: that segment's path decides
+    assert rows(d, "staff")["linkedin"]["status"] == HIDDEN
+    assert rows(d, "staff")["facebook"]["static"]["verdict"] == "unaffected"
+    # guests (10.20.0.0/16) is wider than the guest segment (10.20.0.0/24): path not known
+    guests = rows(d, "guests")["facebook"]
+    assert (
+        guests["static"]["verdict"] == "unknown" and "not all inside one segment" in guests["static"]["note"]
+    )
+    assert guests["status"] == UNKNOWN
+    # users with several segments: path not known either
+    assert rows(d, "marketing")["linkedin"]["static"]["verdict"] == "unknown"
+
+
+def test_rows_an_exception_covers_are_marked(setup, tmp_path):
+    cfg, _policy, log = setup
+    policy = tmp_path / "excepted.yaml"
+    policy.write_text(
+        POLICY
+        + "exceptions:\n  - {service: facebook, audience: guests, reason: bandwidth, expires: 2999-12-31}\n"
+    )
+    r = run(cfg, log, "--policy", policy, "--format", "json")
+    d = json.loads(r.stdout)
+    assert rows(d, "guests")["facebook"]["accepted"] is True
+    assert rows(d, "guests")["facebook"]["status"] == BYPASS  # the comparison stands
+    assert rows(d, "staff")["facebook"]["accepted"] is False
+    assert d["static_findings"] == []  # check's TE102 is accepted by the exception
+    assert r.returncode == 1  # the disagreement still fails the run
