@@ -365,3 +365,26 @@ def test_rows_an_exception_covers_are_marked(setup, tmp_path):
     assert rows(d, "staff")["facebook"]["accepted"] is False
     assert d["static_findings"] == []  # check's TE102 is accepted by the exception
     assert r.returncode == 1  # the disagreement still fails the run
+
+
+def test_firewall_logs_by_address_and_group_in_the_report(setup, tmp_path):
+    cfg, policy, _log = setup
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "panos.log").write_text(
+        panos_traffic("10.20.0.9", "157.240.1.35", "allow", 5000, "corp\\asmith") + "\n"
+    )
+    (logs / "forti.log").write_text(
+        FORTI_TRAFFIC.format(
+            src="10.99.0.8", dst="108.174.10.10", action="deny", user="bob", group="Sales", rcvd=0
+        )
+        + "\n"
+    )
+    d = json.loads(run(cfg, logs, "--policy", policy, "--format", "json").stdout)
+    assert rows(d, "guests")["facebook"]["status"] == BYPASS  # a session to facebook's prefix, allowed
+    sales = rows(d, "sales")["linkedin"]  # matched by FortiGate's group= only (10.99/16 is no audience)
+    assert sales["traffic"]["verdict"] == "blocked"
+    assert rows(d, "marketing")["facebook"]["traffic"]["verdict"] == "compliant"  # CORP\asmith -> asmith
+    evidence = d["traffic"]["evidence"]["linkedin"][0]
+    assert evidence["host"] == "address:108.174.10.10"
+    assert "matched by destination address 108.174.10.10" in evidence["evidence"]
