@@ -66,7 +66,9 @@ def _is_loopback(address: str) -> bool:
 
 
 class Classifier:
-    def __init__(self, catalog, fingerprints: Fingerprints | None = None, *, by_address: bool = False) -> None:
+    def __init__(
+        self, catalog, fingerprints: Fingerprints | None = None, *, by_address: bool = False
+    ) -> None:
         self.catalog = catalog
         # by_address (`audit`): a record without a host name whose destination address lies in a
         # service's published prefixes (catalog.service_for_ip) is that service's, as its primary
