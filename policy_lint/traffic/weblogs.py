@@ -12,8 +12,9 @@ Logs", help.zscaler.com; fields in this order, tab-separated):
     malwarecat threatname riskscore dlpeng dlpdict location dept cip sip reqmethod respcode ...
   e.g. ``Mon Jun 20 15:29:11 2022<TAB>jdoe@example.com<TAB>HTTPS<TAB>www.facebook.com/<TAB>Blocked...``
   action Blocked -> denied; Allowed with a response code -> that status; Allowed without one
-  (CONNECT not inspected) -> allowed. A feed with a custom output format is not this layout: its
-  lines are skipped and counted ("not a Zscaler default web feed line").
+  (CONNECT not inspected) -> allowed. login (field 2) is the record's user. A feed with a
+  custom output format is not this layout: its lines are skipped and counted ("not a Zscaler
+  default web feed line").
 
 PAN-OS syslog CSV (docs.paloaltonetworks.com, "Syslog Field Descriptions": Threat Log Fields /
 URL Filtering, Traffic Log Fields). Common prefix: FUTURE_USE, Receive Time, Serial, Type,
