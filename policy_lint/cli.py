@@ -548,6 +548,10 @@ cli.add_command(_traffic)
 cli.add_command(_probe)
 cli.add_command(_live)
 
+from policy_lint.audit.command import audit as _audit  # noqa: E402  (imports its work when run)
+
+cli.add_command(_audit)
+
 
 def main() -> None:
     try:

@@ -4,6 +4,9 @@ Rules, in order (first match wins):
 1. host neither a catalog host nor the control host -> None. The role is the catalog's role for
    that exact host where it lists one (probe and hygiene hosts: api.linkedin.com is "api"),
    else the role of the longest catalog domain the host is under.
+   With by_address (`audit` only, so `traffic`'s engines stay identical): a record without a
+   host name (PAN-OS TRAFFIC, FortiGate traffic) whose destination address is in a service's
+   published prefixes -> that service's primary, host "address:<ip>", how "<how>+by-address".
 2. a squid error page whose name says squid could not reach the site (ERR_DNS_FAIL,
    ERR_CONNECT_FAIL, ...) -> failed/proxy-error; one asking for credentials -> inconclusive.
    Any other fingerprinted block page or filter header -> blocked/block-page:<vendor>.
@@ -37,6 +40,8 @@ import re
 from policy_lint.traffic.fingerprints import Fingerprints, load_fingerprints
 from policy_lint.traffic.record import FlowRecord, Observation
 
+BY_ADDRESS = "address"  # the host of an observation attributed by destination address: "address:<ip>"
+
 # mitmproxy / asyncio: "[Errno 111] Connect call failed ('157.240.1.35', 443)"
 # A proxy refusing CONNECT with 502/503/504 and no vendor page named is squid & co. saying it
 # could not reach the site (ERR_DNS_FAIL, ERR_CONNECT_FAIL ...: mitmproxy keeps only the status
@@ -61,8 +66,15 @@ def _is_loopback(address: str) -> bool:
 
 
 class Classifier:
-    def __init__(self, catalog, fingerprints: Fingerprints | None = None) -> None:
+    def __init__(
+        self, catalog, fingerprints: Fingerprints | None = None, *, by_address: bool = False
+    ) -> None:
         self.catalog = catalog
+        # by_address (`audit`): a record without a host name whose destination address lies in a
+        # service's published prefixes (catalog.service_for_ip) is that service's, as its primary
+        # (the prefixes are the service's own networks: a session to them is the service), with
+        # the host shown as "address:<ip>" and the evidence saying it was matched by address.
+        self.by_address = by_address
         self.fp = fingerprints or load_fingerprints()
         self._cache: dict[str, tuple[str | None, str] | None] = {}
         # Exact hosts the catalog gives a role (probes and hygiene hosts). A path-specific entry
@@ -110,12 +122,35 @@ class Classifier:
 
     def classify(self, record: FlowRecord) -> Observation | None:
         hit = self._lookup(record.host) if record.host else None
+        if hit is None and not record.host and self.by_address and record.server_ip:
+            return self._by_address(record)
         if hit is None:
             return None
         service, role = hit
         outcome, how, evidence = self._decide(record, service)
         return Observation(
             record.timestamp, service, role, record.host, outcome, how, evidence, record.client
+        )
+
+    def _by_address(self, record: FlowRecord) -> Observation | None:
+        ip = (record.server_ip or "").strip("[]")
+        try:
+            service = self.catalog.service_for_ip(ip)
+        except ValueError:
+            return None
+        if service is None:
+            return None
+        outcome, how, evidence = self._decide(record, service)
+        where = f"matched by destination address {ip} in {service}'s published prefixes"
+        return Observation(
+            record.timestamp,
+            service,
+            "primary",
+            f"{BY_ADDRESS}:{ip}",
+            outcome,
+            f"{how}+by-address",
+            f"{evidence}; {where}"[:240],
+            record.client,
         )
 
     def _decide(self, r: FlowRecord, service: str | None) -> tuple[str, str, str]:

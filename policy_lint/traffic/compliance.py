@@ -110,7 +110,7 @@ class ComplianceReport:
     def pseudonym(self, client: str) -> str:
         if not self.pseudonymise:
             return client
-        return "client-" + hmac.new(self._key, client.encode(), hashlib.sha256).hexdigest()[:12]
+        return keyed_pseudonym(self._key, client)
 
     def _audience(self, client: str | None) -> str:
         if not client:
@@ -287,6 +287,12 @@ def failing_services(report: dict, policy) -> list[str]:
             continue
         out.append(sid)
     return out
+
+
+def keyed_pseudonym(key: bytes, value: str, prefix: str = "client-") -> str:
+    """The keyed hash a report shows instead of a client address or user name: the same value
+    and key give the same pseudonym, in any run; without the key it cannot be reversed."""
+    return prefix + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:12]
 
 
 def _iso(ts: float | None) -> str | None:

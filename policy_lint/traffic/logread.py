@@ -86,7 +86,7 @@ def _json_kind(line: str) -> str | None:
     return f"zeek-{kind}" if kind and "ts" in obj else None
 
 
-def read(path: Path, fmt: str, skipped: Skips) -> Iterator[FlowRecord]:
+def read(path: Path, fmt: str, skipped: Skips, *, keep_addressed: bool = False) -> Iterator[FlowRecord]:
     if fmt == "pihole-db":
         yield from dnslogs.pihole_db(path, skipped)
     elif fmt == "zeek-tsv":
@@ -96,10 +96,10 @@ def read(path: Path, fmt: str, skipped: Skips) -> Iterator[FlowRecord]:
     elif fmt == "squid":
         yield from _squid(path, skipped)
     else:
-        yield from _lines(path, fmt, skipped)
+        yield from _lines(path, fmt, skipped, keep_addressed)
 
 
-def _lines(path: Path, fmt: str, skipped: Skips) -> Iterator[FlowRecord]:
+def _lines(path: Path, fmt: str, skipped: Skips, keep_addressed: bool = False) -> Iterator[FlowRecord]:
     _, parse = LINE_FORMATS[fmt]
     reason = f"line not in {NAMES[fmt]} format"
     for line in lines(path, skipped):
@@ -112,7 +112,7 @@ def _lines(path: Path, fmt: str, skipped: Skips) -> Iterator[FlowRecord]:
             continue
         if rec is None:
             continue
-        if not rec.host:
+        if not rec.host and not (keep_addressed and rec.server_ip):
             skipped.skip(f"{NAMES[fmt]} record without a host name")
             continue
         yield rec

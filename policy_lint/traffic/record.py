@@ -44,6 +44,11 @@ class FlowRecord:
     #   "answered" the server answered (DNS answer, TLS ServerHello, session with bytes back)
     #   "unknown"  the log states an action this reader does not model -> inconclusive
     verdict: str | None = None
+    # Who, where the log names a person: Zscaler login, PAN-OS Source User, FortiGate user,
+    # an Umbrella identity of a user type, squid's user column. Never in a report unless
+    # pseudonymised (or the auditor opts in); `group` only where the log carries one (FortiGate).
+    user: str | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,12 @@ def sniff(path: Path) -> str:
     return "squid"
 
 
-def read_records(path: Path, skipped: SkipCounter | None = None) -> Iterator[FlowRecord]:
+def read_records(
+    path: Path, skipped: SkipCounter | None = None, *, keep_addressed: bool = False
+) -> Iterator[FlowRecord]:
+    """`keep_addressed`: firewall records without a host name but with a destination address
+    (PAN-OS TRAFFIC, FortiGate traffic) are yielded for attribution by address (`audit`)
+    instead of being counted as records without a host name."""
     path = Path(path)
     skipped = skipped if skipped is not None else SkipCounter()
     from policy_lint.traffic.logread import detect, read
@@ -79,7 +84,7 @@ def read_records(path: Path, skipped: SkipCounter | None = None) -> Iterator[Flo
         raise SourceError(str(exc)) from None
     if org_log is not None:  # an organisation log (Zscaler, PAN-OS, ..., compressed squid)
         try:
-            yield from read(path, org_log, skipped)
+            yield from read(path, org_log, skipped, keep_addressed=keep_addressed)
         except ValueError as exc:
             raise SourceError(f"{path}: {exc}") from None
         return
@@ -448,9 +453,14 @@ def _har_entry(entry: dict) -> FlowRecord | None:
 
 # ------------------------------------------------------------------ squid access.log
 
-_NATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s+-?\d+\s+(\S+)\s+([A-Z_]+)/(\d{1,3})\s+\d+\s+(\S+)\s+(\S+)")
+# native: time elapsed remotehost code/status bytes method URL user hierarchy/peer type; the user
+# column (squid's %un: authenticated, ident, TLS or external-ACL user; "-" when none) is optional
+# here as before. common: remotehost ident user [time] "request" status bytes [squid tag].
+_NATIVE = re.compile(
+    r"^(\d+(?:\.\d+)?)\s+-?\d+\s+(\S+)\s+([A-Z_]+)/(\d{1,3})\s+\d+\s+(\S+)\s+(\S+)(?:\s+(\S+))?"
+)
 _COMMON = re.compile(
-    r'^(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) (\S+)(?: \S+)?" (\d{1,3}) \S+(?: "[^"]*" "[^"]*")?(?: ([A-Z_]+):)?'
+    r'^(\S+) (\S+) (\S+) \[([^\]]+)\] "(\S+) (\S+)(?: \S+)?" (\d{1,3}) \S+(?: "[^"]*" "[^"]*")?(?: ([A-Z_]+):)?'
 )
 
 
@@ -474,15 +484,17 @@ def _squid_line(line: str) -> FlowRecord | None:
     m = _NATIVE.match(line)
     if m:
         ts, client, tag, code, method, url = float(m[1]), m[2], m[3], int(m[4]), m[5], m[6]
+        user = m[7]
     else:
         m = _COMMON.match(line)
         if not m:
             return None
         try:
-            ts = dt.datetime.strptime(m[2], "%d/%b/%Y:%H:%M:%S %z").timestamp()
+            ts = dt.datetime.strptime(m[4], "%d/%b/%Y:%H:%M:%S %z").timestamp()
         except ValueError:
             return None
-        client, method, url, code, tag = m[1], m[3], m[4], int(m[5]), m[6]
+        client, method, url, code, tag = m[1], m[5], m[6], int(m[7]), m[8]
+        user = m[3] if m[3] != "-" else m[2]
     try:
         host, port, scheme = _target(method, url)
     except ValueError:
@@ -506,6 +518,7 @@ def _squid_line(line: str) -> FlowRecord | None:
         error=error,
         proxy_tag=tag or None,
         via_upstream=True,
+        user=user if user and user != "-" else None,
     )
 
 

@@ -12,8 +12,9 @@ Logs", help.zscaler.com; fields in this order, tab-separated):
     malwarecat threatname riskscore dlpeng dlpdict location dept cip sip reqmethod respcode ...
   e.g. ``Mon Jun 20 15:29:11 2022<TAB>jdoe@example.com<TAB>HTTPS<TAB>www.facebook.com/<TAB>Blocked...``
   action Blocked -> denied; Allowed with a response code -> that status; Allowed without one
-  (CONNECT not inspected) -> allowed. A feed with a custom output format is not this layout: its
-  lines are skipped and counted ("not a Zscaler default web feed line").
+  (CONNECT not inspected) -> allowed. login (field 2) is the record's user. A feed with a
+  custom output format is not this layout: its lines are skipped and counted ("not a Zscaler
+  default web feed line").
 
 PAN-OS syslog CSV (docs.paloaltonetworks.com, "Syslog Field Descriptions": Threat Log Fields /
 URL Filtering, Traffic Log Fields). Common prefix: FUTURE_USE, Receive Time, Serial, Type,
@@ -23,8 +24,12 @@ field 31. A syslog header before the first field is skipped.
   url actions: block-url, block-override, override-lockout, drop, reset-* -> denied;
   alert, allow, continue (the user clicked through), override -> allowed;
   block-continue (a continue page: blocked until the user confirms) -> denied. Other -> unknown.
-  TRAFFIC logs carry addresses and App-ID but no host name: read and counted as "no host name",
-  never attributed to a service (attribution by address is not modelled).
+  TRAFFIC logs (Action field 30, Bytes Received field 33) carry addresses and App-ID but no host
+  name: the Destination Address is kept (server_ip) so that `audit` can attribute the session to
+  the service whose published prefixes hold it (classify.Classifier(by_address=True)); elsewhere
+  they are counted as "no host name". allow with bytes received -> answered, allow without ->
+  allowed; deny, drop, drop-icmp, reset-* -> denied; other -> unknown.
+  Source User (field 12) is the record's user (``corp\\asmith``).
 
 FortiGate key=value logs (FortiOS Log Message Reference: type="traffic" / type="utm"
 subtype="webfilter"): ``date=2024-05-10 time=11:50:48 ... type="utm" subtype="webfilter"
@@ -32,7 +37,9 @@ action="blocked" hostname="www.facebook.com" srcip=10.1.2.3``. eventtime (s/ms/u
 epoch by its magnitude) wins over date+time+tz.
   webfilter: blocked -> denied; passthrough -> allowed; other -> unknown.
   traffic: deny -> denied; accept/close with received bytes -> answered; timeout, server-rst,
-  client-rst -> failed (an error, not a filter's verdict); records without hostname: no host.
+  client-rst -> failed (an error, not a filter's verdict); records without hostname keep dstip
+  (server_ip) for attribution by address, as PAN-OS TRAFFIC. ``user=`` / ``group=`` (FSSO or
+  firewall authentication) are the record's user and group.
 
 Cisco Umbrella CSV exports (docs.umbrella.com, "Log Formats and Versioning"; columns in order):
   DNS:   Timestamp, Most Granular Identity, Identities, InternalIp, ExternalIp, Action,
@@ -41,9 +48,14 @@ Cisco Umbrella CSV exports (docs.umbrella.com, "Log Formats and Versioning"; col
          Verdict, URL, Referer, userAgent, statusCode, ...
   Action/Verdict Blocked -> denied; DNS Allowed -> answered (the resolver answered:
   ResponseCode NOERROR) or failed (NXDOMAIN, SERVFAIL ...); proxy Allowed -> its statusCode.
+  The user is the identity whose type names users ("AD Users", "Directory Users"...: DNS Most
+  Granular Identity (column 2) with its type (column 11); proxy Identities (column 2) with
+  Identity Types (column 22)); a network, site or device identity is no user, and an export
+  without the type column gives none (never guessed from the identity's text).
 
 Not modelled (-> skipped with a reason, or inconclusive): custom Zscaler feed formats, PAN-OS
-CEF/LEEF forms, FortiGate CEF, Umbrella firewall logs, attribution by destination address.
+CEF/LEEF forms, FortiGate CEF, Umbrella firewall logs; attribution by destination address
+outside `audit`.
 """
 
 from __future__ import annotations
@@ -78,6 +90,12 @@ def host_of(target: str) -> tuple[str, int, str]:
 
 def _utc(text: str, fmt: str) -> float:
     return dt.datetime.strptime(text.strip(), fmt).replace(tzinfo=dt.UTC).timestamp()
+
+
+def _who(text: str) -> str | None:
+    """A log's user column: None for the empty and "-"/"none" placeholders."""
+    text = text.strip().strip('"')
+    return text if text and text.lower() not in ("-", "none", "unknown") else None
 
 
 def _status(text: str) -> int | None:
@@ -137,6 +155,7 @@ def zscaler(line: str) -> FlowRecord | None:
         proxy_tag=f"Zscaler {f[4].strip()}" + (f" ({f[11].strip()})" if f[11].strip() else ""),
         verdict=verdict,
         via_upstream=True,  # the address a cloud proxy connects to is not the client's DNS answer
+        user=_who(f[1]),
     )
 
 
@@ -156,8 +175,8 @@ def panos(line: str) -> FlowRecord | None:
         raise ValueError("PAN-OS line with too few fields")
     kind, subtype, action = f[3], f[4].lower(), f[30].strip().lower()
     ts = _utc(f[6] or f[1], "%Y/%m/%d %H:%M:%S")
-    if kind == "TRAFFIC":  # addresses and App-ID only: counted as a record without a host name
-        return FlowRecord(timestamp=ts, host="", port=0, scheme="", client=f[7] or None)
+    if kind == "TRAFFIC":  # addresses and App-ID only: no host name, the destination kept
+        return _panos_traffic(ts, f, action)
     if not (kind == "URL" or subtype == "url"):
         return None  # virus, spyware, ... logs say nothing about reachability
     host, port, scheme = host_of(f[31])
@@ -177,6 +196,34 @@ def panos(line: str) -> FlowRecord | None:
         proxy_tag=f"PAN-OS url {action}" + (f" ({f[33]})" if len(f) > 33 and f[33] else ""),
         verdict=verdict,
         via_upstream=True,  # the destination is the firewall's session peer, not a DNS answer
+        user=_who(f[12]),
+    )
+
+
+_PAN_TRAFFIC_DENY = ("deny", "drop", "drop-icmp", "drop icmp")
+
+
+def _panos_traffic(ts: float, f: list[str], action: str) -> FlowRecord:
+    port = int(f[25]) if f[25].isdigit() else 0
+    rcvd = f[33] if len(f) > 33 else ""
+    if action in _PAN_TRAFFIC_DENY or action.startswith("reset"):
+        verdict = "denied"
+    elif action == "allow":
+        verdict = "answered" if rcvd.isdigit() and int(rcvd) > 0 else "allowed"
+    else:
+        verdict = "unknown"
+    return FlowRecord(
+        timestamp=ts,
+        host="",
+        port=port,
+        scheme="https" if port == 443 else "http",
+        client=f[7] or None,
+        server_ip=f[8] or None,
+        proxy_tag=f"PAN-OS traffic {action} ({f[14] or 'no App-ID'})",
+        verdict=verdict,
+        reason=f"session {action}, {rcvd or 0} bytes received",
+        via_upstream=True,
+        user=_who(f[12]),
     )
 
 
@@ -202,14 +249,16 @@ def fortigate(line: str) -> FlowRecord | None:
         "client": kv.get("srcip") or kv.get("user") or None,
         "proxy_tag": f"FortiGate {kind}/{sub} {action}".strip(),
         "via_upstream": True,
+        "user": _who(kv.get("user", "")),
+        "group": _who(kv.get("group", "")),
     }
+    if not host:  # kept for attribution by address (audit); counted as "no host name" elsewhere
+        common["server_ip"] = kv.get("dstip") or None
     if kind == "utm" and sub == "webfilter":
         verdict = {"blocked": "denied", "passthrough": "allowed"}.get(action, "unknown")
         return FlowRecord(**common, verdict=verdict)
     if kind != "traffic":
         return None
-    if not host:
-        return FlowRecord(**common)
     if action == "deny":
         return FlowRecord(**common, verdict="denied")
     if action in ("accept", "close"):
@@ -265,6 +314,7 @@ def _umbrella_dns(ts: float, f: list[str]) -> FlowRecord:
         "scheme": "dns",
         "client": f[3] or None,
         "proxy_tag": f"Umbrella DNS {f[5]}" + (f" ({f[9]})" if len(f) > 9 and f[9] else ""),
+        "user": _umbrella_user(f, 1, 10),
     }
     if f[5] == "Blocked":
         return FlowRecord(**common, verdict="denied")
@@ -287,4 +337,18 @@ def _umbrella_proxy(ts: float, f: list[str]) -> FlowRecord:
         proxy_tag=f"Umbrella proxy {f[6]}",
         verdict="denied" if blocked else (None if status else "allowed"),
         via_upstream=True,
+        user=_umbrella_user(f, 1, 21),
     )
+
+
+def _umbrella_user(f: list[str], identity: int, types: int) -> str | None:
+    """The identity at `identity` when the type column at `types` says it is a user (a list of
+    identities pairs with a list of types, comma-separated, in the same order)."""
+    if len(f) <= types:
+        return None
+    names = [n.strip() for n in f[identity].split(",")]
+    kinds = [k.strip().lower() for k in f[types].split(",")]
+    for name, kind in zip(names, kinds, strict=False):
+        if "user" in kind and name:
+            return name
+    return None
