@@ -365,6 +365,7 @@ class _ListReader:
         self.keywords = keywords
         self._bad_patterns: set[str] = set()
         self._relevant: re.Pattern[bytes] | None = None  # e2guardian_stream.relevant_pattern
+        self.entries = 0  # lines of the file being linted read as entries, markers or includes
 
     def may_name_services(self, ref: str) -> bool:
         tail = "/".join(Path(ref).parts[-2:])
@@ -437,7 +438,10 @@ class _ListReader:
             lines: list[str] = src.lines
             numbered = enumerate(src.lines, start=1)
         else:
-            lines, numbered = [raw for _i, raw in streamed], streamed
+            numbered, skipped = streamed
+            lines = [raw for _i, raw in numbered]
+            if ref_span is None:
+                self.entries += skipped  # each line left out is a plain entry
         self.included.append(path)
         # A #time: tag anywhere in the file limits the whole list (ListContainer::readTimeTag).
         for raw in lines:
@@ -467,6 +471,7 @@ class _ListReader:
                 else:
                     flag = ""
                 if flag:
+                    self.entries += ref_span is None
                     continue
             if kind != "phrase":
                 text = _strip_trailing_comment(text)
@@ -476,11 +481,13 @@ class _ListReader:
             span = Span(display, i, raw.find(value) + 1, value)
             if value.lower().startswith(".include<"):
                 ref = value[len(".include<") :].split(">", 1)[0].strip()
+                self.entries += ref_span is None
                 self._include(ref, path, kind, data, chain + (span,), times, stack, span)
                 continue
+            self.entries += ref_span is None
             self._add(value, kind, data, Entry(span, chain, times))
 
-    def _streamed(self, path: Path, kind: str) -> list[tuple[int, str]] | None:
+    def _streamed(self, path: Path, kind: str) -> tuple[list[tuple[int, str]], int] | None:
         """The lines of a big site/URL list that can matter (e2guardian_stream.py), or None:
         a small list, another kind, or a file to read the ordinary way (the same lines, or
         the same error)."""
@@ -657,6 +664,9 @@ class GuardianRuleset:
         self.clients = clients or {}
         self.included: list[str] = []
         self.notes: list[Problem] = []
+        # What the file held and what was read of it (engine.reading); None: not counted.
+        self.statements: int | None = None
+        self.understood: int | None = None
         self._keywords = {sid: s.keywords for sid, s in catalog.services.items()}
         self._slow: set[int] = set()
         self._reported: set[Span] = set()
@@ -1406,6 +1416,11 @@ def parse_for(product: str, dialect: str, path: Path, context: ParseContext) -> 
             groups, clients = [parser.group(path, 1, settings)], {}
     ruleset = GuardianRuleset(display, dialect, groups, parser.problems, context.catalog, clients)
     ruleset.notes[:0] = parser.notes
+    if role is not None and not any(p.code == "TE902" for p in parser.problems):
+        # A list file alone, read cleanly: e2guardian takes every line that is no comment as an
+        # entry (a marker, an include), so what it holds is what was read. Files with unreadable
+        # parts are left to the engine's judgement (not counted).
+        ruleset.statements = ruleset.understood = parser.lists.entries
     ruleset.problems.extend(ruleset.notes)
     ruleset.included = sorted({str(p.resolve()) for p in parser.included if p.resolve() != path.resolve()})
     return ruleset

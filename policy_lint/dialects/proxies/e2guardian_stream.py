@@ -17,8 +17,9 @@ nothing. This module returns every OTHER line, with its number:
 - the file's first plain line whatever it names, so the list still holds an entry: an empty
   list and a full one of other sites are told apart, and a `#time:` tag still makes its audience.
 
-The reader parses the returned lines exactly as before (a superset of what can decide). Blank
-and one-character lines, which the reader ignores, are left out. A file linestream cannot read
+The reader parses the returned lines exactly as before (a superset of what can decide), and
+counts the lines left out as entries it read (blank and one-character lines are returned, so
+every line left out is one). A file linestream cannot read
 exactly as read_source does (binary start, not UTF-8, other line breaks, an overlong line)
 raises NotStreamable: the caller then reads it the ordinary way.
 
@@ -43,16 +44,23 @@ _FIRST_PLAIN = re.compile(rb"\n[A-Za-z0-9_\-][\x21\x22\x24-\x7e]+(?=\r?\n)")
 
 def relevant_pattern(names: Iterable[str]) -> re.Pattern[bytes]:
     """At a line start, over lower-cased text: a character no plain line starts with, or
-    `ftp://`, or one of `names` followed by `/`, `:` or the line end. One alternation after
+    `ftp://`, or one of `names` followed by `/`, `:` or the line end, or a line of at most one
+    character (so that every line left out is an entry). One alternation after
     the newline: an optional `(?:ftp://)?\\.*` prefix or a second pass would cost the scan
     three times as much."""
     trie = label_trie(sorted({n.lower() for n in names if n}))
-    return re.compile(rb"\n(?:[^a-z0-9_\-\r\n]|ftp://|(?:" + (trie or "(?!)").encode() + rb")(?=[/:\r\n]))")
+    return re.compile(
+        rb"\n(?:[^a-z0-9_\-\r\n]|ftp://|(?:"
+        + (trie or "(?!)").encode()
+        + rb")(?=[/:\r\n])|[a-z0-9_\-]?(?=\r?\n))"
+    )
 
 
-def lines_to_read(path: Path, relevant: re.Pattern[bytes]) -> list[tuple[int, str]]:
-    """(line number, text) of the lines of a site/URL list the reader must see."""
+def lines_to_read(path: Path, relevant: re.Pattern[bytes]) -> tuple[list[tuple[int, str]], int]:
+    """(line number, text) of the lines of a site/URL list the reader must see, and how many
+    lines were left out (each a plain entry naming no probe host)."""
     out: list[tuple[int, str]] = []
+    skipped = 0
     before = 0  # lines in earlier blocks
     need_first = True
     for text in blocks(path):
@@ -67,6 +75,8 @@ def lines_to_read(path: Path, relevant: re.Pattern[bytes]) -> list[tuple[int, st
                 starts.add(first.start() + 1)
                 need_first = False
         pos, number = 1, before + 1
+        lines = text.count(b"\n") - 1
+        taken = 0
         for s in sorted(starts):
             if s >= len(text):
                 continue
@@ -75,5 +85,7 @@ def lines_to_read(path: Path, relevant: re.Pattern[bytes]) -> list[tuple[int, st
             raw = text[s:e]
             out.append((number, (raw[:-1] if raw.endswith(b"\r") else raw).decode("utf-8")))
             pos, number = e + 1, number + 1
-        before += text.count(b"\n") - 1
-    return out
+            taken += 1
+        skipped += lines - taken
+        before += lines
+    return out, skipped

@@ -12,6 +12,7 @@ from policy_lint.dialects.proxies import e2guardian
 from policy_lint.dialects.proxies.e2guardian_stream import lines_to_read, relevant_pattern
 from policy_lint.engine import Options, Report, lint_paths
 from policy_lint.policy import strict_policy
+from tests.conftest import verdicts
 
 PADDING = 40_000  # plain lines naming no catalog host: the file is over STREAM_FROM_BYTES
 
@@ -140,8 +141,22 @@ def test_a_file_the_stream_cannot_read_exactly_is_read_the_ordinary_way(tmp_path
 
 def test_lines_to_read_returns_numbered_lines_of_the_file(tmp_path):
     p = tmp_path / "bannedsitelist"
-    lines = ["# head", *padding(30_000).splitlines(), "www.Facebook.com", "", "*ip", "a b", "last"]
+    lines = ["# head", *padding(30_000).splitlines(), "www.Facebook.com", "", "x", "*ip", "a b", "last"]
     p.write_text("\n".join(lines))  # no final newline
-    got = lines_to_read(p, relevant_pattern({"www.facebook.com", "facebook.com", "com"}))
+    got, skipped = lines_to_read(p, relevant_pattern({"www.facebook.com", "facebook.com", "com"}))
     assert all(lines[n - 1] == text for n, text in got)
-    assert [text for _n, text in got] == ["# head", lines[1], "www.Facebook.com", "*ip", "a b"]
+    assert [text for _n, text in got] == ["# head", lines[1], "www.Facebook.com", "", "x", "*ip", "a b"]
+    assert skipped == len(lines) - len(got)  # the other padding lines and "last": entries
+
+
+@pytest.mark.parametrize("pad", [0, PADDING])
+def test_url_list_named_with_its_dialect_is_read_though_no_probe_consults_it(lint, pad):
+    """e2guardian reads every line of a URL list as an entry: a list whose URLs no probe asks
+    for leaves every service unaffected (it is not "a file nothing of which was understood")."""
+    report = lint(
+        {"lists/bannedurllist": padding(pad) + "facebook.com/groups\ntwitter.com/x/status\n"},
+        dialect="e2guardian",
+    )
+    assert not report.errors
+    assert set(verdicts(report).values()) == {"unaffected"}
+    assert not [f for f in report.findings if f.code == "TE902"]
