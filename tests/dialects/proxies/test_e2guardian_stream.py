@@ -4,6 +4,7 @@ gives. Each test lints the same files twice, streamed and with streaming switche
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,37 @@ def test_url_list_named_with_its_dialect_is_read_though_no_probe_consults_it(lin
     assert not report.errors
     assert set(verdicts(report).values()) == {"unaffected"}
     assert not [f for f in report.findings if f.code == "TE902"]
+
+
+# Pieces of lines that change how the reader takes a line (or make the stream give up).
+FRAGMENTS = ["#", " #", "*", "**", "**s", "*ip", ".", "ftp://", "FTP://", "/", ":", ":80", "\t", " ",
+             "\x00", "\x0b", "é", ".Include<inc>", "#time: 9 0 17 0 01234", "com", "x"]  # fmt: skip
+
+
+def random_line(r: random.Random, hosts: list[str]) -> str:
+    if r.random() < 0.4:
+        return f"ads{r.randrange(99)}.example.com"
+    parts = [r.choice(hosts)] if r.random() < 0.5 else []
+    for _ in range(r.randrange(4)):
+        parts.insert(r.randrange(len(parts) + 1), r.choice(FRAGMENTS + hosts))
+    return "".join(parts)
+
+
+def test_random_small_lists_streamed_and_line_by_line_agree(tmp_path, catalog, monkeypatch):
+    """A seeded campaign on small lists, streamed from the first byte on (STREAM_FROM_BYTES 0)."""
+    hosts = sorted({p.host for s in catalog.services.values() for p in s.probes()})
+    policy = strict_policy(catalog)
+    for case in range(40):
+        r = random.Random(case)
+        d = tmp_path / str(case)
+        d.mkdir()
+        name = r.choice(["bannedsitelist", "bannedurllist", "exceptionsitelist", "greyurllist"])
+        eol = r.choice(["\n", "\r\n"])
+        (d / name).write_bytes(eol.join(random_line(r, hosts) for _ in range(r.randrange(1, 40))).encode())
+        (d / "inc").write_text("www.facebook.com\n")
+        dialect = r.choice([None, "e2guardian", "dansguardian"])
+        reports = []
+        for threshold in (0, 1 << 40):
+            monkeypatch.setattr(e2guardian, "STREAM_FROM_BYTES", threshold)
+            reports.append(lint_paths([d / name], catalog, policy, Options(root=d, dialect=dialect)))
+        assert reports[0] == reports[1], (case, (d / name).read_bytes())
