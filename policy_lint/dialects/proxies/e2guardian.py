@@ -83,14 +83,17 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
 
+from policy_lint.dialects.proxies.e2guardian_stream import lines_to_read, relevant_pattern
 from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.dialects.semantics.linestream import NotStreamable
 from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
-from policy_lint.inputs import InputError, read_source
+from policy_lint.inputs import MAX_FILE_BYTES, InputError, read_source
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 NAME = "e2guardian"
@@ -116,6 +119,8 @@ LIST_PATTERNS = (
 FILE_PATTERNS = ("e2guardian*.conf", *LIST_PATTERNS)
 
 MAX_INCLUDE_DEPTH = 16
+# Site/URL lists from this size on are scanned by e2guardian_stream.py (small ones: line by line).
+STREAM_FROM_BYTES = 1 << 20
 MAX_TIME_TAGS = 6  # time-limited lists become audiences: 2**n combinations at most
 DEFAULT_NAUGHTYNESS = 50
 # Informational notes: content filtering, and markers this version ignores.
@@ -359,6 +364,8 @@ class _ListReader:
         self.included = included
         self.keywords = keywords
         self._bad_patterns: set[str] = set()
+        self._relevant: re.Pattern[bytes] | None = None  # e2guardian_stream.relevant_pattern
+        self.entries = 0  # lines of the file being linted read as entries, markers or includes
 
     def may_name_services(self, ref: str) -> bool:
         tail = "/".join(Path(ref).parts[-2:])
@@ -414,20 +421,30 @@ class _ListReader:
         ref_span: Span | None,
     ) -> None:
         display = self.context.resolver.display(path)
-        try:
-            src = read_source(path, display)
-        except InputError as exc:
+        streamed = self._streamed(path, kind)
+        numbered: Iterable[tuple[int, str]]
+        if streamed is None:
+            try:
+                src = read_source(path, display)
+            except InputError as exc:
+                if ref_span is None:
+                    raise  # the file being linted: one clear error line, exit 2
+                where = ref_span
+                self.problems.append(Problem("TE902", where, str(exc)))
+                data.missing.append((display, where, True))
+                return
+            if kind != "phrase":  # phrase lists are often Latin-1: content filtering, not names
+                self.problems.extend(src.problems)
+            lines: list[str] = src.lines
+            numbered = enumerate(src.lines, start=1)
+        else:
+            numbered, skipped = streamed
+            lines = [raw for _i, raw in numbered]
             if ref_span is None:
-                raise  # the file being linted: one clear error line, exit 2
-            where = ref_span
-            self.problems.append(Problem("TE902", where, str(exc)))
-            data.missing.append((display, where, True))
-            return
+                self.entries += skipped  # each line left out is a plain entry
         self.included.append(path)
-        if kind != "phrase":  # phrase lists are often Latin-1: content filtering, not names
-            self.problems.extend(src.problems)
         # A #time: tag anywhere in the file limits the whole list (ListContainer::readTimeTag).
-        for raw in src.lines:
+        for raw in lines:
             m = _TIME_TAG.match(raw.strip())
             if m:
                 h1, m1, h2, m2, days = m.groups()
@@ -435,7 +452,7 @@ class _ListReader:
                     f"{int(h1):02d}:{int(m1):02d}-{int(h2):02d}:{int(m2):02d} days {days} ({path.name})",
                 )
                 break
-        for i, raw in enumerate(src.lines, start=1):
+        for i, raw in numbered:
             if len(raw) < 2 or raw.startswith("#"):
                 if raw.startswith("#") and _V5_NOTE.search(raw):
                     data.v5_note = True
@@ -454,6 +471,7 @@ class _ListReader:
                 else:
                     flag = ""
                 if flag:
+                    self.entries += ref_span is None
                     continue
             if kind != "phrase":
                 text = _strip_trailing_comment(text)
@@ -463,9 +481,29 @@ class _ListReader:
             span = Span(display, i, raw.find(value) + 1, value)
             if value.lower().startswith(".include<"):
                 ref = value[len(".include<") :].split(">", 1)[0].strip()
+                self.entries += ref_span is None
                 self._include(ref, path, kind, data, chain + (span,), times, stack, span)
                 continue
+            self.entries += ref_span is None
             self._add(value, kind, data, Entry(span, chain, times))
+
+    def _streamed(self, path: Path, kind: str) -> tuple[list[tuple[int, str]], int] | None:
+        """The lines of a big site/URL list that can matter (e2guardian_stream.py), or None:
+        a small list, another kind, or a file to read the ordinary way (the same lines, or
+        the same error)."""
+        if kind not in ("site", "url"):
+            return None
+        try:
+            if not STREAM_FROM_BYTES < path.stat().st_size <= MAX_FILE_BYTES:
+                return None
+            if self._relevant is None:
+                catalog = self.context.catalog
+                hosts = {p.host.lower() for svc in catalog.services.values() for p in svc.probes()}
+                hosts.add(catalog.control_host.lower())
+                self._relevant = relevant_pattern({s for h in hosts for s in _suffixes(h)})
+            return lines_to_read(path, self._relevant)
+        except (NotStreamable, OSError):
+            return None
 
     def _include(
         self,
@@ -626,6 +664,9 @@ class GuardianRuleset:
         self.clients = clients or {}
         self.included: list[str] = []
         self.notes: list[Problem] = []
+        # What the file held and what was read of it (engine.reading); None: not counted.
+        self.statements: int | None = None
+        self.understood: int | None = None
         self._keywords = {sid: s.keywords for sid, s in catalog.services.items()}
         self._slow: set[int] = set()
         self._reported: set[Span] = set()
@@ -1375,6 +1416,11 @@ def parse_for(product: str, dialect: str, path: Path, context: ParseContext) -> 
             groups, clients = [parser.group(path, 1, settings)], {}
     ruleset = GuardianRuleset(display, dialect, groups, parser.problems, context.catalog, clients)
     ruleset.notes[:0] = parser.notes
+    if role is not None and not any(p.code == "TE902" for p in parser.problems):
+        # A list file alone, read cleanly: e2guardian takes every line that is no comment as an
+        # entry (a marker, an include), so what it holds is what was read. Files with unreadable
+        # parts are left to the engine's judgement (not counted).
+        ruleset.statements = ruleset.understood = parser.lists.entries
     ruleset.problems.extend(ruleset.notes)
     ruleset.included = sorted({str(p.resolve()) for p in parser.included if p.resolve() != path.resolve()})
     return ruleset
