@@ -28,7 +28,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from policy_lint.dialects.semantics.base import ParseContext
-from policy_lint.extract import jinja, shell
+from policy_lint.extract import inventory as inv
+from policy_lint.extract import jinja, plays, shell
 from policy_lint.extract.model import Embedded, Extraction, mark
 
 if TYPE_CHECKING:
@@ -67,13 +68,13 @@ def _load_vars(files: list[Path], context: ParseContext) -> dict[str, Any]:
             data = yaml.safe_load("\n".join(src.lines))
         except (InputError, yaml.YAMLError):
             continue
-        if isinstance(data, dict) and _bounded(data):
+        if isinstance(data, dict) and bounded(data):
             out.update({str(k): v for k, v in data.items()})
             context.resolver.found.add(str(f.resolve()))  # read as part of the templates
     return out
 
 
-def _bounded(data: Any, limit: int = 200_000) -> bool:
+def bounded(data: Any, limit: int = 200_000) -> bool:
     """Whether the data has at most `limit` values counting every alias expansion: YAML
     anchors can make a small file stand for an exponential structure ("billion laughs"), which
     rendering would then print; such a file is not used (its values stay symbolic)."""
@@ -152,21 +153,101 @@ def _destination(path: Path, context: ParseContext) -> str | None:
     return None
 
 
-def _template(path: Path, source: SourceText, context: ParseContext) -> Embedded:
+MAX_RENDERED_HOSTS = 256  # hosts rendered one by one per play; past that, unknown (TE908)
+
+
+def _hosts_text(hosts: list[str]) -> str:
+    shown = ", ".join(hosts[:6]) + (f" and {len(hosts) - 6} more" if len(hosts) > 6 else "")
+    return ("host " if len(hosts) == 1 else "hosts ") + shown
+
+
+def _template(path: Path, source: SourceText, context: ParseContext) -> list[Embedded]:
     dest = _destination(path, context)
     name = PurePosixPath(dest).name if dest else re.sub(r"\.(j2|jinja2|jinja)$", "", path.name, flags=re.I)
-    rendered = jinja.render("\n".join(source.lines), variables(path, context))
     label = f"the template {path.name} rendered" + (f" to {dest}" if dest else "")
-    piece = Embedded(source.path, rendered.lines, rendered.line_map, name, label)
-    piece.dialect = shell.place(dest) if dest else (shell.place("/etc/hosts") if name == "hosts" else None)
-    piece.problems += rendered.problems
-    piece.conditional += rendered.conditional
-    return piece
+    dialect = shell.place(dest) if dest else (shell.place("/etc/hosts") if name == "hosts" else None)
+    text = "\n".join(source.lines)
+    extra = {str(k): v for k, v in context.extra_vars}
+
+    def piece(rendered: jinja.Rendered, how: str) -> Embedded:
+        out = Embedded(source.path, rendered.lines, rendered.line_map, name, label + how, dialect)
+        out.problems += rendered.problems
+        out.conditional += rendered.conditional
+        return out
+
+    inventory = inv.find(context.resolver)
+    deployments = plays.deployments(path, _role(path), context, inventory) if inventory.host_vars else []
+    if not deployments:
+        # No play in the repository deploys it to inventory hosts: one rendering with every
+        # variable file merged (see the module docstring).
+        return [piece(jinja.render(text, {**variables(path, context), **extra}), "")]
+    merged = plays.HostVars(context, inventory, extra)
+    renderings: dict[tuple[Any, ...], tuple[jinja.Rendered, str, list[str]]] = {}
+    problems: list[tuple[str, int, str]] = []
+    skipped: list[str] = []
+    for d in deployments:
+        where = context.resolver.display(d.play.path)
+        if d.hosts is None:
+            problems.append(
+                (
+                    "TE907",
+                    1,
+                    f"the play in {where} targets hosts: {d.play.hosts!r}, a pattern not "
+                    "evaluated: which hosts get this template is unknown",
+                )
+            )
+            continue
+        if len(d.hosts) > MAX_RENDERED_HOSTS:
+            problems.append(
+                (
+                    "TE908",
+                    1,
+                    f"the play in {where} targets {len(d.hosts)} hosts: only the first "
+                    f"{MAX_RENDERED_HOSTS} are rendered, the others are not read",
+                )
+            )
+        for host in d.hosts[:MAX_RENDERED_HOSTS]:
+            vs = merged.for_host(host, d)
+            when = d.task[0].get("when") if d.task is not None else None
+            runs = True if when is None else jinja.evaluate(when, vs)
+            if runs is False:
+                skipped.append(host)
+                continue
+            rendered = jinja.render(text, vs)
+            condition = "" if runs else f"when: {when}"
+            key = (
+                tuple(rendered.lines),
+                tuple(rendered.line_map),
+                tuple(rendered.problems),
+                tuple(rendered.conditional),
+                condition,
+            )
+            renderings.setdefault(key, (rendered, condition, []))[2].append(host)
+    pieces: list[Embedded] = []
+    for rendered, condition, hosts in renderings.values():
+        hosts = sorted(set(hosts))
+        one = piece(rendered, f" for {_hosts_text(hosts)}")
+        if len(renderings) > 1:
+            one.audience = _hosts_text(hosts)
+        if condition:
+            one.conditional.append((1, max(len(source.lines), 1), condition))
+        pieces.append(one)
+    if not pieces and skipped:
+        # Every targeted host skips the task: the template is deployed nowhere.
+        inert = piece(jinja.render(text, merged.for_host(skipped[0], deployments[0])), "")
+        inert.inert = f"the template task's `when:` is false for {_hosts_text(sorted(set(skipped)))}"
+        pieces.append(inert)
+    if problems:
+        if pieces:
+            pieces[0].problems += problems
+        else:
+            pieces.append(Embedded(source.path, [], [], name, label, dialect, problems=problems))
+    return pieces
 
 
 def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction:
     if path.name.lower().endswith(TEMPLATE_SUFFIXES):
-        return Extraction([_template(path, source, context)])
+        return Extraction(_template(path, source, context))
     return _tasks(path, source, context)
 
 
@@ -177,7 +258,7 @@ def _value(node: yaml.Node) -> Any:
     import yaml  # PyYAML only when an Ansible file is read: it costs every start-up otherwise
 
     value = yaml.safe_load(yaml.serialize(node)) if node is not None else None
-    return value if _bounded(value) else mark("(a value too large to read)")
+    return value if bounded(value) else mark("(a value too large to read)")
 
 
 def _tasks_in(node: yaml.Node) -> list[yaml.MappingNode]:

@@ -40,6 +40,9 @@ class Embedded:
     # knows (a template's `{% if %}` on an undefined variable): their lines are unknown, and so
     # is any probe the config lets through (the block might have denied it).
     conditional: list[tuple[int, int, str]] = field(default_factory=list)
+    # Who gets this config when the container renders it differently for different targets
+    # (Ansible: "host proxy1"): shown before each audience of its findings.
+    audience: str = ""
 
     def add(self, text: str, line: int) -> None:
         self.lines.append(text)

@@ -174,18 +174,25 @@ def _remap(report: Any, piece: Embedded, shown: str, stand_ins: dict[str, str]) 
             text = text.replace(value, expression)
         return text
 
+    def audiences(names: Sequence[str]) -> list[str]:
+        if not piece.audience:
+            return [words(a) for a in names]
+        return [f"{piece.audience}: {words(a)}" for a in names] or [piece.audience]
+
     def finding(f: Finding) -> Finding:
         return dataclasses.replace(
             f,
             span=span(f.span),
             message=words(f.message) + f" (in {piece.label})",
-            audiences=tuple(words(a) for a in f.audiences),
+            audiences=tuple(audiences(f.audiences)) if f.service else tuple(words(a) for a in f.audiences),
             trace=tuple(span(s) for s in f.trace),
         )
 
     for result in report.services.values():
         result.rules = [span(s) for s in result.rules]
-        result.audiences = [words(a) for a in result.audiences]
+        result.audiences = (
+            audiences(result.audiences) if result.rules else [words(a) for a in result.audiences]
+        )
     extra = [
         Finding(code, _severity(code), Span(piece.origin, line, 1), f"{message} (in {piece.label})")
         for code, line, message in piece.problems
