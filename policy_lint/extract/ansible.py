@@ -5,19 +5,27 @@
     inventory/group_vars/all.yml             blocked_sites: [.facebook.com]
     roles/proxy/tasks/main.yml               - lineinfile: {path: /etc/hosts, line: "0.0.0.0 x.com"}
 
-A template (`*.j2`) is rendered with, in Ansible's order of precedence (lowest first): the role's
-`defaults/`, the inventory's `group_vars/all`, the other `group_vars` (by name), `host_vars`
-(by name), the role's `vars/`; every such directory found under the lint root counts (one merged
-set: a value that differs per host is the last one's; not modelled: per-host renderings,
-`set_fact`, extra vars). The rendering's name is the template's without `.j2`; its findings
+A template (`*.j2`) that a play in the repository deploys (its role in `roles:`, or its own
+`template` task) to hosts of an inventory in the repository is rendered once per host the
+play's `hosts:` targets, with that host's variables in Ansible's precedence (extract/plays.py,
+extract/inventory.py); hosts whose renderings are identical share one report, and when the
+renderings differ each names its host(s) in the label and before every audience. A `when:`
+of the template task is evaluated per host (false: the host does not get it; a value nobody
+knows: the whole rendering is unknown, TE907). A play whose pattern is not evaluated (a
+regex, a Jinja2 expression) is TE907: which hosts get the template is unknown. Without such a
+play or inventory the template is rendered once with, lowest first: the role's `defaults/`,
+every `group_vars/all`, the other `group_vars` (by name), `host_vars` (by name), the role's
+`vars/`, the extra vars (one merged set: a value that differs per host is the last one's).
+The rendering's name is the template's without `.j2`; its findings
 point at the template's lines. Tasks files (`tasks/*.yml`, playbooks) are read for:
 `lineinfile` (`line`, `state: present`), `blockinfile` (`block`), `copy` with `content`, into
 a config path (the dialect by path: extract/shell.place); `ansible.builtin.iptables` (turned
 into the iptables command it runs: chain, table, action, protocol, source, destination,
 destination_port, in/out_interface, ctstate, jump, policy, ip_version); `community.general.ufw`
 (`rule` deny/reject/allow to/from an address: route -> FORWARD, `direction: out` -> OUTPUT,
-else INPUT; `default` sets the policy). Values in tasks are rendered too. A module option not
-listed is a symbolic value on its rule's line (unknown where it matters).
+else INPUT; `default` sets the policy). Values in tasks are rendered too, with the merged set
+(tasks are not rendered per host). A module option not listed is a symbolic value on its
+rule's line (unknown where it matters).
 """
 
 from __future__ import annotations
@@ -210,6 +218,11 @@ def _template(path: Path, source: SourceText, context: ParseContext) -> list[Emb
             vs = merged.for_host(host, d)
             when = d.task[0].get("when") if d.task is not None else None
             runs = True if when is None else jinja.evaluate(when, vs)
+            if d.task is not None and d.task[2]:
+                # Inside a block whose `when:` (or a `rescue:`) decides whether it runs.
+                runs, when = (
+                    (None, when or "the enclosing block's condition") if runs is not False else (runs, when)
+                )
             if runs is False:
                 skipped.append(host)
                 continue

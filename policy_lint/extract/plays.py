@@ -86,7 +86,7 @@ class Play:
     path: Path
     hosts: Any
     vars: dict[str, Any]
-    pre_tasks: list[Any]
+    data: dict[str, Any]  # the play as written
     role_params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -184,7 +184,7 @@ def plays(context: ParseContext) -> list[Play]:
                     for vf in play.get("vars_files") or []:
                         if isinstance(vf, str) and "{{" not in vf:
                             play_vars.update(_mapping(load_yaml(path.parent / vf, context)))
-                    out.append(Play(path, play.get("hosts"), play_vars, [play]))
+                    out.append(Play(path, play.get("hosts"), play_vars, play))
     return out
 
 
@@ -232,7 +232,7 @@ def deployments(
     role_tasks = _task_files(role, context) if role is not None else []
     at = _template_task(role_tasks, template.name)
     for play in plays(context):
-        data = play.pre_tasks[0]
+        data = play.data
         pre = walk(data.get("pre_tasks"), {}, False)
         targets = inv.hosts(play.hosts, inventory)
         if role is not None:
@@ -245,8 +245,8 @@ def deployments(
             if named is None:
                 continue
             before = pre + (role_tasks[:at] if at is not None else [])
-            task = role_tasks[at] if at is not None else None
-            out.append(Deployment(play, targets, role, named[1], before, task))
+            found = role_tasks[at] if at is not None else None
+            out.append(Deployment(play, targets, role, named[1], before, found))
         else:
             tasks = _playbook_tasks(data)
             k = _template_task(tasks, template.name)
