@@ -160,6 +160,7 @@ _MODIFIER = re.compile(
 )
 _PRIORITIES = {"mkForce": 50, "mkDefault": 1000, "mkOptionDefault": 1500}
 _ORDERS = {"mkBefore": 500, "mkAfter": 1500}
+_VALUE_IF = re.compile(r"^(?:lib\.)?mkIf\s+(?:!\s*)?[\w.]+\s+(?=''|\"|\[)")
 _LITERAL_IF = re.compile(r"^(?:.*=\s*)?(?:lib\.)?mkIf\s+(!?)\s*([\w.]+)\s*$")
 
 
@@ -265,7 +266,7 @@ def _bindings(lines: list[str]) -> dict[str, _Binding]:
     return out
 
 
-_IMPORT_TOKEN = re.compile(r"(\"[^\"]*\"|<[^>]+>|[\w.+${}/-]+)")
+_IMPORT_TOKEN = re.compile(r"(\([^()]*\)|\"[^\"]*\"|<[^>]+>|[\w.+${}/-]+)")
 
 
 def _imports(lines: list[str]) -> list[tuple[int, str]]:
@@ -318,6 +319,14 @@ def _scan(
             rest, priority, order = _modifiers(m.group(2).strip())
             within = next((c for c in conditions if c and not c.startswith("\0")), "")
             off = next((c[1:] for c in conditions if c.startswith("\0")), "")
+            guard = _VALUE_IF.match(rest)
+            if guard:  # `option = lib.mkIf COND ''...''`: the value's own condition
+                decided = _condition(guard.group(0).strip(), bindings)
+                rest, priority, order = _modifiers(rest[guard.end() :])
+                if decided.startswith("\0"):
+                    off = off or decided[1:]
+                elif decided:
+                    within = within or decided
 
             value = _Value(name, i + 1, condition=within, off=off, priority=priority, order=order)
             bare = re.fullmatch(r"([\w-]+)\s*;", rest)
@@ -384,7 +393,7 @@ def _condition(head: str, bindings: dict[str, _Binding]) -> str:
     if decided is True:
         return ""
     if decided is False:
-        return "\0" + head.strip().rstrip("{").strip() + " is false"
+        return "\0" + head.strip().rstrip("{").strip() + ": its condition is false, NixOS does not apply it"
     return head
 
 
@@ -467,7 +476,7 @@ def _collect(
         for line, ref in _imports(module.lines):
             if _nixpkgs(ref):
                 continue
-            text = ref.strip('"')
+            text = ref.strip('"').strip("()").strip()
             if "${" in text or not text.startswith(("./", "../", "/")):
                 missing.append((module.shown, line, f"imports {ref}: an expression not evaluated"))
                 continue
@@ -527,7 +536,7 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
         for service, setting in module_enables.items():
             enables[service] = _stronger(enables.get(service), setting)
     pulled = [str(m.path.resolve()) for m in modules[1:]]
-    unknown_import = "; ".join(f"{shown}:{line} {why}" for shown, line, why in missing)
+    unknown_import = ", ".join(f"{shown}:{line}" for shown, line, _why in missing)
     pieces: list[Embedded] = []
     merged: dict[str, Embedded] = {}
     for v in _winners(values):
@@ -538,7 +547,7 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
         # config may or may not be in effect, so its lines are unknown, not a block nor inert.
         condition = v.condition or (f"{service}.enable = {enabled}" if isinstance(enabled, str) else "")
         if unknown_import and not condition:
-            condition = f"a module that is not read ({unknown_import})"
+            condition = f"what the import not read at {unknown_import} sets"
         inert = ""
         if enabled is False:
             inert = f"{service}.enable = false: NixOS does not apply it"
