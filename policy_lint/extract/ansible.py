@@ -188,7 +188,8 @@ def _template(path: Path, source: SourceText, context: ParseContext) -> list[Emb
     if not deployments:
         # No play in the repository deploys it to inventory hosts: one rendering with every
         # variable file merged (see the module docstring).
-        return [piece(jinja.render(text, {**variables(path, context), **extra}), "")]
+        merged_once = plays.resolve_values({**variables(path, context), **extra})
+        return [piece(jinja.render(text, merged_once), "")]
     merged = plays.HostVars(context, inventory, extra)
     renderings: dict[tuple[Any, ...], tuple[jinja.Rendered, str, list[str]]] = {}
     problems: list[tuple[str, int, str]] = []

@@ -208,9 +208,9 @@ def parse_yaml(data: Any, inventory: Inventory) -> bool:
     return True
 
 
-def _candidates(root: Path) -> list[Path]:
+def _candidates(root: Path, resolver: Resolver) -> list[Path]:
     cfg = root / "ansible.cfg"
-    if cfg.is_file():
+    if cfg.is_file() and resolver.inside(cfg, root):
         parser = configparser.ConfigParser(interpolation=None, strict=False)
         try:
             parser.read_string(cfg.read_text(encoding="utf-8", errors="replace"))
@@ -221,7 +221,9 @@ def _candidates(root: Path) -> list[Path]:
         if paths:
             out: list[Path] = []
             for p in paths:
-                out += sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+                if not resolver.inside(p, root):
+                    continue  # an inventory outside the lint root (/etc/ansible/hosts): never read
+                out += sorted(f for f in p.rglob("*") if f.is_file())[:MAX_FILES] if p.is_dir() else [p]
             return out
     found: list[Path] = []
     for top, dirs, files in os.walk(root):
@@ -246,7 +248,7 @@ def find(resolver: Resolver) -> Inventory:
 
     inventory = Inventory()
     root = resolver.root
-    for path in _candidates(root):
+    for path in _candidates(root, resolver):
         if not path.is_file() or not resolver.inside(path, root):
             continue
         try:

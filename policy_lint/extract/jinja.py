@@ -174,7 +174,8 @@ def render(template: str, variables: dict[str, Any], seconds: float = MAX_SECOND
         chunks: list[str] = []
         size = 0
         with _deadline(seconds):
-            for chunk in env.from_string(template).generate(**variables):
+            # One mapping, not keywords: a variable may be called `self`.
+            for chunk in env.from_string(template).generate(dict(variables)):
                 size += len(chunk)
                 if size > MAX_OUTPUT:
                     raise SecurityError(f"output larger than {MAX_OUTPUT} characters")
@@ -267,7 +268,7 @@ def evaluate(expression: Any, variables: dict[str, Any]) -> bool | None:
         try:
             env = environment([], text, tested)
             with _deadline(MAX_SECONDS):
-                value = env.compile_expression(text, undefined_to_none=False)(**variables)
+                value = env.compile_expression(text, undefined_to_none=False)(dict(variables))
                 truth = bool(value)
         except (
             TemplateError,

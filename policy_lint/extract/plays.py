@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -322,15 +323,95 @@ class HostVars:
         out.update(facts)
         out.update(deployment.params)
         out.update(self.extra)
-        return {k: v for k, v in out.items() if v is not UNKNOWN}
+        return resolve_values({k: v for k, v in out.items() if v is not UNKNOWN})
+
+
+_SIMPLE = re.compile(r"^\{\{\s*([A-Za-z_]\w*)\s*\}\}$")
+
+
+def resolve_values(variables: dict[str, Any]) -> dict[str, Any]:
+    """Variables whose values are templates of other variables (`acl_src: "{{ lan_cidr }}"`),
+    rendered as Ansible does when it uses them (lazily: the variables a value names are
+    resolved first, whatever the order of definition): a bare `{{ name }}` takes that
+    variable's value as it is (a list stays a list); a value that needs an unknown keeps it
+    symbolic; a variable that refers back to itself is left as written."""
+    from jinja2 import Environment, TemplateSyntaxError, meta
+
+    parser = Environment()  # parses only (names a template uses); rendering is jinja.render's
+    out = dict(variables)
+    done: set[str] = set()
+
+    def names(text: str) -> set[str]:
+        try:
+            return set(meta.find_undeclared_variables(parser.parse(text)))
+        except (TemplateSyntaxError, RecursionError):
+            return set()
+
+    def strings(value: Any, depth: int = 0) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if depth > 8:
+            return []
+        if isinstance(value, list):
+            return [t for v in value for t in strings(v, depth + 1)]
+        if isinstance(value, dict):
+            return [t for v in value.values() for t in strings(v, depth + 1)]
+        return []
+
+    def one(value: Any, depth: int = 0) -> Any:
+        if isinstance(value, str) and ("{{" in value or "{%" in value) and MARK not in value:
+            simple = _SIMPLE.match(value.strip())
+            if simple and simple.group(1) in out:
+                return out[simple.group(1)]
+            rendered = jinja.render(value, out)
+            if rendered.problems:
+                return value
+            text = "\n".join(rendered.lines)
+            if text.strip()[:1] in "[{" and MARK not in text:
+                try:
+                    return ast.literal_eval(text)
+                except (ValueError, SyntaxError, RecursionError, MemoryError):
+                    return text
+            return text
+        if depth > 8:
+            return value
+        if isinstance(value, list):
+            return [one(v, depth + 1) for v in value]
+        if isinstance(value, dict):
+            return {k: one(v, depth + 1) for k, v in value.items()}
+        return value
+
+    cyclic: set[str] = set()
+
+    def resolve(key: str, stack: tuple[str, ...]) -> None:
+        if key in done or len(stack) > 32:
+            return
+        texts = [t for t in strings(out[key]) if "{{" in t or "{%" in t]
+        for text in texts:
+            for name in names(text):
+                if name == key or name in stack:
+                    cyclic.update({key, name})  # Ansible refuses a recursive definition
+                elif name in out:
+                    resolve(name, (*stack, key))
+        if texts and key not in cyclic:
+            out[key] = one(out[key])
+        done.add(key)
+
+    for key in list(out):
+        resolve(key, ())
+    # A variable defined through itself has no value: it renders as an unknown (symbolic).
+    return {k: v for k, v in out.items() if k not in cyclic}
 
 
 def _fact(value: Any, known: dict[str, Any], guarded: bool) -> Any:
-    """A set_fact value: literal (rendered when it is a template of known values), or a
-    symbolic value when it runs only under a condition or needs an unknown."""
+    """A set_fact value: literal (rendered when it is a template of known values), or UNKNOWN
+    when it runs only under a condition or needs a value nobody defines."""
     if guarded:
         return UNKNOWN
     if isinstance(value, str) and ("{{" in value or "{%" in value):
+        simple = _SIMPLE.match(value.strip())
+        if simple and simple.group(1) in known:
+            return known[simple.group(1)]
         rendered = jinja.render(value, known)
         text = "\n".join(rendered.lines)
         if rendered.problems or MARK in text:

@@ -396,3 +396,46 @@ def test_magic_variables(lint):
         | {"roles/proxy/templates/squid.conf.j2": template}
     )
     assert hosts_of(report) == ["host p2"]
+
+
+def test_variables_templated_from_other_variables(lint):
+    report = lint(
+        repo(
+            **{
+                "hosts.ini": INI,
+                "site.yml": PLAY.format(hosts="proxies"),
+                "group_vars__all.yml": 'blocked: "{{ social | join(\' \') }}"\nsocial: "{{ base }}"\nbase: [.facebook.com]\n',
+            }
+        )
+    )
+    assert facebook(report) == ["blocked"]
+
+
+def test_variable_templated_from_an_unknown_stays_symbolic(lint):
+    report = lint(
+        repo(
+            **{
+                "hosts.ini": INI,
+                "site.yml": PLAY.format(hosts="proxies"),
+                "group_vars__all.yml": 'blocked: "{{ site_list }}"\n',
+            }
+        )
+    )
+    assert facebook(report) == ["unknown"]
+    assert where(report, "TE907") == [("squid.conf.j2", 2)]
+    assert "site_list" in next(f.message for f in report.findings if f.code == "TE907")
+
+
+def test_inventory_outside_the_root_is_never_read(lint, tmp_path):
+    (tmp_path.parent / "outside-hosts.ini").write_text("[proxies]\nevil1\n")
+    report = lint(
+        repo(
+            **{
+                "ansible.cfg": "[defaults]\ninventory = ../outside-hosts.ini\n",
+                "site.yml": PLAY.format(hosts="proxies"),
+                "group_vars__all.yml": "blocked: .facebook.com\n",
+            }
+        )
+    )
+    assert facebook(report) == ["blocked"]
+    assert not any("evil1" in f.message for f in report.findings)

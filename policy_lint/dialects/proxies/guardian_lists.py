@@ -146,6 +146,8 @@ def references(path: Path, resolver: Resolver) -> list[Reference]:
     lookup = Resolver(resolver.root)  # not `resolver`: finding a list here reads nothing
     for conf in _configs(path, resolver.root):
         product = "dansguardian" if conf.name.lower().startswith("dansguardian") else "e2guardian"
+        if not resolver.inside(conf, resolver.root):
+            continue  # a link to a config elsewhere on the machine: never read
         try:
             src = read_source(conf, resolver.display(conf))
         except InputError:
