@@ -251,6 +251,10 @@ def _template(path: Path, source: SourceText, context: ParseContext) -> list[Emb
         inert = piece(jinja.render(text, merged.for_host(skipped[0], deployments[0])), "")
         inert.inert = f"the template task's `when:` is false for {_hosts_text(sorted(set(skipped)))}"
         pieces.append(inert)
+    truncated = next((why for code, _l, why in problems if code == "TE908"), "")
+    for one in pieces if truncated else []:
+        # Hosts not rendered may get another config: what this one lets through is unknown.
+        one.conditional.append((1, max(len(source.lines), 1), "the hosts past the first rendered ones"))
     if problems:
         if pieces:
             pieces[0].problems += problems

@@ -25,6 +25,7 @@ evaluated: `hosts()` says so (None).
 from __future__ import annotations
 
 import configparser
+import itertools
 import os
 import re
 from dataclasses import dataclass, field
@@ -111,9 +112,11 @@ def _expand(name: str) -> list[str]:
     if not m:
         return [name]
     first, last, step = m.group(1), m.group(2), int(m.group(3) or 1)
+    # islice: `web[0:99999999]` must not build a hundred million names first.
     if first.isdigit() and last.isdigit():
         width = len(first) if first.startswith("0") else 0
-        values = [str(i).zfill(width) for i in range(int(first), int(last) + 1, max(step, 1))]
+        numbers = range(int(first), int(last) + 1, max(step, 1))
+        values = [str(i).zfill(width) for i in itertools.islice(numbers, MAX_HOSTS)]
     elif first.isalpha() and last.isalpha():
         values = [chr(c) for c in range(ord(first), ord(last) + 1, max(step, 1))]
     else:

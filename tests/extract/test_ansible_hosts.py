@@ -439,3 +439,24 @@ def test_inventory_outside_the_root_is_never_read(lint, tmp_path):
     )
     assert facebook(report) == ["blocked"]
     assert not any("evil1" in f.message for f in report.findings)
+
+
+def test_huge_host_range_is_bounded():
+    i = inv.Inventory()
+    inv.parse_ini(["[web]", "web[0:99999999999]", "db[0:99999][0:99999]"], i)
+    assert len(i.hosts) <= 2 * inv.MAX_HOSTS
+
+
+def test_many_hosts_render_the_first_ones_and_say_so(lint):
+    report = lint(
+        repo(
+            **{
+                "hosts.ini": "[proxies]\np[0:299]\n",
+                "site.yml": PLAY.format(hosts="proxies"),
+                "group_vars__all.yml": "blocked: .facebook.com\n",
+            }
+        )
+    )
+    # The 44 hosts past the first 256 are not rendered: they might get another config.
+    assert facebook(report) == ["unknown"]
+    assert where(report, "TE908") == [("squid.conf.j2", 1)]
