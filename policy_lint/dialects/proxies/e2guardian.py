@@ -1398,7 +1398,7 @@ def parse_for(product: str, dialect: str, path: Path, context: ParseContext) -> 
             roles = list(dict.fromkeys((r.role, r.kind) for r in refs))
             if len(roles) == 1 and roles[0][1] != "opaque":
                 role = roles[0]
-            elif refs or (shape == "phrase" and content_role(head) is None):
+            elif refs or content_role(head) is None:
                 return _ambiguous(product, dialect, path, context, refs, shape)
             else:
                 role = content_role(head)

@@ -152,3 +152,10 @@ def test_config_outside_the_root_is_not_read(lint, tmp_path):
     (tmp_path.parent / "e2guardianf1.conf").write_text(f"bannedphraselist = '{tmp_path.name}/words'\n")
     report = lint({"words": PHRASES, **GIT})
     assert verdicts(report, "e2guardian")["facebook"] == "unknown"
+
+
+def test_regexp_list_read_as_e2guardian_on_request_without_a_config(lint):
+    report = lint({"lists/patterns.txt": REGEXES}, dialect="e2guardian")
+    assert verdicts(report, "e2guardian")["facebook"] == "unknown"
+    assert verdicts(report, "e2guardian")["linkedin"] == "unaffected"
+    assert codes(report, "TE903") == [("patterns.txt", 1)]
