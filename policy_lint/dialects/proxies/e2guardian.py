@@ -73,6 +73,11 @@ Harmless for these services and not evaluated: the MIME-type and file-extension 
 HTML served from paths without a file extension; log-only lists (`logsitelist`...) and
 virus-scan exemptions decide nothing.
 
+A phrase or regexp list under a name of its author's choosing is recognised by its content
+and given the role of the e2guardian*/dansguardian*.conf in the repository that names it; named
+by none, an unweighted list is evaluated as banned and as exception and is `unknown` where the
+two differ (TE903); see guardian_lists.py.
+
 A referenced file that cannot be found is TE903: a missing list whose name says it holds
 another topic (`blacklists/ads/domains`) is assumed not to name the services; otherwise the
 decisions it could change become `unknown`.
