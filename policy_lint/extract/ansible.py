@@ -23,8 +23,9 @@ a config path (the dialect by path: extract/shell.place); `ansible.builtin.iptab
 into the iptables command it runs: chain, table, action, protocol, source, destination,
 destination_port, in/out_interface, ctstate, jump, policy, ip_version); `community.general.ufw`
 (`rule` deny/reject/allow to/from an address: route -> FORWARD, `direction: out` -> OUTPUT,
-else INPUT; `default` sets the policy). Values in tasks are rendered too, with the merged set
-(tasks are not rendered per host). A module option not listed is a symbolic value on its
+else INPUT; `default` sets the policy). Values in a role's tasks are rendered per host as
+templates are (the plays that run the role, the inventory), else with the merged set (a
+playbook's own tasks; set_fact is not applied to tasks). A module option not listed is a symbolic value on its
 rule's line (unknown where it matters).
 """
 
@@ -420,7 +421,43 @@ def _tasks(path: Path, source: SourceText, context: ParseContext) -> Extraction:
         mark_ = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         return Extraction([], unread=[("TE901", (mark_.line + 1) if mark_ else 1, f"not YAML: {problem}")])
-    vs = variables(path, context)
+    role = _role(path)
+    inventory = inv.find(context.resolver) if role is not None else inv.Inventory()
+    deployments = plays.deployments(path, role, context, inventory) if inventory.host_vars else []
+    extra = {str(k): v for k, v in context.extra_vars}
+    if not deployments or role is None or any(d.hosts is None for d in deployments):
+        vs = plays.resolve_values({**variables(path, context), **extra})
+        return Extraction(_task_pieces(source, documents, vs))
+    # A role's tasks, run by plays of the repository on inventory hosts: per host, as templates.
+    merged = plays.HostVars(context, inventory, extra)
+    renderings: dict[tuple[Any, ...], tuple[list[Embedded], list[str]]] = {}
+    truncated = False
+    for d in deployments:
+        truncated = truncated or len(d.hosts or []) > MAX_RENDERED_HOSTS
+        for host in (d.hosts or [])[:MAX_RENDERED_HOSTS]:
+            built = _task_pieces(source, documents, merged.for_host(host, d))
+            key = tuple((p.name, tuple(p.lines), tuple(p.line_map)) for p in built)
+            renderings.setdefault(key, (built, []))[1].append(host)
+    out: list[Embedded] = []
+    for built, hosts in renderings.values():
+        hosts = sorted(set(hosts))
+        for p in built:
+            p.label += f" for {_hosts_text(hosts)}"
+            if len(renderings) > 1:
+                p.audience = _hosts_text(hosts)
+            if truncated:
+                p.conditional.append((1, max(len(source.lines), 1), "the hosts past the first rendered ones"))
+            out.append(p)
+    unread = (
+        [("TE908", 1, f"more than {MAX_RENDERED_HOSTS} hosts: only the first are rendered")]
+        if truncated
+        else []
+    )
+    return Extraction(out, unread=unread)
+
+
+def _task_pieces(source: SourceText, documents: list[Any], vs: dict[str, Any]) -> list[Embedded]:
+    """The configs the tasks in `documents` write, their values rendered with `vs`."""
     files: dict[str, Embedded] = {}
     firewall = Embedded(source.path, [], [], "firewall.sh", "the playbook's iptables/ufw tasks", "iptables")
 
@@ -473,4 +510,4 @@ def _tasks(path: Path, source: SourceText, context: ParseContext) -> Extraction:
     pieces = [p for p in files.values() if p.lines]
     if firewall.lines:
         pieces.append(firewall)
-    return Extraction(pieces)
+    return pieces

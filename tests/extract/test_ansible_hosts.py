@@ -460,3 +460,19 @@ def test_many_hosts_render_the_first_ones_and_say_so(lint):
     # The 44 hosts past the first 256 are not rendered: they might get another config.
     assert facebook(report) == ["unknown"]
     assert where(report, "TE908") == [("squid.conf.j2", 1)]
+
+
+def test_role_tasks_are_rendered_per_host(lint):
+    tasks = '- lineinfile:\n    path: /etc/hosts\n    line: "0.0.0.0 {{ sinkhole }}"\n'
+    report = lint(
+        {
+            "roles/proxy/tasks/main.yml": tasks,
+            "hosts.ini": INI,
+            "site.yml": PLAY.format(hosts="proxies"),
+            "group_vars/all.yml": "sinkhole: example.invalid\n",
+            "host_vars/p2.yml": "sinkhole: linkedin.com\n",
+        }
+    )
+    assert [f.services["linkedin"].verdict.value for f in report.files] == ["unaffected", "blocked-partial"]
+    assert where(report, "TE102", "linkedin") == [("main.yml", 3)]
+    assert "for host p2)" in next(f.message for f in report.findings if f.service == "linkedin")
