@@ -268,6 +268,10 @@ def find(resolver: Resolver) -> Inventory:
             read = parse_ini(source.lines, inventory)
         if read:
             inventory.sources.append(path)
+            resolver.found.add(str(path.resolve()))  # read as part of the templates: not "skipped"
+    cfg = root / "ansible.cfg"
+    if inventory.sources and cfg.is_file():
+        resolver.found.add(str(cfg.resolve()))
     inventory.finish()
     return inventory
 
