@@ -252,6 +252,13 @@ def _template(path: Path, source: SourceText, context: ParseContext) -> list[Emb
         inert = piece(jinja.render(text, merged.for_host(skipped[0], deployments[0])), "")
         inert.inert = f"the template task's `when:` is false for {_hosts_text(sorted(set(skipped)))}"
         pieces.append(inert)
+    if not pieces and not skipped and not problems:
+        # The plays target no host of the inventories found (another inventory, not in the
+        # repository, may hold them): rendered once with the merged variables, as without plays.
+        merged_once = plays.resolve_values({**variables(path, context), **extra})
+        pieces.append(
+            piece(jinja.render(text, merged_once), " (its plays target no host of the inventory found)")
+        )
     truncated = next((why for code, _l, why in problems if code == "TE908"), "")
     for one in pieces if truncated else []:
         # Hosts not rendered may get another config: what this one lets through is unknown.

@@ -476,3 +476,17 @@ def test_role_tasks_are_rendered_per_host(lint):
     assert [f.services["linkedin"].verdict.value for f in report.files] == ["unaffected", "blocked-partial"]
     assert where(report, "TE102", "linkedin") == [("main.yml", 3)]
     assert "for host p2)" in next(f.message for f in report.findings if f.service == "linkedin")
+
+
+def test_play_targeting_no_inventory_host_renders_once(lint):
+    report = lint(
+        repo(
+            **{
+                "hosts.ini": INI,
+                "site.yml": PLAY.format(hosts="elsewhere"),
+                "group_vars__all.yml": "blocked: .facebook.com\n",
+            }
+        )
+    )
+    assert facebook(report) == ["blocked"]
+    assert "target no host" in report.findings[0].message
