@@ -186,3 +186,24 @@ def test_enable_false_stays_inert_with_imports(lint):
     )
     assert verdict(report, "squid", "facebook") == "unaffected"
     assert where(report, "TE202", "facebook") == [("rules.nix", 4)]
+
+
+def test_import_cycle_reads_each_module_once(lint):
+    report = lint(
+        {
+            "a.nix": "{\n  imports = [ ./b.nix ];\n  services.squid.enable = true;\n}\n",
+            "b.nix": "{\n  imports = [ ./a.nix ];\n  services.squid.extraConfig = ''\n"
+            + DENY_FB
+            + "  '';\n}\n",
+        }
+    )
+    assert where(report, "TE101") == [("b.nix", 5)]
+
+
+def test_import_through_a_link_out_of_the_root_is_not_read(lint, tmp_path):
+    outside = tmp_path.parent / "elsewhere.nix"
+    outside.write_text("{\n  services.squid.extraConfig = ''\n" + ALLOW_ALL + "  '';\n}\n")
+    (tmp_path / "link.nix").symlink_to(outside)
+    report = lint({"c.nix": squid("", head="  imports = [ ./link.nix ];\n")})
+    assert verdict(report, "squid", "facebook") == "unknown"
+    assert where(report, "TE903") == [("c.nix", 2)]
