@@ -38,7 +38,10 @@ never a block nor inert; `mkIf true`/`mkIf false` (or a `let`-bound literal bool
 `let` bindings of literal strings (one- or multi-line), lists of strings, numbers and booleans
 are substituted where `${name}`, `${toString name}` or `${lib.concatStringsSep "sep" name}`
 interpolate them, and where an option's value is the bare name (bindings are file-wide: a
-shadowing inner `let` is not told apart). Other antiquotations are symbolic values.
+shadowing inner `let` is not told apart); `map (d: "/${d}/0.0.0.0") list` (a list option) and
+`concatMapStrings (d: "0.0.0.0 ${d}\n") list` / `concatMapStringsSep "\n" (d: ...) list` (a
+string option) over a literal or let-bound list of strings are expanded, each element on the
+assignment's line. Other antiquotations are symbolic values.
 `imports = [ ./a.nix ./dir ]` are followed (a directory means its `default.nix`), recursively,
 only inside the lint root: the modules are merged as NixOS merges them. Definitions of one
 option keep only the highest priority (`mkForce` 50 < plain 100 < `mkDefault` 1000,
@@ -330,7 +333,15 @@ def _scan(
 
             value = _Value(name, i + 1, condition=within, off=off, priority=priority, order=order)
             bare = re.fullmatch(r"([\w-]+)\s*;", rest)
-            if bare and bare.group(1) in bindings and bindings[bare.group(1)].kind in ("str", "list"):
+            mapped = _mapped(rest, bindings)
+            if mapped is not None:
+                kind, produced = mapped
+                if kind == "lines":
+                    value.lines = [(i + 1, t) for t in produced]
+                else:
+                    value.items.append(("", [(i + 1, t) for t in produced]))
+                values.append(value)
+            elif bare and bare.group(1) in bindings and bindings[bare.group(1)].kind in ("str", "list"):
                 bound = bindings[bare.group(1)]
                 if bound.kind == "str":
                     value.lines = list(bound.lines)
@@ -382,6 +393,33 @@ def _scan(
             )
         i += 1
     return values, enables
+
+
+_MAP = re.compile(
+    r"^(?:(?:lib|builtins|lib\.strings)\.)?(map|concatMapStrings|concatMapStringsSep\s+\"((?:[^\"\\]|\\.)*)\")"
+    r"\s+\(\s*([\w-]+)\s*:\s*\"((?:[^\"\\]|\\.)*)\"\s*\)\s+(.+?)\s*;$"
+)
+
+
+def _mapped(rest: str, bindings: dict[str, _Binding]) -> tuple[str, list[str]] | None:
+    """`map (d: "/${d}/0.0.0.0") blocked;` (a list: "items") or `concatMapStrings (d:
+    "0.0.0.0 ${d}\n") blocked;` (a string: "lines") over a literal or let-bound list of strings."""
+    m = _MAP.match(rest)
+    if not m:
+        return None
+    function, separator, arg, body, over = m.groups()
+    if over.startswith("[") and over.endswith("]"):
+        items = _strings(over)
+    elif over in bindings and bindings[over].kind == "list":
+        items = bindings[over].items
+    else:
+        return None
+    pattern = re.compile(r"\$\{\s*" + re.escape(arg) + r"\s*\}")
+    produced = [pattern.sub(lambda _m, item=item: item, body.replace('\\"', '"')) for item in items]
+    if function == "map":
+        return "items", produced
+    text = (separator or "").replace("\\n", "\n").join(p.replace("\\n", "\n") for p in produced)
+    return "lines", [t for t in text.split("\n") if t.strip()]
 
 
 def _condition(head: str, bindings: dict[str, _Binding]) -> str:

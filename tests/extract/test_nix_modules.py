@@ -207,3 +207,16 @@ def test_import_through_a_link_out_of_the_root_is_not_read(lint, tmp_path):
     report = lint({"c.nix": squid("", head="  imports = [ ./link.nix ];\n")})
     assert verdict(report, "squid", "facebook") == "unknown"
     assert where(report, "TE903") == [("c.nix", 2)]
+
+
+def test_map_over_a_let_bound_list_in_settings_and_hosts(lint):
+    nix = (
+        'let\n  blocked = [ "facebook.com" "fbcdn.net" ];\nin\n{\n  services.dnsmasq.enable = true;\n'
+        '  services.dnsmasq.settings.address = map (d: "/${d}/0.0.0.0") blocked;\n'
+        '  networking.extraHosts = lib.concatMapStrings (d: "0.0.0.0 ${d}\\n") [ "linkedin.com" "www.linkedin.com" ];\n}\n'
+    )
+    report = lint({"dns.nix": nix})
+    assert verdict(report, "dnsmasq", "facebook") == "blocked"
+    assert where(report, "TE101", "facebook") == [("dns.nix", 6)]
+    assert verdict(report, "hosts", "linkedin") == "blocked"
+    assert where(report, "TE101", "linkedin") == [("dns.nix", 7), ("dns.nix", 7)]
