@@ -152,6 +152,9 @@ def references(path: Path, resolver: Resolver) -> list[Reference]:
             src = read_source(conf, resolver.display(conf))
         except InputError:
             continue
+        # What the list means depends on this config: a cached lint of the list (policy-lint
+        # diff) is reused only while it is unchanged.
+        resolver.found.add(str(conf.resolve()))
         for i, raw in enumerate(src.lines, start=1):
             m = _SETTING.match(raw)
             if not m or raw.lstrip().startswith("#"):
