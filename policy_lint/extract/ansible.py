@@ -184,17 +184,18 @@ def _template(path: Path, source: SourceText, context: ParseContext) -> list[Emb
         out.conditional += rendered.conditional
         return out
 
-    inventory = inv.find(context.resolver)
-    deployments = plays.deployments(path, _role(path), context, inventory) if inventory.host_vars else []
+    inventories = inv.find(context.resolver)
+    deployments = plays.deployments(path, _role(path), context, inventories)
+    several = len({id(d.inventory) for d in deployments}) > 1
     if not deployments:
         # No play in the repository deploys it to inventory hosts: one rendering with every
         # variable file merged (see the module docstring).
         merged_once = plays.resolve_values({**variables(path, context), **extra})
         return [piece(jinja.render(text, merged_once), "")]
-    merged = plays.HostVars(context, inventory, extra)
+    merged = plays.HostVars(context, extra)
     renderings: dict[tuple[Any, ...], tuple[jinja.Rendered, str, list[str]]] = {}
     problems: list[tuple[str, int, str]] = []
-    skipped: list[str] = []
+    skipped: list[tuple[str, plays.Deployment]] = []
     for d in deployments:
         where = context.resolver.display(d.play.path)
         if d.hosts is None:
@@ -226,7 +227,7 @@ def _template(path: Path, source: SourceText, context: ParseContext) -> list[Emb
                     (None, when or "the enclosing block's condition") if runs is not False else (runs, when)
                 )
             if runs is False:
-                skipped.append(host)
+                skipped.append((d.who(host, several), d))
                 continue
             rendered = jinja.render(text, vs)
             condition = "" if runs else f"when: {when}"
@@ -237,7 +238,7 @@ def _template(path: Path, source: SourceText, context: ParseContext) -> list[Emb
                 tuple(rendered.conditional),
                 condition,
             )
-            renderings.setdefault(key, (rendered, condition, []))[2].append(host)
+            renderings.setdefault(key, (rendered, condition, []))[2].append(d.who(host, several))
     pieces: list[Embedded] = []
     for rendered, condition, hosts in renderings.values():
         hosts = sorted(set(hosts))
@@ -249,8 +250,11 @@ def _template(path: Path, source: SourceText, context: ParseContext) -> list[Emb
         pieces.append(one)
     if not pieces and skipped:
         # Every targeted host skips the task: the template is deployed nowhere.
-        inert = piece(jinja.render(text, merged.for_host(skipped[0], deployments[0])), "")
-        inert.inert = f"the template task's `when:` is false for {_hosts_text(sorted(set(skipped)))}"
+        host, d = skipped[0]
+        inert = piece(jinja.render(text, merged.for_host(host.split(" (")[0], d)), "")
+        inert.inert = (
+            f"the template task's `when:` is false for {_hosts_text(sorted({h for h, _d in skipped}))}"
+        )
         pieces.append(inert)
     if not pieces and not skipped and not problems:
         # The plays target no host of the inventories found (another inventory, not in the
@@ -263,6 +267,7 @@ def _template(path: Path, source: SourceText, context: ParseContext) -> list[Emb
     for one in pieces if truncated else []:
         # Hosts not rendered may get another config: what this one lets through is unknown.
         one.conditional.append((1, max(len(source.lines), 1), "the hosts past the first rendered ones"))
+    problems = list(dict.fromkeys(problems))  # one per play, not per inventory
     if problems:
         if pieces:
             pieces[0].problems += problems
@@ -429,14 +434,15 @@ def _tasks(path: Path, source: SourceText, context: ParseContext) -> Extraction:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         return Extraction([], unread=[("TE901", (mark_.line + 1) if mark_ else 1, f"not YAML: {problem}")])
     role = _role(path)
-    inventory = inv.find(context.resolver) if role is not None else inv.Inventory()
-    deployments = plays.deployments(path, role, context, inventory) if inventory.host_vars else []
+    inventories = inv.find(context.resolver) if role is not None else []
+    deployments = plays.deployments(path, role, context, inventories)
+    several = len({id(d.inventory) for d in deployments}) > 1
     extra = {str(k): v for k, v in context.extra_vars}
     if not deployments or role is None or any(d.hosts is None for d in deployments):
         vs = plays.resolve_values({**variables(path, context), **extra})
         return Extraction(_task_pieces(source, documents, vs))
     # A role's tasks, run by plays of the repository on inventory hosts: per host, as templates.
-    merged = plays.HostVars(context, inventory, extra)
+    merged = plays.HostVars(context, extra)
     renderings: dict[tuple[Any, ...], tuple[list[Embedded], list[str]]] = {}
     truncated = False
     for d in deployments:
@@ -444,7 +450,7 @@ def _tasks(path: Path, source: SourceText, context: ParseContext) -> Extraction:
         for host in (d.hosts or [])[:MAX_RENDERED_HOSTS]:
             built = _task_pieces(source, documents, merged.for_host(host, d))
             key = tuple((p.name, tuple(p.lines), tuple(p.line_map)) for p in built)
-            renderings.setdefault(key, (built, []))[1].append(host)
+            renderings.setdefault(key, (built, []))[1].append(d.who(host, several))
     out: list[Embedded] = []
     for built, hosts in renderings.values():
         hosts = sorted(set(hosts))

@@ -10,7 +10,8 @@
 Found: the files `ansible.cfg` names (`[defaults] inventory = a,b`, relative to it), else any
 file named `hosts`/`inventory` (optionally `.ini`/`.yml`/`.yaml`) and any file under a
 directory named `inventory`/`inventories` (not its group_vars/host_vars) that reads as an
-inventory: INI with at least one `[group]` header, or YAML whose top-level groups hold only
+inventory; the files of one directory are one inventory, with the group_vars/ and host_vars/
+beside them (inventories/production and inventories/staging stay apart): INI with at least one `[group]` header, or YAML whose top-level groups hold only
 `hosts`/`children`/`vars`. Every group is in `all`; a host in no group is also in
 `ungrouped`. INI `[g:children]` and `[g:vars]`, inline `key=value` host variables and numeric
 or alphabetic ranges (`web[01:03]`, `db-[a:c]`) are read; dynamic inventory scripts and
@@ -55,6 +56,7 @@ class Inventory:
     groups: dict[str, Group] = field(default_factory=dict)
     host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)  # inline, from the file
     sources: list[Path] = field(default_factory=list)
+    directory: Path = Path()  # where its group_vars/ and host_vars/ are
 
     def group(self, name: str) -> Group:
         return self.groups.setdefault(name, Group(name))
@@ -245,11 +247,12 @@ def _candidates(root: Path, resolver: Resolver) -> list[Path]:
     return found[:MAX_FILES]
 
 
-def find(resolver: Resolver) -> Inventory:
-    """Every inventory under the lint root, merged (an empty Inventory when there is none)."""
+def find(resolver: Resolver) -> list[Inventory]:
+    """The inventories under the lint root: the files of one directory make one inventory (as
+    `-i DIR` reads them), each directory its own (production/ and staging/ are not merged)."""
     import yaml  # PyYAML only when an Ansible file is read
 
-    inventory = Inventory()
+    found: dict[Path, Inventory] = {}
     root = resolver.root
     for path in _candidates(root, resolver):
         if not path.is_file() or not resolver.inside(path, root):
@@ -258,6 +261,7 @@ def find(resolver: Resolver) -> Inventory:
             source = read_source(path, resolver.display(path))
         except InputError:
             continue
+        inventory = found.setdefault(path.parent, Inventory(directory=path.parent))
         read = False
         if path.suffix in (".yml", ".yaml"):
             try:
@@ -269,11 +273,13 @@ def find(resolver: Resolver) -> Inventory:
         if read:
             inventory.sources.append(path)
             resolver.found.add(str(path.resolve()))  # read as part of the templates: not "skipped"
+    out = [i for i in found.values() if i.sources]
     cfg = root / "ansible.cfg"
-    if inventory.sources and cfg.is_file():
+    if out and cfg.is_file():
         resolver.found.add(str(cfg.resolve()))
-    inventory.finish()
-    return inventory
+    for inventory in out:
+        inventory.finish()
+    return [i for i in out if i.host_vars]
 
 
 def hosts(pattern: Any, inventory: Inventory) -> list[str] | None:

@@ -8,7 +8,10 @@
 A play (a YAML list item with `hosts:`) in the repository that names the role (`roles:` as a
 name or `role:`/`name:`, or an `include_role`/`import_role` task) targets the inventory hosts
 its pattern selects (extract/inventory.py); a template a play's own tasks deploy counts too.
-For each host the variables are merged, lowest first, as Ansible's "Understanding variable
+Each inventory directory is its own (inventories/production and inventories/staging are not
+merged; when several hold targeted hosts, a host is named with its inventory: `p1
+(production)`); group_vars/ and host_vars/ count beside the inventory and beside the
+playbook, as ansible-playbook reads them. For each host the variables are merged, lowest first, as Ansible's "Understanding variable
 precedence" lists them: role defaults < inventory file group vars (`all` first, parents
 before children) < group_vars/all < group_vars/<group> (same order) < inventory file host vars
 < host_vars/<host> < play `vars:` and `vars_files:` < role vars/ < block and task `vars:` of the
@@ -222,20 +225,25 @@ class Deployment:
     hosts: list[str] | None  # None: the pattern is not evaluated
     role: Path | None
     params: dict[str, Any]
+    inventory: inv.Inventory
     before: list[tuple[dict, dict, bool]]  # set_fact candidates, in order
     task: tuple[dict, dict, bool] | None  # the template task (its vars and when)
 
+    def who(self, host: str, several: bool) -> str:
+        """The host as findings name it (with its inventory when there are several)."""
+        return f"{host} ({self.inventory.directory.name})" if several else host
+
 
 def deployments(
-    template: Path, role: Path | None, context: ParseContext, inventory: inv.Inventory
+    template: Path, role: Path | None, context: ParseContext, inventories: list[inv.Inventory]
 ) -> list[Deployment]:
+    """Every (play, inventory) that deploys the template (or runs the role's tasks)."""
     out: list[Deployment] = []
     role_tasks = _task_files(role, context) if role is not None else []
     at = _template_task(role_tasks, template.name)
-    for play in plays(context):
+    for play in plays(context) if inventories else []:
         data = play.data
         pre = walk(data.get("pre_tasks"), {}, False)
-        targets = inv.hosts(play.hosts, inventory)
         if role is not None:
             entries = [_role_name(e) for e in data.get("roles") or []]
             for task, _scope, _g in _playbook_tasks(data):
@@ -247,13 +255,16 @@ def deployments(
                 continue
             before = pre + (role_tasks[:at] if at is not None else [])
             found = role_tasks[at] if at is not None else None
-            out.append(Deployment(play, targets, role, named[1], before, found))
+            params = named[1]
         else:
             tasks = _playbook_tasks(data)
             k = _template_task(tasks, template.name)
             if k is None:
                 continue
-            out.append(Deployment(play, targets, None, {}, tasks[:k], tasks[k]))
+            before, found, params = tasks[:k], tasks[k], {}
+        for inventory in inventories:
+            targets = inv.hosts(play.hosts, inventory)
+            out.append(Deployment(play, targets, role, params, inventory, before, found))
     return out
 
 
@@ -261,15 +272,14 @@ class HostVars:
     """Each host's variables for a template (see the module docstring); the variable files
     are found and read once per template."""
 
-    def __init__(self, context: ParseContext, inventory: inv.Inventory, extra: dict[str, Any]):
-        self.context, self.inventory, self.extra = context, inventory, extra
-        self.group_dirs: list[Path] = []
-        self.host_dirs: list[Path] = []
-        for top, dirs, _files in os.walk(context.resolver.root):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("node_modules", "venv"))
-            self.group_dirs += [Path(top) / d for d in dirs if d == "group_vars"]
-            self.host_dirs += [Path(top) / d for d in dirs if d == "host_vars"]
+    def __init__(self, context: ParseContext, extra: dict[str, Any]):
+        self.context, self.extra = context, extra
         self._read: dict[Path, dict[str, Any]] = {}
+
+    def _dirs(self, deployment: Deployment, name: str) -> list[Path]:
+        """group_vars/ (or host_vars/) beside the inventory, then beside the playbook."""
+        places = [deployment.inventory.directory / name, deployment.play.path.parent / name]
+        return [p for p in dict.fromkeys(places) if p.is_dir()]
 
     def _file(self, path: Path) -> dict[str, Any]:
         if path not in self._read:
@@ -283,7 +293,7 @@ class HostVars:
         return out
 
     def for_host(self, host: str, deployment: Deployment) -> dict[str, Any]:
-        inventory = self.inventory
+        inventory = deployment.inventory
         groups = [g for _d, g in inventory.groups_of(host)]
         out: dict[str, Any] = {}
         role = deployment.role
@@ -292,10 +302,10 @@ class HostVars:
         for g in groups:
             out.update(inventory.groups[g].vars if g in inventory.groups else {})
         for g in groups:
-            for d in self.group_dirs:
+            for d in self._dirs(deployment, "group_vars"):
                 out.update(self._dir(d, g))
         out.update(inventory.host_vars.get(host, {}))
-        for d in self.host_dirs:
+        for d in self._dirs(deployment, "host_vars"):
             out.update(self._dir(d, host))
         out.update(deployment.play.vars)
         if role is not None:

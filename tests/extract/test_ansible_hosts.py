@@ -131,7 +131,10 @@ def test_realistic_repository_renders_each_host():
     catalog = load_catalog()
     root = FIXTURES / "ansible_hosts"
     report = lint_paths(
-        [root / "roles/proxy/templates/squid.conf.j2"], catalog, strict_policy(catalog), Options(root=root)
+        [root / "roles/squid_proxy/templates/squid.conf.j2"],
+        catalog,
+        strict_policy(catalog),
+        Options(root=root),
     )
     assert not report.errors
     # proxy-br3 is in `legacy`, which the play excludes: never rendered. hq1 and hq2 render the
@@ -490,3 +493,20 @@ def test_play_targeting_no_inventory_host_renders_once(lint):
     )
     assert facebook(report) == ["blocked"]
     assert "target no host" in report.findings[0].message
+
+
+def test_each_inventory_directory_keeps_its_own_group_vars(lint):
+    report = lint(
+        repo(
+            **{
+                "inventories__production__hosts.ini": "[proxies]\np1\n",
+                "inventories__production__group_vars__all.yml": "blocked: .facebook.com\n",
+                "inventories__staging__hosts.ini": "[proxies]\np1\n",
+                "inventories__staging__group_vars__all.yml": "blocked: .none.invalid\n",
+                "site.yml": PLAY.format(hosts="proxies"),
+            }
+        )
+    )
+    # The same host name in both: each rendered with its own inventory's variables.
+    assert sorted(facebook(report)) == ["blocked", "unaffected"]
+    assert hosts_of(report) == ["host p1 (production)"]
