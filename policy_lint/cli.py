@@ -133,6 +133,38 @@ def _render(fmt: str, report, no_trace: bool, quiet: bool, statistics: bool, col
     return import_module(f"policy_lint.report.{fmt}").render(report)
 
 
+def _extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
+    """`--extra-vars` as ansible-playbook reads `-e`: a YAML/JSON mapping, or KEY=VALUE words."""
+    import shlex
+
+    import yaml
+
+    out: dict[str, Any] = {}
+    for value in values:
+        text = value.strip()
+        if text.startswith("@"):
+            raise InputError(f"--extra-vars {value!r}: variables from a file are not read")
+        if text.startswith("{"):
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError:
+                data = None
+            if not isinstance(data, dict):
+                raise InputError(f"--extra-vars {value!r}: not a mapping")
+            out.update({str(k): v for k, v in data.items()})
+            continue
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            raise InputError(f"--extra-vars {value!r}: {exc}") from None
+        for word in words:
+            key, eq, val = word.partition("=")
+            if not eq or not key.isidentifier():
+                raise InputError(f"--extra-vars {value!r}: expected KEY=VALUE")
+            out[key] = val
+    return out
+
+
 def _progress(files: list):
     with click.progressbar(files, label="policy-lint", file=sys.stderr) as bar:
         yield from bar
@@ -190,6 +222,16 @@ def _progress(files: list):
     "up: below that, starting workers costs more than it saves, and the files are linted in this "
     "process. The output is the same, in the same order, whatever N.",
 )
+@click.option(
+    "-e",
+    "--extra-vars",
+    "extra_vars",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Ansible extra vars templates are rendered with (highest precedence, as ansible-playbook "
+    "-e): KEY=VALUE words or a YAML/JSON mapping; repeatable; wins over the settings' "
+    "ansible-extra-vars. Never a file (@file is refused).",
+)
 @click.pass_obj
 def check(
     log: Any,
@@ -211,6 +253,7 @@ def check(
     baseline: Path | None,
     write_baseline: Path | None,
     jobs: int | None,
+    extra_vars: tuple[str, ...],
 ) -> None:
     """Lint config files or directories (dialects are detected)."""
     import os
@@ -249,6 +292,10 @@ def check(
     if fmt not in FORMATS:
         _fail(f"{here.source}: unknown format {fmt!r}")
     progress = _progress if sys.stderr.isatty() and not quiet else None
+    try:
+        extra = {**here.ansible_extra_vars, **_extra_vars(extra_vars)}
+    except InputError as exc:
+        _fail(str(exc))
     report = lint_paths(
         list(paths),
         catalog,
@@ -260,6 +307,7 @@ def check(
             progress=progress,
             skip_undetected=skip_undetected,
             jobs=jobs or usable_cores(),
+            extra_vars=tuple(extra.items()),
         ),
     )
     try:

@@ -14,6 +14,7 @@ pyproject.toml in the same directory); command-line flags win over both. Keys:
     baseline: .policy-lint-baseline.json
     exit-zero: false
     network: {segments: [...]}   # the network view: see policy_lint/network/segments.py
+    ansible-extra-vars: {proxy_mode: strict}   # Ansible extra vars templates are rendered with
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ KEYS = {
     "baseline",
     "exit-zero",
     "network",  # segments and their paths: read by policy_lint.network.segments (with lines)
+    "ansible-extra-vars",  # extract/plays.py: the highest-precedence template variables
 }
 SEVERITY_NAMES = {"error", "warning", "info"}
 
@@ -54,6 +56,7 @@ class Settings:
     severity: dict[str, str] = field(default_factory=dict)
     baseline: Path | None = None
     exit_zero: bool = False
+    ansible_extra_vars: dict[str, object] = field(default_factory=dict)
 
 
 def _codes(value: object, key: str, where: str) -> tuple[str, ...]:
@@ -98,6 +101,9 @@ def _from_mapping(data: object, where: str, base: Path) -> Settings:
             raise InputError(f"{where}: {key} must be a string")
     if "exit-zero" in data and not isinstance(data["exit-zero"], bool):
         raise InputError(f"{where}: exit-zero must be true or false")
+    extra_vars = data.get("ansible-extra-vars") or {}
+    if not isinstance(extra_vars, dict) or not all(isinstance(k, str) for k in extra_vars):
+        raise InputError(f"{where}: ansible-extra-vars must map variable names to values")
     return Settings(
         source=where,
         policy=path("policy"),
@@ -110,6 +116,7 @@ def _from_mapping(data: object, where: str, base: Path) -> Settings:
         severity={k.upper(): v for k, v in severity.items()},
         baseline=path("baseline"),
         exit_zero=bool(data.get("exit-zero", False)),
+        ansible_extra_vars=dict(extra_vars),
     )
 
 

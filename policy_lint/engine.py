@@ -132,6 +132,8 @@ class Options:
     # a worker (a fork that then imports its dialect modules on its own) costs about one small
     # file's lint, so a handful of files is faster here.
     parallel_min_files: int = 16
+    # Ansible extra vars templates are rendered with (name, value): extract/plays.py.
+    extra_vars: tuple[tuple[str, Any], ...] = ()
 
 
 # ------------------------------------------------------------------ per-audience assessment
@@ -687,10 +689,11 @@ def _lint_container(
     report: Report,
     pulled_in: set[str],
     log: Any = None,
+    extra_vars: tuple[tuple[str, Any], ...] = (),
 ) -> extract.Extraction | None:
     """Lint the configs `path` holds when it is a container (policy_lint/extract), adding their
     reports to `report` and the files they read to `pulled_in`; None when it is no container."""
-    context = ParseContext(Resolver(root.resolve(), pulled_in), catalog)
+    context = ParseContext(Resolver(root.resolve(), pulled_in), catalog, extra_vars)
     try:
         held = extract.extract(path, head, context)
         if held is None:
@@ -756,7 +759,9 @@ def lint_file(path: Path, explicit: bool, catalog: Catalog, policy: Policy, opti
     head = read_head(path)
     held_report, held_read = Report(), set[str]()
     held = (
-        _lint_container(path, head, root, catalog, policy, held_report, held_read, options.log)
+        _lint_container(
+            path, head, root, catalog, policy, held_report, held_read, options.log, options.extra_vars
+        )
         if forced is None
         else None
     )

@@ -5,19 +5,28 @@
     inventory/group_vars/all.yml             blocked_sites: [.facebook.com]
     roles/proxy/tasks/main.yml               - lineinfile: {path: /etc/hosts, line: "0.0.0.0 x.com"}
 
-A template (`*.j2`) is rendered with, in Ansible's order of precedence (lowest first): the role's
-`defaults/`, the inventory's `group_vars/all`, the other `group_vars` (by name), `host_vars`
-(by name), the role's `vars/`; every such directory found under the lint root counts (one merged
-set: a value that differs per host is the last one's; not modelled: per-host renderings,
-`set_fact`, extra vars). The rendering's name is the template's without `.j2`; its findings
+A template (`*.j2`) that a play in the repository deploys (its role in `roles:`, or its own
+`template` task) to hosts of an inventory in the repository is rendered once per host the
+play's `hosts:` targets, with that host's variables in Ansible's precedence (extract/plays.py,
+extract/inventory.py); hosts whose renderings are identical share one report, and when the
+renderings differ each names its host(s) in the label and before every audience. A `when:`
+of the template task is evaluated per host (false: the host does not get it; a value nobody
+knows: the whole rendering is unknown, TE907). A play whose pattern is not evaluated (a
+regex, a Jinja2 expression) is TE907: which hosts get the template is unknown. Without such a
+play or inventory the template is rendered once with, lowest first: the role's `defaults/`,
+every `group_vars/all`, the other `group_vars` (by name), `host_vars` (by name), the role's
+`vars/`, the extra vars (one merged set: a value that differs per host is the last one's).
+The rendering's name is the template's without `.j2`; its findings
 point at the template's lines. Tasks files (`tasks/*.yml`, playbooks) are read for:
 `lineinfile` (`line`, `state: present`), `blockinfile` (`block`), `copy` with `content`, into
 a config path (the dialect by path: extract/shell.place); `ansible.builtin.iptables` (turned
 into the iptables command it runs: chain, table, action, protocol, source, destination,
 destination_port, in/out_interface, ctstate, jump, policy, ip_version); `community.general.ufw`
 (`rule` deny/reject/allow to/from an address: route -> FORWARD, `direction: out` -> OUTPUT,
-else INPUT; `default` sets the policy). Values in tasks are rendered too. A module option not
-listed is a symbolic value on its rule's line (unknown where it matters).
+else INPUT; `default` sets the policy). Values in a role's tasks are rendered per host as
+templates are (the plays that run the role, the inventory), else with the merged set (a
+playbook's own tasks; set_fact is not applied to tasks). A module option not listed is a symbolic value on its
+rule's line (unknown where it matters).
 """
 
 from __future__ import annotations
@@ -28,7 +37,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from policy_lint.dialects.semantics.base import ParseContext
-from policy_lint.extract import jinja, shell
+from policy_lint.extract import inventory as inv
+from policy_lint.extract import jinja, plays, shell
 from policy_lint.extract.model import Embedded, Extraction, mark
 
 if TYPE_CHECKING:
@@ -67,13 +77,13 @@ def _load_vars(files: list[Path], context: ParseContext) -> dict[str, Any]:
             data = yaml.safe_load("\n".join(src.lines))
         except (InputError, yaml.YAMLError):
             continue
-        if isinstance(data, dict) and _bounded(data):
+        if isinstance(data, dict) and bounded(data):
             out.update({str(k): v for k, v in data.items()})
             context.resolver.found.add(str(f.resolve()))  # read as part of the templates
     return out
 
 
-def _bounded(data: Any, limit: int = 200_000) -> bool:
+def bounded(data: Any, limit: int = 200_000) -> bool:
     """Whether the data has at most `limit` values counting every alias expansion: YAML
     anchors can make a small file stand for an exponential structure ("billion laughs"), which
     rendering would then print; such a file is not used (its values stay symbolic)."""
@@ -152,21 +162,123 @@ def _destination(path: Path, context: ParseContext) -> str | None:
     return None
 
 
-def _template(path: Path, source: SourceText, context: ParseContext) -> Embedded:
+MAX_RENDERED_HOSTS = 256  # hosts rendered one by one per play; past that, unknown (TE908)
+
+
+def _hosts_text(hosts: list[str]) -> str:
+    shown = ", ".join(hosts[:6]) + (f" and {len(hosts) - 6} more" if len(hosts) > 6 else "")
+    return ("host " if len(hosts) == 1 else "hosts ") + shown
+
+
+def _template(path: Path, source: SourceText, context: ParseContext) -> list[Embedded]:
     dest = _destination(path, context)
     name = PurePosixPath(dest).name if dest else re.sub(r"\.(j2|jinja2|jinja)$", "", path.name, flags=re.I)
-    rendered = jinja.render("\n".join(source.lines), variables(path, context))
     label = f"the template {path.name} rendered" + (f" to {dest}" if dest else "")
-    piece = Embedded(source.path, rendered.lines, rendered.line_map, name, label)
-    piece.dialect = shell.place(dest) if dest else (shell.place("/etc/hosts") if name == "hosts" else None)
-    piece.problems += rendered.problems
-    piece.conditional += rendered.conditional
-    return piece
+    dialect = shell.place(dest) if dest else (shell.place("/etc/hosts") if name == "hosts" else None)
+    text = "\n".join(source.lines)
+    extra = {str(k): v for k, v in context.extra_vars}
+
+    def piece(rendered: jinja.Rendered, how: str) -> Embedded:
+        out = Embedded(source.path, rendered.lines, rendered.line_map, name, label + how, dialect)
+        out.problems += rendered.problems
+        out.conditional += rendered.conditional
+        return out
+
+    inventories = inv.find(context.resolver)
+    deployments = plays.deployments(path, _role(path), context, inventories)
+    several = len({id(d.inventory) for d in deployments}) > 1
+    if not deployments:
+        # No play in the repository deploys it to inventory hosts: one rendering with every
+        # variable file merged (see the module docstring).
+        merged_once = plays.resolve_values({**variables(path, context), **extra})
+        return [piece(jinja.render(text, merged_once), "")]
+    merged = plays.HostVars(context, extra)
+    renderings: dict[tuple[Any, ...], tuple[jinja.Rendered, str, list[str]]] = {}
+    problems: list[tuple[str, int, str]] = []
+    skipped: list[tuple[str, plays.Deployment]] = []
+    for d in deployments:
+        where = context.resolver.display(d.play.path)
+        if d.hosts is None:
+            problems.append(
+                (
+                    "TE907",
+                    1,
+                    f"the play in {where} targets hosts: {d.play.hosts!r}, a pattern not "
+                    "evaluated: which hosts get this template is unknown",
+                )
+            )
+            continue
+        if len(d.hosts) > MAX_RENDERED_HOSTS:
+            problems.append(
+                (
+                    "TE908",
+                    1,
+                    f"the play in {where} targets {len(d.hosts)} hosts: only the first "
+                    f"{MAX_RENDERED_HOSTS} are rendered, the others are not read",
+                )
+            )
+        for host in d.hosts[:MAX_RENDERED_HOSTS]:
+            vs = merged.for_host(host, d)
+            when = d.task[0].get("when") if d.task is not None else None
+            runs = True if when is None else jinja.evaluate(when, vs)
+            if d.task is not None and d.task[2]:
+                # Inside a block whose `when:` (or a `rescue:`) decides whether it runs.
+                runs, when = (
+                    (None, when or "the enclosing block's condition") if runs is not False else (runs, when)
+                )
+            if runs is False:
+                skipped.append((d.who(host, several), d))
+                continue
+            rendered = jinja.render(text, vs)
+            condition = "" if runs else f"when: {when}"
+            key = (
+                tuple(rendered.lines),
+                tuple(rendered.line_map),
+                tuple(rendered.problems),
+                tuple(rendered.conditional),
+                condition,
+            )
+            renderings.setdefault(key, (rendered, condition, []))[2].append(d.who(host, several))
+    pieces: list[Embedded] = []
+    for rendered, condition, hosts in renderings.values():
+        hosts = sorted(set(hosts))
+        one = piece(rendered, f" for {_hosts_text(hosts)}")
+        if len(renderings) > 1:
+            one.audience = _hosts_text(hosts)
+        if condition:
+            one.conditional.append((1, max(len(source.lines), 1), condition))
+        pieces.append(one)
+    if not pieces and skipped:
+        # Every targeted host skips the task: the template is deployed nowhere.
+        host, d = skipped[0]
+        inert = piece(jinja.render(text, merged.for_host(host.split(" (")[0], d)), "")
+        inert.inert = (
+            f"the template task's `when:` is false for {_hosts_text(sorted({h for h, _d in skipped}))}"
+        )
+        pieces.append(inert)
+    if not pieces and not skipped and not problems:
+        # The plays target no host of the inventories found (another inventory, not in the
+        # repository, may hold them): rendered once with the merged variables, as without plays.
+        merged_once = plays.resolve_values({**variables(path, context), **extra})
+        pieces.append(
+            piece(jinja.render(text, merged_once), " (its plays target no host of the inventory found)")
+        )
+    truncated = next((why for code, _l, why in problems if code == "TE908"), "")
+    for one in pieces if truncated else []:
+        # Hosts not rendered may get another config: what this one lets through is unknown.
+        one.conditional.append((1, max(len(source.lines), 1), "the hosts past the first rendered ones"))
+    problems = list(dict.fromkeys(problems))  # one per play, not per inventory
+    if problems:
+        if pieces:
+            pieces[0].problems += problems
+        else:
+            pieces.append(Embedded(source.path, [], [], name, label, dialect, problems=problems))
+    return pieces
 
 
 def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction:
     if path.name.lower().endswith(TEMPLATE_SUFFIXES):
-        return Extraction([_template(path, source, context)])
+        return Extraction(_template(path, source, context))
     return _tasks(path, source, context)
 
 
@@ -177,7 +289,7 @@ def _value(node: yaml.Node) -> Any:
     import yaml  # PyYAML only when an Ansible file is read: it costs every start-up otherwise
 
     value = yaml.safe_load(yaml.serialize(node)) if node is not None else None
-    return value if _bounded(value) else mark("(a value too large to read)")
+    return value if bounded(value) else mark("(a value too large to read)")
 
 
 def _tasks_in(node: yaml.Node) -> list[yaml.MappingNode]:
@@ -321,7 +433,44 @@ def _tasks(path: Path, source: SourceText, context: ParseContext) -> Extraction:
         mark_ = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         return Extraction([], unread=[("TE901", (mark_.line + 1) if mark_ else 1, f"not YAML: {problem}")])
-    vs = variables(path, context)
+    role = _role(path)
+    inventories = inv.find(context.resolver) if role is not None else []
+    deployments = plays.deployments(path, role, context, inventories)
+    several = len({id(d.inventory) for d in deployments}) > 1
+    extra = {str(k): v for k, v in context.extra_vars}
+    if not deployments or role is None or any(d.hosts is None for d in deployments):
+        vs = plays.resolve_values({**variables(path, context), **extra})
+        return Extraction(_task_pieces(source, documents, vs))
+    # A role's tasks, run by plays of the repository on inventory hosts: per host, as templates.
+    merged = plays.HostVars(context, extra)
+    renderings: dict[tuple[Any, ...], tuple[list[Embedded], list[str]]] = {}
+    truncated = False
+    for d in deployments:
+        truncated = truncated or len(d.hosts or []) > MAX_RENDERED_HOSTS
+        for host in (d.hosts or [])[:MAX_RENDERED_HOSTS]:
+            built = _task_pieces(source, documents, merged.for_host(host, d))
+            key = tuple((p.name, tuple(p.lines), tuple(p.line_map)) for p in built)
+            renderings.setdefault(key, (built, []))[1].append(d.who(host, several))
+    out: list[Embedded] = []
+    for built, hosts in renderings.values():
+        hosts = sorted(set(hosts))
+        for p in built:
+            p.label += f" for {_hosts_text(hosts)}"
+            if len(renderings) > 1:
+                p.audience = _hosts_text(hosts)
+            if truncated:
+                p.conditional.append((1, max(len(source.lines), 1), "the hosts past the first rendered ones"))
+            out.append(p)
+    unread = (
+        [("TE908", 1, f"more than {MAX_RENDERED_HOSTS} hosts: only the first are rendered")]
+        if truncated
+        else []
+    )
+    return Extraction(out, unread=unread)
+
+
+def _task_pieces(source: SourceText, documents: list[Any], vs: dict[str, Any]) -> list[Embedded]:
+    """The configs the tasks in `documents` write, their values rendered with `vs`."""
     files: dict[str, Embedded] = {}
     firewall = Embedded(source.path, [], [], "firewall.sh", "the playbook's iptables/ufw tasks", "iptables")
 
@@ -374,4 +523,4 @@ def _tasks(path: Path, source: SourceText, context: ParseContext) -> Extraction:
     pieces = [p for p in files.values() if p.lines]
     if firewall.lines:
         pieces.append(firewall)
-    return Extraction(pieces)
+    return pieces

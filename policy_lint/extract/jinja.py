@@ -174,7 +174,8 @@ def render(template: str, variables: dict[str, Any], seconds: float = MAX_SECOND
         chunks: list[str] = []
         size = 0
         with _deadline(seconds):
-            for chunk in env.from_string(template).generate(**variables):
+            # One mapping, not keywords: a variable may be called `self`.
+            for chunk in env.from_string(template).generate(dict(variables)):
                 size += len(chunk)
                 if size > MAX_OUTPUT:
                     raise SecurityError(f"output larger than {MAX_OUTPUT} characters")
@@ -246,3 +247,40 @@ def map_lines(template: list[str], output: list[str]) -> list[int]:
             at = found
         out.append(at + 1 if template else 1)
     return out
+
+
+def evaluate(expression: Any, variables: dict[str, Any]) -> bool | None:
+    """An Ansible `when:` (one expression, or a list all of which must hold) with these
+    variables: True/False, or None when it tests a value nobody defines (or cannot be read)."""
+    from jinja2 import TemplateError
+    from jinja2.sandbox import SecurityError
+
+    parts = expression if isinstance(expression, list) else [expression]
+    result = True
+    for part in parts:
+        if isinstance(part, bool):
+            result = result and part
+            continue
+        text = str(part).strip()
+        if text.startswith("{{") and text.endswith("}}"):
+            text = text[2:-2]
+        tested: set[str] = set()
+        try:
+            env = environment([], text, tested)
+            with _deadline(MAX_SECONDS):
+                value = env.compile_expression(text, undefined_to_none=False)(dict(variables))
+                truth = bool(value)
+        except (
+            TemplateError,
+            SecurityError,
+            RenderTimeout,
+            RecursionError,
+            TypeError,
+            ValueError,
+            ArithmeticError,
+        ):
+            return None
+        if tested or type(value).__name__ == "Symbolic":
+            return None
+        result = result and truth
+    return result

@@ -40,6 +40,17 @@ class Embedded:
     # knows (a template's `{% if %}` on an undefined variable): their lines are unknown, and so
     # is any probe the config lets through (the block might have denied it).
     conditional: list[tuple[int, int, str]] = field(default_factory=list)
+    # Who gets this config when the container renders it differently for different targets
+    # (Ansible: "host proxy1"): shown before each audience of its findings.
+    audience: str = ""
+    # When the lines come from several files (NixOS modules an import merges): the file of
+    # each line, shown (parallel to `lines`); empty: every line is `origin`'s.
+    line_origin: list[str] = field(default_factory=list)
+    # 1-based index into `lines` -> the condition (not evaluated) deciding whether that line
+    # is in effect: those lines are unknown (as `conditional`, for lines of several files).
+    line_conditions: dict[int, str] = field(default_factory=dict)
+    # Files (resolved) read as part of this config: not reported again on their own.
+    pulls_in: list[str] = field(default_factory=list)
 
     def add(self, text: str, line: int) -> None:
         self.lines.append(text)

@@ -265,6 +265,14 @@ def with_writes(path: Path, piece: Embedded, context: ParseContext) -> list[Embe
     commands write, their lines mapped through the script's own line map."""
     inner = extract(path, SourceText(piece.origin, piece.lines), context)
     for p in inner.pieces:
+        if piece.line_origin:  # lines of several files (NixOS imports): each keeps its own
+            p.line_origin = [piece.line_origin[min(n, len(piece.line_origin)) - 1] for n in p.line_map]
+            p.line_conditions = {
+                k + 1: piece.line_conditions[n]
+                for k, n in enumerate(p.line_map)
+                if n in piece.line_conditions
+            }
+            p.pulls_in = piece.pulls_in
         p.line_map = [piece.line_map[min(n, len(piece.line_map)) - 1] for n in p.line_map]
         p.conditional += piece.conditional
         p.label = f"{p.label.rsplit(' at line', 1)[0]} in {piece.label}"

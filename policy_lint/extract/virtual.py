@@ -150,6 +150,8 @@ def lint_piece(
             for first, last, expression in piece.conditional:
                 if first <= line <= last:
                     unknown.setdefault(i + 1, expression)
+        for index, expression in piece.line_conditions.items():
+            unknown.setdefault(index, expression)
         outside = [
             Span(piece.origin, first, 1, expression)
             for first, last, expression in piece.conditional
@@ -165,8 +167,10 @@ def _remap(report: Any, piece: Embedded, shown: str, stand_ins: dict[str, str]) 
     def span(s: Span) -> Span:
         if s.path != shown:
             return s
-        line = piece.line_map[min(max(s.line, 1), len(piece.line_map)) - 1] if piece.line_map else 1
-        return Span(piece.origin, line, s.col, words(s.text))
+        index = min(max(s.line, 1), len(piece.line_map)) - 1
+        line = piece.line_map[index] if piece.line_map else 1
+        origin = piece.line_origin[index] if piece.line_origin and index >= 0 else piece.origin
+        return Span(origin, line, s.col, words(s.text))
 
     def words(text: str) -> str:
         text = text.replace(shown, piece.origin)
@@ -174,18 +178,25 @@ def _remap(report: Any, piece: Embedded, shown: str, stand_ins: dict[str, str]) 
             text = text.replace(value, expression)
         return text
 
+    def audiences(names: Sequence[str]) -> list[str]:
+        if not piece.audience:
+            return [words(a) for a in names]
+        return [f"{piece.audience}: {words(a)}" for a in names] or [piece.audience]
+
     def finding(f: Finding) -> Finding:
         return dataclasses.replace(
             f,
             span=span(f.span),
             message=words(f.message) + f" (in {piece.label})",
-            audiences=tuple(words(a) for a in f.audiences),
+            audiences=tuple(audiences(f.audiences)) if f.service else tuple(words(a) for a in f.audiences),
             trace=tuple(span(s) for s in f.trace),
         )
 
     for result in report.services.values():
         result.rules = [span(s) for s in result.rules]
-        result.audiences = [words(a) for a in result.audiences]
+        result.audiences = (
+            audiences(result.audiences) if result.rules else [words(a) for a in result.audiences]
+        )
     extra = [
         Finding(code, _severity(code), Span(piece.origin, line, 1), f"{message} (in {piece.label})")
         for code, line, message in piece.problems
@@ -195,6 +206,7 @@ def _remap(report: Any, piece: Embedded, shown: str, stand_ins: dict[str, str]) 
         path=piece.origin,
         findings=[finding(f) for f in report.findings] + extra,
         unread=words(report.unread),
+        included=sorted({*report.included, *piece.pulls_in}),
     )
 
 

@@ -73,6 +73,11 @@ Harmless for these services and not evaluated: the MIME-type and file-extension 
 HTML served from paths without a file extension; log-only lists (`logsitelist`...) and
 virus-scan exemptions decide nothing.
 
+A phrase or regexp list under a name of its author's choosing is recognised by its content
+and given the role of the e2guardian*/dansguardian*.conf in the repository that names it; named
+by none, an unweighted list is evaluated as banned and as exception and is `unknown` where the
+two differ (TE903); see guardian_lists.py.
+
 A referenced file that cannot be found is TE903: a missing list whose name says it holds
 another topic (`blacklists/ads/domains`) is assumed not to name the services; otherwise the
 decisions it could change become `unknown`.
@@ -87,13 +92,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Any
 
 from policy_lint.dialects.proxies.e2guardian_stream import lines_to_read, relevant_pattern
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.linestream import NotStreamable
 from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
-from policy_lint.inputs import MAX_FILE_BYTES, InputError, read_source
+from policy_lint.inputs import MAX_FILE_BYTES, InputError, Resolver, find_root, read_source
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 NAME = "e2guardian"
@@ -271,7 +277,36 @@ def detect_for(product: str, path: Path, head: str) -> float:
     hints = len(_GROUP_HINT.findall(head)) + len(_MAIN_HINT.findall(head))
     if hints >= 2 and (mine or not theirs):
         return 0.8 if mine else 0.6
-    return 0.0
+    return _by_reference(product, path, head, mine, theirs)
+
+
+def _by_reference(product: str, path: Path, head: str, mine: bool, theirs: bool) -> float:
+    """A phrase or regexp list under a name of its author's choosing (#18): the product whose
+    config in the repository names the file; an unweighted phrase list named by none is still
+    one (its role unknown: guardian_lists.AmbiguousRole); a regexp list named by none is not
+    claimed (Pi-hole regex lists look the same)."""
+    from policy_lint.dialects.proxies import guardian_lists
+
+    if path.suffix.lower() == ".conf":
+        return 0.0
+    shape = guardian_lists.looks_like(head)
+    if shape is None:
+        return 0.0
+    # Detection knows no --root: the git work tree holding the list (find_root), else only
+    # the list's own folder. The parse looks again, confined to the lint root.
+    root = find_root(path)
+    if root not in path.resolve().parents:
+        root = path.resolve().parent
+    products = {r.product for r in guardian_lists.references(path, Resolver(root))}
+    if products:
+        return 0.9 if product in products else 0.0
+    if shape != "phrase":
+        return 0.0
+    if mine and not theirs:
+        return 0.9
+    if theirs and not mine:
+        return 0.3
+    return 0.7 if product == "e2guardian" else 0.65
 
 
 def detect(path: Path, head: str) -> float:
@@ -1393,16 +1428,63 @@ def _has_entries(path: Path) -> bool:
     return any(line.strip() and not line.strip().startswith("#") for line in src.lines)
 
 
-def parse_for(product: str, dialect: str, path: Path, context: ParseContext) -> GuardianRuleset:
-    parser = _Parser(product, path, context)
-    display = parser.display
+def parse_for(product: str, dialect: str, path: Path, context: ParseContext) -> Any:
     role = _list_role(path.name)
     if role is None and path.suffix.lower() != ".conf":
         try:
             with open(path, "rb") as fh:
-                role = content_role(fh.read(16384).decode("utf-8", "replace"))
+                head = fh.read(16384).decode("utf-8", "replace")
         except OSError:
-            role = None
+            head = ""
+        from policy_lint.dialects.proxies import guardian_lists
+
+        shape = guardian_lists.looks_like(head)
+        if shape is not None:
+            refs = guardian_lists.references(path, context.resolver)
+            roles = list(dict.fromkeys((r.role, r.kind) for r in refs))
+            if len(roles) == 1 and roles[0][1] != "opaque":
+                role = roles[0]
+            elif refs or content_role(head) is None:
+                return _ambiguous(product, dialect, path, context, refs, shape)
+            else:
+                role = content_role(head)
+    return _parse(product, dialect, path, context, role)
+
+
+def _ambiguous(product: str, dialect: str, path: Path, context: ParseContext, refs: list, shape: str) -> Any:
+    """A list whose role no single config line gives: every possible role evaluated."""
+    from policy_lint.dialects.proxies import guardian_lists
+
+    display = context.resolver.display(path)
+    kind = "phrase" if shape == "phrase" else "regex"
+    opaque = [r for r in refs if r.kind == "opaque"]
+    if opaque:
+        r = opaque[0]
+        why = (
+            f"named as {r.role} by {r.span.path}:{r.span.line}, a list evaluated only with its config "
+            "(lint the config): what it decides is unknown"
+        )
+        variants = [("banned", _parse(product, dialect, path, context, ("banned", kind)))]
+        return guardian_lists.AmbiguousRole(display, dialect, variants, why, code="TE908", always=True)
+    if refs:
+        roles = list(dict.fromkeys((r.role, r.kind) for r in refs))
+        where = ", ".join(f"{r.span.path}:{r.span.line} ({r.role})" for r in refs)
+        why = f"named with different roles ({where}): each is evaluated, verdicts that differ are unknown"
+    else:
+        roles = [("banned", kind), ("exception", kind)]
+        why = (
+            f"no e2guardian/dansguardian config in the repository names this {kind} list, so whether it "
+            "bans or exempts is unknown: verdicts that differ between the two are unknown"
+        )
+    variants = [(f"{r}", _parse(product, dialect, path, context, (r, k))) for r, k in roles]
+    return guardian_lists.AmbiguousRole(display, dialect, variants, why)
+
+
+def _parse(
+    product: str, dialect: str, path: Path, context: ParseContext, role: tuple[str, str] | None
+) -> GuardianRuleset:
+    parser = _Parser(product, path, context)
+    display = parser.display
     if role is not None:
         groups = parser.list_alone(*role)
         clients: dict[str, Span] = {}
@@ -1426,5 +1508,5 @@ def parse_for(product: str, dialect: str, path: Path, context: ParseContext) -> 
     return ruleset
 
 
-def parse(path: Path, context: ParseContext) -> GuardianRuleset:
+def parse(path: Path, context: ParseContext) -> Any:
     return parse_for(PRODUCT, NAME, path, context)

@@ -8,9 +8,9 @@ A dialect module exposes `NAME`, `FILE_PATTERNS` (fnmatch patterns of its usual 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from policy_lint.catalog import Catalog
 from policy_lint.inputs import Resolver
@@ -21,6 +21,9 @@ from policy_lint.model import Audience, Decision, Probe, Problem, Span
 class ParseContext:
     resolver: Resolver
     catalog: Catalog
+    # Ansible extra vars (`--extra-vars`, `ansible-extra-vars`): the highest-precedence
+    # variables templates are rendered with (extract/plays.py). (name, value) pairs.
+    extra_vars: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
 
 class Ruleset(Protocol):
