@@ -24,7 +24,10 @@ calls are the iptables dialect's (the file is also linted as a whole). Not model
 using the table decide, and the script alone says nothing of them),
 `nft -f FILE` (the file is linted on its own when it is in the repository), `sed -i` edits.
 A write inside `if ... fi` or `case ... esac` depends on a run-time test: its lines are
-unknown (TE907), whichever branch it is in; one guarded by `&&`/`||` is read as written.
+unknown (TE907), whichever branch it is in. After `&&`/`||` a command runs as the exit status
+before it says (iptables/script): `iptables -C RULE || iptables -A RULE` leaves the rule there
+either way, `true`/`false` decide, and a run-time test (`[ -f x ] && cat > FILE <<EOF`) makes
+what the command writes or adds a maybe: its lines unknown, with TE907 naming the guard.
 """
 
 from __future__ import annotations
@@ -117,6 +120,17 @@ class _Writes:
         return word if DYN not in word else mark(original)
 
     def command(self, script: Script, text: str, span: Span) -> bool:
+        took = self._command(script, text, span)
+        if took and script.maybe:
+            # `[ -d /etc/squid ] && cat > ... <<EOF`: written only when a run-time test says so.
+            heredoc = script.state.heredocs.get(span.line)
+            last = heredoc[0] + len(heredoc[1]) if heredoc else span.line
+            for piece in self.pieces():
+                if any(span.line <= n <= last for n in piece.line_map):
+                    piece.conditional.append((span.line, last, script.maybe))
+        return took
+
+    def _command(self, script: Script, text: str, span: Span) -> bool:
         from policy_lint.dialects.firewalls.iptables.shell import lex
 
         words, _err = lex(text, script.env, script.substitute)
@@ -233,7 +247,7 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
 
     heredocs: dict[int, tuple[int, list[str], bool]] = {}
     logical, _problems = logical_lines(source.lines, source.path, heredocs)
-    statements = [(s, span) for text, span in logical for s in split_statements(text)]
+    statements: list[tuple[str, Span]] = [(s, span) for text, span in logical for s in split_statements(text)]
     writes = _Writes(source, context)
     state = State(path, source.path, context, heredocs=heredocs)
     Script(state, (), runtime.substitution(context.catalog), writes.command).run(statements)

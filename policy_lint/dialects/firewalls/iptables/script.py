@@ -38,6 +38,10 @@ class Script:
         self.env: dict[str, str] = {}
         self.choices = choices  # the arm taken at each `case` on a run-time value, in order met
         self.seen_cases: list[int] = []  # how many arms each such `case` had
+        # The exit status of the last simple command, as far as the model knows (None: decided
+        # at run time), for `&&`/`||`; and the guard of a command that may or may not run.
+        self.status: bool | None = True
+        self.maybe = ""
 
     def run(self, statements: list[tuple[str, Span]]) -> None:
         i = 0
@@ -167,6 +171,31 @@ class Script:
         return end + 1
 
     def simple(self, text: str, span: Span) -> None:
+        """One command; after `&&`/`||` it runs as the exit status before it says: when the
+        model knows that status (an iptables call it ran, `iptables -C` against the rules built
+        so far, `true`/`false`) the shell's choice is followed; when a run-time test decides it
+        (`[ -f x ]`, `grep -q`, `ping`), what the command adds is a maybe (`maybe`): its rules'
+        matches are unknown and its other changes make the verdicts they touch unknown (TE907
+        naming the guard)."""
+        op = getattr(text, "op", "")
+        if op in ("&&", "||"):
+            if self.status is (op == "||"):
+                return  # `true || cmd`, `false && cmd`: cmd does not run; the status stays
+            if self.status is None:
+                guard = re.sub(r"^(?:do|then|else|if|!)\s+", "", getattr(text, "guard", ""))
+                saved, saved_state = self.maybe, self.state.maybe
+                why = f"`{text.strip()[:80]}` runs only when `{guard[:80]}` {'succeeds' if op == '&&' else 'fails'}"
+                self.maybe = self.state.maybe = why
+                try:
+                    self._simple(text, span)
+                finally:
+                    self.maybe, self.state.maybe = saved, saved_state
+                self.status = None
+                return
+        self._simple(text, span)
+
+    def _simple(self, text: str, span: Span) -> None:
+        self.status = None  # what the model does not run is decided at run time
         self.state.steps += 1
         if self.state.steps > MAX_STEPS:
             if self.state.steps == MAX_STEPS + 1:
@@ -177,6 +206,7 @@ class Script:
             self.state.problem("TE901", span, err)
             return
         if self.other is not None and self.other(self, text, span):
+            self.status = True
             return
         # redirections do not matter for iptables calls; `< file` does for iptables-restore
         redirect_in = None
@@ -201,10 +231,14 @@ class Script:
             clean.append(w)
             k += 1
         words = clean
+        if len(words) == 1 and words[0] in ("true", ":", "false"):
+            self.status = words[0] != "false"
+            return
         while words and re.fullmatch(r"[A-Za-z_]\w*=.*", words[0], re.S):
             name, _, value = words[0].partition("=")
             if len(words) == 1:
                 self.env[name] = value
+                self.status = True
             words = words[1:]
         while words and words[0] in (
             "sudo",
@@ -256,7 +290,13 @@ class Script:
             return
         m = _BIN.search(cmd)
         if m:
-            self.state.command(6 if m.group(1) == "ip6tables" else 4, _global_options(words[1:]), span)
+            family, args = (6 if m.group(1) == "ip6tables" else 4), _global_options(words[1:])
+            if any(a in ("-C", "--check") for a in args):
+                # `iptables -C RULE` succeeds when the rule is there: in the rules built so far.
+                self.status = self.state.has_rule(family, args, span)
+                return
+            self.state.command(family, args, span)
+            self.status = True
             return
         heredoc = self.state.heredocs.get(span.line) if any(w.startswith("<<") for w in words) else None
         m = _RESTORE.search(cmd)
