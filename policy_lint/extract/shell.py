@@ -22,7 +22,8 @@ value in a written line is a symbolic value (extract/symbolic). The script's own
 calls are the iptables dialect's (the file is also linted as a whole). Not modelled: `uci`
 (OpenWrt's firewall, TE908), `pfctl -t TABLE -T add` (recognised, TE907: the pf.conf rules
 using the table decide, and the script alone says nothing of them),
-`nft -f FILE` (the file is linted on its own when it is in the repository), `sed -i` edits.
+`sed -i` edits. `nft -f FILE` and `pfctl -f FILE` load a file the script wrote before (read as
+nftables / pf), else one in the repository (under the lint root only), else TE903.
 A write inside `if ... fi` or `case ... esac` depends on a run-time test: its lines are
 unknown (TE907), whichever branch it is in. After `&&`/`||` a command runs as the exit status
 before it says (iptables/script): `iptables -C RULE || iptables -A RULE` leaves the rule there
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING
 from policy_lint.dialects.semantics import runtime
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.extract.model import Embedded, Extraction, mark
-from policy_lint.inputs import SourceText
+from policy_lint.inputs import InputError, SourceText, read_source
 from policy_lint.model import Span
 
 if TYPE_CHECKING:
@@ -84,8 +85,9 @@ def place(target: str) -> str | None:
 class _Writes:
     """The files and nft commands one run of the script produces."""
 
-    def __init__(self, source: SourceText, context: ParseContext):
+    def __init__(self, source: SourceText, context: ParseContext, path: Path):
         self.source = source
+        self.path = path  # the container on disk: where relative files resolve from
         self.context = context
         self.files: dict[str, Embedded] = {}
         self.nft: Embedded | None = None
@@ -188,6 +190,8 @@ class _Writes:
             for k, b in enumerate(body):
                 piece.add(self._expand(script, b) if expands else b, first + k)
             return True
+        if cmd == "pfctl" and heredoc is None and "-f" in words[:-1] and "-T" not in words:
+            return self._load(script, words[words.index("-f") + 1], "pf", span)
         if cmd == "pfctl" and "-T" in words and "-t" in words[:-1]:
             table = words[words.index("-t") + 1]
             self.unread.append(
@@ -212,7 +216,9 @@ class _Writes:
         args = words[1:]
         if "-f" in args or "--file" in args:
             if heredoc is None:
-                return False
+                flag = "-f" if "-f" in args else "--file"
+                k = args.index(flag)
+                return self._load(script, args[k + 1] if k + 1 < len(args) else "", "nftables", span)
             first, body, expands = heredoc
             for k, b in enumerate(body):
                 self.nft.add(self._expand(script, b) if expands else b, first + k)
@@ -222,6 +228,48 @@ class _Writes:
         line = " ".join(self._word(w, raw[k] if k < len(raw) else w) for k, w in enumerate(args))
         if line:
             self.nft.add(line, span.line)
+        return True
+
+    def _load(self, script: Script, ref: str, dialect: str, span: Span) -> bool:
+        """`nft -f FILE` / `pfctl -f FILE`: a file the script wrote before (its piece is read as
+        `dialect`), else one in the repository (never outside the lint root), else TE903."""
+        if not ref or ref == "-" or DYN in ref:
+            self.unread.append(("TE907", span.line, f"{dialect} loads a file named at run time: {ref!r}"))
+            return True
+        written = self.files.get(ref)
+        if written is not None:
+            written.dialect = written.dialect or dialect
+            return True
+        resolver = self.context.resolver
+        target = resolver.resolve(ref, self.path)
+        if target is None:
+            # Read as the dialect's own `include` of a file that is not here: TE903 at this
+            # line, and what the file would decide is unknown.
+            piece = Embedded(
+                self.source.path,
+                [f'include "{ref}"'],
+                [span.line],
+                f"loads-{PurePosixPath(ref).name or 'file'}",
+                f"the file {ref} the script loads at line {span.line}",
+                dialect,
+            )
+            piece.conditional.append((span.line, span.line, f"{ref} (not in the repository)"))
+            self.files[f"{ref} loaded at line {span.line}"] = piece
+            return True
+        try:
+            loaded = read_source(target, resolver.display(target))
+        except InputError as exc:
+            self.unread.append(("TE903", span.line, str(exc)))
+            return True
+        piece = Embedded(
+            loaded.path,
+            list(loaded.lines),
+            list(range(1, len(loaded.lines) + 1)),
+            target.name,
+            f"the file {ref} the script loads at line {span.line}",
+            dialect,
+        )
+        self.files[f"{ref} loaded at line {span.line}"] = piece
         return True
 
     def pieces(self) -> list[Embedded]:
@@ -248,7 +296,7 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
     heredocs: dict[int, tuple[int, list[str], bool]] = {}
     logical, _problems = logical_lines(source.lines, source.path, heredocs)
     statements: list[tuple[str, Span]] = [(s, span) for text, span in logical for s in split_statements(text)]
-    writes = _Writes(source, context)
+    writes = _Writes(source, context, path)
     state = State(path, source.path, context, heredocs=heredocs)
     Script(state, (), runtime.substitution(context.catalog), writes.command).run(statements)
     pieces = writes.pieces()

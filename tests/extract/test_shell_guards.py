@@ -91,3 +91,42 @@ def test_heredoc_written_under_a_run_time_guard_is_unknown(lint):
     assert verdict(report, "squid", "facebook") == "unknown"
     assert where(report, "TE907") == [("setup.sh", 3), ("setup.sh", 4), ("setup.sh", 5)]
     assert all("[ -d /etc/squid ]" in f.message for f in report.findings if f.code == "TE907")
+
+
+# ------------------------------------------------------------------ files a script loads
+
+NFT_DROP = (
+    "table inet filter {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n"
+    f"    ip daddr {FB} drop\n  }}\n}}\n"
+)
+
+
+def test_nft_f_of_a_file_the_script_wrote(lint):
+    script = "#!/bin/sh\ncat > /etc/fw/rules <<EOF\n" + NFT_DROP + "EOF\nnft -f /etc/fw/rules\n"
+    report = lint({"setup.sh": script})
+    assert verdict(report, "nftables", "facebook") == "blocked-partial"
+    assert where(report, "TE102") == [("setup.sh", 6)]
+
+
+def test_nft_f_of_a_repository_file_points_at_that_file(lint):
+    report = lint({"setup.sh": "#!/bin/sh\nnft -f fw/repo.rules\n", "fw/repo.rules": NFT_DROP})
+    assert verdict(report, "nftables", "facebook") == "blocked-partial"
+    assert where(report, "TE102") == [("repo.rules", 4)]
+
+
+def test_loads_of_files_not_here_are_unknown_with_te903(lint):
+    report = lint({"setup.sh": "#!/bin/sh\nnft -f /etc/absent.nft\npfctl -f /etc/pf.conf\n"})
+    assert verdict(report, "nftables", "facebook") == "unknown"
+    assert verdict(report, "pf", "facebook") == "unknown"
+    assert where(report, "TE903") == [("setup.sh", 2), ("setup.sh", 3)]
+
+
+def test_loads_never_read_outside_the_root(lint, tmp_path):
+    outside = tmp_path.parent / "outside-shellx.nft"
+    outside.write_text(NFT_DROP)
+    try:
+        report = lint({"setup.sh": f"#!/bin/sh\nnft -f ../{outside.name}\nnft -f {outside}\n"})
+    finally:
+        outside.unlink()
+    assert {f.services["facebook"].verdict.value for f in report.files} == {"unknown"}
+    assert where(report, "TE903") == [("setup.sh", 2), ("setup.sh", 3)]
