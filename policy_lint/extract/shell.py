@@ -324,10 +324,21 @@ def _branches(statements: list[tuple[str, Span]]) -> list[tuple[int, int, str]]:
 
 def with_writes(path: Path, piece: Embedded, context: ParseContext) -> list[Embedded]:
     """A script embedded elsewhere (a ```bash fence, Terraform `user_data`), and the configs its
-    commands write, their lines mapped through the script's own line map."""
+    commands write, their lines mapped through the script's own line map. The script itself is
+    read by the iptables dialect when it runs iptables; one that only writes configs is not a
+    config itself (its here-document bodies would otherwise be detected as one, with the shell
+    lines around them as errors)."""
+    from policy_lint.dialects import DETECT_THRESHOLD
+    from policy_lint.dialects.firewalls.iptables import detect as iptables_detect
+
     inner = extract(path, SourceText(piece.origin, piece.lines), context)
     for p in inner.pieces:
+        if p.origin != piece.origin:
+            continue  # a repository file the script loads (nft -f): its own lines
         p.line_map = [piece.line_map[min(n, len(piece.line_map)) - 1] for n in p.line_map]
         p.conditional += piece.conditional
         p.label = f"{p.label.rsplit(' at line', 1)[0]} in {piece.label}"
-    return [piece, *inner.pieces]
+    if iptables_detect(Path("script.sh"), "\n".join(piece.lines)) >= DETECT_THRESHOLD:
+        piece.dialect = piece.dialect or "iptables"
+        return [piece, *inner.pieces]
+    return inner.pieces if inner.pieces else [piece]

@@ -130,3 +130,31 @@ def test_loads_never_read_outside_the_root(lint, tmp_path):
         outside.unlink()
     assert {f.services["facebook"].verdict.value for f in report.files} == {"unknown"}
     assert where(report, "TE903") == [("setup.sh", 2), ("setup.sh", 3)]
+
+
+def test_iptables_restore_of_a_file_the_script_wrote(lint):
+    script = (
+        "#!/bin/sh\ncat > /etc/iptables/rules.v4 <<EOF\n*filter\n:FORWARD ACCEPT [0:0]\n"
+        f"-A FORWARD -d {FB} -j DROP\nCOMMIT\nEOF\niptables-restore < /etc/iptables/rules.v4\n"
+    )
+    report = lint({"setup.sh": script})
+    assert all(f.services["facebook"].verdict.value == "blocked-partial" for f in report.files)
+    assert ("setup.sh", 5) in where(report, "TE102")
+    assert not where(report, "TE903")
+
+
+# ------------------------------------------------------------------ markdown shell fences
+
+
+def test_markdown_sh_fence_heredoc_and_loop_keep_their_lines(lint):
+    doc = (
+        "# Runbook\n\nText.\n\n```sh\ncat > /etc/squid/squid.conf <<EOF\n"
+        "acl fb dstdomain .facebook.com\nhttp_access deny fb\nhttp_access allow all\nEOF\n"
+        f"for h in {FB}; do iptables -A FORWARD -d $h -j DROP; done\n```\n"
+    )
+    report = lint({"run.md": doc})
+    assert verdict(report, "squid", "facebook") == "blocked"
+    assert verdict(report, "iptables", "facebook") == "blocked-partial"
+    assert where(report, "TE101") == [("run.md", 8)]
+    assert where(report, "TE102") == [("run.md", 11)]
+    assert not where(report, "TE901")  # the shell lines are not read as squid directives

@@ -16,6 +16,7 @@ from policy_lint.model import Span
 
 _BIN = re.compile(r"(?:^|/)(ip6?tables)(?:-legacy|-nft)?$")
 _RESTORE = re.compile(r"(?:^|/)(ip6?tables)(?:-legacy|-nft)?-restore$")
+_REDIRECT = re.compile(r"(?<![<\d&])(>>?)\s*([^\s;|&<>]+)")
 MAX_STEPS = 1_000_000  # shell commands run by the script model (loops multiply them)
 
 
@@ -42,6 +43,9 @@ class Script:
         # at run time), for `&&`/`||`; and the guard of a command that may or may not run.
         self.status: bool | None = True
         self.maybe = ""
+        # Files this run wrote from a here-document (`cat > /etc/iptables/rules.v4 <<EOF`):
+        # path -> (first body line, body lines, whether $VARs expand), for iptables-restore.
+        self.written: dict[str, tuple[int, list[str], bool]] = {}
 
     def run(self, statements: list[tuple[str, Span]]) -> None:
         i = 0
@@ -205,6 +209,7 @@ class Script:
         if err:
             self.state.problem("TE901", span, err)
             return
+        self._note_write(text, words, span)
         if self.other is not None and self.other(self, text, span):
             self.status = True
             return
@@ -340,6 +345,29 @@ class Script:
         if DYN in cmd and re.search(r"\$\{?\w*(?:IPT|ipt|IPTABLES|iptables)\w*", text):
             self.state.mark_dynamic(span, "the iptables command is computed at run time")
 
+    def _note_write(self, text: str, words: list[str], span: Span) -> None:
+        """Remember `cat > FILE <<EOF` / `tee [-a] FILE <<EOF` bodies (`>>`, `-a` append)."""
+        heredoc = self.state.heredocs.get(span.line)
+        if heredoc is None or not words or words[0].rsplit("/", 1)[-1] not in ("cat", "tee"):
+            return
+        if words[0].endswith("tee"):
+            targets = [w for w in words[1:] if not w.startswith(("-", "<", ">"))]
+            append = any(w in ("-a", "--append") for w in words[1:])
+        else:
+            m = _REDIRECT.search(text)
+            if m is None:
+                return
+            targets, append = [lex(m.group(2), self.env)[0][0]], m.group(1) == ">>"
+        for target in targets:
+            if DYN in target:
+                continue
+            first, body, expands = heredoc
+            if append and target in self.written:
+                old_first, old_body, old_expands = self.written[target]
+                self.written[target] = (old_first, old_body + body, old_expands and expands)
+            else:
+                self.written[target] = (first, list(body), expands)
+
     def _expand_line(self, text: str) -> str:
         """`$VAR`/`${VAR}` in an unquoted here-document (run-time values stay marked)."""
         return re.sub(r"\$\{?([A-Za-z_]\w*)\}?", lambda m: self.env.get(m.group(1), DYN), text)
@@ -347,6 +375,12 @@ class Script:
     def _restore_file(self, ref: str, span: Span, family: int, noflush: bool) -> None:
         if not ref or DYN in ref:
             self.state.mark_dynamic(span, "iptables-restore reads rules the script builds at run time")
+            return
+        if ref in self.written:
+            # A file this script wrote from a here-document: its lines are in the script.
+            first, body, expands = self.written[ref]
+            lines = [self._expand_line(b) if expands else b for b in body]
+            self.state.restore(lines, self.state.shown, family, noflush, first_line=first)
             return
         target = self.state.context.resolver.resolve(ref, self.state.path)
         if target is None:
