@@ -21,9 +21,11 @@ whose meaning is plain is answered from the catalog (semantics/runtime); any oth
 value in a written line is a symbolic value (extract/symbolic). The script's own iptables
 calls are the iptables dialect's (the file is also linted as a whole). Not modelled: `uci`
 (OpenWrt's firewall, TE908), `pfctl -t TABLE -T add` (recognised, TE907: the pf.conf rules
-using the table decide, and the script alone says nothing of them),
-`sed -i` edits. `nft -f FILE` and `pfctl -f FILE` load a file the script wrote before (read as
-nftables / pf), else one in the repository (under the lint root only), else TE903.
+using the table decide, and the script alone says nothing of them), `sed -i` edits (not
+applied: a file the script wrote is unknown after one, an edit of another file is TE907 at the
+sed). `nft -f FILE`, `pfctl -f FILE` (and the iptables dialect's `iptables-restore < FILE`)
+load a file the script wrote before (read as nftables / pf), else one in the repository (under
+the lint root only), else TE903 with unknown verdicts.
 A write inside `if ... fi` or `case ... esac` depends on a run-time test: its lines are
 unknown (TE907), whichever branch it is in. After `&&`/`||` a command runs as the exit status
 before it says (iptables/script): `iptables -C RULE || iptables -A RULE` leaves the rule there
@@ -202,6 +204,24 @@ class _Writes:
                     "rules using the table (pf.conf, linted on its own)",
                 )
             )
+            return True
+        if cmd == "sed" and any(w == "-i" or w.startswith(("-i", "--in-place")) for w in words[1:]):
+            # `sed -i` edits a file in place. The edit is not applied here: a file the script
+            # wrote is unknown from here on (TE907 at its lines, naming the sed), any other
+            # config the script edits is said at this line.
+            target = words[-1]
+            edited = self.files.get(target)
+            why = f"`{text.strip()[:80]}` (line {span.line}) edits it in place"
+            if edited is not None and edited.line_map:
+                edited.conditional.append((min(edited.line_map), max(edited.line_map), why))
+            else:
+                self.unread.append(
+                    (
+                        "TE907",
+                        span.line,
+                        f"sed -i edits {target} in place: its configuration there is not known",
+                    )
+                )
             return True
         if cmd == "uci":
             self.unread.append(("TE908", span.line, "uci (OpenWrt's firewall/dhcp settings) is not read"))

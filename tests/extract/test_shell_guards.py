@@ -158,3 +158,14 @@ def test_markdown_sh_fence_heredoc_and_loop_keep_their_lines(lint):
     assert where(report, "TE101") == [("run.md", 8)]
     assert where(report, "TE102") == [("run.md", 11)]
     assert not where(report, "TE901")  # the shell lines are not read as squid directives
+
+
+def test_sed_in_place_edit_of_a_written_config_makes_it_unknown(lint):
+    script = (
+        "#!/bin/sh\ncat > /etc/squid/squid.conf <<EOF\nacl fb dstdomain .facebook.com\n"
+        'http_access deny fb\nhttp_access allow all\nEOF\nsed -i "s/deny fb/allow fb/" /etc/squid/squid.conf\n'
+    )
+    report = lint({"setup.sh": script})
+    assert verdict(report, "squid", "facebook") == "unknown"
+    assert all("sed -i" in f.message for f in report.findings if f.code == "TE907")
+    assert where(report, "TE907") == [("setup.sh", 3), ("setup.sh", 4), ("setup.sh", 5)]
