@@ -70,6 +70,9 @@ _PLACES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+_PF_TABLE = re.compile(r"(?:^|/)pf[^/]*tables?(?:/|$)|\.table$|/pf/[^/]*table")
+
+
 def claims(path: Path, head: str) -> bool:
     if path.suffix.lower() in SUFFIXES:
         return True
@@ -96,6 +99,18 @@ class _Writes:
         self.unread: list[tuple[str, int, str]] = []
 
     def _file(self, target: str, append: bool, span: Span) -> Embedded:
+        if _PF_TABLE.search(target):
+            # A pf table's persist file (`table <social> persist file "/etc/pf.tables/social"`):
+            # addresses only, whose effect is pf.conf's rules using the table.
+            self.unread.append(
+                (
+                    "TE907",
+                    span.line,
+                    f"the script writes addresses to the pf table file {target}: what they block depends "
+                    "on the pf rules using the table (pf.conf, linted on its own)",
+                )
+            )
+            return Embedded(self.source.path, [], [], PurePosixPath(target).name, "a pf table file")
         piece = self.files.get(target)
         if piece is None or not append:
             piece = Embedded(

@@ -169,3 +169,10 @@ def test_sed_in_place_edit_of_a_written_config_makes_it_unknown(lint):
     assert verdict(report, "squid", "facebook") == "unknown"
     assert all("sed -i" in f.message for f in report.findings if f.code == "TE907")
     assert where(report, "TE907") == [("setup.sh", 3), ("setup.sh", 4), ("setup.sh", 5)]
+
+
+def test_scripts_writing_pf_tables_are_unknown_not_silent(lint):
+    script = "#!/bin/sh\necho 157.240.0.0/16 >> /etc/pf.tables/social\npfctl -t social -T add 31.13.24.0/21\n"
+    report = lint({"tables.sh": script})
+    assert report.files and all(f.services["facebook"].verdict.value == "unknown" for f in report.files)
+    assert where(report, "TE907") == [("tables.sh", 2), ("tables.sh", 3)]
