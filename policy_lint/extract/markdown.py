@@ -13,7 +13,8 @@ dialect when one reads that language (aliases: `nft` -> nftables, `routeros` -> 
 block, the dialect is detected from the text. `$ ` / `% ` prompts of console blocks are
 removed. Template placeholders `{{ name }}` and `__NAME__` are symbolic values
 (extract/symbolic). Not read: indented (four-space) Markdown code blocks, HTML `<pre>`,
-fences nested in lists deeper than their indentation; here-documents inside a shell fence.
+fences nested in lists deeper than their indentation. A shell fence is a script (extract/shell,
+its line map kept): the configs its here-documents write and its nft/iptables commands are read.
 """
 
 from __future__ import annotations

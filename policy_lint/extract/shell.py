@@ -21,10 +21,16 @@ whose meaning is plain is answered from the catalog (semantics/runtime); any oth
 value in a written line is a symbolic value (extract/symbolic). The script's own iptables
 calls are the iptables dialect's (the file is also linted as a whole). Not modelled: `uci`
 (OpenWrt's firewall, TE908), `pfctl -t TABLE -T add` (recognised, TE907: the pf.conf rules
-using the table decide, and the script alone says nothing of them),
-`nft -f FILE` (the file is linted on its own when it is in the repository), `sed -i` edits.
+using the table decide, and the script alone says nothing of them), `sed -i` edits (not
+applied: a file the script wrote is unknown after one, an edit of another file is TE907 at the
+sed). `nft -f FILE`, `pfctl -f FILE` (and the iptables dialect's `iptables-restore < FILE`)
+load a file the script wrote before (read as nftables / pf), else one in the repository (under
+the lint root only), else TE903 with unknown verdicts.
 A write inside `if ... fi` or `case ... esac` depends on a run-time test: its lines are
-unknown (TE907), whichever branch it is in; one guarded by `&&`/`||` is read as written.
+unknown (TE907), whichever branch it is in. After `&&`/`||` a command runs as the exit status
+before it says (iptables/script): `iptables -C RULE || iptables -A RULE` leaves the rule there
+either way, `true`/`false` decide, and a run-time test (`[ -f x ] && cat > FILE <<EOF`) makes
+what the command writes or adds a maybe: its lines unknown, with TE907 naming the guard.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from typing import TYPE_CHECKING
 from policy_lint.dialects.semantics import runtime
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.extract.model import Embedded, Extraction, mark
-from policy_lint.inputs import SourceText
+from policy_lint.inputs import InputError, SourceText, read_source
 from policy_lint.model import Span
 
 if TYPE_CHECKING:
@@ -64,6 +70,9 @@ _PLACES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+_PF_TABLE = re.compile(r"(?:^|/)pf[^/]*tables?(?:/|$)|\.table$|/pf/[^/]*table")
+
+
 def claims(path: Path, head: str) -> bool:
     if path.suffix.lower() in SUFFIXES:
         return True
@@ -81,14 +90,27 @@ def place(target: str) -> str | None:
 class _Writes:
     """The files and nft commands one run of the script produces."""
 
-    def __init__(self, source: SourceText, context: ParseContext):
+    def __init__(self, source: SourceText, context: ParseContext, path: Path):
         self.source = source
+        self.path = path  # the container on disk: where relative files resolve from
         self.context = context
         self.files: dict[str, Embedded] = {}
         self.nft: Embedded | None = None
         self.unread: list[tuple[str, int, str]] = []
 
     def _file(self, target: str, append: bool, span: Span) -> Embedded:
+        if _PF_TABLE.search(target):
+            # A pf table's persist file (`table <social> persist file "/etc/pf.tables/social"`):
+            # addresses only, whose effect is pf.conf's rules using the table.
+            self.unread.append(
+                (
+                    "TE907",
+                    span.line,
+                    f"the script writes addresses to the pf table file {target}: what they block depends "
+                    "on the pf rules using the table (pf.conf, linted on its own)",
+                )
+            )
+            return Embedded(self.source.path, [], [], PurePosixPath(target).name, "a pf table file")
         piece = self.files.get(target)
         if piece is None or not append:
             piece = Embedded(
@@ -117,6 +139,17 @@ class _Writes:
         return word if DYN not in word else mark(original)
 
     def command(self, script: Script, text: str, span: Span) -> bool:
+        took = self._command(script, text, span)
+        if took and script.maybe:
+            # `[ -d /etc/squid ] && cat > ... <<EOF`: written only when a run-time test says so.
+            heredoc = script.state.heredocs.get(span.line)
+            last = heredoc[0] + len(heredoc[1]) if heredoc else span.line
+            for piece in self.pieces():
+                if any(span.line <= n <= last for n in piece.line_map):
+                    piece.conditional.append((span.line, last, script.maybe))
+        return took
+
+    def _command(self, script: Script, text: str, span: Span) -> bool:
         from policy_lint.dialects.firewalls.iptables.shell import lex
 
         words, _err = lex(text, script.env, script.substitute)
@@ -174,6 +207,8 @@ class _Writes:
             for k, b in enumerate(body):
                 piece.add(self._expand(script, b) if expands else b, first + k)
             return True
+        if cmd == "pfctl" and heredoc is None and "-f" in words[:-1] and "-T" not in words:
+            return self._load(script, words[words.index("-f") + 1], "pf", span)
         if cmd == "pfctl" and "-T" in words and "-t" in words[:-1]:
             table = words[words.index("-t") + 1]
             self.unread.append(
@@ -184,6 +219,24 @@ class _Writes:
                     "rules using the table (pf.conf, linted on its own)",
                 )
             )
+            return True
+        if cmd == "sed" and any(w == "-i" or w.startswith(("-i", "--in-place")) for w in words[1:]):
+            # `sed -i` edits a file in place. The edit is not applied here: a file the script
+            # wrote is unknown from here on (TE907 at its lines, naming the sed), any other
+            # config the script edits is said at this line.
+            target = words[-1]
+            edited = self.files.get(target)
+            why = f"`{text.strip()[:80]}` (line {span.line}) edits it in place"
+            if edited is not None and edited.line_map:
+                edited.conditional.append((min(edited.line_map), max(edited.line_map), why))
+            else:
+                self.unread.append(
+                    (
+                        "TE907",
+                        span.line,
+                        f"sed -i edits {target} in place: its configuration there is not known",
+                    )
+                )
             return True
         if cmd == "uci":
             self.unread.append(("TE908", span.line, "uci (OpenWrt's firewall/dhcp settings) is not read"))
@@ -198,7 +251,9 @@ class _Writes:
         args = words[1:]
         if "-f" in args or "--file" in args:
             if heredoc is None:
-                return False
+                flag = "-f" if "-f" in args else "--file"
+                k = args.index(flag)
+                return self._load(script, args[k + 1] if k + 1 < len(args) else "", "nftables", span)
             first, body, expands = heredoc
             for k, b in enumerate(body):
                 self.nft.add(self._expand(script, b) if expands else b, first + k)
@@ -208,6 +263,48 @@ class _Writes:
         line = " ".join(self._word(w, raw[k] if k < len(raw) else w) for k, w in enumerate(args))
         if line:
             self.nft.add(line, span.line)
+        return True
+
+    def _load(self, script: Script, ref: str, dialect: str, span: Span) -> bool:
+        """`nft -f FILE` / `pfctl -f FILE`: a file the script wrote before (its piece is read as
+        `dialect`), else one in the repository (never outside the lint root), else TE903."""
+        if not ref or ref == "-" or DYN in ref:
+            self.unread.append(("TE907", span.line, f"{dialect} loads a file named at run time: {ref!r}"))
+            return True
+        written = self.files.get(ref)
+        if written is not None:
+            written.dialect = written.dialect or dialect
+            return True
+        resolver = self.context.resolver
+        target = resolver.resolve(ref, self.path)
+        if target is None:
+            # Read as the dialect's own `include` of a file that is not here: TE903 at this
+            # line, and what the file would decide is unknown.
+            piece = Embedded(
+                self.source.path,
+                [f'include "{ref}"'],
+                [span.line],
+                f"loads-{PurePosixPath(ref).name or 'file'}",
+                f"the file {ref} the script loads at line {span.line}",
+                dialect,
+            )
+            piece.conditional.append((span.line, span.line, f"{ref} (not in the repository)"))
+            self.files[f"{ref} loaded at line {span.line}"] = piece
+            return True
+        try:
+            loaded = read_source(target, resolver.display(target))
+        except InputError as exc:
+            self.unread.append(("TE903", span.line, str(exc)))
+            return True
+        piece = Embedded(
+            loaded.path,
+            list(loaded.lines),
+            list(range(1, len(loaded.lines) + 1)),
+            target.name,
+            f"the file {ref} the script loads at line {span.line}",
+            dialect,
+        )
+        self.files[f"{ref} loaded at line {span.line}"] = piece
         return True
 
     def pieces(self) -> list[Embedded]:
@@ -233,8 +330,8 @@ def extract(path: Path, source: SourceText, context: ParseContext) -> Extraction
 
     heredocs: dict[int, tuple[int, list[str], bool]] = {}
     logical, _problems = logical_lines(source.lines, source.path, heredocs)
-    statements = [(s, span) for text, span in logical for s in split_statements(text)]
-    writes = _Writes(source, context)
+    statements: list[tuple[str, Span]] = [(s, span) for text, span in logical for s in split_statements(text)]
+    writes = _Writes(source, context, path)
     state = State(path, source.path, context, heredocs=heredocs)
     Script(state, (), runtime.substitution(context.catalog), writes.command).run(statements)
     pieces = writes.pieces()
@@ -262,9 +359,17 @@ def _branches(statements: list[tuple[str, Span]]) -> list[tuple[int, int, str]]:
 
 def with_writes(path: Path, piece: Embedded, context: ParseContext) -> list[Embedded]:
     """A script embedded elsewhere (a ```bash fence, Terraform `user_data`), and the configs its
-    commands write, their lines mapped through the script's own line map."""
+    commands write, their lines mapped through the script's own line map. The script itself is
+    read by the iptables dialect when it runs iptables; one that only writes configs is not a
+    config itself (its here-document bodies would otherwise be detected as one, with the shell
+    lines around them as errors)."""
+    from policy_lint.dialects import DETECT_THRESHOLD
+    from policy_lint.dialects.firewalls.iptables import detect as iptables_detect
+
     inner = extract(path, SourceText(piece.origin, piece.lines), context)
     for p in inner.pieces:
+        if p.origin != piece.origin:
+            continue  # a repository file the script loads (nft -f): its own lines
         if piece.line_origin:  # lines of several files (NixOS imports): each keeps its own
             p.line_origin = [piece.line_origin[min(n, len(piece.line_origin)) - 1] for n in p.line_map]
             p.line_conditions = {
@@ -276,4 +381,7 @@ def with_writes(path: Path, piece: Embedded, context: ParseContext) -> list[Embe
         p.line_map = [piece.line_map[min(n, len(piece.line_map)) - 1] for n in p.line_map]
         p.conditional += piece.conditional
         p.label = f"{p.label.rsplit(' at line', 1)[0]} in {piece.label}"
-    return [piece, *inner.pieces]
+    if iptables_detect(Path("script.sh"), "\n".join(piece.lines)) >= DETECT_THRESHOLD:
+        piece.dialect = piece.dialect or "iptables"
+        return [piece, *inner.pieces]
+    return inner.pieces if inner.pieces else [piece]

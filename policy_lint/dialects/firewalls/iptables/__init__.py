@@ -11,6 +11,11 @@ b c; do ... done` over literal words, functions called by name; `if` branches ar
 runs) and the strongest outcome counts, so a menu's "undo" option does not hide the block its
 "block" option applies. Anything computed at run time (`$(...)`, `$1`, a loop over a downloaded
 list) makes the rules it feeds *dynamic*: what they could decide is `unknown` (TE907).
+After `&&`/`||` a command runs as the status before it says: `iptables -C RULE || iptables -A
+RULE` leaves the rule there either way (`-C` is answered from the rules built so far),
+`true`/`false` decide, and a run-time test (`[ -f /etc/x ] && iptables -A ...`) makes the rule
+a maybe (its match unknown; a guarded `-F`/`-D`/`-X`/`-R` leaves the rules it removes unknown, a
+guarded `-P` the passes), with TE907 naming the guard.
 
 A user's browsing crosses FORWARD (this box routes for clients) or OUTPUT (the box itself
 browses). INPUT sees only the *replies* to this host's own connections: `-A INPUT -s

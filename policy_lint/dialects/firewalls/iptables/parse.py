@@ -13,6 +13,7 @@ from policy_lint.dialects.firewalls.iptables.tables import State
 from policy_lint.dialects.semantics import runtime
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import read_source
+from policy_lint.model import Span
 
 FILE_PATTERNS = (
     "iptables",
@@ -33,7 +34,10 @@ FILE_PATTERNS = (
 )
 DOC_SUFFIXES = (".md", ".rst", ".html", ".htm", ".adoc", ".tex", ".py", ".yml", ".yaml", ".json")
 _HEAD = re.compile(
-    r"^\s*(?:sudo\s+)?(?:\$\{?IPT6?\w*\}?|\S*ip6?tables(?:-legacy|-nft)?)\s+(?:-t\s+\w+\s+)?"
+    # A command starts a line or follows `;`, `&&`, `||`, `do`, `then`, `else` (one-line loops,
+    # `iptables -C RULE || iptables -A RULE`).
+    r"(?:^\s*|(?:;|&&|\|\||\bdo|\bthen|\belse)\s+)(?:sudo\s+)?"
+    r"(?:\$\{?IPT6?\w*\}?|\S*ip6?tables(?:-legacy|-nft)?)\s+(?:-t\s+\w+\s+)?"
     r"(?:-[AIDPNFRX]|--append|--insert|--policy)\b|^\*(?:filter|mangle|raw|nat)\s*$|^:[A-Z]+ (?:ACCEPT|DROP)"
     r"|^\s*-[AI] (?:INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) |\bip6?tables(?:-legacy|-nft)?-restore\b",
     re.M,
@@ -66,7 +70,7 @@ def parse(path: Path, context: ParseContext) -> IptablesRuleset | AlternativeRun
         return IptablesRuleset(state)
     heredocs: dict[int, tuple[int, list[str], bool]] = {}
     logical, problems = logical_lines(lines, shown, heredocs)
-    statements = [(s, span) for text, span in logical for s in split_statements(text)]
+    statements: list[tuple[str, Span]] = [(s, span) for text, span in logical for s in split_statements(text)]
     runs: list[IptablesRuleset] = []
     queue: list[tuple[int, ...]] = [()]
     while queue and len(runs) < (MAX_RUNS if len(statements) < 20000 else 1):

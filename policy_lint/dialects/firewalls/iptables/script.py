@@ -16,6 +16,7 @@ from policy_lint.model import Span
 
 _BIN = re.compile(r"(?:^|/)(ip6?tables)(?:-legacy|-nft)?$")
 _RESTORE = re.compile(r"(?:^|/)(ip6?tables)(?:-legacy|-nft)?-restore$")
+_REDIRECT = re.compile(r"(?<![<\d&])(>>?)\s*([^\s;|&<>]+)")
 MAX_STEPS = 1_000_000  # shell commands run by the script model (loops multiply them)
 
 
@@ -38,6 +39,13 @@ class Script:
         self.env: dict[str, str] = {}
         self.choices = choices  # the arm taken at each `case` on a run-time value, in order met
         self.seen_cases: list[int] = []  # how many arms each such `case` had
+        # The exit status of the last simple command, as far as the model knows (None: decided
+        # at run time), for `&&`/`||`; and the guard of a command that may or may not run.
+        self.status: bool | None = True
+        self.maybe = ""
+        # Files this run wrote from a here-document (`cat > /etc/iptables/rules.v4 <<EOF`):
+        # path -> (first body line, body lines, whether $VARs expand), for iptables-restore.
+        self.written: dict[str, tuple[int, list[str], bool]] = {}
 
     def run(self, statements: list[tuple[str, Span]]) -> None:
         i = 0
@@ -167,6 +175,31 @@ class Script:
         return end + 1
 
     def simple(self, text: str, span: Span) -> None:
+        """One command; after `&&`/`||` it runs as the exit status before it says: when the
+        model knows that status (an iptables call it ran, `iptables -C` against the rules built
+        so far, `true`/`false`) the shell's choice is followed; when a run-time test decides it
+        (`[ -f x ]`, `grep -q`, `ping`), what the command adds is a maybe (`maybe`): its rules'
+        matches are unknown and its other changes make the verdicts they touch unknown (TE907
+        naming the guard)."""
+        op = getattr(text, "op", "")
+        if op in ("&&", "||"):
+            if self.status is (op == "||"):
+                return  # `true || cmd`, `false && cmd`: cmd does not run; the status stays
+            if self.status is None:
+                guard = re.sub(r"^(?:do|then|else|if|!)\s+", "", getattr(text, "guard", ""))
+                saved, saved_state = self.maybe, self.state.maybe
+                why = f"`{text.strip()[:80]}` runs only when `{guard[:80]}` {'succeeds' if op == '&&' else 'fails'}"
+                self.maybe = self.state.maybe = why
+                try:
+                    self._simple(text, span)
+                finally:
+                    self.maybe, self.state.maybe = saved, saved_state
+                self.status = None
+                return
+        self._simple(text, span)
+
+    def _simple(self, text: str, span: Span) -> None:
+        self.status = None  # what the model does not run is decided at run time
         self.state.steps += 1
         if self.state.steps > MAX_STEPS:
             if self.state.steps == MAX_STEPS + 1:
@@ -176,7 +209,9 @@ class Script:
         if err:
             self.state.problem("TE901", span, err)
             return
+        self._note_write(text, words, span)
         if self.other is not None and self.other(self, text, span):
+            self.status = True
             return
         # redirections do not matter for iptables calls; `< file` does for iptables-restore
         redirect_in = None
@@ -201,10 +236,14 @@ class Script:
             clean.append(w)
             k += 1
         words = clean
+        if len(words) == 1 and words[0] in ("true", ":", "false"):
+            self.status = words[0] != "false"
+            return
         while words and re.fullmatch(r"[A-Za-z_]\w*=.*", words[0], re.S):
             name, _, value = words[0].partition("=")
             if len(words) == 1:
                 self.env[name] = value
+                self.status = True
             words = words[1:]
         while words and words[0] in (
             "sudo",
@@ -256,7 +295,13 @@ class Script:
             return
         m = _BIN.search(cmd)
         if m:
-            self.state.command(6 if m.group(1) == "ip6tables" else 4, _global_options(words[1:]), span)
+            family, args = (6 if m.group(1) == "ip6tables" else 4), _global_options(words[1:])
+            if any(a in ("-C", "--check") for a in args):
+                # `iptables -C RULE` succeeds when the rule is there: in the rules built so far.
+                self.status = self.state.has_rule(family, args, span)
+                return
+            self.state.command(family, args, span)
+            self.status = True
             return
         heredoc = self.state.heredocs.get(span.line) if any(w.startswith("<<") for w in words) else None
         m = _RESTORE.search(cmd)
@@ -300,6 +345,29 @@ class Script:
         if DYN in cmd and re.search(r"\$\{?\w*(?:IPT|ipt|IPTABLES|iptables)\w*", text):
             self.state.mark_dynamic(span, "the iptables command is computed at run time")
 
+    def _note_write(self, text: str, words: list[str], span: Span) -> None:
+        """Remember `cat > FILE <<EOF` / `tee [-a] FILE <<EOF` bodies (`>>`, `-a` append)."""
+        heredoc = self.state.heredocs.get(span.line)
+        if heredoc is None or not words or words[0].rsplit("/", 1)[-1] not in ("cat", "tee"):
+            return
+        if words[0].endswith("tee"):
+            targets = [w for w in words[1:] if not w.startswith(("-", "<", ">"))]
+            append = any(w in ("-a", "--append") for w in words[1:])
+        else:
+            m = _REDIRECT.search(text)
+            if m is None:
+                return
+            targets, append = [lex(m.group(2), self.env)[0][0]], m.group(1) == ">>"
+        for target in targets:
+            if DYN in target:
+                continue
+            first, body, expands = heredoc
+            if append and target in self.written:
+                old_first, old_body, old_expands = self.written[target]
+                self.written[target] = (old_first, old_body + body, old_expands and expands)
+            else:
+                self.written[target] = (first, list(body), expands)
+
     def _expand_line(self, text: str) -> str:
         """`$VAR`/`${VAR}` in an unquoted here-document (run-time values stay marked)."""
         return re.sub(r"\$\{?([A-Za-z_]\w*)\}?", lambda m: self.env.get(m.group(1), DYN), text)
@@ -307,6 +375,12 @@ class Script:
     def _restore_file(self, ref: str, span: Span, family: int, noflush: bool) -> None:
         if not ref or DYN in ref:
             self.state.mark_dynamic(span, "iptables-restore reads rules the script builds at run time")
+            return
+        if ref in self.written:
+            # A file this script wrote from a here-document: its lines are in the script.
+            first, body, expands = self.written[ref]
+            lines = [self._expand_line(b) if expands else b for b in body]
+            self.state.restore(lines, self.state.shown, family, noflush, first_line=first)
             return
         target = self.state.context.resolver.resolve(ref, self.state.path)
         if target is None:

@@ -126,10 +126,29 @@ def lex(
     return words, ""
 
 
-def split_statements(text: str) -> list[str]:
-    """Split a logical line at unquoted `;`, `&&`, `||`, `|`, `&` (pipes and lists: each part runs)."""
-    out, cur, quote, i = [], [], "", 0
+class Cmd(str):
+    """A statement's text, with the list operator before it (`&&`, `||`, or "" after `;`, `|`,
+    `&` or a line's start) and the text of the and-or list it is guarded by (`iptables -C X`
+    in `iptables -C X || iptables -A X`)."""
+
+    op: str = ""
+    guard: str = ""
+
+    @classmethod
+    def of(cls, text: str, op: str = "", guard: str = "") -> Cmd:
+        c = cls(text)
+        c.op, c.guard = op, guard
+        return c
+
+
+def split_statements(text: str) -> list[Cmd]:
+    """Split a logical line at unquoted `;`, `&&`, `||`, `|`, `&` (pipes and lists: each part
+    runs); a part after `&&`/`||` remembers the operator and what guards it (Cmd)."""
+    out: list[tuple[str, str]] = []  # (text, operator before it)
+    cur: list[str] = []
+    quote, i = "", 0
     depth = 0
+    op = ""
     while i < len(text):
         c = text[i]
         if quote:
@@ -149,19 +168,33 @@ def split_statements(text: str) -> list[str]:
             break
         elif depth == 0 and c in ";|&":
             if c == ";" and text[i + 1 : i + 2] == ";":
-                out.append("".join(cur))
-                out.append(";;")
-                cur = []
+                out.append(("".join(cur), op))
+                out.append((";;", ""))
+                cur, op = [], ""
                 i += 2
                 continue
-            out.append("".join(cur))
+            out.append(("".join(cur), op))
             cur = []
-            i += 2 if text[i + 1 : i + 2] == c else 1
+            double = text[i + 1 : i + 2] == c
+            op = c * 2 if double and c in "&|" else ""
+            i += 2 if double else 1
             continue
         cur.append(c)
         i += 1
-    out.append("".join(cur))
-    return [s.strip() for s in out if s.strip()]
+    out.append(("".join(cur), op))
+    result: list[Cmd] = []
+    chain: list[str] = []  # the and-or list so far
+    for part, before in out:
+        part = part.strip()
+        if not part:
+            continue
+        if before in ("&&", "||") and chain:
+            result.append(Cmd.of(part, before, " ".join(chain)))
+            chain += [before, part]
+        else:
+            result.append(Cmd.of(part))
+            chain = [part]
+    return result
 
 
 def logical_lines(

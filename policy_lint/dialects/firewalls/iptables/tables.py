@@ -162,6 +162,9 @@ class State:
     functions: dict[str, list[tuple[str, Span]]] = field(default_factory=dict)
     depth: int = 0
     steps: int = 0
+    # Set while a command runs that a run-time test guards (`[ -x /sbin/ipset ] && ...`): why
+    # what it adds may not be there (iptables/script.Script.simple).
+    maybe: str = ""
 
     def problem(self, code: str, span: Span, message: str) -> None:
         if not any(p.span == span and p.code == code for p in self.problems):
@@ -205,6 +208,21 @@ class State:
         chain = rest[0] if rest and not rest[0].startswith("-") else ""
         if DYN in chain:
             self.mark_dynamic(span, "the chain is computed at run time")
+            return
+        if self.maybe and op in ("-F", "-X", "-P", "-D", "-R"):
+            # A flush, deletion, replacement or policy that may not happen: the rules it would
+            # remove may or may not be there (their matches become unknown), and the verdicts
+            # it touches are unknown. (An added rule is marked maybe on its own, in _rule.)
+            if op == "-P":
+                self.mark_dynamic(span, self.maybe)
+                return
+            self.problem(
+                "TE907", span, f"{self.maybe}, a test made at run time: the rules it removes may stay"
+            )
+            names = [chain] if chain else list(chains)
+            for name in names:
+                for r in chains[name].rules() if name in chains else []:
+                    r.dynamic = r.dynamic or self.maybe
             return
         if op == "-F":
             for name in [chain] if chain else list(chains):
@@ -272,12 +290,30 @@ class State:
             else:
                 rules.insert(min(max(pos, 0), len(rules)), rule)
 
+    def has_rule(self, family: int, args: list[str], span: Span) -> bool:
+        """`iptables [-t T] -C CHAIN SPEC`: is the rule in the chain built so far?"""
+        table = "filter"
+        if "-t" in args or "--table" in args:
+            k = args.index("-t") if "-t" in args else args.index("--table")
+            table = args[k + 1] if k + 1 < len(args) else table
+            args = args[:k] + args[k + 2 :]
+        rest = args[1:]
+        chain = rest[0] if rest and not rest[0].startswith("-") else ""
+        c = self.tables[family].get(table, {}).get(chain)
+        if c is None:
+            return False
+        wanted = self._rule(family, table, chain, rest[1:], span)
+        return wanted is not None and any(_same(r, wanted) for r in c.rules())
+
     def mark_dynamic(self, span: Span, why: str) -> None:
         self.problem("TE907", span, f"{why}: what it decides is unknown")
         self.dynamic_spans.append(span)
 
     def _rule(self, family: int, table: str, chain: str, spec: list[str], span: Span) -> Rule | None:
         r = Rule(span, family, sys.intern(table), sys.intern(chain))
+        if self.maybe:
+            r.dynamic = self.maybe
+            self.problem("TE907", span, f"{self.maybe}, a test made at run time: the rule may be absent")
         strings: list[tuple[bytes, bool, bool]] = []
         sets: list[tuple[str, str, bool]] = []
         unknown: list[str] = []

@@ -18,8 +18,11 @@ www.facebook.com on weekdays 8-17 (router time): `blocked-partial`.
   lines (`set 3 ...`, `[find comment="x"]`, `place-before=N`); `\\` ends a line that continues
   on the next (its leading blanks dropped, also inside quotes); `"..."` with RouterOS escapes;
   a leading `!` in a value negates it. Default values are not exported: no `action=` is accept.
-  `disabled=yes` items are ignored. Script lines (`:foreach`, `:do`) that touch the firewall,
-  DNS or proxy are not followed: TE907, and what they could decide is `unknown`.
+  `disabled=yes` items are ignored. `:foreach i in={"a";"b"} do={ /ip firewall ... $i ... }`
+  over a literal array runs its block once per element (one line or several up to its `}`).
+  Other script lines (`:foreach` over a computed array, `:do`, `:if`) that touch the firewall,
+  DNS or proxy are not followed: TE907, and what they could decide is `unknown`. Scripts are
+  recognised by their commands under any name (`.rsc`, `.txt`), also inside a `do={` block.
 - **Path**: a user's packets cross `/ip firewall raw` prerouting, then `/ip firewall filter`
   chain `forward` (`input`/`output` are the router's own traffic: not users'). IPv6 targets use
   the `/ipv6 firewall` menus. In each chain the first matching rule decides: accept,

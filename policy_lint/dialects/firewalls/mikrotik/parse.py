@@ -121,8 +121,9 @@ META = {
     "dynamic",
 }
 
+# A RouterOS command path starts a line, or a script's block (`:foreach i in=$l do={ /ip ... }`).
 _HEAD = re.compile(
-    r"^\s*/(?:ip|ipv6) (?:firewall (?:filter|raw|address-list|layer7-protocol|nat|mangle)"
+    r"(?:^\s*|(?:\bdo=\{|\belse=\{|;)\s*)/(?:ip|ipv6) (?:firewall (?:filter|raw|address-list|layer7-protocol|nat|mangle)"
     r"|dns static|proxy access)\b|^\s*/system (?:scheduler|script)\b|^\s*/interface list member\b"
     r"|^# .* by RouterOS|^# software id = ",
     re.M | re.I,
@@ -295,6 +296,41 @@ _SHARED_VALUES = frozenset(
 )
 
 
+_FOREACH = re.compile(r"^:foreach\s+([\w-]+)\s+in=\{([^{}]*)\}\s+do=\{(.*)\}$", re.S)
+
+
+def _depth(text: str) -> int:
+    """Open `{` minus `}` outside quotes."""
+    depth, quote = 0, False
+    for c in text:
+        if c == '"':
+            quote = not quote
+        elif not quote:
+            depth += (c == "{") - (c == "}")
+    return depth
+
+
+def _split_body(body: str) -> list[str]:
+    """A script block's commands: separated by `;` or newlines outside quotes and brackets."""
+    out: list[str] = []
+    cur: list[str] = []
+    quote, depth = False, 0
+    for c in body:
+        if c == '"':
+            quote = not quote
+        elif not quote and c in "[{":
+            depth += 1
+        elif not quote and c in "]}":
+            depth -= 1
+        elif not quote and depth == 0 and c in ";\n":
+            out.append("".join(cur))
+            cur = []
+            continue
+        cur.append(c)
+    out.append("".join(cur))
+    return out
+
+
 class _Reader:
     """Runs the export's commands against per-menu item lists."""
 
@@ -310,8 +346,43 @@ class _Reader:
             self.problems.append(Problem(code, span, message))
 
     def run(self, lines: list[tuple[str, Span]], menu: str = "") -> None:
-        for text, span in lines:
-            menu = self.statement(text, span, menu)
+        i = 0
+        while i < len(lines):
+            text, span = lines[i]
+            if text.lstrip().startswith(":foreach") and _depth(text) > 0:
+                # `:foreach i in={...} do={` over several lines, up to its closing `}`.
+                parts = [text]
+                while i + 1 < len(lines) and _depth("\n".join(parts)) > 0:
+                    i += 1
+                    parts.append(lines[i][0])
+                text = "; ".join(p.strip() for p in parts).replace("{; ", "{ ").replace("; }", " }")
+            if not self.foreach(text, span, menu):
+                menu = self.statement(text, span, menu)
+            i += 1
+
+    def foreach(self, text: str, span: Span, menu: str) -> bool:
+        """`:foreach i in={"a";"b"} do={ /ip firewall filter add ... dst-address=$i }` over a
+        literal array: the body runs once per element with `$i` replaced (RouterOS scripting
+        manual, "Loops and conditional statements"). Anything else (an array computed at run
+        time, a nested script command) is not followed: False, and the caller's TE907 stands."""
+        m = _FOREACH.match(text.strip())
+        if m is None:
+            return False
+        var, array, body = m.group(1), m.group(2), m.group(3)
+        values = [v.strip().strip('"') for v in array.split(";") if v.strip()]
+        statements = [b.strip() for b in _split_body(body) if b.strip()]
+        if (
+            not values
+            or any(re.search(r"[$\[\]{}]", v) for v in values)
+            or not statements
+            or any(not b.startswith("/") for b in statements)
+        ):
+            return False
+        ref = re.compile(r"\$(?:" + re.escape(var) + r'|"' + re.escape(var) + r'")(?![\w-])')
+        for value in values[:5000]:
+            for b in statements:
+                self.statement(ref.sub(value.replace("\\", "\\\\"), b), span, menu)
+        return True
 
     def statement(self, text: str, span: Span, menu: str) -> str:
         stripped = text.strip()

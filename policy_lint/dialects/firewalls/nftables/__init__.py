@@ -56,7 +56,12 @@ read the way the kernel runs the chains (never loaded, never run).
   first; `delete rule ... handle N` cannot be followed: handles are not in the file). What
   `nft -c -f` refuses (unbalanced braces or quotes, a chain statement without `;` before `}`,
   unknown statements, undefined `$VAR`, `@set` or jump target, a set without a type, bad
-  addresses) is TE901. Bounds: 300 000 rules, braces 32 deep, 5 000 chain visits per packet
+  addresses) is TE901. **Fragments** loaded with a ruleset kept elsewhere (nftables/fragments):
+  a file of `add element FAMILY TABLE SET { ... }` for a table it does not declare, or of
+  `set NAME { ... }` written to be included inside a `table { }`, is recognised by content under
+  any name; alone its verdicts are `unknown` with TE903 at its line (the ruleset is not here). A
+  ruleset whose used set such a file under the lint root fills takes its elements (the file is
+  then part of that ruleset's report, like an included file). Bounds: 300 000 rules, braces 32 deep, 5 000 chain visits per packet
   (jumps fanning out into jumps), else TE906/TE901/`unknown`, never a hang.
 """
 

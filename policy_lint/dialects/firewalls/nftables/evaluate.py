@@ -107,6 +107,10 @@ class NftRuleset:
         self.catalog = parser.catalog
         self.tables = [t for t in parser.tables.values() if not t.dormant]
         self.missing = parser.missing
+        self.included: list[str] = list(parser.included)
+        # Statements this file holds for a ruleset loaded elsewhere (nftables/fragments).
+        self.fragments = parser.fragments
+        self._fragment_problems(parser)
         self._cache: dict[tuple, Decision] = {}
         self._indexes: dict[tuple, AddrIndex] = {}
         self._chain_ix: dict[tuple, tuple] = {}
@@ -139,6 +143,7 @@ class NftRuleset:
                 ]
                 nat.sort(key=lambda tc: (tc[1].priority, tc[1].order))
                 self._nat_hooks[(hook, fam)] = nat
+        self._compose_element_files(parser)
         self._has_fills = self._fill_sets(parser)
         self._audiences = self._build_audiences()
         self._users_checked = False
@@ -588,6 +593,55 @@ class NftRuleset:
                 ks.extend(nets.get(a & (((1 << plen) - 1) << (bits - plen)) if plen else 0, ()))
         return [c.rules[k] for k in sorted(set(ks))]
 
+    def _fragment_problems(self, parser: Parser) -> None:
+        """TE903 once per set a fragment of this file adds to or declares: the ruleset using it
+        is not in this lint (when it is, it reads this file and this report is not shown)."""
+        seen: set[tuple[str, str, str]] = set()
+        for f in self.fragments:
+            if (f.family, f.table, f.name) in seen:
+                continue
+            seen.add((f.family, f.table, f.name))
+            if f.kind == "element":
+                what = (
+                    f"adds elements to set {f.name} of table {f.family} {f.table}, which this file "
+                    "does not declare: it is loaded with a ruleset that is not in this lint (lint "
+                    "them together), and what that ruleset does with the set decides"
+                )
+            else:
+                what = (
+                    f"{f.name} is a table's statement outside any table: the file is included in a "
+                    "`table { }` of a ruleset that is not in this lint (lint them together)"
+                )
+            parser.problem("TE903", f.span, what)
+
+    def _compose_element_files(self, parser: Parser) -> None:
+        """Elements that `add element` files under the lint root add to this ruleset's used sets
+        (nftables/fragments): loaded after the ruleset, they are the set's as the firewall runs."""
+        wanted = {
+            (t.family, t.name, name)
+            for t in self.tables
+            for c in t.chains.values()
+            for r in c.rules
+            for name in [m.values.setref for m in r.matches] + [r.vmap.setref if r.vmap else ""]
+            if name and name in t.sets and not self._filled_by_rules(t, name)
+        }
+        if not wanted:
+            return
+        from policy_lint.dialects.firewalls.nftables.fragments import find_element_files
+
+        own = set(parser.files)
+        by_key = {(t.family, t.name): t for t in self.tables}
+        resolver = parser.context.resolver
+        for ef in find_element_files(parser.context, own):
+            used = False
+            for f in ef.fragments:
+                if (f.family, f.table, f.name) in wanted:
+                    by_key[(f.family, f.table)].sets[f.name].elements.extend(f.elements)
+                    used = True
+            if used:
+                self.included.append(str(ef.path))
+                resolver.found.add(str(ef.path))
+
     def _fill_sets(self, parser: Parser) -> bool:
         """Sets with no elements here that a DNS forwarder in the repository fills (dnsmasq
         `nftset=`): matched by the requested name. Scanned only when such a set is used."""
@@ -1005,6 +1059,16 @@ class NftRuleset:
             res = self._through_nat(nat[0], nat[1], base)
         else:
             res = nat[0]
+        if res.verdict != "drop" and self.fragments:
+            f = self.fragments[0]
+            return Decision(
+                Outcome.UNKNOWN,
+                f.span,
+                (*res.trace, f.span),
+                False,
+                "",
+                "this file is part of a ruleset loaded elsewhere (not in this lint): that ruleset decides",
+            )
         if res.verdict == "accept":
             d = Decision(Outcome.ALLOW, res.rule, res.trace, res.specific)
             if self.missing:

@@ -101,3 +101,18 @@ class Table:
     chains: dict[str, Chain] = field(default_factory=dict)
     sets: dict[str, NamedSet] = field(default_factory=dict)
     dormant: bool = False
+
+
+@dataclass
+class Fragment:
+    """Part of a ruleset loaded with another file (nft -f): `add element inet filter social { .. }`
+    for a table this file does not declare, or `set NAME { ... }` written to be included inside a
+    `table { }` block. What it does depends on the ruleset that declares the table and uses the
+    set; alone it decides nothing (TE903, verdicts unknown)."""
+
+    kind: str  # element (elements for a table declared elsewhere) | body (a table's statements)
+    family: str  # "" for a table body: the including table says
+    table: str
+    name: str  # the set (map, chain) the statement is about
+    span: Span
+    elements: list[tuple[Values, str, str, Span]] = field(default_factory=list)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from policy_lint.dialects.firewalls.nftables.json_commands import json_command, json_offsets
 from policy_lint.dialects.firewalls.nftables.matches import RuleParser
-from policy_lint.dialects.firewalls.nftables.model import Chain, NamedSet, Table
+from policy_lint.dialects.firewalls.nftables.model import Chain, Fragment, NamedSet, Table
 from policy_lint.dialects.firewalls.nftables.syntax import (
     JSON_HEAD,
     Group,
@@ -49,6 +49,10 @@ class Parser(RuleParser):
         self.active: list[Path] = []
         self.missing: list[tuple[str, Span]] = []
         self.order = 0
+        # Statements for a ruleset loaded elsewhere (an `add element` file, a table's body).
+        self.fragments: list[Fragment] = []
+        self.included: list[str] = []  # files read through `include` (resolved paths)
+        self.files: list[str] = []  # every file read (resolved), this one first
 
     # ---------------------------------------------------------------- files and statements
 
@@ -65,6 +69,9 @@ class Parser(RuleParser):
             self.problem("TE902", Span(shown, 1, 1), str(exc))
             return
         self.problems.extend(src.problems)
+        self.files.append(str(resolved))
+        if depth and str(resolved) != self.files[0]:
+            self.included.append(str(resolved))
         self.active.append(resolved)
         try:
             if JSON_HEAD.match("\n".join(src.lines[:5])) or (
@@ -192,6 +199,11 @@ class Parser(RuleParser):
             "rename",
         ):
             obj, rest = (words[1] if len(words) > 1 else ""), st[2:]
+        elif verb in ("chain", "set", "map") and len(st) == 3 and isinstance(st[2], Group):
+            # `set NAME { type ...; elements = ... }` at the top: a table's body, written to be
+            # included inside `table inet filter { include "sets.nft" }` (alone nft refuses it).
+            self.body_fragment(verb, word_of(st[1]), span, st[2], path, depth)
+            return
         elif verb in ("table", "chain", "rule", "set", "map", "element"):
             verb, obj, rest = "add", verb, st[1:]
         else:
@@ -241,6 +253,14 @@ class Parser(RuleParser):
                 self.block(rest[-1].items, ("table", t), path, depth)
             return
         t = self.tables.get((family, tname))
+        if t is None and obj == "element" and verb in ("add", "create") and len(rest) > 1:
+            # Elements for a table declared by a ruleset loaded before this file (`nft -f
+            # ruleset.nft; nft -f social.nft`): a fragment, decided where the set is used.
+            detached = Table(family, tname, span)
+            g = rest[1] if isinstance(rest[1], Group) else None
+            elems = self.elements(detached, g, False) if g is not None else []
+            self.fragments.append(Fragment("element", family, tname, word_of(rest[0]), span, elems))
+            return
         if t is None:
             if verb not in ("delete", "destroy", "flush"):
                 # nft refuses to add to a table that was never declared.
@@ -300,6 +320,17 @@ class Parser(RuleParser):
                     s.elements = [e for e in s.elements if repr(e[0]) not in gone]
                 else:
                     s.elements.extend(elems)
+
+    def body_fragment(self, kind: str, name: str, span: Span, body: Group, path: Path, depth: int) -> None:
+        """A table's statement outside any table: read into a detached table (its own errors
+        are reported) and kept as a fragment of the ruleset that includes it."""
+        detached = Table("", "", span)
+        if kind == "chain":
+            self.chain_body(detached, self.chain(detached, name, span), body, path, depth)
+        else:
+            self.set_declaration(detached, kind, name, span, body)
+        s = detached.sets.get(name)
+        self.fragments.append(Fragment("body", "", "", name, span, list(s.elements) if s else []))
 
     def chain_body(self, t: Table, c: Chain, body: Group, path: Path, depth: int) -> None:
         last = body.items[-1] if body.items else None

@@ -33,6 +33,16 @@ _HEAD = re.compile(
     re.M,
 )
 JSON_HEAD = re.compile(r'^\s*\{\s*"nftables"\s*:\s*\[')
+# Fragments loaded with a ruleset (nftables/fragments): `add element [family] table set {`
+# lines, and set/map declarations written to be included inside a `table { }` block, whose
+# body says their nft type.
+_FRAGMENT = re.compile(
+    r"^\s*(?:add|create)\s+element\s+(?:(?:inet|ip6?|bridge|netdev|arp)\s+)?[\w.-]+\s+[\w.-]+\s*\{"
+    r"|^\s*(?:set|map)\s+[\w.-]+\s*\{\s*(?:$|type\b|typeof\b)"
+    r"|^\s*(?:type|typeof)\s+(?:ipv4_addr|ipv6_addr|inet_service|ether_addr|ifname|inet_proto|mark)\b"
+    r"|^\s*elements\s*=\s*\{",
+    re.M,
+)
 _INCLUDE_ONLY = re.compile(r'^\s*(?:include\s+"[^"]+"|define\s+\w+\s*=)', re.M)
 _WORD = re.compile(r'[^\s{};,"#\\]+|\\(?!\n)')
 
@@ -43,7 +53,7 @@ def detect(path: Path, head: str) -> float:
         return 0.95
     if path.suffix.lower() in DOC_SUFFIXES and path.suffix.lower() != ".txt":
         return 0.0  # documentation or a shell script quoting nft commands is not a ruleset
-    hits = len(_HEAD.findall(head))
+    hits = len(_HEAD.findall(head)) or min(len(_FRAGMENT.findall(head)), 2)
     if not hits and any(fnmatch(name, p) for p in FILE_PATTERNS) and _INCLUDE_ONLY.search(head):
         return 0.6  # a top file that only includes and defines (`include "/etc/nftables.d/*.nft"`)
     if not hits or (path.suffix.lower() == ".txt" and hits < 2):
