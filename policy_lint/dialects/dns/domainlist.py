@@ -118,7 +118,9 @@ class _Reader:
         if self.relevant_re is None:
             trie = label_trie(sorted(name for name in self.relevant if name))
             self.relevant_re = re.compile(
-                rb"\n[ \t]*[*.]*(?:" + (trie or "(?!)").encode() + rb")\.*[ \t\r\n#]"
+                rb"\n[ \t]*[*.]*(?:"
+                + (trie or "(?!)").encode()
+                + rb")\.*(?=[ \t\r\n#])"  # not consuming the next line's newline
             )
         before = 0
         for text in blocks(path):

@@ -63,7 +63,8 @@ def blocks(path: Path) -> Iterator[bytes]:
         carry = b""
         first = True
         while True:
-            block = fh.read(CHUNK_BYTES)
+            # The first block holds at least the bytes read_source sniffs for a binary file.
+            block = fh.read(max(CHUNK_BYTES, BINARY_SNIFF_BYTES) if first else CHUNK_BYTES)
             if first:
                 head = block[:BINARY_SNIFF_BYTES]
                 if any(b < 9 or 13 < b < 32 for b in head):
