@@ -15,13 +15,20 @@ from hypothesis import strategies as st
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.dns import domainlist
 from policy_lint.dialects.semantics import linestream
+from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.engine import Options, lint_paths
+from policy_lint.inputs import InputError, Resolver
 from policy_lint.policy import strict_policy
 
 unbound_parse = importlib.import_module("policy_lint.dialects.dns.unbound.parse")
+rpz_parse = importlib.import_module("policy_lint.dialects.dns.rpz.parse")
 EXAMPLES = int(os.environ.get("POLICY_LINT_FUZZ_CASES", "8")) * 5
 
 NAMES = [
+    "ads.example",
+    "www.facebook.com",
+    "a-b_c.x",
+    "32.1.0.0.10.rpz-ip",
     "ads.example.com",
     "facebook.com",
     "www.twitter.com",
@@ -54,6 +61,30 @@ UNBOUND = [
     '  local-data: "{n} TXT hi"',
     '  local-zone: "a\x00{n}" static',
     '  local-zone: "{n}" \t redirect  # x',
+]
+RPZ = [
+    "{n} CNAME .",
+    "{n} 300 IN CNAME rpz-passthru.",
+    "{n} A 0.0.0.0",
+    "{n} A 300.0.0.1",
+    "{n} AAAA ::",
+    "*.{n} CNAME .",
+    "  CNAME .",
+    "\tA 10.0.0.1",
+    "{n}. CNAME .",
+    "@ SOA ns.invalid. h.invalid. (",
+    "   1 3600 600",
+    "   86400 60 )",
+    "$ORIGIN rpz.example.",
+    "$ORIGIN {n}",
+    "$TTL 60",
+    "$INCLUDE gone.rpz",
+    "; comment",
+    "",
+    "{n} CNAME . ; c",
+    "{n} TXT hi",
+    "{n}\x00 CNAME .",
+    "{n} CNAME (",
 ]
 DOMAINS = [
     "{n}",
@@ -109,3 +140,25 @@ def test_unbound_stream_reads_like_the_lexer(tmp_path_factory, catalog, rows, cr
 def test_domain_list_stream_reads_like_the_reader(tmp_path_factory, catalog, rows, crlf, end):
     path = write(tmp_path_factory.mktemp("d"), "blocklist.txt", [("# block list", "")] + rows, crlf, end)
     compare(domainlist, path, catalog, "domain-list")
+
+
+def rpz_records(path: Path, catalog: Catalog) -> int | str:
+    """The records counted (every record, kept or not), or the input error."""
+    try:
+        return rpz_parse.load_zone(path, ParseContext(Resolver(path.parent), catalog)).records
+    except InputError as exc:
+        return str(exc)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(rows=lines(RPZ), crlf=st.booleans(), end=st.booleans())
+def test_rpz_stream_reads_like_the_zone_reader(tmp_path_factory, catalog, rows, crlf, end):
+    path = write(tmp_path_factory.mktemp("r"), "db.rpz", [("$TTL 300", "")] + rows, crlf, end)
+    compare(rpz_parse, path, catalog, "rpz")
+    saved = rpz_parse.STREAM_FROM_BYTES, linestream.CHUNK_BYTES
+    try:
+        ordinary = rpz_records(path, catalog)
+        rpz_parse.STREAM_FROM_BYTES, linestream.CHUNK_BYTES = 0, 7
+        assert rpz_records(path, catalog) == ordinary
+    finally:
+        rpz_parse.STREAM_FROM_BYTES, linestream.CHUNK_BYTES = saved

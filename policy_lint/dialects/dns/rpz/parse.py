@@ -102,6 +102,7 @@ _FAST_RR = re.compile(
 )
 _IPV4 = re.compile(r"(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}")
 _IPV6 = re.compile(r"[0-9a-fA-F:.]*:[0-9a-fA-F:.]*")
+_BAD_NAME = re.compile(r"\.\.|^\.(?!$)|[^.]{64}")
 
 
 class _Collector:
@@ -289,7 +290,7 @@ class _ZoneReader:
                     continue
             else:
                 m = _FAST_RR.match(line)
-                if m is not None and self._fast_ok(m):
+                if m is not None and self._fast_ok(m, state.origin_text):
                     if batch:
                         self._segment(batch, first, display, state)
                         batch = []
@@ -325,7 +326,12 @@ class _ZoneReader:
         return self.origin is None and state.origin is SENTINEL
 
     @staticmethod
-    def _fast_ok(m: re.Match) -> bool:
+    def _fast_ok(m: re.Match, origin_text: str) -> bool:
+        # A name dnspython refuses (empty or overlong labels, over 255 octets) is left to it:
+        # a syntax error at its line (the fast path would pass it on to fail later).
+        owner = m.group(1)
+        if _BAD_NAME.search(owner) or len(_absolute(owner, origin_text)) > 254:
+            return False
         rdtype, value = m.group(2).upper(), m.group(3)
         if rdtype == "A":
             return _IPV4.fullmatch(value) is not None

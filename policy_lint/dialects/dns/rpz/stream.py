@@ -5,7 +5,7 @@ parse.py's reader takes a one-line record in column 1 of the types block lists a
 (`_FAST_RR`) without dnspython. While the zone's origin is still unknown (no zone name given,
 no `$ORIGIN` read yet: owners are relative to a placeholder), outside parentheses and with no
 dnspython batch open, such a record with a plain relative owner (labels of letters, digits,
-`-` and `_`; no `@`, `*` or trailing dot) only counts as a record and becomes the name a
+`-` and `_`, at most 63 to a label and 200 in all; no `@`, `*` or trailing dot) only counts as a record and becomes the name a
 following line without an owner inherits, unless it names something a probe can meet: an
 `rpz-*` label, or a registrable domain of a probe name. This module finds those lines (in a
 stricter form) with regular expressions over raw blocks (linestream.py) and yields every OTHER
@@ -31,7 +31,7 @@ _TTL = rb"(?:\d+[smhdw]?(?:\d+[smhdw])*[ \t]+)?"
 _OCTET = rb"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
 # Over lower-cased text: a subset of parse.py's _FAST_RR lines that _fast_ok accepts.
 _PLAIN_RECORD = (
-    rb"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*[ \t]+"
+    rb"(?=[a-z0-9_.-]{1,200}[ \t])[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*[ \t]+"
     + _TTL
     + rb"(?:in[ \t]+)?"
     + _TTL
