@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,8 +21,9 @@ from policy_lint.engine import Options, lint_paths
 from policy_lint.inputs import InputError, Resolver
 from policy_lint.policy import strict_policy
 
-unbound_parse = importlib.import_module("policy_lint.dialects.dns.unbound.parse")
-rpz_parse = importlib.import_module("policy_lint.dialects.dns.rpz.parse")
+# The submodules (the packages' `parse` is the registry's function).
+unbound_parse: Any = importlib.import_module("policy_lint.dialects.dns.unbound.parse")
+rpz_parse: Any = importlib.import_module("policy_lint.dialects.dns.rpz.parse")
 EXAMPLES = int(os.environ.get("POLICY_LINT_FUZZ_CASES", "8")) * 5
 
 NAMES = [
