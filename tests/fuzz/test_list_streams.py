@@ -30,6 +30,8 @@ NAMES = [
     "ads.example",
     "www.facebook.com",
     "a-b_c.x",
+    "l" * 64 + ".example",
+    "-lead.example",
     "32.1.0.0.10.rpz-ip",
     "ads.example.com",
     "facebook.com",

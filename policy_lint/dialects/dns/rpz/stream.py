@@ -5,7 +5,7 @@ parse.py's reader takes a one-line record in column 1 of the types block lists a
 (`_FAST_RR`) without dnspython. While the zone's origin is still unknown (no zone name given,
 no `$ORIGIN` read yet: owners are relative to a placeholder), outside parentheses and with no
 dnspython batch open, such a record with a plain relative owner (labels of letters, digits,
-`-` and `_`, at most 63 to a label and 200 in all; no `@`, `*` or trailing dot) only counts as a record and becomes the name a
+`-` and `_`, 63 characters at most; no `@`, `*`, empty label or trailing dot) only counts as a record and becomes the name a
 following line without an owner inherits, unless it names something a probe can meet: an
 `rpz-*` label, or a registrable domain of a probe name. This module finds those lines (in a
 stricter form) with regular expressions over raw blocks (linestream.py) and yields every OTHER
@@ -31,16 +31,15 @@ _TTL = rb"(?:\d+[smhdw]?(?:\d+[smhdw])*[ \t]+)?"
 _OCTET = rb"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
 # Over lower-cased text: a subset of parse.py's _FAST_RR lines that _fast_ok accepts.
 _PLAIN_RECORD = (
-    rb"(?=[a-z0-9_.-]{1,200}[ \t])[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*[ \t]+"
-    + _TTL
-    + rb"(?:in[ \t]+)?"
-    + _TTL
-    + rb"(?:cname[ \t]+[a-z0-9_.*-]+"
+    rb"[a-z0-9_.-]{1,63}[ \t]+" + _TTL + rb"(?:in[ \t]+)?" + _TTL + rb"(?:cname[ \t]+[a-z0-9_.*-]+"
     rb"|a[ \t]+" + _OCTET + rb"(?:\." + _OCTET + rb"){3}"
     rb"|aaaa[ \t]+[0-9a-f.]*:[0-9a-f:.]*)"
     rb"[ \t]*(?:;[^\n]*)?\r?\n"
 )
 _NOT_PLAIN = re.compile(rb"\n(?!" + _PLAIN_RECORD + rb")")
+# The owner's dots are checked apart (a flat owner pattern is cheaper): a line holding one of
+# these is read (an empty label, a leading dot, an absolute owner `name.`).
+_BAD_DOTS = (b"..", b"\n.", b". ", b".\t")
 _SPECIAL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]")
 _SPECIAL_BYTES = bytes([*range(9), 11, 12, *range(14, 32), *range(127, 256)])
 
@@ -77,6 +76,11 @@ def lines(
         if len(text.translate(None, _SPECIAL_BYTES)) != len(text):
             picked.update(text.rfind(b"\n", 0, m.start()) + 1 for m in _SPECIAL.finditer(text))
         picked.update(low.rfind(b"\n", 0, m.start()) + 1 for m in forward.finditer(low))
+        for dots in _BAD_DOTS:
+            at = text.find(dots)
+            while at >= 0:
+                picked.add(text.rfind(b"\n", 0, at + dots.startswith(b"\n")) + 1)
+                at = text.find(dots, at + 1)
         if reversed_patterns:
             rev, n = low[::-1], len(low)
             for pat in reversed_patterns:
