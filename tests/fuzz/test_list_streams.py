@@ -65,6 +65,7 @@ UNBOUND = [
     '  local-data: "{n} TXT hi"',
     '  local-zone: "a\x00{n}" static',
     '  local-zone: "{n}" \t redirect  # x',
+    '  local-zone: "{n}" static\x0c',
 ]
 RPZ = [
     "{n} CNAME .",
@@ -89,9 +90,11 @@ RPZ = [
     "{n} TXT hi",
     "{n}\x00 CNAME .",
     "{n} CNAME (",
+    "{n} CNAME .\x0c",
 ]
 DOMAINS = [
     "{n}",
+    "{n}\x0c",
     "*.{n}",
     ".{n}",
     "  {n}  # c",

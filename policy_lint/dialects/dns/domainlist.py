@@ -27,7 +27,13 @@ from pathlib import Path
 
 from policy_lint.dialects.dns.hosts import wanted_names
 from policy_lint.dialects.semantics.base import ParseContext
-from policy_lint.dialects.semantics.linestream import NotStreamable, blocks, label_trie, other_break
+from policy_lint.dialects.semantics.linestream import (
+    NotStreamable,
+    blocks,
+    check_whole,
+    label_trie,
+    other_break,
+)
 from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.dialects.semantics.names import DomainIndex, NameRuleset, suffixes
 from policy_lint.inputs import MAX_FILE_BYTES, InputError, read_source
@@ -100,8 +106,7 @@ class _Reader:
         display = self.context.resolver.display(path)
         try:  # big lists: plain domains no probe can meet are only counted (_stream_lines)
             if STREAM_FROM_BYTES < path.stat().st_size <= MAX_FILE_BYTES:
-                for _ in blocks(path):  # NotStreamable before any line is taken
-                    pass
+                check_whole(path)  # NotStreamable before any line is taken
                 for i, raw in self._stream_lines(path):
                     self._line(i, raw, display, path, stack)
                 return

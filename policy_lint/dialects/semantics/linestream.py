@@ -101,3 +101,13 @@ def checked(text: bytes) -> bytes:
     if b"\r" in text and text.count(b"\r") != text.count(b"\r\n"):
         raise NotStreamable("a CR without LF")
     return text
+
+
+def check_whole(path: Path) -> None:
+    """Read the whole file through `blocks` and raise NotStreamable where it would, also for a
+    one-byte line break (`other_break`) anywhere: a caller that hands lines out as it scans
+    calls this first, so that it never falls back to read_source half-way through."""
+    for text in blocks(path):
+        for byte in _OTHER_BREAKS:
+            if bytes((byte,)) in text:
+                other_break(byte)

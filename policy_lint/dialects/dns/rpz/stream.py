@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from policy_lint.dialects.semantics.linestream import blocks, other_break
+from policy_lint.dialects.semantics.linestream import blocks, check_whole
 from policy_lint.dialects.semantics.listscan import anchor_patterns
 
 _TTL = rb"(?:\d+[smhdw]?(?:\d+[smhdw])*[ \t]+)?"
@@ -51,10 +51,7 @@ def relevant_patterns(anchors: Iterable[str]) -> list[re.Pattern[bytes]]:
 
 def check(path: Path) -> None:
     """Raise NotStreamable when linestream cannot read `path` exactly as read_source does."""
-    for text in blocks(path):
-        if len(text.translate(None, _SPECIAL_BYTES)) != len(text):
-            for m in _SPECIAL.finditer(text):
-                other_break(text[m.start()])
+    check_whole(path)
 
 
 @dataclass

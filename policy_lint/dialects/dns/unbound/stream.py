@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from policy_lint.dialects.semantics.linestream import blocks, label_trie, other_break
+from policy_lint.dialects.semantics.linestream import blocks, check_whole, label_trie
 
 # What the reader drops in a clean state (a subset of parse.py's _FAST_ZONE/_FAST_DATA lines
 # with a known type / a simple address record; ':' kept out of data lines so that no
@@ -80,10 +80,7 @@ def relevant_pattern(relevant: Iterable[str]) -> re.Pattern[bytes]:
 
 def check(path: Path) -> None:
     """Raise NotStreamable when linestream cannot read `path` exactly as read_source does."""
-    for text in blocks(path):
-        if len(text.translate(None, _SPECIAL_BYTES)) != len(text):
-            for m in _SPECIAL.finditer(text):
-                other_break(text[m.start()])
+    check_whole(path)
 
 
 def lines(path: Path, relevant: re.Pattern[bytes], clean: Callable[[], bool]) -> Iterator[tuple[int, str]]:
