@@ -14,19 +14,29 @@ does not say so is not claimed (`policy-lint` says it cannot tell what the file 
     facebook.com          # blocks facebook.com and www.facebook.com
     *.twitter.com         # `*.` and a leading `.` are read as the same subtree
 
-DansGuardian's `.Include<path>` lines are followed (inside --root, loop-safe).
+DansGuardian's `.Include<path>` lines are followed (inside --root, loop-safe). A list over
+1 MiB is streamed: regular expressions over raw blocks (semantics/linestream.py) pick every line
+that is not a plain domain no probe can meet; only those are read as above, the others counted.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from policy_lint.dialects.dns.hosts import wanted_names
 from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.dialects.semantics.linestream import (
+    NotStreamable,
+    blocks,
+    check_whole,
+    label_trie,
+    other_break,
+)
 from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.dialects.semantics.names import DomainIndex, NameRuleset, suffixes
-from policy_lint.inputs import InputError, read_source
+from policy_lint.inputs import MAX_FILE_BYTES, InputError, read_source
 from policy_lint.model import Decision, Outcome, Problem, Span
 
 NAME = "domain-list"
@@ -38,6 +48,18 @@ _DOMAIN = re.compile(r"^(?:\*\.|\.)?(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.
 _BLOCK_WORDS = re.compile(r"block|black|banned|\bban\b|deny|denied|reject|sinkhole", re.I)
 _ALLOW_WORDS = re.compile(r"allow|white|exception|except|pass|safe|trust|unblock|exclu", re.I)
 _INCLUDE = re.compile(r"^\.include<([^>]+)>", re.I)
+
+# Files from this size on are streamed: lines of this form (over lower-cased text) are plain
+# domains `_line` only counts, unless a relevant name starts them; every other line is read.
+STREAM_FROM_BYTES = 1 << 20
+_NOT_PLAIN = re.compile(
+    rb"\n(?![ \t]*(?:\*\.|\.)?(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z][a-z0-9-]{0,62}\.?"
+    rb"[ \t]*(?:#[^\n]*)?\r?\n)"
+)
+# Control characters (strip() and splitlines() treat some as white space or breaks) and
+# non-ASCII text (str.lower() differs from bytes.lower()): such lines are always read.
+_SPECIAL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]")
+_SPECIAL_BYTES = bytes([*range(9), 11, 12, *range(14, 32), *range(127, 256)])
 
 
 def _content(head: str) -> tuple[list[str], list[str]]:
@@ -78,29 +100,71 @@ class _Reader:
         self.entries = 0
         self.bad: list[tuple[Span, str]] = []
         self.bad_count = 0
+        self.relevant_re: re.Pattern[bytes] | None = None  # a relevant name starting a line
 
     def read(self, path: Path, stack: tuple[Path, ...]) -> None:
-        src = read_source(path, self.context.resolver.display(path))
+        display = self.context.resolver.display(path)
+        try:  # big lists: plain domains no probe can meet are only counted (_stream_lines)
+            if STREAM_FROM_BYTES < path.stat().st_size <= MAX_FILE_BYTES:
+                check_whole(path)  # NotStreamable before any line is taken
+                for i, raw in self._stream_lines(path):
+                    self._line(i, raw, display, path, stack)
+                return
+        except (NotStreamable, OSError):
+            pass  # read the ordinary way: the same lines, or the same error
+        src = read_source(path, display)
         self.problems.extend(src.problems)
-        relevant = self.relevant
         for i, raw in enumerate(src.lines, start=1):
-            line = raw.split("#", 1)[0].strip().lower()
-            if not line or line.startswith(("!", ";", "//")):
-                continue
-            key = line.lstrip("*").lstrip(".").rstrip(".")
-            if key in relevant:
-                self.entries += 1
-                self.index.add_subtree(key, Span(src.path, i, raw.find(line[:1]) + 1, raw.strip()))
-                continue
-            m = _INCLUDE.match(line)
-            if m:
-                self._include(m.group(1).strip(), Span(src.path, i, 1, raw.strip()), path, stack)
-            elif _DOMAIN.match(line):
-                self.entries += 1
-            else:
-                self.bad_count += 1
-                if len(self.bad) < MAX_EXAMPLES:
-                    self.bad.append((Span(src.path, i, 1, raw.strip()), raw.strip()[:120]))
+            self._line(i, raw, src.path, path, stack)
+
+    def _stream_lines(self, path: Path) -> Iterator[tuple[int, str]]:
+        """(number, text) of every line but the plain domains (_PLAIN_LINE) no probe can meet,
+        which are counted as entries, as `_line` counts them."""
+        if self.relevant_re is None:
+            trie = label_trie(sorted(name for name in self.relevant if name))
+            self.relevant_re = re.compile(
+                rb"\n[ \t]*[*.]*(?:"
+                + (trie or "(?!)").encode()
+                + rb")\.*(?=[ \t\r\n#])"  # not consuming the next line's newline
+            )
+        before = 0
+        for text in blocks(path):
+            low = text.lower()
+            picked = {m.start() + 1 for m in _NOT_PLAIN.finditer(low)}
+            if len(text.translate(None, _SPECIAL_BYTES)) != len(text):
+                for m in _SPECIAL.finditer(text):
+                    other_break(text[m.start()])
+                    picked.add(text.rfind(b"\n", 0, m.start()) + 1)
+            picked.update(m.start() + 1 for m in self.relevant_re.finditer(low))
+            starts = sorted(s for s in picked if s < len(text))
+            self.entries += text.count(b"\n") - 1 - len(starts)
+            pos, number = 1, before + 1
+            for s in starts:
+                number += text.count(b"\n", pos, s)
+                end = text.find(b"\n", s)
+                raw = text[s:end]
+                yield number, (raw[:-1] if raw.endswith(b"\r") else raw).decode("utf-8")
+                pos, number = end + 1, number + 1
+            before += text.count(b"\n") - 1
+
+    def _line(self, i: int, raw: str, display: str, path: Path, stack: tuple[Path, ...]) -> None:
+        line = raw.split("#", 1)[0].strip().lower()
+        if not line or line.startswith(("!", ";", "//")):
+            return
+        key = line.lstrip("*").lstrip(".").rstrip(".")
+        if key in self.relevant:
+            self.entries += 1
+            self.index.add_subtree(key, Span(display, i, raw.find(line[:1]) + 1, raw.strip()))
+            return
+        m = _INCLUDE.match(line)
+        if m:
+            self._include(m.group(1).strip(), Span(display, i, 1, raw.strip()), path, stack)
+        elif _DOMAIN.match(line):
+            self.entries += 1
+        else:
+            self.bad_count += 1
+            if len(self.bad) < MAX_EXAMPLES:
+                self.bad.append((Span(display, i, 1, raw.strip()), raw.strip()[:120]))
 
     def _include(self, ref: str, span: Span, path: Path, stack: tuple[Path, ...]) -> None:
         target = self.context.resolver.resolve(ref, path)

@@ -63,7 +63,8 @@ def blocks(path: Path) -> Iterator[bytes]:
         carry = b""
         first = True
         while True:
-            block = fh.read(CHUNK_BYTES)
+            # The first block holds at least the bytes read_source sniffs for a binary file.
+            block = fh.read(max(CHUNK_BYTES, BINARY_SNIFF_BYTES) if first else CHUNK_BYTES)
             if first:
                 head = block[:BINARY_SNIFF_BYTES]
                 if any(b < 9 or 13 < b < 32 for b in head):
@@ -100,3 +101,13 @@ def checked(text: bytes) -> bytes:
     if b"\r" in text and text.count(b"\r") != text.count(b"\r\n"):
         raise NotStreamable("a CR without LF")
     return text
+
+
+def check_whole(path: Path) -> None:
+    """Read the whole file through `blocks` and raise NotStreamable where it would, also for a
+    one-byte line break (`other_break`) anywhere: a caller that hands lines out as it scans
+    calls this first, so that it never falls back to read_source half-way through."""
+    for text in blocks(path):
+        for byte in _OTHER_BREAKS:
+            if bytes((byte,)) in text:
+                other_break(byte)

@@ -350,3 +350,13 @@ def test_large_zone_keeps_only_what_probes_can_meet(tmp_path, catalog):
     rs, d = decide(tmp_path, catalog, zone(body + "*.fbcdn.net CNAME .\n"), "static.xx.fbcdn.net")
     assert d.outcome == Outcome.DENY
     assert rs.zone.records == 40003 and set(rs.zone.triggers) == {"*.fbcdn.net"}
+
+
+@pytest.mark.parametrize("owner", ["..", ".ads.example", "a" * 64 + ".example"])
+def test_an_owner_with_an_empty_or_overlong_label_is_a_syntax_error_at_its_line(lint, owner):
+    # BIND refuses such a name (RFC 1035 2.3.4: labels of 1 to 63 octets); the records after
+    # it are still read (this used to end in a traceback when a dnspython batch followed).
+    report = lint({"db.rpz": zone(f"{owner} CNAME .\nads.example A 300.0.0.1\nfacebook.com CNAME .\n")})
+    errors = [f for f in report.findings if f.code == "TE901"]
+    assert [f.span.line for f in errors] == [5, 6]  # the bad name, the bad address
+    assert verdicts(report)["facebook"] == "blocked-partial"

@@ -45,7 +45,9 @@ suffix of owner names written as absolute names (`facebook.com.rpz.` in a file w
 data, out-of-zone names) are TE901 with their line; parsing resumes on the next record.
 
 The package: `model.py` (triggers, actions, the zone's lookup), `parse.py` (the zone file and its
-origin into a model.RpzZone; `detect`), `evaluate.py` (actions into decisions; the ruleset).
+origin into a model.RpzZone; `detect`), `evaluate.py` (actions into decisions; the ruleset),
+`stream.py` (a zone over 1 MiB whose origin is not known yet: the plain one-line records no probe
+can meet are counted without being parsed; every other line is read as above).
 """
 
 from __future__ import annotations

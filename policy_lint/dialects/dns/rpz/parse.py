@@ -6,6 +6,7 @@ named.conf, SOA or owner names) and the problems BIND or unbound would refuse, i
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
@@ -19,6 +20,7 @@ import dns.tokenizer
 import dns.zonefile
 
 from policy_lint.catalog import Catalog
+from policy_lint.dialects.dns.rpz import stream
 from policy_lint.dialects.dns.rpz.model import (
     DISABLED,
     DROP,
@@ -34,7 +36,8 @@ from policy_lint.dialects.dns.rpz.model import (
     Trigger,
 )
 from policy_lint.dialects.semantics.base import ParseContext
-from policy_lint.inputs import InputError, read_source
+from policy_lint.dialects.semantics.linestream import NotStreamable
+from policy_lint.inputs import MAX_FILE_BYTES, InputError, read_source
 from policy_lint.model import Problem, Span
 
 NAME = "rpz"
@@ -57,6 +60,8 @@ FILE_PATTERNS = (
 )
 MAX_INCLUDE_DEPTH = 16
 MAX_RESTARTS = 20  # syntax errors in one run of lines before the rest of the run is skipped
+# Files from this size on are read through stream.py (small zones: line by line).
+STREAM_FROM_BYTES = 1 << 20
 DEFAULT_TTL = 3600  # BIND and unbound warn and load a record without a TTL; so do we
 TRIGGER_KINDS = {"rpz-client-ip": "client-ip", "rpz-ip": "ip", "rpz-nsdname": "nsdname", "rpz-nsip": "nsip"}
 
@@ -97,6 +102,7 @@ _FAST_RR = re.compile(
 )
 _IPV4 = re.compile(r"(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}")
 _IPV6 = re.compile(r"[0-9a-fA-F:.]*:[0-9a-fA-F:.]*")
+_BAD_NAME = re.compile(r"\.\.|^\.(?!$)|[^.]{64}")
 
 
 class _Collector:
@@ -244,54 +250,88 @@ class _ZoneReader:
         self.out_of_zone_count = 0
         self._file = ""
         self._lines: list[str] = []
+        self._offset = 0  # self._lines[0] is line self._offset + 1
+        self.relevant_res: list[re.Pattern[bytes]] | None = None  # stream.relevant_patterns
 
     # ---- files
     def read(self, path: Path, display: str, state: _State, stack: tuple[Path, ...]) -> None:
-        src = read_source(path, display)
-        self.problems.extend(src.problems)
-        lines = src.lines
-        for i, line in enumerate(lines):
+        batch: list[str] = []  # the lines of the pending dnspython batch, from line `first` on
+        first = 0
+        depth = 0
+        skipped = stream.Skipped()
+        numbered = self._source(path, display, state, skipped, lambda: not batch and self._plain(state))
+        mark = len(self.problems)  # NUL problems go first, as when every line was checked up front
+        nul: list[Problem] = []
+        for n, line in numbered:
             if "\x00" in line:
-                self.problems.append(
+                nul.append(
                     Problem(
                         "TE902",
-                        Span(display, i + 1, 1),
+                        Span(display, n, 1),
                         "NUL byte in a zone file: BIND refuses the zone; the line is ignored",
                     )
                 )
-                lines[i] = ""
-        batch = 0  # first line of the pending dnspython batch (0: none)
-        depth = 0
-        for n, line in enumerate(lines, start=1):
+                line = ""
             if depth > 0:
                 depth = max(0, depth + _paren_depth(line))
+                batch.append(line)
                 continue
             if not line or line.isspace() or line.lstrip().startswith(";"):
+                if batch:
+                    batch.append(line)
                 continue
             if line[0] == "$":
                 m = _DIRECTIVE.match(line)
                 if m and m.group(1).upper() == "INCLUDE":
                     if batch:
-                        self._segment(lines, batch, n - 1, display, state)
-                        batch = 0
+                        self._segment(batch, first, display, state)
+                        batch = []
                     self._include(line, Span(display, n, 1, line.strip()), path, state, stack)
                     continue
             else:
                 m = _FAST_RR.match(line)
-                if m is not None and self._fast_ok(m):
+                if m is not None and self._fast_ok(m, state.origin_text):
                     if batch:
-                        self._segment(lines, batch, n - 1, display, state)
-                        batch = 0
+                        self._segment(batch, first, display, state)
+                        batch = []
                     self._fast(m, state, display, n, line)
                     continue
             if not batch:
-                batch = n
+                first = n
+            batch.append(line)
             depth = max(0, _paren_depth(line)) if "(" in line else 0
         if batch:
-            self._segment(lines, batch, len(lines), display, state)
+            self._segment(batch, first, display, state)
+        self.records += skipped.records
+        self.problems[mark:mark] = nul
+
+    def _source(
+        self, path: Path, display: str, state: _State, skipped: stream.Skipped, clean: Callable[[], bool]
+    ) -> Iterable[tuple[int, str]]:
+        """The file's lines; for a big zone only those stream.py says the reader must see."""
+        try:
+            if STREAM_FROM_BYTES < path.stat().st_size <= MAX_FILE_BYTES and self._plain(state):
+                if self.relevant_res is None:
+                    self.relevant_res = stream.relevant_patterns(self.anchors)
+                stream.check(path)
+                return stream.lines(path, self.relevant_res, clean, skipped)
+        except (NotStreamable, OSError):
+            pass  # read the ordinary way: the same lines, or the same error
+        src = read_source(path, display)
+        self.problems.extend(src.problems)
+        return enumerate(src.lines, start=1)
+
+    def _plain(self, state: _State) -> bool:
+        """Whether a plain relative record only counts (stream.py): no origin known yet."""
+        return self.origin is None and state.origin is SENTINEL
 
     @staticmethod
-    def _fast_ok(m: re.Match) -> bool:
+    def _fast_ok(m: re.Match, origin_text: str) -> bool:
+        # A name dnspython refuses (empty or overlong labels, over 255 octets) is left to it:
+        # a syntax error at its line (the fast path would pass it on to fail later).
+        owner = m.group(1)
+        if _BAD_NAME.search(owner) or len(_absolute(owner, origin_text)) > 254:
+            return False
         rdtype, value = m.group(2).upper(), m.group(3)
         if rdtype == "A":
             return _IPV4.fullmatch(value) is not None
@@ -310,8 +350,8 @@ class _ZoneReader:
         self._take(owner, rdtype, value, display, n, line)
 
     def _take_rd(self, owner: str, rdtype: str, rdata: dns.rdata.Rdata, line: int) -> None:
-        lines = self._lines
-        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        lines, i = self._lines, line - 1 - self._offset
+        text = lines[i] if 0 <= i < len(lines) else ""
         self._take(owner, rdtype, rdata, self._file, line, text)
 
     def _take(self, owner: str, rdtype: str, rdata, file: str, line: int, text: str) -> None:
@@ -380,12 +420,15 @@ class _ZoneReader:
             return owner[2:] == SENTINEL_TEXT or len(labels) <= 3 or labels[1] in self.relevant
         return False
 
-    def _segment(self, lines: list[str], first: int, last: int, display: str, state: _State) -> None:
-        self._file, self._lines = display, lines
+    def _segment(self, lines: list[str], first: int, display: str, state: _State) -> None:
+        """Read lines first.. (numbered from `first`) with dnspython."""
+        off = first - 1  # lines[i - 1 - off] is line i
+        last = first + len(lines) - 1
+        self._file, self._lines, self._offset = display, lines, off
         start = first
         restarts = 0
         while start <= last and restarts < MAX_RESTARTS:
-            tok = dns.tokenizer.Tokenizer("\n".join(lines[start - 1 : last]) + "\n", display)
+            tok = dns.tokenizer.Tokenizer("\n".join(lines[start - 1 - off : last - off]) + "\n", display)
             tok.line_number = start
             reader = _LineReader(
                 tok,
@@ -404,7 +447,7 @@ class _ZoneReader:
                 state.save(reader)
                 at = tok.where()[1]
                 line = reader.record_line or min(at, last)
-                text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+                text = lines[line - 1 - off].strip() if 0 < line - off <= len(lines) else ""
                 detail = re.sub(r"^\S+:\d+: ", "", str(exc)) or "syntax error"
                 restarts += 1
                 self.problems.append(
@@ -416,9 +459,9 @@ class _ZoneReader:
                 )
                 nxt = max(at, line + 1)
                 # Inside an unclosed ( ... ): skip to the line after it closes.
-                depth = sum(_paren_depth(x) for x in lines[line - 1 : nxt - 1])
+                depth = sum(_paren_depth(x) for x in lines[line - 1 - off : nxt - 1 - off])
                 while depth > 0 and nxt <= last:
-                    depth += _paren_depth(lines[nxt - 1])
+                    depth += _paren_depth(lines[nxt - 1 - off])
                     nxt += 1
                 start = nxt
         if restarts >= MAX_RESTARTS and start <= last:
@@ -464,12 +507,12 @@ class _ZoneReader:
             return
         self.included.append(target)
         inner = _State(new_origin, new_origin, state.default_ttl)
-        saved = (self._file, self._lines)
+        saved = (self._file, self._lines, self._offset)
         try:
             self.read(target, resolver.display(target), inner, stack + (real,))
         except InputError as exc:
             self.problems.append(Problem("TE902", span, str(exc)))
-        self._file, self._lines = saved
+        self._file, self._lines, self._offset = saved
         # BIND restores the origin after an included file; $TTL stays as the file left it.
         state.default_ttl = inner.default_ttl
 

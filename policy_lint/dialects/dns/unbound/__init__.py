@@ -57,7 +57,8 @@ quotes, bad zone types, bad local-data) is TE901 with its line.
 
 The package: `parse.py` (the lexer and includes into clauses of statements; `detect`), `model.py`
 (local zones, views, rpz clauses, a client's context), `evaluate.py` (the ruleset: answers and
-audiences).
+audiences), `stream.py` (a file over 1 MiB: the plain local-zone/local-data lines of the server:
+clause no probe can meet are skipped without the lexer; every other line is lexed as above).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ probe can meet."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -19,16 +20,20 @@ import dns.rdatatype
 
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.dns import rpz as rpzmod
+from policy_lint.dialects.dns.unbound import stream
 from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.dialects.semantics.linestream import NotStreamable
 from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.dialects.semantics.names import suffixes
-from policy_lint.inputs import InputError, read_source
+from policy_lint.inputs import MAX_FILE_BYTES, InputError, read_source
 from policy_lint.model import Problem, Span
 
 NAME = "unbound"
 FILE_PATTERNS = ("unbound.conf", "unbound*.conf", "*unbound*.conf", "*.unbound", "unbound.conf.*")
 NOT_UNBOUND = ("*.yaml", "*.yml", "*.json", "*.toml", "*.py", "*.sh", "*.md", "*.txt.gz")
 MAX_INCLUDE_DEPTH = 16
+# Files from this size on are read through stream.py (small configs: line by line).
+STREAM_FROM_BYTES = 1 << 20
 
 BLOCK_TYPES = frozenset(
     {
@@ -289,6 +294,14 @@ class Block:
 
 
 @dataclass
+class _LexState:
+    """Where the lexer is in one file: a keyword waiting for values, an include: for its name."""
+
+    pending: list | None = None  # [keyword, nargs, args, span]
+    include: tuple[str, Span] | None = None
+
+
+@dataclass
 class Missing:
     ref: str
     span: Span
@@ -312,128 +325,151 @@ class Reader:
         self.chroot = ""
         self.paths: dict[str, Path] = {}  # display path -> file
         self.order: list[Stmt] = []  # every kept statement, in unbound's reading order
+        self.relevant_re: re.Pattern[bytes] | None = None  # stream.relevant_pattern(relevant)
 
     # ---- files
     def read(self, path: Path, display: str, stack: tuple[Path, ...]) -> None:
+        st = _LexState()
+        for n, raw in self._source(path, display, st):
+            self._line(st, n, raw, display, path, stack)
+        if st.pending is not None:
+            self.problems.append(
+                Problem(
+                    "TE901",
+                    st.pending[3],
+                    f"{st.pending[0]}: expects {st.pending[1]} value(s) "
+                    f"before the end of the file; unbound refuses this",
+                )
+            )
+        if st.include is not None:
+            self.problems.append(
+                Problem("TE901", st.include[1], f"{st.include[0]}: no file name before the end of the file")
+            )
+
+    def _source(self, path: Path, display: str, st: _LexState) -> Iterable[tuple[int, str]]:
+        """The file's lines; for a big list only those stream.py says the reader must see."""
+        try:
+            if STREAM_FROM_BYTES < path.stat().st_size <= MAX_FILE_BYTES:
+                if self.relevant_re is None:
+                    self.relevant_re = stream.relevant_pattern(self.relevant)
+                stream.check(path)
+                self.paths[display] = path
+                return stream.lines(path, self.relevant_re, lambda: self._clean(st))
+        except (NotStreamable, OSError):
+            pass  # read the ordinary way: the same lines, or the same error
         src = read_source(path, display)
         self.problems.extend(src.problems)
         self.paths[display] = path
-        pending: list | None = None  # [keyword, nargs, args, span]
-        include: tuple[str, Span] | None = None
-        for n, raw in enumerate(src.lines, start=1):
-            if "\x00" in raw:
-                self.problems.append(
-                    Problem(
-                        "TE902",
-                        Span(display, n, 1),
-                        "NUL byte: unbound reads a value only up to it; the rest of the line is ignored",
-                    )
+        return enumerate(src.lines, start=1)
+
+    def _clean(self, st: _LexState) -> bool:
+        """Whether the reader drops a plain local-zone/local-data line no probe can meet here."""
+        return st.pending is None and st.include is None and self.current.kind == "server"
+
+    def _line(
+        self, st: _LexState, n: int, raw: str, display: str, path: Path, stack: tuple[Path, ...]
+    ) -> None:
+        if "\x00" in raw:
+            self.problems.append(
+                Problem(
+                    "TE902",
+                    Span(display, n, 1),
+                    "NUL byte: unbound reads a value only up to it; the rest of the line is ignored",
                 )
-                raw = raw.split("\x00", 1)[0]
-            if pending is None and include is None:
-                if _SKIP.match(raw):
-                    continue
-                if self._fast(raw, display, n):
-                    continue
-            pos, end = 0, len(raw)
-            while pos < end:
-                while pos < end and raw[pos] in " \t":
-                    pos += 1
-                if pos >= end:
-                    break
-                ch = raw[pos]
-                if include is not None:
-                    kw, kspan = include
-                    if ch == '"':
-                        close = _closing(raw, pos + 1, '"')
-                        if close < 0:
-                            self.problems.append(
-                                Problem(
-                                    "TE901",
-                                    kspan,
-                                    f"{kw}: newline before the closing "
-                                    f"quote of the file name; unbound refuses this",
-                                )
-                            )
-                            include = None
-                            break
-                        ref, pos = raw[pos + 1 : close], close + 1
-                    else:
-                        m = _UNQUOTED.match(raw, pos)
-                        ref, pos = (m.group(0), m.end()) if m else (raw[pos], pos + 1)
-                    include = None
-                    self._include(kw, ref, kspan, path, stack)
-                    continue
-                if ch == "#":
-                    break
-                col = pos + 1
-                if pending is None:
-                    m = _KEYWORD.match(raw, pos)
-                    if m is None or not m.group(1):
-                        m2 = _UNQUOTED.match(raw, pos)
-                        word = m2.group(0) if m2 else raw[pos]
-                        self.problems.append(
-                            Problem(
-                                "TE901",
-                                Span(display, n, col, raw.strip()),
-                                f"'{word}' is not an unbound keyword (a value without "
-                                f"'keyword:' before it); unbound refuses this",
-                            )
-                        )
-                        break  # one finding per line (unbound complains of every word)
-                    kw = m.group(1)
-                    pos = m.end()
-                    span = Span(display, n, col, raw.strip())
-                    if kw in ("include", "include-toplevel"):
-                        include = (kw, span)
-                        if kw == "include-toplevel":
-                            self.current = self.server  # closes the clause (we read on as server:)
-                        continue
-                    if kw in CLAUSES:
-                        self._clause(kw, span)
-                        continue
-                    if not re.fullmatch(r"[a-z0-9-]+", kw):
-                        self.problems.append(
-                            Problem("TE901", span, f"unknown keyword '{kw}:'; unbound refuses this")
-                        )
-                        continue
-                    pending = [kw, NARGS.get(kw, 1), [], span]
-                    continue
-                # a value
-                if ch in "\"'":
-                    close = _closing(raw, pos + 1, ch)
+            )
+            raw = raw.split("\x00", 1)[0]
+        if st.pending is None and st.include is None:
+            if _SKIP.match(raw):
+                return
+            if self._fast(raw, display, n):
+                return
+        pos, end = 0, len(raw)
+        while pos < end:
+            while pos < end and raw[pos] in " \t":
+                pos += 1
+            if pos >= end:
+                break
+            ch = raw[pos]
+            if st.include is not None:
+                kw, kspan = st.include
+                if ch == '"':
+                    close = _closing(raw, pos + 1, '"')
                     if close < 0:
                         self.problems.append(
                             Problem(
                                 "TE901",
-                                pending[3],
-                                f"{pending[0]}: newline inside a quoted "
-                                f"value (no closing {ch}); unbound refuses this",
+                                kspan,
+                                f"{kw}: newline before the closing "
+                                f"quote of the file name; unbound refuses this",
                             )
                         )
-                        pending = None
+                        st.include = None
                         break
-                    value, pos = raw[pos + 1 : close], close + 1
+                    ref, pos = raw[pos + 1 : close], close + 1
                 else:
                     m = _UNQUOTED.match(raw, pos)
-                    value, pos = (m.group(0), m.end()) if m else (raw[pos], pos + 1)
-                pending[2].append(value)
-                if len(pending[2]) == pending[1]:
-                    self._statement(pending[0], tuple(pending[2]), pending[3])
-                    pending = None
-        if pending is not None:
-            self.problems.append(
-                Problem(
-                    "TE901",
-                    pending[3],
-                    f"{pending[0]}: expects {pending[1]} value(s) "
-                    f"before the end of the file; unbound refuses this",
-                )
-            )
-        if include is not None:
-            self.problems.append(
-                Problem("TE901", include[1], f"{include[0]}: no file name before the end of the file")
-            )
+                    ref, pos = (m.group(0), m.end()) if m else (raw[pos], pos + 1)
+                st.include = None
+                self._include(kw, ref, kspan, path, stack)
+                continue
+            if ch == "#":
+                break
+            col = pos + 1
+            if st.pending is None:
+                m = _KEYWORD.match(raw, pos)
+                if m is None or not m.group(1):
+                    m2 = _UNQUOTED.match(raw, pos)
+                    word = m2.group(0) if m2 else raw[pos]
+                    self.problems.append(
+                        Problem(
+                            "TE901",
+                            Span(display, n, col, raw.strip()),
+                            f"'{word}' is not an unbound keyword (a value without "
+                            f"'keyword:' before it); unbound refuses this",
+                        )
+                    )
+                    break  # one finding per line (unbound complains of every word)
+                kw = m.group(1)
+                pos = m.end()
+                span = Span(display, n, col, raw.strip())
+                if kw in ("include", "include-toplevel"):
+                    st.include = (kw, span)
+                    if kw == "include-toplevel":
+                        self.current = self.server  # closes the clause (we read on as server:)
+                    continue
+                if kw in CLAUSES:
+                    self._clause(kw, span)
+                    continue
+                if not re.fullmatch(r"[a-z0-9-]+", kw):
+                    self.problems.append(
+                        Problem("TE901", span, f"unknown keyword '{kw}:'; unbound refuses this")
+                    )
+                    continue
+                st.pending = [kw, NARGS.get(kw, 1), [], span]
+                continue
+            # a value
+            pending = st.pending
+            if ch in "\"'":
+                close = _closing(raw, pos + 1, ch)
+                if close < 0:
+                    self.problems.append(
+                        Problem(
+                            "TE901",
+                            pending[3],
+                            f"{pending[0]}: newline inside a quoted "
+                            f"value (no closing {ch}); unbound refuses this",
+                        )
+                    )
+                    st.pending = None
+                    break
+                value, pos = raw[pos + 1 : close], close + 1
+            else:
+                m = _UNQUOTED.match(raw, pos)
+                value, pos = (m.group(0), m.end()) if m else (raw[pos], pos + 1)
+            pending[2].append(value)
+            if len(pending[2]) == pending[1]:
+                self._statement(pending[0], tuple(pending[2]), pending[3])
+                st.pending = None
 
     def _fast(self, raw: str, display: str, n: int) -> bool:
         """The common one-statement lines of large lists, without the general lexer."""

@@ -1,0 +1,117 @@
+"""Reading a large policy zone (10^6 `name CNAME .` lines) without handing every line to the
+zone reader.
+
+parse.py's reader takes a one-line record in column 1 of the types block lists are made of
+(`_FAST_RR`) without dnspython. While the zone's origin is still unknown (no zone name given,
+no `$ORIGIN` read yet: owners are relative to a placeholder), outside parentheses and with no
+dnspython batch open, such a record with a plain relative owner (labels of letters, digits,
+`-` and `_`, 63 characters at most; no `@`, `*`, empty label or trailing dot) only counts as a record and becomes the name a
+following line without an owner inherits, unless it names something a probe can meet: an
+`rpz-*` label, or a registrable domain of a probe name. This module finds those lines (in a
+stricter form) with regular expressions over raw blocks (linestream.py) and yields every OTHER
+line with its number, in file order; while `clean()` is false (the state above does not hold)
+it yields every following line too. A skipped line before a yielded line that starts with a
+blank (an owner inherited from it) is yielded too. `skipped` counts the records left out.
+
+`check(path)` reads the file once through linestream.blocks first: a file linestream cannot
+read exactly as read_source does raises NotStreamable before any line is handed out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from policy_lint.dialects.semantics.linestream import blocks, check_whole
+from policy_lint.dialects.semantics.listscan import anchor_patterns
+
+_TTL = rb"(?:\d+[smhdw]?(?:\d+[smhdw])*[ \t]+)?"
+_OCTET = rb"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
+# Over lower-cased text: a subset of parse.py's _FAST_RR lines that _fast_ok accepts.
+_PLAIN_RECORD = (
+    rb"[a-z0-9_.-]{1,63}[ \t]+" + _TTL + rb"(?:in[ \t]+)?" + _TTL + rb"(?:cname[ \t]+[a-z0-9_.*-]+"
+    rb"|a[ \t]+" + _OCTET + rb"(?:\." + _OCTET + rb"){3}"
+    rb"|aaaa[ \t]+[0-9a-f.]*:[0-9a-f:.]*)"
+    rb"[ \t]*(?:;[^\n]*)?\r?\n"
+)
+_NOT_PLAIN = re.compile(rb"\n(?!" + _PLAIN_RECORD + rb")")
+# The owner's dots are checked apart (a flat owner pattern is cheaper): a line holding one of
+# these is read (an empty label, a leading dot, an absolute owner `name.`).
+_BAD_DOTS = (b"..", b"\n.", b". ", b".\t")
+_SPECIAL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]")
+_SPECIAL_BYTES = bytes([*range(9), 11, 12, *range(14, 32), *range(127, 256)])
+
+
+def relevant_patterns(anchors: Iterable[str]) -> list[re.Pattern[bytes]]:
+    """listscan's reversed-text patterns for the registrable domains, and `rpz-` (forward)."""
+    return [*anchor_patterns(anchors), re.compile(rb"rpz-")]
+
+
+def check(path: Path) -> None:
+    """Raise NotStreamable when linestream cannot read `path` exactly as read_source does."""
+    check_whole(path)
+
+
+@dataclass
+class Skipped:
+    records: int = 0
+
+
+def lines(
+    path: Path, relevant: list[re.Pattern[bytes]], clean: Callable[[], bool], skipped: Skipped
+) -> Iterator[tuple[int, str]]:
+    """(line number, text) of the lines the reader must see."""
+    *reversed_patterns, forward = relevant
+    before = 0  # lines in earlier blocks
+    last_yielded = 0
+    previous = b""  # the last line of the previous block
+    for text in blocks(path):
+        low = text.lower()
+        picked = {m.start() + 1 for m in _NOT_PLAIN.finditer(low)}
+        if len(text.translate(None, _SPECIAL_BYTES)) != len(text):
+            picked.update(text.rfind(b"\n", 0, m.start()) + 1 for m in _SPECIAL.finditer(text))
+        picked.update(low.rfind(b"\n", 0, m.start()) + 1 for m in forward.finditer(low))
+        for dots in _BAD_DOTS:
+            at = text.find(dots)
+            while at >= 0:
+                picked.add(text.rfind(b"\n", 0, at + dots.startswith(b"\n")) + 1)
+                at = text.find(dots, at + 1)
+        if reversed_patterns:
+            rev, n = low[::-1], len(low)
+            for pat in reversed_patterns:
+                picked.update(low.rfind(b"\n", 0, n - m.start()) + 1 for m in pat.finditer(rev))
+            del rev
+        starts = sorted(s for s in picked if s < len(text))
+        i = 0
+        pos, number = 1, before + 1  # pos: where line `number` starts
+        jumped = 0  # lines skipped in this block so far
+        while pos < len(text):
+            if clean():
+                while i < len(starts) and starts[i] < pos:
+                    i += 1
+                target = starts[i] if i < len(starts) else len(text)
+                gap = text.count(b"\n", pos, target)
+                jumped += gap
+                number += gap
+                pos = target
+                if i == len(starts):
+                    break
+            if text[pos] in b" \t" and number - 1 > last_yielded and number > 1:
+                # the owner this line may inherit is on the skipped line before it
+                start = text.rfind(b"\n", 0, pos - 1) + 1
+                raw = text[start : pos - 1] if start > 0 else previous
+                jumped -= 1
+                yield number - 1, _text(raw)
+            end = text.find(b"\n", pos)
+            last_yielded = number
+            yield number, _text(text[pos:end])
+            pos, number = end + 1, number + 1
+        skipped.records += jumped
+        previous = text[text.rfind(b"\n", 0, len(text) - 1) + 1 : -1]
+        before += text.count(b"\n") - 1
+
+
+def _text(raw: bytes) -> str:
+    return (raw[:-1] if raw.endswith(b"\r") else raw).decode("utf-8")

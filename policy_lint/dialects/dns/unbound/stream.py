@@ -1,0 +1,110 @@
+"""Reading a large unbound file (10^6 `local-zone:`/`local-data:` lines) without handing every
+line to the lexer.
+
+parse.py's reader drops, without keeping anything, a one-line `local-zone: "d" TYPE` (a type
+unbound knows) or `local-data: "d A|AAAA ADDRESS"` whose name no probe can meet, read in the
+`server:` clause with no statement or include: left open; it also skips blank and comment
+lines there. This module finds those lines with regular expressions over raw blocks
+(linestream.py) in a stricter form than the reader's, and yields every OTHER line, in file
+order, with its number; and, while the reader's state is not that plain one (`clean()` false:
+a `view:` or other clause open, a keyword waiting for its values), every line that follows,
+so the reader sees exactly the lines that can change what it keeps or reports. Picked too:
+lines with a control character or non-ASCII text (unbound's `\\s` differs from a byte
+pattern's there) and lines whose name is a relevant one (`relevant_pattern`).
+
+`check(path)` reads the file once through linestream.blocks first: a file linestream cannot
+read exactly as read_source does raises NotStreamable before any line is handed out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from policy_lint.dialects.semantics.linestream import blocks, check_whole, label_trie
+
+# What the reader drops in a clean state (a subset of parse.py's _FAST_ZONE/_FAST_DATA lines
+# with a known type / a simple address record; ':' kept out of data lines so that no
+# `local-zone:` hides in them, which sends the reader down another path).
+ZONE_TYPES = frozenset(
+    {
+        "always_deny",
+        "always_nodata",
+        "always_null",
+        "always_nxdomain",
+        "always_refuse",
+        "always_transparent",
+        "deny",
+        "inform",
+        "inform_deny",
+        "inform_redirect",
+        "ipset",
+        "nodefault",
+        "noview",
+        "redirect",
+        "refuse",
+        "static",
+        "transparent",
+        "typetransparent",
+    }
+)
+_TYPES = "(?:" + "|".join(sorted(ZONE_TYPES, key=len, reverse=True)) + ")"
+_TAIL = rb"(?:[ \t]+(?:#[^\n]*)?)?\r?\n"
+_ZONE_LINE = (
+    rb"[ \t]*local-zone:[ \t]+(?:\"[^\"\\\s]+\"|[^'\"\s\\#]+)[ \t]+(?:\""
+    + _TYPES.encode()
+    + rb"\"|"
+    + _TYPES.encode()
+    + rb")"
+    + _TAIL
+)
+_DATA_LINE = (
+    rb"[ \t]*local-data:[ \t]+\"[ \t]*[^\s\"\\:]+[ \t]+(?:\d+[ \t]+)?(?i:in[ \t]+)?(?:\d+[ \t]+)?"
+    rb"(?i:a[ \t]+\d{1,3}(?:\.\d{1,3}){3}|aaaa[ \t]+[0-9a-f:.]+)[ \t]*\""
+    rb"(?:[ \t]+(?:#[^\n:]*)?)?\r?\n"
+)
+_BLANK_LINE = rb"[ \t]*(?:#[^\n]*)?\r?\n"
+_NOT_DROPPABLE = re.compile(rb"\n(?!" + _ZONE_LINE + rb"|" + _DATA_LINE + rb"|" + _BLANK_LINE + rb")")
+_SPECIAL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]")
+_SPECIAL_BYTES = bytes([*range(9), 11, 12, *range(14, 32), *range(127, 256)])
+
+
+def relevant_pattern(relevant: Iterable[str]) -> re.Pattern[bytes]:
+    """A local-zone/local-data line whose name is one of `relevant` (lower-cased text)."""
+    trie = label_trie(sorted({name for name in relevant if name}))
+    body = ("(?:" + trie + ")?" if trie else "").encode()
+    # Possessive: the quote and blanks before the name are never given back to the lookahead.
+    return re.compile(rb"local-(?:zone|data):[ \t]++(?:[\"'][ \t]*+)?+" + body + rb"\.*(?=[\s\"'])")
+
+
+def check(path: Path) -> None:
+    """Raise NotStreamable when linestream cannot read `path` exactly as read_source does."""
+    check_whole(path)
+
+
+def lines(path: Path, relevant: re.Pattern[bytes], clean: Callable[[], bool]) -> Iterator[tuple[int, str]]:
+    """(line number, text) of the lines the reader must see; `clean()` is asked before each
+    jump over droppable lines."""
+    before = 0  # lines in earlier blocks
+    for text in blocks(path):
+        picked = {m.start() + 1 for m in _NOT_DROPPABLE.finditer(text)}
+        if len(text.translate(None, _SPECIAL_BYTES)) != len(text):
+            picked.update(text.rfind(b"\n", 0, m.start()) + 1 for m in _SPECIAL.finditer(text))
+        picked.update(text.rfind(b"\n", 0, m.start()) + 1 for m in relevant.finditer(text.lower()))
+        starts = sorted(s for s in picked if s < len(text))
+        i = 0
+        pos, number = 1, before + 1  # pos: where line `number` starts
+        while pos < len(text):
+            if clean():
+                while i < len(starts) and starts[i] < pos:
+                    i += 1
+                if i == len(starts):
+                    break
+                number += text.count(b"\n", pos, starts[i])
+                pos = starts[i]
+            end = text.find(b"\n", pos)
+            raw = text[pos:end]
+            yield number, (raw[:-1] if raw.endswith(b"\r") else raw).decode("utf-8")
+            pos, number = end + 1, number + 1
+        before += text.count(b"\n") - 1
