@@ -8,6 +8,7 @@ and summarised: the entries that cover a query as documented, and the neighbours
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,48 @@ def list_lines(path: Path, display: str) -> Iterator[tuple[int, str]]:
             fh.seek(0)
             for n, raw in enumerate(fh, start=1):
                 yield n, raw.decode("latin-1").rstrip("\r\n")
+    except OSError as exc:
+        raise InputError(f"{display}: cannot read: {exc.strerror or exc}") from None
+
+
+# Bytes that make a block of a list need reading line by line: whitespace as str.split() sees
+# it in latin-1 text (a key ends there), \x01 (the order's stand-in for '.'), NUL; and for a
+# urllist '@' and ':' (sgStripUrl drops user@ and :port).
+_WHITESPACE = b" \t\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\x00\x01"
+_DIRTY_DOMAIN = bytes(b for b in range(256) if bytes([b]) not in _WHITESPACE)  # deleted: the clean ones
+_DIRTY_URL = bytes(b for b in _DIRTY_DOMAIN if b not in b"@:")
+_MARKS = b"#+-\n"
+_BLOCK_BYTES = 1 << 20
+
+
+def list_blocks(path: Path, display: str) -> Iterator[tuple[int, bytes]]:
+    """A list file in blocks of whole lines (without their final newline), with the number of
+    each block's first line: bounded reads, as list_lines, for the whole-block fast path."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"{display}: file too large ({size} bytes; limit {MAX_FILE_BYTES})")
+        with open(path, "rb") as fh:
+            head = fh.read(8192)
+            if b"\x00" in head:
+                raise InputError(f"{display}: binary file (a Berkeley .db?), not a text list")
+            fh.seek(0)
+            carry = b""
+            n = 1
+            while True:
+                chunk = fh.read(_BLOCK_BYTES)
+                if not chunk:
+                    break
+                data = carry + chunk
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    carry = data
+                    continue
+                block, carry = data[:cut], data[cut + 1 :]
+                yield n, block
+                n += block.count(b"\n") + 1
+            if carry:
+                yield n, carry
     except OSError as exc:
         raise InputError(f"{display}: cannot read: {exc.strerror or exc}") from None
 
@@ -226,16 +269,27 @@ class SgList:
         base = _Summary(self.display)
         updated = _Summary(self.display) if self.diff is not None else base
         domain = self.kind == "domain"
-        bisect_left, nq = bisect.bisect_left, len(qorder)
-        gap_min, gap_max = base.gap_min, base.gap_max
-        for n, raw in list_lines(self.path, self.display):
-            # Inlined _key(): this loop runs once per line of lists with millions of lines.
+        nq = len(qorder)
+        # Each state's gap bounds as lists by gap (mirrors of _Summary.gap_min/gap_max, the
+        # entries' own order strings): an entry inside its gap's bounds changes nothing. An
+        # empty gap's bounds admit every entry ('\u0100' sorts after any latin-1 text).
+        bounds = {id(st): (["\u0100"] * (nq + 1), [""] * (nq + 1)) for st in (base, updated)}
+
+        def add(st: _Summary, key: str, order: str, i: int, n: int, raw: str) -> None:
+            st.add(key, order, n, raw, interesting, qorder)
+            lo, hi = bounds[id(st)]
+            g = st.gap_min.get(i)
+            if g is not None:
+                lo[i], hi[i] = g[0], st.gap_max[i][0]
+
+        def line(n: int, raw: str) -> None:
+            """One line, as squidGuard's sgDbLoadTextFile reads it (any text)."""
             if not raw or raw[0] == "#":
-                continue
-            line = raw[1:] if raw[0] in "+-" else raw
-            parts = line.split(None, 1)
+                return
+            text = raw[1:] if raw[0] in "+-" else raw
+            parts = text.split(None, 1)
             if not parts:
-                continue
+                return
             key = parts[0]
             key = key.lower() if key.isascii() else key.translate(ASCII_LOWER)
             if domain:
@@ -245,28 +299,71 @@ class SgList:
                 if key[0] != ".":
                     key = strip_url_key(key)
                 order = key
-            # The common case (an entry far from every query, inside its gap's bounds) costs
-            # one bisect and two comparisons.
             i = bisect_left(qorder, order)
-            lo, hi = gap_min.get(i), gap_max.get(i)
+            for st in (base, updated) if updated is not base else (base,):
+                if st is updated and updated is not base:
+                    op = ops.get(key)
+                    if op is not None and not op[0]:
+                        continue
+                lo, hi = bounds[id(st)]
+                if key in interesting or (i < nq and qorder[i] == order) or order < lo[i] or order > hi[i]:
+                    add(st, key, order, i, n, raw)
+                else:
+                    st.entries += 1
+
+        # A block of bare entries (one name per line: no blanks, comments, marks, spaces, and
+        # for urllists no user@ or :port) is read with whole-block operations; the key of each
+        # line is then the line itself, and an entry needs a look only when it is of interest
+        # or outside its gap's bounds. Any other block goes line by line.
+        dirty_bytes = _DIRTY_DOMAIN if domain else _DIRTY_URL
+        tokens_of_interest = {k[1:] for k in interesting} if domain else interesting
+        token_ops = {(k[1:] if domain else k): v for k, v in ops.items()}
+        bisect_left = bisect.bisect_left
+        locate = functools.partial(bisect_left, qorder)
+        for first, block in list_blocks(self.path, self.display):
             if (
-                key in interesting
-                or (i < nq and qorder[i] == order)
-                or lo is None
-                or order < lo[0]
-                or hi is None  # never: add() sets a gap's min and max together
-                or order > hi[0]
+                not block
+                or block.translate(None, dirty_bytes)
+                or block[0] in _MARKS
+                or block[-1] == 10  # an empty last line
+                or b"\n\n" in block
+                or b"\n#" in block
+                or b"\n+" in block
+                or b"\n-" in block
             ):
-                base.add(key, order, n, raw, interesting, qorder)
+                for k, raw in enumerate(block.decode("latin-1").split("\n")):
+                    line(first + k, raw.rstrip("\r\n"))
+                continue
+            text = block.lower().decode("latin-1")
+            tokens = text.split("\n")
+            if domain:
+                orders = ("." + text.replace("\n", "\n."))[::-1].replace(".", "\x01").split("\n")
+                orders.reverse()
             else:
-                base.entries += 1
-            if updated is not base:
-                op = ops.get(key)
-                if op is None or op[0]:
-                    updated.add(key, order, n, raw, interesting, qorder)
+                orders = tokens
+            gaps = list(map(locate, orders))
+            raws: list[str] | None = None
+            for st in (base, updated) if updated is not base else (base,):
+                lo, hi = bounds[id(st)]
+                diffed = st is updated and updated is not base
+                looked = 0
+                for k, (token, order, i) in enumerate(zip(tokens, orders, gaps, strict=True)):
+                    if order < lo[i] or order > hi[i] or token in tokens_of_interest:
+                        if diffed:
+                            op = token_ops.get(token)
+                            if op is not None and not op[0]:
+                                looked += 1  # removed by the .diff: not an entry of this state
+                                continue
+                        if raws is None:
+                            raws = block.decode("latin-1").split("\n")
+                        looked += 1
+                        add(st, "." + token if domain else token, order, i, first + k, raws[k])
+                    elif diffed and token in token_ops and not token_ops[token][0]:
+                        looked += 1  # removed by the .diff: not an entry of this state
+                st.entries += len(tokens) - looked
         if updated is not base:
-            for key, (add, span) in ops.items():
-                if add:
+            for key, (add_op, span) in ops.items():
+                if add_op:
                     updated.add(
                         key, self._order(key), span.line, span.text, interesting, qorder, self.diff_display
                     )
