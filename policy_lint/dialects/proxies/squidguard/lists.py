@@ -68,9 +68,9 @@ _MARKS = b"#+-\n"
 _BLOCK_BYTES = 1 << 20
 
 
-def list_blocks(path: Path, display: str) -> Iterator[tuple[int, bytes]]:
-    """A list file in blocks of whole lines (without their final newline), with the number of
-    each block's first line: bounded reads, as list_lines, for the whole-block fast path."""
+def list_blocks(path: Path, display: str) -> Iterator[bytes]:
+    """A list file in blocks of whole lines, each without its final newline (a block of n
+    newlines holds n + 1 lines): bounded reads, as list_lines, for the whole-block fast path."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -81,7 +81,6 @@ def list_blocks(path: Path, display: str) -> Iterator[tuple[int, bytes]]:
                 raise InputError(f"{display}: binary file (a Berkeley .db?), not a text list")
             fh.seek(0)
             carry = b""
-            n = 1
             while True:
                 chunk = fh.read(_BLOCK_BYTES)
                 if not chunk:
@@ -92,10 +91,9 @@ def list_blocks(path: Path, display: str) -> Iterator[tuple[int, bytes]]:
                     carry = data
                     continue
                 block, carry = data[:cut], data[cut + 1 :]
-                yield n, block
-                n += block.count(b"\n") + 1
+                yield block
             if carry:
-                yield n, carry
+                yield carry
     except OSError as exc:
         raise InputError(f"{display}: cannot read: {exc.strerror or exc}") from None
 
@@ -316,11 +314,14 @@ class SgList:
         # line is then the line itself, and an entry needs a look only when it is of interest
         # or outside its gap's bounds. Any other block goes line by line.
         dirty_bytes = _DIRTY_DOMAIN if domain else _DIRTY_URL
-        tokens_of_interest = {k[1:] for k in interesting} if domain else interesting
-        token_ops = {(k[1:] if domain else k): v for k, v in ops.items()}
+        # Keyed by order, which names a key as well in a clean block (no \x01 in it; a key with
+        # one cannot be a clean line's, and its order could be another key's).
+        orders_of_interest = {self._order(k) for k in interesting if "\x01" not in k}
+        order_ops = {self._order(k): v for k, v in ops.items() if "\x01" not in k}
+        first = 1
         bisect_left = bisect.bisect_left
         locate = functools.partial(bisect_left, qorder)
-        for first, block in list_blocks(self.path, self.display):
+        for block in list_blocks(self.path, self.display):
             if (
                 not block
                 or block.translate(None, dirty_bytes)
@@ -331,36 +332,46 @@ class SgList:
                 or b"\n+" in block
                 or b"\n-" in block
             ):
-                for k, raw in enumerate(block.decode("latin-1").split("\n")):
+                texts = block.decode("latin-1").split("\n")
+                for k, raw in enumerate(texts):
                     line(first + k, raw.rstrip("\r\n"))
+                first += len(texts)
                 continue
-            text = block.lower().decode("latin-1")
-            tokens = text.split("\n")
+            low = block.lower()
             if domain:
-                orders = ("." + text.replace("\n", "\n."))[::-1].replace(".", "\x01").split("\n")
+                # key[::-1].replace(".", "\x01") of every "." + line at once: the block reversed
+                # lists the lines last to first.
+                orders = (
+                    (b"." + low.replace(b"\n", b"\n."))[::-1]
+                    .replace(b".", b"\x01")
+                    .decode("latin-1")
+                    .split("\n")
+                )
                 orders.reverse()
             else:
-                orders = tokens
+                orders = low.decode("latin-1").split("\n")
             gaps = list(map(locate, orders))
             raws: list[str] | None = None
             for st in (base, updated) if updated is not base else (base,):
                 lo, hi = bounds[id(st)]
                 diffed = st is updated and updated is not base
                 looked = 0
-                for k, (token, order, i) in enumerate(zip(tokens, orders, gaps, strict=True)):
-                    if order < lo[i] or order > hi[i] or token in tokens_of_interest:
+                for k, (order, i) in enumerate(zip(orders, gaps, strict=True)):
+                    if order < lo[i] or order > hi[i] or order in orders_of_interest:
                         if diffed:
-                            op = token_ops.get(token)
+                            op = order_ops.get(order)
                             if op is not None and not op[0]:
                                 looked += 1  # removed by the .diff: not an entry of this state
                                 continue
                         if raws is None:
                             raws = block.decode("latin-1").split("\n")
                         looked += 1
-                        add(st, "." + token if domain else token, order, i, first + k, raws[k])
-                    elif diffed and token in token_ops and not token_ops[token][0]:
+                        key = order[::-1].replace("\x01", ".") if domain else order
+                        add(st, key, order, i, first + k, raws[k])
+                    elif diffed and order in order_ops and not order_ops[order][0]:
                         looked += 1  # removed by the .diff: not an entry of this state
-                st.entries += len(tokens) - looked
+                st.entries += len(orders) - looked
+            first += len(orders)
         if updated is not base:
             for key, (add_op, span) in ops.items():
                 if add_op:
