@@ -74,6 +74,8 @@ class SquidGuardRuleset:
         self._selected: dict[Client, tuple[Source | None, AclEntry | None]] = {}
         self._behaviours: dict[Client, tuple] = {}
         self._rewritten: dict[tuple[int, str], tuple[str | None, Span | None]] = {}
+        self._clients: dict[tuple, Client] = {}  # audience key -> its client
+        self._ensured: set[str] = set()  # request URLs whose queries the lists were read for
         config = SquidGuardConfig(path, display, context)
         # The loaded definitions themselves, not copies: what evaluation finds later (a regex
         # timeout, a sampled audience) joins the same problems list.
@@ -98,6 +100,10 @@ class SquidGuardRuleset:
         self._ensure_probes(probes)
 
     def _ensure_probes(self, probes: list[Probe]) -> None:
+        asked = {request_line_url(p) for p in probes}
+        if asked <= self._ensured:
+            return  # their queries are in every list's scan already, and any error reported
+        self._ensured |= asked
         reqs = [self._request(p) for p in probes]
         domains = sorted({"." + r.domain for r in reqs})
         urls = sorted({u for r in reqs for u in (r.surl, r.furl)})
@@ -661,7 +667,10 @@ class SquidGuardRuleset:
 
     # ---- the Ruleset protocol
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
-        return self.decide(probe, client_from_key(audience.key))
+        c = self._clients.get(audience.key)
+        if c is None:
+            c = self._clients[audience.key] = client_from_key(audience.key)
+        return self.decide(probe, c)
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
         used = {p.name for e in self.acl for p in e.passes}
