@@ -352,25 +352,35 @@ class SgList:
                 orders = low.decode("latin-1").split("\n")
             gaps = list(map(locate, orders))
             raws: list[str] | None = None
-            for st in (base, updated) if updated is not base else (base,):
-                lo, hi = bounds[id(st)]
-                diffed = st is updated and updated is not base
-                looked = 0
-                for k, (order, i) in enumerate(zip(orders, gaps, strict=True)):
-                    if order < lo[i] or order > hi[i] or order in orders_of_interest:
-                        if diffed:
-                            op = order_ops.get(order)
-                            if op is not None and not op[0]:
-                                looked += 1  # removed by the .diff: not an entry of this state
-                                continue
-                        if raws is None:
-                            raws = block.decode("latin-1").split("\n")
-                        looked += 1
-                        key = order[::-1].replace("\x01", ".") if domain else order
-                        add(st, key, order, i, first + k, raws[k])
-                    elif diffed and order in order_ops and not order_ops[order][0]:
-                        looked += 1  # removed by the .diff: not an entry of this state
-                st.entries += len(orders) - looked
+            blo, bhi = bounds[id(base)]
+            ulo, uhi = bounds[id(updated)]
+            diffed = updated is not base
+            looked = [0, 0]  # lines of this block that base / updated took or dropped itself
+            # One pass for both states: a line is looked at when either state may change.
+            for k, (order, i) in enumerate(zip(orders, gaps, strict=True)):
+                if not (
+                    order < blo[i]
+                    or order > bhi[i]
+                    or order in orders_of_interest
+                    or (diffed and (order < ulo[i] or order > uhi[i] or order in order_ops))
+                ):
+                    continue
+                if raws is None:
+                    raws = block.decode("latin-1").split("\n")
+                key = order[::-1].replace("\x01", ".") if domain else order
+                if order < blo[i] or order > bhi[i] or order in orders_of_interest:
+                    looked[0] += 1
+                    add(base, key, order, i, first + k, raws[k])
+                if diffed:
+                    op = order_ops.get(order)
+                    if op is not None and not op[0]:
+                        looked[1] += 1  # removed by the .diff: not an entry of this state
+                    elif order < ulo[i] or order > uhi[i] or order in orders_of_interest:
+                        looked[1] += 1
+                        add(updated, key, order, i, first + k, raws[k])
+            base.entries += len(orders) - looked[0]
+            if diffed:
+                updated.entries += len(orders) - looked[1]
             first += len(orders)
         if updated is not base:
             for key, (add_op, span) in ops.items():
