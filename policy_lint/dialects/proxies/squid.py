@@ -518,7 +518,7 @@ class SquidRuleset:
         self._classify_missing()
         self._check_references({line.span: i for i, line in enumerate(lines)})
         self._audiences: list[Audience] | None = None
-        self._decisions: dict[tuple, Decision] = {}
+        self._decisions: dict[tuple[int, int], Decision] = {}
         self._line_by_span = {line.span: line for line in self._all_access_lines()}
         self._client_cache: dict[str, Acl] | None = None
         self._net_cache: dict[str, list] = {}
@@ -526,6 +526,10 @@ class SquidRuleset:
         # the signature's spans, on each of the (probes x audiences) calls.
         self._signatures: dict[Probe, int] = {}
         self._signature_ids: dict[tuple, int] = {}
+        self._audience_numbers: dict[tuple, int] = {}
+        # id(probe or audience) -> (the object, its number): the object is held, so its id
+        # names no other object while the entry lives; saves hashing a dataclass per call.
+        self._identities: dict[int, tuple[object, int]] = {}
         # (the audiences list, its keys as dicts, line id -> some audience passes its client part)
         self._reachers: tuple[list[Audience], list[dict], dict[int, bool]] | None = None
         self._dst_nets: dict[str, list[tuple[Network | str, Span]]] = {}
@@ -1296,6 +1300,9 @@ class SquidRuleset:
     def _signature(self, probe: Probe) -> int:
         """Everything the rules can see of a probe: probes alike in every request-side match
         get the same decision, so it is computed once. Returned as the signature's number."""
+        known = self._identities.get(id(probe))
+        if known is not None and known[0] is probe:
+            return known[1]
         n = self._signatures.get(probe)
         if n is None:
             sig: tuple = (probe.is_control, probe.scheme, isinstance(probe, _Bumped)) + tuple(
@@ -1304,6 +1311,16 @@ class SquidRuleset:
             if self.chain is not None:
                 sig += (probe,)  # squidGuard sees the URL itself
             n = self._signatures[probe] = self._signature_ids.setdefault(sig, len(self._signature_ids))
+        self._identities[id(probe)] = (probe, n)
+        return n
+
+    def _audience_number(self, audience: Audience) -> int:
+        """A number per distinct audience key (hashing the key's tuple once per object)."""
+        known = self._identities.get(id(audience))
+        if known is not None and known[0] is audience:
+            return known[1]
+        n = self._audience_numbers.setdefault(audience.key, len(self._audience_numbers))
+        self._identities[id(audience)] = (audience, n)
         return n
 
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
@@ -1318,7 +1335,7 @@ class SquidRuleset:
         return self._evaluate_cached(probe, audience)
 
     def _evaluate_cached(self, probe: Probe, audience: Audience) -> Decision:
-        key = (self._signature(probe), audience.key)
+        key = (self._signature(probe), self._audience_number(audience))
         hit = self._decisions.get(key)
         if hit is None:
             d = self._evaluate(probe, audience)
