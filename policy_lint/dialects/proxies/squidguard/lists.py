@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import bisect
 import functools
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -321,6 +322,7 @@ class SgList:
         first = 1
         bisect_left = bisect.bisect_left
         locate = functools.partial(bisect_left, qorder)
+        must = set(qorder) | orders_of_interest  # an entry equal to one is always looked at
         for block in list_blocks(self.path, self.display):
             if (
                 not block
@@ -350,6 +352,11 @@ class SgList:
                 orders.reverse()
             else:
                 orders = low.decode("latin-1").split("\n")
+            if updated is base:
+                first += self._scan_marked(
+                    orders, block, first, base, bounds[id(base)], qorder, add, must, domain
+                )
+                continue
             gaps = list(map(locate, orders))
             raws: list[str] | None = None
             blo, bhi = bounds[id(base)]
@@ -390,6 +397,56 @@ class SgList:
                     )
             updated.source = ""
         self._states = {"base": base, "updated": updated}
+
+    @staticmethod
+    def _scan_marked(
+        orders: list[str],
+        block: bytes,
+        first: int,
+        st: _Summary,
+        bounds: tuple[list[str], list[str]],
+        qorder: list[str],
+        add: Callable[[_Summary, str, str, int, int, str], None],
+        must: set[str],
+        domain: bool,
+    ) -> int:
+        """A clean block of one state (no .diff): the lines that may change the summary are
+        found with C-level passes, and only those are looked at in Python.
+
+        The marks are the queries, the orders of interest and every gap's bounds, sorted; an
+        entry lands (bisect_left) at the first mark >= it. Landing at a gap's bound that is no
+        query or entry of interest, with the mark before it at or above that gap's lower bound,
+        means lo < entry <= hi and nothing of interest: add() would only count it. The marks
+        are rebuilt per slice; bounds only widen, so marks a slice old skip nothing they must
+        not. Returns the number of lines."""
+        lo, hi = bounds
+        raws: list[str] | None = None
+        looked = 0
+        bisect_left = bisect.bisect_left
+        step = 8192
+        for start in range(0, len(orders), step):
+            marks = sorted(must | {b for i, b in enumerate(lo) if b != "\u0100"} | {b for b in hi if b})
+            check = [True] * (len(marks) + 1)
+            for i, low in enumerate(lo):
+                if low == "\u0100":
+                    continue  # an empty gap
+                a, b = bisect_left(marks, low), bisect_left(marks, hi[i])
+                for p in range(a + 1, b + 1):
+                    if marks[p] not in must:
+                        check[p] = False
+            part = orders[start : start + step]
+            landing = map(functools.partial(bisect_left, marks), part)
+            for k in itertools.compress(range(len(part)), map(check.__getitem__, landing)):
+                order = part[k]
+                i = bisect_left(qorder, order)
+                if order < lo[i] or order > hi[i] or order in must:
+                    if raws is None:
+                        raws = block.decode("latin-1").split("\n")
+                    looked += 1
+                    key = order[::-1].replace("\x01", ".") if domain else order
+                    add(st, key, order, i, first + start + k, raws[start + k])
+        st.entries += len(orders) - looked
+        return len(orders)
 
     # -- lookups
     def documented(self, query: str, state: str) -> Span | None:
