@@ -3,6 +3,12 @@
 A domainlist or urllist is streamed once per set of queries (blacklists run to millions of lines)
 and summarised: the entries that cover a query as documented, and the neighbours squidGuard
 1.6's B-tree would compare it with (`SgList.documented`, `SgList.emulated`).
+
+It is read in blocks of about 1 MiB of whole lines. A block of bare entries (one name per line:
+no blank or comment line, no +/- mark, no whitespace, and in a urllist no user@ or :port) is
+keyed with whole-block operations and only the lines that can change the summary are looked at
+one by one; any other block is read line by line. Both give the same summary (a test holds
+them to it).
 """
 
 from __future__ import annotations
