@@ -280,6 +280,7 @@ def assess(
     per_audience_control: list[tuple[Audience, dict[str, Decision]]] = []
     service_probes = {sid: svc.probes() for sid, svc in catalog.services.items()}
     statuses: dict[str, list[_Status]] = defaultdict(list)
+    noted: dict[int, Decision] = {}  # decisions whose spans are in `consulted`, by id
     for audience in audiences:
         control = {p.scheme: ruleset.evaluate(p, audience) for p in controls}
         per_audience_control.append((audience, control))
@@ -288,6 +289,11 @@ def assess(
         }
         if consulted is not None:
             for d in (*control.values(), *(d for ds in decisions.values() for d in ds.values())):
+                # A dialect's cached decision comes back for many probes and audiences: its
+                # spans are added once (held in `noted`, so no other object takes its id).
+                if id(d) in noted:
+                    continue
+                noted[id(d)] = d
                 consulted.update(d.trace)
                 if d.rule:
                     consulted.add(d.rule)

@@ -26,13 +26,13 @@ symbolic (extract/symbolic.py). Nothing from the repository is ever executed.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from policy_lint.dialects.semantics.base import ParseContext, Ruleset
-from policy_lint.extract import ansible, markdown, nix, python, shell, terraform
 from policy_lint.extract.model import Embedded, Extraction
 from policy_lint.inputs import read_source
 from policy_lint.model import Finding, ServiceResult, Severity, Verdict
@@ -40,11 +40,37 @@ from policy_lint.model import Finding, ServiceResult, Severity, Verdict
 __all__ = ["CONTAINERS", "Embedded", "Extraction", "container_for", "extract", "lint_extraction"]
 
 # Order matters only where two could claim a file; each claims by its own name/content test.
-CONTAINERS: tuple[ModuleType, ...] = (markdown, terraform, nix, ansible, python, shell)
+# Next to each, the file-name endings (and whether a `#!` first line) without which its
+# `claims` is always false: a file that none of them fits (a squid.conf, a block list) does not
+# import the containers and the regexes they compile (~10 ms of every run's start). Each
+# module's own suffix constants are held to these by tests/extract/test_containers.py.
+_CONTAINERS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("markdown", (".md", ".markdown", ".mdown", ".rst"), False),
+    ("terraform", (".tf",), False),
+    ("nix", (".nix",), False),
+    ("ansible", (".j2", ".jinja2", ".jinja", ".yml", ".yaml"), False),
+    ("python", (".py",), False),
+    ("shell", (".sh", ".bash", ".ksh", ".zsh"), True),
+)
+
+
+def _container(name: str) -> ModuleType:
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CONTAINERS":  # every container module, imported on first use
+        return tuple(_container(n) for n, _s, _b in _CONTAINERS)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def container_for(path: Path, head: str) -> ModuleType | None:
-    for module in CONTAINERS:
+    lower = path.name.lower()
+    shebang = head.startswith("#!")
+    for name, suffixes, by_shebang in _CONTAINERS:
+        if not lower.endswith(suffixes) and not (by_shebang and shebang):
+            continue
+        module = _container(name)
         if module.claims(path, head):
             return module
     return None

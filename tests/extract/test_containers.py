@@ -442,3 +442,28 @@ def test_shell_write_inside_if_is_unknown(lint):
     report = lint({"s.sh": script})
     assert verdict(report, "squid", "facebook") == "unknown"
     assert ("s.sh", 5) in where(report, "TE907")
+
+
+# ------------------------------------------------------------------ which container claims a file
+
+
+def test_container_gate_answers_as_every_container_asked_in_order():
+    """container_for imports a container only for a file name it could claim; the answer is the
+    one asking every container in order gives (their own suffix lists included)."""
+    from policy_lint import extract
+    from policy_lint.extract import ansible, markdown
+
+    heads = [
+        "",
+        "#!/bin/sh\necho hi\n",
+        "- lineinfile:\n    path: /etc/hosts\n",
+        "import x\nsend_command('a')\n",
+    ]
+    names = ["squid.conf", "notes.md", "a.txt.md", "x.rst", "main.tf", "cfg.nix", "site.yml", "t.j2", "s.py"]
+    names += ["run.sh", "run", "RUN.BASH", "x.ZSH", "hosts", "a.markdown", "b.mdown", "c.jinja2", "d.yaml"]
+    names += [f"f{s}" for s in (*markdown.SUFFIXES, *shell_container.SUFFIXES, *ansible.TEMPLATE_SUFFIXES)]
+    for name in names:
+        for head in heads:
+            path = Path("/repo") / name
+            expected = next((m for m in extract.CONTAINERS if m.claims(path, head)), None)
+            assert extract.container_for(path, head) is expected, (name, head)

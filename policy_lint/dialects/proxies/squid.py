@@ -518,11 +518,20 @@ class SquidRuleset:
         self._classify_missing()
         self._check_references({line.span: i for i, line in enumerate(lines)})
         self._audiences: list[Audience] | None = None
-        self._decisions: dict[tuple, Decision] = {}
+        self._decisions: dict[tuple[int, int], Decision] = {}
         self._line_by_span = {line.span: line for line in self._all_access_lines()}
         self._client_cache: dict[str, Acl] | None = None
         self._net_cache: dict[str, list] = {}
-        self._signatures: dict[Probe, tuple] = {}
+        # Probe -> the number of its signature: the decision cache's key hashes a small int, not
+        # the signature's spans, on each of the (probes x audiences) calls.
+        self._signatures: dict[Probe, int] = {}
+        self._signature_ids: dict[tuple, int] = {}
+        self._audience_numbers: dict[tuple, int] = {}
+        # id(probe or audience) -> (the object, its number): the object is held, so its id
+        # names no other object while the entry lives; saves hashing a dataclass per call.
+        self._identities: dict[int, tuple[object, int]] = {}
+        # (the audiences list, its keys as dicts, line id -> some audience passes its client part)
+        self._reachers: tuple[list[Audience], list[dict], dict[int, bool]] | None = None
         self._dst_nets: dict[str, list[tuple[Network | str, Span]]] = {}
         self._dst_cache: dict[tuple, tuple[bool | None, Span | None]] = {}
         self._address_acls = self._public_dst_acls()
@@ -1055,26 +1064,58 @@ class SquidRuleset:
         names = set(dims.free) | {a.name for a in (*src_acls, *mac_acls, *time_acls, *user_acls)}
         client_literals = [tuple((n, neg) for n, neg in line.literals if n in names) for line in lines]
         chain_frees = self._chain_frees(base * len(free_assignments))
+
+        # A line lets a client through when none of its client literals fails. The dimensions'
+        # ACL names are disjoint (a proxy_auth value, also a free condition when its file is
+        # missing, is decided with the user), so each dimension's value is reduced once to a
+        # bit mask of the lines it does not fail, and a combination's vector is their AND:
+        # hundreds of combinations cost a few integer operations each, not a pass over the lines.
+        def passing(part: dict[str, bool]) -> int:
+            mask = 0
+            for i, lits in enumerate(client_literals):
+                if not any(n in part and part[n] == neg for n, neg in lits):
+                    mask |= 1 << i
+            return mask
+
+        user_vals = {
+            (user, fi): {a.name: self._client_value(a, {"user": user, "free": free}) for a in user_acls}
+            for user in dims.users
+            for fi, free in enumerate(free_assignments)
+        }
+        # (mask, number of true values) per dimension value; free and user values together.
+        ip_bits = {ip: (passing(v), sum(v.values())) for ip, v in ip_vals.items()}
+        mac_bits = {m: (passing(v), sum(v.values())) for m, v in mac_vals.items()}
+        time_bits = {t: (passing(v), sum(v.values())) for t, v in time_vals.items()}
+        free_bits = {
+            (user, fi): (passing(both := {**free_assignments[fi], **uv}), sum(both.values()))
+            for (user, fi), uv in user_vals.items()
+        }
         seen: dict[tuple, Audience] = {}
-        for ip, mac, user, when, free, sg_free in itertools.product(
-            dims.ips, dims.macs, dims.users, dims.times, free_assignments, chain_frees
+        for ip, mac, user, when, fi, sg_free in itertools.product(
+            dims.ips, dims.macs, dims.users, dims.times, range(len(free_assignments)), chain_frees
         ):
-            values = dict(free)
-            values.update(ip_vals[ip])
-            values.update(mac_vals[mac])
-            values.update(time_vals[when])
-            for a in user_acls:
-                values[a.name] = self._client_value(a, {"user": user, "free": free})
-            assert len(values) == len(names)  # the invariant client_literals rests on
-            vector = tuple(not any(values[n] == neg for n, neg in lits) for lits in client_literals)
+            (ip_mask, ip_true), (mac_mask, mac_true) = ip_bits[ip], mac_bits[mac]
+            (time_mask, time_true), (free_mask, free_true) = time_bits[when], free_bits[(user, fi)]
+            vector: tuple = (ip_mask & mac_mask & time_mask & free_mask,)
             sg_client = sg_conditions = None
             if self.chain is not None:
                 sg_client = _squidguard().Client(ip, None if user == NO_USER else user, when[2], sg_free)
                 vector += (self.chain.behaviour(sg_client),)
                 sg_conditions = tuple(f"squidGuard {c}" for c in self.chain.describe(sg_client))
             old = seen.get(vector)
-            if old is not None and sg_client is None and len(old.conditions) <= sum(values.values()):
+            if (
+                old is not None
+                and sg_client is None
+                and len(old.conditions) <= ip_true + mac_true + time_true + free_true
+            ):
                 continue
+            free = free_assignments[fi]
+            values = dict(free)
+            values.update(ip_vals[ip])
+            values.update(mac_vals[mac])
+            values.update(time_vals[when])
+            values.update(user_vals[(user, fi)])
+            assert len(values) == len(names)  # the invariant client_literals rests on
             day, minute = when[0], when[1]
             attrs = [("src", ip), ("time", f"{day} {minute // 60:02d}:{minute % 60:02d}")]
             if mac != OTHER_MAC:
@@ -1229,7 +1270,6 @@ class SquidRuleset:
         (`src localhost`: the proxy host is no audience) take nobody."""
         own = self._scope(lines[index]) if index < len(lines) else ""
         taken: list[str] = []
-        audiences = [dict(a.key) for a in self.audiences()]
         for prior in lines[:index]:
             who = self._scope(prior)
             if not who or who in taken:
@@ -1237,7 +1277,7 @@ class SquidRuleset:
             request = [(n, neg) for n, neg in prior.literals if n not in self._client_acls()]
             if any(self._request_match(n, probe)[0] is not (not neg) for n, neg in request if n != "all"):
                 continue  # this line is not about this request
-            if not any(self._client_part(prior, values) for values in audiences):
+            if not self._anyone_reaches(prior):
                 continue
             taken.append(who)
         if not taken:
@@ -1245,18 +1285,43 @@ class SquidRuleset:
         others = " or ".join(taken)
         return f"{own} (not {others})" if own else f"everyone not in {others}"
 
-    def _signature(self, probe: Probe) -> tuple:
+    def _anyone_reaches(self, line: AccessLine) -> bool:
+        """Whether some audience passes the line's client conditions (asked per probe and line:
+        the answer depends on neither the probe nor the line's request conditions)."""
+        audiences = self.audiences()
+        cache = self._reachers
+        if cache is None or cache[0] is not audiences:
+            cache = self._reachers = (audiences, [dict(a.key) for a in audiences], {})
+        hit = cache[2].get(id(line))
+        if hit is None:
+            hit = cache[2][id(line)] = any(self._client_part(line, values) for values in cache[1])
+        return hit
+
+    def _signature(self, probe: Probe) -> int:
         """Everything the rules can see of a probe: probes alike in every request-side match
-        get the same decision, so it is computed once."""
-        sig = self._signatures.get(probe)
-        if sig is None:
-            sig = (probe.is_control, probe.scheme, isinstance(probe, _Bumped)) + tuple(
-                self._request_match(n, probe) for n in self._request_names
+        get the same decision, so it is computed once. Returned as the signature's number."""
+        known = self._identities.get(id(probe))
+        if known is not None and known[0] is probe:
+            return known[1]
+        n = self._signatures.get(probe)
+        if n is None:
+            sig: tuple = (probe.is_control, probe.scheme, isinstance(probe, _Bumped)) + tuple(
+                self._request_match(name, probe) for name in self._request_names
             )
             if self.chain is not None:
                 sig += (probe,)  # squidGuard sees the URL itself
-            self._signatures[probe] = sig
-        return sig
+            n = self._signatures[probe] = self._signature_ids.setdefault(sig, len(self._signature_ids))
+        self._identities[id(probe)] = (probe, n)
+        return n
+
+    def _audience_number(self, audience: Audience) -> int:
+        """A number per distinct audience key (hashing the key's tuple once per object)."""
+        known = self._identities.get(id(audience))
+        if known is not None and known[0] is audience:
+            return known[1]
+        n = self._audience_numbers.setdefault(audience.key, len(self._audience_numbers))
+        self._identities[id(audience)] = (audience, n)
+        return n
 
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
         if self._address_acls:
@@ -1270,7 +1335,7 @@ class SquidRuleset:
         return self._evaluate_cached(probe, audience)
 
     def _evaluate_cached(self, probe: Probe, audience: Audience) -> Decision:
-        key = (self._signature(probe), audience.key)
+        key = (self._signature(probe), self._audience_number(audience))
         hit = self._decisions.get(key)
         if hit is None:
             d = self._evaluate(probe, audience)

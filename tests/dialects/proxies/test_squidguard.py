@@ -620,3 +620,40 @@ def test_a_keyword_squidguard_does_not_know_makes_it_pass_everything(lint):
     assert verdicts(report)["facebook"] == "unaffected"
     f = next(f for f in report.findings if f.code == "TE901")
     assert "headerlist" in f.message
+
+
+@pytest.mark.parametrize("kind", ["domain", "url"])
+def test_a_list_of_bare_entries_answers_as_the_same_list_read_line_by_line(tmp_path, kind):
+    """Blocks of bare entries are read whole (lists run to millions of lines); a list with a
+    comment line is read line by line. Both give the same documented and B-tree answers."""
+    import random
+
+    rnd = random.Random(7)
+    labels = ["com", "facebook", "www", "fb", "net", "twitter", "x", "Com", "ads", "co", "a"]
+    lines = []
+    for _ in range(3000):
+        name = ".".join(rnd.choice(labels) for _ in range(rnd.randint(1, 4)))
+        lines.append(name + (rnd.choice(["", "/groups", "/x/y"]) if kind == "url" else ""))
+    clean, dirty = tmp_path / "clean", tmp_path / "dirty"
+    clean.write_text("\n".join(lines) + "\n")
+    dirty.write_text("\n".join(lines) + "\n# a comment: this file is read line by line\n")
+    hosts = ["facebook.com", "www.facebook.com", "fb.com", "twitter.com", "x.com", "a.co", "net"]
+    hosts += ["example.org", "y.net", "m.facebook.com", "zz.com", "b.fb.co"]  # B-tree neighbours decide
+    queries = sorted(
+        {"." + h for h in hosts} if kind == "domain" else {h + p for h in hosts for p in ("", "/groups")}
+    )
+    answers = []
+    for path in (clean, dirty):
+        lst = sg.SgList(kind, "ads", Span("t", 1), path, "list", None, "")
+        lst.ensure(queries)
+        answers.append(
+            [
+                (q, getattr(lst.documented(q, "base"), "line", None))
+                + tuple(getattr(s, "line", None) for s in lst.emulated(q, "base"))
+                for q in queries
+            ]
+        )
+    assert answers[0] == answers[1]
+    assert any(a[1] for a in answers[0])  # some query is listed: the comparison is not empty
+    if kind == "domain":
+        assert any(a[3] for a in answers[0])  # and some miss is decided by a neighbour entry

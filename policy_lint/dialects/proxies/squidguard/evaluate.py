@@ -68,6 +68,14 @@ class SquidGuardRuleset:
         self._decision_cache: dict[tuple, Decision] = {}
         self._audiences: list[Audience] | None = None
         self._queries_ready = False
+        # Pure answers asked once per (probe x audience): squidGuard's view of a request, the
+        # src/acl entry a client gets, its behaviour, a rewrite of a URL.
+        self._requests: dict[str, Request] = {}
+        self._selected: dict[Client, tuple[Source | None, AclEntry | None]] = {}
+        self._behaviours: dict[Client, tuple] = {}
+        self._rewritten: dict[tuple[int, str], tuple[str | None, Span | None]] = {}
+        self._clients: dict[tuple, Client] = {}  # audience key -> its client
+        self._ensured: set[str] = set()  # request URLs whose queries the lists were read for
         config = SquidGuardConfig(path, display, context)
         # The loaded definitions themselves, not copies: what evaluation finds later (a regex
         # timeout, a sampled audience) joins the same problems list.
@@ -92,7 +100,11 @@ class SquidGuardRuleset:
         self._ensure_probes(probes)
 
     def _ensure_probes(self, probes: list[Probe]) -> None:
-        reqs = [parse_request(request_line_url(p)) for p in probes]
+        asked = {request_line_url(p) for p in probes}
+        if asked <= self._ensured:
+            return  # their queries are in every list's scan already, and any error reported
+        self._ensured |= asked
+        reqs = [self._request(p) for p in probes]
         domains = sorted({"." + r.domain for r in reqs})
         urls = sorted({u for r in reqs for u in (r.surl, r.furl)})
         for d in self.dests.values():
@@ -104,6 +116,13 @@ class SquidGuardRuleset:
             for x in (d.domainlist, d.urllist):
                 if x is not None and x.error and not any(p.message == x.error for p in self.problems):
                     self.problems.append(Problem("TE902", x.span, x.error))
+
+    def _request(self, probe: Probe) -> Request:
+        url = request_line_url(probe)
+        req = self._requests.get(url)
+        if req is None:
+            req = self._requests[url] = parse_request(url)
+        return req
 
     # ---- time
     def _time_active(self, ref: tuple[str, str] | None, when: dt.datetime) -> bool:
@@ -154,6 +173,12 @@ class SquidGuardRuleset:
     def select(self, c: Client) -> tuple[Source | None, AclEntry | None]:
         """sgFindSource then sgAclCheckSource: the first matching src, its first active acl
         entry (or the else branch), else default."""
+        hit = self._selected.get(c)
+        if hit is None:
+            hit = self._selected[c] = self._select(c)
+        return hit
+
+    def _select(self, c: Client) -> tuple[Source | None, AclEntry | None]:
         src = next((s for s in self.sources if self._source_match(s, c)), None)
         if src is not None:
             for e in self.acl:
@@ -231,8 +256,12 @@ class SquidGuardRuleset:
 
     def behaviour(self, c: Client) -> tuple:
         """Everything about a client that can change a decision."""
-        _src, entry = self.select(c)
-        return id(entry), tuple(self._dest_active(d, c.when) for d in self.dests.values())
+        hit = self._behaviours.get(c)
+        if hit is None:
+            _src, entry = self.select(c)
+            hit = (id(entry), tuple(self._dest_active(d, c.when) for d in self.dests.values()))
+            self._behaviours[c] = hit
+        return hit
 
     def describe(self, c: Client) -> tuple[str, ...]:
         src, entry = self.select(c)
@@ -373,7 +402,7 @@ class SquidGuardRuleset:
             return hit
         self._prepare_queries()
         self._ensure_probes([probe])
-        req = parse_request(request_line_url(probe))
+        req = self._request(probe)
         unknown: list[Span] = []
         notes: list[str] = []
         result: DestMatch | None = None
@@ -439,7 +468,7 @@ class SquidGuardRuleset:
         default = self.default or entry
         passes = entry.passes or default.passes
         pass_span = entry.pass_span if entry.passes else default.pass_span
-        req = parse_request(request_line_url(probe))
+        req = self._request(probe)
         scope = (
             ""
             if entry is default and not self.sources
@@ -533,7 +562,7 @@ class SquidGuardRuleset:
             (self.default.rewrite if self.default else None) or ""
         )
         if rewrite is not None:
-            orig = parse_request(request_line_url(probe)).orig
+            orig = self._request(probe).orig
             result, span = self._apply_rewrite(rewrite, orig)
             if result is None and span is not None:
                 return Decision(
@@ -585,9 +614,7 @@ class SquidGuardRuleset:
         if redirect is None and d is not None and d.redirect:
             redirect = d.redirect
         elif redirect is None and d is not None and d.rewrite and d.rewrite in self.rewrites:
-            result, _span = self._apply_rewrite(
-                self.rewrites[d.rewrite], parse_request(request_line_url(probe)).orig
-            )
+            result, _span = self._apply_rewrite(self.rewrites[d.rewrite], self._request(probe).orig)
             redirect = result
         if redirect is None:
             redirect = entry.redirect if entry.redirect else (self.default.redirect if self.default else None)
@@ -604,6 +631,15 @@ class SquidGuardRuleset:
 
     def _apply_rewrite(self, group: RewriteGroup, orig: str) -> tuple[str | None, Span | None]:
         """sgRegExpSubst: the first rule whose pattern matches rewrites the URL."""
+        key = (id(group), orig)  # groups live as long as self.rewrites
+        hit = self._rewritten.get(key)
+        if hit is None:
+            hit = self._rewrite(group, orig)
+            if hit[0] is not None or hit[1] is None:  # a time-out is asked again, as before
+                self._rewritten[key] = hit
+        return hit
+
+    def _rewrite(self, group: RewriteGroup, orig: str) -> tuple[str | None, Span | None]:
         for rule in group.rules:
             if rule.pattern is None:
                 continue
@@ -631,7 +667,10 @@ class SquidGuardRuleset:
 
     # ---- the Ruleset protocol
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
-        return self.decide(probe, client_from_key(audience.key))
+        c = self._clients.get(audience.key)
+        if c is None:
+            c = self._clients[audience.key] = client_from_key(audience.key)
+        return self.decide(probe, c)
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
         used = {p.name for e in self.acl for p in e.passes}

@@ -3,12 +3,20 @@
 A domainlist or urllist is streamed once per set of queries (blacklists run to millions of lines)
 and summarised: the entries that cover a query as documented, and the neighbours squidGuard
 1.6's B-tree would compare it with (`SgList.documented`, `SgList.emulated`).
+
+It is read in blocks of about 1 MiB of whole lines. A block of bare entries (one name per line:
+no blank or comment line, no +/- mark, no whitespace, and in a urllist no user@ or :port) is
+keyed with whole-block operations and only the lines that can change the summary are looked at
+one by one; any other block is read line by line. Both give the same summary (a test holds
+them to it).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+import functools
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +61,46 @@ def list_lines(path: Path, display: str) -> Iterator[tuple[int, str]]:
             fh.seek(0)
             for n, raw in enumerate(fh, start=1):
                 yield n, raw.decode("latin-1").rstrip("\r\n")
+    except OSError as exc:
+        raise InputError(f"{display}: cannot read: {exc.strerror or exc}") from None
+
+
+# Bytes that make a block of a list need reading line by line: whitespace as str.split() sees
+# it in latin-1 text (a key ends there), \x01 (the order's stand-in for '.'), NUL; and for a
+# urllist '@' and ':' (sgStripUrl drops user@ and :port).
+_WHITESPACE = b" \t\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\x00\x01"
+_DIRTY_DOMAIN = bytes(b for b in range(256) if bytes([b]) not in _WHITESPACE)  # deleted: the clean ones
+_DIRTY_URL = bytes(b for b in _DIRTY_DOMAIN if b not in b"@:")
+_MARKS = b"#+-\n"
+_BLOCK_BYTES = 1 << 20
+
+
+def list_blocks(path: Path, display: str) -> Iterator[bytes]:
+    """A list file in blocks of whole lines, each without its final newline (a block of n
+    newlines holds n + 1 lines): bounded reads, as list_lines, for the whole-block fast path."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"{display}: file too large ({size} bytes; limit {MAX_FILE_BYTES})")
+        with open(path, "rb") as fh:
+            head = fh.read(8192)
+            if b"\x00" in head:
+                raise InputError(f"{display}: binary file (a Berkeley .db?), not a text list")
+            fh.seek(0)
+            carry = b""
+            while True:
+                chunk = fh.read(_BLOCK_BYTES)
+                if not chunk:
+                    break
+                data = carry + chunk
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    carry = data
+                    continue
+                block, carry = data[:cut], data[cut + 1 :]
+                yield block
+            if carry:
+                yield carry
     except OSError as exc:
         raise InputError(f"{display}: cannot read: {exc.strerror or exc}") from None
 
@@ -226,16 +274,27 @@ class SgList:
         base = _Summary(self.display)
         updated = _Summary(self.display) if self.diff is not None else base
         domain = self.kind == "domain"
-        bisect_left, nq = bisect.bisect_left, len(qorder)
-        gap_min, gap_max = base.gap_min, base.gap_max
-        for n, raw in list_lines(self.path, self.display):
-            # Inlined _key(): this loop runs once per line of lists with millions of lines.
+        nq = len(qorder)
+        # Each state's gap bounds as lists by gap (mirrors of _Summary.gap_min/gap_max, the
+        # entries' own order strings): an entry inside its gap's bounds changes nothing. An
+        # empty gap's bounds admit every entry ('\u0100' sorts after any latin-1 text).
+        bounds = {id(st): (["\u0100"] * (nq + 1), [""] * (nq + 1)) for st in (base, updated)}
+
+        def add(st: _Summary, key: str, order: str, i: int, n: int, raw: str) -> None:
+            st.add(key, order, n, raw, interesting, qorder)
+            lo, hi = bounds[id(st)]
+            g = st.gap_min.get(i)
+            if g is not None:
+                lo[i], hi[i] = g[0], st.gap_max[i][0]
+
+        def line(n: int, raw: str) -> None:
+            """One line, as squidGuard's sgDbLoadTextFile reads it (any text)."""
             if not raw or raw[0] == "#":
-                continue
-            line = raw[1:] if raw[0] in "+-" else raw
-            parts = line.split(None, 1)
+                return
+            text = raw[1:] if raw[0] in "+-" else raw
+            parts = text.split(None, 1)
             if not parts:
-                continue
+                return
             key = parts[0]
             key = key.lower() if key.isascii() else key.translate(ASCII_LOWER)
             if domain:
@@ -245,33 +304,155 @@ class SgList:
                 if key[0] != ".":
                     key = strip_url_key(key)
                 order = key
-            # The common case (an entry far from every query, inside its gap's bounds) costs
-            # one bisect and two comparisons.
             i = bisect_left(qorder, order)
-            lo, hi = gap_min.get(i), gap_max.get(i)
+            for st in (base, updated) if updated is not base else (base,):
+                if st is updated and updated is not base:
+                    op = ops.get(key)
+                    if op is not None and not op[0]:
+                        continue
+                lo, hi = bounds[id(st)]
+                if key in interesting or (i < nq and qorder[i] == order) or order < lo[i] or order > hi[i]:
+                    add(st, key, order, i, n, raw)
+                else:
+                    st.entries += 1
+
+        # A block of bare entries (one name per line: no blanks, comments, marks, spaces, and
+        # for urllists no user@ or :port) is read with whole-block operations; the key of each
+        # line is then the line itself, and an entry needs a look only when it is of interest
+        # or outside its gap's bounds. Any other block goes line by line.
+        dirty_bytes = _DIRTY_DOMAIN if domain else _DIRTY_URL
+        # Keyed by order, which names a key as well in a clean block (no \x01 in it; a key with
+        # one cannot be a clean line's, and its order could be another key's).
+        orders_of_interest = {self._order(k) for k in interesting if "\x01" not in k}
+        order_ops = {self._order(k): v for k, v in ops.items() if "\x01" not in k}
+        first = 1
+        bisect_left = bisect.bisect_left
+        locate = functools.partial(bisect_left, qorder)
+        must = set(qorder) | orders_of_interest  # an entry equal to one is always looked at
+        for block in list_blocks(self.path, self.display):
             if (
-                key in interesting
-                or (i < nq and qorder[i] == order)
-                or lo is None
-                or order < lo[0]
-                or hi is None  # never: add() sets a gap's min and max together
-                or order > hi[0]
+                not block
+                or block.translate(None, dirty_bytes)
+                or block[0] in _MARKS
+                or block[-1] == 10  # an empty last line
+                or b"\n\n" in block
+                or b"\n#" in block
+                or b"\n+" in block
+                or b"\n-" in block
             ):
-                base.add(key, order, n, raw, interesting, qorder)
+                texts = block.decode("latin-1").split("\n")
+                for k, raw in enumerate(texts):
+                    line(first + k, raw.rstrip("\r\n"))
+                first += len(texts)
+                continue
+            low = block.lower()
+            if domain:
+                # key[::-1].replace(".", "\x01") of every "." + line at once: the block reversed
+                # lists the lines last to first.
+                orders = (
+                    (b"." + low.replace(b"\n", b"\n."))[::-1]
+                    .replace(b".", b"\x01")
+                    .decode("latin-1")
+                    .split("\n")
+                )
+                orders.reverse()
             else:
-                base.entries += 1
-            if updated is not base:
-                op = ops.get(key)
-                if op is None or op[0]:
-                    updated.add(key, order, n, raw, interesting, qorder)
+                orders = low.decode("latin-1").split("\n")
+            if updated is base:
+                first += self._scan_marked(
+                    orders, block, first, base, bounds[id(base)], qorder, add, must, domain
+                )
+                continue
+            gaps = list(map(locate, orders))
+            raws: list[str] | None = None
+            blo, bhi = bounds[id(base)]
+            ulo, uhi = bounds[id(updated)]
+            diffed = updated is not base
+            looked = [0, 0]  # lines of this block that base / updated took or dropped itself
+            # One pass for both states: a line is looked at when either state may change.
+            for k, (order, i) in enumerate(zip(orders, gaps, strict=True)):
+                if not (
+                    order < blo[i]
+                    or order > bhi[i]
+                    or order in orders_of_interest
+                    or (diffed and (order < ulo[i] or order > uhi[i] or order in order_ops))
+                ):
+                    continue
+                if raws is None:
+                    raws = block.decode("latin-1").split("\n")
+                key = order[::-1].replace("\x01", ".") if domain else order
+                if order < blo[i] or order > bhi[i] or order in orders_of_interest:
+                    looked[0] += 1
+                    add(base, key, order, i, first + k, raws[k])
+                if diffed:
+                    op = order_ops.get(order)
+                    if op is not None and not op[0]:
+                        looked[1] += 1  # removed by the .diff: not an entry of this state
+                    elif order < ulo[i] or order > uhi[i] or order in orders_of_interest:
+                        looked[1] += 1
+                        add(updated, key, order, i, first + k, raws[k])
+            base.entries += len(orders) - looked[0]
+            if diffed:
+                updated.entries += len(orders) - looked[1]
+            first += len(orders)
         if updated is not base:
-            for key, (add, span) in ops.items():
-                if add:
+            for key, (add_op, span) in ops.items():
+                if add_op:
                     updated.add(
                         key, self._order(key), span.line, span.text, interesting, qorder, self.diff_display
                     )
             updated.source = ""
         self._states = {"base": base, "updated": updated}
+
+    @staticmethod
+    def _scan_marked(
+        orders: list[str],
+        block: bytes,
+        first: int,
+        st: _Summary,
+        bounds: tuple[list[str], list[str]],
+        qorder: list[str],
+        add: Callable[[_Summary, str, str, int, int, str], None],
+        must: set[str],
+        domain: bool,
+    ) -> int:
+        """A clean block of one state (no .diff): the lines that may change the summary are
+        found with C-level passes, and only those are looked at in Python.
+
+        The marks are the queries, the orders of interest and every gap's bounds, sorted; an
+        entry lands (bisect_left) at the first mark >= it. Landing at a gap's bound that is no
+        query or entry of interest, with the mark before it at or above that gap's lower bound,
+        means lo < entry <= hi and nothing of interest: add() would only count it. The marks
+        are rebuilt per slice; bounds only widen, so marks a slice old skip nothing they must
+        not. Returns the number of lines."""
+        lo, hi = bounds
+        raws: list[str] | None = None
+        looked = 0
+        bisect_left = bisect.bisect_left
+        step = 8192
+        for start in range(0, len(orders), step):
+            marks = sorted(must | {b for i, b in enumerate(lo) if b != "\u0100"} | {b for b in hi if b})
+            check = [True] * (len(marks) + 1)
+            for i, low in enumerate(lo):
+                if low == "\u0100":
+                    continue  # an empty gap
+                a, b = bisect_left(marks, low), bisect_left(marks, hi[i])
+                for p in range(a + 1, b + 1):
+                    if marks[p] not in must:
+                        check[p] = False
+            part = orders[start : start + step]
+            landing = map(functools.partial(bisect_left, marks), part)
+            for k in itertools.compress(range(len(part)), map(check.__getitem__, landing)):
+                order = part[k]
+                i = bisect_left(qorder, order)
+                if order < lo[i] or order > hi[i] or order in must:
+                    if raws is None:
+                        raws = block.decode("latin-1").split("\n")
+                    looked += 1
+                    key = order[::-1].replace("\x01", ".") if domain else order
+                    add(st, key, order, i, first + start + k, raws[start + k])
+        st.entries += len(orders) - looked
+        return len(orders)
 
     # -- lookups
     def documented(self, query: str, state: str) -> Span | None:
