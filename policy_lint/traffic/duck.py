@@ -94,13 +94,21 @@ def analyse(paths: Iterable[Path], classifier: Classifier, report: ComplianceRep
 
 
 # squid native lines DuckDB reads itself: printable ASCII only (no \v, \r, non-ASCII digits or
-# spaces, where Python's and RE2's \s and \d differ), the host as Python's IDNA codec accepts it
-# (labels of 1..63 characters), the URL forms whose host Python's urlsplit gives plainly. Every
-# other line goes through sources.squid_line: same records, same skip reasons.
-_NATIVE_RE = r"^(\d+(?:\.\d+)?)\s+-?\d+\s+(\S+)\s+([A-Z_]+)/(\d{1,3})\s+\d+\s+(\S+)\s+(\S+)"
+# spaces, where Python's and RE2's \s and \d differ), fields apart by spaces only (runs of up to
+# 16: squid pads the elapsed time), the host as Python's IDNA codec accepts it (labels of 1..63
+# characters), the URL forms whose host Python's urlsplit gives plainly. Every other line goes
+# through sources.squid_line: same records, same skip reasons.
+# Speed: the runs of spaces are collapsed by plain replace() (four passes), ONE regex checks the
+# whole line (a full match, no capture groups: RE2's fast path), and the fields are then cut by
+# string_split / split_part -- regex capture groups cost twice as much (bench/traffic_scale.py).
 _HOST_RE = r"(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}\.?"
-_CONNECT_RE = rf"({_HOST_RE})(?::[0-9]{{1,5}})?"
-_URL_RE = rf"(?:https?|ftp)://({_HOST_RE})(?::[0-9]{{1,4}})?(?:[/?#][!-~]*)?"
+_CONNECT_FORM = rf"{_HOST_RE}(?::[0-9]{{1,5}})?"
+_URL_FORM = rf"(?:https?|ftp)://{_HOST_RE}(?::[0-9]{{1,4}})?(?:[/?#][!-~]*)?"
+_NATIVE_LINE_RE = (
+    r"[0-9]+(?:\.[0-9]+)? -?[0-9]+ [!-~]+ [A-Z_]+/[0-9]{1,3} [0-9]+ [!-~]+ "
+    rf"(?:{_CONNECT_FORM}|{_URL_FORM})(?: [\t -~]*)?"
+)
+_COLLAPSED = "replace(replace(replace(replace(trim(line), '    ', ' '), '  ', ' '), '  ', ' '), '  ', ' ')"
 
 
 def _native_squid_ok(path: Path) -> bool:
@@ -120,26 +128,28 @@ def native_squid(con: Any, path: Path, base: int, out: Any, skipped: SkipCounter
 
     from policy_lint.traffic.sources import squid_line
 
-    relevant = "t IS NOT NULL AND t <> '' AND NOT starts_with(t, '#')"
-    # One regex pass a line: a failed match extracts '' (the time group is never empty when it
-    # matches); printable ASCII by byte length = character length plus one character class.
+    # A line is parsed here when its collapsed form is fully matched; f = its fields.
     parsed = f"""
-        SELECT *, {relevant} AND strlen(t) = length(t) AND NOT regexp_matches(t, '[\\x00-\\x08\\x0a-\\x1f\\x7f]')
-                  AND m.ts <> '' AS native
-        FROM (SELECT t, regexp_extract(t, {_lit(_NATIVE_RE)}, ['ts', 'client', 'tag', 'code', 'method', 'url']) AS m
-              FROM (SELECT trim(line, ' \t') AS t FROM {duck_zscaler.read_lines_sql(path)}))"""
-    host = f"""nullif(lower(CASE WHEN m.method = 'CONNECT' OR NOT contains(m.url, '://')
-                    THEN regexp_extract(m.url, {_lit("^" + _CONNECT_RE + "$")}, 1)
-                    ELSE regexp_extract(m.url, {_lit("^" + _URL_RE + "$")}, 1) END), '')"""
+        SELECT line, CASE WHEN ok THEN string_split(c, ' ') END AS f, ok
+        FROM (SELECT line, c, regexp_full_match(c, {_lit(_NATIVE_LINE_RE)}) AS ok
+              FROM (SELECT line, {_COLLAPSED} AS c FROM {duck_zscaler.read_lines_sql(path)}))"""
+    # CONNECT takes host[:port] only (a URL there is left to Python); other methods: a URL
+    # when the target has "://", else host[:port] (the regex admitted one of both forms).
+    fields = """
+        SELECT *, ok AND NOT (method = 'CONNECT' AND contains(url, '://')) AS good,
+               split_part(f[4], '/', 1) AS tag, CAST(split_part(f[4], '/', 2) AS INTEGER) AS code
+        FROM (SELECT *, f[6] AS method, f[7] AS url FROM ({parsed}))"""
+    host = """lower(CASE WHEN NOT contains(url, '://') THEN split_part(url, ':', 1)
+                     ELSE split_part(split_part(split_part(split_part(split_part(url, '://', 2), '/', 1), '?', 1), '#', 1), ':', 1) END)"""
     stage = f"""
-        SELECT ok, CASE WHEN ok THEN CAST(m.ts AS DOUBLE) END AS ts, CASE WHEN ok THEN host END AS host,
-               CASE WHEN ok THEN m.client END AS client,
-               CASE WHEN ok AND NOT failed THEN nullif(code, 0) END AS status, CASE WHEN ok THEN m.tag END AS tag,
-               CASE WHEN ok AND failed THEN 'squid ' || m.tag || '/' || code END AS error,
-               CASE WHEN {relevant} AND NOT ok THEN t END AS raw
-        FROM (SELECT *, native AND host IS NOT NULL AS ok,
-                     starts_with(m.tag, 'TAG_NONE') OR code = 0 OR (code >= 500 AND NOT contains(m.tag, 'DENIED')) AS failed
-              FROM (SELECT *, {host} AS host, TRY_CAST(m.code AS INTEGER) AS code FROM ({parsed})))"""
+        SELECT good AS ok, CASE WHEN good THEN CAST(f[1] AS DOUBLE) END AS ts,
+               CASE WHEN good THEN {host} END AS host, CASE WHEN good THEN f[3] END AS client,
+               CASE WHEN good AND NOT failed THEN nullif(code, 0) END AS status, CASE WHEN good THEN tag END AS tag,
+               CASE WHEN good AND failed THEN 'squid ' || tag || '/' || CAST(code AS VARCHAR) END AS error,
+               CASE WHEN NOT good AND trim(line, ' \t') <> '' AND NOT starts_with(trim(line, ' \t'), '#')
+                    THEN line END AS raw
+        FROM (SELECT *, starts_with(tag, 'TAG_NONE') OR code = 0 OR (code >= 500 AND NOT contains(tag, 'DENIED')) AS failed
+              FROM ({fields.format(parsed=parsed)}))"""
     try:
         total = duck_zscaler.stage(con, stage)
         con.execute(
