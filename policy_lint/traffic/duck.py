@@ -77,7 +77,7 @@ def analyse(paths: Iterable[Path], classifier: Classifier, report: ComplianceRep
                         )
                     skipped = SkipCounter()
                     lines: int | None = None
-                    if _native_squid_ok(path):
+                    if native_squid_ok(path):
                         lines = native_squid(con, path, seq, out, skipped)
                     elif duck_zscaler.eligible(path):
                         lines = duck_zscaler.read(con, path, seq, spool, out, skipped)
@@ -104,14 +104,14 @@ def analyse(paths: Iterable[Path], classifier: Classifier, report: ComplianceRep
 _HOST_RE = r"(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}\.?"
 _CONNECT_FORM = rf"{_HOST_RE}(?::[0-9]{{1,5}})?"
 _URL_FORM = rf"(?:https?|ftp)://{_HOST_RE}(?::[0-9]{{1,4}})?(?:[/?#][!-~]*)?"
-_NATIVE_LINE_RE = (
+NATIVE_LINE_RE = (
     r"[0-9]+(?:\.[0-9]+)? -?[0-9]+ [!-~]+ [A-Z_]+/[0-9]{1,3} [0-9]+ [!-~]+ "
     rf"(?:{_CONNECT_FORM}|{_URL_FORM})(?: [\t -~]*)?"
 )
 _COLLAPSED = "replace(replace(replace(replace(trim(line), '    ', ' '), '  ', ' '), '  ', ' '), '  ', ' ')"
 
 
-def _native_squid_ok(path: Path) -> bool:
+def native_squid_ok(path: Path) -> bool:
     from policy_lint.traffic.logio import compression
 
     with open(path, "rb") as fh:
@@ -131,7 +131,7 @@ def native_squid(con: Any, path: Path, base: int, out: Any, skipped: SkipCounter
     # A line is parsed here when its collapsed form is fully matched; f = its fields.
     parsed = f"""
         SELECT line, CASE WHEN ok THEN string_split(c, ' ') END AS f, ok
-        FROM (SELECT line, c, regexp_full_match(c, {_lit(_NATIVE_LINE_RE)}) AS ok
+        FROM (SELECT line, c, regexp_full_match(c, {_lit(NATIVE_LINE_RE)}) AS ok
               FROM (SELECT line, {_COLLAPSED} AS c FROM {duck_zscaler.read_lines_sql(path)}))"""
     # CONNECT takes host[:port] only (a URL there is left to Python); other methods: a URL
     # when the target has "://", else host[:port] (the regex admitted one of both forms).

@@ -4,11 +4,17 @@ Spark runs the SAME SQL text as `--engine duckdb` (sqlplan.py: host -> service s
 a catalog table, classify.py's outcome rules, groups per service/audience/day), so the report is
 the Python path's and DuckDB's; tests/traffic/test_spark.py checks it on every sample format.
 
-Input: every log format is read by the same streaming readers as the Python path
-(sources.read_records: compressed or not, with the same skip counting), spooled to a TSV file in
-a temporary directory (never held in memory), which Spark reads as text and splits in SQL (no CSV
-quoting: a cell never holds a tab or a line break, spool() replaces them). Flow files and HAR are
-refused (their block pages need the response fingerprints): use the Python engine.
+Input: plain squid native access.logs (uncompressed, no BOM, valid UTF-8, no line past MAX_LINE:
+then Spark's text reader, split at \\n only, gives logio's lines) are parsed by Spark itself as
+duck.native_squid does in DuckDB -- one full-match regex (duck.NATIVE_LINE_RE) over the line with
+its space runs collapsed, fields cut by split/split_part -- and the lines that regex leaves go to
+sources.squid_line in Python, same records, same skip reasons. Every other input is read by the
+same streaming readers as the Python path (sources.read_records: every format, compressed or
+not, with the same skip counting), spooled to a TSV file in a temporary directory (never held in
+memory) that Spark reads as text and splits in SQL (no CSV quoting: a cell never holds a tab or
+a line break, spool() replaces them). The records are written once to Parquet in that directory
+(the plan reads them five times). Flow files and HAR are refused (their block pages need the
+response fingerprints): use the Python engine.
 
 The session: `--master` is passed through (default local[2]); the Spark UI is off, the driver
 binds and advertises 127.0.0.1, no package is resolved (spark.jars.packages stays empty, the Ivy
@@ -29,7 +35,8 @@ from typing import Any
 from policy_lint.traffic import sqlplan
 from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.compliance import ComplianceReport
-from policy_lint.traffic.duck import spool
+from policy_lint.traffic.duck import NATIVE_LINE_RE, native_squid_ok, spool
+from policy_lint.traffic.logio import MAX_LINE
 from policy_lint.traffic.sources import SkipCounter, SourceError, read_records, sniff
 
 DEFAULT_MASTER = "local[2]"
@@ -130,6 +137,95 @@ def _rec_sql(d: sqlplan.Dialect) -> str:
     return f"SELECT {', '.join(cells)} FROM (SELECT split(value, {d.lit(chr(9))}, -1) AS f FROM spooled) s"
 
 
+# Each input file gets a block of sequence numbers: file i's records are numbered from i << 48
+# (Spark numbers a file's lines with monotonically_increasing_id: partition << 33 | row, in file
+# order), so the records keep the input's order across files and readers.
+_BLOCK = 1 << 48
+_SCAN_CHUNK = 1 << 22
+
+
+def plain_utf8(path: Path) -> bool:
+    """Whether every line of `path` is valid UTF-8 and shorter than MAX_LINE: then Spark's text
+    reader (split at \\n only) gives exactly the lines logio.lines gives (which replaces invalid
+    bytes and skips over-long lines: cases left to the Python readers)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    run = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_SCAN_CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                return False
+            parts = chunk.split(b"\n")
+            if len(parts) == 1:
+                run += len(chunk)
+            else:
+                run += len(parts[0])
+                if max(run, *(len(x) for x in parts[1:-1])) > MAX_LINE - 8:
+                    return False
+                run = len(parts[-1])
+            if run > MAX_LINE - 8:
+                return False
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _native_squid_sql(d: sqlplan.Dialect, view: str, base: int) -> str:
+    """duck.native_squid's parse in Spark SQL: one full-match regex over the line with its space
+    runs collapsed (NATIVE_LINE_RE), the fields cut by split/split_part; `raw` holds the lines
+    left to sources.squid_line."""
+    full = d.lit("^(?:" + NATIVE_LINE_RE + ")$")
+    cut = "split_part(split_part(split_part(split_part(split_part(url, '://', 2), '/', 1), '?', 1), '#', 1), ':', 1)"
+    host = f"lower(CASE WHEN instr(url, '://') = 0 THEN split_part(url, ':', 1) ELSE {cut} END)"
+    return f"""
+        SELECT {base} + id AS seq, good AS ok, CASE WHEN good THEN CAST(f[0] AS DOUBLE) END AS ts,
+               CASE WHEN good THEN {host} END AS host, CASE WHEN good THEN f[2] END AS client,
+               CASE WHEN good AND NOT failed THEN nullif(code, 0) END AS status,
+               CASE WHEN good THEN tag END AS tag,
+               CASE WHEN good AND failed THEN 'squid ' || tag || '/' || CAST(code AS STRING) END AS error,
+               CASE WHEN NOT good THEN line END AS raw
+        FROM (
+          SELECT *, m AND NOT (method = 'CONNECT' AND instr(url, '://') > 0) AS good,
+                 left(tag, 8) = 'TAG_NONE' OR code = 0 OR (code >= 500 AND instr(tag, 'DENIED') = 0) AS failed
+          FROM (
+            SELECT id, line, m, f[5] AS method, f[6] AS url, split_part(f[3], '/', 1) AS tag,
+                   CASE WHEN m THEN CAST(split_part(f[3], '/', 2) AS INT) END AS code, f
+            FROM (SELECT id, line, m, CASE WHEN m THEN split(c, ' ') END AS f
+                  FROM (SELECT id, value AS line, c, c RLIKE {full} AS m
+                        FROM (SELECT monotonically_increasing_id() AS id, value,
+                                     regexp_replace(trim(value), ' +', ' ') AS c FROM {view}) a) b) c
+          ) e
+        ) g
+    """
+
+
+def _native_squid(spark: Any, path: Path, base: int, scratch: Path, out: Any, skipped: SkipCounter) -> Path:
+    """A plain squid native access.log parsed by Spark itself: its parsed rows as a Parquet
+    directory (returned), the lines it leaves to sources.squid_line spooled to `out`."""
+    from policy_lint.traffic.sources import squid_line
+
+    spark.read.option("lineSep", "\n").text(str(path)).createOrReplaceTempView("squid_lines")
+    staged = scratch / f"native-{base >> 48}"
+    spark.sql(_native_squid_sql(sqlplan.SPARK, "squid_lines", base)).write.parquet(str(staged))
+    spark.catalog.dropTempView("squid_lines")
+    left = spark.read.parquet(str(staged)).where("raw IS NOT NULL").select("seq", "raw").orderBy("seq")
+    for seq, text in left.toLocalIterator():
+        line = text.strip()  # as logio.lines and the squid reader: Python's strip
+        if not line or line.startswith("#"):
+            continue
+        rec = squid_line(line)
+        if rec is None:
+            skipped.skip("access.log line not in squid native/common format")
+        else:
+            spool((rec,), out, seq)
+    return staged
+
+
 def analyse(
     paths: Iterable[Path],
     classifier: Classifier,
@@ -143,28 +239,51 @@ def analyse(
     from policy_lint.traffic.logread import detect
 
     with tempfile.TemporaryDirectory(prefix="policy-lint-spark-") as tmp:
-        spool_path = Path(tmp) / "records.tsv"
-        with open(spool_path, "w", encoding="utf-8") as out:
-            seq = 0
-            for path in paths:
-                if sniff(path) in ("har", "mitm") and detect(path) is None:
-                    raise SourceError(
-                        f"{path}: --engine spark reads logs; flow files and HAR need --engine python"
-                    )
-                skipped = SkipCounter()
-                seq = spool(read_records(path, skipped), out, seq)
-                for reason, n in skipped.reasons.items():
-                    report.note_skipped(n, reason)
         own = spark is None
         if own:
             spark = session(master, Path(tmp) / "spark")
         engine = SparkEngine(spark)
+        spool_path = Path(tmp) / "records.tsv"
+        native: list[Path] = []
         try:
+            with open(spool_path, "w", encoding="utf-8") as out:
+                for i, path in enumerate(paths):
+                    if sniff(path) in ("har", "mitm") and detect(path) is None:
+                        raise SourceError(
+                            f"{path}: --engine spark reads logs; flow files and HAR need --engine python"
+                        )
+                    skipped = SkipCounter()
+                    if native_squid_ok(path) and plain_utf8(path):
+                        native.append(_native_squid(spark, path, i * _BLOCK, Path(tmp), out, skipped))
+                    else:
+                        spool(read_records(path, skipped), out, i * _BLOCK)
+                    for reason, n in skipped.reasons.items():
+                        report.note_skipped(n, reason)
             spark.read.text(str(spool_path)).createOrReplaceTempView("spooled")
-            engine.create("rec", _rec_sql(engine.dialect))
+            rec = spark.sql(_rec_sql(engine.dialect))
+            for staged in native:
+                rec = rec.unionByName(
+                    spark.read.parquet(str(staged))
+                    .where("ok")
+                    .selectExpr(*(c if c in NATIVE_COLUMNS else _null(c) for c in sqlplan.RECORD_COLUMNS))
+                )
+            # once to Parquet (columnar, on disk): the plan's queries read `rec` five times
+            rec.select(*sqlplan.RECORD_COLUMNS).write.parquet(str(Path(tmp) / "rec"))
+            spark.read.parquet(str(Path(tmp) / "rec")).createOrReplaceTempView("rec")
             sqlplan.run(engine, classifier, report)
         finally:
             engine.release()
             spark.catalog.dropTempView("spooled")
             if own:
                 spark.stop()
+
+
+NATIVE_COLUMNS = ("seq", "ts", "host", "client", "status", "tag", "error")
+
+
+def _null(column: str) -> str:
+    """A column native squid rows do not have: NULL, or true for via_upstream (as squid_line)."""
+    if column == "via_upstream":
+        return "true AS via_upstream"
+    kind = sqlplan.RECORD_COLUMNS[column]
+    return f"CAST(NULL AS {_SPARK_TYPES[kind]}) AS {column}"

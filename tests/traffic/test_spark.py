@@ -133,3 +133,58 @@ def test_cli_master_needs_spark_engine(tmp_path):
         timeout=120,
     )
     assert r.returncode == 2 and "--master needs --engine spark" in r.stderr
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_native_squid_reader_same_as_python(spark, newline, tmp_path):
+    """Plain squid logs are parsed by Spark itself (the lines its regex leaves go to Python)."""
+    from policy_lint.traffic import spark as engine
+    from policy_lint.traffic.duck import native_squid_ok
+
+    path = tmp_path / "access.log"
+    path.write_bytes((newline.join(EDGE_LINES * 3) + newline).encode("utf-8"))
+    assert native_squid_ok(path) and engine.plain_utf8(path)  # Spark's own parse is used
+    assert spark_report(spark, [path]) == python_report([path])
+
+
+def test_native_squid_reader_not_used_on_bad_bytes(spark, tmp_path):
+    """Invalid UTF-8 (Python replaces it, Java would too, differently) or a line past MAX_LINE
+    (Python skips it): the whole file goes to the Python reader; same report."""
+    from policy_lint.traffic import spark as engine
+    from policy_lint.traffic.logio import MAX_LINE
+
+    body = "\n".join(EDGE_LINES).encode()
+    bad = tmp_path / "bad-utf8.log"
+    bad.write_bytes(body + b"\n1655738999 1 10.10.0.\xff TCP_TUNNEL/200 0 CONNECT www.linkedin.com:443 - -\n")
+    long = tmp_path / "long.log"
+    long.write_bytes(body + b"\n" + b"x" * (MAX_LINE + 10) + b"\n" + body + b"\n")
+    for path in (bad, long):
+        assert not engine.plain_utf8(path)
+        assert spark_report(spark, [path]) == python_report([path])
+
+
+def test_native_squid_mutated_lines(spark, tmp_path):
+    """Squid lines with random characters changed, inserted or removed: the lines Spark parses
+    itself give exactly what the Python reader gives (as test_duck's differential)."""
+    import random
+
+    rng = random.Random(7)
+    alphabet = "aZ09.-:/_#@?[]\"' \t\x0b\x0cé\u0660" + "TCP_DENIED/403 CONNECT http:// https://"
+    base = [line for line in EDGE_LINES if line]
+
+    def mutate(line: str) -> str:
+        chars = list(line)
+        for _ in range(rng.randrange(4)):
+            i = rng.randrange(len(chars) + 1)
+            op = rng.randrange(3)
+            if op == 0 and chars and i < len(chars):
+                chars[i] = rng.choice(alphabet)
+            elif op == 1:
+                chars.insert(i, rng.choice(alphabet))
+            elif chars and i < len(chars):
+                del chars[i]
+        return "".join(chars)
+
+    path = tmp_path / "access.log"
+    path.write_text("\n".join([base[0], *(mutate(rng.choice(base)) for _ in range(800))]) + "\n")
+    assert spark_report(spark, [path]) == python_report([path])
