@@ -97,8 +97,9 @@ class SparkEngine:
 
     dialect = sqlplan.SPARK
 
-    def __init__(self, spark: Any) -> None:
+    def __init__(self, spark: Any, scratch: Path) -> None:
         self.spark = spark
+        self.scratch = scratch
         self._cached: list[Any] = []
 
     def create(self, name: str, select: str, small: bool = False) -> None:
@@ -106,6 +107,9 @@ class SparkEngine:
         if small:  # a row per distinct host: computed once, not per query that reads it
             df = df.cache()
             self._cached.append(df)
+        else:  # a row per record: computed once, kept on disk (Parquet), memory stays flat
+            df.write.parquet(str(self.scratch / name))
+            df = self.spark.read.parquet(str(self.scratch / name))
         df.createOrReplaceTempView(name)
 
     def load(self, name: str, columns: dict[str, str], rows: list[tuple[Any, ...]]) -> None:
@@ -242,7 +246,7 @@ def analyse(
         own = spark is None
         if own:
             spark = session(master, Path(tmp) / "spark")
-        engine = SparkEngine(spark)
+        engine = SparkEngine(spark, Path(tmp))
         spool_path = Path(tmp) / "records.tsv"
         native: list[Path] = []
         try:
