@@ -19,9 +19,10 @@ response fingerprints): use the Python engine.
 The session: `--master` is passed through (default local[2]); the Spark UI is off, the driver
 binds and advertises 127.0.0.1, no package is resolved (spark.jars.packages stays empty, the Ivy
 directory is the temporary one), Spark's scratch space is the temporary directory, time zone UTC,
-log4j at ERROR (stderr carries policy-lint's lines only). Not modelled: a cluster master whose
-executors cannot read the driver's temporary directory (the spool is written there): run with a
-local master, or on a machine whose temporary directory the executors share.
+Spark's log level ERROR once the session is up (the JVM's incubator-module note and pyspark's
+level banner still come first on stderr). Not modelled: a cluster master whose executors cannot
+read the driver's temporary directory (the spool and the Parquet files are written there): run
+with a local master, or on a machine whose temporary directory the executors share.
 """
 
 from __future__ import annotations
