@@ -37,10 +37,15 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 @click.option("--no-pseudonymise", is_flag=True, help="Show client addresses as seen (auditor opt-in).")
 @click.option(
     "--engine",
-    type=click.Choice(["python", "duckdb"]),
+    type=click.Choice(["python", "duckdb", "spark"]),
     default="python",
     show_default=True,
-    help="duckdb: classify and aggregate in SQL (logs only; needs the `scale` extra). Same report.",
+    help="duckdb: classify and aggregate in SQL (logs only; needs the `scale` extra); spark: the "
+    "same SQL on Apache Spark (needs the `spark` extra and Java). Same report.",
+)
+@click.option(
+    "--master",
+    help="With --engine spark: the Spark master URL, passed through (default local[2]).",
 )
 @click.option(
     "--pseudonym-key-file",
@@ -63,6 +68,7 @@ def traffic(
     engine: str = "python",
     pseudonym_key_file: Path | None = None,
     period: str | None = None,
+    master: str | None = None,
 ) -> None:
     """What actually happened on the wire: per-service verdicts from captured traffic."""
     from policy_lint.traffic.classify import Classifier
@@ -78,8 +84,12 @@ def traffic(
     for path in paths:
         if not path.is_file():
             fail(f"{path}: no such file")
+    if master is not None and engine != "spark":
+        fail("--master needs --engine spark")
     if engine == "duckdb":
         run_duckdb(paths, classifier, report)
+    elif engine == "spark":
+        run_spark(paths, classifier, report, master)
     for path in paths if engine == "python" else ():
         skipped = SkipCounter()
         try:
@@ -141,6 +151,25 @@ def run_duckdb(paths: list[Path], classifier, report) -> None:
         fail(f"duckdb: {str(exc).splitlines()[0]}")
     except OSError as exc:
         fail(f"cannot read: {exc.strerror or exc}")
+
+
+def run_spark(paths: list[Path], classifier, report, master: str | None) -> None:
+    from policy_lint.traffic.sources import SourceError
+
+    try:
+        import pyspark  # noqa: F401
+
+        from policy_lint.traffic import spark
+    except ImportError:
+        fail("--engine spark needs the pyspark package: pip install 'policy-lint[spark]'")
+    try:
+        spark.analyse(paths, classifier, report, master=master or spark.DEFAULT_MASTER)
+    except SourceError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot read: {exc.strerror or exc}")
+    except Exception as exc:  # Spark's own errors (no Java, a master it cannot reach): one line
+        fail(f"spark: {(str(exc).strip().splitlines() or [type(exc).__name__])[0]}")
 
 
 def expand_inputs(paths: tuple[Path, ...]) -> list[Path]:

@@ -1,0 +1,294 @@
+"""`policy-lint traffic --engine spark`: the classification and the aggregation on Apache Spark.
+
+Spark runs the SAME SQL text as `--engine duckdb` (sqlplan.py: host -> service suffix match over
+a catalog table, classify.py's outcome rules, groups per service/audience/day), so the report is
+the Python path's and DuckDB's; tests/traffic/test_spark.py checks it on every sample format.
+
+Input: plain squid native access.logs (uncompressed, no BOM, valid UTF-8, no line past MAX_LINE:
+then Spark's text reader, split at \\n only, gives logio's lines) are parsed by Spark itself as
+duck.native_squid does in DuckDB -- one full-match regex (duck.NATIVE_LINE_RE) over the line with
+its space runs collapsed, fields cut by split/split_part -- and the lines that regex leaves go to
+sources.squid_line in Python, same records, same skip reasons. Every other input is read by the
+same streaming readers as the Python path (sources.read_records: every format, compressed or
+not, with the same skip counting), spooled to a TSV file in a temporary directory (never held in
+memory) that Spark reads as text and splits in SQL (no CSV quoting: a cell never holds a tab or
+a line break, spool() replaces them). The records are written once to Parquet in that directory
+(the plan reads them five times). Flow files and HAR are refused (their block pages need the
+response fingerprints): use the Python engine.
+
+The session: `--master` is passed through (default local[2]); the Spark UI is off, the driver
+binds and advertises 127.0.0.1, no package is resolved (spark.jars.packages stays empty, the Ivy
+directory is the temporary one), Spark's scratch space is the temporary directory, time zone UTC,
+Spark's log level ERROR once the session is up (the JVM's incubator-module note and pyspark's
+level banner still come first on stderr). Not modelled: a cluster master whose executors cannot
+read the driver's temporary directory (the spool and the Parquet files are written there): run
+with a local master, or on a machine whose temporary directory the executors share.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from policy_lint.traffic import sqlplan
+from policy_lint.traffic.classify import Classifier
+from policy_lint.traffic.compliance import ComplianceReport
+from policy_lint.traffic.duck import NATIVE_LINE_RE, native_squid_ok, spool
+from policy_lint.traffic.logio import MAX_LINE
+from policy_lint.traffic.sources import SkipCounter, SourceError, read_records, sniff
+
+DEFAULT_MASTER = "local[2]"
+_SPARK_TYPES = {
+    "VARCHAR": "STRING",
+    "INTEGER": "INT",
+    "BIGINT": "BIGINT",
+    "DOUBLE": "DOUBLE",
+    "BOOLEAN": "BOOLEAN",
+}
+_LOG4J = """rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = spark: %p %c{1}: %m%n
+"""
+
+
+def session(master: str, scratch: Path) -> Any:
+    """A SparkSession kept on this machine's loopback, its scratch files under `scratch`."""
+    from pyspark.sql import SparkSession
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    log4j = scratch / "log4j2.properties"
+    log4j.write_text(_LOG4J)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the JVM binds nothing else
+    java_opts = f"-Dlog4j2.configurationFile=file:{log4j} -Djava.io.tmpdir={scratch}"
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("policy-lint traffic")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.jars.packages", "")
+        .config("spark.jars.ivy", str(scratch / "ivy"))
+        .config("spark.local.dir", str(scratch / "local"))
+        .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.extraJavaOptions", java_opts)
+        .config("spark.executor.extraJavaOptions", java_opts)
+        # a log run is a handful of shuffles over few distinct keys: Spark's 200 partitions
+        # would be 200 tasks of nothing each
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.sql.adaptive.enabled", "true")
+    )
+    if master.startswith("local"):
+        builder = builder.config("spark.driver.memory", "768m")
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+class SparkEngine:
+    """sqlplan.Engine on a SparkSession (temporary views, one namespace per run)."""
+
+    dialect = sqlplan.SPARK
+
+    def __init__(self, spark: Any, scratch: Path) -> None:
+        self.spark = spark
+        self.scratch = scratch
+        self._cached: list[Any] = []
+
+    def create(self, name: str, select: str, small: bool = False) -> None:
+        df = self.spark.sql(select)
+        if small:  # a row per distinct host: computed once, not per query that reads it
+            df = df.cache()
+            self._cached.append(df)
+        else:  # a row per record: computed once, kept on disk (Parquet), memory stays flat
+            df.write.parquet(str(self.scratch / name))
+            df = self.spark.read.parquet(str(self.scratch / name))
+        df.createOrReplaceTempView(name)
+
+    def load(self, name: str, columns: dict[str, str], rows: list[tuple[Any, ...]]) -> None:
+        schema = ", ".join(f"{k} {_SPARK_TYPES[v]}" for k, v in columns.items())
+        self.spark.createDataFrame(rows, schema).createOrReplaceTempView(name)
+
+    def rows(self, select: str) -> Iterator[tuple[Any, ...]]:
+        for row in self.spark.sql(select).toLocalIterator():
+            yield tuple(row)
+
+    def release(self) -> None:
+        for df in self._cached:
+            df.unpersist()
+        for name in ("rec", "exact", "domains", "hostmap", "ipinfo", "clientinfo", "classified"):
+            self.spark.catalog.dropTempView(name)
+
+
+def _rec_sql(d: sqlplan.Dialect) -> str:
+    """The spooled TSV (view `spooled`, one `value` per line) as table `rec`."""
+    cells = []
+    for i, (name, kind) in enumerate(sqlplan.RECORD_COLUMNS.items()):
+        cell = f"f[{i}]"
+        if kind == "BOOLEAN":
+            cells.append(f"{cell} = 'true' AS {name}")
+        elif kind == "VARCHAR":
+            cells.append(f"nullif({cell}, '') AS {name}")
+        else:
+            cells.append(f"CAST(nullif({cell}, '') AS {_SPARK_TYPES[kind]}) AS {name}")
+    return f"SELECT {', '.join(cells)} FROM (SELECT split(value, {d.lit(chr(9))}, -1) AS f FROM spooled) s"
+
+
+# Each input file gets a block of sequence numbers: file i's records are numbered from i << 48
+# (Spark numbers a file's lines with monotonically_increasing_id: partition << 33 | row, in file
+# order), so the records keep the input's order across files and readers.
+_BLOCK = 1 << 48
+_SCAN_CHUNK = 1 << 22
+
+
+def plain_utf8(path: Path) -> bool:
+    """Whether every line of `path` is valid UTF-8 and shorter than MAX_LINE: then Spark's text
+    reader (split at \\n only) gives exactly the lines logio.lines gives (which replaces invalid
+    bytes and skips over-long lines: cases left to the Python readers)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    run = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_SCAN_CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                return False
+            parts = chunk.split(b"\n")
+            if len(parts) == 1:
+                run += len(chunk)
+            else:
+                run += len(parts[0])
+                if max(run, *(len(x) for x in parts[1:-1])) > MAX_LINE - 8:
+                    return False
+                run = len(parts[-1])
+            if run > MAX_LINE - 8:
+                return False
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _native_squid_sql(d: sqlplan.Dialect, view: str, base: int) -> str:
+    """duck.native_squid's parse in Spark SQL: one full-match regex over the line with its space
+    runs collapsed (NATIVE_LINE_RE), the fields cut by split/split_part; `raw` holds the lines
+    left to sources.squid_line."""
+    full = d.lit("^(?:" + NATIVE_LINE_RE + ")$")
+    cut = "split_part(split_part(split_part(split_part(split_part(url, '://', 2), '/', 1), '?', 1), '#', 1), ':', 1)"
+    host = f"lower(CASE WHEN instr(url, '://') = 0 THEN split_part(url, ':', 1) ELSE {cut} END)"
+    return f"""
+        SELECT {base} + id AS seq, good AS ok, CASE WHEN good THEN CAST(f[0] AS DOUBLE) END AS ts,
+               CASE WHEN good THEN {host} END AS host, CASE WHEN good THEN f[2] END AS client,
+               CASE WHEN good AND NOT failed THEN nullif(code, 0) END AS status,
+               CASE WHEN good THEN tag END AS tag,
+               CASE WHEN good AND failed THEN 'squid ' || tag || '/' || CAST(code AS STRING) END AS error,
+               CASE WHEN NOT good THEN line END AS raw
+        FROM (
+          SELECT *, m AND NOT (method = 'CONNECT' AND instr(url, '://') > 0) AS good,
+                 left(tag, 8) = 'TAG_NONE' OR code = 0 OR (code >= 500 AND instr(tag, 'DENIED') = 0) AS failed
+          FROM (
+            SELECT id, line, m, f[5] AS method, f[6] AS url, split_part(f[3], '/', 1) AS tag,
+                   CASE WHEN m THEN CAST(split_part(f[3], '/', 2) AS INT) END AS code, f
+            FROM (SELECT id, line, m, CASE WHEN m THEN split(c, ' ') END AS f
+                  FROM (SELECT id, value AS line, c, c RLIKE {full} AS m
+                        FROM (SELECT monotonically_increasing_id() AS id, value,
+                                     regexp_replace(trim(value), ' +', ' ') AS c FROM {view}) a) b) c
+          ) e
+        ) g
+    """
+
+
+def _native_squid(spark: Any, path: Path, base: int, scratch: Path, out: Any, skipped: SkipCounter) -> Path:
+    """A plain squid native access.log parsed by Spark itself: its parsed rows as a Parquet
+    directory (returned), the lines it leaves to sources.squid_line spooled to `out`."""
+    from policy_lint.traffic.sources import squid_line
+
+    spark.read.option("lineSep", "\n").text(str(path)).createOrReplaceTempView("squid_lines")
+    staged = scratch / f"native-{base >> 48}"
+    spark.sql(_native_squid_sql(sqlplan.SPARK, "squid_lines", base)).write.parquet(str(staged))
+    spark.catalog.dropTempView("squid_lines")
+    left = spark.read.parquet(str(staged)).where("raw IS NOT NULL").select("seq", "raw").orderBy("seq")
+    for seq, text in left.toLocalIterator():
+        line = text.strip()  # as logio.lines and the squid reader: Python's strip
+        if not line or line.startswith("#"):
+            continue
+        rec = squid_line(line)
+        if rec is None:
+            skipped.skip("access.log line not in squid native/common format")
+        else:
+            spool((rec,), out, seq)
+    return staged
+
+
+def analyse(
+    paths: Iterable[Path],
+    classifier: Classifier,
+    report: ComplianceReport,
+    *,
+    spark: Any = None,
+    master: str = DEFAULT_MASTER,
+) -> None:
+    """Read, classify and aggregate `paths` into `report` (skips noted on it), on `spark` (a
+    session the caller keeps) or on a new session of `master`, stopped at the end."""
+    from policy_lint.traffic.logread import detect
+
+    with tempfile.TemporaryDirectory(prefix="policy-lint-spark-") as tmp:
+        own = spark is None
+        if own:
+            spark = session(master, Path(tmp) / "spark")
+        engine = SparkEngine(spark, Path(tmp))
+        spool_path = Path(tmp) / "records.tsv"
+        native: list[Path] = []
+        try:
+            with open(spool_path, "w", encoding="utf-8") as out:
+                for i, path in enumerate(paths):
+                    if sniff(path) in ("har", "mitm") and detect(path) is None:
+                        raise SourceError(
+                            f"{path}: --engine spark reads logs; flow files and HAR need --engine python"
+                        )
+                    skipped = SkipCounter()
+                    if native_squid_ok(path) and plain_utf8(path):
+                        native.append(_native_squid(spark, path, i * _BLOCK, Path(tmp), out, skipped))
+                    else:
+                        spool(read_records(path, skipped), out, i * _BLOCK)
+                    for reason, n in skipped.reasons.items():
+                        report.note_skipped(n, reason)
+            spark.read.text(str(spool_path)).createOrReplaceTempView("spooled")
+            rec = spark.sql(_rec_sql(engine.dialect))
+            for staged in native:
+                rec = rec.unionByName(
+                    spark.read.parquet(str(staged))
+                    .where("ok")
+                    .selectExpr(*(c if c in NATIVE_COLUMNS else _null(c) for c in sqlplan.RECORD_COLUMNS))
+                )
+            # once to Parquet (columnar, on disk): the plan's queries read `rec` five times
+            rec.select(*sqlplan.RECORD_COLUMNS).write.parquet(str(Path(tmp) / "rec"))
+            spark.read.parquet(str(Path(tmp) / "rec")).createOrReplaceTempView("rec")
+            sqlplan.run(engine, classifier, report)
+        finally:
+            engine.release()
+            spark.catalog.dropTempView("spooled")
+            if own:
+                spark.stop()
+
+
+NATIVE_COLUMNS = ("seq", "ts", "host", "client", "status", "tag", "error")
+
+
+def _null(column: str) -> str:
+    """A column native squid rows do not have: NULL, or true for via_upstream (as squid_line)."""
+    if column == "via_upstream":
+        return "true AS via_upstream"
+    kind = sqlplan.RECORD_COLUMNS[column]
+    return f"CAST(NULL AS {_SPARK_TYPES[kind]}) AS {column}"

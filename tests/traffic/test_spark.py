@@ -1,0 +1,190 @@
+"""--engine spark gives the Python path's (and DuckDB's) report, record for record, on every log
+format: both SQL engines run the same text (traffic/sqlplan.py).
+
+Spark runs in local mode (local[2], one session for the module: a JVM start costs seconds),
+bound to 127.0.0.1 with its UI off. Without pyspark or Java these tests skip, saying so; the
+CI's Python 3.11 run sets POLICY_LINT_REQUIRE_SPARK=1 (scripts/test.sh) and then a skip is a
+failure, as POLICY_LINT_REQUIRE_E2E does for the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from policy_lint.traffic.classify import Classifier
+from policy_lint.traffic.command import load_catalog_and_policy
+from policy_lint.traffic.compliance import ComplianceReport
+from policy_lint.traffic.sources import SourceError, read_records
+from tests.traffic.test_duck import EDGE_LINES, KEY, POLICY, _days_log, python_report
+from tests.traffic.test_orglogs import CASES, SAMPLES, sample
+
+
+def skip_or_fail(reason: str) -> None:
+    if os.environ.get("POLICY_LINT_REQUIRE_SPARK") == "1":
+        pytest.fail(f"required by CI but unavailable: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory) -> Iterator[object]:
+    try:
+        import pyspark  # noqa: F401
+
+        from policy_lint.traffic import spark as engine
+    except ImportError:
+        skip_or_fail("pyspark not installed (the `spark` extra; scripts/test.sh installs it)")
+    try:
+        session = engine.session("local[2]", tmp_path_factory.mktemp("spark"))
+    except Exception as exc:  # no Java: pyspark's gateway could not start
+        skip_or_fail(f"Spark could not start (Java missing?): {str(exc).splitlines()[0]}")
+    yield session
+    session.stop()
+
+
+def spark_report(session, paths: list[Path], period: str | None = None) -> dict:
+    from policy_lint.traffic import spark as engine
+
+    catalog, policy = load_catalog_and_policy(POLICY)
+    report = ComplianceReport(catalog, policy, key=KEY, period=period)
+    engine.analyse(paths, Classifier(catalog), report, spark=session)
+    return report.to_dict()
+
+
+@pytest.mark.parametrize("name", [c[0] for c in CASES])
+def test_same_report_every_format(spark, name, tmp_path):
+    path = sample(name, tmp_path)
+    assert spark_report(spark, [path]) == python_report([path])
+
+
+def test_same_report_all_formats_together(spark, tmp_path):
+    """Every format in one run, and a log with many hosts and clients: the host-table and
+    client-sample caps are reached (what the report keeps depends on the records' order)."""
+    paths = [sample(c[0], tmp_path) for c in CASES]
+    lines = (SAMPLES / "squid-combined.log").read_text().splitlines()
+    body = "".join(
+        lines[i % 3].replace("10.10.0.7", f"10.10.{i % 40}.{i % 250}").replace("static.xx", f"s{i % 70}.xx")
+        + "\n"
+        for i in range(3000)
+    )
+    big = tmp_path / "squid-many.log.gz"
+    big.write_bytes(gzip.compress(body.encode()))
+    edges = tmp_path / "access.log"
+    edges.write_text("\n".join(EDGE_LINES * 3) + "\n")
+    paths += [big, edges]
+    py = python_report(paths)
+    assert py["services"]["facebook"]["hosts"].get("(other hosts)")
+    assert spark_report(spark, paths) == py
+
+
+@pytest.mark.parametrize("period", ["day", "week"])
+def test_trend_same_as_python(spark, period, tmp_path):
+    path = _days_log(tmp_path)
+    catalog, policy = load_catalog_and_policy(POLICY)
+    classifier = Classifier(catalog)
+    py = ComplianceReport(catalog, policy, key=KEY, period=period)
+    for rec in read_records(path):
+        obs = classifier.classify(rec)
+        if obs is not None:
+            py.add(obs)
+    got = spark_report(spark, [path], period)
+    assert got == py.to_dict()
+    if period == "day":
+        assert got["trend"]["summary"] == [
+            "facebook: blocked for guests on 14 of 30 days (accepted by a policy exception)"
+        ]
+
+
+def test_flow_files_are_refused(spark, tmp_path):
+    har = tmp_path / "capture.har"
+    har.write_text(json.dumps({"log": {"entries": []}}))
+    with pytest.raises(SourceError, match="--engine python"):
+        spark_report(spark, [har])
+
+
+def test_cli_engine_spark(spark, tmp_path):
+    """The CLI's own session (a new JVM, --master passed through): the Python path's JSON, and
+    nothing on stdout but the report."""
+    key = tmp_path / "key"
+    key.write_bytes(KEY)
+    args = [sys.executable, "-m", "policy_lint", "traffic", str(SAMPLES / "zscaler-nss-web.log")]
+    args += ["--policy", str(POLICY), "--format", "json", "--pseudonym-key-file", str(key)]
+    one = subprocess.run(
+        [*args, "--engine", "spark", "--master", "local[1]"], capture_output=True, text=True, timeout=300
+    )
+    two = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert one.returncode == two.returncode == 0, one.stderr
+    assert json.loads(one.stdout) == json.loads(two.stdout)
+
+
+def test_cli_master_needs_spark_engine(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "policy_lint", "traffic", str(SAMPLES / "squid-combined.log")]
+        + ["--master", "local[1]"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "--master needs --engine spark" in r.stderr
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_native_squid_reader_same_as_python(spark, newline, tmp_path):
+    """Plain squid logs are parsed by Spark itself (the lines its regex leaves go to Python)."""
+    from policy_lint.traffic import spark as engine
+    from policy_lint.traffic.duck import native_squid_ok
+
+    path = tmp_path / "access.log"
+    path.write_bytes((newline.join(EDGE_LINES * 3) + newline).encode("utf-8"))
+    assert native_squid_ok(path) and engine.plain_utf8(path)  # Spark's own parse is used
+    assert spark_report(spark, [path]) == python_report([path])
+
+
+def test_native_squid_reader_not_used_on_bad_bytes(spark, tmp_path):
+    """Invalid UTF-8 (Python replaces it, Java would too, differently) or a line past MAX_LINE
+    (Python skips it): the whole file goes to the Python reader; same report."""
+    from policy_lint.traffic import spark as engine
+    from policy_lint.traffic.logio import MAX_LINE
+
+    body = "\n".join(EDGE_LINES).encode()
+    bad = tmp_path / "bad-utf8.log"
+    bad.write_bytes(body + b"\n1655738999 1 10.10.0.\xff TCP_TUNNEL/200 0 CONNECT www.linkedin.com:443 - -\n")
+    long = tmp_path / "long.log"
+    long.write_bytes(body + b"\n" + b"x" * (MAX_LINE + 10) + b"\n" + body + b"\n")
+    for path in (bad, long):
+        assert not engine.plain_utf8(path)
+        assert spark_report(spark, [path]) == python_report([path])
+
+
+def test_native_squid_mutated_lines(spark, tmp_path):
+    """Squid lines with random characters changed, inserted or removed: the lines Spark parses
+    itself give exactly what the Python reader gives (as test_duck's differential)."""
+    import random
+
+    rng = random.Random(7)
+    alphabet = "aZ09.-:/_#@?[]\"' \t\x0b\x0cé\u0660" + "TCP_DENIED/403 CONNECT http:// https://"
+    base = [line for line in EDGE_LINES if line]
+
+    def mutate(line: str) -> str:
+        chars = list(line)
+        for _ in range(rng.randrange(4)):
+            i = rng.randrange(len(chars) + 1)
+            op = rng.randrange(3)
+            if op == 0 and chars and i < len(chars):
+                chars[i] = rng.choice(alphabet)
+            elif op == 1:
+                chars.insert(i, rng.choice(alphabet))
+            elif chars and i < len(chars):
+                del chars[i]
+        return "".join(chars)
+
+    path = tmp_path / "access.log"
+    path.write_text("\n".join([base[0], *(mutate(rng.choice(base)) for _ in range(800))]) + "\n")
+    assert spark_report(spark, [path]) == python_report([path])
