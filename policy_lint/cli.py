@@ -134,10 +134,9 @@ def _render(fmt: str, report, no_trace: bool, quiet: bool, statistics: bool, col
 
 
 def _extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
-    """`--extra-vars` as ansible-playbook reads `-e`: a YAML/JSON mapping, or KEY=VALUE words."""
+    """`--extra-vars` as ansible-playbook reads `-e`: a YAML/JSON mapping, or KEY=VALUE words.
+    PyYAML is imported only for a mapping: a lint without one stays light."""
     import shlex
-
-    import yaml
 
     out: dict[str, Any] = {}
     for value in values:
@@ -145,6 +144,8 @@ def _extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
         if text.startswith("@"):
             raise InputError(f"--extra-vars {value!r}: variables from a file are not read")
         if text.startswith("{"):
+            import yaml
+
             try:
                 data = yaml.safe_load(text)
             except yaml.YAMLError:
