@@ -57,7 +57,7 @@ from typing import Any
 
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.firewalls.reach import either, narrow_scope
-from policy_lint.dialects.semantics.addressing import Target, decide_by_address
+from policy_lint.dialects.semantics.addressing import Target, decide_by_address, plain_ipv4_network
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.detection import statement_hits
 from policy_lint.dialects.semantics.gcpause import without_cycle_collection
@@ -424,6 +424,9 @@ class _Parser:
                     table.networks.append((net, negate, Span(shown, n, 1, line)))
 
     def networks_of(self, word: str) -> list:
+        plain = plain_ipv4_network(word)
+        if plain is not None:
+            return [plain]
         try:
             return [ipaddress.ip_network(word, strict=False)]
         except ValueError:
