@@ -57,9 +57,10 @@ from typing import Any
 
 from policy_lint.catalog import Catalog
 from policy_lint.dialects.firewalls.reach import either, narrow_scope
-from policy_lint.dialects.semantics.addressing import Target, decide_by_address
+from policy_lint.dialects.semantics.addressing import Target, decide_by_address, plain_ipv4_network
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.detection import statement_hits
+from policy_lint.dialects.semantics.gcpause import without_cycle_collection
 from policy_lint.inputs import read_source
 from policy_lint.model import EVERYONE, Audience, Decision, Outcome, Probe, Problem, Span
 
@@ -423,6 +424,9 @@ class _Parser:
                     table.networks.append((net, negate, Span(shown, n, 1, line)))
 
     def networks_of(self, word: str) -> list:
+        plain = plain_ipv4_network(word)
+        if plain is not None:
+            return [plain]
         try:
             return [ipaddress.ip_network(word, strict=False)]
         except ValueError:
@@ -947,6 +951,7 @@ class PfRuleset:
     def audiences(self) -> list[Audience]:
         return self._audiences
 
+    @without_cycle_collection
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
         d = self._evaluate(probe, audience)
         rule = self._by_span.get(d.rule) if d.rule is not None else None
@@ -1372,6 +1377,7 @@ class PfRuleset:
         return out
 
 
+@without_cycle_collection
 def parse(path: Path, context: ParseContext) -> PfRuleset:
     parser = _Parser(context, [])
     shown = context.resolver.display(path)

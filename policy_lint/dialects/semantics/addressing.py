@@ -52,6 +52,7 @@ Dialects call `decide_by_address(probe, catalog, decide_one)` with their own
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -210,3 +211,26 @@ def decide_by_address(probe: Probe, catalog: Catalog, decide_one: Callable[[Targ
         note = f"{note}; whether the rest is reachable could not be decided"
         return replace(unsure, note=f"{unsure.note}; {note}" if unsure.note else note)
     return replace(first, partial=True, note=f"{first.note}; {note}" if first.note else note)
+
+
+# `a.b.c.d[/n]` with no leading zeros in the octets: the spelling nearly every rule uses.
+_PLAIN_IPV4 = re.compile(
+    r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})"
+    r"(?:/([0-9]{1,2}))?"
+)
+
+
+def plain_ipv4_network(text: str) -> ipaddress.IPv4Network | None:
+    """`text` as `ipaddress.ip_network(text, strict=False)` reads it when it is a plain
+    `a.b.c.d[/n]`, built from integers (ipaddress's string parsing is most of the time of reading
+    a 200,000-rule file); None for any other spelling, which the caller gives to ip_network
+    (so leading zeros, netmask forms and errors are judged by ipaddress itself)."""
+    m = _PLAIN_IPV4.fullmatch(text)
+    if m is None:
+        return None
+    a, b, c, d, plen = m.groups()
+    ia, ib, ic, id_ = int(a), int(b), int(c), int(d)
+    bits = 32 if plen is None else int(plen)
+    if ia > 255 or ib > 255 or ic > 255 or id_ > 255 or bits > 32:
+        return None
+    return ipaddress.IPv4Network(((ia << 24) | (ib << 16) | (ic << 8) | id_, bits), strict=False)

@@ -35,6 +35,7 @@ from policy_lint.dialects.semantics.chains import (
     outcome_of,
     redirected,
 )
+from policy_lint.dialects.semantics.gcpause import without_cycle_collection
 from policy_lint.dialects.semantics.setfills import SetFill, find_fills
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
@@ -1032,6 +1033,7 @@ class IptablesRuleset:
 
     # ---------------------------------------------------------------- the Ruleset protocol
 
+    @without_cycle_collection
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
         payload_key = (probe.scheme, probe.host, probe.path) if self._has_strings or self._has_fills else None
         key = audience.key

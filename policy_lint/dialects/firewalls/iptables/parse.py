@@ -12,6 +12,7 @@ from policy_lint.dialects.firewalls.iptables.shell import logical_lines, split_s
 from policy_lint.dialects.firewalls.iptables.tables import State
 from policy_lint.dialects.semantics import runtime
 from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.dialects.semantics.gcpause import without_cycle_collection
 from policy_lint.inputs import read_source
 from policy_lint.model import Span
 
@@ -58,6 +59,7 @@ def detect(path: Path, head: str) -> float:
 MAX_RUNS = 16
 
 
+@without_cycle_collection
 def parse(path: Path, context: ParseContext) -> IptablesRuleset | AlternativeRuns:
     shown = context.resolver.display(path)
     src = read_source(path, shown)

@@ -22,6 +22,7 @@ from policy_lint.dialects.firewalls.iptables.model import (
     TimeMatch,
 )
 from policy_lint.dialects.firewalls.iptables.shell import lex
+from policy_lint.dialects.semantics.addressing import plain_ipv4_network
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import InputError, read_source
 from policy_lint.model import Problem, Span
@@ -534,6 +535,10 @@ class State:
         m = AddrMatch(neg=neg)
         for part in value.split(","):
             part = part.strip()
+            plain = plain_ipv4_network(part)
+            if plain is not None:
+                m.nets.append(plain)
+                continue
             try:
                 m.nets.append(ipaddress.ip_network(part, strict=False))
                 continue

@@ -28,6 +28,7 @@ from policy_lint.dialects.firewalls.mikrotik.model import (
 from policy_lint.dialects.firewalls.reach import narrow_scope
 from policy_lint.dialects.semantics.addressing import Target, decide_by_address, targets
 from policy_lint.dialects.semantics.chains import ChainResult
+from policy_lint.dialects.semantics.gcpause import without_cycle_collection
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 MAX_JUMPS = 32
@@ -805,6 +806,7 @@ class MikrotikRuleset:
 
     # ------------------------------------------------------------ the Ruleset protocol
 
+    @without_cycle_collection
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
         d = self._evaluate(probe, audience)
         if not d.scope or d.rule is None:

@@ -29,6 +29,7 @@ from policy_lint.dialects.firewalls.mikrotik.model import (
 )
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.detection import statement_hits
+from policy_lint.dialects.semantics.gcpause import without_cycle_collection
 from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
 from policy_lint.inputs import read_source
 from policy_lint.model import Problem, Span
@@ -965,6 +966,7 @@ def _schedulers(reader: _Reader, items: dict[str, list[Item]]) -> list[Script]:
     return out
 
 
+@without_cycle_collection
 def parse(path: Path, context: ParseContext) -> MikrotikRuleset:
     # Reading builds a few objects per item and frees almost none: the cyclic collector would
     # rescan the growing heap again and again for nothing. It is back on when we return.

@@ -73,10 +73,12 @@ from policy_lint.dialects.firewalls.nftables.evaluate import NftRuleset
 from policy_lint.dialects.firewalls.nftables.parse import Parser
 from policy_lint.dialects.firewalls.nftables.syntax import FILE_PATTERNS, NAME, detect
 from policy_lint.dialects.semantics.base import ParseContext
+from policy_lint.dialects.semantics.gcpause import without_cycle_collection
 
 __all__ = ["FILE_PATTERNS", "NAME", "detect", "parse"]
 
 
+@without_cycle_collection
 def parse(path: Path, context: ParseContext) -> NftRuleset:
     shown = context.resolver.display(path)
     parser = Parser(context, shown)

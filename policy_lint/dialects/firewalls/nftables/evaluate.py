@@ -25,6 +25,7 @@ from policy_lint.dialects.semantics.chains import (
     nat_target,
     redirected,
 )
+from policy_lint.dialects.semantics.gcpause import without_cycle_collection
 from policy_lint.dialects.semantics.setfills import SetFill, find_fills
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
@@ -1007,6 +1008,7 @@ class NftRuleset:
 
     # ---------------------------------------------------------------- the Ruleset protocol
 
+    @without_cycle_collection
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
         key = audience.key or ("output", "", "", "", "")
 

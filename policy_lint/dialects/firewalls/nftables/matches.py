@@ -17,6 +17,7 @@ from policy_lint.dialects.firewalls.nftables.syntax import (
     items_text,
     word_of,
 )
+from policy_lint.dialects.semantics.addressing import plain_ipv4_network
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.model import Problem, Span
 
@@ -250,6 +251,10 @@ class RuleParser:
 
     def word_into(self, w: str, v: Values, span: Span) -> None:
         if w in ("timeout", "expires", "counter", "packets", "bytes", "comment"):
+            return
+        plain = plain_ipv4_network(w.strip("[]"))
+        if plain is not None:
+            v.nets.append(plain)
             return
         try:
             v.nets.append(ipaddress.ip_network(w.strip("[]"), strict=False))
