@@ -71,7 +71,7 @@ def analyse(paths: Iterable[Path], classifier: Classifier, report: ComplianceRep
             seq = 0
             with open(spool_path, "w", encoding="utf-8") as out:
                 for path in paths:
-                    if sniff(path) in ("har", "mitm") and not _is_org_log(path):
+                    if not reads(path):
                         raise SourceError(
                             f"{path}: --engine duckdb reads logs; flow files and HAR need --engine python"
                         )
@@ -171,6 +171,11 @@ def native_squid(con: Any, path: Path, base: int, out: Any, skipped: SkipCounter
         con.execute(f"DELETE FROM native WHERE seq >= {base}")
         return None
     return int(total)
+
+
+def reads(path: Path) -> bool:
+    """Whether this engine reads path: a log, not a flow file or HAR."""
+    return sniff(path) not in ("har", "mitm") or _is_org_log(path)
 
 
 def _is_org_log(path: Path) -> bool:

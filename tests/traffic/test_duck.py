@@ -275,3 +275,16 @@ def test_native_readers_agree_on_mutated_lines(seed, tmp_path):
         path = tmp_path / name
         path.write_text("\n".join([base[0], *(mutate(rng.choice(base)) for _ in range(400))]) + "\n")
         assert duck_report([path]) == python_report([path]), name
+
+
+def test_auto_engine_takes_duckdb_for_large_logs_and_python_otherwise(tmp_path):
+    from policy_lint.traffic.command import choose_engine
+
+    log = SAMPLES / "squid-combined.log"
+    size = log.stat().st_size
+    har = tmp_path / "capture.har"
+    har.write_text(json.dumps({"log": {"entries": []}}))
+    assert choose_engine([log], threshold=size + 1) == "python"  # small: Python starts at once
+    assert choose_engine([log], threshold=size) == "duckdb"
+    assert choose_engine([log, har], threshold=size) == "python"  # HAR needs the fingerprints
+    assert choose_engine([SAMPLES / "panos-url.log", SAMPLES / "zeek-ssl.json"], threshold=1) == "duckdb"
