@@ -332,6 +332,15 @@ class UnboundRuleset:
         self._audiences = list(seen.values())
         return self._audiences
 
+    def audience_of_client(self, ip: str) -> Audience:
+        """The audience a client at ip is in: the one whose views, tags and overrides are the
+        ones unbound applies to that address (what a live test from 127.0.0.1 sees)."""
+        ctx, _words = self._ctx_for(ip)
+        for audience in self.audiences():
+            if self._ctx.get(audience.key) == ctx:
+                return audience
+        raise LookupError(ip)  # every context of an address is one of audiences()'s
+
     # ---- evaluation
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
         if audience.key not in self._ctx:
