@@ -41,8 +41,12 @@
   `route-to`/`rtable` (inbound) on a `match` rule it meets, send it through another path (a VPN,
   a tunnel): `unknown`, TE907 at the rule. `dup-to` routes only a copy: the original goes on.
 - `$macros`, `\\` continuations, `include "file"` and `anchor "name" { ... }` (evaluated in
-  place, a `quick` inside an anchor ends the search), `load anchor NAME from "file"`. Unknown
-  statements are what pfctl refuses: TE901 with the line.
+  place, a `quick` inside an anchor ends the search), `load anchor NAME from "file"`. An include
+  (or loaded anchor) whose file is not here stands for rules unseen at its place: what reaches it
+  is `unknown` (TE903), even behind a later `pass all`. Unknown statements are what pfctl
+  refuses: TE901 with the line. A `pass` rule whose match is unknown (a tag, a user, a missing
+  table) after the block that matched a packet makes its verdict `unknown`, as a matching one
+  would undo the block.
 """
 
 from __future__ import annotations
@@ -364,6 +368,13 @@ class _Parser:
         target = self.context.resolver.resolve(ref, path) if ref else None
         if target is None:
             self.problems.append(Problem("TE903", span, f"included file {ref!r} not found"))
+            # Its rules stand here, unseen: any of them may match (a `quick` one ends the
+            # search; a later `pass all` cannot undo it), so every packet reaching this point
+            # is undecided. A rule of unknown match that passes quick says exactly that.
+            placeholder = Rule(
+                "pass", span, quick=True, anchor=anchor, unknown=(f"the rules of {ref!r}, not found",)
+            )
+            self.rules.append(placeholder)
             return
         self.parse_file(target, self.context.resolver.display(target), depth + 1, anchor)
 
@@ -857,7 +868,7 @@ class PfRuleset:
         self._candidates_of: dict[object, list[Rule]] = {}
         self._specific_of: dict[object, list[int]] = {}
         self._used_tables: set[str] | None = None
-        self._generic_of: dict[tuple, tuple[int, list[int], int | None]] = {}
+        self._generic_of: dict[tuple, tuple[int, list[int], int | None, list[int]]] = {}
 
     def _candidates(self, address) -> list[Rule]:
         """The rules that may match a packet to `address`, in ruleset order."""
@@ -888,14 +899,15 @@ class PfRuleset:
                 self._specific_of[address] = found
         return found
 
-    def _generic_walk(self, packet: Packet) -> tuple[int, list[int], int | None]:
+    def _generic_walk(self, packet: Packet) -> tuple[int, list[int], int | None, list[int]]:
         """The generic rules' part of the walk for packets shaped like `packet` (everything
         _matches reads but the destination address): the index of the first `quick` match
-        (len(rules) if none), the indexes of the matches up to it, the first undecidable one."""
+        (len(rules) if none), the indexes of the matches up to it, the first undecidable one,
+        and the undecidable `pass` rules (which may undo a block decided around them)."""
         key = (packet.direction, packet.iface, packet.src, packet.dst.version, packet.port)
         hit = self._generic_of.get(key)
         if hit is None:
-            stop, matched, unsure = len(self.rules), [], None
+            stop, matched, unsure, unsure_pass = len(self.rules), [], None, []
             for idx in self._generic:
                 rule = self.rules[idx]
                 m = self._matches(rule, packet)
@@ -903,12 +915,14 @@ class PfRuleset:
                     continue
                 if m is None:
                     unsure = idx if unsure is None else unsure
+                    if rule.action == "pass":
+                        unsure_pass.append(idx)
                     continue
                 matched.append(idx)
                 if rule.quick:
                     stop = idx
                     break
-            hit = self._generic_of[key] = (stop, matched, unsure)
+            hit = self._generic_of[key] = (stop, matched, unsure, unsure_pass)
         return hit
 
     def _make_audiences(self) -> list[Audience]:
@@ -1026,9 +1040,10 @@ class PfRuleset:
         # pf's walk (last match wins, a `quick` match ends it), over the generic rules (walked
         # once per packet shape) merged by ruleset index with the others that may hold the
         # destination address: the walk stops at the first quick match of either.
-        g_stop, g_matched, g_unsure = self._generic_walk(packet)
+        g_stop, g_matched, g_unsure, g_unsure_pass = self._generic_walk(packet)
         last: int | None = None  # the last matching non-generic rule before the stop
         unsure: int | None = None
+        unsure_pass = list(g_unsure_pass)
         stop = g_stop
         for idx in self._specific(packet.dst.address):
             if idx > g_stop:
@@ -1041,6 +1056,8 @@ class PfRuleset:
                 continue
             if m is None:
                 unsure = idx if unsure is None else unsure
+                if rule.action == "pass":
+                    unsure_pass.append(idx)
                 continue
             last = idx
             if rule.quick:
@@ -1052,6 +1069,16 @@ class PfRuleset:
         if g_unsure is not None and g_unsure < stop:
             unsure = g_unsure if unsure is None else min(unsure, g_unsure)
         decided = None if last is None else self.rules[last]
+        if decided is not None and decided.action == "block":
+            # A pass rule whose match is unknown undoes the block if it may match after it
+            # (last match wins) or, `quick`, anywhere before the stop: the answer is unknown.
+            undoing = [
+                i
+                for i in unsure_pass
+                if i < stop and (i > last or self.rules[i].quick)  # type: ignore[operator]
+            ]
+            if undoing:
+                return self._verdict(None, self.rules[min(undoing)], packet), decided
         return self._verdict(decided, None if unsure is None else self.rules[unsure], packet), decided
 
     def _verdict(self, decided: Rule | None, unsure: Rule | None, packet: Packet | None) -> Decision:
@@ -1186,6 +1213,7 @@ class PfRuleset:
         when no state lets them through. None: no rule decides them (they pass)."""
         decided: Rule | None = None
         unsure: Rule | None = None
+        undoing: Rule | None = None  # an undecidable pass after the block decided so far
         reply = Packet("in", None, None, target, port)
         for rule in self.rules:
             if rule.action == "match" or rule.direction == "out":
@@ -1210,12 +1238,18 @@ class PfRuleset:
                 continue
             if m is None:
                 unsure = unsure or rule
+                if rule.action == "pass" and undoing is None:
+                    undoing = rule  # undoes a block matched before it, or after it if quick
                 continue
+            if undoing is not None and not undoing.quick:
+                undoing = None  # a later definite match overrides an earlier undecidable one
             decided = rule
             if rule.quick:
                 break
         if decided is None and unsure is None:
             return None
+        if decided is not None and decided.action == "block" and undoing is not None:
+            decided, unsure = None, undoing
         d = self._verdict(decided, unsure, None)
         if d.outcome == Outcome.UNKNOWN:
             d = Decision(

@@ -447,3 +447,40 @@ pass out quick from any to {{ {FB_ALL} }}
     assert v["facebook"] == "blocked" and v["twitter"] == "blocked"
     f = next(f for f in report.findings if f.code == "TE105")  # all web access denied
     assert f.span.line == 4
+
+
+def test_missing_include_is_unknown_even_before_a_pass_all(lint):
+    # pf.conf(5): included rules stand where the include is; a `block quick` among them would
+    # end the search before `pass all`, so what reaches the include is undecided.
+    report = lint({"pf.conf": 'include "/etc/pf.social.conf"\npass all\n'})
+    assert "TE903" in codes(report)
+    assert set(verdicts(report).values()) == {"unknown"}
+    undecided = next(f for f in report.findings if f.code == "TE106")
+    assert undecided.span.line == 1
+
+
+def test_a_present_include_is_evaluated_in_place(lint):
+    report = lint(
+        {"pf.conf": 'include "social.conf"\npass all\n', "social.conf": "block quick to 31.13.64.0/18\n"}
+    )
+    assert verdicts(report)["facebook"] == "blocked-partial"
+    assert verdicts(report)["twitter"] == "unaffected"
+
+
+def test_a_pass_of_unknown_match_after_the_deciding_block_makes_it_unknown(lint):
+    # Last match wins: the pass would undo `block all` for packets it matches; whether it
+    # matches (a tag set elsewhere, by an anchor at run time) is unknown.
+    report = lint({"pf.conf": "block all\npass out proto tcp to any port 443 tagged FOO\n"})
+    assert set(verdicts(report).values()) == {"unknown"}
+    undecided = next(f for f in report.findings if f.code == "TE106")
+    assert "tagged FOO" in undecided.message and undecided.span.line == 2
+
+
+def test_a_pass_of_unknown_match_before_the_deciding_block_changes_nothing(lint):
+    report = lint({"pf.conf": "pass out proto tcp to any port 443 tagged FOO\nblock all\n"})
+    assert set(verdicts(report).values()) == {"blocked"}
+
+
+def test_a_quick_pass_of_unknown_match_before_the_block_makes_it_unknown(lint):
+    report = lint({"pf.conf": "pass out quick proto tcp to any port 443 tagged FOO\nblock all\n"})
+    assert set(verdicts(report).values()) == {"unknown"}
