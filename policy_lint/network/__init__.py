@@ -15,17 +15,29 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from policy_lint.catalog import Catalog
 from policy_lint.engine import Report
 from policy_lint.model import Finding
-from policy_lint.network.compose import Network, compose
 from policy_lint.network.links import infer_segments, routed_segment, with_intercepts
 from policy_lint.network.routing import find_routes
 from policy_lint.network.segments import Segment, Tunnel, load_segments
 from policy_lint.policy import Policy
 
+if TYPE_CHECKING:
+    from policy_lint.network.compose import Network
+
 __all__ = ["Network", "Segment", "attach", "segments_for"]
+
+
+def __getattr__(name: str) -> Any:
+    """`Network` on first use (PEP 562): compose.py is imported only when it is needed."""
+    if name == "Network":
+        from policy_lint.network.compose import Network
+
+        return Network
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def segments_for(
@@ -80,6 +92,10 @@ def attach(
     segments = segments_for(report, settings_file, root, catalog)
     if not segments:
         return
+    # Composing is imported only for a repository with segments: most lints have none, and the
+    # import was a few milliseconds of every start-up (issue #20).
+    from policy_lint.network.compose import compose
+
     network = compose(report, segments, catalog, policy)
     report.network = network
     accepted = [f for f in network.findings if _excepted(f, segments, policy, today or dt.date.today())]
