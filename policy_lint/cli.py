@@ -274,9 +274,14 @@ def check(
         if v is not None
     }
     cache: dict[Path, config.Settings] = {}
+    # The settings directory of each path asked about: refine() asks once per finding, and
+    # resolving the same file anew was ~1,100 lstat calls for a squidGuard config (issue #20).
+    directories: dict[Path, Path] = {}
 
     def settings_for(path: Path) -> config.Settings:
-        directory = path.resolve().parent if not path.is_dir() else path.resolve()
+        directory = directories.get(path)
+        if directory is None:
+            directory = directories[path] = path.resolve().parent if not path.is_dir() else path.resolve()
         if directory not in cache:
             found = config.discover(directory)
             cache[directory] = replace(found, **flags)

@@ -79,3 +79,29 @@ def test_settings_and_policies_cannot_execute_anything(repo: Path, tmp_path: Pat
     done = run(repo, "check", "etc/squid/squid.conf")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert not marker.exists()
+
+
+def test_a_linked_directory_is_inside_only_when_its_target_is(repo: Path, tmp_path: Path) -> None:
+    """Resolver.inside follows links in any directory of a path (resolved once per directory):
+    a link to a folder of the repository stays inside, one to /etc does not, a link loop is
+    refused as Path.resolve refuses it, and a path that does not exist is judged by its text."""
+    from policy_lint.inputs import Resolver
+
+    conf_dir = repo / "etc" / "squid"
+    (repo / "lists").mkdir()
+    (repo / "lists" / "a.txt").write_text("x\n")
+    (conf_dir / "in").symlink_to(repo / "lists")
+    (conf_dir / "out").symlink_to(SYSTEM_FILE.parent)
+    (conf_dir / "loop").symlink_to(conf_dir / "loop")
+    resolver = Resolver(repo)
+    assert resolver.inside(conf_dir / "in" / "a.txt", conf_dir)
+    assert not resolver.inside(conf_dir / "out" / SYSTEM_FILE.name, conf_dir)
+    assert resolver.inside(conf_dir / "in" / "missing" / "x", conf_dir)
+    assert not resolver.inside(tmp_path / "elsewhere" / "x", conf_dir)
+    with pytest.raises(RuntimeError):
+        (conf_dir / "loop" / "x").resolve()
+    with pytest.raises(RuntimeError):
+        resolver.inside(conf_dir / "loop" / "x", conf_dir)
+    # Asked again (the directories now remembered), the answers stay the same.
+    assert resolver.inside(conf_dir / "in" / "a.txt", conf_dir)
+    assert not resolver.inside(conf_dir / "out" / SYSTEM_FILE.name, conf_dir)

@@ -22,10 +22,9 @@ installed versions sharing one cache directory do not remove each other's live e
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import importlib
 import marshal
 import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,9 +48,21 @@ def cache_dir() -> Path | None:
     return Path(base) / "policy-lint"
 
 
+def _sha256() -> Any:
+    """The interpreter's built-in sha256 (the same digest): importing hashlib loads OpenSSL,
+    which was ~3 ms of every start-up (issue #20). hashlib's when the built-in is absent (a
+    build without it, or a Python naming it otherwise)."""
+    try:
+        return importlib.import_module("_sha256").sha256
+    except (ImportError, AttributeError):
+        import hashlib
+
+        return hashlib.sha256
+
+
 def content_key(files: dict[str, bytes]) -> str:
     """sha256 over the files' names and bytes (length-prefixed, so no two sets collide)."""
-    h = hashlib.sha256(f"policy-lint catalog cache {FORMAT}\n".encode())
+    h = _sha256()(f"policy-lint catalog cache {FORMAT}\n".encode())
     for name in sorted(files):
         data = files[name]
         h.update(f"{name}\0{len(data)}\0".encode())
@@ -97,6 +108,8 @@ def prune(directory: Path, pattern: str, keep: Path, now: float | None = None) -
                 if entry == keep or entry.stat().st_mtime > cutoff:
                     continue
                 if entry.is_dir():
+                    import shutil  # only to prune: its import (with bz2, lzma) costs each start-up
+
                     shutil.rmtree(entry, ignore_errors=True)
                 else:
                     entry.unlink()

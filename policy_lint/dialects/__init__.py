@@ -264,6 +264,11 @@ HINTS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 DETECT_THRESHOLD = 0.5
 
+# A dialect whose `detect` lives in a light module of its own (the dialect module re-exports
+# it): detection imports that and the dialect module only when it wins, so a file another
+# dialect's name hint also matches (squidGuard.conf and `squid*.conf`) does not import it.
+DETECTORS = {"proxies.squid": "proxies.squid_detect"}
+
 
 def _module(module_name: str) -> ModuleType:
     return importlib.import_module(f"policy_lint.dialects.{module_name}")
@@ -294,13 +299,12 @@ DIALECTS = _Registry()
 
 
 def _best(module_names: list[str], path: Path, head: str) -> tuple[float, ModuleType | None]:
-    best: tuple[float, ModuleType | None] = (0.0, None)
+    best_score, best = 0.0, ""
     for m in module_names:
-        module = _module(m)
-        score = module.detect(path, head)
-        if score > best[0]:
-            best = (score, module)
-    return best
+        score = _module(DETECTORS.get(m, m)).detect(path, head)
+        if score > best_score:
+            best_score, best = score, m
+    return best_score, (_module(best) if best else None)
 
 
 def scores(path: Path, head: str) -> dict[str, float]:

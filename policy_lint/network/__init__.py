@@ -15,17 +15,31 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from policy_lint.catalog import Catalog
 from policy_lint.engine import Report
 from policy_lint.model import Finding
-from policy_lint.network.compose import Network, compose
-from policy_lint.network.links import infer_segments, routed_segment, with_intercepts
-from policy_lint.network.routing import find_routes
-from policy_lint.network.segments import Segment, Tunnel, load_segments
 from policy_lint.policy import Policy
 
+if TYPE_CHECKING:
+    from policy_lint.network.compose import Network
+    from policy_lint.network.segments import Segment
+
 __all__ = ["Network", "Segment", "attach", "segments_for"]
+
+
+def __getattr__(name: str) -> Any:
+    """`Network` on first use (PEP 562): compose.py is imported only when it is needed."""
+    if name == "Network":
+        from policy_lint.network.compose import Network
+
+        return Network
+    if name == "Segment":
+        from policy_lint.network.segments import Segment
+
+        return Segment
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def segments_for(
@@ -33,6 +47,10 @@ def segments_for(
 ) -> list[Segment]:
     """Declared segments, then inferred ones whose name no declared segment takes; each with
     the policy routing (catalog given) that covers its clients."""
+    from policy_lint.network.links import infer_segments, routed_segment, with_intercepts
+    from policy_lint.network.routing import find_routes
+    from policy_lint.network.segments import Tunnel, load_segments
+
     declared = [with_intercepts(s, report) for s in load_segments(settings_file)]
     names = {s.name for s in declared}
     declared_names = {n.lower() for s in declared for n in s.names}
@@ -77,14 +95,40 @@ def attach(
     today: dt.date | None = None,
 ) -> None:
     """Add the network view to `report` (its verdicts and findings) when there are segments."""
+    if not _may_have_segments(report, settings_file):
+        return
     segments = segments_for(report, settings_file, root, catalog)
     if not segments:
         return
+    # Composing is imported only for a repository with segments: most lints have none, and the
+    # import was a few milliseconds of every start-up (issue #20).
+    from policy_lint.network.compose import compose
+
     network = compose(report, segments, catalog, policy)
     report.network = network
     accepted = [f for f in network.findings if _excepted(f, segments, policy, today or dt.date.today())]
     report.findings = report.findings + [f for f in network.findings if f not in accepted]
     report.accepted = report.accepted + accepted
+
+
+# The dialects whose files can imply a segment (links.infer_segments), hold an interception
+# rule (intercept.SCANNERS) or mark traffic for policy routing (routing.MARKERS);
+# tests/network/test_network.py checks that it holds each of them.
+SEGMENT_DIALECTS = frozenset(
+    {"pihole", "mikrotik", "dnsmasq", "unbound", "iptables", "nftables", "pf", "pfsense"}
+)
+
+
+def _may_have_segments(report: Report, settings_file: str) -> bool:
+    """False when segments_for certainly finds none: segments are declared only in a
+    `.policy-lint.yaml`, inferred only from the files of SEGMENT_DIALECTS or a skipped file (a
+    DHCP server's), and routes come only from SEGMENT_DIALECTS. A lint of anything else then
+    skips importing the network modules, ~5 ms of each start-up (issue #20)."""
+    return (
+        Path(settings_file).name == ".policy-lint.yaml"
+        or bool(report.skipped)
+        or any(fr.dialect in SEGMENT_DIALECTS for fr in report.files)
+    )
 
 
 def _excepted(f: Finding, segments: list[Segment], policy: Policy, today: dt.date) -> bool:

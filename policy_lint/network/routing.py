@@ -31,12 +31,15 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from policy_lint.catalog import Catalog
-from policy_lint.dialects.semantics.setfills import SetFill, find_fills
 from policy_lint.engine import Report
 from policy_lint.inputs import Resolver
 from policy_lint.model import Span
+
+if TYPE_CHECKING:
+    from policy_lint.dialects.semantics.setfills import SetFill
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_LINE = 4096  # longer lines are no NAT, routing or DHCP statement: skipped unread
@@ -258,6 +261,9 @@ def find_routes(report: Report, root: Path | None, catalog: Catalog) -> list[Rou
     ]
     if not marks:
         return []
+    # setfills is imported only for firewall marks: a lint without them (most) skips its import.
+    from policy_lint.dialects.semantics.setfills import find_fills
+
     base = (root or Path.cwd()).resolve()
     rules, routes = _routing_lines(base)
     fills = find_fills(base, Resolver(base)) if any(m.sets for m in marks) else []

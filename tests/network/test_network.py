@@ -356,3 +356,17 @@ def test_mikrotik_dhcp_network_names_its_dns_server(tmp_path, catalog):
     net = table(report)
     assert net["dhcp 10.20.0.0/24"]["facebook"] == "unaffected"  # asks 9.9.9.9: the dnsmasq is void
     assert net["dhcp 10.30.0.0/24"]["facebook"] == "unknown"  # no dns-server: the router's own DNS
+
+
+def test_the_dialects_that_imply_segments_are_all_asked_for() -> None:
+    """attach() skips the network modules for a lint of no SEGMENT_DIALECTS file (start-up
+    time): every dialect the scanners, markers and segment inference read must be in it."""
+    import re
+
+    from policy_lint.network import SEGMENT_DIALECTS, links
+    from policy_lint.network.intercept import SCANNERS
+    from policy_lint.network.routing import MARKERS
+
+    inferred = set(re.findall(r'fr\.dialect == "([^"]+)"', Path(links.__file__).read_text()))
+    assert inferred
+    assert set(SCANNERS) | set(MARKERS) | inferred <= SEGMENT_DIALECTS

@@ -34,10 +34,14 @@ import ipaddress
 import itertools
 import re
 from dataclasses import dataclass, field, fields, replace
-from fnmatch import fnmatch
 from pathlib import Path
 
 from policy_lint.dialects.proxies import squid_names
+
+# The dialect's detect (and its file patterns) live in a light module of their own, which
+# detection imports without this one (squid_detect.py says why); re-exported here.
+from policy_lint.dialects.proxies.squid_detect import FILE_PATTERNS as FILE_PATTERNS
+from policy_lint.dialects.proxies.squid_detect import detect as detect
 from policy_lint.dialects.semantics.addressing import decide_by_address
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.listnames import classify_list_name
@@ -55,15 +59,8 @@ def _squidguard():
 
 
 NAME = "squid"
-FILE_PATTERNS = ("squid*.conf", "*.squid", "squid.conf*")
 MAX_INCLUDE_DEPTH = 16
 MAX_AUDIENCES = 4096
-
-_DIRECTIVE_HINT = re.compile(
-    r"^\s*(http_access|acl\s+\S+\s+(dstdomain|dstdom_regex|url_regex|src|dst|port|method)\b"
-    r"|http_port|refresh_pattern|cache_peer|visible_hostname|ssl_bump|delay_pools)",
-    re.M,
-)
 
 # ACL types by what decides them (squid_names.py): the request, the client, or neither modelled.
 REQUEST_TYPES = squid_names.REQUEST_TYPES
@@ -105,16 +102,6 @@ NAMED_ACCESS_DIRECTIVES = ("cache_peer_access", "adaptation_access", "delay_acce
 # (external_acl_type FORMAT, squid.conf.documented): a helper given one may decide by site.
 EXTERNAL_REQUEST_FIELDS = re.compile(r"%(DST|URI|PATH|METHOD|PORT|PROTO|>ru|>rd|>rp|>rm|>rP|ru|rp|rm|>h|>\{)")
 EXTERNAL_OPTION = re.compile(r"^[-+][a-zA-Z]$")
-
-
-def detect(path: Path, head: str) -> float:
-    name = path.name.lower()
-    if "squidguard" in name:
-        return 0.0  # squidGuard.conf: the squidguard dialect's
-    if any(fnmatch(name, p) for p in FILE_PATTERNS):
-        return 0.9
-    hits = len(_DIRECTIVE_HINT.findall(head))
-    return min(0.8, 0.3 * hits) if hits else 0.0
 
 
 @dataclass(frozen=True)
