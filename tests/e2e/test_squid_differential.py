@@ -244,7 +244,7 @@ def key(probe: Probe) -> str:
 def client_audiences(ruleset) -> list[Audience]:
     """The audiences the test client (127.0.0.1) belongs to in our model of the config."""
     audiences = list(ruleset.audiences()) or [Audience(key=())]
-    if len(audiences) == 1 and not any(a.type == "src" for a in ruleset._client_acls().values()):
+    if len(audiences) == 1 and not any(a.type == "src" for a in ruleset.client_acls().values()):
         return audiences
     local = [
         a
@@ -256,7 +256,7 @@ def client_audiences(ruleset) -> list[Audience]:
     if not chosen:
         # The proxy host's own address is no audience of the model (issue #13: it never makes a
         # block partial), but it is where the harness's requests come from: evaluate as it.
-        client = ruleset._client_acls()
+        client = ruleset.client_acls()
         if all(a.type == "src" for a in client.values()):
             values = {n: ruleset._client_value(a, {"src": str(CLIENT)}) for n, a in client.items()}
             return [Audience(key=tuple(sorted(values.items())), attributes=(("src", str(CLIENT)),))]

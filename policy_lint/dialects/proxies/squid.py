@@ -524,7 +524,7 @@ class SquidRuleset:
         self._address_acls = self._public_dst_acls()
         self._request_names = sorted(
             {n for line in self._all_access_lines() for n, _ in line.literals}
-            - set(self._client_acls())
+            - set(self.client_acls())
             - set(self._path_unknown_acls())
         )
 
@@ -856,7 +856,9 @@ class SquidRuleset:
         return False, None
 
     # ---- client side: audiences
-    def _client_acls(self) -> dict[str, Acl]:
+    def client_acls(self) -> dict[str, Acl]:
+        """The ACLs the access lines use that test the client (src, proxy_auth, time...), by
+        name: the dimensions of the audiences."""
         if self._client_cache is None:
             used = {n for line in self._all_access_lines() for n, _ in line.literals}
             self._client_cache = {
@@ -875,7 +877,7 @@ class SquidRuleset:
         ]
 
     def _dims(self) -> _Dims:
-        client = self._client_acls()
+        client = self.client_acls()
         ips: list[str] = []
         macs: list[str] = []
         users: list[str] = []
@@ -1014,7 +1016,7 @@ class SquidRuleset:
         if self._audiences is not None:
             return self._audiences
         dims = self._dims()
-        client = self._client_acls()
+        client = self.client_acls()
         by_type: dict[str, list[Acl]] = {}
         for acl in client.values():
             by_type.setdefault(acl.type, []).append(acl)
@@ -1241,7 +1243,7 @@ class SquidRuleset:
         """The client-side conditions of a line, as Squid names them."""
         if line is None:
             return ""
-        client = self._client_acls()
+        client = self.client_acls()
         parts = []
         for name, neg in line.literals:
             acl = client.get(name)
@@ -1261,7 +1263,7 @@ class SquidRuleset:
             who = self._scope(prior)
             if not who or who in taken:
                 continue
-            request = [(n, neg) for n, neg in prior.literals if n not in self._client_acls()]
+            request = [(n, neg) for n, neg in prior.literals if n not in self.client_acls()]
             if any(self._request_match(n, probe)[0] is not (not neg) for n, neg in request if n != "all"):
                 continue  # this line is not about this request
             if not self._anyone_reaches(prior):
