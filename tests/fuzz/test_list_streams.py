@@ -147,6 +147,13 @@ def test_unbound_stream_reads_like_the_lexer(tmp_path_factory, catalog, rows, cr
 def test_domain_list_stream_reads_like_the_reader(tmp_path_factory, catalog, rows, crlf, end):
     path = write(tmp_path_factory.mktemp("d"), "blocklist.txt", [("# block list", "")] + rows, crlf, end)
     compare(domainlist, path, catalog, "domain-list")
+    saved = domainlist.BUFFERED_LINES
+    try:
+        # Over the buffer: the file is checked whole, then its lines are handed out as read.
+        domainlist.BUFFERED_LINES = 1
+        compare(domainlist, path, catalog, "domain-list")
+    finally:
+        domainlist.BUFFERED_LINES = saved
 
 
 def rpz_records(path: Path, catalog: Catalog) -> int | str:

@@ -22,7 +22,8 @@ that is not a plain domain no probe can meet; only those are read as above, the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import chain, islice
 from pathlib import Path
 
 from policy_lint.dialects.dns.hosts import wanted_names
@@ -52,6 +53,9 @@ _INCLUDE = re.compile(r"^\.include<([^>]+)>", re.I)
 # Files from this size on are streamed: lines of this form (over lower-cased text) are plain
 # domains `_line` only counts, unless a relevant name starts them; every other line is read.
 STREAM_FROM_BYTES = 1 << 20
+# Lines a streamed list hands the reader that are collected before the first is read (see
+# _stream_lines): a list of 10^6 lines of other forms is not held in memory whole.
+BUFFERED_LINES = 100_000
 _NOT_PLAIN = re.compile(
     rb"\n(?![ \t]*(?:\*\.|\.)?(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z][a-z0-9-]{0,62}\.?"
     rb"[ \t]*(?:#[^\n]*)?\r?\n)"
@@ -106,9 +110,10 @@ class _Reader:
         display = self.context.resolver.display(path)
         try:  # big lists: plain domains no probe can meet are only counted (_stream_lines)
             if STREAM_FROM_BYTES < path.stat().st_size <= MAX_FILE_BYTES:
-                check_whole(path)  # NotStreamable before any line is taken
-                for i, raw in self._stream_lines(path):
+                plain = [0]
+                for i, raw in self._stream_lines(path, plain):  # NotStreamable before any line
                     self._line(i, raw, display, path, stack)
+                self.entries += plain[0]
                 return
         except (NotStreamable, OSError):
             pass  # read the ordinary way: the same lines, or the same error
@@ -117,9 +122,21 @@ class _Reader:
         for i, raw in enumerate(src.lines, start=1):
             self._line(i, raw, src.path, path, stack)
 
-    def _stream_lines(self, path: Path) -> Iterator[tuple[int, str]]:
+    def _stream_lines(self, path: Path, plain: list[int]) -> Iterable[tuple[int, str]]:
         """(number, text) of every line but the plain domains (_PLAIN_LINE) no probe can meet,
-        which are counted as entries, as `_line` counts them."""
+        which are counted in `plain[0]` (entries, as `_line` counts them). A file linestream
+        cannot read raises NotStreamable here, before any line is handed out: the lines are
+        collected first (one read of the file); only a file with over BUFFERED_LINES of them
+        is checked whole (a second read) and then handed out as it is read, so memory stays
+        bounded."""
+        lines = self._scan(path, plain)
+        head = list(islice(lines, BUFFERED_LINES))
+        if len(head) < BUFFERED_LINES:
+            return head  # the whole file was read: nothing can raise any more
+        check_whole(path)
+        return chain(head, lines)
+
+    def _scan(self, path: Path, plain: list[int]) -> Iterator[tuple[int, str]]:
         if self.relevant_re is None:
             trie = label_trie(sorted(name for name in self.relevant if name))
             self.relevant_re = re.compile(
@@ -137,7 +154,7 @@ class _Reader:
                     picked.add(text.rfind(b"\n", 0, m.start()) + 1)
             picked.update(m.start() + 1 for m in self.relevant_re.finditer(low))
             starts = sorted(s for s in picked if s < len(text))
-            self.entries += text.count(b"\n") - 1 - len(starts)
+            plain[0] += text.count(b"\n") - 1 - len(starts)
             pos, number = 1, before + 1
             for s in starts:
                 number += text.count(b"\n", pos, s)
