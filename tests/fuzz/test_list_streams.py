@@ -41,6 +41,10 @@ NAMES = [
     "linkedin.com.",
     "x.com..",
     "É.example",
+    "trail-.example",
+    "x.com-",
+    "l" * 63 + ".example",
+    "_a.b_c.d1-",
 ]
 UNBOUND = [
     "server:",
@@ -147,13 +151,14 @@ def test_unbound_stream_reads_like_the_lexer(tmp_path_factory, catalog, rows, cr
 def test_domain_list_stream_reads_like_the_reader(tmp_path_factory, catalog, rows, crlf, end):
     path = write(tmp_path_factory.mktemp("d"), "blocklist.txt", [("# block list", "")] + rows, crlf, end)
     compare(domainlist, path, catalog, "domain-list")
-    saved = domainlist.BUFFERED_LINES
+    saved = domainlist.BUFFERED_LINES, domainlist.SIMPLE_MISSES
     try:
-        # Over the buffer: the file is checked whole, then its lines are handed out as read.
-        domainlist.BUFFERED_LINES = 1
+        # Over the buffer: the file is checked whole, then its lines are handed out as read;
+        # and every block's lines picked by the exact plain-line pattern, not the cheaper one.
+        domainlist.BUFFERED_LINES, domainlist.SIMPLE_MISSES = 1, 0
         compare(domainlist, path, catalog, "domain-list")
     finally:
-        domainlist.BUFFERED_LINES = saved
+        domainlist.BUFFERED_LINES, domainlist.SIMPLE_MISSES = saved
 
 
 def rpz_records(path: Path, catalog: Catalog) -> int | str:
