@@ -66,6 +66,12 @@ _DATA_LINE = (
 )
 _BLANK_LINE = rb"[ \t]*(?:#[^\n]*)?\r?\n"
 _NOT_DROPPABLE = re.compile(rb"\n(?!" + _ZONE_LINE + rb"|" + _DATA_LINE + rb"|" + _BLANK_LINE + rb")")
+# A block of generated lines (`local-zone: "NAME" TYPE`, all alike but for the name) is told
+# droppable by counting instead of matching each line (a regex costs per character it looks
+# at): see _uniform.
+_UNIFORM_HEAD = re.compile(rb"\n[ \t]*local-(?:zone|data):[ \t]+\"(?=[^ \t\r\n\\\":])")
+_NAME_RUN = re.compile(rb"[^ \t\r\n\\\":]+")
+_NAME_STOPS = b' \t\r\\":'
 _SPECIAL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]")
 _SPECIAL_BYTES = bytes([*range(9), 11, 12, *range(14, 32), *range(127, 256)])
 
@@ -78,6 +84,40 @@ def relevant_pattern(relevant: Iterable[str]) -> re.Pattern[bytes]:
     return re.compile(rb"local-(?:zone|data):[ \t]++(?:[\"'][ \t]*+)?+" + body + rb"\.*(?=[\s\"'])")
 
 
+def _uniform(text: bytes, lines: int) -> bool:
+    """Whether every line of a block (`lines` of them) is droppable by _NOT_DROPPABLE's test,
+    or picked by _SPECIAL. True when the block's last line L is droppable, its name N (after
+    the quote that follows `local-zone:`/`local-data:`, up to a quote or blank) is followed by
+    a quote or blank, and L = P + N + S where every line starts with P, ends with S, is not
+    P and S meeting or overlapping (so it holds P + M + S, M not empty), and the block holds
+    `:`, blanks, CR, `"` and backslashes only as often as its lines' P and S do (so no M holds
+    one). Such a line matches _ZONE_LINE or _DATA_LINE as L does, M in N's place in the name
+    field, unless M holds other white space (VT, FF: control characters _SPECIAL picks).
+
+        server:                                      (not alike: the block is matched)
+            local-zone: "ads1.example" always_nxdomain
+            local-zone: "ads2.example" always_nxdomain   (alike: counted)
+    """
+    last = text[text.rfind(b"\n", 0, len(text) - 1) :]
+    head = _UNIFORM_HEAD.match(last)
+    if head is None or _NOT_DROPPABLE.match(last) is not None:
+        return False
+    name = _NAME_RUN.match(last, head.end())
+    if name is None:
+        return False
+    prefix, suffix = last[: head.end()], last[name.end() :]
+    if suffix[:1] not in (b'"', b" ", b"\t"):
+        return False
+    if text.count(prefix) != lines or text.count(suffix) != lines:
+        return False
+    for k in range(min(len(prefix), len(suffix))):
+        if prefix.endswith(suffix[:k]) and prefix[: len(prefix) - k] + suffix in text:
+            return False
+    both = prefix + suffix
+    stops = len(text) - len(text.translate(None, _NAME_STOPS))
+    return stops == lines * (len(both) - len(both.translate(None, _NAME_STOPS)))
+
+
 def check(path: Path) -> None:
     """Raise NotStreamable when linestream cannot read `path` exactly as read_source does."""
     check_whole(path)
@@ -88,7 +128,10 @@ def lines(path: Path, relevant: re.Pattern[bytes], clean: Callable[[], bool]) ->
     jump over droppable lines."""
     before = 0  # lines in earlier blocks
     for text in blocks(path):
-        picked = {m.start() + 1 for m in _NOT_DROPPABLE.finditer(text)}
+        if _uniform(text, text.count(b"\n") - 1):
+            picked = set()
+        else:
+            picked = {m.start() + 1 for m in _NOT_DROPPABLE.finditer(text)}
         if len(text.translate(None, _SPECIAL_BYTES)) != len(text):
             picked.update(text.rfind(b"\n", 0, m.start()) + 1 for m in _SPECIAL.finditer(text))
         picked.update(text.rfind(b"\n", 0, m.start()) + 1 for m in relevant.finditer(text.lower()))
