@@ -24,6 +24,8 @@ from policy_lint.policy import strict_policy
 # The submodules (the packages' `parse` is the registry's function).
 unbound_parse: Any = importlib.import_module("policy_lint.dialects.dns.unbound.parse")
 rpz_parse: Any = importlib.import_module("policy_lint.dialects.dns.rpz.parse")
+unbound_stream: Any = importlib.import_module("policy_lint.dialects.dns.unbound.stream")
+rpz_stream: Any = importlib.import_module("policy_lint.dialects.dns.rpz.stream")
 EXAMPLES = int(os.environ.get("POLICY_LINT_FUZZ_CASES", "8")) * 5
 
 NAMES = [
@@ -144,6 +146,12 @@ def compare(module, path: Path, catalog: Catalog, dialect: str) -> None:
 def test_unbound_stream_reads_like_the_lexer(tmp_path_factory, catalog, rows, crlf, end):
     path = write(tmp_path_factory.mktemp("u"), "unbound.conf", [("server:", "")] + rows, crlf, end)
     compare(unbound_parse, path, catalog, "unbound")
+    saved = unbound_stream.BUFFERED_LINES
+    try:
+        unbound_stream.BUFFERED_LINES = 0  # checked whole, then read as handed out
+        compare(unbound_parse, path, catalog, "unbound")
+    finally:
+        unbound_stream.BUFFERED_LINES = saved
 
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -174,6 +182,12 @@ def rpz_records(path: Path, catalog: Catalog) -> int | str:
 def test_rpz_stream_reads_like_the_zone_reader(tmp_path_factory, catalog, rows, crlf, end):
     path = write(tmp_path_factory.mktemp("r"), "db.rpz", [("$TTL 300", "")] + rows, crlf, end)
     compare(rpz_parse, path, catalog, "rpz")
+    saved_misses = rpz_stream.SIMPLE_MISSES
+    try:
+        rpz_stream.SIMPLE_MISSES = 0  # every block picked the exact way
+        compare(rpz_parse, path, catalog, "rpz")
+    finally:
+        rpz_stream.SIMPLE_MISSES = saved_misses
     saved = rpz_parse.STREAM_FROM_BYTES, linestream.CHUNK_BYTES
     try:
         ordinary = rpz_records(path, catalog)

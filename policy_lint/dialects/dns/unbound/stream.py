@@ -12,8 +12,9 @@ so the reader sees exactly the lines that can change what it keeps or reports. P
 lines with a control character or non-ASCII text (unbound's `\\s` differs from a byte
 pattern's there) and lines whose name is a relevant one (`relevant_pattern`).
 
-`check(path)` reads the file once through linestream.blocks first: a file linestream cannot
-read exactly as read_source does raises NotStreamable before any line is handed out.
+`lines(...)` reads the file through linestream.blocks before it hands out a line: a file
+linestream cannot read exactly as read_source does raises NotStreamable first (`check(path)`
+does only that check).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from policy_lint.dialects.semantics.linestream import blocks, check_whole, label_trie
+from policy_lint.dialects.semantics.linestream import blocks, check_whole, label_trie, other_break
 
 # What the reader drops in a clean state (a subset of parse.py's _FAST_ZONE/_FAST_DATA lines
 # with a known type / a simple address record; ':' kept out of data lines so that no
@@ -72,6 +73,8 @@ _NOT_DROPPABLE = re.compile(rb"\n(?!" + _ZONE_LINE + rb"|" + _DATA_LINE + rb"|" 
 _UNIFORM_HEAD = re.compile(rb"\n[ \t]*local-(?:zone|data):[ \t]+\"(?=[^ \t\r\n\\\":])")
 _NAME_RUN = re.compile(rb"[^ \t\r\n\\\":]+")
 _NAME_STOPS = b' \t\r\\":'
+# Picked lines kept in memory while the file is read once (see `lines`).
+BUFFERED_LINES = 100_000
 _SPECIAL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]")
 _SPECIAL_BYTES = bytes([*range(9), 11, 12, *range(14, 32), *range(127, 256)])
 
@@ -123,19 +126,86 @@ def check(path: Path) -> None:
     check_whole(path)
 
 
+def _starts(text: bytes, relevant: re.Pattern[bytes]) -> list[int]:
+    """Sorted starts of the lines of a block the reader must see even in a clean state."""
+    if _uniform(text, text.count(b"\n") - 1):
+        picked = set()
+    else:
+        picked = {m.start() + 1 for m in _NOT_DROPPABLE.finditer(text)}
+    if len(text.translate(None, _SPECIAL_BYTES)) != len(text):
+        for m in _SPECIAL.finditer(text):
+            other_break(text[m.start()])  # as check_whole: NotStreamable before any line
+            picked.add(text.rfind(b"\n", 0, m.start()) + 1)
+    picked.update(text.rfind(b"\n", 0, m.start()) + 1 for m in relevant.finditer(text.lower()))
+    return sorted(s for s in picked if s < len(text))
+
+
 def lines(path: Path, relevant: re.Pattern[bytes], clean: Callable[[], bool]) -> Iterator[tuple[int, str]]:
     """(line number, text) of the lines the reader must see; `clean()` is asked before each
-    jump over droppable lines."""
+    jump over droppable lines. Raises NotStreamable before any line is handed out.
+
+    The file is read once: each block's picked lines are kept (line number, end, text); a
+    block the reader needs line by line (not clean) is read again. A file with over
+    BUFFERED_LINES picked lines is checked whole first and then read as it is handed out."""
+    plan: list[tuple[int, list[tuple[int, int, int, str]]]] = []
+    kept = 0
     before = 0  # lines in earlier blocks
     for text in blocks(path):
-        if _uniform(text, text.count(b"\n") - 1):
-            picked = set()
-        else:
-            picked = {m.start() + 1 for m in _NOT_DROPPABLE.finditer(text)}
-        if len(text.translate(None, _SPECIAL_BYTES)) != len(text):
-            picked.update(text.rfind(b"\n", 0, m.start()) + 1 for m in _SPECIAL.finditer(text))
-        picked.update(text.rfind(b"\n", 0, m.start()) + 1 for m in relevant.finditer(text.lower()))
-        starts = sorted(s for s in picked if s < len(text))
+        picks = []
+        pos, number = 1, before + 1
+        for start in _starts(text, relevant):
+            number += text.count(b"\n", pos, start)
+            end = text.find(b"\n", start)
+            picks.append((start, end, number, _text(text[start:end])))
+            pos, number = end + 1, number + 1
+        kept += len(picks)
+        if kept > BUFFERED_LINES:
+            check_whole(path)
+            return _lazy(path, relevant, clean)
+        plan.append((before, picks))
+        before += text.count(b"\n") - 1
+    return _replay(path, plan, clean)
+
+
+def _replay(
+    path: Path, plan: list[tuple[int, list[tuple[int, int, int, str]]]], clean: Callable[[], bool]
+) -> Iterator[tuple[int, str]]:
+    """`_lazy`'s lines from the kept picks; a block is read again only while not clean."""
+    again: Iterator[bytes] | None = None  # blocks(path) read a second time, as needed
+    read_again = -1  # the index of the last block read again
+    text = b""
+    for k, (before, picks) in enumerate(plan):
+        i = 0
+        pos, number = 1, before + 1  # pos: where line `number` starts
+        whole: bytes | None = None
+        while True:
+            if clean():
+                while i < len(picks) and picks[i][0] < pos:
+                    i += 1
+                if i == len(picks):
+                    break
+                _start, end, number, line = picks[i]
+                yield number, line
+            else:
+                if whole is None:
+                    if again is None:
+                        again = blocks(path)
+                    while read_again < k:
+                        text = next(again)
+                        read_again += 1
+                    whole = text
+                if pos >= len(whole):
+                    break
+                end = whole.find(b"\n", pos)
+                yield number, _text(whole[pos:end])
+            pos, number = end + 1, number + 1
+
+
+def _lazy(path: Path, relevant: re.Pattern[bytes], clean: Callable[[], bool]) -> Iterator[tuple[int, str]]:
+    """The lines to read, each block's found as it is read (the file was checked whole)."""
+    before = 0  # lines in earlier blocks
+    for text in blocks(path):
+        starts = _starts(text, relevant)
         i = 0
         pos, number = 1, before + 1  # pos: where line `number` starts
         while pos < len(text):
@@ -147,7 +217,10 @@ def lines(path: Path, relevant: re.Pattern[bytes], clean: Callable[[], bool]) ->
                 number += text.count(b"\n", pos, starts[i])
                 pos = starts[i]
             end = text.find(b"\n", pos)
-            raw = text[pos:end]
-            yield number, (raw[:-1] if raw.endswith(b"\r") else raw).decode("utf-8")
+            yield number, _text(text[pos:end])
             pos, number = end + 1, number + 1
         before += text.count(b"\n") - 1
+
+
+def _text(raw: bytes) -> str:
+    return (raw[:-1] if raw.endswith(b"\r") else raw).decode("utf-8")
