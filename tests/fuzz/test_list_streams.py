@@ -182,12 +182,13 @@ def rpz_records(path: Path, catalog: Catalog) -> int | str:
 def test_rpz_stream_reads_like_the_zone_reader(tmp_path_factory, catalog, rows, crlf, end):
     path = write(tmp_path_factory.mktemp("r"), "db.rpz", [("$TTL 300", "")] + rows, crlf, end)
     compare(rpz_parse, path, catalog, "rpz")
-    saved_misses = rpz_stream.SIMPLE_MISSES
+    saved_misses = rpz_stream.SIMPLE_MISSES, rpz_stream.BUFFERED_LINES
     try:
-        rpz_stream.SIMPLE_MISSES = 0  # every block picked the exact way
+        # every block picked the exact way; the file checked whole, then read as handed out
+        rpz_stream.SIMPLE_MISSES, rpz_stream.BUFFERED_LINES = 0, 0
         compare(rpz_parse, path, catalog, "rpz")
     finally:
-        rpz_stream.SIMPLE_MISSES = saved_misses
+        rpz_stream.SIMPLE_MISSES, rpz_stream.BUFFERED_LINES = saved_misses
     saved = rpz_parse.STREAM_FROM_BYTES, linestream.CHUNK_BYTES
     try:
         ordinary = rpz_records(path, catalog)
@@ -195,3 +196,23 @@ def test_rpz_stream_reads_like_the_zone_reader(tmp_path_factory, catalog, rows, 
         assert rpz_records(path, catalog) == ordinary
     finally:
         rpz_parse.STREAM_FROM_BYTES, linestream.CHUNK_BYTES = saved
+
+
+def test_rpz_stream_keeps_the_owner_a_blank_line_inherits(tmp_path, catalog):
+    # A skipped plain record before a line starting with a blank (that line inherits its owner),
+    # in the first and a later block, then `$ORIGIN` (no longer clean: every line is read).
+    rows = [("$TTL 300", "")] + [("{n} CNAME .", f"ads{i}.example") for i in range(40)]
+    rows += [("{n} CNAME .", "ads.facebook.com"), ("\tA 10.0.0.1", "")]
+    rows += [("{n} CNAME .", f"more{i}.example") for i in range(40)] + [("  CNAME .", "")]
+    rows += [("$ORIGIN {n}", "rpz.example.")] + [("{n} CNAME .", f"late{i}") for i in range(20)]
+    rows += [("  A 10.0.0.2", "")]
+    path = write(tmp_path, "db.rpz", rows, False, True)
+    ordinary = rpz_records(path, catalog), report(path, catalog, "rpz")
+    saved = rpz_parse.STREAM_FROM_BYTES, linestream.CHUNK_BYTES, rpz_stream.BUFFERED_LINES
+    try:
+        for chunk, buffered in ((7, 100_000), (64, 100_000), (1 << 20, 100_000), (64, 0)):
+            rpz_parse.STREAM_FROM_BYTES, linestream.CHUNK_BYTES = 0, chunk
+            rpz_stream.BUFFERED_LINES = buffered
+            assert (rpz_records(path, catalog), report(path, catalog, "rpz")) == ordinary
+    finally:
+        rpz_parse.STREAM_FROM_BYTES, linestream.CHUNK_BYTES, rpz_stream.BUFFERED_LINES = saved
