@@ -325,7 +325,7 @@ class Reader:
         self.chroot = ""
         self.paths: dict[str, Path] = {}  # display path -> file
         self.order: list[Stmt] = []  # every kept statement, in unbound's reading order
-        self.relevant_re: re.Pattern[bytes] | None = None  # stream.relevant_pattern(relevant)
+        self.relevant_re: stream.Relevant | None = None  # stream.relevant_pattern(relevant)
 
     # ---- files
     def read(self, path: Path, display: str, stack: tuple[Path, ...]) -> None:

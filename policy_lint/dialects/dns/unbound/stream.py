@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from policy_lint.dialects.semantics.linestream import blocks, check_whole, label_trie, other_break
 
@@ -79,12 +80,24 @@ _SPECIAL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]")
 _SPECIAL_BYTES = bytes([*range(9), 11, 12, *range(14, 32), *range(127, 256)])
 
 
-def relevant_pattern(relevant: Iterable[str]) -> re.Pattern[bytes]:
-    """A local-zone/local-data line whose name is one of `relevant` (lower-cased text)."""
+class Relevant(NamedTuple):
+    """A local-zone/local-data line whose name is one of the relevant names (lower-cased
+    text): `line` anywhere; `quoted` in a block _uniform accepts, where every name follows a
+    quote and is followed by a quote or blank (a cheaper search: a quote, then the name)."""
+
+    line: re.Pattern[bytes]
+    quoted: re.Pattern[bytes]
+
+
+def relevant_pattern(relevant: Iterable[str]) -> Relevant:
+    """The patterns of the lines whose name is one of `relevant` (lower-cased)."""
     trie = label_trie(sorted({name for name in relevant if name}))
     body = ("(?:" + trie + ")?" if trie else "").encode()
     # Possessive: the quote and blanks before the name are never given back to the lookahead.
-    return re.compile(rb"local-(?:zone|data):[ \t]++(?:[\"'][ \t]*+)?+" + body + rb"\.*(?=[\s\"'])")
+    line = re.compile(rb"local-(?:zone|data):[ \t]++(?:[\"'][ \t]*+)?+" + body + rb"\.*(?=[\s\"'])")
+    # In a uniform block a name is not empty: "" is relevant as a name of dots only.
+    named = (trie.encode() + rb"\.*|") if trie else b""
+    return Relevant(line, re.compile(rb'"(?:' + named + rb"\.+)(?=[\s\"'])"))
 
 
 def _uniform(text: bytes, lines: int) -> bool:
@@ -126,21 +139,20 @@ def check(path: Path) -> None:
     check_whole(path)
 
 
-def _starts(text: bytes, relevant: re.Pattern[bytes]) -> list[int]:
+def _starts(text: bytes, relevant: Relevant) -> list[int]:
     """Sorted starts of the lines of a block the reader must see even in a clean state."""
-    if _uniform(text, text.count(b"\n") - 1):
-        picked = set()
-    else:
-        picked = {m.start() + 1 for m in _NOT_DROPPABLE.finditer(text)}
+    uniform = _uniform(text, text.count(b"\n") - 1)
+    picked = set() if uniform else {m.start() + 1 for m in _NOT_DROPPABLE.finditer(text)}
     if len(text.translate(None, _SPECIAL_BYTES)) != len(text):
         for m in _SPECIAL.finditer(text):
             other_break(text[m.start()])  # as check_whole: NotStreamable before any line
             picked.add(text.rfind(b"\n", 0, m.start()) + 1)
-    picked.update(text.rfind(b"\n", 0, m.start()) + 1 for m in relevant.finditer(text.lower()))
+    names = relevant.quoted if uniform else relevant.line
+    picked.update(text.rfind(b"\n", 0, m.start()) + 1 for m in names.finditer(text.lower()))
     return sorted(s for s in picked if s < len(text))
 
 
-def lines(path: Path, relevant: re.Pattern[bytes], clean: Callable[[], bool]) -> Iterator[tuple[int, str]]:
+def lines(path: Path, relevant: Relevant, clean: Callable[[], bool]) -> Iterator[tuple[int, str]]:
     """(line number, text) of the lines the reader must see; `clean()` is asked before each
     jump over droppable lines. Raises NotStreamable before any line is handed out.
 
@@ -201,7 +213,7 @@ def _replay(
             pos, number = end + 1, number + 1
 
 
-def _lazy(path: Path, relevant: re.Pattern[bytes], clean: Callable[[], bool]) -> Iterator[tuple[int, str]]:
+def _lazy(path: Path, relevant: Relevant, clean: Callable[[], bool]) -> Iterator[tuple[int, str]]:
     """The lines to read, each block's found as it is read (the file was checked whole)."""
     before = 0  # lines in earlier blocks
     for text in blocks(path):
