@@ -139,9 +139,10 @@ def check(path: Path) -> None:
     check_whole(path)
 
 
-def _starts(text: bytes, relevant: Relevant) -> list[int]:
-    """Sorted starts of the lines of a block the reader must see even in a clean state."""
-    uniform = _uniform(text, text.count(b"\n") - 1)
+def _starts(text: bytes, relevant: Relevant, lines: int) -> list[int]:
+    """Sorted starts of the lines of a block (`lines` of them) the reader must see even in a
+    clean state."""
+    uniform = _uniform(text, lines)
     picked = set() if uniform else {m.start() + 1 for m in _NOT_DROPPABLE.finditer(text)}
     if len(text.translate(None, _SPECIAL_BYTES)) != len(text):
         for m in _SPECIAL.finditer(text):
@@ -164,8 +165,9 @@ def lines(path: Path, relevant: Relevant, clean: Callable[[], bool]) -> Iterator
     before = 0  # lines in earlier blocks
     for text in blocks(path):
         picks = []
+        lines_here = text.count(b"\n") - 1
         pos, number = 1, before + 1
-        for start in _starts(text, relevant):
+        for start in _starts(text, relevant, lines_here):
             number += text.count(b"\n", pos, start)
             end = text.find(b"\n", start)
             picks.append((start, end, number, _text(text[start:end])))
@@ -175,7 +177,7 @@ def lines(path: Path, relevant: Relevant, clean: Callable[[], bool]) -> Iterator
             check_whole(path)
             return _lazy(path, relevant, clean)
         plan.append((before, picks))
-        before += text.count(b"\n") - 1
+        before += lines_here
     return _replay(path, plan, clean)
 
 
@@ -217,7 +219,7 @@ def _lazy(path: Path, relevant: Relevant, clean: Callable[[], bool]) -> Iterator
     """The lines to read, each block's found as it is read (the file was checked whole)."""
     before = 0  # lines in earlier blocks
     for text in blocks(path):
-        starts = _starts(text, relevant)
+        starts = _starts(text, relevant, text.count(b"\n") - 1)
         i = 0
         pos, number = 1, before + 1  # pos: where line `number` starts
         while pos < len(text):
