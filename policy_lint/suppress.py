@@ -41,10 +41,27 @@ class Suppression:
         return any(finding.code.startswith(c) for c in self.codes)
 
 
+_CHUNK_BYTES = 1 << 20
+
+
+def _mentions_marker(path: Path) -> bool:
+    """Whether the file's bytes hold MARKER, read in blocks: a 10^6-line list is never held
+    whole (reading it into one bytes object costs twice as long as the search itself)."""
+    needle = MARKER.encode()
+    keep = len(needle) - 1
+    tail = b""  # the previous block's last bytes: a marker may straddle two blocks
+    with open(path, "rb") as fh:
+        while block := fh.read(_CHUNK_BYTES):
+            if needle in block or needle in tail + block[:keep]:
+                return True
+            tail = block[-keep:]
+    return False
+
+
 def collect(path: str) -> list[Suppression]:
     try:
         # Most files have no suppression at all: a byte search spares decoding a 10^6-line list.
-        if MARKER.encode() not in Path(path).read_bytes():
+        if not _mentions_marker(Path(path)):
             return []
         source = read_source(path)
     except (InputError, OSError):

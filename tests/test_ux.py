@@ -221,6 +221,21 @@ def test_file_level_suppression_and_unused_suppression(tmp_path):
     )
 
 
+def test_suppression_found_across_the_blocks_a_big_file_is_searched_in(tmp_path):
+    from policy_lint import suppress
+
+    # The marker straddles the first 1 MiB read block: it is still found, on its line.
+    pad = "#" + "x" * 98 + "\n"  # 100 bytes
+    head = pad * ((1 << 20) // 100) + "#" * ((1 << 20) % 100 - 4) + "\n"
+    path = tmp_path / "squid.conf"
+    path.write_text(head + "# policy-lint: disable=TE101 -- ok\nhttp_access deny all\n")
+    assert path.read_bytes().index(b"policy-lint:") < 1 << 20 < path.read_bytes().index(b"-lint:")
+    found = suppress.collect(str(path))
+    assert [(s.span.line, s.codes) for s in found] == [(head.count("\n") + 1, ("TE101",))]
+    path.write_text(head * 2 + "http_access deny all\n")
+    assert suppress.collect(str(path)) == []
+
+
 # ----------------------------------------------------------------- settings files
 
 

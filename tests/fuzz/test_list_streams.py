@@ -24,6 +24,8 @@ from policy_lint.policy import strict_policy
 # The submodules (the packages' `parse` is the registry's function).
 unbound_parse: Any = importlib.import_module("policy_lint.dialects.dns.unbound.parse")
 rpz_parse: Any = importlib.import_module("policy_lint.dialects.dns.rpz.parse")
+unbound_stream: Any = importlib.import_module("policy_lint.dialects.dns.unbound.stream")
+rpz_stream: Any = importlib.import_module("policy_lint.dialects.dns.rpz.stream")
 EXAMPLES = int(os.environ.get("POLICY_LINT_FUZZ_CASES", "8")) * 5
 
 NAMES = [
@@ -41,6 +43,10 @@ NAMES = [
     "linkedin.com.",
     "x.com..",
     "É.example",
+    "trail-.example",
+    "x.com-",
+    "l" * 63 + ".example",
+    "_a.b_c.d1-",
 ]
 UNBOUND = [
     "server:",
@@ -140,6 +146,12 @@ def compare(module, path: Path, catalog: Catalog, dialect: str) -> None:
 def test_unbound_stream_reads_like_the_lexer(tmp_path_factory, catalog, rows, crlf, end):
     path = write(tmp_path_factory.mktemp("u"), "unbound.conf", [("server:", "")] + rows, crlf, end)
     compare(unbound_parse, path, catalog, "unbound")
+    saved = unbound_stream.BUFFERED_LINES
+    try:
+        unbound_stream.BUFFERED_LINES = 0  # checked whole, then read as handed out
+        compare(unbound_parse, path, catalog, "unbound")
+    finally:
+        unbound_stream.BUFFERED_LINES = saved
 
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -147,6 +159,14 @@ def test_unbound_stream_reads_like_the_lexer(tmp_path_factory, catalog, rows, cr
 def test_domain_list_stream_reads_like_the_reader(tmp_path_factory, catalog, rows, crlf, end):
     path = write(tmp_path_factory.mktemp("d"), "blocklist.txt", [("# block list", "")] + rows, crlf, end)
     compare(domainlist, path, catalog, "domain-list")
+    saved = domainlist.BUFFERED_LINES, domainlist.SIMPLE_MISSES
+    try:
+        # Over the buffer: the file is checked whole, then its lines are handed out as read;
+        # and every block's lines picked by the exact plain-line pattern, not the cheaper one.
+        domainlist.BUFFERED_LINES, domainlist.SIMPLE_MISSES = 1, 0
+        compare(domainlist, path, catalog, "domain-list")
+    finally:
+        domainlist.BUFFERED_LINES, domainlist.SIMPLE_MISSES = saved
 
 
 def rpz_records(path: Path, catalog: Catalog) -> int | str:
@@ -162,6 +182,13 @@ def rpz_records(path: Path, catalog: Catalog) -> int | str:
 def test_rpz_stream_reads_like_the_zone_reader(tmp_path_factory, catalog, rows, crlf, end):
     path = write(tmp_path_factory.mktemp("r"), "db.rpz", [("$TTL 300", "")] + rows, crlf, end)
     compare(rpz_parse, path, catalog, "rpz")
+    saved_misses = rpz_stream.SIMPLE_MISSES, rpz_stream.BUFFERED_LINES
+    try:
+        # every block picked the exact way; the file checked whole, then read as handed out
+        rpz_stream.SIMPLE_MISSES, rpz_stream.BUFFERED_LINES = 0, 0
+        compare(rpz_parse, path, catalog, "rpz")
+    finally:
+        rpz_stream.SIMPLE_MISSES, rpz_stream.BUFFERED_LINES = saved_misses
     saved = rpz_parse.STREAM_FROM_BYTES, linestream.CHUNK_BYTES
     try:
         ordinary = rpz_records(path, catalog)
@@ -169,3 +196,23 @@ def test_rpz_stream_reads_like_the_zone_reader(tmp_path_factory, catalog, rows, 
         assert rpz_records(path, catalog) == ordinary
     finally:
         rpz_parse.STREAM_FROM_BYTES, linestream.CHUNK_BYTES = saved
+
+
+def test_rpz_stream_keeps_the_owner_a_blank_line_inherits(tmp_path, catalog):
+    # A skipped plain record before a line starting with a blank (that line inherits its owner),
+    # in the first and a later block, then `$ORIGIN` (no longer clean: every line is read).
+    rows = [("$TTL 300", "")] + [("{n} CNAME .", f"ads{i}.example") for i in range(40)]
+    rows += [("{n} CNAME .", "ads.facebook.com"), ("\tA 10.0.0.1", "")]
+    rows += [("{n} CNAME .", f"more{i}.example") for i in range(40)] + [("  CNAME .", "")]
+    rows += [("$ORIGIN {n}", "rpz.example.")] + [("{n} CNAME .", f"late{i}") for i in range(20)]
+    rows += [("  A 10.0.0.2", "")]
+    path = write(tmp_path, "db.rpz", rows, False, True)
+    ordinary = rpz_records(path, catalog), report(path, catalog, "rpz")
+    saved = rpz_parse.STREAM_FROM_BYTES, linestream.CHUNK_BYTES, rpz_stream.BUFFERED_LINES
+    try:
+        for chunk, buffered in ((7, 100_000), (64, 100_000), (1 << 20, 100_000), (64, 0)):
+            rpz_parse.STREAM_FROM_BYTES, linestream.CHUNK_BYTES = 0, chunk
+            rpz_stream.BUFFERED_LINES = buffered
+            assert (rpz_records(path, catalog), report(path, catalog, "rpz")) == ordinary
+    finally:
+        rpz_parse.STREAM_FROM_BYTES, linestream.CHUNK_BYTES, rpz_stream.BUFFERED_LINES = saved

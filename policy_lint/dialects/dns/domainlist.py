@@ -22,7 +22,8 @@ that is not a plain domain no probe can meet; only those are read as above, the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import chain, islice
 from pathlib import Path
 
 from policy_lint.dialects.dns.hosts import wanted_names
@@ -52,10 +53,21 @@ _INCLUDE = re.compile(r"^\.include<([^>]+)>", re.I)
 # Files from this size on are streamed: lines of this form (over lower-cased text) are plain
 # domains `_line` only counts, unless a relevant name starts them; every other line is read.
 STREAM_FROM_BYTES = 1 << 20
+# Lines a streamed list hands the reader that are collected before the first is read (see
+# _stream_lines): a list of 10^6 lines of other forms is not held in memory whole.
+BUFFERED_LINES = 100_000
 _NOT_PLAIN = re.compile(
     rb"\n(?![ \t]*(?:\*\.|\.)?(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z][a-z0-9-]{0,62}\.?"
     rb"[ \t]*(?:#[^\n]*)?\r?\n)"
 )
+# A cheaper test first (a regex costs per character it looks at, and _NOT_PLAIN looks at labels
+# twice as it backtracks): a line of labels (no `-` at either end: the lookbehind) and a
+# top-level domain, without blanks, comment, leading `*.`/`.` or trailing dot, is plain. The
+# lines it leaves (a superset of the lines that are not plain) are read; when a block has many
+# of them (a list written with comments or blanks), _NOT_PLAIN picks that block's lines exactly.
+# Reading a plain line gives what skipping it does: `_line` counts it as an entry.
+_NOT_SIMPLE = re.compile(rb"\n(?!(?:[a-z0-9_][a-z0-9_-]{0,62}+(?<!-)\.)++[a-z][a-z0-9-]{0,62}+\r?\n)")
+SIMPLE_MISSES = 1000  # lines per block the cheaper test may leave before _NOT_PLAIN is used
 # Control characters (strip() and splitlines() treat some as white space or breaks) and
 # non-ASCII text (str.lower() differs from bytes.lower()): such lines are always read.
 _SPECIAL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]")
@@ -90,6 +102,14 @@ def detect(path: Path, head: str) -> float:
     return 0.6 if blocks > allows else 0.0
 
 
+def _not_plain(low: bytes) -> set[int]:
+    """Starts of the lines of a lower-cased block that may not be plain (a superset)."""
+    picked = {m.start() + 1 for m in _NOT_SIMPLE.finditer(low)}
+    if len(picked) > SIMPLE_MISSES:
+        return {m.start() + 1 for m in _NOT_PLAIN.finditer(low)}
+    return picked
+
+
 class _Reader:
     def __init__(self, context: ParseContext):
         self.context = context
@@ -106,9 +126,10 @@ class _Reader:
         display = self.context.resolver.display(path)
         try:  # big lists: plain domains no probe can meet are only counted (_stream_lines)
             if STREAM_FROM_BYTES < path.stat().st_size <= MAX_FILE_BYTES:
-                check_whole(path)  # NotStreamable before any line is taken
-                for i, raw in self._stream_lines(path):
+                plain = [0]
+                for i, raw in self._stream_lines(path, plain):  # NotStreamable before any line
                     self._line(i, raw, display, path, stack)
+                self.entries += plain[0]
                 return
         except (NotStreamable, OSError):
             pass  # read the ordinary way: the same lines, or the same error
@@ -117,9 +138,21 @@ class _Reader:
         for i, raw in enumerate(src.lines, start=1):
             self._line(i, raw, src.path, path, stack)
 
-    def _stream_lines(self, path: Path) -> Iterator[tuple[int, str]]:
+    def _stream_lines(self, path: Path, plain: list[int]) -> Iterable[tuple[int, str]]:
         """(number, text) of every line but the plain domains (_PLAIN_LINE) no probe can meet,
-        which are counted as entries, as `_line` counts them."""
+        which are counted in `plain[0]` (entries, as `_line` counts them). A file linestream
+        cannot read raises NotStreamable here, before any line is handed out: the lines are
+        collected first (one read of the file); only a file with over BUFFERED_LINES of them
+        is checked whole (a second read) and then handed out as it is read, so memory stays
+        bounded."""
+        lines = self._scan(path, plain)
+        head = list(islice(lines, BUFFERED_LINES))
+        if len(head) < BUFFERED_LINES:
+            return head  # the whole file was read: nothing can raise any more
+        check_whole(path)
+        return chain(head, lines)
+
+    def _scan(self, path: Path, plain: list[int]) -> Iterator[tuple[int, str]]:
         if self.relevant_re is None:
             trie = label_trie(sorted(name for name in self.relevant if name))
             self.relevant_re = re.compile(
@@ -130,14 +163,14 @@ class _Reader:
         before = 0
         for text in blocks(path):
             low = text.lower()
-            picked = {m.start() + 1 for m in _NOT_PLAIN.finditer(low)}
+            picked = _not_plain(low)
             if len(text.translate(None, _SPECIAL_BYTES)) != len(text):
                 for m in _SPECIAL.finditer(text):
                     other_break(text[m.start()])
                     picked.add(text.rfind(b"\n", 0, m.start()) + 1)
             picked.update(m.start() + 1 for m in self.relevant_re.finditer(low))
             starts = sorted(s for s in picked if s < len(text))
-            self.entries += text.count(b"\n") - 1 - len(starts)
+            plain[0] += text.count(b"\n") - 1 - len(starts)
             pos, number = 1, before + 1
             for s in starts:
                 number += text.count(b"\n", pos, s)

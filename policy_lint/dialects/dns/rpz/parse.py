@@ -313,8 +313,7 @@ class _ZoneReader:
             if STREAM_FROM_BYTES < path.stat().st_size <= MAX_FILE_BYTES and self._plain(state):
                 if self.relevant_res is None:
                     self.relevant_res = stream.relevant_patterns(self.anchors)
-                stream.check(path)
-                return stream.lines(path, self.relevant_res, clean, skipped)
+                return stream.lines(path, self.relevant_res, clean, skipped)  # NotStreamable first
         except (NotStreamable, OSError):
             pass  # read the ordinary way: the same lines, or the same error
         src = read_source(path, display)

@@ -325,7 +325,7 @@ class Reader:
         self.chroot = ""
         self.paths: dict[str, Path] = {}  # display path -> file
         self.order: list[Stmt] = []  # every kept statement, in unbound's reading order
-        self.relevant_re: re.Pattern[bytes] | None = None  # stream.relevant_pattern(relevant)
+        self.relevant_re: stream.Relevant | None = None  # stream.relevant_pattern(relevant)
 
     # ---- files
     def read(self, path: Path, display: str, stack: tuple[Path, ...]) -> None:
@@ -352,9 +352,9 @@ class Reader:
             if STREAM_FROM_BYTES < path.stat().st_size <= MAX_FILE_BYTES:
                 if self.relevant_re is None:
                     self.relevant_re = stream.relevant_pattern(self.relevant)
-                stream.check(path)
+                picked = stream.lines(path, self.relevant_re, lambda: self._clean(st))
                 self.paths[display] = path
-                return stream.lines(path, self.relevant_re, lambda: self._clean(st))
+                return picked
         except (NotStreamable, OSError):
             pass  # read the ordinary way: the same lines, or the same error
         src = read_source(path, display)
