@@ -683,14 +683,15 @@ def _is_ip(word: str) -> bool:
 
 
 def _strip_comment(line: str) -> str:
-    out, quoted = [], False
-    for ch in line:
-        if ch == '"':
-            quoted = not quoted
-        elif ch == "#" and not quoted:
-            break
-        out.append(ch)
-    return "".join(out)
+    """`line` up to its first `#` outside double quotes (each `"` toggles quoting)."""
+    # Found by str.find rather than a walk over every character: a 200,000-rule pf.conf and
+    # its table files are 400,000 lines, most of them without a `#`.
+    i = line.find("#")
+    while i >= 0:
+        if line.count('"', 0, i) % 2 == 0:
+            return line[:i]
+        i = line.find("#", i + 1)
+    return line
 
 
 def _port_number(word: str) -> int | None:

@@ -186,6 +186,10 @@ class IptablesRuleset:
         self._points: dict[str, list[tuple[IPAddress, IPNetwork | None]]] = {}
         self._dst_points: dict[int, list[int]] | None = None
         self._inert: dict[tuple, list[Span]] = {}
+        # What every probe's inert_mentions asks of the whole ruleset, computed once (rules do
+        # not change after parsing; a 200,000-rule file has ~30 probes).
+        self._used_sets: set[str] | None = None
+        self._jumped: dict[tuple[int, str], set[str]] = {}
         self._flagged: set[Span] = set()
         self._client_accepts: dict[tuple, tuple[dict[int, int], list[tuple[int, Rule]]]] = {}
         self._has_strings = any(r.strings for r in self._all_rules())
@@ -1205,12 +1209,17 @@ class IptablesRuleset:
             )
 
         out: list[Span] = []
-        used_sets = {name for r in self._all_rules() for name, _d, _g in r.sets}
+        if self._used_sets is None:
+            self._used_sets = {name for r in self._all_rules() for name, _d, _g in r.sets}
+        used_sets = self._used_sets
         for family in (4, 6):
             for table, chains in self.state.tables[family].items():
                 if table == "nat":
                     continue
-                jumped = {r.target for c in chains.values() for r in c.rules()}
+                jumped = self._jumped.get((family, table))
+                if jumped is None:
+                    jumped = {r.target for c in chains.values() for r in c.rules()}
+                    self._jumped[(family, table)] = jumped
                 for cname, c in chains.items():
                     inert = cname not in BUILTIN.get(table, ()) and cname not in jumped
                     if not inert:
