@@ -11,7 +11,7 @@ from itertools import product
 from policy_lint.dialects.firewalls.nftables.model import Chain, Match, Rule, Table, Values, VerdictMap
 from policy_lint.dialects.firewalls.nftables.parse import Parser
 from policy_lint.dialects.firewalls.nftables.syntax import NAME
-from policy_lint.dialects.semantics.addressing import Target, decide_by_address
+from policy_lint.dialects.semantics.addressing import Target, decide_by_address, nets_overlap
 from policy_lint.dialects.semantics.chains import (
     ACCEPT,
     DROP,
@@ -487,7 +487,9 @@ class NftRuleset:
         cands: list = []
         for v in values:
             for n in v.nets:
-                cands.append(n.network_address + 1 if n.num_addresses > 2 else n.network_address)
+                cands.append(
+                    n.network_address + 1 if n.prefixlen < n.max_prefixlen - 1 else n.network_address
+                )
             for ver, lo, _hi in v.ranges:
                 cands.append(ipaddress.IPv4Address(lo) if ver == 4 else ipaddress.IPv6Address(lo))
         for others in (
@@ -1109,7 +1111,7 @@ class NftRuleset:
                 if s.name in used:
                     continue
                 if any(
-                    n.version == sn.version and n.overlaps(sn)
+                    n.version == sn.version and nets_overlap(n, sn)
                     for v, _a, _b, _s in s.elements
                     for n in v.nets
                     for sn in svc.networks
