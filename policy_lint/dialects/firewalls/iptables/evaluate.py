@@ -20,7 +20,13 @@ from policy_lint.dialects.firewalls.iptables.model import (
     TimeMatch,
 )
 from policy_lint.dialects.firewalls.iptables.tables import State
-from policy_lint.dialects.semantics.addressing import IPAddress, IPNetwork, Target, decide_by_address
+from policy_lint.dialects.semantics.addressing import (
+    IPAddress,
+    IPNetwork,
+    Target,
+    decide_by_address,
+    nets_overlap,
+)
 from policy_lint.dialects.semantics.chains import (
     ACCEPT,
     DROP,
@@ -162,7 +168,10 @@ def _iface(pattern: str, name: str) -> bool:
 
 # A chain's rules, its rule numbers by destination and by source network (prefix length ->
 # network as an int -> rule numbers), and the numbers of the rules tried for every packet.
-ChainIndex = tuple[list[Rule], dict[int, dict[int, list[int]]], dict[int, dict[int, list[int]]], list[int]]
+# Per prefix length, per network: the rule's position, or the positions when several rules
+# name it (a bare int for the usual one: a list per network of a 200,000-rule chain cost ~20 MB).
+NetIndex = dict[int, dict[int, int | list[int]]]
+ChainIndex = tuple[list[Rule], NetIndex, NetIndex, list[int]]
 
 
 def _for_some_clients(r: Rule) -> bool:
@@ -186,6 +195,10 @@ class IptablesRuleset:
         self._points: dict[str, list[tuple[IPAddress, IPNetwork | None]]] = {}
         self._dst_points: dict[int, list[int]] | None = None
         self._inert: dict[tuple, list[Span]] = {}
+        # What every probe's inert_mentions asks of the whole ruleset, computed once (rules do
+        # not change after parsing; a 200,000-rule file has ~30 probes).
+        self._used_sets: set[str] | None = None
+        self._jumped: dict[tuple[int, str], set[str]] = {}
         self._flagged: set[Span] = set()
         self._client_accepts: dict[tuple, tuple[dict[int, int], list[tuple[int, Rule]]]] = {}
         self._has_strings = any(r.strings for r in self._all_rules())
@@ -580,7 +593,9 @@ class IptablesRuleset:
         cands: list[IPAddress] = []
         for m in nets:
             for n in m.nets:
-                cands.append(n.network_address + 1 if n.num_addresses > 2 else n.network_address)
+                cands.append(
+                    n.network_address + 1 if n.prefixlen < n.max_prefixlen - 1 else n.network_address
+                )
             for v, lo, _hi in m.ranges:
                 cands.append(ipaddress.ip_address(lo) if v == 4 else ipaddress.IPv6Address(lo))
         for other in ("203.0.113.77", "198.51.100.77", "192.0.2.77", "100.64.77.77", "172.31.254.77"):
@@ -629,8 +644,8 @@ class IptablesRuleset:
         if idx is None:
             c = self.state.tables[family].get(table, {}).get(chain)
             rules = c.rules() if c else []
-            by_dst: dict[int, dict[int, list[int]]] = {}
-            by_src: dict[int, dict[int, list[int]]] = {}
+            by_dst: NetIndex = {}
+            by_src: NetIndex = {}
             generic: list[int] = []
 
             def plain(m: AddrMatch | None) -> bool:
@@ -653,7 +668,15 @@ class IptablesRuleset:
                     continue
                 for n in m.nets:
                     if n.version == family:
-                        table_.setdefault(n.prefixlen, {}).setdefault(int(n.network_address), []).append(k)
+                        at = table_.setdefault(n.prefixlen, {})
+                        base = int(n.network_address)
+                        was = at.get(base)
+                        if was is None:
+                            at[base] = k
+                        elif isinstance(was, int):
+                            at[base] = [was, k]
+                        else:
+                            was.append(k)
             idx = self._index[key] = (rules, by_dst, by_src, generic)
         return idx
 
@@ -675,7 +698,11 @@ class IptablesRuleset:
                         continue
                     a = int(address)
                     for plen, nets in index.items():
-                        ks.extend(nets.get(a & (((1 << plen) - 1) << (bits - plen)), ()))
+                        found = nets.get(a & (((1 << plen) - 1) << (bits - plen)))
+                        if isinstance(found, int):
+                            ks.append(found)
+                        elif found:
+                            ks.extend(found)
                 hit = [rules[k] for k in sorted(set(ks))]
             if len(self._candidates) < 200000:
                 self._candidates[key] = hit
@@ -936,12 +963,15 @@ class IptablesRuleset:
         accepts = self._client_accepts.get(key)
         if accepts is None:
             rules = self._chain_index(family, table, chain)[0]
-            accepts = self._client_accepts[key] = (
-                {id(r): k for k, r in enumerate(rules)},
-                [(k, r) for k, r in enumerate(rules) if r.target == "ACCEPT" and _for_some_clients(r)],
-            )
+            firsts = [(k, r) for k, r in enumerate(rules) if r.target == "ACCEPT" and _for_some_clients(r)]
+            firsts = firsts[:64]
+            # Positions only up to the last ACCEPT weighed: a drop past it (the chain's rules are
+            # the ones `drop` was taken from) is after all of them. A map of every rule of a
+            # 200,000-rule chain cost ~20 MB.
+            upto = firsts[-1][0] + 1 if firsts else 0
+            accepts = self._client_accepts[key] = ({id(r): k for k, r in enumerate(rules[:upto])}, firsts)
         pos, candidates = accepts
-        here = pos.get(id(drop), -1)
+        here = pos.get(id(drop), candidates[-1][0] + 1 if candidates else -1)
         lets: list[Rule] = []
         for k, r in candidates[:64]:
             if k >= here or self._match(r, p, [])[0] is not False:
@@ -1077,7 +1107,7 @@ class IptablesRuleset:
                     if m and not m.neg and not m.unknown:
                         for n in m.nets:
                             base = int(n.network_address)
-                            points[n.version].add(base + 1 if n.num_addresses > 2 else base)
+                            points[n.version].add(base + 1 if n.prefixlen < n.max_prefixlen - 1 else base)
             self._dst_points = {v: sorted(ps) for v, ps in points.items()}
         svc = self.catalog.services.get(service)
         nets = list(svc.networks) if svc else []
@@ -1197,7 +1227,7 @@ class IptablesRuleset:
                 r.dst
                 and not r.dst.neg
                 and any(
-                    n.overlaps(c)
+                    nets_overlap(n, c)
                     for n in r.dst.nets[:64]
                     for c in nets
                     if n.version == c.version and n.prefixlen >= 8
@@ -1205,12 +1235,17 @@ class IptablesRuleset:
             )
 
         out: list[Span] = []
-        used_sets = {name for r in self._all_rules() for name, _d, _g in r.sets}
+        if self._used_sets is None:
+            self._used_sets = {name for r in self._all_rules() for name, _d, _g in r.sets}
+        used_sets = self._used_sets
         for family in (4, 6):
             for table, chains in self.state.tables[family].items():
                 if table == "nat":
                     continue
-                jumped = {r.target for c in chains.values() for r in c.rules()}
+                jumped = self._jumped.get((family, table))
+                if jumped is None:
+                    jumped = {r.target for c in chains.values() for r in c.rules()}
+                    self._jumped[(family, table)] = jumped
                 for cname, c in chains.items():
                     inert = cname not in BUILTIN.get(table, ()) and cname not in jumped
                     if not inert:
@@ -1222,7 +1257,12 @@ class IptablesRuleset:
             if name in used_sets:
                 continue
             hit = next(
-                (sp for n, sp in st.members[:5000] for c in nets if n.version == c.version and n.overlaps(c)),
+                (
+                    sp
+                    for n, sp in st.members[:5000]
+                    for c in nets
+                    if n.version == c.version and nets_overlap(n, c)
+                ),
                 None,
             )
             if hit is not None:

@@ -761,4 +761,4 @@ def _range(text: str, neg: bool, family: int) -> AddrMatch | None:
         a, b = ipaddress.ip_address(lo.strip()), ipaddress.ip_address((hi or lo).strip())
     except ValueError:
         return None
-    return AddrMatch(ranges=[(a.version, int(a), int(b))], neg=neg)
+    return AddrMatch(ranges=((a.version, int(a), int(b)),), neg=neg)

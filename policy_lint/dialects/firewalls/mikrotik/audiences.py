@@ -115,7 +115,12 @@ def build_audiences(
         for n in spec.nets[:2]:
             if n.version == 4:
                 src_reps.append(
-                    (str(n.network_address + 1 if n.num_addresses > 2 else n.network_address), ())
+                    (
+                        str(
+                            n.network_address + 1 if n.prefixlen < n.max_prefixlen - 1 else n.network_address
+                        ),
+                        (),
+                    )
                 )
         for v, lo, _hi in spec.ranges[:2]:
             if v == 4:
@@ -125,7 +130,9 @@ def build_audiences(
         static = [e for e, _s in lst.entries if e.nets and e.nets[0].version == 4] if lst else []
         if static:
             n = static[0].nets[0]
-            src_reps.append((str(n.network_address + 1 if n.num_addresses > 2 else n.network_address), ()))
+            src_reps.append(
+                (str(n.network_address + 1 if n.prefixlen < n.max_prefixlen - 1 else n.network_address), ())
+            )
     other = next(
         (
             a
@@ -191,7 +198,10 @@ def build_audiences(
             combo = list(base)
             if r.src and not r.src.neg and r.src.nets and r.src.nets[0].version == 4:
                 n = r.src.nets[0]
-                combo[0] = (str(n.network_address + 1 if n.num_addresses > 2 else n.network_address), ())
+                combo[0] = (
+                    str(n.network_address + 1 if n.prefixlen < n.max_prefixlen - 1 else n.network_address),
+                    (),
+                )
             elif r.src_list and not r.src_list[1]:
                 combo[0] = (other, (r.src_list[0],))
             if r.iif and not r.iif[1]:
@@ -273,7 +283,7 @@ def build_audiences(
 
 def _addr_words(spec: Addr) -> str:
     """`src-address=` as written, without its `!` (membership is said with in / not in)."""
-    parts = [str(n) if n.num_addresses > 1 else str(n.network_address) for n in spec.nets]
+    parts = [str(n) if n.prefixlen < n.max_prefixlen else str(n.network_address) for n in spec.nets]
     parts += [f"{ipaddress.ip_address(lo)}-{ipaddress.ip_address(hi)}" for _v, lo, hi in spec.ranges]
     return "src-address=" + ",".join(parts)
 

@@ -26,7 +26,7 @@ from policy_lint.dialects.firewalls.mikrotik.model import (
     reachable,
 )
 from policy_lint.dialects.firewalls.reach import narrow_scope
-from policy_lint.dialects.semantics.addressing import Target, decide_by_address, targets
+from policy_lint.dialects.semantics.addressing import Target, decide_by_address, nets_overlap, targets
 from policy_lint.dialects.semantics.chains import ChainResult
 from policy_lint.dialects.semantics.gcpause import without_cycle_collection
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
@@ -339,7 +339,9 @@ class MikrotikRuleset:
             parts.append(
                 "src-address="
                 + ("!" if r.src.neg else "")
-                + ",".join(str(n) if n.num_addresses > 1 else str(n.network_address) for n in r.src.nets)
+                + ",".join(
+                    str(n) if n.prefixlen < n.max_prefixlen else str(n.network_address) for n in r.src.nets
+                )
             )
         if r.time:
             parts.append(f"time={r.time.text}")
@@ -933,7 +935,7 @@ class MikrotikRuleset:
                     for e, span in lst.entries[:20000]
                     for n in e.nets
                     for s in svc.networks
-                    if n.version == s.version and n.overlaps(s)
+                    if n.version == s.version and nets_overlap(n, s)
                 ),
                 None,
             )

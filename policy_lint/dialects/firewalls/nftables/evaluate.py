@@ -11,7 +11,7 @@ from itertools import product
 from policy_lint.dialects.firewalls.nftables.model import Chain, Match, Rule, Table, Values, VerdictMap
 from policy_lint.dialects.firewalls.nftables.parse import Parser
 from policy_lint.dialects.firewalls.nftables.syntax import NAME
-from policy_lint.dialects.semantics.addressing import Target, decide_by_address
+from policy_lint.dialects.semantics.addressing import Target, decide_by_address, nets_overlap
 from policy_lint.dialects.semantics.chains import (
     ACCEPT,
     DROP,
@@ -119,6 +119,9 @@ class NftRuleset:
         self._steps = 0
         self._intricate = False
         self._flagged: set[Span] = set()
+        # Per table, the sets its rules use: asked by every probe's inert_mentions, computed once
+        # (rules do not change after parsing; a 200,000-rule file has ~60 probes).
+        self._used_sets: dict[int, set] = {}
         self._hooks: dict[tuple[str, int], list[tuple[Table, Chain]]] = {}
         self._nat_hooks: dict[tuple[str, int], list[tuple[Table, Chain]]] = {}
         for fam in (4, 6):
@@ -484,7 +487,9 @@ class NftRuleset:
         cands: list = []
         for v in values:
             for n in v.nets:
-                cands.append(n.network_address + 1 if n.num_addresses > 2 else n.network_address)
+                cands.append(
+                    n.network_address + 1 if n.prefixlen < n.max_prefixlen - 1 else n.network_address
+                )
             for ver, lo, _hi in v.ranges:
                 cands.append(ipaddress.IPv4Address(lo) if ver == 4 else ipaddress.IPv6Address(lo))
         for others in (
@@ -1096,14 +1101,17 @@ class NftRuleset:
         if svc is None:
             return []
         out: list[Span] = []
-        for t in self.tables:
-            used = {m.values.setref for c in t.chains.values() for r in c.rules for m in r.matches}
-            used |= {r.vmap.setref for c in t.chains.values() for r in c.rules if r.vmap}
+        for ti, t in enumerate(self.tables):
+            used = self._used_sets.get(ti)
+            if used is None:
+                used = {m.values.setref for c in t.chains.values() for r in c.rules for m in r.matches}
+                used |= {r.vmap.setref for c in t.chains.values() for r in c.rules if r.vmap}
+                self._used_sets[ti] = used
             for s in t.sets.values():
                 if s.name in used:
                     continue
                 if any(
-                    n.version == sn.version and n.overlaps(sn)
+                    n.version == sn.version and nets_overlap(n, sn)
                     for v, _a, _b, _s in s.elements
                     for n in v.nets
                     for sn in svc.networks
