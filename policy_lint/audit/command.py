@@ -70,6 +70,7 @@ def audit(
     from policy_lint.inputs import InputError
     from policy_lint.policy import catalog_and_policy
     from policy_lint.traffic.command import expand_inputs, fail, read_key
+    from policy_lint.traffic.render import write_text_atomic
     from policy_lint.traffic.sources import SourceError
 
     if not config_dir.is_dir():
@@ -100,9 +101,10 @@ def audit(
     if output_file is None:
         click.echo(text, nl=False)
     else:
-        tmp = output_file.with_name(output_file.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(output_file)
+        try:
+            write_text_atomic(output_file, text)
+        except OSError as exc:
+            fail(f"{output_file}: cannot write: {exc.strerror or exc}")
     if report["traffic"]["skipped"]:
         click.echo(
             f"policy-lint: warning: skipped {report['traffic']['skipped']} unreadable log records", err=True

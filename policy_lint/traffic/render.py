@@ -42,18 +42,22 @@ def write_report_atomic(path: Path, report: dict, fmt: str | None = None) -> lis
     )
     written = []
     for target, f in targets:
-        data = render(report, f)
-        fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", dir=target.parent or ".")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_text_atomic(target, render(report, f))
         written.append(target)
     return written
+
+
+def write_text_atomic(target: Path, text: str) -> None:
+    """text into target via a temp file in the same directory + os.replace (removed on failure)."""
+    fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _window(report: dict) -> str:
