@@ -4,7 +4,7 @@ Rules, in order (first match wins):
 1. host neither a catalog host nor the control host -> None. The role is the catalog's role for
    that exact host where it lists one (probe and hygiene hosts: api.linkedin.com is "api"),
    else the role of the longest catalog domain the host is under.
-   With by_address (`audit` only, so `traffic`'s engines stay identical): a record without a
+   With by_address (`audit`, and `traffic` unless --no-by-address: every engine): a record without a
    host name (PAN-OS TRAFFIC, FortiGate traffic) whose destination address is in a service's
    published prefixes -> that service's primary, host "address:<ip>", how "<how>+by-address".
 2. a squid error page whose name says squid could not reach the site (ERR_DNS_FAIL,
@@ -105,6 +105,23 @@ class Classifier:
             owner = None
         return self.fp.is_sinkhole(address), owner
 
+    def address_attribution(self, server_ip: str) -> tuple[str, str, str] | None:
+        """For a record without a host name (with by_address): (service, shown host, where) when
+        its destination address lies in a service's published prefixes, else None. The SQL
+        engines ask once per distinct address; classify() builds the same observation."""
+        ip = server_ip.strip("[]")
+        try:
+            service = self.catalog.service_for_ip(ip)
+        except ValueError:
+            return None
+        if service is None:
+            return None
+        return (
+            service,
+            f"{BY_ADDRESS}:{ip}",
+            f"matched by destination address {ip} in {service}'s published prefixes",
+        )
+
     def _lookup(self, host: str) -> tuple[str | None, str] | None:
         if host in self._cache:
             return self._cache[host]
@@ -133,20 +150,16 @@ class Classifier:
         )
 
     def _by_address(self, record: FlowRecord) -> Observation | None:
-        ip = (record.server_ip or "").strip("[]")
-        try:
-            service = self.catalog.service_for_ip(ip)
-        except ValueError:
+        found = self.address_attribution(record.server_ip or "")
+        if found is None:
             return None
-        if service is None:
-            return None
+        service, shown, where = found
         outcome, how, evidence = self._decide(record, service)
-        where = f"matched by destination address {ip} in {service}'s published prefixes"
         return Observation(
             record.timestamp,
             service,
             "primary",
-            f"{BY_ADDRESS}:{ip}",
+            shown,
             outcome,
             f"{how}+by-address",
             f"{evidence}; {where}"[:240],

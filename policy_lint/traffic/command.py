@@ -64,6 +64,14 @@ AUTO_SQL_BYTES = 32 * 1024 * 1024
     type=click.Choice(["day", "week"]),
     help="Add a trend: each service's verdict per audience per UTC day / ISO week.",
 )
+@click.option(
+    "--by-address/--no-by-address",
+    default=True,
+    show_default=True,
+    help="Attribute firewall records without a host name (PAN-OS TRAFFIC, FortiGate traffic) to "
+    "the service whose published prefixes hold their destination address; off: count them as "
+    "records without a host name.",
+)
 def traffic(
     files: tuple[Path, ...],
     policy_path: Path | None,
@@ -74,6 +82,7 @@ def traffic(
     pseudonym_key_file: Path | None = None,
     period: str | None = None,
     master: str | None = None,
+    by_address: bool = True,
 ) -> None:
     """What actually happened on the wire: per-service verdicts from captured traffic."""
     from policy_lint.traffic.classify import Classifier
@@ -82,7 +91,7 @@ def traffic(
     from policy_lint.traffic.sources import SkipCounter, SourceError, read_records
 
     catalog, policy = load_catalog_and_policy(policy_path)
-    classifier = Classifier(catalog)
+    classifier = Classifier(catalog, by_address=by_address)
     key = read_key(pseudonym_key_file) if pseudonym_key_file else None
     report = ComplianceReport(catalog, policy, pseudonymise=not no_pseudonymise, key=key, period=period)
     paths = expand_inputs(files)
@@ -100,7 +109,7 @@ def traffic(
     for path in paths if engine == "python" else ():
         skipped = SkipCounter()
         try:
-            for rec in read_records(path, skipped):
+            for rec in read_records(path, skipped, keep_addressed=by_address):
                 obs = classifier.classify(rec)
                 if obs is not None:
                     report.add(obs)

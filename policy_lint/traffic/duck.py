@@ -83,7 +83,9 @@ def analyse(paths: Iterable[Path], classifier: Classifier, report: ComplianceRep
                         lines = duck_zscaler.read(con, path, seq, spool, out, skipped)
                     if lines is None:  # not a plain squid log, or DuckDB refused it: the Python readers
                         skipped = SkipCounter()
-                        seq = spool(read_records(path, skipped), out, seq)
+                        seq = spool(
+                            read_records(path, skipped, keep_addressed=classifier.by_address), out, seq
+                        )
                     else:
                         seq += lines
                     for reason, n in skipped.reasons.items():

@@ -261,7 +261,9 @@ def analyse(
                     if native_squid_ok(path) and plain_utf8(path):
                         native.append(_native_squid(spark, path, i * _BLOCK, Path(tmp), out, skipped))
                     else:
-                        spool(read_records(path, skipped), out, i * _BLOCK)
+                        spool(
+                            read_records(path, skipped, keep_addressed=classifier.by_address), out, i * _BLOCK
+                        )
                     for reason, n in skipped.reasons.items():
                         report.note_skipped(n, reason)
             spark.read.text(str(spool_path)).createOrReplaceTempView("spooled")

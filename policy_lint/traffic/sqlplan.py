@@ -18,7 +18,8 @@ test_spark.py check the reports equal the Python path's on every sample format):
      order), once per distinct host.
   2. `classified`: outcome/how/evidence by classify.py's rules in its order. A CASE gives the
      number of the first rule that matches; outcome, how and evidence are read off that number
-     (no arrays or structs: they are written differently in each engine). Address facts (is an
+     (no arrays or structs: they are written differently in each engine). With by_address, a
+     record without a host name is attributed by destination address, as classify.py's rule 1. Address facts (is an
      answer a sinkhole, which service owns an address) and each client's audience come from the
      same Python code as the Python path, once per distinct address / client (tables `ipinfo`,
      `clientinfo`).
@@ -196,6 +197,32 @@ def _rules(d: Dialect, classifier: Classifier) -> list[tuple[str, str, str, str]
     return rules
 
 
+def _joined_sql(d: Dialect, classifier: Classifier, other_audience: str) -> str:
+    """Each record with its service, role, shown host (`shown`), address facts and audience.
+    With by_address, a record without a host name whose destination address a service's
+    published prefixes hold (ipinfo.addr_service, from Classifier.address_attribution) is that
+    service's primary, shown as its "address:<ip>" (`byaddr` true), as classify._by_address."""
+    audience = f"coalesce(ci.audience, {d.lit(other_audience)}) AS audience"
+    facts = "coalesce(i.sinkhole, false) AS sinkhole, i.ip_service, lower(r.error) AS le"
+    if not classifier.by_address:
+        return f"""
+              SELECT r.*, m.service, m.role, r.host AS shown, false AS byaddr, '' AS addr_where,
+                     {facts}, {audience}
+              FROM rec r JOIN hostmap m ON m.host = r.host LEFT JOIN ipinfo i ON i.ip = r.server_ip
+              LEFT JOIN clientinfo ci ON ci.client = r.client
+        """
+    return f"""
+              SELECT r.*,
+                     CASE WHEN m.host IS NULL THEN i.addr_service ELSE m.service END AS service,
+                     CASE WHEN m.host IS NULL THEN 'primary' ELSE m.role END AS role,
+                     CASE WHEN m.host IS NULL THEN i.addr_host ELSE r.host END AS shown,
+                     m.host IS NULL AS byaddr, i.addr_where, {facts}, {audience}
+              FROM rec r LEFT JOIN hostmap m ON m.host = r.host LEFT JOIN ipinfo i ON i.ip = r.server_ip
+              LEFT JOIN clientinfo ci ON ci.client = r.client
+              WHERE m.host IS NOT NULL OR (coalesce(r.host, '') = '' AND i.addr_service IS NOT NULL)
+    """
+
+
 def classified_sql(d: Dialect, classifier: Classifier, other_audience: str) -> str:
     rules = _rules(d, classifier)
     pick = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, _, _, _) in enumerate(rules))
@@ -208,18 +235,15 @@ def classified_sql(d: Dialect, classifier: Classifier, other_audience: str) -> s
         f"CASE WHEN {d.regexp('le', peer_re)} THEN regexp_extract(le, {d.lit(peer_re)}, 1) ELSE server_ip END"
     )
     return f"""
-        SELECT seq, ts, host, client, service, role, audience,
-               CASE k {outcome} END AS outcome, CASE k {how} END AS how, CASE k {evidence} END AS evidence
+        SELECT seq, ts, shown AS host, client, service, role, audience, CASE k {outcome} END AS outcome,
+               CASE WHEN byaddr THEN (CASE k {how} END) || '+by-address' ELSE CASE k {how} END END AS how,
+               CASE WHEN byaddr THEN substring((CASE k {evidence} END) || '; ' || addr_where, 1, 240)
+                    ELSE CASE k {evidence} END END AS evidence
         FROM (
           SELECT *, CASE {pick} END AS k
           FROM (
             SELECT j.*, {peer} AS p
-            FROM (
-              SELECT r.*, m.service, m.role, coalesce(i.sinkhole, false) AS sinkhole, i.ip_service,
-                     lower(r.error) AS le, coalesce(ci.audience, {d.lit(other_audience)}) AS audience
-              FROM rec r JOIN hostmap m ON m.host = r.host LEFT JOIN ipinfo i ON i.ip = r.server_ip
-              LEFT JOIN clientinfo ci ON ci.client = r.client
-            ) j
+            FROM ({_joined_sql(d, classifier, other_audience)}) j
           ) k0
         ) k1
     """
@@ -271,10 +295,22 @@ def run(engine: Engine, classifier: Classifier, report: ComplianceReport) -> Non
     engine.create("hostmap", hostmap_sql(), small=True)
     # address facts and audiences, once per distinct address / client, by the Python path's code
     ips = [r[0] for r in engine.rows("SELECT DISTINCT server_ip FROM rec WHERE server_ip IS NOT NULL")]
+
+    def attribution(ip: str) -> tuple[str | None, str | None, str | None]:
+        found = classifier.address_attribution(ip) if classifier.by_address else None
+        return found if found is not None else (None, None, None)
+
     engine.load(
         "ipinfo",
-        {"ip": "VARCHAR", "sinkhole": "BOOLEAN", "ip_service": "VARCHAR"},
-        [(ip, *classifier.address_facts(ip)) for ip in ips],
+        {
+            "ip": "VARCHAR",
+            "sinkhole": "BOOLEAN",
+            "ip_service": "VARCHAR",
+            "addr_service": "VARCHAR",
+            "addr_host": "VARCHAR",
+            "addr_where": "VARCHAR",
+        },
+        [(ip, *classifier.address_facts(ip), *attribution(ip)) for ip in ips],
     )
     clients = [r[0] for r in engine.rows("SELECT DISTINCT client FROM rec WHERE client IS NOT NULL")]
     engine.load(

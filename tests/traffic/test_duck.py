@@ -14,6 +14,7 @@ from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.command import load_catalog_and_policy
 from policy_lint.traffic.compliance import ComplianceReport
 from policy_lint.traffic.sources import SkipCounter, SourceError, read_records
+from tests.audit.samples import FORTI_TRAFFIC, panos_traffic
 from tests.traffic.test_orglogs import CASES, SAMPLES, sample
 
 pytest.importorskip("duckdb")  # the `scale` extra (scripts/test.sh installs it)
@@ -23,13 +24,13 @@ KEY = b"0123456789abcdef0123456789abcdef"
 POLICY = SAMPLES / "policy-guests.yaml"
 
 
-def python_report(paths: list[Path]) -> dict:
+def python_report(paths: list[Path], by_address: bool = False) -> dict:
     catalog, policy = load_catalog_and_policy(POLICY)
-    classifier = Classifier(catalog)
+    classifier = Classifier(catalog, by_address=by_address)
     report = ComplianceReport(catalog, policy, key=KEY)
     for path in paths:
         skipped = SkipCounter()
-        for rec in read_records(path, skipped):
+        for rec in read_records(path, skipped, keep_addressed=by_address):
             obs = classifier.classify(rec)
             if obs is not None:
                 report.add(obs)
@@ -38,11 +39,62 @@ def python_report(paths: list[Path]) -> dict:
     return report.to_dict()
 
 
-def duck_report(paths: list[Path]) -> dict:
+def duck_report(paths: list[Path], by_address: bool = False) -> dict:
     catalog, policy = load_catalog_and_policy(POLICY)
     report = ComplianceReport(catalog, policy, key=KEY)
-    duck.analyse(paths, Classifier(catalog), report)
+    duck.analyse(paths, Classifier(catalog, by_address=by_address), report)
     return report.to_dict()
+
+
+def firewall_sessions_logs(tmp_path: Path) -> list[Path]:
+    """PAN-OS TRAFFIC and FortiGate traffic records (no host name), one log each: to Facebook's
+    and Twitter's published prefixes (IPv4 and IPv6, bracketed or not) and to addresses no
+    service owns."""
+    panos, forti = tmp_path / "panos-traffic.log", tmp_path / "forti-traffic.log"
+    panos.write_text(
+        panos_traffic("10.10.0.7", "157.240.1.35", "allow", 89000)  # facebook: answered
+        + "\n"
+        + panos_traffic("10.20.0.5", "157.240.1.35", "deny", 0)  # facebook: denied
+        + "\n"
+        + panos_traffic("10.20.0.5", "8.8.8.8", "deny", 0)  # no service's address
+        + "\n"
+        + panos_traffic("10.20.0.6", "2a03:2880:f000::1", "allow", 0)  # facebook IPv6: allowed
+        + "\n"
+    )
+    forti.write_text(
+        "".join(
+            FORTI_TRAFFIC.format(src=src, dst=dst, action=action, user="", group="", rcvd=rcvd) + "\n"
+            for src, dst, action, rcvd in [
+                ("10.20.0.8", "104.244.42.1", "deny", 0),  # twitter: denied
+                ("10.10.0.8", "[2a03:2880:f000::1]", "close", 5),  # facebook IPv6: answered
+                ("10.10.0.9", "203.0.113.9", "accept", 5),  # no service's address
+            ]
+        )
+    )
+    return [panos, forti]
+
+
+def test_by_address_same_report_and_attributed(tmp_path):
+    logs = firewall_sessions_logs(tmp_path)
+    report = duck_report(logs, by_address=True)
+    assert report == python_report(logs, by_address=True)
+    fb, tw = report["services"]["facebook"], report["services"]["twitter"]
+    assert fb["hosts"]["address:157.240.1.35"] == {
+        "blocked": 1,
+        "failed": 0,
+        "inconclusive": 0,
+        "reachable": 1,
+    }
+    assert fb["hosts"]["address:2a03:2880:f000::1"]["reachable"] == 2
+    assert tw["hosts"] == {
+        "address:104.244.42.1": {"blocked": 1, "failed": 0, "inconclusive": 0, "reachable": 0}
+    }
+    assert all("matched by destination address" in e["evidence"] for e in fb["evidence"] + tw["evidence"])
+    assert report["skipped"] == 0  # records to no service's address are not the catalog's: not counted
+    # without attribution, every record is one without a host name
+    off = duck_report(logs)
+    assert off == python_report(logs)
+    assert off["skipped"] == 7 and not off["services"]["facebook"]["hosts"]
 
 
 @pytest.mark.parametrize("name", [c[0] for c in CASES])

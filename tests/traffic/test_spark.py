@@ -23,7 +23,7 @@ from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.command import load_catalog_and_policy
 from policy_lint.traffic.compliance import ComplianceReport
 from policy_lint.traffic.sources import SourceError, read_records
-from tests.traffic.test_duck import EDGE_LINES, KEY, POLICY, _days_log, python_report
+from tests.traffic.test_duck import EDGE_LINES, KEY, POLICY, _days_log, firewall_sessions_logs, python_report
 from tests.traffic.test_orglogs import CASES, SAMPLES, sample
 
 
@@ -49,13 +49,21 @@ def spark(tmp_path_factory) -> Iterator[object]:
     session.stop()
 
 
-def spark_report(session, paths: list[Path], period: str | None = None) -> dict:
+def spark_report(session, paths: list[Path], period: str | None = None, by_address: bool = False) -> dict:
     from policy_lint.traffic import spark as engine
 
     catalog, policy = load_catalog_and_policy(POLICY)
     report = ComplianceReport(catalog, policy, key=KEY, period=period)
-    engine.analyse(paths, Classifier(catalog), report, spark=session)
+    engine.analyse(paths, Classifier(catalog, by_address=by_address), report, spark=session)
     return report.to_dict()
+
+
+def test_by_address_same_report(spark, tmp_path):
+    logs = firewall_sessions_logs(tmp_path)
+    report = spark_report(spark, logs, by_address=True)
+    assert report == python_report(logs, by_address=True)
+    assert "address:157.240.1.35" in report["services"]["facebook"]["hosts"]
+    assert spark_report(spark, logs) == python_report(logs)
 
 
 @pytest.mark.parametrize("name", [c[0] for c in CASES])

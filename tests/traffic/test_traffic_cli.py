@@ -99,3 +99,27 @@ def test_blocks_in_an_audience_with_an_unexpired_exception_do_not_fail_the_run(t
     assert "accepted by policy exceptions: facebook" in valid.stderr
     expired = subprocess.run(run + [str(policy("2020-01-01"))], capture_output=True, text=True)
     assert expired.returncode == 1 and json.loads(expired.stdout)["services"]["facebook"]["accepted"] == []
+
+
+def test_firewall_records_without_host_names_attributed_by_address(tmp_path):
+    """PAN-OS TRAFFIC / FortiGate traffic sessions carry addresses only: by default `traffic`
+    attributes them to the service whose published prefixes hold the destination (as `audit`
+    does); --no-by-address counts them as records without a host name."""
+    from tests.traffic.test_duck import firewall_sessions_logs
+
+    logs = [str(p) for p in firewall_sessions_logs(tmp_path)]
+    base = [sys.executable, "-m", "policy_lint", "traffic", *logs, "--format", "json", "--engine", "python"]
+    on = subprocess.run(base, capture_output=True, text=True, timeout=120)
+    assert on.returncode == 1, on.stderr  # Facebook and Twitter sessions were denied
+    data = json.loads(on.stdout)
+    assert set(data["services"]["facebook"]["hosts"]) == {"address:157.240.1.35", "address:2a03:2880:f000::1"}
+    assert data["services"]["twitter"]["verdict"] == "blocked"
+    assert data["skipped"] == 0
+    off = subprocess.run([*base, "--no-by-address"], capture_output=True, text=True, timeout=120)
+    assert off.returncode == 0, off.stderr  # nothing attributable: no service seen
+    data = json.loads(off.stdout)
+    assert not data["services"]["facebook"]["hosts"]
+    assert data["skipped_reasons"] == {
+        "PAN-OS syslog CSV record without a host name": 4,
+        "FortiGate key=value record without a host name": 3,
+    }
