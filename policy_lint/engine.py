@@ -65,6 +65,9 @@ class FileReport:
     # Per service, each audience's status as the file decides it (the network view picks the
     # audiences a segment's clients fall into); empty for a file that was not read.
     audience_results: dict[str, list[AudienceResult]] = field(default_factory=dict)
+    # Who gets this rendering when a container renders the file differently per target
+    # (Ansible: "host p1", "hosts p2, p3"); "" for a file that has one reading.
+    rendering: str = ""
 
 
 @dataclass(frozen=True)

@@ -207,6 +207,7 @@ def _remap(report: Any, piece: Embedded, shown: str, stand_ins: dict[str, str]) 
         findings=[finding(f) for f in report.findings] + extra,
         unread=words(report.unread),
         included=sorted({*report.included, *piece.pulls_in}),
+        rendering=piece.audience,
     )
 
 

@@ -2,6 +2,7 @@
 
 {"version": 1,
  "files": [{"path", "dialect", "services": {"<service>": {"verdict", "audiences", "rules": [{"path", "line", "text"}]}}}],
+           plus "rendering" ("host p1", "hosts p2, p3") when a container renders the file per target,
  "findings": [{"code", "severity", "path", "line", "column", "service", "message", "audiences", "trace"}],
  "accepted": [...findings covered by a policy exception...],
  "suppressed": [...findings silenced by a suppression comment or the baseline...],
@@ -44,6 +45,7 @@ def render(report: Report) -> str:
             {
                 "path": fr.path,
                 "dialect": fr.dialect,
+                **({"rendering": fr.rendering} if fr.rendering else {}),
                 "services": {
                     sid: {
                         "verdict": r.verdict.value,

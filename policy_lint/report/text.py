@@ -56,7 +56,8 @@ def render(
     if summary:
         for fr in report.files:
             verdicts = " ".join(f"{sid}={r.verdict.value}" for sid, r in fr.services.items())
-            out.append(f"{fr.path} ({fr.dialect}): {verdicts}")
+            reading = f", {fr.rendering}" if fr.rendering else ""
+            out.append(f"{fr.path} ({fr.dialect}{reading}): {verdicts}")
         if report.network is not None:
             from policy_lint.network.render import table
 

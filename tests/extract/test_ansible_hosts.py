@@ -7,6 +7,7 @@ codes and lines through the `lint` fixture.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from policy_lint.catalog import load_catalog
 from policy_lint.engine import Options, lint_paths
 from policy_lint.extract import inventory as inv
 from policy_lint.policy import strict_policy
+from policy_lint.report import json as json_report
+from policy_lint.report import text as text_report
 from tests.extract.helpers import FIXTURES, where
 
 # A template whose only decision is the `blocked` variable: "none" blocks nothing.
@@ -141,6 +144,11 @@ def test_realistic_repository_renders_each_host():
     # same text: one report for both. br1's host_vars empty the list; br2 takes its group's.
     labels = [f.services["twitter"].audiences[0].split(":")[0] for f in report.files]
     assert labels == ["host proxy-br1", "host proxy-br2", "hosts proxy-hq1, proxy-hq2"]
+    # Each rendering says whose it is, also where no finding names a host (br1 blocks nothing).
+    assert [f.rendering for f in report.files] == labels
+    summary = [line for line in text_report.render(report).splitlines() if line.endswith("ning=unaffected")]
+    assert [line.split(": ")[0].rsplit("(", 1)[1] for line in summary] == [f"squid, {x})" for x in labels]
+    assert [f.get("rendering") for f in json.loads(json_report.render(report))["files"]] == labels
     assert facebook(report) == ["unaffected", "blocked", "blocked"]
     assert [f.services["linkedin"].verdict.value for f in report.files] == [
         "unaffected",
@@ -166,6 +174,7 @@ def test_identical_renderings_collapse_into_one_without_a_host_prefix(lint):
         )
     )
     assert len(report.files) == 1
+    assert report.files[0].rendering == ""  # one reading for every host: nothing to tell apart
     assert "for hosts p1, p2)" in report.findings[0].message
     assert report.files[0].services["facebook"].audiences == ["src lan"]
 
