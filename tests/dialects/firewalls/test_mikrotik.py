@@ -396,7 +396,7 @@ def test_chain_index_candidates_are_the_rules_that_can_match_in_order():
     import ipaddress
     import random
 
-    from policy_lint.dialects.firewalls.mikrotik import Addr, ChainIndex, Rule
+    from policy_lint.dialects.firewalls.mikrotik import Addr, ChainIndex, ChainRule, Rule
     from policy_lint.model import Span
 
     rnd = random.Random(7)
@@ -413,18 +413,18 @@ def test_chain_index_candidates_are_the_rules_that_can_match_in_order():
             "::/0",
         )
     ]
-    rules = []
+    rules: list[ChainRule] = []
     for k in range(400):
         kind = rnd.randrange(5)
         picked = tuple(rnd.sample(nets, rnd.randint(1, 2)))
         dst = (
             None
             if kind == 0
-            else Addr(picked)
+            else Addr.of(picked)
             if kind < 3
-            else Addr(picked, neg=True)
+            else Addr.of(picked, neg=True)
             if kind == 3
-            else Addr(
+            else Addr.of(
                 picked, ((4, int(ipaddress.ip_address("10.1.2.0")), int(ipaddress.ip_address("10.1.2.9"))),)
             )
         )
@@ -451,7 +451,7 @@ def test_chain_index_candidates_are_the_rules_that_can_match_in_order():
                 if d is None or d.neg or d.ranges:
                     assert r in got, text  # never indexed: always a candidate
                 elif addr is None or addr.is_unspecified:
-                    assert (r in got) == any(n.prefixlen == 0 for n in d.nets), text
+                    assert (r in got) == any(n.prefixlen == 0 for n in d.networks()), text
                 else:
                     assert (r in got) == d.has(addr), text
 
