@@ -17,6 +17,7 @@ from policy_lint.dialects.firewalls.mikrotik.model import (
     Addr,
     ChainRule,
     Config,
+    DstRule,
     TimeWindow,
     is_tcp,
     reachable,
@@ -67,12 +68,14 @@ def build_audiences(
 ) -> tuple[list[Audience], dict[tuple, Who], str]:
     """The audiences of the variants, the concrete values of each by its key, and the client
     address no source condition names (problems get TE906 when they are sampled)."""
+    # A DstRule tests no client condition: it tells no clients apart (every dimension below, and
+    # the combination of its conditions, is the client who meets none).
     rules = [
         r
         for cfg, _ in variants
         for fam in (4, 6)
         for r in reachable(cfg, fam)
-        if _web(r) and r.action in TERMINAL
+        if not isinstance(r, DstRule) and _web(r) and r.action in TERMINAL
     ]
     # Mangle rules that route some clients elsewhere (policy routing) tell clients apart too.
     rules += [r for cfg, _ in variants for r in cfg.mangle if _web(r)]

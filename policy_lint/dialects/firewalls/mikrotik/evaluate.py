@@ -31,6 +31,7 @@ from policy_lint.dialects.semantics.gcpause import without_cycle_collection
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 MAX_JUMPS = 32
+UDP_ONLY = (frozenset({"udp"}), False)
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,14 @@ class ChainIndex:
         self.always: list[int] = []  # rules any packet may match
         self.zero: list[int] = []  # indexed rules with a /0: they match a packet without an address
         self.nets = NetIndex()
+        add, always = self.nets.add, self.always
         for k, r in enumerate(rules):
             d = r.dst
             if d is not None and d.nets and not d.neg and not d.ranges:
-                self.nets.add(k, d)
-                if any(plen == 0 for _v, _first, plen in d.nets):
-                    self.zero.append(k)
+                add(k, d)
             else:
-                self.always.append(k)
+                always.append(k)
+        self.zero = self.nets.with_prefix(0)
         self.cache: dict[object, list[ChainRule]] = {}
         self.cached = 0
 
@@ -103,12 +104,15 @@ class _SignatureIndex:
 
     def __init__(self, rules, lists: dict[tuple[int, str], AddressList], resolve):
         self.nets = NetIndex()
+        add = self.nets.add
         k = 0
         for r in rules:
-            for spec in (r.src, r.dst):
-                if spec is not None:
-                    self.nets.add(k, spec)
-                    k += 1
+            if r.src is not None:
+                add(k, r.src)
+                k += 1
+            if r.dst is not None:
+                add(k, r.dst)
+                k += 1
         # Per list: its family, and the addresses its domain entries resolve to.
         self.lists = [
             (fam, lst, frozenset(a for n, _ in lst.names for a in resolve(n)))
@@ -161,12 +165,12 @@ class MikrotikRuleset:
             for family in (4, 6):
                 for rule in reachable(cfg, family):
                     if (
-                        rule.span not in seen
-                        and rule.action in ("drop", "reject", "tarpit")
-                        and rule.protocol == (frozenset({"udp"}), False)
-                        and rule.dports is not None
+                        rule.dports is not None
                         and not rule.dports[1]
+                        and rule.protocol == UDP_ONLY
+                        and rule.action in ("drop", "reject", "tarpit")
                         and any(lo <= 443 <= hi for lo, hi in rule.dports[0])
+                        and rule.span not in seen
                     ):
                         seen.add(rule.span)
                         self.problems.append(
@@ -920,8 +924,14 @@ class MikrotikRuleset:
         cfg = self.variants[0][0]
         used = cfg.indexes.get("used lists")
         if used is None:
-            used = {(r.family, x[0]) for r in self._rules(cfg) for x in (r.src_list, r.dst_list) if x}
-            used |= {(r.family, r.add_list) for r in self._rules(cfg) if r.add_list}
+            used = set()
+            for r in self._rules(cfg):
+                if r.src_list:
+                    used.add((r.family, r.src_list[0]))
+                if r.dst_list:
+                    used.add((r.family, r.dst_list[0]))
+                if r.add_list:
+                    used.add((r.family, r.add_list))
             cfg.indexes["used lists"] = used
         out: list[Span] = []
         for key, lst in cfg.lists.items():

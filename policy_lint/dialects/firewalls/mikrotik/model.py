@@ -188,15 +188,13 @@ class NetIndex:
         self.ranges: list[tuple[int, int, int, int]] = []  # (item, version, lo, hi)
 
     def add(self, item: int, spec: Addr) -> None:
+        self.v4_sorted = False
         for v, first, plen in spec.nets:
             if v == 4 and item < 1 << 32:
                 words = self.v4.get(plen)
                 if words is None:
                     words = self.v4[plen] = array("Q")
-                word = first << 32 | item
-                if words and words[-1] > word:
-                    self.v4_sorted = False
-                words.append(word)
+                words.append(first << 32 | item)
                 continue
             entries = self.by_prefix.get((v, plen))
             if entries is None:
@@ -209,6 +207,14 @@ class NetIndex:
         for v, lo, hi in spec.ranges:
             self.ranges.append((item, v, lo, hi))
 
+    def with_prefix(self, plen: int) -> list[int]:
+        """The items with a network of this prefix length, in order."""
+        out = {word & 0xFFFFFFFF for word in self.v4.get(plen, ())}
+        for (_v, length), entries in self.by_prefix.items():
+            if length == plen:
+                out.update(item for items in entries.values() for item in items)
+        return sorted(out)
+
     def holding(self, addr) -> set[int]:
         """The items with a network or range holding `addr` (as Addr.has says, `!` aside)."""
         out: set[int] = set()
@@ -216,7 +222,7 @@ class NetIndex:
         if version == 4 and self.v4:
             if not self.v4_sorted:
                 for plen, words in self.v4.items():
-                    self.v4[plen] = array("Q", sorted(words))
+                    self.v4[plen] = array("Q", sorted(words))  # timsort: one pass when in order
                 self.v4_sorted = True
             for plen, words in self.v4.items():
                 first = value >> (32 - plen) << (32 - plen) if plen else 0

@@ -155,15 +155,14 @@ def _logical_lines(lines: list[str], shown: str, problems: list[Problem]) -> lis
     while i < len(lines):
         start = i
         text = lines[i]
-        if text.lstrip().startswith("#"):
+        stripped = text.strip()
+        if stripped.startswith("#"):
             i += 1
             continue
         if not text.endswith("\\"):  # the common case: no continuation
             i += 1
-            if text.strip():
-                out.append(
-                    (text, Span(shown, start + 1, len(text) - len(text.lstrip()) + 1, text.strip()[:200]))
-                )
+            if stripped:
+                out.append((text, Span(shown, start + 1, len(text) - len(text.lstrip()) + 1, stripped[:200])))
             continue
         while _continues(text) and i + 1 < len(lines):
             i += 1
@@ -326,6 +325,12 @@ class _Reader:
         i = 0
         while i < len(lines):
             text, span = lines[i]
+            stripped = text.strip()
+            if menu in MENUS and is_plain_add(stripped):
+                # Most lines of a big export: one item, nothing to run (as statement() reads it).
+                self.add(menu, Item(menu, None, span, stripped), span)
+                i += 1
+                continue
             if text.lstrip().startswith(":foreach") and _depth(text) > 0:
                 # `:foreach i in={...} do={` over several lines, up to its closing `}`.
                 parts = [text]

@@ -13,11 +13,6 @@ import sys
 
 from policy_lint.dialects.firewalls.mikrotik.model import Addr, Cidr, DstRule, Item
 
-# A line the reader may keep as text (Item.plain): one `add` command whose words hold nothing
-# to unescape or to run at read time: no quote, bracket or brace; no `place-before=`, which
-# the reader applies as it adds the item.
-_NOT_PLAIN = re.compile(r'["\[\]{}]|place-before', re.I)
-
 _IPV4 = re.compile(
     r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})"
     r"(?:/([0-9]{1,2}))?"
@@ -40,8 +35,19 @@ _IGNORED = frozenset({"comment", "log", "log-prefix"})
 
 
 def is_plain_add(stripped: str) -> bool:
-    """Is this stripped line an `add` the reader may keep as its text (see Item)?"""
-    return stripped.startswith(("add ", "add\t")) and _NOT_PLAIN.search(stripped) is None
+    """Is this stripped line an `add` the reader may keep as its text (Item.plain)? One whose
+    words hold nothing to unescape or to run at read time (no quote, bracket or brace), and no
+    `place-before=`, which the reader applies as it adds the item (keys are compared in lower
+    case: any key that lower-cases to it holds it in the lower-cased line)."""
+    return (
+        stripped.startswith(("add ", "add\t"))
+        and '"' not in stripped
+        and "[" not in stripped
+        and "]" not in stripped
+        and "{" not in stripped
+        and "}" not in stripped
+        and "place-before" not in stripped.lower()
+    )
 
 
 def ipv4_cidr(text: str) -> Cidr | None:
