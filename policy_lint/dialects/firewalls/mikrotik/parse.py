@@ -310,9 +310,10 @@ def _split_body(body: str) -> list[str]:
 class _Reader:
     """Runs the export's commands against per-menu item lists."""
 
-    def __init__(self, shown: str, problems: list[Problem]):
+    def __init__(self, shown: str, problems: list[Problem], plain: bool = True):
         self.shown = shown
         self.problems = problems
+        self.plain = plain  # plain `add` lines kept as their text (plain.py)
         self.items: dict[str, list[Item]] = {}
         self.dynamic: list[Span] = []  # script lines we do not follow that change what we model
         self.count = 0
@@ -326,7 +327,7 @@ class _Reader:
         while i < len(lines):
             text, span = lines[i]
             stripped = text.strip()
-            if menu in MENUS and is_plain_add(stripped):
+            if self.plain and menu in MENUS and is_plain_add(stripped):
                 # Most lines of a big export: one item, nothing to run (as statement() reads it).
                 self.add(menu, Item(menu, None, span, stripped), span)
                 i += 1
@@ -368,7 +369,7 @@ class _Reader:
 
     def statement(self, text: str, span: Span, menu: str) -> str:
         stripped = text.strip()
-        if menu in MENUS and is_plain_add(stripped):
+        if self.plain and menu in MENUS and is_plain_add(stripped):
             self.add(menu, Item(menu, None, span, stripped), span)
             return menu
         if stripped.startswith((":", "{", "}")):
@@ -954,14 +955,22 @@ def parse(path: Path, context: ParseContext) -> MikrotikRuleset:
 def _parse(path: Path, context: ParseContext) -> MikrotikRuleset:
     shown = context.resolver.display(path)
     src = read_source(path, shown)
-    problems: list[Problem] = list(src.problems)
-    reader = _Reader(shown, problems)
-    reader.run(_logical_lines(src.lines, shown, problems))
-    builder = _Builder(context.catalog, problems)
+    return ruleset_from_lines(src.lines, shown, context.catalog, list(src.problems))
+
+
+def ruleset_from_lines(
+    lines: list[str], shown: str, catalog: Catalog, problems: list[Problem], *, plain: bool = True
+) -> MikrotikRuleset:
+    """The ruleset of an export's lines (`problems` gets what is wrong with them). With
+    `plain=False` every line takes the general reader, never plain.py's: the reference the
+    plain path is tested against (tests/dialects/firewalls/test_mikrotik_plain.py)."""
+    reader = _Reader(shown, problems, plain)
+    reader.run(_logical_lines(lines, shown, problems))
+    builder = _Builder(catalog, problems)
     variants: list[tuple[Config, str]] = [(builder.build(reader.items), "as exported")]
     for script in _schedulers(reader, reader.items)[:8]:
         changed = copy.deepcopy(reader.items)
-        sub = _Reader(shown, problems)
+        sub = _Reader(shown, problems, plain)
         sub.items = changed
         sub.run(script.lines)
         reader.dynamic.extend(sub.dynamic)
@@ -969,4 +978,4 @@ def _parse(path: Path, context: ParseContext) -> MikrotikRuleset:
         variants.append((builder.build(changed), label))
     if len(variants) > 1:
         variants[0] = (variants[0][0], "before the schedulers run (as exported)")
-    return MikrotikRuleset(shown, variants, problems, context.catalog, reader.dynamic)
+    return MikrotikRuleset(shown, variants, problems, catalog, reader.dynamic)
