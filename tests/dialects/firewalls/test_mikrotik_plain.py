@@ -100,7 +100,10 @@ def _line(rnd: random.Random) -> str:
     ]
     while rnd.random() < 0.35:
         words.append(rnd.choice(others))
-    rnd.shuffle(words)
+    if rnd.random() < 0.4:
+        words.sort()  # the order of RouterOS's /export
+    else:
+        rnd.shuffle(words)
     sep = "\t" if rnd.random() < 0.05 else " "
     line = "add" + sep + sep.join(words)
     roll = rnd.random()
