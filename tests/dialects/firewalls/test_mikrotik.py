@@ -397,6 +397,7 @@ def test_chain_index_candidates_are_the_rules_that_can_match_in_order():
     import random
 
     from policy_lint.dialects.firewalls.mikrotik import Addr, ChainIndex, ChainRule, Rule
+    from policy_lint.dialects.firewalls.mikrotik.model import cidr_of
     from policy_lint.model import Span
 
     rnd = random.Random(7)
@@ -420,12 +421,13 @@ def test_chain_index_candidates_are_the_rules_that_can_match_in_order():
         dst = (
             None
             if kind == 0
-            else Addr.of(picked)
+            else Addr(tuple(cidr_of(n) for n in picked))
             if kind < 3
-            else Addr.of(picked, neg=True)
+            else Addr(tuple(cidr_of(n) for n in picked), neg=True)
             if kind == 3
-            else Addr.of(
-                picked, ((4, int(ipaddress.ip_address("10.1.2.0")), int(ipaddress.ip_address("10.1.2.9"))),)
+            else Addr(
+                tuple(cidr_of(n) for n in picked),
+                ((4, int(ipaddress.ip_address("10.1.2.0")), int(ipaddress.ip_address("10.1.2.9"))),),
             )
         )
         rules.append(Rule(Span("r", k + 1), 4, "filter", "lan", dst=dst))

@@ -71,8 +71,9 @@ class Item:
     """One entry of a menu (a firewall rule, a list entry, a DNS name): its words as written.
 
     An `add` line of plain words (no quotes, brackets or braces: nothing to unescape) keeps only
-    its text until a command changes it: most items of a big export are read once, by the
-    builder, and a dict per item was a third of the memory of a 200,000-rule export."""
+    its text until a command selects or changes it (`attrs`): most items of a big export are
+    read once, by the builder, and a dict per item was a third of the memory of a 200,000-rule
+    export."""
 
     __slots__ = ("_attrs", "menu", "plain", "span")
 
@@ -134,12 +135,6 @@ class Addr:
     nets: tuple[Cidr, ...] = ()
     ranges: tuple[tuple[int, int, int], ...] = ()
     neg: bool = False
-
-    @classmethod
-    def of(
-        cls, nets: tuple[Net, ...], ranges: tuple[tuple[int, int, int], ...] = (), neg: bool = False
-    ) -> Addr:
-        return cls(tuple(cidr_of(n) for n in nets), ranges, neg)
 
     def networks(self) -> tuple[Net, ...]:
         return tuple(
