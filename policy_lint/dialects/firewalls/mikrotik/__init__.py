@@ -78,7 +78,7 @@ probe's connection walked through the chains, after the router's DNS and web pro
 """
 
 from policy_lint.dialects.firewalls.mikrotik.evaluate import ChainIndex
-from policy_lint.dialects.firewalls.mikrotik.model import NAME, Addr, Rule
+from policy_lint.dialects.firewalls.mikrotik.model import NAME, Addr, ChainRule, DstRule, Rule
 from policy_lint.dialects.firewalls.mikrotik.parse import FILE_PATTERNS, detect, parse
 
-__all__ = ["FILE_PATTERNS", "NAME", "Addr", "ChainIndex", "Rule", "detect", "parse"]
+__all__ = ["FILE_PATTERNS", "NAME", "Addr", "ChainIndex", "ChainRule", "DstRule", "Rule", "detect", "parse"]

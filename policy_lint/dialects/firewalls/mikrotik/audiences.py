@@ -15,8 +15,9 @@ from policy_lint.dialects.firewalls.mikrotik.model import (
     OTHER_CLIENTS,
     TERMINAL,
     Addr,
+    ChainRule,
     Config,
-    Rule,
+    DstRule,
     TimeWindow,
     is_tcp,
     reachable,
@@ -48,7 +49,7 @@ class Who:
     minute: int = -1
 
 
-def _web(r: Rule) -> bool:
+def _web(r: ChainRule) -> bool:
     """Could this rule match a web connection's packets at all (protocol and ports)?"""
     if r.protocol and is_tcp(r.protocol[0]) == r.protocol[1]:
         return False
@@ -67,12 +68,14 @@ def build_audiences(
 ) -> tuple[list[Audience], dict[tuple, Who], str]:
     """The audiences of the variants, the concrete values of each by its key, and the client
     address no source condition names (problems get TE906 when they are sampled)."""
+    # A DstRule tests no client condition: it tells no clients apart (every dimension below, and
+    # the combination of its conditions, is the client who meets none).
     rules = [
         r
         for cfg, _ in variants
         for fam in (4, 6)
         for r in reachable(cfg, fam)
-        if _web(r) and r.action in TERMINAL
+        if not isinstance(r, DstRule) and _web(r) and r.action in TERMINAL
     ]
     # Mangle rules that route some clients elsewhere (policy routing) tell clients apart too.
     rules += [r for cfg, _ in variants for r in cfg.mangle if _web(r)]
@@ -112,7 +115,7 @@ def build_audiences(
     # Clients: an address in each source condition, each list that may hold them, and one in none.
     src_reps: list[tuple[str, tuple[str, ...]]] = []
     for spec in src_specs[:MAX_REPS]:
-        for n in spec.nets[:2]:
+        for n in spec.networks()[:2]:
             if n.version == 4:
                 src_reps.append(
                     (
@@ -127,9 +130,9 @@ def build_audiences(
                 src_reps.append((str(ipaddress.IPv4Address(lo)), ()))
     for name in lists[:MAX_REPS]:
         lst = cfg0.lists.get((4, name))
-        static = [e for e, _s in lst.entries if e.nets and e.nets[0].version == 4] if lst else []
+        static = [e for e, _s in lst.entries if e.nets and e.nets[0][0] == 4] if lst else []
         if static:
-            n = static[0].nets[0]
+            n = static[0].networks()[0]
             src_reps.append(
                 (str(n.network_address + 1 if n.prefixlen < n.max_prefixlen - 1 else n.network_address), ())
             )
@@ -196,8 +199,8 @@ def build_audiences(
                 combos.append(base[:k] + (v,) + base[k + 1 :])
         for r in rules:
             combo = list(base)
-            if r.src and not r.src.neg and r.src.nets and r.src.nets[0].version == 4:
-                n = r.src.nets[0]
+            if r.src and not r.src.neg and r.src.nets and r.src.nets[0][0] == 4:
+                n = r.src.networks()[0]
                 combo[0] = (
                     str(n.network_address + 1 if n.prefixlen < n.max_prefixlen - 1 else n.network_address),
                     (),
@@ -283,7 +286,7 @@ def build_audiences(
 
 def _addr_words(spec: Addr) -> str:
     """`src-address=` as written, without its `!` (membership is said with in / not in)."""
-    parts = [str(n) if n.prefixlen < n.max_prefixlen else str(n.network_address) for n in spec.nets]
+    parts = [str(n) if n.prefixlen < n.max_prefixlen else str(n.network_address) for n in spec.networks()]
     parts += [f"{ipaddress.ip_address(lo)}-{ipaddress.ip_address(hi)}" for _v, lo, hi in spec.ranges]
     return "src-address=" + ",".join(parts)
 
@@ -306,7 +309,7 @@ def _source_words(src_specs: list[Addr], lists: list[str], cfg: Config):
         return cond.first(address) is not None
 
     def overlaps(a: Any, b: Any) -> bool:
-        nets = a.nets if isinstance(a, Addr) else ()
+        nets = a.networks() if isinstance(a, Addr) else ()
         return any(holds(b, n.network_address) or holds(b, n.broadcast_address) for n in nets)
 
     def describe(src: str) -> str:

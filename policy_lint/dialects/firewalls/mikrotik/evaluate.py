@@ -18,20 +18,20 @@ from policy_lint.dialects.firewalls.mikrotik.model import (
     PATH,
     Address,
     AddressList,
+    ChainRule,
     Config,
-    Item,
     NetIndex,
-    Rule,
     is_tcp,
     reachable,
 )
 from policy_lint.dialects.firewalls.reach import narrow_scope
-from policy_lint.dialects.semantics.addressing import Target, decide_by_address, nets_overlap, targets
+from policy_lint.dialects.semantics.addressing import Target, decide_by_address, targets
 from policy_lint.dialects.semantics.chains import ChainResult
 from policy_lint.dialects.semantics.gcpause import without_cycle_collection
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 MAX_JUMPS = 32
+UDP_ONLY = (frozenset({"udp"}), False)
 
 
 @dataclass(frozen=True)
@@ -62,23 +62,23 @@ class ChainIndex:
 
     MAX_CACHED = 1_000_000  # candidate list entries kept, over all addresses
 
-    def __init__(self, rules: list[Rule]):
+    def __init__(self, rules: list[ChainRule]):
         self.rules = rules
         self.always: list[int] = []  # rules any packet may match
         self.zero: list[int] = []  # indexed rules with a /0: they match a packet without an address
         self.nets = NetIndex()
+        add, always = self.nets.add, self.always
         for k, r in enumerate(rules):
             d = r.dst
             if d is not None and d.nets and not d.neg and not d.ranges:
-                self.nets.add(k, d)
-                if any(n.prefixlen == 0 for n in d.nets):
-                    self.zero.append(k)
+                add(k, d)
             else:
-                self.always.append(k)
-        self.cache: dict[object, list[Rule]] = {}
+                always.append(k)
+        self.zero = self.nets.with_prefix(0)
+        self.cache: dict[object, list[ChainRule]] = {}
         self.cached = 0
 
-    def candidates(self, dst) -> list[Rule]:
+    def candidates(self, dst) -> list[ChainRule]:
         if len(self.always) == len(self.rules):
             return self.rules
         found = self.cache.get(dst)
@@ -104,12 +104,15 @@ class _SignatureIndex:
 
     def __init__(self, rules, lists: dict[tuple[int, str], AddressList], resolve):
         self.nets = NetIndex()
+        add = self.nets.add
         k = 0
         for r in rules:
-            for spec in (r.src, r.dst):
-                if spec is not None:
-                    self.nets.add(k, spec)
-                    k += 1
+            if r.src is not None:
+                add(k, r.src)
+                k += 1
+            if r.dst is not None:
+                add(k, r.dst)
+                k += 1
         # Per list: its family, and the addresses its domain entries resolve to.
         self.lists = [
             (fam, lst, frozenset(a for n, _ in lst.names for a in resolve(n)))
@@ -125,7 +128,6 @@ class MikrotikRuleset:
         problems: list[Problem],
         catalog: Catalog,
         dynamic: list[Span],
-        all_items: dict[str, list[Item]],
     ):
         self.path = shown
         self.dialect = NAME
@@ -133,10 +135,9 @@ class MikrotikRuleset:
         self.variants = variants
         self.catalog = catalog
         self.dynamic = dynamic
-        self.items = all_items
         self._cache: dict[tuple, Decision] = {}
         self._decided: dict[tuple, Decision] = {}  # (probe, audience key) -> decision
-        self._spans: dict[int, dict[Span, Rule]] = {}
+        self._spans: dict[int, dict[Span, ChainRule]] = {}
         self._sigs: dict[tuple[int, object], tuple] = {}
         self._distinct: dict[tuple, list[Target]] = {}
         self._summaries: dict[tuple, Decision] = {}
@@ -164,12 +165,12 @@ class MikrotikRuleset:
             for family in (4, 6):
                 for rule in reachable(cfg, family):
                     if (
-                        rule.span not in seen
-                        and rule.action in ("drop", "reject", "tarpit")
-                        and rule.protocol == (frozenset({"udp"}), False)
-                        and rule.dports is not None
+                        rule.dports is not None
                         and not rule.dports[1]
+                        and rule.protocol == UDP_ONLY
+                        and rule.action in ("drop", "reject", "tarpit")
                         and any(lo <= 443 <= hi for lo, hi in rule.dports[0])
+                        and rule.span not in seen
                     ):
                         seen.add(rule.span)
                         self.problems.append(
@@ -236,7 +237,7 @@ class MikrotikRuleset:
             return iface[1:] == lst or iface[1:] in cfg.iface_lists.get(lst, set())
         return iface in cfg.iface_lists.get(lst, set())
 
-    def _match(self, cfg: Config, r: Rule, p: _Packet, extra: list[Span]) -> tuple[bool | None, str]:
+    def _match(self, cfg: Config, r: ChainRule, p: _Packet, extra: list[Span]) -> tuple[bool | None, str]:
         """Does `r` match `p`? None: cannot tell (and why). Definite mismatches are found first."""
         if r.protocol and is_tcp(r.protocol[0]) == r.protocol[1]:
             return False, ""
@@ -280,7 +281,7 @@ class MikrotikRuleset:
                 # No address to give (a client of the other family; 0.0.0.0 is read the same
                 # way): only "any address" conditions match it. A service without catalog
                 # prefixes gets stand-in addresses from addressing.decide_by_address instead.
-                if not cond.neg and not any(n.prefixlen == 0 for n in cond.nets):
+                if not cond.neg and not any(plen == 0 for _v, _first, plen in cond.nets):
                     return False, ""
             elif cond.has(addr) == cond.neg:
                 return False, ""
@@ -324,7 +325,7 @@ class MikrotikRuleset:
             self.problems.append(Problem("TE905", span, "the regexp ran out of time"))
 
     @staticmethod
-    def _scope(r: Rule) -> str:
+    def _scope(r: ChainRule) -> str:
         parts = []
         for key, val in (
             ("src-address-list", r.src_list),
@@ -340,7 +341,8 @@ class MikrotikRuleset:
                 "src-address="
                 + ("!" if r.src.neg else "")
                 + ",".join(
-                    str(n) if n.prefixlen < n.max_prefixlen else str(n.network_address) for n in r.src.nets
+                    str(n) if n.prefixlen < n.max_prefixlen else str(n.network_address)
+                    for n in r.src.networks()
                 )
             )
         if r.time:
@@ -348,7 +350,7 @@ class MikrotikRuleset:
         return " ".join(parts)
 
     @staticmethod
-    def _note(r: Rule) -> str:
+    def _note(r: ChainRule) -> str:
         if r.tls_host and not r.tls_host[1]:
             return f"TLS SNI matches tls-host={r.tls_host[0]} (HTTPS only)"
         if r.content and not r.content[1]:
@@ -429,7 +431,7 @@ class MikrotikRuleset:
                 added.add((r.add_list, "server" if server else "client"))
         return ChainResult("fall", None, trace, uncertain=tuple(uncertain))
 
-    def _candidates(self, cfg: Config, family: int, table: str, chain: str, dst) -> list[Rule]:
+    def _candidates(self, cfg: Config, family: int, table: str, chain: str, dst) -> list[ChainRule]:
         """The rules of a chain that may match a packet to `dst`, in chain order: those whose
         dst-address is only plain networks (no `!`, no ranges) are indexed by network and
         taken only when one holds `dst`; every other rule is always taken. The rules left out
@@ -826,13 +828,13 @@ class MikrotikRuleset:
 
         return narrow_scope(d, audience, self.audiences(), lambda a: self._evaluate(probe, a), applies)
 
-    def _rule_at(self, variant: int, span: Span) -> Rule | None:
+    def _rule_at(self, variant: int, span: Span) -> ChainRule | None:
         index = self._spans.get(variant)
         if index is None:
             index = self._spans[variant] = {r.span: r for r in self._rules(self.variants[variant][0])}
         return index.get(span)
 
-    def _who_matches(self, cfg: Config, r: Rule, who: Who) -> bool:
+    def _who_matches(self, cfg: Config, r: ChainRule, who: Who) -> bool:
         """Do the client conditions of `r` (source, lists, interfaces, MAC, time) hold for `who`?"""
         client = ipaddress.ip_address(who.src or self._other)
         if r.src is not None and client.version == 4 and r.src.has(client) == r.src.neg:
@@ -922,21 +924,21 @@ class MikrotikRuleset:
         cfg = self.variants[0][0]
         used = cfg.indexes.get("used lists")
         if used is None:
-            used = {(r.family, x[0]) for r in self._rules(cfg) for x in (r.src_list, r.dst_list) if x}
-            used |= {(r.family, r.add_list) for r in self._rules(cfg) if r.add_list}
+            used = set()
+            for r in self._rules(cfg):
+                if r.src_list:
+                    used.add((r.family, r.src_list[0]))
+                if r.dst_list:
+                    used.add((r.family, r.dst_list[0]))
+                if r.add_list:
+                    used.add((r.family, r.add_list))
             cfg.indexes["used lists"] = used
         out: list[Span] = []
         for key, lst in cfg.lists.items():
             if key in used:
                 continue
             hit = next(
-                (
-                    span
-                    for e, span in lst.entries[:20000]
-                    for n in e.nets
-                    for s in svc.networks
-                    if n.version == s.version and nets_overlap(n, s)
-                ),
+                (span for e, span in lst.entries[:20000] for s in svc.networks if e.overlaps(s)),
                 None,
             )
             if hit is None:

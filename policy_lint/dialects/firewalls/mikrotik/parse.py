@@ -18,15 +18,20 @@ from policy_lint.dialects.firewalls.mikrotik.model import (
     TERMINAL,
     Addr,
     AddressList,
+    ChainRule,
+    Cidr,
     Config,
     DnsEntry,
     Item,
-    Net,
     ProxyRule,
     Rule,
     Script,
     TimeWindow,
+    cidr_of,
+    is_disabled,
+    parameters,
 )
+from policy_lint.dialects.firewalls.mikrotik.plain import dst_rule, ipv4_cidr, is_plain_add
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.dialects.semantics.detection import statement_hits
 from policy_lint.dialects.semantics.gcpause import without_cycle_collection
@@ -150,15 +155,14 @@ def _logical_lines(lines: list[str], shown: str, problems: list[Problem]) -> lis
     while i < len(lines):
         start = i
         text = lines[i]
-        if text.lstrip().startswith("#"):
+        stripped = text.strip()
+        if stripped.startswith("#"):
             i += 1
             continue
         if not text.endswith("\\"):  # the common case: no continuation
             i += 1
-            if text.strip():
-                out.append(
-                    (text, Span(shown, start + 1, len(text) - len(text.lstrip()) + 1, text.strip()[:200]))
-                )
+            if stripped:
+                out.append((text, Span(shown, start + 1, len(text) - len(text.lstrip()) + 1, stripped[:200])))
             continue
         while _continues(text) and i + 1 < len(lines):
             i += 1
@@ -268,35 +272,6 @@ def _words(text: str) -> tuple[list[str], str]:
     return words, ""
 
 
-_SHARED_VALUES = frozenset(
-    {
-        "action",
-        "chain",
-        "protocol",
-        "connection-state",
-        "connection-nat-state",
-        "disabled",
-        "list",
-        "in-interface",
-        "out-interface",
-        "in-interface-list",
-        "out-interface-list",
-        "jump-target",
-        "log",
-        "reject-with",
-        "dst-port",
-        "src-port",
-        "port",
-        "tcp-flags",
-        "dst-address-type",
-        "address-list",
-        "time",
-        "type",
-        "match-subdomain",
-    }
-)
-
-
 _FOREACH = re.compile(r"^:foreach\s+([\w-]+)\s+in=\{([^{}]*)\}\s+do=\{(.*)\}$", re.S)
 
 
@@ -335,9 +310,10 @@ def _split_body(body: str) -> list[str]:
 class _Reader:
     """Runs the export's commands against per-menu item lists."""
 
-    def __init__(self, shown: str, problems: list[Problem]):
+    def __init__(self, shown: str, problems: list[Problem], plain: bool = True):
         self.shown = shown
         self.problems = problems
+        self.plain = plain  # plain `add` lines kept as their text (plain.py)
         self.items: dict[str, list[Item]] = {}
         self.dynamic: list[Span] = []  # script lines we do not follow that change what we model
         self.count = 0
@@ -350,6 +326,12 @@ class _Reader:
         i = 0
         while i < len(lines):
             text, span = lines[i]
+            stripped = text.strip()
+            if self.plain and menu in MENUS and is_plain_add(stripped):
+                # Most lines of a big export: one item, nothing to run (as statement() reads it).
+                self.add(menu, Item(menu, None, span, stripped), span)
+                i += 1
+                continue
             if text.lstrip().startswith(":foreach") and _depth(text) > 0:
                 # `:foreach i in={...} do={` over several lines, up to its closing `}`.
                 parts = [text]
@@ -387,6 +369,9 @@ class _Reader:
 
     def statement(self, text: str, span: Span, menu: str) -> str:
         stripped = text.strip()
+        if self.plain and menu in MENUS and is_plain_add(stripped):
+            self.add(menu, Item(menu, None, span, stripped), span)
+            return menu
         if stripped.startswith((":", "{", "}")):
             if re.search(r"firewall|/ip dns|dns static|proxy", stripped) and re.search(
                 r"\b(add|set|remove|enable|disable)\b", stripped
@@ -431,27 +416,9 @@ class _Reader:
             self.problem("TE901", span, f"RouterOS has no command {cmd!r} here")
             return
         items = self.items.setdefault(menu, [])
-        attrs: dict[str, str] = {}
-        selectors: list[str] = []
-        for w in rest:
-            if "=" in w and not w.startswith("["):
-                k, _, v = w.partition("=")
-                k = sys.intern(k.strip().lower())  # one string per parameter name, not per item
-                attrs[k] = sys.intern(v) if k in _SHARED_VALUES else v
-            else:
-                selectors.append(w)
+        attrs, selectors = parameters(rest)
         if cmd == "add":
-            self.count += 1
-            if self.count > MAX_ITEMS:
-                if self.count == MAX_ITEMS + 1:
-                    self.problem("TE902", span, f"more than {MAX_ITEMS} items: the rest is not read")
-                return
-            item = Item(menu, attrs, span)
-            before = attrs.pop("place-before", None)
-            if before is not None and before.isdigit() and int(before) < len(items):
-                items.insert(int(before), item)
-            else:
-                items.append(item)
+            self.add(menu, Item(menu, attrs, span), span)
             return
         if cmd in ("set", "remove", "enable", "disable", "unset"):
             if "numbers" in attrs:
@@ -477,6 +444,19 @@ class _Reader:
                 items.append(Item(menu, attrs, span))
             return
         # print, export, move, ...: change nothing we model
+
+    def add(self, menu: str, item: Item, span: Span) -> None:
+        items = self.items.setdefault(menu, [])
+        self.count += 1
+        if self.count > MAX_ITEMS:
+            if self.count == MAX_ITEMS + 1:
+                self.problem("TE902", span, f"more than {MAX_ITEMS} items: the rest is not read")
+            return
+        before = item.attrs.pop("place-before", None) if not item.plain else None
+        if before is not None and before.isdigit() and int(before) < len(items):
+            items.insert(int(before), item)
+        else:
+            items.append(item)
 
     def select(self, menu: str, items: list[Item], selectors: list[str], span: Span) -> list[Item] | None:
         if menu in ("ip dns", "ip proxy"):
@@ -604,26 +584,6 @@ def _time(text: str) -> TimeWindow | None:
     )
 
 
-_IPV4 = re.compile(
-    r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})"
-    r"(?:/([0-9]{1,2}))?"
-)
-
-
-def _ipv4_net(text: str) -> ipaddress.IPv4Network | None:
-    """`a.b.c.d[/n]` as ipaddress.ip_network(text, strict=False) reads it, without its string
-    parsing (most of the time of a big export); None for anything else (then ip_network)."""
-    m = _IPV4.fullmatch(text)
-    if m is None:
-        return None
-    a, b, c, d, plen = m.groups()
-    a, b, c, d = int(a), int(b), int(c), int(d)
-    bits = 32 if plen is None else int(plen)
-    if a > 255 or b > 255 or c > 255 or d > 255 or bits > 32:
-        return None
-    return ipaddress.IPv4Network(((a << 24) | (b << 16) | (c << 8) | d, bits), strict=False)
-
-
 def _value(text: str) -> tuple[str, bool]:
     return (text[1:], True) if text.startswith("!") else (text, False)
 
@@ -643,70 +603,84 @@ class _Builder:
         cfg = Config()
         for menu, family in LIST_MENUS.items():
             for it in items.get(menu, []):
-                if not it.disabled:
-                    self.list_entry(cfg, family, it)
+                a = it.read()
+                if not is_disabled(a):
+                    self.list_entry(cfg, family, it.span, a)
         for it in items.get("ip firewall layer7-protocol", []):
-            name = it.attrs.get("name", "")
+            a = it.read()
+            name = a.get("name", "")
             try:
                 # l7 regexps run over the connection's bytes: `.` crosses lines, case is ignored.
                 cfg.l7[name] = (
-                    BoundedPattern.compile("(?s)" + it.attrs.get("regexp", ""), ignore_case=True),
+                    BoundedPattern.compile("(?s)" + a.get("regexp", ""), ignore_case=True),
                     it.span,
                 )
             except PatternError as exc:
                 self.problem("TE905", it.span, str(exc))
                 cfg.l7[name] = (None, it.span)
         for it in items.get("interface list member", []):
-            if not it.disabled:
-                cfg.iface_lists.setdefault(it.attrs.get("list", ""), set()).add(it.attrs.get("interface", ""))
+            a = it.read()
+            if not is_disabled(a):
+                cfg.iface_lists.setdefault(a.get("list", ""), set()).add(a.get("interface", ""))
         for it in items.get("ip firewall nat", []):
-            if it.disabled:
+            a = it.read()
+            if is_disabled(a):
                 continue
-            action = it.attrs.get("action", "accept")
+            action = a.get("action", "accept")
             if action in ("masquerade", "src-nat"):
                 cfg.srcnat = True
-            ports = _ports(it.attrs.get("dst-port", ""))
+            ports = _ports(a.get("dst-port", ""))
             if (
                 action == "redirect"
-                and it.attrs.get("chain") == "dstnat"
+                and a.get("chain") == "dstnat"
                 and ports
                 and not ports[1]
                 and any(lo <= 80 <= hi for lo, hi in ports[0])
             ):
                 cfg.proxy_redirect = cfg.proxy_redirect or it.span
         for it in items.get("ip dns", []):
-            v = it.attrs.get("allow-remote-requests")
+            v = it.read().get("allow-remote-requests")
             if v is not None:
                 cfg.dns_remote = v.lower() in ("yes", "true")
         for it in items.get("ip dns static", []):
-            if not it.disabled:
-                entry = self.dns_entry(it)
+            a = it.read()
+            if not is_disabled(a):
+                entry = self.dns_entry(it.span, a)
                 if entry is not None:
                     cfg.dns.append(entry)
         for it in items.get("ip proxy access", []):
-            if not it.disabled:
-                cfg.proxy.append(self.proxy_rule(it))
+            a = it.read()
+            if not is_disabled(a):
+                cfg.proxy.append(self.proxy_rule(it.span, a))
         for menu, (family, table) in FIREWALL_MENUS.items():
-            chains: dict[str, list[Rule]] = {}
+            chains: dict[str, list[ChainRule]] = {}
             for it in items.get(menu, []):
-                if it.disabled:
-                    continue
-                rule = self.rule(it, family, table)
+                rule: ChainRule | None = dst_rule(it, family, table)
+                if rule is None:
+                    a = it.read()
+                    if is_disabled(a):
+                        continue
+                    rule = self.rule(it.span, a, family, table)
                 if rule is not None:
-                    chains.setdefault(rule.chain, []).append(rule)
+                    chain = chains.get(rule.chain)
+                    if chain is None:
+                        chains[rule.chain] = [rule]
+                    else:
+                        chain.append(rule)
             cfg.rules[(family, table)] = chains
         for menu, family in (("ip firewall nat", 4), ("ipv6 firewall nat", 6)):
             for it in items.get(menu, []):
-                action = it.attrs.get("action", "accept").lower()
-                if it.disabled or it.attrs.get("chain") != "dstnat":
+                a = it.read()
+                action = a.get("action", "accept").lower()
+                if is_disabled(a) or a.get("chain") != "dstnat":
                     continue
                 if action not in ("dst-nat", "redirect", "netmap", "same", "accept"):
                     continue  # log, passthrough, jump...: the dstnat chain goes on
-                attrs = {k: v for k, v in it.attrs.items() if k != "action"}
-                rule = self.rule(Item(it.menu, attrs, it.span), family, "nat")
+                attrs = {k: v for k, v in a.items() if k != "action"}
+                rule = self.rule(it.span, attrs, family, "nat")
                 if rule is not None:
                     rule.action = action
-                    to = [f"{k}={it.attrs[k]}" for k in ("to-addresses", "to-ports") if it.attrs.get(k)]
+                    to = [f"{k}={a[k]}" for k in ("to-addresses", "to-ports") if a.get(k)]
                     rule.nat_to = " ".join(to) or ("the router" if action == "redirect" else "")
                     cfg.dstnat.append(rule)
         # Policy routing (RouterOS "Policy Routing"): mangle prerouting `action=mark-routing
@@ -714,38 +688,40 @@ class _Builder:
         # ... routing-table=T`, RouterOS 6 `routing-mark=T`) may send it through a VPN or tunnel.
         for menu, family in (("ip firewall mangle", 4), ("ipv6 firewall mangle", 6)):
             for it in items.get(menu, []):
-                action = it.attrs.get("action", "accept").lower()
-                if it.disabled or it.attrs.get("chain") != "prerouting":
+                a = it.read()
+                action = a.get("action", "accept").lower()
+                if is_disabled(a) or a.get("chain") != "prerouting":
                     continue
                 if action not in ("mark-routing", "accept"):
                     continue  # mark-connection, mark-packet, log...: the chain goes on
-                attrs = {k: v for k, v in it.attrs.items() if k != "action"}
-                rule = self.rule(Item(it.menu, attrs, it.span), family, "mangle")
+                attrs = {k: v for k, v in a.items() if k != "action"}
+                rule = self.rule(it.span, attrs, family, "mangle")
                 if rule is not None:
                     rule.action = action
-                    rule.routing_mark = it.attrs.get("new-routing-mark", "")
+                    rule.routing_mark = a.get("new-routing-mark", "")
                     cfg.mangle.append(rule)
         for menu in ("ip route", "ipv6 route"):
             for it in items.get(menu, []):
-                table = it.attrs.get("routing-table") or it.attrs.get("routing-mark") or "main"
-                if not it.disabled and table != "main":
+                a = it.read()
+                table = a.get("routing-table") or a.get("routing-mark") or "main"
+                if not is_disabled(a) and table != "main":
                     cfg.routes.setdefault(table, []).append(it.span)
         return cfg
 
     def addr(self, text: str, span: Span) -> Addr | None:
         value, neg = _value(text)
-        nets: list[Net] = []
+        nets: list[Cidr] = []
         ranges: list[tuple[int, int, int]] = []
         for part in value.split(","):
             part = part.strip()
             if not part:
                 continue
-            net = _ipv4_net(part)
+            net = ipv4_cidr(part)
             if net is not None:
                 nets.append(net)
                 continue
             try:
-                nets.append(ipaddress.ip_network(part, strict=False))
+                nets.append(cidr_of(ipaddress.ip_network(part, strict=False)))
                 continue
             except ValueError:
                 pass
@@ -760,31 +736,30 @@ class _Builder:
             return None
         return Addr(tuple(nets), tuple(ranges), neg)
 
-    def list_entry(self, cfg: Config, family: int, it: Item) -> None:
-        name = it.attrs.get("list", "")
-        value = it.attrs.get("address", "").strip()
+    def list_entry(self, cfg: Config, family: int, span: Span, attrs: dict[str, str]) -> None:
+        name = attrs.get("list", "")
+        value = attrs.get("address", "").strip()
         lst = cfg.lists.get((family, name))
         if lst is None:
-            lst = cfg.lists[(family, name)] = AddressList(name, it.span)
+            lst = cfg.lists[(family, name)] = AddressList(name, span)
         if not value:
-            self.problem("TE901", it.span, "address-list entry without address=")
+            self.problem("TE901", span, "address-list entry without address=")
             return
         a = (
-            self.addr(value, it.span)
+            self.addr(value, span)
             if re.fullmatch(r"[\d.:/a-fA-F-]+", value) and not re.search(r"[g-zG-Z]", value)
             else None
         )
         if a is not None:
-            lst.entries.append((a, it.span))
+            lst.entries.append((a, span))
         elif re.fullmatch(r"[\w.-]+\.[a-zA-Z][\w-]*\.?", value):
-            lst.names.append((value.lower().rstrip("."), it.span))
+            lst.names.append((value.lower().rstrip("."), span))
         else:
-            self.problem("TE901", it.span, f"bad address-list address {value!r}")
+            self.problem("TE901", span, f"bad address-list address {value!r}")
 
-    def dns_entry(self, it: Item) -> DnsEntry | None:
-        a = it.attrs
+    def dns_entry(self, span: Span, a: dict[str, str]) -> DnsEntry | None:
         e = DnsEntry(
-            it.span,
+            span,
             a.get("name", "").lower().rstrip("."),
             None,
             a.get("match-subdomain", "no").lower() in ("yes", "true"),
@@ -797,17 +772,16 @@ class _Builder:
             try:
                 e.pattern = BoundedPattern.compile(a["regexp"], ignore_case=True)
             except PatternError as exc:
-                self.problem("TE905", it.span, str(exc))
+                self.problem("TE905", span, str(exc))
                 return None
         elif not e.name:
-            self.problem("TE901", it.span, "DNS static entry without name= or regexp=")
+            self.problem("TE901", span, "DNS static entry without name= or regexp=")
             return None
         return e
 
-    def proxy_rule(self, it: Item) -> ProxyRule:
-        a = it.attrs
+    def proxy_rule(self, span: Span, a: dict[str, str]) -> ProxyRule:
         p = ProxyRule(
-            it.span,
+            span,
             a.get("action", "allow").lower(),
             path=a.get("path", ""),
             redirect=a.get("redirect-to", ""),
@@ -818,37 +792,36 @@ class _Builder:
                 try:
                     p.regex = BoundedPattern.compile(host[1:], ignore_case=True)
                 except PatternError as exc:
-                    self.problem("TE905", it.span, str(exc))
+                    self.problem("TE905", span, str(exc))
                 p.hosts = (host, neg)
             else:
                 p.hosts = (host.lower(), neg)
         if a.get("dst-port"):
             p.dports = _ports(a["dst-port"])
         if a.get("dst-address"):
-            p.dst = self.addr(a["dst-address"], it.span)
+            p.dst = self.addr(a["dst-address"], span)
         if a.get("src-address"):
-            p.src = self.addr(a["src-address"], it.span)
+            p.src = self.addr(a["src-address"], span)
         return p
 
-    def rule(self, it: Item, family: int, table: str) -> Rule | None:
-        a = it.attrs
+    def rule(self, span: Span, a: dict[str, str], family: int, table: str) -> Rule | None:
         chain = a.get("chain", "")
         if not chain:
-            self.problem("TE901", it.span, "a firewall rule without chain=: RouterOS refuses it")
+            self.problem("TE901", span, "a firewall rule without chain=: RouterOS refuses it")
             return None
-        r = Rule(it.span, family, table, chain, sys.intern(a.get("action", "accept").lower()))
+        r = Rule(span, family, table, chain, sys.intern(a.get("action", "accept").lower()))
         if r.action not in TERMINAL | NONTERMINAL and r.action not in (
             "mark-connection",
             "mark-packet",
             "mark-routing",
             "change-mss",
         ):
-            self.problem("TE901", it.span, f"unknown action {r.action!r}")
+            self.problem("TE901", span, f"unknown action {r.action!r}")
             return None
         if r.action == "jump":
             r.jump = a.get("jump-target", "")
             if not r.jump:
-                self.problem("TE901", it.span, "action=jump without jump-target=")
+                self.problem("TE901", span, "action=jump without jump-target=")
                 return None
         r.how = {"reject": "reject", "tarpit": "tarpit"}.get(r.action, "drop")
         r.add_list = a.get("address-list", "")
@@ -860,7 +833,7 @@ class _Builder:
             if key == "protocol":
                 r.protocol = (frozenset(value.lower().split(",")), neg)
             elif key in ("src-address", "dst-address"):
-                ad = self.addr(raw, it.span)
+                ad = self.addr(raw, span)
                 if ad is None:
                     return None
                 if key == "src-address":
@@ -875,7 +848,7 @@ class _Builder:
             elif key in ("dst-port", "src-port", "port"):
                 ports = _ports(raw)
                 if ports is None:
-                    self.problem("TE901", it.span, f"bad {key}={raw}")
+                    self.problem("TE901", span, f"bad {key}={raw}")
                     return None
                 if key == "dst-port":
                     r.dports = ports
@@ -906,7 +879,7 @@ class _Builder:
             elif key == "time":
                 t = _time(raw)
                 if t is None:
-                    self.problem("TE901", it.span, f"bad time={raw}")
+                    self.problem("TE901", span, f"bad time={raw}")
                     unknown.append("time")
                 else:
                     r.time = t
@@ -919,7 +892,7 @@ class _Builder:
             and not r.protocol[0] & {"tcp", "udp", "6", "17", "sctp", "dccp", "udp-lite"}
         ):
             self.problem(
-                "TE901", it.span, "dst-port/src-port need protocol=tcp or udp: RouterOS refuses the rule"
+                "TE901", span, "dst-port/src-port need protocol=tcp or udp: RouterOS refuses the rule"
             )
             return None
         r.unknown = tuple(unknown)
@@ -982,14 +955,22 @@ def parse(path: Path, context: ParseContext) -> MikrotikRuleset:
 def _parse(path: Path, context: ParseContext) -> MikrotikRuleset:
     shown = context.resolver.display(path)
     src = read_source(path, shown)
-    problems: list[Problem] = list(src.problems)
-    reader = _Reader(shown, problems)
-    reader.run(_logical_lines(src.lines, shown, problems))
-    builder = _Builder(context.catalog, problems)
+    return ruleset_from_lines(src.lines, shown, context.catalog, list(src.problems))
+
+
+def ruleset_from_lines(
+    lines: list[str], shown: str, catalog: Catalog, problems: list[Problem], *, plain: bool = True
+) -> MikrotikRuleset:
+    """The ruleset of an export's lines (`problems` gets what is wrong with them). With
+    `plain=False` every line takes the general reader, never plain.py's: the reference the
+    plain path is tested against (tests/dialects/firewalls/test_mikrotik_plain.py)."""
+    reader = _Reader(shown, problems, plain)
+    reader.run(_logical_lines(lines, shown, problems))
+    builder = _Builder(catalog, problems)
     variants: list[tuple[Config, str]] = [(builder.build(reader.items), "as exported")]
     for script in _schedulers(reader, reader.items)[:8]:
         changed = copy.deepcopy(reader.items)
-        sub = _Reader(shown, problems)
+        sub = _Reader(shown, problems, plain)
         sub.items = changed
         sub.run(script.lines)
         reader.dynamic.extend(sub.dynamic)
@@ -997,4 +978,4 @@ def _parse(path: Path, context: ParseContext) -> MikrotikRuleset:
         variants.append((builder.build(changed), label))
     if len(variants) > 1:
         variants[0] = (variants[0][0], "before the schedulers run (as exported)")
-    return MikrotikRuleset(shown, variants, problems, context.catalog, reader.dynamic, reader.items)
+    return MikrotikRuleset(shown, variants, problems, catalog, reader.dynamic)
