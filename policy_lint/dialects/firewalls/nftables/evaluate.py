@@ -8,10 +8,10 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatch
 from itertools import product
 
-from policy_lint.dialects.firewalls.nftables.model import Chain, Match, Rule, Table, Values, VerdictMap
+from policy_lint.dialects.firewalls.nftables.model import Chain, Match, Net, Rule, Table, Values, VerdictMap
 from policy_lint.dialects.firewalls.nftables.parse import Parser
 from policy_lint.dialects.firewalls.nftables.syntax import NAME
-from policy_lint.dialects.semantics.addressing import Target, decide_by_address, nets_overlap
+from policy_lint.dialects.semantics.addressing import IPNetwork, Target, decide_by_address
 from policy_lint.dialects.semantics.chains import (
     ACCEPT,
     DROP,
@@ -1111,7 +1111,7 @@ class NftRuleset:
                 if s.name in used:
                     continue
                 if any(
-                    n.version == sn.version and nets_overlap(n, sn)
+                    n.version == sn.version and _overlaps(n, sn)
                     for v, _a, _b, _s in s.elements
                     for n in v.nets
                     for sn in svc.networks
@@ -1139,3 +1139,11 @@ def _contains(v: Values, addr) -> bool:
         return True
     a = int(addr)
     return any(ver == addr.version and lo <= a <= hi for ver, lo, hi in v.ranges)
+
+
+def _overlaps(a: Net, b: IPNetwork) -> bool:
+    """addressing.nets_overlap for any of our networks (a `PlainNet` too), from their integers."""
+    lo_a, lo_b = int(a.network_address), int(b.network_address)
+    hi_a = lo_a + (1 << (a.max_prefixlen - a.prefixlen)) - 1
+    hi_b = lo_b + (1 << (b.max_prefixlen - b.prefixlen)) - 1
+    return lo_a <= hi_b and lo_b <= hi_a

@@ -13,11 +13,13 @@ from policy_lint.dialects.firewalls.nftables.model import Chain, Fragment, Named
 from policy_lint.dialects.firewalls.nftables.syntax import (
     JSON_HEAD,
     Group,
+    RuleLine,
     Tok,
     group_braces,
     items_text,
     lex,
     split_statements,
+    unfold,
     word_of,
 )
 from policy_lint.dialects.semantics.base import ParseContext
@@ -79,7 +81,9 @@ class Parser(RuleParser):
             ):
                 self.parse_json("\n".join(src.lines), shown, path, depth)
             else:
-                items = group_braces(lex(src.lines, shown, self.problems), shown, self.problems)
+                items = group_braces(
+                    lex(src.lines, shown, self.problems, rule_lines=True), shown, self.problems
+                )
                 self.block(items, ctx, path, depth)
         finally:
             self.active.pop()
@@ -87,6 +91,13 @@ class Parser(RuleParser):
     def block(self, items: list, ctx: tuple | None, path: Path, depth: int) -> None:
         """Statements of the top level (ctx None), of a table (ctx ('table', t)) or a chain."""
         for st in split_statements(items):
+            if any(isinstance(it, RuleLine) for it in st):
+                if ctx is not None and ctx[0] == "chain" and len(st) == 1:
+                    rule = self.line_rule(ctx[1], st[0])
+                    if rule is not None:
+                        ctx[2].rules.append(rule)
+                        continue
+                st = unfold(st)
             st = self.expand(st)
             if not st:
                 continue
@@ -114,8 +125,10 @@ class Parser(RuleParser):
             return st[:3] + self.expand(st[3:], rounds) if len(st) > 3 else st
         out: list = []
         for it in st:
-            if isinstance(it, Group):
-                out.append(Group(it.open, self.expand(it.items, rounds)))
+            if isinstance(it, RuleLine):
+                out.append(it)  # holds no `$`
+            elif isinstance(it, Group):
+                out.append(Group(it.open, self.expand(it.raw, rounds)))
             elif not it.quoted and "$" in it.text:
                 name = it.text[1:] if it.text.startswith("$") else ""
                 if name in self.defines:
@@ -333,12 +346,12 @@ class Parser(RuleParser):
         self.fragments.append(Fragment("body", "", "", name, span, list(s.elements) if s else []))
 
     def chain_body(self, t: Table, c: Chain, body: Group, path: Path, depth: int) -> None:
-        last = body.items[-1] if body.items else None
+        last = body.raw[-1] if body.raw else None
         if last is not None and not (isinstance(last, Tok) and not last.quoted and last.text in ("\n", ";")):
             # nft's grammar: each statement of a chain ends with a newline or `;`, also the last
             # one before `}` (`chain c { counter }` is refused).
             self.problem("TE901", body.open.span, "the last statement of the chain needs `;` before `}`")
-        self.block(body.items, ("chain", t, c), path, depth)
+        self.block(body.raw, ("chain", t, c), path, depth)
 
     def chain(self, t: Table, name: str, span: Span) -> Chain:
         c = t.chains.get(name)

@@ -49,6 +49,12 @@ _WORD = re.compile(r'[^\s{};,"#\\]+|\\(?!\n)')
 # read in one findall (the character walk below took most of the time of a 200,000-rule file).
 _PLAIN_LINE_TOKENS = re.compile(r'[{};,]|[^\s{};,"#\\]+')
 _NOT_PLAIN = re.compile(r'["#\\\[\]]')
+# A plain line that is one address rule and nothing else (lex(..., rule_lines=True)): most lines
+# of a large chain. Anything more (sets, `@set`, ranges, names, `;`, other statements) is lexed
+# as usual; `counter` only counts.
+_RULE_LINE = re.compile(
+    r"\s*(ip6?)\s+(saddr|daddr)\s+(!=\s+)?([0-9A-Fa-f:.]+(?:/[0-9]+)?)\s+(?:counter\s+)?(accept|drop|reject)\s*"
+)
 
 
 def detect(path: Path, head: str) -> float:
@@ -77,17 +83,53 @@ class Tok:
     quoted: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class RuleLine:
+    """A line holding one plain address rule (`ip daddr 192.0.2.0/24 drop`, see `_RULE_LINE`),
+    kept as one item instead of five tokens: a 200,000-rule chain is mostly such lines. Only a
+    chain body reads it as a rule (matches.RuleParser.line_rule); everywhere else, and whenever
+    that declines, it is `tokens()`, exactly what the lexer would have made of the line."""
+
+    span: Span  # the line's, its text the rule as written
+    family: str  # ip | ip6
+    field: str  # saddr | daddr
+    neg: bool
+    address: str
+    verdict: str  # accept | drop | reject
+
+    def tokens(self) -> list[Tok]:
+        return [Tok(w, self.span) for w in _PLAIN_LINE_TOKENS.findall(self.span.text)]
+
+
 @dataclass
 class Group:
-    """`{ ... }`: a block of statements or an anonymous set; items keep the separators."""
+    """`{ ... }`: a block of statements or an anonymous set; `raw` keeps the separators and may
+    hold `RuleLine`s (read by a chain body), `items` is the same as tokens only."""
 
     open: Tok
-    items: list = field(default_factory=list)
+    raw: list = field(default_factory=list)
+
+    @property
+    def items(self) -> list:
+        return unfold(self.raw)
 
     @property
     def span(self) -> Span:
         """Where the block opens: a statement may begin with one (`{{` typed for `{`)."""
         return self.open.span
+
+
+def unfold(items: list) -> list:
+    """`items` with each `RuleLine` as its tokens (the list itself when it holds none)."""
+    if not any(isinstance(it, RuleLine) for it in items):
+        return items
+    out: list = []
+    for it in items:
+        if isinstance(it, RuleLine):
+            out.extend(it.tokens())
+        else:
+            out.append(it)
+    return out
 
 
 # nft's scanner (scanner.l, token `ip6addr_rfc2732`) reads `[` IPv6-address `]` as one word, so
@@ -118,12 +160,19 @@ def _bracket_error(word: str) -> int:
     return -1
 
 
-def lex(lines: list[str], shown: str, problems: list[Problem]) -> list[Tok]:
-    out: list[Tok] = []
+def lex(lines: list[str], shown: str, problems: list[Problem], rule_lines: bool = False) -> list:
+    """Tokens of `lines`; with `rule_lines`, a plain one-rule line is one `RuleLine` (then
+    `\\n`), for the caller to read as a rule in a chain body or `unfold`."""
+    out: list = []
     for n, line in enumerate(lines, start=1):
         if _NOT_PLAIN.search(line) is None:
             span = Span(shown, n, len(line) - len(line.lstrip()) + 1, line.strip())
-            out.extend(Tok(w, span) for w in _PLAIN_LINE_TOKENS.findall(line))
+            m = _RULE_LINE.fullmatch(line) if rule_lines else None
+            if m is not None:
+                fam, fld, neg, address, verdict = m.groups()
+                out.append(RuleLine(span, fam, fld, neg is not None, address, verdict))
+            else:
+                out.extend(Tok(w, span) for w in _PLAIN_LINE_TOKENS.findall(line))
             out.append(Tok("\n", span))
             continue
         i, size, cont, end = 0, len(line), False, len(line)
@@ -181,13 +230,15 @@ def lex(lines: list[str], shown: str, problems: list[Problem]) -> list[Tok]:
     return out
 
 
-def group_braces(tokens: list[Tok], shown: str, problems: list[Problem]) -> list:
+def group_braces(tokens: list, shown: str, problems: list[Problem]) -> list:
     root: list = []
     stack: list[Group] = []
     ignored = 0  # braces nested deeper than MAX_NESTING (reported once, then skipped)
     for t in tokens:
-        here = stack[-1].items if stack else root
-        if t.text == "{" and not t.quoted:
+        here = stack[-1].raw if stack else root
+        if isinstance(t, RuleLine):
+            here.append(t)  # holds no brace
+        elif t.text == "{" and not t.quoted:
             if len(stack) >= MAX_NESTING:
                 if not ignored:
                     problems.append(Problem("TE901", t.span, f"braces nest deeper than {MAX_NESTING}"))
