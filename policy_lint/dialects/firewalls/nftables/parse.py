@@ -55,6 +55,8 @@ class Parser(RuleParser):
         self.fragments: list[Fragment] = []
         self.included: list[str] = []  # files read through `include` (resolved paths)
         self.files: list[str] = []  # every file read (resolved), this one first
+        # Whether the file being read may hold a `$VAR` (expand is the identity on one without).
+        self.expanding = True
 
     # ---------------------------------------------------------------- files and statements
 
@@ -75,10 +77,13 @@ class Parser(RuleParser):
         if depth and str(resolved) != self.files[0]:
             self.included.append(str(resolved))
         self.active.append(resolved)
+        expanding = self.expanding
         try:
+            self.expanding = any("$" in line for line in src.lines)
             if JSON_HEAD.match("\n".join(src.lines[:5])) or (
                 src.lines and src.lines[0].lstrip().startswith("{") and path.suffix.lower() == ".json"
             ):
+                self.expanding = True
                 self.parse_json("\n".join(src.lines), shown, path, depth)
             else:
                 items = group_braces(
@@ -87,18 +92,20 @@ class Parser(RuleParser):
                 self.block(items, ctx, path, depth)
         finally:
             self.active.pop()
+            self.expanding = expanding
 
     def block(self, items: list, ctx: tuple | None, path: Path, depth: int) -> None:
         """Statements of the top level (ctx None), of a table (ctx ('table', t)) or a chain."""
         for st in split_statements(items):
-            if any(isinstance(it, RuleLine) for it in st):
-                if ctx is not None and ctx[0] == "chain" and len(st) == 1:
+            if isinstance(st[0], RuleLine):  # a statement of its own (split_statements)
+                if ctx is not None and ctx[0] == "chain":
                     rule = self.line_rule(ctx[1], st[0])
                     if rule is not None:
                         ctx[2].rules.append(rule)
                         continue
                 st = unfold(st)
-            st = self.expand(st)
+            if self.expanding:
+                st = self.expand(st)
             if not st:
                 continue
             head = word_of(st[0])
@@ -347,7 +354,10 @@ class Parser(RuleParser):
 
     def chain_body(self, t: Table, c: Chain, body: Group, path: Path, depth: int) -> None:
         last = body.raw[-1] if body.raw else None
-        if last is not None and not (isinstance(last, Tok) and not last.quoted and last.text in ("\n", ";")):
+        ended = isinstance(last, RuleLine) or (
+            isinstance(last, Tok) and not last.quoted and last.text in ("\n", ";")
+        )
+        if last is not None and not ended:
             # nft's grammar: each statement of a chain ends with a newline or `;`, also the last
             # one before `}` (`chain c { counter }` is refused).
             self.problem("TE901", body.open.span, "the last statement of the chain needs `;` before `}`")

@@ -86,7 +86,8 @@ class Tok:
 @dataclass(frozen=True, slots=True)
 class RuleLine:
     """A line holding one plain address rule (`ip daddr 192.0.2.0/24 drop`, see `_RULE_LINE`),
-    kept as one item instead of five tokens: a 200,000-rule chain is mostly such lines. Only a
+    kept as one item instead of six tokens (its newline too): a 200,000-rule chain is mostly
+    such lines. Only a
     chain body reads it as a rule (matches.RuleParser.line_rule); everywhere else, and whenever
     that declines, it is `tokens()`, exactly what the lexer would have made of the line."""
 
@@ -98,7 +99,10 @@ class RuleLine:
     verdict: str  # accept | drop | reject
 
     def tokens(self) -> list[Tok]:
-        return [Tok(w, self.span) for w in _PLAIN_LINE_TOKENS.findall(self.span.text)]
+        """What `lex` makes of the line: its words, then its newline."""
+        out = [Tok(w, self.span) for w in _PLAIN_LINE_TOKENS.findall(self.span.text)]
+        out.append(Tok("\n", self.span))
+        return out
 
 
 @dataclass
@@ -161,18 +165,21 @@ def _bracket_error(word: str) -> int:
 
 
 def lex(lines: list[str], shown: str, problems: list[Problem], rule_lines: bool = False) -> list:
-    """Tokens of `lines`; with `rule_lines`, a plain one-rule line is one `RuleLine` (then
-    `\\n`), for the caller to read as a rule in a chain body or `unfold`."""
+    """Tokens of `lines`; with `rule_lines`, a plain one-rule line that starts a statement is
+    one `RuleLine` (its newline included), for the caller to read as a rule in a chain body or
+    `unfold`."""
     out: list = []
+    joined = False  # the line before ended in a continuation: this one goes on its statement
     for n, line in enumerate(lines, start=1):
         if _NOT_PLAIN.search(line) is None:
             span = Span(shown, n, len(line) - len(line.lstrip()) + 1, line.strip())
-            m = _RULE_LINE.fullmatch(line) if rule_lines else None
+            m = _RULE_LINE.fullmatch(line) if rule_lines and not joined else None
+            joined = False
             if m is not None:
                 fam, fld, neg, address, verdict = m.groups()
                 out.append(RuleLine(span, fam, fld, neg is not None, address, verdict))
-            else:
-                out.extend(Tok(w, span) for w in _PLAIN_LINE_TOKENS.findall(line))
+                continue
+            out.extend(Tok(w, span) for w in _PLAIN_LINE_TOKENS.findall(line))
             out.append(Tok("\n", span))
             continue
         i, size, cont, end = 0, len(line), False, len(line)
@@ -225,6 +232,7 @@ def lex(lines: list[str], shown: str, problems: list[Problem], rule_lines: bool 
         # rulesets run to 10^5 lines).
         span = Span(shown, n, size - len(line.lstrip()) + 1, line[:end].strip())
         out.extend(Tok(w, span, q) for w, q in words)
+        joined = cont
         if not cont:
             out.append(Tok("\n", span))
     return out
@@ -263,11 +271,17 @@ def group_braces(tokens: list, shown: str, problems: list[Problem]) -> list:
 
 
 def split_statements(items: list) -> list[list]:
-    """A block's items as statements: separated by newlines and `;`."""
+    """A block's items as statements: separated by newlines and `;` (a `RuleLine`, a line, is
+    one)."""
     out: list[list] = []
     cur: list = []
     for it in items:
-        if isinstance(it, Tok) and not it.quoted and it.text in ("\n", ";"):
+        if isinstance(it, RuleLine):
+            if cur:
+                out.append(cur)
+            out.append([it])
+            cur = []
+        elif isinstance(it, Tok) and not it.quoted and it.text in ("\n", ";"):
             if cur:
                 out.append(cur)
             cur = []
