@@ -313,8 +313,8 @@ class RuleParser:
         if net is None:
             return None
         self.rule_count += 1
-        direction = "src" if line.field == "saddr" else "dst"
-        match = Match("addr", line.neg, Values(nets=[net]), direction, 4 if line.family == "ip" else 6)
+        direction = "src" if line.source else "dst"
+        match = Match("addr", line.neg, Values(nets=(net,)), direction, line.version)
         return Rule(line.span, [match], line.verdict)
 
     def rule(self, t: Table, st: list, span: Span) -> Rule | None:

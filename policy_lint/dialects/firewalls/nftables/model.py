@@ -53,13 +53,14 @@ class PlainNet(NamedTuple):
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network | PlainNet
 
 
-def grown(items: list[T] | tuple[()], more: Iterable[T]) -> list[T]:
-    """`items` with `more` added: in place when it is a list already, else a new list (the
-    shared empty tuple most values hold for the kinds of element they lack)."""
+def grown(items: list[T] | tuple[T, ...], more: Iterable[T]) -> list[T]:
+    """`items` with `more` added: in place when it is a list already, else a new list (from the
+    shared empty tuple most values hold for the kinds of element they lack, or a rule line's
+    one network)."""
     if isinstance(items, list):
         items.extend(more)
         return items
-    return list(more)
+    return [*items, *more]
 
 
 @dataclass(slots=True)
@@ -68,7 +69,7 @@ class Values:
     value lacks is the shared `()` (a 200,000-rule chain's matches hold one network each), a
     list once it has some: add through `grown`."""
 
-    nets: list[Net] | tuple[()] = ()
+    nets: list[Net] | tuple[Net, ...] = ()
     ranges: list[tuple[int, int, int]] | tuple[()] = ()  # (version, lo, hi)
     ports: list[tuple[int, int]] | tuple[()] = ()
     words: list[str] | tuple[()] = ()  # interface names, states, protocols

@@ -89,6 +89,7 @@ class Parser(RuleParser):
                 items = group_braces(
                     lex(src.lines, shown, self.problems, rule_lines=True), shown, self.problems
                 )
+                del src  # its lines are in the items now: not kept while the rules are built
                 self.block(items, ctx, path, depth)
         finally:
             self.active.pop()

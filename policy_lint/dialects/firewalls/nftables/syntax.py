@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -52,6 +53,7 @@ _NOT_PLAIN = re.compile(r'["#\\\[\]]')
 # A plain line that is one address rule and nothing else (lex(..., rule_lines=True)): most lines
 # of a large chain. Anything more (sets, `@set`, ranges, names, `;`, other statements) is lexed
 # as usual; `counter` only counts.
+_VERDICTS = {"accept": "accept", "drop": "drop", "reject": "reject"}
 _RULE_LINE = re.compile(
     r"\s*(ip6?)\s+(saddr|daddr)\s+(!=\s+)?([0-9A-Fa-f:.]+(?:/[0-9]+)?)\s+(?:counter\s+)?(accept|drop|reject)\s*"
 )
@@ -92,8 +94,8 @@ class RuleLine:
     that declines, it is `tokens()`, exactly what the lexer would have made of the line."""
 
     span: Span  # the line's, its text the rule as written
-    family: str  # ip | ip6
-    field: str  # saddr | daddr
+    version: int  # 4 (ip) | 6 (ip6)
+    source: bool  # saddr (else daddr)
     neg: bool
     address: str
     verdict: str  # accept | drop | reject
@@ -177,7 +179,9 @@ def lex(lines: list[str], shown: str, problems: list[Problem], rule_lines: bool 
             joined = False
             if m is not None:
                 fam, fld, neg, address, verdict = m.groups()
-                out.append(RuleLine(span, fam, fld, neg is not None, address, verdict))
+                # The small words as one shared string each (200,000 lines would hold copies).
+                version, source = (4 if fam == "ip" else 6), fld == "saddr"
+                out.append(RuleLine(span, version, source, neg is not None, address, _VERDICTS[verdict]))
                 continue
             out.extend(Tok(w, span) for w in _PLAIN_LINE_TOKENS.findall(line))
             out.append(Tok("\n", span))
@@ -270,26 +274,24 @@ def group_braces(tokens: list, shown: str, problems: list[Problem]) -> list:
     return root
 
 
-def split_statements(items: list) -> list[list]:
-    """A block's items as statements: separated by newlines and `;` (a `RuleLine`, a line, is
-    one)."""
-    out: list[list] = []
+def split_statements(items: list) -> Iterator[list]:
+    """A block's items as statements, one at a time (a chain holds 10^5): separated by newlines
+    and `;` (a `RuleLine`, a line, is one)."""
     cur: list = []
     for it in items:
         if isinstance(it, RuleLine):
             if cur:
-                out.append(cur)
-            out.append([it])
+                yield cur
+            yield [it]
             cur = []
         elif isinstance(it, Tok) and not it.quoted and it.text in ("\n", ";"):
             if cur:
-                out.append(cur)
+                yield cur
             cur = []
         else:
             cur.append(it)
     if cur:
-        out.append(cur)
-    return out
+        yield cur
 
 
 def flatten(items: list) -> list[Tok]:
