@@ -19,7 +19,6 @@ from policy_lint.dialects.firewalls.nftables.syntax import (
     items_text,
     lex,
     split_statements,
-    unfold,
     word_of,
 )
 from policy_lint.dialects.semantics.base import ParseContext
@@ -104,7 +103,7 @@ class Parser(RuleParser):
                     if rule is not None:
                         ctx[2].rules.append(rule)
                         continue
-                st = unfold(st)
+                st = st[0].words()
             if self.expanding:
                 st = self.expand(st)
             if not st:
