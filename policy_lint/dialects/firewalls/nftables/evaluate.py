@@ -170,6 +170,7 @@ class NftRuleset:
         # (rules do not change after parsing; a 200,000-rule file has ~60 probes).
         self._used_sets: dict[int, set] = {}
         self._hooks: dict[tuple[str, int], list[tuple[Table, Chain]]] = {}
+        self._reached: dict[str, list[tuple[Table, Chain]]] = {}
         self._nat_hooks: dict[tuple[str, int], list[tuple[Table, Chain]]] = {}
         for fam in (4, 6):
             for hook in ("ingress", "prerouting", "input", "forward", "output", "postrouting"):
@@ -207,11 +208,12 @@ class NftRuleset:
         for path in ("forward", "output"):
             for _t, chain in self._reachable(path):
                 for rule in chain.rules:
-                    if id(rule) in seen or rule.verdict not in ("drop", "reject"):
+                    if rule.verdict not in ("drop", "reject") or id(rule) in seen:
                         continue
-                    ports = [
-                        m for m in rule.matches if m.kind == "port" and m.direction == "dst" and not m.neg
-                    ]
+                    ports: list[Match] = []
+                    for m in rule.matches:  # a loop, not a comprehension: no call per rule
+                        if m.kind == "port" and m.direction == "dst" and not m.neg:
+                            ports.append(m)
                     if (
                         ports
                         and all(m.proto == "udp" for m in ports)
@@ -397,6 +399,15 @@ class NftRuleset:
     # ---------------------------------------------------------------- reachability and audiences
 
     def _reachable(self, path: str) -> list[tuple[Table, Chain]]:
+        """The chains a packet of `path` can reach: computed once per path (asked by several
+        steps of __init__, after the element files and fills have completed the sets that
+        verdict maps may name)."""
+        hit = self._reached.get(path)
+        if hit is None:
+            hit = self._reached[path] = self._reach(path)
+        return hit
+
+    def _reach(self, path: str) -> list[tuple[Table, Chain]]:
         hooks = set(HOOKS[(path, False)]) - {"postrouting", "ingress"} if path == "forward" else {"output"}
         seen: dict[tuple[int, str], tuple[Table, Chain]] = {}
         todo = [(t, c) for (h, _f), lst in self._hooks.items() if h in hooks for t, c in lst]
@@ -407,12 +418,12 @@ class NftRuleset:
                 continue
             seen[key] = (t, c)
             for r in c.rules:
-                targets = [r.target] if r.target else []
+                if r.target and r.target in t.chains:
+                    todo.append((t, t.chains[r.target]))
                 if r.vmap:
-                    targets += [tg for _v, _vd, tg in self._vmap_entries(t, r.vmap) if tg]
-                for tg in targets:
-                    if tg in t.chains:
-                        todo.append((t, t.chains[tg]))
+                    for _v, _vd, tg in self._vmap_entries(t, r.vmap):
+                        if tg and tg in t.chains:
+                            todo.append((t, t.chains[tg]))
         return list(seen.values())
 
     def _nat_rules(self, path: str) -> list[tuple[Table, Rule]]:
@@ -654,14 +665,16 @@ class NftRuleset:
     def _compose_element_files(self, parser: Parser) -> None:
         """Elements that `add element` files under the lint root add to this ruleset's used sets
         (nftables/fragments): loaded after the ruleset, they are the set's as the firewall runs."""
-        wanted = {
-            (t.family, t.name, name)
-            for t in self.tables
-            for c in t.chains.values()
-            for r in c.rules
-            for name in [m.values.setref for m in r.matches] + [r.vmap.setref if r.vmap else ""]
-            if name and name in t.sets and not self._filled_by_rules(t, name)
-        }
+        wanted = set()
+        for t in self.tables:
+            # The names first, each asked about once (a chain holds 10^5 rules, few name a set).
+            names = {m.values.setref for c in t.chains.values() for r in c.rules for m in r.matches}
+            names |= {r.vmap.setref for c in t.chains.values() for r in c.rules if r.vmap}
+            wanted |= {
+                (t.family, t.name, name)
+                for name in names
+                if name and name in t.sets and not self._filled_by_rules(t, name)
+            }
         if not wanted:
             return
         from policy_lint.dialects.firewalls.nftables.fragments import find_element_files

@@ -97,13 +97,13 @@ class Parser(RuleParser):
     def block(self, items: list, ctx: tuple | None, path: Path, depth: int) -> None:
         """Statements of the top level (ctx None), of a table (ctx ('table', t)) or a chain."""
         for st in split_statements(items):
-            if isinstance(st[0], RuleLine):  # a statement of its own (split_statements)
+            if isinstance(st, RuleLine):
                 if ctx is not None and ctx[0] == "chain":
-                    rule = self.line_rule(ctx[1], st[0])
+                    rule = self.line_rule(ctx[1], st)
                     if rule is not None:
                         ctx[2].rules.append(rule)
                         continue
-                st = st[0].words()
+                st = st.words()
             if self.expanding:
                 st = self.expand(st)
             if not st:
@@ -452,6 +452,8 @@ class Parser(RuleParser):
 
     def set_body(self, t: Table, s: NamedSet, items: list) -> None:
         for st in split_statements(self.expand(items)):
+            if isinstance(st, RuleLine):  # not in a set's body (items are tokens): as tokens all the same
+                st = st.words()
             words = [word_of(w) for w in st]
             head = words[0]
             if head == "elements":

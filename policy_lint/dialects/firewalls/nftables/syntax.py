@@ -279,15 +279,16 @@ def group_braces(tokens: list, shown: str, problems: list[Problem]) -> list:
     return root
 
 
-def split_statements(items: list) -> Iterator[list]:
+def split_statements(items: list) -> Iterator[list | RuleLine]:
     """A block's items as statements, one at a time (a chain holds 10^5): separated by newlines
-    and `;` (a `RuleLine`, a line, is one)."""
+    and `;`; a `RuleLine`, a line, is a statement of its own (given as it is: `words()` are its
+    tokens)."""
     cur: list = []
     for it in items:
         if isinstance(it, RuleLine):
             if cur:
                 yield cur
-            yield [it]
+            yield it
             cur = []
         elif isinstance(it, Tok) and not it.quoted and it.text in ("\n", ";"):
             if cur:
