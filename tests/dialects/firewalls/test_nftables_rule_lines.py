@@ -111,7 +111,7 @@ def test_a_rule_line_reads_as_its_tokens_or_declines():
         rl = items[0]
         fast, slow = RuleParser(context, "f.nft"), RuleParser(context, "f.nft")
         table = Table("inet", "filter", rl.span)
-        rule = fast.line_rule(table, rl)
+        rule = fast.line_rule(rl)
         assert rl.tokens()[:-1] == rl.words()
         expected = slow.rule(table, rl.words(), rl.span)
         if rule is None:

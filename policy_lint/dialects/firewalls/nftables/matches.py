@@ -303,7 +303,7 @@ class RuleParser:
 
     # ---------------------------------------------------------------- rules
 
-    def line_rule(self, t: Table, line: RuleLine) -> Rule | None:
+    def line_rule(self, line: RuleLine) -> Rule | None:
         """A plain address rule line (syntax.RuleLine) read as `rule` reads its tokens, without
         them; None when `rule` has more to say (the rule cap, an address `ipaddress` does not
         take): the caller then gives `rule` the line's tokens."""

@@ -99,7 +99,7 @@ class Parser(RuleParser):
         for st in split_statements(items):
             if isinstance(st, RuleLine):
                 if ctx is not None and ctx[0] == "chain":
-                    rule = self.line_rule(ctx[1], st)
+                    rule = self.line_rule(st)
                     if rule is not None:
                         ctx[2].rules.append(rule)
                         continue
@@ -452,7 +452,7 @@ class Parser(RuleParser):
 
     def set_body(self, t: Table, s: NamedSet, items: list) -> None:
         for st in split_statements(self.expand(items)):
-            if isinstance(st, RuleLine):  # not in a set's body (items are tokens): as tokens all the same
+            if isinstance(st, RuleLine):  # never here (a set's items are tokens): its words if so
                 st = st.words()
             words = [word_of(w) for w in st]
             head = words[0]

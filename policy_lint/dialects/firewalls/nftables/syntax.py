@@ -54,10 +54,10 @@ _NOT_PLAIN = re.compile(r'["#\\\[\]]')
 # A plain line that is one address rule and nothing else (lex(..., rule_lines=True)): most lines
 # of a large chain. Anything more (sets, `@set`, ranges, names, `;`, other statements) is lexed
 # as usual; `counter` only counts.
-_VERDICTS = {"accept": "accept", "drop": "drop", "reject": "reject"}
 _RULE_LINE = re.compile(
     r"\s*(ip6?)\s+(saddr|daddr)\s+(!=\s+)?([0-9A-Fa-f:.]+(?:/[0-9]+)?)\s+(?:counter\s+)?(accept|drop|reject)\s*"
 )
+_VERDICTS = {"accept": "accept", "drop": "drop", "reject": "reject"}  # one string each, shared
 
 
 def detect(path: Path, head: str) -> float:
@@ -89,10 +89,9 @@ class Tok:
 class RuleLine(NamedTuple):
     """A line holding one plain address rule (`ip daddr 192.0.2.0/24 drop`, see `_RULE_LINE`),
     kept as one item instead of six tokens (its newline too): a 200,000-rule chain is mostly
-    such lines. Only a
-    chain body reads it as a rule (matches.RuleParser.line_rule); everywhere else, and whenever
-    that declines, it is `tokens()`, exactly what the lexer would have made of the line. (A
-    named tuple: the cheapest object to make 10^5 times.)"""
+    such lines. Only a chain body reads it as a rule (matches.RuleParser.line_rule); everywhere
+    else, and whenever that declines, it is `tokens()`, exactly what the lexer would have made
+    of the line. (A named tuple: the cheapest object to make 10^5 times.)"""
 
     span: Span  # the line's, its text the rule as written
     version: int  # 4 (ip) | 6 (ip6)
@@ -181,7 +180,7 @@ def lex(lines: list[str], shown: str, problems: list[Problem], rule_lines: bool 
         if m is not None:
             span = Span(shown, n, len(line) - len(line.lstrip()) + 1, line.strip())
             fam, fld, neg, address, verdict = m.groups()
-            # The small words as one shared string each (200,000 lines would hold copies).
+            # Small words as numbers and shared strings (200,000 lines would hold copies).
             version, source = (4 if fam == "ip" else 6), fld == "saddr"
             out.append(RuleLine(span, version, source, neg is not None, address, _VERDICTS[verdict]))
             continue
