@@ -4,14 +4,25 @@ walked for the SYN, the reply and the first data packet of each audience."""
 from __future__ import annotations
 
 import ipaddress
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatch
 from itertools import product
 
-from policy_lint.dialects.firewalls.nftables.model import Chain, Match, Rule, Table, Values, VerdictMap
+from policy_lint.dialects.firewalls.nftables.model import (
+    Chain,
+    Match,
+    Net,
+    PlainNet,
+    Rule,
+    Table,
+    Values,
+    VerdictMap,
+)
 from policy_lint.dialects.firewalls.nftables.parse import Parser
 from policy_lint.dialects.firewalls.nftables.syntax import NAME
-from policy_lint.dialects.semantics.addressing import Target, decide_by_address, nets_overlap
+from policy_lint.dialects.semantics.addressing import IPNetwork, Target, decide_by_address
 from policy_lint.dialects.semantics.chains import (
     ACCEPT,
     DROP,
@@ -44,7 +55,8 @@ class AddrIndex:
         self.unknown = ""
         for v, sp in items:
             for n in v.nets:
-                self.nets.setdefault((n.version, n.prefixlen), {}).setdefault(int(n.network_address), sp)
+                version, plen, value = _bounds(n)
+                self.nets.setdefault((version, plen), {}).setdefault(value, sp)
             self.ranges += [(ver, lo, hi, sp) for ver, lo, hi in v.ranges]
             self.unknown = self.unknown or v.unknown
 
@@ -60,6 +72,41 @@ class AddrIndex:
             if ver == addr.version and lo <= a <= hi:
                 return True, sp
         return False, None
+
+
+@dataclass(slots=True)
+class _ChainIndex:
+    """A chain's rules for `_candidates` and `_but`, by position: a 200,000-rule chain is mostly
+    drops of one destination prefix each, and a sampled address can meet only a few of them."""
+
+    by_dst: dict[tuple[int, int], dict[int, list[int]]]  # (version, prefix length) -> network -> rules
+    generic: list[int]  # the rules without a plain destination-address match
+    client_accepts: list[int]  # accepts with a match on who the client is
+
+    @classmethod
+    def of(cls, c: Chain) -> _ChainIndex:
+        by_dst: dict[tuple[int, int], dict[int, list[int]]] = {}
+        generic: list[int] = []
+        accepts: list[int] = []
+        for k, r in enumerate(c.rules):
+            if r.verdict == "accept" and any(_client_match(m) for m in r.matches):
+                accepts.append(k)
+            # The first plain destination-address match, if the rule has one (and no verdict map).
+            nets: Sequence[Net] = ()
+            if r.vmap is None:
+                for m in r.matches:
+                    v = m.values
+                    plain = not v.setref and not v.ranges and not v.unknown and len(v.nets) <= 64
+                    if m.kind == "addr" and m.direction == "dst" and not m.neg and v.nets and plain:
+                        nets = v.nets
+                        break
+            if not nets:
+                generic.append(k)
+                continue
+            for n in nets:
+                version, plen, value = _bounds(n)
+                by_dst.setdefault((version, plen), {}).setdefault(value, []).append(k)
+        return cls(by_dst, generic, accepts)
 
 
 @dataclass(frozen=True)
@@ -114,7 +161,7 @@ class NftRuleset:
         self._fragment_problems(parser)
         self._cache: dict[tuple, Decision] = {}
         self._indexes: dict[tuple, AddrIndex] = {}
-        self._chain_ix: dict[tuple, tuple] = {}
+        self._chain_ix: dict[tuple, _ChainIndex] = {}
         self._dyn: dict[tuple[int, str], bool] = {}
         self._steps = 0
         self._intricate = False
@@ -123,6 +170,7 @@ class NftRuleset:
         # (rules do not change after parsing; a 200,000-rule file has ~60 probes).
         self._used_sets: dict[int, set] = {}
         self._hooks: dict[tuple[str, int], list[tuple[Table, Chain]]] = {}
+        self._reached: dict[str, list[tuple[Table, Chain]]] = {}
         self._nat_hooks: dict[tuple[str, int], list[tuple[Table, Chain]]] = {}
         for fam in (4, 6):
             for hook in ("ingress", "prerouting", "input", "forward", "output", "postrouting"):
@@ -160,11 +208,12 @@ class NftRuleset:
         for path in ("forward", "output"):
             for _t, chain in self._reachable(path):
                 for rule in chain.rules:
-                    if id(rule) in seen or rule.verdict not in ("drop", "reject"):
+                    if rule.verdict not in ("drop", "reject") or id(rule) in seen:
                         continue
-                    ports = [
-                        m for m in rule.matches if m.kind == "port" and m.direction == "dst" and not m.neg
-                    ]
+                    ports: list[Match] = []
+                    for m in rule.matches:  # a loop, not a comprehension: no call per rule
+                        if m.kind == "port" and m.direction == "dst" and not m.neg:
+                            ports.append(m)
                     if (
                         ports
                         and all(m.proto == "udp" for m in ports)
@@ -350,6 +399,15 @@ class NftRuleset:
     # ---------------------------------------------------------------- reachability and audiences
 
     def _reachable(self, path: str) -> list[tuple[Table, Chain]]:
+        """The chains a packet of `path` can reach: computed once per path (asked by several
+        steps of __init__, after the element files and fills have completed the sets that
+        verdict maps may name)."""
+        hit = self._reached.get(path)
+        if hit is None:
+            hit = self._reached[path] = self._reach(path)
+        return hit
+
+    def _reach(self, path: str) -> list[tuple[Table, Chain]]:
         hooks = set(HOOKS[(path, False)]) - {"postrouting", "ingress"} if path == "forward" else {"output"}
         seen: dict[tuple[int, str], tuple[Table, Chain]] = {}
         todo = [(t, c) for (h, _f), lst in self._hooks.items() if h in hooks for t, c in lst]
@@ -360,12 +418,12 @@ class NftRuleset:
                 continue
             seen[key] = (t, c)
             for r in c.rules:
-                targets = [r.target] if r.target else []
+                if r.target and r.target in t.chains:
+                    todo.append((t, t.chains[r.target]))
                 if r.vmap:
-                    targets += [tg for _v, _vd, tg in self._vmap_entries(t, r.vmap) if tg]
-                for tg in targets:
-                    if tg in t.chains:
-                        todo.append((t, t.chains[tg]))
+                    for _v, _vd, tg in self._vmap_entries(t, r.vmap):
+                        if tg and tg in t.chains:
+                            todo.append((t, t.chains[tg]))
         return list(seen.values())
 
     def _nat_rules(self, path: str) -> list[tuple[Table, Rule]]:
@@ -555,49 +613,33 @@ class NftRuleset:
             self._indexes[key] = idx
         return idx
 
-    def _candidates(self, t: Table, c: Chain, dst) -> list[Rule]:
-        """The rules of `c` that can match a packet to `dst`, in order: rules with a plain
-        destination-address match are indexed by prefix; the others are tried for every packet."""
+    def _candidates(self, t: Table, c: Chain, dst) -> Sequence[int]:
+        """The positions of the rules of `c` that can match a packet to `dst`, in order: rules
+        with a plain destination-address match are indexed by prefix; the others are tried for
+        every packet."""
+        ix = self._chain_index(t, c)
+        if not ix.by_dst:
+            return range(len(c.rules))
+        if dst is None:
+            return ix.generic
+        a, bits = int(dst), (32 if dst.version == 4 else 128)
+        hits: set[int] = set()
+        for (ver, plen), nets in ix.by_dst.items():
+            if ver == dst.version:
+                hits.update(nets.get(a & (((1 << plen) - 1) << (bits - plen)) if plen else 0, ()))
+        if not hits:
+            return ix.generic
+        out = list(ix.generic)
+        for k in sorted(hits, reverse=True):  # the last first: earlier insertions keep their place
+            out.insert(bisect_left(ix.generic, k), k)
+        return out
+
+    def _chain_index(self, t: Table, c: Chain) -> _ChainIndex:
         key = (id(t), c.name)
         ix = self._chain_ix.get(key)
         if ix is None:
-            by_dst: dict[tuple[int, int], dict[int, list[int]]] = {}
-            generic: list[int] = []
-            for k, r in enumerate(c.rules):
-                m = next(
-                    (
-                        m
-                        for m in r.matches
-                        if m.kind == "addr"
-                        and m.direction == "dst"
-                        and not m.neg
-                        and not m.values.setref
-                        and not m.values.ranges
-                        and not m.values.unknown
-                        and m.values.nets
-                        and len(m.values.nets) <= 64
-                    ),
-                    None,
-                )
-                if m is None or r.vmap is not None:
-                    generic.append(k)
-                    continue
-                for n in m.values.nets:
-                    by_dst.setdefault((n.version, n.prefixlen), {}).setdefault(
-                        int(n.network_address), []
-                    ).append(k)
-            ix = self._chain_ix[key] = (by_dst, generic)
-        by_dst, generic = ix
-        if not by_dst:
-            return c.rules
-        if dst is None:
-            return [c.rules[k] for k in generic]
-        ks = list(generic)
-        a, bits = int(dst), (32 if dst.version == 4 else 128)
-        for (ver, plen), nets in by_dst.items():
-            if ver == dst.version:
-                ks.extend(nets.get(a & (((1 << plen) - 1) << (bits - plen)) if plen else 0, ()))
-        return [c.rules[k] for k in sorted(set(ks))]
+            ix = self._chain_ix[key] = _ChainIndex.of(c)
+        return ix
 
     def _fragment_problems(self, parser: Parser) -> None:
         """TE903 once per set a fragment of this file adds to or declares: the ruleset using it
@@ -623,14 +665,16 @@ class NftRuleset:
     def _compose_element_files(self, parser: Parser) -> None:
         """Elements that `add element` files under the lint root add to this ruleset's used sets
         (nftables/fragments): loaded after the ruleset, they are the set's as the firewall runs."""
-        wanted = {
-            (t.family, t.name, name)
-            for t in self.tables
-            for c in t.chains.values()
-            for r in c.rules
-            for name in [m.values.setref for m in r.matches] + [r.vmap.setref if r.vmap else ""]
-            if name and name in t.sets and not self._filled_by_rules(t, name)
-        }
+        wanted = set()
+        for t in self.tables:
+            # The names first, each asked about once (a chain holds 10^5 rules, few name a set).
+            names = {m.values.setref for c in t.chains.values() for r in c.rules for m in r.matches}
+            names |= {r.vmap.setref for c in t.chains.values() for r in c.rules if r.vmap}
+            wanted |= {
+                (t.family, t.name, name)
+                for name in names
+                if name and name in t.sets and not self._filled_by_rules(t, name)
+            }
         if not wanted:
             return
         from policy_lint.dialects.firewalls.nftables.fragments import find_element_files
@@ -812,7 +856,9 @@ class NftRuleset:
                 "the chains jump into each other too often "
                 f"to evaluate (over {MAX_CHAIN_VISITS} chain visits)",
             )
-        for r in c.rules if "dst" in p.unsure else self._candidates(t, c, p.dst):
+        rules = c.rules
+        for at in range(len(rules)) if "dst" in p.unsure else self._candidates(t, c, p.dst):
+            r = rules[at]
             extra: list[Span] = []
             m, why = self._match(t, r, p, extra)
             if m is False:
@@ -855,7 +901,7 @@ class NftRuleset:
                     walk.pass_over(DROP, ChainResult("unknown", r.span, here, specific, doubt, scope=scope))
                     continue
                 if not scope and not p.reply:
-                    scope = self._but(t, c, r, p)
+                    scope = self._but(t, c, at, p)
                 return walk.settle(ChainResult("drop", r.span, here, specific, how=verdict, scope=scope))
             if verdict == "accept":
                 if m is None:
@@ -922,15 +968,15 @@ class NftRuleset:
             return None
         return "", ""
 
-    def _but(self, t: Table, c: Chain, drop: Rule, p: Packet) -> str:
-        """Everyone but ...: the accepts above `drop` in its chain that let other clients
-        through, named (an accept that would not take this packet from any client is left out)."""
+    def _but(self, t: Table, c: Chain, drop: int, p: Packet) -> str:
+        """Everyone but ...: the accepts above the drop at position `drop` of its chain that let
+        other clients through, named (an accept that would not take this packet from any client
+        is left out)."""
         lets: list[Rule] = []
-        for r in c.rules:
-            if r is drop or len(lets) > 8:
+        for k in self._chain_index(t, c).client_accepts:
+            if k >= drop or len(lets) > 8:
                 break
-            if r.verdict != "accept" or not any(_client_match(m) for m in r.matches):
-                continue
+            r = c.rules[k]
             if self._match(t, r, p, [])[0] is not False:
                 continue
             if any(_client_match(m) and m.family and m.family != p.family for m in r.matches):
@@ -1111,7 +1157,7 @@ class NftRuleset:
                 if s.name in used:
                     continue
                 if any(
-                    n.version == sn.version and nets_overlap(n, sn)
+                    n.version == sn.version and _overlaps(n, sn)
                     for v, _a, _b, _s in s.elements
                     for n in v.nets
                     for sn in svc.networks
@@ -1139,3 +1185,18 @@ def _contains(v: Values, addr) -> bool:
         return True
     a = int(addr)
     return any(ver == addr.version and lo <= a <= hi for ver, lo, hi in v.ranges)
+
+
+def _overlaps(a: Net, b: IPNetwork) -> bool:
+    """addressing.nets_overlap for any of our networks (a `PlainNet` too), from their integers."""
+    lo_a, lo_b = int(a.network_address), int(b.network_address)
+    hi_a = lo_a + (1 << (a.max_prefixlen - a.prefixlen)) - 1
+    hi_b = lo_b + (1 << (b.max_prefixlen - b.prefixlen)) - 1
+    return lo_a <= hi_b and lo_b <= hi_a
+
+
+def _bounds(n: Net) -> tuple[int, int, int]:
+    """(version, prefix length, network address) of `n`, a `PlainNet` without building an address."""
+    if isinstance(n, PlainNet):
+        return 4, n.prefixlen, n.value
+    return n.version, n.prefixlen, int(n.network_address)

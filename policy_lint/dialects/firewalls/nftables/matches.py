@@ -8,16 +8,26 @@ import ipaddress
 import re
 
 from policy_lint.catalog import Catalog
-from policy_lint.dialects.firewalls.nftables.model import Match, Rule, Table, Values, VerdictMap
+from policy_lint.dialects.firewalls.nftables.model import (
+    Match,
+    Net,
+    PlainNet,
+    Rule,
+    Table,
+    Values,
+    VerdictMap,
+    grown,
+)
 from policy_lint.dialects.firewalls.nftables.syntax import (
     JSON_UNKNOWN,
     Group,
+    RuleLine,
     Tok,
     flatten,
     items_text,
     word_of,
 )
-from policy_lint.dialects.semantics.addressing import plain_ipv4_network
+from policy_lint.dialects.semantics.addressing import plain_ipv4_bounds
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.model import Problem, Span
 
@@ -180,6 +190,18 @@ _OPS = {
 }
 
 
+def network(text: str) -> Net | None:
+    """`text` as `ipaddress.ip_network(text, strict=False)` reads it (a plain dotted IPv4
+    network as a `PlainNet`), or None."""
+    bounds = plain_ipv4_bounds(text)
+    if bounds is not None:
+        return PlainNet(*bounds)
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
 def _port(word: str) -> int | None:
     if word.isdigit():
         n = int(word)
@@ -252,39 +274,48 @@ class RuleParser:
     def word_into(self, w: str, v: Values, span: Span) -> None:
         if w in ("timeout", "expires", "counter", "packets", "bytes", "comment"):
             return
-        plain = plain_ipv4_network(w.strip("[]"))
-        if plain is not None:
-            v.nets.append(plain)
+        net = network(w.strip("[]"))
+        if net is not None:
+            v.nets = grown(v.nets, (net,))
             return
-        try:
-            v.nets.append(ipaddress.ip_network(w.strip("[]"), strict=False))
-            return
-        except ValueError:
-            pass
         if "-" in w:
             lo, _, hi = w.partition("-")
             try:
                 a, b = ipaddress.ip_address(lo), ipaddress.ip_address(hi)
                 if a.version == b.version:
-                    v.ranges.append((a.version, int(a), int(b)))
+                    v.ranges = grown(v.ranges, ((a.version, int(a), int(b)),))
                     return
             except ValueError:
                 pl, ph = _port(lo), _port(hi)
                 if pl is not None and ph is not None:
-                    v.ports.append((pl, ph))
+                    v.ports = grown(v.ports, ((pl, ph),))
                     return
         p = _port(w)
         if p is not None:
-            v.ports.append((p, p))
-            v.words.append(w)
+            v.ports = grown(v.ports, ((p, p),))
+            v.words = grown(v.words, (w,))
             return
         if re.fullmatch(r"\d+(\.\d+)+(/\d+)?|[0-9a-fA-F:]+:[0-9a-fA-F:]*(/\d+)?", w):
             self.problem("TE901", span, f"{w!r} is not a valid address")
             v.unknown = f"invalid address {w}"
             return
-        v.words.append(w)
+        v.words = grown(v.words, (w,))
 
     # ---------------------------------------------------------------- rules
+
+    def line_rule(self, line: RuleLine) -> Rule | None:
+        """A plain address rule line (syntax.RuleLine) read as `rule` reads its tokens, without
+        them; None when `rule` has more to say (the rule cap, an address `ipaddress` does not
+        take): the caller then gives `rule` the line's tokens."""
+        if self.rule_count >= MAX_RULES:
+            return None
+        net = network(line.address)
+        if net is None:
+            return None
+        self.rule_count += 1
+        direction = "src" if line.source else "dst"
+        match = Match("addr", line.neg, Values(nets=(net,)), direction, line.version)
+        return Rule(line.span, [match], line.verdict)
 
     def rule(self, t: Table, st: list, span: Span) -> Rule | None:
         self.rule_count += 1
@@ -292,7 +323,8 @@ class RuleParser:
             if self.rule_count == MAX_RULES + 1:
                 self.problem("TE906", span, f"more than {MAX_RULES} rules: the rest are not evaluated")
             return None
-        span = Span(span.path, span.line, span.col, span.text or items_text(st)[:200])
+        if not span.text:  # a line's span already holds the rule as written
+            span = Span(span.path, span.line, span.col, items_text(st)[:200])
         rule = Rule(span)
         toks = st
         i, n = 0, len(toks)
@@ -392,7 +424,7 @@ class RuleParser:
                 i = n if word != "notrack" else i + 1  # their arguments run to the end of the rule
                 continue
             if word in ("add", "update", "delete") and w(i + 1).startswith("@"):
-                rule.fills.append(w(i + 1)[1:])
+                rule.fills += (w(i + 1)[1:],)
                 i += 2
                 if i < n and isinstance(toks[i], Group):
                     i += 1
@@ -516,15 +548,17 @@ class RuleParser:
         for name in names:
             hit = self.catalog.service_for_host(name)
             if hit:
-                v.nets += [ipaddress.ip_network(a) for a in self.catalog.services[hit[0]].addresses]
+                v.nets = grown(
+                    v.nets, [ipaddress.ip_network(a) for a in self.catalog.services[hit[0]].addresses]
+                )
             elif name.lower() == self.catalog.control_host:
-                v.nets += [ipaddress.ip_network(a) for a in self.catalog.control_addresses]
+                v.nets = grown(v.nets, [ipaddress.ip_network(a) for a in self.catalog.control_addresses])
             elif "." in name:
                 v.unknown = v.unknown or f"{name} (a name nft resolves at load time)"
             else:
                 self.problem("TE901", span, f"{name!r} is not an address")
                 v.unknown = v.unknown or f"invalid address {name}"
-        v.words = []
+        v.words = ()
         return v
 
     def keyed(self, t: Table, toks: list, i: int, rule: Rule, match: Match) -> int:

@@ -4,31 +4,88 @@ verdict (or a verdict map), and the values a match compares with."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple, TypeVar
 
 from policy_lint.dialects.semantics.setfills import SetFill
 from policy_lint.model import Span
 
-Net = ipaddress.IPv4Network | ipaddress.IPv6Network
+T = TypeVar("T")
+
+
+class PlainNet(NamedTuple):
+    """An IPv4 network written `a.b.c.d[/n]` (addressing.plain_ipv4_bounds): what
+    `ipaddress.ip_network(text, strict=False)` gives, as the two integers evaluation reads. A
+    200,000-rule file has one per rule; an `IPv4Network` with its address object (and, for a
+    /32, a `hosts` closure) is five times the size and a cycle-collector walk each."""
+
+    value: int  # the network address
+    prefixlen: int
+
+    @property
+    def version(self) -> int:
+        return 4
+
+    @property
+    def max_prefixlen(self) -> int:
+        return 32
+
+    @property
+    def network_address(self) -> ipaddress.IPv4Address:
+        return ipaddress.IPv4Address(self.value)
+
+    def __contains__(self, addr: object) -> bool:
+        """An address in the network, as `addr in IPv4Network` says."""
+        if not isinstance(addr, ipaddress.IPv4Address):
+            return False
+        return (int(addr) ^ self.value) >> (32 - self.prefixlen) == 0
+
+    def __str__(self) -> str:
+        return f"{ipaddress.IPv4Address(self.value)}/{self.prefixlen}"
+
+    def __repr__(self) -> str:
+        # IPv4Network's: elements are told apart by repr (`delete element`), whichever way the
+        # same network was spelt.
+        return f"IPv4Network('{self}')"
+
+
+Net = ipaddress.IPv4Network | ipaddress.IPv6Network | PlainNet
+
+
+def grown(items: list[T] | tuple[T, ...], more: Iterable[T]) -> list[T]:
+    """`items` with `more` added: in place when it is a list already, else a new list (from the
+    shared empty tuple most values hold for the kinds of element they lack, or a rule line's
+    one network)."""
+    if isinstance(items, list):
+        items.extend(more)
+        return items
+    return [*items, *more]
 
 
 @dataclass(slots=True)
 class Values:
-    """The right-hand side of a match: literal elements or a named set."""
+    """The right-hand side of a match: literal elements or a named set. A kind of element a
+    value lacks is the shared `()` (a 200,000-rule chain's matches hold one network each), a
+    list once it has some: add through `grown`."""
 
-    nets: list[Net] = field(default_factory=list)
-    ranges: list[tuple[int, int, int]] = field(default_factory=list)  # (version, lo, hi)
-    ports: list[tuple[int, int]] = field(default_factory=list)
-    words: list[str] = field(default_factory=list)  # interface names, states, protocols
+    nets: list[Net] | tuple[Net, ...] = ()
+    ranges: list[tuple[int, int, int]] | tuple[()] = ()  # (version, lo, hi)
+    ports: list[tuple[int, int]] | tuple[()] = ()
+    words: list[str] | tuple[()] = ()  # interface names, states, protocols
     setref: str = ""
     unknown: str = ""  # a hostname outside the catalog, a value we cannot read
 
     def merge(self, other: Values) -> None:
         """Add `other`'s elements (the first unknown stays the reason)."""
-        self.nets += other.nets
-        self.ranges += other.ranges
-        self.ports += other.ports
-        self.words += other.words
+        if other.nets:
+            self.nets = grown(self.nets, other.nets)
+        if other.ranges:
+            self.ranges = grown(self.ranges, other.ranges)
+        if other.ports:
+            self.ports = grown(self.ports, other.ports)
+        if other.words:
+            self.words = grown(self.words, other.words)
         self.unknown = self.unknown or other.unknown
 
 
@@ -57,7 +114,7 @@ class Rule:
     verdict: str = ""  # accept | drop | reject | jump | goto | return | continue | queue | ""
     target: str = ""
     vmap: VerdictMap | None = None
-    fills: list[str] = field(default_factory=list)  # sets this rule adds elements to
+    fills: tuple[str, ...] = ()  # sets this rule adds elements to
     nat: tuple[str, str] | None = None  # (dnat | redirect | tproxy, where: "10.0.0.1:8080", ":3128")
 
 

@@ -13,6 +13,7 @@ from policy_lint.dialects.firewalls.nftables.model import Chain, Fragment, Named
 from policy_lint.dialects.firewalls.nftables.syntax import (
     JSON_HEAD,
     Group,
+    RuleLine,
     Tok,
     group_braces,
     items_text,
@@ -53,6 +54,8 @@ class Parser(RuleParser):
         self.fragments: list[Fragment] = []
         self.included: list[str] = []  # files read through `include` (resolved paths)
         self.files: list[str] = []  # every file read (resolved), this one first
+        # Whether the file being read may hold a `$VAR` (expand is the identity on one without).
+        self.expanding = True
 
     # ---------------------------------------------------------------- files and statements
 
@@ -73,21 +76,36 @@ class Parser(RuleParser):
         if depth and str(resolved) != self.files[0]:
             self.included.append(str(resolved))
         self.active.append(resolved)
+        expanding = self.expanding
         try:
+            self.expanding = any("$" in line for line in src.lines)
             if JSON_HEAD.match("\n".join(src.lines[:5])) or (
                 src.lines and src.lines[0].lstrip().startswith("{") and path.suffix.lower() == ".json"
             ):
+                self.expanding = True
                 self.parse_json("\n".join(src.lines), shown, path, depth)
             else:
-                items = group_braces(lex(src.lines, shown, self.problems), shown, self.problems)
+                items = group_braces(
+                    lex(src.lines, shown, self.problems, rule_lines=True), shown, self.problems
+                )
+                del src  # its lines are in the items now: not kept while the rules are built
                 self.block(items, ctx, path, depth)
         finally:
             self.active.pop()
+            self.expanding = expanding
 
     def block(self, items: list, ctx: tuple | None, path: Path, depth: int) -> None:
         """Statements of the top level (ctx None), of a table (ctx ('table', t)) or a chain."""
         for st in split_statements(items):
-            st = self.expand(st)
+            if isinstance(st, RuleLine):
+                if ctx is not None and ctx[0] == "chain":
+                    rule = self.line_rule(st)
+                    if rule is not None:
+                        ctx[2].rules.append(rule)
+                        continue
+                st = st.words()
+            if self.expanding:
+                st = self.expand(st)
             if not st:
                 continue
             head = word_of(st[0])
@@ -114,8 +132,10 @@ class Parser(RuleParser):
             return st[:3] + self.expand(st[3:], rounds) if len(st) > 3 else st
         out: list = []
         for it in st:
-            if isinstance(it, Group):
-                out.append(Group(it.open, self.expand(it.items, rounds)))
+            if isinstance(it, RuleLine):
+                out.append(it)  # holds no `$`
+            elif isinstance(it, Group):
+                out.append(Group(it.open, self.expand(it.raw, rounds)))
             elif not it.quoted and "$" in it.text:
                 name = it.text[1:] if it.text.startswith("$") else ""
                 if name in self.defines:
@@ -333,12 +353,15 @@ class Parser(RuleParser):
         self.fragments.append(Fragment("body", "", "", name, span, list(s.elements) if s else []))
 
     def chain_body(self, t: Table, c: Chain, body: Group, path: Path, depth: int) -> None:
-        last = body.items[-1] if body.items else None
-        if last is not None and not (isinstance(last, Tok) and not last.quoted and last.text in ("\n", ";")):
+        last = body.raw[-1] if body.raw else None
+        ended = isinstance(last, RuleLine) or (
+            isinstance(last, Tok) and not last.quoted and last.text in ("\n", ";")
+        )
+        if last is not None and not ended:
             # nft's grammar: each statement of a chain ends with a newline or `;`, also the last
             # one before `}` (`chain c { counter }` is refused).
             self.problem("TE901", body.open.span, "the last statement of the chain needs `;` before `}`")
-        self.block(body.items, ("chain", t, c), path, depth)
+        self.block(body.raw, ("chain", t, c), path, depth)
 
     def chain(self, t: Table, name: str, span: Span) -> Chain:
         c = t.chains.get(name)
@@ -429,6 +452,8 @@ class Parser(RuleParser):
 
     def set_body(self, t: Table, s: NamedSet, items: list) -> None:
         for st in split_statements(self.expand(items)):
+            if isinstance(st, RuleLine):  # never here (a set's items are tokens): its words if so
+                st = st.words()
             words = [word_of(w) for w in st]
             head = words[0]
             if head == "elements":
