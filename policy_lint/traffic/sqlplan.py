@@ -225,6 +225,24 @@ def classified_sql(d: Dialect, classifier: Classifier, other_audience: str) -> s
     """
 
 
+def rule_cases(d: Dialect, classifier: Classifier) -> tuple[str, str, str, str, str]:
+    """The parts of classified_sql, for plans that classify another table than `rec` (sqlgroups):
+    (the CASE giving the number `k` of the first matching rule, then outcome, how and evidence as
+    `CASE k ...` branches, and the peer `p` a refused connect names). The columns they read are
+    classified_sql's: server_ip, via_upstream, sinkhole, ip_service, tag, status, verdict, reason,
+    service, `le` (lower(error)) and `p`."""
+    rules = _rules(d, classifier)
+    pick = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, _, _, _) in enumerate(rules))
+    outcome = " ".join(f"WHEN {i} THEN {d.lit(o)}" for i, (_, o, _, _) in enumerate(rules))
+    how = " ".join(f"WHEN {i} THEN {h}" for i, (_, _, h, _) in enumerate(rules))
+    evidence = " ".join(f"WHEN {i} THEN {e}" for i, (_, _, _, e) in enumerate(rules))
+    peer_re = r"connect call failed \('([^']{1,64})',"
+    peer = (
+        f"CASE WHEN {d.regexp('le', peer_re)} THEN regexp_extract(le, {d.lit(peer_re)}, 1) ELSE server_ip END"
+    )
+    return pick, outcome, how, evidence, peer
+
+
 def clients_sql() -> str:
     """The client sample: the first MAX_CLIENTS_LISTED distinct clients of each audience."""
     return f"""
