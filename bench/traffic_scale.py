@@ -7,7 +7,9 @@ Generates a squid native access.log and a Zscaler NSS default-feed web log of --
 each (catalog and non-catalog hosts, 2,000 clients in a guest and a staff subnet, one record a
 second over 60 days, some denied, some garbage lines), then runs `policy-lint traffic FILE
 --engine E --by day --format json` on each, each run a new process (--repeat N times, the engines
-alternating), and prints the median records/s with its spread, and two peak RSS figures: the
+alternating), and prints the median records/s with its spread, the median CPU seconds of the
+child (user + system, with the processes it waited for: steadier than wall time on a loaded
+machine), and two peak RSS figures: the
 largest single process (os.wait4) and the largest sum over the child's process tree, sampled every
 0.1 s from /proc (with --engine spark the JVM is a second process beside Python's).
 --baseline DIR runs the same engines from another checkout too (cwd DIR: its policy_lint is
@@ -103,9 +105,9 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def run(path: Path, engine: str, cwd: Path | None = None) -> tuple[float, int, int, int]:
-    """(seconds, peak RSS of the largest process, peak RSS of the process tree, exit code) of
-    one `policy-lint traffic` child."""
+def run(path: Path, engine: str, cwd: Path | None = None) -> tuple[float, int, int, int, float]:
+    """(seconds, peak RSS of the largest process, peak RSS of the process tree, exit code, CPU
+    seconds of the child, user + system) of one `policy-lint traffic` child."""
     cmd = [sys.executable, "-m", "policy_lint", "traffic", str(path), "--engine", engine, "--by", "day"]
     cmd += ["--format", "json"]
     t0 = time.perf_counter()
@@ -119,7 +121,7 @@ def run(path: Path, engine: str, cwd: Path | None = None) -> tuple[float, int, i
         time.sleep(0.1)
     took = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return took, usage.ru_maxrss * 1024, tree, proc.returncode
+    return took, usage.ru_maxrss * 1024, tree, proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -148,10 +150,10 @@ def main() -> None:
     codes = [("this", None)] + ([("base", args.baseline)] if args.baseline else [])
     print(
         f"{'input':8} {'code':5} {'engine':7} {'records/s (median)':>19} {'spread':>17} "
-        f"{'max proc RSS':>12} {'tree RSS':>9} {'exit':>4}"
+        f"{'max proc RSS':>12} {'tree RSS':>9} {'exit':>4} {'CPU s (median)':>14}"
     )
     for name, path in inputs.items():
-        results: dict[tuple[str, str], list[tuple[float, int, int, int]]] = {}
+        results: dict[tuple[str, str], list[tuple[float, int, int, int, float]]] = {}
         for _ in range(args.repeat):
             for engine in args.engines.split(","):
                 for label, cwd in codes:
@@ -162,7 +164,7 @@ def main() -> None:
             print(
                 f"{name:8} {label:5} {engine:7} {statistics.median(rates):19,.0f} {spread:>17} "
                 f"{max(r[1] for r in runs) / 2**20:9.0f} MB {max(r[2] for r in runs) / 2**20:6.0f} MB "
-                f"{max(r[3] for r in runs):4}"
+                f"{max(r[3] for r in runs):4} {statistics.median(r[4] for r in runs):14.2f}"
             )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if not args.keep:

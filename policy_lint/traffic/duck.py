@@ -2,15 +2,18 @@
 
 Plain squid native access.logs and Zscaler default-feed web logs are read by DuckDB itself
 (native_squid here, duck_zscaler): the lines whose parse is provably the Python readers' are
-parsed in SQL, the rest are handed to those readers. Every other input comes from the same
-streaming readers as the Python path (sources.read_records: every log format, compressed or not,
-with the same skip counting), spooled to a temporary TSV file on disk (never held in memory).
-DuckDB, with a memory limit and a spill directory, does the rest in SQL: the classification and
-the aggregation of sqlplan.py, the portable SQL text `--engine spark` runs too (see there: host ->
-service suffix match over a catalog table, classify.py's outcome rules, groups per service,
-audience and day fed to ComplianceReport, whose report is then the Python path's -- checked on
-every sample format by tests/traffic/test_duck.py). Flow files and HAR (block pages need the
-response fingerprints) are refused: use the Python engine.
+parsed in SQL and staged to Parquet files on disk in file order (duck_stage), the rest are handed
+to those readers. Every other input comes from the same streaming readers as the Python path
+(sources.read_records: every log format, compressed or not, with the same skip counting),
+spooled to a temporary TSV file on disk (never held in memory). DuckDB, with a memory limit and
+a spill directory, does the rest in SQL: the classification and the aggregation of sqlplan.py
+(host -> service suffix match over a catalog table, classify.py's outcome rules, groups per
+service, audience and day fed to ComplianceReport, whose report is then the Python path's --
+checked on every sample format by tests/traffic/test_duck.py), with the records grouped before
+they are classified (sqlgroups): nothing is kept per record, so memory does not grow with the
+input. Records carry their user (squid's user column, Zscaler's login) for a per-user report
+(sqlgroups.ByUser). Flow files and HAR (block pages need the response fingerprints) are
+refused: use the Python engine.
 """
 
 from __future__ import annotations
@@ -21,14 +24,17 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from policy_lint.traffic import duck_zscaler, sqlplan
+from policy_lint.traffic import duck_zscaler, sqlgroups, sqlplan
 from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.compliance import ComplianceReport
+from policy_lint.traffic.duck_stage import Staged, left_to_python, lit, read_lines_sql, stage
 from policy_lint.traffic.record import FlowRecord
 from policy_lint.traffic.sources import SkipCounter, SourceError, read_records, sniff
 
 MEMORY_LIMIT = "512MB"
 _COLUMNS = sqlplan.RECORD_COLUMNS
+# The spool's columns: the records', then the user (read only by this engine).
+SPOOL_COLUMNS = {**sqlplan.RECORD_COLUMNS, "user_name": "VARCHAR"}
 _CLEAN = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 
 
@@ -36,8 +42,9 @@ def _cell(value: str | None) -> str:
     return value.translate(_CLEAN) if value else ""
 
 
-def spool(records: Iterable[FlowRecord], out: Any, start: int = 0) -> int:
-    """Write records as TSV rows; returns the next sequence number."""
+def spool(records: Iterable[FlowRecord], out: Any, start: int = 0, user: bool = False) -> int:
+    """Write records as TSV rows (sqlplan.RECORD_COLUMNS; SPOOL_COLUMNS with `user`); returns
+    the next sequence number."""
     seq = start
     for r in records:
         if r.headers or r.body_prefix:
@@ -46,18 +53,24 @@ def spool(records: Iterable[FlowRecord], out: Any, start: int = 0) -> int:
             f"{seq}\t{r.timestamp!r}\t{_cell(r.host)}\t{_cell(r.client)}\t"
             f"{'' if r.status is None else r.status}\t{_cell(r.proxy_tag)}\t{_cell(r.error)}\t"
             f"{_cell(r.server_ip)}\t{'true' if r.via_upstream else 'false'}\t{_cell(r.verdict)}\t"
-            f"{_cell(r.reason)}\n"
+            f"{_cell(r.reason)}{f'{chr(9)}{_cell(r.user)}' if user else ''}\n"
         )
         seq += 1
     return seq
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def _spool_user(records: Iterable[FlowRecord], out: Any, start: int = 0) -> int:
+    return spool(records, out, start, user=True)
 
 
-def analyse(paths: Iterable[Path], classifier: Classifier, report: ComplianceReport) -> None:
-    """Read, classify and aggregate `paths` into `report` (skips noted on it)."""
+def analyse(
+    paths: Iterable[Path],
+    classifier: Classifier,
+    report: ComplianceReport,
+    by_user: sqlgroups.ByUser | None = None,
+) -> None:
+    """Read, classify and aggregate `paths` into `report` (skips noted on it), and per user
+    into `by_user` when given."""
     import duckdb
 
     with tempfile.TemporaryDirectory(prefix="policy-lint-duck-") as tmp:
@@ -67,50 +80,63 @@ def analyse(paths: Iterable[Path], classifier: Classifier, report: ComplianceRep
         )
         try:
             con.execute(f"SET threads = {max(1, min(os.cpu_count() or 1, 4))}")
-            con.execute(f"CREATE TABLE native ({', '.join(f'{k} {v}' for k, v in _COLUMNS.items())})")
             seq = 0
+            staged: list[Staged] = []
             with open(spool_path, "w", encoding="utf-8") as out:
-                for path in paths:
+                for i, path in enumerate(paths):
                     if not reads(path):
                         raise SourceError(
                             f"{path}: --engine duckdb reads logs; flow files and HAR need --engine python"
                         )
                     skipped = SkipCounter()
-                    lines: int | None = None
+                    dest = Path(tmp) / f"stage-{i}.parquet"
+                    done: Staged | None = None
                     if native_squid_ok(path):
-                        lines = native_squid(con, path, seq, out, skipped)
+                        done = native_squid(con, path, seq, out, skipped, dest)
                     elif duck_zscaler.eligible(path):
-                        lines = duck_zscaler.read(con, path, seq, spool, out, skipped)
-                    if lines is None:  # not a plain squid log, or DuckDB refused it: the Python readers
+                        done = duck_zscaler.read(con, path, seq, _spool_user, out, skipped, dest)
+                    if (
+                        done is None
+                    ):  # not a plain squid/Zscaler log, or DuckDB refused it: the Python readers
                         skipped = SkipCounter()
-                        seq = spool(
-                            read_records(path, skipped, keep_addressed=classifier.by_address), out, seq
-                        )
+                        records = read_records(path, skipped, keep_addressed=classifier.by_address)
+                        seq = spool(records, out, seq, user=True)
                     else:
-                        seq += lines
+                        staged.append(done)
+                        seq += done.rows
                     for reason, n in skipped.reasons.items():
                         report.note_skipped(n, reason)
-            _run(con, spool_path, classifier, report)
+            _run(con, spool_path, staged, classifier, report, by_user)
         finally:
             con.close()
 
 
-# squid native lines DuckDB reads itself: printable ASCII only (no \v, \r, non-ASCII digits or
-# spaces, where Python's and RE2's \s and \d differ), fields apart by spaces only (runs of up to
-# 16: squid pads the elapsed time), the host as Python's IDNA codec accepts it (labels of 1..63
-# characters), the URL forms whose host Python's urlsplit gives plainly. Every other line goes
-# through sources.squid_line: same records, same skip reasons.
-# Speed: the runs of spaces are collapsed by plain replace() (four passes), ONE regex checks the
-# whole line (a full match, no capture groups: RE2's fast path), and the fields are then cut by
-# string_split / split_part -- regex capture groups cost twice as much (bench/traffic_scale.py).
+# squid native lines DuckDB reads itself: the fields Python's squid regex reads (time, elapsed,
+# client, tag/code, bytes, method, URL, user) printable ASCII apart by runs of spaces (squid pads
+# the elapsed time; no \t, \v, non-ASCII digits or spaces, where Python's and RE2's \s and \d
+# differ), the user followed by a space or the end (what follows is not read), the host as
+# Python's IDNA codec accepts it (labels of 1..63 characters), the URL forms whose host Python's
+# urlsplit gives plainly. Every other line goes through sources.squid_line: same records, same
+# skip reasons.
+# Speed: ONE regex checks the line as it is (a full match, no capture groups: RE2's fast path) and
+# the fields are then cut by one string_split -- collapsing the runs of spaces first, or regex
+# capture groups, cost more than the check itself (bench/traffic_scale.py).
 _HOST_RE = r"(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}\.?"
 _CONNECT_FORM = rf"{_HOST_RE}(?::[0-9]{{1,5}})?"
 _URL_FORM = rf"(?:https?|ftp)://{_HOST_RE}(?::[0-9]{{1,4}})?(?:[/?#][!-~]*)?"
-NATIVE_LINE_RE = (
-    r"[0-9]+(?:\.[0-9]+)? -?[0-9]+ [!-~]+ [A-Z_]+/[0-9]{1,3} [0-9]+ [!-~]+ "
-    rf"(?:{_CONNECT_FORM}|{_URL_FORM})(?: [\t -~]*)?"
+_NATIVE_FIELDS = (
+    r"[0-9]+(?:\.[0-9]+)?",  # time
+    r"-?[0-9]+",  # elapsed
+    r"[!-~]+",  # client
+    r"[A-Z_]+/[0-9]{1,3}",  # tag/code
+    r"[0-9]+",  # bytes
+    r"[!-~]+",  # method
+    rf"(?:{_CONNECT_FORM}|{_URL_FORM})",  # URL
 )
-_COLLAPSED = "replace(replace(replace(replace(trim(line), '    ', ' '), '  ', ' '), '  ', ' '), '  ', ' ')"
+# The line with its runs of spaces collapsed to one (what --engine spark matches).
+NATIVE_LINE_RE = " ".join(_NATIVE_FIELDS) + r"(?: [\t -~]*)?"
+# The line as it is: leading spaces, runs of spaces, then nothing, or the user and anything.
+NATIVE_RAW_LINE_RE = " *" + " +".join(_NATIVE_FIELDS) + r"(?: +(?:[!-~]+(?: .*)?)?)?"
 
 
 def native_squid_ok(path: Path) -> bool:
@@ -121,58 +147,55 @@ def native_squid_ok(path: Path) -> bool:
     return not bom and compression(path) is None and not _is_org_log(path) and sniff(path) == "squid"
 
 
-def native_squid(con: Any, path: Path, base: int, out: Any, skipped: SkipCounter) -> int | None:
-    """A plain squid access.log read by DuckDB: rows into `native`, the lines it leaves to
-    Python spooled to `out`; returns the number of lines (sequence numbers used), or None when
-    DuckDB cannot read the file as plain lines (a \r, invalid UTF-8, a line past MAX_LINE):
-    then nothing was added and the caller reads it the Python way."""
+def native_squid(
+    con: Any, path: Path, base: int, out: Any, skipped: SkipCounter, dest: Path
+) -> Staged | None:
+    """A plain squid access.log read by DuckDB: its parsed lines staged to `dest`, the lines it
+    leaves to Python spooled to `out` (sequence numbers from `base` on); None when DuckDB cannot
+    read the file as plain lines (a \r, invalid UTF-8, a line past MAX_LINE): then nothing was
+    added and the caller reads it the Python way."""
     import duckdb
 
     from policy_lint.traffic.sources import squid_line
 
-    # A line is parsed here when its collapsed form is fully matched; f = its fields.
+    # A line is parsed here when it is fully matched; f = its fields (the runs of spaces dropped).
     parsed = f"""
-        SELECT line, CASE WHEN ok THEN string_split(c, ' ') END AS f, ok
-        FROM (SELECT line, c, regexp_full_match(c, {_lit(NATIVE_LINE_RE)}) AS ok
-              FROM (SELECT line, {_COLLAPSED} AS c FROM {duck_zscaler.read_lines_sql(path)}))"""
+        SELECT line, CASE WHEN ok THEN list_filter(string_split(line, ' '), lambda x: x <> '') END AS f, ok
+        FROM (SELECT line, regexp_full_match(line, {lit(NATIVE_RAW_LINE_RE)}) AS ok
+              FROM {read_lines_sql(path)})"""
     # CONNECT takes host[:port] only (a URL there is left to Python); other methods: a URL
     # when the target has "://", else host[:port] (the regex admitted one of both forms).
-    fields = """
+    fields = f"""
         SELECT *, ok AND NOT (method = 'CONNECT' AND contains(url, '://')) AS good,
                split_part(f[4], '/', 1) AS tag, CAST(split_part(f[4], '/', 2) AS INTEGER) AS code
         FROM (SELECT *, f[6] AS method, f[7] AS url FROM ({parsed}))"""
     host = """lower(CASE WHEN NOT contains(url, '://') THEN split_part(url, ':', 1)
                      ELSE split_part(split_part(split_part(split_part(split_part(url, '://', 2), '/', 1), '?', 1), '#', 1), ':', 1) END)"""
-    stage = f"""
+    select = f"""
         SELECT good AS ok, CASE WHEN good THEN CAST(f[1] AS DOUBLE) END AS ts,
                CASE WHEN good THEN {host} END AS host, CASE WHEN good THEN f[3] END AS client,
                CASE WHEN good AND NOT failed THEN nullif(code, 0) END AS status, CASE WHEN good THEN tag END AS tag,
                CASE WHEN good AND failed THEN 'squid ' || tag || '/' || CAST(code AS VARCHAR) END AS error,
+               CAST(NULL AS VARCHAR) AS verdict, CASE WHEN good AND f[8] <> '-' THEN f[8] END AS user_name,
                CASE WHEN NOT good AND trim(line, ' \t') <> '' AND NOT starts_with(trim(line, ' \t'), '#')
                     THEN line END AS raw
         FROM (SELECT *, starts_with(tag, 'TAG_NONE') OR code = 0 OR (code >= 500 AND NOT contains(tag, 'DENIED')) AS failed
-              FROM ({fields.format(parsed=parsed)}))"""
+              FROM ({fields}))"""
     try:
-        total = duck_zscaler.stage(con, stage)
-        con.execute(
-            f"""INSERT INTO native SELECT {base} + rowid, ts, host, client, status, tag, error, NULL, true, NULL, NULL
-                FROM stage WHERE ok"""
-        )
-        cur = con.execute("SELECT rowid, raw FROM stage WHERE raw IS NOT NULL ORDER BY rowid")
-        while batch := cur.fetchmany(10000):
-            for n, text in batch:
-                line = text.strip()  # Python's strip: more than the spaces and tabs SQL trimmed
-                if not line or line.startswith("#"):
-                    continue
-                rec = squid_line(line)
-                if rec is None:
-                    skipped.skip("access.log line not in squid native/common format")
-                else:
-                    spool((rec,), out, base + n)
+        staged = stage(con, select, dest, base)
+        for seq, text in left_to_python(con, staged):
+            line = text.strip()  # Python's strip: more than the spaces and tabs SQL trimmed
+            if not line or line.startswith("#"):
+                continue
+            rec = squid_line(line)
+            if rec is None:
+                skipped.skip("access.log line not in squid native/common format")
+            else:
+                spool((rec,), out, seq, user=True)
     except duckdb.Error:
-        con.execute(f"DELETE FROM native WHERE seq >= {base}")
+        dest.unlink(missing_ok=True)
         return None
-    return int(total)
+    return staged
 
 
 def reads(path: Path) -> bool:
@@ -208,11 +231,18 @@ class DuckEngine:
             yield from batch
 
 
-def _run(con: Any, spool_path: Path, classifier: Classifier, report: ComplianceReport) -> None:
-    columns = "{" + ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in _COLUMNS.items()) + "}"
-    con.execute(
-        f"CREATE VIEW rec AS SELECT * FROM read_csv({_lit(str(spool_path))}, delim = '\t', quote = '', "
-        f"escape = '', header = false, columns = {columns}, nullstr = '', auto_detect = false) "
-        "UNION ALL SELECT * FROM native"
+def _run(
+    con: Any,
+    spool_path: Path,
+    staged: list[Staged],
+    classifier: Classifier,
+    report: ComplianceReport,
+    by_user: sqlgroups.ByUser | None,
+) -> None:
+    columns = "{" + ", ".join(f"{lit(k)}: {lit(v)}" for k, v in SPOOL_COLUMNS.items()) + "}"
+    spooled = (
+        f"SELECT * FROM read_csv({lit(str(spool_path))}, delim = '\t', quote = '', escape = '', "
+        f"header = false, columns = {columns}, nullstr = '', auto_detect = false)"
     )
-    sqlplan.run(DuckEngine(con), classifier, report)
+    con.execute(f"CREATE VIEW rec AS {' UNION ALL '.join([spooled, *(s.records_sql() for s in staged)])}")
+    sqlgroups.run(DuckEngine(con), classifier, report, by_user)

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from policy_lint.traffic import sqlplan
+from policy_lint.traffic import sqlgroups, sqlplan
 from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.compliance import ComplianceReport
 from policy_lint.traffic.duck import NATIVE_LINE_RE, native_squid_ok, spool
@@ -277,7 +277,7 @@ def analyse(
             # once to Parquet (columnar, on disk): the plan's queries read `rec` five times
             rec.select(*sqlplan.RECORD_COLUMNS).write.parquet(str(Path(tmp) / "rec"))
             spark.read.parquet(str(Path(tmp) / "rec")).createOrReplaceTempView("rec")
-            sqlplan.run(engine, classifier, report)
+            sqlgroups.run(engine, classifier, report)
         finally:
             engine.release()
             spark.catalog.dropTempView("spooled")

@@ -11,22 +11,17 @@ min_by, row_number() OVER, GROUP BY. The regexes used are ones RE2 (DuckDB) and 
 (Spark) read alike: ASCII classes, no look-around, unanchored search.
 
 What the SQL does (classify.py's rules for what log records carry; tests/traffic/test_duck.py and
-test_spark.py check the reports equal the Python path's on every sample format):
+test_spark.py check the reports equal the Python path's on every sample format). This module
+holds the parts; sqlgroups.run is the plan both engines run:
   1. `hostmap`: host -> (service, role): the control host, then the catalog's exact hosts (first
      service wins, as Classifier._lookup), then the longest catalog domain the host is or ends
      with (``name = domain OR right(name, length(domain) + 1) = '.' || domain``; ties: catalog
-     order), once per distinct host.
-  2. `classified`: outcome/how/evidence by classify.py's rules in its order. A CASE gives the
+     order), once per distinct host. Address facts (is an answer a sinkhole, which service owns
+     an address, and with by_address the service a host-less record is attributed to: record_join)
+     come from the same Python code as the Python path, once per distinct address (`ipinfo`).
+  2. rule_cases: outcome/how/evidence by classify.py's rules in its order. A CASE gives the
      number of the first rule that matches; outcome, how and evidence are read off that number
-     (no arrays or structs: they are written differently in each engine). With by_address, a
-     record without a host name is attributed by destination address, as classify.py's rule 1. Address facts (is an
-     answer a sinkhole, which service owns an address) and each client's audience come from the
-     same Python code as the Python path, once per distinct address / client (tables `ipinfo`,
-     `clientinfo`).
-  3. groups of identical observations (and the UTC day when a trend is asked for) with their
-     count, first record and time span, fed to ComplianceReport in the order of their first
-     record, and the first MAX_CLIENTS_LISTED clients of each audience in order of appearance:
-     the report is then the Python path's.
+     (no arrays or structs: they are written differently in each engine).
 Not modelled: loopback detection of a refused peer is a regex (127.x.y.z, ::1) where the Python
 path uses ipaddress; only flow files produce such errors, and the SQL engines refuse those.
 """
@@ -38,8 +33,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from policy_lint.traffic.classify import Classifier
-from policy_lint.traffic.compliance import MAX_CLIENTS_LISTED, ComplianceReport
-from policy_lint.traffic.record import Observation
 
 # The columns of `rec`, with their SQL type (both engines know these names).
 RECORD_COLUMNS = {
@@ -197,90 +190,77 @@ def _rules(d: Dialect, classifier: Classifier) -> list[tuple[str, str, str, str]
     return rules
 
 
-def _joined_sql(d: Dialect, classifier: Classifier, other_audience: str) -> str:
-    """Each record with its service, role, shown host (`shown`), address facts and audience.
-    With by_address, a record without a host name whose destination address a service's
-    published prefixes hold (ipinfo.addr_service, from Classifier.address_attribution) is that
-    service's primary, shown as its "address:<ip>" (`byaddr` true), as classify._by_address."""
-    audience = f"coalesce(ci.audience, {d.lit(other_audience)}) AS audience"
-    facts = "coalesce(i.sinkhole, false) AS sinkhole, i.ip_service, lower(r.error) AS le"
-    if not classifier.by_address:
-        return f"""
-              SELECT r.*, m.service, m.role, r.host AS shown, false AS byaddr, '' AS addr_where,
-                     {facts}, {audience}
-              FROM rec r JOIN hostmap m ON m.host = r.host LEFT JOIN ipinfo i ON i.ip = r.server_ip
-              LEFT JOIN clientinfo ci ON ci.client = r.client
-        """
-    return f"""
-              SELECT r.*,
-                     CASE WHEN m.host IS NULL THEN i.addr_service ELSE m.service END AS service,
-                     CASE WHEN m.host IS NULL THEN 'primary' ELSE m.role END AS role,
-                     CASE WHEN m.host IS NULL THEN i.addr_host ELSE r.host END AS shown,
-                     m.host IS NULL AS byaddr, i.addr_where, {facts}, {audience}
-              FROM rec r LEFT JOIN hostmap m ON m.host = r.host LEFT JOIN ipinfo i ON i.ip = r.server_ip
-              LEFT JOIN clientinfo ci ON ci.client = r.client
-              WHERE m.host IS NOT NULL OR (coalesce(r.host, '') = '' AND i.addr_service IS NOT NULL)
-    """
-
-
-def classified_sql(d: Dialect, classifier: Classifier, other_audience: str) -> str:
+def rule_cases(d: Dialect, classifier: Classifier) -> tuple[str, str, str, str, str]:
+    """The classification as SQL parts (sqlgroups classifies its groups of records with them):
+    (the CASE giving the number `k` of the first matching rule, then outcome, how and evidence as
+    `CASE k ...` branches, and the peer `p` a refused connect names). The columns they read:
+    server_ip, via_upstream, sinkhole, ip_service, tag, status, verdict, reason,
+    service, `le` (lower(error)) and `p`."""
     rules = _rules(d, classifier)
     pick = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, _, _, _) in enumerate(rules))
     outcome = " ".join(f"WHEN {i} THEN {d.lit(o)}" for i, (_, o, _, _) in enumerate(rules))
     how = " ".join(f"WHEN {i} THEN {h}" for i, (_, _, h, _) in enumerate(rules))
     evidence = " ".join(f"WHEN {i} THEN {e}" for i, (_, _, _, e) in enumerate(rules))
-    # classify._refused_peer: the address a refused connect names, else the record's
     peer_re = r"connect call failed \('([^']{1,64})',"
     peer = (
         f"CASE WHEN {d.regexp('le', peer_re)} THEN regexp_extract(le, {d.lit(peer_re)}, 1) ELSE server_ip END"
     )
-    return f"""
-        SELECT seq, ts, shown AS host, client, service, role, audience, CASE k {outcome} END AS outcome,
-               CASE WHEN byaddr THEN (CASE k {how} END) || '+by-address' ELSE CASE k {how} END END AS how,
-               CASE WHEN byaddr THEN substring((CASE k {evidence} END) || '; ' || addr_where, 1, 240)
-                    ELSE CASE k {evidence} END END AS evidence
-        FROM (
-          SELECT *, CASE {pick} END AS k
-          FROM (
-            SELECT j.*, {peer} AS p
-            FROM ({_joined_sql(d, classifier, other_audience)}) j
-          ) k0
-        ) k1
-    """
+    return pick, outcome, how, evidence, peer
 
 
-def clients_sql() -> str:
-    """The client sample: the first MAX_CLIENTS_LISTED distinct clients of each audience."""
-    return f"""
-        SELECT audience, client, first FROM (
-          SELECT audience, client, first, row_number() OVER (PARTITION BY audience ORDER BY first) AS n
-          FROM (SELECT audience, client, min(seq) AS first FROM classified
-                WHERE service IS NOT NULL AND client IS NOT NULL GROUP BY audience, client) c
-        ) s WHERE n <= {MAX_CLIENTS_LISTED} ORDER BY first
-    """
+@dataclass(frozen=True)
+class RecordJoin:
+    """How a record of `rec r` meets its service: by its host (`hostmap m`), and with
+    by_address (Classifier.by_address) a record without a host name also by its destination
+    address (`ipinfo ia`, whose addr_* columns hold Classifier.address_attribution's answer):
+    that service's primary, shown as "address:<ip>", as classify._by_address."""
+
+    source: str  # the FROM clause: every record, `matched` or not
+    matched: str  # a record of a catalog or control host, or attributed by address
+    service: str
+    role: str
+    host: str  # the host the report shows
+    by_address: str  # true for a record attributed by address
+    where: str  # "matched by destination address ..." for those
 
 
-def groups_sql(by_day: bool) -> str:
-    """Groups of identical observations, in the order of their first record. With a trend,
-    one group per UTC day too (a week is a union of days): each group's first record then falls
-    in the period its observations belong to."""
-    day = ", floor(ts / 86400)" if by_day else ""
-    return f"""
-        SELECT service, role, host, outcome, how, evidence, audience, count(*) AS n, min(seq) AS first,
-               min_by(ts, seq) AS ts0, min(CASE WHEN ts <> 0 THEN ts END) AS lo,
-               max(CASE WHEN ts <> 0 THEN ts END) AS hi
-        FROM classified GROUP BY service, role, host, outcome, how, evidence, audience{day}
-        ORDER BY first
-    """
+def record_join(by_address: bool) -> RecordJoin:
+    if not by_address:
+        return RecordJoin(
+            "rec r LEFT JOIN hostmap m ON m.host = r.host",
+            "m.host IS NOT NULL",
+            "m.service",
+            "m.role",
+            "r.host",
+            "false",
+            "''",
+        )
+    attributed = "m.host IS NULL"
+    return RecordJoin(
+        "rec r LEFT JOIN hostmap m ON m.host = r.host LEFT JOIN ipinfo ia ON ia.ip = r.server_ip",
+        "(m.host IS NOT NULL OR (coalesce(r.host, '') = '' AND ia.addr_service IS NOT NULL))",
+        f"CASE WHEN {attributed} THEN ia.addr_service ELSE m.service END",
+        f"CASE WHEN {attributed} THEN 'primary' ELSE m.role END",
+        f"CASE WHEN {attributed} THEN ia.addr_host ELSE r.host END",
+        attributed,
+        f"CASE WHEN {attributed} THEN ia.addr_where ELSE '' END",
+    )
 
 
-# ----------------------------------------------------------------------- the plan
+def marked_by_address(how: str, evidence: str) -> tuple[str, str]:
+    """`how` and `evidence` (SQL) of a row whose column `by_address` may be true, marked as
+    classify._by_address marks them ("+by-address"; the evidence with where it was matched,
+    240 characters at most)."""
+    return (
+        f"CASE WHEN by_address THEN ({how}) || '+by-address' ELSE {how} END",
+        f"CASE WHEN by_address THEN substring(({evidence}) || '; ' || addr_where, 1, 240) ELSE {evidence} END",
+    )
 
 
-def run(engine: Engine, classifier: Classifier, report: ComplianceReport) -> None:
-    """Classify and aggregate the engine's table `rec` into `report`."""
+def load_catalog_tables(engine: Engine, classifier: Classifier) -> None:
+    """`exact`, `domains` and `hostmap` (one row per distinct host of `rec`), and `ipinfo`: the
+    address facts, once per distinct address, by the Python path's code."""
     catalog = classifier.catalog
-    d = engine.dialect
     exact: list[tuple[Any, ...]] = [(catalog.control_host, None, "control", 0)]
     exact += [(h, s, r, 1 + i) for i, (h, (s, r)) in enumerate(classifier.exact_hosts().items())]
     engine.load(
@@ -293,7 +273,6 @@ def run(engine: Engine, classifier: Classifier, report: ComplianceReport) -> Non
         [(*dm, i) for i, dm in enumerate(doms)],
     )
     engine.create("hostmap", hostmap_sql(), small=True)
-    # address facts and audiences, once per distinct address / client, by the Python path's code
     ips = [r[0] for r in engine.rows("SELECT DISTINCT server_ip FROM rec WHERE server_ip IS NOT NULL")]
 
     def attribution(ip: str) -> tuple[str | None, str | None, str | None]:
@@ -312,17 +291,3 @@ def run(engine: Engine, classifier: Classifier, report: ComplianceReport) -> Non
         },
         [(ip, *classifier.address_facts(ip), *attribution(ip)) for ip in ips],
     )
-    clients = [r[0] for r in engine.rows("SELECT DISTINCT client FROM rec WHERE client IS NOT NULL")]
-    engine.load(
-        "clientinfo",
-        {"client": "VARCHAR", "audience": "VARCHAR"},
-        [(c, report.audience_of(c)) for c in clients],
-    )
-    engine.create("classified", classified_sql(d, classifier, report.audience_of(None)))
-    for audience, client, _ in engine.rows(clients_sql()):
-        report.note_client(audience, client)
-    for service, role, host, outcome, how, evidence, audience, n, _first, ts0, lo, hi in engine.rows(
-        groups_sql(report.trend is not None)
-    ):
-        obs = Observation(ts0, service, role, host, outcome, how, evidence, None)
-        report.add(obs, n, (lo, hi), audience)

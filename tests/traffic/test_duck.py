@@ -252,14 +252,21 @@ def test_native_squid_reader_is_used(tmp_path):
     path = tmp_path / "access.log"
     path.write_text("\n".join(EDGE_LINES) + "\n")
     con = duckdb.connect()
-    con.execute(f"CREATE TABLE native ({', '.join(f'{k} {v}' for k, v in duck._COLUMNS.items())})")
     spooled = tmp_path / "spool.tsv"
     skipped = SkipCounter()
     with open(spooled, "w") as out:
-        assert duck.native_squid(con, path, 100, out, skipped) == len(EDGE_LINES)
-    row = con.execute("SELECT count(*) FROM native").fetchone()
-    assert row is not None
-    assert row[0] == 5  # the plain lines (1, 2, 4, 7, 8): DuckDB read them; the rest went to Python
+        staged = duck.native_squid(con, path, 100, out, skipped, tmp_path / "stage.parquet")
+    assert staged is not None and staged.base == 100
+    rows = con.execute(f"SELECT seq, host, user_name FROM ({staged.records_sql()}) ORDER BY seq").fetchall()
+    # the plain lines (1, 2, 4, 7, 8): DuckDB read them; the rest went to Python
+    assert [r[1] for r in rows] == [
+        "www.facebook.com",
+        "www.linkedin.com",
+        "www.facebook.com.",
+        "twitter.com",
+        "twitter.com",
+    ]
+    assert rows[0][0] == 100 and [r[0] for r in rows] == sorted(r[0] for r in rows)  # file order
     assert skipped.reasons == {"access.log line not in squid native/common format": 4}
 
 
@@ -291,10 +298,10 @@ def test_native_zscaler_reader_same_as_python(tmp_path):
     import duckdb
 
     con = duckdb.connect()
-    con.execute(f"CREATE TABLE native ({', '.join(f'{k} {v}' for k, v in duck._COLUMNS.items())})")
     with open(tmp_path / "spool.tsv", "w") as out:
-        assert duck.duck_zscaler.read(con, path, 0, duck.spool, out, SkipCounter()) == 2 * len(variants)
-    row = con.execute("SELECT count(*) FROM native").fetchone()
+        staged = duck.duck_zscaler.read(con, path, 0, duck.spool, out, SkipCounter(), tmp_path / "z.parquet")
+    assert staged is not None
+    row = con.execute(f"SELECT count(*) FROM ({staged.records_sql()})").fetchone()
     assert row is not None
     assert row[0] >= 2 * 7  # DuckDB parsed the plain lines itself
 
@@ -340,3 +347,57 @@ def test_auto_engine_takes_duckdb_for_large_logs_and_python_otherwise(tmp_path):
     assert choose_engine([log], threshold=size) == "duckdb"
     assert choose_engine([log, har], threshold=size) == "python"  # HAR needs the fingerprints
     assert choose_engine([SAMPLES / "panos-url.log", SAMPLES / "zeek-ssl.json"], threshold=1) == "duckdb"
+
+
+def _user_logs(tmp_path: Path) -> list[Path]:
+    """Users in every path of the engine: squid native (DuckDB's parse and Python's fallback),
+    squid common format (spooled), Zscaler logins (DuckDB's parse); many users, clients, hosts."""
+    squid, common, nss = [], [], []
+    first = (SAMPLES / "zscaler-nss-web.log").read_text().splitlines()[:3]
+    for i in range(600):
+        user = ["-", f"u{i % 23}", f"CORP\\u{i % 7}", "asmith"][i % 4]
+        client = f"10.{10 + 10 * (i % 2)}.{i % 5}.{i % 31}"
+        host = ["www.facebook.com", "static.xx.fbcdn.net", "www.linkedin.com", "example.org"][i % 4]
+        tag = "TCP_DENIED/403" if i % 3 == 0 else "TCP_TUNNEL/200"
+        pad = " " * (1 + i % 6)
+        line = (
+            f"{1655738951 + i}.000{pad}{i % 900} {client} {tag} 3850 CONNECT {host}:443 {user} HIER_NONE/- -"
+        )
+        squid.append(line if i % 50 else "\x0c" + line)  # a form feed: Python's parse
+        common.append(
+            f'{client} - {user} [20/Jun/2022:15:{i % 60:02d}:11 +0000] "CONNECT {host}:443 HTTP/1.1" 200 3850 "-" "-" TCP_TUNNEL:HIER_DIRECT'
+        )
+        f = first[i % 3].split("\t")
+        login = ["jdoe@example.com", f"user{i % 13}@example.com", "None", '"quoted@example.com"', ""][i % 5]
+        nss.append("\t".join([f[0], login, *f[2:19], client, *f[20:]]))
+    paths = [tmp_path / "access.log", tmp_path / "common.log.gz", tmp_path / "nss.log"]
+    paths[0].write_text("\n".join(squid) + "\n")
+    paths[1].write_bytes(gzip.compress(("\n".join(common) + "\n").encode()))
+    paths[2].write_text("\n".join(nss) + "\n")
+    return paths
+
+
+@pytest.mark.parametrize("max_users", [200, 5])
+def test_per_user_report_same_as_python(max_users, tmp_path, monkeypatch):
+    """audit --by-user's tally (observe.TrafficSide, Python path) and sqlgroups.ByUser on DuckDB:
+    the same users under the same keyed pseudonyms, the same per-user report; the cap too."""
+    from policy_lint.audit import observe
+    from policy_lint.traffic.compliance import keyed_pseudonym
+    from policy_lint.traffic.sqlgroups import ByUser
+
+    monkeypatch.setattr(observe, "MAX_USERS", max_users)
+    paths = _user_logs(tmp_path)
+    catalog, _ = load_catalog_and_policy(None)
+    side = observe.TrafficSide(catalog, [], network_view=False, key=KEY, by_user=True)
+    side.read(paths)
+    users = ComplianceReport(catalog, None, key=KEY)
+    by_user = ByUser(users, lambda u: keyed_pseudonym(KEY, u, "user-"), max_users, observe.OTHER_USERS)
+    duck.analyse(
+        paths, Classifier(catalog, by_address=True), ComplianceReport(catalog, None, key=KEY), by_user
+    )
+    assert by_user.names == side.user_names
+    assert users.to_dict() == side.users.to_dict()
+    assert len(side.user_names) == min(max_users, 45)  # 23 + 7 + asmith + 14 logins
+    shown = set(users.to_dict()["audiences"])
+    assert all(name.startswith("user-") for name in shown - {observe.OTHER_USERS})  # pseudonymised
+    assert (observe.OTHER_USERS in shown) == (max_users < 45)

@@ -1,0 +1,81 @@
+"""A log file DuckDB parses itself (duck.native_squid, duck_zscaler), staged on disk.
+
+The parse query gives one row per line (the parsed ones `ok`, the ones left to the Python
+reader with their text in `raw`), in file order. The rows are written to a Parquet file in the run's
+temporary directory (COPY keeps the order: DuckDB preserves insertion order, also when the
+file is read in parallel) and read back as table `rec` with the row's position in the file as
+its sequence number: nothing per record stays in memory, and the order of the records -- what
+the report's "first" rests on -- is the file's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from policy_lint.traffic.logio import MAX_LINE
+
+# The columns a parse query gives (besides `ok` and `raw`), with their SQL type.
+STAGE_COLUMNS = {
+    "ts": "DOUBLE",
+    "host": "VARCHAR",
+    "client": "VARCHAR",
+    "status": "INTEGER",
+    "tag": "VARCHAR",
+    "error": "VARCHAR",
+    "verdict": "VARCHAR",
+    "user_name": "VARCHAR",
+}
+
+
+def lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def read_lines_sql(path: Path) -> str:
+    """The file's lines, in order (empty lines are NULL rows), read in parallel. A file DuckDB
+    cannot read as plain lines (a CR, invalid UTF-8, a line past MAX_LINE) is an error."""
+    return (
+        f"read_csv({lit(str(path))}, columns = {{'line': 'VARCHAR'}}, delim = '\x01', quote = '', "
+        "escape = '', header = false, auto_detect = false, new_line = '\\n', "
+        f"max_line_size = {MAX_LINE - 8})"
+    )
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A staged file: its rows from sequence number `base` on (`rows` of them)."""
+
+    path: Path
+    base: int
+    rows: int
+
+    def records_sql(self) -> str:
+        """The parsed rows as records (sqlplan.RECORD_COLUMNS, then user_name)."""
+        return (
+            f"SELECT {self.base} + file_row_number AS seq, ts, host, client, status, tag, error, "
+            "CAST(NULL AS VARCHAR) AS server_ip, true AS via_upstream, verdict, "
+            f"CAST(NULL AS VARCHAR) AS reason, user_name FROM read_parquet({lit(str(self.path))}, "
+            "file_row_number = true) WHERE ok"
+        )
+
+
+def stage(con: Any, select: str, dest: Path, base: int) -> Staged:
+    """Write `select` (columns ok, STAGE_COLUMNS, raw; one row per line, in file order) to `dest`.
+    Every row is written: a WHERE here would be pushed into the parse and evaluate it twice."""
+    cols = ", ".join(["ok", *STAGE_COLUMNS, "raw"])
+    row = con.execute(f"COPY (SELECT {cols} FROM ({select})) TO {lit(str(dest))} (FORMAT parquet)").fetchone()
+    return Staged(dest, base, int(row[0]) if row else 0)
+
+
+def left_to_python(con: Any, staged: Staged) -> Iterator[tuple[int, str]]:
+    """(sequence number, line) of the lines the parse query left to the Python reader."""
+    cur = con.execute(
+        f"SELECT file_row_number, raw FROM read_parquet({lit(str(staged.path))}, file_row_number = true)"
+        " WHERE raw IS NOT NULL ORDER BY 1"
+    )
+    while batch := cur.fetchmany(10000):
+        for n, line in batch:
+            yield staged.base + n, line
