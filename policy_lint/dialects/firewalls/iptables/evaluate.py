@@ -16,6 +16,7 @@ from policy_lint.dialects.firewalls.iptables.model import (
     DAYS,
     NAME,
     AddrMatch,
+    Block,
     Rule,
     TimeMatch,
     net_of,
@@ -180,6 +181,17 @@ def _for_some_clients(r: Rule) -> bool:
     return bool(
         r.src or r.iif or r.oif or r.mac or r.owner or r.time or any(d == "src" for _n, d, _g in r.sets)
     )
+
+
+def _plain_blocks(m: AddrMatch | None) -> tuple[Block, ...] | None:
+    """The networks of a plain positive address match (known, no ranges, none of them /0, at
+    most 64): what a chain's rules are indexed by; None for any other."""
+    if m is None or m.neg or m.unknown or m.ranges or not m.blocks:
+        return None
+    blocks = m.blocks
+    if len(blocks) == 1:  # the usual rule: no generator per rule of a 200,000-rule chain
+        return blocks if blocks[0][2] else None
+    return blocks if len(blocks) <= 64 and all(plen for _v, _b, plen in blocks) else None
 
 
 def _may_match_port(r: Rule, port: int) -> bool:
@@ -660,28 +672,18 @@ class IptablesRuleset:
             by_dst: NetIndex = {}
             by_src: NetIndex = {}
             generic: list[int] = []
-
-            def plain(m: AddrMatch | None) -> bool:
-                return bool(
-                    m
-                    and not m.neg
-                    and not m.unknown
-                    and not m.ranges
-                    and m.blocks
-                    and len(m.blocks) <= 64
-                    and all(plen for _v, _b, plen in m.blocks)
-                )
-
             for k, r in enumerate(rules):
-                m, table_ = (
-                    (r.dst, by_dst) if plain(r.dst) else ((r.src, by_src) if plain(r.src) else (None, None))
-                )
-                if m is None or table_ is None:
+                blocks, table_ = _plain_blocks(r.dst), by_dst
+                if blocks is None:
+                    blocks, table_ = _plain_blocks(r.src), by_src
+                if blocks is None:
                     generic.append(k)
                     continue
-                for version, base, plen in m.blocks:
+                for version, base, plen in blocks:
                     if version == family:
-                        at = table_.setdefault(plen, {})
+                        at = table_.get(plen)
+                        if at is None:
+                            at = table_[plen] = {}
                         was = at.get(base)
                         if was is None:
                             at[base] = k

@@ -329,7 +329,11 @@ class State:
             sys.intern(target),
             dst=AddrMatch(blocks=(block,)),
         )
-        self.table(family, table).setdefault(chain, Chain()).tail.append(rule)
+        chains = self.table(family, table)
+        c = chains.get(chain)
+        if c is None:  # not setdefault, which builds a Chain per line to throw away
+            c = chains[chain] = Chain()
+        c.tail.append(rule)
         return True
 
     def mark_dynamic(self, span: Span, why: str) -> None:
