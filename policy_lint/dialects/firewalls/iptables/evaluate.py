@@ -16,8 +16,10 @@ from policy_lint.dialects.firewalls.iptables.model import (
     DAYS,
     NAME,
     AddrMatch,
+    Block,
     Rule,
     TimeMatch,
+    net_of,
 )
 from policy_lint.dialects.firewalls.iptables.tables import State
 from policy_lint.dialects.semantics.addressing import (
@@ -181,6 +183,28 @@ def _for_some_clients(r: Rule) -> bool:
     )
 
 
+def _plain_blocks(m: AddrMatch | None) -> tuple[Block, ...] | None:
+    """The networks of a plain positive address match (known, no ranges, none of them /0, at
+    most 64): what a chain's rules are indexed by; None for any other."""
+    if m is None or m.neg or m.unknown or m.ranges or not m.blocks:
+        return None
+    blocks = m.blocks
+    if len(blocks) == 1:  # the usual rule: no generator per rule of a 200,000-rule chain
+        return blocks if blocks[0][2] else None
+    return blocks if len(blocks) <= 64 and all(plen for _v, _b, plen in blocks) else None
+
+
+def _may_match_port(r: Rule, port: int) -> bool:
+    """False when the rule's `--dport` test alone rules out a packet to `port` (as _match reads it:
+    a port name we do not know leaves it open)."""
+    if r.dports is None:
+        return True
+    ports, neg = r.dports
+    if any(lo < 0 for lo, _ in ports):
+        return True
+    return any(lo <= port <= hi for lo, hi in ports) != neg
+
+
 class IptablesRuleset:
     def __init__(self, state: State):
         self.path = state.shown
@@ -190,6 +214,7 @@ class IptablesRuleset:
         self.catalog = state.context.catalog
         self._cache: dict[tuple, Decision] = {}
         self._candidates: dict[tuple, list[Rule]] = {}
+        self._generic: dict[tuple, list[int]] = {}
         self._index: dict[tuple, ChainIndex] = {}
         self._audiences: list[Audience] | None = None
         self._points: dict[str, list[tuple[IPAddress, IPNetwork | None]]] = {}
@@ -506,7 +531,7 @@ class IptablesRuleset:
         times: list[TimeMatch] = []
         for r in rules:
             if r.src and not r.src.unknown:
-                k = repr((r.src.nets, r.src.ranges))
+                k = repr((r.src.blocks, r.src.ranges))
                 if k not in seen_src:
                     seen_src.add(k)
                     src_nets.append(r.src)
@@ -516,7 +541,7 @@ class IptablesRuleset:
                     k = f"set:{name}"
                     if k not in seen_src:
                         seen_src.add(k)
-                        src_nets.append(AddrMatch(nets=[n for n, _ in s.members]))
+                        src_nets.append(AddrMatch.of_nets([n for n, _ in s.members]))
             if r.iif:
                 ifs_in.add(r.iif[0])
             if r.oif:
@@ -647,29 +672,18 @@ class IptablesRuleset:
             by_dst: NetIndex = {}
             by_src: NetIndex = {}
             generic: list[int] = []
-
-            def plain(m: AddrMatch | None) -> bool:
-                return bool(
-                    m
-                    and not m.neg
-                    and not m.unknown
-                    and not m.ranges
-                    and m.nets
-                    and len(m.nets) <= 64
-                    and all(n.prefixlen for n in m.nets)
-                )
-
             for k, r in enumerate(rules):
-                m, table_ = (
-                    (r.dst, by_dst) if plain(r.dst) else ((r.src, by_src) if plain(r.src) else (None, None))
-                )
-                if m is None or table_ is None:
+                blocks, table_ = _plain_blocks(r.dst), by_dst
+                if blocks is None:
+                    blocks, table_ = _plain_blocks(r.src), by_src
+                if blocks is None:
                     generic.append(k)
                     continue
-                for n in m.nets:
-                    if n.version == family:
-                        at = table_.setdefault(n.prefixlen, {})
-                        base = int(n.network_address)
+                for version, base, plen in blocks:
+                    if version == family:
+                        at = table_.get(plen)
+                        if at is None:
+                            at = table_[plen] = {}
                         was = at.get(base)
                         if was is None:
                             at[base] = k
@@ -680,18 +694,30 @@ class IptablesRuleset:
             idx = self._index[key] = (rules, by_dst, by_src, generic)
         return idx
 
+    def _generic_for(self, family: int, table: str, chain: str, port: int) -> list[int]:
+        """The chain's generic rules that can match a packet to `port`: a rule whose `--dport`
+        leaves the port out is skipped (a 200-rule chain of port rules was walked for every
+        packet). Exact: _match rules such a rule out before anything it does has an effect."""
+        key = (family, table, chain, port)
+        hit = self._generic.get(key)
+        if hit is None:
+            rules, _by_dst, _by_src, generic = self._chain_index(family, table, chain)
+            hit = self._generic[key] = [k for k in generic if _may_match_port(rules[k], port)]
+        return hit
+
     def _rules_for(
-        self, family: int, table: str, chain: str, dst: IPAddress | None, src: IPAddress | None
+        self, family: int, table: str, chain: str, dst: IPAddress | None, src: IPAddress | None, port: int
     ) -> list[Rule]:
-        """The rules of a chain that can match a packet from `src` to `dst`, in order."""
-        key = (family, table, chain, dst, src)
+        """The rules of a chain that can match a packet from `src` to `dst` port `port`, in order."""
+        key = (family, table, chain, dst, src, port)
         hit = self._candidates.get(key)
         if hit is None:
-            rules, by_dst, by_src, generic = self._chain_index(family, table, chain)
+            rules, by_dst, by_src, _generic = self._chain_index(family, table, chain)
+            ports = self._generic_for(family, table, chain, port)
             if not by_dst and not by_src:
-                hit = rules
+                hit = rules if len(ports) == len(rules) else [rules[k] for k in ports]
             else:
-                ks = list(generic)
+                ks = list(ports)
                 bits = 32 if family == 4 else 128
                 for address, index in ((dst, by_dst), (src, by_src)):
                     if address is None or address.version != family:
@@ -778,7 +804,7 @@ class IptablesRuleset:
             elif "src" in p.unsure:
                 doubts.append("this host's own address")
             elif p.src is None:
-                if not r.src.neg and not any(n.prefixlen == 0 for n in r.src.nets):
+                if not r.src.neg and not any(plen == 0 for _v, _b, plen in r.src.blocks):
                     return False, ""
             elif r.src.contains(p.src) is False:
                 return False, ""
@@ -787,7 +813,7 @@ class IptablesRuleset:
         elif r.dst and p.address is None:
             if r.dst.unknown:
                 doubts.append(r.dst.unknown)
-            elif not r.dst.neg and not any(n.prefixlen == 0 for n in r.dst.nets):
+            elif not r.dst.neg and not any(plen == 0 for _v, _b, plen in r.dst.blocks):
                 return False, ""
         elif r.dst:
             assert p.address is not None  # the branch above takes a packet without one
@@ -856,7 +882,7 @@ class IptablesRuleset:
         rules = (
             self._chain_index(family, table, chain)[0]
             if p.unsure & {"dst", "src"}
-            else self._rules_for(family, table, chain, p.address, p.src)
+            else self._rules_for(family, table, chain, p.address, p.src, p.port)
         )
         for r in rules:
             extra: list[Span] = []
@@ -1105,9 +1131,9 @@ class IptablesRuleset:
                 # Destinations, and sources (an INPUT rule dropping a server's replies).
                 for m in (r.dst, r.src):
                     if m and not m.neg and not m.unknown:
-                        for n in m.nets:
-                            base = int(n.network_address)
-                            points[n.version].add(base + 1 if n.prefixlen < n.max_prefixlen - 1 else base)
+                        for version, base, plen in m.blocks:
+                            top = 32 if version == 4 else 128
+                            points[version].add(base + 1 if plen < top - 1 else base)
             self._dst_points = {v: sorted(ps) for v, ps in points.items()}
         svc = self.catalog.services.get(service)
         nets = list(svc.networks) if svc else []
@@ -1228,7 +1254,7 @@ class IptablesRuleset:
                 and not r.dst.neg
                 and any(
                     nets_overlap(n, c)
-                    for n in r.dst.nets[:64]
+                    for n in map(net_of, r.dst.blocks[:64])
                     for c in nets
                     if n.version == c.version and n.prefixlen >= 8
                 )
