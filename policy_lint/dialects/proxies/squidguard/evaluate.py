@@ -80,6 +80,8 @@ class SquidGuardRuleset:
         # audience key -> its client, acl entry and decisions (None: decide() answers alike)
         self._clients: dict[tuple, tuple[Client, AclEntry | None, dict[Probe, Decision] | None]] = {}
         self._activity: dict[dt.datetime, tuple[bool, ...]] = {}  # which dests are on, by time
+        self._source_needs: dict[tuple, list[tuple[Source, frozenset[str]]]] = {}  # see _needs
+        self._descriptions: dict[tuple, tuple[str, ...]] = {}  # see _describe
         # Decisions of template entries (see _shared_chains) by (probe, chain, dest activity),
         # and each sharing entry's spans by its template's.
         self._templates: dict[tuple, Decision] = {}
@@ -160,24 +162,39 @@ class SquidGuardRuleset:
         return hit
 
     # ---- clients
-    def _source_match(self, s: Source, c: Client) -> bool:
+    def _needs(self, ip: str, user: str | None, when: dt.datetime) -> list[tuple[Source, frozenset[str]]]:
+        """The srcs a client at (ip, user, when) can be in, in order, each with the free
+        conditions it needs for that (listed in a missing iplist ...): asked for each of the
+        free-condition combinations of an address, user and time."""
+        key = (ip, user, when)
+        hit = self._source_needs.get(key)
+        if hit is None:
+            hit = self._source_needs[key] = [
+                (s, need) for s in self.sources if (need := self._source_need(s, ip, user, when)) is not None
+            ]
+        return hit
+
+    def _source_need(self, s: Source, ip: str, user: str | None, when: dt.datetime) -> frozenset[str] | None:
+        """The free conditions a client needs to match src `s`; None when it never does."""
         if not (s.has_ip or s.has_user or s.domains):
-            return False  # sgSourceEnd: no content, inactive
-        if not self._time_active(s.time, c.when):
-            return False
-        if s.has_ip:
-            found = self._ip_in(s, c.ip)
-            if not found and s.iplist_missing and s.ip_free in c.free:
-                found = True
-            if not found:
-                return False
+            return None  # sgSourceEnd: no content, inactive
+        if not self._time_active(s.time, when):
+            return None
+        need = []
+        if s.has_ip and not self._ip_in(s, ip):
+            if not s.iplist_missing:
+                return None
+            need.append(s.ip_free)
         if s.has_user:
-            if not c.user:
-                return False
-            user = ascii_lower(unquote(c.user))
-            if user not in s.users and not (s.userlist_missing and s.user_free in c.free):
-                return False
-        return not (s.domains and s.domain_free not in c.free)
+            if not user:
+                return None
+            if ascii_lower(unquote(user)) not in s.users:
+                if not s.userlist_missing:
+                    return None
+                need.append(s.user_free)
+        if s.domains:
+            need.append(s.domain_free)
+        return frozenset(need)
 
     @staticmethod
     def _ip_in(s: Source, text: str) -> bool:
@@ -202,17 +219,21 @@ class SquidGuardRuleset:
         return hit
 
     def _select(self, c: Client) -> tuple[Source | None, AclEntry | None]:
-        src = next((s for s in self.sources if self._source_match(s, c)), None)
+        src = next((s for s, need in self._needs(c.ip, c.user, c.when) if need <= c.free), None)
+        return src, self._entry(src, c.when)
+
+    def _entry(self, src: Source | None, when: dt.datetime) -> AclEntry | None:
+        """sgAclCheckSource: the first active acl entry (or else branch) of `src`, else default."""
         if src is not None:
             for e in self.acl:
                 if e.name != src.name:
                     continue
-                active = self._time_active(e.time, c.when)
+                active = self._time_active(e.time, when)
                 if e.is_else:
                     active = not active
                 if active:
-                    return src, e
-        return src, self.default
+                    return e
+        return self.default
 
     def client_dimensions(self) -> tuple[list[str], list[str | None], list[dt.datetime], list[str]]:
         """Representative addresses, users, times and free conditions that tell clients apart."""
@@ -288,6 +309,17 @@ class SquidGuardRuleset:
 
     def describe(self, c: Client) -> tuple[str, ...]:
         src, entry = self.select(c)
+        return self._describe(src, entry, c.when)
+
+    def _describe(self, src: Source | None, entry: AclEntry | None, when: dt.datetime) -> tuple[str, ...]:
+        key = (id(src), id(entry), when)  # srcs and entries live as long as the ruleset
+        hit = self._descriptions.get(key)
+        if hit is None:
+            hit = self._descriptions[key] = self._words(src, entry, when)
+        return hit
+
+    def _words(self, src: Source | None, entry: AclEntry | None, when: dt.datetime) -> tuple[str, ...]:
+        """Who gets `entry` of `src` at `when`, in the config's words."""
         out: list[str] = []
         if entry is not None and entry is self.default and self.sources:
             out.append(self._default_label())
@@ -300,7 +332,7 @@ class SquidGuardRuleset:
             inside = (kind == "within") != entry.is_else
             out.append(f"time {name}" if inside else f"outside time {name}")
         for d in self.dests.values():
-            if d.time and not self._time_active(d.time, c.when):
+            if d.time and not self._time_active(d.time, when):
                 out.append(f"dest {d.name} off ({d.time[0]} {d.time[1]})")
         return tuple(dict.fromkeys(out))
 
@@ -340,15 +372,24 @@ class SquidGuardRuleset:
                     "too many client conditions: evaluated a sample of audiences, not all",
                 )
             )
+        # Every client (ip, user, when, free conditions), in this order; per client what
+        # select(), behaviour() and describe() answer, without a Client made for each one.
         seen: dict[tuple, Audience] = {}
-        for ip, user, when, fr in itertools.product(ips, users, times, frees):
-            c = Client(ip, user, when, fr)
-            key = self.behaviour(c)
-            conditions = self.describe(c)
-            old = seen.get(key)
-            if old is not None and len(old.conditions) <= len(conditions):
-                continue
-            seen[key] = Audience(key=client_key(c), conditions=conditions, attributes=client_attributes(c))
+        for ip, user, when in itertools.product(ips, users, times):
+            needs = self._needs(ip, user, when)
+            active = self._dests_active(when)
+            for fr in frees:
+                src = next((s for s, need in needs if need <= fr), None)
+                entry = self._entry(src, when)
+                key = (id(entry), active)
+                conditions = self._describe(src, entry, when)
+                old = seen.get(key)
+                if old is not None and len(old.conditions) <= len(conditions):
+                    continue
+                c = Client(ip, user, when, fr)
+                seen[key] = Audience(
+                    key=client_key(c), conditions=conditions, attributes=client_attributes(c)
+                )
         if len(seen) == 1:
             only = next(iter(seen.values()))
             self._audiences = [replace(only, conditions=())]
