@@ -135,8 +135,10 @@ class Resolver:
             real = candidate.resolve()  # `..` after a link is the link target's parent: realpath's walk
         else:
             real = Path(self._real(os.path.abspath(candidate)))
+        # `real == base or base in real.parents`, without a Path made for each parent.
+        parts = real.parts
         return any(
-            real == base or base in real.parents
+            parts[: len(base.parts)] == base.parts
             for base in (self._real_dir(self.root), self._real_dir(config_dir))
         )
 

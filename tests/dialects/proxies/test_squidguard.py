@@ -622,10 +622,12 @@ def test_a_keyword_squidguard_does_not_know_makes_it_pass_everything(lint):
     assert "headerlist" in f.message
 
 
+@pytest.mark.parametrize("with_diff", [False, True])
 @pytest.mark.parametrize("kind", ["domain", "url"])
-def test_a_list_of_bare_entries_answers_as_the_same_list_read_line_by_line(tmp_path, kind):
+def test_a_list_of_bare_entries_answers_as_the_same_list_read_line_by_line(tmp_path, kind, with_diff):
     """Blocks of bare entries are read whole (lists run to millions of lines); a list with a
-    comment line is read line by line. Both give the same documented and B-tree answers."""
+    comment line is read line by line. Both give the same documented and B-tree answers, in
+    both states of a list with a .diff (as loaded, and after `squidGuard -u`)."""
     import random
 
     rnd = random.Random(7)
@@ -637,23 +639,34 @@ def test_a_list_of_bare_entries_answers_as_the_same_list_read_line_by_line(tmp_p
     clean, dirty = tmp_path / "clean", tmp_path / "dirty"
     clean.write_text("\n".join(lines) + "\n")
     dirty.write_text("\n".join(lines) + "\n# a comment: this file is read line by line\n")
+    diffs: list[Path | None] = [None, None]
+    if with_diff:
+        # Removes listed entries (some of them the B-tree neighbours of a query) and adds others.
+        ops = [f"-{rnd.choice(lines)}" for _ in range(40)] + ["-facebook.com", "+www.facebook.com", "+zz.com"]
+        for i, path in enumerate((clean, dirty)):
+            diffs[i] = path.with_name(path.name + ".diff")
+            diffs[i].write_text("\n".join(ops) + "\n")  # type: ignore[union-attr]
     hosts = ["facebook.com", "www.facebook.com", "fb.com", "twitter.com", "x.com", "a.co", "net"]
     hosts += ["example.org", "y.net", "m.facebook.com", "zz.com", "b.fb.co"]  # B-tree neighbours decide
     queries = sorted(
         {"." + h for h in hosts} if kind == "domain" else {h + p for h in hosts for p in ("", "/groups")}
     )
     answers = []
-    for path in (clean, dirty):
-        lst = sg.SgList(kind, "ads", Span("t", 1), path, "list", None, "")
+    for path, diff in zip((clean, dirty), diffs, strict=True):
+        lst = sg.SgList(kind, "ads", Span("t", 1), path, "list", diff, "list.diff" if diff else "")
         lst.ensure(queries)
         answers.append(
             [
-                (q, getattr(lst.documented(q, "base"), "line", None))
-                + tuple(getattr(s, "line", None) for s in lst.emulated(q, "base"))
+                (state, q, getattr(lst.documented(q, state), "line", None))
+                + tuple(getattr(s, "line", None) for s in lst.emulated(q, state))
+                for state in lst.states()
                 for q in queries
             ]
         )
     assert answers[0] == answers[1]
-    assert any(a[1] for a in answers[0])  # some query is listed: the comparison is not empty
+    assert any(a[2] for a in answers[0])  # some query is listed: the comparison is not empty
     if kind == "domain":
-        assert any(a[3] for a in answers[0])  # and some miss is decided by a neighbour entry
+        assert any(a[4] for a in answers[0])  # and some miss is decided by a neighbour entry
+    if with_diff:  # and the .diff changes some answer
+        base = [a[1:] for a in answers[0] if a[0] == "base"]
+        assert base != [a[1:] for a in answers[0] if a[0] == "updated"]

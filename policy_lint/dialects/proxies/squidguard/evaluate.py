@@ -32,13 +32,14 @@ from policy_lint.dialects.proxies.squidguard.model import (
 from policy_lint.dialects.proxies.squidguard.parse import SquidGuardConfig
 from policy_lint.dialects.proxies.squidguard.urls import Request, ascii_lower, parse_request, request_line_url
 from policy_lint.dialects.semantics.base import ParseContext
-from policy_lint.dialects.semantics.patterns import SEARCH_TIMEOUT_SECONDS
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
 
 LOOKUP = "documented"  # or "squidguard-1.6": Debian's B-tree lookup with its neighbour quirk
 MAX_AUDIENCES = 4096
 MAX_FREE = 10  # free client conditions enumerated in full (2**n); beyond, sampled
 OTHER_USER = "(another user)"
+# The spans of a template entry (see SquidGuardRuleset._shared_chains): no file's path holds a NUL.
+TEMPLATE_PATH = "\0template"
 
 
 def _v4text(n: int) -> str:
@@ -65,7 +66,8 @@ class SquidGuardRuleset:
         # "updated" pins one (the differential tests run squidGuard -C, then -u).
         self.diff_state = diff_state
         self._match_cache: dict[tuple, DestMatch] = {}
-        self._decision_cache: dict[tuple, Decision] = {}
+        # Decisions by the behaviour of the client (see behaviour()), then by probe.
+        self._decision_cache: dict[tuple, dict[Probe, Decision]] = {}
         self._active: dict[tuple[tuple[str, str], dt.datetime], bool] = {}
         self._audiences: list[Audience] | None = None
         self._queries_ready = False
@@ -75,7 +77,15 @@ class SquidGuardRuleset:
         self._selected: dict[Client, tuple[Source | None, AclEntry | None]] = {}
         self._behaviours: dict[Client, tuple] = {}
         self._rewritten: dict[tuple[int, str], tuple[str | None, Span | None]] = {}
-        self._clients: dict[tuple, Client] = {}  # audience key -> its client
+        # audience key -> its client, acl entry and decisions (None: decide() answers alike)
+        self._clients: dict[tuple, tuple[Client, AclEntry | None, dict[Probe, Decision] | None]] = {}
+        self._activity: dict[dt.datetime, tuple[bool, ...]] = {}  # which dests are on, by time
+        self._source_needs: dict[tuple, list[tuple[Source, frozenset[str]]]] = {}  # see _needs
+        self._descriptions: dict[tuple, tuple[str, ...]] = {}  # see _describe
+        # Decisions of template entries (see _shared_chains) by (probe, chain, dest activity),
+        # and each sharing entry's spans by its template's.
+        self._templates: dict[tuple, Decision] = {}
+        self._relabels: dict[int, tuple[dict[int, Span], str, str]] = {}
         self._ensured: set[str] = set()  # request URLs whose queries the lists were read for
         config = SquidGuardConfig(path, display, context)
         # The loaded definitions themselves, not copies: what evaluation finds later (a regex
@@ -89,6 +99,7 @@ class SquidGuardRuleset:
         self.acl = config.acl
         self.default = config.default
         self.emergency = config.emergency
+        self._chains = self._shared_chains()
 
     # ---- queries (what the list scans look for)
     def _prepare_queries(self) -> None:
@@ -143,25 +154,47 @@ class SquidGuardRuleset:
     def _dest_active(self, d: Dest, when: dt.datetime) -> bool:
         return d.content and self._time_active(d.time, when)
 
+    def _dests_active(self, when: dt.datetime) -> tuple[bool, ...]:
+        """Which dests are on at `when` (asked per client and decision; a handful of times)."""
+        hit = self._activity.get(when)
+        if hit is None:
+            hit = self._activity[when] = tuple(self._dest_active(d, when) for d in self.dests.values())
+        return hit
+
     # ---- clients
-    def _source_match(self, s: Source, c: Client) -> bool:
+    def _needs(self, ip: str, user: str | None, when: dt.datetime) -> list[tuple[Source, frozenset[str]]]:
+        """The srcs a client at (ip, user, when) can be in, in order, each with the free
+        conditions it needs for that (listed in a missing iplist ...): asked for each of the
+        free-condition combinations of an address, user and time."""
+        key = (ip, user, when)
+        hit = self._source_needs.get(key)
+        if hit is None:
+            hit = self._source_needs[key] = [
+                (s, need) for s in self.sources if (need := self._source_need(s, ip, user, when)) is not None
+            ]
+        return hit
+
+    def _source_need(self, s: Source, ip: str, user: str | None, when: dt.datetime) -> frozenset[str] | None:
+        """The free conditions a client needs to match src `s`; None when it never does."""
         if not (s.has_ip or s.has_user or s.domains):
-            return False  # sgSourceEnd: no content, inactive
-        if not self._time_active(s.time, c.when):
-            return False
-        if s.has_ip:
-            found = self._ip_in(s, c.ip)
-            if not found and s.iplist_missing and s.ip_free in c.free:
-                found = True
-            if not found:
-                return False
+            return None  # sgSourceEnd: no content, inactive
+        if not self._time_active(s.time, when):
+            return None
+        need = []
+        if s.has_ip and not self._ip_in(s, ip):
+            if not s.iplist_missing:
+                return None
+            need.append(s.ip_free)
         if s.has_user:
-            if not c.user:
-                return False
-            user = ascii_lower(unquote(c.user))
-            if user not in s.users and not (s.userlist_missing and s.user_free in c.free):
-                return False
-        return not (s.domains and s.domain_free not in c.free)
+            if not user:
+                return None
+            if ascii_lower(unquote(user)) not in s.users:
+                if not s.userlist_missing:
+                    return None
+                need.append(s.user_free)
+        if s.domains:
+            need.append(s.domain_free)
+        return frozenset(need)
 
     @staticmethod
     def _ip_in(s: Source, text: str) -> bool:
@@ -186,17 +219,21 @@ class SquidGuardRuleset:
         return hit
 
     def _select(self, c: Client) -> tuple[Source | None, AclEntry | None]:
-        src = next((s for s in self.sources if self._source_match(s, c)), None)
+        src = next((s for s, need in self._needs(c.ip, c.user, c.when) if need <= c.free), None)
+        return src, self._entry(src, c.when)
+
+    def _entry(self, src: Source | None, when: dt.datetime) -> AclEntry | None:
+        """sgAclCheckSource: the first active acl entry (or else branch) of `src`, else default."""
         if src is not None:
             for e in self.acl:
                 if e.name != src.name:
                     continue
-                active = self._time_active(e.time, c.when)
+                active = self._time_active(e.time, when)
                 if e.is_else:
                     active = not active
                 if active:
-                    return src, e
-        return src, self.default
+                    return e
+        return self.default
 
     def client_dimensions(self) -> tuple[list[str], list[str | None], list[dt.datetime], list[str]]:
         """Representative addresses, users, times and free conditions that tell clients apart."""
@@ -266,12 +303,23 @@ class SquidGuardRuleset:
         hit = self._behaviours.get(c)
         if hit is None:
             _src, entry = self.select(c)
-            hit = (id(entry), tuple(self._dest_active(d, c.when) for d in self.dests.values()))
+            hit = (id(entry), self._dests_active(c.when))
             self._behaviours[c] = hit
         return hit
 
     def describe(self, c: Client) -> tuple[str, ...]:
         src, entry = self.select(c)
+        return self._describe(src, entry, c.when)
+
+    def _describe(self, src: Source | None, entry: AclEntry | None, when: dt.datetime) -> tuple[str, ...]:
+        key = (id(src), id(entry), when)  # srcs and entries live as long as the ruleset
+        hit = self._descriptions.get(key)
+        if hit is None:
+            hit = self._descriptions[key] = self._words(src, entry, when)
+        return hit
+
+    def _words(self, src: Source | None, entry: AclEntry | None, when: dt.datetime) -> tuple[str, ...]:
+        """Who gets `entry` of `src` at `when`, in the config's words."""
         out: list[str] = []
         if entry is not None and entry is self.default and self.sources:
             out.append(self._default_label())
@@ -284,7 +332,7 @@ class SquidGuardRuleset:
             inside = (kind == "within") != entry.is_else
             out.append(f"time {name}" if inside else f"outside time {name}")
         for d in self.dests.values():
-            if d.time and not self._time_active(d.time, c.when):
+            if d.time and not self._time_active(d.time, when):
                 out.append(f"dest {d.name} off ({d.time[0]} {d.time[1]})")
         return tuple(dict.fromkeys(out))
 
@@ -324,15 +372,24 @@ class SquidGuardRuleset:
                     "too many client conditions: evaluated a sample of audiences, not all",
                 )
             )
+        # Every client (ip, user, when, free conditions), in this order; per client what
+        # select(), behaviour() and describe() answer, without a Client made for each one.
         seen: dict[tuple, Audience] = {}
-        for ip, user, when, fr in itertools.product(ips, users, times, frees):
-            c = Client(ip, user, when, fr)
-            key = self.behaviour(c)
-            conditions = self.describe(c)
-            old = seen.get(key)
-            if old is not None and len(old.conditions) <= len(conditions):
-                continue
-            seen[key] = Audience(key=client_key(c), conditions=conditions, attributes=client_attributes(c))
+        for ip, user, when in itertools.product(ips, users, times):
+            needs = self._needs(ip, user, when)
+            active = self._dests_active(when)
+            for fr in frees:
+                src = next((s for s, need in needs if need <= fr), None)
+                entry = self._entry(src, when)
+                key = (id(entry), active)
+                conditions = self._describe(src, entry, when)
+                old = seen.get(key)
+                if old is not None and len(old.conditions) <= len(conditions):
+                    continue
+                c = Client(ip, user, when, fr)
+                seen[key] = Audience(
+                    key=client_key(c), conditions=conditions, attributes=client_attributes(c)
+                )
         if len(seen) == 1:
             only = next(iter(seen.values()))
             self._audiences = [replace(only, conditions=())]
@@ -465,13 +522,29 @@ class SquidGuardRuleset:
         _src, entry = self.select(c)
         if entry is None:
             return Decision(Outcome.ALLOW, None, note="no default acl")
-        key = (probe, self.behaviour(c))
+        decisions = self._decisions(c)
+        hit = decisions.get(probe)
+        if hit is None:
+            hit = decisions[probe] = self._decide(probe, c, entry)
+        return hit
+
+    def _decisions(self, c: Client) -> dict[Probe, Decision]:
+        """The decisions, by probe, of every client that behaves as `c` does."""
+        key = self.behaviour(c)
         hit = self._decision_cache.get(key)
         if hit is None:
-            hit = self._decision_cache[key] = self._decide(probe, c, entry)
+            hit = self._decision_cache[key] = {}
         return hit
 
     def _decide(self, probe: Probe, c: Client, entry: AclEntry) -> Decision:
+        shared = self._chains.get(id(entry))
+        if shared is not None:
+            chain, template = shared
+            key = (probe, chain, self._dests_active(c.when))
+            hit = self._templates.get(key)
+            if hit is None:
+                hit = self._templates[key] = self._decide(probe, c, template)
+            return self._relabel(hit, template, entry)
         default = self.default or entry
         passes = entry.passes or default.passes
         pass_span = entry.pass_span if entry.passes else default.pass_span
@@ -535,7 +608,7 @@ class SquidGuardRuleset:
                     dec = self._passed(probe, c, entry, rule, trace + spans, True, scope)
                 else:
                     dec = self._blocked(probe, c, entry, d, trace + spans, True, scope, rule, dm.value)
-                return replace(dec, note="; ".join(x for x in (dec.note, note) if x))
+                return replace(dec, note=f"{dec.note}; {note}" if dec.note else note) if note else dec
             # Unknown: if both branches end the same, the answer is certain after all.
             rest = self._walk(passes, i + 1, probe, c, entry, req, rule, scope, trace)
             if item.allowed:
@@ -651,7 +724,7 @@ class SquidGuardRuleset:
             if rule.pattern is None:
                 continue
             try:
-                m = rule.pattern.compiled.search(orig, timeout=SEARCH_TIMEOUT_SECONDS)
+                m = rule.pattern.find(orig)
             except TimeoutError:
                 return None, rule.span
             if m is None:
@@ -664,7 +737,7 @@ class SquidGuardRuleset:
                 if not rule.global_ or not text:
                     break
                 try:
-                    m = rule.pattern.compiled.search(text, timeout=SEARCH_TIMEOUT_SECONDS)
+                    m = rule.pattern.find(text)
                 except TimeoutError:
                     return None, rule.span
                 if m is None or m.end() == 0:
@@ -672,12 +745,82 @@ class SquidGuardRuleset:
             return out + text, rule.span
         return None, None
 
+    # ---- entries that decide alike
+    def _shared_chains(self) -> dict[int, tuple[int, AclEntry]]:
+        """Acl entries that decide alike but for their own spans and name (a school's classes,
+        each with the same pass list, rewrite and redirect), by id, each with its group's number
+        and the template entry the group shares. A decision is worked out once on the template, whose
+        spans no file has, and relabelled for each entry (_relabel): squidGuard's answer for a
+        request depends on an entry only through what the chain holds."""
+        if self.default is None:
+            return {}
+        groups: dict[tuple, list[AclEntry]] = {}
+        for e in self.acl:
+            if e is self.default or not e.passes:
+                continue  # default's decisions name "other clients"; an empty list is default's
+            chain = (
+                tuple((p.name, p.allowed, p.kind) for p in e.passes),
+                e.pass_span is None,
+                e.rewrite,
+                e.redirect,
+            )
+            groups.setdefault(chain, []).append(e)
+        out: dict[int, tuple[int, AclEntry]] = {}
+        for n, entries in enumerate(groups.values()):
+            if len(entries) < 2:
+                continue
+            first = entries[0]
+            template = AclEntry(
+                "\0template",
+                Span(TEMPLATE_PATH, 0),
+                passes=[replace(p, span=Span(TEMPLATE_PATH, i + 1)) for i, p in enumerate(first.passes)],
+                pass_span=None if first.pass_span is None else Span(TEMPLATE_PATH, -1),
+                redirect=first.redirect,
+                rewrite=first.rewrite,
+            )
+            for e in entries:
+                out[id(e)] = (n, template)
+        return out
+
+    def _relabel(self, d: Decision, template: AclEntry, entry: AclEntry) -> Decision:
+        """The template's decision `d` as `entry`'s: its own spans and scope in place of the
+        template's (every span a decision takes from its entry is one of those mapped). The
+        template's span objects are told by identity: they live as long as the ruleset, so no
+        other span has their id."""
+        known = self._relabels.get(id(entry))
+        if known is None:
+            spans = {id(t.span): e.span for t, e in zip(template.passes, entry.passes, strict=True)}
+            spans[id(template.span)] = entry.span
+            if template.pass_span is not None and entry.pass_span is not None:
+                spans[id(template.pass_span)] = entry.pass_span
+            known = self._relabels[id(entry)] = (spans, template.label(), entry.label())
+        spans, template_scope, scope = known
+        return Decision(
+            d.outcome,
+            None if d.rule is None else spans.get(id(d.rule), d.rule),
+            tuple([spans.get(id(s), s) for s in d.trace]),
+            d.specific,
+            d.how,
+            d.note,
+            scope if d.scope == template_scope else d.scope,
+            d.partial,
+        )
+
     # ---- the Ruleset protocol
     def evaluate(self, probe: Probe, audience: Audience) -> Decision:
-        c = self._clients.get(audience.key)
-        if c is None:
-            c = self._clients[audience.key] = client_from_key(audience.key)
-        return self.decide(probe, c)
+        # decide()'s work, the client's part of it done once per audience (asked per probe).
+        known = self._clients.get(audience.key)
+        if known is None:
+            c = client_from_key(audience.key)
+            entry = None if self.emergency else self.select(c)[1]
+            known = self._clients[audience.key] = (c, entry, None if entry is None else self._decisions(c))
+        c, entry, decisions = known
+        if entry is None or decisions is None:
+            return self.decide(probe, c)
+        hit = decisions.get(probe)
+        if hit is None:
+            hit = decisions[probe] = self._decide(probe, c, entry)
+        return hit
 
     def inert_mentions(self, probe: Probe) -> list[Span]:
         used = {p.name for e in self.acl for p in e.passes}

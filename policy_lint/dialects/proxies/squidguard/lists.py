@@ -16,7 +16,8 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
-from collections.abc import Callable, Iterator
+import operator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,6 +170,40 @@ class _Summary:
         return pred, succ
 
 
+def _candidates(
+    orders: list[str], states: list[tuple[list[str], list[str]]], must: set[str]
+) -> Iterator[int]:
+    """The indices, in order, of the entries of a clean block that may change a summary: those
+    in `must`, or outside their gap's bounds in some state (`states`: each state's (lower,
+    upper) bounds by gap, widened by the caller as it adds entries). The others would only be
+    counted.
+
+    The marks are every gap's bounds, sorted; an entry lands (bisect_left) at the first mark >=
+    it. Landing on a mark above a gap's lower bound and at most its upper bound in every state
+    means lo < entry <= hi. All of it runs in C-level passes over the block. The marks are
+    rebuilt per slice, slices growing from a few hundred lines (the bounds are empty at first)
+    to 8,192; bounds only widen, so marks a slice old skip nothing they must not."""
+    bisect_left = bisect.bisect_left
+    empty = "\u0100"  # an empty gap's lower bound
+    start, step = 0, 256
+    while start < len(orders):
+        lows = [max(los) for los in zip(*(lo for lo, _hi in states), strict=True)]
+        highs = [min(his) for his in zip(*(hi for _lo, hi in states), strict=True)]
+        marks = sorted({b for b in lows if b != empty} | {b for b in highs if b})
+        check = [True] * (len(marks) + 1)
+        for low, high in zip(lows, highs, strict=True):
+            if low == empty or low > high:
+                continue  # a gap empty in some state, or with no entry inside both
+            a, b = bisect_left(marks, low), bisect_left(marks, high)
+            check[a + 1 : b + 1] = [False] * (b - a)
+        part = orders[start : start + step]
+        outside = map(check.__getitem__, map(functools.partial(bisect_left, marks), part))
+        flags = map(operator.or_, outside, map(must.__contains__, part))
+        yield from itertools.compress(range(start, start + len(part)), flags)
+        start += len(part)
+        step = min(step * 2, 8192)
+
+
 class SgList:
     """One domainlist or urllist file, with its optional `.diff`, read for a set of queries.
 
@@ -279,6 +314,7 @@ class SgList:
         # entries' own order strings): an entry inside its gap's bounds changes nothing. An
         # empty gap's bounds admit every entry ('\u0100' sorts after any latin-1 text).
         bounds = {id(st): (["\u0100"] * (nq + 1), [""] * (nq + 1)) for st in (base, updated)}
+        bisect_left = bisect.bisect_left
 
         def add(st: _Summary, key: str, order: str, i: int, n: int, raw: str) -> None:
             st.add(key, order, n, raw, interesting, qorder)
@@ -326,9 +362,13 @@ class SgList:
         orders_of_interest = {self._order(k) for k in interesting if "\x01" not in k}
         order_ops = {self._order(k): v for k, v in ops.items() if "\x01" not in k}
         first = 1
-        bisect_left = bisect.bisect_left
-        locate = functools.partial(bisect_left, qorder)
-        must = set(qorder) | orders_of_interest  # an entry equal to one is always looked at
+        # An entry equal to one of these is always looked at: a query, an entry of interest, a
+        # key the .diff names (the updated state drops a removed one).
+        must = set(qorder) | orders_of_interest | set(order_ops)
+        states = [bounds[id(base)]] if updated is base else [bounds[id(base)], bounds[id(updated)]]
+        blo, bhi = bounds[id(base)]
+        ulo, uhi = bounds[id(updated)]
+        diffed = updated is not base
         for block in list_blocks(self.path, self.display):
             if (
                 not block
@@ -336,8 +376,9 @@ class SgList:
                 or block[0] in _MARKS
                 or block[-1] == 10  # an empty last line
                 or b"\n\n" in block
-                or b"\n#" in block
-                or b"\n+" in block
+                # (a one-byte search first: memchr, much cheaper than a two-byte one)
+                or (b"#" in block and b"\n#" in block)
+                or (b"+" in block and b"\n+" in block)
                 or b"\n-" in block
             ):
                 texts = block.decode("latin-1").split("\n")
@@ -358,39 +399,32 @@ class SgList:
                 orders.reverse()
             else:
                 orders = low.decode("latin-1").split("\n")
-            if updated is base:
-                first += self._scan_marked(
-                    orders, block, first, base, bounds[id(base)], qorder, add, must, domain
-                )
-                continue
-            gaps = list(map(locate, orders))
+            # A line as written: its key without the leading "." when the block has no capital
+            # letter, else decoded once for the block.
             raws: list[str] | None = None
-            blo, bhi = bounds[id(base)]
-            ulo, uhi = bounds[id(updated)]
-            diffed = updated is not base
+            lowercase = low == block
             looked = [0, 0]  # lines of this block that base / updated took or dropped itself
-            # One pass for both states: a line is looked at when either state may change.
-            for k, (order, i) in enumerate(zip(orders, gaps, strict=True)):
-                if not (
-                    order < blo[i]
-                    or order > bhi[i]
-                    or order in orders_of_interest
-                    or (diffed and (order < ulo[i] or order > uhi[i] or order in order_ops))
-                ):
-                    continue
-                if raws is None:
-                    raws = block.decode("latin-1").split("\n")
+            # Only the lines that may change a state are looked at, each in both states.
+            for k in _candidates(orders, states, must):
+                order = orders[k]
+                i = bisect_left(qorder, order)
                 key = order[::-1].replace("\x01", ".") if domain else order
-                if order < blo[i] or order > bhi[i] or order in orders_of_interest:
+                if lowercase:
+                    raw = key[1:] if domain else key
+                else:
+                    if raws is None:
+                        raws = block.decode("latin-1").split("\n")
+                    raw = raws[k]
+                if order < blo[i] or order > bhi[i] or order in must:
                     looked[0] += 1
-                    add(base, key, order, i, first + k, raws[k])
+                    add(base, key, order, i, first + k, raw)
                 if diffed:
                     op = order_ops.get(order)
                     if op is not None and not op[0]:
                         looked[1] += 1  # removed by the .diff: not an entry of this state
-                    elif order < ulo[i] or order > uhi[i] or order in orders_of_interest:
+                    elif order < ulo[i] or order > uhi[i] or order in must:
                         looked[1] += 1
-                        add(updated, key, order, i, first + k, raws[k])
+                        add(updated, key, order, i, first + k, raw)
             base.entries += len(orders) - looked[0]
             if diffed:
                 updated.entries += len(orders) - looked[1]
@@ -403,56 +437,6 @@ class SgList:
                     )
             updated.source = ""
         self._states = {"base": base, "updated": updated}
-
-    @staticmethod
-    def _scan_marked(
-        orders: list[str],
-        block: bytes,
-        first: int,
-        st: _Summary,
-        bounds: tuple[list[str], list[str]],
-        qorder: list[str],
-        add: Callable[[_Summary, str, str, int, int, str], None],
-        must: set[str],
-        domain: bool,
-    ) -> int:
-        """A clean block of one state (no .diff): the lines that may change the summary are
-        found with C-level passes, and only those are looked at in Python.
-
-        The marks are the queries, the orders of interest and every gap's bounds, sorted; an
-        entry lands (bisect_left) at the first mark >= it. Landing at a gap's bound that is no
-        query or entry of interest, with the mark before it at or above that gap's lower bound,
-        means lo < entry <= hi and nothing of interest: add() would only count it. The marks
-        are rebuilt per slice; bounds only widen, so marks a slice old skip nothing they must
-        not. Returns the number of lines."""
-        lo, hi = bounds
-        raws: list[str] | None = None
-        looked = 0
-        bisect_left = bisect.bisect_left
-        step = 8192
-        for start in range(0, len(orders), step):
-            marks = sorted(must | {b for i, b in enumerate(lo) if b != "\u0100"} | {b for b in hi if b})
-            check = [True] * (len(marks) + 1)
-            for i, low in enumerate(lo):
-                if low == "\u0100":
-                    continue  # an empty gap
-                a, b = bisect_left(marks, low), bisect_left(marks, hi[i])
-                for p in range(a + 1, b + 1):
-                    if marks[p] not in must:
-                        check[p] = False
-            part = orders[start : start + step]
-            landing = map(functools.partial(bisect_left, marks), part)
-            for k in itertools.compress(range(len(part)), map(check.__getitem__, landing)):
-                order = part[k]
-                i = bisect_left(qorder, order)
-                if order < lo[i] or order > hi[i] or order in must:
-                    if raws is None:
-                        raws = block.decode("latin-1").split("\n")
-                    looked += 1
-                    key = order[::-1].replace("\x01", ".") if domain else order
-                    add(st, key, order, i, first + start + k, raws[start + k])
-        st.entries += len(orders) - looked
-        return len(orders)
 
     # -- lookups
     def documented(self, query: str, state: str) -> Span | None:
