@@ -124,7 +124,17 @@ class SparkEngine:
     def release(self) -> None:
         for df in self._cached:
             df.unpersist()
-        for name in ("rec", "exact", "domains", "hostmap", "ipinfo", "clientinfo", "classified"):
+        for name in (
+            "spooled",
+            "records",
+            "rec",
+            "exact",
+            "domains",
+            "hostmap",
+            "ipinfo",
+            "clientinfo",
+            "classified",
+        ):
             self.spark.catalog.dropTempView(name)
 
 
@@ -300,25 +310,23 @@ def analyse(
                         native.append(staged)
                     for reason, n in skipped.reasons.items():
                         report.note_skipped(n, reason)
-            _rec_view(spark, engine.dialect, spool_path, native, Path(tmp))
-            sqlplan.run(engine, classifier, report)
+            _rec_view(spark, engine.dialect, spool_path, native)
+            sqlplan.run(engine, classifier, report, grouped_from="records")
         finally:
             engine.release()
             if own:
                 spark.stop()
 
 
-def _rec_view(spark: Any, d: sqlplan.Dialect, spool_path: Path, native: list[Path], scratch: Path) -> None:
-    """View `rec`: the rows parsed natively (Parquet, read where `ok`) and the spooled records
-    (TSV, written once to Parquet: the plan reads `rec` five times), in one union."""
+def _rec_view(spark: Any, d: sqlplan.Dialect, spool_path: Path, native: list[Path]) -> None:
+    """View `records`: the rows parsed natively (Parquet, read where `ok`) and the spooled records
+    (TSV), in one union: read once, grouped (sqlplan.grouped_rec_sql)."""
     columns = list(sqlplan.RECORD_COLUMNS)
     parts = [spark.read.parquet(str(staged)).where("ok").select(*columns) for staged in native]
     if spool_path.stat().st_size or not parts:
         spark.read.text(str(spool_path)).createOrReplaceTempView("spooled")
-        spark.sql(_rec_sql(d)).write.parquet(str(scratch / "spooled"))
-        spark.catalog.dropTempView("spooled")
-        parts.append(spark.read.parquet(str(scratch / "spooled")))
+        parts.append(spark.sql(_rec_sql(d)))
     rec = parts[0]
     for part in parts[1:]:
         rec = rec.unionByName(part)
-    rec.createOrReplaceTempView("rec")
+    rec.createOrReplaceTempView("records")

@@ -196,7 +196,8 @@ def _rules(d: Dialect, classifier: Classifier) -> list[tuple[str, str, str, str]
     return rules
 
 
-def classified_sql(d: Dialect, classifier: Classifier, other_audience: str) -> str:
+def classified_sql(d: Dialect, classifier: Classifier, other_audience: str, carry: str = "") -> str:
+    """`classified`: a row per row of `rec` (`carry`: more of rec's columns to keep, ", a, b")."""
     rules = _rules(d, classifier)
     pick = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, _, _, _) in enumerate(rules))
     outcome = " ".join(f"WHEN {i} THEN {d.lit(o)}" for i, (_, o, _, _) in enumerate(rules))
@@ -209,7 +210,7 @@ def classified_sql(d: Dialect, classifier: Classifier, other_audience: str) -> s
     )
     return f"""
         SELECT seq, ts, host, client, service, role, audience,
-               CASE k {outcome} END AS outcome, CASE k {how} END AS how, CASE k {evidence} END AS evidence
+               CASE k {outcome} END AS outcome, CASE k {how} END AS how, CASE k {evidence} END AS evidence{carry}
         FROM (
           SELECT *, CASE {pick} END AS k
           FROM (
@@ -250,13 +251,49 @@ def groups_sql(by_day: bool) -> str:
     """
 
 
+# Grouped first (`run(..., grouped=True)`): the classification reads a record's host, client
+# (for its audience), status, tag, error, server address, via_upstream, verdict and reason, never
+# its sequence number or time; so the records that agree on all of these (and on the UTC day,
+# with a trend) are classified once, as one row carrying their count, first record (`seq`), the
+# first record's time (`ts`) and their time span (`lo`, `hi`). Every aggregate of the plan is
+# one of these again (count: sum; min(seq): min; min_by(ts, seq): min_by over the rows' first
+# records; the span: min/max), so the report is the same as record by record, from a table of
+# one row per distinct observation instead of one per record.
+_GROUP_KEY = "host, client, status, tag, error, server_ip, via_upstream, verdict, reason"
+
+
+def grouped_rec_sql(source: str, by_day: bool) -> str:
+    """The records of table `source` grouped (the columns of `rec`, plus n, lo, hi, day)."""
+    day = "floor(ts / 86400)" if by_day else "CAST(NULL AS BIGINT)"
+    return f"""
+        SELECT {_GROUP_KEY}, day, count(*) AS n, min(seq) AS seq, min_by(ts, seq) AS ts,
+               min(CASE WHEN ts <> 0 THEN ts END) AS lo, max(CASE WHEN ts <> 0 THEN ts END) AS hi
+        FROM (SELECT *, {day} AS day FROM {source}) r GROUP BY {_GROUP_KEY}, day
+    """
+
+
+def grouped_groups_sql() -> str:
+    """groups_sql over a `classified` of grouped rows (grouped_rec_sql's)."""
+    return """
+        SELECT service, role, host, outcome, how, evidence, audience, sum(n) AS n, min(seq) AS first,
+               min_by(ts, seq) AS ts0, min(lo) AS lo, max(hi) AS hi
+        FROM classified GROUP BY service, role, host, outcome, how, evidence, audience, day
+        ORDER BY first
+    """
+
+
 # ----------------------------------------------------------------------- the plan
 
 
-def run(engine: Engine, classifier: Classifier, report: ComplianceReport) -> None:
-    """Classify and aggregate the engine's table `rec` into `report`."""
+def run(
+    engine: Engine, classifier: Classifier, report: ComplianceReport, grouped_from: str | None = None
+) -> None:
+    """Classify and aggregate the engine's table `rec` into `report`; with `grouped_from`, `rec`
+    is first made from that table of records, grouped (grouped_rec_sql)."""
     catalog = classifier.catalog
     d = engine.dialect
+    if grouped_from is not None:
+        engine.create("rec", grouped_rec_sql(grouped_from, report.trend is not None))
     exact: list[tuple[Any, ...]] = [(catalog.control_host, None, "control", 0)]
     exact += [(h, s, r, 1 + i) for i, (h, (s, r)) in enumerate(classifier.exact_hosts().items())]
     engine.load(
@@ -282,11 +319,11 @@ def run(engine: Engine, classifier: Classifier, report: ComplianceReport) -> Non
         {"client": "VARCHAR", "audience": "VARCHAR"},
         [(c, report.audience_of(c)) for c in clients],
     )
-    engine.create("classified", classified_sql(d, classifier, report.audience_of(None)))
+    carry = "" if grouped_from is None else ", n, lo, hi, day"
+    engine.create("classified", classified_sql(d, classifier, report.audience_of(None), carry))
     for audience, client, _ in engine.rows(clients_sql()):
         report.note_client(audience, client)
-    for service, role, host, outcome, how, evidence, audience, n, _first, ts0, lo, hi in engine.rows(
-        groups_sql(report.trend is not None)
-    ):
+    groups = groups_sql(report.trend is not None) if grouped_from is None else grouped_groups_sql()
+    for service, role, host, outcome, how, evidence, audience, n, _first, ts0, lo, hi in engine.rows(groups):
         obs = Observation(ts0, service, role, host, outcome, how, evidence, None)
         report.add(obs, n, (lo, hi), audience)
