@@ -1,26 +1,30 @@
 """`policy-lint traffic --engine spark`: the classification and the aggregation on Apache Spark.
 
 Spark runs the SAME SQL text as `--engine duckdb` (sqlplan.py: host -> service suffix match over
-a catalog table, classify.py's outcome rules, groups per service/audience/day), so the report is
-the Python path's and DuckDB's; tests/traffic/test_spark.py checks it on every sample format.
+a catalog table, classify.py's outcome rules, groups per service/audience/day), on the records
+grouped first (sqlplan.grouped_rec_sql: records that agree on every column the classification
+reads are classified once), so the report is the Python path's and DuckDB's;
+tests/traffic/test_spark.py checks it on every sample format.
 
-Input: plain squid native access.logs (uncompressed, no BOM, valid UTF-8, no line past MAX_LINE:
-then Spark's text reader, split at \\n only, gives logio's lines) are parsed by Spark itself as
-duck.native_squid does in DuckDB -- one full-match regex (duck.NATIVE_LINE_RE) over the line with
-its space runs collapsed, fields cut by split/split_part -- and the lines that regex leaves go to
-sources.squid_line in Python, same records, same skip reasons. Every other input is read by the
-same streaming readers as the Python path (sources.read_records: every format, compressed or
-not, with the same skip counting), spooled to a TSV file in a temporary directory (never held in
-memory) that Spark reads as text and splits in SQL (no CSV quoting: a cell never holds a tab or
-a line break, spool() replaces them). The records are written once to Parquet in that directory
-(the plan reads them five times). Flow files and HAR are refused (their block pages need the
-response fingerprints): use the Python engine.
+Input: plain squid native access.logs and plain Zscaler NSS default-feed web logs (uncompressed,
+no BOM, valid UTF-8, no line past MAX_LINE: then Spark's text reader, split at \\n only, gives
+logio's lines) are parsed by Spark itself, with DuckDB's split: the lines whose parse is provably
+the Python reader's are parsed in SQL (squid: one full-match regex, duck.NATIVE_LINE_RE, over the
+line with its space runs collapsed, fields cut by split/substring_index; Zscaler:
+spark_zscaler.py), written once to Parquet in a temporary directory, and the lines left go to
+sources.squid_line / weblogs.zscaler in Python, same records, same skip reasons. Every other
+input is read by the same streaming readers as the Python path (sources.read_records: every
+format, compressed or not, with the same skip counting), spooled to a TSV file in that directory
+(never held in memory) that Spark reads as text and splits in SQL (no CSV quoting: a cell never
+holds a tab or a line break, spool() replaces them). Flow files and HAR are refused (their block
+pages need the response fingerprints): use the Python engine.
 
 The session: `--master` is passed through (default local[2]); the Spark UI is off, the driver
 binds and advertises 127.0.0.1, no package is resolved (spark.jars.packages stays empty, the Ivy
 directory is the temporary one), Spark's scratch space is the temporary directory, time zone UTC,
 Spark's log level ERROR once the session is up (the JVM's incubator-module note and pyspark's
-level banner still come first on stderr). Not modelled: a cluster master whose executors cannot
+level banner still come first on stderr); a local master's JVM runs C1 only with the serial
+collector (LOCAL_JVM_OPTIONS: less CPU for a run of seconds to minutes). Not modelled: a cluster master whose executors cannot
 read the driver's temporary directory (the spool and the Parquet files are written there): run
 with a local master, or on a machine whose temporary directory the executors share.
 """

@@ -26,6 +26,9 @@ test_spark.py check the reports equal the Python path's on every sample format):
      count, first record and time span, fed to ComplianceReport in the order of their first
      record, and the first MAX_CLIENTS_LISTED clients of each audience in order of appearance:
      the report is then the Python path's.
+  `run(..., grouped_from=T)` (Spark's way) first groups the records of table T into `rec`
+  (grouped_rec_sql: one row per distinct set of the columns the classification reads, with the
+  count, first record and span); the steps above then read one row per group, not per record.
 Not modelled: loopback detection of a refused peer is a regex (127.x.y.z, ::1) where the Python
 path uses ipaddress; only flow files produce such errors, and the SQL engines refuse those.
 """
