@@ -1,26 +1,30 @@
 """`policy-lint traffic --engine spark`: the classification and the aggregation on Apache Spark.
 
-Spark runs the SAME SQL text as `--engine duckdb` (sqlplan.py: host -> service suffix match over
-a catalog table, classify.py's outcome rules, groups per service/audience/day), so the report is
-the Python path's and DuckDB's; tests/traffic/test_spark.py checks it on every sample format.
+Spark runs the SAME plan as `--engine duckdb` (sqlgroups.run over sqlplan's parts: host -> service
+suffix match over a catalog table, records grouped by what their classification reads and
+classified once per group by classify.py's outcome rules, groups per service/audience/day), so
+the report is the Python path's and DuckDB's;
+tests/traffic/test_spark.py checks it on every sample format.
 
-Input: plain squid native access.logs (uncompressed, no BOM, valid UTF-8, no line past MAX_LINE:
-then Spark's text reader, split at \\n only, gives logio's lines) are parsed by Spark itself as
-duck.native_squid does in DuckDB -- one full-match regex (duck.NATIVE_LINE_RE) over the line with
-its space runs collapsed, fields cut by split/split_part -- and the lines that regex leaves go to
-sources.squid_line in Python, same records, same skip reasons. Every other input is read by the
-same streaming readers as the Python path (sources.read_records: every format, compressed or
-not, with the same skip counting), spooled to a TSV file in a temporary directory (never held in
-memory) that Spark reads as text and splits in SQL (no CSV quoting: a cell never holds a tab or
-a line break, spool() replaces them). The records are written once to Parquet in that directory
-(the plan reads them five times). Flow files and HAR are refused (their block pages need the
-response fingerprints): use the Python engine.
+Input: plain squid native access.logs and plain Zscaler NSS default-feed web logs (uncompressed,
+no BOM, valid UTF-8, no line past MAX_LINE: then Spark's text reader, split at \\n only, gives
+logio's lines) are parsed by Spark itself, with DuckDB's split: the lines whose parse is provably
+the Python reader's are parsed in SQL (squid: one full-match regex, duck.NATIVE_LINE_RE, over the
+line with its space runs collapsed, fields cut by split/substring_index; Zscaler:
+spark_zscaler.py), written once to Parquet in a temporary directory, and the lines left go to
+sources.squid_line / weblogs.zscaler in Python, same records, same skip reasons. Every other
+input is read by the same streaming readers as the Python path (sources.read_records: every
+format, compressed or not, with the same skip counting), spooled to a TSV file in that directory
+(never held in memory) that Spark reads as text and splits in SQL (no CSV quoting: a cell never
+holds a tab or a line break, spool() replaces them). Flow files and HAR are refused (their block
+pages need the response fingerprints): use the Python engine.
 
 The session: `--master` is passed through (default local[2]); the Spark UI is off, the driver
 binds and advertises 127.0.0.1, no package is resolved (spark.jars.packages stays empty, the Ivy
 directory is the temporary one), Spark's scratch space is the temporary directory, time zone UTC,
 Spark's log level ERROR once the session is up (the JVM's incubator-module note and pyspark's
-level banner still come first on stderr). Not modelled: a cluster master whose executors cannot
+level banner still come first on stderr); a local master's JVM runs C1 only with the serial
+collector (LOCAL_JVM_OPTIONS: less CPU for a run of seconds to minutes). Not modelled: a cluster master whose executors cannot
 read the driver's temporary directory (the spool and the Parquet files are written there): run
 with a local master, or on a machine whose temporary directory the executors share.
 """
@@ -33,7 +37,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from policy_lint.traffic import sqlgroups, sqlplan
+from policy_lint.traffic import duck_zscaler, spark_zscaler, sqlgroups, sqlplan
 from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.compliance import ComplianceReport
 from policy_lint.traffic.duck import NATIVE_LINE_RE, native_squid_ok, spool
@@ -41,6 +45,7 @@ from policy_lint.traffic.logio import MAX_LINE
 from policy_lint.traffic.sources import SkipCounter, SourceError, read_records, sniff
 
 DEFAULT_MASTER = "local[2]"
+LOCAL_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 _SPARK_TYPES = {
     "VARCHAR": "STRING",
     "INTEGER": "INT",
@@ -67,6 +72,11 @@ def session(master: str, scratch: Path) -> Any:
     log4j.write_text(_LOG4J)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the JVM binds nothing else
     java_opts = f"-Dlog4j2.configurationFile=file:{log4j} -Djava.io.tmpdir={scratch}"
+    if master.startswith("local"):
+        # a run is seconds to minutes on a few cores: the JIT's second tier (C2) and the
+        # concurrent collector's threads cost more CPU than they give back in that time
+        # (1M Zscaler records, measured: start-up CPU 11 -> 6 s, the whole run about a fifth less)
+        java_opts += " " + LOCAL_JVM_OPTIONS
     builder = (
         SparkSession.builder.master(master)
         .appName("policy-lint traffic")
@@ -124,7 +134,16 @@ class SparkEngine:
     def release(self) -> None:
         for df in self._cached:
             df.unpersist()
-        for name in ("rec", "exact", "domains", "hostmap", "ipinfo", "clientinfo", "classified"):
+        for name in (
+            "spooled",
+            "rec",
+            "exact",
+            "domains",
+            "hostmap",
+            "ipinfo",
+            "clientinfo",
+            "classified",
+        ):
             self.spark.catalog.dropTempView(name)
 
 
@@ -182,24 +201,28 @@ def plain_utf8(path: Path) -> bool:
 
 def _native_squid_sql(d: sqlplan.Dialect, view: str, base: int) -> str:
     """duck.native_squid's parse in Spark SQL: one full-match regex over the line with its space
-    runs collapsed (NATIVE_LINE_RE), the fields cut by split/split_part; `raw` holds the lines
-    left to sources.squid_line."""
-    full = d.lit("^(?:" + NATIVE_LINE_RE + ")$")
-    cut = "split_part(split_part(split_part(split_part(split_part(url, '://', 2), '/', 1), '?', 1), '#', 1), ':', 1)"
-    host = f"lower(CASE WHEN instr(url, '://') = 0 THEN split_part(url, ':', 1) ELSE {cut} END)"
+    runs collapsed (NATIVE_LINE_RE; anchored with \\z: java.util.regex's $ also matches before a
+    final line terminator), the fields cut by split / substring_index (no array per cut); the
+    record columns plus `ok` (parsed here) and `raw` (a line left to sources.squid_line)."""
+    full = d.lit("^(?:" + NATIVE_LINE_RE + ")" + _END)
+    # the regex admitted host[:port] (no "://") or scheme://host[:port][/?#...]: the host is what
+    # comes after "://", up to the first of / ? # and then of :
+    rest = "CASE WHEN instr(url, '://') = 0 THEN url ELSE substring(url, instr(url, '://') + 3) END"
+    host = f"lower(substring_index(substring_index(substring_index(substring_index({rest}, '/', 1), '?', 1), '#', 1), ':', 1))"
     return f"""
         SELECT {base} + id AS seq, good AS ok, CASE WHEN good THEN CAST(f[0] AS DOUBLE) END AS ts,
                CASE WHEN good THEN {host} END AS host, CASE WHEN good THEN f[2] END AS client,
                CASE WHEN good AND NOT failed THEN nullif(code, 0) END AS status,
                CASE WHEN good THEN tag END AS tag,
                CASE WHEN good AND failed THEN 'squid ' || tag || '/' || CAST(code AS STRING) END AS error,
-               CASE WHEN NOT good THEN line END AS raw
+               CAST(NULL AS STRING) AS server_ip, true AS via_upstream, CAST(NULL AS STRING) AS verdict,
+               CAST(NULL AS STRING) AS reason, CASE WHEN NOT good THEN line END AS raw
         FROM (
           SELECT *, m AND NOT (method = 'CONNECT' AND instr(url, '://') > 0) AS good,
                  left(tag, 8) = 'TAG_NONE' OR code = 0 OR (code >= 500 AND instr(tag, 'DENIED') = 0) AS failed
           FROM (
-            SELECT id, line, m, f[5] AS method, f[6] AS url, split_part(f[3], '/', 1) AS tag,
-                   CASE WHEN m THEN CAST(split_part(f[3], '/', 2) AS INT) END AS code, f
+            SELECT id, line, m, f[5] AS method, f[6] AS url, substring_index(f[3], '/', 1) AS tag,
+                   CASE WHEN m THEN CAST(substring_index(f[3], '/', -1) AS INT) END AS code, f
             FROM (SELECT id, line, m, CASE WHEN m THEN split(c, ' ') END AS f
                   FROM (SELECT id, value AS line, c, c RLIKE {full} AS m
                         FROM (SELECT monotonically_increasing_id() AS id, value,
@@ -209,17 +232,14 @@ def _native_squid_sql(d: sqlplan.Dialect, view: str, base: int) -> str:
     """
 
 
-def _native_squid(spark: Any, path: Path, base: int, scratch: Path, out: Any, skipped: SkipCounter) -> Path:
-    """A plain squid native access.log parsed by Spark itself: its parsed rows as a Parquet
-    directory (returned), the lines it leaves to sources.squid_line spooled to `out`."""
+_END = r"\z"  # java.util.regex's end of input ($ also matches before a final line terminator)
+
+
+def _squid_lines(lines: Iterable[tuple[int, str]], out: Any, skipped: SkipCounter) -> None:
+    """The lines Spark left, as (seq, line) in file order, through sources.squid_line."""
     from policy_lint.traffic.sources import squid_line
 
-    spark.read.option("lineSep", "\n").text(str(path)).createOrReplaceTempView("squid_lines")
-    staged = scratch / f"native-{base >> 48}"
-    spark.sql(_native_squid_sql(sqlplan.SPARK, "squid_lines", base)).write.parquet(str(staged))
-    spark.catalog.dropTempView("squid_lines")
-    left = spark.read.parquet(str(staged)).where("raw IS NOT NULL").select("seq", "raw").orderBy("seq")
-    for seq, text in left.toLocalIterator():
+    for seq, text in lines:
         line = text.strip()  # as logio.lines and the squid reader: Python's strip
         if not line or line.startswith("#"):
             continue
@@ -228,7 +248,41 @@ def _native_squid(spark: Any, path: Path, base: int, scratch: Path, out: Any, sk
             skipped.skip("access.log line not in squid native/common format")
         else:
             spool((rec,), out, seq)
-    return staged
+
+
+def _native(spark: Any, sql: str, path: Path, staged: Path) -> Iterator[tuple[int, str]]:
+    """Parse `path` by `sql` (over view `lines`) into Parquet at `staged` (every record column,
+    `ok` and `raw`, a row per line); yields the raw lines, (seq, line) in file order."""
+    spark.read.option("lineSep", "\n").text(str(path)).createOrReplaceTempView("lines")
+    spark.sql(sql).write.parquet(str(staged))
+    spark.catalog.dropTempView("lines")
+    # few rows, as a rule: one task sorts them (spilling if a file is mostly left to Python)
+    left = spark.read.parquet(str(staged)).where("raw IS NOT NULL").select("seq", "raw")
+    for row in left.coalesce(1).sortWithinPartitions("seq").toLocalIterator():
+        yield row[0], row[1]
+
+
+def _read_native(
+    spark: Any, path: Path, base: int, scratch: Path, out: Any, skipped: SkipCounter
+) -> Path | None:
+    """A plain squid native access.log or Zscaler NSS web log parsed by Spark itself: its parsed
+    rows as a Parquet directory (returned), the lines left to the Python reader spooled to `out`.
+    None: not such a log (or not plain UTF-8 lines): the caller reads it the Python way."""
+    staged = scratch / f"native-{base >> 48}"
+    if native_squid_ok(path):
+        if not plain_utf8(path):
+            return None
+        _squid_lines(
+            _native(spark, _native_squid_sql(sqlplan.SPARK, "lines", base), path, staged), out, skipped
+        )
+        return staged
+    if duck_zscaler.eligible(path):
+        if not plain_utf8(path):
+            return None
+        lines = _native(spark, spark_zscaler.parse_sql("lines", base), path, staged)
+        spark_zscaler.python_lines(lines, spool, out, skipped)
+        return staged
+    return None
 
 
 def analyse(
@@ -258,39 +312,32 @@ def analyse(
                             f"{path}: --engine spark reads logs; flow files and HAR need --engine python"
                         )
                     skipped = SkipCounter()
-                    if native_squid_ok(path) and plain_utf8(path):
-                        native.append(_native_squid(spark, path, i * _BLOCK, Path(tmp), out, skipped))
-                    else:
+                    staged = _read_native(spark, path, i * _BLOCK, Path(tmp), out, skipped)
+                    if staged is None:
                         spool(
                             read_records(path, skipped, keep_addressed=classifier.by_address), out, i * _BLOCK
                         )
+                    else:
+                        native.append(staged)
                     for reason, n in skipped.reasons.items():
                         report.note_skipped(n, reason)
-            spark.read.text(str(spool_path)).createOrReplaceTempView("spooled")
-            rec = spark.sql(_rec_sql(engine.dialect))
-            for staged in native:
-                rec = rec.unionByName(
-                    spark.read.parquet(str(staged))
-                    .where("ok")
-                    .selectExpr(*(c if c in NATIVE_COLUMNS else _null(c) for c in sqlplan.RECORD_COLUMNS))
-                )
-            # once to Parquet (columnar, on disk): the plan's queries read `rec` five times
-            rec.select(*sqlplan.RECORD_COLUMNS).write.parquet(str(Path(tmp) / "rec"))
-            spark.read.parquet(str(Path(tmp) / "rec")).createOrReplaceTempView("rec")
+            _rec_view(spark, engine.dialect, spool_path, native)
             sqlgroups.run(engine, classifier, report)
         finally:
             engine.release()
-            spark.catalog.dropTempView("spooled")
             if own:
                 spark.stop()
 
 
-NATIVE_COLUMNS = ("seq", "ts", "host", "client", "status", "tag", "error")
-
-
-def _null(column: str) -> str:
-    """A column native squid rows do not have: NULL, or true for via_upstream (as squid_line)."""
-    if column == "via_upstream":
-        return "true AS via_upstream"
-    kind = sqlplan.RECORD_COLUMNS[column]
-    return f"CAST(NULL AS {_SPARK_TYPES[kind]}) AS {column}"
+def _rec_view(spark: Any, d: sqlplan.Dialect, spool_path: Path, native: list[Path]) -> None:
+    """View `rec`: the rows parsed natively (Parquet, read where `ok`) and the spooled records
+    (TSV), in one union (sqlgroups.run groups them before it classifies)."""
+    columns = list(sqlplan.RECORD_COLUMNS)
+    parts = [spark.read.parquet(str(staged)).where("ok").select(*columns) for staged in native]
+    if spool_path.stat().st_size or not parts:
+        spark.read.text(str(spool_path)).createOrReplaceTempView("spooled")
+        parts.append(spark.sql(_rec_sql(d)))
+    rec = parts[0]
+    for part in parts[1:]:
+        rec = rec.unionByName(part)
+    rec.createOrReplaceTempView("rec")

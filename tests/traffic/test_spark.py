@@ -196,3 +196,91 @@ def test_native_squid_mutated_lines(spark, tmp_path):
     path = tmp_path / "access.log"
     path.write_text("\n".join([base[0], *(mutate(rng.choice(base)) for _ in range(800))]) + "\n")
     assert spark_report(spark, [path]) == python_report([path])
+
+
+def _nss_variants() -> list[str]:
+    good = (SAMPLES / "zscaler-nss-web.log").read_text().splitlines()
+    f = good[0].split("\t")
+    return [
+        good[0],
+        good[1],
+        "\t".join([f[0], f[1], f[2], "https://WWW.FACEBOOK.COM:443/x?y", *f[4:]]),  # URL form
+        "\t".join([f[0], f[1], f[2], "www.facebook.com./", *f[4:]]),  # trailing dot
+        "\t".join([f[0], f[1], f[2], "www.facebook.com?x=1", *f[4:]]),  # Python keeps "?x=1"
+        "\t".join([f[0], f[1], f[2], "a.com/r?u=http://www.facebook.com/", *f[4:]]),  # no host
+        "\t".join(["Mon Feb 30 10:00:00 2022", *f[1:]]),  # no such day
+        "\t".join(["Mon Jun 20 10:00:00 0000", *f[1:]]),  # no year 0 (Python: skipped)
+        "\t".join(["Mon Jun 20 10:00:00 0999", *f[1:]]),  # year 999: Python's
+        "\t".join(["Mon Jun  2 10:00:00 2022", *f[1:]]),  # one-digit day: Python's way
+        "\t".join([f[0], f[1], f[2], f[3], "Cautioned", *f[5:]]),  # unknown action
+        "\t".join([*f[:22], "0200", *f[23:]]),  # status with a leading zero
+        "\t".join([*f[:22], "700", *f[23:]]),  # no such status
+        "\t".join([f[0], "", f[2], f[3], f[4], *f[5:19], "", *f[20:]]),  # no client
+        "\t".join([f[0], f[1], f[2], "www.faceböok.com/", *f[4:]]),  # non-ASCII
+        "\t".join(f[:22]),  # too few fields
+        "# comment",
+        "",
+        "\x0b",
+        " \t ",
+        "garbage",
+        *good[2:],
+    ]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_native_zscaler_reader_same_as_python(spark, newline, tmp_path):
+    """Plain Zscaler NSS web logs are parsed by Spark itself; the lines it leaves (and a CR
+    before each line end) go to weblogs.zscaler: same records, same skip counts."""
+    from policy_lint.traffic import duck_zscaler
+    from policy_lint.traffic import spark as engine
+    from policy_lint.traffic.sources import SkipCounter
+
+    variants = _nss_variants()
+    path = tmp_path / "nss.log"
+    path.write_bytes((newline.join(variants * 2) + newline).encode("utf-8"))
+    assert duck_zscaler.eligible(path) and engine.plain_utf8(path)
+    assert spark_report(spark, [path]) == python_report([path])
+    with open(tmp_path / "spool.tsv", "w") as out:
+        staged = engine._read_native(spark, path, 0, tmp_path, out, SkipCounter())
+    assert staged is not None
+    parsed = spark.read.parquet(str(staged)).where("ok").count()
+    assert parsed >= 2 * 7 if newline == "\n" else parsed == 0  # a CR is not plain: Python's
+
+
+def test_native_zscaler_mutated_lines(spark, tmp_path):
+    """Zscaler lines with random characters changed, inserted or removed: the lines Spark parses
+    itself give exactly what the Python reader gives."""
+    import random
+
+    rng = random.Random(11)
+    alphabet = "aZ09.-:/_#@?[]\"' \t\x0b\x0cé\u0660" + "Allowed Blocked http:// https:// Feb 30 0000 "
+    base = _nss_variants()[:3]
+
+    def mutate(line: str) -> str:
+        chars = list(line)
+        for _ in range(rng.randrange(4)):
+            i = rng.randrange(len(chars) + 1)
+            op = rng.randrange(3)
+            if op == 0 and chars and i < len(chars):
+                chars[i] = rng.choice(alphabet)
+            elif op == 1:
+                chars.insert(i, rng.choice(alphabet))
+            elif chars and i < len(chars):
+                del chars[i]
+        return "".join(chars)
+
+    path = tmp_path / "nss.log"
+    path.write_text("\n".join([base[0], *(mutate(rng.choice(base)) for _ in range(800))]) + "\n")
+    assert spark_report(spark, [path]) == python_report([path])
+
+
+def test_native_squid_cr_before_line_end(spark, tmp_path):
+    """A CR at a line's end (CRLF log) is not a character of the last field: Python strips it,
+    so such lines are left to Python (java.util.regex's $ would match before it)."""
+    lines = [
+        "1655738999.1 1 10.10.0.7 TCP_TUNNEL/200 0 CONNECT www.facebook.com",
+        "1655738999.2 1 10.10.0.7 TCP_DENIED/403 0 CONNECT www.linkedin.com",
+    ]
+    path = tmp_path / "access.log"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    assert spark_report(spark, [path]) == python_report([path])
