@@ -109,25 +109,11 @@ class PfRuleset:
                     self._generic.append(idx)
                 else:
                     self._address_dependent.append(idx)
-        self._candidates_of: dict[object, list[Rule]] = {}
+        # `match` rules with policy routing, in order (_routed): most rulesets have none.
+        self._route_matches = [r for r in self.rules.full if r.action == "match" and r.route]
         self._specific_of: dict[object, list[int]] = {}
         self._used_tables: set[str] | None = None
         self._generic_of: dict[tuple, tuple[int, list[int], int | None, list[int]]] = {}
-
-    def _candidates(self, address) -> list[Rule]:
-        """The rules parsed in full that may match a packet to `address`, in ruleset order (the
-        `match` rules _routed looks for are never rows)."""
-        found = self._candidates_of.get(address)
-        if found is None:
-            hits = set(self._any_destination)
-            value, bits = int(address), address.max_prefixlen
-            for (version, plen), entries in self._by_prefix.items():
-                if version == address.version:
-                    hits.update(entries.get(value >> (bits - plen) << (bits - plen) if plen else 0, ()))
-            found = [self.rules[i] for i in sorted(hits)]
-            if len(self._candidates_of) < 65536:  # bounded: distinct sampled addresses only
-                self._candidates_of[address] = found
-        return found
 
     def _specific(self, address) -> list[int]:
         """Indexes of the rules that are not generic and may match a packet to `address`, in
@@ -433,8 +419,9 @@ class PfRuleset:
         same rule as a DNS answer pinned to an address the catalog cannot place."""
         routing: Rule | None = decided if decided is not None and decided.route else None
         if routing is None:
-            for rule in self._candidates(packet.dst.address):
-                if rule.action == "match" and rule.route and self._matches(rule, packet) is not False:
+            # (_matches reads the destination: a rule naming other networks is False.)
+            for rule in self._route_matches:
+                if self._matches(rule, packet) is not False:
                     routing = rule
                     break
         if routing is None:
