@@ -16,8 +16,8 @@ largest single process (os.wait4) and the largest sum over the child's process t
 imported), alternating with this one: old and new code measured under the same load.
 
 Targets (#21): DuckDB >= 1,000,000 records/s on 2 cores; peak RSS <= 1 GB whatever the input
-size; Spark (local[2]) within 3x of DuckDB. DuckDB parses plain squid and Zscaler lines itself in
-SQL; the Spark engine reads every format with the Python readers (spooled), which bounds it.
+size; Spark (local[2]) within 3x of DuckDB. Both SQL engines parse plain squid and Zscaler lines
+themselves (the lines they cannot prove they read as the Python readers do go to those readers).
 """
 
 from __future__ import annotations
