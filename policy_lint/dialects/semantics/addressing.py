@@ -225,15 +225,8 @@ def plain_ipv4_network(text: str) -> ipaddress.IPv4Network | None:
     `a.b.c.d[/n]`, built from integers (ipaddress's string parsing is most of the time of reading
     a 200,000-rule file); None for any other spelling, which the caller gives to ip_network
     (so leading zeros, netmask forms and errors are judged by ipaddress itself)."""
-    m = _PLAIN_IPV4.fullmatch(text)
-    if m is None:
-        return None
-    a, b, c, d, plen = m.groups()
-    ia, ib, ic, id_ = int(a), int(b), int(c), int(d)
-    bits = 32 if plen is None else int(plen)
-    if ia > 255 or ib > 255 or ic > 255 or id_ > 255 or bits > 32:
-        return None
-    return ipaddress.IPv4Network(((ia << 24) | (ib << 16) | (ic << 8) | id_, bits), strict=False)
+    bounds = plain_ipv4_bounds(text)
+    return None if bounds is None else ipaddress.IPv4Network(bounds)
 
 
 def plain_ipv4_bounds(text: str) -> tuple[int, int] | None:

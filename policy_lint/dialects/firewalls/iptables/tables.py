@@ -24,6 +24,7 @@ from policy_lint.dialects.firewalls.iptables.model import (
     block_of,
 )
 from policy_lint.dialects.firewalls.iptables.shell import lex
+from policy_lint.dialects.semantics.addressing import plain_ipv4_bounds
 from policy_lint.dialects.semantics.base import ParseContext
 from policy_lint.inputs import InputError, read_source
 from policy_lint.model import Problem, Span
@@ -801,11 +802,6 @@ def _range(text: str, neg: bool, family: int) -> AddrMatch | None:
 
 # What the shell lexer would unquote or expand in an iptables-restore line.
 _QUOTING = re.compile(r"['\"\\$`]")
-# `a.b.c.d[/n]` with no leading zeros in the octets: the spelling nearly every rule uses.
-_PLAIN_IPV4 = re.compile(
-    r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})"
-    r"(?:/([0-9]{1,2}))?"
-)
 
 
 def plain_ipv4_block(text: str) -> Block | None:
@@ -813,13 +809,5 @@ def plain_ipv4_block(text: str) -> Block | None:
     `a.b.c.d[/n]`, as integers (ipaddress's string parsing was most of the time of reading a
     200,000-rule file); None for any other spelling, which the caller gives to ip_network (so
     leading zeros, netmask forms and errors are judged by ipaddress itself)."""
-    m = _PLAIN_IPV4.fullmatch(text)
-    if m is None:
-        return None
-    a, b, c, d, plen = m.groups()
-    ia, ib, ic, id_ = int(a), int(b), int(c), int(d)
-    bits = 32 if plen is None else int(plen)
-    if ia > 255 or ib > 255 or ic > 255 or id_ > 255 or bits > 32:
-        return None
-    mask = (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF
-    return (4, ((ia << 24) | (ib << 16) | (ic << 8) | id_) & mask, bits)
+    bounds = plain_ipv4_bounds(text)
+    return None if bounds is None else (4, *bounds)
