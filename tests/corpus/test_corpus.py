@@ -137,10 +137,13 @@ def test_score_never_drops_below_the_recorded_floor():
         skip_or_fail(f"corpus not found at {CORPUS}")
     cmd = f"{sys.executable} -m policy_lint"
     out = subprocess.run(
-        [sys.executable, str(SCORER), str(CORPUS), "--cmd", cmd],
+        # The scorer counts a case over its per-case timeout (30 s) as an abstention: on a
+        # loaded machine that read as a fall in recall. This test guards verdicts, not speed
+        # (bench/ measures that), so a slow case gets the time it needs.
+        [sys.executable, str(SCORER), str(CORPUS), "--cmd", cmd, "--timeout", "120"],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1800,
         cwd=REPO,
     )
     line = out.stdout.strip().splitlines()[-1]

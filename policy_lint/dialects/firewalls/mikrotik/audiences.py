@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
@@ -18,6 +19,7 @@ from policy_lint.dialects.firewalls.mikrotik.model import (
     ChainRule,
     Config,
     DstRule,
+    NetIndex,
     TimeWindow,
     is_tcp,
     reachable,
@@ -292,30 +294,67 @@ def _addr_words(spec: Addr) -> str:
 
 
 def _source_words(src_specs: list[Addr], lists: list[str], cfg: Config):
-    """How a client address is told apart: the source conditions of the rules holding it."""
+    """How a client address is told apart: the source conditions of the rules holding it.
+
+    An export can name thousands of source addresses; a scan of every condition for each
+    audience (and of every pair for the nested ones) took seconds at 20,000. Conditions are
+    indexed instead: by their networks (NetIndex) for "which hold this client", and by the first
+    and last address of their networks (sorted) for "which overlap one that holds it"."""
     conds: list[tuple[str, Any]] = []
+    texts: set[str] = set()
+    held_by = NetIndex()  # source-address conditions by their networks
     for spec in src_specs:
         text = _addr_words(spec)
-        if all(text != t for t, _ in conds):
+        if text not in texts:
+            texts.add(text)
+            held_by.add(len(conds), spec)
             conds.append((text, spec))
+    first_list = len(conds)
     for name in lists:
         conds.append((f"address-list {name}", cfg.lists.get((4, name))))
+    # (version, address, condition) for the first and last address of every network of a
+    # source-address condition: `c` overlaps `h` when `h` holds one of them.
+    ends = sorted(
+        (v, edge, k)
+        for k, (_t, c) in enumerate(conds[:first_list])
+        for v, first, plen in c.nets
+        for edge in (first, first + (1 << ((32 if v == 4 else 128) - plen)) - 1)
+    )
 
-    def holds(cond: Any, address) -> bool:
-        if cond is None:
-            return False
-        if isinstance(cond, Addr):
-            return cond.has(address)
-        return cond.first(address) is not None
+    def holding(address) -> list[int]:
+        hits = held_by.holding(address)
+        hits.update(
+            k
+            for k in range(first_list, len(conds))
+            if conds[k][1] is not None and conds[k][1].first(address) is not None
+        )
+        return sorted(hits)
 
-    def overlaps(a: Any, b: Any) -> bool:
-        nets = a.networks() if isinstance(a, Addr) else ()
-        return any(holds(b, n.network_address) or holds(b, n.broadcast_address) for n in nets)
+    def intervals(cond: Any) -> list[tuple[int, int, int]]:
+        """The (version, first, last) address spans a condition holds (`!` aside, as Addr.has)."""
+        specs = [cond] if isinstance(cond, Addr) else [e for e, _span in cond.entries]
+        out = []
+        for spec in specs:
+            for v, first, plen in spec.nets:
+                size = 1 << ((32 if v == 4 else 128) - plen)
+                start = first // size * size
+                out.append((v, start, start + size - 1))
+            out.extend(spec.ranges)
+        return out
+
+    def overlapping(held: list[int]) -> set[int]:
+        out: set[int] = set()
+        for k in held:
+            for v, lo, hi in intervals(conds[k][1]):
+                i = bisect_left(ends, (v, lo, -1))
+                while i < len(ends) and ends[i][0] == v and ends[i][1] <= hi:
+                    out.add(ends[i][2])
+                    i += 1
+        return out
 
     def describe(src: str) -> str:
-        address = ipaddress.ip_address(src)
-        holding = [(t, c) for t, c in conds if holds(c, address)]
-        if not holding:
+        held = holding(ipaddress.ip_address(src))
+        if not held:
             names = [t for t, _ in conds]
             if len(names) > 4:
                 return (
@@ -323,8 +362,9 @@ def _source_words(src_specs: list[Addr], lists: list[str], cfg: Config):
                 )
             return "clients not in " + either(names)
         # Nested conditions this client is not in tell it apart from the clients that are.
-        but = [t for t, c in conds if (t, c) not in holding and any(overlaps(c, h) for _t, h in holding)]
-        text = "clients in " + " and ".join(t for t, _ in holding)
+        near = overlapping(held) - set(held)
+        but = [conds[k][0] for k in sorted(near)]
+        text = "clients in " + " and ".join(conds[k][0] for k in held)
         return text + (f" but not in {either(but)}" if but else "")
 
     return describe

@@ -307,10 +307,24 @@ def _split_body(body: str) -> list[str]:
     return out
 
 
+class UniqueProblems:
+    """The export's problems, each (code, span) once. A set beside the list keeps a file with
+    very many problems linear; a scan of the list per new problem made it quadratic."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        self.seen = {(p.code, p.span) for p in problems}
+
+    def add(self, code: str, span: Span, message: str) -> None:
+        if (code, span) not in self.seen:
+            self.seen.add((code, span))
+            self.problems.append(Problem(code, span, message))
+
+
 class _Reader:
     """Runs the export's commands against per-menu item lists."""
 
-    def __init__(self, shown: str, problems: list[Problem], plain: bool = True):
+    def __init__(self, shown: str, problems: UniqueProblems, plain: bool = True):
         self.shown = shown
         self.problems = problems
         self.plain = plain  # plain `add` lines kept as their text (plain.py)
@@ -319,8 +333,7 @@ class _Reader:
         self.count = 0
 
     def problem(self, code: str, span: Span, message: str) -> None:
-        if not any(p.code == code and p.span == span for p in self.problems):
-            self.problems.append(Problem(code, span, message))
+        self.problems.add(code, span, message)
 
     def run(self, lines: list[tuple[str, Span]], menu: str = "") -> None:
         i = 0
@@ -591,13 +604,12 @@ def _value(text: str) -> tuple[str, bool]:
 class _Builder:
     """Items -> a Config (rules, lists, DNS, proxy)."""
 
-    def __init__(self, catalog: Catalog, problems: list[Problem]):
+    def __init__(self, catalog: Catalog, problems: UniqueProblems):
         self.catalog = catalog
         self.problems = problems
 
     def problem(self, code: str, span: Span, message: str) -> None:
-        if not any(p.code == code and p.span == span for p in self.problems):
-            self.problems.append(Problem(code, span, message))
+        self.problems.add(code, span, message)
 
     def build(self, items: dict[str, list[Item]]) -> Config:
         cfg = Config()
@@ -964,13 +976,15 @@ def ruleset_from_lines(
     """The ruleset of an export's lines (`problems` gets what is wrong with them). With
     `plain=False` every line takes the general reader, never plain.py's: the reference the
     plain path is tested against (tests/dialects/firewalls/test_mikrotik_plain.py)."""
-    reader = _Reader(shown, problems, plain)
-    reader.run(_logical_lines(lines, shown, problems))
-    builder = _Builder(catalog, problems)
+    logical = _logical_lines(lines, shown, problems)
+    unique = UniqueProblems(problems)
+    reader = _Reader(shown, unique, plain)
+    reader.run(logical)
+    builder = _Builder(catalog, unique)
     variants: list[tuple[Config, str]] = [(builder.build(reader.items), "as exported")]
     for script in _schedulers(reader, reader.items)[:8]:
         changed = copy.deepcopy(reader.items)
-        sub = _Reader(shown, problems, plain)
+        sub = _Reader(shown, unique, plain)
         sub.items = changed
         sub.run(script.lines)
         reader.dynamic.extend(sub.dynamic)
