@@ -112,6 +112,15 @@ class PfRuleset:
         # `match` rules with policy routing, in order (_routed): most rulesets have none.
         self._route_matches = [r for r in self.rules.full if r.action == "match" and r.route]
         self._specific_of: dict[object, list[int]] = {}
+        # Source networks of the rules whose source is one list of plain networks (`from
+        # 10.0.0.9`): a packet from elsewhere never matches them, so long candidate lists are
+        # indexed by them too (_SourceIndex).
+        self._source_nets: dict[int, tuple] = {
+            r.position: r.src[0].value
+            for r in self.rules.full
+            if len(r.src) == 1 and r.src[0].kind == "net" and not r.src[0].negated
+        }
+        self._by_source_of: dict[object, _SourceIndex | None] = {}
         self._used_tables: set[str] | None = None
         self._generic_of: dict[tuple, tuple[int, list[int], int | None, list[int]]] = {}
 
@@ -131,6 +140,20 @@ class PfRuleset:
             if len(self._specific_of) < 65536:  # bounded: distinct sampled addresses only
                 self._specific_of[address] = found
         return found
+
+    def _specific_from(self, address, source) -> list[int]:
+        """_specific(address) without the rules whose plain source networks cannot hold
+        `source`: thousands of per-client rules to one destination (`block quick from
+        10.0.0.9 to 157.240.0.0/16`) are otherwise all walked for every client."""
+        found = self._specific(address)
+        if source is None or len(found) < _SourceIndex.WORTH_IT:
+            return found
+        index = self._by_source_of.get(address)
+        if index is None:
+            index = _SourceIndex(found, self._source_nets)
+            if len(self._by_source_of) < 1024:
+                self._by_source_of[address] = index
+        return index.holding(source)
 
     def _generic_walk(self, packet: Packet) -> tuple[int, list[int], int | None, list[int]]:
         """The generic rules' part of the walk for packets shaped like `packet` (everything
@@ -174,27 +197,30 @@ class PfRuleset:
         other = ipaddress.ip_address("192.168.77.77")
         if all(other not in n for n in sources if n.version == 4):
             addresses.append(other)
-        out: list[Audience] = []
-        for iface in ifaces:
-            for addr in addresses or [other]:
-                conds = []
-                if iface:
-                    conds.append(f"on {iface}")
-                if sources:
-                    conds.append(_source_words(addr, sources))
-                if conds:
-                    conds[0] = "clients " + conds[0]
-                attrs = (("src", str(addr)),) + ((("interface", iface),) if iface else ())
-                out.append(Audience(key=(iface, str(addr)), conditions=tuple(conds), attributes=attrs))
-        if len(out) > MAX_AUDIENCES:
+        kinds = [(iface, addr) for iface in ifaces for addr in addresses or [other]]
+        if len(kinds) > MAX_AUDIENCES:
             self.problems.append(
                 Problem(
                     "TE906",
                     Span(self.path, 1, 1),
-                    f"{len(out)} kinds of client; the first {MAX_AUDIENCES} are evaluated",
+                    f"{len(kinds)} kinds of client; the first {MAX_AUDIENCES} are evaluated",
                 )
             )
-            out = out[:MAX_AUDIENCES]
+            kinds = kinds[:MAX_AUDIENCES]
+        # Described after the cut: a ruleset of thousands of per-client rules has as many
+        # kinds of client, and only the evaluated ones need their words.
+        words = _SourceWords(sources)
+        out: list[Audience] = []
+        for iface, addr in kinds:
+            conds = []
+            if iface:
+                conds.append(f"on {iface}")
+            if sources:
+                conds.append(words.of(addr))
+            if conds:
+                conds[0] = "clients " + conds[0]
+            attrs = (("src", str(addr)),) + ((("interface", iface),) if iface else ())
+            out.append(Audience(key=(iface, str(addr)), conditions=tuple(conds), attributes=attrs))
         return out
 
     def audiences(self) -> list[Audience]:
@@ -286,7 +312,7 @@ class PfRuleset:
         unsure: int | None = None
         unsure_pass = list(g_unsure_pass)
         stop = g_stop
-        for idx in self._specific(packet.dst.address):
+        for idx in self._specific_from(packet.dst.address, packet.src):
             if idx > g_stop:
                 break
             rule = self.rules[idx]
@@ -671,22 +697,63 @@ def _hosts_words(items: tuple[HostItem, ...]) -> str:
     return words[0] if len(words) == 1 else "{ " + ", ".join(words) + " }"
 
 
-def _source_words(address, sources: list) -> str:
+class _SourceWords:
     """How a client is told apart: the source networks the rules name that hold its address
-    (and the narrower ones that do not), or none of them."""
-    holding = [n for n in sources if n.version == address.version and address in n]
-    if not holding:
-        names = [_net_text(n) for n in sources]
-        if len(names) > 4:
-            return f"from none of the {len(names)} source networks the rules name"
-        return "not from " + either(names)
-    but = [
-        n
-        for n in sources
-        if n not in holding and any(n.version == h.version and n.subnet_of(h) for h in holding)
-    ]
-    text = "from " + " and ".join(_net_text(n) for n in holding)
-    return text + (f" but not from {either([_net_text(n) for n in but])}" if but else "")
+    (and the narrower ones that do not), or none of them. `sources` come sorted by (version,
+    network address, prefix length): the networks inside one are a contiguous run of them,
+    found by bisection rather than by testing every pair."""
+
+    def __init__(self, sources: list):
+        self.sources = sources
+        self.keys = [(n.version, int(n.network_address)) for n in sources]
+
+    def _inside(self, net) -> list[int]:
+        """Positions of the sources within `net` (itself included)."""
+        lo = bisect.bisect_left(self.keys, (net.version, int(net.network_address)))
+        hi = bisect.bisect_right(self.keys, (net.version, int(net.broadcast_address)))
+        return [k for k in range(lo, hi) if self.sources[k].subnet_of(net)]
+
+    def of(self, address) -> str:
+        sources = self.sources
+        holding = [k for k, n in enumerate(sources) if n.version == address.version and address in n]
+        if not holding:
+            names = [_net_text(n) for n in sources]
+            if len(names) > 4:
+                return f"from none of the {len(names)} source networks the rules name"
+            return "not from " + either(names)
+        held = set(holding)
+        but = sorted({k for h in holding for k in self._inside(sources[h]) if k not in held})
+        text = "from " + " and ".join(_net_text(sources[k]) for k in holding)
+        return text + (f" but not from {either([_net_text(sources[k]) for k in but])}" if but else "")
+
+
+class _SourceIndex:
+    """Rule positions (ascending) indexed by their plain source networks; the others kept aside,
+    as they may match any source."""
+
+    WORTH_IT = 64  # shorter candidate lists are walked as they are
+
+    def __init__(self, positions: list[int], source_nets: dict[int, tuple]):
+        self.anywhere: list[int] = []
+        self.by_prefix: dict[tuple[int, int], dict[int, list[int]]] = {}
+        for idx in positions:
+            nets = source_nets.get(idx)
+            if nets is None:
+                self.anywhere.append(idx)
+                continue
+            for net in nets:
+                self.by_prefix.setdefault((net.version, net.prefixlen), {}).setdefault(
+                    int(net.network_address), []
+                ).append(idx)
+
+    def holding(self, source) -> list[int]:
+        """The positions of the rules that may match a packet from `source`, ascending."""
+        hits = set(self.anywhere)
+        value, bits = int(source), source.max_prefixlen
+        for (version, plen), entries in self.by_prefix.items():
+            if version == source.version:
+                hits.update(entries.get(value >> (bits - plen) << (bits - plen) if plen else 0, ()))
+        return sorted(hits)
 
 
 def _all3(values: list[bool | None]) -> bool | None:
