@@ -87,15 +87,19 @@ class AudienceMatcher:
     _by_client: dict[str, int] = field(default_factory=dict)
     _by_user: dict[str, int] = field(default_factory=dict)
     _by_group: dict[str, int] = field(default_factory=dict)
+    # whether any audience is given by users or groups (else the address alone decides)
+    names_people: bool = field(init=False)
 
-    @property
-    def names_people(self) -> bool:
-        """Whether any audience is given by users or groups (else the address alone decides)."""
-        return any(a.users or a.groups for a in self.audiences)
+    def __post_init__(self) -> None:
+        self.names_people = any(a.users or a.groups for a in self.audiences)
 
     def first(self, client: str | None, user: str | None = None, group: str | None = None) -> str | None:
         """The name of the first audience holding the record; None when none does."""
         best = len(self.audiences)
+        if not best:
+            return None
+        if not self.names_people:
+            user = group = None  # the address alone decides
         if client:
             best = min(best, self._first(self._by_client, client, lambda a: in_networks(client, a.networks)))
         if user:
