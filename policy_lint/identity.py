@@ -19,7 +19,7 @@ records from that network, and one listed after it takes only their records from
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -95,28 +95,36 @@ class AudienceMatcher:
 
     def first(self, client: str | None, user: str | None = None, group: str | None = None) -> str | None:
         """The name of the first audience holding the record; None when none does."""
-        best = len(self.audiences)
-        if not best:
+        n = len(self.audiences)
+        if not n:
             return None
-        if not self.names_people:
-            user = group = None  # the address alone decides
+        best = n
+        # cache hits first: this runs once per record on the Python path
         if client:
-            best = min(best, self._first(self._by_client, client, lambda a: in_networks(client, a.networks)))
-        if user:
-            best = min(
-                best, self._first(self._by_user, user, lambda a: any(user_matches(user, u) for u in a.users))
+            hit = self._by_client.get(client)
+            best = (
+                hit
+                if hit is not None
+                else self._index(self._by_client, client, lambda a: in_networks(client, a.networks))
             )
-        if group:
-            best = min(
-                best,
-                self._first(self._by_group, group, lambda a: any(group_matches(group, g) for g in a.groups)),
-            )
-        return self.audiences[best].name if best < len(self.audiences) else None
+        if self.names_people:  # else the address alone decides
+            if user:
+                hit = self._by_user.get(user)
+                if hit is None:
+                    hit = self._index(
+                        self._by_user, user, lambda a: any(user_matches(user, u) for u in a.users)
+                    )
+                best = min(best, hit)
+            if group:
+                hit = self._by_group.get(group)
+                if hit is None:
+                    hit = self._index(
+                        self._by_group, group, lambda a: any(group_matches(group, g) for g in a.groups)
+                    )
+                best = min(best, hit)
+        return self.audiences[best].name if best < n else None
 
-    def _first(self, cache: dict[str, int], key: str, holds) -> int:
-        hit = cache.get(key)
-        if hit is not None:
-            return hit
+    def _index(self, cache: dict[str, int], key: str, holds: Callable[[Member], bool]) -> int:
         index = next((i for i, a in enumerate(self.audiences) if holds(a)), len(self.audiences))
         if len(cache) < MAX_CACHE:
             cache[key] = index

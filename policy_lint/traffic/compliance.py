@@ -173,7 +173,11 @@ class ComplianceReport:
                         "time": _iso(ts),
                     }
                 )
-        aud = audience if audience is not None else self.audience_of(obs.client, obs.user, obs.group)
+        aud = (
+            audience
+            if audience is not None
+            else self._matcher.first(obs.client, obs.user, obs.group) or OTHER_CLIENTS
+        )
         if obs.client:
             self.note_client(aud, obs.client)
         tallies = self._by_audience.get(aud)
