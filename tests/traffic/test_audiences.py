@@ -102,6 +102,19 @@ def logs(tmp_path: Path) -> list[Path]:
     return paths
 
 
+# squid native lines whose user column the SQL engines' own parses must read as sources.squid_line
+# does: tabs and runs of spaces around it, "-", a user followed by more fields, trailing blanks
+USER_EDGES = [
+    "1655738951.000 5 10.30.0.1 TCP_TUNNEL/200 0 CONNECT www.facebook.com:443 \tu5 HIER_NONE/- -",
+    "1655738952.000 5 10.30.0.2 TCP_TUNNEL/200 0 CONNECT www.facebook.com:443 u5\tx HIER_NONE/- -",
+    "1655738953.000 5 10.30.0.3 TCP_TUNNEL/200 0 CONNECT www.facebook.com:443 \t  asmith",
+    "1655738954.000 5 10.30.0.4 TCP_DENIED/403 0 CONNECT www.facebook.com:443    CORP\\u3  \t",
+    "1655738955.000 5 10.30.0.5 TCP_TUNNEL/200 0 CONNECT www.facebook.com:443 - HIER_NONE/- -",
+    "1655738956.000 5 10.30.0.6 TCP_TUNNEL/200 0 CONNECT www.linkedin.com:443 \t",
+    "1655738957.000 5 10.30.0.7 TCP_TUNNEL/200 0 CONNECT www.linkedin.com:443 u6 -",
+]
+
+
 def policy_file(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "policy.yaml"
     path.write_text(POLICY + extra)
@@ -121,6 +134,8 @@ def test_user_audiences_and_by_user_same_on_every_engine(spark, tmp_path):  # no
     from policy_lint.traffic import spark as engine
 
     paths = logs(tmp_path)
+    paths.append(tmp_path / "edges.log")
+    paths[-1].write_text("\n".join(USER_EDGES) + "\n")
     policy = policy_file(tmp_path)
     code, py = cli(tmp_path, paths, "--policy", str(policy), "--by-user", "--engine", "python")
     assert cli(tmp_path, paths, "--policy", str(policy), "--by-user", "--engine", "duckdb") == (code, py)
