@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from policy_lint.identity import AudienceMatcher, user_matches
-from policy_lint.policy import NamedAudience
 from policy_lint.traffic.byuser import ByUser
 from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.command import load_catalog_and_policy, traffic
@@ -216,27 +214,3 @@ def test_per_user_rows_in_every_format(fmt, tmp_path):
     result = CliRunner().invoke(traffic, [str(paths[0]), "--by-user", "--no-pseudonymise", "--format", fmt])
     assert result.exit_code == 1, result.output
     assert "CORP\\u3" in result.stdout and "facebook" in result.stdout
-
-
-def test_first_audience_in_policy_order():
-    import ipaddress
-
-    net = ipaddress.ip_network
-    matcher = AudienceMatcher(
-        [
-            NamedAudience("vendors", users=("CORP\\bob",), groups=("Vendors",)),
-            NamedAudience("lan", networks=(net("10.0.0.0/8"), net("fd00::/8"))),
-            NamedAudience("people", users=("bob", "carol@corp.example")),
-        ]
-    )
-    assert matcher.names_people
-    assert matcher.first("10.1.2.3") == "lan"
-    assert matcher.first("[fd00::1]") == "lan"  # a bracketed IPv6 address, as some logs write it
-    assert matcher.first("10.1.2.3", "corp\\BOB") == "vendors"
-    assert matcher.first("10.1.2.3", "bob@corp.example") == "lan"  # vendors names CORP\bob only
-    assert matcher.first("192.0.2.1", "bob@corp.example") == "people"
-    assert matcher.first("192.0.2.1", "carol") is None  # a qualified name means that account only
-    assert matcher.first(None, None, "vendors") == "vendors"
-    assert matcher.first("not an address") is None
-    assert not AudienceMatcher([NamedAudience("lan", networks=(net("10.0.0.0/8"),))]).names_people
-    assert user_matches("CORP\\Carol", "carol") and not user_matches("carol", "carol@corp.example")
