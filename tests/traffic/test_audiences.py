@@ -72,7 +72,7 @@ def logs(tmp_path: Path) -> list[Path]:
             f'{status} 3850 "-" "-" TCP_{"DENIED" if denied else "TUNNEL"}:HIER_DIRECT'
         )
         f = zscaler[1].split("\t")
-        login = ["jdoe@example.com", f"u{i % 9}", "None", "asmith@example.com", ""][i % 5]
+        login = ["jdoe@example.com", f"u{i % 9}", "None", "asmith@example.com", "", '"u6"'][i % 6]
         zdenied = host == "www.facebook.com" and (login.startswith("asmith") or client.startswith("10.20."))
         f[1], f[3], f[4], f[19], f[22] = login, host + "/", "Blocked" if zdenied else "Allowed", client, "403"
         if not zdenied:
