@@ -69,12 +69,20 @@ class Member(Protocol):
     def groups(self) -> tuple[str, ...]: ...
 
 
+def any_user(user: str, wanted: Iterable[str]) -> bool:
+    return any(user_matches(user, u) for u in wanted)
+
+
+def any_group(group: str, wanted: Iterable[str]) -> bool:
+    return any(group_matches(group, g) for g in wanted)
+
+
 def holds(audience: Member, client: str | None, user: str | None, group: str | None) -> bool:
     """Whether `audience` holds a record of this client address, user and group."""
     return (
         in_networks(client, audience.networks)
-        or bool(user and any(user_matches(user, u) for u in audience.users))
-        or bool(group and any(group_matches(group, g) for g in audience.groups))
+        or bool(user and any_user(user, audience.users))
+        or bool(group and any_group(group, audience.groups))
     )
 
 
@@ -99,33 +107,23 @@ class AudienceMatcher:
         if not n:
             return None
         best = n
-        # cache hits first: this runs once per record on the Python path
-        if client:
+        if client:  # the cache hit inline: this runs once per record on the Python path
             hit = self._by_client.get(client)
-            best = (
-                hit
-                if hit is not None
-                else self._index(self._by_client, client, lambda a: in_networks(client, a.networks))
-            )
+            best = hit if hit is not None else self._index(self._by_client, client, "networks", in_networks)
         if self.names_people:  # else the address alone decides
             if user:
-                hit = self._by_user.get(user)
-                if hit is None:
-                    hit = self._index(
-                        self._by_user, user, lambda a: any(user_matches(user, u) for u in a.users)
-                    )
-                best = min(best, hit)
+                best = min(best, self._index(self._by_user, user, "users", any_user))
             if group:
-                hit = self._by_group.get(group)
-                if hit is None:
-                    hit = self._index(
-                        self._by_group, group, lambda a: any(group_matches(group, g) for g in a.groups)
-                    )
-                best = min(best, hit)
+                best = min(best, self._index(self._by_group, group, "groups", any_group))
         return self.audiences[best].name if best < n else None
 
-    def _index(self, cache: dict[str, int], key: str, holds: Callable[[Member], bool]) -> int:
-        index = next((i for i, a in enumerate(self.audiences) if holds(a)), len(self.audiences))
-        if len(cache) < MAX_CACHE:
-            cache[key] = index
-        return index
+    def _index(self, cache: dict[str, int], key: str, attr: str, match: Callable[[str, tuple], bool]) -> int:
+        """The first audience whose `attr` (networks, users, groups) `match`es `key`, cached."""
+        hit = cache.get(key)
+        if hit is None:
+            hit = next(
+                (i for i, a in enumerate(self.audiences) if match(key, getattr(a, attr))), len(self.audiences)
+            )
+            if len(cache) < MAX_CACHE:
+                cache[key] = hit
+        return hit
