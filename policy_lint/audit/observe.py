@@ -7,19 +7,17 @@ How a record is matched to the static side's audiences (both sides must mean the
   audience's CIDRs: a segment's `clients:` or a policy audience's `networks:`. A record falls in
   every audience holding its address (overlapping segments each count it). Addresses the log
   shows after NAT, or a proxy that logs its own address, match the translated address only;
-- by user: the record's user (see record.FlowRecord.user) equals one of a policy audience's
-  `users:` ignoring case; a policy name without a domain (`asmith`) also matches the account of
-  any domain (`CORP\\asmith`, `asmith@corp.example`); a qualified one only itself;
-- by group: the record's group (FortiGate `group=` only: the other logs carry none) equals
-  one of a policy audience's `groups:` ignoring case;
+- by user or group: the record's user or group (record.FlowRecord) is one a policy audience's
+  `users:` / `groups:` name, as identity.py matches them (the same rule `traffic` follows);
 - "everyone" (no network view): every record. With a network view, records whose client is in
   no segment are tallied as "(clients in no segment)": their static side is unknown;
 - a segment named only by interface or zone has no address to match: its traffic side is
   `inconclusive` (no records), never a guess.
 
-Users (`by_user`) are tallied under a pseudonym (compliance.keyed_pseudonym, prefix "user-",
-the same key as the client pseudonyms) unless the auditor opts into plain names; at most
-MAX_USERS users are kept, the rest under "(other users)".
+Users (`by_user`) are tallied by byuser.ByUser (as `traffic --by-user`) under a pseudonym
+(compliance.keyed_pseudonym, prefix "user-", the same key as the client pseudonyms) unless the
+auditor opts into plain names; at most byuser.MAX_USERS users are kept, the rest under
+"(other users)".
 
 Firewall records without a host name are attributed by destination address
 (classify.Classifier(by_address=True)): the evidence says "matched by destination address".
@@ -27,31 +25,21 @@ Firewall records without a host name are attributed by destination address
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from policy_lint.audit.static import EVERYONE, AuditAudience, bare_user
+from policy_lint.audit.static import EVERYONE, AuditAudience
+from policy_lint.identity import holds, in_networks
+from policy_lint.traffic.byuser import ByUser
 from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.compliance import ComplianceReport, keyed_pseudonym
 from policy_lint.traffic.record import FlowRecord
 from policy_lint.traffic.sources import SkipCounter, read_records
 
 NO_SEGMENT = "(clients in no segment)"
-OTHER_USERS = "(other users)"
-MAX_USERS = 200
 MAX_CACHE = 4096
-
-
-def user_matches(log_user: str, wanted: str) -> bool:
-    a, b = log_user.casefold(), wanted.casefold()
-    if a == b:
-        return True
-    if "\\" in b or "@" in b:
-        return False  # a qualified name in the policy means that account only
-    return bare_user(a) == b
 
 
 @dataclass
@@ -66,8 +54,10 @@ class TrafficSide:
     def __post_init__(self) -> None:
         self.overall = ComplianceReport(self.catalog, None, pseudonymise=self.pseudonymise, key=self.key)
         self.grouped = ComplianceReport(self.catalog, None, pseudonymise=self.pseudonymise, key=self.key)
-        self.users = ComplianceReport(self.catalog, None, pseudonymise=self.pseudonymise, key=self.key)
-        self.user_names: dict[str, str] = {}  # shown name -> the plain name (static lookup)
+        self.users = ByUser(
+            ComplianceReport(self.catalog, None, pseudonymise=self.pseudonymise, key=self.key),
+            self.shown_user,
+        )
         self.matched: dict[str, int] = {}
         self._by_address: dict[str, tuple[str, ...]] = {}
         self.classifier = Classifier(self.catalog, by_address=True)
@@ -81,14 +71,7 @@ class TrafficSide:
         hit = self._by_address.get(client)
         if hit is not None:
             return hit
-        try:
-            ip = ipaddress.ip_address(client.strip("[]"))
-        except ValueError:
-            names: tuple[str, ...] = ()
-        else:
-            names = tuple(
-                a.name for a in self.audiences if any(ip.version == n.version and ip in n for n in a.networks)
-            )
+        names = tuple(a.name for a in self.audiences if in_networks(client, a.networks))
         if len(self._by_address) < MAX_CACHE:
             self._by_address[client] = names
         return names
@@ -98,11 +81,7 @@ class TrafficSide:
         for a in self.audiences:
             if a.name in names:
                 continue
-            if (
-                a.kind == "everyone"
-                or (rec.user and any(user_matches(rec.user, u) for u in a.users))
-                or (rec.group and any(rec.group.casefold() == g.casefold() for g in a.groups))
-            ):
+            if a.kind == "everyone" or holds(a, None, rec.user, rec.group):
                 names.append(a.name)
         if self.network_view and not any(a.kind == "segment" for a in self.audiences if a.name in names):
             names.append(NO_SEGMENT)
@@ -116,13 +95,8 @@ class TrafficSide:
         for name in self.audiences_of(rec):
             self.matched[name] = self.matched.get(name, 0) + 1
             self.grouped.add(obs, audience=name)
-        if self.by_user and rec.user and obs.service is not None:
-            shown = self.shown_user(rec.user)
-            if shown not in self.user_names and len(self.user_names) >= MAX_USERS:
-                shown = OTHER_USERS
-            else:
-                self.user_names.setdefault(shown, rec.user)
-            self.users.add(obs, audience=shown)
+        if self.by_user:
+            self.users.add(obs)
 
     def read(self, paths: Iterable[Path]) -> None:
         for path in paths:

@@ -21,7 +21,7 @@ import html
 import json
 
 from policy_lint.audit.compare import AGREE, DISAGREEMENTS, STATUSES, compare
-from policy_lint.audit.observe import NO_SEGMENT, OTHER_USERS, TrafficSide
+from policy_lint.audit.observe import NO_SEGMENT, TrafficSide
 from policy_lint.audit.static import EVERYONE, StaticSide, StaticVerdict
 from policy_lint.model import Verdict
 
@@ -116,11 +116,11 @@ def build(config: str, logs: list[str], static: StaticSide, side: TrafficSide, c
             )
     users = []
     if side.by_user:
-        for shown, data in side.users.to_dict()["audiences"].items():
-            plain = side.user_names.get(shown)
+        for shown, data in side.users.report.to_dict()["audiences"].items():
+            plain = side.users.names.get(shown)
             per_user = (
                 static.for_user(plain, catalog, policy, shown if side.pseudonymise else None)
-                if plain is not None and shown != OTHER_USERS
+                if plain is not None and shown != side.users.other
                 else {}
             )
             for sid, tdata in data["services"].items():

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from policy_lint.catalog import Catalog
 from policy_lint.engine import FileReport, Options, Report, lint_paths
+from policy_lint.identity import bare_user
 from policy_lint.inputs import InputError
 from policy_lint.model import Finding, Span, Verdict
 from policy_lint.network.compose import ROLE_ORDER, Layer, Network, combine, compose, role_of
@@ -106,11 +107,6 @@ class StaticSide:
                 note = note.replace(name, shown)
             redacted[sid] = StaticVerdict(v.verdict, v.decided_by.split(": ", 1)[0], note)
         return redacted
-
-
-def bare_user(user: str) -> str:
-    """`CORP\\asmith` and `asmith@corp.example` -> `asmith`: the account without its domain."""
-    return user.rsplit("\\", 1)[-1].split("@", 1)[0]
 
 
 def _where(span: Span | None) -> str:

@@ -146,7 +146,16 @@ class Classifier:
         service, role = hit
         outcome, how, evidence = self._decide(record, service)
         return Observation(
-            record.timestamp, service, role, record.host, outcome, how, evidence, record.client
+            record.timestamp,
+            service,
+            role,
+            record.host,
+            outcome,
+            how,
+            evidence,
+            record.client,
+            record.user,
+            record.group,
         )
 
     def _by_address(self, record: FlowRecord) -> Observation | None:
@@ -164,6 +173,8 @@ class Classifier:
             f"{how}+by-address",
             f"{evidence}; {where}"[:240],
             record.client,
+            record.user,
+            record.group,
         )
 
     def _decide(self, r: FlowRecord, service: str | None) -> tuple[str, str, str]:

@@ -10,6 +10,7 @@ is blocked or degraded, 2 on input errors (unreadable file, HAR not JSON, bad po
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -72,6 +73,13 @@ AUTO_SQL_BYTES = 32 * 1024 * 1024
     "the service whose published prefixes hold their destination address; off: count them as "
     "records without a host name.",
 )
+@click.option(
+    "--by-user",
+    is_flag=True,
+    help="Also report per user, where the logs name users (squid, Zscaler, PAN-OS, FortiGate, "
+    "Umbrella): each user's verdicts under a keyed pseudonym (the client key), the plain name only "
+    "with --no-pseudonymise.",
+)
 def traffic(
     files: tuple[Path, ...],
     policy_path: Path | None,
@@ -83,8 +91,10 @@ def traffic(
     period: str | None = None,
     master: str | None = None,
     by_address: bool = True,
+    by_user: bool = False,
 ) -> None:
     """What actually happened on the wire: per-service verdicts from captured traffic."""
+    from policy_lint.traffic.byuser import ByUser
     from policy_lint.traffic.classify import Classifier
     from policy_lint.traffic.compliance import ComplianceReport, failing_services
     from policy_lint.traffic.render import SUFFIX_FORMATS, render, write_report_atomic
@@ -92,8 +102,17 @@ def traffic(
 
     catalog, policy = load_catalog_and_policy(policy_path)
     classifier = Classifier(catalog, by_address=by_address)
-    key = read_key(pseudonym_key_file) if pseudonym_key_file else None
+    # one key for the client and the user pseudonyms of this run: random unless the auditor keeps one
+    key = read_key(pseudonym_key_file) if pseudonym_key_file else os.urandom(32)
     report = ComplianceReport(catalog, policy, pseudonymise=not no_pseudonymise, key=key, period=period)
+    users = (
+        ByUser(
+            ComplianceReport(catalog, None, pseudonymise=not no_pseudonymise, key=key),
+            lambda user: report.pseudonym(user, "user-"),
+        )
+        if by_user
+        else None
+    )
     paths = expand_inputs(files)
     for path in paths:
         if not path.is_file():
@@ -103,9 +122,9 @@ def traffic(
     if engine == "auto":
         engine = choose_engine(paths)
     if engine == "duckdb":
-        run_duckdb(paths, classifier, report)
+        run_duckdb(paths, classifier, report, users)
     elif engine == "spark":
-        run_spark(paths, classifier, report, master)
+        run_spark(paths, classifier, report, master, users)
     for path in paths if engine == "python" else ():
         skipped = SkipCounter()
         try:
@@ -113,6 +132,8 @@ def traffic(
                 obs = classifier.classify(rec)
                 if obs is not None:
                     report.add(obs)
+                    if users is not None:
+                        users.add(obs)
         except SourceError as exc:
             fail(str(exc))
         except OSError as exc:
@@ -120,6 +141,8 @@ def traffic(
         for reason, n in skipped.reasons.items():
             report.note_skipped(n, reason)
     data = report.to_dict()
+    if users is not None:  # per user: verdicts only (no exceptions: they are declared per audience)
+        data["users"] = users.report.to_dict()["audiences"]
     if output_file is not None:
         # --format wins; with the default text, a .json/.md/.html suffix picks the format
         chosen = fmt if fmt != "text" else SUFFIX_FORMATS.get(output_file.suffix.lower(), "text")
@@ -170,7 +193,7 @@ def read_key(path: Path) -> bytes:
     return key
 
 
-def run_duckdb(paths: list[Path], classifier, report) -> None:
+def run_duckdb(paths: list[Path], classifier, report, users) -> None:
     from policy_lint.traffic.sources import SourceError
 
     try:
@@ -181,7 +204,7 @@ def run_duckdb(paths: list[Path], classifier, report) -> None:
         fail("--engine duckdb needs the duckdb package: pip install 'policy-lint[scale]'")
 
     try:
-        duck.analyse(paths, classifier, report)
+        duck.analyse(paths, classifier, report, users)
     except SourceError as exc:
         fail(str(exc))
     except duckdb.Error as exc:  # out of memory / disk for the spill: one line, exit 2
@@ -190,7 +213,7 @@ def run_duckdb(paths: list[Path], classifier, report) -> None:
         fail(f"cannot read: {exc.strerror or exc}")
 
 
-def run_spark(paths: list[Path], classifier, report, master: str | None) -> None:
+def run_spark(paths: list[Path], classifier, report, master: str | None, users) -> None:
     from policy_lint.traffic.sources import SourceError
 
     try:
@@ -200,7 +223,7 @@ def run_spark(paths: list[Path], classifier, report, master: str | None) -> None
     except ImportError:
         fail("--engine spark needs the pyspark package: pip install 'policy-lint[spark]'")
     try:
-        spark.analyse(paths, classifier, report, master=master or spark.DEFAULT_MASTER)
+        spark.analyse(paths, classifier, report, master=master or spark.DEFAULT_MASTER, by_user=users)
     except SourceError as exc:
         fail(str(exc))
     except OSError as exc:

@@ -16,17 +16,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import ipaddress
 import os
 from dataclasses import dataclass, field
 
 from policy_lint.catalog import HYGIENE_ROLES
+from policy_lint.identity import AudienceMatcher
 from policy_lint.traffic.record import OUTCOMES, Observation
 from policy_lint.traffic.trend import Trend
 
 MAX_EVIDENCE = 5
 MAX_HOSTS = 50
-MAX_NETWORK_CACHE = 4096
 MAX_CLIENTS_LISTED = 10
 OTHER_HOSTS = "(other hosts)"
 OTHER_CLIENTS = "other clients"
@@ -84,15 +83,13 @@ class ComplianceReport:
         self.trend = Trend(period, _Tally) if period else None
         self.pseudonymise = pseudonymise
         self._key = key if key is not None else os.urandom(32)  # per run: pseudonyms not linkable across runs
-        self._audiences: list[tuple[str, tuple]] = []
         self.policy = policy
-        if policy is not None:
-            for name, aud in policy.audiences.items():
-                if aud.networks:
-                    self._audiences.append((name, tuple(aud.networks)))
+        # the policy's audiences, in its order: a record belongs to the first that holds it
+        self._matcher = AudienceMatcher(
+            [a for a in policy.audiences.values() if a.networks or a.users or a.groups] if policy else []
+        )
         self._services: dict[str, _Service] = {sid: _Service() for sid in catalog.services}
         self._by_audience: dict[str, dict[str, _Tally]] = {}
-        self._aud_cache: dict[str, str] = {}
         self._control = _counts()
         self._clients: dict[str, dict[str, str]] = {}  # audience -> first few clients -> pseudonym
         self.start: float | None = None
@@ -107,33 +104,21 @@ class ComplianceReport:
             if key in self.skipped_reasons or len(self.skipped_reasons) < 20:
                 self.skipped_reasons[key] = self.skipped_reasons.get(key, 0) + n
 
-    def pseudonym(self, client: str) -> str:
+    def pseudonym(self, value: str, prefix: str = "client-") -> str:
+        """A client address (or, with prefix "user-", a user name) as the report shows it."""
         if not self.pseudonymise:
-            return client
-        return keyed_pseudonym(self._key, client)
+            return value
+        return keyed_pseudonym(self._key, value, prefix)
 
-    def _audience(self, client: str | None) -> str:
-        if not client:
-            return OTHER_CLIENTS
-        hit = self._aud_cache.get(client)
-        if hit is not None:
-            return hit
-        name = OTHER_CLIENTS
-        try:
-            ip = ipaddress.ip_address(client)
-            for aname, nets in self._audiences:
-                if any(ip.version == n.version and ip in n for n in nets):
-                    name = aname
-                    break
-        except ValueError:
-            pass
-        if len(self._aud_cache) < MAX_NETWORK_CACHE:
-            self._aud_cache[client] = name
-        return name
+    @property
+    def audiences_name_people(self) -> bool:
+        """Whether the policy has audiences given by users or groups (identity.AudienceMatcher)."""
+        return self._matcher.names_people
 
-    def audience_of(self, client: str | None) -> str:
-        """The policy audience a client address belongs to ("other clients" when none)."""
-        return self._audience(client)
+    def audience_of(self, client: str | None, user: str | None = None, group: str | None = None) -> str:
+        """The policy audience a record of this client address, user and group belongs to: the
+        first in the policy's order that holds it (identity.py); "other clients" when none does."""
+        return self._matcher.first(client, user, group) or OTHER_CLIENTS
 
     def note_client(self, audience: str, client: str) -> None:
         """A client seen in `audience` (the sample lists the first few, pseudonymised)."""
@@ -188,7 +173,11 @@ class ComplianceReport:
                         "time": _iso(ts),
                     }
                 )
-        aud = audience if audience is not None else self._audience(obs.client)
+        aud = (
+            audience
+            if audience is not None
+            else self._matcher.first(obs.client, obs.user, obs.group) or OTHER_CLIENTS
+        )
         if obs.client:
             self.note_client(aud, obs.client)
         tallies = self._by_audience.get(aud)

@@ -11,9 +11,10 @@ a spill directory, does the rest in SQL: the classification and the aggregation 
 service, audience and day fed to ComplianceReport, whose report is then the Python path's --
 checked on every sample format by tests/traffic/test_duck.py), with the records grouped before
 they are classified (sqlgroups): nothing is kept per record, so memory does not grow with the
-input. Records carry their user (squid's user column, Zscaler's login) for a per-user report
-(sqlgroups.ByUser). Flow files and HAR (block pages need the response fingerprints) are
-refused: use the Python engine.
+input. Records carry their user and group (squid's user column, Zscaler's login, the other
+logs' user fields: sqlplan.RECORD_COLUMNS) for audiences of users and the per-user report.
+Flow files and HAR (block pages need the response fingerprints) are refused: use the Python
+engine.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from policy_lint.traffic import duck_zscaler, sqlgroups, sqlplan
+from policy_lint.traffic.byuser import ByUser
 from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.compliance import ComplianceReport
 from policy_lint.traffic.duck_stage import Staged, left_to_python, lit, read_lines_sql, stage
@@ -33,8 +35,6 @@ from policy_lint.traffic.sources import SkipCounter, SourceError, read_records, 
 
 MEMORY_LIMIT = "512MB"
 _COLUMNS = sqlplan.RECORD_COLUMNS
-# The spool's columns: the records', then the user (read only by this engine).
-SPOOL_COLUMNS = {**sqlplan.RECORD_COLUMNS, "user_name": "VARCHAR"}
 _CLEAN = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 
 
@@ -42,9 +42,8 @@ def _cell(value: str | None) -> str:
     return value.translate(_CLEAN) if value else ""
 
 
-def spool(records: Iterable[FlowRecord], out: Any, start: int = 0, user: bool = False) -> int:
-    """Write records as TSV rows (sqlplan.RECORD_COLUMNS; SPOOL_COLUMNS with `user`); returns
-    the next sequence number."""
+def spool(records: Iterable[FlowRecord], out: Any, start: int = 0) -> int:
+    """Write records as TSV rows (sqlplan.RECORD_COLUMNS); returns the next sequence number."""
     seq = start
     for r in records:
         if r.headers or r.body_prefix:
@@ -53,21 +52,17 @@ def spool(records: Iterable[FlowRecord], out: Any, start: int = 0, user: bool = 
             f"{seq}\t{r.timestamp!r}\t{_cell(r.host)}\t{_cell(r.client)}\t"
             f"{'' if r.status is None else r.status}\t{_cell(r.proxy_tag)}\t{_cell(r.error)}\t"
             f"{_cell(r.server_ip)}\t{'true' if r.via_upstream else 'false'}\t{_cell(r.verdict)}\t"
-            f"{_cell(r.reason)}{f'{chr(9)}{_cell(r.user)}' if user else ''}\n"
+            f"{_cell(r.reason)}\t{_cell(r.user)}\t{_cell(r.group)}\n"
         )
         seq += 1
     return seq
-
-
-def _spool_user(records: Iterable[FlowRecord], out: Any, start: int = 0) -> int:
-    return spool(records, out, start, user=True)
 
 
 def analyse(
     paths: Iterable[Path],
     classifier: Classifier,
     report: ComplianceReport,
-    by_user: sqlgroups.ByUser | None = None,
+    by_user: ByUser | None = None,
 ) -> None:
     """Read, classify and aggregate `paths` into `report` (skips noted on it), and per user
     into `by_user` when given."""
@@ -94,13 +89,13 @@ def analyse(
                     if native_squid_ok(path):
                         done = native_squid(con, path, seq, out, skipped, dest)
                     elif duck_zscaler.eligible(path):
-                        done = duck_zscaler.read(con, path, seq, _spool_user, out, skipped, dest)
+                        done = duck_zscaler.read(con, path, seq, spool, out, skipped, dest)
                     if (
                         done is None
                     ):  # not a plain squid/Zscaler log, or DuckDB refused it: the Python readers
                         skipped = SkipCounter()
                         records = read_records(path, skipped, keep_addressed=classifier.by_address)
-                        seq = spool(records, out, seq, user=True)
+                        seq = spool(records, out, seq)
                     else:
                         staged.append(done)
                         seq += done.rows
@@ -191,7 +186,7 @@ def native_squid(
             if rec is None:
                 skipped.skip("access.log line not in squid native/common format")
             else:
-                spool((rec,), out, seq, user=True)
+                spool((rec,), out, seq)
     except duckdb.Error:
         dest.unlink(missing_ok=True)
         return None
@@ -237,9 +232,9 @@ def _run(
     staged: list[Staged],
     classifier: Classifier,
     report: ComplianceReport,
-    by_user: sqlgroups.ByUser | None,
+    by_user: ByUser | None,
 ) -> None:
-    columns = "{" + ", ".join(f"{lit(k)}: {lit(v)}" for k, v in SPOOL_COLUMNS.items()) + "}"
+    columns = "{" + ", ".join(f"{lit(k)}: {lit(v)}" for k, v in sqlplan.RECORD_COLUMNS.items()) + "}"
     spooled = (
         f"SELECT * FROM read_csv({lit(str(spool_path))}, delim = '\t', quote = '', escape = '', "
         f"header = false, columns = {columns}, nullstr = '', auto_detect = false)"

@@ -53,11 +53,11 @@ class Staged:
     rows: int
 
     def records_sql(self) -> str:
-        """The parsed rows as records (sqlplan.RECORD_COLUMNS, then user_name)."""
+        """The parsed rows as records (sqlplan.RECORD_COLUMNS; no log parsed here has a group)."""
         return (
             f"SELECT {self.base} + file_row_number AS seq, ts, host, client, status, tag, error, "
             "CAST(NULL AS VARCHAR) AS server_ip, true AS via_upstream, verdict, "
-            f"CAST(NULL AS VARCHAR) AS reason, user_name FROM read_parquet({lit(str(self.path))}, "
+            f"CAST(NULL AS VARCHAR) AS reason, user_name, CAST(NULL AS VARCHAR) AS group_name FROM read_parquet({lit(str(self.path))}, "
             "file_row_number = true) WHERE ok"
         )
 

@@ -63,3 +63,5 @@ class Observation:
     how: str  # the mechanism: "block-page:squid", "http-403", "connect-refused", "reset", ...
     evidence: str  # a short, content-free description ("X-Squid-Error: ERR_ACCESS_DENIED")
     client: str | None = None
+    user: str | None = None  # the record's user and group (FlowRecord's): its audience, --by-user
+    group: str | None = None

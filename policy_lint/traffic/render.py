@@ -78,9 +78,10 @@ def _text(report: dict) -> str:
             lines.append(f"      {e['outcome']}: {e['host']} ({e['role']}) {e['how']} {e['evidence']}")
         if s.get("accepted"):
             lines.append(f"      accepted by a policy exception for: {', '.join(s['accepted'])}")
-    for aud, a in report.get("audiences", {}).items():
-        verdicts = ", ".join(f"{sid} {v['verdict']}" for sid, v in a["services"].items())
-        lines.append(f"  audience {aud}: {verdicts}")
+    for kind, key in (("audience", "audiences"), ("user", "users")):
+        for aud, a in report.get(key, {}).items():
+            verdicts = ", ".join(f"{sid} {v['verdict']}" for sid, v in a["services"].items())
+            lines.append(f"  {kind} {aud}: {verdicts}")
     for line in (report.get("trend") or {}).get("summary", []):
         lines.append(f"  trend: {line}")
     if report.get("skipped"):
@@ -117,12 +118,13 @@ def _md(report: dict) -> str:
                 for e in s["evidence"]
             ]
             out.append("")
-    if report.get("audiences"):
-        out.append("## Audiences")
-        for aud, a in report["audiences"].items():
-            verdicts = ", ".join(f"{_md_cell(sid)} {v['verdict']}" for sid, v in a["services"].items())
-            out.append(f"- {_md_cell(aud)}: {verdicts}")
-        out.append("")
+    for title, key in (("Audiences", "audiences"), ("Users", "users")):
+        if report.get(key):
+            out.append(f"## {title}")
+            for aud, a in report[key].items():
+                verdicts = ", ".join(f"{_md_cell(sid)} {v['verdict']}" for sid, v in a["services"].items())
+                out.append(f"- {_md_cell(aud)}: {verdicts}")
+            out.append("")
     trend = report.get("trend") or {}
     if trend.get("summary"):
         out.append(f"## Trend (per {_md_cell(trend['period'])})")
@@ -184,11 +186,14 @@ def _html(report: dict) -> str:
         "inconclusive = not enough traffic, or the audit path itself failed.</p>"
     )
     legend = "".join(f'<span><i class=sw style="background:{c}"></i>{n}</span>' for n, c in COLOURS.items())
-    auds = "".join(
-        f"<tr><td>{e(aud)}</td><td>"
-        + ", ".join(f"{e(sid)}: {e(v['verdict'])}" for sid, v in a["services"].items())
-        + "</td></tr>"
-        for aud, a in report.get("audiences", {}).items()
+    auds, users = (
+        "".join(
+            f"<tr><td>{e(aud)}</td><td>"
+            + ", ".join(f"{e(sid)}: {e(v['verdict'])}" for sid, v in a["services"].items())
+            + "</td></tr>"
+            for aud, a in report.get(key, {}).items()
+        )
+        for key in ("audiences", "users")
     )
     skipped = (
         f"<p><small>Skipped {int(report.get('skipped', 0))} unreadable records.</small></p>"
@@ -201,7 +206,9 @@ def _html(report: dict) -> str:
         f"{intro}<p>Observed window: {e(_window(report))}</p><p class=legend>{legend}</p>"
         f"<table><tr><th>Service</th><th>Verdict</th><th>Requests</th><th>Outcomes</th></tr>{''.join(rows)}</table>"
         + (f"<h2>Audiences</h2><table>{auds}</table>" if auds else "")
+        + (f"<h2>Users</h2><table>{users}</table>" if users else "")
         + f"{skipped}<p><small>Hosts and outcomes only: no paths, queries, cookies or bodies. "
-        f"Client addresses {'pseudonymised' if report.get('pseudonymised', True) else 'shown as seen'}."
+        f"Client addresses{' and users' if users else ''} "
+        f"{'pseudonymised' if report.get('pseudonymised', True) else 'shown as seen'}."
         f"</small></p></body></html>\n"
     )

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from policy_lint.traffic import duck_zscaler, spark_zscaler, sqlgroups, sqlplan
+from policy_lint.traffic.byuser import ByUser
 from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.compliance import ComplianceReport
 from policy_lint.traffic.duck import NATIVE_LINE_RE, native_squid_ok, spool
@@ -142,6 +143,7 @@ class SparkEngine:
             "hostmap",
             "ipinfo",
             "clientinfo",
+            "usermap",
             "classified",
         ):
             self.spark.catalog.dropTempView(name)
@@ -216,14 +218,16 @@ def _native_squid_sql(d: sqlplan.Dialect, view: str, base: int) -> str:
                CASE WHEN good THEN tag END AS tag,
                CASE WHEN good AND failed THEN 'squid ' || tag || '/' || CAST(code AS STRING) END AS error,
                CAST(NULL AS STRING) AS server_ip, true AS via_upstream, CAST(NULL AS STRING) AS verdict,
-               CAST(NULL AS STRING) AS reason, CASE WHEN NOT good THEN line END AS raw
+               CAST(NULL AS STRING) AS reason,
+               CASE WHEN good THEN nullif(nullif(regexp_extract(c, {d.lit(_USER_RE)}, 1), ''), '-') END AS user_name,
+               CAST(NULL AS STRING) AS group_name, CASE WHEN NOT good THEN line END AS raw
         FROM (
           SELECT *, m AND NOT (method = 'CONNECT' AND instr(url, '://') > 0) AS good,
                  left(tag, 8) = 'TAG_NONE' OR code = 0 OR (code >= 500 AND instr(tag, 'DENIED') = 0) AS failed
           FROM (
-            SELECT id, line, m, f[5] AS method, f[6] AS url, substring_index(f[3], '/', 1) AS tag,
+            SELECT id, line, c, m, f[5] AS method, f[6] AS url, substring_index(f[3], '/', 1) AS tag,
                    CASE WHEN m THEN CAST(substring_index(f[3], '/', -1) AS INT) END AS code, f
-            FROM (SELECT id, line, m, CASE WHEN m THEN split(c, ' ') END AS f
+            FROM (SELECT id, line, c, m, CASE WHEN m THEN split(c, ' ') END AS f
                   FROM (SELECT id, value AS line, c, c RLIKE {full} AS m
                         FROM (SELECT monotonically_increasing_id() AS id, value,
                                      regexp_replace(trim(value), ' +', ' ') AS c FROM {view}) a) b) c
@@ -232,6 +236,9 @@ def _native_squid_sql(d: sqlplan.Dialect, view: str, base: int) -> str:
     """
 
 
+# The user: sources.squid_line's (?:\s+(\S+))? after the seven fields (a run of spaces and tabs,
+# then non-space characters; "-" is none). The regex admitted printable ASCII and tabs only there.
+_USER_RE = r"^(?:[!-~]+ ){7}[\t ]*([!-~]+)"
 _END = r"\z"  # java.util.regex's end of input ($ also matches before a final line terminator)
 
 
@@ -292,9 +299,11 @@ def analyse(
     *,
     spark: Any = None,
     master: str = DEFAULT_MASTER,
+    by_user: ByUser | None = None,
 ) -> None:
-    """Read, classify and aggregate `paths` into `report` (skips noted on it), on `spark` (a
-    session the caller keeps) or on a new session of `master`, stopped at the end."""
+    """Read, classify and aggregate `paths` into `report` (skips noted on it), and per user into
+    `by_user` when given, on `spark` (a session the caller keeps) or on a new session of
+    `master`, stopped at the end."""
     from policy_lint.traffic.logread import detect
 
     with tempfile.TemporaryDirectory(prefix="policy-lint-spark-") as tmp:
@@ -322,7 +331,7 @@ def analyse(
                     for reason, n in skipped.reasons.items():
                         report.note_skipped(n, reason)
             _rec_view(spark, engine.dialect, spool_path, native)
-            sqlgroups.run(engine, classifier, report)
+            sqlgroups.run(engine, classifier, report, by_user)
         finally:
             engine.release()
             if own:

@@ -50,6 +50,7 @@ def parse_sql(view: str, base: int) -> str:
     status = f"CASE WHEN {full('trim(get(f, 22))', '0*[1-5][0-9][0-9]')} THEN try_cast(trim(get(f, 22)) AS INT) END"
     # the day-of-week name is checked by TIME_RE only; the rest is a date Spark must accept
     ts = "CAST(unix_seconds(try_to_timestamp(substring(get(f, 0), 5), 'MMM dd HH:mm:ss yyyy')) AS DOUBLE)"
+    who = "trim(BOTH '\"' FROM trim(get(f, 1)))"  # the login as weblogs._who: strip(), then the quotes
     relevant = f"trim(BOTH {d.lit(' ' + chr(9))} FROM line) <> '' AND NOT startswith(line, '#')"
     plain = f"NOT (line RLIKE {d.lit(NOT_PLAIN)}) AND size(f) >= 23 AND {full('get(f, 0)', TIME_RE)}"
     return f"""
@@ -63,6 +64,8 @@ def parse_sql(view: str, base: int) -> str:
                     WHEN action = 'allowed' THEN CASE WHEN status IS NULL THEN 'allowed' END
                     ELSE 'unknown' END END AS verdict,
                CAST(NULL AS STRING) AS reason,
+               CASE WHEN ok AND who <> '' AND lower(who) NOT IN ('-', 'none', 'unknown') THEN who END AS user_name,
+               CAST(NULL AS STRING) AS group_name,
                CASE WHEN relevant AND NOT ok THEN line END AS raw
         FROM (
           SELECT *, relevant AND plain AND h IS NOT NULL AND h <> '' AND ts IS NOT NULL AS ok
@@ -70,7 +73,8 @@ def parse_sql(view: str, base: int) -> str:
             SELECT *, CASE WHEN relevant AND plain THEN TRIM(TRAILING '.' FROM lower({host})) END AS h,
                    CASE WHEN relevant AND plain THEN {ts} END AS ts,
                    CASE WHEN relevant AND plain THEN {status} END AS status,
-                   lower(trim(get(f, 4))) AS action
+                   lower(trim(get(f, 4))) AS action,
+                   {who} AS who
             FROM (
               SELECT id, line, f, {relevant} AS relevant, CASE WHEN {relevant} THEN {plain} ELSE false END AS plain
               FROM (SELECT monotonically_increasing_id() AS id, value AS line,

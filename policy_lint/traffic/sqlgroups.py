@@ -3,7 +3,7 @@
 The records of `rec` are first grouped by everything the classification and the report read of
 a record -- host (with its service and role, or the service its destination address is
 attributed to: sqlplan.record_join), status, tag, error, server address, upstream flag, verdict,
-reason, the client's audience, and the UTC day when a trend is asked for -- with each group's
+reason, the record's audience, and the UTC day when a trend is asked for -- with each group's
 count, first sequence number, time of that first record and non-zero time span. Only these
 groups (a few per host, audience and day) are classified, by classify.py's rules
 (sqlplan.rule_cases), and grouped again by what the report shows: the count is the sum, the first
@@ -11,35 +11,21 @@ record the first of the first pre-group, the span the union. Groups are fed to C
 the order of their first record, so the report is the Python path's -- and nothing is kept per
 record: memory follows the distinct observations, not the input.
 
-The client sample is read with the distinct clients, in one pass: each client's first record of
-a service (`min(seq)`), the first MAX_CLIENTS_LISTED of each audience then
-taken in Python. Records with a user (column `user_name` of `rec`) can feed a per-user report
-(ByUser: `audit --by-user`'s tally): the audience is then the user's shown name, given to the
+The audiences are read with the distinct clients (with audiences of users or groups in the
+policy: the distinct clients, users and groups), in one pass, each with its first record of a
+service (`min(seq)`): identity.AudienceMatcher, in Python, gives each its audience, and the first
+MAX_CLIENTS_LISTED clients of each audience are the client sample. Records with a user (column
+`user_name` of `rec`) can feed a per-user report (byuser.ByUser, `--by-user`): the audience is then the user's shown name, given to the
 first `max_users` users in order of their first record of a service, the rest under `other`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 from policy_lint.traffic import sqlplan
+from policy_lint.traffic.byuser import ByUser
 from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.compliance import MAX_CLIENTS_LISTED, ComplianceReport
 from policy_lint.traffic.record import Observation
-
-
-@dataclass
-class ByUser:
-    """A per-user report beside the main one: users named by `shown` (a keyed pseudonym, or the
-    name itself), at most `max_users` of them, the rest counted under `other`."""
-
-    report: ComplianceReport
-    shown: Callable[[str], str]
-    max_users: int
-    other: str
-    names: dict[str, str] = field(default_factory=dict)  # shown name -> the plain name
-
 
 # what a record's classification and its report entry depend on (besides the audience)
 _KEY = ("host", "status", "tag", "error", "server_ip", "via_upstream", "verdict", "reason")
@@ -51,17 +37,20 @@ def run(
     """Classify and aggregate the engine's table `rec` into `report` (and `by_user`)."""
     sqlplan.load_catalog_tables(engine, classifier)
     join = sqlplan.record_join(classifier.by_address)
-    # every client (its audience), with its first record of a service (the client sample)
-    firsts = list(
-        engine.rows(
-            f"SELECT r.client, min(CASE WHEN {join.matched} AND {join.service} IS NOT NULL THEN r.seq END)"
-            f" FROM {join.source}"
-            " WHERE r.client IS NOT NULL GROUP BY r.client"
+    first = f"min(CASE WHEN {join.matched} AND {join.service} IS NOT NULL THEN r.seq END)"
+    if report.audiences_name_people:
+        on = _people(engine, join, first, report)
+    else:
+        # every client (its audience), with its first record of a service (the client sample)
+        firsts = list(
+            engine.rows(
+                f"SELECT r.client, {first} FROM {join.source} WHERE r.client IS NOT NULL GROUP BY r.client"
+            )
         )
-    )
-    audiences = {client: report.audience_of(client) for client, _ in firsts}
-    engine.load("clientinfo", {"client": "VARCHAR", "audience": "VARCHAR"}, list(audiences.items()))
-    _note_clients(report, [(audiences[c], c, first) for c, first in firsts if first is not None])
+        audiences = {client: report.audience_of(client) for client, _ in firsts}
+        engine.load("clientinfo", {"client": "VARCHAR", "audience": "VARCHAR"}, list(audiences.items()))
+        _note_clients(report, [(audiences[c], c, seq) for c, seq in firsts if seq is not None])
+        on = "ci.client = r.client"
     other = engine.dialect.lit(report.audience_of(None))
     _feed(
         engine,
@@ -69,11 +58,37 @@ def run(
         report,
         join,
         f"coalesce(ci.audience, {other})",
-        "LEFT JOIN clientinfo ci ON ci.client = r.client",
+        f"LEFT JOIN clientinfo ci ON {on}",
         "true",
     )
     if by_user is not None:
         _users(engine, classifier, join, by_user)
+
+
+_WHO = ("client", "user_name", "group_name")
+
+
+def _people(engine: sqlplan.Engine, join: sqlplan.RecordJoin, first: str, report: ComplianceReport) -> str:
+    """With audiences given by users or groups, a record's audience depends on its client, user
+    and group (identity.AudienceMatcher): `clientinfo` gets one row per distinct triple ('' for
+    none: the join is a plain equality), the client sample each client's first record of a
+    service in each audience. Returns the join condition."""
+    rows = list(
+        engine.rows(
+            f"SELECT {', '.join(f'r.{k}' for k in _WHO)}, {first} FROM {join.source} GROUP BY 1, 2, 3"
+        )
+    )
+    info: list[tuple[str, str, str, str]] = []
+    sample: dict[tuple[str, str], int] = {}
+    for client, user, group, seq in rows:
+        audience = report.audience_of(client, user, group)
+        info.append((client or "", user or "", group or "", audience))
+        if client is not None and seq is not None:
+            key = (audience, client)
+            sample[key] = min(seq, sample.get(key, seq))
+    engine.load("clientinfo", {**dict.fromkeys(_WHO, "VARCHAR"), "audience": "VARCHAR"}, info)
+    _note_clients(report, [(audience, client, seq) for (audience, client), seq in sample.items()])
+    return " AND ".join(f"ci.{k} = coalesce(r.{k}, '')" for k in _WHO)
 
 
 def _users(engine: sqlplan.Engine, classifier: Classifier, join: sqlplan.RecordJoin, by_user: ByUser) -> None:
@@ -82,14 +97,7 @@ def _users(engine: sqlplan.Engine, classifier: Classifier, join: sqlplan.RecordJ
         engine.rows(f"SELECT r.user_name, min(r.seq) {service_rec} AND r.user_name IS NOT NULL GROUP BY 1"),
         key=lambda row: row[1],
     )
-    shown: dict[str, str] = {}
-    for user, _ in order:  # observe.TrafficSide.add's naming, in the order users first appear
-        name = by_user.shown(user)
-        if name not in by_user.names and len(by_user.names) >= by_user.max_users:
-            name = by_user.other
-        else:
-            by_user.names.setdefault(name, user)
-        shown[user] = name
+    shown = {user: by_user.name(user) for user, _ in order}  # in the order users first appear
     engine.load("usermap", {"user_name": "VARCHAR", "shown": "VARCHAR"}, list(shown.items()))
     users = "JOIN usermap u ON u.user_name = r.user_name"
     clients = engine.rows(

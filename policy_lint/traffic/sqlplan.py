@@ -47,6 +47,8 @@ RECORD_COLUMNS = {
     "via_upstream": "BOOLEAN",
     "verdict": "VARCHAR",
     "reason": "VARCHAR",
+    "user_name": "VARCHAR",  # FlowRecord.user and .group: the audience, --by-user
+    "group_name": "VARCHAR",
 }
 
 

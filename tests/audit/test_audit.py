@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from policy_lint.audit.compare import AGREE, BYPASS, HIDDEN, UNKNOWN, compare
-from policy_lint.audit.observe import user_matches
 from policy_lint.catalog import load_catalog
+from policy_lint.identity import user_matches
 from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.compliance import keyed_pseudonym
 from policy_lint.traffic.record import FlowRecord

@@ -378,26 +378,26 @@ def _user_logs(tmp_path: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize("max_users", [200, 5])
-def test_per_user_report_same_as_python(max_users, tmp_path, monkeypatch):
-    """audit --by-user's tally (observe.TrafficSide, Python path) and sqlgroups.ByUser on DuckDB:
+def test_per_user_report_same_as_python(max_users, tmp_path):
+    """audit --by-user's tally (observe.TrafficSide, Python path) and byuser.ByUser on DuckDB:
     the same users under the same keyed pseudonyms, the same per-user report; the cap too."""
     from policy_lint.audit import observe
+    from policy_lint.traffic.byuser import OTHER_USERS, ByUser
     from policy_lint.traffic.compliance import keyed_pseudonym
-    from policy_lint.traffic.sqlgroups import ByUser
 
-    monkeypatch.setattr(observe, "MAX_USERS", max_users)
     paths = _user_logs(tmp_path)
     catalog, _ = load_catalog_and_policy(None)
     side = observe.TrafficSide(catalog, [], network_view=False, key=KEY, by_user=True)
+    side.users.max_users = max_users
     side.read(paths)
     users = ComplianceReport(catalog, None, key=KEY)
-    by_user = ByUser(users, lambda u: keyed_pseudonym(KEY, u, "user-"), max_users, observe.OTHER_USERS)
+    by_user = ByUser(users, lambda u: keyed_pseudonym(KEY, u, "user-"), max_users)
     duck.analyse(
         paths, Classifier(catalog, by_address=True), ComplianceReport(catalog, None, key=KEY), by_user
     )
-    assert by_user.names == side.user_names
-    assert users.to_dict() == side.users.to_dict()
-    assert len(side.user_names) == min(max_users, 45)  # 23 + 7 + asmith + 14 logins
+    assert by_user.names == side.users.names
+    assert users.to_dict() == side.users.report.to_dict()
+    assert len(side.users.names) == min(max_users, 45)  # 23 + 7 + asmith + 14 logins
     shown = set(users.to_dict()["audiences"])
-    assert all(name.startswith("user-") for name in shown - {observe.OTHER_USERS})  # pseudonymised
-    assert (observe.OTHER_USERS in shown) == (max_users < 45)
+    assert all(name.startswith("user-") for name in shown - {OTHER_USERS})  # pseudonymised
+    assert (OTHER_USERS in shown) == (max_users < 45)
