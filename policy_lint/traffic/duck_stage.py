@@ -10,7 +10,7 @@ the report's "first" rests on -- is the file's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,53 @@ def read_lines_sql(path: Path) -> str:
     )
 
 
+def read_fields_sql(path: Path, count: int) -> str:
+    """The first `count` tab-separated fields (f1 .. f<count>) of each non-empty line, in order,
+    read in parallel: a line of fewer fields has the missing ones NULL (an empty field is ''; a
+    field that is exactly NUL reads as NULL too), the fields past `count` are not read (nor
+    checked). Row i is the i-th non-empty line (lines_at). DuckDB takes a CR for a line end where
+    the Python readers keep it in the line: check has_cr first. A file DuckDB cannot read (invalid
+    UTF-8 in a field read, a line past MAX_LINE) is an error."""
+    columns = "{" + ", ".join(f"'f{i}': 'VARCHAR'" for i in range(1, count + 1)) + "}"
+    return (
+        f"read_csv({lit(str(path))}, columns = {columns}, delim = '\t', quote = '', escape = '', "
+        "header = false, auto_detect = false, new_line = '\\n', null_padding = true, "
+        f"strict_mode = false, nullstr = chr(0), max_line_size = {MAX_LINE - 8})"
+    )
+
+
+def has_cr(path: Path) -> bool:
+    """Whether the file holds a CR (read in bounded blocks: no memory map, which would count the
+    whole file as resident)."""
+    block = bytearray(1 << 20)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(block):
+            if block.find(b"\r", 0, n) >= 0:
+                return True
+    return False
+
+
+def lines_at(path: Path, rows: Iterable[int]) -> Iterator[tuple[int, str]]:
+    """(row, line) for the rows of read_fields_sql named in `rows` (ascending): its non-empty
+    lines counted from 0, decoded as the Python readers decode them (logio.lines). The file is
+    read only when a row is asked for, and only up to the last one."""
+    wanted = iter(rows)
+    want = next(wanted, None)
+    if want is None:
+        return
+    row = -1
+    with open(path, "rb") as fh:
+        for raw in fh:
+            if raw == b"\n":
+                continue
+            row += 1
+            if row == want:
+                yield row, raw.decode("utf-8", "replace").rstrip("\n")
+                want = next(wanted, None)
+                if want is None:
+                    return
+
+
 @dataclass(frozen=True)
 class Staged:
     """A staged file: its rows from sequence number `base` on (`rows` of them)."""
@@ -68,6 +115,17 @@ def stage(con: Any, select: str, dest: Path, base: int) -> Staged:
     cols = ", ".join(["ok", *STAGE_COLUMNS, "raw"])
     row = con.execute(f"COPY (SELECT {cols} FROM ({select})) TO {lit(str(dest))} (FORMAT parquet)").fetchone()
     return Staged(dest, base, int(row[0]) if row else 0)
+
+
+def unparsed(con: Any, staged: Staged) -> Iterator[int]:
+    """The rows the parse query did not parse (`ok` false), ascending."""
+    cur = con.execute(
+        f"SELECT file_row_number FROM read_parquet({lit(str(staged.path))}, file_row_number = true)"
+        " WHERE NOT ok ORDER BY 1"
+    )
+    while batch := cur.fetchmany(10000):
+        for (n,) in batch:
+            yield n
 
 
 def left_to_python(con: Any, staged: Staged) -> Iterator[tuple[int, str]]:

@@ -306,6 +306,49 @@ def test_native_zscaler_reader_same_as_python(tmp_path):
     assert row[0] >= 2 * 7  # DuckDB parsed the plain lines itself
 
 
+def test_native_zscaler_field_reader_edges(tmp_path):
+    """The Zscaler lines DuckDB reads as tab-separated fields (the first 23 only): too few or
+    more fields, a NUL or invalid UTF-8 in a field, only tabs, blank lines between garbage (the
+    lines left to Python are found again by their number among the non-empty lines)."""
+    import duckdb
+
+    good = (SAMPLES / "zscaler-nss-web.log").read_text().splitlines()
+    f = good[0].split("\t")
+    lines = [
+        "\t".join(f[:22]).encode(),  # 22 fields: not a Zscaler line
+        "\t".join(f[:23]).encode(),  # exactly 23
+        "\t".join([*f, "extra", "more"]).encode(),  # past the default feed's fields
+        ("\t" * 30).encode(),
+        b"",
+        b"",
+        "\t".join([*f[:6], "\x00", *f[7:]]).encode(),  # NUL in a field not read
+        "\t".join([f[0], "\x00", *f[2:]]).encode(),  # NUL as the login: Python's parse
+        "\t".join([*f[:6], "x", *f[7:]]).encode().replace(b"\tx\t", b"\t\xff\t"),  # bad UTF-8, not read
+        b"garbage",
+        b"",
+        good[1].encode(),
+        b"\t".join([good[2].encode(), b"tail"]),
+    ]
+    path = tmp_path / "nss.log"
+    path.write_bytes(b"\n".join(lines * 2) + b"\n")
+    assert duck_report([path]) == python_report([path])
+    con = duckdb.connect()
+    with open(tmp_path / "spool.tsv", "w") as out:
+        staged = duck.duck_zscaler.read(con, path, 0, duck.spool, out, SkipCounter(), tmp_path / "z.parquet")
+    assert staged is not None
+    row = con.execute(f"SELECT count(*) FROM ({staged.records_sql()})").fetchone()
+    assert row == (2 * 6,)  # 23, more, NUL not read, bad UTF-8 not read, good[1], good[2] + tail
+
+    # a CR: DuckDB would end the row there, Python keeps it in the line: Python reads the file
+    path.write_bytes(b"\n".join([good[0].encode(), good[1].encode().replace(b"\t", b"\r\t", 1)]) + b"\n")
+    with open(tmp_path / "spool.tsv", "w") as out:
+        assert (
+            duck.duck_zscaler.read(con, path, 0, duck.spool, out, SkipCounter(), tmp_path / "c.parquet")
+            is None
+        )
+    assert duck_report([path]) == python_report([path])
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_native_readers_agree_on_mutated_lines(seed, tmp_path):
     """Lines of both native formats with random characters changed, inserted or removed: the
