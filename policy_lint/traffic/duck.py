@@ -182,7 +182,7 @@ def native_squid(
         FROM (SELECT *, starts_with(tag, 'TAG_NONE') OR code = 0 OR (code >= 500 AND NOT contains(tag, 'DENIED')) AS failed
               FROM ({fields}))"""
     try:
-        staged = stage(con, select, dest, base)
+        staged = stage(con, select, dest, base, null=("verdict",))
         for seq, text in left_to_python(con, staged):
             line = text.strip()  # Python's strip: more than the spaces and tabs SQL trimmed
             if not line or line.startswith("#"):

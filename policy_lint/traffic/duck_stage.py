@@ -98,23 +98,28 @@ class Staged:
     path: Path
     base: int
     rows: int
+    null: tuple[str, ...] = ()  # STAGE_COLUMNS not written (NULL in every row)
 
     def records_sql(self) -> str:
         """The parsed rows as records (sqlplan.RECORD_COLUMNS, then user_name)."""
+        c = {k: f"CAST(NULL AS {v}) AS {k}" if k in self.null else k for k, v in STAGE_COLUMNS.items()}
         return (
-            f"SELECT {self.base} + file_row_number AS seq, ts, host, client, status, tag, error, "
-            "CAST(NULL AS VARCHAR) AS server_ip, true AS via_upstream, verdict, "
-            f"CAST(NULL AS VARCHAR) AS reason, user_name FROM read_parquet({lit(str(self.path))}, "
-            "file_row_number = true) WHERE ok"
+            f"SELECT {self.base} + file_row_number AS seq, {c['ts']}, {c['host']}, {c['client']}, "
+            f"{c['status']}, {c['tag']}, {c['error']}, CAST(NULL AS VARCHAR) AS server_ip, "
+            f"true AS via_upstream, {c['verdict']}, CAST(NULL AS VARCHAR) AS reason, {c['user_name']} "
+            f"FROM read_parquet({lit(str(self.path))}, file_row_number = true) WHERE ok"
         )
 
 
-def stage(con: Any, select: str, dest: Path, base: int) -> Staged:
-    """Write `select` (columns ok, STAGE_COLUMNS, raw; one row per line, in file order) to `dest`.
-    Every row is written: a WHERE here would be pushed into the parse and evaluate it twice."""
-    cols = ", ".join(["ok", *STAGE_COLUMNS, "raw"])
+def stage(con: Any, select: str, dest: Path, base: int, null: tuple[str, ...] = ()) -> Staged:
+    """Write `select` (columns ok, STAGE_COLUMNS, raw; one row per line, in file order) to `dest`,
+    but for the columns in `null`, which this parse never fills (STAGE_COLUMNS read back as NULL,
+    or "raw": no line left to Python in the staged file): each string column written costs
+    about as much as a field's parse. Every row is written: a WHERE here would be pushed into
+    the parse and evaluate it twice."""
+    cols = ", ".join(c for c in ["ok", *STAGE_COLUMNS, "raw"] if c not in null)
     row = con.execute(f"COPY (SELECT {cols} FROM ({select})) TO {lit(str(dest))} (FORMAT parquet)").fetchone()
-    return Staged(dest, base, int(row[0]) if row else 0)
+    return Staged(dest, base, int(row[0]) if row else 0, null)
 
 
 def unparsed(con: Any, staged: Staged) -> Iterator[int]:

@@ -99,7 +99,7 @@ def read(
                CAST(NULL AS VARCHAR) AS raw
         FROM ({said})"""
     try:
-        staged = stage(con, select, dest, base)
+        staged = stage(con, select, dest, base, null=("error", "raw"))
         for row, line in lines_at(path, unparsed(con, staged)):
             # blank lines, comments: not records (logio.lines, logread._lines)
             if not line.strip() or line.startswith("#"):
