@@ -76,7 +76,9 @@ def read(
                     THEN split_part(split_part(split_part(split_part({after}, '/', 1), '?', 1), '#', 1), ':', 1) END"""
     status = "CASE WHEN regexp_full_match(code, '0*[1-5][0-9][0-9]') THEN TRY_CAST(code AS INTEGER) END"
     ts = "epoch(try_strptime(t, '%a %b %d %H:%M:%S %Y'))"
-    who = "trim(login, '\"')"  # weblogs._who: strip() (nothing to strip here), then the quotes
+    # weblogs._who: strip() (nothing to strip here), then the quotes (trim() only when there are
+    # any: a new string per line otherwise)
+    who = "CASE WHEN starts_with(login, '\"') OR ends_with(login, '\"') THEN trim(login, '\"') ELSE login END"
     parsed = f"""
         SELECT *, coalesce(host <> '' AND ts IS NOT NULL, false) AS ok
         FROM (SELECT *, CASE WHEN plain THEN rtrim(lower({host}), '.') END AS host,
@@ -86,16 +88,18 @@ def read(
         SELECT *, CASE WHEN ok THEN lower(act) END AS action, CASE WHEN ok THEN {status} END AS code_ok,
                CASE WHEN ok THEN {who} END AS who
         FROM ({parsed})"""
-    # a line not parsed here goes to Python (lines_at: read again only when there is one)
+    # a line not parsed here goes to Python (lines_at: read again only when there is one). The
+    # fields are ASCII: lower() keeps their length, and no name longer than "unknown" needs it;
+    # concat() makes the tag in one string, where || makes one per step.
     select = f"""
         SELECT ok, ts, host, CASE WHEN ok THEN coalesce(nullif(cip, ''), nullif(login, '')) END AS client,
                CASE WHEN action = 'allowed' THEN code_ok END AS status,
-               CASE WHEN ok THEN 'Zscaler ' || act || CASE WHEN rule <> '' THEN ' (' || rule || ')' ELSE '' END END AS tag,
+               CASE WHEN ok THEN concat('Zscaler ', act, CASE WHEN rule <> '' THEN concat(' (', rule, ')') ELSE '' END) END AS tag,
                CAST(NULL AS VARCHAR) AS error,
                CASE WHEN ok THEN CASE WHEN action = 'blocked' THEN 'denied'
                     WHEN action = 'allowed' THEN CASE WHEN code_ok IS NULL THEN 'allowed' END
                     ELSE 'unknown' END END AS verdict,
-               CASE WHEN who <> '' AND lower(who) NOT IN ('-', 'none', 'unknown') THEN who END AS user_name,
+               CASE WHEN who <> '' AND (length(who) > 7 OR lower(who) NOT IN ('-', 'none', 'unknown')) THEN who END AS user_name,
                CAST(NULL AS VARCHAR) AS raw
         FROM ({said})"""
     try:

@@ -411,7 +411,17 @@ def _user_logs(tmp_path: Path) -> list[Path]:
             f'{client} - {user} [20/Jun/2022:15:{i % 60:02d}:11 +0000] "CONNECT {host}:443 HTTP/1.1" 200 3850 "-" "-" TCP_TUNNEL:HIER_DIRECT'
         )
         f = first[i % 3].split("\t")
-        login = ["jdoe@example.com", f"user{i % 13}@example.com", "None", '"quoted@example.com"', ""][i % 5]
+        login = [
+            "jdoe@example.com",
+            f"user{i % 13}@example.com",
+            "None",
+            '"quoted@example.com"',
+            "",
+            '""UNKNOWN"',  # the placeholders, also quoted: no user
+            '"-"',
+            '""',
+            "Unknown1",
+        ][i % 9]
         nss.append("\t".join([f[0], login, *f[2:19], client, *f[20:]]))
     paths = [tmp_path / "access.log", tmp_path / "common.log.gz", tmp_path / "nss.log"]
     paths[0].write_text("\n".join(squid) + "\n")
@@ -440,7 +450,7 @@ def test_per_user_report_same_as_python(max_users, tmp_path, monkeypatch):
     )
     assert by_user.names == side.user_names
     assert users.to_dict() == side.users.to_dict()
-    assert len(side.user_names) == min(max_users, 45)  # 23 + 7 + asmith + 14 logins
+    assert len(side.user_names) == min(max_users, 46)  # 23 + 7 + asmith + 15 logins
     shown = set(users.to_dict()["audiences"])
     assert all(name.startswith("user-") for name in shown - {observe.OTHER_USERS})  # pseudonymised
     assert (observe.OTHER_USERS in shown) == (max_users < 45)
