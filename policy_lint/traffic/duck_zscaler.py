@@ -79,10 +79,12 @@ def read(
     # weblogs._who: strip() (nothing to strip here), then the quotes (trim() only when there are
     # any: a new string per line otherwise)
     who = "CASE WHEN starts_with(login, '\"') OR ends_with(login, '\"') THEN trim(login, '\"') ELSE login END"
+    # the trailing dots dropped (rtrim() only when there is one: it costs as much as a regex)
     parsed = f"""
         SELECT *, coalesce(host <> '' AND ts IS NOT NULL, false) AS ok
-        FROM (SELECT *, CASE WHEN plain THEN rtrim(lower({host}), '.') END AS host,
-                     CASE WHEN plain THEN {ts} END AS ts FROM ({checked}))"""
+        FROM (SELECT *, CASE WHEN ends_with(h, '.') THEN rtrim(h, '.') ELSE h END AS host
+              FROM (SELECT *, CASE WHEN plain THEN lower({host}) END AS h,
+                           CASE WHEN plain THEN {ts} END AS ts FROM ({checked})))"""
     # what the parsed lines' fields say, computed for them only
     said = f"""
         SELECT *, CASE WHEN ok THEN lower(act) END AS action, CASE WHEN ok THEN {status} END AS code_ok,
