@@ -270,6 +270,25 @@ def test_native_squid_reader_is_used(tmp_path):
     assert skipped.reasons == {"access.log line not in squid native/common format": 4}
 
 
+def test_native_squid_line_ends(tmp_path):
+    """What may follow the URL (DuckDB matches the line's start only, up to the user): nothing,
+    spaces, the user and anything after a space; not a tab. Same report as Python's, and DuckDB
+    parsed exactly the lines Python's regex reads."""
+    import duckdb
+
+    head = "1655738964 1 10.10.0.7 TCP_TUNNEL/200 0 CONNECT twitter.com:443"
+    tails = ["", "   ", " bob", " bob ", " bob \x0bx\té", "\tbob", " bob\tHIER_NONE/- -", " bob\x0b", " é"]
+    path = tmp_path / "access.log"
+    path.write_text("".join(head + tail + "\n" for tail in tails))
+    assert duck_report([path]) == python_report([path])
+    con = duckdb.connect()
+    with open(tmp_path / "spool.tsv", "w") as out:
+        staged = duck.native_squid(con, path, 0, out, SkipCounter(), tmp_path / "stage.parquet")
+    assert staged is not None
+    rows = con.execute(f"SELECT seq FROM ({staged.records_sql()}) ORDER BY seq").fetchall()
+    assert [r[0] for r in rows] == [0, 1, 2, 3, 4]
+
+
 def test_native_zscaler_reader_same_as_python(tmp_path):
     good = (SAMPLES / "zscaler-nss-web.log").read_text().splitlines()
     f = good[0].split("\t")
