@@ -1,16 +1,21 @@
 """A log file DuckDB parses itself (duck.native_squid, duck_zscaler), staged on disk.
 
 The parse query gives one row per line (the parsed ones `ok`, the ones left to the Python
-reader with their text in `raw`), in file order. The rows are written to a Parquet file in the run's
-temporary directory (COPY keeps the order: DuckDB preserves insertion order, also when the
-file is read in parallel) and read back as table `rec` with the row's position in the file as
-its sequence number: nothing per record stays in memory, and the order of the records -- what
-the report's "first" rests on -- is the file's.
+reader with their text in `raw`, or found again in the file by their number: lines_at), in file
+order. The lines come whole (read_lines_sql) or already cut into their first fields by DuckDB's
+CSV reader (read_fields_sql: cheaper than cutting them in SQL). The rows are written to a Parquet
+file in the run's temporary directory (COPY keeps the order: DuckDB preserves insertion order,
+also when the file is read in parallel) and read back as table `rec` with the row's position in
+the file as its sequence number: nothing per record stays in memory, and the order of the
+records -- what the report's "first" rests on -- is the file's. No cheaper order-keeping way was
+found (DuckDB 2.0): row_number() OVER () and read_csv's WITH ORDINALITY number the rows on one
+thread, which the whole parse then runs on; read_csv has no file_row_number; a temporary table
+(ordered by rowid) saves 5% of the CPU but holds every row in memory up to the memory limit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +49,53 @@ def read_lines_sql(path: Path) -> str:
     )
 
 
+def read_fields_sql(path: Path, count: int) -> str:
+    """The first `count` tab-separated fields (f1 .. f<count>) of each non-empty line, in order,
+    read in parallel: a line of fewer fields has the missing ones NULL (an empty field is ''; a
+    field that is exactly NUL reads as NULL too), the fields past `count` are not read (nor
+    checked). Row i is the i-th non-empty line (lines_at). DuckDB takes a CR for a line end where
+    the Python readers keep it in the line: check has_cr first. A file DuckDB cannot read (invalid
+    UTF-8 in a field read, a line past MAX_LINE) is an error."""
+    columns = "{" + ", ".join(f"'f{i}': 'VARCHAR'" for i in range(1, count + 1)) + "}"
+    return (
+        f"read_csv({lit(str(path))}, columns = {columns}, delim = '\t', quote = '', escape = '', "
+        "header = false, auto_detect = false, new_line = '\\n', null_padding = true, "
+        f"strict_mode = false, nullstr = chr(0), max_line_size = {MAX_LINE - 8})"
+    )
+
+
+def has_cr(path: Path) -> bool:
+    """Whether the file holds a CR (read in bounded blocks: no memory map, which would count the
+    whole file as resident)."""
+    block = bytearray(1 << 20)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(block):
+            if block.find(b"\r", 0, n) >= 0:
+                return True
+    return False
+
+
+def lines_at(path: Path, rows: Iterable[int]) -> Iterator[tuple[int, str]]:
+    """(row, line) for the rows of read_fields_sql named in `rows` (ascending): its non-empty
+    lines counted from 0, decoded as the Python readers decode them (logio.lines). The file is
+    read only when a row is asked for, and only up to the last one."""
+    wanted = iter(rows)
+    want = next(wanted, None)
+    if want is None:
+        return
+    row = -1
+    with open(path, "rb") as fh:
+        for raw in fh:
+            if raw == b"\n":
+                continue
+            row += 1
+            if row == want:
+                yield row, raw.decode("utf-8", "replace").rstrip("\n")
+                want = next(wanted, None)
+                if want is None:
+                    return
+
+
 @dataclass(frozen=True)
 class Staged:
     """A staged file: its rows from sequence number `base` on (`rows` of them)."""
@@ -51,23 +103,40 @@ class Staged:
     path: Path
     base: int
     rows: int
+    null: tuple[str, ...] = ()  # STAGE_COLUMNS not written (NULL in every row)
 
     def records_sql(self) -> str:
         """The parsed rows as records (sqlplan.RECORD_COLUMNS; no log parsed here has a group)."""
+        c = {k: f"CAST(NULL AS {v}) AS {k}" if k in self.null else k for k, v in STAGE_COLUMNS.items()}
         return (
-            f"SELECT {self.base} + file_row_number AS seq, ts, host, client, status, tag, error, "
-            "CAST(NULL AS VARCHAR) AS server_ip, true AS via_upstream, verdict, "
-            f"CAST(NULL AS VARCHAR) AS reason, user_name, CAST(NULL AS VARCHAR) AS group_name FROM read_parquet({lit(str(self.path))}, "
-            "file_row_number = true) WHERE ok"
+            f"SELECT {self.base} + file_row_number AS seq, {c['ts']}, {c['host']}, {c['client']}, "
+            f"{c['status']}, {c['tag']}, {c['error']}, CAST(NULL AS VARCHAR) AS server_ip, "
+            f"true AS via_upstream, {c['verdict']}, CAST(NULL AS VARCHAR) AS reason, {c['user_name']}, "
+            "CAST(NULL AS VARCHAR) AS group_name "
+            f"FROM read_parquet({lit(str(self.path))}, file_row_number = true) WHERE ok"
         )
 
 
-def stage(con: Any, select: str, dest: Path, base: int) -> Staged:
-    """Write `select` (columns ok, STAGE_COLUMNS, raw; one row per line, in file order) to `dest`.
-    Every row is written: a WHERE here would be pushed into the parse and evaluate it twice."""
-    cols = ", ".join(["ok", *STAGE_COLUMNS, "raw"])
+def stage(con: Any, select: str, dest: Path, base: int, null: tuple[str, ...] = ()) -> Staged:
+    """Write `select` (columns ok, STAGE_COLUMNS, raw; one row per line, in file order) to `dest`,
+    but for the columns in `null`, which this parse never fills (STAGE_COLUMNS read back as NULL,
+    or "raw": no line left to Python in the staged file): each string column written costs
+    about as much as a field's parse. Every row is written: a WHERE here would be pushed into
+    the parse and evaluate it twice."""
+    cols = ", ".join(c for c in ["ok", *STAGE_COLUMNS, "raw"] if c not in null)
     row = con.execute(f"COPY (SELECT {cols} FROM ({select})) TO {lit(str(dest))} (FORMAT parquet)").fetchone()
-    return Staged(dest, base, int(row[0]) if row else 0)
+    return Staged(dest, base, int(row[0]) if row else 0, null)
+
+
+def unparsed(con: Any, staged: Staged) -> Iterator[int]:
+    """The rows the parse query did not parse (`ok` false), ascending."""
+    cur = con.execute(
+        f"SELECT file_row_number FROM read_parquet({lit(str(staged.path))}, file_row_number = true)"
+        " WHERE NOT ok ORDER BY 1"
+    )
+    while batch := cur.fetchmany(10000):
+        for (n,) in batch:
+            yield n
 
 
 def left_to_python(con: Any, staged: Staged) -> Iterator[tuple[int, str]]:

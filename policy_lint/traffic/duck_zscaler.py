@@ -6,11 +6,14 @@ try_strptime must accept it too), the URL host plain (``host[:port][/path]`` wit
 ``http(s)://host[:port][/?#...]``), and the other fields the record takes (login, action, rule,
 client address, status) ASCII without the control characters Python's str.strip() removes and
 DuckDB's trim() keeps (\v, \f, \x1c-\x1f): the fields it does not read may hold anything. Every
-other line is handed to weblogs.zscaler, with the same skip reasons. A file DuckDB cannot read as
-plain lines (a CR, invalid UTF-8, a line past MAX_LINE) returns None: the caller reads it the
-Python way.
-Speed: the line is split once (string_split) and every check is on the short fields it uses; the
-host is cut out by split_part once its form has been checked, not by a second regex.
+other line is handed to weblogs.zscaler, with the same skip reasons. A file DuckDB cannot read
+(a CR, invalid UTF-8 in a field read, a line past MAX_LINE) returns None: the caller reads it
+the Python way.
+Speed: DuckDB's CSV reader cuts the lines into their first 23 fields (duck_stage.read_fields_sql:
+cheaper than reading whole lines and splitting them in SQL), one regex checks the time and the
+short fields read at once, the host is cut out by strpos once its form has been checked; the
+lines left to Python are read again from the file by their number (duck_stage.lines_at), only
+when there are any.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from policy_lint.traffic.duck_stage import Staged, left_to_python, lit, read_lines_sql, stage
+from policy_lint.traffic.duck_stage import Staged, has_cr, lines_at, lit, read_fields_sql, stage, unparsed
 from policy_lint.traffic.logio import compression
 from policy_lint.traffic.sources import SkipCounter
 
@@ -40,7 +43,8 @@ def eligible(path: Path) -> bool:
 
 
 _FIELD = "(?:[!-~](?:[ -~]*[!-~])?)?"  # empty, or printable ASCII with no space around
-_USED_RE = "\t".join([_FIELD] * 5)
+# the time, then login, action, rule, client address and status
+_PLAIN_RE = "\t".join([_TIME_RE] + [_FIELD] * 5)
 
 
 def read(
@@ -52,51 +56,59 @@ def read(
 
     from policy_lint.traffic.weblogs import zscaler
 
-    # The fields read (f[i] is Python's f[i - 1]). Login, action, rule, client and status must be
-    # printable ASCII without spaces around (checked at once, joined by tabs): Python's strip()
-    # then leaves them as they are and SQL needs no trim(); the URL and time are checked whole.
-    split = f"SELECT line, string_split(line, chr(9)) AS f FROM {read_lines_sql(path)}"
-    cut = f"""
-        SELECT line, len(f) AS nf, f[1] AS t, f[2] AS login, f[4] AS u, f[5] AS act, f[12] AS rule,
-               f[20] AS cip, f[23] AS code,
-               concat_ws(chr(9), f[2], f[5], f[12], f[20], f[23]) AS used
-        FROM ({split})"""
-    plain = f"nf >= 23 AND regexp_full_match(used, {lit(_USED_RE)}) AND regexp_full_match(t, {lit(_TIME_RE)})"
+    if has_cr(path):  # a CR ends DuckDB's row, not Python's line
+        return None
+    # The fields read (f<i> is Python's f[i - 1]); f23 present = 23 fields or more. One regex
+    # checks the time and the fields login, action, rule, client and status at once (joined by
+    # tabs): printable ASCII without spaces around, so Python's strip() leaves them as they are
+    # and SQL needs no trim().
+    checked = f"""
+        SELECT f1 AS t, f2 AS login, f4 AS u, f5 AS act, f12 AS rule, f20 AS cip, f23 AS code,
+               f23 IS NOT NULL AND regexp_full_match(concat_ws(chr(9), f1, f2, f5, f12, f20, f23),
+                                                     {lit(_PLAIN_RE)}) AS plain
+        FROM {read_fields_sql(path, 23)}"""
     # the form checked, the host is what precedes the port, path, query or fragment
     after = "substr(u, strpos(u, '://') + 3)"
+    before_slash = "CASE WHEN contains(u, '/') THEN left(u, strpos(u, '/') - 1) ELSE u END"
     host = f"""CASE WHEN NOT contains(u, '://')
-                    THEN CASE WHEN regexp_full_match(u, {lit(_BARE_RE)}) THEN split_part(split_part(u, '/', 1), ':', 1) END
+                    THEN CASE WHEN regexp_full_match(u, {lit(_BARE_RE)}) THEN {_before_colon(before_slash)} END
                     WHEN regexp_full_match(u, {lit(_URL_RE)})
                     THEN split_part(split_part(split_part(split_part({after}, '/', 1), '?', 1), '#', 1), ':', 1) END"""
     status = "CASE WHEN regexp_full_match(code, '0*[1-5][0-9][0-9]') THEN TRY_CAST(code AS INTEGER) END"
     ts = "epoch(try_strptime(t, '%a %b %d %H:%M:%S %Y'))"
-    who = "trim(login, '\"')"  # weblogs._who: strip() (nothing to strip here), then the quotes
+    # weblogs._who: strip() (nothing to strip here), then the quotes (trim() only when there are
+    # any: a new string per line otherwise)
+    who = "CASE WHEN starts_with(login, '\"') OR ends_with(login, '\"') THEN trim(login, '\"') ELSE login END"
+    # the trailing dots dropped (rtrim() only when there is one: it costs as much as a regex)
     parsed = f"""
         SELECT *, coalesce(host <> '' AND ts IS NOT NULL, false) AS ok
-        FROM (SELECT *, CASE WHEN {plain} THEN rtrim(lower({host}), '.') END AS host,
-                     CASE WHEN {plain} THEN {ts} END AS ts FROM ({cut}))"""
+        FROM (SELECT *, CASE WHEN ends_with(h, '.') THEN rtrim(h, '.') ELSE h END AS host
+              FROM (SELECT *, CASE WHEN plain THEN lower({host}) END AS h,
+                           CASE WHEN plain THEN {ts} END AS ts FROM ({checked})))"""
     # what the parsed lines' fields say, computed for them only
     said = f"""
         SELECT *, CASE WHEN ok THEN lower(act) END AS action, CASE WHEN ok THEN {status} END AS code_ok,
                CASE WHEN ok THEN {who} END AS who
         FROM ({parsed})"""
-    # a line not parsed here goes to Python unless blank or a comment (both checked there again)
+    # a line not parsed here goes to Python (lines_at: read again only when there is one). The
+    # fields are ASCII: lower() keeps their length, and no name longer than "unknown" needs it;
+    # concat() makes the tag in one string, where || makes one per step.
     select = f"""
         SELECT ok, ts, host, CASE WHEN ok THEN coalesce(nullif(cip, ''), nullif(login, '')) END AS client,
                CASE WHEN action = 'allowed' THEN code_ok END AS status,
-               CASE WHEN ok THEN 'Zscaler ' || act || CASE WHEN rule <> '' THEN ' (' || rule || ')' ELSE '' END END AS tag,
+               CASE WHEN ok THEN concat('Zscaler ', act, CASE WHEN rule <> '' THEN concat(' (', rule, ')') ELSE '' END) END AS tag,
                CAST(NULL AS VARCHAR) AS error,
                CASE WHEN ok THEN CASE WHEN action = 'blocked' THEN 'denied'
                     WHEN action = 'allowed' THEN CASE WHEN code_ok IS NULL THEN 'allowed' END
                     ELSE 'unknown' END END AS verdict,
-               CASE WHEN who <> '' AND lower(who) NOT IN ('-', 'none', 'unknown') THEN who END AS user_name,
-               CASE WHEN NOT ok AND line IS NOT NULL AND NOT starts_with(line, '#') AND trim(line, ' \t') <> ''
-                    THEN line END AS raw
+               CASE WHEN who <> '' AND (length(who) > 7 OR lower(who) NOT IN ('-', 'none', 'unknown')) THEN who END AS user_name,
+               CAST(NULL AS VARCHAR) AS raw
         FROM ({said})"""
     try:
-        staged = stage(con, select, dest, base)
-        for seq, line in left_to_python(con, staged):
-            if not line.strip():  # whitespace SQL did not trim (\v, \f): not a line to Python
+        staged = stage(con, select, dest, base, null=("error", "raw"))
+        for row, line in lines_at(path, unparsed(con, staged)):
+            # blank lines, comments: not records (logio.lines, logread._lines)
+            if not line.strip() or line.startswith("#"):
                 continue
             try:
                 rec = zscaler(line)
@@ -108,8 +120,12 @@ def read(
             if not rec.host:
                 skipped.skip("Zscaler NSS web record without a host name")
                 continue
-            spool((rec,), out, seq)
+            spool((rec,), out, staged.base + row)
     except duckdb.Error:
         dest.unlink(missing_ok=True)
         return None
     return staged
+
+
+def _before_colon(text: str) -> str:
+    return f"CASE WHEN contains({text}, ':') THEN left({text}, strpos({text}, ':') - 1) ELSE {text} END"

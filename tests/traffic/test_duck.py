@@ -270,6 +270,25 @@ def test_native_squid_reader_is_used(tmp_path):
     assert skipped.reasons == {"access.log line not in squid native/common format": 4}
 
 
+def test_native_squid_line_ends(tmp_path):
+    """What may follow the URL (DuckDB matches the line's start only, up to the user): nothing,
+    spaces, the user and anything after a space; not a tab. Same report as Python's, and DuckDB
+    parsed exactly the lines Python's regex reads."""
+    import duckdb
+
+    head = "1655738964 1 10.10.0.7 TCP_TUNNEL/200 0 CONNECT twitter.com:443"
+    tails = ["", "   ", " bob", " bob ", " bob \x0bx\té", "\tbob", " bob\tHIER_NONE/- -", " bob\x0b", " é"]
+    path = tmp_path / "access.log"
+    path.write_text("".join(head + tail + "\n" for tail in tails))
+    assert duck_report([path]) == python_report([path])
+    con = duckdb.connect()
+    with open(tmp_path / "spool.tsv", "w") as out:
+        staged = duck.native_squid(con, path, 0, out, SkipCounter(), tmp_path / "stage.parquet")
+    assert staged is not None
+    rows = con.execute(f"SELECT seq FROM ({staged.records_sql()}) ORDER BY seq").fetchall()
+    assert [r[0] for r in rows] == [0, 1, 2, 3, 4]
+
+
 def test_native_zscaler_reader_same_as_python(tmp_path):
     good = (SAMPLES / "zscaler-nss-web.log").read_text().splitlines()
     f = good[0].split("\t")
@@ -295,15 +314,56 @@ def test_native_zscaler_reader_same_as_python(tmp_path):
     path = tmp_path / "nss.log"
     path.write_text("\n".join(variants * 2) + "\n")
     assert duck_report([path]) == python_report([path])
+    parsed = zscaler_parsed_in_sql(path, tmp_path)
+    assert parsed is not None and parsed >= 2 * 7  # DuckDB parsed the plain lines itself
+
+
+def zscaler_parsed_in_sql(path: Path, tmp_path: Path) -> int | None:
+    """How many records of the Zscaler log `path` DuckDB parsed itself (None: it left the whole
+    file to the Python reader)."""
     import duckdb
 
     con = duckdb.connect()
     with open(tmp_path / "spool.tsv", "w") as out:
         staged = duck.duck_zscaler.read(con, path, 0, duck.spool, out, SkipCounter(), tmp_path / "z.parquet")
-    assert staged is not None
+    if staged is None:
+        return None
     row = con.execute(f"SELECT count(*) FROM ({staged.records_sql()})").fetchone()
     assert row is not None
-    assert row[0] >= 2 * 7  # DuckDB parsed the plain lines itself
+    return int(row[0])
+
+
+def test_native_zscaler_field_reader_edges(tmp_path):
+    """The Zscaler lines DuckDB reads as tab-separated fields (the first 23 only): too few or
+    more fields, a NUL or invalid UTF-8 in a field, only tabs, blank lines between garbage (the
+    lines left to Python are found again by their number among the non-empty lines)."""
+    good = (SAMPLES / "zscaler-nss-web.log").read_text().splitlines()
+    f = good[0].split("\t")
+    lines = [
+        "\t".join(f[:22]).encode(),  # 22 fields: not a Zscaler line
+        "\t".join(f[:23]).encode(),  # exactly 23
+        "\t".join([*f, "extra", "more"]).encode(),  # past the default feed's fields
+        ("\t" * 30).encode(),
+        b"",
+        b"",
+        "\t".join([*f[:6], "\x00", *f[7:]]).encode(),  # NUL in a field not read
+        "\t".join([f[0], "\x00", *f[2:]]).encode(),  # NUL as the login: Python's parse
+        "\t".join([*f[:6], "x", *f[7:]]).encode().replace(b"\tx\t", b"\t\xff\t"),  # bad UTF-8, not read
+        b"garbage",
+        b"",
+        good[1].encode(),
+        b"\t".join([good[2].encode(), b"tail"]),
+    ]
+    path = tmp_path / "nss.log"
+    path.write_bytes(b"\n".join(lines * 2) + b"\n")
+    assert duck_report([path]) == python_report([path])
+    # 23, more, NUL not read, bad UTF-8 not read, good[1], good[2] + tail
+    assert zscaler_parsed_in_sql(path, tmp_path) == 2 * 6
+
+    # a CR: DuckDB would end the row there, Python keeps it in the line: Python reads the file
+    path.write_bytes(b"\n".join([good[0].encode(), good[1].encode().replace(b"\t", b"\r\t", 1)]) + b"\n")
+    assert zscaler_parsed_in_sql(path, tmp_path) is None
+    assert duck_report([path]) == python_report([path])
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -368,7 +428,17 @@ def _user_logs(tmp_path: Path) -> list[Path]:
             f'{client} - {user} [20/Jun/2022:15:{i % 60:02d}:11 +0000] "CONNECT {host}:443 HTTP/1.1" 200 3850 "-" "-" TCP_TUNNEL:HIER_DIRECT'
         )
         f = first[i % 3].split("\t")
-        login = ["jdoe@example.com", f"user{i % 13}@example.com", "None", '"quoted@example.com"', ""][i % 5]
+        login = [
+            "jdoe@example.com",
+            f"user{i % 13}@example.com",
+            "None",
+            '"quoted@example.com"',
+            "",
+            '""UNKNOWN"',  # the placeholders, also quoted: no user
+            '"-"',
+            '""',
+            "Unknown1",
+        ][i % 9]
         nss.append("\t".join([f[0], login, *f[2:19], client, *f[20:]]))
     paths = [tmp_path / "access.log", tmp_path / "common.log.gz", tmp_path / "nss.log"]
     paths[0].write_text("\n".join(squid) + "\n")
@@ -397,7 +467,7 @@ def test_per_user_report_same_as_python(max_users, tmp_path):
     )
     assert by_user.names == side.users.names
     assert users.to_dict() == side.users.report.to_dict()
-    assert len(side.users.names) == min(max_users, 45)  # 23 + 7 + asmith + 14 logins
+    assert len(side.users.names) == min(max_users, 46)  # 23 + 7 + asmith + 15 logins
     shown = set(users.to_dict()["audiences"])
     assert all(name.startswith("user-") for name in shown - {OTHER_USERS})  # pseudonymised
-    assert (OTHER_USERS in shown) == (max_users < 45)
+    assert (OTHER_USERS in shown) == (max_users < 46)
