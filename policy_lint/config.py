@@ -44,7 +44,7 @@ KEYS = {
 SEVERITY_NAMES = {"error", "warning", "info"}
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Settings(FrozenRecord):
     source: str = ""  # the file they came from ("" = built-in defaults)
     policy: Path | None = None

@@ -71,7 +71,7 @@ class FileReport(Record):
     rendering: str = ""
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class AudienceResult(FrozenRecord):
     """One audience's status for one service in one file: blocked | partial | unknown |
     throttled | degraded | allowed | ok, or `no-web` (denied all web access, the service too);
@@ -83,7 +83,7 @@ class AudienceResult(FrozenRecord):
     trace: tuple[Span, ...] = ()
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Skipped(FrozenRecord):
     """A file a directory scan (or --skip-undetected) did not lint, and why."""
 
@@ -104,7 +104,7 @@ class Report(Record):
     skipped: list[Skipped] = field(default_factory=list)
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class LintedFile(FrozenRecord):
     """One file's lint as the engine made it, kept for reuse while nothing it read changes."""
 
@@ -741,7 +741,7 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class FileOutcome(FrozenRecord):
     """What linting one path gave: a lint, reports of the configs it holds (a container), skips
     or errors, and the files it read."""

@@ -86,7 +86,7 @@ def find_root(config: Path) -> Path:
     return Path.cwd().resolve()
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Resolver(FrozenRecord):
     """Resolves paths named inside configs: absolute ones under `root`, then next to the
     config (by ever shorter tails of the path, down to the basename); relative ones next to

@@ -136,7 +136,7 @@ class Severity(str, Enum):
     INFO = "info"
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Problem(FrozenRecord):
     """An input problem a dialect met while parsing (becomes a TE9xx finding)."""
 

@@ -35,7 +35,7 @@ MAX_POLICY_BYTES = 1024 * 1024
 SEVERITIES = {s.value for s in Severity}
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class NamedAudience(FrozenRecord):
     name: str
     networks: tuple = ()
@@ -58,7 +58,7 @@ class NamedAudience(FrozenRecord):
         return bool(groups & set(self.groups))
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Exception_(FrozenRecord):
     service: str
     audience: str

@@ -44,6 +44,7 @@ def _install(cls: type[_Shown]) -> None:
     known only once @dataclass has run, after the class statement)."""
     own = fields(cls)  # type: ignore[arg-type]
     cls._record_eq = _getter([f.name for f in own if f.compare])
+    cls._record_hash = _getter([f.name for f in own if (f.compare if f.hash is None else f.hash)])
     cls._record_repr = tuple(f.name for f in own if f.repr)
 
 
@@ -58,14 +59,15 @@ def _compared(record: _Shown) -> Key:
 class _Shown:
     """@dataclass's repr."""
 
-    # Per class, set on first use by _install: the tuple of the compared fields, the names repr
-    # shows. Held on the class itself, and each subclass starts again at None (it may add fields).
+    # Per class, set on first use by _install: the tuple of the compared fields, of the hashed
+    # fields, the names repr shows. Held on the class itself, and each subclass starts again at None (it may add fields).
     _record_eq: ClassVar[Key | None] = None
+    _record_hash: ClassVar[Key | None] = None
     _record_repr: ClassVar[tuple[str, ...] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._record_eq = cls._record_repr = None
+        cls._record_eq = cls._record_hash = cls._record_repr = None
 
     @reprlib.recursive_repr()
     def __repr__(self) -> str:
@@ -76,10 +78,8 @@ class _Shown:
         return f"{self.__class__.__qualname__}({inner})"
 
 
-class Record(_Shown):
-    """@dataclass's eq and repr for a mutable dataclass (declared eq=False, repr=False)."""
-
-    __hash__ = None  # type: ignore[assignment]  # unhashable, as @dataclass(eq=True) leaves it
+class _Compared(_Shown):
+    """@dataclass's eq."""
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is self.__class__:
@@ -88,10 +88,26 @@ class Record(_Shown):
         return NotImplemented
 
 
-class FrozenRecord(_Shown):
-    """@dataclass's repr for a frozen dataclass (declared frozen=True, repr=False). Its eq and
-    hash stay @dataclass's: they run on every dict and set lookup of a probe or span, and the
-    compiled ones read fields several times faster than a generic reader (operator.attrgetter)."""
+class Record(_Compared):
+    """@dataclass's eq and repr for a mutable dataclass (declared eq=False, repr=False)."""
+
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as @dataclass(eq=True) leaves it
+
+
+class FrozenRecord(_Compared):
+    """@dataclass's eq, hash and repr for a frozen dataclass (declared frozen=True, eq=False,
+    repr=False). A class whose instances are dict keys or set members on a lint's hot path (a
+    probe, a span, an audience) is declared frozen=True, repr=False instead: @dataclass's
+    compiled eq and hash, which then override these, read the fields several times faster than
+    the generic reader here (operator.attrgetter), and tens of thousands of lookups outweigh
+    their compilation."""
+
+    def __hash__(self) -> int:
+        if self.__class__._record_hash is None:
+            _install(self.__class__)
+        key = self.__class__._record_hash
+        assert key is not None
+        return hash(key(self))
 
 
 class OrderedRecord(FrozenRecord):

@@ -14,7 +14,7 @@ from policy_lint.model import Severity
 from policy_lint.records import FrozenRecord
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Code(FrozenRecord):
     code: str
     name: str

@@ -21,7 +21,7 @@ HYGIENE_ROLES = frozenset({"ads", "analytics", "tracking", "widget"})
 ROLES = frozenset({PRIMARY}) | SUPPORTING_ROLES | HYGIENE_ROLES
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class DomainFact(FrozenRecord):
     domain: str
     role: str
@@ -29,14 +29,14 @@ class DomainFact(FrozenRecord):
     source: str = ""
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class ProbeHost(FrozenRecord):
     host: str
     role: str
     path: str = "/"
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class AsnPrefixes(FrozenRecord):
     asn: int
     name: str
@@ -46,7 +46,7 @@ class AsnPrefixes(FrozenRecord):
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Service(FrozenRecord):
     id: str
     name: str
@@ -71,7 +71,7 @@ class Service(FrozenRecord):
         return tuple(n for a in self.asns for n in a.networks)
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Catalog(FrozenRecord):
     services: dict[str, Service]
     control_host: str

@@ -105,7 +105,7 @@ EXTERNAL_REQUEST_FIELDS = re.compile(r"%(DST|URI|PATH|METHOD|PORT|PROTO|>ru|>rd|
 EXTERNAL_OPTION = re.compile(r"^[-+][a-zA-Z]$")
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Line(FrozenRecord):
     """One logical config line (after includes and continuations) with its span."""
 
@@ -397,7 +397,7 @@ def _networks(values: list[tuple[str, Span]]) -> list[tuple[Network | str, Span]
     return nets
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class TimeWindow(FrozenRecord):
     days: str
     start: int  # minutes since midnight

@@ -69,7 +69,7 @@ UNKNOWN_LOCATION = tuple(ipaddress.ip_address(a) for a in ("23.215.0.136", "151.
 NEUTRAL_IPV6 = ipaddress.ip_address("2001:db8::80")
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Target(FrozenRecord):
     """One destination address a probe's packets may go to."""
 

@@ -18,7 +18,7 @@ from policy_lint.model import Audience, Decision, Probe, Problem, Span
 from policy_lint.records import FrozenRecord
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class ParseContext(FrozenRecord):
     resolver: Resolver
     catalog: Catalog

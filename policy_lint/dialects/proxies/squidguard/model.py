@@ -21,7 +21,7 @@ DEFAULT_WHEN = REFERENCE_MONDAY + dt.timedelta(hours=10)
 OUTSIDE_IP = "198.51.100.77"  # a documentation address: in no group
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class TimeElement(FrozenRecord):
     wday: int = 0  # bit per weekday, Sunday = bit 0 (0: a date element)
     start: int = 0  # minutes; squidGuard tests start <= minute < end
@@ -99,7 +99,7 @@ class Source(Record):
         return f"domain:{self.name}"
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class PassItem(FrozenRecord):
     name: str
     allowed: bool

@@ -16,7 +16,7 @@ from policy_lint.records import FrozenRecord, Record
 _BLOCK_WORDS = frozenset({"dest", "destination", "src", "source", "time", "rew", "rewrite", "acl"})
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Stmt(FrozenRecord):
     words: tuple[str, ...]
     span: Span

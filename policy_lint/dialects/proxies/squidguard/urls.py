@@ -20,7 +20,7 @@ def ascii_lower(text: str) -> str:
     return text.translate(ASCII_LOWER)
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Request(FrozenRecord):
     """A probe as squidGuard sees it (squidGuard's parseLine)."""
 
