@@ -46,7 +46,37 @@ def _load(policy_path: Path | None):
     return catalog_and_policy(policy_path)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A group whose commands defined in other modules are imported only when one of them is
+    run, or when help or shell completion lists them: `check` on one file imports none of
+    traffic, probe, live or audit (issue #20, cold start)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy  # command name -> "module:attribute"
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            from importlib import import_module
+
+            module, _sep, attribute = self.lazy[cmd_name].partition(":")
+            self.add_command(getattr(import_module(module), attribute), cmd_name)
+        return self.commands.get(cmd_name)
+
+
+# The commands in their own modules (each imports its heavy work only when run, too).
+LAZY_COMMANDS = {
+    "audit": "policy_lint.audit.command:audit",
+    "live": "policy_lint.traffic.live:live",
+    "probe": "policy_lint.traffic.probe:probe",
+    "traffic": "policy_lint.traffic.command:traffic",
+}
+
+
+@click.group(cls=_LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="policy-lint")
 @click.option("-v", "--verbose", is_flag=True, help="Diagnostics on stderr.")
 @click.pass_context
@@ -135,9 +165,7 @@ def _render(fmt: str, report, no_trace: bool, quiet: bool, statistics: bool, col
 
 def _extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
     """`--extra-vars` as ansible-playbook reads `-e`: a YAML/JSON mapping, or KEY=VALUE words.
-    PyYAML is imported only for a mapping: a lint without one stays light."""
-    import shlex
-
+    PyYAML is imported only for a mapping, shlex only for words: a lint without them stays light."""
     out: dict[str, Any] = {}
     for value in values:
         text = value.strip()
@@ -154,6 +182,8 @@ def _extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
                 raise InputError(f"--extra-vars {value!r}: not a mapping")
             out.update({str(k): v for k, v in data.items()})
             continue
+        import shlex
+
         try:
             words = shlex.split(text)
         except ValueError as exc:
@@ -592,19 +622,6 @@ def rule(code: str) -> None:
     if code not in CODES:
         _fail(f"unknown code {code!r} (known: {', '.join(CODES)})")
     click.echo(describe(code), nl=False)
-
-
-from policy_lint.traffic.command import traffic as _traffic  # noqa: E402  (no mitmproxy import)
-from policy_lint.traffic.live import live as _live  # noqa: E402  (mitmproxy imported when run)
-from policy_lint.traffic.probe import probe as _probe  # noqa: E402  (light: no ssl/http import)
-
-cli.add_command(_traffic)
-cli.add_command(_probe)
-cli.add_command(_live)
-
-from policy_lint.audit.command import audit as _audit  # noqa: E402  (imports its work when run)
-
-cli.add_command(_audit)
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from policy_lint.inputs import InputError
+from policy_lint.records import FrozenRecord
 
 YAML_NAME = ".policy-lint.yaml"
 SETTINGS_FILES = (YAML_NAME, "pyproject.toml")  # where settings may live, nearest first
@@ -43,8 +44,8 @@ KEYS = {
 SEVERITY_NAMES = {"error", "warning", "info"}
 
 
-@dataclass(frozen=True)
-class Settings:
+@dataclass(frozen=True, eq=False, repr=False)
+class Settings(FrozenRecord):
     source: str = ""  # the file they came from ("" = built-in defaults)
     policy: Path | None = None
     root: Path | None = None

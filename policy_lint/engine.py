@@ -47,14 +47,15 @@ from policy_lint.model import (
     Verdict,
 )
 from policy_lint.policy import Policy
+from policy_lint.records import FrozenRecord, Record
 from policy_lint.rules import CODES
 
 SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".tox"}
 HEAD_BYTES = 16384
 
 
-@dataclass
-class FileReport:
+@dataclass(eq=False, repr=False)
+class FileReport(Record):
     path: str
     dialect: str
     services: dict[str, ServiceResult]
@@ -70,8 +71,8 @@ class FileReport:
     rendering: str = ""
 
 
-@dataclass(frozen=True)
-class AudienceResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class AudienceResult(FrozenRecord):
     """One audience's status for one service in one file: blocked | partial | unknown |
     throttled | degraded | allowed | ok, or `no-web` (denied all web access, the service too);
     `rule` decided it (None: the device's default), `trace` the spans consulted."""
@@ -82,16 +83,16 @@ class AudienceResult:
     trace: tuple[Span, ...] = ()
 
 
-@dataclass(frozen=True)
-class Skipped:
+@dataclass(frozen=True, eq=False, repr=False)
+class Skipped(FrozenRecord):
     """A file a directory scan (or --skip-undetected) did not lint, and why."""
 
     path: str
     reason: str
 
 
-@dataclass
-class Report:
+@dataclass(eq=False, repr=False)
+class Report(Record):
     files: list[FileReport] = field(default_factory=list)
     # The network view (policy_lint.network.Network) when the repository declares or implies
     # segments; None keeps every output exactly as per file.
@@ -103,8 +104,8 @@ class Report:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class LintedFile:
+@dataclass(frozen=True, eq=False, repr=False)
+class LintedFile(FrozenRecord):
     """One file's lint as the engine made it, kept for reuse while nothing it read changes."""
 
     report: FileReport
@@ -121,8 +122,8 @@ class LintCache(Protocol):
     def put(self, path: Path, linted: LintedFile) -> None: ...
 
 
-@dataclass
-class Options:
+@dataclass(eq=False, repr=False)
+class Options(Record):
     root: Path | None = None
     dialect: str | None = None
     today: dt.date = field(default_factory=dt.date.today)
@@ -142,8 +143,8 @@ class Options:
 # ------------------------------------------------------------------ per-audience assessment
 
 
-@dataclass
-class _Status:
+@dataclass(eq=False, repr=False)
+class _Status(Record):
     audience: Audience
     status: str  # blocked | partial | unknown | throttled | degraded | allowed | ok
     against: list[tuple[Probe, Decision]]  # the decisions that make the status
@@ -221,8 +222,8 @@ def _assess_usable(
     return _Status(audience, "allowed" if allowed else "ok", allowed, hygiene)
 
 
-@dataclass
-class _ServiceAssessment:
+@dataclass(eq=False, repr=False)
+class _ServiceAssessment(Record):
     verdict: Verdict
     statuses: list[_Status]
     all_web_denied: bool
@@ -740,8 +741,8 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-@dataclass(frozen=True)
-class FileOutcome:
+@dataclass(frozen=True, eq=False, repr=False)
+class FileOutcome(FrozenRecord):
     """What linting one path gave: a lint, reports of the configs it holds (a container), skips
     or errors, and the files it read."""
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from policy_lint.model import Problem, Span
+from policy_lint.records import FrozenRecord, Record
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_LINE_CHARS = 1024 * 1024
@@ -23,8 +24,8 @@ class InputError(Exception):
     """Input that cannot be linted at all: reported as one line, exit status 2."""
 
 
-@dataclass
-class SourceText:
+@dataclass(eq=False, repr=False)
+class SourceText(Record):
     path: str
     lines: list[str]
     problems: list[Problem] = field(default_factory=list)
@@ -85,8 +86,8 @@ def find_root(config: Path) -> Path:
     return Path.cwd().resolve()
 
 
-@dataclass(frozen=True)
-class Resolver:
+@dataclass(frozen=True, eq=False, repr=False)
+class Resolver(FrozenRecord):
     """Resolves paths named inside configs: absolute ones under `root`, then next to the
     config (by ever shorter tails of the path, down to the basename); relative ones next to
     the config, then under `root`."""

@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from policy_lint.records import FrozenRecord, OrderedRecord, Record
 
-@dataclass(frozen=True, order=True)
-class Span:
+
+@dataclass(frozen=True, repr=False)
+class Span(OrderedRecord):
     """Where a rule stands: 1-based line and column, and the rule's text as written."""
 
     path: str
@@ -33,8 +35,8 @@ class Outcome(str, Enum):
     UNKNOWN = "unknown"  # depends on data we do not have (a missing list, a URL rewriter)
 
 
-@dataclass(frozen=True)
-class Probe:
+@dataclass(frozen=True, repr=False)
+class Probe(FrozenRecord):
     """One request a user of a service makes; evaluated against every ruleset.
 
     `role` says what the host is for the service: `primary` (the site itself), a supporting
@@ -69,8 +71,8 @@ class Probe:
         return f"{self.scheme}://{self.host}{self.path if self.path != '/' else ''}"
 
 
-@dataclass(frozen=True)
-class Audience:
+@dataclass(frozen=True, repr=False)
+class Audience(FrozenRecord):
     """A kind of client, as the device tells clients apart.
 
     `conditions` are the device's own words for it (e.g. `arp menadzerowie`, `time
@@ -95,8 +97,8 @@ class Audience:
 EVERYONE = Audience(key=())
 
 
-@dataclass(frozen=True)
-class Decision:
+@dataclass(frozen=True, repr=False)
+class Decision(FrozenRecord):
     """The device's answer to one probe from one audience, and why.
 
     `rule` is the span that decided it (None for a built-in default); `trace` lists the spans
@@ -134,8 +136,8 @@ class Severity(str, Enum):
     INFO = "info"
 
 
-@dataclass(frozen=True)
-class Problem:
+@dataclass(frozen=True, eq=False, repr=False)
+class Problem(FrozenRecord):
     """An input problem a dialect met while parsing (becomes a TE9xx finding)."""
 
     code: str
@@ -143,8 +145,8 @@ class Problem:
     message: str
 
 
-@dataclass(frozen=True)
-class Finding:
+@dataclass(frozen=True, repr=False)
+class Finding(FrozenRecord):
     code: str
     severity: Severity
     span: Span
@@ -154,8 +156,8 @@ class Finding:
     trace: tuple[Span, ...] = ()
 
 
-@dataclass
-class ServiceResult:
+@dataclass(eq=False, repr=False)
+class ServiceResult(Record):
     """Per config file and service: the verdict and the rules that decided it."""
 
     verdict: Verdict

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from policy_lint.catalog import Catalog, load_catalog
 from policy_lint.inputs import InputError
 from policy_lint.model import Audience, Severity, Span
+from policy_lint.records import FrozenRecord, Record
 
 if TYPE_CHECKING:
     import yaml
@@ -34,8 +35,8 @@ MAX_POLICY_BYTES = 1024 * 1024
 SEVERITIES = {s.value for s in Severity}
 
 
-@dataclass(frozen=True)
-class NamedAudience:
+@dataclass(frozen=True, eq=False, repr=False)
+class NamedAudience(FrozenRecord):
     name: str
     networks: tuple = ()
     users: tuple[str, ...] = ()
@@ -57,8 +58,8 @@ class NamedAudience:
         return bool(groups & set(self.groups))
 
 
-@dataclass(frozen=True)
-class Exception_:
+@dataclass(frozen=True, eq=False, repr=False)
+class Exception_(FrozenRecord):
     service: str
     audience: str
     reason: str
@@ -69,8 +70,8 @@ class Exception_:
         return self.expires is not None and self.expires < today
 
 
-@dataclass
-class Policy:
+@dataclass(eq=False, repr=False)
+class Policy(Record):
     name: str
     path: str
     severities: dict[str, Severity]

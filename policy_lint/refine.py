@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from policy_lint import baseline as baselines
 from policy_lint import suppress
 from policy_lint.config import Settings
 from policy_lint.engine import Report
@@ -26,6 +25,8 @@ def refine(report: Report, settings_for: Callable[[Path], Settings], baseline: P
     kept, silenced = suppress.apply(chosen)
     kept = [v for f in kept if (v := visible(f)) is not None]  # TE204 is selectable too
     if baseline is not None:
+        from policy_lint import baseline as baselines  # json with it: only when a baseline is used
+
         kept, known = baselines.apply(kept, baseline)
         kept = [v for f in kept if (v := visible(f)) is not None]
         silenced += known

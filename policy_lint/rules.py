@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from policy_lint.model import Severity
+from policy_lint.records import FrozenRecord
 
 
-@dataclass(frozen=True)
-class Code:
+@dataclass(frozen=True, eq=False, repr=False)
+class Code(FrozenRecord):
     code: str
     name: str
     summary: str

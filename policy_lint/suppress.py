@@ -17,6 +17,7 @@ from pathlib import Path
 
 from policy_lint.inputs import InputError, read_source
 from policy_lint.model import Finding, Severity, Span
+from policy_lint.records import Record
 
 MARKER = "policy-lint:"
 PATTERN = re.compile(
@@ -25,8 +26,8 @@ PATTERN = re.compile(
 )
 
 
-@dataclass
-class Suppression:
+@dataclass(eq=False, repr=False)
+class Suppression(Record):
     span: Span
     codes: tuple[str, ...]
     file_level: bool

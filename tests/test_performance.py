@@ -202,6 +202,78 @@ def test_a_small_lint_with_the_cache_imports_no_yaml_toml_structlog_or_mitmproxy
     assert runs[0].stdout.split("LOADED")[0] == runs[1].stdout.split("LOADED")[0]
 
 
+# Modules a `check` of one squid or squidGuard file has no use for: the other commands (their
+# modules are imported only when they run, or when help lists them), what only a baseline, an
+# --extra-vars word or a worker pool needs, and the heavy libraries behind traffic and audit.
+NOT_FOR_A_CHECK = (
+    "policy_lint.traffic",
+    "policy_lint.audit",
+    "policy_lint.diff",
+    "policy_lint.baseline",
+    "policy_lint.parallel",
+    "json",
+    "shlex",
+    "duckdb",
+    "mitmproxy",
+    "pyspark",
+    "multiprocessing",
+)
+SQUIDGUARD = """\
+dbhome /var/lib/squidguard/db
+dest social {
+    domainlist social/domains
+}
+acl {
+    default {
+        pass !social all
+        redirect http://localhost/blocked
+    }
+}
+"""
+
+
+@pytest.mark.parametrize(("name", "text"), [("squid.conf", SQUID), ("squidGuard.conf", SQUIDGUARD)])
+def test_a_check_imports_no_other_command_and_nothing_it_does_not_use(tmp_path, name, text):
+    (tmp_path / "var/lib/squidguard/db/social").mkdir(parents=True)
+    (tmp_path / "var/lib/squidguard/db/social/domains").write_text("facebook.com\ntwitter.com\n")
+    conf = tmp_path / name
+    conf.write_text(text)
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from policy_lint.cli import main
+        sys.argv = ["policy-lint", "check", "--format", "text", "--root", {str(tmp_path)!r}, {str(conf)!r}]
+        try:
+            main()
+        except SystemExit:
+            pass
+        print("LOADED", sorted({{m.split(".")[0] if not m.startswith("policy_lint") else ".".join(m.split(".")[:2])
+                                 for m in sys.modules}}))
+        """
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    loaded = p.stdout.split("LOADED")[1]
+    assert "facebook" in p.stdout and "'policy_lint.engine'" in loaded, p.stdout + p.stderr
+    assert [m for m in NOT_FOR_A_CHECK if f"'{m}'" in loaded] == []
+
+
+def test_the_commands_imported_lazily_are_listed_in_help_and_run(tmp_path):
+    """The group imports traffic, probe, live and audit on demand: help still lists them all, with
+    the same words as their own modules give, and each one's own --help works."""
+    from click.testing import CliRunner
+
+    from policy_lint.cli import LAZY_COMMANDS, cli
+
+    listing = CliRunner().invoke(cli, ["--help"]).output.split("Commands:")[1]
+    for name in LAZY_COMMANDS:
+        assert f"  {name} " in listing
+        result = CliRunner().invoke(cli, [name, "--help"])
+        assert result.exit_code == 0 and f"Usage: cli {name} [OPTIONS]" in result.output, result.output
+    assert "  check " in listing and "  services " in listing
+
+
 # ------------------------------------------------------------------ --jobs
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from policy_lint.catalog.cache import load_parsed
 from policy_lint.model import Probe
+from policy_lint.records import FrozenRecord
 
 PRIMARY = "primary"
 SUPPORTING_ROLES = frozenset({"cdn", "api", "auth", "short-link", "messaging"})
@@ -20,23 +21,23 @@ HYGIENE_ROLES = frozenset({"ads", "analytics", "tracking", "widget"})
 ROLES = frozenset({PRIMARY}) | SUPPORTING_ROLES | HYGIENE_ROLES
 
 
-@dataclass(frozen=True)
-class DomainFact:
+@dataclass(frozen=True, eq=False, repr=False)
+class DomainFact(FrozenRecord):
     domain: str
     role: str
     confidence: str = "high"
     source: str = ""
 
 
-@dataclass(frozen=True)
-class ProbeHost:
+@dataclass(frozen=True, eq=False, repr=False)
+class ProbeHost(FrozenRecord):
     host: str
     role: str
     path: str = "/"
 
 
-@dataclass(frozen=True)
-class AsnPrefixes:
+@dataclass(frozen=True, eq=False, repr=False)
+class AsnPrefixes(FrozenRecord):
     asn: int
     name: str
     source: str
@@ -45,8 +46,8 @@ class AsnPrefixes:
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
 
-@dataclass(frozen=True)
-class Service:
+@dataclass(frozen=True, eq=False, repr=False)
+class Service(FrozenRecord):
     id: str
     name: str
     domains: tuple[DomainFact, ...]
@@ -70,8 +71,8 @@ class Service:
         return tuple(n for a in self.asns for n in a.networks)
 
 
-@dataclass(frozen=True)
-class Catalog:
+@dataclass(frozen=True, eq=False, repr=False)
+class Catalog(FrozenRecord):
     services: dict[str, Service]
     control_host: str
     control_addresses: tuple[str, ...]

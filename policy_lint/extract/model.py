@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from policy_lint.records import Record
+
 # Unresolved values inside embedded text are wrapped in these private-use characters by the
 # container that met them (`\ue000{{ lan_cidr }}\ue001`), so that semantics/symbolic decides what
 # each one stands for by its position, whatever the container's own placeholder syntax was.
@@ -15,8 +17,8 @@ def mark(expression: str) -> str:
     return f"{OPEN}{expression}{CLOSE}"
 
 
-@dataclass
-class Embedded:
+@dataclass(eq=False, repr=False)
+class Embedded(Record):
     """One config inside a container file.
 
     `lines` are the text the device would read; `line_map[i]` is the 1-based line of `origin`
@@ -57,8 +59,8 @@ class Embedded:
         self.line_map.append(line)
 
 
-@dataclass
-class Extraction:
+@dataclass(eq=False, repr=False)
+class Extraction(Record):
     """The configs a container holds, and whether the file is (also) a config in itself."""
 
     pieces: list[Embedded]

@@ -48,6 +48,7 @@ from policy_lint.dialects.semantics.listnames import classify_list_name
 from policy_lint.dialects.semantics.patterns import BoundedPattern, PatternError
 from policy_lint.inputs import InputError, read_source
 from policy_lint.model import Audience, Decision, Outcome, Probe, Problem, Span
+from policy_lint.records import FrozenRecord, Record
 
 
 def _squidguard():
@@ -104,16 +105,16 @@ EXTERNAL_REQUEST_FIELDS = re.compile(r"%(DST|URI|PATH|METHOD|PORT|PROTO|>ru|>rd|
 EXTERNAL_OPTION = re.compile(r"^[-+][a-zA-Z]$")
 
 
-@dataclass(frozen=True)
-class Line:
+@dataclass(frozen=True, eq=False, repr=False)
+class Line(FrozenRecord):
     """One logical config line (after includes and continuations) with its span."""
 
     span: Span
     words: tuple[str, ...]
 
 
-@dataclass
-class Acl:
+@dataclass(eq=False, repr=False)
+class Acl(Record):
     name: str
     type: str
     spans: list[Span] = field(default_factory=list)
@@ -146,7 +147,7 @@ class Acl:
         return self._index
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class _Bumped(Probe):
     """A request inside a bumped TLS tunnel: Squid checks it again as a GET of the full
     https:// URL, so url_regex and urlpath_regex see the path."""
@@ -156,8 +157,8 @@ class _Bumped(Probe):
         return "GET"
 
 
-@dataclass(frozen=True)
-class AccessLine:
+@dataclass(frozen=True, repr=False)
+class AccessLine(FrozenRecord):
     """`http_access allow a !b` and the like: an action and a conjunction of ACL literals."""
 
     directive: str
@@ -396,8 +397,8 @@ def _networks(values: list[tuple[str, Span]]) -> list[tuple[Network | str, Span]
     return nets
 
 
-@dataclass(frozen=True)
-class TimeWindow:
+@dataclass(frozen=True, eq=False, repr=False)
+class TimeWindow(FrozenRecord):
     days: str
     start: int  # minutes since midnight
     end: int
@@ -432,8 +433,8 @@ def in_time(windows: list[TimeWindow], day: str, minute: int) -> bool:
 # --------------------------------------------------------------------------- the ruleset
 
 
-@dataclass
-class _Dims:
+@dataclass(eq=False, repr=False)
+class _Dims(Record):
     """Representative clients: addresses, MACs, users, times, and free booleans."""
 
     ips: list[str]

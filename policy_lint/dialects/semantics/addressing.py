@@ -58,6 +58,7 @@ from dataclasses import dataclass, replace
 
 from policy_lint.catalog import Catalog
 from policy_lint.model import Decision, Outcome, Probe
+from policy_lint.records import FrozenRecord
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -68,8 +69,8 @@ UNKNOWN_LOCATION = tuple(ipaddress.ip_address(a) for a in ("23.215.0.136", "151.
 NEUTRAL_IPV6 = ipaddress.ip_address("2001:db8::80")
 
 
-@dataclass(frozen=True)
-class Target:
+@dataclass(frozen=True, eq=False, repr=False)
+class Target(FrozenRecord):
     """One destination address a probe's packets may go to."""
 
     address: IPAddress

@@ -15,10 +15,11 @@ from typing import Any, Protocol
 from policy_lint.catalog import Catalog
 from policy_lint.inputs import Resolver
 from policy_lint.model import Audience, Decision, Probe, Problem, Span
+from policy_lint.records import FrozenRecord
 
 
-@dataclass(frozen=True)
-class ParseContext:
+@dataclass(frozen=True, eq=False, repr=False)
+class ParseContext(FrozenRecord):
     resolver: Resolver
     catalog: Catalog
     # Ansible extra vars (`--extra-vars`, `ansible-extra-vars`): the highest-precedence

@@ -131,14 +131,21 @@ def _has_category(tokens: list[str], categories: list[tuple[str, ...]]) -> bool:
     return False
 
 
+def starts_a_word(text: str, word: str) -> bool:
+    """`word` occurs in text at its start or after a character that is no a-z (the regex
+    `(^|[^a-z])word`, without compiling one per service keyword on each start-up)."""
+    at = text.find(word)
+    while at != -1:
+        if at == 0 or not "a" <= text[at - 1] <= "z":
+            return True
+        at = text.find(word, at + 1)
+    return False
+
+
 def classify_list_name(name: str, service_keywords: dict[str, tuple[str, ...]]) -> tuple[str, set[str]]:
     """("social", services) | ("other-topic", set()) | ("generic", set())."""
     lowered = name.lower()
-    named = {
-        sid
-        for sid, words in service_keywords.items()
-        if any(re.search(rf"(^|[^a-z]){re.escape(w)}", lowered) for w in words)
-    }
+    named = {sid for sid, words in service_keywords.items() if any(starts_a_word(lowered, w) for w in words)}
     if named:
         return "social", named
     if any(w in lowered for w in SOCIAL_WORDS):

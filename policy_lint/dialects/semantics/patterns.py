@@ -29,6 +29,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from policy_lint.records import FrozenRecord
+
 SEARCH_TIMEOUT_SECONDS = 0.25
 
 _LITERAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-/")
@@ -134,8 +136,8 @@ class _LazyCompiled:
         return hash((self._pattern, self._ignore_case))
 
 
-@dataclass(frozen=True)
-class BoundedPattern:
+@dataclass(frozen=True, repr=False)
+class BoundedPattern(FrozenRecord):
     source: str
     compiled: Any  # a regex.Pattern (for a plain-string or simple pattern, one compiled on first use)
     # (string, ^, $, ignore case) of a plain-string pattern; the string lowercased when ignoring case

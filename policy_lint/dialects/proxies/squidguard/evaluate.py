@@ -350,7 +350,7 @@ class SquidGuardRuleset:
         ips, users, times, free = self.client_dimensions()
         if len(free) <= MAX_FREE:
             frees = [
-                frozenset(f for f, bit in zip(free, bits, strict=True) if bit)
+                frozenset(itertools.compress(free, bits))
                 for bits in itertools.product((False, True), repeat=len(free))
             ]
         else:

@@ -25,6 +25,7 @@ from policy_lint.dialects.proxies.squidguard.urls import ASCII_LOWER, ascii_lowe
 from policy_lint.dialects.semantics.patterns import BoundedPattern
 from policy_lint.inputs import MAX_FILE_BYTES, InputError
 from policy_lint.model import Span
+from policy_lint.records import Record
 
 
 def _order_domain(key: str) -> str:
@@ -106,8 +107,8 @@ def list_blocks(path: Path, display: str) -> Iterator[bytes]:
         raise InputError(f"{display}: cannot read: {exc.strerror or exc}") from None
 
 
-@dataclass
-class _Summary:
+@dataclass(eq=False, repr=False)
+class _Summary(Record):
     """What one lookup state (the list as loaded, or after `squidGuard -u`) says about the
     query keys: documented hits, and the neighbours squidGuard 1.6's B-tree would compare.
     Entries are (key, span) pairs; spans are made only for the few entries kept."""
@@ -496,8 +497,8 @@ class SgList:
         return None, None
 
 
-@dataclass
-class ExprList:
+@dataclass(eq=False, repr=False)
+class ExprList(Record):
     ref: str
     span: Span
     path: Path | None

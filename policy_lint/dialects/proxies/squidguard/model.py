@@ -11,6 +11,7 @@ from functools import lru_cache
 from policy_lint.dialects.proxies.squidguard.lists import ExprList, SgList
 from policy_lint.dialects.semantics.patterns import BoundedPattern
 from policy_lint.model import Span
+from policy_lint.records import FrozenRecord, Record
 
 NAME = "squidguard"
 FILE_PATTERNS = ("squidguard*.conf", "squidguard.conf*", "*.squidguard")
@@ -20,8 +21,8 @@ DEFAULT_WHEN = REFERENCE_MONDAY + dt.timedelta(hours=10)
 OUTSIDE_IP = "198.51.100.77"  # a documentation address: in no group
 
 
-@dataclass(frozen=True)
-class TimeElement:
+@dataclass(frozen=True, eq=False, repr=False)
+class TimeElement(FrozenRecord):
     wday: int = 0  # bit per weekday, Sunday = bit 0 (0: a date element)
     start: int = 0  # minutes; squidGuard tests start <= minute < end
     end: int = 0
@@ -30,8 +31,8 @@ class TimeElement:
     cron: tuple[int, int, int] | None = None  # year, month, day; -1 = any
 
 
-@dataclass
-class TimeSpace:
+@dataclass(eq=False, repr=False)
+class TimeSpace(Record):
     name: str
     span: Span
     elements: list[TimeElement] = field(default_factory=list)
@@ -56,8 +57,8 @@ class TimeSpace:
         return False
 
 
-@dataclass
-class Dest:
+@dataclass(eq=False, repr=False)
+class Dest(Record):
     name: str
     span: Span
     domainlist: SgList | None = None
@@ -71,8 +72,8 @@ class Dest:
     directive_spans: dict[str, Span] = field(default_factory=dict)
 
 
-@dataclass
-class Source:
+@dataclass(eq=False, repr=False)
+class Source(Record):
     name: str
     span: Span
     nets: list[tuple[str, int, int]] = field(default_factory=list)  # ("mask", net, mask) | ("range", lo, hi)
@@ -98,16 +99,16 @@ class Source:
         return f"domain:{self.name}"
 
 
-@dataclass(frozen=True)
-class PassItem:
+@dataclass(frozen=True, eq=False, repr=False)
+class PassItem(FrozenRecord):
     name: str
     allowed: bool
     kind: str  # "dest" | "all" | "none" | "in-addr" | "dnsbl"
     span: Span
 
 
-@dataclass
-class AclEntry:
+@dataclass(eq=False, repr=False)
+class AclEntry(Record):
     name: str  # a source name, or "default"
     span: Span
     time: tuple[str, str] | None = None
@@ -124,8 +125,8 @@ class AclEntry:
         return f"src {self.name}"
 
 
-@dataclass
-class RewriteRule:
+@dataclass(eq=False, repr=False)
+class RewriteRule(Record):
     pattern: BoundedPattern | None
     subst: str
     code: str  # "", "302:" (r) or "301:" (R)
@@ -133,23 +134,23 @@ class RewriteRule:
     span: Span
 
 
-@dataclass
-class RewriteGroup:
+@dataclass(eq=False, repr=False)
+class RewriteGroup(Record):
     name: str
     span: Span
     rules: list[RewriteRule] = field(default_factory=list)
 
 
-@dataclass
-class DestMatch:
+@dataclass(eq=False, repr=False)
+class DestMatch(Record):
     result: bool | None  # the dest names the request / does not / cannot tell
     spans: list[Span]  # dest, list directive, entry (or what could not be read)
     note: str = ""
     value: str | None = None  # a list entry's own redirect URL ("domain http://...")
 
 
-@dataclass(frozen=True)
-class Client:
+@dataclass(frozen=True, repr=False)
+class Client(FrozenRecord):
     """One representative client as squidGuard sees it."""
 
     ip: str = OUTSIDE_IP

@@ -11,18 +11,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from policy_lint.model import Problem, Span
+from policy_lint.records import FrozenRecord, Record
 
 _BLOCK_WORDS = frozenset({"dest", "destination", "src", "source", "time", "rew", "rewrite", "acl"})
 
 
-@dataclass(frozen=True)
-class Stmt:
+@dataclass(frozen=True, eq=False, repr=False)
+class Stmt(FrozenRecord):
     words: tuple[str, ...]
     span: Span
 
 
-@dataclass
-class Block:
+@dataclass(eq=False, repr=False)
+class Block(Record):
     head: Stmt  # e.g. ("dest", "social") or ("kids", "within", "work")
     body: list[Stmt] = field(default_factory=list)
     children: list[Block] = field(default_factory=list)  # acl entries inside `acl { }`

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from policy_lint.model import Probe
+from policy_lint.records import FrozenRecord
 
 ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
 
@@ -19,8 +20,8 @@ def ascii_lower(text: str) -> str:
     return text.translate(ASCII_LOWER)
 
 
-@dataclass(frozen=True)
-class Request:
+@dataclass(frozen=True, eq=False, repr=False)
+class Request(FrozenRecord):
     """A probe as squidGuard sees it (squidGuard's parseLine)."""
 
     orig: str  # the URL as squid sends it: http://host/path, or host:443 for CONNECT
