@@ -339,9 +339,11 @@ def analyse(
     *,
     spark: Any = None,
     master: str = DEFAULT_MASTER,
+    broadcast_rows: int = BROADCAST_ROWS,
 ) -> None:
     """Read, classify and aggregate `paths` into `report` (skips noted on it), on `spark` (a
-    session the caller keeps) or on a new session of `master`, stopped at the end."""
+    session the caller keeps) or on a new session of `master`, stopped at the end; tables of
+    Python rows up to `broadcast_rows` rows are broadcast to their joins."""
     from policy_lint.traffic.logread import detect
 
     paths = list(paths)
@@ -349,7 +351,7 @@ def analyse(
         own = spark is None
         if own:
             spark = session(master, Path(tmp) / "spark", sum(path.stat().st_size for path in paths))
-        engine = SparkEngine(spark, Path(tmp))
+        engine = SparkEngine(spark, Path(tmp), broadcast_rows)
         spool_path = Path(tmp) / "records.tsv"
         native: list[Path] = []
         try:
