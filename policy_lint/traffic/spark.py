@@ -24,8 +24,11 @@ binds and advertises 127.0.0.1, no package is resolved (spark.jars.packages stay
 directory is the temporary one), Spark's scratch space is the temporary directory, time zone UTC,
 Spark's log level ERROR once the session is up (the JVM's incubator-module note and pyspark's
 level banner still come first on stderr); a local master's JVM runs C1 only with the serial
-collector (LOCAL_JVM_OPTIONS: less CPU for a run of seconds to minutes). Not modelled: a cluster master whose executors cannot
-read the driver's temporary directory (the spool and the Parquet files are written there): run
+collector for inputs under LONG_RUN_BYTES (less CPU for a run of seconds), C2 with the parallel
+collector past it. Each plain log is cut into a multiple of the cores' number of splits
+(split_bytes), and the small tables of Python rows (catalog, addresses, clients, users) are
+broadcast to the joins that read them (BROADCAST_ROWS). Not modelled: a cluster master whose
+executors cannot read the driver's temporary directory (the spool and the Parquet files are written there): run
 with a local master, or on a machine whose temporary directory the executors share.
 """
 
@@ -46,7 +49,18 @@ from policy_lint.traffic.logio import MAX_LINE
 from policy_lint.traffic.sources import SkipCounter, SourceError, read_records, sniff
 
 DEFAULT_MASTER = "local[2]"
+# A local master's JVM: a short run (small inputs) gets C1 only and the serial collector: the
+# JIT's second tier (C2) and the concurrent collector's threads cost more CPU than they give back
+# in that time. A long run (LONG_RUN_BYTES of input or more) gets C2 and the parallel collector:
+# C2's code parses lines faster. Measured, JVM CPU seconds of a whole run, C1 -> C2: 1M squid
+# records (110 MB) 30 -> 38, 1M Zscaler (250 MB) 39 -> 42, 5M squid (551 MB) 73 -> 62.
 LOCAL_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+LONG_RUN_JVM_OPTIONS = "-XX:+UseParallelGC"
+LONG_RUN_BYTES = 320 << 20
+# a table of Python rows up to this size is sent whole to every task that joins it (a broadcast
+# hash join): Spark knows no size of such a table and would otherwise shuffle and sort every
+# record by its join key (a sort-merge join of millions of rows against a few thousand)
+BROADCAST_ROWS = 1_000_000
 _SPARK_TYPES = {
     "VARCHAR": "STRING",
     "INTEGER": "INT",
@@ -64,8 +78,9 @@ appender.console.layout.pattern = spark: %p %c{1}: %m%n
 """
 
 
-def session(master: str, scratch: Path) -> Any:
-    """A SparkSession kept on this machine's loopback, its scratch files under `scratch`."""
+def session(master: str, scratch: Path, input_bytes: int = 0) -> Any:
+    """A SparkSession kept on this machine's loopback, its scratch files under `scratch`, its
+    JVM tuned for `input_bytes` of logs."""
     from pyspark.sql import SparkSession
 
     scratch.mkdir(parents=True, exist_ok=True)
@@ -73,11 +88,7 @@ def session(master: str, scratch: Path) -> Any:
     log4j.write_text(_LOG4J)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the JVM binds nothing else
     java_opts = f"-Dlog4j2.configurationFile=file:{log4j} -Djava.io.tmpdir={scratch}"
-    if master.startswith("local"):
-        # a run is seconds to minutes on a few cores: the JIT's second tier (C2) and the
-        # concurrent collector's threads cost more CPU than they give back in that time
-        # (1M Zscaler records, measured: start-up CPU 11 -> 6 s, the whole run about a fifth less)
-        java_opts += " " + LOCAL_JVM_OPTIONS
+    java_opts += jit_options(master, input_bytes)
     builder = (
         SparkSession.builder.master(master)
         .appName("policy-lint traffic")
@@ -104,14 +115,23 @@ def session(master: str, scratch: Path) -> Any:
     return spark
 
 
+def jit_options(master: str, input_bytes: int) -> str:
+    """The JVM options (after a space) for a run of `input_bytes` of logs on `master`: none for a
+    cluster (its own settings rule)."""
+    if not master.startswith("local"):
+        return ""
+    return " " + (LONG_RUN_JVM_OPTIONS if input_bytes >= LONG_RUN_BYTES else LOCAL_JVM_OPTIONS)
+
+
 class SparkEngine:
     """sqlplan.Engine on a SparkSession (temporary views, one namespace per run)."""
 
     dialect = sqlplan.SPARK
 
-    def __init__(self, spark: Any, scratch: Path) -> None:
+    def __init__(self, spark: Any, scratch: Path, broadcast_rows: int = BROADCAST_ROWS) -> None:
         self.spark = spark
         self.scratch = scratch
+        self.broadcast_rows = broadcast_rows
         self._cached: list[Any] = []
 
     def create(self, name: str, select: str, small: bool = False) -> None:
@@ -126,7 +146,12 @@ class SparkEngine:
 
     def load(self, name: str, columns: dict[str, str], rows: list[tuple[Any, ...]]) -> None:
         schema = ", ".join(f"{k} {_SPARK_TYPES[v]}" for k, v in columns.items())
-        self.spark.createDataFrame(rows, schema).createOrReplaceTempView(name)
+        from pyspark.sql.functions import broadcast
+
+        df = self.spark.createDataFrame(rows, schema)
+        if len(rows) <= self.broadcast_rows:
+            df = broadcast(df)
+        df.createOrReplaceTempView(name)
 
     def rows(self, select: str) -> Iterator[tuple[Any, ...]]:
         for row in self.spark.sql(select).toLocalIterator():
@@ -168,6 +193,7 @@ def _rec_sql(d: sqlplan.Dialect) -> str:
 # order), so the records keep the input's order across files and readers.
 _BLOCK = 1 << 48
 _SCAN_CHUNK = 1 << 22
+_SPLIT = 128 << 20  # Spark's default largest split of a file (spark.sql.files.maxPartitionBytes)
 
 
 def plain_utf8(path: Path) -> bool:
@@ -260,13 +286,34 @@ def _squid_lines(lines: Iterable[tuple[int, str]], out: Any, skipped: SkipCounte
 def _native(spark: Any, sql: str, path: Path, staged: Path) -> Iterator[tuple[int, str]]:
     """Parse `path` by `sql` (over view `lines`) into Parquet at `staged` (every record column,
     `ok` and `raw`, a row per line); yields the raw lines, (seq, line) in file order."""
-    spark.read.option("lineSep", "\n").text(str(path)).createOrReplaceTempView("lines")
-    spark.sql(sql).write.parquet(str(staged))
+    key = "spark.sql.files.maxPartitionBytes"
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, str(split_bytes(path.stat().st_size, _cores(spark))))
+    try:
+        spark.read.option("lineSep", "\n").text(str(path)).createOrReplaceTempView("lines")
+        spark.sql(sql).write.parquet(str(staged))
+    finally:
+        if before is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, before)
     spark.catalog.dropTempView("lines")
     # few rows, as a rule: one task sorts them (spilling if a file is mostly left to Python)
     left = spark.read.parquet(str(staged)).where("raw IS NOT NULL").select("seq", "raw")
     for row in left.coalesce(1).sortWithinPartitions("seq").toLocalIterator():
         yield row[0], row[1]
+
+
+def _cores(spark: Any) -> int:
+    return max(1, int(spark.sparkContext.defaultParallelism))
+
+
+def split_bytes(size: int, cores: int, most: int = _SPLIT) -> int:
+    """The largest split of a `size`-byte file when it is cut into a multiple of `cores` splits
+    of at most `most` bytes: every core parses to the end (Spark's own 128 MiB cut gives a
+    551 MB log 5 splits: the last one parsed by one core while the other waits)."""
+    waves = max(1, -(-size // (cores * most)))
+    return max(4 << 20, -(-size // (cores * waves)))  # a small file: one split, as Spark cuts it
 
 
 def _read_native(
@@ -300,17 +347,20 @@ def analyse(
     spark: Any = None,
     master: str = DEFAULT_MASTER,
     by_user: ByUser | None = None,
+    broadcast_rows: int = BROADCAST_ROWS,
 ) -> None:
     """Read, classify and aggregate `paths` into `report` (skips noted on it), and per user into
     `by_user` when given, on `spark` (a session the caller keeps) or on a new session of
-    `master`, stopped at the end."""
+    `master`, stopped at the end; tables of Python rows up to `broadcast_rows` rows are
+    broadcast to their joins."""
     from policy_lint.traffic.logread import detect
 
+    paths = list(paths)
     with tempfile.TemporaryDirectory(prefix="policy-lint-spark-") as tmp:
         own = spark is None
         if own:
-            spark = session(master, Path(tmp) / "spark")
-        engine = SparkEngine(spark, Path(tmp))
+            spark = session(master, Path(tmp) / "spark", sum(path.stat().st_size for path in paths))
+        engine = SparkEngine(spark, Path(tmp), broadcast_rows)
         spool_path = Path(tmp) / "records.tsv"
         native: list[Path] = []
         try:

@@ -49,12 +49,21 @@ def spark(tmp_path_factory) -> Iterator[object]:
     session.stop()
 
 
-def spark_report(session, paths: list[Path], period: str | None = None, by_address: bool = False) -> dict:
+def spark_report(
+    session,
+    paths: list[Path],
+    period: str | None = None,
+    by_address: bool = False,
+    broadcast_rows: int | None = None,
+) -> dict:
     from policy_lint.traffic import spark as engine
 
     catalog, policy = load_catalog_and_policy(POLICY)
     report = ComplianceReport(catalog, policy, key=KEY, period=period)
-    engine.analyse(paths, Classifier(catalog, by_address=by_address), report, spark=session)
+    rows = engine.BROADCAST_ROWS if broadcast_rows is None else broadcast_rows
+    engine.analyse(
+        paths, Classifier(catalog, by_address=by_address), report, spark=session, broadcast_rows=rows
+    )
     return report.to_dict()
 
 
@@ -64,6 +73,15 @@ def test_by_address_same_report(spark, tmp_path):
     assert report == python_report(logs, by_address=True)
     assert "address:157.240.1.35" in report["services"]["facebook"]["hosts"]
     assert spark_report(spark, logs) == python_report(logs)
+
+
+def test_tables_not_broadcast_same_report(spark, tmp_path):
+    """Tables of Python rows past the broadcast limit are joined the way Spark plans them (a
+    shuffle): the same report."""
+    logs = firewall_sessions_logs(tmp_path)
+    assert spark_report(spark, logs, by_address=True, broadcast_rows=0) == python_report(
+        logs, by_address=True
+    )
 
 
 @pytest.mark.parametrize("name", [c[0] for c in CASES])
@@ -284,3 +302,47 @@ def test_native_squid_cr_before_line_end(spark, tmp_path):
     path = tmp_path / "access.log"
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
     assert spark_report(spark, [path]) == python_report([path])
+
+
+def test_native_squid_log_cut_into_splits(spark, tmp_path):
+    """A log big enough to be cut into one split per core: the records keep the file's order
+    across the splits (each split's first clients and times decide the client sample and the
+    first record of a group), and the lines left to Python keep theirs."""
+    from policy_lint.traffic import spark as engine
+
+    hosts = ["www.facebook.com", "www.linkedin.com", "twitter.com", "www.example.org"]
+    lines = []
+    for i in range(90_000):
+        client = f"10.{10 + (i // 30_000) * 10}.{i % 7}.{(i // 7) % 200}"
+        status = "TCP_DENIED/403" if i % 5 == 0 else "TCP_TUNNEL/200"
+        lines.append(
+            f"{1655683200 + i * 31}.{i % 1000:03d}    120 {client} {status} 9000 CONNECT {hosts[i % 4]}:443 - -"
+        )
+        if i % 9_000 == 4_500:
+            lines += EDGE_LINES
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(lines) + "\n")
+    size = path.stat().st_size
+    assert -(-size // engine.split_bytes(size, 2)) == 2  # two splits: one per core of local[2]
+    assert spark_report(spark, [path]) == python_report([path])
+
+
+def test_split_bytes():
+    from policy_lint.traffic.spark import split_bytes
+
+    mib = 1 << 20
+    for size in (0, 1, 5 * mib, 9 * mib, 110 * mib, 551 * mib, 1253 * mib, 4000 * mib):
+        for cores in (1, 2, 3, 8):
+            split = split_bytes(size, cores)
+            splits = -(-size // split)
+            assert split <= max(128 * mib, 4 * mib)
+            if size >= 8 * mib * cores:  # big enough for Spark to cut: every core gets as many
+                assert splits % cores == 0, (size, cores, splits)
+
+
+def test_jit_options():
+    from policy_lint.traffic import spark as engine
+
+    assert engine.jit_options("local[2]", 0) == " " + engine.LOCAL_JVM_OPTIONS
+    assert engine.jit_options("local[*]", engine.LONG_RUN_BYTES) == " " + engine.LONG_RUN_JVM_OPTIONS
+    assert engine.jit_options("spark://127.0.0.1:7077", engine.LONG_RUN_BYTES) == ""
