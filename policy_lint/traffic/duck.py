@@ -137,6 +137,22 @@ NATIVE_LINE_RE = " ".join(_NATIVE_FIELDS) + r"(?: [\t -~]*)?"
 NATIVE_RAW_LINE_RE = "^ *" + " +".join(_NATIVE_FIELDS) + r"(?:$| +$| +[!-~]+(?:$| ))"
 
 
+def spool_squid_lines(lines: Iterable[tuple[int, str]], out: Any, skipped: SkipCounter) -> None:
+    """The lines an engine's own parse left to Python, as (seq, line) in file order, read by
+    sources.squid_line and spooled to `out` (DuckDB's and Spark's squid parses share it)."""
+    from policy_lint.traffic.sources import squid_line
+
+    for seq, text in lines:
+        line = text.strip()  # as logio.lines and the squid reader: Python's strip
+        if not line or line.startswith("#"):
+            continue
+        rec = squid_line(line)
+        if rec is None:
+            skipped.skip("access.log line not in squid native/common format")
+        else:
+            spool((rec,), out, seq)
+
+
 def native_squid_ok(path: Path) -> bool:
     from policy_lint.traffic.logio import compression
 
@@ -153,8 +169,6 @@ def native_squid(
     read the file as plain lines (a \r, invalid UTF-8, a line past MAX_LINE): then nothing was
     added and the caller reads it the Python way."""
     import duckdb
-
-    from policy_lint.traffic.sources import squid_line
 
     # A line is parsed here when NATIVE_RAW_LINE_RE matches; f = its fields (the runs of spaces dropped).
     parsed = f"""
@@ -181,15 +195,7 @@ def native_squid(
               FROM ({fields}))"""
     try:
         staged = stage(con, select, dest, base, null=("verdict",))
-        for seq, text in left_to_python(con, staged):
-            line = text.strip()  # Python's strip: more than the spaces and tabs SQL trimmed
-            if not line or line.startswith("#"):
-                continue
-            rec = squid_line(line)
-            if rec is None:
-                skipped.skip("access.log line not in squid native/common format")
-            else:
-                spool((rec,), out, seq)
+        spool_squid_lines(left_to_python(con, staged), out, skipped)
     except duckdb.Error:
         dest.unlink(missing_ok=True)
         return None

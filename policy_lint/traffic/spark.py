@@ -44,7 +44,7 @@ from policy_lint.traffic import duck_zscaler, spark_zscaler, sqlgroups, sqlplan
 from policy_lint.traffic.byuser import ByUser
 from policy_lint.traffic.classify import Classifier
 from policy_lint.traffic.compliance import ComplianceReport
-from policy_lint.traffic.duck import NATIVE_LINE_RE, native_squid_ok, spool
+from policy_lint.traffic.duck import NATIVE_LINE_RE, native_squid_ok, spool, spool_squid_lines
 from policy_lint.traffic.logio import MAX_LINE
 from policy_lint.traffic.sources import SkipCounter, SourceError, read_records, sniff
 
@@ -268,21 +268,6 @@ _USER_RE = r"^(?:[!-~]+ ){7}[\t ]*([!-~]+)"
 _END = r"\z"  # java.util.regex's end of input ($ also matches before a final line terminator)
 
 
-def _squid_lines(lines: Iterable[tuple[int, str]], out: Any, skipped: SkipCounter) -> None:
-    """The lines Spark left, as (seq, line) in file order, through sources.squid_line."""
-    from policy_lint.traffic.sources import squid_line
-
-    for seq, text in lines:
-        line = text.strip()  # as logio.lines and the squid reader: Python's strip
-        if not line or line.startswith("#"):
-            continue
-        rec = squid_line(line)
-        if rec is None:
-            skipped.skip("access.log line not in squid native/common format")
-        else:
-            spool((rec,), out, seq)
-
-
 def _native(spark: Any, sql: str, path: Path, staged: Path) -> Iterator[tuple[int, str]]:
     """Parse `path` by `sql` (over view `lines`) into Parquet at `staged` (every record column,
     `ok` and `raw`, a row per line); yields the raw lines, (seq, line) in file order."""
@@ -326,7 +311,7 @@ def _read_native(
     if native_squid_ok(path):
         if not plain_utf8(path):
             return None
-        _squid_lines(
+        spool_squid_lines(
             _native(spark, _native_squid_sql(sqlplan.SPARK, "lines", base), path, staged), out, skipped
         )
         return staged
