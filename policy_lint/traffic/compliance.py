@@ -173,11 +173,7 @@ class ComplianceReport:
                         "time": _iso(ts),
                     }
                 )
-        aud = (
-            audience
-            if audience is not None
-            else self._matcher.first(obs.client, obs.user, obs.group) or OTHER_CLIENTS
-        )
+        aud = audience if audience is not None else self.audience_of(obs.client, obs.user, obs.group)
         if obs.client:
             self.note_client(aud, obs.client)
         tallies = self._by_audience.get(aud)
