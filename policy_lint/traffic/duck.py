@@ -227,7 +227,12 @@ class DuckEngine:
     def load(self, name: str, columns: dict[str, str], rows: list[tuple[Any, ...]]) -> None:
         self.con.execute(f"CREATE TEMP TABLE {name} ({', '.join(f'{k} {v}' for k, v in columns.items())})")
         if rows:
-            self.con.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' for _ in columns)})", rows)
+            # one statement, a list parameter per column, unnested side by side (in order):
+            # executemany runs one INSERT per row, ~0.35 ms each -- 3.5 s for 10,000 clients
+            cells = ", ".join(f"CAST(unnest(?) AS {kind})" for kind in columns.values())
+            self.con.execute(
+                f"INSERT INTO {name} SELECT {cells}", [list(column) for column in zip(*rows, strict=True)]
+            )
 
     def rows(self, select: str) -> Iterator[tuple[Any, ...]]:
         cur = self.con.execute(select)

@@ -471,3 +471,26 @@ def test_per_user_report_same_as_python(max_users, tmp_path):
     shown = set(users.to_dict()["audiences"])
     assert all(name.startswith("user-") for name in shown - {OTHER_USERS})  # pseudonymised
     assert (OTHER_USERS in shown) == (max_users < 46)
+
+
+def test_engine_load_keeps_rows_their_order_types_and_nulls():
+    """DuckEngine.load makes the table of Python rows the plan joins (catalog, clients, users):
+    every row, in order, typed by its column, NULL where the row holds None."""
+    import duckdb
+
+    con = duckdb.connect()
+    engine = duck.DuckEngine(con)
+    columns = {"client": "VARCHAR", "n": "INTEGER", "big": "BIGINT", "ok": "BOOLEAN", "ts": "DOUBLE"}
+    rows = [
+        ("10.0.0.2", 3, 1 << 40, True, 1.5),
+        (None, None, None, None, None),
+        ("it's ü\tx", -1, 0, False, None),
+        *((f"10.1.{i // 250}.{i % 250}", i, i, i % 2 == 0, float(i)) for i in range(3000)),
+    ]
+    engine.load("clients", columns, rows)
+    assert con.execute("SELECT * FROM clients").fetchall() == rows
+    assert [r[1] for r in con.execute("DESCRIBE clients").fetchall()] == list(columns.values())
+    engine.load("nobody", {"client": "VARCHAR", "audience": "VARCHAR"}, [])
+    assert con.execute("SELECT count(*) FROM nobody").fetchone() == (0,)
+    engine.load("unknown", {"client": "VARCHAR"}, [(None,), (None,)])
+    assert con.execute("SELECT * FROM unknown").fetchall() == [(None,), (None,)]
