@@ -68,6 +68,8 @@ def analyse(
     into `by_user` when given."""
     import duckdb
 
+    # user names are staged only for a run that reads them: a string column costs ~5% of a parse
+    users = by_user is not None or report.audiences_name_people
     with tempfile.TemporaryDirectory(prefix="policy-lint-duck-") as tmp:
         spool_path = Path(tmp) / "records.tsv"
         con = duckdb.connect(
@@ -87,9 +89,9 @@ def analyse(
                     dest = Path(tmp) / f"stage-{i}.parquet"
                     done: Staged | None = None
                     if native_squid_ok(path):
-                        done = native_squid(con, path, seq, out, skipped, dest)
+                        done = native_squid(con, path, seq, out, skipped, dest, users)
                     elif duck_zscaler.eligible(path):
-                        done = duck_zscaler.read(con, path, seq, spool, out, skipped, dest)
+                        done = duck_zscaler.read(con, path, seq, spool, out, skipped, dest, users)
                     if (
                         done is None
                     ):  # not a plain squid/Zscaler log, or DuckDB refused it: the Python readers
@@ -162,12 +164,12 @@ def native_squid_ok(path: Path) -> bool:
 
 
 def native_squid(
-    con: Any, path: Path, base: int, out: Any, skipped: SkipCounter, dest: Path
+    con: Any, path: Path, base: int, out: Any, skipped: SkipCounter, dest: Path, users: bool = True
 ) -> Staged | None:
     """A plain squid access.log read by DuckDB: its parsed lines staged to `dest`, the lines it
-    leaves to Python spooled to `out` (sequence numbers from `base` on); None when DuckDB cannot
-    read the file as plain lines (a \r, invalid UTF-8, a line past MAX_LINE): then nothing was
-    added and the caller reads it the Python way."""
+    leaves to Python spooled to `out` (sequence numbers from `base` on), the user names only
+    with `users`; None when DuckDB cannot read the file as plain lines (a \r, invalid UTF-8, a
+    line past MAX_LINE): then nothing was added and the caller reads it the Python way."""
     import duckdb
 
     # A line is parsed here when NATIVE_RAW_LINE_RE matches; f = its fields (the runs of spaces dropped).
@@ -194,7 +196,7 @@ def native_squid(
         FROM (SELECT *, starts_with(tag, 'TAG_NONE') OR code = 0 OR (code >= 500 AND NOT contains(tag, 'DENIED')) AS failed
               FROM ({fields}))"""
     try:
-        staged = stage(con, select, dest, base, null=("verdict",))
+        staged = stage(con, select, dest, base, null=("verdict",) if users else ("verdict", "user_name"))
         spool_squid_lines(left_to_python(con, staged), out, skipped)
     except duckdb.Error:
         dest.unlink(missing_ok=True)

@@ -48,10 +48,18 @@ _PLAIN_RE = "\t".join([_TIME_RE] + [_FIELD] * 5)
 
 
 def read(
-    con: Any, path: Path, base: int, spool: Any, out: Any, skipped: SkipCounter, dest: Path
+    con: Any,
+    path: Path,
+    base: int,
+    spool: Any,
+    out: Any,
+    skipped: SkipCounter,
+    dest: Path,
+    users: bool = True,
 ) -> Staged | None:
-    """Stage the plain lines parsed in SQL to `dest`, the others read by weblogs.zscaler and
-    spooled to `out` (sequence numbers from `base` on); None when DuckDB cannot read the file."""
+    """Stage the plain lines parsed in SQL to `dest` (their user names only with `users`), the
+    others read by weblogs.zscaler and spooled to `out` (sequence numbers from `base` on); None
+    when DuckDB cannot read the file."""
     import duckdb
 
     from policy_lint.traffic.weblogs import zscaler
@@ -105,7 +113,9 @@ def read(
                CAST(NULL AS VARCHAR) AS raw
         FROM ({said})"""
     try:
-        staged = stage(con, select, dest, base, null=("error", "raw"))
+        staged = stage(
+            con, select, dest, base, null=("error", "raw") if users else ("error", "raw", "user_name")
+        )
         for row, line in lines_at(path, unparsed(con, staged)):
             # blank lines, comments: not records (logio.lines, logread._lines)
             if not line.strip() or line.startswith("#"):

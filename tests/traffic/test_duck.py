@@ -494,3 +494,39 @@ def test_engine_load_keeps_rows_their_order_types_and_nulls():
     assert con.execute("SELECT count(*) FROM nobody").fetchone() == (0,)
     engine.load("unknown", {"client": "VARCHAR"}, [(None,), (None,)])
     assert con.execute("SELECT * FROM unknown").fetchall() == [(None,), (None,)]
+
+
+SQUID_USERS = [
+    "1655738951.000      3 10.20.0.5 TCP_DENIED/403 3850 CONNECT www.facebook.com:443 alice HIER_NONE/- -",
+    "1655738952.5 120 10.10.0.7 TCP_MISS/200 9000 GET http://www.linkedin.com/feed - HIER_DIRECT/1.2.3.4 -",
+    "1655738953 1 10.10.0.8 TCP_TUNNEL/200 9000 CONNECT twitter.com:443 CORP\\bob HIER_DIRECT/1.2.3.4 -",
+]
+
+
+@pytest.mark.parametrize("log", ["access.log", "zscaler-nss-web.log"])
+def test_user_names_staged_only_for_a_run_that_reads_them(log, tmp_path):
+    """A run without user audiences or --by-user stages no user column (a string column costs
+    ~5% of a parse); the records are the same but for it, and one that reads users has them."""
+    import duckdb
+
+    path = tmp_path / log
+    if log == "access.log":
+        path.write_text("\n".join(SQUID_USERS * 3) + "\n")
+    else:
+        path.write_bytes((SAMPLES / log).read_bytes() * 3)
+    con = duckdb.connect()
+    rows = {}
+    for users in (True, False):
+        with open(tmp_path / f"spool-{users}.tsv", "w") as out:
+            dest = tmp_path / f"stage-{users}.parquet"
+            if log == "access.log":
+                staged = duck.native_squid(con, path, 0, out, SkipCounter(), dest, users)
+            else:
+                staged = duck.duck_zscaler.read(con, path, 0, duck.spool, out, SkipCounter(), dest, users)
+        assert staged is not None
+        written = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{dest}')").fetchall()}
+        assert ("user_name" in written) is users
+        rows[users] = con.execute(f"SELECT * FROM ({staged.records_sql()}) ORDER BY seq").fetchall()
+    names = [r[11] for r in rows[True]]
+    assert any(names) and not any(r[11] for r in rows[False])
+    assert [r[:11] for r in rows[True]] == [r[:11] for r in rows[False]]
