@@ -7,8 +7,8 @@ try_strptime must accept it too), the URL host plain (``host[:port][/path]`` wit
 client address, status) ASCII without the control characters Python's str.strip() removes and
 DuckDB's trim() keeps (\v, \f, \x1c-\x1f): the fields it does not read may hold anything. Every
 other line is handed to weblogs.zscaler, with the same skip reasons. A file DuckDB cannot read
-(a CR, invalid UTF-8 in a field read, a line past MAX_LINE) returns None: the caller reads it
-the Python way.
+(a CR: searched for while DuckDB parses, duck_stage.CrWatch; invalid UTF-8 in a field read, a
+line past MAX_LINE) returns None: the caller reads it the Python way.
 Speed: DuckDB's CSV reader cuts the lines into their first 23 fields (duck_stage.read_fields_sql:
 cheaper than reading whole lines and splitting them in SQL), one regex checks the time and the
 short fields read at once, the host is cut out by strpos once its form has been checked; the
@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from policy_lint.traffic.duck_stage import Staged, has_cr, lines_at, lit, read_fields_sql, stage, unparsed
+from policy_lint.traffic.duck_stage import CrWatch, Staged, lines_at, lit, read_fields_sql, stage, unparsed
 from policy_lint.traffic.logio import compression
 from policy_lint.traffic.sources import SkipCounter
 
@@ -64,8 +64,6 @@ def read(
 
     from policy_lint.traffic.weblogs import zscaler
 
-    if has_cr(path):  # a CR ends DuckDB's row, not Python's line
-        return None
     # The fields read (f<i> is Python's f[i - 1]); f23 present = 23 fields or more. One regex
     # checks the time and the fields login, action, rule, client and status at once (joined by
     # tabs): printable ASCII without spaces around, so Python's strip() leaves them as they are
@@ -112,10 +110,13 @@ def read(
                CASE WHEN who <> '' AND (length(who) > 7 OR lower(who) NOT IN ('-', 'none', 'unknown')) THEN who END AS user_name,
                CAST(NULL AS VARCHAR) AS raw
         FROM ({said})"""
+    null = ("error", "raw") if users else ("error", "raw", "user_name")
     try:
-        staged = stage(
-            con, select, dest, base, null=("error", "raw") if users else ("error", "raw", "user_name")
-        )
+        with CrWatch(con, path) as cr:  # a CR ends DuckDB's row, not Python's line
+            staged = stage(con, select, dest, base, null=null)
+        if cr.found:
+            dest.unlink(missing_ok=True)
+            return None
         for row, line in lines_at(path, unparsed(con, staged)):
             # blank lines, comments: not records (logio.lines, logread._lines)
             if not line.strip() or line.startswith("#"):

@@ -366,6 +366,23 @@ def test_native_zscaler_field_reader_edges(tmp_path):
     assert duck_report([path]) == python_report([path])
 
 
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_native_zscaler_cr_found_while_duckdb_parses(where, tmp_path):
+    """The CR search runs beside DuckDB's parse (duck_stage.CrWatch) on a file of 200,000 lines
+    (52 MB: the parse and the search overlap): a CR anywhere sends the whole file to Python,
+    whether it is found before the parse ends (the query is interrupted) or after."""
+    good = (SAMPLES / "zscaler-nss-web.log").read_text().splitlines()[0].encode()
+    lines = [good] * 200_000
+    at = {"first": 0, "middle": len(lines) // 2, "last": len(lines) - 1}[where]
+    lines[at] = good.replace(b"\t", b"\r\t", 1)
+    path = tmp_path / "nss.log"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert zscaler_parsed_in_sql(path, tmp_path) is None
+    assert not (tmp_path / "z.parquet").exists()
+    path.write_bytes(b"\n".join([good] * 200_000) + b"\n")
+    assert zscaler_parsed_in_sql(path, tmp_path) == 200_000
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_native_readers_agree_on_mutated_lines(seed, tmp_path):
     """Lines of both native formats with random characters changed, inserted or removed: the
