@@ -23,9 +23,8 @@ The session: `--master` is passed through (default local[2]); the Spark UI is of
 binds and advertises 127.0.0.1, no package is resolved (spark.jars.packages stays empty, the Ivy
 directory is the temporary one), Spark's scratch space is the temporary directory, time zone UTC,
 Spark's log level ERROR once the session is up (the JVM's incubator-module note and pyspark's
-level banner still come first on stderr); a local master's JVM runs C1 only with the serial
-collector for inputs under LONG_RUN_BYTES (less CPU for a run of seconds), C2 with the parallel
-collector past it. Each plain log is cut into a multiple of the cores' number of splits
+level banner still come first on stderr); a local master's JVM runs the serial collector, with
+C1 only for inputs under LONG_RUN_BYTES (less CPU for a run of seconds), with C2 past it. Each plain log is cut into a multiple of the cores' number of splits
 (split_bytes), and the small tables of Python rows (catalog, addresses, clients, users) are
 broadcast to the joins that read them (BROADCAST_ROWS). Not modelled: a cluster master whose
 executors cannot read the driver's temporary directory (the spool and the Parquet files are written there): run
@@ -49,13 +48,15 @@ from policy_lint.traffic.logio import MAX_LINE
 from policy_lint.traffic.sources import SkipCounter, SourceError, read_records, sniff
 
 DEFAULT_MASTER = "local[2]"
-# A local master's JVM: a short run (small inputs) gets C1 only and the serial collector: the
-# JIT's second tier (C2) and the concurrent collector's threads cost more CPU than they give back
-# in that time. A long run (LONG_RUN_BYTES of input or more) gets C2 and the parallel collector:
+# A local master's JVM: a short run (small inputs) gets C1 only: the JIT's second tier (C2) costs
+# more CPU than it gives back in that time. A long run (LONG_RUN_BYTES of input or more) gets C2:
 # C2's code parses lines faster. Measured, JVM CPU seconds of a whole run, C1 -> C2: 1M squid
 # records (110 MB) 30 -> 38, 1M Zscaler (250 MB) 39 -> 42, 5M squid (551 MB) 73 -> 62.
+# Both get the serial collector: the parallel one let the process tree grow with the input
+# (squid, 5M/10M/20M records: 1.08/1.18-1.50/1.64 GB; serial 0.96/1.02-1.04/1.08 GB, 1-3% more
+# CPU; capping malloc's arenas changed nothing).
 LOCAL_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-LONG_RUN_JVM_OPTIONS = "-XX:+UseParallelGC"
+LONG_RUN_JVM_OPTIONS = "-XX:+UseSerialGC"
 LONG_RUN_BYTES = 320 << 20
 # a table of Python rows up to this size is sent whole to every task that joins it (a broadcast
 # hash join): Spark knows no size of such a table and would otherwise shuffle and sort every
