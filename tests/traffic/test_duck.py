@@ -547,3 +547,35 @@ def test_user_names_staged_only_for_a_run_that_reads_them(log, tmp_path):
     names = [r[11] for r in rows[True]]
     assert any(names) and not any(r[11] for r in rows[False])
     assert [r[:11] for r in rows[True]] == [r[:11] for r in rows[False]]
+
+
+def _lines_at_by_iteration(path: Path, rows: list[int]) -> list[tuple[int, str]]:
+    """lines_at's meaning, the plain way: every non-empty line, numbered from 0."""
+    with open(path, "rb") as fh:
+        numbered = [line for line in fh.read().split(b"\n") if line]
+    return [(row, numbered[row].decode("utf-8", "replace")) for row in rows if row < len(numbered)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lines_at_finds_the_rows(seed, tmp_path):
+    """duck_stage.lines_at (the Zscaler lines DuckDB left to Python, found again by their number
+    among the non-empty lines): the rows of reading every line, with empty lines, runs of them,
+    a CR, invalid UTF-8, a last line without its line end."""
+    import random
+
+    from policy_lint.traffic.duck_stage import lines_at
+
+    rng = random.Random(seed)
+    pieces = [b"", b"a", b"line\tx", b"\r", b"\xff\xfe", "é".encode(), b"x" * 40]
+    text = b"\n".join(rng.choice(pieces) * rng.randint(1, 3) for _ in range(rng.randint(0, 400)))
+    if rng.random() < 0.5:
+        text += b"\n"
+    if rng.random() < 0.3:
+        text = b"\n\n" + text
+    path = tmp_path / "log"
+    path.write_bytes(text)
+    count = len([line for line in text.split(b"\n") if line])
+    for _ in range(5):
+        rows = sorted(rng.sample(range(count + 2), min(count + 2, rng.randint(0, 12))))
+        assert list(lines_at(path, rows)) == _lines_at_by_iteration(path, rows)
+    assert list(lines_at(path, range(count))) == _lines_at_by_iteration(path, list(range(count)))
