@@ -228,16 +228,18 @@ def plain_utf8(path: Path) -> bool:
     return True
 
 
-def _native_squid_sql(d: sqlplan.Dialect, view: str, base: int) -> str:
+def _native_squid_sql(d: sqlplan.Dialect, view: str, base: int, users: bool = True) -> str:
     """duck.native_squid's parse in Spark SQL: one full-match regex over the line with its space
     runs collapsed (NATIVE_LINE_RE; anchored with \\z: java.util.regex's $ also matches before a
     final line terminator), the fields cut by split / substring_index (no array per cut); the
-    record columns plus `ok` (parsed here) and `raw` (a line left to sources.squid_line)."""
+    record columns plus `ok` (parsed here) and `raw` (a line left to sources.squid_line). The
+    user (a second regex over the line) only with `users`: NULL otherwise."""
     full = d.lit("^(?:" + NATIVE_LINE_RE + ")" + _END)
     # the regex admitted host[:port] (no "://") or scheme://host[:port][/?#...]: the host is what
     # comes after "://", up to the first of / ? # and then of :
     rest = "CASE WHEN instr(url, '://') = 0 THEN url ELSE substring(url, instr(url, '://') + 3) END"
     host = f"lower(substring_index(substring_index(substring_index(substring_index({rest}, '/', 1), '?', 1), '#', 1), ':', 1))"
+    user = f"nullif(nullif(regexp_extract(c, {d.lit(_USER_RE)}, 1), ''), '-')" if users else "NULL"
     return f"""
         SELECT {base} + id AS seq, good AS ok, CASE WHEN good THEN CAST(f[0] AS DOUBLE) END AS ts,
                CASE WHEN good THEN {host} END AS host, CASE WHEN good THEN f[2] END AS client,
@@ -246,7 +248,7 @@ def _native_squid_sql(d: sqlplan.Dialect, view: str, base: int) -> str:
                CASE WHEN good AND failed THEN 'squid ' || tag || '/' || CAST(code AS STRING) END AS error,
                CAST(NULL AS STRING) AS server_ip, true AS via_upstream, CAST(NULL AS STRING) AS verdict,
                CAST(NULL AS STRING) AS reason,
-               CASE WHEN good THEN nullif(nullif(regexp_extract(c, {d.lit(_USER_RE)}, 1), ''), '-') END AS user_name,
+               CAST(CASE WHEN good THEN {user} END AS STRING) AS user_name,
                CAST(NULL AS STRING) AS group_name, CASE WHEN NOT good THEN line END AS raw
         FROM (
           SELECT *, m AND NOT (method = 'CONNECT' AND instr(url, '://') > 0) AS good,
@@ -303,23 +305,24 @@ def split_bytes(size: int, cores: int, most: int = _SPLIT) -> int:
 
 
 def _read_native(
-    spark: Any, path: Path, base: int, scratch: Path, out: Any, skipped: SkipCounter
+    spark: Any, path: Path, base: int, scratch: Path, out: Any, skipped: SkipCounter, users: bool
 ) -> Path | None:
     """A plain squid native access.log or Zscaler NSS web log parsed by Spark itself: its parsed
-    rows as a Parquet directory (returned), the lines left to the Python reader spooled to `out`.
-    None: not such a log (or not plain UTF-8 lines): the caller reads it the Python way."""
+    rows as a Parquet directory (returned; user names only with `users`), the lines left to the
+    Python reader spooled to `out`. None: not such a log (or not plain UTF-8 lines): the caller
+    reads it the Python way."""
     staged = scratch / f"native-{base >> 48}"
     if native_squid_ok(path):
         if not plain_utf8(path):
             return None
         spool_squid_lines(
-            _native(spark, _native_squid_sql(sqlplan.SPARK, "lines", base), path, staged), out, skipped
+            _native(spark, _native_squid_sql(sqlplan.SPARK, "lines", base, users), path, staged), out, skipped
         )
         return staged
     if duck_zscaler.eligible(path):
         if not plain_utf8(path):
             return None
-        lines = _native(spark, spark_zscaler.parse_sql("lines", base), path, staged)
+        lines = _native(spark, spark_zscaler.parse_sql("lines", base, users), path, staged)
         spark_zscaler.python_lines(lines, spool, out, skipped)
         return staged
     return None
@@ -342,6 +345,7 @@ def analyse(
     from policy_lint.traffic.logread import detect
 
     paths = list(paths)
+    users = by_user is not None or report.audiences_name_people  # else no user name is staged
     with tempfile.TemporaryDirectory(prefix="policy-lint-spark-") as tmp:
         own = spark is None
         if own:
@@ -357,7 +361,7 @@ def analyse(
                             f"{path}: --engine spark reads logs; flow files and HAR need --engine python"
                         )
                     skipped = SkipCounter()
-                    staged = _read_native(spark, path, i * _BLOCK, Path(tmp), out, skipped)
+                    staged = _read_native(spark, path, i * _BLOCK, Path(tmp), out, skipped, users)
                     if staged is None:
                         spool(
                             read_records(path, skipped, keep_addressed=classifier.by_address), out, i * _BLOCK

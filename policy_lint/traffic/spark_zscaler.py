@@ -35,9 +35,10 @@ END = r")\z"  # java.util.regex: $ would also match before a final line terminat
 NOT_PLAIN = r"[^\t -~]"  # a character other than a tab or printable ASCII
 
 
-def parse_sql(view: str, base: int) -> str:
+def parse_sql(view: str, base: int, users: bool = True) -> str:
     """The lines of `view` (one `value` per line, in file order) as rows of the record columns
-    (sqlplan.RECORD_COLUMNS) plus `ok` (parsed here) and `raw` (a line left to Python)."""
+    (sqlplan.RECORD_COLUMNS) plus `ok` (parsed here) and `raw` (a line left to Python); the
+    user names only with `users` (NULL otherwise)."""
     d = sqlplan.SPARK
 
     def full(value: str, pattern: str) -> str:
@@ -51,6 +52,11 @@ def parse_sql(view: str, base: int) -> str:
     # the day-of-week name is checked by TIME_RE only; the rest is a date Spark must accept
     ts = "CAST(unix_seconds(try_to_timestamp(substring(get(f, 0), 5), 'MMM dd HH:mm:ss yyyy')) AS DOUBLE)"
     who = "trim(BOTH '\"' FROM trim(get(f, 1)))"  # the login as weblogs._who: strip(), then the quotes
+    user_name = (
+        "CASE WHEN ok AND who <> '' AND lower(who) NOT IN ('-', 'none', 'unknown') THEN who END"
+        if users
+        else "CAST(NULL AS STRING)"
+    )
     relevant = f"trim(BOTH {d.lit(' ' + chr(9))} FROM line) <> '' AND NOT startswith(line, '#')"
     plain = f"NOT (line RLIKE {d.lit(NOT_PLAIN)}) AND size(f) >= 23 AND {full('get(f, 0)', TIME_RE)}"
     return f"""
@@ -64,7 +70,7 @@ def parse_sql(view: str, base: int) -> str:
                     WHEN action = 'allowed' THEN CASE WHEN status IS NULL THEN 'allowed' END
                     ELSE 'unknown' END END AS verdict,
                CAST(NULL AS STRING) AS reason,
-               CASE WHEN ok AND who <> '' AND lower(who) NOT IN ('-', 'none', 'unknown') THEN who END AS user_name,
+               {user_name} AS user_name,
                CAST(NULL AS STRING) AS group_name,
                CASE WHEN relevant AND NOT ok THEN line END AS raw
         FROM (

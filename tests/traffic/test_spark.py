@@ -259,7 +259,7 @@ def test_native_zscaler_reader_same_as_python(spark, newline, tmp_path):
     assert duck_zscaler.eligible(path) and engine.plain_utf8(path)
     assert spark_report(spark, [path]) == python_report([path])
     with open(tmp_path / "spool.tsv", "w") as out:
-        staged = engine._read_native(spark, path, 0, tmp_path, out, SkipCounter())
+        staged = engine._read_native(spark, path, 0, tmp_path, out, SkipCounter(), True)
     assert staged is not None
     parsed = spark.read.parquet(str(staged)).where("ok").count()
     assert parsed >= 2 * 7 if newline == "\n" else parsed == 0  # a CR is not plain: Python's
@@ -346,3 +346,33 @@ def test_jit_options():
     assert engine.jit_options("local[2]", 0) == " " + engine.LOCAL_JVM_OPTIONS
     assert engine.jit_options("local[*]", engine.LONG_RUN_BYTES) == " " + engine.LONG_RUN_JVM_OPTIONS
     assert engine.jit_options("spark://127.0.0.1:7077", engine.LONG_RUN_BYTES) == ""
+
+
+@pytest.mark.parametrize("log", ["access.log", "zscaler-nss-web.log"])
+def test_user_names_staged_only_for_a_run_that_reads_them(spark, log, tmp_path):
+    """As with DuckDB: without user audiences or --by-user, Spark stages no user name (squid's
+    is a second regex over each line); the other columns are the same, and a run that reads
+    users has them."""
+    from policy_lint.traffic import spark as engine
+    from policy_lint.traffic.sources import SkipCounter
+    from tests.traffic.test_duck import SQUID_USERS
+
+    path = tmp_path / log
+    if log == "access.log":
+        path.write_text("\n".join(SQUID_USERS * 3) + "\n")
+    else:
+        path.write_bytes((SAMPLES / log).read_bytes() * 3)
+    rows = {}
+    for users in (True, False):
+        scratch = tmp_path / f"users-{users}"
+        scratch.mkdir()
+        with open(scratch / "spool.tsv", "w") as out:
+            staged = engine._read_native(spark, path, 0, scratch, out, SkipCounter(), users)
+        assert staged is not None
+        rows[users] = [
+            r.asDict() for r in spark.read.parquet(str(staged)).where("ok").orderBy("seq").collect()
+        ]
+    assert any(r["user_name"] for r in rows[True]) and not any(r["user_name"] for r in rows[False])
+    assert len(rows[True]) == len(rows[False]) >= 3
+    for with_users, without in zip(rows[True], rows[False], strict=True):
+        assert {**with_users, "user_name": None} == without
