@@ -169,10 +169,11 @@ def stage(con: Any, select: str, dest: Path, base: int, null: tuple[str, ...] = 
 
 
 def unparsed(con: Any, staged: Staged) -> Iterator[int]:
-    """The rows the parse query did not parse (`ok` false), ascending."""
+    """The rows the parse query neither parsed (`ok` false) nor gave a text for Python (`raw`
+    NULL), ascending."""
     cur = con.execute(
         f"SELECT file_row_number FROM read_parquet({lit(str(staged.path))}, file_row_number = true)"
-        " WHERE NOT ok ORDER BY 1"
+        " WHERE NOT ok AND raw IS NULL ORDER BY 1"
     )
     while batch := cur.fetchmany(10000):
         for (n,) in batch:

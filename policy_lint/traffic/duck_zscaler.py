@@ -21,7 +21,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from policy_lint.traffic.duck_stage import CrWatch, Staged, lines_at, lit, read_fields_sql, stage, unparsed
+from policy_lint.traffic.duck_stage import (
+    CrWatch,
+    Staged,
+    left_to_python,
+    lines_at,
+    lit,
+    read_fields_sql,
+    stage,
+    unparsed,
+)
 from policy_lint.traffic.logio import compression
 from policy_lint.traffic.sources import SkipCounter
 
@@ -62,8 +71,6 @@ def read(
     when DuckDB cannot read the file."""
     import duckdb
 
-    from policy_lint.traffic.weblogs import zscaler
-
     # The fields read (f<i> is Python's f[i - 1]); f23 present = 23 fields or more. One regex
     # checks the time and the fields login, action, rule, client and status at once (joined by
     # tabs): printable ASCII without spaces around, so Python's strip() leaves them as they are
@@ -96,9 +103,14 @@ def read(
         SELECT *, CASE WHEN ok THEN lower(act) END AS action, CASE WHEN ok THEN {status} END AS code_ok,
                CASE WHEN ok THEN {who} END AS who
         FROM ({parsed})"""
-    # a line not parsed here goes to Python (lines_at: read again only when there is one). The
-    # fields are ASCII: lower() keeps their length, and no name longer than "unknown" needs it;
-    # concat() makes the tag in one string, where || makes one per step.
+    # A line not parsed here goes to Python. Its fields read are all weblogs.zscaler reads (the
+    # others give only the scheme and method, which no record column holds): those 23 fields
+    # with the others empty make the same record, when no field read is NULL (fewer than 23
+    # fields, or a field that is exactly NUL) and one holds a printable character (the line is not
+    # blank); a comment is its first field. Any other line is read again from the file by its
+    # number (lines_at): a line that is read again costs a Python pass over the file up to it.
+    # The fields are ASCII: lower() keeps their length, and no name longer than "unknown" needs
+    # it; concat() makes the tag in one string, where || makes one per step.
     select = f"""
         SELECT ok, ts, host, CASE WHEN ok THEN coalesce(nullif(cip, ''), nullif(login, '')) END AS client,
                CASE WHEN action = 'allowed' THEN code_ok END AS status,
@@ -108,34 +120,57 @@ def read(
                     WHEN action = 'allowed' THEN CASE WHEN code_ok IS NULL THEN 'allowed' END
                     ELSE 'unknown' END END AS verdict,
                CASE WHEN who <> '' AND (length(who) > 7 OR lower(who) NOT IN ('-', 'none', 'unknown')) THEN who END AS user_name,
-               CAST(NULL AS VARCHAR) AS raw
+               CASE WHEN NOT ok THEN {_python_line()} END AS raw
         FROM ({said})"""
-    null = ("error", "raw") if users else ("error", "raw", "user_name")
+    null = ("error",) if users else ("error", "user_name")
     try:
         with CrWatch(con, path) as cr:  # a CR ends DuckDB's row, not Python's line
             staged = stage(con, select, dest, base, null=null)
         if cr.found:
             dest.unlink(missing_ok=True)
             return None
+        for seq, line in left_to_python(con, staged):
+            _read_line(line, seq, spool, out, skipped)
         for row, line in lines_at(path, unparsed(con, staged)):
-            # blank lines, comments: not records (logio.lines, logread._lines)
-            if not line.strip() or line.startswith("#"):
-                continue
-            try:
-                rec = zscaler(line)
-            except (ValueError, KeyError, IndexError, TypeError):
-                skipped.skip(REASON)
-                continue
-            if rec is None:
-                continue
-            if not rec.host:
-                skipped.skip("Zscaler NSS web record without a host name")
-                continue
-            spool((rec,), out, staged.base + row)
+            _read_line(line, staged.base + row, spool, out, skipped)
     except duckdb.Error:
         dest.unlink(missing_ok=True)
         return None
     return staged
+
+
+# the fields weblogs.zscaler reads, by their number in the line (1-based), as read() names them
+_READ = {1: "t", 2: "login", 4: "u", 5: "act", 12: "rule", 20: "cip", 23: "code"}
+
+
+def _python_line() -> str:
+    """SQL: the text weblogs.zscaler reads as it reads the line (see read()), NULL when only the
+    line itself will do."""
+    read = " AND ".join(f"{name} IS NOT NULL" for name in _READ.values())
+    fields = ", ".join(_READ.get(i, "''") for i in range(1, 24))
+    return f"""CASE WHEN {read} AND regexp_matches(concat(t, login, u, act, rule, cip, code), '[!-~]')
+                    THEN concat_ws(chr(9), {fields})
+                    WHEN starts_with(t, '#') THEN t END"""
+
+
+def _read_line(line: str, seq: int, spool: Any, out: Any, skipped: SkipCounter) -> None:
+    """A line left to weblogs.zscaler, as logread's reader takes it: spooled as record `seq`."""
+    from policy_lint.traffic.weblogs import zscaler
+
+    # blank lines, comments: not records (logio.lines, logread._lines)
+    if not line.strip() or line.startswith("#"):
+        return
+    try:
+        rec = zscaler(line)
+    except (ValueError, KeyError, IndexError, TypeError):
+        skipped.skip(REASON)
+        return
+    if rec is None:
+        return
+    if not rec.host:
+        skipped.skip("Zscaler NSS web record without a host name")
+        return
+    spool((rec,), out, seq)
 
 
 def _before_colon(text: str) -> str:

@@ -6,6 +6,7 @@ import gzip
 import json
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -390,7 +391,7 @@ def test_native_readers_agree_on_mutated_lines(seed, tmp_path):
     import random
 
     rng = random.Random(seed)
-    alphabet = "aZ09.-:/_#@?[]\"' \t\x0b\x0cé\u0660" + "TCP_DENIED/403 CONNECT http:// https://"
+    alphabet = "aZ09.-:/_#@?[]\"' \t\x0b\x0c\x00é\u0660" + "TCP_DENIED/403 CONNECT http:// https://"
     squid = [line for line in EDGE_LINES if line]
     nss = (SAMPLES / "zscaler-nss-web.log").read_text().splitlines()[:3]
 
@@ -411,6 +412,45 @@ def test_native_readers_agree_on_mutated_lines(seed, tmp_path):
         path = tmp_path / name
         path.write_text("\n".join([base[0], *(mutate(rng.choice(base)) for _ in range(400))]) + "\n")
         assert duck_report([path]) == python_report([path]), name
+
+
+def test_native_zscaler_reads_again_only_the_lines_its_fields_cannot_stand_for(tmp_path, monkeypatch):
+    """A line DuckDB leaves to Python is given to weblogs.zscaler as its 23 fields (the fields
+    read; the others only name the scheme and method) unless a field read is NULL (fewer than
+    23 fields, a field that is exactly NUL) or none holds a printable character: only those lines
+    are read again from the file (a Python pass over it up to them). Same report either way."""
+    good = (SAMPLES / "zscaler-nss-web.log").read_text().splitlines()
+    f = good[0].split("\t")
+    lines = {
+        "good": good[0],
+        "non-ASCII login": "\t".join([f[0], "josé@example.com", *f[2:]]),
+        "non-ASCII host": "\t".join([*f[:3], "www.faceböok.com/", *f[4:]]),
+        "unread fields odd": "\t".join(
+            [*f[:2], "\x0bHTTPS é", f[3], f[4], "\x00", *f[6:21], " PUT\x0c", *f[22:]]
+        ),
+        "comment": "#\tFields: time login",
+        "garbage": "garbage line",
+        "22 fields": "\t".join(f[:22]),
+        "NUL status": "\t".join([*f[:22], "\x00", *f[23:]]),
+        "blank fields": "\t".join([" "] * 30),
+        "blank read fields, text past them": "\t".join([" "] * 23 + ["x"]),
+    }
+    reread = {"garbage", "22 fields", "NUL status", "blank fields", "blank read fields, text past them"}
+    path = tmp_path / "nss.log"
+    path.write_text("\n".join(list(lines.values()) * 2) + "\n")
+    asked: list[int] = []
+    lines_at = duck.duck_zscaler.lines_at
+
+    def recording(path: Path, rows: Iterable[int]) -> Iterator[tuple[int, str]]:
+        rows = list(rows)
+        asked.extend(rows)
+        return lines_at(path, rows)
+
+    monkeypatch.setattr(duck.duck_zscaler, "lines_at", recording)
+    assert duck_report([path]) == python_report([path])
+    names = list(lines) * 2
+    assert sorted({names[row] for row in asked}) == sorted(reread)
+    assert len(asked) == 2 * len(reread)
 
 
 def test_auto_engine_takes_duckdb_for_large_logs_and_python_otherwise(tmp_path):
