@@ -11,9 +11,10 @@ other line is handed to weblogs.zscaler, with the same skip reasons. A file Duck
 line past MAX_LINE) returns None: the caller reads it the Python way.
 Speed: DuckDB's CSV reader cuts the lines into their first 23 fields (duck_stage.read_fields_sql:
 cheaper than reading whole lines and splitting them in SQL), one regex checks the time and the
-short fields read at once, the host is cut out by strpos once its form has been checked; the
-lines left to Python are read again from the file by their number (duck_stage.lines_at), only
-when there are any.
+short fields read at once, the host is cut out by strpos once its form has been checked; a line
+left to Python is handed over as the fields read (all the record takes), and read again from
+the file by its number (duck_stage.lines_at) only when they cannot stand for it; no user name
+is staged for a run that reads none.
 """
 
 from __future__ import annotations
