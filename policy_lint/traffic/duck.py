@@ -69,7 +69,7 @@ def analyse(
     import duckdb
 
     # user names are staged only for a run that reads them: a string column costs ~5% of a parse
-    users = by_user is not None or report.audiences_name_people
+    users = sqlgroups.reads_user_names(report, by_user)
     with tempfile.TemporaryDirectory(prefix="policy-lint-duck-") as tmp:
         spool_path = Path(tmp) / "records.tsv"
         con = duckdb.connect(

@@ -24,11 +24,13 @@ binds and advertises 127.0.0.1, no package is resolved (spark.jars.packages stay
 directory is the temporary one), Spark's scratch space is the temporary directory, time zone UTC,
 Spark's log level ERROR once the session is up (the JVM's incubator-module note and pyspark's
 level banner still come first on stderr); a local master's JVM runs the serial collector, with
-C1 only for inputs under LONG_RUN_BYTES (less CPU for a run of seconds), with C2 past it. Each plain log is cut into a multiple of the cores' number of splits
-(split_bytes), and the small tables of Python rows (catalog, addresses, clients, users) are
-broadcast to the joins that read them (BROADCAST_ROWS). Not modelled: a cluster master whose
-executors cannot read the driver's temporary directory (the spool and the Parquet files are written there): run
-with a local master, or on a machine whose temporary directory the executors share.
+C1 only for inputs under LONG_RUN_BYTES (less CPU for a run of seconds), with C2 past it. Each
+plain log is cut into a multiple of the cores' number of splits (split_bytes), and the small
+tables of Python rows (catalog, addresses, clients, users) are broadcast to the joins that read
+them (BROADCAST_ROWS). No user name is staged for a run that reads none
+(sqlgroups.reads_user_names). Not modelled: a cluster master whose executors cannot read the
+driver's temporary directory (the spool and the Parquet files are written there): run with a
+local master, or on a machine whose temporary directory the executors share.
 """
 
 from __future__ import annotations
@@ -345,7 +347,7 @@ def analyse(
     from policy_lint.traffic.logread import detect
 
     paths = list(paths)
-    users = by_user is not None or report.audiences_name_people  # else no user name is staged
+    users = sqlgroups.reads_user_names(report, by_user)  # else no user name is staged
     with tempfile.TemporaryDirectory(prefix="policy-lint-spark-") as tmp:
         own = spark is None
         if own:

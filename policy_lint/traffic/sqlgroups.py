@@ -31,6 +31,12 @@ from policy_lint.traffic.record import Observation
 _KEY = ("host", "status", "tag", "error", "server_ip", "via_upstream", "verdict", "reason")
 
 
+def reads_user_names(report: ComplianceReport, by_user: ByUser | None) -> bool:
+    """Whether run() reads the records' user names (audiences of users or groups, a per-user
+    report): an engine need not stage them otherwise."""
+    return by_user is not None or report.audiences_name_people
+
+
 def run(
     engine: sqlplan.Engine, classifier: Classifier, report: ComplianceReport, by_user: ByUser | None = None
 ) -> None:
