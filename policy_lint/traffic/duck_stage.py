@@ -15,6 +15,7 @@ thread, which the whole parse then runs on; read_csv has no file_row_number; a t
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -115,14 +116,33 @@ class CrWatch:
         return self._found.is_set()
 
 
-def lines_at(path: Path, rows: Iterable[int]) -> Iterator[tuple[int, str]]:
+def lines_at(
+    path: Path, rows: Iterable[int], total: int | None = None, size: int | None = None
+) -> Iterator[tuple[int, str]]:
     """(row, line) for the rows of read_fields_sql named in `rows` (ascending): its non-empty
     lines counted from 0, decoded as the Python readers decode them (logio.lines). The file is
-    read only when a row is asked for, and only up to the last one."""
+    read only when a row is asked for, and only up to the last one -- a pass over every line
+    before it (~0.12 us a line). With `total` (the rows read_fields_sql gave) and `size` (the
+    file's size then), rows among the last lines (a truncated last line, as a log copied while
+    it is written ends) are found in the file's last TAIL_BYTES instead, if its size is still
+    `size` (nothing appended since)."""
     wanted = iter(rows)
     want = next(wanted, None)
     if want is None:
         return
+    if total is not None and size is not None:
+        tail = _tail_lines(path, size)
+        first = total - len(tail)
+        if tail and first <= want < total:
+            while want is not None and first <= want < total:
+                yield want, tail[want - first].decode("utf-8", "replace")
+                want = next(wanted, None)
+            return
+    yield from _lines_from_start(path, want, wanted)
+
+
+def _lines_from_start(path: Path, want: int, wanted: Iterator[int]) -> Iterator[tuple[int, str]]:
+    """lines_at by a pass over the file's lines from its start: rows `want`, then `wanted`."""
     row = -1
     with open(path, "rb") as fh:
         for raw in fh:
@@ -131,9 +151,28 @@ def lines_at(path: Path, rows: Iterable[int]) -> Iterator[tuple[int, str]]:
             row += 1
             if row == want:
                 yield row, raw.decode("utf-8", "replace").rstrip("\n")
-                want = next(wanted, None)
-                if want is None:
+                next_want = next(wanted, None)
+                if next_want is None:
                     return
+                want = next_want
+
+
+TAIL_BYTES = 1 << 20
+
+
+def _tail_lines(path: Path, size: int) -> list[bytes]:
+    """The non-empty lines wholly within the last TAIL_BYTES of `path`, in order ([] when its
+    size is no longer `size`)."""
+    with open(path, "rb") as fh:
+        end = fh.seek(0, os.SEEK_END)
+        if end != size:
+            return []
+        start = max(0, end - TAIL_BYTES)
+        fh.seek(start)
+        lines = fh.read(end - start).split(b"\n")
+    if start > 0:
+        lines = lines[1:]  # the end of a line that began before the window
+    return [line for line in lines if line]
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,7 @@ def read(
                CASE WHEN NOT ok THEN {_python_line()} END AS raw
         FROM ({said})"""
     null = ("error",) if users else ("error", "user_name")
+    size = path.stat().st_size  # lines_at finds the last lines from the end while it is the same
     try:
         with CrWatch(con, path) as cr:  # a CR ends DuckDB's row, not Python's line
             staged = stage(con, select, dest, base, null=null)
@@ -132,7 +133,7 @@ def read(
             return None
         for seq, line in left_to_python(con, staged):
             _read_line(line, seq, spool, out, skipped)
-        for row, line in lines_at(path, unparsed(con, staged)):
+        for row, line in lines_at(path, unparsed(con, staged), staged.rows, size):
             _read_line(line, staged.base + row, spool, out, skipped)
     except duckdb.Error:
         dest.unlink(missing_ok=True)

@@ -597,12 +597,13 @@ def _lines_at_by_iteration(path: Path, rows: list[int]) -> list[tuple[int, str]]
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_lines_at_finds_the_rows(seed, tmp_path):
+def test_lines_at_finds_the_rows(seed, tmp_path, monkeypatch):
     """duck_stage.lines_at (the Zscaler lines DuckDB left to Python, found again by their number
     among the non-empty lines): the rows of reading every line, with empty lines, runs of them,
     a CR, invalid UTF-8, a last line without its line end."""
     import random
 
+    from policy_lint.traffic import duck_stage
     from policy_lint.traffic.duck_stage import lines_at
 
     rng = random.Random(seed)
@@ -619,3 +620,42 @@ def test_lines_at_finds_the_rows(seed, tmp_path):
         rows = sorted(rng.sample(range(count + 2), min(count + 2, rng.randint(0, 12))))
         assert list(lines_at(path, rows)) == _lines_at_by_iteration(path, rows)
     assert list(lines_at(path, range(count))) == _lines_at_by_iteration(path, list(range(count)))
+    # from the end (rows among the last lines), whatever the window; the same rows from the start
+    size = len(text)
+    for window in (1, 5, 64, 1 << 20):
+        monkeypatch.setattr(duck_stage, "TAIL_BYTES", window)
+        for _ in range(5):
+            rows = sorted(rng.sample(range(count), min(count, rng.randint(0, 6))))
+            rows = [row for row in rows if row >= count - rng.randint(0, 8)]
+            assert list(lines_at(path, rows, count, size)) == _lines_at_by_iteration(path, rows)
+        assert list(lines_at(path, range(count), count, size)) == _lines_at_by_iteration(
+            path, list(range(count))
+        )
+
+
+def test_lines_at_finds_the_last_lines_from_the_end(tmp_path, monkeypatch):
+    """A truncated last line (a log copied while written) is found in the file's tail, with no
+    pass over the lines before it; a file that grew since DuckDB read it is read from the start."""
+    from policy_lint.traffic import duck_stage
+
+    lines = [f"line {i}".encode() for i in range(200_000)] + [b"", b"truncat"]
+    path = tmp_path / "log"
+    path.write_bytes(b"\n".join(lines))
+    total, size = 200_001, path.stat().st_size
+
+    def from_start(*args: object) -> Iterator[tuple[int, str]]:
+        raise AssertionError("read from the start")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(duck_stage, "_lines_from_start", from_start)
+        assert list(duck_stage.lines_at(path, [199_990, 200_000], total, size)) == [
+            (199_990, "line 199990"),
+            (200_000, "truncat"),
+        ]
+        with pytest.raises(AssertionError, match="from the start"):
+            list(duck_stage.lines_at(path, [3, 200_000], total, size))  # row 3: not in the tail
+        with open(path, "ab") as fh:
+            fh.write(b"ed\nline 200001\n")  # appended since: the rows counted no longer hold
+        with pytest.raises(AssertionError, match="from the start"):
+            list(duck_stage.lines_at(path, [200_000], total, size))
+    assert list(duck_stage.lines_at(path, [200_000], total, size)) == [(200_000, "truncated")]
