@@ -441,10 +441,12 @@ def test_native_zscaler_reads_again_only_the_lines_its_fields_cannot_stand_for(t
     asked: list[int] = []
     lines_at = duck.duck_zscaler.lines_at
 
-    def recording(path: Path, rows: Iterable[int]) -> Iterator[tuple[int, str]]:
+    def recording(
+        path: Path, rows: Iterable[int], total: int | None = None, size: int | None = None
+    ) -> Iterator[tuple[int, str]]:
         rows = list(rows)
         asked.extend(rows)
-        return lines_at(path, rows)
+        return lines_at(path, rows, total, size)
 
     monkeypatch.setattr(duck.duck_zscaler, "lines_at", recording)
     assert duck_report([path]) == python_report([path])
