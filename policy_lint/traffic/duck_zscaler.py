@@ -33,6 +33,7 @@ from policy_lint.traffic.duck_stage import (
     unparsed,
 )
 from policy_lint.traffic.logio import compression
+from policy_lint.traffic.logread import NAMES
 from policy_lint.traffic.sources import SkipCounter
 
 _DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
@@ -41,7 +42,9 @@ _TIME_RE = rf"{_DAY} {_MON} (?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5
 _HOST = r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?"
 _BARE_RE = rf"{_HOST}(?::[0-9]{{1,5}})?(?:/[!-~]*)?"
 _URL_RE = rf"https?://{_HOST}(?::[0-9]{{1,4}})?(?:[/?#][!-~]*)?"
-REASON = "line not in Zscaler NSS web format"
+# the skip reasons of logread's reader (sources.read_records) for a line weblogs.zscaler refuses
+REASON = f"line not in {NAMES['zscaler']} format"
+NO_HOST = f"{NAMES['zscaler']} record without a host name"
 
 
 def eligible(path: Path) -> bool:
@@ -132,9 +135,9 @@ def read(
             dest.unlink(missing_ok=True)
             return None
         for seq, line in left_to_python(con, staged):
-            _read_line(line, seq, spool, out, skipped)
+            read_line(line, seq, spool, out, skipped)
         for row, line in lines_at(path, unparsed(con, staged), staged.rows, size):
-            _read_line(line, staged.base + row, spool, out, skipped)
+            read_line(line, staged.base + row, spool, out, skipped)
     except duckdb.Error:
         dest.unlink(missing_ok=True)
         return None
@@ -155,8 +158,9 @@ def _python_line() -> str:
                     WHEN starts_with(t, '#') THEN t END"""
 
 
-def _read_line(line: str, seq: int, spool: Any, out: Any, skipped: SkipCounter) -> None:
-    """A line left to weblogs.zscaler, as logread's reader takes it: spooled as record `seq`."""
+def read_line(line: str, seq: int, spool: Any, out: Any, skipped: SkipCounter) -> None:
+    """A line an engine's parse left to weblogs.zscaler, as logread's reader takes it: spooled
+    as record `seq`, or counted as skipped (DuckDB's and Spark's Zscaler parses share it)."""
     from policy_lint.traffic.weblogs import zscaler
 
     # blank lines, comments: not records (logio.lines, logread._lines)
@@ -170,7 +174,7 @@ def _read_line(line: str, seq: int, spool: Any, out: Any, skipped: SkipCounter) 
     if rec is None:
         return
     if not rec.host:
-        skipped.skip("Zscaler NSS web record without a host name")
+        skipped.skip(NO_HOST)
         return
     spool((rec,), out, seq)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 from policy_lint.traffic import sqlplan
-from policy_lint.traffic.logread import NAMES
 
 _DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _MON = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
@@ -29,8 +28,6 @@ TIME_RE = (
 _HOST = r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?"
 BARE_RE = rf"({_HOST})(?::[0-9]{{1,5}})?(?:/[!-~]*)?"
 URL_RE = rf"https?://({_HOST})(?::[0-9]{{1,4}})?(?:[/?#][!-~]*)?"
-BAD_LINE = f"line not in {NAMES['zscaler']} format"
-NO_HOST = f"{NAMES['zscaler']} record without a host name"
 END = r")\z"  # java.util.regex: $ would also match before a final line terminator
 NOT_PLAIN = r"[^\t -~]"  # a character other than a tab or printable ASCII
 
@@ -94,20 +91,8 @@ def parse_sql(view: str, base: int, users: bool = True) -> str:
 def python_lines(lines: Any, spool: Any, out: Any, skipped: Any) -> None:
     """The lines Spark left, as (seq, line) in file order, through weblogs.zscaler as
     logread's reader takes them: spooled with their sequence numbers, bad ones counted."""
-    from policy_lint.traffic.weblogs import zscaler
+    from policy_lint.traffic.duck_zscaler import read_line
 
     for seq, text in lines:
-        line = text.rstrip("\r\n")  # as logio.lines (Spark's text reader split at \n only)
-        if not line.strip() or line.startswith("#"):
-            continue
-        try:
-            rec = zscaler(line)
-        except (ValueError, KeyError, IndexError, TypeError):
-            skipped.skip(BAD_LINE)
-            continue
-        if rec is None:
-            continue
-        if not rec.host:
-            skipped.skip(NO_HOST)
-            continue
-        spool((rec,), out, seq)
+        # as logio.lines (Spark's text reader split at \n only)
+        read_line(text.rstrip("\r\n"), seq, spool, out, skipped)
